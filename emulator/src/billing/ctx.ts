@@ -1,0 +1,89 @@
+/**
+ * The billing engine's view of the core: time, ids, events. One place so the engine's files only
+ * talk to the core through these helpers.
+ */
+import type Stripe from 'stripe';
+import type { Emulator } from '../core/emulator';
+import { newId } from '../core/ids';
+
+export type { Emulator };
+
+/** Collections (Stripe `object` names; private ones start with `_`). */
+export const C = {
+  customer: 'customer',
+  price: 'price',
+  product: 'product',
+  paymentMethod: 'payment_method',
+  subscription: 'subscription',
+  subscriptionItem: 'subscription_item',
+  schedule: 'subscription_schedule',
+  invoice: 'invoice',
+  invoiceItem: 'invoiceitem',
+  invoicePayment: 'invoice_payment',
+  paymentIntent: 'payment_intent',
+  setupIntent: 'setup_intent',
+  charge: 'charge',
+  testClock: 'test_helpers.test_clock',
+  checkoutSession: 'checkout.session',
+  portalConfiguration: 'billing_portal.configuration',
+  portalSession: 'billing_portal.session',
+  /** Private per-subscription engine state. */
+  subState: '_billing_sub_state',
+  /** Private per-customer invoice numbering. */
+  numbering: '_billing_numbering',
+  /** Private payment-intent → invoice link. */
+  piLink: '_billing_pi_link',
+} as const;
+
+/**
+ * Time override used while the engine replays what time brings: while processing something due
+ * at T for a customer, `emu.now(customer)` answers T so objects and events carry the moment they
+ * happened, not the end of the advance window.
+ */
+const overrides = new WeakMap<Emulator, Map<string, number>>();
+
+export function installTimeOverride(emu: Emulator): void {
+  const map = new Map<string, number>();
+  overrides.set(emu, map);
+  emu.addTimeSource((customerId) => map.get(customerId));
+}
+
+export function withTimeAt<T>(emu: Emulator, customerId: string, at: number, fn: () => T): T {
+  const map = overrides.get(emu);
+  if (!map) return fn();
+  const prev = map.get(customerId);
+  map.set(customerId, at);
+  try {
+    return fn();
+  } finally {
+    if (prev === undefined) map.delete(customerId);
+    else map.set(customerId, prev);
+  }
+}
+
+export function now(emu: Emulator, customerId: string | null | undefined): number {
+  return emu.now(customerId ?? undefined);
+}
+
+export function emit(
+  emu: Emulator,
+  type: Stripe.Event.Type,
+  object: { id: string; object: string },
+  previous?: Record<string, unknown>,
+): void {
+  emu.emitEvent(type, object, previous);
+}
+
+export function id(prefix: string): string {
+  return newId(prefix);
+}
+
+export function idOf(v: string | { id: string } | null | undefined): string | null {
+  if (v === null || v === undefined) return null;
+  return typeof v === 'string' ? v : v.id;
+}
+
+/** Client secrets look like `<id>_secret_<random>`. */
+export function clientSecret(objectId: string): string {
+  return `${objectId}_secret_${newId('x').slice(2)}`;
+}

@@ -1,0 +1,40 @@
+/**
+ * Invoice totals in integer cents. Stripe: `subtotal` is the sum of line amounts before discounts
+ * and tax, `total` after them (no discounts or tax are emulated, so total = subtotal);
+ * `amount_due` = total minus credit applied from the customer's balance, never below 0
+ * (https://docs.stripe.com/invoicing/customer/balance — a negative invoice total is credited to the
+ * customer balance and `amount_due` is 0).
+ */
+import { assertCents } from './proration';
+
+export interface InvoiceTotals {
+  subtotal: number;
+  total: number;
+  /** Applied customer balance change: negative = credit consumed / granted. */
+  startingBalance: number;
+  endingBalance: number;
+  amountDue: number;
+}
+
+/**
+ * @param lineAmounts integer cents per line
+ * @param customerBalance the customer's balance before the invoice (negative = credit the customer has)
+ */
+export function invoiceTotals(lineAmounts: readonly number[], customerBalance = 0): InvoiceTotals {
+  for (const a of lineAmounts) assertCents(a);
+  assertCents(customerBalance);
+  const subtotal = lineAmounts.reduce((s, a) => s + a, 0);
+  const total = subtotal;
+  const combined = total + customerBalance;
+  const amountDue = Math.max(0, combined);
+  const endingBalance = combined < 0 ? combined : 0;
+  return { subtotal, total, startingBalance: customerBalance, endingBalance, amountDue };
+}
+
+/** Integer cents for `unitAmount × quantity`. */
+export function lineAmount(unitAmount: number, quantity: number): number {
+  assertCents(unitAmount);
+  const amount = unitAmount * quantity;
+  assertCents(amount);
+  return amount;
+}

@@ -1,0 +1,125 @@
+import { invalidRequest } from './errors';
+import { HttpResponse, type Route } from './http';
+import { DEFAULT_MODE, DELIVERY_COLLECTION, type DeliveryAttempt, type WebhookMode } from './webhooks';
+
+/** `/_emulator/*`: controls that real Stripe does not have (no API key needed). */
+
+function num(v: unknown, name: string): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw invalidRequest(`${name} must be a number`, name);
+  return n;
+}
+
+function bool(v: unknown): boolean | undefined {
+  if (v === undefined || v === '') return undefined;
+  return v === true || v === 'true' || v === '1';
+}
+
+export const routes: Route[] = [
+  {
+    method: 'POST',
+    path: '/_emulator/reset',
+    handler: ({ emu }) => {
+      emu.reset();
+      return { ok: true };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/_emulator/clock',
+    handler: ({ emu }) => ({ now: emu.now(), offset: emu.clock.offset, real_now: emu.clock.realNow() }),
+  },
+  {
+    // Body: `seconds` (relative) or `to` (absolute unix seconds). Runs what time brings.
+    method: 'POST',
+    path: '/_emulator/clock/advance',
+    handler: async ({ emu, p }) => {
+      const seconds = p.int('seconds');
+      const to = p.int('to');
+      if (seconds === undefined && to === undefined) throw invalidRequest('give seconds or to', 'seconds');
+      if (seconds !== undefined && seconds < 0) throw invalidRequest('the clock only moves forward', 'seconds');
+      const target = to ?? emu.now() + (seconds ?? 0);
+      if (target < emu.now()) throw invalidRequest('the clock only moves forward', 'to');
+      const w = await emu.advanceClockTo(target);
+      return { from: w.from, to: w.to, now: emu.now(), offset: emu.clock.offset };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/_emulator/faults',
+    handler: ({ emu }) => ({ rules: emu.faults.rules }),
+  },
+  {
+    method: 'POST',
+    path: '/_emulator/faults',
+    handler: ({ emu, params }) => ({ rule: emu.faults.add(params), rules: emu.faults.rules }),
+  },
+  {
+    method: 'DELETE',
+    path: '/_emulator/faults',
+    handler: ({ emu }) => {
+      emu.faults.clear();
+      return { rules: [] };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/_emulator/webhooks/mode',
+    handler: ({ emu }) => emu.webhooks.mode,
+  },
+  {
+    // Any subset of WebhookMode; `reset=true` restores the defaults first.
+    method: 'POST',
+    path: '/_emulator/webhooks/mode',
+    handler: ({ emu, params, p }) => {
+      const base: WebhookMode = bool(params.reset) ? { ...DEFAULT_MODE } : { ...emu.webhooks.mode };
+      const order = p.oneOf('order', ['in_order', 'reverse', 'shuffle'] as const);
+      if (order) base.order = order;
+      const window = num(params.window, 'window');
+      if (window !== undefined) base.window = Math.max(1, Math.floor(window));
+      const windowMs = num(params.window_ms, 'window_ms');
+      if (windowMs !== undefined) base.window_ms = windowMs;
+      const twice = bool(params.twice);
+      if (twice !== undefined) base.twice = twice;
+      const concurrent = bool(params.concurrent);
+      if (concurrent !== undefined) base.concurrent = concurrent;
+      const timeout = num(params.timeout_ms, 'timeout_ms');
+      if (timeout !== undefined) base.timeout_ms = timeout;
+      const schedule = p.strArray('retry_schedule_ms');
+      if (schedule) base.retry_schedule_ms = schedule.map((s) => num(s, 'retry_schedule_ms') ?? 0);
+      emu.webhooks.mode = base;
+      return base;
+    },
+  },
+  {
+    // Waits until every queued delivery has succeeded or given up (or `timeout_ms`, default 10 s).
+    method: 'POST',
+    path: '/_emulator/webhooks/flush',
+    handler: async ({ emu, params }) => {
+      const settled = await emu.webhooks.flush(num(params.timeout_ms, 'timeout_ms') ?? 10000);
+      return HttpResponse.json(settled ? 200 : 408, { settled, pending: emu.webhooks.pendingCounts() });
+    },
+  },
+  {
+    // Delivery attempts, oldest first; filter with `event`, `endpoint`, `type`.
+    method: 'GET',
+    path: '/_emulator/webhooks/deliveries',
+    handler: ({ emu, p }) => {
+      const event = p.str('event');
+      const endpoint = p.str('endpoint');
+      const type = p.str('type');
+      const data = emu.store
+        .all<DeliveryAttempt>(DELIVERY_COLLECTION)
+        .reverse()
+        .filter(
+          (d) =>
+            (!event || d.event === event) &&
+            (!endpoint || d.endpoint === endpoint) &&
+            (!type || d.event_type === type),
+        )
+        .sort((a, b) => a.at - b.at);
+      return { object: 'list', data, pending: emu.webhooks.pendingCounts() };
+    },
+  },
+];

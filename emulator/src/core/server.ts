@@ -1,0 +1,228 @@
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { apiError, idempotencyConflict, idempotencyMismatch, rateLimited, StripeApiError, unauthorized, unrecognizedUrl } from './errors';
+import type { Emulator } from './emulator';
+import { requestContext } from './events';
+import { type ApiRequest, HttpResponse, type Method, type Route } from './http';
+import { fingerprint } from './idempotency';
+import { newId } from './ids';
+import { decodeForm, fromJson, ParamReader, type Params } from './params';
+import type { Router } from './router';
+
+const MAX_BODY = 10 * 1024 * 1024;
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        reject(new Error('body too large'));
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function isApiPath(path: string): boolean {
+  return path.startsWith('/v1/') || path.startsWith('/v2/');
+}
+
+/**
+ * The secret key from `Authorization: Bearer <key>` or basic auth (key as user name),
+ * or an error as Stripe words it.
+ */
+export function authenticate(header: string | undefined, allowPublishable: boolean): string {
+  if (!header) {
+    throw unauthorized(
+      "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See https://stripe.com/docs/api#authentication for details, or we can help at https://support.stripe.com/.",
+    );
+  }
+  let key = '';
+  const bearer = /^Bearer\s+(.+)$/i.exec(header);
+  const basic = /^Basic\s+(.+)$/i.exec(header);
+  if (bearer) key = bearer[1].trim();
+  else if (basic) key = Buffer.from(basic[1], 'base64').toString('utf8').split(':')[0];
+  const prefixes = allowPublishable ? /^(sk|rk|pk)_test_/ : /^(sk|rk)_test_/;
+  if (!prefixes.test(key) || key.length < 12) {
+    const shown = key.length > 4 ? `${key.slice(0, 8)}****${key.slice(-4)}` : key;
+    throw unauthorized(`Invalid API Key provided: ${shown}`);
+  }
+  return key;
+}
+
+function errorResponse(e: StripeApiError): HttpResponse {
+  return HttpResponse.json(e.status, { error: e.body }, e.headers);
+}
+
+/** Parses the body by content type: JSON for v2 (and `/_emulator` callers who like it), else form. */
+function parseParams(method: Method, query: string, body: string, contentType: string): Params {
+  if (method !== 'POST') return decodeForm(query);
+  if (contentType.includes('application/json')) {
+    if (!body.trim()) return {};
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      throw new StripeApiError(400, { type: 'invalid_request_error', message: 'Invalid JSON body.' });
+    }
+    const p = fromJson(parsed);
+    return typeof p === 'object' && !Array.isArray(p) ? p : {};
+  }
+  return decodeForm(body);
+}
+
+export interface ServerHandle {
+  server: http.Server;
+  /** Sockets held open by `timeout` faults; destroyed on close. */
+  held: Set<Socket>;
+}
+
+export function createServer(emu: Emulator, router: Router): ServerHandle {
+  const held = new Set<Socket>();
+  const server = http.createServer((req, res) => {
+    void handle(emu, router, held, req, res).catch((e: unknown) => {
+      emu.log(`emulator: unhandled ${e instanceof Error ? e.stack : String(e)}`);
+      if (!res.headersSent) {
+        res.writeHead(500, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ error: apiError().body }));
+      }
+    });
+  });
+  return { server, held };
+}
+
+async function handle(
+  emu: Emulator,
+  router: Router,
+  held: Set<Socket>,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const requestId = newId('req', 14);
+  const url = new URL(req.url ?? '/', 'http://emulator');
+  const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
+  const method = (req.method ?? 'GET').toUpperCase() as Method;
+  const stripeVersion = typeof req.headers['stripe-version'] === 'string' ? req.headers['stripe-version'] : emu.apiVersion;
+  const idemHeader = req.headers['idempotency-key'];
+  const idempotencyKey = typeof idemHeader === 'string' && idemHeader ? idemHeader : null;
+  const baseHeaders: Record<string, string> = {
+    'Request-Id': requestId,
+    'Stripe-Version': stripeVersion,
+    'Access-Control-Allow-Origin': '*',
+  };
+  if (idempotencyKey && method === 'POST') baseHeaders['Idempotency-Key'] = idempotencyKey;
+
+  const send = (r: HttpResponse, extra: Record<string, string> = {}): void => {
+    res.writeHead(r.status, { ...baseHeaders, ...r.headers, ...extra });
+    res.end(r.body);
+  };
+
+  const api = isApiPath(path);
+  const match = router.match(method, path);
+  const route: Route | undefined = match.kind === 'found' ? match.route : undefined;
+  let apiKey: string | null = null;
+  try {
+    if (route ? (route.auth ?? api) : api) {
+      apiKey = authenticate(req.headers.authorization, path.startsWith('/v1/payment_pages'));
+    }
+  } catch (e) {
+    if (e instanceof StripeApiError) return send(errorResponse(e));
+    throw e;
+  }
+
+  if (api) {
+    const fault = emu.faults.take(path);
+    if (fault?.status === 'timeout') {
+      // Hold the socket without answering, then drop it, as a hung upstream would.
+      const socket = req.socket;
+      held.add(socket);
+      req.resume();
+      setTimeout(() => {
+        held.delete(socket);
+        socket.destroy();
+      }, fault.timeout_ms).unref();
+      return;
+    }
+    if (fault) {
+      req.resume();
+      return send(errorResponse(fault.status === 429 ? rateLimited() : apiError()));
+    }
+  }
+
+  if (!route) {
+    req.resume();
+    return send(errorResponse(unrecognizedUrl(method, path)));
+  }
+
+  let params: Params;
+  let rawBody = '';
+  try {
+    rawBody = await readBody(req);
+    params = parseParams(method, url.search.slice(1), rawBody, String(req.headers['content-type'] ?? ''));
+  } catch (e) {
+    if (e instanceof StripeApiError) return send(errorResponse(e));
+    throw e;
+  }
+
+  // Idempotency: POST API requests with a key (the SDK sends one on every POST).
+  const useIdem = api && method === 'POST' && idempotencyKey !== null && apiKey !== null;
+  if (useIdem && idempotencyKey && apiKey) {
+    const check = emu.idempotency.begin(apiKey, idempotencyKey, fingerprint(method, path, params));
+    if (check.kind === 'mismatch') return send(errorResponse(idempotencyMismatch(idempotencyKey)));
+    if (check.kind === 'in_flight') return send(errorResponse(idempotencyConflict()));
+    if (check.kind === 'replay') {
+      const r = check.response;
+      return send(new HttpResponse(r.status, r.body, r.headers), {
+        'Idempotent-Replayed': 'true',
+        'Original-Request': r.requestId,
+      });
+    }
+  }
+
+  const p = new ParamReader(params);
+  let response: HttpResponse;
+  try {
+    const expand = p.strArray('expand') ?? [];
+    const apiReq: ApiRequest = {
+      emu,
+      method,
+      path,
+      pathParams: match.kind === 'found' ? match.pathParams : {},
+      params,
+      p,
+      expand,
+      headers: req.headers,
+      requestId,
+      idempotencyKey,
+      apiKey,
+      rawBody,
+    };
+    const result = await requestContext.run({ id: requestId, idempotency_key: idempotencyKey }, () =>
+      route.handler(apiReq),
+    );
+    response = result instanceof HttpResponse ? result : HttpResponse.json(200, emu.renderer.render(result, expand));
+  } catch (e) {
+    if (e instanceof StripeApiError) response = errorResponse(e);
+    else {
+      emu.log(`emulator: handler error on ${method} ${path}: ${e instanceof Error ? e.stack : String(e)}`);
+      response = errorResponse(apiError(`Emulator error: ${e instanceof Error ? e.message : String(e)}`));
+    }
+  }
+
+  if (useIdem && idempotencyKey && apiKey) {
+    // Stripe saves a result once the endpoint ran; validation failures and 5xx are not saved.
+    const save = response.status < 400 || response.status === 402 || response.status === 404;
+    emu.idempotency.finish(
+      apiKey,
+      idempotencyKey,
+      save
+        ? { status: response.status, body: response.body.toString(), headers: response.headers, requestId }
+        : null,
+    );
+  }
+  send(response);
+}

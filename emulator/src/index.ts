@@ -1,0 +1,92 @@
+import type { AddressInfo } from 'node:net';
+import { existsSync } from 'node:fs';
+import { DEFAULT_FORWARD_SECRET, Emulator, type EmulatorConfig } from './core/emulator';
+import { Router } from './core/router';
+import { createServer } from './core/server';
+import type { Store } from './core/store';
+import { modules } from './registry';
+
+export { Emulator } from './core/emulator';
+export { signPayload } from './core/webhooks';
+
+export interface StartOptions extends EmulatorConfig {
+  /** Default 12111; 0 picks a free port (tests). */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** JSON file the state is loaded from (if it exists) and saved to after changes and on close. */
+  dataFile?: string;
+}
+
+export interface RunningEmulator {
+  url: string;
+  port: number;
+  host: string;
+  emulator: Emulator;
+  store: Store;
+  /** Secret that signs events sent to `forwardTo`. */
+  forwardSecret: string;
+  /** Saves (with `dataFile`), stops webhooks and the server, drops open connections. */
+  close(): Promise<void>;
+}
+
+export async function startEmulator(options: StartOptions = {}): Promise<RunningEmulator> {
+  const emu = new Emulator(options);
+  const { dataFile } = options;
+  if (dataFile && existsSync(dataFile)) {
+    emu.store.load(dataFile);
+    emu.afterLoad();
+  }
+  const router = new Router();
+  for (const m of modules) for (const r of m.routes ?? []) router.add(r);
+  for (const m of modules) m.setup?.(emu);
+
+  let saveTimer: NodeJS.Timeout | null = null;
+  const saveNow = (): void => {
+    if (!dataFile) return;
+    emu.store.meta.clockOffset = emu.clock.offset;
+    emu.store.save(dataFile);
+  };
+  if (dataFile) {
+    emu.store.onChange = () => {
+      if (saveTimer) return;
+      saveTimer = setTimeout(() => {
+        saveTimer = null;
+        saveNow();
+      }, 50);
+    };
+    saveNow();
+  }
+
+  const { server, held } = createServer(emu, router);
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 12111, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    host,
+    emulator: emu,
+    store: emu.store,
+    forwardSecret: options.webhookSecret ?? DEFAULT_FORWARD_SECRET,
+    close: async () => {
+      if (saveTimer) clearTimeout(saveTimer);
+      saveTimer = null;
+      saveNow();
+      emu.store.onChange = () => {};
+      emu.webhooks.close();
+      for (const s of held) s.destroy();
+      held.clear();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}

@@ -1,0 +1,3 @@
+import type { Route } from '../core/http';
+
+export const routes: Route[] = [];

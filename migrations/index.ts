@@ -1,0 +1,10 @@
+import type { MigrationObject } from '@mikro-orm/core';
+import { Migration20261127053511 } from './Migration20261127053511';
+
+/**
+ * Every migration, in the order it runs. `npm run db:migration:create` writes a new file and appends it here;
+ * a test checks this list names every file in this folder.
+ */
+export const MIGRATIONS: MigrationObject[] = [
+  { name: 'Migration20261127053511', class: Migration20261127053511 },
+];

@@ -1,0 +1,76 @@
+import { createRemoteJWKSet, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
+import type { Config } from '../config';
+import { UnauthenticatedError } from '../errors';
+import { type AuthenticatedCaller, ANONYMOUS, type Caller, type Role } from './caller';
+
+const KNOWN_ROLES: ReadonlySet<string> = new Set<Role>(['admin', 'service']);
+
+/**
+ * Turns an `Authorization` value into a caller. HS256 tokens are checked with the shared secret, RS256 ones
+ * against the JWKS; `alg: none` and any other algorithm are refused by jose's allow-list.
+ */
+export class TokenVerifier {
+  private readonly secret: Uint8Array | null;
+  private readonly jwks: JWTVerifyGetKey | null;
+
+  constructor(private readonly auth: Config['auth']) {
+    this.secret = auth.jwtSecret ? new TextEncoder().encode(auth.jwtSecret) : null;
+    this.jwks = auth.jwksUrl ? createRemoteJWKSet(new URL(auth.jwksUrl)) : null;
+  }
+
+  /** An absent header is an anonymous caller; a present but invalid one is an error, never anonymous. */
+  async callerFrom(authorization: string | undefined | null): Promise<Caller> {
+    if (!authorization) return ANONYMOUS;
+    const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
+    if (!match) throw new UnauthenticatedError('The Authorization header must be "Bearer <token>"');
+    return this.verify(match[1]);
+  }
+
+  async verify(token: string): Promise<AuthenticatedCaller> {
+    const payload = await this.verifySignature(token);
+    if (typeof payload.sub !== 'string' || payload.sub.length === 0) {
+      throw new UnauthenticatedError('The token has no subject (sub): it must name the account');
+    }
+    const roles = Array.isArray(payload.roles)
+      ? payload.roles.filter((role): role is Role => typeof role === 'string' && KNOWN_ROLES.has(role))
+      : [];
+    return {
+      kind: 'authenticated',
+      accountId: payload.sub,
+      email: typeof payload.email === 'string' ? payload.email : null,
+      roles: new Set(roles),
+    };
+  }
+
+  private async verifySignature(token: string): Promise<JWTPayload> {
+    const options = {
+      issuer: this.auth.issuer ?? undefined,
+      audience: this.auth.audience ?? undefined,
+      requiredClaims: ['exp'],
+    };
+    try {
+      if (this.secret && this.headerAlgorithm(token) === 'HS256') {
+        return (await jwtVerify(token, this.secret, { ...options, algorithms: ['HS256'] })).payload;
+      }
+      if (this.jwks) {
+        return (await jwtVerify(token, this.jwks, { ...options, algorithms: ['RS256'] })).payload;
+      }
+      throw new UnauthenticatedError('The token is not signed with an accepted algorithm');
+    } catch (error) {
+      if (error instanceof UnauthenticatedError) throw error;
+      if (error instanceof joseErrors.JWTExpired) throw new UnauthenticatedError('The token has expired');
+      throw new UnauthenticatedError('The token is invalid');
+    }
+  }
+
+  private headerAlgorithm(token: string): string | null {
+    try {
+      const header = JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString('utf8')) as {
+        alg?: unknown;
+      };
+      return typeof header.alg === 'string' ? header.alg : null;
+    } catch {
+      return null;
+    }
+  }
+}

@@ -1,0 +1,212 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseDotenv } from 'dotenv';
+import { z } from 'zod';
+
+/**
+ * The only reader of the environment. Everything the service can be told lives here, is validated once at
+ * start-up and is handed around as one typed object; `.env.example` lists and explains every variable.
+ */
+
+/** Variables that hold secrets: each may instead be given as `<NAME>_FILE` (Docker and Kubernetes secrets). */
+export const SECRET_VARIABLES = [
+  'DATABASE_URL',
+  'REDIS_URL',
+  'AUTH_JWT_SECRET',
+  'STRIPE_SECRET_KEY',
+  'STRIPE_WEBHOOK_SECRET',
+  'SMTP_URL',
+] as const;
+
+const booleanFlag = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
+  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+const postgresUrl = z
+  .string()
+  .url({ message: 'must be a URL such as postgres://user:password@host:5432/database' })
+  .refine((value) => /^postgres(ql)?:\/\//.test(value), { message: 'must start with postgres:// or postgresql://' });
+
+const redisUrl = z
+  .string()
+  .url({ message: 'must be a URL such as redis://127.0.0.1:6379' })
+  .refine((value) => /^rediss?:\/\//.test(value), { message: 'must start with redis:// or rediss://' });
+
+const environmentSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    HOST: z.string().min(1).optional(),
+    PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    DATABASE_URL: postgresUrl,
+    DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+    REDIS_URL: redisUrl.optional(),
+    AUTH_JWT_SECRET: z
+      .string()
+      .min(32, { message: 'must be at least 32 characters (e.g. `openssl rand -hex 32`)' })
+      .optional(),
+    AUTH_JWKS_URL: z.string().url().optional(),
+    AUTH_JWT_ISSUER: z.string().min(1).optional(),
+    AUTH_JWT_AUDIENCE: z.string().min(1).optional(),
+    GRAPHQL_INTROSPECTION: booleanFlag.optional(),
+    GRAPHQL_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
+    SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+    STRIPE_SECRET_KEY: z
+      .string()
+      .regex(/^(sk|rk)_(test|live)_\w+$/, { message: 'must be a Stripe secret key (sk_test_… or sk_live_…)' })
+      .optional(),
+    STRIPE_API_BASE: z.string().url({ message: 'must be a URL such as http://127.0.0.1:12111' }).optional(),
+    STRIPE_WEBHOOK_SECRET: z.string().optional(),
+  })
+  .superRefine((env, ctx) => {
+    if (!env.AUTH_JWT_SECRET && !env.AUTH_JWKS_URL) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['AUTH_JWT_SECRET'],
+        message: 'set AUTH_JWT_SECRET (HS256, ≥ 32 characters) or AUTH_JWKS_URL (RS256) so callers can sign in',
+      });
+    }
+    if (env.NODE_ENV === 'production' && !env.REDIS_URL) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REDIS_URL'],
+        message: 'is required in production: live updates must reach every instance',
+      });
+    }
+  });
+
+export type Environment = z.infer<typeof environmentSchema>;
+
+export interface Config {
+  env: Environment['NODE_ENV'];
+  isProduction: boolean;
+  host: string;
+  port: number;
+  logLevel: Environment['LOG_LEVEL'];
+  database: { url: string; poolMax: number };
+  redis: { url: string } | null;
+  auth: {
+    jwtSecret: string | null;
+    jwksUrl: string | null;
+    issuer: string | null;
+    audience: string | null;
+  };
+  graphql: { introspection: boolean; sandbox: boolean; maxBodyBytes: number };
+  shutdownGraceMs: number;
+  stripe: { secretKey: string | null; apiBase: string | null; webhookSecrets: string[] };
+}
+
+/** Thrown when the environment cannot run the service; the message names every variable to fix. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type RawEnvironment = Record<string, string | undefined>;
+
+/** Reads `<NAME>_FILE` for each secret, so secrets can be mounted as files instead of set inline. */
+function resolveSecretFiles(raw: RawEnvironment): { values: RawEnvironment; problems: string[] } {
+  const values: RawEnvironment = { ...raw };
+  const problems: string[] = [];
+  for (const name of SECRET_VARIABLES) {
+    const file = raw[`${name}_FILE`];
+    if (!file) continue;
+    if (raw[name]) {
+      problems.push(`${name} and ${name}_FILE are both set: set only one`);
+      continue;
+    }
+    try {
+      values[name] = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch {
+      problems.push(`${name}_FILE points to ${file}, which cannot be read: set it to a readable file`);
+    }
+  }
+  return { values, problems };
+}
+
+/** Empty strings mean "unset": `.env.example` copies leave many variables blank. */
+function dropEmpty(raw: RawEnvironment): RawEnvironment {
+  return Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== undefined && value !== ''));
+}
+
+/** The variables of a `.env` file in the working directory, if there is one; the real environment wins. */
+export function readDotenv(path = resolve(process.cwd(), '.env')): RawEnvironment {
+  return existsSync(path) ? parseDotenv(readFileSync(path)) : {};
+}
+
+/**
+ * Validates an environment into a `Config`, or throws a `ConfigError` that names each variable to set.
+ * Pure apart from reading `_FILE` secrets, so tests can pass any environment.
+ */
+export function loadConfig(raw: RawEnvironment): Config {
+  const { values, problems } = resolveSecretFiles(dropEmpty(raw));
+  const parsed = environmentSchema.safeParse(values);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const variable = issue.path.join('.') || 'environment';
+      const message = issue.code === 'invalid_type' && issue.received === 'undefined' ? 'is required' : issue.message;
+      problems.push(`${variable} ${message}${hintFor(variable)}`);
+    }
+  }
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
+
+  const env = parsed.data;
+  const isProduction = env.NODE_ENV === 'production';
+  return {
+    env: env.NODE_ENV,
+    isProduction,
+    host: env.HOST ?? (isProduction ? '0.0.0.0' : '127.0.0.1'),
+    port: env.PORT,
+    logLevel: env.LOG_LEVEL,
+    database: { url: env.DATABASE_URL, poolMax: env.DATABASE_POOL_MAX },
+    redis: env.REDIS_URL ? { url: env.REDIS_URL } : null,
+    auth: {
+      jwtSecret: env.AUTH_JWT_SECRET ?? null,
+      jwksUrl: env.AUTH_JWKS_URL ?? null,
+      issuer: env.AUTH_JWT_ISSUER ?? null,
+      audience: env.AUTH_JWT_AUDIENCE ?? null,
+    },
+    graphql: {
+      introspection: env.GRAPHQL_INTROSPECTION ?? !isProduction,
+      sandbox: !isProduction,
+      maxBodyBytes: env.GRAPHQL_MAX_BODY_BYTES,
+    },
+    shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+    stripe: {
+      secretKey: env.STRIPE_SECRET_KEY ?? null,
+      apiBase: env.STRIPE_API_BASE ?? null,
+      // Several comma-separated secrets are accepted so a rotation never rejects a genuine delivery.
+      webhookSecrets: (env.STRIPE_WEBHOOK_SECRET ?? '')
+        .split(',')
+        .map((secret) => secret.trim())
+        .filter(Boolean),
+    },
+  };
+}
+
+function hintFor(variable: string): string {
+  if (variable === 'DATABASE_URL') return ' (`npm run dev` starts an embedded PostgreSQL when it is unset)';
+  return '';
+}
+
+/** The process environment, over the `.env` file's values when there is one. */
+export function processEnvironment(): RawEnvironment {
+  return { ...readDotenv(), ...process.env };
+}
+
+/** The configuration the running process was given: call once, at start-up. */
+export function loadProcessConfig(): Config {
+  return loadConfig(processEnvironment());
+}
+
+/** Only the database part, for the migration commands, which need nothing else. */
+export function readDatabaseSettings(raw: RawEnvironment = processEnvironment()): { url: string; poolMax: number } {
+  const { values, problems } = resolveSecretFiles(dropEmpty(raw));
+  const url = postgresUrl.safeParse(values.DATABASE_URL);
+  if (problems.length > 0 || !url.success) {
+    throw new ConfigError([...problems, ...(url.success ? [] : ['DATABASE_URL is required: set it to a postgres:// URL'])]);
+  }
+  return { url: url.data, poolMax: 2 };
+}

@@ -1,0 +1,40 @@
+import { Entity, Property, Unique } from '@mikro-orm/core';
+import { BaseEntity } from './base.entity';
+
+export interface PostalAddress {
+  line1: string | null;
+  line2: string | null;
+  city: string | null;
+  state: string | null;
+  postalCode: string | null;
+  country: string | null;
+}
+
+/** The link between one CODITECT account and its Stripe customer: exactly one row per account. */
+@Entity({ tableName: 'billing_customer' })
+export class BillingCustomer extends BaseEntity<'email' | 'name' | 'address' | 'deletedAt' | 'stripeUpdatedAt'> {
+  @Unique()
+  @Property({ type: 'string', length: 255 })
+  accountId!: string;
+
+  @Unique()
+  @Property({ type: 'string', length: 255, nullable: true })
+  stripeCustomerId: string | null = null;
+
+  @Property({ type: 'string', length: 320, nullable: true })
+  email: string | null = null;
+
+  @Property({ type: 'string', length: 255, nullable: true })
+  name: string | null = null;
+
+  @Property({ type: 'json', nullable: true })
+  address: PostalAddress | null = null;
+
+  /** Set when the Stripe customer was deleted; the row stays so history keeps its owner. */
+  @Property({ type: 'datetime', nullable: true })
+  deletedAt: Date | null = null;
+
+  /** Stripe's time of the state this row holds: an older event never overwrites a newer one. */
+  @Property({ type: 'datetime', nullable: true })
+  stripeUpdatedAt: Date | null = null;
+}

@@ -1,0 +1,20 @@
+import { BillingCustomer } from './billing-customer.entity';
+import { Entitlement } from './entitlement.entity';
+import { Invoice } from './invoice.entity';
+import { PaymentMethod } from './payment-method.entity';
+import { Subscription } from './subscription.entity';
+import { UsageRecord } from './usage-record.entity';
+import { WebhookEvent } from './webhook-event.entity';
+
+/** Every entity, listed once: the ORM is configured from this list, not by scanning folders. */
+export const ENTITIES = [
+  BillingCustomer,
+  Subscription,
+  Invoice,
+  PaymentMethod,
+  UsageRecord,
+  WebhookEvent,
+  Entitlement,
+];
+
+export { BillingCustomer, Entitlement, Invoice, PaymentMethod, Subscription, UsageRecord, WebhookEvent };

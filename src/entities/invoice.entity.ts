@@ -1,0 +1,64 @@
+import { BigIntType, Entity, Index, ManyToOne, Property, Unique } from '@mikro-orm/core';
+import { BaseEntity } from './base.entity';
+import { BillingCustomer } from './billing-customer.entity';
+
+/** Our copy of one Stripe invoice. Amounts are integer minor units (cents) of `currency`. */
+@Entity({ tableName: 'invoice' })
+@Index({ properties: ['accountId', 'stripeCreatedAt'] })
+export class Invoice extends BaseEntity<
+  'number' | 'stripeSubscriptionId' | 'hostedInvoiceUrl' | 'invoicePdf' | 'billingReason' | 'periodStart' | 'periodEnd'
+> {
+  @Unique()
+  @Property({ type: 'string', length: 255 })
+  stripeInvoiceId!: string;
+
+  @ManyToOne(() => BillingCustomer, { deleteRule: 'cascade' })
+  customer!: BillingCustomer;
+
+  @Property({ type: 'string', length: 255 })
+  accountId!: string;
+
+  @Property({ type: 'string', length: 255, nullable: true })
+  stripeSubscriptionId: string | null = null;
+
+  @Property({ type: 'string', length: 64, nullable: true })
+  number: string | null = null;
+
+  /** Stripe's invoice status: draft, open, paid, uncollectible or void. */
+  @Property({ type: 'string', length: 32 })
+  status!: string;
+
+  @Property({ type: new BigIntType('number') })
+  amountDue!: number;
+
+  @Property({ type: new BigIntType('number') })
+  amountPaid!: number;
+
+  @Property({ type: new BigIntType('number') })
+  amountRemaining!: number;
+
+  /** ISO 4217, lower case as Stripe sends it. */
+  @Property({ type: 'string', length: 3 })
+  currency!: string;
+
+  @Property({ type: 'string', length: 64, nullable: true })
+  billingReason: string | null = null;
+
+  @Property({ type: 'datetime', nullable: true })
+  periodStart: Date | null = null;
+
+  @Property({ type: 'datetime', nullable: true })
+  periodEnd: Date | null = null;
+
+  @Property({ type: 'text', nullable: true })
+  hostedInvoiceUrl: string | null = null;
+
+  @Property({ type: 'text', nullable: true })
+  invoicePdf: string | null = null;
+
+  @Property({ type: 'datetime' })
+  stripeCreatedAt!: Date;
+
+  @Property({ type: 'datetime' })
+  stripeUpdatedAt!: Date;
+}

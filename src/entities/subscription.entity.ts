@@ -1,0 +1,72 @@
+import { Entity, Enum, Index, ManyToOne, Property, Unique } from '@mikro-orm/core';
+import { BaseEntity } from './base.entity';
+import { BillingCustomer } from './billing-customer.entity';
+
+/** Stripe's subscription statuses, as Stripe spells them. */
+export const SUBSCRIPTION_STATUSES = [
+  'incomplete',
+  'incomplete_expired',
+  'trialing',
+  'active',
+  'past_due',
+  'unpaid',
+  'canceled',
+  'paused',
+] as const;
+export type SubscriptionStatus = (typeof SUBSCRIPTION_STATUSES)[number];
+
+export const BILLING_INTERVALS = ['month', 'year'] as const;
+export type BillingInterval = (typeof BILLING_INTERVALS)[number];
+
+/** Our copy of one Stripe subscription, as of `stripeUpdatedAt`. */
+@Entity({ tableName: 'subscription' })
+@Index({ properties: ['accountId', 'status'] })
+export class Subscription extends BaseEntity<
+  'cancelAtPeriodEnd' | 'canceledAt' | 'trialStart' | 'trialEnd' | 'priceId' | 'currentPeriodStart' | 'currentPeriodEnd'
+> {
+  @Unique()
+  @Property({ type: 'string', length: 255 })
+  stripeSubscriptionId!: string;
+
+  @ManyToOne(() => BillingCustomer, { deleteRule: 'cascade' })
+  customer!: BillingCustomer;
+
+  /** Denormalised from the customer: every read is by account. */
+  @Property({ type: 'string', length: 255 })
+  accountId!: string;
+
+  @Enum({ items: () => SUBSCRIPTION_STATUSES, nativeEnumName: 'subscription_status' })
+  status!: SubscriptionStatus;
+
+  /** Key of the plan in plans/plans.yaml. */
+  @Property({ type: 'string', length: 64 })
+  planKey!: string;
+
+  @Property({ type: 'string', length: 255, nullable: true })
+  priceId: string | null = null;
+
+  @Enum({ items: () => BILLING_INTERVALS, nativeEnumName: 'billing_interval' })
+  interval!: BillingInterval;
+
+  @Property({ type: 'datetime', nullable: true })
+  currentPeriodStart: Date | null = null;
+
+  @Property({ type: 'datetime', nullable: true })
+  currentPeriodEnd: Date | null = null;
+
+  @Property({ type: 'boolean' })
+  cancelAtPeriodEnd = false;
+
+  @Property({ type: 'datetime', nullable: true })
+  canceledAt: Date | null = null;
+
+  @Property({ type: 'datetime', nullable: true })
+  trialStart: Date | null = null;
+
+  @Property({ type: 'datetime', nullable: true })
+  trialEnd: Date | null = null;
+
+  /** Stripe's time of the state this row holds: an older event never overwrites a newer one. */
+  @Property({ type: 'datetime' })
+  stripeUpdatedAt!: Date;
+}

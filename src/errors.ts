@@ -1,0 +1,58 @@
+import { GraphQLError } from 'graphql';
+
+/**
+ * The errors a client can see. Each carries a stable `extensions.code`; clients branch on the code, never on
+ * the message. Anything else thrown in a resolver is masked as INTERNAL_SERVER_ERROR and logged.
+ */
+export const ErrorCode = {
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  FORBIDDEN: 'FORBIDDEN',
+  BAD_USER_INPUT: 'BAD_USER_INPUT',
+  NOT_FOUND: 'NOT_FOUND',
+  CONFLICT: 'CONFLICT',
+  CARD_DECLINED: 'CARD_DECLINED',
+  STRIPE_ERROR: 'STRIPE_ERROR',
+  USAGE_LIMIT_EXCEEDED: 'USAGE_LIMIT_EXCEEDED',
+  RATE_LIMITED: 'RATE_LIMITED',
+  INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Codes whose errors were raised on purpose and are safe to show as they are. */
+export const CLIENT_ERROR_CODES: ReadonlySet<string> = new Set(Object.values(ErrorCode));
+
+export class BillingError extends GraphQLError {
+  constructor(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}) {
+    super(message, { extensions: { ...extensions, code } });
+  }
+}
+
+export class UnauthenticatedError extends BillingError {
+  constructor(message = 'Sign in: send a valid bearer token') {
+    super(ErrorCode.UNAUTHENTICATED, message);
+  }
+}
+
+export class ForbiddenError extends BillingError {
+  constructor(message = 'You may not access this account') {
+    super(ErrorCode.FORBIDDEN, message);
+  }
+}
+
+export class BadUserInputError extends BillingError {
+  constructor(message: string, field?: string) {
+    super(ErrorCode.BAD_USER_INPUT, message, field ? { field } : {});
+  }
+}
+
+export class NotFoundError extends BillingError {
+  constructor(what: string) {
+    super(ErrorCode.NOT_FOUND, `${what} was not found`);
+  }
+}
+
+export class ConflictError extends BillingError {
+  constructor(message: string) {
+    super(ErrorCode.CONFLICT, message);
+  }
+}

@@ -1,0 +1,51 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { AuthenticatedCaller, Caller } from '../auth/caller';
+import type { Orm } from '../database/database';
+import { ForbiddenError, UnauthenticatedError } from '../errors';
+import type { BillingPubSub } from '../pubsub/pubsub';
+import { Loaders } from './loaders';
+
+/**
+ * What every resolver receives for one operation. The EntityManager and the loaders are made on first use:
+ * an operation that touches no data (`{ __typename }`, a health probe) costs no fork and no loader.
+ */
+export class RequestContext {
+  private forkedEm?: EntityManager;
+  private requestLoaders?: Loaders;
+
+  constructor(
+    readonly caller: Caller,
+    readonly requestId: string,
+    private readonly orm: Orm,
+    readonly pubSub: BillingPubSub,
+  ) {}
+
+  get em(): EntityManager {
+    this.forkedEm ??= this.orm.em.fork();
+    return this.forkedEm;
+  }
+
+  get loaders(): Loaders {
+    this.requestLoaders ??= new Loaders(() => this.em);
+    return this.requestLoaders;
+  }
+
+  /** The signed-in caller, or UNAUTHENTICATED. */
+  requireCaller(): AuthenticatedCaller {
+    if (this.caller.kind !== 'authenticated') throw new UnauthenticatedError();
+    return this.caller;
+  }
+
+  /** The caller may act on `accountId`: its own account, or any account for the admin and service roles. */
+  requireAccountAccess(accountId: string): AuthenticatedCaller {
+    const caller = this.requireCaller();
+    if (caller.accountId === accountId || caller.roles.has('admin') || caller.roles.has('service')) return caller;
+    throw new ForbiddenError();
+  }
+
+  requireRole(...roles: Array<'admin' | 'service'>): AuthenticatedCaller {
+    const caller = this.requireCaller();
+    if (roles.some((role) => caller.roles.has(role))) return caller;
+    throw new ForbiddenError(`This needs the ${roles.join(' or ')} role`);
+  }
+}

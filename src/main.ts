@@ -1,0 +1,32 @@
+import 'reflect-metadata';
+import { ConfigError, loadProcessConfig } from './config';
+import { startService } from './service';
+
+/** Entry point: `node dist/src/main.js` in production, `npm run dev` in development. */
+async function main(): Promise<void> {
+  const config = loadProcessConfig();
+  const service = await startService(config, { migrate: !config.isProduction });
+  service.http.app.log.info({ url: `${service.url}/graphql` }, 'CODITECT Billing is serving');
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    service.http.app.log.info({ signal }, 'shutting down gracefully');
+    const force = setTimeout(() => process.exit(1), config.shutdownGraceMs + 5000).unref();
+    await service.stop();
+    clearTimeout(force);
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    console.error(error.message);
+  } else {
+    console.error('CODITECT Billing failed to start:', error instanceof Error ? error.message : error);
+  }
+  process.exit(1);
+});

@@ -1,0 +1,37 @@
+import { EventEmitter, on } from 'node:events';
+import { type BillingPubSub, channelOf, publishArguments } from './pubsub';
+
+/** One process only: what `npm run dev` uses when REDIS_URL is unset. */
+export class InMemoryPubSub implements BillingPubSub {
+  private readonly emitter = new EventEmitter().setMaxListeners(0);
+  private readonly aborter = new AbortController();
+
+  async publish(topic: string, ...args: unknown[]): Promise<void> {
+    const { channel, payload } = publishArguments(topic, args);
+    this.emitter.emit(channel, payload);
+  }
+
+  subscribe(topic: string, id?: unknown): AsyncIterable<unknown> {
+    const events = on(this.emitter, channelOf(topic, id), { signal: this.aborter.signal });
+    return {
+      [Symbol.asyncIterator]: () => ({
+        next: async () => {
+          try {
+            const result = await events.next();
+            return result.done ? result : { done: false, value: (result.value as unknown[])[0] };
+          } catch {
+            return { done: true, value: undefined };
+          }
+        },
+        return: async () => {
+          await events.return?.();
+          return { done: true, value: undefined };
+        },
+      }),
+    };
+  }
+
+  async close(): Promise<void> {
+    this.aborter.abort();
+  }
+}

@@ -1,0 +1,12 @@
+/** Topics published on the pub/sub; each is scoped by account id (see `channelOf`). */
+export const Topic = {
+  ACCOUNT_UPDATED: 'ACCOUNT_UPDATED',
+  USAGE_UPDATED: 'USAGE_UPDATED',
+} as const;
+
+/** Published after a billing change of an account has been committed. */
+export interface AccountUpdatedPayload {
+  accountId: string;
+  /** What changed, e.g. `subscription.updated`: for logs and clients that care. */
+  reason: string;
+}

@@ -1,0 +1,67 @@
+import Redis from 'ioredis';
+import { TokenVerifier } from './auth/token-verifier';
+import type { Config } from './config';
+import { isDatabaseReachable, type Orm, openDatabase } from './database/database';
+import { buildBillingSchema } from './graphql/schema';
+import type { ReadinessCheck } from './http/health.routes';
+import { createHttpServer, type HttpServer } from './server';
+import { InMemoryPubSub } from './pubsub/in-memory-pubsub';
+import type { BillingPubSub } from './pubsub/pubsub';
+import { RedisBillingPubSub } from './pubsub/redis-pubsub';
+
+export interface BillingService {
+  url: string;
+  http: HttpServer;
+  orm: Orm;
+  pubSub: BillingPubSub;
+  /** Graceful: stop accepting, finish in-flight requests, close WebSockets, the database pool and Redis. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Apply pending migrations before serving (development and tests). */
+  migrate?: boolean;
+  onQuery?: (sql: string) => void;
+}
+
+/** Opens every dependency, assembles the service and starts listening. */
+export async function startService(config: Config, options: StartOptions = {}): Promise<BillingService> {
+  const orm = await openDatabase(
+    { url: config.database.url, poolMax: config.database.poolMax, onQuery: options.onQuery },
+    { migrate: options.migrate ?? false },
+  );
+  const redisPubSub = config.redis ? new RedisBillingPubSub(config.redis.url) : null;
+  const pubSub: BillingPubSub = redisPubSub ?? new InMemoryPubSub();
+  const readinessChecks: ReadinessCheck[] = [{ name: 'database', check: () => isDatabaseReachable(orm) }];
+  if (redisPubSub) readinessChecks.push({ name: 'redis', check: () => pingRedis(redisPubSub.client) });
+
+  try {
+    const schema = await buildBillingSchema(pubSub);
+    const http = await createHttpServer({
+      config,
+      schema,
+      orm,
+      pubSub,
+      verifier: new TokenVerifier(config.auth),
+      readinessChecks,
+    });
+    const url = await http.listen();
+    return {
+      url,
+      http,
+      orm,
+      pubSub,
+      stop: async () => {
+        await http.close();
+        await Promise.allSettled([orm.close(), pubSub.close()]);
+      },
+    };
+  } catch (error) {
+    await Promise.allSettled([orm.close(), pubSub.close()]);
+    throw error;
+  }
+}
+
+async function pingRedis(client: Redis): Promise<boolean> {
+  return (await client.ping()) === 'PONG';
+}
