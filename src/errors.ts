@@ -18,8 +18,13 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-/** Codes whose errors were raised on purpose and are safe to show as they are. */
-export const CLIENT_ERROR_CODES: ReadonlySet<string> = new Set(Object.values(ErrorCode));
+/**
+ * Codes whose errors were raised on purpose and are safe to show as they are. INTERNAL_SERVER_ERROR is not one:
+ * it is what Apollo calls every unexpected error, whose message may carry anything.
+ */
+export const CLIENT_ERROR_CODES: ReadonlySet<string> = new Set(
+  Object.values(ErrorCode).filter((code) => code !== ErrorCode.INTERNAL_SERVER_ERROR),
+);
 
 export class BillingError extends GraphQLError {
   constructor(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}) {

@@ -57,8 +57,11 @@ export async function createHttpServer(parts: ServerParts): Promise<HttpServer> 
     },
     return503OnClosing: true,
   });
+  let closing = false;
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // While shutting down, keep-alive clients are told to reconnect elsewhere instead of holding the close up.
+    if (closing) reply.header('connection', 'close');
   });
 
   const sockets = new WebSocketServer({ server: app.server, path: '/graphql' });
@@ -110,7 +113,10 @@ export async function createHttpServer(parts: ServerParts): Promise<HttpServer> 
   return {
     app,
     listen: () => app.listen({ host: config.host, port: config.port }),
-    close: () => apollo.stop(),
+    close: () => {
+      closing = true;
+      return apollo.stop();
+    },
   };
 }
 

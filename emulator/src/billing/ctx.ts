@@ -87,3 +87,18 @@ export function idOf(v: string | { id: string } | null | undefined): string | nu
 export function clientSecret(objectId: string): string {
   return `${objectId}_secret_${newId('x').slice(2)}`;
 }
+
+/**
+ * `*_decimal` fields are JSON strings on the wire; the SDK types them as its `Decimal` class
+ * (it converts on parse). Stored objects hold the wire form, hence this one cast.
+ */
+export function wireDecimal(value: string): Stripe.Decimal;
+export function wireDecimal(value: string | null): Stripe.Decimal | null;
+export function wireDecimal(value: string | null): Stripe.Decimal | null {
+  return value as unknown as Stripe.Decimal | null;
+}
+
+export function decimalString(value: Stripe.Decimal | string | null | undefined): string | null {
+  if (value === null || value === undefined) return null;
+  return String(value);
+}

@@ -4,6 +4,7 @@
  * (https://docs.stripe.com/products-prices/pricing-models).
  */
 import type Stripe from 'stripe';
+import { decimalString } from './ctx';
 import { type Interval, type Tier, tieredAmount } from './math';
 
 export function priceProductId(price: Stripe.Price): string {
@@ -17,15 +18,15 @@ export function isMetered(price: Stripe.Price): boolean {
 export function priceTiers(price: Stripe.Price): Tier[] {
   return (price.tiers ?? []).map((t) => ({
     up_to: t.up_to,
-    unit_amount: t.unit_amount ?? (t.unit_amount_decimal ? Math.round(Number(t.unit_amount_decimal)) : null),
-    flat_amount: t.flat_amount ?? (t.flat_amount_decimal ? Math.round(Number(t.flat_amount_decimal)) : null),
+    unit_amount: t.unit_amount ?? (t.unit_amount_decimal ? Math.round(Number(decimalString(t.unit_amount_decimal))) : null),
+    flat_amount: t.flat_amount ?? (t.flat_amount_decimal ? Math.round(Number(decimalString(t.flat_amount_decimal))) : null),
   }));
 }
 
 export function unitAmount(price: Stripe.Price): number {
   if (price.unit_amount !== null) return price.unit_amount;
   // Sub-cent decimals are not emulated: the decimal rounds once to whole cents here.
-  if (price.unit_amount_decimal) return Math.round(Number(price.unit_amount_decimal));
+  if (price.unit_amount_decimal) return Math.round(Number(decimalString(price.unit_amount_decimal)));
   return 0;
 }
 
@@ -52,5 +53,5 @@ export function recurringOf(price: Stripe.Price): { interval: Interval; count: n
 /** `unit_amount_decimal` for a line's `pricing`, as Stripe shows it (a decimal string). */
 export function unitAmountDecimal(price: Stripe.Price): string | null {
   if (price.billing_scheme === 'tiered') return null;
-  return price.unit_amount_decimal ?? String(unitAmount(price));
+  return decimalString(price.unit_amount_decimal) ?? String(unitAmount(price));
 }

@@ -97,9 +97,16 @@ export class Emulator {
     return requestContext.exit(fn);
   }
 
-  /** `objectType.field` is only returned when expanded (`price.tiers`). */
-  registerIncludable(objectType: string, field: string): void {
-    this.renderer.registerIncludable(objectType, field);
+  /**
+   * `objectType.field` is only returned when expanded (`price.tiers`). With `compute`, the
+   * value is computed from the stored object at render time rather than stored.
+   */
+  registerIncludable(
+    objectType: string,
+    field: string,
+    compute?: (obj: Record<string, unknown>) => unknown,
+  ): void {
+    this.renderer.registerIncludable(objectType, field, compute);
   }
 
   /** Plug a test-clock time source: return a time for customers on a clock, else undefined. */

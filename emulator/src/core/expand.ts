@@ -10,18 +10,26 @@ import { Store } from './store';
  * - lists are expanded through `data.` (`expand[]=data.customer`).
  */
 export class Renderer {
-  private includables = new Map<string, Set<string>>();
+  private includables = new Map<string, Map<string, ((obj: Record<string, unknown>) => unknown) | null>>();
 
   constructor(private readonly store: Store) {}
 
-  /** Declares that `objectType.field` is only present in responses when expanded. */
-  registerIncludable(objectType: string, field: string): void {
+  /**
+   * Declares that `objectType.field` is only present in responses when expanded. With
+   * `compute`, the value is computed at render time (e.g. `customer.subscriptions`) instead of
+   * read from the stored object.
+   */
+  registerIncludable(
+    objectType: string,
+    field: string,
+    compute?: (obj: Record<string, unknown>) => unknown,
+  ): void {
     let s = this.includables.get(objectType);
     if (!s) {
-      s = new Set();
+      s = new Map();
       this.includables.set(objectType, s);
     }
-    s.add(field);
+    s.set(field, compute ?? null);
   }
 
   /** Splits and validates `expand[]` values into paths. */
@@ -54,10 +62,17 @@ export class Renderer {
       }
     }
     const out: Record<string, unknown> = {};
-    for (const key of Object.keys(src)) {
+    const keys = Object.keys(src);
+    if (incl) {
+      for (const [field, compute] of incl) {
+        if (compute && !(field in src) && paths.some((p) => p[0] === field)) keys.push(field);
+      }
+    }
+    for (const key of keys) {
       const sub = paths.filter((p) => p[0] === key).map((p) => p.slice(1));
       if (incl?.has(key) && sub.length === 0) continue;
-      let v = src[key];
+      const compute = incl?.get(key);
+      let v = compute ? compute(src) : src[key];
       if (sub.some((p) => p.length === 0)) v = this.resolve(v);
       out[key] = this.walk(
         v,

@@ -1,3 +1,299 @@
-import type { Route } from '../core/http';
+import { createHash } from 'node:crypto';
+import type Stripe from 'stripe';
+import type { Emulator } from '../core/emulator';
+import { cardError, invalidRequest, missingParam, notFound } from '../core/errors';
+import type { ApiRequest, Route } from '../core/http';
+import { newId } from '../core/ids';
+import { paginate } from '../core/list';
+import type { ParamReader } from '../core/params';
+import { COL, requireCustomer } from './common';
+import { type CardSpec, type ChargeOutcome, cardSpec, luhnValid, testIdNumber } from './test-cards';
 
-export const routes: Route[] = [];
+export type { ChargeOutcome } from './test-cards';
+
+/** Private record of what charging a payment method (or card source) does. */
+interface PmBehavior {
+  id: string;
+  outcome: ChargeOutcome;
+  attachFails: boolean;
+}
+
+export interface CardInput {
+  number: string;
+  exp_month?: number;
+  exp_year?: number;
+  cvc?: string;
+}
+
+export interface PaymentMethodExtra {
+  billing_details?: Partial<Stripe.PaymentMethod.BillingDetails>;
+  metadata?: Record<string, string>;
+}
+
+function fingerprint(number: string): string {
+  return createHash('sha256').update(number).digest('base64url').replace(/[-_]/g, '').slice(0, 16);
+}
+
+function pmCard(spec: CardSpec, input: CardInput, now: number): Stripe.PaymentMethod.Card {
+  const year = new Date(now * 1000).getUTCFullYear();
+  return {
+    brand: spec.brand,
+    checks: { address_line1_check: null, address_postal_code_check: null, cvc_check: input.cvc ? 'pass' : null },
+    country: spec.country,
+    display_brand: spec.brand,
+    exp_month: input.exp_month ?? 12,
+    exp_year: input.exp_year ?? year + 3,
+    fingerprint: fingerprint(spec.number),
+    funding: spec.funding,
+    generated_from: null,
+    last4: spec.number.slice(-4),
+    networks: { available: [spec.brand], preferred: null },
+    regulated_status: 'unregulated',
+    three_d_secure_usage: { supported: true },
+    wallet: null,
+  };
+}
+
+/** Validates a typed card number as Stripe does (402 `incorrect_number`). */
+function checkNumber(number: string, param: string): string {
+  const digits = number.replace(/[\s-]/g, '');
+  if (!luhnValid(digits)) {
+    throw cardError('incorrect_number', 'Your card number is incorrect.', undefined, { param });
+  }
+  return digits;
+}
+
+/** Creates and stores a card payment method (no event: Stripe emits none on create). */
+export function createCardPaymentMethod(
+  emu: Emulator,
+  cardNumber: string | CardInput,
+  extra: PaymentMethodExtra = {},
+): Stripe.PaymentMethod {
+  const input: CardInput = typeof cardNumber === 'string' ? { number: cardNumber } : cardNumber;
+  const spec = cardSpec(checkNumber(input.number, 'card[number]'));
+  const now = emu.now();
+  const pm: Stripe.PaymentMethod = {
+    id: newId('pm'),
+    object: 'payment_method',
+    allow_redisplay: 'unspecified',
+    billing_details: {
+      address: null,
+      email: null,
+      name: null,
+      phone: null,
+      tax_id: null,
+      ...extra.billing_details,
+    },
+    card: pmCard(spec, input, now),
+    created: now,
+    customer: null,
+    customer_account: null,
+    livemode: false,
+    metadata: extra.metadata ?? {},
+    type: 'card',
+  };
+  emu.store.insert(COL.paymentMethod, pm);
+  const behavior: PmBehavior = { id: pm.id, outcome: spec.outcome, attachFails: spec.attachFails };
+  emu.store.insert(COL.pmBehavior, behavior);
+  return pm;
+}
+
+/** Records charge behaviour for an id created elsewhere (card sources `card_…`). */
+export function recordCardBehavior(emu: Emulator, id: string, number: string): void {
+  const spec = cardSpec(number);
+  emu.store.put(COL.pmBehavior, { id, outcome: spec.outcome, attachFails: spec.attachFails });
+}
+
+/**
+ * `pm_card_*` / `tok_*` test ids → a NEW payment method every time (as Stripe does);
+ * an existing `pm_…` → that payment method; anything else → 404.
+ */
+export function resolvePaymentMethod(emu: Emulator, idOrTestId: string, param = 'payment_method'): Stripe.PaymentMethod {
+  const number = testIdNumber(idOrTestId);
+  if (number) return createCardPaymentMethod(emu, number);
+  const pm = emu.store.get<Stripe.PaymentMethod>(COL.paymentMethod, idOrTestId);
+  if (!pm) throw notFound('PaymentMethod', idOrTestId, param);
+  return pm;
+}
+
+/** What charging this payment method (or card source) does; see test-cards.ts. */
+export function chargeOutcome(emu: Emulator, pmId: string): ChargeOutcome {
+  const b = emu.store.get<PmBehavior>(COL.pmBehavior, pmId);
+  if (b) return b.outcome;
+  const number = testIdNumber(pmId);
+  if (number) return cardSpec(number).outcome;
+  if (emu.store.get(COL.paymentMethod, pmId) || emu.store.get(COL.card, pmId)) return { ok: true };
+  return {
+    ok: false,
+    code: 'resource_missing',
+    decline_code: 'resource_missing',
+    message: `No such PaymentMethod: '${pmId}'`,
+  };
+}
+
+/** Attaches a payment method to a customer; emits `payment_method.attached`. */
+export function attachPaymentMethod(emu: Emulator, pmId: string, customerId: string): Stripe.PaymentMethod {
+  requireCustomer(emu, customerId);
+  const pm = emu.store.get<Stripe.PaymentMethod>(COL.paymentMethod, pmId);
+  if (!pm) throw notFound('PaymentMethod', pmId, 'payment_method');
+  if (pm.customer === customerId) return pm;
+  if (pm.customer) {
+    throw invalidRequest(
+      'The payment method you provided has already been attached to a customer.',
+      undefined,
+      'payment_method_unexpected_state',
+    );
+  }
+  const b = emu.store.get<PmBehavior>(COL.pmBehavior, pmId);
+  if (b?.attachFails && !b.outcome.ok) {
+    throw cardError(b.outcome.code, b.outcome.message, b.outcome.decline_code);
+  }
+  const { obj, previous } = emu.store.update<Stripe.PaymentMethod>(COL.paymentMethod, pmId, (p) => {
+    p.customer = customerId;
+  });
+  emu.emitEvent('payment_method.attached', obj, previous);
+  return obj;
+}
+
+/**
+ * Detaches; emits `payment_method.detached` (previous customer in previous_attributes) and
+ * clears the customer's `invoice_settings.default_payment_method` if it pointed here.
+ */
+export function detachPaymentMethod(emu: Emulator, pmId: string): Stripe.PaymentMethod {
+  const pm = emu.store.get<Stripe.PaymentMethod>(COL.paymentMethod, pmId);
+  if (!pm) throw notFound('PaymentMethod', pmId, 'payment_method');
+  if (!pm.customer) {
+    throw invalidRequest(
+      'The payment method you provided is not attached to a customer so detachment is impossible.',
+      undefined,
+      'payment_method_unexpected_state',
+    );
+  }
+  const customerId = typeof pm.customer === 'string' ? pm.customer : pm.customer.id;
+  const { obj, previous } = emu.store.update<Stripe.PaymentMethod>(COL.paymentMethod, pmId, (p) => {
+    p.customer = null;
+  });
+  emu.emitEvent('payment_method.detached', obj, previous);
+  const c = emu.store.get<Stripe.Customer>(COL.customer, customerId);
+  if (c && c.invoice_settings.default_payment_method === pmId) {
+    const u = emu.store.update<Stripe.Customer>(COL.customer, customerId, (x) => {
+      x.invoice_settings.default_payment_method = null;
+    });
+    emu.emitEvent('customer.updated', u.obj, u.previous);
+  }
+  return obj;
+}
+
+function readBillingDetails(p: ParamReader | undefined): Partial<Stripe.PaymentMethod.BillingDetails> {
+  if (!p) return {};
+  const out: Partial<Stripe.PaymentMethod.BillingDetails> = {};
+  for (const k of ['email', 'name', 'phone'] as const) {
+    if (p.has(k)) out[k] = p.strOrNull(k) ?? null;
+  }
+  const a = p.obj('address');
+  if (a) {
+    out.address = {
+      city: a.str('city') ?? null,
+      country: a.str('country') ?? null,
+      line1: a.str('line1') ?? null,
+      line2: a.str('line2') ?? null,
+      postal_code: a.str('postal_code') ?? null,
+      state: a.str('state') ?? null,
+    };
+  }
+  return out;
+}
+
+function create({ emu, p }: ApiRequest): Stripe.PaymentMethod {
+  const type = p.reqStr('type');
+  if (type !== 'card') {
+    throw invalidRequest(`The emulator only supports type=card payment methods (got '${type}').`, 'type');
+  }
+  const card = p.obj('card');
+  if (!card) throw missingParam('card');
+  const extra: PaymentMethodExtra = {
+    billing_details: readBillingDetails(p.obj('billing_details')),
+    metadata: p.metadata({}),
+  };
+  const token = card.str('token');
+  if (token) {
+    const number = testIdNumber(token);
+    if (!number) throw invalidRequest(`No such token: '${token}'`, 'card[token]', 'resource_missing');
+    return createCardPaymentMethod(emu, number, extra);
+  }
+  const number = card.str('number');
+  if (!number) throw missingParam('card[number]');
+  return createCardPaymentMethod(
+    emu,
+    { number, exp_month: card.int('exp_month'), exp_year: card.int('exp_year'), cvc: card.str('cvc') },
+    extra,
+  );
+}
+
+function update({ emu, p, pathParams }: ApiRequest): Stripe.PaymentMethod {
+  const pm = resolvePaymentMethod(emu, pathParams.id, 'payment_method');
+  if (!pm.customer) {
+    throw invalidRequest(
+      'You must save this PaymentMethod to a customer before you can update it.',
+      undefined,
+      'payment_method_unexpected_state',
+    );
+  }
+  const { obj, previous } = emu.store.update<Stripe.PaymentMethod>(COL.paymentMethod, pm.id, (x) => {
+    x.metadata = p.metadata(x.metadata ?? {});
+    x.billing_details = { ...x.billing_details, ...readBillingDetails(p.obj('billing_details')) };
+    const card = p.obj('card');
+    if (card && x.card) {
+      x.card.exp_month = card.int('exp_month') ?? x.card.exp_month;
+      x.card.exp_year = card.int('exp_year') ?? x.card.exp_year;
+    }
+    const redisplay = p.oneOf('allow_redisplay', ['always', 'limited', 'unspecified'] as const);
+    if (redisplay) x.allow_redisplay = redisplay;
+  });
+  if (Object.keys(previous).length > 0) emu.emitEvent('payment_method.updated', obj, previous);
+  return obj;
+}
+
+/** Lists a customer's payment methods (`type` filter), newest first. */
+export function listForCustomer(req: ApiRequest, customerId: string | undefined): unknown {
+  const { emu, p } = req;
+  const type = p.str('type');
+  const items = emu.store
+    .all<Stripe.PaymentMethod>(COL.paymentMethod)
+    .filter((pm) => (customerId ? pm.customer === customerId : true) && (!type || pm.type === type));
+  return paginate(items, p, req.path);
+}
+
+export const routes: Route[] = [
+  { method: 'POST', path: '/v1/payment_methods', handler: create },
+  {
+    method: 'GET',
+    path: '/v1/payment_methods',
+    handler: (req) => {
+      const customer = req.p.str('customer');
+      if (customer) requireCustomer(req.emu, customer);
+      return listForCustomer(req, customer);
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/payment_methods/:id',
+    handler: ({ emu, pathParams }) => resolvePaymentMethod(emu, pathParams.id, 'payment_method'),
+  },
+  { method: 'POST', path: '/v1/payment_methods/:id', handler: update },
+  {
+    method: 'POST',
+    path: '/v1/payment_methods/:id/attach',
+    handler: ({ emu, p, pathParams }) => {
+      const customer = p.reqStr('customer');
+      requireCustomer(emu, customer);
+      const pm = resolvePaymentMethod(emu, pathParams.id, 'payment_method');
+      return attachPaymentMethod(emu, pm.id, customer);
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/payment_methods/:id/detach',
+    handler: ({ emu, pathParams }) => detachPaymentMethod(emu, pathParams.id),
+  },
+];

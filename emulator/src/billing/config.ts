@@ -1,0 +1,43 @@
+/**
+ * Emulator-only billing settings (`POST /_emulator/billing/config`), kept in `store.meta` so they
+ * survive `--data` reloads and are reset by `/_emulator/reset`.
+ */
+import { DEFAULT_RETRY_POLICY, type FinalRetryStatus, type RetryPolicy } from './math';
+import type { Emulator } from './ctx';
+
+export interface BillingConfig {
+  /** Seconds between payment tries of a failed subscription invoice (smart-retry stand-in). */
+  retrySchedule: number[];
+  /** Subscription status after the last try fails. */
+  finalStatus: FinalRetryStatus;
+  /** Seconds before an unpaid `incomplete` subscription expires (Stripe: 23 hours). */
+  incompleteExpirySeconds: number;
+  /** Seconds before a trial end at which `customer.subscription.trial_will_end` is sent. */
+  trialWillEndSeconds: number;
+}
+
+const KEY = 'billingConfig';
+
+export const DEFAULT_BILLING_CONFIG: BillingConfig = {
+  retrySchedule: [...DEFAULT_RETRY_POLICY.delays],
+  finalStatus: DEFAULT_RETRY_POLICY.finalStatus,
+  incompleteExpirySeconds: 23 * 3600,
+  trialWillEndSeconds: 3 * 86_400,
+};
+
+export function billingConfig(emu: Emulator): BillingConfig {
+  const stored = emu.store.meta[KEY] as Partial<BillingConfig> | undefined;
+  return { ...DEFAULT_BILLING_CONFIG, ...(stored ?? {}) };
+}
+
+export function setBillingConfig(emu: Emulator, patch: Partial<BillingConfig>): BillingConfig {
+  const next = { ...billingConfig(emu), ...patch };
+  emu.store.meta[KEY] = next;
+  emu.store.onChange();
+  return next;
+}
+
+export function retryPolicy(emu: Emulator): RetryPolicy {
+  const c = billingConfig(emu);
+  return { delays: c.retrySchedule, finalStatus: c.finalStatus };
+}

@@ -1,0 +1,360 @@
+/**
+ * The invoice life cycle: draft → open (finalize) → paid | void | uncollectible, with the events
+ * Stripe sends (https://docs.stripe.com/invoicing/overview#invoice-lifecycle). Payment goes through
+ * a payment intent created at finalization (its client secret is the invoice's
+ * `confirmation_secret`). Totals are integer cents; a negative total is credited to the customer's
+ * balance (https://docs.stripe.com/invoicing/customer/balance).
+ */
+import type Stripe from 'stripe';
+import { cardError, invalidRequest } from '../core/errors';
+import { C, type Emulator, emit, id, idOf, now } from './ctx';
+import { invoiceListeners } from './hooks';
+import { buildInvoice, buildLine, customerIdOf, type InvoiceArgs, type LineSpec, subscriptionIdOfInvoice } from './invoice-objects';
+import { invoiceTotals } from './math';
+import { type ChargeResult, confirmPaymentIntent, cancelPaymentIntent, newPaymentIntent } from './payments';
+import { hostedUrl } from './urls';
+
+interface Numbering {
+  id: string;
+  prefix: string;
+  next: number;
+}
+
+interface PiLink {
+  id: string;
+  invoice: string;
+}
+
+/** `pending_invoice_items_behavior`: which pending invoice items a new invoice pulls in. */
+export type PendingMode = 'exclude' | 'include' | { subscription: string };
+
+export function createInvoice(
+  emu: Emulator,
+  args: InvoiceArgs,
+  lines: LineSpec[],
+  pending: PendingMode,
+): Stripe.Invoice {
+  const inv = buildInvoice(emu, args);
+  for (const spec of lines) inv.lines.data.push(buildLine(inv.id, spec));
+  if (pending !== 'exclude') {
+    for (const ii of pendingItems(emu, args.customer.id, pending)) {
+      ii.invoice = inv.id;
+      emu.store.put(C.invoiceItem, ii);
+      inv.lines.data.push(buildLine(inv.id, invoiceItemLine(emu, ii)));
+    }
+  }
+  recomputeTotals(inv, 0);
+  emu.store.insert(C.invoice, inv);
+  emit(emu, 'invoice.created', inv);
+  return inv;
+}
+
+/**
+ * Pending items, oldest first. For a subscription invoice Stripe takes the customer's pending
+ * items that belong to that subscription or to none.
+ */
+export function pendingItems(emu: Emulator, customerId: string, pending: PendingMode): Stripe.InvoiceItem[] {
+  return emu.store
+    .all<Stripe.InvoiceItem>(C.invoiceItem)
+    .filter((ii) => customerIdOf(ii) === customerId && ii.invoice === null)
+    .filter((ii) => {
+      if (pending === 'include' || pending === 'exclude') return true;
+      const sub = ii.parent?.subscription_details?.subscription ?? null;
+      return sub === null || sub === pending.subscription;
+    })
+    .reverse();
+}
+
+export function invoiceItemLine(emu: Emulator, ii: Stripe.InvoiceItem): LineSpec {
+  const priceId = ii.pricing?.price_details?.price ?? null;
+  const price = priceId ? (emu.store.get<Stripe.Price>(C.price, idOf(priceId) ?? '') ?? null) : null;
+  return {
+    amount: ii.amount,
+    currency: ii.currency,
+    description: ii.description,
+    period: ii.period,
+    price,
+    quantity: ii.quantity,
+    proration: ii.proration,
+    subscription: ii.parent?.subscription_details?.subscription ?? null,
+    subscriptionItem: ii.parent?.subscription_details?.subscription_item ?? null,
+    invoiceItem: ii.id,
+    metadata: ii.metadata ?? {},
+  };
+}
+
+/** Sums lines into subtotal/total/amount_due; `balance` is the customer balance to apply. */
+export function recomputeTotals(inv: Stripe.Invoice, balance: number): void {
+  const t = invoiceTotals(
+    inv.lines.data.map((l) => l.amount),
+    balance,
+  );
+  inv.subtotal = t.subtotal;
+  inv.subtotal_excluding_tax = t.subtotal;
+  inv.total = t.total;
+  inv.total_excluding_tax = t.total;
+  inv.starting_balance = t.startingBalance;
+  inv.ending_balance = inv.status === 'draft' ? null : t.endingBalance;
+  inv.amount_due = t.amountDue;
+  inv.amount_remaining = Math.max(0, t.amountDue - inv.amount_paid);
+}
+
+function nextNumber(emu: Emulator, customer: Stripe.Customer): string {
+  let n = emu.store.get<Numbering>(C.numbering, customer.id);
+  if (!n) {
+    const prefix = customer.invoice_prefix ?? customer.id.replace(/^cus_/, '').slice(0, 8).toUpperCase();
+    n = { id: customer.id, prefix, next: 1 };
+  }
+  const number = `${n.prefix}-${String(n.next).padStart(4, '0')}`;
+  n.next++;
+  emu.store.put(C.numbering, n);
+  return number;
+}
+
+/** The payment method an invoice is charged with when none is given. */
+export function defaultPaymentMethodFor(emu: Emulator, inv: Stripe.Invoice): string | null {
+  const own = idOf(inv.default_payment_method);
+  if (own) return own;
+  const subId = subscriptionIdOfInvoice(inv);
+  if (subId) {
+    const sub = emu.store.get<Stripe.Subscription>(C.subscription, subId);
+    const pm = idOf(sub?.default_payment_method ?? null);
+    if (pm) return pm;
+  }
+  const customer = emu.store.get<Stripe.Customer>(C.customer, customerIdOf(inv));
+  return idOf(customer?.invoice_settings?.default_payment_method ?? null);
+}
+
+/**
+ * draft → open. Applies the customer balance, numbers the invoice, creates its payment intent
+ * (charge_automatically, amount > 0) and emits `invoice.finalized` (+ `payment_intent.created`).
+ * A zero-amount invoice is paid at once (Stripe marks $0 invoices paid without a charge).
+ */
+export function finalizeInvoice(emu: Emulator, inv: Stripe.Invoice): Stripe.Invoice {
+  if (inv.status !== 'draft') {
+    throw invalidRequest(`This invoice is already finalized, you can't re-finalize a non-draft invoice.`, undefined, 'invoice_not_editable');
+  }
+  const customerId = customerIdOf(inv);
+  const at = now(emu, customerId);
+  const customer = emu.store.get<Stripe.Customer>(C.customer, customerId);
+  const balance = customer?.balance ?? 0;
+  inv.status = 'open';
+  recomputeTotals(inv, balance);
+  if (customer && inv.ending_balance !== null && inv.ending_balance !== balance) {
+    emu.store.update<Stripe.Customer>(C.customer, customer.id, (c) => {
+      c.balance = inv.ending_balance ?? 0;
+    });
+  }
+  inv.number = customer ? nextNumber(emu, customer) : null;
+  inv.status_transitions.finalized_at = at;
+  inv.effective_at = at;
+  inv.hosted_invoice_url = hostedUrl(emu, `/invoice/${inv.id}`);
+  inv.invoice_pdf = hostedUrl(emu, `/invoice/${inv.id}/pdf`);
+  inv.automatically_finalizes_at = null;
+  emu.store.put(C.invoice, inv);
+  emit(emu, 'invoice.finalized', inv);
+  if (inv.amount_due === 0) {
+    markPaid(emu, inv, null);
+    return inv;
+  }
+  if (inv.collection_method === 'charge_automatically') {
+    const pi = newPaymentIntent(emu, {
+      amount: inv.amount_due,
+      currency: inv.currency,
+      customer: customerId,
+      description: inv.billing_reason?.startsWith('subscription') ? 'Subscription creation' : null,
+    });
+    if (inv.billing_reason !== 'subscription_create') pi.description = `Invoice ${inv.number ?? inv.id}`;
+    emu.store.put<PiLink>(C.piLink, { id: pi.id, invoice: inv.id });
+    inv.confirmation_secret = { client_secret: pi.client_secret ?? '', type: 'payment_intent' };
+    const payment: Stripe.InvoicePayment = {
+      id: id('inpay'),
+      object: 'invoice_payment',
+      amount_paid: null,
+      amount_requested: inv.amount_due,
+      created: at,
+      currency: inv.currency,
+      invoice: inv.id,
+      is_default: true,
+      livemode: false,
+      payment: { type: 'payment_intent', payment_intent: pi.id },
+      status: 'open',
+      status_transitions: { canceled_at: null, paid_at: null },
+    };
+    emu.store.insert(C.invoicePayment, payment);
+    inv.payments = { object: 'list', data: [payment], has_more: false, url: `/v1/invoice_payments?invoice=${inv.id}` };
+    emu.store.put(C.invoice, inv);
+  }
+  return inv;
+}
+
+export function invoiceForPaymentIntent(emu: Emulator, piId: string): Stripe.Invoice | undefined {
+  const link = emu.store.get<PiLink>(C.piLink, piId);
+  return link ? emu.store.get<Stripe.Invoice>(C.invoice, link.invoice) : undefined;
+}
+
+function paymentIntentOf(emu: Emulator, inv: Stripe.Invoice): Stripe.PaymentIntent | undefined {
+  const pay = inv.payments?.data.find((p) => p.is_default);
+  const piId = pay?.payment.payment_intent;
+  return piId ? emu.store.get<Stripe.PaymentIntent>(C.paymentIntent, idOf(piId) ?? '') : undefined;
+}
+
+function markPaid(emu: Emulator, inv: Stripe.Invoice, pi: Stripe.PaymentIntent | null): void {
+  const at = now(emu, customerIdOf(inv));
+  const before = structuredClone(inv);
+  inv.status = 'paid';
+  inv.amount_paid = inv.amount_due;
+  inv.amount_remaining = 0;
+  inv.attempted = inv.attempted || inv.amount_due > 0;
+  inv.next_payment_attempt = null;
+  inv.status_transitions.paid_at = at;
+  if (pi) {
+    for (const p of inv.payments?.data ?? []) {
+      if (p.payment.payment_intent === pi.id) {
+        p.status = 'paid';
+        p.amount_paid = inv.amount_due;
+        p.status_transitions.paid_at = at;
+        emu.store.put(C.invoicePayment, p);
+      }
+    }
+  }
+  emu.store.put(C.invoice, inv);
+  if (pi) emit(emu, 'invoice.updated', inv, changed(before, inv));
+  emit(emu, 'invoice.paid', inv);
+  emit(emu, 'invoice.payment_succeeded', inv);
+  for (const l of invoiceListeners()) l.paid?.(emu, inv);
+}
+
+function changed(before: Stripe.Invoice, after: Stripe.Invoice): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const b = before as unknown as Record<string, unknown>;
+  const a = after as unknown as Record<string, unknown>;
+  for (const k of Object.keys(a)) {
+    if (JSON.stringify(a[k]) !== JSON.stringify(b[k])) out[k] = b[k];
+  }
+  return out;
+}
+
+export interface PayResult {
+  ok: boolean;
+  invoice: Stripe.Invoice;
+  charge?: ChargeResult;
+}
+
+/**
+ * One payment try on an open invoice (finalizing a draft first). A decline bumps
+ * `attempt_count`, sets `next_payment_attempt` (subscription invoices follow the retry schedule)
+ * and emits `invoice.payment_failed`; the invoice stays open.
+ */
+export function attemptPayment(emu: Emulator, inv: Stripe.Invoice, paymentMethod: string | null): PayResult {
+  if (inv.status === 'draft') finalizeInvoice(emu, inv);
+  if (inv.status === 'paid') return { ok: true, invoice: inv };
+  if (inv.status !== 'open') {
+    throw invalidRequest(`You cannot pay an invoice with status ${inv.status}.`, undefined, 'invoice_not_editable');
+  }
+  const pm = paymentMethod ?? defaultPaymentMethodFor(emu, inv);
+  const customerId = customerIdOf(inv);
+  let pi = paymentIntentOf(emu, inv);
+  if (!pi) {
+    pi = newPaymentIntent(emu, { amount: inv.amount_remaining, currency: inv.currency, customer: customerId });
+    emu.store.put<PiLink>(C.piLink, { id: pi.id, invoice: inv.id });
+  }
+  const before = structuredClone(inv);
+  inv.attempt_count += 1;
+  inv.attempted = true;
+  if (!pm) {
+    inv.next_payment_attempt = nextAttempt(emu, inv);
+    emu.store.put(C.invoice, inv);
+    emit(emu, 'invoice.payment_failed', inv, changed(before, inv));
+    for (const l of invoiceListeners()) l.paymentFailed?.(emu, inv, inv.next_payment_attempt === null);
+    return { ok: false, invoice: inv };
+  }
+  const result = confirmPaymentIntent(emu, pi, pm);
+  if (result.ok) {
+    markPaid(emu, inv, pi);
+    return { ok: true, invoice: inv, charge: result };
+  }
+  inv.next_payment_attempt = nextAttempt(emu, inv);
+  emu.store.put(C.invoice, inv);
+  emit(emu, 'invoice.payment_failed', inv, changed(before, inv));
+  for (const l of invoiceListeners()) l.paymentFailed?.(emu, inv, inv.next_payment_attempt === null);
+  return { ok: false, invoice: inv, charge: result };
+}
+
+function nextAttempt(emu: Emulator, inv: Stripe.Invoice): number | null {
+  if (inv.collection_method !== 'charge_automatically' || inv.auto_advance === false) return null;
+  const at = now(emu, customerIdOf(inv));
+  for (const l of invoiceListeners()) {
+    if (l.nextAttempt) return l.nextAttempt(emu, inv, at);
+  }
+  return null;
+}
+
+/** `/pay` semantics: a decline is a 402 card_error (the invoice stays open with its attempt). */
+export function payOrThrow(emu: Emulator, inv: Stripe.Invoice, paymentMethod: string | null): Stripe.Invoice {
+  const r = attemptPayment(emu, inv, paymentMethod);
+  if (r.ok) return r.invoice;
+  const d = r.charge?.decline;
+  if (!d) {
+    throw invalidRequest(
+      'This customer has no attached payment source or default payment method. Please consider adding a default payment method.',
+      undefined,
+      'invoice_no_customer_line_items',
+    );
+  }
+  throw cardError(d.code, d.message, d.declineCode, { charge: r.charge?.charge.id });
+}
+
+/** Called when a payment intent tied to an invoice succeeded outside the invoice (confirm). */
+export function invoicePaidByIntent(emu: Emulator, piId: string): void {
+  const inv = invoiceForPaymentIntent(emu, piId);
+  const pi = emu.store.get<Stripe.PaymentIntent>(C.paymentIntent, piId);
+  if (!inv || !pi || inv.status !== 'open') return;
+  inv.attempt_count += 1;
+  inv.attempted = true;
+  markPaid(emu, inv, pi);
+}
+
+export function voidInvoice(emu: Emulator, inv: Stripe.Invoice): Stripe.Invoice {
+  if (inv.status !== 'open' && inv.status !== 'uncollectible') {
+    throw invalidRequest(`You can only void an open or uncollectible invoice.`, undefined, 'invoice_not_editable');
+  }
+  const before = structuredClone(inv);
+  inv.status = 'void';
+  inv.status_transitions.voided_at = now(emu, customerIdOf(inv));
+  inv.next_payment_attempt = null;
+  inv.amount_remaining = 0;
+  const pi = paymentIntentOf(emu, inv);
+  if (pi) cancelPaymentIntent(emu, pi, 'void_invoice');
+  emu.store.put(C.invoice, inv);
+  emit(emu, 'invoice.voided', inv, changed(before, inv));
+  return inv;
+}
+
+export function markUncollectible(emu: Emulator, inv: Stripe.Invoice): Stripe.Invoice {
+  if (inv.status !== 'open') {
+    throw invalidRequest(`You can only mark an open invoice as uncollectible.`, undefined, 'invoice_not_editable');
+  }
+  const before = structuredClone(inv);
+  inv.status = 'uncollectible';
+  inv.status_transitions.marked_uncollectible_at = now(emu, customerIdOf(inv));
+  inv.next_payment_attempt = null;
+  emu.store.put(C.invoice, inv);
+  emit(emu, 'invoice.marked_uncollectible', inv, changed(before, inv));
+  return inv;
+}
+
+/** Finalize and, for automatic collection, try to pay: what Stripe's auto-advance does. */
+export function advanceInvoice(emu: Emulator, inv: Stripe.Invoice, paymentMethod: string | null = null): PayResult {
+  if (inv.status === 'draft') finalizeInvoice(emu, inv);
+  if (inv.status !== 'open' || inv.collection_method !== 'charge_automatically') {
+    return { ok: inv.status === 'paid', invoice: inv };
+  }
+  return attemptPayment(emu, inv, paymentMethod);
+}
+
+export function requireInvoice(emu: Emulator, invoiceId: string): Stripe.Invoice {
+  return emu.store.require<Stripe.Invoice>(C.invoice, invoiceId, 'invoice');
+}
+
+export { subscriptionIdOfInvoice, customerIdOf };

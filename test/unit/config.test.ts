@@ -1,0 +1,105 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig, readDatabaseSettings, readDotenv } from '../../src/config';
+
+const VALID = {
+  DATABASE_URL: 'postgres://billing:pw@db:5432/billing',
+  AUTH_JWT_SECRET: 'x'.repeat(32),
+};
+
+function problemsOf(env: Record<string, string | undefined>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('applies the documented defaults for development', () => {
+    const config = loadConfig(VALID);
+    expect(config).toMatchObject({
+      env: 'development',
+      isProduction: false,
+      host: '127.0.0.1',
+      port: 4000,
+      redis: null,
+      graphql: { introspection: true, sandbox: true },
+      stripe: { secretKey: null, webhookSecrets: [] },
+    });
+  });
+
+  it('names the missing variable and says what to set', () => {
+    const problems = problemsOf({ AUTH_JWT_SECRET: 'x'.repeat(32) });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^DATABASE_URL is required/);
+    expect(problems[0]).toMatch(/npm run dev/);
+  });
+
+  it('reports every bad variable at once, without echoing secret values', () => {
+    const problems = problemsOf({
+      DATABASE_URL: 'mysql://root:hunter2@db/x',
+      AUTH_JWT_SECRET: 'short-secret',
+      PORT: 'eighty',
+    });
+    expect(problems.map((problem) => problem.split(' ')[0]).sort()).toEqual(['AUTH_JWT_SECRET', 'DATABASE_URL', 'PORT']);
+    expect(problems.join('\n')).not.toMatch(/hunter2|short-secret/);
+  });
+
+  it('requires a way to verify tokens', () => {
+    expect(problemsOf({ DATABASE_URL: VALID.DATABASE_URL })[0]).toMatch(/^AUTH_JWT_SECRET .*AUTH_JWKS_URL/);
+  });
+
+  it('requires REDIS_URL in production, and turns introspection and Sandbox off there', () => {
+    expect(problemsOf({ ...VALID, NODE_ENV: 'production' })[0]).toMatch(/^REDIS_URL is required in production/);
+    const config = loadConfig({ ...VALID, NODE_ENV: 'production', REDIS_URL: 'redis://cache:6379' });
+    expect(config).toMatchObject({ host: '0.0.0.0', graphql: { introspection: false, sandbox: false } });
+    expect(loadConfig({ ...VALID, NODE_ENV: 'production', REDIS_URL: 'redis://c:6379', GRAPHQL_INTROSPECTION: 'true' }).graphql.introspection).toBe(true);
+  });
+
+  it('treats empty strings as unset, as a copied .env.example leaves them', () => {
+    expect(loadConfig({ ...VALID, REDIS_URL: '', PORT: '' })).toMatchObject({ redis: null, port: 4000 });
+  });
+
+  it('reads secrets from <NAME>_FILE, and refuses both forms at once', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'config-'));
+    writeFileSync(join(dir, 'jwt'), `${'s'.repeat(40)}\n`);
+    writeFileSync(join(dir, 'db'), 'postgres://u:p@h:5432/d\n');
+    const config = loadConfig({ AUTH_JWT_SECRET_FILE: join(dir, 'jwt'), DATABASE_URL_FILE: join(dir, 'db') });
+    expect(config.auth.jwtSecret).toBe('s'.repeat(40));
+    expect(config.database.url).toBe('postgres://u:p@h:5432/d');
+
+    expect(problemsOf({ ...VALID, AUTH_JWT_SECRET_FILE: join(dir, 'jwt') })[0]).toMatch(/both set/);
+    expect(problemsOf({ ...VALID, AUTH_JWT_SECRET: undefined, AUTH_JWT_SECRET_FILE: join(dir, 'missing') })[0]).toMatch(
+      /^AUTH_JWT_SECRET_FILE points to .*missing, which cannot be read/,
+    );
+  });
+
+  it('accepts several webhook secrets during a rotation', () => {
+    const config = loadConfig({ ...VALID, STRIPE_WEBHOOK_SECRET: 'whsec_old, whsec_new' });
+    expect(config.stripe.webhookSecrets).toEqual(['whsec_old', 'whsec_new']);
+  });
+
+  it('rejects a publishable key where a secret key belongs', () => {
+    expect(problemsOf({ ...VALID, STRIPE_SECRET_KEY: 'pk_test_123' })[0]).toMatch(/^STRIPE_SECRET_KEY must be a Stripe secret key/);
+  });
+});
+
+describe('readDatabaseSettings', () => {
+  it('needs only DATABASE_URL', () => {
+    expect(readDatabaseSettings({ DATABASE_URL: VALID.DATABASE_URL }).url).toBe(VALID.DATABASE_URL);
+    expect(() => readDatabaseSettings({})).toThrow(/DATABASE_URL is required/);
+  });
+});
+
+describe('readDotenv', () => {
+  it('reads a .env file when there is one, and nothing otherwise', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dotenv-'));
+    writeFileSync(join(dir, '.env'), 'PORT=4100\n# comment\nLOG_LEVEL=debug\n');
+    expect(readDotenv(join(dir, '.env'))).toEqual({ PORT: '4100', LOG_LEVEL: 'debug' });
+    expect(readDotenv(join(dir, 'absent'))).toEqual({});
+  });
+});
