@@ -12,7 +12,7 @@ import { signToken } from '../src/auth/token-signer';
 import { processEnvironment } from '../src/config';
 
 const ROOT = resolve(__dirname, '..');
-const DATA_DIR = join(ROOT, '.data');
+const DATA_DIR = resolve(ROOT, processEnvironment().DEV_DATA_DIR ?? '.data');
 const DEMO_ACCOUNT = 'acct_demo';
 
 interface EmbeddedPostgres {
@@ -21,7 +21,9 @@ interface EmbeddedPostgres {
 }
 
 // A real dynamic import, which the TypeScript-to-CommonJS compilers would otherwise turn into require().
-const importModule = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<unknown>;
+const importModule = new Function('specifier', 'return import(specifier)') as (
+  specifier: string,
+) => Promise<unknown>;
 
 async function startPostgres(port: number): Promise<EmbeddedPostgres> {
   const module = (await importModule(join(ROOT, 'scripts', 'embedded-postgres.mjs'))) as {
@@ -49,7 +51,7 @@ async function main(): Promise<void> {
     const postgres = await startPostgres(port);
     cleanups.push(() => postgres.stop());
     childEnvironment.DATABASE_URL = postgres.url;
-    console.log(`• PostgreSQL (embedded) on 127.0.0.1:${port}, data in .data/postgres`);
+    console.log(`• PostgreSQL (embedded) on 127.0.0.1:${port}, data in ${join(DATA_DIR, 'postgres')}`);
   }
   if (!environment.REDIS_URL && !environment.REDIS_URL_FILE) {
     console.log('• REDIS_URL is unset: live updates use the in-process pub/sub (one instance only)');
@@ -108,7 +110,8 @@ Admin token:
 async function waitForReady(url: string, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error('the service exited during start-up; see the messages above');
+    if (child.exitCode !== null)
+      throw new Error('the service exited during start-up; see the messages above');
     try {
       if ((await fetch(url)).ok) return;
     } catch {

@@ -25,7 +25,9 @@ const booleanFlag = z
 const postgresUrl = z
   .string()
   .url({ message: 'must be a URL such as postgres://user:password@host:5432/database' })
-  .refine((value) => /^postgres(ql)?:\/\//.test(value), { message: 'must start with postgres:// or postgresql://' });
+  .refine((value) => /^postgres(ql)?:\/\//.test(value), {
+    message: 'must start with postgres:// or postgresql://',
+  });
 
 const redisUrl = z
   .string()
@@ -63,7 +65,8 @@ const environmentSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['AUTH_JWT_SECRET'],
-        message: 'set AUTH_JWT_SECRET (HS256, ≥ 32 characters) or AUTH_JWKS_URL (RS256) so callers can sign in',
+        message:
+          'set AUTH_JWT_SECRET (HS256, ≥ 32 characters) or AUTH_JWKS_URL (RS256) so callers can sign in',
       });
     }
     if (env.NODE_ENV === 'production' && !env.REDIS_URL) {
@@ -146,7 +149,8 @@ export function loadConfig(raw: RawEnvironment): Config {
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const variable = issue.path.join('.') || 'environment';
-      const message = issue.code === 'invalid_type' && issue.received === 'undefined' ? 'is required' : issue.message;
+      const message =
+        issue.code === 'invalid_type' && issue.received === 'undefined' ? 'is required' : issue.message;
       problems.push(`${variable} ${message}${hintFor(variable)}`);
     }
   }
@@ -202,11 +206,17 @@ export function loadProcessConfig(): Config {
 }
 
 /** Only the database part, for the migration commands, which need nothing else. */
-export function readDatabaseSettings(raw: RawEnvironment = processEnvironment()): { url: string; poolMax: number } {
+export function readDatabaseSettings(raw: RawEnvironment = processEnvironment()): {
+  url: string;
+  poolMax: number;
+} {
   const { values, problems } = resolveSecretFiles(dropEmpty(raw));
   const url = postgresUrl.safeParse(values.DATABASE_URL);
   if (problems.length > 0 || !url.success) {
-    throw new ConfigError([...problems, ...(url.success ? [] : ['DATABASE_URL is required: set it to a postgres:// URL'])]);
+    throw new ConfigError([
+      ...problems,
+      ...(url.success ? [] : ['DATABASE_URL is required: set it to a postgres:// URL']),
+    ]);
   }
   return { url: url.data, poolMax: 2 };
 }

@@ -72,13 +72,16 @@ export async function createHttpServer(parts: ServerParts): Promise<HttpServer> 
       onConnect: async (context) => {
         try {
           const authorization = context.connectionParams?.authorization;
-          context.extra.caller = await verifier.callerFrom(typeof authorization === 'string' ? authorization : null);
+          context.extra.caller = await verifier.callerFrom(
+            typeof authorization === 'string' ? authorization : null,
+          );
           return true;
         } catch {
           return false;
         }
       },
-      context: (context) => new RequestContext(context.extra.caller ?? { kind: 'anonymous' }, randomUUID(), orm, pubSub),
+      context: (context) =>
+        new RequestContext(context.extra.caller ?? { kind: 'anonymous' }, randomUUID(), orm, pubSub),
     },
     sockets,
   );
@@ -105,7 +108,12 @@ export async function createHttpServer(parts: ServerParts): Promise<HttpServer> 
     method: ['GET', 'POST', 'OPTIONS'],
     handler: fastifyApolloHandler(apollo, {
       context: async (request) =>
-        new RequestContext(await httpCaller(verifier, request.headers.authorization), request.id, orm, pubSub),
+        new RequestContext(
+          await httpCaller(verifier, request.headers.authorization),
+          request.id,
+          orm,
+          pubSub,
+        ),
     }),
   });
   registerHealthRoutes(app, parts.readinessChecks);

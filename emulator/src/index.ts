@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { existsSync } from 'node:fs';
 import { DEFAULT_FORWARD_SECRET, Emulator, type EmulatorConfig } from './core/emulator';
+import type { ResourceModule } from './core/http';
 import { Router } from './core/router';
 import { createServer } from './core/server';
 import type { Store } from './core/store';
@@ -16,6 +17,8 @@ export interface StartOptions extends EmulatorConfig {
   host?: string;
   /** JSON file the state is loaded from (if it exists) and saved to after changes and on close. */
   dataFile?: string;
+  /** Extra modules served after the registry's (tests use it for probe routes). */
+  extraModules?: ResourceModule[];
 }
 
 export interface RunningEmulator {
@@ -38,8 +41,9 @@ export async function startEmulator(options: StartOptions = {}): Promise<Running
     emu.afterLoad();
   }
   const router = new Router();
-  for (const m of modules) for (const r of m.routes ?? []) router.add(r);
-  for (const m of modules) m.setup?.(emu);
+  const all = [...modules, ...(options.extraModules ?? [])];
+  for (const m of all) for (const r of m.routes ?? []) router.add(r);
+  for (const m of all) m.setup?.(emu);
 
   let saveTimer: NodeJS.Timeout | null = null;
   const saveNow = (): void => {

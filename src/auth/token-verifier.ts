@@ -1,4 +1,10 @@
-import { createRemoteJWKSet, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
+import {
+  createRemoteJWKSet,
+  errors as joseErrors,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  jwtVerify,
+} from 'jose';
 import type { Config } from '../config';
 import { UnauthenticatedError } from '../errors';
 import { type AuthenticatedCaller, ANONYMOUS, type Caller, type Role } from './caller';
@@ -12,6 +18,12 @@ const KNOWN_ROLES: ReadonlySet<string> = new Set<Role>(['admin', 'service']);
 export class TokenVerifier {
   private readonly secret: Uint8Array | null;
   private readonly jwks: JWTVerifyGetKey | null;
+  /**
+   * Tokens already verified, until they expire: the same token arrives on every request of a session, and
+   * the hot path (feature checks) should not pay for its signature each time. Bounded, oldest evicted first.
+   */
+  private readonly verified = new Map<string, { caller: AuthenticatedCaller; expiresAtMs: number }>();
+  private static readonly CACHE_SIZE = 10_000;
 
   constructor(private readonly auth: Config['auth']) {
     this.secret = auth.jwtSecret ? new TextEncoder().encode(auth.jwtSecret) : null;
@@ -27,6 +39,13 @@ export class TokenVerifier {
   }
 
   async verify(token: string): Promise<AuthenticatedCaller> {
+    const cached = this.verified.get(token);
+    if (cached && cached.expiresAtMs > Date.now()) return cached.caller;
+    if (cached) this.verified.delete(token);
+    return this.verifyUncached(token);
+  }
+
+  private async verifyUncached(token: string): Promise<AuthenticatedCaller> {
     const payload = await this.verifySignature(token);
     if (typeof payload.sub !== 'string' || payload.sub.length === 0) {
       throw new UnauthenticatedError('The token has no subject (sub): it must name the account');
@@ -34,12 +53,22 @@ export class TokenVerifier {
     const roles = Array.isArray(payload.roles)
       ? payload.roles.filter((role): role is Role => typeof role === 'string' && KNOWN_ROLES.has(role))
       : [];
-    return {
+    const caller: AuthenticatedCaller = {
       kind: 'authenticated',
       accountId: payload.sub,
       email: typeof payload.email === 'string' ? payload.email : null,
       roles: new Set(roles),
     };
+    this.remember(token, caller, (payload.exp ?? 0) * 1000);
+    return caller;
+  }
+
+  private remember(token: string, caller: AuthenticatedCaller, expiresAtMs: number): void {
+    if (this.verified.size >= TokenVerifier.CACHE_SIZE) {
+      const oldest = this.verified.keys().next().value;
+      if (oldest !== undefined) this.verified.delete(oldest);
+    }
+    this.verified.set(token, { caller, expiresAtMs });
   }
 
   private async verifySignature(token: string): Promise<JWTPayload> {

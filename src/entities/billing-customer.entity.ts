@@ -12,7 +12,9 @@ export interface PostalAddress {
 
 /** The link between one CODITECT account and its Stripe customer: exactly one row per account. */
 @Entity({ tableName: 'billing_customer' })
-export class BillingCustomer extends BaseEntity<'email' | 'name' | 'address' | 'deletedAt' | 'stripeUpdatedAt'> {
+export class BillingCustomer extends BaseEntity<
+  'email' | 'name' | 'address' | 'deletedAt' | 'stripeUpdatedAt'
+> {
   @Unique()
   @Property({ type: 'string', length: 255 })
   accountId!: string;

@@ -6,7 +6,13 @@ import { BillingCustomer } from './billing-customer.entity';
 @Entity({ tableName: 'invoice' })
 @Index({ properties: ['accountId', 'stripeCreatedAt'] })
 export class Invoice extends BaseEntity<
-  'number' | 'stripeSubscriptionId' | 'hostedInvoiceUrl' | 'invoicePdf' | 'billingReason' | 'periodStart' | 'periodEnd'
+  | 'number'
+  | 'stripeSubscriptionId'
+  | 'hostedInvoiceUrl'
+  | 'invoicePdf'
+  | 'billingReason'
+  | 'periodStart'
+  | 'periodEnd'
 > {
   @Unique()
   @Property({ type: 'string', length: 255 })

@@ -22,7 +22,13 @@ export type BillingInterval = (typeof BILLING_INTERVALS)[number];
 @Entity({ tableName: 'subscription' })
 @Index({ properties: ['accountId', 'status'] })
 export class Subscription extends BaseEntity<
-  'cancelAtPeriodEnd' | 'canceledAt' | 'trialStart' | 'trialEnd' | 'priceId' | 'currentPeriodStart' | 'currentPeriodEnd'
+  | 'cancelAtPeriodEnd'
+  | 'canceledAt'
+  | 'trialStart'
+  | 'trialEnd'
+  | 'priceId'
+  | 'currentPeriodStart'
+  | 'currentPeriodEnd'
 > {
   @Unique()
   @Property({ type: 'string', length: 255 })

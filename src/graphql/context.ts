@@ -39,7 +39,8 @@ export class RequestContext {
   /** The caller may act on `accountId`: its own account, or any account for the admin and service roles. */
   requireAccountAccess(accountId: string): AuthenticatedCaller {
     const caller = this.requireCaller();
-    if (caller.accountId === accountId || caller.roles.has('admin') || caller.roles.has('service')) return caller;
+    if (caller.accountId === accountId || caller.roles.has('admin') || caller.roles.has('service'))
+      return caller;
     throw new ForbiddenError();
   }
 

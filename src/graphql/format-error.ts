@@ -41,7 +41,10 @@ export function formatError(
   };
 }
 
-function validationError(formatted: GraphQLFormattedError, errors: ValidationErrorLike[]): GraphQLFormattedError {
+function validationError(
+  formatted: GraphQLFormattedError,
+  errors: ValidationErrorLike[],
+): GraphQLFormattedError {
   const first = errors[0];
   const reasons = errors.flatMap((error) => Object.values(error.constraints ?? {}));
   return {

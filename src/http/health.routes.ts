@@ -28,7 +28,9 @@ export function registerHealthRoutes(app: FastifyInstance, checks: ReadinessChec
   app.get('/healthz', { logLevel: 'warn' }, async () => ({ status: 'ok' }));
 
   app.get('/readyz', { logLevel: 'warn' }, async (_request, reply) => {
-    const results = await Promise.all(checks.map(async (check) => [check.name, await withTimeout(check)] as const));
+    const results = await Promise.all(
+      checks.map(async (check) => [check.name, await withTimeout(check)] as const),
+    );
     const failing = results.filter(([, ok]) => !ok).map(([name]) => name);
     const body = {
       status: failing.length === 0 ? 'ready' : 'unavailable',

@@ -14,7 +14,11 @@ export class RedisBillingPubSub implements BillingPubSub {
     this.subscriber = new Redis(url, options);
     // ioredis reconnects by itself; swallowing the event keeps an outage from crashing the process.
     for (const client of [this.publisher, this.subscriber]) client.on('error', () => undefined);
-    this.engine = new RedisPubSub({ publisher: this.publisher, subscriber: this.subscriber, reviver: reviveDates });
+    this.engine = new RedisPubSub({
+      publisher: this.publisher,
+      subscriber: this.subscriber,
+      reviver: reviveDates,
+    });
   }
 
   async publish(topic: string, ...args: unknown[]): Promise<void> {

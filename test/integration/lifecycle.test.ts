@@ -9,16 +9,28 @@ import { waitUntil } from '../support/wait';
 const ROOT = resolve(__dirname, '../..');
 
 /** Runs the real entry point with exactly `env` and collects what it prints. */
-function runMain(env: Record<string, string>, timeoutMs = 20_000): Promise<{ code: number | null; output: string }> {
+function runMain(
+  env: Record<string, string>,
+  timeoutMs = 20_000,
+): Promise<{ code: number | null; output: string }> {
   return new Promise((done, fail) => {
     const child = spawn(process.execPath, ['-r', '@swc-node/register', `${ROOT}/src/main.ts`], {
       // An empty working directory, so a developer's own .env cannot change what is tested.
       cwd: `${ROOT}/test/support/empty-cwd`,
-      env: { PATH: process.env.PATH ?? '', NODE_PATH: `${ROOT}/node_modules`, SWC_NODE_PROJECT: `${ROOT}/tsconfig.json`, ...env },
+      env: {
+        PATH: process.env.PATH ?? '',
+        NODE_PATH: `${ROOT}/node_modules`,
+        SWC_NODE_PROJECT: `${ROOT}/tsconfig.json`,
+        ...env,
+      },
     });
     let output = '';
-    child.stdout.on('data', (chunk) => (output += chunk));
-    child.stderr.on('data', (chunk) => (output += chunk));
+    child.stdout.on('data', (chunk) => {
+      output += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      output += chunk;
+    });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       fail(new Error(`src/main.ts did not exit within ${timeoutMs} ms:\n${output}`));
@@ -45,7 +57,11 @@ describe('start-up and shutdown', () => {
   });
 
   it('refuses to start with an invalid value, naming the variable', async () => {
-    const { code, output } = await runMain({ DATABASE_URL: database.url, AUTH_JWT_SECRET: 'x'.repeat(40), PORT: '99999' });
+    const { code, output } = await runMain({
+      DATABASE_URL: database.url,
+      AUTH_JWT_SECRET: 'x'.repeat(40),
+      PORT: '99999',
+    });
     expect(code).toBe(1);
     expect(output).toMatch(/PORT/);
     expect(output).not.toMatch(/\n\s+at /);
@@ -54,11 +70,21 @@ describe('start-up and shutdown', () => {
   it('stops gracefully on SIGTERM', async () => {
     const child = spawn(process.execPath, ['-r', '@swc-node/register', 'src/main.ts'], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', DATABASE_URL: database.url, AUTH_JWT_SECRET: 'x'.repeat(40), PORT: '0', NODE_ENV: 'test' },
+      env: {
+        PATH: process.env.PATH ?? '',
+        DATABASE_URL: database.url,
+        AUTH_JWT_SECRET: 'x'.repeat(40),
+        PORT: '0',
+        NODE_ENV: 'test',
+      },
     });
     let output = '';
-    child.stdout.on('data', (chunk) => (output += chunk));
-    child.stderr.on('data', (chunk) => (output += chunk));
+    child.stdout.on('data', (chunk) => {
+      output += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      output += chunk;
+    });
     await waitUntil(() => output.includes('CODITECT Billing is serving'), 'the service is serving', 20_000);
     const exited = new Promise<number | null>((done) => child.on('exit', done));
     child.kill('SIGTERM');
@@ -83,10 +109,18 @@ describe('start-up and shutdown', () => {
     const { port } = new URL(running.url);
     const response = new Promise<{ status: number; body: string }>((done, fail) => {
       const request = httpRequest(
-        { host: '127.0.0.1', port, path: '/graphql', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/graphql',
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        },
         (incoming) => {
           let text = '';
-          incoming.on('data', (chunk) => (text += chunk));
+          incoming.on('data', (chunk) => {
+            text += chunk;
+          });
           incoming.on('end', () => done({ status: incoming.statusCode ?? 0, body: text }));
         },
       );
@@ -108,7 +142,11 @@ describe('start-up and shutdown', () => {
     await running.service.orm.close(true);
     const ready = await fetch(`${running.url}/readyz`);
     expect(ready.status).toBe(503);
-    expect(await ready.json()).toEqual({ status: 'unavailable', checks: { database: 'down' }, failing: ['database'] });
+    expect(await ready.json()).toEqual({
+      status: 'unavailable',
+      checks: { database: 'down' },
+      failing: ['database'],
+    });
     await running.service.http.close();
   });
 });

@@ -6,7 +6,8 @@ import { startTestService, type TestService } from '../support/service';
 import { waitUntil } from '../support/wait';
 import { connectSocket, subscribe, waitForRedisSubscribers } from '../support/ws-client';
 
-const ACCOUNT_UPDATED = 'subscription Updated($accountId: ID) { accountUpdated(accountId: $accountId) { id } }';
+const ACCOUNT_UPDATED =
+  'subscription Updated($accountId: ID) { accountUpdated(accountId: $accountId) { id } }';
 
 describeWithRedis('live updates across instances through Redis', () => {
   let database: TestDatabase;
@@ -39,17 +40,29 @@ describeWithRedis('live updates across instances through Redis', () => {
   }
 
   it('delivers an event published on instance A to a subscriber on instance B, and only to its account', async () => {
-    const alice = subscribe<{ accountUpdated: { id: string } }>(await subscriberOn(instanceB, 'acct_alice'), ACCOUNT_UPDATED);
-    const bob = subscribe<{ accountUpdated: { id: string } }>(await subscriberOn(instanceB, 'acct_bob'), ACCOUNT_UPDATED);
+    const alice = subscribe<{ accountUpdated: { id: string } }>(
+      await subscriberOn(instanceB, 'acct_alice'),
+      ACCOUNT_UPDATED,
+    );
+    const bob = subscribe<{ accountUpdated: { id: string } }>(
+      await subscriberOn(instanceB, 'acct_bob'),
+      ACCOUNT_UPDATED,
+    );
     await waitForRedisSubscribers(redis, `${Topic.ACCOUNT_UPDATED}:acct_alice`);
     await waitForRedisSubscribers(redis, `${Topic.ACCOUNT_UPDATED}:acct_bob`);
 
-    await instanceA.service.pubSub.publish(Topic.ACCOUNT_UPDATED, 'acct_alice', { accountId: 'acct_alice', reason: 'test' });
+    await instanceA.service.pubSub.publish(Topic.ACCOUNT_UPDATED, 'acct_alice', {
+      accountId: 'acct_alice',
+      reason: 'test',
+    });
 
     expect(await alice.next()).toEqual({ accountUpdated: { id: 'acct_alice' } });
     expect(await bob.staysQuiet(300)).toBe(true);
 
-    await instanceA.service.pubSub.publish(Topic.ACCOUNT_UPDATED, 'acct_bob', { accountId: 'acct_bob', reason: 'test' });
+    await instanceA.service.pubSub.publish(Topic.ACCOUNT_UPDATED, 'acct_bob', {
+      accountId: 'acct_bob',
+      reason: 'test',
+    });
     expect(await bob.next()).toEqual({ accountUpdated: { id: 'acct_bob' } });
     expect(await alice.staysQuiet(300)).toBe(true);
     alice.close();
@@ -57,23 +70,36 @@ describeWithRedis('live updates across instances through Redis', () => {
   });
 
   it("lets an admin follow another account, and forbids a user to follow someone else's", async () => {
-    const admin = subscribe<{ accountUpdated: { id: string } }>(await subscriberOn(instanceB, 'acct_ops', ['admin']), ACCOUNT_UPDATED, {
-      accountId: 'acct_carol',
-    });
+    const admin = subscribe<{ accountUpdated: { id: string } }>(
+      await subscriberOn(instanceB, 'acct_ops', ['admin']),
+      ACCOUNT_UPDATED,
+      {
+        accountId: 'acct_carol',
+      },
+    );
     await waitForRedisSubscribers(redis, `${Topic.ACCOUNT_UPDATED}:acct_carol`);
-    await instanceA.service.pubSub.publish(Topic.ACCOUNT_UPDATED, 'acct_carol', { accountId: 'acct_carol', reason: 'test' });
+    await instanceA.service.pubSub.publish(Topic.ACCOUNT_UPDATED, 'acct_carol', {
+      accountId: 'acct_carol',
+      reason: 'test',
+    });
     expect(await admin.next()).toEqual({ accountUpdated: { id: 'acct_carol' } });
     admin.close();
 
-    const snoop = subscribe(await subscriberOn(instanceB, 'acct_mallory'), ACCOUNT_UPDATED, { accountId: 'acct_carol' });
+    const snoop = subscribe(await subscriberOn(instanceB, 'acct_mallory'), ACCOUNT_UPDATED, {
+      accountId: 'acct_carol',
+    });
     await waitUntil(() => snoop.errors.length > 0, 'the forbidden subscription fails');
-    expect(snoop.errors).toEqual([expect.objectContaining({ extensions: expect.objectContaining({ code: 'FORBIDDEN' }) })]);
+    expect(snoop.errors).toEqual([
+      expect.objectContaining({ extensions: expect.objectContaining({ code: 'FORBIDDEN' }) }),
+    ]);
   });
 
   it('closes a connection whose token is invalid at connection_init', async () => {
     const client = connectSocket(instanceB.url, 'Bearer forged.token.value');
     clients.push(client);
-    const closed = new Promise<number>((resolve) => client.on('closed', (event) => resolve((event as { code: number }).code)));
+    const closed = new Promise<number>((resolve) =>
+      client.on('closed', (event) => resolve((event as { code: number }).code)),
+    );
     const rejected = subscribe(client, ACCOUNT_UPDATED);
     expect(await closed).toBe(4403);
     await waitUntil(() => rejected.errors.length > 0, 'the subscription reports the closed connection');

@@ -20,7 +20,10 @@ describe('the HTTP server', () => {
     const response = await running.graphql<{ serviceInfo: { stripeApiVersion: string } }>(
       '{ serviceInfo { name stripeApiVersion } }',
     );
-    expect(response.data?.serviceInfo).toEqual({ name: 'coditect-billing', stripeApiVersion: '2026-10-28.endive' });
+    expect(response.data?.serviceInfo).toEqual({
+      name: 'coditect-billing',
+      stripeApiVersion: '2026-10-28.endive',
+    });
   });
 
   it('is alive on /healthz and ready on /readyz', async () => {

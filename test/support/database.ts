@@ -11,7 +11,8 @@ export interface TestDatabase {
 export async function createTestDatabase(): Promise<TestDatabase> {
   const serverUrl = process.env.TEST_POSTGRES_SERVER_URL;
   const template = process.env.TEST_TEMPLATE_DATABASE;
-  if (!serverUrl || !template) throw new Error('jest global setup did not run: no test PostgreSQL server is known');
+  if (!serverUrl || !template)
+    throw new Error('jest global setup did not run: no test PostgreSQL server is known');
   const name = `billing_test_${process.env.JEST_WORKER_ID ?? '0'}_${randomBytes(4).toString('hex')}`;
   await withRetry(() =>
     withAdminClient(serverUrl, (client) => client.query(`create database "${name}" template "${template}"`)),
@@ -20,9 +21,9 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     url: databaseUrl(serverUrl, name),
     name,
     drop: () =>
-      withAdminClient(serverUrl, (client) => client.query(`drop database if exists "${name}" with (force)`)).then(
-        () => undefined,
-      ),
+      withAdminClient(serverUrl, (client) =>
+        client.query(`drop database if exists "${name}" with (force)`),
+      ).then(() => undefined),
   };
 }
 

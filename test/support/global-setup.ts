@@ -18,8 +18,11 @@ export default async function globalSetup(): Promise<void> {
   const redisUp = await pingRedis(redisUrl);
   process.env.TEST_REDIS_AVAILABLE = redisUp ? '1' : '0';
   if (!redisUp) {
-    if (process.env.CI === 'true') throw new Error(`Redis is not reachable at ${redisUrl}, and CI=true requires it`);
-    console.warn(`\n\n!!! Redis is not reachable at ${redisUrl}: the Redis tests are SKIPPED. Set REDIS_URL. !!!\n\n`);
+    if (process.env.CI === 'true')
+      throw new Error(`Redis is not reachable at ${redisUrl}, and CI=true requires it`);
+    console.warn(
+      `\n\n!!! Redis is not reachable at ${redisUrl}: the Redis tests are SKIPPED. Set REDIS_URL. !!!\n\n`,
+    );
   }
 }
 
@@ -36,7 +39,12 @@ async function canConnect(url: string): Promise<boolean> {
 }
 
 async function pingRedis(url: string): Promise<boolean> {
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 1500, retryStrategy: () => null });
+  const client = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 1500,
+    retryStrategy: () => null,
+  });
   client.on('error', () => undefined);
   try {
     await client.connect();

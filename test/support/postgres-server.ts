@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
@@ -13,15 +13,26 @@ interface EmbeddedServer {
 }
 let embedded: EmbeddedServer | null = null;
 
-const importModule = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<unknown>;
+const importModule = new Function('specifier', 'return import(specifier)') as (
+  specifier: string,
+) => Promise<unknown>;
 
 /** No PostgreSQL around: start a throw-away embedded one for this run. */
 export async function startEmbeddedPostgresForTests(): Promise<string> {
   const module = (await importModule(resolve(__dirname, '../../scripts/embedded-postgres.mjs'))) as {
-    startEmbeddedPostgres(options: { dataDir: string; port: number; persistent: boolean }): Promise<EmbeddedServer>;
+    startEmbeddedPostgres(options: {
+      dataDir: string;
+      port: number;
+      persistent: boolean;
+    }): Promise<EmbeddedServer>;
   };
   const dataDir = mkdtempSync(join(tmpdir(), 'billing-test-pg-'));
-  embedded = await module.startEmbeddedPostgres({ dataDir, port: 20000 + Math.floor(Math.random() * 20000), persistent: false });
+  chmodSync(dataDir, 0o755); // as root, PostgreSQL runs as the postgres user, who must enter the folder
+  embedded = await module.startEmbeddedPostgres({
+    dataDir,
+    port: 20000 + Math.floor(Math.random() * 20000),
+    persistent: false,
+  });
   return embedded.url;
 }
 
@@ -36,7 +47,10 @@ export function databaseUrl(serverUrl: string, database: string): string {
   return url.toString();
 }
 
-export async function withAdminClient<T>(serverUrl: string, work: (client: Client) => Promise<T>): Promise<T> {
+export async function withAdminClient<T>(
+  serverUrl: string,
+  work: (client: Client) => Promise<T>,
+): Promise<T> {
   const client = new Client({ connectionString: serverUrl });
   await client.connect();
   try {
@@ -61,5 +75,7 @@ export async function createTemplateDatabase(serverUrl: string): Promise<string>
 }
 
 export async function dropTemplateDatabase(serverUrl: string, name: string): Promise<void> {
-  await withAdminClient(serverUrl, (client) => client.query(`drop database if exists "${name}" with (force)`));
+  await withAdminClient(serverUrl, (client) =>
+    client.query(`drop database if exists "${name}" with (force)`),
+  );
 }

@@ -40,7 +40,11 @@ export function testConfig(databaseUrl: string, overrides: Record<string, string
 
 /** The real service on a random port, over a fresh migrated database of its own. */
 export async function startTestService(
-  options: { env?: Record<string, string | undefined>; database?: TestDatabase; onQuery?: (sql: string) => void } = {},
+  options: {
+    env?: Record<string, string | undefined>;
+    database?: TestDatabase;
+    onQuery?: (sql: string) => void;
+  } = {},
 ): Promise<TestService> {
   const database = options.database ?? (await createTestDatabase());
   const config = testConfig(database.url, options.env);
@@ -55,7 +59,10 @@ export async function startTestService(
     graphql: async (query, { variables, token } = {}) => {
       const response = await fetch(`${url}/graphql`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        headers: {
+          'content-type': 'application/json',
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
         body: JSON.stringify({ query, variables }),
       });
       return { status: response.status, ...((await response.json()) as object) };

@@ -49,7 +49,10 @@ export function subscribe<T>(
       const queued = queue.shift();
       if (queued !== undefined) return Promise.resolve(queued);
       return new Promise<T>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no subscription message within ${timeoutMs} ms`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`no subscription message within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
         waiters.push((value) => {
           clearTimeout(timer);
           resolve(value);

@@ -45,7 +45,11 @@ describe('loadConfig', () => {
       AUTH_JWT_SECRET: 'short-secret',
       PORT: 'eighty',
     });
-    expect(problems.map((problem) => problem.split(' ')[0]).sort()).toEqual(['AUTH_JWT_SECRET', 'DATABASE_URL', 'PORT']);
+    expect(problems.map((problem) => problem.split(' ')[0]).sort()).toEqual([
+      'AUTH_JWT_SECRET',
+      'DATABASE_URL',
+      'PORT',
+    ]);
     expect(problems.join('\n')).not.toMatch(/hunter2|short-secret/);
   });
 
@@ -54,10 +58,19 @@ describe('loadConfig', () => {
   });
 
   it('requires REDIS_URL in production, and turns introspection and Sandbox off there', () => {
-    expect(problemsOf({ ...VALID, NODE_ENV: 'production' })[0]).toMatch(/^REDIS_URL is required in production/);
+    expect(problemsOf({ ...VALID, NODE_ENV: 'production' })[0]).toMatch(
+      /^REDIS_URL is required in production/,
+    );
     const config = loadConfig({ ...VALID, NODE_ENV: 'production', REDIS_URL: 'redis://cache:6379' });
     expect(config).toMatchObject({ host: '0.0.0.0', graphql: { introspection: false, sandbox: false } });
-    expect(loadConfig({ ...VALID, NODE_ENV: 'production', REDIS_URL: 'redis://c:6379', GRAPHQL_INTROSPECTION: 'true' }).graphql.introspection).toBe(true);
+    expect(
+      loadConfig({
+        ...VALID,
+        NODE_ENV: 'production',
+        REDIS_URL: 'redis://c:6379',
+        GRAPHQL_INTROSPECTION: 'true',
+      }).graphql.introspection,
+    ).toBe(true);
   });
 
   it('treats empty strings as unset, as a copied .env.example leaves them', () => {
@@ -73,9 +86,9 @@ describe('loadConfig', () => {
     expect(config.database.url).toBe('postgres://u:p@h:5432/d');
 
     expect(problemsOf({ ...VALID, AUTH_JWT_SECRET_FILE: join(dir, 'jwt') })[0]).toMatch(/both set/);
-    expect(problemsOf({ ...VALID, AUTH_JWT_SECRET: undefined, AUTH_JWT_SECRET_FILE: join(dir, 'missing') })[0]).toMatch(
-      /^AUTH_JWT_SECRET_FILE points to .*missing, which cannot be read/,
-    );
+    expect(
+      problemsOf({ ...VALID, AUTH_JWT_SECRET: undefined, AUTH_JWT_SECRET_FILE: join(dir, 'missing') })[0],
+    ).toMatch(/^AUTH_JWT_SECRET_FILE points to .*missing, which cannot be read/);
   });
 
   it('accepts several webhook secrets during a rotation', () => {
@@ -84,7 +97,9 @@ describe('loadConfig', () => {
   });
 
   it('rejects a publishable key where a secret key belongs', () => {
-    expect(problemsOf({ ...VALID, STRIPE_SECRET_KEY: 'pk_test_123' })[0]).toMatch(/^STRIPE_SECRET_KEY must be a Stripe secret key/);
+    expect(problemsOf({ ...VALID, STRIPE_SECRET_KEY: 'pk_test_123' })[0]).toMatch(
+      /^STRIPE_SECRET_KEY must be a Stripe secret key/,
+    );
   });
 });
 

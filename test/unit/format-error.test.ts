@@ -14,10 +14,19 @@ describe('formatError', () => {
   it('masks anything unexpected and reports it', () => {
     const unexpected = jest.fn();
     const formatted = formatError(
-      { message: 'connect ECONNREFUSED 10.0.0.1:5432 password=hunter2', path: ['viewer'], extensions: { code: 'INTERNAL_SERVER_ERROR' } },
+      {
+        message: 'connect ECONNREFUSED 10.0.0.1:5432 password=hunter2',
+        path: ['viewer'],
+        extensions: { code: 'INTERNAL_SERVER_ERROR' },
+      },
       unexpected,
     );
-    expect(formatted).toEqual({ message: 'Internal server error', path: ['viewer'], locations: undefined, extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+    expect(formatted).toEqual({
+      message: 'Internal server error',
+      path: ['viewer'],
+      locations: undefined,
+      extensions: { code: 'INTERNAL_SERVER_ERROR' },
+    });
     expect(unexpected).toHaveBeenCalledTimes(1);
   });
 
@@ -27,7 +36,9 @@ describe('formatError', () => {
         message: 'Argument Validation Error',
         extensions: {
           code: 'BAD_USER_INPUT',
-          validationErrors: [{ property: 'email', value: 'x', constraints: { isEmail: 'email must be an email' } }],
+          validationErrors: [
+            { property: 'email', value: 'x', constraints: { isEmail: 'email must be an email' } },
+          ],
         },
       },
       jest.fn(),
@@ -37,7 +48,10 @@ describe('formatError', () => {
   });
 
   it('keeps Apollo request errors such as parse failures', () => {
-    const formatted = formatError({ message: 'Syntax Error', extensions: { code: 'GRAPHQL_PARSE_FAILED' } }, jest.fn());
+    const formatted = formatError(
+      { message: 'Syntax Error', extensions: { code: 'GRAPHQL_PARSE_FAILED' } },
+      jest.fn(),
+    );
     expect(formatted.extensions?.code).toBe('GRAPHQL_PARSE_FAILED');
   });
 });

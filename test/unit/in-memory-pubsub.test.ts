@@ -38,7 +38,10 @@ describe('pub/sub helpers', () => {
   });
 
   it('revives ISO dates from JSON and leaves other strings alone', () => {
-    const parsed = JSON.parse('{"at":"2026-11-27T05:00:00.000Z","name":"2026"}', reviveDates) as { at: unknown; name: unknown };
+    const parsed = JSON.parse('{"at":"2026-11-27T05:00:00.000Z","name":"2026"}', reviveDates) as {
+      at: unknown;
+      name: unknown;
+    };
     expect(parsed.at).toEqual(new Date('2026-11-27T05:00:00.000Z'));
     expect(parsed.name).toBe('2026');
   });

@@ -22,9 +22,18 @@ async function codeOf(promise: Promise<unknown>): Promise<unknown> {
 
 describe('TokenVerifier with HS256', () => {
   it('turns a valid token into a caller with its account, email and known roles', async () => {
-    const token = await signToken(SECRET, { accountId: 'acct_a', email: 'a@x.io', roles: ['admin', 'service'] });
+    const token = await signToken(SECRET, {
+      accountId: 'acct_a',
+      email: 'a@x.io',
+      roles: ['admin', 'service'],
+    });
     const caller = await hs256.callerFrom(`Bearer ${token}`);
-    expect(caller).toEqual({ kind: 'authenticated', accountId: 'acct_a', email: 'a@x.io', roles: new Set(['admin', 'service']) });
+    expect(caller).toEqual({
+      kind: 'authenticated',
+      accountId: 'acct_a',
+      email: 'a@x.io',
+      roles: new Set(['admin', 'service']),
+    });
   });
 
   it('drops roles it does not know', async () => {
@@ -51,8 +60,14 @@ describe('TokenVerifier with HS256', () => {
   it('refuses an expired token, a forged signature and a token without exp or sub', async () => {
     const expired = await signToken(SECRET, { accountId: 'a', expiresInSeconds: -60 });
     const forged = await signToken('another-secret-that-is-long-enough-0123456789', { accountId: 'a' });
-    const noExpiry = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('a').sign(new TextEncoder().encode(SECRET));
-    const noSubject = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(SECRET));
+    const noExpiry = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('a')
+      .sign(new TextEncoder().encode(SECRET));
+    const noSubject = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setExpirationTime('1h')
+      .sign(new TextEncoder().encode(SECRET));
     for (const token of [expired, forged, noExpiry, noSubject]) {
       expect(await codeOf(hs256.verify(token))).toBe('UNAUTHENTICATED');
     }
@@ -64,7 +79,12 @@ describe('TokenVerifier with HS256', () => {
   });
 
   it('checks the issuer and audience when configured', async () => {
-    const strict = new TokenVerifier({ jwtSecret: SECRET, jwksUrl: null, issuer: 'coditect', audience: 'billing' });
+    const strict = new TokenVerifier({
+      jwtSecret: SECRET,
+      jwksUrl: null,
+      issuer: 'coditect',
+      audience: 'billing',
+    });
     const right = await signToken(SECRET, { accountId: 'a', issuer: 'coditect', audience: 'billing' });
     const wrongAudience = await signToken(SECRET, { accountId: 'a', issuer: 'coditect', audience: 'crm' });
     expect((await strict.verify(right)).accountId).toBe('a');
@@ -75,11 +95,11 @@ describe('TokenVerifier with HS256', () => {
 describe('TokenVerifier with RS256 from a JWKS', () => {
   let server: Server;
   let verifier: TokenVerifier;
-  let privateKey: CryptoKey;
+  let privateKey: Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
 
   beforeAll(async () => {
     const keys = await generateKeyPair('RS256');
-    privateKey = keys.privateKey as CryptoKey;
+    privateKey = keys.privateKey;
     const jwk = { ...(await exportJWK(keys.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
     server = createServer((_request, response) => {
       response.setHeader('content-type', 'application/json');
@@ -87,7 +107,12 @@ describe('TokenVerifier with RS256 from a JWKS', () => {
     });
     await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
     const { port } = server.address() as AddressInfo;
-    verifier = new TokenVerifier({ jwtSecret: null, jwksUrl: `http://127.0.0.1:${port}/jwks.json`, issuer: null, audience: null });
+    verifier = new TokenVerifier({
+      jwtSecret: null,
+      jwksUrl: `http://127.0.0.1:${port}/jwks.json`,
+      issuer: null,
+      audience: null,
+    });
   });
   afterAll(() => new Promise((done) => server.close(done)));
 
@@ -105,5 +130,28 @@ describe('TokenVerifier with RS256 from a JWKS', () => {
   it('refuses an HS256 token when only a JWKS is configured', async () => {
     const token = await signToken(SECRET, { accountId: 'a' });
     expect(await codeOf(verifier.verify(token))).toBe('UNAUTHENTICATED');
+  });
+});
+
+describe('TokenVerifier cache', () => {
+  it('serves a verified token again without re-verifying, and stops at its expiry', async () => {
+    const verifier = new TokenVerifier({ jwtSecret: SECRET, jwksUrl: null, issuer: null, audience: null });
+    const token = await signToken(SECRET, { accountId: 'acct_a', expiresInSeconds: 2 });
+    const first = await verifier.verify(token);
+    expect(await verifier.verify(token)).toBe(first);
+
+    jest.useFakeTimers({ now: Date.now() + 3000, doNotFake: ['nextTick', 'setImmediate'] });
+    try {
+      expect(await codeOf(verifier.verify(token))).toBe('UNAUTHENTICATED');
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('never caches a token that failed', async () => {
+    const verifier = new TokenVerifier({ jwtSecret: SECRET, jwksUrl: null, issuer: null, audience: null });
+    const forged = await signToken('another-secret-that-is-long-enough-0123456789', { accountId: 'a' });
+    expect(await codeOf(verifier.verify(forged))).toBe('UNAUTHENTICATED');
+    expect(await codeOf(verifier.verify(forged))).toBe('UNAUTHENTICATED');
   });
 });

@@ -73,7 +73,8 @@ export class Renderer {
       if (incl?.has(key) && sub.length === 0) continue;
       const compute = incl?.get(key);
       let v = compute ? compute(src) : src[key];
-      if (sub.some((p) => p.length === 0)) v = this.resolve(v);
+      // Expanding `a.b` expands `a` too.
+      if (sub.length > 0) v = this.resolve(v);
       out[key] = this.walk(
         v,
         sub.filter((p) => p.length > 0),

@@ -1,3 +1,329 @@
-import type { Route } from '../core/http';
+import type Stripe from 'stripe';
+import type { Emulator } from '../core/emulator';
+import { cardError, invalidRequest, notFound } from '../core/errors';
+import type { ApiRequest, Route } from '../core/http';
+import { newId, randomBase62 } from '../core/ids';
+import { listOf, paginate } from '../core/list';
+import type { ParamReader } from '../core/params';
+import { search } from '../core/search';
+import { COL, deletedStub, rememberDeleted, requireCustomer } from './common';
+import {
+  assertAttachable,
+  attachPaymentMethod,
+  listForCustomer,
+  recordCardBehavior,
+  resolvePaymentMethod,
+} from './payment-methods';
+import { cardSpec, testIdNumber } from './test-cards';
 
-export const routes: Route[] = [];
+export { requireCustomer } from './common';
+
+type DeletedHook = (customer: Stripe.Customer) => void;
+const deletedHooks = new WeakMap<Emulator, DeletedHook[]>();
+
+/** Runs after a customer is deleted (the billing engine cancels its subscriptions). */
+export function onCustomerDeleted(emu: Emulator, hook: DeletedHook): void {
+  const list = deletedHooks.get(emu) ?? [];
+  list.push(hook);
+  deletedHooks.set(emu, list);
+}
+
+function readAddress(a: ParamReader | undefined): Stripe.Address | null {
+  if (!a) return null;
+  return {
+    city: a.str('city') ?? null,
+    country: a.str('country') ?? null,
+    line1: a.str('line1') ?? null,
+    line2: a.str('line2') ?? null,
+    postal_code: a.str('postal_code') ?? null,
+    state: a.str('state') ?? null,
+  };
+}
+
+function readShipping(s: ParamReader | undefined): Stripe.Customer.Shipping | null {
+  if (!s) return null;
+  return { address: readAddress(s.obj('address')) ?? undefined, name: s.reqStr('name'), phone: s.str('phone') ?? null };
+}
+
+/** Creates a card source from a test token (`source=tok_visa`), as the CLI's fixtures do. */
+function createSource(emu: Emulator, customerId: string, token: string, param: string): Stripe.Card {
+  const number = testIdNumber(token);
+  if (!number) throw invalidRequest(`No such token: '${token}'`, param, 'resource_missing');
+  const spec = cardSpec(number);
+  if (spec.attachFails && !spec.outcome.ok) {
+    throw cardError(spec.outcome.code, spec.outcome.message, spec.outcome.decline_code, { param });
+  }
+  const year = new Date(emu.now() * 1000).getUTCFullYear();
+  const card: Stripe.Card = {
+    id: newId('card'),
+    object: 'card',
+    address_city: null,
+    address_country: null,
+    address_line1: null,
+    address_line1_check: null,
+    address_line2: null,
+    address_state: null,
+    address_zip: null,
+    address_zip_check: null,
+    brand: spec.brand === 'visa' ? 'Visa' : spec.brand === 'mastercard' ? 'MasterCard' : spec.brand,
+    country: spec.country,
+    customer: customerId,
+    cvc_check: 'pass',
+    dynamic_last4: null,
+    exp_month: 12,
+    exp_year: year + 3,
+    fingerprint: randomBase62(16),
+    funding: spec.funding,
+    last4: number.slice(-4),
+    metadata: {},
+    name: null,
+    regulated_status: 'unregulated',
+    tokenization_method: null,
+  };
+  emu.store.insert(COL.card, card);
+  recordCardBehavior(emu, card.id, number);
+  return card;
+}
+
+/** `invoice_settings[default_payment_method]` must name a pm attached to the customer. */
+function checkDefaultPm(emu: Emulator, customerId: string, pmId: string, param: string): void {
+  const pm = emu.store.get<Stripe.PaymentMethod>(COL.paymentMethod, pmId);
+  if (!pm || pm.customer !== customerId) {
+    throw invalidRequest(
+      `The customer does not have a payment method with the ID ${pmId}. The payment method must be attached to the customer.`,
+      param,
+      'resource_missing',
+    );
+  }
+}
+
+/** Fields shared by create and update. */
+function applyCommon(c: Stripe.Customer, p: ParamReader): void {
+  for (const k of ['email', 'description', 'phone', 'name', 'invoice_prefix'] as const) {
+    if (p.has(k)) c[k] = p.strOrNull(k) ?? null;
+  }
+  if (p.has('balance')) c.balance = p.int('balance') ?? 0;
+  if (p.has('address')) c.address = readAddress(p.obj('address'));
+  if (p.has('shipping')) c.shipping = readShipping(p.obj('shipping'));
+  if (p.has('preferred_locales')) c.preferred_locales = p.strArray('preferred_locales') ?? [];
+  const te = p.oneOf('tax_exempt', ['none', 'exempt', 'reverse'] as const);
+  if (te) c.tax_exempt = te;
+  if (p.has('next_invoice_sequence')) c.next_invoice_sequence = p.int('next_invoice_sequence');
+  c.metadata = p.metadata(c.metadata);
+  const is = p.obj('invoice_settings');
+  if (is) {
+    if (is.has('footer')) c.invoice_settings.footer = is.strOrNull('footer') ?? null;
+  }
+}
+
+function create({ emu, p }: ApiRequest): Stripe.Customer {
+  const clockId = p.str('test_clock');
+  let created = emu.now();
+  if (clockId) {
+    const clock = emu.store.get<{ frozen_time: number }>(COL.testClock, clockId);
+    if (!clock) throw notFound('test_clock', clockId, 'test_clock');
+    created = clock.frozen_time;
+  }
+  const id = newId('cus', 14);
+  // Resolve payment methods first so a decline leaves nothing behind. The same test id in
+  // `payment_method` and `invoice_settings[default_payment_method]` is one new pm (see facts §6).
+  const pmParam = p.str('payment_method');
+  const pm = pmParam ? resolvePaymentMethod(emu, pmParam, 'payment_method') : undefined;
+  if (pm) assertAttachable(emu, pm.id);
+  const defaultParam = p.obj('invoice_settings')?.str('default_payment_method');
+  let defaultPm: string | null = null;
+  if (defaultParam) {
+    if (pm && (defaultParam === pmParam || defaultParam === pm.id)) defaultPm = pm.id;
+    else checkDefaultPm(emu, id, defaultParam, 'invoice_settings[default_payment_method]');
+  }
+  const c: Stripe.Customer = {
+    id,
+    object: 'customer',
+    address: null,
+    balance: 0,
+    created,
+    currency: null,
+    customer_account: null,
+    default_source: null,
+    delinquent: false,
+    description: null,
+    discount: null,
+    email: null,
+    invoice_prefix: randomBase62(8).toUpperCase(),
+    invoice_settings: { custom_fields: null, default_payment_method: defaultPm, footer: null, rendering_options: null },
+    livemode: false,
+    metadata: {},
+    name: null,
+    next_invoice_sequence: 1,
+    phone: null,
+    preferred_locales: [],
+    shipping: null,
+    tax_exempt: 'none',
+    test_clock: clockId ?? null,
+  };
+  applyCommon(c, p);
+  const source = p.str('source');
+  let card: Stripe.Card | undefined;
+  if (source) {
+    card = createSource(emu, id, source, 'source');
+    c.default_source = card.id;
+  }
+  emu.store.insert(COL.customer, c);
+  emu.emitEvent('customer.created', c);
+  if (card) emu.emitEvent('customer.source.created', card);
+  if (pm) attachPaymentMethod(emu, pm.id, id);
+  return c;
+}
+
+function update({ emu, p, pathParams }: ApiRequest): Stripe.Customer {
+  const id = pathParams.id;
+  requireCustomer(emu, id, 'id');
+  const source = p.str('source');
+  let card: Stripe.Card | undefined;
+  if (source) card = createSource(emu, id, source, 'source');
+  const is = p.obj('invoice_settings');
+  if (is?.has('default_payment_method')) {
+    const dpm = is.str('default_payment_method');
+    if (dpm) checkDefaultPm(emu, id, dpm, 'invoice_settings[default_payment_method]');
+  }
+  const ds = p.str('default_source');
+  if (ds && !emu.store.get<Stripe.Card>(COL.card, ds)) {
+    throw invalidRequest(`No such source: '${ds}'`, 'default_source', 'resource_missing');
+  }
+  const { obj, previous } = emu.store.update<Stripe.Customer>(COL.customer, id, (c) => {
+    applyCommon(c, p);
+    if (is?.has('default_payment_method')) {
+      c.invoice_settings.default_payment_method = is.strOrNull('default_payment_method') ?? null;
+    }
+    if (card) c.default_source = card.id;
+    if (ds) c.default_source = ds;
+  });
+  if (card) emu.emitEvent('customer.source.created', card);
+  if (Object.keys(previous).length > 0) emu.emitEvent('customer.updated', obj, previous);
+  return obj;
+}
+
+function del({ emu, pathParams }: ApiRequest): unknown {
+  const c = requireCustomer(emu, pathParams.id, 'id');
+  emu.store.delete(COL.customer, c.id);
+  const stub = rememberDeleted(emu, c.id, 'customer');
+  emu.emitEvent('customer.deleted', c);
+  for (const hook of deletedHooks.get(emu) ?? []) hook(c);
+  return stub;
+}
+
+function list(req: ApiRequest): unknown {
+  const { emu, p } = req;
+  const email = p.str('email');
+  const created = p.range('created');
+  const clock = p.str('test_clock');
+  const items = emu.store
+    .all<Stripe.Customer>(COL.customer)
+    .filter(
+      (c) =>
+        (clock ? c.test_clock === clock : !c.test_clock) &&
+        (email === undefined || c.email === email) &&
+        (!created || created(c.created)),
+    );
+  return paginate(items, p, req.path);
+}
+
+function addSource(req: ApiRequest): Stripe.Card {
+  const { emu, p, pathParams } = req;
+  const c = requireCustomer(emu, pathParams.id, 'id');
+  const card = createSource(emu, c.id, p.reqStr('source'), 'source');
+  emu.store.put(COL.card, { ...card, metadata: p.metadata({}) });
+  emu.emitEvent('customer.source.created', card);
+  if (!c.default_source) {
+    const { obj, previous } = emu.store.update<Stripe.Customer>(COL.customer, c.id, (x) => {
+      x.default_source = card.id;
+    });
+    emu.emitEvent('customer.updated', obj, previous);
+  }
+  return emu.store.require<Stripe.Card>(COL.card, card.id);
+}
+
+function cardsOf(emu: Emulator, customerId: string): Stripe.Card[] {
+  return emu.store.all<Stripe.Card>(COL.card).filter((s) => s.customer === customerId);
+}
+
+export function setup(emu: Emulator): void {
+  // Since 2020-08-27 these lists are only returned when expanded.
+  emu.registerIncludable(COL.customer, 'sources', (c) =>
+    listOf(cardsOf(emu, String(c.id)), `/v1/customers/${String(c.id)}/sources`),
+  );
+  emu.registerIncludable(COL.customer, 'subscriptions', (c) =>
+    listOf(
+      emu.store.all<{ customer: unknown }>('subscription').filter((s) => s.customer === c.id),
+      `/v1/customers/${String(c.id)}/subscriptions`,
+    ),
+  );
+  emu.registerIncludable(COL.customer, 'tax_ids', (c) => listOf([], `/v1/customers/${String(c.id)}/tax_ids`));
+}
+
+export const routes: Route[] = [
+  { method: 'POST', path: '/v1/customers', handler: create },
+  { method: 'GET', path: '/v1/customers', handler: list },
+  {
+    method: 'GET',
+    path: '/v1/customers/search',
+    handler: (req) => search(req.emu.store.all<Stripe.Customer>(COL.customer), req.p, req.path),
+  },
+  {
+    method: 'GET',
+    path: '/v1/customers/:id',
+    handler: ({ emu, pathParams }) => {
+      const c = emu.store.get<Stripe.Customer>(COL.customer, pathParams.id);
+      if (c) return c;
+      const stub = deletedStub(emu, pathParams.id);
+      if (stub?.object === 'customer') return stub;
+      throw notFound('customer', pathParams.id);
+    },
+  },
+  { method: 'POST', path: '/v1/customers/:id', handler: update },
+  { method: 'DELETE', path: '/v1/customers/:id', handler: del },
+  {
+    method: 'GET',
+    path: '/v1/customers/:id/payment_methods',
+    handler: (req) => {
+      requireCustomer(req.emu, req.pathParams.id, 'customer');
+      return listForCustomer(req, req.pathParams.id);
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/customers/:id/payment_methods/:pm',
+    handler: ({ emu, pathParams }) => {
+      requireCustomer(emu, pathParams.id, 'customer');
+      const pm = emu.store.get<Stripe.PaymentMethod>(COL.paymentMethod, pathParams.pm);
+      if (!pm || pm.customer !== pathParams.id) throw notFound('PaymentMethod', pathParams.pm, 'payment_method');
+      return pm;
+    },
+  },
+  { method: 'POST', path: '/v1/customers/:id/sources', handler: addSource },
+  {
+    method: 'GET',
+    path: '/v1/customers/:id/sources',
+    handler: (req) => {
+      requireCustomer(req.emu, req.pathParams.id, 'customer');
+      return paginate(cardsOf(req.emu, req.pathParams.id), req.p, req.path);
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/customers/:id/sources/:src',
+    handler: ({ emu, pathParams }) => {
+      const card = emu.store.get<Stripe.Card>(COL.card, pathParams.src);
+      if (!card || card.customer !== pathParams.id) throw notFound('source', pathParams.src);
+      return card;
+    },
+  },
+];
+
+/**
+ * Creates a customer from create params outside an API request of its own (Checkout completion).
+ * Added by the billing engine; `create` only reads `emu` and `p`.
+ */
+export function createCustomerFromParams(emu: Emulator, p: ParamReader): Stripe.Customer {
+  return create({ emu, p } as ApiRequest);
+}

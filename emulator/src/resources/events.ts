@@ -1,3 +1,32 @@
-import type { Route } from '../core/http';
+import type { ApiRequest, Route } from '../core/http';
+import { EVENT_COLLECTION, type EmulatorEvent, eventTypeMatches } from '../core/events';
+import { invalidRequest } from '../core/errors';
+import { paginate } from '../core/list';
 
-export const routes: Route[] = [];
+function list(req: ApiRequest): unknown {
+  const { emu, p } = req;
+  const type = p.str('type');
+  const types = p.strArray('types');
+  if (type && types) throw invalidRequest('You may only specify one of these parameters: type, types.', 'types');
+  const created = p.range('created');
+  const deliverySuccess = p.bool('delivery_success');
+  const items = emu.store
+    .all<EmulatorEvent>(EVENT_COLLECTION)
+    .filter(
+      (e) =>
+        (!type || eventTypeMatches(type, e.type)) &&
+        (!types || types.some((t) => eventTypeMatches(t, e.type))) &&
+        (!created || created(e.created)) &&
+        (deliverySuccess === undefined || (e.pending_webhooks === 0) === deliverySuccess),
+    );
+  return paginate(items, p, req.path);
+}
+
+export const routes: Route[] = [
+  { method: 'GET', path: '/v1/events', handler: list },
+  {
+    method: 'GET',
+    path: '/v1/events/:id',
+    handler: ({ emu, pathParams }) => emu.store.require<EmulatorEvent>(EVENT_COLLECTION, pathParams.id, 'event'),
+  },
+];

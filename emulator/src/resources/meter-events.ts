@@ -1,3 +1,280 @@
-import type { Route } from '../core/http';
+import { createHash } from 'node:crypto';
+import type Stripe from 'stripe';
+import type { Emulator } from '../core/emulator';
+import { invalidRequest, missingParam } from '../core/errors';
+import { type ApiRequest, HttpResponse, type Route } from '../core/http';
+import { newId, randomBase62 } from '../core/ids';
+import { paginate } from '../core/list';
+import type { ParamReader } from '../core/params';
+import { COL } from './common';
+import { meterForEvent, requireMeter } from './meters';
 
-export const routes: Route[] = [];
+/** A recorded usage event (private: Stripe has no API to read events back). */
+export interface StoredMeterEvent {
+  id: string;
+  event_name: string;
+  identifier: string;
+  payload: Record<string, string>;
+  /** Usage time (unix s), what periods are summed by. */
+  timestamp: number;
+  created: number;
+  cancelled: boolean;
+}
+
+/** Stripe keeps identifiers at least 24 h for de-duplication; we keep them for good. */
+const PAST_LIMIT = 35 * 24 * 3600;
+const FUTURE_LIMIT = 5 * 60;
+
+interface MeterEventInput {
+  event_name: string;
+  payload: Record<string, string>;
+  identifier?: string;
+  timestamp?: number;
+}
+
+/** Records one meter event after Stripe's synchronous checks; returns the stored record. */
+export function recordMeterEvent(emu: Emulator, input: MeterEventInput, paramPrefix = ''): StoredMeterEvent {
+  const name = (k: string): string => (paramPrefix ? `${paramPrefix}[${k}]` : k);
+  const meter = meterForEvent(emu, input.event_name);
+  const customerKey = meter?.customer_mapping.event_payload_key ?? 'stripe_customer_id';
+  const customer = input.payload[customerKey];
+  const now = emu.now(customer);
+  const timestamp = input.timestamp ?? now;
+  if (timestamp < now - PAST_LIMIT || timestamp > now + FUTURE_LIMIT) {
+    throw invalidRequest(
+      'The timestamp must be within the past 35 days and no more than 5 minutes in the future.',
+      name('timestamp'),
+      'timestamp_outside_window',
+    );
+  }
+  const identifier = input.identifier ?? randomBase62(24);
+  if (emu.store.all<StoredMeterEvent>(COL.meterEvent).some((e) => e.identifier === identifier)) {
+    throw invalidRequest(
+      `An event with identifier '${identifier}' already exists.`,
+      name('identifier'),
+      'duplicate_meter_event',
+    );
+  }
+  const ev: StoredMeterEvent = {
+    id: newId('mev'),
+    event_name: input.event_name,
+    identifier,
+    payload: input.payload,
+    timestamp,
+    created: now,
+    cancelled: false,
+  };
+  emu.store.insert(COL.meterEvent, ev);
+  return ev;
+}
+
+function readPayload(p: ParamReader): Record<string, string> {
+  const payload = p.obj('payload');
+  if (!payload) throw missingParam('payload');
+  const out: Record<string, string> = {};
+  for (const k of Object.keys(payload.raw)) out[k] = payload.reqStr(k);
+  return out;
+}
+
+/** Cancels the events with `identifier` (meter event adjustment `type=cancel`). */
+export function cancelMeterEvent(emu: Emulator, eventName: string, identifier: string): void {
+  for (const e of emu.store.all<StoredMeterEvent>(COL.meterEvent)) {
+    if (e.identifier === identifier && e.event_name === eventName) {
+      e.cancelled = true;
+      emu.store.put(COL.meterEvent, e);
+    }
+  }
+}
+
+/**
+ * Usage of `customerId` on `meterId` for `start ≤ timestamp < end`, aggregated by the meter's
+ * formula: `sum` of values, `count` of events, or `last` value (latest timestamp).
+ */
+export function meterUsage(emu: Emulator, meterId: string, customerId: string, start: number, end: number): number {
+  const meter = emu.store.get<Stripe.Billing.Meter>(COL.meter, meterId);
+  if (!meter) return 0;
+  const ckey = meter.customer_mapping.event_payload_key;
+  const vkey = meter.value_settings.event_payload_key;
+  const events = emu.store
+    .all<StoredMeterEvent>(COL.meterEvent)
+    .filter(
+      (e) =>
+        !e.cancelled &&
+        e.event_name === meter.event_name &&
+        e.payload[ckey] === customerId &&
+        e.timestamp >= start &&
+        e.timestamp < end,
+    );
+  const value = (e: StoredMeterEvent): number => {
+    const n = Number(e.payload[vkey]);
+    return Number.isFinite(n) ? n : 0;
+  };
+  switch (meter.default_aggregation.formula) {
+    case 'count':
+      return events.length;
+    case 'last': {
+      if (events.length === 0) return 0;
+      // `all` is newest-created first; the latest timestamp wins, then the latest received.
+      const latest = [...events].sort((a, b) => b.timestamp - a.timestamp)[0];
+      return value(latest);
+    }
+    default:
+      return events.reduce((s, e) => s + value(e), 0);
+  }
+}
+
+function summaries(req: ApiRequest): unknown {
+  const { emu, p, pathParams } = req;
+  const meter = requireMeter(emu, pathParams.id);
+  const customer = p.reqStr('customer');
+  const start = p.reqInt('start_time');
+  const end = p.reqInt('end_time');
+  if (end <= start) throw invalidRequest('end_time must be after start_time.', 'end_time');
+  const windowParam = p.oneOf('value_grouping_window', ['hour', 'day'] as const);
+  const step = windowParam === 'hour' ? 3600 : windowParam === 'day' ? 86400 : 60;
+  // Stripe requires times aligned to the grouping window (minutes without one).
+  if (start % step !== 0) throw invalidRequest(`start_time must be aligned to the ${windowParam ?? 'minute'} boundary.`, 'start_time');
+  if (end % step !== 0) throw invalidRequest(`end_time must be aligned to the ${windowParam ?? 'minute'} boundary.`, 'end_time');
+  const windows: [number, number][] = [];
+  if (windowParam) for (let t = start; t < end; t += step) windows.push([t, Math.min(end, t + step)]);
+  else windows.push([start, end]);
+  const data: Stripe.Billing.MeterEventSummary[] = windows
+    .map(([s, e]) => ({
+      id: `mtrusg_${createHash('sha256').update(`${meter.id}:${customer}:${s}:${e}`).digest('hex').slice(0, 24)}`,
+      object: 'billing.meter_event_summary' as const,
+      aggregated_value: meterUsage(emu, meter.id, customer, s, e),
+      end_time: e,
+      livemode: false,
+      meter: meter.id,
+      start_time: s,
+    }))
+    .reverse();
+  return paginate(data, p, req.path);
+}
+
+function isoToUnix(v: string | undefined, param: string): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  const ms = Date.parse(v);
+  if (Number.isNaN(ms)) throw invalidRequest(`Invalid timestamp: ${v}`, param);
+  return Math.floor(ms / 1000);
+}
+
+export const routes: Route[] = [
+  {
+    method: 'POST',
+    path: '/v1/billing/meter_events',
+    handler: ({ emu, p }): Stripe.Billing.MeterEvent => {
+      const ev = recordMeterEvent(emu, {
+        event_name: p.reqStr('event_name'),
+        payload: readPayload(p),
+        identifier: p.str('identifier'),
+        timestamp: p.int('timestamp'),
+      });
+      return {
+        object: 'billing.meter_event',
+        created: ev.created,
+        event_name: ev.event_name,
+        identifier: ev.identifier,
+        livemode: false,
+        payload: ev.payload,
+        timestamp: ev.timestamp,
+      };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/billing/meter_event_adjustments',
+    handler: ({ emu, p }): Stripe.Billing.MeterEventAdjustment => {
+      const event_name = p.reqStr('event_name');
+      const type = p.oneOf('type', ['cancel'] as const) ?? 'cancel';
+      const identifier = p.obj('cancel')?.str('identifier');
+      if (!identifier) throw missingParam('cancel[identifier]');
+      cancelMeterEvent(emu, event_name, identifier);
+      return {
+        object: 'billing.meter_event_adjustment',
+        cancel: { identifier },
+        event_name,
+        livemode: false,
+        status: 'pending',
+        type,
+      };
+    },
+  },
+  { method: 'GET', path: '/v1/billing/meters/:id/event_summaries', handler: summaries },
+  {
+    // v2: JSON body, ISO-8601 times.
+    method: 'POST',
+    path: '/v2/billing/meter_events',
+    handler: ({ emu, p }) => {
+      const ev = recordMeterEvent(emu, {
+        event_name: p.reqStr('event_name'),
+        payload: readPayload(p),
+        identifier: p.str('identifier'),
+        timestamp: isoToUnix(p.str('timestamp'), 'timestamp'),
+      });
+      return {
+        object: 'v2.billing.meter_event',
+        created: new Date(ev.created * 1000).toISOString(),
+        event_name: ev.event_name,
+        identifier: ev.identifier,
+        livemode: false,
+        payload: ev.payload,
+        timestamp: new Date(ev.timestamp * 1000).toISOString(),
+      };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v2/billing/meter_event_adjustments',
+    handler: ({ emu, p }) => {
+      const event_name = p.reqStr('event_name');
+      const identifier = p.obj('cancel')?.str('identifier');
+      if (!identifier) throw missingParam('cancel.identifier');
+      cancelMeterEvent(emu, event_name, identifier);
+      return {
+        id: newId('mtradj'),
+        object: 'v2.billing.meter_event_adjustment',
+        cancel: { identifier },
+        created: new Date(emu.now() * 1000).toISOString(),
+        event_name,
+        livemode: false,
+        status: 'pending',
+        type: 'cancel',
+      };
+    },
+  },
+  {
+    // Sessions authenticate the high-throughput stream; the token is not checked here.
+    method: 'POST',
+    path: '/v2/billing/meter_event_session',
+    handler: ({ emu }) => ({
+      id: newId('mes'),
+      object: 'v2.billing.meter_event_session',
+      authentication_token: newId('mes_token', 32),
+      created: new Date(emu.now() * 1000).toISOString(),
+      expires_at: new Date((emu.now() + 900) * 1000).toISOString(),
+      livemode: false,
+    }),
+  },
+  {
+    // Stripe serves this on meter-events.stripe.com; point the SDK's host there to use it.
+    method: 'POST',
+    path: '/v2/billing/meter_event_stream',
+    handler: ({ emu, p }) => {
+      const events = p.objArray('events') ?? [];
+      for (const [i, e] of events.entries()) {
+        recordMeterEvent(
+          emu,
+          {
+            event_name: e.reqStr('event_name'),
+            payload: readPayload(e),
+            identifier: e.str('identifier'),
+            timestamp: isoToUnix(e.str('timestamp'), `events[${i}][timestamp]`),
+          },
+          `events[${i}]`,
+        );
+      }
+      return HttpResponse.json(202, {});
+    },
+  },
+];

@@ -131,6 +131,14 @@ export function chargeOutcome(emu: Emulator, pmId: string): ChargeOutcome {
   };
 }
 
+/** Throws the card's decline if Stripe would refuse to attach it (decline test cards). */
+export function assertAttachable(emu: Emulator, pmId: string): void {
+  const b = emu.store.get<PmBehavior>(COL.pmBehavior, pmId);
+  if (b?.attachFails && !b.outcome.ok) {
+    throw cardError(b.outcome.code, b.outcome.message, b.outcome.decline_code, { param: 'payment_method' });
+  }
+}
+
 /** Attaches a payment method to a customer; emits `payment_method.attached`. */
 export function attachPaymentMethod(emu: Emulator, pmId: string, customerId: string): Stripe.PaymentMethod {
   requireCustomer(emu, customerId);
@@ -144,10 +152,7 @@ export function attachPaymentMethod(emu: Emulator, pmId: string, customerId: str
       'payment_method_unexpected_state',
     );
   }
-  const b = emu.store.get<PmBehavior>(COL.pmBehavior, pmId);
-  if (b?.attachFails && !b.outcome.ok) {
-    throw cardError(b.outcome.code, b.outcome.message, b.outcome.decline_code);
-  }
+  assertAttachable(emu, pmId);
   const { obj, previous } = emu.store.update<Stripe.PaymentMethod>(COL.paymentMethod, pmId, (p) => {
     p.customer = customerId;
   });

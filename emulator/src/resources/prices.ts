@@ -1,3 +1,256 @@
-import type { Route } from '../core/http';
+import type Stripe from 'stripe';
+import { decimalString } from '../core/decimal';
+import type { Emulator } from '../core/emulator';
+import { invalidRequest, missingParam, notFound } from '../core/errors';
+import type { ApiRequest, Route } from '../core/http';
+import { newId } from '../core/ids';
+import { paginate } from '../core/list';
+import type { ParamReader } from '../core/params';
+import { search } from '../core/search';
+import { COL, requirePrice } from './common';
+import { createProduct } from './products';
 
-export const routes: Route[] = [];
+export { requirePrice } from './common';
+
+const INTERVALS = ['day', 'week', 'month', 'year'] as const;
+/** Stripe caps a recurring interval at one year (or 3 years in some accounts; we use 1). */
+const MAX_DAYS: Record<(typeof INTERVALS)[number], number> = { day: 365, week: 52, month: 12, year: 1 };
+
+function readTiers(p: ParamReader): Stripe.Price.Tier[] {
+  const raw = p.objArray('tiers');
+  if (!raw || raw.length === 0) throw missingParam('tiers');
+  let last = 0;
+  return raw.map((t, i) => {
+    const upTo = t.reqStr('up_to');
+    let up_to: number | null;
+    if (upTo === 'inf') {
+      if (i !== raw.length - 1) throw invalidRequest('Only the last tier may have `up_to: inf`.', t.name('up_to'));
+      up_to = null;
+    } else {
+      up_to = t.reqInt('up_to');
+      if (up_to <= last) throw invalidRequest('Tiers must be in ascending order of `up_to`.', t.name('up_to'));
+      last = up_to;
+    }
+    if (i === raw.length - 1 && up_to !== null) {
+      throw invalidRequest('The last tier must have `up_to` set to `inf`.', t.name('up_to'));
+    }
+    const unit = t.int('unit_amount');
+    const unitDec = t.decimal('unit_amount_decimal');
+    const flat = t.int('flat_amount');
+    const flatDec = t.decimal('flat_amount_decimal');
+    if (unit !== undefined && unitDec !== undefined) {
+      throw invalidRequest('You may only specify one of unit_amount and unit_amount_decimal.', t.name('unit_amount'));
+    }
+    if (flat !== undefined && flatDec !== undefined) {
+      throw invalidRequest('You may only specify one of flat_amount and flat_amount_decimal.', t.name('flat_amount'));
+    }
+    if (unit === undefined && unitDec === undefined && flat === undefined && flatDec === undefined) {
+      throw invalidRequest('Each tier needs an amount (unit_amount or flat_amount).', t.name('unit_amount'));
+    }
+    return {
+      flat_amount: flat ?? (flatDec !== undefined && Number.isInteger(Number(flatDec)) ? Number(flatDec) : null),
+      flat_amount_decimal: flat !== undefined ? decimalString(flat) : flatDec !== undefined ? decimalString(flatDec) : null,
+      unit_amount: unit ?? (unitDec !== undefined && Number.isInteger(Number(unitDec)) ? Number(unitDec) : null),
+      unit_amount_decimal: unit !== undefined ? decimalString(unit) : unitDec !== undefined ? decimalString(unitDec) : null,
+      up_to,
+    };
+  });
+}
+
+function readRecurring(emu: Emulator, r: ParamReader): Stripe.Price.Recurring {
+  const interval = r.oneOf('interval', INTERVALS);
+  if (!interval) throw missingParam(r.name('interval'));
+  const interval_count = r.int('interval_count') ?? 1;
+  if (interval_count < 1 || interval_count > MAX_DAYS[interval]) {
+    throw invalidRequest('The maximum billing period is one year.', r.name('interval_count'));
+  }
+  const usage_type = r.oneOf('usage_type', ['licensed', 'metered'] as const) ?? 'licensed';
+  const meter = r.str('meter') ?? null;
+  if (usage_type === 'metered' && !meter) {
+    throw invalidRequest(
+      'Metered prices must be backed by a meter: pass `recurring[meter]` (usage records were removed in 2025-03-31.basil).',
+      r.name('meter'),
+    );
+  }
+  if (meter) {
+    if (usage_type !== 'metered') {
+      throw invalidRequest('`recurring[meter]` requires `recurring[usage_type]=metered`.', r.name('usage_type'));
+    }
+    const m = emu.store.get<Stripe.Billing.Meter>(COL.meter, meter);
+    if (!m) throw notFound('billing meter', meter, r.name('meter'));
+    if (m.status !== 'active') throw invalidRequest(`The meter ${meter} is inactive.`, r.name('meter'));
+  }
+  return { interval, interval_count, meter, trial_period_days: r.int('trial_period_days') ?? null, usage_type };
+}
+
+/** Moves or refuses a lookup key already used by another price. */
+function claimLookupKey(emu: Emulator, key: string, transfer: boolean, selfId: string | null): void {
+  const holder = emu.store.all<Stripe.Price>(COL.price).find((x) => x.lookup_key === key && x.id !== selfId);
+  if (!holder) return;
+  if (!transfer) {
+    throw invalidRequest(
+      `A price (\`${holder.id}\`) already uses that lookup key.`,
+      'lookup_key',
+      'lookup_key_already_exists',
+    );
+  }
+  const { obj, previous } = emu.store.update<Stripe.Price>(COL.price, holder.id, (x) => {
+    x.lookup_key = null;
+  });
+  emu.emitEvent('price.updated', obj, previous);
+}
+
+/**
+ * Creates and stores a price from create params (or a `price_data` / `default_price_data`
+ * hash). `inline`: a `price_data` price, created inactive and without `price.created`.
+ */
+export function createPrice(
+  emu: Emulator,
+  p: ParamReader,
+  opts: { inline?: boolean; product?: string } = {},
+): Stripe.Price {
+  const currency = p.reqStr('currency').toLowerCase();
+  let product = opts.product ?? p.str('product');
+  const productData = p.obj('product_data');
+  if (product && productData) {
+    throw invalidRequest('You may only specify one of these parameters: product, product_data.', 'product');
+  }
+  if (!product && !productData) throw missingParam(p.name('product'));
+  if (product) {
+    if (!emu.store.get(COL.product, product)) throw notFound('product', product, p.name('product'));
+  }
+  const billing_scheme = p.oneOf('billing_scheme', ['per_unit', 'tiered'] as const) ?? 'per_unit';
+  const unit = p.int('unit_amount');
+  const unitDec = p.decimal('unit_amount_decimal');
+  const custom = p.obj('custom_unit_amount');
+  let tiers: Stripe.Price.Tier[] | undefined;
+  let tiers_mode: Stripe.Price.TiersMode | null = null;
+  if (billing_scheme === 'tiered') {
+    if (unit !== undefined || unitDec !== undefined) {
+      throw invalidRequest('unit_amount is not allowed with billing_scheme=tiered.', p.name('unit_amount'));
+    }
+    tiers = readTiers(p);
+    const mode = p.oneOf('tiers_mode', ['graduated', 'volume'] as const);
+    if (!mode) throw missingParam(p.name('tiers_mode'));
+    tiers_mode = mode;
+  } else {
+    if (p.has('tiers')) throw invalidRequest('tiers require billing_scheme=tiered.', p.name('tiers'));
+    if (unit !== undefined && unitDec !== undefined) {
+      throw invalidRequest(
+        'You may only specify one of these parameters: unit_amount, unit_amount_decimal.',
+        p.name('unit_amount'),
+      );
+    }
+    if (unit === undefined && unitDec === undefined && !custom) {
+      throw invalidRequest(
+        'Prices with billing_scheme=per_unit need unit_amount, unit_amount_decimal or custom_unit_amount.',
+        p.name('unit_amount'),
+        'parameter_missing',
+      );
+    }
+    if (unit !== undefined && unit < 0) throw invalidRequest('Invalid unit_amount: must be >= 0', p.name('unit_amount'));
+  }
+  const rec = p.obj('recurring');
+  const recurring = rec ? readRecurring(emu, rec) : null;
+  const lookupKey = p.str('lookup_key') || null;
+  if (lookupKey) claimLookupKey(emu, lookupKey, p.bool('transfer_lookup_key') ?? false, null);
+  const tq = p.obj('transform_quantity');
+  if (productData) {
+    product = createProduct(emu, productData).id;
+  }
+  const price: Stripe.Price = {
+    id: newId('price'),
+    object: 'price',
+    active: opts.inline ? false : (p.bool('active') ?? true),
+    billing_scheme,
+    created: emu.now(),
+    currency,
+    custom_unit_amount: custom
+      ? { maximum: custom.int('maximum') ?? null, minimum: custom.int('minimum') ?? null, preset: custom.int('preset') ?? null }
+      : null,
+    livemode: false,
+    lookup_key: lookupKey,
+    metadata: p.metadata({}),
+    nickname: p.str('nickname') ?? null,
+    product: product as string,
+    recurring,
+    tax_behavior: p.oneOf('tax_behavior', ['exclusive', 'inclusive', 'unspecified'] as const) ?? 'unspecified',
+    ...(tiers ? { tiers } : {}),
+    tiers_mode,
+    transform_quantity: tq
+      ? { divide_by: tq.reqInt('divide_by'), round: tq.oneOf('round', ['up', 'down'] as const) ?? 'up' }
+      : null,
+    type: recurring ? 'recurring' : 'one_time',
+    unit_amount: unit ?? (unitDec !== undefined && Number.isInteger(Number(unitDec)) ? Number(unitDec) : null),
+    unit_amount_decimal: unit !== undefined ? decimalString(unit) : unitDec !== undefined ? decimalString(unitDec) : null,
+  };
+  emu.store.insert(COL.price, price);
+  if (!opts.inline) emu.emitEvent('price.created', price);
+  return price;
+}
+
+function update({ emu, p, pathParams }: ApiRequest): Stripe.Price {
+  requirePrice(emu, pathParams.id, 'id');
+  const lookupKey = p.has('lookup_key') ? p.strOrNull('lookup_key') : undefined;
+  if (lookupKey) claimLookupKey(emu, lookupKey, p.bool('transfer_lookup_key') ?? false, pathParams.id);
+  const { obj, previous } = emu.store.update<Stripe.Price>(COL.price, pathParams.id, (x) => {
+    if (p.has('active')) x.active = p.bool('active') ?? x.active;
+    if (lookupKey !== undefined) x.lookup_key = lookupKey;
+    if (p.has('nickname')) x.nickname = p.strOrNull('nickname') ?? null;
+    const tb = p.oneOf('tax_behavior', ['exclusive', 'inclusive', 'unspecified'] as const);
+    if (tb) x.tax_behavior = tb;
+    x.metadata = p.metadata(x.metadata);
+  });
+  if (Object.keys(previous).length > 0) emu.emitEvent('price.updated', obj, previous);
+  return obj;
+}
+
+function list(req: ApiRequest): unknown {
+  const { emu, p } = req;
+  const active = p.bool('active');
+  const currency = p.str('currency');
+  const product = p.str('product');
+  const type = p.oneOf('type', ['one_time', 'recurring'] as const);
+  const lookupKeys = p.strArray('lookup_keys');
+  if (lookupKeys && lookupKeys.length > 10) {
+    throw invalidRequest('You may pass at most 10 lookup keys.', 'lookup_keys');
+  }
+  const created = p.range('created');
+  const rec = p.obj('recurring');
+  const interval = rec?.str('interval');
+  const usage = rec?.str('usage_type');
+  const meter = rec?.str('meter');
+  const items = emu.store
+    .all<Stripe.Price>(COL.price)
+    .filter(
+      (x) =>
+        (active === undefined || x.active === active) &&
+        (!currency || x.currency === currency.toLowerCase()) &&
+        (!product || x.product === product) &&
+        (!type || x.type === type) &&
+        (!lookupKeys || (x.lookup_key !== null && lookupKeys.includes(x.lookup_key))) &&
+        (!created || created(x.created)) &&
+        (!interval || x.recurring?.interval === interval) &&
+        (!usage || x.recurring?.usage_type === usage) &&
+        (!meter || x.recurring?.meter === meter),
+    );
+  return paginate(items, p, req.path);
+}
+
+export function setup(emu: Emulator): void {
+  // `tiers` (and `currency_options`) are only returned when expanded (facts §1).
+  emu.registerIncludable(COL.price, 'tiers');
+  emu.registerIncludable(COL.price, 'currency_options');
+}
+
+export const routes: Route[] = [
+  { method: 'POST', path: '/v1/prices', handler: ({ emu, p }) => createPrice(emu, p) },
+  { method: 'GET', path: '/v1/prices', handler: list },
+  {
+    method: 'GET',
+    path: '/v1/prices/search',
+    handler: (req) => search(req.emu.store.all<Stripe.Price>(COL.price), req.p, req.path),
+  },
+  { method: 'GET', path: '/v1/prices/:id', handler: ({ emu, pathParams }) => requirePrice(emu, pathParams.id, 'id') },
+  { method: 'POST', path: '/v1/prices/:id', handler: update },
+];

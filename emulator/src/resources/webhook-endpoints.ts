@@ -1,3 +1,93 @@
-import type { Route } from '../core/http';
+import type Stripe from 'stripe';
+import { WEBHOOK_ENDPOINT_COLLECTION as WE, WEBHOOK_SECRET_COLLECTION, type WebhookSecretRecord } from '../core/emulator';
+import { invalidRequest, missingParam } from '../core/errors';
+import type { ApiRequest, Route } from '../core/http';
+import { newId, randomBase62 } from '../core/ids';
+import { paginate } from '../core/list';
+import type { ParamReader } from '../core/params';
+import { rememberDeleted } from './common';
 
-export const routes: Route[] = [];
+function readUrl(p: ParamReader): string {
+  const url = p.reqStr('url');
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw invalidRequest('Invalid URL: must be a valid http(s) URL.', 'url', 'url_invalid');
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw invalidRequest('Invalid URL: must be a valid http(s) URL.', 'url', 'url_invalid');
+  }
+  return url;
+}
+
+function readEvents(p: ParamReader): string[] {
+  const events = p.strArray('enabled_events');
+  if (!events || events.length === 0) throw missingParam('enabled_events');
+  return events;
+}
+
+/** The stored endpoint without `secret` (Stripe only returns it on create). */
+function view(we: Stripe.WebhookEndpoint): Stripe.WebhookEndpoint {
+  const { secret: _secret, ...rest } = we;
+  return rest;
+}
+
+function create({ emu, p }: ApiRequest): Stripe.WebhookEndpoint {
+  const we: Stripe.WebhookEndpoint = {
+    id: newId('we'),
+    object: 'webhook_endpoint',
+    api_version: p.str('api_version') ?? null,
+    application: null,
+    created: emu.now(),
+    description: p.str('description') ?? null,
+    enabled_events: readEvents(p),
+    livemode: false,
+    metadata: p.metadata({}),
+    status: 'enabled',
+    url: readUrl(p),
+  };
+  const secret = `whsec_${randomBase62(32)}`;
+  emu.store.insert(WE, we);
+  const rec: WebhookSecretRecord = { id: we.id, secret };
+  emu.store.insert(WEBHOOK_SECRET_COLLECTION, rec);
+  return { ...we, secret };
+}
+
+function update({ emu, p, pathParams }: ApiRequest): Stripe.WebhookEndpoint {
+  emu.store.require<Stripe.WebhookEndpoint>(WE, pathParams.id, 'webhook endpoint');
+  const { obj } = emu.store.update<Stripe.WebhookEndpoint>(WE, pathParams.id, (we) => {
+    if (p.has('url')) we.url = readUrl(p);
+    if (p.has('enabled_events')) we.enabled_events = readEvents(p);
+    if (p.has('description')) we.description = p.strOrNull('description') ?? null;
+    const disabled = p.bool('disabled');
+    if (disabled !== undefined) we.status = disabled ? 'disabled' : 'enabled';
+    we.metadata = p.metadata(we.metadata);
+  });
+  return view(obj);
+}
+
+export const routes: Route[] = [
+  { method: 'POST', path: '/v1/webhook_endpoints', handler: create },
+  {
+    method: 'GET',
+    path: '/v1/webhook_endpoints',
+    handler: (req) => paginate(req.emu.store.all<Stripe.WebhookEndpoint>(WE).map(view), req.p, req.path),
+  },
+  {
+    method: 'GET',
+    path: '/v1/webhook_endpoints/:id',
+    handler: ({ emu, pathParams }) => view(emu.store.require<Stripe.WebhookEndpoint>(WE, pathParams.id, 'webhook endpoint')),
+  },
+  { method: 'POST', path: '/v1/webhook_endpoints/:id', handler: update },
+  {
+    method: 'DELETE',
+    path: '/v1/webhook_endpoints/:id',
+    handler: ({ emu, pathParams }) => {
+      emu.store.require<Stripe.WebhookEndpoint>(WE, pathParams.id, 'webhook endpoint');
+      emu.store.delete(WE, pathParams.id);
+      emu.store.delete(WEBHOOK_SECRET_COLLECTION, pathParams.id);
+      return rememberDeleted(emu, pathParams.id, 'webhook_endpoint');
+    },
+  },
+];

@@ -1,0 +1,58 @@
+/**
+ * The billing engine as one resource module: subscriptions, items, schedules, invoices, invoice
+ * items, intents, test clocks, Checkout, the customer portal and their hosted pages.
+ */
+import type Stripe from 'stripe';
+import type { ResourceModule, Route } from '../core/http';
+import { onCustomerDeleted } from '../resources/customers';
+import * as checkout from './checkout';
+import * as configRoutes from './config-routes';
+import { C, type Emulator, idOf, installTimeOverride } from './ctx';
+import * as intents from './intents-routes';
+import * as invoices from './invoices-routes';
+import { customerIdOf } from './invoices';
+import * as portal from './portal';
+import * as schedules from './schedules';
+import { cancelNow } from './subscriptions';
+import * as subscriptions from './subscriptions-routes';
+import { onGlobalClock, runDue } from './time/engine';
+import * as testClocks from './time/test-clocks';
+import * as checkoutPage from '../pages/checkout';
+import * as portalPage from '../pages/portal';
+import * as invoicePage from '../pages/invoice';
+
+const routes: Route[] = [
+  ...subscriptions.routes,
+  ...schedules.routes,
+  ...invoices.routes,
+  ...intents.routes,
+  ...testClocks.routes,
+  ...configRoutes.routes,
+  ...checkout.routes,
+  ...portal.routes,
+  ...checkoutPage.routes,
+  ...portalPage.routes,
+  ...invoicePage.routes,
+];
+
+function setup(emu: Emulator): void {
+  // The override must answer before the test-clock source (first source wins).
+  installTimeOverride(emu);
+  emu.addTimeSource((customerId) => testClocks.clockTimeFor(emu, customerId));
+  emu.registerIncludable('invoice', 'confirmation_secret');
+  emu.registerIncludable('invoice', 'payments');
+  emu.onTimeAdvance(({ to }) => {
+    runDue(emu, onGlobalClock(emu), to);
+  });
+  onCustomerDeleted(emu, (customer: Stripe.Customer) => {
+    for (const sub of emu.store.all<Stripe.Subscription>(C.subscription)) {
+      if (customerIdOf(sub) === customer.id && sub.status !== 'canceled' && sub.status !== 'incomplete_expired') {
+        cancelNow(emu, sub, { invoiceNow: false, prorate: false, reason: null });
+      }
+    }
+  });
+  portal.setup(emu);
+  void idOf;
+}
+
+export const billing: ResourceModule = { routes, setup };

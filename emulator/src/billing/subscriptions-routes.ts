@@ -1,0 +1,294 @@
+/**
+ * `/v1/subscriptions` and `/v1/subscription_items`: parameter parsing and responses; the
+ * behaviour lives in `subscriptions.ts`.
+ */
+import type Stripe from 'stripe';
+import { invalidRequest, notFound } from '../core/errors';
+import type { ApiRequest, Route } from '../core/http';
+import { paginate } from '../core/list';
+import type { ParamReader } from '../core/params';
+import { search } from '../core/search';
+import { requireCustomer, requirePrice } from '../resources/common';
+import { resolvePaymentMethod } from '../resources/payment-methods';
+import { createPrice } from '../resources/prices';
+import { C, type Emulator, idOf, now } from './ctx';
+import { customerIdOf } from './invoices';
+import {
+  cancelNow,
+  createSubscription,
+  type ItemChange,
+  type ItemInput,
+  type PaymentBehavior,
+  pauseSubscription,
+  type ProrationBehavior,
+  requireSubscription,
+  resumeSubscription,
+  updateSubscription,
+} from './subscriptions';
+import { learnOrigin } from './urls';
+
+const PAYMENT_BEHAVIORS = ['allow_incomplete', 'default_incomplete', 'error_if_incomplete', 'pending_if_incomplete'] as const;
+const PRORATION = ['create_prorations', 'always_invoice', 'none'] as const;
+
+function readPrice(emu: Emulator, r: ParamReader, customerId: string | null): Stripe.Price {
+  const priceData = r.obj('price_data');
+  if (priceData) return createPrice(emu, priceData, { inline: true });
+  const priceId = r.str('price') ?? r.str('plan');
+  if (!priceId) throw invalidRequest(`Missing required param: ${r.name('price')}.`, r.name('price'), 'parameter_missing');
+  void customerId;
+  return requirePrice(emu, priceId, r.name('price'));
+}
+
+function readTimestampOrNow(p: ParamReader, key: string, at: number): number | 'now' | undefined {
+  const v = p.str(key);
+  if (v === undefined || v === '') return undefined;
+  if (v === 'now') return 'now';
+  if (!/^\d+$/.test(v)) throw invalidRequest(`Invalid timestamp: ${v}`, p.name(key));
+  const n = Number(v);
+  void at;
+  return n;
+}
+
+/** A `pm_card_*` test id or an existing pm; test ids become a new pm attached to the customer. */
+function readPaymentMethod(emu: Emulator, p: ParamReader, customerId: string): string | null | undefined {
+  const v = p.strOrNull('default_payment_method');
+  if (v === undefined || v === null) return v;
+  const pm = resolvePaymentMethod(emu, v, 'default_payment_method');
+  if (pm.customer && pm.customer !== customerId) {
+    throw invalidRequest('The payment method must be attached to the customer.', 'default_payment_method');
+  }
+  if (!pm.customer) {
+    pm.customer = customerId;
+    emu.store.put(C.paymentMethod, pm);
+  }
+  return pm.id;
+}
+
+function create(req: ApiRequest): Stripe.Subscription {
+  const { emu, p } = req;
+  learnOrigin(emu, req.headers.host);
+  const customer = requireCustomer(emu, p.reqStr('customer'));
+  const at = now(emu, customer.id);
+  const items: ItemInput[] = (p.objArray('items') ?? []).map((r) => ({
+    price: readPrice(emu, r, customer.id),
+    quantity: r.int('quantity'),
+    metadata: r.metadata({}),
+  }));
+  if (items.length === 0) throw invalidRequest('Missing required param: items.', 'items', 'parameter_missing');
+  const trialEndRaw = readTimestampOrNow(p, 'trial_end', at);
+  const trialDays = p.int('trial_period_days');
+  let trialEnd: number | null = null;
+  if (trialEndRaw === 'now') trialEnd = null;
+  else if (trialEndRaw !== undefined) {
+    if (trialEndRaw <= at) throw invalidRequest('Invalid timestamp: must be an integer Unix timestamp in the future.', 'trial_end');
+    trialEnd = trialEndRaw;
+  } else if (trialDays !== undefined && trialDays > 0) trialEnd = at + trialDays * 86_400;
+  const ts = p.obj('trial_settings')?.obj('end_behavior');
+  const anchor = p.int('billing_cycle_anchor');
+  if (anchor !== undefined && anchor < at) {
+    throw invalidRequest('billing_cycle_anchor cannot be in the past.', 'billing_cycle_anchor');
+  }
+  const cancelAt = p.int('cancel_at');
+  return createSubscription(emu, {
+    customer,
+    items,
+    trialEnd,
+    trialFromPlan: p.bool('trial_from_plan') ?? false,
+    missingPaymentMethod: ts?.oneOf('missing_payment_method', ['cancel', 'create_invoice', 'pause'] as const) ?? 'create_invoice',
+    paymentBehavior: (p.oneOf('payment_behavior', PAYMENT_BEHAVIORS) ?? 'allow_incomplete') as PaymentBehavior,
+    defaultPaymentMethod: readPaymentMethod(emu, p, customer.id) ?? null,
+    billingCycleAnchor: anchor ?? null,
+    cancelAt: cancelAt ?? null,
+    cancelAtPeriodEnd: p.bool('cancel_at_period_end') ?? false,
+    collectionMethod: p.oneOf('collection_method', ['charge_automatically', 'send_invoice'] as const) ?? 'charge_automatically',
+    daysUntilDue: p.int('days_until_due') ?? null,
+    description: p.str('description') ?? null,
+    metadata: p.metadata({}),
+    prorationBehavior: (p.oneOf('proration_behavior', PRORATION) ?? 'create_prorations') as ProrationBehavior,
+  });
+}
+
+export function readItemChanges(emu: Emulator, readers: ParamReader[], customerId: string): ItemChange[] {
+  return readers.map((r) => ({
+    id: r.str('id') ?? null,
+    price: r.has('price') || r.has('price_data') || r.has('plan') ? readPrice(emu, r, customerId) : null,
+    quantity: r.int('quantity'),
+    deleted: r.bool('deleted') ?? false,
+    metadata: r.has('metadata') ? r.metadata({}) : undefined,
+  }));
+}
+
+function update(req: ApiRequest): Stripe.Subscription {
+  const { emu, p } = req;
+  learnOrigin(emu, req.headers.host);
+  const sub = requireSubscription(emu, req.pathParams.id);
+  const customerId = customerIdOf(sub);
+  const at = now(emu, customerId);
+  const pc = p.raw.pause_collection;
+  let pauseCollection: Stripe.Subscription.PauseCollection | null | undefined;
+  if (pc === '') pauseCollection = null;
+  else if (pc !== undefined) {
+    const r = p.obj('pause_collection');
+    pauseCollection = {
+      behavior: r?.oneOf('behavior', ['keep_as_draft', 'mark_uncollectible', 'void'] as const) ?? 'void',
+      resumes_at: r?.int('resumes_at') ?? null,
+    };
+  }
+  const cancelAtRaw = p.raw.cancel_at;
+  return updateSubscription(emu, sub, {
+    items: readItemChanges(emu, p.objArray('items') ?? [], customerId),
+    prorationBehavior: (p.oneOf('proration_behavior', PRORATION) ?? 'create_prorations') as ProrationBehavior,
+    prorationDate: p.int('proration_date') ?? null,
+    billingCycleAnchor: p.oneOf('billing_cycle_anchor', ['now', 'unchanged'] as const) ?? null,
+    cancelAtPeriodEnd: p.bool('cancel_at_period_end'),
+    cancelAt: cancelAtRaw === '' ? null : p.int('cancel_at'),
+    trialEnd: readTimestampOrNow(p, 'trial_end', at),
+    defaultPaymentMethod: readPaymentMethod(emu, p, customerId),
+    metadata: p.has('metadata') ? p.metadata(sub.metadata) : undefined,
+    description: p.has('description') ? (p.strOrNull('description') ?? null) : undefined,
+    pauseCollection,
+    paymentBehavior: (p.oneOf('payment_behavior', PAYMENT_BEHAVIORS) ?? 'allow_incomplete') as PaymentBehavior,
+  });
+}
+
+function cancel(req: ApiRequest): Stripe.Subscription {
+  const { emu, p } = req;
+  const sub = requireSubscription(emu, req.pathParams.id);
+  const details = p.obj('cancellation_details');
+  if (details) {
+    sub.cancellation_details = {
+      comment: details.str('comment') ?? null,
+      feedback: (details.str('feedback') as Stripe.Subscription.CancellationDetails.Feedback | undefined) ?? null,
+      feedback_option: null,
+      reason: 'cancellation_requested',
+    };
+  }
+  return cancelNow(emu, sub, {
+    invoiceNow: p.bool('invoice_now') ?? false,
+    prorate: p.bool('prorate') ?? false,
+    reason: 'cancellation_requested',
+  });
+}
+
+function list(req: ApiRequest): unknown {
+  const { emu, p } = req;
+  const customer = p.str('customer');
+  const price = p.str('price');
+  const status = p.str('status');
+  const created = p.range('created');
+  const testClock = p.str('test_clock');
+  const items = emu.store.all<Stripe.Subscription>(C.subscription).filter((s) => {
+    if (customer && customerIdOf(s) !== customer) return false;
+    if (price && !s.items.data.some((i) => i.price.id === price)) return false;
+    if (testClock && idOf(s.test_clock) !== testClock) return false;
+    if (created && !created(s.created)) return false;
+    // Stripe's default list hides canceled subscriptions; `status=all` shows everything.
+    if (!status) return s.status !== 'canceled' && s.status !== 'incomplete_expired';
+    if (status === 'all') return true;
+    if (status === 'ended') return s.status === 'canceled' || s.status === 'incomplete_expired';
+    return s.status === status;
+  });
+  return paginate(items, p, req.path);
+}
+
+// --- subscription items ----------------------------------------------------------------------
+
+function findItem(emu: Emulator, itemId: string): { sub: Stripe.Subscription; item: Stripe.SubscriptionItem } {
+  for (const sub of emu.store.all<Stripe.Subscription>(C.subscription)) {
+    const item = sub.items.data.find((i) => i.id === itemId);
+    if (item) return { sub, item };
+  }
+  throw notFound('subscription_item', itemId);
+}
+
+function itemWrite(req: ApiRequest, change: (sub: Stripe.Subscription) => ItemChange): Stripe.SubscriptionItem | { id: string; object: string; deleted: true } {
+  const { emu, p } = req;
+  const subId = req.pathParams.id ? findItem(emu, req.pathParams.id).sub.id : p.reqStr('subscription');
+  const sub = requireSubscription(emu, subId);
+  const ch = change(sub);
+  const before = new Set(sub.items.data.map((i) => i.id));
+  updateSubscription(emu, sub, {
+    items: [ch],
+    prorationBehavior: (p.oneOf('proration_behavior', PRORATION) ?? 'create_prorations') as ProrationBehavior,
+    prorationDate: p.int('proration_date') ?? null,
+    billingCycleAnchor: null,
+    cancelAtPeriodEnd: undefined,
+    cancelAt: undefined,
+    trialEnd: undefined,
+    defaultPaymentMethod: undefined,
+    metadata: undefined,
+    description: undefined,
+    pauseCollection: undefined,
+    paymentBehavior: (p.oneOf('payment_behavior', PAYMENT_BEHAVIORS) ?? 'allow_incomplete') as PaymentBehavior,
+  });
+  if (ch.deleted && ch.id) return { id: ch.id, object: 'subscription_item', deleted: true };
+  const item = ch.id ? sub.items.data.find((i) => i.id === ch.id) : sub.items.data.find((i) => !before.has(i.id));
+  if (!item) throw notFound('subscription_item', ch.id ?? '');
+  return item;
+}
+
+const itemRoutes: Route[] = [
+  {
+    method: 'POST',
+    path: '/v1/subscription_items',
+    handler: (req) =>
+      itemWrite(req, (sub) => ({
+        id: null,
+        price: readPrice(req.emu, req.p, customerIdOf(sub)),
+        quantity: req.p.int('quantity'),
+        deleted: false,
+        metadata: req.p.metadata({}),
+      })),
+  },
+  {
+    method: 'GET',
+    path: '/v1/subscription_items',
+    handler: (req) => {
+      const sub = requireSubscription(req.emu, req.p.reqStr('subscription'));
+      return paginate([...sub.items.data].reverse(), req.p, req.path);
+    },
+  },
+  { method: 'GET', path: '/v1/subscription_items/:id', handler: (req) => findItem(req.emu, req.pathParams.id).item },
+  {
+    method: 'POST',
+    path: '/v1/subscription_items/:id',
+    handler: (req) =>
+      itemWrite(req, (sub) => ({
+        id: req.pathParams.id,
+        price: req.p.has('price') || req.p.has('price_data') ? readPrice(req.emu, req.p, customerIdOf(sub)) : null,
+        quantity: req.p.int('quantity'),
+        deleted: false,
+        metadata: req.p.has('metadata') ? req.p.metadata(findItem(req.emu, req.pathParams.id).item.metadata) : undefined,
+      })),
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/subscription_items/:id',
+    handler: (req) =>
+      itemWrite(req, () => ({ id: req.pathParams.id, price: null, quantity: undefined, deleted: true, metadata: undefined })),
+  },
+];
+
+export const routes: Route[] = [
+  { method: 'POST', path: '/v1/subscriptions', handler: create },
+  { method: 'GET', path: '/v1/subscriptions', handler: list },
+  {
+    method: 'GET',
+    path: '/v1/subscriptions/search',
+    handler: (req) => search(req.emu.store.all<Stripe.Subscription>(C.subscription), req.p, req.path),
+  },
+  { method: 'GET', path: '/v1/subscriptions/:id', handler: (req) => requireSubscription(req.emu, req.pathParams.id) },
+  { method: 'POST', path: '/v1/subscriptions/:id', handler: update },
+  { method: 'DELETE', path: '/v1/subscriptions/:id', handler: cancel },
+  {
+    method: 'POST',
+    path: '/v1/subscriptions/:id/pause',
+    handler: (req) => pauseSubscription(req.emu, requireSubscription(req.emu, req.pathParams.id)),
+  },
+  {
+    method: 'POST',
+    path: '/v1/subscriptions/:id/resume',
+    handler: (req) => resumeSubscription(req.emu, requireSubscription(req.emu, req.pathParams.id)),
+  },
+  ...itemRoutes,
+];
