@@ -7,8 +7,10 @@ import { createTemplateDatabase, LOCAL_POSTGRES_URL, startEmbeddedPostgresForTes
  * migrated template database that every test file clones, and find out whether Redis is reachable.
  */
 export default async function globalSetup(): Promise<void> {
-  let serverUrl = process.env.TEST_DATABASE_URL ?? null;
-  if (!serverUrl && (await canConnect(LOCAL_POSTGRES_URL))) serverUrl = LOCAL_POSTGRES_URL;
+  // TEST_POSTGRES=embedded forces the embedded server, to check that fallback on a machine that has PostgreSQL.
+  const forceEmbedded = process.env.TEST_POSTGRES === 'embedded';
+  let serverUrl = forceEmbedded ? null : (process.env.TEST_DATABASE_URL ?? null);
+  if (!serverUrl && !forceEmbedded && (await canConnect(LOCAL_POSTGRES_URL))) serverUrl = LOCAL_POSTGRES_URL;
   if (!serverUrl) serverUrl = await startEmbeddedPostgresForTests();
   process.env.TEST_POSTGRES_SERVER_URL = serverUrl;
   process.env.TEST_TEMPLATE_DATABASE = await createTemplateDatabase(serverUrl);

@@ -1,0 +1,327 @@
+/**
+ * Checkout Sessions (https://docs.stripe.com/api/checkout/sessions) in `payment`, `subscription`
+ * and `setup` mode, and their completion — shared by the hosted page, `POST
+ * /_emulator/checkout/sessions/{id}/complete` and the CLI's `payment_pages/{id}/confirm`.
+ * Completion follows the facts file's order for subscription mode: `customer.created` →
+ * `payment_method.attached` → `customer.subscription.created` → invoice events → payment events →
+ * `customer.subscription.updated` → `checkout.session.completed` (last).
+ */
+import type Stripe from 'stripe';
+import { cardError, invalidRequest } from '../core/errors';
+import type { ApiRequest, Route } from '../core/http';
+import { newId } from '../core/ids';
+import { paginate } from '../core/list';
+import { ParamReader } from '../core/params';
+import { requireCustomer, requirePrice } from '../resources/common';
+import { createCustomerFromParams } from '../resources/customers';
+import { attachPaymentMethod } from '../resources/payment-methods';
+import { createPrice } from '../resources/prices';
+import { cardOutcome } from './cards';
+import { C, type Emulator, emit, idOf, now } from './ctx';
+import { confirmPaymentIntent, newPaymentIntent, newSetupIntent } from './payments';
+import { priceAmount, priceProductId } from './pricing';
+import { createSubscription } from './subscriptions';
+import { hostedUrl, learnOrigin } from './urls';
+
+type Session = Stripe.Checkout.Session;
+
+export function requireSession(emu: Emulator, sessionId: string): Session {
+  return emu.store.require<Session>(C.checkoutSession, sessionId, 'checkout.session');
+}
+
+function productName(emu: Emulator, price: Stripe.Price): string {
+  return emu.store.get<Stripe.Product>(C.product, priceProductId(price))?.name ?? price.id;
+}
+
+interface SessionExtras {
+  id: string;
+  trialPeriodDays: number | null;
+  subscriptionMetadata: Record<string, string>;
+}
+const EXTRAS = '_billing_checkout_extras';
+
+function create(req: ApiRequest): Session {
+  const { emu, p } = req;
+  learnOrigin(emu, req.headers.host);
+  const mode = p.oneOf('mode', ['payment', 'subscription', 'setup'] as const);
+  if (!mode) throw invalidRequest('Missing required param: mode.', 'mode', 'parameter_missing');
+  const customerId = p.str('customer') ?? null;
+  const customer = customerId ? requireCustomer(emu, customerId) : null;
+  const at = now(emu, customerId);
+  const lineReaders = p.objArray('line_items') ?? [];
+  if (mode !== 'setup' && lineReaders.length === 0) {
+    throw invalidRequest('Missing required param: line_items.', 'line_items', 'parameter_missing');
+  }
+  const sessionId = newId('cs_test', 58);
+  const lineItems: Stripe.LineItem[] = lineReaders.map((r, i) => {
+    const pd = r.obj('price_data');
+    const price = pd ? createPrice(emu, pd, { inline: true }) : requirePrice(emu, r.reqStr('price'), `line_items[${i}][price]`);
+    if (mode === 'payment' && price.type === 'recurring') {
+      throw invalidRequest('You must be in `subscription` mode to use recurring prices.', `line_items[${i}][price]`);
+    }
+    if (mode === 'subscription' && price.type !== 'recurring' && i === 0) {
+      throw invalidRequest('You must provide at least one recurring price in `subscription` mode when using prices.', 'line_items');
+    }
+    const quantity = r.int('quantity') ?? 1;
+    const amount = priceAmount(price, quantity);
+    return {
+      id: newId('li'),
+      object: 'item',
+      adjustable_quantity: null,
+      amount_discount: 0,
+      amount_subtotal: amount,
+      amount_tax: 0,
+      amount_total: amount,
+      currency: price.currency,
+      description: productName(emu, price),
+      metadata: {},
+      price,
+      quantity,
+    };
+  });
+  const total = lineItems.reduce((s, l) => s + l.amount_total, 0);
+  const expiresAt = p.int('expires_at') ?? at + 86_400;
+  if (expiresAt < at + 1800 || expiresAt > at + 86_400) {
+    throw invalidRequest('The `expires_at` timestamp must be between 30 minutes and 24 hours from now.', 'expires_at');
+  }
+  const sd = p.obj('subscription_data');
+  const currency = lineItems[0]?.currency ?? p.str('currency') ?? 'usd';
+  const session: Session = {
+    id: sessionId,
+    object: 'checkout.session',
+    adaptive_pricing: null,
+    after_expiration: null,
+    allow_promotion_codes: p.bool('allow_promotion_codes') ?? null,
+    allowed_payment_method_types: null,
+    amount_subtotal: mode === 'setup' ? null : total,
+    amount_total: mode === 'setup' ? null : total,
+    automatic_tax: { enabled: false, liability: null, provider: null, status: null },
+    billing_address_collection: null,
+    cancel_url: p.str('cancel_url') ?? null,
+    client_reference_id: p.str('client_reference_id') ?? null,
+    client_secret: null,
+    collected_information: null,
+    consent: null,
+    consent_collection: null,
+    created: at,
+    currency: mode === 'setup' ? (p.str('currency') ?? null) : currency,
+    currency_conversion: null,
+    custom_fields: [],
+    custom_text: { after_submit: null, shipping_address: null, submit: null, terms_of_service_acceptance: null },
+    customer: customer?.id ?? null,
+    customer_account: null,
+    customer_creation: customer ? null : mode === 'payment' ? 'if_required' : 'always',
+    customer_details: customer
+      ? { address: null, business_name: null, email: customer.email, individual_name: null, name: customer.name ?? null, phone: null, tax_exempt: 'none', tax_ids: [] }
+      : null,
+    customer_email: p.str('customer_email') ?? null,
+    discounts: [],
+    expires_at: expiresAt,
+    integration_identifier: null,
+    invoice: null,
+    invoice_creation: null,
+    line_items: { object: 'list', data: lineItems, has_more: false, url: `/v1/checkout/sessions/${sessionId}/line_items` },
+    livemode: false,
+    locale: null,
+    managed_payments: null,
+    metadata: p.metadata({}),
+    mode,
+    origin_context: null,
+    payment_intent: null,
+    payment_link: null,
+    payment_method_collection: mode === 'payment' ? null : 'always',
+    payment_method_configuration_details: null,
+    payment_method_options: {},
+    payment_method_types: ['card'],
+    payment_status: mode === 'setup' ? 'no_payment_required' : 'unpaid',
+    permissions: null,
+    recovered_from: null,
+    saved_payment_method_options: null,
+    setup_intent: null,
+    shipping_address_collection: null,
+    shipping_cost: null,
+    shipping_options: [],
+    status: 'open',
+    submit_type: null,
+    subscription: null,
+    success_url: p.str('success_url') ?? null,
+    total_details: mode === 'setup' ? null : { amount_discount: 0, amount_shipping: 0, amount_tax: 0 },
+    ui_mode: 'hosted_page',
+    url: hostedUrl(emu, `/checkout/pay/${sessionId}`),
+    wallet_options: null,
+  };
+  if (!session.success_url && mode !== 'setup' && !p.str('return_url')) {
+    throw invalidRequest('Missing required param: success_url.', 'success_url', 'parameter_missing');
+  }
+  emu.store.insert(C.checkoutSession, session);
+  emu.store.put<SessionExtras>(EXTRAS, {
+    id: sessionId,
+    trialPeriodDays: sd?.int('trial_period_days') ?? null,
+    subscriptionMetadata: sd ? sd.metadata({}) : {},
+  });
+  return session;
+}
+
+/** The success URL with Stripe's `{CHECKOUT_SESSION_ID}` template filled in. */
+export function successRedirect(session: Session): string | null {
+  return session.success_url ? session.success_url.split('{CHECKOUT_SESSION_ID}').join(session.id) : null;
+}
+
+function ensureOpen(emu: Emulator, session: Session): void {
+  if (session.status === 'open' && session.expires_at <= now(emu, idOf(session.customer))) expire(emu, session);
+  if (session.status !== 'open') {
+    throw invalidRequest(`This Checkout Session is no longer active (status: ${session.status}).`, undefined, 'checkout_session_inactive');
+  }
+}
+
+function expire(emu: Emulator, session: Session): Session {
+  const { obj, previous } = emu.store.update<Session>(C.checkoutSession, session.id, (s) => {
+    s.status = 'expired';
+    s.url = null;
+  });
+  void previous;
+  emit(emu, 'checkout.session.expired', obj);
+  return obj;
+}
+
+/**
+ * Completes an open session with payment method `pmId` (already created): what Stripe does when
+ * the customer submits the hosted page. A declined card throws a 402 card error and leaves the
+ * session open (the page re-shows the form).
+ */
+export function completeSession(emu: Emulator, session: Session, pmId: string, email: string | null): Session {
+  ensureOpen(emu, session);
+  const pm = emu.store.require<Stripe.PaymentMethod>(C.paymentMethod, pmId, 'payment_method');
+  const outcome = cardOutcome(emu, pm);
+  // Checkout validates the card before creating anything: a decline leaves no trace but the error.
+  if (!outcome.ok && session.mode !== 'setup') throw cardError(outcome.code, outcome.message, outcome.declineCode);
+
+  let customerId = idOf(session.customer);
+  const needCustomer = session.mode !== 'payment' || session.customer_creation === 'always';
+  if (!customerId && needCustomer) {
+    const params: Record<string, string> = {};
+    const mail = session.customer_email ?? email;
+    if (mail) params.email = mail;
+    const c = createCustomerFromParams(emu, new ParamReader(params));
+    customerId = c.id;
+  }
+  if (customerId && pm.customer !== customerId) attachPaymentMethod(emu, pm.id, customerId);
+  const extras = emu.store.get<SessionExtras>(EXTRAS, session.id);
+  const lines = session.line_items?.data ?? [];
+  const update: Partial<Session> = { customer: customerId };
+
+  if (session.mode === 'subscription' && customerId) {
+    const customer = requireCustomer(emu, customerId);
+    const at = now(emu, customerId);
+    const sub = createSubscription(emu, {
+      customer,
+      items: lines
+        .filter((l) => l.price?.type === 'recurring')
+        .map((l) => ({ price: l.price as Stripe.Price, quantity: l.quantity ?? 1, metadata: {} })),
+      trialEnd: extras?.trialPeriodDays ? at + extras.trialPeriodDays * 86_400 : null,
+      trialFromPlan: false,
+      missingPaymentMethod: 'create_invoice',
+      paymentBehavior: 'allow_incomplete',
+      defaultPaymentMethod: pm.id,
+      billingCycleAnchor: null,
+      cancelAt: null,
+      cancelAtPeriodEnd: false,
+      collectionMethod: 'charge_automatically',
+      daysUntilDue: null,
+      description: null,
+      metadata: extras?.subscriptionMetadata ?? {},
+      prorationBehavior: 'create_prorations',
+    });
+    update.subscription = sub.id;
+    update.invoice = idOf(sub.latest_invoice);
+    update.payment_status = sub.status === 'trialing' ? 'no_payment_required' : 'paid';
+    if (sub.status === 'incomplete') throw cardError('card_declined', 'Your card was declined.', 'generic_decline');
+  } else if (session.mode === 'payment') {
+    const pi = newPaymentIntent(emu, {
+      amount: session.amount_total ?? 0,
+      currency: session.currency ?? 'usd',
+      customer: customerId,
+      paymentMethod: pm.id,
+    });
+    const r = confirmPaymentIntent(emu, pi, pm.id);
+    if (!r.ok && r.decline) throw cardError(r.decline.code, r.decline.message, r.decline.declineCode);
+    update.payment_intent = pi.id;
+    update.payment_status = 'paid';
+  } else {
+    const si = newSetupIntent(emu, { customer: customerId, paymentMethod: pm.id });
+    si.status = 'succeeded';
+    emu.store.put(C.setupIntent, si);
+    emit(emu, 'setup_intent.succeeded', si);
+    update.setup_intent = si.id;
+  }
+  const customer = customerId ? emu.store.get<Stripe.Customer>(C.customer, customerId) : undefined;
+  const { obj } = emu.store.update<Session>(C.checkoutSession, session.id, (s) => {
+    Object.assign(s, update);
+    s.status = 'complete';
+    s.url = null;
+    s.customer_details = {
+      address: null,
+      business_name: null,
+      email: customer?.email ?? session.customer_email ?? email,
+      individual_name: null,
+      name: customer?.name ?? null,
+      phone: null,
+      tax_exempt: 'none',
+      tax_ids: [],
+    };
+  });
+  emit(emu, 'checkout.session.completed', obj);
+  return obj;
+}
+
+function list(req: ApiRequest): unknown {
+  const { emu, p } = req;
+  const customer = p.str('customer');
+  const subscription = p.str('subscription');
+  const pi = p.str('payment_intent');
+  const status = p.str('status');
+  const items = emu.store.all<Session>(C.checkoutSession).filter(
+    (s) =>
+      (!customer || idOf(s.customer) === customer) &&
+      (!subscription || idOf(s.subscription) === subscription) &&
+      (!pi || idOf(s.payment_intent) === pi) &&
+      (!status || s.status === status),
+  );
+  return paginate(items, p, req.path);
+}
+
+export function setupCheckout(emu: Emulator): void {
+  emu.registerIncludable('checkout.session', 'line_items');
+}
+
+export const routes: Route[] = [
+  { method: 'POST', path: '/v1/checkout/sessions', handler: create },
+  { method: 'GET', path: '/v1/checkout/sessions', handler: list },
+  { method: 'GET', path: '/v1/checkout/sessions/:id', handler: (req) => requireSession(req.emu, req.pathParams.id) },
+  {
+    method: 'POST',
+    path: '/v1/checkout/sessions/:id',
+    handler: ({ emu, p, pathParams }) => {
+      const s = requireSession(emu, pathParams.id);
+      if (p.has('metadata')) s.metadata = p.metadata(s.metadata ?? {});
+      emu.store.put(C.checkoutSession, s);
+      return s;
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/checkout/sessions/:id/expire',
+    handler: ({ emu, pathParams }) => {
+      const s = requireSession(emu, pathParams.id);
+      if (s.status !== 'open') {
+        throw invalidRequest(`Only Checkout Sessions with a status in ["open"] can be expired. This Checkout Session has a status of "${s.status}".`);
+      }
+      return expire(emu, s);
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/checkout/sessions/:id/line_items',
+    handler: (req) => paginate(requireSession(req.emu, req.pathParams.id).line_items?.data ?? [], req.p, req.path),
+  },
+];

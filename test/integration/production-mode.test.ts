@@ -1,0 +1,25 @@
+import { describeWithRedis, testRedisUrl } from '../support/redis';
+import { startTestService, type TestService } from '../support/service';
+
+describeWithRedis('the server in production mode', () => {
+  let running: TestService;
+  beforeAll(async () => {
+    running = await startTestService({ env: { NODE_ENV: 'production', REDIS_URL: testRedisUrl, HOST: '127.0.0.1' } });
+  });
+  afterAll(() => running.stop());
+
+  it('refuses introspection', async () => {
+    const response = await running.graphql('{ __schema { queryType { name } } }');
+    expect(response.errors?.[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(response.data).toBeUndefined();
+  });
+
+  it('serves no Sandbox landing page', async () => {
+    const response = await fetch(`${running.url}/graphql`, { headers: { accept: 'text/html' } });
+    expect(await response.text()).not.toMatch(/sandbox/i);
+  });
+
+  it('still answers ordinary queries', async () => {
+    expect((await running.graphql('{ __typename }')).data).toEqual({ __typename: 'Query' });
+  });
+});
