@@ -59,6 +59,15 @@ const environmentSchema = z
       .optional(),
     STRIPE_API_BASE: z.string().url({ message: 'must be a URL such as http://127.0.0.1:12111' }).optional(),
     STRIPE_WEBHOOK_SECRET: z.string().optional(),
+    STRIPE_TIMEOUT_MS: z.coerce.number().int().min(1000).max(120_000).default(20_000),
+    STRIPE_MAX_NETWORK_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
+    STRIPE_MAX_REQUESTS_PER_SECOND: z.coerce.number().min(1).max(1000).default(20),
+    BILLING_ALLOWED_REDIRECT_ORIGINS: z
+      .string()
+      .refine((value) => value.split(',').every((origin) => !origin.trim() || URL.canParse(origin.trim())), {
+        message: 'must be comma-separated origins such as https://app.coditect.ai,https://admin.coditect.ai',
+      })
+      .optional(),
   })
   .superRefine((env, ctx) => {
     if (!env.AUTH_JWT_SECRET && !env.AUTH_JWKS_URL) {
@@ -68,6 +77,9 @@ const environmentSchema = z
         message:
           'set AUTH_JWT_SECRET (HS256, ≥ 32 characters) or AUTH_JWKS_URL (RS256) so callers can sign in',
       });
+    }
+    if (env.NODE_ENV === 'production' && !env.STRIPE_SECRET_KEY) {
+      ctx.addIssue({ code: 'custom', path: ['STRIPE_SECRET_KEY'], message: 'is required in production' });
     }
     if (env.NODE_ENV === 'production' && !env.REDIS_URL) {
       ctx.addIssue({
@@ -96,7 +108,15 @@ export interface Config {
   };
   graphql: { introspection: boolean; sandbox: boolean; maxBodyBytes: number };
   shutdownGraceMs: number;
-  stripe: { secretKey: string | null; apiBase: string | null; webhookSecrets: string[] };
+  stripe: {
+    secretKey: string | null;
+    apiBase: string | null;
+    webhookSecrets: string[];
+    timeoutMs: number;
+    maxNetworkRetries: number;
+    maxRequestsPerSecond: number;
+  };
+  billing: { allowedRedirectOrigins: string[] };
 }
 
 /** Thrown when the environment cannot run the service; the message names every variable to fix. */
@@ -186,8 +206,25 @@ export function loadConfig(raw: RawEnvironment): Config {
         .split(',')
         .map((secret) => secret.trim())
         .filter(Boolean),
+      timeoutMs: env.STRIPE_TIMEOUT_MS,
+      maxNetworkRetries: env.STRIPE_MAX_NETWORK_RETRIES,
+      maxRequestsPerSecond: env.STRIPE_MAX_REQUESTS_PER_SECOND,
     },
+    billing: { allowedRedirectOrigins: parseOrigins(env.BILLING_ALLOWED_REDIRECT_ORIGINS, env.NODE_ENV) },
   };
+}
+
+/**
+ * Origins that Checkout and the Portal may send a user back to. Outside production the local frontends are
+ * allowed by default; in production only what is configured (an empty list refuses every redirect).
+ */
+function parseOrigins(raw: string | undefined, nodeEnv: Environment['NODE_ENV']): string[] {
+  if (raw === undefined) return nodeEnv === 'production' ? [] : ['http://127.0.0.1:4000', 'http://localhost:4000', 'http://localhost:3000'];
+  return raw
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter(Boolean)
+    .map((origin) => new URL(origin).origin);
 }
 
 function hintFor(variable: string): string {

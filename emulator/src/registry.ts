@@ -9,6 +9,7 @@ import * as paymentMethods from './resources/payment-methods';
 import * as prices from './resources/prices';
 import * as products from './resources/products';
 import * as webhookEndpoints from './resources/webhook-endpoints';
+import { billing } from './billing/index';
 
 /**
  * Every module the emulator serves, in setup order. To add a resource: write a file exporting
@@ -27,4 +28,5 @@ export const modules: ResourceModule[] = [
   events,
   webhookEndpoints,
   // billing engine modules go below this line
+  billing,
 ];

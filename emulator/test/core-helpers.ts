@@ -47,7 +47,8 @@ export async function startTestEmulator(opts: StartOptions = {}): Promise<TestEm
       body: method === 'GET' ? undefined : JSON.stringify(body),
     });
     const json = (await res.json()) as Record<string, unknown>;
-    if (res.status >= 400 && res.status !== 408) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
+    if (res.status >= 400 && res.status !== 408)
+      throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
     return json;
   };
   return {
@@ -58,7 +59,8 @@ export async function startTestEmulator(opts: StartOptions = {}): Promise<TestEm
     control,
     flush: async (timeoutMs = 10000) => {
       const r = await control('/_emulator/webhooks/flush', { timeout_ms: timeoutMs });
-      if (r.settled !== true) throw new Error(`webhooks not delivered in ${timeoutMs} ms: ${JSON.stringify(r)}`);
+      if (r.settled !== true)
+        throw new Error(`webhooks not delivered in ${timeoutMs} ms: ${JSON.stringify(r)}`);
     },
   };
 }

@@ -50,7 +50,7 @@ describe('form encoding', () => {
       tiers_mode: 'volume',
       tiers: [
         { up_to: 5, unit_amount: 1000 },
-        { up_to: 'inf', unit_amount_decimal: '750.5', flat_amount: 200 },
+        { up_to: 'inf', unit_amount_decimal: Stripe.Decimal.from('750.5'), flat_amount: 200 },
       ],
       recurring: { interval: 'month', interval_count: 3 },
       expand: ['tiers'],
@@ -133,7 +133,9 @@ describe('auth, headers and errors', () => {
   test('unknown URL: 404 Unrecognized request URL', async () => {
     const r = await emu.raw('GET', '/v1/nope');
     expect(r.status).toBe(404);
-    expect(String((r.json.error as Record<string, unknown>).message)).toMatch(/Unrecognized request URL \(GET: \/v1\/nope\)/);
+    expect(String((r.json.error as Record<string, unknown>).message)).toMatch(
+      /Unrecognized request URL \(GET: \/v1\/nope\)/,
+    );
   });
 });
 
@@ -160,14 +162,23 @@ describe('idempotency', () => {
     const isStarted = new Promise<void>((r) => {
       started = r;
     });
-    const first = emu.raw('POST', '/v1/test_probe', { body: 'value=a', headers: { 'Idempotency-Key': 'k-3' } });
+    const first = emu.raw('POST', '/v1/test_probe', {
+      body: 'value=a',
+      headers: { 'Idempotency-Key': 'k-3' },
+    });
     await isStarted;
-    const second = await emu.raw('POST', '/v1/test_probe', { body: 'value=a', headers: { 'Idempotency-Key': 'k-3' } });
+    const second = await emu.raw('POST', '/v1/test_probe', {
+      body: 'value=a',
+      headers: { 'Idempotency-Key': 'k-3' },
+    });
     expect(second.status).toBe(409);
     expect((second.json.error as Record<string, unknown>).type).toBe('idempotency_error');
     release();
     expect((await first).status).toBe(200);
-    const replay = await emu.raw('POST', '/v1/test_probe', { body: 'value=a', headers: { 'Idempotency-Key': 'k-3' } });
+    const replay = await emu.raw('POST', '/v1/test_probe', {
+      body: 'value=a',
+      headers: { 'Idempotency-Key': 'k-3' },
+    });
     expect(replay.headers.get('idempotent-replayed')).toBe('true');
     expect(replay.json.value).toBe('a');
   });
@@ -204,7 +215,9 @@ describe('pagination', () => {
   });
 
   test('limit outside 1..100 is a 400', async () => {
-    const err = (await stripe.customers.list({ limit: 101 }).catch((e: unknown) => e)) as Stripe.errors.StripeError;
+    const err = (await stripe.customers
+      .list({ limit: 101 })
+      .catch((e: unknown) => e)) as Stripe.errors.StripeError;
     expect(err.statusCode).toBe(400);
     expect(err.param).toBe('limit');
   });
@@ -217,7 +230,9 @@ describe('expand', () => {
       payment_method: 'pm_card_visa',
       invoice_settings: { default_payment_method: 'pm_card_visa' },
     });
-    const got = await stripe.customers.retrieve(c.id, { expand: ['invoice_settings.default_payment_method'] });
+    const got = await stripe.customers.retrieve(c.id, {
+      expand: ['invoice_settings.default_payment_method'],
+    });
     const pm = (got as Stripe.Customer).invoice_settings.default_payment_method as Stripe.PaymentMethod;
     expect(pm.object).toBe('payment_method');
     expect(pm.card?.last4).toBe('4242');
@@ -277,7 +292,9 @@ describe('search', () => {
     const p2 = await stripe.customers.search({ query: "email~'x.test'", limit: 2, page: p1.next_page ?? '' });
     expect(p2.data).toHaveLength(1);
     expect(p2.has_more).toBe(false);
-    const bad = (await stripe.customers.search({ query: 'email:' }).catch((e: unknown) => e)) as Stripe.errors.StripeError;
+    const bad = (await stripe.customers
+      .search({ query: 'email:' })
+      .catch((e: unknown) => e)) as Stripe.errors.StripeError;
     expect(bad.statusCode).toBe(400);
   });
 });
@@ -295,14 +312,20 @@ describe('faults', () => {
     // The retry carried the same idempotency key: exactly one customer exists.
     expect((await stripe.customers.list({ email: 'retry@x.test' })).data).toHaveLength(1);
     await emu.control('/_emulator/faults', { status: 500, count: 1 });
-    const err = await emu.client({ maxNetworkRetries: 0 }).customers.list().catch((e: unknown) => e);
+    const err = await emu
+      .client({ maxNetworkRetries: 0 })
+      .customers.list()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Stripe.errors.StripeAPIError);
     expect((err as Stripe.errors.StripeError).statusCode).toBe(500);
   });
 
   test('429 rate_limit surfaces as StripeRateLimitError', async () => {
     await emu.control('/_emulator/faults', { status: 429, count: 1 });
-    const err = await emu.client({ maxNetworkRetries: 0 }).customers.list().catch((e: unknown) => e);
+    const err = await emu
+      .client({ maxNetworkRetries: 0 })
+      .customers.list()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Stripe.errors.StripeRateLimitError);
     expect((err as Stripe.errors.StripeError).code).toBe('rate_limit');
     expect((await stripe.customers.list()).object).toBe('list');

@@ -18,10 +18,21 @@ afterAll(() => {
 test('objects, secrets, events and the clock offset survive a restart', async () => {
   const file = join(dir, 'state.json');
   const first = await startTestEmulator({ dataFile: file });
-  const c = await first.stripe.customers.create({ email: 'keep@x.test', payment_method: 'pm_card_chargeCustomerFail' });
+  const c = await first.stripe.customers.create({
+    email: 'keep@x.test',
+    payment_method: 'pm_card_chargeCustomerFail',
+  });
   const prod = await first.stripe.products.create({ name: 'Keep' });
-  await first.stripe.prices.create({ product: prod.id, currency: 'usd', unit_amount: 500, lookup_key: 'keep' });
-  const we = await first.stripe.webhookEndpoints.create({ url: 'http://127.0.0.1:1/x', enabled_events: ['*'] });
+  await first.stripe.prices.create({
+    product: prod.id,
+    currency: 'usd',
+    unit_amount: 500,
+    lookup_key: 'keep',
+  });
+  const we = await first.stripe.webhookEndpoints.create({
+    url: 'http://127.0.0.1:1/x',
+    enabled_events: ['*'],
+  });
   await first.control('/_emulator/clock/advance', { seconds: 3600 });
   const offset = first.emulator.clock.offset;
   await first.close();
@@ -38,7 +49,10 @@ test('objects, secrets, events and the clock offset survive a restart', async ()
     expect((await second.stripe.webhookEndpoints.retrieve(we.id)).url).toBe('http://127.0.0.1:1/x');
     // The pm keeps its charge behaviour across the restart.
     const pms = await second.stripe.customers.listPaymentMethods(c.id);
-    expect(chargeOutcome(second.emulator, pms.data[0].id)).toMatchObject({ ok: false, code: 'card_declined' });
+    expect(chargeOutcome(second.emulator, pms.data[0].id)).toMatchObject({
+      ok: false,
+      code: 'card_declined',
+    });
     // New ids don't collide with loaded ones and list order continues.
     const c2 = await second.stripe.customers.create({});
     expect((await second.stripe.customers.list({ limit: 1 })).data[0].id).toBe(c2.id);
@@ -68,9 +82,12 @@ test('CLI flags and env', () => {
     dataFile: '/tmp/x.json',
   });
   expect(
-    parseArgs(['--port', '5000', '--data=/tmp/y.json', '--forward-to', 'http://h/w', '--webhook-secret', 'whsec_1'], {
-      STRIPE_EMULATOR_PORT: '4000',
-    }),
+    parseArgs(
+      ['--port', '5000', '--data=/tmp/y.json', '--forward-to', 'http://h/w', '--webhook-secret', 'whsec_1'],
+      {
+        STRIPE_EMULATOR_PORT: '4000',
+      },
+    ),
   ).toMatchObject({ port: 5000, dataFile: '/tmp/y.json', forwardTo: 'http://h/w', webhookSecret: 'whsec_1' });
   expect(() => parseArgs(['--bogus'], {})).toThrow(/unknown option/);
   expect(() => parseArgs(['--port', 'abc'], {})).toThrow(/invalid --port/);

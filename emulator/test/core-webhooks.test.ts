@@ -53,7 +53,9 @@ describe('webhook endpoints resource', () => {
     expect(upd.enabled_events).toEqual(['customer.updated']);
     const del = await stripe.webhookEndpoints.del(got.id);
     expect(del.deleted).toBe(true);
-    await expect(stripe.webhookEndpoints.update(got.id, { description: 'x' })).rejects.toMatchObject({ statusCode: 404 });
+    await expect(stripe.webhookEndpoints.update(got.id, { description: 'x' })).rejects.toMatchObject({
+      statusCode: 404,
+    });
   });
 });
 

@@ -17,12 +17,20 @@ beforeEach(async () => {
 
 test('products: CRUD, active filter, search, delete only without prices', async () => {
   const p = await stripe.products.create({ name: 'Pro', description: 'd', metadata: { tier: 'pro' } });
-  expect(p).toMatchObject({ object: 'product', active: true, name: 'Pro', type: 'service', default_price: null });
+  expect(p).toMatchObject({
+    object: 'product',
+    active: true,
+    name: 'Pro',
+    type: 'service',
+    default_price: null,
+  });
   const custom = await stripe.products.create({ id: 'prod_custom', name: 'Custom' });
   expect(custom.id).toBe('prod_custom');
   await stripe.products.update(custom.id, { active: false });
   expect((await stripe.products.list({ active: true })).data.map((x) => x.id)).toEqual([p.id]);
-  expect((await stripe.products.search({ query: "metadata['tier']:'pro'" })).data.map((x) => x.id)).toEqual([p.id]);
+  expect((await stripe.products.search({ query: "metadata['tier']:'pro'" })).data.map((x) => x.id)).toEqual([
+    p.id,
+  ]);
   await stripe.prices.create({ product: p.id, currency: 'usd', unit_amount: 100 });
   await expect(stripe.products.del(p.id)).rejects.toMatchObject({ statusCode: 400 });
   expect(await stripe.products.del(custom.id)).toMatchObject({ id: custom.id, deleted: true });
@@ -60,7 +68,13 @@ test('prices: shape, lookup keys, transfer_lookup_key, lookup_keys[] filter', as
     lookup_key: 'pro_monthly',
     tax_behavior: 'unspecified',
     tiers_mode: null,
-    recurring: { interval: 'month', interval_count: 1, usage_type: 'licensed', meter: null, trial_period_days: null },
+    recurring: {
+      interval: 'month',
+      interval_count: 1,
+      usage_type: 'licensed',
+      meter: null,
+      trial_period_days: null,
+    },
   });
   expect(String(a.unit_amount_decimal)).toBe('1500');
   const dup = (await stripe.prices
@@ -84,7 +98,9 @@ test('prices: shape, lookup keys, transfer_lookup_key, lookup_keys[] filter', as
   expect((await stripe.prices.list({ type: 'one_time' })).data.map((x) => x.id)).toEqual([one.id]);
   expect((await stripe.prices.list({ product: prod.id })).data).toHaveLength(3);
   await stripe.prices.update(one.id, { active: false, metadata: { old: 'yes' } });
-  expect((await stripe.prices.list({ active: true })).data.map((x) => x.id).sort()).toEqual([a.id, b.id].sort());
+  expect((await stripe.prices.list({ active: true })).data.map((x) => x.id).sort()).toEqual(
+    [a.id, b.id].sort(),
+  );
   const found = await stripe.prices.search({ query: "metadata['old']:'yes'" });
   expect(found.data.map((x) => x.id)).toEqual([one.id]);
   const upd = await stripe.prices.update(a.id, { lookup_key: 'legacy' });
@@ -93,7 +109,11 @@ test('prices: shape, lookup keys, transfer_lookup_key, lookup_keys[] filter', as
 });
 
 test('product_data creates the product inline', async () => {
-  const price = await stripe.prices.create({ currency: 'usd', unit_amount: 700, product_data: { name: 'Inline' } });
+  const price = await stripe.prices.create({
+    currency: 'usd',
+    unit_amount: 700,
+    product_data: { name: 'Inline' },
+  });
   const prod = await stripe.products.retrieve(price.product as string);
   expect(prod.name).toBe('Inline');
 });
@@ -111,7 +131,12 @@ test('tiered prices validate tiers; metered prices need an active meter', async 
     .catch((e: unknown) => e)) as Stripe.errors.StripeError;
   expect(noInf.statusCode).toBe(400);
   const noMeter = (await stripe.prices
-    .create({ product: prod.id, currency: 'usd', unit_amount: 1, recurring: { interval: 'month', usage_type: 'metered' } })
+    .create({
+      product: prod.id,
+      currency: 'usd',
+      unit_amount: 1,
+      recurring: { interval: 'month', usage_type: 'metered' },
+    })
     .catch((e: unknown) => e)) as Stripe.errors.StripeError;
   expect(noMeter.statusCode).toBe(400);
   expect(noMeter.param).toBe('recurring[meter]');
@@ -126,7 +151,7 @@ test('tiered prices validate tiers; metered prices need an active meter', async 
     billing_scheme: 'tiered',
     tiers_mode: 'graduated',
     tiers: [
-      { up_to: 1000, unit_amount_decimal: '0.5' },
+      { up_to: 1000, unit_amount_decimal: Stripe.Decimal.from('0.5') },
       { up_to: 'inf', unit_amount: 0, flat_amount: 1000 },
     ],
     recurring: { interval: 'month', usage_type: 'metered', meter: meter.id },

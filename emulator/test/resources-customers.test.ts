@@ -41,7 +41,9 @@ test('create returns the endive customer shape', async () => {
   expect(c.invoice_prefix).toMatch(/^[0-9A-Z]{8}$/);
   // Includable lists are absent unless expanded.
   expect(c.subscriptions).toBeUndefined();
-  const expanded = (await stripe.customers.retrieve(c.id, { expand: ['subscriptions', 'sources'] })) as Stripe.Customer;
+  const expanded = (await stripe.customers.retrieve(c.id, {
+    expand: ['subscriptions', 'sources'],
+  })) as Stripe.Customer;
   expect(expanded.subscriptions).toMatchObject({ object: 'list', data: [] });
   expect(expanded.sources).toMatchObject({ object: 'list', data: [] });
 });
@@ -66,7 +68,11 @@ test('update, delete, and retrieving a deleted customer', async () => {
 test('list by email; customers on a test clock only with test_clock', async () => {
   const a = await stripe.customers.create({ email: 'same@x.test' });
   await stripe.customers.create({ email: 'other@x.test' });
-  emu.store.put('test_helpers.test_clock', { id: 'clock_test1', object: 'test_helpers.test_clock', frozen_time: 1700000000 });
+  emu.store.put('test_helpers.test_clock', {
+    id: 'clock_test1',
+    object: 'test_helpers.test_clock',
+    frozen_time: 1700000000,
+  });
   const onClock = await stripe.customers.create({ email: 'same@x.test', test_clock: 'clock_test1' });
   expect(onClock.created).toBe(1700000000);
   expect(onClock.test_clock).toBe('clock_test1');
@@ -74,7 +80,9 @@ test('list by email; customers on a test clock only with test_clock', async () =
   expect(byEmail.data.map((c) => c.id)).toEqual([a.id]);
   const clocked = await stripe.customers.list({ test_clock: 'clock_test1' });
   expect(clocked.data.map((c) => c.id)).toEqual([onClock.id]);
-  await expect(stripe.customers.create({ test_clock: 'clock_missing' })).rejects.toMatchObject({ statusCode: 404 });
+  await expect(stripe.customers.create({ test_clock: 'clock_missing' })).rejects.toMatchObject({
+    statusCode: 404,
+  });
 });
 
 test('payment_method and invoice_settings[default_payment_method] naming pm_card_visa are ONE new pm', async () => {
@@ -99,7 +107,9 @@ test('payment_method and invoice_settings[default_payment_method] naming pm_card
 });
 
 test('a declining card cannot be attached at create; nothing is created', async () => {
-  const err = await stripe.customers.create({ payment_method: 'pm_card_chargeDeclined' }).catch((e: unknown) => e);
+  const err = await stripe.customers
+    .create({ payment_method: 'pm_card_chargeDeclined' })
+    .catch((e: unknown) => e);
   expect(err).toBeInstanceOf(Stripe.errors.StripeCardError);
   expect((err as Stripe.errors.StripeCardError).decline_code).toBe('generic_decline');
   expect((await stripe.customers.list()).data).toHaveLength(0);
@@ -124,5 +134,7 @@ test('sources: source=tok_visa creates a default card source (as the CLI sends)'
   expect(again.default_source).toBe(src.id);
   const list = await stripe.customers.listSources(c.id);
   expect(list.data.map((s) => s.id)).toEqual([src.id]);
-  await expect(stripe.customers.createSource(c.id, { source: 'tok_nope' })).rejects.toMatchObject({ statusCode: 400 });
+  await expect(stripe.customers.createSource(c.id, { source: 'tok_nope' })).rejects.toMatchObject({
+    statusCode: 400,
+  });
 });

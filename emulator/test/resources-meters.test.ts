@@ -17,7 +17,11 @@ beforeEach(async () => {
 });
 
 async function meter(formula: 'sum' | 'count' | 'last', eventName = `ev_${formula}`) {
-  return stripe.billing.meters.create({ display_name: formula, event_name: eventName, default_aggregation: { formula } });
+  return stripe.billing.meters.create({
+    display_name: formula,
+    event_name: eventName,
+    default_aggregation: { formula },
+  });
 }
 
 test('meter CRUD: defaults, update, deactivate/reactivate, list by status', async () => {
@@ -29,7 +33,9 @@ test('meter CRUD: defaults, update, deactivate/reactivate, list by status', asyn
     value_settings: { event_payload_key: 'value' },
     default_aggregation: { formula: 'sum' },
   });
-  expect((await stripe.billing.meters.update(m.id, { display_name: 'Renamed' })).display_name).toBe('Renamed');
+  expect((await stripe.billing.meters.update(m.id, { display_name: 'Renamed' })).display_name).toBe(
+    'Renamed',
+  );
   const off = await stripe.billing.meters.deactivate(m.id);
   expect(off.status).toBe('inactive');
   expect(off.status_transitions.deactivated_at).toEqual(expect.any(Number));
@@ -76,7 +82,10 @@ test('events aggregate per formula over [start, end); identifiers dedupe; cancel
   const last = await meter('last', 'seats');
   for (const v of ['3', '9', '4']) {
     await stripe.billing.meterEvents.create({ event_name: 'logins', payload: { stripe_customer_id: c.id } });
-    await stripe.billing.meterEvents.create({ event_name: 'seats', payload: { stripe_customer_id: c.id, value: v } });
+    await stripe.billing.meterEvents.create({
+      event_name: 'seats',
+      payload: { stripe_customer_id: c.id, value: v },
+    });
   }
   expect(meterUsage(emu.emulator, count.id, c.id, now - 60, now + 60)).toBe(3);
   expect(meterUsage(emu.emulator, last.id, c.id, now - 60, now + 60)).toBe(4);
@@ -86,7 +95,11 @@ test('timestamp window: 35 days back, 5 minutes ahead (emulator clock)', async (
   await meter('sum', 'w');
   const now = emu.emulator.now();
   const send = (ts: number) =>
-    stripe.billing.meterEvents.create({ event_name: 'w', payload: { stripe_customer_id: 'cus_x', value: '1' }, timestamp: ts });
+    stripe.billing.meterEvents.create({
+      event_name: 'w',
+      payload: { stripe_customer_id: 'cus_x', value: '1' },
+      timestamp: ts,
+    });
   await expect(send(now - 36 * 86400)).rejects.toMatchObject({ statusCode: 400, param: 'timestamp' });
   await expect(send(now + 600)).rejects.toMatchObject({ statusCode: 400 });
   await expect(send(now - 34 * 86400)).resolves.toMatchObject({ object: 'billing.meter_event' });
@@ -115,7 +128,11 @@ test('event summaries, whole range and by hour', async () => {
     end_time: hour + 3 * 3600,
   });
   expect(whole.data.map((s) => s.aggregated_value)).toEqual([6]);
-  expect(whole.data[0]).toMatchObject({ object: 'billing.meter_event_summary', meter: m.id, start_time: hour });
+  expect(whole.data[0]).toMatchObject({
+    object: 'billing.meter_event_summary',
+    meter: m.id,
+    start_time: hour,
+  });
   const hourly = await stripe.billing.meters.listEventSummaries(m.id, {
     customer: c.id,
     start_time: hour,
@@ -128,7 +145,11 @@ test('event summaries, whole range and by hour', async () => {
     [0, 1],
   ]);
   await expect(
-    stripe.billing.meters.listEventSummaries(m.id, { customer: c.id, start_time: hour + 1, end_time: hour + 3600 }),
+    stripe.billing.meters.listEventSummaries(m.id, {
+      customer: c.id,
+      start_time: hour + 1,
+      end_time: hour + 3600,
+    }),
   ).rejects.toMatchObject({ statusCode: 400 });
 });
 

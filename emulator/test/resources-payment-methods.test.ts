@@ -48,11 +48,24 @@ test('create with card[number] and card[token]; bad numbers are a 402 incorrect_
 });
 
 test('chargeOutcome per test card', async () => {
-  const outcome = (number: string) => chargeOutcome(emu.emulator, createCardPaymentMethod(emu.emulator, number).id);
+  const outcome = (number: string) =>
+    chargeOutcome(emu.emulator, createCardPaymentMethod(emu.emulator, number).id);
   expect(outcome('4242424242424242')).toEqual({ ok: true });
-  expect(outcome('4000000000000002')).toMatchObject({ ok: false, code: 'card_declined', decline_code: 'generic_decline' });
-  expect(outcome('4000000000009995')).toMatchObject({ ok: false, code: 'card_declined', decline_code: 'insufficient_funds' });
-  expect(outcome('4000000000000341')).toMatchObject({ ok: false, code: 'card_declined', decline_code: 'generic_decline' });
+  expect(outcome('4000000000000002')).toMatchObject({
+    ok: false,
+    code: 'card_declined',
+    decline_code: 'generic_decline',
+  });
+  expect(outcome('4000000000009995')).toMatchObject({
+    ok: false,
+    code: 'card_declined',
+    decline_code: 'insufficient_funds',
+  });
+  expect(outcome('4000000000000341')).toMatchObject({
+    ok: false,
+    code: 'card_declined',
+    decline_code: 'generic_decline',
+  });
   const c = await stripe.customers.create({});
   const fail = await stripe.paymentMethods.attach('pm_card_chargeCustomerFail', { customer: c.id });
   expect(fail.card?.last4).toBe('0341');
@@ -84,7 +97,9 @@ test('attach/detach emit events; detaching the default pm clears it', async () =
   });
   const pmId = c.invoice_settings.default_payment_method as string;
   const other = await stripe.customers.create({});
-  await expect(stripe.paymentMethods.attach(pmId, { customer: other.id })).rejects.toMatchObject({ statusCode: 400 });
+  await expect(stripe.paymentMethods.attach(pmId, { customer: other.id })).rejects.toMatchObject({
+    statusCode: 400,
+  });
   const detached = await stripe.paymentMethods.detach(pmId);
   expect(detached.customer).toBeNull();
   await expect(stripe.paymentMethods.detach(pmId)).rejects.toMatchObject({ statusCode: 400 });
@@ -100,7 +115,9 @@ test('attach/detach emit events; detaching the default pm clears it', async () =
 test('update needs an attached pm; retrieve and 404', async () => {
   const c = await stripe.customers.create({});
   const loose = await stripe.paymentMethods.create({ type: 'card', card: { token: 'tok_mastercard' } });
-  await expect(stripe.paymentMethods.update(loose.id, { metadata: { a: '1' } })).rejects.toMatchObject({ statusCode: 400 });
+  await expect(stripe.paymentMethods.update(loose.id, { metadata: { a: '1' } })).rejects.toMatchObject({
+    statusCode: 400,
+  });
   await stripe.paymentMethods.attach(loose.id, { customer: c.id });
   const upd = await stripe.paymentMethods.update(loose.id, { metadata: { a: '1' }, card: { exp_month: 3 } });
   expect(upd.metadata).toEqual({ a: '1' });

@@ -8,6 +8,8 @@ const VALID = {
   AUTH_JWT_SECRET: 'x'.repeat(32),
 };
 
+const PRODUCTION = { ...VALID, NODE_ENV: 'production', STRIPE_SECRET_KEY: 'sk_live_abc123' };
+
 function problemsOf(env: Record<string, string | undefined>): string[] {
   try {
     loadConfig(env);
@@ -57,16 +59,16 @@ describe('loadConfig', () => {
     expect(problemsOf({ DATABASE_URL: VALID.DATABASE_URL })[0]).toMatch(/^AUTH_JWT_SECRET .*AUTH_JWKS_URL/);
   });
 
-  it('requires REDIS_URL in production, and turns introspection and Sandbox off there', () => {
-    expect(problemsOf({ ...VALID, NODE_ENV: 'production' })[0]).toMatch(
-      /^REDIS_URL is required in production/,
-    );
-    const config = loadConfig({ ...VALID, NODE_ENV: 'production', REDIS_URL: 'redis://cache:6379' });
+  it('requires REDIS_URL and STRIPE_SECRET_KEY in production, and turns introspection and Sandbox off there', () => {
+    expect(problemsOf({ ...VALID, NODE_ENV: 'production' }).sort()).toEqual([
+      'REDIS_URL is required in production: live updates must reach every instance',
+      'STRIPE_SECRET_KEY is required in production',
+    ]);
+    const config = loadConfig({ ...PRODUCTION, REDIS_URL: 'redis://cache:6379' });
     expect(config).toMatchObject({ host: '0.0.0.0', graphql: { introspection: false, sandbox: false } });
     expect(
       loadConfig({
-        ...VALID,
-        NODE_ENV: 'production',
+        ...PRODUCTION,
         REDIS_URL: 'redis://c:6379',
         GRAPHQL_INTROSPECTION: 'true',
       }).graphql.introspection,
@@ -94,6 +96,22 @@ describe('loadConfig', () => {
   it('accepts several webhook secrets during a rotation', () => {
     const config = loadConfig({ ...VALID, STRIPE_WEBHOOK_SECRET: 'whsec_old, whsec_new' });
     expect(config.stripe.webhookSecrets).toEqual(['whsec_old', 'whsec_new']);
+  });
+
+  it('allows local frontends as redirect origins outside production, and only configured ones in production', () => {
+    expect(loadConfig(VALID).billing.allowedRedirectOrigins).toContain('http://localhost:3000');
+    expect(loadConfig({ ...PRODUCTION, REDIS_URL: 'redis://c:6379' }).billing.allowedRedirectOrigins).toEqual(
+      [],
+    );
+    expect(
+      loadConfig({
+        ...VALID,
+        BILLING_ALLOWED_REDIRECT_ORIGINS: 'https://app.coditect.ai/billing, https://x.io',
+      }).billing.allowedRedirectOrigins,
+    ).toEqual(['https://app.coditect.ai', 'https://x.io']);
+    expect(problemsOf({ ...VALID, BILLING_ALLOWED_REDIRECT_ORIGINS: 'not a url' })[0]).toMatch(
+      /^BILLING_ALLOWED_REDIRECT_ORIGINS must be comma-separated origins/,
+    );
   });
 
   it('rejects a publishable key where a secret key belongs', () => {

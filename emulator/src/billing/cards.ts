@@ -11,7 +11,12 @@ export type CardOutcome = { ok: true } | { ok: false; code: string; declineCode:
 
 export function cardOutcome(emu: Emulator, pm: Stripe.PaymentMethod | null): CardOutcome {
   if (!pm) {
-    return { ok: false, code: 'resource_missing', declineCode: 'resource_missing', message: 'No payment method.' };
+    return {
+      ok: false,
+      code: 'resource_missing',
+      declineCode: 'resource_missing',
+      message: 'No payment method.',
+    };
   }
   const o = chargeOutcome(emu, pm.id);
   if (o.ok) return { ok: true };

@@ -55,12 +55,20 @@ function create(req: ApiRequest): Session {
   const sessionId = newId('cs_test', 58);
   const lineItems: Stripe.LineItem[] = lineReaders.map((r, i) => {
     const pd = r.obj('price_data');
-    const price = pd ? createPrice(emu, pd, { inline: true }) : requirePrice(emu, r.reqStr('price'), `line_items[${i}][price]`);
+    const price = pd
+      ? createPrice(emu, pd, { inline: true })
+      : requirePrice(emu, r.reqStr('price'), `line_items[${i}][price]`);
     if (mode === 'payment' && price.type === 'recurring') {
-      throw invalidRequest('You must be in `subscription` mode to use recurring prices.', `line_items[${i}][price]`);
+      throw invalidRequest(
+        'You must be in `subscription` mode to use recurring prices.',
+        `line_items[${i}][price]`,
+      );
     }
     if (mode === 'subscription' && price.type !== 'recurring' && i === 0) {
-      throw invalidRequest('You must provide at least one recurring price in `subscription` mode when using prices.', 'line_items');
+      throw invalidRequest(
+        'You must provide at least one recurring price in `subscription` mode when using prices.',
+        'line_items',
+      );
     }
     const quantity = r.int('quantity') ?? 1;
     const amount = priceAmount(price, quantity);
@@ -82,7 +90,10 @@ function create(req: ApiRequest): Session {
   const total = lineItems.reduce((s, l) => s + l.amount_total, 0);
   const expiresAt = p.int('expires_at') ?? at + 86_400;
   if (expiresAt < at + 1800 || expiresAt > at + 86_400) {
-    throw invalidRequest('The `expires_at` timestamp must be between 30 minutes and 24 hours from now.', 'expires_at');
+    throw invalidRequest(
+      'The `expires_at` timestamp must be between 30 minutes and 24 hours from now.',
+      'expires_at',
+    );
   }
   const sd = p.obj('subscription_data');
   const currency = lineItems[0]?.currency ?? p.str('currency') ?? 'usd';
@@ -107,12 +118,26 @@ function create(req: ApiRequest): Session {
     currency: mode === 'setup' ? (p.str('currency') ?? null) : currency,
     currency_conversion: null,
     custom_fields: [],
-    custom_text: { after_submit: null, shipping_address: null, submit: null, terms_of_service_acceptance: null },
+    custom_text: {
+      after_submit: null,
+      shipping_address: null,
+      submit: null,
+      terms_of_service_acceptance: null,
+    },
     customer: customer?.id ?? null,
     customer_account: null,
     customer_creation: customer ? null : mode === 'payment' ? 'if_required' : 'always',
     customer_details: customer
-      ? { address: null, business_name: null, email: customer.email, individual_name: null, name: customer.name ?? null, phone: null, tax_exempt: 'none', tax_ids: [] }
+      ? {
+          address: null,
+          business_name: null,
+          email: customer.email,
+          individual_name: null,
+          name: customer.name ?? null,
+          phone: null,
+          tax_exempt: 'none',
+          tax_ids: [],
+        }
       : null,
     customer_email: p.str('customer_email') ?? null,
     discounts: [],
@@ -120,7 +145,12 @@ function create(req: ApiRequest): Session {
     integration_identifier: null,
     invoice: null,
     invoice_creation: null,
-    line_items: { object: 'list', data: lineItems, has_more: false, url: `/v1/checkout/sessions/${sessionId}/line_items` },
+    line_items: {
+      object: 'list',
+      data: lineItems,
+      has_more: false,
+      url: `/v1/checkout/sessions/${sessionId}/line_items`,
+    },
     livemode: false,
     locale: null,
     managed_payments: null,
@@ -168,9 +198,14 @@ export function successRedirect(session: Session): string | null {
 }
 
 function ensureOpen(emu: Emulator, session: Session): void {
-  if (session.status === 'open' && session.expires_at <= now(emu, idOf(session.customer))) expire(emu, session);
+  if (session.status === 'open' && session.expires_at <= now(emu, idOf(session.customer)))
+    expire(emu, session);
   if (session.status !== 'open') {
-    throw invalidRequest(`This Checkout Session is no longer active (status: ${session.status}).`, undefined, 'checkout_session_inactive');
+    throw invalidRequest(
+      `This Checkout Session is no longer active (status: ${session.status}).`,
+      undefined,
+      'checkout_session_inactive',
+    );
   }
 }
 
@@ -189,12 +224,18 @@ function expire(emu: Emulator, session: Session): Session {
  * the customer submits the hosted page. A declined card throws a 402 card error and leaves the
  * session open (the page re-shows the form).
  */
-export function completeSession(emu: Emulator, session: Session, pmId: string, email: string | null): Session {
+export function completeSession(
+  emu: Emulator,
+  session: Session,
+  pmId: string,
+  email: string | null,
+): Session {
   ensureOpen(emu, session);
   const pm = emu.store.require<Stripe.PaymentMethod>(C.paymentMethod, pmId, 'payment_method');
   const outcome = cardOutcome(emu, pm);
   // Checkout validates the card before creating anything: a decline leaves no trace but the error.
-  if (!outcome.ok && session.mode !== 'setup') throw cardError(outcome.code, outcome.message, outcome.declineCode);
+  if (!outcome.ok && session.mode !== 'setup')
+    throw cardError(outcome.code, outcome.message, outcome.declineCode);
 
   let customerId = idOf(session.customer);
   const needCustomer = session.mode !== 'payment' || session.customer_creation === 'always';
@@ -235,7 +276,8 @@ export function completeSession(emu: Emulator, session: Session, pmId: string, e
     update.subscription = sub.id;
     update.invoice = idOf(sub.latest_invoice);
     update.payment_status = sub.status === 'trialing' ? 'no_payment_required' : 'paid';
-    if (sub.status === 'incomplete') throw cardError('card_declined', 'Your card was declined.', 'generic_decline');
+    if (sub.status === 'incomplete')
+      throw cardError('card_declined', 'Your card was declined.', 'generic_decline');
   } else if (session.mode === 'payment') {
     const pi = newPaymentIntent(emu, {
       amount: session.amount_total ?? 0,
@@ -280,13 +322,15 @@ function list(req: ApiRequest): unknown {
   const subscription = p.str('subscription');
   const pi = p.str('payment_intent');
   const status = p.str('status');
-  const items = emu.store.all<Session>(C.checkoutSession).filter(
-    (s) =>
-      (!customer || idOf(s.customer) === customer) &&
-      (!subscription || idOf(s.subscription) === subscription) &&
-      (!pi || idOf(s.payment_intent) === pi) &&
-      (!status || s.status === status),
-  );
+  const items = emu.store
+    .all<Session>(C.checkoutSession)
+    .filter(
+      (s) =>
+        (!customer || idOf(s.customer) === customer) &&
+        (!subscription || idOf(s.subscription) === subscription) &&
+        (!pi || idOf(s.payment_intent) === pi) &&
+        (!status || s.status === status),
+    );
   return paginate(items, p, req.path);
 }
 
@@ -297,7 +341,11 @@ export function setupCheckout(emu: Emulator): void {
 export const routes: Route[] = [
   { method: 'POST', path: '/v1/checkout/sessions', handler: create },
   { method: 'GET', path: '/v1/checkout/sessions', handler: list },
-  { method: 'GET', path: '/v1/checkout/sessions/:id', handler: (req) => requireSession(req.emu, req.pathParams.id) },
+  {
+    method: 'GET',
+    path: '/v1/checkout/sessions/:id',
+    handler: (req) => requireSession(req.emu, req.pathParams.id),
+  },
   {
     method: 'POST',
     path: '/v1/checkout/sessions/:id',
@@ -314,7 +362,9 @@ export const routes: Route[] = [
     handler: ({ emu, pathParams }) => {
       const s = requireSession(emu, pathParams.id);
       if (s.status !== 'open') {
-        throw invalidRequest(`Only Checkout Sessions with a status in ["open"] can be expired. This Checkout Session has a status of "${s.status}".`);
+        throw invalidRequest(
+          `Only Checkout Sessions with a status in ["open"] can be expired. This Checkout Session has a status of "${s.status}".`,
+        );
       }
       return expire(emu, s);
     },
@@ -322,6 +372,7 @@ export const routes: Route[] = [
   {
     method: 'GET',
     path: '/v1/checkout/sessions/:id/line_items',
-    handler: (req) => paginate(requireSession(req.emu, req.pathParams.id).line_items?.data ?? [], req.p, req.path),
+    handler: (req) =>
+      paginate(requireSession(req.emu, req.pathParams.id).line_items?.data ?? [], req.p, req.path),
   },
 ];

@@ -18,11 +18,16 @@ export const routes: Route[] = [
       const patch: Partial<BillingConfig> = p.bool('reset') ? { ...DEFAULT_BILLING_CONFIG } : {};
       const rawSchedule = params.retry_schedule ?? params.retrySchedule;
       if (rawSchedule !== undefined) {
-        const delays = rawSchedule === '' ? [] : validateRetryDelays(Array.isArray(rawSchedule) ? rawSchedule : [rawSchedule]);
-        if (!delays) throw invalidRequest('retry_schedule must be a list of positive integer seconds', 'retry_schedule');
+        const delays =
+          rawSchedule === ''
+            ? []
+            : validateRetryDelays(Array.isArray(rawSchedule) ? rawSchedule : [rawSchedule]);
+        if (!delays)
+          throw invalidRequest('retry_schedule must be a list of positive integer seconds', 'retry_schedule');
         patch.retrySchedule = delays;
       }
-      const final = p.oneOf('final_status', ['canceled', 'unpaid', 'past_due'] as const) ??
+      const final =
+        p.oneOf('final_status', ['canceled', 'unpaid', 'past_due'] as const) ??
         p.oneOf('finalStatus', ['canceled', 'unpaid', 'past_due'] as const);
       if (final) patch.finalStatus = final;
       const expiry = p.int('incomplete_expiry_seconds');

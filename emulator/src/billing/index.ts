@@ -7,7 +7,7 @@ import type { ResourceModule, Route } from '../core/http';
 import { onCustomerDeleted } from '../resources/customers';
 import * as checkout from './checkout';
 import * as configRoutes from './config-routes';
-import { C, type Emulator, idOf, installTimeOverride } from './ctx';
+import { C, type Emulator, installTimeOverride } from './ctx';
 import * as intents from './intents-routes';
 import * as invoices from './invoices-routes';
 import { customerIdOf } from './invoices';
@@ -46,13 +46,17 @@ function setup(emu: Emulator): void {
   });
   onCustomerDeleted(emu, (customer: Stripe.Customer) => {
     for (const sub of emu.store.all<Stripe.Subscription>(C.subscription)) {
-      if (customerIdOf(sub) === customer.id && sub.status !== 'canceled' && sub.status !== 'incomplete_expired') {
+      if (
+        customerIdOf(sub) === customer.id &&
+        sub.status !== 'canceled' &&
+        sub.status !== 'incomplete_expired'
+      ) {
         cancelNow(emu, sub, { invoiceNow: false, prorate: false, reason: null });
       }
     }
   });
   portal.setup(emu);
-  void idOf;
+  checkout.setupCheckout(emu);
 }
 
 export const billing: ResourceModule = { routes, setup };

@@ -29,7 +29,11 @@ function pmFor(emu: Emulator, value: string, customer: string | null): string {
   return pm.id;
 }
 
-function confirmPi(emu: Emulator, pi: Stripe.PaymentIntent, pmParam: string | undefined): Stripe.PaymentIntent {
+function confirmPi(
+  emu: Emulator,
+  pi: Stripe.PaymentIntent,
+  pmParam: string | undefined,
+): Stripe.PaymentIntent {
   if (pi.status === 'succeeded' || pi.status === 'canceled') {
     throw invalidRequest(
       `This PaymentIntent's status is ${pi.status}, so it cannot be confirmed.`,
@@ -41,7 +45,7 @@ function confirmPi(emu: Emulator, pi: Stripe.PaymentIntent, pmParam: string | un
   const pm = pmParam ? pmFor(emu, pmParam, customer) : idOf(pi.payment_method);
   if (!pm) {
     throw invalidRequest(
-      'You cannot confirm this PaymentIntent because it\'s missing a payment method.',
+      "You cannot confirm this PaymentIntent because it's missing a payment method.",
       'payment_method',
       'payment_intent_unexpected_state',
     );
@@ -60,7 +64,11 @@ function confirmPi(emu: Emulator, pi: Stripe.PaymentIntent, pmParam: string | un
 function confirmSi(emu: Emulator, si: Stripe.SetupIntent, pmParam: string | undefined): Stripe.SetupIntent {
   const customer = idOf(si.customer);
   const pm = pmParam ? pmFor(emu, pmParam, customer) : idOf(si.payment_method);
-  if (!pm) throw invalidRequest('You cannot confirm this SetupIntent because it\'s missing a payment method.', 'payment_method');
+  if (!pm)
+    throw invalidRequest(
+      "You cannot confirm this SetupIntent because it's missing a payment method.",
+      'payment_method',
+    );
   const outcome = cardOutcome(emu, emu.store.get<Stripe.PaymentMethod>(C.paymentMethod, pm) ?? null);
   si.payment_method = pm;
   // Setup succeeds for cards that only fail on charge (…0341), as Stripe's do.
@@ -68,7 +76,12 @@ function confirmSi(emu: Emulator, si: Stripe.SetupIntent, pmParam: string | unde
   const setupFails = !outcome.ok && pmObj?.card?.last4 !== '0341';
   if (setupFails && !outcome.ok) {
     si.status = 'requires_payment_method';
-    si.last_setup_error = { type: 'card_error', code: outcome.code, decline_code: outcome.declineCode, message: outcome.message };
+    si.last_setup_error = {
+      type: 'card_error',
+      code: outcome.code,
+      decline_code: outcome.declineCode,
+      message: outcome.message,
+    };
     emu.store.put(C.setupIntent, si);
     emit(emu, 'setup_intent.setup_failed', si);
     throw cardError(outcome.code, outcome.message, outcome.declineCode, { setup_intent: si });
@@ -141,7 +154,8 @@ export const routes: Route[] = [
   {
     method: 'POST',
     path: '/v1/payment_intents/:id/confirm',
-    handler: ({ emu, p, pathParams }) => confirmPi(emu, requirePi(emu, pathParams.id), p.str('payment_method')),
+    handler: ({ emu, p, pathParams }) =>
+      confirmPi(emu, requirePi(emu, pathParams.id), p.str('payment_method')),
   },
   {
     method: 'POST',
@@ -149,9 +163,15 @@ export const routes: Route[] = [
     handler: ({ emu, p, pathParams }) => {
       const pi = requirePi(emu, pathParams.id);
       if (pi.status === 'succeeded') {
-        throw invalidRequest('You cannot cancel this PaymentIntent because it has a status of succeeded.', undefined, 'payment_intent_unexpected_state');
+        throw invalidRequest(
+          'You cannot cancel this PaymentIntent because it has a status of succeeded.',
+          undefined,
+          'payment_intent_unexpected_state',
+        );
       }
-      const reason = (p.str('cancellation_reason') as Stripe.PaymentIntent.CancellationReason | undefined) ?? 'requested_by_customer';
+      const reason =
+        (p.str('cancellation_reason') as Stripe.PaymentIntent.CancellationReason | undefined) ??
+        'requested_by_customer';
       cancelPaymentIntent(emu, pi, reason);
       return pi;
     },
@@ -178,7 +198,9 @@ export const routes: Route[] = [
     path: '/v1/setup_intents',
     handler: (req) => {
       const customer = req.p.str('customer');
-      const items = req.emu.store.all<Stripe.SetupIntent>(C.setupIntent).filter((x) => !customer || idOf(x.customer) === customer);
+      const items = req.emu.store
+        .all<Stripe.SetupIntent>(C.setupIntent)
+        .filter((x) => !customer || idOf(x.customer) === customer);
       return paginate(items, req.p, req.path);
     },
   },
@@ -186,7 +208,8 @@ export const routes: Route[] = [
   {
     method: 'POST',
     path: '/v1/setup_intents/:id/confirm',
-    handler: ({ emu, p, pathParams }) => confirmSi(emu, requireSi(emu, pathParams.id), p.str('payment_method')),
+    handler: ({ emu, p, pathParams }) =>
+      confirmSi(emu, requireSi(emu, pathParams.id), p.str('payment_method')),
   },
   {
     method: 'POST',

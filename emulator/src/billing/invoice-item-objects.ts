@@ -51,7 +51,10 @@ export function createInvoiceItem(emu: Emulator, args: InvoiceItemArgs): Stripe.
           price_details: { price: args.price.id, product: priceProductId(args.price) },
           unit_amount_decimal: wireDecimal(unitAmountDecimal(args.price)),
         }
-      : { type: 'price_details', unit_amount_decimal: wireDecimal(String(args.amount / Math.max(1, args.quantity))) },
+      : {
+          type: 'price_details',
+          unit_amount_decimal: wireDecimal(String(args.amount / Math.max(1, args.quantity))),
+        },
     proration: args.proration,
     proration_details: { credited_items: null, discount_amounts: [] },
     quantity: args.quantity,

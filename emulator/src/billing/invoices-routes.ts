@@ -36,7 +36,8 @@ function create(req: ApiRequest): Stripe.Invoice {
   const sub = subId ? emu.store.require<Stripe.Subscription>(C.subscription, subId, 'subscription') : null;
   const at = now(emu, customer.id);
   const pending = p.oneOf('pending_invoice_items_behavior', ['exclude', 'include'] as const) ?? 'exclude';
-  const collection = p.oneOf('collection_method', ['charge_automatically', 'send_invoice'] as const) ?? 'charge_automatically';
+  const collection =
+    p.oneOf('collection_method', ['charge_automatically', 'send_invoice'] as const) ?? 'charge_automatically';
   const pm = p.str('default_payment_method');
   const inv = createInvoice(
     emu,
@@ -67,9 +68,22 @@ function update(req: ApiRequest): Stripe.Invoice {
   const inv = requireInvoice(emu, req.pathParams.id);
   const before = structuredClone(inv);
   if (p.has('metadata')) inv.metadata = p.metadata(inv.metadata ?? {});
-  const draftOnly = ['description', 'default_payment_method', 'collection_method', 'days_until_due', 'auto_advance'];
-  if (inv.status !== 'draft' && draftOnly.some((k) => p.has(k) && k !== 'description' && k !== 'auto_advance')) {
-    throw invalidRequest('You can only update these fields on a draft invoice.', undefined, 'invoice_not_editable');
+  const draftOnly = [
+    'description',
+    'default_payment_method',
+    'collection_method',
+    'days_until_due',
+    'auto_advance',
+  ];
+  if (
+    inv.status !== 'draft' &&
+    draftOnly.some((k) => p.has(k) && k !== 'description' && k !== 'auto_advance')
+  ) {
+    throw invalidRequest(
+      'You can only update these fields on a draft invoice.',
+      undefined,
+      'invoice_not_editable',
+    );
   }
   if (p.has('description')) inv.description = p.strOrNull('description') ?? null;
   if (p.has('auto_advance')) inv.auto_advance = p.bool('auto_advance') ?? inv.auto_advance;
@@ -92,13 +106,15 @@ function list(req: ApiRequest): unknown {
   const subscription = p.str('subscription');
   const status = p.str('status');
   const created = p.range('created');
-  const items = emu.store.all<Stripe.Invoice>(C.invoice).filter(
-    (inv) =>
-      (!customer || customerIdOf(inv) === customer) &&
-      (!subscription || subscriptionIdOfInvoice(inv) === subscription) &&
-      (!status || inv.status === status) &&
-      (!created || created(inv.created)),
-  );
+  const items = emu.store
+    .all<Stripe.Invoice>(C.invoice)
+    .filter(
+      (inv) =>
+        (!customer || customerIdOf(inv) === customer) &&
+        (!subscription || subscriptionIdOfInvoice(inv) === subscription) &&
+        (!status || inv.status === status) &&
+        (!created || created(inv.created)),
+    );
   return paginate(items, p, req.path);
 }
 
@@ -190,7 +206,8 @@ function createItem(req: ApiRequest): Stripe.InvoiceItem {
   });
   if (invoiceId) {
     const inv = requireInvoice(emu, invoiceId);
-    if (inv.status !== 'draft') throw invalidRequest('You can only add invoice items to draft invoices.', 'invoice');
+    if (inv.status !== 'draft')
+      throw invalidRequest('You can only add invoice items to draft invoices.', 'invoice');
     addItemToDraft(emu, inv, ii);
   }
   return ii;
@@ -211,7 +228,8 @@ function updateItem(req: ApiRequest): Stripe.InvoiceItem {
   const ii = requireItem(emu, req.pathParams.id);
   if (ii.invoice) {
     const inv = emu.store.get<Stripe.Invoice>(C.invoice, idOf(ii.invoice) ?? '');
-    if (inv && inv.status !== 'draft') throw invalidRequest('This invoice item is on a finalized invoice.', undefined, 'invoice_not_editable');
+    if (inv && inv.status !== 'draft')
+      throw invalidRequest('This invoice item is on a finalized invoice.', undefined, 'invoice_not_editable');
   }
   // No event: this API version has no `invoiceitem.updated`.
   const { obj } = emu.store.update<Stripe.InvoiceItem>(C.invoiceItem, ii.id, (x) => {
@@ -231,7 +249,8 @@ function deleteItem(req: ApiRequest): unknown {
   const ii = requireItem(emu, req.pathParams.id);
   if (ii.invoice) {
     const inv = emu.store.get<Stripe.Invoice>(C.invoice, idOf(ii.invoice) ?? '');
-    if (inv && inv.status !== 'draft') throw invalidRequest('This invoice item is on a finalized invoice.', undefined, 'invoice_not_editable');
+    if (inv && inv.status !== 'draft')
+      throw invalidRequest('This invoice item is on a finalized invoice.', undefined, 'invoice_not_editable');
     if (inv) {
       inv.lines.data = inv.lines.data.filter((l) => l.parent?.invoice_item_details?.invoice_item !== ii.id);
       recomputeTotals(inv, 0);
@@ -248,12 +267,14 @@ function listItems(req: ApiRequest): unknown {
   const customer = p.str('customer');
   const invoice = p.str('invoice');
   const pendingOnly = p.bool('pending');
-  const items = emu.store.all<Stripe.InvoiceItem>(C.invoiceItem).filter(
-    (ii) =>
-      (!customer || customerIdOf(ii) === customer) &&
-      (!invoice || ii.invoice === invoice) &&
-      (pendingOnly === undefined || (ii.invoice === null) === pendingOnly),
-  );
+  const items = emu.store
+    .all<Stripe.InvoiceItem>(C.invoiceItem)
+    .filter(
+      (ii) =>
+        (!customer || customerIdOf(ii) === customer) &&
+        (!invoice || ii.invoice === invoice) &&
+        (pendingOnly === undefined || (ii.invoice === null) === pendingOnly),
+    );
   return paginate(items, p, req.path);
 }
 
@@ -280,7 +301,11 @@ export const routes: Route[] = [
     },
   },
   { method: 'POST', path: '/v1/invoices/:id/pay', handler: pay },
-  { method: 'POST', path: '/v1/invoices/:id/void', handler: (req) => voidInvoice(req.emu, requireInvoice(req.emu, req.pathParams.id)) },
+  {
+    method: 'POST',
+    path: '/v1/invoices/:id/void',
+    handler: (req) => voidInvoice(req.emu, requireInvoice(req.emu, req.pathParams.id)),
+  },
   {
     method: 'POST',
     path: '/v1/invoices/:id/mark_uncollectible',
@@ -311,6 +336,7 @@ export const routes: Route[] = [
   {
     method: 'GET',
     path: '/v1/invoice_payments/:id',
-    handler: (req) => req.emu.store.require<Stripe.InvoicePayment>(C.invoicePayment, req.pathParams.id, 'invoice payment'),
+    handler: (req) =>
+      req.emu.store.require<Stripe.InvoicePayment>(C.invoicePayment, req.pathParams.id, 'invoice payment'),
   },
 ];

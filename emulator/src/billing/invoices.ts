@@ -9,7 +9,14 @@ import type Stripe from 'stripe';
 import { cardError, invalidRequest } from '../core/errors';
 import { C, type Emulator, emit, id, idOf, now } from './ctx';
 import { invoiceListeners } from './hooks';
-import { buildInvoice, buildLine, customerIdOf, type InvoiceArgs, type LineSpec, subscriptionIdOfInvoice } from './invoice-objects';
+import {
+  buildInvoice,
+  buildLine,
+  customerIdOf,
+  type InvoiceArgs,
+  type LineSpec,
+  subscriptionIdOfInvoice,
+} from './invoice-objects';
 import { invoiceTotals } from './math';
 import { type ChargeResult, confirmPaymentIntent, cancelPaymentIntent, newPaymentIntent } from './payments';
 import { hostedUrl } from './urls';
@@ -132,7 +139,11 @@ export function defaultPaymentMethodFor(emu: Emulator, inv: Stripe.Invoice): str
  */
 export function finalizeInvoice(emu: Emulator, inv: Stripe.Invoice): Stripe.Invoice {
   if (inv.status !== 'draft') {
-    throw invalidRequest(`This invoice is already finalized, you can't re-finalize a non-draft invoice.`, undefined, 'invoice_not_editable');
+    throw invalidRequest(
+      `This invoice is already finalized, you can't re-finalize a non-draft invoice.`,
+      undefined,
+      'invoice_not_editable',
+    );
   }
   const customerId = customerIdOf(inv);
   const at = now(emu, customerId);
@@ -182,7 +193,12 @@ export function finalizeInvoice(emu: Emulator, inv: Stripe.Invoice): Stripe.Invo
       status_transitions: { canceled_at: null, paid_at: null },
     };
     emu.store.insert(C.invoicePayment, payment);
-    inv.payments = { object: 'list', data: [payment], has_more: false, url: `/v1/invoice_payments?invoice=${inv.id}` };
+    inv.payments = {
+      object: 'list',
+      data: [payment],
+      has_more: false,
+      url: `/v1/invoice_payments?invoice=${inv.id}`,
+    };
     emu.store.put(C.invoice, inv);
   }
   return inv;
@@ -250,13 +266,21 @@ export function attemptPayment(emu: Emulator, inv: Stripe.Invoice, paymentMethod
   if (inv.status === 'draft') finalizeInvoice(emu, inv);
   if (inv.status === 'paid') return { ok: true, invoice: inv };
   if (inv.status !== 'open') {
-    throw invalidRequest(`You cannot pay an invoice with status ${inv.status}.`, undefined, 'invoice_not_editable');
+    throw invalidRequest(
+      `You cannot pay an invoice with status ${inv.status}.`,
+      undefined,
+      'invoice_not_editable',
+    );
   }
   const pm = paymentMethod ?? defaultPaymentMethodFor(emu, inv);
   const customerId = customerIdOf(inv);
   let pi = paymentIntentOf(emu, inv);
   if (!pi) {
-    pi = newPaymentIntent(emu, { amount: inv.amount_remaining, currency: inv.currency, customer: customerId });
+    pi = newPaymentIntent(emu, {
+      amount: inv.amount_remaining,
+      currency: inv.currency,
+      customer: customerId,
+    });
     emu.store.put<PiLink>(C.piLink, { id: pi.id, invoice: inv.id });
   }
   const before = structuredClone(inv);
@@ -317,7 +341,11 @@ export function invoicePaidByIntent(emu: Emulator, piId: string): void {
 
 export function voidInvoice(emu: Emulator, inv: Stripe.Invoice): Stripe.Invoice {
   if (inv.status !== 'open' && inv.status !== 'uncollectible') {
-    throw invalidRequest(`You can only void an open or uncollectible invoice.`, undefined, 'invoice_not_editable');
+    throw invalidRequest(
+      `You can only void an open or uncollectible invoice.`,
+      undefined,
+      'invoice_not_editable',
+    );
   }
   const before = structuredClone(inv);
   inv.status = 'void';
@@ -333,7 +361,11 @@ export function voidInvoice(emu: Emulator, inv: Stripe.Invoice): Stripe.Invoice 
 
 export function markUncollectible(emu: Emulator, inv: Stripe.Invoice): Stripe.Invoice {
   if (inv.status !== 'open') {
-    throw invalidRequest(`You can only mark an open invoice as uncollectible.`, undefined, 'invoice_not_editable');
+    throw invalidRequest(
+      `You can only mark an open invoice as uncollectible.`,
+      undefined,
+      'invoice_not_editable',
+    );
   }
   const before = structuredClone(inv);
   inv.status = 'uncollectible';
@@ -345,7 +377,11 @@ export function markUncollectible(emu: Emulator, inv: Stripe.Invoice): Stripe.In
 }
 
 /** Finalize and, for automatic collection, try to pay: what Stripe's auto-advance does. */
-export function advanceInvoice(emu: Emulator, inv: Stripe.Invoice, paymentMethod: string | null = null): PayResult {
+export function advanceInvoice(
+  emu: Emulator,
+  inv: Stripe.Invoice,
+  paymentMethod: string | null = null,
+): PayResult {
   if (inv.status === 'draft') finalizeInvoice(emu, inv);
   if (inv.status !== 'open' || inv.collection_method !== 'charge_automatically') {
     return { ok: inv.status === 'paid', invoice: inv };

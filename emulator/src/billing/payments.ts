@@ -86,7 +86,11 @@ export function newPaymentIntent(
  * Confirms `pi` with `paymentMethod`: one charge attempt, its events, and the intent's new
  * status. Does not throw on a decline; the caller decides whether that is a 402.
  */
-export function confirmPaymentIntent(emu: Emulator, pi: Stripe.PaymentIntent, paymentMethod: string): ChargeResult {
+export function confirmPaymentIntent(
+  emu: Emulator,
+  pi: Stripe.PaymentIntent,
+  paymentMethod: string,
+): ChargeResult {
   const customer = typeof pi.customer === 'string' ? pi.customer : (pi.customer?.id ?? null);
   const pm = emu.store.get<Stripe.PaymentMethod>(C.paymentMethod, paymentMethod) ?? null;
   const outcome = cardOutcome(emu, pm);
@@ -132,7 +136,9 @@ export function confirmPaymentIntent(emu: Emulator, pi: Stripe.PaymentIntent, pa
       network_status: outcome.ok ? 'approved_by_network' : 'declined_by_network',
       reason: outcome.ok ? null : outcome.declineCode,
       risk_level: 'normal',
-      seller_message: outcome.ok ? 'Payment complete.' : 'The bank did not return any further details with this decline.',
+      seller_message: outcome.ok
+        ? 'Payment complete.'
+        : 'The bank did not return any further details with this decline.',
       type: outcome.ok ? 'authorized' : 'issuer_declined',
     },
     paid: outcome.ok,
@@ -200,7 +206,12 @@ export function cancelPaymentIntent(
 
 export function newSetupIntent(
   emu: Emulator,
-  args: { customer: string | null; paymentMethod?: string | null; metadata?: Record<string, string>; usage?: string },
+  args: {
+    customer: string | null;
+    paymentMethod?: string | null;
+    metadata?: Record<string, string>;
+    usage?: string;
+  },
 ): Stripe.SetupIntent {
   const siId = id('seti');
   const si: Stripe.SetupIntent = {

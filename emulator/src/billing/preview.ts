@@ -15,7 +15,14 @@ import { customerIdOf, invoiceItemLine, pendingItems, recomputeTotals } from './
 import { addIntervals } from './math';
 import { recurringOf } from './pricing';
 import { subPeriod } from './subscription-objects';
-import { licensedLines, meteredLines, planItemChanges, type ProrationBehavior, prorationLines, requireSubscription } from './subscriptions';
+import {
+  licensedLines,
+  meteredLines,
+  planItemChanges,
+  type ProrationBehavior,
+  prorationLines,
+  requireSubscription,
+} from './subscriptions';
 import { readItemChanges } from './subscriptions-routes';
 
 function previewInvoice(
@@ -61,7 +68,9 @@ export function createPreview(req: ApiRequest): Stripe.Invoice {
     sub =
       emu.store
         .all<Stripe.Subscription>(C.subscription)
-        .find((s) => customerIdOf(s) === customer.id && ['active', 'trialing', 'past_due'].includes(s.status)) ?? null;
+        .find(
+          (s) => customerIdOf(s) === customer.id && ['active', 'trialing', 'past_due'].includes(s.status),
+        ) ?? null;
   }
   const at = now(emu, customer.id);
   const pendingLines = (pending: 'include' | { subscription: string }): LineSpec[] =>
@@ -69,14 +78,21 @@ export function createPreview(req: ApiRequest): Stripe.Invoice {
   if (!sub) {
     const lines = pendingLines('include');
     if (lines.length === 0) {
-      throw invalidRequest(`No upcoming invoices for customer: ${customer.id}`, undefined, 'invoice_upcoming_none');
+      throw invalidRequest(
+        `No upcoming invoices for customer: ${customer.id}`,
+        undefined,
+        'invoice_upcoming_none',
+      );
     }
     return previewInvoice(emu, customer, null, 'manual', lines, { start: at, end: at });
   }
 
   const details = p.obj('subscription_details');
-  const behavior = (details?.oneOf('proration_behavior', ['create_prorations', 'always_invoice', 'none'] as const) ??
-    'create_prorations') as ProrationBehavior;
+  const behavior = (details?.oneOf('proration_behavior', [
+    'create_prorations',
+    'always_invoice',
+    'none',
+  ] as const) ?? 'create_prorations') as ProrationBehavior;
   const date = details?.int('proration_date') ?? at;
   const changes = readItemChanges(emu, details?.objArray('items') ?? [], customer.id);
   const { items, prorations } = planItemChanges(emu, sub, changes, at);
@@ -84,7 +100,10 @@ export function createPreview(req: ApiRequest): Stripe.Invoice {
   const proration = prorate ? prorationLines(emu, sub, prorations, date) : [];
   const period = subPeriod(sub);
   if (behavior === 'always_invoice' && proration.length > 0) {
-    return previewInvoice(emu, customer, sub, 'subscription_update', proration, { start: date, end: period.end });
+    return previewInvoice(emu, customer, sub, 'subscription_update', proration, {
+      start: date,
+      end: period.end,
+    });
   }
 
   // The next renewal with the proposed items (schedule_details: the next phase's items).
@@ -93,7 +112,12 @@ export function createPreview(req: ApiRequest): Stripe.Invoice {
   const phaseReaders = schedule?.objArray('phases');
   if (phaseReaders && phaseReaders.length > 1) {
     const nextChanges = readItemChanges(emu, phaseReaders[1].objArray('items') ?? [], customer.id);
-    proposed.items.data = planItemChanges(emu, { ...proposed, items: { ...proposed.items, data: [] } }, nextChanges, at).items;
+    proposed.items.data = planItemChanges(
+      emu,
+      { ...proposed, items: { ...proposed.items, data: [] } },
+      nextChanges,
+      at,
+    ).items;
   }
   const cancelAtEnd = details?.bool('cancel_at_period_end') ?? sub.cancel_at_period_end;
   const { interval, count } = recurringOf((proposed.items.data[0] ?? sub.items.data[0]).price);

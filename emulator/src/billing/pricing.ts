@@ -18,8 +18,12 @@ export function isMetered(price: Stripe.Price): boolean {
 export function priceTiers(price: Stripe.Price): Tier[] {
   return (price.tiers ?? []).map((t) => ({
     up_to: t.up_to,
-    unit_amount: t.unit_amount ?? (t.unit_amount_decimal ? Math.round(Number(decimalString(t.unit_amount_decimal))) : null),
-    flat_amount: t.flat_amount ?? (t.flat_amount_decimal ? Math.round(Number(decimalString(t.flat_amount_decimal))) : null),
+    unit_amount:
+      t.unit_amount ??
+      (t.unit_amount_decimal ? Math.round(Number(decimalString(t.unit_amount_decimal))) : null),
+    flat_amount:
+      t.flat_amount ??
+      (t.flat_amount_decimal ? Math.round(Number(decimalString(t.flat_amount_decimal))) : null),
   }));
 }
 

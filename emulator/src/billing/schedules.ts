@@ -17,12 +17,7 @@ import { addIntervals, type Interval } from './math';
 import { isMetered, recurringOf } from './pricing';
 import { buildItem, subPeriod } from './subscription-objects';
 import type { Task } from './time/engine';
-import {
-  cancelNow,
-  createSubscription,
-  requireSubscription,
-  saveSub,
-} from './subscriptions';
+import { cancelNow, createSubscription, requireSubscription, saveSub } from './subscriptions';
 
 type Schedule = Stripe.SubscriptionSchedule;
 type Phase = Stripe.SubscriptionSchedule.Phase;
@@ -35,7 +30,11 @@ function phaseFromItems(
   items: { price: Stripe.Price; quantity: number | undefined }[],
   start: number,
   end: number,
-  extra: { prorationBehavior?: Stripe.SubscriptionSchedule.Phase.ProrationBehavior; metadata?: Record<string, string>; trialEnd?: number | null },
+  extra: {
+    prorationBehavior?: Stripe.SubscriptionSchedule.Phase.ProrationBehavior;
+    metadata?: Record<string, string>;
+    trialEnd?: number | null;
+  },
 ): Phase {
   return {
     add_invoice_items: [],
@@ -67,7 +66,14 @@ function phaseFromItems(
   };
 }
 
-function buildSchedule(emu: Emulator, customer: string, sub: Stripe.Subscription | null, phases: Phase[], endBehavior: Stripe.SubscriptionSchedule.EndBehavior, metadata: Record<string, string>): Schedule {
+function buildSchedule(
+  emu: Emulator,
+  customer: string,
+  sub: Stripe.Subscription | null,
+  phases: Phase[],
+  endBehavior: Stripe.SubscriptionSchedule.EndBehavior,
+  metadata: Record<string, string>,
+): Schedule {
   const at = now(emu, customer);
   const c = emu.store.get<Stripe.Customer>(C.customer, customer);
   return {
@@ -88,7 +94,14 @@ function buildSchedule(emu: Emulator, customer: string, sub: Stripe.Subscription
       collection_method: 'charge_automatically',
       default_payment_method: null,
       description: null,
-      invoice_settings: { account_tax_ids: null, custom_fields: null, days_until_due: null, description: null, footer: null, issuer: { type: 'self' } },
+      invoice_settings: {
+        account_tax_ids: null,
+        custom_fields: null,
+        days_until_due: null,
+        description: null,
+        footer: null,
+        issuer: { type: 'self' },
+      },
       on_behalf_of: null,
       transfer_data: null,
     },
@@ -131,10 +144,17 @@ function readPhases(emu: Emulator, readers: ParamReader[]): PhaseInput[] {
       startDate: startRaw === undefined || startRaw === 'now' ? null : Number(startRaw),
       endDate: endRaw === undefined || endRaw === 'now' ? null : Number(endRaw),
       duration: d
-        ? { interval: (d.oneOf('interval', ['day', 'week', 'month', 'year'] as const) ?? 'month') as Interval, count: d.int('interval_count') ?? 1 }
+        ? {
+            interval: (d.oneOf('interval', ['day', 'week', 'month', 'year'] as const) ?? 'month') as Interval,
+            count: d.int('interval_count') ?? 1,
+          }
         : null,
       iterations: r.int('iterations') ?? null,
-      prorationBehavior: r.oneOf('proration_behavior', ['always_invoice', 'create_prorations', 'none'] as const),
+      prorationBehavior: r.oneOf('proration_behavior', [
+        'always_invoice',
+        'create_prorations',
+        'none',
+      ] as const),
       metadata: r.has('metadata') ? r.metadata({}) : undefined,
       trialEnd: r.int('trial_end') ?? null,
     };
@@ -153,8 +173,15 @@ function resolvePhases(inputs: PhaseInput[], firstStart: number): Phase[] {
     else if (p.duration) end = addIntervals(start, p.duration.interval, p.duration.count, 1);
     else if (p.iterations) end = addIntervals(start, rec.interval, rec.count, p.iterations);
     else end = addIntervals(start, rec.interval, rec.count, 1);
-    if (end <= start) throw invalidRequest('Phase end_date must be after its start_date.', `phases[${i}][end_date]`);
-    phases.push(phaseFromItems(p.items, start, end, { prorationBehavior: p.prorationBehavior, metadata: p.metadata, trialEnd: p.trialEnd }));
+    if (end <= start)
+      throw invalidRequest('Phase end_date must be after its start_date.', `phases[${i}][end_date]`);
+    phases.push(
+      phaseFromItems(p.items, start, end, {
+        prorationBehavior: p.prorationBehavior,
+        metadata: p.metadata,
+        trialEnd: p.trialEnd,
+      }),
+    );
     start = end;
   });
   return phases;
@@ -198,9 +225,18 @@ function advancePhase(emu: Emulator, s: Schedule): void {
         if (it.quantity !== undefined) existing.quantity = it.quantity;
         return existing;
       }
-      return buildItem({ subscription: sub.id, price, quantity: it.quantity, created: now(emu, customerIdOf(sub)), periodStart: period.start, periodEnd: period.end, metadata: {} });
+      return buildItem({
+        subscription: sub.id,
+        price,
+        quantity: it.quantity,
+        created: now(emu, customerIdOf(sub)),
+        periodStart: period.start,
+        periodEnd: period.end,
+        metadata: {},
+      });
     });
-    if (next.metadata && Object.keys(next.metadata).length > 0) sub.metadata = { ...sub.metadata, ...next.metadata };
+    if (next.metadata && Object.keys(next.metadata).length > 0)
+      sub.metadata = { ...sub.metadata, ...next.metadata };
     saveSub(emu, sub);
     emit(emu, 'customer.subscription.updated', sub, { items: before.items });
   }
@@ -256,7 +292,11 @@ function create(req: ApiRequest): Schedule {
       throw invalidRequest('You cannot set `phases` if `from_subscription` is set.', 'phases');
     }
     const sub = requireSubscription(emu, from);
-    if (sub.schedule) throw invalidRequest(`The subscription \`${sub.id}\` is already attached to a schedule.`, 'from_subscription');
+    if (sub.schedule)
+      throw invalidRequest(
+        `The subscription \`${sub.id}\` is already attached to a schedule.`,
+        'from_subscription',
+      );
     const period = subPeriod(sub);
     const phase = phaseFromItems(
       sub.items.data.map((it) => ({ price: it.price, quantity: it.quantity })),
@@ -279,7 +319,10 @@ function create(req: ApiRequest): Schedule {
   const at = now(emu, customer.id);
   const startRaw = p.str('start_date');
   if (startRaw !== undefined && startRaw !== 'now' && Number(startRaw) > at) {
-    throw invalidRequest('The emulator only supports schedules that start now (start_date=now).', 'start_date');
+    throw invalidRequest(
+      'The emulator only supports schedules that start now (start_date=now).',
+      'start_date',
+    );
   }
   const phases = resolvePhases(inputs, at);
   phases[0].start_date = at;
@@ -324,7 +367,9 @@ function update(req: ApiRequest): Schedule {
     const inputs = readPhases(emu, p.objArray('phases') ?? []);
     const start = inputs[0]?.startDate ?? s.current_phase?.start_date ?? now(emu, customerIdOf(s));
     s.phases = resolvePhases(inputs, start);
-    s.current_phase = s.phases[0] ? { start_date: s.phases[0].start_date, end_date: s.phases[0].end_date } : null;
+    s.current_phase = s.phases[0]
+      ? { start_date: s.phases[0].start_date, end_date: s.phases[0].end_date }
+      : null;
   }
   const eb = p.oneOf('end_behavior', ['cancel', 'none', 'release', 'renew'] as const);
   if (eb) s.end_behavior = eb;
@@ -351,7 +396,11 @@ function cancel(req: ApiRequest): Schedule {
   const subId = idOf(s.subscription);
   const sub = subId ? emu.store.get<Stripe.Subscription>(C.subscription, subId) : undefined;
   if (sub && sub.status !== 'canceled') {
-    cancelNow(emu, sub, { invoiceNow: p.bool('invoice_now') ?? true, prorate: p.bool('prorate') ?? true, reason: 'cancellation_requested' });
+    cancelNow(emu, sub, {
+      invoiceNow: p.bool('invoice_now') ?? true,
+      prorate: p.bool('prorate') ?? true,
+      reason: 'cancellation_requested',
+    });
   }
   const { obj, previous } = emu.store.update<Schedule>(C.schedule, s.id, (x) => {
     x.status = 'canceled';
@@ -372,7 +421,11 @@ function list(req: ApiRequest): unknown {
 export const routes: Route[] = [
   { method: 'POST', path: '/v1/subscription_schedules', handler: create },
   { method: 'GET', path: '/v1/subscription_schedules', handler: list },
-  { method: 'GET', path: '/v1/subscription_schedules/:id', handler: (req) => requireSchedule(req.emu, req.pathParams.id) },
+  {
+    method: 'GET',
+    path: '/v1/subscription_schedules/:id',
+    handler: (req) => requireSchedule(req.emu, req.pathParams.id),
+  },
   { method: 'POST', path: '/v1/subscription_schedules/:id', handler: update },
   { method: 'POST', path: '/v1/subscription_schedules/:id/cancel', handler: cancel },
   {

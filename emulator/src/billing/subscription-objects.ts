@@ -89,7 +89,11 @@ export function buildSubscription(args: SubscriptionArgs): Stripe.Subscription {
     automatic_tax: { disabled_reason: null, enabled: false, liability: null },
     billing_cycle_anchor: args.anchor,
     billing_cycle_anchor_config: null,
-    billing_mode: { flexible: { proration_discounts: 'included' }, type: 'flexible', updated_at: args.created },
+    billing_mode: {
+      flexible: { proration_discounts: 'included' },
+      type: 'flexible',
+      updated_at: args.created,
+    },
     billing_schedules: [],
     billing_thresholds: null,
     cancel_at: args.cancelAt,
@@ -108,8 +112,19 @@ export function buildSubscription(args: SubscriptionArgs): Stripe.Subscription {
     description: args.description,
     discounts: [],
     ended_at: null,
-    invoice_settings: { account_tax_ids: null, custom_fields: null, description: null, footer: null, issuer: { type: 'self' } },
-    items: { object: 'list', data: [], has_more: false, url: `/v1/subscription_items?subscription=${args.id}` },
+    invoice_settings: {
+      account_tax_ids: null,
+      custom_fields: null,
+      description: null,
+      footer: null,
+      issuer: { type: 'self' },
+    },
+    items: {
+      object: 'list',
+      data: [],
+      has_more: false,
+      url: `/v1/subscription_items?subscription=${args.id}`,
+    },
     latest_invoice: null,
     livemode: false,
     managed_payments: null,
@@ -117,7 +132,11 @@ export function buildSubscription(args: SubscriptionArgs): Stripe.Subscription {
     next_pending_invoice_item_invoice: null,
     on_behalf_of: null,
     pause_collection: null,
-    payment_settings: { payment_method_options: null, payment_method_types: null, save_default_payment_method: 'off' },
+    payment_settings: {
+      payment_method_options: null,
+      payment_method_types: null,
+      save_default_payment_method: 'off',
+    },
     pending_invoice_item_interval: null,
     pending_setup_intent: null,
     pending_update: null,
@@ -127,7 +146,9 @@ export function buildSubscription(args: SubscriptionArgs): Stripe.Subscription {
     test_clock: args.testClock,
     transfer_data: null,
     trial_end: args.trialEnd,
-    trial_settings: { end_behavior: { billing_cycle_anchor: null, missing_payment_method: args.missingPaymentMethod } },
+    trial_settings: {
+      end_behavior: { billing_cycle_anchor: null, missing_payment_method: args.missingPaymentMethod },
+    },
     trial_start: args.trialStart,
   };
 }

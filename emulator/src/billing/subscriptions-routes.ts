@@ -27,14 +27,20 @@ import {
 } from './subscriptions';
 import { learnOrigin } from './urls';
 
-const PAYMENT_BEHAVIORS = ['allow_incomplete', 'default_incomplete', 'error_if_incomplete', 'pending_if_incomplete'] as const;
+const PAYMENT_BEHAVIORS = [
+  'allow_incomplete',
+  'default_incomplete',
+  'error_if_incomplete',
+  'pending_if_incomplete',
+] as const;
 const PRORATION = ['create_prorations', 'always_invoice', 'none'] as const;
 
 function readPrice(emu: Emulator, r: ParamReader, customerId: string | null): Stripe.Price {
   const priceData = r.obj('price_data');
   if (priceData) return createPrice(emu, priceData, { inline: true });
   const priceId = r.str('price') ?? r.str('plan');
-  if (!priceId) throw invalidRequest(`Missing required param: ${r.name('price')}.`, r.name('price'), 'parameter_missing');
+  if (!priceId)
+    throw invalidRequest(`Missing required param: ${r.name('price')}.`, r.name('price'), 'parameter_missing');
   void customerId;
   return requirePrice(emu, priceId, r.name('price'));
 }
@@ -74,13 +80,18 @@ function create(req: ApiRequest): Stripe.Subscription {
     quantity: r.int('quantity'),
     metadata: r.metadata({}),
   }));
-  if (items.length === 0) throw invalidRequest('Missing required param: items.', 'items', 'parameter_missing');
+  if (items.length === 0)
+    throw invalidRequest('Missing required param: items.', 'items', 'parameter_missing');
   const trialEndRaw = readTimestampOrNow(p, 'trial_end', at);
   const trialDays = p.int('trial_period_days');
   let trialEnd: number | null = null;
   if (trialEndRaw === 'now') trialEnd = null;
   else if (trialEndRaw !== undefined) {
-    if (trialEndRaw <= at) throw invalidRequest('Invalid timestamp: must be an integer Unix timestamp in the future.', 'trial_end');
+    if (trialEndRaw <= at)
+      throw invalidRequest(
+        'Invalid timestamp: must be an integer Unix timestamp in the future.',
+        'trial_end',
+      );
     trialEnd = trialEndRaw;
   } else if (trialDays !== undefined && trialDays > 0) trialEnd = at + trialDays * 86_400;
   const ts = p.obj('trial_settings')?.obj('end_behavior');
@@ -94,13 +105,17 @@ function create(req: ApiRequest): Stripe.Subscription {
     items,
     trialEnd,
     trialFromPlan: p.bool('trial_from_plan') ?? false,
-    missingPaymentMethod: ts?.oneOf('missing_payment_method', ['cancel', 'create_invoice', 'pause'] as const) ?? 'create_invoice',
-    paymentBehavior: (p.oneOf('payment_behavior', PAYMENT_BEHAVIORS) ?? 'allow_incomplete') as PaymentBehavior,
+    missingPaymentMethod:
+      ts?.oneOf('missing_payment_method', ['cancel', 'create_invoice', 'pause'] as const) ?? 'create_invoice',
+    paymentBehavior: (p.oneOf('payment_behavior', PAYMENT_BEHAVIORS) ??
+      'allow_incomplete') as PaymentBehavior,
     defaultPaymentMethod: readPaymentMethod(emu, p, customer.id) ?? null,
     billingCycleAnchor: anchor ?? null,
     cancelAt: cancelAt ?? null,
     cancelAtPeriodEnd: p.bool('cancel_at_period_end') ?? false,
-    collectionMethod: p.oneOf('collection_method', ['charge_automatically', 'send_invoice'] as const) ?? 'charge_automatically',
+    collectionMethod:
+      p.oneOf('collection_method', ['charge_automatically', 'send_invoice'] as const) ??
+      'charge_automatically',
     daysUntilDue: p.int('days_until_due') ?? null,
     description: p.str('description') ?? null,
     metadata: p.metadata({}),
@@ -147,7 +162,8 @@ function update(req: ApiRequest): Stripe.Subscription {
     metadata: p.has('metadata') ? p.metadata(sub.metadata) : undefined,
     description: p.has('description') ? (p.strOrNull('description') ?? null) : undefined,
     pauseCollection,
-    paymentBehavior: (p.oneOf('payment_behavior', PAYMENT_BEHAVIORS) ?? 'allow_incomplete') as PaymentBehavior,
+    paymentBehavior: (p.oneOf('payment_behavior', PAYMENT_BEHAVIORS) ??
+      'allow_incomplete') as PaymentBehavior,
   });
 }
 
@@ -158,7 +174,8 @@ function cancel(req: ApiRequest): Stripe.Subscription {
   if (details) {
     sub.cancellation_details = {
       comment: details.str('comment') ?? null,
-      feedback: (details.str('feedback') as Stripe.Subscription.CancellationDetails.Feedback | undefined) ?? null,
+      feedback:
+        (details.str('feedback') as Stripe.Subscription.CancellationDetails.Feedback | undefined) ?? null,
       feedback_option: null,
       reason: 'cancellation_requested',
     };
@@ -193,7 +210,10 @@ function list(req: ApiRequest): unknown {
 
 // --- subscription items ----------------------------------------------------------------------
 
-function findItem(emu: Emulator, itemId: string): { sub: Stripe.Subscription; item: Stripe.SubscriptionItem } {
+function findItem(
+  emu: Emulator,
+  itemId: string,
+): { sub: Stripe.Subscription; item: Stripe.SubscriptionItem } {
   for (const sub of emu.store.all<Stripe.Subscription>(C.subscription)) {
     const item = sub.items.data.find((i) => i.id === itemId);
     if (item) return { sub, item };
@@ -201,7 +221,10 @@ function findItem(emu: Emulator, itemId: string): { sub: Stripe.Subscription; it
   throw notFound('subscription_item', itemId);
 }
 
-function itemWrite(req: ApiRequest, change: (sub: Stripe.Subscription) => ItemChange): Stripe.SubscriptionItem | { id: string; object: string; deleted: true } {
+function itemWrite(
+  req: ApiRequest,
+  change: (sub: Stripe.Subscription) => ItemChange,
+): Stripe.SubscriptionItem | { id: string; object: string; deleted: true } {
   const { emu, p } = req;
   const subId = req.pathParams.id ? findItem(emu, req.pathParams.id).sub.id : p.reqStr('subscription');
   const sub = requireSubscription(emu, subId);
@@ -219,10 +242,13 @@ function itemWrite(req: ApiRequest, change: (sub: Stripe.Subscription) => ItemCh
     metadata: undefined,
     description: undefined,
     pauseCollection: undefined,
-    paymentBehavior: (p.oneOf('payment_behavior', PAYMENT_BEHAVIORS) ?? 'allow_incomplete') as PaymentBehavior,
+    paymentBehavior: (p.oneOf('payment_behavior', PAYMENT_BEHAVIORS) ??
+      'allow_incomplete') as PaymentBehavior,
   });
   if (ch.deleted && ch.id) return { id: ch.id, object: 'subscription_item', deleted: true };
-  const item = ch.id ? sub.items.data.find((i) => i.id === ch.id) : sub.items.data.find((i) => !before.has(i.id));
+  const item = ch.id
+    ? sub.items.data.find((i) => i.id === ch.id)
+    : sub.items.data.find((i) => !before.has(i.id));
   if (!item) throw notFound('subscription_item', ch.id ?? '');
   return item;
 }
@@ -248,24 +274,37 @@ const itemRoutes: Route[] = [
       return paginate([...sub.items.data].reverse(), req.p, req.path);
     },
   },
-  { method: 'GET', path: '/v1/subscription_items/:id', handler: (req) => findItem(req.emu, req.pathParams.id).item },
+  {
+    method: 'GET',
+    path: '/v1/subscription_items/:id',
+    handler: (req) => findItem(req.emu, req.pathParams.id).item,
+  },
   {
     method: 'POST',
     path: '/v1/subscription_items/:id',
     handler: (req) =>
       itemWrite(req, (sub) => ({
         id: req.pathParams.id,
-        price: req.p.has('price') || req.p.has('price_data') ? readPrice(req.emu, req.p, customerIdOf(sub)) : null,
+        price:
+          req.p.has('price') || req.p.has('price_data') ? readPrice(req.emu, req.p, customerIdOf(sub)) : null,
         quantity: req.p.int('quantity'),
         deleted: false,
-        metadata: req.p.has('metadata') ? req.p.metadata(findItem(req.emu, req.pathParams.id).item.metadata) : undefined,
+        metadata: req.p.has('metadata')
+          ? req.p.metadata(findItem(req.emu, req.pathParams.id).item.metadata)
+          : undefined,
       })),
   },
   {
     method: 'DELETE',
     path: '/v1/subscription_items/:id',
     handler: (req) =>
-      itemWrite(req, () => ({ id: req.pathParams.id, price: null, quantity: undefined, deleted: true, metadata: undefined })),
+      itemWrite(req, () => ({
+        id: req.pathParams.id,
+        price: null,
+        quantity: undefined,
+        deleted: true,
+        metadata: undefined,
+      })),
   },
 ];
 
@@ -277,7 +316,11 @@ export const routes: Route[] = [
     path: '/v1/subscriptions/search',
     handler: (req) => search(req.emu.store.all<Stripe.Subscription>(C.subscription), req.p, req.path),
   },
-  { method: 'GET', path: '/v1/subscriptions/:id', handler: (req) => requireSubscription(req.emu, req.pathParams.id) },
+  {
+    method: 'GET',
+    path: '/v1/subscriptions/:id',
+    handler: (req) => requireSubscription(req.emu, req.pathParams.id),
+  },
   { method: 'POST', path: '/v1/subscriptions/:id', handler: update },
   { method: 'DELETE', path: '/v1/subscriptions/:id', handler: cancel },
   {

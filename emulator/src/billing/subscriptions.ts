@@ -41,7 +41,11 @@ export interface ItemInput {
 }
 
 export type ProrationBehavior = 'create_prorations' | 'always_invoice' | 'none';
-export type PaymentBehavior = 'allow_incomplete' | 'default_incomplete' | 'error_if_incomplete' | 'pending_if_incomplete';
+export type PaymentBehavior =
+  | 'allow_incomplete'
+  | 'default_incomplete'
+  | 'error_if_incomplete'
+  | 'pending_if_incomplete';
 
 export function requireSubscription(emu: Emulator, subId: string): Stripe.Subscription {
   return emu.store.require<Stripe.Subscription>(C.subscription, subId, 'subscription');
@@ -91,7 +95,11 @@ export function itemQuantity(item: Stripe.SubscriptionItem): number {
 }
 
 /** Licensed lines for `period` (full price) for every licensed item. */
-export function licensedLines(emu: Emulator, sub: Stripe.Subscription, period: { start: number; end: number }): LineSpec[] {
+export function licensedLines(
+  emu: Emulator,
+  sub: Stripe.Subscription,
+  period: { start: number; end: number },
+): LineSpec[] {
   return sub.items.data
     .filter((it) => !isMetered(it.price))
     .map((it) => ({
@@ -114,7 +122,11 @@ export function licensedLines(emu: Emulator, sub: Stripe.Subscription, period: {
  * start ≤ timestamp < end, priced per unit or by tiers
  * (https://docs.stripe.com/billing/subscriptions/usage-based/pricing-models).
  */
-export function meteredLines(emu: Emulator, sub: Stripe.Subscription, period: { start: number; end: number }): LineSpec[] {
+export function meteredLines(
+  emu: Emulator,
+  sub: Stripe.Subscription,
+  period: { start: number; end: number },
+): LineSpec[] {
   const customerId = customerIdOf(sub);
   return sub.items.data
     .filter((it) => isMetered(it.price))
@@ -209,7 +221,8 @@ export interface CreateArgs {
 
 export function createSubscription(emu: Emulator, args: CreateArgs): Stripe.Subscription {
   const customer = args.customer;
-  if (args.items.length === 0) throw invalidRequest('Missing required param: items.', 'items', 'parameter_missing');
+  if (args.items.length === 0)
+    throw invalidRequest('Missing required param: items.', 'items', 'parameter_missing');
   const currency = args.items[0].price.currency;
   args.items.forEach((it, i) => {
     if (!it.price.recurring) {
@@ -248,10 +261,16 @@ export function createSubscription(emu: Emulator, args: CreateArgs): Stripe.Subs
 
   const firstAmount = trialing
     ? 0
-    : args.items.filter((i) => !isMetered(i.price)).reduce((s, i) => s + priceAmount(i.price, i.quantity ?? 1), 0);
+    : args.items
+        .filter((i) => !isMetered(i.price))
+        .reduce((s, i) => s + priceAmount(i.price, i.quantity ?? 1), 0);
 
   // error_if_incomplete: a payment that would fail creates nothing (402, as Stripe).
-  if (args.paymentBehavior === 'error_if_incomplete' && firstAmount > 0 && args.collectionMethod === 'charge_automatically') {
+  if (
+    args.paymentBehavior === 'error_if_incomplete' &&
+    firstAmount > 0 &&
+    args.collectionMethod === 'charge_automatically'
+  ) {
     const pmId = pm ?? idOf(customer.invoice_settings?.default_payment_method ?? null);
     if (!pmId) {
       throw invalidRequest(
@@ -315,7 +334,13 @@ export function createSubscription(emu: Emulator, args: CreateArgs): Stripe.Subs
     const periodSeconds = anchor - Math.min(full, at);
     lines = licensedLines(emu, sub, period).map((l) => ({
       ...l,
-      amount: computeProration({ oldAmount: 0, newAmount: l.amount, periodStart: anchor - periodSeconds, periodEnd: anchor, prorationDate: at }).debit,
+      amount: computeProration({
+        oldAmount: 0,
+        newAmount: l.amount,
+        periodStart: anchor - periodSeconds,
+        periodEnd: anchor,
+        prorationDate: at,
+      }).debit,
       proration: true,
       description: `Remaining time on ${l.description ?? ''} after ${day(at)}`,
     }));
@@ -392,7 +417,11 @@ onInvoice({
     const sub = emu.store.get<Stripe.Subscription>(C.subscription, subId);
     if (!sub || sub.status === 'incomplete' || inv.billing_reason === 'subscription_create') return null;
     const cfg = billingConfig(emu);
-    return nextRetryAt({ delays: cfg.retrySchedule, finalStatus: cfg.finalStatus }, inv.attempt_count, failedAt);
+    return nextRetryAt(
+      { delays: cfg.retrySchedule, finalStatus: cfg.finalStatus },
+      inv.attempt_count,
+      failedAt,
+    );
   },
 });
 
@@ -458,13 +487,15 @@ export function planItemChanges(
   changes.forEach((ch, i) => {
     if (ch.id) {
       const idx = items.findIndex((it) => it.id === ch.id);
-      if (idx < 0) throw invalidRequest(`No such subscription item: '${ch.id}'`, `items[${i}][id]`, 'resource_missing');
+      if (idx < 0)
+        throw invalidRequest(`No such subscription item: '${ch.id}'`, `items[${i}][id]`, 'resource_missing');
       const it = items[idx];
       const oldPrice = it.price;
       const oldQuantity = itemQuantity(it);
       if (ch.deleted) {
         items.splice(idx, 1);
-        if (!isMetered(oldPrice)) prorations.push({ item: it, oldPrice, oldQuantity, newPrice: null, newQuantity: 0 });
+        if (!isMetered(oldPrice))
+          prorations.push({ item: it, oldPrice, oldQuantity, newPrice: null, newQuantity: 0 });
         return;
       }
       const newPrice = ch.price ?? oldPrice;
@@ -476,12 +507,21 @@ export function planItemChanges(
       if (!isMetered(newPrice)) it.quantity = newQuantity;
       else delete it.quantity;
       if (ch.metadata) it.metadata = ch.metadata;
-      if ((newPrice.id !== oldPrice.id || newQuantity !== oldQuantity) && !isMetered(newPrice) && !isMetered(oldPrice)) {
+      if (
+        (newPrice.id !== oldPrice.id || newQuantity !== oldQuantity) &&
+        !isMetered(newPrice) &&
+        !isMetered(oldPrice)
+      ) {
         prorations.push({ item: it, oldPrice, oldQuantity, newPrice, newQuantity });
       }
       return;
     }
-    if (!ch.price) throw invalidRequest('Missing required param: items[0][price].', `items[${i}][price]`, 'parameter_missing');
+    if (!ch.price)
+      throw invalidRequest(
+        'Missing required param: items[0][price].',
+        `items[${i}][price]`,
+        'parameter_missing',
+      );
     const it = buildItem({
       subscription: sub.id,
       price: ch.price,
@@ -493,7 +533,13 @@ export function planItemChanges(
     });
     items.push(it);
     if (!isMetered(ch.price)) {
-      prorations.push({ item: it, oldPrice: null, oldQuantity: 0, newPrice: ch.price, newQuantity: itemQuantity(it) });
+      prorations.push({
+        item: it,
+        oldPrice: null,
+        oldQuantity: 0,
+        newPrice: ch.price,
+        newQuantity: itemQuantity(it),
+      });
     }
   });
   return { items, prorations };
@@ -562,7 +608,11 @@ export function prorationLines(
   return out;
 }
 
-function recordProrationItems(emu: Emulator, sub: Stripe.Subscription, lines: LineSpec[]): Stripe.InvoiceItem[] {
+function recordProrationItems(
+  emu: Emulator,
+  sub: Stripe.Subscription,
+  lines: LineSpec[],
+): Stripe.InvoiceItem[] {
   return lines.map((l) =>
     createInvoiceItem(emu, {
       customer: customerIdOf(sub),
@@ -582,11 +632,16 @@ function recordProrationItems(emu: Emulator, sub: Stripe.Subscription, lines: Li
   );
 }
 
-export function updateSubscription(emu: Emulator, sub: Stripe.Subscription, args: UpdateArgs): Stripe.Subscription {
+export function updateSubscription(
+  emu: Emulator,
+  sub: Stripe.Subscription,
+  args: UpdateArgs,
+): Stripe.Subscription {
   const customerId = customerIdOf(sub);
   const at = now(emu, customerId);
   if (sub.status === 'canceled' || sub.status === 'incomplete_expired') {
-    const onlyMeta = args.items.length === 0 && args.cancelAtPeriodEnd === undefined && args.trialEnd === undefined;
+    const onlyMeta =
+      args.items.length === 0 && args.cancelAtPeriodEnd === undefined && args.trialEnd === undefined;
     if (!onlyMeta) {
       throw invalidRequest(
         'A canceled subscription can only update its cancellation_details and metadata.',
@@ -602,7 +657,8 @@ export function updateSubscription(emu: Emulator, sub: Stripe.Subscription, args
   const newFirst = items[0];
   if (!newFirst) throw invalidRequest('A subscription must have at least one active plan.', 'items');
   const newInterval = recurringOf(newFirst.price);
-  const intervalChanged = oldInterval.interval !== newInterval.interval || oldInterval.count !== newInterval.count;
+  const intervalChanged =
+    oldInterval.interval !== newInterval.interval || oldInterval.count !== newInterval.count;
   const resetAnchor = args.billingCycleAnchor === 'now' || (intervalChanged && sub.status !== 'trialing');
   const prorate = sub.status !== 'trialing' && args.prorationBehavior !== 'none';
   const lines = prorate ? prorationLines(emu, sub, prorations, date) : [];
@@ -706,7 +762,11 @@ function diff(before: Stripe.Subscription, after: Stripe.Subscription): Record<s
 export function cancelNow(
   emu: Emulator,
   sub: Stripe.Subscription,
-  opts: { invoiceNow: boolean; prorate: boolean; reason: Stripe.Subscription.CancellationDetails.Reason | null },
+  opts: {
+    invoiceNow: boolean;
+    prorate: boolean;
+    reason: Stripe.Subscription.CancellationDetails.Reason | null;
+  },
 ): Stripe.Subscription {
   if (sub.status === 'canceled') {
     throw invalidRequest(`No such subscription: '${sub.id}'`, 'id', 'resource_missing');
@@ -716,7 +776,13 @@ export function cancelNow(
   if (opts.prorate && sub.status === 'active') {
     const planned = sub.items.data
       .filter((it) => !isMetered(it.price))
-      .map((it) => ({ item: it, oldPrice: it.price, oldQuantity: itemQuantity(it), newPrice: null, newQuantity: 0 }));
+      .map((it) => ({
+        item: it,
+        oldPrice: it.price,
+        oldQuantity: itemQuantity(it),
+        newPrice: null,
+        newQuantity: 0,
+      }));
     recordProrationItems(emu, sub, prorationLines(emu, sub, planned, at));
   }
   if (opts.invoiceNow) {
@@ -725,7 +791,11 @@ export function cancelNow(
   }
   // Stripe stops automatic collection of the subscription's open invoices.
   for (const inv of emu.store.all<Stripe.Invoice>(C.invoice)) {
-    if (subscriptionIdOfInvoice(inv) === sub.id && inv.status === 'open' && inv.next_payment_attempt !== null) {
+    if (
+      subscriptionIdOfInvoice(inv) === sub.id &&
+      inv.status === 'open' &&
+      inv.next_payment_attempt !== null
+    ) {
       inv.next_payment_attempt = null;
       inv.auto_advance = false;
       emu.store.put(C.invoice, inv);
@@ -739,7 +809,11 @@ export function cancelNow(
     s.canceled_at = s.canceled_at ?? at;
     s.ended_at = at;
     s.cancel_at_period_end = s.cancel_at_period_end;
-    if (opts.reason) s.cancellation_details = { ...(s.cancellation_details ?? { comment: null, feedback: null, feedback_option: null }), reason: opts.reason };
+    if (opts.reason)
+      s.cancellation_details = {
+        ...(s.cancellation_details ?? { comment: null, feedback: null, feedback_option: null }),
+        reason: opts.reason,
+      };
   });
   emit(emu, 'customer.subscription.deleted', obj);
   return obj;
@@ -793,12 +867,19 @@ export function renew(emu: Emulator, sub: Stripe.Subscription): void {
     if (metered.length > 0 || pending) {
       invoiceSubscription(emu, sub, 'subscription_cycle', metered, { start: old.start, end: at });
     }
-    cancelNow(emu, sub, { invoiceNow: false, prorate: false, reason: sub.cancellation_details?.reason ?? 'cancellation_requested' });
+    cancelNow(emu, sub, {
+      invoiceNow: false,
+      prorate: false,
+      reason: sub.cancellation_details?.reason ?? 'cancellation_requested',
+    });
     return;
   }
   const { interval, count } = recurringOf(sub.items.data[0].price);
   const next = periodContaining(sub.billing_cycle_anchor, interval, count, old.end);
-  const newPeriod = { start: old.end, end: next.end > old.end ? next.end : addIntervals(old.end, interval, count, 1) };
+  const newPeriod = {
+    start: old.end,
+    end: next.end > old.end ? next.end : addIntervals(old.end, interval, count, 1),
+  };
   const metered = meteredLines(emu, sub, old);
   const { obj, previous } = emu.store.update<Stripe.Subscription>(C.subscription, sub.id, (s) => {
     for (const it of s.items.data) {
@@ -810,7 +891,10 @@ export function renew(emu: Emulator, sub: Stripe.Subscription): void {
   const lines = [...licensedLines(emu, obj, newPeriod), ...metered];
   // An unpaid subscription keeps generating invoices, left as drafts (Stripe: no collection).
   const unpaid = obj.status === 'unpaid';
-  invoiceSubscription(emu, obj, 'subscription_cycle', lines, newPeriod, { pay: !unpaid, autoAdvance: !unpaid });
+  invoiceSubscription(emu, obj, 'subscription_cycle', lines, newPeriod, {
+    pay: !unpaid,
+    autoAdvance: !unpaid,
+  });
 }
 
 export function sendTrialWillEnd(emu: Emulator, sub: Stripe.Subscription): void {

@@ -38,7 +38,8 @@ export const routes: Route[] = [
       const seconds = p.int('seconds');
       const to = p.int('to');
       if (seconds === undefined && to === undefined) throw invalidRequest('give seconds or to', 'seconds');
-      if (seconds !== undefined && seconds < 0) throw invalidRequest('the clock only moves forward', 'seconds');
+      if (seconds !== undefined && seconds < 0)
+        throw invalidRequest('the clock only moves forward', 'seconds');
       const target = to ?? emu.now() + (seconds ?? 0);
       if (target < emu.now()) throw invalidRequest('the clock only moves forward', 'to');
       const w = await emu.advanceClockTo(target);

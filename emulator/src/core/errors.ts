@@ -119,3 +119,8 @@ export function unrecognizedUrl(method: string, path: string): StripeApiError {
     message: `Unrecognized request URL (${method}: ${path}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.`,
   });
 }
+
+/** 400 `parameter_unknown`, Stripe's wording. */
+export function unknownParam(param: string): StripeApiError {
+  return invalidRequest(`Received unknown parameter: ${param}`, param, 'parameter_unknown');
+}

@@ -40,6 +40,11 @@ export interface Route {
   handler: Handler;
   /** Require a secret key. Default: true for `/v1/…` and `/v2/…`, false elsewhere. */
   auth?: boolean;
+  /**
+   * Top-level parameters the endpoint accepts (`expand` is always allowed). When given, any
+   * other parameter is Stripe's 400 `parameter_unknown` ("Received unknown parameter: x").
+   */
+  params?: readonly string[];
 }
 
 export class HttpResponse {

@@ -12,10 +12,7 @@ export interface ListObject<T> {
 export function readLimit(p: ParamReader): number {
   const limit = p.int('limit') ?? 10;
   if (limit < 1 || limit > 100) {
-    throw invalidRequest(
-      `Invalid limit: must be between 1 and 100`,
-      'limit',
-    );
+    throw invalidRequest(`Invalid limit: must be between 1 and 100`, 'limit');
   }
   return limit;
 }

@@ -160,10 +160,7 @@ export class ParamReader {
     const v = this.str(key);
     if (v === undefined || v === '') return undefined;
     if (!(allowed as readonly string[]).includes(v)) {
-      throw invalidRequest(
-        `Invalid ${this.name(key)}: must be one of ${allowed.join(', ')}`,
-        this.name(key),
-      );
+      throw invalidRequest(`Invalid ${this.name(key)}: must be one of ${allowed.join(', ')}`, this.name(key));
     }
     return v as T;
   }
@@ -212,7 +209,8 @@ export class ParamReader {
     const v = this.raw.metadata;
     if (v === undefined) return current;
     if (v === '') return {};
-    if (typeof v === 'string' || Array.isArray(v)) throw invalidRequest('Invalid hash', this.name('metadata'));
+    if (typeof v === 'string' || Array.isArray(v))
+      throw invalidRequest('Invalid hash', this.name('metadata'));
     const out = { ...current };
     for (const [k, val] of Object.entries(v)) {
       if (typeof val !== 'string') throw invalidRequest('Invalid string', `${this.name('metadata')}[${k}]`);

@@ -1,6 +1,15 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { apiError, idempotencyConflict, idempotencyMismatch, rateLimited, StripeApiError, unauthorized, unrecognizedUrl } from './errors';
+import {
+  apiError,
+  idempotencyConflict,
+  idempotencyMismatch,
+  rateLimited,
+  StripeApiError,
+  unauthorized,
+  unknownParam,
+  unrecognizedUrl,
+} from './errors';
 import type { Emulator } from './emulator';
 import { requestContext } from './events';
 import { type ApiRequest, HttpResponse, type Method, type Route } from './http';
@@ -106,7 +115,8 @@ async function handle(
   const url = new URL(req.url ?? '/', 'http://emulator');
   const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
   const method = (req.method ?? 'GET').toUpperCase() as Method;
-  const stripeVersion = typeof req.headers['stripe-version'] === 'string' ? req.headers['stripe-version'] : emu.apiVersion;
+  const stripeVersion =
+    typeof req.headers['stripe-version'] === 'string' ? req.headers['stripe-version'] : emu.apiVersion;
   const idemHeader = req.headers['idempotency-key'];
   const idempotencyKey = typeof idemHeader === 'string' && idemHeader ? idemHeader : null;
   const baseHeaders: Record<string, string> = {
@@ -171,6 +181,16 @@ async function handle(
   // Idempotency: POST API requests with a key (the SDK sends one on every POST).
   const useIdem = api && method === 'POST' && idempotencyKey !== null && apiKey !== null;
   if (useIdem && idempotencyKey && apiKey) {
+    if (idempotencyKey.length > 255) {
+      return send(
+        errorResponse(
+          new StripeApiError(400, {
+            type: 'invalid_request_error',
+            message: 'Idempotency key is too long (maximum 255 characters).',
+          }),
+        ),
+      );
+    }
     const check = emu.idempotency.begin(apiKey, idempotencyKey, fingerprint(method, path, params));
     if (check.kind === 'mismatch') return send(errorResponse(idempotencyMismatch(idempotencyKey)));
     if (check.kind === 'in_flight') return send(errorResponse(idempotencyConflict()));
@@ -186,6 +206,10 @@ async function handle(
   const p = new ParamReader(params);
   let response: HttpResponse;
   try {
+    if (route.params) {
+      const unknown = Object.keys(params).find((k) => k !== 'expand' && !route.params?.includes(k));
+      if (unknown !== undefined) throw unknownParam(unknown);
+    }
     const expand = p.strArray('expand') ?? [];
     const apiReq: ApiRequest = {
       emu,
@@ -204,7 +228,8 @@ async function handle(
     const result = await requestContext.run({ id: requestId, idempotency_key: idempotencyKey }, () =>
       route.handler(apiReq),
     );
-    response = result instanceof HttpResponse ? result : HttpResponse.json(200, emu.renderer.render(result, expand));
+    response =
+      result instanceof HttpResponse ? result : HttpResponse.json(200, emu.renderer.render(result, expand));
   } catch (e) {
     if (e instanceof StripeApiError) response = errorResponse(e);
     else {

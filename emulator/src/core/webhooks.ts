@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
-import { EVENT_COLLECTION, type EmulatorEvent, eventTypeMatches } from './events';
+import { EVENT_COLLECTION, type EmulatorEvent } from './events';
 import { newId } from './ids';
 import type { Store } from './store';
 
@@ -123,6 +123,8 @@ export class WebhookDispatcher {
   private inflight = 0;
   private retryTimers = new Set<NodeJS.Timeout>();
   private closed = false;
+  /** Bumped by `clear()`, so attempts still in flight from before a reset record nothing. */
+  private generation = 0;
   /** Events already delivered successfully, per `${event}:${target}` (for pending_webhooks). */
   private delivered = new Set<string>();
 
@@ -207,6 +209,7 @@ export class WebhookDispatcher {
   private async attempt(job: Job): Promise<void> {
     const event = this.store.get<EmulatorEvent>(EVENT_COLLECTION, job.eventId);
     if (!event) return; // reset since it was queued
+    const generation = this.generation;
     this.inflight++;
     const payload = JSON.stringify(event, null, 2);
     // Signed with real time: receivers check it against their own clock (300 s tolerance).
@@ -231,6 +234,8 @@ export class WebhookDispatcher {
     } catch (e) {
       error = e instanceof Error ? e.message : String(e);
     }
+    // Reset meanwhile: `clear()` already zeroed `inflight` (this attempt included).
+    if (generation !== this.generation) return;
     const ok = status !== null && status >= 200 && status < 300;
     const delay = this.mode.retry_schedule_ms[job.attempt - 1];
     const retry = !ok && !this.closed && delay !== undefined;
@@ -304,6 +309,8 @@ export class WebhookDispatcher {
 
   /** Drops everything queued and pending (used by reset). */
   clear(): void {
+    this.generation++;
+    this.inflight = 0;
     for (const s of this.states.values()) if (s.windowTimer) clearTimeout(s.windowTimer);
     for (const t of this.retryTimers) clearTimeout(t);
     this.retryTimers.clear();

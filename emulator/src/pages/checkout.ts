@@ -11,12 +11,22 @@
 import type Stripe from 'stripe';
 import { invalidRequest, StripeApiError } from '../core/errors';
 import { type ApiRequest, HttpResponse, type Route } from '../core/http';
-import { attachPaymentMethod, createCardPaymentMethod, resolvePaymentMethod } from '../resources/payment-methods';
+import {
+  attachPaymentMethod,
+  createCardPaymentMethod,
+  resolvePaymentMethod,
+} from '../resources/payment-methods';
 import { completeSession, requireSession, successRedirect } from '../billing/checkout';
 import type { Emulator } from '../billing/ctx';
 import { esc, layout, money } from './html';
 
-function form(emu: Emulator, session: Stripe.Checkout.Session, error: string | null, card = '', email = ''): string {
+function form(
+  emu: Emulator,
+  session: Stripe.Checkout.Session,
+  error: string | null,
+  card = '',
+  email = '',
+): string {
   void emu;
   const lines = (session.line_items?.data ?? [])
     .map((l) => {
@@ -52,7 +62,12 @@ function errorMessage(e: unknown): string | null {
 }
 
 /** Creates the card payment method from a typed number and completes the session. */
-function completeWithCard(emu: Emulator, session: Stripe.Checkout.Session, card: string, email: string | null): Stripe.Checkout.Session {
+function completeWithCard(
+  emu: Emulator,
+  session: Stripe.Checkout.Session,
+  card: string,
+  email: string | null,
+): Stripe.Checkout.Session {
   const pm = createCardPaymentMethod(emu, card, email ? { billing_details: { email } } : {});
   return completeSession(emu, session, pm.id, email);
 }
@@ -64,7 +79,10 @@ function showPage(req: ApiRequest): HttpResponse {
     if (to) return HttpResponse.redirect(to);
   }
   if (session.status !== 'open') {
-    return HttpResponse.html(layout('Checkout', `<h1>This Checkout Session is ${esc(session.status)}.</h1>`), 410);
+    return HttpResponse.html(
+      layout('Checkout', `<h1>This Checkout Session is ${esc(session.status)}.</h1>`),
+      410,
+    );
   }
   return HttpResponse.html(form(req.emu, session, null));
 }
@@ -78,11 +96,16 @@ function submitPage(req: ApiRequest): HttpResponse {
     if (!card) throw invalidRequest('Your card number is incomplete.', 'card');
     const done = completeWithCard(emu, session, card, email);
     const to = successRedirect(done);
-    return to ? HttpResponse.redirect(to) : HttpResponse.html(layout('Checkout', '<h1>Payment complete</h1>'));
+    return to
+      ? HttpResponse.redirect(to)
+      : HttpResponse.html(layout('Checkout', '<h1>Payment complete</h1>'));
   } catch (e) {
     const msg = errorMessage(e);
     if (msg === null) throw e;
-    return HttpResponse.html(form(emu, requireSession(emu, session.id), msg, p.str('card') ?? '', email ?? ''), 402);
+    return HttpResponse.html(
+      form(emu, requireSession(emu, session.id), msg, p.str('card') ?? '', email ?? ''),
+      402,
+    );
   }
 }
 

@@ -87,4 +87,6 @@ ${sections}
 </body></html>`;
 }
 
-export const routes: Route[] = [{ method: 'GET', path: '/', handler: ({ emu }) => HttpResponse.html(page(emu)) }];
+export const routes: Route[] = [
+  { method: 'GET', path: '/', handler: ({ emu }) => HttpResponse.html(page(emu)) },
+];

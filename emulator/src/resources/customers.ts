@@ -42,7 +42,11 @@ function readAddress(a: ParamReader | undefined): Stripe.Address | null {
 
 function readShipping(s: ParamReader | undefined): Stripe.Customer.Shipping | null {
   if (!s) return null;
-  return { address: readAddress(s.obj('address')) ?? undefined, name: s.reqStr('name'), phone: s.str('phone') ?? null };
+  return {
+    address: readAddress(s.obj('address')) ?? undefined,
+    name: s.reqStr('name'),
+    phone: s.str('phone') ?? null,
+  };
 }
 
 /** Creates a card source from a test token (`source=tok_visa`), as the CLI's fixtures do. */
@@ -150,7 +154,12 @@ function create({ emu, p }: ApiRequest): Stripe.Customer {
     discount: null,
     email: null,
     invoice_prefix: randomBase62(8).toUpperCase(),
-    invoice_settings: { custom_fields: null, default_payment_method: defaultPm, footer: null, rendering_options: null },
+    invoice_settings: {
+      custom_fields: null,
+      default_payment_method: defaultPm,
+      footer: null,
+      rendering_options: null,
+    },
     livemode: false,
     metadata: {},
     name: null,
@@ -262,16 +271,51 @@ export function setup(emu: Emulator): void {
 }
 
 export const routes: Route[] = [
-  { method: 'POST', path: '/v1/customers', handler: create },
-  { method: 'GET', path: '/v1/customers', handler: list },
+  {
+    method: 'POST',
+    path: '/v1/customers',
+    params: [
+      'address',
+      'balance',
+      'business_name',
+      'cash_balance',
+      'description',
+      'email',
+      'individual_name',
+      'invoice_prefix',
+      'invoice_settings',
+      'metadata',
+      'name',
+      'next_invoice_sequence',
+      'payment_method',
+      'phone',
+      'preferred_locales',
+      'shipping',
+      'source',
+      'tax',
+      'tax_exempt',
+      'tax_id_data',
+      'test_clock',
+      'validate',
+    ],
+    handler: create,
+  },
+  {
+    method: 'GET',
+    path: '/v1/customers',
+    params: ['created', 'email', 'test_clock', 'limit', 'starting_after', 'ending_before'],
+    handler: list,
+  },
   {
     method: 'GET',
     path: '/v1/customers/search',
+    params: ['query', 'limit', 'page'],
     handler: (req) => search(req.emu.store.all<Stripe.Customer>(COL.customer), req.p, req.path),
   },
   {
     method: 'GET',
     path: '/v1/customers/:id',
+    params: [],
     handler: ({ emu, pathParams }) => {
       const c = emu.store.get<Stripe.Customer>(COL.customer, pathParams.id);
       if (c) return c;
@@ -280,11 +324,38 @@ export const routes: Route[] = [
       throw notFound('customer', pathParams.id);
     },
   },
-  { method: 'POST', path: '/v1/customers/:id', handler: update },
-  { method: 'DELETE', path: '/v1/customers/:id', handler: del },
+  {
+    method: 'POST',
+    path: '/v1/customers/:id',
+    params: [
+      'address',
+      'balance',
+      'business_name',
+      'cash_balance',
+      'default_source',
+      'description',
+      'email',
+      'individual_name',
+      'invoice_prefix',
+      'invoice_settings',
+      'metadata',
+      'name',
+      'next_invoice_sequence',
+      'phone',
+      'preferred_locales',
+      'shipping',
+      'source',
+      'tax',
+      'tax_exempt',
+      'validate',
+    ],
+    handler: update,
+  },
+  { method: 'DELETE', path: '/v1/customers/:id', params: [], handler: del },
   {
     method: 'GET',
     path: '/v1/customers/:id/payment_methods',
+    params: ['allow_redisplay', 'type', 'limit', 'starting_after', 'ending_before'],
     handler: (req) => {
       requireCustomer(req.emu, req.pathParams.id, 'customer');
       return listForCustomer(req, req.pathParams.id);
@@ -293,17 +364,25 @@ export const routes: Route[] = [
   {
     method: 'GET',
     path: '/v1/customers/:id/payment_methods/:pm',
+    params: [],
     handler: ({ emu, pathParams }) => {
       requireCustomer(emu, pathParams.id, 'customer');
       const pm = emu.store.get<Stripe.PaymentMethod>(COL.paymentMethod, pathParams.pm);
-      if (!pm || pm.customer !== pathParams.id) throw notFound('PaymentMethod', pathParams.pm, 'payment_method');
+      if (!pm || pm.customer !== pathParams.id)
+        throw notFound('PaymentMethod', pathParams.pm, 'payment_method');
       return pm;
     },
   },
-  { method: 'POST', path: '/v1/customers/:id/sources', handler: addSource },
+  {
+    method: 'POST',
+    path: '/v1/customers/:id/sources',
+    params: ['source', 'metadata', 'validate'],
+    handler: addSource,
+  },
   {
     method: 'GET',
     path: '/v1/customers/:id/sources',
+    params: ['object', 'limit', 'starting_after', 'ending_before'],
     handler: (req) => {
       requireCustomer(req.emu, req.pathParams.id, 'customer');
       return paginate(cardsOf(req.emu, req.pathParams.id), req.p, req.path);
@@ -312,6 +391,7 @@ export const routes: Route[] = [
   {
     method: 'GET',
     path: '/v1/customers/:id/sources/:src',
+    params: [],
     handler: ({ emu, pathParams }) => {
       const card = emu.store.get<Stripe.Card>(COL.card, pathParams.src);
       if (!card || card.customer !== pathParams.id) throw notFound('source', pathParams.src);

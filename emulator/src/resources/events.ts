@@ -7,7 +7,8 @@ function list(req: ApiRequest): unknown {
   const { emu, p } = req;
   const type = p.str('type');
   const types = p.strArray('types');
-  if (type && types) throw invalidRequest('You may only specify one of these parameters: type, types.', 'types');
+  if (type && types)
+    throw invalidRequest('You may only specify one of these parameters: type, types.', 'types');
   const created = p.range('created');
   const deliverySuccess = p.bool('delivery_success');
   const items = emu.store
@@ -23,10 +24,17 @@ function list(req: ApiRequest): unknown {
 }
 
 export const routes: Route[] = [
-  { method: 'GET', path: '/v1/events', handler: list },
+  {
+    method: 'GET',
+    path: '/v1/events',
+    params: ['created', 'delivery_success', 'type', 'types', 'limit', 'starting_after', 'ending_before'],
+    handler: list,
+  },
   {
     method: 'GET',
     path: '/v1/events/:id',
-    handler: ({ emu, pathParams }) => emu.store.require<EmulatorEvent>(EVENT_COLLECTION, pathParams.id, 'event'),
+    params: [],
+    handler: ({ emu, pathParams }) =>
+      emu.store.require<EmulatorEvent>(EVENT_COLLECTION, pathParams.id, 'event'),
   },
 ];

@@ -90,7 +90,13 @@ export function cancelMeterEvent(emu: Emulator, eventName: string, identifier: s
  * Usage of `customerId` on `meterId` for `start ≤ timestamp < end`, aggregated by the meter's
  * formula: `sum` of values, `count` of events, or `last` value (latest timestamp).
  */
-export function meterUsage(emu: Emulator, meterId: string, customerId: string, start: number, end: number): number {
+export function meterUsage(
+  emu: Emulator,
+  meterId: string,
+  customerId: string,
+  start: number,
+  end: number,
+): number {
   const meter = emu.store.get<Stripe.Billing.Meter>(COL.meter, meterId);
   if (!meter) return 0;
   const ckey = meter.customer_mapping.event_payload_key;
@@ -133,8 +139,13 @@ function summaries(req: ApiRequest): unknown {
   const windowParam = p.oneOf('value_grouping_window', ['hour', 'day'] as const);
   const step = windowParam === 'hour' ? 3600 : windowParam === 'day' ? 86400 : 60;
   // Stripe requires times aligned to the grouping window (minutes without one).
-  if (start % step !== 0) throw invalidRequest(`start_time must be aligned to the ${windowParam ?? 'minute'} boundary.`, 'start_time');
-  if (end % step !== 0) throw invalidRequest(`end_time must be aligned to the ${windowParam ?? 'minute'} boundary.`, 'end_time');
+  if (start % step !== 0)
+    throw invalidRequest(
+      `start_time must be aligned to the ${windowParam ?? 'minute'} boundary.`,
+      'start_time',
+    );
+  if (end % step !== 0)
+    throw invalidRequest(`end_time must be aligned to the ${windowParam ?? 'minute'} boundary.`, 'end_time');
   const windows: [number, number][] = [];
   if (windowParam) for (let t = start; t < end; t += step) windows.push([t, Math.min(end, t + step)]);
   else windows.push([start, end]);
@@ -163,6 +174,7 @@ export const routes: Route[] = [
   {
     method: 'POST',
     path: '/v1/billing/meter_events',
+    params: ['event_name', 'payload', 'identifier', 'timestamp'],
     handler: ({ emu, p }): Stripe.Billing.MeterEvent => {
       const ev = recordMeterEvent(emu, {
         event_name: p.reqStr('event_name'),
@@ -184,6 +196,7 @@ export const routes: Route[] = [
   {
     method: 'POST',
     path: '/v1/billing/meter_event_adjustments',
+    params: ['event_name', 'type', 'cancel'],
     handler: ({ emu, p }): Stripe.Billing.MeterEventAdjustment => {
       const event_name = p.reqStr('event_name');
       const type = p.oneOf('type', ['cancel'] as const) ?? 'cancel';
@@ -200,11 +213,25 @@ export const routes: Route[] = [
       };
     },
   },
-  { method: 'GET', path: '/v1/billing/meters/:id/event_summaries', handler: summaries },
+  {
+    method: 'GET',
+    path: '/v1/billing/meters/:id/event_summaries',
+    params: [
+      'customer',
+      'end_time',
+      'start_time',
+      'value_grouping_window',
+      'limit',
+      'starting_after',
+      'ending_before',
+    ],
+    handler: summaries,
+  },
   {
     // v2: JSON body, ISO-8601 times.
     method: 'POST',
     path: '/v2/billing/meter_events',
+    params: ['event_name', 'payload', 'identifier', 'timestamp'],
     handler: ({ emu, p }) => {
       const ev = recordMeterEvent(emu, {
         event_name: p.reqStr('event_name'),
@@ -226,6 +253,7 @@ export const routes: Route[] = [
   {
     method: 'POST',
     path: '/v2/billing/meter_event_adjustments',
+    params: ['event_name', 'type', 'cancel'],
     handler: ({ emu, p }) => {
       const event_name = p.reqStr('event_name');
       const identifier = p.obj('cancel')?.str('identifier');

@@ -77,10 +77,23 @@ function setStatus(emu: Emulator, id: string, active: boolean): Stripe.Billing.M
 }
 
 export const routes: Route[] = [
-  { method: 'POST', path: '/v1/billing/meters', handler: create },
+  {
+    method: 'POST',
+    path: '/v1/billing/meters',
+    params: [
+      'default_aggregation',
+      'display_name',
+      'event_name',
+      'customer_mapping',
+      'event_time_window',
+      'value_settings',
+    ],
+    handler: create,
+  },
   {
     method: 'GET',
     path: '/v1/billing/meters',
+    params: ['status', 'limit', 'starting_after', 'ending_before'],
     handler: (req) => {
       const status = req.p.oneOf('status', ['active', 'inactive'] as const);
       const items = req.emu.store
@@ -89,10 +102,16 @@ export const routes: Route[] = [
       return paginate(items, req.p, req.path);
     },
   },
-  { method: 'GET', path: '/v1/billing/meters/:id', handler: ({ emu, pathParams }) => requireMeter(emu, pathParams.id) },
+  {
+    method: 'GET',
+    path: '/v1/billing/meters/:id',
+    params: [],
+    handler: ({ emu, pathParams }) => requireMeter(emu, pathParams.id),
+  },
   {
     method: 'POST',
     path: '/v1/billing/meters/:id',
+    params: ['display_name'],
     handler: ({ emu, p, pathParams }) => {
       requireMeter(emu, pathParams.id);
       const { obj, previous } = emu.store.update<Stripe.Billing.Meter>(COL.meter, pathParams.id, (m) => {
@@ -108,11 +127,13 @@ export const routes: Route[] = [
   {
     method: 'POST',
     path: '/v1/billing/meters/:id/deactivate',
+    params: [],
     handler: ({ emu, pathParams }) => setStatus(emu, pathParams.id, false),
   },
   {
     method: 'POST',
     path: '/v1/billing/meters/:id/reactivate',
+    params: [],
     handler: ({ emu, pathParams }) => setStatus(emu, pathParams.id, true),
   },
 ];

@@ -38,7 +38,11 @@ function pmCard(spec: CardSpec, input: CardInput, now: number): Stripe.PaymentMe
   const year = new Date(now * 1000).getUTCFullYear();
   return {
     brand: spec.brand,
-    checks: { address_line1_check: null, address_postal_code_check: null, cvc_check: input.cvc ? 'pass' : null },
+    checks: {
+      address_line1_check: null,
+      address_postal_code_check: null,
+      cvc_check: input.cvc ? 'pass' : null,
+    },
     country: spec.country,
     display_brand: spec.brand,
     exp_month: input.exp_month ?? 12,
@@ -108,7 +112,11 @@ export function recordCardBehavior(emu: Emulator, id: string, number: string): v
  * `pm_card_*` / `tok_*` test ids → a NEW payment method every time (as Stripe does);
  * an existing `pm_…` → that payment method; anything else → 404.
  */
-export function resolvePaymentMethod(emu: Emulator, idOrTestId: string, param = 'payment_method'): Stripe.PaymentMethod {
+export function resolvePaymentMethod(
+  emu: Emulator,
+  idOrTestId: string,
+  param = 'payment_method',
+): Stripe.PaymentMethod {
   const number = testIdNumber(idOrTestId);
   if (number) return createCardPaymentMethod(emu, number);
   const pm = emu.store.get<Stripe.PaymentMethod>(COL.paymentMethod, idOrTestId);
@@ -270,10 +278,33 @@ export function listForCustomer(req: ApiRequest, customerId: string | undefined)
 }
 
 export const routes: Route[] = [
-  { method: 'POST', path: '/v1/payment_methods', handler: create },
+  {
+    method: 'POST',
+    path: '/v1/payment_methods',
+    params: [
+      'allow_redisplay',
+      'billing_details',
+      'card',
+      'customer',
+      'metadata',
+      'payment_method',
+      'radar_options',
+      'type',
+    ],
+    handler: create,
+  },
   {
     method: 'GET',
     path: '/v1/payment_methods',
+    params: [
+      'allow_redisplay',
+      'customer',
+      'customer_account',
+      'type',
+      'limit',
+      'starting_after',
+      'ending_before',
+    ],
     handler: (req) => {
       const customer = req.p.str('customer');
       if (customer) requireCustomer(req.emu, customer);
@@ -283,12 +314,19 @@ export const routes: Route[] = [
   {
     method: 'GET',
     path: '/v1/payment_methods/:id',
+    params: [],
     handler: ({ emu, pathParams }) => resolvePaymentMethod(emu, pathParams.id, 'payment_method'),
   },
-  { method: 'POST', path: '/v1/payment_methods/:id', handler: update },
+  {
+    method: 'POST',
+    path: '/v1/payment_methods/:id',
+    params: ['allow_redisplay', 'billing_details', 'card', 'metadata'],
+    handler: update,
+  },
   {
     method: 'POST',
     path: '/v1/payment_methods/:id/attach',
+    params: ['customer', 'customer_account'],
     handler: ({ emu, p, pathParams }) => {
       const customer = p.reqStr('customer');
       requireCustomer(emu, customer);
@@ -299,6 +337,7 @@ export const routes: Route[] = [
   {
     method: 'POST',
     path: '/v1/payment_methods/:id/detach',
+    params: [],
     handler: ({ emu, pathParams }) => detachPaymentMethod(emu, pathParams.id),
   },
 ];

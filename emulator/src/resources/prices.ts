@@ -24,11 +24,13 @@ function readTiers(p: ParamReader): Stripe.Price.Tier[] {
     const upTo = t.reqStr('up_to');
     let up_to: number | null;
     if (upTo === 'inf') {
-      if (i !== raw.length - 1) throw invalidRequest('Only the last tier may have `up_to: inf`.', t.name('up_to'));
+      if (i !== raw.length - 1)
+        throw invalidRequest('Only the last tier may have `up_to: inf`.', t.name('up_to'));
       up_to = null;
     } else {
       up_to = t.reqInt('up_to');
-      if (up_to <= last) throw invalidRequest('Tiers must be in ascending order of `up_to`.', t.name('up_to'));
+      if (up_to <= last)
+        throw invalidRequest('Tiers must be in ascending order of `up_to`.', t.name('up_to'));
       last = up_to;
     }
     if (i === raw.length - 1 && up_to !== null) {
@@ -39,19 +41,29 @@ function readTiers(p: ParamReader): Stripe.Price.Tier[] {
     const flat = t.int('flat_amount');
     const flatDec = t.decimal('flat_amount_decimal');
     if (unit !== undefined && unitDec !== undefined) {
-      throw invalidRequest('You may only specify one of unit_amount and unit_amount_decimal.', t.name('unit_amount'));
+      throw invalidRequest(
+        'You may only specify one of unit_amount and unit_amount_decimal.',
+        t.name('unit_amount'),
+      );
     }
     if (flat !== undefined && flatDec !== undefined) {
-      throw invalidRequest('You may only specify one of flat_amount and flat_amount_decimal.', t.name('flat_amount'));
+      throw invalidRequest(
+        'You may only specify one of flat_amount and flat_amount_decimal.',
+        t.name('flat_amount'),
+      );
     }
     if (unit === undefined && unitDec === undefined && flat === undefined && flatDec === undefined) {
       throw invalidRequest('Each tier needs an amount (unit_amount or flat_amount).', t.name('unit_amount'));
     }
     return {
-      flat_amount: flat ?? (flatDec !== undefined && Number.isInteger(Number(flatDec)) ? Number(flatDec) : null),
-      flat_amount_decimal: flat !== undefined ? decimalString(flat) : flatDec !== undefined ? decimalString(flatDec) : null,
-      unit_amount: unit ?? (unitDec !== undefined && Number.isInteger(Number(unitDec)) ? Number(unitDec) : null),
-      unit_amount_decimal: unit !== undefined ? decimalString(unit) : unitDec !== undefined ? decimalString(unitDec) : null,
+      flat_amount:
+        flat ?? (flatDec !== undefined && Number.isInteger(Number(flatDec)) ? Number(flatDec) : null),
+      flat_amount_decimal:
+        flat !== undefined ? decimalString(flat) : flatDec !== undefined ? decimalString(flatDec) : null,
+      unit_amount:
+        unit ?? (unitDec !== undefined && Number.isInteger(Number(unitDec)) ? Number(unitDec) : null),
+      unit_amount_decimal:
+        unit !== undefined ? decimalString(unit) : unitDec !== undefined ? decimalString(unitDec) : null,
       up_to,
     };
   });
@@ -74,13 +86,22 @@ function readRecurring(emu: Emulator, r: ParamReader): Stripe.Price.Recurring {
   }
   if (meter) {
     if (usage_type !== 'metered') {
-      throw invalidRequest('`recurring[meter]` requires `recurring[usage_type]=metered`.', r.name('usage_type'));
+      throw invalidRequest(
+        '`recurring[meter]` requires `recurring[usage_type]=metered`.',
+        r.name('usage_type'),
+      );
     }
     const m = emu.store.get<Stripe.Billing.Meter>(COL.meter, meter);
     if (!m) throw notFound('billing meter', meter, r.name('meter'));
     if (m.status !== 'active') throw invalidRequest(`The meter ${meter} is inactive.`, r.name('meter'));
   }
-  return { interval, interval_count, meter, trial_period_days: r.int('trial_period_days') ?? null, usage_type };
+  return {
+    interval,
+    interval_count,
+    meter,
+    trial_period_days: r.int('trial_period_days') ?? null,
+    usage_type,
+  };
 }
 
 /** Moves or refuses a lookup key already used by another price. */
@@ -148,7 +169,8 @@ export function createPrice(
         'parameter_missing',
       );
     }
-    if (unit !== undefined && unit < 0) throw invalidRequest('Invalid unit_amount: must be >= 0', p.name('unit_amount'));
+    if (unit !== undefined && unit < 0)
+      throw invalidRequest('Invalid unit_amount: must be >= 0', p.name('unit_amount'));
   }
   const rec = p.obj('recurring');
   const recurring = rec ? readRecurring(emu, rec) : null;
@@ -166,7 +188,11 @@ export function createPrice(
     created: emu.now(),
     currency,
     custom_unit_amount: custom
-      ? { maximum: custom.int('maximum') ?? null, minimum: custom.int('minimum') ?? null, preset: custom.int('preset') ?? null }
+      ? {
+          maximum: custom.int('maximum') ?? null,
+          minimum: custom.int('minimum') ?? null,
+          preset: custom.int('preset') ?? null,
+        }
       : null,
     livemode: false,
     lookup_key: lookupKey,
@@ -174,15 +200,18 @@ export function createPrice(
     nickname: p.str('nickname') ?? null,
     product: product as string,
     recurring,
-    tax_behavior: p.oneOf('tax_behavior', ['exclusive', 'inclusive', 'unspecified'] as const) ?? 'unspecified',
+    tax_behavior:
+      p.oneOf('tax_behavior', ['exclusive', 'inclusive', 'unspecified'] as const) ?? 'unspecified',
     ...(tiers ? { tiers } : {}),
     tiers_mode,
     transform_quantity: tq
       ? { divide_by: tq.reqInt('divide_by'), round: tq.oneOf('round', ['up', 'down'] as const) ?? 'up' }
       : null,
     type: recurring ? 'recurring' : 'one_time',
-    unit_amount: unit ?? (unitDec !== undefined && Number.isInteger(Number(unitDec)) ? Number(unitDec) : null),
-    unit_amount_decimal: unit !== undefined ? decimalString(unit) : unitDec !== undefined ? decimalString(unitDec) : null,
+    unit_amount:
+      unit ?? (unitDec !== undefined && Number.isInteger(Number(unitDec)) ? Number(unitDec) : null),
+    unit_amount_decimal:
+      unit !== undefined ? decimalString(unit) : unitDec !== undefined ? decimalString(unitDec) : null,
   };
   emu.store.insert(COL.price, price);
   if (!opts.inline) emu.emitEvent('price.created', price);
@@ -244,13 +273,72 @@ export function setup(emu: Emulator): void {
 }
 
 export const routes: Route[] = [
-  { method: 'POST', path: '/v1/prices', handler: ({ emu, p }) => createPrice(emu, p) },
-  { method: 'GET', path: '/v1/prices', handler: list },
+  {
+    method: 'POST',
+    path: '/v1/prices',
+    params: [
+      'currency',
+      'active',
+      'billing_scheme',
+      'currency_options',
+      'custom_unit_amount',
+      'lookup_key',
+      'metadata',
+      'nickname',
+      'product',
+      'product_data',
+      'recurring',
+      'tax_behavior',
+      'tiers',
+      'tiers_mode',
+      'transfer_lookup_key',
+      'transform_quantity',
+      'unit_amount',
+      'unit_amount_decimal',
+    ],
+    handler: ({ emu, p }) => createPrice(emu, p),
+  },
+  {
+    method: 'GET',
+    path: '/v1/prices',
+    params: [
+      'active',
+      'created',
+      'currency',
+      'lookup_keys',
+      'product',
+      'recurring',
+      'type',
+      'limit',
+      'starting_after',
+      'ending_before',
+    ],
+    handler: list,
+  },
   {
     method: 'GET',
     path: '/v1/prices/search',
+    params: ['query', 'limit', 'page'],
     handler: (req) => search(req.emu.store.all<Stripe.Price>(COL.price), req.p, req.path),
   },
-  { method: 'GET', path: '/v1/prices/:id', handler: ({ emu, pathParams }) => requirePrice(emu, pathParams.id, 'id') },
-  { method: 'POST', path: '/v1/prices/:id', handler: update },
+  {
+    method: 'GET',
+    path: '/v1/prices/:id',
+    params: [],
+    handler: ({ emu, pathParams }) => requirePrice(emu, pathParams.id, 'id'),
+  },
+  {
+    method: 'POST',
+    path: '/v1/prices/:id',
+    params: [
+      'active',
+      'currency_options',
+      'lookup_key',
+      'metadata',
+      'nickname',
+      'tax_behavior',
+      'transfer_lookup_key',
+    ],
+    handler: update,
+  },
 ];

@@ -21,7 +21,9 @@ function applyCommon(prod: Stripe.Product, p: ParamReader): void {
   if (p.has('images')) prod.images = p.strArray('images') ?? [];
   if (p.has('shippable')) prod.shippable = p.bool('shippable') ?? null;
   if (p.has('marketing_features')) {
-    prod.marketing_features = (p.objArray('marketing_features') ?? []).map((f) => ({ name: f.reqStr('name') }));
+    prod.marketing_features = (p.objArray('marketing_features') ?? []).map((f) => ({
+      name: f.reqStr('name'),
+    }));
   }
   prod.metadata = p.metadata(prod.metadata);
 }
@@ -127,14 +129,77 @@ function list(req: ApiRequest): unknown {
 }
 
 export const routes: Route[] = [
-  { method: 'POST', path: '/v1/products', handler: create },
-  { method: 'GET', path: '/v1/products', handler: list },
+  {
+    method: 'POST',
+    path: '/v1/products',
+    params: [
+      'name',
+      'active',
+      'default_price_data',
+      'description',
+      'id',
+      'images',
+      'marketing_features',
+      'metadata',
+      'package_dimensions',
+      'shippable',
+      'statement_descriptor',
+      'tax_code',
+      'tax_details',
+      'type',
+      'unit_label',
+      'url',
+    ],
+    handler: create,
+  },
+  {
+    method: 'GET',
+    path: '/v1/products',
+    params: [
+      'active',
+      'created',
+      'ids',
+      'shippable',
+      'type',
+      'url',
+      'limit',
+      'starting_after',
+      'ending_before',
+    ],
+    handler: list,
+  },
   {
     method: 'GET',
     path: '/v1/products/search',
+    params: ['query', 'limit', 'page'],
     handler: (req) => search(req.emu.store.all<Stripe.Product>(COL.product), req.p, req.path),
   },
-  { method: 'GET', path: '/v1/products/:id', handler: ({ emu, pathParams }) => requireProduct(emu, pathParams.id, 'id') },
-  { method: 'POST', path: '/v1/products/:id', handler: update },
-  { method: 'DELETE', path: '/v1/products/:id', handler: del },
+  {
+    method: 'GET',
+    path: '/v1/products/:id',
+    params: [],
+    handler: ({ emu, pathParams }) => requireProduct(emu, pathParams.id, 'id'),
+  },
+  {
+    method: 'POST',
+    path: '/v1/products/:id',
+    params: [
+      'active',
+      'default_price',
+      'description',
+      'images',
+      'marketing_features',
+      'metadata',
+      'name',
+      'package_dimensions',
+      'shippable',
+      'statement_descriptor',
+      'tax_code',
+      'tax_details',
+      'unit_label',
+      'url',
+    ],
+    handler: update,
+  },
+  { method: 'DELETE', path: '/v1/products/:id', params: [], handler: del },
 ];

@@ -2,9 +2,7 @@
  * Stripe's test cards (https://docs.stripe.com/testing): which card a test id, token or number
  * stands for, and what happens when it is attached or charged.
  */
-export type ChargeOutcome =
-  | { ok: true }
-  | { ok: false; code: string; decline_code: string; message: string };
+export type ChargeOutcome = { ok: true } | { ok: false; code: string; decline_code: string; message: string };
 
 export interface CardSpec {
   number: string;

@@ -1,5 +1,9 @@
 import type Stripe from 'stripe';
-import { WEBHOOK_ENDPOINT_COLLECTION as WE, WEBHOOK_SECRET_COLLECTION, type WebhookSecretRecord } from '../core/emulator';
+import {
+  WEBHOOK_ENDPOINT_COLLECTION as WE,
+  WEBHOOK_SECRET_COLLECTION,
+  type WebhookSecretRecord,
+} from '../core/emulator';
 import { invalidRequest, missingParam } from '../core/errors';
 import type { ApiRequest, Route } from '../core/http';
 import { newId, randomBase62 } from '../core/ids';
@@ -68,21 +72,35 @@ function update({ emu, p, pathParams }: ApiRequest): Stripe.WebhookEndpoint {
 }
 
 export const routes: Route[] = [
-  { method: 'POST', path: '/v1/webhook_endpoints', handler: create },
+  {
+    method: 'POST',
+    path: '/v1/webhook_endpoints',
+    params: ['enabled_events', 'url', 'api_version', 'connect', 'description', 'metadata'],
+    handler: create,
+  },
   {
     method: 'GET',
     path: '/v1/webhook_endpoints',
+    params: ['limit', 'starting_after', 'ending_before'],
     handler: (req) => paginate(req.emu.store.all<Stripe.WebhookEndpoint>(WE).map(view), req.p, req.path),
   },
   {
     method: 'GET',
     path: '/v1/webhook_endpoints/:id',
-    handler: ({ emu, pathParams }) => view(emu.store.require<Stripe.WebhookEndpoint>(WE, pathParams.id, 'webhook endpoint')),
+    params: [],
+    handler: ({ emu, pathParams }) =>
+      view(emu.store.require<Stripe.WebhookEndpoint>(WE, pathParams.id, 'webhook endpoint')),
   },
-  { method: 'POST', path: '/v1/webhook_endpoints/:id', handler: update },
+  {
+    method: 'POST',
+    path: '/v1/webhook_endpoints/:id',
+    params: ['description', 'disabled', 'enabled_events', 'metadata', 'url'],
+    handler: update,
+  },
   {
     method: 'DELETE',
     path: '/v1/webhook_endpoints/:id',
+    params: [],
     handler: ({ emu, pathParams }) => {
       emu.store.require<Stripe.WebhookEndpoint>(WE, pathParams.id, 'webhook endpoint');
       emu.store.delete(WE, pathParams.id);

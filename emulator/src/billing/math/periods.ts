@@ -22,13 +22,16 @@ export function addMonths(ts: number, months: number): number {
   const year = Math.floor(total / 12);
   const month = total - year * 12;
   const day = Math.min(d.getUTCDate(), daysInMonth(year, month));
-  return (
-    Date.UTC(year, month, day, d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()) / 1000
-  );
+  return Date.UTC(year, month, day, d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()) / 1000;
 }
 
 /** `anchor` advanced by `count` × (`interval_count` `interval`s). */
-export function addIntervals(anchor: number, interval: Interval, intervalCount: number, count: number): number {
+export function addIntervals(
+  anchor: number,
+  interval: Interval,
+  intervalCount: number,
+  count: number,
+): number {
   const n = intervalCount * count;
   switch (interval) {
     case 'day':
@@ -51,7 +54,12 @@ export interface Period {
  * The period containing `at` for a cycle anchored at `anchor` (`at` ≥ anchor is the normal case;
  * an `at` before the anchor gives the first period).
  */
-export function periodContaining(anchor: number, interval: Interval, intervalCount: number, at: number): Period {
+export function periodContaining(
+  anchor: number,
+  interval: Interval,
+  intervalCount: number,
+  at: number,
+): Period {
   let n = 0;
   // Estimate to avoid looping over years of daily periods, then correct.
   const approx = approxSeconds(interval) * intervalCount;
@@ -65,7 +73,12 @@ export function periodContaining(anchor: number, interval: Interval, intervalCou
 }
 
 /** The boundary following `periodStart` in a cycle anchored at `anchor`. */
-export function nextPeriodEnd(anchor: number, interval: Interval, intervalCount: number, periodStart: number): number {
+export function nextPeriodEnd(
+  anchor: number,
+  interval: Interval,
+  intervalCount: number,
+  periodStart: number,
+): number {
   return periodContaining(anchor, interval, intervalCount, periodStart).end;
 }
 
@@ -86,7 +99,12 @@ function approxSeconds(interval: Interval): number {
  * A `billing_cycle_anchor` in the future (before the first full period) gives a first, shorter
  * period [start, anchor): the anchor's cycle goes backwards from it. Returns the first period.
  */
-export function firstPeriod(start: number, anchor: number, interval: Interval, intervalCount: number): Period {
+export function firstPeriod(
+  start: number,
+  anchor: number,
+  interval: Interval,
+  intervalCount: number,
+): Period {
   if (anchor <= start) return periodContaining(anchor, interval, intervalCount, start);
   return { start, end: anchor };
 }

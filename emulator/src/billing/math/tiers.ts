@@ -52,7 +52,13 @@ export function graduatedLines(tiers: readonly Tier[], quantity: number): TierLi
     // The flat fee applies when at least one unit falls in the tier (the first tier's flat fee
     // also applies to zero units only if quantity > 0).
     const flatAmount = units > 0 ? (tier.flat_amount ?? 0) : 0;
-    lines.push({ tierIndex: i, quantity: units, unitAmount, flatAmount, amount: units * unitAmount + flatAmount });
+    lines.push({
+      tierIndex: i,
+      quantity: units,
+      unitAmount,
+      flatAmount,
+      amount: units * unitAmount + flatAmount,
+    });
     lower = upper;
     if (quantity <= upper) break;
   }

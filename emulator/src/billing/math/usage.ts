@@ -12,7 +12,12 @@ export interface UsageEvent {
   value: number;
 }
 
-export function aggregateUsage(formula: MeterFormula, events: readonly UsageEvent[], start: number, end: number): number {
+export function aggregateUsage(
+  formula: MeterFormula,
+  events: readonly UsageEvent[],
+  start: number,
+  end: number,
+): number {
   const inWindow = events.filter((e) => e.timestamp >= start && e.timestamp < end);
   switch (formula) {
     case 'count':

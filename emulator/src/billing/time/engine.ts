@@ -58,7 +58,12 @@ function retryTasks(emu: Emulator, inScope: (customer: string) => boolean): Task
     const subId = subscriptionIdOfInvoice(inv);
     const sub = subId ? emu.store.get<Stripe.Subscription>(C.subscription, subId) : undefined;
     if (sub && sub.status === 'canceled') continue;
-    tasks.push({ at: inv.next_payment_attempt, priority: 5, customer, run: () => void attemptPayment(emu, inv, null) });
+    tasks.push({
+      at: inv.next_payment_attempt,
+      priority: 5,
+      customer,
+      run: () => void attemptPayment(emu, inv, null),
+    });
   }
   return tasks;
 }

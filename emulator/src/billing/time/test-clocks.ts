@@ -43,7 +43,10 @@ function advance(req: ApiRequest): Clock {
     throw invalidRequest('The test clock is already advancing.', undefined, 'test_clock_advancing');
   }
   if (target <= clock.frozen_time) {
-    throw invalidRequest('The frozen_time must be after the current frozen_time of the test clock.', 'frozen_time');
+    throw invalidRequest(
+      'The frozen_time must be after the current frozen_time of the test clock.',
+      'frozen_time',
+    );
   }
   const { obj, previous } = emu.store.update<Clock>(C.testClock, clock.id, (c) => {
     c.status = 'advancing';
@@ -123,7 +126,11 @@ export const routes: Route[] = [
     path: '/v1/test_helpers/test_clocks',
     handler: (req) => paginate(req.emu.store.all<Clock>(C.testClock), req.p, req.path),
   },
-  { method: 'GET', path: '/v1/test_helpers/test_clocks/:id', handler: (req) => requireClock(req.emu, req.pathParams.id) },
+  {
+    method: 'GET',
+    path: '/v1/test_helpers/test_clocks/:id',
+    handler: (req) => requireClock(req.emu, req.pathParams.id),
+  },
   { method: 'DELETE', path: '/v1/test_helpers/test_clocks/:id', handler: remove },
   { method: 'POST', path: '/v1/test_helpers/test_clocks/:id/advance', handler: advance },
 ];

@@ -1,0 +1,236 @@
+/**
+ * Customer portal configurations and sessions
+ * (https://docs.stripe.com/customer-management/integrate-customer-portal). A default configuration
+ * exists from the start (and after reset); a session's `url` opens the hosted portal page
+ * (`/portal/{session}`), which offers what the configuration's features allow.
+ */
+import type Stripe from 'stripe';
+import { invalidRequest } from '../core/errors';
+import type { ApiRequest, Route } from '../core/http';
+import { newId } from '../core/ids';
+import { paginate } from '../core/list';
+import type { ParamReader } from '../core/params';
+import { requireCustomer } from '../resources/common';
+import { C, type Emulator, emit, now } from './ctx';
+import { hostedUrl, learnOrigin } from './urls';
+
+type Configuration = Stripe.BillingPortal.Configuration;
+type Features = Stripe.BillingPortal.Configuration.Features;
+
+export function requireConfiguration(emu: Emulator, configId: string): Configuration {
+  return emu.store.require<Configuration>(C.portalConfiguration, configId, 'billing portal configuration');
+}
+
+export function requirePortalSession(emu: Emulator, sessionId: string): Stripe.BillingPortal.Session {
+  return emu.store.require<Stripe.BillingPortal.Session>(
+    C.portalSession,
+    sessionId,
+    'billing portal session',
+  );
+}
+
+function defaultFeatures(): Features {
+  return {
+    customer_update: { allowed_updates: ['email', 'address'], enabled: false },
+    invoice_history: { enabled: true },
+    payment_method_update: { enabled: true, payment_method_configuration: null },
+    subscription_cancel: {
+      cancellation_reason: { enabled: false, feedback_options: null, options: [] },
+      enabled: true,
+      mode: 'at_period_end',
+      proration_behavior: 'none',
+    },
+    subscription_pause: { duration: { interval_options: [], type: 'indefinite' }, enabled: false },
+    subscription_update: {
+      billing_cycle_anchor: null,
+      default_allowed_updates: ['price'],
+      enabled: false,
+      products: [],
+      proration_behavior: 'create_prorations',
+      schedule_at_period_end: { conditions: [] },
+      trial_update_behavior: 'end_trial',
+    },
+  };
+}
+
+function applyFeatures(f: Features, r: ParamReader | undefined): void {
+  if (!r) return;
+  const ih = r.obj('invoice_history');
+  if (ih) f.invoice_history.enabled = ih.bool('enabled') ?? f.invoice_history.enabled;
+  const pmu = r.obj('payment_method_update');
+  if (pmu) f.payment_method_update.enabled = pmu.bool('enabled') ?? f.payment_method_update.enabled;
+  const cu = r.obj('customer_update');
+  if (cu) {
+    f.customer_update.enabled = cu.bool('enabled') ?? f.customer_update.enabled;
+    const allowed = cu.strArray('allowed_updates');
+    if (allowed) f.customer_update.allowed_updates = allowed;
+  }
+  const sc = r.obj('subscription_cancel');
+  if (sc) {
+    f.subscription_cancel.enabled = sc.bool('enabled') ?? f.subscription_cancel.enabled;
+    f.subscription_cancel.mode =
+      sc.oneOf('mode', ['at_period_end', 'immediately'] as const) ?? f.subscription_cancel.mode;
+    f.subscription_cancel.proration_behavior =
+      sc.oneOf('proration_behavior', ['always_invoice', 'create_prorations', 'none'] as const) ??
+      f.subscription_cancel.proration_behavior;
+  }
+  const su = r.obj('subscription_update');
+  if (su) {
+    const u = f.subscription_update;
+    u.enabled = su.bool('enabled') ?? u.enabled;
+    u.proration_behavior =
+      su.oneOf('proration_behavior', ['always_invoice', 'create_prorations', 'none'] as const) ??
+      u.proration_behavior;
+    const dau = su.strArray('default_allowed_updates');
+    if (dau)
+      u.default_allowed_updates =
+        dau as Stripe.BillingPortal.Configuration.Features.SubscriptionUpdate.DefaultAllowedUpdate[];
+    const products = su.objArray('products');
+    if (products) {
+      u.products = products.map((pr) => ({
+        adjustable_quantity: { enabled: false, maximum: null, minimum: 1 },
+        prices: pr.strArray('prices') ?? [],
+        product: pr.reqStr('product'),
+      }));
+    }
+  }
+}
+
+function buildConfiguration(emu: Emulator, isDefault: boolean): Configuration {
+  const at = now(emu, null);
+  return {
+    id: newId('bpc'),
+    object: 'billing_portal.configuration',
+    active: true,
+    application: null,
+    business_profile: { headline: null, privacy_policy_url: null, terms_of_service_url: null },
+    created: at,
+    default_return_url: null,
+    features: defaultFeatures(),
+    is_default: isDefault,
+    livemode: false,
+    login_page: { enabled: false, url: null },
+    metadata: {},
+    name: null,
+    updated: at,
+  };
+}
+
+export function defaultConfiguration(emu: Emulator): Configuration {
+  const found = emu.store.all<Configuration>(C.portalConfiguration).find((c) => c.is_default);
+  if (found) return found;
+  const c = buildConfiguration(emu, true);
+  emu.store.insert(C.portalConfiguration, c);
+  return c;
+}
+
+function createConfiguration(req: ApiRequest): Configuration {
+  const { emu, p } = req;
+  const c = buildConfiguration(emu, false);
+  applyFeatures(c.features, p.obj('features'));
+  const bp = p.obj('business_profile');
+  if (bp) c.business_profile.headline = bp.str('headline') ?? null;
+  c.default_return_url = p.str('default_return_url') ?? null;
+  c.metadata = p.metadata({});
+  c.name = p.str('name') ?? null;
+  emu.store.insert(C.portalConfiguration, c);
+  emit(emu, 'billing_portal.configuration.created', c);
+  return c;
+}
+
+function updateConfiguration(req: ApiRequest): Configuration {
+  const { emu, p } = req;
+  const { obj, previous } = emu.store.update<Configuration>(
+    C.portalConfiguration,
+    req.pathParams.id,
+    (c) => {
+      applyFeatures(c.features, p.obj('features'));
+      if (p.has('active')) c.active = p.bool('active') ?? c.active;
+      if (p.has('default_return_url')) c.default_return_url = p.strOrNull('default_return_url') ?? null;
+      if (p.has('metadata')) c.metadata = p.metadata(c.metadata ?? {});
+      if (p.has('name')) c.name = p.strOrNull('name') ?? null;
+      c.updated = now(emu, null);
+    },
+    'billing portal configuration',
+  );
+  emit(emu, 'billing_portal.configuration.updated', obj, previous);
+  return obj;
+}
+
+function createSession(req: ApiRequest): Stripe.BillingPortal.Session {
+  const { emu, p } = req;
+  learnOrigin(emu, req.headers.host);
+  const customer = requireCustomer(emu, p.reqStr('customer'));
+  const configId = p.str('configuration');
+  const config = configId ? requireConfiguration(emu, configId) : defaultConfiguration(emu);
+  if (!config.active) throw invalidRequest('This configuration is inactive.', 'configuration');
+  const returnUrl = p.str('return_url') ?? config.default_return_url;
+  const sessionId = newId('bps');
+  const flowData = p.obj('flow_data');
+  const flowType = flowData?.oneOf('type', [
+    'payment_method_update',
+    'subscription_cancel',
+    'subscription_update',
+    'subscription_update_confirm',
+  ] as const);
+  const session: Stripe.BillingPortal.Session = {
+    id: sessionId,
+    object: 'billing_portal.session',
+    configuration: config.id,
+    created: now(emu, customer.id),
+    customer: customer.id,
+    customer_account: null,
+    flow: flowType
+      ? {
+          after_completion: { hosted_confirmation: null, redirect: null, type: 'portal_homepage' },
+          customer_update: null,
+          subscription_cancel: null,
+          subscription_pause: null,
+          subscription_update: null,
+          subscription_update_confirm: null,
+          type: flowType,
+        }
+      : null,
+    livemode: false,
+    locale: null,
+    on_behalf_of: null,
+    return_url: returnUrl ?? null,
+    url: hostedUrl(emu, `/portal/${sessionId}`),
+  };
+  emu.store.insert(C.portalSession, session);
+  emit(emu, 'billing_portal.session.created', session);
+  return session;
+}
+
+export function setup(emu: Emulator): void {
+  defaultConfiguration(emu);
+  emu.onReset(() => defaultConfiguration(emu));
+}
+
+export const routes: Route[] = [
+  { method: 'POST', path: '/v1/billing_portal/configurations', handler: createConfiguration },
+  {
+    method: 'GET',
+    path: '/v1/billing_portal/configurations',
+    handler: (req) => {
+      defaultConfiguration(req.emu);
+      const isDefault = req.p.bool('is_default');
+      const active = req.p.bool('active');
+      const items = req.emu.store
+        .all<Configuration>(C.portalConfiguration)
+        .filter(
+          (c) =>
+            (isDefault === undefined || c.is_default === isDefault) &&
+            (active === undefined || c.active === active),
+        );
+      return paginate(items, req.p, req.path);
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/billing_portal/configurations/:id',
+    handler: (req) => requireConfiguration(req.emu, req.pathParams.id),
+  },
+  { method: 'POST', path: '/v1/billing_portal/configurations/:id', handler: updateConfiguration },
+  { method: 'POST', path: '/v1/billing_portal/sessions', handler: createSession },
+];

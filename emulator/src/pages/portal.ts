@@ -1,0 +1,202 @@
+/**
+ * The hosted customer portal (`session.url` = `/portal/{session}`), plain HTML forms only. What it
+ * offers follows the session's configuration: update the default card (`payment_method_update`),
+ * view invoices (`invoice_history`), switch plan among `subscription_update.products[].prices`,
+ * cancel (`subscription_cancel.mode`: at period end or immediately) and undo a pending cancel;
+ * a link returns to `return_url`. Every action answers a 303 back to the portal page.
+ */
+import type Stripe from 'stripe';
+import { invalidRequest, StripeApiError } from '../core/errors';
+import { type ApiRequest, HttpResponse, type Route } from '../core/http';
+import { attachPaymentMethod, createCardPaymentMethod } from '../resources/payment-methods';
+import { C, type Emulator, emit, idOf } from '../billing/ctx';
+import { customerIdOf } from '../billing/invoices';
+import { requireConfiguration, requirePortalSession } from '../billing/portal';
+import { subPeriod } from '../billing/subscription-objects';
+import { cancelNow, requireSubscription, updateSubscription, type UpdateArgs } from '../billing/subscriptions';
+import { date, esc, layout, money } from './html';
+
+type Session = Stripe.BillingPortal.Session;
+type Configuration = Stripe.BillingPortal.Configuration;
+
+const LIVE = ['active', 'trialing', 'past_due', 'unpaid', 'incomplete', 'paused'];
+
+function context(emu: Emulator, sessionId: string): { session: Session; config: Configuration; customer: Stripe.Customer } {
+  const session = requirePortalSession(emu, sessionId);
+  const config = requireConfiguration(emu, String(session.configuration));
+  const customer = emu.store.require<Stripe.Customer>(C.customer, session.customer, 'customer');
+  return { session, config, customer };
+}
+
+function switchOptions(emu: Emulator, config: Configuration, current: Stripe.Price): string {
+  const prices: Stripe.Price[] = [];
+  for (const pr of config.features.subscription_update.products ?? []) {
+    for (const priceId of pr.prices) {
+      const price = emu.store.get<Stripe.Price>(C.price, priceId);
+      if (price && price.id !== current.id) prices.push(price);
+    }
+  }
+  return prices
+    .map((p) => {
+      const name = emu.store.get<Stripe.Product>(C.product, String(p.product))?.name ?? p.id;
+      const r = p.recurring;
+      return `<option value="${esc(p.id)}">${esc(name)} — ${money(p.unit_amount ?? 0, p.currency)} / ${esc(r?.interval ?? '')}</option>`;
+    })
+    .join('');
+}
+
+function subscriptionSection(emu: Emulator, sessionId: string, config: Configuration, sub: Stripe.Subscription): string {
+  const item = sub.items.data[0];
+  const name = item ? (emu.store.get<Stripe.Product>(C.product, String(item.price.product))?.name ?? item.price.id) : '';
+  const period = subPeriod(sub);
+  const f = config.features;
+  const options = item && f.subscription_update.enabled ? switchOptions(emu, config, item.price) : '';
+  const cancel = f.subscription_cancel.enabled
+    ? sub.cancel_at_period_end
+      ? `<form method="post" action="/portal/${esc(sessionId)}/renew"><input type="hidden" name="subscription" value="${esc(sub.id)}"><button id="renew-${esc(sub.id)}">Don't cancel</button></form>`
+      : `<form method="post" action="/portal/${esc(sessionId)}/cancel"><input type="hidden" name="subscription" value="${esc(sub.id)}"><button id="cancel-${esc(sub.id)}">Cancel plan${f.subscription_cancel.mode === 'at_period_end' ? ' (at period end)' : ''}</button></form>`
+    : '';
+  return `<section class="subscription" data-id="${esc(sub.id)}">
+<h3>${esc(name)} — ${item ? money(item.price.unit_amount ?? 0, item.price.currency) : ''} / ${esc(item?.price.recurring?.interval ?? '')}</h3>
+<p>Status: <strong class="status">${esc(sub.status)}</strong>${sub.cancel_at_period_end ? ` · cancels on ${date(period.end)}` : ` · renews on ${date(period.end)}`}</p>
+${options ? `<form method="post" action="/portal/${esc(sessionId)}/switch"><input type="hidden" name="subscription" value="${esc(sub.id)}"><label>Switch plan <select name="price" id="price-${esc(sub.id)}">${options}</select></label><button id="switch-${esc(sub.id)}">Update plan</button></form>` : ''}
+${cancel}
+</section>`;
+}
+
+function page(emu: Emulator, sessionId: string, error: string | null): string {
+  const { session, config, customer } = context(emu, sessionId);
+  const f = config.features;
+  const subs = emu.store
+    .all<Stripe.Subscription>(C.subscription)
+    .filter((s) => customerIdOf(s) === customer.id && LIVE.includes(s.status));
+  const pmId = idOf(customer.invoice_settings?.default_payment_method ?? null);
+  const pm = pmId ? emu.store.get<Stripe.PaymentMethod>(C.paymentMethod, pmId) : undefined;
+  const invoices = emu.store
+    .all<Stripe.Invoice>(C.invoice)
+    .filter((i) => customerIdOf(i) === customer.id && i.status !== 'draft');
+  const body = `<h1>Billing</h1>
+<p class="muted">Test mode — emulator. ${esc(customer.email ?? customer.id)}</p>
+${error ? `<p class="error" role="alert" id="error">${esc(error)}</p>` : ''}
+<h2>Current plan</h2>
+${subs.length ? subs.map((s) => subscriptionSection(emu, sessionId, config, s)).join('') : '<p id="no-subscriptions">No active subscriptions.</p>'}
+${
+  f.payment_method_update.enabled
+    ? `<h2>Payment method</h2><p id="current-card">${pm?.card ? `${esc(pm.card.brand)} •••• ${esc(pm.card.last4)}` : 'None'}</p>
+<form method="post" action="/portal/${esc(sessionId)}/payment-method"><label>New card number <input name="card" id="card" placeholder="4242 4242 4242 4242" required></label><button id="update-card">Update card</button></form>`
+    : ''
+}
+${
+  f.invoice_history.enabled
+    ? `<h2>Invoice history</h2><table id="invoices">${invoices
+        .map(
+          (i) =>
+            `<tr><td>${date(i.created)}</td><td><a href="${esc(i.hosted_invoice_url ?? '')}">${esc(i.number ?? i.id)}</a></td><td>${esc(i.status)}</td><td class="num">${money(i.total, i.currency)}</td></tr>`,
+        )
+        .join('')}</table>`
+    : ''
+}
+${session.return_url ? `<p><a id="return" href="${esc(session.return_url)}">Return to ${esc(new URL(session.return_url).host)}</a></p>` : ''}`;
+  return layout('Billing portal', body);
+}
+
+function noChanges(): Omit<UpdateArgs, 'items' | 'prorationBehavior'> {
+  return {
+    prorationDate: null,
+    billingCycleAnchor: null,
+    cancelAtPeriodEnd: undefined,
+    cancelAt: undefined,
+    trialEnd: undefined,
+    defaultPaymentMethod: undefined,
+    metadata: undefined,
+    description: undefined,
+    pauseCollection: undefined,
+    paymentBehavior: 'allow_incomplete',
+  };
+}
+
+/** A subscription of the session's customer named in the form. */
+function ownSubscription(emu: Emulator, customer: Stripe.Customer, subId: string | undefined): Stripe.Subscription {
+  if (!subId) throw invalidRequest('Missing subscription.', 'subscription');
+  const sub = requireSubscription(emu, subId);
+  if (customerIdOf(sub) !== customer.id) throw invalidRequest('This subscription belongs to another customer.', 'subscription');
+  return sub;
+}
+
+function action(run: (req: ApiRequest, ctx: ReturnType<typeof context>) => void): (req: ApiRequest) => HttpResponse {
+  return (req) => {
+    const ctx = context(req.emu, req.pathParams.id);
+    try {
+      run(req, ctx);
+    } catch (e) {
+      if (e instanceof StripeApiError) return HttpResponse.html(page(req.emu, req.pathParams.id, e.body.message), 402);
+      throw e;
+    }
+    return HttpResponse.redirect(`/portal/${req.pathParams.id}`);
+  };
+}
+
+export const routes: Route[] = [
+  { method: 'GET', path: '/portal/:id', handler: (req) => HttpResponse.html(page(req.emu, req.pathParams.id, null)) },
+  {
+    method: 'POST',
+    path: '/portal/:id/cancel',
+    handler: action(({ emu, p }, { config, customer }) => {
+      if (!config.features.subscription_cancel.enabled) throw invalidRequest('Cancelling is not enabled.');
+      const sub = ownSubscription(emu, customer, p.str('subscription'));
+      if (config.features.subscription_cancel.mode === 'immediately') {
+        const prorate = config.features.subscription_cancel.proration_behavior !== 'none';
+        cancelNow(emu, sub, { invoiceNow: false, prorate, reason: 'cancellation_requested' });
+      } else {
+        updateSubscription(emu, sub, { ...noChanges(), items: [], prorationBehavior: 'none', cancelAtPeriodEnd: true });
+      }
+    }),
+  },
+  {
+    method: 'POST',
+    path: '/portal/:id/renew',
+    handler: action(({ emu, p }, { customer }) => {
+      const sub = ownSubscription(emu, customer, p.str('subscription'));
+      updateSubscription(emu, sub, { ...noChanges(), items: [], prorationBehavior: 'none', cancelAtPeriodEnd: false });
+    }),
+  },
+  {
+    method: 'POST',
+    path: '/portal/:id/switch',
+    handler: action(({ emu, p }, { config, customer }) => {
+      const su = config.features.subscription_update;
+      if (!su.enabled) throw invalidRequest('Switching plans is not enabled.');
+      const sub = ownSubscription(emu, customer, p.str('subscription'));
+      const priceId = p.reqStr('price');
+      const allowed = (su.products ?? []).some((pr) => pr.prices.includes(priceId));
+      if (!allowed) throw invalidRequest('This price is not offered in the portal.', 'price');
+      const price = emu.store.require<Stripe.Price>(C.price, priceId, 'price');
+      const item = sub.items.data[0];
+      const behavior =
+        su.proration_behavior === 'always_invoice' ? 'always_invoice' : su.proration_behavior === 'none' ? 'none' : 'create_prorations';
+      updateSubscription(emu, sub, {
+        ...noChanges(),
+        items: [{ id: item.id, price, quantity: undefined, deleted: false, metadata: undefined }],
+        prorationBehavior: behavior,
+      });
+    }),
+  },
+  {
+    method: 'POST',
+    path: '/portal/:id/payment-method',
+    handler: action(({ emu, p }, { config, customer }) => {
+      if (!config.features.payment_method_update.enabled) throw invalidRequest('Updating the payment method is not enabled.');
+      const pm = createCardPaymentMethod(emu, (p.str('card') ?? '').replace(/[\s-]/g, ''));
+      attachPaymentMethod(emu, pm.id, customer.id);
+      const { obj, previous } = emu.store.update<Stripe.Customer>(C.customer, customer.id, (c) => {
+        c.invoice_settings.default_payment_method = pm.id;
+      });
+      emit(emu, 'customer.updated', obj, previous);
+      // The portal also makes the new card the default of the customer's subscriptions.
+      for (const sub of emu.store.all<Stripe.Subscription>(C.subscription)) {
+        if (customerIdOf(sub) !== customer.id || !LIVE.includes(sub.status) || !sub.default_payment_method) continue;
+        updateSubscription(emu, sub, { ...noChanges(), items: [], prorationBehavior: 'none', defaultPaymentMethod: pm.id });
+      }
+    }),
+  },
+];

@@ -1,0 +1,118 @@
+/**
+ * A renewal charged to a card that attaches but fails (`pm_card_chargeCustomerFail`, 4000…0341):
+ * past_due, `invoice.payment_failed` with `attempt_count`/`next_payment_attempt`, retries on the
+ * configured schedule, then the configured final status
+ * (https://docs.stripe.com/billing/revenue-recovery/smart-retries).
+ */
+import type Stripe from 'stripe';
+import { startTestEmulator, type TestEmulator } from './core-helpers';
+import { advanceClock, DAY, eventsOf, eventTypes, fixture, T0 } from './billing-helpers';
+
+let emu: TestEmulator;
+let stripe: Stripe;
+
+beforeAll(async () => {
+  emu = await startTestEmulator();
+  stripe = emu.stripe;
+});
+afterAll(async () => {
+  await emu.close();
+});
+beforeEach(async () => {
+  await emu.control('/_emulator/reset');
+});
+
+const FEB1 = Date.UTC(2026, 1, 1) / 1000;
+
+/** An active subscription whose card starts failing after the first (trial) invoice. */
+async function failingRenewal(): Promise<{ sub: Stripe.Subscription; clock: string }> {
+  const f = await fixture(emu, 'pm_card_chargeCustomerFail');
+  // A 31-day trial: the $0 invoice needs no charge, so the first charge is the renewal on Feb 1.
+  const sub = await stripe.subscriptions.create({ customer: f.customer.id, items: [{ price: f.basic.id }], trial_end: FEB1 });
+  expect(sub.status).toBe('trialing');
+  return { sub, clock: f.clock.id };
+}
+
+describe.each(['unpaid', 'canceled'] as const)('retries ending %s', (finalStatus) => {
+  it('goes past_due, retries on the schedule and ends as configured', async () => {
+    const cfg = await emu.control('/_emulator/billing/config', { retry_schedule: [DAY, 2 * DAY], final_status: finalStatus });
+    expect(cfg).toMatchObject({ retrySchedule: [DAY, 2 * DAY], finalStatus });
+    const { sub, clock } = await failingRenewal();
+
+    await advanceClock(stripe, clock, FEB1 + 60);
+    const due = await stripe.subscriptions.retrieve(sub.id);
+    expect(due.status).toBe('past_due');
+    const failed = await eventsOf(stripe, 'invoice.payment_failed');
+    expect(failed).toHaveLength(1);
+    const inv1 = failed[0].data.object as Stripe.Invoice;
+    expect(inv1.attempt_count).toBe(1);
+    expect(inv1.next_payment_attempt).toBe(FEB1 + DAY);
+    // Renewal failure order (facts §4).
+    const order = await eventTypes(stripe, (e) => e.created >= FEB1 && e.created < FEB1 + DAY && !e.type.startsWith('test_helpers'));
+    expect(order).toEqual([
+      'customer.subscription.updated',
+      'invoice.created',
+      'invoice.finalized',
+      'payment_intent.created',
+      'charge.failed',
+      'payment_intent.payment_failed',
+      'invoice.payment_failed',
+      'customer.subscription.updated',
+    ]);
+
+    await advanceClock(stripe, clock, FEB1 + DAY + 60);
+    const second = await eventsOf(stripe, 'invoice.payment_failed');
+    expect(second).toHaveLength(2);
+    expect((second[1].data.object as Stripe.Invoice).attempt_count).toBe(2);
+    expect((second[1].data.object as Stripe.Invoice).next_payment_attempt).toBe(FEB1 + 3 * DAY);
+    expect((await stripe.subscriptions.retrieve(sub.id)).status).toBe('past_due');
+
+    await advanceClock(stripe, clock, FEB1 + 3 * DAY + 60);
+    const third = await eventsOf(stripe, 'invoice.payment_failed');
+    expect(third).toHaveLength(3);
+    expect((third[2].data.object as Stripe.Invoice).next_payment_attempt).toBeNull();
+    const end = await stripe.subscriptions.retrieve(sub.id);
+    expect(end.status).toBe(finalStatus);
+    if (finalStatus === 'canceled') {
+      expect(await eventsOf(stripe, 'customer.subscription.deleted')).toHaveLength(1);
+      expect(end.cancellation_details?.reason).toBe('payment_failed');
+    }
+
+    // Nothing more is tried after the last attempt.
+    await advanceClock(stripe, clock, FEB1 + 10 * DAY);
+    expect(await eventsOf(stripe, 'invoice.payment_failed')).toHaveLength(3);
+  });
+});
+
+it('a successful retry after updating the card makes the subscription active again', async () => {
+  await emu.control('/_emulator/billing/config', { retry_schedule: [DAY], final_status: 'unpaid' });
+  const { sub, clock } = await failingRenewal();
+  await advanceClock(stripe, clock, FEB1 + 60);
+  expect((await stripe.subscriptions.retrieve(sub.id)).status).toBe('past_due');
+  const pm = await stripe.paymentMethods.attach('pm_card_visa', { customer: String(sub.customer) });
+  await stripe.subscriptions.update(sub.id, { default_payment_method: pm.id });
+  await advanceClock(stripe, clock, FEB1 + DAY + 60);
+  expect((await stripe.subscriptions.retrieve(sub.id)).status).toBe('active');
+  const inv = (await stripe.invoices.list({ subscription: sub.id, status: 'paid' })).data.find((i) => i.billing_reason === 'subscription_cycle');
+  expect(inv?.attempt_count).toBe(2);
+});
+
+it('the default schedule makes 8 tries within two weeks', async () => {
+  await emu.control('/_emulator/billing/config', { reset: true });
+  const { sub, clock } = await failingRenewal();
+  await advanceClock(stripe, clock, FEB1 + 14 * DAY);
+  expect(await eventsOf(stripe, 'invoice.payment_failed')).toHaveLength(8);
+  expect((await stripe.subscriptions.retrieve(sub.id)).status).toBe('canceled');
+});
+
+it('the emulator-wide clock runs renewals for customers without a test clock', async () => {
+  const customer = await stripe.customers.create({ payment_method: 'pm_card_visa', invoice_settings: { default_payment_method: 'pm_card_visa' } });
+  const product = await stripe.products.create({ name: 'Daily' });
+  const price = await stripe.prices.create({ product: product.id, currency: 'usd', unit_amount: 100, recurring: { interval: 'day' } });
+  const sub = await stripe.subscriptions.create({ customer: customer.id, items: [{ price: price.id }] });
+  await emu.control('/_emulator/clock/advance', { seconds: 3 * DAY + 60 });
+  const invoices = await stripe.invoices.list({ subscription: sub.id });
+  expect(invoices.data).toHaveLength(4);
+  expect(invoices.data.every((i) => i.status === 'paid')).toBe(true);
+  void T0;
+});

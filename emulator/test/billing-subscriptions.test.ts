@@ -1,0 +1,363 @@
+/**
+ * Subscription flows through the official SDK (host/port/protocol only), on test clocks so every
+ * period and proration can be worked out by hand.
+ */
+import type Stripe from 'stripe';
+import { startTestEmulator, type TestEmulator } from './core-helpers';
+import { advanceClock, DAY, eventsOf, eventTypes, fixture, subIdOf, T0 } from './billing-helpers';
+
+let emu: TestEmulator;
+let stripe: Stripe;
+
+beforeAll(async () => {
+  emu = await startTestEmulator();
+  stripe = emu.stripe;
+});
+afterAll(async () => {
+  await emu.close();
+});
+beforeEach(async () => {
+  await emu.control('/_emulator/reset');
+});
+
+const FEB1 = Date.UTC(2026, 1, 1) / 1000;
+const MAR1 = Date.UTC(2026, 2, 1) / 1000;
+
+describe('create', () => {
+  it('charges the first period and exposes periods on the items (endive shape)', async () => {
+    const f = await fixture(emu);
+    const sub = await stripe.subscriptions.create({
+      customer: f.customer.id,
+      items: [{ price: f.basic.id, quantity: 2 }],
+      expand: ['latest_invoice'],
+    });
+    expect(sub.status).toBe('active');
+    expect(sub.items.data[0].current_period_start).toBe(T0);
+    expect(sub.items.data[0].current_period_end).toBe(FEB1);
+    expect(sub).not.toHaveProperty('current_period_end');
+    const inv = sub.latest_invoice as Stripe.Invoice;
+    expect(inv.billing_reason).toBe('subscription_create');
+    expect(inv.status).toBe('paid');
+    expect(inv.amount_paid).toBe(2000);
+    expect(subIdOf(inv)).toBe(sub.id);
+    expect(inv.hosted_invoice_url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/invoice\/in_/);
+    expect(inv.number).toMatch(/-0001$/);
+    const types = await eventTypes(stripe, (e) => !e.type.startsWith('test_helpers') && !e.type.startsWith('product') && !e.type.startsWith('price'));
+    // Stripe's order (facts §4): subscription created (incomplete) → invoice → payment → updated (active)
+    const from = types.indexOf('customer.subscription.created');
+    expect(types.slice(from)).toEqual([
+      'customer.subscription.created',
+      'invoice.created',
+      'invoice.finalized',
+      'payment_intent.created',
+      'charge.succeeded',
+      'payment_intent.succeeded',
+      'invoice.updated',
+      'invoice.paid',
+      'invoice.payment_succeeded',
+      'customer.subscription.updated',
+    ]);
+    const [updated] = await eventsOf(stripe, 'customer.subscription.updated');
+    expect(updated.data.previous_attributes).toEqual({ status: 'incomplete' });
+  });
+
+  it('trial: $0 invoice, trial_will_end 3 days before, then active with a subscription_cycle invoice', async () => {
+    const f = await fixture(emu);
+    const sub = await stripe.subscriptions.create({ customer: f.customer.id, items: [{ price: f.pro.id }], trial_period_days: 14 });
+    expect(sub.status).toBe('trialing');
+    expect(sub.trial_end).toBe(T0 + 14 * DAY);
+    const first = await stripe.invoices.retrieve(String(sub.latest_invoice));
+    expect(first.amount_due).toBe(0);
+    expect(first.status).toBe('paid');
+
+    await advanceClock(stripe, f.clock.id, T0 + 12 * DAY);
+    const twe = await eventsOf(stripe, 'customer.subscription.trial_will_end');
+    expect(twe).toHaveLength(1);
+    expect(twe[0].created).toBe(T0 + 11 * DAY);
+    expect((await stripe.subscriptions.retrieve(sub.id)).status).toBe('trialing');
+
+    await advanceClock(stripe, f.clock.id, T0 + 15 * DAY);
+    const after = await stripe.subscriptions.retrieve(sub.id);
+    expect(after.status).toBe('active');
+    expect(after.items.data[0].current_period_start).toBe(T0 + 14 * DAY);
+    const invoices = await stripe.invoices.list({ subscription: sub.id });
+    const cycle = invoices.data.find((i) => i.billing_reason === 'subscription_cycle');
+    expect(cycle?.amount_paid).toBe(3000);
+    expect(cycle?.status).toBe('paid');
+  });
+
+  it('trial without a payment method and missing_payment_method=cancel ends canceled', async () => {
+    const clock = await stripe.testHelpers.testClocks.create({ frozen_time: T0 });
+    const customer = await stripe.customers.create({ test_clock: clock.id });
+    const product = await stripe.products.create({ name: 'X' });
+    const price = await stripe.prices.create({ product: product.id, currency: 'usd', unit_amount: 500, recurring: { interval: 'month' } });
+    const sub = await stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: price.id }],
+      trial_period_days: 7,
+      trial_settings: { end_behavior: { missing_payment_method: 'cancel' } },
+    });
+    await advanceClock(stripe, clock.id, T0 + 8 * DAY);
+    expect((await stripe.subscriptions.retrieve(sub.id)).status).toBe('canceled');
+    expect(await eventsOf(stripe, 'customer.subscription.deleted')).toHaveLength(1);
+  });
+
+  it('default_incomplete: incomplete with a confirmation secret; confirming the intent activates it', async () => {
+    const f = await fixture(emu);
+    const sub = await stripe.subscriptions.create({
+      customer: f.customer.id,
+      items: [{ price: f.basic.id }],
+      payment_behavior: 'default_incomplete',
+      expand: ['latest_invoice.confirmation_secret'],
+    });
+    expect(sub.status).toBe('incomplete');
+    const inv = sub.latest_invoice as Stripe.Invoice;
+    expect(inv.status).toBe('open');
+    const secret = inv.confirmation_secret?.client_secret ?? '';
+    expect(secret).toMatch(/^pi_.+_secret_/);
+    const piId = secret.split('_secret_')[0];
+    await stripe.paymentIntents.confirm(piId, { payment_method: 'pm_card_visa' });
+    expect((await stripe.subscriptions.retrieve(sub.id)).status).toBe('active');
+    expect((await stripe.invoices.retrieve(inv.id)).status).toBe('paid');
+  });
+
+  it('error_if_incomplete with a declined card answers 402 and creates nothing', async () => {
+    const f = await fixture(emu, 'pm_card_chargeCustomerFail');
+    await expect(
+      stripe.subscriptions.create({ customer: f.customer.id, items: [{ price: f.basic.id }], payment_behavior: 'error_if_incomplete' }),
+    ).rejects.toMatchObject({ statusCode: 402, type: 'StripeCardError', code: 'card_declined' });
+    expect((await stripe.subscriptions.list({ customer: f.customer.id, status: 'all' })).data).toHaveLength(0);
+  });
+
+  it('allow_incomplete with a failing card stays incomplete and expires after 23 hours', async () => {
+    const f = await fixture(emu, 'pm_card_chargeCustomerFail');
+    const sub = await stripe.subscriptions.create({ customer: f.customer.id, items: [{ price: f.basic.id }] });
+    expect(sub.status).toBe('incomplete');
+    await advanceClock(stripe, f.clock.id, T0 + 23 * 3600 + 1);
+    const expired = await stripe.subscriptions.retrieve(sub.id);
+    expect(expired.status).toBe('incomplete_expired');
+    expect((await stripe.invoices.retrieve(String(sub.latest_invoice))).status).toBe('void');
+  });
+});
+
+describe('upgrade with prorations (https://docs.stripe.com/billing/subscriptions/prorations)', () => {
+  // Subscribed at Jan 1 00:00 to $10/month; upgraded to $30/month at Jan 11 00:00.
+  // January has 31 days = 2 678 400 s; remaining = 21 days = 1 814 400 s.
+  // Stripe prorates by the second: credit = round(1000 × 1814400 / 2678400) = round(677.419…) = 677
+  // debit = round(3000 × 1814400 / 2678400) = round(2032.258…) = 2032; net due = 1355.
+  const CHANGE = T0 + 10 * DAY;
+
+  async function upgraded(behavior: 'create_prorations' | 'always_invoice' | 'none') {
+    const f = await fixture(emu);
+    const sub = await stripe.subscriptions.create({ customer: f.customer.id, items: [{ price: f.basic.id }] });
+    await advanceClock(stripe, f.clock.id, CHANGE);
+    const preview = await stripe.invoices.createPreview({
+      customer: f.customer.id,
+      subscription: sub.id,
+      subscription_details: {
+        items: [{ id: sub.items.data[0].id, price: f.pro.id }],
+        proration_behavior: behavior,
+        proration_date: CHANGE,
+      },
+    });
+    const updated = await stripe.subscriptions.update(sub.id, {
+      items: [{ id: sub.items.data[0].id, price: f.pro.id }],
+      proration_behavior: behavior,
+      proration_date: CHANGE,
+    });
+    return { f, sub: updated, preview };
+  }
+
+  it('create_prorations: credit and debit invoice items, billed on the next invoice', async () => {
+    const { f, sub, preview } = await upgraded('create_prorations');
+    expect(sub.items.data[0].price.id).toBe(f.pro.id);
+    const items = await stripe.invoiceItems.list({ customer: f.customer.id, pending: true });
+    const amounts = items.data.map((i) => i.amount).sort((a, b) => a - b);
+    expect(amounts).toEqual([-677, 2032]);
+    expect(items.data.every((i) => i.proration)).toBe(true);
+    // Preview of the next invoice: the prorations plus February at the new price.
+    expect(preview.amount_due).toBe(-677 + 2032 + 3000);
+
+    await advanceClock(stripe, f.clock.id, FEB1 + 60);
+    const inv = (await stripe.invoices.list({ subscription: sub.id })).data.find((i) => i.billing_reason === 'subscription_cycle');
+    expect(inv?.amount_paid).toBe(4355);
+    expect(inv?.lines.data.filter((l) => l.parent?.invoice_item_details?.proration)).toHaveLength(2);
+    const evts = await eventTypes(stripe, (e) => e.type === 'invoiceitem.created');
+    expect(evts).toHaveLength(2);
+  });
+
+  it('always_invoice: an invoice for the prorations now, finalized and paid', async () => {
+    const { f, sub, preview } = await upgraded('always_invoice');
+    expect(preview.amount_due).toBe(1355);
+    const inv = (await stripe.invoices.list({ subscription: sub.id })).data.find((i) => i.billing_reason === 'subscription_update');
+    expect(inv?.status).toBe('paid');
+    expect(inv?.amount_paid).toBe(1355);
+    expect((await stripe.invoiceItems.list({ customer: f.customer.id, pending: true })).data).toHaveLength(0);
+  });
+
+  it('none: only the price changes', async () => {
+    const { f, sub } = await upgraded('none');
+    expect(sub.items.data[0].price.id).toBe(f.pro.id);
+    expect((await stripe.invoiceItems.list({ customer: f.customer.id })).data).toHaveLength(0);
+    const upd = (await eventsOf(stripe, 'customer.subscription.updated')).pop();
+    expect(upd?.data.previous_attributes).toHaveProperty('items');
+  });
+});
+
+describe('cancel', () => {
+  it('cancel_at_period_end: updated now, deleted when the clock passes the period end', async () => {
+    const f = await fixture(emu);
+    const sub = await stripe.subscriptions.create({ customer: f.customer.id, items: [{ price: f.basic.id }] });
+    const upd = await stripe.subscriptions.update(sub.id, { cancel_at_period_end: true });
+    expect(upd.cancel_at_period_end).toBe(true);
+    expect(upd.cancel_at).toBe(FEB1);
+    const [ev] = (await eventsOf(stripe, 'customer.subscription.updated')).slice(-1);
+    expect(ev.data.previous_attributes).toMatchObject({ cancel_at_period_end: false });
+    await advanceClock(stripe, f.clock.id, FEB1 - 60);
+    expect((await stripe.subscriptions.retrieve(sub.id)).status).toBe('active');
+    await advanceClock(stripe, f.clock.id, FEB1 + 60);
+    const done = await stripe.subscriptions.retrieve(sub.id);
+    expect(done.status).toBe('canceled');
+    expect(done.ended_at).toBe(FEB1);
+    expect(await eventsOf(stripe, 'customer.subscription.deleted')).toHaveLength(1);
+    // No renewal invoice for a subscription that ended.
+    expect((await stripe.invoices.list({ subscription: sub.id })).data).toHaveLength(1);
+  });
+
+  it('cancel now with prorate leaves a credit for the unused time', async () => {
+    const f = await fixture(emu);
+    const sub = await stripe.subscriptions.create({ customer: f.customer.id, items: [{ price: f.pro.id }] });
+    await advanceClock(stripe, f.clock.id, T0 + 10 * DAY);
+    const canceled = await stripe.subscriptions.cancel(sub.id, { prorate: true });
+    expect(canceled.status).toBe('canceled');
+    const items = await stripe.invoiceItems.list({ customer: f.customer.id, pending: true });
+    // 3000 × 21/31 days = 2032.258… → 2032 credit
+    expect(items.data.map((i) => i.amount)).toEqual([-2032]);
+    expect(await eventsOf(stripe, 'customer.subscription.deleted')).toHaveLength(1);
+    await expect(stripe.subscriptions.update(sub.id, { items: [{ id: sub.items.data[0].id, quantity: 2 }] })).rejects.toMatchObject({
+      statusCode: 400,
+    });
+  });
+
+  it('pause and resume', async () => {
+    const f = await fixture(emu);
+    const sub = await stripe.subscriptions.create({ customer: f.customer.id, items: [{ price: f.basic.id }] });
+    const paused = await stripe.subscriptions.pause(sub.id);
+    expect(paused.status).toBe('paused');
+    await advanceClock(stripe, f.clock.id, T0 + 40 * DAY);
+    expect((await stripe.invoices.list({ subscription: sub.id })).data).toHaveLength(1);
+    const resumed = await stripe.subscriptions.resume(sub.id, { billing_cycle_anchor: { type: 'now' } });
+    expect(resumed.status).toBe('active');
+    expect(resumed.items.data[0].current_period_start).toBe(T0 + 40 * DAY);
+    expect((await stripe.invoices.list({ subscription: sub.id })).data).toHaveLength(2);
+  });
+});
+
+describe('renewal', () => {
+  it('renews every period with one subscription_cycle invoice, anchored on the day of month', async () => {
+    const clock = await stripe.testHelpers.testClocks.create({ frozen_time: Date.UTC(2026, 0, 31, 12) / 1000 });
+    const customer = await stripe.customers.create({ test_clock: clock.id, payment_method: 'pm_card_visa', invoice_settings: { default_payment_method: 'pm_card_visa' } });
+    const product = await stripe.products.create({ name: 'Anchor' });
+    const price = await stripe.prices.create({ product: product.id, currency: 'usd', unit_amount: 700, recurring: { interval: 'month' } });
+    const sub = await stripe.subscriptions.create({ customer: customer.id, items: [{ price: price.id }] });
+    await advanceClock(stripe, clock.id, Date.UTC(2026, 2, 31, 13) / 1000);
+    const s = await stripe.subscriptions.retrieve(sub.id);
+    // Jan 31 → Feb 28 → Mar 31 (https://docs.stripe.com/billing/subscriptions/billing-cycle)
+    expect(s.items.data[0].current_period_start).toBe(Date.UTC(2026, 2, 31, 12) / 1000);
+    const invoices = await stripe.invoices.list({ subscription: sub.id });
+    const starts = invoices.data.map((i) => i.period_start).sort();
+    expect(starts).toEqual([Date.UTC(2026, 0, 31, 12), Date.UTC(2026, 1, 28, 12), Date.UTC(2026, 2, 31, 12)].map((x) => x / 1000));
+    expect(invoices.data.every((i) => i.status === 'paid')).toBe(true);
+  });
+});
+
+describe('schedules', () => {
+  it('downgrades at period end without proration, then releases', async () => {
+    const f = await fixture(emu);
+    const sub = await stripe.subscriptions.create({ customer: f.customer.id, items: [{ price: f.pro.id }] });
+    const sched = await stripe.subscriptionSchedules.create({ from_subscription: sub.id });
+    expect(sched.phases).toHaveLength(1);
+    expect(sched.phases[0].end_date).toBe(FEB1);
+    const updated = await stripe.subscriptionSchedules.update(sched.id, {
+      end_behavior: 'release',
+      phases: [
+        { items: [{ price: f.pro.id, quantity: 1 }], start_date: sched.phases[0].start_date, end_date: sched.phases[0].end_date },
+        { items: [{ price: f.basic.id, quantity: 1 }], duration: { interval: 'month', interval_count: 1 } },
+      ],
+    });
+    expect(updated.phases[1].end_date).toBe(MAR1);
+    expect((await stripe.subscriptions.retrieve(sub.id)).schedule).toBe(sched.id);
+
+    await advanceClock(stripe, f.clock.id, FEB1 + 60);
+    const s = await stripe.subscriptions.retrieve(sub.id);
+    expect(s.items.data[0].price.id).toBe(f.basic.id);
+    const feb = (await stripe.invoices.list({ subscription: sub.id })).data.find((i) => i.period_start === FEB1);
+    expect(feb?.amount_paid).toBe(1000);
+    expect((await stripe.invoiceItems.list({ customer: f.customer.id })).data).toHaveLength(0);
+
+    await advanceClock(stripe, f.clock.id, MAR1 + 60);
+    const released = await stripe.subscriptionSchedules.retrieve(sched.id);
+    expect(released.status).toBe('released');
+    expect(released.released_subscription).toBe(sub.id);
+    const after = await stripe.subscriptions.retrieve(sub.id);
+    expect(after.schedule).toBeNull();
+    expect(after.status).toBe('active');
+  });
+
+  it('accepts the legacy phases[][iterations] the CLI sends and can be canceled', async () => {
+    const f = await fixture(emu);
+    const sched = await stripe.subscriptionSchedules.create({
+      customer: f.customer.id,
+      start_date: 'now',
+      end_behavior: 'cancel',
+      phases: [{ items: [{ price: f.basic.id, quantity: 1 }], iterations: 2 } as Stripe.SubscriptionScheduleCreateParams.Phase],
+    });
+    expect(sched.phases[0].end_date).toBe(MAR1);
+    const canceled = await stripe.subscriptionSchedules.cancel(sched.id);
+    expect(canceled.status).toBe('canceled');
+    expect((await stripe.subscriptions.retrieve(String(sched.subscription))).status).toBe('canceled');
+  });
+});
+
+describe('subscription items and invoices', () => {
+  it('adds, updates and deletes items through /v1/subscription_items', async () => {
+    const f = await fixture(emu);
+    const sub = await stripe.subscriptions.create({ customer: f.customer.id, items: [{ price: f.basic.id }] });
+    const other = await stripe.prices.create({ product: f.product.id, currency: 'usd', unit_amount: 200, recurring: { interval: 'month' } });
+    const si = await stripe.subscriptionItems.create({ subscription: sub.id, price: other.id, quantity: 3, proration_behavior: 'none' });
+    expect(si.quantity).toBe(3);
+    const upd = await stripe.subscriptionItems.update(si.id, { quantity: 5, proration_behavior: 'none' });
+    expect(upd.quantity).toBe(5);
+    expect((await stripe.subscriptionItems.list({ subscription: sub.id })).data).toHaveLength(2);
+    const del = await stripe.subscriptionItems.del(si.id, { proration_behavior: 'none' });
+    expect(del.deleted).toBe(true);
+    expect((await stripe.subscriptions.retrieve(sub.id)).items.data).toHaveLength(1);
+  });
+
+  it('manual invoices: include pending items, finalize, pay with a failing card (402), void', async () => {
+    const f = await fixture(emu);
+    await stripe.invoiceItems.create({ customer: f.customer.id, amount: 2500, currency: 'usd', description: 'Setup' });
+    const excluded = await stripe.invoices.create({ customer: f.customer.id });
+    expect(excluded.lines.data).toHaveLength(0);
+    await stripe.invoices.del(excluded.id);
+    const inv = await stripe.invoices.create({ customer: f.customer.id, pending_invoice_items_behavior: 'include' });
+    expect(inv.status).toBe('draft');
+    expect(inv.amount_due).toBe(2500);
+    const fin = await stripe.invoices.finalizeInvoice(inv.id);
+    expect(fin.status).toBe('open');
+    expect(fin.number).toBeTruthy();
+    await expect(stripe.invoices.pay(inv.id, { payment_method: 'pm_card_chargeCustomerFail' })).rejects.toMatchObject({
+      statusCode: 402,
+      type: 'StripeCardError',
+      decline_code: 'generic_decline',
+    });
+    const after = await stripe.invoices.retrieve(inv.id);
+    expect(after.status).toBe('open');
+    expect(after.attempt_count).toBe(1);
+    expect(await eventsOf(stripe, 'invoice.payment_failed')).toHaveLength(1);
+    const lines = await stripe.invoices.listLineItems(inv.id);
+    expect(lines.data[0].amount).toBe(2500);
+    const voided = await stripe.invoices.voidInvoice(inv.id);
+    expect(voided.status).toBe('void');
+  });
+});

@@ -1,0 +1,69 @@
+/**
+ * CODITECT's plans, as declared in plans/plans.yaml (the only source of plan facts). Amounts are integer cents.
+ * `PlanCatalog` (plan-catalog.ts) loads and validates the file once at start-up.
+ */
+
+export type PlanInterval = 'month' | 'year';
+
+/** The usage metrics a plan can limit. Counters add up per billing period; gauges hold a level. */
+export type MetricKey = 'ai_requests' | 'storage_mb' | 'seats';
+export type MetricKind = 'counter' | 'gauge';
+
+/** What happens past a limit: refuse (`block`), or allow and bill the overage through a metered price. */
+export type OverLimitBehavior = 'block' | 'bill_overage';
+
+export interface PlanPrice {
+  interval: PlanInterval;
+  /** Integer minor units of `currency`. */
+  amount: number;
+  /** ISO 4217, lower case as Stripe uses it. */
+  currency: string;
+  /** The Stripe price's lookup key; moving it to a new price is how an amount changes. */
+  lookupKey: string;
+}
+
+export interface UsageLimit {
+  metric: MetricKey;
+  /** Included per billing period (counters) or at any time (gauges); null = unlimited. */
+  included: number | null;
+  overLimit: OverLimitBehavior;
+}
+
+export interface Plan {
+  key: string;
+  name: string;
+  description: string;
+  /** Self-serve prices; empty for `free` (no Stripe price) and `enterprise` (sales-led, custom price). */
+  prices: PlanPrice[];
+  /** Sales-led: not offered to self-serve checkout or plan switching, but an admin may subscribe an account. */
+  salesLed: boolean;
+  trialDays: number;
+  /** What happens when a trial started without a payment method ends. */
+  trialEndWithoutPaymentMethod: 'cancel' | 'pause' | 'create_invoice';
+  /** Boolean features by key. */
+  features: Record<string, boolean>;
+  limits: UsageLimit[];
+  /** Stripe product id-like key for this plan, e.g. `prod_starter` (used as the product's metadata key). */
+  productKey: string | null;
+}
+
+/** A metered overage price, billed through a Stripe Billing Meter. */
+export interface MeteredPrice {
+  metric: MetricKey;
+  /** The meter's event name, e.g. `ai_requests`. */
+  meterEventName: string;
+  /** Stripe meters aggregate by sum, count or last; gauges bill their period peak by reporting it as `last`. */
+  aggregation: 'sum' | 'last';
+  /** Price per unit in cents, as a decimal string when below one cent is needed (Stripe's unit_amount_decimal). */
+  unitAmountDecimal: string;
+  currency: string;
+  lookupKey: string;
+  productName: string;
+}
+
+export interface Catalog {
+  currency: string;
+  plans: Plan[];
+  meteredPrices: MeteredPrice[];
+  metrics: Record<MetricKey, { kind: MetricKind; unit: string }>;
+}

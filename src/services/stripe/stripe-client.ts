@@ -1,0 +1,118 @@
+import Stripe from 'stripe';
+import type { Config } from '../../config';
+import { SERVICE_NAME, SERVICE_VERSION } from '../../version';
+import type { Logger } from '../logger';
+import { idempotencyKey } from './idempotency-key';
+import { RateLimiter } from './rate-limiter';
+import { toBillingError } from './stripe-errors';
+
+export type StripeSettings = Config['stripe'] & { secretKey: string };
+
+/** What one mutating call is doing; its idempotency key is derived from it. */
+export interface Intent {
+  /** What is being done to what, e.g. `customer.create:acct_1`. */
+  name: string;
+  /** The parameters sent: a retry with the same ones replays Stripe's first answer. */
+  params?: unknown;
+}
+
+export interface StripeCallStats {
+  calls: number;
+  failures: number;
+  totalMs: number;
+}
+
+/**
+ * The only code that talks to Stripe. One configured SDK instance (pinned API version, timeout, network
+ * retries, app info); a client-side rate limiter; an idempotency key on every mutating call derived from its
+ * intent; a structured log line per HTTP call with Stripe's request id; Stripe errors mapped to our codes.
+ */
+export class StripeClient {
+  readonly sdk: Stripe;
+  private readonly limiter: RateLimiter;
+  private readonly stats = new Map<string, StripeCallStats>();
+
+  constructor(
+    settings: StripeSettings,
+    private readonly logger: Logger,
+  ) {
+    this.sdk = new Stripe(settings.secretKey, {
+      timeout: settings.timeoutMs,
+      maxNetworkRetries: settings.maxNetworkRetries,
+      appInfo: { name: SERVICE_NAME, version: SERVICE_VERSION },
+      telemetry: false,
+      ...apiBaseOptions(settings.apiBase),
+    });
+    this.limiter = new RateLimiter(settings.maxRequestsPerSecond);
+    // One line per HTTP exchange, retries included; never the key or the body, which may hold personal data.
+    this.sdk.on('response', (response: Stripe.ResponseEvent) => {
+      this.logger.debug(
+        {
+          stripe: {
+            method: response.method,
+            path: response.path,
+            status: response.status,
+            requestId: response.request_id,
+            elapsedMs: response.elapsed,
+          },
+        },
+        'stripe response',
+      );
+    });
+  }
+
+  /**
+   * Runs one Stripe operation. `operation` names it in logs and statistics; `intent` (for anything that
+   * changes Stripe) becomes its idempotency key. Stripe errors come out as our `BillingError`s.
+   */
+  async call<T>(
+    operation: string,
+    send: (sdk: Stripe, options: Stripe.RequestOptions) => Promise<T>,
+    intent?: Intent,
+  ): Promise<T> {
+    await this.limiter.acquire();
+    const options: Stripe.RequestOptions = intent ? { idempotencyKey: idempotencyKey(intent.name, intent.params) } : {};
+    const started = performance.now();
+    try {
+      const result = await send(this.sdk, options);
+      this.record(operation, started, true);
+      return result;
+    } catch (error) {
+      this.record(operation, started, false);
+      const mapped = toBillingError(error);
+      this.logger.warn(
+        {
+          stripe: {
+            operation,
+            type: error instanceof Stripe.errors.StripeError ? error.type : 'unknown',
+            code: error instanceof Stripe.errors.StripeError ? (error.code ?? null) : null,
+            requestId: error instanceof Stripe.errors.StripeError ? (error.requestId ?? null) : null,
+          },
+        },
+        'stripe call failed',
+      );
+      throw mapped ?? error;
+    }
+  }
+
+  /** Calls, failures and total time per operation since start: for metrics and benchmarks. */
+  statistics(): ReadonlyMap<string, StripeCallStats> {
+    return this.stats;
+  }
+
+  private record(operation: string, started: number, ok: boolean): void {
+    const entry = this.stats.get(operation) ?? { calls: 0, failures: 0, totalMs: 0 };
+    entry.calls += 1;
+    if (!ok) entry.failures += 1;
+    entry.totalMs += performance.now() - started;
+    this.stats.set(operation, entry);
+  }
+}
+
+/** `STRIPE_API_BASE` (e.g. the emulator) as the SDK's host, port and protocol; unset means Stripe itself. */
+export function apiBaseOptions(apiBase: string | null): Pick<Stripe.StripeConfig, 'host' | 'port' | 'protocol'> {
+  if (!apiBase) return {};
+  const url = new URL(apiBase);
+  const protocol = url.protocol === 'http:' ? 'http' : 'https';
+  return { host: url.hostname, port: url.port || (protocol === 'http' ? 80 : 443), protocol };
+}

@@ -1,0 +1,102 @@
+import { MikroORM } from '@mikro-orm/postgresql';
+import { ormOptions } from '../../src/database/orm-options';
+import { BillingCustomer } from '../../src/entities';
+import { CustomerManager } from '../../src/services/customer-manager';
+import { silentLogger } from '../../src/services/logger';
+import { StripeClient } from '../../src/services/stripe/stripe-client';
+import { createTestDatabase, type TestDatabase } from '../support/database';
+import { startTestEmulator, type TestEmulator, TEST_STRIPE_KEY } from '../support/emulator';
+
+describe('CustomerManager against the Stripe emulator and PostgreSQL', () => {
+  let database: TestDatabase;
+  let orm: MikroORM;
+  let stripeEmulator: TestEmulator;
+  let customers: CustomerManager;
+
+  beforeAll(async () => {
+    [database, stripeEmulator] = await Promise.all([createTestDatabase(), startTestEmulator()]);
+    orm = await MikroORM.init(ormOptions({ url: database.url, poolMax: 25 }));
+    const client = new StripeClient(
+      {
+        secretKey: TEST_STRIPE_KEY,
+        apiBase: stripeEmulator.url,
+        webhookSecrets: [],
+        timeoutMs: 10_000,
+        maxNetworkRetries: 2,
+        maxRequestsPerSecond: 1000,
+      },
+      silentLogger,
+    );
+    customers = new CustomerManager(client, silentLogger);
+  });
+
+  afterAll(async () => {
+    await orm.close();
+    await stripeEmulator.close();
+    await database.drop();
+  });
+
+  async function stripeCustomersOf(accountId: string) {
+    const all = await stripeEmulator.stripe.customers.list({ limit: 100 });
+    return all.data.filter((customer) => customer.metadata.account_id === accountId);
+  }
+
+  it('creates the Stripe customer of an account, with its email, name and account id', async () => {
+    const customer = await customers.ensure(orm.em.fork(), { accountId: 'acct_create', email: 'ann@x.io', name: 'Ann' });
+    expect(customer.stripeCustomerId).toMatch(/^cus_/);
+    const inStripe = await stripeEmulator.stripe.customers.retrieve(customer.stripeCustomerId as string);
+    expect(inStripe).toMatchObject({ email: 'ann@x.io', name: 'Ann', metadata: { account_id: 'acct_create' } });
+    const again = await customers.ensure(orm.em.fork(), { accountId: 'acct_create', email: 'ann@x.io' });
+    expect(again.stripeCustomerId).toBe(customer.stripeCustomerId);
+  });
+
+  it('makes exactly one Stripe customer under 20 concurrent requests', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => customers.ensure(orm.em.fork(), { accountId: 'acct_race', email: 'race@x.io' })),
+    );
+    expect(new Set(results.map((row) => row.stripeCustomerId)).size).toBe(1);
+    expect(await stripeCustomersOf('acct_race')).toHaveLength(1);
+    expect(await orm.em.fork().count(BillingCustomer, { accountId: 'acct_race' })).toBe(1);
+  });
+
+  it('adopts a Stripe customer that an earlier, crashed attempt created but never recorded', async () => {
+    const orphan = await stripeEmulator.stripe.customers.create({ email: 'o@x.io', metadata: { account_id: 'acct_orphan' } });
+    const customer = await customers.ensure(orm.em.fork(), { accountId: 'acct_orphan', email: 'o@x.io' });
+    expect(customer.stripeCustomerId).toBe(orphan.id);
+    expect(await stripeCustomersOf('acct_orphan')).toHaveLength(1);
+  });
+
+  it('updates email, name and address in Stripe and in the database', async () => {
+    await customers.ensure(orm.em.fork(), { accountId: 'acct_update', email: 'old@x.io' });
+    const address = { line1: '1 Main St', line2: null, city: 'Berlin', state: null, postalCode: '10115', country: 'DE' };
+    const updated = await customers.update(orm.em.fork(), 'acct_update', { email: 'new@x.io', name: 'New Name', address });
+    expect(updated).toMatchObject({ email: 'new@x.io', name: 'New Name', address });
+    const inStripe = await stripeEmulator.stripe.customers.retrieve(updated.stripeCustomerId as string);
+    expect(inStripe).toMatchObject({ email: 'new@x.io', name: 'New Name', address: { city: 'Berlin', postal_code: '10115' } });
+    const stored = await orm.em.fork().findOneOrFail(BillingCustomer, { accountId: 'acct_update' });
+    expect(stored.address).toEqual(address);
+  });
+
+  it('syncs email and name from the app user record, and only calls Stripe when they changed', async () => {
+    await customers.ensure(orm.em.fork(), { accountId: 'acct_sync', email: 'a@x.io', name: 'A' });
+    const synced = await customers.syncFromProfile(orm.em.fork(), { accountId: 'acct_sync', email: 'b@x.io', name: 'B' });
+    expect(synced).toMatchObject({ email: 'b@x.io', name: 'B' });
+    const inStripe = await stripeEmulator.stripe.customers.retrieve(synced.stripeCustomerId as string);
+    expect(inStripe).toMatchObject({ email: 'b@x.io', name: 'B' });
+  });
+
+  it('deletes the Stripe customer and marks the row, and a later ensure creates a new one', async () => {
+    const customer = await customers.ensure(orm.em.fork(), { accountId: 'acct_delete', email: 'd@x.io' });
+    await customers.delete(orm.em.fork(), 'acct_delete');
+    const inStripe = await stripeEmulator.stripe.customers.retrieve(customer.stripeCustomerId as string);
+    expect(inStripe.deleted).toBe(true);
+    const row = await orm.em.fork().findOneOrFail(BillingCustomer, { accountId: 'acct_delete' });
+    expect(row.deletedAt).toBeInstanceOf(Date);
+    await expect(customers.require(orm.em.fork(), 'acct_delete')).rejects.toMatchObject({ extensions: { code: 'NOT_FOUND' } });
+
+    const recreated = await customers.ensure(orm.em.fork(), { accountId: 'acct_delete', email: 'd@x.io' });
+    expect(recreated.stripeCustomerId).toMatch(/^cus_/);
+    expect(recreated.stripeCustomerId).not.toBe(customer.stripeCustomerId);
+    expect(recreated.deletedAt).toBeNull();
+  });
+});
