@@ -1,4 +1,5 @@
 import type { MigrationObject } from '@mikro-orm/core';
+import { Migration20261127055731 } from './Migration20261127055731';
 import { Migration20261127053511 } from './Migration20261127053511';
 
 /**
@@ -7,4 +8,5 @@ import { Migration20261127053511 } from './Migration20261127053511';
  */
 export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261127053511', class: Migration20261127053511 },
+  { name: 'Migration20261127055731', class: Migration20261127055731 },
 ];

@@ -257,3 +257,22 @@ export function readDatabaseSettings(raw: RawEnvironment = processEnvironment())
   }
   return { url: url.data, poolMax: 2 };
 }
+
+/** Only the Stripe part, for `npm run stripe:sync`, which needs no database or auth settings. */
+export function readStripeSettings(raw: RawEnvironment = processEnvironment()): {
+  secretKey: string;
+  apiBase: string | null;
+} {
+  const { values, problems } = resolveSecretFiles(dropEmpty(raw));
+  const secretKey = environmentSchema.innerType().shape.STRIPE_SECRET_KEY.safeParse(values.STRIPE_SECRET_KEY);
+  const apiBase = environmentSchema.innerType().shape.STRIPE_API_BASE.safeParse(values.STRIPE_API_BASE);
+  if (secretKey.success && !secretKey.data) problems.push('STRIPE_SECRET_KEY is required: set it to sk_test_… or sk_live_…');
+  for (const [name, result] of [
+    ['STRIPE_SECRET_KEY', secretKey],
+    ['STRIPE_API_BASE', apiBase],
+  ] as const) {
+    if (!result.success) problems.push(`${name} ${result.error.issues[0]?.message ?? 'is invalid'}`);
+  }
+  if (problems.length > 0 || !secretKey.success || !secretKey.data || !apiBase.success) throw new ConfigError(problems);
+  return { secretKey: secretKey.data, apiBase: apiBase.data ?? null };
+}

@@ -1,5 +1,7 @@
-import type { FastifyServerOptions } from 'fastify';
+import pino, { type Logger } from 'pino';
 import type { Config } from './config';
+
+export type PinoLogger = Logger;
 
 /**
  * JSON logs (pino). Anything that could carry a secret is redacted by path, so a careless log line still
@@ -20,9 +22,7 @@ export const REDACTED_PATHS = [
   '*.jwtSecret',
 ];
 
-export function loggerOptions(config: Pick<Config, 'logLevel'>): FastifyServerOptions['logger'] {
-  return {
-    level: config.logLevel,
-    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-  };
+/** The process's one logger: Fastify's request logs and the services' logs go through it. */
+export function createLogger(config: Pick<Config, 'logLevel'>): PinoLogger {
+  return pino({ level: config.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } });
 }

@@ -4,7 +4,7 @@ import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
@@ -15,14 +15,15 @@ import type { Orm } from './database/database';
 import { RequestContext } from './graphql/context';
 import { formatError } from './graphql/format-error';
 import { registerHealthRoutes, type ReadinessCheck } from './http/health.routes';
-import { loggerOptions } from './logger';
-import type { BillingPubSub } from './pubsub/pubsub';
+import type { PinoLogger } from './logger';
+import type { BillingServices } from './services/billing-services';
 
 export interface ServerParts {
   config: Config;
   schema: GraphQLSchema;
   orm: Orm;
-  pubSub: BillingPubSub;
+  services: BillingServices;
+  logger: PinoLogger;
   verifier: TokenVerifier;
   readinessChecks: ReadinessCheck[];
 }
@@ -46,9 +47,10 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
  * subscriptions on the same path and port) and the health routes.
  */
 export async function createHttpServer(parts: ServerParts): Promise<HttpServer> {
-  const { config, schema, orm, pubSub, verifier } = parts;
+  const { config, schema, orm, services, verifier } = parts;
   const app = Fastify({
-    logger: loggerOptions(config),
+    // pino's Logger is Fastify's base logger; the cast keeps Fastify's default generics for the plugins.
+    loggerInstance: parts.logger as FastifyBaseLogger,
     bodyLimit: config.graphql.maxBodyBytes,
     // A caller's request id is kept (within reason) so one id follows a request across services.
     genReqId: (request: IncomingMessage) => {
@@ -81,7 +83,7 @@ export async function createHttpServer(parts: ServerParts): Promise<HttpServer> 
         }
       },
       context: (context) =>
-        new RequestContext(context.extra.caller ?? { kind: 'anonymous' }, randomUUID(), orm, pubSub),
+        new RequestContext(context.extra.caller ?? { kind: 'anonymous' }, randomUUID(), orm, services),
     },
     sockets,
   );
@@ -112,7 +114,7 @@ export async function createHttpServer(parts: ServerParts): Promise<HttpServer> 
           await httpCaller(verifier, request.headers.authorization),
           request.id,
           orm,
-          pubSub,
+          services,
         ),
     }),
   });

@@ -3,6 +3,9 @@ import { TokenVerifier } from './auth/token-verifier';
 import type { Config } from './config';
 import { isDatabaseReachable, type Orm, openDatabase } from './database/database';
 import { buildBillingSchema } from './graphql/schema';
+import { createLogger } from './logger';
+import { BillingServices } from './services/billing-services';
+import { loadPlanCatalog } from './services/plans/plan-catalog';
 import type { ReadinessCheck } from './http/health.routes';
 import { createHttpServer, type HttpServer } from './server';
 import { InMemoryPubSub } from './pubsub/in-memory-pubsub';
@@ -14,6 +17,7 @@ export interface BillingService {
   http: HttpServer;
   orm: Orm;
   pubSub: BillingPubSub;
+  services: BillingServices;
   /** Graceful: stop accepting, finish in-flight requests, close WebSockets, the database pool and Redis. */
   stop(): Promise<void>;
 }
@@ -36,12 +40,15 @@ export async function startService(config: Config, options: StartOptions = {}): 
   if (redisPubSub) readinessChecks.push({ name: 'redis', check: () => pingRedis(redisPubSub.client) });
 
   try {
+    const logger = createLogger(config);
+    const services = new BillingServices(config, loadPlanCatalog(), pubSub, logger);
     const schema = await buildBillingSchema(pubSub);
     const http = await createHttpServer({
       config,
       schema,
       orm,
-      pubSub,
+      services,
+      logger,
       verifier: new TokenVerifier(config.auth),
       readinessChecks,
     });
@@ -51,6 +58,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
       http,
       orm,
       pubSub,
+      services,
       stop: async () => {
         await http.close();
         await Promise.allSettled([orm.close(), pubSub.close()]);

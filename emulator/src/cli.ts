@@ -20,7 +20,7 @@ const HELP = `Stripe API emulator
   --data FILE            (STRIPE_EMULATOR_DATA) load state from / save state to FILE
   --forward-to URL       (STRIPE_EMULATOR_FORWARD_TO) deliver every event to URL, like stripe listen
   --webhook-secret S     (STRIPE_EMULATOR_WEBHOOK_SECRET) whsec_… that signs forwarded events
-  --verbose              log webhook failures and handler errors`;
+  --verbose              log requests, webhook failures and handler errors`;
 
 export function parseArgs(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
   const opts: CliOptions = {

@@ -7,7 +7,12 @@ export const T0 = Date.UTC(2026, 0, 1) / 1000;
 export const DAY = 86_400;
 
 /** Advances a test clock and waits (deadline) until it is `ready` again. */
-export async function advanceClock(stripe: Stripe, clockId: string, to: number, timeoutMs = 10000): Promise<void> {
+export async function advanceClock(
+  stripe: Stripe,
+  clockId: string,
+  to: number,
+  timeoutMs = 10000,
+): Promise<void> {
   const started = await stripe.testHelpers.testClocks.advance(clockId, { frozen_time: to });
   if (started.status !== 'advancing') throw new Error(`expected advancing, got ${started.status}`);
   const deadline = Date.now() + timeoutMs;
@@ -41,8 +46,18 @@ export async function fixture(emu: TestEmulator, pm = 'pm_card_visa'): Promise<F
     invoice_settings: { default_payment_method: pm },
   });
   const product = await stripe.products.create({ name: 'Plan' });
-  const basic = await stripe.prices.create({ product: product.id, currency: 'usd', unit_amount: 1000, recurring: { interval: 'month' } });
-  const pro = await stripe.prices.create({ product: product.id, currency: 'usd', unit_amount: 3000, recurring: { interval: 'month' } });
+  const basic = await stripe.prices.create({
+    product: product.id,
+    currency: 'usd',
+    unit_amount: 1000,
+    recurring: { interval: 'month' },
+  });
+  const pro = await stripe.prices.create({
+    product: product.id,
+    currency: 'usd',
+    unit_amount: 3000,
+    recurring: { interval: 'month' },
+  });
   return { clock, customer, product, basic, pro };
 }
 

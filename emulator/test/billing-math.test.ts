@@ -23,7 +23,13 @@ describe('proration by the second (https://docs.stripe.com/billing/subscriptions
     // 30-day period, change after exactly 10 days: 20/30 of the period remains.
     const start = ts('2026-04-01T00:00:00Z');
     const end = ts('2026-05-01T00:00:00Z');
-    const r = computeProration({ oldAmount: 1000, newAmount: 3000, periodStart: start, periodEnd: end, prorationDate: start + 10 * 86400 });
+    const r = computeProration({
+      oldAmount: 1000,
+      newAmount: 3000,
+      periodStart: start,
+      periodEnd: end,
+      prorationDate: start + 10 * 86400,
+    });
     // by hand: 1000 × 20/30 = 666.67 → 667 credit ; 3000 × 20/30 = 2000 debit
     expect(r.credit).toBe(-667);
     expect(r.debit).toBe(2000);
@@ -40,10 +46,24 @@ describe('proration by the second (https://docs.stripe.com/billing/subscriptions
   });
 
   it('clamps dates outside the period and never returns a negative zero', () => {
-    const r = computeProration({ oldAmount: 0, newAmount: 500, periodStart: 100, periodEnd: 200, prorationDate: 50 });
+    const r = computeProration({
+      oldAmount: 0,
+      newAmount: 500,
+      periodStart: 100,
+      periodEnd: 200,
+      prorationDate: 50,
+    });
     expect(r.debit).toBe(500);
     expect(Object.is(r.credit, 0)).toBe(true);
-    expect(computeProration({ oldAmount: 500, newAmount: 500, periodStart: 100, periodEnd: 200, prorationDate: 300 }).debit).toBe(0);
+    expect(
+      computeProration({
+        oldAmount: 500,
+        newAmount: 500,
+        periodStart: 100,
+        periodEnd: 200,
+        prorationDate: 300,
+      }).debit,
+    ).toBe(0);
   });
 
   it('rejects non-integer money', () => {
@@ -73,7 +93,15 @@ describe('tiers (https://docs.stripe.com/products-prices/pricing-models#tiered-p
     expect(tieredAmount('volume', tiers, 3)).toBe(1500);
   });
   it('rejects an infinite tier that is not last', () => {
-    expect(() => graduatedAmount([{ up_to: null, unit_amount: 1, flat_amount: null }, { up_to: 5, unit_amount: 1, flat_amount: null }], 1)).toThrow();
+    expect(() =>
+      graduatedAmount(
+        [
+          { up_to: null, unit_amount: 1, flat_amount: null },
+          { up_to: 5, unit_amount: 1, flat_amount: null },
+        ],
+        1,
+      ),
+    ).toThrow();
   });
 });
 
@@ -132,7 +160,13 @@ describe('usage and totals', () => {
     expect(aggregateUsage('last', events, 40, 50)).toBe(0);
   });
   it('credits a negative total to the customer balance', () => {
-    expect(invoiceTotals([1000, -1500])).toEqual({ subtotal: -500, total: -500, startingBalance: 0, endingBalance: -500, amountDue: 0 });
+    expect(invoiceTotals([1000, -1500])).toEqual({
+      subtotal: -500,
+      total: -500,
+      startingBalance: 0,
+      endingBalance: -500,
+      amountDue: 0,
+    });
     expect(invoiceTotals([1000], -300).amountDue).toBe(700);
     expect(() => invoiceTotals([0.5])).toThrow();
   });

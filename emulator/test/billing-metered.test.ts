@@ -40,7 +40,12 @@ async function setup(tiersMode: 'graduated' | 'volume') {
     default_aggregation: { formula: 'sum' },
   });
   const product = await stripe.products.create({ name: 'API' });
-  const base = await stripe.prices.create({ product: product.id, currency: 'usd', unit_amount: 2000, recurring: { interval: 'month' } });
+  const base = await stripe.prices.create({
+    product: product.id,
+    currency: 'usd',
+    unit_amount: 2000,
+    recurring: { interval: 'month' },
+  });
   const metered = await stripe.prices.create({
     product: product.id,
     currency: 'usd',
@@ -53,7 +58,10 @@ async function setup(tiersMode: 'graduated' | 'volume') {
     ],
     recurring: { interval: 'month', usage_type: 'metered', meter: meter.id },
   });
-  const sub = await stripe.subscriptions.create({ customer: customer.id, items: [{ price: base.id }, { price: metered.id }] });
+  const sub = await stripe.subscriptions.create({
+    customer: customer.id,
+    items: [{ price: base.id }, { price: metered.id }],
+  });
   // Usage in January: 300 + 900 + 50 = 1250 units; one event on Feb 1 belongs to February.
   const send = (value: number, timestamp: number) =>
     stripe.billing.meterEvents.create({

@@ -28,14 +28,21 @@ const FEB1 = Date.UTC(2026, 1, 1) / 1000;
 async function failingRenewal(): Promise<{ sub: Stripe.Subscription; clock: string }> {
   const f = await fixture(emu, 'pm_card_chargeCustomerFail');
   // A 31-day trial: the $0 invoice needs no charge, so the first charge is the renewal on Feb 1.
-  const sub = await stripe.subscriptions.create({ customer: f.customer.id, items: [{ price: f.basic.id }], trial_end: FEB1 });
+  const sub = await stripe.subscriptions.create({
+    customer: f.customer.id,
+    items: [{ price: f.basic.id }],
+    trial_end: FEB1,
+  });
   expect(sub.status).toBe('trialing');
   return { sub, clock: f.clock.id };
 }
 
 describe.each(['unpaid', 'canceled'] as const)('retries ending %s', (finalStatus) => {
   it('goes past_due, retries on the schedule and ends as configured', async () => {
-    const cfg = await emu.control('/_emulator/billing/config', { retry_schedule: [DAY, 2 * DAY], final_status: finalStatus });
+    const cfg = await emu.control('/_emulator/billing/config', {
+      retry_schedule: [DAY, 2 * DAY],
+      final_status: finalStatus,
+    });
     expect(cfg).toMatchObject({ retrySchedule: [DAY, 2 * DAY], finalStatus });
     const { sub, clock } = await failingRenewal();
 
@@ -48,7 +55,10 @@ describe.each(['unpaid', 'canceled'] as const)('retries ending %s', (finalStatus
     expect(inv1.attempt_count).toBe(1);
     expect(inv1.next_payment_attempt).toBe(FEB1 + DAY);
     // Renewal failure order (facts §4).
-    const order = await eventTypes(stripe, (e) => e.created >= FEB1 && e.created < FEB1 + DAY && !e.type.startsWith('test_helpers'));
+    const order = await eventTypes(
+      stripe,
+      (e) => e.created >= FEB1 && e.created < FEB1 + DAY && !e.type.startsWith('test_helpers'),
+    );
     expect(order).toEqual([
       'customer.subscription.updated',
       'invoice.created',
@@ -93,7 +103,9 @@ it('a successful retry after updating the card makes the subscription active aga
   await stripe.subscriptions.update(sub.id, { default_payment_method: pm.id });
   await advanceClock(stripe, clock, FEB1 + DAY + 60);
   expect((await stripe.subscriptions.retrieve(sub.id)).status).toBe('active');
-  const inv = (await stripe.invoices.list({ subscription: sub.id, status: 'paid' })).data.find((i) => i.billing_reason === 'subscription_cycle');
+  const inv = (await stripe.invoices.list({ subscription: sub.id, status: 'paid' })).data.find(
+    (i) => i.billing_reason === 'subscription_cycle',
+  );
   expect(inv?.attempt_count).toBe(2);
 });
 
@@ -106,9 +118,17 @@ it('the default schedule makes 8 tries within two weeks', async () => {
 });
 
 it('the emulator-wide clock runs renewals for customers without a test clock', async () => {
-  const customer = await stripe.customers.create({ payment_method: 'pm_card_visa', invoice_settings: { default_payment_method: 'pm_card_visa' } });
+  const customer = await stripe.customers.create({
+    payment_method: 'pm_card_visa',
+    invoice_settings: { default_payment_method: 'pm_card_visa' },
+  });
   const product = await stripe.products.create({ name: 'Daily' });
-  const price = await stripe.prices.create({ product: product.id, currency: 'usd', unit_amount: 100, recurring: { interval: 'day' } });
+  const price = await stripe.prices.create({
+    product: product.id,
+    currency: 'usd',
+    unit_amount: 100,
+    recurring: { interval: 'day' },
+  });
   const sub = await stripe.subscriptions.create({ customer: customer.id, items: [{ price: price.id }] });
   await emu.control('/_emulator/clock/advance', { seconds: 3 * DAY + 60 });
   const invoices = await stripe.invoices.list({ subscription: sub.id });

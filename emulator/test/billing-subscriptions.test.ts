@@ -42,7 +42,11 @@ describe('create', () => {
     expect(subIdOf(inv)).toBe(sub.id);
     expect(inv.hosted_invoice_url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/invoice\/in_/);
     expect(inv.number).toMatch(/-0001$/);
-    const types = await eventTypes(stripe, (e) => !e.type.startsWith('test_helpers') && !e.type.startsWith('product') && !e.type.startsWith('price'));
+    const types = await eventTypes(
+      stripe,
+      (e) =>
+        !e.type.startsWith('test_helpers') && !e.type.startsWith('product') && !e.type.startsWith('price'),
+    );
     // Stripe's order (facts §4): subscription created (incomplete) → invoice → payment → updated (active)
     const from = types.indexOf('customer.subscription.created');
     expect(types.slice(from)).toEqual([
@@ -63,7 +67,11 @@ describe('create', () => {
 
   it('trial: $0 invoice, trial_will_end 3 days before, then active with a subscription_cycle invoice', async () => {
     const f = await fixture(emu);
-    const sub = await stripe.subscriptions.create({ customer: f.customer.id, items: [{ price: f.pro.id }], trial_period_days: 14 });
+    const sub = await stripe.subscriptions.create({
+      customer: f.customer.id,
+      items: [{ price: f.pro.id }],
+      trial_period_days: 14,
+    });
     expect(sub.status).toBe('trialing');
     expect(sub.trial_end).toBe(T0 + 14 * DAY);
     const first = await stripe.invoices.retrieve(String(sub.latest_invoice));
@@ -90,7 +98,12 @@ describe('create', () => {
     const clock = await stripe.testHelpers.testClocks.create({ frozen_time: T0 });
     const customer = await stripe.customers.create({ test_clock: clock.id });
     const product = await stripe.products.create({ name: 'X' });
-    const price = await stripe.prices.create({ product: product.id, currency: 'usd', unit_amount: 500, recurring: { interval: 'month' } });
+    const price = await stripe.prices.create({
+      product: product.id,
+      currency: 'usd',
+      unit_amount: 500,
+      recurring: { interval: 'month' },
+    });
     const sub = await stripe.subscriptions.create({
       customer: customer.id,
       items: [{ price: price.id }],
@@ -124,14 +137,23 @@ describe('create', () => {
   it('error_if_incomplete with a declined card answers 402 and creates nothing', async () => {
     const f = await fixture(emu, 'pm_card_chargeCustomerFail');
     await expect(
-      stripe.subscriptions.create({ customer: f.customer.id, items: [{ price: f.basic.id }], payment_behavior: 'error_if_incomplete' }),
+      stripe.subscriptions.create({
+        customer: f.customer.id,
+        items: [{ price: f.basic.id }],
+        payment_behavior: 'error_if_incomplete',
+      }),
     ).rejects.toMatchObject({ statusCode: 402, type: 'StripeCardError', code: 'card_declined' });
-    expect((await stripe.subscriptions.list({ customer: f.customer.id, status: 'all' })).data).toHaveLength(0);
+    expect((await stripe.subscriptions.list({ customer: f.customer.id, status: 'all' })).data).toHaveLength(
+      0,
+    );
   });
 
   it('allow_incomplete with a failing card stays incomplete and expires after 23 hours', async () => {
     const f = await fixture(emu, 'pm_card_chargeCustomerFail');
-    const sub = await stripe.subscriptions.create({ customer: f.customer.id, items: [{ price: f.basic.id }] });
+    const sub = await stripe.subscriptions.create({
+      customer: f.customer.id,
+      items: [{ price: f.basic.id }],
+    });
     expect(sub.status).toBe('incomplete');
     await advanceClock(stripe, f.clock.id, T0 + 23 * 3600 + 1);
     const expired = await stripe.subscriptions.retrieve(sub.id);
@@ -149,7 +171,10 @@ describe('upgrade with prorations (https://docs.stripe.com/billing/subscriptions
 
   async function upgraded(behavior: 'create_prorations' | 'always_invoice' | 'none') {
     const f = await fixture(emu);
-    const sub = await stripe.subscriptions.create({ customer: f.customer.id, items: [{ price: f.basic.id }] });
+    const sub = await stripe.subscriptions.create({
+      customer: f.customer.id,
+      items: [{ price: f.basic.id }],
+    });
     await advanceClock(stripe, f.clock.id, CHANGE);
     const preview = await stripe.invoices.createPreview({
       customer: f.customer.id,
@@ -179,7 +204,9 @@ describe('upgrade with prorations (https://docs.stripe.com/billing/subscriptions
     expect(preview.amount_due).toBe(-677 + 2032 + 3000);
 
     await advanceClock(stripe, f.clock.id, FEB1 + 60);
-    const inv = (await stripe.invoices.list({ subscription: sub.id })).data.find((i) => i.billing_reason === 'subscription_cycle');
+    const inv = (await stripe.invoices.list({ subscription: sub.id })).data.find(
+      (i) => i.billing_reason === 'subscription_cycle',
+    );
     expect(inv?.amount_paid).toBe(4355);
     expect(inv?.lines.data.filter((l) => l.parent?.invoice_item_details?.proration)).toHaveLength(2);
     const evts = await eventTypes(stripe, (e) => e.type === 'invoiceitem.created');
@@ -189,7 +216,9 @@ describe('upgrade with prorations (https://docs.stripe.com/billing/subscriptions
   it('always_invoice: an invoice for the prorations now, finalized and paid', async () => {
     const { f, sub, preview } = await upgraded('always_invoice');
     expect(preview.amount_due).toBe(1355);
-    const inv = (await stripe.invoices.list({ subscription: sub.id })).data.find((i) => i.billing_reason === 'subscription_update');
+    const inv = (await stripe.invoices.list({ subscription: sub.id })).data.find(
+      (i) => i.billing_reason === 'subscription_update',
+    );
     expect(inv?.status).toBe('paid');
     expect(inv?.amount_paid).toBe(1355);
     expect((await stripe.invoiceItems.list({ customer: f.customer.id, pending: true })).data).toHaveLength(0);
@@ -207,7 +236,10 @@ describe('upgrade with prorations (https://docs.stripe.com/billing/subscriptions
 describe('cancel', () => {
   it('cancel_at_period_end: updated now, deleted when the clock passes the period end', async () => {
     const f = await fixture(emu);
-    const sub = await stripe.subscriptions.create({ customer: f.customer.id, items: [{ price: f.basic.id }] });
+    const sub = await stripe.subscriptions.create({
+      customer: f.customer.id,
+      items: [{ price: f.basic.id }],
+    });
     const upd = await stripe.subscriptions.update(sub.id, { cancel_at_period_end: true });
     expect(upd.cancel_at_period_end).toBe(true);
     expect(upd.cancel_at).toBe(FEB1);
@@ -234,14 +266,19 @@ describe('cancel', () => {
     // 3000 × 21/31 days = 2032.258… → 2032 credit
     expect(items.data.map((i) => i.amount)).toEqual([-2032]);
     expect(await eventsOf(stripe, 'customer.subscription.deleted')).toHaveLength(1);
-    await expect(stripe.subscriptions.update(sub.id, { items: [{ id: sub.items.data[0].id, quantity: 2 }] })).rejects.toMatchObject({
+    await expect(
+      stripe.subscriptions.update(sub.id, { items: [{ id: sub.items.data[0].id, quantity: 2 }] }),
+    ).rejects.toMatchObject({
       statusCode: 400,
     });
   });
 
   it('pause and resume', async () => {
     const f = await fixture(emu);
-    const sub = await stripe.subscriptions.create({ customer: f.customer.id, items: [{ price: f.basic.id }] });
+    const sub = await stripe.subscriptions.create({
+      customer: f.customer.id,
+      items: [{ price: f.basic.id }],
+    });
     const paused = await stripe.subscriptions.pause(sub.id);
     expect(paused.status).toBe('paused');
     await advanceClock(stripe, f.clock.id, T0 + 40 * DAY);
@@ -255,10 +292,21 @@ describe('cancel', () => {
 
 describe('renewal', () => {
   it('renews every period with one subscription_cycle invoice, anchored on the day of month', async () => {
-    const clock = await stripe.testHelpers.testClocks.create({ frozen_time: Date.UTC(2026, 0, 31, 12) / 1000 });
-    const customer = await stripe.customers.create({ test_clock: clock.id, payment_method: 'pm_card_visa', invoice_settings: { default_payment_method: 'pm_card_visa' } });
+    const clock = await stripe.testHelpers.testClocks.create({
+      frozen_time: Date.UTC(2026, 0, 31, 12) / 1000,
+    });
+    const customer = await stripe.customers.create({
+      test_clock: clock.id,
+      payment_method: 'pm_card_visa',
+      invoice_settings: { default_payment_method: 'pm_card_visa' },
+    });
     const product = await stripe.products.create({ name: 'Anchor' });
-    const price = await stripe.prices.create({ product: product.id, currency: 'usd', unit_amount: 700, recurring: { interval: 'month' } });
+    const price = await stripe.prices.create({
+      product: product.id,
+      currency: 'usd',
+      unit_amount: 700,
+      recurring: { interval: 'month' },
+    });
     const sub = await stripe.subscriptions.create({ customer: customer.id, items: [{ price: price.id }] });
     await advanceClock(stripe, clock.id, Date.UTC(2026, 2, 31, 13) / 1000);
     const s = await stripe.subscriptions.retrieve(sub.id);
@@ -266,7 +314,9 @@ describe('renewal', () => {
     expect(s.items.data[0].current_period_start).toBe(Date.UTC(2026, 2, 31, 12) / 1000);
     const invoices = await stripe.invoices.list({ subscription: sub.id });
     const starts = invoices.data.map((i) => i.period_start).sort();
-    expect(starts).toEqual([Date.UTC(2026, 0, 31, 12), Date.UTC(2026, 1, 28, 12), Date.UTC(2026, 2, 31, 12)].map((x) => x / 1000));
+    expect(starts).toEqual(
+      [Date.UTC(2026, 0, 31, 12), Date.UTC(2026, 1, 28, 12), Date.UTC(2026, 2, 31, 12)].map((x) => x / 1000),
+    );
     expect(invoices.data.every((i) => i.status === 'paid')).toBe(true);
   });
 });
@@ -281,7 +331,11 @@ describe('schedules', () => {
     const updated = await stripe.subscriptionSchedules.update(sched.id, {
       end_behavior: 'release',
       phases: [
-        { items: [{ price: f.pro.id, quantity: 1 }], start_date: sched.phases[0].start_date, end_date: sched.phases[0].end_date },
+        {
+          items: [{ price: f.pro.id, quantity: 1 }],
+          start_date: sched.phases[0].start_date,
+          end_date: sched.phases[0].end_date,
+        },
         { items: [{ price: f.basic.id, quantity: 1 }], duration: { interval: 'month', interval_count: 1 } },
       ],
     });
@@ -291,7 +345,9 @@ describe('schedules', () => {
     await advanceClock(stripe, f.clock.id, FEB1 + 60);
     const s = await stripe.subscriptions.retrieve(sub.id);
     expect(s.items.data[0].price.id).toBe(f.basic.id);
-    const feb = (await stripe.invoices.list({ subscription: sub.id })).data.find((i) => i.period_start === FEB1);
+    const feb = (await stripe.invoices.list({ subscription: sub.id })).data.find(
+      (i) => i.period_start === FEB1,
+    );
     expect(feb?.amount_paid).toBe(1000);
     expect((await stripe.invoiceItems.list({ customer: f.customer.id })).data).toHaveLength(0);
 
@@ -310,7 +366,12 @@ describe('schedules', () => {
       customer: f.customer.id,
       start_date: 'now',
       end_behavior: 'cancel',
-      phases: [{ items: [{ price: f.basic.id, quantity: 1 }], iterations: 2 } as Stripe.SubscriptionScheduleCreateParams.Phase],
+      phases: [
+        {
+          items: [{ price: f.basic.id, quantity: 1 }],
+          iterations: 2,
+        } as Stripe.SubscriptionScheduleCreateParams.Phase,
+      ],
     });
     expect(sched.phases[0].end_date).toBe(MAR1);
     const canceled = await stripe.subscriptionSchedules.cancel(sched.id);
@@ -322,9 +383,22 @@ describe('schedules', () => {
 describe('subscription items and invoices', () => {
   it('adds, updates and deletes items through /v1/subscription_items', async () => {
     const f = await fixture(emu);
-    const sub = await stripe.subscriptions.create({ customer: f.customer.id, items: [{ price: f.basic.id }] });
-    const other = await stripe.prices.create({ product: f.product.id, currency: 'usd', unit_amount: 200, recurring: { interval: 'month' } });
-    const si = await stripe.subscriptionItems.create({ subscription: sub.id, price: other.id, quantity: 3, proration_behavior: 'none' });
+    const sub = await stripe.subscriptions.create({
+      customer: f.customer.id,
+      items: [{ price: f.basic.id }],
+    });
+    const other = await stripe.prices.create({
+      product: f.product.id,
+      currency: 'usd',
+      unit_amount: 200,
+      recurring: { interval: 'month' },
+    });
+    const si = await stripe.subscriptionItems.create({
+      subscription: sub.id,
+      price: other.id,
+      quantity: 3,
+      proration_behavior: 'none',
+    });
     expect(si.quantity).toBe(3);
     const upd = await stripe.subscriptionItems.update(si.id, { quantity: 5, proration_behavior: 'none' });
     expect(upd.quantity).toBe(5);
@@ -336,17 +410,27 @@ describe('subscription items and invoices', () => {
 
   it('manual invoices: include pending items, finalize, pay with a failing card (402), void', async () => {
     const f = await fixture(emu);
-    await stripe.invoiceItems.create({ customer: f.customer.id, amount: 2500, currency: 'usd', description: 'Setup' });
+    await stripe.invoiceItems.create({
+      customer: f.customer.id,
+      amount: 2500,
+      currency: 'usd',
+      description: 'Setup',
+    });
     const excluded = await stripe.invoices.create({ customer: f.customer.id });
     expect(excluded.lines.data).toHaveLength(0);
     await stripe.invoices.del(excluded.id);
-    const inv = await stripe.invoices.create({ customer: f.customer.id, pending_invoice_items_behavior: 'include' });
+    const inv = await stripe.invoices.create({
+      customer: f.customer.id,
+      pending_invoice_items_behavior: 'include',
+    });
     expect(inv.status).toBe('draft');
     expect(inv.amount_due).toBe(2500);
     const fin = await stripe.invoices.finalizeInvoice(inv.id);
     expect(fin.status).toBe('open');
     expect(fin.number).toBeTruthy();
-    await expect(stripe.invoices.pay(inv.id, { payment_method: 'pm_card_chargeCustomerFail' })).rejects.toMatchObject({
+    await expect(
+      stripe.invoices.pay(inv.id, { payment_method: 'pm_card_chargeCustomerFail' }),
+    ).rejects.toMatchObject({
       statusCode: 402,
       type: 'StripeCardError',
       decline_code: 'generic_decline',
@@ -359,5 +443,114 @@ describe('subscription items and invoices', () => {
     expect(lines.data[0].amount).toBe(2500);
     const voided = await stripe.invoices.voidInvoice(inv.id);
     expect(voided.status).toBe('void');
+  });
+});
+
+describe('anchors, trials and collection', () => {
+  it('a future billing_cycle_anchor bills a prorated first period, then full periods from the anchor', async () => {
+    const f = await fixture(emu);
+    const anchor = T0 + 14 * DAY; // Jan 15
+    const sub = await stripe.subscriptions.create({
+      customer: f.customer.id,
+      items: [{ price: f.basic.id }],
+      billing_cycle_anchor: anchor,
+    });
+    expect(sub.billing_cycle_anchor).toBe(anchor);
+    expect(sub.items.data[0].current_period_end).toBe(anchor);
+    // Prorated by the second over the full period that ends at the anchor (Dec 15 → Jan 15 = 31 days):
+    // 1000 × 14 days / 31 days = 451.61… → 452 cents.
+    const first = await stripe.invoices.retrieve(String(sub.latest_invoice));
+    expect(first.amount_paid).toBe(452);
+    await advanceClock(stripe, f.clock.id, anchor + 60);
+    const s = await stripe.subscriptions.retrieve(sub.id);
+    expect(s.items.data[0].current_period_start).toBe(anchor);
+    expect(s.items.data[0].current_period_end).toBe(Date.UTC(2026, 1, 15) / 1000);
+  });
+
+  it('trial_end=now on update ends the trial and invoices at once', async () => {
+    const f = await fixture(emu);
+    const sub = await stripe.subscriptions.create({
+      customer: f.customer.id,
+      items: [{ price: f.pro.id }],
+      trial_period_days: 30,
+    });
+    const upd = await stripe.subscriptions.update(sub.id, { trial_end: 'now' });
+    expect(upd.status).toBe('active');
+    const paid = (await stripe.invoices.list({ subscription: sub.id, status: 'paid' })).data.filter(
+      (i) => i.amount_paid === 3000,
+    );
+    expect(paid).toHaveLength(1);
+  });
+
+  it('a trial shorter than three days sends trial_will_end at once', async () => {
+    const f = await fixture(emu);
+    await stripe.subscriptions.create({
+      customer: f.customer.id,
+      items: [{ price: f.pro.id }],
+      trial_period_days: 1,
+    });
+    expect(await eventsOf(stripe, 'customer.subscription.trial_will_end')).toHaveLength(1);
+  });
+
+  it('send_invoice collection: active with an open, uncharged invoice due in days_until_due', async () => {
+    const f = await fixture(emu);
+    const sub = await stripe.subscriptions.create({
+      customer: f.customer.id,
+      items: [{ price: f.basic.id }],
+      collection_method: 'send_invoice',
+      days_until_due: 14,
+    });
+    expect(sub.status).toBe('active');
+    const inv = await stripe.invoices.retrieve(String(sub.latest_invoice));
+    expect(inv.status).toBe('open');
+    expect(inv.due_date).toBe(T0 + 14 * DAY);
+    expect((await eventsOf(stripe, 'charge.succeeded')).length).toBe(0);
+    const sent = await stripe.invoices.sendInvoice(inv.id);
+    expect(sent.status).toBe('open');
+    expect(await eventsOf(stripe, 'invoice.sent')).toHaveLength(1);
+  });
+
+  it('a downgrade credit larger than the next invoice becomes customer balance', async () => {
+    const f = await fixture(emu);
+    const sub = await stripe.subscriptions.create({ customer: f.customer.id, items: [{ price: f.pro.id }] });
+    // Downgrade right away, invoiced now: credit 3000 × 31/31 = 3000, debit 1000 → total −2000.
+    const upd = await stripe.subscriptions.update(sub.id, {
+      items: [{ id: sub.items.data[0].id, price: f.basic.id }],
+      proration_behavior: 'always_invoice',
+      proration_date: T0,
+    });
+    const inv = (await stripe.invoices.list({ subscription: upd.id })).data.find(
+      (i) => i.billing_reason === 'subscription_update',
+    );
+    expect(inv?.total).toBe(-2000);
+    expect(inv?.amount_due).toBe(0);
+    expect(inv?.status).toBe('paid');
+    const customer = (await stripe.customers.retrieve(f.customer.id)) as Stripe.Customer;
+    expect(customer.balance).toBe(-2000);
+    // The credit pays February's $10 and leaves $10 of credit.
+    await advanceClock(stripe, f.clock.id, FEB1 + 60);
+    const feb = (await stripe.invoices.list({ subscription: sub.id })).data.find(
+      (i) => i.billing_reason === 'subscription_cycle',
+    );
+    expect(feb?.amount_due).toBe(0);
+    expect(((await stripe.customers.retrieve(f.customer.id)) as Stripe.Customer).balance).toBe(-1000);
+  });
+
+  it('lists hide canceled subscriptions unless asked', async () => {
+    const f = await fixture(emu);
+    const a = await stripe.subscriptions.create({ customer: f.customer.id, items: [{ price: f.basic.id }] });
+    const b = await stripe.subscriptions.create({ customer: f.customer.id, items: [{ price: f.pro.id }] });
+    await stripe.subscriptions.cancel(a.id);
+    expect((await stripe.subscriptions.list({ customer: f.customer.id })).data.map((s) => s.id)).toEqual([
+      b.id,
+    ]);
+    expect((await stripe.subscriptions.list({ customer: f.customer.id, status: 'all' })).data).toHaveLength(
+      2,
+    );
+    expect(
+      (await stripe.subscriptions.list({ customer: f.customer.id, status: 'canceled' })).data.map(
+        (s) => s.id,
+      ),
+    ).toEqual([a.id]);
   });
 });

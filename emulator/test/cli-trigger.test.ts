@@ -76,6 +76,47 @@ const TRIGGERS: Trigger[] = [
       ['POST', '/v1/payment_pages/cs_x/confirm'],
     ],
   },
+  // Billing engine: more fixtures the CLI ships, each checked for its own event.
+  {
+    event: 'invoice.finalized',
+    expect: ['invoice.created', 'invoice.finalized'],
+    needs: [['POST', '/v1/invoices/in_x/finalize']],
+  },
+  {
+    event: 'invoice.payment_succeeded',
+    expect: ['invoice.paid', 'payment_intent.succeeded', 'charge.succeeded'],
+    needs: [['POST', '/v1/invoices/in_x/pay']],
+  },
+  {
+    event: 'payment_intent.succeeded',
+    expect: ['payment_intent.created', 'charge.succeeded'],
+    needs: [['POST', '/v1/payment_intents']],
+  },
+  {
+    event: 'charge.failed',
+    expect: ['payment_intent.payment_failed'],
+    needs: [['POST', '/v1/payment_intents']],
+  },
+  {
+    event: 'subscription_schedule.created',
+    expect: ['customer.subscription.created'],
+    needs: [['POST', '/v1/subscription_schedules']],
+  },
+  {
+    event: 'subscription_schedule.released',
+    expect: ['subscription_schedule.created'],
+    needs: [['POST', '/v1/subscription_schedules/sub_sched_x/release']],
+  },
+  {
+    event: 'checkout.session.expired',
+    expect: ['checkout.session.expired'],
+    needs: [['POST', '/v1/checkout/sessions/cs_x/expire']],
+  },
+  {
+    event: 'customer.subscription.trial_will_end',
+    expect: ['customer.subscription.created'],
+    needs: [['POST', '/v1/subscriptions']],
+  },
 ];
 
 const router = new Router();

@@ -267,6 +267,10 @@ describe('expand', () => {
       .retrieve(price.id, { expand: ['nonsense'] })
       .catch((e: unknown) => e)) as Stripe.errors.StripeError;
     expect(err.statusCode).toBe(400);
+    const primitive = (await stripe.prices
+      .retrieve(price.id, { expand: ['currency'] })
+      .catch((e: unknown) => e)) as Stripe.errors.StripeError;
+    expect(primitive.statusCode).toBe(400);
     const deep = (await stripe.customers
       .list({ expand: ['data.a.b.c.d.e'] })
       .catch((e: unknown) => e)) as Stripe.errors.StripeError;

@@ -1,4 +1,5 @@
 /** State saved to and reloaded from `--data FILE`, and the CLI's flag parsing. */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -92,3 +93,56 @@ test('CLI flags and env', () => {
   expect(() => parseArgs(['--bogus'], {})).toThrow(/unknown option/);
   expect(() => parseArgs(['--port', 'abc'], {})).toThrow(/invalid --port/);
 });
+
+test('`npm run emulator` entry point: starts, serves, saves --data on SIGTERM', async () => {
+  const file = join(dir, 'cli.json');
+  const root = join(__dirname, '../..');
+  const child = spawn(
+    process.execPath,
+    ['-r', '@swc-node/register', 'emulator/src/cli.ts', '--port', '0', '--data', file],
+    {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error(`emulator did not start in 20 s: ${out}`)), 20000);
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /listening on (http:\/\/\S+)/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]);
+        }
+      });
+      child.stderr.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
+      child.on('exit', (code) => reject(new Error(`emulator exited with ${code}: ${out}`)));
+    });
+    const res = await fetch(`${url}/v1/customers`, {
+      method: 'POST',
+      headers: {
+        Authorization: 'Bearer sk_test_cli_process_1',
+        'Content-Type': 'application/x-www-form-urlencoded',
+      },
+      body: 'email=cli%40x.test',
+    });
+    expect(res.status).toBe(200);
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    const code = await Promise.race([
+      exited,
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no exit within 10 s')), 10000)),
+    ]);
+    expect(code).toBe(0);
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as {
+      collections: { customer: Record<string, { obj: { email: string } }> };
+    };
+    expect(Object.values(saved.collections.customer).map((e) => e.obj.email)).toEqual(['cli@x.test']);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+}, 40000);

@@ -53,6 +53,14 @@ test('update, delete, and retrieving a deleted customer', async () => {
   const u = await stripe.customers.update(c.id, { name: 'New', invoice_settings: { footer: 'thanks' } });
   expect(u.name).toBe('New');
   expect(u.invoice_settings.footer).toBe('thanks');
+  // A rejected update changes nothing (no half-applied fields).
+  await expect(
+    stripe.customers.update(c.id, {
+      email: 'half@x.test',
+      tax_exempt: 'bogus' as Stripe.CustomerUpdateParams.TaxExempt,
+    }),
+  ).rejects.toMatchObject({ statusCode: 400 });
+  expect(((await stripe.customers.retrieve(c.id)) as Stripe.Customer).email).toBe('a@x.test');
   const d = await stripe.customers.del(c.id);
   expect(d).toMatchObject({ id: c.id, object: 'customer', deleted: true });
   const again = await stripe.customers.retrieve(c.id);

@@ -36,6 +36,13 @@ export class BillingCustomer extends BaseEntity<
   @Property({ type: 'datetime', nullable: true })
   deletedAt: Date | null = null;
 
+  /**
+   * A short claim taken while a subscription is being created or changed in Stripe, so two concurrent requests
+   * cannot both subscribe the account; it expires by itself if its holder crashes.
+   */
+  @Property({ type: 'datetime', nullable: true })
+  changeLockedUntil: Date | null = null;
+
   /** Stripe's time of the state this row holds: an older event never overwrites a newer one. */
   @Property({ type: 'datetime', nullable: true })
   stripeUpdatedAt: Date | null = null;

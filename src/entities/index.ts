@@ -18,3 +18,6 @@ export const ENTITIES = [
 ];
 
 export { BillingCustomer, Entitlement, Invoice, PaymentMethod, Subscription, UsageRecord, WebhookEvent };
+export type { PostalAddress } from './billing-customer.entity';
+export type { BillingInterval, SubscriptionStatus } from './subscription.entity';
+export type { WebhookEventStatus } from './webhook-event.entity';

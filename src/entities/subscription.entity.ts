@@ -72,7 +72,26 @@ export class Subscription extends BaseEntity<
   @Property({ type: 'datetime', nullable: true })
   trialEnd: Date | null = null;
 
-  /** Stripe's time of the state this row holds: an older event never overwrites a newer one. */
+  @Property({ type: 'datetime', nullable: true })
+  endedAt: Date | null = null;
+
+  /** A plan change waiting for the period end (a Stripe subscription schedule), if any. */
+  @Property({ type: 'string', length: 255, nullable: true })
+  scheduleId: string | null = null;
+
+  @Property({ type: 'string', length: 64, nullable: true })
+  scheduledPlanKey: string | null = null;
+
+  @Enum({ items: () => BILLING_INTERVALS, nativeEnumName: 'billing_interval', nullable: true })
+  scheduledInterval: BillingInterval | null = null;
+
+  @Property({ type: 'datetime', nullable: true })
+  scheduledChangeAt: Date | null = null;
+
+  /**
+   * When we last read this state from Stripe (an API answer or a refetch on a webhook): a write only applies
+   * if it was read later than what the row holds, so an older read never overwrites a newer one.
+   */
   @Property({ type: 'datetime' })
   stripeUpdatedAt!: Date;
 }

@@ -2,7 +2,8 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { AuthenticatedCaller, Caller } from '../auth/caller';
 import type { Orm } from '../database/database';
 import { ForbiddenError, UnauthenticatedError } from '../errors';
-import type { BillingPubSub } from '../pubsub/pubsub';
+import type { AccountProfile } from '../services/customer-manager';
+import type { BillingServices } from '../services/billing-services';
 import { Loaders } from './loaders';
 
 /**
@@ -17,7 +18,7 @@ export class RequestContext {
     readonly caller: Caller,
     readonly requestId: string,
     private readonly orm: Orm,
-    readonly pubSub: BillingPubSub,
+    readonly services: BillingServices,
   ) {}
 
   get em(): EntityManager {
@@ -42,6 +43,16 @@ export class RequestContext {
     if (caller.accountId === accountId || caller.roles.has('admin') || caller.roles.has('service'))
       return caller;
     throw new ForbiddenError();
+  }
+
+  /** What billing knows of the caller's user, for creating or syncing its Stripe customer. */
+  profileOf(accountId: string): AccountProfile {
+    const caller = this.requireCaller();
+    return { accountId, email: caller.accountId === accountId ? caller.email : null };
+  }
+
+  get isAdmin(): boolean {
+    return this.caller.kind === 'authenticated' && this.caller.roles.has('admin');
   }
 
   requireRole(...roles: Array<'admin' | 'service'>): AuthenticatedCaller {

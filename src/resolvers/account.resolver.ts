@@ -1,13 +1,107 @@
-import { Arg, Ctx, ID, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, ID, Int, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { RequestContext } from '../graphql/context';
+import { toCustomer, toInvoice, toPaymentMethod, toPlan, toSubscription } from '../graphql/mappers';
 import { type AccountUpdatedPayload, Topic } from '../pubsub/topics';
-import { Account, accountOf } from '../schema/account.type';
+import { Account, AccountConnection, accountOf } from '../schema/account.type';
+import { Customer } from '../schema/customer.type';
+import { Entitlement, FeatureAccess, UsageSummary } from '../schema/entitlement.type';
+import { InvoiceConnection } from '../schema/invoice.type';
+import { PaymentMethod } from '../schema/payment-method.type';
+import { Plan } from '../schema/plan.type';
+import { BillingSubscription } from '../schema/subscription.type';
+import { accountsPage, decodeCursor, encodeCursor, pageSize } from './pagination';
+import { entitlementsOf, featureAccessOf, usageOf } from './plan-allowances';
 
 @Resolver(() => Account)
 export class AccountResolver {
   @Query(() => Account, { description: "The caller's own account" })
   viewer(@Ctx() context: RequestContext): Account {
     return accountOf(context.requireCaller().accountId);
+  }
+
+  @Query(() => Account, { nullable: true, description: 'Admin or service role: any account by id' })
+  account(@Arg('id', () => ID) id: string, @Ctx() context: RequestContext): Account {
+    context.requireRole('admin', 'service');
+    return accountOf(id);
+  }
+
+  @Query(() => AccountConnection, { description: 'Admin: accounts with a billing customer, by account id' })
+  async accounts(
+    @Ctx() context: RequestContext,
+    @Arg('first', () => Int, { nullable: true }) first?: number,
+    @Arg('after', () => String, { nullable: true }) after?: string,
+  ): Promise<AccountConnection> {
+    context.requireRole('admin');
+    return accountsPage(context.em, pageSize(first), after ?? null);
+  }
+
+  @FieldResolver(() => Customer, { nullable: true })
+  async customer(@Root() account: Account, @Ctx() context: RequestContext): Promise<Customer | null> {
+    checkAccess(account, context);
+    const row = await context.loaders.customerByAccount.load(account.id);
+    return row ? toCustomer(row) : null;
+  }
+
+  @FieldResolver(() => BillingSubscription, { nullable: true, description: 'The live subscription, if any' })
+  async subscription(@Root() account: Account, @Ctx() context: RequestContext): Promise<BillingSubscription | null> {
+    checkAccess(account, context);
+    const row = await context.loaders.subscriptionByAccount.load(account.id);
+    return row ? toSubscription(row, context.services.catalog) : null;
+  }
+
+  @FieldResolver(() => Plan, { description: 'The effective plan: free without a live subscription' })
+  async plan(@Root() account: Account, @Ctx() context: RequestContext): Promise<Plan> {
+    return toPlan(await effectivePlanOf(account, context));
+  }
+
+  @FieldResolver(() => [Entitlement])
+  async entitlements(@Root() account: Account, @Ctx() context: RequestContext): Promise<Entitlement[]> {
+    return entitlementsOf(await effectivePlanOf(account, context));
+  }
+
+  @FieldResolver(() => FeatureAccess)
+  async feature(
+    @Root() account: Account,
+    @Arg('key', () => String) key: string,
+    @Ctx() context: RequestContext,
+  ): Promise<FeatureAccess> {
+    return featureAccessOf(await effectivePlanOf(account, context), key);
+  }
+
+  @FieldResolver(() => [UsageSummary])
+  async usage(@Root() account: Account, @Ctx() context: RequestContext): Promise<UsageSummary[]> {
+    const subscription = await context.loaders.subscriptionByAccount.load(account.id);
+    return usageOf(await effectivePlanOf(account, context), subscription, new Date());
+  }
+
+  @FieldResolver(() => InvoiceConnection)
+  async invoices(
+    @Root() account: Account,
+    @Ctx() context: RequestContext,
+    @Arg('first', () => Int, { nullable: true }) first?: number,
+    @Arg('after', () => String, { nullable: true }) after?: string,
+  ): Promise<InvoiceConnection> {
+    checkAccess(account, context);
+    const size = pageSize(first);
+    const page = await context.loaders.invoicesByAccount.load({
+      accountId: account.id,
+      first: size,
+      after: after ? decodeCursor(after) : null,
+    });
+    const last = page.rows.at(-1);
+    return {
+      nodes: page.rows.map(toInvoice),
+      pageInfo: {
+        hasNextPage: page.hasNextPage,
+        endCursor: last ? encodeCursor({ createdAtMs: last.stripeCreatedAt.getTime(), id: last.id }) : null,
+      },
+    };
+  }
+
+  @FieldResolver(() => [PaymentMethod])
+  async paymentMethods(@Root() account: Account, @Ctx() context: RequestContext): Promise<PaymentMethod[]> {
+    checkAccess(account, context);
+    return (await context.loaders.paymentMethodsByAccount.load(account.id)).map(toPaymentMethod);
   }
 
   @Subscription(() => Account, {
@@ -23,6 +117,19 @@ export class AccountResolver {
   ): Account {
     return accountOf(payload.accountId);
   }
+}
+
+/** Access is the caller's own account, or any for the admin and service roles. */
+function checkAccess(account: Account, context: RequestContext): void {
+  context.requireAccountAccess(account.id);
+}
+
+async function effectivePlanOf(account: Account, context: RequestContext) {
+  checkAccess(account, context);
+  const subscription = await context.loaders.subscriptionByAccount.load(account.id);
+  const catalog = context.services.catalog;
+  const givesPlan = subscription && ['trialing', 'active', 'past_due'].includes(subscription.status);
+  return (givesPlan && catalog.find(subscription.planKey)) || catalog.freePlan();
 }
 
 function subscribedAccountId(context: RequestContext, requested: unknown): string {

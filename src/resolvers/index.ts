@@ -1,6 +1,17 @@
 import type { NonEmptyArray } from 'type-graphql';
 import { AccountResolver } from './account.resolver';
+import { CheckoutResolver } from './checkout.resolver';
+import { CustomerResolver } from './customer.resolver';
+import { PlanResolver } from './plan.resolver';
 import { ServiceInfoResolver } from './service-info.resolver';
+import { SubscriptionResolver } from './subscription.resolver';
 
 /** Every resolver of the API, listed once. */
-export const RESOLVERS: NonEmptyArray<Function> = [ServiceInfoResolver, AccountResolver];
+export const RESOLVERS: NonEmptyArray<Function> = [
+  ServiceInfoResolver,
+  PlanResolver,
+  AccountResolver,
+  CustomerResolver,
+  SubscriptionResolver,
+  CheckoutResolver,
+];

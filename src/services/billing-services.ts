@@ -1,21 +1,77 @@
 import type { Config } from '../config';
+import { BillingError, ErrorCode } from '../errors';
 import type { BillingPubSub } from '../pubsub/pubsub';
+import { AccountEvents } from './account-events';
+import { CheckoutSessions } from './checkout-sessions';
 import { CustomerManager } from './customer-manager';
 import type { Logger } from './logger';
+import type { PlanCatalog } from './plans/plan-catalog';
+import { PortalSessions } from './portal-sessions';
+import { PriceDirectory } from './price-directory';
+import { RedirectAllowList } from './redirect-allow-list';
 import { StripeClient } from './stripe/stripe-client';
+import { SubscriptionManager } from './subscription-manager';
+import { SubscriptionSync } from './subscription-sync';
 
-/** The services of one running instance, built once at start-up and shared by every request. */
-export interface BillingServices {
-  stripe: StripeClient | null;
-  customers: CustomerManager | null;
-  pubSub: BillingPubSub;
+/** The services that need Stripe. */
+export interface StripeServices {
+  stripe: StripeClient;
+  customers: CustomerManager;
+  subscriptions: SubscriptionManager;
+  checkout: CheckoutSessions;
+  portal: PortalSessions;
 }
 
-export function createBillingServices(config: Config, pubSub: BillingPubSub, logger: Logger): BillingServices {
-  const stripe = config.stripe.secretKey ? new StripeClient({ ...config.stripe, secretKey: config.stripe.secretKey }, logger) : null;
-  return {
-    stripe,
-    customers: stripe ? new CustomerManager(stripe, logger) : null,
-    pubSub,
+/** The services of one running instance, built once at start-up and shared by every request. */
+export class BillingServices {
+  readonly events: AccountEvents;
+  private readonly withStripe: StripeServices | null;
+
+  constructor(
+    config: Config,
+    readonly catalog: PlanCatalog,
+    readonly pubSub: BillingPubSub,
+    readonly logger: Logger,
+  ) {
+    this.events = new AccountEvents(pubSub, logger);
+    this.withStripe = config.stripe.secretKey
+      ? this.createStripeServices(new StripeClient({ ...config.stripe, secretKey: config.stripe.secretKey }, logger), config)
+      : null;
+  }
+
+  /** The Stripe-backed services; STRIPE_ERROR when this instance has no Stripe key configured. */
+  get stripe(): StripeServices {
+    if (!this.withStripe) {
+      throw new BillingError(ErrorCode.STRIPE_ERROR, 'Stripe is not configured on this instance: set STRIPE_SECRET_KEY');
+    }
+    return this.withStripe;
+  }
+
+  private createStripeServices(stripe: StripeClient, config: Config): StripeServices {
+    const customers = new CustomerManager(stripe, this.logger);
+    const prices = new PriceDirectory(stripe);
+    const redirects = new RedirectAllowList(config.billing.allowedRedirectOrigins);
+    const sync = new SubscriptionSync(this.catalog);
+    const subscriptions = new SubscriptionManager(stripe, customers, sync, this.catalog, prices, this.events);
+    return {
+      stripe,
+      customers,
+      subscriptions,
+      checkout: new CheckoutSessions(stripe, customers, subscriptions, this.catalog, prices, redirects, this.events),
+      portal: new PortalSessions(stripe, customers, redirects, portalConfigurationFinder(stripe)),
+    };
+  }
+}
+
+/** Our Customer Portal configuration (made by `npm run stripe:sync`, tagged `metadata.coditect`), found once. */
+function portalConfigurationFinder(stripe: StripeClient): () => Promise<string | null> {
+  let found: string | null = null;
+  return async () => {
+    if (found) return found;
+    const configurations = await stripe.call('billingPortal.configurations.list', (sdk) =>
+      sdk.billingPortal.configurations.list({ active: true, limit: 100 }),
+    );
+    found = configurations.data.find((configuration) => configuration.metadata?.coditect)?.id ?? null;
+    return found;
   };
 }

@@ -9,7 +9,8 @@ import type { Emulator } from './ctx';
 
 export type CardOutcome = { ok: true } | { ok: false; code: string; declineCode: string; message: string };
 
-export function cardOutcome(emu: Emulator, pm: Stripe.PaymentMethod | null): CardOutcome {
+/** `pm`: a payment method (or its id), or a customer's card source id `card_…`. */
+export function cardOutcome(emu: Emulator, pm: Stripe.PaymentMethod | string | null): CardOutcome {
   if (!pm) {
     return {
       ok: false,
@@ -18,7 +19,7 @@ export function cardOutcome(emu: Emulator, pm: Stripe.PaymentMethod | null): Car
       message: 'No payment method.',
     };
   }
-  const o = chargeOutcome(emu, pm.id);
+  const o = chargeOutcome(emu, typeof pm === 'string' ? pm : pm.id);
   if (o.ok) return { ok: true };
   return { ok: false, code: o.code, declineCode: o.decline_code, message: o.message };
 }

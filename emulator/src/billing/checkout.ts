@@ -210,11 +210,10 @@ function ensureOpen(emu: Emulator, session: Session): void {
 }
 
 function expire(emu: Emulator, session: Session): Session {
-  const { obj, previous } = emu.store.update<Session>(C.checkoutSession, session.id, (s) => {
+  const { obj } = emu.store.update<Session>(C.checkoutSession, session.id, (s) => {
     s.status = 'expired';
     s.url = null;
   });
-  void previous;
   emit(emu, 'checkout.session.expired', obj);
   return obj;
 }
@@ -232,7 +231,7 @@ export function completeSession(
 ): Session {
   ensureOpen(emu, session);
   const pm = emu.store.require<Stripe.PaymentMethod>(C.paymentMethod, pmId, 'payment_method');
-  const outcome = cardOutcome(emu, pm);
+  const outcome = cardOutcome(emu, pm.id);
   // Checkout validates the card before creating anything: a decline leaves no trace but the error.
   if (!outcome.ok && session.mode !== 'setup')
     throw cardError(outcome.code, outcome.message, outcome.declineCode);

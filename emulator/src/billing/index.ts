@@ -56,6 +56,7 @@ function setup(emu: Emulator): void {
     }
   });
   portal.setup(emu);
+  testClocks.finishInterruptedAdvances(emu);
   checkout.setupCheckout(emu);
 }
 

@@ -5,11 +5,11 @@
  */
 import type Stripe from 'stripe';
 import { cardError, invalidRequest } from '../core/errors';
-import type { ApiRequest, Route } from '../core/http';
+import type { Route } from '../core/http';
 import { paginate } from '../core/list';
 import { requireCustomer } from '../resources/common';
 import { attachPaymentMethod, resolvePaymentMethod } from '../resources/payment-methods';
-import { C, type Emulator, emit, idOf, now } from './ctx';
+import { C, type Emulator, emit, idOf } from './ctx';
 import { invoicePaidByIntent } from './invoices';
 import { cardOutcome } from './cards';
 import { cancelPaymentIntent, confirmPaymentIntent, newPaymentIntent, newSetupIntent } from './payments';
@@ -69,7 +69,7 @@ function confirmSi(emu: Emulator, si: Stripe.SetupIntent, pmParam: string | unde
       "You cannot confirm this SetupIntent because it's missing a payment method.",
       'payment_method',
     );
-  const outcome = cardOutcome(emu, emu.store.get<Stripe.PaymentMethod>(C.paymentMethod, pm) ?? null);
+  const outcome = cardOutcome(emu, pm);
   si.payment_method = pm;
   // Setup succeeds for cards that only fail on charge (…0341), as Stripe's do.
   const pmObj = emu.store.get<Stripe.PaymentMethod>(C.paymentMethod, pm);
@@ -141,13 +141,12 @@ export const routes: Route[] = [
     path: '/v1/payment_intents/:id',
     handler: ({ emu, p, pathParams }) => {
       const pi = requirePi(emu, pathParams.id);
-      const { obj, previous } = emu.store.update<Stripe.PaymentIntent>(C.paymentIntent, pi.id, (x) => {
+      const { obj } = emu.store.update<Stripe.PaymentIntent>(C.paymentIntent, pi.id, (x) => {
         if (p.has('metadata')) x.metadata = p.metadata(x.metadata);
         if (p.has('description')) x.description = p.strOrNull('description') ?? null;
         const pm = p.str('payment_method');
         if (pm) x.payment_method = pmFor(emu, pm, idOf(x.customer));
       });
-      void previous;
       return obj;
     },
   },
@@ -221,7 +220,6 @@ export const routes: Route[] = [
         x.cancellation_reason = 'requested_by_customer';
       });
       emit(emu, 'setup_intent.canceled', obj, previous);
-      void now;
       return obj;
     },
   },

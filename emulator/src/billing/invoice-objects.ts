@@ -4,7 +4,7 @@
  * lines carry `parent` (`subscription_item_details` or `invoice_item_details`) and `pricing`.
  */
 import type Stripe from 'stripe';
-import { type Emulator, id, wireDecimal } from './ctx';
+import { id, wireDecimal } from './ctx';
 import { priceProductId, unitAmountDecimal } from './pricing';
 
 /** What a line is made of before it gets an id on an invoice. */
@@ -91,7 +91,7 @@ export interface InvoiceArgs {
   autoAdvance: boolean;
 }
 
-export function buildInvoice(emu: Emulator, args: InvoiceArgs): Stripe.Invoice {
+export function buildInvoice(args: InvoiceArgs): Stripe.Invoice {
   const invId = id('in');
   const c = args.customer;
   return {

@@ -41,7 +41,7 @@ export function createInvoice(
   lines: LineSpec[],
   pending: PendingMode,
 ): Stripe.Invoice {
-  const inv = buildInvoice(emu, args);
+  const inv = buildInvoice(args);
   for (const spec of lines) inv.lines.data.push(buildLine(inv.id, spec));
   if (pending !== 'exclude') {
     for (const ii of pendingItems(emu, args.customer.id, pending)) {
@@ -129,7 +129,10 @@ export function defaultPaymentMethodFor(emu: Emulator, inv: Stripe.Invoice): str
     if (pm) return pm;
   }
   const customer = emu.store.get<Stripe.Customer>(C.customer, customerIdOf(inv));
-  return idOf(customer?.invoice_settings?.default_payment_method ?? null);
+  // Then the customer's default card source (`source=tok_visa`, as the CLI's fixtures use).
+  return (
+    idOf(customer?.invoice_settings?.default_payment_method ?? null) ?? idOf(customer?.default_source ?? null)
+  );
 }
 
 /**

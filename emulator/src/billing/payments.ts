@@ -93,7 +93,7 @@ export function confirmPaymentIntent(
 ): ChargeResult {
   const customer = typeof pi.customer === 'string' ? pi.customer : (pi.customer?.id ?? null);
   const pm = emu.store.get<Stripe.PaymentMethod>(C.paymentMethod, paymentMethod) ?? null;
-  const outcome = cardOutcome(emu, pm);
+  const outcome = cardOutcome(emu, paymentMethod);
   const at = now(emu, customer);
   const chId = id('ch');
   const charge: Stripe.Charge = {

@@ -33,7 +33,7 @@ function previewInvoice(
   lines: LineSpec[],
   period: { start: number; end: number },
 ): Stripe.Invoice {
-  const inv = buildInvoice(emu, {
+  const inv = buildInvoice({
     customer,
     subscription: sub,
     billingReason: reason,
@@ -94,8 +94,8 @@ export function createPreview(req: ApiRequest): Stripe.Invoice {
     'none',
   ] as const) ?? 'create_prorations') as ProrationBehavior;
   const date = details?.int('proration_date') ?? at;
-  const changes = readItemChanges(emu, details?.objArray('items') ?? [], customer.id);
-  const { items, prorations } = planItemChanges(emu, sub, changes, at);
+  const changes = readItemChanges(emu, details?.objArray('items') ?? []);
+  const { items, prorations } = planItemChanges(sub, changes, at);
   const prorate = behavior !== 'none' && sub.status !== 'trialing';
   const proration = prorate ? prorationLines(emu, sub, prorations, date) : [];
   const period = subPeriod(sub);
@@ -111,9 +111,8 @@ export function createPreview(req: ApiRequest): Stripe.Invoice {
   const schedule = p.obj('schedule_details');
   const phaseReaders = schedule?.objArray('phases');
   if (phaseReaders && phaseReaders.length > 1) {
-    const nextChanges = readItemChanges(emu, phaseReaders[1].objArray('items') ?? [], customer.id);
+    const nextChanges = readItemChanges(emu, phaseReaders[1].objArray('items') ?? []);
     proposed.items.data = planItemChanges(
-      emu,
       { ...proposed, items: { ...proposed.items, data: [] } },
       nextChanges,
       at,

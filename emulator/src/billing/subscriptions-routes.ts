@@ -35,24 +35,21 @@ const PAYMENT_BEHAVIORS = [
 ] as const;
 const PRORATION = ['create_prorations', 'always_invoice', 'none'] as const;
 
-function readPrice(emu: Emulator, r: ParamReader, customerId: string | null): Stripe.Price {
+function readPrice(emu: Emulator, r: ParamReader): Stripe.Price {
   const priceData = r.obj('price_data');
   if (priceData) return createPrice(emu, priceData, { inline: true });
   const priceId = r.str('price') ?? r.str('plan');
   if (!priceId)
     throw invalidRequest(`Missing required param: ${r.name('price')}.`, r.name('price'), 'parameter_missing');
-  void customerId;
   return requirePrice(emu, priceId, r.name('price'));
 }
 
-function readTimestampOrNow(p: ParamReader, key: string, at: number): number | 'now' | undefined {
+function readTimestampOrNow(p: ParamReader, key: string): number | 'now' | undefined {
   const v = p.str(key);
   if (v === undefined || v === '') return undefined;
   if (v === 'now') return 'now';
   if (!/^\d+$/.test(v)) throw invalidRequest(`Invalid timestamp: ${v}`, p.name(key));
-  const n = Number(v);
-  void at;
-  return n;
+  return Number(v);
 }
 
 /** A `pm_card_*` test id or an existing pm; test ids become a new pm attached to the customer. */
@@ -76,13 +73,13 @@ function create(req: ApiRequest): Stripe.Subscription {
   const customer = requireCustomer(emu, p.reqStr('customer'));
   const at = now(emu, customer.id);
   const items: ItemInput[] = (p.objArray('items') ?? []).map((r) => ({
-    price: readPrice(emu, r, customer.id),
+    price: readPrice(emu, r),
     quantity: r.int('quantity'),
     metadata: r.metadata({}),
   }));
   if (items.length === 0)
     throw invalidRequest('Missing required param: items.', 'items', 'parameter_missing');
-  const trialEndRaw = readTimestampOrNow(p, 'trial_end', at);
+  const trialEndRaw = readTimestampOrNow(p, 'trial_end');
   const trialDays = p.int('trial_period_days');
   let trialEnd: number | null = null;
   if (trialEndRaw === 'now') trialEnd = null;
@@ -123,10 +120,10 @@ function create(req: ApiRequest): Stripe.Subscription {
   });
 }
 
-export function readItemChanges(emu: Emulator, readers: ParamReader[], customerId: string): ItemChange[] {
+export function readItemChanges(emu: Emulator, readers: ParamReader[]): ItemChange[] {
   return readers.map((r) => ({
     id: r.str('id') ?? null,
-    price: r.has('price') || r.has('price_data') || r.has('plan') ? readPrice(emu, r, customerId) : null,
+    price: r.has('price') || r.has('price_data') || r.has('plan') ? readPrice(emu, r) : null,
     quantity: r.int('quantity'),
     deleted: r.bool('deleted') ?? false,
     metadata: r.has('metadata') ? r.metadata({}) : undefined,
@@ -138,7 +135,6 @@ function update(req: ApiRequest): Stripe.Subscription {
   learnOrigin(emu, req.headers.host);
   const sub = requireSubscription(emu, req.pathParams.id);
   const customerId = customerIdOf(sub);
-  const at = now(emu, customerId);
   const pc = p.raw.pause_collection;
   let pauseCollection: Stripe.Subscription.PauseCollection | null | undefined;
   if (pc === '') pauseCollection = null;
@@ -151,13 +147,13 @@ function update(req: ApiRequest): Stripe.Subscription {
   }
   const cancelAtRaw = p.raw.cancel_at;
   return updateSubscription(emu, sub, {
-    items: readItemChanges(emu, p.objArray('items') ?? [], customerId),
+    items: readItemChanges(emu, p.objArray('items') ?? []),
     prorationBehavior: (p.oneOf('proration_behavior', PRORATION) ?? 'create_prorations') as ProrationBehavior,
     prorationDate: p.int('proration_date') ?? null,
     billingCycleAnchor: p.oneOf('billing_cycle_anchor', ['now', 'unchanged'] as const) ?? null,
     cancelAtPeriodEnd: p.bool('cancel_at_period_end'),
     cancelAt: cancelAtRaw === '' ? null : p.int('cancel_at'),
-    trialEnd: readTimestampOrNow(p, 'trial_end', at),
+    trialEnd: readTimestampOrNow(p, 'trial_end'),
     defaultPaymentMethod: readPaymentMethod(emu, p, customerId),
     metadata: p.has('metadata') ? p.metadata(sub.metadata) : undefined,
     description: p.has('description') ? (p.strOrNull('description') ?? null) : undefined,
@@ -199,8 +195,9 @@ function list(req: ApiRequest): unknown {
     if (price && !s.items.data.some((i) => i.price.id === price)) return false;
     if (testClock && idOf(s.test_clock) !== testClock) return false;
     if (created && !created(s.created)) return false;
-    // Stripe's default list hides canceled subscriptions; `status=all` shows everything.
-    if (!status) return s.status !== 'canceled' && s.status !== 'incomplete_expired';
+    // Stripe: "If no value is supplied, all subscriptions that have not been canceled are
+    // returned"; `all` shows everything, `ended` canceled + incomplete_expired.
+    if (!status) return s.status !== 'canceled';
     if (status === 'all') return true;
     if (status === 'ended') return s.status === 'canceled' || s.status === 'incomplete_expired';
     return s.status === status;
@@ -258,9 +255,9 @@ const itemRoutes: Route[] = [
     method: 'POST',
     path: '/v1/subscription_items',
     handler: (req) =>
-      itemWrite(req, (sub) => ({
+      itemWrite(req, () => ({
         id: null,
-        price: readPrice(req.emu, req.p, customerIdOf(sub)),
+        price: readPrice(req.emu, req.p),
         quantity: req.p.int('quantity'),
         deleted: false,
         metadata: req.p.metadata({}),
@@ -283,10 +280,9 @@ const itemRoutes: Route[] = [
     method: 'POST',
     path: '/v1/subscription_items/:id',
     handler: (req) =>
-      itemWrite(req, (sub) => ({
+      itemWrite(req, () => ({
         id: req.pathParams.id,
-        price:
-          req.p.has('price') || req.p.has('price_data') ? readPrice(req.emu, req.p, customerIdOf(sub)) : null,
+        price: req.p.has('price') || req.p.has('price_data') ? readPrice(req.emu, req.p) : null,
         quantity: req.p.int('quantity'),
         deleted: false,
         metadata: req.p.has('metadata')

@@ -158,7 +158,7 @@ export function subPaymentMethod(emu: Emulator, sub: Stripe.Subscription): strin
   const own = idOf(sub.default_payment_method);
   if (own) return own;
   const c = emu.store.get<Stripe.Customer>(C.customer, customerIdOf(sub));
-  return idOf(c?.invoice_settings?.default_payment_method ?? null);
+  return idOf(c?.invoice_settings?.default_payment_method ?? null) ?? idOf(c?.default_source ?? null);
 }
 
 /** Creates, finalizes and (automatic collection) tries to pay an invoice for the subscription. */
@@ -271,7 +271,10 @@ export function createSubscription(emu: Emulator, args: CreateArgs): Stripe.Subs
     firstAmount > 0 &&
     args.collectionMethod === 'charge_automatically'
   ) {
-    const pmId = pm ?? idOf(customer.invoice_settings?.default_payment_method ?? null);
+    const pmId =
+      pm ??
+      idOf(customer.invoice_settings?.default_payment_method ?? null) ??
+      idOf(customer.default_source ?? null);
     if (!pmId) {
       throw invalidRequest(
         'This customer has no attached payment source or default payment method. Please consider adding a default payment method. For more information, visit https://stripe.com/docs/billing/subscriptions/payment-methods-setting#payment-method-priority.',
@@ -279,7 +282,7 @@ export function createSubscription(emu: Emulator, args: CreateArgs): Stripe.Subs
         'resource_missing',
       );
     }
-    const o = cardOutcome(emu, emu.store.get<Stripe.PaymentMethod>(C.paymentMethod, pmId) ?? null);
+    const o = cardOutcome(emu, pmId);
     if (!o.ok) throw cardError(o.code, o.message, o.declineCode);
   }
 
@@ -351,7 +354,7 @@ export function createSubscription(emu: Emulator, args: CreateArgs): Stripe.Subs
   }
 
   const pay = args.paymentBehavior !== 'default_incomplete';
-  const { invoice, ok } = invoiceSubscription(emu, sub, 'subscription_create', lines, period, {
+  const { invoice } = invoiceSubscription(emu, sub, 'subscription_create', lines, period, {
     pay: pay && args.collectionMethod === 'charge_automatically',
   });
   if (!pay || args.collectionMethod === 'send_invoice') {
@@ -364,15 +367,18 @@ export function createSubscription(emu: Emulator, args: CreateArgs): Stripe.Subs
     }
     if (invoice.status === 'paid' && sub.status === 'incomplete') activate(emu, sub);
     if (args.collectionMethod === 'send_invoice' && !trialing) activate(emu, sub);
-  } else if (!ok && !trialing) {
-    // allow_incomplete: the subscription stays incomplete with an open invoice; it expires
-    // after 23 hours unpaid.
   }
+  // allow_incomplete with a decline: the subscription stays incomplete with an open invoice
+  // and expires after 23 hours unpaid.
   if (sub.status === 'incomplete') {
     state.incompleteExpiresAt = at + billingConfig(emu).incompleteExpirySeconds;
     emu.store.put(C.subState, state);
   }
   saveSub(emu, sub);
+  // A trial shorter than the notice period: `trial_will_end` goes out right away.
+  if (trialing && trialEnd !== null && trialEnd - billingConfig(emu).trialWillEndSeconds <= at) {
+    sendTrialWillEnd(emu, sub);
+  }
   return sub;
 }
 
@@ -409,7 +415,7 @@ onInvoice({
       });
       emit(emu, 'customer.subscription.updated', obj, previous);
     }
-    if (finalAttempt && inv.billing_reason !== 'manual') applyFinalStatus(emu, sub, inv);
+    if (finalAttempt && inv.billing_reason !== 'manual') applyFinalStatus(emu, sub);
   },
   nextAttempt: (emu, inv, failedAt) => {
     const subId = subscriptionIdOfInvoice(inv);
@@ -426,7 +432,7 @@ onInvoice({
 });
 
 /** After the last retry fails: Stripe's "manage failed payments" setting. */
-function applyFinalStatus(emu: Emulator, sub: Stripe.Subscription, inv: Stripe.Invoice): void {
+function applyFinalStatus(emu: Emulator, sub: Stripe.Subscription): void {
   const final = billingConfig(emu).finalStatus;
   if (final === 'canceled') {
     cancelNow(emu, sub, { invoiceNow: false, prorate: false, reason: 'payment_failed' });
@@ -437,7 +443,6 @@ function applyFinalStatus(emu: Emulator, sub: Stripe.Subscription, inv: Stripe.I
     });
     emit(emu, 'customer.subscription.updated', obj, previous);
   }
-  void inv;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -476,7 +481,6 @@ interface PlannedProration {
 
 /** Applies item changes to a copy and lists what must be prorated. Shared with previews. */
 export function planItemChanges(
-  emu: Emulator,
   sub: Stripe.Subscription,
   changes: ItemChange[],
   at: number,
@@ -652,7 +656,7 @@ export function updateSubscription(
   }
   const before = structuredClone(sub);
   const date = args.prorationDate ?? at;
-  const { items, prorations } = planItemChanges(emu, sub, args.items, at);
+  const { items, prorations } = planItemChanges(sub, args.items, at);
   const oldInterval = recurringOf(sub.items.data[0].price);
   const newFirst = items[0];
   if (!newFirst) throw invalidRequest('A subscription must have at least one active plan.', 'items');
@@ -808,7 +812,6 @@ export function cancelNow(
     s.status = 'canceled';
     s.canceled_at = s.canceled_at ?? at;
     s.ended_at = at;
-    s.cancel_at_period_end = s.cancel_at_period_end;
     if (opts.reason)
       s.cancellation_details = {
         ...(s.cancellation_details ?? { comment: null, feedback: null, feedback_option: null }),

@@ -18,6 +18,12 @@ function bool(v: unknown): boolean | undefined {
 
 export const routes: Route[] = [
   {
+    // Readiness probe for scripts that start the emulator.
+    method: 'GET',
+    path: '/_emulator/health',
+    handler: ({ emu }) => ({ ok: true, api_version: emu.apiVersion, now: emu.now() }),
+  },
+  {
     method: 'POST',
     path: '/_emulator/reset',
     handler: ({ emu }) => {

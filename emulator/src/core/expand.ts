@@ -9,6 +9,9 @@ import { Store } from './store';
  *   (looked up in any collection of the store), recursively, up to 4 levels;
  * - lists are expanded through `data.` (`expand[]=data.customer`).
  */
+/** What a Stripe id looks like: `cus_…`, `cs_test_…`, `prod_custom`. */
+const ID_RE = /^[a-z][a-z0-9]*(_[a-z0-9]+)*_[A-Za-z0-9]+$/;
+
 export class Renderer {
   private includables = new Map<string, Map<string, ((obj: Record<string, unknown>) => unknown) | null>>();
 
@@ -73,8 +76,18 @@ export class Renderer {
       if (incl?.has(key) && sub.length === 0) continue;
       const compute = incl?.get(key);
       let v = compute ? compute(src) : src[key];
-      // Expanding `a.b` expands `a` too.
-      if (sub.length > 0) v = this.resolve(v);
+      // Expanding `a.b` expands `a` too. Only ids (and objects, null) can be expanded.
+      if (sub.length > 0) {
+        if (
+          v !== null &&
+          v !== undefined &&
+          typeof v !== 'object' &&
+          !(typeof v === 'string' && ID_RE.test(v))
+        ) {
+          throw invalidRequest(`This property cannot be expanded (${key}).`, 'expand');
+        }
+        v = this.resolve(v);
+      }
       out[key] = this.walk(
         v,
         sub.filter((p) => p.length > 0),

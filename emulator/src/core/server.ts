@@ -126,9 +126,11 @@ async function handle(
   };
   if (idempotencyKey && method === 'POST') baseHeaders['Idempotency-Key'] = idempotencyKey;
 
+  const started = Date.now();
   const send = (r: HttpResponse, extra: Record<string, string> = {}): void => {
     res.writeHead(r.status, { ...baseHeaders, ...r.headers, ...extra });
     res.end(r.body);
+    emu.log(`${method} ${path} ${r.status} ${Date.now() - started}ms ${requestId}`);
   };
 
   const api = isApiPath(path);

@@ -67,7 +67,8 @@ export class Store {
   }
 
   /**
-   * Mutates an object in place and returns it with `previous`: the old values of the fields
+   * Mutates an object in place (all or nothing: if `mutate` throws, the object is restored)
+   * and returns it with `previous`: the old values of the fields
    * that changed, shaped as Stripe's `data.previous_attributes` (see `previousAttributes`).
    */
   update<T extends Storable>(
@@ -78,7 +79,15 @@ export class Store {
   ): { obj: T; previous: Partial<T> } {
     const obj = this.require<T>(type, id, label);
     const before = structuredClone(obj);
-    mutate(obj);
+    try {
+      mutate(obj);
+    } catch (e) {
+      // A validation error half-way must not leave a half-updated object behind.
+      const target = obj as unknown as Record<string, unknown>;
+      for (const k of Object.keys(target)) delete target[k];
+      Object.assign(target, structuredClone(before));
+      throw e;
+    }
     this.onChange();
     return { obj, previous: previousAttributes(before, obj) as Partial<T> };
   }

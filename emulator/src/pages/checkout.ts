@@ -20,14 +20,7 @@ import { completeSession, requireSession, successRedirect } from '../billing/che
 import type { Emulator } from '../billing/ctx';
 import { esc, layout, money } from './html';
 
-function form(
-  emu: Emulator,
-  session: Stripe.Checkout.Session,
-  error: string | null,
-  card = '',
-  email = '',
-): string {
-  void emu;
+function form(session: Stripe.Checkout.Session, error: string | null, card = '', email = ''): string {
   const lines = (session.line_items?.data ?? [])
     .map((l) => {
       const r = l.price?.recurring;
@@ -84,7 +77,7 @@ function showPage(req: ApiRequest): HttpResponse {
       410,
     );
   }
-  return HttpResponse.html(form(req.emu, session, null));
+  return HttpResponse.html(form(session, null));
 }
 
 function submitPage(req: ApiRequest): HttpResponse {
@@ -103,7 +96,7 @@ function submitPage(req: ApiRequest): HttpResponse {
     const msg = errorMessage(e);
     if (msg === null) throw e;
     return HttpResponse.html(
-      form(emu, requireSession(emu, session.id), msg, p.str('card') ?? '', email ?? ''),
+      form(requireSession(emu, session.id), msg, p.str('card') ?? '', email ?? ''),
       402,
     );
   }

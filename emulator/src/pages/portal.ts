@@ -13,7 +13,12 @@ import { C, type Emulator, emit, idOf } from '../billing/ctx';
 import { customerIdOf } from '../billing/invoices';
 import { requireConfiguration, requirePortalSession } from '../billing/portal';
 import { subPeriod } from '../billing/subscription-objects';
-import { cancelNow, requireSubscription, updateSubscription, type UpdateArgs } from '../billing/subscriptions';
+import {
+  cancelNow,
+  requireSubscription,
+  updateSubscription,
+  type UpdateArgs,
+} from '../billing/subscriptions';
 import { date, esc, layout, money } from './html';
 
 type Session = Stripe.BillingPortal.Session;
@@ -21,7 +26,10 @@ type Configuration = Stripe.BillingPortal.Configuration;
 
 const LIVE = ['active', 'trialing', 'past_due', 'unpaid', 'incomplete', 'paused'];
 
-function context(emu: Emulator, sessionId: string): { session: Session; config: Configuration; customer: Stripe.Customer } {
+function context(
+  emu: Emulator,
+  sessionId: string,
+): { session: Session; config: Configuration; customer: Stripe.Customer } {
   const session = requirePortalSession(emu, sessionId);
   const config = requireConfiguration(emu, String(session.configuration));
   const customer = emu.store.require<Stripe.Customer>(C.customer, session.customer, 'customer');
@@ -45,9 +53,16 @@ function switchOptions(emu: Emulator, config: Configuration, current: Stripe.Pri
     .join('');
 }
 
-function subscriptionSection(emu: Emulator, sessionId: string, config: Configuration, sub: Stripe.Subscription): string {
+function subscriptionSection(
+  emu: Emulator,
+  sessionId: string,
+  config: Configuration,
+  sub: Stripe.Subscription,
+): string {
   const item = sub.items.data[0];
-  const name = item ? (emu.store.get<Stripe.Product>(C.product, String(item.price.product))?.name ?? item.price.id) : '';
+  const name = item
+    ? (emu.store.get<Stripe.Product>(C.product, String(item.price.product))?.name ?? item.price.id)
+    : '';
   const period = subPeriod(sub);
   const f = config.features;
   const options = item && f.subscription_update.enabled ? switchOptions(emu, config, item.price) : '';
@@ -116,20 +131,28 @@ function noChanges(): Omit<UpdateArgs, 'items' | 'prorationBehavior'> {
 }
 
 /** A subscription of the session's customer named in the form. */
-function ownSubscription(emu: Emulator, customer: Stripe.Customer, subId: string | undefined): Stripe.Subscription {
+function ownSubscription(
+  emu: Emulator,
+  customer: Stripe.Customer,
+  subId: string | undefined,
+): Stripe.Subscription {
   if (!subId) throw invalidRequest('Missing subscription.', 'subscription');
   const sub = requireSubscription(emu, subId);
-  if (customerIdOf(sub) !== customer.id) throw invalidRequest('This subscription belongs to another customer.', 'subscription');
+  if (customerIdOf(sub) !== customer.id)
+    throw invalidRequest('This subscription belongs to another customer.', 'subscription');
   return sub;
 }
 
-function action(run: (req: ApiRequest, ctx: ReturnType<typeof context>) => void): (req: ApiRequest) => HttpResponse {
+function action(
+  run: (req: ApiRequest, ctx: ReturnType<typeof context>) => void,
+): (req: ApiRequest) => HttpResponse {
   return (req) => {
     const ctx = context(req.emu, req.pathParams.id);
     try {
       run(req, ctx);
     } catch (e) {
-      if (e instanceof StripeApiError) return HttpResponse.html(page(req.emu, req.pathParams.id, e.body.message), 402);
+      if (e instanceof StripeApiError)
+        return HttpResponse.html(page(req.emu, req.pathParams.id, e.body.message), 402);
       throw e;
     }
     return HttpResponse.redirect(`/portal/${req.pathParams.id}`);
@@ -137,7 +160,11 @@ function action(run: (req: ApiRequest, ctx: ReturnType<typeof context>) => void)
 }
 
 export const routes: Route[] = [
-  { method: 'GET', path: '/portal/:id', handler: (req) => HttpResponse.html(page(req.emu, req.pathParams.id, null)) },
+  {
+    method: 'GET',
+    path: '/portal/:id',
+    handler: (req) => HttpResponse.html(page(req.emu, req.pathParams.id, null)),
+  },
   {
     method: 'POST',
     path: '/portal/:id/cancel',
@@ -148,7 +175,12 @@ export const routes: Route[] = [
         const prorate = config.features.subscription_cancel.proration_behavior !== 'none';
         cancelNow(emu, sub, { invoiceNow: false, prorate, reason: 'cancellation_requested' });
       } else {
-        updateSubscription(emu, sub, { ...noChanges(), items: [], prorationBehavior: 'none', cancelAtPeriodEnd: true });
+        updateSubscription(emu, sub, {
+          ...noChanges(),
+          items: [],
+          prorationBehavior: 'none',
+          cancelAtPeriodEnd: true,
+        });
       }
     }),
   },
@@ -157,7 +189,12 @@ export const routes: Route[] = [
     path: '/portal/:id/renew',
     handler: action(({ emu, p }, { customer }) => {
       const sub = ownSubscription(emu, customer, p.str('subscription'));
-      updateSubscription(emu, sub, { ...noChanges(), items: [], prorationBehavior: 'none', cancelAtPeriodEnd: false });
+      updateSubscription(emu, sub, {
+        ...noChanges(),
+        items: [],
+        prorationBehavior: 'none',
+        cancelAtPeriodEnd: false,
+      });
     }),
   },
   {
@@ -173,7 +210,11 @@ export const routes: Route[] = [
       const price = emu.store.require<Stripe.Price>(C.price, priceId, 'price');
       const item = sub.items.data[0];
       const behavior =
-        su.proration_behavior === 'always_invoice' ? 'always_invoice' : su.proration_behavior === 'none' ? 'none' : 'create_prorations';
+        su.proration_behavior === 'always_invoice'
+          ? 'always_invoice'
+          : su.proration_behavior === 'none'
+            ? 'none'
+            : 'create_prorations';
       updateSubscription(emu, sub, {
         ...noChanges(),
         items: [{ id: item.id, price, quantity: undefined, deleted: false, metadata: undefined }],
@@ -185,7 +226,8 @@ export const routes: Route[] = [
     method: 'POST',
     path: '/portal/:id/payment-method',
     handler: action(({ emu, p }, { config, customer }) => {
-      if (!config.features.payment_method_update.enabled) throw invalidRequest('Updating the payment method is not enabled.');
+      if (!config.features.payment_method_update.enabled)
+        throw invalidRequest('Updating the payment method is not enabled.');
       const pm = createCardPaymentMethod(emu, (p.str('card') ?? '').replace(/[\s-]/g, ''));
       attachPaymentMethod(emu, pm.id, customer.id);
       const { obj, previous } = emu.store.update<Stripe.Customer>(C.customer, customer.id, (c) => {
@@ -194,8 +236,14 @@ export const routes: Route[] = [
       emit(emu, 'customer.updated', obj, previous);
       // The portal also makes the new card the default of the customer's subscriptions.
       for (const sub of emu.store.all<Stripe.Subscription>(C.subscription)) {
-        if (customerIdOf(sub) !== customer.id || !LIVE.includes(sub.status) || !sub.default_payment_method) continue;
-        updateSubscription(emu, sub, { ...noChanges(), items: [], prorationBehavior: 'none', defaultPaymentMethod: pm.id });
+        if (customerIdOf(sub) !== customer.id || !LIVE.includes(sub.status) || !sub.default_payment_method)
+          continue;
+        updateSubscription(emu, sub, {
+          ...noChanges(),
+          items: [],
+          prorationBehavior: 'none',
+          defaultPaymentMethod: pm.id,
+        });
       }
     }),
   },

@@ -21,6 +21,8 @@ export interface StoredMeterEvent {
   cancelled: boolean;
 }
 
+const IDENTIFIER_INDEX = '_meter_event_identifier';
+
 /** Stripe keeps identifiers at least 24 h for de-duplication; we keep them for good. */
 const PAST_LIMIT = 35 * 24 * 3600;
 const FUTURE_LIMIT = 5 * 60;
@@ -48,7 +50,8 @@ export function recordMeterEvent(emu: Emulator, input: MeterEventInput, paramPre
     );
   }
   const identifier = input.identifier ?? randomBase62(24);
-  if (emu.store.all<StoredMeterEvent>(COL.meterEvent).some((e) => e.identifier === identifier)) {
+  // An index keyed by identifier keeps de-duplication O(1) under load.
+  if (emu.store.get(IDENTIFIER_INDEX, identifier)) {
     throw invalidRequest(
       `An event with identifier '${identifier}' already exists.`,
       name('identifier'),
@@ -65,6 +68,7 @@ export function recordMeterEvent(emu: Emulator, input: MeterEventInput, paramPre
     cancelled: false,
   };
   emu.store.insert(COL.meterEvent, ev);
+  emu.store.insert(IDENTIFIER_INDEX, { id: identifier, event: ev.id });
   return ev;
 }
 

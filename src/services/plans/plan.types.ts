@@ -7,6 +7,8 @@ export type PlanInterval = 'month' | 'year';
 
 /** The usage metrics a plan can limit. Counters add up per billing period; gauges hold a level. */
 export type MetricKey = 'ai_requests' | 'storage_mb' | 'seats';
+/** Every metric, for code that must visit each (validation, entitlements). */
+export const METRIC_KEYS = ['ai_requests', 'storage_mb', 'seats'] as const satisfies readonly MetricKey[];
 export type MetricKind = 'counter' | 'gauge';
 
 /** What happens past a limit: refuse (`block`), or allow and bill the overage through a metered price. */
@@ -43,7 +45,11 @@ export interface Plan {
   /** Boolean features by key. */
   features: Record<string, boolean>;
   limits: UsageLimit[];
-  /** Stripe product id-like key for this plan, e.g. `prod_starter` (used as the product's metadata key). */
+  /**
+   * The id `npm run stripe:sync` gives this plan's Stripe product when it creates it, e.g.
+   * `prod_coditect_starter`; null for a plan without a Stripe product (`free`). The sync finds the product by
+   * `metadata.coditect_plan` (the plan key), so a product made by hand with another id is adopted, not doubled.
+   */
   productKey: string | null;
 }
 

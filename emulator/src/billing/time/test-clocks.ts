@@ -84,6 +84,31 @@ function advance(req: ApiRequest): Clock {
   return obj;
 }
 
+/**
+ * After a reload from `--data`, a clock saved mid-advance finishes its advance (the job that was
+ * running did not survive the restart).
+ */
+export function finishInterruptedAdvances(emu: Emulator): void {
+  for (const clock of emu.store.all<Clock>(C.testClock)) {
+    const target = clock.status_details?.advancing?.target_frozen_time;
+    if (clock.status !== 'advancing' || target === undefined) continue;
+    emu.timeDriven(() => {
+      runDue(
+        emu,
+        (customerId) =>
+          idOf(emu.store.get<Stripe.Customer>(C.customer, customerId)?.test_clock ?? null) === clock.id,
+        target,
+      );
+      const done = emu.store.update<Clock>(C.testClock, clock.id, (c) => {
+        c.frozen_time = target;
+        c.status = 'ready';
+        c.status_details = {};
+      });
+      emit(emu, 'test_helpers.test_clock.ready', done.obj, done.previous);
+    });
+  }
+}
+
 function create(req: ApiRequest): Clock {
   const { emu, p } = req;
   const frozen = p.reqInt('frozen_time');

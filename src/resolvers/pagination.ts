@@ -1,0 +1,51 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { BillingCustomer } from '../entities';
+import { BadUserInputError } from '../errors';
+import { type AccountConnection, accountOf } from '../schema/account.type';
+
+const DEFAULT_PAGE = 20;
+const MAX_PAGE = 100;
+
+/** `first` within 1..100 (default 20); anything else is BAD_USER_INPUT rather than a silent clamp. */
+export function pageSize(first: number | null | undefined): number {
+  if (first === undefined || first === null) return DEFAULT_PAGE;
+  if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) {
+    throw new BadUserInputError(`first must be between 1 and ${MAX_PAGE}`, 'first');
+  }
+  return first;
+}
+
+export function encodeCursor(value: object): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): { createdAtMs: number; id: string } {
+  try {
+    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { createdAtMs?: unknown; id?: unknown };
+    if (typeof value.createdAtMs === 'number' && typeof value.id === 'string') {
+      return { createdAtMs: value.createdAtMs, id: value.id };
+    }
+  } catch {
+    // fall through to the error below
+  }
+  throw new BadUserInputError('after is not a cursor this API returned', 'after');
+}
+
+/** Accounts that have a billing customer, ordered by account id; the cursor is the last account id. */
+export async function accountsPage(em: EntityManager, first: number, after: string | null): Promise<AccountConnection> {
+  const afterAccount = after ? Buffer.from(after, 'base64url').toString('utf8') : null;
+  const rows = await em.find(
+    BillingCustomer,
+    afterAccount ? { accountId: { $gt: afterAccount } } : {},
+    { orderBy: { accountId: 'asc' }, limit: first + 1, fields: ['accountId'] },
+  );
+  const page = rows.slice(0, first);
+  const last = page.at(-1);
+  return {
+    nodes: page.map((row) => accountOf(row.accountId)),
+    pageInfo: {
+      hasNextPage: rows.length > first,
+      endCursor: last ? Buffer.from(last.accountId).toString('base64url') : null,
+    },
+  };
+}

@@ -1,0 +1,60 @@
+import { IsOptional, IsUrl, MaxLength } from 'class-validator';
+import { Field, ID, InputType, ObjectType } from 'type-graphql';
+import { BillingInterval } from './enums';
+import { BillingSubscription } from './subscription.type';
+
+@ObjectType({ description: 'A Stripe Checkout Session: send the user to url' })
+export class CheckoutSession {
+  @Field(() => ID)
+  id!: string;
+
+  @Field(() => String, { nullable: true, description: "Stripe's hosted checkout page (null once complete)" })
+  url!: string | null;
+
+  @Field(() => String, { description: 'open, complete or expired' })
+  status!: string;
+
+  @Field(() => BillingSubscription, { nullable: true, description: 'Set once the checkout is complete' })
+  subscription!: BillingSubscription | null;
+}
+
+@ObjectType({ description: "A Stripe Customer Portal session: send the user to url" })
+export class PortalSession {
+  @Field(() => String)
+  url!: string;
+}
+
+const URL_OPTIONS = { require_tld: false, require_protocol: true, protocols: ['http', 'https'] };
+
+@InputType()
+export class CreateCheckoutSessionInput {
+  @Field(() => String)
+  @MaxLength(64)
+  planKey!: string;
+
+  @Field(() => BillingInterval, { defaultValue: BillingInterval.MONTH })
+  interval!: BillingInterval;
+
+  @Field(() => String, { description: 'Where Stripe sends the user after paying; session_id is appended' })
+  @IsUrl(URL_OPTIONS)
+  @MaxLength(2000)
+  successUrl!: string;
+
+  @Field(() => String)
+  @IsUrl(URL_OPTIONS)
+  @MaxLength(2000)
+  cancelUrl!: string;
+
+  @Field(() => Boolean, { nullable: true, description: "Start with the plan's trial" })
+  @IsOptional()
+  withTrial?: boolean | null;
+}
+
+@InputType()
+export class CreatePortalSessionInput {
+  @Field(() => String, { nullable: true })
+  @IsOptional()
+  @IsUrl(URL_OPTIONS)
+  @MaxLength(2000)
+  returnUrl?: string | null;
+}

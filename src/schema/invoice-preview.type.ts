@@ -1,0 +1,25 @@
+import { Field, Int, ObjectType } from 'type-graphql';
+
+@ObjectType()
+export class InvoicePreviewLine {
+  @Field(() => String)
+  description!: string;
+
+  @Field(() => Int, { description: 'Cents; negative for a credit' })
+  amount!: number;
+}
+
+@ObjectType({ description: 'What a proposed subscription change would charge' })
+export class InvoicePreview {
+  @Field(() => Int, { description: 'In cents: what the previewed invoice charges' })
+  amountDue!: number;
+
+  @Field(() => String)
+  currency!: string;
+
+  @Field(() => [InvoicePreviewLine])
+  lines!: InvoicePreviewLine[];
+
+  @Field(() => Date, { nullable: true, description: 'When it is charged: now for an immediate upgrade, else at renewal' })
+  nextPaymentAt!: Date | null;
+}

@@ -1,0 +1,65 @@
+import { Field, Int, ObjectType } from 'type-graphql';
+import { BillingInterval, OverLimitBehavior } from './enums';
+
+@ObjectType({ description: 'A self-serve price of a plan' })
+export class PlanPrice {
+  @Field(() => BillingInterval)
+  interval!: BillingInterval;
+
+  @Field(() => Int, { description: 'In minor units (cents) of currency' })
+  amount!: number;
+
+  @Field(() => String, { description: 'ISO 4217, lower case' })
+  currency!: string;
+
+  @Field(() => String, { description: "The Stripe price's lookup key" })
+  lookupKey!: string;
+}
+
+@ObjectType({ description: 'A feature a plan switches on or off' })
+export class PlanFeature {
+  @Field(() => String)
+  key!: string;
+
+  @Field(() => Boolean)
+  enabled!: boolean;
+}
+
+@ObjectType({ description: 'A usage limit of a plan' })
+export class PlanLimit {
+  @Field(() => String, { description: 'ai_requests, storage_mb or seats' })
+  metric!: string;
+
+  @Field(() => Int, { nullable: true, description: 'Included per billing period (counters) or at a time; null = unlimited' })
+  included!: number | null;
+
+  @Field(() => OverLimitBehavior)
+  overLimit!: OverLimitBehavior;
+}
+
+@ObjectType({ description: 'A CODITECT plan, from plans/plans.yaml' })
+export class Plan {
+  @Field(() => String)
+  key!: string;
+
+  @Field(() => String)
+  name!: string;
+
+  @Field(() => String)
+  description!: string;
+
+  @Field(() => [PlanPrice], { description: 'Empty for free (no price) and sales-led plans' })
+  prices!: PlanPrice[];
+
+  @Field(() => [PlanFeature])
+  features!: PlanFeature[];
+
+  @Field(() => [PlanLimit])
+  limits!: PlanLimit[];
+
+  @Field(() => Int)
+  trialDays!: number;
+
+  @Field(() => Boolean, { description: 'Sold by sales: not available to self-serve checkout' })
+  salesLed!: boolean;
+}

@@ -1,0 +1,60 @@
+import { IsOptional, Matches, MaxLength } from 'class-validator';
+import { Field, ID, InputType } from 'type-graphql';
+import { ApplyAt, BillingInterval, ProrationBehavior } from './enums';
+
+@InputType()
+export class CreateSubscriptionInput {
+  @Field(() => String)
+  @MaxLength(64)
+  planKey!: string;
+
+  @Field(() => BillingInterval, { defaultValue: BillingInterval.MONTH })
+  interval!: BillingInterval;
+
+  @Field(() => String, { nullable: true, description: 'A Stripe payment method (pm_…) to attach and charge' })
+  @IsOptional()
+  @Matches(/^pm_\w+$/, { message: 'paymentMethodId must be a Stripe payment method id (pm_…)' })
+  paymentMethodId?: string | null;
+
+  @Field(() => Boolean, { nullable: true })
+  @IsOptional()
+  withTrial?: boolean | null;
+
+  @Field(() => ID, { nullable: true, description: 'Admin only: subscribe this account' })
+  @IsOptional()
+  @MaxLength(255)
+  accountId?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Admin only: a custom Stripe price (sales-led plans)' })
+  @IsOptional()
+  @Matches(/^price_\w+$/, { message: 'customPriceId must be a Stripe price id (price_…)' })
+  customPriceId?: string | null;
+}
+
+@InputType()
+export class ChangeSubscriptionInput {
+  @Field(() => String)
+  @MaxLength(64)
+  planKey!: string;
+
+  @Field(() => BillingInterval, { nullable: true, description: 'Defaults to the current interval' })
+  @IsOptional()
+  interval?: BillingInterval | null;
+
+  @Field(() => ProrationBehavior, {
+    nullable: true,
+    description: 'Defaults to ALWAYS_INVOICE for an upgrade, CREATE_PRORATIONS otherwise',
+  })
+  @IsOptional()
+  prorationBehavior?: ProrationBehavior | null;
+
+  @Field(() => ApplyAt, { nullable: true, description: 'Defaults to IMMEDIATELY for an upgrade, PERIOD_END for a downgrade' })
+  @IsOptional()
+  applyAt?: ApplyAt | null;
+}
+
+@InputType()
+export class CancelSubscriptionInput {
+  @Field(() => Boolean, { defaultValue: true, description: 'Keep access until the period ends (default) or end now' })
+  atPeriodEnd!: boolean;
+}

@@ -1,0 +1,124 @@
+import { z } from 'zod';
+import { type Catalog, METRIC_KEYS, type MetricKey } from './plan.types';
+import { crossCheckCatalog } from './plan-catalog.checks';
+
+/**
+ * The shape of plans/plans.yaml. Keys are the TypeScript names of `plan.types.ts`, so what the file says is
+ * what the code reads, and a zod issue's path is also the path in the file (which is how errors get a line).
+ * Objects are strict: a misspelt key (`trialDay`) is an error, not a silently ignored line.
+ */
+
+const metricKey = z.enum(METRIC_KEYS);
+const lowerCaseCurrency = z.string().regex(/^[a-z]{3}$/, { message: 'must be a lower-case ISO 4217 code such as usd' });
+const lookupKey = z
+  .string()
+  .regex(/^[a-z0-9_]{1,200}$/, { message: 'must be lower-case letters, digits and underscores' });
+
+/** Whole cents: a float here would be a rounding bug in every invoice. */
+const cents = z
+  .number({ invalid_type_error: 'must be a number of cents, e.g. 1900 for $19.00' })
+  .int({ message: 'must be whole cents, e.g. 1900 for $19.00 (not 19.00)' })
+  .positive({ message: 'must be a positive number of cents' });
+
+/** Stripe's `unit_amount_decimal`: cents with at most 12 decimal places, quoted so YAML keeps it exact. */
+const decimalCents = z
+  .string({ invalid_type_error: "must be a quoted decimal number of cents, e.g. '1' or '0.5'" })
+  .regex(/^\d+(\.\d{1,12})?$/, { message: "must be a decimal number of cents with at most 12 decimals, e.g. '0.5'" })
+  .refine((value) => /[1-9]/.test(value), { message: 'must be more than zero' });
+
+const priceSchema = z
+  .object({
+    interval: z.enum(['month', 'year']),
+    amount: cents,
+    lookupKey,
+  })
+  .strict();
+
+const limitSchema = z
+  .object({
+    metric: metricKey,
+    included: z.union([z.number().int().nonnegative(), z.literal('unlimited')], {
+      errorMap: () => ({ message: 'must be a whole number of units or `unlimited`' }),
+    }),
+    overLimit: z.enum(['block', 'bill_overage']).default('block'),
+  })
+  .strict();
+
+const planSchema = z
+  .object({
+    key: z.string().regex(/^[a-z][a-z0-9_]*$/, { message: 'must be lower-case letters, digits and underscores' }),
+    name: z.string().min(1),
+    description: z.string().min(1),
+    prices: z.array(priceSchema),
+    salesLed: z.boolean().default(false),
+    productKey: z
+      .string()
+      .regex(/^prod_[A-Za-z0-9_]+$/, { message: 'must look like a Stripe product id, e.g. prod_coditect_starter' })
+      .nullable()
+      .default(null),
+    // Stripe allows trials of up to two years.
+    trialDays: z.number().int().min(0).max(730),
+    trialEndWithoutPaymentMethod: z.enum(['cancel', 'pause', 'create_invoice']).default('cancel'),
+    features: z.record(z.string().regex(/^[a-z][a-z0-9_]*$/), z.boolean()),
+    limits: z.array(limitSchema),
+  })
+  .strict();
+
+const meteredPriceSchema = z
+  .object({
+    metric: metricKey,
+    meterEventName: z
+      .string()
+      .regex(/^[a-z][a-z0-9_]{0,99}$/, { message: 'must be lower-case letters, digits and underscores' }),
+    aggregation: z.enum(['sum', 'last']),
+    unitAmountDecimal: decimalCents,
+    lookupKey,
+    productName: z.string().min(1),
+  })
+  .strict();
+
+const metricSchema = z.object({ kind: z.enum(['counter', 'gauge']), unit: z.string().min(1) }).strict();
+
+/** The file as written, before defaults from the top level (currency) are filled in. */
+export const catalogFileSchema = z
+  .object({
+    currency: lowerCaseCurrency,
+    metrics: z.record(metricKey, metricSchema),
+    plans: z.array(planSchema).min(1),
+    meteredPrices: z.array(meteredPriceSchema).default([]),
+  })
+  .strict()
+  .superRefine(crossCheckCatalog);
+
+export type CatalogFile = z.infer<typeof catalogFileSchema>;
+
+/**
+ * The validated file as the `Catalog` the services read: the file's one currency on every price (Stripe
+ * bills a subscription in a single currency, so the file has one), `unlimited` as null.
+ */
+export function toCatalog(file: CatalogFile): Catalog {
+  return {
+    currency: file.currency,
+    metrics: {
+      ai_requests: declaredMetric(file, 'ai_requests'),
+      storage_mb: declaredMetric(file, 'storage_mb'),
+      seats: declaredMetric(file, 'seats'),
+    },
+    plans: file.plans.map((plan) => ({
+      ...plan,
+      prices: plan.prices.map((price) => ({ ...price, currency: file.currency })),
+      limits: plan.limits.map((limit) => ({
+        ...limit,
+        included: limit.included === 'unlimited' ? null : limit.included,
+      })),
+    })),
+    meteredPrices: file.meteredPrices.map((price) => ({ ...price, currency: file.currency })),
+  };
+}
+
+function declaredMetric(file: CatalogFile, key: MetricKey): Catalog['metrics'][MetricKey] {
+  const metric = file.metrics[key];
+  // The cross-checks already refused a file without it; this keeps the type honest without a cast.
+  if (!metric) throw new Error(`metric ${key} is not declared`);
+  return metric;
+}

@@ -1,0 +1,96 @@
+import type { Catalog, MeteredPrice, MetricKey, MetricKind, Plan, PlanInterval, PlanPrice } from './plan.types';
+import { FREE_PLAN_KEY } from './plan-catalog.checks';
+import { UnknownPlanError } from './plan-catalog.errors';
+import { readCatalogFile } from './plan-catalog.loader';
+
+export { PlanCatalogError, UnknownPlanError } from './plan-catalog.errors';
+export type { PlanCatalogIssue } from './plan-catalog.errors';
+
+/** Where the catalog lives, relative to the working directory (the repository root for every command). */
+export const DEFAULT_PLANS_FILE = 'plans/plans.yaml';
+
+/**
+ * CODITECT's plans as the services ask about them. Built once at start-up from a validated `Catalog`, so
+ * every lookup here is a map read; the catalog never changes while the process runs.
+ */
+export class PlanCatalog {
+  private readonly byKey: ReadonlyMap<string, Plan>;
+  private readonly byLookupKey: ReadonlyMap<string, Plan>;
+  private readonly meteredByMetric: ReadonlyMap<MetricKey, MeteredPrice>;
+
+  constructor(readonly catalog: Catalog) {
+    this.byKey = new Map(catalog.plans.map((plan) => [plan.key, plan]));
+    this.byLookupKey = new Map(
+      catalog.plans.flatMap((plan) => plan.prices.map((price) => [price.lookupKey, plan] as const)),
+    );
+    this.meteredByMetric = new Map(catalog.meteredPrices.map((price) => [price.metric, price]));
+  }
+
+  /** The catalog's single currency (ISO 4217, lower case). */
+  get currency(): string {
+    return this.catalog.currency;
+  }
+
+  /** The plan with this key; throws `UnknownPlanError` for any other key. */
+  plan(key: string): Plan {
+    const plan = this.byKey.get(key);
+    if (!plan) throw new UnknownPlanError(key);
+    return plan;
+  }
+
+  /** The plan with this key, or undefined: for input that may name a plan that does not exist. */
+  find(key: string): Plan | undefined {
+    return this.byKey.get(key);
+  }
+
+  /** Every plan, in the order of the file (the order customers see). */
+  plans(): readonly Plan[] {
+    return this.catalog.plans;
+  }
+
+  /** Plans a customer can buy alone, in Checkout or the Portal: not sales-led, with at least one price. */
+  selfServePlans(): readonly Plan[] {
+    return this.catalog.plans.filter((plan) => !plan.salesLed && plan.prices.length > 0);
+  }
+
+  /** The plan everyone without a live subscription is on. */
+  freePlan(): Plan {
+    return this.plan(FREE_PLAN_KEY);
+  }
+
+  /** The self-serve price of a plan for an interval, or undefined when it has none (free, enterprise). */
+  priceFor(planKey: string, interval: PlanInterval): PlanPrice | undefined {
+    return this.plan(planKey).prices.find((price) => price.interval === interval);
+  }
+
+  /**
+   * The plan a Stripe price belongs to, by the price's lookup key. Undefined for a price the catalog does not
+   * name: an enterprise custom price, or an old price whose lookup key moved to a new amount (the sync
+   * writes `metadata.coditect_plan` on every price it creates, for those).
+   */
+  planForLookupKey(lookupKey: string): Plan | undefined {
+    return this.byLookupKey.get(lookupKey);
+  }
+
+  /** The metered overage price of a metric, or undefined when the metric is never billed. */
+  meteredPrice(metric: MetricKey): MeteredPrice | undefined {
+    return this.meteredByMetric.get(metric);
+  }
+
+  meteredPrices(): readonly MeteredPrice[] {
+    return this.catalog.meteredPrices;
+  }
+
+  /** How a metric behaves (counter or gauge) and its unit. */
+  metric(key: MetricKey): { kind: MetricKind; unit: string } {
+    return this.catalog.metrics[key];
+  }
+}
+
+/**
+ * Loads and validates the catalog: call once at start-up. A bad file throws `PlanCatalogError` whose message
+ * names the line and the reason, which stops start-up before anything is served.
+ */
+export function loadPlanCatalog(path: string = DEFAULT_PLANS_FILE): PlanCatalog {
+  return new PlanCatalog(readCatalogFile(path));
+}

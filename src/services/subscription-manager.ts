@@ -1,0 +1,363 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type Stripe from 'stripe';
+import { type BillingCustomer, type BillingInterval, Subscription } from '../entities';
+import { BadUserInputError, ConflictError, ForbiddenError, NotFoundError } from '../errors';
+import type { AccountEvents } from './account-events';
+import { withAccountLock } from './account-lock';
+import type { AccountProfile, CustomerManager } from './customer-manager';
+import type { Plan } from './plans/plan.types';
+import type { PlanCatalog } from './plans/plan-catalog';
+import type { PriceDirectory } from './price-directory';
+import type { StripeClient } from './stripe/stripe-client';
+import { LIVE_STATUSES, PLAN_KEY_METADATA, type SubscriptionSync } from './subscription-sync';
+
+export type ProrationBehavior = 'create_prorations' | 'always_invoice' | 'none';
+export type ApplyAt = 'immediately' | 'period_end';
+
+export interface CreateSubscriptionRequest {
+  planKey: string;
+  interval: BillingInterval;
+  paymentMethodId?: string | null;
+  withTrial?: boolean | null;
+  /** Admin only: a custom price (sales-led plans such as enterprise). */
+  customPriceId?: string | null;
+}
+
+export interface ChangeSubscriptionRequest {
+  planKey: string;
+  interval?: BillingInterval | null;
+  prorationBehavior?: ProrationBehavior | null;
+  applyAt?: ApplyAt | null;
+}
+
+export interface InvoicePreviewResult {
+  /** What the previewed invoice will charge, in cents. */
+  amountDue: number;
+  currency: string;
+  lines: Array<{ description: string; amount: number }>;
+  /** When that invoice is charged: now for an immediate change billed at once, else the next renewal. */
+  nextPaymentAt: Date | null;
+}
+
+interface ResolvedChange {
+  current: Subscription;
+  stripeSubscription: Stripe.Subscription;
+  target: Plan;
+  interval: BillingInterval;
+  priceId: string;
+  applyAt: ApplyAt;
+  prorationBehavior: ProrationBehavior;
+}
+
+/**
+ * The subscription lifecycle: create (with a card, or a trial), change plan or interval (upgrades now with a
+ * prorated charge; downgrades at the period end through a subscription schedule), preview a change, cancel,
+ * resume. One live subscription per account. Every change goes to Stripe first, then into our table, then out
+ * to live subscribers; no database transaction is held open across a Stripe call.
+ */
+export class SubscriptionManager {
+  constructor(
+    private readonly stripe: StripeClient,
+    private readonly customers: CustomerManager,
+    private readonly sync: SubscriptionSync,
+    private readonly catalog: PlanCatalog,
+    private readonly prices: PriceDirectory,
+    private readonly events: AccountEvents,
+  ) {}
+
+  /** The account's live subscription (trialing, active, past due, …), or null. */
+  live(em: EntityManager, accountId: string): Promise<Subscription | null> {
+    return em.findOne(
+      Subscription,
+      { accountId, status: { $in: [...LIVE_STATUSES] } },
+      { orderBy: { createdAt: 'desc' } },
+    );
+  }
+
+  async create(
+    em: EntityManager,
+    profile: AccountProfile,
+    request: CreateSubscriptionRequest,
+    { asAdmin = false } = {},
+  ): Promise<Subscription> {
+    const plan = this.planOrFail(request.planKey);
+    const priceId = await this.priceForNewSubscription(plan, request, asAdmin);
+    const customer = await this.customers.ensure(em, profile);
+    const stripeCustomerId = customer.stripeCustomerId as string;
+
+    const created = await withAccountLock(em, profile.accountId, async () => {
+      await this.refuseSecondSubscription(em, customer);
+      if (request.paymentMethodId) await this.makeDefaultPaymentMethod(stripeCustomerId, request.paymentMethodId);
+      const trialDays = request.withTrial ? plan.trialDays : 0;
+      if (!request.paymentMethodId && trialDays === 0 && !(await this.hasDefaultPaymentMethod(stripeCustomerId))) {
+        throw new BadUserInputError(
+          'A paid subscription without a trial needs a payment method: pass paymentMethodId or use createCheckoutSession',
+          'paymentMethodId',
+        );
+      }
+      const params: Stripe.SubscriptionCreateParams = {
+        customer: stripeCustomerId,
+        items: [{ price: priceId, quantity: 1 }],
+        // A declined card fails the call and creates nothing, rather than leaving an incomplete subscription.
+        payment_behavior: 'error_if_incomplete',
+        metadata: { account_id: profile.accountId, [PLAN_KEY_METADATA]: plan.key },
+        ...(trialDays > 0
+          ? {
+              trial_period_days: trialDays,
+              trial_settings: { end_behavior: { missing_payment_method: plan.trialEndWithoutPaymentMethod } },
+            }
+          : {}),
+      };
+      const subscription = await this.stripe.call(
+        'subscriptions.create',
+        (sdk, options) => sdk.subscriptions.create(params, options),
+        { name: `subscription.create:${profile.accountId}`, params },
+      );
+      return this.sync.apply(em, customer, subscription, new Date());
+    });
+    await this.events.accountUpdated(profile.accountId, 'subscription.created');
+    return created;
+  }
+
+  /** Shows what a change would cost, without making it. */
+  async preview(em: EntityManager, accountId: string, request: ChangeSubscriptionRequest): Promise<InvoicePreviewResult> {
+    const change = await this.resolveChange(em, accountId, request);
+    const item = change.stripeSubscription.items.data[0];
+    const immediate = change.applyAt === 'immediately';
+    const preview = await this.stripe.call('invoices.createPreview', (sdk) =>
+      sdk.invoices.createPreview({
+        customer: change.stripeSubscription.customer as string,
+        subscription: change.stripeSubscription.id,
+        subscription_details: {
+          items: [{ id: item.id, price: change.priceId, quantity: 1 }],
+          // No proration_date: Stripe prorates to its own now, which is also when the change would be made.
+          proration_behavior: immediate ? change.prorationBehavior : 'none',
+        },
+      }),
+    );
+    const billedNow = immediate && change.prorationBehavior === 'always_invoice';
+    return {
+      amountDue: preview.amount_due,
+      currency: preview.currency,
+      lines: preview.lines.data.map((line) => ({ description: line.description ?? '', amount: line.amount })),
+      nextPaymentAt: billedNow ? new Date() : change.current.currentPeriodEnd,
+    };
+  }
+
+  async change(em: EntityManager, accountId: string, request: ChangeSubscriptionRequest): Promise<Subscription> {
+    const updated = await withAccountLock(em, accountId, async () => {
+      const change = await this.resolveChange(em, accountId, request);
+      await this.releaseSchedule(change.stripeSubscription);
+      return change.applyAt === 'immediately' ? this.changeNow(em, change) : this.changeAtPeriodEnd(em, change);
+    });
+    await this.events.accountUpdated(accountId, 'subscription.changed');
+    return updated;
+  }
+
+  async cancel(em: EntityManager, accountId: string, { atPeriodEnd = true } = {}): Promise<Subscription> {
+    const updated = await withAccountLock(em, accountId, async () => {
+      const current = await this.requireLive(em, accountId);
+      const stripeSubscription = await this.retrieve(current.stripeSubscriptionId);
+      // Stripe refuses cancellation settings on a subscription a schedule manages: a pending downgrade goes.
+      await this.releaseSchedule(stripeSubscription);
+      const subscription = atPeriodEnd
+        ? await this.stripe.call(
+            'subscriptions.update',
+            (sdk, options) => sdk.subscriptions.update(current.stripeSubscriptionId, { cancel_at_period_end: true }, options),
+            { name: `subscription.cancel-at-period-end:${current.stripeSubscriptionId}`, params: { at: current.currentPeriodEnd } },
+          )
+        : await this.stripe.call(
+            'subscriptions.cancel',
+            (sdk, options) => sdk.subscriptions.cancel(current.stripeSubscriptionId, {}, options),
+            { name: `subscription.cancel:${current.stripeSubscriptionId}` },
+          );
+      return this.sync.apply(em, await this.customerOf(em, current), subscription, new Date());
+    });
+    await this.events.accountUpdated(accountId, atPeriodEnd ? 'subscription.cancel_scheduled' : 'subscription.canceled');
+    return updated;
+  }
+
+  /** Undoes a cancellation at period end, as long as the period has not ended. */
+  async resume(em: EntityManager, accountId: string): Promise<Subscription> {
+    const updated = await withAccountLock(em, accountId, async () => {
+      const current = await this.requireLive(em, accountId);
+      if (!current.cancelAtPeriodEnd) throw new BadUserInputError('The subscription is not set to cancel: nothing to resume');
+      const subscription = await this.stripe.call(
+        'subscriptions.update',
+        (sdk, options) =>
+          sdk.subscriptions.update(current.stripeSubscriptionId, { cancel_at_period_end: false, cancel_at: '' }, options),
+        { name: `subscription.resume:${current.stripeSubscriptionId}`, params: { canceledFor: current.currentPeriodEnd } },
+      );
+      return this.sync.apply(em, await this.customerOf(em, current), subscription, new Date());
+    });
+    await this.events.accountUpdated(accountId, 'subscription.resumed');
+    return updated;
+  }
+
+  /** Reads the account's subscription from Stripe and stores it (used after checkout and on demand). */
+  async refresh(em: EntityManager, customer: BillingCustomer, stripeSubscriptionId: string): Promise<Subscription> {
+    const subscription = await this.retrieve(stripeSubscriptionId);
+    return this.sync.apply(em, customer, subscription, new Date());
+  }
+
+  private async changeNow(em: EntityManager, change: ResolvedChange): Promise<Subscription> {
+    const item = change.stripeSubscription.items.data[0];
+    const params: Stripe.SubscriptionUpdateParams = {
+      items: [{ id: item.id, price: change.priceId, quantity: 1 }],
+      proration_behavior: change.prorationBehavior,
+      // A declined prorated charge fails the change instead of leaving the account half-upgraded.
+      payment_behavior: change.prorationBehavior === 'always_invoice' ? 'error_if_incomplete' : 'allow_incomplete',
+      metadata: { [PLAN_KEY_METADATA]: change.target.key },
+    };
+    const subscription = await this.stripe.call(
+      'subscriptions.update',
+      (sdk, options) => sdk.subscriptions.update(change.stripeSubscription.id, params, options),
+      { name: `subscription.change:${change.stripeSubscription.id}:${item.price.id}`, params },
+    );
+    return this.sync.apply(em, await this.customerOf(em, change.current), subscription, new Date());
+  }
+
+  /** A downgrade at the period end: a subscription schedule whose second phase holds the new price. */
+  private async changeAtPeriodEnd(em: EntityManager, change: ResolvedChange): Promise<Subscription> {
+    const subscriptionId = change.stripeSubscription.id;
+    const item = change.stripeSubscription.items.data[0];
+    const schedule = await this.stripe.call(
+      'subscriptionSchedules.create',
+      (sdk, options) => sdk.subscriptionSchedules.create({ from_subscription: subscriptionId }, options),
+      { name: `schedule.create:${subscriptionId}:${item.current_period_end}` },
+    );
+    const currentPhase = schedule.phases[0];
+    const phases: Stripe.SubscriptionScheduleUpdateParams.Phase[] = [
+      {
+        items: [{ price: item.price.id, quantity: 1 }],
+        start_date: currentPhase.start_date,
+        end_date: currentPhase.end_date,
+      },
+      {
+        items: [{ price: change.priceId, quantity: 1 }],
+        duration: { interval: change.interval, interval_count: 1 },
+        proration_behavior: 'none',
+        metadata: { [PLAN_KEY_METADATA]: change.target.key },
+      },
+    ];
+    await this.stripe.call(
+      'subscriptionSchedules.update',
+      (sdk, options) => sdk.subscriptionSchedules.update(schedule.id, { end_behavior: 'release', phases }, options),
+      { name: `schedule.update:${schedule.id}`, params: { price: change.priceId } },
+    );
+    const subscription = await this.retrieve(subscriptionId);
+    const stored = await this.sync.apply(em, await this.customerOf(em, change.current), subscription, new Date());
+    stored.scheduleId = schedule.id;
+    stored.scheduledPlanKey = change.target.key;
+    stored.scheduledInterval = change.interval;
+    stored.scheduledChangeAt = new Date(currentPhase.end_date * 1000);
+    await em.flush();
+    return stored;
+  }
+
+  private async resolveChange(em: EntityManager, accountId: string, request: ChangeSubscriptionRequest): Promise<ResolvedChange> {
+    const current = await this.requireLive(em, accountId);
+    const target = this.planOrFail(request.planKey);
+    const interval = request.interval ?? current.interval;
+    const price = target.prices.find((candidate) => candidate.interval === interval);
+    if (!price || target.salesLed) {
+      throw new BadUserInputError(`Plan ${target.key} has no self-serve ${interval}ly price`, 'planKey');
+    }
+    const priceId = await this.prices.priceId(price.lookupKey);
+    const stripeSubscription = await this.retrieve(current.stripeSubscriptionId);
+    if (stripeSubscription.items.data[0]?.price.id === priceId) {
+      throw new BadUserInputError(`The subscription is already on ${target.key} (${interval}ly)`, 'planKey');
+    }
+    const upgrade = annualAmount(price.amount, interval) >= this.currentAnnualAmount(stripeSubscription);
+    const applyAt = request.applyAt ?? (upgrade ? 'immediately' : 'period_end');
+    const prorationBehavior = request.prorationBehavior ?? (upgrade ? 'always_invoice' : 'create_prorations');
+    return { current, stripeSubscription, target, interval, priceId, applyAt, prorationBehavior };
+  }
+
+  private currentAnnualAmount(subscription: Stripe.Subscription): number {
+    const price = subscription.items.data[0]?.price;
+    return annualAmount(price?.unit_amount ?? 0, price?.recurring?.interval === 'year' ? 'year' : 'month');
+  }
+
+  private async releaseSchedule(subscription: Stripe.Subscription): Promise<void> {
+    const scheduleId = typeof subscription.schedule === 'string' ? subscription.schedule : subscription.schedule?.id;
+    if (!scheduleId) return;
+    await this.stripe.call(
+      'subscriptionSchedules.release',
+      (sdk, options) => sdk.subscriptionSchedules.release(scheduleId, {}, options),
+      { name: `schedule.release:${scheduleId}` },
+    );
+  }
+
+  private async priceForNewSubscription(plan: Plan, request: CreateSubscriptionRequest, asAdmin: boolean): Promise<string> {
+    if (request.customPriceId) {
+      if (!asAdmin) throw new ForbiddenError('Only an admin may subscribe an account with a custom price');
+      return request.customPriceId;
+    }
+    if (plan.salesLed) {
+      throw new BadUserInputError(`Plan ${plan.key} is sales-led: an admin subscribes it with a custom price`, 'planKey');
+    }
+    const price = plan.prices.find((candidate) => candidate.interval === request.interval);
+    if (!price) throw new BadUserInputError(`Plan ${plan.key} has no ${request.interval}ly price`, 'planKey');
+    return this.prices.priceId(price.lookupKey);
+  }
+
+  private async refuseSecondSubscription(em: EntityManager, customer: BillingCustomer): Promise<void> {
+    if (await this.live(em, customer.accountId)) {
+      throw new ConflictError('The account already has a subscription: change it with changeSubscription');
+    }
+    // Stripe may know one we have not heard of yet (a checkout whose webhook is still on its way).
+    const inStripe = await this.stripe.call('subscriptions.list', (sdk) =>
+      sdk.subscriptions.list({ customer: customer.stripeCustomerId as string, status: 'all', limit: 10 }),
+    );
+    const live = inStripe.data.find((subscription) => (LIVE_STATUSES as readonly string[]).includes(subscription.status));
+    if (live) {
+      await this.sync.apply(em, customer, live, new Date());
+      throw new ConflictError('The account already has a subscription: change it with changeSubscription');
+    }
+  }
+
+  private async makeDefaultPaymentMethod(customerId: string, paymentMethodId: string): Promise<void> {
+    const attached = await this.stripe.call(
+      'paymentMethods.attach',
+      (sdk, options) => sdk.paymentMethods.attach(paymentMethodId, { customer: customerId }, options),
+      { name: `payment-method.attach:${customerId}:${paymentMethodId}` },
+    );
+    await this.stripe.call(
+      'customers.update',
+      (sdk, options) =>
+        sdk.customers.update(customerId, { invoice_settings: { default_payment_method: attached.id } }, options),
+      { name: `customer.default-payment-method:${customerId}:${attached.id}` },
+    );
+  }
+
+  private async hasDefaultPaymentMethod(customerId: string): Promise<boolean> {
+    const customer = await this.stripe.call('customers.retrieve', (sdk) => sdk.customers.retrieve(customerId));
+    return !customer.deleted && Boolean(customer.invoice_settings?.default_payment_method);
+  }
+
+  private async requireLive(em: EntityManager, accountId: string): Promise<Subscription> {
+    const current = await this.live(em, accountId);
+    if (!current) throw new NotFoundError('A live subscription of this account');
+    return current;
+  }
+
+  private retrieve(subscriptionId: string): Promise<Stripe.Subscription> {
+    return this.stripe.call('subscriptions.retrieve', (sdk) => sdk.subscriptions.retrieve(subscriptionId));
+  }
+
+  private async customerOf(em: EntityManager, subscription: Subscription): Promise<BillingCustomer> {
+    return this.customers.require(em, subscription.accountId);
+  }
+
+  private planOrFail(planKey: string): Plan {
+    const plan = this.catalog.find(planKey);
+    if (!plan) throw new BadUserInputError(`Unknown plan ${planKey}`, 'planKey');
+    return plan;
+  }
+}
+
+/** A year's worth of a price, in cents: compares a monthly and a yearly price without dividing money. */
+function annualAmount(amount: number, interval: BillingInterval): number {
+  return interval === 'year' ? amount : amount * 12;
+}

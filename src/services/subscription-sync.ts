@@ -1,0 +1,79 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type Stripe from 'stripe';
+import { type BillingCustomer, type BillingInterval, Subscription, type SubscriptionStatus } from '../entities';
+import type { PlanCatalog } from './plans/plan-catalog';
+
+/** Statuses in which a subscription still gives its plan (past_due only within the grace period, see issue 5). */
+export const LIVE_STATUSES: readonly SubscriptionStatus[] = ['trialing', 'active', 'past_due', 'unpaid', 'incomplete', 'paused'];
+
+/** The subscription metadata key that names the plan (enterprise subscriptions have custom prices). */
+export const PLAN_KEY_METADATA = 'plan_key';
+
+/**
+ * Writes Stripe's view of a subscription into our table. The write only applies when what we read is newer
+ * than what the row holds (`stripeUpdatedAt`), so a slow request or a late webhook never rolls state back.
+ */
+export class SubscriptionSync {
+  constructor(private readonly catalog: PlanCatalog) {}
+
+  async apply(
+    em: EntityManager,
+    customer: BillingCustomer,
+    subscription: Stripe.Subscription,
+    observedAt: Date,
+  ): Promise<Subscription> {
+    const item = subscription.items.data[0];
+    const price = item?.price;
+    const row = {
+      stripeSubscriptionId: subscription.id,
+      customer: customer.id,
+      accountId: customer.accountId,
+      status: subscription.status as SubscriptionStatus,
+      planKey: this.planKeyOf(subscription),
+      priceId: price?.id ?? null,
+      interval: (price?.recurring?.interval === 'year' ? 'year' : 'month') as BillingInterval,
+      currentPeriodStart: seconds(item?.current_period_start),
+      currentPeriodEnd: seconds(item?.current_period_end),
+      cancelAtPeriodEnd: subscription.cancel_at_period_end || subscription.cancel_at !== null,
+      canceledAt: seconds(subscription.canceled_at),
+      endedAt: seconds(subscription.ended_at),
+      trialStart: seconds(subscription.trial_start),
+      trialEnd: seconds(subscription.trial_end),
+      scheduleId: typeof subscription.schedule === 'string' ? subscription.schedule : (subscription.schedule?.id ?? null),
+      stripeUpdatedAt: observedAt,
+    };
+    const changing = Object.keys(row).filter((key) => key !== 'stripeSubscriptionId');
+    await em
+      .createQueryBuilder(Subscription)
+      .insert({ ...row, id: crypto.randomUUID(), createdAt: observedAt, updatedAt: new Date() })
+      .onConflict('stripeSubscriptionId')
+      .merge([...changing, 'updatedAt'] as Array<keyof Subscription>)
+      .where({ stripeUpdatedAt: { $lte: observedAt } })
+      .execute();
+    const stored = await em.findOneOrFail(Subscription, { stripeSubscriptionId: subscription.id }, { refresh: true });
+    // A schedule that is gone (released, or its phase reached) leaves no scheduled change behind.
+    if (!stored.scheduleId && stored.scheduledPlanKey) {
+      stored.scheduledPlanKey = null;
+      stored.scheduledInterval = null;
+      stored.scheduledChangeAt = null;
+      await em.flush();
+    }
+    return stored;
+  }
+
+  /** The plan a subscription is for: our metadata first (custom enterprise prices), else its price's lookup key. */
+  planKeyOf(subscription: Stripe.Subscription): string {
+    const fromMetadata = subscription.metadata?.[PLAN_KEY_METADATA];
+    const price = subscription.items.data[0]?.price;
+    // An old price keeps the plan it was made for in its metadata after its lookup key moved to a new amount.
+    const fromPrice =
+      (price?.lookup_key ? this.catalog.planForLookupKey(price.lookup_key)?.key : undefined) ??
+      (price?.metadata?.coditect_plan && this.catalog.find(price.metadata.coditect_plan)?.key);
+    // The price wins over metadata once they differ: a scheduled downgrade changes the price, not the metadata.
+    return fromPrice || fromMetadata || this.catalog.freePlan().key;
+  }
+}
+
+function seconds(value: number | null | undefined): Date | null {
+  return typeof value === 'number' ? new Date(value * 1000) : null;
+}
