@@ -554,3 +554,9 @@ describe('anchors, trials and collection', () => {
     ).toEqual([a.id]);
   });
 });
+
+it('rejects unknown top-level parameters as Stripe does', async () => {
+  const r = await emu.raw('POST', '/v1/subscriptions', { body: 'customer=cus_x&itemz[0][price]=p' });
+  expect(r.status).toBe(400);
+  expect(r.json).toMatchObject({ error: { code: 'parameter_unknown', param: 'itemz' } });
+});

@@ -164,3 +164,25 @@ it('the hosted page form posts and redirects with the session id', async () => {
   expect(res.status).toBe(303);
   expect(res.headers.get('location')).toBe(`https://app.example/ok?cs=${s.id}`);
 });
+
+it('one-time prices in subscription mode are billed once on the first invoice', async () => {
+  const product = await stripe.products.create({ name: 'Setup fee' });
+  const fee = await stripe.prices.create({ product: product.id, currency: 'usd', unit_amount: 5000 });
+  const s = await stripe.checkout.sessions.create({
+    mode: 'subscription',
+    line_items: [
+      { price: monthly.id, quantity: 1 },
+      { price: fee.id, quantity: 1 },
+    ],
+    success_url: 'https://app.example/ok',
+  });
+  expect(s.amount_total).toBe(6500);
+  expect((await complete(s.id, '4242424242424242', 'fee@example.com')).status).toBe(200);
+  const done = await stripe.checkout.sessions.retrieve(s.id);
+  const inv = await stripe.invoices.retrieve(String(done.invoice));
+  expect(inv.amount_paid).toBe(6500);
+  expect(inv.lines.data).toHaveLength(2);
+  await expect(
+    stripe.checkout.sessions.create({ mode: 'subscription', line_items: [{ price: fee.id, quantity: 1 }], success_url: 'https://x.example' }),
+  ).rejects.toMatchObject({ statusCode: 400, param: 'line_items' });
+});

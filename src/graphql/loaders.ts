@@ -110,11 +110,14 @@ export class Loaders {
     if (after) {
       numbered.whereRaw('(stripe_created_at, id) < (?, ?)', [new Date(after.createdAtMs), after.id]);
     }
-    const rows: Array<Record<string, unknown>> = await knex
-      .select('*')
-      .from(numbered.as('numbered'))
-      .where('position', '<=', first + 1)
-      .orderBy([{ column: 'account_id' }, { column: 'position' }]);
+    // Run through the EntityManager (not knex directly) so it is logged and counted like every other query.
+    const rows: Array<Record<string, unknown>> = await em.execute(
+      knex
+        .select('*')
+        .from(numbered.as('numbered'))
+        .where('position', '<=', first + 1)
+        .orderBy([{ column: 'account_id' }, { column: 'position' }]),
+    );
     return rows.map((row) => em.map(Invoice, row));
   }
 }

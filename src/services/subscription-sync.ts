@@ -51,8 +51,10 @@ export class SubscriptionSync {
       .where({ stripeUpdatedAt: { $lte: observedAt } })
       .execute();
     const stored = await em.findOneOrFail(Subscription, { stripeSubscriptionId: subscription.id }, { refresh: true });
-    // A schedule that is gone (released, or its phase reached) leaves no scheduled change behind.
-    if (!stored.scheduleId && stored.scheduledPlanKey) {
+    // A scheduled change is over once its schedule is gone, or once the subscription is on the new plan (the
+    // schedule itself lives on through its last phase before it releases).
+    const reached = stored.planKey === stored.scheduledPlanKey && stored.interval === stored.scheduledInterval;
+    if (stored.scheduledPlanKey && (!stored.scheduleId || reached)) {
       stored.scheduledPlanKey = null;
       stored.scheduledInterval = null;
       stored.scheduledChangeAt = null;

@@ -18,6 +18,7 @@ import { attachPaymentMethod } from '../resources/payment-methods';
 import { createPrice } from '../resources/prices';
 import { cardOutcome } from './cards';
 import { C, type Emulator, emit, idOf, now } from './ctx';
+import { createInvoiceItem } from './invoice-item-objects';
 import { confirmPaymentIntent, newPaymentIntent, newSetupIntent } from './payments';
 import { priceAmount, priceProductId } from './pricing';
 import { createSubscription } from './subscriptions';
@@ -64,12 +65,6 @@ function create(req: ApiRequest): Session {
         `line_items[${i}][price]`,
       );
     }
-    if (mode === 'subscription' && price.type !== 'recurring' && i === 0) {
-      throw invalidRequest(
-        'You must provide at least one recurring price in `subscription` mode when using prices.',
-        'line_items',
-      );
-    }
     const quantity = r.int('quantity') ?? 1;
     const amount = priceAmount(price, quantity);
     return {
@@ -87,6 +82,12 @@ function create(req: ApiRequest): Session {
       quantity,
     };
   });
+  if (mode === 'subscription' && !lineItems.some((l) => l.price?.type === 'recurring')) {
+    throw invalidRequest(
+      'You must provide at least one recurring price in `subscription` mode when using prices.',
+      'line_items',
+    );
+  }
   const total = lineItems.reduce((s, l) => s + l.amount_total, 0);
   const expiresAt = p.int('expires_at') ?? at + 86_400;
   if (expiresAt < at + 1800 || expiresAt > at + 86_400) {
@@ -126,7 +127,10 @@ function create(req: ApiRequest): Session {
     },
     customer: customer?.id ?? null,
     customer_account: null,
-    customer_creation: customer ? null : mode === 'payment' ? 'if_required' : 'always',
+    customer_creation: customer
+      ? null
+      : (p.oneOf('customer_creation', ['always', 'if_required'] as const) ??
+        (mode === 'payment' ? 'if_required' : 'always')),
     customer_details: customer
       ? {
           address: null,
@@ -253,6 +257,25 @@ export function completeSession(
   if (session.mode === 'subscription' && customerId) {
     const customer = requireCustomer(emu, customerId);
     const at = now(emu, customerId);
+    // One-time prices in subscription mode are billed once, on the first invoice.
+    for (const l of lines) {
+      if (!l.price || l.price.type === 'recurring') continue;
+      createInvoiceItem(emu, {
+        customer: customerId,
+        amount: l.amount_total,
+        currency: l.currency,
+        description: l.description,
+        period: { start: at, end: at },
+        price: l.price,
+        quantity: l.quantity ?? 1,
+        proration: false,
+        subscription: null,
+        subscriptionItem: null,
+        invoice: null,
+        metadata: {},
+        testClock: idOf(customer.test_clock),
+      });
+    }
     const sub = createSubscription(emu, {
       customer,
       items: lines

@@ -2,10 +2,12 @@
  * `/v1/invoices`, `/v1/invoiceitems`, `/v1/invoice_payments`: parameter parsing and responses;
  * the life cycle lives in `invoices.ts`.
  */
+import { ACCEPTED } from './accepted-params';
 import type Stripe from 'stripe';
 import { invalidRequest } from '../core/errors';
 import type { ApiRequest, Route } from '../core/http';
 import { paginate } from '../core/list';
+import { previousAttributes } from '../core/store';
 import { search } from '../core/search';
 import { requireCustomer, requirePrice } from '../resources/common';
 import { attachPaymentMethod, resolvePaymentMethod } from '../resources/payment-methods';
@@ -92,10 +94,7 @@ function update(req: ApiRequest): Stripe.Invoice {
     inv.default_payment_method = v ? resolvePaymentMethod(emu, v, 'default_payment_method').id : null;
   }
   emu.store.put(C.invoice, inv);
-  const prev: Record<string, unknown> = {};
-  const b = before as unknown as Record<string, unknown>;
-  const a = inv as unknown as Record<string, unknown>;
-  for (const k of Object.keys(a)) if (JSON.stringify(a[k]) !== JSON.stringify(b[k])) prev[k] = b[k];
+  const prev = previousAttributes(before, inv);
   if (Object.keys(prev).length > 0) emit(emu, 'invoice.updated', inv, prev);
   return inv;
 }
@@ -279,9 +278,14 @@ function listItems(req: ApiRequest): unknown {
 }
 
 export const routes: Route[] = [
-  { method: 'POST', path: '/v1/invoices', handler: create },
-  { method: 'GET', path: '/v1/invoices', handler: list },
-  { method: 'POST', path: '/v1/invoices/create_preview', handler: createPreview },
+  { method: 'POST', path: '/v1/invoices', handler: create, params: ACCEPTED.invoiceCreate },
+  { method: 'GET', path: '/v1/invoices', handler: list, params: ACCEPTED.invoiceList },
+  {
+    method: 'POST',
+    path: '/v1/invoices/create_preview',
+    handler: createPreview,
+    params: ACCEPTED.invoicePreview,
+  },
   {
     method: 'GET',
     path: '/v1/invoices/search',
@@ -300,7 +304,7 @@ export const routes: Route[] = [
       return inv;
     },
   },
-  { method: 'POST', path: '/v1/invoices/:id/pay', handler: pay },
+  { method: 'POST', path: '/v1/invoices/:id/pay', handler: pay, params: ACCEPTED.invoicePay },
   {
     method: 'POST',
     path: '/v1/invoices/:id/void',
@@ -317,7 +321,7 @@ export const routes: Route[] = [
     path: '/v1/invoices/:id/lines',
     handler: (req) => paginate(requireInvoice(req.emu, req.pathParams.id).lines.data, req.p, req.path),
   },
-  { method: 'POST', path: '/v1/invoiceitems', handler: createItem },
+  { method: 'POST', path: '/v1/invoiceitems', handler: createItem, params: ACCEPTED.invoiceItemCreate },
   { method: 'GET', path: '/v1/invoiceitems', handler: listItems },
   { method: 'GET', path: '/v1/invoiceitems/:id', handler: (req) => requireItem(req.emu, req.pathParams.id) },
   { method: 'POST', path: '/v1/invoiceitems/:id', handler: updateItem },

@@ -7,6 +7,7 @@
  */
 import type Stripe from 'stripe';
 import { cardError, invalidRequest } from '../core/errors';
+import { previousAttributes } from '../core/store';
 import { C, type Emulator, emit, id, idOf, now } from './ctx';
 import { invoiceListeners } from './hooks';
 import {
@@ -176,9 +177,9 @@ export function finalizeInvoice(emu: Emulator, inv: Stripe.Invoice): Stripe.Invo
       amount: inv.amount_due,
       currency: inv.currency,
       customer: customerId,
-      description: inv.billing_reason?.startsWith('subscription') ? 'Subscription creation' : null,
+      description:
+        inv.billing_reason === 'subscription_create' ? 'Subscription creation' : `Invoice ${inv.number ?? inv.id}`,
     });
-    if (inv.billing_reason !== 'subscription_create') pi.description = `Invoice ${inv.number ?? inv.id}`;
     emu.store.put<PiLink>(C.piLink, { id: pi.id, invoice: inv.id });
     inv.confirmation_secret = { client_secret: pi.client_secret ?? '', type: 'payment_intent' };
     const payment: Stripe.InvoicePayment = {
@@ -238,20 +239,10 @@ function markPaid(emu: Emulator, inv: Stripe.Invoice, pi: Stripe.PaymentIntent |
     }
   }
   emu.store.put(C.invoice, inv);
-  if (pi) emit(emu, 'invoice.updated', inv, changed(before, inv));
+  if (pi) emit(emu, 'invoice.updated', inv, previousAttributes(before, inv));
   emit(emu, 'invoice.paid', inv);
   emit(emu, 'invoice.payment_succeeded', inv);
   for (const l of invoiceListeners()) l.paid?.(emu, inv);
-}
-
-function changed(before: Stripe.Invoice, after: Stripe.Invoice): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  const b = before as unknown as Record<string, unknown>;
-  const a = after as unknown as Record<string, unknown>;
-  for (const k of Object.keys(a)) {
-    if (JSON.stringify(a[k]) !== JSON.stringify(b[k])) out[k] = b[k];
-  }
-  return out;
 }
 
 export interface PayResult {
@@ -292,7 +283,7 @@ export function attemptPayment(emu: Emulator, inv: Stripe.Invoice, paymentMethod
   if (!pm) {
     inv.next_payment_attempt = nextAttempt(emu, inv);
     emu.store.put(C.invoice, inv);
-    emit(emu, 'invoice.payment_failed', inv, changed(before, inv));
+    emit(emu, 'invoice.payment_failed', inv, previousAttributes(before, inv));
     for (const l of invoiceListeners()) l.paymentFailed?.(emu, inv, inv.next_payment_attempt === null);
     return { ok: false, invoice: inv };
   }
@@ -303,7 +294,7 @@ export function attemptPayment(emu: Emulator, inv: Stripe.Invoice, paymentMethod
   }
   inv.next_payment_attempt = nextAttempt(emu, inv);
   emu.store.put(C.invoice, inv);
-  emit(emu, 'invoice.payment_failed', inv, changed(before, inv));
+  emit(emu, 'invoice.payment_failed', inv, previousAttributes(before, inv));
   for (const l of invoiceListeners()) l.paymentFailed?.(emu, inv, inv.next_payment_attempt === null);
   return { ok: false, invoice: inv, charge: result };
 }
@@ -325,8 +316,6 @@ export function payOrThrow(emu: Emulator, inv: Stripe.Invoice, paymentMethod: st
   if (!d) {
     throw invalidRequest(
       'This customer has no attached payment source or default payment method. Please consider adding a default payment method.',
-      undefined,
-      'invoice_no_customer_line_items',
     );
   }
   throw cardError(d.code, d.message, d.declineCode, { charge: r.charge?.charge.id });
@@ -358,7 +347,7 @@ export function voidInvoice(emu: Emulator, inv: Stripe.Invoice): Stripe.Invoice 
   const pi = paymentIntentOf(emu, inv);
   if (pi) cancelPaymentIntent(emu, pi, 'void_invoice');
   emu.store.put(C.invoice, inv);
-  emit(emu, 'invoice.voided', inv, changed(before, inv));
+  emit(emu, 'invoice.voided', inv, previousAttributes(before, inv));
   return inv;
 }
 
@@ -375,7 +364,7 @@ export function markUncollectible(emu: Emulator, inv: Stripe.Invoice): Stripe.In
   inv.status_transitions.marked_uncollectible_at = now(emu, customerIdOf(inv));
   inv.next_payment_attempt = null;
   emu.store.put(C.invoice, inv);
-  emit(emu, 'invoice.marked_uncollectible', inv, changed(before, inv));
+  emit(emu, 'invoice.marked_uncollectible', inv, previousAttributes(before, inv));
   return inv;
 }
 

@@ -5,10 +5,12 @@
  * `end_behavior` applies (`release` leaves the subscription running, `cancel` ends it). A last
  * phase without an end lasts one billing interval, as Stripe defaults it.
  */
+import { ACCEPTED } from './accepted-params';
 import type Stripe from 'stripe';
 import { invalidRequest, missingParam } from '../core/errors';
 import type { ApiRequest, Route } from '../core/http';
 import { paginate } from '../core/list';
+import { previousAttributes } from '../core/store';
 import type { ParamReader } from '../core/params';
 import { requireCustomer, requirePrice } from '../resources/common';
 import { C, type Emulator, emit, id, idOf, now } from './ctx';
@@ -375,16 +377,8 @@ function update(req: ApiRequest): Schedule {
   if (eb) s.end_behavior = eb;
   if (p.has('metadata')) s.metadata = p.metadata(s.metadata ?? {});
   emu.store.put(C.schedule, s);
-  emit(emu, 'subscription_schedule.updated', s, diffSchedule(before, s));
+  emit(emu, 'subscription_schedule.updated', s, previousAttributes(before, s));
   return s;
-}
-
-function diffSchedule(before: Schedule, after: Schedule): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  const b = before as unknown as Record<string, unknown>;
-  const a = after as unknown as Record<string, unknown>;
-  for (const k of Object.keys(a)) if (JSON.stringify(a[k]) !== JSON.stringify(b[k])) out[k] = b[k];
-  return out;
 }
 
 function cancel(req: ApiRequest): Schedule {
@@ -419,14 +413,19 @@ function list(req: ApiRequest): unknown {
 }
 
 export const routes: Route[] = [
-  { method: 'POST', path: '/v1/subscription_schedules', handler: create },
+  { method: 'POST', path: '/v1/subscription_schedules', handler: create, params: ACCEPTED.scheduleCreate },
   { method: 'GET', path: '/v1/subscription_schedules', handler: list },
   {
     method: 'GET',
     path: '/v1/subscription_schedules/:id',
     handler: (req) => requireSchedule(req.emu, req.pathParams.id),
   },
-  { method: 'POST', path: '/v1/subscription_schedules/:id', handler: update },
+  {
+    method: 'POST',
+    path: '/v1/subscription_schedules/:id',
+    handler: update,
+    params: ACCEPTED.scheduleUpdate,
+  },
   { method: 'POST', path: '/v1/subscription_schedules/:id/cancel', handler: cancel },
   {
     method: 'POST',

@@ -2,6 +2,7 @@
  * `/v1/subscriptions` and `/v1/subscription_items`: parameter parsing and responses; the
  * behaviour lives in `subscriptions.ts`.
  */
+import { ACCEPTED } from './accepted-params';
 import type Stripe from 'stripe';
 import { invalidRequest, notFound } from '../core/errors';
 import type { ApiRequest, Route } from '../core/http';
@@ -254,6 +255,7 @@ const itemRoutes: Route[] = [
   {
     method: 'POST',
     path: '/v1/subscription_items',
+    params: ACCEPTED.itemCreate,
     handler: (req) =>
       itemWrite(req, () => ({
         id: null,
@@ -279,6 +281,7 @@ const itemRoutes: Route[] = [
   {
     method: 'POST',
     path: '/v1/subscription_items/:id',
+    params: ACCEPTED.itemUpdate,
     handler: (req) =>
       itemWrite(req, () => ({
         id: req.pathParams.id,
@@ -293,6 +296,7 @@ const itemRoutes: Route[] = [
   {
     method: 'DELETE',
     path: '/v1/subscription_items/:id',
+    params: ACCEPTED.itemDelete,
     handler: (req) =>
       itemWrite(req, () => ({
         id: req.pathParams.id,
@@ -305,8 +309,8 @@ const itemRoutes: Route[] = [
 ];
 
 export const routes: Route[] = [
-  { method: 'POST', path: '/v1/subscriptions', handler: create },
-  { method: 'GET', path: '/v1/subscriptions', handler: list },
+  { method: 'POST', path: '/v1/subscriptions', handler: create, params: ACCEPTED.subscriptionCreate },
+  { method: 'GET', path: '/v1/subscriptions', handler: list, params: ACCEPTED.subscriptionList },
   {
     method: 'GET',
     path: '/v1/subscriptions/search',
@@ -317,8 +321,8 @@ export const routes: Route[] = [
     path: '/v1/subscriptions/:id',
     handler: (req) => requireSubscription(req.emu, req.pathParams.id),
   },
-  { method: 'POST', path: '/v1/subscriptions/:id', handler: update },
-  { method: 'DELETE', path: '/v1/subscriptions/:id', handler: cancel },
+  { method: 'POST', path: '/v1/subscriptions/:id', handler: update, params: ACCEPTED.subscriptionUpdate },
+  { method: 'DELETE', path: '/v1/subscriptions/:id', handler: cancel, params: ACCEPTED.subscriptionCancel },
   {
     method: 'POST',
     path: '/v1/subscriptions/:id/pause',
@@ -327,6 +331,7 @@ export const routes: Route[] = [
   {
     method: 'POST',
     path: '/v1/subscriptions/:id/resume',
+    params: ACCEPTED.subscriptionResume,
     handler: (req) => resumeSubscription(req.emu, requireSubscription(req.emu, req.pathParams.id)),
   },
   ...itemRoutes,

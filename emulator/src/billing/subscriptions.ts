@@ -7,6 +7,7 @@
  */
 import type Stripe from 'stripe';
 import { cardError, invalidRequest } from '../core/errors';
+import { previousAttributes } from '../core/store';
 import { meterUsage } from '../resources/meter-events';
 import { billingConfig } from './config';
 import { C, type Emulator, emit, id, idOf, now } from './ctx';
@@ -67,6 +68,11 @@ export function saveSub(emu: Emulator, sub: Stripe.Subscription): void {
 function productName(emu: Emulator, price: Stripe.Price): string {
   const p = emu.store.get<Stripe.Product>(C.product, priceProductId(price));
   return p?.name ?? price.nickname ?? price.id;
+}
+
+/** Stripe's proration wording: "Unused time on Pro after …", "Remaining time on 2 × Pro after …". */
+function quantityName(emu: Emulator, price: Stripe.Price, quantity: number): string {
+  return quantity > 1 ? `${quantity} × ${productName(emu, price)}` : productName(emu, price);
 }
 
 function money(cents: number, currency: string): string {
@@ -345,7 +351,7 @@ export function createSubscription(emu: Emulator, args: CreateArgs): Stripe.Subs
         prorationDate: at,
       }).debit,
       proration: true,
-      description: `Remaining time on ${l.description ?? ''} after ${day(at)}`,
+      description: `Remaining time on ${l.price ? quantityName(emu, l.price, l.quantity ?? 1) : l.description} after ${day(at)}`,
     }));
   } else if (args.billingCycleAnchor !== null && anchor > at) {
     lines = [];
@@ -584,7 +590,7 @@ export function prorationLines(
         out.push({
           ...base,
           amount: r.credit,
-          description: `Unused time on ${p.oldQuantity} × ${productName(emu, p.oldPrice)} after ${day(date)}`,
+          description: `Unused time on ${quantityName(emu, p.oldPrice, p.oldQuantity)} after ${day(date)}`,
           price: p.oldPrice,
           quantity: p.oldQuantity,
         });
@@ -602,7 +608,7 @@ export function prorationLines(
         out.push({
           ...base,
           amount: r.debit,
-          description: `Remaining time on ${p.newQuantity} × ${productName(emu, p.newPrice)} after ${day(date)}`,
+          description: `Remaining time on ${quantityName(emu, p.newPrice, p.newQuantity)} after ${day(date)}`,
           price: p.newPrice,
           quantity: p.newQuantity,
         });
@@ -721,7 +727,7 @@ export function updateSubscription(
     }
   }
   saveSub(emu, sub);
-  const previous = diff(before, sub);
+  const previous = previousAttributes(before, sub);
   if (Object.keys(previous).length > 0) emit(emu, 'customer.subscription.updated', sub, previous);
 
   if (invoiceNow && newPeriod) {
@@ -737,27 +743,6 @@ export function updateSubscription(
     }
   }
   return sub;
-}
-
-function diff(before: Stripe.Subscription, after: Stripe.Subscription): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  const b = before as unknown as Record<string, unknown>;
-  const a = after as unknown as Record<string, unknown>;
-  for (const k of Object.keys(a)) {
-    if (JSON.stringify(a[k]) === JSON.stringify(b[k])) continue;
-    const bv = b[k];
-    const av = a[k];
-    if (k === 'metadata' && bv && av && typeof bv === 'object' && typeof av === 'object') {
-      const m: Record<string, unknown> = {};
-      const bm = bv as Record<string, string>;
-      const am = av as Record<string, string>;
-      for (const key of new Set([...Object.keys(bm), ...Object.keys(am)])) {
-        if (bm[key] !== am[key]) m[key] = bm[key] ?? null;
-      }
-      out[k] = m;
-    } else out[k] = bv === undefined ? null : bv;
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

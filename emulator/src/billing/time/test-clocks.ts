@@ -7,6 +7,7 @@
  *
  * Not emulated: Stripe's limit of two billing intervals per advance (any jump is allowed).
  */
+import { ACCEPTED } from '../accepted-params';
 import type Stripe from 'stripe';
 import { invalidRequest } from '../../core/errors';
 import type { ApiRequest, Route } from '../../core/http';
@@ -145,7 +146,7 @@ function remove(req: ApiRequest): unknown {
 }
 
 export const routes: Route[] = [
-  { method: 'POST', path: '/v1/test_helpers/test_clocks', handler: create },
+  { method: 'POST', path: '/v1/test_helpers/test_clocks', handler: create, params: ACCEPTED.testClockCreate },
   {
     method: 'GET',
     path: '/v1/test_helpers/test_clocks',
@@ -157,5 +158,10 @@ export const routes: Route[] = [
     handler: (req) => requireClock(req.emu, req.pathParams.id),
   },
   { method: 'DELETE', path: '/v1/test_helpers/test_clocks/:id', handler: remove },
-  { method: 'POST', path: '/v1/test_helpers/test_clocks/:id/advance', handler: advance },
+  {
+    method: 'POST',
+    path: '/v1/test_helpers/test_clocks/:id/advance',
+    handler: advance,
+    params: ACCEPTED.testClockAdvance,
+  },
 ];

@@ -1,0 +1,70 @@
+import type Stripe from 'stripe';
+import { loadPlanCatalog } from '../../src/services/plans/plan-catalog';
+import { startTestEmulator, type TestEmulator } from './emulator';
+import { startTestService, type TestService } from './service';
+
+export interface BillingStack {
+  service: TestService;
+  stripe: Stripe;
+  emulator: TestEmulator;
+  /** Moves the emulator's clock (what time brings in Stripe happens: renewals, trial ends, …). */
+  advanceClock(seconds: number): Promise<void>;
+  /** GraphQL as a signed-in user of `accountId`. */
+  as(accountId: string, roles?: Array<'admin' | 'service'>): Promise<GraphQLCaller>;
+  stop(): Promise<void>;
+}
+
+export type GraphQLCaller = <T = Record<string, unknown>>(
+  query: string,
+  variables?: Record<string, unknown>,
+) => Promise<{ data?: T | null; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> }>;
+
+/**
+ * The service wired to its own Stripe emulator, with the catalog synced into it. Prices come from the real
+ * catalog file, so a test that buys `starter` pays what plans/plans.yaml says.
+ */
+export async function startBillingStack(env: Record<string, string> = {}): Promise<BillingStack> {
+  const emulator = await startTestEmulator();
+  await seedCatalog(emulator.stripe);
+  const service = await startTestService({ env: { ...emulator.env, ...env } });
+  return {
+    service,
+    stripe: emulator.stripe,
+    emulator,
+    advanceClock: async (seconds) => {
+      const response = await fetch(`${emulator.url}/_emulator/clock/advance`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ seconds }),
+      });
+      if (!response.ok) throw new Error(`clock advance failed: ${response.status} ${await response.text()}`);
+    },
+    as: async (accountId, roles = []) => {
+      const token = await service.token(accountId, { roles, email: `${accountId}@example.com` });
+      return (query, variables) => service.graphql(query, { variables, token });
+    },
+    stop: async () => {
+      await service.stop();
+      await emulator.close();
+    },
+  };
+}
+
+/** Products and prices by lookup key, as `npm run stripe:sync` makes them. */
+async function seedCatalog(stripe: Stripe): Promise<void> {
+  const catalog = loadPlanCatalog();
+  for (const plan of catalog.plans()) {
+    if (plan.prices.length === 0) continue;
+    const product = await stripe.products.create({ name: plan.name, metadata: { coditect_plan: plan.key } });
+    for (const price of plan.prices) {
+      await stripe.prices.create({
+        product: product.id,
+        unit_amount: price.amount,
+        currency: price.currency,
+        recurring: { interval: price.interval },
+        lookup_key: price.lookupKey,
+        metadata: { coditect_plan: plan.key },
+      });
+    }
+  }
+}

@@ -1,0 +1,325 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  loadPlanCatalog,
+  PlanCatalog,
+  PlanCatalogError,
+  UnknownPlanError,
+} from '../../src/services/plans/plan-catalog';
+
+const REAL_FILE = 'plans/plans.yaml';
+const original = readFileSync(REAL_FILE, 'utf8');
+const directory = mkdtempSync(join(tmpdir(), 'plan-catalog-'));
+let written = 0;
+
+afterAll(() => rmSync(directory, { recursive: true, force: true }));
+
+/** The real file with one edit; fails loudly if the edit no longer applies, so no case tests the real file by accident. */
+function edited(search: string | RegExp, replacement: string, text = original): string {
+  const result = text.replace(search, replacement);
+  if (result === text) throw new Error(`the edit ${String(search)} did not apply to plans.yaml`);
+  return result;
+}
+
+/** The 1-based line of the first line containing `needle` (after `after`, when given). */
+function lineOf(text: string, needle: string, after?: string): number {
+  const lines = text.split('\n');
+  const start = after ? lines.findIndex((line) => line.includes(after)) : 0;
+  const index = lines.findIndex((line, position) => position >= start && line.includes(needle));
+  if (index < 0) throw new Error(`no line contains ${needle}`);
+  return index + 1;
+}
+
+function writeVariant(text: string): string {
+  written += 1;
+  const path = join(directory, `plans-${written}.yaml`);
+  writeFileSync(path, text);
+  return path;
+}
+
+/** Loads a variant and returns the error it must throw. */
+function failureOf(text: string): PlanCatalogError {
+  const path = writeVariant(text);
+  try {
+    loadPlanCatalog(path);
+  } catch (error) {
+    if (error instanceof PlanCatalogError) {
+      expect(error.file).toBe(path);
+      expect(error.message).toContain(`${path}:${error.line}:`);
+      return error;
+    }
+    throw error;
+  }
+  throw new Error('expected the catalog to be refused');
+}
+
+function expectIssue(text: string, line: number, reason: RegExp): void {
+  const error = failureOf(text);
+  const issue = error.issues.find((candidate) => reason.test(`${candidate.path}: ${candidate.reason}`));
+  expect({ issues: error.issues, found: issue !== undefined }).toMatchObject({ found: true });
+  expect(issue?.line).toBe(line);
+}
+
+describe('the real plans/plans.yaml', () => {
+  const catalog = loadPlanCatalog();
+
+  it('loads from the default path with the plans in file order', () => {
+    expect(catalog).toBeInstanceOf(PlanCatalog);
+    expect(catalog.currency).toBe('usd');
+    expect(catalog.plans().map((plan) => plan.key)).toEqual(['free', 'starter', 'professional', 'enterprise']);
+    expect(catalog.selfServePlans().map((plan) => plan.key)).toEqual(['starter', 'professional']);
+  });
+
+  it('holds the prices in integer cents with their lookup keys', () => {
+    expect(catalog.plan('starter').prices).toEqual([
+      { interval: 'month', amount: 1900, currency: 'usd', lookupKey: 'price_starter_monthly' },
+      { interval: 'year', amount: 19000, currency: 'usd', lookupKey: 'price_starter_yearly' },
+    ]);
+    expect(catalog.plan('professional').prices).toEqual([
+      { interval: 'month', amount: 4900, currency: 'usd', lookupKey: 'price_professional_monthly' },
+      { interval: 'year', amount: 49000, currency: 'usd', lookupKey: 'price_professional_yearly' },
+    ]);
+    expect(catalog.plan('free').prices).toEqual([]);
+    expect(catalog.plan('enterprise')).toMatchObject({ prices: [], salesLed: true });
+    expect(catalog.priceFor('starter', 'year')?.amount).toBe(19000);
+    expect(catalog.priceFor('free', 'month')).toBeUndefined();
+  });
+
+  it('holds the limits, trials and features of each plan', () => {
+    const limits = (key: string) =>
+      Object.fromEntries(catalog.plan(key).limits.map((limit) => [limit.metric, [limit.included, limit.overLimit]]));
+    expect(limits('free')).toEqual({
+      ai_requests: [100, 'block'],
+      storage_mb: [100, 'block'],
+      seats: [1, 'block'],
+    });
+    expect(limits('starter')).toEqual({
+      ai_requests: [1000, 'bill_overage'],
+      storage_mb: [1024, 'bill_overage'],
+      seats: [3, 'block'],
+    });
+    expect(limits('professional')).toEqual({
+      ai_requests: [10000, 'bill_overage'],
+      storage_mb: [10240, 'bill_overage'],
+      seats: [10, 'block'],
+    });
+    expect(limits('enterprise')).toEqual({
+      ai_requests: [null, 'block'],
+      storage_mb: [null, 'block'],
+      seats: [null, 'block'],
+    });
+    expect(catalog.plans().map((plan) => plan.trialDays)).toEqual([0, 14, 14, 0]);
+    expect(catalog.plan('starter').trialEndWithoutPaymentMethod).toBe('cancel');
+    expect(catalog.plan('free').features).toMatchObject({ ai_assistant: true, api_access: false, sso: false });
+    expect(catalog.plan('enterprise').features).toMatchObject({ sso: true, audit_logs: true });
+    expect(catalog.metric('storage_mb')).toEqual({ kind: 'gauge', unit: 'MB' });
+  });
+
+  it('holds the metered overage prices with their meters', () => {
+    expect(catalog.meteredPrice('ai_requests')).toEqual({
+      metric: 'ai_requests',
+      meterEventName: 'coditect_ai_requests',
+      aggregation: 'sum',
+      unitAmountDecimal: '1',
+      currency: 'usd',
+      lookupKey: 'price_ai_requests_overage',
+      productName: 'CODITECT AI requests (overage)',
+    });
+    expect(catalog.meteredPrice('storage_mb')).toMatchObject({
+      meterEventName: 'coditect_storage_mb',
+      aggregation: 'last',
+      unitAmountDecimal: '5',
+    });
+    expect(catalog.meteredPrice('seats')).toBeUndefined();
+  });
+
+  it('answers the lookups the services need', () => {
+    expect(catalog.freePlan().key).toBe('free');
+    expect(catalog.planForLookupKey('price_professional_yearly')?.key).toBe('professional');
+    expect(catalog.planForLookupKey('price_someone_elses')).toBeUndefined();
+    expect(catalog.find('nope')).toBeUndefined();
+    expect(() => catalog.plan('platinum')).toThrow(UnknownPlanError);
+    expect(() => catalog.plan('platinum')).toThrow('Unknown plan platinum');
+  });
+});
+
+describe('a broken file names the line and the reason', () => {
+  it('refuses a YAML syntax error', () => {
+    const text = edited('  - key: starter', '  - key: [starter');
+    expectIssue(text, lineOf(text, 'key: [starter'), /Flow sequence|must be sufficiently indented/);
+  });
+
+  it('refuses a key written twice in one mapping', () => {
+    const text = edited('    trialDays: 14\n', '    trialDays: 14\n    trialDays: 7\n');
+    expectIssue(text, lineOf(text, 'trialDays: 7'), /unique/i);
+  });
+
+  it('refuses dollars written as a decimal, which YAML would read as whole cents', () => {
+    const text = edited('amount: 1900 #', 'amount: 19.00 #');
+    expectIssue(text, lineOf(text, 'amount: 19.00'), /plans\[1\]\.prices\[0\]\.amount: write whole numbers/);
+  });
+
+  it('refuses fractions of a cent in a plan price', () => {
+    const text = edited('amount: 4900 #', 'amount: 4900.5 #');
+    expectIssue(text, lineOf(text, 'amount: 4900.5'), /amount: must be whole cents/);
+  });
+
+  it('refuses a price that is not positive', () => {
+    const text = edited('amount: 19000 #', 'amount: 0 #');
+    expectIssue(text, lineOf(text, 'amount: 0 #'), /must be a positive number of cents/);
+  });
+
+  it('refuses an amount written as text', () => {
+    const text = edited('amount: 49000 #', "amount: '49000' #");
+    expectIssue(text, lineOf(text, "amount: '49000'"), /must be a number of cents/);
+  });
+
+  it('refuses a misspelt key on its own line', () => {
+    const text = edited('    trialDays: 14\n    # A trial', '    trialDay: 14\n    # A trial');
+    expectIssue(text, lineOf(text, 'trialDay: 14'), /unknown key trialDay/);
+    // …and the missing field it was meant to be, at the plan that lacks it.
+    expectIssue(text, lineOf(text, '- key: starter'), /plans\[1\]\.trialDays: is required/);
+  });
+
+  it('refuses a missing field at the entry that lacks it', () => {
+    const text = edited('    name: Professional\n', '');
+    expectIssue(text, lineOf(text, '- key: professional'), /plans\[2\]\.name: is required/);
+  });
+
+  it('refuses an unknown interval', () => {
+    const text = edited('      - interval: year\n        amount: 49000', '      - interval: weekly\n        amount: 49000');
+    expectIssue(text, lineOf(text, 'interval: weekly'), /prices\[1\]\.interval: Invalid enum value/);
+  });
+
+  it('refuses a limit that is neither a number nor unlimited', () => {
+    const text = edited(/included: unlimited\n/, 'included: infinite\n');
+    expectIssue(text, lineOf(text, 'included: infinite'), /limits\[0\]\.included: must be a whole number of units or `unlimited`/);
+  });
+
+  it('refuses an unquoted overage amount', () => {
+    const text = edited("unitAmountDecimal: '5'", 'unitAmountDecimal: 5');
+    expectIssue(text, lineOf(text, 'unitAmountDecimal: 5'), /meteredPrices\[1\]\.unitAmountDecimal: must be a quoted decimal/);
+  });
+
+  it('refuses an overage amount with too many decimals or of zero', () => {
+    const tooPrecise = edited("unitAmountDecimal: '1'", "unitAmountDecimal: '0.0000000000001'");
+    expectIssue(tooPrecise, lineOf(tooPrecise, "'0.0000000000001'"), /at most 12 decimals/);
+    const zero = edited("unitAmountDecimal: '1'", "unitAmountDecimal: '0.0'");
+    expectIssue(zero, lineOf(zero, "'0.0'"), /must be more than zero/);
+  });
+
+  it('refuses a file that cannot be read', () => {
+    const error = (() => {
+      try {
+        loadPlanCatalog(join(directory, 'missing.yaml'));
+      } catch (caught) {
+        return caught;
+      }
+      return null;
+    })();
+    expect(error).toBeInstanceOf(PlanCatalogError);
+    expect((error as PlanCatalogError).reason).toMatch(/cannot be read/);
+    expect((error as PlanCatalogError).line).toBe(1);
+  });
+
+  it('lists every problem, first line first', () => {
+    const text = edited('amount: 4900 #', 'amount: -1 #', edited('    name: Starter\n', '    nam: Starter\n'));
+    const error = failureOf(text);
+    expect(error.issues.length).toBeGreaterThanOrEqual(3);
+    const lines = error.issues.map((issue) => issue.line);
+    expect(lines).toEqual([...lines].sort((a, b) => a - b));
+    expect(error.line).toBe(lines[0]);
+  });
+});
+
+describe('the cross-checks', () => {
+  it('refuses two plans with one key', () => {
+    const text = edited('  - key: professional', '  - key: starter');
+    expectIssue(text, lineOf(text, '- key: starter', 'description: For individuals'), /plan key starter is used twice/);
+  });
+
+  it('refuses a lookup key used twice, across plans and metered prices', () => {
+    const betweenPlans = edited('lookupKey: price_professional_yearly', 'lookupKey: price_starter_yearly');
+    expectIssue(
+      betweenPlans,
+      lineOf(betweenPlans, 'lookupKey: price_starter_yearly', 'amount: 49000'),
+      /plans\[2\]\.prices\[1\]\.lookupKey: lookup key price_starter_yearly is used twice/,
+    );
+    const withMetered = edited('lookupKey: price_storage_mb_overage', 'lookupKey: price_starter_monthly');
+    expectIssue(
+      withMetered,
+      lineOf(withMetered, 'lookupKey: price_starter_monthly', "unitAmountDecimal: '5'"),
+      /meteredPrices\[1\]\.lookupKey: lookup key price_starter_monthly is used twice/,
+    );
+  });
+
+  it('refuses a limit on a metric that is not declared', () => {
+    const text = edited('  seats:\n    kind: gauge\n    unit: seat\n', '');
+    expectIssue(text, lineOf(text, '- metric: seats'), /plans\[0\]\.limits\[2\]\.metric: metric seats is not declared/);
+    expectIssue(text, lineOf(text, 'metrics:'), /metric seats is not declared: add it/);
+  });
+
+  it('refuses bill_overage without a metered price for the metric', () => {
+    const text = edited(/ {2}- metric: storage_mb\n {4}meterEventName[\s\S]*$/, '');
+    expectIssue(
+      text,
+      lineOf(text, 'overLimit: bill_overage', 'included: 1024'),
+      /plans\[1\]\.limits\[1\]\.overLimit: bill_overage needs a metered price for storage_mb/,
+    );
+  });
+
+  it('refuses two prices for one interval', () => {
+    const text = edited('      - interval: year\n        amount: 19000', '      - interval: month\n        amount: 19000');
+    expectIssue(text, lineOf(text, 'interval: month', 'amount: 1900 #'), /plan starter has more than one monthly price/);
+  });
+
+  it('refuses a price on the free plan', () => {
+    const text = edited(
+      '    prices: []\n    salesLed: false\n    productKey: null',
+      '    prices:\n      - interval: month\n        amount: 500\n        lookupKey: price_free_monthly\n    salesLed: false\n    productKey: null',
+    );
+    expectIssue(text, lineOf(text, 'prices:', 'key: free'), /the free plan has no Stripe price/);
+  });
+
+  it('requires a free plan', () => {
+    const text = edited(/ {2}- key: free[\s\S]*?(?= {2}- key: starter)/, '');
+    expectIssue(text, lineOf(text, 'plans:'), /a plan with key `free` is required/);
+  });
+
+  it('refuses a self-serve price on a sales-led plan, and a self-serve plan without a price', () => {
+    const salesLed = edited(/(key: professional[\s\S]*?)salesLed: false/, '$1salesLed: true');
+    expectIssue(salesLed, lineOf(salesLed, 'prices:', 'key: professional'), /plan professional is sales-led/);
+    const noPrice = edited(/(key: enterprise[\s\S]*?)salesLed: true/, '$1salesLed: false');
+    expectIssue(noPrice, lineOf(noPrice, 'prices: []', 'key: enterprise'), /plan enterprise is self-serve but has no price/);
+  });
+
+  it('requires a product for every paid plan and none for free', () => {
+    const text = edited('productKey: prod_coditect_enterprise', 'productKey: null');
+    expectIssue(text, lineOf(text, 'productKey: null', 'key: enterprise'), /plan enterprise needs a productKey/);
+  });
+
+  it('refuses a plan whose features differ from the others (a misspelt feature)', () => {
+    const text = edited(/(key: professional[\s\S]*?)api_access: true/, '$1api_acess: true');
+    expectIssue(text, lineOf(text, 'features:', 'key: professional'), /missing api_access; unknown api_acess/);
+  });
+
+  it('refuses a plan without a limit for every metric', () => {
+    const text = edited(/(key: starter[\s\S]*?) {6}- metric: seats\n {8}included: 3\n {8}overLimit: block\n/, '$1');
+    expectIssue(text, lineOf(text, 'limits:', 'key: starter'), /plan starter has no limit for seats/);
+  });
+
+  it('refuses a meter aggregation that does not fit the metric', () => {
+    const text = edited('aggregation: last', 'aggregation: sum');
+    expectIssue(text, lineOf(text, 'aggregation: sum', 'meterEventName: coditect_storage_mb'), /storage_mb is a gauge: its meter aggregates with last/);
+  });
+
+  it('refuses one meter event name for two metered prices', () => {
+    const text = edited('meterEventName: coditect_storage_mb', 'meterEventName: coditect_ai_requests');
+    expectIssue(
+      text,
+      lineOf(text, 'meterEventName: coditect_ai_requests', "unitAmountDecimal: '1'"),
+      /meteredPrices\[1\]\.meterEventName: meter event coditect_ai_requests is used twice/,
+    );
+  });
+});
