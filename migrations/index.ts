@@ -1,4 +1,5 @@
 import type { MigrationObject } from '@mikro-orm/core';
+import { Migration20261127060938 } from './Migration20261127060938';
 import { Migration20261127055731 } from './Migration20261127055731';
 import { Migration20261127053511 } from './Migration20261127053511';
 
@@ -9,4 +10,5 @@ import { Migration20261127053511 } from './Migration20261127053511';
 export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261127053511', class: Migration20261127053511 },
   { name: 'Migration20261127055731', class: Migration20261127055731 },
+  { name: 'Migration20261127060938', class: Migration20261127060938 },
 ];

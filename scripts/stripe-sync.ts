@@ -4,30 +4,38 @@
  */
 import Stripe from 'stripe';
 import { ConfigError, readStripeSettings } from '../src/config';
-import { loadPlanCatalog, PlanCatalogError } from '../src/services/plans/plan-catalog';
+import { DEFAULT_PLANS_FILE, loadPlanCatalog, PlanCatalogError } from '../src/services/plans/plan-catalog';
+import { MeterConflictError } from '../src/services/stripe/catalog-meters';
 import { syncCatalog } from '../src/services/stripe/catalog-sync';
 import { apiBaseOptions } from '../src/services/stripe/stripe-client';
 
 async function main(): Promise<void> {
   const settings = readStripeSettings();
-  const catalog = loadPlanCatalog(process.argv[2] ?? undefined);
+  const file = process.argv[2] ?? DEFAULT_PLANS_FILE;
+  const catalog = loadPlanCatalog(file);
   const stripe = new Stripe(settings.secretKey, {
     maxNetworkRetries: 2,
     telemetry: false,
     appInfo: { name: 'coditect-billing stripe:sync' },
     ...apiBaseOptions(settings.apiBase),
   });
-  const target = settings.apiBase ?? 'Stripe';
-  console.log(`stripe:sync: making ${target} match ${process.argv[2] ?? 'plans/plans.yaml'}`);
+  console.log(`stripe:sync: making ${settings.apiBase ?? 'Stripe'} match ${file}`);
   const report = await syncCatalog(stripe, catalog);
   console.log(report.format());
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError || error instanceof PlanCatalogError) {
+  // Problems a person must fix read best as their message alone; anything else keeps its stack.
+  if (
+    error instanceof ConfigError ||
+    error instanceof PlanCatalogError ||
+    error instanceof MeterConflictError
+  ) {
     console.error(error.message);
   } else if (error instanceof Stripe.errors.StripeError) {
-    console.error(`stripe:sync failed: Stripe said ${error.type}${error.code ? ` (${error.code})` : ''}: ${error.message}`);
+    console.error(
+      `stripe:sync failed: Stripe said ${error.type}${error.code ? ` (${error.code})` : ''}: ${error.message}`,
+    );
   } else {
     console.error('stripe:sync failed:', error);
   }

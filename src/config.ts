@@ -62,6 +62,8 @@ const environmentSchema = z
     STRIPE_TIMEOUT_MS: z.coerce.number().int().min(1000).max(120_000).default(20_000),
     STRIPE_MAX_NETWORK_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
     STRIPE_MAX_REQUESTS_PER_SECOND: z.coerce.number().min(1).max(1000).default(20),
+    BILLING_GRACE_PERIOD_DAYS: z.coerce.number().int().min(0).max(90).default(7),
+    RECONCILE_INTERVAL_MS: z.coerce.number().int().min(0).default(300_000),
     BILLING_ALLOWED_REDIRECT_ORIGINS: z
       .string()
       .refine((value) => value.split(',').every((origin) => !origin.trim() || URL.canParse(origin.trim())), {
@@ -116,7 +118,7 @@ export interface Config {
     maxNetworkRetries: number;
     maxRequestsPerSecond: number;
   };
-  billing: { allowedRedirectOrigins: string[] };
+  billing: { allowedRedirectOrigins: string[]; gracePeriodDays: number; reconcileIntervalMs: number };
 }
 
 /** Thrown when the environment cannot run the service; the message names every variable to fix. */
@@ -210,7 +212,11 @@ export function loadConfig(raw: RawEnvironment): Config {
       maxNetworkRetries: env.STRIPE_MAX_NETWORK_RETRIES,
       maxRequestsPerSecond: env.STRIPE_MAX_REQUESTS_PER_SECOND,
     },
-    billing: { allowedRedirectOrigins: parseOrigins(env.BILLING_ALLOWED_REDIRECT_ORIGINS, env.NODE_ENV) },
+    billing: {
+      allowedRedirectOrigins: parseOrigins(env.BILLING_ALLOWED_REDIRECT_ORIGINS, env.NODE_ENV),
+      gracePeriodDays: env.BILLING_GRACE_PERIOD_DAYS,
+      reconcileIntervalMs: env.RECONCILE_INTERVAL_MS,
+    },
   };
 }
 
@@ -264,15 +270,12 @@ export function readStripeSettings(raw: RawEnvironment = processEnvironment()): 
   apiBase: string | null;
 } {
   const { values, problems } = resolveSecretFiles(dropEmpty(raw));
-  const secretKey = environmentSchema.innerType().shape.STRIPE_SECRET_KEY.safeParse(values.STRIPE_SECRET_KEY);
-  const apiBase = environmentSchema.innerType().shape.STRIPE_API_BASE.safeParse(values.STRIPE_API_BASE);
-  if (secretKey.success && !secretKey.data) problems.push('STRIPE_SECRET_KEY is required: set it to sk_test_… or sk_live_…');
-  for (const [name, result] of [
-    ['STRIPE_SECRET_KEY', secretKey],
-    ['STRIPE_API_BASE', apiBase],
-  ] as const) {
-    if (!result.success) problems.push(`${name} ${result.error.issues[0]?.message ?? 'is invalid'}`);
-  }
-  if (problems.length > 0 || !secretKey.success || !secretKey.data || !apiBase.success) throw new ConfigError(problems);
+  const { STRIPE_SECRET_KEY, STRIPE_API_BASE } = environmentSchema.innerType().shape;
+  const secretKey = STRIPE_SECRET_KEY.safeParse(values.STRIPE_SECRET_KEY);
+  const apiBase = STRIPE_API_BASE.safeParse(values.STRIPE_API_BASE);
+  if (!secretKey.success) problems.push(`STRIPE_SECRET_KEY ${secretKey.error.issues[0]?.message}`);
+  else if (!secretKey.data) problems.push('STRIPE_SECRET_KEY is required: set it to sk_test_… or sk_live_…');
+  if (!apiBase.success) problems.push(`STRIPE_API_BASE ${apiBase.error.issues[0]?.message}`);
+  if (problems.length > 0 || !secretKey.data || !apiBase.success) throw new ConfigError(problems);
   return { secretKey: secretKey.data, apiBase: apiBase.data ?? null };
 }

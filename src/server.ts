@@ -17,6 +17,8 @@ import { formatError } from './graphql/format-error';
 import { registerHealthRoutes, type ReadinessCheck } from './http/health.routes';
 import type { PinoLogger } from './logger';
 import type { BillingServices } from './services/billing-services';
+import { registerWebhookRoutes } from './webhooks/webhook.routes';
+import type { WebhookProcessor } from './webhooks/webhook-processor';
 
 export interface ServerParts {
   config: Config;
@@ -26,6 +28,8 @@ export interface ServerParts {
   logger: PinoLogger;
   verifier: TokenVerifier;
   readinessChecks: ReadinessCheck[];
+  /** The Stripe webhook endpoint's processor, when Stripe is configured. */
+  webhooks: { secrets: readonly string[]; processor: WebhookProcessor } | null;
 }
 
 export interface HttpServer {
@@ -119,6 +123,8 @@ export async function createHttpServer(parts: ServerParts): Promise<HttpServer> 
     }),
   });
   registerHealthRoutes(app, parts.readinessChecks);
+  const { webhooks } = parts;
+  if (webhooks) registerWebhookRoutes(app, () => webhooks.secrets, () => webhooks.processor, parts.logger);
 
   return {
     app,

@@ -5,6 +5,9 @@ import { isDatabaseReachable, type Orm, openDatabase } from './database/database
 import { buildBillingSchema } from './graphql/schema';
 import { createLogger } from './logger';
 import { BillingServices } from './services/billing-services';
+import type { Logger } from './services/logger';
+import { LoggedNotifications } from './webhooks/logged-notifications';
+import { WebhookProcessor } from './webhooks/webhook-processor';
 import { loadPlanCatalog } from './services/plans/plan-catalog';
 import type { ReadinessCheck } from './http/health.routes';
 import { createHttpServer, type HttpServer } from './server';
@@ -43,6 +46,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
     const logger = createLogger(config);
     const services = new BillingServices(config, loadPlanCatalog(), pubSub, logger);
     const schema = await buildBillingSchema(pubSub);
+    const processor = services.hasStripe ? createWebhookProcessor(orm, services, logger) : null;
     const http = await createHttpServer({
       config,
       schema,
@@ -51,6 +55,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
       logger,
       verifier: new TokenVerifier(config.auth),
       readinessChecks,
+      webhooks: processor ? { secrets: config.stripe.webhookSecrets, processor } : null,
     });
     const url = await http.listen();
     return {
@@ -68,6 +73,25 @@ export async function startService(config: Config, options: StartOptions = {}): 
     await Promise.allSettled([orm.close(), pubSub.close()]);
     throw error;
   }
+}
+
+function createWebhookProcessor(orm: Orm, services: BillingServices, logger: Logger): WebhookProcessor {
+  const stripe = services.stripe;
+  return new WebhookProcessor(
+    orm,
+    {
+      stripe: stripe.stripe,
+      customers: stripe.customers,
+      subscriptions: stripe.subscriptionSync,
+      invoices: services.invoices,
+      paymentMethods: services.paymentMethods,
+      provisioner: services.provisioner,
+      notifications: new LoggedNotifications(logger),
+      logger,
+    },
+    services.events,
+    logger,
+  );
 }
 
 async function pingRedis(client: Redis): Promise<boolean> {

@@ -560,3 +560,30 @@ it('rejects unknown top-level parameters as Stripe does', async () => {
   expect(r.status).toBe(400);
   expect(r.json).toMatchObject({ error: { code: 'parameter_unknown', param: 'itemz' } });
 });
+
+it('billing_cycle_anchor=now credits the unused time and bills a new full period now', async () => {
+  const f = await fixture(emu);
+  const sub = await stripe.subscriptions.create({ customer: f.customer.id, items: [{ price: f.pro.id }] });
+  await advanceClock(stripe, f.clock.id, T0 + 10 * DAY);
+  const upd = await stripe.subscriptions.update(sub.id, {
+    billing_cycle_anchor: { type: 'now' },
+    proration_date: T0 + 10 * DAY,
+  });
+  expect(upd.items.data[0].current_period_start).toBe(T0 + 10 * DAY);
+  expect(upd.billing_cycle_anchor).toBe(T0 + 10 * DAY);
+  // Credit: 3000 × 21/31 = 2032.26 → −2032; new full period 3000 → 968 charged now.
+  const inv = (await stripe.invoices.list({ subscription: sub.id })).data.find(
+    (i) => i.billing_reason === 'subscription_update',
+  );
+  expect(inv?.amount_paid).toBe(968);
+  expect(inv?.lines.data.map((l) => l.amount).sort((a, b) => a - b)).toEqual([-2032, 3000]);
+});
+
+it("cancel_at accepts 'max_period_end' (the current period's end) and '' to clear", async () => {
+  const f = await fixture(emu);
+  const sub = await stripe.subscriptions.create({ customer: f.customer.id, items: [{ price: f.basic.id }] });
+  const set = await stripe.subscriptions.update(sub.id, { cancel_at: 'max_period_end' });
+  expect(set.cancel_at).toBe(FEB1);
+  const cleared = await stripe.subscriptions.update(sub.id, { cancel_at: '' });
+  expect(cleared.cancel_at).toBeNull();
+});

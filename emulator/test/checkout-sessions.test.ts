@@ -183,6 +183,26 @@ it('one-time prices in subscription mode are billed once on the first invoice', 
   expect(inv.amount_paid).toBe(6500);
   expect(inv.lines.data).toHaveLength(2);
   await expect(
-    stripe.checkout.sessions.create({ mode: 'subscription', line_items: [{ price: fee.id, quantity: 1 }], success_url: 'https://x.example' }),
+    stripe.checkout.sessions.create({
+      mode: 'subscription',
+      line_items: [{ price: fee.id, quantity: 1 }],
+      success_url: 'https://x.example',
+    }),
   ).rejects.toMatchObject({ statusCode: 400, param: 'line_items' });
+});
+
+it('an open session expires when the clock passes expires_at', async () => {
+  const s = await stripe.checkout.sessions.create({
+    mode: 'subscription',
+    line_items: [{ price: monthly.id, quantity: 1 }],
+    success_url: 'https://app.example/ok',
+  });
+  await emu.control('/_emulator/clock/advance', { seconds: 23 * 3600 });
+  expect((await stripe.checkout.sessions.retrieve(s.id)).status).toBe('open');
+  await emu.control('/_emulator/clock/advance', { seconds: 2 * 3600 });
+  const after = await stripe.checkout.sessions.retrieve(s.id);
+  expect(after.status).toBe('expired');
+  expect(after.url).toBeNull();
+  const events = await stripe.events.list({ type: 'checkout.session.expired' });
+  expect(events.data.map((e) => (e.data.object as { id: string }).id)).toEqual([s.id]);
 });

@@ -119,3 +119,16 @@ it('immediate cancellation mode cancels at once', async () => {
   await post(`${session.url}/cancel`, { subscription: sub.id });
   expect((await stripe.subscriptions.retrieve(sub.id)).status).toBe('canceled');
 });
+
+it('the dashboard lists billing objects and the hosted invoice page renders', async () => {
+  const f = await fixture(emu);
+  const sub = await stripe.subscriptions.create({ customer: f.customer.id, items: [{ price: f.basic.id }] });
+  const dash = await (await fetch(`${emu.url}/`)).text();
+  expect(dash).toContain(sub.id);
+  const inv = await stripe.invoices.retrieve(String(sub.latest_invoice));
+  const page = await fetch(String(inv.hosted_invoice_url));
+  expect(page.status).toBe(200);
+  const html = await page.text();
+  expect(html).toContain(String(inv.number));
+  expect(html).toContain('$10.00');
+});

@@ -3,6 +3,7 @@ import { Entitlement } from './entitlement.entity';
 import { Invoice } from './invoice.entity';
 import { PaymentMethod } from './payment-method.entity';
 import { Subscription } from './subscription.entity';
+import { SyncCursor } from './sync-cursor.entity';
 import { UsageRecord } from './usage-record.entity';
 import { WebhookEvent } from './webhook-event.entity';
 
@@ -15,9 +16,10 @@ export const ENTITIES = [
   UsageRecord,
   WebhookEvent,
   Entitlement,
+  SyncCursor,
 ];
 
-export { BillingCustomer, Entitlement, Invoice, PaymentMethod, Subscription, UsageRecord, WebhookEvent };
+export { BillingCustomer, Entitlement, Invoice, PaymentMethod, Subscription, SyncCursor, UsageRecord, WebhookEvent };
 export type { PostalAddress } from './billing-customer.entity';
 export type { BillingInterval, SubscriptionStatus } from './subscription.entity';
 export type { WebhookEventStatus } from './webhook-event.entity';

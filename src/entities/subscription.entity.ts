@@ -75,6 +75,10 @@ export class Subscription extends BaseEntity<
   @Property({ type: 'datetime', nullable: true })
   endedAt: Date | null = null;
 
+  /** When we first saw the subscription past due: the grace period (BILLING_GRACE_PERIOD_DAYS) runs from here. */
+  @Property({ type: 'datetime', nullable: true })
+  pastDueSince: Date | null = null;
+
   /** A plan change waiting for the period end (a Stripe subscription schedule), if any. */
   @Property({ type: 'string', length: 255, nullable: true })
   scheduleId: string | null = null;

@@ -54,9 +54,12 @@ export class AccountResolver {
     return toPlan(await effectivePlanOf(account, context));
   }
 
-  @FieldResolver(() => [Entitlement])
+  @FieldResolver(() => [Entitlement], { description: 'As provisioned from the effective plan' })
   async entitlements(@Root() account: Account, @Ctx() context: RequestContext): Promise<Entitlement[]> {
-    return entitlementsOf(await effectivePlanOf(account, context));
+    checkAccess(account, context);
+    const stored = await context.loaders.entitlementsByAccount.load(account.id);
+    if (stored.length === 0) return entitlementsOf(await effectivePlanOf(account, context));
+    return stored.map((row) => ({ feature: row.featureKey, enabled: row.enabled, limit: row.limit, used: null }));
   }
 
   @FieldResolver(() => FeatureAccess)
@@ -127,9 +130,7 @@ function checkAccess(account: Account, context: RequestContext): void {
 async function effectivePlanOf(account: Account, context: RequestContext) {
   checkAccess(account, context);
   const subscription = await context.loaders.subscriptionByAccount.load(account.id);
-  const catalog = context.services.catalog;
-  const givesPlan = subscription && ['trialing', 'active', 'past_due'].includes(subscription.status);
-  return (givesPlan && catalog.find(subscription.planKey)) || catalog.freePlan();
+  return context.services.provisioner.effectivePlan(subscription, new Date());
 }
 
 function subscribedAccountId(context: RequestContext, requested: unknown): string {

@@ -4,6 +4,9 @@ import type { BillingPubSub } from '../pubsub/pubsub';
 import { AccountEvents } from './account-events';
 import { CheckoutSessions } from './checkout-sessions';
 import { CustomerManager } from './customer-manager';
+import { FeatureProvisioner } from './feature-provisioner';
+import { InvoiceSync } from './invoice-sync';
+import { PaymentMethodSync } from './payment-method-sync';
 import type { Logger } from './logger';
 import type { PlanCatalog } from './plans/plan-catalog';
 import { PortalSessions } from './portal-sessions';
@@ -18,6 +21,7 @@ export interface StripeServices {
   stripe: StripeClient;
   customers: CustomerManager;
   subscriptions: SubscriptionManager;
+  subscriptionSync: SubscriptionSync;
   checkout: CheckoutSessions;
   portal: PortalSessions;
 }
@@ -25,6 +29,9 @@ export interface StripeServices {
 /** The services of one running instance, built once at start-up and shared by every request. */
 export class BillingServices {
   readonly events: AccountEvents;
+  readonly provisioner: FeatureProvisioner;
+  readonly invoices = new InvoiceSync();
+  readonly paymentMethods = new PaymentMethodSync();
   private readonly withStripe: StripeServices | null;
 
   constructor(
@@ -34,9 +41,14 @@ export class BillingServices {
     readonly logger: Logger,
   ) {
     this.events = new AccountEvents(pubSub, logger);
+    this.provisioner = new FeatureProvisioner(catalog, config.billing.gracePeriodDays);
     this.withStripe = config.stripe.secretKey
       ? this.createStripeServices(new StripeClient({ ...config.stripe, secretKey: config.stripe.secretKey }, logger), config)
       : null;
+  }
+
+  get hasStripe(): boolean {
+    return this.withStripe !== null;
   }
 
   /** The Stripe-backed services; STRIPE_ERROR when this instance has no Stripe key configured. */
@@ -57,6 +69,7 @@ export class BillingServices {
       stripe,
       customers,
       subscriptions,
+      subscriptionSync: sync,
       checkout: new CheckoutSessions(stripe, customers, subscriptions, this.catalog, prices, redirects, this.events),
       portal: new PortalSessions(stripe, customers, redirects, portalConfigurationFinder(stripe)),
     };

@@ -51,6 +51,10 @@ export class SubscriptionSync {
       .where({ stripeUpdatedAt: { $lte: observedAt } })
       .execute();
     const stored = await em.findOneOrFail(Subscription, { stripeSubscriptionId: subscription.id }, { refresh: true });
+    // The grace period runs from the first time we saw it past due; paying (or a new trial) ends it.
+    const overdue = stored.status === 'past_due' || stored.status === 'unpaid';
+    if (overdue && !stored.pastDueSince) stored.pastDueSince = observedAt;
+    if (!overdue && stored.pastDueSince) stored.pastDueSince = null;
     // A scheduled change is over once its schedule is gone, or once the subscription is on the new plan (the
     // schedule itself lives on through its last phase before it releases).
     const reached = stored.planKey === stored.scheduledPlanKey && stored.interval === stored.scheduledInterval;
@@ -58,8 +62,8 @@ export class SubscriptionSync {
       stored.scheduledPlanKey = null;
       stored.scheduledInterval = null;
       stored.scheduledChangeAt = null;
-      await em.flush();
     }
+    await em.flush();
     return stored;
   }
 

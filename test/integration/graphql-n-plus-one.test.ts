@@ -71,7 +71,7 @@ describe('accounts(first: 100) with nested billing data', () => {
     const large = await statementsFor();
     expect(large.accounts).toBe(60);
     expect(large.count).toBe(small.count);
-    // accounts, customers, subscriptions, invoices, payment methods: one statement each.
-    expect(large.count).toBe(5);
+    // accounts, customers, subscriptions, entitlements, invoices, payment methods: one statement each.
+    expect(large.count).toBe(6);
   });
 });

@@ -67,7 +67,12 @@ describe('the real plans/plans.yaml', () => {
   it('loads from the default path with the plans in file order', () => {
     expect(catalog).toBeInstanceOf(PlanCatalog);
     expect(catalog.currency).toBe('usd');
-    expect(catalog.plans().map((plan) => plan.key)).toEqual(['free', 'starter', 'professional', 'enterprise']);
+    expect(catalog.plans().map((plan) => plan.key)).toEqual([
+      'free',
+      'starter',
+      'professional',
+      'enterprise',
+    ]);
     expect(catalog.selfServePlans().map((plan) => plan.key)).toEqual(['starter', 'professional']);
   });
 
@@ -88,7 +93,9 @@ describe('the real plans/plans.yaml', () => {
 
   it('holds the limits, trials and features of each plan', () => {
     const limits = (key: string) =>
-      Object.fromEntries(catalog.plan(key).limits.map((limit) => [limit.metric, [limit.included, limit.overLimit]]));
+      Object.fromEntries(
+        catalog.plan(key).limits.map((limit) => [limit.metric, [limit.included, limit.overLimit]]),
+      );
     expect(limits('free')).toEqual({
       ai_requests: [100, 'block'],
       storage_mb: [100, 'block'],
@@ -111,7 +118,11 @@ describe('the real plans/plans.yaml', () => {
     });
     expect(catalog.plans().map((plan) => plan.trialDays)).toEqual([0, 14, 14, 0]);
     expect(catalog.plan('starter').trialEndWithoutPaymentMethod).toBe('cancel');
-    expect(catalog.plan('free').features).toMatchObject({ ai_assistant: true, api_access: false, sso: false });
+    expect(catalog.plan('free').features).toMatchObject({
+      ai_assistant: true,
+      api_access: false,
+      sso: false,
+    });
     expect(catalog.plan('enterprise').features).toMatchObject({ sso: true, audit_logs: true });
     expect(catalog.metric('storage_mb')).toEqual({ kind: 'gauge', unit: 'MB' });
   });
@@ -145,9 +156,13 @@ describe('the real plans/plans.yaml', () => {
 });
 
 describe('a broken file names the line and the reason', () => {
-  it('refuses a YAML syntax error', () => {
-    const text = edited('  - key: starter', '  - key: [starter');
-    expectIssue(text, lineOf(text, 'key: [starter'), /Flow sequence|must be sufficiently indented/);
+  it('refuses YAML syntax errors', () => {
+    const colon = edited('    name: Starter', '    name: Starter: Plus');
+    expectIssue(colon, lineOf(colon, 'name: Starter: Plus'), /Nested mappings are not allowed/);
+    const quote = edited('    name: Starter', '    name: "Starter');
+    expectIssue(quote, lineOf(quote, 'name: "Starter'), /Missing closing "quote/);
+    const tab = edited('    name: Starter', '\tname: Starter');
+    expectIssue(tab, lineOf(tab, '\tname: Starter'), /Tabs are not allowed as indentation/);
   });
 
   it('refuses a key written twice in one mapping', () => {
@@ -188,18 +203,29 @@ describe('a broken file names the line and the reason', () => {
   });
 
   it('refuses an unknown interval', () => {
-    const text = edited('      - interval: year\n        amount: 49000', '      - interval: weekly\n        amount: 49000');
+    const text = edited(
+      '      - interval: year\n        amount: 49000',
+      '      - interval: weekly\n        amount: 49000',
+    );
     expectIssue(text, lineOf(text, 'interval: weekly'), /prices\[1\]\.interval: Invalid enum value/);
   });
 
   it('refuses a limit that is neither a number nor unlimited', () => {
     const text = edited(/included: unlimited\n/, 'included: infinite\n');
-    expectIssue(text, lineOf(text, 'included: infinite'), /limits\[0\]\.included: must be a whole number of units or `unlimited`/);
+    expectIssue(
+      text,
+      lineOf(text, 'included: infinite'),
+      /limits\[0\]\.included: must be a whole number of units or `unlimited`/,
+    );
   });
 
   it('refuses an unquoted overage amount', () => {
     const text = edited("unitAmountDecimal: '5'", 'unitAmountDecimal: 5');
-    expectIssue(text, lineOf(text, 'unitAmountDecimal: 5'), /meteredPrices\[1\]\.unitAmountDecimal: must be a quoted decimal/);
+    expectIssue(
+      text,
+      lineOf(text, 'unitAmountDecimal: 5'),
+      /meteredPrices\[1\]\.unitAmountDecimal: must be a quoted decimal/,
+    );
   });
 
   it('refuses an overage amount with too many decimals or of zero', () => {
@@ -224,7 +250,11 @@ describe('a broken file names the line and the reason', () => {
   });
 
   it('lists every problem, first line first', () => {
-    const text = edited('amount: 4900 #', 'amount: -1 #', edited('    name: Starter\n', '    nam: Starter\n'));
+    const text = edited(
+      'amount: 4900 #',
+      'amount: -1 #',
+      edited('    name: Starter\n', '    nam: Starter\n'),
+    );
     const error = failureOf(text);
     expect(error.issues.length).toBeGreaterThanOrEqual(3);
     const lines = error.issues.map((issue) => issue.line);
@@ -236,7 +266,11 @@ describe('a broken file names the line and the reason', () => {
 describe('the cross-checks', () => {
   it('refuses two plans with one key', () => {
     const text = edited('  - key: professional', '  - key: starter');
-    expectIssue(text, lineOf(text, '- key: starter', 'description: For individuals'), /plan key starter is used twice/);
+    expectIssue(
+      text,
+      lineOf(text, '- key: starter', 'description: For individuals'),
+      /plan key starter is used twice/,
+    );
   });
 
   it('refuses a lookup key used twice, across plans and metered prices', () => {
@@ -256,7 +290,11 @@ describe('the cross-checks', () => {
 
   it('refuses a limit on a metric that is not declared', () => {
     const text = edited('  seats:\n    kind: gauge\n    unit: seat\n', '');
-    expectIssue(text, lineOf(text, '- metric: seats'), /plans\[0\]\.limits\[2\]\.metric: metric seats is not declared/);
+    expectIssue(
+      text,
+      lineOf(text, '- metric: seats'),
+      /plans\[0\]\.limits\[2\]\.metric: metric seats is not declared/,
+    );
     expectIssue(text, lineOf(text, 'metrics:'), /metric seats is not declared: add it/);
   });
 
@@ -270,8 +308,15 @@ describe('the cross-checks', () => {
   });
 
   it('refuses two prices for one interval', () => {
-    const text = edited('      - interval: year\n        amount: 19000', '      - interval: month\n        amount: 19000');
-    expectIssue(text, lineOf(text, 'interval: month', 'amount: 1900 #'), /plan starter has more than one monthly price/);
+    const text = edited(
+      '      - interval: year\n        amount: 19000',
+      '      - interval: month\n        amount: 19000',
+    );
+    expectIssue(
+      text,
+      lineOf(text, 'interval: month', 'amount: 1900 #'),
+      /plan starter has more than one monthly price/,
+    );
   });
 
   it('refuses a price on the free plan', () => {
@@ -284,34 +329,62 @@ describe('the cross-checks', () => {
 
   it('requires a free plan', () => {
     const text = edited(/ {2}- key: free[\s\S]*?(?= {2}- key: starter)/, '');
-    expectIssue(text, lineOf(text, 'plans:'), /a plan with key `free` is required/);
+    expectIssue(text, lineOf(text, 'plans:', '# Plans, in the order'), /a plan with key `free` is required/);
   });
 
   it('refuses a self-serve price on a sales-led plan, and a self-serve plan without a price', () => {
     const salesLed = edited(/(key: professional[\s\S]*?)salesLed: false/, '$1salesLed: true');
     expectIssue(salesLed, lineOf(salesLed, 'prices:', 'key: professional'), /plan professional is sales-led/);
     const noPrice = edited(/(key: enterprise[\s\S]*?)salesLed: true/, '$1salesLed: false');
-    expectIssue(noPrice, lineOf(noPrice, 'prices: []', 'key: enterprise'), /plan enterprise is self-serve but has no price/);
+    expectIssue(
+      noPrice,
+      lineOf(noPrice, 'prices: []', 'key: enterprise'),
+      /plan enterprise is self-serve but has no price/,
+    );
   });
 
   it('requires a product for every paid plan and none for free', () => {
     const text = edited('productKey: prod_coditect_enterprise', 'productKey: null');
-    expectIssue(text, lineOf(text, 'productKey: null', 'key: enterprise'), /plan enterprise needs a productKey/);
+    expectIssue(
+      text,
+      lineOf(text, 'productKey: null', 'key: enterprise'),
+      /plan enterprise needs a productKey/,
+    );
+  });
+
+  it('refuses one Stripe product id for two plans', () => {
+    const text = edited('productKey: prod_coditect_enterprise', 'productKey: prod_coditect_starter');
+    expectIssue(
+      text,
+      lineOf(text, 'productKey: prod_coditect_starter', 'key: enterprise'),
+      /plans\[3\]\.productKey: productKey prod_coditect_starter is used twice/,
+    );
   });
 
   it('refuses a plan whose features differ from the others (a misspelt feature)', () => {
     const text = edited(/(key: professional[\s\S]*?)api_access: true/, '$1api_acess: true');
-    expectIssue(text, lineOf(text, 'features:', 'key: professional'), /missing api_access; unknown api_acess/);
+    expectIssue(
+      text,
+      lineOf(text, 'features:', 'key: professional'),
+      /missing api_access; unknown api_acess/,
+    );
   });
 
   it('refuses a plan without a limit for every metric', () => {
-    const text = edited(/(key: starter[\s\S]*?) {6}- metric: seats\n {8}included: 3\n {8}overLimit: block\n/, '$1');
+    const text = edited(
+      /(key: starter[\s\S]*?) {6}- metric: seats\n {8}included: 3\n {8}overLimit: block\n/,
+      '$1',
+    );
     expectIssue(text, lineOf(text, 'limits:', 'key: starter'), /plan starter has no limit for seats/);
   });
 
   it('refuses a meter aggregation that does not fit the metric', () => {
     const text = edited('aggregation: last', 'aggregation: sum');
-    expectIssue(text, lineOf(text, 'aggregation: sum', 'meterEventName: coditect_storage_mb'), /storage_mb is a gauge: its meter aggregates with last/);
+    expectIssue(
+      text,
+      lineOf(text, 'aggregation: sum', 'meterEventName: coditect_storage_mb'),
+      /storage_mb is a gauge: its meter aggregates with last/,
+    );
   });
 
   it('refuses one meter event name for two metered prices', () => {

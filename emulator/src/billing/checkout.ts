@@ -37,6 +37,7 @@ function productName(emu: Emulator, price: Stripe.Price): string {
 interface SessionExtras {
   id: string;
   trialPeriodDays: number | null;
+  trialEnd: number | null;
   subscriptionMetadata: Record<string, string>;
 }
 const EXTRAS = '_billing_checkout_extras';
@@ -191,6 +192,7 @@ function create(req: ApiRequest): Session {
   emu.store.put<SessionExtras>(EXTRAS, {
     id: sessionId,
     trialPeriodDays: sd?.int('trial_period_days') ?? null,
+    trialEnd: sd?.int('trial_end') ?? null,
     subscriptionMetadata: sd ? sd.metadata({}) : {},
   });
   return session;
@@ -213,7 +215,7 @@ function ensureOpen(emu: Emulator, session: Session): void {
   }
 }
 
-function expire(emu: Emulator, session: Session): Session {
+export function expire(emu: Emulator, session: Session): Session {
   const { obj } = emu.store.update<Session>(C.checkoutSession, session.id, (s) => {
     s.status = 'expired';
     s.url = null;
@@ -278,10 +280,10 @@ export function completeSession(
     }
     const sub = createSubscription(emu, {
       customer,
-      items: lines
-        .filter((l) => l.price?.type === 'recurring')
-        .map((l) => ({ price: l.price as Stripe.Price, quantity: l.quantity ?? 1, metadata: {} })),
-      trialEnd: extras?.trialPeriodDays ? at + extras.trialPeriodDays * 86_400 : null,
+      items: lines.flatMap((l) =>
+        l.price?.type === 'recurring' ? [{ price: l.price, quantity: l.quantity ?? 1, metadata: {} }] : [],
+      ),
+      trialEnd: extras?.trialEnd ?? (extras?.trialPeriodDays ? at + extras.trialPeriodDays * 86_400 : null),
       trialFromPlan: false,
       missingPaymentMethod: 'create_invoice',
       paymentBehavior: 'allow_incomplete',

@@ -168,9 +168,7 @@ export const routes: Route[] = [
           'payment_intent_unexpected_state',
         );
       }
-      const reason =
-        (p.str('cancellation_reason') as Stripe.PaymentIntent.CancellationReason | undefined) ??
-        'requested_by_customer';
+      const reason = p.str('cancellation_reason') ?? 'requested_by_customer';
       cancelPaymentIntent(emu, pi, reason);
       return pi;
     },

@@ -178,7 +178,9 @@ export function finalizeInvoice(emu: Emulator, inv: Stripe.Invoice): Stripe.Invo
       currency: inv.currency,
       customer: customerId,
       description:
-        inv.billing_reason === 'subscription_create' ? 'Subscription creation' : `Invoice ${inv.number ?? inv.id}`,
+        inv.billing_reason === 'subscription_create'
+          ? 'Subscription creation'
+          : `Invoice ${inv.number ?? inv.id}`,
     });
     emu.store.put<PiLink>(C.piLink, { id: pi.id, invoice: inv.id });
     inv.confirmation_secret = { client_secret: pi.client_secret ?? '', type: 'payment_intent' };

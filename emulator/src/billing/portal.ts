@@ -82,9 +82,7 @@ function applyFeatures(f: Features, r: ParamReader | undefined): void {
       su.oneOf('proration_behavior', ['always_invoice', 'create_prorations', 'none'] as const) ??
       u.proration_behavior;
     const dau = su.strArray('default_allowed_updates');
-    if (dau)
-      u.default_allowed_updates =
-        dau as Stripe.BillingPortal.Configuration.Features.SubscriptionUpdate.DefaultAllowedUpdate[];
+    if (dau) u.default_allowed_updates = dau;
     const products = su.objArray('products');
     if (products) {
       u.products = products.map((pr) => ({

@@ -53,6 +53,30 @@ function readTimestampOrNow(p: ParamReader, key: string): number | 'now' | undef
   return Number(v);
 }
 
+/**
+ * Update's `billing_cycle_anchor`: the SDK (endive) sends `billing_cycle_anchor[type]=now`; older
+ * clients and the CLI send the bare string. Both are accepted.
+ */
+function readAnchorChoice(p: ParamReader): 'now' | 'unchanged' | null {
+  const choices = ['now', 'unchanged'] as const;
+  const hash = p.raw.billing_cycle_anchor;
+  if (hash !== undefined && typeof hash !== 'string')
+    return p.obj('billing_cycle_anchor')?.oneOf('type', choices) ?? null;
+  return p.oneOf('billing_cycle_anchor', choices) ?? null;
+}
+
+/**
+ * `cancel_at`: a timestamp, `''` to clear, or (since 2025) `max_period_end` / `min_period_end` /
+ * `max_billed_until`, which all mean the current period's end here (one period per subscription).
+ */
+function readCancelAt(p: ParamReader): number | 'period_end' | null | undefined {
+  const v = p.str('cancel_at');
+  if (v === undefined) return undefined;
+  if (v === '') return null;
+  if (v === 'max_period_end' || v === 'min_period_end' || v === 'max_billed_until') return 'period_end';
+  return p.int('cancel_at');
+}
+
 /** A `pm_card_*` test id or an existing pm; test ids become a new pm attached to the customer. */
 function readPaymentMethod(emu: Emulator, p: ParamReader, customerId: string): string | null | undefined {
   const v = p.strOrNull('default_payment_method');
@@ -97,7 +121,7 @@ function create(req: ApiRequest): Stripe.Subscription {
   if (anchor !== undefined && anchor < at) {
     throw invalidRequest('billing_cycle_anchor cannot be in the past.', 'billing_cycle_anchor');
   }
-  const cancelAt = p.int('cancel_at');
+  const cancelAt = readCancelAt(p);
   return createSubscription(emu, {
     customer,
     items,
@@ -146,14 +170,13 @@ function update(req: ApiRequest): Stripe.Subscription {
       resumes_at: r?.int('resumes_at') ?? null,
     };
   }
-  const cancelAtRaw = p.raw.cancel_at;
   return updateSubscription(emu, sub, {
     items: readItemChanges(emu, p.objArray('items') ?? []),
     prorationBehavior: (p.oneOf('proration_behavior', PRORATION) ?? 'create_prorations') as ProrationBehavior,
     prorationDate: p.int('proration_date') ?? null,
-    billingCycleAnchor: p.oneOf('billing_cycle_anchor', ['now', 'unchanged'] as const) ?? null,
+    billingCycleAnchor: readAnchorChoice(p),
     cancelAtPeriodEnd: p.bool('cancel_at_period_end'),
-    cancelAt: cancelAtRaw === '' ? null : p.int('cancel_at'),
+    cancelAt: readCancelAt(p),
     trialEnd: readTimestampOrNow(p, 'trial_end'),
     defaultPaymentMethod: readPaymentMethod(emu, p, customerId),
     metadata: p.has('metadata') ? p.metadata(sub.metadata) : undefined,
@@ -171,8 +194,7 @@ function cancel(req: ApiRequest): Stripe.Subscription {
   if (details) {
     sub.cancellation_details = {
       comment: details.str('comment') ?? null,
-      feedback:
-        (details.str('feedback') as Stripe.Subscription.CancellationDetails.Feedback | undefined) ?? null,
+      feedback: details.str('feedback') ?? null,
       feedback_option: null,
       reason: 'cancellation_requested',
     };

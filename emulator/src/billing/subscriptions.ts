@@ -22,7 +22,7 @@ import {
   subscriptionIdOfInvoice,
   voidInvoice,
 } from './invoices';
-import { addIntervals, computeProration, nextRetryAt, periodContaining } from './math';
+import { addIntervals, billableQuantity, computeProration, nextRetryAt, periodContaining } from './math';
 import { cardOutcome } from './cards';
 import { newSetupIntent } from './payments';
 import { isMetered, priceAmount, priceProductId, recurringOf, unitAmount } from './pricing';
@@ -139,7 +139,7 @@ export function meteredLines(
     .map((it) => {
       const meter = it.price.recurring?.meter ?? null;
       const usage = meter ? meterUsage(emu, meter, customerId, period.start, period.end) : 0;
-      const quantity = Math.max(0, Math.round(usage));
+      const quantity = billableQuantity(usage);
       return {
         amount: priceAmount(it.price, quantity),
         currency: it.price.currency,
@@ -216,7 +216,8 @@ export interface CreateArgs {
   paymentBehavior: PaymentBehavior;
   defaultPaymentMethod: string | null;
   billingCycleAnchor: number | null;
-  cancelAt: number | null;
+  /** `period_end`: Stripe's `max_period_end` / `min_period_end` / `max_billed_until`. */
+  cancelAt: number | 'period_end' | null;
   cancelAtPeriodEnd: boolean;
   collectionMethod: 'charge_automatically' | 'send_invoice';
   daysUntilDue: number | null;
@@ -306,7 +307,7 @@ export function createSubscription(emu: Emulator, args: CreateArgs): Stripe.Subs
     defaultPaymentMethod: pm,
     collectionMethod: args.collectionMethod,
     daysUntilDue: args.collectionMethod === 'send_invoice' ? (args.daysUntilDue ?? 30) : null,
-    cancelAt: args.cancelAt,
+    cancelAt: args.cancelAt === 'period_end' ? periodEnd : args.cancelAt,
     cancelAtPeriodEnd: args.cancelAtPeriodEnd,
     description: args.description,
     metadata: args.metadata,
@@ -468,7 +469,7 @@ export interface UpdateArgs {
   prorationDate: number | null;
   billingCycleAnchor: 'now' | 'unchanged' | null;
   cancelAtPeriodEnd: boolean | undefined;
-  cancelAt: number | null | undefined;
+  cancelAt: number | 'period_end' | null | undefined;
   trialEnd: number | 'now' | undefined;
   defaultPaymentMethod: string | null | undefined;
   metadata: Record<string, string> | undefined;
@@ -672,6 +673,24 @@ export function updateSubscription(
   const resetAnchor = args.billingCycleAnchor === 'now' || (intervalChanged && sub.status !== 'trialing');
   const prorate = sub.status !== 'trialing' && args.prorationBehavior !== 'none';
   const lines = prorate ? prorationLines(emu, sub, prorations, date) : [];
+  // A reset billing cycle credits the unused time of every licensed item of the old period.
+  const resetCredits =
+    prorate && resetAnchor
+      ? prorationLines(
+          emu,
+          sub,
+          sub.items.data
+            .filter((it) => !isMetered(it.price))
+            .map((it) => ({
+              item: it,
+              oldPrice: it.price,
+              oldQuantity: itemQuantity(it),
+              newPrice: null,
+              newQuantity: 0,
+            })),
+          date,
+        )
+      : [];
 
   sub.items.data = items;
   if (args.metadata) sub.metadata = args.metadata;
@@ -690,7 +709,7 @@ export function updateSubscription(
     };
   }
   if (args.cancelAt !== undefined) {
-    sub.cancel_at = args.cancelAt;
+    sub.cancel_at = args.cancelAt === 'period_end' ? subPeriod(sub).end : args.cancelAt;
     sub.cancel_at_period_end = false;
   }
 
@@ -732,8 +751,7 @@ export function updateSubscription(
 
   if (invoiceNow && newPeriod) {
     // A reset billing cycle: credit the unused time (if prorating) and bill the new period now.
-    const credits = prorate ? lines.filter((l) => l.amount < 0) : [];
-    recordProrationItems(emu, sub, credits);
+    recordProrationItems(emu, sub, resetCredits);
     const fresh = licensedLines(emu, sub, newPeriod);
     invoiceSubscription(emu, sub, 'subscription_update', fresh, newPeriod);
   } else if (lines.length > 0) {

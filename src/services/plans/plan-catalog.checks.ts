@@ -17,13 +17,19 @@ interface CheckedFile {
     features: Record<string, boolean>;
     limits: Array<{ metric: string; overLimit: 'block' | 'bill_overage' }>;
   }>;
-  meteredPrices: Array<{ metric: string; meterEventName: string; aggregation: 'sum' | 'last'; lookupKey: string }>;
+  meteredPrices: Array<{
+    metric: string;
+    meterEventName: string;
+    aggregation: 'sum' | 'last';
+    lookupKey: string;
+  }>;
 }
 
 export const FREE_PLAN_KEY = 'free';
 
 export function crossCheckCatalog(file: CheckedFile, ctx: z.RefinementCtx): void {
-  const fail = (path: Array<string | number>, message: string) => ctx.addIssue({ code: z.ZodIssueCode.custom, path, message });
+  const fail = (path: Array<string | number>, message: string) =>
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path, message });
   checkMetrics(file, fail);
   checkPlans(file, fail);
   checkLookupKeys(file, fail);
@@ -34,7 +40,8 @@ type Fail = (path: Array<string | number>, message: string) => void;
 
 function checkMetrics(file: CheckedFile, fail: Fail): void {
   for (const metric of METRIC_KEYS) {
-    if (!file.metrics[metric]) fail(['metrics'], `metric ${metric} is not declared: add it with its kind and unit`);
+    if (!file.metrics[metric])
+      fail(['metrics'], `metric ${metric} is not declared: add it with its kind and unit`);
   }
 }
 
@@ -51,7 +58,8 @@ function checkPlans(file: CheckedFile, fail: Fail): void {
     seenKeys.set(plan.key, index);
     if (plan.productKey) {
       const other = seenProducts.get(plan.productKey);
-      if (other !== undefined) fail(at('productKey'), `productKey ${plan.productKey} is used twice (also plans[${other}])`);
+      if (other !== undefined)
+        fail(at('productKey'), `productKey ${plan.productKey} is used twice (also plans[${other}])`);
       seenProducts.set(plan.productKey, index);
     }
 
@@ -59,7 +67,10 @@ function checkPlans(file: CheckedFile, fail: Fail): void {
     const intervals = new Set<string>();
     plan.prices.forEach((price, priceIndex) => {
       if (intervals.has(price.interval)) {
-        fail(at('prices', priceIndex, 'interval'), `plan ${plan.key} has more than one ${price.interval}ly price`);
+        fail(
+          at('prices', priceIndex, 'interval'),
+          `plan ${plan.key} has more than one ${price.interval}ly price`,
+        );
       }
       intervals.add(price.interval);
     });
@@ -67,11 +78,16 @@ function checkPlans(file: CheckedFile, fail: Fail): void {
     if (plan.key === FREE_PLAN_KEY) {
       if (plan.prices.length > 0) fail(at('prices'), 'the free plan has no Stripe price: set `prices: []`');
       if (plan.salesLed) fail(at('salesLed'), 'the free plan cannot be sales-led');
-      if (plan.productKey) fail(at('productKey'), 'the free plan has no Stripe product: set `productKey: null`');
+      if (plan.productKey)
+        fail(at('productKey'), 'the free plan has no Stripe product: set `productKey: null`');
     } else {
-      if (!plan.productKey) fail(at('productKey'), `plan ${plan.key} needs a productKey: Stripe bills it through a product`);
+      if (!plan.productKey)
+        fail(at('productKey'), `plan ${plan.key} needs a productKey: Stripe bills it through a product`);
       if (plan.salesLed && plan.prices.length > 0) {
-        fail(at('prices'), `plan ${plan.key} is sales-led: it has no self-serve price (an admin sets a custom one)`);
+        fail(
+          at('prices'),
+          `plan ${plan.key} is sales-led: it has no self-serve price (an admin sets a custom one)`,
+        );
       }
       if (!plan.salesLed && plan.prices.length === 0) {
         fail(at('prices'), `plan ${plan.key} is self-serve but has no price: add one, or set salesLed: true`);
@@ -108,7 +124,10 @@ function checkPlans(file: CheckedFile, fail: Fail): void {
     });
     const unlimited = METRIC_KEYS.filter((metric) => !limited.has(metric));
     if (unlimited.length > 0) {
-      fail(at('limits'), `plan ${plan.key} has no limit for ${unlimited.join(', ')} (use included: unlimited)`);
+      fail(
+        at('limits'),
+        `plan ${plan.key} has no limit for ${unlimited.join(', ')} (use included: unlimited)`,
+      );
     }
   });
 
@@ -142,10 +161,12 @@ function checkMeteredPrices(file: CheckedFile, fail: Fail): void {
     const at = (field: string) => ['meteredPrices', index, field];
     const metric = file.metrics[price.metric];
     if (!metric) fail(at('metric'), `metric ${price.metric} is not declared under metrics`);
-    if (metrics.has(price.metric)) fail(at('metric'), `metric ${price.metric} has more than one metered price`);
+    if (metrics.has(price.metric))
+      fail(at('metric'), `metric ${price.metric} has more than one metered price`);
     metrics.add(price.metric);
     // Stripe allows one active meter per event name; two prices on one name would bill each other's usage.
-    if (events.has(price.meterEventName)) fail(at('meterEventName'), `meter event ${price.meterEventName} is used twice`);
+    if (events.has(price.meterEventName))
+      fail(at('meterEventName'), `meter event ${price.meterEventName} is used twice`);
     events.add(price.meterEventName);
     // A counter's period total is the sum of its events; a gauge is billed on its peak, reported as `last`.
     const expected = metric?.kind === 'gauge' ? 'last' : 'sum';

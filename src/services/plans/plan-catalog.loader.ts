@@ -27,7 +27,9 @@ export function parseCatalog(text: string, file: string): Catalog {
   const parsed = catalogFileSchema.safeParse(document.toJS());
   const issues = [
     ...decimalPointIssues(document, lineCounter),
-    ...(parsed.success ? [] : parsed.error.issues.map((issue) => toCatalogIssue(issue, document, lineCounter))),
+    ...(parsed.success
+      ? []
+      : parsed.error.issues.map((issue) => toCatalogIssue(issue, document, lineCounter))),
   ].sort((a, b) => a.line - b.line || a.column - b.column);
   if (issues.length > 0 || !parsed.success) throw new PlanCatalogError(file, issues);
   return toCatalog(parsed.data);
@@ -67,7 +69,8 @@ function reasonOf(issue: ZodIssue): string {
 /** `plans[1].prices[0].amount`: how a reader would name the entry. */
 function formatPath(path: ReadonlyArray<string | number>): string {
   return path.reduce<string>(
-    (text, segment) => (typeof segment === 'number' ? `${text}[${segment}]` : text ? `${text}.${segment}` : segment),
+    (text, segment) =>
+      typeof segment === 'number' ? `${text}[${segment}]` : text ? `${text}.${segment}` : segment,
     '',
   );
 }

@@ -9,7 +9,9 @@ import { crossCheckCatalog } from './plan-catalog.checks';
  */
 
 const metricKey = z.enum(METRIC_KEYS);
-const lowerCaseCurrency = z.string().regex(/^[a-z]{3}$/, { message: 'must be a lower-case ISO 4217 code such as usd' });
+const lowerCaseCurrency = z
+  .string()
+  .regex(/^[a-z]{3}$/, { message: 'must be a lower-case ISO 4217 code such as usd' });
 const lookupKey = z
   .string()
   .regex(/^[a-z0-9_]{1,200}$/, { message: 'must be lower-case letters, digits and underscores' });
@@ -23,7 +25,9 @@ const cents = z
 /** Stripe's `unit_amount_decimal`: cents with at most 12 decimal places, quoted so YAML keeps it exact. */
 const decimalCents = z
   .string({ invalid_type_error: "must be a quoted decimal number of cents, e.g. '1' or '0.5'" })
-  .regex(/^\d+(\.\d{1,12})?$/, { message: "must be a decimal number of cents with at most 12 decimals, e.g. '0.5'" })
+  .regex(/^\d+(\.\d{1,12})?$/, {
+    message: "must be a decimal number of cents with at most 12 decimals, e.g. '0.5'",
+  })
   .refine((value) => /[1-9]/.test(value), { message: 'must be more than zero' });
 
 const priceSchema = z
@@ -46,14 +50,18 @@ const limitSchema = z
 
 const planSchema = z
   .object({
-    key: z.string().regex(/^[a-z][a-z0-9_]*$/, { message: 'must be lower-case letters, digits and underscores' }),
+    key: z
+      .string()
+      .regex(/^[a-z][a-z0-9_]*$/, { message: 'must be lower-case letters, digits and underscores' }),
     name: z.string().min(1),
     description: z.string().min(1),
     prices: z.array(priceSchema),
     salesLed: z.boolean().default(false),
     productKey: z
       .string()
-      .regex(/^prod_[A-Za-z0-9_]+$/, { message: 'must look like a Stripe product id, e.g. prod_coditect_starter' })
+      .regex(/^prod_[A-Za-z0-9_]+$/, {
+        message: 'must look like a Stripe product id, e.g. prod_coditect_starter',
+      })
       .nullable()
       .default(null),
     // Stripe allows trials of up to two years.

@@ -1,4 +1,12 @@
-import type { Catalog, MeteredPrice, MetricKey, MetricKind, Plan, PlanInterval, PlanPrice } from './plan.types';
+import type {
+  Catalog,
+  MeteredPrice,
+  MetricKey,
+  MetricKind,
+  Plan,
+  PlanInterval,
+  PlanPrice,
+} from './plan.types';
 import { FREE_PLAN_KEY } from './plan-catalog.checks';
 import { UnknownPlanError } from './plan-catalog.errors';
 import { readCatalogFile } from './plan-catalog.loader';

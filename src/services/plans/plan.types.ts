@@ -56,7 +56,7 @@ export interface Plan {
 /** A metered overage price, billed through a Stripe Billing Meter. */
 export interface MeteredPrice {
   metric: MetricKey;
-  /** The meter's event name, e.g. `ai_requests`. */
+  /** The meter's event name, e.g. `coditect_ai_requests`. */
   meterEventName: string;
   /** Stripe meters aggregate by sum, count or last; gauges bill their period peak by reporting it as `last`. */
   aggregation: 'sum' | 'last';

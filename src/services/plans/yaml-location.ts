@@ -23,7 +23,9 @@ export function positionOf(
   const segments = unrecognizedKey === undefined ? path : [...path, unrecognizedKey];
   for (const segment of segments) {
     if (isMap(node)) {
-      const pair = node.items.find((item) => isPair(item) && isScalar(item.key) && String(item.key.value) === String(segment));
+      const pair = node.items.find(
+        (item) => isPair(item) && isScalar(item.key) && String(item.key.value) === String(segment),
+      );
       if (!pair) break;
       offset = rangeStart(pair.key) ?? offset;
       node = pair.value;

@@ -29,7 +29,7 @@ function pathOf(ancestors: readonly unknown[], node: unknown): string {
   let path = '';
   chain.forEach((ancestor, index) => {
     const child = chain[index + 1];
-    if (isSeq(ancestor) && child !== undefined) path += `[${ancestor.items.findIndex((item) => item === child)}]`;
+    if (isSeq(ancestor) && child !== undefined) path += `[${ancestor.items.indexOf(child)}]`;
     if (isPair(ancestor) && isScalar(ancestor.key) && child === ancestor.value) {
       path += path ? `.${String(ancestor.key.value)}` : String(ancestor.key.value);
     }

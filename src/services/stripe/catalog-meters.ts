@@ -63,9 +63,13 @@ export async function syncMeter(
 
   let action: 'unchanged' | 'updated' = 'unchanged';
   if (candidate.status !== 'active') {
-    await stripe.billing.meters.reactivate(candidate.id, {}, {
-      idempotencyKey: syncKey(`meter:reactivate:${candidate.id}:${candidate.updated}`, {}),
-    });
+    await stripe.billing.meters.reactivate(
+      candidate.id,
+      {},
+      {
+        idempotencyKey: syncKey(`meter:reactivate:${candidate.id}:${candidate.updated}`, {}),
+      },
+    );
     action = 'updated';
   }
   if (candidate.display_name !== price.productName) {

@@ -35,7 +35,9 @@ function desiredFeatures(products: readonly PortalProduct[]): Features {
  * Our portal configuration, or null. Sessions pass its id as `configuration`: Stripe's API cannot make a
  * configuration the default, so without it a session would open Stripe's default one.
  */
-export async function findPortalConfiguration(stripe: Stripe): Promise<Stripe.BillingPortal.Configuration | null> {
+export async function findPortalConfiguration(
+  stripe: Stripe,
+): Promise<Stripe.BillingPortal.Configuration | null> {
   // `products` is only returned when expanded, and comparing it is the point of reading the configuration.
   const list = stripe.billingPortal.configurations.list({
     limit: 100,
@@ -70,7 +72,12 @@ export async function syncPortalConfiguration(
     report.add('unchanged', 'portal configuration', found.id, what);
     return found.id;
   }
-  const params: Stripe.BillingPortal.ConfigurationUpdateParams = { active: true, name: PORTAL_NAME, features, metadata };
+  const params: Stripe.BillingPortal.ConfigurationUpdateParams = {
+    active: true,
+    name: PORTAL_NAME,
+    features,
+    metadata,
+  };
   await stripe.billingPortal.configurations.update(found.id, params, {
     idempotencyKey: syncKey(`portal:update:${found.id}:${found.updated}`, params),
   });
@@ -97,7 +104,10 @@ function matches(found: Stripe.BillingPortal.Configuration, products: readonly P
 }
 
 /** Same products with the same prices, in any order (Stripe does not promise to keep ours). */
-function sameProducts(actual: ReadonlyArray<{ product: string; prices: string[] }>, desired: readonly PortalProduct[]): boolean {
+function sameProducts(
+  actual: ReadonlyArray<{ product: string; prices: string[] }>,
+  desired: readonly PortalProduct[],
+): boolean {
   const key = (entries: ReadonlyArray<{ product: string; prices: string[] }>) =>
     entries
       .map((entry) => `${entry.product}:${[...entry.prices].sort().join('+')}`)

@@ -9,14 +9,19 @@ export interface DesiredPrice {
   currency: string;
   interval: 'month' | 'year';
   /** A flat amount per period in integer cents (plans), or a per-unit decimal of cents on a meter (overage). */
-  amount: { kind: 'licensed'; cents: number } | { kind: 'metered'; unitAmountDecimal: string; meterId: string };
+  amount:
+    | { kind: 'licensed'; cents: number }
+    | { kind: 'metered'; unitAmountDecimal: string; meterId: string };
   nickname: string;
   /** `coditect_plan` / `coditect_metric`: maps the price back to the catalog after its lookup key has moved on. */
   metadata: Record<string, string>;
 }
 
 /** The current holder of each lookup key (Stripe allows at most 10 per list call). */
-export async function pricesByLookupKey(stripe: Stripe, lookupKeys: readonly string[]): Promise<Map<string, Stripe.Price>> {
+export async function pricesByLookupKey(
+  stripe: Stripe,
+  lookupKeys: readonly string[],
+): Promise<Map<string, Stripe.Price>> {
   const found = new Map<string, Stripe.Price>();
   for (let start = 0; start < lookupKeys.length; start += 10) {
     const chunk = lookupKeys.slice(start, start + 10);
@@ -46,9 +51,13 @@ export async function syncPrice(
       return current.id;
     }
     // Someone archived it by hand; the file still offers it, so offer it again (its terms are unchanged).
-    await stripe.prices.update(current.id, { active: true }, {
-      idempotencyKey: syncKey(`price:reactivate:${current.id}`, { active: true }),
-    });
+    await stripe.prices.update(
+      current.id,
+      { active: true },
+      {
+        idempotencyKey: syncKey(`price:reactivate:${current.id}`, { active: true }),
+      },
+    );
     report.add('updated', 'price', current.id, `${what} (reactivated)`);
     return current.id;
   }
@@ -80,10 +89,19 @@ export async function syncPrice(
   report.add('created', 'price', created.id, what);
 
   if (current?.active) {
-    await stripe.prices.update(current.id, { active: false }, {
-      idempotencyKey: syncKey(`price:archive:${current.id}:replaced-by:${created.id}`, { active: false }),
-    });
-    report.add('archived', 'price', current.id, `${desired.lookupKey} ${describeExisting(current)} (replaced by ${created.id})`);
+    await stripe.prices.update(
+      current.id,
+      { active: false },
+      {
+        idempotencyKey: syncKey(`price:archive:${current.id}:replaced-by:${created.id}`, { active: false }),
+      },
+    );
+    report.add(
+      'archived',
+      'price',
+      current.id,
+      `${desired.lookupKey} ${describeExisting(current)} (replaced by ${created.id})`,
+    );
   }
   return created.id;
 }
@@ -106,7 +124,9 @@ function matches(price: Stripe.Price, desired: DesiredPrice): boolean {
 
 function describe(desired: DesiredPrice): string {
   const amount =
-    desired.amount.kind === 'licensed' ? `${desired.amount.cents}` : `${desired.amount.unitAmountDecimal}/unit`;
+    desired.amount.kind === 'licensed'
+      ? `${desired.amount.cents}`
+      : `${desired.amount.unitAmountDecimal}/unit`;
   return `${desired.lookupKey} ${amount} ${desired.currency}/${desired.interval}`;
 }
 

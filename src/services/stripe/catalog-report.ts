@@ -53,9 +53,13 @@ export class SyncReport {
     const kindWidth = Math.max(0, ...this.lines.map((line) => line.kind.length));
     const idWidth = Math.max(0, ...this.lines.map((line) => line.id.length));
     const body = this.lines.map(
-      (line) => `${line.action.padEnd(9)} ${line.kind.padEnd(kindWidth)} ${line.id.padEnd(idWidth)}  ${line.what}`,
+      (line) =>
+        `${line.action.padEnd(9)} ${line.kind.padEnd(kindWidth)} ${line.id.padEnd(idWidth)}  ${line.what}`,
     );
     const { created, updated, archived, unchanged } = this.counts;
-    return [...body, `${created} created, ${updated} updated, ${archived} archived, ${unchanged} unchanged`].join('\n');
+    return [
+      ...body,
+      `${created} created, ${updated} updated, ${archived} archived, ${unchanged} unchanged`,
+    ].join('\n');
   }
 }

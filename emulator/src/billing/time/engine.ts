@@ -6,6 +6,7 @@
  * the search starts again, until nothing is due by `until`.
  */
 import type Stripe from 'stripe';
+import { expire } from '../checkout';
 import { billingConfig } from '../config';
 import { C, type Emulator, idOf, withTimeAt } from '../ctx';
 import { attemptPayment, customerIdOf, subscriptionIdOfInvoice } from '../invoices';
@@ -68,8 +69,20 @@ function retryTasks(emu: Emulator, inScope: (customer: string) => boolean): Task
   return tasks;
 }
 
-export function collectTasks(emu: Emulator, inScope: (customer: string) => boolean): Task[] {
+/** Open Checkout Sessions past `expires_at` expire (`checkout.session.expired`). */
+function checkoutTasks(emu: Emulator, inScope: (customer: string) => boolean): Task[] {
   const tasks: Task[] = [];
+  for (const s of emu.store.all<Stripe.Checkout.Session>(C.checkoutSession)) {
+    if (s.status !== 'open') continue;
+    const customer = idOf(s.customer) ?? '';
+    if (!inScope(customer)) continue;
+    tasks.push({ at: s.expires_at, priority: 7, customer, run: () => void expire(emu, s) });
+  }
+  return tasks;
+}
+
+export function collectTasks(emu: Emulator, inScope: (customer: string) => boolean): Task[] {
+  const tasks: Task[] = [...checkoutTasks(emu, inScope)];
   for (const sub of emu.store.all<Stripe.Subscription>(C.subscription)) {
     if (!inScope(customerIdOf(sub))) continue;
     tasks.push(...subscriptionTasks(emu, sub));

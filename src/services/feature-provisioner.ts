@@ -1,0 +1,77 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { Entitlement, Subscription } from '../entities';
+import type { Plan } from './plans/plan.types';
+import type { PlanCatalog } from './plans/plan-catalog';
+import { LIVE_STATUSES } from './subscription-sync';
+
+const DAY_MS = 24 * 3600 * 1000;
+
+/**
+ * Decides which plan an account has now and stores its entitlements, so a feature check is one indexed read.
+ * Runs in the same transaction as the subscription change that caused it.
+ *
+ * The effective plan: the subscription's while it is trialing or active; while it is past due or unpaid, still
+ * the subscription's for a grace period (BILLING_GRACE_PERIOD_DAYS from when it fell past due), then free; and
+ * free after cancellation, once the paid period is over (Stripe ends the subscription then).
+ */
+export class FeatureProvisioner {
+  constructor(
+    private readonly catalog: PlanCatalog,
+    private readonly gracePeriodDays: number,
+  ) {}
+
+  effectivePlan(subscription: Subscription | null, now: Date): Plan {
+    if (!subscription) return this.catalog.freePlan();
+    const plan = this.catalog.find(subscription.planKey) ?? this.catalog.freePlan();
+    if (subscription.status === 'trialing' || subscription.status === 'active') return plan;
+    if (subscription.status === 'past_due' || subscription.status === 'unpaid') {
+      const since = subscription.pastDueSince ?? now;
+      return now.getTime() - since.getTime() < this.gracePeriodDays * DAY_MS ? plan : this.catalog.freePlan();
+    }
+    return this.catalog.freePlan();
+  }
+
+  /** When the grace period of a past-due subscription ends (for the sweeper), or null. */
+  graceEndsAt(subscription: Subscription): Date | null {
+    if (!subscription.pastDueSince) return null;
+    return new Date(subscription.pastDueSince.getTime() + this.gracePeriodDays * DAY_MS);
+  }
+
+  /** Recomputes and stores the account's entitlements; returns the effective plan. */
+  async provision(em: EntityManager, accountId: string, now: Date): Promise<Plan> {
+    const subscription = await em.findOne(
+      Subscription,
+      { accountId, status: { $in: [...LIVE_STATUSES] } },
+      { orderBy: { createdAt: 'desc' } },
+    );
+    const plan = this.effectivePlan(subscription, now);
+    const wanted = entitlementsOf(plan);
+    const existing = await em.find(Entitlement, { accountId });
+    const byKey = new Map(existing.map((row) => [row.featureKey, row]));
+    for (const entitlement of wanted) {
+      const row = byKey.get(entitlement.featureKey);
+      if (row) {
+        row.enabled = entitlement.enabled;
+        row.limit = entitlement.limit;
+        byKey.delete(entitlement.featureKey);
+      } else {
+        em.persist(em.create(Entitlement, { accountId, ...entitlement }));
+      }
+    }
+    for (const stale of byKey.values()) em.remove(stale);
+    await em.flush();
+    return plan;
+  }
+}
+
+/** A plan's features and usage limits as entitlement rows (limit null = unlimited or not metered). */
+export function entitlementsOf(plan: Plan): Array<{ featureKey: string; enabled: boolean; limit: number | null }> {
+  return [
+    ...Object.entries(plan.features).map(([featureKey, enabled]) => ({ featureKey, enabled, limit: null })),
+    ...plan.limits.map((limit) => ({
+      featureKey: limit.metric,
+      enabled: limit.included === null || limit.included > 0,
+      limit: limit.included,
+    })),
+  ];
+}

@@ -1,0 +1,37 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type Stripe from 'stripe';
+import type { CustomerManager } from '../services/customer-manager';
+import type { FeatureProvisioner } from '../services/feature-provisioner';
+import type { InvoiceSync } from '../services/invoice-sync';
+import type { Logger } from '../services/logger';
+import type { PaymentMethodSync } from '../services/payment-method-sync';
+import type { StripeClient } from '../services/stripe/stripe-client';
+import type { SubscriptionSync } from '../services/subscription-sync';
+import type { BillingNotifications } from './billing-notifications';
+
+/** What handlers may use: Stripe (to refetch), and the services that write our copy of Stripe's state. */
+export interface HandlerTools {
+  stripe: StripeClient;
+  customers: CustomerManager;
+  subscriptions: SubscriptionSync;
+  invoices: InvoiceSync;
+  paymentMethods: PaymentMethodSync;
+  provisioner: FeatureProvisioner;
+  notifications: BillingNotifications;
+  logger: Logger;
+}
+
+/**
+ * The database half of handling an event, run inside the event's transaction. Returns the accounts whose
+ * billing changed: their entitlements are recomputed in the same transaction and, after commit, they are told.
+ */
+export type Effect = (em: EntityManager, observedAt: Date) => Promise<string[]>;
+
+/**
+ * One handler per event type. It first reads what the event is about from Stripe (outside any transaction:
+ * Stripe is the source of truth, so the order of deliveries cannot matter), then returns the `Effect`.
+ */
+export type WebhookHandler = (event: Stripe.Event, tools: HandlerTools) => Promise<Effect>;
+
+/** The event cannot be handled yet (e.g. its customer is not linked to an account yet): answer 500 so Stripe retries. */
+export class RetryLaterError extends Error {}

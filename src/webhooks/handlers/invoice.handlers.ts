@@ -1,0 +1,45 @@
+import type Stripe from 'stripe';
+import type { Effect, HandlerTools, WebhookHandler } from '../handler.types';
+import { customerRowFor, idOf } from './linking';
+import { applySubscription } from './subscription.handlers';
+
+/** invoice.paid and invoice.finalized: the invoice, and its subscription (now active, or still past due). */
+export const invoiceChanged: WebhookHandler = async (event, tools) => {
+  const { invoice, subscription } = await refetch(event, tools);
+  return applyInvoice(invoice, subscription, tools);
+};
+
+/** invoice.payment_failed: stored, the subscription is refreshed (past due), and the customer is told. */
+export const invoicePaymentFailed: WebhookHandler = async (event, tools) => {
+  const { invoice, subscription } = await refetch(event, tools);
+  const apply = applyInvoice(invoice, subscription, tools);
+  return async (em, observedAt) => {
+    const accounts = await apply(em, observedAt);
+    for (const accountId of accounts) await tools.notifications.paymentFailed(em, accountId, invoice);
+    return accounts;
+  };
+};
+
+async function refetch(
+  event: Stripe.Event,
+  tools: HandlerTools,
+): Promise<{ invoice: Stripe.Invoice; subscription: Stripe.Subscription | null }> {
+  const id = (event.data.object as Stripe.Invoice).id as string;
+  const invoice = await tools.stripe.call('invoices.retrieve', (sdk) => sdk.invoices.retrieve(id));
+  const subscriptionId = idOf(invoice.parent?.subscription_details?.subscription);
+  const subscription = subscriptionId
+    ? await tools.stripe.call('subscriptions.retrieve', (sdk) => sdk.subscriptions.retrieve(subscriptionId))
+    : null;
+  return { invoice, subscription };
+}
+
+function applyInvoice(invoice: Stripe.Invoice, subscription: Stripe.Subscription | null, tools: HandlerTools): Effect {
+  const applyToSubscription = subscription ? applySubscription(subscription, tools) : null;
+  return async (em, observedAt) => {
+    const accountHint = subscription?.metadata?.account_id ?? invoice.metadata?.account_id;
+    const customer = await customerRowFor(em, idOf(invoice.customer), accountHint);
+    await tools.invoices.apply(em, customer, invoice, observedAt);
+    if (applyToSubscription) await applyToSubscription(em, observedAt);
+    return [customer.accountId];
+  };
+}

@@ -1,0 +1,44 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { BillingCustomer } from '../../entities';
+import { RetryLaterError } from '../handler.types';
+
+/** The id of an expandable Stripe field, whether Stripe sent the id or the object. */
+export function idOf(value: string | { id: string } | null | undefined): string | null {
+  if (!value) return null;
+  return typeof value === 'string' ? value : value.id;
+}
+
+/**
+ * Our customer row for a Stripe customer. An event can arrive before we linked the customer to an account
+ * (before `checkout.session.completed`): if the object names its account (our metadata), the link is made
+ * here; otherwise the event is retried later rather than dropped.
+ */
+export async function customerRowFor(
+  em: EntityManager,
+  stripeCustomerId: string | null,
+  accountIdHint: string | null | undefined,
+): Promise<BillingCustomer> {
+  if (!stripeCustomerId) throw new RetryLaterError('the object has no customer');
+  const known = await em.findOne(BillingCustomer, { stripeCustomerId });
+  if (known) return known;
+  if (!accountIdHint) {
+    throw new RetryLaterError(`customer ${stripeCustomerId} is not linked to an account yet`);
+  }
+  return linkCustomer(em, accountIdHint, stripeCustomerId);
+}
+
+/** Records that `stripeCustomerId` is the Stripe customer of `accountId` (idempotent). */
+export async function linkCustomer(em: EntityManager, accountId: string, stripeCustomerId: string): Promise<BillingCustomer> {
+  const existing = await em.findOne(BillingCustomer, { accountId });
+  if (existing) {
+    if (!existing.stripeCustomerId || existing.deletedAt) {
+      existing.stripeCustomerId = stripeCustomerId;
+      existing.deletedAt = null;
+      await em.flush();
+    }
+    return existing;
+  }
+  const created = em.create(BillingCustomer, { accountId, stripeCustomerId });
+  await em.persistAndFlush(created);
+  return created;
+}

@@ -1,0 +1,52 @@
+import type Stripe from 'stripe';
+import type { Effect, HandlerTools, WebhookHandler } from '../handler.types';
+import { customerRowFor, idOf } from './linking';
+
+/**
+ * customer.subscription.created, .updated and .deleted: whatever the event says, the subscription is read
+ * from Stripe again and stored as it is now (canceled subscriptions can still be read), so a late or repeated
+ * event cannot roll the state back.
+ */
+export const subscriptionChanged: WebhookHandler = async (event, tools) => {
+  const subscription = await refetch(event, tools);
+  return applySubscription(subscription, tools);
+};
+
+/** customer.subscription.deleted: stored as canceled, and the customer is told. */
+export const subscriptionDeleted: WebhookHandler = async (event, tools) => {
+  const subscription = await refetch(event, tools);
+  const apply = applySubscription(subscription, tools);
+  return async (em, observedAt) => {
+    const accounts = await apply(em, observedAt);
+    for (const accountId of accounts) {
+      await tools.notifications.subscriptionCanceled(em, accountId, subscription, event.id);
+    }
+    return accounts;
+  };
+};
+
+/** customer.subscription.trial_will_end: three days before a trial ends; the customer is reminded. */
+export const trialWillEnd: WebhookHandler = async (event, tools) => {
+  const subscription = await refetch(event, tools);
+  const apply = applySubscription(subscription, tools);
+  return async (em, observedAt) => {
+    const accounts = await apply(em, observedAt);
+    for (const accountId of accounts) {
+      await tools.notifications.trialWillEnd(em, accountId, subscription);
+    }
+    return accounts;
+  };
+};
+
+function refetch(event: Stripe.Event, tools: HandlerTools): Promise<Stripe.Subscription> {
+  const id = (event.data.object as Stripe.Subscription).id;
+  return tools.stripe.call('subscriptions.retrieve', (sdk) => sdk.subscriptions.retrieve(id));
+}
+
+export function applySubscription(subscription: Stripe.Subscription, tools: HandlerTools): Effect {
+  return async (em, observedAt) => {
+    const customer = await customerRowFor(em, idOf(subscription.customer), subscription.metadata?.account_id);
+    await tools.subscriptions.apply(em, customer, subscription, observedAt);
+    return [customer.accountId];
+  };
+}

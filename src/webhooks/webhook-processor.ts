@@ -1,0 +1,109 @@
+import { LockMode } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type Stripe from 'stripe';
+import type { Orm } from '../database/database';
+import { WebhookEvent } from '../entities';
+import type { AccountEvents } from '../services/account-events';
+import type { Logger } from '../services/logger';
+import type { HandlerTools } from './handler.types';
+import { RetryLaterError } from './handler.types';
+import { HANDLERS } from './handlers';
+
+export type ProcessingOutcome = 'processed' | 'duplicate' | 'ignored';
+
+/**
+ * The inbox and dispatcher. Every event is stored by its Stripe id before anything else; a processed one is
+ * never processed again; processing (the handler's effect, provisioning, marking processed) is one transaction
+ * holding a lock on the inbox row, so concurrent deliveries of one event — on any number of instances — apply
+ * it once. A failure rolls back, marks the event failed with its attempt count, and is rethrown (500), so
+ * Stripe retries; the reconciler retries failed events too. Subscribers are told only after the commit.
+ */
+export class WebhookProcessor {
+  constructor(
+    private readonly orm: Orm,
+    private readonly tools: HandlerTools,
+    private readonly events: AccountEvents,
+    private readonly logger: Logger,
+  ) {}
+
+  async process(event: Stripe.Event, source: 'webhook' | 'reconciler' = 'webhook'): Promise<ProcessingOutcome> {
+    const em = this.orm.em.fork();
+    const stored = await this.store(em, event, source);
+    if (stored.status === 'processed' || stored.status === 'ignored') return 'duplicate';
+
+    const handler = HANDLERS[event.type];
+    if (!handler) {
+      await em.nativeUpdate(WebhookEvent, { stripeEventId: event.id }, { status: 'ignored', processedAt: new Date() });
+      this.logger.info({ eventId: event.id, type: event.type }, 'stored an event type we do not handle');
+      return 'ignored';
+    }
+
+    let accounts: string[] = [];
+    try {
+      // Reading from Stripe happens before the transaction: no transaction is held open across a Stripe call.
+      const effect = await handler(event, this.tools);
+      const outcome = await em.fork().transactional(async (tx) => {
+        const row = await tx.findOneOrFail(WebhookEvent, { stripeEventId: event.id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+        if (row.status === 'processed') return 'duplicate' as const;
+        const observedAt = new Date();
+        accounts = [...new Set(await effect(tx, observedAt))];
+        for (const accountId of accounts) await this.tools.provisioner.provision(tx, accountId, observedAt);
+        row.status = 'processed';
+        row.attempts += 1;
+        row.processedAt = new Date();
+        row.lastError = null;
+        return 'processed' as const;
+      });
+      if (outcome === 'duplicate') return 'duplicate';
+    } catch (error) {
+      await this.markFailed(event, error);
+      throw error;
+    }
+    for (const accountId of accounts) await this.events.accountUpdated(accountId, event.type);
+    return 'processed';
+  }
+
+  private async store(em: EntityManager, event: Stripe.Event, source: 'webhook' | 'reconciler'): Promise<WebhookEvent> {
+    await em
+      .createQueryBuilder(WebhookEvent)
+      .insert({
+        id: crypto.randomUUID(),
+        stripeEventId: event.id,
+        type: event.type,
+        payload: event as unknown as Record<string, unknown>,
+        objectId: (event.data.object as { id?: string }).id ?? null,
+        source,
+        status: 'received',
+        attempts: 0,
+        stripeCreatedAt: new Date(event.created * 1000),
+        receivedAt: new Date(),
+        createdAt: new Date(),
+        updatedAt: new Date(),
+      })
+      .onConflict('stripeEventId')
+      .ignore()
+      .execute();
+    return em.findOneOrFail(WebhookEvent, { stripeEventId: event.id });
+  }
+
+  private async markFailed(event: Stripe.Event, error: unknown): Promise<void> {
+    const message = error instanceof Error ? error.message : String(error);
+    const level = error instanceof RetryLaterError ? 'info' : 'warn';
+    this.logger[level]({ eventId: event.id, type: event.type, reason: message }, 'webhook event not processed; Stripe will retry');
+    try {
+      await this.orm.em
+        .fork()
+        .createQueryBuilder(WebhookEvent)
+        .update({ status: 'failed', lastError: message.slice(0, 2000), updatedAt: new Date() })
+        .where({ stripeEventId: event.id, status: { $ne: 'processed' } })
+        .execute();
+      await this.orm.em.fork().getConnection().execute(
+        'update webhook_event set attempts = attempts + 1 where stripe_event_id = ? and status = ?',
+        [event.id, 'failed'],
+      );
+    } catch (markError) {
+      // The database may be what failed; the event is still answered 500 and Stripe retries it.
+      this.logger.error({ eventId: event.id, err: markError }, 'could not mark the webhook event failed');
+    }
+  }
+}

@@ -1,0 +1,45 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from '../services/logger';
+import { InvalidWebhookError, verifyWebhook } from './signature';
+import type { WebhookProcessor } from './webhook-processor';
+
+/** Stripe events are small; anything much larger is not one of them. */
+export const WEBHOOK_BODY_LIMIT_BYTES = 512 * 1024;
+
+/**
+ * `POST /webhooks/stripe`: the raw body is verified against the signing secret(s) before anything is stored;
+ * a bad delivery gets 400 and touches nothing. A good one is processed before the answer: 200 once it is
+ * stored and applied (or was already), 500 if it could not be, so Stripe delivers it again.
+ */
+export function registerWebhookRoutes(
+  app: FastifyInstance,
+  secrets: () => readonly string[],
+  processor: () => WebhookProcessor,
+  logger: Logger,
+): void {
+  void app.register(async (scope) => {
+    // Raw bytes: the signature is over the exact body Stripe sent, not a re-serialised one.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: WEBHOOK_BODY_LIMIT_BYTES }, (_request, body, done) =>
+      done(null, body),
+    );
+    scope.post('/webhooks/stripe', { bodyLimit: WEBHOOK_BODY_LIMIT_BYTES }, async (request, reply) => {
+      const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+      const header = request.headers['stripe-signature'];
+      let event;
+      try {
+        event = verifyWebhook(raw, typeof header === 'string' ? header : undefined, secrets());
+      } catch (error) {
+        const reason = error instanceof InvalidWebhookError ? error.message : 'invalid webhook';
+        logger.warn({ reason }, 'rejected a webhook delivery');
+        return reply.code(400).send({ error: reason });
+      }
+      try {
+        const outcome = await processor().process(event);
+        return reply.code(200).send({ received: true, outcome });
+      } catch {
+        return reply.code(500).send({ received: false, error: 'processing failed; retry later' });
+      }
+    });
+  });
+}
