@@ -2,6 +2,7 @@ import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261127060938 } from './Migration20261127060938';
 import { Migration20261127055731 } from './Migration20261127055731';
 import { Migration20261127053511 } from './Migration20261127053511';
+import { Migration20261127061500_notifications } from './Migration20261127061500_notifications';
 
 /**
  * Every migration, in the order it runs. `npm run db:migration:create` writes a new file and appends it here;
@@ -11,4 +12,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261127053511', class: Migration20261127053511 },
   { name: 'Migration20261127055731', class: Migration20261127055731 },
   { name: 'Migration20261127060938', class: Migration20261127060938 },
+  { name: 'Migration20261127061500_notifications', class: Migration20261127061500_notifications },
 ];

@@ -70,6 +70,14 @@ const environmentSchema = z
         message: 'must be comma-separated origins such as https://app.coditect.ai,https://admin.coditect.ai',
       })
       .optional(),
+    SMTP_URL: z
+      .string()
+      .refine((value) => /^smtps?:\/\/[^/?#]/.test(value) && URL.canParse(value), {
+        message: 'must be a URL such as smtp://user:password@smtp.example.com:587 or smtps://…:465',
+      })
+      .optional(),
+    MAIL_FROM: z.string().min(3).default('CODITECT Billing <billing@coditect.ai>'),
+    MAIL_WORKER_INTERVAL_MS: z.coerce.number().int().min(50).max(3_600_000).default(1000),
   })
   .superRefine((env, ctx) => {
     if (!env.AUTH_JWT_SECRET && !env.AUTH_JWKS_URL) {
@@ -119,6 +127,8 @@ export interface Config {
     maxRequestsPerSecond: number;
   };
   billing: { allowedRedirectOrigins: string[]; gracePeriodDays: number; reconcileIntervalMs: number };
+  /** Notification mail: SMTP when `smtpUrl` is set, else one log line per mail (development). */
+  mail: { smtpUrl: string | null; from: string; workerIntervalMs: number };
 }
 
 /** Thrown when the environment cannot run the service; the message names every variable to fix. */
@@ -217,6 +227,7 @@ export function loadConfig(raw: RawEnvironment): Config {
       gracePeriodDays: env.BILLING_GRACE_PERIOD_DAYS,
       reconcileIntervalMs: env.RECONCILE_INTERVAL_MS,
     },
+    mail: { smtpUrl: env.SMTP_URL ?? null, from: env.MAIL_FROM, workerIntervalMs: env.MAIL_WORKER_INTERVAL_MS },
   };
 }
 

@@ -587,3 +587,34 @@ it("cancel_at accepts 'max_period_end' (the current period's end) and '' to clea
   const cleared = await stripe.subscriptions.update(sub.id, { cancel_at: '' });
   expect(cleared.cancel_at).toBeNull();
 });
+
+it('update with error_if_incomplete: a declined prorated charge fails the change and changes nothing', async () => {
+  const f = await fixture(emu);
+  const sub = await stripe.subscriptions.create({ customer: f.customer.id, items: [{ price: f.basic.id }] });
+  const bad = await stripe.paymentMethods.attach('pm_card_chargeCustomerFail', { customer: f.customer.id });
+  await stripe.subscriptions.update(sub.id, { default_payment_method: bad.id });
+  await advanceClock(stripe, f.clock.id, T0 + 10 * DAY);
+  await expect(
+    stripe.subscriptions.update(sub.id, {
+      items: [{ id: sub.items.data[0].id, price: f.pro.id }],
+      proration_behavior: 'always_invoice',
+      payment_behavior: 'error_if_incomplete',
+    }),
+  ).rejects.toMatchObject({ statusCode: 402, code: 'card_declined' });
+  const after = await stripe.subscriptions.retrieve(sub.id);
+  expect(after.items.data[0].price.id).toBe(f.basic.id);
+  expect((await stripe.invoiceItems.list({ customer: f.customer.id })).data).toHaveLength(0);
+});
+
+it('cancelation settings on a schedule-managed subscription are refused until it is released', async () => {
+  const f = await fixture(emu);
+  const sub = await stripe.subscriptions.create({ customer: f.customer.id, items: [{ price: f.pro.id }] });
+  const sched = await stripe.subscriptionSchedules.create({ from_subscription: sub.id });
+  await expect(stripe.subscriptions.update(sub.id, { cancel_at_period_end: true })).rejects.toMatchObject({
+    statusCode: 400,
+  });
+  await stripe.subscriptionSchedules.release(sched.id);
+  expect(
+    (await stripe.subscriptions.update(sub.id, { cancel_at_period_end: true })).cancel_at_period_end,
+  ).toBe(true);
+});

@@ -132,3 +132,36 @@ it('the dashboard lists billing objects and the hosted invoice page renders', as
   expect(html).toContain(String(inv.number));
   expect(html).toContain('$10.00');
 });
+
+it('lists configurations with products expanded, as the service reads them', async () => {
+  const product = await stripe.products.create({ name: 'P' });
+  const price = await stripe.prices.create({
+    product: product.id,
+    currency: 'usd',
+    unit_amount: 100,
+    recurring: { interval: 'month' },
+  });
+  await stripe.billingPortal.configurations.create({
+    name: 'self-serve',
+    features: {
+      subscription_update: {
+        enabled: true,
+        default_allowed_updates: ['price'],
+        products: [{ product: product.id, prices: [price.id] }],
+      },
+    },
+  });
+  const list = await stripe.billingPortal.configurations.list({
+    active: true,
+    limit: 100,
+    expand: ['data.features.subscription_update.products'],
+  });
+  const found = list.data.find((c) => c.name === 'self-serve');
+  expect(found?.features.subscription_update.products).toEqual([
+    {
+      adjustable_quantity: { enabled: false, maximum: null, minimum: 1 },
+      prices: [price.id],
+      product: product.id,
+    },
+  ]);
+});

@@ -1,6 +1,7 @@
 import { BillingCustomer } from './billing-customer.entity';
 import { Entitlement } from './entitlement.entity';
 import { Invoice } from './invoice.entity';
+import { Notification } from './notification.entity';
 import { PaymentMethod } from './payment-method.entity';
 import { Subscription } from './subscription.entity';
 import { SyncCursor } from './sync-cursor.entity';
@@ -17,9 +18,11 @@ export const ENTITIES = [
   WebhookEvent,
   Entitlement,
   SyncCursor,
+  Notification,
 ];
 
-export { BillingCustomer, Entitlement, Invoice, PaymentMethod, Subscription, SyncCursor, UsageRecord, WebhookEvent };
+export { BillingCustomer, Entitlement, Invoice, Notification, PaymentMethod, Subscription, SyncCursor, UsageRecord, WebhookEvent };
 export type { PostalAddress } from './billing-customer.entity';
+export type { NotificationKind, NotificationStatus } from './notification.entity';
 export type { BillingInterval, SubscriptionStatus } from './subscription.entity';
 export type { WebhookEventStatus } from './webhook-event.entity';

@@ -31,6 +31,15 @@ export class RequestContext {
     return this.requestLoaders;
   }
 
+  /**
+   * A subscription keeps one context for all its events; each event must read fresh data, not what the
+   * previous event's loaders cached. Called at the start of every event.
+   */
+  startNextEvent(): void {
+    this.forkedEm = undefined;
+    this.requestLoaders = undefined;
+  }
+
   /** The signed-in caller, or UNAUTHENTICATED. */
   requireCaller(): AuthenticatedCaller {
     if (this.caller.kind !== 'authenticated') throw new UnauthenticatedError();

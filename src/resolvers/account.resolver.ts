@@ -115,9 +115,11 @@ export class AccountResolver {
   })
   accountUpdated(
     @Root() payload: AccountUpdatedPayload,
+    @Ctx() context: RequestContext,
     @Arg('accountId', () => ID, { nullable: true, description: 'Admin only: the account to follow' })
     _accountId?: string,
   ): Account {
+    context.startNextEvent();
     return accountOf(payload.accountId);
   }
 }

@@ -1,12 +1,17 @@
 import type Stripe from 'stripe';
 import { loadPlanCatalog } from '../../src/services/plans/plan-catalog';
 import { startTestEmulator, type TestEmulator } from './emulator';
+import type { TestDatabase } from './database';
 import { startTestService, type TestService } from './service';
 
 export interface BillingStack {
   service: TestService;
   stripe: Stripe;
   emulator: TestEmulator;
+  /** The webhook endpoint's signing secret (when started with webhooks). */
+  webhookSecret: string | null;
+  /** Waits until the emulator has delivered every webhook (retries included). */
+  flushWebhooks(): Promise<void>;
   /** Moves the emulator's clock (what time brings in Stripe happens: renewals, trial ends, …). */
   advanceClock(seconds: number): Promise<void>;
   /** GraphQL as a signed-in user of `accountId`. */
@@ -23,14 +28,34 @@ export type GraphQLCaller = <T = Record<string, unknown>>(
  * The service wired to its own Stripe emulator, with the catalog synced into it. Prices come from the real
  * catalog file, so a test that buys `starter` pays what plans/plans.yaml says.
  */
-export async function startBillingStack(env: Record<string, string> = {}): Promise<BillingStack> {
+export async function startBillingStack(
+  env: Record<string, string> = {},
+  options: { webhooks?: boolean; database?: TestDatabase } = {},
+): Promise<BillingStack> {
   const emulator = await startTestEmulator();
   await seedCatalog(emulator.stripe);
-  const service = await startTestService({ env: { ...emulator.env, ...env } });
+  // The endpoint is registered before the service starts (its secret is configuration), then pointed at it.
+  const endpoint = options.webhooks
+    ? await emulator.stripe.webhookEndpoints.create({ url: 'http://127.0.0.1:9/pending', enabled_events: ['*'] })
+    : null;
+  const service = await startTestService({
+    database: options.database,
+    env: { ...emulator.env, ...(endpoint ? { STRIPE_WEBHOOK_SECRET: endpoint.secret as string } : {}), ...env },
+  });
+  if (endpoint) await emulator.stripe.webhookEndpoints.update(endpoint.id, { url: `${service.url}/webhooks/stripe` });
   return {
     service,
     stripe: emulator.stripe,
     emulator,
+    webhookSecret: endpoint?.secret ?? null,
+    flushWebhooks: async () => {
+      const response = await fetch(`${emulator.url}/_emulator/webhooks/flush`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ timeout_ms: 20_000 }),
+      });
+      if (!response.ok) throw new Error(`webhooks did not settle: ${response.status} ${await response.text()}`);
+    },
     advanceClock: async (seconds) => {
       const response = await fetch(`${emulator.url}/_emulator/clock/advance`, {
         method: 'POST',

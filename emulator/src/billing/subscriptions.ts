@@ -18,6 +18,7 @@ import {
   advanceInvoice,
   createInvoice,
   customerIdOf,
+  pendingItems,
   finalizeInvoice,
   subscriptionIdOfInvoice,
   voidInvoice,
@@ -160,8 +161,12 @@ function customerOfSub(emu: Emulator, sub: Stripe.Subscription): Stripe.Customer
   return emu.store.require<Stripe.Customer>(C.customer, customerIdOf(sub), 'customer');
 }
 
-export function subPaymentMethod(emu: Emulator, sub: Stripe.Subscription): string | null {
-  const own = idOf(sub.default_payment_method);
+export function subPaymentMethod(
+  emu: Emulator,
+  sub: Stripe.Subscription,
+  override?: string | null,
+): string | null {
+  const own = override !== undefined ? override : idOf(sub.default_payment_method);
   if (own) return own;
   const c = emu.store.get<Stripe.Customer>(C.customer, customerIdOf(sub));
   return idOf(c?.invoice_settings?.default_payment_method ?? null) ?? idOf(c?.default_source ?? null);
@@ -202,6 +207,17 @@ export function invoiceSubscription(
   if (!opts.pay) return { invoice: inv, ok: false };
   const r = advanceInvoice(emu, inv);
   return { invoice: r.invoice, ok: r.ok };
+}
+
+/** 402 (or 400 without a payment method) when charging `paymentMethod` would fail. */
+function assertChargeable(emu: Emulator, paymentMethod: string | null): void {
+  if (!paymentMethod) {
+    throw invalidRequest(
+      'This customer has no attached payment source or default payment method. Please consider adding a default payment method.',
+    );
+  }
+  const o = cardOutcome(emu, paymentMethod);
+  if (!o.ok) throw cardError(o.code, o.message, o.declineCode);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -278,19 +294,12 @@ export function createSubscription(emu: Emulator, args: CreateArgs): Stripe.Subs
     firstAmount > 0 &&
     args.collectionMethod === 'charge_automatically'
   ) {
-    const pmId =
+    assertChargeable(
+      emu,
       pm ??
-      idOf(customer.invoice_settings?.default_payment_method ?? null) ??
-      idOf(customer.default_source ?? null);
-    if (!pmId) {
-      throw invalidRequest(
-        'This customer has no attached payment source or default payment method. Please consider adding a default payment method. For more information, visit https://stripe.com/docs/billing/subscriptions/payment-methods-setting#payment-method-priority.',
-        undefined,
-        'resource_missing',
-      );
-    }
-    const o = cardOutcome(emu, pmId);
-    if (!o.ok) throw cardError(o.code, o.message, o.declineCode);
+        idOf(customer.invoice_settings?.default_payment_method ?? null) ??
+        idOf(customer.default_source ?? null),
+    );
   }
 
   const subId = id('sub');
@@ -691,6 +700,27 @@ export function updateSubscription(
           date,
         )
       : [];
+  if (sub.schedule && (args.cancelAtPeriodEnd !== undefined || args.cancelAt !== undefined)) {
+    throw invalidRequest(
+      `The subscription is managed by the subscription schedule \`${idOf(sub.schedule)}\`, and updating any cancelation behavior directly is not allowed. Please update the schedule instead.`,
+    );
+  }
+  if (args.paymentBehavior === 'error_if_incomplete' && sub.collection_method === 'charge_automatically') {
+    // A charge that would decline fails the whole update (402) and changes nothing.
+    const pending = pendingItems(emu, customerId, { subscription: sub.id }).reduce(
+      (t, ii) => t + ii.amount,
+      0,
+    );
+    let dueNow = 0;
+    if (resetAnchor && sub.status !== 'trialing') {
+      const next = { start: at, end: addIntervals(at, newInterval.interval, newInterval.count, 1) };
+      const fresh = licensedLines(emu, { ...sub, items: { ...sub.items, data: items } }, next);
+      dueNow = [...resetCredits, ...fresh].reduce((t, l) => t + l.amount, 0) + pending;
+    } else if (args.prorationBehavior === 'always_invoice' && lines.length > 0) {
+      dueNow = lines.reduce((t, l) => t + l.amount, 0) + pending;
+    }
+    if (dueNow > 0) assertChargeable(emu, subPaymentMethod(emu, sub, args.defaultPaymentMethod));
+  }
 
   sub.items.data = items;
   if (args.metadata) sub.metadata = args.metadata;

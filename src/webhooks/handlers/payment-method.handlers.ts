@@ -1,6 +1,6 @@
 import type Stripe from 'stripe';
 import { BillingCustomer, PaymentMethod } from '../../entities';
-import type { WebhookHandler } from '../handler.types';
+import type { HandlerTools, WebhookHandler } from '../handler.types';
 import { customerRowFor, idOf } from './linking';
 
 /**
@@ -14,7 +14,7 @@ export const paymentMethodChanged: WebhookHandler = async (event, tools) => {
   const customer = stripeCustomerId
     ? await tools.stripe.call('customers.retrieve', (sdk) => sdk.customers.retrieve(stripeCustomerId))
     : null;
-  const defaultId = customer && !customer.deleted ? idOf(customer.invoice_settings?.default_payment_method) : null;
+  const defaultId = customer && !customer.deleted ? await defaultPaymentMethodOf(customer, tools) : null;
   return async (em, observedAt) => {
     if (!stripeCustomerId) {
       // Detached: remove it from whichever account had it.
@@ -30,3 +30,16 @@ export const paymentMethodChanged: WebhookHandler = async (event, tools) => {
     return [row.accountId];
   };
 };
+
+/**
+ * The card that will be charged: the customer's default, else the live subscription's own default (Checkout
+ * sets the card on the subscription, not on the customer).
+ */
+async function defaultPaymentMethodOf(customer: Stripe.Customer, tools: HandlerTools): Promise<string | null> {
+  const customerDefault = idOf(customer.invoice_settings?.default_payment_method);
+  if (customerDefault) return customerDefault;
+  const subscriptions = await tools.stripe.call('subscriptions.list', (sdk) =>
+    sdk.subscriptions.list({ customer: customer.id, limit: 1 }),
+  );
+  return idOf(subscriptions.data[0]?.default_payment_method);
+}

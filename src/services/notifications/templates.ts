@@ -1,0 +1,157 @@
+import type {
+  NotificationMessage,
+  PaymentFailedData,
+  SubscriptionCanceledData,
+  TrialWillEndData,
+  UsageThresholdData,
+} from './messages';
+
+/** A mail's content: the subject, a plain-text body and the same in simple HTML. */
+export interface RenderedMail {
+  subject: string;
+  text: string;
+  html: string;
+}
+
+const LOCALE = 'en-US';
+
+/**
+ * Stripe's minor-unit exponent per currency: amounts of these currencies are already whole units (¥500 is
+ * 500) or thousandths, everything else is hundredths. Stripe's list, not ISO 4217's: they differ (e.g. ISK).
+ * https://docs.stripe.com/currencies#zero-decimal
+ */
+const ZERO_DECIMAL = new Set([
+  'BIF', 'CLP', 'DJF', 'GNF', 'JPY', 'KMF', 'KRW', 'MGA', 'PYG', 'RWF', 'UGX', 'VND', 'VUV', 'XAF', 'XOF', 'XPF',
+]);
+const THREE_DECIMAL = new Set(['BHD', 'JOD', 'KWD', 'OMR', 'TND']);
+
+function minorUnitExponent(currency: string): number {
+  if (ZERO_DECIMAL.has(currency)) return 0;
+  if (THREE_DECIMAL.has(currency)) return 3;
+  return 2;
+}
+
+/**
+ * An amount in integer minor units (as Stripe and our tables keep it) for a reader: 1900 USD → "$19.00",
+ * 500 JPY → "¥500". The only place an amount becomes a fraction, and only for display.
+ */
+export function formatMoney(amountMinor: number, currency: string): string {
+  const code = currency.toUpperCase();
+  return new Intl.NumberFormat(LOCALE, { style: 'currency', currency: code }).format(
+    amountMinor / 10 ** minorUnitExponent(code),
+  );
+}
+
+/** A date for a reader, in UTC so every instance writes the same mail: "December 3, 2026". */
+export function formatDate(date: Date): string {
+  return new Intl.DateTimeFormat(LOCALE, { dateStyle: 'long', timeZone: 'UTC' }).format(date);
+}
+
+function formatCount(value: number): string {
+  return new Intl.NumberFormat(LOCALE).format(value);
+}
+
+/** The mail for a checked message. Pure: the same message always renders the same mail. */
+export function renderNotification(message: NotificationMessage): RenderedMail {
+  switch (message.kind) {
+    case 'payment_failed':
+      return paymentFailed(message.data);
+    case 'trial_will_end':
+      return trialWillEnd(message.data);
+    case 'subscription_canceled':
+      return subscriptionCanceled(message.data);
+    case 'usage_threshold':
+      return usageThreshold(message.data);
+  }
+}
+
+/** A body as paragraphs, and optionally one link; becomes both the text and the HTML part. */
+interface Body {
+  paragraphs: string[];
+  link?: { label: string; url: string } | null;
+}
+
+function mail(subject: string, body: Body): RenderedMail {
+  const link = body.link ?? null;
+  const textParts = [...body.paragraphs, ...(link ? [`${link.label}: ${link.url}`] : []), SIGNATURE];
+  const htmlParts = [
+    ...body.paragraphs.map((paragraph) => `<p>${escapeHtml(paragraph)}</p>`),
+    ...(link ? [`<p><a href="${escapeHtml(link.url)}">${escapeHtml(link.label)}</a></p>`] : []),
+    `<p style="color:#666">${escapeHtml(SIGNATURE)}</p>`,
+  ];
+  return {
+    subject,
+    text: `${textParts.join('\n\n')}\n`,
+    html: `<!doctype html>\n<html><body style="font-family:sans-serif;line-height:1.5">\n${htmlParts.join('\n')}\n</body></html>\n`,
+  };
+}
+
+const SIGNATURE = '— CODITECT Billing';
+
+function paymentFailed(data: PaymentFailedData): RenderedMail {
+  const amount = formatMoney(data.amountDue, data.currency);
+  const invoice = data.invoiceNumber ? `invoice ${data.invoiceNumber}` : 'your invoice';
+  const plan = data.planName ? ` for your ${data.planName} plan` : '';
+  const retry = data.nextPaymentAttemptAt
+    ? `We will try the payment again on ${formatDate(data.nextPaymentAttemptAt)}. To avoid an interruption, please update your payment method before then.`
+    : 'We will not try this payment again automatically: please pay the invoice or update your payment method to keep your subscription.';
+  return mail(`Payment failed: ${amount} due`, {
+    paragraphs: [`We could not collect the payment of ${amount} for ${invoice}${plan}.`, retry],
+    link: data.hostedInvoiceUrl ? { label: 'Pay the invoice', url: data.hostedInvoiceUrl } : null,
+  });
+}
+
+function trialWillEnd(data: TrialWillEndData): RenderedMail {
+  const endsOn = formatDate(data.trialEndsAt);
+  const charge =
+    data.amountAfterTrial !== null && data.currency !== null
+      ? ` Your first payment of ${formatMoney(data.amountAfterTrial, data.currency)} will be charged then.`
+      : '';
+  const next = data.hasPaymentMethod
+    ? `Your subscription continues automatically.${charge}`
+    : 'No payment method is on file: add one before then to keep your plan, or the account moves to the free plan.';
+  return mail(`Your ${data.planName} trial ends on ${endsOn}`, {
+    paragraphs: [`Your free trial of the ${data.planName} plan ends on ${endsOn}.`, next],
+  });
+}
+
+function subscriptionCanceled(data: SubscriptionCanceledData): RenderedMail {
+  const endedOn = formatDate(data.endedAt);
+  return mail(`Your ${data.planName} subscription has been canceled`, {
+    paragraphs: [
+      `Your ${data.planName} subscription has been canceled; access to its features ended on ${endedOn}.`,
+      'Your account continues on the free plan. You can subscribe again at any time.',
+    ],
+  });
+}
+
+function usageThreshold(data: UsageThresholdData): RenderedMail {
+  const figures = `${formatCount(data.used)} of ${formatCount(data.included)} ${data.metricLabel}`;
+  const period = `the current billing period, which ends on ${formatDate(data.periodEnd)}`;
+  const reached = data.thresholdPercent >= 100;
+  const consequence = !reached
+    ? 'No action is needed yet; consider upgrading if you expect to need more.'
+    : data.overLimit === 'block'
+      ? `Further ${data.metricLabel} are refused until the period ends, unless you upgrade your plan.`
+      : `Further ${data.metricLabel} are billed as overage on your next invoice.`;
+  return mail(
+    reached
+      ? `You have used all ${formatCount(data.included)} ${data.metricLabel} of your ${data.planName} plan`
+      : `You have used ${data.thresholdPercent}% of your ${data.metricLabel}`,
+    {
+      paragraphs: [
+        `You have used ${figures} (${Math.floor((data.used / data.included) * 100)}%) included in your ${data.planName} plan for ${period}.`,
+        consequence,
+      ],
+    },
+  );
+}
+
+function escapeHtml(value: string): string {
+  return value
+    .replaceAll('&', '&amp;')
+    .replaceAll('<', '&lt;')
+    .replaceAll('>', '&gt;')
+    .replaceAll('"', '&quot;')
+    .replaceAll("'", '&#39;');
+}

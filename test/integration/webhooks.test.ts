@@ -1,0 +1,236 @@
+import Stripe from 'stripe';
+import { Entitlement, Subscription, WebhookEvent } from '../../src/entities';
+import { type BillingStack, startBillingStack } from '../support/billing-stack';
+import { connectSocket, subscribe } from '../support/ws-client';
+import { waitUntil } from '../support/wait';
+
+/**
+ * The webhook endpoint (checklist 6.1.3 and 6.2.3): signature checks, the inbox, idempotency, routing, unknown
+ * types, the full processing against the emulator's own deliveries, provisioning and live updates.
+ */
+
+const ALLOWED = 'http://localhost:3000';
+
+function signedEvent(event: object, secret: string, timestamp?: number): { body: string; signature: string } {
+  const body = JSON.stringify(event);
+  const signature = Stripe.webhooks.generateTestHeaderString({ payload: body, secret, timestamp });
+  return { body, signature };
+}
+
+function fakeEvent(type: string, object: object, id = `evt_test_${Math.random().toString(36).slice(2)}`): Stripe.Event {
+  return {
+    id,
+    object: 'event',
+    api_version: '2026-10-28.endive',
+    created: Math.floor(Date.now() / 1000),
+    data: { object },
+    livemode: false,
+    pending_webhooks: 1,
+    request: { id: null, idempotency_key: null },
+    type,
+  } as unknown as Stripe.Event;
+}
+
+describe('POST /webhooks/stripe', () => {
+  let stack: BillingStack;
+  let secret: string;
+
+  beforeAll(async () => {
+    stack = await startBillingStack({ BILLING_ALLOWED_REDIRECT_ORIGINS: ALLOWED }, { webhooks: true });
+    secret = stack.webhookSecret as string;
+    await fetch(`${stack.emulator.url}/_emulator/webhooks/mode`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ retry_schedule_ms: [200, 400, 800, 1600] }),
+    });
+  });
+  afterAll(() => stack.stop());
+
+  function deliver(body: string, signature?: string) {
+    return fetch(`${stack.service.url}/webhooks/stripe`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(signature ? { 'stripe-signature': signature } : {}) },
+      body,
+    });
+  }
+
+  async function storedEvents(filter: object = {}) {
+    return stack.service.service.orm.em.fork().find(WebhookEvent, filter);
+  }
+
+  describe('signature verification', () => {
+    it('rejects a missing, forged or stale signature with 400 and stores nothing', async () => {
+      const event = fakeEvent('customer.created', { id: 'cus_forged', object: 'customer' }, 'evt_forged_1');
+      const forged = signedEvent(event, 'whsec_someone_else');
+      const stale = signedEvent(event, secret, Math.floor(Date.now() / 1000) - 400);
+      expect((await deliver(forged.body)).status).toBe(400);
+      expect((await deliver(forged.body, forged.signature)).status).toBe(400);
+      expect((await deliver(stale.body, stale.signature)).status).toBe(400);
+      // A signature over other bytes than those sent (a re-serialised body) fails too.
+      const valid = signedEvent(event, secret);
+      expect((await deliver(`${valid.body} `, valid.signature)).status).toBe(400);
+      expect(await storedEvents({ stripeEventId: 'evt_forged_1' })).toEqual([]);
+    });
+
+    it('rejects a signed body that is not an event', async () => {
+      const { body, signature } = signedEvent({ hello: 'world' }, secret);
+      expect((await deliver(body, signature)).status).toBe(400);
+    });
+
+    it('caps the body size', async () => {
+      const { body, signature } = signedEvent(
+        fakeEvent('customer.updated', { id: 'cus_big', object: 'customer', description: 'x'.repeat(600_000) }),
+        secret,
+      );
+      expect((await deliver(body, signature)).status).toBe(413);
+    });
+  });
+
+  describe('inbox', () => {
+    it('stores an unknown event type, answers 200 and does nothing else', async () => {
+      const { body, signature } = signedEvent(fakeEvent('radar.early_fraud_warning.created', { id: 'issfr_1' }, 'evt_unknown_1'), secret);
+      const response = await deliver(body, signature);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ received: true, outcome: 'ignored' });
+      const [stored] = await storedEvents({ stripeEventId: 'evt_unknown_1' });
+      expect(stored).toMatchObject({ type: 'radar.early_fraud_warning.created', status: 'ignored', objectId: 'issfr_1' });
+    });
+
+    it('processes an event once: a duplicate answers 200 and does nothing', async () => {
+      const customer = await stack.stripe.customers.create({ email: 'dup@x.io', metadata: { account_id: 'acct_dup' } });
+      // Stripe's own customer.created delivery links the account first; then our hand-made event follows.
+      await stack.flushWebhooks();
+      const event = fakeEvent('customer.updated', customer, 'evt_dup_1');
+      const first = signedEvent(event, secret);
+      expect(await (await deliver(first.body, first.signature)).json()).toEqual({ received: true, outcome: 'processed' });
+      const again = signedEvent(event, secret);
+      expect(await (await deliver(again.body, again.signature)).json()).toEqual({ received: true, outcome: 'duplicate' });
+      const [stored] = await storedEvents({ stripeEventId: 'evt_dup_1' });
+      expect(stored).toMatchObject({ status: 'processed', attempts: 1 });
+    });
+
+    it('answers 500 for a customer not linked yet, keeps the event as failed, and processes it on a retry', async () => {
+      const customer = await stack.stripe.customers.create({ email: 'early@x.io' });
+      const subscription = await stack.stripe.subscriptions.create({
+        customer: customer.id,
+        items: [{ price: (await stack.stripe.prices.list({ lookup_keys: ['price_starter_monthly'] })).data[0].id }],
+        trial_period_days: 14,
+      });
+      const event = fakeEvent('customer.subscription.created', subscription, 'evt_early_1');
+      const early = signedEvent(event, secret);
+      expect((await deliver(early.body, early.signature)).status).toBe(500);
+      const [failed] = await storedEvents({ stripeEventId: 'evt_early_1' });
+      expect(failed).toMatchObject({ status: 'failed', attempts: 1 });
+      expect(failed.lastError).toMatch(/not linked to an account yet/);
+
+      // checkout.session.completed (or any event naming the account) links the customer...
+      await stack.stripe.customers.update(customer.id, { metadata: { account_id: 'acct_early' } });
+      const link = signedEvent(fakeEvent('customer.updated', { ...customer, metadata: { account_id: 'acct_early' } }), secret);
+      expect((await deliver(link.body, link.signature)).status).toBe(200);
+      // ...and Stripe's retry of the first event now succeeds.
+      const retry = signedEvent(event, secret);
+      expect(await (await deliver(retry.body, retry.signature)).json()).toEqual({ received: true, outcome: 'processed' });
+      const [processed] = await storedEvents({ stripeEventId: 'evt_early_1' });
+      expect(processed).toMatchObject({ status: 'processed', attempts: 2, lastError: null });
+      const row = await stack.service.service.orm.em.fork().findOneOrFail(Subscription, { stripeSubscriptionId: subscription.id });
+      expect(row).toMatchObject({ accountId: 'acct_early', status: 'trialing', planKey: 'starter' });
+    });
+  });
+
+  describe('processing Stripe’s own deliveries', () => {
+    it('checkout → webhooks → active subscription, professional entitlements, and accountUpdated pushed live', async () => {
+      const gql = await stack.as('acct_webhook_checkout');
+      const client = connectSocket(stack.service.url, `Bearer ${await stack.service.token('acct_webhook_checkout')}`);
+      const updates = subscribe<{ accountUpdated: { id: string; plan: { key: string } } }>(
+        client,
+        'subscription { accountUpdated { id plan { key } } }',
+      );
+      await new Promise((done) => setTimeout(done, 200));
+
+      const created = await gql<{ createCheckoutSession: { id: string } }>(
+        `mutation { createCheckoutSession(input: { planKey: "professional", successUrl: "${ALLOWED}/ok", cancelUrl: "${ALLOWED}/no" }) { id } }`,
+      );
+      const sessionId = created.data?.createCheckoutSession.id as string;
+      const paid = await fetch(`${stack.emulator.url}/_emulator/checkout/sessions/${sessionId}/complete`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ card: '4242424242424242' }),
+      });
+      expect(paid.status).toBe(200);
+      await stack.flushWebhooks();
+
+      const em = stack.service.service.orm.em.fork();
+      const subscription = await em.findOneOrFail(Subscription, { accountId: 'acct_webhook_checkout' });
+      expect(subscription).toMatchObject({ status: 'active', planKey: 'professional' });
+      const entitlements = await em.find(Entitlement, { accountId: 'acct_webhook_checkout' });
+      expect(entitlements.find((row) => row.featureKey === 'team_collaboration')?.enabled).toBe(true);
+      expect(entitlements.find((row) => row.featureKey === 'ai_requests')?.limit).toBe(10_000);
+
+      await waitUntil(async () => {
+        const update = await updates.next(5000);
+        return update.accountUpdated.plan.key === 'professional';
+      }, 'a live accountUpdated shows the professional plan');
+      updates.close();
+      await client.dispose();
+
+      const viewer = await gql<{ viewer: { invoices: { nodes: Array<{ status: string; amountPaid: number }> }; paymentMethods: Array<{ last4: string }> } }>(
+        '{ viewer { invoices { nodes { status amountPaid } } paymentMethods { last4 isDefault } } }',
+      );
+      expect(viewer.data?.viewer.invoices.nodes).toContainEqual({ status: 'paid', amountPaid: 4900 });
+      expect(viewer.data?.viewer.paymentMethods).toEqual([{ last4: '4242', isDefault: true }]);
+    });
+
+    it('ends equal to Stripe whatever the order, with duplicates and concurrency', async () => {
+      await fetch(`${stack.emulator.url}/_emulator/webhooks/mode`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ order: 'shuffle', window: 8, twice: true, concurrent: true }),
+      });
+      // Events are stamped by the second: start in a second of our own, after the previous test's events.
+      const startedAt = ((await (await fetch(`${stack.emulator.url}/_emulator/clock`)).json()).now as number) + 1;
+      await new Promise((done) => setTimeout(done, 1100));
+      try {
+        const accounts = ['acct_chaos_1', 'acct_chaos_2', 'acct_chaos_3'];
+        for (const accountId of accounts) {
+          const gql = await stack.as(accountId);
+          await gql('mutation { createSubscription(input: { planKey: "starter", paymentMethodId: "pm_card_visa" }) { id } }');
+          await gql('mutation { changeSubscription(input: { planKey: "professional" }) { id } }');
+        }
+        await (await stack.as('acct_chaos_2'))('mutation { cancelSubscription(input: { atPeriodEnd: true }) { id } }');
+        await (await stack.as('acct_chaos_3'))('mutation { cancelSubscription(input: { atPeriodEnd: false }) { id } }');
+        await stack.flushWebhooks();
+
+        const em = stack.service.service.orm.em.fork();
+        for (const accountId of accounts) {
+          const rows = await em.find(Subscription, { accountId });
+          expect(rows).toHaveLength(1);
+          const inStripe = await stack.stripe.subscriptions.retrieve(rows[0].stripeSubscriptionId);
+          expect({ status: rows[0].status, price: rows[0].priceId, cancelAtPeriodEnd: rows[0].cancelAtPeriodEnd }).toEqual({
+            status: inStripe.status,
+            price: inStripe.items.data[0].price.id,
+            cancelAtPeriodEnd: inStripe.cancel_at_period_end,
+          });
+        }
+        // Every event Stripe sent is stored once and ended processed (or ignored): none failed or pending, and
+        // each was delivered at least twice (the "twice" switch).
+        const sent = (await stack.stripe.events.list({ created: { gte: startedAt }, limit: 100 })).data;
+        const stored = await em.find(WebhookEvent, { stripeEventId: { $in: sent.map((event) => event.id) } });
+        expect(stored).toHaveLength(sent.length);
+        expect(stored.filter((row) => row.status !== 'processed' && row.status !== 'ignored')).toEqual([]);
+        const deliveries = (await (await fetch(`${stack.emulator.url}/_emulator/webhooks/deliveries`)).json()) as
+          | Array<{ event: string; copy: number }>
+          | { data: Array<{ event: string; copy: number }> };
+        const attempts = Array.isArray(deliveries) ? deliveries : deliveries.data;
+        for (const event of sent) {
+          expect(attempts.filter((attempt) => attempt.event === event.id).length).toBeGreaterThanOrEqual(2);
+        }
+      } finally {
+        await fetch(`${stack.emulator.url}/_emulator/webhooks/mode`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ reset: true, retry_schedule_ms: [200, 400, 800, 1600] }),
+        });
+      }
+    });
+  });
+});
