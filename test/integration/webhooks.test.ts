@@ -187,7 +187,8 @@ describe('POST /webhooks/stripe', () => {
         body: JSON.stringify({ order: 'shuffle', window: 8, twice: true, concurrent: true }),
       });
       // Events are stamped by the second: start in a second of our own, after the previous test's events.
-      const startedAt = ((await (await fetch(`${stack.emulator.url}/_emulator/clock`)).json()).now as number) + 1;
+      const clock = (await (await fetch(`${stack.emulator.url}/_emulator/clock`)).json()) as { now: number };
+      const startedAt = clock.now + 1;
       await new Promise((done) => setTimeout(done, 1100));
       try {
         const accounts = ['acct_chaos_1', 'acct_chaos_2', 'acct_chaos_3'];

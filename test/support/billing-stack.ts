@@ -1,5 +1,6 @@
 import type Stripe from 'stripe';
 import { loadPlanCatalog } from '../../src/services/plans/plan-catalog';
+import { syncCatalog } from '../../src/services/stripe/catalog-sync';
 import { startTestEmulator, type TestEmulator } from './emulator';
 import type { TestDatabase } from './database';
 import { startTestService, type TestService } from './service';
@@ -75,21 +76,7 @@ export async function startBillingStack(
   };
 }
 
-/** Products and prices by lookup key, as `npm run stripe:sync` makes them. */
+/** The catalog, exactly as `npm run stripe:sync` makes it in production. */
 async function seedCatalog(stripe: Stripe): Promise<void> {
-  const catalog = loadPlanCatalog();
-  for (const plan of catalog.plans()) {
-    if (plan.prices.length === 0) continue;
-    const product = await stripe.products.create({ name: plan.name, metadata: { coditect_plan: plan.key } });
-    for (const price of plan.prices) {
-      await stripe.prices.create({
-        product: product.id,
-        unit_amount: price.amount,
-        currency: price.currency,
-        recurring: { interval: price.interval },
-        lookup_key: price.lookupKey,
-        metadata: { coditect_plan: plan.key },
-      });
-    }
-  }
+  await syncCatalog(stripe, loadPlanCatalog());
 }
