@@ -6,7 +6,9 @@ export class Migration20261127061500_notifications extends Migration {
     this.addSql(
       `create table "notification" ("id" uuid not null, "created_at" timestamptz not null, "updated_at" timestamptz not null, "account_id" varchar(255) not null, "kind" varchar(32) not null, "recipient" varchar(320) not null, "data" jsonb not null, "dedupe_key" varchar(255) not null, "status" varchar(16) not null default 'pending', "attempts" int not null default 0, "next_attempt_at" timestamptz not null, "last_error" text null, "sent_at" timestamptz null, constraint "notification_pkey" primary key ("id"));`,
     );
-    this.addSql(`alter table "notification" add constraint "notification_dedupe_key_unique" unique ("dedupe_key");`);
+    this.addSql(
+      `alter table "notification" add constraint "notification_dedupe_key_unique" unique ("dedupe_key");`,
+    );
     this.addSql(
       `create index "notification_account_id_created_at_index" on "notification" ("account_id", "created_at");`,
     );

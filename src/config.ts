@@ -227,7 +227,11 @@ export function loadConfig(raw: RawEnvironment): Config {
       gracePeriodDays: env.BILLING_GRACE_PERIOD_DAYS,
       reconcileIntervalMs: env.RECONCILE_INTERVAL_MS,
     },
-    mail: { smtpUrl: env.SMTP_URL ?? null, from: env.MAIL_FROM, workerIntervalMs: env.MAIL_WORKER_INTERVAL_MS },
+    mail: {
+      smtpUrl: env.SMTP_URL ?? null,
+      from: env.MAIL_FROM,
+      workerIntervalMs: env.MAIL_WORKER_INTERVAL_MS,
+    },
   };
 }
 
@@ -236,7 +240,10 @@ export function loadConfig(raw: RawEnvironment): Config {
  * allowed by default; in production only what is configured (an empty list refuses every redirect).
  */
 function parseOrigins(raw: string | undefined, nodeEnv: Environment['NODE_ENV']): string[] {
-  if (raw === undefined) return nodeEnv === 'production' ? [] : ['http://127.0.0.1:4000', 'http://localhost:4000', 'http://localhost:3000'];
+  if (raw === undefined)
+    return nodeEnv === 'production'
+      ? []
+      : ['http://127.0.0.1:4000', 'http://localhost:4000', 'http://localhost:3000'];
   return raw
     .split(',')
     .map((origin) => origin.trim())

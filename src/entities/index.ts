@@ -21,7 +21,17 @@ export const ENTITIES = [
   Notification,
 ];
 
-export { BillingCustomer, Entitlement, Invoice, Notification, PaymentMethod, Subscription, SyncCursor, UsageRecord, WebhookEvent };
+export {
+  BillingCustomer,
+  Entitlement,
+  Invoice,
+  Notification,
+  PaymentMethod,
+  Subscription,
+  SyncCursor,
+  UsageRecord,
+  WebhookEvent,
+};
 export type { PostalAddress } from './billing-customer.entity';
 export type { NotificationKind, NotificationStatus } from './notification.entity';
 export type { BillingInterval, SubscriptionStatus } from './subscription.entity';

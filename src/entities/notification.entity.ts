@@ -5,7 +5,12 @@ import { BaseEntity } from './base.entity';
  * What a mail is about. A plain string column, checked in code, so a new kind needs no migration;
  * `usage_threshold` carries its percentage in its data and its dedupe key (once per metric, period and threshold).
  */
-export const NOTIFICATION_KINDS = ['payment_failed', 'trial_will_end', 'subscription_canceled', 'usage_threshold'] as const;
+export const NOTIFICATION_KINDS = [
+  'payment_failed',
+  'trial_will_end',
+  'subscription_canceled',
+  'usage_threshold',
+] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 
 export const NOTIFICATION_STATUSES = ['pending', 'sending', 'sent', 'failed'] as const;
@@ -22,7 +27,9 @@ export function isNotificationKind(value: string): value is NotificationKind {
 @Entity({ tableName: 'notification' })
 @Index({ properties: ['status', 'nextAttemptAt'] })
 @Index({ properties: ['accountId', 'createdAt'] })
-export class Notification extends BaseEntity<'status' | 'attempts' | 'nextAttemptAt' | 'lastError' | 'sentAt'> {
+export class Notification extends BaseEntity<
+  'status' | 'attempts' | 'nextAttemptAt' | 'lastError' | 'sentAt'
+> {
   @Property({ type: 'string', length: 255 })
   accountId!: string;
 

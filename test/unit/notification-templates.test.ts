@@ -51,7 +51,9 @@ describe('each kind renders its figures', () => {
       },
     });
     expect(mail.subject).toBe('Payment failed: $19.00 due');
-    expect(mail.text).toContain('We could not collect the payment of $19.00 for invoice ABC-0007 for your Professional plan.');
+    expect(mail.text).toContain(
+      'We could not collect the payment of $19.00 for invoice ABC-0007 for your Professional plan.',
+    );
     expect(mail.text).toContain('We will try the payment again on December 3, 2026.');
     expect(mail.text).toContain('Pay the invoice: https://invoice.stripe.com/i/acct_1/test_abc');
     expect(mail.html).toContain('<a href="https://invoice.stripe.com/i/acct_1/test_abc">Pay the invoice</a>');
@@ -61,7 +63,13 @@ describe('each kind renders its figures', () => {
   it('payment failed without another retry says so, and works without optional fields', () => {
     const mail = render({
       kind: 'payment_failed',
-      data: { invoiceId: 'in_9', amountDue: 250, currency: 'usd', attemptCount: 4, nextPaymentAttemptAt: null },
+      data: {
+        invoiceId: 'in_9',
+        amountDue: 250,
+        currency: 'usd',
+        attemptCount: 4,
+        nextPaymentAttemptAt: null,
+      },
     });
     expect(mail.subject).toBe('Payment failed: $2.50 due');
     expect(mail.text).toContain('for your invoice.');
@@ -86,7 +94,12 @@ describe('each kind renders its figures', () => {
 
     const withoutCard = render({
       kind: 'trial_will_end',
-      data: { subscriptionId: 'sub_1', planName: 'Starter', trialEndsAt: '2026-12-10T12:00:00Z', hasPaymentMethod: false },
+      data: {
+        subscriptionId: 'sub_1',
+        planName: 'Starter',
+        trialEndsAt: '2026-12-10T12:00:00Z',
+        hasPaymentMethod: false,
+      },
     });
     expect(withoutCard.text).toContain('No payment method is on file');
     expect(withoutCard.text).not.toContain('$');
@@ -115,7 +128,9 @@ describe('each kind renders its figures', () => {
       data: { ...base, thresholdPercent: 80, used: 8012, overLimit: 'block' },
     });
     expect(eighty.subject).toBe('You have used 80% of your AI requests');
-    expect(eighty.text).toContain('You have used 8,012 of 10,000 AI requests (80%) included in your Starter plan');
+    expect(eighty.text).toContain(
+      'You have used 8,012 of 10,000 AI requests (80%) included in your Starter plan',
+    );
     expect(eighty.text).toContain('ends on December 1, 2026');
 
     const blocked = render({
@@ -148,13 +163,20 @@ describe('messages', () => {
     expect(() => parseNotificationMessage('payment_failed', { invoiceId: 'in_1', amountDue: 19.5 })).toThrow(
       InvalidNotificationError,
     );
-    expect(() => parseNotificationMessage('newsletter', {})).toThrow(/unknown notification kind "newsletter"/);
+    expect(() => parseNotificationMessage('newsletter', {})).toThrow(
+      /unknown notification kind "newsletter"/,
+    );
   });
 
   it('reads back what JSON made of it (dates as ISO strings)', () => {
     const input: NotificationMessageInput = {
       kind: 'trial_will_end',
-      data: { subscriptionId: 'sub_1', planName: 'Starter', trialEndsAt: new Date('2026-12-10T12:00:00Z'), hasPaymentMethod: true },
+      data: {
+        subscriptionId: 'sub_1',
+        planName: 'Starter',
+        trialEndsAt: new Date('2026-12-10T12:00:00Z'),
+        hasPaymentMethod: true,
+      },
     };
     const stored = JSON.parse(JSON.stringify(parseNotificationMessage(input.kind, input.data).data));
     expect(render({ kind: 'trial_will_end', data: stored })).toEqual(render(input));
@@ -164,7 +186,12 @@ describe('messages', () => {
     const failed = (attemptCount: number) =>
       dedupeKeyOf(
         'acct_1',
-        parseNotificationMessage('payment_failed', { invoiceId: 'in_7', amountDue: 100, currency: 'usd', attemptCount }),
+        parseNotificationMessage('payment_failed', {
+          invoiceId: 'in_7',
+          amountDue: 100,
+          currency: 'usd',
+          attemptCount,
+        }),
       );
     expect(failed(1)).toBe('payment_failed:in_7:1');
     expect(failed(2)).toBe('payment_failed:in_7:2');

@@ -1,4 +1,9 @@
-import { createTransport, type SMTPSentMessageInfo, type SMTPTransportOptions, type Transporter } from 'nodemailer';
+import {
+  createTransport,
+  type SMTPSentMessageInfo,
+  type SMTPTransportOptions,
+  type Transporter,
+} from 'nodemailer';
 import type { Config } from '../../config';
 import type { Logger } from '../logger';
 
@@ -98,7 +103,10 @@ export class LogTransport implements MailTransport {
 }
 
 /** SMTP when `SMTP_URL` is set, else the log transport (with a warning in production, where mail must leave). */
-export function createMailTransport(config: Pick<Config, 'mail' | 'isProduction'>, logger: Logger): MailTransport {
+export function createMailTransport(
+  config: Pick<Config, 'mail' | 'isProduction'>,
+  logger: Logger,
+): MailTransport {
   if (config.mail.smtpUrl) return new SmtpTransport(config.mail.smtpUrl);
   if (config.isProduction) logger.warn({}, 'SMTP_URL is not set: notification mails are logged, not sent');
   return new LogTransport(logger);

@@ -15,7 +15,7 @@ export interface MailWorkerOptions {
   from: string;
   /** Pause between polls when nothing is due (`MAIL_WORKER_INTERVAL_MS`). Default 1000. */
   intervalMs?: number;
-  /** Attempts before a mail is given up as `failed`. Default 12 (with the defaults below, about 8 hours). */
+  /** Attempts before a mail is given up as `failed`. Default 12 (with the defaults below, about 6 hours). */
   maxAttempts?: number;
   /** Wait after the first failure; doubled after each further one, up to `retryMaxMs`. Default 60 s. */
   retryBaseMs?: number;
@@ -224,7 +224,10 @@ export class MailWorker {
   ): Promise<void> {
     const permanent =
       error instanceof InvalidNotificationError || (error instanceof MailDeliveryError && error.permanent);
-    const lastError = (error instanceof Error ? `${error.name}: ${error.message}` : String(error)).slice(0, 2000);
+    const lastError = (error instanceof Error ? `${error.name}: ${error.message}` : String(error)).slice(
+      0,
+      2000,
+    );
     const giveUp = permanent || notification.attempts >= this.maxAttempts;
     const retryInMs = giveUp ? 0 : this.backoffMs(notification.attempts);
     await em.execute<QueryResult>(

@@ -38,7 +38,10 @@ export class Notifier {
     const dedupeKey = dedupeKeyOf(request.accountId, message);
     const recipient = request.recipient?.trim() ?? '';
     if (!recipient) {
-      this.logger.warn({ accountId: request.accountId, kind: message.kind, dedupeKey }, 'notification skipped: no recipient email');
+      this.logger.warn(
+        { accountId: request.accountId, kind: message.kind, dedupeKey },
+        'notification skipped: no recipient email',
+      );
       return 'no_recipient';
     }
     const now = new Date();
@@ -64,7 +67,10 @@ export class Notifier {
       .ignore()
       .execute('run');
     const queued = result.affectedRows > 0;
-    this.logger.debug({ accountId: request.accountId, kind: message.kind, dedupeKey, queued }, 'notification enqueued');
+    this.logger.debug(
+      { accountId: request.accountId, kind: message.kind, dedupeKey, queued },
+      'notification enqueued',
+    );
     return queued ? 'queued' : 'duplicate';
   }
 }

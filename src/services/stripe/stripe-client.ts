@@ -31,6 +31,7 @@ export class StripeClient {
   readonly sdk: Stripe;
   private readonly limiter: RateLimiter;
   private readonly stats = new Map<string, StripeCallStats>();
+  private readonly rateLimitRetries: number;
 
   constructor(
     settings: StripeSettings,
@@ -44,6 +45,7 @@ export class StripeClient {
       ...apiBaseOptions(settings.apiBase),
     });
     this.limiter = new RateLimiter(settings.maxRequestsPerSecond);
+    this.rateLimitRetries = settings.maxNetworkRetries;
     // One line per HTTP exchange, retries included; never the key or the body, which may hold personal data.
     this.sdk.on('response', (response: Stripe.ResponseEvent) => {
       this.logger.debug(
@@ -71,10 +73,12 @@ export class StripeClient {
     intent?: Intent,
   ): Promise<T> {
     await this.limiter.acquire();
-    const options: Stripe.RequestOptions = intent ? { idempotencyKey: idempotencyKey(intent.name, intent.params) } : {};
+    const options: Stripe.RequestOptions = intent
+      ? { idempotencyKey: idempotencyKey(intent.name, intent.params) }
+      : {};
     const started = performance.now();
     try {
-      const result = await send(this.sdk, options);
+      const result = await this.sendWithRateLimitRetries(send, options);
       this.record(operation, started, true);
       return result;
     } catch (error) {
@@ -84,7 +88,7 @@ export class StripeClient {
         {
           stripe: {
             operation,
-            type: error instanceof Stripe.errors.StripeError ? error.type : 'unknown',
+            type: error instanceof Stripe.errors.StripeError ? (error.rawType ?? error.type) : 'unknown',
             code: error instanceof Stripe.errors.StripeError ? (error.code ?? null) : null,
             requestId: error instanceof Stripe.errors.StripeError ? (error.requestId ?? null) : null,
           },
@@ -92,6 +96,27 @@ export class StripeClient {
         'stripe call failed',
       );
       throw mapped ?? error;
+    }
+  }
+
+  /**
+   * The SDK retries network errors, 409s and 5xx itself; a 429 (Stripe's rate limit) it leaves to us. Those are
+   * retried here with exponential back-off and jitter, with the same idempotency key, a bounded number of times.
+   */
+  private async sendWithRateLimitRetries<T>(
+    send: (sdk: Stripe, options: Stripe.RequestOptions) => Promise<T>,
+    options: Stripe.RequestOptions,
+  ): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await send(this.sdk, options);
+      } catch (error) {
+        if (!(error instanceof Stripe.errors.StripeRateLimitError) || attempt >= this.rateLimitRetries)
+          throw error;
+        const backOffMs = 250 * 2 ** attempt;
+        await new Promise((done) => setTimeout(done, backOffMs / 2 + Math.random() * (backOffMs / 2)));
+        await this.limiter.acquire();
+      }
     }
   }
 
@@ -110,7 +135,9 @@ export class StripeClient {
 }
 
 /** `STRIPE_API_BASE` (e.g. the emulator) as the SDK's host, port and protocol; unset means Stripe itself. */
-export function apiBaseOptions(apiBase: string | null): Pick<Stripe.StripeConfig, 'host' | 'port' | 'protocol'> {
+export function apiBaseOptions(
+  apiBase: string | null,
+): Pick<Stripe.StripeConfig, 'host' | 'port' | 'protocol'> {
   if (!apiBase) return {};
   const url = new URL(apiBase);
   const protocol = url.protocol === 'http:' ? 'http' : 'https';

@@ -9,7 +9,7 @@ import { BillingError, ErrorCode } from '../../errors';
 export function toBillingError(error: unknown): BillingError | null {
   if (!(error instanceof Stripe.errors.StripeError)) return null;
   const details = {
-    stripeType: error.type,
+    stripeType: error.rawType ?? error.type,
     stripeCode: error.code ?? null,
     stripeRequestId: error.requestId ?? null,
   };
@@ -20,7 +20,10 @@ export function toBillingError(error: unknown): BillingError | null {
     });
   }
   if (error instanceof Stripe.errors.StripeRateLimitError) {
-    return new BillingError(ErrorCode.STRIPE_ERROR, 'Stripe is busy; try again in a moment', { ...details, retryable: true });
+    return new BillingError(ErrorCode.STRIPE_ERROR, 'Stripe is busy; try again in a moment', {
+      ...details,
+      retryable: true,
+    });
   }
   if (error instanceof Stripe.errors.StripeConnectionError || error instanceof Stripe.errors.StripeAPIError) {
     return new BillingError(ErrorCode.STRIPE_ERROR, 'Stripe could not be reached; try again in a moment', {
@@ -28,7 +31,10 @@ export function toBillingError(error: unknown): BillingError | null {
       retryable: true,
     });
   }
-  return new BillingError(ErrorCode.STRIPE_ERROR, 'Stripe refused the request', { ...details, retryable: false });
+  return new BillingError(ErrorCode.STRIPE_ERROR, 'Stripe refused the request', {
+    ...details,
+    retryable: false,
+  });
 }
 
 const CARD_MESSAGES: Record<string, string> = {
