@@ -124,7 +124,13 @@ export async function createHttpServer(parts: ServerParts): Promise<HttpServer> 
   });
   registerHealthRoutes(app, parts.readinessChecks);
   const { webhooks } = parts;
-  if (webhooks) registerWebhookRoutes(app, () => webhooks.secrets, () => webhooks.processor, parts.logger);
+  if (webhooks)
+    registerWebhookRoutes(
+      app,
+      () => webhooks.secrets,
+      () => webhooks.processor,
+      parts.logger,
+    );
 
   return {
     app,

@@ -8,7 +8,9 @@ export type WebhookEventStatus = (typeof WEBHOOK_EVENT_STATUSES)[number];
 @Entity({ tableName: 'webhook_event' })
 @Index({ properties: ['status', 'receivedAt'] })
 @Index({ properties: ['objectId'] })
-export class WebhookEvent extends BaseEntity<'attempts' | 'lastError' | 'processedAt' | 'receivedAt' | 'objectId' | 'source'> {
+export class WebhookEvent extends BaseEntity<
+  'attempts' | 'lastError' | 'processedAt' | 'receivedAt' | 'objectId' | 'source'
+> {
   @Unique()
   @Property({ type: 'string', length: 255 })
   stripeEventId!: string;

@@ -54,7 +54,11 @@ export class Loaders {
   /** The stored entitlements of each account (empty for an account never provisioned: it is on free). */
   get entitlementsByAccount(): DataLoader<string, Entitlement[]> {
     this.entitlements ??= new DataLoader(async (accountIds) => {
-      const rows = await this.em().find(Entitlement, { accountId: { $in: [...accountIds] } }, { orderBy: { featureKey: 'asc' } });
+      const rows = await this.em().find(
+        Entitlement,
+        { accountId: { $in: [...accountIds] } },
+        { orderBy: { featureKey: 'asc' } },
+      );
       return accountIds.map((accountId) => rows.filter((row) => row.accountId === accountId));
     });
     return this.entitlements;
@@ -114,7 +118,9 @@ export class Loaders {
     const numbered = knex('invoice')
       .select('*')
       .select(
-        knex.raw('row_number() over (partition by account_id order by stripe_created_at desc, id desc) as position'),
+        knex.raw(
+          'row_number() over (partition by account_id order by stripe_created_at desc, id desc) as position',
+        ),
       )
       .whereIn('account_id', accountIds);
     if (after) {

@@ -43,7 +43,10 @@ export class AccountResolver {
   }
 
   @FieldResolver(() => BillingSubscription, { nullable: true, description: 'The live subscription, if any' })
-  async subscription(@Root() account: Account, @Ctx() context: RequestContext): Promise<BillingSubscription | null> {
+  async subscription(
+    @Root() account: Account,
+    @Ctx() context: RequestContext,
+  ): Promise<BillingSubscription | null> {
     checkAccess(account, context);
     const row = await context.loaders.subscriptionByAccount.load(account.id);
     return row ? toSubscription(row, context.services.catalog) : null;
@@ -59,7 +62,12 @@ export class AccountResolver {
     checkAccess(account, context);
     const stored = await context.loaders.entitlementsByAccount.load(account.id);
     if (stored.length === 0) return entitlementsOf(await effectivePlanOf(account, context));
-    return stored.map((row) => ({ feature: row.featureKey, enabled: row.enabled, limit: row.limit, used: null }));
+    return stored.map((row) => ({
+      feature: row.featureKey,
+      enabled: row.enabled,
+      limit: row.limit,
+      used: null,
+    }));
   }
 
   @FieldResolver(() => FeatureAccess)

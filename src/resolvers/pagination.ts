@@ -21,7 +21,10 @@ export function encodeCursor(value: object): string {
 
 export function decodeCursor(cursor: string): { createdAtMs: number; id: string } {
   try {
-    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { createdAtMs?: unknown; id?: unknown };
+    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as {
+      createdAtMs?: unknown;
+      id?: unknown;
+    };
     if (typeof value.createdAtMs === 'number' && typeof value.id === 'string') {
       return { createdAtMs: value.createdAtMs, id: value.id };
     }
@@ -32,13 +35,17 @@ export function decodeCursor(cursor: string): { createdAtMs: number; id: string 
 }
 
 /** Accounts that have a billing customer, ordered by account id; the cursor is the last account id. */
-export async function accountsPage(em: EntityManager, first: number, after: string | null): Promise<AccountConnection> {
+export async function accountsPage(
+  em: EntityManager,
+  first: number,
+  after: string | null,
+): Promise<AccountConnection> {
   const afterAccount = after ? Buffer.from(after, 'base64url').toString('utf8') : null;
-  const rows = await em.find(
-    BillingCustomer,
-    afterAccount ? { accountId: { $gt: afterAccount } } : {},
-    { orderBy: { accountId: 'asc' }, limit: first + 1, fields: ['accountId'] },
-  );
+  const rows = await em.find(BillingCustomer, afterAccount ? { accountId: { $gt: afterAccount } } : {}, {
+    orderBy: { accountId: 'asc' },
+    limit: first + 1,
+    fields: ['accountId'],
+  });
   const page = rows.slice(0, first);
   const last = page.at(-1);
   return {

@@ -8,7 +8,12 @@ import type { Plan } from '../services/plans/plan.types';
  */
 export function entitlementsOf(plan: Plan): Entitlement[] {
   return [
-    ...Object.entries(plan.features).map(([feature, enabled]) => ({ feature, enabled, limit: null, used: null })),
+    ...Object.entries(plan.features).map(([feature, enabled]) => ({
+      feature,
+      enabled,
+      limit: null,
+      used: null,
+    })),
     ...plan.limits.map((limit) => ({
       feature: limit.metric,
       enabled: limit.included === null || limit.included > 0,
@@ -35,7 +40,14 @@ export function featureAccessOf(plan: Plan, feature: string): FeatureAccess {
   if (enabled === undefined) {
     return { feature, allowed: false, reason: 'UNKNOWN_FEATURE', limit: null, used: null, remaining: null };
   }
-  return { feature, allowed: enabled, reason: enabled ? null : 'NOT_IN_PLAN', limit: null, used: null, remaining: null };
+  return {
+    feature,
+    allowed: enabled,
+    reason: enabled ? null : 'NOT_IN_PLAN',
+    limit: null,
+    used: null,
+    remaining: null,
+  };
 }
 
 export function usageOf(plan: Plan, subscription: Subscription | null, now: Date): UsageSummary[] {

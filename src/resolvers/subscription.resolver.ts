@@ -11,12 +11,16 @@ import { BillingSubscription } from '../schema/subscription.type';
 
 @Resolver(() => BillingSubscription)
 export class SubscriptionResolver {
-  @Mutation(() => BillingSubscription, { description: 'Subscribes the account with a payment method, or a trial' })
+  @Mutation(() => BillingSubscription, {
+    description: 'Subscribes the account with a payment method, or a trial',
+  })
   async createSubscription(
     @Arg('input', () => CreateSubscriptionInput) input: CreateSubscriptionInput,
     @Ctx() context: RequestContext,
   ): Promise<BillingSubscription> {
-    const accountId = input.accountId ? adminTarget(context, input.accountId) : context.requireCaller().accountId;
+    const accountId = input.accountId
+      ? adminTarget(context, input.accountId)
+      : context.requireCaller().accountId;
     const created = await context.services.stripe.subscriptions.create(
       context.em,
       context.profileOf(accountId),
@@ -26,12 +30,18 @@ export class SubscriptionResolver {
     return toSubscription(created, context.services.catalog);
   }
 
-  @Mutation(() => BillingSubscription, { description: 'Upgrades now (prorated) or downgrades at the period end' })
+  @Mutation(() => BillingSubscription, {
+    description: 'Upgrades now (prorated) or downgrades at the period end',
+  })
   async changeSubscription(
     @Arg('input', () => ChangeSubscriptionInput) input: ChangeSubscriptionInput,
     @Ctx() context: RequestContext,
   ): Promise<BillingSubscription> {
-    const changed = await context.services.stripe.subscriptions.change(context.em, context.requireCaller().accountId, input);
+    const changed = await context.services.stripe.subscriptions.change(
+      context.em,
+      context.requireCaller().accountId,
+      input,
+    );
     return toSubscription(changed, context.services.catalog);
   }
 
@@ -40,7 +50,11 @@ export class SubscriptionResolver {
     @Arg('input', () => ChangeSubscriptionInput) input: ChangeSubscriptionInput,
     @Ctx() context: RequestContext,
   ): Promise<InvoicePreview> {
-    return context.services.stripe.subscriptions.preview(context.em, context.requireCaller().accountId, input);
+    return context.services.stripe.subscriptions.preview(
+      context.em,
+      context.requireCaller().accountId,
+      input,
+    );
   }
 
   @Mutation(() => BillingSubscription, { description: 'Cancels at the period end (default) or now' })
@@ -48,15 +62,22 @@ export class SubscriptionResolver {
     @Ctx() context: RequestContext,
     @Arg('input', () => CancelSubscriptionInput, { nullable: true }) input?: CancelSubscriptionInput,
   ): Promise<BillingSubscription> {
-    const canceled = await context.services.stripe.subscriptions.cancel(context.em, context.requireCaller().accountId, {
-      atPeriodEnd: input?.atPeriodEnd ?? true,
-    });
+    const canceled = await context.services.stripe.subscriptions.cancel(
+      context.em,
+      context.requireCaller().accountId,
+      {
+        atPeriodEnd: input?.atPeriodEnd ?? true,
+      },
+    );
     return toSubscription(canceled, context.services.catalog);
   }
 
   @Mutation(() => BillingSubscription, { description: 'Undoes a cancellation at the period end' })
   async resumeSubscription(@Ctx() context: RequestContext): Promise<BillingSubscription> {
-    const resumed = await context.services.stripe.subscriptions.resume(context.em, context.requireCaller().accountId);
+    const resumed = await context.services.stripe.subscriptions.resume(
+      context.em,
+      context.requireCaller().accountId,
+    );
     return toSubscription(resumed, context.services.catalog);
   }
 }

@@ -18,7 +18,7 @@ export class CheckoutSession {
   subscription!: BillingSubscription | null;
 }
 
-@ObjectType({ description: "A Stripe Customer Portal session: send the user to url" })
+@ObjectType({ description: 'A Stripe Customer Portal session: send the user to url' })
 export class PortalSession {
   @Field(() => String)
   url!: string;

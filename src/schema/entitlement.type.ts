@@ -23,7 +23,10 @@ export class FeatureAccess {
   @Field(() => Boolean)
   allowed!: boolean;
 
-  @Field(() => String, { nullable: true, description: 'Why access is refused, e.g. NOT_IN_PLAN or LIMIT_REACHED' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'Why access is refused, e.g. NOT_IN_PLAN or LIMIT_REACHED',
+  })
   reason!: string | null;
 
   @Field(() => Int, { nullable: true })
@@ -50,7 +53,9 @@ export class UsageSummary {
   @Field(() => Int, { nullable: true, description: 'null = unlimited' })
   remaining!: number | null;
 
-  @Field(() => Int, { description: 'Usage past the included amount, billed as overage where the plan allows' })
+  @Field(() => Int, {
+    description: 'Usage past the included amount, billed as overage where the plan allows',
+  })
   overage!: number;
 
   @Field(() => Date)

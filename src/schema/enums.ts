@@ -11,7 +11,10 @@ export enum SubscriptionStatus {
   CANCELED = 'canceled',
   PAUSED = 'paused',
 }
-registerEnumType(SubscriptionStatus, { name: 'SubscriptionStatus', description: "Stripe's subscription status" });
+registerEnumType(SubscriptionStatus, {
+  name: 'SubscriptionStatus',
+  description: "Stripe's subscription status",
+});
 
 export enum BillingInterval {
   MONTH = 'month',
@@ -26,7 +29,8 @@ export enum ProrationBehavior {
 }
 registerEnumType(ProrationBehavior, {
   name: 'ProrationBehavior',
-  description: 'How a change mid-period is charged: prorations on the next invoice, invoiced now, or not at all',
+  description:
+    'How a change mid-period is charged: prorations on the next invoice, invoiced now, or not at all',
 });
 
 export enum ApplyAt {

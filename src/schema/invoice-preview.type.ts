@@ -20,6 +20,9 @@ export class InvoicePreview {
   @Field(() => [InvoicePreviewLine])
   lines!: InvoicePreviewLine[];
 
-  @Field(() => Date, { nullable: true, description: 'When it is charged: now for an immediate upgrade, else at renewal' })
+  @Field(() => Date, {
+    nullable: true,
+    description: 'When it is charged: now for an immediate upgrade, else at renewal',
+  })
   nextPaymentAt!: Date | null;
 }

@@ -30,7 +30,10 @@ export class PlanLimit {
   @Field(() => String, { description: 'ai_requests, storage_mb or seats' })
   metric!: string;
 
-  @Field(() => Int, { nullable: true, description: 'Included per billing period (counters) or at a time; null = unlimited' })
+  @Field(() => Int, {
+    nullable: true,
+    description: 'Included per billing period (counters) or at a time; null = unlimited',
+  })
   included!: number | null;
 
   @Field(() => OverLimitBehavior)

@@ -48,13 +48,19 @@ export class ChangeSubscriptionInput {
   @IsOptional()
   prorationBehavior?: ProrationBehavior | null;
 
-  @Field(() => ApplyAt, { nullable: true, description: 'Defaults to IMMEDIATELY for an upgrade, PERIOD_END for a downgrade' })
+  @Field(() => ApplyAt, {
+    nullable: true,
+    description: 'Defaults to IMMEDIATELY for an upgrade, PERIOD_END for a downgrade',
+  })
   @IsOptional()
   applyAt?: ApplyAt | null;
 }
 
 @InputType()
 export class CancelSubscriptionInput {
-  @Field(() => Boolean, { defaultValue: true, description: 'Keep access until the period ends (default) or end now' })
+  @Field(() => Boolean, {
+    defaultValue: true,
+    description: 'Keep access until the period ends (default) or end now',
+  })
   atPeriodEnd!: boolean;
 }

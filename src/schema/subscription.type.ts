@@ -34,7 +34,9 @@ export class BillingSubscription {
   @Field(() => Date, { nullable: true })
   currentPeriodEnd!: Date | null;
 
-  @Field(() => Boolean, { description: 'Access continues until currentPeriodEnd, then the subscription ends' })
+  @Field(() => Boolean, {
+    description: 'Access continues until currentPeriodEnd, then the subscription ends',
+  })
   cancelAtPeriodEnd!: boolean;
 
   @Field(() => Date, { nullable: true })

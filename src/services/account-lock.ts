@@ -9,7 +9,11 @@ const CLAIM_MS = 30_000;
  * transaction open across Stripe calls: a compare-and-set on the customer row that expires by itself if its
  * holder crashes. A second request while one is running gets CONFLICT instead of a second subscription.
  */
-export async function withAccountLock<T>(em: EntityManager, accountId: string, work: () => Promise<T>): Promise<T> {
+export async function withAccountLock<T>(
+  em: EntityManager,
+  accountId: string,
+  work: () => Promise<T>,
+): Promise<T> {
   const now = new Date();
   const claimed = await em
     .createQueryBuilder(BillingCustomer)
@@ -22,6 +26,10 @@ export async function withAccountLock<T>(em: EntityManager, accountId: string, w
   try {
     return await work();
   } finally {
-    await em.createQueryBuilder(BillingCustomer).update({ changeLockedUntil: null }).where({ accountId }).execute('run');
+    await em
+      .createQueryBuilder(BillingCustomer)
+      .update({ changeLockedUntil: null })
+      .where({ accountId })
+      .execute('run');
   }
 }

@@ -43,7 +43,10 @@ export class BillingServices {
     this.events = new AccountEvents(pubSub, logger);
     this.provisioner = new FeatureProvisioner(catalog, config.billing.gracePeriodDays);
     this.withStripe = config.stripe.secretKey
-      ? this.createStripeServices(new StripeClient({ ...config.stripe, secretKey: config.stripe.secretKey }, logger), config)
+      ? this.createStripeServices(
+          new StripeClient({ ...config.stripe, secretKey: config.stripe.secretKey }, logger),
+          config,
+        )
       : null;
   }
 
@@ -54,7 +57,10 @@ export class BillingServices {
   /** The Stripe-backed services; STRIPE_ERROR when this instance has no Stripe key configured. */
   get stripe(): StripeServices {
     if (!this.withStripe) {
-      throw new BillingError(ErrorCode.STRIPE_ERROR, 'Stripe is not configured on this instance: set STRIPE_SECRET_KEY');
+      throw new BillingError(
+        ErrorCode.STRIPE_ERROR,
+        'Stripe is not configured on this instance: set STRIPE_SECRET_KEY',
+      );
     }
     return this.withStripe;
   }
@@ -70,7 +76,15 @@ export class BillingServices {
       customers,
       subscriptions,
       subscriptionSync: sync,
-      checkout: new CheckoutSessions(stripe, customers, subscriptions, this.catalog, prices, redirects, this.events),
+      checkout: new CheckoutSessions(
+        stripe,
+        customers,
+        subscriptions,
+        this.catalog,
+        prices,
+        redirects,
+        this.events,
+      ),
       portal: new PortalSessions(stripe, customers, redirects, portalConfigurationFinder(stripe)),
     };
   }

@@ -45,15 +45,27 @@ export class CheckoutSessions {
     private readonly events: AccountEvents,
   ) {}
 
-  async create(em: EntityManager, profile: AccountProfile, request: CheckoutRequest): Promise<CheckoutSessionView> {
+  async create(
+    em: EntityManager,
+    profile: AccountProfile,
+    request: CheckoutRequest,
+  ): Promise<CheckoutSessionView> {
     const successUrl = withSessionId(this.redirects.check(request.successUrl, 'successUrl'));
     const cancelUrl = this.redirects.check(request.cancelUrl, 'cancelUrl');
     const plan = this.catalog.find(request.planKey);
     if (!plan) throw new BadUserInputError(`Unknown plan ${request.planKey}`, 'planKey');
-    const price = plan.salesLed ? undefined : plan.prices.find((candidate) => candidate.interval === request.interval);
-    if (!price) throw new BadUserInputError(`Plan ${plan.key} has no self-serve ${request.interval}ly price`, 'planKey');
+    const price = plan.salesLed
+      ? undefined
+      : plan.prices.find((candidate) => candidate.interval === request.interval);
+    if (!price)
+      throw new BadUserInputError(
+        `Plan ${plan.key} has no self-serve ${request.interval}ly price`,
+        'planKey',
+      );
     if (await this.subscriptions.live(em, profile.accountId)) {
-      throw new ConflictError('The account already has a subscription: change it with changeSubscription or the portal');
+      throw new ConflictError(
+        'The account already has a subscription: change it with changeSubscription or the portal',
+      );
     }
 
     const customer = await this.customers.ensure(em, profile);
@@ -72,23 +84,38 @@ export class CheckoutSessions {
     const session = await this.stripe.call(
       'checkout.sessions.create',
       (sdk, options) => sdk.checkout.sessions.create(params, options),
-      { name: `checkout.create:${profile.accountId}:${Math.floor(Date.now() / SAME_CHECKOUT_WINDOW_MS)}`, params },
+      {
+        name: `checkout.create:${profile.accountId}:${Math.floor(Date.now() / SAME_CHECKOUT_WINDOW_MS)}`,
+        params,
+      },
     );
     return { id: session.id, url: session.url, status: session.status ?? 'open', subscription: null };
   }
 
   /** The session as Stripe has it now; once complete, its subscription is stored before this returns. */
-  async read(em: EntityManager, accountId: string, sessionId: string, { asAdmin = false } = {}): Promise<CheckoutSessionView> {
-    if (!/^cs_\w+$/.test(sessionId)) throw new BadUserInputError('id must be a Checkout Session id (cs_…)', 'id');
-    const session = await this.stripe.call('checkout.sessions.retrieve', (sdk) => sdk.checkout.sessions.retrieve(sessionId));
+  async read(
+    em: EntityManager,
+    accountId: string,
+    sessionId: string,
+    { asAdmin = false } = {},
+  ): Promise<CheckoutSessionView> {
+    if (!/^cs_\w+$/.test(sessionId))
+      throw new BadUserInputError('id must be a Checkout Session id (cs_…)', 'id');
+    const session = await this.stripe.call('checkout.sessions.retrieve', (sdk) =>
+      sdk.checkout.sessions.retrieve(sessionId),
+    );
     const owner = session.client_reference_id ?? session.metadata?.account_id ?? null;
     if (owner === null) throw new NotFoundError('This Checkout Session');
     if (owner !== accountId && !asAdmin) throw new ForbiddenError();
 
     let subscription: Subscription | null = null;
-    const subscriptionId = typeof session.subscription === 'string' ? session.subscription : session.subscription?.id;
+    const subscriptionId =
+      typeof session.subscription === 'string' ? session.subscription : session.subscription?.id;
     if (session.status === 'complete' && subscriptionId) {
-      const customer = await this.customers.ensure(em, { accountId: owner, email: session.customer_details?.email ?? null });
+      const customer = await this.customers.ensure(em, {
+        accountId: owner,
+        email: session.customer_details?.email ?? null,
+      });
       subscription = await this.subscriptions.refresh(em, customer, subscriptionId);
       await this.events.accountUpdated(owner, 'checkout.completed');
     }

@@ -41,7 +41,8 @@ export class CustomerManager {
   /** The customer row of an account that must already have one. */
   async require(em: EntityManager, accountId: string): Promise<BillingCustomer> {
     const customer = await this.find(em, accountId);
-    if (!customer?.stripeCustomerId || customer.deletedAt) throw new NotFoundError('The billing customer of this account');
+    if (!customer?.stripeCustomerId || customer.deletedAt)
+      throw new NotFoundError('The billing customer of this account');
     return customer;
   }
 
@@ -83,15 +84,27 @@ export class CustomerManager {
         stripeUpdatedAt: new Date(stripeCustomer.created * 1000),
         updatedAt: new Date(),
       })
-      .where({ accountId: profile.accountId, $or: [{ stripeCustomerId: null }, { deletedAt: { $ne: null } }] })
+      .where({
+        accountId: profile.accountId,
+        $or: [{ stripeCustomerId: null }, { deletedAt: { $ne: null } }],
+      })
       .execute();
 
-    const customer = await em.findOneOrFail(BillingCustomer, { accountId: profile.accountId }, { refresh: true });
+    const customer = await em.findOneOrFail(
+      BillingCustomer,
+      { accountId: profile.accountId },
+      { refresh: true },
+    );
     if (customer.stripeCustomerId !== stripeCustomer.id) {
       // Another racer recorded a different customer first (only possible if Stripe's search lagged): ours is
       // a duplicate with no subscription, so remove it rather than leave two customers for one account.
-      this.logger.warn({ accountId: profile.accountId, duplicate: stripeCustomer.id }, 'removing duplicate Stripe customer');
-      await this.stripe.call('customers.del', (sdk, options) => sdk.customers.del(stripeCustomer.id, {}, options));
+      this.logger.warn(
+        { accountId: profile.accountId, duplicate: stripeCustomer.id },
+        'removing duplicate Stripe customer',
+      );
+      await this.stripe.call('customers.del', (sdk, options) =>
+        sdk.customers.del(stripeCustomer.id, {}, options),
+      );
     }
     return customer;
   }
@@ -102,7 +115,8 @@ export class CustomerManager {
     const params: Stripe.CustomerUpdateParams = {};
     if (changes.email !== undefined) params.email = changes.email ?? '';
     if (changes.name !== undefined) params.name = changes.name ?? '';
-    if (changes.address !== undefined) params.address = changes.address ? toStripeAddress(changes.address) : '';
+    if (changes.address !== undefined)
+      params.address = changes.address ? toStripeAddress(changes.address) : '';
     const updated = await this.stripe.call(
       'customers.update',
       (sdk, options) => sdk.customers.update(customer.stripeCustomerId as string, params, options),
@@ -125,7 +139,9 @@ export class CustomerManager {
   /** Deletes the Stripe customer (Stripe cancels its subscriptions) and marks the row deleted. */
   async delete(em: EntityManager, accountId: string): Promise<void> {
     const customer = await this.require(em, accountId);
-    await this.stripe.call('customers.del', (sdk, options) => sdk.customers.del(customer.stripeCustomerId as string, {}, options));
+    await this.stripe.call('customers.del', (sdk, options) =>
+      sdk.customers.del(customer.stripeCustomerId as string, {}, options),
+    );
     customer.deletedAt = new Date();
     await em.flush();
   }
@@ -139,7 +155,10 @@ export class CustomerManager {
 
   private async findInStripe(accountId: string): Promise<Stripe.Customer | null> {
     const result = await this.stripe.call('customers.search', (sdk) =>
-      sdk.customers.search({ query: `metadata['${ACCOUNT_ID_METADATA}']:'${escapeSearchValue(accountId)}'`, limit: 1 }),
+      sdk.customers.search({
+        query: `metadata['${ACCOUNT_ID_METADATA}']:'${escapeSearchValue(accountId)}'`,
+        limit: 1,
+      }),
     );
     return result.data[0] ?? null;
   }

@@ -65,7 +65,9 @@ export class FeatureProvisioner {
 }
 
 /** A plan's features and usage limits as entitlement rows (limit null = unlimited or not metered). */
-export function entitlementsOf(plan: Plan): Array<{ featureKey: string; enabled: boolean; limit: number | null }> {
+export function entitlementsOf(
+  plan: Plan,
+): Array<{ featureKey: string; enabled: boolean; limit: number | null }> {
   return [
     ...Object.entries(plan.features).map(([featureKey, enabled]) => ({ featureKey, enabled, limit: null })),
     ...plan.limits.map((limit) => ({

@@ -4,7 +4,12 @@ import { type BillingCustomer, Invoice } from '../entities';
 
 /** Writes Stripe's view of an invoice into our table, only if what we read is newer than what we hold. */
 export class InvoiceSync {
-  async apply(em: EntityManager, customer: BillingCustomer, invoice: Stripe.Invoice, observedAt: Date): Promise<void> {
+  async apply(
+    em: EntityManager,
+    customer: BillingCustomer,
+    invoice: Stripe.Invoice,
+    observedAt: Date,
+  ): Promise<void> {
     const subscription = invoice.parent?.subscription_details?.subscription;
     const line = invoice.lines?.data?.[0];
     const row = {

@@ -15,7 +15,8 @@ export class PaymentMethodSync {
     defaultId: string | null,
     observedAt: Date,
   ): Promise<void> {
-    const attachedTo = typeof paymentMethod.customer === 'string' ? paymentMethod.customer : paymentMethod.customer?.id;
+    const attachedTo =
+      typeof paymentMethod.customer === 'string' ? paymentMethod.customer : paymentMethod.customer?.id;
     if (attachedTo !== customer.stripeCustomerId) {
       await em.nativeDelete(PaymentMethod, {
         stripePaymentMethodId: paymentMethod.id,
@@ -35,7 +36,9 @@ export class PaymentMethodSync {
       isDefault: paymentMethod.id === defaultId,
       stripeUpdatedAt: observedAt,
     };
-    const changing = Object.keys(row).filter((key) => key !== 'stripePaymentMethodId') as Array<keyof PaymentMethod>;
+    const changing = Object.keys(row).filter((key) => key !== 'stripePaymentMethodId') as Array<
+      keyof PaymentMethod
+    >;
     await em
       .createQueryBuilder(PaymentMethod)
       .insert({ ...row, id: crypto.randomUUID(), createdAt: observedAt, updatedAt: new Date() })
@@ -53,6 +56,7 @@ export class PaymentMethodSync {
       { accountId: customer.accountId, stripePaymentMethodId: { $ne: defaultId ?? '' } },
       { isDefault: false },
     );
-    if (defaultId) await em.nativeUpdate(PaymentMethod, { stripePaymentMethodId: defaultId }, { isDefault: true });
+    if (defaultId)
+      await em.nativeUpdate(PaymentMethod, { stripePaymentMethodId: defaultId }, { isDefault: true });
   }
 }

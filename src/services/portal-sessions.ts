@@ -13,9 +13,16 @@ export class PortalSessions {
     private readonly configurationId: () => Promise<string | null>,
   ) {}
 
-  async create(em: EntityManager, profile: AccountProfile, returnUrl?: string | null): Promise<{ url: string }> {
-    const target = returnUrl ? this.redirects.check(returnUrl, 'returnUrl') : this.redirects.defaultReturnUrl();
-    if (!target) throw new BadUserInputError('returnUrl is required (no allowed origin is configured)', 'returnUrl');
+  async create(
+    em: EntityManager,
+    profile: AccountProfile,
+    returnUrl?: string | null,
+  ): Promise<{ url: string }> {
+    const target = returnUrl
+      ? this.redirects.check(returnUrl, 'returnUrl')
+      : this.redirects.defaultReturnUrl();
+    if (!target)
+      throw new BadUserInputError('returnUrl is required (no allowed origin is configured)', 'returnUrl');
     const customer = await this.customers.ensure(em, profile);
     const configuration = await this.configurationId();
     const session = await this.stripe.call('billingPortal.sessions.create', (sdk) =>

@@ -18,9 +18,13 @@ export class PriceDirectory {
     );
     const price = prices.data[0];
     if (!price) {
-      throw new BillingError(ErrorCode.STRIPE_ERROR, `Stripe has no active price ${lookupKey}: run npm run stripe:sync`, {
-        lookupKey,
-      });
+      throw new BillingError(
+        ErrorCode.STRIPE_ERROR,
+        `Stripe has no active price ${lookupKey}: run npm run stripe:sync`,
+        {
+          lookupKey,
+        },
+      );
     }
     this.ids.set(lookupKey, price.id);
     return price.id;

@@ -20,7 +20,10 @@ export class RedirectAllowList {
       throw new BadUserInputError(`${field} must be an absolute URL`, field);
     }
     if (!['http:', 'https:'].includes(parsed.protocol) || !this.origins.has(parsed.origin)) {
-      throw new BadUserInputError(`${field} must be on an allowed origin (BILLING_ALLOWED_REDIRECT_ORIGINS)`, field);
+      throw new BadUserInputError(
+        `${field} must be on an allowed origin (BILLING_ALLOWED_REDIRECT_ORIGINS)`,
+        field,
+      );
     }
     return url;
   }

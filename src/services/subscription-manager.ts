@@ -87,9 +87,14 @@ export class SubscriptionManager {
 
     const created = await withAccountLock(em, profile.accountId, async () => {
       await this.refuseSecondSubscription(em, customer);
-      if (request.paymentMethodId) await this.makeDefaultPaymentMethod(stripeCustomerId, request.paymentMethodId);
+      if (request.paymentMethodId)
+        await this.makeDefaultPaymentMethod(stripeCustomerId, request.paymentMethodId);
       const trialDays = request.withTrial ? plan.trialDays : 0;
-      if (!request.paymentMethodId && trialDays === 0 && !(await this.hasDefaultPaymentMethod(stripeCustomerId))) {
+      if (
+        !request.paymentMethodId &&
+        trialDays === 0 &&
+        !(await this.hasDefaultPaymentMethod(stripeCustomerId))
+      ) {
         throw new BadUserInputError(
           'A paid subscription without a trial needs a payment method: pass paymentMethodId or use createCheckoutSession',
           'paymentMethodId',
@@ -120,7 +125,11 @@ export class SubscriptionManager {
   }
 
   /** Shows what a change would cost, without making it. */
-  async preview(em: EntityManager, accountId: string, request: ChangeSubscriptionRequest): Promise<InvoicePreviewResult> {
+  async preview(
+    em: EntityManager,
+    accountId: string,
+    request: ChangeSubscriptionRequest,
+  ): Promise<InvoicePreviewResult> {
     const change = await this.resolveChange(em, accountId, request);
     const item = change.stripeSubscription.items.data[0];
     const immediate = change.applyAt === 'immediately';
@@ -144,11 +153,17 @@ export class SubscriptionManager {
     };
   }
 
-  async change(em: EntityManager, accountId: string, request: ChangeSubscriptionRequest): Promise<Subscription> {
+  async change(
+    em: EntityManager,
+    accountId: string,
+    request: ChangeSubscriptionRequest,
+  ): Promise<Subscription> {
     const updated = await withAccountLock(em, accountId, async () => {
       const change = await this.resolveChange(em, accountId, request);
       await this.releaseSchedule(change.stripeSubscription);
-      return change.applyAt === 'immediately' ? this.changeNow(em, change) : this.changeAtPeriodEnd(em, change);
+      return change.applyAt === 'immediately'
+        ? this.changeNow(em, change)
+        : this.changeAtPeriodEnd(em, change);
     });
     await this.events.accountUpdated(accountId, 'subscription.changed');
     return updated;
@@ -163,8 +178,12 @@ export class SubscriptionManager {
       const subscription = atPeriodEnd
         ? await this.stripe.call(
             'subscriptions.update',
-            (sdk, options) => sdk.subscriptions.update(current.stripeSubscriptionId, { cancel_at_period_end: true }, options),
-            { name: `subscription.cancel-at-period-end:${current.stripeSubscriptionId}`, params: { at: current.currentPeriodEnd } },
+            (sdk, options) =>
+              sdk.subscriptions.update(current.stripeSubscriptionId, { cancel_at_period_end: true }, options),
+            {
+              name: `subscription.cancel-at-period-end:${current.stripeSubscriptionId}`,
+              params: { at: current.currentPeriodEnd },
+            },
           )
         : await this.stripe.call(
             'subscriptions.cancel',
@@ -173,7 +192,10 @@ export class SubscriptionManager {
           );
       return this.sync.apply(em, await this.customerOf(em, current), subscription, new Date());
     });
-    await this.events.accountUpdated(accountId, atPeriodEnd ? 'subscription.cancel_scheduled' : 'subscription.canceled');
+    await this.events.accountUpdated(
+      accountId,
+      atPeriodEnd ? 'subscription.cancel_scheduled' : 'subscription.canceled',
+    );
     return updated;
   }
 
@@ -181,12 +203,20 @@ export class SubscriptionManager {
   async resume(em: EntityManager, accountId: string): Promise<Subscription> {
     const updated = await withAccountLock(em, accountId, async () => {
       const current = await this.requireLive(em, accountId);
-      if (!current.cancelAtPeriodEnd) throw new BadUserInputError('The subscription is not set to cancel: nothing to resume');
+      if (!current.cancelAtPeriodEnd)
+        throw new BadUserInputError('The subscription is not set to cancel: nothing to resume');
       const subscription = await this.stripe.call(
         'subscriptions.update',
         (sdk, options) =>
-          sdk.subscriptions.update(current.stripeSubscriptionId, { cancel_at_period_end: false, cancel_at: '' }, options),
-        { name: `subscription.resume:${current.stripeSubscriptionId}`, params: { canceledFor: current.currentPeriodEnd } },
+          sdk.subscriptions.update(
+            current.stripeSubscriptionId,
+            { cancel_at_period_end: false, cancel_at: '' },
+            options,
+          ),
+        {
+          name: `subscription.resume:${current.stripeSubscriptionId}`,
+          params: { canceledFor: current.currentPeriodEnd },
+        },
       );
       return this.sync.apply(em, await this.customerOf(em, current), subscription, new Date());
     });
@@ -195,7 +225,11 @@ export class SubscriptionManager {
   }
 
   /** Reads the account's subscription from Stripe and stores it (used after checkout and on demand). */
-  async refresh(em: EntityManager, customer: BillingCustomer, stripeSubscriptionId: string): Promise<Subscription> {
+  async refresh(
+    em: EntityManager,
+    customer: BillingCustomer,
+    stripeSubscriptionId: string,
+  ): Promise<Subscription> {
     const subscription = await this.retrieve(stripeSubscriptionId);
     return this.sync.apply(em, customer, subscription, new Date());
   }
@@ -206,7 +240,8 @@ export class SubscriptionManager {
       items: [{ id: item.id, price: change.priceId, quantity: 1 }],
       proration_behavior: change.prorationBehavior,
       // A declined prorated charge fails the change instead of leaving the account half-upgraded.
-      payment_behavior: change.prorationBehavior === 'always_invoice' ? 'error_if_incomplete' : 'allow_incomplete',
+      payment_behavior:
+        change.prorationBehavior === 'always_invoice' ? 'error_if_incomplete' : 'allow_incomplete',
       metadata: { [PLAN_KEY_METADATA]: change.target.key },
     };
     const subscription = await this.stripe.call(
@@ -242,11 +277,17 @@ export class SubscriptionManager {
     ];
     await this.stripe.call(
       'subscriptionSchedules.update',
-      (sdk, options) => sdk.subscriptionSchedules.update(schedule.id, { end_behavior: 'release', phases }, options),
+      (sdk, options) =>
+        sdk.subscriptionSchedules.update(schedule.id, { end_behavior: 'release', phases }, options),
       { name: `schedule.update:${schedule.id}`, params: { price: change.priceId } },
     );
     const subscription = await this.retrieve(subscriptionId);
-    const stored = await this.sync.apply(em, await this.customerOf(em, change.current), subscription, new Date());
+    const stored = await this.sync.apply(
+      em,
+      await this.customerOf(em, change.current),
+      subscription,
+      new Date(),
+    );
     stored.scheduleId = schedule.id;
     stored.scheduledPlanKey = change.target.key;
     stored.scheduledInterval = change.interval;
@@ -255,7 +296,11 @@ export class SubscriptionManager {
     return stored;
   }
 
-  private async resolveChange(em: EntityManager, accountId: string, request: ChangeSubscriptionRequest): Promise<ResolvedChange> {
+  private async resolveChange(
+    em: EntityManager,
+    accountId: string,
+    request: ChangeSubscriptionRequest,
+  ): Promise<ResolvedChange> {
     const current = await this.requireLive(em, accountId);
     const target = this.planOrFail(request.planKey);
     const interval = request.interval ?? current.interval;
@@ -280,7 +325,8 @@ export class SubscriptionManager {
   }
 
   private async releaseSchedule(subscription: Stripe.Subscription): Promise<void> {
-    const scheduleId = typeof subscription.schedule === 'string' ? subscription.schedule : subscription.schedule?.id;
+    const scheduleId =
+      typeof subscription.schedule === 'string' ? subscription.schedule : subscription.schedule?.id;
     if (!scheduleId) return;
     await this.stripe.call(
       'subscriptionSchedules.release',
@@ -289,13 +335,20 @@ export class SubscriptionManager {
     );
   }
 
-  private async priceForNewSubscription(plan: Plan, request: CreateSubscriptionRequest, asAdmin: boolean): Promise<string> {
+  private async priceForNewSubscription(
+    plan: Plan,
+    request: CreateSubscriptionRequest,
+    asAdmin: boolean,
+  ): Promise<string> {
     if (request.customPriceId) {
       if (!asAdmin) throw new ForbiddenError('Only an admin may subscribe an account with a custom price');
       return request.customPriceId;
     }
     if (plan.salesLed) {
-      throw new BadUserInputError(`Plan ${plan.key} is sales-led: an admin subscribes it with a custom price`, 'planKey');
+      throw new BadUserInputError(
+        `Plan ${plan.key} is sales-led: an admin subscribes it with a custom price`,
+        'planKey',
+      );
     }
     const price = plan.prices.find((candidate) => candidate.interval === request.interval);
     if (!price) throw new BadUserInputError(`Plan ${plan.key} has no ${request.interval}ly price`, 'planKey');
@@ -310,7 +363,9 @@ export class SubscriptionManager {
     const inStripe = await this.stripe.call('subscriptions.list', (sdk) =>
       sdk.subscriptions.list({ customer: customer.stripeCustomerId as string, status: 'all', limit: 10 }),
     );
-    const live = inStripe.data.find((subscription) => (LIVE_STATUSES as readonly string[]).includes(subscription.status));
+    const live = inStripe.data.find((subscription) =>
+      (LIVE_STATUSES as readonly string[]).includes(subscription.status),
+    );
     if (live) {
       await this.sync.apply(em, customer, live, new Date());
       throw new ConflictError('The account already has a subscription: change it with changeSubscription');
@@ -326,13 +381,19 @@ export class SubscriptionManager {
     await this.stripe.call(
       'customers.update',
       (sdk, options) =>
-        sdk.customers.update(customerId, { invoice_settings: { default_payment_method: attached.id } }, options),
+        sdk.customers.update(
+          customerId,
+          { invoice_settings: { default_payment_method: attached.id } },
+          options,
+        ),
       { name: `customer.default-payment-method:${customerId}:${attached.id}` },
     );
   }
 
   private async hasDefaultPaymentMethod(customerId: string): Promise<boolean> {
-    const customer = await this.stripe.call('customers.retrieve', (sdk) => sdk.customers.retrieve(customerId));
+    const customer = await this.stripe.call('customers.retrieve', (sdk) =>
+      sdk.customers.retrieve(customerId),
+    );
     return !customer.deleted && Boolean(customer.invoice_settings?.default_payment_method);
   }
 

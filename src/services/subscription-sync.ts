@@ -1,10 +1,22 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
-import { type BillingCustomer, type BillingInterval, Subscription, type SubscriptionStatus } from '../entities';
+import {
+  type BillingCustomer,
+  type BillingInterval,
+  Subscription,
+  type SubscriptionStatus,
+} from '../entities';
 import type { PlanCatalog } from './plans/plan-catalog';
 
 /** Statuses in which a subscription still gives its plan (past_due only within the grace period, see issue 5). */
-export const LIVE_STATUSES: readonly SubscriptionStatus[] = ['trialing', 'active', 'past_due', 'unpaid', 'incomplete', 'paused'];
+export const LIVE_STATUSES: readonly SubscriptionStatus[] = [
+  'trialing',
+  'active',
+  'past_due',
+  'unpaid',
+  'incomplete',
+  'paused',
+];
 
 /** The subscription metadata key that names the plan (enterprise subscriptions have custom prices). */
 export const PLAN_KEY_METADATA = 'plan_key';
@@ -39,7 +51,10 @@ export class SubscriptionSync {
       endedAt: seconds(subscription.ended_at),
       trialStart: seconds(subscription.trial_start),
       trialEnd: seconds(subscription.trial_end),
-      scheduleId: typeof subscription.schedule === 'string' ? subscription.schedule : (subscription.schedule?.id ?? null),
+      scheduleId:
+        typeof subscription.schedule === 'string'
+          ? subscription.schedule
+          : (subscription.schedule?.id ?? null),
       stripeUpdatedAt: observedAt,
     };
     const changing = Object.keys(row).filter((key) => key !== 'stripeSubscriptionId');
@@ -50,14 +65,19 @@ export class SubscriptionSync {
       .merge([...changing, 'updatedAt'] as Array<keyof Subscription>)
       .where({ stripeUpdatedAt: { $lte: observedAt } })
       .execute();
-    const stored = await em.findOneOrFail(Subscription, { stripeSubscriptionId: subscription.id }, { refresh: true });
+    const stored = await em.findOneOrFail(
+      Subscription,
+      { stripeSubscriptionId: subscription.id },
+      { refresh: true },
+    );
     // The grace period runs from the first time we saw it past due; paying (or a new trial) ends it.
     const overdue = stored.status === 'past_due' || stored.status === 'unpaid';
     if (overdue && !stored.pastDueSince) stored.pastDueSince = observedAt;
     if (!overdue && stored.pastDueSince) stored.pastDueSince = null;
     // A scheduled change is over once its schedule is gone, or once the subscription is on the new plan (the
     // schedule itself lives on through its last phase before it releases).
-    const reached = stored.planKey === stored.scheduledPlanKey && stored.interval === stored.scheduledInterval;
+    const reached =
+      stored.planKey === stored.scheduledPlanKey && stored.interval === stored.scheduledInterval;
     if (stored.scheduledPlanKey && (!stored.scheduleId || reached)) {
       stored.scheduledPlanKey = null;
       stored.scheduledInterval = null;

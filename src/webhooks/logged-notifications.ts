@@ -11,11 +11,19 @@ export class LoggedNotifications implements BillingNotifications {
     this.logger.info({ accountId, invoice: invoice.id }, 'notification: payment failed');
   }
 
-  async trialWillEnd(_em: EntityManager, accountId: string, subscription: Stripe.Subscription): Promise<void> {
+  async trialWillEnd(
+    _em: EntityManager,
+    accountId: string,
+    subscription: Stripe.Subscription,
+  ): Promise<void> {
     this.logger.info({ accountId, subscription: subscription.id }, 'notification: trial will end');
   }
 
-  async subscriptionCanceled(_em: EntityManager, accountId: string, subscription: Stripe.Subscription): Promise<void> {
+  async subscriptionCanceled(
+    _em: EntityManager,
+    accountId: string,
+    subscription: Stripe.Subscription,
+  ): Promise<void> {
     this.logger.info({ accountId, subscription: subscription.id }, 'notification: subscription canceled');
   }
 }

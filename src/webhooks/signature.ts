@@ -10,9 +10,14 @@ export class InvalidWebhookError extends Error {}
  * rotation) and returns the event. Anything else — no header, a forged or stale signature, a body that is not
  * an event — is an `InvalidWebhookError`, answered 400 before anything is stored.
  */
-export function verifyWebhook(rawBody: Buffer, signature: string | undefined, secrets: readonly string[]): Stripe.Event {
+export function verifyWebhook(
+  rawBody: Buffer,
+  signature: string | undefined,
+  secrets: readonly string[],
+): Stripe.Event {
   if (!signature) throw new InvalidWebhookError('missing Stripe-Signature header');
-  if (secrets.length === 0) throw new InvalidWebhookError('no webhook secret is configured (STRIPE_WEBHOOK_SECRET)');
+  if (secrets.length === 0)
+    throw new InvalidWebhookError('no webhook secret is configured (STRIPE_WEBHOOK_SECRET)');
   for (const secret of secrets) {
     let event: Stripe.Event;
     try {

@@ -26,14 +26,21 @@ export class WebhookProcessor {
     private readonly logger: Logger,
   ) {}
 
-  async process(event: Stripe.Event, source: 'webhook' | 'reconciler' = 'webhook'): Promise<ProcessingOutcome> {
+  async process(
+    event: Stripe.Event,
+    source: 'webhook' | 'reconciler' = 'webhook',
+  ): Promise<ProcessingOutcome> {
     const em = this.orm.em.fork();
     const stored = await this.store(em, event, source);
     if (stored.status === 'processed' || stored.status === 'ignored') return 'duplicate';
 
     const handler = HANDLERS[event.type];
     if (!handler) {
-      await em.nativeUpdate(WebhookEvent, { stripeEventId: event.id }, { status: 'ignored', processedAt: new Date() });
+      await em.nativeUpdate(
+        WebhookEvent,
+        { stripeEventId: event.id },
+        { status: 'ignored', processedAt: new Date() },
+      );
       this.logger.info({ eventId: event.id, type: event.type }, 'stored an event type we do not handle');
       return 'ignored';
     }
@@ -43,7 +50,11 @@ export class WebhookProcessor {
       // Reading from Stripe happens before the transaction: no transaction is held open across a Stripe call.
       const effect = await handler(event, this.tools);
       const outcome = await em.fork().transactional(async (tx) => {
-        const row = await tx.findOneOrFail(WebhookEvent, { stripeEventId: event.id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+        const row = await tx.findOneOrFail(
+          WebhookEvent,
+          { stripeEventId: event.id },
+          { lockMode: LockMode.PESSIMISTIC_WRITE },
+        );
         if (row.status === 'processed') return 'duplicate' as const;
         const observedAt = new Date();
         accounts = [...new Set(await effect(tx, observedAt))];
@@ -63,7 +74,11 @@ export class WebhookProcessor {
     return 'processed';
   }
 
-  private async store(em: EntityManager, event: Stripe.Event, source: 'webhook' | 'reconciler'): Promise<WebhookEvent> {
+  private async store(
+    em: EntityManager,
+    event: Stripe.Event,
+    source: 'webhook' | 'reconciler',
+  ): Promise<WebhookEvent> {
     await em
       .createQueryBuilder(WebhookEvent)
       .insert({
@@ -89,7 +104,10 @@ export class WebhookProcessor {
   private async markFailed(event: Stripe.Event, error: unknown): Promise<void> {
     const message = error instanceof Error ? error.message : String(error);
     const level = error instanceof RetryLaterError ? 'info' : 'warn';
-    this.logger[level]({ eventId: event.id, type: event.type, reason: message }, 'webhook event not processed; Stripe will retry');
+    this.logger[level](
+      { eventId: event.id, type: event.type, reason: message },
+      'webhook event not processed; Stripe will retry',
+    );
     try {
       await this.orm.em
         .fork()
@@ -97,10 +115,13 @@ export class WebhookProcessor {
         .update({ status: 'failed', lastError: message.slice(0, 2000), updatedAt: new Date() })
         .where({ stripeEventId: event.id, status: { $ne: 'processed' } })
         .execute();
-      await this.orm.em.fork().getConnection().execute(
-        'update webhook_event set attempts = attempts + 1 where stripe_event_id = ? and status = ?',
-        [event.id, 'failed'],
-      );
+      await this.orm.em
+        .fork()
+        .getConnection()
+        .execute(
+          'update webhook_event set attempts = attempts + 1 where stripe_event_id = ? and status = ?',
+          [event.id, 'failed'],
+        );
     } catch (markError) {
       // The database may be what failed; the event is still answered 500 and Stripe retries it.
       this.logger.error({ eventId: event.id, err: markError }, 'could not mark the webhook event failed');

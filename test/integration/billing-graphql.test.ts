@@ -55,8 +55,15 @@ describe('billing core over GraphQL', () => {
     it('lists the catalog publicly, with prices in cents', async () => {
       const response = await stack.service.graphql<{
         plans: Array<{ key: string; prices: Array<{ interval: string; amount: number; lookupKey: string }> }>;
-      }>('{ plans { key trialDays salesLed prices { interval amount currency lookupKey } limits { metric included overLimit } } }');
-      expect(response.data?.plans.map((plan) => plan.key)).toEqual(['free', 'starter', 'professional', 'enterprise']);
+      }>(
+        '{ plans { key trialDays salesLed prices { interval amount currency lookupKey } limits { metric included overLimit } } }',
+      );
+      expect(response.data?.plans.map((plan) => plan.key)).toEqual([
+        'free',
+        'starter',
+        'professional',
+        'enterprise',
+      ]);
       expect(response.data?.plans[1].prices).toEqual([
         { interval: 'MONTH', amount: 1900, currency: 'usd', lookupKey: 'price_starter_monthly' },
         { interval: 'YEAR', amount: 19000, currency: 'usd', lookupKey: 'price_starter_yearly' },
@@ -67,15 +74,23 @@ describe('billing core over GraphQL', () => {
   describe('customer', () => {
     it('creates the Stripe customer on first use and updates email, name and address', async () => {
       const gql = await stack.as('acct_customer');
-      const response = await gql<{ updateCustomer: { id: string; email: string; name: string; address: { city: string } } }>(
+      const response = await gql<{
+        updateCustomer: { id: string; email: string; name: string; address: { city: string } };
+      }>(
         `mutation { updateCustomer(input: { email: "billing@acme.io", name: "ACME GmbH", address: { line1: "Hauptstr. 1", city: "Berlin", postalCode: "10115", country: "DE" } }) { id email name address { city country } } }`,
       );
       expect(response.errors).toBeUndefined();
-      expect(response.data?.updateCustomer).toMatchObject({ email: 'billing@acme.io', name: 'ACME GmbH', address: { city: 'Berlin' } });
+      expect(response.data?.updateCustomer).toMatchObject({
+        email: 'billing@acme.io',
+        name: 'ACME GmbH',
+        address: { city: 'Berlin' },
+      });
       const inStripe = await stack.stripe.customers.retrieve(response.data?.updateCustomer.id as string);
       expect(inStripe).toMatchObject({ email: 'billing@acme.io', metadata: { account_id: 'acct_customer' } });
 
-      const viewer = await gql<{ viewer: { customer: { email: string } } }>('{ viewer { customer { email } } }');
+      const viewer = await gql<{ viewer: { customer: { email: string } } }>(
+        '{ viewer { customer { email } } }',
+      );
       expect(viewer.data?.viewer.customer.email).toBe('billing@acme.io');
     });
 
@@ -83,7 +98,9 @@ describe('billing core over GraphQL', () => {
       const gql = await stack.as('acct_customer');
       const response = await gql('mutation { updateCustomer(input: { email: "not-an-email" }) { email } }');
       expect(response.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'email' });
-      const viewer = await gql<{ viewer: { customer: { email: string } } }>('{ viewer { customer { email } } }');
+      const viewer = await gql<{ viewer: { customer: { email: string } } }>(
+        '{ viewer { customer { email } } }',
+      );
       expect(viewer.data?.viewer.customer.email).toBe('billing@acme.io');
     });
   });
@@ -123,7 +140,10 @@ describe('billing core over GraphQL', () => {
       const viewer = await gql<{ viewer: { plan: { key: string }; subscription: { status: string } } }>(
         '{ viewer { plan { key } subscription { status } } }',
       );
-      expect(viewer.data?.viewer).toEqual({ plan: { key: 'professional' }, subscription: { status: 'ACTIVE' } });
+      expect(viewer.data?.viewer).toEqual({
+        plan: { key: 'professional' },
+        subscription: { status: 'ACTIVE' },
+      });
     });
 
     it("refuses to show another account's checkout session", async () => {
@@ -169,13 +189,20 @@ describe('billing core over GraphQL', () => {
     it('subscribes with a card, and refuses a second subscription with CONFLICT', async () => {
       const { gql, result } = await subscribe('acct_sub', 'starter');
       expect(result.errors).toBeUndefined();
-      expect(result.data?.createSubscription).toMatchObject({ status: 'ACTIVE', plan: { key: 'starter' }, interval: 'MONTH' });
+      expect(result.data?.createSubscription).toMatchObject({
+        status: 'ACTIVE',
+        plan: { key: 'starter' },
+        interval: 'MONTH',
+      });
       const second = await gql(
         'mutation { createSubscription(input: { planKey: "professional", paymentMethodId: "pm_card_visa" }) { id } }',
       );
       expect(second.errors?.[0]?.extensions?.code).toBe('CONFLICT');
       const customers = await stack.stripe.customers.search({ query: "metadata['account_id']:'acct_sub'" });
-      const subscriptions = await stack.stripe.subscriptions.list({ customer: customers.data[0].id, status: 'all' });
+      const subscriptions = await stack.stripe.subscriptions.list({
+        customer: customers.data[0].id,
+        status: 'all',
+      });
       expect(subscriptions.data).toHaveLength(1);
     });
 
@@ -183,17 +210,29 @@ describe('billing core over GraphQL', () => {
       const { result } = await subscribe('acct_declined', 'starter', 'pm_card_chargeCustomerFail');
       expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'CARD_DECLINED' });
       expect(result.errors?.[0]?.extensions?.declineCode).toBeTruthy();
-      const customers = await stack.stripe.customers.search({ query: "metadata['account_id']:'acct_declined'" });
-      const subscriptions = await stack.stripe.subscriptions.list({ customer: customers.data[0].id, status: 'all' });
-      expect(subscriptions.data.filter((subscription) => subscription.status !== 'incomplete_expired')).toEqual([]);
-      const viewer = await (await stack.as('acct_declined'))<{ viewer: { subscription: null } }>('{ viewer { subscription { id } } }');
+      const customers = await stack.stripe.customers.search({
+        query: "metadata['account_id']:'acct_declined'",
+      });
+      const subscriptions = await stack.stripe.subscriptions.list({
+        customer: customers.data[0].id,
+        status: 'all',
+      });
+      expect(
+        subscriptions.data.filter((subscription) => subscription.status !== 'incomplete_expired'),
+      ).toEqual([]);
+      const viewer = await (await stack.as('acct_declined'))<{ viewer: { subscription: null } }>(
+        '{ viewer { subscription { id } } }',
+      );
       expect(viewer.data?.viewer.subscription).toBeNull();
     });
 
     it('needs a payment method (or a trial) for a paid plan', async () => {
       const gql = await stack.as('acct_no_card');
       const response = await gql('mutation { createSubscription(input: { planKey: "starter" }) { id } }');
-      expect(response.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'paymentMethodId' });
+      expect(response.errors?.[0]?.extensions).toMatchObject({
+        code: 'BAD_USER_INPUT',
+        field: 'paymentMethodId',
+      });
     });
 
     it('upgrades now with a prorated charge equal to the amount worked out by hand', async () => {
@@ -201,7 +240,9 @@ describe('billing core over GraphQL', () => {
       const subscriptionId = result.data?.createSubscription.id as string;
       await stack.advanceClock(10 * DAY);
 
-      const preview = await gql<{ previewSubscriptionChange: { amountDue: number; currency: string; lines: unknown[] } }>(
+      const preview = await gql<{
+        previewSubscriptionChange: { amountDue: number; currency: string; lines: unknown[] };
+      }>(
         'query { previewSubscriptionChange(input: { planKey: "professional" }) { amountDue currency lines { description amount } nextPaymentAt } }',
       );
       expect(preview.errors).toBeUndefined();
@@ -210,12 +251,21 @@ describe('billing core over GraphQL', () => {
         `mutation { changeSubscription(input: { planKey: "professional" }) { ${SUBSCRIPTION} } }`,
       );
       expect(changed.errors).toBeUndefined();
-      expect(changed.data?.changeSubscription).toMatchObject({ status: 'ACTIVE', plan: { key: 'professional' } });
+      expect(changed.data?.changeSubscription).toMatchObject({
+        status: 'ACTIVE',
+        plan: { key: 'professional' },
+      });
 
       // Stripe prorates by the second (docs.stripe.com/billing/subscriptions/prorations): a credit for the unused
       // time of the old price and a charge for the remaining time of the new one, each rounded to the cent.
-      const subscription = await stack.stripe.subscriptions.retrieve(subscriptionId, { expand: ['latest_invoice'] });
-      const invoice = subscription.latest_invoice as { amount_due: number; billing_reason: string; lines: { data: Array<{ amount: number; period: { start: number; end: number } }> } };
+      const subscription = await stack.stripe.subscriptions.retrieve(subscriptionId, {
+        expand: ['latest_invoice'],
+      });
+      const invoice = subscription.latest_invoice as {
+        amount_due: number;
+        billing_reason: string;
+        lines: { data: Array<{ amount: number; period: { start: number; end: number } }> };
+      };
       expect(invoice.billing_reason).toBe('subscription_update');
       const { start: periodStart, end: periodEnd } = {
         start: subscription.items.data[0].current_period_start,
@@ -228,7 +278,9 @@ describe('billing core over GraphQL', () => {
       // 20 of 30 days remain: about two thirds of the $30 difference.
       expect(byHand).toBeGreaterThan(1900);
       expect(byHand).toBeLessThan(2100);
-      expect(Math.abs((preview.data?.previewSubscriptionChange.amountDue ?? 0) - byHand)).toBeLessThanOrEqual(1);
+      expect(Math.abs((preview.data?.previewSubscriptionChange.amountDue ?? 0) - byHand)).toBeLessThanOrEqual(
+        1,
+      );
     });
 
     it('downgrades at the period end through a schedule, and only once the clock passes it', async () => {
@@ -276,7 +328,9 @@ describe('billing core over GraphQL', () => {
       const during = await gql<{ viewer: { plan: { key: string } } }>('{ viewer { plan { key } } }');
       expect(during.data?.viewer.plan.key).toBe('starter');
 
-      const resumed = await gql<{ resumeSubscription: SubscriptionView }>(`mutation { resumeSubscription { ${SUBSCRIPTION} } }`);
+      const resumed = await gql<{ resumeSubscription: SubscriptionView }>(
+        `mutation { resumeSubscription { ${SUBSCRIPTION} } }`,
+      );
       expect(resumed.data?.resumeSubscription).toMatchObject({ status: 'ACTIVE', cancelAtPeriodEnd: false });
       expect((await stack.stripe.subscriptions.retrieve(subscriptionId)).cancel_at_period_end).toBe(false);
 
@@ -316,18 +370,21 @@ describe('billing core over GraphQL', () => {
       expect(created.errors).toBeUndefined();
       const view = created.data?.createSubscription as SubscriptionView;
       expect(view.status).toBe('TRIALING');
-      const trialDays = (Date.parse(view.trialEnd as string) - Date.parse(view.currentPeriodStart)) / 1000 / DAY;
+      const trialDays =
+        (Date.parse(view.trialEnd as string) - Date.parse(view.currentPeriodStart)) / 1000 / DAY;
       expect(trialDays).toBe(14);
-      expect((await gql<{ viewer: { plan: { key: string } } }>('{ viewer { plan { key } } }')).data?.viewer.plan.key).toBe(
-        'starter',
-      );
+      expect(
+        (await gql<{ viewer: { plan: { key: string } } }>('{ viewer { plan { key } } }')).data?.viewer.plan
+          .key,
+      ).toBe('starter');
 
       await stack.advanceClock(15 * DAY);
       expect((await stack.stripe.subscriptions.retrieve(view.id)).status).toBe('canceled');
       await refreshFromStripe('acct_trial', view.id);
-      expect((await gql<{ viewer: { plan: { key: string } } }>('{ viewer { plan { key } } }')).data?.viewer.plan.key).toBe(
-        'free',
-      );
+      expect(
+        (await gql<{ viewer: { plan: { key: string } } }>('{ viewer { plan { key } } }')).data?.viewer.plan
+          .key,
+      ).toBe('free');
     });
 
     it('ends a trial with a card on file into an active, paid subscription', async () => {
@@ -353,7 +410,9 @@ describe('billing core over GraphQL', () => {
       expect(session.errors).toBeUndefined();
       expect(session.data?.createPortalSession.url).toContain(stack.emulator.url);
 
-      const refused = await gql('mutation { createPortalSession(input: { returnUrl: "https://evil.example/" }) { url } }');
+      const refused = await gql(
+        'mutation { createPortalSession(input: { returnUrl: "https://evil.example/" }) { url } }',
+      );
       expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'returnUrl' });
     });
   });
@@ -361,19 +420,21 @@ describe('billing core over GraphQL', () => {
   describe('authorization', () => {
     it('keeps other accounts, and the admin lists, out of reach of a user', async () => {
       const gql = await stack.as('acct_user');
-      expect((await gql('{ account(id: "acct_checkout") { id plan { key } } }')).errors?.[0]?.extensions?.code).toBe(
-        'FORBIDDEN',
-      );
+      expect(
+        (await gql('{ account(id: "acct_checkout") { id plan { key } } }')).errors?.[0]?.extensions?.code,
+      ).toBe('FORBIDDEN');
       expect((await gql('{ accounts { nodes { id } } }')).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     });
 
     it('lets an admin read any account and page through them', async () => {
       const admin = await stack.as('acct_ops', ['admin']);
-      const account = await admin<{ account: { plan: { key: string } } }>('{ account(id: "acct_checkout") { plan { key } } }');
-      expect(account.data?.account.plan.key).toBe('professional');
-      const first = await admin<{ accounts: { nodes: Array<{ id: string }>; pageInfo: { hasNextPage: boolean; endCursor: string } } }>(
-        '{ accounts(first: 2) { nodes { id } pageInfo { hasNextPage endCursor } } }',
+      const account = await admin<{ account: { plan: { key: string } } }>(
+        '{ account(id: "acct_checkout") { plan { key } } }',
       );
+      expect(account.data?.account.plan.key).toBe('professional');
+      const first = await admin<{
+        accounts: { nodes: Array<{ id: string }>; pageInfo: { hasNextPage: boolean; endCursor: string } };
+      }>('{ accounts(first: 2) { nodes { id } pageInfo { hasNextPage endCursor } } }');
       expect(first.data?.accounts.nodes).toHaveLength(2);
       expect(first.data?.accounts.pageInfo.hasNextPage).toBe(true);
       const next = await admin<{ accounts: { nodes: Array<{ id: string }> } }>(
@@ -381,7 +442,9 @@ describe('billing core over GraphQL', () => {
         { after: first.data?.accounts.pageInfo.endCursor },
       );
       const firstIds = first.data?.accounts.nodes.map((node) => node.id) ?? [];
-      expect(next.data?.accounts.nodes.every((node) => !firstIds.includes(node.id) && node.id > firstIds[1])).toBe(true);
+      expect(
+        next.data?.accounts.nodes.every((node) => !firstIds.includes(node.id) && node.id > firstIds[1]),
+      ).toBe(true);
     });
 
     it('answers UNAUTHENTICATED to an anonymous mutation', async () => {

@@ -48,12 +48,15 @@ describe('accounts(first: 100) with nested billing data', () => {
   async function statementsFor(): Promise<{ count: number; accounts: number; sample: unknown }> {
     const token = await running.token('acct_ops', { roles: ['admin'] });
     statements.length = 0;
-    const response = await running.graphql<{ accounts: { nodes: Array<{ invoices: { nodes: unknown[] } }> } }>(
-      ACCOUNTS_QUERY,
-      { token },
-    );
+    const response = await running.graphql<{
+      accounts: { nodes: Array<{ invoices: { nodes: unknown[] } }> };
+    }>(ACCOUNTS_QUERY, { token });
     expect(response.errors).toBeUndefined();
-    return { count: statements.length, accounts: response.data?.accounts.nodes.length ?? 0, sample: response.data?.accounts.nodes[0] };
+    return {
+      count: statements.length,
+      accounts: response.data?.accounts.nodes.length ?? 0,
+      sample: response.data?.accounts.nodes[0],
+    };
   }
 
   it('runs a constant number of statements whatever the page size', async () => {
@@ -63,8 +66,14 @@ describe('accounts(first: 100) with nested billing data', () => {
     expect(small.sample).toMatchObject({
       subscription: { status: 'ACTIVE', plan: { key: 'starter' } },
       plan: { key: 'starter' },
-      invoices: { nodes: [expect.objectContaining({ amountDue: 1900 }), expect.anything()], pageInfo: { hasNextPage: true } },
-      paymentMethods: [{ last4: '4242', isDefault: true }, { last4: '4242', isDefault: false }],
+      invoices: {
+        nodes: [expect.objectContaining({ amountDue: 1900 }), expect.anything()],
+        pageInfo: { hasNextPage: true },
+      },
+      paymentMethods: [
+        { last4: '4242', isDefault: true },
+        { last4: '4242', isDefault: false },
+      ],
     });
 
     await seed(57);

@@ -17,7 +17,11 @@ function signedEvent(event: object, secret: string, timestamp?: number): { body:
   return { body, signature };
 }
 
-function fakeEvent(type: string, object: object, id = `evt_test_${Math.random().toString(36).slice(2)}`): Stripe.Event {
+function fakeEvent(
+  type: string,
+  object: object,
+  id = `evt_test_${Math.random().toString(36).slice(2)}`,
+): Stripe.Event {
   return {
     id,
     object: 'event',
@@ -49,7 +53,10 @@ describe('POST /webhooks/stripe', () => {
   function deliver(body: string, signature?: string) {
     return fetch(`${stack.service.url}/webhooks/stripe`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...(signature ? { 'stripe-signature': signature } : {}) },
+      headers: {
+        'content-type': 'application/json',
+        ...(signature ? { 'stripe-signature': signature } : {}),
+      },
       body,
     });
   }
@@ -79,7 +86,11 @@ describe('POST /webhooks/stripe', () => {
 
     it('caps the body size', async () => {
       const { body, signature } = signedEvent(
-        fakeEvent('customer.updated', { id: 'cus_big', object: 'customer', description: 'x'.repeat(600_000) }),
+        fakeEvent('customer.updated', {
+          id: 'cus_big',
+          object: 'customer',
+          description: 'x'.repeat(600_000),
+        }),
         secret,
       );
       expect((await deliver(body, signature)).status).toBe(413);
@@ -88,23 +99,39 @@ describe('POST /webhooks/stripe', () => {
 
   describe('inbox', () => {
     it('stores an unknown event type, answers 200 and does nothing else', async () => {
-      const { body, signature } = signedEvent(fakeEvent('radar.early_fraud_warning.created', { id: 'issfr_1' }, 'evt_unknown_1'), secret);
+      const { body, signature } = signedEvent(
+        fakeEvent('radar.early_fraud_warning.created', { id: 'issfr_1' }, 'evt_unknown_1'),
+        secret,
+      );
       const response = await deliver(body, signature);
       expect(response.status).toBe(200);
       expect(await response.json()).toEqual({ received: true, outcome: 'ignored' });
       const [stored] = await storedEvents({ stripeEventId: 'evt_unknown_1' });
-      expect(stored).toMatchObject({ type: 'radar.early_fraud_warning.created', status: 'ignored', objectId: 'issfr_1' });
+      expect(stored).toMatchObject({
+        type: 'radar.early_fraud_warning.created',
+        status: 'ignored',
+        objectId: 'issfr_1',
+      });
     });
 
     it('processes an event once: a duplicate answers 200 and does nothing', async () => {
-      const customer = await stack.stripe.customers.create({ email: 'dup@x.io', metadata: { account_id: 'acct_dup' } });
+      const customer = await stack.stripe.customers.create({
+        email: 'dup@x.io',
+        metadata: { account_id: 'acct_dup' },
+      });
       // Stripe's own customer.created delivery links the account first; then our hand-made event follows.
       await stack.flushWebhooks();
       const event = fakeEvent('customer.updated', customer, 'evt_dup_1');
       const first = signedEvent(event, secret);
-      expect(await (await deliver(first.body, first.signature)).json()).toEqual({ received: true, outcome: 'processed' });
+      expect(await (await deliver(first.body, first.signature)).json()).toEqual({
+        received: true,
+        outcome: 'processed',
+      });
       const again = signedEvent(event, secret);
-      expect(await (await deliver(again.body, again.signature)).json()).toEqual({ received: true, outcome: 'duplicate' });
+      expect(await (await deliver(again.body, again.signature)).json()).toEqual({
+        received: true,
+        outcome: 'duplicate',
+      });
       const [stored] = await storedEvents({ stripeEventId: 'evt_dup_1' });
       expect(stored).toMatchObject({ status: 'processed', attempts: 1 });
     });
@@ -113,7 +140,9 @@ describe('POST /webhooks/stripe', () => {
       const customer = await stack.stripe.customers.create({ email: 'early@x.io' });
       const subscription = await stack.stripe.subscriptions.create({
         customer: customer.id,
-        items: [{ price: (await stack.stripe.prices.list({ lookup_keys: ['price_starter_monthly'] })).data[0].id }],
+        items: [
+          { price: (await stack.stripe.prices.list({ lookup_keys: ['price_starter_monthly'] })).data[0].id },
+        ],
         trial_period_days: 14,
       });
       const event = fakeEvent('customer.subscription.created', subscription, 'evt_early_1');
@@ -125,14 +154,22 @@ describe('POST /webhooks/stripe', () => {
 
       // checkout.session.completed (or any event naming the account) links the customer...
       await stack.stripe.customers.update(customer.id, { metadata: { account_id: 'acct_early' } });
-      const link = signedEvent(fakeEvent('customer.updated', { ...customer, metadata: { account_id: 'acct_early' } }), secret);
+      const link = signedEvent(
+        fakeEvent('customer.updated', { ...customer, metadata: { account_id: 'acct_early' } }),
+        secret,
+      );
       expect((await deliver(link.body, link.signature)).status).toBe(200);
       // ...and Stripe's retry of the first event now succeeds.
       const retry = signedEvent(event, secret);
-      expect(await (await deliver(retry.body, retry.signature)).json()).toEqual({ received: true, outcome: 'processed' });
+      expect(await (await deliver(retry.body, retry.signature)).json()).toEqual({
+        received: true,
+        outcome: 'processed',
+      });
       const [processed] = await storedEvents({ stripeEventId: 'evt_early_1' });
       expect(processed).toMatchObject({ status: 'processed', attempts: 2, lastError: null });
-      const row = await stack.service.service.orm.em.fork().findOneOrFail(Subscription, { stripeSubscriptionId: subscription.id });
+      const row = await stack.service.service.orm.em
+        .fork()
+        .findOneOrFail(Subscription, { stripeSubscriptionId: subscription.id });
       expect(row).toMatchObject({ accountId: 'acct_early', status: 'trialing', planKey: 'starter' });
     });
   });
@@ -140,7 +177,10 @@ describe('POST /webhooks/stripe', () => {
   describe('processing Stripe’s own deliveries', () => {
     it('checkout → webhooks → active subscription, professional entitlements, and accountUpdated pushed live', async () => {
       const gql = await stack.as('acct_webhook_checkout');
-      const client = connectSocket(stack.service.url, `Bearer ${await stack.service.token('acct_webhook_checkout')}`);
+      const client = connectSocket(
+        stack.service.url,
+        `Bearer ${await stack.service.token('acct_webhook_checkout')}`,
+      );
       const updates = subscribe<{ accountUpdated: { id: string; plan: { key: string } } }>(
         client,
         'subscription { accountUpdated { id plan { key } } }',
@@ -173,9 +213,12 @@ describe('POST /webhooks/stripe', () => {
       updates.close();
       await client.dispose();
 
-      const viewer = await gql<{ viewer: { invoices: { nodes: Array<{ status: string; amountPaid: number }> }; paymentMethods: Array<{ last4: string }> } }>(
-        '{ viewer { invoices { nodes { status amountPaid } } paymentMethods { last4 isDefault } } }',
-      );
+      const viewer = await gql<{
+        viewer: {
+          invoices: { nodes: Array<{ status: string; amountPaid: number }> };
+          paymentMethods: Array<{ last4: string }>;
+        };
+      }>('{ viewer { invoices { nodes { status amountPaid } } paymentMethods { last4 isDefault } } }');
       expect(viewer.data?.viewer.invoices.nodes).toContainEqual({ status: 'paid', amountPaid: 4900 });
       expect(viewer.data?.viewer.paymentMethods).toEqual([{ last4: '4242', isDefault: true }]);
     });
@@ -194,11 +237,17 @@ describe('POST /webhooks/stripe', () => {
         const accounts = ['acct_chaos_1', 'acct_chaos_2', 'acct_chaos_3'];
         for (const accountId of accounts) {
           const gql = await stack.as(accountId);
-          await gql('mutation { createSubscription(input: { planKey: "starter", paymentMethodId: "pm_card_visa" }) { id } }');
+          await gql(
+            'mutation { createSubscription(input: { planKey: "starter", paymentMethodId: "pm_card_visa" }) { id } }',
+          );
           await gql('mutation { changeSubscription(input: { planKey: "professional" }) { id } }');
         }
-        await (await stack.as('acct_chaos_2'))('mutation { cancelSubscription(input: { atPeriodEnd: true }) { id } }');
-        await (await stack.as('acct_chaos_3'))('mutation { cancelSubscription(input: { atPeriodEnd: false }) { id } }');
+        await (await stack.as('acct_chaos_2'))(
+          'mutation { cancelSubscription(input: { atPeriodEnd: true }) { id } }',
+        );
+        await (await stack.as('acct_chaos_3'))(
+          'mutation { cancelSubscription(input: { atPeriodEnd: false }) { id } }',
+        );
         await stack.flushWebhooks();
 
         const em = stack.service.service.orm.em.fork();
@@ -206,7 +255,11 @@ describe('POST /webhooks/stripe', () => {
           const rows = await em.find(Subscription, { accountId });
           expect(rows).toHaveLength(1);
           const inStripe = await stack.stripe.subscriptions.retrieve(rows[0].stripeSubscriptionId);
-          expect({ status: rows[0].status, price: rows[0].priceId, cancelAtPeriodEnd: rows[0].cancelAtPeriodEnd }).toEqual({
+          expect({
+            status: rows[0].status,
+            price: rows[0].priceId,
+            cancelAtPeriodEnd: rows[0].cancelAtPeriodEnd,
+          }).toEqual({
             status: inStripe.status,
             price: inStripe.items.data[0].price.id,
             cancelAtPeriodEnd: inStripe.cancel_at_period_end,
@@ -218,7 +271,9 @@ describe('POST /webhooks/stripe', () => {
         const stored = await em.find(WebhookEvent, { stripeEventId: { $in: sent.map((event) => event.id) } });
         expect(stored).toHaveLength(sent.length);
         expect(stored.filter((row) => row.status !== 'processed' && row.status !== 'ignored')).toEqual([]);
-        const deliveries = (await (await fetch(`${stack.emulator.url}/_emulator/webhooks/deliveries`)).json()) as
+        const deliveries = (await (
+          await fetch(`${stack.emulator.url}/_emulator/webhooks/deliveries`)
+        ).json()) as
           | Array<{ event: string; copy: number }>
           | { data: Array<{ event: string; copy: number }> };
         const attempts = Array.isArray(deliveries) ? deliveries : deliveries.data;

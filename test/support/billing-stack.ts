@@ -37,13 +37,21 @@ export async function startBillingStack(
   await seedCatalog(emulator.stripe);
   // The endpoint is registered before the service starts (its secret is configuration), then pointed at it.
   const endpoint = options.webhooks
-    ? await emulator.stripe.webhookEndpoints.create({ url: 'http://127.0.0.1:9/pending', enabled_events: ['*'] })
+    ? await emulator.stripe.webhookEndpoints.create({
+        url: 'http://127.0.0.1:9/pending',
+        enabled_events: ['*'],
+      })
     : null;
   const service = await startTestService({
     database: options.database,
-    env: { ...emulator.env, ...(endpoint ? { STRIPE_WEBHOOK_SECRET: endpoint.secret as string } : {}), ...env },
+    env: {
+      ...emulator.env,
+      ...(endpoint ? { STRIPE_WEBHOOK_SECRET: endpoint.secret as string } : {}),
+      ...env,
+    },
   });
-  if (endpoint) await emulator.stripe.webhookEndpoints.update(endpoint.id, { url: `${service.url}/webhooks/stripe` });
+  if (endpoint)
+    await emulator.stripe.webhookEndpoints.update(endpoint.id, { url: `${service.url}/webhooks/stripe` });
   return {
     service,
     stripe: emulator.stripe,
@@ -55,7 +63,8 @@ export async function startBillingStack(
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ timeout_ms: 20_000 }),
       });
-      if (!response.ok) throw new Error(`webhooks did not settle: ${response.status} ${await response.text()}`);
+      if (!response.ok)
+        throw new Error(`webhooks did not settle: ${response.status} ${await response.text()}`);
     },
     advanceClock: async (seconds) => {
       const response = await fetch(`${emulator.url}/_emulator/clock/advance`, {

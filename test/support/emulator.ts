@@ -20,7 +20,11 @@ export async function startTestEmulator(): Promise<TestEmulator> {
     emulator,
     url: emulator.url,
     stripe,
-    env: { STRIPE_SECRET_KEY: TEST_STRIPE_KEY, STRIPE_API_BASE: emulator.url, STRIPE_MAX_REQUESTS_PER_SECOND: '1000' },
+    env: {
+      STRIPE_SECRET_KEY: TEST_STRIPE_KEY,
+      STRIPE_API_BASE: emulator.url,
+      STRIPE_MAX_REQUESTS_PER_SECOND: '1000',
+    },
     close: () => emulator.close(),
   };
 }

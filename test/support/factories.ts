@@ -36,7 +36,11 @@ export function createSubscription(
   });
 }
 
-export function createInvoice(em: EntityManager, customer: BillingCustomer, overrides: Partial<Invoice> = {}): Invoice {
+export function createInvoice(
+  em: EntityManager,
+  customer: BillingCustomer,
+  overrides: Partial<Invoice> = {},
+): Invoice {
   const n = next();
   return em.create(Invoice, {
     stripeInvoiceId: `in_fixture_${n}`,

@@ -8,7 +8,9 @@ import { idOf, linkCustomer } from './linking';
  */
 export const checkoutCompleted: WebhookHandler = async (event, tools) => {
   const id = (event.data.object as Stripe.Checkout.Session).id;
-  const session = await tools.stripe.call('checkout.sessions.retrieve', (sdk) => sdk.checkout.sessions.retrieve(id));
+  const session = await tools.stripe.call('checkout.sessions.retrieve', (sdk) =>
+    sdk.checkout.sessions.retrieve(id),
+  );
   const accountId = session.client_reference_id ?? session.metadata?.account_id ?? null;
   const stripeCustomerId = idOf(session.customer);
   const subscriptionId = idOf(session.subscription);

@@ -13,7 +13,8 @@ export const customerChanged: WebhookHandler = async (event, tools) => {
 };
 
 /** customer.deleted: the row stays (history keeps its owner) but is marked deleted. */
-export const customerDeleted: WebhookHandler = async (event) => customerGone((event.data.object as Stripe.Customer).id);
+export const customerDeleted: WebhookHandler = async (event) =>
+  customerGone((event.data.object as Stripe.Customer).id);
 
 function applyCustomer(customer: Stripe.Customer, tools: HandlerTools): Effect {
   return async (em, observedAt) => {

@@ -33,7 +33,11 @@ async function refetch(
   return { invoice, subscription };
 }
 
-function applyInvoice(invoice: Stripe.Invoice, subscription: Stripe.Subscription | null, tools: HandlerTools): Effect {
+function applyInvoice(
+  invoice: Stripe.Invoice,
+  subscription: Stripe.Subscription | null,
+  tools: HandlerTools,
+): Effect {
   const applyToSubscription = subscription ? applySubscription(subscription, tools) : null;
   return async (em, observedAt) => {
     const accountHint = subscription?.metadata?.account_id ?? invoice.metadata?.account_id;

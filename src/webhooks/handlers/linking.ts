@@ -28,7 +28,11 @@ export async function customerRowFor(
 }
 
 /** Records that `stripeCustomerId` is the Stripe customer of `accountId` (idempotent). */
-export async function linkCustomer(em: EntityManager, accountId: string, stripeCustomerId: string): Promise<BillingCustomer> {
+export async function linkCustomer(
+  em: EntityManager,
+  accountId: string,
+  stripeCustomerId: string,
+): Promise<BillingCustomer> {
   const existing = await em.findOne(BillingCustomer, { accountId });
   if (existing) {
     if (!existing.stripeCustomerId || existing.deletedAt) {

@@ -9,7 +9,9 @@ import { customerRowFor, idOf } from './linking';
  */
 export const paymentMethodChanged: WebhookHandler = async (event, tools) => {
   const id = (event.data.object as Stripe.PaymentMethod).id;
-  const paymentMethod = await tools.stripe.call('paymentMethods.retrieve', (sdk) => sdk.paymentMethods.retrieve(id));
+  const paymentMethod = await tools.stripe.call('paymentMethods.retrieve', (sdk) =>
+    sdk.paymentMethods.retrieve(id),
+  );
   const stripeCustomerId = idOf(paymentMethod.customer);
   const customer = stripeCustomerId
     ? await tools.stripe.call('customers.retrieve', (sdk) => sdk.customers.retrieve(stripeCustomerId))
@@ -35,7 +37,10 @@ export const paymentMethodChanged: WebhookHandler = async (event, tools) => {
  * The card that will be charged: the customer's default, else the live subscription's own default (Checkout
  * sets the card on the subscription, not on the customer).
  */
-async function defaultPaymentMethodOf(customer: Stripe.Customer, tools: HandlerTools): Promise<string | null> {
+async function defaultPaymentMethodOf(
+  customer: Stripe.Customer,
+  tools: HandlerTools,
+): Promise<string | null> {
   const customerDefault = idOf(customer.invoice_settings?.default_payment_method);
   if (customerDefault) return customerDefault;
   const subscriptions = await tools.stripe.call('subscriptions.list', (sdk) =>
