@@ -1,3 +1,4 @@
+import type Stripe from 'stripe';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../services/logger';
 import { InvalidWebhookError, verifyWebhook } from './signature';
@@ -28,7 +29,7 @@ export function registerWebhookRoutes(
     scope.post('/webhooks/stripe', { bodyLimit: WEBHOOK_BODY_LIMIT_BYTES }, async (request, reply) => {
       const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
       const header = request.headers['stripe-signature'];
-      let event;
+      let event: Stripe.Event;
       try {
         event = verifyWebhook(raw, typeof header === 'string' ? header : undefined, secrets());
       } catch (error) {
