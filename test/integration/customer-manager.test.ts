@@ -42,17 +42,27 @@ describe('CustomerManager against the Stripe emulator and PostgreSQL', () => {
   }
 
   it('creates the Stripe customer of an account, with its email, name and account id', async () => {
-    const customer = await customers.ensure(orm.em.fork(), { accountId: 'acct_create', email: 'ann@x.io', name: 'Ann' });
+    const customer = await customers.ensure(orm.em.fork(), {
+      accountId: 'acct_create',
+      email: 'ann@x.io',
+      name: 'Ann',
+    });
     expect(customer.stripeCustomerId).toMatch(/^cus_/);
     const inStripe = await stripeEmulator.stripe.customers.retrieve(customer.stripeCustomerId as string);
-    expect(inStripe).toMatchObject({ email: 'ann@x.io', name: 'Ann', metadata: { account_id: 'acct_create' } });
+    expect(inStripe).toMatchObject({
+      email: 'ann@x.io',
+      name: 'Ann',
+      metadata: { account_id: 'acct_create' },
+    });
     const again = await customers.ensure(orm.em.fork(), { accountId: 'acct_create', email: 'ann@x.io' });
     expect(again.stripeCustomerId).toBe(customer.stripeCustomerId);
   });
 
   it('makes exactly one Stripe customer under 20 concurrent requests', async () => {
     const results = await Promise.all(
-      Array.from({ length: 20 }, () => customers.ensure(orm.em.fork(), { accountId: 'acct_race', email: 'race@x.io' })),
+      Array.from({ length: 20 }, () =>
+        customers.ensure(orm.em.fork(), { accountId: 'acct_race', email: 'race@x.io' }),
+      ),
     );
     expect(new Set(results.map((row) => row.stripeCustomerId)).size).toBe(1);
     expect(await stripeCustomersOf('acct_race')).toHaveLength(1);
@@ -60,7 +70,10 @@ describe('CustomerManager against the Stripe emulator and PostgreSQL', () => {
   });
 
   it('adopts a Stripe customer that an earlier, crashed attempt created but never recorded', async () => {
-    const orphan = await stripeEmulator.stripe.customers.create({ email: 'o@x.io', metadata: { account_id: 'acct_orphan' } });
+    const orphan = await stripeEmulator.stripe.customers.create({
+      email: 'o@x.io',
+      metadata: { account_id: 'acct_orphan' },
+    });
     const customer = await customers.ensure(orm.em.fork(), { accountId: 'acct_orphan', email: 'o@x.io' });
     expect(customer.stripeCustomerId).toBe(orphan.id);
     expect(await stripeCustomersOf('acct_orphan')).toHaveLength(1);
@@ -68,18 +81,37 @@ describe('CustomerManager against the Stripe emulator and PostgreSQL', () => {
 
   it('updates email, name and address in Stripe and in the database', async () => {
     await customers.ensure(orm.em.fork(), { accountId: 'acct_update', email: 'old@x.io' });
-    const address = { line1: '1 Main St', line2: null, city: 'Berlin', state: null, postalCode: '10115', country: 'DE' };
-    const updated = await customers.update(orm.em.fork(), 'acct_update', { email: 'new@x.io', name: 'New Name', address });
+    const address = {
+      line1: '1 Main St',
+      line2: null,
+      city: 'Berlin',
+      state: null,
+      postalCode: '10115',
+      country: 'DE',
+    };
+    const updated = await customers.update(orm.em.fork(), 'acct_update', {
+      email: 'new@x.io',
+      name: 'New Name',
+      address,
+    });
     expect(updated).toMatchObject({ email: 'new@x.io', name: 'New Name', address });
     const inStripe = await stripeEmulator.stripe.customers.retrieve(updated.stripeCustomerId as string);
-    expect(inStripe).toMatchObject({ email: 'new@x.io', name: 'New Name', address: { city: 'Berlin', postal_code: '10115' } });
+    expect(inStripe).toMatchObject({
+      email: 'new@x.io',
+      name: 'New Name',
+      address: { city: 'Berlin', postal_code: '10115' },
+    });
     const stored = await orm.em.fork().findOneOrFail(BillingCustomer, { accountId: 'acct_update' });
     expect(stored.address).toEqual(address);
   });
 
   it('syncs email and name from the app user record, and only calls Stripe when they changed', async () => {
     await customers.ensure(orm.em.fork(), { accountId: 'acct_sync', email: 'a@x.io', name: 'A' });
-    const synced = await customers.syncFromProfile(orm.em.fork(), { accountId: 'acct_sync', email: 'b@x.io', name: 'B' });
+    const synced = await customers.syncFromProfile(orm.em.fork(), {
+      accountId: 'acct_sync',
+      email: 'b@x.io',
+      name: 'B',
+    });
     expect(synced).toMatchObject({ email: 'b@x.io', name: 'B' });
     const inStripe = await stripeEmulator.stripe.customers.retrieve(synced.stripeCustomerId as string);
     expect(inStripe).toMatchObject({ email: 'b@x.io', name: 'B' });
@@ -92,7 +124,9 @@ describe('CustomerManager against the Stripe emulator and PostgreSQL', () => {
     expect(inStripe.deleted).toBe(true);
     const row = await orm.em.fork().findOneOrFail(BillingCustomer, { accountId: 'acct_delete' });
     expect(row.deletedAt).toBeInstanceOf(Date);
-    await expect(customers.require(orm.em.fork(), 'acct_delete')).rejects.toMatchObject({ extensions: { code: 'NOT_FOUND' } });
+    await expect(customers.require(orm.em.fork(), 'acct_delete')).rejects.toMatchObject({
+      extensions: { code: 'NOT_FOUND' },
+    });
 
     const recreated = await customers.ensure(orm.em.fork(), { accountId: 'acct_delete', email: 'd@x.io' });
     expect(recreated.stripeCustomerId).toMatch(/^cus_/);

@@ -4,7 +4,14 @@ import { startTestService, type TestService } from '../support/service';
 describeWithRedis('the server in production mode', () => {
   let running: TestService;
   beforeAll(async () => {
-    running = await startTestService({ env: { NODE_ENV: 'production', REDIS_URL: testRedisUrl, HOST: '127.0.0.1', STRIPE_SECRET_KEY: 'sk_test_unused' } });
+    running = await startTestService({
+      env: {
+        NODE_ENV: 'production',
+        REDIS_URL: testRedisUrl,
+        HOST: '127.0.0.1',
+        STRIPE_SECRET_KEY: 'sk_test_unused',
+      },
+    });
   });
   afterAll(() => running.stop());
 
