@@ -70,7 +70,15 @@ export class BillingServices {
     const prices = new PriceDirectory(stripe);
     const redirects = new RedirectAllowList(config.billing.allowedRedirectOrigins);
     const sync = new SubscriptionSync(this.catalog);
-    const subscriptions = new SubscriptionManager(stripe, customers, sync, this.catalog, prices, this.events);
+    const subscriptions = new SubscriptionManager(
+      stripe,
+      customers,
+      sync,
+      this.catalog,
+      prices,
+      this.events,
+      this.provisioner,
+    );
     return {
       stripe,
       customers,

@@ -5,6 +5,7 @@ import { BadUserInputError, ConflictError, ForbiddenError, NotFoundError } from 
 import type { AccountEvents } from './account-events';
 import { withAccountLock } from './account-lock';
 import type { AccountProfile, CustomerManager } from './customer-manager';
+import type { FeatureProvisioner } from './feature-provisioner';
 import type { Plan } from './plans/plan.types';
 import type { PlanCatalog } from './plans/plan-catalog';
 import type { PriceDirectory } from './price-directory';
@@ -63,7 +64,23 @@ export class SubscriptionManager {
     private readonly catalog: PlanCatalog,
     private readonly prices: PriceDirectory,
     private readonly events: AccountEvents,
+    private readonly provisioner: FeatureProvisioner,
   ) {}
+
+  /**
+   * Stores Stripe's answer and re-provisions the account's entitlements at once, so the caller's next read
+   * shows the new plan without waiting for the webhook (which will find nothing left to change).
+   */
+  private async store(
+    em: EntityManager,
+    customer: BillingCustomer,
+    subscription: Stripe.Subscription,
+    observedAt: Date,
+  ): Promise<Subscription> {
+    const stored = await this.sync.apply(em, customer, subscription, observedAt);
+    await this.provisioner.provision(em, customer.accountId, observedAt);
+    return stored;
+  }
 
   /** The account's live subscription (trialing, active, past due, …), or null. */
   live(em: EntityManager, accountId: string): Promise<Subscription | null> {
@@ -118,7 +135,7 @@ export class SubscriptionManager {
         (sdk, options) => sdk.subscriptions.create(params, options),
         { name: `subscription.create:${profile.accountId}`, params },
       );
-      return this.sync.apply(em, customer, subscription, new Date());
+      return this.store(em, customer, subscription, new Date());
     });
     await this.events.accountUpdated(profile.accountId, 'subscription.created');
     return created;
@@ -190,7 +207,7 @@ export class SubscriptionManager {
             (sdk, options) => sdk.subscriptions.cancel(current.stripeSubscriptionId, {}, options),
             { name: `subscription.cancel:${current.stripeSubscriptionId}` },
           );
-      return this.sync.apply(em, await this.customerOf(em, current), subscription, new Date());
+      return this.store(em, await this.customerOf(em, current), subscription, new Date());
     });
     await this.events.accountUpdated(
       accountId,
@@ -218,7 +235,7 @@ export class SubscriptionManager {
           params: { canceledFor: current.currentPeriodEnd },
         },
       );
-      return this.sync.apply(em, await this.customerOf(em, current), subscription, new Date());
+      return this.store(em, await this.customerOf(em, current), subscription, new Date());
     });
     await this.events.accountUpdated(accountId, 'subscription.resumed');
     return updated;
@@ -231,7 +248,7 @@ export class SubscriptionManager {
     stripeSubscriptionId: string,
   ): Promise<Subscription> {
     const subscription = await this.retrieve(stripeSubscriptionId);
-    return this.sync.apply(em, customer, subscription, new Date());
+    return this.store(em, customer, subscription, new Date());
   }
 
   private async changeNow(em: EntityManager, change: ResolvedChange): Promise<Subscription> {
@@ -249,7 +266,7 @@ export class SubscriptionManager {
       (sdk, options) => sdk.subscriptions.update(change.stripeSubscription.id, params, options),
       { name: `subscription.change:${change.stripeSubscription.id}:${item.price.id}`, params },
     );
-    return this.sync.apply(em, await this.customerOf(em, change.current), subscription, new Date());
+    return this.store(em, await this.customerOf(em, change.current), subscription, new Date());
   }
 
   /** A downgrade at the period end: a subscription schedule whose second phase holds the new price. */
@@ -282,12 +299,7 @@ export class SubscriptionManager {
       { name: `schedule.update:${schedule.id}`, params: { price: change.priceId } },
     );
     const subscription = await this.retrieve(subscriptionId);
-    const stored = await this.sync.apply(
-      em,
-      await this.customerOf(em, change.current),
-      subscription,
-      new Date(),
-    );
+    const stored = await this.store(em, await this.customerOf(em, change.current), subscription, new Date());
     stored.scheduleId = schedule.id;
     stored.scheduledPlanKey = change.target.key;
     stored.scheduledInterval = change.interval;
@@ -367,7 +379,7 @@ export class SubscriptionManager {
       (LIVE_STATUSES as readonly string[]).includes(subscription.status),
     );
     if (live) {
-      await this.sync.apply(em, customer, live, new Date());
+      await this.store(em, customer, live, new Date());
       throw new ConflictError('The account already has a subscription: change it with changeSubscription');
     }
   }

@@ -1,4 +1,4 @@
-import { BillingCustomer } from '../../src/entities';
+import { BillingCustomer, Entitlement } from '../../src/entities';
 import { type BillingStack, startBillingStack } from '../support/billing-stack';
 
 /**
@@ -358,8 +358,15 @@ describe('billing core over GraphQL', () => {
       );
       expect(canceled.data?.cancelSubscription.status).toBe('CANCELED');
       expect(canceled.data?.cancelSubscription.canceledAt).not.toBeNull();
-      const viewer = await gql<{ viewer: { plan: { key: string } } }>('{ viewer { plan { key } } }');
+      const viewer = await gql<{
+        viewer: { plan: { key: string }; entitlements: Array<{ feature: string; enabled: boolean }> };
+      }>('{ viewer { plan { key } entitlements { feature enabled } } }');
       expect(viewer.data?.viewer.plan.key).toBe('free');
+      // Provisioned by the mutation itself: the stored entitlements are free's, not professional's.
+      expect(viewer.data?.viewer.entitlements).toContainEqual({
+        feature: 'team_collaboration',
+        enabled: false,
+      });
     });
 
     it("starts the plan's trial without a card, and the trial ends into the plan's setting (cancel)", async () => {
