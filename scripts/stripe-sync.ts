@@ -7,18 +7,13 @@ import { ConfigError, readStripeSettings } from '../src/config';
 import { DEFAULT_PLANS_FILE, loadPlanCatalog, PlanCatalogError } from '../src/services/plans/plan-catalog';
 import { MeterConflictError } from '../src/services/stripe/catalog-meters';
 import { syncCatalog } from '../src/services/stripe/catalog-sync';
-import { apiBaseOptions } from '../src/services/stripe/stripe-client';
+import { createCatalogSyncStripe } from '../src/services/stripe/catalog-sync-sdk';
 
 async function main(): Promise<void> {
   const settings = readStripeSettings();
   const file = process.argv[2] ?? DEFAULT_PLANS_FILE;
   const catalog = loadPlanCatalog(file);
-  const stripe = new Stripe(settings.secretKey, {
-    maxNetworkRetries: 2,
-    telemetry: false,
-    appInfo: { name: 'coditect-billing stripe:sync' },
-    ...apiBaseOptions(settings.apiBase),
-  });
+  const stripe = createCatalogSyncStripe(settings);
   console.log(`stripe:sync: making ${settings.apiBase ?? 'Stripe'} match ${file}`);
   const report = await syncCatalog(stripe, catalog);
   console.log(report.format());

@@ -6,7 +6,8 @@ import { buildBillingSchema } from './graphql/schema';
 import { createLogger } from './logger';
 import { BillingServices } from './services/billing-services';
 import type { Logger } from './services/logger';
-import { LoggedNotifications } from './webhooks/logged-notifications';
+import { Reconciler, reconcilerSettings } from './services/reconciler';
+import { BillingMails, createMailTransport, MailWorker, Notifier } from './services/notifications';
 import { WebhookProcessor } from './webhooks/webhook-processor';
 import { loadPlanCatalog } from './services/plans/plan-catalog';
 import type { ReadinessCheck } from './http/health.routes';
@@ -21,6 +22,8 @@ export interface BillingService {
   orm: Orm;
   pubSub: BillingPubSub;
   services: BillingServices;
+  /** Catches up with Stripe's events and sweeps grace periods (null without Stripe). */
+  reconciler: Reconciler | null;
   /** Graceful: stop accepting, finish in-flight requests, close WebSockets, the database pool and Redis. */
   stop(): Promise<void>;
 }
@@ -57,15 +60,32 @@ export async function startService(config: Config, options: StartOptions = {}): 
       readinessChecks,
       webhooks: processor ? { secrets: config.stripe.webhookSecrets, processor } : null,
     });
+    const reconciler = processor
+      ? new Reconciler(orm, processor, services, reconcilerSettings(config), logger)
+      : null;
+    const mailTransport = createMailTransport(config, logger);
+    const mailWorker = new MailWorker({
+      em: orm.em,
+      transport: mailTransport,
+      logger,
+      from: config.mail.from,
+      intervalMs: config.mail.workerIntervalMs,
+    });
     const url = await http.listen();
+    reconciler?.start();
+    mailWorker.start();
     return {
       url,
       http,
       orm,
       pubSub,
       services,
+      reconciler,
       stop: async () => {
+        await reconciler?.stop();
         await http.close();
+        await mailWorker.stop();
+        await mailTransport.close();
         await Promise.allSettled([orm.close(), pubSub.close()]);
       },
     };
@@ -75,7 +95,12 @@ export async function startService(config: Config, options: StartOptions = {}): 
   }
 }
 
-function createWebhookProcessor(orm: Orm, services: BillingServices, logger: Logger): WebhookProcessor {
+/** The webhook processor of a service (also what `npm run stripe:reconcile` processes events with). */
+export function createWebhookProcessor(
+  orm: Orm,
+  services: BillingServices,
+  logger: Logger,
+): WebhookProcessor {
   const stripe = services.stripe;
   return new WebhookProcessor(
     orm,
@@ -86,7 +111,8 @@ function createWebhookProcessor(orm: Orm, services: BillingServices, logger: Log
       invoices: services.invoices,
       paymentMethods: services.paymentMethods,
       provisioner: services.provisioner,
-      notifications: new LoggedNotifications(logger),
+      // Mails go to the outbox inside the event's transaction; the mail worker sends them.
+      notifications: new BillingMails(new Notifier(logger), services.catalog, logger),
       logger,
     },
     services.events,

@@ -16,10 +16,6 @@ export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 export const NOTIFICATION_STATUSES = ['pending', 'sending', 'sent', 'failed'] as const;
 export type NotificationStatus = (typeof NOTIFICATION_STATUSES)[number];
 
-export function isNotificationKind(value: string): value is NotificationKind {
-  return (NOTIFICATION_KINDS as readonly string[]).includes(value);
-}
-
 /**
  * The mail outbox: a row is written in the same transaction as the change it tells about, and the mail worker
  * sends it afterwards. The unique dedupe key makes an event handled twice (or by two instances) one mail.

@@ -48,6 +48,9 @@ export class WebhookProcessor {
     let accounts: string[] = [];
     try {
       // Reading from Stripe happens before the transaction: no transaction is held open across a Stripe call.
+      // The state is stamped with the time we started reading it, not the time we write it: a handler that read
+      // before a change and wrote after another handler stored the change must lose (ADR 0005).
+      const observedAt = new Date();
       const effect = await handler(event, this.tools);
       const outcome = await em.fork().transactional(async (tx) => {
         const row = await tx.findOneOrFail(
@@ -56,7 +59,6 @@ export class WebhookProcessor {
           { lockMode: LockMode.PESSIMISTIC_WRITE },
         );
         if (row.status === 'processed') return 'duplicate' as const;
-        const observedAt = new Date();
         accounts = [...new Set(await effect(tx, observedAt))];
         for (const accountId of accounts) await this.tools.provisioner.provision(tx, accountId, observedAt);
         row.status = 'processed';

@@ -4,8 +4,11 @@ import { type ParsedMail, simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 import { ormOptions } from '../../src/database/orm-options';
 import { Notification } from '../../src/entities';
+import { loadPlanCatalog } from '../../src/services/plans/plan-catalog';
+import type { BillingNotifications } from '../../src/webhooks/billing-notifications';
 import type { Logger } from '../../src/services/logger';
 import {
+  BillingMails,
   createMailTransport,
   LogTransport,
   MailWorker,
@@ -16,6 +19,7 @@ import {
   SmtpTransport,
 } from '../../src/services/notifications';
 import { createTestDatabase, type TestDatabase } from '../support/database';
+import { createCustomer, createSubscription } from '../support/factories';
 import { waitUntil } from '../support/wait';
 
 const FROM = 'CODITECT Billing <billing@coditect.ai>';
@@ -337,12 +341,12 @@ describe('notification mails: outbox, worker and a real SMTP server', () => {
         }),
       close: async () => undefined,
     };
-    const crashed = worker({ transport: hanging, leaseMs: 500 });
+    const crashed = worker({ transport: hanging, leaseMs: 1500 });
     const crashedRun = crashed.runOnce();
     await waitUntil(async () => (await rows())[0]?.status === 'sending', 'the first worker claims the mail');
 
     // After a restart: while the lease lasts the mail is left alone; then it is sent.
-    const restarted = worker({ leaseMs: 500 });
+    const restarted = worker({ leaseMs: 1500 });
     expect(await restarted.runOnce()).toBe(0);
     expect(smtp.attempts).toHaveLength(0);
     await waitUntil(
@@ -452,5 +456,91 @@ describe('mail transports', () => {
       }),
     ).rejects.toMatchObject({ name: 'MailDeliveryError', permanent: false });
     await transport.close();
+  });
+});
+
+describe('BillingMails: the mails webhooks cause, from Stripe objects', () => {
+  let database: TestDatabase;
+  let orm: MikroORM;
+  // Fits the webhook layer's interface as it is.
+  const mails = new BillingMails(
+    new Notifier(),
+    loadPlanCatalog(),
+    recordingLogger(),
+  ) satisfies BillingNotifications;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    orm = await MikroORM.init(ormOptions({ url: database.url, poolMax: 4 }));
+  });
+
+  afterAll(async () => {
+    await orm?.close();
+    await database?.drop();
+  });
+
+  const subscriptionObject = {
+    id: 'sub_mails',
+    currency: 'usd',
+    trial_end: Date.UTC(2026, 11, 10) / 1000,
+    ended_at: Date.UTC(2026, 11, 31) / 1000,
+    canceled_at: Date.UTC(2026, 11, 20) / 1000,
+    default_payment_method: null,
+    items: {
+      data: [
+        { quantity: 1, price: { unit_amount: 1900, recurring: { usage_type: 'licensed' } } },
+        { price: { unit_amount: null, recurring: { usage_type: 'metered' } } },
+      ],
+    },
+  };
+
+  it('queues each mail with the account’s email, the plan’s name and Stripe’s figures, once', async () => {
+    const em = orm.em.fork();
+    const customer = createCustomer(em, { accountId: 'acct_mails', email: 'owner@acme.io' });
+    createSubscription(em, customer, { stripeSubscriptionId: 'sub_mails', planKey: 'starter' });
+    await em.flush();
+
+    const invoice = {
+      id: 'in_mails',
+      number: 'MAILS-1',
+      amount_remaining: 1900,
+      currency: 'usd',
+      attempt_count: 2,
+      next_payment_attempt: Date.UTC(2026, 11, 3) / 1000,
+      hosted_invoice_url: 'https://invoice.stripe.com/i/x',
+      customer_email: 'stale@acme.io',
+      parent: { subscription_details: { subscription: 'sub_mails' } },
+    };
+    await orm.em.fork().transactional(async (tx) => {
+      await mails.paymentFailed(tx, 'acct_mails', invoice);
+      await mails.trialWillEnd(tx, 'acct_mails', subscriptionObject);
+      await mails.subscriptionCanceled(tx, 'acct_mails', subscriptionObject, 'evt_1');
+    });
+    // The same events handled again (a redelivery, or another instance): no new mail.
+    await orm.em.fork().transactional(async (tx) => {
+      await mails.paymentFailed(tx, 'acct_mails', invoice);
+      await mails.trialWillEnd(tx, 'acct_mails', subscriptionObject);
+      await mails.subscriptionCanceled(tx, 'acct_mails', subscriptionObject, 'evt_2');
+    });
+
+    const stored = await orm.em.fork().find(Notification, {}, { orderBy: { dedupeKey: 'asc' } });
+    expect(stored.map((row) => [row.dedupeKey, row.recipient])).toEqual([
+      ['payment_failed:in_mails:2', 'owner@acme.io'],
+      ['subscription_canceled:sub_mails', 'owner@acme.io'],
+      [`trial_will_end:sub_mails:${Date.UTC(2026, 11, 10) / 1000}`, 'owner@acme.io'],
+    ]);
+    const starter = loadPlanCatalog().plan('starter').name;
+    expect(stored[0].data).toMatchObject({
+      amountDue: 1900,
+      currency: 'USD',
+      planName: starter,
+      invoiceNumber: 'MAILS-1',
+    });
+    expect(stored[1].data).toMatchObject({ planName: starter, endedAt: '2026-12-31T00:00:00.000Z' });
+    expect(stored[2].data).toMatchObject({
+      hasPaymentMethod: false,
+      amountAfterTrial: 1900,
+      currency: 'USD',
+    });
   });
 });

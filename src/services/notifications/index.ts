@@ -16,3 +16,4 @@ export {
 } from './messages';
 export { type EnqueueResult, type NotificationRequest, Notifier } from './notifier';
 export { formatDate, formatMoney, type RenderedMail, renderNotification } from './templates';
+export { BillingMails, type FailedInvoice, type NotifiedSubscription } from './billing-mails';

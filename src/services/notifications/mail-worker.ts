@@ -82,7 +82,10 @@ export class MailWorker {
     this.loop = this.poll();
   }
 
-  /** Graceful: no new mail is claimed; the mail in flight is finished and recorded before this resolves. */
+  /**
+   * Graceful: no new mail is claimed; the mail in flight is finished and recorded before this resolves. A stopped
+   * worker stays stopped (`runOnce` then handles nothing) until `start()`. Does not close the transport.
+   */
   async stop(): Promise<void> {
     this.stopRequested = true;
     this.wake?.();

@@ -1,0 +1,396 @@
+/**
+ * `npm run bench:webhooks` (`-- --quick` in CI): the live-update latency and the webhook ingestion throughput of
+ * issues 5 and 8, measured on real processes.
+ *
+ * - Two service instances (A and B), each its own process, share one PostgreSQL database and Redis, as in
+ *   production; the Stripe emulator runs in a third process. This process signs events, POSTs them and listens.
+ * - Latency: a graphql-ws client on instance B subscribes to `accountUpdated` for one account; signed
+ *   `customer.subscription.updated` events for that account (distinct ids, the same subscription: each one is
+ *   refetched, written, provisioned and published) go to instance A at a steady rate. For each, the time from
+ *   A's 200 answer to B's push, and from the POST to B's push. Target (issue 5): p99 ≤ 100 ms.
+ * - Ingestion: distinct signed events spread over many accounts, POSTed to instance A by a fixed number of
+ *   concurrent senders; events fully processed (answered 200 `processed`) per second, and the answer latency.
+ *   Target (issue 8): ≥ 500 events/s with p99 ≤ 50 ms.
+ */
+import 'reflect-metadata';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createClient } from 'graphql-ws';
+import { Client } from 'pg';
+import Stripe from 'stripe';
+import WebSocket from 'ws';
+import { signToken } from '../src/auth/token-signer';
+import { loadPlanCatalog } from '../src/services/plans/plan-catalog';
+import { syncCatalog } from '../src/services/stripe/catalog-sync';
+
+const ROOT = resolve(__dirname, '..');
+const QUICK = process.argv.includes('--quick');
+const LATENCY_EVENTS = QUICK ? 5 : 200;
+const LATENCY_INTERVAL_MS = 50; // 20 events/s, steady
+const INGEST_EVENTS = QUICK ? 40 : 3000;
+const INGEST_ACCOUNTS = QUICK ? 4 : 50;
+const INGEST_CONCURRENCY = 32;
+const JWT_SECRET = randomBytes(32).toString('hex');
+const WEBHOOK_SECRET = `whsec_${randomBytes(24).toString('hex')}`;
+const STRIPE_KEY = 'sk_test_bench_webhooks_0123456789';
+
+interface Child {
+  url: string;
+  process: ChildProcess;
+}
+
+function startChild(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+  ready: RegExp,
+): Promise<Child> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, ['-r', '@swc-node/register', script, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let output = '';
+    const timer = setTimeout(
+      () => fail(new Error(`${script} did not start within 60 s:\n${output}`)),
+      60_000,
+    );
+    child.stdout?.on('data', (chunk) => {
+      output += chunk;
+      const match = ready.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        done({ url: match[1], process: child });
+      }
+    });
+    child.on('exit', (code) => fail(new Error(`${script} exited with ${code}:\n${output}`)));
+  });
+}
+
+async function stopChild(child: Child): Promise<void> {
+  if (child.process.exitCode !== null) return;
+  const exited = new Promise((done) => child.process.once('exit', done));
+  child.process.kill('SIGTERM');
+  await exited;
+}
+
+async function benchDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const server = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const name = `billing_bench_${randomBytes(4).toString('hex')}`;
+  const admin = new Client({ connectionString: server });
+  await admin.connect();
+  await admin.query(`create database "${name}"`);
+  await admin.end();
+  const url = new URL(server);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const client = new Client({ connectionString: server });
+      await client.connect();
+      await client.query(`drop database if exists "${name}" with (force)`);
+      await client.end();
+    },
+  };
+}
+
+/** A `customer.subscription.updated` event about `subscription`, with a fresh id, signed as Stripe signs it. */
+function signedEvent(subscription: Stripe.Subscription): { body: string; signature: string } {
+  const event = {
+    id: `evt_bench_${randomBytes(12).toString('hex')}`,
+    object: 'event',
+    api_version: '2026-10-28.endive',
+    created: Math.floor(Date.now() / 1000),
+    data: { object: subscription, previous_attributes: {} },
+    livemode: false,
+    pending_webhooks: 1,
+    request: { id: null, idempotency_key: null },
+    type: 'customer.subscription.updated',
+  };
+  const body = JSON.stringify(event);
+  return {
+    body,
+    signature: Stripe.webhooks.generateTestHeaderString({ payload: body, secret: WEBHOOK_SECRET }),
+  };
+}
+
+async function deliver(serviceUrl: string, signed: { body: string; signature: string }): Promise<string> {
+  const response = await fetch(`${serviceUrl}/webhooks/stripe`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'stripe-signature': signed.signature },
+    body: signed.body,
+  });
+  const json = (await response.json().catch(() => ({}))) as { outcome?: string };
+  return response.status === 200 ? (json.outcome ?? 'no outcome') : `HTTP ${response.status}`;
+}
+
+/** A customer of `accountId` with a paid starter subscription, made in the emulator as Stripe would have it. */
+async function subscribedAccount(
+  stripe: Stripe,
+  accountId: string,
+  priceId: string,
+): Promise<Stripe.Subscription> {
+  const customer = await stripe.customers.create({
+    email: `${accountId}@example.com`,
+    metadata: { account_id: accountId },
+    payment_method: 'pm_card_visa',
+    invoice_settings: { default_payment_method: 'pm_card_visa' },
+  });
+  return stripe.subscriptions.create({
+    customer: customer.id,
+    items: [{ price: priceId }],
+    metadata: { account_id: accountId },
+  });
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+interface Row {
+  name: string;
+  count: number;
+  rate: string;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  errors: number;
+  target: string;
+}
+
+function row(name: string, samples: number[], rate: string, errors: number, target: string): Row {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return {
+    name,
+    count: samples.length,
+    rate,
+    p50: percentile(sorted, 50),
+    p95: percentile(sorted, 95),
+    p99: percentile(sorted, 99),
+    max: sorted[sorted.length - 1] ?? Number.NaN,
+    errors,
+    target,
+  };
+}
+
+function format(rows: Row[]): string {
+  const ms = (value: number) => (Number.isNaN(value) ? '–' : value.toFixed(1));
+  return [
+    '| measurement | events | rate | p50 ms | p95 ms | p99 ms | max ms | errors | target |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    ...rows.map(
+      (r) =>
+        `| ${r.name} | ${r.count} | ${r.rate} | ${ms(r.p50)} | ${ms(r.p95)} | ${ms(r.p99)} | ${ms(r.max)} | ${r.errors} | ${r.target} |`,
+    ),
+  ].join('\n');
+}
+
+/** A graphql-ws subscriber on `serviceUrl` that timestamps each `accountUpdated` push. */
+async function liveSubscriber(serviceUrl: string, accountId: string) {
+  const token = await signToken(JWT_SECRET, { accountId, expiresInSeconds: 3600 });
+  const client = createClient({
+    url: `${serviceUrl.replace(/^http/, 'ws')}/graphql`,
+    webSocketImpl: WebSocket,
+    connectionParams: { authorization: `Bearer ${token}` },
+    retryAttempts: 0,
+  });
+  const arrivals: number[] = [];
+  const errors: unknown[] = [];
+  let onArrival: (() => void) | null = null;
+  const dispose = client.subscribe(
+    { query: 'subscription { accountUpdated { id plan { key } subscription { status currentPeriodEnd } } }' },
+    {
+      next: (message) => {
+        if (message.errors) errors.push(...message.errors);
+        arrivals.push(performance.now());
+        onArrival?.();
+      },
+      error: (error) => errors.push(error),
+      complete: () => undefined,
+    },
+  );
+  return {
+    arrivals,
+    errors,
+    /** Resolves when `count` pushes have arrived, or rejects after `timeoutMs`. */
+    waitFor: (count: number, timeoutMs: number) =>
+      new Promise<void>((done, fail) => {
+        if (arrivals.length >= count) return done();
+        const timer = setTimeout(
+          () => fail(new Error(`only ${arrivals.length} of ${count} pushes within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+        onArrival = () => {
+          if (arrivals.length >= count) {
+            clearTimeout(timer);
+            onArrival = null;
+            done();
+          }
+        };
+      }),
+    close: async () => {
+      dispose();
+      await client.dispose();
+    },
+  };
+}
+
+async function measureLatency(a: Child, b: Child, subscription: Stripe.Subscription, accountId: string) {
+  const subscriber = await liveSubscriber(b.url, accountId);
+  try {
+    // The subscription is live once a push arrives: send until one does (SUBSCRIBE reaches Redis lazily).
+    for (let tries = 0; subscriber.arrivals.length === 0; tries++) {
+      if (tries > 50) throw new Error('the subscriber on instance B never received an update');
+      await deliver(a.url, signedEvent(subscription));
+      await new Promise((done) => setTimeout(done, 100));
+    }
+    await new Promise((done) => setTimeout(done, 300));
+    const offset = subscriber.arrivals.length;
+
+    const sentAt: number[] = [];
+    const answeredAt: number[] = [];
+    const outcomes: string[] = [];
+    const requests: Array<Promise<void>> = [];
+    const start = performance.now();
+    for (let index = 0; index < LATENCY_EVENTS; index++) {
+      const due = start + index * LATENCY_INTERVAL_MS;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((done) => setTimeout(done, wait));
+      const signed = signedEvent(subscription);
+      sentAt[index] = performance.now();
+      requests.push(
+        deliver(a.url, signed).then((outcome) => {
+          answeredAt[index] = performance.now();
+          outcomes[index] = outcome;
+        }),
+      );
+    }
+    await Promise.all(requests);
+    await subscriber.waitFor(offset + LATENCY_EVENTS, 10_000);
+    await new Promise((done) => setTimeout(done, 200)); // anything extra (a duplicate push) would show up
+    const pushes = subscriber.arrivals.slice(offset);
+    const afterAnswer = pushes.slice(0, LATENCY_EVENTS).map((at, index) => at - answeredAt[index]);
+    const afterPost = pushes.slice(0, LATENCY_EVENTS).map((at, index) => at - sentAt[index]);
+    const errors =
+      outcomes.filter((outcome) => outcome !== 'processed').length +
+      subscriber.errors.length +
+      Math.abs(pushes.length - LATENCY_EVENTS);
+    const rate = `${(1000 / LATENCY_INTERVAL_MS).toFixed(0)}/s sent`;
+    return [
+      row('A answers 200 → B pushes `accountUpdated`', afterAnswer, rate, errors, 'p99 ≤ 100 ms (issue 5)'),
+      row('POST to A → B pushes `accountUpdated`', afterPost, rate, errors, '—'),
+    ];
+  } finally {
+    await subscriber.close();
+  }
+}
+
+async function measureIngestion(a: Child, subscriptions: Stripe.Subscription[]) {
+  // Warm-up: links every customer, fills pools and caches; not measured.
+  await Promise.all(subscriptions.map((subscription) => deliver(a.url, signedEvent(subscription))));
+  const events = Array.from({ length: INGEST_EVENTS }, (_, index) =>
+    signedEvent(subscriptions[index % subscriptions.length]),
+  );
+  const latencies: number[] = [];
+  let errors = 0;
+  let next = 0;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: INGEST_CONCURRENCY }, async () => {
+      while (next < events.length) {
+        const signed = events[next++];
+        const sent = performance.now();
+        const outcome = await deliver(a.url, signed);
+        latencies.push(performance.now() - sent);
+        if (outcome !== 'processed') errors++;
+      }
+    }),
+  );
+  const seconds = (performance.now() - start) / 1000;
+  const perSecond = (events.length - errors) / seconds;
+  return row(
+    `ingestion on A: distinct signed events over ${subscriptions.length} accounts, ${INGEST_CONCURRENCY} senders`,
+    latencies,
+    `${perSecond.toFixed(0)} events/s`,
+    errors,
+    '≥ 500/s, p99 ≤ 50 ms (issue 8)',
+  );
+}
+
+async function main(): Promise<void> {
+  const database = await benchDatabase();
+  const children: Child[] = [];
+  let rows: Row[] = [];
+  try {
+    const emulator = await startChild(
+      'emulator/src/cli.ts',
+      ['--port', '0'],
+      {},
+      /Stripe emulator listening on (\S+)/,
+    );
+    children.push(emulator);
+    const emulatorUrl = new URL(emulator.url);
+    const stripe = new Stripe(STRIPE_KEY, {
+      host: emulatorUrl.hostname,
+      port: Number(emulatorUrl.port),
+      protocol: 'http',
+    });
+    await syncCatalog(stripe, loadPlanCatalog());
+    const env = {
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'warn',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATABASE_URL: database.url,
+      REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+      AUTH_JWT_SECRET: JWT_SECRET,
+      STRIPE_SECRET_KEY: STRIPE_KEY,
+      STRIPE_API_BASE: emulator.url,
+      STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      // The client-side limiter's default (20/s) would be the whole measurement; the emulator has no limit.
+      STRIPE_MAX_REQUESTS_PER_SECOND: '1000',
+      RECONCILE_INTERVAL_MS: '0',
+    };
+    // One after the other: each migrates the shared database at start.
+    const a = await startChild('bench/targets/billing-service.ts', [], env, /READY (\S+)/);
+    children.push(a);
+    const b = await startChild('bench/targets/billing-service.ts', [], env, /READY (\S+)/);
+    children.push(b);
+
+    const [price] = (await stripe.prices.list({ lookup_keys: ['price_starter_monthly'] })).data;
+    const liveAccount = 'acct_bench_live';
+    const live = await subscribedAccount(stripe, liveAccount, price.id);
+    const many: Stripe.Subscription[] = [];
+    for (let index = 0; index < INGEST_ACCOUNTS; index++)
+      many.push(await subscribedAccount(stripe, `acct_bench_${index}`, price.id));
+
+    rows = [...(await measureLatency(a, b, live, liveAccount)), await measureIngestion(a, many)];
+  } finally {
+    for (const child of children.reverse()) await stopChild(child);
+    await database.drop();
+  }
+
+  console.log(
+    `\n${QUICK ? 'QUICK run: checks that the measurements work; the figures mean nothing' : `${LATENCY_EVENTS} live-update events at ${1000 / LATENCY_INTERVAL_MS}/s; ${INGEST_EVENTS} ingestion events`}` +
+      ` — ${cpus().length} CPU (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, load ${loadavg()
+        .map((value) => value.toFixed(2))
+        .join(' ')}\n`,
+  );
+  console.log(format(rows));
+  const failures = rows.filter((r) => r.errors > 0 || r.count === 0);
+  if (failures.length > 0) {
+    console.error(`\nMeasurements with errors: ${failures.map((r) => r.name).join(', ')}`);
+    process.exitCode = 1;
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,88 @@
+import type Stripe from 'stripe';
+import type { StripeClient } from './stripe/stripe-client';
+
+/** How many of an account's latest invoices a resync re-applies. */
+export const RESYNC_INVOICE_COUNT = 24;
+const PAGE = 100;
+const MAX_PAGES = 20;
+
+/** Everything Stripe holds about one customer that we keep a copy of, read before any transaction opens. */
+export interface StripeAccountSnapshot {
+  customer: Stripe.Customer | Stripe.DeletedCustomer;
+  subscriptions: Stripe.Subscription[];
+  invoices: Stripe.Invoice[];
+  paymentMethods: Stripe.PaymentMethod[];
+  /** True when `paymentMethods` is the customer's whole list, so a card missing from it was detached. */
+  paymentMethodsComplete: boolean;
+  /** The card that will be charged: the customer's default, else the live subscription's own. */
+  defaultPaymentMethodId: string | null;
+}
+
+/** Reads a customer, all its subscriptions (canceled ones too), its recent invoices and its cards. */
+export async function readStripeAccount(
+  stripe: StripeClient,
+  stripeCustomerId: string,
+): Promise<StripeAccountSnapshot> {
+  const customer = await stripe.call('customers.retrieve', (sdk) => sdk.customers.retrieve(stripeCustomerId));
+  if (customer.deleted) {
+    return {
+      customer,
+      subscriptions: [],
+      invoices: [],
+      paymentMethods: [],
+      paymentMethodsComplete: false,
+      defaultPaymentMethodId: null,
+    };
+  }
+  const subscriptions = await listAll((startingAfter) =>
+    stripe.call('subscriptions.list', (sdk) =>
+      sdk.subscriptions.list({
+        customer: stripeCustomerId,
+        status: 'all',
+        limit: PAGE,
+        starting_after: startingAfter,
+      }),
+    ),
+  );
+  const invoices = await stripe.call('invoices.list', (sdk) =>
+    sdk.invoices.list({ customer: stripeCustomerId, limit: RESYNC_INVOICE_COUNT }),
+  );
+  const paymentMethods = await stripe.call('customers.listPaymentMethods', (sdk) =>
+    sdk.customers.listPaymentMethods(stripeCustomerId, { limit: PAGE }),
+  );
+  const live = subscriptions.items.find((subscription) => subscription.status !== 'canceled');
+  return {
+    customer,
+    subscriptions: subscriptions.items,
+    invoices: invoices.data,
+    paymentMethods: paymentMethods.data,
+    paymentMethodsComplete: !paymentMethods.has_more,
+    defaultPaymentMethodId:
+      idOf(customer.invoice_settings?.default_payment_method) ?? idOf(live?.default_payment_method) ?? null,
+  };
+}
+
+/**
+ * Pages through a Stripe list (newest first) with `starting_after`, one rate-limited call per page, up to a
+ * bound that no real customer reaches. `complete` is false if the bound cut the list short.
+ */
+export async function listAll<T extends { id: string }>(
+  page: (startingAfter: string | undefined) => Promise<Stripe.ApiList<T>>,
+  maxPages = MAX_PAGES,
+): Promise<{ items: T[]; complete: boolean }> {
+  const items: T[] = [];
+  let startingAfter: string | undefined;
+  for (let pages = 0; pages < maxPages; pages++) {
+    const result = await page(startingAfter);
+    items.push(...result.data);
+    const last = result.data.at(-1);
+    if (!result.has_more || !last) return { items, complete: true };
+    startingAfter = last.id;
+  }
+  return { items, complete: false };
+}
+
+function idOf(value: string | { id: string } | null | undefined): string | null {
+  if (!value) return null;
+  return typeof value === 'string' ? value : value.id;
+}

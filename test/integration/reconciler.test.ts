@@ -1,0 +1,385 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
+import { Client } from 'pg';
+import type Stripe from 'stripe';
+import {
+  BillingCustomer,
+  Entitlement,
+  PaymentMethod,
+  Subscription,
+  SyncCursor,
+  WebhookEvent,
+} from '../../src/entities';
+import { Topic } from '../../src/pubsub/topics';
+import { EVENTS_CURSOR, type Reconciler } from '../../src/services/reconciler';
+import { type BillingStack, startBillingStack } from '../support/billing-stack';
+import { createCustomer, createSubscription } from '../support/factories';
+import { TEST_JWT_SECRET } from '../support/service';
+import { waitUntil } from '../support/wait';
+
+/**
+ * Reconciliation (issue 5): with no webhook endpoint registered in the emulator — exactly "the service was
+ * down longer than Stripe retries" — Stripe's events reach us only by listing them.
+ */
+
+const ALLOWED = 'http://localhost:3000';
+const ROOT = resolve(__dirname, '../..');
+const DAY_MS = 86_400_000;
+
+describe('Reconciler', () => {
+  let stack: BillingStack;
+  let reconciler: Reconciler;
+
+  beforeAll(async () => {
+    // The periodic job is off: each test runs exactly the step it checks.
+    stack = await startBillingStack({
+      BILLING_ALLOWED_REDIRECT_ORIGINS: ALLOWED,
+      RECONCILE_INTERVAL_MS: '0',
+    });
+    const running = stack.service.service.reconciler;
+    if (!running) throw new Error('the service was started with Stripe but has no reconciler');
+    reconciler = running;
+  });
+  afterAll(() => stack.stop());
+
+  const em = () => stack.service.service.orm.em.fork();
+
+  async function cursor(): Promise<number | null> {
+    const row = await em().findOne(SyncCursor, { name: EVENTS_CURSOR });
+    return row ? Number(row.value) : null;
+  }
+
+  async function completeCheckout(accountId: string, planKey: string): Promise<void> {
+    const gql = await stack.as(accountId);
+    const created = await gql<{ createCheckoutSession: { id: string } }>(
+      `mutation { createCheckoutSession(input: { planKey: "${planKey}", successUrl: "${ALLOWED}/ok", cancelUrl: "${ALLOWED}/no" }) { id } }`,
+    );
+    const sessionId = created.data?.createCheckoutSession.id;
+    if (!sessionId) throw new Error(`checkout session not created: ${JSON.stringify(created.errors)}`);
+    const paid = await fetch(`${stack.emulator.url}/_emulator/checkout/sessions/${sessionId}/complete`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ card: '4242424242424242' }),
+    });
+    expect(paid.status).toBe(200);
+  }
+
+  it('brings in a checkout the service never heard of, and moves the cursor', async () => {
+    await completeCheckout('acct_missed', 'professional');
+    // Nothing was delivered: our database does not know about the subscription.
+    expect(await em().count(Subscription, { accountId: 'acct_missed' })).toBe(0);
+    expect(await em().count(WebhookEvent, {})).toBe(0);
+    expect(await cursor()).toBeNull();
+
+    const summary = await reconciler.catchUp();
+    expect(summary.failures).toEqual([]);
+    expect(summary.processed).toBeGreaterThan(0);
+    expect(summary.seen).toBe(summary.processed + summary.duplicates + summary.ignored);
+
+    const subscription = await em().findOneOrFail(Subscription, { accountId: 'acct_missed' });
+    expect(subscription).toMatchObject({ status: 'active', planKey: 'professional' });
+    const entitlements = await em().find(Entitlement, { accountId: 'acct_missed' });
+    expect(entitlements.find((row) => row.featureKey === 'team_collaboration')?.enabled).toBe(true);
+    expect(entitlements.find((row) => row.featureKey === 'ai_requests')?.limit).toBe(10_000);
+    expect(await em().count(PaymentMethod, { accountId: 'acct_missed' })).toBe(1);
+
+    const stored = await em().find(WebhookEvent, {});
+    expect(stored.length).toBe(summary.seen);
+    expect(new Set(stored.map((row) => row.source))).toEqual(new Set(['reconciler']));
+    expect(stored.map((row) => row.status).filter((status) => status !== 'processed')).toEqual([]);
+    // The cursor holds the newest handled event's second.
+    const newest = (await stack.stripe.events.list({ limit: 1, types: ['checkout.session.completed'] }))
+      .data[0];
+    expect(await cursor()).toBeGreaterThanOrEqual(newest.created);
+    expect(summary.cursor).toBe(await cursor());
+  });
+
+  it('finds nothing new the second time: every event it lists again is a duplicate', async () => {
+    const before = await cursor();
+    const inbox = await em().count(WebhookEvent, {});
+    const summary = await reconciler.catchUp();
+    expect(summary).toMatchObject({ processed: 0, failed: 0, ignored: 0, retried: 0 });
+    expect(summary.duplicates).toBe(summary.seen);
+    expect(await cursor()).toBe(before);
+    expect(await em().count(WebhookEvent, {})).toBe(inbox);
+  });
+
+  it('keeps the cursor before an event that fails, and processes it on a later run', async () => {
+    const start = await cursor();
+    // A customer no account is linked to yet: its subscription's events cannot be applied.
+    await new Promise((done) => setTimeout(done, 1100));
+    const customer = await stack.stripe.customers.create({ email: 'unlinked@x.io' });
+    const starter = (await stack.stripe.prices.list({ lookup_keys: ['price_starter_monthly'] })).data[0];
+    const subscription = await stack.stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: starter.id }],
+      trial_period_days: 14,
+    });
+    const created = (
+      await stack.stripe.events.list({ type: 'customer.subscription.created', limit: 5 })
+    ).data.find((event) => (event.data.object as Stripe.Subscription).id === subscription.id);
+    if (!created) throw new Error('the emulator made no customer.subscription.created event');
+
+    const first = await reconciler.catchUp();
+    expect(first.failed).toBeGreaterThan(0);
+    expect(first.failures).toContainEqual({
+      eventId: created.id,
+      type: 'customer.subscription.created',
+      error: expect.stringMatching(/not linked to an account yet/),
+    });
+    const held = await cursor();
+    expect(held).not.toBeNull();
+    expect(held as number).toBeGreaterThanOrEqual(start as number);
+    // The next listing (from the cursor, less the overlap) still includes the failed event.
+    expect(held as number).toBeLessThanOrEqual(created.created);
+    expect(await em().findOneOrFail(WebhookEvent, { stripeEventId: created.id })).toMatchObject({
+      status: 'failed',
+      source: 'reconciler',
+    });
+
+    // Stripe now names the account; the run lists the failed event again and it goes through.
+    await stack.stripe.customers.update(customer.id, { metadata: { account_id: 'acct_linked_late' } });
+    const second = await reconciler.catchUp();
+    expect(second.failures).toEqual([]);
+    expect(await em().findOneOrFail(WebhookEvent, { stripeEventId: created.id })).toMatchObject({
+      status: 'processed',
+      lastError: null,
+    });
+    expect(await em().findOneOrFail(Subscription, { stripeSubscriptionId: subscription.id })).toMatchObject({
+      accountId: 'acct_linked_late',
+      status: 'trialing',
+      planKey: 'starter',
+    });
+    expect(await cursor()).toBeGreaterThanOrEqual(created.created);
+  });
+
+  it('retries inbox rows left failed or stuck by a crash', async () => {
+    const account = await em().findOneOrFail(BillingCustomer, { accountId: 'acct_missed' });
+    await stack.stripe.customers.update(account.stripeCustomerId as string, { name: 'Stuck Event Ltd' });
+    const update = (await stack.stripe.events.list({ type: 'customer.updated', limit: 1 })).data[0];
+    // Stored by a delivery that crashed before processing, two minutes ago — and older than the cursor.
+    const old = new Date(Date.now() - 120_000);
+    const stuck = { ...update, id: 'evt_stuck_crash', created: 1 };
+    await em().insert(WebhookEvent, {
+      id: randomUUID(),
+      stripeEventId: stuck.id,
+      type: stuck.type,
+      payload: stuck as unknown as Record<string, unknown>,
+      objectId: account.stripeCustomerId,
+      status: 'received',
+      stripeCreatedAt: new Date(1000),
+      receivedAt: old,
+      createdAt: old,
+      updatedAt: old,
+    });
+
+    const summary = await reconciler.catchUp();
+    expect(summary.retried).toBeGreaterThanOrEqual(1);
+    expect(await em().findOneOrFail(WebhookEvent, { stripeEventId: 'evt_stuck_crash' })).toMatchObject({
+      status: 'processed',
+      attempts: 1,
+    });
+    expect((await em().findOneOrFail(BillingCustomer, { accountId: 'acct_missed' })).name).toBe(
+      'Stuck Event Ltd',
+    );
+  });
+
+  it('moves a past-due account to free once its grace period is over, and leaves a fresh one alone', async () => {
+    const now = Date.now();
+    const setup = em();
+    const over = createCustomer(setup, { accountId: 'acct_grace_over' });
+    const fresh = createCustomer(setup, { accountId: 'acct_grace_fresh' });
+    createSubscription(setup, over, {
+      status: 'past_due',
+      planKey: 'professional',
+      pastDueSince: new Date(now - 8 * DAY_MS),
+    });
+    createSubscription(setup, fresh, {
+      status: 'past_due',
+      planKey: 'professional',
+      pastDueSince: new Date(now - 3_600_000),
+    });
+    await setup.flush();
+    // Both were provisioned when they fell past due (within their grace period then).
+    const provisioner = stack.service.service.services.provisioner;
+    await provisioner.provision(setup, 'acct_grace_over', new Date(now - 8 * DAY_MS));
+    await provisioner.provision(setup, 'acct_grace_fresh', new Date(now));
+    const collaboration = async (accountId: string) =>
+      (await em().findOne(Entitlement, { accountId, featureKey: 'team_collaboration' }))?.enabled ?? false;
+    expect(await collaboration('acct_grace_over')).toBe(true);
+
+    const updates = stack.service.service.pubSub.subscribe(Topic.ACCOUNT_UPDATED, 'acct_grace_over');
+    const published = nextWithin(updates[Symbol.asyncIterator](), 5000);
+
+    expect(await reconciler.sweepGracePeriods()).toEqual(['acct_grace_over']);
+    expect(await collaboration('acct_grace_over')).toBe(false);
+    expect(await collaboration('acct_grace_fresh')).toBe(true);
+    expect(await published).toMatchObject({ accountId: 'acct_grace_over', reason: 'grace_period_ended' });
+    const viewer = await (await stack.as('acct_grace_over'))<{ viewer: { plan: { key: string } } }>(
+      '{ viewer { plan { key } } }',
+    );
+    expect(viewer.data?.viewer.plan.key).toBe('free');
+
+    // Already free: a second sweep changes nothing and tells no one.
+    expect(await reconciler.sweepGracePeriods()).toEqual([]);
+  });
+
+  it('repairs an account edited by hand from Stripe', async () => {
+    const repair = em();
+    await repair.nativeUpdate(
+      Subscription,
+      { accountId: 'acct_missed' },
+      { status: 'canceled', planKey: 'starter', cancelAtPeriodEnd: true },
+    );
+    await repair.nativeUpdate(
+      BillingCustomer,
+      { accountId: 'acct_missed' },
+      { email: 'vandal@x.io', name: null },
+    );
+    await repair.nativeDelete(PaymentMethod, { accountId: 'acct_missed' });
+    await repair.nativeDelete(Entitlement, { accountId: 'acct_missed' });
+
+    const summary = await reconciler.resyncAccount('acct_missed');
+    expect(summary).toMatchObject({
+      accountId: 'acct_missed',
+      subscriptions: 1,
+      paymentMethods: 1,
+      planKey: 'professional',
+    });
+    expect(summary.invoices).toBeGreaterThanOrEqual(1);
+
+    const after = em();
+    expect(await after.findOneOrFail(Subscription, { accountId: 'acct_missed' })).toMatchObject({
+      status: 'active',
+      planKey: 'professional',
+      cancelAtPeriodEnd: false,
+    });
+    const inStripe = await stack.stripe.customers.retrieve(
+      (await after.findOneOrFail(BillingCustomer, { accountId: 'acct_missed' })).stripeCustomerId as string,
+    );
+    expect(await after.findOneOrFail(BillingCustomer, { accountId: 'acct_missed' })).toMatchObject({
+      email: (inStripe as Stripe.Customer).email,
+      name: 'Stuck Event Ltd',
+    });
+    expect(await after.find(PaymentMethod, { accountId: 'acct_missed' })).toEqual([
+      expect.objectContaining({ last4: '4242', isDefault: true }),
+    ]);
+    expect(
+      (await after.findOneOrFail(Entitlement, { accountId: 'acct_missed', featureKey: 'team_collaboration' }))
+        .enabled,
+    ).toBe(true);
+  });
+
+  it('runs on one instance at a time: a held lock skips the run', async () => {
+    const holder = new Client({ connectionString: stack.service.database.url });
+    await holder.connect();
+    try {
+      await holder.query("select pg_advisory_lock(hashtext('coditect_billing.reconciler'))");
+      expect(await reconciler.runScheduled()).toBeNull();
+      await holder.query("select pg_advisory_unlock(hashtext('coditect_billing.reconciler'))");
+      const run = await reconciler.runScheduled();
+      expect(run?.catchUp.failed).toBe(0);
+      expect(run?.sweptAccounts).toEqual([]);
+    } finally {
+      await holder.end();
+    }
+  });
+
+  it('npm run stripe:reconcile catches up once and prints its summary; --account resyncs one account', async () => {
+    const account = await em().findOneOrFail(BillingCustomer, { accountId: 'acct_missed' });
+    await stack.stripe.customers.update(account.stripeCustomerId as string, { name: 'Renamed While Down' });
+
+    const run = await runScript([]);
+    expect(run.code).toBe(0);
+    expect(run.output).toMatch(
+      /stripe:reconcile: seen \d+, processed [1-9]\d*, duplicates \d+, .*failed 0; cursor \d+/,
+    );
+    expect((await em().findOneOrFail(BillingCustomer, { accountId: 'acct_missed' })).name).toBe(
+      'Renamed While Down',
+    );
+
+    await em().nativeUpdate(Subscription, { accountId: 'acct_missed' }, { status: 'past_due' });
+    const resync = await runScript(['--account', 'acct_missed']);
+    expect(resync.code).toBe(0);
+    expect(resync.output).toMatch(/resynced acct_missed: 1 subscription\(s\).*plan professional/);
+    expect((await em().findOneOrFail(Subscription, { accountId: 'acct_missed' })).status).toBe('active');
+
+    const unknown = await runScript(['--account', 'acct_nobody']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.output).toMatch(/billing customer of acct_nobody was not found/);
+  }, 60_000);
+
+  function runScript(args: string[]): Promise<{ code: number | null; output: string }> {
+    return new Promise((done, fail) => {
+      const child = spawn('npm', ['run', '-s', 'stripe:reconcile', '--', ...args], {
+        cwd: ROOT,
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: process.env.HOME ?? '',
+          NODE_ENV: 'test',
+          LOG_LEVEL: 'silent',
+          DATABASE_URL: stack.service.database.url,
+          AUTH_JWT_SECRET: TEST_JWT_SECRET,
+          ...stack.emulator.env,
+        },
+      });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+      });
+      child.stderr.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+      });
+      const deadline = setTimeout(() => {
+        child.kill('SIGKILL');
+        fail(new Error(`stripe:reconcile did not finish in 25 s:\n${output}`));
+      }, 25_000);
+      child.on('close', (code) => {
+        clearTimeout(deadline);
+        done({ code, output });
+      });
+    });
+  }
+});
+
+/** The iterator's next value, or a failed test after `timeoutMs`. */
+async function nextWithin<T>(iterator: AsyncIterator<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, fail) => {
+    timer = setTimeout(() => fail(new Error(`nothing published within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    const result = await Promise.race([iterator.next(), timeout]);
+    if (result.done) throw new Error('the subscription ended without a value');
+    return result.value;
+  } finally {
+    clearTimeout(timer);
+    void iterator.return?.();
+  }
+}
+
+describe('the periodic reconciliation job', () => {
+  it('runs by itself every RECONCILE_INTERVAL_MS once the service listens, and stops with it', async () => {
+    const stack = await startBillingStack({ RECONCILE_INTERVAL_MS: '200' });
+    try {
+      const customer = await stack.stripe.customers.create({
+        email: 'periodic@x.io',
+        metadata: { account_id: 'acct_periodic' },
+      });
+      const em = () => stack.service.service.orm.em.fork();
+      await waitUntil(
+        async () => (await em().findOne(BillingCustomer, { stripeCustomerId: customer.id })) !== null,
+        'the job brought in the customer no webhook announced',
+        10_000,
+      );
+      const stored = await em().findOneOrFail(WebhookEvent, {
+        objectId: customer.id,
+        type: 'customer.created',
+      });
+      expect(stored).toMatchObject({ source: 'reconciler', status: 'processed' });
+    } finally {
+      await stack.stop();
+    }
+  });
+});
