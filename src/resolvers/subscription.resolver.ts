@@ -41,6 +41,7 @@ export class SubscriptionResolver {
       context.em,
       context.requireCaller().accountId,
       input,
+      { asAdmin: context.isAdmin },
     );
     return toSubscription(changed, context.services.catalog);
   }

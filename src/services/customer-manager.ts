@@ -120,7 +120,8 @@ export class CustomerManager {
     const updated = await this.stripe.call(
       'customers.update',
       (sdk, options) => sdk.customers.update(customer.stripeCustomerId as string, params, options),
-      { name: `customer.update:${accountId}`, params },
+      // Versioned by our row: email A, then B, then A again are three updates, not a replay of the first.
+      { name: `customer.update:${accountId}:${customer.updatedAt.getTime()}`, params },
     );
     this.applyStripeCustomer(customer, updated);
     await em.flush();

@@ -48,6 +48,7 @@ export class FeatureProvisioner {
     const wanted = entitlementsOf(plan);
     const existing = await em.find(Entitlement, { accountId });
     const byKey = new Map(existing.map((row) => [row.featureKey, row]));
+    const missing: typeof wanted = [];
     for (const entitlement of wanted) {
       const row = byKey.get(entitlement.featureKey);
       if (row) {
@@ -55,11 +56,30 @@ export class FeatureProvisioner {
         row.limit = entitlement.limit;
         byKey.delete(entitlement.featureKey);
       } else {
-        em.persist(em.create(Entitlement, { accountId, ...entitlement }));
+        missing.push(entitlement);
       }
     }
     for (const stale of byKey.values()) em.remove(stale);
     await em.flush();
+    // An upsert, not an insert: a mutation and a webhook (or two instances) provisioning a new account at the same
+    // moment both find no rows; the second must take the first's rows over instead of failing on the unique key.
+    if (missing.length > 0) {
+      const now = new Date();
+      await em
+        .createQueryBuilder(Entitlement)
+        .insert(
+          missing.map((entitlement) => ({
+            id: crypto.randomUUID(),
+            accountId,
+            ...entitlement,
+            createdAt: now,
+            updatedAt: now,
+          })),
+        )
+        .onConflict(['accountId', 'featureKey'])
+        .merge(['enabled', 'limit', 'updatedAt'])
+        .execute();
+    }
     return plan;
   }
 }

@@ -104,6 +104,13 @@ export class SubscriptionManager {
 
     const created = await withAccountLock(em, profile.accountId, async () => {
       await this.refuseSecondSubscription(em, customer);
+      // The account's previous subscription (if any) is part of the key: subscribing again after a cancellation
+      // is a new intent, while a retry of this one replays Stripe's first answer.
+      const previous = await em.findOne(
+        Subscription,
+        { accountId: profile.accountId },
+        { orderBy: { createdAt: 'desc' } },
+      );
       if (request.paymentMethodId)
         await this.makeDefaultPaymentMethod(stripeCustomerId, request.paymentMethodId);
       const trialDays = request.withTrial ? plan.trialDays : 0;
@@ -130,12 +137,16 @@ export class SubscriptionManager {
             }
           : {}),
       };
+      const observedAt = new Date();
       const subscription = await this.stripe.call(
         'subscriptions.create',
         (sdk, options) => sdk.subscriptions.create(params, options),
-        { name: `subscription.create:${profile.accountId}`, params },
+        {
+          name: `subscription.create:${profile.accountId}:${previous?.stripeSubscriptionId ?? 'none'}`,
+          params,
+        },
       );
-      return this.store(em, customer, subscription, new Date());
+      return this.store(em, customer, subscription, observedAt);
     });
     await this.events.accountUpdated(profile.accountId, 'subscription.created');
     return created;
@@ -174,13 +185,21 @@ export class SubscriptionManager {
     em: EntityManager,
     accountId: string,
     request: ChangeSubscriptionRequest,
+    { asAdmin = false } = {},
   ): Promise<Subscription> {
     const updated = await withAccountLock(em, accountId, async () => {
-      const change = await this.resolveChange(em, accountId, request);
-      await this.releaseSchedule(change.stripeSubscription);
-      return change.applyAt === 'immediately'
-        ? this.changeNow(em, change)
-        : this.changeAtPeriodEnd(em, change);
+      const change = await this.resolveChange(em, accountId, request, asAdmin);
+      const released = await this.releaseSchedule(change.stripeSubscription);
+      try {
+        return change.applyAt === 'immediately'
+          ? await this.changeNow(em, change)
+          : await this.changeAtPeriodEnd(em, change);
+      } catch (error) {
+        // The pending downgrade had to go before the change; a change that failed (a declined upgrade) must
+        // not take the customer's scheduled downgrade with it.
+        if (released) await this.restoreScheduledChange(em, change.current);
+        throw error;
+      }
     });
     await this.events.accountUpdated(accountId, 'subscription.changed');
     return updated;
@@ -192,14 +211,15 @@ export class SubscriptionManager {
       const stripeSubscription = await this.retrieve(current.stripeSubscriptionId);
       // Stripe refuses cancellation settings on a subscription a schedule manages: a pending downgrade goes.
       await this.releaseSchedule(stripeSubscription);
+      const observedAt = new Date();
       const subscription = atPeriodEnd
         ? await this.stripe.call(
             'subscriptions.update',
             (sdk, options) =>
               sdk.subscriptions.update(current.stripeSubscriptionId, { cancel_at_period_end: true }, options),
+            // Versioned by the state it changes: cancel, resume, cancel again are three intents, not one.
             {
-              name: `subscription.cancel-at-period-end:${current.stripeSubscriptionId}`,
-              params: { at: current.currentPeriodEnd },
+              name: `subscription.cancel-at-period-end:${current.stripeSubscriptionId}:${versionOf(current)}`,
             },
           )
         : await this.stripe.call(
@@ -207,7 +227,7 @@ export class SubscriptionManager {
             (sdk, options) => sdk.subscriptions.cancel(current.stripeSubscriptionId, {}, options),
             { name: `subscription.cancel:${current.stripeSubscriptionId}` },
           );
-      return this.store(em, await this.customerOf(em, current), subscription, new Date());
+      return this.store(em, await this.customerOf(em, current), subscription, observedAt);
     });
     await this.events.accountUpdated(
       accountId,
@@ -222,6 +242,7 @@ export class SubscriptionManager {
       const current = await this.requireLive(em, accountId);
       if (!current.cancelAtPeriodEnd)
         throw new BadUserInputError('The subscription is not set to cancel: nothing to resume');
+      const observedAt = new Date();
       const subscription = await this.stripe.call(
         'subscriptions.update',
         (sdk, options) =>
@@ -230,12 +251,9 @@ export class SubscriptionManager {
             { cancel_at_period_end: false, cancel_at: '' },
             options,
           ),
-        {
-          name: `subscription.resume:${current.stripeSubscriptionId}`,
-          params: { canceledFor: current.currentPeriodEnd },
-        },
+        { name: `subscription.resume:${current.stripeSubscriptionId}:${versionOf(current)}` },
       );
-      return this.store(em, await this.customerOf(em, current), subscription, new Date());
+      return this.store(em, await this.customerOf(em, current), subscription, observedAt);
     });
     await this.events.accountUpdated(accountId, 'subscription.resumed');
     return updated;
@@ -247,8 +265,9 @@ export class SubscriptionManager {
     customer: BillingCustomer,
     stripeSubscriptionId: string,
   ): Promise<Subscription> {
+    const observedAt = new Date();
     const subscription = await this.retrieve(stripeSubscriptionId);
-    return this.store(em, customer, subscription, new Date());
+    return this.store(em, customer, subscription, observedAt);
   }
 
   private async changeNow(em: EntityManager, change: ResolvedChange): Promise<Subscription> {
@@ -261,12 +280,13 @@ export class SubscriptionManager {
         change.prorationBehavior === 'always_invoice' ? 'error_if_incomplete' : 'allow_incomplete',
       metadata: { [PLAN_KEY_METADATA]: change.target.key },
     };
+    const observedAt = new Date();
     const subscription = await this.stripe.call(
       'subscriptions.update',
       (sdk, options) => sdk.subscriptions.update(change.stripeSubscription.id, params, options),
-      { name: `subscription.change:${change.stripeSubscription.id}:${item.price.id}`, params },
+      { name: `subscription.change:${change.stripeSubscription.id}:${versionOf(change.current)}`, params },
     );
-    return this.store(em, await this.customerOf(em, change.current), subscription, new Date());
+    return this.store(em, await this.customerOf(em, change.current), subscription, observedAt);
   }
 
   /** A downgrade at the period end: a subscription schedule whose second phase holds the new price. */
@@ -276,7 +296,7 @@ export class SubscriptionManager {
     const schedule = await this.stripe.call(
       'subscriptionSchedules.create',
       (sdk, options) => sdk.subscriptionSchedules.create({ from_subscription: subscriptionId }, options),
-      { name: `schedule.create:${subscriptionId}:${item.current_period_end}` },
+      { name: `schedule.create:${subscriptionId}:${versionOf(change.current)}` },
     );
     const currentPhase = schedule.phases[0];
     const phases: Stripe.SubscriptionScheduleUpdateParams.Phase[] = [
@@ -298,8 +318,9 @@ export class SubscriptionManager {
         sdk.subscriptionSchedules.update(schedule.id, { end_behavior: 'release', phases }, options),
       { name: `schedule.update:${schedule.id}`, params: { price: change.priceId } },
     );
+    const observedAt = new Date();
     const subscription = await this.retrieve(subscriptionId);
-    const stored = await this.store(em, await this.customerOf(em, change.current), subscription, new Date());
+    const stored = await this.store(em, await this.customerOf(em, change.current), subscription, observedAt);
     stored.scheduleId = schedule.id;
     stored.scheduledPlanKey = change.target.key;
     stored.scheduledInterval = change.interval;
@@ -308,10 +329,22 @@ export class SubscriptionManager {
     return stored;
   }
 
+  /** Puts back a scheduled downgrade that was released for a change that then failed. */
+  private async restoreScheduledChange(em: EntityManager, previous: Subscription): Promise<void> {
+    if (!previous.scheduledPlanKey) return;
+    const restore = await this.resolveChange(em, previous.accountId, {
+      planKey: previous.scheduledPlanKey,
+      interval: previous.scheduledInterval,
+      applyAt: 'period_end',
+    });
+    await this.changeAtPeriodEnd(em, restore);
+  }
+
   private async resolveChange(
     em: EntityManager,
     accountId: string,
     request: ChangeSubscriptionRequest,
+    asAdmin = false,
   ): Promise<ResolvedChange> {
     const current = await this.requireLive(em, accountId);
     const target = this.planOrFail(request.planKey);
@@ -328,6 +361,12 @@ export class SubscriptionManager {
     const upgrade = annualAmount(price.amount, interval) >= this.currentAnnualAmount(stripeSubscription);
     const applyAt = request.applyAt ?? (upgrade ? 'immediately' : 'period_end');
     const prorationBehavior = request.prorationBehavior ?? (upgrade ? 'always_invoice' : 'create_prorations');
+    if (upgrade && applyAt === 'immediately' && prorationBehavior === 'none' && !asAdmin) {
+      // An immediate upgrade that charges nothing would give the rest of the period on the better plan for free.
+      throw new ForbiddenError(
+        'Only an admin may upgrade without charging the difference (prorationBehavior NONE)',
+      );
+    }
     return { current, stripeSubscription, target, interval, priceId, applyAt, prorationBehavior };
   }
 
@@ -336,15 +375,17 @@ export class SubscriptionManager {
     return annualAmount(price?.unit_amount ?? 0, price?.recurring?.interval === 'year' ? 'year' : 'month');
   }
 
-  private async releaseSchedule(subscription: Stripe.Subscription): Promise<void> {
+  /** Releases the subscription's schedule, if it has one; true when it did. */
+  private async releaseSchedule(subscription: Stripe.Subscription): Promise<boolean> {
     const scheduleId =
       typeof subscription.schedule === 'string' ? subscription.schedule : subscription.schedule?.id;
-    if (!scheduleId) return;
+    if (!scheduleId) return false;
     await this.stripe.call(
       'subscriptionSchedules.release',
       (sdk, options) => sdk.subscriptionSchedules.release(scheduleId, {}, options),
       { name: `schedule.release:${scheduleId}` },
     );
+    return true;
   }
 
   private async priceForNewSubscription(
@@ -428,6 +469,11 @@ export class SubscriptionManager {
     if (!plan) throw new BadUserInputError(`Unknown plan ${planKey}`, 'planKey');
     return plan;
   }
+}
+
+/** The version of the state a change starts from: part of its idempotency key (see `stripe-client.ts`). */
+function versionOf(subscription: Subscription): string {
+  return String(subscription.stripeUpdatedAt.getTime());
 }
 
 /** A year's worth of a price, in cents: compares a monthly and a yearly price without dividing money. */

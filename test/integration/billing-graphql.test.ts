@@ -338,6 +338,70 @@ describe('billing core over GraphQL', () => {
       expect(again.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     });
 
+    it('treats cancel, resume and cancel again as three changes, not a replay of the first', async () => {
+      const { gql, result } = await subscribe('acct_flip', 'starter');
+      const subscriptionId = result.data?.createSubscription.id as string;
+      for (const [mutation, expected] of [
+        ['mutation { cancelSubscription { cancelAtPeriodEnd } }', true],
+        ['mutation { resumeSubscription { cancelAtPeriodEnd } }', false],
+        ['mutation { cancelSubscription { cancelAtPeriodEnd } }', true],
+      ] as const) {
+        const response = await gql<Record<string, { cancelAtPeriodEnd: boolean }>>(mutation);
+        expect(Object.values(response.data ?? {})[0]?.cancelAtPeriodEnd).toBe(expected);
+        expect((await stack.stripe.subscriptions.retrieve(subscriptionId)).cancel_at_period_end).toBe(
+          expected,
+        );
+      }
+    });
+
+    it('subscribes anew after a cancellation instead of replaying the old subscription', async () => {
+      const { gql, result } = await subscribe('acct_again', 'starter');
+      const first = result.data?.createSubscription.id as string;
+      await gql('mutation { cancelSubscription(input: { atPeriodEnd: false }) { id } }');
+      const again = await gql<{ createSubscription: SubscriptionView }>(
+        `mutation { createSubscription(input: { planKey: "starter", paymentMethodId: "pm_card_visa" }) { ${SUBSCRIPTION} } }`,
+      );
+      expect(again.errors).toBeUndefined();
+      expect(again.data?.createSubscription.id).not.toBe(first);
+      expect(
+        (await stack.stripe.subscriptions.retrieve(again.data?.createSubscription.id as string)).status,
+      ).toBe('active');
+      expect((await stack.stripe.subscriptions.retrieve(first)).status).toBe('canceled');
+    });
+
+    it('keeps a scheduled downgrade when an upgrade is declined', async () => {
+      const { gql, result } = await subscribe('acct_keep_downgrade', 'professional');
+      const subscriptionId = result.data?.createSubscription.id as string;
+      await gql('mutation { changeSubscription(input: { planKey: "starter" }) { id } }');
+      expect((await stack.stripe.subscriptions.retrieve(subscriptionId)).schedule).toBeTruthy();
+      // The card on file now fails: switching to yearly billing now is charged at once, and declined.
+      const customer = (await stack.stripe.subscriptions.retrieve(subscriptionId)).customer as string;
+      const failing = await stack.stripe.paymentMethods.attach('pm_card_chargeCustomerFail', { customer });
+      await stack.stripe.customers.update(customer, {
+        invoice_settings: { default_payment_method: failing.id },
+      });
+      await stack.stripe.subscriptions.update(subscriptionId, { default_payment_method: failing.id });
+      const upgrade = await gql(
+        'mutation { changeSubscription(input: { planKey: "professional", interval: YEAR, applyAt: IMMEDIATELY, prorationBehavior: ALWAYS_INVOICE }) { id } }',
+      );
+      expect(upgrade.errors?.[0]?.extensions?.code).toBe('CARD_DECLINED');
+      const after = await stack.stripe.subscriptions.retrieve(subscriptionId);
+      expect(after.items.data[0].price.lookup_key).toBe('price_professional_monthly');
+      expect(after.schedule).toBeTruthy();
+      const viewer = await gql<{ viewer: { subscription: SubscriptionView } }>(
+        `{ viewer { subscription { ${SUBSCRIPTION} } } }`,
+      );
+      expect(viewer.data?.viewer.subscription.scheduledChange?.plan.key).toBe('starter');
+    });
+
+    it('lets only an admin upgrade at once without charging the difference', async () => {
+      const { gql } = await subscribe('acct_free_upgrade', 'starter');
+      const response = await gql(
+        'mutation { changeSubscription(input: { planKey: "professional", prorationBehavior: NONE, applyAt: IMMEDIATELY }) { id } }',
+      );
+      expect(response.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    });
+
     it('ends a subscription canceled at period end once the clock passes it: back to free', async () => {
       const { gql, result } = await subscribe('acct_cancel_end', 'starter');
       const subscriptionId = result.data?.createSubscription.id as string;

@@ -72,7 +72,8 @@ export async function waitForRedisSubscribers(
   redis: { pubsub(subcommand: 'NUMSUB', channel: string): Promise<unknown[]> },
   channel: string,
   count = 1,
-  timeoutMs = 5000,
+  // Generous: on a loaded 2-core CI machine the socket, connection_init and SUBSCRIBE can take seconds.
+  timeoutMs = 15_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {

@@ -12,6 +12,7 @@ export function idempotencyKey(intent: string, params: unknown = {}): string {
 
 /** JSON with sorted object keys, so the same parameters always hash the same. */
 export function stableJson(value: unknown): string {
+  if (value instanceof Date) return JSON.stringify(value.toISOString());
   if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
   if (value && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>)
