@@ -174,7 +174,7 @@ async function main(running: Running, isStopping: () => boolean): Promise<void> 
   for (const note of stripe.notes) console.log(note);
   Object.assign(childEnvironment, stripe.env);
   if (stripe.env.STRIPE_WEBHOOK_SECRET) delete childEnvironment.STRIPE_WEBHOOK_SECRET_FILE;
-  if (environment.BILLING_ALLOWED_REDIRECT_ORIGINS === undefined) {
+  if (!environment.BILLING_ALLOWED_REDIRECT_ORIGINS) {
     // The service's own origin, whatever PORT is, so Sandbox can use it as Checkout's success and cancel URL.
     childEnvironment.BILLING_ALLOWED_REDIRECT_ORIGINS = [
       `http://127.0.0.1:${port}`,

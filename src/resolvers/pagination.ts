@@ -25,7 +25,8 @@ export function decodeCursor(cursor: string): { createdAtMs: number; id: string 
       createdAtMs?: unknown;
       id?: unknown;
     };
-    if (typeof value.createdAtMs === 'number' && typeof value.id === 'string') {
+    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+    if (typeof value.createdAtMs === 'number' && typeof value.id === 'string' && uuid.test(value.id)) {
       return { createdAtMs: value.createdAtMs, id: value.id };
     }
   } catch {

@@ -10,6 +10,7 @@ import type { RedirectAllowList } from './redirect-allow-list';
 import type { StripeClient } from './stripe/stripe-client';
 import type { SubscriptionManager } from './subscription-manager';
 import { PLAN_KEY_METADATA } from './subscription-sync';
+import { expireOpenCheckouts } from './open-checkouts';
 
 export interface CheckoutRequest {
   planKey: string;
@@ -89,6 +90,7 @@ export class CheckoutSessions {
         params,
       },
     );
+    await expireOpenCheckouts(this.stripe, customer.stripeCustomerId as string, session.id);
     return { id: session.id, url: session.url, status: session.status ?? 'open', subscription: null };
   }
 

@@ -39,14 +39,15 @@ export class PaymentMethodSync {
     const changing = Object.keys(row).filter((key) => key !== 'stripePaymentMethodId') as Array<
       keyof PaymentMethod
     >;
-    await em
+    const written = await em
       .createQueryBuilder(PaymentMethod)
       .insert({ ...row, id: crypto.randomUUID(), createdAt: observedAt, updatedAt: new Date() })
       .onConflict('stripePaymentMethodId')
       .merge([...changing, 'updatedAt'])
       .where({ stripeUpdatedAt: { $lte: observedAt } })
-      .execute();
-    await this.applyDefault(em, customer, defaultId);
+      .execute('run');
+    // An older read that lost to a newer one must not decide which card is the default either.
+    if (written.affectedRows > 0) await this.applyDefault(em, customer, defaultId);
   }
 
   /** Marks `defaultId` as the account's only default card. */

@@ -4,6 +4,7 @@ import { type BillingCustomer, type BillingInterval, Subscription } from '../ent
 import { BadUserInputError, ConflictError, ForbiddenError, NotFoundError } from '../errors';
 import type { AccountEvents } from './account-events';
 import { withAccountLock } from './account-lock';
+import { expireOpenCheckouts } from './open-checkouts';
 import type { AccountProfile, CustomerManager } from './customer-manager';
 import type { FeatureProvisioner } from './feature-provisioner';
 import type { Plan } from './plans/plan.types';
@@ -104,6 +105,7 @@ export class SubscriptionManager {
 
     const created = await withAccountLock(em, profile.accountId, async () => {
       await this.refuseSecondSubscription(em, customer);
+      await expireOpenCheckouts(this.stripe, stripeCustomerId);
       // The account's previous subscription (if any) is part of the key: subscribing again after a cancellation
       // is a new intent, while a retry of this one replays Stripe's first answer.
       const previous = await em.findOne(

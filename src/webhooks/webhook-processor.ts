@@ -12,6 +12,13 @@ import { HANDLERS } from './handlers';
 export type ProcessingOutcome = 'processed' | 'duplicate' | 'ignored';
 
 /**
+ * How long an event about a customer we cannot link to an account is retried. Past that it is not ours (a
+ * customer made by hand in the Stripe Dashboard, say): it is kept as `ignored` with the reason, visible to
+ * admins and replayable, instead of failing forever and getting the endpoint disabled by Stripe.
+ */
+export const UNLINKED_GIVE_UP_MS = 60 * 60 * 1000;
+
+/**
  * The inbox and dispatcher. Every event is stored by its Stripe id before anything else; a processed one is
  * never processed again; processing (the handler's effect, provisioning, marking processed) is one transaction
  * holding a lock on the inbox row, so concurrent deliveries of one event — on any number of instances — apply
@@ -69,6 +76,21 @@ export class WebhookProcessor {
       });
       if (outcome === 'duplicate') return 'duplicate';
     } catch (error) {
+      if (
+        error instanceof RetryLaterError &&
+        Date.now() - stored.receivedAt.getTime() > UNLINKED_GIVE_UP_MS
+      ) {
+        await em.nativeUpdate(
+          WebhookEvent,
+          { stripeEventId: event.id },
+          { status: 'ignored', processedAt: new Date(), lastError: `given up: ${error.message}` },
+        );
+        this.logger.warn(
+          { eventId: event.id, type: event.type, reason: error.message },
+          'gave up on an unlinkable event',
+        );
+        return 'ignored';
+      }
       await this.markFailed(event, error);
       throw error;
     }

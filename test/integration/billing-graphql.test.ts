@@ -174,6 +174,19 @@ describe('billing core over GraphQL', () => {
       expect((await stack.stripe.checkout.sessions.list({ limit: 100 })).data.length).toBe(before);
     });
 
+    it('keeps only the newest checkout open, so two cannot both be paid', async () => {
+      const gql = await stack.as('acct_two_checkouts');
+      const ids: string[] = [];
+      for (const planKey of ['starter', 'professional']) {
+        const created = await gql<{ createCheckoutSession: { id: string } }>(
+          `mutation { createCheckoutSession(input: { planKey: "${planKey}", successUrl: "${ALLOWED}/ok", cancelUrl: "${ALLOWED}/no" }) { id } }`,
+        );
+        ids.push(created.data?.createCheckoutSession.id as string);
+      }
+      expect((await stack.stripe.checkout.sessions.retrieve(ids[0])).status).toBe('expired');
+      expect((await stack.stripe.checkout.sessions.retrieve(ids[1])).status).toBe('open');
+    });
+
     it('refuses a sales-led or unknown plan', async () => {
       const gql = await stack.as('acct_wrong_plan');
       for (const planKey of ['enterprise', 'platinum']) {

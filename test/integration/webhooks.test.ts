@@ -172,6 +172,33 @@ describe('POST /webhooks/stripe', () => {
         .findOneOrFail(Subscription, { stripeSubscriptionId: subscription.id });
       expect(row).toMatchObject({ accountId: 'acct_early', status: 'trialing', planKey: 'starter' });
     });
+
+    it('gives up, after an hour, on an event about a customer that never links to an account', async () => {
+      const stranger = await stack.stripe.customers.create({ email: 'dashboard@x.io' });
+      const price = (await stack.stripe.prices.list({ lookup_keys: ['price_starter_monthly'] })).data[0];
+      const subscription = await stack.stripe.subscriptions.create({
+        customer: stranger.id,
+        items: [{ price: price.id }],
+        trial_period_days: 7,
+      });
+      const event = fakeEvent('customer.subscription.created', subscription, 'evt_stranger_1');
+      const first = signedEvent(event, secret);
+      expect((await deliver(first.body, first.signature)).status).toBe(500);
+      await stack.service.service.orm.em
+        .fork()
+        .nativeUpdate(
+          WebhookEvent,
+          { stripeEventId: 'evt_stranger_1' },
+          { receivedAt: new Date(Date.now() - 2 * 3600_000) },
+        );
+      const later = signedEvent(event, secret);
+      const response = await deliver(later.body, later.signature);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ received: true, outcome: 'ignored' });
+      const [stored] = await storedEvents({ stripeEventId: 'evt_stranger_1' });
+      expect(stored.status).toBe('ignored');
+      expect(stored.lastError).toMatch(/^given up: .*not linked/);
+    });
   });
 
   describe('processing Stripe’s own deliveries', () => {
