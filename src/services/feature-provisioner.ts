@@ -37,7 +37,10 @@ export class FeatureProvisioner {
     return new Date(subscription.pastDueSince.getTime() + this.gracePeriodDays * DAY_MS);
   }
 
-  /** Recomputes and stores the account's entitlements; returns the effective plan. */
+  /**
+   * Recomputes and stores the account's entitlements; returns the effective plan. Written as upserts, so two
+   * provisionings of one account at the same moment (a mutation and its webhook) both succeed, last one wins.
+   */
   async provision(em: EntityManager, accountId: string, now: Date): Promise<Plan> {
     const subscription = await em.findOne(
       Subscription,
@@ -46,40 +49,21 @@ export class FeatureProvisioner {
     );
     const plan = this.effectivePlan(subscription, now);
     const wanted = entitlementsOf(plan);
-    const existing = await em.find(Entitlement, { accountId });
-    const byKey = new Map(existing.map((row) => [row.featureKey, row]));
-    const missing: typeof wanted = [];
-    for (const entitlement of wanted) {
-      const row = byKey.get(entitlement.featureKey);
-      if (row) {
-        row.enabled = entitlement.enabled;
-        row.limit = entitlement.limit;
-        byKey.delete(entitlement.featureKey);
-      } else {
-        missing.push(entitlement);
-      }
-    }
-    for (const stale of byKey.values()) em.remove(stale);
-    await em.flush();
-    // An upsert, not an insert: a mutation and a webhook (or two instances) provisioning a new account at the same
-    // moment both find no rows; the second must take the first's rows over instead of failing on the unique key.
-    if (missing.length > 0) {
-      const now = new Date();
-      await em
-        .createQueryBuilder(Entitlement)
-        .insert(
-          missing.map((entitlement) => ({
-            id: crypto.randomUUID(),
-            accountId,
-            ...entitlement,
-            createdAt: now,
-            updatedAt: now,
-          })),
-        )
-        .onConflict(['accountId', 'featureKey'])
-        .merge(['enabled', 'limit', 'updatedAt'])
-        .execute();
-    }
+    await em
+      .createQueryBuilder(Entitlement)
+      .insert(
+        wanted.map((entitlement) => ({
+          id: crypto.randomUUID(),
+          accountId,
+          ...entitlement,
+          createdAt: now,
+          updatedAt: now,
+        })),
+      )
+      .onConflict(['accountId', 'featureKey'])
+      .merge(['enabled', 'limit', 'updatedAt'])
+      .execute();
+    await em.nativeDelete(Entitlement, { accountId, featureKey: { $nin: wanted.map((row) => row.featureKey) } });
     return plan;
   }
 }

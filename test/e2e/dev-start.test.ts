@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
+import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Stripe from 'stripe';
@@ -21,6 +21,27 @@ function portIsOpen(port: number): Promise<boolean> {
     });
     socket.on('error', () => done(false));
   });
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const server = createServer();
+    server.once('error', () => done(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => done(true)));
+  });
+}
+
+/**
+ * Three free consecutive ports, below Linux's ephemeral range (32768–60999): a port in that range may be taken
+ * at any moment by the local end of some outgoing connection (another test's database client, say).
+ */
+async function freePorts(): Promise<[number, number, number]> {
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    const first = 20_000 + Math.floor(Math.random() * 4000) * 3;
+    const ports: [number, number, number] = [first, first + 1, first + 2];
+    if ((await Promise.all(ports.map(canListen))).every(Boolean)) return ports;
+  }
+  throw new Error('found no three free ports');
 }
 
 /** One `npm run dev` (the supervisor, in its own process group with everything it starts). */
@@ -98,27 +119,35 @@ function killGroup(run: DevRun): void {
  * token within 15 seconds; a checkout paid on the emulator reaches the service through the webhook alone.
  */
 describe('npm run dev with no environment', () => {
-  const base = 41000 + Math.floor(Math.random() * 1500) * 3;
-  const port = base;
-  const postgresPort = base + 1;
-  const emulatorPort = base + 2;
-  const serviceUrl = `http://127.0.0.1:${port}`;
-  const emulatorUrl = `http://127.0.0.1:${emulatorPort}`;
-  const webhookUrl = `${serviceUrl}/webhooks/stripe`;
+  let port = 0;
+  let postgresPort = 0;
+  let emulatorPort = 0;
+  let serviceUrl = '';
+  let emulatorUrl = '';
+  let webhookUrl = '';
+  let env: Record<string, string> = {};
+  let stripe: Stripe;
   // PostgreSQL runs as the postgres user when we are root: it must be able to enter the folder.
   const dataDir = mkdtempSync(join(tmpdir(), 'billing-dev-'));
   chmodSync(dataDir, 0o755);
-  const env = {
-    PORT: String(port),
-    DEV_POSTGRES_PORT: String(postgresPort),
-    STRIPE_EMULATOR_PORT: String(emulatorPort),
-    DEV_DATA_DIR: dataDir,
-  };
-  const stripe = new Stripe(DEV_EMULATOR_KEY, {
-    host: '127.0.0.1',
-    port: emulatorPort,
-    protocol: 'http',
-    maxNetworkRetries: 0,
+
+  beforeAll(async () => {
+    [port, postgresPort, emulatorPort] = await freePorts();
+    serviceUrl = `http://127.0.0.1:${port}`;
+    emulatorUrl = `http://127.0.0.1:${emulatorPort}`;
+    webhookUrl = `${serviceUrl}/webhooks/stripe`;
+    env = {
+      PORT: String(port),
+      DEV_POSTGRES_PORT: String(postgresPort),
+      STRIPE_EMULATOR_PORT: String(emulatorPort),
+      DEV_DATA_DIR: dataDir,
+    };
+    stripe = new Stripe(DEV_EMULATOR_KEY, {
+      host: '127.0.0.1',
+      port: emulatorPort,
+      protocol: 'http',
+      maxNetworkRetries: 0,
+    });
   });
   const runs: DevRun[] = [];
   let run: DevRun;

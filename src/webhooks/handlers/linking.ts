@@ -42,7 +42,17 @@ export async function linkCustomer(
     }
     return existing;
   }
-  const created = em.create(BillingCustomer, { accountId, stripeCustomerId });
-  await em.persistAndFlush(created);
-  return created;
+  // Insert-or-ignore: the service may be creating the same row for this account at this very moment.
+  await em
+    .createQueryBuilder(BillingCustomer)
+    .insert({ id: crypto.randomUUID(), accountId, stripeCustomerId, createdAt: new Date(), updatedAt: new Date() })
+    .onConflict('accountId')
+    .ignore()
+    .execute();
+  const row = await em.findOneOrFail(BillingCustomer, { accountId }, { refresh: true });
+  if (!row.stripeCustomerId) {
+    row.stripeCustomerId = stripeCustomerId;
+    await em.flush();
+  }
+  return row;
 }
