@@ -72,7 +72,6 @@ function developmentJwtSecret(): string {
 
 /** Where the service's Stripe client points, and what to print about it once the service is ready. */
 interface StripeSetup {
-  target: CatalogSyncTarget;
   env: Record<string, string>;
   notes: string[];
   /** The catalog sync, started at once; answers the line to print. */
@@ -104,7 +103,7 @@ async function setUpStripe(
         ? '  Webhooks are checked against the configured STRIPE_WEBHOOK_SECRET.'
         : `  For webhooks run \`stripe listen --forward-to ${webhookUrl}\` and set STRIPE_WEBHOOK_SECRET to the whsec_… it prints.`,
     ];
-    return { target: settings, env: {}, notes, sync, emulatorUrl: null };
+    return { env: {}, notes, sync, emulatorUrl: null };
   }
 
   const emulatorPort = Number(environment.STRIPE_EMULATOR_PORT ?? devStripe.DEFAULT_EMULATOR_PORT);
@@ -117,7 +116,6 @@ async function setUpStripe(
   const endpoint = await devStripe.ensureDevWebhookEndpoint(target, webhookUrl, DATA_DIR);
   const dataFile = join(DATA_DIR, devStripe.EMULATOR_DATA_FILE);
   return {
-    target,
     env: {
       STRIPE_SECRET_KEY: target.secretKey,
       STRIPE_API_BASE: emulator.url,

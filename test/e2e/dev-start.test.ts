@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -168,6 +168,17 @@ describe('npm run dev with no environment', () => {
       (endpoint) => endpoint.url === webhookUrl,
     );
 
+  /** A failure also shows what `npm run dev` printed (a service error, or a restart for a change in src/). */
+  const explained = (test: () => Promise<void>) => async () => {
+    try {
+      await test();
+    } catch (error) {
+      if (error instanceof Error && run)
+        error.message += `\n--- npm run dev printed (the end):\n${run.output().slice(-4000)}`;
+      throw error;
+    }
+  };
+
   afterAll(async () => {
     // Even when an assertion failed: Ctrl-C first (the emulator saves, PostgreSQL shuts down cleanly), then
     // kill whatever is left of every run's process group.
@@ -175,172 +186,190 @@ describe('npm run dev with no environment', () => {
       await interrupt(each).catch(() => undefined);
       killGroup(each);
     }
+    rmSync(dataDir, { recursive: true, force: true });
   }, 60_000);
 
-  it('cold: is ready within 15 s, names the emulator, answers GraphQL, and has synced the catalog into the emulator', async () => {
-    run = startDev(env);
-    runs.push(run);
-    await waitForReady(run);
-    const output = run.output();
-    expect(output).toMatch(new RegExp(`Stripe emulator +${emulatorUrl}/`));
-    expect(output).toMatch(/Stripe catalog synced: [1-9]\d* created/);
-    expect(output).toContain(`the emulator delivers to ${webhookUrl}`);
+  it(
+    'cold: is ready within 15 s, names the emulator, answers GraphQL, and has synced the catalog into the emulator',
+    explained(async () => {
+      run = startDev(env);
+      runs.push(run);
+      await waitForReady(run);
+      const output = run.output();
+      expect(output).toMatch(new RegExp(`Stripe emulator +${emulatorUrl}/`));
+      expect(output).toMatch(/Stripe catalog synced: [1-9]\d* created/);
+      expect(output).toContain(`the emulator delivers to ${webhookUrl}`);
 
-    token = /Authorization: Bearer (\S+)/.exec(output)?.[1] ?? '';
-    expect(token).not.toBe('');
-    expect(await graphql('{ __typename viewer { id } }')).toEqual({
-      data: { __typename: 'Query', viewer: { id: 'acct_demo' } },
-    });
-    expect((await fetch(`${serviceUrl}/readyz`)).status).toBe(200);
-    expect(await portIsOpen(postgresPort)).toBe(true);
-
-    const plans = await graphql<{ plans: Array<{ key: string; prices: Array<{ lookupKey: string }> }> }>(
-      '{ plans { key prices { lookupKey } } }',
-    );
-    const starter = plans.data?.plans.find((plan) => plan.key === 'starter');
-    expect(starter?.prices.map((price) => price.lookupKey)).toContain('price_starter_monthly');
-    const prices = await stripe.prices.list({ lookup_keys: ['price_starter_monthly'] });
-    expect(prices.data).toHaveLength(1);
-    expect(prices.data[0]).toMatchObject({ lookup_key: 'price_starter_monthly', active: true });
-
-    const endpoints = await ourEndpoints();
-    expect(endpoints).toHaveLength(1);
-    expect([...(endpoints[0]?.enabled_events ?? [])].sort()).toEqual([...HANDLED_EVENT_TYPES].sort());
-    cold.endpointId = endpoints[0]?.id ?? '';
-    expect(JSON.parse(readFileSync(join(dataDir, 'dev-webhook-secret'), 'utf8'))).toMatchObject({
-      endpoint: cold.endpointId,
-      secret: expect.stringMatching(/^whsec_/),
-    });
-  }, 40_000);
-
-  it('checkout paid on the emulator → webhooks → ACTIVE professional with its entitlements, pushed live', async () => {
-    expect(token).not.toBe('');
-    const client = connectSocket(serviceUrl, `Bearer ${token}`);
-    type Update = {
-      accountUpdated: { id: string; plan: { key: string }; subscription: { status: string } | null };
-    };
-    const updates = subscribe<Update>(
-      client,
-      'subscription { accountUpdated { id plan { key } subscription { status } } }',
-    );
-    try {
-      // Proof that the subscriber is listening before anything is paid: a change of our own reaches it.
-      const listening = Date.now() + 10_000;
-      for (;;) {
-        const changed = await graphql('mutation { updateCustomer(input: { name: "Demo GmbH" }) { id } }');
-        expect(changed.errors).toBeUndefined();
-        const first = await updates.next(1000).catch(() => null);
-        if (first) {
-          expect(first.accountUpdated).toMatchObject({ id: 'acct_demo', plan: { key: 'free' } });
-          break;
-        }
-        if (Date.now() > listening) throw new Error('the accountUpdated subscriber never received anything');
-      }
-
-      const created = await graphql<{ createCheckoutSession: { id: string; url: string } }>(
-        `mutation { createCheckoutSession(input: { planKey: "professional", interval: MONTH, successUrl: "${serviceUrl}/billing/success", cancelUrl: "${serviceUrl}/billing" }) { id url } }`,
-      );
-      expect(created.errors).toBeUndefined();
-      const session = created.data?.createCheckoutSession;
-      expect(session?.url.startsWith(`${emulatorUrl}/`)).toBe(true);
-
-      const paid = await fetch(`${emulatorUrl}/_emulator/checkout/sessions/${session?.id}/complete`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ card: '4242424242424242' }),
+      token = /Authorization: Bearer (\S+)/.exec(output)?.[1] ?? '';
+      expect(token).not.toBe('');
+      expect(await graphql('{ __typename viewer { id } }')).toEqual({
+        data: { __typename: 'Query', viewer: { id: 'acct_demo' } },
       });
-      expect(paid.status).toBe(200);
+      expect((await fetch(`${serviceUrl}/readyz`)).status).toBe(200);
+      expect(await portIsOpen(postgresPort)).toBe(true);
 
-      // Only the webhooks can tell the service: nothing here reads the session back through the API.
-      type Viewer = {
-        viewer: {
-          subscription: { id: string; status: string } | null;
-          plan: { key: string };
-          entitlements: Array<{ feature: string; enabled: boolean }>;
-        };
+      const plans = await graphql<{ plans: Array<{ key: string; prices: Array<{ lookupKey: string }> }> }>(
+        '{ plans { key prices { lookupKey } } }',
+      );
+      const starter = plans.data?.plans.find((plan) => plan.key === 'starter');
+      expect(starter?.prices.map((price) => price.lookupKey)).toContain('price_starter_monthly');
+      const prices = await stripe.prices.list({ lookup_keys: ['price_starter_monthly'] });
+      expect(prices.data).toHaveLength(1);
+      expect(prices.data[0]).toMatchObject({ lookup_key: 'price_starter_monthly', active: true });
+
+      const endpoints = await ourEndpoints();
+      expect(endpoints).toHaveLength(1);
+      expect([...(endpoints[0]?.enabled_events ?? [])].sort()).toEqual([...HANDLED_EVENT_TYPES].sort());
+      cold.endpointId = endpoints[0]?.id ?? '';
+      expect(JSON.parse(readFileSync(join(dataDir, 'dev-webhook-secret'), 'utf8'))).toMatchObject({
+        endpoint: cold.endpointId,
+        secret: expect.stringMatching(/^whsec_/),
+      });
+    }),
+    40_000,
+  );
+
+  it(
+    'checkout paid on the emulator → webhooks → ACTIVE professional with its entitlements, pushed live',
+    explained(async () => {
+      expect(token).not.toBe('');
+      const client = connectSocket(serviceUrl, `Bearer ${token}`);
+      type Update = {
+        accountUpdated: { id: string; plan: { key: string }; subscription: { status: string } | null };
       };
-      let viewer: Viewer['viewer'] | undefined;
-      await waitUntil(
-        async () => {
-          viewer = (
-            await graphql<Viewer>(
-              '{ viewer { subscription { id status } plan { key } entitlements { feature enabled } } }',
-            )
-          ).data?.viewer;
-          return viewer?.subscription?.status === 'ACTIVE';
-        },
-        'viewer.subscription is ACTIVE',
-        20_000,
+      const updates = subscribe<Update>(
+        client,
+        'subscription { accountUpdated { id plan { key } subscription { status } } }',
       );
-      expect(viewer?.plan.key).toBe('professional');
-      expect(viewer?.entitlements).toContainEqual({ feature: 'team_collaboration', enabled: true });
-      cold.subscriptionId = viewer?.subscription?.id ?? '';
+      try {
+        // Proof that the subscriber is listening before anything is paid: a change of our own reaches it.
+        const listening = Date.now() + 10_000;
+        for (;;) {
+          const changed = await graphql('mutation { updateCustomer(input: { name: "Demo GmbH" }) { id } }');
+          expect(changed.errors).toBeUndefined();
+          const first = await updates.next(1000).catch(() => null);
+          if (first) {
+            expect(first.accountUpdated).toMatchObject({ id: 'acct_demo', plan: { key: 'free' } });
+            break;
+          }
+          if (Date.now() > listening)
+            throw new Error('the accountUpdated subscriber never received anything');
+        }
 
-      const live = Date.now() + 20_000;
-      let update: Update | null = null;
-      while (update?.accountUpdated.subscription?.status !== 'ACTIVE') {
-        const remaining = live - Date.now();
-        if (remaining <= 0) throw new Error('no live accountUpdated showed the ACTIVE subscription');
-        update = await updates.next(remaining);
+        const created = await graphql<{ createCheckoutSession: { id: string; url: string } }>(
+          `mutation { createCheckoutSession(input: { planKey: "professional", interval: MONTH, successUrl: "${serviceUrl}/billing/success", cancelUrl: "${serviceUrl}/billing" }) { id url } }`,
+        );
+        expect(created.errors).toBeUndefined();
+        const session = created.data?.createCheckoutSession;
+        expect(session?.url.startsWith(`${emulatorUrl}/`)).toBe(true);
+
+        const paid = await fetch(`${emulatorUrl}/_emulator/checkout/sessions/${session?.id}/complete`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ card: '4242424242424242' }),
+        });
+        expect(paid.status).toBe(200);
+
+        // Only the webhooks can tell the service: nothing here reads the session back through the API.
+        type Viewer = {
+          viewer: {
+            subscription: { id: string; status: string } | null;
+            plan: { key: string };
+            entitlements: Array<{ feature: string; enabled: boolean }>;
+          };
+        };
+        let viewer: Viewer['viewer'] | undefined;
+        await waitUntil(
+          async () => {
+            viewer = (
+              await graphql<Viewer>(
+                '{ viewer { subscription { id status } plan { key } entitlements { feature enabled } } }',
+              )
+            ).data?.viewer;
+            return viewer?.subscription?.status === 'ACTIVE';
+          },
+          'viewer.subscription is ACTIVE',
+          20_000,
+        );
+        expect(viewer?.plan.key).toBe('professional');
+        expect(viewer?.entitlements).toContainEqual({ feature: 'team_collaboration', enabled: true });
+        cold.subscriptionId = viewer?.subscription?.id ?? '';
+
+        const live = Date.now() + 20_000;
+        let update: Update | null = null;
+        while (update?.accountUpdated.subscription?.status !== 'ACTIVE') {
+          const remaining = live - Date.now();
+          if (remaining <= 0) throw new Error('no live accountUpdated showed the ACTIVE subscription');
+          update = await updates.next(remaining);
+        }
+        expect(update.accountUpdated).toMatchObject({ id: 'acct_demo', plan: { key: 'professional' } });
+        expect(updates.errors).toEqual([]);
+
+        // Through the webhook: the emulator delivered the checkout's events to our endpoint and they were taken.
+        await waitUntil(
+          async () => {
+            const deliveries = (await (
+              await fetch(`${emulatorUrl}/_emulator/webhooks/deliveries?type=checkout.session.completed`)
+            ).json()) as { data: Array<{ url: string; status: string }> };
+            return deliveries.data.some((each) => each.url === webhookUrl && each.status === 'succeeded');
+          },
+          'checkout.session.completed was delivered to the service and answered 2xx',
+          20_000,
+        );
+      } finally {
+        updates.close();
+        await client.dispose();
       }
-      expect(update.accountUpdated).toMatchObject({ id: 'acct_demo', plan: { key: 'professional' } });
-      expect(updates.errors).toEqual([]);
+    }),
+    60_000,
+  );
 
-      // Through the webhook: the emulator delivered the checkout's events to our endpoint and they were taken.
+  it(
+    'Ctrl-C stops the service, the emulator (saving its data) and PostgreSQL',
+    explained(async () => {
+      expect(await interrupt(run)).toBe(0);
       await waitUntil(
-        async () => {
-          const deliveries = (await (
-            await fetch(`${emulatorUrl}/_emulator/webhooks/deliveries?type=checkout.session.completed`)
-          ).json()) as { data: Array<{ url: string; status: string }> };
-          return deliveries.data.some((each) => each.url === webhookUrl && each.status === 'succeeded');
-        },
-        'checkout.session.completed was delivered to the service and answered 2xx',
-        20_000,
+        async () => !(await portIsOpen(postgresPort)),
+        'the embedded PostgreSQL has stopped',
+        10_000,
       );
-    } finally {
-      updates.close();
-      await client.dispose();
-    }
-  }, 60_000);
+      expect(await portIsOpen(port)).toBe(false);
+      expect(await portIsOpen(emulatorPort)).toBe(false);
+      const saved = join(dataDir, 'stripe-emulator.json');
+      expect(existsSync(saved)).toBe(true);
+      expect(readFileSync(saved, 'utf8')).toContain(cold.subscriptionId || 'a subscription id');
+    }),
+    30_000,
+  );
 
-  it('Ctrl-C stops the service, the emulator (saving its data) and PostgreSQL', async () => {
-    expect(await interrupt(run)).toBe(0);
-    await waitUntil(
-      async () => !(await portIsOpen(postgresPort)),
-      'the embedded PostgreSQL has stopped',
-      10_000,
-    );
-    expect(await portIsOpen(port)).toBe(false);
-    expect(await portIsOpen(emulatorPort)).toBe(false);
-    const saved = join(dataDir, 'stripe-emulator.json');
-    expect(existsSync(saved)).toBe(true);
-    expect(readFileSync(saved, 'utf8')).toContain(cold.subscriptionId || 'a subscription id');
-  }, 30_000);
+  it(
+    'warm: is ready within 15 s, keeps the webhook endpoint, and the subscription is still there',
+    explained(async () => {
+      run = startDev(env);
+      runs.push(run);
+      await waitForReady(run);
+      const output = run.output();
+      expect(output).toContain(`endpoint ${cold.endpointId}, kept from the last run`);
+      expect(output).toMatch(/Stripe catalog synced: 0 created, 0 updated, 0 archived, [1-9]\d* unchanged/);
 
-  it('warm: is ready within 15 s, keeps the webhook endpoint, and the subscription is still there', async () => {
-    run = startDev(env);
-    runs.push(run);
-    await waitForReady(run);
-    const output = run.output();
-    expect(output).toContain(`endpoint ${cold.endpointId}, kept from the last run`);
-    expect(output).toMatch(/Stripe catalog synced: 0 created, 0 updated, 0 archived, [1-9]\d* unchanged/);
+      const endpoints = await ourEndpoints();
+      expect(endpoints.map((endpoint) => endpoint.id)).toEqual([cold.endpointId]);
 
-    const endpoints = await ourEndpoints();
-    expect(endpoints.map((endpoint) => endpoint.id)).toEqual([cold.endpointId]);
+      const viewer = await graphql<{ viewer: { subscription: { id: string; status: string } | null } }>(
+        '{ viewer { subscription { id status } } }',
+      );
+      expect(viewer.data?.viewer.subscription).toEqual({ id: cold.subscriptionId, status: 'ACTIVE' });
+      expect(cold.subscriptionId).not.toBe('');
+      expect((await stripe.subscriptions.retrieve(cold.subscriptionId)).status).toBe('active');
 
-    const viewer = await graphql<{ viewer: { subscription: { id: string; status: string } | null } }>(
-      '{ viewer { subscription { id status } } }',
-    );
-    expect(viewer.data?.viewer.subscription).toEqual({ id: cold.subscriptionId, status: 'ACTIVE' });
-    expect(cold.subscriptionId).not.toBe('');
-    expect((await stripe.subscriptions.retrieve(cold.subscriptionId)).status).toBe('active');
-
-    expect(await interrupt(run)).toBe(0);
-    await waitUntil(
-      async () => !(await portIsOpen(postgresPort)) && !(await portIsOpen(emulatorPort)),
-      'PostgreSQL and the emulator have stopped',
-      10_000,
-    );
-    expect(await portIsOpen(port)).toBe(false);
-  }, 60_000);
+      expect(await interrupt(run)).toBe(0);
+      await waitUntil(
+        async () => !(await portIsOpen(postgresPort)) && !(await portIsOpen(emulatorPort)),
+        'PostgreSQL and the emulator have stopped',
+        10_000,
+      );
+      expect(await portIsOpen(port)).toBe(false);
+    }),
+    60_000,
+  );
 });
