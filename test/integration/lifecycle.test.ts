@@ -147,6 +147,7 @@ describe('start-up and shutdown', () => {
       checks: { database: 'down' },
       failing: ['database'],
     });
-    await running.service.http.close();
+    // stop() stops everything the service started (mail worker, reconciler, Redis), not only HTTP.
+    await running.service.stop();
   });
 });
