@@ -63,7 +63,10 @@ export class FeatureProvisioner {
       .onConflict(['accountId', 'featureKey'])
       .merge(['enabled', 'limit', 'updatedAt'])
       .execute();
-    await em.nativeDelete(Entitlement, { accountId, featureKey: { $nin: wanted.map((row) => row.featureKey) } });
+    await em.nativeDelete(Entitlement, {
+      accountId,
+      featureKey: { $nin: wanted.map((row) => row.featureKey) },
+    });
     return plan;
   }
 }

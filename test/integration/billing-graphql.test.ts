@@ -207,6 +207,10 @@ describe('billing core over GraphQL', () => {
         plan: { key: 'starter' },
         interval: 'MONTH',
       });
+      // Provisioned by the mutation itself, before any webhook.
+      const rows = await stack.service.service.orm.em.fork().find(Entitlement, { accountId: 'acct_sub' });
+      expect(rows.find((row) => row.featureKey === 'api_access')?.enabled).toBe(true);
+      expect(rows.find((row) => row.featureKey === 'ai_requests')?.limit).toBe(1000);
       const second = await gql(
         'mutation { createSubscription(input: { planKey: "professional", paymentMethodId: "pm_card_visa" }) { id } }',
       );

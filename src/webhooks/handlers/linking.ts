@@ -45,7 +45,13 @@ export async function linkCustomer(
   // Insert-or-ignore: the service may be creating the same row for this account at this very moment.
   await em
     .createQueryBuilder(BillingCustomer)
-    .insert({ id: crypto.randomUUID(), accountId, stripeCustomerId, createdAt: new Date(), updatedAt: new Date() })
+    .insert({
+      id: crypto.randomUUID(),
+      accountId,
+      stripeCustomerId,
+      createdAt: new Date(),
+      updatedAt: new Date(),
+    })
     .onConflict('accountId')
     .ignore()
     .execute();
