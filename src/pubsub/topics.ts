@@ -10,3 +10,15 @@ export interface AccountUpdatedPayload {
   /** What changed, e.g. `subscription.updated`: for logs and clients that care. */
   reason: string;
 }
+
+/** Published when an account's usage of a metric changes (throttled by the usage meter). */
+export interface UsageUpdatedPayload {
+  accountId: string;
+  metric: string;
+  used: number;
+  included: number | null;
+  remaining: number | null;
+  overage: number;
+  periodStart: Date;
+  periodEnd: Date;
+}

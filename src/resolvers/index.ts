@@ -5,6 +5,7 @@ import { CustomerResolver } from './customer.resolver';
 import { PlanResolver } from './plan.resolver';
 import { ServiceInfoResolver } from './service-info.resolver';
 import { SubscriptionResolver } from './subscription.resolver';
+import { UsageResolver } from './usage.resolver';
 import { WebhookEventResolver } from './webhook-event.resolver';
 
 /** Every resolver of the API, listed once. */
@@ -15,5 +16,6 @@ export const RESOLVERS: NonEmptyArray<Function> = [
   CustomerResolver,
   SubscriptionResolver,
   CheckoutResolver,
+  UsageResolver,
   WebhookEventResolver,
 ];

@@ -105,6 +105,51 @@ describeWithRedis('live updates across instances through Redis', () => {
     await waitUntil(() => rejected.errors.length > 0, 'the subscription reports the closed connection');
   });
 
+  it('delivers usageUpdated for the chosen metric of the caller only', async () => {
+    const usage = subscribe<{ usageUpdated: { metric: string; used: number; periodEnd: string } }>(
+      await subscriberOn(instanceB, 'acct_usage'),
+      'subscription { usageUpdated(metric: "ai_requests") { metric used included remaining overage periodEnd } }',
+    );
+    await waitForRedisSubscribers(redis, `${Topic.USAGE_UPDATED}:acct_usage`);
+    const base = {
+      included: 1000,
+      remaining: 0,
+      overage: 0,
+      periodStart: new Date('2026-11-01T00:00:00Z'),
+      periodEnd: new Date('2026-12-01T00:00:00Z'),
+    };
+    await instanceA.service.pubSub.publish(Topic.USAGE_UPDATED, 'acct_usage', {
+      ...base,
+      accountId: 'acct_usage',
+      metric: 'storage_mb',
+      used: 5,
+    });
+    await instanceA.service.pubSub.publish(Topic.USAGE_UPDATED, 'acct_other', {
+      ...base,
+      accountId: 'acct_other',
+      metric: 'ai_requests',
+      used: 7,
+    });
+    await instanceA.service.pubSub.publish(Topic.USAGE_UPDATED, 'acct_usage', {
+      ...base,
+      accountId: 'acct_usage',
+      metric: 'ai_requests',
+      used: 42,
+    });
+    expect(await usage.next()).toEqual({
+      usageUpdated: {
+        metric: 'ai_requests',
+        used: 42,
+        included: 1000,
+        remaining: 0,
+        overage: 0,
+        periodEnd: '2026-12-01T00:00:00.000Z',
+      },
+    });
+    expect(await usage.staysQuiet(300)).toBe(true);
+    usage.close();
+  });
+
   it('reports Redis in readiness', async () => {
     const ready = await fetch(`${instanceA.url}/readyz`);
     expect(await ready.json()).toEqual({ status: 'ready', checks: { database: 'up', redis: 'up' } });
