@@ -157,6 +157,8 @@ async function main(): Promise<void> {
       DATABASE_URL: database.url,
       REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
       AUTH_JWT_SECRET: JWT_SECRET,
+      // Required in production; these scenarios make no Stripe call.
+      STRIPE_SECRET_KEY: 'sk_test_bench_no_calls',
     });
     targets.push(service);
     const token = await signToken(JWT_SECRET, { accountId: 'acct_bench', expiresInSeconds: 3600 });
