@@ -8,8 +8,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import autocannon from 'autocannon';
-import { Client } from 'pg';
 import { signToken } from '../src/auth/token-signer';
+import { benchDatabase } from './bench-database';
 
 const ROOT = resolve(__dirname, '..');
 const QUICK = process.argv.includes('--quick');
@@ -111,26 +111,6 @@ async function runInterleaved(scenarios: Scenario[]): Promise<Row[]> {
       errors: rows.reduce((sum, row) => sum + row.errors, 0),
     };
   });
-}
-
-async function benchDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const server = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  const name = `billing_bench_${randomBytes(4).toString('hex')}`;
-  const admin = new Client({ connectionString: server });
-  await admin.connect();
-  await admin.query(`create database "${name}"`);
-  await admin.end();
-  const url = new URL(server);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const client = new Client({ connectionString: server });
-      await client.connect();
-      await client.query(`drop database if exists "${name}" with (force)`);
-      await client.end();
-    },
-  };
 }
 
 function format(rows: Row[], baseline: Row): string {

@@ -19,12 +19,12 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createClient } from 'graphql-ws';
-import { Client } from 'pg';
 import Stripe from 'stripe';
 import WebSocket from 'ws';
 import { signToken } from '../src/auth/token-signer';
 import { loadPlanCatalog } from '../src/services/plans/plan-catalog';
 import { syncCatalog } from '../src/services/stripe/catalog-sync';
+import { benchDatabase } from './bench-database';
 
 const ROOT = resolve(__dirname, '..');
 const QUICK = process.argv.includes('--quick');
@@ -76,26 +76,6 @@ async function stopChild(child: Child): Promise<void> {
   const exited = new Promise((done) => child.process.once('exit', done));
   child.process.kill('SIGTERM');
   await exited;
-}
-
-async function benchDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const server = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  const name = `billing_bench_${randomBytes(4).toString('hex')}`;
-  const admin = new Client({ connectionString: server });
-  await admin.connect();
-  await admin.query(`create database "${name}"`);
-  await admin.end();
-  const url = new URL(server);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const client = new Client({ connectionString: server });
-      await client.connect();
-      await client.query(`drop database if exists "${name}" with (force)`);
-      await client.end();
-    },
-  };
 }
 
 /** A `customer.subscription.updated` event about `subscription`, with a fresh id, signed as Stripe signs it. */
