@@ -8,21 +8,13 @@
  *   `subscription_cycle` invoice together with licensed items for the new period.
  */
 import type Stripe from 'stripe';
-import { startTestEmulator, type TestEmulator } from './core-helpers';
+import { useEmulatorPerFile } from './core-helpers';
 import { advanceClock, DAY, T0 } from './billing-helpers';
 
-let emu: TestEmulator;
 let stripe: Stripe;
 
-beforeAll(async () => {
-  emu = await startTestEmulator();
-  stripe = emu.stripe;
-});
-afterAll(async () => {
-  await emu.close();
-});
-beforeEach(async () => {
-  await emu.control('/_emulator/reset');
+useEmulatorPerFile((started) => {
+  stripe = started.stripe;
 });
 
 const FEB1 = Date.UTC(2026, 1, 1) / 1000;

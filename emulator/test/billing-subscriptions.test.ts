@@ -3,21 +3,15 @@
  * period and proration can be worked out by hand.
  */
 import type Stripe from 'stripe';
-import { startTestEmulator, type TestEmulator } from './core-helpers';
+import { type TestEmulator, useEmulatorPerFile } from './core-helpers';
 import { advanceClock, DAY, eventsOf, eventTypes, fixture, subIdOf, T0 } from './billing-helpers';
 
 let emu: TestEmulator;
 let stripe: Stripe;
 
-beforeAll(async () => {
-  emu = await startTestEmulator();
-  stripe = emu.stripe;
-});
-afterAll(async () => {
-  await emu.close();
-});
-beforeEach(async () => {
-  await emu.control('/_emulator/reset');
+useEmulatorPerFile((started) => {
+  emu = started;
+  stripe = started.stripe;
 });
 
 const FEB1 = Date.UTC(2026, 1, 1) / 1000;

@@ -144,3 +144,21 @@ export async function startReceiver(secret: () => string): Promise<Receiver> {
   r.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhook`;
   return r;
 }
+
+/**
+ * One emulator for the whole test file, reset before every test and closed after the file. `onStart` receives
+ * it (files keep their own `emu` and `stripe` variables).
+ */
+export function useEmulatorPerFile(onStart: (emulator: TestEmulator) => void): void {
+  let running: TestEmulator | undefined;
+  beforeAll(async () => {
+    running = await startTestEmulator();
+    onStart(running);
+  });
+  afterAll(async () => {
+    await running?.close();
+  });
+  beforeEach(async () => {
+    await running?.control('/_emulator/reset');
+  });
+}

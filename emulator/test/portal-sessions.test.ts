@@ -3,21 +3,15 @@
  * with plain form posts (what a browser does with its HTML forms).
  */
 import type Stripe from 'stripe';
-import { startTestEmulator, type TestEmulator } from './core-helpers';
+import { type TestEmulator, useEmulatorPerFile } from './core-helpers';
 import { eventsOf, fixture } from './billing-helpers';
 
 let emu: TestEmulator;
 let stripe: Stripe;
 
-beforeAll(async () => {
-  emu = await startTestEmulator();
-  stripe = emu.stripe;
-});
-afterAll(async () => {
-  await emu.close();
-});
-beforeEach(async () => {
-  await emu.control('/_emulator/reset');
+useEmulatorPerFile((started) => {
+  emu = started;
+  stripe = started.stripe;
 });
 
 async function post(url: string, form: Record<string, string>): Promise<Response> {

@@ -1,18 +1,10 @@
 /** Products and prices: lookup keys, tiers, metered prices, list filters, search. */
 import Stripe from 'stripe';
-import { startTestEmulator, type TestEmulator } from './core-helpers';
+import { useEmulatorPerFile } from './core-helpers';
 
-let emu: TestEmulator;
 let stripe: Stripe;
-beforeAll(async () => {
-  emu = await startTestEmulator();
-  stripe = emu.stripe;
-});
-afterAll(async () => {
-  await emu.close();
-});
-beforeEach(async () => {
-  await emu.control('/_emulator/reset');
+useEmulatorPerFile((started) => {
+  stripe = started.stripe;
 });
 
 test('products: CRUD, active filter, search, delete only without prices', async () => {

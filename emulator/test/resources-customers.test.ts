@@ -1,18 +1,12 @@
 /** Customers: CRUD, list filters (test clocks hidden), search, payment methods, sources. */
 import Stripe from 'stripe';
-import { startTestEmulator, type TestEmulator } from './core-helpers';
+import { type TestEmulator, useEmulatorPerFile } from './core-helpers';
 
 let emu: TestEmulator;
 let stripe: Stripe;
-beforeAll(async () => {
-  emu = await startTestEmulator();
-  stripe = emu.stripe;
-});
-afterAll(async () => {
-  await emu.close();
-});
-beforeEach(async () => {
-  await emu.control('/_emulator/reset');
+useEmulatorPerFile((started) => {
+  emu = started;
+  stripe = started.stripe;
 });
 
 test('create returns the endive customer shape', async () => {

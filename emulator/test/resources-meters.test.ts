@@ -1,19 +1,13 @@
 /** Billing meters, meter events (v1 and v2), adjustments, summaries and meterUsage. */
 import Stripe from 'stripe';
 import { meterUsage } from '../src/resources/meter-events';
-import { startTestEmulator, type TestEmulator } from './core-helpers';
+import { type TestEmulator, useEmulatorPerFile } from './core-helpers';
 
 let emu: TestEmulator;
 let stripe: Stripe;
-beforeAll(async () => {
-  emu = await startTestEmulator();
-  stripe = emu.stripe;
-});
-afterAll(async () => {
-  await emu.close();
-});
-beforeEach(async () => {
-  await emu.control('/_emulator/reset');
+useEmulatorPerFile((started) => {
+  emu = started;
+  stripe = started.stripe;
 });
 
 async function meter(formula: 'sum' | 'count' | 'last', eventName = `ev_${formula}`) {

@@ -1,19 +1,13 @@
 /** Payment methods: test ids and card numbers, attach/detach events, and charge outcomes. */
 import Stripe from 'stripe';
 import { chargeOutcome, createCardPaymentMethod } from '../src/resources/payment-methods';
-import { startTestEmulator, type TestEmulator } from './core-helpers';
+import { type TestEmulator, useEmulatorPerFile } from './core-helpers';
 
 let emu: TestEmulator;
 let stripe: Stripe;
-beforeAll(async () => {
-  emu = await startTestEmulator();
-  stripe = emu.stripe;
-});
-afterAll(async () => {
-  await emu.close();
-});
-beforeEach(async () => {
-  await emu.control('/_emulator/reset');
+useEmulatorPerFile((started) => {
+  emu = started;
+  stripe = started.stripe;
 });
 
 test('each use of a test id makes a NEW pm', async () => {
