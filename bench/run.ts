@@ -4,24 +4,19 @@
  * Each server runs in its own process; the load generator (autocannon) runs in this one.
  */
 import 'reflect-metadata';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { signToken } from '../src/auth/token-signer';
 import { benchDatabase } from './bench-database';
+import { type Child, startChild, stopChild } from './child-process';
 
-const ROOT = resolve(__dirname, '..');
+const _ROOT = resolve(__dirname, '..');
 const QUICK = process.argv.includes('--quick');
 const ROUNDS = QUICK ? 1 : 5;
 const ROUND_SECONDS = QUICK ? 1 : 3;
 const CONNECTIONS = 32;
 const JWT_SECRET = randomBytes(32).toString('hex');
-
-interface Target {
-  url: string;
-  process: ChildProcess;
-}
 
 interface Row {
   name: string;
@@ -29,36 +24,6 @@ interface Row {
   p50: number;
   p99: number;
   errors: number;
-}
-
-function startTarget(script: string, env: Record<string, string>): Promise<Target> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['-r', '@swc-node/register', script], {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let output = '';
-    const timer = setTimeout(
-      () => fail(new Error(`${script} did not start within 30 s:\n${output}`)),
-      30_000,
-    );
-    child.stdout?.on('data', (chunk) => {
-      output += chunk;
-      const ready = /READY (\S+)/.exec(output);
-      if (ready) {
-        clearTimeout(timer);
-        done({ url: ready[1], process: child });
-      }
-    });
-    child.on('exit', (code) => fail(new Error(`${script} exited with ${code}:\n${output}`)));
-  });
-}
-
-async function stopTarget(target: Target): Promise<void> {
-  const exited = new Promise((done) => target.process.once('exit', done));
-  target.process.kill('SIGTERM');
-  await exited;
 }
 
 interface Scenario {
@@ -124,22 +89,27 @@ function format(rows: Row[], baseline: Row): string {
 
 async function main(): Promise<void> {
   const database = await benchDatabase();
-  const targets: Target[] = [];
+  const targets: Child[] = [];
   let rows: Row[] = [];
   try {
-    const bare = await startTarget('bench/targets/bare-apollo.ts', {});
+    const bare = await startChild('bench/targets/bare-apollo.ts', [], {}, /READY (\S+)/);
     targets.push(bare);
-    const service = await startTarget('bench/targets/billing-service.ts', {
-      NODE_ENV: 'production',
-      LOG_LEVEL: 'warn',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATABASE_URL: database.url,
-      REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-      AUTH_JWT_SECRET: JWT_SECRET,
-      // Required in production; these scenarios make no Stripe call.
-      STRIPE_SECRET_KEY: 'sk_test_bench_no_calls',
-    });
+    const service = await startChild(
+      'bench/targets/billing-service.ts',
+      [],
+      {
+        NODE_ENV: 'production',
+        LOG_LEVEL: 'warn',
+        PORT: '0',
+        HOST: '127.0.0.1',
+        DATABASE_URL: database.url,
+        REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+        AUTH_JWT_SECRET: JWT_SECRET,
+        // Required in production; these scenarios make no Stripe call.
+        STRIPE_SECRET_KEY: 'sk_test_bench_no_calls',
+      },
+      /READY (\S+)/,
+    );
     targets.push(service);
     const token = await signToken(JWT_SECRET, { accountId: 'acct_bench', expiresInSeconds: 3600 });
     const typename = { query: '{ __typename }' };
@@ -154,7 +124,7 @@ async function main(): Promise<void> {
       },
     ]);
   } finally {
-    await Promise.all(targets.map(stopTarget));
+    await Promise.all(targets.map(stopChild));
     await database.drop();
   }
 

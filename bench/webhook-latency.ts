@@ -13,7 +13,6 @@
  *   Target (issue 8): ≥ 500 events/s with p99 ≤ 50 ms.
  */
 import 'reflect-metadata';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { resolve } from 'node:path';
@@ -25,8 +24,9 @@ import { signToken } from '../src/auth/token-signer';
 import { loadPlanCatalog } from '../src/services/plans/plan-catalog';
 import { syncCatalog } from '../src/services/stripe/catalog-sync';
 import { benchDatabase } from './bench-database';
+import { type Child, startChild, stopChild } from './child-process';
 
-const ROOT = resolve(__dirname, '..');
+const _ROOT = resolve(__dirname, '..');
 const QUICK = process.argv.includes('--quick');
 const LATENCY_EVENTS = QUICK ? 5 : 200;
 const LATENCY_INTERVAL_MS = 100; // 10 events/s, steady: under what one loaded instance ingests, so no queue builds
@@ -36,47 +36,6 @@ const INGEST_CONCURRENCY = 32;
 const JWT_SECRET = randomBytes(32).toString('hex');
 const WEBHOOK_SECRET = `whsec_${randomBytes(24).toString('hex')}`;
 const STRIPE_KEY = 'sk_test_bench_webhooks_0123456789';
-
-interface Child {
-  url: string;
-  process: ChildProcess;
-}
-
-function startChild(
-  script: string,
-  args: string[],
-  env: Record<string, string>,
-  ready: RegExp,
-): Promise<Child> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['-r', '@swc-node/register', script, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let output = '';
-    const timer = setTimeout(
-      () => fail(new Error(`${script} did not start within 60 s:\n${output}`)),
-      60_000,
-    );
-    child.stdout?.on('data', (chunk) => {
-      output += chunk;
-      const match = ready.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        done({ url: match[1], process: child });
-      }
-    });
-    child.on('exit', (code) => fail(new Error(`${script} exited with ${code}:\n${output}`)));
-  });
-}
-
-async function stopChild(child: Child): Promise<void> {
-  if (child.process.exitCode !== null) return;
-  const exited = new Promise((done) => child.process.once('exit', done));
-  child.process.kill('SIGTERM');
-  await exited;
-}
 
 /** A `customer.subscription.updated` event about `subscription`, with a fresh id, signed as Stripe signs it. */
 function signedEvent(subscription: Stripe.Subscription): { body: string; signature: string } {
