@@ -1,10 +1,12 @@
 import { BillingCustomer } from './billing-customer.entity';
 import { Entitlement } from './entitlement.entity';
+import { EntitlementOverride } from './entitlement-override.entity';
 import { Invoice } from './invoice.entity';
 import { Notification } from './notification.entity';
 import { PaymentMethod } from './payment-method.entity';
 import { Subscription } from './subscription.entity';
 import { SyncCursor } from './sync-cursor.entity';
+import { UsageCounter } from './usage-counter.entity';
 import { UsageRecord } from './usage-record.entity';
 import { WebhookEvent } from './webhook-event.entity';
 
@@ -15,8 +17,10 @@ export const ENTITIES = [
   Invoice,
   PaymentMethod,
   UsageRecord,
+  UsageCounter,
   WebhookEvent,
   Entitlement,
+  EntitlementOverride,
   SyncCursor,
   Notification,
 ];
@@ -24,15 +28,18 @@ export const ENTITIES = [
 export {
   BillingCustomer,
   Entitlement,
+  EntitlementOverride,
   Invoice,
   Notification,
   PaymentMethod,
   Subscription,
   SyncCursor,
+  UsageCounter,
   UsageRecord,
   WebhookEvent,
 };
 export type { PostalAddress } from './billing-customer.entity';
+export type { OverLimitRule } from './usage-counter.entity';
 export type { NotificationKind, NotificationStatus } from './notification.entity';
 export type { BillingInterval, SubscriptionStatus } from './subscription.entity';
 export type { WebhookEventStatus } from './webhook-event.entity';

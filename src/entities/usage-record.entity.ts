@@ -8,7 +8,7 @@ import { BaseEntity } from './base.entity';
 @Entity({ tableName: 'usage_record' })
 @Unique({ properties: ['accountId', 'idempotencyKey'] })
 @Index({ properties: ['accountId', 'metric', 'occurredAt'] })
-export class UsageRecord extends BaseEntity<'reportedAt' | 'occurredAt'> {
+export class UsageRecord extends BaseEntity<'occurredAt'> {
   @Property({ type: 'string', length: 255 })
   accountId!: string;
 
@@ -24,7 +24,7 @@ export class UsageRecord extends BaseEntity<'reportedAt' | 'occurredAt'> {
   @Property({ type: 'datetime' })
   occurredAt: Date = new Date();
 
-  /** When the overage reporter sent this usage to Stripe's meter; null while unsent. */
-  @Property({ type: 'datetime', nullable: true })
-  reportedAt: Date | null = null;
+  /** The usage period it counted in (the `UsageCounter` it added to). */
+  @Property({ type: 'datetime' })
+  periodStart!: Date;
 }

@@ -1,0 +1,74 @@
+import { BigIntType, Entity, Index, Property, Unique } from '@mikro-orm/core';
+import { BaseEntity } from './base.entity';
+
+/** What happens past a metric's included amount: refuse the use, or bill it as overage. */
+export type OverLimitRule = 'block' | 'bill_overage';
+
+/**
+ * An account's usage of one metric in one usage period: the row every check-and-increment locks, so a hard
+ * limit holds under any concurrency. It is the source of truth; Redis holds copies of it for fast reads.
+ *
+ * It also snapshots the rule that applied when the usage was recorded (`included`, `overLimit`), so the overage
+ * of a period that has ended is still known after the account changes plan, and it tracks what the overage
+ * reporter has sent to Stripe's meter (`overageReported`, and `overagePending` while a report is in flight).
+ */
+@Entity({ tableName: 'usage_counter' })
+@Unique({ properties: ['accountId', 'metric', 'periodStart'] })
+@Index({ properties: ['periodEnd'] })
+export class UsageCounter extends BaseEntity<
+  | 'used'
+  | 'peak'
+  | 'levelAt'
+  | 'included'
+  | 'overLimit'
+  | 'thresholdNotified'
+  | 'overageReported'
+  | 'overagePending'
+> {
+  @Property({ type: 'string', length: 255 })
+  accountId!: string;
+
+  @Property({ type: 'string', length: 64 })
+  metric!: string;
+
+  @Property({ type: 'datetime' })
+  periodStart!: Date;
+
+  @Property({ type: 'datetime' })
+  periodEnd!: Date;
+
+  /** Counters: the period's total so far. Gauges: the latest level. */
+  @Property({ type: new BigIntType('number') })
+  used = 0;
+
+  /** The highest value of the period: what overage is billed on (equals `used` for a counter). */
+  @Property({ type: new BigIntType('number') })
+  peak = 0;
+
+  /** Gauges: when the latest level was measured, so a late-arriving older level does not overwrite it. */
+  @Property({ type: 'datetime', nullable: true })
+  levelAt: Date | null = null;
+
+  /** The included amount when usage was last recorded; null = unlimited. */
+  @Property({ type: new BigIntType('number'), nullable: true })
+  included: number | null = null;
+
+  @Property({ type: 'string', length: 16 })
+  overLimit: OverLimitRule = 'block';
+
+  /** The highest usage notification sent this period: 0 (none), 80 or 100 (% of included). */
+  @Property({ type: 'smallint' })
+  thresholdNotified = 0;
+
+  /** Overage units this period that Stripe's meter has acknowledged (the sum of every report sent). */
+  @Property({ type: new BigIntType('number') })
+  overageReported = 0;
+
+  /**
+   * The cumulative overage a report in flight is raising `overageReported` to. Written before the report is sent
+   * and cleared after; after a crash the same report (same identifier, same value) is sent again, so Stripe's
+   * de-duplication makes a resend harmless.
+   */
+  @Property({ type: new BigIntType('number'), nullable: true })
+  overagePending: number | null = null;
+}
