@@ -4,9 +4,12 @@ import type { Config } from './config';
 import { isDatabaseReachable, type Orm, openDatabase } from './database/database';
 import { buildBillingSchema } from './graphql/schema';
 import { createLogger } from './logger';
+import { readInboxBacklog } from './observability/inbox-backlog';
+import { BillingMetrics } from './observability/metrics';
 import { BillingServices } from './services/billing-services';
 import type { Logger } from './services/logger';
 import { Reconciler, reconcilerSettings } from './services/reconciler';
+import { OverageReporter } from './services/usage/overage-reporter';
 import { BillingMails, createMailTransport, MailWorker, Notifier } from './services/notifications';
 import { WebhookProcessor } from './webhooks/webhook-processor';
 import { loadPlanCatalog } from './services/plans/plan-catalog';
@@ -15,6 +18,7 @@ import { createHttpServer, type HttpServer } from './server';
 import { InMemoryPubSub } from './pubsub/in-memory-pubsub';
 import type { BillingPubSub } from './pubsub/pubsub';
 import { RedisBillingPubSub } from './pubsub/redis-pubsub';
+import { UsageServices } from './services/usage/usage-services';
 
 export interface BillingService {
   url: string;
@@ -24,6 +28,8 @@ export interface BillingService {
   services: BillingServices;
   /** Catches up with Stripe's events and sweeps grace periods (null without Stripe). */
   reconciler: Reconciler | null;
+  /** Reports overage to Stripe's Billing Meters (null without Stripe); `flush()` reports what is due now. */
+  overageReporter: OverageReporter | null;
   /** Graceful: stop accepting, finish in-flight requests, close WebSockets, the database pool and Redis. */
   stop(): Promise<void>;
 }
@@ -47,10 +53,30 @@ export async function startService(config: Config, options: StartOptions = {}): 
 
   try {
     const logger = createLogger(config);
-    const services = new BillingServices(config, loadPlanCatalog(), pubSub, logger);
+    // One registry per service, never prom-client's global one: tests run several services in one process.
+    const metrics = new BillingMetrics({ defaultMetrics: true });
+    metrics.readInboxWith(
+      () => readInboxBacklog(orm),
+      (error) => logger.warn({ err: error }, 'could not read the webhook inbox backlog for /metrics'),
+    );
+    if (config.isProduction && !config.metrics.token)
+      logger.warn({}, 'METRICS_TOKEN is unset: GET /metrics is open to anyone who can reach this port');
+    const services = new BillingServices(config, loadPlanCatalog(), pubSub, logger, metrics);
+    const usage = new UsageServices({
+      orm,
+      redis: config.redis ? usageRedisClient(config.redis.url) : null,
+      catalog: services.catalog,
+      provisioner: services.provisioner,
+      events: services.events,
+      pubSub,
+      logger,
+    });
+    services.attachUsage(usage);
+    await usage.start();
     const schema = await buildBillingSchema(pubSub);
     const processor = services.hasStripe ? createWebhookProcessor(orm, services, logger) : null;
     const http = await createHttpServer({
+      metrics,
       config,
       schema,
       orm,
@@ -63,6 +89,15 @@ export async function startService(config: Config, options: StartOptions = {}): 
     const reconciler = processor
       ? new Reconciler(orm, processor, services, reconcilerSettings(config), logger)
       : null;
+    const overageReporter = services.hasStripe
+      ? new OverageReporter({
+          em: orm.em,
+          stripe: services.stripe.stripe,
+          catalog: services.catalog,
+          logger,
+          intervalMs: config.billing.usageReportIntervalMs,
+        })
+      : null;
     const mailTransport = createMailTransport(config, logger);
     const mailWorker = new MailWorker({
       em: orm.em,
@@ -73,6 +108,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
     });
     const url = await http.listen();
     reconciler?.start();
+    overageReporter?.start();
     mailWorker.start();
     return {
       url,
@@ -81,9 +117,16 @@ export async function startService(config: Config, options: StartOptions = {}): 
       pubSub,
       services,
       reconciler,
+      overageReporter,
       stop: async () => {
         await reconciler?.stop();
+        await overageReporter?.stop();
         await http.close();
+        await usage.stop();
+        // A last pass once requests are done, so overage recorded since the previous pass is reported now.
+        await overageReporter
+          ?.flush()
+          .catch((error: unknown) => logger.warn({ err: error }, 'last overage report at shutdown failed'));
         await mailWorker.stop();
         await mailTransport.close();
         await Promise.allSettled([orm.close(), pubSub.close()]);
@@ -117,7 +160,18 @@ export function createWebhookProcessor(
     },
     services.events,
     logger,
+    services.metrics,
   );
+}
+
+/**
+ * The usage copies' own connection. It fails fast while Redis is away (no offline queue, a short command
+ * timeout), so recording and reading fall back to PostgreSQL at once instead of waiting for a reconnect.
+ */
+function usageRedisClient(url: string): Redis {
+  const client = new Redis(url, { enableOfflineQueue: false, commandTimeout: 500, maxRetriesPerRequest: 0 });
+  client.on('error', () => undefined);
+  return client;
 }
 
 async function pingRedis(client: Redis): Promise<boolean> {

@@ -24,6 +24,7 @@ export class UsageCounter extends BaseEntity<
   | 'thresholdNotified'
   | 'overageReported'
   | 'overagePending'
+  | 'revision'
 > {
   @Property({ type: 'string', length: 255 })
   accountId!: string;
@@ -55,6 +56,10 @@ export class UsageCounter extends BaseEntity<
 
   @Property({ type: 'string', length: 16 })
   overLimit: OverLimitRule = 'block';
+
+  /** Raised by every change: a copy (Redis) is only ever replaced by a newer revision, never by an older one. */
+  @Property({ type: new BigIntType('number') })
+  revision = 0;
 
   /** The highest usage notification sent this period: 0 (none), 80 or 100 (% of included). */
   @Property({ type: 'smallint' })

@@ -31,6 +31,16 @@ export class InMemoryPubSub implements BillingPubSub {
     };
   }
 
+  async listen(topic: string, onMessage: (payload: unknown) => void): Promise<() => Promise<void>> {
+    this.emitter.on(topic, onMessage);
+    return async () => {
+      this.emitter.off(topic, onMessage);
+    };
+  }
+
+  /** One process cannot lose its connection to itself. */
+  onReconnect(_listener: () => void): void {}
+
   async close(): Promise<void> {
     this.aborter.abort();
   }

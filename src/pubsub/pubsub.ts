@@ -9,6 +9,13 @@ export interface BillingPubSub extends PubSub {
   publish(topic: string, id: string, payload: unknown): Promise<void>;
   publish(topic: string, payload: unknown): Promise<void>;
   subscribe(topic: string, id?: unknown): AsyncIterable<unknown>;
+  /**
+   * For services (not GraphQL subscribers): calls `onMessage` for every message on `topic`. Resolves once the
+   * subscription is in place, so nothing published afterwards is missed; resolves to the unsubscribe function.
+   */
+  listen(topic: string, onMessage: (payload: unknown) => void): Promise<() => Promise<void>>;
+  /** Calls `listener` whenever the connection comes back after an outage (messages may have been missed). */
+  onReconnect(listener: () => void): void;
   close(): Promise<void>;
 }
 

@@ -30,7 +30,24 @@ export class RedisBillingPubSub implements BillingPubSub {
     return this.engine.asyncIterableIterator(channelOf(topic, id)) as AsyncIterable<unknown>;
   }
 
-  /** The Redis client used for health checks (and, later, counters). */
+  async listen(topic: string, onMessage: (payload: unknown) => void): Promise<() => Promise<void>> {
+    const id = await this.engine.subscribe(topic, onMessage);
+    return async () => this.engine.unsubscribe(id);
+  }
+
+  onReconnect(listener: () => void): void {
+    // `ready` fires on the first connection too; only the ones after a lost connection matter.
+    let lost = false;
+    this.subscriber.on('close', () => {
+      lost = true;
+    });
+    this.subscriber.on('ready', () => {
+      if (lost) listener();
+      lost = false;
+    });
+  }
+
+  /** The Redis client used for health checks. */
   get client(): Redis {
     return this.publisher;
   }

@@ -2,7 +2,14 @@
 export const Topic = {
   ACCOUNT_UPDATED: 'ACCOUNT_UPDATED',
   USAGE_UPDATED: 'USAGE_UPDATED',
+  /** One channel for every account: each instance drops its cached allowances of the account named. */
+  ENTITLEMENTS_CHANGED: 'ENTITLEMENTS_CHANGED',
 } as const;
+
+/** Published with every `ACCOUNT_UPDATED`, on the one channel all instances listen to. */
+export interface EntitlementsChangedPayload {
+  accountId: string;
+}
 
 /** Published after a billing change of an account has been committed. */
 export interface AccountUpdatedPayload {

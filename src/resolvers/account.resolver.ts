@@ -10,7 +10,7 @@ import { PaymentMethod } from '../schema/payment-method.type';
 import { Plan } from '../schema/plan.type';
 import { BillingSubscription } from '../schema/subscription.type';
 import { accountsPage, decodeCursor, encodeCursor, pageSize } from './pagination';
-import { entitlementsOf, featureAccessOf, usageOf } from './plan-allowances';
+import { decideFeatureAccess, isMeteredFeature } from '../services/usage/feature-access';
 
 @Resolver(() => Account)
 export class AccountResolver {
@@ -54,35 +54,57 @@ export class AccountResolver {
 
   @FieldResolver(() => Plan, { description: 'The effective plan: free without a live subscription' })
   async plan(@Root() account: Account, @Ctx() context: RequestContext): Promise<Plan> {
-    return toPlan(await effectivePlanOf(account, context));
+    checkAccess(account, context);
+    const subscription = await context.loaders.subscriptionByAccount.load(account.id);
+    return toPlan(context.services.provisioner.effectivePlan(subscription, new Date()));
   }
 
-  @FieldResolver(() => [Entitlement], { description: 'As provisioned from the effective plan' })
+  @FieldResolver(() => [Entitlement], {
+    description: 'As provisioned: the effective plan, with any admin override; metrics carry their usage',
+  })
   async entitlements(@Root() account: Account, @Ctx() context: RequestContext): Promise<Entitlement[]> {
     checkAccess(account, context);
-    const stored = await context.loaders.entitlementsByAccount.load(account.id);
-    if (stored.length === 0) return entitlementsOf(await effectivePlanOf(account, context));
-    return stored.map((row) => ({
-      feature: row.featureKey,
-      enabled: row.enabled,
-      limit: row.limit,
-      used: null,
-    }));
+    const { gate, reader } = context.services.usage;
+    const allowances = await gate.allowances(account.id);
+    const usage = await reader.summariesOf(allowances, new Date());
+    return [
+      ...[...allowances.features].map(([feature, enabled]) => ({
+        feature,
+        enabled,
+        limit: null,
+        used: null,
+      })),
+      ...usage.map((figures) => ({
+        feature: figures.metric,
+        enabled: allowances.metrics.get(figures.metric as never)?.enabled ?? false,
+        limit: figures.included,
+        used: figures.used,
+      })),
+    ];
   }
 
-  @FieldResolver(() => FeatureAccess)
+  @FieldResolver(() => FeatureAccess, {
+    description: 'May the account use this feature (or metric) now? Served from cache: the hot path',
+  })
   async feature(
     @Root() account: Account,
     @Arg('key', () => String) key: string,
     @Ctx() context: RequestContext,
   ): Promise<FeatureAccess> {
-    return featureAccessOf(await effectivePlanOf(account, context), key);
+    checkAccess(account, context);
+    const { gate, reader } = context.services.usage;
+    const allowances = await gate.allowances(account.id);
+    const usage = isMeteredFeature(allowances, key)
+      ? await reader.summaryOf(allowances, key, new Date())
+      : null;
+    return decideFeatureAccess(allowances, key, usage);
   }
 
-  @FieldResolver(() => [UsageSummary])
+  @FieldResolver(() => [UsageSummary], { description: 'Usage of every metric in the current usage period' })
   async usage(@Root() account: Account, @Ctx() context: RequestContext): Promise<UsageSummary[]> {
-    const subscription = await context.loaders.subscriptionByAccount.load(account.id);
-    return usageOf(await effectivePlanOf(account, context), subscription, new Date());
+    checkAccess(account, context);
+    const { gate, reader } = context.services.usage;
+    return reader.summariesOf(await gate.allowances(account.id), new Date());
   }
 
   @FieldResolver(() => InvoiceConnection)
@@ -135,12 +157,6 @@ export class AccountResolver {
 /** Access is the caller's own account, or any for the admin and service roles. */
 function checkAccess(account: Account, context: RequestContext): void {
   context.requireAccountAccess(account.id);
-}
-
-async function effectivePlanOf(account: Account, context: RequestContext) {
-  checkAccess(account, context);
-  const subscription = await context.loaders.subscriptionByAccount.load(account.id);
-  return context.services.provisioner.effectivePlan(subscription, new Date());
 }
 
 function subscribedAccountId(context: RequestContext, requested: unknown): string {

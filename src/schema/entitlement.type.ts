@@ -25,7 +25,8 @@ export class FeatureAccess {
 
   @Field(() => String, {
     nullable: true,
-    description: 'Why access is refused, e.g. NOT_IN_PLAN or LIMIT_REACHED',
+    description:
+      'Why access is refused (NOT_IN_PLAN, UNKNOWN_FEATURE, LIMIT_REACHED), or OVERAGE when allowed and billed as overage',
   })
   reason!: string | null;
 

@@ -1,5 +1,5 @@
 import type { BillingPubSub } from '../pubsub/pubsub';
-import { type AccountUpdatedPayload, Topic } from '../pubsub/topics';
+import { type AccountUpdatedPayload, type EntitlementsChangedPayload, Topic } from '../pubsub/topics';
 import type { Logger } from './logger';
 
 /**
@@ -14,7 +14,10 @@ export class AccountEvents {
 
   async accountUpdated(accountId: string, reason: string): Promise<void> {
     const payload: AccountUpdatedPayload = { accountId, reason };
+    const changed: EntitlementsChangedPayload = { accountId };
     try {
+      // Caches first: a client told of the change may check access the next moment, on any instance.
+      await this.pubSub.publish(Topic.ENTITLEMENTS_CHANGED, changed);
       await this.pubSub.publish(Topic.ACCOUNT_UPDATED, accountId, payload);
     } catch (error) {
       this.logger.warn({ accountId, reason, err: error }, 'could not publish accountUpdated');

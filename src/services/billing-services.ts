@@ -1,4 +1,5 @@
 import type { Config } from '../config';
+import { BillingMetrics } from '../observability/metrics';
 import { BillingError, ErrorCode } from '../errors';
 import type { BillingPubSub } from '../pubsub/pubsub';
 import { AccountEvents } from './account-events';
@@ -15,6 +16,7 @@ import { RedirectAllowList } from './redirect-allow-list';
 import { StripeClient } from './stripe/stripe-client';
 import { SubscriptionManager } from './subscription-manager';
 import { SubscriptionSync } from './subscription-sync';
+import type { UsageServices } from './usage/usage-services';
 
 /** The services that need Stripe. */
 export interface StripeServices {
@@ -33,21 +35,38 @@ export class BillingServices {
   readonly invoices = new InvoiceSync();
   readonly paymentMethods = new PaymentMethodSync();
   private readonly withStripe: StripeServices | null;
+  private withUsage: UsageServices | null = null;
 
   constructor(
     config: Config,
     readonly catalog: PlanCatalog,
     readonly pubSub: BillingPubSub,
     readonly logger: Logger,
+    /** This instance's Prometheus metrics (`GET /metrics`); a private registry when not given. */
+    readonly metrics: BillingMetrics = new BillingMetrics(),
   ) {
     this.events = new AccountEvents(pubSub, logger);
     this.provisioner = new FeatureProvisioner(catalog, config.billing.gracePeriodDays);
     this.withStripe = config.stripe.secretKey
       ? this.createStripeServices(
-          new StripeClient({ ...config.stripe, secretKey: config.stripe.secretKey }, logger),
+          new StripeClient(
+            { ...config.stripe, secretKey: config.stripe.secretKey },
+            logger,
+            this.metrics.stripe,
+          ),
           config,
         )
       : null;
+  }
+
+  /** Usage metering and feature gating (attached by `startService`; scripts that serve no API go without). */
+  get usage(): UsageServices {
+    if (!this.withUsage) throw new Error('Usage services are not attached to this instance');
+    return this.withUsage;
+  }
+
+  attachUsage(usage: UsageServices): void {
+    this.withUsage = usage;
   }
 
   get hasStripe(): boolean {

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { Entitlement, Subscription } from '../entities';
+import { Entitlement, EntitlementOverride, Subscription } from '../entities';
 import type { Plan } from './plans/plan.types';
 import type { PlanCatalog } from './plans/plan-catalog';
 import { LIVE_STATUSES } from './subscription-sync';
@@ -38,7 +38,8 @@ export class FeatureProvisioner {
   }
 
   /**
-   * Recomputes and stores the account's entitlements; returns the effective plan. Written as upserts, so two
+   * Recomputes and stores the account's entitlements (the plan's, with the account's admin overrides in place of
+   * the plan's where it has any); returns the effective plan. Written as upserts, so two
    * provisionings of one account at the same moment (a mutation and its webhook) both succeed, last one wins.
    */
   async provision(em: EntityManager, accountId: string, now: Date): Promise<Plan> {
@@ -48,7 +49,8 @@ export class FeatureProvisioner {
       { orderBy: { createdAt: 'desc' } },
     );
     const plan = this.effectivePlan(subscription, now);
-    const wanted = entitlementsOf(plan);
+    const overrides = await em.find(EntitlementOverride, { accountId }, { disableIdentityMap: true });
+    const wanted = withOverrides(entitlementsOf(plan), overrides);
     await em
       .createQueryBuilder(Entitlement)
       .insert(
@@ -83,4 +85,18 @@ export function entitlementsOf(
       limit: limit.included,
     })),
   ];
+}
+
+/** An override replaces the plan's entitlement of its feature whole; overrides of unknown keys are ignored. */
+function withOverrides(
+  planned: Array<{ featureKey: string; enabled: boolean; limit: number | null }>,
+  overrides: EntitlementOverride[],
+): Array<{ featureKey: string; enabled: boolean; limit: number | null }> {
+  const byKey = new Map(overrides.map((override) => [override.featureKey, override]));
+  return planned.map((entitlement) => {
+    const override = byKey.get(entitlement.featureKey);
+    return override
+      ? { featureKey: entitlement.featureKey, enabled: override.enabled, limit: override.limit === null ? null : Number(override.limit) }
+      : entitlement;
+  });
 }

@@ -1,0 +1,125 @@
+import type { Orm } from '../../database/database';
+import type { BillingPubSub } from '../../pubsub/pubsub';
+import { type EntitlementsChangedPayload, Topic } from '../../pubsub/topics';
+import type { FeatureProvisioner } from '../feature-provisioner';
+import type { Logger } from '../logger';
+import type { PlanCatalog } from '../plans/plan-catalog';
+import { type AccountAllowances, loadAccountAllowances } from './account-allowances';
+
+export interface FeatureGateSettings {
+  /**
+   * How long an entry may be served without an invalidation. Invalidations arrive through pub/sub the moment
+   * provisioning commits; this bound only matters if one is lost (a Redis outage), and for grace periods
+   * running out by the clock alone.
+   */
+  ttlMs: number;
+  /** Entries kept at most (the least recently loaded are dropped first). */
+  maxEntries: number;
+}
+
+const DEFAULT_SETTINGS: FeatureGateSettings = { ttlMs: 30_000, maxEntries: 50_000 };
+
+interface CacheEntry {
+  value: AccountAllowances;
+  expiresAt: number;
+}
+
+/** A load in flight; `stale` is set when the account changes before it finishes, so its result is not kept. */
+interface PendingLoad {
+  promise: Promise<AccountAllowances>;
+  stale: boolean;
+}
+
+/**
+ * Answers "what may this account do?" from a per-instance cache, so a feature check on the hot path costs no
+ * database round trip. Every instance drops an account's entry the moment any instance publishes that the
+ * account's billing changed (`Topic.ENTITLEMENTS_CHANGED`, sent after commit by `AccountEvents`), so a check is
+ * never served from before an upgrade, a downgrade or a cancellation.
+ */
+export class FeatureGate {
+  private readonly cache = new Map<string, CacheEntry>();
+  private readonly pending = new Map<string, PendingLoad>();
+  private readonly settings: FeatureGateSettings;
+  private unsubscribe: (() => Promise<void>) | null = null;
+
+  constructor(
+    private readonly orm: Orm,
+    private readonly catalog: PlanCatalog,
+    private readonly provisioner: FeatureProvisioner,
+    private readonly pubSub: BillingPubSub,
+    private readonly logger: Logger,
+    settings: Partial<FeatureGateSettings> = {},
+  ) {
+    this.settings = { ...DEFAULT_SETTINGS, ...settings };
+  }
+
+  /** Starts listening for invalidations; resolves once subscribed, so no change published after it is missed. */
+  async start(): Promise<void> {
+    this.unsubscribe = await this.pubSub.listen(Topic.ENTITLEMENTS_CHANGED, (payload) => {
+      const { accountId } = payload as EntitlementsChangedPayload;
+      if (typeof accountId === 'string') this.invalidate(accountId);
+    });
+    // Changes published while the connection was down were missed: start again from the database.
+    this.pubSub.onReconnect(() => {
+      this.logger.warn({}, 'pub/sub reconnected: dropping every cached entitlement');
+      this.clear();
+    });
+  }
+
+  async stop(): Promise<void> {
+    const unsubscribe = this.unsubscribe;
+    this.unsubscribe = null;
+    await unsubscribe?.().catch(() => undefined);
+  }
+
+  /** The account's allowances now: from the cache, or read once however many callers ask at the same time. */
+  async allowances(accountId: string): Promise<AccountAllowances> {
+    const entry = this.cache.get(accountId);
+    if (entry && entry.expiresAt > Date.now()) return entry.value;
+    const inFlight = this.pending.get(accountId);
+    if (inFlight) return inFlight.promise;
+    const load: PendingLoad = { promise: this.load(accountId), stale: false };
+    this.pending.set(accountId, load);
+    try {
+      const value = await load.promise;
+      if (!load.stale) this.remember(accountId, value);
+      return value;
+    } finally {
+      if (this.pending.get(accountId) === load) this.pending.delete(accountId);
+    }
+  }
+
+  /** Forgets what this instance knows of the account (called for every published change, and by tests). */
+  invalidate(accountId: string): void {
+    this.cache.delete(accountId);
+    const inFlight = this.pending.get(accountId);
+    if (inFlight) {
+      inFlight.stale = true;
+      this.pending.delete(accountId);
+    }
+  }
+
+  /** Forgets everything (after a pub/sub outage, when invalidations may have been missed). */
+  clear(): void {
+    this.cache.clear();
+    for (const load of this.pending.values()) load.stale = true;
+    this.pending.clear();
+  }
+
+  get size(): number {
+    return this.cache.size;
+  }
+
+  private async load(accountId: string): Promise<AccountAllowances> {
+    return loadAccountAllowances(this.orm.em.fork(), accountId, this.catalog, this.provisioner, new Date());
+  }
+
+  private remember(accountId: string, value: AccountAllowances): void {
+    if (this.cache.size >= this.settings.maxEntries) {
+      // Maps iterate in insertion order: the first key is the entry loaded longest ago.
+      const oldest = this.cache.keys().next();
+      if (!oldest.done) this.cache.delete(oldest.value);
+    }
+    this.cache.set(accountId, { value, expiresAt: Date.now() + this.settings.ttlMs });
+  }
+}

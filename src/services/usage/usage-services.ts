@@ -1,0 +1,63 @@
+import type Redis from 'ioredis';
+import type { Orm } from '../../database/database';
+import type { BillingPubSub } from '../../pubsub/pubsub';
+import type { AccountEvents } from '../account-events';
+import type { FeatureProvisioner } from '../feature-provisioner';
+import type { Logger } from '../logger';
+import { Notifier } from '../notifications/notifier';
+import type { PlanCatalog } from '../plans/plan-catalog';
+import { EntitlementOverrides } from './entitlement-overrides';
+import { FeatureGate } from './feature-gate';
+import { UsageCopies } from './usage-copies';
+import { type UsageMetricsSink, UsageMeter } from './usage-meter';
+import { UsagePublisher } from './usage-publisher';
+import { UsageReader } from './usage-reader';
+
+export interface UsageDependencies {
+  orm: Orm;
+  /** A client for the usage copies (fail-fast: no offline queue), or null to read PostgreSQL only. */
+  redis: Redis | null;
+  catalog: PlanCatalog;
+  provisioner: FeatureProvisioner;
+  events: AccountEvents;
+  pubSub: BillingPubSub;
+  logger: Logger;
+  metrics?: UsageMetricsSink | null;
+}
+
+/** Usage metering and feature gating of one instance, assembled once at start-up. */
+export class UsageServices {
+  readonly gate: FeatureGate;
+  readonly copies: UsageCopies;
+  readonly reader: UsageReader;
+  readonly publisher: UsagePublisher;
+  readonly meter: UsageMeter;
+  readonly overrides: EntitlementOverrides;
+
+  constructor(private readonly deps: UsageDependencies) {
+    this.gate = new FeatureGate(deps.orm, deps.catalog, deps.provisioner, deps.pubSub, deps.logger);
+    this.copies = new UsageCopies(deps.redis, deps.logger);
+    this.reader = new UsageReader(deps.orm, this.copies);
+    this.publisher = new UsagePublisher(deps.pubSub, deps.logger);
+    this.meter = new UsageMeter(
+      deps.orm,
+      this.gate,
+      this.copies,
+      this.publisher,
+      new Notifier(deps.logger),
+      deps.logger,
+      deps.metrics ?? null,
+    );
+    this.overrides = new EntitlementOverrides(deps.orm, deps.catalog, deps.provisioner, deps.events);
+  }
+
+  async start(): Promise<void> {
+    await this.gate.start();
+  }
+
+  async stop(): Promise<void> {
+    this.publisher.flush();
+    await this.gate.stop();
+    this.deps.redis?.disconnect();
+  }
+}
