@@ -21,6 +21,8 @@ const JWT_SECRET = randomBytes(32).toString('hex');
 interface Row {
   name: string;
   requestsPerSecond: number;
+  /** Usage events per request (100 for a batch), for the events/s column. */
+  eventsPerRequest: number;
   p50: number;
   p99: number;
   errors: number;
@@ -29,22 +31,28 @@ interface Row {
 interface Scenario {
   name: string;
   url: () => string;
-  body: object;
+  /** The request body; a function makes a new one per request (unique idempotency keys). */
+  body: object | (() => object);
   headers?: Record<string, string>;
+  eventsPerRequest?: number;
 }
 
 async function measure(scenario: Scenario, seconds: number): Promise<Row> {
+  const { body } = scenario;
   const result = await autocannon({
     url: `${scenario.url()}/graphql`,
     method: 'POST',
     headers: { 'content-type': 'application/json', ...scenario.headers },
-    body: JSON.stringify(scenario.body),
+    ...(typeof body === 'function'
+      ? { requests: [{ setupRequest: (request) => ({ ...request, body: JSON.stringify(body()) }) }] }
+      : { body: JSON.stringify(body) }),
     connections: CONNECTIONS,
     duration: seconds,
   });
   return {
     name: scenario.name,
     requestsPerSecond: result.requests.average,
+    eventsPerRequest: scenario.eventsPerRequest ?? 0,
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.errors + result.non2xx,
@@ -70,6 +78,7 @@ async function runInterleaved(scenarios: Scenario[]): Promise<Row[]> {
     const rows = rounds.get(scenario.name) ?? [];
     return {
       name: scenario.name,
+      eventsPerRequest: scenario.eventsPerRequest ?? 0,
       requestsPerSecond: median(rows.map((row) => row.requestsPerSecond)),
       p50: median(rows.map((row) => row.p50)),
       p99: median(rows.map((row) => row.p99)),
@@ -78,13 +87,74 @@ async function runInterleaved(scenarios: Scenario[]): Promise<Row[]> {
   });
 }
 
-function format(rows: Row[], baseline: Row): string {
-  const header = '| scenario | req/s | p50 ms | p99 ms | errors | throughput vs baseline |';
+function format(rows: Row[], baseline: Row, noOp: Row): string {
+  const header =
+    '| scenario | req/s | usage events/s | p50 ms | p99 ms | errors | vs bare Apollo | vs no-op (service) |';
   const lines = rows.map(
     (row) =>
-      `| ${row.name} | ${Math.round(row.requestsPerSecond)} | ${row.p50} | ${row.p99} | ${row.errors} | ${(row.requestsPerSecond / baseline.requestsPerSecond).toFixed(2)}× |`,
+      `| ${row.name} | ${Math.round(row.requestsPerSecond)} | ${row.eventsPerRequest ? Math.round(row.requestsPerSecond * row.eventsPerRequest) : '—'} | ${row.p50} | ${row.p99} | ${row.errors} | ${(row.requestsPerSecond / baseline.requestsPerSecond).toFixed(2)}× | ${(row.requestsPerSecond / noOp.requestsPerSecond).toFixed(2)}× |`,
   );
-  return [header, '| --- | ---: | ---: | ---: | ---: | ---: |', ...lines].join('\n');
+  return [header, '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |', ...lines].join('\n');
+}
+
+/** Accounts the usage scenarios spread over (one counter row each, as many customers' gateways would). */
+const USAGE_ACCOUNTS = 64;
+
+/**
+ * Makes the bench accounts unlimited (an admin override, as for an enterprise contract), so the usage
+ * scenarios measure recording, not refusals; returns their ids.
+ */
+async function prepareUsageAccounts(serviceUrl: string): Promise<string[]> {
+  const admin = await signToken(JWT_SECRET, {
+    accountId: 'bench-admin',
+    roles: ['admin'],
+    expiresInSeconds: 3600,
+  });
+  const accounts = Array.from({ length: USAGE_ACCOUNTS }, (_, i) => `acct_bench_${i}`);
+  for (const accountId of accounts) {
+    const response = await fetch(`${serviceUrl}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` },
+      body: JSON.stringify({
+        query: 'mutation($input: EntitlementOverrideInput!) { setEntitlementOverride(input: $input) }',
+        variables: {
+          input: { accountId, feature: 'ai_requests', enabled: true, limit: null, note: 'bench' },
+        },
+      }),
+    });
+    const result = (await response.json()) as { errors?: unknown[] };
+    if (result.errors) throw new Error(`could not prepare ${accountId}: ${JSON.stringify(result.errors)}`);
+  }
+  return accounts;
+}
+
+const RECORD_USAGE =
+  'mutation($input: RecordUsageInput!) { recordUsage(input: $input) { duplicate usage { used remaining } } }';
+const RECORD_USAGE_BATCH =
+  'mutation($input: [RecordUsageInput!]!) { recordUsageBatch(input: $input) { duplicate } }';
+
+/** Request bodies with a fresh idempotency key each (a repeated key would measure the duplicate path). */
+function usageBodies(accounts: string[]) {
+  const run = randomBytes(4).toString('hex');
+  let sequence = 0;
+  const nextEvent = (accountId: string) => ({
+    accountId,
+    metric: 'ai_requests',
+    quantity: 1,
+    idempotencyKey: `${run}-${++sequence}`,
+  });
+  const accountAt = (n: number) => accounts[n % accounts.length] as string;
+  return {
+    single: () => ({ query: RECORD_USAGE, variables: { input: nextEvent(accountAt(sequence)) } }),
+    // One account per batch, as a gateway flushing one customer's buffered events sends them.
+    batch: () => {
+      const accountId = accountAt(Math.floor(sequence / 100));
+      return {
+        query: RECORD_USAGE_BATCH,
+        variables: { input: Array.from({ length: 100 }, () => nextEvent(accountId)) },
+      };
+    },
+  };
 }
 
 async function main(): Promise<void> {
@@ -112,15 +182,43 @@ async function main(): Promise<void> {
     );
     targets.push(service);
     const token = await signToken(JWT_SECRET, { accountId: 'acct_bench', expiresInSeconds: 3600 });
+    const gateway = await signToken(JWT_SECRET, {
+      accountId: 'ai-gateway',
+      roles: ['service'],
+      expiresInSeconds: 3600,
+    });
+    const usage = usageBodies(await prepareUsageAccounts(service.url));
     const typename = { query: '{ __typename }' };
+    const asUser = { authorization: `Bearer ${token}` };
+    const asGateway = { authorization: `Bearer ${gateway}` };
     rows = await runInterleaved([
       { name: 'bare Apollo on Fastify: `{ __typename }` (baseline)', url: () => bare.url, body: typename },
       { name: 'billing service: `{ __typename }`, anonymous', url: () => service.url, body: typename },
       {
-        name: 'billing service: `{ __typename }` with a bearer token',
+        name: 'billing service: `{ __typename }` with a bearer token (the no-op)',
         url: () => service.url,
         body: typename,
-        headers: { authorization: `Bearer ${token}` },
+        headers: asUser,
+      },
+      {
+        name: 'billing service: `viewer { feature(key: "ai_requests") { allowed remaining } }`',
+        url: () => service.url,
+        body: { query: '{ viewer { feature(key: "ai_requests") { allowed remaining } } }' },
+        headers: asUser,
+      },
+      {
+        name: 'billing service: `recordUsage` (service role, 64 accounts)',
+        url: () => service.url,
+        body: usage.single,
+        headers: asGateway,
+        eventsPerRequest: 1,
+      },
+      {
+        name: 'billing service: `recordUsageBatch` of 100 (service role, one account per batch)',
+        url: () => service.url,
+        body: usage.batch,
+        headers: asGateway,
+        eventsPerRequest: 100,
       },
     ]);
   } finally {
@@ -128,11 +226,12 @@ async function main(): Promise<void> {
     await database.drop();
   }
 
-  const baseline = rows[0];
+  const baseline = rows[0] as Row;
+  const noOp = rows[2] as Row;
   console.log(
     `\n${QUICK ? 'QUICK run: checks that every scenario works; the figures mean nothing' : `${ROUNDS} interleaved rounds of ${ROUND_SECONDS} s per scenario (medians)`}, ${CONNECTIONS} connections\n`,
   );
-  console.log(format(rows, baseline));
+  console.log(format(rows, baseline, noOp));
   const failures = rows.filter((row) => row.errors > 0 || row.requestsPerSecond === 0);
   if (failures.length > 0) {
     console.error(`\nScenarios with errors: ${failures.map((row) => row.name).join(', ')}`);

@@ -12,7 +12,8 @@ export class UsageResolver {
       'Records one use, exactly once per idempotency key. Past a hard limit it fails with USAGE_LIMIT_EXCEEDED and records nothing',
   })
   async recordUsage(
-    @Arg('input', () => RecordUsageInput) input: RecordUsageInput,
+    // The meter validates every field (the rules live there, for every caller); class-validator would repeat it.
+    @Arg('input', () => RecordUsageInput, { validate: false }) input: RecordUsageInput,
     @Ctx() context: RequestContext,
   ): Promise<UsageRecordResult> {
     const [result] = await context.services.usage.meter.recordBatch([usageEventOf(input, context)]);
@@ -24,7 +25,7 @@ export class UsageResolver {
       'Records up to 1,000 uses in one transaction: all or none (one over a hard limit fails the whole batch). Results in input order',
   })
   async recordUsageBatch(
-    @Arg('input', () => [RecordUsageInput]) input: RecordUsageInput[],
+    @Arg('input', () => [RecordUsageInput], { validate: false }) input: RecordUsageInput[],
     @Ctx() context: RequestContext,
   ): Promise<UsageRecordResult[]> {
     return context.services.usage.meter.recordBatch(input.map((item) => usageEventOf(item, context)));

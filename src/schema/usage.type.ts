@@ -1,11 +1,11 @@
-import { IsOptional, Matches, MaxLength, MinLength } from 'class-validator';
+import { IsOptional, MaxLength } from 'class-validator';
 import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { UsageSummary } from './entitlement.type';
 
+/** Checked by the usage meter (`validateUsageEvents`), not class-validator: one set of rules for every caller. */
 @InputType({ description: 'One use of a metric: a counter adds `quantity`, a gauge sets its level to it' })
 export class RecordUsageInput {
   @Field(() => String, { description: 'A metric of the plan catalog, e.g. ai_requests or storage_mb' })
-  @MaxLength(64)
   metric!: string;
 
   @Field(() => Int, { description: 'A whole number, 0 or more (at most 1,000,000 in one record)' })
@@ -15,14 +15,9 @@ export class RecordUsageInput {
     description:
       'Unique per account and use: a retry with the same key is reported as a duplicate, not counted',
   })
-  @MinLength(1)
-  @MaxLength(255)
-  @Matches(/^[\x21-\x7e]+$/, { message: 'idempotencyKey must be printable ASCII without spaces' })
   idempotencyKey!: string;
 
   @Field(() => ID, { nullable: true, description: 'Service role only: the account that used it' })
-  @IsOptional()
-  @MaxLength(255)
   accountId?: string;
 
   @Field(() => Date, {

@@ -129,13 +129,16 @@ export class OverageReporter {
     const due = await this.dueCounters();
     for (const counter of due) {
       if (interruptible && this.stopping) break;
-      const claimed = await this.claim(counter.id);
-      if (!claimed) continue;
-      if (await this.send(claimed)) {
+      // A pending report goes first, exactly as it was; then whatever overage came on top of it.
+      for (;;) {
+        const claimed = await this.claim(counter.id);
+        if (!claimed) break;
+        if (!(await this.send(claimed))) {
+          summary.failed += 1;
+          break;
+        }
         summary.reported += 1;
         summary.units += claimed.pending - claimed.reported;
-      } else {
-        summary.failed += 1;
       }
     }
     return summary;

@@ -11,13 +11,11 @@ import type { CounterCopy, UsageCopies } from './usage-copies';
 import {
   type CounterKey,
   counterKeyOf,
-  insertRecords,
   type LockedCounter,
-  lockCounters,
+  lockCountersAndFindRecorded,
   type NewUsageRecord,
-  recordedKeys,
   recordKeyOf,
-  saveCounters,
+  saveRecordsAndCounters,
 } from './usage-ledger';
 import { type UsagePeriod, usagePeriodAt } from './usage-period';
 import type { UsagePublisher } from './usage-publisher';
@@ -59,9 +57,9 @@ interface PlannedEvent {
 /**
  * Records usage exactly once and enforces limits atomically.
  *
- * A call is one PostgreSQL transaction of five statements, however many records it carries: lock the counters
- * (creating them if new), find which idempotency keys are already recorded, decide each record in order against
- * the locked figures, insert the new records, save the counters. A hard limit (`block`) is checked against the
+ * A call is one PostgreSQL transaction of two statements, however many records it carries: lock the counters
+ * (creating them if new) and find which idempotency keys are already recorded; decide each record in order
+ * against the locked figures; insert the new records and save the counters. A hard limit (`block`) is checked against the
  * locked row, so 50 concurrent requests one below the limit let exactly one through; a record over it fails the
  * whole call with USAGE_LIMIT_EXCEEDED and nothing is written. After commit the Redis copies are updated and
  * `usageUpdated` is published (throttled). Redis is never needed to record: without it, the same transaction
@@ -139,10 +137,11 @@ export class UsageMeter {
 
   private async transact(planned: PlannedEvent[], now: Date): Promise<TransactionResult> {
     return this.orm.em.fork().transactional(async (em) => {
-      const counters = await lockCounters(em, counterKeysOf(planned), now);
-      const seen = await recordedKeys(
+      const { counters, recorded: seen } = await lockCountersAndFindRecorded(
         em,
+        counterKeysOf(planned),
         planned.map(({ event }) => event),
+        now,
       );
       const outcomes: RecordOutcome[] = [];
       const records: NewUsageRecord[] = [];
@@ -162,11 +161,11 @@ export class UsageMeter {
         }
         outcomes.push({ duplicate, usage: usageFiguresOf(allowance, counter, period) });
       }
-      if ((await insertRecords(em, records, now)) !== records.length) throw new KeyRace();
       const notifications = await this.queueThresholdMails(em, planned, changed);
-      const revisions = await saveCounters(em, [...changed.values()], now);
+      const saved = await saveRecordsAndCounters(em, records, [...changed.values()], now);
+      if (saved.inserted !== records.length) throw new KeyRace();
       for (const counter of changed.values())
-        counter.revision = revisions.get(counter.id) ?? counter.revision;
+        counter.revision = saved.revisions.get(counter.id) ?? counter.revision;
       return { outcomes, changed: [...changed.values()], planned, recorded: records, notifications };
     });
   }

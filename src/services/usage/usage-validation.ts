@@ -41,9 +41,12 @@ export function validateUsageEvents(events: readonly UsageEvent[], now: Date): V
 }
 
 function validateUsageEvent(event: UsageEvent, now: Date, at: string): ValidUsageEvent {
+  if (event.accountId.length === 0 || event.accountId.length > 255)
+    throw new BadUserInputError('accountId must be 1 to 255 characters', `${at}accountId`);
   if (!isMetricKey(event.metric))
     throw new BadUserInputError(
-      `Unknown metric "${event.metric}": use one of ${METRIC_KEYS.join(', ')}`,
+      // Echo at most a few characters of what was sent: the message must stay small whatever arrives.
+      `Unknown metric "${event.metric.slice(0, 64)}": use one of ${METRIC_KEYS.join(', ')}`,
       `${at}metric`,
     );
   const { quantity } = event;
