@@ -110,7 +110,8 @@ export class FeatureGate {
     return this.cache.size;
   }
 
-  private async load(accountId: string): Promise<AccountAllowances> {
+  /** Reads the account from the database (a seam for tests of the cache). */
+  protected async load(accountId: string): Promise<AccountAllowances> {
     return loadAccountAllowances(this.orm.em.fork(), accountId, this.catalog, this.provisioner, new Date());
   }
 
