@@ -1,6 +1,8 @@
 /**
  * Migration commands: `up` applies pending migrations, `create` writes a migration for the difference between
- * the entities and the database and registers it, `check` fails when the entities and migrations disagree.
+ * the entities and the database and registers it, `check` fails when the entities and migrations disagree,
+ * `down` reverts the last applied migration (a rollback's last resort: docs/deployment.md). In production,
+ * after `npm run build`: `node dist/scripts/db.js up` (or `down`).
  */
 import 'reflect-metadata';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -9,7 +11,9 @@ import { readDatabaseSettings } from '../src/config';
 import { openDatabase } from '../src/database/database';
 
 async function main(command: string | undefined): Promise<void> {
-  const orm = await openDatabase(readDatabaseSettings(), { migrate: command !== 'create' });
+  const orm = await openDatabase(readDatabaseSettings(), {
+    migrate: command !== 'create' && command !== 'down',
+  });
   try {
     const migrator = orm.getMigrator();
     if (command === 'up' || command === undefined) {
@@ -23,6 +27,13 @@ async function main(command: string | undefined): Promise<void> {
       }
       registerMigration(result.fileName);
       console.log(`Created migrations/${result.fileName} and registered it in migrations/index.ts`);
+    } else if (command === 'down') {
+      const [reverted] = await migrator.down();
+      console.log(
+        reverted
+          ? `Reverted ${reverted.name}; run \`up\` to apply it again.`
+          : 'No migration is applied: nothing to revert.',
+      );
     } else if (command === 'check') {
       if (await migrator.checkMigrationNeeded()) {
         console.error('The entities differ from the migrations: run `npm run db:migration:create`.');
@@ -31,7 +42,7 @@ async function main(command: string | undefined): Promise<void> {
         console.log('Entities and migrations agree.');
       }
     } else {
-      console.error(`Unknown command "${command}": use up, create or check.`);
+      console.error(`Unknown command "${command}": use up, down, create or check.`);
       process.exitCode = 2;
     }
   } finally {

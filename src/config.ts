@@ -16,6 +16,7 @@ export const SECRET_VARIABLES = [
   'STRIPE_SECRET_KEY',
   'STRIPE_WEBHOOK_SECRET',
   'SMTP_URL',
+  'METRICS_TOKEN',
 ] as const;
 
 const booleanFlag = z
@@ -59,11 +60,19 @@ const environmentSchema = z
       .optional(),
     STRIPE_API_BASE: z.string().url({ message: 'must be a URL such as http://127.0.0.1:12111' }).optional(),
     STRIPE_WEBHOOK_SECRET: z.string().optional(),
+    STRIPE_WEBHOOK_URL: z
+      .string()
+      .url({
+        message:
+          'must be the public URL of the webhook route, such as https://billing.coditect.ai/webhooks/stripe',
+      })
+      .optional(),
     STRIPE_TIMEOUT_MS: z.coerce.number().int().min(1000).max(120_000).default(20_000),
     STRIPE_MAX_NETWORK_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
     STRIPE_MAX_REQUESTS_PER_SECOND: z.coerce.number().min(1).max(1000).default(20),
     BILLING_GRACE_PERIOD_DAYS: z.coerce.number().int().min(0).max(90).default(7),
     RECONCILE_INTERVAL_MS: z.coerce.number().int().min(0).default(300_000),
+    USAGE_REPORT_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
     BILLING_ALLOWED_REDIRECT_ORIGINS: z
       .string()
       .refine((value) => value.split(',').every((origin) => !origin.trim() || URL.canParse(origin.trim())), {
@@ -78,6 +87,11 @@ const environmentSchema = z
       .optional(),
     MAIL_FROM: z.string().min(3).default('CODITECT Billing <billing@coditect.ai>'),
     MAIL_WORKER_INTERVAL_MS: z.coerce.number().int().min(50).max(3_600_000).default(1000),
+    METRICS_TOKEN: z
+      .string()
+      .min(16, { message: 'must be at least 16 characters (e.g. `openssl rand -hex 32`)' })
+      .optional(),
+    BILLING_PAGE: z.enum(['on', 'off'], { message: 'must be on or off' }).optional(),
   })
   .superRefine((env, ctx) => {
     if (!env.AUTH_JWT_SECRET && !env.AUTH_JWKS_URL) {
@@ -126,9 +140,22 @@ export interface Config {
     maxNetworkRetries: number;
     maxRequestsPerSecond: number;
   };
-  billing: { allowedRedirectOrigins: string[]; gracePeriodDays: number; reconcileIntervalMs: number };
+  billing: {
+    allowedRedirectOrigins: string[];
+    gracePeriodDays: number;
+    reconcileIntervalMs: number;
+    /** How often overage is reported to Stripe's meters (`USAGE_REPORT_INTERVAL_SECONDS`), in milliseconds. */
+    usageReportIntervalMs: number;
+  };
   /** Notification mail: SMTP when `smtpUrl` is set, else one log line per mail (development). */
   mail: { smtpUrl: string | null; from: string; workerIntervalMs: number };
+  /** `GET /metrics`: open when `token` is null, else only with `Authorization: Bearer <token>`. */
+  metrics: { token: string | null };
+  /**
+   * The reference billing page (`web/`) at `/billing/`: on outside production unless `BILLING_PAGE=off`.
+   * `devSignIn` (never in production) lets the page mint a token for any account id with the HS256 secret.
+   */
+  billingPage: { enabled: boolean; devSignIn: boolean };
 }
 
 /** Thrown when the environment cannot run the service; the message names every variable to fix. */
@@ -226,11 +253,17 @@ export function loadConfig(raw: RawEnvironment): Config {
       allowedRedirectOrigins: parseOrigins(env.BILLING_ALLOWED_REDIRECT_ORIGINS, env.NODE_ENV),
       gracePeriodDays: env.BILLING_GRACE_PERIOD_DAYS,
       reconcileIntervalMs: env.RECONCILE_INTERVAL_MS,
+      usageReportIntervalMs: env.USAGE_REPORT_INTERVAL_SECONDS * 1000,
     },
     mail: {
       smtpUrl: env.SMTP_URL ?? null,
       from: env.MAIL_FROM,
       workerIntervalMs: env.MAIL_WORKER_INTERVAL_MS,
+    },
+    metrics: { token: env.METRICS_TOKEN ?? null },
+    billingPage: {
+      enabled: env.BILLING_PAGE ? env.BILLING_PAGE === 'on' : !isProduction,
+      devSignIn: !isProduction && env.BILLING_PAGE !== 'off' && Boolean(env.AUTH_JWT_SECRET),
     },
   };
 }
@@ -296,4 +329,21 @@ export function readStripeSettings(raw: RawEnvironment = processEnvironment()): 
   if (!apiBase.success) problems.push(`STRIPE_API_BASE ${apiBase.error.issues[0]?.message}`);
   if (problems.length > 0 || !secretKey.data || !apiBase.success) throw new ConfigError(problems);
   return { secretKey: secretKey.data, apiBase: apiBase.data ?? null };
+}
+
+/**
+ * The webhook endpoint `npm run stripe:sync` registers (STRIPE_WEBHOOK_URL), or null when unset. Stripe
+ * delivers live-mode events only over HTTPS, so a live key with an http:// URL is refused here.
+ */
+export function readWebhookEndpointUrl(raw: RawEnvironment = processEnvironment()): string | null {
+  const values = dropEmpty(raw);
+  const parsed = environmentSchema.innerType().shape.STRIPE_WEBHOOK_URL.safeParse(values.STRIPE_WEBHOOK_URL);
+  if (!parsed.success) throw new ConfigError([`STRIPE_WEBHOOK_URL ${parsed.error.issues[0]?.message}`]);
+  const url = parsed.data ?? null;
+  const { values: secrets } = resolveSecretFiles(values);
+  if (url && /^(sk|rk)_live_/.test(secrets.STRIPE_SECRET_KEY ?? '') && !url.startsWith('https://'))
+    throw new ConfigError([
+      'STRIPE_WEBHOOK_URL must be an https:// URL with a live key: Stripe refuses http',
+    ]);
+  return url;
 }

@@ -14,8 +14,13 @@ import type { Config } from './config';
 import type { Orm } from './database/database';
 import { RequestContext } from './graphql/context';
 import { formatError } from './graphql/format-error';
+import { registerBillingPageRoutes } from './http/billing-page.routes';
 import { registerHealthRoutes, type ReadinessCheck } from './http/health.routes';
 import type { PinoLogger } from './logger';
+import { graphqlMetricsPlugin, liveSubscriptionHooks } from './observability/graphql-metrics';
+import type { BillingMetrics } from './observability/metrics';
+import { registerMetricsRoute } from './observability/metrics.routes';
+import { noteAccount, registerRequestScope } from './observability/request-scope';
 import type { BillingServices } from './services/billing-services';
 import { registerWebhookRoutes } from './webhooks/webhook.routes';
 import type { WebhookProcessor } from './webhooks/webhook-processor';
@@ -28,6 +33,8 @@ export interface ServerParts {
   logger: PinoLogger;
   verifier: TokenVerifier;
   readinessChecks: ReadinessCheck[];
+  /** This instance's Prometheus metrics, served at `GET /metrics`. */
+  metrics: BillingMetrics;
   /** The Stripe webhook endpoint's processor, when Stripe is configured. */
   webhooks: { secrets: readonly string[]; processor: WebhookProcessor } | null;
 }
@@ -51,7 +58,7 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
  * subscriptions on the same path and port) and the health routes.
  */
 export async function createHttpServer(parts: ServerParts): Promise<HttpServer> {
-  const { config, schema, orm, services, verifier } = parts;
+  const { config, schema, orm, services, verifier, metrics } = parts;
   const app = Fastify({
     // pino's Logger is Fastify's base logger; the cast keeps Fastify's default generics for the plugins.
     loggerInstance: parts.logger as FastifyBaseLogger,
@@ -63,6 +70,7 @@ export async function createHttpServer(parts: ServerParts): Promise<HttpServer> 
     },
     return503OnClosing: true,
   });
+  registerRequestScope(app);
   let closing = false;
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -88,6 +96,7 @@ export async function createHttpServer(parts: ServerParts): Promise<HttpServer> 
       },
       context: (context) =>
         new RequestContext(context.extra.caller ?? { kind: 'anonymous' }, randomUUID(), orm, services),
+      ...liveSubscriptionHooks(metrics.graphql),
     },
     sockets,
   );
@@ -101,6 +110,7 @@ export async function createHttpServer(parts: ServerParts): Promise<HttpServer> 
       formatError(formatted, () => app.log.error({ err: error }, 'unexpected error in a GraphQL operation')),
     plugins: [
       fastifyApolloDrainPlugin(app),
+      graphqlMetricsPlugin(metrics.graphql),
       closeSockets(() => socketServer.dispose()),
       config.graphql.sandbox
         ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
@@ -113,16 +123,16 @@ export async function createHttpServer(parts: ServerParts): Promise<HttpServer> 
     url: '/graphql',
     method: ['GET', 'POST', 'OPTIONS'],
     handler: fastifyApolloHandler(apollo, {
-      context: async (request) =>
-        new RequestContext(
-          await httpCaller(verifier, request.headers.authorization),
-          request.id,
-          orm,
-          services,
-        ),
+      context: async (request) => {
+        const caller = await httpCaller(verifier, request.headers.authorization);
+        if (caller.kind === 'authenticated') noteAccount(caller.accountId);
+        return new RequestContext(caller, request.id, orm, services);
+      },
     }),
   });
   registerHealthRoutes(app, parts.readinessChecks);
+  registerMetricsRoute(app, metrics, config.metrics.token);
+  if (config.billingPage.enabled) registerBillingPageRoutes(app, config);
   const { webhooks } = parts;
   if (webhooks)
     registerWebhookRoutes(

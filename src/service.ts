@@ -1,4 +1,5 @@
 import Redis from 'ioredis';
+import type { DestinationStream } from 'pino';
 import { TokenVerifier } from './auth/token-verifier';
 import type { Config } from './config';
 import { isDatabaseReachable, type Orm, openDatabase } from './database/database';
@@ -38,6 +39,8 @@ export interface StartOptions {
   /** Apply pending migrations before serving (development and tests). */
   migrate?: boolean;
   onQuery?: (sql: string) => void;
+  /** Where the JSON log lines go (default stdout): tests read them. */
+  logDestination?: DestinationStream;
 }
 
 /** Opens every dependency, assembles the service and starts listening. */
@@ -52,7 +55,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
   if (redisPubSub) readinessChecks.push({ name: 'redis', check: () => pingRedis(redisPubSub.client) });
 
   try {
-    const logger = createLogger(config);
+    const logger = createLogger(config, options.logDestination);
     // One registry per service, never prom-client's global one: tests run several services in one process.
     const metrics = new BillingMetrics({ defaultMetrics: true });
     metrics.readInboxWith(
@@ -70,6 +73,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
       events: services.events,
       pubSub,
       logger,
+      metrics: metrics.usage,
     });
     services.attachUsage(usage);
     await usage.start();

@@ -5,6 +5,7 @@ import { ForbiddenError, UnauthenticatedError } from '../errors';
 import type { AccountProfile } from '../services/customer-manager';
 import type { BillingServices } from '../services/billing-services';
 import { Loaders } from './loaders';
+import { UsageLoaders } from './usage-loaders';
 
 /**
  * What every resolver receives for one operation. The EntityManager and the loaders are made on first use:
@@ -13,6 +14,7 @@ import { Loaders } from './loaders';
 export class RequestContext {
   private forkedEm?: EntityManager;
   private requestLoaders?: Loaders;
+  private requestUsageLoaders?: UsageLoaders;
 
   constructor(
     readonly caller: Caller,
@@ -31,6 +33,12 @@ export class RequestContext {
     return this.requestLoaders;
   }
 
+  /** Loaders of allowances (from the feature gate's cache) and usage counters (from the Redis copies). */
+  get usageLoaders(): UsageLoaders {
+    this.requestUsageLoaders ??= new UsageLoaders(this.services.usage);
+    return this.requestUsageLoaders;
+  }
+
   /**
    * A subscription keeps one context for all its events; each event must read fresh data, not what the
    * previous event's loaders cached. Called at the start of every event.
@@ -38,6 +46,7 @@ export class RequestContext {
   startNextEvent(): void {
     this.forkedEm = undefined;
     this.requestLoaders = undefined;
+    this.requestUsageLoaders = undefined;
   }
 
   /** The signed-in caller, or UNAUTHENTICATED. */

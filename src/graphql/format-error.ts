@@ -2,7 +2,7 @@ import type { GraphQLFormattedError } from 'graphql';
 import { CLIENT_ERROR_CODES, ErrorCode } from '../errors';
 
 /** Codes Apollo itself raises for malformed requests: safe to show as they are. */
-const APOLLO_REQUEST_CODES: ReadonlySet<string> = new Set([
+export const APOLLO_REQUEST_CODES: ReadonlySet<string> = new Set([
   'GRAPHQL_PARSE_FAILED',
   'GRAPHQL_VALIDATION_FAILED',
   'BAD_REQUEST',

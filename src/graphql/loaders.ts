@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import DataLoader from 'dataloader';
-import { BillingCustomer, Entitlement, Invoice, PaymentMethod, Subscription } from '../entities';
+import { BillingCustomer, Invoice, PaymentMethod, Subscription } from '../entities';
 import { LIVE_STATUSES } from '../services/subscription-sync';
 
 export interface InvoicePageKey {
@@ -24,7 +24,6 @@ export class Loaders {
   private subscriptions?: DataLoader<string, Subscription | null>;
   private paymentMethods?: DataLoader<string, PaymentMethod[]>;
   private invoices?: DataLoader<InvoicePageKey, InvoicePage, string>;
-  private entitlements?: DataLoader<string, Entitlement[]>;
 
   constructor(private readonly em: () => EntityManager) {}
 
@@ -49,19 +48,6 @@ export class Loaders {
       return accountIds.map((accountId) => byAccount.get(accountId) ?? null);
     });
     return this.subscriptions;
-  }
-
-  /** The stored entitlements of each account (empty for an account never provisioned: it is on free). */
-  get entitlementsByAccount(): DataLoader<string, Entitlement[]> {
-    this.entitlements ??= new DataLoader(async (accountIds) => {
-      const rows = await this.em().find(
-        Entitlement,
-        { accountId: { $in: [...accountIds] } },
-        { orderBy: { featureKey: 'asc' } },
-      );
-      return accountIds.map((accountId) => rows.filter((row) => row.accountId === accountId));
-    });
-    return this.entitlements;
   }
 
   get paymentMethodsByAccount(): DataLoader<string, PaymentMethod[]> {

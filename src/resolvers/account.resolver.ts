@@ -10,7 +10,10 @@ import { PaymentMethod } from '../schema/payment-method.type';
 import { Plan } from '../schema/plan.type';
 import { BillingSubscription } from '../schema/subscription.type';
 import { accountsPage, decodeCursor, encodeCursor, pageSize } from './pagination';
+import type { MetricKey } from '../services/plans/plan.types';
 import { decideFeatureAccess, isMeteredFeature } from '../services/usage/feature-access';
+import { usagePeriodAt } from '../services/usage/usage-period';
+import { usageSummariesOf } from '../services/usage/usage-reader';
 
 @Resolver(() => Account)
 export class AccountResolver {
@@ -63,10 +66,7 @@ export class AccountResolver {
     description: 'As provisioned: the effective plan, with any admin override; metrics carry their usage',
   })
   async entitlements(@Root() account: Account, @Ctx() context: RequestContext): Promise<Entitlement[]> {
-    checkAccess(account, context);
-    const { gate, reader } = context.services.usage;
-    const allowances = await gate.allowances(account.id);
-    const usage = await reader.summariesOf(allowances, new Date());
+    const { allowances, usage } = await usageOf(account, context);
     return [
       ...[...allowances.features].map(([feature, enabled]) => ({
         feature,
@@ -76,7 +76,7 @@ export class AccountResolver {
       })),
       ...usage.map((figures) => ({
         feature: figures.metric,
-        enabled: allowances.metrics.get(figures.metric as never)?.enabled ?? false,
+        enabled: allowances.metrics.get(figures.metric as MetricKey)?.enabled ?? false,
         limit: figures.included,
         used: figures.used,
       })),
@@ -92,19 +92,15 @@ export class AccountResolver {
     @Ctx() context: RequestContext,
   ): Promise<FeatureAccess> {
     checkAccess(account, context);
-    const { gate, reader } = context.services.usage;
-    const allowances = await gate.allowances(account.id);
-    const usage = isMeteredFeature(allowances, key)
-      ? await reader.summaryOf(allowances, key, new Date())
-      : null;
-    return decideFeatureAccess(allowances, key, usage);
+    const allowances = await context.usageLoaders.allowances.load(account.id);
+    if (!isMeteredFeature(allowances, key)) return decideFeatureAccess(allowances, key, null);
+    const { usage } = await usageOf(account, context);
+    return decideFeatureAccess(allowances, key, usage.find((figures) => figures.metric === key) ?? null);
   }
 
   @FieldResolver(() => [UsageSummary], { description: 'Usage of every metric in the current usage period' })
   async usage(@Root() account: Account, @Ctx() context: RequestContext): Promise<UsageSummary[]> {
-    checkAccess(account, context);
-    const { gate, reader } = context.services.usage;
-    return reader.summariesOf(await gate.allowances(account.id), new Date());
+    return (await usageOf(account, context)).usage;
   }
 
   @FieldResolver(() => InvoiceConnection)
@@ -157,6 +153,15 @@ export class AccountResolver {
 /** Access is the caller's own account, or any for the admin and service roles. */
 function checkAccess(account: Account, context: RequestContext): void {
   context.requireAccountAccess(account.id);
+}
+
+/** The account's allowances and its usage of every metric now, through the request's loaders. */
+async function usageOf(account: Account, context: RequestContext) {
+  checkAccess(account, context);
+  const allowances = await context.usageLoaders.allowances.load(account.id);
+  const period = usagePeriodAt(allowances.billingPeriod, new Date());
+  const counters = await context.usageLoaders.counters.load({ accountId: account.id, period });
+  return { allowances, usage: usageSummariesOf(allowances, counters, period) };
 }
 
 function subscribedAccountId(context: RequestContext, requested: unknown): string {

@@ -3,6 +3,7 @@ import { AccountResolver } from './account.resolver';
 import { CheckoutResolver } from './checkout.resolver';
 import { CustomerResolver } from './customer.resolver';
 import { PlanResolver } from './plan.resolver';
+import { RevenueResolver } from './revenue.resolver';
 import { ServiceInfoResolver } from './service-info.resolver';
 import { SubscriptionResolver } from './subscription.resolver';
 import { UsageResolver } from './usage.resolver';
@@ -18,4 +19,5 @@ export const RESOLVERS: NonEmptyArray<Function> = [
   CheckoutResolver,
   UsageResolver,
   WebhookEventResolver,
+  RevenueResolver,
 ];

@@ -9,6 +9,7 @@ import type { PriceDirectory } from './price-directory';
 import type { RedirectAllowList } from './redirect-allow-list';
 import type { StripeClient } from './stripe/stripe-client';
 import type { SubscriptionManager } from './subscription-manager';
+import { newSubscriptionItems } from './subscription-items';
 import { PLAN_KEY_METADATA } from './subscription-sync';
 import { expireOpenCheckouts } from './open-checkouts';
 
@@ -72,11 +73,17 @@ export class CheckoutSessions {
     const customer = await this.customers.ensure(em, profile);
     const metadata = { account_id: profile.accountId, [PLAN_KEY_METADATA]: plan.key };
     const trialDays = request.withTrial ? plan.trialDays : 0;
+    const meteredPriceIds = await Promise.all(
+      this.catalog
+        .overageLookupKeys(plan.key, request.interval)
+        .map((lookupKey) => this.prices.priceId(lookupKey)),
+    );
     const params: Stripe.Checkout.SessionCreateParams = {
       mode: 'subscription',
       customer: customer.stripeCustomerId as string,
       client_reference_id: profile.accountId,
-      line_items: [{ price: await this.prices.priceId(price.lookupKey), quantity: 1 }],
+      // The plan, and the metered overage prices (no quantity: Stripe bills them from the meter, after the period).
+      line_items: newSubscriptionItems(await this.prices.priceId(price.lookupKey), meteredPriceIds),
       success_url: successUrl,
       cancel_url: cancelUrl,
       metadata,

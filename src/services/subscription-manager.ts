@@ -11,6 +11,7 @@ import type { Plan } from './plans/plan.types';
 import type { PlanCatalog } from './plans/plan-catalog';
 import type { PriceDirectory } from './price-directory';
 import type { StripeClient } from './stripe/stripe-client';
+import { currentPhaseItems, itemChangesFor, newSubscriptionItems, planItemOf } from './subscription-items';
 import { LIVE_STATUSES, PLAN_KEY_METADATA, type SubscriptionSync } from './subscription-sync';
 
 export type ProrationBehavior = 'create_prorations' | 'always_invoice' | 'none';
@@ -47,6 +48,8 @@ interface ResolvedChange {
   target: Plan;
   interval: BillingInterval;
   priceId: string;
+  /** The metered overage prices the target plan bills, for the target interval. */
+  meteredPriceIds: string[];
   applyAt: ApplyAt;
   prorationBehavior: ProrationBehavior;
 }
@@ -100,6 +103,7 @@ export class SubscriptionManager {
   ): Promise<Subscription> {
     const plan = this.planOrFail(request.planKey);
     const priceId = await this.priceForNewSubscription(plan, request, asAdmin);
+    const meteredPriceIds = await this.meteredPriceIds(plan, request.interval);
     const customer = await this.customers.ensure(em, profile);
     const stripeCustomerId = customer.stripeCustomerId as string;
 
@@ -128,7 +132,7 @@ export class SubscriptionManager {
       }
       const params: Stripe.SubscriptionCreateParams = {
         customer: stripeCustomerId,
-        items: [{ price: priceId, quantity: 1 }],
+        items: newSubscriptionItems(priceId, meteredPriceIds),
         // A declined card fails the call and creates nothing, rather than leaving an incomplete subscription.
         payment_behavior: 'error_if_incomplete',
         metadata: { account_id: profile.accountId, [PLAN_KEY_METADATA]: plan.key },
@@ -161,14 +165,13 @@ export class SubscriptionManager {
     request: ChangeSubscriptionRequest,
   ): Promise<InvoicePreviewResult> {
     const change = await this.resolveChange(em, accountId, request);
-    const item = change.stripeSubscription.items.data[0];
     const immediate = change.applyAt === 'immediately';
     const preview = await this.stripe.call('invoices.createPreview', (sdk) =>
       sdk.invoices.createPreview({
         customer: change.stripeSubscription.customer as string,
         subscription: change.stripeSubscription.id,
         subscription_details: {
-          items: [{ id: item.id, price: change.priceId, quantity: 1 }],
+          items: itemChangesFor(change.stripeSubscription, change.priceId, change.meteredPriceIds),
           // No proration_date: Stripe prorates to its own now, which is also when the change would be made.
           proration_behavior: immediate ? change.prorationBehavior : 'none',
         },
@@ -273,9 +276,10 @@ export class SubscriptionManager {
   }
 
   private async changeNow(em: EntityManager, change: ResolvedChange): Promise<Subscription> {
-    const item = change.stripeSubscription.items.data[0];
     const params: Stripe.SubscriptionUpdateParams = {
-      items: [{ id: item.id, price: change.priceId, quantity: 1 }],
+      // Metered items are not prorated (Stripe bills their usage from the meter), only swapped when the
+      // interval changes or the new plan bills other metrics (or none) as overage.
+      items: itemChangesFor(change.stripeSubscription, change.priceId, change.meteredPriceIds),
       proration_behavior: change.prorationBehavior,
       // A declined prorated charge fails the change instead of leaving the account half-upgraded.
       payment_behavior:
@@ -294,7 +298,6 @@ export class SubscriptionManager {
   /** A downgrade at the period end: a subscription schedule whose second phase holds the new price. */
   private async changeAtPeriodEnd(em: EntityManager, change: ResolvedChange): Promise<Subscription> {
     const subscriptionId = change.stripeSubscription.id;
-    const item = change.stripeSubscription.items.data[0];
     const schedule = await this.stripe.call(
       'subscriptionSchedules.create',
       (sdk, options) => sdk.subscriptionSchedules.create({ from_subscription: subscriptionId }, options),
@@ -303,14 +306,17 @@ export class SubscriptionManager {
     const currentPhase = schedule.phases[0];
     const phases: Stripe.SubscriptionScheduleUpdateParams.Phase[] = [
       {
-        items: [{ price: item.price.id, quantity: 1 }],
+        items: currentPhaseItems(change.stripeSubscription),
         start_date: currentPhase.start_date,
         end_date: currentPhase.end_date,
       },
       {
-        items: [{ price: change.priceId, quantity: 1 }],
+        items: newSubscriptionItems(change.priceId, change.meteredPriceIds),
         duration: { interval: change.interval, interval_count: 1 },
-        proration_behavior: 'none',
+        // The phase starts exactly at the period end, so there is no licensed time left to prorate; what this
+        // setting still governs is the usage of metered items the new phase drops (another interval, or a plan
+        // without overage): with `none` Stripe would never bill that period's overage.
+        proration_behavior: 'create_prorations',
         metadata: { [PLAN_KEY_METADATA]: change.target.key },
       },
     ];
@@ -318,7 +324,10 @@ export class SubscriptionManager {
       'subscriptionSchedules.update',
       (sdk, options) =>
         sdk.subscriptionSchedules.update(schedule.id, { end_behavior: 'release', phases }, options),
-      { name: `schedule.update:${schedule.id}`, params: { price: change.priceId } },
+      {
+        name: `schedule.update:${schedule.id}`,
+        params: { price: change.priceId, metered: change.meteredPriceIds },
+      },
     );
     const observedAt = new Date();
     const subscription = await this.retrieve(subscriptionId);
@@ -356,8 +365,9 @@ export class SubscriptionManager {
       throw new BadUserInputError(`Plan ${target.key} has no self-serve ${interval}ly price`, 'planKey');
     }
     const priceId = await this.prices.priceId(price.lookupKey);
+    const meteredPriceIds = await this.meteredPriceIds(target, interval);
     const stripeSubscription = await this.retrieve(current.stripeSubscriptionId);
-    if (stripeSubscription.items.data[0]?.price.id === priceId) {
+    if (planItemOf(stripeSubscription)?.price.id === priceId) {
       throw new BadUserInputError(`The subscription is already on ${target.key} (${interval}ly)`, 'planKey');
     }
     const upgrade = annualAmount(price.amount, interval) >= this.currentAnnualAmount(stripeSubscription);
@@ -369,11 +379,27 @@ export class SubscriptionManager {
         'Only an admin may upgrade without charging the difference (prorationBehavior NONE)',
       );
     }
-    return { current, stripeSubscription, target, interval, priceId, applyAt, prorationBehavior };
+    return {
+      current,
+      stripeSubscription,
+      target,
+      interval,
+      priceId,
+      meteredPriceIds,
+      applyAt,
+      prorationBehavior,
+    };
+  }
+
+  /** The metered overage prices a subscription to `plan` billed every `interval` carries (none for enterprise). */
+  private meteredPriceIds(plan: Plan, interval: BillingInterval): Promise<string[]> {
+    return Promise.all(
+      this.catalog.overageLookupKeys(plan.key, interval).map((lookupKey) => this.prices.priceId(lookupKey)),
+    );
   }
 
   private currentAnnualAmount(subscription: Stripe.Subscription): number {
-    const price = subscription.items.data[0]?.price;
+    const price = planItemOf(subscription)?.price;
     return annualAmount(price?.unit_amount ?? 0, price?.recurring?.interval === 'year' ? 'year' : 'month');
   }
 

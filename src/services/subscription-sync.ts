@@ -7,6 +7,7 @@ import {
   type SubscriptionStatus,
 } from '../entities';
 import type { PlanCatalog } from './plans/plan-catalog';
+import { planItemOf } from './subscription-items';
 
 /** Statuses in which a subscription still gives its plan (past_due only within the grace period, see issue 5). */
 export const LIVE_STATUSES: readonly SubscriptionStatus[] = [
@@ -34,7 +35,8 @@ export class SubscriptionSync {
     subscription: Stripe.Subscription,
     observedAt: Date,
   ): Promise<Subscription> {
-    const item = subscription.items.data[0];
+    // The plan item, not items.data[0]: metered overage items sit beside it and name no plan.
+    const item = planItemOf(subscription) ?? subscription.items.data[0];
     const price = item?.price;
     const row = {
       stripeSubscriptionId: subscription.id,
@@ -90,7 +92,7 @@ export class SubscriptionSync {
   /** The plan a subscription is for: our metadata first (custom enterprise prices), else its price's lookup key. */
   planKeyOf(subscription: Stripe.Subscription): string {
     const fromMetadata = subscription.metadata?.[PLAN_KEY_METADATA];
-    const price = subscription.items.data[0]?.price;
+    const price = planItemOf(subscription)?.price;
     // An old price keeps the plan it was made for in its metadata after its lookup key moved to a new amount.
     const fromPrice =
       (price?.lookup_key ? this.catalog.planForLookupKey(price.lookup_key)?.key : undefined) ??

@@ -2,12 +2,14 @@ import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
 import type { Orm } from '../database/database';
+import type { PaymentMetrics, WebhookMetrics } from '../observability/metrics';
 import { WebhookEvent } from '../entities';
 import type { AccountEvents } from '../services/account-events';
 import type { Logger } from '../services/logger';
 import type { HandlerTools } from './handler.types';
 import { RetryLaterError } from './handler.types';
 import { HANDLERS } from './handlers';
+import { paymentOutcomeOf } from './handlers/invoice.handlers';
 
 export type ProcessingOutcome = 'processed' | 'duplicate' | 'ignored';
 
@@ -31,14 +33,40 @@ export class WebhookProcessor {
     private readonly tools: HandlerTools,
     private readonly events: AccountEvents,
     private readonly logger: Logger,
+    private readonly metrics: { webhooks: WebhookMetrics; payments: PaymentMetrics } | null = null,
   ) {}
 
   async process(
     event: Stripe.Event,
     source: 'webhook' | 'reconciler' = 'webhook',
   ): Promise<ProcessingOutcome> {
+    const started = performance.now();
+    // Only the handled types are labels: anything else Stripe sends (hundreds of types) is `other`.
+    const type = Object.hasOwn(HANDLERS, event.type) ? event.type : 'other';
+    const seconds = () => (performance.now() - started) / 1000;
+    // Labelled by how the event first reached us (its inbox row), so the reconciler retrying a delivered event
+    // is not mistaken for a delivery Stripe never made.
+    const reached = { source };
+    try {
+      const outcome = await this.processOnce(event, source, reached);
+      this.metrics?.webhooks.handled(type, outcome, reached.source, seconds());
+      const payment = outcome === 'processed' ? paymentOutcomeOf(event) : null;
+      if (payment) this.metrics?.payments.outcome(payment);
+      return outcome;
+    } catch (error) {
+      this.metrics?.webhooks.handled(type, 'failed', reached.source, seconds());
+      throw error;
+    }
+  }
+
+  private async processOnce(
+    event: Stripe.Event,
+    source: 'webhook' | 'reconciler',
+    reached: { source: 'webhook' | 'reconciler' },
+  ): Promise<ProcessingOutcome> {
     const em = this.orm.em.fork();
     const stored = await this.store(em, event, source);
+    reached.source = stored.source;
     if (stored.status === 'processed' || stored.status === 'ignored') return 'duplicate';
 
     const handler = HANDLERS[event.type];

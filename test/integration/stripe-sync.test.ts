@@ -20,7 +20,9 @@ const LOOKUP_KEYS = [
   'price_professional_monthly',
   'price_professional_yearly',
   'price_ai_requests_overage',
+  'price_ai_requests_overage_yearly',
   'price_storage_mb_overage',
+  'price_storage_mb_overage_yearly',
 ];
 
 interface SyncTarget {
@@ -92,9 +94,10 @@ describe('npm run stripe:sync against the emulator', () => {
 
   it('creates products, prices, meters, metered prices and the portal configuration on an empty account', async () => {
     const report = await syncCatalog(target.stripe, catalog);
-    // 3 plan products + 2 metric products, 4 plan prices + 2 metered prices, 2 meters, 1 portal configuration.
-    expect(report.counts).toEqual({ created: 14, updated: 0, archived: 0, unchanged: 0 });
-    expect(report.format()).toMatch(/14 created, 0 updated, 0 archived, 0 unchanged$/);
+    // 3 plan products + 2 metric products, 4 plan prices + 4 metered prices (monthly and yearly), 2 meters,
+    // 1 portal configuration.
+    expect(report.counts).toEqual({ created: 16, updated: 0, archived: 0, unchanged: 0 });
+    expect(report.format()).toMatch(/16 created, 0 updated, 0 archived, 0 unchanged$/);
 
     const { stripe } = target;
     const plans = await productsByMetadata(stripe, 'coditect_plan');
@@ -156,7 +159,7 @@ describe('npm run stripe:sync against the emulator', () => {
     expect(meters).toHaveLength(2);
     for (const [eventName, formula] of [
       ['coditect_ai_requests', 'sum'],
-      ['coditect_storage_mb', 'last'],
+      ['coditect_storage_mb_overage', 'sum'],
     ] as const) {
       expect(meter(eventName)).toMatchObject({
         status: 'active',
@@ -167,13 +170,15 @@ describe('npm run stripe:sync against the emulator', () => {
     }
 
     const metricProducts = await productsByMetadata(stripe, 'coditect_metric');
-    for (const [lookupKey, metric, eventName, cents] of [
-      ['price_ai_requests_overage', 'ai_requests', 'coditect_ai_requests', '1'],
-      ['price_storage_mb_overage', 'storage_mb', 'coditect_storage_mb', '5'],
+    for (const [lookupKey, interval, metric, eventName, cents] of [
+      ['price_ai_requests_overage', 'month', 'ai_requests', 'coditect_ai_requests', '1'],
+      ['price_ai_requests_overage_yearly', 'year', 'ai_requests', 'coditect_ai_requests', '1'],
+      ['price_storage_mb_overage', 'month', 'storage_mb', 'coditect_storage_mb_overage', '5'],
+      ['price_storage_mb_overage_yearly', 'year', 'storage_mb', 'coditect_storage_mb_overage', '5'],
     ] as const) {
       const price = prices.get(lookupKey);
       expect(price?.recurring).toMatchObject({
-        interval: 'month',
+        interval,
         usage_type: 'metered',
         meter: meter(eventName)?.id,
       });
@@ -207,7 +212,7 @@ describe('npm run stripe:sync against the emulator', () => {
     ]);
 
     // Every write carried an idempotency key derived from its intent, each intent once.
-    expect(target.postKeys).toHaveLength(14);
+    expect(target.postKeys).toHaveLength(16);
     for (const key of target.postKeys) expect(key).toMatch(/^sync:[a-z-]+:/);
     expect(new Set(target.postKeys).size).toBe(target.postKeys.length);
     expect(target.postKeys).toContainEqual(
@@ -219,7 +224,7 @@ describe('npm run stripe:sync against the emulator', () => {
     const before = counts(target.emulator);
     const writesBefore = target.postKeys.length;
     const report = await syncCatalog(target.stripe, catalog);
-    expect(report.counts).toEqual({ created: 0, updated: 0, archived: 0, unchanged: 14 });
+    expect(report.counts).toEqual({ created: 0, updated: 0, archived: 0, unchanged: 16 });
     expect(report.isNoop).toBe(true);
     expect(counts(target.emulator)).toEqual(before);
     expect(target.postKeys.length).toBe(writesBefore);
@@ -231,7 +236,7 @@ describe('npm run stripe:sync against the emulator', () => {
     const changed = withStarterMonthly(2900);
 
     const report = await syncCatalog(stripe, changed);
-    expect(report.counts).toEqual({ created: 1, updated: 1, archived: 1, unchanged: 12 });
+    expect(report.counts).toEqual({ created: 1, updated: 1, archived: 1, unchanged: 14 });
     expect(
       report.lines.filter((line) => line.action !== 'unchanged').map((line) => [line.action, line.kind]),
     ).toEqual([
@@ -278,13 +283,13 @@ describe('npm run stripe:sync against the emulator', () => {
     const yearly = (await pricesByLookupKey(stripe)).get('price_professional_yearly') as Stripe.Price;
     await stripe.prices.update(yearly.id, { active: false });
     const storage = (await stripe.billing.meters.list()).data.find(
-      (meter) => meter.event_name === 'coditect_storage_mb',
+      (meter) => meter.event_name === 'coditect_storage_mb_overage',
     );
     await stripe.billing.meters.update(storage?.id as string, { display_name: 'renamed by hand' });
     await stripe.billing.meters.deactivate(storage?.id as string);
 
     const report = await syncCatalog(stripe, withStarterMonthly(2900));
-    expect(report.counts).toEqual({ created: 0, updated: 3, archived: 0, unchanged: 11 });
+    expect(report.counts).toEqual({ created: 0, updated: 3, archived: 0, unchanged: 13 });
     // The meter keeps its id (and so its usage history): reactivated, not replaced.
     expect(await stripe.billing.meters.retrieve(storage?.id as string)).toMatchObject({
       status: 'active',
@@ -353,7 +358,7 @@ describe('an interrupted stripe:sync', () => {
 
       const report = await syncCatalog(target.stripe, catalog);
       expect(report.unchanged).toBe(partial.product + partial.price);
-      expect(report.created).toBe(14 - report.unchanged);
+      expect(report.created).toBe(16 - report.unchanged);
       const after = counts(target.emulator);
       expect([
         after.product,
@@ -362,7 +367,7 @@ describe('an interrupted stripe:sync', () => {
         after['billing_portal.configuration'],
       ]).toEqual([
         5,
-        6,
+        8,
         2,
         2, // Stripe's default portal configuration is there too
       ]);
@@ -448,10 +453,10 @@ describe('the npm run stripe:sync command', () => {
     expect(first).toMatchObject({ code: 0 });
     expect(first.output).toContain(`making ${emulator.url} match plans/plans.yaml`);
     expect(first.output).toMatch(/created\s+price\s+price_\w+\s+price_starter_monthly 1900 usd\/month/);
-    expect(first.output).toContain('14 created, 0 updated, 0 archived, 0 unchanged');
+    expect(first.output).toContain('16 created, 0 updated, 0 archived, 0 unchanged');
     const second = await runCommand([], env);
     expect(second).toMatchObject({ code: 0 });
-    expect(second.output).toContain('0 created, 0 updated, 0 archived, 14 unchanged');
+    expect(second.output).toContain('0 created, 0 updated, 0 archived, 16 unchanged');
   }, 60_000);
 
   it('stops with the line and the reason of a bad plans file, before calling Stripe', async () => {

@@ -173,7 +173,10 @@ export async function differencesFromStripe(stripe: Stripe, databaseUrl: string)
         problems.push(`subscription ${subscription.id}: not in our database`);
         continue;
       }
-      const item = subscription.items.data[0];
+      // The plan's (licensed) item: metered overage items sit beside it and name no plan.
+      const item =
+        subscription.items.data.find((candidate) => candidate.price.recurring?.usage_type !== 'metered') ??
+        subscription.items.data[0];
       compare(problems, `subscription ${subscription.id}`, {
         status: [row.status, subscription.status],
         price: [row.price_id, item?.price.id ?? null],

@@ -145,11 +145,11 @@ class CountingGate extends FeatureGate {
   release: (() => void) | null = null;
   blockReads = false;
 
-  protected override async load(accountId: string): Promise<AccountAllowances> {
+  protected override async load(accountIds: string[]): Promise<Map<string, AccountAllowances>> {
     this.reads += 1;
     const plan = this.nextPlan;
     if (this.blockReads) await new Promise<void>((done) => (this.release = done));
-    return { ...allowancesOf(plan), accountId };
+    return new Map(accountIds.map((accountId) => [accountId, { ...allowancesOf(plan), accountId }]));
   }
 }
 
@@ -208,6 +208,14 @@ describe('the entitlement cache', () => {
     const cache = gate({ ttlMs: 0 });
     await cache.allowances('acct_1');
     await cache.allowances('acct_1');
+    expect(cache.reads).toBe(2);
+  });
+
+  it('reads many accounts in one go, and only those not cached', async () => {
+    const cache = gate();
+    await cache.allowances('a');
+    const all = await cache.allowancesOf(['a', 'b', 'c', 'b']);
+    expect(all.map((allowances) => allowances.accountId)).toEqual(['a', 'b', 'c', 'b']);
     expect(cache.reads).toBe(2);
   });
 

@@ -135,14 +135,28 @@ describe('the real plans/plans.yaml', () => {
       unitAmountDecimal: '1',
       currency: 'usd',
       lookupKey: 'price_ai_requests_overage',
+      yearlyLookupKey: 'price_ai_requests_overage_yearly',
       productName: 'CODITECT AI requests (overage)',
     });
     expect(catalog.meteredPrice('storage_mb')).toMatchObject({
-      meterEventName: 'coditect_storage_mb',
-      aggregation: 'last',
+      meterEventName: 'coditect_storage_mb_overage',
+      aggregation: 'sum',
       unitAmountDecimal: '5',
     });
     expect(catalog.meteredPrice('seats')).toBeUndefined();
+  });
+
+  it('lists the overage prices a plan carries, for each interval', () => {
+    expect(catalog.overageLookupKeys('starter', 'month')).toEqual([
+      'price_ai_requests_overage',
+      'price_storage_mb_overage',
+    ]);
+    expect(catalog.overageLookupKeys('professional', 'year')).toEqual([
+      'price_ai_requests_overage_yearly',
+      'price_storage_mb_overage_yearly',
+    ]);
+    expect(catalog.overageLookupKeys('enterprise', 'month')).toEqual([]);
+    expect(catalog.overageLookupKeys('free', 'month')).toEqual([]);
   });
 
   it('answers the lookups the services need', () => {
@@ -378,17 +392,35 @@ describe('the cross-checks', () => {
     expectIssue(text, lineOf(text, 'limits:', 'key: starter'), /plan starter has no limit for seats/);
   });
 
-  it('refuses a meter aggregation that does not fit the metric', () => {
-    const text = edited('aggregation: last', 'aggregation: sum');
+  it('refuses a meter aggregation other than sum, since overage is reported as increases', () => {
+    const text = edited(
+      /(meterEventName: coditect_storage_mb_overage[\s\S]*?)aggregation: sum/,
+      '$1aggregation: last',
+    );
     expectIssue(
       text,
-      lineOf(text, 'aggregation: sum', 'meterEventName: coditect_storage_mb'),
-      /storage_mb is a gauge: its meter aggregates with last/,
+      lineOf(text, 'aggregation: last', 'meterEventName: coditect_storage_mb_overage'),
+      /storage_mb: overage is reported as increases, so its meter aggregates with sum/,
+    );
+  });
+
+  it('refuses a yearly metered lookup key that another price uses', () => {
+    const text = edited(
+      'yearlyLookupKey: price_storage_mb_overage_yearly',
+      'yearlyLookupKey: price_ai_requests_overage_yearly',
+    );
+    expectIssue(
+      text,
+      lineOf(text, 'yearlyLookupKey: price_ai_requests_overage_yearly', "unitAmountDecimal: '5'"),
+      /meteredPrices\[1\]\.yearlyLookupKey: lookup key price_ai_requests_overage_yearly is used twice/,
     );
   });
 
   it('refuses one meter event name for two metered prices', () => {
-    const text = edited('meterEventName: coditect_storage_mb', 'meterEventName: coditect_ai_requests');
+    const text = edited(
+      'meterEventName: coditect_storage_mb_overage',
+      'meterEventName: coditect_ai_requests',
+    );
     expectIssue(
       text,
       lineOf(text, 'meterEventName: coditect_ai_requests', "unitAmountDecimal: '1'"),

@@ -20,7 +20,7 @@ import { cardOutcome } from './cards';
 import { C, type Emulator, emit, idOf, now } from './ctx';
 import { createInvoiceItem } from './invoice-item-objects';
 import { confirmPaymentIntent, newPaymentIntent, newSetupIntent } from './payments';
-import { priceAmount, priceProductId } from './pricing';
+import { isMetered, priceAmount, priceProductId, refuseMeteredQuantity } from './pricing';
 import { createSubscription } from './subscriptions';
 import { hostedUrl, learnOrigin } from './urls';
 
@@ -66,8 +66,11 @@ function create(req: ApiRequest): Session {
         `line_items[${i}][price]`,
       );
     }
-    const quantity = r.int('quantity') ?? 1;
-    const amount = priceAmount(price, quantity);
+    refuseMeteredQuantity(price, r.int('quantity'), `line_items[${i}]`);
+    // A metered price has no quantity and costs nothing up front: its usage is billed after each period.
+    const metered = isMetered(price);
+    const quantity = metered ? null : (r.int('quantity') ?? 1);
+    const amount = quantity === null ? 0 : priceAmount(price, quantity);
     return {
       id: newId('li'),
       object: 'item',
@@ -281,7 +284,9 @@ export function completeSession(
     const sub = createSubscription(emu, {
       customer,
       items: lines.flatMap((l) =>
-        l.price?.type === 'recurring' ? [{ price: l.price, quantity: l.quantity ?? 1, metadata: {} }] : [],
+        l.price?.type === 'recurring'
+          ? [{ price: l.price, quantity: l.quantity ?? undefined, metadata: {} }]
+          : [],
       ),
       trialEnd: extras?.trialEnd ?? (extras?.trialPeriodDays ? at + extras.trialPeriodDays * 86_400 : null),
       trialFromPlan: false,

@@ -4,6 +4,7 @@
  * (https://docs.stripe.com/products-prices/pricing-models).
  */
 import type Stripe from 'stripe';
+import { invalidRequest } from '../core/errors';
 import { decimalString } from './ctx';
 import { type Interval, type Tier, tieredAmount } from './math';
 
@@ -13,6 +14,22 @@ export function priceProductId(price: Stripe.Price): string {
 
 export function isMetered(price: Stripe.Price): boolean {
   return price.recurring?.usage_type === 'metered';
+}
+
+/**
+ * Stripe refuses a quantity on a metered price (its quantity is what the meter counts): 400 naming the entry,
+ * e.g. "Quantity should not be specified where usage_type is `metered`. Remove quantity from `line_items[1]`."
+ */
+export function refuseMeteredQuantity(
+  price: Stripe.Price,
+  quantity: number | undefined,
+  entry: string,
+): void {
+  if (quantity === undefined || !isMetered(price)) return;
+  throw invalidRequest(
+    `Quantity should not be specified where usage_type is \`metered\`. Remove quantity from \`${entry}\`.`,
+    `${entry}[quantity]`,
+  );
 }
 
 export function priceTiers(price: Stripe.Price): Tier[] {

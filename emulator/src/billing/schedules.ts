@@ -16,10 +16,18 @@ import { requireCustomer, requirePrice } from '../resources/common';
 import { C, type Emulator, emit, id, idOf, now } from './ctx';
 import { customerIdOf } from './invoices';
 import { addIntervals, type Interval } from './math';
-import { isMetered, recurringOf } from './pricing';
+import { isMetered, recurringOf, refuseMeteredQuantity } from './pricing';
 import { buildItem, subPeriod } from './subscription-objects';
 import type { Task } from './time/engine';
-import { cancelNow, createSubscription, requireSubscription, saveSub } from './subscriptions';
+import {
+  billDroppedMeteredUsage,
+  cancelNow,
+  createSubscription,
+  droppedMeteredItems,
+  requireSubscription,
+  restartSwappedMeteredItems,
+  saveSub,
+} from './subscriptions';
 
 type Schedule = Stripe.SubscriptionSchedule;
 type Phase = Stripe.SubscriptionSchedule.Phase;
@@ -133,10 +141,12 @@ interface PhaseInput {
 
 function readPhases(emu: Emulator, readers: ParamReader[]): PhaseInput[] {
   return readers.map((r, i) => {
-    const items = (r.objArray('items') ?? []).map((it) => ({
-      price: requirePrice(emu, it.reqStr('price'), `phases[${i}][items][0][price]`),
-      quantity: it.int('quantity'),
-    }));
+    const items = (r.objArray('items') ?? []).map((it, j) => {
+      const price = requirePrice(emu, it.reqStr('price'), `phases[${i}][items][${j}][price]`);
+      const quantity = it.int('quantity');
+      refuseMeteredQuantity(price, quantity, `phases[${i}][items][${j}]`);
+      return { price, quantity };
+    });
     if (items.length === 0) throw missingParam(`phases[${i}][items]`);
     const startRaw = r.str('start_date');
     const endRaw = r.str('end_date');
@@ -241,6 +251,19 @@ function advancePhase(emu: Emulator, s: Schedule): void {
       sub.metadata = { ...sub.metadata, ...next.metadata };
     saveSub(emu, sub);
     emit(emu, 'customer.subscription.updated', sub, { items: before.items });
+    // Metered prices the new phase drops bill their usage so far (the renewal at this moment carries it),
+    // unless the phase is entered without prorations, which Stripe also applies to that usage.
+    const at = now(emu, customerIdOf(sub));
+    restartSwappedMeteredItems(emu, before.items.data, sub.items.data, at);
+    if (next.proration_behavior !== 'none' && before.status !== 'trialing') {
+      billDroppedMeteredUsage(
+        emu,
+        before,
+        droppedMeteredItems(before.items.data, sub.items.data),
+        period,
+        at,
+      );
+    }
   }
   const { obj, previous } = emu.store.update<Schedule>(C.schedule, s.id, (x) => {
     x.current_phase = { start_date: next.start_date, end_date: next.end_date };

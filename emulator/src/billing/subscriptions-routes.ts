@@ -26,6 +26,7 @@ import {
   resumeSubscription,
   updateSubscription,
 } from './subscriptions';
+import { isMetered, refuseMeteredQuantity } from './pricing';
 import { learnOrigin } from './urls';
 
 const PAYMENT_BEHAVIORS = [
@@ -97,11 +98,12 @@ function create(req: ApiRequest): Stripe.Subscription {
   learnOrigin(emu, req.headers.host);
   const customer = requireCustomer(emu, p.reqStr('customer'));
   const at = now(emu, customer.id);
-  const items: ItemInput[] = (p.objArray('items') ?? []).map((r) => ({
-    price: readPrice(emu, r),
-    quantity: r.int('quantity'),
-    metadata: r.metadata({}),
-  }));
+  const items: ItemInput[] = (p.objArray('items') ?? []).map((r, i) => {
+    const price = readPrice(emu, r);
+    const quantity = r.int('quantity');
+    refuseMeteredQuantity(price, quantity, `items[${i}]`);
+    return { price, quantity, metadata: r.metadata({}) };
+  });
   if (items.length === 0)
     throw invalidRequest('Missing required param: items.', 'items', 'parameter_missing');
   const trialEndRaw = readTimestampOrNow(p, 'trial_end');
@@ -146,13 +148,18 @@ function create(req: ApiRequest): Stripe.Subscription {
 }
 
 export function readItemChanges(emu: Emulator, readers: ParamReader[]): ItemChange[] {
-  return readers.map((r) => ({
-    id: r.str('id') ?? null,
-    price: r.has('price') || r.has('price_data') || r.has('plan') ? readPrice(emu, r) : null,
-    quantity: r.int('quantity'),
-    deleted: r.bool('deleted') ?? false,
-    metadata: r.has('metadata') ? r.metadata({}) : undefined,
-  }));
+  return readers.map((r, i) => {
+    const price = r.has('price') || r.has('price_data') || r.has('plan') ? readPrice(emu, r) : null;
+    const quantity = r.int('quantity');
+    if (price) refuseMeteredQuantity(price, quantity, `items[${i}]`);
+    return {
+      id: r.str('id') ?? null,
+      price,
+      quantity,
+      deleted: r.bool('deleted') ?? false,
+      metadata: r.has('metadata') ? r.metadata({}) : undefined,
+    };
+  });
 }
 
 function update(req: ApiRequest): Stripe.Subscription {
@@ -279,13 +286,14 @@ const itemRoutes: Route[] = [
     path: '/v1/subscription_items',
     params: ACCEPTED.itemCreate,
     handler: (req) =>
-      itemWrite(req, () => ({
-        id: null,
-        price: readPrice(req.emu, req.p),
-        quantity: req.p.int('quantity'),
-        deleted: false,
-        metadata: req.p.metadata({}),
-      })),
+      itemWrite(req, () => {
+        const price = readPrice(req.emu, req.p);
+        const quantity = req.p.int('quantity');
+        if (quantity !== undefined && isMetered(price)) {
+          throw invalidRequest('Quantity should not be specified where usage_type is `metered`.', 'quantity');
+        }
+        return { id: null, price, quantity, deleted: false, metadata: req.p.metadata({}) };
+      }),
   },
   {
     method: 'GET',

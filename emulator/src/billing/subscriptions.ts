@@ -139,13 +139,15 @@ export function meteredLines(
     .filter((it) => isMetered(it.price))
     .map((it) => {
       const meter = it.price.recurring?.meter ?? null;
-      const usage = meter ? meterUsage(emu, meter, customerId, period.start, period.end) : 0;
+      // An item added (or given its price) mid-period bills only the usage from then on.
+      const start = Math.min(period.end, Math.max(period.start, meteredSince(emu, it)));
+      const usage = meter ? meterUsage(emu, meter, customerId, start, period.end) : 0;
       const quantity = billableQuantity(usage);
       return {
         amount: priceAmount(it.price, quantity),
         currency: it.price.currency,
         description: `${quantity} × ${productName(emu, it.price)} (${it.price.billing_scheme === 'tiered' ? 'Tiered' : `at ${money(unitAmount(it.price), it.price.currency)}`})`,
-        period,
+        period: { start, end: period.end },
         price: it.price,
         quantity,
         proration: false,
@@ -155,6 +157,85 @@ export function meteredLines(
         metadata: {},
       };
     });
+}
+
+/** When a metered item's current price started counting usage: a price swapped in place restarts it. */
+const METERED_SINCE = '_metered_item_since';
+
+function meteredSince(emu: Emulator, item: Stripe.SubscriptionItem): number {
+  return emu.store.get<{ id: string; since: number }>(METERED_SINCE, item.id)?.since ?? item.created;
+}
+
+function markMeteredSince(emu: Emulator, itemId: string, at: number): void {
+  emu.store.put(METERED_SINCE, { id: itemId, since: at });
+}
+
+/**
+ * The metered items of `before` that `after` no longer bills at the same price (deleted, or given another
+ * price): with flexible billing mode Stripe bills their usage so far as an invoice item when they go
+ * (https://docs.stripe.com/billing/subscriptions/usage-based/manage-billing-setup#update-prices-mid-cycle).
+ */
+export function droppedMeteredItems(
+  before: readonly Stripe.SubscriptionItem[],
+  after: readonly Stripe.SubscriptionItem[],
+): Stripe.SubscriptionItem[] {
+  return before.filter((old) => {
+    if (!isMetered(old.price)) return false;
+    const now = after.find((it) => it.id === old.id);
+    return !now || now.price.id !== old.price.id;
+  });
+}
+
+/**
+ * Bills the usage of dropped metered items from their start in `period` up to `at`, as pending invoice items of
+ * the subscription (the next invoice, or the one a change makes now, carries them). Returns them.
+ */
+export function billDroppedMeteredUsage(
+  emu: Emulator,
+  sub: Stripe.Subscription,
+  dropped: readonly Stripe.SubscriptionItem[],
+  period: { start: number; end: number },
+  at: number,
+): Stripe.InvoiceItem[] {
+  if (dropped.length === 0) return [];
+  const lines = meteredLines(
+    emu,
+    { ...sub, items: { ...sub.items, data: [...dropped] } },
+    {
+      start: period.start,
+      end: Math.min(at, period.end),
+    },
+  ).filter((l) => (l.quantity ?? 0) > 0);
+  return lines.map((l) =>
+    createInvoiceItem(emu, {
+      customer: customerIdOf(sub),
+      amount: l.amount,
+      currency: l.currency,
+      description: l.description,
+      period: l.period,
+      price: l.price,
+      quantity: l.quantity ?? 0,
+      proration: false,
+      subscription: sub.id,
+      subscriptionItem: l.subscriptionItem,
+      invoice: null,
+      metadata: {},
+      testClock: sub.test_clock ? idOf(sub.test_clock) : null,
+    }),
+  );
+}
+
+/** Restarts usage counting for metered items whose price was swapped in place. */
+export function restartSwappedMeteredItems(
+  emu: Emulator,
+  before: readonly Stripe.SubscriptionItem[],
+  after: readonly Stripe.SubscriptionItem[],
+  at: number,
+): void {
+  for (const it of after) {
+    const old = before.find((candidate) => candidate.id === it.id);
+    if (old && isMetered(it.price) && old.price.id !== it.price.id) markMeteredSince(emu, it.id, at);
+  }
 }
 
 function customerOfSub(emu: Emulator, sub: Stripe.Subscription): Stripe.Customer {
@@ -779,12 +860,25 @@ export function updateSubscription(
   const previous = previousAttributes(before, sub);
   if (Object.keys(previous).length > 0) emit(emu, 'customer.subscription.updated', sub, previous);
 
+  // Metered items that go (or change price) bill their usage so far, unless the change prorates nothing.
+  restartSwappedMeteredItems(emu, before.items.data, sub.items.data, at);
+  const usageItems =
+    args.prorationBehavior !== 'none' && before.status !== 'trialing'
+      ? billDroppedMeteredUsage(
+          emu,
+          before,
+          droppedMeteredItems(before.items.data, sub.items.data),
+          subPeriod(before),
+          at,
+        )
+      : [];
+
   if (invoiceNow && newPeriod) {
     // A reset billing cycle: credit the unused time (if prorating) and bill the new period now.
     recordProrationItems(emu, sub, resetCredits);
     const fresh = licensedLines(emu, sub, newPeriod);
     invoiceSubscription(emu, sub, 'subscription_update', fresh, newPeriod);
-  } else if (lines.length > 0) {
+  } else if (lines.length > 0 || usageItems.length > 0) {
     recordProrationItems(emu, sub, lines);
     if (args.prorationBehavior === 'always_invoice') {
       invoiceSubscription(emu, sub, 'subscription_update', [], { start: date, end: subPeriod(sub).end });

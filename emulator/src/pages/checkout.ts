@@ -25,6 +25,9 @@ function form(session: Stripe.Checkout.Session, error: string | null, card = '',
     .map((l) => {
       const r = l.price?.recurring;
       const every = r ? ` / ${r.interval_count > 1 ? `${r.interval_count} ` : ''}${r.interval}` : '';
+      // A metered price has no quantity: its usage is billed after each period.
+      if (r?.usage_type === 'metered')
+        return `<tr><td>${esc(l.description ?? '')} (usage, billed after each ${r.interval})</td><td class="num">—</td></tr>`;
       return `<tr><td>${esc(l.description ?? '')} × ${l.quantity ?? 1}</td><td class="num">${money(l.amount_total, l.currency)}${every}</td></tr>`;
     })
     .join('');

@@ -12,6 +12,7 @@ import { attachPaymentMethod, createCardPaymentMethod } from '../resources/payme
 import { C, type Emulator, emit, idOf } from '../billing/ctx';
 import { customerIdOf } from '../billing/invoices';
 import { requireConfiguration, requirePortalSession } from '../billing/portal';
+import { isMetered } from '../billing/pricing';
 import { subPeriod } from '../billing/subscription-objects';
 import {
   cancelNow,
@@ -59,7 +60,8 @@ function subscriptionSection(
   config: Configuration,
   sub: Stripe.Subscription,
 ): string {
-  const item = sub.items.data[0];
+  // The plan is the licensed item; metered (usage) items beside it are not plans to switch.
+  const item = sub.items.data.find((it) => !isMetered(it.price)) ?? sub.items.data[0];
   const name = item
     ? (emu.store.get<Stripe.Product>(C.product, String(item.price.product))?.name ?? item.price.id)
     : '';
@@ -208,7 +210,7 @@ export const routes: Route[] = [
       const allowed = (su.products ?? []).some((pr) => pr.prices.includes(priceId));
       if (!allowed) throw invalidRequest('This price is not offered in the portal.', 'price');
       const price = emu.store.require<Stripe.Price>(C.price, priceId, 'price');
-      const item = sub.items.data[0];
+      const item = sub.items.data.find((it) => !isMetered(it.price)) ?? sub.items.data[0];
       const behavior =
         su.proration_behavior === 'always_invoice'
           ? 'always_invoice'

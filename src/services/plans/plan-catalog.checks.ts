@@ -22,6 +22,7 @@ interface CheckedFile {
     meterEventName: string;
     aggregation: 'sum' | 'last';
     lookupKey: string;
+    yearlyLookupKey: string;
   }>;
 }
 
@@ -151,6 +152,11 @@ function checkLookupKeys(file: CheckedFile, fail: Fail): void {
   });
   file.meteredPrices.forEach((price, index) => {
     claim(price.lookupKey, ['meteredPrices', index, 'lookupKey'], `the ${price.metric} metered price`);
+    claim(
+      price.yearlyLookupKey,
+      ['meteredPrices', index, 'yearlyLookupKey'],
+      `the ${price.metric} yearly metered price`,
+    );
   });
 }
 
@@ -168,10 +174,13 @@ function checkMeteredPrices(file: CheckedFile, fail: Fail): void {
     if (events.has(price.meterEventName))
       fail(at('meterEventName'), `meter event ${price.meterEventName} is used twice`);
     events.add(price.meterEventName);
-    // A counter's period total is the sum of its events; a gauge is billed on its peak, reported as `last`.
-    const expected = metric?.kind === 'gauge' ? 'last' : 'sum';
-    if (metric && price.aggregation !== expected) {
-      fail(at('aggregation'), `${price.metric} is a ${metric.kind}: its meter aggregates with ${expected}`);
+    // The overage reporter sends each increase of a period's overage (counters: of the total, gauges: of the
+    // peak) as a delta, so the period's overage is the sum of its events, whatever kind the metric is.
+    if (metric && price.aggregation !== 'sum') {
+      fail(
+        at('aggregation'),
+        `${price.metric}: overage is reported as increases, so its meter aggregates with sum`,
+      );
     }
   });
 }

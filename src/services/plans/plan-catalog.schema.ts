@@ -81,6 +81,7 @@ const meteredPriceSchema = z
     aggregation: z.enum(['sum', 'last']),
     unitAmountDecimal: decimalCents,
     lookupKey,
+    yearlyLookupKey: lookupKey,
     productName: z.string().min(1),
   })
   .strict();

@@ -1,11 +1,12 @@
-import type {
-  Catalog,
-  MeteredPrice,
-  MetricKey,
-  MetricKind,
-  Plan,
-  PlanInterval,
-  PlanPrice,
+import {
+  type Catalog,
+  type MeteredPrice,
+  meteredLookupKey,
+  type MetricKey,
+  type MetricKind,
+  type Plan,
+  type PlanInterval,
+  type PlanPrice,
 } from './plan.types';
 import { FREE_PLAN_KEY } from './plan-catalog.checks';
 import { UnknownPlanError } from './plan-catalog.errors';
@@ -87,6 +88,23 @@ export class PlanCatalog {
 
   meteredPrices(): readonly MeteredPrice[] {
     return this.catalog.meteredPrices;
+  }
+
+  /**
+   * The metered prices a subscription to `planKey` carries: one per metric the plan bills as overage
+   * (`overLimit: bill_overage`), in the order of the plan's limits. Empty for a plan that bills none (free,
+   * enterprise).
+   */
+  overagePrices(planKey: string): MeteredPrice[] {
+    return this.plan(planKey).limits.flatMap((limit) => {
+      const metered = limit.overLimit === 'bill_overage' ? this.meteredByMetric.get(limit.metric) : undefined;
+      return metered ? [metered] : [];
+    });
+  }
+
+  /** The lookup keys of `overagePrices(planKey)` for a subscription billed every `interval`. */
+  overageLookupKeys(planKey: string, interval: PlanInterval): string[] {
+    return this.overagePrices(planKey).map((price) => meteredLookupKey(price, interval));
   }
 
   /** How a metric behaves (counter or gauge) and its unit. */

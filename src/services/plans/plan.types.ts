@@ -58,13 +58,24 @@ export interface MeteredPrice {
   metric: MetricKey;
   /** The meter's event name, e.g. `coditect_ai_requests`. */
   meterEventName: string;
-  /** Stripe meters aggregate by sum, count or last; gauges bill their period peak by reporting it as `last`. */
+  /**
+   * Stripe meters aggregate by sum, count or last. The overage reporter sends increases of a period's overage
+   * (deltas), so the catalog checks refuse anything but `sum`; `last` stays in the type to name that error.
+   */
   aggregation: 'sum' | 'last';
   /** Price per unit in cents, as a decimal string when below one cent is needed (Stripe's unit_amount_decimal). */
   unitAmountDecimal: string;
   currency: string;
+  /** The lookup key of the monthly metered price: what monthly subscriptions carry. */
   lookupKey: string;
+  /** The lookup key of the yearly metered price: what yearly subscriptions carry (one interval per subscription). */
+  yearlyLookupKey: string;
   productName: string;
+}
+
+/** The lookup key of a metered price for a subscription billed every `interval`. */
+export function meteredLookupKey(price: MeteredPrice, interval: PlanInterval): string {
+  return interval === 'year' ? price.yearlyLookupKey : price.lookupKey;
 }
 
 export interface Catalog {

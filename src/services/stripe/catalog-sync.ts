@@ -1,6 +1,6 @@
 import type Stripe from 'stripe';
 import type { PlanCatalog } from '../plans/plan-catalog';
-import type { MeteredPrice, Plan } from '../plans/plan.types';
+import { type MeteredPrice, meteredLookupKey, type Plan } from '../plans/plan.types';
 import { listAllMeters, syncMeter } from './catalog-meters';
 import { type PortalProduct, syncPortalConfiguration } from './catalog-portal';
 import { type DesiredPrice, pricesByLookupKey, syncPrice } from './catalog-prices';
@@ -53,18 +53,21 @@ export async function syncCatalog(stripe: Stripe, catalog: PlanCatalog): Promise
   for (const metered of catalog.meteredPrices()) {
     const productId = await syncProduct(stripe, products, meteredProduct(metered, catalog), report);
     const meterId = await syncMeter(stripe, meters, metered, report);
-    const desired: DesiredPrice = {
-      lookupKey: metered.lookupKey,
-      productId,
-      currency: metered.currency,
-      // Overage is billed monthly in arrears. Stripe wants one interval per subscription, so a yearly
-      // subscription cannot carry this price as it is: how yearly plans bill overage is the metering issue's.
-      interval: 'month',
-      amount: { kind: 'metered', unitAmountDecimal: metered.unitAmountDecimal, meterId },
-      nickname: metered.productName,
-      metadata: { [METRIC_PRODUCT_METADATA]: metered.metric },
-    };
-    await syncPrice(stripe, existingPrices.get(metered.lookupKey), desired, report);
+    // Stripe bills a subscription's items on one schedule, so monthly and yearly subscriptions each carry a
+    // metered price of their own interval (on the same meter); both bill the usage of the period they close.
+    for (const interval of ['month', 'year'] as const) {
+      const lookupKey = meteredLookupKey(metered, interval);
+      const desired: DesiredPrice = {
+        lookupKey,
+        productId,
+        currency: metered.currency,
+        interval,
+        amount: { kind: 'metered', unitAmountDecimal: metered.unitAmountDecimal, meterId },
+        nickname: interval === 'month' ? metered.productName : `${metered.productName}, yearly`,
+        metadata: { [METRIC_PRODUCT_METADATA]: metered.metric },
+      };
+      await syncPrice(stripe, existingPrices.get(lookupKey), desired, report);
+    }
   }
 
   await syncPortalConfiguration(stripe, portalProducts, report);
@@ -74,7 +77,7 @@ export async function syncCatalog(stripe: Stripe, catalog: PlanCatalog): Promise
 function allLookupKeys(catalog: PlanCatalog): string[] {
   return [
     ...catalog.plans().flatMap((plan) => plan.prices.map((price) => price.lookupKey)),
-    ...catalog.meteredPrices().map((price) => price.lookupKey),
+    ...catalog.meteredPrices().flatMap((price) => [price.lookupKey, price.yearlyLookupKey]),
   ];
 }
 
@@ -96,7 +99,7 @@ function meteredProduct(price: MeteredPrice, catalog: PlanCatalog): DesiredProdu
     metadataValue: price.metric,
     id: null,
     name: price.productName,
-    description: `Usage beyond a plan's allowance, billed per ${unit} at the end of each month.`,
+    description: `Usage beyond a plan's allowance, billed per ${unit} at the end of each billing period.`,
     unitLabel: unit,
   };
 }

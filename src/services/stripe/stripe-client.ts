@@ -1,5 +1,7 @@
 import Stripe from 'stripe';
 import type { Config } from '../../config';
+import type { StripeCallMetrics, StripeCallOutcome } from '../../observability/metrics';
+import { noteStripeRequest } from '../../observability/request-scope';
 import { SERVICE_NAME, SERVICE_VERSION } from '../../version';
 import type { Logger } from '../logger';
 import { idempotencyKey } from './idempotency-key';
@@ -36,6 +38,7 @@ export class StripeClient {
   constructor(
     settings: StripeSettings,
     private readonly logger: Logger,
+    private readonly metrics: StripeCallMetrics | null = null,
   ) {
     this.sdk = new Stripe(settings.secretKey, {
       timeout: settings.timeoutMs,
@@ -79,11 +82,12 @@ export class StripeClient {
     const started = performance.now();
     try {
       const result = await this.sendWithRateLimitRetries(send, options);
-      this.record(operation, started, true);
+      this.record(operation, started, 'success');
       return result;
     } catch (error) {
-      this.record(operation, started, false);
+      this.record(operation, started, stripeOutcomeOf(error));
       const mapped = toBillingError(error);
+      if (error instanceof Stripe.errors.StripeError && error.requestId) noteStripeRequest(error.requestId);
       this.logger.warn(
         {
           stripe: {
@@ -125,13 +129,29 @@ export class StripeClient {
     return this.stats;
   }
 
-  private record(operation: string, started: number, ok: boolean): void {
+  private record(operation: string, started: number, outcome: StripeCallOutcome): void {
+    const elapsedMs = performance.now() - started;
     const entry = this.stats.get(operation) ?? { calls: 0, failures: 0, totalMs: 0 };
     entry.calls += 1;
-    if (!ok) entry.failures += 1;
-    entry.totalMs += performance.now() - started;
+    if (outcome !== 'success') entry.failures += 1;
+    entry.totalMs += elapsedMs;
     this.stats.set(operation, entry);
+    this.metrics?.call(operation, outcome, elapsedMs / 1000);
   }
+}
+
+/** A failed call's kind for the metrics, by the SDK's error class (never the message): a small, fixed set. */
+function stripeOutcomeOf(error: unknown): StripeCallOutcome {
+  const errors = Stripe.errors;
+  if (error instanceof errors.StripeCardError) return 'card_error';
+  if (error instanceof errors.StripeRateLimitError) return 'rate_limit_error';
+  if (error instanceof errors.StripeIdempotencyError) return 'idempotency_error';
+  if (error instanceof errors.StripeInvalidRequestError) return 'invalid_request_error';
+  if (error instanceof errors.StripeAuthenticationError || error instanceof errors.StripePermissionError)
+    return 'authentication_error';
+  if (error instanceof errors.StripeConnectionError) return 'connection_error';
+  if (error instanceof errors.StripeAPIError) return 'api_error';
+  return 'other_error';
 }
 
 /** `STRIPE_API_BASE` (e.g. the emulator) as the SDK's host, port and protocol; unset means Stripe itself. */

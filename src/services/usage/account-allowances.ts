@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Entitlement, Subscription } from '../../entities';
-import { entitlementsOf, type FeatureProvisioner } from '../feature-provisioner';
+import { entitlementsOf as planEntitlements, type FeatureProvisioner } from '../feature-provisioner';
 import type { MetricKey, MetricKind, OverLimitBehavior, Plan } from '../plans/plan.types';
 import type { PlanCatalog } from '../plans/plan-catalog';
 import { LIVE_STATUSES } from '../subscription-sync';
@@ -29,28 +29,56 @@ export interface AccountAllowances {
   metrics: ReadonlyMap<MetricKey, MetricAllowance>;
 }
 
-/** Reads an account's allowances: two indexed queries. */
+/** Reads accounts' allowances: two indexed queries, however many accounts. */
 export async function loadAccountAllowances(
   em: EntityManager,
-  accountId: string,
+  accountIds: string[],
   catalog: PlanCatalog,
   provisioner: FeatureProvisioner,
   now: Date,
-): Promise<AccountAllowances> {
-  const [subscription, stored] = await Promise.all([
-    em.findOne(
+): Promise<Map<string, AccountAllowances>> {
+  const [subscriptions, stored] = await Promise.all([
+    em.find(
       Subscription,
-      { accountId, status: { $in: [...LIVE_STATUSES] } },
-      { orderBy: { createdAt: 'desc' }, disableIdentityMap: true },
+      { accountId: { $in: accountIds }, status: { $in: [...LIVE_STATUSES] } },
+      // Ascending, so the newest live subscription of an account (should Stripe ever hold two) is kept last.
+      { orderBy: { createdAt: 'asc' }, disableIdentityMap: true },
     ),
-    em.find(Entitlement, { accountId }, { disableIdentityMap: true }),
+    em.find(Entitlement, { accountId: { $in: accountIds } }, { disableIdentityMap: true }),
   ]);
+  const subscriptionOf = new Map(subscriptions.map((row) => [row.accountId, row]));
+  const entitlementsOf = new Map<string, Entitlement[]>();
+  for (const row of stored)
+    entitlementsOf.set(row.accountId, [...(entitlementsOf.get(row.accountId) ?? []), row]);
+  return new Map(
+    accountIds.map((accountId) => [
+      accountId,
+      allowancesOf(
+        accountId,
+        subscriptionOf.get(accountId) ?? null,
+        entitlementsOf.get(accountId) ?? [],
+        catalog,
+        provisioner,
+        now,
+      ),
+    ]),
+  );
+}
+
+function allowancesOf(
+  accountId: string,
+  subscription: Subscription | null,
+  stored: Entitlement[],
+  catalog: PlanCatalog,
+  provisioner: FeatureProvisioner,
+  now: Date,
+): AccountAllowances {
   const plan = provisioner.effectivePlan(subscription, now);
   // An account never provisioned (no subscription, no override) has its plan's entitlements as they are.
   const entitlements =
     stored.length > 0
       ? stored.map((row) => ({ featureKey: row.featureKey, enabled: row.enabled, limit: row.limit }))
-      : entitlementsOf(plan);
+      : planEntitlements(plan);
   const byKey = new Map(entitlements.map((row) => [row.featureKey, row]));
   const features = new Map(
     Object.entries(plan.features).map(([key, enabled]) => [key, byKey.get(key)?.enabled ?? enabled]),
@@ -62,7 +90,7 @@ export async function loadAccountAllowances(
       metric: limit.metric,
       kind: catalog.metric(limit.metric).kind,
       enabled: row ? row.enabled : limit.included === null || limit.included > 0,
-      included: row ? row.limit : limit.included,
+      included: row ? (row.limit === null ? null : Number(row.limit)) : limit.included,
       overLimit: limit.overLimit,
     });
   }

@@ -74,18 +74,42 @@ export class FeatureGate {
 
   /** The account's allowances now: from the cache, or read once however many callers ask at the same time. */
   async allowances(accountId: string): Promise<AccountAllowances> {
-    const entry = this.cache.get(accountId);
-    if (entry && entry.expiresAt > Date.now()) return entry.value;
-    const inFlight = this.pending.get(accountId);
-    if (inFlight) return inFlight.promise;
-    const load: PendingLoad = { promise: this.load(accountId), stale: false };
-    this.pending.set(accountId, load);
-    try {
-      const value = await load.promise;
-      if (!load.stale) this.remember(accountId, value);
-      return value;
-    } finally {
-      if (this.pending.get(accountId) === load) this.pending.delete(accountId);
+    const [allowances] = await this.allowancesOf([accountId]);
+    return allowances as AccountAllowances;
+  }
+
+  /** Several accounts' allowances; those not cached or already being read are read together, in one go. */
+  async allowancesOf(accountIds: readonly string[]): Promise<AccountAllowances[]> {
+    const now = Date.now();
+    const missing = [...new Set(accountIds)].filter(
+      (accountId) => !this.pending.has(accountId) && !((this.cache.get(accountId)?.expiresAt ?? 0) > now),
+    );
+    if (missing.length > 0) this.startLoads(missing);
+    return Promise.all(
+      accountIds.map((accountId) => {
+        const entry = this.cache.get(accountId);
+        if (entry && entry.expiresAt > now) return entry.value;
+        return (this.pending.get(accountId) as PendingLoad).promise;
+      }),
+    );
+  }
+
+  private startLoads(accountIds: string[]): void {
+    const batch = this.load(accountIds);
+    for (const accountId of accountIds) {
+      const load: PendingLoad = {
+        promise: batch.then((loaded) => loaded.get(accountId) as AccountAllowances),
+        stale: false,
+      };
+      this.pending.set(accountId, load);
+      load.promise
+        .then((value) => {
+          if (!load.stale) this.remember(accountId, value);
+        })
+        .catch(() => undefined)
+        .finally(() => {
+          if (this.pending.get(accountId) === load) this.pending.delete(accountId);
+        });
     }
   }
 
@@ -110,9 +134,9 @@ export class FeatureGate {
     return this.cache.size;
   }
 
-  /** Reads the account from the database (a seam for tests of the cache). */
-  protected async load(accountId: string): Promise<AccountAllowances> {
-    return loadAccountAllowances(this.orm.em.fork(), accountId, this.catalog, this.provisioner, new Date());
+  /** Reads accounts from the database, two queries for any number (a seam for tests of the cache). */
+  protected async load(accountIds: string[]): Promise<Map<string, AccountAllowances>> {
+    return loadAccountAllowances(this.orm.em.fork(), accountIds, this.catalog, this.provisioner, new Date());
   }
 
   private remember(accountId: string, value: AccountAllowances): void {

@@ -146,14 +146,15 @@ export class OverageReporter {
 
   /**
    * Counters with overage to report: a pending report, or more overage than reported, in a period still open or
-   * closed less than `lateReportMs` ago, of an account with a Stripe customer (the others are skipped: there is
-   * nobody to bill).
+   * closed less than `lateReportMs` ago, of an account with a Stripe customer that is not deleted (the others are
+   * skipped: there is nobody to bill).
    */
   private async dueCounters(): Promise<DueCounter[]> {
     const notBefore = new Date(this.now().getTime() - this.lateReportMs);
     return this.em.fork().execute<DueCounter[]>(
       `select c."id" from "usage_counter" c
-         join "billing_customer" b on b."account_id" = c."account_id" and b."stripe_customer_id" is not null
+         join "billing_customer" b on b."account_id" = c."account_id"
+              and b."stripe_customer_id" is not null and b."deleted_at" is null
         where c."period_end" > ?
           and (c."overage_pending" is not null
                or (c."over_limit" = 'bill_overage' and c."included" is not null
@@ -174,7 +175,7 @@ export class OverageReporter {
       const rows = await tx.execute<Row[]>(
         `select c.*, b."stripe_customer_id" from "usage_counter" c
            join "billing_customer" b on b."account_id" = c."account_id"
-          where c."id" = ? and b."stripe_customer_id" is not null
+          where c."id" = ? and b."stripe_customer_id" is not null and b."deleted_at" is null
           for update of c skip locked`,
         [counterId],
         'all',

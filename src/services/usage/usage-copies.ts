@@ -65,18 +65,24 @@ export class UsageCopies {
 
   /** The copies of one account's usage period; null when there is no complete copy (read PostgreSQL). */
   async read(accountId: string, periodStart: Date): Promise<Map<string, CounterFigures> | null> {
-    if (!this.redis) return null;
+    const [copy] = await this.readMany([{ accountId, periodStart }]);
+    return copy ?? null;
+  }
+
+  /** Several usage periods' copies in one round trip; null for each without a complete copy. */
+  async readMany(
+    keys: ReadonlyArray<{ accountId: string; periodStart: Date }>,
+  ): Promise<Array<Map<string, CounterFigures> | null>> {
+    if (!this.redis || keys.length === 0) return keys.map(() => null);
     try {
-      const hash = await this.redis.hgetall(UsageCopies.keyOf(accountId, periodStart));
-      if (!hash[COMPLETE]) return null;
-      const figures = new Map<string, CounterFigures>();
-      for (const [metric, value] of Object.entries(hash)) {
-        if (metric !== COMPLETE) figures.set(metric, parseFigures(value));
-      }
-      return figures;
+      const pipeline = this.redis.pipeline();
+      for (const { accountId, periodStart } of keys)
+        pipeline.hgetall(UsageCopies.keyOf(accountId, periodStart));
+      const results = (await pipeline.exec()) ?? [];
+      return results.map(([error, hash]) => (error ? null : figuresOfHash(hash as Record<string, string>)));
     } catch (error) {
       this.logger.debug({ err: error }, 'usage copies unavailable: reading PostgreSQL');
-      return null;
+      return keys.map(() => null);
     }
   }
 
@@ -160,6 +166,15 @@ export class UsageCopies {
 
 interface WriteNewerPipeline {
   usageWriteNewer(key: string, expireAt: number, complete: number, ...fields: string[]): void;
+}
+
+function figuresOfHash(hash: Record<string, string>): Map<string, CounterFigures> | null {
+  if (!hash[COMPLETE]) return null;
+  const figures = new Map<string, CounterFigures>();
+  for (const [metric, value] of Object.entries(hash)) {
+    if (metric !== COMPLETE) figures.set(metric, parseFigures(value));
+  }
+  return figures;
 }
 
 function parseFigures(value: string): CounterFigures {

@@ -5,6 +5,17 @@ import type { AccountAllowances, MetricAllowance } from './account-allowances';
 import type { CounterFigures, UsageCopies } from './usage-copies';
 import { type UsagePeriod, usagePeriodAt } from './usage-period';
 
+/** Every metric of the account's plan, in the usage period of `now`, from the period's counters. */
+export function usageSummariesOf(
+  allowances: AccountAllowances,
+  counters: ReadonlyMap<string, Pick<CounterFigures, 'used' | 'peak'>>,
+  period: UsagePeriod,
+): UsageFigures[] {
+  return [...allowances.metrics.values()].map((allowance) =>
+    usageFiguresOf(allowance, counters.get(allowance.metric), period),
+  );
+}
+
 /** An account's usage of one metric in one usage period, as the API shows it. */
 export interface UsageFigures {
   metric: string;
@@ -27,45 +38,58 @@ export class UsageReader {
   ) {}
 
   async countersOf(accountId: string, period: UsagePeriod): Promise<ReadonlyMap<string, CounterFigures>> {
-    const copied = await this.copies.read(accountId, period.start);
-    if (copied) return copied;
+    const [counters] = await this.countersMany([{ accountId, period }]);
+    return counters as ReadonlyMap<string, CounterFigures>;
+  }
+
+  /**
+   * The counters of several accounts' usage periods: one Redis round trip for all, and one PostgreSQL query for
+   * those without a complete copy (whose copies are then refreshed).
+   */
+  async countersMany(
+    keys: ReadonlyArray<{ accountId: string; period: UsagePeriod }>,
+  ): Promise<Array<ReadonlyMap<string, CounterFigures>>> {
+    const copied = await this.copies.readMany(
+      keys.map(({ accountId, period }) => ({ accountId, periodStart: period.start })),
+    );
+    const missing = keys.filter((_, index) => !copied[index]);
+    if (missing.length === 0) return copied as Array<ReadonlyMap<string, CounterFigures>>;
     const rows = await this.orm.em
       .fork()
       .find(
         UsageCounter,
-        { accountId, periodStart: period.start },
-        { disableIdentityMap: true, fields: ['metric', 'used', 'peak', 'revision', 'periodEnd'] },
+        { $or: missing.map(({ accountId, period }) => ({ accountId, periodStart: period.start })) },
+        {
+          disableIdentityMap: true,
+          fields: ['accountId', 'metric', 'periodStart', 'used', 'peak', 'revision'],
+        },
       );
-    const figures = new Map(rows.map((row) => [row.metric, figuresOf(row)]));
-    await this.copies.write(
-      rows.map((row) => ({
-        accountId,
-        metric: row.metric,
-        periodStart: period.start,
-        periodEnd: period.end,
-        ...figuresOf(row),
-      })),
-      { accountId, periodStart: period.start, periodEnd: period.end },
+    const loaded = new Map<string, Map<string, CounterFigures>>();
+    for (const { accountId, period } of missing) loaded.set(slotOf(accountId, period.start), new Map());
+    for (const row of rows)
+      loaded.get(slotOf(row.accountId, row.periodStart))?.set(row.metric, figuresOf(row));
+    for (const { accountId, period } of missing) {
+      const figures = loaded.get(slotOf(accountId, period.start)) ?? new Map<string, CounterFigures>();
+      await this.copies.write(
+        [...figures].map(([metric, value]) => ({
+          accountId,
+          metric,
+          periodStart: period.start,
+          periodEnd: period.end,
+          ...value,
+        })),
+        { accountId, periodStart: period.start, periodEnd: period.end },
+      );
+    }
+    return keys.map(
+      ({ accountId, period }, index) =>
+        copied[index] ?? (loaded.get(slotOf(accountId, period.start)) as Map<string, CounterFigures>),
     );
-    return figures;
   }
+}
 
-  /** Every metric of the account's plan, in the current usage period. */
-  async summariesOf(allowances: AccountAllowances, now: Date): Promise<UsageFigures[]> {
-    const period = usagePeriodAt(allowances.billingPeriod, now);
-    const counters = await this.countersOf(allowances.accountId, period);
-    return [...allowances.metrics.values()].map((allowance) =>
-      usageFiguresOf(allowance, counters.get(allowance.metric), period),
-    );
-  }
-
-  async summaryOf(allowances: AccountAllowances, metric: MetricKey, now: Date): Promise<UsageFigures | null> {
-    const allowance = allowances.metrics.get(metric);
-    if (!allowance) return null;
-    const period = usagePeriodAt(allowances.billingPeriod, now);
-    const counters = await this.countersOf(allowances.accountId, period);
-    return usageFiguresOf(allowance, counters.get(metric), period);
-  }
+function slotOf(accountId: string, periodStart: Date): string {
+  return `${accountId}\u0000${periodStart.getTime()}`;
 }
 
 function figuresOf(row: Pick<UsageCounter, 'used' | 'peak' | 'revision'>): CounterFigures {

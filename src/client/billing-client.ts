@@ -1,0 +1,340 @@
+/**
+ * A small typed client for the billing service's GraphQL API, for other Node services (the AI gateway).
+ *
+ * It imports nothing but Node built-ins and the sibling files of this folder: other packages install it as
+ * `coditect-billing/client` and must not pull in the server (MikroORM, Fastify, Stripe).
+ */
+
+/** Why a feature is refused; the service may add reasons, so any other string can arrive too. */
+export type FeatureAccessReason = 'NOT_IN_PLAN' | 'UNKNOWN_FEATURE' | 'LIMIT_REACHED' | (string & {});
+
+/** `account(id).feature(key)`: whether the account may use a feature or metric now, and why not. */
+export interface FeatureAccess {
+  feature: string;
+  allowed: boolean;
+  /** null when allowed. */
+  reason: FeatureAccessReason | null;
+  /** For a metric: the included amount; null = unlimited or not metered. */
+  limit: number | null;
+  used: number | null;
+  remaining: number | null;
+}
+
+/** One use of a metric, as `recordUsage` takes it. */
+export interface RecordUsageInput {
+  /** A metric of the plan catalog, e.g. `ai_requests`. */
+  metric: string;
+  /** A whole number, 0 or more. */
+  quantity: number;
+  /**
+   * Unique per account and use (printable ASCII, at most 255 characters): a retry with the same key is
+   * reported as a duplicate and not counted again.
+   */
+  idempotencyKey: string;
+  /** The account that used it (the service role records for any account). */
+  accountId?: string;
+  /** When it was used; default now. Must be in the current usage period. */
+  occurredAt?: Date;
+}
+
+/** A metric's usage in the current billing period. */
+export interface UsageSummary {
+  metric: string;
+  used: number;
+  /** null = unlimited. */
+  included: number | null;
+  /** null = unlimited. */
+  remaining: number | null;
+  overage: number;
+  periodStart: Date;
+  periodEnd: Date;
+}
+
+export interface UsageRecordResult {
+  /** True when the idempotency key had been recorded before: nothing was added. */
+  duplicate: boolean;
+  usage: UsageSummary;
+}
+
+/**
+ * The codes a `BillingClientError` carries: the service's `extensions.code`, or one of the client's own for
+ * failures that never got a GraphQL answer.
+ */
+export const BillingClientErrorCode = {
+  // The service's codes (`extensions.code`).
+  USAGE_LIMIT_EXCEEDED: 'USAGE_LIMIT_EXCEEDED',
+  BAD_USER_INPUT: 'BAD_USER_INPUT',
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  FORBIDDEN: 'FORBIDDEN',
+  NOT_FOUND: 'NOT_FOUND',
+  CONFLICT: 'CONFLICT',
+  RATE_LIMITED: 'RATE_LIMITED',
+  INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
+  GRAPHQL_VALIDATION_FAILED: 'GRAPHQL_VALIDATION_FAILED',
+  GRAPHQL_PARSE_FAILED: 'GRAPHQL_PARSE_FAILED',
+  // The client's own.
+  /** No complete answer within `timeoutMs`. */
+  TIMEOUT: 'TIMEOUT',
+  /** The request never got an HTTP answer: connection refused or reset, DNS, TLS. */
+  NETWORK_ERROR: 'NETWORK_ERROR',
+  /** An HTTP answer without GraphQL errors but not a success either (a proxy's 502 page, …); see `status`. */
+  HTTP_ERROR: 'HTTP_ERROR',
+  /** A 2xx answer that is not the GraphQL result asked for. */
+  INVALID_RESPONSE: 'INVALID_RESPONSE',
+} as const;
+
+/** A known code, or any other `extensions.code` the service may send. */
+export type BillingClientErrorCode =
+  | (typeof BillingClientErrorCode)[keyof typeof BillingClientErrorCode]
+  | (string & {});
+
+/**
+ * Codes that will fail the same way however often the call is repeated. Everything else (timeouts, network
+ * errors, 5xx, RATE_LIMITED, an expired token a token provider will renew, codes this client does not know)
+ * is worth a retry.
+ */
+const PERMANENT_CODES: ReadonlySet<string> = new Set([
+  BillingClientErrorCode.USAGE_LIMIT_EXCEEDED,
+  BillingClientErrorCode.BAD_USER_INPUT,
+  BillingClientErrorCode.FORBIDDEN,
+  BillingClientErrorCode.NOT_FOUND,
+  BillingClientErrorCode.GRAPHQL_VALIDATION_FAILED,
+  BillingClientErrorCode.GRAPHQL_PARSE_FAILED,
+]);
+
+/** Every failure of a `BillingClient` call: branch on `code`, never on `message`. */
+export class BillingClientError extends Error {
+  override readonly name = 'BillingClientError';
+
+  constructor(
+    readonly code: BillingClientErrorCode,
+    message: string,
+    readonly details: {
+      /** The HTTP status, when there was an answer. */
+      status?: number;
+      /** The GraphQL error's `extensions`, when the service sent one. */
+      extensions?: Readonly<Record<string, unknown>>;
+      cause?: unknown;
+    } = {},
+  ) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+  }
+
+  get status(): number | undefined {
+    return this.details.status;
+  }
+
+  /** Whether the same call may succeed later (with the same idempotency key, so it never counts twice). */
+  get retryable(): boolean {
+    if (this.code === BillingClientErrorCode.HTTP_ERROR) {
+      const status = this.details.status ?? 0;
+      return status >= 500 || status === 429 || status === 408;
+    }
+    return !PERMANENT_CODES.has(this.code);
+  }
+}
+
+export interface BillingClientOptions {
+  /** The billing service's GraphQL endpoint, e.g. `http://billing.internal:4000/graphql`. */
+  url: string;
+  /**
+   * A bearer JWT whose `roles` include `service`, or a function returning one (called before every request,
+   * so it can renew a token before it expires).
+   */
+  token: string | (() => string | Promise<string>);
+  /** Per request, from sending to the whole answer read. Default 5000 ms. */
+  timeoutMs?: number;
+  /** Default: the global `fetch` (Node ≥ 20). */
+  fetch?: typeof fetch;
+}
+
+interface GraphQLErrorBody {
+  message?: unknown;
+  extensions?: Record<string, unknown>;
+}
+
+interface GraphQLBody {
+  data?: unknown;
+  errors?: GraphQLErrorBody[];
+}
+
+const FEATURE_FIELDS = 'feature allowed reason limit used remaining';
+const RESULT_FIELDS = 'duplicate usage { metric used included remaining overage periodStart periodEnd }';
+
+/** The GraphQL shape of `UsageRecordResult`, dates as ISO strings. */
+interface UsageRecordResultWire {
+  duplicate: boolean;
+  usage: Omit<UsageSummary, 'periodStart' | 'periodEnd'> & { periodStart: string; periodEnd: string };
+}
+
+/**
+ * The billing service as a backend service sees it. Every method makes one HTTP request and throws a
+ * `BillingClientError` on any failure.
+ */
+export class BillingClient {
+  private readonly url: string;
+  private readonly token: BillingClientOptions['token'];
+  private readonly timeoutMs: number;
+  private readonly fetch: typeof fetch;
+
+  constructor(options: BillingClientOptions) {
+    this.url = options.url;
+    this.token = options.token;
+    this.timeoutMs = options.timeoutMs ?? 5000;
+    this.fetch = options.fetch ?? globalThis.fetch;
+  }
+
+  /** Whether `accountId` may use `key` (a feature such as `api_access`, or a metric such as `ai_requests`). */
+  async featureAccess(accountId: string, key: string): Promise<FeatureAccess> {
+    const [access] = await this.featureAccesses(accountId, [key]);
+    return access;
+  }
+
+  /** Several features or metrics of one account in one request, in the order asked. */
+  async featureAccesses(accountId: string, keys: readonly string[]): Promise<FeatureAccess[]> {
+    if (keys.length === 0) return [];
+    const variables: Record<string, string> = { accountId };
+    const declarations = ['$accountId: ID!'];
+    const selections = keys.map((key, index) => {
+      variables[`key${index}`] = key;
+      declarations.push(`$key${index}: String!`);
+      return `f${index}: feature(key: $key${index}) { ${FEATURE_FIELDS} }`;
+    });
+    const data = await this.request<{ account: Record<string, FeatureAccess> | null }>(
+      `query FeatureAccess(${declarations.join(', ')}) { account(id: $accountId) { ${selections.join(' ')} } }`,
+      variables,
+    );
+    const account = data.account;
+    if (!account) throw new BillingClientError('NOT_FOUND', `account ${accountId} was not found`);
+    return keys.map((_, index) => {
+      const access = account[`f${index}`];
+      if (!access || typeof access.allowed !== 'boolean')
+        throw new BillingClientError('INVALID_RESPONSE', 'the answer has no feature access');
+      return access;
+    });
+  }
+
+  /** Records one use. A repeat of an idempotency key answers `duplicate: true` and adds nothing. */
+  async recordUsage(input: RecordUsageInput): Promise<UsageRecordResult> {
+    const data = await this.request<{ recordUsage: UsageRecordResultWire }>(
+      `mutation RecordUsage($input: RecordUsageInput!) { recordUsage(input: $input) { ${RESULT_FIELDS} } }`,
+      { input: toWireInput(input) },
+    );
+    return fromWireResult(data.recordUsage);
+  }
+
+  /** Records several uses in one request; the results are in the order of `inputs`. */
+  async recordUsageBatch(inputs: readonly RecordUsageInput[]): Promise<UsageRecordResult[]> {
+    if (inputs.length === 0) return [];
+    const data = await this.request<{ recordUsageBatch: UsageRecordResultWire[] }>(
+      `mutation RecordUsageBatch($input: [RecordUsageInput!]!) { recordUsageBatch(input: $input) { ${RESULT_FIELDS} } }`,
+      { input: inputs.map(toWireInput) },
+    );
+    return data.recordUsageBatch.map(fromWireResult);
+  }
+
+  private async request<T>(query: string, variables: Record<string, unknown>): Promise<T> {
+    const token = typeof this.token === 'function' ? await this.token() : this.token;
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, this.timeoutMs);
+    let status: number;
+    let text: string;
+    try {
+      const response = await this.fetch(this.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/graphql-response+json, application/json',
+          authorization: `Bearer ${token}`,
+        },
+        body: JSON.stringify({ query, variables }),
+        signal: controller.signal,
+      });
+      status = response.status;
+      // The body is read under the same timeout: a server that stalls mid-answer is a timeout too.
+      text = await response.text();
+    } catch (error) {
+      if (timedOut)
+        throw new BillingClientError(
+          'TIMEOUT',
+          `the billing service did not answer within ${this.timeoutMs} ms`,
+          {
+            cause: error,
+          },
+        );
+      throw new BillingClientError(
+        'NETWORK_ERROR',
+        `the billing service could not be reached: ${describeNetworkError(error)}`,
+        {
+          cause: error,
+        },
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+    return parseAnswer<T>(status, text);
+  }
+}
+
+function parseAnswer<T>(status: number, text: string): T {
+  let body: GraphQLBody | null = null;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed !== null && typeof parsed === 'object') body = parsed as GraphQLBody;
+  } catch {
+    body = null;
+  }
+  const first = Array.isArray(body?.errors) ? body.errors[0] : undefined;
+  if (first) {
+    const code = typeof first.extensions?.code === 'string' ? first.extensions.code : 'INTERNAL_SERVER_ERROR';
+    const message = typeof first.message === 'string' ? first.message : `billing service error ${code}`;
+    throw new BillingClientError(code, message, { status, extensions: first.extensions ?? {} });
+  }
+  if (status < 200 || status > 299)
+    throw new BillingClientError('HTTP_ERROR', `the billing service answered HTTP ${status}`, { status });
+  if (!body || body.data === null || typeof body.data !== 'object')
+    throw new BillingClientError('INVALID_RESPONSE', 'the billing service answered without GraphQL data', {
+      status,
+    });
+  return body.data as T;
+}
+
+function toWireInput(input: RecordUsageInput): Record<string, unknown> {
+  return {
+    metric: input.metric,
+    quantity: input.quantity,
+    idempotencyKey: input.idempotencyKey,
+    ...(input.accountId === undefined ? {} : { accountId: input.accountId }),
+    ...(input.occurredAt === undefined ? {} : { occurredAt: input.occurredAt.toISOString() }),
+  };
+}
+
+function fromWireResult(result: UsageRecordResultWire): UsageRecordResult {
+  return {
+    duplicate: result.duplicate,
+    usage: {
+      ...result.usage,
+      periodStart: new Date(result.usage.periodStart),
+      periodEnd: new Date(result.usage.periodEnd),
+    },
+  };
+}
+
+function describeNetworkError(error: unknown): string {
+  // fetch wraps the socket error (ECONNREFUSED, …) as its cause. Duck-typed: errors made by Node's internals
+  // are not `instanceof Error` in another realm (a Jest sandbox, a vm context).
+  const cause = fieldOf(error, 'cause');
+  const code = fieldOf(cause, 'code') ?? fieldOf(error, 'code');
+  const message = fieldOf(cause, 'message') ?? fieldOf(error, 'message');
+  if (typeof code === 'string' && typeof message === 'string' && !message.includes(code))
+    return `${code} ${message}`;
+  return typeof message === 'string' ? message : String(error);
+}
+
+function fieldOf(value: unknown, field: string): unknown {
+  return value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[field] : undefined;
+}

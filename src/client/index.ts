@@ -1,0 +1,31 @@
+/**
+ * The billing service for other Node services: `import { BillingClient, usageGate } from 'coditect-billing/client'`.
+ * See docs/usage-middleware.md. Nothing here imports the server.
+ */
+export {
+  BillingClient,
+  BillingClientError,
+  BillingClientErrorCode,
+  type BillingClientOptions,
+  type FeatureAccess,
+  type FeatureAccessReason,
+  type RecordUsageInput,
+  type UsageRecordResult,
+  type UsageSummary,
+} from './billing-client';
+export {
+  type UsageDeniedBody,
+  type UsageGate,
+  UsageGateErrorCode,
+  type UsageGateOptions,
+  usageGate,
+} from './usage-middleware';
+export {
+  type FlushResult,
+  stderrLogger,
+  type UsageLogger,
+  type UsageRecord,
+  UsageRecorder,
+  type UsageRecorderOptions,
+  type UsageRecorderStats,
+} from './usage-recorder';

@@ -1,0 +1,68 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import type { GraphQLError } from 'graphql';
+import type { ServerOptions } from 'graphql-ws';
+import { CLIENT_ERROR_CODES, ErrorCode } from '../errors';
+import { APOLLO_REQUEST_CODES } from '../graphql/format-error';
+import type { GraphQLMetrics } from './metrics';
+
+/**
+ * Counts every HTTP GraphQL operation by name, type and the code of its first error (`OK` without errors), and
+ * times it. A code outside our own and Apollo's request codes is what `formatError` masks, so it is counted as
+ * INTERNAL_SERVER_ERROR, as the client saw it. Requests refused before Apollo runs an operation (a bad token
+ * answered 401, a malformed HTTP request) are not operations and are not counted here.
+ */
+export function graphqlMetricsPlugin<Context extends object>(
+  metrics: GraphQLMetrics,
+): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      const started = performance.now();
+      let code = 'OK';
+      return {
+        async didEncounterErrors({ errors }) {
+          if (code === 'OK' && errors[0]) code = errorCodeLabel(errors[0]);
+        },
+        async willSendResponse({ operationName, request, operation }) {
+          metrics.operation(
+            operationName ?? request.operationName,
+            operation?.operation ?? 'unknown',
+            code,
+            (performance.now() - started) / 1000,
+          );
+        },
+      };
+    },
+  };
+}
+
+function errorCodeLabel(error: GraphQLError): string {
+  const code = error.extensions?.code;
+  return typeof code === 'string' && (CLIENT_ERROR_CODES.has(code) || APOLLO_REQUEST_CODES.has(code))
+    ? code
+    : ErrorCode.INTERNAL_SERVER_ERROR;
+}
+
+/**
+ * graphql-ws hooks that keep `billing_graphql_subscriptions_active`: a subscription counts from the moment it
+ * is running (its source stream exists) until graphql-ws completes it, whether the client stopped it, the stream
+ * ended or failed, or the socket closed. Operations refused before they ran never count.
+ */
+export function liveSubscriptionHooks<P extends Record<string, unknown> | undefined, E>(
+  metrics: GraphQLMetrics,
+): Required<Pick<ServerOptions<P, E>, 'onOperation' | 'onComplete'>> {
+  const running = new WeakMap<object, Set<string>>();
+  return {
+    onOperation: (context, id, _payload, _args, result) => {
+      if (result && typeof result === 'object' && Symbol.asyncIterator in result) {
+        const ids = running.get(context) ?? new Set<string>();
+        running.set(context, ids);
+        ids.add(id);
+        metrics.subscriptionStarted();
+      }
+      return undefined;
+    },
+    onComplete: (context, id) => {
+      if (running.get(context)?.delete(id)) metrics.subscriptionEnded();
+    },
+  };
+}

@@ -1,0 +1,305 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { METRIC_KEYS } from '../services/plans/plan.types';
+
+/**
+ * The service's Prometheus metrics (`GET /metrics`, docs/monitoring.md). One `BillingMetrics`, with its own
+ * `Registry`, per running service: never prom-client's global registry, so several services in one process
+ * (the tests) each count only their own work. Every label has a small, fixed set of values; nothing that names
+ * an account, a customer or an object is ever a label.
+ */
+
+/** What became of one Stripe event the processor was given. */
+export type WebhookOutcome = 'processed' | 'duplicate' | 'ignored' | 'failed';
+
+/** How a Stripe event reached the processor. */
+export type WebhookSource = 'webhook' | 'reconciler';
+
+/** A Stripe API call's outcome: `success`, or the kind of failure (see `StripeClient`). */
+export type StripeCallOutcome =
+  | 'success'
+  | 'card_error'
+  | 'invalid_request_error'
+  | 'rate_limit_error'
+  | 'api_error'
+  | 'connection_error'
+  | 'authentication_error'
+  | 'idempotency_error'
+  | 'other_error';
+
+/** Why a usage event was not counted. A reason outside this list is counted as `other`. */
+export const USAGE_REJECTION_REASONS = [
+  'limit_exceeded',
+  'unknown_metric',
+  'invalid_input',
+  'duplicate',
+  'rate_limited',
+  'other',
+] as const;
+export type UsageRejectionReason = (typeof USAGE_REJECTION_REASONS)[number];
+
+/** The error codes the UsageMeter refuses with, as reasons: it may report either. */
+const REASON_OF_ERROR_CODE: Readonly<Record<string, UsageRejectionReason>> = {
+  USAGE_LIMIT_EXCEEDED: 'limit_exceeded',
+  BAD_USER_INPUT: 'invalid_input',
+  RATE_LIMITED: 'rate_limited',
+};
+
+/** Backlog of the webhook inbox in one state, read from the `webhook_event` table at scrape time. */
+export interface InboxBacklog {
+  /** `pending`: received or processing, not done yet; `failed`: the last attempt failed, to be retried. */
+  state: 'pending' | 'failed';
+  count: number;
+  /** Seconds since the oldest such event was received (0 when there is none). */
+  oldestAgeSeconds: number;
+}
+
+/** What the UsageMeter reports: counted usage events and refused ones, by catalog metric. */
+export interface UsageMetrics {
+  /** `count` usage events (records, not quantities) of `metric` were counted; default 1. */
+  recorded(metric: string, count?: number): void;
+  /**
+   * One usage event (or batch) of `metric` was refused, for `reason`: one of `USAGE_REJECTION_REASONS`, or the
+   * error code it was refused with (USAGE_LIMIT_EXCEEDED, BAD_USER_INPUT, RATE_LIMITED); anything else is `other`.
+   */
+  rejected(metric: string, reason: UsageRejectionReason | string): void;
+}
+
+export interface WebhookMetrics {
+  /** One event went through the processor; `type` must already be bounded (handled types, else `other`). */
+  handled(type: string, outcome: WebhookOutcome, source: WebhookSource, seconds: number): void;
+}
+
+export interface PaymentMetrics {
+  /** A committed `invoice.paid` (with money paid) or `invoice.payment_failed`. */
+  outcome(outcome: 'succeeded' | 'failed'): void;
+}
+
+export interface StripeCallMetrics {
+  /** One `StripeClient.call`, retries included; `method` is the operation name, e.g. `customers.create`. */
+  call(method: string, outcome: StripeCallOutcome, seconds: number): void;
+}
+
+export interface GraphQLMetrics {
+  /** One HTTP GraphQL operation; `operation` is the client's operation name, bounded here. */
+  operation(operation: string | null | undefined, type: string, code: string, seconds: number): void;
+  subscriptionStarted(): void;
+  subscriptionEnded(): void;
+}
+
+/** Operation names become a label only if they look like names; anything else, and names past the cap, are `other`. */
+const OPERATION_NAME = /^[A-Za-z0-9_]{1,64}$/;
+const MAX_OPERATION_NAMES = 100;
+const OPERATION_TYPES: ReadonlySet<string> = new Set(['query', 'mutation', 'subscription']);
+
+const LATENCY_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export interface BillingMetricsOptions {
+  /** Node's process metrics (`process_*`, `nodejs_*`): on for a running service. */
+  defaultMetrics?: boolean;
+}
+
+/**
+ * The metrics of one running service, grouped by who reports them: the webhook processor (`webhooks`,
+ * `payments`), the StripeClient (`stripe`), the UsageMeter (`usage`), the Apollo plugin and graphql-ws hooks
+ * (`graphql`). `startService` makes one and hands the groups out; `exposition()` is what `GET /metrics` serves.
+ */
+export class BillingMetrics {
+  readonly registry = new Registry();
+  readonly webhooks: WebhookMetrics;
+  readonly payments: PaymentMetrics;
+  readonly stripe: StripeCallMetrics;
+  readonly usage: UsageMetrics;
+  readonly graphql: GraphQLMetrics;
+  private inboxReader: (() => Promise<InboxBacklog[]>) | null = null;
+  private onCollectError: (error: unknown) => void = () => undefined;
+  /** The read of the current scrape: both inbox gauges collect at once and share it. */
+  private inboxRead: Promise<void> | null = null;
+  private readonly setInbox: (backlog: InboxBacklog[]) => void;
+  private readonly clearInbox: () => void;
+
+  constructor(options: BillingMetricsOptions = {}) {
+    const registers = [this.registry];
+    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+
+    const webhookEvents = new Counter({
+      name: 'billing_webhook_events_total',
+      help: 'Stripe events through the webhook processor, by event type (handled types, else other), outcome and how the event first reached us (webhook or reconciler)',
+      labelNames: ['type', 'outcome', 'source'] as const,
+      registers,
+    });
+    const webhookSeconds = new Histogram({
+      name: 'billing_webhook_processing_duration_seconds',
+      help: 'Time to process one Stripe event (storing, refetching from Stripe, the transaction), by event type',
+      labelNames: ['type'] as const,
+      buckets: LATENCY_BUCKETS_SECONDS,
+      registers,
+    });
+    this.webhooks = {
+      handled: (type, outcome, source, seconds) => {
+        webhookEvents.inc({ type, outcome, source });
+        webhookSeconds.observe({ type }, seconds);
+      },
+    };
+
+    const metrics = this;
+    const inboxEvents = new Gauge({
+      name: 'billing_webhook_inbox_events',
+      help: 'Webhook inbox events not processed yet (pending) or whose last attempt failed (failed), read at scrape time',
+      labelNames: ['state'] as const,
+      registers,
+      async collect() {
+        await metrics.collectInbox();
+      },
+    });
+    const inboxOldest = new Gauge({
+      name: 'billing_webhook_inbox_oldest_age_seconds',
+      help: 'Age of the oldest pending or failed webhook inbox event in seconds (0 when there is none)',
+      labelNames: ['state'] as const,
+      registers,
+      async collect() {
+        await metrics.collectInbox();
+      },
+    });
+    this.setInbox = (backlog) => {
+      for (const state of ['pending', 'failed'] as const) {
+        const row = backlog.find((entry) => entry.state === state);
+        inboxEvents.set({ state }, row?.count ?? 0);
+        inboxOldest.set({ state }, row?.oldestAgeSeconds ?? 0);
+      }
+    };
+    this.clearInbox = () => {
+      inboxEvents.reset();
+      inboxOldest.reset();
+    };
+
+    const payments = new Counter({
+      name: 'billing_payments_total',
+      help: 'Invoice payments, from committed invoice.paid (amount paid above 0) and invoice.payment_failed events',
+      labelNames: ['outcome'] as const,
+      registers,
+    });
+    for (const outcome of ['succeeded', 'failed'] as const) payments.inc({ outcome }, 0);
+    this.payments = { outcome: (outcome) => payments.inc({ outcome }) };
+
+    const stripeCalls = new Counter({
+      name: 'billing_stripe_requests_total',
+      help: 'Stripe API calls (one per StripeClient.call, SDK retries included), by operation and outcome',
+      labelNames: ['method', 'outcome'] as const,
+      registers,
+    });
+    const stripeSeconds = new Histogram({
+      name: 'billing_stripe_request_duration_seconds',
+      help: 'Duration of one Stripe API call, SDK retries included, by operation',
+      labelNames: ['method'] as const,
+      buckets: LATENCY_BUCKETS_SECONDS,
+      registers,
+    });
+    this.stripe = {
+      call: (method, outcome, seconds) => {
+        stripeCalls.inc({ method, outcome });
+        stripeSeconds.observe({ method }, seconds);
+      },
+    };
+
+    const usageRecorded = new Counter({
+      name: 'billing_usage_events_recorded_total',
+      help: 'Usage events (records) counted by the usage meter, by catalog metric (other for an unknown one)',
+      labelNames: ['metric'] as const,
+      registers,
+    });
+    const usageRejected = new Counter({
+      name: 'billing_usage_events_rejected_total',
+      help: 'Usage events refused by the usage meter, by catalog metric (other for an unknown one) and reason',
+      labelNames: ['metric', 'reason'] as const,
+      registers,
+    });
+    const knownMetrics: ReadonlySet<string> = new Set(METRIC_KEYS);
+    const reasons: ReadonlySet<string> = new Set(USAGE_REJECTION_REASONS);
+    const metricLabel = (metric: string) => (knownMetrics.has(metric) ? metric : 'other');
+    this.usage = {
+      recorded: (metric, count = 1) => {
+        if (Number.isFinite(count) && count > 0) usageRecorded.inc({ metric: metricLabel(metric) }, count);
+      },
+      rejected: (metric, reason) =>
+        usageRejected.inc({
+          metric: metricLabel(metric),
+          reason: reasons.has(reason) ? reason : (REASON_OF_ERROR_CODE[reason] ?? 'other'),
+        }),
+    };
+
+    const operations = new Counter({
+      name: 'billing_graphql_operations_total',
+      help: 'GraphQL operations over HTTP, by operation name (anonymous, other), type and error code (OK without errors)',
+      labelNames: ['operation', 'type', 'code'] as const,
+      registers,
+    });
+    const operationSeconds = new Histogram({
+      name: 'billing_graphql_operation_duration_seconds',
+      help: 'Duration of one GraphQL operation over HTTP, by operation name and type',
+      labelNames: ['operation', 'type'] as const,
+      buckets: LATENCY_BUCKETS_SECONDS,
+      registers,
+    });
+    const subscriptions = new Gauge({
+      name: 'billing_graphql_subscriptions_active',
+      help: 'GraphQL subscriptions live on this instance (graphql-ws)',
+      registers,
+    });
+    subscriptions.set(0);
+    const seenNames = new Set<string>();
+    const operationLabel = (name: string | null | undefined): string => {
+      if (!name) return 'anonymous';
+      if (!OPERATION_NAME.test(name)) return 'other';
+      if (seenNames.has(name)) return name;
+      if (seenNames.size >= MAX_OPERATION_NAMES) return 'other';
+      seenNames.add(name);
+      return name;
+    };
+    this.graphql = {
+      operation: (name, type, code, seconds) => {
+        const labels = {
+          operation: operationLabel(name),
+          type: OPERATION_TYPES.has(type) ? type : 'unknown',
+        };
+        operations.inc({ ...labels, code });
+        operationSeconds.observe(labels, seconds);
+      },
+      subscriptionStarted: () => subscriptions.inc(),
+      subscriptionEnded: () => subscriptions.dec(),
+    };
+  }
+
+  /**
+   * Where the inbox backlog is read from at each scrape (the service gives a query on `webhook_event`), and
+   * what to do when that read fails: the scrape still answers, without the two inbox gauges.
+   */
+  readInboxWith(reader: () => Promise<InboxBacklog[]>, onError: (error: unknown) => void): void {
+    this.inboxReader = reader;
+    this.onCollectError = onError;
+  }
+
+  /** The Prometheus text exposition of everything in this registry. */
+  async exposition(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+
+  private collectInbox(): Promise<void> {
+    const reader = this.inboxReader;
+    if (!reader) return Promise.resolve();
+    // `finally` runs in a later microtask, so the promise is stored before it is cleared.
+    this.inboxRead ??= this.readInbox(reader).finally(() => {
+      this.inboxRead = null;
+    });
+    return this.inboxRead;
+  }
+
+  private async readInbox(reader: () => Promise<InboxBacklog[]>): Promise<void> {
+    try {
+      this.setInbox(await reader());
+    } catch (error) {
+      // A database outage must not take the rest of the metrics with it; /readyz reports the outage.
+      this.clearInbox();
+      this.onCollectError(error);
+    }
+  }
+}
