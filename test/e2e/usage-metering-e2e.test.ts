@@ -1,0 +1,140 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import type Stripe from 'stripe';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { BillingClient, type UsageGate, usageGate } from '../../src/client';
+import { UsageRecord } from '../../src/entities';
+import { type BillingStack, startBillingStack } from '../support/billing-stack';
+import { waitUntil } from '../support/wait';
+
+/**
+ * Checklist 6.3.3, usage metering end to end without a browser: users make AI requests through the usage
+ * middleware of an AI gateway (a real Express app), the billing service records them exactly, enforces the free
+ * plan's limit with 402, and bills starter's overage on the renewal invoice at the period end (the emulator's
+ * clock is moved across it). Real HTTP, PostgreSQL, the real Stripe SDK against the emulator.
+ */
+
+const DAY = 24 * 3600;
+
+describe('usage metering end to end (checklist 6.3.3)', () => {
+  let stack: BillingStack;
+  let gateway: Server;
+  let gatewayUrl: string;
+  let gate: UsageGate<IncomingMessage, ServerResponse>;
+
+  beforeAll(async () => {
+    stack = await startBillingStack({}, { webhooks: true });
+    const client = new BillingClient({
+      url: `${stack.service.url}/graphql`,
+      token: await stack.service.token('ai-gateway', { roles: ['service'] }),
+    });
+    gate = usageGate({
+      client,
+      metric: 'ai_requests',
+      accountId: (req) => req.headers['x-account'] as string,
+    });
+    const app = express();
+    app.post('/v1/completions', gate, (_req, res) => {
+      res.json({ completion: 'Hello from the model' });
+    });
+    gateway = app.listen(0, '127.0.0.1');
+    await new Promise((ready) => gateway.once('listening', ready));
+    gatewayUrl = `http://127.0.0.1:${(gateway.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    await gate.close();
+    await new Promise((done) => gateway.close(done));
+    await stack.stop();
+  });
+
+  /** `count` AI requests by one user, 16 at a time, each with its own idempotency key; returns the statuses. */
+  async function aiRequests(accountId: string, count: number, prefix: string): Promise<number[]> {
+    const statuses: number[] = [];
+    for (let start = 0; start < count; start += 16) {
+      const batch = Array.from({ length: Math.min(16, count - start) }, (_, i) =>
+        fetch(`${gatewayUrl}/v1/completions`, {
+          method: 'POST',
+          headers: { 'x-account': accountId, 'idempotency-key': `${prefix}-${start + i}` },
+        }).then(async (response) => {
+          await response.arrayBuffer();
+          return response.status;
+        }),
+      );
+      statuses.push(...(await Promise.all(batch)));
+    }
+    return statuses;
+  }
+
+  async function usedOf(accountId: string): Promise<number> {
+    const gql = await stack.as(accountId);
+    const result = await gql<{ viewer: { usage: Array<{ metric: string; used: number }> } }>(
+      '{ viewer { usage { metric used } } }',
+    );
+    return result.data?.viewer.usage.find((row) => row.metric === 'ai_requests')?.used ?? -1;
+  }
+
+  it('records every successful AI request exactly once, and a client retry not at all', async () => {
+    const accountId = 'acct_e2e_accurate';
+    const statuses = await aiRequests(accountId, 40, 'accurate');
+    expect(statuses.every((status) => status === 200)).toBe(true);
+    // A client retrying ten of them with the same keys is served but not counted again.
+    await aiRequests(accountId, 10, 'accurate');
+    await gate.flush();
+    await waitUntil(async () => (await usedOf(accountId)) === 40, 'all 40 requests are recorded');
+    expect(await stack.service.service.orm.em.fork().count(UsageRecord, { accountId })).toBe(40);
+  });
+
+  it('enforces the free plan: request 101 is answered 402 naming the limit', async () => {
+    const accountId = 'acct_e2e_limit';
+    expect((await aiRequests(accountId, 100, 'limit')).every((status) => status === 200)).toBe(true);
+    await gate.flush();
+    await waitUntil(async () => (await usedOf(accountId)) === 100, 'the allowance is used up');
+    const refused = await fetch(`${gatewayUrl}/v1/completions`, {
+      method: 'POST',
+      headers: { 'x-account': accountId, 'idempotency-key': 'limit-100' },
+    });
+    expect(refused.status).toBe(402);
+    expect(await refused.json()).toMatchObject({
+      error: { code: 'USAGE_LIMIT_EXCEEDED', feature: 'ai_requests', limit: 100, used: 100 },
+    });
+    expect(await usedOf(accountId)).toBe(100);
+  });
+
+  it('bills starter’s overage at the period end: 1,250 requests → 250 × $0.01 on the renewal invoice', async () => {
+    const accountId = 'acct_e2e_overage';
+    const gql = await stack.as(accountId);
+    const subscribed = await gql<{ createSubscription: { id: string } }>(
+      'mutation { createSubscription(input: { planKey: "starter", interval: MONTH, paymentMethodId: "pm_card_visa" }) { id } }',
+    );
+    expect(subscribed.errors).toBeUndefined();
+    const subscriptionId = subscribed.data?.createSubscription.id as string;
+
+    const statuses = await aiRequests(accountId, 1250, 'overage');
+    expect(statuses.filter((status) => status === 200)).toHaveLength(1250);
+    await gate.flush();
+    await waitUntil(
+      async () => (await usedOf(accountId)) === 1250,
+      'all 1,250 requests are recorded',
+      15_000,
+    );
+
+    expect(await stack.service.service.overageReporter?.flush()).toMatchObject({ units: 250, failed: 0 });
+    await stack.advanceClock(32 * DAY);
+    await stack.flushWebhooks();
+
+    const invoices = await stack.stripe.invoices.list({ subscription: subscriptionId, limit: 100 });
+    const renewal = invoices.data.find(
+      (invoice) => invoice.billing_reason === 'subscription_cycle',
+    ) as Stripe.Invoice;
+    expect(renewal).toBeDefined();
+    const [overagePrice] = (await stack.stripe.prices.list({ lookup_keys: ['price_ai_requests_overage'] }))
+      .data;
+    const overage = renewal.lines.data.filter(
+      (line) => line.pricing?.price_details?.price === overagePrice?.id,
+    );
+    expect(overage.map((line) => [line.quantity, line.amount])).toEqual([[250, 250]]);
+    expect(renewal).toMatchObject({ amount_due: 1900 + 250, currency: 'usd', status: 'paid' });
+  });
+});
