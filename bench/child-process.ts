@@ -9,15 +9,19 @@ export interface Child {
   process: ChildProcess;
 }
 
-/** Starts `script` under swc and resolves once its output matches `ready` (whose group 1 is the URL). */
+/**
+ * Starts `script` under swc and resolves once its output matches `ready` (whose group 1 is the URL).
+ * `nodeArgs` go to node itself, e.g. `--cpu-prof` (which NODE_OPTIONS does not allow).
+ */
 export function startChild(
   script: string,
   args: string[],
   env: Record<string, string>,
   ready: RegExp,
+  nodeArgs: string[] = [],
 ): Promise<Child> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['-r', '@swc-node/register', script, ...args], {
+    const child = spawn(process.execPath, [...nodeArgs, '-r', '@swc-node/register', script, ...args], {
       cwd: ROOT,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'inherit'],

@@ -11,9 +11,15 @@
  * - Ingestion: distinct signed events spread over many accounts, POSTed to instance A by a fixed number of
  *   concurrent senders; events fully processed (answered 200 `processed`) per second, and the answer latency.
  *   Target (issue 8): ≥ 500 events/s with p99 ≤ 50 ms.
+ * - Steady load (issue 8): 100 events/s, open loop, spread over the ingestion accounts, each watched by its own
+ *   graphql-ws subscriber on B; the time from the POST to A until B pushes. Target: p99 ≤ 100 ms.
+ * - Cost per event: the service targets run with BENCH_STATS=1 and print their SQL statements (by verb and
+ *   table), Stripe calls and memory on SIGUSR2; the bench takes a snapshot around each phase and divides by the
+ *   events it sent. The peak RSS (VmHWM) of each child process is read from /proc at the end. Target: ≤ 300 MB.
  */
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -33,6 +39,12 @@ const LATENCY_INTERVAL_MS = 100; // 10 events/s, steady: under what one loaded i
 const INGEST_EVENTS = QUICK ? 40 : 1500;
 const INGEST_ACCOUNTS = QUICK ? 4 : 50;
 const INGEST_CONCURRENCY = 32;
+const STEADY_RATE = 100; // events/s, open loop (issue 8: webhook → subscriber p99 ≤ 100 ms at 100 events/s)
+const STEADY_EVENTS = QUICK ? 20 : 1000;
+/** BENCH_CPU_PROF=DIR: each child process writes a V8 CPU profile into DIR when it stops (bench/README.md). */
+const CPU_PROFILE_ARGS = process.env.BENCH_CPU_PROF
+  ? ['--cpu-prof', `--cpu-prof-dir=${resolve(process.env.BENCH_CPU_PROF)}`]
+  : [];
 const JWT_SECRET = randomBytes(32).toString('hex');
 const WEBHOOK_SECRET = `whsec_${randomBytes(24).toString('hex')}`;
 const STRIPE_KEY = 'sk_test_bench_webhooks_0123456789';
@@ -128,6 +140,85 @@ function format(rows: Row[]): string {
         `| ${r.name} | ${r.count} | ${r.rate} | ${ms(r.p50)} | ${ms(r.p95)} | ${ms(r.p99)} | ${ms(r.max)} | ${r.errors} | ${r.target} |`,
     ),
   ].join('\n');
+}
+
+/** What a service target prints on SIGUSR2 under BENCH_STATS=1 (bench/targets/billing-service.ts). */
+interface ChildStats {
+  sql: Record<string, number>;
+  stripe: Record<string, number>;
+  rss: number;
+  heapUsed: number;
+}
+
+/** Asks a service target for its counters: sends SIGUSR2 and resolves with the `STATS` line it prints. */
+function statsOf(child: Child): () => Promise<ChildStats> {
+  let buffered = '';
+  let waiting: ((stats: ChildStats) => void) | null = null;
+  child.process.stdout?.on('data', (chunk: Buffer) => {
+    const lines = (buffered + chunk.toString()).split('\n');
+    buffered = lines.pop() ?? '';
+    for (const line of lines) {
+      if (!line.startsWith('STATS ') || !waiting) continue;
+      const answer = waiting;
+      waiting = null;
+      answer(JSON.parse(line.slice('STATS '.length)) as ChildStats);
+    }
+  });
+  return () =>
+    new Promise((done, fail) => {
+      const timer = setTimeout(() => fail(new Error('a service target did not answer SIGUSR2')), 10_000);
+      waiting = (stats) => {
+        clearTimeout(timer);
+        done(stats);
+      };
+      child.process.kill('SIGUSR2');
+    });
+}
+
+/** `after − before` of each counter, and their total. */
+function delta(before: Record<string, number>, after: Record<string, number>) {
+  const counts = Object.entries(after)
+    .map(([key, value]) => [key, value - (before[key] ?? 0)] as const)
+    .filter(([, value]) => value > 0)
+    .sort((x, y) => y[1] - x[1]);
+  return { counts, total: counts.reduce((sum, [, value]) => sum + value, 0) };
+}
+
+/** What one phase cost on a service instance, per event it was sent. */
+interface PhaseCost {
+  name: string;
+  events: number;
+  sql: ReturnType<typeof delta>;
+  stripe: ReturnType<typeof delta>;
+}
+
+function phaseCost(name: string, events: number, before: ChildStats, after: ChildStats): PhaseCost {
+  return { name, events, sql: delta(before.sql, after.sql), stripe: delta(before.stripe, after.stripe) };
+}
+
+function formatCosts(costs: PhaseCost[]): string {
+  const per = (count: number, events: number) => (events > 0 ? (count / events).toFixed(2) : '–');
+  return [
+    '| phase (instance) | events | SQL statements/event | Stripe calls/event | statements/event by kind |',
+    '| --- | ---: | ---: | ---: | --- |',
+    ...costs.map(
+      (cost) =>
+        `| ${cost.name} | ${cost.events} | ${per(cost.sql.total, cost.events)} | ${per(cost.stripe.total, cost.events)} | ${cost.sql.counts
+          .map(([key, count]) => `${key} ${per(count, cost.events)}`)
+          .join(', ')} |`,
+    ),
+  ].join('\n');
+}
+
+/** The peak resident set (VmHWM) of a process, in MiB, from /proc (Linux); NaN elsewhere. */
+function peakRssMiB(pid: number | undefined): number {
+  try {
+    const status = readFileSync(`/proc/${pid ?? 'self'}/status`, 'utf8');
+    const kib = /^VmHWM:\s+(\d+) kB/m.exec(status)?.[1];
+    return kib ? Number(kib) / 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /** A graphql-ws subscriber on `serviceUrl` that timestamps each `accountUpdated` push. */
@@ -253,9 +344,89 @@ async function measureLatency(
   }
 }
 
-async function measureIngestion(a: Child, subscriptions: Stripe.Subscription[]) {
+/**
+ * Webhook → subscriber at a steady rate (issue 8): STEADY_RATE events/s, open loop, round-robin over the
+ * accounts, each account watched by its own graphql-ws subscriber on B. For each event, the POST to A → B's
+ * push for that account (pushes of one account arrive in the order of its events: one Redis channel).
+ */
+async function measureSteady(a: Child, b: Child, subscriptions: Stripe.Subscription[], accountIds: string[]) {
+  const subscribers = await Promise.all(accountIds.map((accountId) => liveSubscriber(b.url, accountId)));
+  try {
+    // Each subscription is live once a push arrived (SUBSCRIBE reaches Redis lazily); this also links customers.
+    for (let tries = 0; subscribers.some((subscriber) => subscriber.arrivals.length === 0); tries++) {
+      if (tries > 50) throw new Error('a subscriber on instance B never received an update');
+      await Promise.all(
+        subscribers.map((subscriber, index) =>
+          subscriber.arrivals.length === 0 ? deliver(a.url, signedEvent(subscriptions[index])) : null,
+        ),
+      );
+      await new Promise((done) => setTimeout(done, 100));
+    }
+    await new Promise((done) => setTimeout(done, 300));
+    const offsets = subscribers.map((subscriber) => subscriber.arrivals.length);
+    // Signed before the clock starts: the load generator shares the 2 CPUs with what it measures.
+    const events = Array.from({ length: STEADY_EVENTS }, (_, index) =>
+      signedEvent(subscriptions[index % subscriptions.length]),
+    );
+    const sentAt: number[][] = subscribers.map(() => []);
+    const answers: number[] = [];
+    const outcomes: string[] = [];
+    const requests: Array<Promise<void>> = [];
+    const start = performance.now();
+    let lastSent = start;
+    for (let index = 0; index < STEADY_EVENTS; index++) {
+      const wait = start + (index * 1000) / STEADY_RATE - performance.now();
+      if (wait > 0) await new Promise((done) => setTimeout(done, wait));
+      const account = index % subscribers.length;
+      const sent = performance.now();
+      lastSent = sent;
+      sentAt[account].push(sent);
+      requests.push(
+        deliver(a.url, events[index]).then((outcome) => {
+          answers.push(performance.now() - sent);
+          outcomes.push(outcome);
+        }),
+      );
+    }
+    const achieved = STEADY_EVENTS / (Math.max(1, lastSent - start) / 1000);
+    await Promise.all(requests);
+    await Promise.all(
+      subscribers.map((subscriber, account) =>
+        subscriber.waitFor(offsets[account] + sentAt[account].length, 30_000),
+      ),
+    );
+    await new Promise((done) => setTimeout(done, 200)); // anything extra (a duplicate push) would show up
+    const afterPost: number[] = [];
+    let missing = 0;
+    for (const [account, subscriber] of subscribers.entries()) {
+      const pushes = subscriber.arrivals.slice(offsets[account]);
+      missing += Math.abs(pushes.length - sentAt[account].length);
+      for (const [index, sent] of sentAt[account].entries())
+        if (pushes[index] !== undefined) afterPost.push(pushes[index] - sent);
+    }
+    const errors =
+      outcomes.filter((outcome) => outcome !== 'processed').length +
+      subscribers.reduce((sum, subscriber) => sum + subscriber.errors.length, 0) +
+      missing;
+    const rate = `${achieved.toFixed(0)}/s (open loop)`;
+    const over = `${accountIds.length} accounts`;
+    return [
+      row(`steady: POST to A → B pushes \`accountUpdated\`, ${over}`, afterPost, rate, errors, 'p99 ≤ 100 ms (issue 8)'),
+      row(`steady: POST to A → A answers 200, ${over}`, answers, rate, errors, '—'),
+    ];
+  } finally {
+    await Promise.all(subscribers.map((subscriber) => subscriber.close()));
+  }
+}
+
+async function measureIngestion(
+  a: Child,
+  subscriptions: Stripe.Subscription[],
+  stats: () => Promise<ChildStats>,
+): Promise<{ row: Row; cost: PhaseCost }> {
   // Warm-up: links every customer, fills pools and caches; not measured.
   await Promise.all(subscriptions.map((subscription) => deliver(a.url, signedEvent(subscription))));
+  const before = await stats();
   const events = Array.from({ length: INGEST_EVENTS }, (_, index) =>
     signedEvent(subscriptions[index % subscriptions.length]),
   );
@@ -276,25 +447,32 @@ async function measureIngestion(a: Child, subscriptions: Stripe.Subscription[]) 
   );
   const seconds = (performance.now() - start) / 1000;
   const perSecond = (events.length - errors) / seconds;
-  return row(
-    `ingestion on A: distinct signed events over ${subscriptions.length} accounts, ${INGEST_CONCURRENCY} senders`,
-    latencies,
-    `${perSecond.toFixed(0)} events/s`,
-    errors,
-    '≥ 500/s, p99 ≤ 50 ms (issue 8)',
-  );
+  const after = await stats();
+  return {
+    row: row(
+      `ingestion on A: distinct signed events over ${subscriptions.length} accounts, ${INGEST_CONCURRENCY} senders`,
+      latencies,
+      `${perSecond.toFixed(0)} events/s`,
+      errors,
+      '≥ 500/s, p99 ≤ 50 ms (issue 8)',
+    ),
+    cost: phaseCost('ingestion (A)', events.length, before, after),
+  };
 }
 
 async function main(): Promise<void> {
   const database = await benchDatabase();
   const children: Child[] = [];
   let rows: Row[] = [];
+  const costs: PhaseCost[] = [];
+  const peaks: Array<{ name: string; mib: number }> = [];
   try {
     const emulator = await startChild(
       'emulator/src/cli.ts',
       ['--port', '0'],
       {},
       /Stripe emulator listening on (\S+)/,
+      CPU_PROFILE_ARGS,
     );
     children.push(emulator);
     const emulatorUrl = new URL(emulator.url);
@@ -316,14 +494,19 @@ async function main(): Promise<void> {
       STRIPE_API_BASE: emulator.url,
       STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
       // The client-side limiter's default (20/s) would be the whole measurement; the emulator has no limit.
-      STRIPE_MAX_REQUESTS_PER_SECOND: '1000',
+      STRIPE_MAX_REQUESTS_PER_SECOND: process.env.STRIPE_MAX_REQUESTS_PER_SECOND ?? '1000',
       RECONCILE_INTERVAL_MS: '0',
+      // Counts SQL statements and Stripe calls, answered on SIGUSR2 (bench/targets/billing-service.ts).
+      BENCH_STATS: '1',
     };
     // One after the other: each migrates the shared database at start.
-    const a = await startChild('bench/targets/billing-service.ts', [], env, /READY (\S+)/);
+    const target = 'bench/targets/billing-service.ts';
+    const a = await startChild(target, [], env, /READY (\S+)/, CPU_PROFILE_ARGS);
     children.push(a);
-    const b = await startChild('bench/targets/billing-service.ts', [], env, /READY (\S+)/);
+    const b = await startChild(target, [], env, /READY (\S+)/, CPU_PROFILE_ARGS);
     children.push(b);
+    const statsOfA = statsOf(a);
+    const statsOfB = statsOf(b);
 
     const [price] = (await stripe.prices.list({ lookup_keys: ['price_starter_monthly'] })).data;
     const liveAccount = 'acct_bench_live';
@@ -335,8 +518,24 @@ async function main(): Promise<void> {
     rows = [
       ...(await measureLatency(a, b, live, liveAccount, true)),
       ...(await measureLatency(a, b, live, liveAccount, false)),
-      await measureIngestion(a, many),
     ];
+    const [beforeA, beforeB] = [await statsOfA(), await statsOfB()];
+    const manyAccounts = many.map((_, index) => `acct_bench_${index}`);
+    rows.push(...(await measureSteady(a, b, many, manyAccounts)));
+    const [afterA, afterB] = [await statsOfA(), await statsOfB()];
+    // The steady phase's count includes its warm-up (one event per account, or a few).
+    costs.push(phaseCost('steady 100/s (A: webhooks)', STEADY_EVENTS, beforeA, afterA));
+    costs.push(phaseCost('steady 100/s (B: pushes)', STEADY_EVENTS, beforeB, afterB));
+    const ingestion = await measureIngestion(a, many, statsOfA);
+    rows.push(ingestion.row);
+    costs.push(ingestion.cost);
+    for (const [name, child] of [
+      ['emulator', emulator],
+      ['instance A', a],
+      ['instance B', b],
+    ] as const)
+      peaks.push({ name, mib: peakRssMiB(child.process.pid) });
+    peaks.push({ name: 'bench (load generator)', mib: peakRssMiB(undefined) });
   } finally {
     for (const child of children.reverse()) await stopChild(child);
     await database.drop();
@@ -349,6 +548,12 @@ async function main(): Promise<void> {
         .join(' ')}\n`,
   );
   console.log(format(rows));
+  console.log(`\n${formatCosts(costs)}`);
+  console.log(
+    `\nPeak RSS (VmHWM), target ≤ 300 MB per service process: ${peaks
+      .map((peak) => `${peak.name} ${Number.isNaN(peak.mib) ? '–' : `${peak.mib.toFixed(0)} MiB`}`)
+      .join(', ')}`,
+  );
   const failures = rows.filter((r) => r.errors > 0 || r.count === 0);
   if (failures.length > 0) {
     console.error(`\nMeasurements with errors: ${failures.map((r) => r.name).join(', ')}`);

@@ -53,6 +53,10 @@ const environmentSchema = z
     AUTH_JWT_AUDIENCE: z.string().min(1).optional(),
     GRAPHQL_INTROSPECTION: booleanFlag.optional(),
     GRAPHQL_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
+    GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).max(100).default(20),
+    GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(0).max(10_000).default(50),
+    GRAPHQL_MAX_FIELDS: z.coerce.number().int().min(10).max(100_000).default(1000),
+    GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(100).max(1_000_000).default(5000),
     SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
     STRIPE_SECRET_KEY: z
       .string()
@@ -92,6 +96,9 @@ const environmentSchema = z
       .min(16, { message: 'must be at least 16 characters (e.g. `openssl rand -hex 32`)' })
       .optional(),
     BILLING_PAGE: z.enum(['on', 'off'], { message: 'must be on or off' }).optional(),
+    RATE_LIMIT_ENABLED: booleanFlag.default('true'),
+    RATE_LIMIT_STRIPE_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(20),
+    RATE_LIMIT_USAGE_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(6000),
   })
   .superRefine((env, ctx) => {
     if (!env.AUTH_JWT_SECRET && !env.AUTH_JWKS_URL) {
@@ -130,7 +137,13 @@ export interface Config {
     issuer: string | null;
     audience: string | null;
   };
-  graphql: { introspection: boolean; sandbox: boolean; maxBodyBytes: number };
+  graphql: {
+    introspection: boolean;
+    sandbox: boolean;
+    maxBodyBytes: number;
+    /** Per document, refused with QUERY_TOO_COMPLEX before anything runs (src/graphql/query-limits.ts). */
+    limits: { maxDepth: number; maxAliases: number; maxFields: number; maxTokens: number };
+  };
   shutdownGraceMs: number;
   stripe: {
     secretKey: string | null;
@@ -156,6 +169,11 @@ export interface Config {
    * `devSignIn` (never in production) lets the page mint a token for any account id with the HS256 secret.
    */
   billingPage: { enabled: boolean; devSignIn: boolean };
+  /**
+   * Per-account budgets for mutations (token buckets in Redis, in memory without it): Stripe-touching ones and
+   * usage recording, per minute; the service role is not limited on usage. `enabled: false` turns them off.
+   */
+  rateLimit: { enabled: boolean; stripePerMinute: number; usagePerMinute: number };
 }
 
 /** Thrown when the environment cannot run the service; the message names every variable to fix. */
@@ -235,6 +253,12 @@ export function loadConfig(raw: RawEnvironment): Config {
       introspection: env.GRAPHQL_INTROSPECTION ?? !isProduction,
       sandbox: !isProduction,
       maxBodyBytes: env.GRAPHQL_MAX_BODY_BYTES,
+      limits: {
+        maxDepth: env.GRAPHQL_MAX_DEPTH,
+        maxAliases: env.GRAPHQL_MAX_ALIASES,
+        maxFields: env.GRAPHQL_MAX_FIELDS,
+        maxTokens: env.GRAPHQL_MAX_TOKENS,
+      },
     },
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
     stripe: {
@@ -264,6 +288,11 @@ export function loadConfig(raw: RawEnvironment): Config {
     billingPage: {
       enabled: env.BILLING_PAGE ? env.BILLING_PAGE === 'on' : !isProduction,
       devSignIn: !isProduction && env.BILLING_PAGE !== 'off' && Boolean(env.AUTH_JWT_SECRET),
+    },
+    rateLimit: {
+      enabled: env.RATE_LIMIT_ENABLED,
+      stripePerMinute: env.RATE_LIMIT_STRIPE_PER_MINUTE,
+      usagePerMinute: env.RATE_LIMIT_USAGE_PER_MINUTE,
     },
   };
 }

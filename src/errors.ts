@@ -14,6 +14,10 @@ export const ErrorCode = {
   STRIPE_ERROR: 'STRIPE_ERROR',
   USAGE_LIMIT_EXCEEDED: 'USAGE_LIMIT_EXCEEDED',
   RATE_LIMITED: 'RATE_LIMITED',
+  /** A document over a limit of src/graphql/query-limits.ts (depth, aliases, fields, tokens): refused unrun. */
+  QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',
+  /** The HTTP body is over GRAPHQL_MAX_BODY_BYTES (HTTP 413). */
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -59,5 +63,15 @@ export class NotFoundError extends BillingError {
 export class ConflictError extends BillingError {
   constructor(message: string) {
     super(ErrorCode.CONFLICT, message);
+  }
+}
+
+/** Too many mutations of one kind from one account: try again after `retryAfterSeconds`. */
+export class RateLimitedError extends BillingError {
+  constructor(retryAfterSeconds: number, limitedClass: string) {
+    super(ErrorCode.RATE_LIMITED, `Too many requests: try again in ${retryAfterSeconds} s`, {
+      retryAfterSeconds,
+      limit: limitedClass,
+    });
   }
 }

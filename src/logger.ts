@@ -46,17 +46,51 @@ export const REDACTED_PATHS = [
 ];
 
 /**
- * Secrets by their shape, for text the paths cannot reach (a message, an error's message or stack): JWTs, Stripe
- * secret and restricted keys, webhook signing secrets, and card numbers (13–19 digits passing the Luhn check).
+ * Where a secret may start: a word boundary, or just after a percent-encoding (`%22`, `%20` in a URL's query) or
+ * a JSON escape (`\n` in a serialized line), where `\b` does not hold.
  */
-const SECRET_SHAPES = /\beyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*|\b(?:sk|rk)_(?:test|live)_\w+|\bwhsec_\w+/g;
-const DIGIT_RUN = /\b\d(?:[ -]?\d){12,18}\b/g;
+const START = String.raw`(?:\b|(?<=%[0-9A-Fa-f]{2}|\\[nrt]))`;
+
+/**
+ * Secrets by their shape, for text the paths cannot reach (a message, an error's message, stack or cause, a URL,
+ * any field): JWTs, Stripe secret and restricted keys, webhook signing secrets, bearer credentials, and card
+ * numbers (13–19 digits passing the Luhn check).
+ */
+const SECRET_SHAPES = new RegExp(
+  String.raw`${START}eyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*|${START}(?:sk|rk)_(?:test|live)_\w+|${START}whsec_\w+`,
+  'g',
+);
+const BEARER = /\bBearer\s+(?!\[redacted\])[^\s"\\,;]+/gi;
+const DIGIT_RUN = new RegExp(String.raw`${START}\d(?:[ -]?\d){12,18}\b`, 'g');
+/** Header values in a serialized line, whatever their case (`Authorization`), and whatever their shape. */
+const SECRET_HEADERS =
+  /"(authorization|proxy-authorization|cookie|set-cookie|stripe-signature|x-api-key)":"(?:[^"\\]|\\.)*"/gi;
 
 /** `text` with anything shaped like a secret or a card number replaced by `[redacted]`. */
 export function scrubSecrets(text: string): string {
   return text
     .replace(SECRET_SHAPES, '[redacted]')
-    .replace(DIGIT_RUN, (run) => (luhnValid(run.replace(/[ -]/g, '')) ? '[redacted]' : run));
+    .replace(BEARER, 'Bearer [redacted]')
+    .replace(DIGIT_RUN, (run: string, offset: number, whole: string) => {
+      const digits = run.replace(/[ -]/g, '');
+      if (luhnValid(digits)) return '[redacted]';
+      // `%22` before a number: the run began with the encoding's own digits.
+      if (whole[offset - 1] === '%' && /^\d\d/.test(run) && digits.length >= 15 && luhnValid(digits.slice(2)))
+        return `${run.slice(0, 2)}[redacted]`;
+      return run;
+    });
+}
+
+const JSON_STRING = /"(?:[^"\\]|\\.)*"/g;
+
+/**
+ * The last pass over every serialized line, so nothing escapes whatever field it hides in (an error's extra
+ * property or cause, a request URL, a header in another case). Only string values are scrubbed (numbers such as
+ * `time` are left alone, or a timestamp that happens to pass Luhn would go), and replacements hold no quote or
+ * backslash: the line stays valid JSON.
+ */
+export function scrubLogLine(line: string): string {
+  return line.replace(JSON_STRING, scrubSecrets).replace(SECRET_HEADERS, '"$1":"[redacted]"');
 }
 
 function luhnValid(digits: string): boolean {
@@ -112,6 +146,7 @@ export function createLogger(config: Pick<Config, 'logLevel'>, destination?: Des
         },
       },
       hooks: {
+        streamWrite: scrubLogLine,
         logMethod(args, method) {
           method.apply(
             this,

@@ -4,16 +4,25 @@ import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { GraphQLError, type GraphQLSchema } from 'graphql';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
+import { type FormattedExecutionResult, GraphQLError, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Caller } from './auth/caller';
 import type { TokenVerifier } from './auth/token-verifier';
 import type { Config } from './config';
 import type { Orm } from './database/database';
+import { ErrorCode } from './errors';
 import { RequestContext } from './graphql/context';
 import { formatError } from './graphql/format-error';
+import { checkSocketOperation, precheckRequest, queryLimitsRule } from './graphql/query-limits';
+import { retryAfterHeaderPlugin } from './graphql/rate-limit';
 import { registerBillingPageRoutes } from './http/billing-page.routes';
 import { registerHealthRoutes, type ReadinessCheck } from './http/health.routes';
 import type { PinoLogger } from './logger';
@@ -96,21 +105,45 @@ export async function createHttpServer(parts: ServerParts): Promise<HttpServer> 
       },
       context: (context) =>
         new RequestContext(context.extra.caller ?? { kind: 'anonymous' }, randomUUID(), orm, services),
+      // The same token and query limits, introspection setting and error masking as over HTTP.
+      onSubscribe: (_context, _id, payload) =>
+        checkSocketOperation(schema, config.graphql.limits, config.graphql.introspection)(payload),
+      onNext: (_context, _id, _payload, _args, result): FormattedExecutionResult | undefined =>
+        result.errors
+          ? { ...result, errors: result.errors.map((error) => formatSocketError(error)) }
+          : undefined,
+      onError: (_context, _id, _payload, errors) => errors.map((error) => formatSocketError(error)),
       ...liveSubscriptionHooks(metrics.graphql),
     },
     sockets,
   );
+
+  const formatSocketError = (error: GraphQLError) =>
+    formatError(
+      error.toJSON(),
+      () => app.log.error({ err: error }, 'unexpected error in a GraphQL operation over WebSocket'),
+      error,
+    );
 
   const apollo = new ApolloServer<RequestContext>({
     schema,
     introspection: config.graphql.introspection,
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
+    // HTTP batching (an array body) stays off (Apollo's default): one request, one operation, one set of limits.
+    allowBatchedHttpRequests: false,
+    parseOptions: { maxTokens: config.graphql.limits.maxTokens },
+    validationRules: [queryLimitsRule(config.graphql.limits)],
     formatError: (formatted, error) =>
-      formatError(formatted, () => app.log.error({ err: error }, 'unexpected error in a GraphQL operation')),
+      formatError(
+        formatted,
+        () => app.log.error({ err: error }, 'unexpected error in a GraphQL operation'),
+        error,
+      ),
     plugins: [
       fastifyApolloDrainPlugin(app),
       graphqlMetricsPlugin(metrics.graphql),
+      retryAfterHeaderPlugin(),
       closeSockets(() => socketServer.dispose()),
       config.graphql.sandbox
         ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
@@ -122,6 +155,10 @@ export async function createHttpServer(parts: ServerParts): Promise<HttpServer> 
   app.route({
     url: '/graphql',
     method: ['GET', 'POST', 'OPTIONS'],
+    // Counted with the lexer before Apollo parses: an enormous or absurdly nested document is never parsed.
+    preHandler: refuseOversizedDocuments(config.graphql.limits),
+    // Requests refused before Apollo (body too large, not JSON) answer in GraphQL's shape, with a code.
+    errorHandler: graphqlRequestErrors(config.graphql.maxBodyBytes),
     handler: fastifyApolloHandler(apollo, {
       context: async (request) => {
         const caller = await httpCaller(verifier, request.headers.authorization);
@@ -162,6 +199,35 @@ async function httpCaller(verifier: TokenVerifier, authorization: string | undef
     }
     throw error;
   }
+}
+
+function refuseOversizedDocuments(limits: Config['graphql']['limits']) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const refusal = precheckRequest(request.method === 'GET' ? request.query : request.body, limits);
+    if (refusal) await reply.code(400).send({ errors: [refusal.toJSON()] });
+  };
+}
+
+function graphqlRequestErrors(maxBodyBytes: number) {
+  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
+    const status = error.statusCode ?? 500;
+    if (status === 413) {
+      void reply
+        .code(413)
+        .send(
+          errorBody(`The request body is larger than ${maxBodyBytes} bytes`, ErrorCode.PAYLOAD_TOO_LARGE),
+        );
+    } else if (status >= 400 && status < 500) {
+      void reply.code(status).send(errorBody(error.message, 'BAD_REQUEST'));
+    } else {
+      request.log.error({ err: error }, 'unexpected error on /graphql');
+      void reply.code(500).send(errorBody('Internal server error', ErrorCode.INTERNAL_SERVER_ERROR));
+    }
+  };
+}
+
+function errorBody(message: string, code: string) {
+  return { errors: [{ message, extensions: { code } }] };
 }
 
 function closeSockets(dispose: () => Promise<void> | void): ApolloServerPlugin {

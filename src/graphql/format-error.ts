@@ -1,5 +1,6 @@
-import type { GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { CLIENT_ERROR_CODES, ErrorCode } from '../errors';
+import { QueryTooComplexError } from './query-limits';
 
 /** Codes Apollo itself raises for malformed requests: safe to show as they are. */
 export const APOLLO_REQUEST_CODES: ReadonlySet<string> = new Set([
@@ -23,7 +24,10 @@ interface ValidationErrorLike {
 export function formatError(
   formatted: GraphQLFormattedError,
   onUnexpected: (formatted: GraphQLFormattedError) => void,
+  error?: unknown,
 ): GraphQLFormattedError {
+  // Apollo reports every validation error as GRAPHQL_VALIDATION_FAILED; a query limit keeps its own code.
+  if (queryLimitOf(error)) formatted = withCode(formatted, ErrorCode.QUERY_TOO_COMPLEX);
   const code = typeof formatted.extensions?.code === 'string' ? formatted.extensions.code : undefined;
   if (code === ErrorCode.BAD_USER_INPUT && Array.isArray(formatted.extensions?.validationErrors)) {
     return validationError(formatted, formatted.extensions.validationErrors as ValidationErrorLike[]);
@@ -39,6 +43,16 @@ export function formatError(
     path: formatted.path,
     extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
   };
+}
+
+function queryLimitOf(error: unknown): QueryTooComplexError | null {
+  if (error instanceof QueryTooComplexError) return error;
+  const original = error instanceof GraphQLError ? error.originalError : null;
+  return original instanceof QueryTooComplexError ? original : null;
+}
+
+function withCode(formatted: GraphQLFormattedError, code: string): GraphQLFormattedError {
+  return { ...formatted, extensions: { ...formatted.extensions, code } };
 }
 
 function validationError(

@@ -1,3 +1,4 @@
+import type { DestinationStream } from 'pino';
 import type Stripe from 'stripe';
 import { loadPlanCatalog } from '../../src/services/plans/plan-catalog';
 import { syncCatalog } from '../../src/services/stripe/catalog-sync';
@@ -31,7 +32,7 @@ export type GraphQLCaller = <T = Record<string, unknown>>(
  */
 export async function startBillingStack(
   env: Record<string, string> = {},
-  options: { webhooks?: boolean; database?: TestDatabase } = {},
+  options: { webhooks?: boolean; database?: TestDatabase; logDestination?: DestinationStream } = {},
 ): Promise<BillingStack> {
   const emulator = await startTestEmulator();
   await seedCatalog(emulator.stripe);
@@ -44,6 +45,7 @@ export async function startBillingStack(
     : null;
   const service = await startTestService({
     database: options.database,
+    logDestination: options.logDestination,
     env: {
       ...emulator.env,
       ...(endpoint ? { STRIPE_WEBHOOK_SECRET: endpoint.secret as string } : {}),

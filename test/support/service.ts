@@ -1,3 +1,4 @@
+import type { DestinationStream } from 'pino';
 import { signToken, type TokenClaims } from '../../src/auth/token-signer';
 import { type Config, loadConfig } from '../../src/config';
 import { type BillingService, startService } from '../../src/service';
@@ -44,11 +45,16 @@ export async function startTestService(
     env?: Record<string, string | undefined>;
     database?: TestDatabase;
     onQuery?: (sql: string) => void;
+    /** Where the service's JSON log lines go (tests that read them). */
+    logDestination?: DestinationStream;
   } = {},
 ): Promise<TestService> {
   const database = options.database ?? (await createTestDatabase());
   const config = testConfig(database.url, options.env);
-  const service = await startService(config, { onQuery: options.onQuery });
+  const service = await startService(config, {
+    onQuery: options.onQuery,
+    logDestination: options.logDestination,
+  });
   const url = service.url;
   return {
     service,

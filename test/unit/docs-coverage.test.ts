@@ -1,15 +1,29 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { ErrorCode } from '../../src/errors';
+
+const read = (path: string) => readFileSync(resolve(__dirname, '../..', path), 'utf8');
 
 /** docs/deployment.md is the production configuration reference: every variable config.ts reads is in it. */
 describe('docs/deployment.md', () => {
-  const source = readFileSync(resolve(__dirname, '../../src/config.ts'), 'utf8');
-  const deployment = readFileSync(resolve(__dirname, '../../docs/deployment.md'), 'utf8');
+  const source = read('src/config.ts');
+  const deployment = read('docs/deployment.md');
   const schemaBlock = source.slice(source.indexOf('const environmentSchema'), source.indexOf('.superRefine'));
-  const read = [...schemaBlock.matchAll(/^\s{4}([A-Z][A-Z0-9_]+):/gm)].map((match) => match[1] as string);
+  const variables = [...schemaBlock.matchAll(/^\s{4}([A-Z][A-Z0-9_]+):/gm)].map(
+    (match) => match[1] as string,
+  );
 
   it('names every variable the service reads (add a row to its Configuration table)', () => {
-    expect(read.length).toBeGreaterThan(10);
-    expect(read.filter((name) => !deployment.includes(`\`${name}\``))).toEqual([]);
+    expect(variables.length).toBeGreaterThan(10);
+    expect(variables.filter((name) => !deployment.includes(`\`${name}\``))).toEqual([]);
+  });
+});
+
+/** docs/integration-frontend.md tells a frontend what to do with every error code a caller can get. */
+describe('docs/integration-frontend.md', () => {
+  const guide = read('docs/integration-frontend.md');
+
+  it('has a row for every error code (add it to the Errors table)', () => {
+    expect(Object.values(ErrorCode).filter((code) => !guide.includes(`| \`${code}\` |`))).toEqual([]);
   });
 });

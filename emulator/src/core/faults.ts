@@ -10,6 +10,8 @@ export interface FaultRule {
   count: number | null;
   rate: number | null;
   path: string | null;
+  /** Only requests of this HTTP method (e.g. `POST`: a create, not the list at the same path); null: any. */
+  method: string | null;
   timeout_ms: number;
 }
 
@@ -36,6 +38,7 @@ export class Faults {
       count,
       rate,
       path: typeof body.path === 'string' && body.path ? body.path : null,
+      method: typeof body.method === 'string' && body.method ? body.method.toUpperCase() : null,
       timeout_ms: Number.isFinite(timeout) && timeout >= 0 ? timeout : this.defaultTimeoutMs,
     };
     this.rules.push(rule);
@@ -43,9 +46,10 @@ export class Faults {
   }
 
   /** The fault to apply to this request, if any (consumes one from a counted rule). */
-  take(path: string): FaultRule | undefined {
+  take(path: string, method?: string): FaultRule | undefined {
     for (const rule of this.rules) {
       if (rule.path && !path.startsWith(rule.path)) continue;
+      if (rule.method && rule.method !== method) continue;
       if (rule.count !== null) {
         if (rule.count <= 0) continue;
         rule.count--;

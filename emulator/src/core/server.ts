@@ -147,7 +147,7 @@ async function handle(
   }
 
   if (api) {
-    const fault = emu.faults.take(path);
+    const fault = emu.faults.take(path, method);
     if (fault?.status === 'timeout') {
       // Hold the socket without answering, then drop it, as a hung upstream would.
       const socket = req.socket;

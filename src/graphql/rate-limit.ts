@@ -1,0 +1,49 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import { defaultFieldResolver, type GraphQLSchema } from 'graphql';
+import { ErrorCode, RateLimitedError } from '../errors';
+import type { MutationRateLimiter } from '../services/rate-limit/mutation-rate-limiter';
+import type { RequestContext } from './context';
+
+/**
+ * Puts the per-account rate limits in front of every limited mutation of `schema`, in place, and returns it.
+ * One place for every transport: HTTP and graphql-ws run the same resolvers. Only the Mutation type's fields
+ * are wrapped; a type-graphql global middleware would wrap every field of every type, on every query.
+ */
+export function limitMutations(schema: GraphQLSchema, limiter: MutationRateLimiter): GraphQLSchema {
+  const fields = schema.getMutationType()?.getFields() ?? {};
+  for (const field of Object.values(fields)) {
+    const mutationClass = limiter.classOf(field.name);
+    if (!mutationClass) continue;
+    const resolve = field.resolve ?? defaultFieldResolver;
+    field.resolve = async (source, args, context: RequestContext, info) => {
+      const refusal = await limiter.take(context.caller, mutationClass);
+      if (refusal) throw new RateLimitedError(refusal.retryAfterSeconds, refusal.mutationClass);
+      return resolve(source, args, context, info);
+    };
+  }
+  return schema;
+}
+
+/**
+ * An HTTP answer that carries a RATE_LIMITED error gets a `Retry-After` header (the longest wait among them).
+ * The status stays what GraphQL over HTTP says (200 for errors raised while executing), so clients read the
+ * error, with `extensions.retryAfterSeconds`, where they read every other one.
+ */
+export function retryAfterHeaderPlugin<Context extends object>(): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ response }) {
+          if (response.body.kind !== 'single') return;
+          let seconds = 0;
+          for (const error of response.body.singleResult.errors ?? []) {
+            const wait = error.extensions?.retryAfterSeconds;
+            if (error.extensions?.code === ErrorCode.RATE_LIMITED && typeof wait === 'number')
+              seconds = Math.max(seconds, wait);
+          }
+          if (seconds > 0) response.http.headers.set('retry-after', String(seconds));
+        },
+      };
+    },
+  };
+}
