@@ -5,6 +5,7 @@
  */
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { signToken } from '../src/auth/token-signer';
@@ -21,6 +22,8 @@ const JWT_SECRET = randomBytes(32).toString('hex');
 interface Row {
   name: string;
   requestsPerSecond: number;
+  /** CPU time the server process spent per request (µs): steadier than throughput on a shared machine. */
+  cpuMicrosPerRequest: number;
   /** Usage events per request (100 for a batch), for the events/s column. */
   eventsPerRequest: number;
   p50: number;
@@ -31,6 +34,8 @@ interface Row {
 interface Scenario {
   name: string;
   url: () => string;
+  /** The server process, whose CPU time is read around each round. */
+  pid: () => number;
   /** The request body; a function makes a new one per request (unique idempotency keys). */
   body: object | (() => object);
   headers?: Record<string, string>;
@@ -39,6 +44,7 @@ interface Scenario {
 
 async function measure(scenario: Scenario, seconds: number): Promise<Row> {
   const { body } = scenario;
+  const cpuBefore = cpuSecondsOf(scenario.pid());
   const result = await autocannon({
     url: `${scenario.url()}/graphql`,
     method: 'POST',
@@ -49,14 +55,31 @@ async function measure(scenario: Scenario, seconds: number): Promise<Row> {
     connections: CONNECTIONS,
     duration: seconds,
   });
+  const cpuSeconds = cpuSecondsOf(scenario.pid()) - cpuBefore;
   return {
     name: scenario.name,
+    cpuMicrosPerRequest: result.requests.total > 0 ? (cpuSeconds * 1e6) / result.requests.total : 0,
     requestsPerSecond: result.requests.average,
     eventsPerRequest: scenario.eventsPerRequest ?? 0,
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.errors + result.non2xx,
   };
+}
+
+/** User + system CPU seconds a process has used so far (Linux: /proc/<pid>/stat, in clock ticks of 1/100 s). */
+function cpuSecondsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  // After the command name: field 14 (utime) and 15 (stime) of the whole line are 12 and 13 here.
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** The peak resident memory of a process in MB (VmHWM). */
+function peakRssMbOf(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((candidate) => candidate.startsWith('VmHWM:'));
+  return Math.round(Number(line?.replace(/\D+/g, '') ?? 0) / 1024);
 }
 
 function median(values: number[]): number {
@@ -78,6 +101,7 @@ async function runInterleaved(scenarios: Scenario[]): Promise<Row[]> {
     const rows = rounds.get(scenario.name) ?? [];
     return {
       name: scenario.name,
+      cpuMicrosPerRequest: median(rows.map((row) => row.cpuMicrosPerRequest)),
       eventsPerRequest: scenario.eventsPerRequest ?? 0,
       requestsPerSecond: median(rows.map((row) => row.requestsPerSecond)),
       p50: median(rows.map((row) => row.p50)),
@@ -89,12 +113,26 @@ async function runInterleaved(scenarios: Scenario[]): Promise<Row[]> {
 
 function format(rows: Row[], baseline: Row, noOp: Row): string {
   const header =
-    '| scenario | req/s | usage events/s | p50 ms | p99 ms | errors | vs bare Apollo | vs no-op (service) |';
-  const lines = rows.map(
-    (row) =>
-      `| ${row.name} | ${Math.round(row.requestsPerSecond)} | ${row.eventsPerRequest ? Math.round(row.requestsPerSecond * row.eventsPerRequest) : '—'} | ${row.p50} | ${row.p99} | ${row.errors} | ${(row.requestsPerSecond / baseline.requestsPerSecond).toFixed(2)}× | ${(row.requestsPerSecond / noOp.requestsPerSecond).toFixed(2)}× |`,
+    '| scenario | req/s | usage events/s | p50 ms | p99 ms | errors | server CPU µs/req | throughput vs bare Apollo | throughput vs no-op | CPU per request vs no-op |';
+  const lines = rows.map((row) =>
+    [
+      row.name,
+      Math.round(row.requestsPerSecond),
+      row.eventsPerRequest ? Math.round(row.requestsPerSecond * row.eventsPerRequest) : '—',
+      row.p50,
+      row.p99,
+      row.errors,
+      Math.round(row.cpuMicrosPerRequest),
+      `${(row.requestsPerSecond / baseline.requestsPerSecond).toFixed(2)}×`,
+      `${(row.requestsPerSecond / noOp.requestsPerSecond).toFixed(2)}×`,
+      `${(row.cpuMicrosPerRequest / noOp.cpuMicrosPerRequest).toFixed(2)}×`,
+    ].join(' | '),
   );
-  return [header, '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |', ...lines].join('\n');
+  return [
+    header,
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...lines.map((line) => `| ${line} |`),
+  ].join('\n');
 }
 
 /** Accounts the usage scenarios spread over (one counter row each, as many customers' gateways would). */
@@ -161,6 +199,7 @@ async function main(): Promise<void> {
   const database = await benchDatabase();
   const targets: Child[] = [];
   let rows: Row[] = [];
+  let peakRssMb = 0;
   try {
     const bare = await startChild('bench/targets/bare-apollo.ts', [], {}, /READY (\S+)/);
     targets.push(bare);
@@ -189,26 +228,40 @@ async function main(): Promise<void> {
     });
     const usage = usageBodies(await prepareUsageAccounts(service.url));
     const typename = { query: '{ __typename }' };
+    const servicePid = () => service.process.pid as number;
     const asUser = { authorization: `Bearer ${token}` };
     const asGateway = { authorization: `Bearer ${gateway}` };
     rows = await runInterleaved([
-      { name: 'bare Apollo on Fastify: `{ __typename }` (baseline)', url: () => bare.url, body: typename },
-      { name: 'billing service: `{ __typename }`, anonymous', url: () => service.url, body: typename },
+      {
+        name: 'bare Apollo on Fastify: `{ __typename }` (baseline)',
+        url: () => bare.url,
+        pid: () => bare.process.pid as number,
+        body: typename,
+      },
+      {
+        name: 'billing service: `{ __typename }`, anonymous',
+        url: () => service.url,
+        pid: servicePid,
+        body: typename,
+      },
       {
         name: 'billing service: `{ __typename }` with a bearer token (the no-op)',
         url: () => service.url,
+        pid: servicePid,
         body: typename,
         headers: asUser,
       },
       {
         name: 'billing service: `viewer { feature(key: "ai_requests") { allowed remaining } }`',
         url: () => service.url,
+        pid: servicePid,
         body: { query: '{ viewer { feature(key: "ai_requests") { allowed remaining } } }' },
         headers: asUser,
       },
       {
         name: 'billing service: `recordUsage` (service role, 64 accounts)',
         url: () => service.url,
+        pid: servicePid,
         body: usage.single,
         headers: asGateway,
         eventsPerRequest: 1,
@@ -216,11 +269,13 @@ async function main(): Promise<void> {
       {
         name: 'billing service: `recordUsageBatch` of 100 (service role, one account per batch)',
         url: () => service.url,
+        pid: servicePid,
         body: usage.batch,
         headers: asGateway,
         eventsPerRequest: 100,
       },
     ]);
+    peakRssMb = peakRssMbOf(service.process.pid as number);
   } finally {
     await Promise.all(targets.map(stopChild));
     await database.drop();
@@ -232,6 +287,7 @@ async function main(): Promise<void> {
     `\n${QUICK ? 'QUICK run: checks that every scenario works; the figures mean nothing' : `${ROUNDS} interleaved rounds of ${ROUND_SECONDS} s per scenario (medians)`}, ${CONNECTIONS} connections\n`,
   );
   console.log(format(rows, baseline, noOp));
+  console.log(`\nThe billing service's peak RSS over the run: ${peakRssMb} MB`);
   const failures = rows.filter((row) => row.errors > 0 || row.requestsPerSecond === 0);
   if (failures.length > 0) {
     console.error(`\nScenarios with errors: ${failures.map((row) => row.name).join(', ')}`);

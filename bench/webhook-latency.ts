@@ -146,6 +146,8 @@ function format(rows: Row[]): string {
 interface ChildStats {
   sql: Record<string, number>;
   stripe: Record<string, number>;
+  /** CPU time (user + system) the process used since it started. */
+  cpuMs: number;
   rss: number;
   heapUsed: number;
 }
@@ -190,20 +192,41 @@ interface PhaseCost {
   events: number;
   sql: ReturnType<typeof delta>;
   stripe: ReturnType<typeof delta>;
+  /** CPU time the instance spent in the phase: steadier than any wall-clock figure on a shared machine. */
+  cpuMs: number;
+  /** The emulator's CPU time in the phase (Stripe's side of the refetches), when measured. */
+  emulatorCpuMs?: number;
 }
 
 function phaseCost(name: string, events: number, before: ChildStats, after: ChildStats): PhaseCost {
-  return { name, events, sql: delta(before.sql, after.sql), stripe: delta(before.stripe, after.stripe) };
+  return {
+    name,
+    events,
+    sql: delta(before.sql, after.sql),
+    stripe: delta(before.stripe, after.stripe),
+    cpuMs: after.cpuMs - before.cpuMs,
+  };
+}
+
+/** CPU time (user + system) a process used so far, in ms, from /proc (Linux); NaN elsewhere. */
+function cpuMsOf(pid: number | undefined): number {
+  try {
+    // Fields 14 and 15 (utime, stime) in clock ticks, counted after the command name, which may hold spaces.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 function formatCosts(costs: PhaseCost[]): string {
   const per = (count: number, events: number) => (events > 0 ? (count / events).toFixed(2) : '–');
   return [
-    '| phase (instance) | events | SQL statements/event | Stripe calls/event | statements/event by kind |',
-    '| --- | ---: | ---: | ---: | --- |',
+    '| phase (instance) | events | CPU ms/event | emulator CPU ms/event | SQL statements/event | Stripe calls/event | statements/event by kind |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | --- |',
     ...costs.map(
       (cost) =>
-        `| ${cost.name} | ${cost.events} | ${per(cost.sql.total, cost.events)} | ${per(cost.stripe.total, cost.events)} | ${cost.sql.counts
+        `| ${cost.name} | ${cost.events} | ${per(cost.cpuMs, cost.events)} | ${cost.emulatorCpuMs === undefined ? '–' : per(cost.emulatorCpuMs, cost.events)} | ${per(cost.sql.total, cost.events)} | ${per(cost.stripe.total, cost.events)} | ${cost.sql.counts
           .map(([key, count]) => `${key} ${per(count, cost.events)}`)
           .join(', ')} |`,
     ),
@@ -362,7 +385,14 @@ async function measureSteady(a: Child, b: Child, subscriptions: Stripe.Subscript
       );
       await new Promise((done) => setTimeout(done, 100));
     }
-    await new Promise((done) => setTimeout(done, 300));
+    // Until the warm-up's pushes stopped coming (a late one counted as the first measured push would shift the
+    // matching of events to pushes by one).
+    for (let total = -1; ; ) {
+      const now = subscribers.reduce((sum, subscriber) => sum + subscriber.arrivals.length, 0);
+      if (now === total) break;
+      total = now;
+      await new Promise((done) => setTimeout(done, 500));
+    }
     const offsets = subscribers.map((subscriber) => subscriber.arrivals.length);
     // Signed before the clock starts: the load generator shares the 2 CPUs with what it measures.
     const events = Array.from({ length: STEADY_EVENTS }, (_, index) =>
@@ -421,12 +451,14 @@ async function measureSteady(a: Child, b: Child, subscriptions: Stripe.Subscript
 
 async function measureIngestion(
   a: Child,
+  emulator: Child,
   subscriptions: Stripe.Subscription[],
   stats: () => Promise<ChildStats>,
 ): Promise<{ row: Row; cost: PhaseCost }> {
   // Warm-up: links every customer, fills pools and caches; not measured.
   await Promise.all(subscriptions.map((subscription) => deliver(a.url, signedEvent(subscription))));
   const before = await stats();
+  const emulatorBefore = cpuMsOf(emulator.process.pid);
   const events = Array.from({ length: INGEST_EVENTS }, (_, index) =>
     signedEvent(subscriptions[index % subscriptions.length]),
   );
@@ -448,6 +480,7 @@ async function measureIngestion(
   const seconds = (performance.now() - start) / 1000;
   const perSecond = (events.length - errors) / seconds;
   const after = await stats();
+  const emulatorCpuMs = cpuMsOf(emulator.process.pid) - emulatorBefore;
   return {
     row: row(
       `ingestion on A: distinct signed events over ${subscriptions.length} accounts, ${INGEST_CONCURRENCY} senders`,
@@ -456,7 +489,7 @@ async function measureIngestion(
       errors,
       '≥ 500/s, p99 ≤ 50 ms (issue 8)',
     ),
-    cost: phaseCost('ingestion (A)', events.length, before, after),
+    cost: { ...phaseCost('ingestion (A)', events.length, before, after), emulatorCpuMs },
   };
 }
 
@@ -526,7 +559,7 @@ async function main(): Promise<void> {
     // The steady phase's count includes its warm-up (one event per account, or a few).
     costs.push(phaseCost('steady 100/s (A: webhooks)', STEADY_EVENTS, beforeA, afterA));
     costs.push(phaseCost('steady 100/s (B: pushes)', STEADY_EVENTS, beforeB, afterB));
-    const ingestion = await measureIngestion(a, many, statsOfA);
+    const ingestion = await measureIngestion(a, emulator, many, statsOfA);
     rows.push(ingestion.row);
     costs.push(ingestion.cost);
     for (const [name, child] of [

@@ -215,6 +215,7 @@ async function main(running: Running, isStopping: () => boolean): Promise<void> 
 CODITECT Billing is ready in ${((Date.now() - started) / 1000).toFixed(1)} s
   GraphQL         ${graphqlUrl}
   Apollo Sandbox  ${graphqlUrl}  (open it in a browser)
+  Billing page    http://127.0.0.1:${port}/billing/  (development sign-in: any account id)
   Subscriptions   ws://127.0.0.1:${port}/graphql${emulatorLine}
 
 Paste into Sandbox's Headers tab (demo account ${DEMO_ACCOUNT}, valid 30 days):

@@ -87,7 +87,13 @@ export async function createHttpServer(parts: ServerParts): Promise<HttpServer> 
     if (closing) reply.header('connection', 'close');
   });
 
-  const sockets = new WebSocketServer({ server: app.server, path: '/graphql' });
+  // A WebSocket message is held to the HTTP body limit (ws' own default is 100 MiB); a larger one closes with 1009.
+  const sockets = new WebSocketServer({
+    server: app.server,
+    path: '/graphql',
+    maxPayload: config.graphql.maxBodyBytes,
+  });
+  const checkOperation = checkSocketOperation(schema, config.graphql.limits, config.graphql.introspection);
   const socketServer = useServer<Record<string, unknown> | undefined, SocketExtra>(
     {
       schema,
@@ -95,6 +101,9 @@ export async function createHttpServer(parts: ServerParts): Promise<HttpServer> 
       onConnect: async (context) => {
         try {
           const authorization = context.connectionParams?.authorization;
+          // Present but not a string (a number, an object) is a bad credential, not an anonymous caller.
+          if (authorization !== undefined && authorization !== null && typeof authorization !== 'string')
+            return false;
           context.extra.caller = await verifier.callerFrom(
             typeof authorization === 'string' ? authorization : null,
           );
@@ -106,8 +115,7 @@ export async function createHttpServer(parts: ServerParts): Promise<HttpServer> 
       context: (context) =>
         new RequestContext(context.extra.caller ?? { kind: 'anonymous' }, randomUUID(), orm, services),
       // The same token and query limits, introspection setting and error masking as over HTTP.
-      onSubscribe: (_context, _id, payload) =>
-        checkSocketOperation(schema, config.graphql.limits, config.graphql.introspection)(payload),
+      onSubscribe: (_context, _id, payload) => checkOperation(payload),
       onNext: (_context, _id, _payload, _args, result): FormattedExecutionResult | undefined =>
         result.errors
           ? { ...result, errors: result.errors.map((error) => formatSocketError(error)) }

@@ -46,10 +46,12 @@ async function main(): Promise<void> {
           )
         : {};
       const memory = process.memoryUsage();
+      const cpu = process.cpuUsage();
       console.log(
         `STATS ${JSON.stringify({
           sql: Object.fromEntries(statements),
           stripe,
+          cpuMs: (cpu.user + cpu.system) / 1000,
           rss: memory.rss,
           heapUsed: memory.heapUsed,
         })}`,

@@ -15,7 +15,7 @@ import {
   type ValidationRule,
   validate,
 } from 'graphql';
-import { ErrorCode } from '../errors';
+import { BadUserInputError, ErrorCode } from '../errors';
 
 /**
  * How big one GraphQL document may be. Our schema has no cycles, so honest queries are shallow and small (the
@@ -30,7 +30,7 @@ export interface QueryLimits {
   maxAliases: number;
   /** Fields in the whole operation, fragments followed each time they are spread: a simple cost estimate. */
   maxFields: number;
-  /** Lexical tokens in the document, checked while parsing, so an enormous document is never even parsed. */
+  /** Lexical tokens in the document, counted before parsing, so an enormous document is never even parsed. */
   maxTokens: number;
 }
 
@@ -45,7 +45,7 @@ export const DEFAULT_QUERY_LIMITS: QueryLimits = {
 
 /**
  * Brackets (`{`, `[`, `(`) open at once, at most. graphql's parser recurses once per level and overflows the
- * stack somewhere past a thousand; no honest document comes near this.
+ * stack at a few thousand levels; no honest document comes near this.
  */
 export const MAX_BRACKET_NESTING = 100;
 
@@ -136,9 +136,10 @@ export function measureOperations(document: DocumentNode): QueryMeasure[] {
 
 /**
  * Before parsing: counts the document's tokens and bracket nesting with graphql's (iterative) lexer, stopping at
- * the first limit passed. A document that cannot be lexed is left to the parser to report.
+ * the first limit passed, and refuses unstorable text in its string literals. A document that cannot be lexed
+ * is left to the parser to report.
  */
-export function precheckDocument(query: string, limits: QueryLimits): QueryTooComplexError | null {
+export function precheckDocument(query: string, limits: QueryLimits): GraphQLError | null {
   const lexer = new Lexer(new Source(query));
   let tokens = 0;
   let nesting = 0;
@@ -160,6 +161,11 @@ export function precheckDocument(query: string, limits: QueryLimits): QueryTooCo
         nesting -= 1;
       if (nesting > MAX_BRACKET_NESTING)
         return new QueryTooComplexError('nesting', MAX_BRACKET_NESTING, nesting);
+      if (
+        (token.kind === TokenKind.STRING || token.kind === TokenKind.BLOCK_STRING) &&
+        isUnstorableText(token.value)
+      )
+        return unstorableTextError();
     }
   } catch {
     return null;
@@ -168,13 +174,58 @@ export function precheckDocument(query: string, limits: QueryLimits): QueryTooCo
 }
 
 /**
- * The HTTP side of `precheckDocument`: the `query` of a GraphQL request body (POST) or query string (GET), or
- * null when there is none to check (Apollo answers a malformed request itself).
+ * The HTTP side of the prechecks: the `query` and `variables` of a GraphQL request body (POST) or query string
+ * (GET). Null when there is nothing to refuse, or nothing to check (Apollo answers a malformed request).
  */
-export function precheckRequest(payload: unknown, limits: QueryLimits): QueryTooComplexError | null {
+export function precheckRequest(payload: unknown, limits: QueryLimits): GraphQLError | null {
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return null;
-  const { query } = payload as { query?: unknown };
-  return typeof query === 'string' ? precheckDocument(query, limits) : null;
+  const { query, variables } = payload as { query?: unknown; variables?: unknown };
+  if (typeof query !== 'string') return null;
+  return precheckDocument(query, limits) ?? unstorableTextIn(parsedVariables(variables));
+}
+
+/** GET carries the variables as a JSON string; Apollo reports one that does not parse. */
+function parsedVariables(variables: unknown): unknown {
+  if (typeof variables !== 'string') return variables;
+  try {
+    return JSON.parse(variables);
+  } catch {
+    return null;
+  }
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Text no input may carry: NUL (PostgreSQL cannot store it, so a write would fail halfway, after Stripe took
+ * it) and lone UTF-16 surrogates (not Unicode: neither PostgreSQL nor Stripe would get back what was sent).
+ */
+export function isUnstorableText(text: string): boolean {
+  return text.includes('\u0000') || LONE_SURROGATE.test(text);
+}
+
+/**
+ * BAD_USER_INPUT when any string in `value` (the variables, walked without recursion: any depth of JSON is
+ * safe) is unstorable; string literals in the document itself are checked by `precheckDocument`.
+ */
+export function unstorableTextIn(value: unknown): GraphQLError | null {
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const item = pending.pop();
+    if (typeof item === 'string') {
+      if (isUnstorableText(item)) return unstorableTextError();
+    } else if (typeof item === 'object' && item !== null) {
+      // One by one: spreading a 500,000-element array into push() would overflow the stack.
+      for (const member of Object.values(item)) pending.push(member);
+    }
+  }
+  return null;
+}
+
+function unstorableTextError(): GraphQLError {
+  return new BadUserInputError(
+    'Text must be valid Unicode without the NUL character (U+0000): remove it and send again',
+  );
 }
 
 /**
@@ -220,7 +271,7 @@ export function checkSocketOperation(
 }) => ExecutionArgs | readonly GraphQLError[] {
   const rules = [...specifiedRules, ...extraValidationRules(limits, introspection)];
   return (payload) => {
-    const refusal = precheckDocument(payload.query, limits);
+    const refusal = precheckDocument(payload.query, limits) ?? unstorableTextIn(payload.variables);
     if (refusal) return [refusal];
     let document: DocumentNode;
     try {

@@ -90,7 +90,10 @@ describe('logs of a full journey', () => {
     const buyerToken = await stack.service.token('acct_logs_buyer', { email: 'buyer@example.com' });
     tokens.push(buyerToken);
     const socket = connectSocket(stack.service.url, `Bearer ${buyerToken}`);
-    const updates = subscribe<{ accountUpdated: { id: string } }>(socket, 'subscription { accountUpdated { id } }');
+    const updates = subscribe<{ accountUpdated: { id: string } }>(
+      socket,
+      'subscription { accountUpdated { id } }',
+    );
 
     // A customer, then Checkout paid with 4242 4242 4242 4242.
     const buyer = await as('acct_logs_buyer');
@@ -115,7 +118,9 @@ describe('logs of a full journey', () => {
       { id: sessionId },
     );
     expect(confirmed.data?.checkoutSession.status).toBe('complete');
-    const portal = await buyer(`mutation { createPortalSession(input: { returnUrl: "${ALLOWED}/b" }) { url } }`);
+    const portal = await buyer(
+      `mutation { createPortalSession(input: { returnUrl: "${ALLOWED}/b" }) { url } }`,
+    );
     expect(portal.errors).toBeUndefined();
 
     // A subscription with a card, a change, and a declined card.
@@ -124,7 +129,9 @@ describe('logs of a full journey', () => {
       'mutation { createSubscription(input: { planKey: "starter", paymentMethodId: "pm_card_visa" }) { id } }',
     );
     expect(created.errors).toBeUndefined();
-    const changed = await subscriber('mutation { changeSubscription(input: { planKey: "professional" }) { id } }');
+    const changed = await subscriber(
+      'mutation { changeSubscription(input: { planKey: "professional" }) { id } }',
+    );
     expect(changed.errors).toBeUndefined();
     const declined = await (await as('acct_logs_declined'))(
       'mutation { createSubscription(input: { planKey: "starter", paymentMethodId: "pm_card_chargeDeclined" }) { id } }',

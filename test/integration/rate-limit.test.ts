@@ -3,6 +3,8 @@ import { createTestDatabase, type TestDatabase } from '../support/database';
 import { type PrivateRedis, startPrivateRedis } from '../support/private-redis';
 import { describeWithRedis, testRedisUrl } from '../support/redis';
 import { startTestService, type TestService } from '../support/service';
+import { waitUntil } from '../support/wait';
+import { connectSocket, subscribe } from '../support/ws-client';
 
 /**
  * Per-account rate limits on mutations. These services have no Stripe key, so a Stripe mutation the limit lets
@@ -13,8 +15,7 @@ const run = randomBytes(4).toString('hex');
 const account = (name: string) => `acct_rl_${run}_${name}`;
 
 const UPDATE_CUSTOMER = 'mutation { updateCustomer(input: { name: "Ada" }) { id } }';
-const RECORD_USAGE =
-  'mutation($input: RecordUsageInput!) { recordUsage(input: $input) { duplicate } }';
+const RECORD_USAGE = 'mutation($input: RecordUsageInput!) { recordUsage(input: $input) { duplicate } }';
 
 /** One HTTP GraphQL call, with the response's headers (the support helper drops them). */
 async function post(
@@ -163,6 +164,18 @@ describe('rate limits without Redis', () => {
     expect(await updateCustomer(service, accountId)).toBe('STRIPE_ERROR');
     expect(await updateCustomer(service, accountId)).toBe('RATE_LIMITED');
     expect(await updateCustomer(service, account('memory_other'))).toBe('STRIPE_ERROR');
+
+    // A mutation over the WebSocket spends the same budget: the limit is on the schema, not the transport.
+    const socket = connectSocket(service.url, `Bearer ${await service.token(accountId)}`);
+    try {
+      const overSocket = subscribe(socket, UPDATE_CUSTOMER);
+      await waitUntil(() => overSocket.errors.length > 0, 'the mutation over the socket answers');
+      expect(overSocket.errors).toEqual([
+        expect.objectContaining({ extensions: expect.objectContaining({ code: 'RATE_LIMITED' }) }),
+      ]);
+    } finally {
+      await socket.dispose();
+    }
   });
 
   it('are off with RATE_LIMIT_ENABLED=false', async () => {

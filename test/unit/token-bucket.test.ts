@@ -6,7 +6,8 @@ describe('InMemoryTokenBuckets', () => {
     let now = 1_000_000;
     const buckets = new InMemoryTokenBuckets(() => now);
     const limit = { capacity: 3, refillPerSecond: 3 / 60 }; // 3 a minute: a token every 20 s
-    for (let i = 0; i < 3; i++) expect(await buckets.take('a', limit)).toEqual({ allowed: true, retryAfterMs: 0 });
+    for (let i = 0; i < 3; i++)
+      expect(await buckets.take('a', limit)).toEqual({ allowed: true, retryAfterMs: 0 });
     expect(await buckets.take('a', limit)).toEqual({ allowed: false, retryAfterMs: 20_000 });
     expect(await buckets.take('b', limit)).toEqual({ allowed: true, retryAfterMs: 0 });
 

@@ -1,0 +1,501 @@
+/**
+ * The billing page: plan and status, usage bars, entitlements, plan picker with the preview amount, card,
+ * invoices. It renders from one state object; the live updates replace parts of that state and render again.
+ */
+import {
+  type AccountView,
+  ApiError,
+  type BillingApi,
+  type Interval,
+  type PlanView,
+  type PreviewView,
+  type UsageView,
+} from './api.js';
+import { count, day, daysUntil, h, label, money } from './dom.js';
+
+interface State {
+  account: AccountView;
+  plans: PlanView[];
+  /** The interval the plan picker shows prices for. */
+  interval: Interval;
+  /** A plan change the user is looking at, with what it would charge. */
+  change: { plan: PlanView; interval: Interval; preview: PreviewView | null } | null;
+  /** A mutation or redirect is running: buttons are disabled so nothing is sent twice. */
+  busy: boolean;
+  error: string | null;
+}
+
+export interface BillingPageOptions {
+  /** The page's own URL directory (…/billing/): where Checkout and the portal send the user back to. */
+  base: string;
+  /** A message above the page, e.g. from the Checkout success or cancel page. */
+  banner?: HTMLElement;
+}
+
+/**
+ * Shows the billing page in `root` and keeps it live: subscribes to `accountUpdated` and `usageUpdated` first,
+ * then loads, so no change between the two is missed.
+ */
+export async function showBillingPage(root: HTMLElement, api: BillingApi, options: BillingPageOptions) {
+  let state: State | null = null;
+  /** The message from Checkout is about what it bought: it goes once the plan or its status changes. */
+  let banner = options.banner ?? null;
+  let bannerState: string | null = null;
+  const billingState = (account: AccountView) => `${account.plan.key}:${account.subscription?.status ?? ''}`;
+  const render = () => {
+    if (state) root.replaceChildren(...(banner ? [banner] : []), ...page(state, actions));
+  };
+
+  api.onAccountUpdated((account) => {
+    if (!state) return;
+    if (bannerState !== null && billingState(account) !== bannerState) banner = null;
+    state.account = account;
+    render();
+  });
+  api.onUsageUpdated((usage) => {
+    if (!state) return;
+    // Replaced where it is, so the bars keep their order.
+    const known = state.account.usage.some((existing) => existing.metric === usage.metric);
+    state.account.usage = known
+      ? state.account.usage.map((existing) => (existing.metric === usage.metric ? usage : existing))
+      : [...state.account.usage, usage];
+    render();
+  });
+  api.onReconnected(() => {
+    void api.load().then(({ account }) => {
+      if (!state) return;
+      state.account = account;
+      render();
+    });
+  });
+
+  /** Runs a user action with the buttons disabled; an error is shown above the page, never swallowed. */
+  const run = async (work: () => Promise<void>) => {
+    if (!state) return;
+    state.busy = true;
+    state.error = null;
+    render();
+    try {
+      await work();
+    } catch (error) {
+      state.error = error instanceof ApiError ? error.message : 'Something went wrong. Please try again.';
+    }
+    state.busy = false;
+    render();
+  };
+
+  const actions: Actions = {
+    setInterval: (interval) => {
+      if (!state) return;
+      state.interval = interval;
+      state.change = null;
+      render();
+    },
+    checkout: (plan, withTrial) =>
+      run(async () => {
+        const url = await api.checkoutUrl(plan.key, state?.interval ?? 'MONTH', withTrial, options.base);
+        window.location.assign(url);
+        // Leaving the page: keep the buttons disabled until the browser has gone.
+        await new Promise(() => undefined);
+      }),
+    portal: () =>
+      run(async () => {
+        window.location.assign(await api.portalUrl(options.base));
+        await new Promise(() => undefined);
+      }),
+    preview: (plan) =>
+      run(async () => {
+        if (!state) return;
+        const interval = state.interval;
+        state.change = { plan, interval, preview: null };
+        state.change.preview = await api.previewChange(plan.key, interval);
+      }),
+    confirmChange: () =>
+      run(async () => {
+        if (!state?.change) return;
+        await api.changePlan(state.change.plan.key, state.change.interval);
+        state.change = null;
+        // The mutation answers the new state, and accountUpdated brings it too; reading it is simplest here.
+        state.account = (await api.load()).account;
+      }),
+    dismissChange: () => {
+      if (!state) return;
+      state.change = null;
+      render();
+    },
+    cancel: () =>
+      run(async () => {
+        await api.cancelAtPeriodEnd();
+        if (state) state.account = (await api.load()).account;
+      }),
+    resume: () =>
+      run(async () => {
+        await api.resume();
+        if (state) state.account = (await api.load()).account;
+      }),
+  };
+
+  const live = api.connected();
+  const { account, plans } = await api.load();
+  state = {
+    account,
+    plans,
+    interval: account.subscription?.interval ?? 'MONTH',
+    change: null,
+    busy: false,
+    error: null,
+  };
+  bannerState = billingState(account);
+  render();
+  await live;
+  // For tests and monitoring: the page now receives live updates.
+  document.body.dataset.live = 'true';
+}
+
+interface Actions {
+  setInterval(interval: Interval): void;
+  checkout(plan: PlanView, withTrial: boolean): void;
+  portal(): void;
+  preview(plan: PlanView): void;
+  confirmChange(): void;
+  dismissChange(): void;
+  cancel(): void;
+  resume(): void;
+}
+
+function page(state: State, actions: Actions): HTMLElement[] {
+  return [
+    h('h1', {}, 'Billing'),
+    state.error ? h('p', { class: 'error', role: 'alert', id: 'error' }, state.error) : null,
+    ...notices(state.account),
+    planSection(state, actions),
+    usageSection(state.account.usage),
+    entitlementsSection(
+      state.account.entitlements.filter(
+        (entitlement) => !state.account.usage.some((usage) => usage.metric === entitlement.feature),
+      ),
+    ),
+    pickerSection(state, actions),
+    paymentSection(state.account),
+    invoicesSection(state.account),
+  ].filter((element): element is HTMLElement => element !== null);
+}
+
+function notices(account: AccountView): HTMLElement[] {
+  const subscription = account.subscription;
+  if (!subscription) return [];
+  const result: HTMLElement[] = [];
+  if (subscription.status === 'PAST_DUE' || subscription.status === 'UNPAID') {
+    // The service keeps the paid plan for a grace period; once it is over the effective plan is free.
+    const inGrace = account.plan.key === subscription.plan.key;
+    result.push(
+      h(
+        'p',
+        { class: 'notice warning', id: 'past-due' },
+        inGrace
+          ? `Your last payment failed. You keep ${subscription.plan.name} for a short grace period while we ` +
+              'retry; update your card under "Manage billing" to keep it.'
+          : `Your payment failed and the grace period is over: you are on ${account.plan.name} until a payment ` +
+              `for ${subscription.plan.name} succeeds. Update your card under "Manage billing".`,
+      ),
+    );
+  }
+  if (subscription.status === 'TRIALING' && subscription.trialEnd) {
+    const left = daysUntil(subscription.trialEnd);
+    result.push(
+      h(
+        'p',
+        { class: 'notice', id: 'trial' },
+        `Trial: ${left} ${left === 1 ? 'day' : 'days'} left (ends ${day(subscription.trialEnd)}).`,
+      ),
+    );
+  }
+  if (subscription.cancelAtPeriodEnd) {
+    result.push(
+      h(
+        'p',
+        { class: 'notice', id: 'cancels' },
+        `Your plan ends on ${day(subscription.currentPeriodEnd)}; you keep ${subscription.plan.name} until then.`,
+      ),
+    );
+  }
+  if (subscription.scheduledChange) {
+    const change = subscription.scheduledChange;
+    result.push(
+      h(
+        'p',
+        { class: 'notice', id: 'scheduled-change' },
+        `Changes to ${change.plan.name} (${change.interval.toLowerCase()}ly) on ${day(change.effectiveAt)}.`,
+      ),
+    );
+  }
+  return result;
+}
+
+function planSection(state: State, actions: Actions): HTMLElement {
+  const { account, busy } = state;
+  const subscription = account.subscription;
+  return h(
+    'section',
+    { id: 'plan' },
+    h('h2', {}, 'Your plan'),
+    h(
+      'p',
+      { class: 'plan-line' },
+      h('strong', { id: 'plan-name' }, account.plan.name),
+      ' ',
+      subscription
+        ? h(
+            'span',
+            { class: `status status-${subscription.status.toLowerCase()}`, id: 'plan-status' },
+            subscription.status.replace('_', ' ').toLowerCase(),
+          )
+        : null,
+    ),
+    subscription && !subscription.cancelAtPeriodEnd && subscription.currentPeriodEnd
+      ? h(
+          'p',
+          { class: 'muted', id: 'renews' },
+          `Billed ${subscription.interval.toLowerCase()}ly; renews on ${day(subscription.currentPeriodEnd)}.`,
+        )
+      : null,
+    h(
+      'div',
+      { class: 'buttons' },
+      account.customer
+        ? h('button', { id: 'portal', disabled: busy, onclick: actions.portal }, 'Manage billing')
+        : null,
+      subscription && !subscription.cancelAtPeriodEnd
+        ? h(
+            'button',
+            { id: 'cancel', class: 'secondary', disabled: busy, onclick: actions.cancel },
+            'Cancel at period end',
+          )
+        : null,
+      subscription?.cancelAtPeriodEnd
+        ? h('button', { id: 'resume', disabled: busy, onclick: actions.resume }, 'Keep my plan')
+        : null,
+    ),
+  );
+}
+
+function usageSection(usage: UsageView[]): HTMLElement {
+  return h(
+    'section',
+    { id: 'usage' },
+    h('h2', {}, 'Usage this period'),
+    ...usage.map((metric) => {
+      const share = metric.included ? Math.min(1, metric.used / metric.included) : 0;
+      const over = metric.included !== null && metric.used >= metric.included;
+      const bar = h('div', { class: `bar${over ? ' over' : ''}` }, h('span', {}));
+      (bar.firstChild as HTMLElement).style.width = `${Math.round(share * 100)}%`;
+      return h(
+        'div',
+        { class: 'usage', 'data-metric': metric.metric },
+        h(
+          'div',
+          { class: 'usage-label' },
+          h('span', {}, label(metric.metric)),
+          h(
+            'span',
+            { class: 'usage-figures' },
+            metric.included === null
+              ? `${count(metric.used)} (unlimited)`
+              : `${count(metric.used)} of ${count(metric.included)}${metric.overage > 0 ? ` · ${count(metric.overage)} over` : ''}`,
+          ),
+        ),
+        bar,
+      );
+    }),
+  );
+}
+
+function entitlementsSection(entitlements: AccountView['entitlements']): HTMLElement {
+  return h(
+    'section',
+    { id: 'entitlements' },
+    h('h2', {}, 'Included features'),
+    h(
+      'ul',
+      {},
+      ...entitlements.map((entitlement) =>
+        h(
+          'li',
+          {
+            'data-feature': entitlement.feature,
+            'data-enabled': String(entitlement.enabled),
+            class: entitlement.enabled ? 'on' : 'off',
+          },
+          `${entitlement.enabled ? '✓' : '✗'} ${label(entitlement.feature)}`,
+          entitlement.limit !== null
+            ? h('span', { class: 'muted' }, ` (up to ${count(entitlement.limit)})`)
+            : null,
+        ),
+      ),
+    ),
+  );
+}
+
+function pickerSection(state: State, actions: Actions): HTMLElement {
+  const { account, interval, busy } = state;
+  const subscription = account.subscription;
+  const toggle = (value: Interval, text: string) =>
+    h(
+      'button',
+      {
+        class: value === interval ? 'toggle selected' : 'toggle',
+        id: `interval-${value.toLowerCase()}`,
+        'aria-pressed': String(value === interval),
+        onclick: () => actions.setInterval(value),
+      },
+      text,
+    );
+  const cards = state.plans.map((plan) => {
+    const price = plan.prices.find((candidate) => candidate.interval === interval);
+    const current = subscription?.plan.key === plan.key && subscription.interval === interval;
+    let buttons: Array<HTMLElement | null> = [];
+    if (plan.salesLed) buttons = [h('a', { href: 'mailto:sales@coditect.ai' }, 'Contact sales')];
+    else if (current) buttons = [h('span', { class: 'current-label' }, 'Current plan')];
+    else if (price && subscription)
+      buttons = [
+        h(
+          'button',
+          { id: `change-${plan.key}`, disabled: busy, onclick: () => actions.preview(plan) },
+          'Switch',
+        ),
+      ];
+    else if (price)
+      buttons = [
+        h(
+          'button',
+          { id: `checkout-${plan.key}`, disabled: busy, onclick: () => actions.checkout(plan, false) },
+          'Subscribe',
+        ),
+        plan.trialDays > 0
+          ? h(
+              'button',
+              {
+                id: `trial-${plan.key}`,
+                class: 'secondary',
+                disabled: busy,
+                onclick: () => actions.checkout(plan, true),
+              },
+              `Start ${plan.trialDays}-day trial`,
+            )
+          : null,
+      ];
+    return h(
+      'div',
+      { class: current ? 'plan-card current' : 'plan-card', 'data-plan': plan.key },
+      h('h3', {}, plan.name),
+      h(
+        'p',
+        { class: 'price' },
+        price
+          ? `${money(price.amount, price.currency)} / ${interval.toLowerCase()}`
+          : plan.salesLed
+            ? 'Custom'
+            : '$0',
+      ),
+      h('p', { class: 'muted' }, plan.description),
+      h('div', { class: 'buttons' }, ...buttons),
+    );
+  });
+  return h(
+    'section',
+    { id: 'plans' },
+    h('h2', {}, subscription ? 'Change plan' : 'Choose a plan'),
+    h('div', { class: 'toggles' }, toggle('MONTH', 'Monthly'), toggle('YEAR', 'Yearly')),
+    h('div', { class: 'plan-cards' }, ...cards),
+    state.change ? previewPanel(state.change, busy, actions) : null,
+  );
+}
+
+function previewPanel(change: NonNullable<State['change']>, busy: boolean, actions: Actions): HTMLElement {
+  const { preview } = change;
+  if (!preview) return h('div', { id: 'preview', class: 'preview' }, 'Working out the price…');
+  const now = preview.nextPaymentAt === null || Date.parse(preview.nextPaymentAt) <= Date.now() + 60_000;
+  return h(
+    'div',
+    { id: 'preview', class: 'preview' },
+    h('h3', {}, `Switch to ${change.plan.name} (${change.interval.toLowerCase()}ly)`),
+    h(
+      'table',
+      {},
+      ...preview.lines.map((line) =>
+        h(
+          'tr',
+          {},
+          h('td', {}, line.description),
+          h('td', { class: 'num' }, money(line.amount, preview.currency)),
+        ),
+      ),
+    ),
+    h(
+      'p',
+      { class: 'due' },
+      now ? 'Due now: ' : `Due on ${day(preview.nextPaymentAt)}: `,
+      h('strong', { id: 'preview-amount' }, money(preview.amountDue, preview.currency)),
+    ),
+    h(
+      'div',
+      { class: 'buttons' },
+      h('button', { id: 'confirm-change', disabled: busy, onclick: actions.confirmChange }, 'Confirm change'),
+      h('button', { class: 'secondary', disabled: busy, onclick: actions.dismissChange }, 'Not now'),
+    ),
+  );
+}
+
+function paymentSection(account: AccountView): HTMLElement | null {
+  if (!account.customer) return null;
+  const card = account.paymentMethods.find((method) => method.isDefault) ?? account.paymentMethods[0];
+  return h(
+    'section',
+    { id: 'payment-method' },
+    h('h2', {}, 'Payment method'),
+    h(
+      'p',
+      { id: 'card' },
+      card ? `${label(card.brand ?? 'card')} •••• ${card.last4 ?? ''}` : 'No card on file',
+    ),
+  );
+}
+
+function invoicesSection(account: AccountView): HTMLElement | null {
+  const invoices = account.invoices.nodes;
+  if (invoices.length === 0) return null;
+  return h(
+    'section',
+    { id: 'invoices' },
+    h('h2', {}, 'Invoices'),
+    h(
+      'table',
+      {},
+      ...invoices.map((invoice) =>
+        h(
+          'tr',
+          { 'data-invoice': invoice.id, 'data-status': invoice.status },
+          h('td', {}, day(invoice.createdAt)),
+          h('td', {}, invoice.number ?? ''),
+          h('td', {}, h('span', { class: `status status-${invoice.status}` }, invoice.status)),
+          h(
+            'td',
+            { class: 'num' },
+            money(invoice.status === 'paid' ? invoice.amountPaid : invoice.amountDue, invoice.currency),
+          ),
+          h(
+            'td',
+            { class: 'links' },
+            invoice.hostedInvoiceUrl
+              ? h('a', { href: invoice.hostedInvoiceUrl, target: '_blank', rel: 'noopener' }, 'View')
+              : null,
+            ' ',
+            invoice.invoicePdf
+              ? h('a', { href: invoice.invoicePdf, target: '_blank', rel: 'noopener' }, 'PDF')
+              : null,
+          ),
+        ),
+      ),
+    ),
+  );
+}
