@@ -1,3 +1,4 @@
+import { raw } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Notification } from '../../entities/notification.entity';
 import { type Logger, silentLogger } from '../logger';
@@ -59,7 +60,8 @@ export class Notifier {
         dedupeKey,
         status: 'pending',
         attempts: 0,
-        nextAttemptAt: now,
+        // The database's clock, as the mail worker compares with it: a skew between hosts never delays a mail.
+        nextAttemptAt: raw('now()'),
         lastError: null,
         sentAt: null,
       })
