@@ -1,10 +1,15 @@
-import { EventEmitter, on } from 'node:events';
+import { EventEmitter, on, setMaxListeners } from 'node:events';
 import { type BillingPubSub, channelOf, publishArguments } from './pubsub';
 
 /** One process only: what `npm run dev` uses when REDIS_URL is unset. */
 export class InMemoryPubSub implements BillingPubSub {
   private readonly emitter = new EventEmitter().setMaxListeners(0);
   private readonly aborter = new AbortController();
+
+  constructor() {
+    // Every live subscription listens on the one signal; more than ten is normal, not a leak.
+    setMaxListeners(0, this.aborter.signal);
+  }
 
   async publish(topic: string, ...args: unknown[]): Promise<void> {
     const { channel, payload } = publishArguments(topic, args);

@@ -1,3 +1,4 @@
+import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
 import {
@@ -35,10 +36,66 @@ export class SubscriptionSync {
     subscription: Stripe.Subscription,
     observedAt: Date,
   ): Promise<Subscription> {
+    const row = this.rowOf(customer, subscription, observedAt);
+    await this.upsert(em, row, observedAt);
+    const stored = await em.findOneOrFail(
+      Subscription,
+      { stripeSubscriptionId: subscription.id },
+      { refresh: true },
+    );
+    settleDerivedFields(stored, observedAt);
+    await em.flush();
+    return stored;
+  }
+
+  /**
+   * `apply` for a caller inside a transaction that wants to know whether the account's plan may have changed
+   * (the webhook path, issue 8): the row is read locked (the latest committed state, which a concurrent event
+   * about the same subscription may just have written), compared, and only its changed columns are written.
+   * The plan may have changed when the row is new or its status, plan or past-due start changed, and always
+   * while it is past due or unpaid (the grace period depends on the clock, not only on the row).
+   *
+   * Same guard as `apply`: nothing is written when the row holds a later read than `observedAt`. The read time
+   * itself is written even when nothing else changed, so a slower handler that read earlier still loses.
+   */
+  async applyLocked(
+    em: EntityManager,
+    customer: BillingCustomer,
+    subscription: Stripe.Subscription,
+    observedAt: Date,
+  ): Promise<{ subscription: Subscription; entitlementsMayChange: boolean }> {
+    const existing = await em.findOne(
+      Subscription,
+      { stripeSubscriptionId: subscription.id },
+      { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true },
+    );
+    // New to us (or inserted concurrently since): the insert-or-update path, and the plan may have changed.
+    if (!existing)
+      return { subscription: await this.apply(em, customer, subscription, observedAt), entitlementsMayChange: true };
+    const overdue = existing.status === 'past_due' || existing.status === 'unpaid';
+    if (existing.stripeUpdatedAt > observedAt) return { subscription: existing, entitlementsMayChange: overdue };
+    const before = planInputsOf(existing);
+    const { customer: _customerId, stripeSubscriptionId: _id, ...fields } = this.rowOf(
+      customer,
+      subscription,
+      observedAt,
+    );
+    // Assigned, not rewritten: the unit of work updates only the columns whose values differ.
+    Object.assign(existing, fields);
+    existing.customer = customer;
+    settleDerivedFields(existing, observedAt);
+    await em.flush();
+    const after = planInputsOf(existing);
+    const overdueNow = existing.status === 'past_due' || existing.status === 'unpaid';
+    return { subscription: existing, entitlementsMayChange: overdueNow || overdue || before !== after };
+  }
+
+  /** Our row's columns for Stripe's subscription, as read at `observedAt`. */
+  private rowOf(customer: BillingCustomer, subscription: Stripe.Subscription, observedAt: Date) {
     // The plan item, not items.data[0]: metered overage items sit beside it and name no plan.
     const item = planItemOf(subscription) ?? subscription.items.data[0];
     const price = item?.price;
-    const row = {
+    return {
       stripeSubscriptionId: subscription.id,
       customer: customer.id,
       accountId: customer.accountId,
@@ -59,6 +116,10 @@ export class SubscriptionSync {
           : (subscription.schedule?.id ?? null),
       stripeUpdatedAt: observedAt,
     };
+  }
+
+  /** Insert, or update only if what we read is newer than what the row holds (`stripeUpdatedAt`). */
+  private async upsert(em: EntityManager, row: ReturnType<SubscriptionSync['rowOf']>, observedAt: Date) {
     const changing = Object.keys(row).filter((key) => key !== 'stripeSubscriptionId');
     await em
       .createQueryBuilder(Subscription)
@@ -67,26 +128,6 @@ export class SubscriptionSync {
       .merge([...changing, 'updatedAt'] as Array<keyof Subscription>)
       .where({ stripeUpdatedAt: { $lte: observedAt } })
       .execute();
-    const stored = await em.findOneOrFail(
-      Subscription,
-      { stripeSubscriptionId: subscription.id },
-      { refresh: true },
-    );
-    // The grace period runs from the first time we saw it past due; paying (or a new trial) ends it.
-    const overdue = stored.status === 'past_due' || stored.status === 'unpaid';
-    if (overdue && !stored.pastDueSince) stored.pastDueSince = observedAt;
-    if (!overdue && stored.pastDueSince) stored.pastDueSince = null;
-    // A scheduled change is over once its schedule is gone, or once the subscription is on the new plan (the
-    // schedule itself lives on through its last phase before it releases).
-    const reached =
-      stored.planKey === stored.scheduledPlanKey && stored.interval === stored.scheduledInterval;
-    if (stored.scheduledPlanKey && (!stored.scheduleId || reached)) {
-      stored.scheduledPlanKey = null;
-      stored.scheduledInterval = null;
-      stored.scheduledChangeAt = null;
-    }
-    await em.flush();
-    return stored;
   }
 
   /** The plan a subscription is for: our metadata first (custom enterprise prices), else its price's lookup key. */
@@ -99,6 +140,28 @@ export class SubscriptionSync {
       (price?.metadata?.coditect_plan && this.catalog.find(price.metadata.coditect_plan)?.key);
     // The price wins over metadata once they differ: a scheduled downgrade changes the price, not the metadata.
     return fromPrice || fromMetadata || this.catalog.freePlan().key;
+  }
+}
+
+/** What `FeatureProvisioner.effectivePlan` reads from a subscription row (besides the clock), as one key. */
+function planInputsOf(row: Subscription): string {
+  return `${row.accountId}|${row.status}|${row.planKey}|${row.pastDueSince?.getTime() ?? ''}`;
+}
+
+/** Fields we derive from the stored state rather than copy from Stripe. */
+function settleDerivedFields(stored: Subscription, observedAt: Date): void {
+  // The grace period runs from the first time we saw it past due; paying (or a new trial) ends it.
+  const overdue = stored.status === 'past_due' || stored.status === 'unpaid';
+  if (overdue && !stored.pastDueSince) stored.pastDueSince = observedAt;
+  if (!overdue && stored.pastDueSince) stored.pastDueSince = null;
+  // A scheduled change is over once its schedule is gone, or once the subscription is on the new plan (the
+  // schedule itself lives on through its last phase before it releases).
+  const reached =
+    stored.planKey === stored.scheduledPlanKey && stored.interval === stored.scheduledInterval;
+  if (stored.scheduledPlanKey && (!stored.scheduleId || reached)) {
+    stored.scheduledPlanKey = null;
+    stored.scheduledInterval = null;
+    stored.scheduledChangeAt = null;
   }
 }
 

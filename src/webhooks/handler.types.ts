@@ -22,10 +22,22 @@ export interface HandlerTools {
 }
 
 /**
- * The database half of handling an event, run inside the event's transaction. Returns the accounts whose
- * billing changed: their entitlements are recomputed in the same transaction and, after commit, they are told.
+ * What an effect did: `accounts` are told after the commit; `provision` (a subset) are the accounts whose
+ * entitlements may have changed, recomputed in the same transaction. An effect that cannot tell returns a
+ * plain list of accounts: all of them are provisioned (issue 8: provisioning is 4 of an event's statements).
  */
-export type Effect = (em: EntityManager, observedAt: Date) => Promise<string[]>;
+export interface EffectResult {
+  accounts: string[];
+  provision: string[];
+}
+
+/** The database half of handling an event, run inside the event's transaction (see `EffectResult`). */
+export type Effect = (em: EntityManager, observedAt: Date) => Promise<string[] | EffectResult>;
+
+/** An effect's answer as an `EffectResult` (a plain list: tell and provision every account in it). */
+export function effectResultOf(answer: string[] | EffectResult): EffectResult {
+  return Array.isArray(answer) ? { accounts: answer, provision: answer } : answer;
+}
 
 /**
  * One handler per event type. It first reads what the event is about from Stripe (outside any transaction:

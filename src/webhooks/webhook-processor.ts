@@ -1,17 +1,29 @@
-import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
 import type { Orm } from '../database/database';
 import type { PaymentMetrics, WebhookMetrics } from '../observability/metrics';
-import { WebhookEvent } from '../entities';
+import { WebhookEvent, type WebhookEventStatus } from '../entities';
 import type { AccountEvents } from '../services/account-events';
 import type { Logger } from '../services/logger';
 import type { HandlerTools } from './handler.types';
-import { RetryLaterError } from './handler.types';
+import { effectResultOf, RetryLaterError } from './handler.types';
 import { HANDLERS } from './handlers';
 import { paymentOutcomeOf } from './handlers/invoice.handlers';
 
 export type ProcessingOutcome = 'processed' | 'duplicate' | 'ignored';
+
+/** What the inbox holds for an event when it reaches us. */
+interface StoredEvent {
+  status: WebhookEventStatus;
+  source: 'webhook' | 'reconciler';
+  receivedAt: Date;
+}
+
+interface StoredEventRow {
+  status: WebhookEventStatus;
+  source: 'webhook' | 'reconciler';
+  received_at: Date | string;
+}
 
 /**
  * How long an event about a customer we cannot link to an account is retried. Past that it is not ours (a
@@ -88,18 +100,24 @@ export class WebhookProcessor {
       const observedAt = new Date();
       const effect = await handler(event, this.tools);
       const outcome = await em.fork().transactional(async (tx) => {
-        const row = await tx.findOneOrFail(
-          WebhookEvent,
-          { stripeEventId: event.id },
-          { lockMode: LockMode.PESSIMISTIC_WRITE },
+        // Lock and mark in one statement (issue 8: it was a `select … for update` here and an update at the
+        // end). The update waits for a concurrent delivery of this event holding the row, then re-checks the
+        // status: if that one committed `processed`, no row comes back. `processed` only becomes visible with
+        // this transaction's commit, and a rollback undoes it with everything else, so it means what it meant.
+        const claimedAt = new Date();
+        const claimed = await tx.execute<Array<{ id: string }>>(
+          `update webhook_event
+              set status = 'processed', attempts = attempts + 1, processed_at = ?, last_error = null,
+                  updated_at = ?
+            where stripe_event_id = ? and status <> 'processed'
+            returning id`,
+          [claimedAt, claimedAt, event.id],
         );
-        if (row.status === 'processed') return 'duplicate' as const;
-        accounts = [...new Set(await effect(tx, observedAt))];
-        for (const accountId of accounts) await this.tools.provisioner.provision(tx, accountId, observedAt);
-        row.status = 'processed';
-        row.attempts += 1;
-        row.processedAt = new Date();
-        row.lastError = null;
+        if (claimed.length === 0) return 'duplicate' as const;
+        const result = effectResultOf(await effect(tx, observedAt));
+        accounts = [...new Set(result.accounts)];
+        for (const accountId of new Set(result.provision))
+          await this.tools.provisioner.provision(tx, accountId, observedAt);
         return 'processed' as const;
       });
       if (outcome === 'duplicate') return 'duplicate';
@@ -126,31 +144,54 @@ export class WebhookProcessor {
     return 'processed';
   }
 
+  /**
+   * Inserts the event unless we have it, and answers what the inbox holds for it, in one statement (issue 8:
+   * it was an insert and a re-read). The `select` half sees the statement's snapshot: when a concurrent delivery
+   * inserted the same event and committed while this insert waited on it, neither half returns a row, and the
+   * row is read again (then committed and visible).
+   */
   private async store(
     em: EntityManager,
     event: Stripe.Event,
     source: 'webhook' | 'reconciler',
-  ): Promise<WebhookEvent> {
-    await em
-      .createQueryBuilder(WebhookEvent)
-      .insert({
-        id: crypto.randomUUID(),
-        stripeEventId: event.id,
-        type: event.type,
-        payload: event as unknown as Record<string, unknown>,
-        objectId: (event.data.object as { id?: string }).id ?? null,
+  ): Promise<StoredEvent> {
+    const now = new Date();
+    const rows = await em.execute<StoredEventRow[]>(
+      `with inserted as (
+         insert into webhook_event
+           (id, stripe_event_id, type, payload, object_id, source, status, attempts, stripe_created_at,
+            received_at, created_at, updated_at)
+         values (?, ?, ?, ?, ?, ?, 'received', 0, ?, ?, ?, ?)
+         on conflict (stripe_event_id) do nothing
+         returning status, source, received_at)
+       select status, source, received_at from inserted
+       union all
+       select status, source, received_at from webhook_event
+        where stripe_event_id = ? and not exists (select 1 from inserted)`,
+      [
+        crypto.randomUUID(),
+        event.id,
+        event.type,
+        JSON.stringify(event),
+        (event.data.object as { id?: string }).id ?? null,
         source,
-        status: 'received',
-        attempts: 0,
-        stripeCreatedAt: new Date(event.created * 1000),
-        receivedAt: new Date(),
-        createdAt: new Date(),
-        updatedAt: new Date(),
-      })
-      .onConflict('stripeEventId')
-      .ignore()
-      .execute();
-    return em.findOneOrFail(WebhookEvent, { stripeEventId: event.id });
+        new Date(event.created * 1000),
+        now,
+        now,
+        now,
+        event.id,
+      ],
+    );
+    const row =
+      rows[0] ??
+      (
+        await em.execute<StoredEventRow[]>(
+          'select status, source, received_at from webhook_event where stripe_event_id = ?',
+          [event.id],
+        )
+      )[0];
+    if (!row) throw new Error(`webhook event ${event.id} is not in the inbox after storing it`);
+    return { status: row.status, source: row.source, receivedAt: new Date(row.received_at) };
   }
 
   private async markFailed(event: Stripe.Event, error: unknown): Promise<void> {

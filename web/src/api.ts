@@ -11,6 +11,8 @@ export interface PlanView {
   salesLed: boolean;
   trialDays: number;
   prices: Array<{ interval: Interval; amount: number; currency: string }>;
+  /** Per metric: refused past the allowance (BLOCK) or billed as overage (BILL_OVERAGE). */
+  limits: Array<{ metric: string; overLimit: 'BLOCK' | 'BILL_OVERAGE' }>;
 }
 
 export type Interval = 'MONTH' | 'YEAR';
@@ -122,7 +124,7 @@ export class BillingApi {
     const data = await this.request<{ viewer: AccountView; plans: PlanView[] }>(
       `query BillingPage {
         viewer { ...AccountFields }
-        plans { key name description salesLed trialDays prices { interval amount currency } }
+        plans { key name description salesLed trialDays prices { interval amount currency } limits { metric overLimit } }
       } ${ACCOUNT_FIELDS}`,
     );
     return { account: data.viewer, plans: data.plans };

@@ -169,7 +169,7 @@ function page(state: State, actions: Actions): HTMLElement[] {
     state.error ? h('p', { class: 'error', role: 'alert', id: 'error' }, state.error) : null,
     ...notices(state.account),
     planSection(state, actions),
-    usageSection(state.account.usage),
+    usageSection(state.account.usage, state.plans.find((plan) => plan.key === state.account.plan.key)),
     entitlementsSection(
       state.account.entitlements.filter(
         (entitlement) => !state.account.usage.some((usage) => usage.metric === entitlement.feature),
@@ -279,7 +279,7 @@ function planSection(state: State, actions: Actions): HTMLElement {
   );
 }
 
-function usageSection(usage: UsageView[]): HTMLElement {
+function usageSection(usage: UsageView[], plan: PlanView | undefined): HTMLElement {
   return h(
     'section',
     { id: 'usage' },
@@ -287,15 +287,35 @@ function usageSection(usage: UsageView[]): HTMLElement {
     ...usage.map((metric) => {
       const share = metric.included ? Math.min(1, metric.used / metric.included) : 0;
       const over = metric.included !== null && metric.used >= metric.included;
-      const bar = h('div', { class: `bar${over ? ' over' : ''}` }, h('span', {}));
+      // At a hard limit (the plan refuses more) the user must be told, not just shown a full bar.
+      const blocked =
+        over && plan?.limits.some((limit) => limit.metric === metric.metric && limit.overLimit === 'BLOCK');
+      const bar = h('div', { class: `bar${blocked ? ' blocked' : over ? ' over' : ''}` }, h('span', {}));
       (bar.firstChild as HTMLElement).style.width = `${Math.round(share * 100)}%`;
+      const name = label(metric.metric);
+      const lower = /^[A-Z]{2}/.test(name) ? name : name.charAt(0).toLowerCase() + name.slice(1);
+      let note: HTMLElement | null = null;
+      if (blocked && plan)
+        note = h(
+          'p',
+          { class: 'usage-note limit', 'data-note': 'limit', role: 'status' },
+          `Limit reached: ${plan.name} includes ${count(metric.included ?? 0)} ${lower}, and more are refused ` +
+            `until the period ends on ${day(metric.periodEnd)}. Choose a plan below to go on.`,
+        );
+      else if (metric.overage > 0)
+        note = h(
+          'p',
+          { class: 'usage-note overage', 'data-note': 'overage' },
+          `${count(metric.overage)} ${lower} over the ${count(metric.included ?? 0)} included: ` +
+            'billed as overage on your next invoice.',
+        );
       return h(
         'div',
         { class: 'usage', 'data-metric': metric.metric },
         h(
           'div',
           { class: 'usage-label' },
-          h('span', {}, label(metric.metric)),
+          h('span', {}, name),
           h(
             'span',
             { class: 'usage-figures' },
@@ -305,6 +325,7 @@ function usageSection(usage: UsageView[]): HTMLElement {
           ),
         ),
         bar,
+        note,
       );
     }),
   );

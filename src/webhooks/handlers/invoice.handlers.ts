@@ -1,5 +1,5 @@
 import type Stripe from 'stripe';
-import type { Effect, HandlerTools, WebhookHandler } from '../handler.types';
+import { type Effect, effectResultOf, type HandlerTools, type WebhookHandler } from '../handler.types';
 import { customerRowFor, idOf } from './linking';
 import { applySubscription } from './subscription.handlers';
 
@@ -14,9 +14,10 @@ export const invoicePaymentFailed: WebhookHandler = async (event, tools) => {
   const { invoice, subscription } = await refetch(event, tools);
   const apply = applyInvoice(invoice, subscription, tools);
   return async (em, observedAt) => {
-    const accounts = await apply(em, observedAt);
-    for (const accountId of accounts) await tools.notifications.paymentFailed(em, accountId, invoice);
-    return accounts;
+    const result = effectResultOf(await apply(em, observedAt));
+    for (const accountId of result.accounts)
+      await tools.notifications.paymentFailed(em, accountId, invoice);
+    return result;
   };
 };
 
@@ -55,7 +56,8 @@ function applyInvoice(
     const accountHint = subscription?.metadata?.account_id ?? invoice.metadata?.account_id;
     const customer = await customerRowFor(em, idOf(invoice.customer), accountHint);
     await tools.invoices.apply(em, customer, invoice, observedAt);
-    if (applyToSubscription) await applyToSubscription(em, observedAt);
-    return [customer.accountId];
+    // An invoice alone decides no plan; its subscription (now active, or past due) may.
+    const fromSubscription = applyToSubscription ? await applyToSubscription(em, observedAt) : null;
+    return { accounts: [customer.accountId], provision: fromSubscription?.provision ?? [] };
   };
 }

@@ -1,5 +1,12 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
-import type { Effect, HandlerTools, WebhookHandler } from '../handler.types';
+import {
+  type Effect,
+  type EffectResult,
+  effectResultOf,
+  type HandlerTools,
+  type WebhookHandler,
+} from '../handler.types';
 import { customerRowFor, idOf } from './linking';
 
 /**
@@ -17,11 +24,11 @@ export const subscriptionDeleted: WebhookHandler = async (event, tools) => {
   const subscription = await refetch(event, tools);
   const apply = applySubscription(subscription, tools);
   return async (em, observedAt) => {
-    const accounts = await apply(em, observedAt);
-    for (const accountId of accounts) {
+    const result = effectResultOf(await apply(em, observedAt));
+    for (const accountId of result.accounts) {
       await tools.notifications.subscriptionCanceled(em, accountId, subscription, event.id);
     }
-    return accounts;
+    return result;
   };
 };
 
@@ -30,11 +37,11 @@ export const trialWillEnd: WebhookHandler = async (event, tools) => {
   const subscription = await refetch(event, tools);
   const apply = applySubscription(subscription, tools);
   return async (em, observedAt) => {
-    const accounts = await apply(em, observedAt);
-    for (const accountId of accounts) {
+    const result = effectResultOf(await apply(em, observedAt));
+    for (const accountId of result.accounts) {
       await tools.notifications.trialWillEnd(em, accountId, subscription);
     }
-    return accounts;
+    return result;
   };
 };
 
@@ -43,10 +50,26 @@ function refetch(event: Stripe.Event, tools: HandlerTools): Promise<Stripe.Subsc
   return tools.stripe.call('subscriptions.retrieve', (sdk) => sdk.subscriptions.retrieve(id));
 }
 
-export function applySubscription(subscription: Stripe.Subscription, tools: HandlerTools): Effect {
+/**
+ * Stores the subscription; the account is told in any case, but provisioned only when what decides its plan
+ * may have changed (`SubscriptionSync.applyLocked`): most events about a subscription (a renewal, a new
+ * invoice, a card) leave its plan alone, and recomputing the entitlements costs four statements.
+ */
+export function applySubscription(
+  subscription: Stripe.Subscription,
+  tools: HandlerTools,
+): (em: EntityManager, observedAt: Date) => Promise<EffectResult> {
   return async (em, observedAt) => {
     const customer = await customerRowFor(em, idOf(subscription.customer), subscription.metadata?.account_id);
-    await tools.subscriptions.apply(em, customer, subscription, observedAt);
-    return [customer.accountId];
+    const { entitlementsMayChange } = await tools.subscriptions.applyLocked(
+      em,
+      customer,
+      subscription,
+      observedAt,
+    );
+    return {
+      accounts: [customer.accountId],
+      provision: entitlementsMayChange ? [customer.accountId] : [],
+    };
   };
 }
