@@ -1,6 +1,5 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
 import type { Config } from './config';
-import { currentRequestScope } from './observability/request-scope';
 
 export type PinoLogger = Logger;
 
@@ -106,36 +105,16 @@ function luhnValid(digits: string): boolean {
   return sum % 10 === 0;
 }
 
-/** Fastify's request loggers already bind `reqId`; the mixin adds it only to lines of other loggers. */
-const bindsRequestId = new WeakMap<object, boolean>();
-function hasRequestIdBinding(logger: Logger): boolean {
-  let known = bindsRequestId.get(logger);
-  if (known === undefined) {
-    known = 'reqId' in logger.bindings();
-    bindsRequestId.set(logger, known);
-  }
-  return known;
-}
-
 /**
- * The process's one logger: Fastify's request logs and the services' logs go through it. A line written while
- * a request is served carries its `reqId`, and when known the caller's `accountId` and a failed Stripe call's
- * `stripeRequestId` (see observability/request-scope.ts).
+ * The process's one logger: Fastify's request logs and the services' logs go through it. Lines about a request
+ * come from its Fastify child logger, so they carry its `reqId` and, once known, the caller's `accountId`; a
+ * failed operation's line adds Stripe's request id (see observability/request-scope.ts).
  */
 export function createLogger(config: Pick<Config, 'logLevel'>, destination?: DestinationStream): PinoLogger {
   return pino(
     {
       level: config.logLevel,
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-      mixin: (_merge, _level, logger) => {
-        const scope = currentRequestScope();
-        if (!scope) return {};
-        return {
-          ...(hasRequestIdBinding(logger) ? {} : { reqId: scope.reqId }),
-          ...(scope.accountId ? { accountId: scope.accountId } : {}),
-          ...(scope.stripeRequestId ? { stripeRequestId: scope.stripeRequestId } : {}),
-        };
-      },
       serializers: {
         err: (error: Error) => {
           const serialized = pino.stdSerializers.err(error);

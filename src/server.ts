@@ -29,7 +29,7 @@ import type { PinoLogger } from './logger';
 import { graphqlMetricsPlugin, liveSubscriptionHooks } from './observability/graphql-metrics';
 import type { BillingMetrics } from './observability/metrics';
 import { registerMetricsRoute } from './observability/metrics.routes';
-import { noteAccount, registerRequestScope } from './observability/request-scope';
+import { operationErrorLogPlugin } from './observability/request-scope';
 import type { BillingServices } from './services/billing-services';
 import { registerWebhookRoutes } from './webhooks/webhook.routes';
 import type { WebhookProcessor } from './webhooks/webhook-processor';
@@ -79,7 +79,6 @@ export async function createHttpServer(parts: ServerParts): Promise<HttpServer> 
     },
     return503OnClosing: true,
   });
-  registerRequestScope(app);
   let closing = false;
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -112,8 +111,16 @@ export async function createHttpServer(parts: ServerParts): Promise<HttpServer> 
           return false;
         }
       },
-      context: (context) =>
-        new RequestContext(context.extra.caller ?? { kind: 'anonymous' }, randomUUID(), orm, services),
+      context: (context) => {
+        const caller = context.extra.caller ?? { kind: 'anonymous' };
+        const requestId = randomUUID();
+        const log = () =>
+          app.log.child({
+            reqId: requestId,
+            ...(caller.kind === 'authenticated' ? { accountId: caller.accountId } : {}),
+          });
+        return new RequestContext(caller, requestId, orm, services, log);
+      },
       // The same token and query limits, introspection setting and error masking as over HTTP.
       onSubscribe: (_context, _id, payload) => checkOperation(payload),
       onNext: (_context, _id, _payload, _args, result): FormattedExecutionResult | undefined =>
@@ -142,15 +149,12 @@ export async function createHttpServer(parts: ServerParts): Promise<HttpServer> 
     allowBatchedHttpRequests: false,
     parseOptions: { maxTokens: config.graphql.limits.maxTokens },
     validationRules: [queryLimitsRule(config.graphql.limits)],
-    formatError: (formatted, error) =>
-      formatError(
-        formatted,
-        () => app.log.error({ err: error }, 'unexpected error in a GraphQL operation'),
-        error,
-      ),
+    // Masking only: the operation's errors are logged by operationErrorLogPlugin, with the request's ids.
+    formatError: (formatted, error) => formatError(formatted, () => undefined, error),
     plugins: [
       fastifyApolloDrainPlugin(app),
       graphqlMetricsPlugin(metrics.graphql),
+      operationErrorLogPlugin<RequestContext>(),
       retryAfterHeaderPlugin(),
       closeSockets(() => socketServer.dispose()),
       config.graphql.sandbox
@@ -170,8 +174,9 @@ export async function createHttpServer(parts: ServerParts): Promise<HttpServer> 
     handler: fastifyApolloHandler(apollo, {
       context: async (request) => {
         const caller = await httpCaller(verifier, request.headers.authorization);
-        if (caller.kind === 'authenticated') noteAccount(caller.accountId);
-        return new RequestContext(caller, request.id, orm, services);
+        const log = () =>
+          caller.kind === 'authenticated' ? request.log.child({ accountId: caller.accountId }) : request.log;
+        return new RequestContext(caller, request.id, orm, services, log);
       },
     }),
   });

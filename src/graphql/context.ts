@@ -4,6 +4,7 @@ import type { Orm } from '../database/database';
 import { ForbiddenError, UnauthenticatedError } from '../errors';
 import type { AccountProfile } from '../services/customer-manager';
 import type { BillingServices } from '../services/billing-services';
+import { type Logger, silentLogger } from '../services/logger';
 import { Loaders } from './loaders';
 import { UsageLoaders } from './usage-loaders';
 
@@ -21,7 +22,17 @@ export class RequestContext {
     readonly requestId: string,
     private readonly orm: Orm,
     readonly services: BillingServices,
+    /** Makes the request's logger (made on first use: a child logger costs a redaction pass to build). */
+    private readonly makeLog: () => Logger = () => silentLogger,
   ) {}
+
+  private requestLog?: Logger;
+
+  /** The request's logger: its lines carry the request id and the caller's account. */
+  get log(): Logger {
+    this.requestLog ??= this.makeLog();
+    return this.requestLog;
+  }
 
   get em(): EntityManager {
     this.forkedEm ??= this.orm.em.fork();

@@ -1,56 +1,51 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
-import type { IncomingMessage } from 'node:http';
-import type { FastifyInstance } from 'fastify';
+import type { ApolloServerPlugin } from '@apollo/server';
+import type { GraphQLError } from 'graphql';
+import { CLIENT_ERROR_CODES } from '../errors';
+import type { Logger } from '../services/logger';
 
 /**
- * What every log line written while serving one HTTP request carries (the logger's mixin reads it): Fastify's
- * request id, and once known the caller's account id and the Stripe request id of a failed Stripe call. Kept in
- * an AsyncLocalStorage, so services log through the one process logger and still say which request it was.
+ * Request ids in logs, without AsyncLocalStorage. On Node 20 an AsyncLocalStorage turns on promise hooks for
+ * the whole process: every promise of every request pays for them, and a `feature(key)` check (many small
+ * promises) cost about 40 % more CPU with them (bench/README.md). So the request's logger is passed explicitly
+ * instead: Fastify's request logger (it carries `reqId`), bound to the caller's `accountId` once known, is the
+ * operation's `context.log`; a failed operation is logged through it with the error's code and, for a Stripe
+ * failure, Stripe's request id. Services log through the process logger: their lines carry their own ids (the
+ * Stripe request id, the webhook event id), which is what support looks up.
  */
-export interface RequestScope {
-  reqId: string;
-  accountId?: string;
-  stripeRequestId?: string;
+
+/** What an operation's context offers the logging of its errors. */
+export interface LoggingContext {
+  log: Logger;
 }
 
-const storage = new AsyncLocalStorage<RequestScope>();
-const scopes = new WeakMap<IncomingMessage, RequestScope>();
-
-/** The scope of the request being served, if any. */
-export function currentRequestScope(): RequestScope | undefined {
-  return storage.getStore();
+/** Logs every failed operation once, through the operation's own (request-bound) logger. */
+export function operationErrorLogPlugin<Context extends LoggingContext>(): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      return {
+        async didEncounterErrors({ contextValue, errors, operationName }) {
+          for (const error of errors) logOperationError(contextValue.log, error, operationName ?? null);
+        },
+      };
+    },
+  };
 }
 
-/** Runs `work` inside `scope`: what it logs, directly or after any await, carries the scope's ids. */
-export function runInRequestScope<T>(scope: RequestScope, work: () => T): T {
-  return storage.run(scope, work);
-}
-
-/** The caller's account, for the rest of the request's log lines. */
-export function noteAccount(accountId: string): void {
-  const scope = storage.getStore();
-  if (scope) scope.accountId = accountId;
-}
-
-/** Stripe's id of a request (a failed call): support finds it in Stripe's logs. */
-export function noteStripeRequest(requestId: string): void {
-  const scope = storage.getStore();
-  if (scope) scope.stripeRequestId = requestId;
-}
-
-/**
- * Opens a scope for each request at `onRequest`, and enters it again at `preValidation`: reading the body runs in
- * the socket's async context, which would otherwise lose it before the handler.
- */
-export function registerRequestScope(app: FastifyInstance): void {
-  app.addHook('onRequest', (request, _reply, done) => {
-    const scope: RequestScope = { reqId: request.id };
-    scopes.set(request.raw, scope);
-    runInRequestScope(scope, done);
-  });
-  app.addHook('preValidation', (request, _reply, done) => {
-    const scope = scopes.get(request.raw);
-    if (scope) runInRequestScope(scope, done);
-    else done();
-  });
+function logOperationError(log: Logger, error: GraphQLError, operationName: string | null): void {
+  const code = typeof error.extensions?.code === 'string' ? error.extensions.code : null;
+  const stripeRequestId =
+    typeof error.extensions?.stripeRequestId === 'string' ? error.extensions.stripeRequestId : undefined;
+  const details = {
+    operationName,
+    code,
+    path: error.path?.join('.') ?? null,
+    ...(stripeRequestId ? { stripeRequestId } : {}),
+  };
+  if (code && CLIENT_ERROR_CODES.has(code)) {
+    // A caller's mistake or a refusal: worth a line only when Stripe was involved (support looks those up).
+    if (stripeRequestId) log.warn(details, 'graphql operation failed');
+    else log.debug(details, 'graphql operation refused');
+    return;
+  }
+  log.error({ ...details, err: error.originalError ?? error }, 'unexpected error in a GraphQL operation');
 }

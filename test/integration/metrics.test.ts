@@ -512,8 +512,8 @@ describe('request logs', () => {
     const ofRequest = lines.filter((line) => line.includes('metrics-test-request-1'));
     const stripeFailure = ofRequest
       .map((line) => JSON.parse(line) as Record<string, unknown>)
-      .find((entry) => entry.msg === 'stripe call failed');
-    // Written by the StripeClient through the process logger, not Fastify's request logger.
+      .find((entry) => entry.msg === 'graphql operation failed');
+    // Written through the request's own logger (Fastify's child, bound to the account), with Stripe's request id.
     expect(stripeFailure).toMatchObject({
       reqId: 'metrics-test-request-1',
       accountId: 'acct_logs',

@@ -1,8 +1,9 @@
 import { Writable } from 'node:stream';
 import { createLogger, scrubSecrets } from '../../src/logger';
-import { noteAccount, noteStripeRequest, runInRequestScope } from '../../src/observability/request-scope';
+import { GraphQLError } from 'graphql';
+import { operationErrorLogPlugin } from '../../src/observability/request-scope';
 
-/** The logger never writes a secret, and lines written while serving a request say which request it was. */
+/** The logger never writes a secret, and a failed operation's line says which request and account it was. */
 function capture() {
   const lines: Array<Record<string, unknown>> = [];
   const raw: string[] = [];
@@ -58,21 +59,35 @@ describe('logger', () => {
     expect(text).toContain('[redacted]');
   });
 
-  it('adds the request id, the account and the Stripe request id inside a request scope', async () => {
+  it("logs a failed operation through the request's logger, with the code and Stripe's request id", async () => {
     const { logger, lines } = capture();
-    logger.info({}, 'outside');
-    await runInRequestScope({ reqId: 'req-1' }, async () => {
-      logger.info({}, 'before sign-in');
-      noteAccount('acct_1');
-      await new Promise((done) => setTimeout(done, 1));
-      noteStripeRequest('req_stripe_1');
-      logger.info({}, 'after');
-      logger.child({ reqId: 'req-1' }).info('fastify request logger');
+    const log = logger.child({ reqId: 'req-1' }).child({ accountId: 'acct_1' });
+    const hooks = await operationErrorLogPlugin().requestDidStart?.({} as never);
+    const errors = [
+      new GraphQLError('Your card was declined', {
+        path: ['createSubscription'],
+        extensions: { code: 'CARD_DECLINED', stripeRequestId: 'req_stripe_1' },
+      }),
+      new GraphQLError('Sign in', { extensions: { code: 'UNAUTHENTICATED' } }),
+      new GraphQLError('boom', { originalError: new Error('database went away') }),
+    ];
+    await hooks?.didEncounterErrors?.({ contextValue: { log }, errors, operationName: 'Subscribe' } as never);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatchObject({
+      reqId: 'req-1',
+      accountId: 'acct_1',
+      stripeRequestId: 'req_stripe_1',
+      code: 'CARD_DECLINED',
+      operationName: 'Subscribe',
+      path: 'createSubscription',
+      msg: 'graphql operation failed',
     });
-    expect(lines[0]).not.toHaveProperty('reqId');
-    expect(lines[1]).toMatchObject({ reqId: 'req-1' });
-    expect(lines[1]).not.toHaveProperty('accountId');
-    expect(lines[2]).toMatchObject({ reqId: 'req-1', accountId: 'acct_1', stripeRequestId: 'req_stripe_1' });
-    expect(lines[3]).toMatchObject({ reqId: 'req-1', accountId: 'acct_1' });
+    // A refusal without Stripe is a debug line (not written at info); an unexpected error is an error line.
+    expect(lines[1]).toMatchObject({
+      reqId: 'req-1',
+      level: 50,
+      msg: 'unexpected error in a GraphQL operation',
+    });
+    expect(JSON.stringify(lines[1])).toContain('database went away');
   });
 });

@@ -169,7 +169,10 @@ function page(state: State, actions: Actions): HTMLElement[] {
     state.error ? h('p', { class: 'error', role: 'alert', id: 'error' }, state.error) : null,
     ...notices(state.account),
     planSection(state, actions),
-    usageSection(state.account.usage, state.plans.find((plan) => plan.key === state.account.plan.key)),
+    usageSection(
+      state.account.usage,
+      state.plans.find((plan) => plan.key === state.account.plan.key),
+    ),
     entitlementsSection(
       state.account.entitlements.filter(
         (entitlement) => !state.account.usage.some((usage) => usage.metric === entitlement.feature),

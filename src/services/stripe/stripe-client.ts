@@ -1,7 +1,6 @@
 import Stripe from 'stripe';
 import type { Config } from '../../config';
 import type { StripeCallMetrics, StripeCallOutcome } from '../../observability/metrics';
-import { noteStripeRequest } from '../../observability/request-scope';
 import { SERVICE_NAME, SERVICE_VERSION } from '../../version';
 import type { Logger } from '../logger';
 import { idempotencyKey } from './idempotency-key';
@@ -87,7 +86,6 @@ export class StripeClient {
     } catch (error) {
       this.record(operation, started, stripeOutcomeOf(error));
       const mapped = toBillingError(error);
-      if (error instanceof Stripe.errors.StripeError && error.requestId) noteStripeRequest(error.requestId);
       this.logger.warn(
         {
           stripe: {
