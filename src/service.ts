@@ -77,6 +77,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
       events: services.events,
       pubSub,
       logger,
+      namespace: databaseNameOf(config.database.url),
       metrics: metrics.usage,
     });
     services.attachUsage(usage);
@@ -189,6 +190,11 @@ function usageRedisClient(url: string): Redis {
   });
   client.on('error', () => undefined);
   return client;
+}
+
+/** The database's name, from its URL (`postgres://host/billing` → `billing`). */
+function databaseNameOf(url: string): string {
+  return decodeURIComponent(new URL(url).pathname.replace(/^\//, '')) || 'postgres';
 }
 
 async function pingRedis(client: Redis): Promise<boolean> {

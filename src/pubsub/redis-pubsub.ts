@@ -7,6 +7,8 @@ export class RedisBillingPubSub implements BillingPubSub {
   private readonly engine: RedisPubSub;
   private readonly publisher: Redis;
   private readonly subscriber: Redis;
+  /** The publisher lost its connection and has not got it back: publishing fails at once instead of waiting. */
+  private publisherDown = false;
 
   constructor(url: string) {
     const options = { maxRetriesPerRequest: 3, lazyConnect: false };
@@ -14,6 +16,13 @@ export class RedisBillingPubSub implements BillingPubSub {
     this.subscriber = new Redis(url, options);
     // ioredis reconnects by itself; swallowing the event keeps an outage from crashing the process.
     for (const client of [this.publisher, this.subscriber]) client.on('error', () => undefined);
+    this.publisher.on('close', () => {
+      this.publisherDown = true;
+    });
+    this.publisher.on('ready', () => {
+      this.publisherDown = false;
+    });
+    handleUnawaitedUnsubscribes(this.subscriber);
     this.engine = new RedisPubSub({
       publisher: this.publisher,
       subscriber: this.subscriber,
@@ -22,6 +31,9 @@ export class RedisBillingPubSub implements BillingPubSub {
   }
 
   async publish(topic: string, ...args: unknown[]): Promise<void> {
+    // Queued for a reconnect, a publish would hold up the mutation or webhook that made it for seconds (ioredis
+    // gives a queued command up only after several reconnect attempts); pub/sub keeps nothing anyway.
+    if (this.publisherDown) throw new Error('Redis is unreachable: not published');
     const { channel, payload } = publishArguments(topic, args);
     await this.engine.publish(channel, payload);
   }
@@ -53,7 +65,32 @@ export class RedisBillingPubSub implements BillingPubSub {
   }
 
   async close(): Promise<void> {
-    // Closing the engine quits both clients; a client already gone is fine at shutdown.
-    await this.engine.close().catch(() => undefined);
+    // QUIT needs a connection: while Redis is down it would wait for one, reconnecting forever, so a client
+    // that is not connected is simply dropped. A client already gone is fine at shutdown.
+    await Promise.all(
+      [this.publisher, this.subscriber].map((client) =>
+        client.status === 'ready' ? client.quit().catch(() => client.disconnect()) : client.disconnect(),
+      ),
+    );
   }
+}
+
+/**
+ * graphql-redis-subscriptions sends UNSUBSCRIBE (when a subscriber leaves) without awaiting it. While Redis is
+ * down that command is rejected after the reconnect attempts, with nobody to handle it: an unhandled
+ * rejection, which ends a Node process. The rejection is handled here (the channel is gone with the connection
+ * anyway, and not subscribed again on reconnect).
+ */
+function handleUnawaitedUnsubscribes(client: Redis): void {
+  const unsubscribe = client.unsubscribe.bind(client);
+  const punsubscribe = client.punsubscribe.bind(client);
+  Object.assign(client, {
+    unsubscribe: (...channels: string[]) => handled(unsubscribe(...channels)),
+    punsubscribe: (...patterns: string[]) => handled(punsubscribe(...patterns)),
+  });
+}
+
+function handled<T>(sent: Promise<T>): Promise<T> {
+  sent.catch(() => undefined);
+  return sent;
 }

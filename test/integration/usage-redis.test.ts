@@ -1,6 +1,5 @@
 import Redis from 'ioredis';
 import { UsageCounter, UsageRecord } from '../../src/entities';
-import { UsageCopies } from '../../src/services/usage/usage-copies';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { createCustomer, createSubscription } from '../support/factories';
 import { type PrivateRedis, startPrivateRedis } from '../support/private-redis';
@@ -60,7 +59,7 @@ describeWithRedis('usage with Redis copies and the entitlement cache, across two
     const accountId = newAccountId();
     await record(a, accountId, 7, 'k1');
     const { periodStart } = await aiRequestsOf(b, accountId);
-    const key = UsageCopies.keyOf(accountId, new Date(periodStart));
+    const key = b.service.services.usage.copies.keyOf(accountId, new Date(periodStart));
     const hash = await redis.hgetall(key);
     expect(hash).toMatchObject({ _complete: '1', ai_requests: expect.stringMatching(/^\d+:7:7$/) });
     expect(await redis.ttl(key)).toBeGreaterThan(24 * 3600);
@@ -192,7 +191,7 @@ describeWithRedis('usage while Redis is down', () => {
     const redis = new Redis(privateRedis.url);
     try {
       expect((await aiRequestsOf(app, accountId)).used).toBe(100);
-      const key = UsageCopies.keyOf(accountId, new Date(periodStart));
+      const key = app.service.services.usage.copies.keyOf(accountId, new Date(periodStart));
       await waitUntil(async () => (await redis.hget(key, '_complete')) === '1', 'the copy is rebuilt', 5000);
       expect(await redis.hget(key, 'ai_requests')).toMatch(/:100:100$/);
     } finally {

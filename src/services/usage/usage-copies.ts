@@ -51,16 +51,21 @@ export class UsageCopies {
   private missedTooMany = false;
   private static readonly MAX_MISSED = 10_000;
 
+  /**
+   * @param namespace names the PostgreSQL database the copies are of (its name): copies of another database
+   * (a test run's, a staging copy's) sharing the Redis never pass for this one's.
+   */
   constructor(
     private readonly redis: Redis | null,
     private readonly logger: Logger,
+    private readonly namespace: string,
   ) {
     redis?.defineCommand('usageWriteNewer', { numberOfKeys: 1, lua: WRITE_NEWER });
     redis?.on('ready', () => void this.dropMissed());
   }
 
-  static keyOf(accountId: string, periodStart: Date): string {
-    return `usage:{${accountId}}:${periodStart.getTime()}`;
+  keyOf(accountId: string, periodStart: Date): string {
+    return `usage:${this.namespace}:{${accountId}}:${periodStart.getTime()}`;
   }
 
   /** The copies of one account's usage period; null when there is no complete copy (read PostgreSQL). */
@@ -78,7 +83,7 @@ export class UsageCopies {
       // The client auto-pipelines: concurrent requests' reads leave in one socket write, not one each.
       const redis = this.redis;
       const hashes = await Promise.all(
-        keys.map(({ accountId, periodStart }) => redis.hgetall(UsageCopies.keyOf(accountId, periodStart))),
+        keys.map(({ accountId, periodStart }) => redis.hgetall(this.keyOf(accountId, periodStart))),
       );
       return hashes.map(figuresOfHash);
     } catch (error) {
@@ -95,12 +100,12 @@ export class UsageCopies {
     if (!this.redis) return;
     const byKey = new Map<string, { periodEnd: Date; fields: string[] }>();
     for (const copy of copies) {
-      const key = UsageCopies.keyOf(copy.accountId, copy.periodStart);
+      const key = this.keyOf(copy.accountId, copy.periodStart);
       const entry = byKey.get(key) ?? { periodEnd: copy.periodEnd, fields: [] };
       entry.fields.push(copy.metric, `${copy.revision}:${copy.used}:${copy.peak}`);
       byKey.set(key, entry);
     }
-    const completeKey = complete ? UsageCopies.keyOf(complete.accountId, complete.periodStart) : null;
+    const completeKey = complete ? this.keyOf(complete.accountId, complete.periodStart) : null;
     if (complete && completeKey && !byKey.has(completeKey))
       byKey.set(completeKey, { periodEnd: complete.periodEnd, fields: [] });
     try {
@@ -158,7 +163,13 @@ export class UsageCopies {
     if (!this.redis) return;
     let cursor = '0';
     do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', 'usage:{*', 'COUNT', 1000);
+      const [next, keys] = await this.redis.scan(
+        cursor,
+        'MATCH',
+        `usage:${this.namespace}:{*`,
+        'COUNT',
+        1000,
+      );
       if (keys.length > 0) await this.redis.unlink(...keys);
       cursor = next;
     } while (cursor !== '0');

@@ -54,16 +54,14 @@ export class UsageReader {
     );
     const missing = keys.filter((_, index) => !copied[index]);
     if (missing.length === 0) return copied as Array<ReadonlyMap<string, CounterFigures>>;
-    const rows = await this.orm.em
-      .fork()
-      .find(
-        UsageCounter,
-        { $or: missing.map(({ accountId, period }) => ({ accountId, periodStart: period.start })) },
-        {
-          disableIdentityMap: true,
-          fields: ['accountId', 'metric', 'periodStart', 'used', 'peak', 'revision'],
-        },
-      );
+    const rows = await this.orm.em.fork().find(
+      UsageCounter,
+      { $or: missing.map(({ accountId, period }) => ({ accountId, periodStart: period.start })) },
+      {
+        disableIdentityMap: true,
+        fields: ['accountId', 'metric', 'periodStart', 'used', 'peak', 'revision'],
+      },
+    );
     const loaded = new Map<string, Map<string, CounterFigures>>();
     for (const { accountId, period } of missing) loaded.set(slotOf(accountId, period.start), new Map());
     for (const row of rows)

@@ -23,6 +23,8 @@ export interface UsageDependencies {
   pubSub: BillingPubSub;
   logger: Logger;
   metrics?: UsageMetricsSink | null;
+  /** Names the database the usage copies in Redis are of (see UsageCopies). */
+  namespace: string;
 }
 
 /** Usage metering and feature gating of one instance, assembled once at start-up. */
@@ -36,7 +38,7 @@ export class UsageServices {
 
   constructor(private readonly deps: UsageDependencies) {
     this.gate = new FeatureGate(deps.orm, deps.catalog, deps.provisioner, deps.pubSub, deps.logger);
-    this.copies = new UsageCopies(deps.redis, deps.logger);
+    this.copies = new UsageCopies(deps.redis, deps.logger, deps.namespace);
     this.reader = new UsageReader(deps.orm, this.copies);
     this.publisher = new UsagePublisher(deps.pubSub, deps.logger);
     this.meter = new UsageMeter(
