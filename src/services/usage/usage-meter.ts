@@ -145,7 +145,8 @@ export class UsageMeter {
       );
       const outcomes: RecordOutcome[] = [];
       const records: NewUsageRecord[] = [];
-      const changed = new Map<string, LockedCounter>();
+      // Each changed counter, with the (last) record that changed it: its allowance and period.
+      const changed = new Map<string, ChangedCounter>();
       for (const item of planned) {
         const { event, allowance, period } = item;
         const counter = counters.get(
@@ -156,41 +157,32 @@ export class UsageMeter {
         if (!duplicate) {
           seen.add(recordKey);
           apply(counter, item);
-          changed.set(counter.id, counter);
+          changed.set(counter.id, { counter, item });
           records.push({ ...event, periodStart: period.start });
         }
         outcomes.push({ duplicate, usage: usageFiguresOf(allowance, counter, period) });
       }
-      const notifications = await this.queueThresholdMails(em, planned, changed);
-      const saved = await saveRecordsAndCounters(em, records, [...changed.values()], now);
+      const notifications = await this.queueThresholdMails(em, [...changed.values()]);
+      const counterRows = [...changed.values()].map(({ counter }) => counter);
+      const saved = await saveRecordsAndCounters(em, records, counterRows, now);
       if (saved.inserted !== records.length) throw new KeyRace();
-      for (const counter of changed.values())
+      for (const counter of counterRows)
         counter.revision = saved.revisions.get(counter.id) ?? counter.revision;
-      return { outcomes, changed: [...changed.values()], planned, recorded: records, notifications };
+      return { outcomes, changed: [...changed.values()], recorded: records, notifications };
     });
   }
 
   /** Tells the account, inside the transaction, when a counter crosses 80% or 100% of its included amount. */
-  private async queueThresholdMails(
-    em: EntityManager,
-    planned: PlannedEvent[],
-    changed: Map<string, LockedCounter>,
-  ): Promise<number> {
+  private async queueThresholdMails(em: EntityManager, changed: ChangedCounter[]): Promise<number> {
     let queued = 0;
     let emails: Map<string, string | null> | null = null;
-    for (const counter of changed.values()) {
-      const item = planned.find(
-        ({ event, period }) =>
-          event.accountId === counter.accountId &&
-          event.metric === counter.metric &&
-          period.start.getTime() === counter.periodStart.getTime(),
-      ) as PlannedEvent;
+    for (const { counter, item } of changed) {
       const { included } = item.allowance;
       if (included === null || included <= 0) continue;
       const crossed = THRESHOLDS.filter((percent) => counter.peak * 100 >= percent * included).at(-1);
       if (crossed === undefined || crossed <= counter.thresholdNotified) continue;
       counter.thresholdNotified = crossed;
-      emails ??= await emailsOf(em, [...new Set([...changed.values()].map((c) => c.accountId))]);
+      emails ??= await emailsOf(em, [...new Set(changed.map((entry) => entry.counter.accountId))]);
       await this.notifier.enqueue(em, {
         kind: 'usage_threshold',
         accountId: counter.accountId,
@@ -213,17 +205,10 @@ export class UsageMeter {
   }
 
   private async afterCommit(result: TransactionResult): Promise<void> {
-    const copies: CounterCopy[] = result.changed.map((counter) => ({ ...counter }));
+    const copies: CounterCopy[] = result.changed.map(({ counter }) => ({ ...counter }));
     await this.copies.write(copies, null);
-    for (const counter of result.changed) {
-      const item = result.planned.find(
-        ({ event, period }) =>
-          event.accountId === counter.accountId &&
-          event.metric === counter.metric &&
-          period.start.getTime() === counter.periodStart.getTime(),
-      ) as PlannedEvent;
+    for (const { counter, item } of result.changed)
       this.publisher.changed(counter.accountId, usageFiguresOf(item.allowance, counter, item.period));
-    }
     if (this.metrics) {
       const byMetric = new Map<string, number>();
       for (const record of result.recorded)
@@ -235,10 +220,14 @@ export class UsageMeter {
   }
 }
 
+interface ChangedCounter {
+  counter: LockedCounter;
+  item: PlannedEvent;
+}
+
 interface TransactionResult {
   outcomes: RecordOutcome[];
-  changed: LockedCounter[];
-  planned: PlannedEvent[];
+  changed: ChangedCounter[];
   recorded: NewUsageRecord[];
   notifications: number;
 }
