@@ -78,8 +78,8 @@ export class RedisBillingPubSub implements BillingPubSub {
 /**
  * graphql-redis-subscriptions sends UNSUBSCRIBE (when a subscriber leaves) without awaiting it. While Redis is
  * down that command is rejected after the reconnect attempts, with nobody to handle it: an unhandled
- * rejection, which ends a Node process. The rejection is handled here (the channel is gone with the connection
- * anyway, and not subscribed again on reconnect).
+ * rejection, which ends a Node process. The rejection is handled here: at worst the channel is subscribed again
+ * on reconnect, and its messages, which nobody listens to, are dropped.
  */
 function handleUnawaitedUnsubscribes(client: Redis): void {
   const unsubscribe = client.unsubscribe.bind(client);
