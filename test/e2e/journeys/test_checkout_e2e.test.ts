@@ -25,6 +25,7 @@ jest.setTimeout(90_000);
 
   it('pays on Checkout and the billing page shows the paid plan live', async () => {
     const accountId = 'acct_journey_checkout';
+    const metricsBefore = await scrape(journey.stack.service.url);
     // The billing page the user keeps open in one tab.
     const watching = await journey.newPage();
     await journey.signUp(watching, accountId);
@@ -84,7 +85,38 @@ jest.setTimeout(90_000);
     await waitForText(watching, '[data-metric="ai_requests"] .usage-figures', /^2,500 of 10,000$/);
     expect(await notReloaded()).toBe(true);
 
+    // Monitoring saw the journey: webhooks processed, a payment, Stripe calls, operations, usage, live sockets.
+    const metricsAfter = await scrape(journey.stack.service.url);
+    const moved = (name: string) => sumOf(metricsAfter, name) - sumOf(metricsBefore, name);
+    expect(moved('billing_webhook_events_total{type="checkout.session.completed",outcome="processed"')).toBe(
+      1,
+    );
+    expect(
+      moved('billing_webhook_events_total{type="invoice.paid",outcome="processed"'),
+    ).toBeGreaterThanOrEqual(1);
+    expect(moved('billing_payments_total{outcome="succeeded"}')).toBe(1);
+    expect(moved('billing_stripe_requests_total{method="checkout.sessions.create",outcome="success"}')).toBe(
+      2,
+    );
+    expect(moved('billing_usage_events_recorded_total{metric="ai_requests"}')).toBe(1);
+    expect(moved('billing_graphql_operations_total{')).toBeGreaterThan(5);
+    expect(sumOf(metricsAfter, 'billing_graphql_subscriptions_active')).toBeGreaterThanOrEqual(2);
+
     await journey.screenshot(buying, 'checkout-success');
     await journey.screenshot(watching, 'checkout');
   });
 });
+
+async function scrape(serviceUrl: string): Promise<string> {
+  const response = await fetch(`${serviceUrl}/metrics`);
+  expect(response.status).toBe(200);
+  return response.text();
+}
+
+/** The sum of every sample whose line starts with `prefix` (a metric name, or a name and some labels). */
+function sumOf(exposition: string, prefix: string): number {
+  return exposition
+    .split('\n')
+    .filter((line) => line.startsWith(prefix))
+    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+}
