@@ -37,7 +37,7 @@ RUN npm ci --omit=dev --omit=optional --no-audit --no-fund --ignore-scripts && n
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production \
     PORT=4000 \
-    NODE_OPTIONS=--enable-source-maps
+    NODE_OPTIONS="--enable-source-maps --max-old-space-size=256"
 WORKDIR /app
 COPY --from=dependencies --chown=root:root /app/node_modules ./node_modules
 COPY --from=build --chown=root:root /app/dist ./dist

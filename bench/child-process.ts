@@ -10,7 +10,7 @@ export interface Child {
 }
 
 /**
- * Starts `script` under swc and resolves once its output matches `ready` (whose group 1 is the URL).
+ * Starts `script` (under swc when it is TypeScript) and resolves once its output matches `ready` (whose group 1 is the URL).
  * `nodeArgs` go to node itself, e.g. `--cpu-prof` (which NODE_OPTIONS does not allow).
  */
 export function startChild(
@@ -21,7 +21,9 @@ export function startChild(
   nodeArgs: string[] = [],
 ): Promise<Child> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [...nodeArgs, '-r', '@swc-node/register', script, ...args], {
+    // TypeScript runs under swc; plain JavaScript (a compiled target) runs as it is.
+    const compiler = script.endsWith('.ts') ? ['-r', '@swc-node/register'] : [];
+    const child = spawn(process.execPath, [...nodeArgs, ...compiler, script, ...args], {
       cwd: ROOT,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'inherit'],

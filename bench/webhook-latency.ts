@@ -441,7 +441,13 @@ async function measureSteady(a: Child, b: Child, subscriptions: Stripe.Subscript
     const rate = `${achieved.toFixed(0)}/s (open loop)`;
     const over = `${accountIds.length} accounts`;
     return [
-      row(`steady: POST to A → B pushes \`accountUpdated\`, ${over}`, afterPost, rate, errors, 'p99 ≤ 100 ms (issue 8)'),
+      row(
+        `steady: POST to A → B pushes \`accountUpdated\`, ${over}`,
+        afterPost,
+        rate,
+        errors,
+        'p99 ≤ 100 ms (issue 8)',
+      ),
       row(`steady: POST to A → A answers 200, ${over}`, answers, rate, errors, '—'),
     ];
   } finally {
