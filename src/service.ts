@@ -47,8 +47,14 @@ export interface StartOptions {
 
 /** Opens every dependency, assembles the service and starts listening. */
 export async function startService(config: Config, options: StartOptions = {}): Promise<BillingService> {
+  const logger = createLogger(config, options.logDestination);
   const orm = await openDatabase(
-    { url: config.database.url, poolMax: config.database.poolMax, onQuery: options.onQuery },
+    {
+      url: config.database.url,
+      poolMax: config.database.poolMax,
+      onQuery: options.onQuery,
+      onDriverMessage: (level, message) => logger[level]({ driver: message }, 'database driver'),
+    },
     { migrate: options.migrate ?? false },
   );
   const redisPubSub = config.redis ? new RedisBillingPubSub(config.redis.url) : null;
@@ -57,7 +63,6 @@ export async function startService(config: Config, options: StartOptions = {}): 
   if (redisPubSub) readinessChecks.push({ name: 'redis', check: () => pingRedis(redisPubSub.client) });
 
   try {
-    const logger = createLogger(config, options.logDestination);
     // One registry per service, never prom-client's global one: tests run several services in one process.
     const metrics = new BillingMetrics({ defaultMetrics: true });
     metrics.readInboxWith(

@@ -324,6 +324,15 @@ describe('faults', () => {
     expect((err as Stripe.errors.StripeError).statusCode).toBe(500);
   });
 
+  test('a rule with a method fails only that method: the create, not the list at the same path', async () => {
+    await emu.control('/_emulator/faults', { status: 500, count: 1, path: '/v1/customers', method: 'post' });
+    const noRetry = emu.client({ maxNetworkRetries: 0 });
+    expect((await noRetry.customers.list()).object).toBe('list');
+    const err = await noRetry.customers.create({ email: 'method@x.test' }).catch((e: unknown) => e);
+    expect((err as Stripe.errors.StripeError).statusCode).toBe(500);
+    expect((await noRetry.customers.create({ email: 'method@x.test' })).email).toBe('method@x.test');
+  });
+
   test('429 rate_limit surfaces as StripeRateLimitError', async () => {
     await emu.control('/_emulator/faults', { status: 429, count: 1 });
     const err = await emu

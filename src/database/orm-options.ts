@@ -8,6 +8,11 @@ export interface DatabaseSettings {
   poolMax: number;
   /** Called with each SQL statement; tests count statements through it. */
   onQuery?: (sql: string) => void;
+  /**
+   * Where the driver's own messages go (knex's, e.g. `Connection Error: … Connection ended unexpectedly` when
+   * PostgreSQL drops a pooled connection); unset, knex prints them to the console, outside the JSON log.
+   */
+  onDriverMessage?: (level: 'warn' | 'error', message: string) => void;
 }
 
 /**
@@ -36,7 +41,18 @@ export function ormOptions(settings: DatabaseSettings): Options {
       emit: 'ts',
       silent: true,
     },
+    ...(settings.onDriverMessage ? { driverOptions: { log: driverLog(settings.onDriverMessage) } } : {}),
     debug: settings.onQuery ? ['query'] : false,
     logger: settings.onQuery ? (message: string) => settings.onQuery?.(message) : undefined,
   });
+}
+
+/** knex's `log` option: warnings, errors and deprecations to `report`; its debug output dropped. */
+function driverLog(report: NonNullable<DatabaseSettings['onDriverMessage']>) {
+  return {
+    warn: (message: unknown) => report('warn', String(message)),
+    error: (message: unknown) => report('error', String(message)),
+    deprecate: (message: unknown) => report('warn', String(message)),
+    debug: () => undefined,
+  };
 }

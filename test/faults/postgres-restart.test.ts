@@ -99,7 +99,8 @@ describe('PostgreSQL unreachable during a burst of webhooks', () => {
       },
     );
     const answered = async () =>
-      new Set((await deliveries(emulatorUrl)).filter((a) => a.status === 'succeeded').map((a) => a.event)).size;
+      new Set((await deliveries(emulatorUrl)).filter((a) => a.status === 'succeeded').map((a) => a.event))
+        .size;
     await waitUntil(async () => (await answered()) >= 10, 'the service has answered 10 events', 20_000);
 
     await proxy.cut();
@@ -107,7 +108,11 @@ describe('PostgreSQL unreachable during a burst of webhooks', () => {
     // Readiness names the database as down (and does not hang: each check is bounded).
     const down = await readiness();
     expect(down.status).toBe(503);
-    expect(down.body).toMatchObject({ status: 'unavailable', checks: { database: 'down' }, failing: ['database'] });
+    expect(down.body).toMatchObject({
+      status: 'unavailable',
+      checks: { database: 'down' },
+      failing: ['database'],
+    });
     // Deliveries during the outage are answered 500, so Stripe keeps them for a retry.
     await waitUntil(
       async () => (await deliveries(emulatorUrl)).some((attempt) => attempt.response_code === 500),
@@ -132,9 +137,9 @@ describe('PostgreSQL unreachable during a burst of webhooks', () => {
     expect(emitted.filter((event) => !succeeded.has(event.id)).map((event) => event.id)).toEqual([]);
     // Each stored once, processed; and the database equals Stripe's state (read directly, not via the proxy).
     const rows = await inbox(database.url);
-    expect(inboxProblems(rows, emitted).filter((problem) => !problem.includes('stored but not emitted'))).toEqual(
-      [],
-    );
+    expect(
+      inboxProblems(rows, emitted).filter((problem) => !problem.includes('stored but not emitted')),
+    ).toEqual([]);
     // The refused ones are among them: processed, or ignored when we have no handler for the type.
     const refusedRows = rows.filter((row) => refused.has(row.stripe_event_id));
     expect(refusedRows).toHaveLength(refused.size);
@@ -150,7 +155,10 @@ describe('PostgreSQL unreachable during a burst of webhooks', () => {
       '{ viewer { plan { key } subscription { status } } }',
     );
     expect(viewer.errors).toBeUndefined();
-    expect(viewer.data?.viewer).toEqual({ plan: { key: 'professional' }, subscription: { status: 'ACTIVE' } });
+    expect(viewer.data?.viewer).toEqual({
+      plan: { key: 'professional' },
+      subscription: { status: 'ACTIVE' },
+    });
     expect(proxy.accepted).toBeGreaterThan(1);
   });
 

@@ -47,7 +47,12 @@ describe('Stripe failing under GraphQL: retries, one object, STRIPE_ERROR in bou
   afterAll(() => stack?.stop());
 
   /** Fails the next `count` POSTs (creates and updates, not the list at the same path) under `path`. */
-  async function fault(rule: { status: number | 'timeout'; count: number; path: string; timeout_ms?: number }) {
+  async function fault(rule: {
+    status: number | 'timeout';
+    count: number;
+    path: string;
+    timeout_ms?: number;
+  }) {
     const response = await fetch(`${stack.emulator.url}/_emulator/faults`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -65,7 +70,9 @@ describe('Stripe failing under GraphQL: retries, one object, STRIPE_ERROR in bou
   }
 
   async function subscriptionsOf(accountId: string): Promise<Stripe.Subscription[]> {
-    const result = await stack.stripe.subscriptions.search({ query: `metadata['account_id']:'${accountId}'` });
+    const result = await stack.stripe.subscriptions.search({
+      query: `metadata['account_id']:'${accountId}'`,
+    });
     return result.data;
   }
 

@@ -50,7 +50,10 @@ describe('webhooks for a customer not linked yet', () => {
   it('answers 500 until checkout.session.completed links the customer, then processes every event once', async () => {
     const accountId = 'acct_checkout_without_metadata';
     const since = await emulatorNow(stack.emulator.url);
-    await setWebhookMode(stack.emulator.url, { reset: true, retry_schedule_ms: [300, 600, 1200, 2400, 4800] });
+    await setWebhookMode(stack.emulator.url, {
+      reset: true,
+      retry_schedule_ms: [300, 600, 1200, 2400, 4800],
+    });
     // A Checkout made outside this service (no metadata on the customer or the subscription): only
     // `client_reference_id` names the account, and only checkout.session.completed carries it.
     const session = await stack.stripe.checkout.sessions.create({
@@ -82,9 +85,9 @@ describe('webhooks for a customer not linked yet', () => {
 
     // Each event stored once and processed (or ignored as a type we do not handle); the database equals Stripe.
     const rows = await inbox(databaseUrl);
-    expect(inboxProblems(rows, emitted).filter((problem) => !problem.includes('stored but not emitted'))).toEqual(
-      [],
-    );
+    expect(
+      inboxProblems(rows, emitted).filter((problem) => !problem.includes('stored but not emitted')),
+    ).toEqual([]);
     const earlyRow = rows.find((row) => row.stripe_event_id === early.id);
     expect(earlyRow).toMatchObject({ status: 'processed', last_error: null });
     expect(earlyRow?.attempts).toBe(earlyAttempts.length);
