@@ -61,6 +61,8 @@ export async function startService(config: Config, options: StartOptions = {}): 
   const pubSub: BillingPubSub = redisPubSub ?? new InMemoryPubSub();
   const readinessChecks: ReadinessCheck[] = [{ name: 'database', check: () => isDatabaseReachable(orm) }];
   if (redisPubSub) readinessChecks.push({ name: 'redis', check: () => pingRedis(redisPubSub.client) });
+  // The usage copies and the rate limits share one fail-fast connection (usage.stop() closes it).
+  const fastRedis = config.redis ? usageRedisClient(config.redis.url) : null;
 
   try {
     // One registry per service, never prom-client's global one: tests run several services in one process.
@@ -72,8 +74,6 @@ export async function startService(config: Config, options: StartOptions = {}): 
     if (config.isProduction && !config.metrics.token)
       logger.warn({}, 'METRICS_TOKEN is unset: GET /metrics is open to anyone who can reach this port');
     const services = new BillingServices(config, loadPlanCatalog(), pubSub, logger, metrics);
-    // The usage copies and the rate limits share one fail-fast connection (usage.stop() closes it).
-    const fastRedis = config.redis ? usageRedisClient(config.redis.url) : null;
     const usage = new UsageServices({
       orm,
       redis: fastRedis,
@@ -150,6 +150,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
       },
     };
   } catch (error) {
+    fastRedis?.disconnect();
     await Promise.allSettled([orm.close(), pubSub.close()]);
     throw error;
   }

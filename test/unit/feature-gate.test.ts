@@ -162,25 +162,27 @@ describe('the entitlement cache', () => {
   });
   afterEach(() => pubSub.close());
 
-  const gate = (settings = {}) =>
-    new CountingGate({} as Orm, catalog, provisioner, pubSub, silentLogger, settings);
+  const gate = async (settings = {}) => {
+    const cache = new CountingGate({} as Orm, catalog, provisioner, pubSub, silentLogger, settings);
+    await cache.start();
+    return cache;
+  };
 
   it('reads an account once, then serves it from memory', async () => {
-    const cache = gate();
+    const cache = await gate();
     await cache.allowances('acct_1');
     await cache.allowances('acct_1');
     expect(cache.reads).toBe(1);
   });
 
   it('shares one read among concurrent misses', async () => {
-    const cache = gate();
+    const cache = await gate();
     await Promise.all(Array.from({ length: 20 }, () => cache.allowances('acct_1')));
     expect(cache.reads).toBe(1);
   });
 
   it('drops an account when its change is published, and reads the new plan', async () => {
-    const cache = gate();
-    await cache.start();
+    const cache = await gate();
     expect((await cache.allowances('acct_1')).plan.key).toBe('free');
     cache.nextPlan = 'professional';
     await pubSub.publish(Topic.ENTITLEMENTS_CHANGED, { accountId: 'acct_1' });
@@ -189,8 +191,7 @@ describe('the entitlement cache', () => {
   });
 
   it('does not keep a read that started before the change was published', async () => {
-    const cache = gate();
-    await cache.start();
+    const cache = await gate();
     cache.blockReads = true;
     const stale = cache.allowances('acct_1');
     await new Promise((done) => setImmediate(done));
@@ -204,15 +205,39 @@ describe('the entitlement cache', () => {
     await cache.stop();
   });
 
+  it('keeps nothing while it cannot listen for changes, and caches once it can', async () => {
+    let refuse = true;
+    const flaky = Object.assign(Object.create(pubSub), {
+      listen: (topic: string, onMessage: (payload: unknown) => void) =>
+        refuse ? Promise.reject(new Error('Redis is down')) : pubSub.listen(topic, onMessage),
+    });
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
+    try {
+      const cache = new CountingGate({} as Orm, catalog, provisioner, flaky, silentLogger);
+      await cache.start();
+      await cache.allowances('acct_1');
+      await cache.allowances('acct_1');
+      expect(cache.reads).toBe(2);
+      refuse = false;
+      await jest.advanceTimersByTimeAsync(2000);
+      await cache.allowances('acct_1');
+      await cache.allowances('acct_1');
+      expect(cache.reads).toBe(3);
+      await cache.stop();
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('expires entries after the time to live', async () => {
-    const cache = gate({ ttlMs: 0 });
+    const cache = await gate({ ttlMs: 0 });
     await cache.allowances('acct_1');
     await cache.allowances('acct_1');
     expect(cache.reads).toBe(2);
   });
 
   it('reads many accounts in one go, and only those not cached', async () => {
-    const cache = gate();
+    const cache = await gate();
     await cache.allowances('a');
     const all = await cache.allowancesOf(['a', 'b', 'c', 'b']);
     expect(all.map((allowances) => allowances.accountId)).toEqual(['a', 'b', 'c', 'b']);
@@ -220,7 +245,7 @@ describe('the entitlement cache', () => {
   });
 
   it('keeps at most maxEntries accounts, dropping the oldest', async () => {
-    const cache = gate({ maxEntries: 2 });
+    const cache = await gate({ maxEntries: 2 });
     for (const account of ['a', 'b', 'c']) await cache.allowances(account);
     expect(cache.size).toBe(2);
     await cache.allowances('a');

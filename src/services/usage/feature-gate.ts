@@ -41,6 +41,10 @@ export class FeatureGate {
   private readonly pending = new Map<string, PendingLoad>();
   private readonly settings: FeatureGateSettings;
   private unsubscribe: (() => Promise<void>) | null = null;
+  /** Whether invalidations can reach this instance: only then are entries kept at all. */
+  private listening = false;
+  private retry: NodeJS.Timeout | null = null;
+  private stopped = false;
 
   constructor(
     private readonly orm: Orm,
@@ -53,23 +57,44 @@ export class FeatureGate {
     this.settings = { ...DEFAULT_SETTINGS, ...settings };
   }
 
-  /** Starts listening for invalidations; resolves once subscribed, so no change published after it is missed. */
+  /**
+   * Starts listening for invalidations. Until the subscription is in place (Redis down at start-up) the gate
+   * keeps nothing: every check reads the database, slower but never stale; it retries every 2 s meanwhile.
+   */
   async start(): Promise<void> {
-    this.unsubscribe = await this.pubSub.listen(Topic.ENTITLEMENTS_CHANGED, (payload) => {
-      const { accountId } = payload as EntitlementsChangedPayload;
-      if (typeof accountId === 'string') this.invalidate(accountId);
-    });
     // Changes published while the connection was down were missed: start again from the database.
     this.pubSub.onReconnect(() => {
       this.logger.warn({}, 'pub/sub reconnected: dropping every cached entitlement');
       this.clear();
     });
+    await this.listen();
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.retry) clearTimeout(this.retry);
     const unsubscribe = this.unsubscribe;
     this.unsubscribe = null;
+    this.listening = false;
     await unsubscribe?.().catch(() => undefined);
+  }
+
+  private async listen(): Promise<void> {
+    try {
+      this.unsubscribe = await this.pubSub.listen(Topic.ENTITLEMENTS_CHANGED, (payload) => {
+        const { accountId } = payload as EntitlementsChangedPayload;
+        if (typeof accountId === 'string') this.invalidate(accountId);
+      });
+      this.listening = true;
+    } catch (error) {
+      this.logger.warn(
+        { err: error },
+        'cannot listen for entitlement changes: entitlements are read from the database until it can',
+      );
+      if (this.stopped) return;
+      this.retry = setTimeout(() => void this.listen(), 2000);
+      this.retry.unref();
+    }
   }
 
   /** The account's allowances now: from the cache, or read once however many callers ask at the same time. */
@@ -140,6 +165,7 @@ export class FeatureGate {
   }
 
   private remember(accountId: string, value: AccountAllowances): void {
+    if (!this.listening) return;
     if (this.cache.size >= this.settings.maxEntries) {
       // Maps iterate in insertion order: the first key is the entry loaded longest ago.
       const oldest = this.cache.keys().next();
