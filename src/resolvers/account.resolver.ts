@@ -11,9 +11,8 @@ import { Plan } from '../schema/plan.type';
 import { BillingSubscription } from '../schema/subscription.type';
 import { accountsPage, decodeCursor, encodeCursor, pageSize } from './pagination';
 import type { MetricKey } from '../services/plans/plan.types';
-import { decideFeatureAccess, isMeteredFeature } from '../services/usage/feature-access';
-import { usagePeriodAt } from '../services/usage/usage-period';
-import { usageSummariesOf } from '../services/usage/usage-reader';
+import { decideFeatureAccess } from '../services/usage/feature-access';
+import { isMetricKey } from '../services/usage/usage-validation';
 
 @Resolver(() => Account)
 export class AccountResolver {
@@ -92,9 +91,10 @@ export class AccountResolver {
     @Ctx() context: RequestContext,
   ): Promise<FeatureAccess> {
     checkAccess(account, context);
-    const allowances = await context.usageLoaders.allowances.load(account.id);
-    if (!isMeteredFeature(allowances, key)) return decideFeatureAccess(allowances, key, null);
-    const { usage } = await usageOf(account, context);
+    // A metric needs its usage (one batch: allowances and counters); a plain feature the allowances alone.
+    if (!isMetricKey(key))
+      return decideFeatureAccess(await context.usageLoaders.allowances.load(account.id), key, null);
+    const { allowances, usage } = await usageOf(account, context);
     return decideFeatureAccess(allowances, key, usage.find((figures) => figures.metric === key) ?? null);
   }
 
@@ -158,10 +158,7 @@ function checkAccess(account: Account, context: RequestContext): void {
 /** The account's allowances and its usage of every metric now, through the request's loaders. */
 async function usageOf(account: Account, context: RequestContext) {
   checkAccess(account, context);
-  const allowances = await context.usageLoaders.allowances.load(account.id);
-  const period = usagePeriodAt(allowances.billingPeriod, new Date());
-  const counters = await context.usageLoaders.counters.load({ accountId: account.id, period });
-  return { allowances, usage: usageSummariesOf(allowances, counters, period) };
+  return context.usageLoaders.usage.load(account.id);
 }
 
 function subscribedAccountId(context: RequestContext, requested: unknown): string {

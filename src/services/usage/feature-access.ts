@@ -13,11 +13,6 @@ export interface FeatureAccessAnswer {
   remaining: number | null;
 }
 
-/** Whether `key` names a metric of the account's plan (its answer then needs the usage figures). */
-export function isMeteredFeature(allowances: AccountAllowances, key: string): key is MetricKey {
-  return allowances.metrics.has(key as MetricKey);
-}
-
 /**
  * Decides access from the allowances (and, for a metric, its usage): a plain feature is on or off; a metric
  * is allowed while below its included amount, unlimited when it has none, and past it either refused

@@ -79,6 +79,7 @@ function validateUsageEvent(event: UsageEvent, now: Date, at: string): ValidUsag
   };
 }
 
-function isMetricKey(metric: string): metric is MetricKey {
+/** Whether `metric` names a metric of the plan catalog. */
+export function isMetricKey(metric: string): metric is MetricKey {
   return (METRIC_KEYS as readonly string[]).includes(metric);
 }
