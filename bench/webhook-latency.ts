@@ -98,6 +98,11 @@ async function subscribedAccount(
   });
 }
 
+/** A progress line on stderr, so a run that stalls shows where. */
+function progress(step: string): void {
+  console.error(`[bench:webhooks] ${new Date().toISOString().slice(11, 19)} ${step}`);
+}
+
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
@@ -520,7 +525,9 @@ async function main(): Promise<void> {
       port: Number(emulatorUrl.port),
       protocol: 'http',
     });
+    progress('emulator up; syncing the catalog');
     await syncCatalog(stripe, loadPlanCatalog());
+    progress('starting instances A and B');
     const env = {
       NODE_ENV: 'production',
       LOG_LEVEL: 'warn',
@@ -554,17 +561,20 @@ async function main(): Promise<void> {
     for (let index = 0; index < INGEST_ACCOUNTS; index++)
       many.push(await subscribedAccount(stripe, `acct_bench_${index}`, price.id));
 
+    progress('live-update latency, paced and open loop');
     rows = [
       ...(await measureLatency(a, b, live, liveAccount, true)),
       ...(await measureLatency(a, b, live, liveAccount, false)),
     ];
     const [beforeA, beforeB] = [await statsOfA(), await statsOfB()];
     const manyAccounts = many.map((_, index) => `acct_bench_${index}`);
+    progress(`steady ${STEADY_RATE} events/s`);
     rows.push(...(await measureSteady(a, b, many, manyAccounts)));
     const [afterA, afterB] = [await statsOfA(), await statsOfB()];
     // The steady phase's count includes its warm-up (one event per account, or a few).
     costs.push(phaseCost('steady 100/s (A: webhooks)', STEADY_EVENTS, beforeA, afterA));
     costs.push(phaseCost('steady 100/s (B: pushes)', STEADY_EVENTS, beforeB, afterB));
+    progress('ingestion');
     const ingestion = await measureIngestion(a, emulator, many, statsOfA);
     rows.push(ingestion.row);
     costs.push(ingestion.cost);

@@ -96,7 +96,11 @@ function withOverrides(
   return planned.map((entitlement) => {
     const override = byKey.get(entitlement.featureKey);
     return override
-      ? { featureKey: entitlement.featureKey, enabled: override.enabled, limit: override.limit === null ? null : Number(override.limit) }
+      ? {
+          featureKey: entitlement.featureKey,
+          enabled: override.enabled,
+          limit: override.limit === null ? null : Number(override.limit),
+        }
       : entitlement;
   });
 }

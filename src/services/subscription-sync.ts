@@ -71,15 +71,19 @@ export class SubscriptionSync {
     );
     // New to us (or inserted concurrently since): the insert-or-update path, and the plan may have changed.
     if (!existing)
-      return { subscription: await this.apply(em, customer, subscription, observedAt), entitlementsMayChange: true };
+      return {
+        subscription: await this.apply(em, customer, subscription, observedAt),
+        entitlementsMayChange: true,
+      };
     const overdue = existing.status === 'past_due' || existing.status === 'unpaid';
-    if (existing.stripeUpdatedAt > observedAt) return { subscription: existing, entitlementsMayChange: overdue };
+    if (existing.stripeUpdatedAt > observedAt)
+      return { subscription: existing, entitlementsMayChange: overdue };
     const before = planInputsOf(existing);
-    const { customer: _customerId, stripeSubscriptionId: _id, ...fields } = this.rowOf(
-      customer,
-      subscription,
-      observedAt,
-    );
+    const {
+      customer: _customerId,
+      stripeSubscriptionId: _id,
+      ...fields
+    } = this.rowOf(customer, subscription, observedAt);
     // Assigned, not rewritten: the unit of work updates only the columns whose values differ.
     Object.assign(existing, fields);
     existing.customer = customer;
@@ -156,8 +160,7 @@ function settleDerivedFields(stored: Subscription, observedAt: Date): void {
   if (!overdue && stored.pastDueSince) stored.pastDueSince = null;
   // A scheduled change is over once its schedule is gone, or once the subscription is on the new plan (the
   // schedule itself lives on through its last phase before it releases).
-  const reached =
-    stored.planKey === stored.scheduledPlanKey && stored.interval === stored.scheduledInterval;
+  const reached = stored.planKey === stored.scheduledPlanKey && stored.interval === stored.scheduledInterval;
   if (stored.scheduledPlanKey && (!stored.scheduleId || reached)) {
     stored.scheduledPlanKey = null;
     stored.scheduledInterval = null;

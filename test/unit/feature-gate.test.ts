@@ -148,7 +148,10 @@ class CountingGate extends FeatureGate {
   protected override async load(accountIds: string[]): Promise<Map<string, AccountAllowances>> {
     this.reads += 1;
     const plan = this.nextPlan;
-    if (this.blockReads) await new Promise<void>((done) => (this.release = done));
+    if (this.blockReads)
+      await new Promise<void>((done) => {
+        this.release = done;
+      });
     return new Map(accountIds.map((accountId) => [accountId, { ...allowancesOf(plan), accountId }]));
   }
 }

@@ -5,7 +5,6 @@ import type { UsageFigures } from '../../src/services/usage/usage-reader';
 
 /** The publisher's throttle, with jest's fake clock (the pub/sub is the unit boundary: a recording fake). */
 describe('UsagePublisher', () => {
-  beforeEach(() => jest.useFakeTimers());
   afterEach(() => jest.useRealTimers());
 
   const sent: Array<{ channel: string; used: number }> = [];
@@ -25,6 +24,7 @@ describe('UsagePublisher', () => {
   });
 
   beforeEach(() => {
+    jest.useFakeTimers();
     sent.length = 0;
   });
 

@@ -1,9 +1,8 @@
 import type { Orm } from '../../database/database';
 import { UsageCounter } from '../../entities';
-import type { MetricKey } from '../plans/plan.types';
 import type { AccountAllowances, MetricAllowance } from './account-allowances';
 import type { CounterFigures, UsageCopies } from './usage-copies';
-import { type UsagePeriod, usagePeriodAt } from './usage-period';
+import type { UsagePeriod } from './usage-period';
 
 /** Every metric of the account's plan, in the usage period of `now`, from the period's counters. */
 export function usageSummariesOf(

@@ -15,8 +15,7 @@ export const invoicePaymentFailed: WebhookHandler = async (event, tools) => {
   const apply = applyInvoice(invoice, subscription, tools);
   return async (em, observedAt) => {
     const result = effectResultOf(await apply(em, observedAt));
-    for (const accountId of result.accounts)
-      await tools.notifications.paymentFailed(em, accountId, invoice);
+    for (const accountId of result.accounts) await tools.notifications.paymentFailed(em, accountId, invoice);
     return result;
   };
 };

@@ -1,12 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
-import {
-  type Effect,
-  type EffectResult,
-  effectResultOf,
-  type HandlerTools,
-  type WebhookHandler,
-} from '../handler.types';
+import { type EffectResult, effectResultOf, type HandlerTools, type WebhookHandler } from '../handler.types';
 import { customerRowFor, idOf } from './linking';
 
 /**
