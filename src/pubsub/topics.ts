@@ -1,3 +1,5 @@
+import type { UsageFigures } from '../services/usage/usage-reader';
+
 /** Topics published on the pub/sub; each is scoped by account id (see `channelOf`). */
 export const Topic = {
   ACCOUNT_UPDATED: 'ACCOUNT_UPDATED',
@@ -19,13 +21,6 @@ export interface AccountUpdatedPayload {
 }
 
 /** Published when an account's usage of a metric changes (throttled by the usage meter). */
-export interface UsageUpdatedPayload {
+export interface UsageUpdatedPayload extends UsageFigures {
   accountId: string;
-  metric: string;
-  used: number;
-  included: number | null;
-  remaining: number | null;
-  overage: number;
-  periodStart: Date;
-  periodEnd: Date;
 }
