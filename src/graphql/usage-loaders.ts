@@ -13,31 +13,47 @@ export interface AccountUsage {
 
 /**
  * Per-request loaders for usage and feature fields: a list of accounts asking for `usage`, `entitlements` or
- * `feature` reads allowances (from the feature gate's cache) and counters (one Redis round trip, or one query)
- * for all of them at once. `usage` does both in one batch, so a single `feature(key)` check waits for one
- * dispatch, not two in a row.
+ * `feature` reads allowances and counters for all of them at once (one Redis round trip, or one query, for the
+ * counters). Two kinds:
+ * - `feature(key)`, the hot path, reads allowances from the feature gate's cache (no database round trip);
+ * - `entitlements` and `usage` read them from the database, so they always agree with `plan` and `subscription`
+ *   in the same response (the cache learns of a change just after its commit, when it is announced).
+ * Allowances and counters come in one batch, so a field waits for one dispatch, not two in a row.
  */
 export class UsageLoaders {
-  readonly allowances: DataLoader<string, AccountAllowances>;
+  readonly cachedAllowances: DataLoader<string, AccountAllowances>;
+  readonly cachedUsage: DataLoader<string, AccountUsage>;
   readonly usage: DataLoader<string, AccountUsage>;
 
   constructor(usage: UsageServices) {
-    this.allowances = new DataLoader((accountIds) => usage.gate.allowancesOf(accountIds));
-    this.usage = new DataLoader(async (accountIds) => {
-      const now = new Date();
-      const allowances = await usage.gate.allowancesOf(accountIds);
-      const periods = allowances.map((account) => usagePeriodAt(account.billingPeriod, now));
-      const counters = await usage.reader.countersMany(
-        accountIds.map((accountId, index) => ({ accountId, period: periods[index] as UsagePeriod })),
-      );
-      return allowances.map((account, index) => {
-        const period = periods[index] as UsagePeriod;
-        return {
-          allowances: account,
-          period,
-          usage: usageSummariesOf(account, counters[index] as ReadonlyMap<string, never>, period),
-        };
-      });
-    });
+    const { gate } = usage;
+    this.cachedAllowances = new DataLoader((accountIds) => gate.allowancesOf(accountIds));
+    this.cachedUsage = new DataLoader((accountIds) =>
+      usageOf(usage, accountIds, gate.allowancesOf(accountIds)),
+    );
+    this.usage = new DataLoader((accountIds) =>
+      usageOf(usage, accountIds, gate.freshAllowancesOf(accountIds)),
+    );
   }
+}
+
+async function usageOf(
+  usage: UsageServices,
+  accountIds: readonly string[],
+  reading: Promise<AccountAllowances[]>,
+): Promise<AccountUsage[]> {
+  const now = new Date();
+  const allowances = await reading;
+  const periods = allowances.map((account) => usagePeriodAt(account.billingPeriod, now));
+  const counters = await usage.reader.countersMany(
+    accountIds.map((accountId, index) => ({ accountId, period: periods[index] as UsagePeriod })),
+  );
+  return allowances.map((account, index) => {
+    const period = periods[index] as UsagePeriod;
+    return {
+      allowances: account,
+      period,
+      usage: usageSummariesOf(account, counters[index] as ReadonlyMap<string, never>, period),
+    };
+  });
 }

@@ -91,10 +91,11 @@ export class AccountResolver {
     @Ctx() context: RequestContext,
   ): Promise<FeatureAccess> {
     checkAccess(account, context);
-    // A metric needs its usage (one batch: allowances and counters); a plain feature the allowances alone.
+    // From the feature gate's cache. A metric needs its usage too (one batch: allowances and counters).
+    const loaders = context.usageLoaders;
     if (!isMetricKey(key))
-      return decideFeatureAccess(await context.usageLoaders.allowances.load(account.id), key, null);
-    const { allowances, usage } = await usageOf(account, context);
+      return decideFeatureAccess(await loaders.cachedAllowances.load(account.id), key, null);
+    const { allowances, usage } = await loaders.cachedUsage.load(account.id);
     return decideFeatureAccess(allowances, key, usage.find((figures) => figures.metric === key) ?? null);
   }
 

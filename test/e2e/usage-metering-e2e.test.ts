@@ -1,10 +1,6 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import express from 'express';
 import type Stripe from 'stripe';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { BillingClient, type UsageGate, usageGate } from '../../src/client';
 import { UsageRecord } from '../../src/entities';
+import { type AiGateway, startAiGateway } from '../support/ai-gateway';
 import { type BillingStack, startBillingStack } from '../support/billing-stack';
 import { waitUntil } from '../support/wait';
 
@@ -17,55 +13,21 @@ import { waitUntil } from '../support/wait';
 
 const DAY = 24 * 3600;
 
+jest.setTimeout(120_000);
+
 describe('usage metering end to end (checklist 6.3.3)', () => {
   let stack: BillingStack;
-  let gateway: Server;
-  let gatewayUrl: string;
-  let gate: UsageGate<IncomingMessage, ServerResponse>;
+  let gateway: AiGateway;
 
   beforeAll(async () => {
     stack = await startBillingStack({}, { webhooks: true });
-    const client = new BillingClient({
-      url: `${stack.service.url}/graphql`,
-      token: await stack.service.token('ai-gateway', { roles: ['service'] }),
-    });
-    gate = usageGate({
-      client,
-      metric: 'ai_requests',
-      accountId: (req) => req.headers['x-account'] as string,
-    });
-    const app = express();
-    app.post('/v1/completions', gate, (_req, res) => {
-      res.json({ completion: 'Hello from the model' });
-    });
-    gateway = app.listen(0, '127.0.0.1');
-    await new Promise((ready) => gateway.once('listening', ready));
-    gatewayUrl = `http://127.0.0.1:${(gateway.address() as AddressInfo).port}`;
+    gateway = await startAiGateway(stack.service);
   });
 
   afterAll(async () => {
-    await gate.close();
-    await new Promise((done) => gateway.close(done));
-    await stack.stop();
+    await gateway?.stop();
+    await stack?.stop();
   });
-
-  /** `count` AI requests by one user, 16 at a time, each with its own idempotency key; returns the statuses. */
-  async function aiRequests(accountId: string, count: number, prefix: string): Promise<number[]> {
-    const statuses: number[] = [];
-    for (let start = 0; start < count; start += 16) {
-      const batch = Array.from({ length: Math.min(16, count - start) }, (_, i) =>
-        fetch(`${gatewayUrl}/v1/completions`, {
-          method: 'POST',
-          headers: { 'x-account': accountId, 'idempotency-key': `${prefix}-${start + i}` },
-        }).then(async (response) => {
-          await response.arrayBuffer();
-          return response.status;
-        }),
-      );
-      statuses.push(...(await Promise.all(batch)));
-    }
-    return statuses;
-  }
 
   async function usedOf(accountId: string): Promise<number> {
     const gql = await stack.as(accountId);
@@ -77,24 +39,21 @@ describe('usage metering end to end (checklist 6.3.3)', () => {
 
   it('records every successful AI request exactly once, and a client retry not at all', async () => {
     const accountId = 'acct_e2e_accurate';
-    const statuses = await aiRequests(accountId, 40, 'accurate');
+    const statuses = await gateway.requests(accountId, 40, 'accurate');
     expect(statuses.every((status) => status === 200)).toBe(true);
     // A client retrying ten of them with the same keys is served but not counted again.
-    await aiRequests(accountId, 10, 'accurate');
-    await gate.flush();
+    await gateway.requests(accountId, 10, 'accurate');
+    await gateway.gate.flush();
     await waitUntil(async () => (await usedOf(accountId)) === 40, 'all 40 requests are recorded');
     expect(await stack.service.service.orm.em.fork().count(UsageRecord, { accountId })).toBe(40);
   });
 
   it('enforces the free plan: request 101 is answered 402 naming the limit', async () => {
     const accountId = 'acct_e2e_limit';
-    expect((await aiRequests(accountId, 100, 'limit')).every((status) => status === 200)).toBe(true);
-    await gate.flush();
+    expect((await gateway.requests(accountId, 100, 'limit')).every((status) => status === 200)).toBe(true);
+    await gateway.gate.flush();
     await waitUntil(async () => (await usedOf(accountId)) === 100, 'the allowance is used up');
-    const refused = await fetch(`${gatewayUrl}/v1/completions`, {
-      method: 'POST',
-      headers: { 'x-account': accountId, 'idempotency-key': 'limit-100' },
-    });
+    const refused = await gateway.request(accountId, 'limit-100');
     expect(refused.status).toBe(402);
     expect(await refused.json()).toMatchObject({
       error: { code: 'USAGE_LIMIT_EXCEEDED', feature: 'ai_requests', limit: 100, used: 100 },
@@ -111,9 +70,9 @@ describe('usage metering end to end (checklist 6.3.3)', () => {
     expect(subscribed.errors).toBeUndefined();
     const subscriptionId = subscribed.data?.createSubscription.id as string;
 
-    const statuses = await aiRequests(accountId, 1250, 'overage');
+    const statuses = await gateway.requests(accountId, 1250, 'overage');
     expect(statuses.filter((status) => status === 200)).toHaveLength(1250);
-    await gate.flush();
+    await gateway.gate.flush();
     await waitUntil(
       async () => (await usedOf(accountId)) === 1250,
       'all 1,250 requests are recorded',

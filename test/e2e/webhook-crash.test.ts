@@ -1,14 +1,15 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import type Stripe from 'stripe';
 import { loadPlanCatalog } from '../../src/services/plans/plan-catalog';
 import { syncCatalog } from '../../src/services/stripe/catalog-sync';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { startTestEmulator, type TestEmulator } from '../support/emulator';
+import { freePort } from '../support/free-port';
 import { TEST_JWT_SECRET } from '../support/service';
 import { waitUntil } from '../support/wait';
 import {
+  answeredEvents,
   deliveries,
   differencesFromStripe,
   emulatorNow,
@@ -16,8 +17,8 @@ import {
   flushWebhooks,
   inbox,
   inboxProblems,
-  inParallel,
   setWebhookMode,
+  subscribeThenUpgrade,
 } from '../support/webhook-harness';
 
 /**
@@ -30,18 +31,6 @@ import {
 jest.setTimeout(90_000);
 
 const ROOT = resolve(__dirname, '../..');
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => done(port));
-    });
-  });
-}
 
 describe('SIGKILL in the middle of a burst of webhooks', () => {
   let database: TestDatabase;
@@ -123,46 +112,19 @@ describe('SIGKILL in the middle of a burst of webhooks', () => {
       retry_schedule_ms: [500, 1000, 2000, 4000, 8000, 15_000],
     });
 
-    const [starter, professional] = await Promise.all(
-      ['price_starter_monthly', 'price_professional_monthly'].map(
-        async (key) => (await emulator.stripe.prices.list({ lookup_keys: [key] })).data[0],
-      ),
-    );
-    if (!starter || !professional) throw new Error('the catalog has no starter/professional monthly prices');
     const stripe = emulator.stripe;
     // The burst: what Stripe would emit for twelve new customers, each subscribing then upgrading.
-    const burst = inParallel(
+    const burst = subscribeThenUpgrade(
+      stripe,
       Array.from({ length: 12 }, (_, index) => `acct_crash_${index}`),
       3,
-      async (accountId) => {
-        const customer = await stripe.customers.create({
-          email: `${accountId}@example.com`,
-          metadata: { account_id: accountId },
-          payment_method: 'pm_card_visa',
-          invoice_settings: { default_payment_method: 'pm_card_visa' },
-        });
-        const subscription = await stripe.subscriptions.create({
-          customer: customer.id,
-          items: [{ price: starter.id }],
-          metadata: { account_id: accountId },
-        });
-        await stripe.subscriptions.update(subscription.id, {
-          items: [{ id: subscription.items.data[0].id, price: professional.id }],
-          proration_behavior: 'always_invoice',
-        });
-      },
     );
 
     // Kill once the service has answered some deliveries, with most of the burst's webhooks still to come.
-    const answeredEvents = async () =>
-      new Set(
-        (await deliveries(emulator.url))
-          .filter((attempt) => attempt.status === 'succeeded')
-          .map((attempt) => attempt.event),
-      ).size;
-    await waitUntil(async () => (await answeredEvents()) >= 15, 'the service has answered 15 events', 20_000);
+    const answeredSoFar = async () => answeredEvents(await deliveries(emulator.url)).size;
+    await waitUntil(async () => (await answeredSoFar()) >= 15, 'the service has answered 15 events', 20_000);
     await killChild();
-    const answeredBeforeKill = await answeredEvents();
+    const answeredBeforeKill = await answeredSoFar();
     await burst;
     await startChild();
     await flushWebhooks(emulator.url, 60_000);
@@ -175,7 +137,7 @@ describe('SIGKILL in the middle of a burst of webhooks', () => {
     expect(answeredBeforeKill).toBeLessThan(emitted.length / 2);
     expect(attempts.filter((attempt) => attempt.status === 'failed').length).toBeGreaterThan(0);
     // Nothing was given up: every event was finally answered 2xx.
-    const answered = new Set(attempts.filter((a) => a.status === 'succeeded').map((a) => a.event));
+    const answered = answeredEvents(attempts);
     expect(emitted.filter((event) => !answered.has(event.id)).map((event) => event.id)).toEqual([]);
     expect(inboxProblems(await inbox(database.url), emitted)).toEqual([]);
     const { problems, compared } = await differencesFromStripe(stripe, database.url);

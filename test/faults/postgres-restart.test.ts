@@ -3,6 +3,7 @@ import { type BillingStack, startBillingStack } from '../support/billing-stack';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { waitUntil } from '../support/wait';
 import {
+  answeredEvents,
   deliveries,
   differencesFromStripe,
   emulatorNow,
@@ -10,8 +11,8 @@ import {
   flushWebhooks,
   inbox,
   inboxProblems,
-  inParallel,
   setWebhookMode,
+  subscribeThenUpgrade,
 } from '../support/webhook-harness';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy';
 
@@ -70,37 +71,14 @@ describe('PostgreSQL unreachable during a burst of webhooks', () => {
     const startedAt = (await emulatorNow(emulatorUrl)) + 1;
     await new Promise((done) => setTimeout(done, 1100)); // events are stamped by the second
     await setWebhookMode(emulatorUrl, { concurrent: true, retry_schedule_ms: [500, 1000, 2000, 4000, 8000] });
-    const [starter, professional] = await Promise.all(
-      ['price_starter_monthly', 'price_professional_monthly'].map(
-        async (key) => (await stripe.prices.list({ lookup_keys: [key] })).data[0],
-      ),
-    );
 
     // The burst: customers subscribing, then upgrading (with an invoice now), as Stripe would emit them.
-    const burst = inParallel(
+    const burst = subscribeThenUpgrade(
+      stripe,
       Array.from({ length: ACCOUNTS }, (_, index) => `acct_pg_outage_${index}`),
       2,
-      async (accountId) => {
-        const customer = await stripe.customers.create({
-          email: `${accountId}@example.com`,
-          metadata: { account_id: accountId },
-          payment_method: 'pm_card_visa',
-          invoice_settings: { default_payment_method: 'pm_card_visa' },
-        });
-        const subscription = await stripe.subscriptions.create({
-          customer: customer.id,
-          items: [{ price: starter.id }],
-          metadata: { account_id: accountId },
-        });
-        await stripe.subscriptions.update(subscription.id, {
-          items: [{ id: subscription.items.data[0].id, price: professional.id }],
-          proration_behavior: 'always_invoice',
-        });
-      },
     );
-    const answered = async () =>
-      new Set((await deliveries(emulatorUrl)).filter((a) => a.status === 'succeeded').map((a) => a.event))
-        .size;
+    const answered = async () => answeredEvents(await deliveries(emulatorUrl)).size;
     await waitUntil(async () => (await answered()) >= 10, 'the service has answered 10 events', 20_000);
 
     await proxy.cut();
@@ -133,7 +111,7 @@ describe('PostgreSQL unreachable during a burst of webhooks', () => {
     const refused = new Set(attempts.filter((a) => a.response_code === 500).map((a) => a.event));
     expect(refused.size).toBeGreaterThan(0);
     // Every event was finally answered 2xx, those refused during the outage included.
-    const succeeded = new Set(attempts.filter((a) => a.status === 'succeeded').map((a) => a.event));
+    const succeeded = answeredEvents(attempts);
     expect(emitted.filter((event) => !succeeded.has(event.id)).map((event) => event.id)).toEqual([]);
     // Each stored once, processed; and the database equals Stripe's state (read directly, not via the proxy).
     const rows = await inbox(database.url);

@@ -1,7 +1,7 @@
-import { createServer } from 'node:net';
 import { type Client, createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { createTestDatabase, type TestDatabase } from '../support/database';
+import { freePort } from '../support/free-port';
 import { startTestService, type TestService } from '../support/service';
 import { waitUntil } from '../support/wait';
 import { subscribe } from '../support/ws-client';
@@ -12,19 +12,6 @@ import { subscribe } from '../support/ws-client';
  * client that reconnects and resubscribes after the service restarts on the same port.
  */
 const ACCOUNT_UPDATED = 'subscription { accountUpdated { id } }';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
 
 /** `billing_graphql_subscriptions_active` of one service: how many subscriptions it is running now. */
 async function activeSubscriptions(service: TestService): Promise<number> {

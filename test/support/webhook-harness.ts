@@ -60,6 +60,13 @@ export async function deliveries(emulatorUrl: string): Promise<DeliveryAttempt[]
   return Array.isArray(body) ? body : body.data;
 }
 
+/** The events answered 2xx at least once among `attempts`. */
+export function answeredEvents(attempts: readonly DeliveryAttempt[]): Set<string> {
+  return new Set(
+    attempts.filter((attempt) => attempt.status === 'succeeded').map((attempt) => attempt.event),
+  );
+}
+
 /** A body and `Stripe-Signature` header exactly as Stripe would send them. */
 export function signEvent(event: object, secret: string): { body: string; signature: string } {
   const body = JSON.stringify(event);
@@ -100,6 +107,41 @@ export async function inParallel<T>(
     }
   });
   await Promise.all(workers);
+}
+
+/**
+ * A burst of webhooks: what Stripe emits for new customers (one per account, the account in the metadata, a
+ * card that pays) each subscribing to starter monthly and then upgrading to professional, invoiced at once;
+ * `concurrency` customers at a time.
+ */
+export async function subscribeThenUpgrade(
+  stripe: Stripe,
+  accountIds: readonly string[],
+  concurrency: number,
+): Promise<void> {
+  const [starter, professional] = await Promise.all(
+    ['price_starter_monthly', 'price_professional_monthly'].map(
+      async (key) => (await stripe.prices.list({ lookup_keys: [key] })).data[0],
+    ),
+  );
+  if (!starter || !professional) throw new Error('the catalog has no starter/professional monthly prices');
+  await inParallel(accountIds, concurrency, async (accountId) => {
+    const customer = await stripe.customers.create({
+      email: `${accountId}@example.com`,
+      metadata: { account_id: accountId },
+      payment_method: 'pm_card_visa',
+      invoice_settings: { default_payment_method: 'pm_card_visa' },
+    });
+    const subscription = await stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: starter.id }],
+      metadata: { account_id: accountId },
+    });
+    await stripe.subscriptions.update(subscription.id, {
+      items: [{ id: subscription.items.data[0].id, price: professional.id }],
+      proration_behavior: 'always_invoice',
+    });
+  });
 }
 
 const seconds = (value: Date | null): number | null => (value ? Math.round(value.getTime() / 1000) : null);

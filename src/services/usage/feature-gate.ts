@@ -138,6 +138,15 @@ export class FeatureGate {
     }
   }
 
+  /**
+   * The accounts' allowances read from the database now, bypassing (and not filling) the cache: for reads that
+   * must agree with other fields of the same response (the billing page's entitlements beside its subscription).
+   */
+  async freshAllowancesOf(accountIds: readonly string[]): Promise<AccountAllowances[]> {
+    const loaded = await this.load([...new Set(accountIds)]);
+    return accountIds.map((accountId) => loaded.get(accountId) as AccountAllowances);
+  }
+
   /** Forgets what this instance knows of the account (called for every published change, and by tests). */
   invalidate(accountId: string): void {
     this.cache.delete(accountId);

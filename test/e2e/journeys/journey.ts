@@ -4,12 +4,12 @@
  * Chromium per file; signing up through the billing page's development sign-in; a screenshot of the last page.
  */
 import { existsSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { Entitlement, Subscription } from '../../../src/entities';
 import { type BillingStack, startBillingStack } from '../../support/billing-stack';
-import { testRedisUrl } from '../../support/redis';
+import { freePort } from '../../support/free-port';
+import { describeWithRedis, testRedisUrl } from '../../support/redis';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const haveChromium = existsSync(CHROMIUM);
@@ -25,18 +25,6 @@ if (!haveChromium && process.env.CI !== 'true') {
 /** A journey runs where Chromium is, and always under CI (where a missing Chromium fails it). */
 export const withChromium = haveChromium || process.env.CI === 'true';
 
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => done(port));
-    });
-  });
-}
-
 export interface Journey {
   stack: BillingStack;
   browser: Browser;
@@ -48,10 +36,35 @@ export interface Journey {
   signUp(page: Page, accountId: string): Promise<void>;
   /** What the database holds for the account: the subscription row and the enabled features. */
   stored(accountId: string): Promise<{ status: string | null; plan: string | null; features: string[] }>;
+  /**
+   * Time passes for the service and the emulator alike: the wall clock of the whole process moves (jest fakes
+   * `Date` only, and it keeps ticking; timers stay real), then the emulator runs what is due by its clock and
+   * its webhooks are delivered. What time passing does in production: moving only the emulator's clock would
+   * leave the service in the past (its grace periods and usage periods go by its own clock).
+   */
+  timePasses(seconds: number): Promise<void>;
   /** Keeps the page as test-artifacts/journeys/<name>.png. */
   screenshot(page: Page, name: string): Promise<string>;
   close(): Promise<void>;
 }
+
+/** Everything but `Date`: what `timePasses` leaves real. */
+const REAL_TIMERS = [
+  'hrtime',
+  'nextTick',
+  'performance',
+  'queueMicrotask',
+  'requestAnimationFrame',
+  'cancelAnimationFrame',
+  'requestIdleCallback',
+  'cancelIdleCallback',
+  'setImmediate',
+  'clearImmediate',
+  'setInterval',
+  'clearInterval',
+  'setTimeout',
+  'clearTimeout',
+] as const;
 
 export async function startJourney(env: Record<string, string> = {}): Promise<Journey> {
   const port = await freePort();
@@ -110,6 +123,16 @@ export async function startJourney(env: Record<string, string> = {}): Promise<Jo
         features: features.map((entitlement) => entitlement.featureKey),
       };
     },
+    timePasses: async (seconds) => {
+      // Installed again each time from the moved (fake) time: installing reads the real clock otherwise.
+      jest.useFakeTimers({
+        advanceTimers: true,
+        doNotFake: [...REAL_TIMERS],
+        now: Date.now() + seconds * 1000,
+      });
+      await stack.advanceClock(0);
+      await stack.flushWebhooks();
+    },
     screenshot: async (page, name) => {
       mkdirSync(ARTIFACTS, { recursive: true });
       const path = resolve(ARTIFACTS, `${name}.png`);
@@ -117,10 +140,56 @@ export async function startJourney(env: Record<string, string> = {}): Promise<Jo
       return path;
     },
     close: async () => {
+      jest.useRealTimers();
       await browser.close();
       await stack.stop();
     },
   };
+}
+
+export interface JourneyOptions {
+  /** The test timeout of the file (a journey waits on a browser, webhooks and mails). */
+  timeoutMs?: number;
+  /** Added to the service's environment. */
+  env?: Record<string, string>;
+  /**
+   * Something the service needs before it starts (an SMTP inbox): started first, what `start` returns added to
+   * the service's environment; stopped after the service.
+   */
+  needs?: { start(): Promise<Record<string, string>>; stop(): Promise<void> };
+}
+
+/**
+ * A journey file: a describe block (skipped without Chromium, outside CI, and without Redis) that starts the
+ * journey before its tests and closes it after them. `steps` declares the tests; the journey it is given is
+ * filled in when the tests run. Hooks that `steps` declares run after the journey has started and before it
+ * closes (what is started there may use the service, and is stopped while the service is still up).
+ */
+export function describeJourney(name: string, steps: (journey: Journey) => void): void;
+export function describeJourney(
+  name: string,
+  options: JourneyOptions,
+  steps: (journey: Journey) => void,
+): void;
+export function describeJourney(
+  name: string,
+  ...args: [(journey: Journey) => void] | [JourneyOptions, (journey: Journey) => void]
+): void {
+  const [options, steps] = args.length === 1 ? [{} as JourneyOptions, args[0]] : args;
+  jest.setTimeout(options.timeoutMs ?? 90_000);
+  (withChromium ? describeWithRedis : describe.skip)(name, () => {
+    const journey = {} as Journey;
+    beforeAll(async () => {
+      const needed = (await options.needs?.start()) ?? {};
+      Object.assign(journey, await startJourney({ ...options.env, ...needed }));
+    });
+    steps(journey);
+    afterAll(async () => {
+      // Absent when the start failed.
+      await (journey as Partial<Journey>).close?.();
+      await options.needs?.stop();
+    });
+  });
 }
 
 /** The text of an element, trimmed (empty when it is not there). */

@@ -3,26 +3,9 @@
  * webhooks → the subscription is active in the database → features provisioned → the billing page, open in
  * another tab the whole time, shows the paid plan without a reload (and a usage bar moving as usage is recorded).
  */
-import { describeWithRedis } from '../../support/redis';
-import {
-  type Journey,
-  markPage,
-  payOnCheckoutPage,
-  startJourney,
-  text,
-  waitForText,
-  withChromium,
-} from './journey';
+import { describeJourney, markPage, payOnCheckoutPage, text, waitForText } from './journey';
 
-jest.setTimeout(90_000);
-
-(withChromium ? describeWithRedis : describe.skip)('journey: checkout', () => {
-  let journey: Journey;
-  beforeAll(async () => {
-    journey = await startJourney();
-  });
-  afterAll(() => journey?.close());
-
+describeJourney('journey: checkout', (journey) => {
   it('pays on Checkout and the billing page shows the paid plan live', async () => {
     const accountId = 'acct_journey_checkout';
     const metricsBefore = await scrape(journey.stack.service.url);

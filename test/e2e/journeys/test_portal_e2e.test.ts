@@ -4,26 +4,9 @@
  * tab shows each change as it happens (accountUpdated), without a reload.
  */
 import type { Page } from 'playwright-core';
-import { describeWithRedis } from '../../support/redis';
-import {
-  type Journey,
-  markPage,
-  payOnCheckoutPage,
-  startJourney,
-  text,
-  waitForText,
-  withChromium,
-} from './journey';
+import { describeJourney, markPage, payOnCheckoutPage, text, waitForText } from './journey';
 
-jest.setTimeout(90_000);
-
-(withChromium ? describeWithRedis : describe.skip)('journey: customer portal', () => {
-  let journey: Journey;
-  beforeAll(async () => {
-    journey = await startJourney();
-  });
-  afterAll(() => journey?.close());
-
+describeJourney('journey: customer portal', (journey) => {
   /** The portal's plan switcher: picks the option whose label names the plan and the monthly price. */
   async function switchPlan(portal: Page, planName: string): Promise<void> {
     const option = portal.locator('select[id^="price-"] option', { hasText: `${planName} — ` });

@@ -3,19 +3,7 @@
  * on the page and then charged → cancel at the period end → access until the period end (the emulator's clock
  * moved) → back to free. One tab, never reloaded: every change after the first load arrives live.
  */
-import { describeWithRedis } from '../../support/redis';
-import {
-  DAY,
-  type Journey,
-  markPage,
-  payOnCheckoutPage,
-  startJourney,
-  text,
-  waitForText,
-  withChromium,
-} from './journey';
-
-jest.setTimeout(120_000);
+import { DAY, describeJourney, markPage, payOnCheckoutPage, text, waitForText } from './journey';
 
 /** "$12.34" → 1234 */
 function cents(amount: string): number {
@@ -24,13 +12,7 @@ function cents(amount: string): number {
   return Number(match[1].replace(/,/g, '')) * 100 + Number(match[2]);
 }
 
-(withChromium ? describeWithRedis : describe.skip)('journey: subscription lifecycle', () => {
-  let journey: Journey;
-  beforeAll(async () => {
-    journey = await startJourney();
-  });
-  afterAll(() => journey?.close());
-
+describeJourney('journey: subscription lifecycle', { timeoutMs: 120_000 }, (journey) => {
   it('trial → upgrade with proration → cancel at period end → free', async () => {
     const accountId = 'acct_journey_lifecycle';
     const { stack } = journey;

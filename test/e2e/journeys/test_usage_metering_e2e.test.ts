@@ -6,107 +6,16 @@
  * clock crosses the period end (the service's and the emulator's) → the renewal invoice (the month's $19.00 and 250 × $0.01 overage,
  * $21.50) appears on the page live, and Stripe's invoice says the same. One tab, never reloaded after Checkout.
  */
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import express from 'express';
-import { BillingClient, type UsageGate, usageGate } from '../../../src/client';
-import { describeWithRedis } from '../../support/redis';
-import {
-  DAY,
-  type Journey,
-  markPage,
-  payOnCheckoutPage,
-  startJourney,
-  text,
-  waitForText,
-  withChromium,
-} from './journey';
+import { type AiGateway, startAiGateway } from '../../support/ai-gateway';
+import { DAY, describeJourney, markPage, payOnCheckoutPage, text, waitForText } from './journey';
 
-jest.setTimeout(90_000);
-
-(withChromium ? describeWithRedis : describe.skip)('journey: usage metering', () => {
-  let journey: Journey;
-  let gateway: Server | undefined;
-  let gatewayUrl: string;
-  let gate: UsageGate<IncomingMessage, ServerResponse> | undefined;
-
+// The journey flushes the OverageReporter itself; a periodic pass in between would only add noise.
+describeJourney('journey: usage metering', { env: { USAGE_REPORT_INTERVAL_SECONDS: '3600' } }, (journey) => {
+  let gateway: AiGateway;
   beforeAll(async () => {
-    // The journey flushes the OverageReporter itself; a periodic pass in between would only add noise.
-    journey = await startJourney({ USAGE_REPORT_INTERVAL_SECONDS: '3600' });
-    const { service } = journey.stack;
-    const client = new BillingClient({
-      url: `${service.url}/graphql`,
-      token: await service.token('ai-gateway', { roles: ['service'] }),
-    });
-    gate = usageGate({
-      client,
-      metric: 'ai_requests',
-      accountId: (req) => req.headers['x-account'] as string,
-    });
-    const app = express();
-    app.post('/v1/completions', gate, (_req, res) => {
-      res.json({ completion: 'Hello from the model' });
-    });
-    gateway = app.listen(0, '127.0.0.1');
-    await new Promise((ready) => gateway?.once('listening', ready));
-    gatewayUrl = `http://127.0.0.1:${(gateway.address() as AddressInfo).port}`;
+    gateway = await startAiGateway(journey.stack.service);
   });
-
-  afterAll(async () => {
-    jest.useRealTimers();
-    await gate?.close();
-    if (gateway) await new Promise((done) => gateway?.close(done));
-    await journey?.close();
-  });
-
-  /** `count` AI requests by the user, 16 at a time, each with its own idempotency key; returns the statuses. */
-  async function aiRequests(accountId: string, count: number, prefix: string): Promise<number[]> {
-    const statuses: number[] = [];
-    for (let start = 0; start < count; start += 16) {
-      const batch = Array.from({ length: Math.min(16, count - start) }, (_, i) =>
-        fetch(`${gatewayUrl}/v1/completions`, {
-          method: 'POST',
-          headers: { 'x-account': accountId, 'idempotency-key': `${prefix}-${start + i}` },
-        }).then(async (response) => {
-          await response.arrayBuffer();
-          return response.status;
-        }),
-      );
-      statuses.push(...(await Promise.all(batch)));
-    }
-    return statuses;
-  }
-
-  /**
-   * A month passes for the service and the emulator alike, as in the payment-failure journey: the process's
-   * clock moves (jest fakes `Date` only, and it keeps ticking), then the emulator runs what is due by its clock
-   * (the renewal). Moving only the emulator's clock would bill the renewal while the service, still in the old
-   * period by its own clock, kept showing the old period's usage.
-   */
-  async function timePasses(seconds: number): Promise<void> {
-    jest.useFakeTimers({
-      advanceTimers: true,
-      doNotFake: [
-        'hrtime',
-        'nextTick',
-        'performance',
-        'queueMicrotask',
-        'requestAnimationFrame',
-        'cancelAnimationFrame',
-        'requestIdleCallback',
-        'cancelIdleCallback',
-        'setImmediate',
-        'clearImmediate',
-        'setInterval',
-        'clearInterval',
-        'setTimeout',
-        'clearTimeout',
-      ],
-    });
-    jest.setSystemTime(Date.now() + seconds * 1000);
-    await journey.stack.advanceClock(0);
-    await journey.stack.flushWebhooks();
-  }
+  afterAll(() => gateway?.stop());
 
   const figures = '[data-metric="ai_requests"] .usage-figures';
   const note = '[data-metric="ai_requests"] .usage-note';
@@ -122,23 +31,20 @@ jest.setTimeout(90_000);
     let notReloaded = await markPage(page);
 
     // Free: the bar moves as the gateway records requests (usageUpdated, no reload).
-    expect((await aiRequests(accountId, 40, 'free')).every((status) => status === 200)).toBe(true);
-    await gate?.flush();
+    expect((await gateway.requests(accountId, 40, 'free')).every((status) => status === 200)).toBe(true);
+    await gateway.gate.flush();
     await waitForText(page, figures, /^40 of 100$/);
     expect(
       await page.locator('[data-metric="ai_requests"] .bar span').evaluate((bar) => bar.style.width),
     ).toBe('40%');
     expect(await page.locator(note).count()).toBe(0);
-    expect((await aiRequests(accountId, 60, 'free-more')).every((status) => status === 200)).toBe(true);
-    await gate?.flush();
+    expect((await gateway.requests(accountId, 60, 'free-more')).every((status) => status === 200)).toBe(true);
+    await gateway.gate.flush();
     await waitForText(page, figures, /^100 of 100$/);
     await waitForText(page, note, /^Limit reached: Free includes 100 AI requests, and more are refused/);
 
     // Request 101 is refused with 402, naming the limit, and nothing more is counted.
-    const refused = await fetch(`${gatewayUrl}/v1/completions`, {
-      method: 'POST',
-      headers: { 'x-account': accountId, 'idempotency-key': 'free-100' },
-    });
+    const refused = await gateway.request(accountId, 'free-100');
     expect(refused.status).toBe(402);
     expect(await refused.json()).toMatchObject({
       error: { code: 'USAGE_LIMIT_EXCEEDED', feature: 'ai_requests', limit: 100, used: 100 },
@@ -158,9 +64,9 @@ jest.setTimeout(90_000);
     notReloaded = await markPage(page);
 
     // 1,250 requests in the period: none refused, and the bar shows the 250 over.
-    const statuses = await aiRequests(accountId, 1250, 'starter');
+    const statuses = await gateway.requests(accountId, 1250, 'starter');
     expect(statuses.filter((status) => status === 200)).toHaveLength(1250);
-    await gate?.flush();
+    await gateway.gate.flush();
     await waitForText(page, figures, /^1,250 of 1,000 · 250 over$/);
     await waitForText(
       page,
@@ -172,7 +78,10 @@ jest.setTimeout(90_000);
 
     // The reporter sends the 250 to Stripe's meter; the period ends; Stripe bills the renewal with them.
     expect(await stack.service.service.overageReporter?.flush()).toMatchObject({ units: 250, failed: 0 });
-    await timePasses(32 * DAY);
+    // A month passes for the service and the emulator alike (as in the payment-failure journey): moving only the
+    // emulator's clock would bill the renewal while the service, still in the old period by its own clock, kept
+    // showing the old period's usage.
+    await journey.timePasses(32 * DAY);
 
     // The page follows (accountUpdated): the renewal invoice, paid, $21.50; a new period with nothing used.
     await waitForText(page, '#invoices [data-status="paid"]', /\$21\.50/, 20_000);

@@ -1,0 +1,99 @@
+import pg from 'pg';
+import Stripe from 'stripe';
+import { Entitlement } from '../../src/entities';
+import { type BillingStack, startBillingStack } from '../support/billing-stack';
+
+/**
+ * What one webhook costs in SQL (issue 8), and that the work it now skips (provisioning when nothing that decides
+ * the plan changed) is never skipped when the plan does change. Statements are counted at the `pg` client.
+ */
+describe('webhook cost per event', () => {
+  let stack: BillingStack;
+  const statements: string[] = [];
+  let counting = false;
+  const query = pg.Client.prototype.query as (...args: unknown[]) => unknown;
+
+  beforeAll(async () => {
+    pg.Client.prototype.query = function countedQuery(this: pg.Client, ...args: unknown[]) {
+      const [first] = args;
+      const text = typeof first === 'string' ? first : (first as { text?: string } | null)?.text;
+      if (counting && typeof text === 'string') statements.push(text);
+      return query.apply(this, args);
+    } as typeof pg.Client.prototype.query;
+    // No background worker may run a statement while one delivery is counted.
+    stack = await startBillingStack({ MAIL_WORKER_INTERVAL_MS: '3600000' }, { webhooks: true });
+  });
+  afterAll(async () => {
+    pg.Client.prototype.query = query as typeof pg.Client.prototype.query;
+    await stack.stop();
+  });
+
+  async function deliver(subscription: Stripe.Subscription): Promise<unknown> {
+    const body = JSON.stringify({
+      id: `evt_cost_${Math.random().toString(36).slice(2)}`,
+      object: 'event',
+      api_version: '2026-10-28.endive',
+      created: Math.floor(Date.now() / 1000),
+      data: { object: subscription },
+      livemode: false,
+      pending_webhooks: 1,
+      request: { id: null, idempotency_key: null },
+      type: 'customer.subscription.updated',
+    });
+    const signature = Stripe.webhooks.generateTestHeaderString({
+      payload: body,
+      secret: stack.webhookSecret as string,
+    });
+    const response = await fetch(`${stack.service.url}/webhooks/stripe`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'stripe-signature': signature },
+      body,
+    });
+    return response.json();
+  }
+
+  async function price(lookupKey: string): Promise<Stripe.Price> {
+    const [found] = (await stack.stripe.prices.list({ lookup_keys: [lookupKey] })).data;
+    return found;
+  }
+
+  async function features(accountId: string): Promise<Record<string, boolean>> {
+    const rows = await stack.service.service.orm.em.fork().find(Entitlement, { accountId });
+    return Object.fromEntries(rows.map((row) => [row.featureKey, row.enabled]));
+  }
+
+  it('a re-delivered subscription event costs 7 statements and no provisioning; a plan change still provisions', async () => {
+    const accountId = 'acct_webhook_cost';
+    const customer = await stack.stripe.customers.create({
+      email: 'cost@example.com',
+      metadata: { account_id: accountId },
+      payment_method: 'pm_card_visa',
+      invoice_settings: { default_payment_method: 'pm_card_visa' },
+    });
+    const subscription = await stack.stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: (await price('price_starter_monthly')).id }],
+      metadata: { account_id: accountId },
+    });
+    // Stripe's own deliveries link the customer, store the subscription and provision starter.
+    await stack.flushWebhooks();
+    expect((await features(accountId)).team_collaboration).toBe(false);
+
+    statements.length = 0;
+    counting = true;
+    expect(await deliver(subscription)).toEqual({ received: true, outcome: 'processed' });
+    counting = false;
+    // Inbox insert-and-read; begin; lock-and-mark; the customer; the subscription, locked; its read time; commit.
+    expect(statements).toHaveLength(7);
+    expect(statements.filter((sql) => /entitlement/.test(sql))).toEqual([]);
+
+    // Upgraded in Stripe directly: only the webhook can provision it, and it must.
+    const item = subscription.items.data[0];
+    await stack.stripe.subscriptions.update(subscription.id, {
+      items: [{ id: item.id, price: (await price('price_professional_monthly')).id }],
+      proration_behavior: 'none',
+    });
+    await stack.flushWebhooks();
+    expect((await features(accountId)).team_collaboration).toBe(true);
+  });
+});

@@ -1,0 +1,75 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { BillingClient, type UsageGate, usageGate } from '../../src/client';
+import type { TestService } from './service';
+
+/**
+ * An AI gateway as a product team would write it: a real Express app whose completions endpoint is behind the
+ * usage middleware (`usageGate`, metric `ai_requests`, the account from the `x-account` header), talking to the
+ * billing service with a service token.
+ */
+export interface AiGateway {
+  url: string;
+  gate: UsageGate<IncomingMessage, ServerResponse>;
+  /** One AI request by `accountId` with the idempotency key `key`; the response, unread. */
+  request(accountId: string, key: string): Promise<Response>;
+  /** `count` AI requests by one user, 16 at a time, keys `${prefix}-0`, `${prefix}-1`, …; returns the statuses. */
+  requests(accountId: string, count: number, prefix: string): Promise<number[]>;
+  stop(): Promise<void>;
+}
+
+export async function startAiGateway(service: TestService): Promise<AiGateway> {
+  const client = new BillingClient({
+    url: `${service.url}/graphql`,
+    token: await service.token('ai-gateway', { roles: ['service'] }),
+  });
+  const gate = usageGate({
+    client,
+    metric: 'ai_requests',
+    accountId: (req) => req.headers['x-account'] as string,
+  });
+  const app = express();
+  app.post('/v1/completions', gate, (_req, res) => {
+    res.json({ completion: 'Hello from the model' });
+  });
+  let server: Server;
+  try {
+    server = await new Promise<Server>((ready, fail) => {
+      const listening = app.listen(0, '127.0.0.1');
+      listening.once('listening', () => ready(listening));
+      listening.once('error', fail);
+    });
+  } catch (error) {
+    await gate.close();
+    throw error;
+  }
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const request = (accountId: string, key: string) =>
+    fetch(`${url}/v1/completions`, {
+      method: 'POST',
+      headers: { 'x-account': accountId, 'idempotency-key': key },
+    });
+  return {
+    url,
+    gate,
+    request,
+    requests: async (accountId, count, prefix) => {
+      const statuses: number[] = [];
+      for (let start = 0; start < count; start += 16) {
+        const batch = Array.from({ length: Math.min(16, count - start) }, (_, i) =>
+          request(accountId, `${prefix}-${start + i}`).then(async (response) => {
+            await response.arrayBuffer();
+            return response.status;
+          }),
+        );
+        statuses.push(...(await Promise.all(batch)));
+      }
+      return statuses;
+    },
+    stop: async () => {
+      await gate.close();
+      await new Promise((done) => server.close(done));
+    },
+  };
+}
