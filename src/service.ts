@@ -9,6 +9,7 @@ import { createLogger } from './logger';
 import { readInboxBacklog } from './observability/inbox-backlog';
 import { BillingMetrics } from './observability/metrics';
 import { BillingServices } from './services/billing-services';
+import { reprovisionAfterCatalogChange } from './services/catalog-reprovisioning';
 import type { Logger } from './services/logger';
 import { Reconciler, reconcilerSettings } from './services/reconciler';
 import { OverageReporter } from './services/usage/overage-reporter';
@@ -125,6 +126,16 @@ export async function startService(config: Config, options: StartOptions = {}): 
     });
     const url = await http.listen();
     reconciler?.start();
+    // In the background: serving does not wait for it (a changed catalog reaches accounts within seconds).
+    const catalogProvisioning = reprovisionAfterCatalogChange(
+      orm,
+      services.catalog,
+      services.provisioner,
+      services.events,
+      logger,
+    ).catch((error: unknown) =>
+      logger.error({ err: error }, 'could not provision entitlements for the changed catalog'),
+    );
     overageReporter?.start();
     mailWorker.start();
     return {
@@ -138,6 +149,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
       stop: async () => {
         await reconciler?.stop();
         await overageReporter?.stop();
+        await catalogProvisioning;
         await http.close();
         await usage.stop();
         // A last pass once requests are done, so overage recorded since the previous pass is reported now.
