@@ -77,6 +77,28 @@ function report(s: Setup, value: number, timestamp: number, identifier?: string)
   });
 }
 
+/** The customer subscribing to the plan with its metered overage price beside it, as a plan with overage does. */
+function subscribeWithOverage(s: Setup): Promise<Stripe.Subscription> {
+  return stripe.subscriptions.create({
+    customer: s.customer.id,
+    items: [{ price: s.plan.id, quantity: 1 }, { price: s.overage.id }],
+  });
+}
+
+function itemOf(sub: Stripe.Subscription, price: Stripe.Price): Stripe.SubscriptionItem {
+  return sub.items.data.find((item) => item.price.id === price.id) as Stripe.SubscriptionItem;
+}
+
+/** The subscription's invoice made for `reason` (the first one listed). */
+async function invoiceOf(
+  sub: Stripe.Subscription,
+  reason: Stripe.Invoice.BillingReason,
+): Promise<Stripe.Invoice> {
+  return (await stripe.invoices.list({ subscription: sub.id })).data.find(
+    (invoice) => invoice.billing_reason === reason,
+  ) as Stripe.Invoice;
+}
+
 function linesOf(invoice: Stripe.Invoice, price: Stripe.Price): Stripe.InvoiceLineItem[] {
   return invoice.lines.data.filter((line) => line.pricing?.price_details?.price === price.id);
 }
@@ -114,10 +136,7 @@ it('refuses a quantity on a metered price in subscriptions, Checkout and schedul
     'line_items[1][quantity]',
     'line_items[1]',
   );
-  const sub = await stripe.subscriptions.create({
-    customer: s.customer.id,
-    items: [{ price: s.plan.id, quantity: 1 }, { price: s.overage.id }],
-  });
+  const sub = await subscribeWithOverage(s);
   const schedule = await stripe.subscriptionSchedules.create({ from_subscription: sub.id });
   await refused(
     stripe.subscriptionSchedules.update(schedule.id, {
@@ -169,28 +188,21 @@ it('a metered Checkout line item has no quantity and costs nothing up front; the
 
 it('bills metered usage at the renewal and never prorates a metered item on an upgrade', async () => {
   const s = await setup();
-  const sub = await stripe.subscriptions.create({
-    customer: s.customer.id,
-    items: [{ price: s.plan.id, quantity: 1 }, { price: s.overage.id }],
-  });
+  const sub = await subscribeWithOverage(s);
   await advanceClock(stripe, s.clock.id, T0 + 10 * DAY);
   await report(s, 200, T0 + 5 * DAY);
-  const plan = sub.items.data.find((item) => item.price.id === s.plan.id) as Stripe.SubscriptionItem;
+  const plan = itemOf(sub, s.plan);
   await stripe.subscriptions.update(sub.id, {
     items: [{ id: plan.id, price: s.pro.id, quantity: 1 }],
     proration_behavior: 'always_invoice',
   });
-  const upgrade = (await stripe.invoices.list({ subscription: sub.id })).data.find(
-    (invoice) => invoice.billing_reason === 'subscription_update',
-  ) as Stripe.Invoice;
+  const upgrade = await invoiceOf(sub, 'subscription_update');
   // Only the licensed item is prorated; the metered one keeps counting and is billed at the renewal.
   expect(linesOf(upgrade, s.overage)).toEqual([]);
   await advanceClock(stripe, s.clock.id, T0 + 21 * DAY);
   await report(s, 50, T0 + 20 * DAY);
   await advanceClock(stripe, s.clock.id, FEB1 + 60);
-  const cycle = (await stripe.invoices.list({ subscription: sub.id })).data.find(
-    (invoice) => invoice.billing_reason === 'subscription_cycle',
-  ) as Stripe.Invoice;
+  const cycle = await invoiceOf(sub, 'subscription_cycle');
   expect(linesOf(cycle, s.overage).map((line) => [line.quantity, line.amount])).toEqual([[250, 250]]);
   expect(linesOf(cycle, s.pro).map((line) => line.amount)).toEqual([4900]);
   expect(cycle.amount_due).toBe(4900 + 250);
@@ -198,14 +210,11 @@ it('bills metered usage at the renewal and never prorates a metered item on an u
 
 it('removing a metered price bills its usage so far; one added mid-period bills only what follows', async () => {
   const s = await setup();
-  const sub = await stripe.subscriptions.create({
-    customer: s.customer.id,
-    items: [{ price: s.plan.id, quantity: 1 }, { price: s.overage.id }],
-  });
+  const sub = await subscribeWithOverage(s);
   await advanceClock(stripe, s.clock.id, T0 + 10 * DAY);
   await report(s, 120, T0 + 3 * DAY);
-  const plan = sub.items.data.find((item) => item.price.id === s.plan.id) as Stripe.SubscriptionItem;
-  const overage = sub.items.data.find((item) => item.price.id === s.overage.id) as Stripe.SubscriptionItem;
+  const plan = itemOf(sub, s.plan);
+  const overage = itemOf(sub, s.overage);
   // A month → year change: the monthly metered price goes, the yearly one comes, the cycle restarts now.
   const updated = await stripe.subscriptions.update(sub.id, {
     items: [
@@ -230,13 +239,10 @@ it('removing a metered price bills its usage so far; one added mid-period bills 
 
 it('with proration_behavior=none a removed metered price bills nothing', async () => {
   const s = await setup();
-  const sub = await stripe.subscriptions.create({
-    customer: s.customer.id,
-    items: [{ price: s.plan.id, quantity: 1 }, { price: s.overage.id }],
-  });
+  const sub = await subscribeWithOverage(s);
   await advanceClock(stripe, s.clock.id, T0 + 10 * DAY);
   await report(s, 120, T0 + 3 * DAY);
-  const overage = sub.items.data.find((item) => item.price.id === s.overage.id) as Stripe.SubscriptionItem;
+  const overage = itemOf(sub, s.overage);
   await stripe.subscriptions.update(sub.id, {
     items: [{ id: overage.id, deleted: true }],
     proration_behavior: 'none',
@@ -247,10 +253,7 @@ it('with proration_behavior=none a removed metered price bills nothing', async (
 
 it('a schedule phase that drops a metered price bills its usage at the boundary, once', async () => {
   const s = await setup();
-  const sub = await stripe.subscriptions.create({
-    customer: s.customer.id,
-    items: [{ price: s.plan.id, quantity: 1 }, { price: s.overage.id }],
-  });
+  const sub = await subscribeWithOverage(s);
   const schedule = await stripe.subscriptionSchedules.create({ from_subscription: sub.id });
   const current = schedule.phases[0] as Stripe.SubscriptionSchedule.Phase;
   await stripe.subscriptionSchedules.update(schedule.id, {
@@ -272,9 +275,7 @@ it('a schedule phase that drops a metered price bills its usage at the boundary,
   await advanceClock(stripe, s.clock.id, T0 + 10 * DAY);
   await report(s, 75, T0 + 9 * DAY);
   await advanceClock(stripe, s.clock.id, FEB1 + 60);
-  const cycle = (await stripe.invoices.list({ subscription: sub.id })).data.find(
-    (invoice) => invoice.billing_reason === 'subscription_cycle',
-  ) as Stripe.Invoice;
+  const cycle = await invoiceOf(sub, 'subscription_cycle');
   expect(linesOf(cycle, s.overage).map((line) => [line.quantity, line.amount])).toEqual([[75, 75]]);
   expect(linesOf(cycle, s.pro).map((line) => line.amount)).toEqual([4900]);
   expect(cycle.amount_due).toBe(4900 + 75);

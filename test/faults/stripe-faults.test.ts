@@ -69,6 +69,21 @@ describe('Stripe failing under GraphQL: retries, one object, STRIPE_ERROR in bou
     return rules.reduce((total, rule) => total + (rule.count ?? 0), 0);
   }
 
+  /**
+   * The account's customer is made (faults are for the subscription), then under the fault `rule` the account
+   * starts a trial of starter through GraphQL: the answer, how long it took, and the caller for a retry.
+   */
+  async function subscribeUnderFault(accountId: string, rule: Parameters<typeof fault>[0]) {
+    const as = await stack.as(accountId);
+    await as(UPDATE_CUSTOMER, { input: { email: `${accountId}@example.com` } }); // the customer exists
+    await fault(rule);
+    const started = Date.now();
+    const result = await as(CREATE_SUBSCRIPTION, {
+      input: { planKey: 'starter', interval: 'MONTH', withTrial: true },
+    });
+    return { as, result, elapsed: Date.now() - started };
+  }
+
   async function subscriptionsOf(accountId: string): Promise<Stripe.Subscription[]> {
     const result = await stack.stripe.subscriptions.search({
       query: `metadata['account_id']:'${accountId}'`,
@@ -114,14 +129,11 @@ describe('Stripe failing under GraphQL: retries, one object, STRIPE_ERROR in bou
     'answers STRIPE_ERROR with the request id after the last retry of a $status, within the bound',
     async ({ status }) => {
       const accountId = `acct_fault_down_${status}`;
-      const as = await stack.as(accountId);
-      await as(UPDATE_CUSTOMER, { input: { email: `${accountId}@example.com` } }); // the customer exists
-      await fault({ status, count: 50, path: '/v1/subscriptions' });
-      const started = Date.now();
-      const result = await as(CREATE_SUBSCRIPTION, {
-        input: { planKey: 'starter', interval: 'MONTH', withTrial: true },
+      const { as, result, elapsed } = await subscribeUnderFault(accountId, {
+        status,
+        count: 50,
+        path: '/v1/subscriptions',
       });
-      const elapsed = Date.now() - started;
       expect(result.errors?.[0]?.extensions).toMatchObject({
         code: 'STRIPE_ERROR',
         retryable: true,
@@ -145,14 +157,12 @@ describe('Stripe failing under GraphQL: retries, one object, STRIPE_ERROR in bou
 
   it('gives up on a Stripe that does not answer: STRIPE_ERROR after (retries + 1) × timeout, not a hang', async () => {
     const accountId = 'acct_fault_timeout';
-    const as = await stack.as(accountId);
-    await as(UPDATE_CUSTOMER, { input: { email: `${accountId}@example.com` } });
-    await fault({ status: 'timeout', count: 50, path: '/v1/subscriptions', timeout_ms: 4 * TIMEOUT_MS });
-    const started = Date.now();
-    const result = await as(CREATE_SUBSCRIPTION, {
-      input: { planKey: 'starter', interval: 'MONTH', withTrial: true },
+    const { result, elapsed } = await subscribeUnderFault(accountId, {
+      status: 'timeout',
+      count: 50,
+      path: '/v1/subscriptions',
+      timeout_ms: 4 * TIMEOUT_MS,
     });
-    const elapsed = Date.now() - started;
     // No answer, so no request id of Stripe's to give.
     expect(result.errors?.[0]?.extensions).toMatchObject({
       code: 'STRIPE_ERROR',
