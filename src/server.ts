@@ -29,6 +29,7 @@ import type { PinoLogger } from './logger';
 import { graphqlMetricsPlugin, liveSubscriptionHooks } from './observability/graphql-metrics';
 import type { BillingMetrics } from './observability/metrics';
 import { registerMetricsRoute } from './observability/metrics.routes';
+import { lazyChildLogger } from './observability/lazy-request-logger';
 import { operationErrorLogPlugin } from './observability/request-scope';
 import type { BillingServices } from './services/billing-services';
 import { registerWebhookRoutes } from './webhooks/webhook.routes';
@@ -78,6 +79,8 @@ export async function createHttpServer(parts: ServerParts): Promise<HttpServer> 
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     return503OnClosing: true,
+    // The request's child logger is built only if the request logs something (most do not).
+    childLoggerFactory: (logger, bindings, options) => lazyChildLogger(logger, bindings, options),
   });
   let closing = false;
   app.addHook('onSend', async (request, reply) => {
