@@ -255,14 +255,27 @@ export class BillingMetrics {
       seenNames.add(name);
       return name;
     };
+    // Bounded: operation labels are capped (MAX_OPERATION_NAMES), types and codes are fixed sets.
+    const operationChildren = new Map<
+      string,
+      { count: { inc(): void }; seconds: { observe(value: number): void } }
+    >();
     this.graphql = {
       operation: (name, type, code, seconds) => {
-        const labels = {
-          operation: operationLabel(name),
-          type: OPERATION_TYPES.has(type) ? type : 'unknown',
-        };
-        operations.inc({ ...labels, code });
-        operationSeconds.observe(labels, seconds);
+        const operation = operationLabel(name);
+        const kind = OPERATION_TYPES.has(type) ? type : 'unknown';
+        // The labelled children are kept: prom-client would otherwise hash the label set on every request.
+        const key = `${operation}\u0000${kind}\u0000${code}`;
+        let children = operationChildren.get(key);
+        if (!children) {
+          children = {
+            count: operations.labels({ operation, type: kind, code }),
+            seconds: operationSeconds.labels({ operation, type: kind }),
+          };
+          operationChildren.set(key, children);
+        }
+        children.count.inc();
+        children.seconds.observe(seconds);
       },
       subscriptionStarted: () => subscriptions.inc(),
       subscriptionEnded: () => subscriptions.dec(),
