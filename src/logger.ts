@@ -55,8 +55,14 @@ const START = String.raw`(?:\b|(?<=%[0-9A-Fa-f]{2}|\\[nrt]))`;
  * any field): JWTs, Stripe secret and restricted keys, webhook signing secrets, bearer credentials, and card
  * numbers (13–19 digits passing the Luhn check).
  */
+/**
+ * Where a JWT may start: not inside a run of its own characters (`-` is one, and a word boundary: with `\b` a
+ * line of `eyJ-eyJ-…` would start a scan at every `eyJ`, each to the end of the run: quadratic in a log line
+ * anyone can write through a URL), or just after an encoding as above.
+ */
+const JWT_START = String.raw`(?:(?<![\w-])|(?<=%[0-9A-Fa-f]{2}|\\[nrt]))`;
 const SECRET_SHAPES = new RegExp(
-  String.raw`${START}eyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*|${START}(?:sk|rk)_(?:test|live)_\w+|${START}whsec_\w+`,
+  String.raw`${JWT_START}eyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*|${START}(?:sk|rk)_(?:test|live)_\w+|${START}whsec_\w+`,
   'g',
 );
 const BEARER = /\bBearer\s+(?!\[redacted\])[^\s"\\,;]+/gi;

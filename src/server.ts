@@ -12,13 +12,14 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import { type FormattedExecutionResult, GraphQLError, type GraphQLSchema } from 'graphql';
+import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 import type { Caller } from './auth/caller';
 import type { TokenVerifier } from './auth/token-verifier';
 import type { Config } from './config';
 import type { Orm } from './database/database';
-import { ErrorCode } from './errors';
+import { ErrorCode, UnauthenticatedError } from './errors';
 import { RequestContext } from './graphql/context';
 import { formatError } from './graphql/format-error';
 import { checkSocketOperation, precheckRequest, queryLimitsRule } from './graphql/query-limits';
@@ -99,20 +100,26 @@ export async function createHttpServer(parts: ServerParts): Promise<HttpServer> 
   const socketServer = useServer<Record<string, unknown> | undefined, SocketExtra>(
     {
       schema,
-      // Authenticated once, at connection_init: a bad token never gets a live subscription.
+      // Authenticated once, at connection_init: a bad token never gets a live subscription. The caller is kept
+      // for the socket's life, so it must not outlive its token: the socket is closed with 4403 when the token
+      // expires (a client whose connectionParams supply a fresh token reconnects), and onSubscribe refuses
+      // operations that arrive after that moment before the close takes effect.
       onConnect: async (context) => {
+        let caller: Caller;
         try {
           const authorization = context.connectionParams?.authorization;
           // Present but not a string (a number, an object) is a bad credential, not an anonymous caller.
           if (authorization !== undefined && authorization !== null && typeof authorization !== 'string')
             return false;
-          context.extra.caller = await verifier.callerFrom(
-            typeof authorization === 'string' ? authorization : null,
-          );
-          return true;
+          caller = await verifier.callerFrom(typeof authorization === 'string' ? authorization : null);
         } catch {
           return false;
         }
+        if (hasExpired(caller)) return false;
+        context.extra.caller = caller;
+        if (caller.kind === 'authenticated' && caller.expiresAt)
+          closeAtExpiry(context.extra.socket, caller.expiresAt);
+        return true;
       },
       context: (context) => {
         const caller = context.extra.caller ?? { kind: 'anonymous' };
@@ -125,7 +132,10 @@ export async function createHttpServer(parts: ServerParts): Promise<HttpServer> 
         return new RequestContext(caller, requestId, orm, services, log);
       },
       // The same token and query limits, introspection setting and error masking as over HTTP.
-      onSubscribe: (_context, _id, payload) => checkOperation(payload),
+      onSubscribe: (context, _id, payload) =>
+        hasExpired(context.extra.caller)
+          ? [new UnauthenticatedError('The token has expired')]
+          : checkOperation(payload),
       onNext: (_context, _id, _payload, _args, result): FormattedExecutionResult | undefined =>
         result.errors
           ? { ...result, errors: result.errors.map((error) => formatSocketError(error)) }
@@ -203,6 +213,38 @@ export async function createHttpServer(parts: ServerParts): Promise<HttpServer> 
       return apollo.stop();
     },
   };
+}
+
+/** True once an authenticated caller's token has expired (an anonymous caller never expires). */
+function hasExpired(caller: Caller | undefined): boolean {
+  return (
+    caller?.kind === 'authenticated' && caller.expiresAt !== null && caller.expiresAt.getTime() <= Date.now()
+  );
+}
+
+/** The longest delay `setTimeout` accepts (about 24.8 days): a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Closes a WebSocket with 4403 Forbidden (as a bad token at connection_init) when its caller's token expires.
+ * One timer per socket, re-armed for expiries beyond `setTimeout`'s range, cleared when the socket closes
+ * first, and unref'd so it never keeps the process alive.
+ */
+function closeAtExpiry(socket: WebSocket, expiresAt: Date): void {
+  // Gone while its token was being verified: no close event will come to clear a timer.
+  if (socket.readyState !== socket.OPEN) return;
+  let timer: NodeJS.Timeout | undefined;
+  const arm = () => {
+    const left = expiresAt.getTime() - Date.now();
+    if (left <= 0) {
+      socket.close(CloseCode.Forbidden, 'Forbidden');
+      return;
+    }
+    timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+    timer.unref();
+  };
+  socket.once('close', () => clearTimeout(timer));
+  arm();
 }
 
 /** A bad token fails the whole HTTP request with 401, before any resolver runs. */

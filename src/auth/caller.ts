@@ -6,6 +6,11 @@ export interface AuthenticatedCaller {
   accountId: string;
   email: string | null;
   roles: ReadonlySet<Role>;
+  /**
+   * When the token stops being valid (its `exp`). A request checks it once; a WebSocket, authenticated once at
+   * `connection_init`, refuses new operations from then on and is closed with 4403 at that moment.
+   */
+  expiresAt: Date | null;
 }
 
 export interface AnonymousCaller {

@@ -58,6 +58,8 @@ export class TokenVerifier {
       accountId: payload.sub,
       email: typeof payload.email === 'string' ? payload.email : null,
       roles: new Set(roles),
+      // `exp` is required (verifySignature), so this is a date for every token we accept.
+      expiresAt: typeof payload.exp === 'number' ? new Date(payload.exp * 1000) : null,
     };
     this.remember(token, caller, (payload.exp ?? 0) * 1000);
     return caller;

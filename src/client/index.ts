@@ -14,6 +14,7 @@ export {
   type UsageSummary,
 } from './billing-client';
 export {
+  idempotencyKeyHeader,
   type UsageDeniedBody,
   type UsageGate,
   UsageGateErrorCode,

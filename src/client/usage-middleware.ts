@@ -51,7 +51,8 @@ export interface UsageGateOptions<Req extends IncomingMessage, Res extends Serve
   quantity?: (req: Req, res: Res) => number;
   /**
    * The request's idempotency key: a client's retry of the same request must give the same key, so it is
-   * counted once. Default: the `Idempotency-Key` request header, else a new random UUID per request. The
+   * counted once. Default: a new random UUID per request (every request served is counted); pass
+   * `idempotencyKeyHeader` to trust the client's `Idempotency-Key` header instead. The
    * key sent to the billing service is `<metric>:<key>`, so gates of different metrics on one request do not
    * collide.
    */
@@ -109,7 +110,11 @@ export function usageGate<
     let requestKey: string | undefined;
     try {
       accountId = options.accountId(req);
-      requestKey = options.idempotencyKey ? options.idempotencyKey(req) : headerKey(req);
+      // Default: a fresh key per request. Every request served is a use, retries included; the key only makes
+      // the *recording* of that use safe to retry. A key the client chooses is trusted only on request
+      // (`idempotencyKey: idempotencyKeyHeader`): a client repeating one key would otherwise be served without end
+      // and counted once.
+      requestKey = options.idempotencyKey?.(req);
     } catch (error) {
       next(error);
       return;
@@ -219,7 +224,11 @@ export function usageGate<
   });
 }
 
-function headerKey(req: IncomingMessage): string | undefined {
+/**
+ * Opt-in: the request's `Idempotency-Key` header as the usage key, so a client's retry of one request is counted
+ * once. Only for clients the gateway trusts not to reuse a key to be served for free.
+ */
+export function idempotencyKeyHeader(req: IncomingMessage): string | undefined {
   const value = req.headers['idempotency-key'];
   // A repeated header arrives as one value joined with ", ", which the key check refuses.
   return Array.isArray(value) ? value.join(', ') : value || undefined;

@@ -6,12 +6,17 @@ import type { RequestContext } from './context';
 
 /**
  * Puts the per-account rate limits in front of every limited mutation of `schema`, in place, and returns it.
- * One place for every transport: HTTP and graphql-ws run the same resolvers. Only the Mutation type's fields
- * are wrapped; a type-graphql global middleware would wrap every field of every type, on every query.
+ * One place for every transport: HTTP and graphql-ws run the same resolvers. Only the listed root fields are
+ * wrapped (the mutations and the two Stripe-calling queries); a type-graphql global middleware would wrap
+ * every field of every type, on every query.
  */
 export function limitMutations(schema: GraphQLSchema, limiter: MutationRateLimiter): GraphQLSchema {
-  const fields = schema.getMutationType()?.getFields() ?? {};
-  for (const field of Object.values(fields)) {
+  const fields = [
+    ...Object.values(schema.getMutationType()?.getFields() ?? {}),
+    // The queries that call Stripe (see MUTATION_CLASSES) spend the same budget as the Stripe mutations.
+    ...Object.values(schema.getQueryType()?.getFields() ?? {}),
+  ];
+  for (const field of fields) {
     const mutationClass = limiter.classOf(field.name);
     if (!mutationClass) continue;
     const resolve = field.resolve ?? defaultFieldResolver;

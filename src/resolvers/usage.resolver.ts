@@ -81,7 +81,7 @@ export class UsageResolver {
 
 /**
  * Whose usage it is: a user records for its own account only; the `service` role (the AI gateway) names the
- * account, and must.
+ * account, and must. A user's idempotency keys are kept in a namespace of their own.
  */
 function usageEventOf(input: RecordUsageInput, context: RequestContext): UsageEvent {
   const caller = context.requireCaller();
@@ -90,11 +90,14 @@ function usageEventOf(input: RecordUsageInput, context: RequestContext): UsageEv
     context.requireRole('service', 'admin');
     accountId = input.accountId;
   }
+  const trusted = caller.roles.has('service') || caller.roles.has('admin');
   return {
     accountId,
     metric: input.metric,
     quantity: input.quantity,
-    idempotencyKey: input.idempotencyKey,
+    // A user's own keys live apart from the gateway's: a user who guessed the gateway's keys and recorded them
+    // first could otherwise have the gateway's records of its real usage refused.
+    idempotencyKey: trusted || !input.idempotencyKey ? input.idempotencyKey : `user:${input.idempotencyKey}`,
     occurredAt: input.occurredAt ?? null,
   };
 }

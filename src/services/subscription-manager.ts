@@ -81,9 +81,13 @@ export class SubscriptionManager {
     subscription: Stripe.Subscription,
     observedAt: Date,
   ): Promise<Subscription> {
-    const stored = await this.sync.apply(em, customer, subscription, observedAt);
-    await this.provisioner.provision(em, customer.accountId, observedAt);
-    return stored;
+    // One transaction: a row stored without its entitlements would stay so, since the webhook that follows
+    // finds the row unchanged and provisions only what changed.
+    return em.transactional(async (tx) => {
+      const stored = await this.sync.apply(tx, customer, subscription, observedAt);
+      await this.provisioner.provision(tx, customer.accountId, observedAt);
+      return stored;
+    });
   }
 
   /** The account's live subscription (trialing, active, past due, …), or null. */

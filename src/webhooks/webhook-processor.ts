@@ -126,11 +126,15 @@ export class WebhookProcessor {
         error instanceof RetryLaterError &&
         Date.now() - stored.receivedAt.getTime() > UNLINKED_GIVE_UP_MS
       ) {
-        await em.nativeUpdate(
+        // Never over `processed`: a concurrent delivery (the customer linked meanwhile) may have processed the
+        // event between this transaction's rollback and here. Then it was applied once, by that delivery.
+        const now = new Date();
+        const givenUp = await em.nativeUpdate(
           WebhookEvent,
-          { stripeEventId: event.id },
-          { status: 'ignored', processedAt: new Date(), lastError: `given up: ${error.message}` },
+          { stripeEventId: event.id, status: { $ne: 'processed' } },
+          { status: 'ignored', processedAt: now, lastError: `given up: ${error.message}`, updatedAt: now },
         );
+        if (givenUp === 0) return 'duplicate';
         this.logger.warn(
           { eventId: event.id, type: event.type, reason: error.message },
           'gave up on an unlinkable event',
@@ -202,18 +206,16 @@ export class WebhookProcessor {
       'webhook event not processed; Stripe will retry',
     );
     try {
-      await this.orm.em
-        .fork()
-        .createQueryBuilder(WebhookEvent)
-        .update({ status: 'failed', lastError: message.slice(0, 2000), updatedAt: new Date() })
-        .where({ stripeEventId: event.id, status: { $ne: 'processed' } })
-        .execute();
+      // One statement: the status and the attempt count change together or not at all, and never over a
+      // concurrent delivery's `processed`.
       await this.orm.em
         .fork()
         .getConnection()
         .execute(
-          'update webhook_event set attempts = attempts + 1 where stripe_event_id = ? and status = ?',
-          [event.id, 'failed'],
+          `update webhook_event
+              set status = 'failed', attempts = attempts + 1, last_error = ?, updated_at = ?
+            where stripe_event_id = ? and status <> 'processed'`,
+          [message.slice(0, 2000), new Date(), event.id],
         );
     } catch (markError) {
       // The database may be what failed; the event is still answered 500 and Stripe retries it.

@@ -1,4 +1,5 @@
 import { type Client, createClient } from 'graphql-ws';
+import { decodeJwt } from 'jose';
 import WebSocket from 'ws';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { freePort } from '../support/free-port';
@@ -157,6 +158,64 @@ describe('graphql-ws conformance', () => {
       ),
     );
     expect(messages).toEqual(['next {"viewer":{"id":"acct_ws_query"}}', 'complete']);
+  });
+
+  it('closes with 4403 Forbidden a connection when its token expires, and refuses its operations from then on', async () => {
+    // A token that expires in about 2 s (`exp` is in whole seconds: 2 to 3 s from now).
+    const token = await service.token('acct_ws_expiring', { expiresInSeconds: 3 });
+    const expiresAt = (decodeJwt(token).exp as number) * 1000;
+    const made = client({ authorization: `Bearer ${token}` });
+    const closes: Array<{ code: number; reason: string; at: number }> = [];
+    made.on('closed', (event) => {
+      const { code, reason } = event as { code: number; reason: string };
+      closes.push({ code, reason, at: Date.now() });
+    });
+    /** One operation's outcome: its data, or the errors it was refused with (or the close that ended it). */
+    const run = (query: string) =>
+      new Promise<unknown>((resolve) =>
+        made.subscribe(
+          { query },
+          {
+            next: (message) => resolve(message.errors ?? message.data),
+            error: resolve,
+            complete: () => undefined,
+          },
+        ),
+      );
+
+    // While the token is valid, its subscription is served.
+    const updates = subscribe<{ accountUpdated: { id: string } }>(made, ACCOUNT_UPDATED);
+    await waitUntil(async () => (await activeSubscriptions(service)) === 1, 'the subscription is running');
+    await service.service.services.events.accountUpdated('acct_ws_expiring', 'test');
+    expect(await updates.next()).toEqual({ accountUpdated: { id: 'acct_ws_expiring' } });
+    expect(Date.now()).toBeLessThan(expiresAt);
+
+    // An operation arriving once the token has expired, before the close takes effect (a late timer, a message
+    // already on the wire): the service's clock is moved past `exp`, its close timer runs on the real clock.
+    const clock = jest.spyOn(Date, 'now').mockReturnValue(expiresAt + 1);
+    let refused: unknown;
+    try {
+      refused = await run('{ viewer { id } }');
+    } finally {
+      clock.mockRestore();
+    }
+    expect(refused).toEqual([
+      expect.objectContaining({
+        message: 'The token has expired',
+        extensions: expect.objectContaining({ code: 'UNAUTHENTICATED' }),
+      }),
+    ]);
+
+    // At the expiry the service closes the socket with 4403, which ends the subscription.
+    await waitUntil(() => closes.length > 0, 'the socket is closed at the expiry', 5000);
+    expect(closes[0]).toMatchObject({ code: 4403, reason: 'Forbidden' });
+    expect(closes[0].at).toBeGreaterThanOrEqual(expiresAt);
+    await waitUntil(async () => (await activeSubscriptions(service)) === 0, 'the subscription is stopped');
+
+    // A new operation reconnects with the same, expired, token: refused at connection_init with 4403.
+    const after = await run('{ viewer { id } }');
+    expect(after).toMatchObject({ code: 4403 });
+    expect(closes.map((close) => close.code)).toEqual([4403, 4403]);
   });
 
   it('pings every connection itself (WebSocket ping frames, every 12 s) and keeps it while it answers', async () => {

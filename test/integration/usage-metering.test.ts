@@ -236,6 +236,92 @@ describe('recording usage', () => {
   });
 });
 
+describe('what a record may not do', () => {
+  it('refuses an idempotency key reused for another use, and writes nothing', async () => {
+    const accountId = newAccountId();
+    await record(accountId, { metric: 'ai_requests', quantity: 2, idempotencyKey: 'reused' });
+    const other = await record(accountId, { metric: 'ai_requests', quantity: 5, idempotencyKey: 'reused' });
+    expect(other.errors?.[0]?.extensions).toMatchObject({ code: 'CONFLICT', field: 'idempotencyKey' });
+    const otherMetric = await record(accountId, {
+      metric: 'storage_mb',
+      quantity: 2,
+      idempotencyKey: 'reused',
+    });
+    expect(otherMetric.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+    expect(await usageOf(accountId, 'ai_requests')).toMatchObject({ used: 2 });
+    expect(await recordsOf(accountId)).toBe(1);
+  });
+
+  it('refuses a counter record of nothing', async () => {
+    const accountId = newAccountId();
+    const result = await record(accountId, { metric: 'ai_requests', quantity: 0, idempotencyKey: 'zero' });
+    expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.quantity' });
+    expect(await recordsOf(accountId)).toBe(0);
+  });
+
+  it('refuses any use of a metric an override switched off, even one the plan bills as overage', async () => {
+    const accountId = newAccountId();
+    await subscribe(accountId, 'starter');
+    await record(accountId, { metric: 'ai_requests', quantity: 900, idempotencyKey: 'before' });
+    await app.service.services.usage.overrides.set({
+      accountId,
+      feature: 'ai_requests',
+      enabled: false,
+      limit: null,
+      note: null,
+    });
+    const refused = await record(accountId, { metric: 'ai_requests', quantity: 1, idempotencyKey: 'after' });
+    expect(refused.errors?.[0]?.extensions?.code).toBe('USAGE_LIMIT_EXCEEDED');
+    // What the overage reporter bills by: the allowance is kept, not turned into 0 (which would bill all 900).
+    const counter = await app.service.orm.em
+      .fork()
+      .findOneOrFail(UsageCounter, { accountId, metric: 'ai_requests' });
+    expect(counter).toMatchObject({ used: 900, included: 1000 });
+  });
+
+  it('bills overage against the most generous allowance of the period, after an immediate downgrade', async () => {
+    const accountId = newAccountId();
+    await subscribe(accountId, 'professional');
+    await record(accountId, { metric: 'ai_requests', quantity: 8000, idempotencyKey: 'pro' });
+    // As a downgrade to starter would: 1,000 included from now on.
+    await app.service.services.usage.overrides.set({
+      accountId,
+      feature: 'ai_requests',
+      enabled: true,
+      limit: 1000,
+      note: null,
+    });
+    await record(accountId, { metric: 'ai_requests', quantity: 1, idempotencyKey: 'starter' });
+    const counter = await app.service.orm.em
+      .fork()
+      .findOneOrFail(UsageCounter, { accountId, metric: 'ai_requests' });
+    expect(counter).toMatchObject({ used: 8001, included: 10_000 });
+  });
+
+  it('counts a late use dated before the current period in the current one', async () => {
+    const accountId = newAccountId();
+    const em = app.service.orm.em.fork();
+    const periodStart = new Date(Date.now() - 10 * 60_000);
+    createSubscription(em, createCustomer(em, { accountId }), {
+      planKey: 'starter',
+      currentPeriodStart: periodStart,
+      currentPeriodEnd: new Date(periodStart.getTime() + 30 * 86_400_000),
+    });
+    await em.flush();
+    const late = await record(accountId, {
+      metric: 'ai_requests',
+      quantity: 3,
+      idempotencyKey: 'late',
+      occurredAt: new Date(Date.now() - 30 * 60_000).toISOString(),
+    });
+    expect(late.errors).toBeUndefined();
+    const counters = await app.service.orm.em.fork().find(UsageCounter, { accountId });
+    expect(counters.map((counter) => [counter.periodStart.getTime(), counter.used])).toEqual([
+      [periodStart.getTime(), 3],
+    ]);
+  });
+});
+
 describe('recording in batches', () => {
   it('records a batch in order, with duplicates inside it and from before', async () => {
     const accountId = newAccountId();
@@ -246,7 +332,7 @@ describe('recording in batches', () => {
         token: await app.token(accountId),
         variables: {
           input: [
-            { metric: 'ai_requests', quantity: 2, idempotencyKey: 'b-0' },
+            { metric: 'ai_requests', quantity: 1, idempotencyKey: 'b-0' },
             { metric: 'ai_requests', quantity: 2, idempotencyKey: 'b-1' },
             { metric: 'ai_requests', quantity: 2, idempotencyKey: 'b-1' },
             { metric: 'storage_mb', quantity: 40, idempotencyKey: 'b-2' },

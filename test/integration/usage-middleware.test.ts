@@ -1,7 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Request, type Response } from 'express';
-import { BillingClient, type UsageGate, usageGate, type UsageLogger } from '../../src/client';
+import {
+  BillingClient,
+  idempotencyKeyHeader,
+  type UsageGate,
+  usageGate,
+  type UsageLogger,
+} from '../../src/client';
 import { type BillingStack, startBillingStack } from '../support/billing-stack';
 import { waitUntil } from '../support/wait';
 
@@ -115,10 +121,12 @@ describe('usageGate in front of the billing service', () => {
     const deadClient = new BillingClient({ url: await deadUrl(), token: 'unused', timeoutMs: 1000 });
     const retry = { initialDelayMs: 20, maxDelayMs: 100 };
 
+    // This gateway trusts its clients' Idempotency-Key (opt-in): a retried request is counted once.
     const meteredGate = usageGate<IncomingMessage, Response>({
       client,
       metric: 'ai_requests',
       accountId: accountOf,
+      idempotencyKey: idempotencyKeyHeader,
       logger,
       retry,
     });
@@ -143,6 +151,7 @@ describe('usageGate in front of the billing service', () => {
       client: unreliableClient,
       metric: 'ai_requests',
       accountId: accountOf,
+      idempotencyKey: idempotencyKeyHeader,
       onUnavailable: 'allow',
       logger,
       retry,
@@ -158,7 +167,9 @@ describe('usageGate in front of the billing service', () => {
       retry,
     });
     downAllow = downAllowGate;
-    gates.push(meteredGate, featured, byTokens, unreliableGate, downDeny, downAllowGate);
+    // The default key: a fresh one per request.
+    const defaultKeyGate = usageGate({ client, metric: 'ai_requests', accountId: accountOf, logger, retry });
+    gates.push(meteredGate, featured, byTokens, unreliableGate, downDeny, downAllowGate, defaultKeyGate);
 
     const app = express();
     const ok = (req: Request, res: Response) => {
@@ -166,6 +177,7 @@ describe('usageGate in front of the billing service', () => {
       res.json({ answer: 42 });
     };
     app.post('/ai', meteredGate, ok);
+    app.post('/ai-default-key', defaultKeyGate, ok);
     app.post('/api', featured, ok);
     app.post('/unreliable', unreliableGate, ok);
     app.post('/down-deny', downDeny, ok);
@@ -350,6 +362,17 @@ describe('usageGate in front of the billing service', () => {
         details: expect.objectContaining({ accountId: 'acct_mw_retried' }),
       }),
     ]);
+  });
+
+  it('by default counts every request served, whatever Idempotency-Key the client repeats', async () => {
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      const response = await call('/ai-default-key', 'acct_mw_default_key', {
+        'idempotency-key': 'same-key-every-time',
+      });
+      expect(response.status).toBe(200);
+    }
+    await flushAll();
+    expect(await used('acct_mw_default_key')).toBe(3);
   });
 
   it('refuses an Idempotency-Key that is not printable ASCII with 400', async () => {

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import Stripe from 'stripe';
-import { Entitlement } from '../../src/entities';
+import { Entitlement, WebhookEvent } from '../../src/entities';
 import { type BillingStack, startBillingStack } from '../support/billing-stack';
 
 /**
@@ -95,5 +95,22 @@ describe('webhook cost per event', () => {
     });
     await stack.flushWebhooks();
     expect((await features(accountId)).team_collaboration).toBe(true);
+  });
+
+  it('a failed delivery marks the event failed and counts the attempt in one statement', async () => {
+    // A subscription Stripe does not have: the handler's re-read fails, before any transaction.
+    const missing = { id: 'sub_cost_missing', object: 'subscription' } as Stripe.Subscription;
+    statements.length = 0;
+    counting = true;
+    expect(await deliver(missing)).toEqual({ received: false, error: 'processing failed; retry later' });
+    counting = false;
+    // Inbox insert-and-read; then `failed` and the attempt together, never over `processed`: with two
+    // statements, a failure between them left a failed event with an attempt uncounted.
+    expect(statements).toHaveLength(2);
+    expect(statements[1]).toMatch(
+      /^\s*update webhook_event\s+set status = 'failed', attempts = attempts \+ 1, .*where stripe_event_id = '\w+' and status <> 'processed'/s,
+    );
+    const [row] = await stack.service.service.orm.em.fork().find(WebhookEvent, { objectId: missing.id });
+    expect(row).toMatchObject({ status: 'failed', attempts: 1 });
   });
 });

@@ -199,6 +199,84 @@ describe('POST /webhooks/stripe', () => {
       expect(stored.status).toBe('ignored');
       expect(stored.lastError).toMatch(/^given up: .*not linked/);
     });
+
+    it('never gives up over a concurrent delivery that processed the event meanwhile', async () => {
+      const customer = await stack.stripe.customers.create({ email: 'late-link@x.io' });
+      const price = (await stack.stripe.prices.list({ lookup_keys: ['price_starter_monthly'] })).data[0];
+      const subscription = await stack.stripe.subscriptions.create({
+        customer: customer.id,
+        items: [{ price: price.id }],
+        trial_period_days: 7,
+      });
+      const id = 'evt_give_up_race_1';
+      const event = fakeEvent('customer.subscription.created', subscription, id);
+      const first = signedEvent(event, secret);
+      expect((await deliver(first.body, first.signature)).status).toBe(500);
+      const orm = stack.service.service.orm;
+      await orm.em
+        .fork()
+        .nativeUpdate(
+          WebhookEvent,
+          { stripeEventId: id },
+          { receivedAt: new Date(Date.now() - 2 * 3600_000) },
+        );
+
+      // A late delivery fails (still unlinked, past the window) and is held just before it gives up...
+      let reached: () => void = () => undefined;
+      const atGiveUp = new Promise<void>((done) => {
+        reached = done;
+      });
+      let release: () => void = () => undefined;
+      const released = new Promise<void>((done) => {
+        release = done;
+      });
+      const prototype = Object.getPrototypeOf(orm.em) as typeof orm.em;
+      const nativeUpdate = prototype.nativeUpdate;
+      const hold = jest.spyOn(prototype, 'nativeUpdate').mockImplementation(async function (
+        this: typeof orm.em,
+        ...args: Parameters<typeof nativeUpdate>
+      ) {
+        const [, where, data] = args as unknown as [
+          unknown,
+          { stripeEventId?: unknown },
+          { status?: unknown },
+        ];
+        if (where?.stripeEventId === id && data?.status === 'ignored') {
+          reached();
+          await released;
+        }
+        return nativeUpdate.apply(this, args);
+      });
+      try {
+        const late = signedEvent(event, secret);
+        const giving = deliver(late.body, late.signature);
+        await atGiveUp;
+        // ...meanwhile the customer is linked and another delivery of the event processes it.
+        await stack.stripe.customers.update(customer.id, { metadata: { account_id: 'acct_late_link' } });
+        const link = signedEvent(
+          fakeEvent('customer.updated', { ...customer, metadata: { account_id: 'acct_late_link' } }),
+          secret,
+        );
+        expect((await deliver(link.body, link.signature)).status).toBe(200);
+        const retry = signedEvent(event, secret);
+        expect(await (await deliver(retry.body, retry.signature)).json()).toEqual({
+          received: true,
+          outcome: 'processed',
+        });
+        release();
+        // The late delivery then finds it processed: a duplicate, not `ignored` over the processed row.
+        const answer = await giving;
+        expect(answer.status).toBe(200);
+        expect(await answer.json()).toEqual({ received: true, outcome: 'duplicate' });
+      } finally {
+        release();
+        hold.mockRestore();
+      }
+      const [stored] = await storedEvents({ stripeEventId: id });
+      expect(stored).toMatchObject({ status: 'processed', lastError: null });
+      const row = await orm.em.fork().findOneOrFail(Subscription, { stripeSubscriptionId: subscription.id });
+      expect(row).toMatchObject({ accountId: 'acct_late_link', status: 'trialing' });
+    });
   });
 
   describe('processing Stripe’s own deliveries', () => {

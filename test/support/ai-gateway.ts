@@ -1,13 +1,13 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { BillingClient, type UsageGate, usageGate } from '../../src/client';
+import { BillingClient, idempotencyKeyHeader, type UsageGate, usageGate } from '../../src/client';
 import type { TestService } from './service';
 
 /**
  * An AI gateway as a product team would write it: a real Express app whose completions endpoint is behind the
- * usage middleware (`usageGate`, metric `ai_requests`, the account from the `x-account` header), talking to the
- * billing service with a service token.
+ * usage middleware (`usageGate`, metric `ai_requests`, the account from the `x-account` header, the usage key
+ * from the client's `Idempotency-Key`), talking to the billing service with a service token.
  */
 export interface AiGateway {
   url: string;
@@ -28,6 +28,8 @@ export async function startAiGateway(service: TestService): Promise<AiGateway> {
     client,
     metric: 'ai_requests',
     accountId: (req) => req.headers['x-account'] as string,
+    // This gateway trusts its (signed-in) clients' keys: a client's retry of one request is counted once.
+    idempotencyKey: idempotencyKeyHeader,
   });
   const app = express();
   app.post('/v1/completions', gate, (_req, res) => {

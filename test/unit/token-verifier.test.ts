@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { decodeJwt, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { signToken } from '../../src/auth/token-signer';
 import { TokenVerifier } from '../../src/auth/token-verifier';
 
@@ -33,6 +33,8 @@ describe('TokenVerifier with HS256', () => {
       accountId: 'acct_a',
       email: 'a@x.io',
       roles: new Set(['admin', 'service']),
+      // The token's `exp`: a WebSocket authenticated with it is closed then (src/server.ts).
+      expiresAt: new Date((decodeJwt(token).exp as number) * 1000),
     });
   });
 

@@ -10,8 +10,14 @@ import { type BucketLimit, InMemoryTokenBuckets, type TokenBuckets } from './tok
  */
 export type MutationClass = 'stripe' | 'usage';
 
-/** The rate-limited mutations, by class; any mutation not listed (the admin ones) is not limited. */
+/**
+ * The rate-limited operations, by class: the mutations, and the two queries that call Stripe (a preview, and
+ * a checkout session read back), which would otherwise let one account spend the Stripe rate every account
+ * shares. Any field not listed (the admin mutations, the other queries) is not limited.
+ */
 export const MUTATION_CLASSES: Readonly<Record<string, MutationClass>> = {
+  previewSubscriptionChange: 'stripe',
+  checkoutSession: 'stripe',
   createSubscription: 'stripe',
   changeSubscription: 'stripe',
   cancelSubscription: 'stripe',

@@ -11,6 +11,8 @@ import type { OverLimitRule } from '../../entities';
 export interface CounterKey {
   accountId: string;
   metric: string;
+  /** A gauge's new period starts at the level the previous one ended on (seats do not vanish at renewal). */
+  kind: 'counter' | 'gauge';
   periodStart: Date;
   periodEnd: Date;
   included: number | null;
@@ -60,12 +62,15 @@ export async function lockCountersAndFindRecorded(
   keys: CounterKey[],
   records: Array<{ accountId: string; idempotencyKey: string }>,
   now: Date,
-): Promise<{ counters: Map<string, LockedCounter>; recorded: Set<string> }> {
-  const sorted = [...keys].sort((a, b) =>
-    counterKeyOf(a.accountId, a.metric, a.periodStart).localeCompare(
+): Promise<{ counters: Map<string, LockedCounter>; recorded: Map<string, RecordedUse> }> {
+  // Code-unit order, never localeCompare: a locale may ignore the separator, and every instance must agree.
+  const sorted = [...keys].sort((a, b) => {
+    const [left, right] = [
+      counterKeyOf(a.accountId, a.metric, a.periodStart),
       counterKeyOf(b.accountId, b.metric, b.periodStart),
-    ),
-  );
+    ];
+    return left < right ? -1 : left > right ? 1 : 0;
+  });
   const counters = sorted.map((key) => ({
     id: crypto.randomUUID(),
     account_id: key.accountId,
@@ -74,6 +79,7 @@ export async function lockCountersAndFindRecorded(
     period_end: key.periodEnd.toISOString(),
     included: key.included,
     over_limit: key.overLimit,
+    kind: key.kind,
   }));
   const lookups = records.map((record) => ({
     account_id: record.accountId,
@@ -85,18 +91,31 @@ export async function lockCountersAndFindRecorded(
     `with wanted as (
        select * from jsonb_to_recordset(?::jsonb)
          as w(id uuid, account_id varchar, metric varchar, period_start timestamptz, period_end timestamptz,
-              included bigint, over_limit varchar)
+              included bigint, over_limit varchar, kind varchar)
      ),
      locked as (
-       insert into usage_counter (id, created_at, updated_at, account_id, metric, period_start, period_end, included, over_limit)
-       select id, ?, ?, account_id, metric, period_start, period_end, included, over_limit from wanted
-       -- jsonb_to_recordset keeps the array's order: the rows are locked in the sorted order.
+       insert into usage_counter (id, created_at, updated_at, account_id, metric, period_start, period_end, included,
+                                  over_limit, used, peak, level_at)
+       select w.id, ?, ?, w.account_id, w.metric, w.period_start, w.period_end, w.included, w.over_limit,
+              coalesce(previous.used, 0), coalesce(previous.used, 0), previous.level_at
+       from wanted w
+       left join lateral (
+         select p.used, p.level_at from usage_counter p
+         where w.kind = 'gauge' and p.account_id = w.account_id and p.metric = w.metric
+           and p.period_start < w.period_start
+         order by p.period_start desc limit 1
+       ) previous on true
+       -- The rows keep the array's order: they are locked in the sorted order.
        on conflict (account_id, metric, period_start) do update
-         set included = excluded.included, over_limit = excluded.over_limit, period_end = excluded.period_end
+         -- The most generous allowance of the period is what overage is billed against: an immediate downgrade
+         -- does not turn usage that was included into overage (null is unlimited, the most generous).
+         set included = case when usage_counter.included is null or excluded.included is null then null
+                             else greatest(usage_counter.included, excluded.included) end,
+             over_limit = excluded.over_limit, period_end = excluded.period_end
        returning id, account_id, metric, period_start, period_end, used, peak, level_at, threshold_notified, revision
      ),
      seen as (
-       select r.account_id, r.idempotency_key from usage_record r
+       select r.account_id, r.idempotency_key, r.metric, r.quantity from usage_record r
        join jsonb_to_recordset(?::jsonb) as k(account_id varchar, idempotency_key varchar)
          on r.account_id = k.account_id and r.idempotency_key = k.idempotency_key
      )
@@ -106,13 +125,16 @@ export async function lockCountersAndFindRecorded(
     [JSON.stringify(counters), now, now, JSON.stringify(lookups)],
   );
   const locked = new Map<string, LockedCounter>();
-  const recorded = new Set<string>();
+  const recorded = new Map<string, RecordedUse>();
   for (const row of rows) {
     if (row.counter) {
       const counter = lockedCounterOf(row.counter);
       locked.set(counterKeyOf(counter.accountId, counter.metric, counter.periodStart), counter);
     } else if (row.recorded) {
-      recorded.add(recordKeyOf(row.recorded.account_id, row.recorded.idempotency_key));
+      recorded.set(recordKeyOf(row.recorded.account_id, row.recorded.idempotency_key), {
+        metric: row.recorded.metric,
+        quantity: Number(row.recorded.quantity),
+      });
     }
   }
   return { counters: locked, recorded };
@@ -198,6 +220,14 @@ interface CounterRow {
 interface RecordedRow {
   account_id: string;
   idempotency_key: string;
+  metric: string;
+  quantity: string | number;
+}
+
+/** What an idempotency key was already used for: a retry must be the same use. */
+export interface RecordedUse {
+  metric: string;
+  quantity: number;
 }
 
 function lockedCounterOf(row: CounterRow): LockedCounter {

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Orm } from '../../database/database';
 import { BillingCustomer } from '../../entities';
-import { BillingError, ErrorCode } from '../../errors';
+import { BadUserInputError, BillingError, ErrorCode } from '../../errors';
 import type { Logger } from '../logger';
 import type { Notifier } from '../notifications/notifier';
 import type { MetricKey } from '../plans/plan.types';
@@ -98,7 +98,7 @@ export class UsageMeter {
       this.metrics?.rejected(events[0]?.metric ?? 'unknown', ErrorCode.BAD_USER_INPUT);
       throw error;
     }
-    const planned = await this.plan(valid);
+    const planned = await this.plan(valid, now);
     let result: TransactionResult;
     try {
       result = await this.transact(planned, now).catch(async (error: unknown) => {
@@ -114,11 +114,11 @@ export class UsageMeter {
     return result.outcomes;
   }
 
-  private async plan(events: ValidUsageEvent[]): Promise<PlannedEvent[]> {
+  private async plan(events: ValidUsageEvent[], now: Date): Promise<PlannedEvent[]> {
     const accounts = new Map<string, AccountAllowances>();
     for (const accountId of new Set(events.map((event) => event.accountId)))
       accounts.set(accountId, await this.gate.allowances(accountId));
-    return events.map((event) => {
+    return events.map((event, index) => {
       const allowances = accounts.get(event.accountId) as AccountAllowances;
       const allowance = allowances.metrics.get(event.metric);
       if (!allowance)
@@ -126,12 +126,12 @@ export class UsageMeter {
           ErrorCode.BAD_USER_INPUT,
           `The ${allowances.plan.name} plan has no ${event.metric} metric`,
         );
-      return {
-        event,
-        allowance,
-        allowances,
-        period: usagePeriodAt(allowances.billingPeriod, event.occurredAt),
-      };
+      if (allowance.kind === 'counter' && event.quantity === 0)
+        throw new BadUserInputError(
+          `quantity must be at least 1 for ${event.metric}: a use of nothing is not recorded`,
+          events.length > 1 ? `input[${index}].quantity` : 'input.quantity',
+        );
+      return { event, allowance, allowances, period: periodOf(allowances, event.occurredAt, now) };
     });
   }
 
@@ -153,9 +153,18 @@ export class UsageMeter {
           counterKeyOf(event.accountId, event.metric, period.start),
         ) as LockedCounter;
         const recordKey = recordKeyOf(event.accountId, event.idempotencyKey);
-        const duplicate = seen.has(recordKey);
+        const earlier = seen.get(recordKey);
+        // A retry is the same use; a key reused for another use is the caller's bug, and silently calling it
+        // a duplicate would drop that use.
+        if (earlier && (earlier.metric !== event.metric || earlier.quantity !== event.quantity))
+          throw new BillingError(
+            ErrorCode.CONFLICT,
+            `idempotencyKey "${event.idempotencyKey.slice(0, 64)}" was already used for another record (${earlier.quantity} ${earlier.metric})`,
+            { field: 'idempotencyKey' },
+          );
+        const duplicate = earlier !== undefined;
         if (!duplicate) {
-          seen.add(recordKey);
+          seen.set(recordKey, { metric: event.metric, quantity: event.quantity });
           apply(counter, item);
           changed.set(counter.id, { counter, item });
           records.push({ ...event, periodStart: period.start });
@@ -240,7 +249,8 @@ function counterKeysOf(planned: PlannedEvent[]): CounterKey[] {
       metric: event.metric,
       periodStart: period.start,
       periodEnd: period.end,
-      included: allowance.enabled ? allowance.included : 0,
+      kind: allowance.kind,
+      included: allowance.included,
       overLimit: allowance.overLimit,
     });
   }
@@ -261,7 +271,20 @@ function apply(counter: LockedCounter, { event, allowance, allowances }: Planned
           peak: Math.max(counter.peak, event.quantity),
           levelAt: counter.levelAt && event.occurredAt < counter.levelAt ? counter.levelAt : event.occurredAt,
         };
-  const included = allowance.enabled ? allowance.included : 0;
+  const { included } = allowance;
+  // A metric switched off (an override) takes no use at all, whatever its rule: billing it as overage would
+  // charge for what the account was told it may not do.
+  if (
+    !allowance.enabled &&
+    event.quantity > 0 &&
+    (allowance.kind === 'counter' || event.quantity > counter.used)
+  ) {
+    throw new BillingError(
+      ErrorCode.USAGE_LIMIT_EXCEEDED,
+      `${event.metric} is not available on this account`,
+      { metric: event.metric, limit: 0, used: counter.used, requested: event.quantity },
+    );
+  }
   // A counter may not pass the limit; a gauge may not rise past it (lowering a level already over it, after a
   // downgrade, is always allowed: that is the customer getting back under the limit).
   const overLimit =
@@ -280,6 +303,17 @@ function apply(counter: LockedCounter, { event, allowance, allowances }: Planned
   counter.used = next.used;
   counter.peak = next.peak;
   counter.levelAt = next.levelAt;
+}
+
+/**
+ * The usage period a use counts in: the one it happened in, except that a use dated before the account's
+ * current period (recorded late, just after a renewal) counts in the current one. Its own period may be over,
+ * invoiced, or not one the counters know (a trial, an interval change): counted now, it is billed one period
+ * late at worst, never lost and never given a fresh allowance of its own.
+ */
+function periodOf(allowances: AccountAllowances, occurredAt: Date, now: Date): UsagePeriod {
+  const current = usagePeriodAt(allowances.billingPeriod, now);
+  return occurredAt < current.start ? current : usagePeriodAt(allowances.billingPeriod, occurredAt);
 }
 
 async function emailsOf(em: EntityManager, accountIds: string[]): Promise<Map<string, string | null>> {
