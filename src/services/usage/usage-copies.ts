@@ -125,6 +125,8 @@ export class UsageCopies {
     } catch (error) {
       this.logger.debug({ err: error }, 'usage copies not written: they are rebuilt when Redis is back');
       this.rememberMissed([...byKey.keys()]);
+      // A timed-out command leaves the connection up (no `ready` will follow): try dropping them shortly too.
+      setTimeout(() => void this.dropMissed(), 1000).unref();
     }
   }
 

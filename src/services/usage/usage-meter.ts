@@ -102,8 +102,14 @@ export class UsageMeter {
     let result: TransactionResult;
     try {
       result = await this.transact(planned, now).catch(async (error: unknown) => {
-        if (!(error instanceof KeyRace)) throw error;
-        return this.transact(planned, new Date());
+        if (!(error instanceof KeyRace) && !isDeadlock(error)) throw error;
+        return this.transact(planned, new Date()).catch((again: unknown) => {
+          if (!(again instanceof KeyRace) && !isDeadlock(again)) throw again;
+          throw new BillingError(
+            ErrorCode.CONFLICT,
+            'Another record with one of these idempotency keys is being made at the same moment: retry',
+          );
+        });
       });
     } catch (error) {
       if (error instanceof BillingError && error.extensions.code === ErrorCode.USAGE_LIMIT_EXCEEDED)
@@ -303,6 +309,11 @@ function apply(counter: LockedCounter, { event, allowance, allowances }: Planned
   counter.used = next.used;
   counter.peak = next.peak;
   counter.levelAt = next.levelAt;
+}
+
+/** PostgreSQL's deadlock_detected (40P01): the transaction was rolled back and may simply be run again. */
+function isDeadlock(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === '40P01';
 }
 
 /**
