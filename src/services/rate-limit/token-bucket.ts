@@ -22,6 +22,8 @@ export interface TokenBuckets {
 interface BucketState {
   tokens: number;
   at: number;
+  /** The bucket's own limit: a sweep judges each bucket by it, not by the limit of whoever triggered it. */
+  limit: BucketLimit;
 }
 
 /**
@@ -41,20 +43,20 @@ export class InMemoryTokenBuckets implements TokenBuckets {
 
   takeNow(key: string, limit: BucketLimit): TakeResult {
     const now = this.now();
-    const state = this.buckets.get(key) ?? { tokens: limit.capacity, at: now };
+    const state = this.buckets.get(key) ?? { tokens: limit.capacity, at: now, limit };
     const tokens = refilled(state, now, limit);
-    if (this.buckets.size >= InMemoryTokenBuckets.SWEEP_AT && !this.buckets.has(key)) this.sweep(now, limit);
+    if (this.buckets.size >= InMemoryTokenBuckets.SWEEP_AT && !this.buckets.has(key)) this.sweep(now);
     if (tokens >= 1) {
-      this.buckets.set(key, { tokens: tokens - 1, at: now });
+      this.buckets.set(key, { tokens: tokens - 1, at: now, limit });
       return { allowed: true, retryAfterMs: 0 };
     }
-    this.buckets.set(key, { tokens, at: now });
+    this.buckets.set(key, { tokens, at: now, limit });
     return { allowed: false, retryAfterMs: Math.ceil(((1 - tokens) * 1000) / limit.refillPerSecond) };
   }
 
-  private sweep(now: number, limit: BucketLimit): void {
+  private sweep(now: number): void {
     for (const [key, state] of this.buckets)
-      if (refilled(state, now, limit) >= limit.capacity) this.buckets.delete(key);
+      if (refilled(state, now, state.limit) >= state.limit.capacity) this.buckets.delete(key);
   }
 }
 
