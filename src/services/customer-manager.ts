@@ -1,3 +1,4 @@
+import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
 import { BillingCustomer } from '../entities';
@@ -117,15 +118,29 @@ export class CustomerManager {
     if (changes.name !== undefined) params.name = changes.name ?? '';
     if (changes.address !== undefined)
       params.address = changes.address ? toStripeAddress(changes.address) : '';
+    // Stamped before the call, as webhook reads are: a read that started later (a webhook's refetch) is newer.
+    const observedAt = new Date();
     const updated = await this.stripe.call(
       'customers.update',
       (sdk, options) => sdk.customers.update(customer.stripeCustomerId as string, params, options),
       // Versioned by our row: email A, then B, then A again are three updates, not a replay of the first.
       { name: `customer.update:${accountId}:${customer.updatedAt.getTime()}`, params },
     );
-    this.applyStripeCustomer(customer, updated);
-    await em.flush();
-    return customer;
+    // Newest read wins (ADR 0005), under the row lock a webhook handler takes too: a webhook that read Stripe
+    // before this update and commits after it must not put the old details back, nor this answer over a
+    // newer webhook's.
+    return em.transactional(async (tx) => {
+      const row = await tx.findOneOrFail(
+        BillingCustomer,
+        { id: customer.id },
+        { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true },
+      );
+      if (!(row.stripeUpdatedAt && row.stripeUpdatedAt > observedAt)) {
+        this.applyStripeCustomer(row, updated);
+        row.stripeUpdatedAt = observedAt;
+      }
+      return row;
+    });
   }
 
   /** Keeps the customer's email and name in step with the app's user record. */

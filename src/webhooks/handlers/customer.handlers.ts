@@ -1,3 +1,4 @@
+import { LockMode } from '@mikro-orm/core';
 import type Stripe from 'stripe';
 import { BillingCustomer } from '../../entities';
 import { ACCOUNT_ID_METADATA } from '../../services/customer-manager';
@@ -19,9 +20,13 @@ export const customerDeleted: WebhookHandler = async (event) =>
 function applyCustomer(customer: Stripe.Customer, tools: HandlerTools): Effect {
   return async (em, observedAt) => {
     const accountId = customer.metadata?.[ACCOUNT_ID_METADATA];
+    // Locked: the check below and the write are one step against a concurrent updateCustomer or webhook.
     const row =
-      (await em.findOne(BillingCustomer, { stripeCustomerId: customer.id })) ??
-      (accountId ? await linkCustomer(em, accountId, customer.id) : null);
+      (await em.findOne(
+        BillingCustomer,
+        { stripeCustomerId: customer.id },
+        { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true },
+      )) ?? (accountId ? await linkCustomer(em, accountId, customer.id) : null);
     // A customer made outside this service (no account id): nothing of ours to update.
     if (!row) return [];
     if (row.stripeUpdatedAt && row.stripeUpdatedAt > observedAt) return [];
