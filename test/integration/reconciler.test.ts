@@ -17,6 +17,7 @@ import { type BillingStack, startBillingStack } from '../support/billing-stack';
 import { createCustomer, createSubscription } from '../support/factories';
 import { TEST_JWT_SECRET } from '../support/service';
 import { waitUntil } from '../support/wait';
+import { type ChildResult, outputOf } from '../support/child-output';
 
 /**
  * Reconciliation (issue 5): with no webhook endpoint registered in the emulator — exactly "the service was
@@ -310,36 +311,20 @@ describe('Reconciler', () => {
     expect(unknown.output).toMatch(/billing customer of acct_nobody was not found/);
   }, 60_000);
 
-  function runScript(args: string[]): Promise<{ code: number | null; output: string }> {
-    return new Promise((done, fail) => {
-      const child = spawn('npm', ['run', '-s', 'stripe:reconcile', '--', ...args], {
-        cwd: ROOT,
-        env: {
-          PATH: process.env.PATH ?? '',
-          HOME: process.env.HOME ?? '',
-          NODE_ENV: 'test',
-          LOG_LEVEL: 'silent',
-          DATABASE_URL: stack.service.database.url,
-          AUTH_JWT_SECRET: TEST_JWT_SECRET,
-          ...stack.emulator.env,
-        },
-      });
-      let output = '';
-      child.stdout.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-      });
-      child.stderr.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-      });
-      const deadline = setTimeout(() => {
-        child.kill('SIGKILL');
-        fail(new Error(`stripe:reconcile did not finish in 25 s:\n${output}`));
-      }, 25_000);
-      child.on('close', (code) => {
-        clearTimeout(deadline);
-        done({ code, output });
-      });
+  function runScript(args: string[]): Promise<ChildResult> {
+    const child = spawn('npm', ['run', '-s', 'stripe:reconcile', '--', ...args], {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '',
+        NODE_ENV: 'test',
+        LOG_LEVEL: 'silent',
+        DATABASE_URL: stack.service.database.url,
+        AUTH_JWT_SECRET: TEST_JWT_SECRET,
+        ...stack.emulator.env,
+      },
     });
+    return outputOf(child, 'stripe:reconcile', 25_000);
   }
 });
 

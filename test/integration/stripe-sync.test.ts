@@ -9,6 +9,7 @@ import { loadPlanCatalog, type PlanCatalog } from '../../src/services/plans/plan
 import { MeterConflictError } from '../../src/services/stripe/catalog-meters';
 import { PORTAL_METADATA_KEY, PORTAL_METADATA_VALUE } from '../../src/services/stripe/catalog-portal';
 import { syncCatalog } from '../../src/services/stripe/catalog-sync';
+import { type ChildResult, outputOf } from '../support/child-output';
 
 const ROOT = resolve(__dirname, '../..');
 const STRIPE_KEY = 'sk_test_catalog_sync_tests';
@@ -412,39 +413,23 @@ describe('the npm run stripe:sync command', () => {
     args: string[],
     env: Record<string, string>,
     options: { inEmptyDirectory?: boolean } = {},
-  ): Promise<{ code: number | null; output: string }> {
-    return new Promise((resolve, reject) => {
-      const baseEnv = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' };
-      const child = options.inEmptyDirectory
-        ? spawn(process.execPath, ['-r', '@swc-node/register', `${ROOT}/scripts/stripe-sync.ts`, ...args], {
-            cwd: `${ROOT}/test/support/empty-cwd`,
-            env: {
-              ...baseEnv,
-              NODE_PATH: `${ROOT}/node_modules`,
-              SWC_NODE_PROJECT: `${ROOT}/tsconfig.json`,
-              ...env,
-            },
-          })
-        : spawn('npm', ['run', '-s', 'stripe:sync', '--', ...args], {
-            cwd: ROOT,
-            env: { ...baseEnv, ...env },
-          });
-      let output = '';
-      child.stdout.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-      });
-      child.stderr.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-      });
-      const deadline = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`stripe:sync did not finish in 20 s:\n${output}`));
-      }, 20_000);
-      child.on('close', (code) => {
-        clearTimeout(deadline);
-        resolve({ code, output });
-      });
-    });
+  ): Promise<ChildResult> {
+    const baseEnv = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' };
+    const child = options.inEmptyDirectory
+      ? spawn(process.execPath, ['-r', '@swc-node/register', `${ROOT}/scripts/stripe-sync.ts`, ...args], {
+          cwd: `${ROOT}/test/support/empty-cwd`,
+          env: {
+            ...baseEnv,
+            NODE_PATH: `${ROOT}/node_modules`,
+            SWC_NODE_PROJECT: `${ROOT}/tsconfig.json`,
+            ...env,
+          },
+        })
+      : spawn('npm', ['run', '-s', 'stripe:sync', '--', ...args], {
+          cwd: ROOT,
+          env: { ...baseEnv, ...env },
+        });
+    return outputOf(child, 'stripe:sync', 20_000);
   }
 
   it('syncs the emulator at STRIPE_API_BASE, then finds nothing to do', async () => {

@@ -11,6 +11,7 @@ import {
 import { WEBHOOK_SECRET_COLLECTION } from '../../emulator/src/core/emulator';
 import { HANDLED_EVENT_TYPES } from '../../src/webhooks/handlers';
 import { startTestEmulator, TEST_STRIPE_KEY, type TestEmulator } from '../support/emulator';
+import { type ChildResult, outputOf } from '../support/child-output';
 
 const ROOT = resolve(__dirname, '../..');
 const URL = 'https://billing.coditect.example/webhooks/stripe';
@@ -112,37 +113,21 @@ describe('npm run stripe:sync with STRIPE_WEBHOOK_URL', () => {
   });
 
   /** The script from an empty directory, so a developer's .env cannot supply a setting. */
-  function runSync(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-    return new Promise((done, fail) => {
-      const child = spawn(
-        process.execPath,
-        ['-r', '@swc-node/register', `${ROOT}/scripts/stripe-sync.ts`, `${ROOT}/plans/plans.yaml`],
-        {
-          cwd: `${ROOT}/test/support/empty-cwd`,
-          env: {
-            PATH: process.env.PATH ?? '',
-            NODE_PATH: `${ROOT}/node_modules`,
-            SWC_NODE_PROJECT: `${ROOT}/tsconfig.json`,
-            ...env,
-          },
+  function runSync(env: Record<string, string>): Promise<ChildResult> {
+    const child = spawn(
+      process.execPath,
+      ['-r', '@swc-node/register', `${ROOT}/scripts/stripe-sync.ts`, `${ROOT}/plans/plans.yaml`],
+      {
+        cwd: `${ROOT}/test/support/empty-cwd`,
+        env: {
+          PATH: process.env.PATH ?? '',
+          NODE_PATH: `${ROOT}/node_modules`,
+          SWC_NODE_PROJECT: `${ROOT}/tsconfig.json`,
+          ...env,
         },
-      );
-      let output = '';
-      child.stdout.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-      });
-      child.stderr.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-      });
-      const deadline = setTimeout(() => {
-        child.kill('SIGKILL');
-        fail(new Error(`stripe:sync did not finish in 30 s:\n${output}`));
-      }, 30_000);
-      child.on('close', (code) => {
-        clearTimeout(deadline);
-        done({ code, output });
-      });
-    });
+      },
+    );
+    return outputOf(child, 'stripe:sync', 30_000);
   }
 
   it('registers the endpoint and prints its secret once, with what to do with it', async () => {
