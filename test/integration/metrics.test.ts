@@ -13,6 +13,7 @@ import { startTestService, TEST_JWT_SECRET, type TestService, testConfig } from 
 import { waitUntil } from '../support/wait';
 import { connectSocket, subscribe } from '../support/ws-client';
 import { signToken } from '../../src/auth/token-signer';
+import { fakeEvent, signEvent } from '../support/webhook-harness';
 
 /**
  * Monitoring (checklist 8.2): `GET /metrics` behind METRICS_TOKEN, the counters that webhooks, payments, Stripe
@@ -55,25 +56,6 @@ function sampleValue(samples: Sample[], name: string, labels: Record<string, str
   return found?.value ?? 0;
 }
 
-function signed(event: object, secret: string): { body: string; signature: string } {
-  const body = JSON.stringify(event);
-  return { body, signature: Stripe.webhooks.generateTestHeaderString({ payload: body, secret }) };
-}
-
-function fakeEvent(type: string, object: object, id: string): object {
-  return {
-    id,
-    object: 'event',
-    api_version: '2026-10-28.endive',
-    created: Math.floor(Date.now() / 1000),
-    data: { object },
-    livemode: false,
-    pending_webhooks: 1,
-    request: { id: null, idempotency_key: null },
-    type,
-  };
-}
-
 describe('GET /metrics', () => {
   let stack: BillingStack;
   let secret: string;
@@ -97,7 +79,7 @@ describe('GET /metrics', () => {
   }
 
   function deliver(event: object): Promise<Response> {
-    const { body, signature } = signed(event, secret);
+    const { body, signature } = signEvent(event, secret);
     return fetch(`${stack.service.url}/webhooks/stripe`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'stripe-signature': signature },

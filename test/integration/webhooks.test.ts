@@ -1,8 +1,8 @@
-import Stripe from 'stripe';
 import { Entitlement, Subscription, WebhookEvent } from '../../src/entities';
 import { type BillingStack, startBillingStack } from '../support/billing-stack';
 import { connectSocket, subscribe } from '../support/ws-client';
 import { waitUntil } from '../support/wait';
+import { fakeEvent, signEvent } from '../support/webhook-harness';
 
 /**
  * The webhook endpoint (checklist 6.1.3 and 6.2.3): signature checks, the inbox, idempotency, routing, unknown
@@ -10,30 +10,6 @@ import { waitUntil } from '../support/wait';
  */
 
 const ALLOWED = 'http://localhost:3000';
-
-function signedEvent(event: object, secret: string, timestamp?: number): { body: string; signature: string } {
-  const body = JSON.stringify(event);
-  const signature = Stripe.webhooks.generateTestHeaderString({ payload: body, secret, timestamp });
-  return { body, signature };
-}
-
-function fakeEvent(
-  type: string,
-  object: object,
-  id = `evt_test_${Math.random().toString(36).slice(2)}`,
-): Stripe.Event {
-  return {
-    id,
-    object: 'event',
-    api_version: '2026-10-28.endive',
-    created: Math.floor(Date.now() / 1000),
-    data: { object },
-    livemode: false,
-    pending_webhooks: 1,
-    request: { id: null, idempotency_key: null },
-    type,
-  } as unknown as Stripe.Event;
-}
 
 describe('POST /webhooks/stripe', () => {
   let stack: BillingStack;
@@ -68,24 +44,24 @@ describe('POST /webhooks/stripe', () => {
   describe('signature verification', () => {
     it('rejects a missing, forged or stale signature with 400 and stores nothing', async () => {
       const event = fakeEvent('customer.created', { id: 'cus_forged', object: 'customer' }, 'evt_forged_1');
-      const forged = signedEvent(event, 'whsec_someone_else');
-      const stale = signedEvent(event, secret, Math.floor(Date.now() / 1000) - 400);
+      const forged = signEvent(event, 'whsec_someone_else');
+      const stale = signEvent(event, secret, Math.floor(Date.now() / 1000) - 400);
       expect((await deliver(forged.body)).status).toBe(400);
       expect((await deliver(forged.body, forged.signature)).status).toBe(400);
       expect((await deliver(stale.body, stale.signature)).status).toBe(400);
       // A signature over other bytes than those sent (a re-serialised body) fails too.
-      const valid = signedEvent(event, secret);
+      const valid = signEvent(event, secret);
       expect((await deliver(`${valid.body} `, valid.signature)).status).toBe(400);
       expect(await storedEvents({ stripeEventId: 'evt_forged_1' })).toEqual([]);
     });
 
     it('rejects a signed body that is not an event', async () => {
-      const { body, signature } = signedEvent({ hello: 'world' }, secret);
+      const { body, signature } = signEvent({ hello: 'world' }, secret);
       expect((await deliver(body, signature)).status).toBe(400);
     });
 
     it('caps the body size', async () => {
-      const { body, signature } = signedEvent(
+      const { body, signature } = signEvent(
         fakeEvent('customer.updated', {
           id: 'cus_big',
           object: 'customer',
@@ -99,7 +75,7 @@ describe('POST /webhooks/stripe', () => {
 
   describe('inbox', () => {
     it('stores an unknown event type, answers 200 and does nothing else', async () => {
-      const { body, signature } = signedEvent(
+      const { body, signature } = signEvent(
         fakeEvent('radar.early_fraud_warning.created', { id: 'issfr_1' }, 'evt_unknown_1'),
         secret,
       );
@@ -122,12 +98,12 @@ describe('POST /webhooks/stripe', () => {
       // Stripe's own customer.created delivery links the account first; then our hand-made event follows.
       await stack.flushWebhooks();
       const event = fakeEvent('customer.updated', customer, 'evt_dup_1');
-      const first = signedEvent(event, secret);
+      const first = signEvent(event, secret);
       expect(await (await deliver(first.body, first.signature)).json()).toEqual({
         received: true,
         outcome: 'processed',
       });
-      const again = signedEvent(event, secret);
+      const again = signEvent(event, secret);
       expect(await (await deliver(again.body, again.signature)).json()).toEqual({
         received: true,
         outcome: 'duplicate',
@@ -146,7 +122,7 @@ describe('POST /webhooks/stripe', () => {
         trial_period_days: 14,
       });
       const event = fakeEvent('customer.subscription.created', subscription, 'evt_early_1');
-      const early = signedEvent(event, secret);
+      const early = signEvent(event, secret);
       expect((await deliver(early.body, early.signature)).status).toBe(500);
       const [failed] = await storedEvents({ stripeEventId: 'evt_early_1' });
       expect(failed).toMatchObject({ status: 'failed', attempts: 1 });
@@ -154,13 +130,13 @@ describe('POST /webhooks/stripe', () => {
 
       // checkout.session.completed (or any event naming the account) links the customer...
       await stack.stripe.customers.update(customer.id, { metadata: { account_id: 'acct_early' } });
-      const link = signedEvent(
+      const link = signEvent(
         fakeEvent('customer.updated', { ...customer, metadata: { account_id: 'acct_early' } }),
         secret,
       );
       expect((await deliver(link.body, link.signature)).status).toBe(200);
       // ...and Stripe's retry of the first event now succeeds.
-      const retry = signedEvent(event, secret);
+      const retry = signEvent(event, secret);
       expect(await (await deliver(retry.body, retry.signature)).json()).toEqual({
         received: true,
         outcome: 'processed',
@@ -182,7 +158,7 @@ describe('POST /webhooks/stripe', () => {
         trial_period_days: 7,
       });
       const event = fakeEvent('customer.subscription.created', subscription, 'evt_stranger_1');
-      const first = signedEvent(event, secret);
+      const first = signEvent(event, secret);
       expect((await deliver(first.body, first.signature)).status).toBe(500);
       await stack.service.service.orm.em
         .fork()
@@ -191,7 +167,7 @@ describe('POST /webhooks/stripe', () => {
           { stripeEventId: 'evt_stranger_1' },
           { receivedAt: new Date(Date.now() - 2 * 3600_000) },
         );
-      const later = signedEvent(event, secret);
+      const later = signEvent(event, secret);
       const response = await deliver(later.body, later.signature);
       expect(response.status).toBe(200);
       expect(await response.json()).toEqual({ received: true, outcome: 'ignored' });
@@ -210,7 +186,7 @@ describe('POST /webhooks/stripe', () => {
       });
       const id = 'evt_give_up_race_1';
       const event = fakeEvent('customer.subscription.created', subscription, id);
-      const first = signedEvent(event, secret);
+      const first = signEvent(event, secret);
       expect((await deliver(first.body, first.signature)).status).toBe(500);
       const orm = stack.service.service.orm;
       await orm.em
@@ -248,17 +224,17 @@ describe('POST /webhooks/stripe', () => {
         return nativeUpdate.apply(this, args);
       });
       try {
-        const late = signedEvent(event, secret);
+        const late = signEvent(event, secret);
         const giving = deliver(late.body, late.signature);
         await atGiveUp;
         // ...meanwhile the customer is linked and another delivery of the event processes it.
         await stack.stripe.customers.update(customer.id, { metadata: { account_id: 'acct_late_link' } });
-        const link = signedEvent(
+        const link = signEvent(
           fakeEvent('customer.updated', { ...customer, metadata: { account_id: 'acct_late_link' } }),
           secret,
         );
         expect((await deliver(link.body, link.signature)).status).toBe(200);
-        const retry = signedEvent(event, secret);
+        const retry = signEvent(event, secret);
         expect(await (await deliver(retry.body, retry.signature)).json()).toEqual({
           received: true,
           outcome: 'processed',

@@ -67,10 +67,33 @@ export function answeredEvents(attempts: readonly DeliveryAttempt[]): Set<string
   );
 }
 
-/** A body and `Stripe-Signature` header exactly as Stripe would send them. */
-export function signEvent(event: object, secret: string): { body: string; signature: string } {
+/** A body and `Stripe-Signature` header exactly as Stripe would send them (signed now, or at `timestamp`). */
+export function signEvent(
+  event: object,
+  secret: string,
+  timestamp?: number,
+): { body: string; signature: string } {
   const body = JSON.stringify(event);
-  return { body, signature: Stripe.webhooks.generateTestHeaderString({ payload: body, secret }) };
+  return { body, signature: Stripe.webhooks.generateTestHeaderString({ payload: body, secret, timestamp }) };
+}
+
+/** A Stripe event as the pinned API version shapes it, about `object`, made up rather than emitted by Stripe. */
+export function fakeEvent(
+  type: string,
+  object: object,
+  id = `evt_test_${Math.random().toString(36).slice(2)}`,
+): Stripe.Event {
+  return {
+    id,
+    object: 'event',
+    api_version: '2026-10-28.endive',
+    created: Math.floor(Date.now() / 1000),
+    data: { object },
+    livemode: false,
+    pending_webhooks: 1,
+    request: { id: null, idempotency_key: null },
+    type,
+  } as unknown as Stripe.Event;
 }
 
 export async function postWebhook(
