@@ -57,6 +57,18 @@ async function startInstances(
   return [a, b];
 }
 
+/** A Stripe customer of `accountId` on a starter trial, made in the emulator (its webhooks are not delivered). */
+async function trialingStarter(emulator: TestEmulator, accountId: string, email: string) {
+  const customer = await emulator.stripe.customers.create({ email, metadata: { account_id: accountId } });
+  const [price] = (await emulator.stripe.prices.list({ lookup_keys: ['price_starter_monthly'] })).data;
+  return emulator.stripe.subscriptions.create({
+    customer: customer.id,
+    items: [{ price: price?.id as string }],
+    trial_period_days: 14,
+    metadata: { account_id: accountId },
+  });
+}
+
 describe('two instances on one database', () => {
   let database: TestDatabase;
   let emulator: TestEmulator;
@@ -76,17 +88,7 @@ describe('two instances on one database', () => {
 
   it('one event delivered ten times at once: answers 200 to all, processes it once (one `processed`, nine `duplicate`), and applies it once', async () => {
     const accountId = 'acct_ten_deliveries';
-    const customer = await emulator.stripe.customers.create({
-      email: 'ten@example.com',
-      metadata: { account_id: accountId },
-    });
-    const [price] = (await emulator.stripe.prices.list({ lookup_keys: ['price_starter_monthly'] })).data;
-    const subscription = await emulator.stripe.subscriptions.create({
-      customer: customer.id,
-      items: [{ price: price.id }],
-      trial_period_days: 14,
-      metadata: { account_id: accountId },
-    });
+    const subscription = await trialingStarter(emulator, accountId, 'ten@example.com');
     const event = (
       await emulator.stripe.events.list({ type: 'customer.subscription.created', limit: 100 })
     ).data.find((candidate) => (candidate.data.object as Stripe.Subscription).id === subscription.id);
@@ -154,17 +156,7 @@ describe('two instances on one database', () => {
 
   it('a handler that read Stripe before a change never overwrites the state another one read after it', async () => {
     const accountId = 'acct_slow_reader';
-    const customer = await emulator.stripe.customers.create({
-      email: 'slow@example.com',
-      metadata: { account_id: accountId },
-    });
-    const [price] = (await emulator.stripe.prices.list({ lookup_keys: ['price_starter_monthly'] })).data;
-    const subscription = await emulator.stripe.subscriptions.create({
-      customer: customer.id,
-      items: [{ price: price.id }],
-      trial_period_days: 14,
-      metadata: { account_id: accountId },
-    });
+    const subscription = await trialingStarter(emulator, accountId, 'slow@example.com');
     const eventAbout = async (type: string) => {
       const found = (await emulator.stripe.events.list({ type, limit: 100 })).data.find(
         (candidate) => (candidate.data.object as Stripe.Subscription).id === subscription.id,
