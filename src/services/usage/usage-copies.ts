@@ -68,12 +68,6 @@ export class UsageCopies {
     return `usage:${this.namespace}:{${accountId}}:${periodStart.getTime()}`;
   }
 
-  /** The copies of one account's usage period; null when there is no complete copy (read PostgreSQL). */
-  async read(accountId: string, periodStart: Date): Promise<Map<string, CounterFigures> | null> {
-    const [copy] = await this.readMany([{ accountId, periodStart }]);
-    return copy ?? null;
-  }
-
   /** Several usage periods' copies (one round trip: see the client's auto-pipelining); null for each without a complete copy. */
   async readMany(
     keys: ReadonlyArray<{ accountId: string; periodStart: Date }>,

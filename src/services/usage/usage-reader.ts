@@ -36,11 +36,6 @@ export class UsageReader {
     private readonly copies: UsageCopies,
   ) {}
 
-  async countersOf(accountId: string, period: UsagePeriod): Promise<ReadonlyMap<string, CounterFigures>> {
-    const [counters] = await this.countersMany([{ accountId, period }]);
-    return counters as ReadonlyMap<string, CounterFigures>;
-  }
-
   /**
    * The counters of several accounts' usage periods: one Redis round trip for all, and one PostgreSQL query for
    * those without a complete copy (whose copies are then refreshed).
