@@ -5,11 +5,13 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+import Redis from 'ioredis';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { Entitlement, Subscription } from '../../../src/entities';
 import { type BillingStack, startBillingStack } from '../../support/billing-stack';
 import { freePort } from '../../support/free-port';
 import { describeWithRedis, testRedisUrl } from '../../support/redis';
+import { waitForRedisSubscribers } from '../../support/ws-client';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const haveChromium = existsSync(CHROMIUM);
@@ -92,6 +94,8 @@ export async function startJourney(env: Record<string, string> = {}): Promise<Jo
     throw error;
   }
   const billingUrl = `${origin}/billing/`;
+  // To see when a page's subscriptions are in place on the server (Redis SUBSCRIBE comes after the socket).
+  const redis = new Redis(testRedisUrl);
   return {
     stack,
     browser,
@@ -108,6 +112,11 @@ export async function startJourney(env: Record<string, string> = {}): Promise<Jo
       await page.fill('#email', `${accountId}@example.com`);
       await page.click('#sign-in-submit');
       await page.waitForSelector('body[data-live="true"]');
+      // The page is connected; its subscriptions reach Redis a moment later (seconds on a loaded machine).
+      // Until then a change would be published to nobody, so a journey waits for them as a person never has to.
+      // (One instance subscribes to a channel once, however many of its pages follow the account.)
+      await waitForRedisSubscribers(redis, `ACCOUNT_UPDATED:${accountId}`);
+      await waitForRedisSubscribers(redis, `USAGE_UPDATED:${accountId}`);
     },
     stored: async (accountId) => {
       const em = stack.service.service.orm.em.fork();
@@ -141,6 +150,7 @@ export async function startJourney(env: Record<string, string> = {}): Promise<Jo
     },
     close: async () => {
       jest.useRealTimers();
+      redis.disconnect();
       await browser.close();
       await stack.stop();
     },
