@@ -120,6 +120,8 @@ async function setUpStripe(
       STRIPE_SECRET_KEY: target.secretKey,
       STRIPE_API_BASE: emulator.url,
       STRIPE_WEBHOOK_SECRET: endpoint.secret,
+      // The service follows the emulator's clock: advancing it moves usage periods, trials and grace periods too.
+      BILLING_CLOCK: environment.BILLING_CLOCK ?? 'emulator',
     },
     notes: [
       `• Stripe emulator on ${emulator.url} (STRIPE_SECRET_KEY is unset), data in ${dataFile}`,

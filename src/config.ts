@@ -75,6 +75,13 @@ const environmentSchema = z
     STRIPE_MAX_NETWORK_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
     STRIPE_MAX_REQUESTS_PER_SECOND: z.coerce.number().min(1).max(1000).default(20),
     BILLING_GRACE_PERIOD_DAYS: z.coerce.number().int().min(0).max(90).default(7),
+    BILLING_CLOCK: z
+      .enum(['wall', 'emulator', 'test_clock'], { message: 'must be wall, emulator or test_clock' })
+      .default('wall'),
+    STRIPE_TEST_CLOCK: z
+      .string()
+      .regex(/^clock_\w+$/, { message: 'must be a Stripe test clock id (clock_…)' })
+      .optional(),
     RECONCILE_INTERVAL_MS: z.coerce.number().int().min(0).default(300_000),
     USAGE_REPORT_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
     BILLING_ALLOWED_REDIRECT_ORIGINS: z
@@ -111,6 +118,34 @@ const environmentSchema = z
     }
     if (env.NODE_ENV === 'production' && !env.STRIPE_SECRET_KEY) {
       ctx.addIssue({ code: 'custom', path: ['STRIPE_SECRET_KEY'], message: 'is required in production' });
+    }
+    if (env.BILLING_CLOCK !== 'wall' && env.NODE_ENV === 'production') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['BILLING_CLOCK'],
+        message: 'must be wall in production: only development and tests follow Stripe’s test time',
+      });
+    }
+    if (env.BILLING_CLOCK === 'emulator' && !env.STRIPE_API_BASE) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['BILLING_CLOCK'],
+        message: 'emulator needs STRIPE_API_BASE (the emulator’s URL, such as http://127.0.0.1:12111)',
+      });
+    }
+    if (env.BILLING_CLOCK === 'test_clock' && !env.STRIPE_TEST_CLOCK) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['STRIPE_TEST_CLOCK'],
+        message: 'is required with BILLING_CLOCK=test_clock: set it to the clock_… id to follow',
+      });
+    }
+    if (env.BILLING_CLOCK !== 'wall' && !/^(sk|rk)_test_/.test(env.STRIPE_SECRET_KEY ?? '')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['BILLING_CLOCK'],
+        message: `${env.BILLING_CLOCK} needs a test-mode STRIPE_SECRET_KEY (sk_test_…): live Stripe has no test time`,
+      });
     }
     if (env.NODE_ENV === 'production' && !env.REDIS_URL) {
       ctx.addIssue({
@@ -156,6 +191,11 @@ export interface Config {
   billing: {
     allowedRedirectOrigins: string[];
     gracePeriodDays: number;
+    /**
+     * Where "now" comes from (`src/services/clock.ts`): the wall clock (production), the emulator's clock, or a
+     * Stripe test clock whose id is `testClockId` (development and tests).
+     */
+    clock: { source: 'wall' | 'emulator' | 'test_clock'; testClockId: string | null };
     reconcileIntervalMs: number;
     /** How often overage is reported to Stripe's meters (`USAGE_REPORT_INTERVAL_SECONDS`), in milliseconds. */
     usageReportIntervalMs: number;
@@ -276,6 +316,7 @@ export function loadConfig(raw: RawEnvironment): Config {
     billing: {
       allowedRedirectOrigins: parseOrigins(env.BILLING_ALLOWED_REDIRECT_ORIGINS, env.NODE_ENV),
       gracePeriodDays: env.BILLING_GRACE_PERIOD_DAYS,
+      clock: { source: env.BILLING_CLOCK, testClockId: env.STRIPE_TEST_CLOCK ?? null },
       reconcileIntervalMs: env.RECONCILE_INTERVAL_MS,
       usageReportIntervalMs: env.USAGE_REPORT_INTERVAL_SECONDS * 1000,
     },

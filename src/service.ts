@@ -11,6 +11,7 @@ import { BillingMetrics } from './observability/metrics';
 import { BillingServices } from './services/billing-services';
 import { reprovisionAfterCatalogChange } from './services/catalog-reprovisioning';
 import type { Logger } from './services/logger';
+import { type Clock, isFollowing } from './services/clock';
 import { Reconciler, reconcilerSettings } from './services/reconciler';
 import { OverageReporter } from './services/usage/overage-reporter';
 import { BillingMails, createMailTransport, MailWorker, Notifier } from './services/notifications';
@@ -34,6 +35,8 @@ export interface BillingService {
   reconciler: Reconciler | null;
   /** Reports overage to Stripe's Billing Meters (null without Stripe); `flush()` reports what is due now. */
   overageReporter: OverageReporter | null;
+  /** Billing's "now": the wall clock, or (development and tests) Stripe's test time (`BILLING_CLOCK`). */
+  clock: Clock;
   /** Graceful: stop accepting, finish in-flight requests, close WebSockets, the database pool and Redis. */
   stop(): Promise<void>;
 }
@@ -64,6 +67,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
   if (redisPubSub) readinessChecks.push({ name: 'redis', check: () => pingRedis(redisPubSub.client) });
   // The usage copies and the rate limits share one fail-fast connection (usage.stop() closes it).
   const fastRedis = config.redis ? usageRedisClient(config.redis.url) : null;
+  let stopClock: () => void = () => undefined;
 
   try {
     // One registry per service, never prom-client's global one: tests run several services in one process.
@@ -75,7 +79,11 @@ export async function startService(config: Config, options: StartOptions = {}): 
     if (config.isProduction && !config.metrics.token)
       logger.warn({}, 'METRICS_TOKEN is unset: GET /metrics is open to anyone who can reach this port');
     const services = new BillingServices(config, loadPlanCatalog(), pubSub, logger, metrics);
+    const clock = services.clock;
+    if (isFollowing(clock)) await clock.start();
+    stopClock = () => (isFollowing(clock) ? clock.stop() : undefined);
     const usage = new UsageServices({
+      clock,
       orm,
       redis: fastRedis,
       catalog: services.catalog,
@@ -114,6 +122,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
           catalog: services.catalog,
           logger,
           intervalMs: config.billing.usageReportIntervalMs,
+          now: () => clock.now(),
         })
       : null;
     const mailTransport = createMailTransport(config, logger);
@@ -133,6 +142,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
       services.provisioner,
       services.events,
       logger,
+      clock,
     ).catch((error: unknown) =>
       logger.error({ err: error }, 'could not provision entitlements for the changed catalog'),
     );
@@ -146,6 +156,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
       services,
       reconciler,
       overageReporter,
+      clock,
       stop: async () => {
         await reconciler?.stop();
         await overageReporter?.stop();
@@ -159,9 +170,11 @@ export async function startService(config: Config, options: StartOptions = {}): 
         await mailWorker.stop();
         await mailTransport.close();
         await Promise.allSettled([orm.close(), pubSub.close()]);
+        stopClock();
       },
     };
   } catch (error) {
+    stopClock();
     fastRedis?.disconnect();
     await Promise.allSettled([orm.close(), pubSub.close()]);
     throw error;
@@ -179,6 +192,7 @@ export function createWebhookProcessor(
     orm,
     {
       stripe: stripe.stripe,
+      clock: services.clock,
       customers: stripe.customers,
       subscriptions: stripe.subscriptionSync,
       invoices: services.invoices,

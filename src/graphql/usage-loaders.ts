@@ -42,7 +42,7 @@ async function usageOf(
   accountIds: readonly string[],
   reading: Promise<AccountAllowances[]>,
 ): Promise<AccountUsage[]> {
-  const now = new Date();
+  const now = usage.clock.now();
   const allowances = await reading;
   const periods = allowances.map((account) => usagePeriodAt(account.billingPeriod, now));
   const counters = await usage.reader.countersMany(

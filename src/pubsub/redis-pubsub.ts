@@ -13,7 +13,11 @@ export class RedisBillingPubSub implements BillingPubSub {
   constructor(url: string) {
     const options = { maxRetriesPerRequest: 3, lazyConnect: false };
     this.publisher = new Redis(url, options);
-    this.subscriber = new Redis(url, options);
+    // No ready check on the subscriber: ioredis writes a SUBSCRIBE made between the TCP connect and the ready
+    // check at once, which puts the connection in subscriber mode; the check's INFO is then refused, the client
+    // reconnects, and the subscription made in that window is lost for good (a listener subscribing a few
+    // milliseconds after start-up never heard anything). A subscriber sends nothing but (P)SUBSCRIBE anyway.
+    this.subscriber = new Redis(url, { ...options, enableReadyCheck: false });
     // ioredis reconnects by itself; swallowing the event keeps an outage from crashing the process.
     for (const client of [this.publisher, this.subscriber]) client.on('error', () => undefined);
     this.publisher.on('close', () => {

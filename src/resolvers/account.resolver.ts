@@ -58,7 +58,7 @@ export class AccountResolver {
   async plan(@Root() account: Account, @Ctx() context: RequestContext): Promise<Plan> {
     checkAccess(account, context);
     const subscription = await context.loaders.subscriptionByAccount.load(account.id);
-    return toPlan(context.services.provisioner.effectivePlan(subscription, new Date()));
+    return toPlan(context.services.provisioner.effectivePlan(subscription, context.services.clock.now()));
   }
 
   @FieldResolver(() => [Entitlement], {

@@ -11,6 +11,6 @@ export class RevenueResolver {
   })
   async revenueSummary(@Ctx() context: RequestContext): Promise<RevenueSummary> {
     context.requireRole('admin');
-    return revenueSummary(context.em, context.services.catalog);
+    return revenueSummary(context.em, context.services.catalog, context.services.clock.now());
   }
 }

@@ -25,4 +25,10 @@ export class InvoicePreview {
     description: 'When it is charged: now for an immediate upgrade, else at renewal',
   })
   nextPaymentAt!: Date | null;
+
+  @Field(() => Boolean, {
+    description:
+      'True when the change is charged at once (an immediate upgrade), false when it is billed at the next renewal. Use it rather than comparing nextPaymentAt with the browser’s clock, which need not be billing’s',
+  })
+  chargedNow!: boolean;
 }

@@ -1,6 +1,7 @@
 import type { Config } from '../config';
 import { BillingMetrics } from '../observability/metrics';
 import { BillingError, ErrorCode } from '../errors';
+import { type Clock, EmulatorClock, StripeTestClock, wallClock } from './clock';
 import type { BillingPubSub } from '../pubsub/pubsub';
 import { AccountEvents } from './account-events';
 import { CheckoutSessions } from './checkout-sessions';
@@ -34,6 +35,8 @@ export class BillingServices {
   readonly provisioner: FeatureProvisioner;
   readonly invoices = new InvoiceSync();
   readonly paymentMethods = new PaymentMethodSync();
+  /** Billing's "now" (see `clock.ts`): what every rule about time reads. */
+  readonly clock: Clock;
   private readonly withStripe: StripeServices | null;
   private withUsage: UsageServices | null = null;
 
@@ -46,6 +49,7 @@ export class BillingServices {
     readonly metrics: BillingMetrics = new BillingMetrics(),
   ) {
     this.events = new AccountEvents(pubSub, logger);
+    this.clock = clockOf(config, logger);
     this.provisioner = new FeatureProvisioner(catalog, config.billing.gracePeriodDays);
     this.withStripe = config.stripe.secretKey
       ? this.createStripeServices(
@@ -85,7 +89,7 @@ export class BillingServices {
   }
 
   private createStripeServices(stripe: StripeClient, config: Config): StripeServices {
-    const customers = new CustomerManager(stripe, this.logger);
+    const customers = new CustomerManager(stripe, this.logger, config.billing.clock.testClockId);
     const prices = new PriceDirectory(stripe);
     const redirects = new RedirectAllowList(config.billing.allowedRedirectOrigins);
     const sync = new SubscriptionSync(this.catalog);
@@ -97,6 +101,7 @@ export class BillingServices {
       prices,
       this.events,
       this.provisioner,
+      this.clock,
     );
     return {
       stripe,
@@ -115,6 +120,18 @@ export class BillingServices {
       portal: new PortalSessions(stripe, customers, redirects, portalConfigurationFinder(stripe)),
     };
   }
+}
+
+/** The clock `BILLING_CLOCK` names (config validation already made sure what it needs is set). */
+function clockOf(config: Config, logger: Logger): Clock {
+  const { source, testClockId } = config.billing.clock;
+  if (source === 'emulator') return new EmulatorClock(config.stripe.apiBase as string, logger);
+  if (source === 'test_clock') {
+    const sdk = new StripeClient({ ...config.stripe, secretKey: config.stripe.secretKey as string }, logger)
+      .sdk;
+    return new StripeTestClock(sdk, testClockId as string, logger);
+  }
+  return wallClock;
 }
 
 /** Our Customer Portal configuration (made by `npm run stripe:sync`, tagged `metadata.coditect`), found once. */

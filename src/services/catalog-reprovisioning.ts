@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Orm } from '../database/database';
 import { SyncCursor } from '../entities';
 import type { AccountEvents } from './account-events';
+import { type Clock, wallClock } from './clock';
 import type { FeatureProvisioner } from './feature-provisioner';
 import type { Logger } from './logger';
 import type { PlanCatalog } from './plans/plan-catalog';
@@ -24,6 +25,7 @@ export async function reprovisionAfterCatalogChange(
   provisioner: FeatureProvisioner,
   events: AccountEvents,
   logger: Logger,
+  clock: Clock = wallClock,
 ): Promise<number> {
   const fingerprint = catalogFingerprint(catalog);
   const stored = await orm.em.fork().findOne(SyncCursor, { name: CATALOG_CURSOR });
@@ -39,7 +41,7 @@ export async function reprovisionAfterCatalogChange(
         [after, BATCH],
       );
     for (const { account_id: accountId } of rows) {
-      await orm.em.fork().transactional((em) => provisioner.provision(em, accountId, new Date()));
+      await orm.em.fork().transactional((em) => provisioner.provision(em, accountId, clock.now()));
       await events.accountUpdated(accountId, 'catalog.changed');
       count += 1;
     }

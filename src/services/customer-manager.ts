@@ -32,6 +32,11 @@ export class CustomerManager {
   constructor(
     private readonly stripe: StripeClient,
     private readonly logger: Logger,
+    /**
+     * A Stripe test clock new customers are put on (`BILLING_CLOCK=test_clock`), so advancing it moves their
+     * subscriptions as it moves the service's clock; null otherwise.
+     */
+    private readonly testClockId: string | null = null,
   ) {}
 
   /** The account's customer row, or null; never calls Stripe. */
@@ -184,6 +189,7 @@ export class CustomerManager {
       email: profile.email ?? undefined,
       name: profile.name ?? undefined,
       metadata: { [ACCOUNT_ID_METADATA]: profile.accountId },
+      ...(this.testClockId ? { test_clock: this.testClockId } : {}),
     };
     return this.stripe.call('customers.create', (sdk, options) => sdk.customers.create(params, options), {
       name: `customer.create:${profile.accountId}:${generation}`,

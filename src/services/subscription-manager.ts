@@ -3,6 +3,7 @@ import type Stripe from 'stripe';
 import { type BillingCustomer, type BillingInterval, Subscription } from '../entities';
 import { BadUserInputError, ConflictError, ForbiddenError, NotFoundError } from '../errors';
 import type { AccountEvents } from './account-events';
+import type { Clock } from './clock';
 import { withAccountLock } from './account-lock';
 import { expireOpenCheckouts } from './open-checkouts';
 import type { AccountProfile, CustomerManager } from './customer-manager';
@@ -40,6 +41,8 @@ export interface InvoicePreviewResult {
   lines: Array<{ description: string; amount: number }>;
   /** When that invoice is charged: now for an immediate change billed at once, else the next renewal. */
   nextPaymentAt: Date | null;
+  /** Whether it is charged at once (an immediate change billed now) rather than at the next renewal. */
+  chargedNow: boolean;
 }
 
 interface ResolvedChange {
@@ -69,6 +72,7 @@ export class SubscriptionManager {
     private readonly prices: PriceDirectory,
     private readonly events: AccountEvents,
     private readonly provisioner: FeatureProvisioner,
+    private readonly clock: Clock,
   ) {}
 
   /**
@@ -147,7 +151,7 @@ export class SubscriptionManager {
             }
           : {}),
       };
-      const observedAt = new Date();
+      const observedAt = this.clock.now();
       const subscription = await this.stripe.call(
         'subscriptions.create',
         (sdk, options) => sdk.subscriptions.create(params, options),
@@ -186,7 +190,8 @@ export class SubscriptionManager {
       amountDue: preview.amount_due,
       currency: preview.currency,
       lines: preview.lines.data.map((line) => ({ description: line.description ?? '', amount: line.amount })),
-      nextPaymentAt: billedNow ? new Date() : change.current.currentPeriodEnd,
+      nextPaymentAt: billedNow ? this.clock.now() : change.current.currentPeriodEnd,
+      chargedNow: billedNow,
     };
   }
 
@@ -220,7 +225,7 @@ export class SubscriptionManager {
       const stripeSubscription = await this.retrieve(current.stripeSubscriptionId);
       // Stripe refuses cancellation settings on a subscription a schedule manages: a pending downgrade goes.
       await this.releaseSchedule(stripeSubscription);
-      const observedAt = new Date();
+      const observedAt = this.clock.now();
       const subscription = atPeriodEnd
         ? await this.stripe.call(
             'subscriptions.update',
@@ -251,7 +256,7 @@ export class SubscriptionManager {
       const current = await this.requireLive(em, accountId);
       if (!current.cancelAtPeriodEnd)
         throw new BadUserInputError('The subscription is not set to cancel: nothing to resume');
-      const observedAt = new Date();
+      const observedAt = this.clock.now();
       const subscription = await this.stripe.call(
         'subscriptions.update',
         (sdk, options) =>
@@ -274,7 +279,7 @@ export class SubscriptionManager {
     customer: BillingCustomer,
     stripeSubscriptionId: string,
   ): Promise<Subscription> {
-    const observedAt = new Date();
+    const observedAt = this.clock.now();
     const subscription = await this.retrieve(stripeSubscriptionId);
     return this.store(em, customer, subscription, observedAt);
   }
@@ -290,7 +295,7 @@ export class SubscriptionManager {
         change.prorationBehavior === 'always_invoice' ? 'error_if_incomplete' : 'allow_incomplete',
       metadata: { [PLAN_KEY_METADATA]: change.target.key },
     };
-    const observedAt = new Date();
+    const observedAt = this.clock.now();
     const subscription = await this.stripe.call(
       'subscriptions.update',
       (sdk, options) => sdk.subscriptions.update(change.stripeSubscription.id, params, options),
@@ -333,7 +338,7 @@ export class SubscriptionManager {
         params: { price: change.priceId, metered: change.meteredPriceIds },
       },
     );
-    const observedAt = new Date();
+    const observedAt = this.clock.now();
     const subscription = await this.retrieve(subscriptionId);
     const stored = await this.store(em, await this.customerOf(em, change.current), subscription, observedAt);
     stored.scheduleId = schedule.id;

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
+import type { Clock } from '../services/clock';
 import type { CustomerManager } from '../services/customer-manager';
 import type { FeatureProvisioner } from '../services/feature-provisioner';
 import type { InvoiceSync } from '../services/invoice-sync';
@@ -12,6 +13,8 @@ import type { BillingNotifications } from './billing-notifications';
 /** What handlers may use: Stripe (to refetch), and the services that write our copy of Stripe's state. */
 export interface HandlerTools {
   stripe: StripeClient;
+  /** Billing's "now": what a read of Stripe is stamped with (ADR 0005). */
+  clock: Clock;
   customers: CustomerManager;
   subscriptions: SubscriptionSync;
   invoices: InvoiceSync;

@@ -97,7 +97,7 @@ export class WebhookProcessor {
       // Reading from Stripe happens before the transaction: no transaction is held open across a Stripe call.
       // The state is stamped with the time we started reading it, not the time we write it: a handler that read
       // before a change and wrote after another handler stored the change must lose (ADR 0005).
-      const observedAt = new Date();
+      const observedAt = this.tools.clock.now();
       const effect = await handler(event, this.tools);
       const outcome = await em.fork().transactional(async (tx) => {
         // Lock and mark in one statement (issue 8: it was a `select … for update` here and an update at the

@@ -1,5 +1,6 @@
 import type { DestinationStream } from 'pino';
 import type Stripe from 'stripe';
+import { isFollowing } from '../../src/services/clock';
 import { loadPlanCatalog } from '../../src/services/plans/plan-catalog';
 import { syncCatalog } from '../../src/services/stripe/catalog-sync';
 import { startTestEmulator, type TestEmulator } from './emulator';
@@ -14,7 +15,10 @@ export interface BillingStack {
   webhookSecret: string | null;
   /** Waits until the emulator has delivered every webhook (retries included). */
   flushWebhooks(): Promise<void>;
-  /** Moves the emulator's clock (what time brings in Stripe happens: renewals, trial ends, …). */
+  /**
+   * Moves the emulator's clock (what time brings in Stripe happens: renewals, trial ends, …) and the service's
+   * with it (it follows the emulator's clock).
+   */
   advanceClock(seconds: number): Promise<void>;
   /** GraphQL as a signed-in user of `accountId`. */
   as(accountId: string, roles?: Array<'admin' | 'service'>): Promise<GraphQLCaller>;
@@ -75,6 +79,9 @@ export async function startBillingStack(
         body: JSON.stringify({ seconds }),
       });
       if (!response.ok) throw new Error(`clock advance failed: ${response.status} ${await response.text()}`);
+      // The service follows the emulator's clock (BILLING_CLOCK=emulator): read it now rather than at the next poll.
+      const { clock } = service.service;
+      if (isFollowing(clock)) await clock.sync();
     },
     as: async (accountId, roles = []) => {
       const token = await service.token(accountId, { roles, email: `${accountId}@example.com` });

@@ -24,6 +24,8 @@ export async function startTestEmulator(): Promise<TestEmulator> {
       STRIPE_SECRET_KEY: TEST_STRIPE_KEY,
       STRIPE_API_BASE: emulator.url,
       STRIPE_MAX_REQUESTS_PER_SECOND: '1000',
+      // The service reads "now" from the emulator (ADR 0013): moving Stripe's clock moves the service's.
+      BILLING_CLOCK: 'emulator',
     },
     close: () => emulator.close(),
   };

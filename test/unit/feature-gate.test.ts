@@ -2,6 +2,7 @@ import type { Orm } from '../../src/database/database';
 import { InMemoryPubSub } from '../../src/pubsub/in-memory-pubsub';
 import { Topic } from '../../src/pubsub/topics';
 import { FeatureProvisioner } from '../../src/services/feature-provisioner';
+import { wallClock } from '../../src/services/clock';
 import { silentLogger } from '../../src/services/logger';
 import { loadPlanCatalog } from '../../src/services/plans/plan-catalog';
 import type { MetricKey, Plan } from '../../src/services/plans/plan.types';
@@ -166,7 +167,15 @@ describe('the entitlement cache', () => {
   afterEach(() => pubSub.close());
 
   const gate = async (settings = {}) => {
-    const cache = new CountingGate({} as Orm, catalog, provisioner, pubSub, silentLogger, settings);
+    const cache = new CountingGate(
+      {} as Orm,
+      catalog,
+      provisioner,
+      pubSub,
+      silentLogger,
+      wallClock,
+      settings,
+    );
     await cache.start();
     return cache;
   };

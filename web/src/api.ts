@@ -62,6 +62,7 @@ export interface PreviewView {
   amountDue: number;
   currency: string;
   nextPaymentAt: string | null;
+  chargedNow: boolean;
   lines: Array<{ description: string; amount: number }>;
 }
 
@@ -134,7 +135,7 @@ export class BillingApi {
   async previewChange(planKey: string, interval: Interval): Promise<PreviewView> {
     const data = await this.request<{ previewSubscriptionChange: PreviewView }>(
       `query Preview($input: ChangeSubscriptionInput!) {
-        previewSubscriptionChange(input: $input) { amountDue currency nextPaymentAt lines { description amount } }
+        previewSubscriptionChange(input: $input) { amountDue currency nextPaymentAt chargedNow lines { description amount } }
       }`,
       { input: { planKey, interval } },
     );

@@ -438,7 +438,7 @@ function pickerSection(state: State, actions: Actions): HTMLElement {
 function previewPanel(change: NonNullable<State['change']>, busy: boolean, actions: Actions): HTMLElement {
   const { preview } = change;
   if (!preview) return h('div', { id: 'preview', class: 'preview' }, 'Working out the price…');
-  const now = preview.nextPaymentAt === null || Date.parse(preview.nextPaymentAt) <= Date.now() + 60_000;
+  const now = preview.chargedNow;
   return h(
     'div',
     { id: 'preview', class: 'preview' },

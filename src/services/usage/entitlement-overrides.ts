@@ -2,6 +2,7 @@ import type { Orm } from '../../database/database';
 import { EntitlementOverride } from '../../entities';
 import { BadUserInputError } from '../../errors';
 import type { AccountEvents } from '../account-events';
+import type { Clock } from '../clock';
 import type { FeatureProvisioner } from '../feature-provisioner';
 import type { PlanCatalog } from '../plans/plan-catalog';
 import { METRIC_KEYS } from '../plans/plan.types';
@@ -25,6 +26,7 @@ export class EntitlementOverrides {
     private readonly catalog: PlanCatalog,
     private readonly provisioner: FeatureProvisioner,
     private readonly events: AccountEvents,
+    private readonly clock: Clock,
   ) {}
 
   async set(input: OverrideInput): Promise<void> {
@@ -33,7 +35,7 @@ export class EntitlementOverrides {
       throw new BadUserInputError(`Unknown feature "${input.feature}"`, 'feature');
     if (input.limit !== null && (!Number.isSafeInteger(input.limit) || input.limit < 0))
       throw new BadUserInputError('limit must be a whole number, 0 or more (null = unlimited)', 'limit');
-    const now = new Date();
+    const now = this.clock.now();
     await this.orm.em.fork().transactional(async (em) => {
       await em
         .createQueryBuilder(EntitlementOverride)
@@ -59,7 +61,7 @@ export class EntitlementOverrides {
   async remove(accountId: string, feature: string): Promise<boolean> {
     const removed = await this.orm.em.fork().transactional(async (em) => {
       const count = await em.nativeDelete(EntitlementOverride, { accountId, featureKey: feature });
-      if (count > 0) await this.provisioner.provision(em, accountId, new Date());
+      if (count > 0) await this.provisioner.provision(em, accountId, this.clock.now());
       return count > 0;
     });
     if (removed) await this.events.accountUpdated(accountId, 'entitlement.override_removed');

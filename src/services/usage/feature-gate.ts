@@ -1,6 +1,7 @@
 import type { Orm } from '../../database/database';
 import type { BillingPubSub } from '../../pubsub/pubsub';
 import { type EntitlementsChangedPayload, Topic } from '../../pubsub/topics';
+import { type Clock, wallClock } from '../clock';
 import type { FeatureProvisioner } from '../feature-provisioner';
 import type { Logger } from '../logger';
 import type { PlanCatalog } from '../plans/plan-catalog';
@@ -52,6 +53,7 @@ export class FeatureGate {
     private readonly provisioner: FeatureProvisioner,
     private readonly pubSub: BillingPubSub,
     private readonly logger: Logger,
+    private readonly clock: Clock = wallClock,
     settings: Partial<FeatureGateSettings> = {},
   ) {
     this.settings = { ...DEFAULT_SETTINGS, ...settings };
@@ -170,7 +172,13 @@ export class FeatureGate {
 
   /** Reads accounts from the database, two queries for any number (a seam for tests of the cache). */
   protected async load(accountIds: string[]): Promise<Map<string, AccountAllowances>> {
-    return loadAccountAllowances(this.orm.em.fork(), accountIds, this.catalog, this.provisioner, new Date());
+    return loadAccountAllowances(
+      this.orm.em.fork(),
+      accountIds,
+      this.catalog,
+      this.provisioner,
+      this.clock.now(),
+    );
   }
 
   private remember(accountId: string, value: AccountAllowances): void {

@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Orm } from '../../database/database';
 import { BillingCustomer } from '../../entities';
 import { BadUserInputError, BillingError, ErrorCode } from '../../errors';
+import type { Clock } from '../clock';
 import type { Logger } from '../logger';
 import type { Notifier } from '../notifications/notifier';
 import type { MetricKey } from '../plans/plan.types';
@@ -73,6 +74,7 @@ export class UsageMeter {
     private readonly publisher: UsagePublisher,
     private readonly notifier: Notifier,
     private readonly logger: Logger,
+    private readonly clock: Clock,
     private readonly metrics: UsageMetricsSink | null = null,
   ) {}
 
@@ -90,7 +92,7 @@ export class UsageMeter {
 
   /** Records every event or none (a bad or over-limit one fails the call); outcomes in the order given. */
   async recordBatch(events: readonly UsageEvent[]): Promise<RecordOutcome[]> {
-    const now = new Date();
+    const now = this.clock.now();
     let valid: ValidUsageEvent[];
     try {
       valid = validateUsageEvents(events, now);
@@ -103,7 +105,7 @@ export class UsageMeter {
     try {
       result = await this.transact(planned, now).catch(async (error: unknown) => {
         if (!(error instanceof KeyRace) && !isDeadlock(error)) throw error;
-        return this.transact(planned, new Date()).catch((again: unknown) => {
+        return this.transact(planned, this.clock.now()).catch((again: unknown) => {
           if (!(again instanceof KeyRace) && !isDeadlock(again)) throw again;
           throw new BillingError(
             ErrorCode.CONFLICT,

@@ -2,6 +2,7 @@ import type Redis from 'ioredis';
 import type { Orm } from '../../database/database';
 import type { BillingPubSub } from '../../pubsub/pubsub';
 import type { AccountEvents } from '../account-events';
+import type { Clock } from '../clock';
 import type { FeatureProvisioner } from '../feature-provisioner';
 import type { Logger } from '../logger';
 import { Notifier } from '../notifications/notifier';
@@ -15,6 +16,8 @@ import { UsageReader } from './usage-reader';
 
 export interface UsageDependencies {
   orm: Orm;
+  /** Billing's "now": usage periods, validation of `occurredAt`, reservation expiry. */
+  clock: Clock;
   /** A client for the usage copies (fail-fast: no offline queue), or null to read PostgreSQL only. */
   redis: Redis | null;
   catalog: PlanCatalog;
@@ -35,9 +38,18 @@ export class UsageServices {
   readonly publisher: UsagePublisher;
   readonly meter: UsageMeter;
   readonly overrides: EntitlementOverrides;
+  readonly clock: Clock;
 
   constructor(private readonly deps: UsageDependencies) {
-    this.gate = new FeatureGate(deps.orm, deps.catalog, deps.provisioner, deps.pubSub, deps.logger);
+    this.clock = deps.clock;
+    this.gate = new FeatureGate(
+      deps.orm,
+      deps.catalog,
+      deps.provisioner,
+      deps.pubSub,
+      deps.logger,
+      deps.clock,
+    );
     this.copies = new UsageCopies(deps.redis, deps.logger, deps.namespace);
     this.reader = new UsageReader(deps.orm, this.copies);
     this.publisher = new UsagePublisher(deps.pubSub, deps.logger);
@@ -48,9 +60,16 @@ export class UsageServices {
       this.publisher,
       new Notifier(deps.logger),
       deps.logger,
+      deps.clock,
       deps.metrics ?? null,
     );
-    this.overrides = new EntitlementOverrides(deps.orm, deps.catalog, deps.provisioner, deps.events);
+    this.overrides = new EntitlementOverrides(
+      deps.orm,
+      deps.catalog,
+      deps.provisioner,
+      deps.events,
+      deps.clock,
+    );
   }
 
   async start(): Promise<void> {

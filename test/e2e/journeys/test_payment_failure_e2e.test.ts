@@ -64,7 +64,7 @@ describeJourney(
       expect(mail?.to).toBe(`${accountId}@example.com`);
       expect(mail?.text).toMatch(/\$19\.00/);
 
-      // From here on the process's clock moves too (`timePasses`): the grace period goes by the service's clock.
+      // Stripe's clock moves and the service's follows it (`timePasses`): the grace period goes by the service's clock.
       // Stripe retries on days 1 and 3, and fails again: still within the grace period, still Starter.
       await journey.timePasses(3 * DAY);
       const [invoice] = (await stack.stripe.invoices.list({ status: 'open', limit: 1 })).data;
