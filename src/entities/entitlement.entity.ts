@@ -5,7 +5,7 @@ import { BaseEntity } from './base.entity';
 @Entity({ tableName: 'entitlement' })
 @Unique({ properties: ['accountId', 'featureKey'] })
 @Index({ properties: ['accountId'] })
-export class Entitlement extends BaseEntity<'limit'> {
+export class Entitlement extends BaseEntity<'limit' | 'provisionedFor'> {
   @Property({ type: 'string', length: 255 })
   accountId!: string;
 
@@ -18,4 +18,12 @@ export class Entitlement extends BaseEntity<'limit'> {
   /** The usage limit for the feature; null means unlimited (or not a metered feature). */
   @Property({ type: new BigIntType('number'), nullable: true })
   limit: number | null = null;
+
+  /**
+   * What the rows were provisioned for: the Stripe subscription whose usage periods they govern, or null for
+   * the free plan (calendar months). A change of allowance under the same subscription is weighed within its
+   * usage period; under a new one, its periods start afresh.
+   */
+  @Property({ type: 'string', length: 255, nullable: true })
+  provisionedFor: string | null = null;
 }

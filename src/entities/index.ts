@@ -7,7 +7,9 @@ import { PaymentMethod } from './payment-method.entity';
 import { Subscription } from './subscription.entity';
 import { SyncCursor } from './sync-cursor.entity';
 import { UsageCounter } from './usage-counter.entity';
+import { TrialFingerprint } from './trial-fingerprint.entity';
 import { UsageRecord } from './usage-record.entity';
+import { UsageReservation } from './usage-reservation.entity';
 import { WebhookEvent } from './webhook-event.entity';
 
 /** Every entity, listed once: the ORM is configured from this list, not by scanning folders. */
@@ -18,6 +20,8 @@ export const ENTITIES = [
   PaymentMethod,
   UsageRecord,
   UsageCounter,
+  UsageReservation,
+  TrialFingerprint,
   WebhookEvent,
   Entitlement,
   EntitlementOverride,
@@ -34,10 +38,13 @@ export {
   PaymentMethod,
   Subscription,
   SyncCursor,
+  TrialFingerprint,
   UsageCounter,
   UsageRecord,
+  UsageReservation,
   WebhookEvent,
 };
+export type { UsageReservationStatus } from './usage-reservation.entity';
 export type { PostalAddress } from './billing-customer.entity';
 export type { OverLimitRule } from './usage-counter.entity';
 export type { NotificationKind, NotificationStatus } from './notification.entity';

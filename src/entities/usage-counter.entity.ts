@@ -20,6 +20,8 @@ export class UsageCounter extends BaseEntity<
   | 'peak'
   | 'levelAt'
   | 'included'
+  | 'planIncluded'
+  | 'reserved'
   | 'overLimit'
   | 'thresholdNotified'
   | 'overageReported'
@@ -50,9 +52,25 @@ export class UsageCounter extends BaseEntity<
   @Property({ type: 'datetime', nullable: true })
   levelAt: Date | null = null;
 
-  /** The included amount when usage was last recorded; null = unlimited. */
+  /**
+   * The period's allowance: what the fees paid for this period include (null = unlimited). Set from the plan when
+   * the counter is made; when the account's allowance changes inside the period it becomes the time-weighted
+   * sum of each allowance over the part of the period it was in force (`allowance-settlement.ts`). Hard limits,
+   * the overage billed and the overage shown are all measured against it.
+   */
   @Property({ type: new BigIntType('number'), nullable: true })
   included: number | null = null;
+
+  /**
+   * The allowance in force now, for a whole period (the plan's, or an admin override's; null = unlimited): what
+   * the rest of the period accrues at, and what a change is weighed against.
+   */
+  @Property({ type: new BigIntType('number'), nullable: true })
+  planIncluded: number | null = null;
+
+  /** Held by reservations not yet committed, released or expired (`usage_reservation`). */
+  @Property({ type: new BigIntType('number') })
+  reserved = 0;
 
   @Property({ type: 'string', length: 16 })
   overLimit: OverLimitRule = 'block';

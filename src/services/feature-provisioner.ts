@@ -1,5 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Entitlement, EntitlementOverride, Subscription } from '../entities';
+import { overLimitRuleOf } from './usage/over-limit-rule';
+import { type AllowanceChange, settleAllowances } from './usage/allowance-settlement';
+import { usagePeriodAt } from './usage/usage-period';
 import type { Plan } from './plans/plan.types';
 import type { PlanCatalog } from './plans/plan-catalog';
 import { LIVE_STATUSES } from './subscription-sync';
@@ -41,16 +44,22 @@ export class FeatureProvisioner {
    * Recomputes and stores the account's entitlements (the plan's, with the account's admin overrides in place of
    * the plan's where it has any); returns the effective plan. Written as upserts, so two
    * provisionings of one account at the same moment (a mutation and its webhook) both succeed, last one wins.
+   * Where a metric's allowance changes, the current usage period's allowance is weighed by time on each
+   * (`settleAllowances`), in the same transaction.
    */
   async provision(em: EntityManager, accountId: string, now: Date): Promise<Plan> {
-    const subscription = await em.findOne(
-      Subscription,
-      { accountId, status: { $in: [...LIVE_STATUSES] } },
-      { orderBy: { createdAt: 'desc' } },
-    );
+    const [subscription, overrides, before] = await Promise.all([
+      em.findOne(
+        Subscription,
+        { accountId, status: { $in: [...LIVE_STATUSES] } },
+        { orderBy: { createdAt: 'desc' } },
+      ),
+      em.find(EntitlementOverride, { accountId }, { disableIdentityMap: true }),
+      em.find(Entitlement, { accountId }, { disableIdentityMap: true }),
+    ]);
     const plan = this.effectivePlan(subscription, now);
-    const overrides = await em.find(EntitlementOverride, { accountId }, { disableIdentityMap: true });
     const wanted = withOverrides(entitlementsOf(plan), overrides);
+    const provisionedFor = subscription?.stripeSubscriptionId ?? null;
     await em
       .createQueryBuilder(Entitlement)
       .insert(
@@ -58,18 +67,56 @@ export class FeatureProvisioner {
           id: crypto.randomUUID(),
           accountId,
           ...entitlement,
+          provisionedFor,
           createdAt: now,
           updatedAt: now,
         })),
       )
       .onConflict(['accountId', 'featureKey'])
-      .merge(['enabled', 'limit', 'updatedAt'])
+      .merge(['enabled', 'limit', 'provisionedFor', 'updatedAt'])
       .execute();
     await em.nativeDelete(Entitlement, {
       accountId,
       featureKey: { $nin: wanted.map((row) => row.featureKey) },
     });
+    await settleAllowances(em, {
+      accountId,
+      period: usagePeriodAt(subscription, now),
+      changes: this.allowanceChanges(plan, subscription, before, wanted),
+      at: now,
+      // Rows of another subscription (or of the free plan while one exists) governed other usage periods.
+      samePeriod: before.length > 0 && before.every((row) => row.provisionedFor === provisionedFor),
+    });
     return plan;
+  }
+
+  /** Each metric's allowance before and after (before: the stored rows, or the free plan's if none). */
+  private allowanceChanges(
+    plan: Plan,
+    subscription: Subscription | null,
+    before: Entitlement[],
+    wanted: Array<{ featureKey: string; enabled: boolean; limit: number | null }>,
+  ): AllowanceChange[] {
+    const stored = new Map(
+      before.map((row) => [row.featureKey, row.limit === null ? null : Number(row.limit)]),
+    );
+    const previous =
+      before.length > 0
+        ? stored
+        : new Map(entitlementsOf(this.catalog.freePlan()).map((row) => [row.featureKey, row.limit]));
+    const next = new Map(wanted.map((row) => [row.featureKey, row]));
+    return plan.limits.map((limit) => {
+      const from = previous.has(limit.metric) ? (previous.get(limit.metric) ?? null) : limit.included;
+      const wantedRow = next.get(limit.metric);
+      return {
+        metric: limit.metric,
+        kind: this.catalog.metric(limit.metric).kind,
+        from,
+        // A metric switched off takes no more use, and what it took stays billed as it was: its allowance holds.
+        to: wantedRow?.enabled === false ? from : (wantedRow?.limit ?? null),
+        overLimit: overLimitRuleOf(limit.overLimit, subscription?.status ?? null),
+      };
+    });
   }
 }
 

@@ -279,7 +279,7 @@ describe('what a record may not do', () => {
     expect(counter).toMatchObject({ used: 900, included: 1000 });
   });
 
-  it('bills overage against the most generous allowance of the period, after an immediate downgrade', async () => {
+  it('weighs the period allowance by time on each allowance when it changes inside the period', async () => {
     const accountId = newAccountId();
     await subscribe(accountId, 'professional');
     await record(accountId, { metric: 'ai_requests', quantity: 8000, idempotencyKey: 'pro' });
@@ -295,10 +295,62 @@ describe('what a record may not do', () => {
     const counter = await app.service.orm.em
       .fork()
       .findOneOrFail(UsageCounter, { accountId, metric: 'ai_requests' });
-    expect(counter).toMatchObject({ used: 8001, included: 10_000 });
+    // The fixture's period began 5 of its 30 days ago: 10,000 × 5/30 (1,667, kept) + 1,000 × 25/30 (833) = 2,500;
+    // the 5,501 past it are billed as overage, what the credit for the unused professional time leaves unpaid.
+    expect(counter).toMatchObject({ used: 8001, included: 2500, planIncluded: 1000 });
   });
 
-  it('counts a late use dated before the current period in the current one', async () => {
+  it('counts a late use dated before the current period in its own period, never in the new allowance', async () => {
+    const accountId = newAccountId();
+    const em = app.service.orm.em.fork();
+    const periodStart = new Date(Date.now() - 10 * 60_000);
+    const customer = createCustomer(em, { accountId });
+    createSubscription(em, customer, {
+      planKey: 'starter',
+      currentPeriodStart: periodStart,
+      currentPeriodEnd: new Date(periodStart.getTime() + 30 * 86_400_000),
+    });
+    // The period that just ended (a trial of 14 days, say) has its counter, at its allowance.
+    const trialStart = new Date(periodStart.getTime() - 14 * 86_400_000);
+    em.create(UsageCounter, {
+      accountId,
+      metric: 'ai_requests',
+      periodStart: trialStart,
+      periodEnd: periodStart,
+      used: 990,
+      peak: 990,
+      included: 1000,
+      planIncluded: 1000,
+      overLimit: 'block',
+    });
+    await em.flush();
+    const lateBy = (minutes: number) => new Date(Date.now() - minutes * 60_000).toISOString();
+    const late = await record(accountId, {
+      metric: 'ai_requests',
+      quantity: 3,
+      idempotencyKey: 'late',
+      occurredAt: lateBy(30),
+    });
+    expect(late.errors).toBeUndefined();
+    // Past the ended period's allowance: refused under that period's rule (a trial's), not given the new one's.
+    const over = await record(accountId, {
+      metric: 'ai_requests',
+      quantity: 8,
+      idempotencyKey: 'late-over',
+      occurredAt: lateBy(20),
+    });
+    expect(over.errors?.[0]?.extensions).toMatchObject({
+      code: 'USAGE_LIMIT_EXCEEDED',
+      limit: 1000,
+      used: 993,
+    });
+    const counters = await app.service.orm.em.fork().find(UsageCounter, { accountId });
+    expect(counters.map((counter) => [counter.periodStart.getTime(), counter.used])).toEqual([
+      [trialStart.getTime(), 993],
+    ]);
+  });
+
+  it('counts a late use in the period it falls in when that period has no counter yet', async () => {
     const accountId = newAccountId();
     const em = app.service.orm.em.fork();
     const periodStart = new Date(Date.now() - 10 * 60_000);
@@ -316,7 +368,7 @@ describe('what a record may not do', () => {
     });
     expect(late.errors).toBeUndefined();
     const counters = await app.service.orm.em.fork().find(UsageCounter, { accountId });
-    expect(counters.map((counter) => [counter.periodStart.getTime(), counter.used])).toEqual([
+    expect(counters.map((counter) => [counter.periodEnd.getTime(), counter.used])).toEqual([
       [periodStart.getTime(), 3],
     ]);
   });

@@ -26,6 +26,7 @@ function allowancesOf(
   return {
     accountId: 'acct_1',
     plan,
+    subscriptionStatus: null,
     billingPeriod: null,
     features: new Map(Object.entries(plan.features)),
     metrics: new Map(
@@ -37,6 +38,7 @@ function allowancesOf(
           enabled: true,
           included: limit.included,
           overLimit: limit.overLimit,
+          period: null,
           ...overrides[limit.metric],
         },
       ]),

@@ -1,19 +1,37 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { Entitlement, Subscription } from '../../entities';
+import { Entitlement, Subscription, type SubscriptionStatus, UsageCounter } from '../../entities';
 import { entitlementsOf as planEntitlements, type FeatureProvisioner } from '../feature-provisioner';
 import type { MetricKey, MetricKind, OverLimitBehavior, Plan } from '../plans/plan.types';
 import type { PlanCatalog } from '../plans/plan-catalog';
 import { LIVE_STATUSES } from '../subscription-sync';
-import type { BillingPeriodSource } from './usage-period';
+import { overLimitRuleOf } from './over-limit-rule';
+import { type BillingPeriodSource, type UsagePeriod, usagePeriodAt } from './usage-period';
 
 /** What an account may do with one metric now. */
 export interface MetricAllowance {
   metric: MetricKey;
   kind: MetricKind;
   enabled: boolean;
-  /** Included per usage period (counters) or at any time (gauges); null = unlimited. */
+  /** Included per usage period (counters) or at any time (gauges), by the plan or an override; null = unlimited. */
   included: number | null;
+  /**
+   * What happens past `included` now: the plan's rule, except that nothing is billed past the allowance while
+   * the subscription is trialing (Stripe bills no usage accrued in a trial) or past due (nothing is collected):
+   * then use past it is refused.
+   */
   overLimit: OverLimitBehavior;
+  /**
+   * The allowance of the usage period current when this was read, if its counter exists (a plan change inside
+   * the period weighs it: it may differ from `included`); `periodAllowanceOf` picks the right one.
+   */
+  period: { start: Date; included: number | null } | null;
+}
+
+/** The allowance of `period` for a metric: the period's counter's when it is known, else the plan's. */
+export function periodAllowanceOf(allowance: MetricAllowance, period: UsagePeriod): number | null {
+  return allowance.period && allowance.period.start.getTime() === period.start.getTime()
+    ? allowance.period.included
+    : allowance.included;
 }
 
 /**
@@ -24,12 +42,21 @@ export interface MetricAllowance {
 export interface AccountAllowances {
   accountId: string;
   plan: Plan;
+  /** The live subscription's status, or null on the free plan without one. */
+  subscriptionStatus: SubscriptionStatus | null;
   billingPeriod: BillingPeriodSource | null;
   features: ReadonlyMap<string, boolean>;
   metrics: ReadonlyMap<MetricKey, MetricAllowance>;
 }
 
-/** Reads accounts' allowances: two indexed queries, however many accounts. */
+/** What of a usage counter the allowances read. */
+type CounterAllowance = Pick<UsageCounter, 'accountId' | 'metric' | 'periodStart' | 'included'>;
+
+/**
+ * Reads accounts' allowances: three indexed queries at once, however many accounts (the counters that contain
+ * `now`: with the subscription's periods and the free calendar month there may be two per metric, the one of the
+ * current usage period is picked once the subscription is known).
+ */
 export async function loadAccountAllowances(
   em: EntityManager,
   accountIds: string[],
@@ -37,7 +64,7 @@ export async function loadAccountAllowances(
   provisioner: FeatureProvisioner,
   now: Date,
 ): Promise<Map<string, AccountAllowances>> {
-  const [subscriptions, stored] = await Promise.all([
+  const [subscriptions, stored, counters] = await Promise.all([
     em.find(
       Subscription,
       { accountId: { $in: accountIds }, status: { $in: [...LIVE_STATUSES] } },
@@ -45,7 +72,14 @@ export async function loadAccountAllowances(
       { orderBy: { createdAt: 'asc' }, disableIdentityMap: true },
     ),
     em.find(Entitlement, { accountId: { $in: accountIds } }, { disableIdentityMap: true }),
+    em.find(
+      UsageCounter,
+      { accountId: { $in: accountIds }, periodStart: { $lte: now }, periodEnd: { $gt: now } },
+      { disableIdentityMap: true, fields: ['accountId', 'metric', 'periodStart', 'included'] },
+    ),
   ]);
+  const countersOf = new Map<string, CounterAllowance[]>();
+  for (const row of counters) countersOf.set(row.accountId, [...(countersOf.get(row.accountId) ?? []), row]);
   const subscriptionOf = new Map(subscriptions.map((row) => [row.accountId, row]));
   const entitlementsOf = new Map<string, Entitlement[]>();
   for (const row of stored)
@@ -57,6 +91,7 @@ export async function loadAccountAllowances(
         accountId,
         subscriptionOf.get(accountId) ?? null,
         entitlementsOf.get(accountId) ?? [],
+        countersOf.get(accountId) ?? [],
         catalog,
         provisioner,
         now,
@@ -69,11 +104,22 @@ function allowancesOf(
   accountId: string,
   subscription: Subscription | null,
   stored: Entitlement[],
+  counters: CounterAllowance[],
   catalog: PlanCatalog,
   provisioner: FeatureProvisioner,
   now: Date,
 ): AccountAllowances {
   const plan = provisioner.effectivePlan(subscription, now);
+  const billingPeriod = subscription
+    ? { currentPeriodStart: subscription.currentPeriodStart, currentPeriodEnd: subscription.currentPeriodEnd }
+    : null;
+  const periodStart = usagePeriodAt(billingPeriod, now).start.getTime();
+  const counterOf = new Map(
+    counters
+      .filter((counter) => counter.periodStart.getTime() === periodStart)
+      .map((counter) => [counter.metric, counter]),
+  );
+
   // An account never provisioned (no subscription, no override) has its plan's entitlements as they are.
   const entitlements =
     stored.length > 0
@@ -86,23 +132,26 @@ function allowancesOf(
   const metrics = new Map<MetricKey, MetricAllowance>();
   for (const limit of plan.limits) {
     const row = byKey.get(limit.metric);
+    const counter = counterOf.get(limit.metric);
     metrics.set(limit.metric, {
       metric: limit.metric,
       kind: catalog.metric(limit.metric).kind,
       enabled: row ? row.enabled : limit.included === null || limit.included > 0,
       included: row ? (row.limit === null ? null : Number(row.limit)) : limit.included,
-      overLimit: limit.overLimit,
+      overLimit: overLimitRuleOf(limit.overLimit, subscription?.status ?? null),
+      period: counter
+        ? {
+            start: counter.periodStart,
+            included: counter.included === null ? null : Number(counter.included),
+          }
+        : null,
     });
   }
   return {
     accountId,
     plan,
-    billingPeriod: subscription
-      ? {
-          currentPeriodStart: subscription.currentPeriodStart,
-          currentPeriodEnd: subscription.currentPeriodEnd,
-        }
-      : null,
+    subscriptionStatus: subscription?.status ?? null,
+    billingPeriod,
     features,
     metrics,
   };

@@ -26,14 +26,11 @@ export function decideFeatureAccess(
   const metric = allowances.metrics.get(key as MetricKey);
   if (metric) {
     const used = usage?.used ?? 0;
-    const base = {
-      feature: key,
-      limit: metric.included,
-      used,
-      remaining: usage?.remaining ?? metric.included,
-    };
+    // The period's allowance when the usage is known (a plan change inside the period weighs it).
+    const included = usage ? usage.included : metric.included;
+    const base = { feature: key, limit: included, used, remaining: usage?.remaining ?? included };
     if (!metric.enabled) return { ...base, allowed: false, reason: 'NOT_IN_PLAN', remaining: 0 };
-    if (metric.included === null || used < metric.included) return { ...base, allowed: true, reason: null };
+    if (included === null || used < included) return { ...base, allowed: true, reason: null };
     return metric.overLimit === 'bill_overage'
       ? { ...base, allowed: true, reason: 'OVERAGE' }
       : { ...base, allowed: false, reason: 'LIMIT_REACHED' };

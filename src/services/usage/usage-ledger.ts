@@ -29,6 +29,16 @@ export interface LockedCounter {
   used: number;
   peak: number;
   levelAt: Date | null;
+  /** The period's allowance (null = unlimited): hard limits are checked against it. */
+  included: number | null;
+  /** The allowance in force for a whole period (null = unlimited): what the rest of the period accrues at. */
+  planIncluded: number | null;
+  /** The period's rule past the allowance, as stored (billable once billable). */
+  overLimit: OverLimitRule;
+  /** Held by live reservations (their expired holds already dropped by the lock statement). */
+  reserved: number;
+  /** The lock statement dropped expired holds of this counter: it must be saved even if nothing else changes. */
+  droppedHolds: boolean;
   thresholdNotified: number;
   revision: number;
 }
@@ -53,9 +63,12 @@ export function recordKeyOf(accountId: string, idempotencyKey: string): string {
 /**
  * Creates the counters that do not exist yet and locks all of them (an upsert locks the rows it touches) until
  * the transaction ends: this lock is what makes check-and-increment atomic. Rows are locked in one order
- * (sorted by key), so two batches touching the same counters cannot deadlock. It also records the allowance in
- * force, which the overage reporter bills by. In the same statement: which idempotency keys are already
- * recorded.
+ * (sorted by key), so two batches touching the same counters cannot deadlock. A new counter starts with the
+ * plan's allowance; an existing one keeps the period's (a plan change inside the period weighs it, see
+ * `allowance-settlement.ts`), and only the rule over the limit follows the account's state. Holds of
+ * reservations past their expiry are dropped under the same locks (their sums come back in `reserved`, and
+ * `saveRecordsAndCounters` writes the counters' new totals). In the same statement: which idempotency keys are
+ * already recorded.
  */
 export async function lockCountersAndFindRecorded(
   em: EntityManager,
@@ -95,8 +108,8 @@ export async function lockCountersAndFindRecorded(
      ),
      locked as (
        insert into usage_counter (id, created_at, updated_at, account_id, metric, period_start, period_end, included,
-                                  over_limit, used, peak, level_at)
-       select w.id, ?, ?, w.account_id, w.metric, w.period_start, w.period_end, w.included, w.over_limit,
+                                  plan_included, over_limit, used, peak, level_at)
+       select w.id, ?, ?, w.account_id, w.metric, w.period_start, w.period_end, w.included, w.included, w.over_limit,
               coalesce(previous.used, 0), coalesce(previous.used, 0), previous.level_at
        from wanted w
        left join lateral (
@@ -107,22 +120,34 @@ export async function lockCountersAndFindRecorded(
        ) previous on true
        -- The rows keep the array's order: they are locked in the sorted order.
        on conflict (account_id, metric, period_start) do update
-         -- The most generous allowance of the period is what overage is billed against: an immediate downgrade
-         -- does not turn usage that was included into overage (null is unlimited, the most generous).
-         set included = case when usage_counter.included is null or excluded.included is null then null
-                             else greatest(usage_counter.included, excluded.included) end,
-             over_limit = excluded.over_limit, period_end = excluded.period_end
-       returning id, account_id, metric, period_start, period_end, used, peak, level_at, threshold_notified, revision
+         -- Once a period's overage was billable it stays so: use past the allowance made while the subscription
+         -- was active is billed even if it falls past due later (further use past it is refused then).
+         set over_limit = case when excluded.over_limit = 'bill_overage' then excluded.over_limit
+                               else usage_counter.over_limit end
+       returning id, account_id, metric, period_start, period_end, used, peak, level_at, included, plan_included,
+                 over_limit, reserved,
+                 threshold_notified, revision
      ),
+     -- An UPDATE skips rows another transaction changed first (it re-checks them), so each expired hold is
+     -- dropped by exactly one transaction; it runs once the counters above are locked (it reads their ids).
+     expired as (
+       update usage_reservation r set status = 'expired', updated_at = ?
+       where r.counter_id in (select id from locked where reserved > 0) and r.status = 'held' and r.expires_at <= ?
+       returning r.counter_id, r.quantity
+     ),
+     dropped as (select counter_id, sum(quantity) as quantity from expired group by counter_id),
      seen as (
        select r.account_id, r.idempotency_key, r.metric, r.quantity from usage_record r
        join jsonb_to_recordset(?::jsonb) as k(account_id varchar, idempotency_key varchar)
          on r.account_id = k.account_id and r.idempotency_key = k.idempotency_key
      )
-     select row_to_json(locked) as counter, null::json as recorded from locked
+     select row_to_json(l) as counter, null::json as recorded
+       from (select locked.*, locked.reserved - coalesce(dropped.quantity, 0) as live_reserved,
+                    coalesce(dropped.quantity, 0) as dropped
+               from locked left join dropped on dropped.counter_id = locked.id) l
      union all
      select null, row_to_json(seen) from seen`,
-    [JSON.stringify(counters), now, now, JSON.stringify(lookups)],
+    [JSON.stringify(counters), now, now, now, now, JSON.stringify(lookups)],
   );
   const locked = new Map<string, LockedCounter>();
   const recorded = new Map<string, RecordedUse>();
@@ -164,6 +189,7 @@ export async function saveRecordsAndCounters(
     id: counter.id,
     used: counter.used,
     peak: counter.peak,
+    reserved: counter.reserved,
     level_at: counter.levelAt?.toISOString() ?? null,
     threshold_notified: counter.thresholdNotified,
   }));
@@ -181,10 +207,10 @@ export async function saveRecordsAndCounters(
      ),
      saved as (
        update usage_counter as c
-       set used = v.used, peak = v.peak, level_at = v.level_at, threshold_notified = v.threshold_notified,
-           revision = c.revision + 1, updated_at = ?
+       set used = v.used, peak = v.peak, reserved = v.reserved, level_at = v.level_at,
+           threshold_notified = v.threshold_notified, revision = c.revision + 1, updated_at = ?
        from jsonb_to_recordset(?::jsonb)
-         as v(id uuid, used bigint, peak bigint, level_at timestamptz, threshold_notified smallint)
+         as v(id uuid, used bigint, peak bigint, reserved bigint, level_at timestamptz, threshold_notified smallint)
        where c.id = v.id
        returning c.id, c.revision
      )
@@ -213,6 +239,13 @@ interface CounterRow {
   used: string | number;
   peak: string | number;
   level_at: string | null;
+  included: string | number | null;
+  plan_included: string | number | null;
+  over_limit: string;
+  /** What live reservations hold once the expired ones are dropped. */
+  live_reserved: string | number;
+  /** What the statement dropped of expired holds: the counter must be saved with `live_reserved`. */
+  dropped: string | number;
   threshold_notified: number;
   revision: string | number;
 }
@@ -240,6 +273,11 @@ function lockedCounterOf(row: CounterRow): LockedCounter {
     used: Number(row.used),
     peak: Number(row.peak),
     levelAt: row.level_at ? new Date(row.level_at) : null,
+    included: row.included === null ? null : Number(row.included),
+    planIncluded: row.plan_included === null ? null : Number(row.plan_included),
+    overLimit: row.over_limit === 'bill_overage' ? 'bill_overage' : 'block',
+    reserved: Number(row.live_reserved),
+    droppedHolds: Number(row.dropped) > 0,
     thresholdNotified: Number(row.threshold_notified),
     revision: Number(row.revision),
   };

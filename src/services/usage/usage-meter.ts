@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Orm } from '../../database/database';
-import { BillingCustomer } from '../../entities';
+import { BillingCustomer, UsageCounter } from '../../entities';
 import { BadUserInputError, BillingError, ErrorCode } from '../../errors';
 import type { Clock } from '../clock';
 import type { Logger } from '../logger';
@@ -21,6 +21,7 @@ import {
 import { type UsagePeriod, usagePeriodAt } from './usage-period';
 import type { UsagePublisher } from './usage-publisher';
 import { type UsageFigures, usageFiguresOf } from './usage-reader';
+import { limitExceeded, metricNotAvailable } from './usage-limits';
 import { type UsageEvent, type ValidUsageEvent, validateUsageEvents } from './usage-validation';
 
 export interface RecordOutcome {
@@ -53,6 +54,8 @@ interface PlannedEvent {
   allowance: MetricAllowance;
   allowances: AccountAllowances;
   period: UsagePeriod;
+  /** Dated in a period before the current one: that period's stored rule applies, not today's. */
+  late: boolean;
 }
 
 /**
@@ -126,6 +129,9 @@ export class UsageMeter {
     const accounts = new Map<string, AccountAllowances>();
     for (const accountId of new Set(events.map((event) => event.accountId)))
       accounts.set(accountId, await this.gate.allowances(accountId));
+    const periods = await Promise.all(
+      events.map((event) => this.periodOf(accounts.get(event.accountId) as AccountAllowances, event, now)),
+    );
     return events.map((event, index) => {
       const allowances = accounts.get(event.accountId) as AccountAllowances;
       const allowance = allowances.metrics.get(event.metric);
@@ -139,8 +145,40 @@ export class UsageMeter {
           `quantity must be at least 1 for ${event.metric}: a use of nothing is not recorded`,
           events.length > 1 ? `input[${index}].quantity` : 'input.quantity',
         );
-      return { event, allowance, allowances, period: periodOf(allowances, event.occurredAt, now) };
+      const period = periods[index] as UsagePeriod;
+      return { event, allowance, allowances, period, late: period.end <= now };
     });
+  }
+
+  /**
+   * The usage period a use counts in: the one it happened in. A use dated before the account's current period
+   * (recorded late, just after a renewal) counts in its own period, with that period's allowance, never in the
+   * new one's fresh allowance: in the counter that period already has, or (if it has none, so nothing else was
+   * used in it) in the period it falls in. Its overage is then reported stamped inside that period while
+   * Stripe's invoice for it is still open to usage, else stamped now and billed on the next invoice: one period
+   * late at worst, never lost (`OverageReporter`).
+   */
+  private async periodOf(
+    allowances: AccountAllowances,
+    event: ValidUsageEvent,
+    now: Date,
+  ): Promise<UsagePeriod> {
+    const current = usagePeriodAt(allowances.billingPeriod, now);
+    if (event.occurredAt >= current.start) return usagePeriodAt(allowances.billingPeriod, event.occurredAt);
+    const predicted = usagePeriodAt(allowances.billingPeriod, event.occurredAt);
+    const own = await this.orm.em.fork().find(
+      UsageCounter,
+      {
+        accountId: event.accountId,
+        metric: event.metric,
+        periodStart: { $lte: event.occurredAt },
+        periodEnd: { $gt: event.occurredAt },
+      },
+      { fields: ['periodStart', 'periodEnd'], orderBy: { periodStart: 'desc' }, disableIdentityMap: true },
+    );
+    const counter =
+      own.find((row) => row.periodStart.getTime() === predicted.start.getTime()) ?? own[0] ?? null;
+    return counter ? { start: counter.periodStart, end: counter.periodEnd } : predicted;
   }
 
   private async transact(planned: PlannedEvent[], now: Date): Promise<TransactionResult> {
@@ -177,10 +215,14 @@ export class UsageMeter {
           changed.set(counter.id, { counter, item });
           records.push({ ...event, periodStart: period.start });
         }
-        outcomes.push({ duplicate, usage: usageFiguresOf(allowance, counter, period) });
+        outcomes.push({ duplicate, usage: usageFiguresOf(allowance, counter, period, counter.included) });
       }
       const notifications = await this.queueThresholdMails(em, [...changed.values()]);
-      const counterRows = [...changed.values()].map(({ counter }) => counter);
+      // Counters whose expired holds the lock dropped are saved too, though nothing was recorded in them.
+      const counterRows = [
+        ...[...changed.values()].map(({ counter }) => counter),
+        ...[...counters.values()].filter((counter) => counter.droppedHolds && !changed.has(counter.id)),
+      ];
       const saved = await saveRecordsAndCounters(em, records, counterRows, now);
       if (saved.inserted !== records.length) throw new KeyRace();
       for (const counter of counterRows)
@@ -194,7 +236,7 @@ export class UsageMeter {
     let queued = 0;
     let emails: Map<string, string | null> | null = null;
     for (const { counter, item } of changed) {
-      const { included } = item.allowance;
+      const { included } = counter;
       if (included === null || included <= 0) continue;
       const crossed = THRESHOLDS.filter((percent) => counter.peak * 100 >= percent * included).at(-1);
       if (crossed === undefined || crossed <= counter.thresholdNotified) continue;
@@ -225,7 +267,10 @@ export class UsageMeter {
     const copies: CounterCopy[] = result.changed.map(({ counter }) => ({ ...counter }));
     await this.copies.write(copies, null);
     for (const { counter, item } of result.changed)
-      this.publisher.changed(counter.accountId, usageFiguresOf(item.allowance, counter, item.period));
+      this.publisher.changed(
+        counter.accountId,
+        usageFiguresOf(item.allowance, counter, item.period, counter.included),
+      );
     if (this.metrics) {
       const byMetric = new Map<string, number>();
       for (const record of result.recorded)
@@ -251,7 +296,7 @@ interface TransactionResult {
 
 function counterKeysOf(planned: PlannedEvent[]): CounterKey[] {
   const keys = new Map<string, CounterKey>();
-  for (const { event, allowance, period } of planned) {
+  for (const { event, allowance, period, late } of planned) {
     keys.set(counterKeyOf(event.accountId, event.metric, period.start), {
       accountId: event.accountId,
       metric: event.metric,
@@ -259,7 +304,8 @@ function counterKeysOf(planned: PlannedEvent[]): CounterKey[] {
       periodEnd: period.end,
       kind: allowance.kind,
       included: allowance.included,
-      overLimit: allowance.overLimit,
+      // A past period keeps the rule it had (a trial's use past its allowance is never made billable later).
+      overLimit: late ? 'block' : allowance.overLimit,
     });
   }
   return [...keys.values()];
@@ -270,7 +316,7 @@ function counterKeysOf(planned: PlannedEvent[]): CounterKey[] {
  * A counter adds up; a gauge takes the level if it is the latest measured, and its peak is the highest level
  * seen, whatever order levels arrive in.
  */
-function apply(counter: LockedCounter, { event, allowance, allowances }: PlannedEvent): void {
+function apply(counter: LockedCounter, { event, allowance, allowances, late }: PlannedEvent): void {
   const next =
     allowance.kind === 'counter'
       ? { used: counter.used + event.quantity, peak: counter.peak + event.quantity, levelAt: counter.levelAt }
@@ -279,7 +325,9 @@ function apply(counter: LockedCounter, { event, allowance, allowances }: Planned
           peak: Math.max(counter.peak, event.quantity),
           levelAt: counter.levelAt && event.occurredAt < counter.levelAt ? counter.levelAt : event.occurredAt,
         };
-  const { included } = allowance;
+  // The period's allowance, as the locked row has it: what the period's fees include (weighed across plan
+  // changes), which may differ from the plan's allowance for a whole period.
+  const { included } = counter;
   // A metric switched off (an override) takes no use at all, whatever its rule: billing it as overage would
   // charge for what the account was told it may not do.
   if (
@@ -287,26 +335,22 @@ function apply(counter: LockedCounter, { event, allowance, allowances }: Planned
     event.quantity > 0 &&
     (allowance.kind === 'counter' || event.quantity > counter.used)
   ) {
-    throw new BillingError(
-      ErrorCode.USAGE_LIMIT_EXCEEDED,
-      `${event.metric} is not available on this account`,
-      { metric: event.metric, limit: 0, used: counter.used, requested: event.quantity },
-    );
+    throw metricNotAvailable(allowance, counter.used, event.quantity);
   }
-  // A counter may not pass the limit; a gauge may not rise past it (lowering a level already over it, after a
-  // downgrade, is always allowed: that is the customer getting back under the limit).
+  // A counter may not pass the limit, counting what reservations hold; a gauge may not rise past it (lowering a
+  // level already over it, after a downgrade, is always allowed: that is the customer getting back under it).
   const overLimit =
     allowance.kind === 'counter'
-      ? event.quantity > 0 && next.used > (included ?? Number.POSITIVE_INFINITY)
+      ? event.quantity > 0 && next.used + counter.reserved > (included ?? Number.POSITIVE_INFINITY)
       : event.quantity > (included ?? Number.POSITIVE_INFINITY) && event.quantity > counter.used;
-  if (included !== null && allowance.overLimit === 'block' && overLimit) {
-    throw new BillingError(
-      ErrorCode.USAGE_LIMIT_EXCEEDED,
-      allowance.kind === 'counter'
-        ? `Usage limit reached: the ${allowances.plan.name} plan includes ${included} ${event.metric} per period and ${counter.used} are used`
-        : `Usage limit reached: the ${allowances.plan.name} plan allows at most ${included} ${event.metric}`,
-      { metric: event.metric, limit: included, used: counter.used, requested: event.quantity },
-    );
+  const rule = late ? counter.overLimit : allowance.overLimit;
+  if (included !== null && rule === 'block' && overLimit) {
+    throw limitExceeded(allowances, allowance, {
+      included,
+      used: counter.used,
+      reserved: counter.reserved,
+      requested: event.quantity,
+    });
   }
   counter.used = next.used;
   counter.peak = next.peak;
@@ -316,17 +360,6 @@ function apply(counter: LockedCounter, { event, allowance, allowances }: Planned
 /** PostgreSQL's deadlock_detected (40P01): the transaction was rolled back and may simply be run again. */
 function isDeadlock(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === '40P01';
-}
-
-/**
- * The usage period a use counts in: the one it happened in, except that a use dated before the account's
- * current period (recorded late, just after a renewal) counts in the current one. Its own period may be over,
- * invoiced, or not one the counters know (a trial, an interval change): counted now, it is billed one period
- * late at worst, never lost and never given a fresh allowance of its own.
- */
-function periodOf(allowances: AccountAllowances, occurredAt: Date, now: Date): UsagePeriod {
-  const current = usagePeriodAt(allowances.billingPeriod, now);
-  return occurredAt < current.start ? current : usagePeriodAt(allowances.billingPeriod, occurredAt);
 }
 
 async function emailsOf(em: EntityManager, accountIds: string[]): Promise<Map<string, string | null>> {

@@ -1,6 +1,6 @@
 import type { Orm } from '../../database/database';
 import { UsageCounter } from '../../entities';
-import type { AccountAllowances, MetricAllowance } from './account-allowances';
+import { type AccountAllowances, type MetricAllowance, periodAllowanceOf } from './account-allowances';
 import type { CounterFigures, UsageCopies } from './usage-copies';
 import type { UsagePeriod } from './usage-period';
 
@@ -89,18 +89,19 @@ function figuresOf(row: Pick<UsageCounter, 'used' | 'peak' | 'revision'>): Count
 }
 
 /**
- * Figures from a counter and the allowance. Overage is measured on the period's peak: for a counter that is its
- * total; for a gauge, the highest level reached, even if it has fallen since. It is what the overage reporter
- * bills, so the two must agree.
+ * Figures from a counter and the allowance. `included` is the period's allowance (the counter's: a plan change
+ * inside the period weighs it), the same figure hard limits are checked against and the overage reporter bills
+ * by, so what a customer is shown is what is billed. Overage is measured on the period's peak: for a counter that
+ * is its total; for a gauge, the highest level reached, even if it has fallen since.
  */
 export function usageFiguresOf(
-  allowance: Pick<MetricAllowance, 'metric' | 'included' | 'overLimit'>,
+  allowance: MetricAllowance,
   counter: Pick<CounterFigures, 'used' | 'peak'> | undefined,
   period: UsagePeriod,
+  included: number | null = periodAllowanceOf(allowance, period),
 ): UsageFigures {
   const used = counter?.used ?? 0;
   const peak = counter?.peak ?? 0;
-  const { included } = allowance;
   return {
     metric: allowance.metric,
     used,
