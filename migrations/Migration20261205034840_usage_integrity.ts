@@ -180,7 +180,10 @@ begin
     counter.period_start, counter.period_end;
 end $$;`;
 
-/** Gives a hold back unused; answers the reservation's status (`released`, or what it already was). */
+/**
+ * Gives a hold back unused: answers `released` when this call released it, else `already_<status>` (committed,
+ * released or expired before) or `unknown`.
+ */
 const RELEASE = `
 create or replace function usage_release(p_reservation_id uuid, p_account_id varchar, p_now timestamptz)
 returns varchar language plpgsql as $$
@@ -193,7 +196,7 @@ begin
   if not found then return 'unknown'; end if;
   select c.reserved into counter_reserved from usage_counter c where c.id = held.counter_id for update;
   select * into held from usage_reservation r where r.id = p_reservation_id;
-  if held.status <> 'held' then return held.status; end if;
+  if held.status <> 'held' then return 'already_' || held.status; end if;
   update usage_reservation set status = 'released', updated_at = p_now where id = held.id;
   update usage_counter set reserved = reserved - held.quantity, updated_at = p_now where id = held.counter_id;
   return 'released';

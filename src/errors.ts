@@ -13,6 +13,8 @@ export const ErrorCode = {
   CARD_DECLINED: 'CARD_DECLINED',
   STRIPE_ERROR: 'STRIPE_ERROR',
   USAGE_LIMIT_EXCEEDED: 'USAGE_LIMIT_EXCEEDED',
+  /** A reservation for work that needs a feature the account's plan does not include (`extensions.feature`). */
+  FEATURE_NOT_IN_PLAN: 'FEATURE_NOT_IN_PLAN',
   RATE_LIMITED: 'RATE_LIMITED',
   /** A document over a limit of src/graphql/query-limits.ts (depth, aliases, fields, tokens): refused unrun. */
   QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',

@@ -2,7 +2,15 @@ import { Arg, Ctx, ID, Mutation, Resolver, Root, Subscription } from 'type-graph
 import type { RequestContext } from '../graphql/context';
 import { Topic, type UsageUpdatedPayload } from '../pubsub/topics';
 import { UsageSummary } from '../schema/entitlement.type';
-import { EntitlementOverrideInput, RecordUsageInput, UsageRecordResult } from '../schema/usage.type';
+import {
+  CommitUsageInput,
+  EntitlementOverrideInput,
+  RecordUsageInput,
+  ReleaseUsageInput,
+  ReserveUsageInput,
+  UsageRecordResult,
+  UsageReservation,
+} from '../schema/usage.type';
 import type { UsageEvent } from '../services/usage/usage-validation';
 
 @Resolver(() => UsageSummary)
@@ -29,6 +37,49 @@ export class UsageResolver {
     @Ctx() context: RequestContext,
   ): Promise<UsageRecordResult[]> {
     return context.services.usage.meter.recordBatch(input.map((item) => usageEventOf(item, context)));
+  }
+
+  @Mutation(() => UsageReservation, {
+    description:
+      'Holds `quantity` of a metric’s allowance before serving work, counting what other requests hold: past a hard limit it fails with USAGE_LIMIT_EXCEEDED and holds nothing. Commit what the work used (commitUsage) or release the hold (releaseUsage); a hold neither committed nor released expires by itself',
+  })
+  async reserveUsage(
+    @Arg('input', () => ReserveUsageInput, { validate: false }) input: ReserveUsageInput,
+    @Ctx() context: RequestContext,
+  ): Promise<UsageReservation> {
+    const { accountId, trusted } = usageAccountOf(input.accountId, context);
+    return context.services.usage.reservations.reserve({
+      accountId,
+      metric: input.metric,
+      quantity: input.quantity,
+      feature: input.feature ?? null,
+      ttlSeconds: input.ttlSeconds ?? null,
+      idempotencyKey:
+        input.idempotencyKey && !trusted ? `user:${input.idempotencyKey}` : input.idempotencyKey,
+    });
+  }
+
+  @Mutation(() => UsageRecordResult, {
+    description:
+      'Records what reserved work used and gives the rest of the hold back, exactly once per reservation (a second commit answers duplicate: true)',
+  })
+  async commitUsage(
+    @Arg('input', () => CommitUsageInput, { validate: false }) input: CommitUsageInput,
+    @Ctx() context: RequestContext,
+  ): Promise<UsageRecordResult> {
+    const { accountId } = usageAccountOf(input.accountId, context);
+    return context.services.usage.reservations.commit(accountId, input.reservationId, input.quantity);
+  }
+
+  @Mutation(() => Boolean, {
+    description: 'Gives a hold back unused; false when it was already committed, released or expired',
+  })
+  async releaseUsage(
+    @Arg('input', () => ReleaseUsageInput, { validate: false }) input: ReleaseUsageInput,
+    @Ctx() context: RequestContext,
+  ): Promise<boolean> {
+    const { accountId } = usageAccountOf(input.accountId, context);
+    return context.services.usage.reservations.release(accountId, input.reservationId);
   }
 
   @Mutation(() => Boolean, {
@@ -84,13 +135,7 @@ export class UsageResolver {
  * account, and must. A user's idempotency keys are kept in a namespace of their own.
  */
 function usageEventOf(input: RecordUsageInput, context: RequestContext): UsageEvent {
-  const caller = context.requireCaller();
-  let accountId = caller.accountId;
-  if (input.accountId && input.accountId !== caller.accountId) {
-    context.requireRole('service', 'admin');
-    accountId = input.accountId;
-  }
-  const trusted = caller.roles.has('service') || caller.roles.has('admin');
+  const { accountId, trusted } = usageAccountOf(input.accountId, context);
   return {
     accountId,
     metric: input.metric,
@@ -100,4 +145,21 @@ function usageEventOf(input: RecordUsageInput, context: RequestContext): UsageEv
     idempotencyKey: trusted || !input.idempotencyKey ? input.idempotencyKey : `user:${input.idempotencyKey}`,
     occurredAt: input.occurredAt ?? null,
   };
+}
+
+/**
+ * Whose usage it is: a user's own account only; the `service` role (the AI gateway) and admins name the account.
+ * `trusted` callers' idempotency keys are their own; a user's are kept under `user:`.
+ */
+function usageAccountOf(
+  named: string | undefined,
+  context: RequestContext,
+): { accountId: string; trusted: boolean } {
+  const caller = context.requireCaller();
+  let accountId = caller.accountId;
+  if (named && named !== caller.accountId) {
+    context.requireRole('service', 'admin');
+    accountId = named;
+  }
+  return { accountId, trusted: caller.roles.has('service') || caller.roles.has('admin') };
 }

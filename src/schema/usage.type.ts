@@ -59,3 +59,82 @@ export class EntitlementOverrideInput {
   @MaxLength(500)
   note?: string;
 }
+
+@InputType({
+  description:
+    'Holds part of a metric’s allowance while work is served: commit what it used after, or release the hold',
+})
+export class ReserveUsageInput {
+  @Field(() => String, { description: 'A counted metric of the plan catalog, e.g. ai_requests' })
+  metric!: string;
+
+  @Field(() => Int, { description: 'The most the work may use: 1 to 1,000,000' })
+  quantity!: number;
+
+  @Field(() => ID, { nullable: true, description: 'Service role only: the account the work is for' })
+  accountId?: string;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'A feature the work needs as well (e.g. api_access): refused with FEATURE_NOT_IN_PLAN when off',
+  })
+  feature?: string;
+
+  @Field(() => Int, {
+    nullable: true,
+    description: 'Seconds the hold lasts if neither committed nor released (default 300, at most 3,600)',
+  })
+  ttlSeconds?: number;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'Reserving again with the same key answers the same reservation (a retried request)',
+  })
+  idempotencyKey?: string;
+}
+
+@ObjectType({ description: 'A hold on part of an allowance; it expires by itself at expiresAt' })
+export class UsageReservation {
+  @Field(() => ID)
+  id!: string;
+
+  @Field(() => String)
+  metric!: string;
+
+  @Field(() => Int, { description: 'What is held' })
+  quantity!: number;
+
+  @Field(() => Date)
+  expiresAt!: Date;
+
+  @Field(() => Boolean, { description: 'True when this idempotency key had reserved before: the same hold' })
+  duplicate!: boolean;
+
+  @Field(() => UsageSummary, { description: 'The metric’s usage; remaining counts what holds take' })
+  usage!: UsageSummary;
+}
+
+@InputType({ description: 'What the reserved work actually used' })
+export class CommitUsageInput {
+  @Field(() => ID)
+  reservationId!: string;
+
+  @Field(() => Int, {
+    description:
+      'What was used, 0 or more: recorded even past the reservation or the limit (the work was done); 0 records nothing',
+  })
+  quantity!: number;
+
+  @Field(() => ID, { nullable: true, description: 'Service role only: the account the work was for' })
+  accountId?: string;
+}
+
+@InputType({ description: 'Gives a hold back unused (the work failed)' })
+export class ReleaseUsageInput {
+  @Field(() => ID)
+  reservationId!: string;
+
+  @Field(() => ID, { nullable: true, description: 'Service role only: the account the work was for' })
+  accountId?: string;
+}

@@ -153,6 +153,34 @@ const MATRIX: Record<string, MatrixEntry> = {
       `mutation { recordUsageBatch(input: [{ metric: "ai_requests", quantity: 1, idempotencyKey: "${uniqueKey(caller)}", accountId: "${A}" }]) { duplicate } }`,
     expect: { ...SIGNED_IN, userB: 'FORBIDDEN' },
   },
+  'Mutation.reserveUsage': {
+    document: (_fixture, caller) =>
+      `mutation { reserveUsage(input: { metric: "ai_requests", quantity: 1, idempotencyKey: "${uniqueKey(caller)}", accountId: "${A}", ttlSeconds: 5 }) { id } }`,
+    expect: { ...SIGNED_IN, userB: 'FORBIDDEN' },
+  },
+  'Mutation.commitUsage': {
+    // No such reservation: the callers who may commit for A get as far as looking it up.
+    document: () =>
+      `mutation { commitUsage(input: { reservationId: "00000000-0000-4000-8000-000000000000", quantity: 1, accountId: "${A}" }) { duplicate } }`,
+    expect: {
+      anonymous: 'UNAUTHENTICATED',
+      userA: 'NOT_FOUND',
+      userB: 'FORBIDDEN',
+      service: 'NOT_FOUND',
+      admin: 'NOT_FOUND',
+    },
+  },
+  'Mutation.releaseUsage': {
+    document: () =>
+      `mutation { releaseUsage(input: { reservationId: "00000000-0000-4000-8000-000000000000", accountId: "${A}" }) }`,
+    expect: {
+      anonymous: 'UNAUTHENTICATED',
+      userA: 'NOT_FOUND',
+      userB: 'FORBIDDEN',
+      service: 'NOT_FOUND',
+      admin: 'NOT_FOUND',
+    },
+  },
   'Mutation.setEntitlementOverride': {
     document: (_fixture, caller) =>
       `mutation { setEntitlementOverride(input: { accountId: "${A}", feature: "api_access", enabled: true, note: "by ${caller}" }) }`,

@@ -27,6 +27,9 @@ export const MUTATION_CLASSES: Readonly<Record<string, MutationClass>> = {
   updateCustomer: 'stripe',
   recordUsage: 'usage',
   recordUsageBatch: 'usage',
+  reserveUsage: 'usage',
+  commitUsage: 'usage',
+  releaseUsage: 'usage',
 };
 
 export interface RateLimitSettings {

@@ -1,11 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Orm } from '../../database/database';
-import { BillingCustomer, UsageCounter } from '../../entities';
+import { UsageCounter } from '../../entities';
 import { BadUserInputError, BillingError, ErrorCode } from '../../errors';
 import type { Clock } from '../clock';
 import type { Logger } from '../logger';
 import type { Notifier } from '../notifications/notifier';
-import type { MetricKey } from '../plans/plan.types';
 import type { AccountAllowances, MetricAllowance } from './account-allowances';
 import type { FeatureGate } from './feature-gate';
 import type { CounterCopy, UsageCopies } from './usage-copies';
@@ -22,6 +21,7 @@ import { type UsagePeriod, usagePeriodAt } from './usage-period';
 import type { UsagePublisher } from './usage-publisher';
 import { type UsageFigures, usageFiguresOf } from './usage-reader';
 import { limitExceeded, metricNotAvailable } from './usage-limits';
+import { emailsOf, queueThresholdMail, thresholdToTell } from './usage-thresholds';
 import { type UsageEvent, type ValidUsageEvent, validateUsageEvents } from './usage-validation';
 
 export interface RecordOutcome {
@@ -36,15 +36,6 @@ export interface UsageMetricsSink {
   recorded(metric: string, count: number): void;
   rejected(metric: string, reason: string): void;
 }
-
-/** Percentages of the included amount at which the account is told, once per period each. */
-const THRESHOLDS = [80, 100] as const;
-
-const METRIC_LABELS: Record<MetricKey, string> = {
-  ai_requests: 'AI requests',
-  storage_mb: 'MB of storage',
-  seats: 'seats',
-};
 
 /** Another transaction recorded one of our keys first; the batch is run again and sees it as a duplicate. */
 class KeyRace extends Error {}
@@ -236,27 +227,16 @@ export class UsageMeter {
     let queued = 0;
     let emails: Map<string, string | null> | null = null;
     for (const { counter, item } of changed) {
-      const { included } = counter;
-      if (included === null || included <= 0) continue;
-      const crossed = THRESHOLDS.filter((percent) => counter.peak * 100 >= percent * included).at(-1);
-      if (crossed === undefined || crossed <= counter.thresholdNotified) continue;
-      counter.thresholdNotified = crossed;
+      const threshold = thresholdToTell(counter);
+      if (threshold === null || counter.included === null) continue;
+      counter.thresholdNotified = threshold;
       emails ??= await emailsOf(em, [...new Set(changed.map((entry) => entry.counter.accountId))]);
-      await this.notifier.enqueue(em, {
-        kind: 'usage_threshold',
-        accountId: counter.accountId,
+      await queueThresholdMail(em, this.notifier, {
+        counter: { ...counter, included: counter.included },
+        threshold,
+        allowance: item.allowance,
+        allowances: item.allowances,
         recipient: emails.get(counter.accountId) ?? null,
-        data: {
-          metric: counter.metric,
-          metricLabel: METRIC_LABELS[item.event.metric],
-          thresholdPercent: crossed,
-          used: counter.peak,
-          included,
-          periodStart: counter.periodStart,
-          periodEnd: counter.periodEnd,
-          planName: item.allowances.plan.name,
-          overLimit: item.allowance.overLimit,
-        },
       });
       queued += 1;
     }
@@ -360,13 +340,4 @@ function apply(counter: LockedCounter, { event, allowance, allowances, late }: P
 /** PostgreSQL's deadlock_detected (40P01): the transaction was rolled back and may simply be run again. */
 function isDeadlock(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === '40P01';
-}
-
-async function emailsOf(em: EntityManager, accountIds: string[]): Promise<Map<string, string | null>> {
-  const customers = await em.find(
-    BillingCustomer,
-    { accountId: { $in: accountIds } },
-    { fields: ['accountId', 'email'] },
-  );
-  return new Map(customers.map((customer) => [customer.accountId, customer.email]));
 }

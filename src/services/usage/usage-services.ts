@@ -13,6 +13,7 @@ import { UsageCopies } from './usage-copies';
 import { type UsageMetricsSink, UsageMeter } from './usage-meter';
 import { UsagePublisher } from './usage-publisher';
 import { UsageReader } from './usage-reader';
+import { UsageReservations } from './usage-reservations';
 
 export interface UsageDependencies {
   orm: Orm;
@@ -37,6 +38,7 @@ export class UsageServices {
   readonly reader: UsageReader;
   readonly publisher: UsagePublisher;
   readonly meter: UsageMeter;
+  readonly reservations: UsageReservations;
   readonly overrides: EntitlementOverrides;
   readonly clock: Clock;
 
@@ -53,12 +55,23 @@ export class UsageServices {
     this.copies = new UsageCopies(deps.redis, deps.logger, deps.namespace);
     this.reader = new UsageReader(deps.orm, this.copies);
     this.publisher = new UsagePublisher(deps.pubSub, deps.logger);
+    const notifier = new Notifier(deps.logger);
     this.meter = new UsageMeter(
       deps.orm,
       this.gate,
       this.copies,
       this.publisher,
-      new Notifier(deps.logger),
+      notifier,
+      deps.logger,
+      deps.clock,
+      deps.metrics ?? null,
+    );
+    this.reservations = new UsageReservations(
+      deps.orm,
+      this.gate,
+      this.copies,
+      this.publisher,
+      notifier,
       deps.logger,
       deps.clock,
       deps.metrics ?? null,

@@ -1,0 +1,311 @@
+import type { Orm } from '../../database/database';
+import { BadUserInputError, BillingError, ErrorCode, NotFoundError } from '../../errors';
+import type { Clock } from '../clock';
+import type { Logger } from '../logger';
+import type { Notifier } from '../notifications/notifier';
+import type { AccountAllowances, MetricAllowance } from './account-allowances';
+import type { FeatureGate } from './feature-gate';
+import type { UsageMetricsSink } from './usage-meter';
+import type { UsageCopies } from './usage-copies';
+import { limitExceeded, metricNotAvailable } from './usage-limits';
+import { usagePeriodAt } from './usage-period';
+import type { UsagePublisher } from './usage-publisher';
+import { type UsageFigures, usageFiguresOf } from './usage-reader';
+import { queueThresholdMail, thresholdToTell } from './usage-thresholds';
+import { isMetricKey, MAX_QUANTITY } from './usage-validation';
+
+export interface ReserveRequest {
+  accountId: string;
+  metric: string;
+  /** The most the work may use. */
+  quantity: number;
+  /** A feature the work needs as well (e.g. `api_access`): refused with FEATURE_NOT_IN_PLAN when off. */
+  feature?: string | null;
+  /** How long the hold lasts if neither committed nor released (default 300, at most 3,600). */
+  ttlSeconds?: number | null;
+  /** Reserving again with the same key answers the same reservation (a retried request). */
+  idempotencyKey?: string | null;
+}
+
+export interface Reservation {
+  id: string;
+  accountId: string;
+  metric: string;
+  quantity: number;
+  expiresAt: Date;
+  /** True when the idempotency key had reserved before: this is that reservation. */
+  duplicate: boolean;
+  /** The metric's usage with this hold (`remaining` counts what is held). */
+  usage: UsageFigures;
+}
+
+export interface CommitOutcome {
+  /** The reservation was committed before: nothing was added. */
+  duplicate: boolean;
+  usage: UsageFigures;
+}
+
+const DEFAULT_TTL_SECONDS = 300;
+const MAX_TTL_SECONDS = 3600;
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+interface ReserveRow {
+  outcome: 'held' | 'duplicate' | 'limit';
+  reservation_id: string | null;
+  expires_at: Date | string | null;
+  used: string;
+  reserved: string;
+  included: string | null;
+  period_start: Date | string;
+  period_end: Date | string;
+}
+
+interface CommitRow {
+  outcome: 'committed' | 'duplicate' | 'released' | 'unknown';
+  counter_id: string;
+  metric: string;
+  used: string;
+  peak: string;
+  reserved: string;
+  included: string | null;
+  threshold_notified: number;
+  revision: string;
+  period_start: Date | string;
+  period_end: Date | string;
+}
+
+/**
+ * Hard limits that hold however many requests run at once: a caller reserves what a request may use before
+ * serving it (refused with USAGE_LIMIT_EXCEEDED if that would pass the allowance, counting what other requests
+ * hold), commits what it used after, or releases the hold if the work failed. A hold nobody commits or releases
+ * expires by itself after its TTL. Reserving and committing are one statement each (`usage_reserve`,
+ * `usage_commit` in PostgreSQL), so the hot path costs two round trips and no transaction of its own.
+ */
+export class UsageReservations {
+  constructor(
+    private readonly orm: Orm,
+    private readonly gate: FeatureGate,
+    private readonly copies: UsageCopies,
+    private readonly publisher: UsagePublisher,
+    private readonly notifier: Notifier,
+    private readonly logger: Logger,
+    private readonly clock: Clock,
+    private readonly metrics: UsageMetricsSink | null = null,
+  ) {}
+
+  async reserve(request: ReserveRequest): Promise<Reservation> {
+    const { quantity } = request;
+    const ttlSeconds = request.ttlSeconds ?? DEFAULT_TTL_SECONDS;
+    const allowances = await this.gate.allowances(request.accountId);
+    const allowance = this.counterAllowance(allowances, request.metric);
+    if (!Number.isSafeInteger(quantity) || quantity < 1 || quantity > MAX_QUANTITY)
+      throw new BadUserInputError(`quantity must be a whole number from 1 to ${MAX_QUANTITY}`, 'quantity');
+    if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > MAX_TTL_SECONDS)
+      throw new BadUserInputError(
+        `ttlSeconds must be a whole number from 1 to ${MAX_TTL_SECONDS}`,
+        'ttlSeconds',
+      );
+    if (request.idempotencyKey != null && !IDEMPOTENCY_KEY.test(request.idempotencyKey))
+      throw new BadUserInputError(
+        'idempotencyKey must be 1 to 255 printable ASCII characters without spaces',
+        'idempotencyKey',
+      );
+    if (request.feature) this.requireFeature(allowances, request.feature);
+    if (!allowance.enabled) {
+      this.metrics?.rejected(allowance.metric, ErrorCode.USAGE_LIMIT_EXCEEDED);
+      throw metricNotAvailable(allowance, 0, quantity);
+    }
+    const now = this.clock.now();
+    const period = usagePeriodAt(allowances.billingPeriod, now);
+    const [row] = await this.orm.em
+      .getConnection()
+      .execute<ReserveRow[]>(
+        'select * from usage_reserve(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        [
+          crypto.randomUUID(),
+          request.accountId,
+          allowance.metric,
+          period.start,
+          period.end,
+          allowance.included,
+          allowance.overLimit,
+          quantity,
+          new Date(now.getTime() + ttlSeconds * 1000),
+          now,
+          request.idempotencyKey ?? null,
+        ],
+        'all',
+      );
+    const figures = figuresOf(row as ReserveRow);
+    if (row?.outcome === 'limit') {
+      this.metrics?.rejected(allowance.metric, ErrorCode.USAGE_LIMIT_EXCEEDED);
+      throw limitExceeded(allowances, allowance, {
+        ...figures,
+        included: figures.included ?? 0,
+        requested: quantity,
+      });
+    }
+    return {
+      id: String(row?.reservation_id),
+      accountId: request.accountId,
+      metric: allowance.metric,
+      quantity,
+      expiresAt: new Date(row?.expires_at as string | Date),
+      duplicate: row?.outcome === 'duplicate',
+      usage: withHeld(
+        usageFiguresOf(allowance, figures, periodOf(row as ReserveRow), figures.included),
+        figures,
+      ),
+    };
+  }
+
+  /** Records what the work used (`quantity`, 0 or more) and gives the rest of the hold back. */
+  async commit(accountId: string, reservationId: string, quantity: number): Promise<CommitOutcome> {
+    if (!UUID.test(reservationId)) throw new NotFoundError('The reservation');
+    if (!Number.isSafeInteger(quantity) || quantity < 0 || quantity > MAX_QUANTITY)
+      throw new BadUserInputError(`quantity must be a whole number from 0 to ${MAX_QUANTITY}`, 'quantity');
+    const [row] = await this.orm.em
+      .getConnection()
+      .execute<CommitRow[]>(
+        'select * from usage_commit(?, ?, ?, ?, ?)',
+        [reservationId, accountId, quantity, this.clock.now(), crypto.randomUUID()],
+        'all',
+      );
+    if (!row || row.outcome === 'unknown') throw new NotFoundError('The reservation');
+    if (row.outcome === 'released')
+      throw new BillingError(
+        ErrorCode.CONFLICT,
+        'The reservation was released: reserve again for the work it was for',
+      );
+    const allowances = await this.gate.allowances(accountId);
+    const allowance = this.counterAllowance(allowances, row.metric);
+    const counter = counterOf(row, accountId);
+    const usage = usageFiguresOf(allowance, counter, periodOf(row), counter.included);
+    if (row.outcome === 'committed') await this.afterCommit(counter, quantity, allowance, allowances, usage);
+    return { duplicate: row.outcome === 'duplicate', usage };
+  }
+
+  /** Gives the hold back; false when it had already been committed, released or had expired. */
+  async release(accountId: string, reservationId: string): Promise<boolean> {
+    if (!UUID.test(reservationId)) throw new NotFoundError('The reservation');
+    const [row] = await this.orm.em
+      .getConnection()
+      .execute<Array<{ outcome: string }>>(
+        'select usage_release(?, ?, ?) as outcome',
+        [reservationId, accountId, this.clock.now()],
+        'all',
+      );
+    if (!row || row.outcome === 'unknown') throw new NotFoundError('The reservation');
+    return row.outcome === 'released';
+  }
+
+  private async afterCommit(
+    counter: ReturnType<typeof counterOf>,
+    quantity: number,
+    allowance: MetricAllowance,
+    allowances: AccountAllowances,
+    usage: UsageFigures,
+  ): Promise<void> {
+    if (quantity === 0) return;
+    await this.copies.write([counter], null);
+    this.publisher.changed(counter.accountId, usage);
+    this.metrics?.recorded(counter.metric, 1);
+    const threshold = thresholdToTell(counter);
+    if (threshold !== null && counter.included !== null)
+      await this.tellThreshold({ ...counter, included: counter.included }, threshold, allowance, allowances);
+  }
+
+  /** Claims the threshold on the counter (once, whoever crosses it first) and queues its mail, in one transaction. */
+  private async tellThreshold(
+    counter: ReturnType<typeof counterOf> & { included: number },
+    threshold: number,
+    allowance: MetricAllowance,
+    allowances: AccountAllowances,
+  ): Promise<void> {
+    await this.orm.em.fork().transactional(async (em) => {
+      const claimed = await em.getConnection().execute<Array<{ email: string | null }>>(
+        `update usage_counter c set threshold_notified = ?
+            where c.id = ? and c.threshold_notified < ?
+           returning (select email from billing_customer b where b.account_id = c.account_id) as email`,
+        [threshold, counter.id, threshold],
+        'all',
+        em.getTransactionContext(),
+      );
+      if (claimed.length === 0) return;
+      await queueThresholdMail(em, this.notifier, {
+        counter,
+        threshold,
+        allowance,
+        allowances,
+        recipient: claimed[0]?.email ?? null,
+      });
+    });
+    this.logger.info(
+      { accountId: counter.accountId, metric: counter.metric, threshold },
+      'usage threshold mail queued',
+    );
+  }
+
+  private counterAllowance(allowances: AccountAllowances, metric: string): MetricAllowance {
+    const allowance = isMetricKey(metric) ? allowances.metrics.get(metric) : undefined;
+    if (!allowance)
+      throw new BadUserInputError(
+        `The ${allowances.plan.name} plan has no ${metric.slice(0, 64)} metric`,
+        'metric',
+      );
+    if (allowance.kind !== 'counter')
+      throw new BadUserInputError(
+        `${metric} is a level, not a count: record it with recordUsage instead of reserving it`,
+        'metric',
+      );
+    return allowance;
+  }
+
+  private requireFeature(allowances: AccountAllowances, feature: string): void {
+    const enabled = allowances.features.get(feature);
+    if (enabled === undefined)
+      throw new BadUserInputError(`Unknown feature "${feature.slice(0, 64)}"`, 'feature');
+    if (!enabled)
+      throw new BillingError(
+        ErrorCode.FEATURE_NOT_IN_PLAN,
+        `${feature} is not included in the ${allowances.plan.name} plan`,
+        { feature },
+      );
+  }
+}
+
+function figuresOf(row: Pick<ReserveRow, 'used' | 'reserved' | 'included'>) {
+  return {
+    used: Number(row.used),
+    peak: Number(row.used),
+    reserved: Number(row.reserved),
+    included: row.included === null ? null : Number(row.included),
+  };
+}
+
+/** A hold takes from what is left: `remaining` counts what reservations hold. */
+function withHeld(usage: UsageFigures, figures: { reserved: number }): UsageFigures {
+  return usage.remaining === null
+    ? usage
+    : { ...usage, remaining: Math.max(0, usage.remaining - figures.reserved) };
+}
+
+function periodOf(row: { period_start: Date | string; period_end: Date | string }) {
+  return { start: new Date(row.period_start), end: new Date(row.period_end) };
+}
+
+function counterOf(row: CommitRow, accountId: string) {
+  return {
+    id: row.counter_id,
+    accountId,
+    metric: row.metric,
+    periodStart: new Date(row.period_start),
+    periodEnd: new Date(row.period_end),
+    used: Number(row.used),
+    peak: Number(row.peak),
+    included: row.included === null ? null : Number(row.included),
+    thresholdNotified: Number(row.threshold_notified),
+    revision: Number(row.revision),
+  };
+}
