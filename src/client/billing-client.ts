@@ -50,6 +50,41 @@ export interface UsageSummary {
   periodEnd: Date;
 }
 
+/** `reserveUsage`: a hold on part of a metric's allowance before serving work. */
+export interface ReserveUsageInput {
+  /** A counted metric of the plan catalog, e.g. `ai_requests`. */
+  metric: string;
+  /** The most the work may use: 1 to 1,000,000. */
+  quantity: number;
+  /** The account the work is for (the service role names it). */
+  accountId?: string;
+  /** A feature the work needs as well (e.g. `api_access`): refused with FEATURE_NOT_IN_PLAN when off. */
+  feature?: string;
+  /** Seconds the hold lasts if neither committed nor released (default 300, at most 3,600). */
+  ttlSeconds?: number;
+  /** Reserving again with the same key answers the same reservation (a retried request). */
+  idempotencyKey?: string;
+}
+
+export interface UsageReservation {
+  id: string;
+  metric: string;
+  quantity: number;
+  expiresAt: Date;
+  /** The idempotency key had reserved before: this is that reservation. */
+  duplicate: boolean;
+  /** The metric's usage; `remaining` counts what holds take. */
+  usage: UsageSummary;
+}
+
+/** `commitUsage`: what reserved work actually used. */
+export interface CommitUsageInput {
+  reservationId: string;
+  /** What the work used, 0 or more (0 records nothing and gives the hold back). */
+  quantity: number;
+  accountId?: string;
+}
+
 export interface UsageRecordResult {
   /** True when the idempotency key had been recorded before: nothing was added. */
   duplicate: boolean;
@@ -63,6 +98,7 @@ export interface UsageRecordResult {
 export const BillingClientErrorCode = {
   // The service's codes (`extensions.code`).
   USAGE_LIMIT_EXCEEDED: 'USAGE_LIMIT_EXCEEDED',
+  FEATURE_NOT_IN_PLAN: 'FEATURE_NOT_IN_PLAN',
   BAD_USER_INPUT: 'BAD_USER_INPUT',
   UNAUTHENTICATED: 'UNAUTHENTICATED',
   FORBIDDEN: 'FORBIDDEN',
@@ -95,6 +131,7 @@ export type BillingClientErrorCode =
  */
 const PERMANENT_CODES: ReadonlySet<string> = new Set([
   BillingClientErrorCode.USAGE_LIMIT_EXCEEDED,
+  BillingClientErrorCode.FEATURE_NOT_IN_PLAN,
   BillingClientErrorCode.BAD_USER_INPUT,
   BillingClientErrorCode.FORBIDDEN,
   BillingClientErrorCode.NOT_FOUND,
@@ -159,12 +196,25 @@ interface GraphQLBody {
 }
 
 const FEATURE_FIELDS = 'feature allowed reason limit used remaining';
-const RESULT_FIELDS = 'duplicate usage { metric used included remaining overage periodStart periodEnd }';
+const USAGE_FIELDS = 'metric used included remaining overage periodStart periodEnd';
+const RESULT_FIELDS = `duplicate usage { ${USAGE_FIELDS} }`;
 
-/** The GraphQL shape of `UsageRecordResult`, dates as ISO strings. */
+/** The GraphQL shape of `UsageSummary`, dates as ISO strings. */
+type UsageSummaryWire = Omit<UsageSummary, 'periodStart' | 'periodEnd'> & {
+  periodStart: string;
+  periodEnd: string;
+};
+
+/** The GraphQL shape of `UsageRecordResult`. */
 interface UsageRecordResultWire {
   duplicate: boolean;
-  usage: Omit<UsageSummary, 'periodStart' | 'periodEnd'> & { periodStart: string; periodEnd: string };
+  usage: UsageSummaryWire;
+}
+
+/** The GraphQL shape of `UsageReservation`. */
+interface UsageReservationWire extends Omit<UsageReservation, 'expiresAt' | 'usage'> {
+  expiresAt: string;
+  usage: UsageSummaryWire;
 }
 
 /**
@@ -231,6 +281,41 @@ export class BillingClient {
       { input: inputs.map(toWireInput) },
     );
     return data.recordUsageBatch.map(fromWireResult);
+  }
+
+  /**
+   * Holds part of a metric's allowance before serving work (USAGE_LIMIT_EXCEEDED when that would pass a hard
+   * limit, counting what other requests hold). Commit what the work used, or release the hold.
+   */
+  async reserveUsage(input: ReserveUsageInput): Promise<UsageReservation> {
+    const data = await this.request<{ reserveUsage: UsageReservationWire }>(
+      `mutation ReserveUsage($input: ReserveUsageInput!) { reserveUsage(input: $input) { id metric quantity expiresAt duplicate usage { ${USAGE_FIELDS} } } }`,
+      { input: withoutUndefined({ ...input }) },
+    );
+    const reservation = data.reserveUsage;
+    return {
+      ...reservation,
+      expiresAt: new Date(reservation.expiresAt),
+      usage: fromWireUsage(reservation.usage),
+    };
+  }
+
+  /** Records what reserved work used, once per reservation (a repeat answers `duplicate: true`). */
+  async commitUsage(input: CommitUsageInput): Promise<UsageRecordResult> {
+    const data = await this.request<{ commitUsage: UsageRecordResultWire }>(
+      `mutation CommitUsage($input: CommitUsageInput!) { commitUsage(input: $input) { ${RESULT_FIELDS} } }`,
+      { input: withoutUndefined({ ...input }) },
+    );
+    return fromWireResult(data.commitUsage);
+  }
+
+  /** Gives a hold back unused; false when it was already committed, released or expired. */
+  async releaseUsage(input: { reservationId: string; accountId?: string }): Promise<boolean> {
+    const data = await this.request<{ releaseUsage: boolean }>(
+      'mutation ReleaseUsage($input: ReleaseUsageInput!) { releaseUsage(input: $input) }',
+      { input: withoutUndefined({ ...input }) },
+    );
+    return data.releaseUsage;
   }
 
   private async request<T>(query: string, variables: Record<string, unknown>): Promise<T> {
@@ -314,14 +399,16 @@ function toWireInput(input: RecordUsageInput): Record<string, unknown> {
 }
 
 function fromWireResult(result: UsageRecordResultWire): UsageRecordResult {
-  return {
-    duplicate: result.duplicate,
-    usage: {
-      ...result.usage,
-      periodStart: new Date(result.usage.periodStart),
-      periodEnd: new Date(result.usage.periodEnd),
-    },
-  };
+  return { duplicate: result.duplicate, usage: fromWireUsage(result.usage) };
+}
+
+function fromWireUsage(usage: UsageSummaryWire): UsageSummary {
+  return { ...usage, periodStart: new Date(usage.periodStart), periodEnd: new Date(usage.periodEnd) };
+}
+
+/** GraphQL variables without the fields left out (an explicit undefined is not valid JSON input). */
+function withoutUndefined(input: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined));
 }
 
 function describeNetworkError(error: unknown): string {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type BillingClient, BillingClientError, type FeatureAccess } from './billing-client';
+import { type BillingClient, BillingClientError } from './billing-client';
 import {
   type FlushResult,
   stderrLogger,
@@ -40,26 +40,35 @@ export interface UsageDeniedBody {
 
 export interface UsageGateOptions<Req extends IncomingMessage, Res extends ServerResponse> {
   /** A `BillingClient` authenticated with a `service` token. */
-  client: Pick<BillingClient, 'featureAccesses' | 'recordUsage'>;
-  /** A feature the route needs (e.g. `api_access`), checked as well as `metric`. */
+  client: Pick<BillingClient, 'reserveUsage' | 'commitUsage' | 'releaseUsage' | 'recordUsage'>;
+  /** A feature the route needs (e.g. `api_access`), checked with the reservation. */
   feature?: string;
-  /** The metric each successful request uses (e.g. `ai_requests`): checked before, recorded after. */
+  /** The metric each request uses (e.g. `ai_requests`): reserved before, committed after. */
   metric: string;
   /** The CODITECT account of the request (from the caller's verified token); undefined answers 401. */
   accountId: (req: Req) => string | undefined;
-  /** How much of the metric the request used, read when the response has finished. Default 1; 0 records nothing. */
+  /**
+   * The most a request may use, held before the handler runs (e.g. a completion's `max_tokens`). Default 1. A
+   * request that would pass a hard limit with it is refused with 402 before any work is done.
+   */
+  reserve?: (req: Req) => number;
+  /**
+   * What the request used, read when the response has finished, and committed. Default: what was reserved.
+   * 0 records nothing. More than reserved is recorded too (the work was done).
+   */
   quantity?: (req: Req, res: Res) => number;
+  /** Seconds a hold lasts if the gateway dies before committing or releasing it (default 300). */
+  ttlSeconds?: number;
   /**
    * The request's idempotency key: a client's retry of the same request must give the same key, so it is
-   * counted once. Default: a new random UUID per request (every request served is counted); pass
-   * `idempotencyKeyHeader` to trust the client's `Idempotency-Key` header instead. The
-   * key sent to the billing service is `<metric>:<key>`, so gates of different metrics on one request do not
-   * collide.
+   * counted once. Default: none (every request served is counted); pass `idempotencyKeyHeader` to trust the
+   * client's `Idempotency-Key` header instead. The key sent to the billing service is `<metric>:<key>`, so gates
+   * of different metrics on one request do not collide.
    */
   idempotencyKey?: (req: Req) => string | undefined;
   /**
-   * When the check cannot get an answer (billing service down, timeout, misconfigured token): `deny` answers
-   * 503 (default); `allow` lets the request through and records it as usual, retried until the service is back.
+   * When the reservation cannot get an answer (billing service down, timeout, misconfigured token): `deny` answers
+   * 503 (default); `allow` lets the request through and records it afterwards, retried until the service is back.
    */
   onUnavailable?: 'deny' | 'allow';
   /** pino or anything with `warn(details, message)` and `error(details, message)`. Default: JSON on stderr. */
@@ -77,7 +86,7 @@ export type UsageGate<Req extends IncomingMessage, Res extends ServerResponse> =
   next: (error?: unknown) => void,
 ) => void) & {
   readonly recorder: UsageRecorder;
-  /** Sends every pending usage record now and waits for the queue to empty (or `timeoutMs`, default 10 s). */
+  /** Sends every pending commit, release and record now and waits for the queue to empty (default 10 s). */
   flush(options?: { timeoutMs?: number }): Promise<FlushResult>;
   /** For shutdown: flushes, then logs whatever is still pending as lost. */
   close(options?: { timeoutMs?: number }): Promise<FlushResult>;
@@ -86,13 +95,20 @@ export type UsageGate<Req extends IncomingMessage, Res extends ServerResponse> =
 const MAX_KEY_LENGTH = 255;
 const PRINTABLE_ASCII = /^[\x21-\x7e]+$/;
 
+/** What the gate does for a request once the billing service has answered the reservation. */
+type Admission =
+  | { kind: 'reserved'; reservationId: string; quantity: number }
+  | { kind: 'refused'; status: number; body: UsageDeniedBody }
+  | { kind: 'unavailable' };
+
 /**
- * Gates a route on the account's plan and records its usage:
+ * Gates a route on the account's plan and meters its usage, so a hard limit holds however many requests run at
+ * once:
  *
- * 1. Before: asks the billing service whether the account may use `feature` (if given) and `metric`.
- *    Refused: 402 with a JSON `error` naming the limit; the handler does not run.
- * 2. After: when the response has gone out with a 2xx status, records `quantity` of `metric` once, with the
- *    request's idempotency key, in the background; failures are retried with back-off and the same key.
+ * 1. Before: reserves `reserve(req)` (default 1) of `metric` (and checks `feature`). Refused: 402 with a JSON
+ *    `error` naming the limit; the handler does not run.
+ * 2. After: when the response has gone out with a 2xx status, commits `quantity(req, res)` in the background
+ *    (retried with back-off; a repeat is counted once); any other outcome releases the hold.
  */
 export function usageGate<
   Req extends IncomingMessage = IncomingMessage,
@@ -101,19 +117,48 @@ export function usageGate<
   const logger = options.logger ?? stderrLogger;
   const recorder =
     options.recorder ?? new UsageRecorder({ ...options.retry, client: options.client, logger });
-  const keys = options.feature ? [options.feature, options.metric] : [options.metric];
   const onUnavailable = options.onUnavailable ?? 'deny';
   const warnedUnknown = new Set<string>();
+
+  async function admit(accountId: string, req: Req, idempotencyKey: string | undefined): Promise<Admission> {
+    let quantity: number;
+    try {
+      quantity = options.reserve ? options.reserve(req) : 1;
+    } catch (error) {
+      logger.error({ metric: options.metric, error: String(error) }, 'reserve(req) threw: 1 is reserved');
+      quantity = 1;
+    }
+    try {
+      const reservation = await options.client.reserveUsage({
+        accountId,
+        metric: options.metric,
+        quantity,
+        ...(options.feature ? { feature: options.feature } : {}),
+        ...(options.ttlSeconds ? { ttlSeconds: options.ttlSeconds } : {}),
+        ...(idempotencyKey ? { idempotencyKey } : {}),
+      });
+      return { kind: 'reserved', reservationId: reservation.id, quantity };
+    } catch (error) {
+      const refusal = refusalOf(error, options, warnedUnknown, logger);
+      if (refusal) return { kind: 'refused', status: 402, body: refusal };
+      const code = error instanceof BillingClientError ? error.code : undefined;
+      const message = error instanceof Error ? error.message : String(error);
+      logger.error(
+        { accountId, feature: options.feature, metric: options.metric, code, onUnavailable },
+        `usage reservation failed: ${message}`,
+      );
+      return { kind: 'unavailable' };
+    }
+  }
 
   async function gate(req: Req, res: Res, next: (error?: unknown) => void): Promise<void> {
     let accountId: string | undefined;
     let requestKey: string | undefined;
     try {
       accountId = options.accountId(req);
-      // Default: a fresh key per request. Every request served is a use, retries included; the key only makes
-      // the *recording* of that use safe to retry. A key the client chooses is trusted only on request
-      // (`idempotencyKey: idempotencyKeyHeader`): a client repeating one key would otherwise be served without end
-      // and counted once.
+      // Default: no key. Every request served is a use, retries included. A key the client chooses is trusted
+      // only on request (`idempotencyKey: idempotencyKeyHeader`): a client repeating one key would otherwise be
+      // served without end and counted once.
       requestKey = options.idempotencyKey?.(req);
     } catch (error) {
       next(error);
@@ -123,8 +168,11 @@ export function usageGate<
       sendError(res, 401, UsageGateErrorCode.UNAUTHENTICATED, 'No account: the request must be signed in');
       return;
     }
-    const idempotencyKey = `${options.metric}:${requestKey ?? randomUUID()}`;
-    if (idempotencyKey.length > MAX_KEY_LENGTH || !PRINTABLE_ASCII.test(idempotencyKey)) {
+    const idempotencyKey = requestKey === undefined ? undefined : `${options.metric}:${requestKey}`;
+    if (
+      idempotencyKey !== undefined &&
+      (idempotencyKey.length > MAX_KEY_LENGTH || !PRINTABLE_ASCII.test(idempotencyKey))
+    ) {
       sendError(
         res,
         400,
@@ -134,37 +182,20 @@ export function usageGate<
       return;
     }
 
-    try {
-      const accesses = await options.client.featureAccesses(accountId, keys);
-      const refused = accesses.find((access) => !access.allowed);
-      if (refused) {
-        if (refused.reason === 'UNKNOWN_FEATURE' && !warnedUnknown.has(refused.feature)) {
-          warnedUnknown.add(refused.feature);
-          logger.warn(
-            { feature: refused.feature },
-            'the billing service does not know this feature: every request of this gate is refused',
-          );
-        }
-        send(res, 402, deniedBody(refused));
-        return;
-      }
-    } catch (error) {
-      const code = error instanceof BillingClientError ? error.code : undefined;
-      const message = error instanceof Error ? error.message : String(error);
-      logger.error(
-        { accountId, feature: options.feature, metric: options.metric, code, onUnavailable },
-        `usage check failed: ${message}`,
+    const admission = await admit(accountId, req, idempotencyKey);
+    if (admission.kind === 'refused') {
+      send(res, admission.status, admission.body);
+      return;
+    }
+    if (admission.kind === 'unavailable' && onUnavailable === 'deny') {
+      res.setHeader('retry-after', '5');
+      sendError(
+        res,
+        503,
+        UsageGateErrorCode.BILLING_UNAVAILABLE,
+        'The billing service is unavailable; try again shortly',
       );
-      if (onUnavailable === 'deny') {
-        res.setHeader('retry-after', '5');
-        sendError(
-          res,
-          503,
-          UsageGateErrorCode.BILLING_UNAVAILABLE,
-          'The billing service is unavailable; try again shortly',
-        );
-        return;
-      }
+      return;
     }
 
     const account = accountId;
@@ -176,14 +207,24 @@ export function usageGate<
       settled = true;
       res.off('finish', settle);
       res.off('close', settle);
-      if (!res.headersSent || res.statusCode < 200 || res.statusCode > 299) return;
-      const quantity = quantityOf(req, res);
+      const served = res.headersSent && res.statusCode >= 200 && res.statusCode <= 299;
+      const quantity = served
+        ? quantityOf(req, res, admission.kind === 'reserved' ? admission.quantity : 1)
+        : null;
+      if (admission.kind === 'reserved') {
+        const reservationId = admission.reservationId;
+        if (quantity === null)
+          recorder.enqueueRelease({ reservationId, accountId: account, metric: options.metric });
+        else recorder.enqueueCommit({ reservationId, quantity, accountId: account, metric: options.metric });
+        return;
+      }
+      // Served while the billing service could not be asked (onUnavailable: allow): recorded once it is back.
       if (quantity === null || quantity === 0) return;
       recorder.enqueue({
         accountId: account,
         metric: options.metric,
         quantity,
-        idempotencyKey,
+        idempotencyKey: idempotencyKey ?? `${options.metric}:${randomUUID()}`,
         occurredAt: new Date(),
       });
     };
@@ -192,8 +233,9 @@ export function usageGate<
     next();
   }
 
-  function quantityOf(req: Req, res: Res): number | null {
-    if (!options.quantity) return 1;
+  /** What the request used, or null when it cannot be told (logged; the hold is released). */
+  function quantityOf(req: Req, res: Res, reserved: number): number | null {
+    if (!options.quantity) return reserved;
     let quantity: unknown;
     try {
       quantity = options.quantity(req, res);
@@ -234,35 +276,68 @@ export function idempotencyKeyHeader(req: IncomingMessage): string | undefined {
   return Array.isArray(value) ? value.join(', ') : value || undefined;
 }
 
-function deniedBody(access: FeatureAccess): UsageDeniedBody {
-  if (access.reason === 'LIMIT_REACHED') {
+/** The 402 answer for a reservation the billing service refused, or null when it did not refuse it. */
+function refusalOf(
+  error: unknown,
+  options: { metric: string; feature?: string },
+  warnedUnknown: Set<string>,
+  logger: UsageLogger,
+): UsageDeniedBody | null {
+  if (!(error instanceof BillingClientError)) return null;
+  const extensions = error.details.extensions ?? {};
+  if (error.code === UsageGateErrorCode.USAGE_LIMIT_EXCEEDED) {
+    const limit = numberOrNull(extensions.limit);
+    const used = numberOrNull(extensions.used);
     return {
       error: {
         code: UsageGateErrorCode.USAGE_LIMIT_EXCEEDED,
-        feature: access.feature,
-        reason: access.reason,
-        limit: access.limit,
-        used: access.used,
+        feature: options.metric,
+        reason: 'LIMIT_REACHED',
+        limit,
+        used,
         message:
-          access.limit === null
-            ? `Usage limit of ${access.feature} reached for this billing period`
-            : `Usage limit reached: ${access.used ?? access.limit} of ${access.limit} ${access.feature} included in the plan used this billing period`,
+          limit === null
+            ? `Usage limit of ${options.metric} reached for this billing period`
+            : `Usage limit reached: ${used ?? limit} of ${limit} ${options.metric} included in the plan used this billing period. ${error.message}`,
       },
     };
   }
+  if (error.code === UsageGateErrorCode.FEATURE_NOT_IN_PLAN) {
+    const feature =
+      typeof extensions.feature === 'string' ? extensions.feature : (options.feature ?? options.metric);
+    return notInPlan(feature, 'NOT_IN_PLAN', `${feature} is not included in the account's plan`);
+  }
+  const field = extensions.field;
+  if (error.code === 'BAD_USER_INPUT' && (field === 'feature' || field === 'metric')) {
+    // The gate names a feature or metric no plan has: a configuration error that refuses every request.
+    const name = field === 'feature' ? (options.feature ?? '') : options.metric;
+    if (!warnedUnknown.has(name)) {
+      warnedUnknown.add(name);
+      logger.warn(
+        { feature: name },
+        'the billing service does not know this feature: every request of this gate is refused',
+      );
+    }
+    return notInPlan(name, 'UNKNOWN_FEATURE', `${name} is not a feature of any plan`);
+  }
+  return null;
+}
+
+function notInPlan(feature: string, reason: string, message: string): UsageDeniedBody {
   return {
     error: {
       code: UsageGateErrorCode.FEATURE_NOT_IN_PLAN,
-      feature: access.feature,
-      reason: access.reason,
-      limit: access.limit,
-      used: access.used,
-      message:
-        access.reason === 'UNKNOWN_FEATURE'
-          ? `${access.feature} is not a feature of any plan`
-          : `${access.feature} is not included in the account's plan`,
+      feature,
+      reason,
+      limit: null,
+      used: null,
+      message,
     },
   };
+}
+
+function numberOrNull(value: unknown): number | null {
+  return typeof value === 'number' ? value : null;
 }
 
 function sendError(res: ServerResponse, status: number, code: UsageGateErrorCode, message: string): void {

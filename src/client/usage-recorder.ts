@@ -1,4 +1,4 @@
-import type { BillingClient, RecordUsageInput } from './billing-client';
+import type { BillingClient, CommitUsageInput, RecordUsageInput } from './billing-client';
 import { BillingClientError } from './billing-client';
 
 /** What the recorder and the middleware log through: pino, or anything with the same two-argument calls. */
@@ -24,8 +24,25 @@ function writeLine(level: string, details: object, message: string): void {
 /** One use to record for an account. */
 export type UsageRecord = RecordUsageInput & { accountId: string };
 
+/** What reserved work used, to commit for an account (`metric` is for the logs). */
+export type UsageCommit = CommitUsageInput & { accountId: string; metric: string };
+
+/** A hold to give back (the work failed). */
+export interface UsageRelease {
+  reservationId: string;
+  accountId: string;
+  metric: string;
+}
+
+/** What the recorder sends: a use, a commit of reserved work, or a release of a hold. */
+type UsageJob =
+  | { kind: 'record'; record: UsageRecord }
+  | { kind: 'commit'; commit: UsageCommit }
+  | { kind: 'release'; release: UsageRelease };
+
 export interface UsageRecorderOptions {
-  client: Pick<BillingClient, 'recordUsage'>;
+  /** `commitUsage` and `releaseUsage` are needed only to queue commits and releases. */
+  client: Pick<BillingClient, 'recordUsage'> & Partial<Pick<BillingClient, 'commitUsage' | 'releaseUsage'>>;
   logger?: UsageLogger;
   /** Records waiting or in flight; a record past it is dropped and logged. Default 10,000. */
   maxQueue?: number;
@@ -45,7 +62,10 @@ export interface UsageRecorderOptions {
 export interface UsageRecorderStats {
   /** Waiting for an attempt or in flight now. */
   pending: number;
+  /** Records and commits the service counted. */
   recorded: number;
+  /** Holds given back. */
+  released: number;
   /** Answered as already recorded (its idempotency key was known): counted once, as it should be. */
   duplicates: number;
   /** Failed attempts that were scheduled again. */
@@ -62,10 +82,20 @@ export interface FlushResult {
 }
 
 interface Entry {
-  record: UsageRecord;
+  job: UsageJob;
   attempts: number;
   dueAt: number;
 }
+
+/** A commit that can never succeed: the reservation is unknown, was released, or the input is wrong. */
+const PERMANENT_COMMIT_CODES: ReadonlySet<string> = new Set([
+  'NOT_FOUND',
+  'CONFLICT',
+  'BAD_USER_INPUT',
+  'FORBIDDEN',
+]);
+/** A release is a courtesy (a hold expires by itself): a few tries, then it is left to expire. */
+const RELEASE_ATTEMPTS = 3;
 
 /**
  * Sends usage records to the billing service in the background, retrying failures with exponential back-off
@@ -95,7 +125,14 @@ export class UsageRecorder {
   /** close() has finished: nothing is retried any more. */
   private stopped = false;
   private idleWaiters: Array<() => void> = [];
-  private readonly counters = { recorded: 0, duplicates: 0, retries: 0, overLimit: 0, dropped: 0 };
+  private readonly counters = {
+    recorded: 0,
+    released: 0,
+    duplicates: 0,
+    retries: 0,
+    overLimit: 0,
+    dropped: 0,
+  };
 
   constructor(options: UsageRecorderOptions) {
     this.client = options.client;
@@ -122,11 +159,25 @@ export class UsageRecorder {
    * recovered from the logs) when it is dropped because the queue is full or the recorder is closed.
    */
   enqueue(record: UsageRecord): boolean {
+    return this.add({ kind: 'record', record });
+  }
+
+  /** Queues the commit of reserved work (retried like a record: a repeat is answered as a duplicate). */
+  enqueueCommit(commit: UsageCommit): boolean {
+    return this.add({ kind: 'commit', commit });
+  }
+
+  /** Queues the release of a hold whose work failed. */
+  enqueueRelease(release: UsageRelease): boolean {
+    return this.add({ kind: 'release', release });
+  }
+
+  private add(job: UsageJob): boolean {
     if (this.closed || this.pending >= this.maxQueue) {
-      this.drop(record, this.closed ? 'the recorder is closed' : `the queue is full (${this.maxQueue})`);
+      this.drop(job, this.closed ? 'the recorder is closed' : `the queue is full (${this.maxQueue})`);
       return false;
     }
-    this.ready.push({ record, attempts: 0, dueAt: Date.now() });
+    this.ready.push({ job, attempts: 0, dueAt: Date.now() });
     this.pump();
     return true;
   }
@@ -158,7 +209,7 @@ export class UsageRecorder {
     const lost = [...this.ready, ...this.delayed];
     this.ready.length = 0;
     this.delayed.clear();
-    for (const entry of lost) this.drop(entry.record, 'still pending when the recorder closed');
+    for (const entry of lost) this.drop(entry.job, 'still pending when the recorder closed');
     return result;
   }
 
@@ -177,9 +228,22 @@ export class UsageRecorder {
 
   private async attempt(entry: Entry): Promise<void> {
     entry.attempts += 1;
-    const { record } = entry;
+    const { job } = entry;
     try {
-      const result = await this.client.recordUsage(record);
+      if (job.kind === 'release') {
+        const { reservationId, accountId } = job.release;
+        await this.requireMethod('releaseUsage')({ reservationId, accountId });
+        this.counters.released += 1;
+        return;
+      }
+      const result =
+        job.kind === 'record'
+          ? await this.client.recordUsage(job.record)
+          : await this.requireMethod('commitUsage')({
+              reservationId: job.commit.reservationId,
+              quantity: job.commit.quantity,
+              accountId: job.commit.accountId,
+            });
       if (!result.duplicate) {
         this.counters.recorded += 1;
         return;
@@ -190,37 +254,49 @@ export class UsageRecorder {
       // key to have its requests served and counted once. The work was done again, so it is worth seeing.
       if (entry.attempts === 1)
         this.logger.warn(
-          describeRecord(record),
-          'usage not counted: its idempotency key was recorded before (a retried request was served again)',
+          describeJob(job),
+          job.kind === 'record'
+            ? 'usage not counted: its idempotency key was recorded before (a retried request was served again)'
+            : 'usage not counted: its reservation was committed before (a retried request was served again)',
         );
     } catch (error) {
       this.fail(entry, error);
     }
   }
 
+  private requireMethod<Name extends 'commitUsage' | 'releaseUsage'>(name: Name): BillingClient[Name] {
+    const method = this.client[name];
+    if (!method) throw new Error(`the recorder's client has no ${name}`);
+    return method.bind(this.client) as BillingClient[Name];
+  }
+
   private fail(entry: Entry, error: unknown): void {
-    const { record } = entry;
+    const { job } = entry;
     const code = error instanceof BillingClientError ? error.code : 'UNEXPECTED';
     const message = error instanceof Error ? error.message : String(error);
-    if (code === 'USAGE_LIMIT_EXCEEDED') {
+    if (job.kind === 'record' && code === 'USAGE_LIMIT_EXCEEDED') {
       // The check allowed the request, then other requests of the account used up the limit before this one
       // was recorded. The request has been served; the service counts nothing past a hard limit, and repeating
       // the record could never succeed, so it is logged for whoever reconciles and not retried.
       this.counters.overLimit += 1;
       this.logger.warn(
-        { ...describeRecord(record), code },
+        { ...describeJob(job), code },
         'usage over the limit after the check allowed the request (a race): not recorded, not retried',
       );
       return;
     }
-    const retryable = error instanceof BillingClientError ? error.retryable : true;
-    if (!retryable || entry.attempts >= this.maxAttempts || this.stopped) {
+    const retryable =
+      job.kind === 'record'
+        ? !(error instanceof BillingClientError) || error.retryable
+        : !PERMANENT_COMMIT_CODES.has(code) && (!(error instanceof BillingClientError) || error.retryable);
+    const attempts = job.kind === 'release' ? RELEASE_ATTEMPTS : this.maxAttempts;
+    if (!retryable || entry.attempts >= attempts || this.stopped) {
       const why = !retryable
         ? `${code} is permanent`
         : this.stopped
           ? 'failed after the recorder closed'
           : `${entry.attempts} attempts`;
-      this.drop(record, `${why}: ${message}`, code, entry.attempts);
+      this.drop(job, `${why}: ${message}`, code, entry.attempts);
       return;
     }
     const delay = this.backoff(entry.attempts);
@@ -228,8 +304,8 @@ export class UsageRecorder {
     this.delayed.add(entry);
     this.counters.retries += 1;
     this.logger.warn(
-      { ...describeRecord(record), code, attempts: entry.attempts, retryInMs: delay },
-      `usage record failed (${message}); retrying with the same idempotency key`,
+      { ...describeJob(job), code, attempts: entry.attempts, retryInMs: delay },
+      `usage ${job.kind} failed (${message}); retrying with the same ${job.kind === 'record' ? 'idempotency key' : 'reservation'}`,
     );
     this.schedule();
   }
@@ -271,9 +347,17 @@ export class UsageRecorder {
     this.timerDueAt = Number.POSITIVE_INFINITY;
   }
 
-  private drop(record: UsageRecord, why: string, code?: string, attempts?: number): void {
+  private drop(job: UsageJob, why: string, code?: string, attempts?: number): void {
+    if (job.kind === 'release') {
+      // Nothing is lost: the hold expires by itself.
+      this.logger.warn(
+        { ...describeJob(job), code, attempts },
+        `hold not released (${why}): it expires by itself`,
+      );
+      return;
+    }
     this.counters.dropped += 1;
-    this.logger.error({ ...describeRecord(record), code, attempts }, `usage record lost: ${why}`);
+    this.logger.error({ ...describeJob(job), code, attempts }, `usage ${job.kind} lost: ${why}`);
   }
 
   private untilIdle(timeoutMs: number): Promise<void> {
@@ -295,7 +379,16 @@ export class UsageRecorder {
   }
 }
 
-function describeRecord(record: UsageRecord): Record<string, unknown> {
+function describeJob(job: UsageJob): Record<string, unknown> {
+  if (job.kind === 'commit') {
+    const { accountId, metric, quantity, reservationId } = job.commit;
+    return { accountId, metric, quantity, reservationId };
+  }
+  if (job.kind === 'release') {
+    const { accountId, metric, reservationId } = job.release;
+    return { accountId, metric, reservationId };
+  }
+  const { record } = job;
   return {
     accountId: record.accountId,
     metric: record.metric,

@@ -8,6 +8,7 @@ import {
   usageGate,
   type UsageLogger,
 } from '../../src/client';
+import { UsageCounter } from '../../src/entities';
 import { type BillingStack, startBillingStack } from '../support/billing-stack';
 import { waitUntil } from '../support/wait';
 
@@ -29,7 +30,8 @@ class RecordingLogger implements UsageLogger {
 
 /**
  * Between the gateway and the billing service: forwards, or plays an outage (`down`: connections are cut), or
- * loses the answers of the next `loseRecordAnswers` recordUsage calls after the service has handled them.
+ * loses the answers of the next `loseRecordAnswers` commitUsage or recordUsage calls after the service has
+ * handled them.
  */
 class UnreliableNetwork {
   down = false;
@@ -66,7 +68,7 @@ class UnreliableNetwork {
       body,
     });
     const text = await answer.text();
-    if (body.includes('recordUsage') && this.loseRecordAnswers > 0) {
+    if ((body.includes('commitUsage') || body.includes('recordUsage')) && this.loseRecordAnswers > 0) {
       this.loseRecordAnswers -= 1;
       return null;
     }
@@ -198,13 +200,20 @@ describe('usageGate in front of the billing service', () => {
       throw new Error('handler bug');
     });
     app.post('/race', meteredGate, async (req, res) => {
-      // Another gateway instance uses the last request of the allowance while this one is being served.
-      await client.recordUsage({
-        accountId: req.get('x-account-id'),
-        metric: 'ai_requests',
-        quantity: 1,
-        idempotencyKey: 'other-instance-1',
-      });
+      // Another gateway instance tries to use the last request of the allowance while this one is served: the
+      // reservation holds it for this request.
+      const other = await client
+        .recordUsage({
+          accountId: req.get('x-account-id'),
+          metric: 'ai_requests',
+          quantity: 1,
+          idempotencyKey: 'other-instance-1',
+        })
+        .then(
+          () => 'recorded',
+          (error: unknown) => (error instanceof Error && 'code' in error ? String(error.code) : 'failed'),
+        );
+      handled.push(`other instance: ${other}`);
       ok(req, res);
     });
     gateway = app.listen(0, '127.0.0.1');
@@ -333,13 +342,17 @@ describe('usageGate in front of the billing service', () => {
     expect(await used('acct_mw_free')).toBe(0);
   });
 
-  it('records nothing when the handler answers 500 or throws', async () => {
+  it('records nothing when the handler answers 500 or throws, and gives the holds back', async () => {
     const before = metered.recorder.stats();
     expect((await call('/fails', 'acct_mw_failing')).status).toBe(500);
     expect((await call('/throws', 'acct_mw_failing')).status).toBe(500);
     await flushAll();
     expect(await used('acct_mw_failing')).toBe(0);
-    expect(metered.recorder.stats()).toEqual(before);
+    expect(metered.recorder.stats()).toEqual({ ...before, released: before.released + 2 });
+    const counter = await stack.service.service.orm.em
+      .fork()
+      .findOneOrFail(UsageCounter, { accountId: 'acct_mw_failing', metric: 'ai_requests' });
+    expect(counter.reserved).toBe(0);
   });
 
   it('counts a retried request with the same Idempotency-Key once', async () => {
@@ -391,24 +404,31 @@ describe('usageGate in front of the billing service', () => {
     expect(logger.lines[0].details).toMatchObject({ code: 'NETWORK_ERROR', attempts: 1 });
   });
 
-  it('logs, and does not retry, a record refused over the limit after the check allowed it (a race)', async () => {
+  it('holds the last unit of the allowance for the request it lets through: no race past the limit', async () => {
     await seed('acct_mw_race', 99);
     const before = metered.recorder.stats();
     expect((await call('/race', 'acct_mw_race')).status).toBe(200);
+    // The other instance's use came while this request held the last unit: refused, not served past the limit.
+    expect(handled).toEqual(['other instance: USAGE_LIMIT_EXCEEDED', '/race acct_mw_race']);
     await flushAll();
     expect(await used('acct_mw_race')).toBe(100);
     expect(metered.recorder.stats()).toMatchObject({
-      overLimit: before.overLimit + 1,
-      retries: before.retries,
+      recorded: before.recorded + 1,
+      overLimit: before.overLimit,
       dropped: before.dropped,
     });
-    expect(logger.lines).toEqual([
-      {
-        level: 'warn',
-        details: expect.objectContaining({ accountId: 'acct_mw_race', code: 'USAGE_LIMIT_EXCEEDED' }),
-        message: expect.stringContaining('(a race): not recorded, not retried'),
-      },
-    ]);
+    expect(logger.lines).toEqual([]);
+  });
+
+  it('serves exactly the allowance left when many requests arrive at once', async () => {
+    await seed('acct_mw_burst', 90);
+    const statuses = await Promise.all(
+      Array.from({ length: 60 }, async () => (await call('/ai-default-key', 'acct_mw_burst')).status),
+    );
+    expect(statuses.filter((status) => status === 200)).toHaveLength(10);
+    expect(statuses.filter((status) => status === 402)).toHaveLength(50);
+    await flushAll();
+    expect(await used('acct_mw_burst')).toBe(100);
   });
 
   describe('with the billing service down', () => {
