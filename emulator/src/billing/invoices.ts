@@ -19,6 +19,7 @@ import {
   subscriptionIdOfInvoice,
 } from './invoice-objects';
 import { invoiceTotals } from './math';
+import { refreshMeteredLines } from './metered-lines';
 import { type ChargeResult, confirmPaymentIntent, cancelPaymentIntent, newPaymentIntent } from './payments';
 import { hostedUrl } from './urls';
 
@@ -136,9 +137,19 @@ export function defaultPaymentMethodFor(emu: Emulator, inv: Stripe.Invoice): str
   );
 }
 
+/** Late usage for a line's period changes the draft first (`invoice.updated`), then it is finalized. */
+function refreshUsageBeforeFinalizing(emu: Emulator, inv: Stripe.Invoice): void {
+  const before = structuredClone(inv);
+  if (!refreshMeteredLines(emu, inv)) return;
+  recomputeTotals(inv, 0);
+  emu.store.put(C.invoice, inv);
+  emit(emu, 'invoice.updated', inv, previousAttributes(before, inv));
+}
+
 /**
- * draft → open. Applies the customer balance, numbers the invoice, creates its payment intent
- * (charge_automatically, amount > 0) and emits `invoice.finalized` (+ `payment_intent.created`).
+ * draft → open. Metered lines are computed again from the usage known now (see `metered-lines.ts`).
+ * Applies the customer balance, numbers the invoice, creates its payment intent (charge_automatically,
+ * amount > 0) and emits `invoice.finalized` (+ `payment_intent.created`).
  * A zero-amount invoice is paid at once (Stripe marks $0 invoices paid without a charge).
  */
 export function finalizeInvoice(emu: Emulator, inv: Stripe.Invoice): Stripe.Invoice {
@@ -149,6 +160,7 @@ export function finalizeInvoice(emu: Emulator, inv: Stripe.Invoice): Stripe.Invo
       'invoice_not_editable',
     );
   }
+  refreshUsageBeforeFinalizing(emu, inv);
   const customerId = customerIdOf(inv);
   const at = now(emu, customerId);
   const customer = emu.store.get<Stripe.Customer>(C.customer, customerId);
