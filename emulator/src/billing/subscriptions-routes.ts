@@ -210,6 +210,7 @@ function cancel(req: ApiRequest): Stripe.Subscription {
     invoiceNow: p.bool('invoice_now') ?? false,
     prorate: p.bool('prorate') ?? false,
     reason: 'cancellation_requested',
+    dropPendingProrations: true,
   });
 }
 

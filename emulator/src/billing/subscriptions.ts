@@ -904,6 +904,26 @@ export function updateSubscription(
 // ---------------------------------------------------------------------------------------------
 // Cancel
 
+/**
+ * Pending proration items of the subscription, dropped by a cancel without `invoice_now` and `prorate` (the SDK's
+ * `subscriptions.cancel`: "if the subscription is set to cancel immediately, pending prorations are removed if
+ * invoice_now and prorate are both set to false"); other pending items stay for the customer's next invoice.
+ */
+function removePendingProrations(emu: Emulator, sub: Stripe.Subscription): void {
+  for (const item of pendingItems(emu, customerIdOf(sub), { subscription: sub.id })) {
+    if (!item.proration || item.parent?.subscription_details?.subscription !== sub.id) continue;
+    emu.store.delete(C.invoiceItem, item.id);
+    emit(emu, 'invoiceitem.deleted', item);
+  }
+}
+
+/**
+ * Ends the subscription now (`DELETE /v1/subscriptions/:id`, https://docs.stripe.com/api/subscriptions/cancel and
+ * the SDK's `SubscriptionCancelParams`): `prorate` adds an invoice item crediting the unused time of the licensed
+ * items; `invoice_now` makes a final invoice, charged at once, with the metered usage of the period so far and the
+ * pending items (that credit included). Without `invoice_now` the period's usage is not billed ("all metered usage
+ * is discarded"); `dropPendingProrations` (both flags false on the API) removes the pending prorations.
+ */
 export function cancelNow(
   emu: Emulator,
   sub: Stripe.Subscription,
@@ -911,6 +931,7 @@ export function cancelNow(
     invoiceNow: boolean;
     prorate: boolean;
     reason: Stripe.Subscription.CancellationDetails.Reason | null;
+    dropPendingProrations?: boolean;
   },
 ): Stripe.Subscription {
   if (sub.status === 'canceled') {
@@ -930,6 +951,7 @@ export function cancelNow(
       }));
     recordProrationItems(emu, sub, prorationLines(emu, sub, planned, at));
   }
+  if (opts.dropPendingProrations && !opts.invoiceNow && !opts.prorate) removePendingProrations(emu, sub);
   if (opts.invoiceNow) {
     const metered = meteredLines(emu, sub, { start: period.start, end: at }).filter((l) => l.amount !== 0);
     invoiceSubscription(emu, sub, 'subscription_cycle', metered, { start: period.start, end: at });
