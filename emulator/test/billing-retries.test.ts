@@ -63,6 +63,8 @@ describe.each(['unpaid', 'canceled'] as const)('retries ending %s', (finalStatus
       'charge.failed',
       'payment_intent.payment_failed',
       'invoice.payment_failed',
+      // An automatic payment failure makes the customer delinquent.
+      'customer.updated',
       'customer.subscription.updated',
     ]);
 

@@ -21,6 +21,7 @@ import {
   customerIdOf,
   pendingItems,
   finalizeInvoice,
+  paymentMethodThatPaid,
   subscriptionIdOfInvoice,
   voidInvoice,
 } from './invoices';
@@ -326,6 +327,14 @@ export interface CreateArgs {
   description: string | null;
   metadata: Record<string, string>;
   prorationBehavior: ProrationBehavior;
+  /** `payment_settings.save_default_payment_method` (default `off`). */
+  saveDefaultPaymentMethod?: SaveDefaultPaymentMethod;
+}
+
+export type SaveDefaultPaymentMethod = Stripe.Subscription.PaymentSettings.SaveDefaultPaymentMethod;
+
+function setSaveDefaultPaymentMethod(sub: Stripe.Subscription, value: SaveDefaultPaymentMethod): void {
+  if (sub.payment_settings) sub.payment_settings.save_default_payment_method = value;
 }
 
 export function createSubscription(emu: Emulator, args: CreateArgs): Stripe.Subscription {
@@ -408,6 +417,7 @@ export function createSubscription(emu: Emulator, args: CreateArgs): Stripe.Subs
     metadata: args.metadata,
     testClock: idOf(customer.test_clock),
   });
+  setSaveDefaultPaymentMethod(sub, args.saveDefaultPaymentMethod ?? 'off');
   for (const it of args.items) {
     sub.items.data.push(
       buildItem({
@@ -486,6 +496,17 @@ export function createSubscription(emu: Emulator, args: CreateArgs): Stripe.Subs
   return sub;
 }
 
+/**
+ * `payment_settings.save_default_payment_method: on_subscription`: "Configure whether Stripe updates
+ * `subscription.default_payment_method` when payment succeeds" (the SDK's Subscription type): the payment method
+ * that paid one of the subscription's invoices becomes its default, if it is not already.
+ */
+function paymentMethodToSave(emu: Emulator, sub: Stripe.Subscription, inv: Stripe.Invoice): string | null {
+  if (sub.payment_settings?.save_default_payment_method !== 'on_subscription') return null;
+  const paidWith = paymentMethodThatPaid(emu, inv);
+  return paidWith && paidWith !== idOf(sub.default_payment_method) ? paidWith : null;
+}
+
 /** incomplete|past_due|unpaid → active, with `customer.subscription.updated`. */
 function activate(emu: Emulator, sub: Stripe.Subscription): void {
   if (sub.status === 'active' || sub.status === 'trialing' || sub.status === 'canceled') return;
@@ -502,10 +523,18 @@ onInvoice({
     if (!subId) return;
     const sub = emu.store.get<Stripe.Subscription>(C.subscription, subId);
     if (!sub) return;
-    if (sub.status === 'incomplete' || sub.status === 'past_due' || sub.status === 'unpaid') {
+    const recovers =
+      sub.status === 'past_due' ||
+      sub.status === 'unpaid' ||
       // Only when no other invoice of the subscription is still open (Stripe: latest invoice).
-      if (sub.latest_invoice === inv.id || sub.status !== 'incomplete') activate(emu, sub);
-    }
+      (sub.status === 'incomplete' && sub.latest_invoice === inv.id);
+    const newDefault = paymentMethodToSave(emu, sub, inv);
+    if (!recovers && !newDefault) return;
+    const { obj, previous } = emu.store.update<Stripe.Subscription>(C.subscription, sub.id, (s) => {
+      if (recovers) s.status = 'active';
+      if (newDefault) s.default_payment_method = newDefault;
+    });
+    emit(emu, 'customer.subscription.updated', obj, previous);
   },
   paymentFailed: (emu, inv, finalAttempt) => {
     const subId = subscriptionIdOfInvoice(inv);
@@ -580,6 +609,7 @@ export interface UpdateArgs {
   description: string | null | undefined;
   pauseCollection: Stripe.Subscription.PauseCollection | null | undefined;
   paymentBehavior: PaymentBehavior;
+  saveDefaultPaymentMethod?: SaveDefaultPaymentMethod;
 }
 
 interface PlannedProration {
@@ -822,6 +852,7 @@ export function updateSubscription(
   if (args.description !== undefined) sub.description = args.description;
   if (args.defaultPaymentMethod !== undefined) sub.default_payment_method = args.defaultPaymentMethod;
   if (args.pauseCollection !== undefined) sub.pause_collection = args.pauseCollection;
+  if (args.saveDefaultPaymentMethod) setSaveDefaultPaymentMethod(sub, args.saveDefaultPaymentMethod);
   if (args.cancelAtPeriodEnd !== undefined) {
     sub.cancel_at_period_end = args.cancelAtPeriodEnd;
     sub.cancel_at = args.cancelAtPeriodEnd ? subPeriod(sub).end : null;
