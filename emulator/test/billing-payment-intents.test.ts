@@ -11,14 +11,12 @@
  *   succeeds", the SDK's Subscription type).
  */
 import type Stripe from 'stripe';
-import { type TestEmulator, useEmulatorPerFile } from './core-helpers';
+import { useEmulatorPerFile } from './core-helpers';
 import { advanceClock, eventsOf, GRACE, T0 } from './billing-helpers';
 
-let emu: TestEmulator;
 let stripe: Stripe;
 
 useEmulatorPerFile((started) => {
-  emu = started;
   stripe = started.stripe;
 });
 
