@@ -167,3 +167,43 @@ test('v2 meter events (JSON, ISO timestamps) and v2 adjustments', async () => {
   });
   expect(meterUsage(emu.emulator, m.id, c.id, now - 60, now + 1)).toBe(0);
 });
+
+test("a duplicate identifier is Stripe's 400: no code, the recorded wording, Stripe-Should-Retry: false", async () => {
+  const c = await stripe.customers.create({});
+  const m = await meter('sum', 'dup');
+  const body = `event_name=dup&identifier=usage-42&payload[stripe_customer_id]=${c.id}&payload[value]=3`;
+  const first = await emu.raw('POST', '/v1/billing/meter_events', { body });
+  expect(first.status).toBe(200);
+  const again = await emu.raw('POST', '/v1/billing/meter_events', {
+    body: body.replace('value]=3', 'value]=4'),
+  });
+  expect(again.status).toBe(400);
+  expect(again.headers.get('stripe-should-retry')).toBe('false');
+  expect(again.json).toEqual({
+    error: {
+      type: 'invalid_request_error',
+      message: 'An event already exists with identifier usage-42.',
+    },
+  });
+  // The SDK surfaces it as an invalid request without a code; the first value stays counted alone.
+  await expect(
+    stripe.billing.meterEvents.create({
+      event_name: 'dup',
+      identifier: 'usage-42',
+      payload: { stripe_customer_id: c.id, value: '5' },
+    }),
+  ).rejects.toMatchObject({ statusCode: 400, type: 'StripeInvalidRequestError', code: undefined });
+  // The v2 endpoint shares the identifier space and the check.
+  await expect(
+    stripe.v2.billing.meterEvents.create({
+      event_name: 'dup',
+      identifier: 'usage-42',
+      payload: { stripe_customer_id: c.id, value: '6' },
+    }),
+  ).rejects.toMatchObject({
+    statusCode: 400,
+    message: 'An event already exists with identifier usage-42.',
+  });
+  const now = emu.emulator.now();
+  expect(meterUsage(emu.emulator, m.id, c.id, now - 60, now + 1)).toBe(3);
+});

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type Stripe from 'stripe';
 import type { Emulator } from '../core/emulator';
-import { invalidRequest, missingParam } from '../core/errors';
+import { invalidRequest, missingParam, StripeApiError } from '../core/errors';
 import { type ApiRequest, HttpResponse, type Route } from '../core/http';
 import { newId, randomBase62 } from '../core/ids';
 import { paginate } from '../core/list';
@@ -24,6 +24,21 @@ export interface StoredMeterEvent {
 const IDENTIFIER_INDEX = '_meter_event_identifier';
 
 /** Stripe keeps identifiers at least 24 h for de-duplication; we keep them for good. */
+
+/**
+ * What Stripe answers for an identifier it already holds: a 400 `invalid_request_error` with no `code`,
+ * marked not retryable. Wording and header as integrators recorded them from the live API
+ * (langfuse/langfuse PR 16292: "An event already exists with identifier <id>.", `stripe-should-retry: false`);
+ * https://docs.stripe.com/api/billing/meter-event/create: identifiers are unique for at least 24 hours.
+ */
+function duplicateIdentifier(identifier: string): StripeApiError {
+  return new StripeApiError(
+    400,
+    { type: 'invalid_request_error', message: `An event already exists with identifier ${identifier}.` },
+    { 'Stripe-Should-Retry': 'false' },
+  );
+}
+
 const PAST_LIMIT = 35 * 24 * 3600;
 const FUTURE_LIMIT = 5 * 60;
 
@@ -51,13 +66,7 @@ export function recordMeterEvent(emu: Emulator, input: MeterEventInput, paramPre
   }
   const identifier = input.identifier ?? randomBase62(24);
   // An index keyed by identifier keeps de-duplication O(1) under load.
-  if (emu.store.get(IDENTIFIER_INDEX, identifier)) {
-    throw invalidRequest(
-      `An event with identifier '${identifier}' already exists.`,
-      name('identifier'),
-      'duplicate_meter_event',
-    );
-  }
+  if (emu.store.get(IDENTIFIER_INDEX, identifier)) throw duplicateIdentifier(identifier);
   const ev: StoredMeterEvent = {
     id: newId('mev'),
     event_name: input.event_name,
