@@ -13,6 +13,8 @@ export const ErrorCode = {
   CARD_DECLINED: 'CARD_DECLINED',
   STRIPE_ERROR: 'STRIPE_ERROR',
   USAGE_LIMIT_EXCEEDED: 'USAGE_LIMIT_EXCEEDED',
+  /** A trial the account (or its card) already had: `extensions.reason` is ACCOUNT or CARD. */
+  TRIAL_NOT_AVAILABLE: 'TRIAL_NOT_AVAILABLE',
   /** A reservation for work that needs a feature the account's plan does not include (`extensions.feature`). */
   FEATURE_NOT_IN_PLAN: 'FEATURE_NOT_IN_PLAN',
   RATE_LIMITED: 'RATE_LIMITED',

@@ -1,4 +1,4 @@
-import { Arg, Ctx, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import type { RequestContext } from '../graphql/context';
 import { toSubscription } from '../graphql/mappers';
 import { InvoicePreview } from '../schema/invoice-preview.type';
@@ -31,7 +31,8 @@ export class SubscriptionResolver {
   }
 
   @Mutation(() => BillingSubscription, {
-    description: 'Upgrades now (prorated) or downgrades at the period end',
+    description:
+      'Upgrades now (prorated and charged at once) or downgrades and switches interval at the period end. A sales-led subscription changes only through an admin (FORBIDDEN)',
   })
   async changeSubscription(
     @Arg('input', () => ChangeSubscriptionInput) input: ChangeSubscriptionInput,
@@ -39,7 +40,7 @@ export class SubscriptionResolver {
   ): Promise<BillingSubscription> {
     const changed = await context.services.stripe.subscriptions.change(
       context.em,
-      context.requireCaller().accountId,
+      targetOf(context, input.accountId),
       input,
       { asAdmin: context.isAdmin },
     );
@@ -58,29 +59,59 @@ export class SubscriptionResolver {
     );
   }
 
-  @Mutation(() => BillingSubscription, { description: 'Cancels at the period end (default) or now' })
+  @Mutation(() => BillingSubscription, {
+    description:
+      'Cancels at the period end (default) or now (the period’s usage is billed on a final invoice; unused time is not refunded)',
+  })
   async cancelSubscription(
     @Ctx() context: RequestContext,
     @Arg('input', () => CancelSubscriptionInput, { nullable: true }) input?: CancelSubscriptionInput,
   ): Promise<BillingSubscription> {
     const canceled = await context.services.stripe.subscriptions.cancel(
       context.em,
-      context.requireCaller().accountId,
-      {
-        atPeriodEnd: input?.atPeriodEnd ?? true,
-      },
+      targetOf(context, input?.accountId),
+      { atPeriodEnd: input?.atPeriodEnd ?? true },
+      { asAdmin: context.isAdmin },
     );
     return toSubscription(canceled, context.services.catalog);
   }
 
-  @Mutation(() => BillingSubscription, { description: 'Undoes a cancellation at the period end' })
-  async resumeSubscription(@Ctx() context: RequestContext): Promise<BillingSubscription> {
+  @Mutation(() => BillingSubscription, {
+    description:
+      'Undoes a cancellation at the period end (a downgrade scheduled before it is scheduled again)',
+  })
+  async resumeSubscription(
+    @Ctx() context: RequestContext,
+    @Arg('accountId', () => ID, {
+      nullable: true,
+      description: 'Admin only: resume this account’s subscription',
+    })
+    accountId?: string,
+  ): Promise<BillingSubscription> {
     const resumed = await context.services.stripe.subscriptions.resume(
       context.em,
-      context.requireCaller().accountId,
+      targetOf(context, accountId),
+      { asAdmin: context.isAdmin },
     );
     return toSubscription(resumed, context.services.catalog);
   }
+
+  @Mutation(() => BillingSubscription, {
+    description:
+      'Ends the trial now: the plan is charged at once and a paid period starts (usage past the allowance is then billed, not refused)',
+  })
+  async endTrial(@Ctx() context: RequestContext): Promise<BillingSubscription> {
+    const ended = await context.services.stripe.subscriptions.endTrial(
+      context.em,
+      context.requireCaller().accountId,
+    );
+    return toSubscription(ended, context.services.catalog);
+  }
+}
+
+/** The account a change is for: the caller's own, or (admins only) the one it names. */
+function targetOf(context: RequestContext, accountId: string | null | undefined): string {
+  return accountId ? adminTarget(context, accountId) : context.requireCaller().accountId;
 }
 
 /** Naming another account is for admins (support subscribing an enterprise customer). */

@@ -43,24 +43,37 @@ export class ChangeSubscriptionInput {
 
   @Field(() => ProrationBehavior, {
     nullable: true,
-    description: 'Defaults to ALWAYS_INVOICE for an upgrade, CREATE_PRORATIONS otherwise',
+    description:
+      'Defaults to ALWAYS_INVOICE for an upgrade, CREATE_PRORATIONS otherwise; NONE is for admins only',
   })
   @IsOptional()
   prorationBehavior?: ProrationBehavior | null;
 
   @Field(() => ApplyAt, {
     nullable: true,
-    description: 'Defaults to IMMEDIATELY for an upgrade, PERIOD_END for a downgrade',
+    description:
+      'Defaults to IMMEDIATELY for an upgrade, PERIOD_END for a downgrade or a switch of interval. Customers may not downgrade IMMEDIATELY (admins may); nobody switches interval IMMEDIATELY',
   })
   @IsOptional()
   applyAt?: ApplyAt | null;
+
+  @Field(() => ID, { nullable: true, description: 'Admin only: change this account’s subscription' })
+  @IsOptional()
+  @MaxLength(255)
+  accountId?: string | null;
 }
 
 @InputType()
 export class CancelSubscriptionInput {
   @Field(() => Boolean, {
     defaultValue: true,
-    description: 'Keep access until the period ends (default) or end now',
+    description:
+      'Keep access until the period ends (default), or end now: the period’s usage is billed on a final invoice, the unused time is not refunded',
   })
   atPeriodEnd!: boolean;
+
+  @Field(() => ID, { nullable: true, description: 'Admin only: cancel this account’s subscription' })
+  @IsOptional()
+  @MaxLength(255)
+  accountId?: string | null;
 }

@@ -17,6 +17,7 @@ import { RedirectAllowList } from './redirect-allow-list';
 import { StripeClient } from './stripe/stripe-client';
 import { SubscriptionManager } from './subscription-manager';
 import { SubscriptionSync } from './subscription-sync';
+import { TrialPolicy } from './trial-policy';
 import type { UsageServices } from './usage/usage-services';
 
 /** The services that need Stripe. */
@@ -102,6 +103,7 @@ export class BillingServices {
       this.events,
       this.provisioner,
       this.clock,
+      new TrialPolicy(),
     );
     return {
       stripe,

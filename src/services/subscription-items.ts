@@ -58,3 +58,39 @@ export function currentPhaseItems(
     isMeteredItem(item) ? { price: item.price.id } : { price: item.price.id, quantity: item.quantity ?? 1 },
   );
 }
+
+/**
+ * The phase a subscription schedule made `from_subscription` starts with, as an update must send it back: Stripe
+ * drops whatever a phase update leaves out, so a downgrade scheduled during a trial would end the trial, and one
+ * scheduled on a discounted or taxed subscription would lose the discount or the tax, if only the items and the
+ * dates were sent.
+ */
+export function currentPhaseAsIs(
+  subscription: Stripe.Subscription,
+  phase: Stripe.SubscriptionSchedule.Phase,
+): Stripe.SubscriptionScheduleUpdateParams.Phase {
+  const defaultPaymentMethod = idOf(phase.default_payment_method);
+  const taxRates = (phase.default_tax_rates ?? []).map((rate) => (typeof rate === 'string' ? rate : rate.id));
+  const discounts = (phase.discounts ?? []).map((discount) => ({
+    ...(discount.coupon ? { coupon: idOf(discount.coupon) as string } : {}),
+    ...(discount.discount ? { discount: idOf(discount.discount) as string } : {}),
+    ...(discount.promotion_code ? { promotion_code: idOf(discount.promotion_code) as string } : {}),
+  }));
+  return {
+    items: currentPhaseItems(subscription),
+    start_date: phase.start_date,
+    end_date: phase.end_date,
+    ...(phase.trial_end ? { trial_end: phase.trial_end } : {}),
+    ...(taxRates.length > 0 ? { default_tax_rates: taxRates } : {}),
+    ...(discounts.length > 0 ? { discounts } : {}),
+    ...(phase.automatic_tax?.enabled ? { automatic_tax: { enabled: true } } : {}),
+    ...(defaultPaymentMethod ? { default_payment_method: defaultPaymentMethod } : {}),
+    ...(phase.collection_method ? { collection_method: phase.collection_method } : {}),
+    ...(phase.metadata && Object.keys(phase.metadata).length > 0 ? { metadata: phase.metadata } : {}),
+  };
+}
+
+function idOf(value: string | { id: string } | null | undefined): string | null {
+  if (!value) return null;
+  return typeof value === 'string' ? value : value.id;
+}

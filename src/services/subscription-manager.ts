@@ -12,11 +12,20 @@ import type { Plan } from './plans/plan.types';
 import type { PlanCatalog } from './plans/plan-catalog';
 import type { PriceDirectory } from './price-directory';
 import type { StripeClient } from './stripe/stripe-client';
-import { currentPhaseItems, itemChangesFor, newSubscriptionItems, planItemOf } from './subscription-items';
+import { currentPhaseAsIs, itemChangesFor, newSubscriptionItems, planItemOf } from './subscription-items';
 import { LIVE_STATUSES, PLAN_KEY_METADATA, type SubscriptionSync } from './subscription-sync';
+import { fingerprintOf, type TrialPolicy } from './trial-policy';
 
 export type ProrationBehavior = 'create_prorations' | 'always_invoice' | 'none';
 export type ApplyAt = 'immediately' | 'period_end';
+
+/**
+ * Reports an account's overage to Stripe's meter now (the overage reporter), failing if any report could not
+ * be sent: a cancellation now bills the period's usage on its final invoice only if it is there first.
+ */
+export interface OverageFlusher {
+  flushAccount(accountId: string): Promise<unknown>;
+}
 
 export interface CreateSubscriptionRequest {
   planKey: string;
@@ -59,9 +68,14 @@ interface ResolvedChange {
 
 /**
  * The subscription lifecycle: create (with a card, or a trial), change plan or interval (upgrades now with a
- * prorated charge; downgrades at the period end through a subscription schedule), preview a change, cancel,
- * resume. One live subscription per account. Every change goes to Stripe first, then into our table, then out
- * to live subscribers; no database transaction is held open across a Stripe call.
+ * prorated charge; downgrades and interval switches at the period end through a subscription schedule), preview
+ * a change, cancel, resume, end a trial. One live subscription per account. Every change goes to Stripe first,
+ * then into our table, then out to live subscribers; no database transaction is held open across a Stripe call.
+ *
+ * What each choice costs is `docs/billing-rules.md`; the rules that decide it are here: one trial per account and
+ * per card; customers downgrade and switch interval at the period end (an admin may force a downgrade now);
+ * only an admin may change without charging the difference (`none`); a sales-led subscription changes only
+ * through an admin; cancelling now reports the period's overage first and bills it on the final invoice.
  */
 export class SubscriptionManager {
   constructor(
@@ -73,6 +87,8 @@ export class SubscriptionManager {
     private readonly events: AccountEvents,
     private readonly provisioner: FeatureProvisioner,
     private readonly clock: Clock,
+    private readonly trials: TrialPolicy,
+    private readonly overage: OverageFlusher | null = null,
   ) {}
 
   /**
@@ -116,7 +132,9 @@ export class SubscriptionManager {
     const stripeCustomerId = customer.stripeCustomerId as string;
 
     const created = await withAccountLock(em, profile.accountId, async () => {
-      await this.refuseSecondSubscription(em, customer);
+      // Stamped before anything is read from Stripe (ADR 0005): a newer write that lands meanwhile wins.
+      const observedAt = this.clock.now();
+      const inStripe = await this.refuseSecondSubscription(em, customer, observedAt);
       await expireOpenCheckouts(this.stripe, stripeCustomerId);
       // The account's previous subscription (if any) is part of the key: subscribing again after a cancellation
       // is a new intent, while a retry of this one replays Stripe's first answer.
@@ -125,14 +143,14 @@ export class SubscriptionManager {
         { accountId: profile.accountId },
         { orderBy: { createdAt: 'desc' } },
       );
-      if (request.paymentMethodId)
-        await this.makeDefaultPaymentMethod(stripeCustomerId, request.paymentMethodId);
+      const card = request.paymentMethodId
+        ? await this.makeDefaultPaymentMethod(stripeCustomerId, request.paymentMethodId)
+        : null;
       const trialDays = request.withTrial ? plan.trialDays : 0;
-      if (
-        !request.paymentMethodId &&
-        trialDays === 0 &&
-        !(await this.hasDefaultPaymentMethod(stripeCustomerId))
-      ) {
+      if (trialDays > 0)
+        await this.trials.requireAvailable(em, profile.accountId, inStripe, fingerprintOf(card));
+      const defaultCard = card?.id ?? (await this.defaultPaymentMethodOf(stripeCustomerId));
+      if (!defaultCard && trialDays === 0) {
         throw new BadUserInputError(
           'A paid subscription without a trial needs a payment method: pass paymentMethodId or use createCheckoutSession',
           'paymentMethodId',
@@ -151,16 +169,19 @@ export class SubscriptionManager {
             }
           : {}),
       };
-      const observedAt = this.clock.now();
       const subscription = await this.stripe.call(
         'subscriptions.create',
         (sdk, options) => sdk.subscriptions.create(params, options),
         {
-          name: `subscription.create:${profile.accountId}:${previous?.stripeSubscriptionId ?? 'none'}`,
+          // The card is part of the intent: after a decline, the same call with another card is a new attempt,
+          // not a replay of the first one's 402.
+          name: `subscription.create:${profile.accountId}:${previous?.stripeSubscriptionId ?? 'none'}:${defaultCard ?? 'no-card'}`,
           params,
         },
       );
-      return this.store(em, customer, subscription, observedAt);
+      const stored = await this.store(em, customer, subscription, observedAt);
+      if (trialDays > 0) await this.trials.remember(em, profile.accountId, fingerprintOf(card));
+      return stored;
     });
     await this.events.accountUpdated(profile.accountId, 'subscription.created');
     return created;
@@ -219,13 +240,26 @@ export class SubscriptionManager {
     return updated;
   }
 
-  async cancel(em: EntityManager, accountId: string, { atPeriodEnd = true } = {}): Promise<Subscription> {
+  /**
+   * Cancels at the period end (access and the plan's allowance until then; a scheduled downgrade is kept for a
+   * resume), or now: then the period's overage is reported to Stripe first and the final invoice bills it
+   * (`invoice_now`); the unused time is not refunded (`prorate: false`, see docs/billing-rules.md).
+   */
+  async cancel(
+    em: EntityManager,
+    accountId: string,
+    { atPeriodEnd = true } = {},
+    { asAdmin = false } = {},
+  ): Promise<Subscription> {
     const updated = await withAccountLock(em, accountId, async () => {
       const current = await this.requireLive(em, accountId);
-      const stripeSubscription = await this.retrieve(current.stripeSubscriptionId);
-      // Stripe refuses cancellation settings on a subscription a schedule manages: a pending downgrade goes.
-      await this.releaseSchedule(stripeSubscription);
+      this.refuseSalesLed(current, asAdmin);
       const observedAt = this.clock.now();
+      const stripeSubscription = await this.retrieve(current.stripeSubscriptionId);
+      // Stripe refuses cancellation settings on a subscription a schedule manages: the schedule is released,
+      // and our row keeps the scheduled downgrade so that a resume puts it back.
+      await this.releaseSchedule(stripeSubscription);
+      if (!atPeriodEnd) await this.overage?.flushAccount(accountId);
       const subscription = atPeriodEnd
         ? await this.stripe.call(
             'subscriptions.update',
@@ -238,7 +272,12 @@ export class SubscriptionManager {
           )
         : await this.stripe.call(
             'subscriptions.cancel',
-            (sdk, options) => sdk.subscriptions.cancel(current.stripeSubscriptionId, {}, options),
+            (sdk, options) =>
+              sdk.subscriptions.cancel(
+                current.stripeSubscriptionId,
+                { invoice_now: true, prorate: false },
+                options,
+              ),
             { name: `subscription.cancel:${current.stripeSubscriptionId}` },
           );
       return this.store(em, await this.customerOf(em, current), subscription, observedAt);
@@ -250,12 +289,19 @@ export class SubscriptionManager {
     return updated;
   }
 
-  /** Undoes a cancellation at period end, as long as the period has not ended. */
-  async resume(em: EntityManager, accountId: string): Promise<Subscription> {
+  /**
+   * Undoes a cancellation at period end, as long as the period has not ended; a downgrade that was scheduled
+   * before the cancellation is scheduled again (the customer renews on the plan they had chosen, not the old one).
+   */
+  async resume(em: EntityManager, accountId: string, { asAdmin = false } = {}): Promise<Subscription> {
     const updated = await withAccountLock(em, accountId, async () => {
       const current = await this.requireLive(em, accountId);
+      this.refuseSalesLed(current, asAdmin);
       if (!current.cancelAtPeriodEnd)
         throw new BadUserInputError('The subscription is not set to cancel: nothing to resume');
+      const pendingDowngrade = current.scheduledPlanKey
+        ? { planKey: current.scheduledPlanKey, interval: current.scheduledInterval }
+        : null;
       const observedAt = this.clock.now();
       const subscription = await this.stripe.call(
         'subscriptions.update',
@@ -267,9 +313,43 @@ export class SubscriptionManager {
           ),
         { name: `subscription.resume:${current.stripeSubscriptionId}:${versionOf(current)}` },
       );
-      return this.store(em, await this.customerOf(em, current), subscription, observedAt);
+      const resumed = await this.store(em, await this.customerOf(em, current), subscription, observedAt);
+      if (!pendingDowngrade) return resumed;
+      const restore = await this.resolveChange(
+        em,
+        accountId,
+        { ...pendingDowngrade, applyAt: 'period_end' },
+        true,
+      );
+      return this.changeAtPeriodEnd(em, restore);
     });
     await this.events.accountUpdated(accountId, 'subscription.resumed');
+    return updated;
+  }
+
+  /**
+   * Ends a trial now: the customer starts paying (Stripe invoices the plan at once and starts a new period),
+   * which also lifts the trial's cap on usage past the allowance.
+   */
+  async endTrial(em: EntityManager, accountId: string): Promise<Subscription> {
+    const updated = await withAccountLock(em, accountId, async () => {
+      const current = await this.requireLive(em, accountId);
+      if (current.status !== 'trialing') throw new BadUserInputError('The subscription is not in a trial');
+      const observedAt = this.clock.now();
+      const subscription = await this.stripe.call(
+        'subscriptions.update',
+        (sdk, options) =>
+          sdk.subscriptions.update(
+            current.stripeSubscriptionId,
+            // A declined card fails the call: the trial goes on rather than ending in an unpaid subscription.
+            { trial_end: 'now', payment_behavior: 'error_if_incomplete' },
+            options,
+          ),
+        { name: `subscription.end-trial:${current.stripeSubscriptionId}` },
+      );
+      return this.store(em, await this.customerOf(em, current), subscription, observedAt);
+    });
+    await this.events.accountUpdated(accountId, 'subscription.trial_ended');
     return updated;
   }
 
@@ -312,13 +392,9 @@ export class SubscriptionManager {
       (sdk, options) => sdk.subscriptionSchedules.create({ from_subscription: subscriptionId }, options),
       { name: `schedule.create:${subscriptionId}:${versionOf(change.current)}` },
     );
-    const currentPhase = schedule.phases[0];
+    const currentPhase = schedule.phases[0] as Stripe.SubscriptionSchedule.Phase;
     const phases: Stripe.SubscriptionScheduleUpdateParams.Phase[] = [
-      {
-        items: currentPhaseItems(change.stripeSubscription),
-        start_date: currentPhase.start_date,
-        end_date: currentPhase.end_date,
-      },
+      currentPhaseAsIs(change.stripeSubscription, currentPhase),
       {
         items: newSubscriptionItems(change.priceId, change.meteredPriceIds),
         duration: { interval: change.interval, interval_count: 1 },
@@ -367,6 +443,7 @@ export class SubscriptionManager {
     asAdmin = false,
   ): Promise<ResolvedChange> {
     const current = await this.requireLive(em, accountId);
+    this.refuseSalesLed(current, asAdmin);
     const target = this.planOrFail(request.planKey);
     const interval = request.interval ?? current.interval;
     const price = target.prices.find((candidate) => candidate.interval === interval);
@@ -379,14 +456,29 @@ export class SubscriptionManager {
     if (planItemOf(stripeSubscription)?.price.id === priceId) {
       throw new BadUserInputError(`The subscription is already on ${target.key} (${interval}ly)`, 'planKey');
     }
-    const upgrade = annualAmount(price.amount, interval) >= this.currentAnnualAmount(stripeSubscription);
-    const applyAt = request.applyAt ?? (upgrade ? 'immediately' : 'period_end');
+    const upgrade = this.rankOf(target.key) > this.rankOf(current.planKey);
+    const intervalSwitch = interval !== current.interval;
+    const applyAt = request.applyAt ?? (upgrade && !intervalSwitch ? 'immediately' : 'period_end');
     const prorationBehavior = request.prorationBehavior ?? (upgrade ? 'always_invoice' : 'create_prorations');
-    if (upgrade && applyAt === 'immediately' && prorationBehavior === 'none' && !asAdmin) {
-      // An immediate upgrade that charges nothing would give the rest of the period on the better plan for free.
+    if (prorationBehavior === 'none' && !asAdmin) {
+      // Without a charge for the difference, an upgrade gives the rest of the period on the better plan free, and
+      // a switch of interval drops the closing period's metered usage.
       throw new ForbiddenError(
-        'Only an admin may upgrade without charging the difference (prorationBehavior NONE)',
+        'Only an admin may change a subscription without prorating (prorationBehavior NONE)',
       );
+    }
+    if (applyAt === 'immediately' && intervalSwitch) {
+      // Stripe starts a new period when the interval changes: the closing period's usage would be billed on the
+      // new interval's schedule, or not at all. At the period end it is billed on the renewal, as usual.
+      throw new BadUserInputError(
+        'Switching between monthly and yearly takes effect at the end of the period: use applyAt PERIOD_END',
+        'applyAt',
+      );
+    }
+    if (applyAt === 'immediately' && !upgrade && !asAdmin) {
+      // A downgrade now credits the unused time of the better plan: the customer would keep paying less for what
+      // the period already gave. Customers downgrade at the period end; support may force it now.
+      throw new ForbiddenError('A downgrade takes effect at the end of the period: use applyAt PERIOD_END');
     }
     return {
       current,
@@ -400,16 +492,24 @@ export class SubscriptionManager {
     };
   }
 
+  /** A plan's place in the catalog (the order customers see, cheapest first): what makes a change an upgrade. */
+  private rankOf(planKey: string): number {
+    return this.catalog.plans().findIndex((plan) => plan.key === planKey);
+  }
+
+  /** A sales-led subscription (a contract) is changed, cancelled or resumed by an admin, never by the customer. */
+  private refuseSalesLed(current: Subscription, asAdmin: boolean): void {
+    if (asAdmin || !this.catalog.find(current.planKey)?.salesLed) return;
+    throw new ForbiddenError(
+      `The ${current.planKey} subscription follows a contract: changes go through your account manager`,
+    );
+  }
+
   /** The metered overage prices a subscription to `plan` billed every `interval` carries (none for enterprise). */
   private meteredPriceIds(plan: Plan, interval: BillingInterval): Promise<string[]> {
     return Promise.all(
       this.catalog.overageLookupKeys(plan.key, interval).map((lookupKey) => this.prices.priceId(lookupKey)),
     );
-  }
-
-  private currentAnnualAmount(subscription: Stripe.Subscription): number {
-    const price = planItemOf(subscription)?.price;
-    return annualAmount(price?.unit_amount ?? 0, price?.recurring?.interval === 'year' ? 'year' : 'month');
   }
 
   /** Releases the subscription's schedule, if it has one; true when it did. */
@@ -445,24 +545,36 @@ export class SubscriptionManager {
     return this.prices.priceId(price.lookupKey);
   }
 
-  private async refuseSecondSubscription(em: EntityManager, customer: BillingCustomer): Promise<void> {
+  /**
+   * Refuses a second live subscription (ours, or one Stripe has that we have not heard of yet: a checkout whose
+   * webhook is still on its way). Returns every subscription Stripe has for the customer, canceled ones too.
+   */
+  private async refuseSecondSubscription(
+    em: EntityManager,
+    customer: BillingCustomer,
+    observedAt: Date,
+  ): Promise<Stripe.Subscription[]> {
     if (await this.live(em, customer.accountId)) {
       throw new ConflictError('The account already has a subscription: change it with changeSubscription');
     }
-    // Stripe may know one we have not heard of yet (a checkout whose webhook is still on its way).
     const inStripe = await this.stripe.call('subscriptions.list', (sdk) =>
-      sdk.subscriptions.list({ customer: customer.stripeCustomerId as string, status: 'all', limit: 10 }),
+      sdk.subscriptions.list({ customer: customer.stripeCustomerId as string, status: 'all', limit: 100 }),
     );
     const live = inStripe.data.find((subscription) =>
       (LIVE_STATUSES as readonly string[]).includes(subscription.status),
     );
     if (live) {
-      await this.store(em, customer, live, new Date());
+      await this.store(em, customer, live, observedAt);
       throw new ConflictError('The account already has a subscription: change it with changeSubscription');
     }
+    return inStripe.data;
   }
 
-  private async makeDefaultPaymentMethod(customerId: string, paymentMethodId: string): Promise<void> {
+  /** Attaches the card and makes it the customer's default; returns it (with its fingerprint). */
+  private async makeDefaultPaymentMethod(
+    customerId: string,
+    paymentMethodId: string,
+  ): Promise<Stripe.PaymentMethod> {
     const attached = await this.stripe.call(
       'paymentMethods.attach',
       (sdk, options) => sdk.paymentMethods.attach(paymentMethodId, { customer: customerId }, options),
@@ -476,15 +588,21 @@ export class SubscriptionManager {
           { invoice_settings: { default_payment_method: attached.id } },
           options,
         ),
-      { name: `customer.default-payment-method:${customerId}:${attached.id}` },
+      // Versioned by when it is asked: making A, then B, then A the default again are three intents (a replay of
+      // the first would leave B the default).
+      { name: `customer.default-payment-method:${customerId}:${attached.id}:${this.clock.now().getTime()}` },
     );
+    return attached;
   }
 
-  private async hasDefaultPaymentMethod(customerId: string): Promise<boolean> {
+  /** The customer's default card, or null. */
+  private async defaultPaymentMethodOf(customerId: string): Promise<string | null> {
     const customer = await this.stripe.call('customers.retrieve', (sdk) =>
       sdk.customers.retrieve(customerId),
     );
-    return !customer.deleted && Boolean(customer.invoice_settings?.default_payment_method);
+    if (customer.deleted) return null;
+    const card = customer.invoice_settings?.default_payment_method;
+    return (typeof card === 'string' ? card : card?.id) ?? null;
   }
 
   private async requireLive(em: EntityManager, accountId: string): Promise<Subscription> {
@@ -511,9 +629,4 @@ export class SubscriptionManager {
 /** The version of the state a change starts from: part of its idempotency key (see `stripe-client.ts`). */
 function versionOf(subscription: Subscription): string {
   return String(subscription.stripeUpdatedAt.getTime());
-}
-
-/** A year's worth of a price, in cents: compares a monthly and a yearly price without dividing money. */
-function annualAmount(amount: number, interval: BillingInterval): number {
-  return interval === 'year' ? amount : amount * 12;
 }

@@ -159,9 +159,11 @@ function settleDerivedFields(stored: Subscription, observedAt: Date): void {
   if (overdue && !stored.pastDueSince) stored.pastDueSince = observedAt;
   if (!overdue && stored.pastDueSince) stored.pastDueSince = null;
   // A scheduled change is over once its schedule is gone, or once the subscription is on the new plan (the
-  // schedule itself lives on through its last phase before it releases).
+  // schedule itself lives on through its last phase before it releases). A cancellation at the period end
+  // releases the schedule but not the customer's choice: a resume schedules the downgrade again.
   const reached = stored.planKey === stored.scheduledPlanKey && stored.interval === stored.scheduledInterval;
-  if (stored.scheduledPlanKey && (!stored.scheduleId || reached)) {
+  const suspended = stored.cancelAtPeriodEnd && !stored.scheduleId;
+  if (stored.scheduledPlanKey && (reached || (!stored.scheduleId && !suspended))) {
     stored.scheduledPlanKey = null;
     stored.scheduledInterval = null;
     stored.scheduledChangeAt = null;

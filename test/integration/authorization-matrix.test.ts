@@ -134,6 +134,17 @@ const MATRIX: Record<string, MatrixEntry> = {
     // The caller's own subscription only: the others have none.
     expect: { ...SIGNED_IN, userB: 'NOT_FOUND', service: 'NOT_FOUND', admin: 'NOT_FOUND' },
   },
+  'Mutation.endTrial': {
+    document: () => 'mutation { endTrial { status } }',
+    // A's subscription is not in a trial; the others have none.
+    expect: {
+      ...SIGNED_IN,
+      userA: 'BAD_USER_INPUT',
+      userB: 'NOT_FOUND',
+      service: 'NOT_FOUND',
+      admin: 'NOT_FOUND',
+    },
+  },
   'Mutation.cancelSubscription': {
     document: () => 'mutation { cancelSubscription(input: { atPeriodEnd: true }) { cancelAtPeriodEnd } }',
     expect: { ...SIGNED_IN, userB: 'NOT_FOUND', service: 'NOT_FOUND', admin: 'NOT_FOUND' },

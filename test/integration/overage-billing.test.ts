@@ -92,7 +92,7 @@ describe('overage billing through Stripe Billing Meters', () => {
     expect(renewal).toMatchObject({ amount_due: 1900 + 250, currency: 'usd', status: 'paid' });
   });
 
-  it('a yearly subscription carries the yearly metered prices, and an interval change swaps them', async () => {
+  it('a yearly subscription carries the yearly metered prices, and an interval switch swaps them at the period end', async () => {
     const { subscriptionId } = await subscribe(stack, 'acct_overage_yearly', 'starter', 'YEAR');
     expect(await itemsOf(subscriptionId)).toEqual([
       ['price_ai_requests_overage_yearly', null],
@@ -107,10 +107,21 @@ describe('overage billing through Stripe Billing Meters', () => {
       'MONTH',
     );
     const changed = await gql<{ changeSubscription: { interval: string; plan: { key: string } } }>(
-      'mutation { changeSubscription(input: { planKey: "professional", interval: YEAR }) { interval plan { key } } }',
+      'mutation { changeSubscription(input: { planKey: "professional", interval: YEAR }) { interval plan { key } scheduledChange { plan { key } interval } } }',
     );
     expect(changed.errors).toBeUndefined();
-    expect(changed.data?.changeSubscription).toEqual({ interval: 'YEAR', plan: { key: 'professional' } });
+    // Switching interval waits for the period end: the month is billed as it was bought.
+    expect(changed.data?.changeSubscription).toEqual({
+      interval: 'MONTH',
+      plan: { key: 'starter' },
+      scheduledChange: { plan: { key: 'professional' }, interval: 'YEAR' },
+    });
+    expect(await itemsOf(monthlyId)).toEqual([
+      ['price_ai_requests_overage', null],
+      ['price_starter_monthly', 1],
+      ['price_storage_mb_overage', null],
+    ]);
+    await stack.advanceClock(32 * DAY);
     expect(await itemsOf(monthlyId)).toEqual([
       ['price_ai_requests_overage_yearly', null],
       ['price_professional_yearly', 1],

@@ -22,6 +22,7 @@ export const MUTATION_CLASSES: Readonly<Record<string, MutationClass>> = {
   changeSubscription: 'stripe',
   cancelSubscription: 'stripe',
   resumeSubscription: 'stripe',
+  endTrial: 'stripe',
   createCheckoutSession: 'stripe',
   createPortalSession: 'stripe',
   updateCustomer: 'stripe',
