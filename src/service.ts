@@ -37,6 +37,8 @@ export interface BillingService {
   overageReporter: OverageReporter | null;
   /** Billing's "now": the wall clock, or (development and tests) Stripe's test time (`BILLING_CLOCK`). */
   clock: Clock;
+  /** Settles when the start-up re-provisioning for a changed plan catalog has run (it runs in the background). */
+  catalogProvisioned: Promise<unknown>;
   /** Graceful: stop accepting, finish in-flight requests, close WebSockets, the database pool and Redis. */
   stop(): Promise<void>;
 }
@@ -157,6 +159,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
       reconciler,
       overageReporter,
       clock,
+      catalogProvisioned: catalogProvisioning,
       stop: async () => {
         await reconciler?.stop();
         await overageReporter?.stop();

@@ -48,15 +48,14 @@ export class FeatureProvisioner {
    * (`settleAllowances`), in the same transaction.
    */
   async provision(em: EntityManager, accountId: string, now: Date): Promise<Plan> {
-    const [subscription, overrides, before] = await Promise.all([
-      em.findOne(
-        Subscription,
-        { accountId, status: { $in: [...LIVE_STATUSES] } },
-        { orderBy: { createdAt: 'desc' } },
-      ),
-      em.find(EntitlementOverride, { accountId }, { disableIdentityMap: true }),
-      em.find(Entitlement, { accountId }, { disableIdentityMap: true }),
-    ]);
+    // One after another: inside a transaction they share one connection.
+    const subscription = await em.findOne(
+      Subscription,
+      { accountId, status: { $in: [...LIVE_STATUSES] } },
+      { orderBy: { createdAt: 'desc' } },
+    );
+    const overrides = await em.find(EntitlementOverride, { accountId }, { disableIdentityMap: true });
+    const before = await em.find(Entitlement, { accountId }, { disableIdentityMap: true });
     const plan = this.effectivePlan(subscription, now);
     const wanted = withOverrides(entitlementsOf(plan), overrides);
     const provisionedFor = subscription?.stripeSubscriptionId ?? null;
