@@ -8,6 +8,7 @@ import type Stripe from 'stripe';
 import { C, clientSecret, type Emulator, emit, id, now } from './ctx';
 import { attachPaymentMethod } from '../resources/payment-methods';
 import { cardOutcome } from './cards';
+import { disputeIfTestCard } from './disputes';
 
 export interface Decline {
   code: string;
@@ -171,6 +172,7 @@ export function confirmPaymentIntent(
     emit(emu, 'charge.succeeded', charge);
     emit(emu, 'payment_intent.succeeded', pi);
     saveForFutureUsage(emu, pi, pm);
+    disputeIfTestCard(emu, charge);
     return { ok: true, charge };
   }
   pi.status = 'requires_payment_method';
