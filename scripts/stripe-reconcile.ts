@@ -35,7 +35,7 @@ async function main(): Promise<void> {
     ? new RedisBillingPubSub(config.redis.url)
     : new InMemoryPubSub();
   try {
-    const services = new BillingServices(config, loadPlanCatalog(), pubSub, logger);
+    const services = new BillingServices(config, orm, loadPlanCatalog(), pubSub, logger);
     const processor = createWebhookProcessor(orm, services, logger);
     const reconciler = new Reconciler(orm, processor, services, reconcilerSettings(config), logger);
     if (accountId) {

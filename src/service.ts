@@ -13,7 +13,7 @@ import { reprovisionAfterCatalogChange } from './services/catalog-reprovisioning
 import type { Logger } from './services/logger';
 import { type Clock, isFollowing } from './services/clock';
 import { Reconciler, reconcilerSettings } from './services/reconciler';
-import { OverageReporter } from './services/usage/overage-reporter';
+import type { OverageReporter } from './services/usage/overage-reporter';
 import { BillingMails, createMailTransport, MailWorker, Notifier } from './services/notifications';
 import { WebhookProcessor } from './webhooks/webhook-processor';
 import { loadPlanCatalog } from './services/plans/plan-catalog';
@@ -80,7 +80,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
     );
     if (config.isProduction && !config.metrics.token)
       logger.warn({}, 'METRICS_TOKEN is unset: GET /metrics is open to anyone who can reach this port');
-    const services = new BillingServices(config, loadPlanCatalog(), pubSub, logger, metrics);
+    const services = new BillingServices(config, orm, loadPlanCatalog(), pubSub, logger, metrics);
     const clock = services.clock;
     if (isFollowing(clock)) await clock.start();
     stopClock = () => (isFollowing(clock) ? clock.stop() : undefined);
@@ -117,16 +117,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
     const reconciler = processor
       ? new Reconciler(orm, processor, services, reconcilerSettings(config), logger)
       : null;
-    const overageReporter = services.hasStripe
-      ? new OverageReporter({
-          em: orm.em,
-          stripe: services.stripe.stripe,
-          catalog: services.catalog,
-          logger,
-          intervalMs: config.billing.usageReportIntervalMs,
-          now: () => clock.now(),
-        })
-      : null;
+    const overageReporter = services.hasStripe ? services.stripe.overageReporter : null;
     const mailTransport = createMailTransport(config, logger);
     const mailWorker = new MailWorker({
       em: orm.em,

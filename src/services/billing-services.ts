@@ -18,11 +18,15 @@ import { StripeClient } from './stripe/stripe-client';
 import { SubscriptionManager } from './subscription-manager';
 import { SubscriptionSync } from './subscription-sync';
 import { TrialPolicy } from './trial-policy';
+import { OverageReporter } from './usage/overage-reporter';
+import type { Orm } from '../database/database';
 import type { UsageServices } from './usage/usage-services';
 
 /** The services that need Stripe. */
 export interface StripeServices {
   stripe: StripeClient;
+  /** Reports overage to Stripe's Billing Meters: `start()`ed by the service, flushed before a cancel now. */
+  overageReporter: OverageReporter;
   customers: CustomerManager;
   subscriptions: SubscriptionManager;
   subscriptionSync: SubscriptionSync;
@@ -43,6 +47,7 @@ export class BillingServices {
 
   constructor(
     config: Config,
+    readonly orm: Orm,
     readonly catalog: PlanCatalog,
     readonly pubSub: BillingPubSub,
     readonly logger: Logger,
@@ -91,6 +96,14 @@ export class BillingServices {
 
   private createStripeServices(stripe: StripeClient, config: Config): StripeServices {
     const customers = new CustomerManager(stripe, this.logger, config.billing.clock.testClockId);
+    const overageReporter = new OverageReporter({
+      em: this.orm.em,
+      stripe,
+      catalog: this.catalog,
+      logger: this.logger,
+      intervalMs: config.billing.usageReportIntervalMs,
+      now: () => this.clock.now(),
+    });
     const prices = new PriceDirectory(stripe);
     const redirects = new RedirectAllowList(config.billing.allowedRedirectOrigins);
     const sync = new SubscriptionSync(this.catalog);
@@ -104,9 +117,11 @@ export class BillingServices {
       this.provisioner,
       this.clock,
       new TrialPolicy(),
+      overageReporter,
     );
     return {
       stripe,
+      overageReporter,
       customers,
       subscriptions,
       subscriptionSync: sync,

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
-import { BillingError } from '../../errors';
+import { BillingError, ErrorCode } from '../../errors';
 import type { Logger } from '../logger';
 import type { PlanCatalog } from '../plans/plan-catalog';
 import type { MetricKey } from '../plans/plan.types';
@@ -122,6 +122,23 @@ export class OverageReporter {
   /** Reports every overage due now, to the end even after `stop()` (tests, and a last pass at shutdown). */
   async flush(): Promise<OverageReportSummary> {
     return this.runPass({ interruptible: false });
+  }
+
+  /**
+   * Reports the account's overage due now (for now: every account's, until per-account passes land), and fails
+   * with a retryable STRIPE_ERROR if any report could not be sent.
+   */
+  async flushAccount(_accountId: string): Promise<OverageReportSummary> {
+    const summary = await this.flush();
+    if (summary.failed > 0)
+      throw new BillingError(
+        ErrorCode.STRIPE_ERROR,
+        'The usage of the period could not be reported to Stripe: try again',
+        {
+          retryable: true,
+        },
+      );
+    return summary;
   }
 
   private async runPass({ interruptible }: { interruptible: boolean }): Promise<OverageReportSummary> {
