@@ -3,12 +3,18 @@ import { BillingMetrics } from '../observability/metrics';
 import { BillingError, ErrorCode } from '../errors';
 import type { BillingPubSub } from '../pubsub/pubsub';
 import { AccountEvents } from './account-events';
+import { CheckoutRecords } from './checkout-records';
 import { CheckoutSessions } from './checkout-sessions';
 import { CustomerManager } from './customer-manager';
+import { Disputes } from './disputes';
+import { DuplicateSubscriptions } from './duplicate-subscriptions';
 import { FeatureProvisioner } from './feature-provisioner';
+import { InvoiceRefunds } from './invoice-refunds';
 import { InvoiceSync } from './invoice-sync';
 import { PaymentMethodSync } from './payment-method-sync';
 import type { Logger } from './logger';
+import { BillingMails } from './notifications/billing-mails';
+import { Notifier } from './notifications/notifier';
 import type { PlanCatalog } from './plans/plan-catalog';
 import { PortalSessions } from './portal-sessions';
 import { PriceDirectory } from './price-directory';
@@ -26,6 +32,10 @@ export interface StripeServices {
   subscriptionSync: SubscriptionSync;
   checkout: CheckoutSessions;
   portal: PortalSessions;
+  /** One paid subscription per account: duplicates found on webhooks are cancelled and refunded. */
+  duplicates: DuplicateSubscriptions;
+  refunds: InvoiceRefunds;
+  disputes: Disputes;
 }
 
 /** The services of one running instance, built once at start-up and shared by every request. */
@@ -34,6 +44,9 @@ export class BillingServices {
   readonly provisioner: FeatureProvisioner;
   readonly invoices = new InvoiceSync();
   readonly paymentMethods = new PaymentMethodSync();
+  readonly checkoutRecords = new CheckoutRecords();
+  /** The mails webhooks cause, written to the outbox in the event's transaction. */
+  readonly mails: BillingMails;
   private readonly withStripe: StripeServices | null;
   private withUsage: UsageServices | null = null;
 
@@ -47,6 +60,7 @@ export class BillingServices {
   ) {
     this.events = new AccountEvents(pubSub, logger);
     this.provisioner = new FeatureProvisioner(catalog, config.billing.gracePeriodDays);
+    this.mails = new BillingMails(new Notifier(logger), catalog, logger, config.billing.adminEmails);
     this.withStripe = config.stripe.secretKey
       ? this.createStripeServices(
           new StripeClient(
@@ -98,6 +112,7 @@ export class BillingServices {
       this.events,
       this.provisioner,
     );
+    const refunds = new InvoiceRefunds(stripe);
     return {
       stripe,
       customers,
@@ -111,8 +126,12 @@ export class BillingServices {
         prices,
         redirects,
         this.events,
+        this.checkoutRecords,
       ),
       portal: new PortalSessions(stripe, customers, redirects, portalConfigurationFinder(stripe)),
+      duplicates: new DuplicateSubscriptions(stripe, this.mails, this.metrics.duplicates),
+      refunds,
+      disputes: new Disputes(stripe, refunds, this.mails, this.metrics.disputes),
     };
   }
 }
