@@ -218,10 +218,14 @@ function isLive(subscription: Stripe.Subscription): boolean {
   return (LIVE_STATUSES as readonly string[]).includes(subscription.status);
 }
 
-/** The subscription an account keeps: the oldest that is not `incomplete` (never paid), else the oldest. */
+/**
+ * The subscription an account keeps: the oldest that is not `incomplete` (never paid), else the oldest. `live`
+ * is in Stripe's list order, newest first (https://docs.stripe.com/api/pagination), which decides between two
+ * created in the same second.
+ */
 function keeperOf(live: Stripe.Subscription[]): Stripe.Subscription | null {
-  const byAge = [...live].sort((a, b) => a.created - b.created || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return byAge.find((subscription) => subscription.status !== 'incomplete') ?? byAge[0] ?? null;
+  const oldestFirst = [...live].reverse().sort((a, b) => a.created - b.created);
+  return oldestFirst.find((subscription) => subscription.status !== 'incomplete') ?? oldestFirst[0] ?? null;
 }
 
 function idOf(value: string | { id: string } | null | undefined): string | null {
