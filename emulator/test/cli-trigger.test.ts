@@ -117,6 +117,39 @@ const TRIGGERS: Trigger[] = [
     expect: ['customer.subscription.created'],
     needs: [['POST', '/v1/subscriptions']],
   },
+  // Refunds and disputes: the CLI refunds a pm_card_visa payment, or pays with
+  // pm_card_createDisputeInquiry and finds the dispute with GET /v1/disputes?payment_intent=….
+  {
+    event: 'charge.refunded',
+    expect: ['charge.succeeded', 'refund.created'],
+    needs: [['POST', '/v1/refunds']],
+  },
+  {
+    event: 'charge.refund.updated',
+    expect: ['charge.refunded', 'refund.updated'],
+    needs: [['POST', '/v1/refunds/re_x']],
+  },
+  {
+    event: 'charge.dispute.created',
+    expect: ['charge.succeeded'],
+    needs: [['POST', '/v1/payment_intents']],
+  },
+  {
+    event: 'charge.dispute.updated',
+    expect: ['charge.dispute.created'],
+    needs: [
+      ['GET', '/v1/disputes'],
+      ['POST', '/v1/disputes/du_x'],
+    ],
+  },
+  {
+    event: 'charge.dispute.closed',
+    expect: ['charge.dispute.created'],
+    needs: [
+      ['GET', '/v1/disputes'],
+      ['POST', '/v1/disputes/du_x/close'],
+    ],
+  },
 ];
 
 const router = new Router();

@@ -4,7 +4,7 @@
  */
 import type Stripe from 'stripe';
 import { type TestEmulator, useEmulatorPerFile } from './core-helpers';
-import { eventsOf, fixture } from './billing-helpers';
+import { advanceClock, eventsOf, fixture } from './billing-helpers';
 
 let emu: TestEmulator;
 let stripe: Stripe;
@@ -158,4 +158,151 @@ it('lists configurations with products expanded, as the service reads them', asy
       product: product.id,
     },
   ]);
+});
+
+it('business_profile: headline and policy links are stored, updated, cleared and shown on the portal', async () => {
+  const f = await fixture(emu);
+  const cfg = await stripe.billingPortal.configurations.create({
+    business_profile: {
+      headline: 'Acme partners with Stripe for billing',
+      privacy_policy_url: 'https://acme.example/privacy',
+      terms_of_service_url: 'https://acme.example/terms',
+    },
+    features: { invoice_history: { enabled: true } },
+  });
+  expect(cfg.business_profile).toEqual({
+    headline: 'Acme partners with Stripe for billing',
+    privacy_policy_url: 'https://acme.example/privacy',
+    terms_of_service_url: 'https://acme.example/terms',
+  });
+  const session = await stripe.billingPortal.sessions.create({
+    customer: f.customer.id,
+    configuration: cfg.id,
+  });
+  const page = await (await fetch(session.url)).text();
+  expect(page).toContain('<p id="headline">Acme partners with Stripe for billing</p>');
+  expect(page).toContain('<a id="privacy-policy" href="https://acme.example/privacy">');
+  expect(page).toContain('<a id="terms-of-service" href="https://acme.example/terms">');
+
+  const updated = await stripe.billingPortal.configurations.update(cfg.id, {
+    business_profile: { headline: '', privacy_policy_url: 'https://acme.example/privacy-2026' },
+  });
+  expect(updated.business_profile).toEqual({
+    headline: null,
+    privacy_policy_url: 'https://acme.example/privacy-2026',
+    terms_of_service_url: 'https://acme.example/terms',
+  });
+  const [event] = await eventsOf(stripe, 'billing_portal.configuration.updated');
+  expect(event.data.previous_attributes).toMatchObject({
+    business_profile: { headline: 'Acme partners with Stripe for billing' },
+  });
+  const after = await (await fetch(session.url)).text();
+  expect(after).not.toContain('id="headline"');
+  expect(after).toContain('href="https://acme.example/privacy-2026"');
+
+  await expect(
+    stripe.billingPortal.configurations.update(cfg.id, {
+      business_profile: { terms_of_service_url: 'javascript:alert(1)' },
+    }),
+  ).rejects.toMatchObject({
+    statusCode: 400,
+    code: 'url_invalid',
+    param: 'business_profile[terms_of_service_url]',
+  });
+  expect(
+    (await stripe.billingPortal.configurations.retrieve(cfg.id)).business_profile.terms_of_service_url,
+  ).toBe('https://acme.example/terms');
+});
+
+/** A portal configuration offering `prices` of the fixture's product, with `conditions` for period-end switches. */
+async function switchPortal(
+  f: Awaited<ReturnType<typeof fixture>>,
+  prices: string[],
+  conditions: Stripe.BillingPortal.ConfigurationCreateParams.Features.SubscriptionUpdate.ScheduleAtPeriodEnd.Condition[],
+): Promise<Stripe.BillingPortal.Session> {
+  const cfg = await stripe.billingPortal.configurations.create({
+    features: {
+      subscription_update: {
+        enabled: true,
+        default_allowed_updates: ['price'],
+        proration_behavior: 'create_prorations',
+        products: [{ product: f.product.id, prices }],
+        schedule_at_period_end: { conditions },
+      },
+    },
+  });
+  expect(cfg.features.subscription_update.schedule_at_period_end.conditions).toEqual(conditions);
+  return stripe.billingPortal.sessions.create({ customer: f.customer.id, configuration: cfg.id });
+}
+
+it('decreasing_item_amount: a downgrade waits for the period end on a schedule; an upgrade applies now', async () => {
+  const f = await fixture(emu);
+  const sub = await stripe.subscriptions.create({ customer: f.customer.id, items: [{ price: f.pro.id }] });
+  const periodEnd = sub.items.data[0].current_period_end;
+  const session = await switchPortal(f, [f.basic.id, f.pro.id], [{ type: 'decreasing_item_amount' }]);
+
+  const down = await post(`${session.url}/switch`, { subscription: sub.id, price: f.basic.id });
+  expect(down.status).toBe(303);
+  const waiting = await stripe.subscriptions.retrieve(sub.id);
+  expect(waiting.items.data[0].price.id).toBe(f.pro.id);
+  expect(await eventsOf(stripe, 'invoiceitem.created')).toEqual([]);
+  const schedule = await stripe.subscriptionSchedules.retrieve(String(waiting.schedule));
+  expect(schedule).toMatchObject({ status: 'active', end_behavior: 'release', subscription: sub.id });
+  expect(schedule.phases.map((p) => [p.items.map((it) => it.price), p.start_date, p.end_date])).toEqual([
+    [[f.pro.id], sub.items.data[0].current_period_start, periodEnd],
+    [[f.basic.id], periodEnd, expect.any(Number)],
+  ]);
+  expect(await eventsOf(stripe, 'subscription_schedule.created')).toHaveLength(1);
+
+  const page = await (await fetch(session.url)).text();
+  expect(page).toContain(`<p class="scheduled" id="scheduled-${sub.id}">Switches to Plan on 2026-02-01</p>`);
+  expect(page).not.toContain(`id="switch-${sub.id}"`);
+  const again = await post(`${session.url}/switch`, { subscription: sub.id, price: f.pro.id });
+  expect(again.status).toBe(402);
+  expect(await again.text()).toContain('scheduled change');
+
+  await advanceClock(stripe, f.clock.id, periodEnd + 60);
+  const switched = await stripe.subscriptions.retrieve(sub.id);
+  expect(switched.items.data[0].price.id).toBe(f.basic.id);
+  expect(switched.schedule).toBeNull();
+  expect((await stripe.subscriptionSchedules.retrieve(schedule.id)).status).toBe('released');
+  const renewal = await stripe.invoices.retrieve(String(switched.latest_invoice));
+  expect(renewal).toMatchObject({ billing_reason: 'subscription_cycle', total: 1000, status: 'paid' });
+
+  const up = await post(`${session.url}/switch`, { subscription: sub.id, price: f.pro.id });
+  expect(up.status).toBe(303);
+  const upgraded = await stripe.subscriptions.retrieve(sub.id);
+  expect(upgraded.items.data[0].price.id).toBe(f.pro.id);
+  expect(upgraded.schedule).toBeNull();
+  expect((await eventsOf(stripe, 'invoiceitem.created')).length).toBeGreaterThan(0);
+});
+
+it('shortening_interval: yearly to monthly waits for the period end; without conditions it applies now', async () => {
+  const f = await fixture(emu);
+  const yearly = await stripe.prices.create({
+    product: f.product.id,
+    currency: 'usd',
+    unit_amount: 2000,
+    recurring: { interval: 'year' },
+  });
+  const sub = await stripe.subscriptions.create({ customer: f.customer.id, items: [{ price: yearly.id }] });
+  // $30 a month costs more than $20 a year per item, so only the shorter interval asks for waiting.
+  const session = await switchPortal(f, [yearly.id, f.pro.id], [{ type: 'shortening_interval' }]);
+  await post(`${session.url}/switch`, { subscription: sub.id, price: f.pro.id });
+  const waiting = await stripe.subscriptions.retrieve(sub.id);
+  expect(waiting.items.data[0].price.id).toBe(yearly.id);
+  expect(waiting.schedule).not.toBeNull();
+
+  const other = await stripe.subscriptions.create({ customer: f.customer.id, items: [{ price: yearly.id }] });
+  const plain = await switchPortal(f, [yearly.id, f.pro.id], []);
+  await post(`${plain.url}/switch`, { subscription: other.id, price: f.pro.id });
+  const now = await stripe.subscriptions.retrieve(other.id);
+  expect(now.items.data[0].price.id).toBe(f.pro.id);
+  expect(now.schedule).toBeNull();
+
+  const cfg = await stripe.billingPortal.configurations.retrieve(String(session.configuration));
+  const cleared = await stripe.billingPortal.configurations.update(cfg.id, {
+    features: { subscription_update: { schedule_at_period_end: { conditions: '' } } },
+  });
+  expect(cleared.features.subscription_update.schedule_at_period_end.conditions).toEqual([]);
 });

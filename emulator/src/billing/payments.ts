@@ -7,6 +7,7 @@
 import type Stripe from 'stripe';
 import { C, clientSecret, type Emulator, emit, id, now } from './ctx';
 import { cardOutcome } from './cards';
+import { disputeIfTestCard } from './disputes';
 
 export interface Decline {
   code: string;
@@ -169,6 +170,7 @@ export function confirmPaymentIntent(
     emu.store.put(C.paymentIntent, pi);
     emit(emu, 'charge.succeeded', charge);
     emit(emu, 'payment_intent.succeeded', pi);
+    disputeIfTestCard(emu, charge);
     return { ok: true, charge };
   }
   pi.status = 'requires_payment_method';

@@ -5,7 +5,7 @@
  * (`/portal/{session}`), which offers what the configuration's features allow.
  */
 import type Stripe from 'stripe';
-import { invalidRequest } from '../core/errors';
+import { invalidRequest, missingParam } from '../core/errors';
 import type { ApiRequest, Route } from '../core/http';
 import { newId } from '../core/ids';
 import { paginate } from '../core/list';
@@ -16,6 +16,8 @@ import { hostedUrl, learnOrigin } from './urls';
 
 type Configuration = Stripe.BillingPortal.Configuration;
 type Features = Stripe.BillingPortal.Configuration.Features;
+type BusinessProfile = Stripe.BillingPortal.Configuration.BusinessProfile;
+type Condition = Stripe.BillingPortal.Configuration.Features.SubscriptionUpdate.ScheduleAtPeriodEnd.Condition;
 
 export function requireConfiguration(emu: Emulator, configId: string): Configuration {
   return emu.store.require<Configuration>(C.portalConfiguration, configId, 'billing portal configuration');
@@ -83,6 +85,10 @@ function applyFeatures(f: Features, r: ParamReader | undefined): void {
       u.proration_behavior;
     const dau = su.strArray('default_allowed_updates');
     if (dau) u.default_allowed_updates = dau;
+    const atPeriodEnd = su.obj('schedule_at_period_end');
+    if (atPeriodEnd?.has('conditions')) {
+      u.schedule_at_period_end = { conditions: readConditions(atPeriodEnd) };
+    }
     const products = su.objArray('products');
     if (products) {
       u.products = products.map((pr) => ({
@@ -92,6 +98,46 @@ function applyFeatures(f: Features, r: ParamReader | undefined): void {
       }));
     }
   }
+}
+
+/**
+ * `features[subscription_update][schedule_at_period_end][conditions][i][type]`: when any condition
+ * holds for a switch, the portal schedules it for the period end instead of applying it now (the
+ * SDK's `ScheduleAtPeriodEnd`); `conditions=''` clears them.
+ */
+function readConditions(r: ParamReader): Condition[] {
+  return (r.objArray('conditions') ?? []).map((c) => {
+    const type = c.oneOf('type', ['decreasing_item_amount', 'shortening_interval'] as const);
+    if (!type) throw missingParam(c.name('type'));
+    return { type };
+  });
+}
+
+/** An http(s) URL shown as a link on the portal page, or Stripe's 400 `url_invalid`. */
+function readLink(r: ParamReader, key: string): string | null {
+  const value = r.strOrNull(key) ?? null;
+  if (value === null) return null;
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(value);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+    throw invalidRequest('Not a valid URL', r.name(key), 'url_invalid');
+  }
+  return value;
+}
+
+/**
+ * `business_profile`: the headline and the privacy policy and terms of service links the hosted
+ * portal shows (https://docs.stripe.com/api/customer_portal/configurations/update); `''` clears one.
+ */
+function applyBusinessProfile(profile: BusinessProfile, r: ParamReader | undefined): void {
+  if (!r) return;
+  if (r.has('headline')) profile.headline = r.strOrNull('headline') ?? null;
+  if (r.has('privacy_policy_url')) profile.privacy_policy_url = readLink(r, 'privacy_policy_url');
+  if (r.has('terms_of_service_url')) profile.terms_of_service_url = readLink(r, 'terms_of_service_url');
 }
 
 function buildConfiguration(emu: Emulator, isDefault: boolean): Configuration {
@@ -126,8 +172,7 @@ function createConfiguration(req: ApiRequest): Configuration {
   const { emu, p } = req;
   const c = buildConfiguration(emu, false);
   applyFeatures(c.features, p.obj('features'));
-  const bp = p.obj('business_profile');
-  if (bp) c.business_profile.headline = bp.str('headline') ?? null;
+  applyBusinessProfile(c.business_profile, p.obj('business_profile'));
   c.default_return_url = p.str('default_return_url') ?? null;
   c.metadata = p.metadata({});
   c.name = p.str('name') ?? null;
@@ -143,6 +188,7 @@ function updateConfiguration(req: ApiRequest): Configuration {
     req.pathParams.id,
     (c) => {
       applyFeatures(c.features, p.obj('features'));
+      applyBusinessProfile(c.business_profile, p.obj('business_profile'));
       if (p.has('active')) c.active = p.bool('active') ?? c.active;
       if (p.has('default_return_url')) c.default_return_url = p.strOrNull('default_return_url') ?? null;
       if (p.has('metadata')) c.metadata = p.metadata(c.metadata ?? {});

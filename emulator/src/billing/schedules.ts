@@ -148,13 +148,13 @@ function readPhases(emu: Emulator, readers: ParamReader[]): PhaseInput[] {
       return { price, quantity };
     });
     if (items.length === 0) throw missingParam(`phases[${i}][items]`);
-    const startRaw = r.str('start_date');
-    const endRaw = r.str('end_date');
+    const startRaw = r.intOr('start_date', ['now'] as const);
+    const endRaw = r.intOr('end_date', ['now'] as const);
     const d = r.obj('duration');
     return {
       items,
-      startDate: startRaw === undefined || startRaw === 'now' ? null : Number(startRaw),
-      endDate: endRaw === undefined || endRaw === 'now' ? null : Number(endRaw),
+      startDate: startRaw === undefined || startRaw === 'now' ? null : startRaw,
+      endDate: endRaw === undefined || endRaw === 'now' ? null : endRaw,
       duration: d
         ? {
             interval: (d.oneOf('interval', ['day', 'week', 'month', 'year'] as const) ?? 'month') as Interval,
@@ -269,6 +269,45 @@ function advancePhase(emu: Emulator, s: Schedule): void {
     x.current_phase = { start_date: next.start_date, end_date: next.end_date };
   });
   emit(emu, 'subscription_schedule.updated', obj, previous);
+  if (emu.store.get(PORTAL_SWITCHES, s.id) && idx + 2 === s.phases.length) release(emu, obj);
+}
+
+/** Private: the schedules the customer portal made to switch a plan at the period end. */
+const PORTAL_SWITCHES = '_portal_switch_schedule';
+
+/**
+ * The customer portal's switch at the end of the period (`schedule_at_period_end`,
+ * https://docs.stripe.com/changelog/acacia/2024-10-28/customer-portal-schedule-downgrades): Stripe
+ * does it with a subscription schedule whose first phase keeps the current items until the period
+ * ends and whose second phase has the new ones; once the switch applies the schedule is released
+ * (what integrators observed with a test clock: old price until the period end, new price from
+ * then, schedule released after the boundary). The caller makes sure `sub` has no schedule yet.
+ */
+export function scheduleSwitchAtPeriodEnd(
+  emu: Emulator,
+  sub: Stripe.Subscription,
+  nextItems: { price: Stripe.Price; quantity: number | undefined }[],
+): Schedule {
+  const period = subPeriod(sub);
+  const current = phaseFromItems(
+    sub.items.data.map((it) => ({ price: it.price, quantity: it.quantity })),
+    period.start,
+    period.end,
+    { prorationBehavior: 'none' },
+  );
+  const rec = recurringOf(nextItems[0].price);
+  const next = phaseFromItems(nextItems, period.end, addIntervals(period.end, rec.interval, rec.count, 1), {
+    prorationBehavior: 'none',
+  });
+  const sched = buildSchedule(emu, customerIdOf(sub), sub, [current, next], 'release', {});
+  emu.store.insert(C.schedule, sched);
+  emu.store.put(PORTAL_SWITCHES, { id: sched.id });
+  emit(emu, 'subscription_schedule.created', sched);
+  const { obj, previous } = emu.store.update<Stripe.Subscription>(C.subscription, sub.id, (x) => {
+    x.schedule = sched.id;
+  });
+  emit(emu, 'customer.subscription.updated', obj, previous);
+  return sched;
 }
 
 function finishSchedule(emu: Emulator, s: Schedule, sub: Stripe.Subscription | undefined): void {
@@ -342,8 +381,8 @@ function create(req: ApiRequest): Schedule {
   const inputs = readPhases(emu, p.objArray('phases') ?? []);
   if (inputs.length === 0) throw missingParam('phases');
   const at = now(emu, customer.id);
-  const startRaw = p.str('start_date');
-  if (startRaw !== undefined && startRaw !== 'now' && Number(startRaw) > at) {
+  const startRaw = p.intOr('start_date', ['now'] as const);
+  if (startRaw !== undefined && startRaw !== 'now' && startRaw > at) {
     throw invalidRequest(
       'The emulator only supports schedules that start now (start_date=now).',
       'start_date',

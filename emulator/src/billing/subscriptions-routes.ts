@@ -47,11 +47,7 @@ function readPrice(emu: Emulator, r: ParamReader): Stripe.Price {
 }
 
 function readTimestampOrNow(p: ParamReader, key: string): number | 'now' | undefined {
-  const v = p.str(key);
-  if (v === undefined || v === '') return undefined;
-  if (v === 'now') return 'now';
-  if (!/^\d+$/.test(v)) throw invalidRequest(`Invalid timestamp: ${v}`, p.name(key));
-  return Number(v);
+  return p.intOr(key, ['now'] as const);
 }
 
 /**

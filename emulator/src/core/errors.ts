@@ -44,6 +44,16 @@ export function invalidRequest(message: string, param?: string, code?: string): 
   });
 }
 
+/**
+ * 400 `parameter_invalid_integer`: "Invalid integer: abc", the param named as sent. Stripe's
+ * answer to a non-integer where it expects one (e.g. `amount=9175.2` → "Invalid integer: 9175.2",
+ * param `amount`; `amount=NaN` → code `parameter_invalid_integer`, seen by integrators in
+ * stripe-samples/react-elements-netlify-serverless#4 and stripe/stripe-cli#585).
+ */
+export function invalidInteger(value: string, param: string): StripeApiError {
+  return invalidRequest(`Invalid integer: ${value}`, param, 'parameter_invalid_integer');
+}
+
 /** 400 `parameter_missing`, Stripe's wording. */
 export function missingParam(param: string): StripeApiError {
   return invalidRequest(`Missing required param: ${param}.`, param, 'parameter_missing');

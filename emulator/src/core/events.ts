@@ -63,7 +63,10 @@ export function buildEvent(
   };
 }
 
-/** `customer.*` matches by prefix, `*` matches all, otherwise exact (as in `enabled_events`). */
+/**
+ * `*` matches all, otherwise exact, as in `enabled_events`; `customer.*` (by prefix) only reaches here
+ * from the events list's `type` filter, since endpoints refuse such patterns.
+ */
 export function eventTypeMatches(pattern: string, type: string): boolean {
   if (pattern === '*') return true;
   if (pattern.endsWith('.*')) return type.startsWith(pattern.slice(0, -1));

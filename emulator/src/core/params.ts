@@ -1,4 +1,4 @@
-import { invalidRequest, missingParam } from './errors';
+import { invalidInteger, invalidRequest, missingParam } from './errors';
 
 /**
  * Decoded request parameters. Form bodies and query strings only carry strings;
@@ -127,11 +127,25 @@ export class ParamReader {
     return v;
   }
 
+  /**
+   * Every integer parameter (`limit`, `amount`, `quantity`, timestamps, …) is read here, so a
+   * non-integer is Stripe's 400 `parameter_invalid_integer` everywhere ("Invalid integer: 1.5").
+   */
   int(key: string): number | undefined {
     const v = this.str(key);
     if (v === undefined || v === '') return undefined;
-    if (!/^-?\d+$/.test(v)) throw invalidRequest(`Invalid integer: ${v}`, this.name(key));
+    if (!/^-?\d+$/.test(v) || !Number.isSafeInteger(Number(v))) throw invalidInteger(v, this.name(key));
     return Number(v);
+  }
+
+  /**
+   * A timestamp that may instead be one of `keywords` (`trial_end=now`, `start_date=now`); anything
+   * else that is not an integer is the same `parameter_invalid_integer` as `int`.
+   */
+  intOr<K extends string>(key: string, keywords: readonly K[]): number | K | undefined {
+    const v = this.str(key);
+    if (v !== undefined && (keywords as readonly string[]).includes(v)) return v as K;
+    return this.int(key);
   }
 
   reqInt(key: string): number {

@@ -3,7 +3,10 @@
  * offers follows the session's configuration: update the default card (`payment_method_update`),
  * view invoices (`invoice_history`), switch plan among `subscription_update.products[].prices`,
  * cancel (`subscription_cancel.mode`: at period end or immediately) and undo a pending cancel;
- * a link returns to `return_url`. Every action answers a 303 back to the portal page.
+ * a link returns to `return_url`. Every action answers a 303 back to the portal page. A switch that
+ * meets one of `subscription_update.schedule_at_period_end.conditions` waits for the period end
+ * (a subscription schedule, see `scheduleSwitchAtPeriodEnd`); the page then shows it as scheduled.
+ * `business_profile` gives the headline and the privacy policy and terms of service links.
  */
 import type Stripe from 'stripe';
 import { invalidRequest, StripeApiError } from '../core/errors';
@@ -12,7 +15,9 @@ import { attachPaymentMethod, createCardPaymentMethod } from '../resources/payme
 import { C, type Emulator, emit, idOf } from '../billing/ctx';
 import { customerIdOf } from '../billing/invoices';
 import { requireConfiguration, requirePortalSession } from '../billing/portal';
+import { switchWaitsForPeriodEnd } from '../billing/portal-switch';
 import { isMetered } from '../billing/pricing';
+import { scheduleSwitchAtPeriodEnd } from '../billing/schedules';
 import { subPeriod } from '../billing/subscription-objects';
 import {
   cancelNow,
@@ -54,6 +59,26 @@ function switchOptions(emu: Emulator, config: Configuration, current: Stripe.Pri
     .join('');
 }
 
+function productName(emu: Emulator, price: Stripe.Price): string {
+  return emu.store.get<Stripe.Product>(C.product, String(price.product))?.name ?? price.id;
+}
+
+/** "Switches to Basic on 2026-02-01" for a subscription whose schedule has a phase still to come. */
+function scheduledSwitch(emu: Emulator, sub: Stripe.Subscription): string {
+  const scheduleId = idOf(sub.schedule);
+  const schedule = scheduleId
+    ? emu.store.get<Stripe.SubscriptionSchedule>(C.schedule, scheduleId)
+    : undefined;
+  const start = schedule?.current_phase?.end_date;
+  const next = schedule?.phases.find((phase) => phase.start_date === start);
+  if (!schedule || schedule.status !== 'active' || !next) return '';
+  const names = next.items.map((it) => {
+    const price = emu.store.get<Stripe.Price>(C.price, idOf(it.price) ?? '');
+    return price && !isMetered(price) ? productName(emu, price) : '';
+  });
+  return `<p class="scheduled" id="scheduled-${esc(sub.id)}">Switches to ${esc(names.filter(Boolean).join(', '))} on ${date(next.start_date)}</p>`;
+}
+
 function subscriptionSection(
   emu: Emulator,
   sessionId: string,
@@ -67,7 +92,9 @@ function subscriptionSection(
     : '';
   const period = subPeriod(sub);
   const f = config.features;
-  const options = item && f.subscription_update.enabled ? switchOptions(emu, config, item.price) : '';
+  // A subscription on a schedule (e.g. a switch already waiting for the period end) is not switched again here.
+  const options =
+    item && f.subscription_update.enabled && !sub.schedule ? switchOptions(emu, config, item.price) : '';
   const cancel = f.subscription_cancel.enabled
     ? sub.cancel_at_period_end
       ? `<form method="post" action="/portal/${esc(sessionId)}/renew"><input type="hidden" name="subscription" value="${esc(sub.id)}"><button id="renew-${esc(sub.id)}">Don't cancel</button></form>`
@@ -76,6 +103,7 @@ function subscriptionSection(
   return `<section class="subscription" data-id="${esc(sub.id)}">
 <h3>${esc(name)} — ${item ? money(item.price.unit_amount ?? 0, item.price.currency) : ''} / ${esc(item?.price.recurring?.interval ?? '')}</h3>
 <p>Status: <strong class="status">${esc(sub.status)}</strong>${sub.cancel_at_period_end ? ` · cancels on ${date(period.end)}` : ` · renews on ${date(period.end)}`}</p>
+${scheduledSwitch(emu, sub)}
 ${options ? `<form method="post" action="/portal/${esc(sessionId)}/switch"><input type="hidden" name="subscription" value="${esc(sub.id)}"><label>Switch plan <select name="price" id="price-${esc(sub.id)}">${options}</select></label><button id="switch-${esc(sub.id)}">Update plan</button></form>` : ''}
 ${cancel}
 </section>`;
@@ -92,7 +120,9 @@ function page(emu: Emulator, sessionId: string, error: string | null): string {
   const invoices = emu.store
     .all<Stripe.Invoice>(C.invoice)
     .filter((i) => customerIdOf(i) === customer.id && i.status !== 'draft');
+  const profile = config.business_profile;
   const body = `<h1>Billing</h1>
+${profile.headline ? `<p id="headline">${esc(profile.headline)}</p>` : ''}
 <p class="muted">Test mode — emulator. ${esc(customer.email ?? customer.id)}</p>
 ${error ? `<p class="error" role="alert" id="error">${esc(error)}</p>` : ''}
 <h2>Current plan</h2>
@@ -113,8 +143,22 @@ ${
         .join('')}</table>`
     : ''
 }
-${session.return_url ? `<p><a id="return" href="${esc(session.return_url)}">Return to ${esc(new URL(session.return_url).host)}</a></p>` : ''}`;
+${session.return_url ? `<p><a id="return" href="${esc(session.return_url)}">Return to ${esc(new URL(session.return_url).host)}</a></p>` : ''}
+${policyLinks(profile)}`;
   return layout('Billing portal', body);
+}
+
+/** The business's privacy policy and terms of service, linked at the foot of the portal as Stripe's does. */
+function policyLinks(profile: Configuration['business_profile']): string {
+  const links = [
+    profile.privacy_policy_url
+      ? `<a id="privacy-policy" href="${esc(profile.privacy_policy_url)}">Privacy policy</a>`
+      : '',
+    profile.terms_of_service_url
+      ? `<a id="terms-of-service" href="${esc(profile.terms_of_service_url)}">Terms of service</a>`
+      : '',
+  ].filter(Boolean);
+  return links.length ? `<p class="muted">${links.join(' · ')}</p>` : '';
 }
 
 function noChanges(): Omit<UpdateArgs, 'items' | 'prorationBehavior'> {
@@ -210,7 +254,25 @@ export const routes: Route[] = [
       const allowed = (su.products ?? []).some((pr) => pr.prices.includes(priceId));
       if (!allowed) throw invalidRequest('This price is not offered in the portal.', 'price');
       const price = emu.store.require<Stripe.Price>(C.price, priceId, 'price');
+      if (sub.schedule) {
+        throw invalidRequest(
+          'This plan already has a scheduled change; it can be switched once that applies.',
+        );
+      }
       const item = sub.items.data.find((it) => !isMetered(it.price)) ?? sub.items.data[0];
+      const quantity = item.quantity ?? 1;
+      const conditions = su.schedule_at_period_end.conditions;
+      if (switchWaitsForPeriodEnd(conditions, { price: item.price, quantity }, { price, quantity })) {
+        scheduleSwitchAtPeriodEnd(
+          emu,
+          sub,
+          sub.items.data.map((it) => ({
+            price: it.id === item.id ? price : it.price,
+            quantity: it.quantity,
+          })),
+        );
+        return;
+      }
       const behavior =
         su.proration_behavior === 'always_invoice'
           ? 'always_invoice'

@@ -7,15 +7,24 @@ import { newId } from '../core/ids';
 import { paginate } from '../core/list';
 import type { ParamReader } from '../core/params';
 import { COL, requireCustomer } from './common';
-import { type CardSpec, type ChargeOutcome, cardSpec, luhnValid, testIdNumber } from './test-cards';
+import {
+  type CardSpec,
+  type ChargeOutcome,
+  cardSpec,
+  type DisputeSpec,
+  luhnValid,
+  testIdNumber,
+} from './test-cards';
 
-export type { ChargeOutcome } from './test-cards';
+export type { ChargeOutcome, DisputeSpec } from './test-cards';
 
 /** Private record of what charging a payment method (or card source) does. */
 interface PmBehavior {
   id: string;
   outcome: ChargeOutcome;
   attachFails: boolean;
+  /** Absent in data files written before dispute test cards existed. */
+  dispute?: DisputeSpec | null;
 }
 
 export interface CardInput {
@@ -97,7 +106,12 @@ export function createCardPaymentMethod(
     type: 'card',
   };
   emu.store.insert(COL.paymentMethod, pm);
-  const behavior: PmBehavior = { id: pm.id, outcome: spec.outcome, attachFails: spec.attachFails };
+  const behavior: PmBehavior = {
+    id: pm.id,
+    outcome: spec.outcome,
+    attachFails: spec.attachFails,
+    dispute: spec.dispute,
+  };
   emu.store.insert(COL.pmBehavior, behavior);
   return pm;
 }
@@ -105,7 +119,13 @@ export function createCardPaymentMethod(
 /** Records charge behaviour for an id created elsewhere (card sources `card_…`). */
 export function recordCardBehavior(emu: Emulator, id: string, number: string): void {
   const spec = cardSpec(number);
-  emu.store.put(COL.pmBehavior, { id, outcome: spec.outcome, attachFails: spec.attachFails });
+  const behavior: PmBehavior = {
+    id,
+    outcome: spec.outcome,
+    attachFails: spec.attachFails,
+    dispute: spec.dispute,
+  };
+  emu.store.put(COL.pmBehavior, behavior);
 }
 
 /**
@@ -122,6 +142,14 @@ export function resolvePaymentMethod(
   const pm = emu.store.get<Stripe.PaymentMethod>(COL.paymentMethod, idOrTestId);
   if (!pm) throw notFound('PaymentMethod', idOrTestId, param);
   return pm;
+}
+
+/** The dispute a successful charge on this payment method (or card source) draws, if it is a dispute test card. */
+export function disputeAfterCharge(emu: Emulator, pmId: string): DisputeSpec | null {
+  const b = emu.store.get<PmBehavior>(COL.pmBehavior, pmId);
+  if (b) return b.dispute ?? null;
+  const number = testIdNumber(pmId);
+  return number ? cardSpec(number).dispute : null;
 }
 
 /** What charging this payment method (or card source) does; see test-cards.ts. */

@@ -16,7 +16,27 @@ export interface CardSpec {
    * can't be attached; 4000 0000 0000 0341 is the one that attaches and then fails charges.
    */
   attachFails: boolean;
+  /** The dispute the card's issuer opens once a charge on it succeeds (dispute test cards), else null. */
+  dispute: DisputeSpec | null;
 }
+
+/** What a dispute test card's issuer opens after a successful charge. */
+export interface DisputeSpec {
+  reason: 'fraudulent' | 'product_not_received';
+  /** An inquiry (`warning_needs_response`, no funds withdrawn) rather than a chargeback. */
+  inquiry: boolean;
+}
+
+/**
+ * Stripe's dispute test cards (https://docs.stripe.com/testing#disputes): the charge succeeds,
+ * then the issuer disputes it. The Stripe CLI's own `charge.dispute.*` fixtures charge
+ * `pm_card_createDisputeInquiry` and list the dispute right after, so it exists at once.
+ */
+const DISPUTE_CARDS: Record<string, DisputeSpec> = {
+  '4000000000000259': { reason: 'fraudulent', inquiry: false },
+  '4000000000002685': { reason: 'product_not_received', inquiry: false },
+  '4000000000001976': { reason: 'fraudulent', inquiry: true },
+};
 
 const decline = (decline_code: string, message: string, code = 'card_declined'): ChargeOutcome => ({
   ok: false,
@@ -87,6 +107,9 @@ const TEST_IDS: Record<string, string> = {
   visa_chargeCustomerFail: '4000000000000341',
   threeDSecure2Required: '4000000000003220',
   authenticationRequired: '4000000000003220',
+  createDispute: '4000000000000259',
+  createDisputeProductNotReceived: '4000000000002685',
+  createDisputeInquiry: '4000000000001976',
 };
 
 /** The card number a `pm_card_x` / `tok_x` test id stands for, or undefined. */
@@ -129,5 +152,6 @@ export function cardSpec(number: string): CardSpec {
     country: 'US',
     outcome: special?.outcome ?? { ok: true },
     attachFails: special?.attachFails ?? false,
+    dispute: DISPUTE_CARDS[number] ?? null,
   };
 }

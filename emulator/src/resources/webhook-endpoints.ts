@@ -10,6 +10,7 @@ import { newId, randomBase62 } from '../core/ids';
 import { paginate } from '../core/list';
 import type { ParamReader } from '../core/params';
 import { rememberDeleted } from './common';
+import { WEBHOOK_EVENT_TYPES } from './webhook-event-types';
 
 function readUrl(p: ParamReader): string {
   const url = p.reqStr('url');
@@ -25,10 +26,29 @@ function readUrl(p: ParamReader): string {
   return url;
 }
 
+const KNOWN_EVENT_TYPES: ReadonlySet<string> = new Set(WEBHOOK_EVENT_TYPES);
+
+/**
+ * `enabled_events`: `'*'` or Stripe's event types, nothing else (no `customer.*` prefixes). An
+ * unknown name is refused the way Stripe refuses it: 400 `invalid_request_error`, param
+ * `enabled_events[i]`, "Invalid enabled_events[0]: must be one of account.application.authorized,
+ * account.application.deauthorized, …" (the list of every type; an answer integrators quote from
+ * `stripe webhook_endpoints create`). https://docs.stripe.com/api/webhook_endpoints/create
+ */
 function readEvents(p: ParamReader): string[] {
   const events = p.strArray('enabled_events');
   if (!events || events.length === 0) throw missingParam('enabled_events');
+  events.forEach((event, i) => {
+    if (event === '*' || KNOWN_EVENT_TYPES.has(event)) return;
+    const param = `${p.name('enabled_events')}[${i}]`;
+    throw invalidRequest(`Invalid ${param}: must be one of ${oneOfList(WEBHOOK_EVENT_TYPES)}`, param);
+  });
   return events;
+}
+
+/** Stripe's wording for an enum's values: "a, b, or c". */
+function oneOfList(values: readonly string[]): string {
+  return `${values.slice(0, -1).join(', ')}, or ${values[values.length - 1]}`;
 }
 
 /** The stored endpoint without `secret` (Stripe only returns it on create). */

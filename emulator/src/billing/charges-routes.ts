@@ -1,0 +1,79 @@
+/**
+ * `/v1/charges`: the charges payment intents make (created in payments.ts), read back the way
+ * Stripe serves them (https://docs.stripe.com/api/charges/list, /retrieve). Since API version
+ * 2022-11-15 `charge.refunds` is only returned when expanded
+ * (https://docs.stripe.com/upgrades#2022-11-15), so it is an includable computed from the refunds.
+ */
+import type Stripe from 'stripe';
+import type { Route } from '../core/http';
+import { type ListObject, listOf, paginate } from '../core/list';
+import { C, type Emulator, idOf } from './ctx';
+
+/** Collections of the refunds and disputes of charges (Stripe `object` names). */
+export const REFUNDS = 'refund';
+export const DISPUTES = 'dispute';
+
+export function requireCharge(emu: Emulator, chargeId: string, param = 'id'): Stripe.Charge {
+  return emu.store.require<Stripe.Charge>(C.charge, chargeId, 'charge', param);
+}
+
+/** The refunds of a charge, newest first. */
+export function refundsOfCharge(emu: Emulator, chargeId: string): Stripe.Refund[] {
+  return emu.store.all<Stripe.Refund>(REFUNDS).filter((r) => idOf(r.charge) === chargeId);
+}
+
+/** `charge.refunds` as Stripe embeds it when expanded: the charge's refunds as a list. */
+function embeddedRefunds(emu: Emulator, charge: Record<string, unknown>): ListObject<Stripe.Refund> {
+  const chargeId = String(charge.id);
+  return listOf(refundsOfCharge(emu, chargeId), `/v1/charges/${chargeId}/refunds`);
+}
+
+export function setupCharges(emu: Emulator): void {
+  emu.registerIncludable('charge', 'refunds', (charge) => embeddedRefunds(emu, charge));
+}
+
+export const routes: Route[] = [
+  {
+    method: 'GET',
+    path: '/v1/charges',
+    params: [
+      'created',
+      'customer',
+      'payment_intent',
+      'transfer_group',
+      'limit',
+      'starting_after',
+      'ending_before',
+    ],
+    handler: (req) => {
+      const { emu, p } = req;
+      const customer = p.str('customer');
+      const paymentIntent = p.str('payment_intent');
+      const created = p.range('created');
+      const items = emu.store
+        .all<Stripe.Charge>(C.charge)
+        .filter(
+          (ch) =>
+            (!customer || idOf(ch.customer) === customer) &&
+            (!paymentIntent || idOf(ch.payment_intent) === paymentIntent) &&
+            (!created || created(ch.created)),
+        );
+      return paginate(items, p, req.path);
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/charges/:id',
+    params: [],
+    handler: ({ emu, pathParams }) => requireCharge(emu, pathParams.id),
+  },
+  {
+    method: 'GET',
+    path: '/v1/charges/:id/refunds',
+    params: ['limit', 'starting_after', 'ending_before'],
+    handler: (req) => {
+      const charge = requireCharge(req.emu, req.pathParams.id);
+      return paginate(refundsOfCharge(req.emu, charge.id), req.p, req.path);
+    },
+  },
+];
