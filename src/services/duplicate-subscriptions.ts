@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
 import { type BillingCustomer, DuplicateSubscription } from '../entities';
+import { BillingError } from '../errors';
 import type { BillingMails } from './notifications/billing-mails';
 import type { StripeClient } from './stripe/stripe-client';
 import { LIVE_STATUSES } from './subscription-sync';
@@ -132,11 +133,7 @@ export class DuplicateSubscriptions {
         { name: `duplicate-subscription.mark:${duplicate.id}`, params: marks },
       );
     }
-    const cancelled = await this.stripe.call(
-      'subscriptions.cancel',
-      (sdk, options) => sdk.subscriptions.cancel(duplicate.id, {}, options),
-      { name: `duplicate-subscription.cancel:${duplicate.id}` },
-    );
+    const cancelled = await this.cancelOnce(duplicate.id);
     return {
       subscription: cancelled,
       keptSubscriptionId: keptId,
@@ -144,6 +141,28 @@ export class DuplicateSubscriptions {
       currency: duplicate.currency,
       wasTrialing,
     };
+  }
+
+  /**
+   * Cancels the subscription now, or answers it as it is when another event got there first: a cancellation is a
+   * DELETE, which Stripe does not replay by idempotency key (https://docs.stripe.com/api/idempotent_requests:
+   * keys are for POST), and cancelling a cancelled subscription is refused (`resource_missing`).
+   */
+  private async cancelOnce(subscriptionId: string): Promise<Stripe.Subscription> {
+    try {
+      return await this.stripe.call(
+        'subscriptions.cancel',
+        (sdk, options) => sdk.subscriptions.cancel(subscriptionId, {}, options),
+        { name: `duplicate-subscription.cancel:${subscriptionId}` },
+      );
+    } catch (error) {
+      if (!(error instanceof BillingError)) throw error;
+      const now = await this.stripe.call('subscriptions.retrieve', (sdk) =>
+        sdk.subscriptions.retrieve(subscriptionId),
+      );
+      if (now.status !== 'canceled') throw error;
+      return now;
+    }
   }
 
   /** Refunds what is left of every payment of the duplicate's paid invoices; answers the total refunded. */
