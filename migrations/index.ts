@@ -1,4 +1,5 @@
 import type { MigrationObject } from '@mikro-orm/core';
+import { Migration20261205032711_checkout_sessions_disputes } from './Migration20261205032711_checkout_sessions_disputes';
 import { Migration20261205034840_usage_integrity } from './Migration20261205034840_usage_integrity';
 import { Migration20261127081113_usage_metering } from './Migration20261127081113_usage_metering';
 import { Migration20261127060938 } from './Migration20261127060938';
@@ -16,5 +17,9 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261127060938', class: Migration20261127060938 },
   { name: 'Migration20261127061500_notifications', class: Migration20261127061500_notifications },
   { name: 'Migration20261127081113_usage_metering', class: Migration20261127081113_usage_metering },
+  {
+    name: 'Migration20261205032711_checkout_sessions_disputes',
+    class: Migration20261205032711_checkout_sessions_disputes,
+  },
   { name: 'Migration20261205034840_usage_integrity', class: Migration20261205034840_usage_integrity },
 ];

@@ -97,6 +97,19 @@ const environmentSchema = z
       })
       .optional(),
     MAIL_FROM: z.string().min(3).default('CODITECT Billing <billing@coditect.ai>'),
+    BILLING_ADMIN_EMAILS: z
+      .string()
+      .refine(
+        (value) =>
+          value
+            .split(',')
+            .map((address) => address.trim())
+            .every((address) => !address || z.string().email().safeParse(address).success),
+        {
+          message: 'must be comma-separated email addresses such as billing-ops@coditect.ai,cfo@coditect.ai',
+        },
+      )
+      .optional(),
     MAIL_WORKER_INTERVAL_MS: z.coerce.number().int().min(50).max(3_600_000).default(1000),
     METRICS_TOKEN: z
       .string()
@@ -199,6 +212,8 @@ export interface Config {
     reconcileIntervalMs: number;
     /** How often overage is reported to Stripe's meters (`USAGE_REPORT_INTERVAL_SECONDS`), in milliseconds. */
     usageReportIntervalMs: number;
+    /** Who is mailed about what needs a person, such as disputes (`BILLING_ADMIN_EMAILS`); empty: nobody. */
+    adminEmails: string[];
   };
   /** Notification mail: SMTP when `smtpUrl` is set, else one log line per mail (development). */
   mail: { smtpUrl: string | null; from: string; workerIntervalMs: number };
@@ -319,6 +334,10 @@ export function loadConfig(raw: RawEnvironment): Config {
       clock: { source: env.BILLING_CLOCK, testClockId: env.STRIPE_TEST_CLOCK ?? null },
       reconcileIntervalMs: env.RECONCILE_INTERVAL_MS,
       usageReportIntervalMs: env.USAGE_REPORT_INTERVAL_SECONDS * 1000,
+      adminEmails: (env.BILLING_ADMIN_EMAILS ?? '')
+        .split(',')
+        .map((address) => address.trim())
+        .filter(Boolean),
     },
     mail: {
       smtpUrl: env.SMTP_URL ?? null,

@@ -14,7 +14,7 @@ import type { Logger } from './services/logger';
 import { type Clock, isFollowing } from './services/clock';
 import { Reconciler, reconcilerSettings } from './services/reconciler';
 import type { OverageReporter } from './services/usage/overage-reporter';
-import { BillingMails, createMailTransport, MailWorker, Notifier } from './services/notifications';
+import { createMailTransport, MailWorker } from './services/notifications';
 import { WebhookProcessor } from './webhooks/webhook-processor';
 import { loadPlanCatalog } from './services/plans/plan-catalog';
 import type { ReadinessCheck } from './http/health.routes';
@@ -193,7 +193,11 @@ export function createWebhookProcessor(
       paymentMethods: services.paymentMethods,
       provisioner: services.provisioner,
       // Mails go to the outbox inside the event's transaction; the mail worker sends them.
-      notifications: new BillingMails(new Notifier(logger), services.catalog, logger),
+      notifications: services.mails,
+      checkouts: services.checkoutRecords,
+      duplicates: stripe.duplicates,
+      refunds: stripe.refunds,
+      disputes: stripe.disputes,
       logger,
     },
     services.events,

@@ -1,4 +1,7 @@
 import { BillingCustomer } from './billing-customer.entity';
+import { CheckoutSessionRecord } from './checkout-session-record.entity';
+import { Dispute } from './dispute.entity';
+import { DuplicateSubscription } from './duplicate-subscription.entity';
 import { Entitlement } from './entitlement.entity';
 import { EntitlementOverride } from './entitlement-override.entity';
 import { Invoice } from './invoice.entity';
@@ -27,10 +30,16 @@ export const ENTITIES = [
   EntitlementOverride,
   SyncCursor,
   Notification,
+  CheckoutSessionRecord,
+  DuplicateSubscription,
+  Dispute,
 ];
 
 export {
   BillingCustomer,
+  CheckoutSessionRecord,
+  Dispute,
+  DuplicateSubscription,
   Entitlement,
   EntitlementOverride,
   Invoice,

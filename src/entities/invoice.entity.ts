@@ -13,6 +13,7 @@ export class Invoice extends BaseEntity<
   | 'billingReason'
   | 'periodStart'
   | 'periodEnd'
+  | 'amountRefunded'
 > {
   @Unique()
   @Property({ type: 'string', length: 255 })
@@ -42,6 +43,10 @@ export class Invoice extends BaseEntity<
 
   @Property({ type: new BigIntType('number') })
   amountRemaining!: number;
+
+  /** What was refunded of the invoice's payments (`charge.refunded`); the invoice's status stays as it was. */
+  @Property({ type: new BigIntType('number'), default: 0 })
+  amountRefunded = 0;
 
   /** ISO 4217, lower case as Stripe sends it. */
   @Property({ type: 'string', length: 3 })

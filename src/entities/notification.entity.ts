@@ -10,6 +10,10 @@ export const NOTIFICATION_KINDS = [
   'trial_will_end',
   'subscription_canceled',
   'usage_threshold',
+  'payment_action_required',
+  'duplicate_subscription_canceled',
+  'dispute_opened',
+  'dispute_closed',
 ] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 

@@ -72,6 +72,7 @@ export function toInvoice(row: InvoiceRow): Invoice {
     status: row.status,
     amountDue: row.amountDue,
     amountPaid: row.amountPaid,
+    amountRefunded: row.amountRefunded,
     currency: row.currency,
     periodStart: row.periodStart,
     periodEnd: row.periodEnd,

@@ -1,4 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { DisputeMetrics } from '../services/disputes';
+import type { DuplicateSubscriptionMetrics } from '../services/duplicate-subscriptions';
 import { METRIC_KEYS } from '../services/plans/plan.types';
 
 /**
@@ -43,6 +45,9 @@ const REASON_OF_ERROR_CODE: Readonly<Record<string, UsageRejectionReason>> = {
   BAD_USER_INPUT: 'invalid_input',
   RATE_LIMITED: 'rate_limited',
 };
+
+/** How a dispute is counted: when it opens, and how it closed (Stripe's final statuses; anything else `other`). */
+export const DISPUTE_OUTCOMES = ['opened', 'won', 'lost', 'warning_closed', 'prevented', 'other'] as const;
 
 /** Backlog of the webhook inbox in one state, read from the `webhook_event` table at scrape time. */
 export interface InboxBacklog {
@@ -100,13 +105,15 @@ export interface BillingMetricsOptions {
 
 /**
  * The metrics of one running service, grouped by who reports them: the webhook processor (`webhooks`,
- * `payments`), the StripeClient (`stripe`), the UsageMeter (`usage`), the Apollo plugin and graphql-ws hooks
+ * `payments`), the duplicate-subscription rule (`duplicates`), disputes (`disputes`), the StripeClient (`stripe`), the UsageMeter (`usage`), the Apollo plugin and graphql-ws hooks
  * (`graphql`). `startService` makes one and hands the groups out; `exposition()` is what `GET /metrics` serves.
  */
 export class BillingMetrics {
   readonly registry = new Registry();
   readonly webhooks: WebhookMetrics;
   readonly payments: PaymentMetrics;
+  readonly duplicates: DuplicateSubscriptionMetrics;
+  readonly disputes: DisputeMetrics;
   readonly stripe: StripeCallMetrics;
   readonly usage: UsageMetrics;
   readonly graphql: GraphQLMetrics;
@@ -180,6 +187,32 @@ export class BillingMetrics {
     });
     for (const outcome of ['succeeded', 'failed'] as const) payments.inc({ outcome }, 0);
     this.payments = { outcome: (outcome) => payments.inc({ outcome }) };
+
+    const duplicates = new Counter({
+      name: 'billing_duplicate_subscriptions_total',
+      help: 'Second live subscriptions of an account, cancelled on their webhook; refunded: true when a payment was refunded, false for a trial or nothing charged',
+      labelNames: ['refunded'] as const,
+      registers,
+    });
+    for (const refunded of ['true', 'false'] as const) duplicates.inc({ refunded }, 0);
+    this.duplicates = {
+      duplicateCancelled: (refunded) => duplicates.inc({ refunded: refunded ? 'true' : 'false' }),
+    };
+
+    const disputes = new Counter({
+      name: 'billing_disputes_total',
+      help: 'Chargebacks: opened, and how they closed (won, lost, warning_closed, prevented, other)',
+      labelNames: ['outcome'] as const,
+      registers,
+    });
+    for (const outcome of DISPUTE_OUTCOMES) disputes.inc({ outcome }, 0);
+    const closedOutcomes: ReadonlySet<string> = new Set(
+      DISPUTE_OUTCOMES.filter((outcome) => outcome !== 'opened'),
+    );
+    this.disputes = {
+      disputeOpened: () => disputes.inc({ outcome: 'opened' }),
+      disputeClosed: (status) => disputes.inc({ outcome: closedOutcomes.has(status) ? status : 'other' }),
+    };
 
     const stripeCalls = new Counter({
       name: 'billing_stripe_requests_total',

@@ -17,6 +17,12 @@ export class Invoice {
   @Field(() => Int)
   amountPaid!: number;
 
+  @Field(() => Int, {
+    description:
+      'What was refunded of the payments of this invoice (0 when nothing was); the status stays paid after a refund',
+  })
+  amountRefunded!: number;
+
   @Field(() => String)
   currency!: string;
 

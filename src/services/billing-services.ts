@@ -4,12 +4,18 @@ import { BillingError, ErrorCode } from '../errors';
 import { type Clock, EmulatorClock, StripeTestClock, wallClock } from './clock';
 import type { BillingPubSub } from '../pubsub/pubsub';
 import { AccountEvents } from './account-events';
+import { CheckoutRecords } from './checkout-records';
 import { CheckoutSessions } from './checkout-sessions';
 import { CustomerManager } from './customer-manager';
+import { Disputes } from './disputes';
+import { DuplicateSubscriptions } from './duplicate-subscriptions';
 import { FeatureProvisioner } from './feature-provisioner';
+import { InvoiceRefunds } from './invoice-refunds';
 import { InvoiceSync } from './invoice-sync';
 import { PaymentMethodSync } from './payment-method-sync';
 import type { Logger } from './logger';
+import { BillingMails } from './notifications/billing-mails';
+import { Notifier } from './notifications/notifier';
 import type { PlanCatalog } from './plans/plan-catalog';
 import { PortalSessions } from './portal-sessions';
 import { PriceDirectory } from './price-directory';
@@ -32,6 +38,10 @@ export interface StripeServices {
   subscriptionSync: SubscriptionSync;
   checkout: CheckoutSessions;
   portal: PortalSessions;
+  /** One paid subscription per account: duplicates found on webhooks are cancelled and refunded. */
+  duplicates: DuplicateSubscriptions;
+  refunds: InvoiceRefunds;
+  disputes: Disputes;
 }
 
 /** The services of one running instance, built once at start-up and shared by every request. */
@@ -42,6 +52,9 @@ export class BillingServices {
   readonly paymentMethods = new PaymentMethodSync();
   /** Billing's "now" (see `clock.ts`): what every rule about time reads. */
   readonly clock: Clock;
+  readonly checkoutRecords = new CheckoutRecords();
+  /** The mails webhooks cause, written to the outbox in the event's transaction. */
+  readonly mails: BillingMails;
   private readonly withStripe: StripeServices | null;
   private withUsage: UsageServices | null = null;
 
@@ -57,6 +70,7 @@ export class BillingServices {
     this.events = new AccountEvents(pubSub, logger);
     this.clock = clockOf(config, logger);
     this.provisioner = new FeatureProvisioner(catalog, config.billing.gracePeriodDays);
+    this.mails = new BillingMails(new Notifier(logger), catalog, logger, config.billing.adminEmails);
     this.withStripe = config.stripe.secretKey
       ? this.createStripeServices(
           new StripeClient(
@@ -119,6 +133,7 @@ export class BillingServices {
       new TrialPolicy(),
       overageReporter,
     );
+    const refunds = new InvoiceRefunds(stripe);
     return {
       stripe,
       overageReporter,
@@ -133,8 +148,12 @@ export class BillingServices {
         prices,
         redirects,
         this.events,
+        this.checkoutRecords,
       ),
       portal: new PortalSessions(stripe, customers, redirects, portalConfigurationFinder(stripe)),
+      duplicates: new DuplicateSubscriptions(stripe, this.mails, this.metrics.duplicates),
+      refunds,
+      disputes: new Disputes(stripe, refunds, this.mails, this.metrics.disputes),
     };
   }
 }

@@ -40,6 +40,18 @@ export class InvoiceSync {
       .where({ stripeUpdatedAt: { $lte: observedAt } })
       .execute();
   }
+
+  /**
+   * Keeps what was refunded of an invoice's payments (`charge.refunded`). Refunds only add up, so the larger
+   * figure wins whatever order two reads commit in (a refund that fails later and lowers Stripe's figure is
+   * not followed: a known limit, see docs/webhooks.md).
+   */
+  async applyRefunded(em: EntityManager, stripeInvoiceId: string, amountRefunded: number): Promise<void> {
+    await em.execute(
+      'update invoice set amount_refunded = greatest(amount_refunded, ?), updated_at = ? where stripe_invoice_id = ?',
+      [amountRefunded, new Date(), stripeInvoiceId],
+    );
+  }
 }
 
 function seconds(value: number | null | undefined): Date | null {

@@ -7,6 +7,7 @@ import type Stripe from 'stripe';
  */
 export interface BillingNotifications {
   paymentFailed(em: EntityManager, accountId: string, invoice: Stripe.Invoice): Promise<void>;
+  paymentActionRequired(em: EntityManager, accountId: string, invoice: Stripe.Invoice): Promise<void>;
   trialWillEnd(em: EntityManager, accountId: string, subscription: Stripe.Subscription): Promise<void>;
   subscriptionCanceled(
     em: EntityManager,

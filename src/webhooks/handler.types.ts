@@ -1,8 +1,12 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
+import type { CheckoutRecords } from '../services/checkout-records';
 import type { Clock } from '../services/clock';
 import type { CustomerManager } from '../services/customer-manager';
+import type { Disputes } from '../services/disputes';
+import type { DuplicateSubscriptions } from '../services/duplicate-subscriptions';
 import type { FeatureProvisioner } from '../services/feature-provisioner';
+import type { InvoiceRefunds } from '../services/invoice-refunds';
 import type { InvoiceSync } from '../services/invoice-sync';
 import type { Logger } from '../services/logger';
 import type { PaymentMethodSync } from '../services/payment-method-sync';
@@ -21,6 +25,14 @@ export interface HandlerTools {
   paymentMethods: PaymentMethodSync;
   provisioner: FeatureProvisioner;
   notifications: BillingNotifications;
+  /** The Checkout Sessions we created: only those link a customer to an account. */
+  checkouts: CheckoutRecords;
+  /** One paid subscription per account: a second one is cancelled and refunded. */
+  duplicates: DuplicateSubscriptions;
+  /** What was refunded of an invoice's payments. */
+  refunds: InvoiceRefunds;
+  /** Chargebacks, recorded for the admins. */
+  disputes: Disputes;
   logger: Logger;
 }
 
@@ -32,6 +44,8 @@ export interface HandlerTools {
 export interface EffectResult {
   accounts: string[];
   provision: string[];
+  /** Run once the event's transaction committed (never on a rollback): counting what it did, in metrics. */
+  afterCommit?: Array<() => void>;
 }
 
 /** The database half of handling an event, run inside the event's transaction (see `EffectResult`). */
@@ -50,3 +64,10 @@ export type WebhookHandler = (event: Stripe.Event, tools: HandlerTools) => Promi
 
 /** The event cannot be handled yet (e.g. its customer is not linked to an account yet): answer 500 so Stripe retries. */
 export class RetryLaterError extends Error {}
+
+/**
+ * The event is not ours to apply, and never will be (a Checkout Session this service did not create): its
+ * transaction rolls back, and it is kept in the inbox as `ignored` with the reason (visible to admins, and
+ * replayable), answered 200 so Stripe stops sending it.
+ */
+export class NotOursError extends Error {}

@@ -6,7 +6,7 @@ import { WebhookEvent, type WebhookEventStatus } from '../entities';
 import type { AccountEvents } from '../services/account-events';
 import type { Logger } from '../services/logger';
 import type { HandlerTools } from './handler.types';
-import { effectResultOf, RetryLaterError } from './handler.types';
+import { effectResultOf, NotOursError, RetryLaterError } from './handler.types';
 import { HANDLERS } from './handlers';
 import { paymentOutcomeOf } from './handlers/invoice.handlers';
 
@@ -93,6 +93,7 @@ export class WebhookProcessor {
     }
 
     let accounts: string[] = [];
+    let afterCommit: Array<() => void> = [];
     try {
       // Reading from Stripe happens before the transaction: no transaction is held open across a Stripe call.
       // The state is stamped with the time we started reading it, not the time we write it: a handler that read
@@ -116,12 +117,14 @@ export class WebhookProcessor {
         if (claimed.length === 0) return 'duplicate' as const;
         const result = effectResultOf(await effect(tx, observedAt));
         accounts = [...new Set(result.accounts)];
+        afterCommit = result.afterCommit ?? [];
         for (const accountId of new Set(result.provision))
           await this.tools.provisioner.provision(tx, accountId, observedAt);
         return 'processed' as const;
       });
       if (outcome === 'duplicate') return 'duplicate';
     } catch (error) {
+      if (error instanceof NotOursError) return this.markIgnored(event, error.message);
       if (
         error instanceof RetryLaterError &&
         Date.now() - stored.receivedAt.getTime() > UNLINKED_GIVE_UP_MS
@@ -144,8 +147,27 @@ export class WebhookProcessor {
       await this.markFailed(event, error);
       throw error;
     }
+    for (const done of afterCommit) done();
     for (const accountId of accounts) await this.events.accountUpdated(accountId, event.type);
     return 'processed';
+  }
+
+  /**
+   * Keeps an event that is not ours to apply as `ignored`, with the reason, never over `processed` (a concurrent
+   * delivery cannot have processed it either: the same handler refuses it there too, but the guard costs nothing).
+   */
+  private async markIgnored(event: Stripe.Event, reason: string): Promise<ProcessingOutcome> {
+    const now = new Date();
+    const ignored = await this.orm.em
+      .fork()
+      .nativeUpdate(
+        WebhookEvent,
+        { stripeEventId: event.id, status: { $ne: 'processed' } },
+        { status: 'ignored', processedAt: now, lastError: reason.slice(0, 2000), updatedAt: now },
+      );
+    if (ignored === 0) return 'duplicate';
+    this.logger.warn({ eventId: event.id, type: event.type, reason }, 'ignored an event that is not ours');
+    return 'ignored';
   }
 
   /**

@@ -54,14 +54,22 @@ describe('webhooks for a customer not linked yet', () => {
       reset: true,
       retry_schedule_ms: [300, 600, 1200, 2400, 4800],
     });
-    // A Checkout made outside this service (no metadata on the customer or the subscription): only
-    // `client_reference_id` names the account, and only checkout.session.completed carries it.
+    // A Checkout without our metadata on the customer or the subscription (as this service made them before
+    // customers carried it): only `client_reference_id` names the account, and only checkout.session.completed
+    // carries it. The service recorded the session (only a recorded session is ever linked).
     const session = await stack.stripe.checkout.sessions.create({
       mode: 'subscription',
       line_items: [{ price: (await starterPrice()).id, quantity: 1 }],
       client_reference_id: accountId,
       success_url: 'http://127.0.0.1/success',
       cancel_url: 'http://127.0.0.1/cancel',
+    });
+    await stack.service.service.services.checkoutRecords.record(stack.service.service.orm.em.fork(), {
+      stripeSessionId: session.id,
+      accountId,
+      planKey: 'starter',
+      interval: 'month',
+      withTrial: false,
     });
     const completed = (await emulatorPost(
       stack.emulator.url,

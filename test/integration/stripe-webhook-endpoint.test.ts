@@ -73,11 +73,11 @@ describe('syncWebhookEndpoint against the emulator', () => {
     // A handler added later only widens the events; the endpoint (and its secret) stay.
     const widened = await syncWebhookEndpoint(target.stripe, URL, [
       ...HANDLED_EVENT_TYPES,
-      'charge.refunded',
+      'invoice.upcoming',
     ]);
     expect(widened.action).toBe('updated');
     expect(widened.endpoint.id).toBe(byHand.id);
-    expect(widened.endpoint.enabled_events).toContain('charge.refunded');
+    expect(widened.endpoint.enabled_events).toContain('invoice.upcoming');
   });
 
   it('creates a new endpoint when the one it created was deleted by hand, not a replay of the old one', async () => {

@@ -114,6 +114,17 @@ describe('loadConfig', () => {
     );
   });
 
+  it('reads the admins to mail as comma-separated addresses, none by default, and refuses what is not one', () => {
+    expect(loadConfig(VALID).billing.adminEmails).toEqual([]);
+    expect(
+      loadConfig({ ...VALID, BILLING_ADMIN_EMAILS: ' ops@coditect.ai, cfo@coditect.ai ,' }).billing
+        .adminEmails,
+    ).toEqual(['ops@coditect.ai', 'cfo@coditect.ai']);
+    expect(problemsOf({ ...VALID, BILLING_ADMIN_EMAILS: 'ops@coditect.ai, nobody' })[0]).toMatch(
+      /^BILLING_ADMIN_EMAILS must be comma-separated email addresses/,
+    );
+  });
+
   it('rejects a publishable key where a secret key belongs', () => {
     expect(problemsOf({ ...VALID, STRIPE_SECRET_KEY: 'pk_test_123' })[0]).toMatch(
       /^STRIPE_SECRET_KEY must be a Stripe secret key/,

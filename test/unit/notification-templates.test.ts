@@ -148,6 +148,82 @@ describe('each kind renders its figures', () => {
     expect(billed.text).toContain('billed as overage');
   });
 
+  it('payment to confirm: amount, invoice, plan and the link to confirm on', () => {
+    const mail = render({
+      kind: 'payment_action_required',
+      data: {
+        invoiceId: 'in_3ds',
+        invoiceNumber: 'ABC-0009',
+        amountDue: 4900,
+        currency: 'usd',
+        hostedInvoiceUrl: 'https://invoice.stripe.com/i/acct_1/test_3ds',
+        planName: 'Professional',
+      },
+    });
+    expect(mail.subject).toBe('Please confirm your payment of $49.00');
+    expect(mail.text).toContain(
+      'Your bank asks you to confirm the payment of $49.00 for invoice ABC-0009 for your Professional plan.',
+    );
+    expect(mail.text).toContain('Confirm the payment: https://invoice.stripe.com/i/acct_1/test_3ds');
+  });
+
+  it('duplicate cancelled: the refund, or that a trial cost nothing, and that the first one goes on', () => {
+    const base = {
+      subscriptionId: 'sub_dup',
+      keptSubscriptionId: 'sub_kept',
+      planName: 'Starter',
+      currency: 'usd',
+    };
+    const refunded = render({
+      kind: 'duplicate_subscription_canceled',
+      data: { ...base, amountRefunded: 1900, wasTrialing: false },
+    });
+    expect(refunded.subject).toBe('We cancelled a second Starter subscription');
+    expect(refunded.text).toContain('We refunded what it charged, $19.00, in full');
+    expect(refunded.text).toContain('Your first subscription continues unchanged.');
+    const trial = render({
+      kind: 'duplicate_subscription_canceled',
+      data: { ...base, amountRefunded: 0, wasTrialing: true },
+    });
+    expect(trial.text).toContain('still in its free trial, so nothing was charged');
+    expect(trial.text).not.toContain('refunded');
+  });
+
+  it('disputes, for the admins: amount, reason, deadline, and how it ended', () => {
+    const opened = render({
+      kind: 'dispute_opened',
+      data: {
+        disputeId: 'dp_1',
+        chargeId: 'ch_1',
+        accountId: 'acct_9',
+        invoiceId: 'in_9',
+        amount: 4900,
+        currency: 'usd',
+        reason: 'fraudulent',
+        status: 'needs_response',
+        evidenceDueBy: '2026-12-20T00:00:00Z',
+      },
+    });
+    expect(opened.subject).toBe('Dispute opened: $49.00 (fraudulent)');
+    expect(opened.text).toContain('Evidence is due by December 20, 2026');
+    expect(opened.text).toContain('account acct_9');
+    expect(opened.text).toContain('The account keeps its subscription');
+    const closed = render({
+      kind: 'dispute_closed',
+      data: {
+        disputeId: 'dp_1',
+        chargeId: 'ch_1',
+        accountId: null,
+        amount: 4900,
+        currency: 'usd',
+        reason: 'fraudulent',
+        status: 'lost',
+      },
+    });
+    expect(closed.subject).toBe('Dispute closed (lost): $49.00');
+    expect(closed.text).toContain('account not one of ours');
+  });
+
   it('escapes what it puts into HTML', () => {
     const mail = render({
       kind: 'subscription_canceled',
@@ -215,5 +291,25 @@ describe('messages', () => {
     expect(usage(80, '2026-11-01T00:00:00.000+00:00')).toBe(usage(80, '2026-11-01T00:00:00Z'));
     expect(usage(100, '2026-11-01T00:00:00Z')).not.toBe(usage(80, '2026-11-01T00:00:00Z'));
     expect(usage(80, '2026-12-01T00:00:00Z')).not.toBe(usage(80, '2026-11-01T00:00:00Z'));
+
+    // Admin mails: one per dispute and admin.
+    const disputeMail = parseNotificationMessage('dispute_opened', {
+      disputeId: 'dp_7',
+      chargeId: 'ch_7',
+      amount: 100,
+      currency: 'usd',
+      reason: 'general',
+      status: 'needs_response',
+    });
+    expect(dedupeKeyOf('acct_1', disputeMail, 'Ops@Coditect.ai')).toBe('dispute_opened:dp_7:ops@coditect.ai');
+    expect(dedupeKeyOf('acct_1', disputeMail, 'cfo@coditect.ai')).not.toBe(
+      dedupeKeyOf('acct_1', disputeMail, 'ops@coditect.ai'),
+    );
+    const confirm = parseNotificationMessage('payment_action_required', {
+      invoiceId: 'in_8',
+      amountDue: 100,
+      currency: 'usd',
+    });
+    expect(dedupeKeyOf('acct_1', confirm)).toBe('payment_action_required:in_8');
   });
 });

@@ -331,11 +331,24 @@ export const routes: Route[] = [
   {
     method: 'GET',
     path: '/v1/invoice_payments',
+    // Filters as Stripe documents them: `invoice`, `status`, `payment[type]`, `payment[payment_intent]`
+    // (https://docs.stripe.com/api/invoice-payment/list): the way, in this API version, from a payment intent
+    // (or a charge's) back to the invoice it paid.
     handler: (req) => {
       const invoice = req.p.str('invoice');
+      const status = req.p.str('status');
+      const payment = req.p.obj('payment');
+      const paymentType = payment?.str('type');
+      const paymentIntent = payment?.str('payment_intent');
       const items = req.emu.store
         .all<Stripe.InvoicePayment>(C.invoicePayment)
-        .filter((x) => !invoice || idOf(x.invoice) === invoice);
+        .filter(
+          (x) =>
+            (!invoice || idOf(x.invoice) === invoice) &&
+            (!status || x.status === status) &&
+            (!paymentType || x.payment.type === paymentType) &&
+            (!paymentIntent || idOf(x.payment.payment_intent) === paymentIntent),
+        );
       return paginate(items, req.p, req.path);
     },
   },

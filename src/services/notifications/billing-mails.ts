@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { BillingCustomer, PaymentMethod, Subscription } from '../../entities';
 import type { Logger } from '../logger';
 import type { PlanCatalog } from '../plans/plan-catalog';
+import { DUPLICATE_OF_METADATA } from '../duplicate-subscriptions';
 import type { Notifier } from './notifier';
 
 /** The fields of a Stripe invoice a payment-failed mail needs (a `Stripe.Invoice` fits). */
@@ -17,10 +18,47 @@ export interface FailedInvoice {
   parent: { subscription_details?: { subscription: string | { id: string } } | null } | null;
 }
 
+/** The fields of a Stripe invoice a payment-to-confirm mail needs (a `Stripe.Invoice` fits). */
+export interface InvoiceToConfirm {
+  id: string;
+  number: string | null;
+  amount_remaining: number;
+  currency: string;
+  hosted_invoice_url?: string | null;
+  customer_email: string | null;
+  parent: { subscription_details?: { subscription: string | { id: string } } | null } | null;
+}
+
+/** A duplicate subscription as `DuplicateSubscriptions` settled it. */
+export interface CancelledDuplicate {
+  subscription: { id: string };
+  keptSubscriptionId: string;
+  amountRefunded: number;
+  currency: string;
+  wasTrialing: boolean;
+}
+
+/** A chargeback as the admins' mails tell it (amounts in minor units). */
+export interface DisputeNotice {
+  disputeId: string;
+  chargeId: string;
+  accountId: string | null;
+  invoiceId: string | null;
+  amount: number;
+  currency: string;
+  reason: string;
+  status: string;
+  evidenceDueBy: Date | null;
+}
+
+/** The outbox needs an account on every mail; an admin mail about a customer of no account carries this one. */
+export const NO_ACCOUNT = 'none';
+
 /** The fields of a Stripe subscription the trial and cancellation mails need (a `Stripe.Subscription` fits). */
 export interface NotifiedSubscription {
   id: string;
   currency: string;
+  metadata?: Record<string, string> | null;
   trial_end: number | null;
   ended_at: number | null;
   canceled_at: number | null;
@@ -43,6 +81,8 @@ export class BillingMails {
     private readonly notifier: Notifier,
     private readonly catalog: PlanCatalog,
     private readonly logger: Logger,
+    /** Who is told about disputes (`BILLING_ADMIN_EMAILS`); nobody when empty (a warning is logged). */
+    private readonly adminEmails: readonly string[] = [],
   ) {}
 
   /** `invoice.payment_failed`: one mail per failed attempt of an invoice. */
@@ -97,13 +137,17 @@ export class BillingMails {
     });
   }
 
-  /** `customer.subscription.deleted`: one mail per subscription (the event id is not needed to dedupe). */
+  /**
+   * `customer.subscription.deleted`: one mail per subscription (the event id is not needed to dedupe). Not for a
+   * duplicate we cancelled (marked `duplicate_of`): the account keeps its plan, and the duplicate mail says so.
+   */
   async subscriptionCanceled(
     em: EntityManager,
     accountId: string,
     subscription: NotifiedSubscription,
     _eventId?: string,
   ): Promise<void> {
+    if (subscription.metadata?.[DUPLICATE_OF_METADATA]) return;
     await this.notifier.enqueue(em, {
       accountId,
       recipient: await this.emailOf(em, accountId),
@@ -114,6 +158,84 @@ export class BillingMails {
         endedAt: fromUnix(subscription.ended_at) ?? fromUnix(subscription.canceled_at) ?? new Date(),
       },
     });
+  }
+
+  /** `invoice.payment_action_required`: the bank wants the customer to confirm (3-D Secure); once per invoice. */
+  async paymentActionRequired(
+    em: EntityManager,
+    accountId: string,
+    invoice: InvoiceToConfirm,
+  ): Promise<void> {
+    const subscriptionId = idOf(invoice.parent?.subscription_details?.subscription);
+    await this.notifier.enqueue(em, {
+      accountId,
+      recipient: (await this.emailOf(em, accountId)) ?? invoice.customer_email,
+      kind: 'payment_action_required',
+      data: {
+        invoiceId: invoice.id,
+        invoiceNumber: invoice.number,
+        amountDue: invoice.amount_remaining,
+        currency: invoice.currency,
+        hostedInvoiceUrl: invoice.hosted_invoice_url ?? null,
+        planName: subscriptionId ? await this.planNameOf(em, subscriptionId) : null,
+      },
+    });
+  }
+
+  /** A second subscription of the account was cancelled (and refunded): once per duplicate. */
+  async duplicateSubscriptionCanceled(
+    em: EntityManager,
+    accountId: string,
+    duplicate: CancelledDuplicate,
+  ): Promise<void> {
+    await this.notifier.enqueue(em, {
+      accountId,
+      recipient: await this.emailOf(em, accountId),
+      kind: 'duplicate_subscription_canceled',
+      data: {
+        subscriptionId: duplicate.subscription.id,
+        keptSubscriptionId: duplicate.keptSubscriptionId,
+        planName: (await this.planNameOf(em, duplicate.subscription.id)) ?? 'paid',
+        amountRefunded: duplicate.amountRefunded,
+        currency: duplicate.currency,
+        wasTrialing: duplicate.wasTrialing,
+      },
+    });
+  }
+
+  /** `charge.dispute.created`: every admin is told, once per dispute. */
+  async disputeOpened(em: EntityManager, dispute: DisputeNotice): Promise<void> {
+    for (const recipient of this.adminRecipients(dispute)) {
+      await this.notifier.enqueue(em, {
+        accountId: dispute.accountId ?? NO_ACCOUNT,
+        recipient,
+        kind: 'dispute_opened',
+        data: dispute,
+      });
+    }
+  }
+
+  /** `charge.dispute.closed`: every admin is told how it ended, once per dispute. */
+  async disputeClosed(em: EntityManager, dispute: DisputeNotice): Promise<void> {
+    const { invoiceId: _invoiceId, evidenceDueBy: _evidenceDueBy, ...data } = dispute;
+    for (const recipient of this.adminRecipients(dispute)) {
+      await this.notifier.enqueue(em, {
+        accountId: dispute.accountId ?? NO_ACCOUNT,
+        recipient,
+        kind: 'dispute_closed',
+        data,
+      });
+    }
+  }
+
+  private adminRecipients(dispute: DisputeNotice): readonly string[] {
+    if (this.adminEmails.length === 0) {
+      this.logger.warn(
+        { disputeId: dispute.disputeId, accountId: dispute.accountId },
+        'a dispute changed but BILLING_ADMIN_EMAILS is empty: no admin was mailed',
+      );
+    }
+    return this.adminEmails;
   }
 
   private async emailOf(em: EntityManager, accountId: string): Promise<string | null> {

@@ -68,11 +68,67 @@ export const usageThresholdData = z.object({
   overLimit: z.enum(['block', 'bill_overage']),
 });
 
+export const paymentActionRequiredData = z.object({
+  /** Stripe invoice id (`in_…`): one mail per invoice. */
+  invoiceId: z.string().min(1),
+  invoiceNumber: z.string().nullable().default(null),
+  amountDue: minorUnits.nonnegative(),
+  currency: currencyCode,
+  /** Stripe's hosted invoice page, where the customer confirms the payment with their bank (3-D Secure). */
+  hostedInvoiceUrl: z.string().url().nullable().default(null),
+  planName: z.string().min(1).nullable().default(null),
+});
+
+export const duplicateSubscriptionCanceledData = z.object({
+  /** The duplicate, cancelled (`sub_…`): one mail per duplicate. */
+  subscriptionId: z.string().min(1),
+  /** The subscription the account keeps. */
+  keptSubscriptionId: z.string().min(1),
+  planName: z.string().min(1),
+  /** What was refunded of the duplicate's payments (0 for a trial). */
+  amountRefunded: minorUnits.nonnegative(),
+  currency: currencyCode,
+  /** The duplicate was still in its free trial: nothing was charged. */
+  wasTrialing: z.boolean(),
+});
+
+/** A chargeback, for the admins (`BILLING_ADMIN_EMAILS`): one mail per dispute and admin when it opens. */
+export const disputeOpenedData = z.object({
+  /** Stripe dispute id (`dp_…`). */
+  disputeId: z.string().min(1),
+  chargeId: z.string().min(1),
+  /** The account of the disputed payment's customer; null when the customer is not one of ours. */
+  accountId: z.string().min(1).nullable().default(null),
+  invoiceId: z.string().min(1).nullable().default(null),
+  amount: minorUnits.nonnegative(),
+  currency: currencyCode,
+  /** Stripe's reason: fraudulent, duplicate, product_not_received, subscription_canceled, general, … */
+  reason: z.string().min(1),
+  status: z.string().min(1),
+  /** The last moment evidence can be submitted; null when Stripe gives none. */
+  evidenceDueBy: isoDate.nullable().default(null),
+});
+
+/** A chargeback decided: one mail per dispute and admin when it closes (won, lost, warning_closed). */
+export const disputeClosedData = z.object({
+  disputeId: z.string().min(1),
+  chargeId: z.string().min(1),
+  accountId: z.string().min(1).nullable().default(null),
+  amount: minorUnits.nonnegative(),
+  currency: currencyCode,
+  reason: z.string().min(1),
+  status: z.string().min(1),
+});
+
 export const NOTIFICATION_SCHEMAS = {
   payment_failed: paymentFailedData,
   trial_will_end: trialWillEndData,
   subscription_canceled: subscriptionCanceledData,
   usage_threshold: usageThresholdData,
+  payment_action_required: paymentActionRequiredData,
+  duplicate_subscription_canceled: duplicateSubscriptionCanceledData,
+  dispute_opened: disputeOpenedData,
+  dispute_closed: disputeClosedData,
 } as const satisfies Record<NotificationKind, z.ZodTypeAny>;
 
 type Schemas = typeof NOTIFICATION_SCHEMAS;
@@ -91,6 +147,10 @@ export type PaymentFailedData = z.output<typeof paymentFailedData>;
 export type TrialWillEndData = z.output<typeof trialWillEndData>;
 export type SubscriptionCanceledData = z.output<typeof subscriptionCanceledData>;
 export type UsageThresholdData = z.output<typeof usageThresholdData>;
+export type PaymentActionRequiredData = z.output<typeof paymentActionRequiredData>;
+export type DuplicateSubscriptionCanceledData = z.output<typeof duplicateSubscriptionCanceledData>;
+export type DisputeOpenedData = z.output<typeof disputeOpenedData>;
+export type DisputeClosedData = z.output<typeof disputeClosedData>;
 
 /** Thrown when a message does not fit its kind's schema; retrying cannot fix it. */
 export class InvalidNotificationError extends Error {
@@ -108,6 +168,14 @@ export function parseNotificationMessage(kind: string, data: unknown): Notificat
       return { kind, data: check(kind, subscriptionCanceledData, data) };
     case 'usage_threshold':
       return { kind, data: check(kind, usageThresholdData, data) };
+    case 'payment_action_required':
+      return { kind, data: check(kind, paymentActionRequiredData, data) };
+    case 'duplicate_subscription_canceled':
+      return { kind, data: check(kind, duplicateSubscriptionCanceledData, data) };
+    case 'dispute_opened':
+      return { kind, data: check(kind, disputeOpenedData, data) };
+    case 'dispute_closed':
+      return { kind, data: check(kind, disputeClosedData, data) };
     default:
       throw new InvalidNotificationError(`unknown notification kind "${kind}"`);
   }
@@ -124,10 +192,11 @@ function check<S extends z.ZodTypeAny>(kind: string, schema: S, data: unknown): 
 
 /**
  * The outbox's unique key: one mail per fact, however often the fact is reported. Payment failures mail once
- * per attempt, a trial ending once per trial end, a cancellation once per subscription, and a usage threshold
- * once per account, metric, billing period and threshold.
+ * per attempt, a trial ending once per trial end, a cancellation once per subscription, a usage threshold once
+ * per account, metric, billing period and threshold, a payment to confirm once per invoice, a cancelled
+ * duplicate once per duplicate. Mails to the admins (disputes) go to each admin: once per fact and `recipient`.
  */
-export function dedupeKeyOf(accountId: string, message: NotificationMessage): string {
+export function dedupeKeyOf(accountId: string, message: NotificationMessage, recipient = ''): string {
   switch (message.kind) {
     case 'payment_failed':
       return `payment_failed:${message.data.invoiceId}:${message.data.attemptCount}`;
@@ -137,6 +206,14 @@ export function dedupeKeyOf(accountId: string, message: NotificationMessage): st
       return `subscription_canceled:${message.data.subscriptionId}`;
     case 'usage_threshold':
       return `usage_threshold:${accountId}:${message.data.metric}:${unixSeconds(message.data.periodStart)}:${message.data.thresholdPercent}`;
+    case 'payment_action_required':
+      return `payment_action_required:${message.data.invoiceId}`;
+    case 'duplicate_subscription_canceled':
+      return `duplicate_subscription_canceled:${message.data.subscriptionId}`;
+    case 'dispute_opened':
+      return `dispute_opened:${message.data.disputeId}:${recipient.trim().toLowerCase()}`;
+    case 'dispute_closed':
+      return `dispute_closed:${message.data.disputeId}:${recipient.trim().toLowerCase()}`;
   }
 }
 

@@ -36,7 +36,7 @@ export class Notifier {
       );
     }
     const message = parseNotificationMessage(request.kind, request.data);
-    const dedupeKey = dedupeKeyOf(request.accountId, message);
+    const dedupeKey = dedupeKeyOf(request.accountId, message, request.recipient ?? '');
     const recipient = request.recipient?.trim() ?? '';
     if (!recipient) {
       this.logger.warn(

@@ -1,5 +1,9 @@
 import type {
+  DisputeClosedData,
+  DisputeOpenedData,
+  DuplicateSubscriptionCanceledData,
   NotificationMessage,
+  PaymentActionRequiredData,
   PaymentFailedData,
   SubscriptionCanceledData,
   TrialWillEndData,
@@ -77,6 +81,14 @@ export function renderNotification(message: NotificationMessage): RenderedMail {
       return subscriptionCanceled(message.data);
     case 'usage_threshold':
       return usageThreshold(message.data);
+    case 'payment_action_required':
+      return paymentActionRequired(message.data);
+    case 'duplicate_subscription_canceled':
+      return duplicateSubscriptionCanceled(message.data);
+    case 'dispute_opened':
+      return disputeOpened(message.data);
+    case 'dispute_closed':
+      return disputeClosed(message.data);
   }
 }
 
@@ -160,6 +172,59 @@ function usageThreshold(data: UsageThresholdData): RenderedMail {
       ],
     },
   );
+}
+
+function paymentActionRequired(data: PaymentActionRequiredData): RenderedMail {
+  const amount = formatMoney(data.amountDue, data.currency);
+  const invoice = data.invoiceNumber ? `invoice ${data.invoiceNumber}` : 'your invoice';
+  const plan = data.planName ? ` for your ${data.planName} plan` : '';
+  return mail(`Please confirm your payment of ${amount}`, {
+    paragraphs: [
+      `Your bank asks you to confirm the payment of ${amount} for ${invoice}${plan}.`,
+      'The payment stays pending until you confirm it: open the invoice and follow your bank’s steps.',
+    ],
+    link: data.hostedInvoiceUrl ? { label: 'Confirm the payment', url: data.hostedInvoiceUrl } : null,
+  });
+}
+
+function duplicateSubscriptionCanceled(data: DuplicateSubscriptionCanceledData): RenderedMail {
+  const money = data.wasTrialing
+    ? 'It was still in its free trial, so nothing was charged for it.'
+    : data.amountRefunded > 0
+      ? `We refunded what it charged, ${formatMoney(data.amountRefunded, data.currency)}, in full to the card it was paid with. Refunds usually appear on a statement within 5 to 10 business days.`
+      : 'Nothing had been charged for it.';
+  return mail(`We cancelled a second ${data.planName} subscription`, {
+    paragraphs: [
+      `Your account was subscribed twice to the ${data.planName} plan (for example, by paying in two browser tabs). An account needs only one subscription, so we cancelled the second one.`,
+      money,
+      'Your first subscription continues unchanged.',
+    ],
+  });
+}
+
+function disputeOpened(data: DisputeOpenedData): RenderedMail {
+  const amount = formatMoney(data.amount, data.currency);
+  const due = data.evidenceDueBy
+    ? `Evidence is due by ${formatDate(data.evidenceDueBy)}; without it the dispute is lost.`
+    : 'Stripe gives no deadline for evidence on this one.';
+  return mail(`Dispute opened: ${amount} (${data.reason})`, {
+    paragraphs: [
+      `A customer's bank opened dispute ${data.disputeId} over ${amount}, reason ${data.reason}, status ${data.status}.`,
+      `Charge ${data.chargeId}${data.invoiceId ? `, invoice ${data.invoiceId}` : ''}, account ${data.accountId ?? 'not one of ours'}.`,
+      due,
+      'The account keeps its subscription: answer the dispute (or accept it) in the Stripe Dashboard.',
+    ],
+  });
+}
+
+function disputeClosed(data: DisputeClosedData): RenderedMail {
+  const amount = formatMoney(data.amount, data.currency);
+  return mail(`Dispute closed (${data.status}): ${amount}`, {
+    paragraphs: [
+      `Dispute ${data.disputeId} over ${amount} (reason ${data.reason}) is closed: ${data.status}.`,
+      `Charge ${data.chargeId}, account ${data.accountId ?? 'not one of ours'}.`,
+    ],
+  });
 }
 
 function escapeHtml(value: string): string {

@@ -1,17 +1,19 @@
 import type Stripe from 'stripe';
-import type { WebhookHandler } from '../handler.types';
+import { effectResultOf, NotOursError, type WebhookHandler } from '../handler.types';
 import { idOf, linkCustomer } from './linking';
+import { settleDuplicates } from './subscription.handlers';
 
 /**
- * checkout.session.completed: links the Stripe customer to the account named by `client_reference_id`, and
- * stores the new subscription. Events about this customer that arrived first were answered 500 and come back.
+ * checkout.session.completed: links the Stripe customer to the account this service created the session for
+ * (`CheckoutRecords.ownerOf`; a session we did not create is kept as ignored, never linked), stores the new
+ * subscription, and cancels it if the account already had one. Events about this customer that arrived first
+ * were answered 500 and come back.
  */
 export const checkoutCompleted: WebhookHandler = async (event, tools) => {
   const id = (event.data.object as Stripe.Checkout.Session).id;
   const session = await tools.stripe.call('checkout.sessions.retrieve', (sdk) =>
     sdk.checkout.sessions.retrieve(id),
   );
-  const accountId = session.client_reference_id ?? session.metadata?.account_id ?? null;
   const stripeCustomerId = idOf(session.customer);
   const subscriptionId = idOf(session.subscription);
   const subscription = subscriptionId
@@ -19,14 +21,18 @@ export const checkoutCompleted: WebhookHandler = async (event, tools) => {
     : null;
   // A customer Checkout made without our metadata: its customer.created came before this link and found no
   // row to update, so its contact details are taken here, at the link.
-  const stripeCustomer =
-    accountId && stripeCustomerId
-      ? await tools.stripe.call('customers.retrieve', (sdk) => sdk.customers.retrieve(stripeCustomerId))
-      : null;
+  const stripeCustomer = stripeCustomerId
+    ? await tools.stripe.call('customers.retrieve', (sdk) => sdk.customers.retrieve(stripeCustomerId))
+    : null;
+  // Stripe calls that change something (a duplicate's cancellation and refund) happen here, before the
+  // transaction; what they did is written in it.
+  const duplicates = subscription ? await settleDuplicates(subscription, tools) : null;
   return async (em, observedAt) => {
-    // A checkout not started by this service (no account): nothing to link.
-    if (!accountId || !stripeCustomerId) return [];
-    const customer = await linkCustomer(em, accountId, stripeCustomerId);
+    const owner = await tools.checkouts.ownerOf(em, session);
+    if ('ignored' in owner) throw new NotOursError(owner.ignored);
+    // A session without a customer (a setup or one-off payment) has nothing to link.
+    if (!stripeCustomerId) return [];
+    const customer = await linkCustomer(em, owner.accountId, stripeCustomerId);
     if (
       stripeCustomer &&
       !stripeCustomer.deleted &&
@@ -38,6 +44,11 @@ export const checkoutCompleted: WebhookHandler = async (event, tools) => {
       await em.flush();
     }
     if (subscription) await tools.subscriptions.apply(em, customer, subscription, observedAt);
-    return [accountId];
+    const settled = duplicates ? effectResultOf(await duplicates(em, observedAt)) : null;
+    return {
+      accounts: [owner.accountId],
+      provision: [owner.accountId],
+      afterCommit: settled?.afterCommit ?? [],
+    };
   };
 };

@@ -3,7 +3,10 @@ import { type Effect, effectResultOf, type HandlerTools, type WebhookHandler } f
 import { customerRowFor, idOf } from './linking';
 import { applySubscription } from './subscription.handlers';
 
-/** invoice.paid and invoice.finalized: the invoice, and its subscription (now active, or still past due). */
+/**
+ * invoice.paid, invoice.finalized, invoice.voided and invoice.marked_uncollectible: the invoice's status, and
+ * its subscription (now active, still past due, or ended by the voided or uncollectible invoice).
+ */
 export const invoiceChanged: WebhookHandler = async (event, tools) => {
   const { invoice, subscription } = await refetch(event, tools);
   return applyInvoice(invoice, subscription, tools);
@@ -16,6 +19,22 @@ export const invoicePaymentFailed: WebhookHandler = async (event, tools) => {
   return async (em, observedAt) => {
     const result = effectResultOf(await apply(em, observedAt));
     for (const accountId of result.accounts) await tools.notifications.paymentFailed(em, accountId, invoice);
+    return result;
+  };
+};
+
+/**
+ * invoice.payment_action_required: the customer's bank wants the payment confirmed (3-D Secure). The invoice is
+ * stored, its subscription refreshed, and the customer mailed the hosted invoice page to confirm on, once per
+ * invoice (https://docs.stripe.com/billing/subscriptions/webhooks).
+ */
+export const invoicePaymentActionRequired: WebhookHandler = async (event, tools) => {
+  const { invoice, subscription } = await refetch(event, tools);
+  const apply = applyInvoice(invoice, subscription, tools);
+  return async (em, observedAt) => {
+    const result = effectResultOf(await apply(em, observedAt));
+    for (const accountId of result.accounts)
+      await tools.notifications.paymentActionRequired(em, accountId, invoice);
     return result;
   };
 };

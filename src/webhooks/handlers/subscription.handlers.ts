@@ -10,7 +10,19 @@ import { customerRowFor, idOf } from './linking';
  */
 export const subscriptionChanged: WebhookHandler = async (event, tools) => {
   const subscription = await refetch(event, tools);
-  return applySubscription(subscription, tools);
+  const apply = applySubscription(subscription, tools);
+  // A second live subscription of the account is cancelled and refunded here, before the transaction.
+  const duplicates = await settleDuplicates(subscription, tools);
+  return async (em, observedAt) => {
+    const applied = await apply(em, observedAt);
+    if (!duplicates) return applied;
+    const settled = await duplicates(em, observedAt);
+    return {
+      accounts: applied.accounts,
+      provision: [...applied.provision, ...settled.provision],
+      afterCommit: settled.afterCommit,
+    };
+  };
 };
 
 /** customer.subscription.deleted: stored as canceled, and the customer is told. */
@@ -38,6 +50,28 @@ export const trialWillEnd: WebhookHandler = async (event, tools) => {
     return result;
   };
 };
+
+/**
+ * Settles the duplicates of the subscription's account in Stripe now (`DuplicateSubscriptions.settle`: the
+ * rule and its Stripe calls), and returns the database half: each cancelled duplicate stored and recorded
+ * (mailed and counted once). Null when the account has no duplicate, the usual case.
+ */
+export async function settleDuplicates(
+  subscription: Stripe.Subscription,
+  tools: HandlerTools,
+): Promise<((em: EntityManager, observedAt: Date) => Promise<EffectResult>) | null> {
+  const settled = await tools.duplicates.settle(subscription);
+  if (settled.length === 0) return null;
+  return async (em, observedAt) => {
+    const customer = await customerRowFor(em, idOf(subscription.customer), subscription.metadata?.account_id);
+    const afterCommit: Array<() => void> = [];
+    for (const duplicate of settled) {
+      await tools.subscriptions.applyLocked(em, customer, duplicate.subscription, observedAt);
+      afterCommit.push(...(await tools.duplicates.record(em, customer, duplicate)));
+    }
+    return { accounts: [customer.accountId], provision: [customer.accountId], afterCommit };
+  };
+}
 
 function refetch(event: Stripe.Event, tools: HandlerTools): Promise<Stripe.Subscription> {
   const id = (event.data.object as Stripe.Subscription).id;

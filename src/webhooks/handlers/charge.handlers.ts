@@ -1,0 +1,38 @@
+import type Stripe from 'stripe';
+import type { WebhookHandler } from '../handler.types';
+import { customerRowFor, idOf } from './linking';
+
+/**
+ * charge.refunded: what was refunded of the invoice the charge paid is kept on our invoice row (the invoice
+ * itself stays `paid`), and the account is told. A charge that paid no invoice is none of our billing's.
+ */
+export const chargeRefunded: WebhookHandler = async (event, tools) => {
+  const chargeId = (event.data.object as Stripe.Charge).id;
+  const { invoice, amountRefunded } = await tools.refunds.ofCharge(chargeId);
+  const subscriptionId = idOf(invoice?.parent?.subscription_details?.subscription);
+  const subscription = subscriptionId
+    ? await tools.stripe.call('subscriptions.retrieve', (sdk) => sdk.subscriptions.retrieve(subscriptionId))
+    : null;
+  return async (em, observedAt) => {
+    if (!invoice) return [];
+    const accountHint = subscription?.metadata?.account_id ?? invoice.metadata?.account_id;
+    const customer = await customerRowFor(em, idOf(invoice.customer), accountHint);
+    await tools.invoices.apply(em, customer, invoice, observedAt);
+    await tools.invoices.applyRefunded(em, invoice.id as string, amountRefunded);
+    return { accounts: [customer.accountId], provision: [] };
+  };
+};
+
+/**
+ * charge.dispute.created and charge.dispute.closed: the dispute is recorded and the admins are told
+ * (`Disputes`). The account's subscription is not touched.
+ */
+export const disputeChanged: WebhookHandler = async (event, tools) => {
+  const disputeId = (event.data.object as Stripe.Dispute).id;
+  const read = await tools.disputes.read(disputeId);
+  return async (em, observedAt) => ({
+    accounts: [],
+    provision: [],
+    afterCommit: await tools.disputes.record(em, read, observedAt),
+  });
+};
