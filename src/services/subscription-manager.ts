@@ -105,9 +105,24 @@ export class SubscriptionManager {
     // finds the row unchanged and provisions only what changed.
     return em.transactional(async (tx) => {
       const stored = await this.sync.apply(tx, customer, subscription, observedAt);
-      await this.provisioner.provision(tx, customer.accountId, observedAt);
+      // Provisioned for now, not for the read stamp: the stamp may be from before Stripe started the period.
+      await this.provisioner.provision(tx, customer.accountId, this.clock.now());
       return stored;
     });
+  }
+
+  /**
+   * Stores what Stripe answered to a change we made, stamped when the answer came back (ADR 0005 stamps a
+   * *read* before it starts). A write's answer holds the change itself: a webhook handler that read Stripe while
+   * the change was in flight, and so read the state before it, must lose to it, and stamped at the start of the
+   * call the change would lose to such a read.
+   */
+  private storeWritten(
+    em: EntityManager,
+    customer: BillingCustomer,
+    subscription: Stripe.Subscription,
+  ): Promise<Subscription> {
+    return this.store(em, customer, subscription, this.clock.now());
   }
 
   /** The account's live subscription (trialing, active, past due, …), or null. */
@@ -179,7 +194,7 @@ export class SubscriptionManager {
           params,
         },
       );
-      const stored = await this.store(em, customer, subscription, observedAt);
+      const stored = await this.storeWritten(em, customer, subscription);
       if (trialDays > 0) await this.trials.remember(em, profile.accountId, fingerprintOf(card));
       return stored;
     });
@@ -254,7 +269,6 @@ export class SubscriptionManager {
     const updated = await withAccountLock(em, accountId, async () => {
       const current = await this.requireLive(em, accountId);
       this.refuseSalesLed(current, asAdmin);
-      const observedAt = this.clock.now();
       const stripeSubscription = await this.retrieve(current.stripeSubscriptionId);
       // Stripe refuses cancellation settings on a subscription a schedule manages: the schedule is released,
       // and our row keeps the scheduled downgrade so that a resume puts it back.
@@ -280,7 +294,7 @@ export class SubscriptionManager {
               ),
             { name: `subscription.cancel:${current.stripeSubscriptionId}` },
           );
-      return this.store(em, await this.customerOf(em, current), subscription, observedAt);
+      return this.storeWritten(em, await this.customerOf(em, current), subscription);
     });
     await this.events.accountUpdated(
       accountId,
@@ -302,7 +316,6 @@ export class SubscriptionManager {
       const pendingDowngrade = current.scheduledPlanKey
         ? { planKey: current.scheduledPlanKey, interval: current.scheduledInterval }
         : null;
-      const observedAt = this.clock.now();
       const subscription = await this.stripe.call(
         'subscriptions.update',
         (sdk, options) =>
@@ -313,7 +326,7 @@ export class SubscriptionManager {
           ),
         { name: `subscription.resume:${current.stripeSubscriptionId}:${versionOf(current)}` },
       );
-      const resumed = await this.store(em, await this.customerOf(em, current), subscription, observedAt);
+      const resumed = await this.storeWritten(em, await this.customerOf(em, current), subscription);
       if (!pendingDowngrade) return resumed;
       const restore = await this.resolveChange(
         em,
@@ -335,7 +348,6 @@ export class SubscriptionManager {
     const updated = await withAccountLock(em, accountId, async () => {
       const current = await this.requireLive(em, accountId);
       if (current.status !== 'trialing') throw new BadUserInputError('The subscription is not in a trial');
-      const observedAt = this.clock.now();
       const subscription = await this.stripe.call(
         'subscriptions.update',
         (sdk, options) =>
@@ -347,7 +359,7 @@ export class SubscriptionManager {
           ),
         { name: `subscription.end-trial:${current.stripeSubscriptionId}` },
       );
-      return this.store(em, await this.customerOf(em, current), subscription, observedAt);
+      return this.storeWritten(em, await this.customerOf(em, current), subscription);
     });
     await this.events.accountUpdated(accountId, 'subscription.trial_ended');
     return updated;
@@ -375,13 +387,12 @@ export class SubscriptionManager {
         change.prorationBehavior === 'always_invoice' ? 'error_if_incomplete' : 'allow_incomplete',
       metadata: { [PLAN_KEY_METADATA]: change.target.key },
     };
-    const observedAt = this.clock.now();
     const subscription = await this.stripe.call(
       'subscriptions.update',
       (sdk, options) => sdk.subscriptions.update(change.stripeSubscription.id, params, options),
       { name: `subscription.change:${change.stripeSubscription.id}:${versionOf(change.current)}`, params },
     );
-    return this.store(em, await this.customerOf(em, change.current), subscription, observedAt);
+    return this.storeWritten(em, await this.customerOf(em, change.current), subscription);
   }
 
   /** A downgrade at the period end: a subscription schedule whose second phase holds the new price. */

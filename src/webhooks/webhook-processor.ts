@@ -118,8 +118,9 @@ export class WebhookProcessor {
         const result = effectResultOf(await effect(tx, observedAt));
         accounts = [...new Set(result.accounts)];
         afterCommit = result.afterCommit ?? [];
+        // For now, not for the read stamp (it orders reads; the usage period is today's).
         for (const accountId of new Set(result.provision))
-          await this.tools.provisioner.provision(tx, accountId, observedAt);
+          await this.tools.provisioner.provision(tx, accountId, this.tools.clock.now());
         return 'processed' as const;
       });
       if (outcome === 'duplicate') return 'duplicate';

@@ -25,12 +25,13 @@ describe('overage arithmetic', () => {
     expect(overageIdentifier('0b6f…', 250)).toBe('ovg_0b6f…_250');
   });
 
-  it('stamps a report with now, kept inside the counter period', () => {
+  it('stamps a report with the second before now, kept inside the counter period', () => {
     const start = new Date('2026-11-01T00:00:00Z');
     const end = new Date('2026-12-01T00:00:00Z');
     const seconds = (iso: string) => Date.parse(iso) / 1000;
+    // A second before: a cancellation in the same second (its window ends there, exclusive) still bills it.
     expect(reportTimestamp(start, end, new Date('2026-11-15T12:00:00.900Z'))).toBe(
-      seconds('2026-11-15T12:00:00Z'),
+      seconds('2026-11-15T11:59:59Z'),
     );
     expect(reportTimestamp(start, end, new Date('2026-12-01T00:10:00Z'))).toBe(
       seconds('2026-12-01T00:00:00Z') - 1,

@@ -28,15 +28,16 @@ export function overageIdentifier(counterId: string, total: number): string {
 }
 
 /**
- * The time a report is stamped with, in Unix seconds: now, kept inside the counter's period
+ * The time a report is stamped with, in Unix seconds: the second before now, kept inside the counter's period
  * (`[periodStart, periodEnd − 1 s]`), so the units land on the invoice of the period they were used in even
  * when the report is sent a little after the period ended (Stripe bills a period's events about an hour
- * after it closes).
+ * after it closes). A second before now, not now: Stripe bills a window's events with `timestamp < end`, and a
+ * cancellation made in the same second as the report (cancel now reports first) ends the window at that second.
  */
 export function reportTimestamp(periodStart: Date, periodEnd: Date, now: Date): number {
   const start = Math.ceil(periodStart.getTime() / 1000);
   const last = Math.max(start, Math.ceil(periodEnd.getTime() / 1000) - 1);
-  return Math.min(last, Math.max(start, Math.floor(now.getTime() / 1000)));
+  return Math.min(last, Math.max(start, Math.floor(now.getTime() / 1000) - 1));
 }
 
 /**

@@ -86,6 +86,7 @@ export class UsageServices {
   }
 
   async start(): Promise<void> {
+    this.deps.events.onLocalChange((accountId) => this.gate.invalidate(accountId));
     await this.gate.start();
   }
 
