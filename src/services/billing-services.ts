@@ -110,6 +110,7 @@ export class BillingServices {
 
   private createStripeServices(stripe: StripeClient, config: Config): StripeServices {
     const customers = new CustomerManager(stripe, this.logger, config.billing.clock.testClockId);
+    const trials = new TrialPolicy();
     const overageReporter = new OverageReporter({
       em: this.orm.em,
       stripe,
@@ -130,7 +131,7 @@ export class BillingServices {
       this.events,
       this.provisioner,
       this.clock,
-      new TrialPolicy(),
+      trials,
       overageReporter,
     );
     const refunds = new InvoiceRefunds(stripe);
@@ -149,6 +150,7 @@ export class BillingServices {
         redirects,
         this.events,
         this.checkoutRecords,
+        trials,
       ),
       portal: new PortalSessions(stripe, customers, redirects, portalConfigurationFinder(stripe)),
       duplicates: new DuplicateSubscriptions(stripe, this.mails, this.metrics.duplicates),

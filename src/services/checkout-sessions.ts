@@ -14,6 +14,7 @@ import { withAccountLock } from './account-lock';
 import type { CheckoutRecords } from './checkout-records';
 import type { AccountProfile, CustomerManager } from './customer-manager';
 import { expireOpenCheckouts } from './open-checkouts';
+import type { TrialPolicy } from './trial-policy';
 import type { PlanCatalog } from './plans/plan-catalog';
 import type { PriceDirectory } from './price-directory';
 import type { RedirectAllowList } from './redirect-allow-list';
@@ -62,6 +63,7 @@ export class CheckoutSessions {
     private readonly redirects: RedirectAllowList,
     private readonly events: AccountEvents,
     private readonly records: CheckoutRecords,
+    private readonly trials: TrialPolicy,
   ) {}
 
   async create(
@@ -106,7 +108,9 @@ export class CheckoutSessions {
     // Under the account lock: a createSubscription or a second checkout of the same account waits its turn
     // (CONFLICT), so the checks below and the session they allow are one step.
     const session = await withAccountLock(em, profile.accountId, async () => {
-      await this.refuseWhenSubscribedInStripe(em, customer);
+      const inStripe = await this.refuseWhenSubscribedInStripe(em, customer);
+      // One trial per account (the card is known only once the customer pays: see docs/billing-rules.md).
+      if (withTrial) await this.trials.requireAvailable(em, profile.accountId, inStripe, null);
       const created = await this.createOpenSession(profile.accountId, params);
       await this.records.record(em, {
         stripeSessionId: created.id,
@@ -161,14 +165,17 @@ export class CheckoutSessions {
    * Stripe may know a subscription we have not heard of yet: a checkout whose webhook is still on its way, or
    * one paid in another tab a moment ago. It is stored (so the account's next read shows it) and refused.
    */
-  private async refuseWhenSubscribedInStripe(em: EntityManager, customer: BillingCustomer): Promise<void> {
+  private async refuseWhenSubscribedInStripe(
+    em: EntityManager,
+    customer: BillingCustomer,
+  ): Promise<Stripe.Subscription[]> {
     const inStripe = await this.stripe.call('subscriptions.list', (sdk) =>
       sdk.subscriptions.list({ customer: customer.stripeCustomerId as string, status: 'all', limit: 100 }),
     );
     const live = inStripe.data.find((subscription) =>
       (LIVE_STATUSES as readonly string[]).includes(subscription.status),
     );
-    if (!live) return;
+    if (!live) return inStripe.data;
     await this.subscriptions.refresh(em, customer, live.id);
     throw alreadySubscribed();
   }
