@@ -18,6 +18,8 @@ export interface InvoiceLine {
   quantity: number | null;
   amount: number;
   proration: boolean;
+  /** When the line's service period starts (ms). */
+  periodStart: number;
 }
 
 export interface InvoiceView {
@@ -197,6 +199,7 @@ export class Customer {
           amount: line.amount,
           proration:
             parent?.subscription_item_details?.proration ?? parent?.invoice_item_details?.proration ?? false,
+          periodStart: line.period.start * 1000,
         };
       }),
     };
