@@ -5,6 +5,11 @@ import type { TestEmulator } from './core-helpers';
 /** 2026-01-01T00:00:00Z: a fixed start so periods and prorations are computable by hand. */
 export const T0 = Date.UTC(2026, 0, 1) / 1000;
 export const DAY = 86_400;
+/**
+ * Stripe's default finalization grace period: a cycle invoice is a draft for an hour, then finalized and charged
+ * (https://docs.stripe.com/billing/subscriptions/usage-based/configure-grace-period).
+ */
+export const GRACE = 3600;
 
 /** Advances a test clock and waits (deadline) until it is `ready` again. */
 export async function advanceClock(

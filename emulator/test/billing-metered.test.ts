@@ -100,3 +100,74 @@ it('volume tiers: all units at the tier containing the total', async () => {
   expect(usage?.amount).toBe(3500);
   expect(cycle.amount_due).toBe(3500 + 2000);
 });
+
+it('usage during a trial is not billed, not even when reported late, at trial end or later', async () => {
+  // https://docs.stripe.com/billing/subscriptions/trials: "During the trial period, any usage accrued doesn't count
+  // toward the total charged to the customer at the end of the billing cycle."
+  const clock = await stripe.testHelpers.testClocks.create({ frozen_time: T0 });
+  const customer = await stripe.customers.create({
+    test_clock: clock.id,
+    payment_method: 'pm_card_visa',
+    invoice_settings: { default_payment_method: 'pm_card_visa' },
+  });
+  const meter = await stripe.billing.meters.create({
+    display_name: 'Builds',
+    event_name: 'builds',
+    default_aggregation: { formula: 'sum' },
+  });
+  const product = await stripe.products.create({ name: 'CI' });
+  const base = await stripe.prices.create({
+    product: product.id,
+    currency: 'usd',
+    unit_amount: 2000,
+    recurring: { interval: 'month' },
+  });
+  const perBuild = await stripe.prices.create({
+    product: product.id,
+    currency: 'usd',
+    unit_amount: 10,
+    recurring: { interval: 'month', usage_type: 'metered', meter: meter.id },
+  });
+  const sub = await stripe.subscriptions.create({
+    customer: customer.id,
+    items: [{ price: base.id }, { price: perBuild.id }],
+    trial_period_days: 14,
+  });
+  const trialEnd = T0 + 14 * DAY;
+  const report = (value: number, timestamp: number) =>
+    stripe.billing.meterEvents.create({
+      event_name: 'builds',
+      payload: { stripe_customer_id: customer.id, value: String(value) },
+      timestamp,
+    });
+  await advanceClock(stripe, clock.id, T0 + 3 * DAY);
+  await report(500, T0 + 3 * DAY - 60);
+  await advanceClock(stripe, clock.id, trialEnd + 600);
+  // Reported during the grace hour, timestamped in the trial.
+  await report(100, trialEnd - 60);
+  await advanceClock(stripe, clock.id, trialEnd + 3600);
+  const invoices = await stripe.invoices.list({ subscription: sub.id });
+  const trialEndInvoice = invoices.data.find((i) => i.billing_reason === 'subscription_cycle');
+  expect(trialEndInvoice).toMatchObject({
+    status: 'paid',
+    amount_paid: 2000,
+    period_start: T0,
+    period_end: trialEnd,
+  });
+  // Only February's licensed line: no usage line charges anything.
+  expect(trialEndInvoice?.lines.data.map((l) => [l.pricing?.price_details?.price, l.amount])).toEqual([
+    [base.id, 2000],
+  ]);
+
+  // After the trial: 30 builds in the first paid period; the renewal bills those alone.
+  await advanceClock(stripe, clock.id, trialEnd + 2 * DAY);
+  await report(30, trialEnd + DAY);
+  const renewalAt = Date.UTC(2026, 1, 15) / 1000;
+  await advanceClock(stripe, clock.id, renewalAt + 3600);
+  const renewal = (await stripe.invoices.list({ subscription: sub.id })).data.find(
+    (i) => i.billing_reason === 'subscription_cycle' && i.created === renewalAt,
+  );
+  const usage = renewal?.lines.data.find((l) => l.pricing?.price_details?.price === perBuild.id);
+  expect(usage).toMatchObject({ quantity: 30, amount: 300, period: { start: trialEnd, end: renewalAt } });
+  expect(renewal).toMatchObject({ status: 'paid', amount_paid: 2000 + 300 });
+});

@@ -6,7 +6,7 @@
  */
 import type Stripe from 'stripe';
 import { type TestEmulator, useEmulatorPerFile } from './core-helpers';
-import { advanceClock, DAY, eventsOf, eventTypes, fixture, T0 } from './billing-helpers';
+import { advanceClock, DAY, eventsOf, eventTypes, fixture, GRACE, T0 } from './billing-helpers';
 
 let emu: TestEmulator;
 let stripe: Stripe;
@@ -17,6 +17,8 @@ useEmulatorPerFile((started) => {
 });
 
 const FEB1 = Date.UTC(2026, 1, 1) / 1000;
+/** The renewal is created on Feb 1 as a draft, finalized and charged an hour later; retries count from there. */
+const CHARGED = FEB1 + GRACE;
 
 /** An active subscription whose card starts failing after the first (trial) invoice. */
 async function failingRenewal(): Promise<{ sub: Stripe.Subscription; clock: string }> {
@@ -40,14 +42,14 @@ describe.each(['unpaid', 'canceled'] as const)('retries ending %s', (finalStatus
     expect(cfg).toMatchObject({ retrySchedule: [DAY, 2 * DAY], finalStatus });
     const { sub, clock } = await failingRenewal();
 
-    await advanceClock(stripe, clock, FEB1 + 60);
+    await advanceClock(stripe, clock, CHARGED + 60);
     const due = await stripe.subscriptions.retrieve(sub.id);
     expect(due.status).toBe('past_due');
     const failed = await eventsOf(stripe, 'invoice.payment_failed');
     expect(failed).toHaveLength(1);
     const inv1 = failed[0].data.object as Stripe.Invoice;
     expect(inv1.attempt_count).toBe(1);
-    expect(inv1.next_payment_attempt).toBe(FEB1 + DAY);
+    expect(inv1.next_payment_attempt).toBe(CHARGED + DAY);
     // Renewal failure order (facts §4).
     const order = await eventTypes(
       stripe,
@@ -61,17 +63,19 @@ describe.each(['unpaid', 'canceled'] as const)('retries ending %s', (finalStatus
       'charge.failed',
       'payment_intent.payment_failed',
       'invoice.payment_failed',
+      // An automatic payment failure makes the customer delinquent.
+      'customer.updated',
       'customer.subscription.updated',
     ]);
 
-    await advanceClock(stripe, clock, FEB1 + DAY + 60);
+    await advanceClock(stripe, clock, CHARGED + DAY + 60);
     const second = await eventsOf(stripe, 'invoice.payment_failed');
     expect(second).toHaveLength(2);
     expect((second[1].data.object as Stripe.Invoice).attempt_count).toBe(2);
-    expect((second[1].data.object as Stripe.Invoice).next_payment_attempt).toBe(FEB1 + 3 * DAY);
+    expect((second[1].data.object as Stripe.Invoice).next_payment_attempt).toBe(CHARGED + 3 * DAY);
     expect((await stripe.subscriptions.retrieve(sub.id)).status).toBe('past_due');
 
-    await advanceClock(stripe, clock, FEB1 + 3 * DAY + 60);
+    await advanceClock(stripe, clock, CHARGED + 3 * DAY + 60);
     const third = await eventsOf(stripe, 'invoice.payment_failed');
     expect(third).toHaveLength(3);
     expect((third[2].data.object as Stripe.Invoice).next_payment_attempt).toBeNull();
@@ -91,11 +95,11 @@ describe.each(['unpaid', 'canceled'] as const)('retries ending %s', (finalStatus
 it('a successful retry after updating the card makes the subscription active again', async () => {
   await emu.control('/_emulator/billing/config', { retry_schedule: [DAY], final_status: 'unpaid' });
   const { sub, clock } = await failingRenewal();
-  await advanceClock(stripe, clock, FEB1 + 60);
+  await advanceClock(stripe, clock, CHARGED + 60);
   expect((await stripe.subscriptions.retrieve(sub.id)).status).toBe('past_due');
   const pm = await stripe.paymentMethods.attach('pm_card_visa', { customer: String(sub.customer) });
   await stripe.subscriptions.update(sub.id, { default_payment_method: pm.id });
-  await advanceClock(stripe, clock, FEB1 + DAY + 60);
+  await advanceClock(stripe, clock, CHARGED + DAY + 60);
   expect((await stripe.subscriptions.retrieve(sub.id)).status).toBe('active');
   const inv = (await stripe.invoices.list({ subscription: sub.id, status: 'paid' })).data.find(
     (i) => i.billing_reason === 'subscription_cycle',
@@ -124,7 +128,7 @@ it('the emulator-wide clock runs renewals for customers without a test clock', a
     recurring: { interval: 'day' },
   });
   const sub = await stripe.subscriptions.create({ customer: customer.id, items: [{ price: price.id }] });
-  await emu.control('/_emulator/clock/advance', { seconds: 3 * DAY + 60 });
+  await emu.control('/_emulator/clock/advance', { seconds: 3 * DAY + GRACE + 60 });
   const invoices = await stripe.invoices.list({ subscription: sub.id });
   expect(invoices.data).toHaveLength(4);
   expect(invoices.data.every((i) => i.status === 'paid')).toBe(true);

@@ -4,7 +4,7 @@
  */
 import type Stripe from 'stripe';
 import { type TestEmulator, useEmulatorPerFile } from './core-helpers';
-import { advanceClock, DAY, eventsOf, eventTypes, fixture, subIdOf, T0 } from './billing-helpers';
+import { advanceClock, DAY, eventsOf, eventTypes, fixture, GRACE, subIdOf, T0 } from './billing-helpers';
 
 let emu: TestEmulator;
 let stripe: Stripe;
@@ -197,7 +197,7 @@ describe('upgrade with prorations (https://docs.stripe.com/billing/subscriptions
     // Preview of the next invoice: the prorations plus February at the new price.
     expect(preview.amount_due).toBe(-677 + 2032 + 3000);
 
-    await advanceClock(stripe, f.clock.id, FEB1 + 60);
+    await advanceClock(stripe, f.clock.id, FEB1 + GRACE + 60);
     const inv = (await stripe.invoices.list({ subscription: sub.id })).data.find(
       (i) => i.billing_reason === 'subscription_cycle',
     );
@@ -307,10 +307,21 @@ describe('renewal', () => {
     // Jan 31 → Feb 28 → Mar 31 (https://docs.stripe.com/billing/subscriptions/billing-cycle)
     expect(s.items.data[0].current_period_start).toBe(Date.UTC(2026, 2, 31, 12) / 1000);
     const invoices = await stripe.invoices.list({ subscription: sub.id });
-    const starts = invoices.data.map((i) => i.period_start).sort();
-    expect(starts).toEqual(
-      [Date.UTC(2026, 0, 31, 12), Date.UTC(2026, 1, 28, 12), Date.UTC(2026, 2, 31, 12)].map((x) => x / 1000),
-    );
+    // Each invoice's window looks back one period (the first one's is its creation); the service periods are on
+    // the lines (https://docs.stripe.com/api/invoices/object#invoice_object-period_end).
+    const [jan31, feb28, mar31] = [
+      Date.UTC(2026, 0, 31, 12),
+      Date.UTC(2026, 1, 28, 12),
+      Date.UTC(2026, 2, 31, 12),
+    ].map((x) => x / 1000);
+    const oldestFirst = [...invoices.data].reverse();
+    expect(oldestFirst.map((i) => [i.period_start, i.period_end])).toEqual([
+      [jan31, jan31],
+      [jan31, feb28],
+      [feb28, mar31],
+    ]);
+    expect(oldestFirst.map((i) => i.lines.data[0].period.start)).toEqual([jan31, feb28, mar31]);
+    // The last renewal, created at 12:00, is finalized and paid at 13:00 after the grace period.
     expect(invoices.data.every((i) => i.status === 'paid')).toBe(true);
   });
 });
@@ -336,11 +347,11 @@ describe('schedules', () => {
     expect(updated.phases[1].end_date).toBe(MAR1);
     expect((await stripe.subscriptions.retrieve(sub.id)).schedule).toBe(sched.id);
 
-    await advanceClock(stripe, f.clock.id, FEB1 + 60);
+    await advanceClock(stripe, f.clock.id, FEB1 + GRACE + 60);
     const s = await stripe.subscriptions.retrieve(sub.id);
     expect(s.items.data[0].price.id).toBe(f.basic.id);
     const feb = (await stripe.invoices.list({ subscription: sub.id })).data.find(
-      (i) => i.period_start === FEB1,
+      (i) => i.billing_reason === 'subscription_cycle' && i.period_end === FEB1,
     );
     expect(feb?.amount_paid).toBe(1000);
     expect((await stripe.invoiceItems.list({ customer: f.customer.id })).data).toHaveLength(0);
@@ -522,7 +533,7 @@ describe('anchors, trials and collection', () => {
     const customer = (await stripe.customers.retrieve(f.customer.id)) as Stripe.Customer;
     expect(customer.balance).toBe(-2000);
     // The credit pays February's $10 and leaves $10 of credit.
-    await advanceClock(stripe, f.clock.id, FEB1 + 60);
+    await advanceClock(stripe, f.clock.id, FEB1 + GRACE + 60);
     const feb = (await stripe.invoices.list({ subscription: sub.id })).data.find(
       (i) => i.billing_reason === 'subscription_cycle',
     );

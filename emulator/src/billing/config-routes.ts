@@ -2,7 +2,7 @@
  * `/_emulator/billing/config`: emulator-only billing settings. Body (form or JSON):
  * `retry_schedule[]` (seconds between payment tries; `retrySchedule` accepted too),
  * `final_status` (`canceled|unpaid|past_due`), `incomplete_expiry_seconds`,
- * `trial_will_end_seconds`. `reset=true` restores the defaults first.
+ * `trial_will_end_seconds`, `finalization_grace_seconds`. `reset=true` restores the defaults first.
  */
 import { invalidRequest } from '../core/errors';
 import type { Route } from '../core/http';
@@ -34,6 +34,10 @@ export const routes: Route[] = [
       if (expiry !== undefined) patch.incompleteExpirySeconds = expiry;
       const twe = p.int('trial_will_end_seconds');
       if (twe !== undefined) patch.trialWillEndSeconds = twe;
+      const grace = p.int('finalization_grace_seconds');
+      if (grace !== undefined && grace < 0)
+        throw invalidRequest('finalization_grace_seconds must be 0 or more', 'finalization_grace_seconds');
+      if (grace !== undefined) patch.finalizationGraceSeconds = grace;
       return setBillingConfig(emu, patch);
     },
   },

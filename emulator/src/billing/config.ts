@@ -14,6 +14,12 @@ export interface BillingConfig {
   incompleteExpirySeconds: number;
   /** Seconds before a trial end at which `customer.subscription.trial_will_end` is sent. */
   trialWillEndSeconds: number;
+  /**
+   * Seconds a subscription's cycle invoice stays a draft before it is finalized and charged: Stripe's
+   * configurable finalization grace period, 1 hour by default
+   * (https://docs.stripe.com/billing/subscriptions/usage-based/configure-grace-period).
+   */
+  finalizationGraceSeconds: number;
 }
 
 const KEY = 'billingConfig';
@@ -23,6 +29,7 @@ export const DEFAULT_BILLING_CONFIG: BillingConfig = {
   finalStatus: DEFAULT_RETRY_POLICY.finalStatus,
   incompleteExpirySeconds: 23 * 3600,
   trialWillEndSeconds: 3 * 86_400,
+  finalizationGraceSeconds: 3600,
 };
 
 export function billingConfig(emu: Emulator): BillingConfig {

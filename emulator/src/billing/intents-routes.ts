@@ -10,7 +10,7 @@ import { paginate } from '../core/list';
 import { requireCustomer } from '../resources/common';
 import { attachPaymentMethod, resolvePaymentMethod } from '../resources/payment-methods';
 import { C, type Emulator, emit, idOf } from './ctx';
-import { invoicePaidByIntent } from './invoices';
+import { invoicePaidByIntent, invoicePaymentFailedByIntent } from './invoices';
 import { cardOutcome } from './cards';
 import { cancelPaymentIntent, confirmPaymentIntent, newPaymentIntent, newSetupIntent } from './payments';
 
@@ -22,7 +22,16 @@ function requireSi(emu: Emulator, siId: string): Stripe.SetupIntent {
   return emu.store.require<Stripe.SetupIntent>(C.setupIntent, siId, 'setup_intent');
 }
 
-/** A pm param: test ids become a new pm; attached to the intent's customer when it has one. */
+/**
+ * A payment intent's `payment_method` param: test ids become a new pm. It is not attached to the intent's customer
+ * here: a payment intent attaches its card only after a successful confirmation with `setup_future_usage`
+ * (https://docs.stripe.com/payments/save-during-payment; `setup_future_usage` in the SDK's PaymentIntent params).
+ */
+function paymentMethodFor(emu: Emulator, value: string): string {
+  return resolvePaymentMethod(emu, value, 'payment_method').id;
+}
+
+/** A setup intent's `payment_method` param: attached to its customer (setting it up is what a setup intent is for). */
 function pmFor(emu: Emulator, value: string, customer: string | null): string {
   const pm = resolvePaymentMethod(emu, value, 'payment_method');
   if (customer && !pm.customer) attachPaymentMethod(emu, pm.id, customer);
@@ -41,8 +50,7 @@ function confirmPi(
       'payment_intent_unexpected_state',
     );
   }
-  const customer = idOf(pi.customer);
-  const pm = pmParam ? pmFor(emu, pmParam, customer) : idOf(pi.payment_method);
+  const pm = pmParam ? paymentMethodFor(emu, pmParam) : idOf(pi.payment_method);
   if (!pm) {
     throw invalidRequest(
       "You cannot confirm this PaymentIntent because it's missing a payment method.",
@@ -52,6 +60,9 @@ function confirmPi(
   }
   const r = confirmPaymentIntent(emu, pi, pm);
   if (!r.ok && r.decline) {
+    // Stripe's 402 carries the intent, now `requires_payment_method` with its `last_payment_error`
+    // (https://docs.stripe.com/api/errors: `payment_intent` on card errors); an invoice's intent counts the try.
+    invoicePaymentFailedByIntent(emu, pi.id);
     throw cardError(r.decline.code, r.decline.message, r.decline.declineCode, {
       payment_intent: pi,
       charge: r.charge.id,
@@ -116,7 +127,7 @@ export const routes: Route[] = [
         currency: p.reqStr('currency').toLowerCase(),
         customer,
         description: p.str('description') ?? null,
-        paymentMethod: pmParam ? pmFor(emu, pmParam, customer) : null,
+        paymentMethod: pmParam ? paymentMethodFor(emu, pmParam) : null,
         metadata: p.metadata({}),
         setupFutureUsage: p.oneOf('setup_future_usage', ['off_session', 'on_session'] as const) ?? null,
       });
@@ -145,7 +156,7 @@ export const routes: Route[] = [
         if (p.has('metadata')) x.metadata = p.metadata(x.metadata);
         if (p.has('description')) x.description = p.strOrNull('description') ?? null;
         const pm = p.str('payment_method');
-        if (pm) x.payment_method = pmFor(emu, pm, idOf(x.customer));
+        if (pm) x.payment_method = paymentMethodFor(emu, pm);
       });
       return obj;
     },

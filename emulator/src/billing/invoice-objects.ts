@@ -89,6 +89,8 @@ export interface InvoiceArgs {
   description: string | null;
   metadata: Record<string, string>;
   autoAdvance: boolean;
+  /** When time finalizes the draft (a subscription's cycle invoice, after the grace period); null: never by itself. */
+  automaticallyFinalizesAt?: number | null;
 }
 
 export function buildInvoice(args: InvoiceArgs): Stripe.Invoice {
@@ -110,7 +112,7 @@ export function buildInvoice(args: InvoiceArgs): Stripe.Invoice {
     attempted: false,
     auto_advance: args.autoAdvance,
     automatic_tax: { disabled_reason: null, enabled: false, liability: null, provider: null, status: null },
-    automatically_finalizes_at: null,
+    automatically_finalizes_at: args.automaticallyFinalizesAt ?? null,
     billing_reason: args.billingReason,
     collection_method: args.collectionMethod,
     confirmation_secret: null,

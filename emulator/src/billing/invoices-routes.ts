@@ -23,6 +23,7 @@ import {
   payOrThrow,
   recomputeTotals,
   requireInvoice,
+  setDelinquent,
   subscriptionIdOfInvoice,
   voidInvoice,
 } from './invoices';
@@ -152,6 +153,7 @@ function pay(req: ApiRequest): Stripe.Invoice {
     inv.status_transitions.paid_at = now(emu, customerIdOf(inv));
     emu.store.put(C.invoice, inv);
     emit(emu, 'invoice.paid', inv);
+    setDelinquent(emu, customerIdOf(inv), false);
     return inv;
   }
   return payOrThrow(emu, inv, pm);

@@ -19,6 +19,7 @@ import {
   subscriptionIdOfInvoice,
 } from './invoice-objects';
 import { invoiceTotals } from './math';
+import { refreshMeteredLines } from './metered-lines';
 import { type ChargeResult, confirmPaymentIntent, cancelPaymentIntent, newPaymentIntent } from './payments';
 import { hostedUrl } from './urls';
 
@@ -136,9 +137,19 @@ export function defaultPaymentMethodFor(emu: Emulator, inv: Stripe.Invoice): str
   );
 }
 
+/** Late usage for a line's period changes the draft first (`invoice.updated`), then it is finalized. */
+function refreshUsageBeforeFinalizing(emu: Emulator, inv: Stripe.Invoice): void {
+  const before = structuredClone(inv);
+  if (!refreshMeteredLines(emu, inv)) return;
+  recomputeTotals(inv, 0);
+  emu.store.put(C.invoice, inv);
+  emit(emu, 'invoice.updated', inv, previousAttributes(before, inv));
+}
+
 /**
- * draft → open. Applies the customer balance, numbers the invoice, creates its payment intent
- * (charge_automatically, amount > 0) and emits `invoice.finalized` (+ `payment_intent.created`).
+ * draft → open. Metered lines are computed again from the usage known now (see `metered-lines.ts`).
+ * Applies the customer balance, numbers the invoice, creates its payment intent (charge_automatically,
+ * amount > 0) and emits `invoice.finalized` (+ `payment_intent.created`).
  * A zero-amount invoice is paid at once (Stripe marks $0 invoices paid without a charge).
  */
 export function finalizeInvoice(emu: Emulator, inv: Stripe.Invoice): Stripe.Invoice {
@@ -149,6 +160,7 @@ export function finalizeInvoice(emu: Emulator, inv: Stripe.Invoice): Stripe.Invo
       'invoice_not_editable',
     );
   }
+  refreshUsageBeforeFinalizing(emu, inv);
   const customerId = customerIdOf(inv);
   const at = now(emu, customerId);
   const customer = emu.store.get<Stripe.Customer>(C.customer, customerId);
@@ -181,6 +193,7 @@ export function finalizeInvoice(emu: Emulator, inv: Stripe.Invoice): Stripe.Invo
         inv.billing_reason === 'subscription_create'
           ? 'Subscription creation'
           : `Invoice ${inv.number ?? inv.id}`,
+      setupFutureUsage: savesPaymentMethod(emu, inv) ? 'off_session' : null,
     });
     emu.store.put<PiLink>(C.piLink, { id: pi.id, invoice: inv.id });
     inv.confirmation_secret = { client_secret: pi.client_secret ?? '', type: 'payment_intent' };
@@ -221,6 +234,52 @@ function paymentIntentOf(emu: Emulator, inv: Stripe.Invoice): Stripe.PaymentInte
   return piId ? emu.store.get<Stripe.PaymentIntent>(C.paymentIntent, idOf(piId) ?? '') : undefined;
 }
 
+/** The payment method whose charge paid the invoice (null for $0 invoices and payments out of band). */
+export function paymentMethodThatPaid(emu: Emulator, inv: Stripe.Invoice): string | null {
+  const pi = paymentIntentOf(emu, inv);
+  return pi?.status === 'succeeded' ? idOf(pi.payment_method) : null;
+}
+
+/**
+ * An invoice of a subscription with `save_default_payment_method: on_subscription` asks its intent to save the card
+ * (`setup_future_usage`), so a card it is paid with on-session is attached to the customer and can be charged again
+ * (https://docs.stripe.com/billing/subscriptions/build-subscriptions).
+ */
+function savesPaymentMethod(emu: Emulator, inv: Stripe.Invoice): boolean {
+  const subId = subscriptionIdOfInvoice(inv);
+  const sub = subId ? emu.store.get<Stripe.Subscription>(C.subscription, subId) : undefined;
+  return sub?.payment_settings?.save_default_payment_method === 'on_subscription';
+}
+
+/**
+ * `customer.delinquent` (the Customer object in the SDK's types): "Paying an invoice or marking it uncollectible via
+ * the API will set this field to false. An automatic payment failure or passing the `invoice.due_date` will set this
+ * field to `true`", with `customer.updated` when it changes.
+ */
+export function setDelinquent(emu: Emulator, customerId: string, delinquent: boolean): void {
+  const customer = emu.store.get<Stripe.Customer>(C.customer, customerId);
+  if (!customer || customer.deleted || (customer.delinquent ?? false) === delinquent) return;
+  const { obj, previous } = emu.store.update<Stripe.Customer>(C.customer, customerId, (c) => {
+    c.delinquent = delinquent;
+  });
+  emit(emu, 'customer.updated', obj, previous);
+}
+
+/**
+ * Who started a payment try: time or the engine collecting the invoice (`automatic`), or an API call such as
+ * `/pay` or confirming the invoice's payment intent (`manual`).
+ */
+export type PaymentAttempt = 'automatic' | 'manual';
+
+/**
+ * `attempt_count` (the Invoice object in the SDK's types): "Any payment attempt counts as the first attempt, and
+ * subsequently only automatic retries increment the attempt count".
+ */
+function countAttempt(inv: Stripe.Invoice, how: PaymentAttempt): void {
+  if (how === 'automatic' || inv.attempt_count === 0) inv.attempt_count += 1;
+  inv.attempted = true;
+}
+
 function markPaid(emu: Emulator, inv: Stripe.Invoice, pi: Stripe.PaymentIntent | null): void {
   const at = now(emu, customerIdOf(inv));
   const before = structuredClone(inv);
@@ -244,6 +303,7 @@ function markPaid(emu: Emulator, inv: Stripe.Invoice, pi: Stripe.PaymentIntent |
   if (pi) emit(emu, 'invoice.updated', inv, previousAttributes(before, inv));
   emit(emu, 'invoice.paid', inv);
   emit(emu, 'invoice.payment_succeeded', inv);
+  setDelinquent(emu, customerIdOf(inv), false);
   for (const l of invoiceListeners()) l.paid?.(emu, inv);
 }
 
@@ -254,11 +314,17 @@ export interface PayResult {
 }
 
 /**
- * One payment try on an open invoice (finalizing a draft first). A decline bumps
- * `attempt_count`, sets `next_payment_attempt` (subscription invoices follow the retry schedule)
- * and emits `invoice.payment_failed`; the invoice stays open.
+ * One payment try on an open invoice (finalizing a draft first). A decline counts in `attempt_count` and emits
+ * `invoice.payment_failed`; the invoice stays open. An automatic try also sets `next_payment_attempt` (subscription
+ * invoices follow the retry schedule), makes the customer delinquent and tells the subscription; a manual one
+ * (`/pay`) leaves the retry schedule alone.
  */
-export function attemptPayment(emu: Emulator, inv: Stripe.Invoice, paymentMethod: string | null): PayResult {
+export function attemptPayment(
+  emu: Emulator,
+  inv: Stripe.Invoice,
+  paymentMethod: string | null,
+  how: PaymentAttempt = 'automatic',
+): PayResult {
   if (inv.status === 'draft') finalizeInvoice(emu, inv);
   if (inv.status === 'paid') return { ok: true, invoice: inv };
   if (inv.status !== 'open') {
@@ -280,25 +346,20 @@ export function attemptPayment(emu: Emulator, inv: Stripe.Invoice, paymentMethod
     emu.store.put<PiLink>(C.piLink, { id: pi.id, invoice: inv.id });
   }
   const before = structuredClone(inv);
-  inv.attempt_count += 1;
-  inv.attempted = true;
-  if (!pm) {
-    inv.next_payment_attempt = nextAttempt(emu, inv);
-    emu.store.put(C.invoice, inv);
-    emit(emu, 'invoice.payment_failed', inv, previousAttributes(before, inv));
-    for (const l of invoiceListeners()) l.paymentFailed?.(emu, inv, inv.next_payment_attempt === null);
-    return { ok: false, invoice: inv };
-  }
-  const result = confirmPaymentIntent(emu, pi, pm);
-  if (result.ok) {
+  countAttempt(inv, how);
+  const result = pm ? confirmPaymentIntent(emu, pi, pm) : null;
+  if (result?.ok) {
     markPaid(emu, inv, pi);
     return { ok: true, invoice: inv, charge: result };
   }
-  inv.next_payment_attempt = nextAttempt(emu, inv);
+  if (how === 'automatic') inv.next_payment_attempt = nextAttempt(emu, inv);
   emu.store.put(C.invoice, inv);
   emit(emu, 'invoice.payment_failed', inv, previousAttributes(before, inv));
-  for (const l of invoiceListeners()) l.paymentFailed?.(emu, inv, inv.next_payment_attempt === null);
-  return { ok: false, invoice: inv, charge: result };
+  if (how === 'automatic') {
+    setDelinquent(emu, customerId, true);
+    for (const l of invoiceListeners()) l.paymentFailed?.(emu, inv, inv.next_payment_attempt === null);
+  }
+  return { ok: false, invoice: inv, charge: result ?? undefined };
 }
 
 function nextAttempt(emu: Emulator, inv: Stripe.Invoice): number | null {
@@ -312,7 +373,7 @@ function nextAttempt(emu: Emulator, inv: Stripe.Invoice): number | null {
 
 /** `/pay` semantics: a decline is a 402 card_error (the invoice stays open with its attempt). */
 export function payOrThrow(emu: Emulator, inv: Stripe.Invoice, paymentMethod: string | null): Stripe.Invoice {
-  const r = attemptPayment(emu, inv, paymentMethod);
+  const r = attemptPayment(emu, inv, paymentMethod, 'manual');
   if (r.ok) return r.invoice;
   const d = r.charge?.decline;
   if (!d) {
@@ -328,9 +389,21 @@ export function invoicePaidByIntent(emu: Emulator, piId: string): void {
   const inv = invoiceForPaymentIntent(emu, piId);
   const pi = emu.store.get<Stripe.PaymentIntent>(C.paymentIntent, piId);
   if (!inv || !pi || inv.status !== 'open') return;
-  inv.attempt_count += 1;
-  inv.attempted = true;
+  countAttempt(inv, 'manual');
   markPaid(emu, inv, pi);
+}
+
+/**
+ * Called when confirming an invoice's payment intent was declined: a manual attempt of the invoice
+ * (`attempt_count`, `invoice.payment_failed`); the retry schedule and the customer's delinquency stay as they were.
+ */
+export function invoicePaymentFailedByIntent(emu: Emulator, piId: string): void {
+  const inv = invoiceForPaymentIntent(emu, piId);
+  if (!inv || inv.status !== 'open') return;
+  const before = structuredClone(inv);
+  countAttempt(inv, 'manual');
+  emu.store.put(C.invoice, inv);
+  emit(emu, 'invoice.payment_failed', inv, previousAttributes(before, inv));
 }
 
 export function voidInvoice(emu: Emulator, inv: Stripe.Invoice): Stripe.Invoice {
@@ -367,6 +440,7 @@ export function markUncollectible(emu: Emulator, inv: Stripe.Invoice): Stripe.In
   inv.next_payment_attempt = null;
   emu.store.put(C.invoice, inv);
   emit(emu, 'invoice.marked_uncollectible', inv, previousAttributes(before, inv));
+  setDelinquent(emu, customerIdOf(inv), false);
   return inv;
 }
 

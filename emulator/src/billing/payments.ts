@@ -6,6 +6,7 @@
  */
 import type Stripe from 'stripe';
 import { C, clientSecret, type Emulator, emit, id, now } from './ctx';
+import { attachPaymentMethod } from '../resources/payment-methods';
 import { cardOutcome } from './cards';
 
 export interface Decline {
@@ -169,6 +170,7 @@ export function confirmPaymentIntent(
     emu.store.put(C.paymentIntent, pi);
     emit(emu, 'charge.succeeded', charge);
     emit(emu, 'payment_intent.succeeded', pi);
+    saveForFutureUsage(emu, pi, pm);
     return { ok: true, charge };
   }
   pi.status = 'requires_payment_method';
@@ -188,6 +190,21 @@ export function confirmPaymentIntent(
     charge,
     decline: { code: outcome.code, declineCode: outcome.declineCode, message: outcome.message },
   };
+}
+
+/**
+ * `setup_future_usage` "attach[es] the payment method to the Customer after the PaymentIntent is confirmed"
+ * (the SDK's PaymentIntent params; https://docs.stripe.com/payments/save-during-payment): only on success, only
+ * with a customer, and only a card not attached yet.
+ */
+function saveForFutureUsage(
+  emu: Emulator,
+  pi: Stripe.PaymentIntent,
+  paymentMethod: Stripe.PaymentMethod | null,
+): void {
+  const customer = typeof pi.customer === 'string' ? pi.customer : (pi.customer?.id ?? null);
+  if (!pi.setup_future_usage || !customer || !paymentMethod || paymentMethod.customer) return;
+  attachPaymentMethod(emu, paymentMethod.id, customer);
 }
 
 export function cancelPaymentIntent(

@@ -24,6 +24,7 @@ import {
   type ProrationBehavior,
   requireSubscription,
   resumeSubscription,
+  type SaveDefaultPaymentMethod,
   updateSubscription,
 } from './subscriptions';
 import { isMetered, refuseMeteredQuantity } from './pricing';
@@ -93,6 +94,11 @@ function readPaymentMethod(emu: Emulator, p: ParamReader, customerId: string): s
   return pm.id;
 }
 
+/** `payment_settings[save_default_payment_method]`: `off` or `on_subscription`. */
+function readSaveDefaultPaymentMethod(p: ParamReader): SaveDefaultPaymentMethod | undefined {
+  return p.obj('payment_settings')?.oneOf('save_default_payment_method', ['off', 'on_subscription'] as const);
+}
+
 function create(req: ApiRequest): Stripe.Subscription {
   const { emu, p } = req;
   learnOrigin(emu, req.headers.host);
@@ -144,6 +150,7 @@ function create(req: ApiRequest): Stripe.Subscription {
     description: p.str('description') ?? null,
     metadata: p.metadata({}),
     prorationBehavior: (p.oneOf('proration_behavior', PRORATION) ?? 'create_prorations') as ProrationBehavior,
+    saveDefaultPaymentMethod: readSaveDefaultPaymentMethod(p),
   });
 }
 
@@ -191,6 +198,7 @@ function update(req: ApiRequest): Stripe.Subscription {
     pauseCollection,
     paymentBehavior: (p.oneOf('payment_behavior', PAYMENT_BEHAVIORS) ??
       'allow_incomplete') as PaymentBehavior,
+    saveDefaultPaymentMethod: readSaveDefaultPaymentMethod(p),
   });
 }
 
@@ -210,6 +218,7 @@ function cancel(req: ApiRequest): Stripe.Subscription {
     invoiceNow: p.bool('invoice_now') ?? false,
     prorate: p.bool('prorate') ?? false,
     reason: 'cancellation_requested',
+    dropPendingProrations: true,
   });
 }
 

@@ -8,25 +8,27 @@
 import type Stripe from 'stripe';
 import { cardError, invalidRequest } from '../core/errors';
 import { previousAttributes } from '../core/store';
-import { meterUsage } from '../resources/meter-events';
 import { billingConfig } from './config';
 import { C, type Emulator, emit, id, idOf, now } from './ctx';
 import { onInvoice } from './hooks';
 import { createInvoiceItem } from './invoice-item-objects';
 import type { LineSpec } from './invoice-objects';
+import { money, productName } from './line-text';
+import { meteredLine } from './metered-lines';
 import {
   advanceInvoice,
   createInvoice,
   customerIdOf,
   pendingItems,
   finalizeInvoice,
+  paymentMethodThatPaid,
   subscriptionIdOfInvoice,
   voidInvoice,
 } from './invoices';
-import { addIntervals, billableQuantity, computeProration, nextRetryAt, periodContaining } from './math';
+import { addIntervals, computeProration, nextRetryAt, periodContaining } from './math';
 import { cardOutcome } from './cards';
 import { newSetupIntent } from './payments';
-import { isMetered, priceAmount, priceProductId, recurringOf, unitAmount } from './pricing';
+import { isMetered, priceAmount, recurringOf, unitAmount } from './pricing';
 import { buildItem, buildSubscription, planOf, subPeriod } from './subscription-objects';
 
 /** Private engine state per subscription. */
@@ -66,21 +68,9 @@ export function saveSub(emu: Emulator, sub: Stripe.Subscription): void {
   emu.store.put(C.subscription, sub);
 }
 
-function productName(emu: Emulator, price: Stripe.Price): string {
-  const p = emu.store.get<Stripe.Product>(C.product, priceProductId(price));
-  return p?.name ?? price.nickname ?? price.id;
-}
-
 /** Stripe's proration wording: "Unused time on Pro after …", "Remaining time on 2 × Pro after …". */
 function quantityName(emu: Emulator, price: Stripe.Price, quantity: number): string {
   return quantity > 1 ? `${quantity} × ${productName(emu, price)}` : productName(emu, price);
-}
-
-function money(cents: number, currency: string): string {
-  const sign = cents < 0 ? '-' : '';
-  const abs = Math.abs(cents);
-  const symbol = currency === 'usd' ? '$' : currency === 'eur' ? '€' : currency === 'gbp' ? '£' : '';
-  return `${sign}${symbol}${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, '0')}${symbol ? '' : ` ${currency.toUpperCase()}`}`;
 }
 
 function day(ts: number): string {
@@ -138,24 +128,15 @@ export function meteredLines(
   return sub.items.data
     .filter((it) => isMetered(it.price))
     .map((it) => {
-      const meter = it.price.recurring?.meter ?? null;
       // An item added (or given its price) mid-period bills only the usage from then on.
       const start = Math.min(period.end, Math.max(period.start, meteredSince(emu, it)));
-      const usage = meter ? meterUsage(emu, meter, customerId, start, period.end) : 0;
-      const quantity = billableQuantity(usage);
-      return {
-        amount: priceAmount(it.price, quantity),
-        currency: it.price.currency,
-        description: `${quantity} × ${productName(emu, it.price)} (${it.price.billing_scheme === 'tiered' ? 'Tiered' : `at ${money(unitAmount(it.price), it.price.currency)}`})`,
-        period: { start, end: period.end },
+      return meteredLine(emu, {
         price: it.price,
-        quantity,
-        proration: false,
+        customerId,
+        period: { start, end: period.end },
         subscription: sub.id,
         subscriptionItem: it.id,
-        invoiceItem: null,
-        metadata: {},
-      };
+      });
     });
 }
 
@@ -253,16 +234,39 @@ export function subPaymentMethod(
   return idOf(c?.invoice_settings?.default_payment_method ?? null) ?? idOf(c?.default_source ?? null);
 }
 
-/** Creates, finalizes and (automatic collection) tries to pay an invoice for the subscription. */
+/**
+ * How a subscription invoice is collected. `pay`: finalize and (automatic collection) charge at once, as Stripe
+ * does for a subscription's first invoice (https://docs.stripe.com/billing/invoices/subscription#new-subscription-invoices),
+ * `always_invoice` updates and `invoice_now` cancellations. `afterGrace`: a cycle invoice stays a draft for the
+ * finalization grace period (1 h by default) and time finalizes and charges it at `automatically_finalizes_at`
+ * (https://docs.stripe.com/billing/subscriptions/usage-based/configure-grace-period; the Invoice object: "If
+ * you … have no webhooks configured, Stripe waits one hour after creation to finalize the invoice",
+ * https://docs.stripe.com/api/invoices/object). `autoAdvance: false` leaves the draft alone.
+ */
+export interface InvoiceCollection {
+  pay: boolean;
+  autoAdvance?: boolean;
+  afterGrace?: boolean;
+}
+
+/**
+ * Creates an invoice for the subscription and collects it per `collection`. `window` is the invoice's
+ * `period_start`/`period_end`: the window in which its invoice items were attached, not the service period
+ * (that is on the lines).
+ */
 export function invoiceSubscription(
   emu: Emulator,
   sub: Stripe.Subscription,
   reason: Stripe.Invoice.BillingReason,
   lines: LineSpec[],
-  period: { start: number; end: number },
-  opts: { pay: boolean; autoAdvance?: boolean } = { pay: true },
+  window: { start: number; end: number },
+  collection: InvoiceCollection = { pay: true },
 ): { invoice: Stripe.Invoice; ok: boolean } {
   const customer = customerOfSub(emu, sub);
+  const created = now(emu, customer.id);
+  const autoAdvance = collection.autoAdvance ?? true;
+  const grace = billingConfig(emu).finalizationGraceSeconds;
+  const waitsForGrace = collection.afterGrace === true && autoAdvance && grace > 0;
   const inv = createInvoice(
     emu,
     {
@@ -270,22 +274,24 @@ export function invoiceSubscription(
       subscription: sub,
       billingReason: reason,
       currency: sub.currency,
-      created: now(emu, customer.id),
-      periodStart: period.start,
-      periodEnd: period.end,
+      created,
+      periodStart: window.start,
+      periodEnd: window.end,
       collectionMethod: sub.collection_method,
       daysUntilDue: sub.days_until_due,
       defaultPaymentMethod: null,
       description: null,
       metadata: {},
-      autoAdvance: opts.autoAdvance ?? true,
+      autoAdvance,
+      automaticallyFinalizesAt: waitsForGrace ? created + grace : null,
     },
     lines,
     { subscription: sub.id },
   );
   sub.latest_invoice = inv.id;
   saveSub(emu, sub);
-  if (!opts.pay) return { invoice: inv, ok: false };
+  const collectNow = collection.pay || (collection.afterGrace === true && autoAdvance && grace === 0);
+  if (!collectNow) return { invoice: inv, ok: false };
   const r = advanceInvoice(emu, inv);
   return { invoice: r.invoice, ok: r.ok };
 }
@@ -321,6 +327,14 @@ export interface CreateArgs {
   description: string | null;
   metadata: Record<string, string>;
   prorationBehavior: ProrationBehavior;
+  /** `payment_settings.save_default_payment_method` (default `off`). */
+  saveDefaultPaymentMethod?: SaveDefaultPaymentMethod;
+}
+
+export type SaveDefaultPaymentMethod = Stripe.Subscription.PaymentSettings.SaveDefaultPaymentMethod;
+
+function setSaveDefaultPaymentMethod(sub: Stripe.Subscription, value: SaveDefaultPaymentMethod): void {
+  if (sub.payment_settings) sub.payment_settings.save_default_payment_method = value;
 }
 
 export function createSubscription(emu: Emulator, args: CreateArgs): Stripe.Subscription {
@@ -403,6 +417,7 @@ export function createSubscription(emu: Emulator, args: CreateArgs): Stripe.Subs
     metadata: args.metadata,
     testClock: idOf(customer.test_clock),
   });
+  setSaveDefaultPaymentMethod(sub, args.saveDefaultPaymentMethod ?? 'off');
   for (const it of args.items) {
     sub.items.data.push(
       buildItem({
@@ -451,7 +466,9 @@ export function createSubscription(emu: Emulator, args: CreateArgs): Stripe.Subs
   }
 
   const pay = args.paymentBehavior !== 'default_incomplete';
-  const { invoice } = invoiceSubscription(emu, sub, 'subscription_create', lines, period, {
+  // A first invoice's items were all attached at creation: its window starts and ends there.
+  const createdWindow = { start: at, end: at };
+  const { invoice } = invoiceSubscription(emu, sub, 'subscription_create', lines, createdWindow, {
     pay: pay && args.collectionMethod === 'charge_automatically',
   });
   if (!pay || args.collectionMethod === 'send_invoice') {
@@ -479,6 +496,17 @@ export function createSubscription(emu: Emulator, args: CreateArgs): Stripe.Subs
   return sub;
 }
 
+/**
+ * `payment_settings.save_default_payment_method: on_subscription`: "Configure whether Stripe updates
+ * `subscription.default_payment_method` when payment succeeds" (the SDK's Subscription type): the payment method
+ * that paid one of the subscription's invoices becomes its default, if it is not already.
+ */
+function paymentMethodToSave(emu: Emulator, sub: Stripe.Subscription, inv: Stripe.Invoice): string | null {
+  if (sub.payment_settings?.save_default_payment_method !== 'on_subscription') return null;
+  const paidWith = paymentMethodThatPaid(emu, inv);
+  return paidWith && paidWith !== idOf(sub.default_payment_method) ? paidWith : null;
+}
+
 /** incomplete|past_due|unpaid → active, with `customer.subscription.updated`. */
 function activate(emu: Emulator, sub: Stripe.Subscription): void {
   if (sub.status === 'active' || sub.status === 'trialing' || sub.status === 'canceled') return;
@@ -495,10 +523,18 @@ onInvoice({
     if (!subId) return;
     const sub = emu.store.get<Stripe.Subscription>(C.subscription, subId);
     if (!sub) return;
-    if (sub.status === 'incomplete' || sub.status === 'past_due' || sub.status === 'unpaid') {
+    const recovers =
+      sub.status === 'past_due' ||
+      sub.status === 'unpaid' ||
       // Only when no other invoice of the subscription is still open (Stripe: latest invoice).
-      if (sub.latest_invoice === inv.id || sub.status !== 'incomplete') activate(emu, sub);
-    }
+      (sub.status === 'incomplete' && sub.latest_invoice === inv.id);
+    const newDefault = paymentMethodToSave(emu, sub, inv);
+    if (!recovers && !newDefault) return;
+    const { obj, previous } = emu.store.update<Stripe.Subscription>(C.subscription, sub.id, (s) => {
+      if (recovers) s.status = 'active';
+      if (newDefault) s.default_payment_method = newDefault;
+    });
+    emit(emu, 'customer.subscription.updated', obj, previous);
   },
   paymentFailed: (emu, inv, finalAttempt) => {
     const subId = subscriptionIdOfInvoice(inv);
@@ -518,7 +554,14 @@ onInvoice({
     const subId = subscriptionIdOfInvoice(inv);
     if (!subId) return null;
     const sub = emu.store.get<Stripe.Subscription>(C.subscription, subId);
-    if (!sub || sub.status === 'incomplete' || inv.billing_reason === 'subscription_create') return null;
+    // Stripe stops automatic collection once a subscription is canceled (a draft finalized after that is tried once).
+    if (
+      !sub ||
+      sub.status === 'incomplete' ||
+      sub.status === 'canceled' ||
+      inv.billing_reason === 'subscription_create'
+    )
+      return null;
     const cfg = billingConfig(emu);
     return nextRetryAt(
       { delays: cfg.retrySchedule, finalStatus: cfg.finalStatus },
@@ -566,6 +609,7 @@ export interface UpdateArgs {
   description: string | null | undefined;
   pauseCollection: Stripe.Subscription.PauseCollection | null | undefined;
   paymentBehavior: PaymentBehavior;
+  saveDefaultPaymentMethod?: SaveDefaultPaymentMethod;
 }
 
 interface PlannedProration {
@@ -808,6 +852,7 @@ export function updateSubscription(
   if (args.description !== undefined) sub.description = args.description;
   if (args.defaultPaymentMethod !== undefined) sub.default_payment_method = args.defaultPaymentMethod;
   if (args.pauseCollection !== undefined) sub.pause_collection = args.pauseCollection;
+  if (args.saveDefaultPaymentMethod) setSaveDefaultPaymentMethod(sub, args.saveDefaultPaymentMethod);
   if (args.cancelAtPeriodEnd !== undefined) {
     sub.cancel_at_period_end = args.cancelAtPeriodEnd;
     sub.cancel_at = args.cancelAtPeriodEnd ? subPeriod(sub).end : null;
@@ -877,11 +922,11 @@ export function updateSubscription(
     // A reset billing cycle: credit the unused time (if prorating) and bill the new period now.
     recordProrationItems(emu, sub, resetCredits);
     const fresh = licensedLines(emu, sub, newPeriod);
-    invoiceSubscription(emu, sub, 'subscription_update', fresh, newPeriod);
+    invoiceSubscription(emu, sub, 'subscription_update', fresh, { start: at, end: at });
   } else if (lines.length > 0 || usageItems.length > 0) {
     recordProrationItems(emu, sub, lines);
     if (args.prorationBehavior === 'always_invoice') {
-      invoiceSubscription(emu, sub, 'subscription_update', [], { start: date, end: subPeriod(sub).end });
+      invoiceSubscription(emu, sub, 'subscription_update', [], { start: at, end: at });
     }
   }
   return sub;
@@ -890,6 +935,26 @@ export function updateSubscription(
 // ---------------------------------------------------------------------------------------------
 // Cancel
 
+/**
+ * Pending proration items of the subscription, dropped by a cancel without `invoice_now` and `prorate` (the SDK's
+ * `subscriptions.cancel`: "if the subscription is set to cancel immediately, pending prorations are removed if
+ * invoice_now and prorate are both set to false"); other pending items stay for the customer's next invoice.
+ */
+function removePendingProrations(emu: Emulator, sub: Stripe.Subscription): void {
+  for (const item of pendingItems(emu, customerIdOf(sub), { subscription: sub.id })) {
+    if (!item.proration || item.parent?.subscription_details?.subscription !== sub.id) continue;
+    emu.store.delete(C.invoiceItem, item.id);
+    emit(emu, 'invoiceitem.deleted', item);
+  }
+}
+
+/**
+ * Ends the subscription now (`DELETE /v1/subscriptions/:id`, https://docs.stripe.com/api/subscriptions/cancel and
+ * the SDK's `SubscriptionCancelParams`): `prorate` adds an invoice item crediting the unused time of the licensed
+ * items; `invoice_now` makes a final invoice, charged at once, with the metered usage of the period so far and the
+ * pending items (that credit included). Without `invoice_now` the period's usage is not billed ("all metered usage
+ * is discarded"); `dropPendingProrations` (both flags false on the API) removes the pending prorations.
+ */
 export function cancelNow(
   emu: Emulator,
   sub: Stripe.Subscription,
@@ -897,6 +962,7 @@ export function cancelNow(
     invoiceNow: boolean;
     prorate: boolean;
     reason: Stripe.Subscription.CancellationDetails.Reason | null;
+    dropPendingProrations?: boolean;
   },
 ): Stripe.Subscription {
   if (sub.status === 'canceled') {
@@ -916,6 +982,7 @@ export function cancelNow(
       }));
     recordProrationItems(emu, sub, prorationLines(emu, sub, planned, at));
   }
+  if (opts.dropPendingProrations && !opts.invoiceNow && !opts.prorate) removePendingProrations(emu, sub);
   if (opts.invoiceNow) {
     const metered = meteredLines(emu, sub, { start: period.start, end: at }).filter((l) => l.amount !== 0);
     invoiceSubscription(emu, sub, 'subscription_cycle', metered, { start: period.start, end: at });
@@ -979,7 +1046,14 @@ export function endTrial(emu: Emulator, sub: Stripe.Subscription): void {
     }
   });
   emit(emu, 'customer.subscription.updated', obj, previous);
-  invoiceSubscription(emu, obj, 'subscription_cycle', licensedLines(emu, obj, period), period);
+  // The trial-end invoice looks back over the trial (its window); it bills the new period's licensed items and no
+  // usage of the trial ("any usage accrued doesn't count toward the total charged to the customer",
+  // https://docs.stripe.com/billing/subscriptions/trials), then finalizes after the grace period.
+  const trialWindow = { start: sub.trial_start ?? sub.created, end: at };
+  invoiceSubscription(emu, obj, 'subscription_cycle', licensedLines(emu, obj, period), trialWindow, {
+    pay: false,
+    afterGrace: true,
+  });
 }
 
 /**
@@ -995,7 +1069,17 @@ export function renew(emu: Emulator, sub: Stripe.Subscription): void {
       .all<Stripe.InvoiceItem>(C.invoiceItem)
       .some((ii) => ii.invoice === null && ii.parent?.subscription_details?.subscription === sub.id);
     if (metered.length > 0 || pending) {
-      invoiceSubscription(emu, sub, 'subscription_cycle', metered, { start: old.start, end: at });
+      invoiceSubscription(
+        emu,
+        sub,
+        'subscription_cycle',
+        metered,
+        { start: old.start, end: at },
+        {
+          pay: false,
+          afterGrace: true,
+        },
+      );
     }
     cancelNow(emu, sub, {
       invoiceNow: false,
@@ -1019,11 +1103,14 @@ export function renew(emu: Emulator, sub: Stripe.Subscription): void {
   });
   emit(emu, 'customer.subscription.updated', obj, previous);
   const lines = [...licensedLines(emu, obj, newPeriod), ...metered];
-  // An unpaid subscription keeps generating invoices, left as drafts (Stripe: no collection).
+  // An unpaid subscription keeps generating invoices, left as drafts (Stripe: no collection). Otherwise the
+  // draft waits out the grace period, in which late usage of the elapsed period still counts. Its window looks
+  // back one period (the service periods are on the lines).
   const unpaid = obj.status === 'unpaid';
-  invoiceSubscription(emu, obj, 'subscription_cycle', lines, newPeriod, {
-    pay: !unpaid,
+  invoiceSubscription(emu, obj, 'subscription_cycle', lines, old, {
+    pay: false,
     autoAdvance: !unpaid,
+    afterGrace: true,
   });
 }
 
@@ -1067,7 +1154,10 @@ export function resumeSubscription(emu: Emulator, sub: Stripe.Subscription): Str
   });
   emit(emu, 'customer.subscription.updated', obj, previous);
   emit(emu, 'customer.subscription.resumed', obj);
-  invoiceSubscription(emu, obj, 'subscription_update', licensedLines(emu, obj, period), period);
+  invoiceSubscription(emu, obj, 'subscription_update', licensedLines(emu, obj, period), {
+    start: at,
+    end: at,
+  });
   return obj;
 }
 

@@ -1,7 +1,7 @@
 /**
  * Runs what time brings, in time order: for every subscription, invoice and schedule in scope,
  * the next due transition (schedule phase change, `trial_will_end`, trial end, renewal or
- * cancellation at period end, payment retry, incomplete expiry) is found, the earliest is run
+ * cancellation at period end, a draft's automatic finalization, payment retry, incomplete expiry) is found, the earliest is run
  * with the customer's clock pinned to its moment (so objects and events carry that time), and
  * the search starts again, until nothing is due by `until`.
  */
@@ -9,7 +9,7 @@ import type Stripe from 'stripe';
 import { expire } from '../checkout';
 import { billingConfig } from '../config';
 import { C, type Emulator, idOf, withTimeAt } from '../ctx';
-import { attemptPayment, customerIdOf, subscriptionIdOfInvoice } from '../invoices';
+import { advanceInvoice, attemptPayment, customerIdOf, subscriptionIdOfInvoice } from '../invoices';
 import { scheduleTasks } from '../schedules';
 import { subPeriod } from '../subscription-objects';
 import { endTrial, expireIncomplete, renew, sendTrialWillEnd, subState } from '../subscriptions';
@@ -69,6 +69,23 @@ function retryTasks(emu: Emulator, inScope: (customer: string) => boolean): Task
   return tasks;
 }
 
+/**
+ * Drafts at their `automatically_finalizes_at` (a subscription's cycle invoice after the finalization grace
+ * period): finalized, with the usage known by then, and charged, as Stripe's automatic advancement does
+ * (https://docs.stripe.com/invoicing/integration/automatic-advancement-collection).
+ */
+function draftTasks(emu: Emulator, inScope: (customer: string) => boolean): Task[] {
+  const tasks: Task[] = [];
+  for (const inv of emu.store.all<Stripe.Invoice>(C.invoice)) {
+    const at = inv.automatically_finalizes_at;
+    if (inv.status !== 'draft' || !inv.auto_advance || at === null) continue;
+    const customer = customerIdOf(inv);
+    if (!inScope(customer)) continue;
+    tasks.push({ at, priority: 3, customer, run: () => void advanceInvoice(emu, inv) });
+  }
+  return tasks;
+}
+
 /** Open Checkout Sessions past `expires_at` expire (`checkout.session.expired`). */
 function checkoutTasks(emu: Emulator, inScope: (customer: string) => boolean): Task[] {
   const tasks: Task[] = [];
@@ -87,6 +104,7 @@ export function collectTasks(emu: Emulator, inScope: (customer: string) => boole
     if (!inScope(customerIdOf(sub))) continue;
     tasks.push(...subscriptionTasks(emu, sub));
   }
+  tasks.push(...draftTasks(emu, inScope));
   tasks.push(...retryTasks(emu, inScope));
   tasks.push(...scheduleTasks(emu, inScope));
   return tasks;
