@@ -15,63 +15,63 @@ import type Stripe from 'stripe';
 import { type TestEmulator, useEmulatorPerFile } from './core-helpers';
 import { advanceClock, DAY, eventsOf, fixture, T0 } from './billing-helpers';
 
-let emu: TestEmulator;
+let emulator: TestEmulator;
 let stripe: Stripe;
 
 useEmulatorPerFile((started) => {
-  emu = started;
+  emulator = started;
   stripe = started.stripe;
 });
 
 const CANCEL_AT = T0 + 10 * DAY;
 
 async function tenDaysIn() {
-  const f = await fixture(emu);
+  const setup = await fixture(emulator);
   const meter = await stripe.billing.meters.create({
     display_name: 'API calls',
     event_name: 'calls',
     default_aggregation: { formula: 'sum' },
   });
   const perCall = await stripe.prices.create({
-    product: f.product.id,
+    product: setup.product.id,
     currency: 'usd',
     unit_amount: 5,
     recurring: { interval: 'month', usage_type: 'metered', meter: meter.id },
   });
-  const sub = await stripe.subscriptions.create({
-    customer: f.customer.id,
-    items: [{ price: f.pro.id }, { price: perCall.id }],
+  const subscription = await stripe.subscriptions.create({
+    customer: setup.customer.id,
+    items: [{ price: setup.pro.id }, { price: perCall.id }],
   });
-  const proItem = sub.items.data.find((it) => it.price.id === f.pro.id);
-  await advanceClock(stripe, f.clock.id, T0 + 5 * DAY);
-  await stripe.subscriptions.update(sub.id, {
+  const proItem = subscription.items.data.find((it) => it.price.id === setup.pro.id);
+  await advanceClock(stripe, setup.clock.id, T0 + 5 * DAY);
+  await stripe.subscriptions.update(subscription.id, {
     items: [{ id: proItem?.id, quantity: 2 }],
     proration_behavior: 'create_prorations',
     proration_date: T0 + 5 * DAY,
   });
   // A one-off item of the customer that is not a proration.
   const setupFee = await stripe.invoiceItems.create({
-    customer: f.customer.id,
+    customer: setup.customer.id,
     amount: 700,
     currency: 'usd',
   });
-  await advanceClock(stripe, f.clock.id, CANCEL_AT);
+  await advanceClock(stripe, setup.clock.id, CANCEL_AT);
   for (const [value, day] of [
     [600, 3],
     [400, 9],
   ]) {
     await stripe.billing.meterEvents.create({
       event_name: 'calls',
-      payload: { stripe_customer_id: f.customer.id, value: String(value) },
+      payload: { stripe_customer_id: setup.customer.id, value: String(value) },
       timestamp: T0 + day * DAY,
     });
   }
   const pendingAmounts = async () =>
-    (await stripe.invoiceItems.list({ customer: f.customer.id, pending: true })).data
+    (await stripe.invoiceItems.list({ customer: setup.customer.id, pending: true })).data
       .map((i) => i.amount)
       .sort((a, b) => a - b);
   expect(await pendingAmounts()).toEqual([-2516, 700, 5032]);
-  return { f, sub, perCall, setupFee, pendingAmounts };
+  return { setup, subscription, perCall, setupFee, pendingAmounts };
 }
 
 async function finalInvoices(subscription: string): Promise<Stripe.Invoice[]> {
@@ -81,10 +81,10 @@ async function finalInvoices(subscription: string): Promise<Stripe.Invoice[]> {
 }
 
 it('invoice_now and prorate: one final invoice, charged now, with usage, pending items and the credit', async () => {
-  const { sub, perCall, pendingAmounts } = await tenDaysIn();
-  const canceled = await stripe.subscriptions.cancel(sub.id, { invoice_now: true, prorate: true });
+  const { subscription, perCall, pendingAmounts } = await tenDaysIn();
+  const canceled = await stripe.subscriptions.cancel(subscription.id, { invoice_now: true, prorate: true });
   expect(canceled).toMatchObject({ status: 'canceled', ended_at: CANCEL_AT });
-  const [final] = await finalInvoices(sub.id);
+  const [final] = await finalInvoices(subscription.id);
   expect(final.status).toBe('paid');
   expect(final.period_start).toBe(T0);
   expect(final.period_end).toBe(CANCEL_AT);
@@ -99,24 +99,24 @@ it('invoice_now and prorate: one final invoice, charged now, with usage, pending
 });
 
 it('invoice_now alone: the final invoice has the usage and the pending items, no credit', async () => {
-  const { sub } = await tenDaysIn();
-  await stripe.subscriptions.cancel(sub.id, { invoice_now: true });
-  const [final] = await finalInvoices(sub.id);
+  const { subscription } = await tenDaysIn();
+  await stripe.subscriptions.cancel(subscription.id, { invoice_now: true });
+  const [final] = await finalInvoices(subscription.id);
   expect(final.lines.data.map((l) => l.amount).sort((a, b) => a - b)).toEqual([-2516, 700, 5000, 5032]);
   expect(final.amount_paid).toBe(8216);
 });
 
 it('prorate alone: the credit joins the pending items for a later invoice; the usage is not billed', async () => {
-  const { sub, pendingAmounts } = await tenDaysIn();
-  await stripe.subscriptions.cancel(sub.id, { prorate: true });
-  expect(await finalInvoices(sub.id)).toEqual([]);
+  const { subscription, pendingAmounts } = await tenDaysIn();
+  await stripe.subscriptions.cancel(subscription.id, { prorate: true });
+  expect(await finalInvoices(subscription.id)).toEqual([]);
   expect(await pendingAmounts()).toEqual([-4065, -2516, 700, 5032]);
 });
 
 it('neither flag: no final invoice, no credit, the pending prorations removed, other pending items kept', async () => {
-  const { sub, setupFee, pendingAmounts } = await tenDaysIn();
-  await stripe.subscriptions.cancel(sub.id);
-  expect(await finalInvoices(sub.id)).toEqual([]);
+  const { subscription, setupFee, pendingAmounts } = await tenDaysIn();
+  await stripe.subscriptions.cancel(subscription.id);
+  expect(await finalInvoices(subscription.id)).toEqual([]);
   expect(await pendingAmounts()).toEqual([700]);
   const deleted = await eventsOf(stripe, 'invoiceitem.deleted');
   expect(deleted.map((e) => (e.data.object as Stripe.InvoiceItem).amount).sort((a, b) => a - b)).toEqual([

@@ -10,11 +10,11 @@ import type Stripe from 'stripe';
 import { type TestEmulator, useEmulatorPerFile } from './core-helpers';
 import { advanceClock, DAY, eventsOf, eventTypes, fixture, GRACE, T0 } from './billing-helpers';
 
-let emu: TestEmulator;
+let emulator: TestEmulator;
 let stripe: Stripe;
 
 useEmulatorPerFile((started) => {
-  emu = started;
+  emulator = started;
   stripe = started.stripe;
 });
 
@@ -22,29 +22,29 @@ const FEB1 = Date.UTC(2026, 1, 1) / 1000;
 
 /** $10/month licensed plus $0.05 per API call, metered; a customer on a test clock at T0 with a card. */
 async function meteredSubscription() {
-  const f = await fixture(emu);
+  const setup = await fixture(emulator);
   const meter = await stripe.billing.meters.create({
     display_name: 'API calls',
     event_name: 'api_calls',
     default_aggregation: { formula: 'sum' },
   });
   const perCall = await stripe.prices.create({
-    product: f.product.id,
+    product: setup.product.id,
     currency: 'usd',
     unit_amount: 5,
     recurring: { interval: 'month', usage_type: 'metered', meter: meter.id },
   });
-  const sub = await stripe.subscriptions.create({
-    customer: f.customer.id,
-    items: [{ price: f.basic.id }, { price: perCall.id }],
+  const subscription = await stripe.subscriptions.create({
+    customer: setup.customer.id,
+    items: [{ price: setup.basic.id }, { price: perCall.id }],
   });
   const report = (value: number, timestamp: number) =>
     stripe.billing.meterEvents.create({
       event_name: 'api_calls',
-      payload: { stripe_customer_id: f.customer.id, value: String(value) },
+      payload: { stripe_customer_id: setup.customer.id, value: String(value) },
       timestamp,
     });
-  return { f, sub, perCall, report };
+  return { setup, subscription, perCall, report };
 }
 
 async function cycleInvoice(subscription: string): Promise<Stripe.Invoice> {
@@ -55,29 +55,29 @@ async function cycleInvoice(subscription: string): Promise<Stripe.Invoice> {
 }
 
 it('the first invoice is finalized and paid at once; the renewal waits an hour as a draft', async () => {
-  const { f, sub } = await meteredSubscription();
-  const first = await stripe.invoices.retrieve(String(sub.latest_invoice));
+  const { setup, subscription } = await meteredSubscription();
+  const first = await stripe.invoices.retrieve(String(subscription.latest_invoice));
   expect(first).toMatchObject({ status: 'paid', automatically_finalizes_at: null });
   expect(first.status_transitions.finalized_at).toBe(T0);
 
-  await advanceClock(stripe, f.clock.id, FEB1);
-  const draft = await cycleInvoice(sub.id);
+  await advanceClock(stripe, setup.clock.id, FEB1);
+  const draft = await cycleInvoice(subscription.id);
   expect(draft).toMatchObject({ status: 'draft', created: FEB1, automatically_finalizes_at: FEB1 + GRACE });
   expect(draft.number).toBeNull();
-  expect((await stripe.subscriptions.retrieve(sub.id)).status).toBe('active');
+  expect((await stripe.subscriptions.retrieve(subscription.id)).status).toBe('active');
 
-  await advanceClock(stripe, f.clock.id, FEB1 + GRACE);
-  const paid = await cycleInvoice(sub.id);
+  await advanceClock(stripe, setup.clock.id, FEB1 + GRACE);
+  const paid = await cycleInvoice(subscription.id);
   expect(paid).toMatchObject({ status: 'paid', automatically_finalizes_at: null, amount_paid: 1000 });
   expect(paid.status_transitions.finalized_at).toBe(FEB1 + GRACE);
 });
 
 it('usage for the closed period reported during the grace hour is billed on its invoice, to the cent', async () => {
-  const { f, sub, perCall, report } = await meteredSubscription();
-  await advanceClock(stripe, f.clock.id, T0 + 20 * DAY);
+  const { setup, subscription, perCall, report } = await meteredSubscription();
+  await advanceClock(stripe, setup.clock.id, T0 + 20 * DAY);
   await report(100, T0 + 5 * DAY);
-  await advanceClock(stripe, f.clock.id, FEB1 + 30 * 60);
-  const draft = await cycleInvoice(sub.id);
+  await advanceClock(stripe, setup.clock.id, FEB1 + 30 * 60);
+  const draft = await cycleInvoice(subscription.id);
   const usageLine = (inv: Stripe.Invoice) =>
     inv.lines.data.find((l) => l.pricing?.price_details?.price === perCall.id);
   expect(usageLine(draft)?.quantity).toBe(100);
@@ -86,9 +86,9 @@ it('usage for the closed period reported during the grace hour is billed on its 
   // Half an hour into the grace period: 40 calls made on Jan 31 arrive late; 7 calls of February do not count here.
   await report(40, FEB1 - 120);
   await report(7, FEB1 + 60);
-  await advanceClock(stripe, f.clock.id, FEB1 + GRACE + 60);
+  await advanceClock(stripe, setup.clock.id, FEB1 + GRACE + 60);
 
-  const paid = await cycleInvoice(sub.id);
+  const paid = await cycleInvoice(subscription.id);
   expect(paid.status).toBe('paid');
   expect(usageLine(paid)).toMatchObject({ quantity: 140, amount: 700, period: { start: T0, end: FEB1 } });
   // $10.00 for February + 140 × $0.05 for January.
@@ -110,39 +110,39 @@ it('usage for the closed period reported during the grace hour is billed on its 
 });
 
 it('a renewal that fails is tried at finalization and retried on the schedule from there', async () => {
-  await emu.control('/_emulator/billing/config', { retry_schedule: [DAY], final_status: 'past_due' });
-  const f = await fixture(emu, 'pm_card_chargeCustomerFail');
-  const sub = await stripe.subscriptions.create({
-    customer: f.customer.id,
-    items: [{ price: f.basic.id }],
+  await emulator.control('/_emulator/billing/config', { retry_schedule: [DAY], final_status: 'past_due' });
+  const setup = await fixture(emulator, 'pm_card_chargeCustomerFail');
+  const subscription = await stripe.subscriptions.create({
+    customer: setup.customer.id,
+    items: [{ price: setup.basic.id }],
     trial_end: FEB1,
   });
-  await advanceClock(stripe, f.clock.id, FEB1 + GRACE - 1);
+  await advanceClock(stripe, setup.clock.id, FEB1 + GRACE - 1);
   expect(await eventsOf(stripe, 'invoice.payment_failed')).toHaveLength(0);
-  expect((await stripe.subscriptions.retrieve(sub.id)).status).toBe('active');
-  await advanceClock(stripe, f.clock.id, FEB1 + GRACE);
+  expect((await stripe.subscriptions.retrieve(subscription.id)).status).toBe('active');
+  await advanceClock(stripe, setup.clock.id, FEB1 + GRACE);
   const [failed] = await eventsOf(stripe, 'invoice.payment_failed');
   expect(failed.created).toBe(FEB1 + GRACE);
   expect((failed.data.object as Stripe.Invoice).next_payment_attempt).toBe(FEB1 + GRACE + DAY);
-  expect((await stripe.subscriptions.retrieve(sub.id)).status).toBe('past_due');
+  expect((await stripe.subscriptions.retrieve(subscription.id)).status).toBe('past_due');
 });
 
 it('the grace period is a setting: 0 finalizes and charges renewals at the period end', async () => {
-  const config = await emu.control('/_emulator/billing/config', { finalization_grace_seconds: 0 });
+  const config = await emulator.control('/_emulator/billing/config', { finalization_grace_seconds: 0 });
   expect(config.finalizationGraceSeconds).toBe(0);
-  const { f, sub } = await meteredSubscription();
-  await advanceClock(stripe, f.clock.id, FEB1);
-  expect(await cycleInvoice(sub.id)).toMatchObject({ status: 'paid', amount_paid: 1000 });
-  await expect(emu.control('/_emulator/billing/config', { finalization_grace_seconds: -1 })).rejects.toThrow(
-    /finalization_grace_seconds/,
-  );
+  const { setup, subscription } = await meteredSubscription();
+  await advanceClock(stripe, setup.clock.id, FEB1);
+  expect(await cycleInvoice(subscription.id)).toMatchObject({ status: 'paid', amount_paid: 1000 });
+  await expect(
+    emulator.control('/_emulator/billing/config', { finalization_grace_seconds: -1 }),
+  ).rejects.toThrow(/finalization_grace_seconds/);
 });
 
 it('finalizing the draft by hand during the grace period also counts the usage known by then', async () => {
-  const { f, sub, perCall, report } = await meteredSubscription();
-  await advanceClock(stripe, f.clock.id, FEB1 + 60);
+  const { setup, subscription, perCall, report } = await meteredSubscription();
+  await advanceClock(stripe, setup.clock.id, FEB1 + 60);
   await report(12, FEB1 - 1);
-  const draft = await cycleInvoice(sub.id);
+  const draft = await cycleInvoice(subscription.id);
   const finalized = await stripe.invoices.finalizeInvoice(draft.id);
   expect(finalized.status).toBe('open');
   const line = finalized.lines.data.find((l) => l.pricing?.price_details?.price === perCall.id);

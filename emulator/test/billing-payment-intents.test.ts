@@ -84,20 +84,20 @@ async function incompleteSubscription(save?: 'off' | 'on_subscription') {
     unit_amount: 2500,
     recurring: { interval: 'month' },
   });
-  const sub = await stripe.subscriptions.create({
+  const subscription = await stripe.subscriptions.create({
     customer: customer.id,
     items: [{ price: price.id }],
     payment_behavior: 'default_incomplete',
     ...(save ? { payment_settings: { save_default_payment_method: save } } : {}),
     expand: ['latest_invoice.confirmation_secret'],
   });
-  const invoice = sub.latest_invoice as Stripe.Invoice;
+  const invoice = subscription.latest_invoice as Stripe.Invoice;
   const intentId = (invoice.confirmation_secret?.client_secret ?? '').split('_secret_')[0];
-  return { clock, customer, sub, invoice, intentId };
+  return { clock, customer, subscription, invoice, intentId };
 }
 
 it("a declined confirm of an invoice's intent counts as the invoice's first attempt only", async () => {
-  const { sub, invoice, intentId, customer } = await incompleteSubscription();
+  const { subscription, invoice, intentId, customer } = await incompleteSubscription();
   for (const card of ['pm_card_chargeDeclined', 'pm_card_visa_chargeDeclined']) {
     await expect(stripe.paymentIntents.confirm(intentId, { payment_method: card })).rejects.toMatchObject({
       statusCode: 402,
@@ -116,39 +116,39 @@ it("a declined confirm of an invoice's intent counts as the invoice's first atte
   expect(failures[0].data.previous_attributes).toMatchObject({ attempt_count: 0, attempted: false });
   // On-session declines are not automatic payment failures.
   expect(((await stripe.customers.retrieve(customer.id)) as Stripe.Customer).delinquent).toBe(false);
-  expect((await stripe.subscriptions.retrieve(sub.id)).status).toBe('incomplete');
+  expect((await stripe.subscriptions.retrieve(subscription.id)).status).toBe('incomplete');
 
   await stripe.paymentIntents.confirm(intentId, { payment_method: 'pm_card_visa' });
   expect(await stripe.invoices.retrieve(invoice.id)).toMatchObject({ status: 'paid', attempt_count: 1 });
-  expect((await stripe.subscriptions.retrieve(sub.id)).status).toBe('active');
+  expect((await stripe.subscriptions.retrieve(subscription.id)).status).toBe('active');
 });
 
 it('save_default_payment_method on_subscription: the card that pays becomes the default and pays renewals', async () => {
-  const { clock, customer, sub, intentId } = await incompleteSubscription('on_subscription');
-  expect(sub.payment_settings?.save_default_payment_method).toBe('on_subscription');
-  expect(sub.default_payment_method).toBeNull();
+  const { clock, customer, subscription, intentId } = await incompleteSubscription('on_subscription');
+  expect(subscription.payment_settings?.save_default_payment_method).toBe('on_subscription');
+  expect(subscription.default_payment_method).toBeNull();
   const paid = await stripe.paymentIntents.confirm(intentId, { payment_method: 'pm_card_visa' });
   const card = String(paid.payment_method);
 
-  const active = await stripe.subscriptions.retrieve(sub.id);
+  const active = await stripe.subscriptions.retrieve(subscription.id);
   expect(active).toMatchObject({ status: 'active', default_payment_method: card });
   expect(await attachedCards(customer.id)).toEqual([card]);
   const [activation] = (await eventsOf(stripe, 'customer.subscription.updated')).slice(-1);
   expect(activation.data.previous_attributes).toEqual({ status: 'incomplete', default_payment_method: null });
 
   await advanceClock(stripe, clock.id, FEB1 + GRACE);
-  const renewal = (await stripe.invoices.list({ subscription: sub.id })).data.find(
+  const renewal = (await stripe.invoices.list({ subscription: subscription.id })).data.find(
     (i) => i.billing_reason === 'subscription_cycle',
   );
   expect(renewal).toMatchObject({ status: 'paid', amount_paid: 2500 });
 });
 
 it('save_default_payment_method off (the default): the subscription keeps no card and the renewal fails', async () => {
-  const { clock, customer, sub, intentId } = await incompleteSubscription();
-  expect(sub.payment_settings?.save_default_payment_method).toBe('off');
+  const { clock, customer, subscription, intentId } = await incompleteSubscription();
+  expect(subscription.payment_settings?.save_default_payment_method).toBe('off');
   await stripe.paymentIntents.confirm(intentId, { payment_method: 'pm_card_visa' });
-  expect((await stripe.subscriptions.retrieve(sub.id)).default_payment_method).toBeNull();
+  expect((await stripe.subscriptions.retrieve(subscription.id)).default_payment_method).toBeNull();
   expect(await attachedCards(customer.id)).toEqual([]);
   await advanceClock(stripe, clock.id, FEB1 + GRACE);
-  expect((await stripe.subscriptions.retrieve(sub.id)).status).toBe('past_due');
+  expect((await stripe.subscriptions.retrieve(subscription.id)).status).toBe('past_due');
 });

@@ -196,6 +196,13 @@ describe('upgrade with prorations (https://docs.stripe.com/billing/subscriptions
     expect(items.data.every((i) => i.proration)).toBe(true);
     // Preview of the next invoice: the prorations plus February at the new price.
     expect(preview.amount_due).toBe(-677 + 2032 + 3000);
+    // Its window looks back over January; February is on the licensed line.
+    expect([preview.period_start, preview.period_end]).toEqual([T0, FEB1]);
+    const licensed = preview.lines.data.find((l) => l.parent?.subscription_item_details?.proration === false);
+    expect(licensed?.period).toEqual({
+      start: FEB1,
+      end: MAR1,
+    });
 
     await advanceClock(stripe, f.clock.id, FEB1 + GRACE + 60);
     const inv = (await stripe.invoices.list({ subscription: sub.id })).data.find(

@@ -27,8 +27,8 @@ function requireSi(emu: Emulator, siId: string): Stripe.SetupIntent {
  * here: a payment intent attaches its card only after a successful confirmation with `setup_future_usage`
  * (https://docs.stripe.com/payments/save-during-payment; `setup_future_usage` in the SDK's PaymentIntent params).
  */
-function paymentMethodFor(emu: Emulator, value: string): string {
-  return resolvePaymentMethod(emu, value, 'payment_method').id;
+function paymentMethodFor(emulator: Emulator, value: string): string {
+  return resolvePaymentMethod(emulator, value, 'payment_method').id;
 }
 
 /** A setup intent's `payment_method` param: attached to its customer (setting it up is what a setup intent is for). */

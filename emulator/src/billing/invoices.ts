@@ -138,12 +138,12 @@ export function defaultPaymentMethodFor(emu: Emulator, inv: Stripe.Invoice): str
 }
 
 /** Late usage for a line's period changes the draft first (`invoice.updated`), then it is finalized. */
-function refreshUsageBeforeFinalizing(emu: Emulator, inv: Stripe.Invoice): void {
-  const before = structuredClone(inv);
-  if (!refreshMeteredLines(emu, inv)) return;
-  recomputeTotals(inv, 0);
-  emu.store.put(C.invoice, inv);
-  emit(emu, 'invoice.updated', inv, previousAttributes(before, inv));
+function refreshUsageBeforeFinalizing(emulator: Emulator, invoice: Stripe.Invoice): void {
+  const before = structuredClone(invoice);
+  if (!refreshMeteredLines(emulator, invoice)) return;
+  recomputeTotals(invoice, 0);
+  emulator.store.put(C.invoice, invoice);
+  emit(emulator, 'invoice.updated', invoice, previousAttributes(before, invoice));
 }
 
 /**
@@ -235,9 +235,9 @@ function paymentIntentOf(emu: Emulator, inv: Stripe.Invoice): Stripe.PaymentInte
 }
 
 /** The payment method whose charge paid the invoice (null for $0 invoices and payments out of band). */
-export function paymentMethodThatPaid(emu: Emulator, inv: Stripe.Invoice): string | null {
-  const pi = paymentIntentOf(emu, inv);
-  return pi?.status === 'succeeded' ? idOf(pi.payment_method) : null;
+export function paymentMethodThatPaid(emulator: Emulator, invoice: Stripe.Invoice): string | null {
+  const paymentIntent = paymentIntentOf(emulator, invoice);
+  return paymentIntent?.status === 'succeeded' ? idOf(paymentIntent.payment_method) : null;
 }
 
 /**
@@ -245,10 +245,12 @@ export function paymentMethodThatPaid(emu: Emulator, inv: Stripe.Invoice): strin
  * (`setup_future_usage`), so a card it is paid with on-session is attached to the customer and can be charged again
  * (https://docs.stripe.com/billing/subscriptions/build-subscriptions).
  */
-function savesPaymentMethod(emu: Emulator, inv: Stripe.Invoice): boolean {
-  const subId = subscriptionIdOfInvoice(inv);
-  const sub = subId ? emu.store.get<Stripe.Subscription>(C.subscription, subId) : undefined;
-  return sub?.payment_settings?.save_default_payment_method === 'on_subscription';
+function savesPaymentMethod(emulator: Emulator, invoice: Stripe.Invoice): boolean {
+  const subscriptionId = subscriptionIdOfInvoice(invoice);
+  const subscription = subscriptionId
+    ? emulator.store.get<Stripe.Subscription>(C.subscription, subscriptionId)
+    : undefined;
+  return subscription?.payment_settings?.save_default_payment_method === 'on_subscription';
 }
 
 /**
@@ -256,13 +258,13 @@ function savesPaymentMethod(emu: Emulator, inv: Stripe.Invoice): boolean {
  * the API will set this field to false. An automatic payment failure or passing the `invoice.due_date` will set this
  * field to `true`", with `customer.updated` when it changes.
  */
-export function setDelinquent(emu: Emulator, customerId: string, delinquent: boolean): void {
-  const customer = emu.store.get<Stripe.Customer>(C.customer, customerId);
+export function setDelinquent(emulator: Emulator, customerId: string, delinquent: boolean): void {
+  const customer = emulator.store.get<Stripe.Customer>(C.customer, customerId);
   if (!customer || customer.deleted || (customer.delinquent ?? false) === delinquent) return;
-  const { obj, previous } = emu.store.update<Stripe.Customer>(C.customer, customerId, (c) => {
-    c.delinquent = delinquent;
+  const { obj, previous } = emulator.store.update<Stripe.Customer>(C.customer, customerId, (stored) => {
+    stored.delinquent = delinquent;
   });
-  emit(emu, 'customer.updated', obj, previous);
+  emit(emulator, 'customer.updated', obj, previous);
 }
 
 /**
@@ -275,9 +277,9 @@ export type PaymentAttempt = 'automatic' | 'manual';
  * `attempt_count` (the Invoice object in the SDK's types): "Any payment attempt counts as the first attempt, and
  * subsequently only automatic retries increment the attempt count".
  */
-function countAttempt(inv: Stripe.Invoice, how: PaymentAttempt): void {
-  if (how === 'automatic' || inv.attempt_count === 0) inv.attempt_count += 1;
-  inv.attempted = true;
+function countAttempt(invoice: Stripe.Invoice, how: PaymentAttempt): void {
+  if (how === 'automatic' || invoice.attempt_count === 0) invoice.attempt_count += 1;
+  invoice.attempted = true;
 }
 
 function markPaid(emu: Emulator, inv: Stripe.Invoice, pi: Stripe.PaymentIntent | null): void {
@@ -397,13 +399,13 @@ export function invoicePaidByIntent(emu: Emulator, piId: string): void {
  * Called when confirming an invoice's payment intent was declined: a manual attempt of the invoice
  * (`attempt_count`, `invoice.payment_failed`); the retry schedule and the customer's delinquency stay as they were.
  */
-export function invoicePaymentFailedByIntent(emu: Emulator, piId: string): void {
-  const inv = invoiceForPaymentIntent(emu, piId);
-  if (!inv || inv.status !== 'open') return;
-  const before = structuredClone(inv);
-  countAttempt(inv, 'manual');
-  emu.store.put(C.invoice, inv);
-  emit(emu, 'invoice.payment_failed', inv, previousAttributes(before, inv));
+export function invoicePaymentFailedByIntent(emulator: Emulator, paymentIntentId: string): void {
+  const invoice = invoiceForPaymentIntent(emulator, paymentIntentId);
+  if (!invoice || invoice.status !== 'open') return;
+  const before = structuredClone(invoice);
+  countAttempt(invoice, 'manual');
+  emulator.store.put(C.invoice, invoice);
+  emit(emulator, 'invoice.payment_failed', invoice, previousAttributes(before, invoice));
 }
 
 export function voidInvoice(emu: Emulator, inv: Stripe.Invoice): Stripe.Invoice {

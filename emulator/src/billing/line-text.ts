@@ -3,8 +3,8 @@ import type Stripe from 'stripe';
 import { C, type Emulator } from './ctx';
 import { priceProductId } from './pricing';
 
-export function productName(emu: Emulator, price: Stripe.Price): string {
-  const product = emu.store.get<Stripe.Product>(C.product, priceProductId(price));
+export function productName(emulator: Emulator, price: Stripe.Price): string {
+  const product = emulator.store.get<Stripe.Product>(C.product, priceProductId(price));
   return product?.name ?? price.nickname ?? price.id;
 }
 

@@ -23,21 +23,21 @@ export interface MeteredLineArgs {
   subscriptionItem: string;
 }
 
-function meteredDescription(emu: Emulator, price: Stripe.Price, quantity: number): string {
+function meteredDescription(emulator: Emulator, price: Stripe.Price, quantity: number): string {
   const pricing =
     price.billing_scheme === 'tiered' ? 'Tiered' : `at ${money(unitAmount(price), price.currency)}`;
-  return `${quantity} × ${productName(emu, price)} (${pricing})`;
+  return `${quantity} × ${productName(emulator, price)} (${pricing})`;
 }
 
 /** One metered line for the usage of `args.period`. */
-export function meteredLine(emu: Emulator, args: MeteredLineArgs): LineSpec {
+export function meteredLine(emulator: Emulator, args: MeteredLineArgs): LineSpec {
   const meter = args.price.recurring?.meter ?? null;
-  const usage = meter ? meterUsage(emu, meter, args.customerId, args.period.start, args.period.end) : 0;
+  const usage = meter ? meterUsage(emulator, meter, args.customerId, args.period.start, args.period.end) : 0;
   const quantity = billableQuantity(usage);
   return {
     amount: priceAmount(args.price, quantity),
     currency: args.price.currency,
-    description: meteredDescription(emu, args.price, quantity),
+    description: meteredDescription(emulator, args.price, quantity),
     period: args.period,
     price: args.price,
     quantity,
@@ -50,10 +50,10 @@ export function meteredLine(emu: Emulator, args: MeteredLineArgs): LineSpec {
 }
 
 /** The metered price a subscription-item line bills, if it bills one. */
-function meteredPriceOf(emu: Emulator, line: Stripe.InvoiceLineItem): Stripe.Price | null {
+function meteredPriceOf(emulator: Emulator, line: Stripe.InvoiceLineItem): Stripe.Price | null {
   if (line.parent?.type !== 'subscription_item_details') return null;
   const priceId = idOf(line.pricing?.price_details?.price ?? null);
-  const price = priceId ? emu.store.get<Stripe.Price>(C.price, priceId) : undefined;
+  const price = priceId ? emulator.store.get<Stripe.Price>(C.price, priceId) : undefined;
   return price && isMetered(price) ? price : null;
 }
 
@@ -62,12 +62,12 @@ function meteredPriceOf(emu: Emulator, line: Stripe.InvoiceLineItem): Stripe.Pri
  * period (invoice-item lines, e.g. usage billed when an item was dropped, stay as they were). Returns whether a
  * line changed; the caller recomputes totals.
  */
-export function refreshMeteredLines(emu: Emulator, invoice: Stripe.Invoice): boolean {
+export function refreshMeteredLines(emulator: Emulator, invoice: Stripe.Invoice): boolean {
   let changed = false;
   for (const line of invoice.lines.data) {
-    const price = meteredPriceOf(emu, line);
+    const price = meteredPriceOf(emulator, line);
     if (!price) continue;
-    const fresh = meteredLine(emu, {
+    const fresh = meteredLine(emulator, {
       price,
       customerId: customerIdOf(invoice),
       period: line.period,

@@ -198,13 +198,16 @@ export function confirmPaymentIntent(
  * with a customer, and only a card not attached yet.
  */
 function saveForFutureUsage(
-  emu: Emulator,
-  pi: Stripe.PaymentIntent,
+  emulator: Emulator,
+  paymentIntent: Stripe.PaymentIntent,
   paymentMethod: Stripe.PaymentMethod | null,
 ): void {
-  const customer = typeof pi.customer === 'string' ? pi.customer : (pi.customer?.id ?? null);
-  if (!pi.setup_future_usage || !customer || !paymentMethod || paymentMethod.customer) return;
-  attachPaymentMethod(emu, paymentMethod.id, customer);
+  const customer =
+    typeof paymentIntent.customer === 'string'
+      ? paymentIntent.customer
+      : (paymentIntent.customer?.id ?? null);
+  if (!paymentIntent.setup_future_usage || !customer || !paymentMethod || paymentMethod.customer) return;
+  attachPaymentMethod(emulator, paymentMethod.id, customer);
 }
 
 export function cancelPaymentIntent(

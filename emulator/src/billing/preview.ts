@@ -100,10 +100,8 @@ export function createPreview(req: ApiRequest): Stripe.Invoice {
   const proration = prorate ? prorationLines(emu, sub, prorations, date) : [];
   const period = subPeriod(sub);
   if (behavior === 'always_invoice' && proration.length > 0) {
-    return previewInvoice(emu, customer, sub, 'subscription_update', proration, {
-      start: date,
-      end: period.end,
-    });
+    // Invoiced now: its window starts and ends now, as the invoice the update would make.
+    return previewInvoice(emu, customer, sub, 'subscription_update', proration, { start: at, end: at });
   }
 
   // The next renewal with the proposed items (schedule_details: the next phase's items).
@@ -128,5 +126,7 @@ export function createPreview(req: ApiRequest): Stripe.Invoice {
     ...(cancelAtEnd ? [] : licensedLines(emu, proposed, next)),
     ...(sub.status === 'trialing' ? [] : meteredLines(emu, sub, period)),
   ];
-  return previewInvoice(emu, customer, sub, 'subscription_cycle', lines, next);
+  // The renewal's window looks back over the current period (the trial, while trialing); `next` is on the lines.
+  const window = sub.status === 'trialing' ? { start: sub.trial_start ?? sub.created, end: start } : period;
+  return previewInvoice(emu, customer, sub, 'subscription_cycle', lines, window);
 }

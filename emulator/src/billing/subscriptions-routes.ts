@@ -95,8 +95,10 @@ function readPaymentMethod(emu: Emulator, p: ParamReader, customerId: string): s
 }
 
 /** `payment_settings[save_default_payment_method]`: `off` or `on_subscription`. */
-function readSaveDefaultPaymentMethod(p: ParamReader): SaveDefaultPaymentMethod | undefined {
-  return p.obj('payment_settings')?.oneOf('save_default_payment_method', ['off', 'on_subscription'] as const);
+function readSaveDefaultPaymentMethod(params: ParamReader): SaveDefaultPaymentMethod | undefined {
+  return params
+    .obj('payment_settings')
+    ?.oneOf('save_default_payment_method', ['off', 'on_subscription'] as const);
 }
 
 function create(req: ApiRequest): Stripe.Subscription {

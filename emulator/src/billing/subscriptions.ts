@@ -333,8 +333,11 @@ export interface CreateArgs {
 
 export type SaveDefaultPaymentMethod = Stripe.Subscription.PaymentSettings.SaveDefaultPaymentMethod;
 
-function setSaveDefaultPaymentMethod(sub: Stripe.Subscription, value: SaveDefaultPaymentMethod): void {
-  if (sub.payment_settings) sub.payment_settings.save_default_payment_method = value;
+function setSaveDefaultPaymentMethod(
+  subscription: Stripe.Subscription,
+  value: SaveDefaultPaymentMethod,
+): void {
+  if (subscription.payment_settings) subscription.payment_settings.save_default_payment_method = value;
 }
 
 export function createSubscription(emu: Emulator, args: CreateArgs): Stripe.Subscription {
@@ -501,10 +504,14 @@ export function createSubscription(emu: Emulator, args: CreateArgs): Stripe.Subs
  * `subscription.default_payment_method` when payment succeeds" (the SDK's Subscription type): the payment method
  * that paid one of the subscription's invoices becomes its default, if it is not already.
  */
-function paymentMethodToSave(emu: Emulator, sub: Stripe.Subscription, inv: Stripe.Invoice): string | null {
-  if (sub.payment_settings?.save_default_payment_method !== 'on_subscription') return null;
-  const paidWith = paymentMethodThatPaid(emu, inv);
-  return paidWith && paidWith !== idOf(sub.default_payment_method) ? paidWith : null;
+function paymentMethodToSave(
+  emulator: Emulator,
+  subscription: Stripe.Subscription,
+  invoice: Stripe.Invoice,
+): string | null {
+  if (subscription.payment_settings?.save_default_payment_method !== 'on_subscription') return null;
+  const paidWith = paymentMethodThatPaid(emulator, invoice);
+  return paidWith && paidWith !== idOf(subscription.default_payment_method) ? paidWith : null;
 }
 
 /** incomplete|past_due|unpaid → active, with `customer.subscription.updated`. */
@@ -940,11 +947,11 @@ export function updateSubscription(
  * `subscriptions.cancel`: "if the subscription is set to cancel immediately, pending prorations are removed if
  * invoice_now and prorate are both set to false"); other pending items stay for the customer's next invoice.
  */
-function removePendingProrations(emu: Emulator, sub: Stripe.Subscription): void {
-  for (const item of pendingItems(emu, customerIdOf(sub), { subscription: sub.id })) {
-    if (!item.proration || item.parent?.subscription_details?.subscription !== sub.id) continue;
-    emu.store.delete(C.invoiceItem, item.id);
-    emit(emu, 'invoiceitem.deleted', item);
+function removePendingProrations(emulator: Emulator, subscription: Stripe.Subscription): void {
+  for (const item of pendingItems(emulator, customerIdOf(subscription), { subscription: subscription.id })) {
+    if (!item.proration || item.parent?.subscription_details?.subscription !== subscription.id) continue;
+    emulator.store.delete(C.invoiceItem, item.id);
+    emit(emulator, 'invoiceitem.deleted', item);
   }
 }
 

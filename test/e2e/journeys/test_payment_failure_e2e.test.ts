@@ -13,6 +13,7 @@ import { waitUntil } from '../../support/wait';
 import { DAY, describeJourney, markPage, payOnCheckoutPage, text, waitForText } from './journey';
 
 const inbox = new SmtpInbox();
+const HOUR = 3600;
 
 describeJourney(
   'journey: payment failure',
@@ -47,8 +48,9 @@ describeJourney(
       await waitForText(page, '#card', /Visa •••• 0341/);
       const notReloaded = await markPage(page);
 
-      // The renewal a month later is declined: past due, the plan kept, a mail sent.
-      await stack.advanceClock(31 * DAY);
+      // The renewal a month later is declined: past due, the plan kept, a mail sent. Stripe keeps a renewal a
+      // draft for an hour (the finalization grace period) before charging it: a month and an hour.
+      await stack.advanceClock(31 * DAY + HOUR);
       await stack.flushWebhooks();
       await waitForText(page, '#plan-status', /past due/);
       await waitForText(page, '#past-due', /You keep Starter for a short grace period/);

@@ -74,14 +74,14 @@ function retryTasks(emu: Emulator, inScope: (customer: string) => boolean): Task
  * period): finalized, with the usage known by then, and charged, as Stripe's automatic advancement does
  * (https://docs.stripe.com/invoicing/integration/automatic-advancement-collection).
  */
-function draftTasks(emu: Emulator, inScope: (customer: string) => boolean): Task[] {
+function draftTasks(emulator: Emulator, inScope: (customer: string) => boolean): Task[] {
   const tasks: Task[] = [];
-  for (const inv of emu.store.all<Stripe.Invoice>(C.invoice)) {
-    const at = inv.automatically_finalizes_at;
-    if (inv.status !== 'draft' || !inv.auto_advance || at === null) continue;
-    const customer = customerIdOf(inv);
+  for (const invoice of emulator.store.all<Stripe.Invoice>(C.invoice)) {
+    const at = invoice.automatically_finalizes_at;
+    if (invoice.status !== 'draft' || !invoice.auto_advance || at === null) continue;
+    const customer = customerIdOf(invoice);
     if (!inScope(customer)) continue;
-    tasks.push({ at, priority: 3, customer, run: () => void advanceInvoice(emu, inv) });
+    tasks.push({ at, priority: 3, customer, run: () => void advanceInvoice(emulator, invoice) });
   }
   return tasks;
 }
