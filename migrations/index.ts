@@ -1,5 +1,6 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261205032711_checkout_sessions_disputes } from './Migration20261205032711_checkout_sessions_disputes';
+import { Migration20261205032812_overage_retries } from './Migration20261205032812_overage_retries';
 import { Migration20261205034840_usage_integrity } from './Migration20261205034840_usage_integrity';
 import { Migration20261127081113_usage_metering } from './Migration20261127081113_usage_metering';
 import { Migration20261127060938 } from './Migration20261127060938';
@@ -21,5 +22,6 @@ export const MIGRATIONS: MigrationObject[] = [
     name: 'Migration20261205032711_checkout_sessions_disputes',
     class: Migration20261205032711_checkout_sessions_disputes,
   },
+  { name: 'Migration20261205032812_overage_retries', class: Migration20261205032812_overage_retries },
   { name: 'Migration20261205034840_usage_integrity', class: Migration20261205034840_usage_integrity },
 ];

@@ -7,6 +7,7 @@ import { limitMutations } from './graphql/rate-limit';
 import { buildBillingSchema } from './graphql/schema';
 import { createLogger } from './logger';
 import { readInboxBacklog } from './observability/inbox-backlog';
+import { readOverageReportBacklog } from './observability/overage-report-backlog';
 import { BillingMetrics } from './observability/metrics';
 import { BillingServices } from './services/billing-services';
 import { reprovisionAfterCatalogChange } from './services/catalog-reprovisioning';
@@ -77,6 +78,10 @@ export async function startService(config: Config, options: StartOptions = {}): 
     metrics.readInboxWith(
       () => readInboxBacklog(orm),
       (error) => logger.warn({ err: error }, 'could not read the webhook inbox backlog for /metrics'),
+    );
+    metrics.readOverageReportsWith(
+      () => readOverageReportBacklog(orm),
+      (error) => logger.warn({ err: error }, 'could not read the pending overage reports for /metrics'),
     );
     if (config.isProduction && !config.metrics.token)
       logger.warn({}, 'METRICS_TOKEN is unset: GET /metrics is open to anyone who can reach this port');

@@ -10,11 +10,13 @@ export type OverLimitRule = 'block' | 'bill_overage';
  *
  * It also snapshots the rule that applied when the usage was recorded (`included`, `overLimit`), so the overage
  * of a period that has ended is still known after the account changes plan, and it tracks what the overage
- * reporter has sent to Stripe's meter (`overageReported`, and `overagePending` while a report is in flight).
+ * reporter has sent to Stripe's meter (`overageReported`, and `overagePending` with what the report sends while
+ * it is in flight, its failed attempts and when it may be sent again).
  */
 @Entity({ tableName: 'usage_counter' })
 @Unique({ properties: ['accountId', 'metric', 'periodStart'] })
 @Index({ properties: ['periodEnd'] })
+@Index({ properties: ['overagePendingSince'] })
 export class UsageCounter extends BaseEntity<
   | 'used'
   | 'peak'
@@ -26,6 +28,10 @@ export class UsageCounter extends BaseEntity<
   | 'thresholdNotified'
   | 'overageReported'
   | 'overagePending'
+  | 'overagePendingTimestamp'
+  | 'overagePendingSince'
+  | 'overageAttempts'
+  | 'overageNextAttemptAt'
   | 'revision'
 > {
   @Property({ type: 'string', length: 255 })
@@ -94,4 +100,26 @@ export class UsageCounter extends BaseEntity<
    */
   @Property({ type: new BigIntType('number'), nullable: true })
   overagePending: number | null = null;
+
+  /**
+   * The meter event timestamp the pending report was first sent with (whole seconds). Kept with the total so a
+   * resend is the first send byte for byte: same parameters, so the same idempotency key and identifier.
+   */
+  @Property({ type: 'datetime', nullable: true })
+  overagePendingTimestamp: Date | null = null;
+
+  /** When the pending report was first marked pending: how long it has been waiting (the stuck-report alert). */
+  @Property({ type: 'datetime', nullable: true })
+  overagePendingSince: Date | null = null;
+
+  /** Failed sends of the pending report so far; failing reports go behind the others, with a back-off. */
+  @Property({ type: 'integer' })
+  overageAttempts = 0;
+
+  /**
+   * Not before this time will a pass send the pending report again: a short lease while one reporter sends it,
+   * or the back-off after a failure. Null: whenever due.
+   */
+  @Property({ type: 'datetime', nullable: true })
+  overageNextAttemptAt: Date | null = null;
 }

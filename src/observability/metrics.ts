@@ -58,6 +58,16 @@ export interface InboxBacklog {
   oldestAgeSeconds: number;
 }
 
+/** The overage reports written down and not yet confirmed by Stripe, read from `usage_counter` at scrape time. */
+export interface OverageReportBacklog {
+  /** Reports pending: being sent, or waiting to be sent again after a failure. */
+  pending: number;
+  /** Of those, the stuck ones: pending for long, or failed many times (`STUCK_REPORT`). */
+  stuck: number;
+  /** Seconds since the oldest pending report was written down (0 when there is none). */
+  oldestAgeSeconds: number;
+}
+
 /** What the UsageMeter reports: counted usage events and refused ones, by catalog metric. */
 export interface UsageMetrics {
   /** `count` usage events (records, not quantities) of `metric` were counted; default 1. */
@@ -117,12 +127,8 @@ export class BillingMetrics {
   readonly stripe: StripeCallMetrics;
   readonly usage: UsageMetrics;
   readonly graphql: GraphQLMetrics;
-  private inboxReader: (() => Promise<InboxBacklog[]>) | null = null;
-  private onCollectError: (error: unknown) => void = () => undefined;
-  /** The read of the current scrape: both inbox gauges collect at once and share it. */
-  private inboxRead: Promise<void> | null = null;
-  private readonly setInbox: (backlog: InboxBacklog[]) => void;
-  private readonly clearInbox: () => void;
+  private readonly inbox: ScrapeRead<InboxBacklog[]>;
+  private readonly overageReports: ScrapeRead<OverageReportBacklog>;
 
   constructor(options: BillingMetricsOptions = {}) {
     const registers = [this.registry];
@@ -148,36 +154,60 @@ export class BillingMetrics {
       },
     };
 
-    const metrics = this;
     const inboxEvents = new Gauge({
       name: 'billing_webhook_inbox_events',
       help: 'Webhook inbox events not processed yet (pending) or whose last attempt failed (failed), read at scrape time',
       labelNames: ['state'] as const,
       registers,
-      async collect() {
-        await metrics.collectInbox();
-      },
+      collect: () => this.inbox.collect(),
     });
     const inboxOldest = new Gauge({
       name: 'billing_webhook_inbox_oldest_age_seconds',
       help: 'Age of the oldest pending or failed webhook inbox event in seconds (0 when there is none)',
       labelNames: ['state'] as const,
       registers,
-      async collect() {
-        await metrics.collectInbox();
-      },
+      collect: () => this.inbox.collect(),
     });
-    this.setInbox = (backlog) => {
-      for (const state of ['pending', 'failed'] as const) {
-        const row = backlog.find((entry) => entry.state === state);
-        inboxEvents.set({ state }, row?.count ?? 0);
-        inboxOldest.set({ state }, row?.oldestAgeSeconds ?? 0);
-      }
-    };
-    this.clearInbox = () => {
-      inboxEvents.reset();
-      inboxOldest.reset();
-    };
+    this.inbox = new ScrapeRead(
+      (backlog) => {
+        for (const state of ['pending', 'failed'] as const) {
+          const row = backlog.find((entry) => entry.state === state);
+          inboxEvents.set({ state }, row?.count ?? 0);
+          inboxOldest.set({ state }, row?.oldestAgeSeconds ?? 0);
+        }
+      },
+      () => {
+        inboxEvents.reset();
+        inboxOldest.reset();
+      },
+    );
+
+    const overageReports = new Gauge({
+      name: 'billing_overage_reports',
+      help: 'Overage reports to Stripe written down and not yet confirmed (pending), and those of them pending for over an hour or failed five times or more (stuck), read at scrape time',
+      labelNames: ['state'] as const,
+      registers,
+      collect: () => this.overageReports.collect(),
+    });
+    // Labelled like the inbox gauges, so a failed read leaves the series out rather than showing a 0.
+    const overageOldest = new Gauge({
+      name: 'billing_overage_report_oldest_age_seconds',
+      help: 'Seconds since the oldest pending overage report was written down (state pending; 0 when there is none), read at scrape time',
+      labelNames: ['state'] as const,
+      registers,
+      collect: () => this.overageReports.collect(),
+    });
+    this.overageReports = new ScrapeRead(
+      (backlog) => {
+        overageReports.set({ state: 'pending' }, backlog.pending);
+        overageReports.set({ state: 'stuck' }, backlog.stuck);
+        overageOldest.set({ state: 'pending' }, backlog.oldestAgeSeconds);
+      },
+      () => {
+        overageReports.reset();
+        overageOldest.reset();
+      },
+    );
 
     const payments = new Counter({
       name: 'billing_payments_total',
@@ -320,32 +350,62 @@ export class BillingMetrics {
    * what to do when that read fails: the scrape still answers, without the two inbox gauges.
    */
   readInboxWith(reader: () => Promise<InboxBacklog[]>, onError: (error: unknown) => void): void {
-    this.inboxReader = reader;
-    this.onCollectError = onError;
+    this.inbox.use(reader, onError);
+  }
+
+  /**
+   * Where the pending overage reports are read from at each scrape (the service gives a query on
+   * `usage_counter`), and what to do when that read fails: the scrape still answers, without those two gauges.
+   */
+  readOverageReportsWith(
+    reader: () => Promise<OverageReportBacklog>,
+    onError: (error: unknown) => void,
+  ): void {
+    this.overageReports.use(reader, onError);
   }
 
   /** The Prometheus text exposition of everything in this registry. */
   async exposition(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
+}
 
-  private collectInbox(): Promise<void> {
-    const reader = this.inboxReader;
-    if (!reader) return Promise.resolve();
-    // `finally` runs in a later microtask, so the promise is stored before it is cleared.
-    this.inboxRead ??= this.readInbox(reader).finally(() => {
-      this.inboxRead = null;
-    });
-    return this.inboxRead;
+/**
+ * A value read from the database once per scrape, for the gauges that show it: they collect at once and share
+ * the read. A failed read leaves them out of that scrape (a database outage must not take the other metrics
+ * with it; /readyz reports the outage).
+ */
+class ScrapeRead<T> {
+  private reader: (() => Promise<T>) | null = null;
+  private onError: (error: unknown) => void = () => undefined;
+  private current: Promise<void> | null = null;
+
+  constructor(
+    private readonly show: (value: T) => void,
+    private readonly clear: () => void,
+  ) {}
+
+  use(reader: () => Promise<T>, onError: (error: unknown) => void): void {
+    this.reader = reader;
+    this.onError = onError;
   }
 
-  private async readInbox(reader: () => Promise<InboxBacklog[]>): Promise<void> {
+  collect(): Promise<void> {
+    const reader = this.reader;
+    if (!reader) return Promise.resolve();
+    // `finally` runs in a later microtask, so the promise is stored before it is cleared.
+    this.current ??= this.read(reader).finally(() => {
+      this.current = null;
+    });
+    return this.current;
+  }
+
+  private async read(reader: () => Promise<T>): Promise<void> {
     try {
-      this.setInbox(await reader());
+      this.show(await reader());
     } catch (error) {
-      // A database outage must not take the rest of the metrics with it; /readyz reports the outage.
-      this.clearInbox();
-      this.onCollectError(error);
+      this.clear();
+      this.onError(error);
     }
   }
 }

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import Stripe from 'stripe';
-import { WebhookEvent } from '../../src/entities';
+import { UsageCounter, WebhookEvent } from '../../src/entities';
 import { type BillingService, createWebhookProcessor, startService } from '../../src/service';
 import { silentLogger } from '../../src/services/logger';
 import { loadPlanCatalog } from '../../src/services/plans/plan-catalog';
@@ -100,6 +100,8 @@ describe('GET /metrics', () => {
       '# TYPE billing_webhook_processing_duration_seconds histogram',
       '# TYPE billing_webhook_inbox_events gauge',
       '# TYPE billing_webhook_inbox_oldest_age_seconds gauge',
+      '# TYPE billing_overage_reports gauge',
+      '# TYPE billing_overage_report_oldest_age_seconds gauge',
       '# TYPE billing_payments_total counter',
       '# TYPE billing_stripe_requests_total counter',
       '# TYPE billing_stripe_request_duration_seconds histogram',
@@ -332,6 +334,46 @@ describe('GET /metrics', () => {
     expect(
       sampleValue(cleared, 'billing_webhook_inbox_oldest_age_seconds', { state: 'pending' }),
     ).toBeLessThan(900);
+  });
+
+  it('reads the pending overage reports from usage_counter at each scrape, and which are stuck', async () => {
+    const em = stack.service.service.orm.em.fork();
+    const now = Date.now();
+    // An account without a Stripe customer: the service's own reporter leaves these rows alone.
+    const pending = (metric: string, pendingForMs: number, attempts: number) =>
+      em.create(UsageCounter, {
+        accountId: 'acct_metrics_overage_backlog',
+        metric,
+        periodStart: new Date(now - 5 * 86_400_000),
+        periodEnd: new Date(now + 25 * 86_400_000),
+        used: 1250,
+        peak: 1250,
+        included: 1000,
+        overLimit: 'bill_overage',
+        overagePending: 250,
+        overagePendingTimestamp: new Date(now - pendingForMs),
+        overagePendingSince: new Date(now - pendingForMs),
+        overageAttempts: attempts,
+      });
+    pending('ai_requests', 30_000, 0); // in flight: not stuck
+    pending('storage_mb', 2 * 3_600_000, 1); // pending for two hours: stuck
+    pending('seats', 600_000, 5); // failed five times: stuck
+    await em.flush();
+    try {
+      const samples = await scrape();
+      expect(sampleValue(samples, 'billing_overage_reports', { state: 'pending' })).toBe(3);
+      expect(sampleValue(samples, 'billing_overage_reports', { state: 'stuck' })).toBe(2);
+      const oldest = sampleValue(samples, 'billing_overage_report_oldest_age_seconds', { state: 'pending' });
+      expect(oldest).toBeGreaterThanOrEqual(7200);
+      expect(oldest).toBeLessThan(7300);
+    } finally {
+      await stack.service.service.orm.em
+        .fork()
+        .nativeDelete(UsageCounter, { accountId: 'acct_metrics_overage_backlog' });
+    }
+    const cleared = await scrape();
+    expect(sampleValue(cleared, 'billing_overage_reports', { state: 'stuck' })).toBe(0);
+    expect(sampleValue(cleared, 'billing_overage_report_oldest_age_seconds', { state: 'pending' })).toBe(0);
   });
 
   it('counts usage events the meter records and refuses, by metric and reason', async () => {

@@ -1,4 +1,6 @@
 import type Stripe from 'stripe';
+import { silentLogger } from '../../src/services/logger';
+import { OverageReporter } from '../../src/services/usage/overage-reporter';
 import { type BillingStack, startBillingStack } from '../support/billing-stack';
 
 /**
@@ -242,5 +244,87 @@ describe('a mid-period upgrade', () => {
     expect(
       linesFor(renewal, ids.get('price_ai_requests_overage') as string).map((line) => line.amount),
     ).toEqual([250]);
+  });
+});
+
+// Its own stack: both subscriptions must start at the emulator's first instant, and the renewal drafts be fresh.
+describe('overage reported after its period closed', () => {
+  let stack: BillingStack;
+
+  beforeAll(async () => {
+    stack = await startBillingStack();
+    // The reporters below run on the emulator's clock; the service's own must not report meanwhile.
+    await stack.service.service.overageReporter?.stop();
+  });
+  afterAll(() => stack.stop());
+
+  /** A reporter of the service's database and Stripe client whose time is the emulator's (Stripe's) time. */
+  function reporterAt(nowSeconds: number): OverageReporter {
+    const service = stack.service.service;
+    return new OverageReporter({
+      em: service.orm.em,
+      stripe: service.services.stripe.stripe,
+      catalog: service.services.catalog,
+      logger: silentLogger,
+      intervalMs: 60_000,
+      now: () => new Date(nowSeconds * 1000),
+    });
+  }
+
+  async function emulatorNow(): Promise<number> {
+    const response = await fetch(`${stack.emulator.url}/_emulator/clock`);
+    return ((await response.json()) as { now: number }).now;
+  }
+
+  async function periodEndOf(subscriptionId: string): Promise<number> {
+    const subscription = await stack.stripe.subscriptions.retrieve(subscriptionId);
+    return subscription.items.data[0]?.current_period_end as number;
+  }
+
+  async function overageOn(invoice: Stripe.Invoice): Promise<number[]> {
+    const ids = await priceIds(stack);
+    return linesFor(invoice, ids.get('price_ai_requests_overage') as string).map((line) => line.amount);
+  }
+
+  it('lands on the renewal while Stripe keeps it a draft, and on the next invoice after that: billed, never lost', async () => {
+    const inTime = await subscribe(stack, 'acct_overage_late_draft', 'starter', 'MONTH');
+    const tooLate = await subscribe(stack, 'acct_overage_late_next', 'starter', 'MONTH');
+    // 250 requests over the allowance each, recorded before the period ended, never reported before it did.
+    expect((await inTime.record(1250, 'late-draft-1')).errors).toBeUndefined();
+    expect((await tooLate.record(1250, 'late-next-1')).errors).toBeUndefined();
+    // Created a moment apart, the two periods may end a second apart: each is reported on its own clock.
+    const inTimeEnd = await periodEndOf(inTime.subscriptionId);
+    const tooLateEnd = await periodEndOf(tooLate.subscriptionId);
+    const advanceTo = async (seconds: number) => stack.advanceClock(seconds - (await emulatorNow()));
+
+    // Ten minutes into the renewal's draft hour: stamped with the period's last second, on the draft.
+    await advanceTo(inTimeEnd + 600);
+    expect(await reporterAt(inTimeEnd + 600).flushAccount('acct_overage_late_draft')).toMatchObject({
+      reported: 1,
+      units: 250,
+    });
+    // Fifty minutes in, past our margin: stamped now, in the new period.
+    await advanceTo(tooLateEnd + 3000);
+    expect(await reporterAt(tooLateEnd + 3000).flushAccount('acct_overage_late_next')).toMatchObject({
+      reported: 1,
+      units: 250,
+    });
+
+    // Stripe finalizes the drafts an hour after the period end.
+    await stack.advanceClock(2 * 3600);
+    const inTimeRenewal = await renewalOf(stack, inTime.subscriptionId);
+    expect(inTimeRenewal.status).toBe('paid');
+    expect(await overageOn(inTimeRenewal)).toEqual([250]);
+    const tooLateRenewal = await renewalOf(stack, tooLate.subscriptionId);
+    expect(tooLateRenewal.status).toBe('paid');
+    expect((await overageOn(tooLateRenewal)).filter((amount) => amount > 0)).toEqual([]);
+
+    // One period late: the next renewal carries it.
+    await stack.advanceClock(32 * DAY);
+    const invoices = await stack.stripe.invoices.list({ subscription: tooLate.subscriptionId, limit: 100 });
+    const renewals = invoices.data.filter((invoice) => invoice.billing_reason === 'subscription_cycle');
+    expect(renewals).toHaveLength(2);
+    const next = renewals.find((invoice) => invoice.id !== tooLateRenewal.id) as Stripe.Invoice;
+    expect(await overageOn(next)).toEqual([250]);
   });
 });

@@ -51,6 +51,34 @@ describe('BillingMetrics', () => {
     expect(failed).toContain('billing_payments_total{outcome="succeeded"} 0');
   });
 
+  it('reads the pending overage reports once per scrape, and leaves them out when the read fails', async () => {
+    const metrics = new BillingMetrics();
+    let reads = 0;
+    let fail = false;
+    const errors: unknown[] = [];
+    metrics.readOverageReportsWith(
+      async () => {
+        reads += 1;
+        if (fail) throw new Error('database down');
+        return { pending: 3, stuck: 1, oldestAgeSeconds: 5400 };
+      },
+      (error) => errors.push(error),
+    );
+    const body = await text(metrics);
+    expect(reads).toBe(1);
+    expect(body).toContain('billing_overage_reports{state="pending"} 3');
+    expect(body).toContain('billing_overage_reports{state="stuck"} 1');
+    expect(body).toContain('billing_overage_report_oldest_age_seconds{state="pending"} 5400');
+
+    fail = true;
+    const failed = await text(metrics);
+    expect(reads).toBe(2);
+    expect(errors).toHaveLength(1);
+    expect(failed).not.toMatch(/^billing_overage_reports\{/m);
+    expect(failed).not.toMatch(/^billing_overage_report_oldest_age_seconds\{/m);
+    expect(failed).toContain('billing_payments_total{outcome="succeeded"} 0');
+  });
+
   it('counts live subscriptions up and down, and Stripe calls with their latency', async () => {
     const metrics = new BillingMetrics();
     metrics.graphql.subscriptionStarted();

@@ -5,8 +5,22 @@ import type { Logger } from '../logger';
 import type { PlanCatalog } from '../plans/plan-catalog';
 import type { MetricKey } from '../plans/plan.types';
 import { METER_CUSTOMER_PAYLOAD_KEY, METER_VALUE_PAYLOAD_KEY } from '../stripe/catalog-meters';
+import { isDuplicateMeterEvent } from '../stripe/meter-event-duplicate';
 import type { StripeClient } from '../stripe/stripe-client';
-import { nextPassDelayMs, overageIdentifier, overageOf, reportTimestamp } from './overage-report';
+import {
+  nextPassDelayMs,
+  overageIdentifier,
+  overageOf,
+  type Period,
+  REPORT_HORIZON_MS,
+  RETRY_RULES,
+  type RetryRules,
+  reportTimestamp,
+  resendTimestamp,
+  retryDelayMs,
+  STAMP_RULES,
+  type StampRules,
+} from './overage-report';
 
 export interface OverageReporterOptions {
   /** The root EntityManager (`orm.em`); the reporter forks its own. */
@@ -18,12 +32,15 @@ export interface OverageReporterOptions {
   intervalMs: number;
   /** How long before the earliest open period's end the last pass of that period runs. Default 30 s. */
   closeLeadMs?: number;
+  /** When a report may be stamped in the past (`STAMP_RULES`: Stripe's draft hour and 35-day limit). */
+  stampRules?: StampRules;
+  /** How soon a failed report is tried again (`RETRY_RULES`: from a minute, doubling, up to half an hour). */
+  retryRules?: RetryRules;
   /**
-   * How long after a period's end its overage is still reported. Stripe drafts a period's invoice at its end and
-   * finalizes it about an hour later (its meter grace period); a report stamped inside the period still counts
-   * until then. Default 1 hour.
+   * How long a report being sent is left to the reporter sending it before another may send it again (after a
+   * crash mid-send). Longer than one Stripe call with its retries. Default 5 minutes.
    */
-  lateReportMs?: number;
+  leaseMs?: number;
   /** Most counters one pass handles. Default 500. */
   maxPerPass?: number;
   /** The clock (tests). */
@@ -32,11 +49,11 @@ export interface OverageReporterOptions {
 
 /** What one pass did. */
 export interface OverageReportSummary {
-  /** Reports Stripe accepted (or had already: `duplicate_meter_event`). */
+  /** Reports Stripe accepted (or had already: it refused a resend as a duplicate). */
   reported: number;
   /** Units those reports added. */
   units: number;
-  /** Reports that failed; they stay pending and are sent again, with the same identifier, next pass. */
+  /** Reports that failed; they stay pending and are sent again, the same, after a back-off. */
   failed: number;
 }
 
@@ -44,37 +61,53 @@ interface DueCounter {
   id: string;
 }
 
-/** A counter claimed for a report: the total the report raises it to is stored as `overage_pending`. */
+/** A counter claimed for a report: what the report sends, stored with the counter before it is sent. */
 interface ClaimedReport {
   counterId: string;
   accountId: string;
   metric: string;
-  periodStart: Date;
-  periodEnd: Date;
   stripeCustomerId: string;
   reported: number;
+  /** The total the report raises `overage_reported` to (`overage_pending`). */
   pending: number;
+  /** The meter event's timestamp, Unix seconds (`overage_pending_timestamp`). */
+  timestamp: number;
+  /** Failed sends of this report so far. */
+  failures: number;
 }
+
+/** How a pass takes its counters: a regular pass leaves alone what another holds or what waits out a back-off. */
+interface ClaimMode {
+  /** `flushAccount`: wait for a row another reporter is locking, and send even a report in back-off. */
+  immediate: boolean;
+}
+
+/** Stripe took the event now, or had it from an earlier send (a resend refused as a duplicate). */
+type Delivery = 'sent' | 'already_delivered';
 
 type Row = Record<string, unknown>;
 
 const MINIMUM_DELAY_MS = 1000;
 
 /**
- * Reports overage to Stripe's Billing Meters, as increases (deltas), so the meter's `sum` over a period is that
- * period's overage, which Stripe bills on the invoice that closes the period.
+ * Reports overage to Stripe's Billing Meters, as increases (deltas), so the meter's `sum` over a billing period is
+ * that period's overage, which Stripe bills on the invoice that closes the period.
  *
  * Per usage counter whose rule bills overage, the overage so far is max(0, peak − included). When it exceeds
  * what was reported: in a transaction the row is locked (`FOR UPDATE SKIP LOCKED`, so two instances never
- * report one row at the same time) and the new total is written to `overage_pending`; after the commit the
- * difference is sent as a meter event whose identifier names the counter and the total; then
- * `overage_reported` takes the total and `overage_pending` is cleared. A row found with a pending total (a crash,
- * or a failed send) is sent again first, with the same identifier and value: Stripe drops it if the first one
- * landed (`duplicate_meter_event`, which counts as sent). The overage reported never goes down: when it falls
- * (an upgrade raised the allowance mid-period) nothing is sent until it rises past what was reported.
+ * claim one row at the same time) and the report is written down, the new total (`overage_pending`) with the
+ * timestamp it is sent with; after the commit the difference is sent as a meter event whose identifier names
+ * the counter and the total; then `overage_reported` takes the total and the pending report is cleared.
+ *
+ * A report is sent again exactly as first sent (same parameters, so the same idempotency key, and the same
+ * identifier) until Stripe has it: after a failure (with a back-off that puts failing reports behind the
+ * others), and after a crash (once the lease of the reporter that was sending it runs out). If an earlier send
+ * landed, Stripe replays its first answer to the key, or refuses the identifier as a duplicate: both count as
+ * sent. The overage reported never goes down: when it falls (an upgrade raised the allowance mid-period)
+ * nothing is sent until it rises past what was reported.
  *
  * Runs every `intervalMs`, and once more shortly before the earliest open period ends; `flush()` reports
- * everything due now.
+ * everything due now, `flushAccount()` one account's, before a change that closes its billing period.
  */
 export class OverageReporter {
   private readonly em: EntityManager;
@@ -83,7 +116,9 @@ export class OverageReporter {
   private readonly logger: Logger;
   private readonly intervalMs: number;
   private readonly closeLeadMs: number;
-  private readonly lateReportMs: number;
+  private readonly stampRules: StampRules;
+  private readonly retryRules: RetryRules;
+  private readonly leaseMs: number;
   private readonly maxPerPass: number;
   private readonly now: () => Date;
 
@@ -99,7 +134,9 @@ export class OverageReporter {
     this.logger = options.logger;
     this.intervalMs = options.intervalMs;
     this.closeLeadMs = options.closeLeadMs ?? 30_000;
-    this.lateReportMs = options.lateReportMs ?? 3_600_000;
+    this.stampRules = options.stampRules ?? STAMP_RULES;
+    this.retryRules = options.retryRules ?? RETRY_RULES;
+    this.leaseMs = options.leaseMs ?? 5 * 60_000;
     this.maxPerPass = options.maxPerPass ?? 500;
     this.now = options.now ?? (() => new Date());
   }
@@ -119,89 +156,114 @@ export class OverageReporter {
     await this.running;
   }
 
-  /** Reports every overage due now, to the end even after `stop()` (tests, and a last pass at shutdown). */
+  /**
+   * Reports every overage due now (reports waiting out a back-off wait on), to the end even after `stop()`
+   * (tests, and a last pass at shutdown).
+   */
   async flush(): Promise<OverageReportSummary> {
-    return this.runPass({ interruptible: false });
+    return this.reportEach(await this.dueCounters(), { interruptible: false, immediate: false });
   }
 
   /**
-   * Reports the account's overage due now (for now: every account's, until per-account passes land), and fails
-   * with a retryable STRIPE_ERROR if any report could not be sent.
+   * Reports every due overage of one account now, failed reports in back-off included, waiting for any row
+   * another reporter is claiming. Call it before a change that makes Stripe invoice the account's billing
+   * period now (a cancellation now, an interval switch), so that invoice carries the usage.
+   *
+   * @throws BillingError `STRIPE_ERROR` (retryable) when a report could not be sent: it stays pending and the
+   *   regular passes keep sending it, but the invoice made now would not carry it.
    */
-  async flushAccount(_accountId: string): Promise<OverageReportSummary> {
-    const summary = await this.flush();
-    if (summary.failed > 0)
+  async flushAccount(accountId: string): Promise<OverageReportSummary> {
+    const summary = await this.reportEach(await this.dueCounters({ accountId }), {
+      interruptible: false,
+      immediate: true,
+    });
+    if (summary.failed > 0) {
       throw new BillingError(
         ErrorCode.STRIPE_ERROR,
-        'The usage of the period could not be reported to Stripe: try again',
-        {
-          retryable: true,
-        },
+        'The usage of the period could not be reported to Stripe yet; try again in a moment',
+        { retryable: true, failedReports: summary.failed },
       );
+    }
     return summary;
   }
 
-  private async runPass({ interruptible }: { interruptible: boolean }): Promise<OverageReportSummary> {
+  private async reportEach(
+    due: readonly DueCounter[],
+    { interruptible, immediate }: { interruptible: boolean } & ClaimMode,
+  ): Promise<OverageReportSummary> {
     const summary: OverageReportSummary = { reported: 0, units: 0, failed: 0 };
-    const due = await this.dueCounters();
     for (const counter of due) {
       if (interruptible && this.stopping) break;
       // A pending report goes first, exactly as it was; then whatever overage came on top of it.
       for (;;) {
-        const claimed = await this.claim(counter.id);
+        const claimed = await this.claim(counter.id, { immediate });
         if (!claimed) break;
         if (!(await this.send(claimed))) {
           summary.failed += 1;
           break;
         }
         summary.reported += 1;
-        summary.units += claimed.pending - claimed.reported;
+        summary.units += Math.max(0, claimed.pending - claimed.reported);
       }
     }
     return summary;
   }
 
   /**
-   * Counters with overage to report: a pending report, or more overage than reported, in a period still open or
-   * closed less than `lateReportMs` ago, of an account with a Stripe customer that is not deleted (the others are
-   * skipped: there is nobody to bill).
+   * Counters with overage to report (a pending report, or more overage than reported) whose overage Stripe can
+   * still bill: the usage period ended less than 35 days ago, or lies inside a Stripe billing period that is
+   * still open (the monthly slices of a yearly subscription). Only accounts with a Stripe customer that is not
+   * deleted (the others are skipped: there is nobody to bill). A regular pass leaves out reports waiting out a
+   * back-off or held by another reporter, and takes fresh reports before ones that failed, so failing rows never
+   * hold the others back.
    */
-  private async dueCounters(): Promise<DueCounter[]> {
-    const notBefore = new Date(this.now().getTime() - this.lateReportMs);
+  private async dueCounters(scope: { accountId?: string } = {}): Promise<DueCounter[]> {
+    const now = this.now();
+    const horizon = new Date(now.getTime() - REPORT_HORIZON_MS);
+    const billingOpenSince = new Date(now.getTime() - this.stampRules.lateUsageWindowMs);
+    const forAccount = scope.accountId !== undefined;
+    const accountOf = (alias: string) => (forAccount ? `and ${alias}."account_id" = ?` : '');
+    const account = forAccount ? [scope.accountId] : [];
     return this.em.fork().execute<DueCounter[]>(
-      `select c."id" from "usage_counter" c
+      `with "reportable" as (
+         select c."id" from "usage_counter" c where c."period_end" > ? ${accountOf('c')}
+         union
+         select c."id" from "subscription" s
+           join "usage_counter" c on c."account_id" = s."account_id"
+                and c."period_start" >= s."current_period_start" and c."period_end" <= s."current_period_end"
+          where s."current_period_end" > ? ${accountOf('s')}
+       )
+       select c."id" from "reportable" r
+         join "usage_counter" c on c."id" = r."id"
          join "billing_customer" b on b."account_id" = c."account_id"
               and b."stripe_customer_id" is not null and b."deleted_at" is null
-        where c."period_end" > ?
-          and (c."overage_pending" is not null
+        where (c."overage_pending" is not null
                or (c."over_limit" = 'bill_overage' and c."included" is not null
                    and c."peak" - c."included" > c."overage_reported"))
-        order by c."period_end", c."id"
+          ${forAccount ? '' : 'and (c."overage_next_attempt_at" is null or c."overage_next_attempt_at" <= ?)'}
+        order by c."overage_attempts", c."period_end", c."id"
         limit ?`,
-      [notBefore, this.maxPerPass],
+      [horizon, ...account, billingOpenSince, ...account, ...(forAccount ? [] : [now]), this.maxPerPass],
       'all',
     );
   }
 
   /**
-   * Locks the counter (skipping it when another reporter holds it), decides the total to report and records it
-   * as pending, in one short transaction; null when there is nothing to send (any more).
+   * Locks the counter, decides what to report and writes it down as pending (the total and the timestamp, and
+   * a lease so no other reporter sends it meanwhile), in one short transaction; null when there is nothing to
+   * send (any more), or the row is another reporter's now.
    */
-  private async claim(counterId: string): Promise<ClaimedReport | null> {
+  private async claim(counterId: string, mode: ClaimMode): Promise<ClaimedReport | null> {
+    const now = this.now();
     return this.em.fork().transactional(async (tx) => {
-      const rows = await tx.execute<Row[]>(
-        `select c.*, b."stripe_customer_id" from "usage_counter" c
-           join "billing_customer" b on b."account_id" = c."account_id"
-          where c."id" = ? and b."stripe_customer_id" is not null and b."deleted_at" is null
-          for update of c skip locked`,
-        [counterId],
-        'all',
-      );
-      const row = rows[0];
+      const row = await lockCounter(tx, counterId, mode, now);
       if (!row) return null;
+      const accountId = String(row.account_id);
+      const usagePeriod = { start: dateOf(row.period_start), end: dateOf(row.period_end) };
+      const billingPeriods = await billingPeriodsOf(tx, accountId);
       const reported = Number(row.overage_reported);
-      let pending = row.overage_pending === null ? null : Number(row.overage_pending);
-      if (pending === null) {
+      let report: Pick<ClaimedReport, 'pending' | 'timestamp' | 'failures'>;
+      if (row.overage_pending === null) {
         const overage = overageOf({
           peak: Number(row.peak),
           included: row.included === null ? null : Number(row.included),
@@ -209,22 +271,43 @@ export class OverageReporter {
         });
         // Never a negative report: overage that fell (a mid-period upgrade) leaves what was reported as it is.
         if (overage <= reported) return null;
-        pending = overage;
-        await tx.execute(
-          `update "usage_counter" set "overage_pending" = ?, "updated_at" = now() where "id" = ?`,
-          [pending, counterId],
-          'run',
-        );
+        const timestamp = reportTimestamp(usagePeriod, billingPeriods, now, this.stampRules);
+        report = { pending: overage, timestamp, failures: 0 };
+      } else {
+        const firstStamp =
+          row.overage_pending_timestamp === null ? null : secondsOf(row.overage_pending_timestamp);
+        const timestamp = resendTimestamp(firstStamp, usagePeriod, billingPeriods, now, this.stampRules);
+        if (firstStamp !== null && timestamp !== firstStamp) {
+          this.logger.warn(
+            { counterId, accountId, firstStamp, timestamp },
+            'pending overage report re-stamped: its invoice no longer takes its first timestamp',
+          );
+        }
+        report = { pending: Number(row.overage_pending), timestamp, failures: Number(row.overage_attempts) };
       }
+      await tx.execute(
+        `update "usage_counter"
+            set "overage_pending" = ?, "overage_pending_timestamp" = ?,
+                "overage_pending_since" = coalesce("overage_pending_since", ?), "overage_attempts" = ?,
+                "overage_next_attempt_at" = ?, "updated_at" = now()
+          where "id" = ?`,
+        [
+          report.pending,
+          new Date(report.timestamp * 1000),
+          now,
+          report.failures,
+          new Date(now.getTime() + this.leaseMs),
+          counterId,
+        ],
+        'run',
+      );
       return {
         counterId,
-        accountId: String(row.account_id),
+        accountId,
         metric: String(row.metric),
-        periodStart: new Date(row.period_start as string | Date),
-        periodEnd: new Date(row.period_end as string | Date),
         stripeCustomerId: String(row.stripe_customer_id),
         reported,
-        pending,
+        ...report,
       };
     });
   }
@@ -245,6 +328,7 @@ export class OverageReporter {
         context,
         'overage of a metric without a metered price in plans/plans.yaml: not reported',
       );
+      await this.markFailed(report);
       return false;
     }
     if (delta <= 0) {
@@ -260,35 +344,69 @@ export class OverageReporter {
         [METER_VALUE_PAYLOAD_KEY]: String(delta),
       },
       identifier,
-      timestamp: reportTimestamp(report.periodStart, report.periodEnd, this.now()),
+      timestamp: report.timestamp,
     };
+    let delivery: Delivery;
     try {
-      await this.stripe.call(
-        'billing.meterEvents.create',
-        (sdk, options) => sdk.billing.meterEvents.create(params, options),
-        { name: `meter-event:${identifier}`, params },
-      );
+      delivery = await this.deliver(params, identifier);
     } catch (error) {
-      if (!isDuplicateMeterEvent(error)) {
-        this.logger.warn(
-          { ...context, err: error },
-          'overage report failed; it stays pending and is sent again',
-        );
-        return false;
-      }
-      this.logger.info({ ...context, identifier }, 'overage report had already reached Stripe');
+      this.logger.warn(
+        { ...context, identifier, failures: report.failures + 1, err: error },
+        'overage report failed; it stays pending and is sent again, the same, after a back-off',
+      );
+      await this.markFailed(report);
+      return false;
     }
     await this.markReported(report);
-    this.logger.info({ ...context, identifier }, 'overage reported');
+    this.logger.info(
+      { ...context, identifier, timestamp: report.timestamp },
+      delivery === 'sent' ? 'overage reported' : 'overage report had already reached Stripe',
+    );
     return true;
+  }
+
+  /**
+   * Sends the meter event. The idempotency key is derived from the parameters, which a resend repeats, so a
+   * resend carries the first send's key: Stripe replays the first answer if it has one. Stripe's refusal of an
+   * identifier it already holds is recognised here, on the SDK's error (our BillingError keeps no message).
+   */
+  private deliver(params: Stripe.Billing.MeterEventCreateParams, identifier: string): Promise<Delivery> {
+    return this.stripe.call(
+      'billing.meterEvents.create',
+      async (sdk, options): Promise<Delivery> => {
+        try {
+          await sdk.billing.meterEvents.create(params, options);
+          return 'sent';
+        } catch (error) {
+          if (isDuplicateMeterEvent(error, identifier)) return 'already_delivered';
+          throw error;
+        }
+      },
+      { name: `meter-event:${identifier}`, params },
+    );
   }
 
   private async markReported(report: ClaimedReport): Promise<void> {
     await this.em.fork().execute(
       `update "usage_counter"
-          set "overage_reported" = greatest("overage_reported", ?), "overage_pending" = null, "updated_at" = now()
+          set "overage_reported" = greatest("overage_reported", ?), "overage_pending" = null,
+              "overage_pending_timestamp" = null, "overage_pending_since" = null, "overage_attempts" = 0,
+              "overage_next_attempt_at" = null, "updated_at" = now()
         where "id" = ? and "overage_pending" = ?`,
       [report.pending, report.counterId, report.pending],
+      'run',
+    );
+  }
+
+  /** Counts the failure and sets when the report is tried next: later with each failure (`retryDelayMs`). */
+  private async markFailed(report: ClaimedReport): Promise<void> {
+    const failures = report.failures + 1;
+    const nextAttemptAt = new Date(this.now().getTime() + retryDelayMs(failures, this.retryRules));
+    await this.em.fork().execute(
+      `update "usage_counter"
+          set "overage_attempts" = ?, "overage_next_attempt_at" = ?, "updated_at" = now()
+        where "id" = ? and "overage_pending" = ?`,
+      [failures, nextAttemptAt, report.counterId, report.pending],
       'run',
     );
   }
@@ -303,7 +421,8 @@ export class OverageReporter {
         if (this.stopping) return;
         this.timer = setTimeout(() => {
           this.timer = null;
-          this.running = this.runPass({ interruptible: true })
+          this.running = this.dueCounters()
+            .then((due) => this.reportEach(due, { interruptible: true, immediate: false }))
             .then((summary) => {
               if (summary.reported > 0 || summary.failed > 0)
                 this.logger.info({ ...summary }, 'overage pass');
@@ -338,7 +457,43 @@ export class OverageReporter {
   }
 }
 
-/** Stripe's answer to an identifier it already has: the earlier send landed. */
-function isDuplicateMeterEvent(error: unknown): boolean {
-  return error instanceof BillingError && error.extensions.stripeCode === 'duplicate_meter_event';
+/**
+ * The counter row with its Stripe customer, locked for this transaction. A regular pass skips a row another
+ * reporter is locking or that waits out a back-off or a lease; `immediate` waits for the lock and takes it anyway.
+ */
+async function lockCounter(
+  tx: EntityManager,
+  counterId: string,
+  { immediate }: ClaimMode,
+  now: Date,
+): Promise<Row | undefined> {
+  const rows = await tx.execute<Row[]>(
+    `select c.*, b."stripe_customer_id" from "usage_counter" c
+       join "billing_customer" b on b."account_id" = c."account_id"
+      where c."id" = ? and b."stripe_customer_id" is not null and b."deleted_at" is null
+        ${immediate ? '' : 'and (c."overage_next_attempt_at" is null or c."overage_next_attempt_at" <= ?)'}
+      for update of c ${immediate ? '' : 'skip locked'}`,
+    immediate ? [counterId] : [counterId, now],
+    'all',
+  );
+  return rows[0];
+}
+
+/** The billing periods the account's subscriptions are in, as our rows hold them (what Stripe last told us). */
+async function billingPeriodsOf(tx: EntityManager, accountId: string): Promise<Period[]> {
+  const rows = await tx.execute<Array<{ start: Date | string; end: Date | string }>>(
+    `select "current_period_start" as "start", "current_period_end" as "end" from "subscription"
+      where "account_id" = ? and "current_period_start" is not null and "current_period_end" is not null`,
+    [accountId],
+    'all',
+  );
+  return rows.map((row) => ({ start: dateOf(row.start), end: dateOf(row.end) }));
+}
+
+function dateOf(value: unknown): Date {
+  return new Date(value as string | Date);
+}
+
+function secondsOf(value: unknown): number {
+  return Math.floor(dateOf(value).getTime() / 1000);
 }
