@@ -48,6 +48,8 @@ export class FeatureProvisioner {
    * (`settleAllowances`), in the same transaction.
    */
   async provision(em: EntityManager, accountId: string, now: Date): Promise<Plan> {
+    // The entitlements and the period's allowances change together, or not at all.
+    if (!em.getTransactionContext()) return em.transactional((tx) => this.provision(tx, accountId, now));
     // One after another: inside a transaction they share one connection.
     const subscription = await em.findOne(
       Subscription,
