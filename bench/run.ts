@@ -43,6 +43,8 @@ interface Scenario {
   pid: () => number;
   /** The request body; a function makes a new one per request (unique idempotency keys). */
   body: object | (() => object);
+  /** Instead of `body`: a sequence of requests each connection repeats (a reserve, then its commit). */
+  requests?: autocannon.Request[];
   headers?: Record<string, string>;
   eventsPerRequest?: number;
 }
@@ -54,9 +56,11 @@ async function measure(scenario: Scenario, seconds: number): Promise<Row> {
     url: `${scenario.url()}/graphql`,
     method: 'POST',
     headers: { 'content-type': 'application/json', ...scenario.headers },
-    ...(typeof body === 'function'
-      ? { requests: [{ setupRequest: (request) => ({ ...request, body: JSON.stringify(body()) }) }] }
-      : { body: JSON.stringify(body) }),
+    ...(scenario.requests
+      ? { requests: scenario.requests }
+      : typeof body === 'function'
+        ? { requests: [{ setupRequest: (request) => ({ ...request, body: JSON.stringify(body()) }) }] }
+        : { body: JSON.stringify(body) }),
     connections: CONNECTIONS,
     duration: seconds,
   });
@@ -175,6 +179,48 @@ const RECORD_USAGE =
   'mutation($input: RecordUsageInput!) { recordUsage(input: $input) { duplicate usage { used remaining } } }';
 const RECORD_USAGE_BATCH =
   'mutation($input: [RecordUsageInput!]!) { recordUsageBatch(input: $input) { duplicate } }';
+const RESERVE_USAGE = 'mutation($input: ReserveUsageInput!) { reserveUsage(input: $input) { id } }';
+const COMMIT_USAGE =
+  'mutation($input: CommitUsageInput!) { commitUsage(input: $input) { duplicate usage { used remaining } } }';
+
+/**
+ * What the usage middleware sends for every request of the AI gateway: a reservation before the work, the
+ * commit of what it used after. Each connection repeats the pair; the commit names the reservation just made.
+ */
+function reserveAndCommit(accounts: string[]): autocannon.Request[] {
+  let sequence = 0;
+  return [
+    {
+      setupRequest: (request, context) => {
+        const accountId = accounts[sequence++ % accounts.length] as string;
+        Object.assign(context, { accountId });
+        return {
+          ...request,
+          body: JSON.stringify({
+            query: RESERVE_USAGE,
+            variables: { input: { accountId, metric: 'ai_requests', quantity: 1 } },
+          }),
+        };
+      },
+      onResponse: (_status, body, context) => {
+        const answer = JSON.parse(body) as { data?: { reserveUsage?: { id: string } } };
+        Object.assign(context, { reservationId: answer.data?.reserveUsage?.id });
+      },
+    },
+    {
+      setupRequest: (request, context) => {
+        const { accountId, reservationId } = context as { accountId: string; reservationId: string };
+        return {
+          ...request,
+          body: JSON.stringify({
+            query: COMMIT_USAGE,
+            variables: { input: { accountId, reservationId, quantity: 1 } },
+          }),
+        };
+      },
+    },
+  ];
+}
 
 /** Request bodies with a fresh idempotency key each (a repeated key would measure the duplicate path). */
 function usageBodies(accounts: string[]) {
@@ -234,7 +280,8 @@ async function main(): Promise<void> {
       roles: ['service'],
       expiresInSeconds: 3600,
     });
-    const usage = usageBodies(await prepareUsageAccounts(service.url));
+    const usageAccounts = await prepareUsageAccounts(service.url);
+    const usage = usageBodies(usageAccounts);
     const typename = { query: '{ __typename }' };
     const servicePid = () => service.process.pid as number;
     const asUser = { authorization: `Bearer ${token}` };
@@ -273,6 +320,16 @@ async function main(): Promise<void> {
         body: usage.single,
         headers: asGateway,
         eventsPerRequest: 1,
+      },
+      {
+        name: 'billing service: `reserveUsage` then `commitUsage` (the middleware per request; req/s counts both)',
+        url: () => service.url,
+        pid: servicePid,
+        body: {},
+        requests: reserveAndCommit(usageAccounts),
+        headers: asGateway,
+        // Two requests per use: the events/s column shows uses committed per second.
+        eventsPerRequest: 0.5,
       },
       {
         name: 'billing service: `recordUsageBatch` of 100 (service role, one account per batch)',
