@@ -203,6 +203,7 @@ export function createWebhookProcessor(
       duplicates: stripe.duplicates,
       refunds: stripe.refunds,
       disputes: stripe.disputes,
+      trials: stripe.trials,
       logger,
     },
     services.events,

@@ -42,6 +42,8 @@ export interface StripeServices {
   duplicates: DuplicateSubscriptions;
   refunds: InvoiceRefunds;
   disputes: Disputes;
+  /** One trial per account and per card. */
+  trials: TrialPolicy;
 }
 
 /** The services of one running instance, built once at start-up and shared by every request. */
@@ -110,7 +112,7 @@ export class BillingServices {
 
   private createStripeServices(stripe: StripeClient, config: Config): StripeServices {
     const customers = new CustomerManager(stripe, this.logger, config.billing.clock.testClockId);
-    const trials = new TrialPolicy();
+    const trials = new TrialPolicy(stripe, this.orm);
     const overageReporter = new OverageReporter({
       em: this.orm.em,
       stripe,
@@ -156,6 +158,7 @@ export class BillingServices {
       duplicates: new DuplicateSubscriptions(stripe, this.mails, this.metrics.duplicates),
       refunds,
       disputes: new Disputes(stripe, refunds, this.mails, this.metrics.disputes),
+      trials,
     };
   }
 }

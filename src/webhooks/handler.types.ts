@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
 import type { CheckoutRecords } from '../services/checkout-records';
 import type { Clock } from '../services/clock';
+import type { TrialPolicy } from '../services/trial-policy';
 import type { CustomerManager } from '../services/customer-manager';
 import type { Disputes } from '../services/disputes';
 import type { DuplicateSubscriptions } from '../services/duplicate-subscriptions';
@@ -33,6 +34,8 @@ export interface HandlerTools {
   refunds: InvoiceRefunds;
   /** Chargebacks, recorded for the admins. */
   disputes: Disputes;
+  /** One trial per account and per card: a Checkout trial on a card that had one ends at once. */
+  trials: TrialPolicy;
   logger: Logger;
 }
 

@@ -106,6 +106,23 @@ describe('checkout and cards', () => {
     expect((await checkout(tess, { planKey: 'starter' })).errors).toBeUndefined();
   });
 
+  it('a Checkout trial on a card that had a trial on another account ends at once, and the plan is charged', async () => {
+    const walt = await world.customer(`acct_trial_card_first_${run}`);
+    // 4000 0566 5566 5556 (Visa debit): its first trial, on walt's account.
+    expect(
+      (await walt.subscribe('starter', { trial: true, card: 'pm_card_visa_debit' })).errors,
+    ).toBeUndefined();
+    const xena = await world.customer(`acct_trial_card_again_${run}`);
+    const session = await checkout(xena, { planKey: 'starter', withTrial: true });
+    expect(session.errors).toBeUndefined();
+    await pay(session.data?.createCheckoutSession.id as string, '4000056655665556');
+    await world.advance(0);
+    expect((await xena.viewer()).subscription?.status).toBe('ACTIVE');
+    expect(await xena.totalCharged()).toBe(1900);
+    // The first account keeps its trial.
+    expect((await walt.viewer()).subscription?.status).toBe('TRIALING');
+  });
+
   it('a declined card never decides the next attempt: a good card right after subscribes, charged once', async () => {
     const uma = await world.customer(`acct_declined_then_good_${run}`);
     // Attaches, then every charge fails (4000 0000 0000 0341).

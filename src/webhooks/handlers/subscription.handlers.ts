@@ -9,7 +9,8 @@ import { customerRowFor, idOf } from './linking';
  * event cannot roll the state back.
  */
 export const subscriptionChanged: WebhookHandler = async (event, tools) => {
-  const subscription = await refetch(event, tools);
+  // A Checkout trial on a card that already had one ends now (the rule is the trial policy's).
+  const subscription = await tools.trials.settleTrialCard(await refetch(event, tools));
   const apply = applySubscription(subscription, tools);
   // A second live subscription of the account is cancelled and refunded here, before the transaction.
   const duplicates = await settleDuplicates(subscription, tools);
