@@ -45,11 +45,13 @@ export class FeatureProvisioner {
    * the plan's where it has any); returns the effective plan. Written as upserts, so two
    * provisionings of one account at the same moment (a mutation and its webhook) both succeed, last one wins.
    * Where a metric's allowance changes, the current usage period's allowance is weighed by time on each
-   * (`settleAllowances`), in the same transaction.
+   * (`settleAllowances`), in the same transaction, from `changedAt`: when the change happened (a webhook's event
+   * time: the change may be processed long after it was made), `now` by default.
    */
-  async provision(em: EntityManager, accountId: string, now: Date): Promise<Plan> {
+  async provision(em: EntityManager, accountId: string, now: Date, changedAt: Date = now): Promise<Plan> {
     // The entitlements and the period's allowances change together, or not at all.
-    if (!em.getTransactionContext()) return em.transactional((tx) => this.provision(tx, accountId, now));
+    if (!em.getTransactionContext())
+      return em.transactional((tx) => this.provision(tx, accountId, now, changedAt));
     // One after another: inside a transaction they share one connection.
     const subscription = await em.findOne(
       Subscription,
@@ -84,7 +86,7 @@ export class FeatureProvisioner {
       accountId,
       period: usagePeriodAt(subscription, now),
       changes: this.allowanceChanges(plan, subscription, before, wanted),
-      at: now,
+      at: changedAt < now ? changedAt : now,
       // Rows of another subscription (or of the free plan while one exists) governed other usage periods.
       samePeriod: before.length > 0 && before.every((row) => row.provisionedFor === provisionedFor),
     });

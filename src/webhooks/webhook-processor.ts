@@ -118,9 +118,11 @@ export class WebhookProcessor {
         const result = effectResultOf(await effect(tx, observedAt));
         accounts = [...new Set(result.accounts)];
         afterCommit = result.afterCommit ?? [];
-        // For now, not for the read stamp (it orders reads; the usage period is today's).
+        // For now, not for the read stamp (it orders reads; the usage period is today's); an allowance that
+        // changed is weighed from when Stripe made the change (the event's time), however late it arrives.
+        const changedAt = new Date(event.created * 1000);
         for (const accountId of new Set(result.provision))
-          await this.tools.provisioner.provision(tx, accountId, this.tools.clock.now());
+          await this.tools.provisioner.provision(tx, accountId, this.tools.clock.now(), changedAt);
         return 'processed' as const;
       });
       if (outcome === 'duplicate') return 'duplicate';
