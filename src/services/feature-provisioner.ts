@@ -8,6 +8,8 @@ import type { PlanCatalog } from './plans/plan-catalog';
 import { LIVE_STATUSES } from './subscription-sync';
 
 const DAY_MS = 24 * 3600 * 1000;
+/** The first key of the provisioning's advisory locks (the second is the account's hash). */
+const PROVISIONING_LOCK_SPACE = 0x70726f76; // "prov"
 
 /**
  * Decides which plan an account has now and stores its entitlements, so a feature check is one indexed read.
@@ -52,6 +54,17 @@ export class FeatureProvisioner {
     // The entitlements and the period's allowances change together, or not at all.
     if (!em.getTransactionContext())
       return em.transactional((tx) => this.provision(tx, accountId, now, changedAt));
+    // Provisionings of one account one at a time (the lock is the transaction's): each reads the subscription and
+    // the entitlements it replaces after the previous one committed. Without it a webhook's provisioning could read
+    // the subscription before an upgrade committed and the entitlements after, and weigh the upgrade back.
+    await em
+      .getConnection()
+      .execute(
+        'select pg_advisory_xact_lock(?, hashtext(?))',
+        [PROVISIONING_LOCK_SPACE, accountId],
+        'all',
+        em.getTransactionContext(),
+      );
     // One after another: inside a transaction they share one connection.
     const subscription = await em.findOne(
       Subscription,
