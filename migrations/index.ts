@@ -1,4 +1,5 @@
 import type { MigrationObject } from '@mikro-orm/core';
+import { Migration20261205032806_webhook_retry_policy } from './Migration20261205032806_webhook_retry_policy';
 import { Migration20261127081113_usage_metering } from './Migration20261127081113_usage_metering';
 import { Migration20261127060938 } from './Migration20261127060938';
 import { Migration20261127055731 } from './Migration20261127055731';
@@ -15,4 +16,8 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261127060938', class: Migration20261127060938 },
   { name: 'Migration20261127061500_notifications', class: Migration20261127061500_notifications },
   { name: 'Migration20261127081113_usage_metering', class: Migration20261127081113_usage_metering },
+  {
+    name: 'Migration20261205032806_webhook_retry_policy',
+    class: Migration20261205032806_webhook_retry_policy,
+  },
 ];
