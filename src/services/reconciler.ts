@@ -13,13 +13,13 @@ import {
 } from '../entities';
 import { BillingError, ErrorCode, NotFoundError } from '../errors';
 import { HANDLED_EVENT_TYPES } from '../webhooks/handlers';
+import { STUCK_AFTER_MS } from '../webhooks/inbox-retry-policy';
 import type { ProcessingOutcome, WebhookProcessor } from '../webhooks/webhook-processor';
 import type { BillingServices } from './billing-services';
 import { entitlementsOf } from './feature-provisioner';
 import type { Logger } from './logger';
 import { readStripeAccount } from './reconcile-account';
 import { ReconcileLock } from './reconcile-lock';
-import { STUCK_AFTER_MS } from '../webhooks/inbox-retry-policy';
 
 /**
  * The `sync_cursor` row holding where the walk over Stripe's events stands: `"<created> <event id>"` of the last
