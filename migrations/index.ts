@@ -1,5 +1,6 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261205032711_checkout_sessions_disputes } from './Migration20261205032711_checkout_sessions_disputes';
+import { Migration20261205032806_webhook_retry_policy } from './Migration20261205032806_webhook_retry_policy';
 import { Migration20261205032812_overage_retries } from './Migration20261205032812_overage_retries';
 import { Migration20261205034840_usage_integrity } from './Migration20261205034840_usage_integrity';
 import { Migration20261127081113_usage_metering } from './Migration20261127081113_usage_metering';
@@ -21,6 +22,10 @@ export const MIGRATIONS: MigrationObject[] = [
   {
     name: 'Migration20261205032711_checkout_sessions_disputes',
     class: Migration20261205032711_checkout_sessions_disputes,
+  },
+  {
+    name: 'Migration20261205032806_webhook_retry_policy',
+    class: Migration20261205032806_webhook_retry_policy,
   },
   { name: 'Migration20261205032812_overage_retries', class: Migration20261205032812_overage_retries },
   { name: 'Migration20261205034840_usage_integrity', class: Migration20261205034840_usage_integrity },

@@ -1,7 +1,7 @@
 /**
- * `npm run stripe:reconcile`: lists Stripe's events since the last one the reconciler got past, processes any
- * we missed (through the same inbox and handlers as the webhook endpoint), retries failed inbox rows, and
- * prints what it did. `npm run stripe:reconcile -- --account <id>` instead resyncs one account from Stripe.
+ * `npm run stripe:reconcile`: walks Stripe's events forward from the last one the reconciler got past, processes
+ * any we missed (through the same inbox and handlers as the webhook endpoint), retries inbox rows whose next
+ * attempt is due, and prints what it did. `npm run stripe:reconcile -- --account <id>` instead resyncs one account from Stripe.
  * Uses the service's own configuration; exits non-zero if an event still failed or on any problem.
  */
 import { ConfigError, loadProcessConfig } from '../src/config';
@@ -47,12 +47,15 @@ async function main(): Promise<void> {
       return;
     }
     const summary = await reconciler.catchUp();
+    const cursor = [summary.cursor, summary.cursorEventId].filter((part) => part !== null).join(' ');
     console.log(
       `stripe:reconcile: seen ${summary.seen}, processed ${summary.processed}, duplicates ${summary.duplicates}, ` +
-        `ignored ${summary.ignored}, retried ${summary.retried}, failed ${summary.failed}; cursor ${summary.cursor ?? 'none'}`,
+        `ignored ${summary.ignored}, retried ${summary.retried}, failed ${summary.failed}; cursor ${cursor || 'none'}` +
+        (summary.backlog ? '; more events than one run processes: run it again to continue' : ''),
     );
     for (const failure of summary.failures) {
-      console.log(`  failed ${failure.eventId} (${failure.type}): ${failure.error}`);
+      const state = failure.dead ? 'dead (no more automatic retries)' : 'failed (the inbox retries it)';
+      console.log(`  ${state} ${failure.eventId} (${failure.type}): ${failure.error}`);
     }
     if (summary.failed > 0) process.exitCode = 1;
   } finally {

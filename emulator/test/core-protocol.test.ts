@@ -214,6 +214,44 @@ describe('pagination', () => {
     expect(all.map((c) => c.id)).toEqual(newestFirst);
   });
 
+  // What the service's reconciler relies on to walk events forward from one it got past
+  // (https://docs.stripe.com/api/pagination): `ending_before` answers the page just newer than the named
+  // object, still newest first, with `has_more` while newer ones remain; filters (`types`) apply as usual.
+  test('ending_before walks the events forward from one of them, with the types filter', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 7; i++) {
+      ids.push((await stripe.customers.create({ name: `walk${i}` })).id);
+      await stripe.products.create({ name: `noise${i}` });
+    }
+    const created = await stripe.events
+      .list({ types: ['customer.created'], limit: 100 })
+      .autoPagingToArray({ limit: 100 });
+    const oldestFirst = created.map((event) => event.id).reverse();
+    expect(created.map((event) => (event.data.object as Stripe.Customer).id).reverse()).toEqual(ids);
+
+    const walked: string[] = [];
+    let cursor = oldestFirst[0] as string;
+    for (let pages = 0; pages < 10; pages++) {
+      const page = await stripe.events.list({ types: ['customer.created'], limit: 3, ending_before: cursor });
+      expect(page.data.map((event) => event.id)).toEqual(
+        oldestFirst.slice(walked.length + 1, walked.length + 1 + page.data.length).reverse(),
+      );
+      walked.push(...page.data.map((event) => event.id).reverse());
+      if (!page.has_more) break;
+      cursor = page.data[0]?.id as string;
+    }
+    expect(walked).toEqual(oldestFirst.slice(1));
+
+    const newest = oldestFirst.at(-1) as string;
+    const nothingNewer = await stripe.events.list({ types: ['customer.created'], ending_before: newest });
+    expect(nothingNewer).toMatchObject({ data: [], has_more: false });
+    const unknown = (await stripe.events
+      .list({ ending_before: 'evt_not_there' })
+      .catch((e: unknown) => e)) as Stripe.errors.StripeError;
+    expect(unknown.code).toBe('resource_missing');
+    expect(unknown.param).toBe('ending_before');
+  });
+
   test('limit outside 1..100 is a 400', async () => {
     const err = (await stripe.customers
       .list({ limit: 101 })

@@ -1,15 +1,27 @@
 import { Entity, Enum, Index, Property, Unique } from '@mikro-orm/core';
 import { BaseEntity } from './base.entity';
 
-export const WEBHOOK_EVENT_STATUSES = ['received', 'processing', 'processed', 'failed', 'ignored'] as const;
+/**
+ * `dead`: failed too often or for too long (see `src/webhooks/inbox-retry-policy.ts`): no longer retried by the
+ * reconciler, counted in the metrics for a person to look at; an admin replay or a Stripe redelivery still runs it.
+ */
+export const WEBHOOK_EVENT_STATUSES = [
+  'received',
+  'processing',
+  'processed',
+  'failed',
+  'ignored',
+  'dead',
+] as const;
 export type WebhookEventStatus = (typeof WEBHOOK_EVENT_STATUSES)[number];
 
 /** The inbox: every Stripe event, stored by its id before anything else happens to it. */
 @Entity({ tableName: 'webhook_event' })
 @Index({ properties: ['status', 'receivedAt'] })
 @Index({ properties: ['objectId'] })
+@Index({ properties: ['nextAttemptAt'] })
 export class WebhookEvent extends BaseEntity<
-  'attempts' | 'lastError' | 'processedAt' | 'receivedAt' | 'objectId' | 'source'
+  'attempts' | 'lastError' | 'processedAt' | 'receivedAt' | 'objectId' | 'source' | 'nextAttemptAt'
 > {
   @Unique()
   @Property({ type: 'string', length: 255 })
@@ -46,4 +58,12 @@ export class WebhookEvent extends BaseEntity<
 
   @Property({ type: 'datetime', nullable: true })
   processedAt: Date | null = null;
+
+  /**
+   * When the reconciler may try this event again: set when it is stored (a row still unprocessed then was left
+   * behind by a crash) and after each failed attempt (back-off by attempt count); null once nothing is to be
+   * retried (processed, ignored or dead). The retry batch takes the rows due longest ago first.
+   */
+  @Property({ type: 'datetime', nullable: true })
+  nextAttemptAt: Date | null = null;
 }

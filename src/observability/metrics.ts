@@ -48,11 +48,16 @@ const REASON_OF_ERROR_CODE: Readonly<Record<string, UsageRejectionReason>> = {
 
 /** How a dispute is counted: when it opens, and how it closed (Stripe's final statuses; anything else `other`). */
 export const DISPUTE_OUTCOMES = ['opened', 'won', 'lost', 'warning_closed', 'prevented', 'other'] as const;
+/** The states of the webhook inbox the backlog gauges report. */
+export const INBOX_BACKLOG_STATES = ['pending', 'failed', 'dead'] as const;
 
 /** Backlog of the webhook inbox in one state, read from the `webhook_event` table at scrape time. */
 export interface InboxBacklog {
-  /** `pending`: received or processing, not done yet; `failed`: the last attempt failed, to be retried. */
-  state: 'pending' | 'failed';
+  /**
+   * `pending`: received or processing, not done yet; `failed`: the last attempt failed, to be retried; `dead`:
+   * failed too often or too long (the retry policy gave up), waiting for a person to replay it.
+   */
+  state: (typeof INBOX_BACKLOG_STATES)[number];
   count: number;
   /** Seconds since the oldest such event was received (0 when there is none). */
   oldestAgeSeconds: number;
@@ -156,21 +161,21 @@ export class BillingMetrics {
 
     const inboxEvents = new Gauge({
       name: 'billing_webhook_inbox_events',
-      help: 'Webhook inbox events not processed yet (pending) or whose last attempt failed (failed), read at scrape time',
+      help: 'Webhook inbox events not processed yet (pending), whose last attempt failed (failed), or given up on after too many attempts or days (dead: no more automatic retries), read at scrape time',
       labelNames: ['state'] as const,
       registers,
       collect: () => this.inbox.collect(),
     });
     const inboxOldest = new Gauge({
       name: 'billing_webhook_inbox_oldest_age_seconds',
-      help: 'Age of the oldest pending or failed webhook inbox event in seconds (0 when there is none)',
+      help: 'Age of the oldest pending, failed or dead webhook inbox event in seconds (0 when there is none)',
       labelNames: ['state'] as const,
       registers,
       collect: () => this.inbox.collect(),
     });
     this.inbox = new ScrapeRead(
       (backlog) => {
-        for (const state of ['pending', 'failed'] as const) {
+        for (const state of INBOX_BACKLOG_STATES) {
           const row = backlog.find((entry) => entry.state === state);
           inboxEvents.set({ state }, row?.count ?? 0);
           inboxOldest.set({ state }, row?.oldestAgeSeconds ?? 0);

@@ -97,5 +97,6 @@ function toWebhookEvent(row: Omit<WebhookEventRow, 'payload'>): WebhookEvent {
     source: row.source,
     receivedAt: row.receivedAt,
     processedAt: row.processedAt,
+    nextAttemptAt: row.nextAttemptAt,
   };
 }

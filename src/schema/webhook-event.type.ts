@@ -8,11 +8,12 @@ export enum WebhookEventStatus {
   PROCESSED = 'processed',
   FAILED = 'failed',
   IGNORED = 'ignored',
+  DEAD = 'dead',
 }
 registerEnumType(WebhookEventStatus, {
   name: 'WebhookEventStatus',
   description:
-    'RECEIVED: stored, not processed yet; FAILED: will be retried; IGNORED: a type we do not handle',
+    'RECEIVED: stored, not processed yet; FAILED: will be retried (nextAttemptAt); IGNORED: a type we do not handle, or an event of a customer that is not ours; DEAD: failed 10 times or for 3 days, no longer retried automatically: fix the cause, then replayWebhookEvent',
 });
 
 @ObjectType({ description: 'A Stripe event in the webhook inbox' })
@@ -45,6 +46,13 @@ export class WebhookEvent {
 
   @Field(() => Date, { nullable: true })
   processedAt!: Date | null;
+
+  @Field(() => Date, {
+    nullable: true,
+    description:
+      'When the reconciler tries it again (back-off by attempts); null when nothing is to be retried (processed, ignored, dead)',
+  })
+  nextAttemptAt!: Date | null;
 }
 
 @ObjectType()

@@ -1,4 +1,4 @@
-import { LockMode } from '@mikro-orm/core';
+import { LockMode, QueryOrder } from '@mikro-orm/core';
 import type Stripe from 'stripe';
 import type { Config } from '../config';
 import type { Orm } from '../database/database';
@@ -13,42 +13,89 @@ import {
 } from '../entities';
 import { BillingError, ErrorCode, NotFoundError } from '../errors';
 import { HANDLED_EVENT_TYPES } from '../webhooks/handlers';
+import { STUCK_AFTER_MS } from '../webhooks/inbox-retry-policy';
 import type { ProcessingOutcome, WebhookProcessor } from '../webhooks/webhook-processor';
 import type { BillingServices } from './billing-services';
 import { entitlementsOf } from './feature-provisioner';
 import type { Logger } from './logger';
-import { listAll, readStripeAccount } from './reconcile-account';
+import { readStripeAccount } from './reconcile-account';
 import { ReconcileLock } from './reconcile-lock';
 
-/** The `sync_cursor` row holding the `created` second of the last Stripe event the reconciler got past. */
+/**
+ * The `sync_cursor` row holding where the walk over Stripe's events stands: `"<created> <event id>"` of the last
+ * event it got past (older rows hold only the `created` second; the walk then finds its place by time).
+ */
 export const EVENTS_CURSOR = 'stripe_events';
-/** Events are stamped by the second: the listing starts this much before the cursor, the inbox drops repeats. */
+/** Finding the place by time: the listing starts this much before the cursor's second, the inbox drops repeats. */
 const CURSOR_OVERLAP_SECONDS = 1;
-/** An inbox row `received` this long ago and still not processed was left behind by a crash. */
-const STUCK_AFTER_MS = 60_000;
-/** Inbox rows retried per run; the rest wait for the next run. */
-const RETRY_BATCH = 100;
 /** Past-due subscriptions read per page of the sweep. */
 const SWEEP_BATCH = 500;
-/** 100 events a page: a run that finds more than this many pages leaves the cursor where it was. */
-const MAX_EVENT_PAGES = 1000;
+
+/** How much one run does; the defaults are for production, tests make them small. */
+export interface ReconcilerLimits {
+  /** Events asked for per page of `GET /v1/events` (Stripe allows 1–100). */
+  eventPageSize: number;
+  /** Pages of events one run processes; a larger backlog is continued by the next run, from the cursor. */
+  maxEventPages: number;
+  /** Inbox rows retried per run (those due longest ago first); the rest wait for the next run. */
+  retryBatchSize: number;
+  /**
+   * Pages read to find the oldest event when there is no cursor event to walk from (the first run, or the
+   * cursor's event is older than Stripe keeps): past this the run fails rather than skip the oldest events.
+   */
+  maxSeekPages: number;
+}
+
+const DEFAULT_LIMITS: ReconcilerLimits = {
+  eventPageSize: 100,
+  maxEventPages: 1000,
+  retryBatchSize: 100,
+  maxSeekPages: 10_000,
+};
+
+/** The last Stripe event the walk got past: its `created` second and id (null for a cursor from before ids). */
+export interface EventsCursor {
+  created: number;
+  eventId: string | null;
+}
+
+/** A failed event at the end of a run. */
+export interface CatchUpFailure {
+  eventId: string;
+  type: string;
+  error: string;
+  /** The inbox gave up on it (retry policy): no more automatic retries. */
+  dead: boolean;
+}
 
 /** What one `catchUp()` did. */
 export interface CatchUpSummary {
-  /** Events Stripe listed since the cursor (the overlap included). */
+  /** Events Stripe listed since the cursor (repeats when finding the place by time included). */
   seen: number;
   processed: number;
   /** Events we already had processed (the overlap, or ones the webhook delivered). */
   duplicates: number;
   /** Events stored but of a type we do not handle. */
   ignored: number;
-  /** Events that still failed at the end of the run: the cursor stays before the first of them. */
+  /** Events (listed or retried) that still failed at the end of the run; the inbox retries them. */
   failed: number;
+  /** Of those, rows the inbox gave up on this run (dead). */
+  dead: number;
   /** Inbox rows left failed or stuck that were processed again. */
   retried: number;
-  failures: Array<{ eventId: string; type: string; error: string }>;
-  /** The cursor after the run (a `created` second), or null if there is none yet. */
+  failures: CatchUpFailure[];
+  /** The page cap stopped the walk before Stripe's newest event: the next run continues from the cursor. */
+  backlog: boolean;
+  /** The cursor after the run (the `created` second of the last event got past), or null if there is none yet. */
   cursor: number | null;
+  /** The id of that event (null before the first run, or for a cursor from before ids were kept). */
+  cursorEventId: string | null;
+}
+
+/** One page of Stripe's events, oldest first, and whether Stripe may hold newer ones after it. */
+interface EventPage {
+  events: Stripe.Event[];
+  newerMayFollow: boolean;
 }
 
 /** What one `resyncAccount()` re-applied. */
@@ -65,6 +112,7 @@ export interface ReconcilerSettings {
   databaseUrl: string;
   /** `config.billing.reconcileIntervalMs`; 0 turns the periodic job off. */
   intervalMs: number;
+  limits?: Partial<ReconcilerLimits>;
 }
 
 const reconcilers = new WeakMap<BillingServices, Reconciler>();
@@ -88,9 +136,9 @@ export function reconcilerOf(services: BillingServices): Reconciler {
  * Makes sure nothing Stripe told us is lost even when its webhooks were: Stripe retries a failed delivery for
  * three days, but a service down longer (or an endpoint misconfigured) would miss events for good.
  *
- * - `catchUp()` lists Stripe's events since the last one it got past and runs each through the same
- *   `WebhookProcessor` as the webhook endpoint (the inbox's unique event id makes that exactly once), oldest
- *   first; then it retries inbox rows left failed or stuck.
+ * - `catchUp()` walks Stripe's events forward from the last one it got past, page by page, and runs each through
+ *   the same `WebhookProcessor` as the webhook endpoint (the inbox's unique event id makes that exactly once),
+ *   oldest first; then it retries inbox rows whose next attempt is due (failed ones with back-off, stuck ones).
  * - `sweepGracePeriods()` moves past-due accounts whose grace period is over to the free plan: no Stripe event
  *   marks that moment, so without it they would keep their paid plan.
  * - `resyncAccount()` repairs one account from Stripe on demand.
@@ -101,6 +149,7 @@ export class Reconciler {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopping = false;
+  private readonly limits: ReconcilerLimits;
 
   constructor(
     private readonly orm: Orm,
@@ -110,7 +159,9 @@ export class Reconciler {
     private readonly logger: Logger,
   ) {
     this.lock = new ReconcileLock(settings.databaseUrl);
-    reconcilers.set(services, this);
+    this.limits = { ...DEFAULT_LIMITS, ...settings.limits };
+    // The first one made for these services is the instance's; another (a test's, with other limits) is not.
+    if (!reconcilers.has(services)) reconcilers.set(services, this);
   }
 
   /**
@@ -148,88 +199,137 @@ export class Reconciler {
   }
 
   /**
-   * Processes every handled Stripe event since the cursor, oldest first, then retries inbox rows left failed
-   * or stuck. The cursor moves only past events that ended processed, duplicate or ignored: a failed event
-   * keeps it before itself, so the next run lists it again.
+   * Walks Stripe's handled events forward from the cursor, oldest first, then retries inbox rows whose next
+   * attempt is due. Once an event is in the inbox, whatever became of it, the cursor may pass it: a failed
+   * event is retried from the inbox (with back-off, until the retry policy gives up on it), so one event that
+   * always fails never holds back the events after it. The cursor moves page by page; a backlog larger than
+   * `maxEventPages` pages is continued by the next run from where this one stopped.
    */
   async catchUp(): Promise<CatchUpSummary> {
-    const cursor = await this.readCursor();
-    const listing = await this.listEventsSince(cursor === null ? null : cursor - CURSOR_OVERLAP_SECONDS);
-    const events = listing.events;
+    const start = await this.readCursor();
     const summary: CatchUpSummary = {
-      seen: events.length,
+      seen: 0,
       processed: 0,
       duplicates: 0,
       ignored: 0,
       failed: 0,
+      dead: 0,
       retried: 0,
       failures: [],
-      cursor,
+      backlog: false,
+      cursor: start?.created ?? null,
+      cursorEventId: start?.eventId ?? null,
     };
-
-    const failures = new Map<string, { event: Stripe.Event; error: string }>();
     const attempted = new Set<string>();
-    let reached = 0;
-    for (const event of events) {
-      if (this.stopping) break;
-      attempted.add(event.id);
-      const result = await this.tryProcess(event);
-      if (typeof result === 'string') count(summary, result);
-      else failures.set(event.id, { event, error: result.error });
-      reached += 1;
-    }
-    // A later event of the same run may have made a failed one processable (e.g. it linked the customer):
-    // each failed event gets a second chance before the run gives up on it.
-    for (const [eventId, failure] of failures) {
-      if (this.stopping) break;
-      const result = await this.tryProcess(failure.event);
-      if (typeof result === 'string') {
-        count(summary, result);
-        failures.delete(eventId);
-      } else {
-        failure.error = result.error;
-      }
-    }
-    for (const { event, error } of failures.values()) {
-      summary.failed += 1;
-      summary.failures.push({ eventId: event.id, type: event.type, error });
-    }
-
-    // The cursor moves to the last event before the first one not done (failed, or not reached when stopping).
-    let next = cursor;
-    const firstNotDone = events.findIndex((event, index) => index >= reached || failures.has(event.id));
-    const done = firstNotDone === -1 ? events : events.slice(0, firstNotDone);
-    const last = done.at(-1);
-    if (last && listing.complete) next = Math.max(next ?? 0, last.created);
-    if (!listing.complete) {
-      this.logger.error(
-        { pages: MAX_EVENT_PAGES },
-        'too many Stripe events to list in one run; the cursor stays',
-      );
-    }
-    if (next !== null && next !== cursor) await this.advanceCursor(next);
-    summary.cursor = next;
-
+    const failed = await this.walkEvents(start, summary, attempted);
+    await this.secondChance(failed, summary);
     if (!this.stopping) await this.retryInbox(summary, attempted);
     return summary;
   }
 
   /**
-   * Processes a stored event again even if it was processed (a forced replay): its row goes back to
-   * `received`, then through the processor. Safe because every handler re-reads its object from Stripe. A
-   * failure is recorded on the row (status failed, the error) rather than thrown; the row is returned after.
+   * Processes the pages of events after `start`, moving the cursor past each page once every event of it is in
+   * the inbox. Returns the events that failed, for a second chance at the end of the run.
+   */
+  private async walkEvents(
+    start: EventsCursor | null,
+    summary: CatchUpSummary,
+    attempted: Set<string>,
+  ): Promise<Map<string, Stripe.Event>> {
+    const failed = new Map<string, Stripe.Event>();
+    let page: EventPage | null = await this.firstPage(start);
+    for (let pages = 1; page && page.events.length > 0; pages++) {
+      const passed = await this.processPage(page.events, summary, attempted, failed);
+      if (passed) {
+        await this.advanceCursor({ created: passed.created, eventId: passed.id });
+        summary.cursor = passed.created;
+        summary.cursorEventId = passed.id;
+      }
+      if (!passed || passed !== page.events.at(-1) || this.stopping || !page.newerMayFollow) break;
+      if (pages >= this.limits.maxEventPages) {
+        summary.backlog = true;
+        this.logger.info(
+          { pages, cursor: passed.id },
+          'more Stripe events than one run processes; the next run continues from the cursor',
+        );
+        break;
+      }
+      page = await this.newerPage(passed.id);
+    }
+    return failed;
+  }
+
+  /**
+   * Runs one page (oldest first) through the processor; returns the last event it got past. An event that fails
+   * is passed once the inbox holds it (the inbox retries it); one the inbox could not even store (the database
+   * is down) ends the run there, so the cursor stays before it.
+   */
+  private async processPage(
+    events: readonly Stripe.Event[],
+    summary: CatchUpSummary,
+    attempted: Set<string>,
+    failed: Map<string, Stripe.Event>,
+  ): Promise<Stripe.Event | null> {
+    let passed: Stripe.Event | null = null;
+    for (const event of events) {
+      if (this.stopping) break;
+      attempted.add(event.id);
+      summary.seen += 1;
+      const result = await this.tryProcess(event);
+      if (typeof result === 'string') {
+        count(summary, result);
+      } else {
+        if ((await this.inboxStatus(event.id)) === null) {
+          throw new Error(
+            `Stripe event ${event.id} could not be stored in the inbox (${result.error}); the cursor stays before it`,
+          );
+        }
+        failed.set(event.id, event);
+      }
+      passed = event;
+    }
+    return passed;
+  }
+
+  /**
+   * A later event of the same run may have made a failed one processable (e.g. it linked the customer): each
+   * failed event gets a second try before the run reports it. What still fails stays with the inbox's retries.
+   */
+  private async secondChance(
+    failed: ReadonlyMap<string, Stripe.Event>,
+    summary: CatchUpSummary,
+  ): Promise<void> {
+    for (const event of failed.values()) {
+      if (this.stopping) return;
+      const result = await this.tryProcess(event);
+      if (typeof result === 'string') count(summary, result);
+      else await this.reportFailure(summary, event.id, event.type, result.error);
+    }
+  }
+
+  /**
+   * Processes a stored event again even if it was processed (a forced replay), a dead one too: its row goes back
+   * to `received`, then through the processor. Safe because every handler re-reads its object from Stripe. A
+   * failure is recorded on the row (failed, or dead again past the retry policy) rather than thrown; the row is
+   * returned after.
    */
   async replay(stripeEventId: string): Promise<WebhookEvent> {
     const em = this.orm.em.fork();
     const row = await em.findOne(WebhookEvent, { stripeEventId });
     if (!row) throw new NotFoundError(`The webhook event ${stripeEventId}`);
-    await em.nativeUpdate(WebhookEvent, { stripeEventId }, { status: 'received', updatedAt: new Date() });
     const event = storedEvent(row);
     if (!event)
       throw new BillingError(
         ErrorCode.CONFLICT,
         `The stored payload of ${stripeEventId} is not a Stripe event`,
       );
+    const now = new Date();
+    // Due as a fresh arrival: if this instance dies mid-replay, the reconciler takes the row up again.
+    await em.nativeUpdate(
+      WebhookEvent,
+      { stripeEventId },
+      { status: 'received', nextAttemptAt: new Date(now.getTime() + STUCK_AFTER_MS), updatedAt: now },
+    );
     const result = await this.tryProcess(event);
     if (typeof result !== 'string')
       this.logger.warn({ eventId: stripeEventId, reason: result.error }, 'replay failed');
@@ -240,16 +340,20 @@ export class Reconciler {
    * Re-applies one account from Stripe: its customer record, all its subscriptions, its recent invoices and its
    * cards (a card no longer in Stripe is removed), then recomputes its entitlements. Stripe is read first; the
    * writes are one transaction; subscribers are told after the commit.
+   *
+   * What was read is stamped with the time the reading started (ADR 0005), and every write applies only over
+   * state read earlier than that: a webhook that read Stripe after this started, and committed while this was
+   * still reading, keeps its newer state.
    */
   async resyncAccount(accountId: string): Promise<ResyncSummary> {
     const stripe = this.services.stripe;
     const known = await this.orm.em.fork().findOne(BillingCustomer, { accountId });
     if (!known?.stripeCustomerId) throw new NotFoundError(`The billing customer of ${accountId}`);
     const stripeCustomerId = known.stripeCustomerId;
+    const observedAt = this.services.clock.now();
     const snapshot = await readStripeAccount(stripe.stripe, stripeCustomerId);
 
     const summary = await this.orm.em.fork().transactional(async (tx) => {
-      const observedAt = new Date();
       const customer = await tx.findOneOrFail(
         BillingCustomer,
         { accountId },
@@ -264,7 +368,7 @@ export class Reconciler {
       }
       if (snapshot.customer.deleted) {
         customer.deletedAt ??= observedAt;
-      } else {
+      } else if (!(customer.stripeUpdatedAt && customer.stripeUpdatedAt > observedAt)) {
         stripe.customers.applyStripeCustomer(customer, snapshot.customer);
         customer.stripeUpdatedAt = observedAt;
       }
@@ -285,12 +389,14 @@ export class Reconciler {
         );
       }
       if (snapshot.paymentMethodsComplete) {
+        // Only cards we last read before this resync did: one attached since is not in the list we read.
         await tx.nativeDelete(PaymentMethod, {
           accountId,
           stripePaymentMethodId: { $nin: snapshot.paymentMethods.map((paymentMethod) => paymentMethod.id) },
+          stripeUpdatedAt: { $lte: observedAt },
         });
       }
-      const plan = await this.services.provisioner.provision(tx, accountId, observedAt);
+      const plan = await this.services.provisioner.provision(tx, accountId, this.services.clock.now());
       return {
         accountId,
         subscriptions: snapshot.subscriptions.length,
@@ -308,7 +414,7 @@ export class Reconciler {
    * Past-due subscriptions whose grace period is over: their accounts' entitlements are provisioned again
    * (which now gives the free plan) and, where that changed them, subscribers are told. Returns those accounts.
    */
-  async sweepGracePeriods(now = new Date()): Promise<string[]> {
+  async sweepGracePeriods(now = this.services.clock.now()): Promise<string[]> {
     const moved: string[] = [];
     // Keyset pages over every past-due subscription: ones moved to free earlier stay past due in Stripe for a
     // while and must not crowd out those whose grace period just ended.
@@ -382,74 +488,185 @@ export class Reconciler {
     }
   }
 
-  /** Inbox rows that failed, or were left received or processing by a crash, processed again. */
+  /**
+   * Inbox rows whose next attempt is due (failed ones after their back-off, ones left received or processing by
+   * a crash), those due longest ago first. A row that fails again is due again only after a longer wait, so
+   * rows that keep failing go to the back and never fill every run's batch; the policy ends with them dead.
+   */
   private async retryInbox(summary: CatchUpSummary, alreadyAttempted: ReadonlySet<string>): Promise<void> {
     const statuses: WebhookEventStatus[] = ['failed', 'received', 'processing'];
-    const rows = await this.orm.em
-      .fork()
-      .find(
-        WebhookEvent,
-        { status: { $in: statuses }, updatedAt: { $lt: new Date(Date.now() - STUCK_AFTER_MS) } },
-        { orderBy: { stripeCreatedAt: 'asc' }, limit: RETRY_BATCH },
-      );
+    const now = Date.now();
+    const rows = await this.orm.em.fork().find(
+      WebhookEvent,
+      {
+        status: { $in: statuses },
+        $or: [
+          { nextAttemptAt: { $lte: new Date(now) } },
+          // Written by a version from before the retry policy (a rolling deploy, a rollback): due by its age,
+          // first in line; the failure of this try gives it a next attempt like any other row.
+          { nextAttemptAt: null, updatedAt: { $lt: new Date(now - STUCK_AFTER_MS) } },
+        ],
+      },
+      { orderBy: { nextAttemptAt: QueryOrder.ASC_NULLS_FIRST }, limit: this.limits.retryBatchSize },
+    );
     for (const row of rows) {
       if (this.stopping) return;
       if (alreadyAttempted.has(row.stripeEventId)) continue;
       const event = storedEvent(row);
-      const result = event
-        ? await this.tryProcess(event)
-        : { error: 'the stored payload is not a Stripe event' };
+      if (!event) {
+        await this.buryUnreadable(row);
+        await this.reportFailure(summary, row.stripeEventId, row.type, UNREADABLE_PAYLOAD);
+        continue;
+      }
+      const result = await this.tryProcess(event);
       if (typeof result === 'string') {
         summary.retried += 1;
         count(summary, result);
       } else {
-        summary.failed += 1;
-        summary.failures.push({ eventId: row.stripeEventId, type: row.type, error: result.error });
+        await this.reportFailure(summary, row.stripeEventId, row.type, result.error);
       }
     }
   }
 
-  /** Every handled event since `since` (a `created` second; null: all Stripe still has), oldest first. */
-  private async listEventsSince(
-    since: number | null,
-  ): Promise<{ events: Stripe.Event[]; complete: boolean }> {
-    const stripe = this.services.stripe.stripe;
-    const listing = await listAll(
-      (startingAfter) =>
-        stripe.call('events.list', (sdk) =>
-          sdk.events.list({
-            types: HANDLED_EVENT_TYPES,
-            limit: 100,
-            starting_after: startingAfter,
-            ...(since === null ? {} : { created: { gte: since } }),
-          }),
-        ),
-      MAX_EVENT_PAGES,
+  /** A row whose payload is not a Stripe event can never be processed: dead at once, for a person to look at. */
+  private async buryUnreadable(row: WebhookEvent): Promise<void> {
+    await this.orm.em
+      .fork()
+      .nativeUpdate(
+        WebhookEvent,
+        { id: row.id, status: { $ne: 'processed' } },
+        { status: 'dead', lastError: UNREADABLE_PAYLOAD, nextAttemptAt: null, updatedAt: new Date() },
+      );
+    this.logger.error(
+      { eventId: row.stripeEventId },
+      'webhook event is dead: its stored payload is unreadable',
     );
-    // Stripe lists newest first; reversed, the order within one second is kept, and the sort (stable) only
-    // has to put the seconds in order.
-    const events = listing.items.reverse().sort((a, b) => a.created - b.created);
-    return { events, complete: listing.complete };
   }
 
-  private async readCursor(): Promise<number | null> {
+  /** Adds a failure to the summary, dead if the inbox gave up on it. */
+  private async reportFailure(
+    summary: CatchUpSummary,
+    eventId: string,
+    type: string,
+    error: string,
+  ): Promise<void> {
+    const dead = (await this.inboxStatus(eventId)) === 'dead';
+    summary.failed += 1;
+    if (dead) summary.dead += 1;
+    summary.failures.push({ eventId, type, error, dead });
+  }
+
+  private async inboxStatus(stripeEventId: string): Promise<WebhookEventStatus | null> {
+    const row = await this.orm.em
+      .fork()
+      .findOne(WebhookEvent, { stripeEventId }, { fields: ['status'], disableIdentityMap: true });
+    return row?.status ?? null;
+  }
+
+  /**
+   * Where the walk begins: the page just newer than the cursor's event; without a cursor event (the first run, a
+   * cursor from before ids were kept, or an event older than Stripe keeps), the oldest page since the cursor's
+   * second (or of all Stripe keeps).
+   */
+  private async firstPage(cursor: EventsCursor | null): Promise<EventPage> {
+    if (cursor?.eventId) {
+      try {
+        return await this.newerPage(cursor.eventId);
+      } catch (error) {
+        if (!isUnknownCursor(error)) throw error;
+        // Stripe lists events "going back up to 30 days" (the SDK's events.list): an outage longer than that.
+        this.logger.warn(
+          { cursor: cursor.eventId },
+          "the cursor's event is no longer in Stripe; finding the place by its time instead",
+        );
+      }
+    }
+    return this.oldestPage(cursor === null ? null : cursor.created - CURSOR_OVERLAP_SECONDS);
+  }
+
+  /**
+   * The events immediately newer than `eventId`. Stripe's `ending_before` answers the page just before the named
+   * object in its newest-first order, still newest first, and `has_more` when there are newer ones still
+   * (https://docs.stripe.com/api/pagination; the SDK's auto-pagination walks `ending_before` by `data[0]`).
+   */
+  private async newerPage(eventId: string): Promise<EventPage> {
+    const page = await this.listEvents({ ending_before: eventId });
+    return { events: [...page.data].reverse(), newerMayFollow: page.has_more };
+  }
+
+  /**
+   * The oldest page of events created at or after `since` (null: all Stripe keeps). Stripe lists newest first
+   * and only `starting_after` goes back in time, so this pages to the end keeping the last page only. Events
+   * created meanwhile are newer: the walk reaches them with `ending_before` from this page.
+   */
+  private async oldestPage(since: number | null): Promise<EventPage> {
+    const created = since === null ? {} : { created: { gte: since } };
+    let page = await this.listEvents(created);
+    for (let pages = 1; page.has_more; pages++) {
+      if (pages >= this.limits.maxSeekPages) {
+        throw new Error(
+          `more than ${pages} pages of Stripe events since the cursor: set sync_cursor '${EVENTS_CURSOR}' by hand`,
+        );
+      }
+      const last = page.data.at(-1);
+      if (!last || this.stopping) break;
+      page = await this.listEvents({ ...created, starting_after: last.id });
+    }
+    return { events: [...page.data].reverse(), newerMayFollow: true };
+  }
+
+  private listEvents(position: Stripe.EventListParams): Promise<Stripe.ApiList<Stripe.Event>> {
+    const stripe = this.services.stripe.stripe;
+    return stripe.call('events.list', (sdk) =>
+      sdk.events.list({ types: HANDLED_EVENT_TYPES, limit: this.limits.eventPageSize, ...position }),
+    );
+  }
+
+  private async readCursor(): Promise<EventsCursor | null> {
     const row = await this.orm.em.fork().findOne(SyncCursor, { name: EVENTS_CURSOR });
-    const value = row ? Number.parseInt(row.value, 10) : Number.NaN;
-    return Number.isFinite(value) ? value : null;
+    return row ? parseCursor(row.value) : null;
   }
 
-  /** The cursor only ever moves forward, so two runs at once (the script and the job) cannot move it back. */
-  private async advanceCursor(created: number): Promise<void> {
+  /**
+   * The cursor only ever moves forward in time, so two runs at once (the script and the job) cannot move it
+   * back past a second the other got past. Within one second either may win: the loser's events are listed
+   * again and the inbox drops them.
+   */
+  private async advanceCursor(cursor: EventsCursor): Promise<void> {
     await this.orm.em
       .fork()
       .getConnection()
       .execute(
         `insert into sync_cursor (name, value, updated_at) values (?, ?, now())
          on conflict (name) do update set value = excluded.value, updated_at = now()
-         where sync_cursor.value::bigint < excluded.value::bigint`,
-        [EVENTS_CURSOR, String(created)],
+         where split_part(sync_cursor.value, ' ', 1)::bigint <= split_part(excluded.value, ' ', 1)::bigint`,
+        [EVENTS_CURSOR, formatCursor(cursor)],
       );
   }
+}
+
+const UNREADABLE_PAYLOAD = 'the stored payload is not a Stripe event';
+
+function formatCursor(cursor: EventsCursor): string {
+  return cursor.eventId ? `${cursor.created} ${cursor.eventId}` : String(cursor.created);
+}
+
+function parseCursor(value: string): EventsCursor | null {
+  const [created, eventId] = value.split(' ');
+  const seconds = Number.parseInt(created ?? '', 10);
+  if (!Number.isFinite(seconds)) return null;
+  return { created: seconds, eventId: eventId || null };
+}
+
+/**
+ * Stripe's answer to a cursor id it does not have, as `StripeClient` maps it: an `invalid_request_error` naming
+ * the cursor ("No such …", `param: starting_after`, seen without a `code` in stripe/stripe-node#258; now
+ * usually `resource_missing`). The listing sends nothing else a request error could be about.
+ */
+function isUnknownCursor(error: unknown): boolean {
+  if (!(error instanceof BillingError)) return false;
+  const { stripeType, stripeCode } = error.extensions;
+  return stripeType === 'invalid_request_error' && (stripeCode === 'resource_missing' || stripeCode === null);
 }
 
 function count(summary: CatchUpSummary, outcome: ProcessingOutcome): void {

@@ -9,6 +9,7 @@ import type { HandlerTools } from './handler.types';
 import { effectResultOf, NotOursError, RetryLaterError } from './handler.types';
 import { HANDLERS } from './handlers';
 import { paymentOutcomeOf } from './handlers/invoice.handlers';
+import { isDead, retryDelaySeconds, STUCK_AFTER_MS } from './inbox-retry-policy';
 
 export type ProcessingOutcome = 'processed' | 'duplicate' | 'ignored';
 
@@ -17,12 +18,15 @@ interface StoredEvent {
   status: WebhookEventStatus;
   source: 'webhook' | 'reconciler';
   receivedAt: Date;
+  /** Attempts before this one. */
+  attempts: number;
 }
 
 interface StoredEventRow {
   status: WebhookEventStatus;
   source: 'webhook' | 'reconciler';
   received_at: Date | string;
+  attempts: number | string;
 }
 
 /**
@@ -36,8 +40,9 @@ export const UNLINKED_GIVE_UP_MS = 60 * 60 * 1000;
  * The inbox and dispatcher. Every event is stored by its Stripe id before anything else; a processed one is
  * never processed again; processing (the handler's effect, provisioning, marking processed) is one transaction
  * holding a lock on the inbox row, so concurrent deliveries of one event — on any number of instances — apply
- * it once. A failure rolls back, marks the event failed with its attempt count, and is rethrown (500), so
- * Stripe retries; the reconciler retries failed events too. Subscribers are told only after the commit.
+ * it once. A failure rolls back, marks the event failed with its attempt count and when the reconciler may try
+ * it again (or dead, past the retry policy: `inbox-retry-policy.ts`), and is rethrown (500), so Stripe retries.
+ * Subscribers are told only after the commit.
  */
 export class WebhookProcessor {
   constructor(
@@ -86,7 +91,7 @@ export class WebhookProcessor {
       await em.nativeUpdate(
         WebhookEvent,
         { stripeEventId: event.id },
-        { status: 'ignored', processedAt: new Date() },
+        { status: 'ignored', processedAt: new Date(), nextAttemptAt: null },
       );
       this.logger.info({ eventId: event.id, type: event.type }, 'stored an event type we do not handle');
       return 'ignored';
@@ -109,7 +114,7 @@ export class WebhookProcessor {
         const claimed = await tx.execute<Array<{ id: string }>>(
           `update webhook_event
               set status = 'processed', attempts = attempts + 1, processed_at = ?, last_error = null,
-                  updated_at = ?
+                  next_attempt_at = null, updated_at = ?
             where stripe_event_id = ? and status <> 'processed'
             returning id`,
           [claimedAt, claimedAt, event.id],
@@ -138,7 +143,13 @@ export class WebhookProcessor {
         const givenUp = await em.nativeUpdate(
           WebhookEvent,
           { stripeEventId: event.id, status: { $ne: 'processed' } },
-          { status: 'ignored', processedAt: now, lastError: `given up: ${error.message}`, updatedAt: now },
+          {
+            status: 'ignored',
+            processedAt: now,
+            lastError: `given up: ${error.message}`,
+            nextAttemptAt: null,
+            updatedAt: now,
+          },
         );
         if (givenUp === 0) return 'duplicate';
         this.logger.warn(
@@ -147,7 +158,7 @@ export class WebhookProcessor {
         );
         return 'ignored';
       }
-      await this.markFailed(event, error);
+      await this.markFailed(event, stored, error);
       throw error;
     }
     for (const done of afterCommit) done();
@@ -177,7 +188,8 @@ export class WebhookProcessor {
    * Inserts the event unless we have it, and answers what the inbox holds for it, in one statement (issue 8:
    * it was an insert and a re-read). The `select` half sees the statement's snapshot: when a concurrent delivery
    * inserted the same event and committed while this insert waited on it, neither half returns a row, and the
-   * row is read again (then committed and visible).
+   * row is read again (then committed and visible). A new row is due for the reconciler `STUCK_AFTER_MS` after
+   * it arrives: processing ends long before that, unless the instance died.
    */
   private async store(
     em: EntityManager,
@@ -189,13 +201,13 @@ export class WebhookProcessor {
       `with inserted as (
          insert into webhook_event
            (id, stripe_event_id, type, payload, object_id, source, status, attempts, stripe_created_at,
-            received_at, created_at, updated_at)
-         values (?, ?, ?, ?, ?, ?, 'received', 0, ?, ?, ?, ?)
+            received_at, next_attempt_at, created_at, updated_at)
+         values (?, ?, ?, ?, ?, ?, 'received', 0, ?, ?, ?, ?, ?)
          on conflict (stripe_event_id) do nothing
-         returning status, source, received_at)
-       select status, source, received_at from inserted
+         returning status, source, received_at, attempts)
+       select status, source, received_at, attempts from inserted
        union all
-       select status, source, received_at from webhook_event
+       select status, source, received_at, attempts from webhook_event
         where stripe_event_id = ? and not exists (select 1 from inserted)`,
       [
         crypto.randomUUID(),
@@ -206,6 +218,7 @@ export class WebhookProcessor {
         source,
         new Date(event.created * 1000),
         now,
+        new Date(now.getTime() + STUCK_AFTER_MS),
         now,
         now,
         event.id,
@@ -215,33 +228,59 @@ export class WebhookProcessor {
       rows[0] ??
       (
         await em.execute<StoredEventRow[]>(
-          'select status, source, received_at from webhook_event where stripe_event_id = ?',
+          'select status, source, received_at, attempts from webhook_event where stripe_event_id = ?',
           [event.id],
         )
       )[0];
     if (!row) throw new Error(`webhook event ${event.id} is not in the inbox after storing it`);
-    return { status: row.status, source: row.source, receivedAt: new Date(row.received_at) };
+    return {
+      status: row.status,
+      source: row.source,
+      receivedAt: new Date(row.received_at),
+      attempts: Number(row.attempts),
+    };
   }
 
-  private async markFailed(event: Stripe.Event, error: unknown): Promise<void> {
+  /**
+   * Counts the failed attempt and decides, by the retry policy, whether the row waits for another try (`failed`,
+   * with `next_attempt_at`) or is given up on (`dead`). The decision counts from the attempts the row held when
+   * this delivery stored it: a concurrent failing delivery may make it one attempt late, never early.
+   */
+  private async markFailed(event: Stripe.Event, stored: StoredEvent, error: unknown): Promise<void> {
     const message = error instanceof Error ? error.message : String(error);
     const level = error instanceof RetryLaterError ? 'info' : 'warn';
     this.logger[level](
       { eventId: event.id, type: event.type, reason: message },
       'webhook event not processed; Stripe will retry',
     );
+    const now = new Date();
+    const attempts = stored.attempts + 1;
+    const dead = isDead(attempts, stored.receivedAt, now);
     try {
       // One statement: the status and the attempt count change together or not at all, and never over a
       // concurrent delivery's `processed`.
-      await this.orm.em
+      const marked = await this.orm.em
         .fork()
         .getConnection()
-        .execute(
+        .execute<Array<{ id: string }>>(
           `update webhook_event
-              set status = 'failed', attempts = attempts + 1, last_error = ?, updated_at = ?
-            where stripe_event_id = ? and status <> 'processed'`,
-          [message.slice(0, 2000), new Date(), event.id],
+              set status = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ?, updated_at = ?
+            where stripe_event_id = ? and status <> 'processed'
+            returning id`,
+          [
+            dead ? 'dead' : 'failed',
+            message.slice(0, 2000),
+            dead ? null : new Date(now.getTime() + retryDelaySeconds(attempts) * 1000),
+            now,
+            event.id,
+          ],
         );
+      if (dead && marked.length > 0) {
+        this.logger.error(
+          { eventId: event.id, type: event.type, attempts, reason: message },
+          'webhook event is dead: no more automatic retries; replay it once the cause is fixed',
+        );
+      }
     } catch (markError) {
       // The database may be what failed; the event is still answered 500 and Stripe retries it.
       this.logger.error({ eventId: event.id, err: markError }, 'could not mark the webhook event failed');

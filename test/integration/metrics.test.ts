@@ -306,6 +306,7 @@ describe('GET /metrics', () => {
       });
     row('evt_metrics_backlog_pending', 'received', 900);
     row('evt_metrics_backlog_failed', 'failed', 300);
+    row('evt_metrics_backlog_dead', 'dead', 4 * 86_400);
     await em.flush();
     try {
       const samples = await scrape();
@@ -317,6 +318,10 @@ describe('GET /metrics', () => {
       expect(sampleValue(samples, 'billing_webhook_inbox_events', { state: 'failed' })).toBe(
         await count(['failed']),
       );
+      expect(sampleValue(samples, 'billing_webhook_inbox_events', { state: 'dead' })).toBe(1);
+      expect(
+        sampleValue(samples, 'billing_webhook_inbox_oldest_age_seconds', { state: 'dead' }),
+      ).toBeGreaterThanOrEqual(4 * 86_400);
       const pendingAge = sampleValue(samples, 'billing_webhook_inbox_oldest_age_seconds', {
         state: 'pending',
       });
@@ -334,6 +339,7 @@ describe('GET /metrics', () => {
     expect(
       sampleValue(cleared, 'billing_webhook_inbox_oldest_age_seconds', { state: 'pending' }),
     ).toBeLessThan(900);
+    expect(sampleValue(cleared, 'billing_webhook_inbox_events', { state: 'dead' })).toBe(0);
   });
 
   it('reads the pending overage reports from usage_counter at each scrape, and which are stuck', async () => {

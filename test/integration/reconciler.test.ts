@@ -12,7 +12,11 @@ import {
   WebhookEvent,
 } from '../../src/entities';
 import { Topic } from '../../src/pubsub/topics';
+import { createWebhookProcessor } from '../../src/service';
+import { silentLogger } from '../../src/services/logger';
 import { EVENTS_CURSOR, type Reconciler } from '../../src/services/reconciler';
+import { HANDLED_EVENT_TYPES } from '../../src/webhooks/handlers';
+import { STUCK_AFTER_MS } from '../../src/webhooks/inbox-retry-policy';
 import { type BillingStack, startBillingStack } from '../support/billing-stack';
 import { createCustomer, createSubscription } from '../support/factories';
 import { TEST_JWT_SECRET } from '../support/service';
@@ -46,9 +50,23 @@ describe('Reconciler', () => {
 
   const em = () => stack.service.service.orm.em.fork();
 
+  /** The `created` second of the last event the walk got past. */
   async function cursor(): Promise<number | null> {
+    return (await cursorRow())?.created ?? null;
+  }
+
+  async function cursorRow(): Promise<{ created: number; eventId: string } | null> {
     const row = await em().findOne(SyncCursor, { name: EVENTS_CURSOR });
-    return row ? Number(row.value) : null;
+    if (!row) return null;
+    const [created, eventId] = row.value.split(' ');
+    return { created: Number(created), eventId: eventId as string };
+  }
+
+  /** Stripe's newest event of a type we handle: where a walk that reached the end leaves the cursor. */
+  async function newestHandledEvent(): Promise<Stripe.Event> {
+    const [newest] = (await stack.stripe.events.list({ limit: 1, types: HANDLED_EVENT_TYPES })).data;
+    if (!newest) throw new Error('Stripe has no event of a handled type');
+    return newest;
   }
 
   async function completeCheckout(accountId: string, planKey: string): Promise<void> {
@@ -89,27 +107,30 @@ describe('Reconciler', () => {
     expect(stored.length).toBe(summary.seen);
     expect(new Set(stored.map((row) => row.source))).toEqual(new Set(['reconciler']));
     expect(stored.map((row) => row.status).filter((status) => status !== 'processed')).toEqual([]);
-    // The cursor holds the newest handled event's second.
-    const newest = (await stack.stripe.events.list({ limit: 1, types: ['checkout.session.completed'] }))
-      .data[0];
-    expect(await cursor()).toBeGreaterThanOrEqual(newest.created);
-    expect(summary.cursor).toBe(await cursor());
+    // The cursor holds the newest handled event: its id, and its second.
+    const newest = await newestHandledEvent();
+    expect(await cursorRow()).toEqual({ created: newest.created, eventId: newest.id });
+    expect(summary).toMatchObject({ cursor: newest.created, cursorEventId: newest.id, backlog: false });
   });
 
-  it('finds nothing new the second time: every event it lists again is a duplicate', async () => {
-    const before = await cursor();
+  it('finds nothing new the second time: it lists only the events after its cursor', async () => {
+    const before = await cursorRow();
     const inbox = await em().count(WebhookEvent, {});
     const summary = await reconciler.catchUp();
-    expect(summary).toMatchObject({ processed: 0, failed: 0, ignored: 0, retried: 0 });
-    expect(summary.duplicates).toBe(summary.seen);
-    expect(await cursor()).toBe(before);
+    expect(summary).toMatchObject({
+      seen: 0,
+      processed: 0,
+      duplicates: 0,
+      failed: 0,
+      ignored: 0,
+      retried: 0,
+    });
+    expect(await cursorRow()).toEqual(before);
     expect(await em().count(WebhookEvent, {})).toBe(inbox);
   });
 
-  it('keeps the cursor before an event that fails, and processes it on a later run', async () => {
-    const start = await cursor();
+  it('passes an event that keeps failing once the inbox holds it; the inbox retries it after its back-off', async () => {
     // A customer no account is linked to yet: its subscription's events cannot be applied.
-    await new Promise((done) => setTimeout(done, 1100));
     const customer = await stack.stripe.customers.create({ email: 'unlinked@x.io' });
     const starter = (await stack.stripe.prices.list({ lookup_keys: ['price_starter_monthly'] })).data[0];
     const subscription = await stack.stripe.subscriptions.create({
@@ -122,65 +143,104 @@ describe('Reconciler', () => {
     ).data.find((event) => (event.data.object as Stripe.Subscription).id === subscription.id);
     if (!created) throw new Error('the emulator made no customer.subscription.created event');
 
+    // An event after the failing ones: it must not wait for them.
+    const later = await stack.stripe.customers.create({
+      email: 'after-the-failure@x.io',
+      metadata: { account_id: 'acct_after_failure' },
+    });
+
     const first = await reconciler.catchUp();
-    expect(first.failed).toBeGreaterThan(0);
     expect(first.failures).toContainEqual({
       eventId: created.id,
       type: 'customer.subscription.created',
       error: expect.stringMatching(/not linked to an account yet/),
+      dead: false,
     });
-    const held = await cursor();
-    expect(held).not.toBeNull();
-    expect(held as number).toBeGreaterThanOrEqual(start as number);
-    // The next listing (from the cursor, less the overlap) still includes the failed event.
-    expect(held as number).toBeLessThanOrEqual(created.created);
+    expect(await em().findOne(BillingCustomer, { stripeCustomerId: later.id })).toMatchObject({
+      accountId: 'acct_after_failure',
+    });
+    // The cursor got past the failed event, to Stripe's newest: no run lists it again.
+    const newest = await newestHandledEvent();
+    expect(await cursorRow()).toEqual({ created: newest.created, eventId: newest.id });
+    const failedRow = await em().findOneOrFail(WebhookEvent, { stripeEventId: created.id });
+    // Tried when listed and once more at the end of the run (a later event might have linked it).
+    expect(failedRow).toMatchObject({ status: 'failed', source: 'reconciler', attempts: 2 });
+    // Its next try waits for the back-off after the second failure (4 minutes).
+    expect(failedRow.nextAttemptAt?.getTime()).toBeGreaterThan(Date.now() + 3 * 60_000);
+
+    // Nothing new, nothing due: the failing event is neither listed nor retried again.
+    const second = await reconciler.catchUp();
+    expect(second).toMatchObject({ seen: 0, failed: 0, retried: 0 });
+    expect((await em().findOneOrFail(WebhookEvent, { stripeEventId: created.id })).attempts).toBe(2);
+
+    // Stripe now names the account: the run brings in that change, but the failed event still waits its turn.
+    await stack.stripe.customers.update(customer.id, { metadata: { account_id: 'acct_linked_late' } });
+    const third = await reconciler.catchUp();
+    expect(third.seen).toBe(1);
     expect(await em().findOneOrFail(WebhookEvent, { stripeEventId: created.id })).toMatchObject({
       status: 'failed',
-      source: 'reconciler',
+      attempts: 2,
     });
 
-    // Stripe now names the account; the run lists the failed event again and it goes through.
-    await stack.stripe.customers.update(customer.id, { metadata: { account_id: 'acct_linked_late' } });
-    const second = await reconciler.catchUp();
-    expect(second.failures).toEqual([]);
+    // The back-off passes (moved back rather than waited for): the inbox retries the failed rows.
+    await em().nativeUpdate(
+      WebhookEvent,
+      { status: 'failed' },
+      { nextAttemptAt: new Date(Date.now() - 1000) },
+    );
+    const fourth = await reconciler.catchUp();
+    expect(fourth.failures).toEqual([]);
+    expect(fourth.retried).toBeGreaterThanOrEqual(1);
     expect(await em().findOneOrFail(WebhookEvent, { stripeEventId: created.id })).toMatchObject({
       status: 'processed',
+      attempts: 3,
       lastError: null,
+      nextAttemptAt: null,
     });
     expect(await em().findOneOrFail(Subscription, { stripeSubscriptionId: subscription.id })).toMatchObject({
       accountId: 'acct_linked_late',
       status: 'trialing',
       planKey: 'starter',
     });
-    expect(await cursor()).toBeGreaterThanOrEqual(created.created);
+    expect(await em().count(WebhookEvent, { status: 'failed' })).toBe(0);
   });
 
-  it('retries inbox rows left failed or stuck by a crash', async () => {
+  it('retries inbox rows left failed or stuck by a crash, also ones an older version wrote', async () => {
     const account = await em().findOneOrFail(BillingCustomer, { accountId: 'acct_missed' });
     await stack.stripe.customers.update(account.stripeCustomerId as string, { name: 'Stuck Event Ltd' });
     const update = (await stack.stripe.events.list({ type: 'customer.updated', limit: 1 })).data[0];
-    // Stored by a delivery that crashed before processing, two minutes ago — and older than the cursor.
+    // Stored by deliveries that crashed before processing, two minutes ago — and older than the cursor.
     const old = new Date(Date.now() - 120_000);
-    const stuck = { ...update, id: 'evt_stuck_crash', created: 1 };
-    await em().insert(WebhookEvent, {
-      id: randomUUID(),
-      stripeEventId: stuck.id,
-      type: stuck.type,
-      payload: stuck as unknown as Record<string, unknown>,
-      objectId: account.stripeCustomerId,
-      status: 'received',
-      stripeCreatedAt: new Date(1000),
-      receivedAt: old,
-      createdAt: old,
-      updatedAt: old,
-    });
+    const stuckRow = (id: string, nextAttemptAt: Date | null) => {
+      const stuck = { ...update, id, created: 1 };
+      return em().insert(WebhookEvent, {
+        id: randomUUID(),
+        stripeEventId: stuck.id,
+        type: stuck.type,
+        payload: stuck as unknown as Record<string, unknown>,
+        objectId: account.stripeCustomerId,
+        status: 'received',
+        stripeCreatedAt: new Date(1000),
+        receivedAt: old,
+        nextAttemptAt,
+        createdAt: old,
+        updatedAt: old,
+      });
+    };
+    // What the inbox writes on arrival: due for the reconciler a minute later, unless processed by then.
+    await stuckRow('evt_stuck_crash', new Date(old.getTime() + STUCK_AFTER_MS));
+    // Written by a version from before next_attempt_at (during a rolling deploy, or after a rollback).
+    await stuckRow('evt_stuck_older_version', null);
 
     const summary = await reconciler.catchUp();
-    expect(summary.retried).toBeGreaterThanOrEqual(1);
-    expect(await em().findOneOrFail(WebhookEvent, { stripeEventId: 'evt_stuck_crash' })).toMatchObject({
-      status: 'processed',
-      attempts: 1,
-    });
+    expect(summary.retried).toBe(2);
+    for (const stripeEventId of ['evt_stuck_crash', 'evt_stuck_older_version']) {
+      expect(await em().findOneOrFail(WebhookEvent, { stripeEventId })).toMatchObject({
+        status: 'processed',
+        attempts: 1,
+        nextAttemptAt: null,
+      });
+    }
     expect((await em().findOneOrFail(BillingCustomer, { accountId: 'acct_missed' })).name).toBe(
       'Stuck Event Ltd',
     );
@@ -270,6 +330,69 @@ describe('Reconciler', () => {
       (await after.findOneOrFail(Entitlement, { accountId: 'acct_missed', featureKey: 'team_collaboration' }))
         .enabled,
     ).toBe(true);
+  });
+
+  it('a resync that read Stripe before a newer webhook committed keeps the newer state', async () => {
+    const { orm, services } = stack.service.service;
+    const account = await em().findOneOrFail(BillingCustomer, { accountId: 'acct_missed' });
+    const stripeCustomerId = account.stripeCustomerId as string;
+    const { stripeSubscriptionId } = await em().findOneOrFail(Subscription, { accountId: 'acct_missed' });
+    expect(await em().findOneOrFail(Subscription, { stripeSubscriptionId })).toMatchObject({
+      cancelAtPeriodEnd: false,
+    });
+    const webhooks = createWebhookProcessor(orm, services, silentLogger);
+    let newerCardId = '';
+
+    // Stripe changes and its webhooks commit while the resync is between reading Stripe and writing.
+    async function newerStateCommits(): Promise<void> {
+      const known = new Set((await stack.stripe.events.list({ limit: 100 })).data.map((event) => event.id));
+      await stack.stripe.customers.update(stripeCustomerId, { name: 'Newer Than The Resync' });
+      await stack.stripe.subscriptions.update(stripeSubscriptionId, { cancel_at_period_end: true });
+      newerCardId = (
+        await stack.stripe.paymentMethods.attach('pm_card_mastercard', { customer: stripeCustomerId })
+      ).id;
+      const newer = (await stack.stripe.events.list({ limit: 100, types: HANDLED_EVENT_TYPES })).data
+        .filter((event) => !known.has(event.id))
+        .reverse();
+      expect(newer.map((event) => event.type)).toEqual([
+        'customer.updated',
+        'customer.subscription.updated',
+        'payment_method.attached',
+      ]);
+      for (const event of newer) expect(await webhooks.process(event)).toBe('processed');
+    }
+    const stripeClient = services.stripe.stripe;
+    const call = stripeClient.call.bind(stripeClient);
+    let raced = false;
+    const spy = jest.spyOn(stripeClient, 'call').mockImplementation(async (operation, send, intent) => {
+      const answer = await call(operation, send, intent);
+      // The resync's last read: the cards. Everything it holds now is older than what the webhooks write.
+      if (operation === 'customers.listPaymentMethods' && !raced) {
+        raced = true;
+        await newerStateCommits();
+      }
+      return answer;
+    });
+    try {
+      const summary = await reconciler.resyncAccount('acct_missed');
+      expect(raced).toBe(true);
+      // It read the older state (one card) ...
+      expect(summary).toMatchObject({ subscriptions: 1, paymentMethods: 1, planKey: 'professional' });
+    } finally {
+      spy.mockRestore();
+    }
+    // ... and wrote none of it over the newer state the webhooks committed meanwhile.
+    const after = em();
+    expect((await after.findOneOrFail(BillingCustomer, { accountId: 'acct_missed' })).name).toBe(
+      'Newer Than The Resync',
+    );
+    expect(await after.findOneOrFail(Subscription, { stripeSubscriptionId })).toMatchObject({
+      status: 'active',
+      cancelAtPeriodEnd: true,
+    });
+    const cards = await after.find(PaymentMethod, { accountId: 'acct_missed' });
+    expect(cards.map((card) => card.stripePaymentMethodId)).toContain(newerCardId);
+    expect(cards).toHaveLength(2);
   });
 
   it('runs on one instance at a time: a held lock skips the run', async () => {

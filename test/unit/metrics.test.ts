@@ -32,7 +32,10 @@ describe('BillingMetrics', () => {
       async () => {
         reads += 1;
         if (fail) throw new Error('database down');
-        return [{ state: 'failed', count: 2, oldestAgeSeconds: 42.5 }];
+        return [
+          { state: 'failed', count: 2, oldestAgeSeconds: 42.5 },
+          { state: 'dead', count: 1, oldestAgeSeconds: 300_000 },
+        ];
       },
       (error) => errors.push(error),
     );
@@ -42,6 +45,8 @@ describe('BillingMetrics', () => {
     expect(body).toContain('billing_webhook_inbox_events{state="pending"} 0');
     expect(body).toContain('billing_webhook_inbox_oldest_age_seconds{state="failed"} 42.5');
     expect(body).toContain('billing_webhook_inbox_oldest_age_seconds{state="pending"} 0');
+    expect(body).toContain('billing_webhook_inbox_events{state="dead"} 1');
+    expect(body).toContain('billing_webhook_inbox_oldest_age_seconds{state="dead"} 300000');
 
     fail = true;
     const failed = await text(metrics);
