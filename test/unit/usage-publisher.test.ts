@@ -53,4 +53,19 @@ describe('UsagePublisher', () => {
     publisher.flush();
     expect(sent.map((message) => message.used)).toEqual([1, 2]);
   });
+
+  it('never lets an older figure (a commit that finished late) be the last one published', () => {
+    const publisher = new UsagePublisher(pubSub, silentLogger, 250);
+    publisher.changed('acct_1', figures('ai_requests', 38), 38);
+    publisher.changed('acct_1', figures('ai_requests', 40), 40);
+    // Revision 39's commit answered after 40's.
+    publisher.changed('acct_1', figures('ai_requests', 39), 39);
+    jest.advanceTimersByTime(250);
+    expect(sent.map((message) => message.used)).toEqual([38, 40]);
+    // A new period starts its revisions again.
+    const next = { ...figures('ai_requests', 1), periodStart: new Date(1) };
+    publisher.changed('acct_1', next, 1);
+    jest.advanceTimersByTime(250);
+    expect(sent.map((message) => message.used)).toEqual([38, 40, 1]);
+  });
 });

@@ -250,6 +250,7 @@ export class UsageMeter {
       this.publisher.changed(
         counter.accountId,
         usageFiguresOf(item.allowance, counter, item.period, counter.included),
+        counter.revision,
       );
     if (this.metrics) {
       const byMetric = new Map<string, number>();

@@ -11,6 +11,8 @@ export class UsagePublisher {
   private readonly lastSent = new Map<string, number>();
   private readonly waiting = new Map<string, { accountId: string; figures: UsageFigures }>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** The newest counter revision seen per account and metric, in its period: older figures are dropped. */
+  private readonly newest = new Map<string, { periodStart: number; revision: number }>();
 
   constructor(
     private readonly pubSub: BillingPubSub,
@@ -18,8 +20,13 @@ export class UsagePublisher {
     private readonly intervalMs = 250,
   ) {}
 
-  changed(accountId: string, figures: UsageFigures): void {
+  /**
+   * `revision` is the counter row's: commits finishing out of order (several requests of one account at once)
+   * must not leave an older figure as the last one published.
+   */
+  changed(accountId: string, figures: UsageFigures, revision?: number): void {
     const key = `${accountId}\u0000${figures.metric}`;
+    if (revision !== undefined && this.isOlder(key, figures, revision)) return;
     const since = Date.now() - (this.lastSent.get(key) ?? 0);
     if (since >= this.intervalMs && !this.timers.has(key)) {
       this.send(key, accountId, figures);
@@ -32,6 +39,14 @@ export class UsagePublisher {
       timer.unref();
       this.timers.set(key, timer);
     }
+  }
+
+  private isOlder(key: string, figures: UsageFigures, revision: number): boolean {
+    const periodStart = figures.periodStart.getTime();
+    const newest = this.newest.get(key);
+    if (newest && newest.periodStart === periodStart && newest.revision >= revision) return true;
+    if (!newest || periodStart >= newest.periodStart) this.newest.set(key, { periodStart, revision });
+    return false;
   }
 
   /** Sends whatever is waiting now (at shutdown). */
@@ -59,6 +74,10 @@ export class UsagePublisher {
 
   private forgetOld(): void {
     const before = Date.now() - this.intervalMs;
-    for (const [key, at] of this.lastSent) if (at < before) this.lastSent.delete(key);
+    for (const [key, at] of this.lastSent)
+      if (at < before) {
+        this.lastSent.delete(key);
+        this.newest.delete(key);
+      }
   }
 }

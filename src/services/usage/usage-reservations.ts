@@ -209,7 +209,7 @@ export class UsageReservations {
   ): Promise<void> {
     if (quantity === 0) return;
     await this.copies.write([counter], null);
-    this.publisher.changed(counter.accountId, usage);
+    this.publisher.changed(counter.accountId, usage, counter.revision);
     this.metrics?.recorded(counter.metric, 1);
     const threshold = thresholdToTell(counter);
     if (threshold !== null && counter.included !== null)
