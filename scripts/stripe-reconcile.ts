@@ -6,7 +6,7 @@
  */
 import { ConfigError, loadProcessConfig } from '../src/config';
 import { openDatabase } from '../src/database/database';
-import { createLogger } from '../src/logger';
+import { createLogger } from '../src/logging/pino-logger';
 import { InMemoryPubSub } from '../src/pubsub/in-memory-pubsub';
 import type { BillingPubSub } from '../src/pubsub/pubsub';
 import { RedisBillingPubSub } from '../src/pubsub/redis-pubsub';

@@ -26,7 +26,7 @@ import { checkSocketOperation, precheckRequest, queryLimitsRule } from './graphq
 import { retryAfterHeaderPlugin } from './graphql/rate-limit';
 import { registerBillingPageRoutes } from './http/billing-page.routes';
 import { registerHealthRoutes, type ReadinessCheck } from './http/health.routes';
-import type { PinoLogger } from './logger';
+import type { PinoLogger } from './logging/pino-logger';
 import { graphqlMetricsPlugin, liveSubscriptionHooks } from './observability/graphql-metrics';
 import type { BillingMetrics } from './observability/metrics';
 import { registerMetricsRoute } from './observability/metrics.routes';

@@ -4,7 +4,7 @@ import type { Orm } from '../database/database';
 import { ForbiddenError, UnauthenticatedError } from '../errors';
 import type { AccountProfile } from '../services/customer-manager';
 import type { BillingServices } from '../services/billing-services';
-import { type Logger, silentLogger } from '../services/logger';
+import { type Logger, silentLogger } from '../logging/logger';
 import { Loaders } from './loaders';
 import { UsageLoaders } from './usage-loaders';
 

@@ -1,7 +1,7 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { GraphQLError } from 'graphql';
 import { CLIENT_ERROR_CODES } from '../errors';
-import type { Logger } from '../services/logger';
+import type { Logger } from '../logging/logger';
 
 /**
  * Request ids in logs, without AsyncLocalStorage. On Node 20 an AsyncLocalStorage turns on promise hooks for

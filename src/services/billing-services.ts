@@ -13,7 +13,7 @@ import { FeatureProvisioner } from './feature-provisioner';
 import { InvoiceRefunds } from './invoice-refunds';
 import { InvoiceSync } from './invoice-sync';
 import { PaymentMethodSync } from './payment-method-sync';
-import type { Logger } from './logger';
+import type { Logger } from '../logging/logger';
 import { BillingMails } from './notifications/billing-mails';
 import { Notifier } from './notifications/notifier';
 import type { PlanCatalog } from './plans/plan-catalog';

@@ -4,7 +4,7 @@ import { SyncCursor } from '../entities';
 import type { AccountEvents } from './account-events';
 import { type Clock, wallClock } from './clock';
 import type { FeatureProvisioner } from './feature-provisioner';
-import type { Logger } from './logger';
+import type { Logger } from '../logging/logger';
 import type { PlanCatalog } from './plans/plan-catalog';
 
 /** The cursor row holding the fingerprint of the catalog the stored entitlements were last written from. */

@@ -4,7 +4,7 @@ import type Stripe from 'stripe';
 import { BillingCustomer } from '../entities';
 import type { PostalAddress } from '../entities/billing-customer.entity';
 import { NotFoundError } from '../errors';
-import type { Logger } from './logger';
+import type { Logger } from '../logging/logger';
 import type { StripeClient } from './stripe/stripe-client';
 
 /** What the CODITECT app knows about an account's user: the source of the customer's email and name. */

@@ -5,6 +5,7 @@ import { BillingCustomer, Dispute } from '../entities';
 import type { InvoiceRefunds } from './invoice-refunds';
 import type { BillingMails, DisputeNotice } from './notifications/billing-mails';
 import type { StripeClient } from './stripe/stripe-client';
+import { idOf } from './stripe/expandable';
 
 /** Counts disputes as they open and close (`billing_disputes_total`). */
 export interface DisputeMetrics {
@@ -141,9 +142,4 @@ function noticeOf(read: DisputeRead, accountId: string | null): DisputeNotice {
 
 function seconds(value: number | null | undefined): Date | null {
   return typeof value === 'number' ? new Date(value * 1000) : null;
-}
-
-function idOf(value: string | { id?: string } | null | undefined): string | null {
-  if (!value) return null;
-  return typeof value === 'string' ? value : (value.id ?? null);
 }

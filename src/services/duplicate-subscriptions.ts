@@ -5,6 +5,7 @@ import { BillingError } from '../errors';
 import type { BillingMails } from './notifications/billing-mails';
 import type { StripeClient } from './stripe/stripe-client';
 import { LIVE_STATUSES } from './subscription-sync';
+import { idOf } from './stripe/expandable';
 
 /** The subscription metadata key that marks a duplicate we cancelled, naming the subscription the account kept. */
 export const DUPLICATE_OF_METADATA = 'duplicate_of';
@@ -245,9 +246,4 @@ function isLive(subscription: Stripe.Subscription): boolean {
 function keeperOf(live: Stripe.Subscription[]): Stripe.Subscription | null {
   const oldestFirst = [...live].reverse().sort((a, b) => a.created - b.created);
   return oldestFirst.find((subscription) => subscription.status !== 'incomplete') ?? oldestFirst[0] ?? null;
-}
-
-function idOf(value: string | { id: string } | null | undefined): string | null {
-  if (!value) return null;
-  return typeof value === 'string' ? value : value.id;
 }

@@ -1,5 +1,6 @@
 import type Stripe from 'stripe';
 import type { StripeClient } from './stripe/stripe-client';
+import { idOf } from './stripe/expandable';
 
 /** A refunded charge, as far as our invoices are concerned. */
 export interface RefundedInvoice {
@@ -54,9 +55,4 @@ export class InvoiceRefunds {
     }
     return refunded;
   }
-}
-
-function idOf(value: string | { id?: string } | null | undefined): string | null {
-  if (!value) return null;
-  return typeof value === 'string' ? value : (value.id ?? null);
 }

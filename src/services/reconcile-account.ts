@@ -1,5 +1,6 @@
 import type Stripe from 'stripe';
 import type { StripeClient } from './stripe/stripe-client';
+import { idOf } from './stripe/expandable';
 
 /** How many of an account's latest invoices a resync re-applies. */
 export const RESYNC_INVOICE_COUNT = 24;
@@ -80,9 +81,4 @@ export async function listAll<T extends { id: string }>(
     startingAfter = last.id;
   }
   return { items, complete: false };
-}
-
-function idOf(value: string | { id: string } | null | undefined): string | null {
-  if (!value) return null;
-  return typeof value === 'string' ? value : value.id;
 }

@@ -17,7 +17,7 @@ import { STUCK_AFTER_MS } from '../webhooks/inbox-retry-policy';
 import type { ProcessingOutcome, WebhookProcessor } from '../webhooks/webhook-processor';
 import type { BillingServices } from './billing-services';
 import { entitlementsOf } from './feature-provisioner';
-import type { Logger } from './logger';
+import type { Logger } from '../logging/logger';
 import { readStripeAccount } from './reconcile-account';
 import { ReconcileLock } from './reconcile-lock';
 

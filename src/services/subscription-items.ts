@@ -1,4 +1,5 @@
 import type Stripe from 'stripe';
+import { idOf } from './stripe/expandable';
 
 /**
  * A subscription carries one licensed item, the plan's price, and one metered item per metric its plan bills
@@ -88,9 +89,4 @@ export function currentPhaseAsIs(
     ...(phase.collection_method ? { collection_method: phase.collection_method } : {}),
     ...(phase.metadata && Object.keys(phase.metadata).length > 0 ? { metadata: phase.metadata } : {}),
   };
-}
-
-function idOf(value: string | { id: string } | null | undefined): string | null {
-  if (!value) return null;
-  return typeof value === 'string' ? value : value.id;
 }

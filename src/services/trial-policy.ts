@@ -4,6 +4,7 @@ import type { Orm } from '../database/database';
 import { Subscription, TrialFingerprint } from '../entities';
 import { BillingError, ErrorCode } from '../errors';
 import type { StripeClient } from './stripe/stripe-client';
+import { idOf } from './stripe/expandable';
 
 /**
  * One trial per account, and one per card: a trial is free use of a paid plan, so a second one (cancel, start
@@ -83,11 +84,6 @@ export class TrialPolicy {
       { name: `subscription.end-trial-of-used-card:${subscription.id}` },
     );
   }
-}
-
-function idOf(value: string | { id: string } | null | undefined): string | null {
-  if (!value) return null;
-  return typeof value === 'string' ? value : value.id;
 }
 
 /** The fingerprint of a card payment method, or null (another kind of payment method, or none given). */

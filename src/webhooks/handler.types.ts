@@ -9,7 +9,7 @@ import type { DuplicateSubscriptions } from '../services/duplicate-subscriptions
 import type { FeatureProvisioner } from '../services/feature-provisioner';
 import type { InvoiceRefunds } from '../services/invoice-refunds';
 import type { InvoiceSync } from '../services/invoice-sync';
-import type { Logger } from '../services/logger';
+import type { Logger } from '../logging/logger';
 import type { PaymentMethodSync } from '../services/payment-method-sync';
 import type { StripeClient } from '../services/stripe/stripe-client';
 import type { SubscriptionSync } from '../services/subscription-sync';

@@ -5,7 +5,7 @@ import { Topic } from '../../src/pubsub/topics';
 import { AccountEvents } from '../../src/services/account-events';
 import { catalogFingerprint, reprovisionAfterCatalogChange } from '../../src/services/catalog-reprovisioning';
 import { FeatureProvisioner } from '../../src/services/feature-provisioner';
-import { silentLogger } from '../../src/services/logger';
+import { silentLogger } from '../../src/logging/logger';
 import { loadPlanCatalog, PlanCatalog } from '../../src/services/plans/plan-catalog';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { createCustomer, createSubscription } from '../support/factories';

@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import Stripe from 'stripe';
 import { UsageCounter, WebhookEvent } from '../../src/entities';
 import { type BillingService, createWebhookProcessor, startService } from '../../src/service';
-import { silentLogger } from '../../src/services/logger';
+import { silentLogger } from '../../src/logging/logger';
 import { loadPlanCatalog } from '../../src/services/plans/plan-catalog';
 import { syncCatalog } from '../../src/services/stripe/catalog-sync';
 import { type BillingStack, startBillingStack } from '../support/billing-stack';

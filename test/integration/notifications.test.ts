@@ -6,7 +6,7 @@ import { ormOptions } from '../../src/database/orm-options';
 import { Notification } from '../../src/entities';
 import { loadPlanCatalog } from '../../src/services/plans/plan-catalog';
 import type { BillingNotifications } from '../../src/webhooks/billing-notifications';
-import type { Logger } from '../../src/services/logger';
+import type { Logger } from '../../src/logging/logger';
 import {
   BillingMails,
   createMailTransport,

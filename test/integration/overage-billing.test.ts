@@ -1,5 +1,5 @@
 import type Stripe from 'stripe';
-import { silentLogger } from '../../src/services/logger';
+import { silentLogger } from '../../src/logging/logger';
 import { OverageReporter } from '../../src/services/usage/overage-reporter';
 import { type BillingStack, startBillingStack } from '../support/billing-stack';
 

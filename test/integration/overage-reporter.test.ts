@@ -11,7 +11,7 @@ import type { StoredMeterEvent } from '../../emulator/src/resources/meter-events
 import { openDatabase, type Orm } from '../../src/database/database';
 import { type BillingCustomer, UsageCounter } from '../../src/entities';
 import { BillingError } from '../../src/errors';
-import { silentLogger } from '../../src/services/logger';
+import { silentLogger } from '../../src/logging/logger';
 import { loadPlanCatalog } from '../../src/services/plans/plan-catalog';
 import { syncCatalog } from '../../src/services/stripe/catalog-sync';
 import { StripeClient } from '../../src/services/stripe/stripe-client';

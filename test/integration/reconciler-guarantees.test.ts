@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type Stripe from 'stripe';
 import { BillingCustomer, Subscription, SyncCursor, WebhookEvent } from '../../src/entities';
 import { createWebhookProcessor } from '../../src/service';
-import { silentLogger } from '../../src/services/logger';
+import { silentLogger } from '../../src/logging/logger';
 import { EVENTS_CURSOR, Reconciler, type ReconcilerLimits } from '../../src/services/reconciler';
 import { MAX_AGE_MS, MAX_ATTEMPTS } from '../../src/webhooks/inbox-retry-policy';
 import { type BillingStack, startBillingStack } from '../support/billing-stack';

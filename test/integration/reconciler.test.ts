@@ -13,7 +13,7 @@ import {
 } from '../../src/entities';
 import { Topic } from '../../src/pubsub/topics';
 import { createWebhookProcessor } from '../../src/service';
-import { silentLogger } from '../../src/services/logger';
+import { silentLogger } from '../../src/logging/logger';
 import { EVENTS_CURSOR, type Reconciler } from '../../src/services/reconciler';
 import { HANDLED_EVENT_TYPES } from '../../src/webhooks/handlers';
 import { STUCK_AFTER_MS } from '../../src/webhooks/inbox-retry-policy';

@@ -1,4 +1,4 @@
-import { silentLogger } from '../../src/services/logger';
+import { silentLogger } from '../../src/logging/logger';
 import { StripeClient } from '../../src/services/stripe/stripe-client';
 import { startTestEmulator, TEST_STRIPE_KEY, type TestEmulator } from '../support/emulator';
 

@@ -3,7 +3,7 @@ import { InMemoryPubSub } from '../../src/pubsub/in-memory-pubsub';
 import { Topic } from '../../src/pubsub/topics';
 import { FeatureProvisioner } from '../../src/services/feature-provisioner';
 import { wallClock } from '../../src/services/clock';
-import { silentLogger } from '../../src/services/logger';
+import { silentLogger } from '../../src/logging/logger';
 import { loadPlanCatalog } from '../../src/services/plans/plan-catalog';
 import type { MetricKey, Plan } from '../../src/services/plans/plan.types';
 import type { AccountAllowances, MetricAllowance } from '../../src/services/usage/account-allowances';

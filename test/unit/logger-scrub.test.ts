@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
-import { createLogger, scrubLogLine, scrubSecrets } from '../../src/logger';
+import { createLogger } from '../../src/logging/pino-logger';
+import { scrubLogLine, scrubSecrets } from '../../src/logging/redaction';
 
 /** The last pass over each log line: secrets in any field, any case and any encoding are gone. */
 const JWT = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhY2N0XzEifQ.c2lnbmF0dXJlLXBhcnQ';

@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
-import { createLogger, scrubSecrets } from '../../src/logger';
+import { createLogger } from '../../src/logging/pino-logger';
+import { scrubSecrets } from '../../src/logging/redaction';
 import { GraphQLError } from 'graphql';
 import { operationErrorLogPlugin } from '../../src/observability/request-scope';
 

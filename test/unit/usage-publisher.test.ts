@@ -1,5 +1,5 @@
 import type { BillingPubSub } from '../../src/pubsub/pubsub';
-import { silentLogger } from '../../src/services/logger';
+import { silentLogger } from '../../src/logging/logger';
 import { UsagePublisher } from '../../src/services/usage/usage-publisher';
 import type { UsageFigures } from '../../src/services/usage/usage-reader';
 

@@ -1,9 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { BillingCustomer, PaymentMethod, Subscription } from '../../entities';
-import type { Logger } from '../logger';
+import type { Logger } from '../../logging/logger';
 import type { PlanCatalog } from '../plans/plan-catalog';
 import { DUPLICATE_OF_METADATA } from '../duplicate-subscriptions';
 import type { Notifier } from './notifier';
+import { idOf } from '../stripe/expandable';
 
 /** The fields of a Stripe invoice a payment-failed mail needs (a `Stripe.Invoice` fits). */
 export interface FailedInvoice {
@@ -248,11 +249,6 @@ export class BillingMails {
     if (!stored) return null;
     return this.catalog.find(stored.planKey)?.name ?? stored.planKey;
   }
-}
-
-function idOf(value: string | { id: string } | null | undefined): string | null {
-  if (!value) return null;
-  return typeof value === 'string' ? value : value.id;
 }
 
 function fromUnix(seconds: number | null): Date | null {

@@ -5,7 +5,7 @@ import {
   type Transporter,
 } from 'nodemailer';
 import type { Config } from '../../config';
-import type { Logger } from '../logger';
+import type { Logger } from '../../logging/logger';
 
 /** One mail, ready to go. */
 export interface OutgoingMail {

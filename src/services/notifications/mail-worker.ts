@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { EntityManager, QueryResult } from '@mikro-orm/postgresql';
 import { Notification } from '../../entities/notification.entity';
-import type { Logger } from '../logger';
+import type { Logger } from '../../logging/logger';
 import { MailDeliveryError, type MailTransport, type OutgoingMail } from './mail-transport';
 import { InvalidNotificationError, parseNotificationMessage } from './messages';
 import { renderNotification } from './templates';

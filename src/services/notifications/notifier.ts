@@ -1,7 +1,7 @@
 import { raw } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Notification } from '../../entities/notification.entity';
-import { type Logger, silentLogger } from '../logger';
+import { type Logger, silentLogger } from '../../logging/logger';
 import { dedupeKeyOf, type NotificationMessageInput, parseNotificationMessage } from './messages';
 
 /** A mail to send: to whom, about which account, and what (see `NotificationMessageInput`). */

@@ -1,6 +1,6 @@
 import type Redis from 'ioredis';
 import type { Caller } from '../../auth/caller';
-import type { Logger } from '../logger';
+import type { Logger } from '../../logging/logger';
 import { RedisTokenBuckets } from './redis-token-bucket';
 import { type BucketLimit, InMemoryTokenBuckets, type TokenBuckets } from './token-bucket';
 

@@ -9,8 +9,3 @@ import { idempotencyKey } from './idempotency-key';
 export function syncKey(intent: string, params: unknown): string {
   return idempotencyKey(`sync:${intent}`, params);
 }
-
-/** The id of an expandable Stripe reference (`product`, `meter`), whether or not it was expanded. */
-export function idOf(reference: string | { id: string }): string {
-  return typeof reference === 'string' ? reference : reference.id;
-}

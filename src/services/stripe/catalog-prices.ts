@@ -1,5 +1,6 @@
 import Stripe from 'stripe';
-import { idOf, syncKey } from './catalog-keys';
+import { syncKey } from './catalog-keys';
+import { idOf } from './expandable';
 import type { SyncReport } from './catalog-report';
 
 /** What the catalog wants the price under one lookup key to be. */

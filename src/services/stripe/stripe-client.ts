@@ -2,7 +2,7 @@ import Stripe from 'stripe';
 import type { Config } from '../../config';
 import type { StripeCallMetrics, StripeCallOutcome } from '../../observability/metrics';
 import { SERVICE_NAME, SERVICE_VERSION } from '../../version';
-import type { Logger } from '../logger';
+import type { Logger } from '../../logging/logger';
 import { idempotencyKey } from './idempotency-key';
 import { RateLimiter } from './rate-limiter';
 import { toBillingError } from './stripe-errors';

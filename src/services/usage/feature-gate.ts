@@ -3,7 +3,7 @@ import type { BillingPubSub } from '../../pubsub/pubsub';
 import { type EntitlementsChangedPayload, Topic } from '../../pubsub/topics';
 import { type Clock, wallClock } from '../clock';
 import type { FeatureProvisioner } from '../feature-provisioner';
-import type { Logger } from '../logger';
+import type { Logger } from '../../logging/logger';
 import type { PlanCatalog } from '../plans/plan-catalog';
 import { type AccountAllowances, loadAccountAllowances } from './account-allowances';
 

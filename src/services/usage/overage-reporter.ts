@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
 import { BillingError, ErrorCode } from '../../errors';
-import type { Logger } from '../logger';
+import type { Logger } from '../../logging/logger';
 import type { PlanCatalog } from '../plans/plan-catalog';
 import type { MetricKey } from '../plans/plan.types';
 import { METER_CUSTOMER_PAYLOAD_KEY, METER_VALUE_PAYLOAD_KEY } from '../stripe/catalog-meters';

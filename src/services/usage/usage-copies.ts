@@ -1,5 +1,5 @@
 import type Redis from 'ioredis';
-import type { Logger } from '../logger';
+import type { Logger } from '../../logging/logger';
 
 /** One counter's figures as copied to Redis. */
 export interface CounterFigures {

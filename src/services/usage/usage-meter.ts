@@ -3,7 +3,7 @@ import type { Orm } from '../../database/database';
 import { UsageCounter } from '../../entities';
 import { BadUserInputError, BillingError, ErrorCode } from '../../errors';
 import type { Clock } from '../clock';
-import type { Logger } from '../logger';
+import type { Logger } from '../../logging/logger';
 import type { Notifier } from '../notifications/notifier';
 import type { AccountAllowances, MetricAllowance } from './account-allowances';
 import type { FeatureGate } from './feature-gate';

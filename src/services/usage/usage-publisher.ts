@@ -1,6 +1,6 @@
 import type { BillingPubSub } from '../../pubsub/pubsub';
 import { Topic, type UsageUpdatedPayload } from '../../pubsub/topics';
-import type { Logger } from '../logger';
+import type { Logger } from '../../logging/logger';
 import type { UsageFigures } from './usage-reader';
 
 /**

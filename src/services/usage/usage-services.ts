@@ -4,7 +4,7 @@ import type { BillingPubSub } from '../../pubsub/pubsub';
 import type { AccountEvents } from '../account-events';
 import type { Clock } from '../clock';
 import type { FeatureProvisioner } from '../feature-provisioner';
-import type { Logger } from '../logger';
+import type { Logger } from '../../logging/logger';
 import { Notifier } from '../notifications/notifier';
 import type { PlanCatalog } from '../plans/plan-catalog';
 import { EntitlementOverrides } from './entitlement-overrides';

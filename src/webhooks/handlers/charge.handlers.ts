@@ -1,6 +1,7 @@
 import type Stripe from 'stripe';
 import type { WebhookHandler } from '../handler.types';
-import { customerRowFor, idOf } from './linking';
+import { customerRowFor } from './linking';
+import { idOf } from '../../services/stripe/expandable';
 
 /**
  * charge.refunded: what was refunded of the invoice the charge paid is kept on our invoice row (the invoice

@@ -1,6 +1,7 @@
 import type Stripe from 'stripe';
 import { effectResultOf, NotOursError, type WebhookHandler } from '../handler.types';
-import { idOf, linkCustomer } from './linking';
+import { linkCustomer } from './linking';
+import { idOf } from '../../services/stripe/expandable';
 import { settleDuplicates } from './subscription.handlers';
 
 /**

@@ -1,6 +1,7 @@
 import type Stripe from 'stripe';
 import { type Effect, effectResultOf, type HandlerTools, type WebhookHandler } from '../handler.types';
-import { customerRowFor, idOf } from './linking';
+import { customerRowFor } from './linking';
+import { idOf } from '../../services/stripe/expandable';
 import { applySubscription } from './subscription.handlers';
 
 /**

@@ -2,12 +2,6 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { BillingCustomer } from '../../entities';
 import { RetryLaterError } from '../handler.types';
 
-/** The id of an expandable Stripe field, whether Stripe sent the id or the object. */
-export function idOf(value: string | { id: string } | null | undefined): string | null {
-  if (!value) return null;
-  return typeof value === 'string' ? value : value.id;
-}
-
 /**
  * Our customer row for a Stripe customer. An event can arrive before we linked the customer to an account
  * (before `checkout.session.completed`): if the object names its account (our metadata), the link is made

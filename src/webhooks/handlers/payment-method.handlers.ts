@@ -1,7 +1,8 @@
 import type Stripe from 'stripe';
 import { BillingCustomer, PaymentMethod } from '../../entities';
 import type { HandlerTools, WebhookHandler } from '../handler.types';
-import { customerRowFor, idOf } from './linking';
+import { customerRowFor } from './linking';
+import { idOf } from '../../services/stripe/expandable';
 
 /**
  * payment_method.attached and .detached: the card as Stripe has it now (a detached card has no customer and is

@@ -1,7 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
 import { type EffectResult, effectResultOf, type HandlerTools, type WebhookHandler } from '../handler.types';
-import { customerRowFor, idOf } from './linking';
+import { customerRowFor } from './linking';
+import { idOf } from '../../services/stripe/expandable';
 
 /**
  * customer.subscription.created, .updated and .deleted: whatever the event says, the subscription is read
