@@ -255,7 +255,7 @@ async function main(): Promise<void> {
     const bare = await startChild('bench/targets/bare-apollo.ts', [], {}, /READY (\S+)/);
     targets.push(bare);
     // What production runs when it is built (CI builds before the bench): compiled, with the image's heap cap.
-    const built = existsSync(resolve(ROOT, 'dist/src/service.js'));
+    const built = existsSync(resolve(ROOT, 'dist/src/app/create-app.js'));
     const service = await startChild(
       built ? 'bench/targets/built-service.js' : 'bench/targets/billing-service.ts',
       [],

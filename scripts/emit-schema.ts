@@ -2,7 +2,7 @@
 import 'reflect-metadata';
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { printBillingSchema } from '../src/graphql/print-schema';
+import { printBillingSchema } from '../src/resolvers';
 
 printBillingSchema().then((sdl) => {
   writeFileSync(resolve(__dirname, '..', 'schema.graphql'), sdl);

@@ -10,10 +10,10 @@ import { createLogger } from '../src/logging/pino-logger';
 import { InMemoryPubSub } from '../src/pubsub/in-memory-pubsub';
 import type { BillingPubSub } from '../src/pubsub/pubsub';
 import { RedisBillingPubSub } from '../src/pubsub/redis-pubsub';
-import { createWebhookProcessor } from '../src/service';
-import { BillingServices } from '../src/services/billing-services';
-import { loadPlanCatalog } from '../src/services/plans/plan-catalog';
-import { Reconciler, reconcilerSettings } from '../src/services/reconciler';
+import { buildCoreServices } from '../src/app/core-services';
+import { buildStripeServices } from '../src/app/stripe-services';
+import { buildWebhookPipeline } from '../src/app/webhook-pipeline';
+import { BillingMetrics } from '../src/observability/metrics';
 
 function accountArgument(args: readonly string[]): string | null {
   const index = args.indexOf('--account');
@@ -35,9 +35,11 @@ async function main(): Promise<void> {
     ? new RedisBillingPubSub(config.redis.url)
     : new InMemoryPubSub();
   try {
-    const services = new BillingServices(config, orm, loadPlanCatalog(), pubSub, logger);
-    const processor = createWebhookProcessor(orm, services, logger);
-    const reconciler = new Reconciler(orm, processor, services, reconcilerSettings(config), logger);
+    const core = buildCoreServices(config, pubSub, logger);
+    const metrics = new BillingMetrics();
+    const stripe = buildStripeServices(config, orm, core, metrics, logger);
+    if (!stripe) throw new ConfigError(['STRIPE_SECRET_KEY is required']);
+    const { reconciler } = buildWebhookPipeline(config, orm, core, stripe, metrics, logger);
     if (accountId) {
       const summary = await reconciler.resyncAccount(accountId);
       console.log(

@@ -1,20 +1,21 @@
 import 'reflect-metadata';
 import { ConfigError, loadProcessConfig } from './config';
-import { startService } from './service';
+import { createApp } from './app/create-app';
 
 /** Entry point: `node dist/src/main.js` in production, `npm run dev` in development. */
 async function main(): Promise<void> {
   const config = loadProcessConfig();
-  const service = await startService(config, { migrate: !config.isProduction });
-  service.http.app.log.info({ url: `${service.url}/graphql` }, 'CODITECT Billing is serving');
+  const app = await createApp(config, { migrate: !config.isProduction });
+  const url = await app.start();
+  app.http.app.log.info({ url: `${url}/graphql` }, 'CODITECT Billing is serving');
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    service.http.app.log.info({ signal }, 'shutting down gracefully');
+    app.http.app.log.info({ signal }, 'shutting down gracefully');
     const force = setTimeout(() => process.exit(1), config.shutdownGraceMs + 5000).unref();
-    await service.stop();
+    await app.stop();
     clearTimeout(force);
     process.exit(0);
   };

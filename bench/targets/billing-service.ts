@@ -2,7 +2,7 @@
 import 'reflect-metadata';
 import pg from 'pg';
 import { loadProcessConfig } from '../../src/config';
-import { startService } from '../../src/service';
+import { createApp } from '../../src/app/create-app';
 
 /**
  * BENCH_STATS=1 (bench/webhook-latency.ts): count the SQL statements this process sends, by verb and table, and
@@ -33,16 +33,14 @@ if (STATS) {
 }
 
 async function main(): Promise<void> {
-  const service = await startService(loadProcessConfig(), { migrate: true });
-  console.log(`READY ${service.url}`);
+  const app = await createApp(loadProcessConfig(), { migrate: true });
+  console.log(`READY ${await app.start()}`);
   if (STATS) {
     process.on('SIGUSR2', () => {
-      const stripe = service.services.hasStripe
+      const stripeClient = app.services.stripe?.stripe;
+      const stripe = stripeClient
         ? Object.fromEntries(
-            [...service.services.stripe.stripe.statistics()].map(([operation, stats]) => [
-              operation,
-              stats.calls,
-            ]),
+            [...stripeClient.statistics()].map(([operation, stats]) => [operation, stats.calls]),
           )
         : {};
       const memory = process.memoryUsage();
@@ -58,7 +56,7 @@ async function main(): Promise<void> {
       );
     });
   }
-  process.once('SIGTERM', () => void service.stop().then(() => process.exit(0)));
+  process.once('SIGTERM', () => void app.stop().then(() => process.exit(0)));
 }
 
 void main();

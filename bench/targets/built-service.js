@@ -4,12 +4,12 @@
  */
 require('reflect-metadata');
 const { loadProcessConfig } = require('../../dist/src/config');
-const { startService } = require('../../dist/src/service');
+const { createApp } = require('../../dist/src/app/create-app');
 
 async function main() {
-  const service = await startService(loadProcessConfig(), { migrate: true });
-  console.log(`READY ${service.url}`);
-  process.once('SIGTERM', () => void service.stop().then(() => process.exit(0)));
+  const app = await createApp(loadProcessConfig(), { migrate: true });
+  console.log(`READY ${await app.start()}`);
+  process.once('SIGTERM', () => void app.stop().then(() => process.exit(0)));
 }
 
 void main();

@@ -2,11 +2,17 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { AuthenticatedCaller, Caller } from '../auth/caller';
 import type { Orm } from '../database/database';
 import { ForbiddenError, UnauthenticatedError } from '../errors';
+import type { AccountReads } from '../services/accounts/account-reads';
 import type { AccountProfile } from '../services/customer-manager';
-import type { BillingServices } from '../services/billing-services';
 import { type Logger, silentLogger } from '../logging/logger';
 import { Loaders } from './loaders';
-import { UsageLoaders } from './usage-loaders';
+import { type UsageReading, UsageLoaders } from './usage-loaders';
+
+/** What a request reads through its loaders: accounts' rows, and their allowances and usage. */
+export interface RequestReads {
+  accounts: AccountReads;
+  usage: UsageReading;
+}
 
 /**
  * What every resolver receives for one operation. The EntityManager and the loaders are made on first use:
@@ -21,7 +27,7 @@ export class RequestContext {
     readonly caller: Caller,
     readonly requestId: string,
     private readonly orm: Orm,
-    readonly services: BillingServices,
+    private readonly reads: RequestReads,
     /** Makes the request's logger (made on first use: a child logger costs a redaction pass to build). */
     private readonly makeLog: () => Logger = () => silentLogger,
   ) {}
@@ -40,13 +46,13 @@ export class RequestContext {
   }
 
   get loaders(): Loaders {
-    this.requestLoaders ??= new Loaders(() => this.em);
+    this.requestLoaders ??= new Loaders(this.reads.accounts, () => this.em);
     return this.requestLoaders;
   }
 
   /** Loaders of allowances (from the feature gate's cache) and usage counters (from the Redis copies). */
   get usageLoaders(): UsageLoaders {
-    this.requestUsageLoaders ??= new UsageLoaders(this.services.usage);
+    this.requestUsageLoaders ??= new UsageLoaders(this.reads.usage);
     return this.requestUsageLoaders;
   }
 

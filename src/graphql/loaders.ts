@@ -1,129 +1,72 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import DataLoader from 'dataloader';
-import { BillingCustomer, Invoice, PaymentMethod, Subscription } from '../entities';
-import { LIVE_STATUSES } from '../services/subscription-sync';
-
-export interface InvoicePageKey {
-  accountId: string;
-  first: number;
-  /** The `stripeCreatedAt` (ms) and id of the last invoice of the previous page. */
-  after: { createdAtMs: number; id: string } | null;
-}
-
-export interface InvoicePage {
-  rows: Invoice[];
-  hasNextPage: boolean;
-}
+import type { BillingCustomer, PaymentMethod, Subscription } from '../entities';
+import type { AccountReads, InvoicePage, InvoicePageRequest } from '../services/accounts/account-reads';
 
 /**
- * Per-request DataLoaders: nested fields of many accounts load in one query per kind, never one per parent.
- * Each loader is made on first use, so a request that needs none pays nothing.
+ * Per-request DataLoaders over `AccountReads`: nested fields of many accounts are answered by one batch per
+ * kind, never one query per parent. Each loader is made on first use, so a request that needs none pays nothing.
  */
 export class Loaders {
   private customers?: DataLoader<string, BillingCustomer | null>;
   private subscriptions?: DataLoader<string, Subscription | null>;
   private paymentMethods?: DataLoader<string, PaymentMethod[]>;
-  private invoices?: DataLoader<InvoicePageKey, InvoicePage, string>;
+  private invoices?: DataLoader<InvoicePageRequest, InvoicePage, string>;
 
-  constructor(private readonly em: () => EntityManager) {}
+  constructor(
+    private readonly reads: AccountReads,
+    private readonly em: () => EntityManager,
+  ) {}
 
   get customerByAccount(): DataLoader<string, BillingCustomer | null> {
-    this.customers ??= new DataLoader(async (accountIds) => {
-      const rows = await this.em().find(BillingCustomer, { accountId: { $in: [...accountIds] } });
-      const byAccount = new Map(rows.map((row) => [row.accountId, row]));
-      return accountIds.map((accountId) => byAccount.get(accountId) ?? null);
-    });
+    this.customers ??= new DataLoader((accountIds) => this.reads.customersOf(this.em(), accountIds));
     return this.customers;
   }
 
-  /** The live subscription of each account (the newest, should Stripe ever hold two). */
+  /** The live subscription of each account. */
   get subscriptionByAccount(): DataLoader<string, Subscription | null> {
-    this.subscriptions ??= new DataLoader(async (accountIds) => {
-      const rows = await this.em().find(
-        Subscription,
-        { accountId: { $in: [...accountIds] }, status: { $in: [...LIVE_STATUSES] } },
-        { orderBy: { createdAt: 'asc' } },
-      );
-      const byAccount = new Map(rows.map((row) => [row.accountId, row]));
-      return accountIds.map((accountId) => byAccount.get(accountId) ?? null);
-    });
+    this.subscriptions ??= new DataLoader((accountIds) =>
+      this.reads.liveSubscriptionsOf(this.em(), accountIds),
+    );
     return this.subscriptions;
   }
 
   get paymentMethodsByAccount(): DataLoader<string, PaymentMethod[]> {
-    this.paymentMethods ??= new DataLoader(async (accountIds) => {
-      const rows = await this.em().find(
-        PaymentMethod,
-        { accountId: { $in: [...accountIds] } },
-        { orderBy: { isDefault: 'desc', createdAt: 'asc' } },
-      );
-      return accountIds.map((accountId) => rows.filter((row) => row.accountId === accountId));
-    });
+    this.paymentMethods ??= new DataLoader((accountIds) =>
+      this.reads.paymentMethodsOf(this.em(), accountIds),
+    );
     return this.paymentMethods;
   }
 
-  /**
-   * A page of invoices per account, newest first. All accounts asking for the same page shape are answered by
-   * one query (a window function numbers each account's invoices), whatever the number of accounts.
-   */
-  get invoicesByAccount(): DataLoader<InvoicePageKey, InvoicePage, string> {
-    this.invoices ??= new DataLoader(
-      async (keys) => {
-        const groups = new Map<string, InvoicePageKey[]>();
-        for (const key of keys) {
-          const shape = `${key.first}:${key.after?.createdAtMs ?? ''}:${key.after?.id ?? ''}`;
-          groups.set(shape, [...(groups.get(shape) ?? []), key]);
-        }
-        const pages = new Map<string, InvoicePage>();
-        for (const group of groups.values()) {
-          const { first, after } = group[0];
-          const rows = await this.invoicePageRows(
-            group.map((key) => key.accountId),
-            first,
-            after,
-          );
-          for (const key of group) {
-            const mine = rows.filter((row) => row.accountId === key.accountId);
-            pages.set(invoiceKey(key), { rows: mine.slice(0, first), hasNextPage: mine.length > first });
-          }
-        }
-        return keys.map((key) => pages.get(invoiceKey(key)) ?? { rows: [], hasNextPage: false });
-      },
-      { cacheKeyFn: invoiceKey },
-    );
+  /** A page of invoices per account: the accounts asking for the same page shape share one query. */
+  get invoicesByAccount(): DataLoader<InvoicePageRequest, InvoicePage, string> {
+    this.invoices ??= new DataLoader((requests) => this.invoicePages(requests), { cacheKeyFn: requestKey });
     return this.invoices;
   }
 
-  private async invoicePageRows(
-    accountIds: string[],
-    first: number,
-    after: InvoicePageKey['after'],
-  ): Promise<Invoice[]> {
-    const em = this.em();
-    const knex = em.getKnex();
-    const numbered = knex('invoice')
-      .select('*')
-      .select(
-        knex.raw(
-          'row_number() over (partition by account_id order by stripe_created_at desc, id desc) as position',
-        ),
-      )
-      .whereIn('account_id', accountIds);
-    if (after) {
-      numbered.whereRaw('(stripe_created_at, id) < (?, ?)', [new Date(after.createdAtMs), after.id]);
+  private async invoicePages(requests: readonly InvoicePageRequest[]): Promise<InvoicePage[]> {
+    const byShape = new Map<string, InvoicePageRequest[]>();
+    for (const request of requests) {
+      const shape = `${request.first}:${request.after?.createdAtMs ?? ''}:${request.after?.id ?? ''}`;
+      byShape.set(shape, [...(byShape.get(shape) ?? []), request]);
     }
-    // Run through the EntityManager (not knex directly) so it is logged and counted like every other query.
-    const rows: Array<Record<string, unknown>> = await em.execute(
-      knex
-        .select('*')
-        .from(numbered.as('numbered'))
-        .where('position', '<=', first + 1)
-        .orderBy([{ column: 'account_id' }, { column: 'position' }]),
-    );
-    return rows.map((row) => em.map(Invoice, row));
+    const pages = new Map<string, InvoicePage>();
+    for (const group of byShape.values()) {
+      const { first, after } = group[0] as InvoicePageRequest;
+      const answers = await this.reads.invoicePages(
+        this.em(),
+        group.map((request) => request.accountId),
+        first,
+        after,
+      );
+      for (const [index, request] of group.entries()) {
+        pages.set(requestKey(request), answers[index] as InvoicePage);
+      }
+    }
+    return requests.map((request) => pages.get(requestKey(request)) ?? { rows: [], hasNextPage: false });
   }
 }
 
-function invoiceKey(key: InvoicePageKey): string {
-  return `${key.accountId}|${key.first}|${key.after?.createdAtMs ?? ''}|${key.after?.id ?? ''}`;
+function requestKey(request: InvoicePageRequest): string {
+  return `${request.accountId}|${request.first}|${request.after?.createdAtMs ?? ''}|${request.after?.id ?? ''}`;
 }

@@ -4,6 +4,9 @@ import { type UsagePeriod, usagePeriodAt } from '../services/usage/usage-period'
 import { type UsageFigures, usageSummariesOf } from '../services/usage/usage-reader';
 import type { UsageServices } from '../services/usage/usage-services';
 
+/** What the usage loaders read with: the feature gate's allowances, the counters, and billing's clock. */
+export type UsageReading = Pick<UsageServices, 'gate' | 'reader' | 'clock'>;
+
 /** An account's allowances and its usage of every metric in the current usage period. */
 export interface AccountUsage {
   allowances: AccountAllowances;
@@ -25,7 +28,7 @@ export class UsageLoaders {
   readonly cachedUsage: DataLoader<string, AccountUsage>;
   readonly usage: DataLoader<string, AccountUsage>;
 
-  constructor(usage: UsageServices) {
+  constructor(usage: UsageReading) {
     const { gate } = usage;
     this.cachedAllowances = new DataLoader((accountIds) => gate.allowancesOf(accountIds));
     this.cachedUsage = new DataLoader((accountIds) =>
@@ -38,7 +41,7 @@ export class UsageLoaders {
 }
 
 async function usageOf(
-  usage: UsageServices,
+  usage: UsageReading,
   accountIds: readonly string[],
   reading: Promise<AccountAllowances[]>,
 ): Promise<AccountUsage[]> {

@@ -9,13 +9,24 @@ import { InvoiceConnection } from '../schema/invoice.type';
 import { PaymentMethod } from '../schema/payment-method.type';
 import { Plan } from '../schema/plan.type';
 import { BillingSubscription } from '../schema/subscription.type';
-import { accountsPage, decodeCursor, encodeCursor, pageSize } from './pagination';
+import type { AccountReads } from '../services/accounts/account-reads';
+import type { Clock } from '../services/clock';
+import type { FeatureProvisioner } from '../services/feature-provisioner';
+import type { PlanCatalog } from '../services/plans/plan-catalog';
+import { decodeCursor, encodeCursor, pageSize } from './pagination';
 import type { MetricKey } from '../services/plans/plan.types';
 import { decideFeatureAccess } from '../services/usage/feature-access';
 import { isMetricKey } from '../services/usage/usage-validation';
 
 @Resolver(() => Account)
 export class AccountResolver {
+  constructor(
+    private readonly reads: AccountReads,
+    private readonly catalog: PlanCatalog,
+    private readonly provisioner: FeatureProvisioner,
+    private readonly clock: Clock,
+  ) {}
+
   @Query(() => Account, { description: "The caller's own account" })
   viewer(@Ctx() context: RequestContext): Account {
     return accountOf(context.requireCaller().accountId);
@@ -34,7 +45,17 @@ export class AccountResolver {
     @Arg('after', () => String, { nullable: true }) after?: string,
   ): Promise<AccountConnection> {
     context.requireRole('admin');
-    return accountsPage(context.em, pageSize(first), after ?? null);
+    const size = pageSize(first);
+    const afterAccountId = after ? Buffer.from(after, 'base64url').toString('utf8') : null;
+    const page = await this.reads.accountsWithCustomer(context.em, size, afterAccountId);
+    const last = page.accountIds.at(-1);
+    return {
+      nodes: page.accountIds.map(accountOf),
+      pageInfo: {
+        hasNextPage: page.hasNextPage,
+        endCursor: last ? Buffer.from(last).toString('base64url') : null,
+      },
+    };
   }
 
   @FieldResolver(() => Customer, { nullable: true })
@@ -51,14 +72,14 @@ export class AccountResolver {
   ): Promise<BillingSubscription | null> {
     checkAccess(account, context);
     const row = await context.loaders.subscriptionByAccount.load(account.id);
-    return row ? toSubscription(row, context.services.catalog) : null;
+    return row ? toSubscription(row, this.catalog) : null;
   }
 
   @FieldResolver(() => Plan, { description: 'The effective plan: free without a live subscription' })
   async plan(@Root() account: Account, @Ctx() context: RequestContext): Promise<Plan> {
     checkAccess(account, context);
     const subscription = await context.loaders.subscriptionByAccount.load(account.id);
-    return toPlan(context.services.provisioner.effectivePlan(subscription, context.services.clock.now()));
+    return toPlan(this.provisioner.effectivePlan(subscription, this.clock.now()));
   }
 
   @FieldResolver(() => [Entitlement], {

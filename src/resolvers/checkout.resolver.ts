@@ -1,7 +1,10 @@
 import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import type { RequestContext } from '../graphql/context';
 import { toSubscription } from '../graphql/mappers';
-import type { CheckoutSessionView } from '../services/checkout-sessions';
+import type { CheckoutSessions, CheckoutSessionView } from '../services/checkout-sessions';
+import type { PlanCatalog } from '../services/plans/plan-catalog';
+import type { PortalSessions } from '../services/portal-sessions';
+import { stripeRequired } from './stripe-required';
 import {
   CheckoutSession,
   CreateCheckoutSessionInput,
@@ -11,6 +14,12 @@ import {
 
 @Resolver(() => CheckoutSession)
 export class CheckoutResolver {
+  constructor(
+    private readonly checkouts: CheckoutSessions | null,
+    private readonly portals: PortalSessions | null,
+    private readonly catalog: PlanCatalog,
+  ) {}
+
   @Mutation(() => CheckoutSession, {
     description: 'A Stripe Checkout page for a plan: redirect the user to its url',
   })
@@ -19,12 +28,12 @@ export class CheckoutResolver {
     @Ctx() context: RequestContext,
   ): Promise<CheckoutSession> {
     const accountId = context.requireCaller().accountId;
-    const session = await context.services.stripe.checkout.create(
+    const session = await stripeRequired(this.checkouts).create(
       context.em,
       context.profileOf(accountId),
       input,
     );
-    return view(session, context);
+    return this.view(session);
   }
 
   @Query(() => CheckoutSession, {
@@ -37,10 +46,10 @@ export class CheckoutResolver {
     @Ctx() context: RequestContext,
   ): Promise<CheckoutSession> {
     const caller = context.requireCaller();
-    const session = await context.services.stripe.checkout.read(context.em, caller.accountId, id, {
+    const session = await stripeRequired(this.checkouts).read(context.em, caller.accountId, id, {
       asAdmin: context.isAdmin,
     });
-    return view(session, context);
+    return this.view(session);
   }
 
   @Mutation(() => PortalSession, {
@@ -51,17 +60,15 @@ export class CheckoutResolver {
     @Arg('input', () => CreatePortalSessionInput, { nullable: true }) input?: CreatePortalSessionInput,
   ): Promise<PortalSession> {
     const accountId = context.requireCaller().accountId;
-    return context.services.stripe.portal.create(context.em, context.profileOf(accountId), input?.returnUrl);
+    return stripeRequired(this.portals).create(context.em, context.profileOf(accountId), input?.returnUrl);
   }
-}
 
-function view(session: CheckoutSessionView, context: RequestContext): CheckoutSession {
-  return {
-    id: session.id,
-    url: session.url,
-    status: session.status,
-    subscription: session.subscription
-      ? toSubscription(session.subscription, context.services.catalog)
-      : null,
-  };
+  private view(session: CheckoutSessionView): CheckoutSession {
+    return {
+      id: session.id,
+      url: session.url,
+      status: session.status,
+      subscription: session.subscription ? toSubscription(session.subscription, this.catalog) : null,
+    };
+  }
 }

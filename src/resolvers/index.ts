@@ -1,4 +1,7 @@
-import type { NonEmptyArray } from 'type-graphql';
+import { type GraphQLSchema, printSchema } from 'graphql';
+import { buildSchema, type ContainerType, type NonEmptyArray } from 'type-graphql';
+import { InMemoryPubSub } from '../pubsub/in-memory-pubsub';
+import type { BillingPubSub } from '../pubsub/pubsub';
 import { AccountResolver } from './account.resolver';
 import { CheckoutResolver } from './checkout.resolver';
 import { CustomerResolver } from './customer.resolver';
@@ -9,8 +12,33 @@ import { SubscriptionResolver } from './subscription.resolver';
 import { UsageResolver } from './usage.resolver';
 import { WebhookEventResolver } from './webhook-event.resolver';
 
-/** Every resolver of the API, listed once. */
-export const RESOLVERS: NonEmptyArray<Function> = [
+export {
+  AccountResolver,
+  CheckoutResolver,
+  CustomerResolver,
+  PlanResolver,
+  RevenueResolver,
+  ServiceInfoResolver,
+  SubscriptionResolver,
+  UsageResolver,
+  WebhookEventResolver,
+};
+
+/** One built instance of every resolver of the API: the composition root makes them with their services. */
+export interface Resolvers {
+  serviceInfo: ServiceInfoResolver;
+  plan: PlanResolver;
+  account: AccountResolver;
+  customer: CustomerResolver;
+  subscription: SubscriptionResolver;
+  checkout: CheckoutResolver;
+  usage: UsageResolver;
+  webhookEvent: WebhookEventResolver;
+  revenue: RevenueResolver;
+}
+
+/** Every resolver class of the API, listed once. */
+const RESOLVER_CLASSES: NonEmptyArray<Function> = [
   ServiceInfoResolver,
   PlanResolver,
   AccountResolver,
@@ -21,3 +49,42 @@ export const RESOLVERS: NonEmptyArray<Function> = [
   WebhookEventResolver,
   RevenueResolver,
 ];
+
+/**
+ * Builds the executable schema; subscriptions read from `pubSub`. type-graphql asks the container for a
+ * resolver's instance when a field runs: it hands out the ones the composition root built, never makes one.
+ */
+export function buildBillingSchema(
+  pubSub: BillingPubSub,
+  resolvers: Resolvers | null,
+): Promise<GraphQLSchema> {
+  return buildSchema({
+    resolvers: RESOLVER_CLASSES,
+    container: containerOf(resolvers),
+    pubSub,
+    validate: { forbidUnknownValues: false },
+    // Dates cross the API as ISO 8601 strings.
+    scalarsMap: [],
+  });
+}
+
+function containerOf(resolvers: Resolvers | null): ContainerType {
+  const byClass = new Map<Function, object>(
+    Object.values(resolvers ?? {}).map((resolver: object) => [resolver.constructor, resolver]),
+  );
+  return {
+    get: (resolverClass: Function) => {
+      const resolver = byClass.get(resolverClass);
+      if (!resolver) throw new Error(`No instance of ${resolverClass.name} was built for this schema`);
+      return resolver;
+    },
+  };
+}
+
+/** The SDL committed as `schema.graphql`: what frontends code against, reviewed in every diff. */
+export async function printBillingSchema(): Promise<string> {
+  const pubSub = new InMemoryPubSub();
+  const schema = await buildBillingSchema(pubSub, null);
+  await pubSub.close();
+  return `${printSchema(schema)}\n`;
+}

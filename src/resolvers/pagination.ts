@@ -1,7 +1,4 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
-import { BillingCustomer } from '../entities';
 import { BadUserInputError } from '../errors';
-import { type AccountConnection, accountOf } from '../schema/account.type';
 
 const DEFAULT_PAGE = 20;
 const MAX_PAGE = 100;
@@ -33,27 +30,4 @@ export function decodeCursor(cursor: string): { createdAtMs: number; id: string 
     // fall through to the error below
   }
   throw new BadUserInputError('after is not a cursor this API returned', 'after');
-}
-
-/** Accounts that have a billing customer, ordered by account id; the cursor is the last account id. */
-export async function accountsPage(
-  em: EntityManager,
-  first: number,
-  after: string | null,
-): Promise<AccountConnection> {
-  const afterAccount = after ? Buffer.from(after, 'base64url').toString('utf8') : null;
-  const rows = await em.find(BillingCustomer, afterAccount ? { accountId: { $gt: afterAccount } } : {}, {
-    orderBy: { accountId: 'asc' },
-    limit: first + 1,
-    fields: ['accountId'],
-  });
-  const page = rows.slice(0, first);
-  const last = page.at(-1);
-  return {
-    nodes: page.map((row) => accountOf(row.accountId)),
-    pageInfo: {
-      hasNextPage: rows.length > first,
-      endCursor: last ? Buffer.from(last.accountId).toString('base64url') : null,
-    },
-  };
 }

@@ -1,12 +1,14 @@
-import { Ctx, Query, Resolver } from 'type-graphql';
-import type { RequestContext } from '../graphql/context';
+import { Query, Resolver } from 'type-graphql';
 import { toPlan } from '../graphql/mappers';
 import { Plan } from '../schema/plan.type';
+import type { PlanCatalog } from '../services/plans/plan-catalog';
 
 @Resolver(() => Plan)
 export class PlanResolver {
+  constructor(private readonly catalog: PlanCatalog) {}
+
   @Query(() => [Plan], { description: 'Public: every plan, in the order of plans/plans.yaml' })
-  plans(@Ctx() context: RequestContext): Plan[] {
-    return context.services.catalog.plans().map(toPlan);
+  plans(): Plan[] {
+    return this.catalog.plans().map(toPlan);
   }
 }

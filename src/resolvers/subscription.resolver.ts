@@ -8,9 +8,21 @@ import {
   CreateSubscriptionInput,
 } from '../schema/subscription-inputs';
 import { BillingSubscription } from '../schema/subscription.type';
+import type { PlanCatalog } from '../services/plans/plan-catalog';
+import type { SubscriptionManager } from '../services/subscription-manager';
+import { stripeRequired } from './stripe-required';
 
 @Resolver(() => BillingSubscription)
 export class SubscriptionResolver {
+  constructor(
+    private readonly subscriptions: SubscriptionManager | null,
+    private readonly catalog: PlanCatalog,
+  ) {}
+
+  private get manager(): SubscriptionManager {
+    return stripeRequired(this.subscriptions);
+  }
+
   @Mutation(() => BillingSubscription, {
     description: 'Subscribes the account with a payment method, or a trial',
   })
@@ -21,13 +33,10 @@ export class SubscriptionResolver {
     const accountId = input.accountId
       ? adminTarget(context, input.accountId)
       : context.requireCaller().accountId;
-    const created = await context.services.stripe.subscriptions.create(
-      context.em,
-      context.profileOf(accountId),
-      input,
-      { asAdmin: context.isAdmin },
-    );
-    return toSubscription(created, context.services.catalog);
+    const created = await this.manager.create(context.em, context.profileOf(accountId), input, {
+      asAdmin: context.isAdmin,
+    });
+    return toSubscription(created, this.catalog);
   }
 
   @Mutation(() => BillingSubscription, {
@@ -38,13 +47,10 @@ export class SubscriptionResolver {
     @Arg('input', () => ChangeSubscriptionInput) input: ChangeSubscriptionInput,
     @Ctx() context: RequestContext,
   ): Promise<BillingSubscription> {
-    const changed = await context.services.stripe.subscriptions.change(
-      context.em,
-      targetOf(context, input.accountId),
-      input,
-      { asAdmin: context.isAdmin },
-    );
-    return toSubscription(changed, context.services.catalog);
+    const changed = await this.manager.change(context.em, targetOf(context, input.accountId), input, {
+      asAdmin: context.isAdmin,
+    });
+    return toSubscription(changed, this.catalog);
   }
 
   @Query(() => InvoicePreview, { description: 'What changeSubscription with this input would charge' })
@@ -52,11 +58,7 @@ export class SubscriptionResolver {
     @Arg('input', () => ChangeSubscriptionInput) input: ChangeSubscriptionInput,
     @Ctx() context: RequestContext,
   ): Promise<InvoicePreview> {
-    return context.services.stripe.subscriptions.preview(
-      context.em,
-      context.requireCaller().accountId,
-      input,
-    );
+    return this.manager.preview(context.em, context.requireCaller().accountId, input);
   }
 
   @Mutation(() => BillingSubscription, {
@@ -67,13 +69,13 @@ export class SubscriptionResolver {
     @Ctx() context: RequestContext,
     @Arg('input', () => CancelSubscriptionInput, { nullable: true }) input?: CancelSubscriptionInput,
   ): Promise<BillingSubscription> {
-    const canceled = await context.services.stripe.subscriptions.cancel(
+    const canceled = await this.manager.cancel(
       context.em,
       targetOf(context, input?.accountId),
       { atPeriodEnd: input?.atPeriodEnd ?? true },
       { asAdmin: context.isAdmin },
     );
-    return toSubscription(canceled, context.services.catalog);
+    return toSubscription(canceled, this.catalog);
   }
 
   @Mutation(() => BillingSubscription, {
@@ -88,12 +90,10 @@ export class SubscriptionResolver {
     })
     accountId?: string,
   ): Promise<BillingSubscription> {
-    const resumed = await context.services.stripe.subscriptions.resume(
-      context.em,
-      targetOf(context, accountId),
-      { asAdmin: context.isAdmin },
-    );
-    return toSubscription(resumed, context.services.catalog);
+    const resumed = await this.manager.resume(context.em, targetOf(context, accountId), {
+      asAdmin: context.isAdmin,
+    });
+    return toSubscription(resumed, this.catalog);
   }
 
   @Mutation(() => BillingSubscription, {
@@ -101,11 +101,8 @@ export class SubscriptionResolver {
       'Ends the trial now: the plan is charged at once and a paid period starts (usage past the allowance is then billed, not refused)',
   })
   async endTrial(@Ctx() context: RequestContext): Promise<BillingSubscription> {
-    const ended = await context.services.stripe.subscriptions.endTrial(
-      context.em,
-      context.requireCaller().accountId,
-    );
-    return toSubscription(ended, context.services.catalog);
+    const ended = await this.manager.endTrial(context.em, context.requireCaller().accountId);
+    return toSubscription(ended, this.catalog);
   }
 }
 

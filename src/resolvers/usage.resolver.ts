@@ -11,10 +11,19 @@ import {
   UsageRecordResult,
   UsageReservation,
 } from '../schema/usage.type';
+import type { EntitlementOverrides } from '../services/usage/entitlement-overrides';
+import type { UsageMeter } from '../services/usage/usage-meter';
+import type { UsageReservations } from '../services/usage/usage-reservations';
 import type { UsageEvent } from '../services/usage/usage-validation';
 
 @Resolver(() => UsageSummary)
 export class UsageResolver {
+  constructor(
+    private readonly meter: UsageMeter,
+    private readonly reservations: UsageReservations,
+    private readonly overrides: EntitlementOverrides,
+  ) {}
+
   @Mutation(() => UsageRecordResult, {
     description:
       'Records one use, exactly once per idempotency key. Past a hard limit it fails with USAGE_LIMIT_EXCEEDED and records nothing',
@@ -24,7 +33,7 @@ export class UsageResolver {
     @Arg('input', () => RecordUsageInput, { validate: false }) input: RecordUsageInput,
     @Ctx() context: RequestContext,
   ): Promise<UsageRecordResult> {
-    const [result] = await context.services.usage.meter.recordBatch([usageEventOf(input, context)]);
+    const [result] = await this.meter.recordBatch([usageEventOf(input, context)]);
     return result as UsageRecordResult;
   }
 
@@ -36,7 +45,7 @@ export class UsageResolver {
     @Arg('input', () => [RecordUsageInput], { validate: false }) input: RecordUsageInput[],
     @Ctx() context: RequestContext,
   ): Promise<UsageRecordResult[]> {
-    return context.services.usage.meter.recordBatch(input.map((item) => usageEventOf(item, context)));
+    return this.meter.recordBatch(input.map((item) => usageEventOf(item, context)));
   }
 
   @Mutation(() => UsageReservation, {
@@ -48,7 +57,7 @@ export class UsageResolver {
     @Ctx() context: RequestContext,
   ): Promise<UsageReservation> {
     const { accountId, trusted } = usageAccountOf(input.accountId, context);
-    return context.services.usage.reservations.reserve({
+    return this.reservations.reserve({
       accountId,
       metric: input.metric,
       quantity: input.quantity,
@@ -68,7 +77,7 @@ export class UsageResolver {
     @Ctx() context: RequestContext,
   ): Promise<UsageRecordResult> {
     const { accountId } = usageAccountOf(input.accountId, context);
-    return context.services.usage.reservations.commit(accountId, input.reservationId, input.quantity);
+    return this.reservations.commit(accountId, input.reservationId, input.quantity);
   }
 
   @Mutation(() => Boolean, {
@@ -79,7 +88,7 @@ export class UsageResolver {
     @Ctx() context: RequestContext,
   ): Promise<boolean> {
     const { accountId } = usageAccountOf(input.accountId, context);
-    return context.services.usage.reservations.release(accountId, input.reservationId);
+    return this.reservations.release(accountId, input.reservationId);
   }
 
   @Mutation(() => Boolean, {
@@ -90,7 +99,7 @@ export class UsageResolver {
     @Ctx() context: RequestContext,
   ): Promise<boolean> {
     context.requireRole('admin');
-    await context.services.usage.overrides.set({
+    await this.overrides.set({
       accountId: input.accountId,
       feature: input.feature,
       enabled: input.enabled,
@@ -109,7 +118,7 @@ export class UsageResolver {
     @Ctx() context: RequestContext,
   ): Promise<boolean> {
     context.requireRole('admin');
-    return context.services.usage.overrides.remove(accountId, feature);
+    return this.overrides.remove(accountId, feature);
   }
 
   @Subscription(() => UsageSummary, {

@@ -4,12 +4,15 @@ import { WebhookEvent as WebhookEventRow } from '../entities';
 import type { RequestContext } from '../graphql/context';
 import { Account, accountOf } from '../schema/account.type';
 import { WebhookEvent, WebhookEventConnection, WebhookEventStatus } from '../schema/webhook-event.type';
-import { reconcilerOf } from '../services/reconciler';
+import type { Reconciler } from '../services/reconciler';
+import { stripeRequired } from './stripe-required';
 import { decodeCursor, encodeCursor, pageSize } from './pagination';
 
 /** Admin operations on the webhook inbox and on reconciliation with Stripe. */
 @Resolver(() => WebhookEvent)
 export class WebhookEventResolver {
+  constructor(private readonly reconciler: Reconciler | null) {}
+
   @Query(() => WebhookEventConnection, { description: 'Admin: the webhook inbox, newest first' })
   async webhookEvents(
     @Ctx() context: RequestContext,
@@ -30,7 +33,7 @@ export class WebhookEventResolver {
     @Ctx() context: RequestContext,
   ): Promise<WebhookEvent> {
     context.requireRole('admin');
-    return toWebhookEvent(await reconcilerOf(context.services).replay(id));
+    return toWebhookEvent(await stripeRequired(this.reconciler).replay(id));
   }
 
   @Mutation(() => Account, {
@@ -42,7 +45,7 @@ export class WebhookEventResolver {
     @Ctx() context: RequestContext,
   ): Promise<Account> {
     context.requireRole('admin');
-    await reconcilerOf(context.services).resyncAccount(accountId);
+    await stripeRequired(this.reconciler).resyncAccount(accountId);
     return accountOf(accountId);
   }
 }

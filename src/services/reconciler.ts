@@ -15,7 +15,14 @@ import { BillingError, ErrorCode, NotFoundError } from '../errors';
 import { HANDLED_EVENT_TYPES } from '../webhooks/handlers';
 import { STUCK_AFTER_MS } from '../webhooks/inbox-retry-policy';
 import type { ProcessingOutcome, WebhookProcessor } from '../webhooks/webhook-processor';
-import type { BillingServices } from './billing-services';
+import type { AccountEvents } from './account-events';
+import type { Clock } from './clock';
+import type { CustomerManager } from './customer-manager';
+import type { FeatureProvisioner } from './feature-provisioner';
+import type { InvoiceSync } from './invoice-sync';
+import type { PaymentMethodSync } from './payment-method-sync';
+import type { StripeClient } from './stripe/stripe-client';
+import type { SubscriptionSync } from './subscription-sync';
 import { entitlementsOf } from './feature-provisioner';
 import type { Logger } from '../logging/logger';
 import { readStripeAccount } from './reconcile-account';
@@ -115,21 +122,14 @@ export interface ReconcilerSettings {
   limits?: Partial<ReconcilerLimits>;
 }
 
-const reconcilers = new WeakMap<BillingServices, Reconciler>();
-
-/**
- * The reconciler of the instance these services belong to (what the admin resolvers use); STRIPE_ERROR when
- * the instance runs without Stripe and so has none.
- */
-export function reconcilerOf(services: BillingServices): Reconciler {
-  const reconciler = reconcilers.get(services);
-  if (!reconciler) {
-    throw new BillingError(
-      ErrorCode.STRIPE_ERROR,
-      'Stripe is not configured on this instance: set STRIPE_SECRET_KEY',
-    );
-  }
-  return reconciler;
+/** The services the reconciler applies what it reads from Stripe with. */
+export interface ReconcilerServices {
+  clock: Clock;
+  events: AccountEvents;
+  invoices: InvoiceSync;
+  paymentMethods: PaymentMethodSync;
+  provisioner: FeatureProvisioner;
+  stripe: { stripe: StripeClient; customers: CustomerManager; subscriptionSync: SubscriptionSync };
 }
 
 /**
@@ -154,14 +154,12 @@ export class Reconciler {
   constructor(
     private readonly orm: Orm,
     private readonly processor: WebhookProcessor,
-    private readonly services: BillingServices,
+    private readonly services: ReconcilerServices,
     private readonly settings: ReconcilerSettings,
     private readonly logger: Logger,
   ) {
     this.lock = new ReconcileLock(settings.databaseUrl);
     this.limits = { ...DEFAULT_LIMITS, ...settings.limits };
-    // The first one made for these services is the instance's; another (a test's, with other limits) is not.
-    if (!reconcilers.has(services)) reconcilers.set(services, this);
   }
 
   /**

@@ -21,7 +21,7 @@ describe('usage metering end to end (checklist 6.3.3)', () => {
 
   beforeAll(async () => {
     stack = await startBillingStack({}, { webhooks: true });
-    gateway = await startAiGateway(stack.service);
+    gateway = await startAiGateway(stack);
   });
 
   afterAll(async () => {
@@ -45,7 +45,7 @@ describe('usage metering end to end (checklist 6.3.3)', () => {
     await gateway.requests(accountId, 10, 'accurate');
     await gateway.gate.flush();
     await waitUntil(async () => (await usedOf(accountId)) === 40, 'all 40 requests are recorded');
-    expect(await stack.service.service.orm.em.fork().count(UsageRecord, { accountId })).toBe(40);
+    expect(await stack.app.orm.em.fork().count(UsageRecord, { accountId })).toBe(40);
   });
 
   it('enforces the free plan: request 101 is answered 402 naming the limit', async () => {
@@ -79,7 +79,7 @@ describe('usage metering end to end (checklist 6.3.3)', () => {
       15_000,
     );
 
-    expect(await stack.service.service.overageReporter?.flush()).toMatchObject({ units: 250, failed: 0 });
+    expect(await stack.app.overageReporter?.flush()).toMatchObject({ units: 250, failed: 0 });
     await stack.advanceClock(32 * DAY);
     await stack.flushWebhooks();
 

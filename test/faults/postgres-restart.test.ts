@@ -61,7 +61,7 @@ describe('PostgreSQL unreachable during a burst of webhooks', () => {
   });
 
   async function readiness(): Promise<Readiness> {
-    const response = await fetch(`${stack.service.url}/readyz`);
+    const response = await fetch(`${stack.url}/readyz`);
     return { status: response.status, body: (await response.json()) as Readiness['body'] };
   }
 

@@ -30,7 +30,7 @@ describe('webhooks for a customer not linked yet', () => {
 
   beforeAll(async () => {
     stack = await startBillingStack({ RECONCILE_INTERVAL_MS: '0' }, { webhooks: true });
-    databaseUrl = stack.service.database.url;
+    databaseUrl = stack.database.url;
   });
   afterAll(() => stack?.stop());
 
@@ -64,7 +64,7 @@ describe('webhooks for a customer not linked yet', () => {
       success_url: 'http://127.0.0.1/success',
       cancel_url: 'http://127.0.0.1/cancel',
     });
-    await stack.service.service.services.checkoutRecords.record(stack.service.service.orm.em.fork(), {
+    await stack.app.services.checkoutRecords.record(stack.app.orm.em.fork(), {
       stripeSessionId: session.id,
       accountId,
       planKey: 'starter',
@@ -102,7 +102,7 @@ describe('webhooks for a customer not linked yet', () => {
     const { problems, compared } = await differencesFromStripe(stack.stripe, databaseUrl);
     expect(problems).toEqual([]);
     expect(compared).toMatchObject({ customers: 1, subscriptions: 1 });
-    const [customer] = await stack.service.service.orm.em
+    const [customer] = await stack.app.orm.em
       .fork()
       .getConnection()
       .execute('select account_id from billing_customer where stripe_customer_id = ?', [customerId]);
@@ -129,7 +129,7 @@ describe('webhooks for a customer not linked yet', () => {
     );
     // Stripe tried the first delivery and every retry (500 each time), then gave up; we still hold the event.
     expect(attempts.map((attempt) => attempt.response_code)).toEqual([500, 500, 500, 500]);
-    const em = stack.service.service.orm.em.fork();
+    const em = stack.app.orm.em.fork();
     const held = await em.findOneOrFail(WebhookEvent, { stripeEventId: subscriptionCreated.id });
     expect(held).toMatchObject({ status: 'failed', attempts: 4 });
     expect(held.lastError).toMatch(/not linked to an account yet/);
@@ -140,11 +140,11 @@ describe('webhooks for a customer not linked yet', () => {
       { stripeEventId: { $in: emitted.map((event) => event.id) } },
       { receivedAt: new Date(Date.now() - UNLINKED_GIVE_UP_MS - 60_000) },
     );
-    const reconciler = stack.service.service.reconciler;
+    const reconciler = stack.app.reconciler;
     if (!reconciler) throw new Error('the service has no reconciler');
     const summary = await reconciler.catchUp();
     expect(summary.failed).toBe(0);
-    const rows = await stack.service.service.orm.em
+    const rows = await stack.app.orm.em
       .fork()
       .find(WebhookEvent, { stripeEventId: { $in: emitted.map((event) => event.id) } });
     expect(rows).toHaveLength(emitted.length);

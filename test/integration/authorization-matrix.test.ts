@@ -289,7 +289,7 @@ describe('the authorization matrix', () => {
     for (const caller of CALLERS.filter((name) => name !== 'anonymous')) {
       const roles =
         caller === 'admin' ? ['admin' as const] : caller === 'service' ? ['service' as const] : [];
-      tokens[caller] = await stack.service.token(ownAccount(caller), {
+      tokens[caller] = await stack.token(ownAccount(caller), {
         roles,
         email: `${caller}@example.com`,
       });
@@ -312,7 +312,7 @@ describe('the authorization matrix', () => {
 
   function call(caller: CallerName, query: string): Promise<Answer> {
     const token = tokens[caller];
-    return stack.service.graphql(query, token ? { token } : {});
+    return stack.graphql(query, token ? { token } : {});
   }
 
   const schema = buildSchema(readFileSync(resolve(__dirname, '../../schema.graphql'), 'utf8'));
@@ -353,7 +353,7 @@ describe('the authorization matrix', () => {
     await Promise.all(
       CALLERS.map(async (caller) => {
         const socket = openSocketOperation(
-          stack.service.url,
+          stack.url,
           tokens[caller],
           MATRIX[operation].document(fixture, caller),
         );
@@ -369,7 +369,7 @@ describe('the authorization matrix', () => {
   });
 
   it("delivers A's live events to A and to an admin following A, and to nobody else", async () => {
-    const url = stack.service.url;
+    const url = stack.url;
     const watchers = {
       aAccount: openSocketOperation(url, tokens.userA, 'subscription { accountUpdated { id } }'),
       adminOfA: openSocketOperation(
@@ -386,7 +386,7 @@ describe('the authorization matrix', () => {
     // Every one is live (nothing refused) before A's events happen.
     for (const watcher of Object.values(watchers)) expect(await watcher.first).toBe('running');
 
-    await stack.service.service.services.events.accountUpdated(A, 'test.matrix');
+    await stack.app.services.events.accountUpdated(A, 'test.matrix');
     const recorded = await call(
       'userA',
       `mutation { recordUsage(input: { metric: "ai_requests", quantity: 2, idempotencyKey: "${uniqueKey('userA')}" }) { usage { used } } }`,
@@ -408,7 +408,7 @@ describe('the authorization matrix', () => {
   });
 
   it("leaves A's data as only A and the admin changed it", async () => {
-    const em = stack.service.service.orm.em.fork();
+    const em = stack.app.orm.em.fork();
     const customerA = await em.findOneOrFail(BillingCustomer, { accountId: A });
     expect(customerA.name).toBe('set by userA');
     expect(

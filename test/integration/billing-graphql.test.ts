@@ -1,5 +1,6 @@
 import { BillingCustomer, Entitlement } from '../../src/entities';
 import { type BillingStack, startBillingStack } from '../support/billing-stack';
+import { stripeServicesOf } from '../support/service';
 
 /**
  * The billing core through the public GraphQL API, against the Stripe emulator (real SDK over HTTP) and a real
@@ -45,15 +46,14 @@ describe('billing core over GraphQL', () => {
 
   /** Re-reads a subscription from Stripe into the database, as a webhook would (issue 5). */
   async function refreshFromStripe(accountId: string, subscriptionId: string): Promise<void> {
-    const { services, orm } = stack.service.service;
-    const em = orm.em.fork();
+    const em = stack.app.orm.em.fork();
     const customer = await em.findOneOrFail(BillingCustomer, { accountId });
-    await services.stripe.subscriptions.refresh(em, customer, subscriptionId);
+    await stripeServicesOf(stack.app).subscriptions.refresh(em, customer, subscriptionId);
   }
 
   describe('plans', () => {
     it('lists the catalog publicly, with prices in cents', async () => {
-      const response = await stack.service.graphql<{
+      const response = await stack.graphql<{
         plans: Array<{ key: string; prices: Array<{ interval: string; amount: number; lookupKey: string }> }>;
       }>(
         '{ plans { key trialDays salesLed prices { interval amount currency lookupKey } limits { metric included overLimit } } }',
@@ -208,7 +208,7 @@ describe('billing core over GraphQL', () => {
         interval: 'MONTH',
       });
       // Provisioned by the mutation itself, before any webhook.
-      const rows = await stack.service.service.orm.em.fork().find(Entitlement, { accountId: 'acct_sub' });
+      const rows = await stack.app.orm.em.fork().find(Entitlement, { accountId: 'acct_sub' });
       expect(rows.find((row) => row.featureKey === 'api_access')?.enabled).toBe(true);
       expect(rows.find((row) => row.featureKey === 'ai_requests')?.limit).toBe(1000);
       const second = await gql(
@@ -543,7 +543,7 @@ describe('billing core over GraphQL', () => {
     });
 
     it('answers UNAUTHENTICATED to an anonymous mutation', async () => {
-      const response = await stack.service.graphql('mutation { cancelSubscription { id } }');
+      const response = await stack.graphql('mutation { cancelSubscription { id } }');
       expect(response.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
     });
   });

@@ -25,7 +25,7 @@ describe('createCheckoutSession: one paid subscription per account', () => {
   });
   afterAll(() => stack.stop());
 
-  const em = () => stack.service.service.orm.em.fork();
+  const em = () => stack.app.orm.em.fork();
 
   async function starterPrice(): Promise<Stripe.Price> {
     return (await stack.stripe.prices.list({ lookup_keys: ['price_starter_monthly'] })).data[0];
@@ -159,7 +159,7 @@ describe('checkout.session.completed links only the sessions this service create
   });
   afterAll(() => stack.stop());
 
-  const em = () => stack.service.service.orm.em.fork();
+  const em = () => stack.app.orm.em.fork();
 
   it("keeps a stranger's completed session as ignored with the reason, and attaches nothing to the account it names", async () => {
     // The victim has an account with a customer of its own.

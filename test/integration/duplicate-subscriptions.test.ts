@@ -28,7 +28,7 @@ describe('duplicate subscriptions', () => {
   });
   afterAll(() => stack.stop());
 
-  const em = () => stack.service.service.orm.em.fork();
+  const em = () => stack.app.orm.em.fork();
 
   async function price(lookupKey: string): Promise<Stripe.Price> {
     return (await stack.stripe.prices.list({ lookup_keys: [lookupKey] })).data[0];
@@ -39,7 +39,7 @@ describe('duplicate subscriptions', () => {
   }
 
   async function duplicatesCounted(refunded: 'true' | 'false'): Promise<number> {
-    const body = await (await fetch(`${stack.service.url}/metrics`)).text();
+    const body = await (await fetch(`${stack.url}/metrics`)).text();
     const line = body
       .split('\n')
       .find((candidate) =>
@@ -49,7 +49,7 @@ describe('duplicate subscriptions', () => {
   }
 
   async function deliver(type: string, object: object): Promise<{ status: number; outcome: string | null }> {
-    return postWebhook(stack.service.url, signEvent(fakeEvent(type, object), stack.webhookSecret as string));
+    return postWebhook(stack.url, signEvent(fakeEvent(type, object), stack.webhookSecret as string));
   }
 
   it('cancels a trialing duplicate without a refund, keeps the first, mails once and counts once', async () => {
@@ -232,7 +232,7 @@ describe('duplicate subscriptions', () => {
       success_url: 'http://localhost:3000/ok',
       cancel_url: 'http://localhost:3000/no',
     });
-    await stack.service.service.services.checkoutRecords.record(em(), {
+    await stack.app.services.checkoutRecords.record(em(), {
       stripeSessionId: tabTwo.id,
       accountId,
       planKey: 'professional',

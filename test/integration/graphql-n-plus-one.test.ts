@@ -33,12 +33,12 @@ describe('accounts(first: 100) with nested billing data', () => {
       },
     });
     // Start-up work in the background (re-provisioning for the catalog) must not land in a count.
-    await running.service.catalogProvisioned;
+    await running.app.catalogProvisioned();
   });
   afterAll(() => running.stop());
 
   async function seed(count: number): Promise<void> {
-    const em = running.service.orm.em.fork();
+    const em = running.app.orm.em.fork();
     for (let index = 0; index < count; index++) {
       const customer = createCustomer(em);
       createSubscription(em, customer);

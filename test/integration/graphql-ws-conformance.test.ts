@@ -83,7 +83,7 @@ describe('graphql-ws conformance', () => {
     const updates = subscribe<{ accountUpdated: { id: string } }>(made, ACCOUNT_UPDATED);
     await acknowledged;
     await waitUntil(async () => (await activeSubscriptions(service)) === 1, 'the subscription is running');
-    await service.service.services.events.accountUpdated('acct_ws_ok', 'test');
+    await service.app.services.events.accountUpdated('acct_ws_ok', 'test');
     expect(await updates.next()).toEqual({ accountUpdated: { id: 'acct_ws_ok' } });
     updates.close();
     await waitUntil(async () => (await activeSubscriptions(service)) === 0, 'the subscription is stopped');
@@ -132,12 +132,12 @@ describe('graphql-ws conformance', () => {
     const made = client({ authorization: await bearer('acct_ws_complete') });
     const updates = subscribe<{ accountUpdated: { id: string } }>(made, ACCOUNT_UPDATED);
     await waitUntil(async () => (await activeSubscriptions(service)) === 1, 'the subscription is running');
-    await service.service.services.events.accountUpdated('acct_ws_complete', 'first');
+    await service.app.services.events.accountUpdated('acct_ws_complete', 'first');
     expect(await updates.next()).toEqual({ accountUpdated: { id: 'acct_ws_complete' } });
 
     updates.close(); // sends `complete`
     await waitUntil(async () => (await activeSubscriptions(service)) === 0, 'the server stops it');
-    await service.service.services.events.accountUpdated('acct_ws_complete', 'second');
+    await service.app.services.events.accountUpdated('acct_ws_complete', 'second');
     expect(await updates.staysQuiet(300)).toBe(true);
   });
 
@@ -186,7 +186,7 @@ describe('graphql-ws conformance', () => {
     // While the token is valid, its subscription is served.
     const updates = subscribe<{ accountUpdated: { id: string } }>(made, ACCOUNT_UPDATED);
     await waitUntil(async () => (await activeSubscriptions(service)) === 1, 'the subscription is running');
-    await service.service.services.events.accountUpdated('acct_ws_expiring', 'test');
+    await service.app.services.events.accountUpdated('acct_ws_expiring', 'test');
     expect(await updates.next()).toEqual({ accountUpdated: { id: 'acct_ws_expiring' } });
     expect(Date.now()).toBeLessThan(expiresAt);
 
@@ -231,7 +231,7 @@ describe('graphql-ws conformance', () => {
     made.on('connected', () => connections++);
     const updates = subscribe<{ accountUpdated: { id: string } }>(made, ACCOUNT_UPDATED);
     await waitUntil(async () => (await activeSubscriptions(service)) >= 1, 'the subscription is running');
-    await service.service.services.events.accountUpdated('acct_ws_restart', 'before');
+    await service.app.services.events.accountUpdated('acct_ws_restart', 'before');
     expect(await updates.next()).toEqual({ accountUpdated: { id: 'acct_ws_restart' } });
 
     const closed = new Promise<number>((done) =>
@@ -249,7 +249,7 @@ describe('graphql-ws conformance', () => {
       'the client resubscribes',
       10_000,
     );
-    await service.service.services.events.accountUpdated('acct_ws_restart', 'after');
+    await service.app.services.events.accountUpdated('acct_ws_restart', 'after');
     expect(await updates.next()).toEqual({ accountUpdated: { id: 'acct_ws_restart' } });
     expect(updates.errors).toEqual([]);
     updates.close();

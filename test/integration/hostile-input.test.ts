@@ -41,7 +41,7 @@ describe('hostile input', () => {
       },
       { webhooks: true },
     );
-    url = stack.service.url;
+    url = stack.url;
   });
   afterAll(() => stack.stop());
 
@@ -228,7 +228,7 @@ describe('hostile input', () => {
         ['the timestamp changed after signing', `t=${now - 1},${v1}`],
         ['a signature with another secret', sign(now, 'whsec_attacker')],
       ];
-      const before = await stack.service.service.orm.em.fork().count(WebhookEvent, {});
+      const before = await stack.app.orm.em.fork().count(WebhookEvent, {});
       for (const [what, signature] of signatures) {
         const response = await deliver(body, signature);
         const text = await response.text();
@@ -236,7 +236,7 @@ describe('hostile input', () => {
         expect(JSON.parse(text)).toEqual({ error: expect.any(String) });
         expect(text).not.toMatch(INTERNALS);
       }
-      expect(await stack.service.service.orm.em.fork().count(WebhookEvent, {})).toBe(before);
+      expect(await stack.app.orm.em.fork().count(WebhookEvent, {})).toBe(before);
       // The control: the same body, signed now, is taken.
       expect((await deliver(body, valid)).status).toBe(200);
     });
@@ -291,9 +291,7 @@ describe('hostile input', () => {
           `r${index}: recordUsage(input: { metric: "ai_requests", quantity: 1, idempotencyKey: "wide-${index}" }) { duplicate }`,
       );
       await expectTooComplex(await gql('acct_wide_mutation', `mutation { ${records.join(' ')} }`), 'aliases');
-      expect(
-        await stack.service.service.orm.em.fork().count(UsageRecord, { accountId: 'acct_wide_mutation' }),
-      ).toBe(0);
+      expect(await stack.app.orm.em.fork().count(UsageRecord, { accountId: 'acct_wide_mutation' })).toBe(0);
     });
 
     it('applies the same limits over graphql-ws, and answers a syntax error without closing the socket', async () => {
@@ -356,9 +354,7 @@ describe('hostile input', () => {
         message: 'Operation batching disabled.',
         extensions: { code: 'BAD_REQUEST' },
       });
-      expect(
-        await stack.service.service.orm.em.fork().count(BillingCustomer, { accountId: 'acct_batch' }),
-      ).toBe(0);
+      expect(await stack.app.orm.em.fork().count(BillingCustomer, { accountId: 'acct_batch' })).toBe(0);
     });
   });
 
@@ -392,9 +388,7 @@ describe('hostile input', () => {
         headers: { authorization, 'apollo-require-preflight': 'true' },
       });
       expect(preflighted.status).toBe(405);
-      expect(
-        await stack.service.service.orm.em.fork().count(BillingCustomer, { accountId: 'acct_csrf' }),
-      ).toBe(0);
+      expect(await stack.app.orm.em.fork().count(BillingCustomer, { accountId: 'acct_csrf' })).toBe(0);
       // The control: a GET query with the preflight header is served.
       const query = await fetch(`${url}/graphql?query=${encodeURIComponent('{ __typename }')}`, {
         headers: { 'apollo-require-preflight': 'true' },
@@ -420,7 +414,7 @@ describe('hostile input', () => {
     ];
 
     async function tables(): Promise<string[]> {
-      const rows = await stack.service.service.orm.em
+      const rows = await stack.app.orm.em
         .fork()
         .getConnection()
         .execute<Array<{ tablename: string }>>(
@@ -528,9 +522,7 @@ describe('hostile input', () => {
         expect(read.data).toEqual({
           viewer: { customer: { name: text, address: { line1: text, city: text } } },
         });
-        const row = await stack.service.service.orm.em
-          .fork()
-          .findOneOrFail(BillingCustomer, { accountId: account });
+        const row = await stack.app.orm.em.fork().findOneOrFail(BillingCustomer, { accountId: account });
         expect({ name: row.name, line2: row.address?.line2 }).toEqual({ name: text, line2: text });
         expect(((await stack.stripe.customers.retrieve(customer.id)) as Stripe.Customer).name).toBe(text);
       }
@@ -579,9 +571,7 @@ describe('hostile input', () => {
         'mutation { updateCustomer(input: { name: "Evil\\u0000Corp" }) { name } }',
       );
       expect(literal.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
-      const row = await stack.service.service.orm.em
-        .fork()
-        .findOneOrFail(BillingCustomer, { accountId: account });
+      const row = await stack.app.orm.em.fork().findOneOrFail(BillingCustomer, { accountId: account });
       expect(row.name).toBe('Before');
       expect(((await stack.stripe.customers.retrieve(customerId)) as Stripe.Customer).name).toBe('Before');
       // Ids are text too: a NUL in one is refused, not an internal error from the database.
@@ -604,7 +594,7 @@ describe('hostile input', () => {
         expect((await record(key)).data).toEqual({ recordUsage: { duplicate: false } });
         expect((await record(key)).data).toEqual({ recordUsage: { duplicate: true } });
       }
-      const stored = await stack.service.service.orm.em.fork().find(UsageRecord, { accountId: account });
+      const stored = await stack.app.orm.em.fork().find(UsageRecord, { accountId: account });
       // A user's keys are kept in their own namespace (`user:`), byte for byte after it.
       expect(stored.map((row) => row.idempotencyKey).sort()).toEqual(kept.map((key) => `user:${key}`).sort());
       for (const key of ["' OR 1=1 --", '😀', 'rtl\u202ekey', 'nul\u0000', 'x'.repeat(256)]) {
@@ -612,9 +602,7 @@ describe('hostile input', () => {
         expect({ key, code: answer.errors?.[0]?.extensions?.code }).toEqual({ key, code: 'BAD_USER_INPUT' });
         expectCleanError(answer);
       }
-      expect(await stack.service.service.orm.em.fork().count(UsageRecord, { accountId: account })).toBe(
-        kept.length,
-      );
+      expect(await stack.app.orm.em.fork().count(UsageRecord, { accountId: account })).toBe(kept.length);
     });
 
     it('stores override notes intact, and refuses a NUL in one', async () => {
@@ -626,7 +614,7 @@ describe('hostile input', () => {
         );
       for (const note of [...SQLISH, ...UNICODE]) {
         expect((await set(note)).data).toEqual({ setEntitlementOverride: true });
-        const row = await stack.service.service.orm.em
+        const row = await stack.app.orm.em
           .fork()
           .findOneOrFail(EntitlementOverride, { accountId: 'acct_notes', featureKey: 'api_access' });
         expect(row.note).toBe(note);

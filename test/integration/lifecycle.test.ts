@@ -101,7 +101,7 @@ describe('start-up and shutdown', () => {
     });
     client.on('connected', () => undefined);
     subscribe(client, 'subscription { accountUpdated { id } }');
-    await waitUntil(() => running.service.http.app.server.listening, 'the server listens');
+    await waitUntil(() => running.app.http.app.server.listening, 'the server listens');
     await new Promise((done) => setTimeout(done, 200));
 
     // A request in flight: its body arrives in two parts, and stop() is called between them.
@@ -129,7 +129,7 @@ describe('start-up and shutdown', () => {
       setTimeout(() => request.end(body.slice(5)), 300);
     });
     await new Promise((done) => setTimeout(done, 50));
-    const stopping = running.service.stop();
+    const stopping = running.app.stop();
     expect(await response).toEqual({ status: 200, body: expect.stringContaining('"__typename":"Query"') });
     await stopping;
     await waitUntil(() => socketClosed, 'the WebSocket is closed');
@@ -139,7 +139,7 @@ describe('start-up and shutdown', () => {
 
   it('reports the database as down in /readyz when it cannot be reached', async () => {
     const running = await startTestService({ database });
-    await running.service.orm.close(true);
+    await running.app.orm.close(true);
     const ready = await fetch(`${running.url}/readyz`);
     expect(ready.status).toBe(503);
     expect(await ready.json()).toEqual({
@@ -148,6 +148,6 @@ describe('start-up and shutdown', () => {
       failing: ['database'],
     });
     // stop() stops everything the service started (mail worker, reconciler, Redis), not only HTTP.
-    await running.service.stop();
+    await running.app.stop();
   });
 });

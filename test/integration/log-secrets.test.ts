@@ -79,17 +79,17 @@ describe('logs of a full journey', () => {
   });
 
   async function as(accountId: string, roles: Array<'admin' | 'service'> = []) {
-    const token = await stack.service.token(accountId, { roles, email: `${accountId}@example.com` });
+    const token = await stack.token(accountId, { roles, email: `${accountId}@example.com` });
     tokens.push(token);
     return <T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>) =>
-      stack.service.graphql<T>(query, { variables, token });
+      stack.graphql<T>(query, { variables, token });
   }
 
   it('writes no key, webhook secret, token, Authorization header or card number', async () => {
     // Live updates over a WebSocket, the token in the connection parameters.
-    const buyerToken = await stack.service.token('acct_logs_buyer', { email: 'buyer@example.com' });
+    const buyerToken = await stack.token('acct_logs_buyer', { email: 'buyer@example.com' });
     tokens.push(buyerToken);
-    const socket = connectSocket(stack.service.url, `Bearer ${buyerToken}`);
+    const socket = connectSocket(stack.url, `Bearer ${buyerToken}`);
     const updates = subscribe<{ accountUpdated: { id: string } }>(
       socket,
       'subscription { accountUpdated { id } }',
@@ -158,11 +158,11 @@ describe('logs of a full journey', () => {
     // Errors: a forged token, another account's data, a forged webhook, a malformed request.
     const forged = `${buyerToken.slice(0, -4)}AAAA`;
     tokens.push(forged);
-    const refused = await stack.service.graphql('{ viewer { id } }', { token: forged });
+    const refused = await stack.graphql('{ viewer { id } }', { token: forged });
     expect(refused.status).toBe(401);
     const forbidden = await buyer('{ account(id: "acct_logs_card") { id } }');
     expect(forbidden.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
-    const forgedWebhook = await fetch(`${stack.service.url}/webhooks/stripe`, {
+    const forgedWebhook = await fetch(`${stack.url}/webhooks/stripe`, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
@@ -172,13 +172,13 @@ describe('logs of a full journey', () => {
       body: JSON.stringify({ id: 'evt_forged', type: 'invoice.paid', card: CARD }),
     });
     expect(forgedWebhook.status).toBe(400);
-    const malformed = await fetch(`${stack.service.url}/graphql`, {
+    const malformed = await fetch(`${stack.url}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${buyerToken}` },
       body: `{ "query": "{ viewer { id } ", "variables": { "card": "${CARD}", "key": "${TEST_STRIPE_KEY}" } }`,
     });
     expect(malformed.status).toBe(400);
-    const badJson = await fetch(`${stack.service.url}/graphql`, {
+    const badJson = await fetch(`${stack.url}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${buyerToken}` },
       body: `{ "variables": { "card": ${CARD}x, "key": "${TEST_STRIPE_KEY}" } }`,
@@ -187,11 +187,11 @@ describe('logs of a full journey', () => {
     // A GET query puts its variables in the URL, which the request log line carries.
     const variables = encodeURIComponent(JSON.stringify({ card: CARD, note: `token ${buyerToken}` }));
     const viaGet = await fetch(
-      `${stack.service.url}/graphql?query=${encodeURIComponent('{ viewer { id } }')}&variables=${variables}`,
+      `${stack.url}/graphql?query=${encodeURIComponent('{ viewer { id } }')}&variables=${variables}`,
       { headers: { authorization: `Bearer ${buyerToken}`, 'apollo-require-preflight': 'true' } },
     );
     expect(viaGet.status).toBe(200);
-    const refusedSocket = connectSocket(stack.service.url, `Bearer ${forged}`);
+    const refusedSocket = connectSocket(stack.url, `Bearer ${forged}`);
     const refusedSubscription = subscribe(refusedSocket, 'subscription { accountUpdated { id } }');
     await waitUntil(() => refusedSubscription.errors.length > 0, 'the server refuses the forged token');
     await refusedSocket.dispose();
@@ -200,7 +200,7 @@ describe('logs of a full journey', () => {
     updates.close();
     await socket.dispose();
     // Stopped here so the shutdown's lines are searched too (the second stop in afterAll does nothing more).
-    await stack.service.service.stop();
+    await stack.app.stop();
 
     // The journey was logged (debug lines included), so finding nothing below means something; and the
     // scrubbing left every line valid JSON.

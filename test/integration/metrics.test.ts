@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import Stripe from 'stripe';
 import { UsageCounter, WebhookEvent } from '../../src/entities';
-import { type BillingService, createWebhookProcessor, startService } from '../../src/service';
+import { createWebhookProcessor } from '../../src/app/webhook-pipeline';
 import { silentLogger } from '../../src/logging/logger';
 import { loadPlanCatalog } from '../../src/services/plans/plan-catalog';
 import { syncCatalog } from '../../src/services/stripe/catalog-sync';
@@ -9,7 +9,7 @@ import { type BillingStack, startBillingStack } from '../support/billing-stack';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { startTestEmulator, TEST_STRIPE_KEY, type TestEmulator } from '../support/emulator';
 import { createCustomer, createSubscription } from '../support/factories';
-import { startTestService, TEST_JWT_SECRET, type TestService, testConfig } from '../support/service';
+import { startTestService, TEST_JWT_SECRET, type TestService, stripeServicesOf } from '../support/service';
 import { waitUntil } from '../support/wait';
 import { connectSocket, subscribe } from '../support/ws-client';
 import { signToken } from '../../src/auth/token-signer';
@@ -67,7 +67,7 @@ describe('GET /metrics', () => {
   afterAll(() => stack.stop());
 
   function scrapeResponse(authorization?: string): Promise<Response> {
-    return fetch(`${stack.service.url}/metrics`, {
+    return fetch(`${stack.url}/metrics`, {
       headers: authorization ? { authorization } : {},
     });
   }
@@ -80,7 +80,7 @@ describe('GET /metrics', () => {
 
   function deliver(event: object): Promise<Response> {
     const { body, signature } = signEvent(event, secret);
-    return fetch(`${stack.service.url}/webhooks/stripe`, {
+    return fetch(`${stack.url}/webhooks/stripe`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'stripe-signature': signature },
       body,
@@ -116,7 +116,7 @@ describe('GET /metrics', () => {
   });
 
   it('is open without METRICS_TOKEN', async () => {
-    const open = await startTestService({ database: stack.service.database });
+    const open = await startTestService({ database: stack.database });
     try {
       const response = await fetch(`${open.url}/metrics`);
       expect(response.status).toBe(200);
@@ -141,10 +141,13 @@ describe('GET /metrics', () => {
     expect((await admin('mutation { replayWebhookEvent(id: "evt_metrics_1") { status } }')).data).toEqual({
       replayWebhookEvent: { status: 'IGNORED' },
     });
-    const { orm, services } = stack.service.service;
+    const { orm, services, metrics } = stack.app;
     const found = fakeEvent('radar.early_fraud_warning.updated', { id: 'issfr_metrics' }, 'evt_metrics_3');
     expect(
-      await createWebhookProcessor(orm, services, silentLogger).process(found as Stripe.Event, 'reconciler'),
+      await createWebhookProcessor(orm, services, stripeServicesOf(stack.app), metrics, silentLogger).process(
+        found as Stripe.Event,
+        'reconciler',
+      ),
     ).toBe('ignored');
 
     const after = await scrape();
@@ -269,8 +272,8 @@ describe('GET /metrics', () => {
   it('counts live GraphQL subscriptions until they end', async () => {
     const gauge = async () => sampleValue(await scrape(), 'billing_graphql_subscriptions_active');
     expect(await gauge()).toBe(0);
-    const token = await stack.service.token('acct_metrics_live');
-    const client = connectSocket(stack.service.url, `Bearer ${token}`);
+    const token = await stack.token('acct_metrics_live');
+    const client = connectSocket(stack.url, `Bearer ${token}`);
     try {
       const first = subscribe(client, 'subscription { accountUpdated { id } }');
       const second = subscribe(client, 'subscription { accountUpdated { id } }');
@@ -294,7 +297,7 @@ describe('GET /metrics', () => {
 
   it('reads the inbox backlog from the webhook_event table at each scrape', async () => {
     await stack.flushWebhooks();
-    const em = stack.service.service.orm.em.fork();
+    const em = stack.app.orm.em.fork();
     const row = (stripeEventId: string, status: WebhookEvent['status'], ageSeconds: number) =>
       em.create(WebhookEvent, {
         stripeEventId,
@@ -311,7 +314,7 @@ describe('GET /metrics', () => {
     try {
       const samples = await scrape();
       const count = (status: WebhookEvent['status'][]) =>
-        stack.service.service.orm.em.fork().count(WebhookEvent, { status: { $in: status } });
+        stack.app.orm.em.fork().count(WebhookEvent, { status: { $in: status } });
       expect(sampleValue(samples, 'billing_webhook_inbox_events', { state: 'pending' })).toBe(
         await count(['received', 'processing']),
       );
@@ -331,7 +334,7 @@ describe('GET /metrics', () => {
         sampleValue(samples, 'billing_webhook_inbox_oldest_age_seconds', { state: 'failed' }),
       ).toBeGreaterThanOrEqual(300);
     } finally {
-      await stack.service.service.orm.em
+      await stack.app.orm.em
         .fork()
         .nativeDelete(WebhookEvent, { stripeEventId: { $like: 'evt_metrics_backlog_%' } });
     }
@@ -343,7 +346,7 @@ describe('GET /metrics', () => {
   });
 
   it('reads the pending overage reports from usage_counter at each scrape, and which are stuck', async () => {
-    const em = stack.service.service.orm.em.fork();
+    const em = stack.app.orm.em.fork();
     const now = Date.now();
     // An account without a Stripe customer: the service's own reporter leaves these rows alone.
     const pending = (metric: string, pendingForMs: number, attempts: number) =>
@@ -373,9 +376,7 @@ describe('GET /metrics', () => {
       expect(oldest).toBeGreaterThanOrEqual(7200);
       expect(oldest).toBeLessThan(7300);
     } finally {
-      await stack.service.service.orm.em
-        .fork()
-        .nativeDelete(UsageCounter, { accountId: 'acct_metrics_overage_backlog' });
+      await stack.app.orm.em.fork().nativeDelete(UsageCounter, { accountId: 'acct_metrics_overage_backlog' });
     }
     const cleared = await scrape();
     expect(sampleValue(cleared, 'billing_overage_reports', { state: 'stuck' })).toBe(0);
@@ -415,7 +416,7 @@ describe('GET /metrics', () => {
     expect(after.some((sample) => sample.labels.metric === 'no_such_metric')).toBe(false);
 
     // The recorder's own reasons, and anything unexpected as `other`.
-    const usage = stack.service.service.services.metrics.usage;
+    const usage = stack.app.metrics.usage;
     usage.rejected('seats', 'duplicate');
     usage.rejected('seats', 'SOMETHING_ELSE');
     const last = await scrape();
@@ -435,7 +436,7 @@ describe('revenueSummary', () => {
 
   beforeAll(async () => {
     service = await startTestService();
-    const em = service.service.orm.em.fork();
+    const em = service.app.orm.em.fork();
     const now = new Date();
     const monthStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
     const seed = (overrides: Parameters<typeof createSubscription>[2]) =>
@@ -497,7 +498,7 @@ describe('revenueSummary', () => {
 describe('request logs', () => {
   let emulator: TestEmulator;
   let database: TestDatabase;
-  let service: BillingService;
+  let service: TestService;
   const lines: string[] = [];
 
   beforeAll(async () => {
@@ -510,7 +511,9 @@ describe('request logs', () => {
         done();
       },
     });
-    service = await startService(testConfig(database.url, { ...emulator.env, LOG_LEVEL: 'info' }), {
+    service = await startTestService({
+      database,
+      env: { ...emulator.env, LOG_LEVEL: 'info' },
       logDestination: sink,
     });
   });

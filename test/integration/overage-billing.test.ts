@@ -2,6 +2,7 @@ import type Stripe from 'stripe';
 import { silentLogger } from '../../src/logging/logger';
 import { OverageReporter } from '../../src/services/usage/overage-reporter';
 import { type BillingStack, startBillingStack } from '../support/billing-stack';
+import { stripeServicesOf } from '../support/service';
 
 /**
  * Overage billing end to end: the service (GraphQL, usage meter, overage reporter) over real PostgreSQL and the
@@ -76,7 +77,7 @@ describe('overage billing through Stripe Billing Meters', () => {
 
     expect((await record(1250, 'overage-e2e-1')).errors).toBeUndefined();
 
-    const reporter = stack.service.service.overageReporter;
+    const reporter = stack.app.overageReporter;
     expect(await reporter?.flush()).toMatchObject({ reported: 1, units: 250, failed: 0 });
     // Reported once: a second flush finds nothing new.
     expect(await reporter?.flush()).toMatchObject({ reported: 0 });
@@ -229,7 +230,7 @@ describe('a mid-period upgrade', () => {
       'MONTH',
     );
     expect((await record(1250, 'upgrade-1')).errors).toBeUndefined();
-    const reporter = stack.service.service.overageReporter;
+    const reporter = stack.app.overageReporter;
     expect(await reporter?.flush()).toMatchObject({ reported: 1, units: 250 });
 
     const upgraded = await gql('mutation { changeSubscription(input: { planKey: "professional" }) { id } }');
@@ -254,17 +255,17 @@ describe('overage reported after its period closed', () => {
   beforeAll(async () => {
     stack = await startBillingStack();
     // The reporters below run on the emulator's clock; the service's own must not report meanwhile.
-    await stack.service.service.overageReporter?.stop();
+    await stack.app.overageReporter?.stop();
   });
   afterAll(() => stack.stop());
 
   /** A reporter of the service's database and Stripe client whose time is the emulator's (Stripe's) time. */
   function reporterAt(nowSeconds: number): OverageReporter {
-    const service = stack.service.service;
+    const { app } = stack;
     return new OverageReporter({
-      em: service.orm.em,
-      stripe: service.services.stripe.stripe,
-      catalog: service.services.catalog,
+      em: app.orm.em,
+      stripe: stripeServicesOf(app).stripe,
+      catalog: app.services.catalog,
       logger: silentLogger,
       intervalMs: 60_000,
       now: () => new Date(nowSeconds * 1000),

@@ -51,7 +51,7 @@ describeWithRedis('live updates across instances through Redis', () => {
     await waitForRedisSubscribers(redis, `${Topic.ACCOUNT_UPDATED}:acct_alice`);
     await waitForRedisSubscribers(redis, `${Topic.ACCOUNT_UPDATED}:acct_bob`);
 
-    await instanceA.service.pubSub.publish(Topic.ACCOUNT_UPDATED, 'acct_alice', {
+    await instanceA.app.pubSub.publish(Topic.ACCOUNT_UPDATED, 'acct_alice', {
       accountId: 'acct_alice',
       reason: 'test',
     });
@@ -59,7 +59,7 @@ describeWithRedis('live updates across instances through Redis', () => {
     expect(await alice.next()).toEqual({ accountUpdated: { id: 'acct_alice' } });
     expect(await bob.staysQuiet(300)).toBe(true);
 
-    await instanceA.service.pubSub.publish(Topic.ACCOUNT_UPDATED, 'acct_bob', {
+    await instanceA.app.pubSub.publish(Topic.ACCOUNT_UPDATED, 'acct_bob', {
       accountId: 'acct_bob',
       reason: 'test',
     });
@@ -78,7 +78,7 @@ describeWithRedis('live updates across instances through Redis', () => {
       },
     );
     await waitForRedisSubscribers(redis, `${Topic.ACCOUNT_UPDATED}:acct_carol`);
-    await instanceA.service.pubSub.publish(Topic.ACCOUNT_UPDATED, 'acct_carol', {
+    await instanceA.app.pubSub.publish(Topic.ACCOUNT_UPDATED, 'acct_carol', {
       accountId: 'acct_carol',
       reason: 'test',
     });
@@ -118,19 +118,19 @@ describeWithRedis('live updates across instances through Redis', () => {
       periodStart: new Date('2026-11-01T00:00:00Z'),
       periodEnd: new Date('2026-12-01T00:00:00Z'),
     };
-    await instanceA.service.pubSub.publish(Topic.USAGE_UPDATED, 'acct_usage', {
+    await instanceA.app.pubSub.publish(Topic.USAGE_UPDATED, 'acct_usage', {
       ...base,
       accountId: 'acct_usage',
       metric: 'storage_mb',
       used: 5,
     });
-    await instanceA.service.pubSub.publish(Topic.USAGE_UPDATED, 'acct_other', {
+    await instanceA.app.pubSub.publish(Topic.USAGE_UPDATED, 'acct_other', {
       ...base,
       accountId: 'acct_other',
       metric: 'ai_requests',
       used: 7,
     });
-    await instanceA.service.pubSub.publish(Topic.USAGE_UPDATED, 'acct_usage', {
+    await instanceA.app.pubSub.publish(Topic.USAGE_UPDATED, 'acct_usage', {
       ...base,
       accountId: 'acct_usage',
       metric: 'ai_requests',

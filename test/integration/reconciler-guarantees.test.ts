@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type Stripe from 'stripe';
 import { BillingCustomer, Subscription, SyncCursor, WebhookEvent } from '../../src/entities';
-import { createWebhookProcessor } from '../../src/service';
+import { createWebhookProcessor } from '../../src/app/webhook-pipeline';
 import { silentLogger } from '../../src/logging/logger';
 import { EVENTS_CURSOR, Reconciler, type ReconcilerLimits } from '../../src/services/reconciler';
 import { MAX_AGE_MS, MAX_ATTEMPTS } from '../../src/webhooks/inbox-retry-policy';
 import { type BillingStack, startBillingStack } from '../support/billing-stack';
 import { fakeEvent } from '../support/webhook-harness';
+import { stripeServicesOf } from '../support/service';
 
 /**
  * The reconciler never pins, never skips, never lets one row starve the others: it walks Stripe's events forward
@@ -26,16 +27,17 @@ describe('the reconciler walks, retries and gives up as it should', () => {
   });
   afterAll(() => stack.stop());
 
-  const em = () => stack.service.service.orm.em.fork();
+  const em = () => stack.app.orm.em.fork();
 
   /** A reconciler of this service with small limits (the service's own keeps the production ones). */
   function smallReconciler(limits: Partial<ReconcilerLimits>): Reconciler {
-    const { orm, services } = stack.service.service;
+    const { orm, services } = stack.app;
+    const stripe = stripeServicesOf(stack.app);
     return new Reconciler(
       orm,
-      createWebhookProcessor(orm, services, silentLogger),
-      services,
-      { databaseUrl: stack.service.database.url, intervalMs: 0, limits: { eventPageSize: 3, ...limits } },
+      createWebhookProcessor(orm, services, stripe, null, silentLogger),
+      { ...services, stripe },
+      { databaseUrl: stack.database.url, intervalMs: 0, limits: { eventPageSize: 3, ...limits } },
       silentLogger,
     );
   }
@@ -326,7 +328,7 @@ describe('the reconciler walks, retries and gives up as it should', () => {
 
   /** `billing_webhook_inbox_events{state="dead"}` as `GET /metrics` reports it now. */
   async function deadGauge(): Promise<number> {
-    const response = await fetch(`${stack.service.url}/metrics`, {
+    const response = await fetch(`${stack.url}/metrics`, {
       headers: { authorization: `Bearer ${METRICS_TOKEN}` },
     });
     expect(response.status).toBe(200);

@@ -12,14 +12,14 @@ import {
   WebhookEvent,
 } from '../../src/entities';
 import { Topic } from '../../src/pubsub/topics';
-import { createWebhookProcessor } from '../../src/service';
+import { createWebhookProcessor } from '../../src/app/webhook-pipeline';
 import { silentLogger } from '../../src/logging/logger';
 import { EVENTS_CURSOR, type Reconciler } from '../../src/services/reconciler';
 import { HANDLED_EVENT_TYPES } from '../../src/webhooks/handlers';
 import { STUCK_AFTER_MS } from '../../src/webhooks/inbox-retry-policy';
 import { type BillingStack, startBillingStack } from '../support/billing-stack';
 import { createCustomer, createSubscription } from '../support/factories';
-import { TEST_JWT_SECRET } from '../support/service';
+import { TEST_JWT_SECRET, stripeServicesOf } from '../support/service';
 import { waitUntil } from '../support/wait';
 import { type ChildResult, outputOf } from '../support/child-output';
 
@@ -42,13 +42,13 @@ describe('Reconciler', () => {
       BILLING_ALLOWED_REDIRECT_ORIGINS: ALLOWED,
       RECONCILE_INTERVAL_MS: '0',
     });
-    const running = stack.service.service.reconciler;
+    const running = stack.app.reconciler;
     if (!running) throw new Error('the service was started with Stripe but has no reconciler');
     reconciler = running;
   });
   afterAll(() => stack.stop());
 
-  const em = () => stack.service.service.orm.em.fork();
+  const em = () => stack.app.orm.em.fork();
 
   /** The `created` second of the last event the walk got past. */
   async function cursor(): Promise<number | null> {
@@ -263,14 +263,14 @@ describe('Reconciler', () => {
     });
     await setup.flush();
     // Both were provisioned when they fell past due (within their grace period then).
-    const provisioner = stack.service.service.services.provisioner;
+    const provisioner = stack.app.services.provisioner;
     await provisioner.provision(setup, 'acct_grace_over', new Date(now - 8 * DAY_MS));
     await provisioner.provision(setup, 'acct_grace_fresh', new Date(now));
     const collaboration = async (accountId: string) =>
       (await em().findOne(Entitlement, { accountId, featureKey: 'team_collaboration' }))?.enabled ?? false;
     expect(await collaboration('acct_grace_over')).toBe(true);
 
-    const updates = stack.service.service.pubSub.subscribe(Topic.ACCOUNT_UPDATED, 'acct_grace_over');
+    const updates = stack.app.pubSub.subscribe(Topic.ACCOUNT_UPDATED, 'acct_grace_over');
     const published = nextWithin(updates[Symbol.asyncIterator](), 5000);
 
     expect(await reconciler.sweepGracePeriods()).toEqual(['acct_grace_over']);
@@ -333,14 +333,15 @@ describe('Reconciler', () => {
   });
 
   it('a resync that read Stripe before a newer webhook committed keeps the newer state', async () => {
-    const { orm, services } = stack.service.service;
+    const { orm, services, metrics } = stack.app;
+    const stripe = stripeServicesOf(stack.app);
     const account = await em().findOneOrFail(BillingCustomer, { accountId: 'acct_missed' });
     const stripeCustomerId = account.stripeCustomerId as string;
     const { stripeSubscriptionId } = await em().findOneOrFail(Subscription, { accountId: 'acct_missed' });
     expect(await em().findOneOrFail(Subscription, { stripeSubscriptionId })).toMatchObject({
       cancelAtPeriodEnd: false,
     });
-    const webhooks = createWebhookProcessor(orm, services, silentLogger);
+    const webhooks = createWebhookProcessor(orm, services, stripe, metrics, silentLogger);
     let newerCardId = '';
 
     // Stripe changes and its webhooks commit while the resync is between reading Stripe and writing.
@@ -361,7 +362,7 @@ describe('Reconciler', () => {
       ]);
       for (const event of newer) expect(await webhooks.process(event)).toBe('processed');
     }
-    const stripeClient = services.stripe.stripe;
+    const stripeClient = stripe.stripe;
     const call = stripeClient.call.bind(stripeClient);
     let raced = false;
     const spy = jest.spyOn(stripeClient, 'call').mockImplementation(async (operation, send, intent) => {
@@ -396,7 +397,7 @@ describe('Reconciler', () => {
   });
 
   it('runs on one instance at a time: a held lock skips the run', async () => {
-    const holder = new Client({ connectionString: stack.service.database.url });
+    const holder = new Client({ connectionString: stack.database.url });
     await holder.connect();
     try {
       await holder.query("select pg_advisory_lock(hashtext('coditect_billing.reconciler'))");
@@ -442,7 +443,7 @@ describe('Reconciler', () => {
         HOME: process.env.HOME ?? '',
         NODE_ENV: 'test',
         LOG_LEVEL: 'silent',
-        DATABASE_URL: stack.service.database.url,
+        DATABASE_URL: stack.database.url,
         AUTH_JWT_SECRET: TEST_JWT_SECRET,
         ...stack.emulator.env,
       },
@@ -475,7 +476,7 @@ describe('the periodic reconciliation job', () => {
         email: 'periodic@x.io',
         metadata: { account_id: 'acct_periodic' },
       });
-      const em = () => stack.service.service.orm.em.fork();
+      const em = () => stack.app.orm.em.fork();
       await waitUntil(
         async () => (await em().findOne(BillingCustomer, { stripeCustomerId: customer.id })) !== null,
         'the job brought in the customer no webhook announced',

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { MIGRATIONS } from '../../migrations';
 import { openDatabase } from '../../src/database/database';
-import { printBillingSchema } from '../../src/graphql/print-schema';
+import { printBillingSchema } from '../../src/resolvers';
 import { createTestDatabase } from '../support/database';
 
 describe('committed artefacts stay in step with the code', () => {

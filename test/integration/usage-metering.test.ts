@@ -62,16 +62,16 @@ async function usageOf(accountId: string, metric: string): Promise<Summary> {
 }
 
 async function recordsOf(accountId: string): Promise<number> {
-  return app.service.orm.em.fork().count(UsageRecord, { accountId });
+  return app.app.orm.em.fork().count(UsageRecord, { accountId });
 }
 
 async function subscribe(accountId: string, planKey: string): Promise<void> {
-  const em = app.service.orm.em.fork();
+  const em = app.app.orm.em.fork();
   const customer = createCustomer(em, { accountId, email: `${accountId}@example.com` });
   createSubscription(em, customer, { planKey });
   await em.flush();
-  await em.transactional((tem) => app.service.services.provisioner.provision(tem, accountId, new Date()));
-  await app.service.services.events.accountUpdated(accountId, 'test.subscribed');
+  await em.transactional((tem) => app.app.services.provisioner.provision(tem, accountId, new Date()));
+  await app.app.services.events.accountUpdated(accountId, 'test.subscribed');
 }
 
 describe('recording usage', () => {
@@ -263,7 +263,7 @@ describe('what a record may not do', () => {
     const accountId = newAccountId();
     await subscribe(accountId, 'starter');
     await record(accountId, { metric: 'ai_requests', quantity: 900, idempotencyKey: 'before' });
-    await app.service.services.usage.overrides.set({
+    await app.app.services.usage.overrides.set({
       accountId,
       feature: 'ai_requests',
       enabled: false,
@@ -273,7 +273,7 @@ describe('what a record may not do', () => {
     const refused = await record(accountId, { metric: 'ai_requests', quantity: 1, idempotencyKey: 'after' });
     expect(refused.errors?.[0]?.extensions?.code).toBe('USAGE_LIMIT_EXCEEDED');
     // What the overage reporter bills by: the allowance is kept, not turned into 0 (which would bill all 900).
-    const counter = await app.service.orm.em
+    const counter = await app.app.orm.em
       .fork()
       .findOneOrFail(UsageCounter, { accountId, metric: 'ai_requests' });
     expect(counter).toMatchObject({ used: 900, included: 1000 });
@@ -284,7 +284,7 @@ describe('what a record may not do', () => {
     await subscribe(accountId, 'professional');
     await record(accountId, { metric: 'ai_requests', quantity: 8000, idempotencyKey: 'pro' });
     // As a downgrade to starter would: 1,000 included from now on.
-    await app.service.services.usage.overrides.set({
+    await app.app.services.usage.overrides.set({
       accountId,
       feature: 'ai_requests',
       enabled: true,
@@ -292,7 +292,7 @@ describe('what a record may not do', () => {
       note: null,
     });
     await record(accountId, { metric: 'ai_requests', quantity: 1, idempotencyKey: 'starter' });
-    const counter = await app.service.orm.em
+    const counter = await app.app.orm.em
       .fork()
       .findOneOrFail(UsageCounter, { accountId, metric: 'ai_requests' });
     // The fixture's period began 5 of its 30 days ago: 10,000 × 5/30 (1,667, kept) + 1,000 × 25/30 (833) = 2,500;
@@ -302,7 +302,7 @@ describe('what a record may not do', () => {
 
   it('counts a late use dated before the current period in its own period, never in the new allowance', async () => {
     const accountId = newAccountId();
-    const em = app.service.orm.em.fork();
+    const em = app.app.orm.em.fork();
     const periodStart = new Date(Date.now() - 10 * 60_000);
     const customer = createCustomer(em, { accountId });
     createSubscription(em, customer, {
@@ -344,7 +344,7 @@ describe('what a record may not do', () => {
       limit: 1000,
       used: 993,
     });
-    const counters = await app.service.orm.em.fork().find(UsageCounter, { accountId });
+    const counters = await app.app.orm.em.fork().find(UsageCounter, { accountId });
     expect(counters.map((counter) => [counter.periodStart.getTime(), counter.used])).toEqual([
       [trialStart.getTime(), 993],
     ]);
@@ -352,7 +352,7 @@ describe('what a record may not do', () => {
 
   it('counts a late use in the period it falls in when that period has no counter yet', async () => {
     const accountId = newAccountId();
-    const em = app.service.orm.em.fork();
+    const em = app.app.orm.em.fork();
     const periodStart = new Date(Date.now() - 10 * 60_000);
     createSubscription(em, createCustomer(em, { accountId }), {
       planKey: 'starter',
@@ -367,7 +367,7 @@ describe('what a record may not do', () => {
       occurredAt: new Date(Date.now() - 30 * 60_000).toISOString(),
     });
     expect(late.errors).toBeUndefined();
-    const counters = await app.service.orm.em.fork().find(UsageCounter, { accountId });
+    const counters = await app.app.orm.em.fork().find(UsageCounter, { accountId });
     expect(counters.map((counter) => [counter.periodEnd.getTime(), counter.used])).toEqual([
       [periodStart.getTime(), 3],
     ]);
@@ -584,16 +584,16 @@ describe('feature gating', () => {
 describe('usage notifications', () => {
   it('tells the account at 80% and at 100% of its allowance, once per period each', async () => {
     const accountId = newAccountId();
-    const em = app.service.orm.em.fork();
+    const em = app.app.orm.em.fork();
     createCustomer(em, { accountId, email: 'heavy-user@example.com' });
     await em.flush();
     await record(accountId, { metric: 'ai_requests', quantity: 79, idempotencyKey: 'n-1' });
-    expect(await app.service.orm.em.fork().count(Notification, { accountId })).toBe(0);
+    expect(await app.app.orm.em.fork().count(Notification, { accountId })).toBe(0);
     await record(accountId, { metric: 'ai_requests', quantity: 1, idempotencyKey: 'n-2' });
     await record(accountId, { metric: 'ai_requests', quantity: 5, idempotencyKey: 'n-3' });
     await record(accountId, { metric: 'ai_requests', quantity: 15, idempotencyKey: 'n-4' });
     await record(accountId, { metric: 'ai_requests', quantity: 1, idempotencyKey: 'n-5' }); // refused: over the limit
-    const mails = await app.service.orm.em
+    const mails = await app.app.orm.em
       .fork()
       .find(Notification, { accountId }, { orderBy: { createdAt: 'asc' } });
     expect(
@@ -606,7 +606,7 @@ describe('usage notifications', () => {
       ['usage_threshold', 'heavy-user@example.com', 80],
       ['usage_threshold', 'heavy-user@example.com', 100],
     ]);
-    const counter = await app.service.orm.em
+    const counter = await app.app.orm.em
       .fork()
       .findOneOrFail(UsageCounter, { accountId, metric: 'ai_requests' });
     expect(counter.thresholdNotified).toBe(100);

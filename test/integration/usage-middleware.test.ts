@@ -111,14 +111,14 @@ describe('usageGate in front of the billing service', () => {
   beforeAll(async () => {
     stack = await startBillingStack();
     client = new BillingClient({
-      url: `${stack.service.url}/graphql`,
-      token: () => stack.service.token('svc_ai_gateway', { roles: ['service'] }),
+      url: `${stack.url}/graphql`,
+      token: () => stack.token('svc_ai_gateway', { roles: ['service'] }),
     });
-    network = new UnreliableNetwork(`${stack.service.url}/graphql`);
+    network = new UnreliableNetwork(`${stack.url}/graphql`);
     await network.start();
     const unreliableClient = new BillingClient({
       url: network.url,
-      token: await stack.service.token('svc_ai_gateway', { roles: ['service'] }),
+      token: await stack.token('svc_ai_gateway', { roles: ['service'] }),
     });
     const deadClient = new BillingClient({ url: await deadUrl(), token: 'unused', timeoutMs: 1000 });
     const retry = { initialDelayMs: 20, maxDelayMs: 100 };
@@ -349,7 +349,7 @@ describe('usageGate in front of the billing service', () => {
     await flushAll();
     expect(await used('acct_mw_failing')).toBe(0);
     expect(metered.recorder.stats()).toEqual({ ...before, released: before.released + 2 });
-    const counter = await stack.service.service.orm.em
+    const counter = await stack.app.orm.em
       .fork()
       .findOneOrFail(UsageCounter, { accountId: 'acct_mw_failing', metric: 'ai_requests' });
     expect(counter.reserved).toBe(0);

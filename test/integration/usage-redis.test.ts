@@ -59,12 +59,12 @@ describeWithRedis('usage with Redis copies and the entitlement cache, across two
     const accountId = newAccountId();
     await record(a, accountId, 7, 'k1');
     const { periodStart } = await aiRequestsOf(b, accountId);
-    const key = b.service.services.usage.copies.keyOf(accountId, new Date(periodStart));
+    const key = b.app.services.usage.copies.keyOf(accountId, new Date(periodStart));
     const hash = await redis.hgetall(key);
     expect(hash).toMatchObject({ _complete: '1', ai_requests: expect.stringMatching(/^\d+:7:7$/) });
     expect(await redis.ttl(key)).toBeGreaterThan(24 * 3600);
     // Proof that reads come from the copy: change the row behind Redis's back and the read does not move...
-    await a.service.orm.em.fork().nativeUpdate(UsageCounter, { accountId }, { used: 1000 });
+    await a.app.orm.em.fork().nativeUpdate(UsageCounter, { accountId }, { used: 1000 });
     expect((await aiRequestsOf(a, accountId)).used).toBe(7);
     // ...until the copy is gone, when the next read rebuilds it from PostgreSQL.
     await redis.del(key);
@@ -97,12 +97,12 @@ describeWithRedis('usage with Redis copies and the entitlement cache, across two
       });
       expect(before.data?.viewer.feature).toMatchObject({ allowed: false, reason: 'NOT_IN_PLAN' });
       // The upgrade commits on A (as a webhook or a mutation would), then announces it.
-      const em = a.service.orm.em.fork();
+      const em = a.app.orm.em.fork();
       const customer = createCustomer(em, { accountId });
       createSubscription(em, customer, { planKey: 'professional' });
       await em.flush();
-      await em.transactional((tem) => a.service.services.provisioner.provision(tem, accountId, new Date()));
-      await a.service.services.events.accountUpdated(accountId, 'test.upgraded');
+      await em.transactional((tem) => a.app.services.provisioner.provision(tem, accountId, new Date()));
+      await a.app.services.events.accountUpdated(accountId, 'test.upgraded');
       // At once, on the other instance.
       const after = await b.graphql<{ viewer: { feature: { allowed: boolean } } }>(FEATURE, {
         token,
@@ -159,7 +159,7 @@ describeWithRedis('usage while Redis is down', () => {
 
   it('keeps recording exactly from PostgreSQL, enforces limits, and rebuilds the copies when Redis is back', async () => {
     const accountId = newAccountId();
-    const em = app.service.orm.em.fork();
+    const em = app.app.orm.em.fork();
     createSubscription(em, createCustomer(em, { accountId }), { planKey: 'free', status: 'active' });
     await em.flush();
     await record(app, accountId, 40, 'before');
@@ -191,13 +191,13 @@ describeWithRedis('usage while Redis is down', () => {
     const redis = new Redis(privateRedis.url);
     try {
       expect((await aiRequestsOf(app, accountId)).used).toBe(100);
-      const key = app.service.services.usage.copies.keyOf(accountId, new Date(periodStart));
+      const key = app.app.services.usage.copies.keyOf(accountId, new Date(periodStart));
       await waitUntil(async () => (await redis.hget(key, '_complete')) === '1', 'the copy is rebuilt', 5000);
       expect(await redis.hget(key, 'ai_requests')).toMatch(/:100:100$/);
     } finally {
       redis.disconnect();
     }
-    const stored = await app.service.orm.em.fork().find(UsageRecord, { accountId });
+    const stored = await app.app.orm.em.fork().find(UsageRecord, { accountId });
     expect(stored.reduce((sum, row) => sum + Number(row.quantity), 0)).toBe(100);
   });
 });

@@ -54,7 +54,7 @@ async function commit(accountId: string, reservationId: string, quantity: number
 }
 
 async function counterOf(accountId: string) {
-  return stack.service.service.orm.em.fork().findOne(UsageCounter, { accountId, metric: 'ai_requests' });
+  return stack.app.orm.em.fork().findOne(UsageCounter, { accountId, metric: 'ai_requests' });
 }
 
 describe('reserving usage', () => {
@@ -80,7 +80,7 @@ describe('reserving usage', () => {
     // A second commit (a retry) adds nothing.
     const again = await commit(accountId, reservation.id, 12);
     expect(again.data?.commitUsage).toMatchObject({ duplicate: true, usage: { used: 12 } });
-    const records = await stack.service.service.orm.em.fork().find(UsageRecord, { accountId });
+    const records = await stack.app.orm.em.fork().find(UsageRecord, { accountId });
     expect(records.map((record) => [record.quantity, record.idempotencyKey])).toEqual([
       [12, `reservation:${reservation.id}`],
     ]);
@@ -154,7 +154,7 @@ describe('reserving usage', () => {
     });
     expect(recorded.errors).toBeUndefined();
     expect(await counterOf(accountId)).toMatchObject({ used: 1, reserved: 0 });
-    const stored = await stack.service.service.orm.em.fork().findOneOrFail(UsageReservation, { id: hold.id });
+    const stored = await stack.app.orm.em.fork().findOneOrFail(UsageReservation, { id: hold.id });
     expect(stored.status).toBe('expired');
     // The expired reservation's work was served: its commit is counted, without a hold to give back.
     const late = await commit(accountId, hold.id, 7);
@@ -197,12 +197,12 @@ describe('reserving usage', () => {
 
   it('holds within a paid plan’s allowance but never past it during a trial', async () => {
     const accountId = newAccount();
-    const em = stack.service.service.orm.em.fork();
+    const em = stack.app.orm.em.fork();
     const customer = createCustomer(em, { accountId });
     createSubscription(em, customer, { planKey: 'starter', status: 'trialing' });
     await em.flush();
     await em.transactional((tx) =>
-      stack.service.service.services.provisioner.provision(tx, accountId, stack.service.service.clock.now()),
+      stack.app.services.provisioner.provision(tx, accountId, stack.app.clock.now()),
     );
     const all = await reserve(accountId, { quantity: 1000 });
     expect(all.errors).toBeUndefined();

@@ -47,7 +47,7 @@ describe('webhook inbox administration', () => {
   });
   afterAll(() => stack.stop());
 
-  const em = () => stack.service.service.orm.em.fork();
+  const em = () => stack.app.orm.em.fork();
 
   /** Inbox rows as the processor writes them, arriving one second apart (the last two in the same ms). */
   async function seedInbox(
@@ -169,7 +169,7 @@ describe('webhook inbox administration', () => {
       items: [{ price: starter.id }],
       trial_period_days: 7,
     });
-    const reconciler = stack.service.service.reconciler;
+    const reconciler = stack.app.reconciler;
     if (!reconciler) throw new Error('no reconciler');
     await reconciler.catchUp();
     const failedRow = await em().findOneOrFail(WebhookEvent, {

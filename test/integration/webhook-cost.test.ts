@@ -44,7 +44,7 @@ describe('webhook cost per event', () => {
       payload: body,
       secret: stack.webhookSecret as string,
     });
-    const response = await fetch(`${stack.service.url}/webhooks/stripe`, {
+    const response = await fetch(`${stack.url}/webhooks/stripe`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'stripe-signature': signature },
       body,
@@ -58,7 +58,7 @@ describe('webhook cost per event', () => {
   }
 
   async function features(accountId: string): Promise<Record<string, boolean>> {
-    const rows = await stack.service.service.orm.em.fork().find(Entitlement, { accountId });
+    const rows = await stack.app.orm.em.fork().find(Entitlement, { accountId });
     return Object.fromEntries(rows.map((row) => [row.featureKey, row.enabled]));
   }
 
@@ -110,7 +110,7 @@ describe('webhook cost per event', () => {
     expect(statements[1]).toMatch(
       /^\s*update webhook_event\s+set status = 'failed', attempts = attempts \+ 1, .*where stripe_event_id = '\w+' and status <> 'processed'/s,
     );
-    const [row] = await stack.service.service.orm.em.fork().find(WebhookEvent, { objectId: missing.id });
+    const [row] = await stack.app.orm.em.fork().find(WebhookEvent, { objectId: missing.id });
     expect(row).toMatchObject({ status: 'failed', attempts: 1 });
   });
 });

@@ -23,7 +23,7 @@ describe('invoice, refund and dispute events', () => {
   });
   afterAll(() => stack.stop());
 
-  const em = () => stack.service.service.orm.em.fork();
+  const em = () => stack.app.orm.em.fork();
 
   async function price(lookupKey: string): Promise<Stripe.Price> {
     return (await stack.stripe.prices.list({ lookup_keys: [lookupKey] })).data[0];
@@ -40,7 +40,7 @@ describe('invoice, refund and dispute events', () => {
   }
 
   async function deliver(type: string, object: object): Promise<{ status: number; outcome: string | null }> {
-    return postWebhook(stack.service.url, signEvent(fakeEvent(type, object), stack.webhookSecret as string));
+    return postWebhook(stack.url, signEvent(fakeEvent(type, object), stack.webhookSecret as string));
   }
 
   it('invoice.payment_action_required: stores the invoice and its subscription, and mails the link to confirm, once', async () => {
@@ -145,7 +145,7 @@ describe('invoice, refund and dispute events', () => {
   }
 
   async function disputesCounted(outcome: string): Promise<number> {
-    const body = await (await fetch(`${stack.service.url}/metrics`)).text();
+    const body = await (await fetch(`${stack.url}/metrics`)).text();
     const line = body
       .split('\n')
       .find((candidate) => candidate.startsWith(`billing_disputes_total{outcome="${outcome}"}`));
@@ -166,7 +166,7 @@ describe('invoice, refund and dispute events', () => {
     const invoiceId = subscription.latest_invoice as string;
     const paymentIntent = await paymentIntentOf(invoiceId);
 
-    const client = connectSocket(stack.service.url, `Bearer ${await stack.service.token(accountId)}`);
+    const client = connectSocket(stack.url, `Bearer ${await stack.token(accountId)}`);
     const updates = subscribe<{ accountUpdated: { id: string } }>(
       client,
       'subscription { accountUpdated { id } }',

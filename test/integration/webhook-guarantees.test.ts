@@ -7,7 +7,7 @@ import { type ProcessingOutcome, WebhookProcessor } from '../../src/webhooks/web
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { startTestEmulator, type TestEmulator } from '../support/emulator';
 import { describeWithRedis, testRedisUrl } from '../support/redis';
-import { startTestService, type TestService } from '../support/service';
+import { startTestService, type TestService, stripeServicesOf } from '../support/service';
 import {
   differencesFromStripe,
   emulatorNow,
@@ -94,9 +94,7 @@ describe('two instances on one database', () => {
     ).data.find((candidate) => (candidate.data.object as Stripe.Subscription).id === subscription.id);
     if (!event) throw new Error('the emulator emitted no customer.subscription.created');
 
-    const published = instances.map((instance) =>
-      jest.spyOn(instance.service.services.events, 'accountUpdated'),
-    );
+    const published = instances.map((instance) => jest.spyOn(instance.app.services.events, 'accountUpdated'));
     const recorder = recordOutcomes();
     let answers: Array<{ status: number; outcome: string | null }>;
     try {
@@ -116,7 +114,7 @@ describe('two instances on one database', () => {
       [...Array(9).fill('duplicate'), 'processed'].sort(),
     );
 
-    const em = instances[0].service.orm.em.fork();
+    const em = instances[0].app.orm.em.fork();
     const rows = await em.find(WebhookEvent, { stripeEventId: event.id });
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ status: 'processed', attempts: 1, lastError: null });
@@ -134,11 +132,9 @@ describe('two instances on one database', () => {
     const results = await Promise.allSettled(
       accounts.flatMap((accountId) =>
         instances.map((instance) =>
-          instance.service.orm.em
+          instance.app.orm.em
             .fork()
-            .transactional((tx) =>
-              instance.service.services.provisioner.provision(tx, accountId, new Date()),
-            ),
+            .transactional((tx) => instance.app.services.provisioner.provision(tx, accountId, new Date())),
         ),
       ),
     );
@@ -146,7 +142,7 @@ describe('two instances on one database', () => {
       result.status === 'rejected' ? [String(result.reason).slice(-160)] : [],
     );
     expect(failures).toEqual([]);
-    const em = instances[0].service.orm.em.fork();
+    const em = instances[0].app.orm.em.fork();
     for (const accountId of accounts) {
       const rows = await em.find(Entitlement, { accountId });
       expect(rows.length).toBeGreaterThan(0);
@@ -167,7 +163,7 @@ describe('two instances on one database', () => {
     const created = await eventAbout('customer.subscription.created');
 
     // Instance A reads the subscription for the first event, then stalls (a slow network, a GC pause)...
-    const client = instances[0].service.services.stripe.stripe;
+    const client = stripeServicesOf(instances[0].app).stripe;
     const realCall = client.call.bind(client);
     let release: () => void = () => undefined;
     const released = new Promise<void>((done) => {
@@ -202,7 +198,7 @@ describe('two instances on one database', () => {
       stall.mockRestore();
       release();
     }
-    const row = await instances[0].service.orm.em
+    const row = await instances[0].app.orm.em
       .fork()
       .findOneOrFail(Subscription, { stripeSubscriptionId: subscription.id });
     expect(row.cancelAtPeriodEnd).toBe(true);

@@ -42,7 +42,7 @@ describe('mails caused by webhooks', () => {
     await stack.advanceClock(15 * DAY);
     await stack.flushWebhooks();
 
-    const em = stack.service.service.orm.em.fork();
+    const em = stack.app.orm.em.fork();
     const subscription = await em.findOneOrFail(Subscription, { accountId: 'acct_failing' });
     expect(subscription.status).toBe('past_due');
     expect(subscription.pastDueSince).toBeInstanceOf(Date);

@@ -27,7 +27,7 @@ describe('POST /webhooks/stripe', () => {
   afterAll(() => stack.stop());
 
   function deliver(body: string, signature?: string) {
-    return fetch(`${stack.service.url}/webhooks/stripe`, {
+    return fetch(`${stack.url}/webhooks/stripe`, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
@@ -38,7 +38,7 @@ describe('POST /webhooks/stripe', () => {
   }
 
   async function storedEvents(filter: object = {}) {
-    return stack.service.service.orm.em.fork().find(WebhookEvent, filter);
+    return stack.app.orm.em.fork().find(WebhookEvent, filter);
   }
 
   describe('signature verification', () => {
@@ -143,7 +143,7 @@ describe('POST /webhooks/stripe', () => {
       });
       const [processed] = await storedEvents({ stripeEventId: 'evt_early_1' });
       expect(processed).toMatchObject({ status: 'processed', attempts: 2, lastError: null });
-      const row = await stack.service.service.orm.em
+      const row = await stack.app.orm.em
         .fork()
         .findOneOrFail(Subscription, { stripeSubscriptionId: subscription.id });
       expect(row).toMatchObject({ accountId: 'acct_early', status: 'trialing', planKey: 'starter' });
@@ -160,7 +160,7 @@ describe('POST /webhooks/stripe', () => {
       const event = fakeEvent('customer.subscription.created', subscription, 'evt_stranger_1');
       const first = signEvent(event, secret);
       expect((await deliver(first.body, first.signature)).status).toBe(500);
-      await stack.service.service.orm.em
+      await stack.app.orm.em
         .fork()
         .nativeUpdate(
           WebhookEvent,
@@ -188,7 +188,7 @@ describe('POST /webhooks/stripe', () => {
       const event = fakeEvent('customer.subscription.created', subscription, id);
       const first = signEvent(event, secret);
       expect((await deliver(first.body, first.signature)).status).toBe(500);
-      const orm = stack.service.service.orm;
+      const orm = stack.app.orm;
       await orm.em
         .fork()
         .nativeUpdate(
@@ -258,10 +258,7 @@ describe('POST /webhooks/stripe', () => {
   describe('processing Stripe’s own deliveries', () => {
     it('checkout → webhooks → active subscription, professional entitlements, and accountUpdated pushed live', async () => {
       const gql = await stack.as('acct_webhook_checkout');
-      const client = connectSocket(
-        stack.service.url,
-        `Bearer ${await stack.service.token('acct_webhook_checkout')}`,
-      );
+      const client = connectSocket(stack.url, `Bearer ${await stack.token('acct_webhook_checkout')}`);
       const updates = subscribe<{ accountUpdated: { id: string; plan: { key: string } } }>(
         client,
         'subscription { accountUpdated { id plan { key } } }',
@@ -280,7 +277,7 @@ describe('POST /webhooks/stripe', () => {
       expect(paid.status).toBe(200);
       await stack.flushWebhooks();
 
-      const em = stack.service.service.orm.em.fork();
+      const em = stack.app.orm.em.fork();
       const subscription = await em.findOneOrFail(Subscription, { accountId: 'acct_webhook_checkout' });
       expect(subscription).toMatchObject({ status: 'active', planKey: 'professional' });
       const entitlements = await em.find(Entitlement, { accountId: 'acct_webhook_checkout' });
@@ -331,7 +328,7 @@ describe('POST /webhooks/stripe', () => {
         );
         await stack.flushWebhooks();
 
-        const em = stack.service.service.orm.em.fork();
+        const em = stack.app.orm.em.fork();
         for (const accountId of accounts) {
           const rows = await em.find(Subscription, { accountId });
           expect(rows).toHaveLength(1);

@@ -66,8 +66,8 @@ describe('checkout and cards', () => {
       metadata: { account_id: sam.accountId, plan_key: 'professional' },
       ...{ success_url: urls.successUrl, cancel_url: urls.cancelUrl },
     });
-    const services = world.stack.service.service.services;
-    await services.checkoutRecords.record(world.stack.service.service.orm.em.fork(), {
+    const services = world.stack.app.services;
+    await services.checkoutRecords.record(world.stack.app.orm.em.fork(), {
       stripeSessionId: tabTwo.id,
       accountId: sam.accountId,
       planKey: 'professional',

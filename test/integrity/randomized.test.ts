@@ -129,8 +129,8 @@ describe('randomized: what customers do never gets more use than it pays for', (
   }
 
   async function checkInvariants(customers: Customer[]): Promise<void> {
-    const em = world.stack.service.service.orm.em.fork();
-    const now = world.stack.service.service.clock.now();
+    const em = world.stack.app.orm.em.fork();
+    const now = world.stack.app.clock.now();
     for (const customer of customers) {
       // One live subscription at most, in Stripe.
       const stripeCustomer = await customer.stripeCustomerId().catch(() => null);

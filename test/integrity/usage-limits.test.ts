@@ -25,8 +25,8 @@ describe('limits and late usage', () => {
     expect(codeOf(await nora.use(90))).toBeNull();
     const { stack } = world;
     const client = new BillingClient({
-      url: `${stack.service.url}/graphql`,
-      token: () => stack.service.token('svc_ai_gateway', { roles: ['service'] }),
+      url: `${stack.url}/graphql`,
+      token: () => stack.token('svc_ai_gateway', { roles: ['service'] }),
       timeoutMs: 30_000,
     });
     const gate = usageGate({
@@ -112,7 +112,7 @@ describe('limits and late usage', () => {
     expect(codeOf(await pia.use(990))).toBeNull();
     const periodEnd = Date.parse((await pia.viewer()).subscription?.currentPeriodEnd as string);
     // The renewal happens; its invoice stays a draft for the finalization hour.
-    const now = world.stack.service.service.clock.now().getTime();
+    const now = world.stack.app.clock.now().getTime();
     await world.advance(Math.ceil((periodEnd - now) / 1000) + 10 * 60);
     // Recorded ten minutes after the renewal, dated two minutes before it: 20 past the closed period's 1,000.
     const late = await pia.service(

@@ -61,7 +61,7 @@ export async function startWorld(env: Record<string, string> = {}): Promise<Worl
       await stack.flushWebhooks();
     },
     reportOverage: async () => {
-      await stack.service.service.overageReporter?.flush();
+      await stack.app.overageReporter?.flush();
     },
     stop: () => stack.stop(),
   };

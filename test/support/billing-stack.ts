@@ -7,8 +7,8 @@ import { startTestEmulator, type TestEmulator } from './emulator';
 import type { TestDatabase } from './database';
 import { startTestService, type TestService } from './service';
 
-export interface BillingStack {
-  service: TestService;
+/** The service (its app, URL, tokens and GraphQL) wired to its own Stripe emulator. */
+export interface BillingStack extends TestService {
   stripe: Stripe;
   emulator: TestEmulator;
   /** The webhook endpoint's signing secret (when started with webhooks). */
@@ -59,7 +59,7 @@ export async function startBillingStack(
   if (endpoint)
     await emulator.stripe.webhookEndpoints.update(endpoint.id, { url: `${service.url}/webhooks/stripe` });
   return {
-    service,
+    ...service,
     stripe: emulator.stripe,
     emulator,
     webhookSecret: endpoint?.secret ?? null,
@@ -80,7 +80,7 @@ export async function startBillingStack(
       });
       if (!response.ok) throw new Error(`clock advance failed: ${response.status} ${await response.text()}`);
       // The service follows the emulator's clock (BILLING_CLOCK=emulator): read it now rather than at the next poll.
-      const { clock } = service.service;
+      const { clock } = service.app;
       if (isFollowing(clock)) await clock.sync();
     },
     as: async (accountId, roles = []) => {

@@ -1,13 +1,15 @@
 import type { DestinationStream } from 'pino';
 import { signToken, type TokenClaims } from '../../src/auth/token-signer';
 import { type Config, loadConfig } from '../../src/config';
-import { type BillingService, startService } from '../../src/service';
+import { type App, createApp } from '../../src/app/create-app';
+import type { StripeServices } from '../../src/app/stripe-services';
 import { createTestDatabase, type TestDatabase } from './database';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
 
 export interface TestService {
-  service: BillingService;
+  /** The running app: its database, pub/sub, clock and the services it built. */
+  app: App;
   config: Config;
   database: TestDatabase;
   url: string;
@@ -51,13 +53,13 @@ export async function startTestService(
 ): Promise<TestService> {
   const database = options.database ?? (await createTestDatabase());
   const config = testConfig(database.url, options.env);
-  const service = await startService(config, {
-    onQuery: options.onQuery,
-    logDestination: options.logDestination,
+  const app = await createApp(config, { onQuery: options.onQuery, logDestination: options.logDestination });
+  const url = await app.start().catch(async (error: unknown) => {
+    await app.stop();
+    throw error;
   });
-  const url = service.url;
   return {
-    service,
+    app,
     config,
     database,
     url,
@@ -74,8 +76,14 @@ export async function startTestService(
       return { status: response.status, ...((await response.json()) as object) };
     },
     stop: async () => {
-      await service.stop();
+      await app.stop();
       if (!options.database) await database.drop();
     },
   };
+}
+
+/** The app's Stripe-backed services: the test started it with a Stripe key, so they must be there. */
+export function stripeServicesOf(app: App): StripeServices {
+  if (!app.services.stripe) throw new Error('This app was started without STRIPE_SECRET_KEY');
+  return app.services.stripe;
 }

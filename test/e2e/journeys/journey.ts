@@ -101,7 +101,7 @@ export async function startJourney(env: Record<string, string> = {}): Promise<Jo
       await waitForRedisSubscribers(redis, `USAGE_UPDATED:${accountId}`);
     },
     stored: async (accountId) => {
-      const em = stack.service.service.orm.em.fork();
+      const em = stack.app.orm.em.fork();
       const subscription = await em.findOne(Subscription, { accountId }, { orderBy: { createdAt: 'desc' } });
       const features = await em.find(
         Entitlement,

@@ -8,7 +8,7 @@ import { describeJourney, markPage, payOnCheckoutPage, text, waitForText } from 
 describeJourney('journey: checkout', (journey) => {
   it('pays on Checkout and the billing page shows the paid plan live', async () => {
     const accountId = 'acct_journey_checkout';
-    const metricsBefore = await scrape(journey.stack.service.url);
+    const metricsBefore = await scrape(journey.stack.url);
     // The billing page the user keeps open in one tab.
     const watching = await journey.newPage();
     await journey.signUp(watching, accountId);
@@ -69,7 +69,7 @@ describeJourney('journey: checkout', (journey) => {
     expect(await notReloaded()).toBe(true);
 
     // Monitoring saw the journey: webhooks processed, a payment, Stripe calls, operations, usage, live sockets.
-    const metricsAfter = await scrape(journey.stack.service.url);
+    const metricsAfter = await scrape(journey.stack.url);
     const moved = (name: string) => sumOf(metricsAfter, name) - sumOf(metricsBefore, name);
     expect(moved('billing_webhook_events_total{type="checkout.session.completed",outcome="processed"')).toBe(
       1,

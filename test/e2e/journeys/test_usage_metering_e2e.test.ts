@@ -13,7 +13,7 @@ import { DAY, describeJourney, markPage, payOnCheckoutPage, text, waitForText } 
 describeJourney('journey: usage metering', { env: { USAGE_REPORT_INTERVAL_SECONDS: '3600' } }, (journey) => {
   let gateway: AiGateway;
   beforeAll(async () => {
-    gateway = await startAiGateway(journey.stack.service);
+    gateway = await startAiGateway(journey.stack);
   });
   afterAll(() => gateway?.stop());
 
@@ -77,7 +77,7 @@ describeJourney('journey: usage metering', { env: { USAGE_REPORT_INTERVAL_SECOND
     await journey.screenshot(page, 'usage-metering-overage');
 
     // The reporter sends the 250 to Stripe's meter; the period ends; Stripe bills the renewal with them.
-    expect(await stack.service.service.overageReporter?.flush()).toMatchObject({ units: 250, failed: 0 });
+    expect(await stack.app.overageReporter?.flush()).toMatchObject({ units: 250, failed: 0 });
     // A month passes for the service and the emulator alike (as in the payment-failure journey): moving only the
     // emulator's clock would bill the renewal while the service, still in the old period by its own clock, kept
     // showing the old period's usage.

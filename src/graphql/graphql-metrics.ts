@@ -2,8 +2,8 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import type { GraphQLError } from 'graphql';
 import type { ServerOptions } from 'graphql-ws';
 import { CLIENT_ERROR_CODES, ErrorCode } from '../errors';
-import { APOLLO_REQUEST_CODES } from '../graphql/format-error';
-import type { GraphQLMetrics } from './metrics';
+import { APOLLO_REQUEST_CODES } from './format-error';
+import type { GraphQLMetrics } from '../observability/metrics';
 
 /**
  * Counts every HTTP GraphQL operation by name, type and the code of its first error (`OK` without errors), and

@@ -1,0 +1,73 @@
+import type { Config } from '../config';
+import type { Orm } from '../database/database';
+import type { Logger } from '../logging/logger';
+import { reprovisionAfterCatalogChange } from '../services/catalog-reprovisioning';
+import { createMailTransport, MailWorker } from '../services/notifications';
+import type { MailTransport } from '../services/notifications/mail-transport';
+import type { Reconciler } from '../services/reconciler';
+import type { OverageReporter } from '../services/usage/overage-reporter';
+import type { CoreServices } from './core-services';
+
+/** What every instance runs beside serving requests; each takes its work under a lock, so any number can run. */
+export class BackgroundWork {
+  private readonly mailWorker: MailWorker;
+  private readonly mailTransport: MailTransport;
+  private catalogProvisioning: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    config: Config,
+    private readonly orm: Orm,
+    private readonly core: CoreServices,
+    private readonly reconciler: Reconciler | null,
+    private readonly overageReporter: OverageReporter | null,
+    private readonly logger: Logger,
+  ) {
+    this.mailTransport = createMailTransport(config, logger);
+    this.mailWorker = new MailWorker({
+      em: orm.em,
+      transport: this.mailTransport,
+      logger,
+      from: config.mail.from,
+      intervalMs: config.mail.workerIntervalMs,
+    });
+  }
+
+  /** Settles when the start-up re-provisioning for a changed plan catalog has run. */
+  get catalogProvisioned(): Promise<unknown> {
+    return this.catalogProvisioning;
+  }
+
+  start(): void {
+    this.reconciler?.start();
+    // In the background: serving does not wait for it (a changed catalog reaches accounts within seconds).
+    const { catalog, provisioner, events, clock } = this.core;
+    this.catalogProvisioning = reprovisionAfterCatalogChange(
+      this.orm,
+      catalog,
+      provisioner,
+      events,
+      this.logger,
+      clock,
+    ).catch((error: unknown) =>
+      this.logger.error({ err: error }, 'could not provision entitlements for the changed catalog'),
+    );
+    this.overageReporter?.start();
+    this.mailWorker.start();
+  }
+
+  /** Stops taking new work; what is in flight finishes. */
+  async stopTakingWork(): Promise<void> {
+    await this.reconciler?.stop();
+    await this.overageReporter?.stop();
+    await this.catalogProvisioning;
+  }
+
+  /** Once requests are done: a last overage pass (what was recorded since the previous one), then the mail. */
+  async finish(): Promise<void> {
+    await this.overageReporter
+      ?.flush()
+      .catch((error: unknown) => this.logger.warn({ err: error }, 'last overage report at shutdown failed'));
+    await this.mailWorker.stop();
+    await this.mailTransport.close();
+  }
+}

@@ -1,0 +1,138 @@
+import type { Logger } from '../logging/logger';
+import { TokenVerifier } from '../auth/token-verifier';
+import type { Config } from '../config';
+import type { Orm } from '../database/database';
+import { createHttpServer, type HttpServer } from '../http/server';
+import { createLogger } from '../logging/pino-logger';
+import type { BillingMetrics } from '../observability/metrics';
+import type { BillingPubSub } from '../pubsub/pubsub';
+import { type Clock, isFollowing } from '../services/clock';
+import type { Reconciler } from '../services/reconciler';
+import { readOverageReportBacklog } from '../observability/overage-report-backlog';
+import { readInboxBacklog } from '../observability/inbox-backlog';
+import type { OverageReporter } from '../services/usage/overage-reporter';
+import { UsageServices } from '../services/usage/usage-services';
+import { BackgroundWork } from './background-work';
+import { buildCoreServices, type CoreServices } from './core-services';
+import { buildGraphQLSchema, buildResolvers, contextFactory } from './graphql';
+import { type AppOptions, databaseNameOf, type Infrastructure, openInfrastructure } from './infrastructure';
+import { buildStripeServices, type StripeServices } from './stripe-services';
+import { buildWebhookPipeline } from './webhook-pipeline';
+
+export type { AppOptions };
+
+/** One running instance of CODITECT Billing, as `createApp` assembled it. */
+export interface App {
+  http: HttpServer;
+  orm: Orm;
+  pubSub: BillingPubSub;
+  /** This instance's Prometheus metrics (`GET /metrics`). */
+  metrics: BillingMetrics;
+  /** Billing's "now": the wall clock, or (development and tests) Stripe's test time (`BILLING_CLOCK`). */
+  clock: Clock;
+  /** What was built, for scripts and tests to reach in: nothing in `src/` looks a service up here. */
+  services: CoreServices & { stripe: StripeServices | null; usage: UsageServices };
+  /** Catches up with Stripe's events and sweeps grace periods (null without Stripe). */
+  reconciler: Reconciler | null;
+  /** Reports overage to Stripe's Billing Meters (null without Stripe); `flush()` reports what is due now. */
+  overageReporter: OverageReporter | null;
+  /** Settles when the start-up re-provisioning for a changed plan catalog has run (it runs in the background). */
+  catalogProvisioned(): Promise<unknown>;
+  /** Listens, and starts the background work; resolves to the base URL. */
+  start(): Promise<string>;
+  /** Graceful: stop accepting, finish in-flight requests, close WebSockets, the database pool and Redis. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The composition root: every part of the service is built here, in dependency order, each given what it uses
+ * as constructor arguments. Read it top to bottom to see what the service is made of.
+ */
+export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
+  const logger = createLogger(config, options.logDestination);
+  const infrastructure = await openInfrastructure(config, options, logger);
+  const { orm, pubSub, fastRedis, metrics } = infrastructure;
+  let core: CoreServices | null = null;
+  try {
+    core = buildCoreServices(config, pubSub, logger);
+    if (isFollowing(core.clock)) await core.clock.start();
+    const stripe = buildStripeServices(config, orm, core, metrics, logger);
+    const usage = new UsageServices({
+      ...core,
+      orm,
+      redis: fastRedis,
+      pubSub,
+      logger,
+      namespace: databaseNameOf(config.database.url),
+      metrics: metrics.usage,
+    });
+    await usage.start();
+    const pipeline = stripe ? buildWebhookPipeline(config, orm, core, stripe, metrics, logger) : null;
+    const resolvers = buildResolvers(core, stripe, usage, pipeline?.reconciler ?? null);
+    const http = await createHttpServer({
+      config,
+      schema: await buildGraphQLSchema(config, pubSub, resolvers, fastRedis, logger),
+      logger,
+      verifier: new TokenVerifier(config.auth),
+      contextFor: contextFactory(orm, core, usage),
+      readinessChecks: infrastructure.readinessChecks,
+      metrics,
+      webhooks: pipeline ? { secrets: config.stripe.webhookSecrets, processor: pipeline.processor } : null,
+    });
+    watchBacklogs(infrastructure, logger);
+    const overageReporter = stripe?.overageReporter ?? null;
+    const background = new BackgroundWork(
+      config,
+      orm,
+      core,
+      pipeline?.reconciler ?? null,
+      overageReporter,
+      logger,
+    );
+    const services = { ...core, stripe, usage };
+    return {
+      http,
+      orm,
+      pubSub,
+      metrics,
+      clock: core.clock,
+      services,
+      reconciler: pipeline?.reconciler ?? null,
+      overageReporter,
+      catalogProvisioned: () => background.catalogProvisioned,
+      start: async () => {
+        const url = await http.listen();
+        background.start();
+        return url;
+      },
+      stop: async () => {
+        await background.stopTakingWork();
+        await http.close();
+        await usage.stop();
+        await background.finish();
+        await infrastructure.close();
+        stopClock(services.clock);
+      },
+    };
+  } catch (error) {
+    if (core) stopClock(core.clock);
+    await infrastructure.close();
+    throw error;
+  }
+}
+
+/** The inbox's and the overage reports' backlogs, read at scrape time for `/metrics`. */
+function watchBacklogs({ orm, metrics }: Infrastructure, logger: Logger): void {
+  metrics.readInboxWith(
+    () => readInboxBacklog(orm),
+    (error) => logger.warn({ err: error }, 'could not read the webhook inbox backlog for /metrics'),
+  );
+  metrics.readOverageReportsWith(
+    () => readOverageReportBacklog(orm),
+    (error) => logger.warn({ err: error }, 'could not read the pending overage reports for /metrics'),
+  );
+}
+
+function stopClock(clock: Clock): void {
+  if (isFollowing(clock)) clock.stop();
+}

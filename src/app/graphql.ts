@@ -1,0 +1,67 @@
+import type { GraphQLSchema } from 'graphql';
+import type { Config } from '../config';
+import type { Orm } from '../database/database';
+import { RequestContext } from '../graphql/context';
+import { limitMutations } from '../graphql/rate-limit';
+import type { ContextFactory } from '../http/graphql-http';
+import type { Logger } from '../logging/logger';
+import type { BillingPubSub } from '../pubsub/pubsub';
+import {
+  AccountResolver,
+  buildBillingSchema,
+  CheckoutResolver,
+  CustomerResolver,
+  PlanResolver,
+  type Resolvers,
+  RevenueResolver,
+  ServiceInfoResolver,
+  SubscriptionResolver,
+  UsageResolver,
+  WebhookEventResolver,
+} from '../resolvers';
+import type { Reconciler } from '../services/reconciler';
+import { MutationRateLimiter } from '../services/rate-limit/mutation-rate-limiter';
+import type { UsageServices } from '../services/usage/usage-services';
+import type Redis from 'ioredis';
+import type { CoreServices } from './core-services';
+import type { StripeServices } from './stripe-services';
+
+/** Each resolver gets the services it calls, and only those (null where this instance has no Stripe). */
+export function buildResolvers(
+  core: CoreServices,
+  stripe: StripeServices | null,
+  usage: UsageServices,
+  reconciler: Reconciler | null,
+): Resolvers {
+  return {
+    serviceInfo: new ServiceInfoResolver(),
+    plan: new PlanResolver(core.catalog),
+    account: new AccountResolver(core.accountReads, core.catalog, core.provisioner, core.clock),
+    customer: new CustomerResolver(stripe?.customerProfiles ?? null),
+    subscription: new SubscriptionResolver(stripe?.subscriptions ?? null, core.catalog),
+    checkout: new CheckoutResolver(stripe?.checkout ?? null, stripe?.portal ?? null, core.catalog),
+    usage: new UsageResolver(usage.meter, usage.reservations, usage.overrides),
+    webhookEvent: new WebhookEventResolver(reconciler),
+    revenue: new RevenueResolver(core.catalog, core.clock),
+  };
+}
+
+/** The executable schema, its mutations held to the per-caller rate limits. */
+export async function buildGraphQLSchema(
+  config: Config,
+  pubSub: BillingPubSub,
+  resolvers: Resolvers,
+  fastRedis: Redis | null,
+  logger: Logger,
+): Promise<GraphQLSchema> {
+  return limitMutations(
+    await buildBillingSchema(pubSub, resolvers),
+    new MutationRateLimiter(config.rateLimit, fastRedis, logger),
+  );
+}
+
+/** Every operation's context: its caller, and what its loaders read with. */
+export function contextFactory(orm: Orm, core: CoreServices, usage: UsageServices): ContextFactory {
+  const reads = { accounts: core.accountReads, usage };
+  return (caller, requestId, log) => new RequestContext(caller, requestId, orm, reads, log);
+}

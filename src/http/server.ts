@@ -1,0 +1,93 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { GraphQLSchema } from 'graphql';
+import type { TokenVerifier } from '../auth/token-verifier';
+import type { Config } from '../config';
+import type { PinoLogger } from '../logging/pino-logger';
+import { lazyChildLogger } from '../observability/lazy-request-logger';
+import type { BillingMetrics } from '../observability/metrics';
+import { registerMetricsRoute } from '../observability/metrics.routes';
+import { registerWebhookRoutes } from '../webhooks/webhook.routes';
+import type { WebhookProcessor } from '../webhooks/webhook-processor';
+import { registerBillingPageRoutes } from './billing-page.routes';
+import { type ContextFactory, serveGraphQLOverHttp } from './graphql-http';
+import { serveGraphQLOverWebSocket } from './graphql-websocket';
+import { type ReadinessCheck, registerHealthRoutes } from './health.routes';
+
+export interface HttpServerParts {
+  config: Config;
+  schema: GraphQLSchema;
+  logger: PinoLogger;
+  verifier: TokenVerifier;
+  contextFor: ContextFactory;
+  readinessChecks: ReadinessCheck[];
+  /** This instance's Prometheus metrics, served at `GET /metrics`. */
+  metrics: BillingMetrics;
+  /** The Stripe webhook endpoint's processor, when Stripe is configured. */
+  webhooks: { secrets: readonly string[]; processor: WebhookProcessor } | null;
+}
+
+export interface HttpServer {
+  app: FastifyInstance;
+  /** Starts listening; resolves to the base URL, e.g. http://127.0.0.1:4000. */
+  listen(): Promise<string>;
+  /** Stops accepting, lets in-flight requests finish, closes every WebSocket. */
+  close(): Promise<void>;
+}
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/**
+ * The HTTP side: `/graphql` (Apollo for queries and mutations, graphql-ws for subscriptions on the same path and
+ * port), the Stripe webhook endpoint, health, metrics and (when enabled) the billing page.
+ */
+export async function createHttpServer(parts: HttpServerParts): Promise<HttpServer> {
+  const { config } = parts;
+  const app = createFastify(config, parts.logger);
+  let closing = false;
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    // While shutting down, keep-alive clients are told to reconnect elsewhere instead of holding the close up.
+    if (closing) reply.header('connection', 'close');
+  });
+  const graphql = { schema: parts.schema, graphql: config.graphql, verifier: parts.verifier };
+  const context = { contextFor: parts.contextFor, metrics: parts.metrics.graphql };
+  const disposeSockets = serveGraphQLOverWebSocket(app, { ...graphql, ...context });
+  const stopGraphQL = await serveGraphQLOverHttp(app, { ...graphql, ...context, disposeSockets });
+  registerHealthRoutes(app, parts.readinessChecks);
+  registerMetricsRoute(app, parts.metrics, config.metrics.token);
+  if (config.billingPage.enabled) registerBillingPageRoutes(app, config);
+  const { webhooks } = parts;
+  if (webhooks)
+    registerWebhookRoutes(
+      app,
+      () => webhooks.secrets,
+      () => webhooks.processor,
+      parts.logger,
+    );
+  return {
+    app,
+    listen: () => app.listen({ host: config.host, port: config.port }),
+    close: () => {
+      closing = true;
+      return stopGraphQL();
+    },
+  };
+}
+
+function createFastify(config: Config, logger: PinoLogger): FastifyInstance {
+  return Fastify({
+    // pino's Logger is Fastify's base logger; the cast keeps Fastify's default generics for the plugins.
+    loggerInstance: logger as FastifyBaseLogger,
+    bodyLimit: config.graphql.maxBodyBytes,
+    // A caller's request id is kept (within reason) so one id follows a request across services.
+    genReqId: (request: IncomingMessage) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    return503OnClosing: true,
+    // The request's child logger is built only if the request logs something (most do not).
+    childLoggerFactory: (logger, bindings, options) => lazyChildLogger(logger, bindings, options),
+  });
+}
