@@ -3,6 +3,7 @@ import { type BillingStack, startBillingStack } from '../support/billing-stack';
 import { connectSocket, subscribe } from '../support/ws-client';
 import { waitUntil } from '../support/wait';
 import { fakeEvent, signEvent } from '../support/webhook-harness';
+import { aSecondOfOurOwn } from '../support/webhook-harness';
 
 /**
  * The webhook endpoint (checklist 6.1.3 and 6.2.3): signature checks, the inbox, idempotency, routing, unknown
@@ -307,10 +308,7 @@ describe('POST /webhooks/stripe', () => {
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ order: 'shuffle', window: 8, twice: true, concurrent: true }),
       });
-      // Events are stamped by the second: start in a second of our own, after the previous test's events.
-      const clock = (await (await fetch(`${stack.emulator.url}/_emulator/clock`)).json()) as { now: number };
-      const startedAt = clock.now + 1;
-      await new Promise((done) => setTimeout(done, 1100));
+      const startedAt = await aSecondOfOurOwn(stack.emulator.url);
       try {
         const accounts = ['acct_chaos_1', 'acct_chaos_2', 'acct_chaos_3'];
         for (const accountId of accounts) {

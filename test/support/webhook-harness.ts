@@ -1,5 +1,6 @@
 import { Client } from 'pg';
 import Stripe from 'stripe';
+import { waitUntil } from './wait';
 
 /**
  * Helpers for the webhook-guarantee suites: the emulator's webhook controls, signed deliveries, and a field-by-field
@@ -41,6 +42,21 @@ export async function flushWebhooks(emulatorUrl: string, timeoutMs = 30_000): Pr
 export async function emulatorNow(emulatorUrl: string): Promise<number> {
   const clock = (await (await fetch(`${emulatorUrl}/_emulator/clock`)).json()) as { now: number };
   return clock.now;
+}
+
+/**
+ * Waits until the emulator's clock enters a second after the current one and returns that second. Stripe stamps
+ * events by the second, so a test that filters "its" events by `created >=` starts in a second of its own, after
+ * the previous test's events.
+ */
+export async function aSecondOfOurOwn(emulatorUrl: string): Promise<number> {
+  const startedAt = (await emulatorNow(emulatorUrl)) + 1;
+  await waitUntil(
+    async () => (await emulatorNow(emulatorUrl)) >= startedAt,
+    'the emulator clock ticks',
+    3000,
+  );
+  return startedAt;
 }
 
 export interface DeliveryAttempt {
