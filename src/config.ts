@@ -205,7 +205,7 @@ export interface Config {
     allowedRedirectOrigins: string[];
     gracePeriodDays: number;
     /**
-     * Where "now" comes from (`src/services/clock.ts`): the wall clock (production), the emulator's clock, or a
+     * Where "now" comes from (`src/services/time/clock.ts`): the wall clock (production), the emulator's clock, or a
      * Stripe test clock whose id is `testClockId` (development and tests).
      */
     clock: { source: 'wall' | 'emulator' | 'test_clock'; testClockId: string | null };

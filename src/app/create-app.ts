@@ -6,7 +6,7 @@ import { createHttpServer, type HttpServer } from '../http/server';
 import { createLogger } from '../logging/pino-logger';
 import type { BillingMetrics } from '../observability/metrics';
 import type { BillingPubSub } from '../pubsub/pubsub';
-import { type Clock, isFollowing } from '../services/clock';
+import { type Clock, isFollowing } from '../services/time/clock';
 import type { Reconciler } from '../services/reconciler';
 import { readOverageReportBacklog } from '../observability/overage-report-backlog';
 import { readInboxBacklog } from '../observability/inbox-backlog';

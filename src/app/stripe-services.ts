@@ -3,18 +3,19 @@ import type { Orm } from '../database/database';
 import type { Logger } from '../logging/logger';
 import type { BillingMetrics } from '../observability/metrics';
 import { CustomerProfileUpdates } from '../services/accounts/customer-profile-updates';
-import { CheckoutSessions } from '../services/checkout-sessions';
-import { CustomerManager } from '../services/customer-manager';
-import { Disputes } from '../services/disputes';
-import { DuplicateSubscriptions } from '../services/duplicate-subscriptions';
-import { InvoiceRefunds } from '../services/invoice-refunds';
-import { PortalSessions } from '../services/portal-sessions';
-import { PriceDirectory } from '../services/price-directory';
-import { RedirectAllowList } from '../services/redirect-allow-list';
+import { CheckoutSessions } from '../services/checkout/checkout-sessions';
+import { expireOpenCheckouts } from '../services/checkout/open-checkouts';
+import { CustomerManager } from '../services/accounts/customer-manager';
+import { Disputes } from '../services/invoices/disputes';
+import { DuplicateSubscriptions } from '../services/subscriptions/duplicate-subscriptions';
+import { InvoiceRefunds } from '../services/invoices/invoice-refunds';
+import { PortalSessions } from '../services/checkout/portal-sessions';
+import { PriceDirectory } from '../services/stripe/price-directory';
+import { RedirectAllowList } from '../services/checkout/redirect-allow-list';
 import { StripeClient } from '../services/stripe/stripe-client';
-import { SubscriptionManager } from '../services/subscription-manager';
+import { SubscriptionManager } from '../services/subscriptions/subscription-manager';
 import { SubscriptionSync } from '../services/subscription-sync';
-import { TrialPolicy } from '../services/trial-policy';
+import { TrialPolicy } from '../services/subscriptions/trial-policy';
 import { OverageReporter } from '../services/usage/overage-reporter';
 import type { CoreServices } from './core-services';
 
@@ -70,6 +71,7 @@ export function buildStripeServices(
     core.provisioner,
     core.clock,
     trials,
+    (stripeCustomerId) => expireOpenCheckouts(stripe, stripeCustomerId),
     overageReporter,
   );
   const refunds = new InvoiceRefunds(stripe);

@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { DisputeMetrics } from '../services/disputes';
-import type { DuplicateSubscriptionMetrics } from '../services/duplicate-subscriptions';
+import type { DisputeMetrics } from '../services/invoices/disputes';
+import type { DuplicateSubscriptionMetrics } from '../services/subscriptions/duplicate-subscriptions';
 import { METRIC_KEYS } from '../services/plans/plan.types';
 
 /**

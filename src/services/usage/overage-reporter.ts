@@ -4,8 +4,11 @@ import { BillingError, ErrorCode } from '../../errors';
 import type { Logger } from '../../logging/logger';
 import type { PlanCatalog } from '../plans/plan-catalog';
 import type { MetricKey } from '../plans/plan.types';
-import { METER_CUSTOMER_PAYLOAD_KEY, METER_VALUE_PAYLOAD_KEY } from '../stripe/catalog-meters';
-import { isDuplicateMeterEvent } from '../stripe/meter-event-duplicate';
+import {
+  isDuplicateMeterEvent,
+  METER_CUSTOMER_PAYLOAD_KEY,
+  METER_VALUE_PAYLOAD_KEY,
+} from '../stripe/meter-events';
 import type { StripeClient } from '../stripe/stripe-client';
 import {
   nextPassDelayMs,

@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Orm } from '../../database/database';
 import { UsageCounter } from '../../entities';
 import { BadUserInputError, BillingError, ErrorCode } from '../../errors';
-import type { Clock } from '../clock';
+import type { Clock } from '../time/clock';
 import type { Logger } from '../../logging/logger';
 import type { Notifier } from '../notifications/notifier';
 import type { AccountAllowances, MetricAllowance } from './account-allowances';

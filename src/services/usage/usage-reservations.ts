@@ -1,6 +1,6 @@
 import type { Orm } from '../../database/database';
 import { BadUserInputError, BillingError, ErrorCode, NotFoundError } from '../../errors';
-import type { Clock } from '../clock';
+import type { Clock } from '../time/clock';
 import type { Logger } from '../../logging/logger';
 import type { Notifier } from '../notifications/notifier';
 import type { AccountAllowances, MetricAllowance } from './account-allowances';

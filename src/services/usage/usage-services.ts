@@ -1,9 +1,9 @@
 import type Redis from 'ioredis';
 import type { Orm } from '../../database/database';
 import type { BillingPubSub } from '../../pubsub/pubsub';
-import type { AccountEvents } from '../account-events';
-import type { Clock } from '../clock';
-import type { FeatureProvisioner } from '../feature-provisioner';
+import type { AccountEvents } from '../accounts/account-events';
+import type { Clock } from '../time/clock';
+import type { EntitlementProvisioning } from './entitlement-provisioning';
 import type { Logger } from '../../logging/logger';
 import { Notifier } from '../notifications/notifier';
 import type { PlanCatalog } from '../plans/plan-catalog';
@@ -22,7 +22,7 @@ export interface UsageDependencies {
   /** A client for the usage copies (fail-fast: no offline queue), or null to read PostgreSQL only. */
   redis: Redis | null;
   catalog: PlanCatalog;
-  provisioner: FeatureProvisioner;
+  provisioner: EntitlementProvisioning;
   events: AccountEvents;
   pubSub: BillingPubSub;
   logger: Logger;

@@ -1,7 +1,7 @@
 import { LockMode } from '@mikro-orm/core';
 import type Stripe from 'stripe';
 import { BillingCustomer } from '../../entities';
-import { ACCOUNT_ID_METADATA } from '../../services/customer-manager';
+import { ACCOUNT_ID_METADATA } from '../../services/accounts/customer-manager';
 import type { Effect, HandlerTools, WebhookHandler } from '../handler.types';
 import { linkCustomer } from './linking';
 

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
-import type { BillingCustomer, BillingInterval, Subscription } from '../entities';
+import { type BillingCustomer, type BillingInterval, LIVE_STATUSES, type Subscription } from '../../entities';
 import {
   BadUserInputError,
   BillingError,
@@ -8,20 +8,20 @@ import {
   ErrorCode,
   ForbiddenError,
   NotFoundError,
-} from '../errors';
-import type { AccountEvents } from './account-events';
-import { withAccountLock } from './account-lock';
+} from '../../errors';
+import type { AccountEvents } from '../accounts/account-events';
+import { withAccountLock } from '../accounts/account-lock';
 import type { CheckoutRecords } from './checkout-records';
-import type { AccountProfile, CustomerManager } from './customer-manager';
+import type { AccountProfile, CustomerManager } from '../accounts/customer-manager';
 import { expireOpenCheckouts } from './open-checkouts';
-import type { TrialPolicy } from './trial-policy';
-import type { PlanCatalog } from './plans/plan-catalog';
-import type { PriceDirectory } from './price-directory';
+import type { TrialPolicy } from '../subscriptions/trial-policy';
+import type { PlanCatalog } from '../plans/plan-catalog';
+import type { PriceDirectory } from '../stripe/price-directory';
 import type { RedirectAllowList } from './redirect-allow-list';
-import type { StripeClient } from './stripe/stripe-client';
-import type { SubscriptionManager } from './subscription-manager';
-import { newSubscriptionItems } from './subscription-items';
-import { LIVE_STATUSES, PLAN_KEY_METADATA } from './subscription-sync';
+import type { StripeClient } from '../stripe/stripe-client';
+import type { SubscriptionManager } from '../subscriptions/subscription-manager';
+import { newSubscriptionItems } from '../subscriptions/subscription-items';
+import { PLAN_KEY_METADATA } from '../subscription-sync';
 
 export interface CheckoutRequest {
   planKey: string;

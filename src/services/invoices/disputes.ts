@@ -1,11 +1,11 @@
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
-import { BillingCustomer, Dispute } from '../entities';
+import { BillingCustomer, Dispute } from '../../entities';
 import type { InvoiceRefunds } from './invoice-refunds';
-import type { BillingMails, DisputeNotice } from './notifications/billing-mails';
-import type { StripeClient } from './stripe/stripe-client';
-import { idOf } from './stripe/expandable';
+import type { BillingMails, DisputeNotice } from '../notifications/billing-mails';
+import type { StripeClient } from '../stripe/stripe-client';
+import { idOf } from '../stripe/expandable';
 
 /** Counts disputes as they open and close (`billing_disputes_total`). */
 export interface DisputeMetrics {

@@ -1,6 +1,6 @@
 import type Stripe from 'stripe';
-import type { StripeClient } from './stripe/stripe-client';
-import { idOf } from './stripe/expandable';
+import type { StripeClient } from '../stripe/stripe-client';
+import { idOf } from '../stripe/expandable';
 
 /** A refunded charge, as far as our invoices are concerned. */
 export interface RefundedInvoice {

@@ -1,4 +1,4 @@
-import { idempotencyKey } from './idempotency-key';
+import { idempotencyKey } from '../services/stripe/idempotency-key';
 
 /**
  * The idempotency key of one sync mutation: what is done, to which version of what, with which parameters.

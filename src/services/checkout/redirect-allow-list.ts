@@ -1,4 +1,4 @@
-import { BadUserInputError } from '../errors';
+import { BadUserInputError } from '../../errors';
 
 /**
  * Checkout and the Portal send the user back to URLs the caller gives; only origins we trust may be named, or

@@ -1,5 +1,5 @@
 import type Stripe from 'stripe';
-import type { Logger } from '../logging/logger';
+import type { Logger } from '../../logging/logger';
 
 /**
  * What "now" is for billing: usage periods, trials, grace periods, reservation expiry and the read stamps that

@@ -1,5 +1,5 @@
 import type Stripe from 'stripe';
-import { STRIPE_API_VERSION } from '../stripe-api-version';
+import { STRIPE_API_VERSION } from '../services/stripe/stripe-api-version';
 import { syncKey } from './catalog-keys';
 
 /** What `syncWebhookEndpoint` did to the endpoint at the URL. */

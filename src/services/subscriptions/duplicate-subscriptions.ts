@@ -1,15 +1,13 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
-import { type BillingCustomer, DuplicateSubscription } from '../entities';
-import { BillingError } from '../errors';
-import type { BillingMails } from './notifications/billing-mails';
-import type { StripeClient } from './stripe/stripe-client';
-import { LIVE_STATUSES } from './subscription-sync';
-import { idOf } from './stripe/expandable';
+import { type BillingCustomer, DuplicateSubscription, LIVE_STATUSES } from '../../entities';
+import { BillingError } from '../../errors';
+import type { BillingMails } from '../notifications/billing-mails';
+import type { StripeClient } from '../stripe/stripe-client';
+import { idOf } from '../stripe/expandable';
+import { DUPLICATE_OF_METADATA } from '../stripe/metadata-keys';
 
-/** The subscription metadata key that marks a duplicate we cancelled, naming the subscription the account kept. */
-export const DUPLICATE_OF_METADATA = 'duplicate_of';
-/** Beside it: what was refunded of the duplicate, in minor units (a later event records it without asking Stripe). */
+/** Beside `DUPLICATE_OF_METADATA`: what was refunded of the duplicate, in minor units (a later event records it without asking Stripe). */
 const DUPLICATE_REFUNDED_METADATA = 'duplicate_refunded';
 
 /** Counts duplicates as they are first recorded (`billing_duplicate_subscriptions_total`). */

@@ -1,6 +1,13 @@
 import Stripe from 'stripe';
 
 /**
+ * Usage events name the customer and carry the amount under these payload keys: the overage reporter sends them,
+ * and the catalog sync sets up each meter to read them.
+ */
+export const METER_CUSTOMER_PAYLOAD_KEY = 'stripe_customer_id';
+export const METER_VALUE_PAYLOAD_KEY = 'value';
+
+/**
  * Whether `error` is Stripe's refusal of a meter event whose `identifier` it already holds: proof that an
  * earlier send of the same event landed.
  *

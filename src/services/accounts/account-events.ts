@@ -1,6 +1,6 @@
-import type { BillingPubSub } from '../pubsub/pubsub';
-import { type AccountUpdatedPayload, type EntitlementsChangedPayload, Topic } from '../pubsub/topics';
-import type { Logger } from '../logging/logger';
+import type { BillingPubSub } from '../../pubsub/pubsub';
+import { type AccountUpdatedPayload, type EntitlementsChangedPayload, Topic } from '../../pubsub/topics';
+import type { Logger } from '../../logging/logger';
 
 /**
  * Tells live subscribers that an account's billing changed. Called only after the change is committed; a

@@ -1,5 +1,5 @@
 import type Stripe from 'stripe';
-import { idOf } from './stripe/expandable';
+import { idOf } from '../stripe/expandable';
 
 /**
  * A subscription carries one licensed item, the plan's price, and one metered item per metric its plan bills

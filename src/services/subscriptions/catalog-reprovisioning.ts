@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import type { Orm } from '../database/database';
-import { SyncCursor } from '../entities';
-import type { AccountEvents } from './account-events';
-import { type Clock, wallClock } from './clock';
+import type { Orm } from '../../database/database';
+import { SyncCursor } from '../../entities';
+import type { AccountEvents } from '../accounts/account-events';
+import { type Clock, wallClock } from '../time/clock';
 import type { FeatureProvisioner } from './feature-provisioner';
-import type { Logger } from '../logging/logger';
-import type { PlanCatalog } from './plans/plan-catalog';
+import type { Logger } from '../../logging/logger';
+import type { PlanCatalog } from '../plans/plan-catalog';
 
 /** The cursor row holding the fingerprint of the catalog the stored entitlements were last written from. */
 const CATALOG_CURSOR = 'entitlements_catalog';

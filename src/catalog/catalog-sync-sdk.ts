@@ -1,5 +1,5 @@
 import Stripe from 'stripe';
-import { apiBaseOptions } from './stripe-client';
+import { apiBaseOptions } from '../services/stripe/stripe-client';
 
 export interface CatalogSyncTarget {
   secretKey: string;

@@ -1,6 +1,6 @@
 import type Stripe from 'stripe';
-import type { PlanCatalog } from '../plans/plan-catalog';
-import { type MeteredPrice, meteredLookupKey, type Plan } from '../plans/plan.types';
+import type { PlanCatalog } from '../services/plans/plan-catalog';
+import { type MeteredPrice, meteredLookupKey, type Plan } from '../services/plans/plan.types';
 import { listAllMeters, syncMeter } from './catalog-meters';
 import { type PortalProduct, syncPortalConfiguration } from './catalog-portal';
 import { type DesiredPrice, pricesByLookupKey, syncPrice } from './catalog-prices';

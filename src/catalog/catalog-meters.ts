@@ -1,11 +1,8 @@
 import type Stripe from 'stripe';
-import type { MeteredPrice } from '../plans/plan.types';
+import type { MeteredPrice } from '../services/plans/plan.types';
+import { METER_CUSTOMER_PAYLOAD_KEY, METER_VALUE_PAYLOAD_KEY } from '../services/stripe/meter-events';
 import { syncKey } from './catalog-keys';
 import type { SyncReport } from './catalog-report';
-
-/** Usage events name the customer and carry the amount under these payload keys (the usage reporter sends them). */
-export const METER_CUSTOMER_PAYLOAD_KEY = 'stripe_customer_id';
-export const METER_VALUE_PAYLOAD_KEY = 'value';
 
 /** Stripe cannot change a meter's aggregation or payload keys; a file that asks for that needs a person. */
 export class MeterConflictError extends Error {

@@ -1,19 +1,18 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
-import { type BillingCustomer, type BillingInterval, Subscription } from '../entities';
-import { BadUserInputError, ConflictError, ForbiddenError, NotFoundError } from '../errors';
-import type { AccountEvents } from './account-events';
-import type { Clock } from './clock';
-import { withAccountLock } from './account-lock';
-import { expireOpenCheckouts } from './open-checkouts';
-import type { AccountProfile, CustomerManager } from './customer-manager';
+import { type BillingCustomer, type BillingInterval, LIVE_STATUSES, Subscription } from '../../entities';
+import { BadUserInputError, ConflictError, ForbiddenError, NotFoundError } from '../../errors';
+import type { AccountEvents } from '../accounts/account-events';
+import type { Clock } from '../time/clock';
+import { withAccountLock } from '../accounts/account-lock';
+import type { AccountProfile, CustomerManager } from '../accounts/customer-manager';
 import type { FeatureProvisioner } from './feature-provisioner';
-import type { Plan } from './plans/plan.types';
-import type { PlanCatalog } from './plans/plan-catalog';
-import type { PriceDirectory } from './price-directory';
-import type { StripeClient } from './stripe/stripe-client';
+import type { Plan } from '../plans/plan.types';
+import type { PlanCatalog } from '../plans/plan-catalog';
+import type { PriceDirectory } from '../stripe/price-directory';
+import type { StripeClient } from '../stripe/stripe-client';
 import { currentPhaseAsIs, itemChangesFor, newSubscriptionItems, planItemOf } from './subscription-items';
-import { LIVE_STATUSES, PLAN_KEY_METADATA, type SubscriptionSync } from './subscription-sync';
+import { PLAN_KEY_METADATA, type SubscriptionSync } from '../subscription-sync';
 import { fingerprintOf, type TrialPolicy } from './trial-policy';
 
 export type ProrationBehavior = 'create_prorations' | 'always_invoice' | 'none';
@@ -26,6 +25,13 @@ export type ApplyAt = 'immediately' | 'period_end';
 export interface OverageFlusher {
   flushAccount(accountId: string): Promise<unknown>;
 }
+
+/**
+ * Expires a customer's open Checkout Sessions (`checkout/open-checkouts.ts`): an account that subscribes directly
+ * leaves no other way to subscribe open. A function given by the composition root, since checkout builds on
+ * subscriptions and not the other way round.
+ */
+export type ExpireOpenCheckouts = (stripeCustomerId: string) => Promise<unknown>;
 
 export interface CreateSubscriptionRequest {
   planKey: string;
@@ -88,6 +94,7 @@ export class SubscriptionManager {
     private readonly provisioner: FeatureProvisioner,
     private readonly clock: Clock,
     private readonly trials: TrialPolicy,
+    private readonly expireOpenCheckouts: ExpireOpenCheckouts,
     private readonly overage: OverageFlusher | null = null,
   ) {}
 
@@ -150,7 +157,7 @@ export class SubscriptionManager {
       // Stamped before anything is read from Stripe (ADR 0005): a newer write that lands meanwhile wins.
       const observedAt = this.clock.now();
       const inStripe = await this.refuseSecondSubscription(em, customer, observedAt);
-      await expireOpenCheckouts(this.stripe, stripeCustomerId);
+      await this.expireOpenCheckouts(stripeCustomerId);
       // The account's previous subscription (if any) is part of the key: subscribing again after a cancellation
       // is a new intent, while a retry of this one replays Stripe's first answer.
       const previous = await em.findOne(

@@ -1,5 +1,5 @@
-import { BillingError } from '../errors';
-import type { StripeClient } from './stripe/stripe-client';
+import { BillingError } from '../../errors';
+import type { StripeClient } from '../stripe/stripe-client';
 
 /**
  * Expires a customer's other open Checkout Sessions. Two open sessions could both be paid, leaving two billed

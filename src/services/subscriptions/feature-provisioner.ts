@@ -1,11 +1,12 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { Entitlement, EntitlementOverride, Subscription } from '../entities';
-import { overLimitRuleOf } from './usage/over-limit-rule';
-import { type AllowanceChange, settleAllowances } from './usage/allowance-settlement';
-import { usagePeriodAt } from './usage/usage-period';
-import type { Plan } from './plans/plan.types';
-import type { PlanCatalog } from './plans/plan-catalog';
-import { LIVE_STATUSES } from './subscription-sync';
+import { Entitlement, EntitlementOverride, LIVE_STATUSES, Subscription } from '../../entities';
+import { overLimitRuleOf } from '../usage/over-limit-rule';
+import { type AllowanceChange, settleAllowances } from '../usage/allowance-settlement';
+import type { EntitlementProvisioning } from '../usage/entitlement-provisioning';
+import { usagePeriodAt } from '../usage/usage-period';
+import type { Plan } from '../plans/plan.types';
+import type { PlanCatalog } from '../plans/plan-catalog';
+import { entitlementsOf, type PlannedEntitlement } from '../plans/plan-entitlements';
 
 const DAY_MS = 24 * 3600 * 1000;
 /** The first key of the provisioning's advisory locks (the second is the account's hash). */
@@ -19,7 +20,7 @@ const PROVISIONING_LOCK_SPACE = 0x70726f76; // "prov"
  * the subscription's for a grace period (BILLING_GRACE_PERIOD_DAYS from when it fell past due), then free; and
  * free after cancellation, once the paid period is over (Stripe ends the subscription then).
  */
-export class FeatureProvisioner {
+export class FeatureProvisioner implements EntitlementProvisioning {
   constructor(
     private readonly catalog: PlanCatalog,
     private readonly gracePeriodDays: number,
@@ -111,7 +112,7 @@ export class FeatureProvisioner {
     plan: Plan,
     subscription: Subscription | null,
     before: Entitlement[],
-    wanted: Array<{ featureKey: string; enabled: boolean; limit: number | null }>,
+    wanted: PlannedEntitlement[],
   ): AllowanceChange[] {
     const stored = new Map(
       before.map((row) => [row.featureKey, row.limit === null ? null : Number(row.limit)]),
@@ -136,25 +137,11 @@ export class FeatureProvisioner {
   }
 }
 
-/** A plan's features and usage limits as entitlement rows (limit null = unlimited or not metered). */
-export function entitlementsOf(
-  plan: Plan,
-): Array<{ featureKey: string; enabled: boolean; limit: number | null }> {
-  return [
-    ...Object.entries(plan.features).map(([featureKey, enabled]) => ({ featureKey, enabled, limit: null })),
-    ...plan.limits.map((limit) => ({
-      featureKey: limit.metric,
-      enabled: limit.included === null || limit.included > 0,
-      limit: limit.included,
-    })),
-  ];
-}
-
 /** An override replaces the plan's entitlement of its feature whole; overrides of unknown keys are ignored. */
 function withOverrides(
-  planned: Array<{ featureKey: string; enabled: boolean; limit: number | null }>,
+  planned: PlannedEntitlement[],
   overrides: EntitlementOverride[],
-): Array<{ featureKey: string; enabled: boolean; limit: number | null }> {
+): PlannedEntitlement[] {
   const byKey = new Map(overrides.map((override) => [override.featureKey, override]));
   return planned.map((entitlement) => {
     const override = byKey.get(entitlement.featureKey);

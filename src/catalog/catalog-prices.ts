@@ -1,6 +1,6 @@
 import Stripe from 'stripe';
 import { syncKey } from './catalog-keys';
-import { idOf } from './expandable';
+import { idOf } from '../services/stripe/expandable';
 import type { SyncReport } from './catalog-report';
 
 /** What the catalog wants the price under one lookup key to be. */

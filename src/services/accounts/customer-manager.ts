@@ -1,11 +1,11 @@
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
-import { BillingCustomer } from '../entities';
-import type { PostalAddress } from '../entities/billing-customer.entity';
-import { NotFoundError } from '../errors';
-import type { Logger } from '../logging/logger';
-import type { StripeClient } from './stripe/stripe-client';
+import { BillingCustomer } from '../../entities';
+import type { PostalAddress } from '../../entities/billing-customer.entity';
+import { NotFoundError } from '../../errors';
+import type { Logger } from '../../logging/logger';
+import type { StripeClient } from '../stripe/stripe-client';
 
 /** What the CODITECT app knows about an account's user: the source of the customer's email and name. */
 export interface AccountProfile {

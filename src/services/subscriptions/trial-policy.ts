@@ -1,10 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
-import type { Orm } from '../database/database';
-import { Subscription, TrialFingerprint } from '../entities';
-import { BillingError, ErrorCode } from '../errors';
-import type { StripeClient } from './stripe/stripe-client';
-import { idOf } from './stripe/expandable';
+import type { Orm } from '../../database/database';
+import { Subscription, TrialFingerprint } from '../../entities';
+import { BillingError, ErrorCode } from '../../errors';
+import type { StripeClient } from '../stripe/stripe-client';
+import { idOf } from '../stripe/expandable';
 
 /**
  * One trial per account, and one per card: a trial is free use of a paid plan, so a second one (cancel, start

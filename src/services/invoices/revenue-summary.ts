@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { BillingInterval, SubscriptionStatus } from '../entities';
-import type { PlanCatalog } from './plans/plan-catalog';
+import type { BillingInterval, SubscriptionStatus } from '../../entities';
+import type { PlanCatalog } from '../plans/plan-catalog';
 
 export interface RevenueFigures {
   /** Integer minor units of `currency`. */

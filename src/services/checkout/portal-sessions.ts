@@ -1,8 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { BadUserInputError } from '../errors';
-import type { AccountProfile, CustomerManager } from './customer-manager';
+import { BadUserInputError } from '../../errors';
+import type { AccountProfile, CustomerManager } from '../accounts/customer-manager';
 import type { RedirectAllowList } from './redirect-allow-list';
-import type { StripeClient } from './stripe/stripe-client';
+import type { StripeClient } from '../stripe/stripe-client';
 
 /** Stripe's Customer Portal for an account: update the card, see invoices, switch plans, cancel. */
 export class PortalSessions {

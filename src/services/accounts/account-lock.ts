@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { BillingCustomer } from '../entities';
-import { ConflictError } from '../errors';
+import { BillingCustomer } from '../../entities';
+import { ConflictError } from '../../errors';
 
 /**
  * Longer than the worst case of the work it guards (a few Stripe calls, each up to its timeout times its

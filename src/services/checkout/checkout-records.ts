@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
-import { type BillingInterval, CheckoutSessionRecord } from '../entities';
+import { type BillingInterval, CheckoutSessionRecord } from '../../entities';
 
 /** What this service asked Stripe Checkout for: the account, and the plan it was for. */
 export interface StartedCheckout {

@@ -1,5 +1,5 @@
-import { BillingError, ErrorCode } from '../errors';
-import type { StripeClient } from './stripe/stripe-client';
+import { BillingError, ErrorCode } from '../../errors';
+import type { StripeClient } from './stripe-client';
 
 /** How long a price id is trusted: `npm run stripe:sync` may move a lookup key to a new price at any time. */
 const CACHE_MS = 60_000;
