@@ -9,6 +9,7 @@ import type { BillingPubSub } from '../pubsub/pubsub';
 import { type Clock, isFollowing } from '../services/time/clock';
 import type { Reconciler } from '../services/reconciler';
 import { readOverageReportBacklog } from '../observability/overage-report-backlog';
+import { STUCK_REPORT } from '../services/usage/overage-report';
 import { readInboxBacklog } from '../observability/inbox-backlog';
 import type { OverageReporter } from '../services/usage/overage-reporter';
 import { UsageServices } from '../services/usage/usage-services';
@@ -128,7 +129,7 @@ function watchBacklogs({ orm, metrics }: Infrastructure, logger: Logger): void {
     (error) => logger.warn({ err: error }, 'could not read the webhook inbox backlog for /metrics'),
   );
   metrics.readOverageReportsWith(
-    () => readOverageReportBacklog(orm),
+    () => readOverageReportBacklog(orm, STUCK_REPORT),
     (error) => logger.warn({ err: error }, 'could not read the pending overage reports for /metrics'),
   );
 }

@@ -1,7 +1,4 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { DisputeMetrics } from '../services/invoices/disputes';
-import type { DuplicateSubscriptionMetrics } from '../services/subscriptions/duplicate-subscriptions';
-import { METRIC_KEYS } from '../services/plans/plan.types';
 
 /**
  * The service's Prometheus metrics (`GET /metrics`, docs/monitoring.md). One `BillingMetrics`, with its own
@@ -89,6 +86,17 @@ export interface WebhookMetrics {
   handled(type: string, outcome: WebhookOutcome, source: WebhookSource, seconds: number): void;
 }
 
+/** Counts duplicates as they are first recorded (`billing_duplicate_subscriptions_total`). */
+export interface DuplicateSubscriptionMetrics {
+  duplicateCancelled(refunded: boolean): void;
+}
+
+/** Counts disputes as they open and close (`billing_disputes_total`). */
+export interface DisputeMetrics {
+  disputeOpened(): void;
+  disputeClosed(status: string): void;
+}
+
 export interface PaymentMetrics {
   /** A committed `invoice.paid` (with money paid) or `invoice.payment_failed`. */
   outcome(outcome: 'succeeded' | 'failed'): void;
@@ -114,6 +122,11 @@ const OPERATION_TYPES: ReadonlySet<string> = new Set(['query', 'mutation', 'subs
 const LATENCY_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 export interface BillingMetricsOptions {
+  /**
+   * The catalog's metric keys (`METRIC_KEYS`): the usage counters' `metric` label takes these values, any other
+   * is `other`. Given, not imported, so that metrics know nothing of the services that report them.
+   */
+  usageMetricKeys: readonly string[];
   /** Node's process metrics (`process_*`, `nodejs_*`): on for a running service. */
   defaultMetrics?: boolean;
 }
@@ -135,7 +148,7 @@ export class BillingMetrics {
   private readonly inbox: ScrapeRead<InboxBacklog[]>;
   private readonly overageReports: ScrapeRead<OverageReportBacklog>;
 
-  constructor(options: BillingMetricsOptions = {}) {
+  constructor(options: BillingMetricsOptions) {
     const registers = [this.registry];
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
 
@@ -281,7 +294,7 @@ export class BillingMetrics {
       labelNames: ['metric', 'reason'] as const,
       registers,
     });
-    const knownMetrics: ReadonlySet<string> = new Set(METRIC_KEYS);
+    const knownMetrics: ReadonlySet<string> = new Set(options.usageMetricKeys);
     const reasons: ReadonlySet<string> = new Set(USAGE_REJECTION_REASONS);
     const metricLabel = (metric: string) => (knownMetrics.has(metric) ? metric : 'other');
     this.usage = {

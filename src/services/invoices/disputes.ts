@@ -2,16 +2,11 @@ import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
 import { BillingCustomer, Dispute } from '../../entities';
+import type { DisputeMetrics } from '../../observability/metrics';
 import type { InvoiceRefunds } from './invoice-refunds';
 import type { BillingMails, DisputeNotice } from '../notifications/billing-mails';
 import type { StripeClient } from '../stripe/stripe-client';
 import { idOf } from '../stripe/expandable';
-
-/** Counts disputes as they open and close (`billing_disputes_total`). */
-export interface DisputeMetrics {
-  disputeOpened(): void;
-  disputeClosed(status: string): void;
-}
 
 /** A dispute as read from Stripe, with what it is about. */
 export interface DisputeRead {

@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
 import { type BillingCustomer, DuplicateSubscription, LIVE_STATUSES } from '../../entities';
 import { BillingError } from '../../errors';
+import type { DuplicateSubscriptionMetrics } from '../../observability/metrics';
 import type { BillingMails } from '../notifications/billing-mails';
 import type { StripeClient } from '../stripe/stripe-client';
 import { idOf } from '../stripe/expandable';
@@ -9,11 +10,6 @@ import { DUPLICATE_OF_METADATA } from '../stripe/metadata-keys';
 
 /** Beside `DUPLICATE_OF_METADATA`: what was refunded of the duplicate, in minor units (a later event records it without asking Stripe). */
 const DUPLICATE_REFUNDED_METADATA = 'duplicate_refunded';
-
-/** Counts duplicates as they are first recorded (`billing_duplicate_subscriptions_total`). */
-export interface DuplicateSubscriptionMetrics {
-  duplicateCancelled(refunded: boolean): void;
-}
 
 /** A duplicate after it was settled in Stripe: cancelled, and refunded unless it was a trial. */
 export interface SettledDuplicate {
