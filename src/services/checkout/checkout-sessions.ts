@@ -19,7 +19,7 @@ import type { PlanCatalog } from '../plans/plan-catalog';
 import type { PriceDirectory } from '../stripe/price-directory';
 import type { RedirectAllowList } from './redirect-allow-list';
 import type { StripeClient } from '../stripe/stripe-client';
-import type { SubscriptionManager } from '../subscriptions/subscription-manager';
+import type { SubscriptionStore } from '../subscriptions/subscription-store';
 import { newSubscriptionItems } from '../subscriptions/subscription-items';
 import { PLAN_KEY_METADATA } from '../subscription-sync';
 
@@ -57,7 +57,7 @@ export class CheckoutSessions {
   constructor(
     private readonly stripe: StripeClient,
     private readonly customers: CustomerManager,
-    private readonly subscriptions: SubscriptionManager,
+    private readonly subscriptions: SubscriptionStore,
     private readonly catalog: PlanCatalog,
     private readonly prices: PriceDirectory,
     private readonly redirects: RedirectAllowList,
