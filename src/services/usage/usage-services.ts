@@ -10,10 +10,11 @@ import type { PlanCatalog } from '../plans/plan-catalog';
 import { EntitlementOverrides } from './entitlement-overrides';
 import { FeatureGate } from './feature-gate';
 import { UsageCopies } from './usage-copies';
-import { type UsageMetricsSink, UsageMeter } from './usage-meter';
+import { UsageMeter } from './usage-meter';
 import { UsagePublisher } from './usage-publisher';
 import { UsageReader } from './usage-reader';
 import { UsageReservations } from './usage-reservations';
+import type { UsageMetricsSink, UsageWriting } from './usage-writing';
 
 export interface UsageDependencies {
   orm: Orm;
@@ -55,27 +56,18 @@ export class UsageServices {
     this.copies = new UsageCopies(deps.redis, deps.logger, deps.namespace);
     this.reader = new UsageReader(deps.orm, this.copies);
     this.publisher = new UsagePublisher(deps.pubSub, deps.logger);
-    const notifier = new Notifier(deps.logger);
-    this.meter = new UsageMeter(
-      deps.orm,
-      this.gate,
-      this.copies,
-      this.publisher,
-      notifier,
-      deps.logger,
-      deps.clock,
-      deps.metrics ?? null,
-    );
-    this.reservations = new UsageReservations(
-      deps.orm,
-      this.gate,
-      this.copies,
-      this.publisher,
-      notifier,
-      deps.logger,
-      deps.clock,
-      deps.metrics ?? null,
-    );
+    const writing: UsageWriting = {
+      orm: deps.orm,
+      gate: this.gate,
+      copies: this.copies,
+      publisher: this.publisher,
+      notifier: new Notifier(deps.logger),
+      logger: deps.logger,
+      clock: deps.clock,
+      metrics: deps.metrics ?? null,
+    };
+    this.meter = new UsageMeter(writing);
+    this.reservations = new UsageReservations(writing);
     this.overrides = new EntitlementOverrides(
       deps.orm,
       deps.catalog,
