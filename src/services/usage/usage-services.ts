@@ -1,5 +1,6 @@
 import type Redis from 'ioredis';
 import type { Orm } from '../../database/database';
+import type { UsageMetrics } from '../../observability/metrics';
 import type { BillingPubSub } from '../../pubsub/pubsub';
 import type { AccountEvents } from '../accounts/account-events';
 import type { Clock } from '../time/clock';
@@ -14,7 +15,7 @@ import { UsageMeter } from './usage-meter';
 import { UsagePublisher } from './usage-publisher';
 import { UsageReader } from './usage-reader';
 import { UsageReservations } from './usage-reservations';
-import type { UsageMetricsSink, UsageWriting } from './usage-writing';
+import type { UsageWriting } from './usage-writing';
 
 export interface UsageDependencies {
   orm: Orm;
@@ -27,7 +28,7 @@ export interface UsageDependencies {
   events: AccountEvents;
   pubSub: BillingPubSub;
   logger: Logger;
-  metrics?: UsageMetricsSink | null;
+  metrics?: UsageMetrics | null;
   /** Names the database the usage copies in Redis are of (see UsageCopies). */
   namespace: string;
 }

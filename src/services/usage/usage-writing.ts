@@ -1,16 +1,11 @@
 import type { Orm } from '../../database/database';
 import type { Logger } from '../../logging/logger';
+import type { UsageMetrics } from '../../observability/metrics';
 import type { Notifier } from '../notifications/notifier';
 import type { Clock } from '../time/clock';
 import type { FeatureGate } from './feature-gate';
 import type { UsageCopies } from './usage-copies';
 import type { UsagePublisher } from './usage-publisher';
-
-/** What the meter reports to monitoring (the metrics registry fits). */
-export interface UsageMetricsSink {
-  recorded(metric: string, count: number): void;
-  rejected(metric: string, reason: string): void;
-}
 
 /**
  * What both ways of writing usage (`UsageMeter` records it, `UsageReservations` holds and commits it) work
@@ -25,5 +20,6 @@ export interface UsageWriting {
   notifier: Notifier;
   logger: Logger;
   clock: Clock;
-  metrics: UsageMetricsSink | null;
+  /** Counted and refused usage events, for monitoring. */
+  metrics: UsageMetrics | null;
 }
