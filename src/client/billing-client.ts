@@ -2,7 +2,8 @@
  * A small typed client for the billing service's GraphQL API, for other Node services (the AI gateway).
  *
  * It imports nothing but Node built-ins and the sibling files of this folder: other packages install it as
- * `coditect-billing/client` and must not pull in the server (MikroORM, Fastify, Stripe).
+ * `coditect-billing/client` and must not pull in the server (MikroORM, Fastify, Stripe). Its declarations also
+ * name the types of `@graphql-typed-document-node/core`, a dependency with no code.
  */
 
 import {
