@@ -3,6 +3,8 @@ import type { Orm } from '../database/database';
 import type { Logger } from '../logging/logger';
 import type { BillingMetrics } from '../observability/metrics';
 import { Reconciler, reconcilerSettings } from '../services/reconciler';
+import { InboxReads } from '../webhooks/inbox/inbox-reads';
+import { WebhookInbox } from '../webhooks/inbox/webhook-inbox';
 import { WebhookProcessor } from '../webhooks/webhook-processor';
 import type { CoreServices } from './core-services';
 import type { StripeServices } from './stripe-services';
@@ -12,6 +14,12 @@ export interface WebhookPipeline {
   processor: WebhookProcessor;
   /** Catches up with Stripe's events, retries the inbox, sweeps grace periods, resyncs an account. */
   reconciler: Reconciler;
+}
+
+/** What the admin API reads and does with the inbox: the inbox is readable without Stripe, the rest is not. */
+export interface WebhookAdmin {
+  inbox: InboxReads;
+  reconciler: Reconciler | null;
 }
 
 export function buildWebhookPipeline(
@@ -27,6 +35,10 @@ export function buildWebhookPipeline(
   return { processor, reconciler };
 }
 
+export function webhookAdmin(orm: Orm, pipeline: WebhookPipeline | null): WebhookAdmin {
+  return { inbox: new InboxReads(orm), reconciler: pipeline?.reconciler ?? null };
+}
+
 /** The webhook processor (also what `npm run stripe:reconcile` processes events with). */
 export function createWebhookProcessor(
   orm: Orm,
@@ -37,6 +49,7 @@ export function createWebhookProcessor(
 ): WebhookProcessor {
   return new WebhookProcessor(
     orm,
+    new WebhookInbox(orm, logger),
     {
       stripe: stripe.stripe,
       clock: core.clock,

@@ -1,19 +1,12 @@
-import { LockMode, QueryOrder } from '@mikro-orm/core';
+import { LockMode } from '@mikro-orm/core';
 import type Stripe from 'stripe';
 import type { Config } from '../config';
 import type { Orm } from '../database/database';
-import {
-  BillingCustomer,
-  Entitlement,
-  PaymentMethod,
-  Subscription,
-  SyncCursor,
-  WebhookEvent,
-  type WebhookEventStatus,
-} from '../entities';
+import { BillingCustomer, Entitlement, PaymentMethod, Subscription, SyncCursor } from '../entities';
 import { BillingError, ErrorCode, NotFoundError } from '../errors';
 import { HANDLED_EVENT_TYPES } from '../webhooks/handlers';
-import { STUCK_AFTER_MS } from '../webhooks/inbox-retry-policy';
+import { UNREADABLE_PAYLOAD, WebhookInbox } from '../webhooks/inbox/webhook-inbox';
+import { InboxReads, type InboxEntry } from '../webhooks/inbox/inbox-reads';
 import type { ProcessingOutcome, WebhookProcessor } from '../webhooks/webhook-processor';
 import type { AccountEvents } from './account-events';
 import type { Clock } from './clock';
@@ -150,6 +143,8 @@ export class Reconciler {
   private running: Promise<void> | null = null;
   private stopping = false;
   private readonly limits: ReconcilerLimits;
+  private readonly inbox: WebhookInbox;
+  private readonly inboxReads: InboxReads;
 
   constructor(
     private readonly orm: Orm,
@@ -160,6 +155,8 @@ export class Reconciler {
   ) {
     this.lock = new ReconcileLock(settings.databaseUrl);
     this.limits = { ...DEFAULT_LIMITS, ...settings.limits };
+    this.inbox = new WebhookInbox(orm, logger);
+    this.inboxReads = new InboxReads(orm);
   }
 
   /**
@@ -311,27 +308,21 @@ export class Reconciler {
    * failure is recorded on the row (failed, or dead again past the retry policy) rather than thrown; the row is
    * returned after.
    */
-  async replay(stripeEventId: string): Promise<WebhookEvent> {
-    const em = this.orm.em.fork();
-    const row = await em.findOne(WebhookEvent, { stripeEventId });
-    if (!row) throw new NotFoundError(`The webhook event ${stripeEventId}`);
-    const event = storedEvent(row);
-    if (!event)
+  async replay(stripeEventId: string): Promise<InboxEntry> {
+    const stored = await this.inboxReads.find(stripeEventId);
+    if (!stored) throw new NotFoundError(`The webhook event ${stripeEventId}`);
+    if (!stored.event)
       throw new BillingError(
         ErrorCode.CONFLICT,
         `The stored payload of ${stripeEventId} is not a Stripe event`,
       );
-    const now = new Date();
-    // Due as a fresh arrival: if this instance dies mid-replay, the reconciler takes the row up again.
-    await em.nativeUpdate(
-      WebhookEvent,
-      { stripeEventId },
-      { status: 'received', nextAttemptAt: new Date(now.getTime() + STUCK_AFTER_MS), updatedAt: now },
-    );
-    const result = await this.tryProcess(event);
+    await this.inbox.reopen(stripeEventId);
+    const result = await this.tryProcess(stored.event);
     if (typeof result !== 'string')
       this.logger.warn({ eventId: stripeEventId, reason: result.error }, 'replay failed');
-    return this.orm.em.fork().findOneOrFail(WebhookEvent, { stripeEventId });
+    const after = await this.inboxReads.find(stripeEventId);
+    if (!after) throw new NotFoundError(`The webhook event ${stripeEventId}`);
+    return after.entry;
   }
 
   /**
@@ -492,53 +483,22 @@ export class Reconciler {
    * rows that keep failing go to the back and never fill every run's batch; the policy ends with them dead.
    */
   private async retryInbox(summary: CatchUpSummary, alreadyAttempted: ReadonlySet<string>): Promise<void> {
-    const statuses: WebhookEventStatus[] = ['failed', 'received', 'processing'];
-    const now = Date.now();
-    const rows = await this.orm.em.fork().find(
-      WebhookEvent,
-      {
-        status: { $in: statuses },
-        $or: [
-          { nextAttemptAt: { $lte: new Date(now) } },
-          // Written by a version from before the retry policy (a rolling deploy, a rollback): due by its age,
-          // first in line; the failure of this try gives it a next attempt like any other row.
-          { nextAttemptAt: null, updatedAt: { $lt: new Date(now - STUCK_AFTER_MS) } },
-        ],
-      },
-      { orderBy: { nextAttemptAt: QueryOrder.ASC_NULLS_FIRST }, limit: this.limits.retryBatchSize },
-    );
-    for (const row of rows) {
+    for (const due of await this.inboxReads.dueForRetry(this.limits.retryBatchSize)) {
       if (this.stopping) return;
-      if (alreadyAttempted.has(row.stripeEventId)) continue;
-      const event = storedEvent(row);
-      if (!event) {
-        await this.buryUnreadable(row);
-        await this.reportFailure(summary, row.stripeEventId, row.type, UNREADABLE_PAYLOAD);
+      if (alreadyAttempted.has(due.stripeEventId)) continue;
+      if (!due.event) {
+        await this.inbox.buryUnreadable(due.rowId, due.stripeEventId);
+        await this.reportFailure(summary, due.stripeEventId, due.type, UNREADABLE_PAYLOAD);
         continue;
       }
-      const result = await this.tryProcess(event);
+      const result = await this.tryProcess(due.event);
       if (typeof result === 'string') {
         summary.retried += 1;
         count(summary, result);
       } else {
-        await this.reportFailure(summary, row.stripeEventId, row.type, result.error);
+        await this.reportFailure(summary, due.stripeEventId, due.type, result.error);
       }
     }
-  }
-
-  /** A row whose payload is not a Stripe event can never be processed: dead at once, for a person to look at. */
-  private async buryUnreadable(row: WebhookEvent): Promise<void> {
-    await this.orm.em
-      .fork()
-      .nativeUpdate(
-        WebhookEvent,
-        { id: row.id, status: { $ne: 'processed' } },
-        { status: 'dead', lastError: UNREADABLE_PAYLOAD, nextAttemptAt: null, updatedAt: new Date() },
-      );
-    this.logger.error(
-      { eventId: row.stripeEventId },
-      'webhook event is dead: its stored payload is unreadable',
-    );
   }
 
   /** Adds a failure to the summary, dead if the inbox gave up on it. */
@@ -554,11 +514,8 @@ export class Reconciler {
     summary.failures.push({ eventId, type, error, dead });
   }
 
-  private async inboxStatus(stripeEventId: string): Promise<WebhookEventStatus | null> {
-    const row = await this.orm.em
-      .fork()
-      .findOne(WebhookEvent, { stripeEventId }, { fields: ['status'], disableIdentityMap: true });
-    return row?.status ?? null;
+  private inboxStatus(stripeEventId: string) {
+    return this.inboxReads.statusOf(stripeEventId);
   }
 
   /**
@@ -643,8 +600,6 @@ export class Reconciler {
   }
 }
 
-const UNREADABLE_PAYLOAD = 'the stored payload is not a Stripe event';
-
 function formatCursor(cursor: EventsCursor): string {
   return cursor.eventId ? `${cursor.created} ${cursor.eventId}` : String(cursor.created);
 }
@@ -671,14 +626,6 @@ function count(summary: CatchUpSummary, outcome: ProcessingOutcome): void {
   if (outcome === 'processed') summary.processed += 1;
   else if (outcome === 'duplicate') summary.duplicates += 1;
   else summary.ignored += 1;
-}
-
-/** The event as the inbox stored it (the whole JSON Stripe sent), or null if the row holds something else. */
-function storedEvent(row: WebhookEvent): Stripe.Event | null {
-  const payload = row.payload as Partial<Stripe.Event>;
-  if (payload.id !== row.stripeEventId || typeof payload.type !== 'string' || !payload.data?.object)
-    return null;
-  return payload as Stripe.Event;
 }
 
 interface EntitlementValue {

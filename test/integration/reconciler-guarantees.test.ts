@@ -4,7 +4,7 @@ import { BillingCustomer, Subscription, SyncCursor, WebhookEvent } from '../../s
 import { createWebhookProcessor } from '../../src/app/webhook-pipeline';
 import { silentLogger } from '../../src/logging/logger';
 import { EVENTS_CURSOR, Reconciler, type ReconcilerLimits } from '../../src/services/reconciler';
-import { MAX_AGE_MS, MAX_ATTEMPTS } from '../../src/webhooks/inbox-retry-policy';
+import { MAX_AGE_MS, MAX_ATTEMPTS } from '../../src/webhooks/inbox/inbox-retry-policy';
 import { type BillingStack, startBillingStack } from '../support/billing-stack';
 import { fakeEvent } from '../support/webhook-harness';
 import { stripeServicesOf } from '../support/service';

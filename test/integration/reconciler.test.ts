@@ -16,7 +16,7 @@ import { createWebhookProcessor } from '../../src/app/webhook-pipeline';
 import { silentLogger } from '../../src/logging/logger';
 import { EVENTS_CURSOR, type Reconciler } from '../../src/services/reconciler';
 import { HANDLED_EVENT_TYPES } from '../../src/webhooks/handlers';
-import { STUCK_AFTER_MS } from '../../src/webhooks/inbox-retry-policy';
+import { STUCK_AFTER_MS } from '../../src/webhooks/inbox/inbox-retry-policy';
 import { type BillingStack, startBillingStack } from '../support/billing-stack';
 import { createCustomer, createSubscription } from '../support/factories';
 import { TEST_JWT_SECRET, stripeServicesOf } from '../support/service';
