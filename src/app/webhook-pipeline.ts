@@ -2,10 +2,12 @@ import type { Config } from '../config';
 import type { Orm } from '../database/database';
 import type { Logger } from '../logging/logger';
 import type { BillingMetrics } from '../observability/metrics';
+import { CustomerSync } from '../services/accounts/customer-sync';
+import { CheckoutSync } from '../services/checkout/checkout-sync';
 import { Reconciler, reconcilerSettings } from '../services/reconciler';
 import { InboxReads } from '../webhooks/inbox/inbox-reads';
 import { WebhookInbox } from '../webhooks/inbox/webhook-inbox';
-import { WebhookProcessor } from '../webhooks/webhook-processor';
+import { WebhookProcessor } from '../webhooks/pipeline/webhook-processor';
 import type { CoreServices } from './core-services';
 import type { StripeServices } from './stripe-services';
 
@@ -47,20 +49,21 @@ export function createWebhookProcessor(
   metrics: BillingMetrics | null,
   logger: Logger,
 ): WebhookProcessor {
+  const customers = new CustomerSync(stripe.customers);
   return new WebhookProcessor(
     orm,
     new WebhookInbox(orm, logger),
     {
       stripe: stripe.stripe,
       clock: core.clock,
-      customers: stripe.customers,
+      customers,
       subscriptions: stripe.subscriptionSync,
       invoices: core.invoices,
       paymentMethods: core.paymentMethods,
       provisioner: core.provisioner,
       // Mails go to the outbox inside the event's transaction; the mail worker sends them.
       notifications: core.mails,
-      checkouts: core.checkoutRecords,
+      checkouts: new CheckoutSync(core.checkoutRecords, customers, stripe.subscriptionSync),
       duplicates: stripe.duplicates,
       refunds: stripe.refunds,
       disputes: stripe.disputes,

@@ -1,6 +1,5 @@
 import type Stripe from 'stripe';
 import { type Effect, effectResultOf, type HandlerTools, type WebhookHandler } from '../handler.types';
-import { customerRowFor } from './linking';
 import { idOf } from '../../services/stripe/expandable';
 import { applySubscription } from './subscription.handlers';
 
@@ -17,9 +16,9 @@ export const invoiceChanged: WebhookHandler = async (event, tools) => {
 export const invoicePaymentFailed: WebhookHandler = async (event, tools) => {
   const { invoice, subscription } = await refetch(event, tools);
   const apply = applyInvoice(invoice, subscription, tools);
-  return async (em, observedAt) => {
-    const result = effectResultOf(await apply(em, observedAt));
-    for (const accountId of result.accounts) await tools.notifications.paymentFailed(em, accountId, invoice);
+  return async (tx, observedAt) => {
+    const result = effectResultOf(await apply(tx, observedAt));
+    for (const accountId of result.accounts) await tools.notifications.paymentFailed(tx, accountId, invoice);
     return result;
   };
 };
@@ -32,10 +31,10 @@ export const invoicePaymentFailed: WebhookHandler = async (event, tools) => {
 export const invoicePaymentActionRequired: WebhookHandler = async (event, tools) => {
   const { invoice, subscription } = await refetch(event, tools);
   const apply = applyInvoice(invoice, subscription, tools);
-  return async (em, observedAt) => {
-    const result = effectResultOf(await apply(em, observedAt));
+  return async (tx, observedAt) => {
+    const result = effectResultOf(await apply(tx, observedAt));
     for (const accountId of result.accounts)
-      await tools.notifications.paymentActionRequired(em, accountId, invoice);
+      await tools.notifications.paymentActionRequired(tx, accountId, invoice);
     return result;
   };
 };
@@ -71,12 +70,11 @@ function applyInvoice(
   tools: HandlerTools,
 ): Effect {
   const applyToSubscription = subscription ? applySubscription(subscription, tools) : null;
-  return async (em, observedAt) => {
-    const accountHint = subscription?.metadata?.account_id ?? invoice.metadata?.account_id;
-    const customer = await customerRowFor(em, idOf(invoice.customer), accountHint);
-    await tools.invoices.apply(em, customer, invoice, observedAt);
+  return async (tx, observedAt) => {
+    const customer = await tools.customers.ownerOfInvoice(tx, invoice, subscription);
+    await tools.invoices.apply(tx, customer, invoice, observedAt);
     // An invoice alone decides no plan; its subscription (now active, or past due) may.
-    const fromSubscription = applyToSubscription ? await applyToSubscription(em, observedAt) : null;
+    const fromSubscription = applyToSubscription ? await applyToSubscription(tx, observedAt) : null;
     return { accounts: [customer.accountId], provision: fromSubscription?.provision ?? [] };
   };
 }

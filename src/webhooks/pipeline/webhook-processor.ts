@@ -1,14 +1,14 @@
 import type Stripe from 'stripe';
-import type { Orm } from '../database/database';
-import type { PaymentMetrics, WebhookMetrics } from '../observability/metrics';
-import type { AccountEvents } from '../services/account-events';
-import type { Logger } from '../logging/logger';
-import type { HandlerTools, WebhookHandler } from './handler.types';
-import { effectResultOf, NotOursError, RetryLaterError } from './handler.types';
-import { HANDLERS } from './handlers';
-import { paymentOutcomeOf } from './handlers/invoice.handlers';
-import { UNLINKED_GIVE_UP_MS } from './inbox/inbox-retry-policy';
-import type { EventSource, StoredEvent, WebhookInbox } from './inbox/webhook-inbox';
+import type { Orm } from '../../database/database';
+import type { PaymentMetrics, WebhookMetrics } from '../../observability/metrics';
+import type { AccountEvents } from '../../services/account-events';
+import type { Logger } from '../../logging/logger';
+import type { HandlerTools, WebhookHandler } from '../handler.types';
+import { effectResultOf, NotOursError, RetryLaterError } from '../handler.types';
+import { HANDLERS } from '../handlers';
+import { paymentOutcomeOf } from '../handlers/invoice.handlers';
+import { UNLINKED_GIVE_UP_MS } from '../inbox/inbox-retry-policy';
+import type { EventSource, StoredEvent, WebhookInbox } from '../inbox/webhook-inbox';
 
 export type ProcessingOutcome = 'processed' | 'duplicate' | 'ignored';
 
