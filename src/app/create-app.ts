@@ -7,7 +7,7 @@ import { createLogger } from '../logging/pino-logger';
 import type { BillingMetrics } from '../observability/metrics';
 import type { BillingPubSub } from '../pubsub/pubsub';
 import { type Clock, isFollowing } from '../services/clock';
-import type { Reconciler } from '../services/reconciler';
+import type { Reconciler } from '../webhooks/reconciler/reconciler';
 import { readOverageReportBacklog } from '../observability/overage-report-backlog';
 import { readInboxBacklog } from '../observability/inbox-backlog';
 import type { OverageReporter } from '../services/usage/overage-reporter';

@@ -4,7 +4,7 @@ import type { Logger } from '../logging/logger';
 import type { BillingMetrics } from '../observability/metrics';
 import { CustomerSync } from '../services/accounts/customer-sync';
 import { CheckoutSync } from '../services/checkout/checkout-sync';
-import { Reconciler, reconcilerSettings } from '../services/reconciler';
+import { Reconciler, reconcilerSettings } from '../webhooks/reconciler/reconciler';
 import { InboxReads } from '../webhooks/inbox/inbox-reads';
 import { WebhookInbox } from '../webhooks/inbox/webhook-inbox';
 import { WebhookProcessor } from '../webhooks/pipeline/webhook-processor';

@@ -2,7 +2,7 @@ import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
 import type { RequestContext } from '../graphql/context';
 import { Account, accountOf } from '../schema/account.type';
 import { WebhookEvent, WebhookEventConnection, WebhookEventStatus } from '../schema/webhook-event.type';
-import type { Reconciler } from '../services/reconciler';
+import type { Reconciler } from '../webhooks/reconciler/reconciler';
 import type { InboxEntry, InboxReads } from '../webhooks/inbox/inbox-reads';
 import { stripeRequired } from './stripe-required';
 import { decodeCursor, encodeCursor, pageSize } from './pagination';

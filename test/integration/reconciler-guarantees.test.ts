@@ -3,7 +3,7 @@ import type Stripe from 'stripe';
 import { BillingCustomer, Subscription, SyncCursor, WebhookEvent } from '../../src/entities';
 import { createWebhookProcessor } from '../../src/app/webhook-pipeline';
 import { silentLogger } from '../../src/logging/logger';
-import { EVENTS_CURSOR, Reconciler, type ReconcilerLimits } from '../../src/services/reconciler';
+import { EVENTS_CURSOR, Reconciler, type ReconcilerLimits } from '../../src/webhooks/reconciler/reconciler';
 import { MAX_AGE_MS, MAX_ATTEMPTS } from '../../src/webhooks/inbox/inbox-retry-policy';
 import { type BillingStack, startBillingStack } from '../support/billing-stack';
 import { fakeEvent } from '../support/webhook-harness';

@@ -14,7 +14,7 @@ import {
 import { Topic } from '../../src/pubsub/topics';
 import { createWebhookProcessor } from '../../src/app/webhook-pipeline';
 import { silentLogger } from '../../src/logging/logger';
-import { EVENTS_CURSOR, type Reconciler } from '../../src/services/reconciler';
+import { EVENTS_CURSOR, type Reconciler } from '../../src/webhooks/reconciler/reconciler';
 import { HANDLED_EVENT_TYPES } from '../../src/webhooks/handlers';
 import { STUCK_AFTER_MS } from '../../src/webhooks/inbox/inbox-retry-policy';
 import { type BillingStack, startBillingStack } from '../support/billing-stack';
