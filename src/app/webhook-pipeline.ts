@@ -4,7 +4,20 @@ import type { Logger } from '../logging/logger';
 import type { BillingMetrics } from '../observability/metrics';
 import { CustomerSync } from '../services/accounts/customer-sync';
 import { CheckoutSync } from '../services/checkout/checkout-sync';
-import { Reconciler, reconcilerSettings } from '../webhooks/reconciler/reconciler';
+import { AccountResync, type ReconcilerServices } from '../webhooks/reconciler/account-resync';
+import { CatchUp } from '../webhooks/reconciler/catch-up';
+import { EventReplay } from '../webhooks/reconciler/event-replay';
+import { EventsCursorStore } from '../webhooks/reconciler/events-cursor';
+import { GracePeriodSweep } from '../webhooks/reconciler/grace-period-sweep';
+import { ReconcileLock } from '../webhooks/reconciler/reconcile-lock';
+import {
+  DEFAULT_LIMITS,
+  Reconciler,
+  type ReconcilerSettings,
+  reconcilerSettings,
+  StopSignal,
+} from '../webhooks/reconciler/reconciler';
+import { StripeEventPages } from '../webhooks/reconciler/stripe-event-pages';
 import { InboxReads } from '../webhooks/inbox/inbox-reads';
 import { WebhookInbox } from '../webhooks/inbox/webhook-inbox';
 import { WebhookProcessor } from '../webhooks/pipeline/webhook-processor';
@@ -33,7 +46,13 @@ export function buildWebhookPipeline(
   logger: Logger,
 ): WebhookPipeline {
   const processor = createWebhookProcessor(orm, core, stripe, metrics, logger);
-  const reconciler = new Reconciler(orm, processor, { ...core, stripe }, reconcilerSettings(config), logger);
+  const reconciler = createReconciler(
+    orm,
+    processor,
+    { ...core, stripe },
+    reconcilerSettings(config),
+    logger,
+  );
   return { processor, reconciler };
 }
 
@@ -74,4 +93,29 @@ export function createWebhookProcessor(
     logger,
     metrics,
   );
+}
+
+/** The reconciler and its jobs, over the same pipeline as the webhook endpoint (`processor`). */
+export function createReconciler(
+  orm: Orm,
+  processor: WebhookProcessor,
+  services: ReconcilerServices,
+  settings: ReconcilerSettings,
+  logger: Logger,
+): Reconciler {
+  const limits = { ...DEFAULT_LIMITS, ...settings.limits };
+  const stop = new StopSignal();
+  const isStopping = () => stop.requested;
+  const inbox = new WebhookInbox(orm, logger);
+  const inboxReads = new InboxReads(orm);
+  const pages = new StripeEventPages(services.stripe.stripe, limits, logger, isStopping);
+  const parts = { processor, inbox, inboxReads, cursor: new EventsCursorStore(orm), pages };
+  const jobs = {
+    catchUp: new CatchUp(parts, limits, logger, isStopping),
+    sweep: new GracePeriodSweep(orm, services.provisioner, services.events, logger, isStopping),
+    resync: new AccountResync(orm, services, logger),
+    replay: new EventReplay(processor, inbox, inboxReads, logger),
+  };
+  const lock = new ReconcileLock(settings.databaseUrl);
+  return new Reconciler(jobs, lock, stop, settings.intervalMs, services.clock, logger);
 }

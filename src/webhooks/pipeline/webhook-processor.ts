@@ -6,9 +6,9 @@ import type { Logger } from '../../logging/logger';
 import type { HandlerTools, WebhookHandler } from '../handler.types';
 import { effectResultOf, NotOursError, RetryLaterError } from '../handler.types';
 import { HANDLERS } from '../handlers';
-import { paymentOutcomeOf } from '../handlers/invoice.handlers';
 import { UNLINKED_GIVE_UP_MS } from '../inbox/inbox-retry-policy';
 import type { EventSource, StoredEvent, WebhookInbox } from '../inbox/webhook-inbox';
+import { paymentOutcomeOf } from './payment-outcome';
 
 export type ProcessingOutcome = 'processed' | 'duplicate' | 'ignored';
 

@@ -1,16 +1,12 @@
 import type { Config } from '../../config';
-import type { Orm } from '../../database/database';
 import type { Logger } from '../../logging/logger';
-import { type InboxEntry, InboxReads } from '../inbox/inbox-reads';
-import { WebhookInbox } from '../inbox/webhook-inbox';
-import type { WebhookProcessor } from '../pipeline/webhook-processor';
-import { AccountResync, type ReconcilerServices, type ResyncSummary } from './account-resync';
-import { CatchUp, type CatchUpLimits, type CatchUpSummary } from './catch-up';
-import { EventReplay } from './event-replay';
-import { EventsCursorStore } from './events-cursor';
-import { GracePeriodSweep } from './grace-period-sweep';
-import { ReconcileLock } from './reconcile-lock';
-import { StripeEventPages } from './stripe-event-pages';
+import type { Clock } from '../../services/clock';
+import type { InboxEntry } from '../inbox/inbox-reads';
+import type { AccountResync, ResyncSummary } from './account-resync';
+import type { CatchUp, CatchUpLimits, CatchUpSummary } from './catch-up';
+import type { EventReplay } from './event-replay';
+import type { GracePeriodSweep } from './grace-period-sweep';
+import type { ReconcileLock } from './reconcile-lock';
 
 export { EVENTS_CURSOR, type EventsCursor } from './events-cursor';
 export type { CatchUpFailure, CatchUpSummary } from './catch-up';
@@ -19,7 +15,7 @@ export type { ReconcilerServices, ResyncSummary } from './account-resync';
 /** How much one run does; the defaults are for production, tests make them small. */
 export type ReconcilerLimits = CatchUpLimits;
 
-const DEFAULT_LIMITS: ReconcilerLimits = {
+export const DEFAULT_LIMITS: ReconcilerLimits = {
   eventPageSize: 100,
   maxEventPages: 1000,
   retryBatchSize: 100,
@@ -31,6 +27,27 @@ export interface ReconcilerSettings {
   /** `config.billing.reconcileIntervalMs`; 0 turns the periodic job off. */
   intervalMs: number;
   limits?: Partial<ReconcilerLimits>;
+}
+
+/** The reconciler's jobs, each in its own file; built by the composition root (`src/app/webhook-pipeline.ts`). */
+export interface ReconcilerJobs {
+  catchUp: CatchUp;
+  sweep: GracePeriodSweep;
+  resync: AccountResync;
+  replay: EventReplay;
+}
+
+/** Asked to stop: the jobs look at it between events, so a run stops after the event it is processing. */
+export class StopSignal {
+  private stopped = false;
+
+  get requested(): boolean {
+    return this.stopped;
+  }
+
+  request(): void {
+    this.stopped = true;
+  }
 }
 
 /**
@@ -46,34 +63,17 @@ export interface ReconcilerSettings {
  * - `start()` runs catch-up and sweep every `intervalMs`, on one instance at a time (`ReconcileLock`).
  */
 export class Reconciler {
-  private readonly lock: ReconcileLock;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
-  private stopping = false;
-  private readonly catchUpJob: CatchUp;
-  private readonly sweep: GracePeriodSweep;
-  private readonly resync: AccountResync;
-  private readonly replayJob: EventReplay;
 
   constructor(
-    orm: Orm,
-    processor: WebhookProcessor,
-    private readonly services: ReconcilerServices,
-    private readonly settings: ReconcilerSettings,
+    private readonly jobs: ReconcilerJobs,
+    private readonly lock: ReconcileLock,
+    private readonly stopSignal: StopSignal,
+    private readonly intervalMs: number,
+    private readonly clock: Clock,
     private readonly logger: Logger,
-  ) {
-    this.lock = new ReconcileLock(settings.databaseUrl);
-    const limits = { ...DEFAULT_LIMITS, ...settings.limits };
-    const isStopping = () => this.stopping;
-    const inbox = new WebhookInbox(orm, logger);
-    const inboxReads = new InboxReads(orm);
-    const pages = new StripeEventPages(services.stripe.stripe, limits, logger, isStopping);
-    const parts = { processor, inbox, inboxReads, cursor: new EventsCursorStore(orm), pages };
-    this.catchUpJob = new CatchUp(parts, limits, logger, isStopping);
-    this.sweep = new GracePeriodSweep(orm, services.provisioner, services.events, logger, isStopping);
-    this.resync = new AccountResync(orm, services, logger);
-    this.replayJob = new EventReplay(processor, inbox, inboxReads, logger);
-  }
+  ) {}
 
   /**
    * Starts the periodic job (nothing when the interval is 0). The first run comes one interval after start,
@@ -81,13 +81,13 @@ export class Reconciler {
    * whatever happened while the service was down is still there to list then.
    */
   start(): void {
-    if (this.settings.intervalMs <= 0 || this.timer || this.stopping) return;
+    if (this.intervalMs <= 0 || this.timer || this.stopSignal.requested) return;
     this.schedule();
   }
 
   /** Stops the job and waits for a run in progress, which stops after the event it is processing. */
   async stop(): Promise<void> {
-    this.stopping = true;
+    this.stopSignal.request();
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.running;
@@ -110,19 +110,19 @@ export class Reconciler {
   }
 
   catchUp(): Promise<CatchUpSummary> {
-    return this.catchUpJob.run();
+    return this.jobs.catchUp.run();
   }
 
   replay(stripeEventId: string): Promise<InboxEntry> {
-    return this.replayJob.run(stripeEventId);
+    return this.jobs.replay.run(stripeEventId);
   }
 
   resyncAccount(accountId: string): Promise<ResyncSummary> {
-    return this.resync.run(accountId);
+    return this.jobs.resync.run(accountId);
   }
 
-  sweepGracePeriods(now = this.services.clock.now()): Promise<string[]> {
-    return this.sweep.run(now);
+  sweepGracePeriods(now = this.clock.now()): Promise<string[]> {
+    return this.jobs.sweep.run(now);
   }
 
   private schedule(): void {
@@ -132,9 +132,9 @@ export class Reconciler {
         .catch((error: unknown) => this.logger.error({ err: error }, 'reconciliation run failed'))
         .finally(() => {
           this.running = null;
-          if (!this.stopping) this.schedule();
+          if (!this.stopSignal.requested) this.schedule();
         });
-    }, this.settings.intervalMs);
+    }, this.intervalMs);
     // The job never keeps the process alive on its own.
     this.timer.unref();
   }
