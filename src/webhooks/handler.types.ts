@@ -58,6 +58,9 @@ export interface EffectResult {
 /** The calls on our services an event makes, run in the event's transaction `tx` (see `EffectResult`). */
 export type Effect = (tx: EntityManager, observedAt: Date) => Promise<string[] | EffectResult>;
 
+/** An effect that always answers an `EffectResult` (the parts handlers compose theirs of). */
+export type DetailedEffect = (tx: EntityManager, observedAt: Date) => Promise<EffectResult>;
+
 /** An effect's answer as an `EffectResult` (a plain list: tell and provision every account in it). */
 export function effectResultOf(answer: string[] | EffectResult): EffectResult {
   return Array.isArray(answer) ? { accounts: answer, provision: answer } : answer;

@@ -1,7 +1,6 @@
 import type Stripe from 'stripe';
 import {
-  type Effect,
-  type EffectResult,
+  type DetailedEffect,
   effectResultOf,
   type HandlerTools,
   type WebhookHandler,
@@ -64,7 +63,7 @@ export const trialWillEnd: WebhookHandler = async (event, tools) => {
 export async function settleDuplicates(
   subscription: Stripe.Subscription,
   tools: HandlerTools,
-): Promise<((...effect: Parameters<Effect>) => Promise<EffectResult>) | null> {
+): Promise<DetailedEffect | null> {
   const settled = await tools.duplicates.settle(subscription);
   if (settled.length === 0) return null;
   return async (tx, observedAt) => {
@@ -88,10 +87,7 @@ function refetch(event: Stripe.Event, tools: HandlerTools): Promise<Stripe.Subsc
  * may have changed (`SubscriptionSync.applyLocked`): most events about a subscription (a renewal, a new
  * invoice, a card) leave its plan alone, and recomputing the entitlements costs four statements.
  */
-export function applySubscription(
-  subscription: Stripe.Subscription,
-  tools: HandlerTools,
-): (...effect: Parameters<Effect>) => Promise<EffectResult> {
+export function applySubscription(subscription: Stripe.Subscription, tools: HandlerTools): DetailedEffect {
   return async (tx, observedAt) => {
     const customer = await tools.customers.ownerOfSubscription(tx, subscription);
     const { entitlementsMayChange } = await tools.subscriptions.applyLocked(
