@@ -13,7 +13,7 @@ import { PriceDirectory } from '../services/price-directory';
 import { RedirectAllowList } from '../services/redirect-allow-list';
 import { StripeClient } from '../services/stripe/stripe-client';
 import { SubscriptionManager } from '../services/subscription-manager';
-import { SubscriptionSync } from '../services/subscription-sync';
+import { SubscriptionSync } from '../services/subscriptions/subscription-sync';
 import { TrialPolicy } from '../services/trial-policy';
 import { OverageReporter } from '../services/usage/overage-reporter';
 import type { CoreServices } from './core-services';

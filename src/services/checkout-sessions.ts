@@ -21,7 +21,7 @@ import type { RedirectAllowList } from './redirect-allow-list';
 import type { StripeClient } from './stripe/stripe-client';
 import type { SubscriptionManager } from './subscription-manager';
 import { newSubscriptionItems } from './subscription-items';
-import { LIVE_STATUSES, PLAN_KEY_METADATA } from './subscription-sync';
+import { LIVE_STATUSES, PLAN_KEY_METADATA } from './subscriptions/subscription-sync';
 
 export interface CheckoutRequest {
   planKey: string;

@@ -4,7 +4,7 @@ import { type BillingCustomer, DuplicateSubscription } from '../entities';
 import { BillingError } from '../errors';
 import type { BillingMails } from './notifications/billing-mails';
 import type { StripeClient } from './stripe/stripe-client';
-import { LIVE_STATUSES } from './subscription-sync';
+import { LIVE_STATUSES } from './subscriptions/subscription-sync';
 import { idOf } from './stripe/expandable';
 
 /** The subscription metadata key that marks a duplicate we cancelled, naming the subscription the account kept. */

@@ -5,7 +5,7 @@ import { type AllowanceChange, settleAllowances } from './usage/allowance-settle
 import { usagePeriodAt } from './usage/usage-period';
 import type { Plan } from './plans/plan.types';
 import type { PlanCatalog } from './plans/plan-catalog';
-import { LIVE_STATUSES } from './subscription-sync';
+import { LIVE_STATUSES } from './subscriptions/subscription-sync';
 
 const DAY_MS = 24 * 3600 * 1000;
 /** The first key of the provisioning's advisory locks (the second is the account's hash). */

@@ -13,7 +13,7 @@ import type { PlanCatalog } from './plans/plan-catalog';
 import type { PriceDirectory } from './price-directory';
 import type { StripeClient } from './stripe/stripe-client';
 import { currentPhaseAsIs, itemChangesFor, newSubscriptionItems, planItemOf } from './subscription-items';
-import { LIVE_STATUSES, PLAN_KEY_METADATA, type SubscriptionSync } from './subscription-sync';
+import { LIVE_STATUSES, PLAN_KEY_METADATA, type SubscriptionSync } from './subscriptions/subscription-sync';
 import { fingerprintOf, type TrialPolicy } from './trial-policy';
 
 export type ProrationBehavior = 'create_prorations' | 'always_invoice' | 'none';

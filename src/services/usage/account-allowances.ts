@@ -3,7 +3,7 @@ import { Entitlement, Subscription, type SubscriptionStatus, UsageCounter } from
 import { entitlementsOf as planEntitlements, type FeatureProvisioner } from '../feature-provisioner';
 import type { MetricKey, MetricKind, OverLimitBehavior, Plan } from '../plans/plan.types';
 import type { PlanCatalog } from '../plans/plan-catalog';
-import { LIVE_STATUSES } from '../subscription-sync';
+import { LIVE_STATUSES } from '../subscriptions/subscription-sync';
 import { overLimitRuleOf } from './over-limit-rule';
 import { type BillingPeriodSource, type UsagePeriod, usagePeriodAt } from './usage-period';
 

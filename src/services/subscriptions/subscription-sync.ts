@@ -1,14 +1,15 @@
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
+import { isNoOlderThan, readNoLaterThan } from '../../database/newest-read';
 import {
   type BillingCustomer,
   type BillingInterval,
   Subscription,
   type SubscriptionStatus,
-} from '../entities';
-import type { PlanCatalog } from './plans/plan-catalog';
-import { planItemOf } from './subscription-items';
+} from '../../entities';
+import type { PlanCatalog } from '../plans/plan-catalog';
+import { planItemOf } from '../subscription-items';
 
 /** Statuses in which a subscription still gives its plan (past_due only within the grace period, see issue 5). */
 export const LIVE_STATUSES: readonly SubscriptionStatus[] = [
@@ -76,7 +77,7 @@ export class SubscriptionSync {
         entitlementsMayChange: true,
       };
     const overdue = existing.status === 'past_due' || existing.status === 'unpaid';
-    if (existing.stripeUpdatedAt > observedAt)
+    if (!isNoOlderThan(existing, observedAt))
       return { subscription: existing, entitlementsMayChange: overdue };
     const before = planInputsOf(existing);
     const {
@@ -130,7 +131,7 @@ export class SubscriptionSync {
       .insert({ ...row, id: crypto.randomUUID(), createdAt: observedAt, updatedAt: new Date() })
       .onConflict('stripeSubscriptionId')
       .merge([...changing, 'updatedAt'] as Array<keyof Subscription>)
-      .where({ stripeUpdatedAt: { $lte: observedAt } })
+      .where(readNoLaterThan(observedAt))
       .execute();
   }
 
