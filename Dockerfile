@@ -16,7 +16,7 @@ COPY package.json package-lock.json ./
 # No install scripts: the build needs none (they install git hooks and check binaries). swc's native binary, which
 # `web:build` uses, comes as an optional package and is installed all the same.
 RUN npm ci --no-audit --no-fund --ignore-scripts
-COPY tsconfig.json tsconfig.build.json mikro-orm.config.ts ./
+COPY tsconfig.json tsconfig.build.json mikro-orm.config.ts codegen.ts ./
 COPY src ./src
 COPY migrations ./migrations
 COPY scripts ./scripts

@@ -4,7 +4,7 @@ import type { Logger } from '../logging/logger';
 import { reprovisionAfterCatalogChange } from '../services/subscriptions/catalog-reprovisioning';
 import { createMailTransport, MailWorker } from '../services/notifications';
 import type { MailTransport } from '../services/notifications/mail-transport';
-import type { Reconciler } from '../services/reconciler';
+import type { Reconciler } from '../webhooks/reconciler/reconciler';
 import type { OverageReporter } from '../services/usage/overage-reporter';
 import type { CoreServices } from './core-services';
 

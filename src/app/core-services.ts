@@ -6,10 +6,10 @@ import { AccountReads } from '../services/accounts/account-reads';
 import { CheckoutRecords } from '../services/checkout/checkout-records';
 import { type Clock, EmulatorClock, StripeTestClock, wallClock } from '../services/time/clock';
 import { FeatureProvisioner } from '../services/subscriptions/feature-provisioner';
-import { InvoiceSync } from '../services/invoice-sync';
+import { InvoiceSync } from '../services/invoices/invoice-sync';
 import { BillingMails } from '../services/notifications/billing-mails';
 import { Notifier } from '../services/notifications/notifier';
-import { PaymentMethodSync } from '../services/payment-method-sync';
+import { PaymentMethodSync } from '../services/invoices/payment-method-sync';
 import { loadPlanCatalog, type PlanCatalog } from '../services/plans/plan-catalog';
 import { StripeClient } from '../services/stripe/stripe-client';
 

@@ -7,7 +7,7 @@ import { createLogger } from '../logging/pino-logger';
 import type { BillingMetrics } from '../observability/metrics';
 import type { BillingPubSub } from '../pubsub/pubsub';
 import { type Clock, isFollowing } from '../services/time/clock';
-import type { Reconciler } from '../services/reconciler';
+import type { Reconciler } from '../webhooks/reconciler/reconciler';
 import { readOverageReportBacklog } from '../observability/overage-report-backlog';
 import { STUCK_REPORT } from '../services/usage/overage-report';
 import { readInboxBacklog } from '../observability/inbox-backlog';
@@ -18,7 +18,7 @@ import { buildCoreServices, type CoreServices } from './core-services';
 import { buildGraphQLSchema, buildResolvers, contextFactory } from './graphql';
 import { type AppOptions, databaseNameOf, type Infrastructure, openInfrastructure } from './infrastructure';
 import { buildStripeServices, type StripeServices } from './stripe-services';
-import { buildWebhookPipeline } from './webhook-pipeline';
+import { buildWebhookPipeline, webhookAdmin } from './webhook-pipeline';
 
 export type { AppOptions };
 
@@ -69,7 +69,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     });
     await usage.start();
     const pipeline = stripe ? buildWebhookPipeline(config, orm, core, stripe, metrics, logger) : null;
-    const resolvers = buildResolvers(core, stripe, usage, pipeline?.reconciler ?? null);
+    const resolvers = buildResolvers(core, stripe, usage, webhookAdmin(orm, pipeline));
     const http = await createHttpServer({
       config,
       schema: await buildGraphQLSchema(config, pubSub, resolvers, fastRedis, logger),

@@ -19,19 +19,19 @@ import {
   UsageResolver,
   WebhookEventResolver,
 } from '../resolvers';
-import type { Reconciler } from '../services/reconciler';
 import { MutationRateLimiter } from '../services/rate-limit/mutation-rate-limiter';
 import type { UsageServices } from '../services/usage/usage-services';
 import type Redis from 'ioredis';
 import type { CoreServices } from './core-services';
 import type { StripeServices } from './stripe-services';
+import type { WebhookAdmin } from './webhook-pipeline';
 
 /** Each resolver gets the services it calls, and only those (null where this instance has no Stripe). */
 export function buildResolvers(
   core: CoreServices,
   stripe: StripeServices | null,
   usage: UsageServices,
-  reconciler: Reconciler | null,
+  webhooks: WebhookAdmin,
 ): Resolvers {
   return {
     serviceInfo: new ServiceInfoResolver(),
@@ -41,7 +41,7 @@ export function buildResolvers(
     subscription: new SubscriptionResolver(stripe?.subscriptions ?? null, core.catalog),
     checkout: new CheckoutResolver(stripe?.checkout ?? null, stripe?.portal ?? null, core.catalog),
     usage: new UsageResolver(usage.meter, usage.reservations, usage.overrides),
-    webhookEvent: new WebhookEventResolver(reconciler),
+    webhookEvent: new WebhookEventResolver(webhooks.inbox, webhooks.reconciler),
     revenue: new RevenueResolver(core.catalog, core.clock),
   };
 }

@@ -19,7 +19,7 @@ import { SubscriptionCancellation } from '../services/subscriptions/subscription
 import { SubscriptionCreation } from '../services/subscriptions/subscription-creation';
 import { SubscriptionManager } from '../services/subscriptions/subscription-manager';
 import { SubscriptionStore } from '../services/subscriptions/subscription-store';
-import { SubscriptionSync } from '../services/subscription-sync';
+import { SubscriptionSync } from '../services/subscriptions/subscription-sync';
 import { TrialPolicy } from '../services/subscriptions/trial-policy';
 import { OverageReporter } from '../services/usage/overage-reporter';
 import type { CoreServices } from './core-services';

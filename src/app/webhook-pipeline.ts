@@ -2,8 +2,25 @@ import type { Config } from '../config';
 import type { Orm } from '../database/database';
 import type { Logger } from '../logging/logger';
 import type { BillingMetrics } from '../observability/metrics';
-import { Reconciler, reconcilerSettings } from '../services/reconciler';
-import { WebhookProcessor } from '../webhooks/webhook-processor';
+import { CustomerSync } from '../services/accounts/customer-sync';
+import { CheckoutSync } from '../services/checkout/checkout-sync';
+import { AccountResync, type ReconcilerServices } from '../webhooks/reconciler/account-resync';
+import { CatchUp } from '../webhooks/reconciler/catch-up';
+import { EventReplay } from '../webhooks/reconciler/event-replay';
+import { EventsCursorStore } from '../webhooks/reconciler/events-cursor';
+import { GracePeriodSweep } from '../webhooks/reconciler/grace-period-sweep';
+import { ReconcileLock } from '../webhooks/reconciler/reconcile-lock';
+import {
+  DEFAULT_LIMITS,
+  Reconciler,
+  type ReconcilerSettings,
+  reconcilerSettings,
+  StopSignal,
+} from '../webhooks/reconciler/reconciler';
+import { StripeEventPages } from '../webhooks/reconciler/stripe-event-pages';
+import { InboxReads } from '../webhooks/inbox/inbox-reads';
+import { WebhookInbox } from '../webhooks/inbox/webhook-inbox';
+import { WebhookProcessor } from '../webhooks/pipeline/webhook-processor';
 import type { CoreServices } from './core-services';
 import type { StripeServices } from './stripe-services';
 
@@ -12,6 +29,12 @@ export interface WebhookPipeline {
   processor: WebhookProcessor;
   /** Catches up with Stripe's events, retries the inbox, sweeps grace periods, resyncs an account. */
   reconciler: Reconciler;
+}
+
+/** What the admin API reads and does with the inbox: the inbox is readable without Stripe, the rest is not. */
+export interface WebhookAdmin {
+  inbox: InboxReads;
+  reconciler: Reconciler | null;
 }
 
 export function buildWebhookPipeline(
@@ -23,8 +46,18 @@ export function buildWebhookPipeline(
   logger: Logger,
 ): WebhookPipeline {
   const processor = createWebhookProcessor(orm, core, stripe, metrics, logger);
-  const reconciler = new Reconciler(orm, processor, { ...core, stripe }, reconcilerSettings(config), logger);
+  const reconciler = createReconciler(
+    orm,
+    processor,
+    { ...core, stripe },
+    reconcilerSettings(config),
+    logger,
+  );
   return { processor, reconciler };
+}
+
+export function webhookAdmin(orm: Orm, pipeline: WebhookPipeline | null): WebhookAdmin {
+  return { inbox: new InboxReads(orm), reconciler: pipeline?.reconciler ?? null };
 }
 
 /** The webhook processor (also what `npm run stripe:reconcile` processes events with). */
@@ -35,19 +68,21 @@ export function createWebhookProcessor(
   metrics: BillingMetrics | null,
   logger: Logger,
 ): WebhookProcessor {
+  const customers = new CustomerSync(stripe.customers);
   return new WebhookProcessor(
     orm,
+    new WebhookInbox(orm, logger),
     {
       stripe: stripe.stripe,
       clock: core.clock,
-      customers: stripe.customers,
+      customers,
       subscriptions: stripe.subscriptionSync,
       invoices: core.invoices,
       paymentMethods: core.paymentMethods,
       provisioner: core.provisioner,
       // Mails go to the outbox inside the event's transaction; the mail worker sends them.
       notifications: core.mails,
-      checkouts: core.checkoutRecords,
+      checkouts: new CheckoutSync(core.checkoutRecords, customers, stripe.subscriptionSync),
       duplicates: stripe.duplicates,
       refunds: stripe.refunds,
       disputes: stripe.disputes,
@@ -58,4 +93,29 @@ export function createWebhookProcessor(
     logger,
     metrics,
   );
+}
+
+/** The reconciler and its jobs, over the same pipeline as the webhook endpoint (`processor`). */
+export function createReconciler(
+  orm: Orm,
+  processor: WebhookProcessor,
+  services: ReconcilerServices,
+  settings: ReconcilerSettings,
+  logger: Logger,
+): Reconciler {
+  const limits = { ...DEFAULT_LIMITS, ...settings.limits };
+  const stop = new StopSignal();
+  const isStopping = () => stop.requested;
+  const inbox = new WebhookInbox(orm, logger);
+  const inboxReads = new InboxReads(orm);
+  const pages = new StripeEventPages(services.stripe.stripe, limits, logger, isStopping);
+  const parts = { processor, inbox, inboxReads, cursor: new EventsCursorStore(orm), pages };
+  const jobs = {
+    catchUp: new CatchUp(parts, limits, logger, isStopping),
+    sweep: new GracePeriodSweep(orm, services.provisioner, services.events, logger, isStopping),
+    resync: new AccountResync(orm, services, logger),
+    replay: new EventReplay(processor, inbox, inboxReads, logger),
+  };
+  const lock = new ReconcileLock(settings.databaseUrl);
+  return new Reconciler(jobs, lock, stop, settings.intervalMs, services.clock, logger);
 }

@@ -2,94 +2,64 @@
  * A small typed client for the billing service's GraphQL API, for other Node services (the AI gateway).
  *
  * It imports nothing but Node built-ins and the sibling files of this folder: other packages install it as
- * `coditect-billing/client` and must not pull in the server (MikroORM, Fastify, Stripe).
+ * `coditect-billing/client` and must not pull in the server (MikroORM, Fastify, Stripe). Its declarations also
+ * name the types of `@graphql-typed-document-node/core`, a dependency with no code.
  */
+
+import {
+  type CommitUsageInput,
+  CommitUsageDocument,
+  type FeatureAccessFieldsFragment,
+  FeatureAccessFieldsFragmentDoc,
+  RecordUsageBatchDocument,
+  RecordUsageDocument,
+  type RecordUsageInput as RecordUsageWireInput,
+  ReleaseUsageDocument,
+  type ReleaseUsageInput,
+  ReserveUsageDocument,
+  type ReserveUsageInput,
+  type ReserveUsageMutation,
+  TypedDocumentString,
+  type UsageRecordResultFieldsFragment,
+  type UsageSummaryFieldsFragment,
+} from './generated-operations';
+
+// The types of what the client sends and answers are generated from schema.graphql and operations.graphql
+// (`npm run codegen`); only where the client hands out a `Date` for an ISO string does it say more.
+export type { CommitUsageInput, ReleaseUsageInput, ReserveUsageInput };
 
 /** Why a feature is refused; the service may add reasons, so any other string can arrive too. */
 export type FeatureAccessReason = 'NOT_IN_PLAN' | 'UNKNOWN_FEATURE' | 'LIMIT_REACHED' | (string & {});
 
 /** `account(id).feature(key)`: whether the account may use a feature or metric now, and why not. */
-export interface FeatureAccess {
-  feature: string;
-  allowed: boolean;
+export type FeatureAccess = Omit<FeatureAccessFieldsFragment, 'reason'> & {
   /** null when allowed. */
   reason: FeatureAccessReason | null;
-  /** For a metric: the included amount; null = unlimited or not metered. */
-  limit: number | null;
-  used: number | null;
-  remaining: number | null;
-}
+};
 
 /** One use of a metric, as `recordUsage` takes it. */
-export interface RecordUsageInput {
-  /** A metric of the plan catalog, e.g. `ai_requests`. */
-  metric: string;
-  /** A whole number, 0 or more. */
-  quantity: number;
-  /**
-   * Unique per account and use (printable ASCII, at most 255 characters): a retry with the same key is
-   * reported as a duplicate and not counted again.
-   */
-  idempotencyKey: string;
-  /** The account that used it (the service role records for any account). */
-  accountId?: string;
+export type RecordUsageInput = Omit<RecordUsageWireInput, 'occurredAt'> & {
   /** When it was used; default now. Must be in the current usage period. */
   occurredAt?: Date;
-}
+};
 
 /** A metric's usage in the current billing period. */
-export interface UsageSummary {
-  metric: string;
-  used: number;
-  /** null = unlimited. */
-  included: number | null;
-  /** null = unlimited. */
-  remaining: number | null;
-  overage: number;
+export type UsageSummary = Omit<UsageSummaryFieldsFragment, 'periodStart' | 'periodEnd'> & {
   periodStart: Date;
   periodEnd: Date;
-}
+};
 
 /** `reserveUsage`: a hold on part of a metric's allowance before serving work. */
-export interface ReserveUsageInput {
-  /** A counted metric of the plan catalog, e.g. `ai_requests`. */
-  metric: string;
-  /** The most the work may use: 1 to 1,000,000. */
-  quantity: number;
-  /** The account the work is for (the service role names it). */
-  accountId?: string;
-  /** A feature the work needs as well (e.g. `api_access`): refused with FEATURE_NOT_IN_PLAN when off. */
-  feature?: string;
-  /** Seconds the hold lasts if neither committed nor released (default 300, at most 3,600). */
-  ttlSeconds?: number;
-  /** Reserving again with the same key answers the same reservation (a retried request). */
-  idempotencyKey?: string;
-}
-
-export interface UsageReservation {
-  id: string;
-  metric: string;
-  quantity: number;
+export type UsageReservation = Omit<ReserveUsageMutation['reserveUsage'], 'expiresAt' | 'usage'> & {
   expiresAt: Date;
-  /** The idempotency key had reserved before: this is that reservation. */
-  duplicate: boolean;
   /** The metric's usage; `remaining` counts what holds take. */
   usage: UsageSummary;
-}
+};
 
-/** `commitUsage`: what reserved work actually used. */
-export interface CommitUsageInput {
-  reservationId: string;
-  /** What the work used, 0 or more (0 records nothing and gives the hold back). */
-  quantity: number;
-  accountId?: string;
-}
-
-export interface UsageRecordResult {
-  /** True when the idempotency key had been recorded before: nothing was added. */
-  duplicate: boolean;
+export type UsageRecordResult = Omit<UsageRecordResultFieldsFragment, 'usage'> & {
+  /** The metric's usage after this record. */
   usage: UsageSummary;
-}
+};
 
 /**
  * The codes a `BillingClientError` carries: the service's `extensions.code`, or one of the client's own for
@@ -195,28 +165,6 @@ interface GraphQLBody {
   errors?: GraphQLErrorBody[];
 }
 
-const FEATURE_FIELDS = 'feature allowed reason limit used remaining';
-const USAGE_FIELDS = 'metric used included remaining overage periodStart periodEnd';
-const RESULT_FIELDS = `duplicate usage { ${USAGE_FIELDS} }`;
-
-/** The GraphQL shape of `UsageSummary`, dates as ISO strings. */
-type UsageSummaryWire = Omit<UsageSummary, 'periodStart' | 'periodEnd'> & {
-  periodStart: string;
-  periodEnd: string;
-};
-
-/** The GraphQL shape of `UsageRecordResult`. */
-interface UsageRecordResultWire {
-  duplicate: boolean;
-  usage: UsageSummaryWire;
-}
-
-/** The GraphQL shape of `UsageReservation`. */
-interface UsageReservationWire extends Omit<UsageReservation, 'expiresAt' | 'usage'> {
-  expiresAt: string;
-  usage: UsageSummaryWire;
-}
-
 /**
  * The billing service as a backend service sees it. Every method makes one HTTP request and throws a
  * `BillingClientError` on any failure.
@@ -243,17 +191,7 @@ export class BillingClient {
   /** Several features or metrics of one account in one request, in the order asked. */
   async featureAccesses(accountId: string, keys: readonly string[]): Promise<FeatureAccess[]> {
     if (keys.length === 0) return [];
-    const variables: Record<string, string> = { accountId };
-    const declarations = ['$accountId: ID!'];
-    const selections = keys.map((key, index) => {
-      variables[`key${index}`] = key;
-      declarations.push(`$key${index}: String!`);
-      return `f${index}: feature(key: $key${index}) { ${FEATURE_FIELDS} }`;
-    });
-    const data = await this.request<{ account: Record<string, FeatureAccess> | null }>(
-      `query FeatureAccess(${declarations.join(', ')}) { account(id: $accountId) { ${selections.join(' ')} } }`,
-      variables,
-    );
+    const data = await this.request(featureAccessQuery(keys.length), featureAccessVariables(accountId, keys));
     const account = data.account;
     if (!account) throw new BillingClientError('NOT_FOUND', `account ${accountId} was not found`);
     return keys.map((_, index) => {
@@ -266,20 +204,14 @@ export class BillingClient {
 
   /** Records one use. A repeat of an idempotency key answers `duplicate: true` and adds nothing. */
   async recordUsage(input: RecordUsageInput): Promise<UsageRecordResult> {
-    const data = await this.request<{ recordUsage: UsageRecordResultWire }>(
-      `mutation RecordUsage($input: RecordUsageInput!) { recordUsage(input: $input) { ${RESULT_FIELDS} } }`,
-      { input: toWireInput(input) },
-    );
+    const data = await this.request(RecordUsageDocument, { input: toWireInput(input) });
     return fromWireResult(data.recordUsage);
   }
 
   /** Records several uses in one request; the results are in the order of `inputs`. */
   async recordUsageBatch(inputs: readonly RecordUsageInput[]): Promise<UsageRecordResult[]> {
     if (inputs.length === 0) return [];
-    const data = await this.request<{ recordUsageBatch: UsageRecordResultWire[] }>(
-      `mutation RecordUsageBatch($input: [RecordUsageInput!]!) { recordUsageBatch(input: $input) { ${RESULT_FIELDS} } }`,
-      { input: inputs.map(toWireInput) },
-    );
+    const data = await this.request(RecordUsageBatchDocument, { input: inputs.map(toWireInput) });
     return data.recordUsageBatch.map(fromWireResult);
   }
 
@@ -288,10 +220,7 @@ export class BillingClient {
    * limit, counting what other requests hold). Commit what the work used, or release the hold.
    */
   async reserveUsage(input: ReserveUsageInput): Promise<UsageReservation> {
-    const data = await this.request<{ reserveUsage: UsageReservationWire }>(
-      `mutation ReserveUsage($input: ReserveUsageInput!) { reserveUsage(input: $input) { id metric quantity expiresAt duplicate usage { ${USAGE_FIELDS} } } }`,
-      { input: withoutUndefined({ ...input }) },
-    );
+    const data = await this.request(ReserveUsageDocument, { input: withoutUndefined({ ...input }) });
     const reservation = data.reserveUsage;
     return {
       ...reservation,
@@ -302,23 +231,17 @@ export class BillingClient {
 
   /** Records what reserved work used, once per reservation (a repeat answers `duplicate: true`). */
   async commitUsage(input: CommitUsageInput): Promise<UsageRecordResult> {
-    const data = await this.request<{ commitUsage: UsageRecordResultWire }>(
-      `mutation CommitUsage($input: CommitUsageInput!) { commitUsage(input: $input) { ${RESULT_FIELDS} } }`,
-      { input: withoutUndefined({ ...input }) },
-    );
+    const data = await this.request(CommitUsageDocument, { input: withoutUndefined({ ...input }) });
     return fromWireResult(data.commitUsage);
   }
 
   /** Gives a hold back unused; false when it was already committed, released or expired. */
-  async releaseUsage(input: { reservationId: string; accountId?: string }): Promise<boolean> {
-    const data = await this.request<{ releaseUsage: boolean }>(
-      'mutation ReleaseUsage($input: ReleaseUsageInput!) { releaseUsage(input: $input) }',
-      { input: withoutUndefined({ ...input }) },
-    );
+  async releaseUsage(input: ReleaseUsageInput): Promise<boolean> {
+    const data = await this.request(ReleaseUsageDocument, { input: withoutUndefined({ ...input }) });
     return data.releaseUsage;
   }
 
-  private async request<T>(query: string, variables: Record<string, unknown>): Promise<T> {
+  private async request<T, V>(document: TypedDocumentString<T, V>, variables: V): Promise<T> {
     const token = typeof this.token === 'function' ? await this.token() : this.token;
     const controller = new AbortController();
     let timedOut = false;
@@ -336,7 +259,7 @@ export class BillingClient {
           accept: 'application/graphql-response+json, application/json',
           authorization: `Bearer ${token}`,
         },
-        body: JSON.stringify({ query, variables }),
+        body: JSON.stringify({ query: document.toString(), variables }),
         signal: controller.signal,
       });
       status = response.status;
@@ -388,7 +311,33 @@ function parseAnswer<T>(status: number, text: string): T {
   return body.data as T;
 }
 
-function toWireInput(input: RecordUsageInput): Record<string, unknown> {
+/** What `featureAccessQuery` answers: one `FeatureAccess` per alias `f0`, `f1`, … */
+type FeatureAccessQuery = { account: Record<string, FeatureAccessFieldsFragment> | null };
+
+/**
+ * `account(id) { f0: feature(key: $key0) { … } f1: … }`: one aliased field per key, so one request answers them
+ * all. Built per number of keys, from the generated fragment, so its fields stay those of the schema.
+ */
+function featureAccessQuery(count: number): TypedDocumentString<FeatureAccessQuery, Record<string, string>> {
+  const declarations = ['$accountId: ID!'];
+  const selections: string[] = [];
+  for (let index = 0; index < count; index++) {
+    declarations.push(`$key${index}: String!`);
+    selections.push(`f${index}: feature(key: $key${index}) { ...FeatureAccessFields }`);
+  }
+  const query = `query FeatureAccess(${declarations.join(', ')}) { account(id: $accountId) { ${selections.join(' ')} } }`;
+  return new TypedDocumentString(`${query}\n${FeatureAccessFieldsFragmentDoc}`);
+}
+
+function featureAccessVariables(accountId: string, keys: readonly string[]): Record<string, string> {
+  const variables: Record<string, string> = { accountId };
+  keys.forEach((key, index) => {
+    variables[`key${index}`] = key;
+  });
+  return variables;
+}
+
+function toWireInput(input: RecordUsageInput): RecordUsageWireInput {
   return {
     metric: input.metric,
     quantity: input.quantity,
@@ -398,17 +347,17 @@ function toWireInput(input: RecordUsageInput): Record<string, unknown> {
   };
 }
 
-function fromWireResult(result: UsageRecordResultWire): UsageRecordResult {
+function fromWireResult(result: UsageRecordResultFieldsFragment): UsageRecordResult {
   return { duplicate: result.duplicate, usage: fromWireUsage(result.usage) };
 }
 
-function fromWireUsage(usage: UsageSummaryWire): UsageSummary {
+function fromWireUsage(usage: UsageSummaryFieldsFragment): UsageSummary {
   return { ...usage, periodStart: new Date(usage.periodStart), periodEnd: new Date(usage.periodEnd) };
 }
 
 /** GraphQL variables without the fields left out (an explicit undefined is not valid JSON input). */
-function withoutUndefined(input: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined));
+function withoutUndefined<T extends object>(input: T): T {
+  return Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined)) as T;
 }
 
 function describeNetworkError(error: unknown): string {

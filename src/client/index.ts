@@ -15,12 +15,11 @@ export {
 } from './billing-client';
 export {
   idempotencyKeyHeader,
-  type UsageDeniedBody,
   type UsageGate,
-  UsageGateErrorCode,
   type UsageGateOptions,
   usageGate,
 } from './usage-middleware';
+export { type UsageDeniedBody, UsageGateErrorCode } from './usage-refusals';
 export {
   type FlushResult,
   stderrLogger,

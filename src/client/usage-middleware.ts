@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type BillingClient, BillingClientError } from './billing-client';
+import { refusalOf, type UsageDeniedBody, UsageGateErrorCode } from './usage-refusals';
 import {
   type FlushResult,
   stderrLogger,
@@ -8,35 +9,6 @@ import {
   UsageRecorder,
   type UsageRecorderOptions,
 } from './usage-recorder';
-
-/** The `error.code` of the middleware's own answers. */
-export const UsageGateErrorCode = {
-  /** 402: the metric's included amount is used up (the plan blocks use past it). */
-  USAGE_LIMIT_EXCEEDED: 'USAGE_LIMIT_EXCEEDED',
-  /** 402: the account's plan does not include the feature (or the billing service does not know it). */
-  FEATURE_NOT_IN_PLAN: 'FEATURE_NOT_IN_PLAN',
-  /** 401: `accountId(req)` found no account. */
-  UNAUTHENTICATED: 'UNAUTHENTICATED',
-  /** 400: the `Idempotency-Key` (or `idempotencyKey(req)`) is not printable ASCII or is too long. */
-  BAD_IDEMPOTENCY_KEY: 'BAD_IDEMPOTENCY_KEY',
-  /** 503: the billing service could not answer the check and `onUnavailable` is `deny`. */
-  BILLING_UNAVAILABLE: 'BILLING_UNAVAILABLE',
-} as const;
-export type UsageGateErrorCode = (typeof UsageGateErrorCode)[keyof typeof UsageGateErrorCode];
-
-/** The JSON body of a 402 answer. */
-export interface UsageDeniedBody {
-  error: {
-    code: typeof UsageGateErrorCode.USAGE_LIMIT_EXCEEDED | typeof UsageGateErrorCode.FEATURE_NOT_IN_PLAN;
-    /** The feature or metric refused. */
-    feature: string;
-    /** The billing service's reason: LIMIT_REACHED, NOT_IN_PLAN, UNKNOWN_FEATURE. */
-    reason: string | null;
-    limit: number | null;
-    used: number | null;
-    message: string;
-  };
-}
 
 export interface UsageGateOptions<Req extends IncomingMessage, Res extends ServerResponse> {
   /** A `BillingClient` authenticated with a `service` token. */
@@ -101,6 +73,22 @@ type Admission =
   | { kind: 'refused'; status: number; body: UsageDeniedBody }
   | { kind: 'unavailable' };
 
+/** Whose request it is, and the key its usage is recorded under (`<metric>:<key>`), if any. */
+interface Caller {
+  accountId: string;
+  idempotencyKey: string | undefined;
+}
+
+/** What every request through one gate shares: its options with their defaults filled in. */
+interface Gate<Req extends IncomingMessage, Res extends ServerResponse> {
+  options: UsageGateOptions<Req, Res>;
+  logger: UsageLogger;
+  recorder: UsageRecorder;
+  onUnavailable: 'deny' | 'allow';
+  /** Features and metrics already warned about as unknown to the billing service: one warning each. */
+  warnedUnknown: Set<string>;
+}
+
 /**
  * Gates a route on the account's plan and meters its usage, so a hard limit holds however many requests run at
  * once:
@@ -115,155 +103,221 @@ export function usageGate<
   Res extends ServerResponse = ServerResponse,
 >(options: UsageGateOptions<Req, Res>): UsageGate<Req, Res> {
   const logger = options.logger ?? stderrLogger;
-  const recorder =
-    options.recorder ?? new UsageRecorder({ ...options.retry, client: options.client, logger });
-  const onUnavailable = options.onUnavailable ?? 'deny';
-  const warnedUnknown = new Set<string>();
-
-  async function admit(accountId: string, req: Req, idempotencyKey: string | undefined): Promise<Admission> {
-    let quantity: number;
-    try {
-      quantity = options.reserve ? options.reserve(req) : 1;
-    } catch (error) {
-      logger.error({ metric: options.metric, error: String(error) }, 'reserve(req) threw: 1 is reserved');
-      quantity = 1;
-    }
-    try {
-      const reservation = await options.client.reserveUsage({
-        accountId,
-        metric: options.metric,
-        quantity,
-        ...(options.feature ? { feature: options.feature } : {}),
-        ...(options.ttlSeconds ? { ttlSeconds: options.ttlSeconds } : {}),
-        ...(idempotencyKey ? { idempotencyKey } : {}),
-      });
-      return { kind: 'reserved', reservationId: reservation.id, quantity };
-    } catch (error) {
-      const refusal = refusalOf(error, options, warnedUnknown, logger);
-      if (refusal) return { kind: 'refused', status: 402, body: refusal };
-      const code = error instanceof BillingClientError ? error.code : undefined;
-      const message = error instanceof Error ? error.message : String(error);
-      logger.error(
-        { accountId, feature: options.feature, metric: options.metric, code, onUnavailable },
-        `usage reservation failed: ${message}`,
-      );
-      return { kind: 'unavailable' };
-    }
-  }
-
-  async function gate(req: Req, res: Res, next: (error?: unknown) => void): Promise<void> {
-    let accountId: string | undefined;
-    let requestKey: string | undefined;
-    try {
-      accountId = options.accountId(req);
-      // Default: no key. Every request served is a use, retries included. A key the client chooses is trusted
-      // only on request (`idempotencyKey: idempotencyKeyHeader`): a client repeating one key would otherwise be
-      // served without end and counted once.
-      requestKey = options.idempotencyKey?.(req);
-    } catch (error) {
-      next(error);
-      return;
-    }
-    if (!accountId) {
-      sendError(res, 401, UsageGateErrorCode.UNAUTHENTICATED, 'No account: the request must be signed in');
-      return;
-    }
-    const idempotencyKey = requestKey === undefined ? undefined : `${options.metric}:${requestKey}`;
-    if (
-      idempotencyKey !== undefined &&
-      (idempotencyKey.length > MAX_KEY_LENGTH || !PRINTABLE_ASCII.test(idempotencyKey))
-    ) {
-      sendError(
-        res,
-        400,
-        UsageGateErrorCode.BAD_IDEMPOTENCY_KEY,
-        `Idempotency-Key must be printable ASCII without spaces, at most ${MAX_KEY_LENGTH - options.metric.length - 1} characters`,
-      );
-      return;
-    }
-
-    const admission = await admit(accountId, req, idempotencyKey);
-    if (admission.kind === 'refused') {
-      send(res, admission.status, admission.body);
-      return;
-    }
-    if (admission.kind === 'unavailable' && onUnavailable === 'deny') {
-      res.setHeader('retry-after', '5');
-      sendError(
-        res,
-        503,
-        UsageGateErrorCode.BILLING_UNAVAILABLE,
-        'The billing service is unavailable; try again shortly',
-      );
-      return;
-    }
-
-    const account = accountId;
-    let settled = false;
-    // `finish`: the whole response went out. `close` without `finish`: the client went away mid-response; if
-    // a 2xx had started (a stream), the work was done, so it is counted too.
-    const settle = () => {
-      if (settled) return;
-      settled = true;
-      res.off('finish', settle);
-      res.off('close', settle);
-      const served = res.headersSent && res.statusCode >= 200 && res.statusCode <= 299;
-      const quantity = served
-        ? quantityOf(req, res, admission.kind === 'reserved' ? admission.quantity : 1)
-        : null;
-      if (admission.kind === 'reserved') {
-        const reservationId = admission.reservationId;
-        if (quantity === null)
-          recorder.enqueueRelease({ reservationId, accountId: account, metric: options.metric });
-        else recorder.enqueueCommit({ reservationId, quantity, accountId: account, metric: options.metric });
-        return;
-      }
-      // Served while the billing service could not be asked (onUnavailable: allow): recorded once it is back.
-      if (quantity === null || quantity === 0) return;
-      recorder.enqueue({
-        accountId: account,
-        metric: options.metric,
-        quantity,
-        idempotencyKey: idempotencyKey ?? `${options.metric}:${randomUUID()}`,
-        occurredAt: new Date(),
-      });
-    };
-    res.once('finish', settle);
-    res.once('close', settle);
-    next();
-  }
-
-  /** What the request used, or null when it cannot be told (logged; the hold is released). */
-  function quantityOf(req: Req, res: Res, reserved: number): number | null {
-    if (!options.quantity) return reserved;
-    let quantity: unknown;
-    try {
-      quantity = options.quantity(req, res);
-    } catch (error) {
-      logger.error(
-        { metric: options.metric, error: error instanceof Error ? error.message : String(error) },
-        'quantity(req, res) threw: usage not recorded',
-      );
-      return null;
-    }
-    if (typeof quantity !== 'number' || !Number.isSafeInteger(quantity) || quantity < 0) {
-      logger.error(
-        { metric: options.metric, quantity: String(quantity) },
-        'quantity(req, res) is not a whole number ≥ 0: usage not recorded',
-      );
-      return null;
-    }
-    return quantity;
-  }
-
+  const gate: Gate<Req, Res> = {
+    options,
+    logger,
+    recorder: options.recorder ?? new UsageRecorder({ ...options.retry, client: options.client, logger }),
+    onUnavailable: options.onUnavailable ?? 'deny',
+    warnedUnknown: new Set<string>(),
+  };
   const middleware = (req: Req, res: Res, next: (error?: unknown) => void): void => {
-    gate(req, res, next).catch(next);
+    gateRequest(gate, req, res, next).catch(next);
   };
   return Object.assign(middleware, {
-    recorder,
-    flush: (flushOptions?: { timeoutMs?: number }) => recorder.flush(flushOptions),
-    close: (closeOptions?: { timeoutMs?: number }) => recorder.close(closeOptions),
+    recorder: gate.recorder,
+    flush: (flushOptions?: { timeoutMs?: number }) => gate.recorder.flush(flushOptions),
+    close: (closeOptions?: { timeoutMs?: number }) => gate.recorder.close(closeOptions),
   });
+}
+
+/** One request: who it is, the reservation, then the handler, with its usage settled when the response is done. */
+async function gateRequest<Req extends IncomingMessage, Res extends ServerResponse>(
+  gate: Gate<Req, Res>,
+  req: Req,
+  res: Res,
+  next: (error?: unknown) => void,
+): Promise<void> {
+  const caller = identify(gate, req, res, next);
+  if (!caller) return;
+  const admission = await admit(gate, caller, req);
+  if (admission.kind === 'refused') {
+    send(res, admission.status, admission.body);
+    return;
+  }
+  if (admission.kind === 'unavailable' && gate.onUnavailable === 'deny') {
+    res.setHeader('retry-after', '5');
+    sendError(
+      res,
+      503,
+      UsageGateErrorCode.BILLING_UNAVAILABLE,
+      'The billing service is unavailable; try again shortly',
+    );
+    return;
+  }
+  settleWhenDone(gate, req, res, caller, admission);
+  next();
+}
+
+/** The request's account and usage key; null when the request has been answered (401, 400) or passed on. */
+function identify<Req extends IncomingMessage, Res extends ServerResponse>(
+  gate: Gate<Req, Res>,
+  req: Req,
+  res: Res,
+  next: (error?: unknown) => void,
+): Caller | null {
+  const { options } = gate;
+  let accountId: string | undefined;
+  let requestKey: string | undefined;
+  try {
+    accountId = options.accountId(req);
+    // Default: no key. Every request served is a use, retries included. A key the client chooses is trusted
+    // only on request (`idempotencyKey: idempotencyKeyHeader`): a client repeating one key would otherwise be
+    // served without end and counted once.
+    requestKey = options.idempotencyKey?.(req);
+  } catch (error) {
+    next(error);
+    return null;
+  }
+  if (!accountId) {
+    sendError(res, 401, UsageGateErrorCode.UNAUTHENTICATED, 'No account: the request must be signed in');
+    return null;
+  }
+  const idempotencyKey = requestKey === undefined ? undefined : `${options.metric}:${requestKey}`;
+  if (
+    idempotencyKey !== undefined &&
+    (idempotencyKey.length > MAX_KEY_LENGTH || !PRINTABLE_ASCII.test(idempotencyKey))
+  ) {
+    sendError(
+      res,
+      400,
+      UsageGateErrorCode.BAD_IDEMPOTENCY_KEY,
+      `Idempotency-Key must be printable ASCII without spaces, at most ${MAX_KEY_LENGTH - options.metric.length - 1} characters`,
+    );
+    return null;
+  }
+  return { accountId, idempotencyKey };
+}
+
+/** Asks the billing service to hold the request's usage: reserved, refused (402), or no answer. */
+async function admit<Req extends IncomingMessage, Res extends ServerResponse>(
+  gate: Gate<Req, Res>,
+  { accountId, idempotencyKey }: Caller,
+  req: Req,
+): Promise<Admission> {
+  const { options, logger } = gate;
+  const quantity = reservedQuantity(gate, req);
+  try {
+    const reservation = await options.client.reserveUsage({
+      accountId,
+      metric: options.metric,
+      quantity,
+      ...(options.feature ? { feature: options.feature } : {}),
+      ...(options.ttlSeconds ? { ttlSeconds: options.ttlSeconds } : {}),
+      ...(idempotencyKey ? { idempotencyKey } : {}),
+    });
+    return { kind: 'reserved', reservationId: reservation.id, quantity };
+  } catch (error) {
+    const refusal = refusalOf(error, options, gate.warnedUnknown, logger);
+    if (refusal) return { kind: 'refused', status: 402, body: refusal };
+    const code = error instanceof BillingClientError ? error.code : undefined;
+    const message = error instanceof Error ? error.message : String(error);
+    logger.error(
+      {
+        accountId,
+        feature: options.feature,
+        metric: options.metric,
+        code,
+        onUnavailable: gate.onUnavailable,
+      },
+      `usage reservation failed: ${message}`,
+    );
+    return { kind: 'unavailable' };
+  }
+}
+
+/** `reserve(req)`, or 1 by default and when it throws (logged). */
+function reservedQuantity<Req extends IncomingMessage, Res extends ServerResponse>(
+  { options, logger }: Gate<Req, Res>,
+  req: Req,
+): number {
+  try {
+    return options.reserve ? options.reserve(req) : 1;
+  } catch (error) {
+    logger.error({ metric: options.metric, error: String(error) }, 'reserve(req) threw: 1 is reserved');
+    return 1;
+  }
+}
+
+/**
+ * Settles the request's usage once, when the response is done. `finish`: the whole response went out. `close`
+ * without `finish`: the client went away mid-response; if a 2xx had started (a stream), the work was done, so
+ * it is counted too.
+ */
+function settleWhenDone<Req extends IncomingMessage, Res extends ServerResponse>(
+  gate: Gate<Req, Res>,
+  req: Req,
+  res: Res,
+  caller: Caller,
+  admission: Admission,
+): void {
+  let settled = false;
+  const settle = () => {
+    if (settled) return;
+    settled = true;
+    res.off('finish', settle);
+    res.off('close', settle);
+    settleUsage(gate, req, res, caller, admission);
+  };
+  res.once('finish', settle);
+  res.once('close', settle);
+}
+
+/** Served with a 2xx: commit (or record) what it used. Anything else: give the hold back. */
+function settleUsage<Req extends IncomingMessage, Res extends ServerResponse>(
+  gate: Gate<Req, Res>,
+  req: Req,
+  res: Res,
+  { accountId, idempotencyKey }: Caller,
+  admission: Admission,
+): void {
+  const { options, recorder } = gate;
+  const served = res.headersSent && res.statusCode >= 200 && res.statusCode <= 299;
+  const quantity = served
+    ? quantityOf(gate, req, res, admission.kind === 'reserved' ? admission.quantity : 1)
+    : null;
+  if (admission.kind === 'reserved') {
+    const reservationId = admission.reservationId;
+    if (quantity === null) recorder.enqueueRelease({ reservationId, accountId, metric: options.metric });
+    else recorder.enqueueCommit({ reservationId, quantity, accountId, metric: options.metric });
+    return;
+  }
+  // Served while the billing service could not be asked (onUnavailable: allow): recorded once it is back.
+  if (quantity === null || quantity === 0) return;
+  recorder.enqueue({
+    accountId,
+    metric: options.metric,
+    quantity,
+    idempotencyKey: idempotencyKey ?? `${options.metric}:${randomUUID()}`,
+    occurredAt: new Date(),
+  });
+}
+
+/** What the request used, or null when it cannot be told (logged; the hold is released). */
+function quantityOf<Req extends IncomingMessage, Res extends ServerResponse>(
+  { options, logger }: Gate<Req, Res>,
+  req: Req,
+  res: Res,
+  reserved: number,
+): number | null {
+  if (!options.quantity) return reserved;
+  let quantity: unknown;
+  try {
+    quantity = options.quantity(req, res);
+  } catch (error) {
+    logger.error(
+      { metric: options.metric, error: error instanceof Error ? error.message : String(error) },
+      'quantity(req, res) threw: usage not recorded',
+    );
+    return null;
+  }
+  if (typeof quantity !== 'number' || !Number.isSafeInteger(quantity) || quantity < 0) {
+    logger.error(
+      { metric: options.metric, quantity: String(quantity) },
+      'quantity(req, res) is not a whole number ≥ 0: usage not recorded',
+    );
+    return null;
+  }
+  return quantity;
 }
 
 /**
@@ -274,70 +328,6 @@ export function idempotencyKeyHeader(req: IncomingMessage): string | undefined {
   const value = req.headers['idempotency-key'];
   // A repeated header arrives as one value joined with ", ", which the key check refuses.
   return Array.isArray(value) ? value.join(', ') : value || undefined;
-}
-
-/** The 402 answer for a reservation the billing service refused, or null when it did not refuse it. */
-function refusalOf(
-  error: unknown,
-  options: { metric: string; feature?: string },
-  warnedUnknown: Set<string>,
-  logger: UsageLogger,
-): UsageDeniedBody | null {
-  if (!(error instanceof BillingClientError)) return null;
-  const extensions = error.details.extensions ?? {};
-  if (error.code === UsageGateErrorCode.USAGE_LIMIT_EXCEEDED) {
-    const limit = numberOrNull(extensions.limit);
-    const used = numberOrNull(extensions.used);
-    return {
-      error: {
-        code: UsageGateErrorCode.USAGE_LIMIT_EXCEEDED,
-        feature: options.metric,
-        reason: 'LIMIT_REACHED',
-        limit,
-        used,
-        message:
-          limit === null
-            ? `Usage limit of ${options.metric} reached for this billing period`
-            : `Usage limit reached: ${used ?? limit} of ${limit} ${options.metric} included in the plan used this billing period. ${error.message}`,
-      },
-    };
-  }
-  if (error.code === UsageGateErrorCode.FEATURE_NOT_IN_PLAN) {
-    const feature =
-      typeof extensions.feature === 'string' ? extensions.feature : (options.feature ?? options.metric);
-    return notInPlan(feature, 'NOT_IN_PLAN', `${feature} is not included in the account's plan`);
-  }
-  const field = extensions.field;
-  if (error.code === 'BAD_USER_INPUT' && (field === 'feature' || field === 'metric')) {
-    // The gate names a feature or metric no plan has: a configuration error that refuses every request.
-    const name = field === 'feature' ? (options.feature ?? '') : options.metric;
-    if (!warnedUnknown.has(name)) {
-      warnedUnknown.add(name);
-      logger.warn(
-        { feature: name },
-        'the billing service does not know this feature: every request of this gate is refused',
-      );
-    }
-    return notInPlan(name, 'UNKNOWN_FEATURE', `${name} is not a feature of any plan`);
-  }
-  return null;
-}
-
-function notInPlan(feature: string, reason: string, message: string): UsageDeniedBody {
-  return {
-    error: {
-      code: UsageGateErrorCode.FEATURE_NOT_IN_PLAN,
-      feature,
-      reason,
-      limit: null,
-      used: null,
-      message,
-    },
-  };
-}
-
-function numberOrNull(value: unknown): number | null {
-  return typeof value === 'number' ? value : null;
 }
 
 function sendError(res: ServerResponse, status: number, code: UsageGateErrorCode, message: string): void {

@@ -2,7 +2,7 @@ import { Entity, Enum, Index, Property, Unique } from '@mikro-orm/core';
 import { BaseEntity } from './base.entity';
 
 /**
- * `dead`: failed too often or for too long (see `src/webhooks/inbox-retry-policy.ts`): no longer retried by the
+ * `dead`: failed too often or for too long (see `src/webhooks/inbox/inbox-retry-policy.ts`): no longer retried by the
  * reconciler, counted in the metrics for a person to look at; an admin replay or a Stripe redelivery still runs it.
  */
 export const WEBHOOK_EVENT_STATUSES = [

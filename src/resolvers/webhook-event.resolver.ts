@@ -1,17 +1,19 @@
-import type { EntityManager, FilterQuery } from '@mikro-orm/postgresql';
 import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
-import { WebhookEvent as WebhookEventRow } from '../entities';
 import type { RequestContext } from '../graphql/context';
 import { Account, accountOf } from '../schema/account.type';
 import { WebhookEvent, WebhookEventConnection, WebhookEventStatus } from '../schema/webhook-event.type';
-import type { Reconciler } from '../services/reconciler';
+import type { Reconciler } from '../webhooks/reconciler/reconciler';
+import type { InboxEntry, InboxReads } from '../webhooks/inbox/inbox-reads';
 import { stripeRequired } from './stripe-required';
 import { decodeCursor, encodeCursor, pageSize } from './pagination';
 
 /** Admin operations on the webhook inbox and on reconciliation with Stripe. */
 @Resolver(() => WebhookEvent)
 export class WebhookEventResolver {
-  constructor(private readonly reconciler: Reconciler | null) {}
+  constructor(
+    private readonly inbox: InboxReads,
+    private readonly reconciler: Reconciler | null,
+  ) {}
 
   @Query(() => WebhookEventConnection, { description: 'Admin: the webhook inbox, newest first' })
   async webhookEvents(
@@ -21,7 +23,18 @@ export class WebhookEventResolver {
     @Arg('after', () => String, { nullable: true }) after?: string,
   ): Promise<WebhookEventConnection> {
     context.requireRole('admin');
-    return webhookEventsPage(context.em, status ?? null, pageSize(first), after ?? null);
+    const size = pageSize(first);
+    const cursor = after ? decodeCursor(after) : null;
+    const position = cursor ? { receivedAtMs: cursor.createdAtMs, rowId: cursor.id } : null;
+    const { entries, hasNextPage } = await this.inbox.page(status ?? null, size, position);
+    const last = entries.at(-1);
+    return {
+      nodes: entries.map(toWebhookEvent),
+      pageInfo: {
+        hasNextPage,
+        endCursor: last ? encodeCursor({ createdAtMs: last.receivedAt.getTime(), id: last.rowId }) : null,
+      },
+    };
   }
 
   @Mutation(() => WebhookEvent, {
@@ -50,56 +63,17 @@ export class WebhookEventResolver {
   }
 }
 
-/** One page of the inbox, newest first by arrival; the cursor is the last row's arrival time and id. */
-async function webhookEventsPage(
-  em: EntityManager,
-  status: WebhookEventStatus | null,
-  first: number,
-  after: string | null,
-): Promise<WebhookEventConnection> {
-  const where: FilterQuery<WebhookEventRow> = status ? { status } : {};
-  const cursor = after ? decodeCursor(after) : null;
-  const filter: FilterQuery<WebhookEventRow> = cursor
-    ? {
-        $and: [
-          where,
-          {
-            $or: [
-              { receivedAt: { $lt: new Date(cursor.createdAtMs) } },
-              { receivedAt: new Date(cursor.createdAtMs), id: { $lt: cursor.id } },
-            ],
-          },
-        ],
-      }
-    : where;
-  const rows = await em.find(WebhookEventRow, filter, {
-    orderBy: [{ receivedAt: 'desc' }, { id: 'desc' }],
-    limit: first + 1,
-    // The payload can be large and is not part of the API.
-    exclude: ['payload'],
-  });
-  const page = rows.slice(0, first);
-  const last = page.at(-1);
+function toWebhookEvent(entry: InboxEntry): WebhookEvent {
   return {
-    nodes: page.map(toWebhookEvent),
-    pageInfo: {
-      hasNextPage: rows.length > first,
-      endCursor: last ? encodeCursor({ createdAtMs: last.receivedAt.getTime(), id: last.id }) : null,
-    },
-  };
-}
-
-function toWebhookEvent(row: Omit<WebhookEventRow, 'payload'>): WebhookEvent {
-  return {
-    id: row.stripeEventId,
-    type: row.type,
-    status: row.status as WebhookEventStatus,
-    attempts: row.attempts,
-    lastError: row.lastError,
-    objectId: row.objectId,
-    source: row.source,
-    receivedAt: row.receivedAt,
-    processedAt: row.processedAt,
-    nextAttemptAt: row.nextAttemptAt,
+    id: entry.stripeEventId,
+    type: entry.type,
+    status: entry.status as WebhookEventStatus,
+    attempts: entry.attempts,
+    lastError: entry.lastError,
+    objectId: entry.objectId,
+    source: entry.source,
+    receivedAt: entry.receivedAt,
+    processedAt: entry.processedAt,
+    nextAttemptAt: entry.nextAttemptAt,
   };
 }

@@ -1,33 +1,37 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
-import type { CheckoutRecords } from '../services/checkout/checkout-records';
+import type { CustomerSync } from '../services/accounts/customer-sync';
+import type { CheckoutSync } from '../services/checkout/checkout-sync';
 import type { Clock } from '../services/time/clock';
 import type { TrialPolicy } from '../services/subscriptions/trial-policy';
-import type { CustomerManager } from '../services/accounts/customer-manager';
 import type { Disputes } from '../services/invoices/disputes';
 import type { DuplicateSubscriptions } from '../services/subscriptions/duplicate-subscriptions';
 import type { FeatureProvisioner } from '../services/subscriptions/feature-provisioner';
 import type { InvoiceRefunds } from '../services/invoices/invoice-refunds';
-import type { InvoiceSync } from '../services/invoice-sync';
+import type { InvoiceSync } from '../services/invoices/invoice-sync';
 import type { Logger } from '../logging/logger';
-import type { PaymentMethodSync } from '../services/payment-method-sync';
+import type { PaymentMethodSync } from '../services/invoices/payment-method-sync';
 import type { StripeClient } from '../services/stripe/stripe-client';
-import type { SubscriptionSync } from '../services/subscription-sync';
+import type { SubscriptionSync } from '../services/subscriptions/subscription-sync';
 import type { BillingNotifications } from './billing-notifications';
 
-/** What handlers may use: Stripe (to refetch), and the services that write our copy of Stripe's state. */
+/**
+ * What handlers may use: Stripe (to refetch), and the services that own the rules and write our copy of
+ * Stripe's state. A handler passes the event's transaction through to them; it never reads or writes itself.
+ */
 export interface HandlerTools {
   stripe: StripeClient;
   /** Billing's "now": what a read of Stripe is stamped with (ADR 0005). */
   clock: Clock;
-  customers: CustomerManager;
+  /** Which account a Stripe customer is, and its details. */
+  customers: CustomerSync;
   subscriptions: SubscriptionSync;
   invoices: InvoiceSync;
   paymentMethods: PaymentMethodSync;
   provisioner: FeatureProvisioner;
   notifications: BillingNotifications;
-  /** The Checkout Sessions we created: only those link a customer to an account. */
-  checkouts: CheckoutRecords;
+  /** Completed Checkout Sessions: only those we created link a customer to an account. */
+  checkouts: CheckoutSync;
   /** One paid subscription per account: a second one is cancelled and refunded. */
   duplicates: DuplicateSubscriptions;
   /** What was refunded of an invoice's payments. */
@@ -51,8 +55,11 @@ export interface EffectResult {
   afterCommit?: Array<() => void>;
 }
 
-/** The database half of handling an event, run inside the event's transaction (see `EffectResult`). */
-export type Effect = (em: EntityManager, observedAt: Date) => Promise<string[] | EffectResult>;
+/** The calls on our services an event makes, run in the event's transaction `tx` (see `EffectResult`). */
+export type Effect = (tx: EntityManager, observedAt: Date) => Promise<string[] | EffectResult>;
+
+/** An effect that always answers an `EffectResult` (the parts handlers compose theirs of). */
+export type DetailedEffect = (tx: EntityManager, observedAt: Date) => Promise<EffectResult>;
 
 /** An effect's answer as an `EffectResult` (a plain list: tell and provision every account in it). */
 export function effectResultOf(answer: string[] | EffectResult): EffectResult {
@@ -65,12 +72,6 @@ export function effectResultOf(answer: string[] | EffectResult): EffectResult {
  */
 export type WebhookHandler = (event: Stripe.Event, tools: HandlerTools) => Promise<Effect>;
 
-/** The event cannot be handled yet (e.g. its customer is not linked to an account yet): answer 500 so Stripe retries. */
-export class RetryLaterError extends Error {}
-
-/**
- * The event is not ours to apply, and never will be (a Checkout Session this service did not create): its
- * transaction rolls back, and it is kept in the inbox as `ignored` with the reason (visible to admins, and
- * replayable), answered 200 so Stripe stops sending it.
- */
-export class NotOursError extends Error {}
+/** How a handler says an event cannot be applied yet, or never: the rules that decide it are the services'. */
+export { RetryLaterError } from '../services/accounts/customer-sync';
+export { NotOursError } from '../services/checkout/checkout-sync';

@@ -1,6 +1,6 @@
 import type Stripe from 'stripe';
 import { WebhookEvent } from '../../src/entities';
-import { UNLINKED_GIVE_UP_MS } from '../../src/webhooks/webhook-processor';
+import { UNLINKED_GIVE_UP_MS } from '../../src/webhooks/inbox/inbox-retry-policy';
 import { type BillingStack, startBillingStack } from '../support/billing-stack';
 import {
   deliveries,

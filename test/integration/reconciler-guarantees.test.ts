@@ -1,10 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type Stripe from 'stripe';
 import { BillingCustomer, Subscription, SyncCursor, WebhookEvent } from '../../src/entities';
-import { createWebhookProcessor } from '../../src/app/webhook-pipeline';
+import { createReconciler, createWebhookProcessor } from '../../src/app/webhook-pipeline';
 import { silentLogger } from '../../src/logging/logger';
-import { EVENTS_CURSOR, Reconciler, type ReconcilerLimits } from '../../src/services/reconciler';
-import { MAX_AGE_MS, MAX_ATTEMPTS } from '../../src/webhooks/inbox-retry-policy';
+import {
+  EVENTS_CURSOR,
+  type Reconciler,
+  type ReconcilerLimits,
+} from '../../src/webhooks/reconciler/reconciler';
+import { MAX_AGE_MS, MAX_ATTEMPTS } from '../../src/webhooks/inbox/inbox-retry-policy';
 import { type BillingStack, startBillingStack } from '../support/billing-stack';
 import { fakeEvent } from '../support/webhook-harness';
 import { stripeServicesOf } from '../support/service';
@@ -33,7 +37,7 @@ describe('the reconciler walks, retries and gives up as it should', () => {
   function smallReconciler(limits: Partial<ReconcilerLimits>): Reconciler {
     const { orm, services } = stack.app;
     const stripe = stripeServicesOf(stack.app);
-    return new Reconciler(
+    return createReconciler(
       orm,
       createWebhookProcessor(orm, services, stripe, null, silentLogger),
       { ...services, stripe },

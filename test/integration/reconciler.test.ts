@@ -14,9 +14,9 @@ import {
 import { Topic } from '../../src/pubsub/topics';
 import { createWebhookProcessor } from '../../src/app/webhook-pipeline';
 import { silentLogger } from '../../src/logging/logger';
-import { EVENTS_CURSOR, type Reconciler } from '../../src/services/reconciler';
+import { EVENTS_CURSOR, type Reconciler } from '../../src/webhooks/reconciler/reconciler';
 import { HANDLED_EVENT_TYPES } from '../../src/webhooks/handlers';
-import { STUCK_AFTER_MS } from '../../src/webhooks/inbox-retry-policy';
+import { STUCK_AFTER_MS } from '../../src/webhooks/inbox/inbox-retry-policy';
 import { type BillingStack, startBillingStack } from '../support/billing-stack';
 import { createCustomer, createSubscription } from '../support/factories';
 import { TEST_JWT_SECRET, stripeServicesOf } from '../support/service';
@@ -394,6 +394,52 @@ describe('Reconciler', () => {
     const cards = await after.find(PaymentMethod, { accountId: 'acct_missed' });
     expect(cards.map((card) => card.stripePaymentMethodId)).toContain(newerCardId);
     expect(cards).toHaveLength(2);
+  });
+
+  it('a resync that read the default card before a newer one became the default keeps the newer default', async () => {
+    const { orm, services, metrics } = stack.app;
+    const stripe = stripeServicesOf(stack.app);
+    const stripeCustomerId = (await em().findOneOrFail(BillingCustomer, { accountId: 'acct_missed' }))
+      .stripeCustomerId as string;
+    const webhooks = createWebhookProcessor(orm, services, stripe, metrics, silentLogger);
+    let newerDefaultId = '';
+
+    // A card is attached and made the default while the resync is between reading Stripe and writing.
+    async function newerDefaultCommits(): Promise<void> {
+      const known = new Set((await stack.stripe.events.list({ limit: 100 })).data.map((event) => event.id));
+      newerDefaultId = (
+        await stack.stripe.paymentMethods.attach('pm_card_amex', { customer: stripeCustomerId })
+      ).id;
+      await stack.stripe.customers.update(stripeCustomerId, {
+        invoice_settings: { default_payment_method: newerDefaultId },
+      });
+      const newer = (await stack.stripe.events.list({ limit: 100, types: HANDLED_EVENT_TYPES })).data
+        .filter((event) => !known.has(event.id))
+        .reverse();
+      for (const event of newer) expect(await webhooks.process(event)).toBe('processed');
+      const cards = await em().find(PaymentMethod, { accountId: 'acct_missed', isDefault: true });
+      expect(cards.map((card) => card.stripePaymentMethodId)).toEqual([newerDefaultId]);
+    }
+    const stripeClient = stripe.stripe;
+    const call = stripeClient.call.bind(stripeClient);
+    let raced = false;
+    const spy = jest.spyOn(stripeClient, 'call').mockImplementation(async (operation, send, intent) => {
+      const answer = await call(operation, send, intent);
+      if (operation === 'customers.listPaymentMethods' && !raced) {
+        raced = true;
+        await newerDefaultCommits();
+      }
+      return answer;
+    });
+    try {
+      await reconciler.resyncAccount('acct_missed');
+      expect(raced).toBe(true);
+    } finally {
+      spy.mockRestore();
+    }
+    // The resync read the older default; the newer one, committed meanwhile, stays the only default.
+    const defaults = await em().find(PaymentMethod, { accountId: 'acct_missed', isDefault: true });
+    expect(defaults.map((card) => card.stripePaymentMethodId)).toEqual([newerDefaultId]);
   });
 
   it('runs on one instance at a time: a held lock skips the run', async () => {

@@ -40,7 +40,10 @@ describe('limits and late usage', () => {
       served += 1;
       res.json({ completion: 'ok' });
     });
-    const server = app.listen(0, '127.0.0.1');
+    // All 1,000 connect at once: a backlog above Node's default 511 keeps the kernel from resetting the surplus
+    // while the event loop is busy (seen in CI on a loaded machine), so every request reaches the gate.
+    const server = app.listen(0, '127.0.0.1', 1024);
+    server.keepAliveTimeout = 60_000; // the client closes idle connections first (see test/support/ai-gateway.ts)
     await new Promise((ready) => server.once('listening', ready));
     try {
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/complete`;

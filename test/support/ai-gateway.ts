@@ -38,7 +38,10 @@ export async function startAiGateway(service: TestService): Promise<AiGateway> {
   let server: Server;
   try {
     server = await new Promise<Server>((ready, fail) => {
-      const listening = app.listen(0, '127.0.0.1');
+      const listening = app.listen(0, '127.0.0.1', 1024);
+      // Longer than fetch's own idle timeout (4 s), so the client, not this server, closes an idle connection: a
+      // server closing one just as fetch reuses it answers the request with ECONNRESET (seen on a loaded machine).
+      listening.keepAliveTimeout = 60_000;
       listening.once('listening', () => ready(listening));
       listening.once('error', fail);
     });

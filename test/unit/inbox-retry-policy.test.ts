@@ -4,7 +4,7 @@ import {
   MAX_ATTEMPTS,
   RETRY_DELAYS_SECONDS,
   retryDelaySeconds,
-} from '../../src/webhooks/inbox-retry-policy';
+} from '../../src/webhooks/inbox/inbox-retry-policy';
 
 /** The webhook inbox's retry policy: back-off by attempt count, dead after too many attempts or days. */
 describe('the inbox retry policy', () => {

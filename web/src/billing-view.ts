@@ -419,7 +419,7 @@ function pickerSection(state: State, actions: Actions): HTMLElement {
           ? `${money(price.amount, price.currency)} / ${interval.toLowerCase()}`
           : plan.salesLed
             ? 'Custom'
-            : '$0',
+            : money(0, catalogCurrency(state.plans)),
       ),
       h('p', { class: 'muted' }, plan.description),
       h('div', { class: 'buttons' }, ...buttons),
@@ -433,6 +433,11 @@ function pickerSection(state: State, actions: Actions): HTMLElement {
     h('div', { class: 'plan-cards' }, ...cards),
     state.change ? previewPanel(state.change, busy, actions) : null,
   );
+}
+
+/** A free plan has no price to take the currency from: it is free in the catalog's currency. */
+function catalogCurrency(plans: PlanView[]): string {
+  return plans.flatMap((plan) => plan.prices)[0]?.currency ?? 'usd';
 }
 
 function previewPanel(change: NonNullable<State['change']>, busy: boolean, actions: Actions): HTMLElement {

@@ -1,5 +1,11 @@
 /** Small helpers: build DOM elements (text is always set as text, never parsed as HTML) and format values. */
 
+/**
+ * Integer minor units as the currency's amount, by its own exponent: 1900 usd → "$19.00", 500 jpy → "¥500".
+ * The service's money module itself, compiled for the page as `money/index.js`.
+ */
+export { formatMoney as money } from '../../src/money/index.js';
+
 type Child = Node | string | null | false | undefined;
 type Attributes = Record<string, string | boolean | ((event: Event) => void) | undefined>;
 
@@ -18,13 +24,6 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   }
   for (const child of children) if (child) element.append(child);
   return element;
-}
-
-/** Integer cents as the currency's amount, e.g. 1900 usd → "$19.00". */
-export function money(cents: number, currency: string): string {
-  return new Intl.NumberFormat('en-US', { style: 'currency', currency: currency.toUpperCase() }).format(
-    cents / 100,
-  );
 }
 
 /** An ISO date as "Dec 27, 2026" (UTC, as Stripe's periods are). */

@@ -6,6 +6,7 @@ import type { PostalAddress } from '../../entities/billing-customer.entity';
 import { NotFoundError } from '../../errors';
 import type { Logger } from '../../logging/logger';
 import type { StripeClient } from '../stripe/stripe-client';
+import { applyIfNewer } from '../../database/newest-read';
 
 /** What the CODITECT app knows about an account's user: the source of the customer's email and name. */
 export interface AccountProfile {
@@ -140,10 +141,7 @@ export class CustomerManager {
         { id: customer.id },
         { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true },
       );
-      if (!(row.stripeUpdatedAt && row.stripeUpdatedAt > observedAt)) {
-        this.applyStripeCustomer(row, updated);
-        row.stripeUpdatedAt = observedAt;
-      }
+      applyIfNewer(row, observedAt, (fresh) => this.applyStripeCustomer(fresh, updated));
       return row;
     });
   }

@@ -21,7 +21,7 @@ import type { RedirectAllowList } from './redirect-allow-list';
 import type { StripeClient } from '../stripe/stripe-client';
 import type { SubscriptionStore } from '../subscriptions/subscription-store';
 import { newSubscriptionItems } from '../subscriptions/subscription-items';
-import { PLAN_KEY_METADATA } from '../subscription-sync';
+import { PLAN_KEY_METADATA } from '../subscriptions/subscription-sync';
 
 export interface CheckoutRequest {
   planKey: string;

@@ -7,6 +7,7 @@ import type { InvoiceRefunds } from './invoice-refunds';
 import type { BillingMails, DisputeNotice } from '../notifications/billing-mails';
 import type { StripeClient } from '../stripe/stripe-client';
 import { idOf } from '../stripe/expandable';
+import { isNoOlderThan } from '../../database/newest-read';
 
 /** A dispute as read from Stripe, with what it is about. */
 export interface DisputeRead {
@@ -111,7 +112,7 @@ export class Disputes {
       { stripeDisputeId },
       { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true },
     );
-    if (row.stripeUpdatedAt > observedAt) return false;
+    if (!isNoOlderThan(row, observedAt)) return false;
     Object.assign(row, fields);
     const justClosed = CLOSED_STATUSES.has(fields.status) && row.closedAt === null;
     if (justClosed) row.closedAt = observedAt;

@@ -6,7 +6,7 @@ import type { AccountEvents } from '../accounts/account-events';
 import { withAccountLock } from '../accounts/account-lock';
 import type { Plan } from '../plans/plan.types';
 import type { StripeClient } from '../stripe/stripe-client';
-import { PLAN_KEY_METADATA } from '../subscription-sync';
+import { PLAN_KEY_METADATA } from './subscription-sync';
 import type { Clock } from '../time/clock';
 import { type PlanRules, versionOf } from './plan-rules';
 import { currentPhaseAsIs, itemChangesFor, newSubscriptionItems, planItemOf } from './subscription-items';

@@ -7,7 +7,7 @@ import { withAccountLock } from '../accounts/account-lock';
 import type { AccountProfile, CustomerManager } from '../accounts/customer-manager';
 import type { Plan } from '../plans/plan.types';
 import type { StripeClient } from '../stripe/stripe-client';
-import { PLAN_KEY_METADATA } from '../subscription-sync';
+import { PLAN_KEY_METADATA } from './subscription-sync';
 import type { Clock } from '../time/clock';
 import type { PlanRules } from './plan-rules';
 import { newSubscriptionItems } from './subscription-items';

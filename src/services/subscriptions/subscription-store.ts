@@ -4,7 +4,7 @@ import { type BillingCustomer, LIVE_STATUSES, Subscription } from '../../entitie
 import { NotFoundError } from '../../errors';
 import type { CustomerManager } from '../accounts/customer-manager';
 import type { StripeClient } from '../stripe/stripe-client';
-import type { SubscriptionSync } from '../subscription-sync';
+import type { SubscriptionSync } from './subscription-sync';
 import type { Clock } from '../time/clock';
 import type { FeatureProvisioner } from './feature-provisioner';
 

@@ -1,6 +1,5 @@
 import type Stripe from 'stripe';
 import type { WebhookHandler } from '../handler.types';
-import { customerRowFor } from './linking';
 import { idOf } from '../../services/stripe/expandable';
 
 /**
@@ -14,12 +13,11 @@ export const chargeRefunded: WebhookHandler = async (event, tools) => {
   const subscription = subscriptionId
     ? await tools.stripe.call('subscriptions.retrieve', (sdk) => sdk.subscriptions.retrieve(subscriptionId))
     : null;
-  return async (em, observedAt) => {
+  return async (tx, observedAt) => {
     if (!invoice) return [];
-    const accountHint = subscription?.metadata?.account_id ?? invoice.metadata?.account_id;
-    const customer = await customerRowFor(em, idOf(invoice.customer), accountHint);
-    await tools.invoices.apply(em, customer, invoice, observedAt);
-    await tools.invoices.applyRefunded(em, invoice.id as string, amountRefunded);
+    const customer = await tools.customers.ownerOfInvoice(tx, invoice, subscription);
+    await tools.invoices.apply(tx, customer, invoice, observedAt);
+    await tools.invoices.applyRefunded(tx, invoice.id as string, amountRefunded);
     return { accounts: [customer.accountId], provision: [] };
   };
 };
@@ -31,9 +29,9 @@ export const chargeRefunded: WebhookHandler = async (event, tools) => {
 export const disputeChanged: WebhookHandler = async (event, tools) => {
   const disputeId = (event.data.object as Stripe.Dispute).id;
   const read = await tools.disputes.read(disputeId);
-  return async (em, observedAt) => ({
+  return async (tx, observedAt) => ({
     accounts: [],
     provision: [],
-    afterCommit: await tools.disputes.record(em, read, observedAt),
+    afterCommit: await tools.disputes.record(tx, read, observedAt),
   });
 };

@@ -1,14 +1,12 @@
 import type Stripe from 'stripe';
-import { effectResultOf, NotOursError, type WebhookHandler } from '../handler.types';
-import { linkCustomer } from './linking';
+import { effectResultOf, type WebhookHandler } from '../handler.types';
 import { idOf } from '../../services/stripe/expandable';
 import { settleDuplicates } from './subscription.handlers';
 
 /**
- * checkout.session.completed: links the Stripe customer to the account this service created the session for
- * (`CheckoutRecords.ownerOf`; a session we did not create is kept as ignored, never linked), stores the new
- * subscription, and cancels it if the account already had one. Events about this customer that arrived first
- * were answered 500 and come back.
+ * checkout.session.completed: the session, its customer and its subscription as Stripe has them now, applied by
+ * `CheckoutSync` (which links the customer only to the account this service created the session for); a
+ * second paid subscription of the account is cancelled (`settleDuplicates`).
  */
 export const checkoutCompleted: WebhookHandler = async (event, tools) => {
   const id = (event.data.object as Stripe.Checkout.Session).id;
@@ -20,35 +18,19 @@ export const checkoutCompleted: WebhookHandler = async (event, tools) => {
   const subscription = subscriptionId
     ? await tools.stripe.call('subscriptions.retrieve', (sdk) => sdk.subscriptions.retrieve(subscriptionId))
     : null;
-  // A customer Checkout made without our metadata: its customer.created came before this link and found no
-  // row to update, so its contact details are taken here, at the link.
-  const stripeCustomer = stripeCustomerId
+  const customer = stripeCustomerId
     ? await tools.stripe.call('customers.retrieve', (sdk) => sdk.customers.retrieve(stripeCustomerId))
     : null;
   // Stripe calls that change something (a duplicate's cancellation and refund) happen here, before the
   // transaction; what they did is written in it.
   const duplicates = subscription ? await settleDuplicates(subscription, tools) : null;
-  return async (em, observedAt) => {
-    const owner = await tools.checkouts.ownerOf(em, session);
-    if ('ignored' in owner) throw new NotOursError(owner.ignored);
-    // A session without a customer (a setup or one-off payment) has nothing to link.
-    if (!stripeCustomerId) return [];
-    const customer = await linkCustomer(em, owner.accountId, stripeCustomerId);
-    if (
-      stripeCustomer &&
-      !stripeCustomer.deleted &&
-      customer.stripeCustomerId === stripeCustomerId &&
-      !(customer.stripeUpdatedAt && customer.stripeUpdatedAt > observedAt)
-    ) {
-      tools.customers.applyStripeCustomer(customer, stripeCustomer);
-      customer.stripeUpdatedAt = observedAt;
-      await em.flush();
-    }
-    if (subscription) await tools.subscriptions.apply(em, customer, subscription, observedAt);
-    const settled = duplicates ? effectResultOf(await duplicates(em, observedAt)) : null;
+  return async (tx, observedAt) => {
+    const applied = await tools.checkouts.applyCompleted(tx, { session, customer, subscription }, observedAt);
+    if (!applied.customer) return [];
+    const settled = duplicates ? effectResultOf(await duplicates(tx, observedAt)) : null;
     return {
-      accounts: [owner.accountId],
-      provision: [owner.accountId],
+      accounts: [applied.accountId],
+      provision: [applied.accountId],
       afterCommit: settled?.afterCommit ?? [],
     };
   };

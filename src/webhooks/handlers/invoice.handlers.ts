@@ -1,6 +1,5 @@
 import type Stripe from 'stripe';
 import { type Effect, effectResultOf, type HandlerTools, type WebhookHandler } from '../handler.types';
-import { customerRowFor } from './linking';
 import { idOf } from '../../services/stripe/expandable';
 import { applySubscription } from './subscription.handlers';
 
@@ -17,9 +16,9 @@ export const invoiceChanged: WebhookHandler = async (event, tools) => {
 export const invoicePaymentFailed: WebhookHandler = async (event, tools) => {
   const { invoice, subscription } = await refetch(event, tools);
   const apply = applyInvoice(invoice, subscription, tools);
-  return async (em, observedAt) => {
-    const result = effectResultOf(await apply(em, observedAt));
-    for (const accountId of result.accounts) await tools.notifications.paymentFailed(em, accountId, invoice);
+  return async (tx, observedAt) => {
+    const result = effectResultOf(await apply(tx, observedAt));
+    for (const accountId of result.accounts) await tools.notifications.paymentFailed(tx, accountId, invoice);
     return result;
   };
 };
@@ -32,25 +31,13 @@ export const invoicePaymentFailed: WebhookHandler = async (event, tools) => {
 export const invoicePaymentActionRequired: WebhookHandler = async (event, tools) => {
   const { invoice, subscription } = await refetch(event, tools);
   const apply = applyInvoice(invoice, subscription, tools);
-  return async (em, observedAt) => {
-    const result = effectResultOf(await apply(em, observedAt));
+  return async (tx, observedAt) => {
+    const result = effectResultOf(await apply(tx, observedAt));
     for (const accountId of result.accounts)
-      await tools.notifications.paymentActionRequired(em, accountId, invoice);
+      await tools.notifications.paymentActionRequired(tx, accountId, invoice);
     return result;
   };
 };
-
-/**
- * What a committed invoice event counts as in the payment metrics (`billing_payments_total`): `invoice.paid`
- * with money paid is a success (a $0 trial or fully discounted invoice is not a payment), and every
- * `invoice.payment_failed` is a failure (each failed attempt is its own event). Other events: null.
- */
-export function paymentOutcomeOf(event: Stripe.Event): 'succeeded' | 'failed' | null {
-  if (event.type === 'invoice.payment_failed') return 'failed';
-  if (event.type === 'invoice.paid')
-    return ((event.data.object as Stripe.Invoice).amount_paid ?? 0) > 0 ? 'succeeded' : null;
-  return null;
-}
 
 async function refetch(
   event: Stripe.Event,
@@ -71,12 +58,11 @@ function applyInvoice(
   tools: HandlerTools,
 ): Effect {
   const applyToSubscription = subscription ? applySubscription(subscription, tools) : null;
-  return async (em, observedAt) => {
-    const accountHint = subscription?.metadata?.account_id ?? invoice.metadata?.account_id;
-    const customer = await customerRowFor(em, idOf(invoice.customer), accountHint);
-    await tools.invoices.apply(em, customer, invoice, observedAt);
+  return async (tx, observedAt) => {
+    const customer = await tools.customers.ownerOfInvoice(tx, invoice, subscription);
+    await tools.invoices.apply(tx, customer, invoice, observedAt);
     // An invoice alone decides no plan; its subscription (now active, or past due) may.
-    const fromSubscription = applyToSubscription ? await applyToSubscription(em, observedAt) : null;
+    const fromSubscription = applyToSubscription ? await applyToSubscription(tx, observedAt) : null;
     return { accounts: [customer.accountId], provision: fromSubscription?.provision ?? [] };
   };
 }

@@ -1,7 +1,5 @@
 import type Stripe from 'stripe';
-import { BillingCustomer, PaymentMethod } from '../../entities';
 import type { HandlerTools, WebhookHandler } from '../handler.types';
-import { customerRowFor } from './linking';
 import { idOf } from '../../services/stripe/expandable';
 
 /**
@@ -14,23 +12,21 @@ export const paymentMethodChanged: WebhookHandler = async (event, tools) => {
     sdk.paymentMethods.retrieve(id),
   );
   const stripeCustomerId = idOf(paymentMethod.customer);
-  const customer = stripeCustomerId
-    ? await tools.stripe.call('customers.retrieve', (sdk) => sdk.customers.retrieve(stripeCustomerId))
-    : null;
-  const defaultId = customer && !customer.deleted ? await defaultPaymentMethodOf(customer, tools) : null;
-  return async (em, observedAt) => {
-    if (!stripeCustomerId) {
-      // Detached: remove it from whichever account had it.
-      const row = await em.findOne(PaymentMethod, { stripePaymentMethodId: paymentMethod.id });
-      if (!row) return [];
-      const owner = await em.findOneOrFail(BillingCustomer, { id: row.customer.id });
-      await tools.paymentMethods.apply(em, owner, paymentMethod, null, observedAt);
-      return [owner.accountId];
-    }
-    const metadataAccount = customer && !customer.deleted ? customer.metadata?.account_id : null;
-    const row = await customerRowFor(em, stripeCustomerId, metadataAccount);
-    await tools.paymentMethods.apply(em, row, paymentMethod, defaultId, observedAt);
-    return [row.accountId];
+  if (!stripeCustomerId) {
+    return async (tx, observedAt) => {
+      const accountId = await tools.paymentMethods.applyDetached(tx, paymentMethod, observedAt);
+      return accountId ? [accountId] : [];
+    };
+  }
+  const customer = await tools.stripe.call('customers.retrieve', (sdk) =>
+    sdk.customers.retrieve(stripeCustomerId),
+  );
+  const live = customer.deleted ? null : customer;
+  const defaultId = live ? await defaultPaymentMethodOf(live, tools) : null;
+  return async (tx, observedAt) => {
+    const owner = await tools.customers.ownerOf(tx, stripeCustomerId, live?.metadata?.account_id);
+    await tools.paymentMethods.apply(tx, owner, paymentMethod, defaultId, observedAt);
+    return [owner.accountId];
   };
 };
 

@@ -1,8 +1,10 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
-import { type EffectResult, effectResultOf, type HandlerTools, type WebhookHandler } from '../handler.types';
-import { customerRowFor } from './linking';
-import { idOf } from '../../services/stripe/expandable';
+import {
+  type DetailedEffect,
+  effectResultOf,
+  type HandlerTools,
+  type WebhookHandler,
+} from '../handler.types';
 
 /**
  * customer.subscription.created, .updated and .deleted: whatever the event says, the subscription is read
@@ -15,10 +17,10 @@ export const subscriptionChanged: WebhookHandler = async (event, tools) => {
   const apply = applySubscription(subscription, tools);
   // A second live subscription of the account is cancelled and refunded here, before the transaction.
   const duplicates = await settleDuplicates(subscription, tools);
-  return async (em, observedAt) => {
-    const applied = await apply(em, observedAt);
+  return async (tx, observedAt) => {
+    const applied = await apply(tx, observedAt);
     if (!duplicates) return applied;
-    const settled = await duplicates(em, observedAt);
+    const settled = await duplicates(tx, observedAt);
     return {
       accounts: applied.accounts,
       provision: [...applied.provision, ...settled.provision],
@@ -31,10 +33,10 @@ export const subscriptionChanged: WebhookHandler = async (event, tools) => {
 export const subscriptionDeleted: WebhookHandler = async (event, tools) => {
   const subscription = await refetch(event, tools);
   const apply = applySubscription(subscription, tools);
-  return async (em, observedAt) => {
-    const result = effectResultOf(await apply(em, observedAt));
+  return async (tx, observedAt) => {
+    const result = effectResultOf(await apply(tx, observedAt));
     for (const accountId of result.accounts) {
-      await tools.notifications.subscriptionCanceled(em, accountId, subscription, event.id);
+      await tools.notifications.subscriptionCanceled(tx, accountId, subscription, event.id);
     }
     return result;
   };
@@ -44,10 +46,10 @@ export const subscriptionDeleted: WebhookHandler = async (event, tools) => {
 export const trialWillEnd: WebhookHandler = async (event, tools) => {
   const subscription = await refetch(event, tools);
   const apply = applySubscription(subscription, tools);
-  return async (em, observedAt) => {
-    const result = effectResultOf(await apply(em, observedAt));
+  return async (tx, observedAt) => {
+    const result = effectResultOf(await apply(tx, observedAt));
     for (const accountId of result.accounts) {
-      await tools.notifications.trialWillEnd(em, accountId, subscription);
+      await tools.notifications.trialWillEnd(tx, accountId, subscription);
     }
     return result;
   };
@@ -61,15 +63,15 @@ export const trialWillEnd: WebhookHandler = async (event, tools) => {
 export async function settleDuplicates(
   subscription: Stripe.Subscription,
   tools: HandlerTools,
-): Promise<((em: EntityManager, observedAt: Date) => Promise<EffectResult>) | null> {
+): Promise<DetailedEffect | null> {
   const settled = await tools.duplicates.settle(subscription);
   if (settled.length === 0) return null;
-  return async (em, observedAt) => {
-    const customer = await customerRowFor(em, idOf(subscription.customer), subscription.metadata?.account_id);
+  return async (tx, observedAt) => {
+    const customer = await tools.customers.ownerOfSubscription(tx, subscription);
     const afterCommit: Array<() => void> = [];
     for (const duplicate of settled) {
-      await tools.subscriptions.applyLocked(em, customer, duplicate.subscription, observedAt);
-      afterCommit.push(...(await tools.duplicates.record(em, customer, duplicate)));
+      await tools.subscriptions.applyLocked(tx, customer, duplicate.subscription, observedAt);
+      afterCommit.push(...(await tools.duplicates.record(tx, customer, duplicate)));
     }
     return { accounts: [customer.accountId], provision: [customer.accountId], afterCommit };
   };
@@ -85,14 +87,11 @@ function refetch(event: Stripe.Event, tools: HandlerTools): Promise<Stripe.Subsc
  * may have changed (`SubscriptionSync.applyLocked`): most events about a subscription (a renewal, a new
  * invoice, a card) leave its plan alone, and recomputing the entitlements costs four statements.
  */
-export function applySubscription(
-  subscription: Stripe.Subscription,
-  tools: HandlerTools,
-): (em: EntityManager, observedAt: Date) => Promise<EffectResult> {
-  return async (em, observedAt) => {
-    const customer = await customerRowFor(em, idOf(subscription.customer), subscription.metadata?.account_id);
+export function applySubscription(subscription: Stripe.Subscription, tools: HandlerTools): DetailedEffect {
+  return async (tx, observedAt) => {
+    const customer = await tools.customers.ownerOfSubscription(tx, subscription);
     const { entitlementsMayChange } = await tools.subscriptions.applyLocked(
-      em,
+      tx,
       customer,
       subscription,
       observedAt,

@@ -1,6 +1,6 @@
 import type Stripe from 'stripe';
-import type { StripeClient } from './stripe/stripe-client';
-import { idOf } from './stripe/expandable';
+import type { StripeClient } from '../../services/stripe/stripe-client';
+import { idOf } from '../../services/stripe/expandable';
 
 /** How many of an account's latest invoices a resync re-applies. */
 export const RESYNC_INVOICE_COUNT = 24;

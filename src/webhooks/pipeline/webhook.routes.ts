@@ -1,6 +1,6 @@
 import type Stripe from 'stripe';
 import type { FastifyInstance } from 'fastify';
-import type { Logger } from '../logging/logger';
+import type { Logger } from '../../logging/logger';
 import { InvalidWebhookError, verifyWebhook } from './signature';
 import type { WebhookProcessor } from './webhook-processor';
 

@@ -1,14 +1,15 @@
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
+import { isNoOlderThan, readNoLaterThan } from '../../database/newest-read';
 import {
   type BillingCustomer,
   type BillingInterval,
   Subscription,
   type SubscriptionStatus,
-} from '../entities';
-import type { PlanCatalog } from './plans/plan-catalog';
-import { planItemOf } from './subscriptions/subscription-items';
+} from '../../entities';
+import type { PlanCatalog } from '../plans/plan-catalog';
+import { planItemOf } from './subscription-items';
 
 /** The subscription metadata key that names the plan (enterprise subscriptions have custom prices). */
 export const PLAN_KEY_METADATA = 'plan_key';
@@ -66,7 +67,7 @@ export class SubscriptionSync {
         entitlementsMayChange: true,
       };
     const overdue = existing.status === 'past_due' || existing.status === 'unpaid';
-    if (existing.stripeUpdatedAt > observedAt)
+    if (!isNoOlderThan(existing, observedAt))
       return { subscription: existing, entitlementsMayChange: overdue };
     const before = planInputsOf(existing);
     const {
@@ -120,7 +121,7 @@ export class SubscriptionSync {
       .insert({ ...row, id: crypto.randomUUID(), createdAt: observedAt, updatedAt: new Date() })
       .onConflict('stripeSubscriptionId')
       .merge([...changing, 'updatedAt'] as Array<keyof Subscription>)
-      .where({ stripeUpdatedAt: { $lte: observedAt } })
+      .where(readNoLaterThan(observedAt))
       .execute();
   }
 

@@ -33,3 +33,10 @@ export function retryDelaySeconds(attempts: number): number {
 export function isDead(attempts: number, receivedAt: Date, now: Date): boolean {
   return attempts >= MAX_ATTEMPTS || now.getTime() - receivedAt.getTime() >= MAX_AGE_MS;
 }
+
+/**
+ * How long an event about a customer we cannot link to an account is retried. Past that it is not ours (a
+ * customer made by hand in the Stripe Dashboard, say): it is kept as `ignored` with the reason, visible to
+ * admins and replayable, instead of failing forever and getting the endpoint disabled by Stripe.
+ */
+export const UNLINKED_GIVE_UP_MS = 60 * 60 * 1000;

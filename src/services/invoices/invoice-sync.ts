@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
-import { type BillingCustomer, Invoice } from '../entities';
+import { readNoLaterThan } from '../../database/newest-read';
+import { type BillingCustomer, Invoice } from '../../entities';
 
 /** Writes Stripe's view of an invoice into our table, only if what we read is newer than what we hold. */
 export class InvoiceSync {
@@ -37,7 +38,7 @@ export class InvoiceSync {
       .insert({ ...row, id: crypto.randomUUID(), createdAt: observedAt, updatedAt: new Date() })
       .onConflict('stripeInvoiceId')
       .merge([...changing, 'updatedAt'])
-      .where({ stripeUpdatedAt: { $lte: observedAt } })
+      .where(readNoLaterThan(observedAt))
       .execute();
   }
 

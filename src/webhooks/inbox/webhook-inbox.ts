@@ -1,0 +1,221 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type Stripe from 'stripe';
+import type { Orm } from '../../database/database';
+import { WebhookEvent, type WebhookEventStatus } from '../../entities';
+import type { Logger } from '../../logging/logger';
+import { isDead, retryDelaySeconds, STUCK_AFTER_MS } from './inbox-retry-policy';
+
+/** How an event reached us: a webhook delivery, or the reconciler listing Stripe's events. */
+export type EventSource = 'webhook' | 'reconciler';
+
+/** What the inbox holds for an event when it reaches us. */
+export interface StoredEvent {
+  status: WebhookEventStatus;
+  source: EventSource;
+  receivedAt: Date;
+  /** Attempts before this one. */
+  attempts: number;
+}
+
+interface StoredEventRow {
+  status: WebhookEventStatus;
+  source: EventSource;
+  received_at: Date | string;
+  attempts: number | string;
+}
+
+/** Why a row whose payload is not a Stripe event is dead. */
+export const UNREADABLE_PAYLOAD = 'the stored payload is not a Stripe event';
+
+/** Longest error text kept on a row. */
+const MAX_ERROR_LENGTH = 2000;
+
+/**
+ * The webhook inbox (ADR 0006): every Stripe event stored by its id before anything else happens to it, and
+ * each state it goes through after. All of the inbox's SQL is here. Every write that ends an attempt is one
+ * statement that never goes over a concurrent delivery's `processed`: an event is applied once, whatever races.
+ */
+export class WebhookInbox {
+  constructor(
+    private readonly orm: Orm,
+    private readonly logger: Logger,
+  ) {}
+
+  /**
+   * Inserts the event unless we have it, and answers what the inbox holds for it, in one statement (issue 8:
+   * it was an insert and a re-read). The `select` half sees the statement's snapshot: when a concurrent delivery
+   * inserted the same event and committed while this insert waited on it, neither half returns a row, and the
+   * row is read again (then committed and visible). A new row is due for the reconciler `STUCK_AFTER_MS` after
+   * it arrives: processing ends long before that, unless the instance died.
+   */
+  async store(event: Stripe.Event, source: EventSource): Promise<StoredEvent> {
+    const em = this.orm.em.fork();
+    const now = new Date();
+    const rows = await em.execute<StoredEventRow[]>(
+      `with inserted as (
+         insert into webhook_event
+           (id, stripe_event_id, type, payload, object_id, source, status, attempts, stripe_created_at,
+            received_at, next_attempt_at, created_at, updated_at)
+         values (?, ?, ?, ?, ?, ?, 'received', 0, ?, ?, ?, ?, ?)
+         on conflict (stripe_event_id) do nothing
+         returning status, source, received_at, attempts)
+       select status, source, received_at, attempts from inserted
+       union all
+       select status, source, received_at, attempts from webhook_event
+        where stripe_event_id = ? and not exists (select 1 from inserted)`,
+      [
+        crypto.randomUUID(),
+        event.id,
+        event.type,
+        JSON.stringify(event),
+        (event.data.object as { id?: string }).id ?? null,
+        source,
+        new Date(event.created * 1000),
+        now,
+        new Date(now.getTime() + STUCK_AFTER_MS),
+        now,
+        now,
+        event.id,
+      ],
+    );
+    const row =
+      rows[0] ??
+      (
+        await em.execute<StoredEventRow[]>(
+          'select status, source, received_at, attempts from webhook_event where stripe_event_id = ?',
+          [event.id],
+        )
+      )[0];
+    if (!row) throw new Error(`webhook event ${event.id} is not in the inbox after storing it`);
+    return {
+      status: row.status,
+      source: row.source,
+      receivedAt: new Date(row.received_at),
+      attempts: Number(row.attempts),
+    };
+  }
+
+  /**
+   * Claims the event inside its transaction: locks and marks it processed in one statement (issue 8: it was a
+   * `select … for update` and an update at the end). The update waits for a concurrent delivery of this event
+   * holding the row, then re-checks the status: if that one committed `processed`, no row comes back and the
+   * answer is false. `processed` only becomes visible with the transaction's commit, and a rollback undoes it
+   * with everything else, so it means what it meant.
+   */
+  async claim(tx: EntityManager, stripeEventId: string): Promise<boolean> {
+    const claimedAt = new Date();
+    const claimed = await tx.execute<Array<{ id: string }>>(
+      `update webhook_event
+          set status = 'processed', attempts = attempts + 1, processed_at = ?, last_error = null,
+              next_attempt_at = null, updated_at = ?
+        where stripe_event_id = ? and status <> 'processed'
+        returning id`,
+      [claimedAt, claimedAt, stripeEventId],
+    );
+    return claimed.length > 0;
+  }
+
+  /** An event of a type we do not handle: kept, as `ignored`, and never retried. */
+  async markUnhandled(stripeEventId: string): Promise<void> {
+    await this.orm.em
+      .fork()
+      .nativeUpdate(
+        WebhookEvent,
+        { stripeEventId },
+        { status: 'ignored', processedAt: new Date(), nextAttemptAt: null },
+      );
+  }
+
+  /**
+   * Keeps an event that is not ours to apply as `ignored`, with the reason. Never over `processed`: a concurrent
+   * delivery may have processed it between this attempt's rollback and here (then it was applied once, by that
+   * delivery, and the answer is false).
+   */
+  async markIgnored(stripeEventId: string, reason: string): Promise<boolean> {
+    const now = new Date();
+    const ignored = await this.orm.em
+      .fork()
+      .nativeUpdate(
+        WebhookEvent,
+        { stripeEventId, status: { $ne: 'processed' } },
+        { status: 'ignored', processedAt: now, lastError: reason.slice(0, MAX_ERROR_LENGTH), updatedAt: now },
+      );
+    return ignored > 0;
+  }
+
+  /**
+   * Gives up on an event we kept retrying in vain (its customer never linked: `UNLINKED_GIVE_UP_MS`): `ignored`,
+   * not retried any more, and never over `processed` (false then, as for `markIgnored`).
+   */
+  async giveUp(stripeEventId: string, reason: string): Promise<boolean> {
+    const now = new Date();
+    const givenUp = await this.orm.em.fork().nativeUpdate(
+      WebhookEvent,
+      { stripeEventId, status: { $ne: 'processed' } },
+      {
+        status: 'ignored',
+        processedAt: now,
+        lastError: `given up: ${reason}`,
+        nextAttemptAt: null,
+        updatedAt: now,
+      },
+    );
+    return givenUp > 0;
+  }
+
+  /**
+   * Counts the failed attempt and decides, by the retry policy, whether the row waits for another try (`failed`,
+   * with `next_attempt_at`) or is given up on (`dead`); answers whether it is dead now. The decision counts from
+   * the attempts the row held when this delivery stored it: a concurrent failing delivery may make it one
+   * attempt late, never early. The status and the count change together or not at all, in one statement.
+   */
+  async markFailed(stripeEventId: string, stored: StoredEvent, reason: string): Promise<boolean> {
+    const now = new Date();
+    const attempts = stored.attempts + 1;
+    const dead = isDead(attempts, stored.receivedAt, now);
+    const marked = await this.orm.em
+      .fork()
+      .getConnection()
+      .execute<Array<{ id: string }>>(
+        `update webhook_event
+            set status = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ?, updated_at = ?
+          where stripe_event_id = ? and status <> 'processed'
+          returning id`,
+        [
+          dead ? 'dead' : 'failed',
+          reason.slice(0, MAX_ERROR_LENGTH),
+          dead ? null : new Date(now.getTime() + retryDelaySeconds(attempts) * 1000),
+          now,
+          stripeEventId,
+        ],
+      );
+    return dead && marked.length > 0;
+  }
+
+  /**
+   * Puts a stored event back to `received` for a forced replay (a processed or dead one too), due as a fresh
+   * arrival: if this instance dies mid-replay, the reconciler takes the row up again.
+   */
+  async reopen(stripeEventId: string): Promise<void> {
+    const now = new Date();
+    await this.orm.em
+      .fork()
+      .nativeUpdate(
+        WebhookEvent,
+        { stripeEventId },
+        { status: 'received', nextAttemptAt: new Date(now.getTime() + STUCK_AFTER_MS), updatedAt: now },
+      );
+  }
+
+  /** A row whose payload is not a Stripe event can never be processed: dead at once, for a person to look at. */
+  async buryUnreadable(rowId: string, stripeEventId: string): Promise<void> {
+    await this.orm.em
+      .fork()
+      .nativeUpdate(
+        WebhookEvent,
+        { id: rowId, status: { $ne: 'processed' } },
+        { status: 'dead', lastError: UNREADABLE_PAYLOAD, nextAttemptAt: null, updatedAt: new Date() },
+      );
+    this.logger.error({ eventId: stripeEventId }, 'webhook event is dead: its stored payload is unreadable');
+  }
+}

@@ -1,0 +1,165 @@
+import type Stripe from 'stripe';
+import type { Orm } from '../../database/database';
+import type { PaymentMetrics, WebhookMetrics } from '../../observability/metrics';
+import type { AccountEvents } from '../../services/accounts/account-events';
+import type { Logger } from '../../logging/logger';
+import type { HandlerTools, WebhookHandler } from '../handler.types';
+import { effectResultOf, NotOursError, RetryLaterError } from '../handler.types';
+import { HANDLERS } from '../handlers';
+import { UNLINKED_GIVE_UP_MS } from '../inbox/inbox-retry-policy';
+import type { EventSource, StoredEvent, WebhookInbox } from '../inbox/webhook-inbox';
+import { paymentOutcomeOf } from './payment-outcome';
+
+export type ProcessingOutcome = 'processed' | 'duplicate' | 'ignored';
+
+/** What a committed event leaves to do: the accounts to tell, and what to count. */
+interface Committed {
+  accounts: string[];
+  afterCommit: Array<() => void>;
+}
+
+/**
+ * The pipeline behind the webhook endpoint and the reconciler, in its steps: the event (already verified, or
+ * listed from Stripe) is stored in the inbox before anything else; a processed one is never processed again;
+ * its handler reads what it is about from Stripe and turns it into calls on our services; those calls, the
+ * provisioning and marking the event processed are one transaction holding the inbox row, so concurrent
+ * deliveries of one event — on any number of instances — apply it once; subscribers are told only after the
+ * commit. A failure rolls back, is recorded on the inbox row (failed with its back-off, or dead: the inbox's
+ * retry policy), and is rethrown (500), so Stripe retries.
+ */
+export class WebhookProcessor {
+  constructor(
+    private readonly orm: Orm,
+    private readonly inbox: WebhookInbox,
+    private readonly tools: HandlerTools,
+    private readonly events: AccountEvents,
+    private readonly logger: Logger,
+    private readonly metrics: { webhooks: WebhookMetrics; payments: PaymentMetrics } | null = null,
+  ) {}
+
+  async process(event: Stripe.Event, source: EventSource = 'webhook'): Promise<ProcessingOutcome> {
+    const started = performance.now();
+    // Only the handled types are labels: anything else Stripe sends (hundreds of types) is `other`.
+    const type = Object.hasOwn(HANDLERS, event.type) ? event.type : 'other';
+    const seconds = () => (performance.now() - started) / 1000;
+    // Labelled by how the event first reached us (its inbox row), so the reconciler retrying a delivered event
+    // is not mistaken for a delivery Stripe never made.
+    const reached = { source };
+    try {
+      const outcome = await this.processOnce(event, source, reached);
+      this.metrics?.webhooks.handled(type, outcome, reached.source, seconds());
+      const payment = outcome === 'processed' ? paymentOutcomeOf(event) : null;
+      if (payment) this.metrics?.payments.outcome(payment);
+      return outcome;
+    } catch (error) {
+      this.metrics?.webhooks.handled(type, 'failed', reached.source, seconds());
+      throw error;
+    }
+  }
+
+  /** inbox → handler → services → commit → publish. */
+  private async processOnce(
+    event: Stripe.Event,
+    source: EventSource,
+    reached: { source: EventSource },
+  ): Promise<ProcessingOutcome> {
+    const stored = await this.inbox.store(event, source);
+    reached.source = stored.source;
+    if (stored.status === 'processed' || stored.status === 'ignored') return 'duplicate';
+    const handler = HANDLERS[event.type];
+    if (!handler) return this.ignoreUnhandled(event);
+    let committed: Committed | null;
+    try {
+      committed = await this.applyAndCommit(event, handler);
+    } catch (error) {
+      return this.settleFailure(event, stored, error);
+    }
+    if (!committed) return 'duplicate';
+    await this.publish(event, committed);
+    return 'processed';
+  }
+
+  private async ignoreUnhandled(event: Stripe.Event): Promise<ProcessingOutcome> {
+    await this.inbox.markUnhandled(event.id);
+    this.logger.info({ eventId: event.id, type: event.type }, 'stored an event type we do not handle');
+    return 'ignored';
+  }
+
+  /**
+   * The handler reads Stripe first, outside any transaction (none is held open across a Stripe call). What it
+   * read is stamped with the time the reading started, not the time it is written: a handler that read before
+   * a change and wrote after another handler stored the change must lose (ADR 0005). Then one transaction
+   * claims the inbox row, runs the handler's service calls and provisions what they changed. Null when a
+   * concurrent delivery processed the event first.
+   */
+  private async applyAndCommit(event: Stripe.Event, handler: WebhookHandler): Promise<Committed | null> {
+    const observedAt = this.tools.clock.now();
+    const effect = await handler(event, this.tools);
+    return this.orm.em.fork().transactional(async (tx) => {
+      if (!(await this.inbox.claim(tx, event.id))) return null;
+      const result = effectResultOf(await effect(tx, observedAt));
+      // Now, not the read stamp (it orders reads; the usage period is today's); an allowance that changed is
+      // weighed from when Stripe made the change (the event's time), however late it arrives.
+      const changedAt = new Date(event.created * 1000);
+      for (const accountId of new Set(result.provision))
+        await this.tools.provisioner.provision(tx, accountId, this.tools.clock.now(), changedAt);
+      return { accounts: [...new Set(result.accounts)], afterCommit: result.afterCommit ?? [] };
+    });
+  }
+
+  /** Once committed (never on a rollback): what the effect counted is counted, and subscribers are told. */
+  private async publish(event: Stripe.Event, committed: Committed): Promise<void> {
+    for (const done of committed.afterCommit) done();
+    for (const accountId of committed.accounts) await this.events.accountUpdated(accountId, event.type);
+  }
+
+  /**
+   * What a failed attempt becomes: an event that is not ours is kept as ignored; one about a customer still not
+   * linked after `UNLINKED_GIVE_UP_MS` is given up on; anything else is recorded as failed (or dead) and
+   * rethrown, so Stripe delivers it again.
+   */
+  private async settleFailure(
+    event: Stripe.Event,
+    stored: StoredEvent,
+    error: unknown,
+  ): Promise<ProcessingOutcome> {
+    if (error instanceof NotOursError) {
+      if (!(await this.inbox.markIgnored(event.id, error.message))) return 'duplicate';
+      this.logger.warn(
+        { eventId: event.id, type: event.type, reason: error.message },
+        'ignored an event that is not ours',
+      );
+      return 'ignored';
+    }
+    if (error instanceof RetryLaterError && Date.now() - stored.receivedAt.getTime() > UNLINKED_GIVE_UP_MS) {
+      if (!(await this.inbox.giveUp(event.id, error.message))) return 'duplicate';
+      this.logger.warn(
+        { eventId: event.id, type: event.type, reason: error.message },
+        'gave up on an unlinkable event',
+      );
+      return 'ignored';
+    }
+    await this.recordFailure(event, stored, error);
+    throw error;
+  }
+
+  private async recordFailure(event: Stripe.Event, stored: StoredEvent, error: unknown): Promise<void> {
+    const reason = error instanceof Error ? error.message : String(error);
+    const level = error instanceof RetryLaterError ? 'info' : 'warn';
+    this.logger[level](
+      { eventId: event.id, type: event.type, reason },
+      'webhook event not processed; Stripe will retry',
+    );
+    try {
+      if (await this.inbox.markFailed(event.id, stored, reason)) {
+        this.logger.error(
+          { eventId: event.id, type: event.type, attempts: stored.attempts + 1, reason },
+          'webhook event is dead: no more automatic retries; replay it once the cause is fixed',
+        );
+      }
+    } catch (markError) {
+      // The database may be what failed; the event is still answered 500 and Stripe retries it.
+      this.logger.error({ eventId: event.id, err: markError }, 'could not mark the webhook event failed');
+    }
+  }
+}

@@ -1,0 +1,447 @@
+/** Internal type. DO NOT USE DIRECTLY. */
+type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
+/** Internal type. DO NOT USE DIRECTLY. */
+export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
+import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
+/** When a plan change takes effect */
+export type ApplyAt =
+  | 'IMMEDIATELY'
+  | 'PERIOD_END';
+
+export type BillingInterval =
+  | 'MONTH'
+  | 'YEAR';
+
+export type ChangeSubscriptionInput = {
+  /** Admin only: change this account’s subscription */
+  accountId?: string | null | undefined;
+  /** Defaults to IMMEDIATELY for an upgrade, PERIOD_END for a downgrade or a switch of interval. Customers may not downgrade IMMEDIATELY (admins may); nobody switches interval IMMEDIATELY */
+  applyAt?: ApplyAt | null | undefined;
+  /** Defaults to the current interval */
+  interval?: BillingInterval | null | undefined;
+  planKey: string;
+  /** Defaults to ALWAYS_INVOICE for an upgrade, CREATE_PRORATIONS otherwise; NONE is for admins only */
+  prorationBehavior?: ProrationBehavior | null | undefined;
+};
+
+export type CreateCheckoutSessionInput = {
+  cancelUrl: string;
+  interval?: BillingInterval;
+  planKey: string;
+  /** Where Stripe sends the user after paying; session_id is appended */
+  successUrl: string;
+  /** Start with the plan's trial */
+  withTrial?: boolean | null | undefined;
+};
+
+export type CreatePortalSessionInput = {
+  returnUrl?: string | null | undefined;
+};
+
+export type OverLimitBehavior =
+  | 'BILL_OVERAGE'
+  | 'BLOCK';
+
+/** How a change mid-period is charged: prorations on the next invoice, invoiced now, or not at all */
+export type ProrationBehavior =
+  | 'ALWAYS_INVOICE'
+  | 'CREATE_PRORATIONS'
+  | 'NONE';
+
+/** Stripe's subscription status */
+export type SubscriptionStatus =
+  | 'ACTIVE'
+  | 'CANCELED'
+  | 'INCOMPLETE'
+  | 'INCOMPLETE_EXPIRED'
+  | 'PAST_DUE'
+  | 'PAUSED'
+  | 'TRIALING'
+  | 'UNPAID';
+
+export type AccountFieldsFragment = { id: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ brand: string | null, last4: string | null, isDefault: boolean }>, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } };
+
+export type UsageFieldsFragment = { metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string };
+
+export type BillingPageQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type BillingPageQuery = { viewer: { id: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ brand: string | null, last4: string | null, isDefault: boolean }>, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } }, plans: Array<{ key: string, name: string, description: string, salesLed: boolean, trialDays: number, prices: Array<{ interval: BillingInterval, amount: number, currency: string }>, limits: Array<{ metric: string, overLimit: OverLimitBehavior }> }> };
+
+export type PreviewQueryVariables = Exact<{
+  input: ChangeSubscriptionInput;
+}>;
+
+
+export type PreviewQuery = { previewSubscriptionChange: { amountDue: number, currency: string, nextPaymentAt: string | null, chargedNow: boolean, lines: Array<{ description: string, amount: number }> } };
+
+export type ChangeMutationVariables = Exact<{
+  input: ChangeSubscriptionInput;
+}>;
+
+
+export type ChangeMutation = { changeSubscription: { id: string } };
+
+export type CancelAtPeriodEndMutationVariables = Exact<{ [key: string]: never; }>;
+
+
+export type CancelAtPeriodEndMutation = { cancelSubscription: { id: string } };
+
+export type ResumeMutationVariables = Exact<{ [key: string]: never; }>;
+
+
+export type ResumeMutation = { resumeSubscription: { id: string } };
+
+export type CheckoutMutationVariables = Exact<{
+  input: CreateCheckoutSessionInput;
+}>;
+
+
+export type CheckoutMutation = { createCheckoutSession: { url: string | null } };
+
+export type PortalMutationVariables = Exact<{
+  input?: CreatePortalSessionInput | null | undefined;
+}>;
+
+
+export type PortalMutation = { createPortalSession: { url: string } };
+
+export type SessionQueryVariables = Exact<{
+  id: string;
+}>;
+
+
+export type SessionQuery = { checkoutSession: { status: string, subscription: { status: SubscriptionStatus, plan: { name: string } } | null } | null };
+
+export type AccountUpdatedSubscriptionVariables = Exact<{ [key: string]: never; }>;
+
+
+export type AccountUpdatedSubscription = { accountUpdated: { id: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ brand: string | null, last4: string | null, isDefault: boolean }>, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } } };
+
+export type UsageUpdatedSubscriptionVariables = Exact<{ [key: string]: never; }>;
+
+
+export type UsageUpdatedSubscription = { usageUpdated: { metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string } };
+
+export class TypedDocumentString<TResult, TVariables>
+  extends String
+  implements DocumentTypeDecoration<TResult, TVariables>
+{
+  __apiType?: NonNullable<DocumentTypeDecoration<TResult, TVariables>['__apiType']>;
+  private value: string;
+  public __meta__?: Record<string, any> | undefined;
+
+  constructor(value: string, __meta__?: Record<string, any> | undefined) {
+    super(value);
+    this.value = value;
+    this.__meta__ = __meta__;
+  }
+
+  override toString(): string & DocumentTypeDecoration<TResult, TVariables> {
+    return this.value;
+  }
+}
+export const UsageFieldsFragmentDoc = new TypedDocumentString(`
+    fragment UsageFields on UsageSummary {
+  metric
+  used
+  included
+  remaining
+  overage
+  periodEnd
+}
+    `, {"fragmentName":"UsageFields"}) as unknown as TypedDocumentString<UsageFieldsFragment, unknown>;
+export const AccountFieldsFragmentDoc = new TypedDocumentString(`
+    fragment AccountFields on Account {
+  id
+  plan {
+    key
+    name
+  }
+  customer {
+    email
+  }
+  subscription {
+    id
+    status
+    interval
+    plan {
+      key
+      name
+    }
+    currentPeriodEnd
+    cancelAtPeriodEnd
+    trialEnd
+    scheduledChange {
+      plan {
+        name
+      }
+      interval
+      effectiveAt
+    }
+  }
+  paymentMethods {
+    brand
+    last4
+    isDefault
+  }
+  entitlements {
+    feature
+    enabled
+    limit
+  }
+  usage {
+    ...UsageFields
+  }
+  invoices(first: 10) {
+    nodes {
+      id
+      number
+      status
+      amountDue
+      amountPaid
+      currency
+      hostedInvoiceUrl
+      invoicePdf
+      createdAt
+    }
+  }
+}
+    fragment UsageFields on UsageSummary {
+  metric
+  used
+  included
+  remaining
+  overage
+  periodEnd
+}`, {"fragmentName":"AccountFields"}) as unknown as TypedDocumentString<AccountFieldsFragment, unknown>;
+export const BillingPageDocument = new TypedDocumentString(`
+    query BillingPage {
+  viewer {
+    ...AccountFields
+  }
+  plans {
+    key
+    name
+    description
+    salesLed
+    trialDays
+    prices {
+      interval
+      amount
+      currency
+    }
+    limits {
+      metric
+      overLimit
+    }
+  }
+}
+    fragment AccountFields on Account {
+  id
+  plan {
+    key
+    name
+  }
+  customer {
+    email
+  }
+  subscription {
+    id
+    status
+    interval
+    plan {
+      key
+      name
+    }
+    currentPeriodEnd
+    cancelAtPeriodEnd
+    trialEnd
+    scheduledChange {
+      plan {
+        name
+      }
+      interval
+      effectiveAt
+    }
+  }
+  paymentMethods {
+    brand
+    last4
+    isDefault
+  }
+  entitlements {
+    feature
+    enabled
+    limit
+  }
+  usage {
+    ...UsageFields
+  }
+  invoices(first: 10) {
+    nodes {
+      id
+      number
+      status
+      amountDue
+      amountPaid
+      currency
+      hostedInvoiceUrl
+      invoicePdf
+      createdAt
+    }
+  }
+}
+fragment UsageFields on UsageSummary {
+  metric
+  used
+  included
+  remaining
+  overage
+  periodEnd
+}`) as unknown as TypedDocumentString<BillingPageQuery, BillingPageQueryVariables>;
+export const PreviewDocument = new TypedDocumentString(`
+    query Preview($input: ChangeSubscriptionInput!) {
+  previewSubscriptionChange(input: $input) {
+    amountDue
+    currency
+    nextPaymentAt
+    chargedNow
+    lines {
+      description
+      amount
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<PreviewQuery, PreviewQueryVariables>;
+export const ChangeDocument = new TypedDocumentString(`
+    mutation Change($input: ChangeSubscriptionInput!) {
+  changeSubscription(input: $input) {
+    id
+  }
+}
+    `) as unknown as TypedDocumentString<ChangeMutation, ChangeMutationVariables>;
+export const CancelAtPeriodEndDocument = new TypedDocumentString(`
+    mutation CancelAtPeriodEnd {
+  cancelSubscription(input: {atPeriodEnd: true}) {
+    id
+  }
+}
+    `) as unknown as TypedDocumentString<CancelAtPeriodEndMutation, CancelAtPeriodEndMutationVariables>;
+export const ResumeDocument = new TypedDocumentString(`
+    mutation Resume {
+  resumeSubscription {
+    id
+  }
+}
+    `) as unknown as TypedDocumentString<ResumeMutation, ResumeMutationVariables>;
+export const CheckoutDocument = new TypedDocumentString(`
+    mutation Checkout($input: CreateCheckoutSessionInput!) {
+  createCheckoutSession(input: $input) {
+    url
+  }
+}
+    `) as unknown as TypedDocumentString<CheckoutMutation, CheckoutMutationVariables>;
+export const PortalDocument = new TypedDocumentString(`
+    mutation Portal($input: CreatePortalSessionInput) {
+  createPortalSession(input: $input) {
+    url
+  }
+}
+    `) as unknown as TypedDocumentString<PortalMutation, PortalMutationVariables>;
+export const SessionDocument = new TypedDocumentString(`
+    query Session($id: ID!) {
+  checkoutSession(id: $id) {
+    status
+    subscription {
+      status
+      plan {
+        name
+      }
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<SessionQuery, SessionQueryVariables>;
+export const AccountUpdatedDocument = new TypedDocumentString(`
+    subscription AccountUpdated {
+  accountUpdated {
+    ...AccountFields
+  }
+}
+    fragment AccountFields on Account {
+  id
+  plan {
+    key
+    name
+  }
+  customer {
+    email
+  }
+  subscription {
+    id
+    status
+    interval
+    plan {
+      key
+      name
+    }
+    currentPeriodEnd
+    cancelAtPeriodEnd
+    trialEnd
+    scheduledChange {
+      plan {
+        name
+      }
+      interval
+      effectiveAt
+    }
+  }
+  paymentMethods {
+    brand
+    last4
+    isDefault
+  }
+  entitlements {
+    feature
+    enabled
+    limit
+  }
+  usage {
+    ...UsageFields
+  }
+  invoices(first: 10) {
+    nodes {
+      id
+      number
+      status
+      amountDue
+      amountPaid
+      currency
+      hostedInvoiceUrl
+      invoicePdf
+      createdAt
+    }
+  }
+}
+fragment UsageFields on UsageSummary {
+  metric
+  used
+  included
+  remaining
+  overage
+  periodEnd
+}`) as unknown as TypedDocumentString<AccountUpdatedSubscription, AccountUpdatedSubscriptionVariables>;
+export const UsageUpdatedDocument = new TypedDocumentString(`
+    subscription UsageUpdated {
+  usageUpdated {
+    ...UsageFields
+  }
+}
+    fragment UsageFields on UsageSummary {
+  metric
+  used
+  included
+  remaining
+  overage
+  periodEnd
+}`) as unknown as TypedDocumentString<UsageUpdatedSubscription, UsageUpdatedSubscriptionVariables>;
