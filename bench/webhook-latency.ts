@@ -28,7 +28,7 @@ import Stripe from 'stripe';
 import WebSocket from 'ws';
 import { signToken } from '../src/auth/token-signer';
 import { loadPlanCatalog } from '../src/services/plans/plan-catalog';
-import { syncCatalog } from '../src/services/stripe/catalog-sync';
+import { syncCatalog } from '../src/catalog/catalog-sync';
 import { benchDatabase } from './bench-database';
 import { type Child, startChild, stopChild } from './child-process';
 

@@ -6,7 +6,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Stripe from 'stripe';
 import type { RunningEmulator } from '../emulator/src/index';
-import type { CatalogSyncTarget } from '../src/services/stripe/catalog-sync-sdk';
+import type { CatalogSyncTarget } from '../src/catalog/catalog-sync-sdk';
 
 // The emulator, the sync and the webhook handlers (for their event types) take a few hundred ms each to load.
 // They are loaded one at a time, when needed, so PostgreSQL's start-up (its own processes, driven from this
@@ -15,10 +15,8 @@ const load = {
   emulator: () => require('../emulator/src/index') as typeof import('../emulator/src/index'),
   plans: () =>
     require('../src/services/plans/plan-catalog') as typeof import('../src/services/plans/plan-catalog'),
-  sync: () =>
-    require('../src/services/stripe/catalog-sync') as typeof import('../src/services/stripe/catalog-sync'),
-  sdk: () =>
-    require('../src/services/stripe/catalog-sync-sdk') as typeof import('../src/services/stripe/catalog-sync-sdk'),
+  sync: () => require('../src/catalog/catalog-sync') as typeof import('../src/catalog/catalog-sync'),
+  sdk: () => require('../src/catalog/catalog-sync-sdk') as typeof import('../src/catalog/catalog-sync-sdk'),
   handlers: () =>
     require('../src/webhooks/handlers/index') as typeof import('../src/webhooks/handlers/index'),
 };

@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import type { RunningEmulator } from '../emulator/src/index';
 import { signToken } from '../src/auth/token-signer';
 import { ConfigError, processEnvironment, readStripeSettings } from '../src/config';
-import type { CatalogSyncTarget } from '../src/services/stripe/catalog-sync-sdk';
+import type { CatalogSyncTarget } from '../src/catalog/catalog-sync-sdk';
 
 const ROOT = resolve(__dirname, '..');
 const DATA_DIR = resolve(ROOT, processEnvironment().DEV_DATA_DIR ?? '.data');

@@ -14,6 +14,7 @@ import { buildCoreServices } from '../src/app/core-services';
 import { buildStripeServices } from '../src/app/stripe-services';
 import { buildWebhookPipeline } from '../src/app/webhook-pipeline';
 import { BillingMetrics } from '../src/observability/metrics';
+import { METRIC_KEYS } from '../src/services/plans/plan.types';
 
 function accountArgument(args: readonly string[]): string | null {
   const index = args.indexOf('--account');
@@ -36,7 +37,7 @@ async function main(): Promise<void> {
     : new InMemoryPubSub();
   try {
     const core = buildCoreServices(config, pubSub, logger);
-    const metrics = new BillingMetrics();
+    const metrics = new BillingMetrics({ usageMetricKeys: METRIC_KEYS });
     const stripe = buildStripeServices(config, orm, core, metrics, logger);
     if (!stripe) throw new ConfigError(['STRIPE_SECRET_KEY is required']);
     const { reconciler } = buildWebhookPipeline(config, orm, core, stripe, metrics, logger);

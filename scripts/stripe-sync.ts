@@ -8,14 +8,14 @@
 import Stripe from 'stripe';
 import { ConfigError, readStripeSettings, readWebhookEndpointUrl } from '../src/config';
 import { DEFAULT_PLANS_FILE, loadPlanCatalog, PlanCatalogError } from '../src/services/plans/plan-catalog';
-import { MeterConflictError } from '../src/services/stripe/catalog-meters';
-import { syncCatalog } from '../src/services/stripe/catalog-sync';
-import { createCatalogSyncStripe } from '../src/services/stripe/catalog-sync-sdk';
+import { MeterConflictError } from '../src/catalog/catalog-meters';
+import { syncCatalog } from '../src/catalog/catalog-sync';
+import { createCatalogSyncStripe } from '../src/catalog/catalog-sync-sdk';
 import {
   formatWebhookEndpointResult,
   syncWebhookEndpoint,
   WebhookEndpointConflictError,
-} from '../src/services/stripe/webhook-endpoint-sync';
+} from '../src/catalog/webhook-endpoint-sync';
 import { HANDLED_EVENT_TYPES } from '../src/webhooks/handlers';
 
 async function main(): Promise<void> {

@@ -205,7 +205,7 @@ export interface Config {
     allowedRedirectOrigins: string[];
     gracePeriodDays: number;
     /**
-     * Where "now" comes from (`src/services/clock.ts`): the wall clock (production), the emulator's clock, or a
+     * Where "now" comes from (`src/services/time/clock.ts`): the wall clock (production), the emulator's clock, or a
      * Stripe test clock whose id is `testClockId` (development and tests).
      */
     clock: { source: 'wall' | 'emulator' | 'test_clock'; testClockId: string | null };
@@ -276,6 +276,11 @@ export function readDotenv(path = resolve(process.cwd(), '.env')): RawEnvironmen
  * Pure apart from reading `_FILE` secrets, so tests can pass any environment.
  */
 export function loadConfig(raw: RawEnvironment): Config {
+  return configOf(validEnvironment(raw));
+}
+
+/** The environment, checked against `environmentSchema`; a `ConfigError` naming every variable to set if not. */
+function validEnvironment(raw: RawEnvironment): Environment {
   const { values, problems } = resolveSecretFiles(dropEmpty(raw));
   const parsed = environmentSchema.safeParse(values);
   if (!parsed.success) {
@@ -287,8 +292,10 @@ export function loadConfig(raw: RawEnvironment): Config {
     }
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
+  return parsed.data;
+}
 
-  const env = parsed.data;
+function configOf(env: Environment): Config {
   const isProduction = env.NODE_ENV === 'production';
   return {
     env: env.NODE_ENV,
@@ -316,29 +323,8 @@ export function loadConfig(raw: RawEnvironment): Config {
       },
     },
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
-    stripe: {
-      secretKey: env.STRIPE_SECRET_KEY ?? null,
-      apiBase: env.STRIPE_API_BASE ?? null,
-      // Several comma-separated secrets are accepted so a rotation never rejects a genuine delivery.
-      webhookSecrets: (env.STRIPE_WEBHOOK_SECRET ?? '')
-        .split(',')
-        .map((secret) => secret.trim())
-        .filter(Boolean),
-      timeoutMs: env.STRIPE_TIMEOUT_MS,
-      maxNetworkRetries: env.STRIPE_MAX_NETWORK_RETRIES,
-      maxRequestsPerSecond: env.STRIPE_MAX_REQUESTS_PER_SECOND,
-    },
-    billing: {
-      allowedRedirectOrigins: parseOrigins(env.BILLING_ALLOWED_REDIRECT_ORIGINS, env.NODE_ENV),
-      gracePeriodDays: env.BILLING_GRACE_PERIOD_DAYS,
-      clock: { source: env.BILLING_CLOCK, testClockId: env.STRIPE_TEST_CLOCK ?? null },
-      reconcileIntervalMs: env.RECONCILE_INTERVAL_MS,
-      usageReportIntervalMs: env.USAGE_REPORT_INTERVAL_SECONDS * 1000,
-      adminEmails: (env.BILLING_ADMIN_EMAILS ?? '')
-        .split(',')
-        .map((address) => address.trim())
-        .filter(Boolean),
-    },
+    stripe: stripeSettings(env),
+    billing: billingSettings(env),
     mail: {
       smtpUrl: env.SMTP_URL ?? null,
       from: env.MAIL_FROM,
@@ -357,6 +343,37 @@ export function loadConfig(raw: RawEnvironment): Config {
   };
 }
 
+function stripeSettings(env: Environment): Config['stripe'] {
+  return {
+    secretKey: env.STRIPE_SECRET_KEY ?? null,
+    apiBase: env.STRIPE_API_BASE ?? null,
+    // Several comma-separated secrets are accepted so a rotation never rejects a genuine delivery.
+    webhookSecrets: commaList(env.STRIPE_WEBHOOK_SECRET ?? ''),
+    timeoutMs: env.STRIPE_TIMEOUT_MS,
+    maxNetworkRetries: env.STRIPE_MAX_NETWORK_RETRIES,
+    maxRequestsPerSecond: env.STRIPE_MAX_REQUESTS_PER_SECOND,
+  };
+}
+
+function billingSettings(env: Environment): Config['billing'] {
+  return {
+    allowedRedirectOrigins: parseOrigins(env.BILLING_ALLOWED_REDIRECT_ORIGINS, env.NODE_ENV),
+    gracePeriodDays: env.BILLING_GRACE_PERIOD_DAYS,
+    clock: { source: env.BILLING_CLOCK, testClockId: env.STRIPE_TEST_CLOCK ?? null },
+    reconcileIntervalMs: env.RECONCILE_INTERVAL_MS,
+    usageReportIntervalMs: env.USAGE_REPORT_INTERVAL_SECONDS * 1000,
+    adminEmails: commaList(env.BILLING_ADMIN_EMAILS ?? ''),
+  };
+}
+
+/** A comma-separated list, each item trimmed, empty items dropped. */
+function commaList(raw: string): string[] {
+  return raw
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+}
+
 /**
  * Origins that Checkout and the Portal may send a user back to. Outside production the local frontends are
  * allowed by default; in production only what is configured (an empty list refuses every redirect).
@@ -366,11 +383,7 @@ function parseOrigins(raw: string | undefined, nodeEnv: Environment['NODE_ENV'])
     return nodeEnv === 'production'
       ? []
       : ['http://127.0.0.1:4000', 'http://localhost:4000', 'http://localhost:3000'];
-  return raw
-    .split(',')
-    .map((origin) => origin.trim())
-    .filter(Boolean)
-    .map((origin) => new URL(origin).origin);
+  return commaList(raw).map((origin) => new URL(origin).origin);
 }
 
 function hintFor(variable: string): string {

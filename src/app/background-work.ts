@@ -1,7 +1,7 @@
 import type { Config } from '../config';
 import type { Orm } from '../database/database';
 import type { Logger } from '../logging/logger';
-import { reprovisionAfterCatalogChange } from '../services/catalog-reprovisioning';
+import { reprovisionAfterCatalogChange } from '../services/subscriptions/catalog-reprovisioning';
 import { createMailTransport, MailWorker } from '../services/notifications';
 import type { MailTransport } from '../services/notifications/mail-transport';
 import type { Reconciler } from '../webhooks/reconciler/reconciler';

@@ -1,11 +1,11 @@
 import type { Config } from '../config';
 import type { Logger } from '../logging/logger';
 import type { BillingPubSub } from '../pubsub/pubsub';
-import { AccountEvents } from '../services/account-events';
+import { AccountEvents } from '../services/accounts/account-events';
 import { AccountReads } from '../services/accounts/account-reads';
-import { CheckoutRecords } from '../services/checkout-records';
-import { type Clock, EmulatorClock, StripeTestClock, wallClock } from '../services/clock';
-import { FeatureProvisioner } from '../services/feature-provisioner';
+import { CheckoutRecords } from '../services/checkout/checkout-records';
+import { type Clock, EmulatorClock, StripeTestClock, wallClock } from '../services/time/clock';
+import { FeatureProvisioner } from '../services/subscriptions/feature-provisioner';
 import { InvoiceSync } from '../services/invoices/invoice-sync';
 import { BillingMails } from '../services/notifications/billing-mails';
 import { Notifier } from '../services/notifications/notifier';

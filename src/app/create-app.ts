@@ -6,9 +6,10 @@ import { createHttpServer, type HttpServer } from '../http/server';
 import { createLogger } from '../logging/pino-logger';
 import type { BillingMetrics } from '../observability/metrics';
 import type { BillingPubSub } from '../pubsub/pubsub';
-import { type Clock, isFollowing } from '../services/clock';
+import { type Clock, isFollowing } from '../services/time/clock';
 import type { Reconciler } from '../webhooks/reconciler/reconciler';
 import { readOverageReportBacklog } from '../observability/overage-report-backlog';
+import { STUCK_REPORT } from '../services/usage/overage-report';
 import { readInboxBacklog } from '../observability/inbox-backlog';
 import type { OverageReporter } from '../services/usage/overage-reporter';
 import { UsageServices } from '../services/usage/usage-services';
@@ -128,7 +129,7 @@ function watchBacklogs({ orm, metrics }: Infrastructure, logger: Logger): void {
     (error) => logger.warn({ err: error }, 'could not read the webhook inbox backlog for /metrics'),
   );
   metrics.readOverageReportsWith(
-    () => readOverageReportBacklog(orm),
+    () => readOverageReportBacklog(orm, STUCK_REPORT),
     (error) => logger.warn({ err: error }, 'could not read the pending overage reports for /metrics'),
   );
 }

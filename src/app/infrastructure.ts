@@ -5,6 +5,7 @@ import { isDatabaseReachable, type Orm, openDatabase } from '../database/databas
 import type { ReadinessCheck } from '../http/health.routes';
 import type { PinoLogger } from '../logging/pino-logger';
 import { BillingMetrics } from '../observability/metrics';
+import { METRIC_KEYS } from '../services/plans/plan.types';
 import { InMemoryPubSub } from '../pubsub/in-memory-pubsub';
 import type { BillingPubSub } from '../pubsub/pubsub';
 import { RedisBillingPubSub } from '../pubsub/redis-pubsub';
@@ -54,7 +55,7 @@ export async function openInfrastructure(
     orm,
     pubSub,
     fastRedis,
-    metrics: new BillingMetrics({ defaultMetrics: true }),
+    metrics: new BillingMetrics({ usageMetricKeys: METRIC_KEYS, defaultMetrics: true }),
     readinessChecks,
     close: async () => {
       fastRedis?.disconnect();

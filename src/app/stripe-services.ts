@@ -3,18 +3,24 @@ import type { Orm } from '../database/database';
 import type { Logger } from '../logging/logger';
 import type { BillingMetrics } from '../observability/metrics';
 import { CustomerProfileUpdates } from '../services/accounts/customer-profile-updates';
-import { CheckoutSessions } from '../services/checkout-sessions';
-import { CustomerManager } from '../services/customer-manager';
-import { Disputes } from '../services/disputes';
-import { DuplicateSubscriptions } from '../services/duplicate-subscriptions';
-import { InvoiceRefunds } from '../services/invoice-refunds';
-import { PortalSessions } from '../services/portal-sessions';
-import { PriceDirectory } from '../services/price-directory';
-import { RedirectAllowList } from '../services/redirect-allow-list';
+import { CheckoutSessions } from '../services/checkout/checkout-sessions';
+import { expireOpenCheckouts } from '../services/checkout/open-checkouts';
+import { CustomerManager } from '../services/accounts/customer-manager';
+import { Disputes } from '../services/invoices/disputes';
+import { DuplicateSubscriptions } from '../services/subscriptions/duplicate-subscriptions';
+import { InvoiceRefunds } from '../services/invoices/invoice-refunds';
+import { PortalSessions } from '../services/checkout/portal-sessions';
+import { PriceDirectory } from '../services/stripe/price-directory';
+import { RedirectAllowList } from '../services/checkout/redirect-allow-list';
 import { StripeClient } from '../services/stripe/stripe-client';
-import { SubscriptionManager } from '../services/subscription-manager';
+import { PlanChanges } from '../services/subscriptions/plan-changes';
+import { PlanRules } from '../services/subscriptions/plan-rules';
+import { SubscriptionCancellation } from '../services/subscriptions/subscription-cancellation';
+import { SubscriptionCreation } from '../services/subscriptions/subscription-creation';
+import { SubscriptionManager } from '../services/subscriptions/subscription-manager';
+import { SubscriptionStore } from '../services/subscriptions/subscription-store';
 import { SubscriptionSync } from '../services/subscriptions/subscription-sync';
-import { TrialPolicy } from '../services/trial-policy';
+import { TrialPolicy } from '../services/subscriptions/trial-policy';
 import { OverageReporter } from '../services/usage/overage-reporter';
 import type { CoreServices } from './core-services';
 
@@ -60,18 +66,24 @@ export function buildStripeServices(
   const prices = new PriceDirectory(stripe);
   const redirects = new RedirectAllowList(config.billing.allowedRedirectOrigins);
   const subscriptionSync = new SubscriptionSync(core.catalog);
-  const subscriptions = new SubscriptionManager(
-    stripe,
-    customers,
-    subscriptionSync,
-    core.catalog,
-    prices,
-    core.events,
-    core.provisioner,
-    core.clock,
-    trials,
-    overageReporter,
-  );
+  const store = new SubscriptionStore(stripe, customers, subscriptionSync, core.provisioner, core.clock);
+  const rules = new PlanRules(core.catalog, prices);
+  const changes = new PlanChanges(stripe, store, rules, core.events, core.clock);
+  const subscriptions = new SubscriptionManager({
+    store,
+    creation: new SubscriptionCreation(
+      stripe,
+      customers,
+      store,
+      rules,
+      core.events,
+      core.clock,
+      trials,
+      (stripeCustomerId) => expireOpenCheckouts(stripe, stripeCustomerId),
+    ),
+    changes,
+    cancellation: new SubscriptionCancellation(stripe, store, changes, rules, core.events, overageReporter),
+  });
   const refunds = new InvoiceRefunds(stripe);
   return {
     stripe,
@@ -83,7 +95,7 @@ export function buildStripeServices(
     checkout: new CheckoutSessions(
       stripe,
       customers,
-      subscriptions,
+      store,
       core.catalog,
       prices,
       redirects,

@@ -3,7 +3,7 @@ import type { AuthenticatedCaller, Caller } from '../auth/caller';
 import type { Orm } from '../database/database';
 import { ForbiddenError, UnauthenticatedError } from '../errors';
 import type { AccountReads } from '../services/accounts/account-reads';
-import type { AccountProfile } from '../services/customer-manager';
+import type { AccountProfile } from '../services/accounts/customer-manager';
 import { type Logger, silentLogger } from '../logging/logger';
 import { Loaders } from './loaders';
 import { type UsageReading, UsageLoaders } from './usage-loaders';

@@ -1,5 +1,3 @@
-import type { UsageFigures } from '../services/usage/usage-reader';
-
 /** Topics published on the pub/sub; each is scoped by account id (see `channelOf`). */
 export const Topic = {
   ACCOUNT_UPDATED: 'ACCOUNT_UPDATED',
@@ -18,6 +16,20 @@ export interface AccountUpdatedPayload {
   accountId: string;
   /** What changed, e.g. `subscription.updated`: for logs and clients that care. */
   reason: string;
+}
+
+/** An account's usage of one metric in one usage period, as the API shows it and `USAGE_UPDATED` publishes it. */
+export interface UsageFigures {
+  metric: string;
+  used: number;
+  /** null = unlimited */
+  included: number | null;
+  /** null = unlimited */
+  remaining: number | null;
+  /** Past the included amount: billed where the plan allows, else refused before it happens. */
+  overage: number;
+  periodStart: Date;
+  periodEnd: Date;
 }
 
 /** Published when an account's usage of a metric changes (throttled by the usage meter). */

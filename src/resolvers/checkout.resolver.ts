@@ -1,9 +1,9 @@
 import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import type { RequestContext } from '../graphql/context';
 import { toSubscription } from '../graphql/mappers';
-import type { CheckoutSessions, CheckoutSessionView } from '../services/checkout-sessions';
+import type { CheckoutSessions, CheckoutSessionView } from '../services/checkout/checkout-sessions';
 import type { PlanCatalog } from '../services/plans/plan-catalog';
-import type { PortalSessions } from '../services/portal-sessions';
+import type { PortalSessions } from '../services/checkout/portal-sessions';
 import { stripeRequired } from './stripe-required';
 import {
   CheckoutSession,

@@ -1,9 +1,9 @@
 import { Ctx, Query, Resolver } from 'type-graphql';
 import type { RequestContext } from '../graphql/context';
 import { RevenueSummary } from '../schema/revenue.type';
-import type { Clock } from '../services/clock';
+import type { Clock } from '../services/time/clock';
 import type { PlanCatalog } from '../services/plans/plan-catalog';
-import { revenueSummary } from '../services/revenue-summary';
+import { revenueSummary } from '../services/invoices/revenue-summary';
 
 /** Admin revenue figures. */
 @Resolver(() => RevenueSummary)

@@ -1,6 +1,6 @@
 import { Query, Resolver } from 'type-graphql';
 import { ServiceInfo } from '../schema/service-info.type';
-import { STRIPE_API_VERSION } from '../services/stripe-api-version';
+import { STRIPE_API_VERSION } from '../services/stripe/stripe-api-version';
 import { SERVICE_NAME, SERVICE_VERSION } from '../version';
 
 @Resolver(() => ServiceInfo)

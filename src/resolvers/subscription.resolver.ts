@@ -9,7 +9,7 @@ import {
 } from '../schema/subscription-inputs';
 import { BillingSubscription } from '../schema/subscription.type';
 import type { PlanCatalog } from '../services/plans/plan-catalog';
-import type { SubscriptionManager } from '../services/subscription-manager';
+import type { SubscriptionManager } from '../services/subscriptions/subscription-manager';
 import { stripeRequired } from './stripe-required';
 
 @Resolver(() => BillingSubscription)

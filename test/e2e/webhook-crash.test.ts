@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import type Stripe from 'stripe';
 import { loadPlanCatalog } from '../../src/services/plans/plan-catalog';
-import { syncCatalog } from '../../src/services/stripe/catalog-sync';
+import { syncCatalog } from '../../src/catalog/catalog-sync';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { startTestEmulator, type TestEmulator } from '../support/emulator';
 import { freePort } from '../support/free-port';

@@ -2,9 +2,12 @@ import { openDatabase } from '../../src/database/database';
 import { Entitlement, SyncCursor } from '../../src/entities';
 import { InMemoryPubSub } from '../../src/pubsub/in-memory-pubsub';
 import { Topic } from '../../src/pubsub/topics';
-import { AccountEvents } from '../../src/services/account-events';
-import { catalogFingerprint, reprovisionAfterCatalogChange } from '../../src/services/catalog-reprovisioning';
-import { FeatureProvisioner } from '../../src/services/feature-provisioner';
+import { AccountEvents } from '../../src/services/accounts/account-events';
+import {
+  catalogFingerprint,
+  reprovisionAfterCatalogChange,
+} from '../../src/services/subscriptions/catalog-reprovisioning';
+import { FeatureProvisioner } from '../../src/services/subscriptions/feature-provisioner';
 import { silentLogger } from '../../src/logging/logger';
 import { loadPlanCatalog, PlanCatalog } from '../../src/services/plans/plan-catalog';
 import { createTestDatabase, type TestDatabase } from '../support/database';

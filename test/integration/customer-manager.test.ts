@@ -1,7 +1,7 @@
 import { MikroORM } from '@mikro-orm/postgresql';
 import { ormOptions } from '../../src/database/orm-options';
 import { BillingCustomer } from '../../src/entities';
-import { CustomerManager } from '../../src/services/customer-manager';
+import { CustomerManager } from '../../src/services/accounts/customer-manager';
 import { silentLogger } from '../../src/logging/logger';
 import { StripeClient } from '../../src/services/stripe/stripe-client';
 import { createTestDatabase, type TestDatabase } from '../support/database';

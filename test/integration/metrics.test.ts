@@ -4,7 +4,7 @@ import { UsageCounter, WebhookEvent } from '../../src/entities';
 import { createWebhookProcessor } from '../../src/app/webhook-pipeline';
 import { silentLogger } from '../../src/logging/logger';
 import { loadPlanCatalog } from '../../src/services/plans/plan-catalog';
-import { syncCatalog } from '../../src/services/stripe/catalog-sync';
+import { syncCatalog } from '../../src/catalog/catalog-sync';
 import { type BillingStack, startBillingStack } from '../support/billing-stack';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { startTestEmulator, TEST_STRIPE_KEY, type TestEmulator } from '../support/emulator';

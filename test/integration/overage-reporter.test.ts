@@ -13,7 +13,7 @@ import { type BillingCustomer, UsageCounter } from '../../src/entities';
 import { BillingError } from '../../src/errors';
 import { silentLogger } from '../../src/logging/logger';
 import { loadPlanCatalog } from '../../src/services/plans/plan-catalog';
-import { syncCatalog } from '../../src/services/stripe/catalog-sync';
+import { syncCatalog } from '../../src/catalog/catalog-sync';
 import { StripeClient } from '../../src/services/stripe/stripe-client';
 import { OverageReporter, type OverageReporterOptions } from '../../src/services/usage/overage-reporter';
 import { createTestDatabase, type TestDatabase } from '../support/database';

@@ -6,9 +6,9 @@ import Stripe from 'stripe';
 import { type RunningEmulator, startEmulator } from '../../emulator/src/index';
 import { ConfigError, readStripeSettings } from '../../src/config';
 import { loadPlanCatalog, type PlanCatalog } from '../../src/services/plans/plan-catalog';
-import { MeterConflictError } from '../../src/services/stripe/catalog-meters';
-import { PORTAL_METADATA_KEY, PORTAL_METADATA_VALUE } from '../../src/services/stripe/catalog-portal';
-import { syncCatalog } from '../../src/services/stripe/catalog-sync';
+import { MeterConflictError } from '../../src/catalog/catalog-meters';
+import { PORTAL_METADATA_KEY, PORTAL_METADATA_VALUE } from '../../src/catalog/catalog-portal';
+import { syncCatalog } from '../../src/catalog/catalog-sync';
 import { type ChildResult, outputOf } from '../support/child-output';
 
 const ROOT = resolve(__dirname, '../..');

@@ -2,12 +2,12 @@ import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import type Stripe from 'stripe';
 import { ConfigError, readWebhookEndpointUrl } from '../../src/config';
-import { STRIPE_API_VERSION } from '../../src/services/stripe-api-version';
+import { STRIPE_API_VERSION } from '../../src/services/stripe/stripe-api-version';
 import {
   formatWebhookEndpointResult,
   syncWebhookEndpoint,
   WebhookEndpointConflictError,
-} from '../../src/services/stripe/webhook-endpoint-sync';
+} from '../../src/catalog/webhook-endpoint-sync';
 import { WEBHOOK_SECRET_COLLECTION } from '../../emulator/src/core/emulator';
 import { HANDLED_EVENT_TYPES } from '../../src/webhooks/handlers';
 import { startTestEmulator, TEST_STRIPE_KEY, type TestEmulator } from '../support/emulator';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type Stripe from 'stripe';
 import { Entitlement, Subscription, WebhookEvent } from '../../src/entities';
 import { loadPlanCatalog } from '../../src/services/plans/plan-catalog';
-import { syncCatalog } from '../../src/services/stripe/catalog-sync';
+import { syncCatalog } from '../../src/catalog/catalog-sync';
 import { type ProcessingOutcome, WebhookProcessor } from '../../src/webhooks/pipeline/webhook-processor';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { startTestEmulator, type TestEmulator } from '../support/emulator';

@@ -1,8 +1,8 @@
 import type { DestinationStream } from 'pino';
 import type Stripe from 'stripe';
-import { isFollowing } from '../../src/services/clock';
+import { isFollowing } from '../../src/services/time/clock';
 import { loadPlanCatalog } from '../../src/services/plans/plan-catalog';
-import { syncCatalog } from '../../src/services/stripe/catalog-sync';
+import { syncCatalog } from '../../src/catalog/catalog-sync';
 import { startTestEmulator, type TestEmulator } from './emulator';
 import type { TestDatabase } from './database';
 import { startTestService, type TestService } from './service';

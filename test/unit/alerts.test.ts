@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse } from 'yaml';
 import { BillingMetrics } from '../../src/observability/metrics';
+import { METRIC_KEYS } from '../../src/services/plans/plan.types';
 
 /** ops/alerts.yml parses, every rule is complete, and every metric it names is one the service exposes. */
 
@@ -47,7 +48,7 @@ function metricNames(expr: string): string[] {
 }
 
 function exposedNames(): Set<string> {
-  const metrics = new BillingMetrics({ defaultMetrics: true });
+  const metrics = new BillingMetrics({ usageMetricKeys: METRIC_KEYS, defaultMetrics: true });
   const names = new Set<string>();
   for (const metric of metrics.registry.getMetricsAsArray()) {
     const { name, type } = metric as unknown as { name: string; type: string };

@@ -1,6 +1,6 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createCatalogSyncStripe } from '../../src/services/stripe/catalog-sync-sdk';
+import { createCatalogSyncStripe } from '../../src/catalog/catalog-sync-sdk';
 
 /** The SDK the sync runs with (npm run stripe:sync, npm run dev) reaches the server at apiBase, as itself. */
 describe('createCatalogSyncStripe', () => {

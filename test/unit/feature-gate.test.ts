@@ -1,8 +1,8 @@
 import type { Orm } from '../../src/database/database';
 import { InMemoryPubSub } from '../../src/pubsub/in-memory-pubsub';
 import { Topic } from '../../src/pubsub/topics';
-import { FeatureProvisioner } from '../../src/services/feature-provisioner';
-import { wallClock } from '../../src/services/clock';
+import { FeatureProvisioner } from '../../src/services/subscriptions/feature-provisioner';
+import { wallClock } from '../../src/services/time/clock';
 import { silentLogger } from '../../src/logging/logger';
 import { loadPlanCatalog } from '../../src/services/plans/plan-catalog';
 import type { MetricKey, Plan } from '../../src/services/plans/plan.types';

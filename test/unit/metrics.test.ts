@@ -1,4 +1,5 @@
 import { BillingMetrics } from '../../src/observability/metrics';
+import { METRIC_KEYS } from '../../src/services/plans/plan.types';
 
 /** The registry's bounded labels and the inbox read at scrape time, without a running service. */
 describe('BillingMetrics', () => {
@@ -7,7 +8,7 @@ describe('BillingMetrics', () => {
   }
 
   it('keeps operation names to a bounded set', async () => {
-    const metrics = new BillingMetrics();
+    const metrics = new BillingMetrics({ usageMetricKeys: METRIC_KEYS });
     for (let index = 0; index < 105; index++) metrics.graphql.operation(`Op${index}`, 'query', 'OK', 0.01);
     metrics.graphql.operation('Op0', 'query', 'OK', 0.01);
     metrics.graphql.operation('has space', 'query', 'OK', 0.01);
@@ -24,7 +25,7 @@ describe('BillingMetrics', () => {
   });
 
   it('reads the inbox backlog once per scrape, and leaves it out when the read fails', async () => {
-    const metrics = new BillingMetrics();
+    const metrics = new BillingMetrics({ usageMetricKeys: METRIC_KEYS });
     let reads = 0;
     let fail = false;
     const errors: unknown[] = [];
@@ -57,7 +58,7 @@ describe('BillingMetrics', () => {
   });
 
   it('reads the pending overage reports once per scrape, and leaves them out when the read fails', async () => {
-    const metrics = new BillingMetrics();
+    const metrics = new BillingMetrics({ usageMetricKeys: METRIC_KEYS });
     let reads = 0;
     let fail = false;
     const errors: unknown[] = [];
@@ -85,7 +86,7 @@ describe('BillingMetrics', () => {
   });
 
   it('counts live subscriptions up and down, and Stripe calls with their latency', async () => {
-    const metrics = new BillingMetrics();
+    const metrics = new BillingMetrics({ usageMetricKeys: METRIC_KEYS });
     metrics.graphql.subscriptionStarted();
     metrics.graphql.subscriptionStarted();
     metrics.graphql.subscriptionEnded();
@@ -99,8 +100,8 @@ describe('BillingMetrics', () => {
   });
 
   it('keeps two instances apart', async () => {
-    const first = new BillingMetrics();
-    const second = new BillingMetrics();
+    const first = new BillingMetrics({ usageMetricKeys: METRIC_KEYS });
+    const second = new BillingMetrics({ usageMetricKeys: METRIC_KEYS });
     first.payments.outcome('failed');
     expect(await text(first)).toContain('billing_payments_total{outcome="failed"} 1');
     expect(await text(second)).toContain('billing_payments_total{outcome="failed"} 0');

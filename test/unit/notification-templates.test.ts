@@ -1,7 +1,7 @@
+import { formatMoney } from '../../src/money';
 import {
   dedupeKeyOf,
   formatDate,
-  formatMoney,
   InvalidNotificationError,
   type NotificationMessageInput,
   parseNotificationMessage,

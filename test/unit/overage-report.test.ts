@@ -5,8 +5,8 @@ import {
   itemChangesFor,
   newSubscriptionItems,
   planItemOf,
-} from '../../src/services/subscription-items';
-import { isDuplicateMeterEvent } from '../../src/services/stripe/meter-event-duplicate';
+} from '../../src/services/subscriptions/subscription-items';
+import { isDuplicateMeterEvent } from '../../src/services/stripe/meter-events';
 import {
   isStampStillBillable,
   nextPassDelayMs,

@@ -1,6 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { BillingCustomer, Invoice, PaymentMethod, Subscription } from '../../entities';
-import { LIVE_STATUSES } from '../subscriptions/subscription-sync';
+import { BillingCustomer, Invoice, LIVE_STATUSES, PaymentMethod, Subscription } from '../../entities';
 
 /** Where a page of invoices starts: after the invoice with this Stripe creation time (ms) and id. */
 export interface InvoicePageStart {

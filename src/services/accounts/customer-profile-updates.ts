@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { BillingCustomer } from '../../entities';
-import type { AccountEvents } from '../account-events';
-import type { AccountProfile, CustomerChanges, CustomerManager } from '../customer-manager';
+import type { AccountEvents } from './account-events';
+import type { AccountProfile, CustomerChanges, CustomerManager } from './customer-manager';
 
 /** A user's own changes to its Stripe customer (email, name, address), announced to its live subscribers. */
 export class CustomerProfileUpdates {

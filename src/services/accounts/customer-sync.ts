@@ -3,7 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
 import { applyIfNewer } from '../../database/newest-read';
 import { BillingCustomer } from '../../entities';
-import { ACCOUNT_ID_METADATA, type CustomerManager } from '../customer-manager';
+import { ACCOUNT_ID_METADATA, type CustomerManager } from './customer-manager';
 import { idOf } from '../stripe/expandable';
 
 /**

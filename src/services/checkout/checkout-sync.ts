@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
 import type { BillingCustomer } from '../../entities';
 import type { CustomerSync } from '../accounts/customer-sync';
-import type { CheckoutRecords } from '../checkout-records';
+import type { CheckoutRecords } from './checkout-records';
 import { idOf } from '../stripe/expandable';
 import type { SubscriptionSync } from '../subscriptions/subscription-sync';
 

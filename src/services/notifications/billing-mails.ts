@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { BillingCustomer, PaymentMethod, Subscription } from '../../entities';
 import type { Logger } from '../../logging/logger';
 import type { PlanCatalog } from '../plans/plan-catalog';
-import { DUPLICATE_OF_METADATA } from '../duplicate-subscriptions';
+import { DUPLICATE_OF_METADATA } from '../stripe/metadata-keys';
 import type { Notifier } from './notifier';
 import { idOf } from '../stripe/expandable';
 

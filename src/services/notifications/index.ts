@@ -15,5 +15,5 @@ export {
   parseNotificationMessage,
 } from './messages';
 export { type EnqueueResult, type NotificationRequest, Notifier } from './notifier';
-export { formatDate, formatMoney, type RenderedMail, renderNotification } from './templates';
+export { formatDate, type RenderedMail, renderNotification } from './templates';
 export { BillingMails, type FailedInvoice, type NotifiedSubscription } from './billing-mails';

@@ -1,3 +1,4 @@
+import { formatMoney } from '../../money';
 import type {
   DisputeClosedData,
   DisputeOpenedData,
@@ -17,49 +18,8 @@ export interface RenderedMail {
   html: string;
 }
 
+/** Mails are written in US English; amounts are formatted by `src/money`, in the same locale by default. */
 const LOCALE = 'en-US';
-
-/**
- * Stripe's minor-unit exponent per currency: amounts of these currencies are already whole units (¥500 is
- * 500) or thousandths, everything else is hundredths. Stripe's list, not ISO 4217's: they differ (e.g. ISK).
- * https://docs.stripe.com/currencies#zero-decimal
- */
-const ZERO_DECIMAL = new Set([
-  'BIF',
-  'CLP',
-  'DJF',
-  'GNF',
-  'JPY',
-  'KMF',
-  'KRW',
-  'MGA',
-  'PYG',
-  'RWF',
-  'UGX',
-  'VND',
-  'VUV',
-  'XAF',
-  'XOF',
-  'XPF',
-]);
-const THREE_DECIMAL = new Set(['BHD', 'JOD', 'KWD', 'OMR', 'TND']);
-
-function minorUnitExponent(currency: string): number {
-  if (ZERO_DECIMAL.has(currency)) return 0;
-  if (THREE_DECIMAL.has(currency)) return 3;
-  return 2;
-}
-
-/**
- * An amount in integer minor units (as Stripe and our tables keep it) for a reader: 1900 USD → "$19.00",
- * 500 JPY → "¥500". The only place an amount becomes a fraction, and only for display.
- */
-export function formatMoney(amountMinor: number, currency: string): string {
-  const code = currency.toUpperCase();
-  return new Intl.NumberFormat(LOCALE, { style: 'currency', currency: code }).format(
-    amountMinor / 10 ** minorUnitExponent(code),
-  );
-}
 
 /** A date for a reader, in UTC so every instance writes the same mail: "December 3, 2026". */
 export function formatDate(date: Date): string {

@@ -46,6 +46,10 @@ function checkMetrics(file: CheckedFile, fail: Fail): void {
   }
 }
 
+type PlanEntry = CheckedFile['plans'][number];
+/** The path of a field of the plan being checked. */
+type At = (...rest: Array<string | number>) => Array<string | number>;
+
 function checkPlans(file: CheckedFile, fail: Fail): void {
   const seenKeys = new Map<string, number>();
   const seenProducts = new Map<string, number>();
@@ -53,7 +57,7 @@ function checkPlans(file: CheckedFile, fail: Fail): void {
   const meteredMetrics = new Set(file.meteredPrices.map((price) => price.metric));
 
   file.plans.forEach((plan, index) => {
-    const at = (...rest: Array<string | number>) => ['plans', index, ...rest];
+    const at: At = (...rest) => ['plans', index, ...rest];
     const earlier = seenKeys.get(plan.key);
     if (earlier !== undefined) fail(at('key'), `plan key ${plan.key} is used twice (also plans[${earlier}])`);
     seenKeys.set(plan.key, index);
@@ -63,77 +67,91 @@ function checkPlans(file: CheckedFile, fail: Fail): void {
         fail(at('productKey'), `productKey ${plan.productKey} is used twice (also plans[${other}])`);
       seenProducts.set(plan.productKey, index);
     }
-
-    // A second price for the same interval would make "the monthly price of starter" ambiguous.
-    const intervals = new Set<string>();
-    plan.prices.forEach((price, priceIndex) => {
-      if (intervals.has(price.interval)) {
-        fail(
-          at('prices', priceIndex, 'interval'),
-          `plan ${plan.key} has more than one ${price.interval}ly price`,
-        );
-      }
-      intervals.add(price.interval);
-    });
-
-    if (plan.key === FREE_PLAN_KEY) {
-      if (plan.prices.length > 0) fail(at('prices'), 'the free plan has no Stripe price: set `prices: []`');
-      if (plan.salesLed) fail(at('salesLed'), 'the free plan cannot be sales-led');
-      if (plan.productKey)
-        fail(at('productKey'), 'the free plan has no Stripe product: set `productKey: null`');
-    } else {
-      if (!plan.productKey)
-        fail(at('productKey'), `plan ${plan.key} needs a productKey: Stripe bills it through a product`);
-      if (plan.salesLed && plan.prices.length > 0) {
-        fail(
-          at('prices'),
-          `plan ${plan.key} is sales-led: it has no self-serve price (an admin sets a custom one)`,
-        );
-      }
-      if (!plan.salesLed && plan.prices.length === 0) {
-        fail(at('prices'), `plan ${plan.key} is self-serve but has no price: add one, or set salesLed: true`);
-      }
-    }
-
-    // Every plan lists the same features, so a misspelt feature key is an error instead of a silent `false`.
-    const keys = Object.keys(plan.features).sort();
-    if (keys.join(',') !== featureKeys.join(',')) {
-      const missing = featureKeys.filter((key) => !keys.includes(key));
-      const extra = keys.filter((key) => !featureKeys.includes(key));
-      const parts = [
-        missing.length ? `missing ${missing.join(', ')}` : '',
-        extra.length ? `unknown ${extra.join(', ')}` : '',
-      ].filter(Boolean);
-      fail(at('features'), `plan ${plan.key} must list the same features as plans[0] (${parts.join('; ')})`);
-    }
-
-    const limited = new Set<string>();
-    plan.limits.forEach((limit, limitIndex) => {
-      if (!file.metrics[limit.metric]) {
-        fail(at('limits', limitIndex, 'metric'), `metric ${limit.metric} is not declared under metrics`);
-      }
-      if (limited.has(limit.metric)) {
-        fail(at('limits', limitIndex, 'metric'), `plan ${plan.key} limits ${limit.metric} twice`);
-      }
-      limited.add(limit.metric);
-      if (limit.overLimit === 'bill_overage' && !meteredMetrics.has(limit.metric)) {
-        fail(
-          at('limits', limitIndex, 'overLimit'),
-          `bill_overage needs a metered price for ${limit.metric} under meteredPrices`,
-        );
-      }
-    });
-    const unlimited = METRIC_KEYS.filter((metric) => !limited.has(metric));
-    if (unlimited.length > 0) {
-      fail(
-        at('limits'),
-        `plan ${plan.key} has no limit for ${unlimited.join(', ')} (use included: unlimited)`,
-      );
-    }
+    checkPriceIntervals(plan, at, fail);
+    if (plan.key === FREE_PLAN_KEY) checkFreePlan(plan, at, fail);
+    else checkPaidPlan(plan, at, fail);
+    checkFeatures(plan, featureKeys, at, fail);
+    checkLimits(plan, file, meteredMetrics, at, fail);
   });
 
   if (!seenKeys.has(FREE_PLAN_KEY)) {
     fail(['plans'], 'a plan with key `free` is required: accounts without a subscription are on it');
+  }
+}
+
+/** A second price for the same interval would make "the monthly price of starter" ambiguous. */
+function checkPriceIntervals(plan: PlanEntry, at: At, fail: Fail): void {
+  const intervals = new Set<string>();
+  plan.prices.forEach((price, priceIndex) => {
+    if (intervals.has(price.interval)) {
+      fail(
+        at('prices', priceIndex, 'interval'),
+        `plan ${plan.key} has more than one ${price.interval}ly price`,
+      );
+    }
+    intervals.add(price.interval);
+  });
+}
+
+function checkFreePlan(plan: PlanEntry, at: At, fail: Fail): void {
+  if (plan.prices.length > 0) fail(at('prices'), 'the free plan has no Stripe price: set `prices: []`');
+  if (plan.salesLed) fail(at('salesLed'), 'the free plan cannot be sales-led');
+  if (plan.productKey) fail(at('productKey'), 'the free plan has no Stripe product: set `productKey: null`');
+}
+
+function checkPaidPlan(plan: PlanEntry, at: At, fail: Fail): void {
+  if (!plan.productKey)
+    fail(at('productKey'), `plan ${plan.key} needs a productKey: Stripe bills it through a product`);
+  if (plan.salesLed && plan.prices.length > 0) {
+    fail(
+      at('prices'),
+      `plan ${plan.key} is sales-led: it has no self-serve price (an admin sets a custom one)`,
+    );
+  }
+  if (!plan.salesLed && plan.prices.length === 0) {
+    fail(at('prices'), `plan ${plan.key} is self-serve but has no price: add one, or set salesLed: true`);
+  }
+}
+
+/** Every plan lists the same features, so a misspelt feature key is an error instead of a silent `false`. */
+function checkFeatures(plan: PlanEntry, featureKeys: string[], at: At, fail: Fail): void {
+  const keys = Object.keys(plan.features).sort();
+  if (keys.join(',') === featureKeys.join(',')) return;
+  const missing = featureKeys.filter((key) => !keys.includes(key));
+  const extra = keys.filter((key) => !featureKeys.includes(key));
+  const parts = [
+    missing.length ? `missing ${missing.join(', ')}` : '',
+    extra.length ? `unknown ${extra.join(', ')}` : '',
+  ].filter(Boolean);
+  fail(at('features'), `plan ${plan.key} must list the same features as plans[0] (${parts.join('; ')})`);
+}
+
+function checkLimits(
+  plan: PlanEntry,
+  file: CheckedFile,
+  meteredMetrics: ReadonlySet<string>,
+  at: At,
+  fail: Fail,
+): void {
+  const limited = new Set<string>();
+  plan.limits.forEach((limit, limitIndex) => {
+    if (!file.metrics[limit.metric]) {
+      fail(at('limits', limitIndex, 'metric'), `metric ${limit.metric} is not declared under metrics`);
+    }
+    if (limited.has(limit.metric)) {
+      fail(at('limits', limitIndex, 'metric'), `plan ${plan.key} limits ${limit.metric} twice`);
+    }
+    limited.add(limit.metric);
+    if (limit.overLimit === 'bill_overage' && !meteredMetrics.has(limit.metric)) {
+      fail(
+        at('limits', limitIndex, 'overLimit'),
+        `bill_overage needs a metered price for ${limit.metric} under meteredPrices`,
+      );
+    }
+  });
+  const unlimited = METRIC_KEYS.filter((metric) => !limited.has(metric));
+  if (unlimited.length > 0) {
+    fail(at('limits'), `plan ${plan.key} has no limit for ${unlimited.join(', ')} (use included: unlimited)`);
   }
 }
 

@@ -9,17 +9,7 @@ import {
   type SubscriptionStatus,
 } from '../../entities';
 import type { PlanCatalog } from '../plans/plan-catalog';
-import { planItemOf } from '../subscription-items';
-
-/** Statuses in which a subscription still gives its plan (past_due only within the grace period, see issue 5). */
-export const LIVE_STATUSES: readonly SubscriptionStatus[] = [
-  'trialing',
-  'active',
-  'past_due',
-  'unpaid',
-  'incomplete',
-  'paused',
-];
+import { planItemOf } from './subscription-items';
 
 /** The subscription metadata key that names the plan (enterprise subscriptions have custom prices). */
 export const PLAN_KEY_METADATA = 'plan_key';

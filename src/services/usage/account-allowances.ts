@@ -1,9 +1,15 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { Entitlement, Subscription, type SubscriptionStatus, UsageCounter } from '../../entities';
-import { entitlementsOf as planEntitlements, type FeatureProvisioner } from '../feature-provisioner';
+import {
+  Entitlement,
+  LIVE_STATUSES,
+  Subscription,
+  type SubscriptionStatus,
+  UsageCounter,
+} from '../../entities';
+import { entitlementsOf as planEntitlements } from '../plans/plan-entitlements';
+import type { EntitlementProvisioning } from './entitlement-provisioning';
 import type { MetricKey, MetricKind, OverLimitBehavior, Plan } from '../plans/plan.types';
 import type { PlanCatalog } from '../plans/plan-catalog';
-import { LIVE_STATUSES } from '../subscriptions/subscription-sync';
 import { overLimitRuleOf } from './over-limit-rule';
 import { type BillingPeriodSource, type UsagePeriod, usagePeriodAt } from './usage-period';
 
@@ -61,7 +67,7 @@ export async function loadAccountAllowances(
   em: EntityManager,
   accountIds: string[],
   catalog: PlanCatalog,
-  provisioner: FeatureProvisioner,
+  provisioner: EntitlementProvisioning,
   now: Date,
 ): Promise<Map<string, AccountAllowances>> {
   const [subscriptions, stored, counters] = await Promise.all([
@@ -106,7 +112,7 @@ function allowancesOf(
   stored: Entitlement[],
   counters: CounterAllowance[],
   catalog: PlanCatalog,
-  provisioner: FeatureProvisioner,
+  provisioner: EntitlementProvisioning,
   now: Date,
 ): AccountAllowances {
   const plan = provisioner.effectivePlan(subscription, now);

@@ -1,9 +1,9 @@
 import type { Orm } from '../../database/database';
 import { EntitlementOverride } from '../../entities';
 import { BadUserInputError } from '../../errors';
-import type { AccountEvents } from '../account-events';
-import type { Clock } from '../clock';
-import type { FeatureProvisioner } from '../feature-provisioner';
+import type { AccountEvents } from '../accounts/account-events';
+import type { Clock } from '../time/clock';
+import type { EntitlementProvisioning } from './entitlement-provisioning';
 import type { PlanCatalog } from '../plans/plan-catalog';
 import { METRIC_KEYS } from '../plans/plan.types';
 
@@ -24,7 +24,7 @@ export class EntitlementOverrides {
   constructor(
     private readonly orm: Orm,
     private readonly catalog: PlanCatalog,
-    private readonly provisioner: FeatureProvisioner,
+    private readonly provisioner: EntitlementProvisioning,
     private readonly events: AccountEvents,
     private readonly clock: Clock,
   ) {}

@@ -1,8 +1,8 @@
 import type { Orm } from '../../database/database';
 import type { BillingPubSub } from '../../pubsub/pubsub';
 import { type EntitlementsChangedPayload, Topic } from '../../pubsub/topics';
-import { type Clock, wallClock } from '../clock';
-import type { FeatureProvisioner } from '../feature-provisioner';
+import { type Clock, wallClock } from '../time/clock';
+import type { EntitlementProvisioning } from './entitlement-provisioning';
 import type { Logger } from '../../logging/logger';
 import type { PlanCatalog } from '../plans/plan-catalog';
 import { type AccountAllowances, loadAccountAllowances } from './account-allowances';
@@ -50,7 +50,7 @@ export class FeatureGate {
   constructor(
     private readonly orm: Orm,
     private readonly catalog: PlanCatalog,
-    private readonly provisioner: FeatureProvisioner,
+    private readonly provisioner: EntitlementProvisioning,
     private readonly pubSub: BillingPubSub,
     private readonly logger: Logger,
     private readonly clock: Clock = wallClock,

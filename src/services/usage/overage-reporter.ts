@@ -4,15 +4,16 @@ import { BillingError, ErrorCode } from '../../errors';
 import type { Logger } from '../../logging/logger';
 import type { PlanCatalog } from '../plans/plan-catalog';
 import type { MetricKey } from '../plans/plan.types';
-import { METER_CUSTOMER_PAYLOAD_KEY, METER_VALUE_PAYLOAD_KEY } from '../stripe/catalog-meters';
-import { isDuplicateMeterEvent } from '../stripe/meter-event-duplicate';
+import {
+  isDuplicateMeterEvent,
+  METER_CUSTOMER_PAYLOAD_KEY,
+  METER_VALUE_PAYLOAD_KEY,
+} from '../stripe/meter-events';
 import type { StripeClient } from '../stripe/stripe-client';
 import {
   nextPassDelayMs,
   overageIdentifier,
   overageOf,
-  type Period,
-  REPORT_HORIZON_MS,
   RETRY_RULES,
   type RetryRules,
   reportTimestamp,
@@ -21,6 +22,21 @@ import {
   STAMP_RULES,
   type StampRules,
 } from './overage-report';
+import {
+  billingPeriodsOf,
+  type ClaimedReport,
+  type ClaimMode,
+  type DueCounter,
+  earliestBilledPeriodEnd,
+  findDueCounters,
+  lockCounter,
+  markFailed,
+  markReported,
+  dateOf,
+  secondsOf,
+  writePending,
+} from './overage-report-store';
+import { PassSchedule } from './pass-schedule';
 
 export interface OverageReporterOptions {
   /** The root EntityManager (`orm.em`); the reporter forks its own. */
@@ -57,35 +73,8 @@ export interface OverageReportSummary {
   failed: number;
 }
 
-interface DueCounter {
-  id: string;
-}
-
-/** A counter claimed for a report: what the report sends, stored with the counter before it is sent. */
-interface ClaimedReport {
-  counterId: string;
-  accountId: string;
-  metric: string;
-  stripeCustomerId: string;
-  reported: number;
-  /** The total the report raises `overage_reported` to (`overage_pending`). */
-  pending: number;
-  /** The meter event's timestamp, Unix seconds (`overage_pending_timestamp`). */
-  timestamp: number;
-  /** Failed sends of this report so far. */
-  failures: number;
-}
-
-/** How a pass takes its counters: a regular pass leaves alone what another holds or what waits out a back-off. */
-interface ClaimMode {
-  /** `flushAccount`: wait for a row another reporter is locking, and send even a report in back-off. */
-  immediate: boolean;
-}
-
 /** Stripe took the event now, or had it from an earlier send (a resend refused as a duplicate). */
 type Delivery = 'sent' | 'already_delivered';
-
-type Row = Record<string, unknown>;
 
 const MINIMUM_DELAY_MS = 1000;
 
@@ -121,11 +110,10 @@ export class OverageReporter {
   private readonly leaseMs: number;
   private readonly maxPerPass: number;
   private readonly now: () => Date;
-
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<unknown> | null = null;
-  private scheduling: Promise<void> | null = null;
-  private stopping = false;
+  private readonly schedule = new PassSchedule(
+    () => this.nextDelayMs(),
+    () => this.regularPass(),
+  );
 
   constructor(options: OverageReporterOptions) {
     this.em = options.em;
@@ -143,17 +131,12 @@ export class OverageReporter {
 
   /** Starts the periodic passes (the first one interval after start, or sooner before a period closes). */
   start(): void {
-    if (this.scheduling || this.stopping) return;
-    this.scheduleNext();
+    this.schedule.start();
   }
 
   /** Stops the passes and waits for one in progress, which finishes the report it is sending. */
-  async stop(): Promise<void> {
-    this.stopping = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await this.scheduling;
-    await this.running;
+  stop(): Promise<void> {
+    return this.schedule.stop();
   }
 
   /**
@@ -193,7 +176,7 @@ export class OverageReporter {
   ): Promise<OverageReportSummary> {
     const summary: OverageReportSummary = { reported: 0, units: 0, failed: 0 };
     for (const counter of due) {
-      if (interruptible && this.stopping) break;
+      if (interruptible && this.schedule.stopped) break;
       // A pending report goes first, exactly as it was; then whatever overage came on top of it.
       for (;;) {
         const claimed = await this.claim(counter.id, { immediate });
@@ -209,43 +192,13 @@ export class OverageReporter {
     return summary;
   }
 
-  /**
-   * Counters with overage to report (a pending report, or more overage than reported) whose overage Stripe can
-   * still bill: the usage period ended less than 35 days ago, or lies inside a Stripe billing period that is
-   * still open (the monthly slices of a yearly subscription). Only accounts with a Stripe customer that is not
-   * deleted (the others are skipped: there is nobody to bill). A regular pass leaves out reports waiting out a
-   * back-off or held by another reporter, and takes fresh reports before ones that failed, so failing rows never
-   * hold the others back.
-   */
-  private async dueCounters(scope: { accountId?: string } = {}): Promise<DueCounter[]> {
-    const now = this.now();
-    const horizon = new Date(now.getTime() - REPORT_HORIZON_MS);
-    const billingOpenSince = new Date(now.getTime() - this.stampRules.lateUsageWindowMs);
-    const forAccount = scope.accountId !== undefined;
-    const accountOf = (alias: string) => (forAccount ? `and ${alias}."account_id" = ?` : '');
-    const account = forAccount ? [scope.accountId] : [];
-    return this.em.fork().execute<DueCounter[]>(
-      `with "reportable" as (
-         select c."id" from "usage_counter" c where c."period_end" > ? ${accountOf('c')}
-         union
-         select c."id" from "subscription" s
-           join "usage_counter" c on c."account_id" = s."account_id"
-                and c."period_start" >= s."current_period_start" and c."period_end" <= s."current_period_end"
-          where s."current_period_end" > ? ${accountOf('s')}
-       )
-       select c."id" from "reportable" r
-         join "usage_counter" c on c."id" = r."id"
-         join "billing_customer" b on b."account_id" = c."account_id"
-              and b."stripe_customer_id" is not null and b."deleted_at" is null
-        where (c."overage_pending" is not null
-               or (c."over_limit" = 'bill_overage' and c."included" is not null
-                   and c."peak" - c."included" > c."overage_reported"))
-          ${forAccount ? '' : 'and (c."overage_next_attempt_at" is null or c."overage_next_attempt_at" <= ?)'}
-        order by c."overage_attempts", c."period_end", c."id"
-        limit ?`,
-      [horizon, ...account, billingOpenSince, ...account, ...(forAccount ? [] : [now]), this.maxPerPass],
-      'all',
-    );
+  private dueCounters(scope: { accountId?: string } = {}): Promise<DueCounter[]> {
+    return findDueCounters(this.em, {
+      now: this.now(),
+      lateUsageWindowMs: this.stampRules.lateUsageWindowMs,
+      maxPerPass: this.maxPerPass,
+      ...scope,
+    });
   }
 
   /**
@@ -285,22 +238,7 @@ export class OverageReporter {
         }
         report = { pending: Number(row.overage_pending), timestamp, failures: Number(row.overage_attempts) };
       }
-      await tx.execute(
-        `update "usage_counter"
-            set "overage_pending" = ?, "overage_pending_timestamp" = ?,
-                "overage_pending_since" = coalesce("overage_pending_since", ?), "overage_attempts" = ?,
-                "overage_next_attempt_at" = ?, "updated_at" = now()
-          where "id" = ?`,
-        [
-          report.pending,
-          new Date(report.timestamp * 1000),
-          now,
-          report.failures,
-          new Date(now.getTime() + this.leaseMs),
-          counterId,
-        ],
-        'run',
-      );
+      await writePending(tx, counterId, report, now, new Date(now.getTime() + this.leaseMs));
       return {
         counterId,
         accountId,
@@ -386,114 +324,48 @@ export class OverageReporter {
     );
   }
 
-  private async markReported(report: ClaimedReport): Promise<void> {
-    await this.em.fork().execute(
-      `update "usage_counter"
-          set "overage_reported" = greatest("overage_reported", ?), "overage_pending" = null,
-              "overage_pending_timestamp" = null, "overage_pending_since" = null, "overage_attempts" = 0,
-              "overage_next_attempt_at" = null, "updated_at" = now()
-        where "id" = ? and "overage_pending" = ?`,
-      [report.pending, report.counterId, report.pending],
-      'run',
-    );
+  private markReported(report: ClaimedReport): Promise<void> {
+    return markReported(this.em, report);
   }
 
   /** Counts the failure and sets when the report is tried next: later with each failure (`retryDelayMs`). */
-  private async markFailed(report: ClaimedReport): Promise<void> {
+  private markFailed(report: ClaimedReport): Promise<void> {
     const failures = report.failures + 1;
     const nextAttemptAt = new Date(this.now().getTime() + retryDelayMs(failures, this.retryRules));
-    await this.em.fork().execute(
-      `update "usage_counter"
-          set "overage_attempts" = ?, "overage_next_attempt_at" = ?, "updated_at" = now()
-        where "id" = ? and "overage_pending" = ?`,
-      [failures, nextAttemptAt, report.counterId, report.pending],
-      'run',
-    );
+    return markFailed(this.em, report, failures, nextAttemptAt);
   }
 
-  private scheduleNext(): void {
-    this.scheduling = this.nextDelayMs()
-      .catch((error: unknown) => {
-        this.logger.error({ err: error }, 'overage reporter could not read the next period end');
-        return this.intervalMs;
-      })
-      .then((delayMs) => {
-        if (this.stopping) return;
-        this.timer = setTimeout(() => {
-          this.timer = null;
-          this.running = this.dueCounters()
-            .then((due) => this.reportEach(due, { interruptible: true, immediate: false }))
-            .then((summary) => {
-              if (summary.reported > 0 || summary.failed > 0)
-                this.logger.info({ ...summary }, 'overage pass');
-            })
-            .catch((error: unknown) => this.logger.error({ err: error }, 'overage reporting pass failed'))
-            .finally(() => {
-              this.running = null;
-              if (!this.stopping) this.scheduleNext();
-            });
-        }, delayMs);
-        // The reporter never keeps the process alive on its own.
-        this.timer.unref();
+  /** One pass of the schedule: stops early on `stop()`, logs what it did or why it failed, never throws. */
+  private async regularPass(): Promise<void> {
+    try {
+      const summary = await this.reportEach(await this.dueCounters(), {
+        interruptible: true,
+        immediate: false,
       });
+      if (summary.reported > 0 || summary.failed > 0) this.logger.info({ ...summary }, 'overage pass');
+    } catch (error) {
+      this.logger.error({ err: error }, 'overage reporting pass failed');
+    }
   }
 
+  /** Until the next pass: the interval, or less when a period that bills overage closes sooner. */
   private async nextDelayMs(): Promise<number> {
     const now = this.now();
-    const rows = await this.em.fork().execute<Array<{ next_end: Date | string | null }>>(
-      `select min("period_end") as next_end from "usage_counter"
-        where "over_limit" = 'bill_overage' and "included" is not null and "period_end" > ?`,
-      [new Date(now.getTime() + this.closeLeadMs)],
-      'all',
-    );
-    const nextEnd = rows[0]?.next_end;
-    return nextPassDelayMs({
-      now,
-      intervalMs: this.intervalMs,
-      closeLeadMs: this.closeLeadMs,
-      minimumMs: MINIMUM_DELAY_MS,
-      earliestPeriodEnd: nextEnd ? new Date(nextEnd) : null,
-    });
+    try {
+      const earliestPeriodEnd = await earliestBilledPeriodEnd(
+        this.em,
+        new Date(now.getTime() + this.closeLeadMs),
+      );
+      return nextPassDelayMs({
+        now,
+        intervalMs: this.intervalMs,
+        closeLeadMs: this.closeLeadMs,
+        minimumMs: MINIMUM_DELAY_MS,
+        earliestPeriodEnd,
+      });
+    } catch (error) {
+      this.logger.error({ err: error }, 'overage reporter could not read the next period end');
+      return this.intervalMs;
+    }
   }
-}
-
-/**
- * The counter row with its Stripe customer, locked for this transaction. A regular pass skips a row another
- * reporter is locking or that waits out a back-off or a lease; `immediate` waits for the lock and takes it anyway.
- */
-async function lockCounter(
-  tx: EntityManager,
-  counterId: string,
-  { immediate }: ClaimMode,
-  now: Date,
-): Promise<Row | undefined> {
-  const rows = await tx.execute<Row[]>(
-    `select c.*, b."stripe_customer_id" from "usage_counter" c
-       join "billing_customer" b on b."account_id" = c."account_id"
-      where c."id" = ? and b."stripe_customer_id" is not null and b."deleted_at" is null
-        ${immediate ? '' : 'and (c."overage_next_attempt_at" is null or c."overage_next_attempt_at" <= ?)'}
-      for update of c ${immediate ? '' : 'skip locked'}`,
-    immediate ? [counterId] : [counterId, now],
-    'all',
-  );
-  return rows[0];
-}
-
-/** The billing periods the account's subscriptions are in, as our rows hold them (what Stripe last told us). */
-async function billingPeriodsOf(tx: EntityManager, accountId: string): Promise<Period[]> {
-  const rows = await tx.execute<Array<{ start: Date | string; end: Date | string }>>(
-    `select "current_period_start" as "start", "current_period_end" as "end" from "subscription"
-      where "account_id" = ? and "current_period_start" is not null and "current_period_end" is not null`,
-    [accountId],
-    'all',
-  );
-  return rows.map((row) => ({ start: dateOf(row.start), end: dateOf(row.end) }));
-}
-
-function dateOf(value: unknown): Date {
-  return new Date(value as string | Date);
-}
-
-function secondsOf(value: unknown): number {
-  return Math.floor(dateOf(value).getTime() / 1000);
 }

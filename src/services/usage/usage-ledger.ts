@@ -76,6 +76,23 @@ export async function lockCountersAndFindRecorded(
   records: Array<{ accountId: string; idempotencyKey: string }>,
   now: Date,
 ): Promise<{ counters: Map<string, LockedCounter>; recorded: Map<string, RecordedUse> }> {
+  const lookups = records.map((record) => ({
+    account_id: record.accountId,
+    idempotency_key: record.idempotencyKey,
+  }));
+  const { rows } = await transactionOf(em).raw<{ rows: LockedOrRecordedRow[] }>(LOCK_AND_FIND_RECORDED_SQL, [
+    JSON.stringify(wantedCountersOf(keys)),
+    now,
+    now,
+    now,
+    now,
+    JSON.stringify(lookups),
+  ]);
+  return lockedAndRecordedOf(rows);
+}
+
+/** The counters to create or lock, as rows, sorted by key: every transaction locks them in the same order. */
+function wantedCountersOf(keys: CounterKey[]) {
   // Code-unit order, never localeCompare: a locale may ignore the separator, and every instance must agree.
   const sorted = [...keys].sort((a, b) => {
     const [left, right] = [
@@ -84,7 +101,7 @@ export async function lockCountersAndFindRecorded(
     ];
     return left < right ? -1 : left > right ? 1 : 0;
   });
-  const counters = sorted.map((key) => ({
+  return sorted.map((key) => ({
     id: crypto.randomUUID(),
     account_id: key.accountId,
     metric: key.metric,
@@ -94,61 +111,18 @@ export async function lockCountersAndFindRecorded(
     over_limit: key.overLimit,
     kind: key.kind,
   }));
-  const lookups = records.map((record) => ({
-    account_id: record.accountId,
-    idempotency_key: record.idempotencyKey,
-  }));
-  const { rows } = await transactionOf(em).raw<{
-    rows: Array<{ counter: CounterRow | null; recorded: RecordedRow | null }>;
-  }>(
-    `with wanted as (
-       select * from jsonb_to_recordset(?::jsonb)
-         as w(id uuid, account_id varchar, metric varchar, period_start timestamptz, period_end timestamptz,
-              included bigint, over_limit varchar, kind varchar)
-     ),
-     locked as (
-       insert into usage_counter (id, created_at, updated_at, account_id, metric, period_start, period_end, included,
-                                  plan_included, over_limit, used, peak, level_at)
-       select w.id, ?, ?, w.account_id, w.metric, w.period_start, w.period_end, w.included, w.included, w.over_limit,
-              coalesce(previous.used, 0), coalesce(previous.used, 0), previous.level_at
-       from wanted w
-       left join lateral (
-         select p.used, p.level_at from usage_counter p
-         where w.kind = 'gauge' and p.account_id = w.account_id and p.metric = w.metric
-           and p.period_start < w.period_start
-         order by p.period_start desc limit 1
-       ) previous on true
-       -- The rows keep the array's order: they are locked in the sorted order.
-       on conflict (account_id, metric, period_start) do update
-         -- Once a period's overage was billable it stays so: use past the allowance made while the subscription
-         -- was active is billed even if it falls past due later (further use past it is refused then).
-         set over_limit = case when excluded.over_limit = 'bill_overage' then excluded.over_limit
-                               else usage_counter.over_limit end
-       returning id, account_id, metric, period_start, period_end, used, peak, level_at, included, plan_included,
-                 over_limit, reserved,
-                 threshold_notified, revision
-     ),
-     -- An UPDATE skips rows another transaction changed first (it re-checks them), so each expired hold is
-     -- dropped by exactly one transaction; it runs once the counters above are locked (it reads their ids).
-     expired as (
-       update usage_reservation r set status = 'expired', updated_at = ?
-       where r.counter_id in (select id from locked where reserved > 0) and r.status = 'held' and r.expires_at <= ?
-       returning r.counter_id, r.quantity
-     ),
-     dropped as (select counter_id, sum(quantity) as quantity from expired group by counter_id),
-     seen as (
-       select r.account_id, r.idempotency_key, r.metric, r.quantity from usage_record r
-       join jsonb_to_recordset(?::jsonb) as k(account_id varchar, idempotency_key varchar)
-         on r.account_id = k.account_id and r.idempotency_key = k.idempotency_key
-     )
-     select row_to_json(l) as counter, null::json as recorded
-       from (select locked.*, locked.reserved - coalesce(dropped.quantity, 0) as live_reserved,
-                    coalesce(dropped.quantity, 0) as dropped
-               from locked left join dropped on dropped.counter_id = locked.id) l
-     union all
-     select null, row_to_json(seen) from seen`,
-    [JSON.stringify(counters), now, now, now, now, JSON.stringify(lookups)],
-  );
+}
+
+/** One row of `LOCK_AND_FIND_RECORDED_SQL`: a locked counter, or a record already made under a key. */
+interface LockedOrRecordedRow {
+  counter: CounterRow | null;
+  recorded: RecordedRow | null;
+}
+
+function lockedAndRecordedOf(rows: LockedOrRecordedRow[]): {
+  counters: Map<string, LockedCounter>;
+  recorded: Map<string, RecordedUse>;
+} {
   const locked = new Map<string, LockedCounter>();
   const recorded = new Map<string, RecordedUse>();
   for (const row of rows) {
@@ -164,6 +138,57 @@ export async function lockCountersAndFindRecorded(
   }
   return { counters: locked, recorded };
 }
+
+/**
+ * Parameters: the wanted counters (JSON), now four times (created, updated, the expiry's update and its
+ * cut-off), the record lookups (JSON). See `lockCountersAndFindRecorded`.
+ */
+const LOCK_AND_FIND_RECORDED_SQL = `with wanted as (
+     select * from jsonb_to_recordset(?::jsonb)
+       as w(id uuid, account_id varchar, metric varchar, period_start timestamptz, period_end timestamptz,
+            included bigint, over_limit varchar, kind varchar)
+   ),
+   locked as (
+     insert into usage_counter (id, created_at, updated_at, account_id, metric, period_start, period_end, included,
+                                plan_included, over_limit, used, peak, level_at)
+     select w.id, ?, ?, w.account_id, w.metric, w.period_start, w.period_end, w.included, w.included, w.over_limit,
+            coalesce(previous.used, 0), coalesce(previous.used, 0), previous.level_at
+     from wanted w
+     left join lateral (
+       select p.used, p.level_at from usage_counter p
+       where w.kind = 'gauge' and p.account_id = w.account_id and p.metric = w.metric
+         and p.period_start < w.period_start
+       order by p.period_start desc limit 1
+     ) previous on true
+     -- The rows keep the array's order: they are locked in the sorted order.
+     on conflict (account_id, metric, period_start) do update
+       -- Once a period's overage was billable it stays so: use past the allowance made while the subscription
+       -- was active is billed even if it falls past due later (further use past it is refused then).
+       set over_limit = case when excluded.over_limit = 'bill_overage' then excluded.over_limit
+                             else usage_counter.over_limit end
+     returning id, account_id, metric, period_start, period_end, used, peak, level_at, included, plan_included,
+               over_limit, reserved,
+               threshold_notified, revision
+   ),
+   -- An UPDATE skips rows another transaction changed first (it re-checks them), so each expired hold is
+   -- dropped by exactly one transaction; it runs once the counters above are locked (it reads their ids).
+   expired as (
+     update usage_reservation r set status = 'expired', updated_at = ?
+     where r.counter_id in (select id from locked where reserved > 0) and r.status = 'held' and r.expires_at <= ?
+     returning r.counter_id, r.quantity
+   ),
+   dropped as (select counter_id, sum(quantity) as quantity from expired group by counter_id),
+   seen as (
+     select r.account_id, r.idempotency_key, r.metric, r.quantity from usage_record r
+     join jsonb_to_recordset(?::jsonb) as k(account_id varchar, idempotency_key varchar)
+       on r.account_id = k.account_id and r.idempotency_key = k.idempotency_key
+   )
+   select row_to_json(l) as counter, null::json as recorded
+     from (select locked.*, locked.reserved - coalesce(dropped.quantity, 0) as live_reserved,
+                  coalesce(dropped.quantity, 0) as dropped
+             from locked left join dropped on dropped.counter_id = locked.id) l
+   union all
+   select null, row_to_json(seen) from seen`;
 
 /**
  * Inserts the new records and saves the counters' new figures (each changed row's revision goes up by one) in

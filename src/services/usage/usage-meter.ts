@@ -1,13 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Orm } from '../../database/database';
 import { UsageCounter } from '../../entities';
 import { BadUserInputError, BillingError, ErrorCode } from '../../errors';
-import type { Clock } from '../clock';
-import type { Logger } from '../../logging/logger';
-import type { Notifier } from '../notifications/notifier';
 import type { AccountAllowances, MetricAllowance } from './account-allowances';
-import type { FeatureGate } from './feature-gate';
-import type { CounterCopy, UsageCopies } from './usage-copies';
+import type { CounterCopy } from './usage-copies';
 import {
   type CounterKey,
   counterKeyOf,
@@ -18,23 +13,17 @@ import {
   saveRecordsAndCounters,
 } from './usage-ledger';
 import { type UsagePeriod, usagePeriodAt } from './usage-period';
-import type { UsagePublisher } from './usage-publisher';
 import { type UsageFigures, usageFiguresOf } from './usage-reader';
 import { limitExceeded, metricNotAvailable } from './usage-limits';
 import { emailsOf, queueThresholdMail, thresholdToTell } from './usage-thresholds';
 import { type UsageEvent, type ValidUsageEvent, validateUsageEvents } from './usage-validation';
+import type { UsageWriting } from './usage-writing';
 
 export interface RecordOutcome {
   /** The idempotency key was already recorded: nothing was added. */
   duplicate: boolean;
   /** The metric's usage right after this record. */
   usage: UsageFigures;
-}
-
-/** What the meter reports to monitoring (the metrics registry fits). */
-export interface UsageMetricsSink {
-  recorded(metric: string, count: number): void;
-  rejected(metric: string, reason: string): void;
 }
 
 /** Another transaction recorded one of our keys first; the batch is run again and sees it as a duplicate. */
@@ -61,16 +50,7 @@ interface PlannedEvent {
  * runs and only the copies are skipped.
  */
 export class UsageMeter {
-  constructor(
-    private readonly orm: Orm,
-    private readonly gate: FeatureGate,
-    private readonly copies: UsageCopies,
-    private readonly publisher: UsagePublisher,
-    private readonly notifier: Notifier,
-    private readonly logger: Logger,
-    private readonly clock: Clock,
-    private readonly metrics: UsageMetricsSink | null = null,
-  ) {}
+  constructor(private readonly writing: UsageWriting) {}
 
   /** One use of a metric (see `recordBatch`). */
   async record(
@@ -86,12 +66,12 @@ export class UsageMeter {
 
   /** Records every event or none (a bad or over-limit one fails the call); outcomes in the order given. */
   async recordBatch(events: readonly UsageEvent[]): Promise<RecordOutcome[]> {
-    const now = this.clock.now();
+    const now = this.writing.clock.now();
     let valid: ValidUsageEvent[];
     try {
       valid = validateUsageEvents(events, now);
     } catch (error) {
-      this.metrics?.rejected(events[0]?.metric ?? 'unknown', ErrorCode.BAD_USER_INPUT);
+      this.writing.metrics?.rejected(events[0]?.metric ?? 'unknown', ErrorCode.BAD_USER_INPUT);
       throw error;
     }
     const planned = await this.plan(valid, now);
@@ -99,7 +79,7 @@ export class UsageMeter {
     try {
       result = await this.transact(planned, now).catch(async (error: unknown) => {
         if (!(error instanceof KeyRace) && !isDeadlock(error)) throw error;
-        return this.transact(planned, this.clock.now()).catch((again: unknown) => {
+        return this.transact(planned, this.writing.clock.now()).catch((again: unknown) => {
           if (!(again instanceof KeyRace) && !isDeadlock(again)) throw again;
           throw new BillingError(
             ErrorCode.CONFLICT,
@@ -109,7 +89,7 @@ export class UsageMeter {
       });
     } catch (error) {
       if (error instanceof BillingError && error.extensions.code === ErrorCode.USAGE_LIMIT_EXCEEDED)
-        this.metrics?.rejected(String(error.extensions.metric), ErrorCode.USAGE_LIMIT_EXCEEDED);
+        this.writing.metrics?.rejected(String(error.extensions.metric), ErrorCode.USAGE_LIMIT_EXCEEDED);
       throw error;
     }
     await this.afterCommit(result);
@@ -119,7 +99,7 @@ export class UsageMeter {
   private async plan(events: ValidUsageEvent[], now: Date): Promise<PlannedEvent[]> {
     const accounts = new Map<string, AccountAllowances>();
     for (const accountId of new Set(events.map((event) => event.accountId)))
-      accounts.set(accountId, await this.gate.allowances(accountId));
+      accounts.set(accountId, await this.writing.gate.allowances(accountId));
     const periods = await Promise.all(
       events.map((event) => this.periodOf(accounts.get(event.accountId) as AccountAllowances, event, now)),
     );
@@ -157,7 +137,7 @@ export class UsageMeter {
     const current = usagePeriodAt(allowances.billingPeriod, now);
     if (event.occurredAt >= current.start) return usagePeriodAt(allowances.billingPeriod, event.occurredAt);
     const predicted = usagePeriodAt(allowances.billingPeriod, event.occurredAt);
-    const own = await this.orm.em.fork().find(
+    const own = await this.writing.orm.em.fork().find(
       UsageCounter,
       {
         accountId: event.accountId,
@@ -173,7 +153,7 @@ export class UsageMeter {
   }
 
   private async transact(planned: PlannedEvent[], now: Date): Promise<TransactionResult> {
-    return this.orm.em.fork().transactional(async (em) => {
+    return this.writing.orm.em.fork().transactional(async (em) => {
       const { counters, recorded: seen } = await lockCountersAndFindRecorded(
         em,
         counterKeysOf(planned),
@@ -231,7 +211,7 @@ export class UsageMeter {
       if (threshold === null || counter.included === null) continue;
       counter.thresholdNotified = threshold;
       emails ??= await emailsOf(em, [...new Set(changed.map((entry) => entry.counter.accountId))]);
-      await queueThresholdMail(em, this.notifier, {
+      await queueThresholdMail(em, this.writing.notifier, {
         counter: { ...counter, included: counter.included },
         threshold,
         allowance: item.allowance,
@@ -245,21 +225,21 @@ export class UsageMeter {
 
   private async afterCommit(result: TransactionResult): Promise<void> {
     const copies: CounterCopy[] = result.changed.map(({ counter }) => ({ ...counter }));
-    await this.copies.write(copies, null);
+    await this.writing.copies.write(copies, null);
     for (const { counter, item } of result.changed)
-      this.publisher.changed(
+      this.writing.publisher.changed(
         counter.accountId,
         usageFiguresOf(item.allowance, counter, item.period, counter.included),
         counter.revision,
       );
-    if (this.metrics) {
+    if (this.writing.metrics) {
       const byMetric = new Map<string, number>();
       for (const record of result.recorded)
         byMetric.set(record.metric, (byMetric.get(record.metric) ?? 0) + 1);
-      for (const [metric, count] of byMetric) this.metrics.recorded(metric, count);
+      for (const [metric, count] of byMetric) this.writing.metrics.recorded(metric, count);
     }
     if (result.notifications > 0)
-      this.logger.info({ mails: result.notifications }, 'usage threshold mails queued');
+      this.writing.logger.info({ mails: result.notifications }, 'usage threshold mails queued');
   }
 }
 

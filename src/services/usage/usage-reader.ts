@@ -1,8 +1,12 @@
 import type { Orm } from '../../database/database';
 import { UsageCounter } from '../../entities';
+import type { UsageFigures } from '../../pubsub/topics';
 import { type AccountAllowances, type MetricAllowance, periodAllowanceOf } from './account-allowances';
 import type { CounterFigures, UsageCopies } from './usage-copies';
 import type { UsagePeriod } from './usage-period';
+
+/** Published on `USAGE_UPDATED`, so the pub/sub's topics declare it; usage code reads it from here. */
+export type { UsageFigures };
 
 /** Every metric of the account's plan, in the usage period of `now`, from the period's counters. */
 export function usageSummariesOf(
@@ -13,20 +17,6 @@ export function usageSummariesOf(
   return [...allowances.metrics.values()].map((allowance) =>
     usageFiguresOf(allowance, counters.get(allowance.metric), period),
   );
-}
-
-/** An account's usage of one metric in one usage period, as the API shows it. */
-export interface UsageFigures {
-  metric: string;
-  used: number;
-  /** null = unlimited */
-  included: number | null;
-  /** null = unlimited */
-  remaining: number | null;
-  /** Past the included amount: billed where the plan allows, else refused before it happens. */
-  overage: number;
-  periodStart: Date;
-  periodEnd: Date;
 }
 
 /** Reads usage from the Redis copies, or from PostgreSQL (and refreshes the copies) when they are missing. */

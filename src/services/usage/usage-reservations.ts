@@ -1,18 +1,11 @@
-import type { Orm } from '../../database/database';
 import { BadUserInputError, BillingError, ErrorCode, NotFoundError } from '../../errors';
-import type { Clock } from '../clock';
-import type { Logger } from '../../logging/logger';
-import type { Notifier } from '../notifications/notifier';
 import type { AccountAllowances, MetricAllowance } from './account-allowances';
-import type { FeatureGate } from './feature-gate';
-import type { UsageMetricsSink } from './usage-meter';
-import type { UsageCopies } from './usage-copies';
 import { limitExceeded, metricNotAvailable } from './usage-limits';
 import { usagePeriodAt } from './usage-period';
-import type { UsagePublisher } from './usage-publisher';
 import { type UsageFigures, usageFiguresOf } from './usage-reader';
 import { queueThresholdMail, thresholdToTell } from './usage-thresholds';
 import { isMetricKey, MAX_QUANTITY } from './usage-validation';
+import type { UsageWriting } from './usage-writing';
 
 export interface ReserveRequest {
   accountId: string;
@@ -83,21 +76,12 @@ interface CommitRow {
  * `usage_commit` in PostgreSQL), so the hot path costs two round trips and no transaction of its own.
  */
 export class UsageReservations {
-  constructor(
-    private readonly orm: Orm,
-    private readonly gate: FeatureGate,
-    private readonly copies: UsageCopies,
-    private readonly publisher: UsagePublisher,
-    private readonly notifier: Notifier,
-    private readonly logger: Logger,
-    private readonly clock: Clock,
-    private readonly metrics: UsageMetricsSink | null = null,
-  ) {}
+  constructor(private readonly writing: UsageWriting) {}
 
   async reserve(request: ReserveRequest): Promise<Reservation> {
     const { quantity } = request;
     const ttlSeconds = request.ttlSeconds ?? DEFAULT_TTL_SECONDS;
-    const allowances = await this.gate.allowances(request.accountId);
+    const allowances = await this.writing.gate.allowances(request.accountId);
     const allowance = this.counterAllowance(allowances, request.metric);
     if (!Number.isSafeInteger(quantity) || quantity < 1 || quantity > MAX_QUANTITY)
       throw new BadUserInputError(`quantity must be a whole number from 1 to ${MAX_QUANTITY}`, 'quantity');
@@ -113,12 +97,12 @@ export class UsageReservations {
       );
     if (request.feature) this.requireFeature(allowances, request.feature);
     if (!allowance.enabled) {
-      this.metrics?.rejected(allowance.metric, ErrorCode.USAGE_LIMIT_EXCEEDED);
+      this.writing.metrics?.rejected(allowance.metric, ErrorCode.USAGE_LIMIT_EXCEEDED);
       throw metricNotAvailable(allowance, 0, quantity);
     }
-    const now = this.clock.now();
+    const now = this.writing.clock.now();
     const period = usagePeriodAt(allowances.billingPeriod, now);
-    const [row] = await this.orm.em
+    const [row] = await this.writing.orm.em
       .getConnection()
       .execute<ReserveRow[]>(
         'select * from usage_reserve(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
@@ -139,7 +123,7 @@ export class UsageReservations {
       );
     const figures = figuresOf(row as ReserveRow);
     if (row?.outcome === 'limit') {
-      this.metrics?.rejected(allowance.metric, ErrorCode.USAGE_LIMIT_EXCEEDED);
+      this.writing.metrics?.rejected(allowance.metric, ErrorCode.USAGE_LIMIT_EXCEEDED);
       throw limitExceeded(allowances, allowance, {
         ...figures,
         included: figures.included ?? 0,
@@ -165,11 +149,11 @@ export class UsageReservations {
     if (!UUID.test(reservationId)) throw new NotFoundError('The reservation');
     if (!Number.isSafeInteger(quantity) || quantity < 0 || quantity > MAX_QUANTITY)
       throw new BadUserInputError(`quantity must be a whole number from 0 to ${MAX_QUANTITY}`, 'quantity');
-    const [row] = await this.orm.em
+    const [row] = await this.writing.orm.em
       .getConnection()
       .execute<CommitRow[]>(
         'select * from usage_commit(?, ?, ?, ?, ?)',
-        [reservationId, accountId, quantity, this.clock.now(), crypto.randomUUID()],
+        [reservationId, accountId, quantity, this.writing.clock.now(), crypto.randomUUID()],
         'all',
       );
     if (!row || row.outcome === 'unknown') throw new NotFoundError('The reservation');
@@ -178,7 +162,7 @@ export class UsageReservations {
         ErrorCode.CONFLICT,
         'The reservation was released: reserve again for the work it was for',
       );
-    const allowances = await this.gate.allowances(accountId);
+    const allowances = await this.writing.gate.allowances(accountId);
     const allowance = this.counterAllowance(allowances, row.metric);
     const counter = counterOf(row, accountId);
     const usage = usageFiguresOf(allowance, counter, periodOf(row), counter.included);
@@ -189,11 +173,11 @@ export class UsageReservations {
   /** Gives the hold back; false when it had already been committed, released or had expired. */
   async release(accountId: string, reservationId: string): Promise<boolean> {
     if (!UUID.test(reservationId)) throw new NotFoundError('The reservation');
-    const [row] = await this.orm.em
+    const [row] = await this.writing.orm.em
       .getConnection()
       .execute<Array<{ outcome: string }>>(
         'select usage_release(?, ?, ?) as outcome',
-        [reservationId, accountId, this.clock.now()],
+        [reservationId, accountId, this.writing.clock.now()],
         'all',
       );
     if (!row || row.outcome === 'unknown') throw new NotFoundError('The reservation');
@@ -208,9 +192,9 @@ export class UsageReservations {
     usage: UsageFigures,
   ): Promise<void> {
     if (quantity === 0) return;
-    await this.copies.write([counter], null);
-    this.publisher.changed(counter.accountId, usage, counter.revision);
-    this.metrics?.recorded(counter.metric, 1);
+    await this.writing.copies.write([counter], null);
+    this.writing.publisher.changed(counter.accountId, usage, counter.revision);
+    this.writing.metrics?.recorded(counter.metric, 1);
     const threshold = thresholdToTell(counter);
     if (threshold !== null && counter.included !== null)
       await this.tellThreshold({ ...counter, included: counter.included }, threshold, allowance, allowances);
@@ -223,7 +207,7 @@ export class UsageReservations {
     allowance: MetricAllowance,
     allowances: AccountAllowances,
   ): Promise<void> {
-    await this.orm.em.fork().transactional(async (em) => {
+    await this.writing.orm.em.fork().transactional(async (em) => {
       const claimed = await em.getConnection().execute<Array<{ email: string | null }>>(
         `update usage_counter c set threshold_notified = ?
             where c.id = ? and c.threshold_notified < ?
@@ -233,7 +217,7 @@ export class UsageReservations {
         em.getTransactionContext(),
       );
       if (claimed.length === 0) return;
-      await queueThresholdMail(em, this.notifier, {
+      await queueThresholdMail(em, this.writing.notifier, {
         counter,
         threshold,
         allowance,
@@ -241,7 +225,7 @@ export class UsageReservations {
         recipient: claimed[0]?.email ?? null,
       });
     });
-    this.logger.info(
+    this.writing.logger.info(
       { accountId: counter.accountId, metric: counter.metric, threshold },
       'usage threshold mail queued',
     );

@@ -1,19 +1,21 @@
 import type Redis from 'ioredis';
 import type { Orm } from '../../database/database';
+import type { UsageMetrics } from '../../observability/metrics';
 import type { BillingPubSub } from '../../pubsub/pubsub';
-import type { AccountEvents } from '../account-events';
-import type { Clock } from '../clock';
-import type { FeatureProvisioner } from '../feature-provisioner';
+import type { AccountEvents } from '../accounts/account-events';
+import type { Clock } from '../time/clock';
+import type { EntitlementProvisioning } from './entitlement-provisioning';
 import type { Logger } from '../../logging/logger';
 import { Notifier } from '../notifications/notifier';
 import type { PlanCatalog } from '../plans/plan-catalog';
 import { EntitlementOverrides } from './entitlement-overrides';
 import { FeatureGate } from './feature-gate';
 import { UsageCopies } from './usage-copies';
-import { type UsageMetricsSink, UsageMeter } from './usage-meter';
+import { UsageMeter } from './usage-meter';
 import { UsagePublisher } from './usage-publisher';
 import { UsageReader } from './usage-reader';
 import { UsageReservations } from './usage-reservations';
+import type { UsageWriting } from './usage-writing';
 
 export interface UsageDependencies {
   orm: Orm;
@@ -22,11 +24,11 @@ export interface UsageDependencies {
   /** A client for the usage copies (fail-fast: no offline queue), or null to read PostgreSQL only. */
   redis: Redis | null;
   catalog: PlanCatalog;
-  provisioner: FeatureProvisioner;
+  provisioner: EntitlementProvisioning;
   events: AccountEvents;
   pubSub: BillingPubSub;
   logger: Logger;
-  metrics?: UsageMetricsSink | null;
+  metrics?: UsageMetrics | null;
   /** Names the database the usage copies in Redis are of (see UsageCopies). */
   namespace: string;
 }
@@ -55,27 +57,18 @@ export class UsageServices {
     this.copies = new UsageCopies(deps.redis, deps.logger, deps.namespace);
     this.reader = new UsageReader(deps.orm, this.copies);
     this.publisher = new UsagePublisher(deps.pubSub, deps.logger);
-    const notifier = new Notifier(deps.logger);
-    this.meter = new UsageMeter(
-      deps.orm,
-      this.gate,
-      this.copies,
-      this.publisher,
-      notifier,
-      deps.logger,
-      deps.clock,
-      deps.metrics ?? null,
-    );
-    this.reservations = new UsageReservations(
-      deps.orm,
-      this.gate,
-      this.copies,
-      this.publisher,
-      notifier,
-      deps.logger,
-      deps.clock,
-      deps.metrics ?? null,
-    );
+    const writing: UsageWriting = {
+      orm: deps.orm,
+      gate: this.gate,
+      copies: this.copies,
+      publisher: this.publisher,
+      notifier: new Notifier(deps.logger),
+      logger: deps.logger,
+      clock: deps.clock,
+      metrics: deps.metrics ?? null,
+    };
+    this.meter = new UsageMeter(writing);
+    this.reservations = new UsageReservations(writing);
     this.overrides = new EntitlementOverrides(
       deps.orm,
       deps.catalog,

@@ -1,7 +1,7 @@
 import type Stripe from 'stripe';
 import type { Orm } from '../../database/database';
 import type { PaymentMetrics, WebhookMetrics } from '../../observability/metrics';
-import type { AccountEvents } from '../../services/account-events';
+import type { AccountEvents } from '../../services/accounts/account-events';
 import type { Logger } from '../../logging/logger';
 import type { HandlerTools, WebhookHandler } from '../handler.types';
 import { effectResultOf, NotOursError, RetryLaterError } from '../handler.types';

@@ -2,8 +2,9 @@ import { LockMode } from '@mikro-orm/core';
 import type { Orm } from '../../database/database';
 import { Entitlement, Subscription } from '../../entities';
 import type { Logger } from '../../logging/logger';
-import type { AccountEvents } from '../../services/account-events';
-import { entitlementsOf, type FeatureProvisioner } from '../../services/feature-provisioner';
+import type { AccountEvents } from '../../services/accounts/account-events';
+import { entitlementsOf } from '../../services/plans/plan-entitlements';
+import type { FeatureProvisioner } from '../../services/subscriptions/feature-provisioner';
 
 /** Past-due subscriptions read per page of the sweep. */
 const SWEEP_BATCH = 500;

@@ -1,6 +1,6 @@
 import type { Config } from '../../config';
 import type { Logger } from '../../logging/logger';
-import type { Clock } from '../../services/clock';
+import type { Clock } from '../../services/time/clock';
 import type { InboxEntry } from '../inbox/inbox-reads';
 import type { AccountResync, ResyncSummary } from './account-resync';
 import type { CatchUp, CatchUpLimits, CatchUpSummary } from './catch-up';

@@ -1,0 +1,105 @@
+import type Stripe from 'stripe';
+import type { PlanCatalog } from '../services/plans/plan-catalog';
+import { type MeteredPrice, meteredLookupKey, type Plan } from '../services/plans/plan.types';
+import { listAllMeters, syncMeter } from './catalog-meters';
+import { type PortalProduct, syncPortalConfiguration } from './catalog-portal';
+import { type DesiredPrice, pricesByLookupKey, syncPrice } from './catalog-prices';
+import { type DesiredProduct, listAllProducts, syncProduct } from './catalog-products';
+import { SyncReport } from './catalog-report';
+
+export { SyncReport } from './catalog-report';
+export type { SyncAction, SyncLine } from './catalog-report';
+
+/** Product metadata keys that tie a Stripe product to the catalog entry it sells. */
+export const PLAN_PRODUCT_METADATA = 'coditect_plan';
+export const METRIC_PRODUCT_METADATA = 'coditect_metric';
+
+/**
+ * Makes Stripe match plans/plans.yaml (`npm run stripe:sync`): products, prices by lookup key, Billing Meters
+ * with their metered prices, and the Customer Portal configuration. Idempotent: it reads first and only
+ * writes what differs, so a second run reports everything unchanged; every write carries an idempotency key
+ * derived from what it does, so a retried run never creates anything twice.
+ *
+ * Runs in dependency order (products → meters → prices → portal) because each step needs ids from the one
+ * before. It stops at the first Stripe error; running it again resumes, since finished steps are unchanged.
+ */
+export async function syncCatalog(stripe: Stripe, catalog: PlanCatalog): Promise<SyncReport> {
+  const report = new SyncReport();
+  const products = await listAllProducts(stripe);
+  const existingPrices = await pricesByLookupKey(stripe, allLookupKeys(catalog));
+
+  // Paid plans, self-serve or sales-led: an enterprise custom price needs its plan's product to hang on.
+  const portalProducts: PortalProduct[] = [];
+  for (const plan of catalog.plans()) {
+    if (!plan.productKey) continue;
+    const productId = await syncProduct(stripe, products, planProduct(plan), report);
+    const priceIds: string[] = [];
+    for (const price of plan.prices) {
+      const desired: DesiredPrice = {
+        lookupKey: price.lookupKey,
+        productId,
+        currency: price.currency,
+        interval: price.interval,
+        amount: { kind: 'licensed', cents: price.amount },
+        nickname: `${plan.name} ${price.interval}ly`,
+        metadata: { [PLAN_PRODUCT_METADATA]: plan.key },
+      };
+      priceIds.push(await syncPrice(stripe, existingPrices.get(price.lookupKey), desired, report));
+    }
+    if (!plan.salesLed && priceIds.length > 0) portalProducts.push({ product: productId, prices: priceIds });
+  }
+
+  const meters = catalog.meteredPrices().length > 0 ? await listAllMeters(stripe) : [];
+  for (const metered of catalog.meteredPrices()) {
+    const productId = await syncProduct(stripe, products, meteredProduct(metered, catalog), report);
+    const meterId = await syncMeter(stripe, meters, metered, report);
+    // Stripe bills a subscription's items on one schedule, so monthly and yearly subscriptions each carry a
+    // metered price of their own interval (on the same meter); both bill the usage of the period they close.
+    for (const interval of ['month', 'year'] as const) {
+      const lookupKey = meteredLookupKey(metered, interval);
+      const desired: DesiredPrice = {
+        lookupKey,
+        productId,
+        currency: metered.currency,
+        interval,
+        amount: { kind: 'metered', unitAmountDecimal: metered.unitAmountDecimal, meterId },
+        nickname: interval === 'month' ? metered.productName : `${metered.productName}, yearly`,
+        metadata: { [METRIC_PRODUCT_METADATA]: metered.metric },
+      };
+      await syncPrice(stripe, existingPrices.get(lookupKey), desired, report);
+    }
+  }
+
+  await syncPortalConfiguration(stripe, portalProducts, report);
+  return report;
+}
+
+function allLookupKeys(catalog: PlanCatalog): string[] {
+  return [
+    ...catalog.plans().flatMap((plan) => plan.prices.map((price) => price.lookupKey)),
+    ...catalog.meteredPrices().flatMap((price) => [price.lookupKey, price.yearlyLookupKey]),
+  ];
+}
+
+function planProduct(plan: Plan): DesiredProduct {
+  return {
+    metadataKey: PLAN_PRODUCT_METADATA,
+    metadataValue: plan.key,
+    id: plan.productKey,
+    name: `CODITECT ${plan.name}`,
+    description: plan.description,
+    unitLabel: null,
+  };
+}
+
+function meteredProduct(price: MeteredPrice, catalog: PlanCatalog): DesiredProduct {
+  const { unit } = catalog.metric(price.metric);
+  return {
+    metadataKey: METRIC_PRODUCT_METADATA,
+    metadataValue: price.metric,
+    id: null,
+    name: price.productName,
+    description: `Usage beyond a plan's allowance, billed per ${unit} at the end of each billing period.`,
+    unitLabel: unit,
+  };
+}

@@ -1,0 +1,232 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type Stripe from 'stripe';
+import { type BillingCustomer, type BillingInterval, LIVE_STATUSES, type Subscription } from '../../entities';
+import {
+  BadUserInputError,
+  BillingError,
+  ConflictError,
+  ErrorCode,
+  ForbiddenError,
+  NotFoundError,
+} from '../../errors';
+import type { AccountEvents } from '../accounts/account-events';
+import { withAccountLock } from '../accounts/account-lock';
+import type { CheckoutRecords } from './checkout-records';
+import type { AccountProfile, CustomerManager } from '../accounts/customer-manager';
+import { expireOpenCheckouts } from './open-checkouts';
+import type { TrialPolicy } from '../subscriptions/trial-policy';
+import type { PlanCatalog } from '../plans/plan-catalog';
+import type { PriceDirectory } from '../stripe/price-directory';
+import type { RedirectAllowList } from './redirect-allow-list';
+import type { StripeClient } from '../stripe/stripe-client';
+import type { SubscriptionStore } from '../subscriptions/subscription-store';
+import { newSubscriptionItems } from '../subscriptions/subscription-items';
+import { PLAN_KEY_METADATA } from '../subscriptions/subscription-sync';
+
+export interface CheckoutRequest {
+  planKey: string;
+  interval: BillingInterval;
+  successUrl: string;
+  cancelUrl: string;
+  withTrial?: boolean | null;
+}
+
+export interface CheckoutSessionView {
+  id: string;
+  url: string | null;
+  status: Stripe.Checkout.Session.Status;
+  subscription: Subscription | null;
+}
+
+/** A checkout retried within this window (a double click, a network retry) returns the same session. */
+const SAME_CHECKOUT_WINDOW_MS = 10 * 60 * 1000;
+
+/**
+ * How many sessions the window's key may hand back that are no longer open (expired, or completed and then
+ * cancelled) before we give up: each one moves the key on, so a retry walks the same short chain.
+ */
+const MAX_CLOSED_REPLAYS = 5;
+
+/**
+ * Stripe Checkout for an account: one paid subscription per account (checked in our table and in Stripe, under
+ * the account lock), sessions recorded so that only ours are ever linked to an account, redirect URLs on the
+ * allow-list, and a read-back that syncs the new subscription at once, so the success page never shows the old
+ * plan while the webhook is still on its way.
+ */
+export class CheckoutSessions {
+  constructor(
+    private readonly stripe: StripeClient,
+    private readonly customers: CustomerManager,
+    private readonly subscriptions: SubscriptionStore,
+    private readonly catalog: PlanCatalog,
+    private readonly prices: PriceDirectory,
+    private readonly redirects: RedirectAllowList,
+    private readonly events: AccountEvents,
+    private readonly records: CheckoutRecords,
+    private readonly trials: TrialPolicy,
+  ) {}
+
+  async create(
+    em: EntityManager,
+    profile: AccountProfile,
+    request: CheckoutRequest,
+  ): Promise<CheckoutSessionView> {
+    const successUrl = withSessionId(this.redirects.check(request.successUrl, 'successUrl'));
+    const cancelUrl = this.redirects.check(request.cancelUrl, 'cancelUrl');
+    const plan = this.catalog.find(request.planKey);
+    if (!plan) throw new BadUserInputError(`Unknown plan ${request.planKey}`, 'planKey');
+    const price = plan.salesLed
+      ? undefined
+      : plan.prices.find((candidate) => candidate.interval === request.interval);
+    if (!price)
+      throw new BadUserInputError(
+        `Plan ${plan.key} has no self-serve ${request.interval}ly price`,
+        'planKey',
+      );
+    if (await this.subscriptions.live(em, profile.accountId)) throw alreadySubscribed();
+
+    const customer = await this.customers.ensure(em, profile);
+    const stripeCustomerId = customer.stripeCustomerId as string;
+    const metadata = { account_id: profile.accountId, [PLAN_KEY_METADATA]: plan.key };
+    const withTrial = Boolean(request.withTrial) && plan.trialDays > 0;
+    const meteredPriceIds = await Promise.all(
+      this.catalog
+        .overageLookupKeys(plan.key, request.interval)
+        .map((lookupKey) => this.prices.priceId(lookupKey)),
+    );
+    const params: Stripe.Checkout.SessionCreateParams = {
+      mode: 'subscription',
+      customer: stripeCustomerId,
+      client_reference_id: profile.accountId,
+      // The plan, and the metered overage prices (no quantity: Stripe bills them from the meter, after the period).
+      line_items: newSubscriptionItems(await this.prices.priceId(price.lookupKey), meteredPriceIds),
+      success_url: successUrl,
+      cancel_url: cancelUrl,
+      metadata,
+      subscription_data: { metadata, ...(withTrial ? { trial_period_days: plan.trialDays } : {}) },
+    };
+    // Under the account lock: a createSubscription or a second checkout of the same account waits its turn
+    // (CONFLICT), so the checks below and the session they allow are one step.
+    const session = await withAccountLock(em, profile.accountId, async () => {
+      const inStripe = await this.refuseWhenSubscribedInStripe(em, customer);
+      // One trial per account (the card is known only once the customer pays: see docs/billing-rules.md).
+      if (withTrial) await this.trials.requireAvailable(em, profile.accountId, inStripe, null);
+      const created = await this.createOpenSession(profile.accountId, params);
+      await this.records.record(em, {
+        stripeSessionId: created.id,
+        accountId: profile.accountId,
+        planKey: plan.key,
+        interval: request.interval,
+        withTrial,
+      });
+      // Only the newest way to subscribe stays open: two open sessions could both be paid.
+      await expireOpenCheckouts(this.stripe, stripeCustomerId, created.id);
+      return created;
+    });
+    return { id: session.id, url: session.url, status: session.status ?? 'open', subscription: null };
+  }
+
+  /**
+   * The session as Stripe has it now; once complete, its subscription is stored before this returns. Only a
+   * session this service created can be read, by the account it was created for (or an admin).
+   */
+  async read(
+    em: EntityManager,
+    accountId: string,
+    sessionId: string,
+    { asAdmin = false } = {},
+  ): Promise<CheckoutSessionView> {
+    if (!/^cs_\w+$/.test(sessionId))
+      throw new BadUserInputError('id must be a Checkout Session id (cs_…)', 'id');
+    const record = await this.records.find(em, sessionId);
+    if (!record) throw new NotFoundError('This Checkout Session');
+    if (record.accountId !== accountId && !asAdmin) throw new ForbiddenError();
+    const session = await this.stripe.call('checkout.sessions.retrieve', (sdk) =>
+      sdk.checkout.sessions.retrieve(sessionId),
+    );
+    const owner = await this.records.ownerOf(em, session);
+    if (!('accountId' in owner)) throw new NotFoundError('This Checkout Session');
+
+    let subscription: Subscription | null = null;
+    const subscriptionId =
+      typeof session.subscription === 'string' ? session.subscription : session.subscription?.id;
+    if (session.status === 'complete' && subscriptionId) {
+      const customer = await this.customers.ensure(em, {
+        accountId: owner.accountId,
+        email: session.customer_details?.email ?? null,
+      });
+      subscription = await this.subscriptions.refresh(em, customer, subscriptionId);
+      await this.events.accountUpdated(owner.accountId, 'checkout.completed');
+    }
+    return { id: session.id, url: session.url, status: session.status ?? 'open', subscription };
+  }
+
+  /**
+   * Stripe may know a subscription we have not heard of yet: a checkout whose webhook is still on its way, or
+   * one paid in another tab a moment ago. It is stored (so the account's next read shows it) and refused.
+   */
+  private async refuseWhenSubscribedInStripe(
+    em: EntityManager,
+    customer: BillingCustomer,
+  ): Promise<Stripe.Subscription[]> {
+    const inStripe = await this.stripe.call('subscriptions.list', (sdk) =>
+      sdk.subscriptions.list({ customer: customer.stripeCustomerId as string, status: 'all', limit: 100 }),
+    );
+    const live = inStripe.data.find((subscription) =>
+      (LIVE_STATUSES as readonly string[]).includes(subscription.status),
+    );
+    if (!live) return inStripe.data;
+    await this.subscriptions.refresh(em, customer, live.id);
+    throw alreadySubscribed();
+  }
+
+  /**
+   * Creates the session, never handing back one that cannot be paid. Within the window the key replays
+   * Stripe's first answer, which says `open` even when that session has expired or completed since (Stripe
+   * stores the response, not the object: https://docs.stripe.com/api/idempotent_requests). So a replayed
+   * answer is read again; a session no longer open moves the key on (derived from it, so a retry of this call
+   * walks the same chain and lands on the same new session).
+   */
+  private async createOpenSession(
+    accountId: string,
+    params: Stripe.Checkout.SessionCreateParams,
+  ): Promise<Stripe.Checkout.Session> {
+    let name = `checkout.create:${accountId}:${Math.floor(Date.now() / SAME_CHECKOUT_WINDOW_MS)}`;
+    for (let attempt = 0; attempt <= MAX_CLOSED_REPLAYS; attempt++) {
+      const answer = await this.stripe.call(
+        'checkout.sessions.create',
+        (sdk, options) => sdk.checkout.sessions.create(params, options),
+        { name, params },
+      );
+      const session = wasReplayed(answer) ? await this.retrieve(answer.id) : answer;
+      if (session.status === 'open') return session;
+      name = `checkout.create:${accountId}:after:${session.id}`;
+    }
+    throw new BillingError(
+      ErrorCode.STRIPE_ERROR,
+      'Stripe kept answering with Checkout Sessions that are no longer open; try again in a moment',
+    );
+  }
+
+  private retrieve(sessionId: string): Promise<Stripe.Checkout.Session> {
+    return this.stripe.call('checkout.sessions.retrieve', (sdk) => sdk.checkout.sessions.retrieve(sessionId));
+  }
+}
+
+function alreadySubscribed(): ConflictError {
+  return new ConflictError(
+    'The account already has a subscription: change it with changeSubscription or the portal',
+  );
+}
+
+/** Stripe marks an idempotent replay with `Idempotent-Replayed: true` (https://docs.stripe.com/api/idempotent_requests). */
+function wasReplayed(answer: Stripe.Response<unknown>): boolean {
+  const headers = answer.lastResponse?.headers ?? {};
+  return headers['idempotent-replayed'] === 'true';
+}
+
+/** Stripe fills `{CHECKOUT_SESSION_ID}` in on redirect; the success page needs it to call checkoutSession(id). */
+function withSessionId(url: string): string {
+  if (url.includes('{CHECKOUT_SESSION_ID}')) return url;
+  return `${url}${url.includes('?') ? '&' : '?'}session_id={CHECKOUT_SESSION_ID}`;
+}

@@ -1,0 +1,58 @@
+import type Stripe from 'stripe';
+import type { StripeClient } from '../stripe/stripe-client';
+import { idOf } from '../stripe/expandable';
+
+/** A refunded charge, as far as our invoices are concerned. */
+export interface RefundedInvoice {
+  /** The invoice the charge paid (as Stripe has it now), or null for a payment that paid no invoice. */
+  invoice: Stripe.Invoice | null;
+  /** What is refunded of all the invoice's payments, in minor units of the invoice's currency. */
+  amountRefunded: number;
+}
+
+/**
+ * What was refunded of an invoice, from one of its charges (`charge.refunded`). In this API version neither
+ * the charge nor its payment intent names the invoice: the invoice's payments do
+ * (https://docs.stripe.com/api/invoice-payment/list, filter `payment[payment_intent]`). A refund leaves the
+ * invoice `paid` (Stripe changes no invoice for it), so the amount is kept beside the invoice's status.
+ */
+export class InvoiceRefunds {
+  constructor(private readonly stripe: StripeClient) {}
+
+  async ofCharge(chargeId: string): Promise<RefundedInvoice> {
+    const charge = await this.stripe.call('charges.retrieve', (sdk) => sdk.charges.retrieve(chargeId));
+    const invoiceId = await this.invoiceOf(idOf(charge.payment_intent));
+    if (!invoiceId) return { invoice: null, amountRefunded: charge.amount_refunded };
+    const invoice = await this.stripe.call('invoices.retrieve', (sdk) => sdk.invoices.retrieve(invoiceId));
+    return { invoice, amountRefunded: await this.refundedOfInvoice(invoiceId) };
+  }
+
+  /** The invoice a payment intent paid, if any. */
+  async invoiceOf(paymentIntentId: string | null): Promise<string | null> {
+    if (!paymentIntentId) return null;
+    const payments = await this.stripe.call('invoicePayments.list', (sdk) =>
+      sdk.invoicePayments.list({
+        payment: { type: 'payment_intent', payment_intent: paymentIntentId },
+        limit: 1,
+      }),
+    );
+    return idOf(payments.data[0]?.invoice);
+  }
+
+  /** Σ `amount_refunded` of the charges of the invoice's paid payments (usually one). */
+  private async refundedOfInvoice(invoiceId: string): Promise<number> {
+    const payments = await this.stripe.call('invoicePayments.list', (sdk) =>
+      sdk.invoicePayments.list({ invoice: invoiceId, status: 'paid', limit: 100 }),
+    );
+    let refunded = 0;
+    for (const payment of payments.data.filter((candidate) => candidate.status === 'paid')) {
+      const paymentIntent = idOf(payment.payment.payment_intent);
+      if (!paymentIntent) continue;
+      const charges = await this.stripe.call('charges.list', (sdk) =>
+        sdk.charges.list({ payment_intent: paymentIntent, limit: 100 }),
+      );
+      for (const charge of charges.data) refunded += charge.amount_refunded;
+    }
+    return refunded;
+  }
+}

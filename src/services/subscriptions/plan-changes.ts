@@ -1,0 +1,281 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type Stripe from 'stripe';
+import type { BillingInterval, Subscription } from '../../entities';
+import { BadUserInputError, ForbiddenError } from '../../errors';
+import type { AccountEvents } from '../accounts/account-events';
+import { withAccountLock } from '../accounts/account-lock';
+import type { Plan } from '../plans/plan.types';
+import type { StripeClient } from '../stripe/stripe-client';
+import { PLAN_KEY_METADATA } from './subscription-sync';
+import type { Clock } from '../time/clock';
+import { type PlanRules, versionOf } from './plan-rules';
+import { currentPhaseAsIs, itemChangesFor, newSubscriptionItems, planItemOf } from './subscription-items';
+import type { SubscriptionStore } from './subscription-store';
+
+export type ProrationBehavior = 'create_prorations' | 'always_invoice' | 'none';
+export type ApplyAt = 'immediately' | 'period_end';
+
+export interface ChangeSubscriptionRequest {
+  planKey: string;
+  interval?: BillingInterval | null;
+  prorationBehavior?: ProrationBehavior | null;
+  applyAt?: ApplyAt | null;
+}
+
+export interface InvoicePreviewResult {
+  /** What the previewed invoice will charge, in cents. */
+  amountDue: number;
+  currency: string;
+  lines: Array<{ description: string; amount: number }>;
+  /** When that invoice is charged: now for an immediate change billed at once, else the next renewal. */
+  nextPaymentAt: Date | null;
+  /** Whether it is charged at once (an immediate change billed now) rather than at the next renewal. */
+  chargedNow: boolean;
+}
+
+/** A change request checked against the rules, with everything Stripe needs to make it. */
+export interface ResolvedChange {
+  current: Subscription;
+  stripeSubscription: Stripe.Subscription;
+  target: Plan;
+  interval: BillingInterval;
+  priceId: string;
+  /** The metered overage prices the target plan bills, for the target interval. */
+  meteredPriceIds: string[];
+  applyAt: ApplyAt;
+  prorationBehavior: ProrationBehavior;
+}
+
+/**
+ * Changes of plan or interval, and their previews: upgrades now with a prorated charge; downgrades and interval
+ * switches at the period end through a subscription schedule. Customers downgrade and switch interval at the
+ * period end (an admin may force a downgrade now); only an admin may change without charging the difference.
+ */
+export class PlanChanges {
+  constructor(
+    private readonly stripe: StripeClient,
+    private readonly store: SubscriptionStore,
+    private readonly rules: PlanRules,
+    private readonly events: AccountEvents,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Shows what a change would cost, without making it. */
+  async preview(
+    em: EntityManager,
+    accountId: string,
+    request: ChangeSubscriptionRequest,
+  ): Promise<InvoicePreviewResult> {
+    const change = await this.resolve(em, accountId, request);
+    const immediate = change.applyAt === 'immediately';
+    const preview = await this.stripe.call('invoices.createPreview', (sdk) =>
+      sdk.invoices.createPreview({
+        customer: change.stripeSubscription.customer as string,
+        subscription: change.stripeSubscription.id,
+        subscription_details: {
+          items: itemChangesFor(change.stripeSubscription, change.priceId, change.meteredPriceIds),
+          // No proration_date: Stripe prorates to its own now, which is also when the change would be made.
+          proration_behavior: immediate ? change.prorationBehavior : 'none',
+        },
+      }),
+    );
+    const billedNow = immediate && change.prorationBehavior === 'always_invoice';
+    return {
+      amountDue: preview.amount_due,
+      currency: preview.currency,
+      lines: preview.lines.data.map((line) => ({ description: line.description ?? '', amount: line.amount })),
+      nextPaymentAt: billedNow ? this.clock.now() : change.current.currentPeriodEnd,
+      chargedNow: billedNow,
+    };
+  }
+
+  async change(
+    em: EntityManager,
+    accountId: string,
+    request: ChangeSubscriptionRequest,
+    { asAdmin = false } = {},
+  ): Promise<Subscription> {
+    const updated = await withAccountLock(em, accountId, async () => {
+      const change = await this.resolve(em, accountId, request, asAdmin);
+      const released = await this.releaseSchedule(change.stripeSubscription);
+      try {
+        return change.applyAt === 'immediately'
+          ? await this.changeNow(em, change)
+          : await this.changeAtPeriodEnd(em, change);
+      } catch (error) {
+        // The pending downgrade had to go before the change; a change that failed (a declined upgrade) must
+        // not take the customer's scheduled downgrade with it.
+        if (released) await this.restoreScheduledChange(em, change.current);
+        throw error;
+      }
+    });
+    await this.events.accountUpdated(accountId, 'subscription.changed');
+    return updated;
+  }
+
+  /** Schedules a change of the account's live subscription for its period end again (after a resume). */
+  async scheduleAgain(
+    em: EntityManager,
+    accountId: string,
+    scheduled: { planKey: string; interval: BillingInterval | null },
+  ): Promise<Subscription> {
+    const restore = await this.resolve(em, accountId, { ...scheduled, applyAt: 'period_end' }, true);
+    return this.changeAtPeriodEnd(em, restore);
+  }
+
+  /** Releases the subscription's schedule, if it has one; true when it did. */
+  async releaseSchedule(subscription: Stripe.Subscription): Promise<boolean> {
+    const scheduleId =
+      typeof subscription.schedule === 'string' ? subscription.schedule : subscription.schedule?.id;
+    if (!scheduleId) return false;
+    await this.stripe.call(
+      'subscriptionSchedules.release',
+      (sdk, options) => sdk.subscriptionSchedules.release(scheduleId, {}, options),
+      { name: `schedule.release:${scheduleId}` },
+    );
+    return true;
+  }
+
+  private async changeNow(em: EntityManager, change: ResolvedChange): Promise<Subscription> {
+    const params: Stripe.SubscriptionUpdateParams = {
+      // Metered items are not prorated (Stripe bills their usage from the meter), only swapped when the
+      // interval changes or the new plan bills other metrics (or none) as overage.
+      items: itemChangesFor(change.stripeSubscription, change.priceId, change.meteredPriceIds),
+      proration_behavior: change.prorationBehavior,
+      // A declined prorated charge fails the change instead of leaving the account half-upgraded.
+      payment_behavior:
+        change.prorationBehavior === 'always_invoice' ? 'error_if_incomplete' : 'allow_incomplete',
+      metadata: { [PLAN_KEY_METADATA]: change.target.key },
+    };
+    const subscription = await this.stripe.call(
+      'subscriptions.update',
+      (sdk, options) => sdk.subscriptions.update(change.stripeSubscription.id, params, options),
+      { name: `subscription.change:${change.stripeSubscription.id}:${versionOf(change.current)}`, params },
+    );
+    return this.store.storeWrittenFor(em, change.current, subscription);
+  }
+
+  /** A downgrade at the period end: a subscription schedule whose second phase holds the new price. */
+  private async changeAtPeriodEnd(em: EntityManager, change: ResolvedChange): Promise<Subscription> {
+    const subscriptionId = change.stripeSubscription.id;
+    const schedule = await this.stripe.call(
+      'subscriptionSchedules.create',
+      (sdk, options) => sdk.subscriptionSchedules.create({ from_subscription: subscriptionId }, options),
+      { name: `schedule.create:${subscriptionId}:${versionOf(change.current)}` },
+    );
+    const currentPhase = schedule.phases[0] as Stripe.SubscriptionSchedule.Phase;
+    const phases: Stripe.SubscriptionScheduleUpdateParams.Phase[] = [
+      currentPhaseAsIs(change.stripeSubscription, currentPhase),
+      {
+        items: newSubscriptionItems(change.priceId, change.meteredPriceIds),
+        duration: { interval: change.interval, interval_count: 1 },
+        // The phase starts exactly at the period end, so there is no licensed time left to prorate; what this
+        // setting still governs is the usage of metered items the new phase drops (another interval, or a plan
+        // without overage): with `none` Stripe would never bill that period's overage.
+        proration_behavior: 'create_prorations',
+        metadata: { [PLAN_KEY_METADATA]: change.target.key },
+      },
+    ];
+    await this.stripe.call(
+      'subscriptionSchedules.update',
+      (sdk, options) =>
+        sdk.subscriptionSchedules.update(schedule.id, { end_behavior: 'release', phases }, options),
+      {
+        name: `schedule.update:${schedule.id}`,
+        params: { price: change.priceId, metered: change.meteredPriceIds },
+      },
+    );
+    const observedAt = this.clock.now();
+    const subscription = await this.store.retrieve(subscriptionId);
+    const customer = await this.store.customerOf(em, change.current);
+    const stored = await this.store.store(em, customer, subscription, observedAt);
+    stored.scheduleId = schedule.id;
+    stored.scheduledPlanKey = change.target.key;
+    stored.scheduledInterval = change.interval;
+    stored.scheduledChangeAt = new Date(currentPhase.end_date * 1000);
+    await em.flush();
+    return stored;
+  }
+
+  /** Puts back a scheduled downgrade that was released for a change that then failed. */
+  private async restoreScheduledChange(em: EntityManager, previous: Subscription): Promise<void> {
+    if (!previous.scheduledPlanKey) return;
+    const restore = await this.resolve(em, previous.accountId, {
+      planKey: previous.scheduledPlanKey,
+      interval: previous.scheduledInterval,
+      applyAt: 'period_end',
+    });
+    await this.changeAtPeriodEnd(em, restore);
+  }
+
+  private async resolve(
+    em: EntityManager,
+    accountId: string,
+    request: ChangeSubscriptionRequest,
+    asAdmin = false,
+  ): Promise<ResolvedChange> {
+    const current = await this.store.requireLive(em, accountId);
+    this.rules.refuseSalesLed(current, asAdmin);
+    const target = this.rules.planOrFail(request.planKey);
+    const interval = request.interval ?? current.interval;
+    const price = target.prices.find((candidate) => candidate.interval === interval);
+    if (!price || target.salesLed) {
+      throw new BadUserInputError(`Plan ${target.key} has no self-serve ${interval}ly price`, 'planKey');
+    }
+    const priceId = await this.rules.priceId(price.lookupKey);
+    const meteredPriceIds = await this.rules.meteredPriceIds(target, interval);
+    const stripeSubscription = await this.store.retrieve(current.stripeSubscriptionId);
+    if (planItemOf(stripeSubscription)?.price.id === priceId) {
+      throw new BadUserInputError(`The subscription is already on ${target.key} (${interval}ly)`, 'planKey');
+    }
+    const upgrade = this.rules.rankOf(target.key) > this.rules.rankOf(current.planKey);
+    const { applyAt, prorationBehavior } = whenAndHow(
+      request,
+      upgrade,
+      interval !== current.interval,
+      asAdmin,
+    );
+    return {
+      current,
+      stripeSubscription,
+      target,
+      interval,
+      priceId,
+      meteredPriceIds,
+      applyAt,
+      prorationBehavior,
+    };
+  }
+}
+
+/** When a change applies and how it is prorated: the request's choice, else the default, within the rules. */
+function whenAndHow(
+  request: ChangeSubscriptionRequest,
+  upgrade: boolean,
+  intervalSwitch: boolean,
+  asAdmin: boolean,
+): { applyAt: ApplyAt; prorationBehavior: ProrationBehavior } {
+  const applyAt = request.applyAt ?? (upgrade && !intervalSwitch ? 'immediately' : 'period_end');
+  const prorationBehavior = request.prorationBehavior ?? (upgrade ? 'always_invoice' : 'create_prorations');
+  if (prorationBehavior === 'none' && !asAdmin) {
+    // Without a charge for the difference, an upgrade gives the rest of the period on the better plan free, and
+    // a switch of interval drops the closing period's metered usage.
+    throw new ForbiddenError(
+      'Only an admin may change a subscription without prorating (prorationBehavior NONE)',
+    );
+  }
+  if (applyAt === 'immediately' && intervalSwitch) {
+    // Stripe starts a new period when the interval changes: the closing period's usage would be billed on the
+    // new interval's schedule, or not at all. At the period end it is billed on the renewal, as usual.
+    throw new BadUserInputError(
+      'Switching between monthly and yearly takes effect at the end of the period: use applyAt PERIOD_END',
+      'applyAt',
+    );
+  }
+  if (applyAt === 'immediately' && !upgrade && !asAdmin) {
+    // A downgrade now credits the unused time of the better plan: the customer would keep paying less for what
+    // the period already gave. Customers downgrade at the period end; support may force it now.
+    throw new ForbiddenError('A downgrade takes effect at the end of the period: use applyAt PERIOD_END');
+  }
+  return { applyAt, prorationBehavior };
+}

@@ -1,0 +1,136 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Subscription } from '../../entities';
+import { BadUserInputError } from '../../errors';
+import type { AccountEvents } from '../accounts/account-events';
+import { withAccountLock } from '../accounts/account-lock';
+import type { StripeClient } from '../stripe/stripe-client';
+import type { PlanChanges } from './plan-changes';
+import { type PlanRules, versionOf } from './plan-rules';
+import type { SubscriptionStore } from './subscription-store';
+
+/**
+ * Reports an account's overage to Stripe's meter now (the overage reporter), failing if any report could not
+ * be sent: a cancellation now bills the period's usage on its final invoice only if it is there first.
+ */
+export interface OverageFlusher {
+  flushAccount(accountId: string): Promise<unknown>;
+}
+
+/**
+ * How a subscription ends, or does not: cancel (at the period end, or now with the period's overage billed on
+ * the final invoice), resume a cancellation at the period end, end a trial now.
+ */
+export class SubscriptionCancellation {
+  constructor(
+    private readonly stripe: StripeClient,
+    private readonly store: SubscriptionStore,
+    private readonly changes: PlanChanges,
+    private readonly rules: PlanRules,
+    private readonly events: AccountEvents,
+    private readonly overage: OverageFlusher | null = null,
+  ) {}
+
+  /**
+   * Cancels at the period end (access and the plan's allowance until then; a scheduled downgrade is kept for a
+   * resume), or now: then the period's overage is reported to Stripe first and the final invoice bills it
+   * (`invoice_now`); the unused time is not refunded (`prorate: false`, see docs/billing-rules.md).
+   */
+  async cancel(
+    em: EntityManager,
+    accountId: string,
+    { atPeriodEnd = true } = {},
+    { asAdmin = false } = {},
+  ): Promise<Subscription> {
+    const updated = await withAccountLock(em, accountId, async () => {
+      const current = await this.store.requireLive(em, accountId);
+      this.rules.refuseSalesLed(current, asAdmin);
+      const stripeSubscription = await this.store.retrieve(current.stripeSubscriptionId);
+      // Stripe refuses cancellation settings on a subscription a schedule manages: the schedule is released,
+      // and our row keeps the scheduled downgrade so that a resume puts it back.
+      await this.changes.releaseSchedule(stripeSubscription);
+      if (!atPeriodEnd) await this.overage?.flushAccount(accountId);
+      const subscription = atPeriodEnd
+        ? await this.stripe.call(
+            'subscriptions.update',
+            (sdk, options) =>
+              sdk.subscriptions.update(current.stripeSubscriptionId, { cancel_at_period_end: true }, options),
+            // Versioned by the state it changes: cancel, resume, cancel again are three intents, not one.
+            {
+              name: `subscription.cancel-at-period-end:${current.stripeSubscriptionId}:${versionOf(current)}`,
+            },
+          )
+        : await this.stripe.call(
+            'subscriptions.cancel',
+            (sdk, options) =>
+              sdk.subscriptions.cancel(
+                current.stripeSubscriptionId,
+                { invoice_now: true, prorate: false },
+                options,
+              ),
+            { name: `subscription.cancel:${current.stripeSubscriptionId}` },
+          );
+      return this.store.storeWrittenFor(em, current, subscription);
+    });
+    await this.events.accountUpdated(
+      accountId,
+      atPeriodEnd ? 'subscription.cancel_scheduled' : 'subscription.canceled',
+    );
+    return updated;
+  }
+
+  /**
+   * Undoes a cancellation at period end, as long as the period has not ended; a downgrade that was scheduled
+   * before the cancellation is scheduled again (the customer renews on the plan they had chosen, not the old one).
+   */
+  async resume(em: EntityManager, accountId: string, { asAdmin = false } = {}): Promise<Subscription> {
+    const updated = await withAccountLock(em, accountId, async () => {
+      const current = await this.store.requireLive(em, accountId);
+      this.rules.refuseSalesLed(current, asAdmin);
+      if (!current.cancelAtPeriodEnd)
+        throw new BadUserInputError('The subscription is not set to cancel: nothing to resume');
+      const pendingDowngrade = current.scheduledPlanKey
+        ? { planKey: current.scheduledPlanKey, interval: current.scheduledInterval }
+        : null;
+      const subscription = await this.stripe.call(
+        'subscriptions.update',
+        (sdk, options) =>
+          sdk.subscriptions.update(
+            current.stripeSubscriptionId,
+            { cancel_at_period_end: false, cancel_at: '' },
+            options,
+          ),
+        { name: `subscription.resume:${current.stripeSubscriptionId}:${versionOf(current)}` },
+      );
+      const resumed = await this.store.storeWrittenFor(em, current, subscription);
+      if (!pendingDowngrade) return resumed;
+      return this.changes.scheduleAgain(em, accountId, pendingDowngrade);
+    });
+    await this.events.accountUpdated(accountId, 'subscription.resumed');
+    return updated;
+  }
+
+  /**
+   * Ends a trial now: the customer starts paying (Stripe invoices the plan at once and starts a new period),
+   * which also lifts the trial's cap on usage past the allowance.
+   */
+  async endTrial(em: EntityManager, accountId: string): Promise<Subscription> {
+    const updated = await withAccountLock(em, accountId, async () => {
+      const current = await this.store.requireLive(em, accountId);
+      if (current.status !== 'trialing') throw new BadUserInputError('The subscription is not in a trial');
+      const subscription = await this.stripe.call(
+        'subscriptions.update',
+        (sdk, options) =>
+          sdk.subscriptions.update(
+            current.stripeSubscriptionId,
+            // A declined card fails the call: the trial goes on rather than ending in an unpaid subscription.
+            { trial_end: 'now', payment_behavior: 'error_if_incomplete' },
+            options,
+          ),
+        { name: `subscription.end-trial:${current.stripeSubscriptionId}` },
+      );
+      return this.store.storeWrittenFor(em, current, subscription);
+    });
+    await this.events.accountUpdated(accountId, 'subscription.trial_ended');
+    return updated;
+  }
+}
