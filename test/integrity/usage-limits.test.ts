@@ -67,7 +67,7 @@ describe('limits and late usage', () => {
       server.closeAllConnections();
       await new Promise((done) => server.close(done));
     }
-  });
+  }, 90_000); // 1,000 requests and their reservations: far past jest's 30 s default on a loaded CI machine
 
   it('past due: nothing past the allowance during the grace period, and no overage billed for it', async () => {
     const owen = await world.customer(`acct_past_due_${run}`);
