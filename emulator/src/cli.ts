@@ -1,5 +1,5 @@
 /**
- * `npm run emulator [-- --port 12111 --data state.json --forward-to URL --webhook-secret whsec_…]`
+ * `npx stripe-emulator [--port 12111 --data state.json --forward-to URL --webhook-secret whsec_…]` (or `npm run emulator -- …` at the root)
  * Env: STRIPE_EMULATOR_PORT, STRIPE_EMULATOR_HOST, STRIPE_EMULATOR_DATA,
  * STRIPE_EMULATOR_FORWARD_TO, STRIPE_EMULATOR_WEBHOOK_SECRET. Flags win over env.
  */
@@ -88,9 +88,12 @@ async function main(): Promise<void> {
   process.on('SIGTERM', stop);
 }
 
-if (require.main === module) {
+/** Runs the command line (`bin/stripe-emulator.js`): a bad flag or a taken port ends the process with its message. */
+export function runCli(): void {
   main().catch((e: unknown) => {
     process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
     process.exit(1);
   });
 }
+
+if (require.main === module) runCli();
