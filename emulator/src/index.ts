@@ -7,8 +7,10 @@ import { createServer } from './core/server';
 import type { Store } from './core/store';
 import { modules } from './registry';
 
-export { Emulator } from './core/emulator';
+export { Emulator, WEBHOOK_SECRET_COLLECTION, type WebhookSecretRecord } from './core/emulator';
+export type { Store } from './core/store';
 export { signPayload } from './core/webhooks';
+export type { StoredMeterEvent } from './resources/meter-events';
 
 export interface StartOptions extends EmulatorConfig {
   /** Default 12111; 0 picks a free port (tests). */

@@ -7,7 +7,7 @@
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
-import type { StoredMeterEvent } from '../../emulator/src/resources/meter-events';
+import type { StoredMeterEvent } from 'stripe-emulator';
 import { openDatabase, type Orm } from '../../src/database/database';
 import { type BillingCustomer, UsageCounter } from '../../src/entities';
 import { BillingError } from '../../src/errors';

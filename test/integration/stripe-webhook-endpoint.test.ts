@@ -8,7 +8,7 @@ import {
   syncWebhookEndpoint,
   WebhookEndpointConflictError,
 } from '../../src/catalog/webhook-endpoint-sync';
-import { WEBHOOK_SECRET_COLLECTION } from '../../emulator/src/core/emulator';
+import { WEBHOOK_SECRET_COLLECTION } from 'stripe-emulator';
 import { HANDLED_EVENT_TYPES } from '../../src/webhooks/handlers';
 import { startTestEmulator, TEST_STRIPE_KEY, type TestEmulator } from '../support/emulator';
 import { type ChildResult, outputOf } from '../support/child-output';
