@@ -10,8 +10,11 @@ import type { Emulator } from './ctx';
 export type CardOutcome = { ok: true } | { ok: false; code: string; declineCode: string; message: string };
 
 /** `pm`: a payment method (or its id), or a customer's card source id `card_…`. */
-export function cardOutcome(emu: Emulator, pm: Stripe.PaymentMethod | string | null): CardOutcome {
-  if (!pm) {
+export function cardOutcome(
+  emulator: Emulator,
+  paymentMethod: Stripe.PaymentMethod | string | null,
+): CardOutcome {
+  if (!paymentMethod) {
     return {
       ok: false,
       code: 'resource_missing',
@@ -19,7 +22,7 @@ export function cardOutcome(emu: Emulator, pm: Stripe.PaymentMethod | string | n
       message: 'No payment method.',
     };
   }
-  const o = chargeOutcome(emu, typeof pm === 'string' ? pm : pm.id);
+  const o = chargeOutcome(emulator, typeof paymentMethod === 'string' ? paymentMethod : paymentMethod.id);
   if (o.ok) return { ok: true };
   return { ok: false, code: o.code, declineCode: o.decline_code, message: o.message };
 }

@@ -13,23 +13,23 @@ import { C, type Emulator, idOf } from './ctx';
 export const REFUNDS = 'refund';
 export const DISPUTES = 'dispute';
 
-export function requireCharge(emu: Emulator, chargeId: string, param = 'id'): Stripe.Charge {
-  return emu.store.require<Stripe.Charge>(C.charge, chargeId, 'charge', param);
+export function requireCharge(emulator: Emulator, chargeId: string, param = 'id'): Stripe.Charge {
+  return emulator.store.require<Stripe.Charge>(C.charge, chargeId, 'charge', param);
 }
 
 /** The refunds of a charge, newest first. */
-export function refundsOfCharge(emu: Emulator, chargeId: string): Stripe.Refund[] {
-  return emu.store.all<Stripe.Refund>(REFUNDS).filter((r) => idOf(r.charge) === chargeId);
+export function refundsOfCharge(emulator: Emulator, chargeId: string): Stripe.Refund[] {
+  return emulator.store.all<Stripe.Refund>(REFUNDS).filter((r) => idOf(r.charge) === chargeId);
 }
 
 /** `charge.refunds` as Stripe embeds it when expanded: the charge's refunds as a list. */
-function embeddedRefunds(emu: Emulator, charge: Record<string, unknown>): ListObject<Stripe.Refund> {
+function embeddedRefunds(emulator: Emulator, charge: Record<string, unknown>): ListObject<Stripe.Refund> {
   const chargeId = String(charge.id);
-  return listOf(refundsOfCharge(emu, chargeId), `/v1/charges/${chargeId}/refunds`);
+  return listOf(refundsOfCharge(emulator, chargeId), `/v1/charges/${chargeId}/refunds`);
 }
 
-export function setupCharges(emu: Emulator): void {
-  emu.registerIncludable('charge', 'refunds', (charge) => embeddedRefunds(emu, charge));
+export function setupCharges(emulator: Emulator): void {
+  emulator.registerIncludable('charge', 'refunds', (charge) => embeddedRefunds(emulator, charge));
 }
 
 export const routes: Route[] = [
@@ -46,11 +46,11 @@ export const routes: Route[] = [
       'ending_before',
     ],
     handler: (req) => {
-      const { emu, p } = req;
+      const { emulator, p } = req;
       const customer = p.str('customer');
       const paymentIntent = p.str('payment_intent');
       const created = p.range('created');
-      const items = emu.store
+      const items = emulator.store
         .all<Stripe.Charge>(C.charge)
         .filter(
           (ch) =>
@@ -65,15 +65,15 @@ export const routes: Route[] = [
     method: 'GET',
     path: '/v1/charges/:id',
     params: [],
-    handler: ({ emu, pathParams }) => requireCharge(emu, pathParams.id),
+    handler: ({ emulator, pathParams }) => requireCharge(emulator, pathParams.id),
   },
   {
     method: 'GET',
     path: '/v1/charges/:id/refunds',
     params: ['limit', 'starting_after', 'ending_before'],
     handler: (req) => {
-      const charge = requireCharge(req.emu, req.pathParams.id);
-      return paginate(refundsOfCharge(req.emu, charge.id), req.p, req.path);
+      const charge = requireCharge(req.emulator, req.pathParams.id);
+      return paginate(refundsOfCharge(req.emulator, charge.id), req.p, req.path);
     },
   },
 ];

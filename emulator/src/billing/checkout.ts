@@ -26,12 +26,12 @@ import { hostedUrl, learnOrigin } from './urls';
 
 type Session = Stripe.Checkout.Session;
 
-export function requireSession(emu: Emulator, sessionId: string): Session {
-  return emu.store.require<Session>(C.checkoutSession, sessionId, 'checkout.session');
+export function requireSession(emulator: Emulator, sessionId: string): Session {
+  return emulator.store.require<Session>(C.checkoutSession, sessionId, 'checkout.session');
 }
 
-function productName(emu: Emulator, price: Stripe.Price): string {
-  return emu.store.get<Stripe.Product>(C.product, priceProductId(price))?.name ?? price.id;
+function productName(emulator: Emulator, price: Stripe.Price): string {
+  return emulator.store.get<Stripe.Product>(C.product, priceProductId(price))?.name ?? price.id;
 }
 
 interface SessionExtras {
@@ -43,13 +43,13 @@ interface SessionExtras {
 const EXTRAS = '_billing_checkout_extras';
 
 function create(req: ApiRequest): Session {
-  const { emu, p } = req;
-  learnOrigin(emu, req.headers.host);
+  const { emulator, p } = req;
+  learnOrigin(emulator, req.headers.host);
   const mode = p.oneOf('mode', ['payment', 'subscription', 'setup'] as const);
   if (!mode) throw invalidRequest('Missing required param: mode.', 'mode', 'parameter_missing');
   const customerId = p.str('customer') ?? null;
-  const customer = customerId ? requireCustomer(emu, customerId) : null;
-  const at = now(emu, customerId);
+  const customer = customerId ? requireCustomer(emulator, customerId) : null;
+  const at = now(emulator, customerId);
   const lineReaders = p.objArray('line_items') ?? [];
   if (mode !== 'setup' && lineReaders.length === 0) {
     throw invalidRequest('Missing required param: line_items.', 'line_items', 'parameter_missing');
@@ -58,8 +58,8 @@ function create(req: ApiRequest): Session {
   const lineItems: Stripe.LineItem[] = lineReaders.map((r, i) => {
     const pd = r.obj('price_data');
     const price = pd
-      ? createPrice(emu, pd, { inline: true })
-      : requirePrice(emu, r.reqStr('price'), `line_items[${i}][price]`);
+      ? createPrice(emulator, pd, { inline: true })
+      : requirePrice(emulator, r.reqStr('price'), `line_items[${i}][price]`);
     if (mode === 'payment' && price.type === 'recurring') {
       throw invalidRequest(
         'You must be in `subscription` mode to use recurring prices.',
@@ -80,7 +80,7 @@ function create(req: ApiRequest): Session {
       amount_tax: 0,
       amount_total: amount,
       currency: price.currency,
-      description: productName(emu, price),
+      description: productName(emulator, price),
       metadata: {},
       price,
       quantity,
@@ -185,14 +185,14 @@ function create(req: ApiRequest): Session {
     success_url: p.str('success_url') ?? null,
     total_details: mode === 'setup' ? null : { amount_discount: 0, amount_shipping: 0, amount_tax: 0 },
     ui_mode: 'hosted_page',
-    url: hostedUrl(emu, `/checkout/pay/${sessionId}`),
+    url: hostedUrl(emulator, `/checkout/pay/${sessionId}`),
     wallet_options: null,
   };
   if (!session.success_url && mode !== 'setup' && !p.str('return_url')) {
     throw invalidRequest('Missing required param: success_url.', 'success_url', 'parameter_missing');
   }
-  emu.store.insert(C.checkoutSession, session);
-  emu.store.put<SessionExtras>(EXTRAS, {
+  emulator.store.insert(C.checkoutSession, session);
+  emulator.store.put<SessionExtras>(EXTRAS, {
     id: sessionId,
     trialPeriodDays: sd?.int('trial_period_days') ?? null,
     trialEnd: sd?.int('trial_end') ?? null,
@@ -206,9 +206,9 @@ export function successRedirect(session: Session): string | null {
   return session.success_url ? session.success_url.split('{CHECKOUT_SESSION_ID}').join(session.id) : null;
 }
 
-function ensureOpen(emu: Emulator, session: Session): void {
-  if (session.status === 'open' && session.expires_at <= now(emu, idOf(session.customer)))
-    expire(emu, session);
+function ensureOpen(emulator: Emulator, session: Session): void {
+  if (session.status === 'open' && session.expires_at <= now(emulator, idOf(session.customer)))
+    expire(emulator, session);
   if (session.status !== 'open') {
     throw invalidRequest(
       `This Checkout Session is no longer active (status: ${session.status}).`,
@@ -218,29 +218,33 @@ function ensureOpen(emu: Emulator, session: Session): void {
   }
 }
 
-export function expire(emu: Emulator, session: Session): Session {
-  const { obj } = emu.store.update<Session>(C.checkoutSession, session.id, (s) => {
+export function expire(emulator: Emulator, session: Session): Session {
+  const { obj } = emulator.store.update<Session>(C.checkoutSession, session.id, (s) => {
     s.status = 'expired';
     s.url = null;
   });
-  emit(emu, 'checkout.session.expired', obj);
+  emit(emulator, 'checkout.session.expired', obj);
   return obj;
 }
 
 /**
- * Completes an open session with payment method `pmId` (already created): what Stripe does when
+ * Completes an open session with payment method `paymentMethodId` (already created): what Stripe does when
  * the customer submits the hosted page. A declined card throws a 402 card error and leaves the
  * session open (the page re-shows the form).
  */
 export function completeSession(
-  emu: Emulator,
+  emulator: Emulator,
   session: Session,
-  pmId: string,
+  paymentMethodId: string,
   email: string | null,
 ): Session {
-  ensureOpen(emu, session);
-  const pm = emu.store.require<Stripe.PaymentMethod>(C.paymentMethod, pmId, 'payment_method');
-  const outcome = cardOutcome(emu, pm.id);
+  ensureOpen(emulator, session);
+  const paymentMethod = emulator.store.require<Stripe.PaymentMethod>(
+    C.paymentMethod,
+    paymentMethodId,
+    'payment_method',
+  );
+  const outcome = cardOutcome(emulator, paymentMethod.id);
   // Checkout validates the card before creating anything: a decline leaves no trace but the error.
   if (!outcome.ok && session.mode !== 'setup')
     throw cardError(outcome.code, outcome.message, outcome.declineCode);
@@ -251,21 +255,22 @@ export function completeSession(
     const params: Record<string, string> = {};
     const mail = session.customer_email ?? email;
     if (mail) params.email = mail;
-    const c = createCustomerFromParams(emu, new ParamReader(params));
+    const c = createCustomerFromParams(emulator, new ParamReader(params));
     customerId = c.id;
   }
-  if (customerId && pm.customer !== customerId) attachPaymentMethod(emu, pm.id, customerId);
-  const extras = emu.store.get<SessionExtras>(EXTRAS, session.id);
+  if (customerId && paymentMethod.customer !== customerId)
+    attachPaymentMethod(emulator, paymentMethod.id, customerId);
+  const extras = emulator.store.get<SessionExtras>(EXTRAS, session.id);
   const lines = session.line_items?.data ?? [];
   const update: Partial<Session> = { customer: customerId };
 
   if (session.mode === 'subscription' && customerId) {
-    const customer = requireCustomer(emu, customerId);
-    const at = now(emu, customerId);
+    const customer = requireCustomer(emulator, customerId);
+    const at = now(emulator, customerId);
     // One-time prices in subscription mode are billed once, on the first invoice.
     for (const l of lines) {
       if (!l.price || l.price.type === 'recurring') continue;
-      createInvoiceItem(emu, {
+      createInvoiceItem(emulator, {
         customer: customerId,
         amount: l.amount_total,
         currency: l.currency,
@@ -281,7 +286,7 @@ export function completeSession(
         testClock: idOf(customer.test_clock),
       });
     }
-    const sub = createSubscription(emu, {
+    const subscription = createSubscription(emulator, {
       customer,
       items: lines.flatMap((l) =>
         l.price?.type === 'recurring'
@@ -292,7 +297,7 @@ export function completeSession(
       trialFromPlan: false,
       missingPaymentMethod: 'create_invoice',
       paymentBehavior: 'allow_incomplete',
-      defaultPaymentMethod: pm.id,
+      defaultPaymentMethod: paymentMethod.id,
       billingCycleAnchor: null,
       cancelAt: null,
       cancelAtPeriodEnd: false,
@@ -302,31 +307,31 @@ export function completeSession(
       metadata: extras?.subscriptionMetadata ?? {},
       prorationBehavior: 'create_prorations',
     });
-    update.subscription = sub.id;
-    update.invoice = idOf(sub.latest_invoice);
-    update.payment_status = sub.status === 'trialing' ? 'no_payment_required' : 'paid';
-    if (sub.status === 'incomplete')
+    update.subscription = subscription.id;
+    update.invoice = idOf(subscription.latest_invoice);
+    update.payment_status = subscription.status === 'trialing' ? 'no_payment_required' : 'paid';
+    if (subscription.status === 'incomplete')
       throw cardError('card_declined', 'Your card was declined.', 'generic_decline');
   } else if (session.mode === 'payment') {
-    const pi = newPaymentIntent(emu, {
+    const paymentIntent = newPaymentIntent(emulator, {
       amount: session.amount_total ?? 0,
       currency: session.currency ?? 'usd',
       customer: customerId,
-      paymentMethod: pm.id,
+      paymentMethod: paymentMethod.id,
     });
-    const r = confirmPaymentIntent(emu, pi, pm.id);
+    const r = confirmPaymentIntent(emulator, paymentIntent, paymentMethod.id);
     if (!r.ok && r.decline) throw cardError(r.decline.code, r.decline.message, r.decline.declineCode);
-    update.payment_intent = pi.id;
+    update.payment_intent = paymentIntent.id;
     update.payment_status = 'paid';
   } else {
-    const si = newSetupIntent(emu, { customer: customerId, paymentMethod: pm.id });
-    si.status = 'succeeded';
-    emu.store.put(C.setupIntent, si);
-    emit(emu, 'setup_intent.succeeded', si);
-    update.setup_intent = si.id;
+    const setupIntent = newSetupIntent(emulator, { customer: customerId, paymentMethod: paymentMethod.id });
+    setupIntent.status = 'succeeded';
+    emulator.store.put(C.setupIntent, setupIntent);
+    emit(emulator, 'setup_intent.succeeded', setupIntent);
+    update.setup_intent = setupIntent.id;
   }
-  const customer = customerId ? emu.store.get<Stripe.Customer>(C.customer, customerId) : undefined;
-  const { obj } = emu.store.update<Session>(C.checkoutSession, session.id, (s) => {
+  const customer = customerId ? emulator.store.get<Stripe.Customer>(C.customer, customerId) : undefined;
+  const { obj } = emulator.store.update<Session>(C.checkoutSession, session.id, (s) => {
     Object.assign(s, update);
     s.status = 'complete';
     s.url = null;
@@ -341,30 +346,30 @@ export function completeSession(
       tax_ids: [],
     };
   });
-  emit(emu, 'checkout.session.completed', obj);
+  emit(emulator, 'checkout.session.completed', obj);
   return obj;
 }
 
 function list(req: ApiRequest): unknown {
-  const { emu, p } = req;
+  const { emulator, p } = req;
   const customer = p.str('customer');
   const subscription = p.str('subscription');
-  const pi = p.str('payment_intent');
+  const paymentIntent = p.str('payment_intent');
   const status = p.str('status');
-  const items = emu.store
+  const items = emulator.store
     .all<Session>(C.checkoutSession)
     .filter(
       (s) =>
         (!customer || idOf(s.customer) === customer) &&
         (!subscription || idOf(s.subscription) === subscription) &&
-        (!pi || idOf(s.payment_intent) === pi) &&
+        (!paymentIntent || idOf(s.payment_intent) === paymentIntent) &&
         (!status || s.status === status),
     );
   return paginate(items, p, req.path);
 }
 
-export function setupCheckout(emu: Emulator): void {
-  emu.registerIncludable('checkout.session', 'line_items');
+export function setupCheckout(emulator: Emulator): void {
+  emulator.registerIncludable('checkout.session', 'line_items');
 }
 
 export const routes: Route[] = [
@@ -373,35 +378,35 @@ export const routes: Route[] = [
   {
     method: 'GET',
     path: '/v1/checkout/sessions/:id',
-    handler: (req) => requireSession(req.emu, req.pathParams.id),
+    handler: (req) => requireSession(req.emulator, req.pathParams.id),
   },
   {
     method: 'POST',
     path: '/v1/checkout/sessions/:id',
-    handler: ({ emu, p, pathParams }) => {
-      const s = requireSession(emu, pathParams.id);
+    handler: ({ emulator, p, pathParams }) => {
+      const s = requireSession(emulator, pathParams.id);
       if (p.has('metadata')) s.metadata = p.metadata(s.metadata ?? {});
-      emu.store.put(C.checkoutSession, s);
+      emulator.store.put(C.checkoutSession, s);
       return s;
     },
   },
   {
     method: 'POST',
     path: '/v1/checkout/sessions/:id/expire',
-    handler: ({ emu, pathParams }) => {
-      const s = requireSession(emu, pathParams.id);
+    handler: ({ emulator, pathParams }) => {
+      const s = requireSession(emulator, pathParams.id);
       if (s.status !== 'open') {
         throw invalidRequest(
           `Only Checkout Sessions with a status in ["open"] can be expired. This Checkout Session has a status of "${s.status}".`,
         );
       }
-      return expire(emu, s);
+      return expire(emulator, s);
     },
   },
   {
     method: 'GET',
     path: '/v1/checkout/sessions/:id/line_items',
     handler: (req) =>
-      paginate(requireSession(req.emu, req.pathParams.id).line_items?.data ?? [], req.p, req.path),
+      paginate(requireSession(req.emulator, req.pathParams.id).line_items?.data ?? [], req.p, req.path),
   },
 ];

@@ -10,11 +10,11 @@ import { type BillingConfig, billingConfig, DEFAULT_BILLING_CONFIG, setBillingCo
 import { validateRetryDelays } from './math';
 
 export const routes: Route[] = [
-  { method: 'GET', path: '/_emulator/billing/config', handler: ({ emu }) => billingConfig(emu) },
+  { method: 'GET', path: '/_emulator/billing/config', handler: ({ emulator }) => billingConfig(emulator) },
   {
     method: 'POST',
     path: '/_emulator/billing/config',
-    handler: ({ emu, p, params }) => {
+    handler: ({ emulator, p, params }) => {
       const patch: Partial<BillingConfig> = p.bool('reset') ? { ...DEFAULT_BILLING_CONFIG } : {};
       const rawSchedule = params.retry_schedule ?? params.retrySchedule;
       if (rawSchedule !== undefined) {
@@ -38,7 +38,7 @@ export const routes: Route[] = [
       if (grace !== undefined && grace < 0)
         throw invalidRequest('finalization_grace_seconds must be 0 or more', 'finalization_grace_seconds');
       if (grace !== undefined) patch.finalizationGraceSeconds = grace;
-      return setBillingConfig(emu, patch);
+      return setBillingConfig(emulator, patch);
     },
   },
 ];

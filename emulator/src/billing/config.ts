@@ -32,19 +32,19 @@ export const DEFAULT_BILLING_CONFIG: BillingConfig = {
   finalizationGraceSeconds: 3600,
 };
 
-export function billingConfig(emu: Emulator): BillingConfig {
-  const stored = emu.store.meta[KEY] as Partial<BillingConfig> | undefined;
+export function billingConfig(emulator: Emulator): BillingConfig {
+  const stored = emulator.store.meta[KEY] as Partial<BillingConfig> | undefined;
   return { ...DEFAULT_BILLING_CONFIG, ...(stored ?? {}) };
 }
 
-export function setBillingConfig(emu: Emulator, patch: Partial<BillingConfig>): BillingConfig {
-  const next = { ...billingConfig(emu), ...patch };
-  emu.store.meta[KEY] = next;
-  emu.store.onChange();
+export function setBillingConfig(emulator: Emulator, patch: Partial<BillingConfig>): BillingConfig {
+  const next = { ...billingConfig(emulator), ...patch };
+  emulator.store.meta[KEY] = next;
+  emulator.store.onChange();
   return next;
 }
 
-export function retryPolicy(emu: Emulator): RetryPolicy {
-  const c = billingConfig(emu);
+export function retryPolicy(emulator: Emulator): RetryPolicy {
+  const c = billingConfig(emulator);
   return { delays: c.retrySchedule, finalStatus: c.finalStatus };
 }

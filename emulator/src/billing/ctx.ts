@@ -28,28 +28,28 @@ export const C = {
   portalConfiguration: 'billing_portal.configuration',
   portalSession: 'billing_portal.session',
   /** Private per-subscription engine state. */
-  subState: '_billing_sub_state',
+  subscriptionState: '_billing_sub_state',
   /** Private per-customer invoice numbering. */
   numbering: '_billing_numbering',
   /** Private payment-intent → invoice link. */
-  piLink: '_billing_pi_link',
+  paymentIntentLink: '_billing_pi_link',
 } as const;
 
 /**
  * Time override used while the engine replays what time brings: while processing something due
- * at T for a customer, `emu.now(customer)` answers T so objects and events carry the moment they
+ * at T for a customer, `emulator.now(customer)` answers T so objects and events carry the moment they
  * happened, not the end of the advance window.
  */
 const overrides = new WeakMap<Emulator, Map<string, number>>();
 
-export function installTimeOverride(emu: Emulator): void {
+export function installTimeOverride(emulator: Emulator): void {
   const map = new Map<string, number>();
-  overrides.set(emu, map);
-  emu.addTimeSource((customerId) => map.get(customerId));
+  overrides.set(emulator, map);
+  emulator.addTimeSource((customerId) => map.get(customerId));
 }
 
-export function withTimeAt<T>(emu: Emulator, customerId: string, at: number, fn: () => T): T {
-  const map = overrides.get(emu);
+export function withTimeAt<T>(emulator: Emulator, customerId: string, at: number, fn: () => T): T {
+  const map = overrides.get(emulator);
   if (!map) return fn();
   const prev = map.get(customerId);
   map.set(customerId, at);
@@ -61,17 +61,17 @@ export function withTimeAt<T>(emu: Emulator, customerId: string, at: number, fn:
   }
 }
 
-export function now(emu: Emulator, customerId: string | null | undefined): number {
-  return emu.now(customerId ?? undefined);
+export function now(emulator: Emulator, customerId: string | null | undefined): number {
+  return emulator.now(customerId ?? undefined);
 }
 
 export function emit(
-  emu: Emulator,
+  emulator: Emulator,
   type: Stripe.Event.Type,
   object: { id: string; object: string },
   previous?: Record<string, unknown>,
 ): void {
-  emu.emitEvent(type, object, previous);
+  emulator.emitEvent(type, object, previous);
 }
 
 export function id(prefix: string): string {

@@ -67,8 +67,8 @@ const OPEN_STATUSES: readonly string[] = ['needs_response', 'warning_needs_respo
 const CLOSED_STATUSES: readonly string[] = ['won', 'lost', 'warning_closed', 'prevented'];
 const DAY = 86_400;
 
-function requireDispute(emu: Emulator, disputeId: string): Dispute {
-  return emu.store.require<Dispute>(DISPUTES, disputeId, 'dispute');
+function requireDispute(emulator: Emulator, disputeId: string): Dispute {
+  return emulator.store.require<Dispute>(DISPUTES, disputeId, 'dispute');
 }
 
 function emptyEvidence(): Evidence {
@@ -113,12 +113,12 @@ function dueBy(created: number): number {
   return dayStart + 20 * DAY - 1;
 }
 
-function buildDispute(emu: Emulator, charge: Stripe.Charge, spec: DisputeSpec): Dispute {
-  const created = now(emu, idOf(charge.customer));
-  const pm = charge.payment_method
-    ? emu.store.get<Stripe.PaymentMethod>(C.paymentMethod, charge.payment_method)
+function buildDispute(emulator: Emulator, charge: Stripe.Charge, spec: DisputeSpec): Dispute {
+  const created = now(emulator, idOf(charge.customer));
+  const paymentMethod = charge.payment_method
+    ? emulator.store.get<Stripe.PaymentMethod>(C.paymentMethod, charge.payment_method)
     : undefined;
-  const brand = pm?.card?.brand ?? 'visa';
+  const brand = paymentMethod?.card?.brand ?? 'visa';
   return {
     id: id('du'),
     object: 'dispute',
@@ -156,26 +156,26 @@ function buildDispute(emu: Emulator, charge: Stripe.Charge, spec: DisputeSpec): 
   };
 }
 
-function openDispute(emu: Emulator, chargeId: string, spec: DisputeSpec): void {
-  const charge = emu.store.get<Stripe.Charge>(C.charge, chargeId);
+function openDispute(emulator: Emulator, chargeId: string, spec: DisputeSpec): void {
+  const charge = emulator.store.get<Stripe.Charge>(C.charge, chargeId);
   if (!charge) return; // gone (reset) before the issuer acted
-  const dispute = buildDispute(emu, charge, spec);
-  emu.store.insert(DISPUTES, dispute);
-  emu.store.update<Stripe.Charge>(C.charge, charge.id, (ch) => {
+  const dispute = buildDispute(emulator, charge, spec);
+  emulator.store.insert(DISPUTES, dispute);
+  emulator.store.update<Stripe.Charge>(C.charge, charge.id, (ch) => {
     ch.disputed = true;
   });
-  emit(emu, 'charge.dispute.created', dispute);
-  if (!spec.inquiry) emit(emu, 'charge.dispute.funds_withdrawn', dispute);
+  emit(emulator, 'charge.dispute.created', dispute);
+  if (!spec.inquiry) emit(emulator, 'charge.dispute.funds_withdrawn', dispute);
 }
 
 /**
  * Called for every succeeded charge: on a dispute test card, the issuer opens the dispute right
  * after the current request (or clock step) is done, dated at the charge.
  */
-export function disputeIfTestCard(emu: Emulator, charge: Stripe.Charge): void {
-  const spec = charge.payment_method ? disputeAfterCharge(emu, charge.payment_method) : null;
+export function disputeIfTestCard(emulator: Emulator, charge: Stripe.Charge): void {
+  const spec = charge.payment_method ? disputeAfterCharge(emulator, charge.payment_method) : null;
   if (!spec) return;
-  asTheIssuer(emu, idOf(charge.customer), charge.created, () => openDispute(emu, charge.id, spec));
+  asTheIssuer(emulator, idOf(charge.customer), charge.created, () => openDispute(emulator, charge.id, spec));
 }
 
 /**
@@ -183,19 +183,19 @@ export function disputeIfTestCard(emu: Emulator, charge: Stripe.Charge): void {
  * and before the next request is read, outside any request (`event.request` nulls), at `at` on
  * the customer's clock.
  */
-function asTheIssuer(emu: Emulator, customer: string | null, at: number, act: () => void): void {
+function asTheIssuer(emulator: Emulator, customer: string | null, at: number, act: () => void): void {
   setImmediate(() => {
     try {
-      emu.timeDriven(() => (customer ? withTimeAt(emu, customer, at, act) : act()));
+      emulator.timeDriven(() => (customer ? withTimeAt(emulator, customer, at, act) : act()));
     } catch (e) {
       // Nobody awaits this step: report it instead of taking the process down.
-      emu.log(`emulator: dispute step failed: ${e instanceof Error ? e.stack : String(e)}`);
+      emulator.log(`emulator: dispute step failed: ${e instanceof Error ? e.stack : String(e)}`);
     }
   });
 }
 
-function customerOfDispute(emu: Emulator, d: Dispute): string | null {
-  const charge = emu.store.get<Stripe.Charge>(C.charge, idOf(d.charge) ?? '');
+function customerOfDispute(emulator: Emulator, d: Dispute): string | null {
+  const charge = emulator.store.get<Stripe.Charge>(C.charge, idOf(d.charge) ?? '');
   return idOf(charge?.customer ?? null);
 }
 
@@ -223,8 +223,8 @@ function submit(d: Dispute): void {
   if (d.status === 'warning_needs_response') d.status = 'warning_under_review';
 }
 
-function updateDispute({ emu, p, pathParams }: ApiRequest): Dispute {
-  const current = requireDispute(emu, pathParams.id);
+function updateDispute({ emulator, p, pathParams }: ApiRequest): Dispute {
+  const current = requireDispute(emulator, pathParams.id);
   const evidence = p.obj('evidence');
   const submitNow = p.bool('submit') ?? true;
   if ((evidence || p.bool('submit') === true) && !OPEN_STATUSES.includes(current.status)) {
@@ -233,7 +233,7 @@ function updateDispute({ emu, p, pathParams }: ApiRequest): Dispute {
       evidence ? 'evidence' : 'submit',
     );
   }
-  const { obj, previous } = emu.store.update<Dispute>(DISPUTES, current.id, (d) => {
+  const { obj, previous } = emulator.store.update<Dispute>(DISPUTES, current.id, (d) => {
     d.metadata = p.metadata(d.metadata);
     const method = p.oneOf('intended_submission_method', [
       'manual',
@@ -248,44 +248,44 @@ function updateDispute({ emu, p, pathParams }: ApiRequest): Dispute {
     }
     if ((evidence && submitNow) || p.bool('submit') === true) submit(d);
   });
-  if (Object.keys(previous).length > 0) emit(emu, 'charge.dispute.updated', obj, previous);
+  if (Object.keys(previous).length > 0) emit(emulator, 'charge.dispute.updated', obj, previous);
   const outcome = testOutcome(obj);
   // The bank decides after the submission: the answer shows `under_review`, the outcome follows.
   if (outcome) {
-    const customer = customerOfDispute(emu, obj);
-    asTheIssuer(emu, customer, now(emu, customer), () => {
-      const current = emu.store.get<Dispute>(DISPUTES, obj.id);
-      if (current?.status === 'under_review') closeDispute(emu, current, outcome);
+    const customer = customerOfDispute(emulator, obj);
+    asTheIssuer(emulator, customer, now(emulator, customer), () => {
+      const current = emulator.store.get<Dispute>(DISPUTES, obj.id);
+      if (current?.status === 'under_review') closeDispute(emulator, current, outcome);
     });
   }
   return obj;
 }
 
 /** Ends a dispute: `charge.dispute.closed`, and for a won chargeback the funds come back. */
-function closeDispute(emu: Emulator, d: Dispute, status: 'won' | 'lost' | 'warning_closed'): Dispute {
-  const { obj, previous } = emu.store.update<Dispute>(DISPUTES, d.id, (x) => {
+function closeDispute(emulator: Emulator, d: Dispute, status: 'won' | 'lost' | 'warning_closed'): Dispute {
+  const { obj, previous } = emulator.store.update<Dispute>(DISPUTES, d.id, (x) => {
     x.status = status;
   });
-  emit(emu, 'charge.dispute.closed', obj, previous);
-  if (status === 'won') emit(emu, 'charge.dispute.funds_reinstated', obj);
+  emit(emulator, 'charge.dispute.closed', obj, previous);
+  if (status === 'won') emit(emulator, 'charge.dispute.funds_reinstated', obj);
   return obj;
 }
 
-function acceptDispute({ emu, pathParams }: ApiRequest): Dispute {
-  const d = requireDispute(emu, pathParams.id);
+function acceptDispute({ emulator, pathParams }: ApiRequest): Dispute {
+  const d = requireDispute(emulator, pathParams.id);
   if (CLOSED_STATUSES.includes(d.status)) {
     throw invalidRequest(`This dispute is already closed (${d.status}).`);
   }
   const inquiry = d.status.startsWith('warning_');
-  return closeDispute(emu, d, inquiry ? 'warning_closed' : 'lost');
+  return closeDispute(emulator, d, inquiry ? 'warning_closed' : 'lost');
 }
 
 function listDisputes(req: ApiRequest): unknown {
-  const { emu, p } = req;
+  const { emulator, p } = req;
   const charge = p.str('charge');
   const paymentIntent = p.str('payment_intent');
   const created = p.range('created');
-  const items = emu.store
+  const items = emulator.store
     .all<Dispute>(DISPUTES)
     .filter(
       (d) =>
@@ -307,7 +307,7 @@ export const routes: Route[] = [
     method: 'GET',
     path: '/v1/disputes/:id',
     params: [],
-    handler: ({ emu, pathParams }) => requireDispute(emu, pathParams.id),
+    handler: ({ emulator, pathParams }) => requireDispute(emulator, pathParams.id),
   },
   {
     method: 'POST',

@@ -35,29 +35,29 @@ const routes: Route[] = [
   ...invoicePage.routes,
 ];
 
-function setup(emu: Emulator): void {
+function setup(emulator: Emulator): void {
   // The override must answer before the test-clock source (first source wins).
-  installTimeOverride(emu);
-  emu.addTimeSource((customerId) => testClocks.clockTimeFor(emu, customerId));
-  emu.registerIncludable('invoice', 'confirmation_secret');
-  emu.registerIncludable('invoice', 'payments');
-  emu.onTimeAdvance(({ to }) => {
-    runDue(emu, onGlobalClock(emu), to);
+  installTimeOverride(emulator);
+  emulator.addTimeSource((customerId) => testClocks.clockTimeFor(emulator, customerId));
+  emulator.registerIncludable('invoice', 'confirmation_secret');
+  emulator.registerIncludable('invoice', 'payments');
+  emulator.onTimeAdvance(({ to }) => {
+    runDue(emulator, onGlobalClock(emulator), to);
   });
-  onCustomerDeleted(emu, (customer: Stripe.Customer) => {
-    for (const sub of emu.store.all<Stripe.Subscription>(C.subscription)) {
+  onCustomerDeleted(emulator, (customer: Stripe.Customer) => {
+    for (const subscription of emulator.store.all<Stripe.Subscription>(C.subscription)) {
       if (
-        customerIdOf(sub) === customer.id &&
-        sub.status !== 'canceled' &&
-        sub.status !== 'incomplete_expired'
+        customerIdOf(subscription) === customer.id &&
+        subscription.status !== 'canceled' &&
+        subscription.status !== 'incomplete_expired'
       ) {
-        cancelNow(emu, sub, { invoiceNow: false, prorate: false, reason: null });
+        cancelNow(emulator, subscription, { invoiceNow: false, prorate: false, reason: null });
       }
     }
   });
-  portal.setup(emu);
-  testClocks.finishInterruptedAdvances(emu);
-  checkout.setupCheckout(emu);
+  portal.setup(emulator);
+  testClocks.finishInterruptedAdvances(emulator);
+  checkout.setupCheckout(emulator);
 }
 
 export const billing: ResourceModule = { routes, setup };

@@ -14,12 +14,12 @@ import { invoicePaidByIntent, invoicePaymentFailedByIntent } from './invoices';
 import { cardOutcome } from './cards';
 import { cancelPaymentIntent, confirmPaymentIntent, newPaymentIntent, newSetupIntent } from './payments';
 
-function requirePi(emu: Emulator, piId: string): Stripe.PaymentIntent {
-  return emu.store.require<Stripe.PaymentIntent>(C.paymentIntent, piId, 'payment_intent');
+function requirePi(emulator: Emulator, paymentIntentId: string): Stripe.PaymentIntent {
+  return emulator.store.require<Stripe.PaymentIntent>(C.paymentIntent, paymentIntentId, 'payment_intent');
 }
 
-function requireSi(emu: Emulator, siId: string): Stripe.SetupIntent {
-  return emu.store.require<Stripe.SetupIntent>(C.setupIntent, siId, 'setup_intent');
+function requireSi(emulator: Emulator, setupIntentId: string): Stripe.SetupIntent {
+  return emulator.store.require<Stripe.SetupIntent>(C.setupIntent, setupIntentId, 'setup_intent');
 }
 
 /**
@@ -32,107 +32,119 @@ function paymentMethodFor(emulator: Emulator, value: string): string {
 }
 
 /** A setup intent's `payment_method` param: attached to its customer (setting it up is what a setup intent is for). */
-function pmFor(emu: Emulator, value: string, customer: string | null): string {
-  const pm = resolvePaymentMethod(emu, value, 'payment_method');
-  if (customer && !pm.customer) attachPaymentMethod(emu, pm.id, customer);
-  return pm.id;
+function paymentMethodIdFor(emulator: Emulator, value: string, customer: string | null): string {
+  const paymentMethod = resolvePaymentMethod(emulator, value, 'payment_method');
+  if (customer && !paymentMethod.customer) attachPaymentMethod(emulator, paymentMethod.id, customer);
+  return paymentMethod.id;
 }
 
 function confirmPi(
-  emu: Emulator,
-  pi: Stripe.PaymentIntent,
-  pmParam: string | undefined,
+  emulator: Emulator,
+  paymentIntent: Stripe.PaymentIntent,
+  paymentMethodParam: string | undefined,
 ): Stripe.PaymentIntent {
-  if (pi.status === 'succeeded' || pi.status === 'canceled') {
+  if (paymentIntent.status === 'succeeded' || paymentIntent.status === 'canceled') {
     throw invalidRequest(
-      `This PaymentIntent's status is ${pi.status}, so it cannot be confirmed.`,
+      `This PaymentIntent's status is ${paymentIntent.status}, so it cannot be confirmed.`,
       undefined,
       'payment_intent_unexpected_state',
     );
   }
-  const pm = pmParam ? paymentMethodFor(emu, pmParam) : idOf(pi.payment_method);
-  if (!pm) {
+  const paymentMethod = paymentMethodParam
+    ? paymentMethodFor(emulator, paymentMethodParam)
+    : idOf(paymentIntent.payment_method);
+  if (!paymentMethod) {
     throw invalidRequest(
       "You cannot confirm this PaymentIntent because it's missing a payment method.",
       'payment_method',
       'payment_intent_unexpected_state',
     );
   }
-  const r = confirmPaymentIntent(emu, pi, pm);
+  const r = confirmPaymentIntent(emulator, paymentIntent, paymentMethod);
   if (!r.ok && r.decline) {
     // Stripe's 402 carries the intent, now `requires_payment_method` with its `last_payment_error`
     // (https://docs.stripe.com/api/errors: `payment_intent` on card errors); an invoice's intent counts the try.
-    invoicePaymentFailedByIntent(emu, pi.id);
+    invoicePaymentFailedByIntent(emulator, paymentIntent.id);
     throw cardError(r.decline.code, r.decline.message, r.decline.declineCode, {
-      payment_intent: pi,
+      payment_intent: paymentIntent,
       charge: r.charge.id,
     });
   }
-  invoicePaidByIntent(emu, pi.id);
-  return pi;
+  invoicePaidByIntent(emulator, paymentIntent.id);
+  return paymentIntent;
 }
 
-function confirmSi(emu: Emulator, si: Stripe.SetupIntent, pmParam: string | undefined): Stripe.SetupIntent {
-  const customer = idOf(si.customer);
-  const pm = pmParam ? pmFor(emu, pmParam, customer) : idOf(si.payment_method);
-  if (!pm)
+function confirmSi(
+  emulator: Emulator,
+  setupIntent: Stripe.SetupIntent,
+  paymentMethodParam: string | undefined,
+): Stripe.SetupIntent {
+  const customer = idOf(setupIntent.customer);
+  const paymentMethod = paymentMethodParam
+    ? paymentMethodIdFor(emulator, paymentMethodParam, customer)
+    : idOf(setupIntent.payment_method);
+  if (!paymentMethod)
     throw invalidRequest(
       "You cannot confirm this SetupIntent because it's missing a payment method.",
       'payment_method',
     );
-  const outcome = cardOutcome(emu, pm);
-  si.payment_method = pm;
+  const outcome = cardOutcome(emulator, paymentMethod);
+  setupIntent.payment_method = paymentMethod;
   // Setup succeeds for cards that only fail on charge (…0341), as Stripe's do.
-  const pmObj = emu.store.get<Stripe.PaymentMethod>(C.paymentMethod, pm);
-  const setupFails = !outcome.ok && pmObj?.card?.last4 !== '0341';
+  const paymentMethodObject = emulator.store.get<Stripe.PaymentMethod>(C.paymentMethod, paymentMethod);
+  const setupFails = !outcome.ok && paymentMethodObject?.card?.last4 !== '0341';
   if (setupFails && !outcome.ok) {
-    si.status = 'requires_payment_method';
-    si.last_setup_error = {
+    setupIntent.status = 'requires_payment_method';
+    setupIntent.last_setup_error = {
       type: 'card_error',
       code: outcome.code,
       decline_code: outcome.declineCode,
       message: outcome.message,
     };
-    emu.store.put(C.setupIntent, si);
-    emit(emu, 'setup_intent.setup_failed', si);
-    throw cardError(outcome.code, outcome.message, outcome.declineCode, { setup_intent: si });
+    emulator.store.put(C.setupIntent, setupIntent);
+    emit(emulator, 'setup_intent.setup_failed', setupIntent);
+    throw cardError(outcome.code, outcome.message, outcome.declineCode, { setup_intent: setupIntent });
   }
-  si.status = 'succeeded';
-  si.last_setup_error = null;
-  emu.store.put(C.setupIntent, si);
-  emit(emu, 'setup_intent.succeeded', si);
+  setupIntent.status = 'succeeded';
+  setupIntent.last_setup_error = null;
+  emulator.store.put(C.setupIntent, setupIntent);
+  emit(emulator, 'setup_intent.succeeded', setupIntent);
   // A subscription's pending setup intent: its payment method becomes the default.
-  for (const sub of emu.store.all<Stripe.Subscription>(C.subscription)) {
-    if (sub.pending_setup_intent === si.id) {
-      const { obj, previous } = emu.store.update<Stripe.Subscription>(C.subscription, sub.id, (s) => {
-        s.pending_setup_intent = null;
-        s.default_payment_method = pm;
-      });
-      emit(emu, 'customer.subscription.updated', obj, previous);
+  for (const subscription of emulator.store.all<Stripe.Subscription>(C.subscription)) {
+    if (subscription.pending_setup_intent === setupIntent.id) {
+      const { obj, previous } = emulator.store.update<Stripe.Subscription>(
+        C.subscription,
+        subscription.id,
+        (s) => {
+          s.pending_setup_intent = null;
+          s.default_payment_method = paymentMethod;
+        },
+      );
+      emit(emulator, 'customer.subscription.updated', obj, previous);
     }
   }
-  return si;
+  return setupIntent;
 }
 
 export const routes: Route[] = [
   {
     method: 'POST',
     path: '/v1/payment_intents',
-    handler: ({ emu, p }) => {
+    handler: ({ emulator, p }) => {
       const customer = p.str('customer') ?? null;
-      if (customer) requireCustomer(emu, customer);
-      const pmParam = p.str('payment_method');
-      const pi = newPaymentIntent(emu, {
+      if (customer) requireCustomer(emulator, customer);
+      const paymentMethodParam = p.str('payment_method');
+      const paymentIntent = newPaymentIntent(emulator, {
         amount: p.reqInt('amount'),
         currency: p.reqStr('currency').toLowerCase(),
         customer,
         description: p.str('description') ?? null,
-        paymentMethod: pmParam ? paymentMethodFor(emu, pmParam) : null,
+        paymentMethod: paymentMethodParam ? paymentMethodFor(emulator, paymentMethodParam) : null,
         metadata: p.metadata({}),
         setupFutureUsage: p.oneOf('setup_future_usage', ['off_session', 'on_session'] as const) ?? null,
       });
-      if (p.bool('confirm')) return confirmPi(emu, pi, undefined);
-      return pi;
+      if (p.bool('confirm')) return confirmPi(emulator, paymentIntent, undefined);
+      return paymentIntent;
     },
   },
   {
@@ -140,23 +152,27 @@ export const routes: Route[] = [
     path: '/v1/payment_intents',
     handler: (req) => {
       const customer = req.p.str('customer');
-      const items = req.emu.store
+      const items = req.emulator.store
         .all<Stripe.PaymentIntent>(C.paymentIntent)
         .filter((x) => !customer || idOf(x.customer) === customer);
       return paginate(items, req.p, req.path);
     },
   },
-  { method: 'GET', path: '/v1/payment_intents/:id', handler: (req) => requirePi(req.emu, req.pathParams.id) },
+  {
+    method: 'GET',
+    path: '/v1/payment_intents/:id',
+    handler: (req) => requirePi(req.emulator, req.pathParams.id),
+  },
   {
     method: 'POST',
     path: '/v1/payment_intents/:id',
-    handler: ({ emu, p, pathParams }) => {
-      const pi = requirePi(emu, pathParams.id);
-      const { obj } = emu.store.update<Stripe.PaymentIntent>(C.paymentIntent, pi.id, (x) => {
+    handler: ({ emulator, p, pathParams }) => {
+      const paymentIntent = requirePi(emulator, pathParams.id);
+      const { obj } = emulator.store.update<Stripe.PaymentIntent>(C.paymentIntent, paymentIntent.id, (x) => {
         if (p.has('metadata')) x.metadata = p.metadata(x.metadata);
         if (p.has('description')) x.description = p.strOrNull('description') ?? null;
-        const pm = p.str('payment_method');
-        if (pm) x.payment_method = paymentMethodFor(emu, pm);
+        const paymentMethod = p.str('payment_method');
+        if (paymentMethod) x.payment_method = paymentMethodFor(emulator, paymentMethod);
       });
       return obj;
     },
@@ -164,15 +180,15 @@ export const routes: Route[] = [
   {
     method: 'POST',
     path: '/v1/payment_intents/:id/confirm',
-    handler: ({ emu, p, pathParams }) =>
-      confirmPi(emu, requirePi(emu, pathParams.id), p.str('payment_method')),
+    handler: ({ emulator, p, pathParams }) =>
+      confirmPi(emulator, requirePi(emulator, pathParams.id), p.str('payment_method')),
   },
   {
     method: 'POST',
     path: '/v1/payment_intents/:id/cancel',
-    handler: ({ emu, p, pathParams }) => {
-      const pi = requirePi(emu, pathParams.id);
-      if (pi.status === 'succeeded') {
+    handler: ({ emulator, p, pathParams }) => {
+      const paymentIntent = requirePi(emulator, pathParams.id);
+      if (paymentIntent.status === 'succeeded') {
         throw invalidRequest(
           'You cannot cancel this PaymentIntent because it has a status of succeeded.',
           undefined,
@@ -180,25 +196,25 @@ export const routes: Route[] = [
         );
       }
       const reason = p.str('cancellation_reason') ?? 'requested_by_customer';
-      cancelPaymentIntent(emu, pi, reason);
-      return pi;
+      cancelPaymentIntent(emulator, paymentIntent, reason);
+      return paymentIntent;
     },
   },
   {
     method: 'POST',
     path: '/v1/setup_intents',
-    handler: ({ emu, p }) => {
+    handler: ({ emulator, p }) => {
       const customer = p.str('customer') ?? null;
-      if (customer) requireCustomer(emu, customer);
-      const pmParam = p.str('payment_method');
-      const si = newSetupIntent(emu, {
+      if (customer) requireCustomer(emulator, customer);
+      const paymentMethodParam = p.str('payment_method');
+      const setupIntent = newSetupIntent(emulator, {
         customer,
-        paymentMethod: pmParam ? pmFor(emu, pmParam, customer) : null,
+        paymentMethod: paymentMethodParam ? paymentMethodIdFor(emulator, paymentMethodParam, customer) : null,
         metadata: p.metadata({}),
         usage: p.str('usage'),
       });
-      if (p.bool('confirm')) return confirmSi(emu, si, undefined);
-      return si;
+      if (p.bool('confirm')) return confirmSi(emulator, setupIntent, undefined);
+      return setupIntent;
     },
   },
   {
@@ -206,29 +222,37 @@ export const routes: Route[] = [
     path: '/v1/setup_intents',
     handler: (req) => {
       const customer = req.p.str('customer');
-      const items = req.emu.store
+      const items = req.emulator.store
         .all<Stripe.SetupIntent>(C.setupIntent)
         .filter((x) => !customer || idOf(x.customer) === customer);
       return paginate(items, req.p, req.path);
     },
   },
-  { method: 'GET', path: '/v1/setup_intents/:id', handler: (req) => requireSi(req.emu, req.pathParams.id) },
+  {
+    method: 'GET',
+    path: '/v1/setup_intents/:id',
+    handler: (req) => requireSi(req.emulator, req.pathParams.id),
+  },
   {
     method: 'POST',
     path: '/v1/setup_intents/:id/confirm',
-    handler: ({ emu, p, pathParams }) =>
-      confirmSi(emu, requireSi(emu, pathParams.id), p.str('payment_method')),
+    handler: ({ emulator, p, pathParams }) =>
+      confirmSi(emulator, requireSi(emulator, pathParams.id), p.str('payment_method')),
   },
   {
     method: 'POST',
     path: '/v1/setup_intents/:id/cancel',
-    handler: ({ emu, pathParams }) => {
-      const si = requireSi(emu, pathParams.id);
-      const { obj, previous } = emu.store.update<Stripe.SetupIntent>(C.setupIntent, si.id, (x) => {
-        x.status = 'canceled';
-        x.cancellation_reason = 'requested_by_customer';
-      });
-      emit(emu, 'setup_intent.canceled', obj, previous);
+    handler: ({ emulator, pathParams }) => {
+      const setupIntent = requireSi(emulator, pathParams.id);
+      const { obj, previous } = emulator.store.update<Stripe.SetupIntent>(
+        C.setupIntent,
+        setupIntent.id,
+        (x) => {
+          x.status = 'canceled';
+          x.cancellation_reason = 'requested_by_customer';
+        },
+      );
+      emit(emulator, 'setup_intent.canceled', obj, previous);
       return obj;
     },
   },

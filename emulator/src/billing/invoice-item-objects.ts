@@ -19,15 +19,15 @@ export interface InvoiceItemArgs {
   testClock: string | null;
 }
 
-export function createInvoiceItem(emu: Emulator, args: InvoiceItemArgs): Stripe.InvoiceItem {
-  const ii: Stripe.InvoiceItem = {
+export function createInvoiceItem(emulator: Emulator, args: InvoiceItemArgs): Stripe.InvoiceItem {
+  const invoiceItem: Stripe.InvoiceItem = {
     id: id('ii'),
     object: 'invoiceitem',
     amount: args.amount,
     currency: args.currency,
     customer: args.customer,
     customer_account: null,
-    date: now(emu, args.customer),
+    date: now(emulator, args.customer),
     description: args.description,
     discountable: !args.proration,
     discounts: [],
@@ -62,7 +62,7 @@ export function createInvoiceItem(emu: Emulator, args: InvoiceItemArgs): Stripe.
     tax_rates: [],
     test_clock: args.testClock,
   };
-  emu.store.insert(C.invoiceItem, ii);
-  emit(emu, 'invoiceitem.created', ii);
-  return ii;
+  emulator.store.insert(C.invoiceItem, invoiceItem);
+  emit(emulator, 'invoiceitem.created', invoiceItem);
+  return invoiceItem;
 }

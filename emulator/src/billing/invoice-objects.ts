@@ -94,10 +94,10 @@ export interface InvoiceArgs {
 }
 
 export function buildInvoice(args: InvoiceArgs): Stripe.Invoice {
-  const invId = id('in');
+  const invoiceId = id('in');
   const c = args.customer;
   return {
-    id: invId,
+    id: invoiceId,
     object: 'invoice',
     account_country: 'US',
     account_name: 'Stripe Emulator',
@@ -144,7 +144,7 @@ export function buildInvoice(args: InvoiceArgs): Stripe.Invoice {
     issuer: { type: 'self' },
     last_finalization_error: null,
     latest_revision: null,
-    lines: { object: 'list', data: [], has_more: false, url: `/v1/invoices/${invId}/lines` },
+    lines: { object: 'list', data: [], has_more: false, url: `/v1/invoices/${invoiceId}/lines` },
     livemode: false,
     metadata: args.metadata,
     next_payment_attempt: null,
@@ -158,7 +158,7 @@ export function buildInvoice(args: InvoiceArgs): Stripe.Invoice {
         }
       : null,
     payment_settings: { default_mandate: null, payment_method_options: null, payment_method_types: null },
-    payments: { object: 'list', data: [], has_more: false, url: `/v1/invoice_payments?invoice=${invId}` },
+    payments: { object: 'list', data: [], has_more: false, url: `/v1/invoice_payments?invoice=${invoiceId}` },
     period_end: args.periodEnd,
     period_start: args.periodStart,
     post_payment_credit_notes_amount: 0,
@@ -183,8 +183,8 @@ export function buildInvoice(args: InvoiceArgs): Stripe.Invoice {
   };
 }
 
-export function subscriptionIdOfInvoice(inv: Stripe.Invoice): string | null {
-  const s = inv.parent?.subscription_details?.subscription;
+export function subscriptionIdOfInvoice(invoice: Stripe.Invoice): string | null {
+  const s = invoice.parent?.subscription_details?.subscription;
   if (!s) return null;
   return typeof s === 'string' ? s : s.id;
 }

@@ -32,45 +32,49 @@ import { priceAmount } from './pricing';
 import { learnOrigin } from './urls';
 
 function create(req: ApiRequest): Stripe.Invoice {
-  const { emu, p } = req;
-  learnOrigin(emu, req.headers.host);
-  const customer = requireCustomer(emu, p.reqStr('customer'));
-  const subId = p.str('subscription');
-  const sub = subId ? emu.store.require<Stripe.Subscription>(C.subscription, subId, 'subscription') : null;
-  const at = now(emu, customer.id);
+  const { emulator, p } = req;
+  learnOrigin(emulator, req.headers.host);
+  const customer = requireCustomer(emulator, p.reqStr('customer'));
+  const subscriptionId = p.str('subscription');
+  const subscription = subscriptionId
+    ? emulator.store.require<Stripe.Subscription>(C.subscription, subscriptionId, 'subscription')
+    : null;
+  const at = now(emulator, customer.id);
   const pending = p.oneOf('pending_invoice_items_behavior', ['exclude', 'include'] as const) ?? 'exclude';
   const collection =
     p.oneOf('collection_method', ['charge_automatically', 'send_invoice'] as const) ?? 'charge_automatically';
-  const pm = p.str('default_payment_method');
-  const inv = createInvoice(
-    emu,
+  const paymentMethod = p.str('default_payment_method');
+  const invoice = createInvoice(
+    emulator,
     {
       customer,
-      subscription: sub,
+      subscription,
       billingReason: 'manual',
-      currency: p.str('currency') ?? sub?.currency ?? customer.currency ?? 'usd',
+      currency: p.str('currency') ?? subscription?.currency ?? customer.currency ?? 'usd',
       created: at,
       periodStart: at,
       periodEnd: at,
       collectionMethod: collection,
       daysUntilDue: p.int('days_until_due') ?? null,
-      defaultPaymentMethod: pm ? resolvePaymentMethod(emu, pm, 'default_payment_method').id : null,
+      defaultPaymentMethod: paymentMethod
+        ? resolvePaymentMethod(emulator, paymentMethod, 'default_payment_method').id
+        : null,
       description: p.str('description') ?? null,
       metadata: p.metadata({}),
       // Stripe: auto_advance defaults to false for invoices created through the API.
       autoAdvance: p.bool('auto_advance') ?? false,
     },
     [],
-    pending === 'include' ? (sub ? { subscription: sub.id } : 'include') : 'exclude',
+    pending === 'include' ? (subscription ? { subscription: subscription.id } : 'include') : 'exclude',
   );
-  return inv;
+  return invoice;
 }
 
 function update(req: ApiRequest): Stripe.Invoice {
-  const { emu, p } = req;
-  const inv = requireInvoice(emu, req.pathParams.id);
-  const before = structuredClone(inv);
-  if (p.has('metadata')) inv.metadata = p.metadata(inv.metadata ?? {});
+  const { emulator, p } = req;
+  const invoice = requireInvoice(emulator, req.pathParams.id);
+  const before = structuredClone(invoice);
+  if (p.has('metadata')) invoice.metadata = p.metadata(invoice.metadata ?? {});
   const draftOnly = [
     'description',
     'default_payment_method',
@@ -79,7 +83,7 @@ function update(req: ApiRequest): Stripe.Invoice {
     'auto_advance',
   ];
   if (
-    inv.status !== 'draft' &&
+    invoice.status !== 'draft' &&
     draftOnly.some((k) => p.has(k) && k !== 'description' && k !== 'auto_advance')
   ) {
     throw invalidRequest(
@@ -88,94 +92,96 @@ function update(req: ApiRequest): Stripe.Invoice {
       'invoice_not_editable',
     );
   }
-  if (p.has('description')) inv.description = p.strOrNull('description') ?? null;
-  if (p.has('auto_advance')) inv.auto_advance = p.bool('auto_advance') ?? inv.auto_advance;
+  if (p.has('description')) invoice.description = p.strOrNull('description') ?? null;
+  if (p.has('auto_advance')) invoice.auto_advance = p.bool('auto_advance') ?? invoice.auto_advance;
   if (p.has('default_payment_method')) {
     const v = p.strOrNull('default_payment_method');
-    inv.default_payment_method = v ? resolvePaymentMethod(emu, v, 'default_payment_method').id : null;
+    invoice.default_payment_method = v
+      ? resolvePaymentMethod(emulator, v, 'default_payment_method').id
+      : null;
   }
-  emu.store.put(C.invoice, inv);
-  const prev = previousAttributes(before, inv);
-  if (Object.keys(prev).length > 0) emit(emu, 'invoice.updated', inv, prev);
-  return inv;
+  emulator.store.put(C.invoice, invoice);
+  const prev = previousAttributes(before, invoice);
+  if (Object.keys(prev).length > 0) emit(emulator, 'invoice.updated', invoice, prev);
+  return invoice;
 }
 
 function list(req: ApiRequest): unknown {
-  const { emu, p } = req;
+  const { emulator, p } = req;
   const customer = p.str('customer');
   const subscription = p.str('subscription');
   const status = p.str('status');
   const created = p.range('created');
-  const items = emu.store
+  const items = emulator.store
     .all<Stripe.Invoice>(C.invoice)
     .filter(
-      (inv) =>
-        (!customer || customerIdOf(inv) === customer) &&
-        (!subscription || subscriptionIdOfInvoice(inv) === subscription) &&
-        (!status || inv.status === status) &&
-        (!created || created(inv.created)),
+      (invoice) =>
+        (!customer || customerIdOf(invoice) === customer) &&
+        (!subscription || subscriptionIdOfInvoice(invoice) === subscription) &&
+        (!status || invoice.status === status) &&
+        (!created || created(invoice.created)),
     );
   return paginate(items, p, req.path);
 }
 
 function remove(req: ApiRequest): unknown {
-  const { emu } = req;
-  const inv = requireInvoice(emu, req.pathParams.id);
-  if (inv.status !== 'draft') {
+  const { emulator } = req;
+  const invoice = requireInvoice(emulator, req.pathParams.id);
+  if (invoice.status !== 'draft') {
     throw invalidRequest('You can only delete draft invoices.', undefined, 'invoice_not_editable');
   }
-  for (const ii of emu.store.all<Stripe.InvoiceItem>(C.invoiceItem)) {
-    if (ii.invoice === inv.id) {
-      ii.invoice = null;
-      emu.store.put(C.invoiceItem, ii);
+  for (const invoiceItem of emulator.store.all<Stripe.InvoiceItem>(C.invoiceItem)) {
+    if (invoiceItem.invoice === invoice.id) {
+      invoiceItem.invoice = null;
+      emulator.store.put(C.invoiceItem, invoiceItem);
     }
   }
-  emu.store.delete(C.invoice, inv.id);
-  emit(emu, 'invoice.deleted', inv);
-  return { id: inv.id, object: 'invoice', deleted: true };
+  emulator.store.delete(C.invoice, invoice.id);
+  emit(emulator, 'invoice.deleted', invoice);
+  return { id: invoice.id, object: 'invoice', deleted: true };
 }
 
 function pay(req: ApiRequest): Stripe.Invoice {
-  const { emu, p } = req;
-  const inv = requireInvoice(emu, req.pathParams.id);
-  const pmParam = p.str('payment_method');
-  let pm: string | null = null;
-  if (pmParam) {
-    const resolved = resolvePaymentMethod(emu, pmParam, 'payment_method');
-    if (!resolved.customer) attachPaymentMethod(emu, resolved.id, customerIdOf(inv));
-    pm = resolved.id;
+  const { emulator, p } = req;
+  const invoice = requireInvoice(emulator, req.pathParams.id);
+  const paymentMethodParam = p.str('payment_method');
+  let paymentMethod: string | null = null;
+  if (paymentMethodParam) {
+    const resolved = resolvePaymentMethod(emulator, paymentMethodParam, 'payment_method');
+    if (!resolved.customer) attachPaymentMethod(emulator, resolved.id, customerIdOf(invoice));
+    paymentMethod = resolved.id;
   }
   if (p.bool('paid_out_of_band')) {
-    if (inv.status === 'draft') finalizeInvoice(emu, inv);
-    inv.amount_paid = inv.amount_due;
-    inv.amount_remaining = 0;
-    inv.status = 'paid';
-    inv.status_transitions.paid_at = now(emu, customerIdOf(inv));
-    emu.store.put(C.invoice, inv);
-    emit(emu, 'invoice.paid', inv);
-    setDelinquent(emu, customerIdOf(inv), false);
-    return inv;
+    if (invoice.status === 'draft') finalizeInvoice(emulator, invoice);
+    invoice.amount_paid = invoice.amount_due;
+    invoice.amount_remaining = 0;
+    invoice.status = 'paid';
+    invoice.status_transitions.paid_at = now(emulator, customerIdOf(invoice));
+    emulator.store.put(C.invoice, invoice);
+    emit(emulator, 'invoice.paid', invoice);
+    setDelinquent(emulator, customerIdOf(invoice), false);
+    return invoice;
   }
-  return payOrThrow(emu, inv, pm);
+  return payOrThrow(emulator, invoice, paymentMethod);
 }
 
 function sendInvoice(req: ApiRequest): Stripe.Invoice {
-  const { emu } = req;
-  const inv = requireInvoice(emu, req.pathParams.id);
-  if (inv.status === 'draft') finalizeInvoice(emu, inv);
-  emit(emu, 'invoice.sent', inv);
-  return inv;
+  const { emulator } = req;
+  const invoice = requireInvoice(emulator, req.pathParams.id);
+  if (invoice.status === 'draft') finalizeInvoice(emulator, invoice);
+  emit(emulator, 'invoice.sent', invoice);
+  return invoice;
 }
 
 // --- invoice items ---------------------------------------------------------------------------
 
 function createItem(req: ApiRequest): Stripe.InvoiceItem {
-  const { emu, p } = req;
-  const customer = requireCustomer(emu, p.reqStr('customer'));
-  const at = now(emu, customer.id);
+  const { emulator, p } = req;
+  const customer = requireCustomer(emulator, p.reqStr('customer'));
+  const at = now(emulator, customer.id);
   const pricing = p.obj('pricing');
   const priceId = pricing?.str('price') ?? p.str('price');
-  const price = priceId ? requirePrice(emu, priceId, pricing ? 'pricing[price]' : 'price') : null;
+  const price = priceId ? requirePrice(emulator, priceId, pricing ? 'pricing[price]' : 'price') : null;
   const quantity = p.int('quantity') ?? 1;
   const amountParam = p.int('amount');
   const unit = p.int('unit_amount');
@@ -188,9 +194,10 @@ function createItem(req: ApiRequest): Stripe.InvoiceItem {
   if (!currency) throw invalidRequest('Missing required param: currency.', 'currency', 'parameter_missing');
   const period = p.obj('period');
   const invoiceId = p.str('invoice') ?? null;
-  const subId = p.str('subscription') ?? null;
-  if (subId) emu.store.require<Stripe.Subscription>(C.subscription, subId, 'subscription');
-  const ii = createInvoiceItem(emu, {
+  const subscriptionId = p.str('subscription') ?? null;
+  if (subscriptionId)
+    emulator.store.require<Stripe.Subscription>(C.subscription, subscriptionId, 'subscription');
+  const invoiceItem = createInvoiceItem(emulator, {
     customer: customer.id,
     amount,
     currency,
@@ -199,41 +206,41 @@ function createItem(req: ApiRequest): Stripe.InvoiceItem {
     price,
     quantity,
     proration: false,
-    subscription: subId,
+    subscription: subscriptionId,
     subscriptionItem: null,
     invoice: invoiceId,
     metadata: p.metadata({}),
     testClock: idOf(customer.test_clock),
   });
   if (invoiceId) {
-    const inv = requireInvoice(emu, invoiceId);
-    if (inv.status !== 'draft')
+    const invoice = requireInvoice(emulator, invoiceId);
+    if (invoice.status !== 'draft')
       throw invalidRequest('You can only add invoice items to draft invoices.', 'invoice');
-    addItemToDraft(emu, inv, ii);
+    addItemToDraft(emulator, invoice, invoiceItem);
   }
-  return ii;
+  return invoiceItem;
 }
 
-function addItemToDraft(emu: Emulator, inv: Stripe.Invoice, ii: Stripe.InvoiceItem): void {
-  inv.lines.data.push(buildLine(inv.id, invoiceItemLine(emu, ii)));
-  recomputeTotals(inv, 0);
-  emu.store.put(C.invoice, inv);
+function addItemToDraft(emulator: Emulator, invoice: Stripe.Invoice, invoiceItem: Stripe.InvoiceItem): void {
+  invoice.lines.data.push(buildLine(invoice.id, invoiceItemLine(emulator, invoiceItem)));
+  recomputeTotals(invoice, 0);
+  emulator.store.put(C.invoice, invoice);
 }
 
-function requireItem(emu: Emulator, itemId: string): Stripe.InvoiceItem {
-  return emu.store.require<Stripe.InvoiceItem>(C.invoiceItem, itemId, 'invoiceitem');
+function requireItem(emulator: Emulator, itemId: string): Stripe.InvoiceItem {
+  return emulator.store.require<Stripe.InvoiceItem>(C.invoiceItem, itemId, 'invoiceitem');
 }
 
 function updateItem(req: ApiRequest): Stripe.InvoiceItem {
-  const { emu, p } = req;
-  const ii = requireItem(emu, req.pathParams.id);
-  if (ii.invoice) {
-    const inv = emu.store.get<Stripe.Invoice>(C.invoice, idOf(ii.invoice) ?? '');
-    if (inv && inv.status !== 'draft')
+  const { emulator, p } = req;
+  const invoiceItem = requireItem(emulator, req.pathParams.id);
+  if (invoiceItem.invoice) {
+    const invoice = emulator.store.get<Stripe.Invoice>(C.invoice, idOf(invoiceItem.invoice) ?? '');
+    if (invoice && invoice.status !== 'draft')
       throw invalidRequest('This invoice item is on a finalized invoice.', undefined, 'invoice_not_editable');
   }
   // No event: this API version has no `invoiceitem.updated`.
-  const { obj } = emu.store.update<Stripe.InvoiceItem>(C.invoiceItem, ii.id, (x) => {
+  const { obj } = emulator.store.update<Stripe.InvoiceItem>(C.invoiceItem, invoiceItem.id, (x) => {
     if (p.has('metadata')) x.metadata = p.metadata(x.metadata ?? {});
     if (p.has('description')) x.description = p.strOrNull('description') ?? null;
     const amount = p.int('amount');
@@ -246,35 +253,37 @@ function updateItem(req: ApiRequest): Stripe.InvoiceItem {
 }
 
 function deleteItem(req: ApiRequest): unknown {
-  const { emu } = req;
-  const ii = requireItem(emu, req.pathParams.id);
-  if (ii.invoice) {
-    const inv = emu.store.get<Stripe.Invoice>(C.invoice, idOf(ii.invoice) ?? '');
-    if (inv && inv.status !== 'draft')
+  const { emulator } = req;
+  const invoiceItem = requireItem(emulator, req.pathParams.id);
+  if (invoiceItem.invoice) {
+    const invoice = emulator.store.get<Stripe.Invoice>(C.invoice, idOf(invoiceItem.invoice) ?? '');
+    if (invoice && invoice.status !== 'draft')
       throw invalidRequest('This invoice item is on a finalized invoice.', undefined, 'invoice_not_editable');
-    if (inv) {
-      inv.lines.data = inv.lines.data.filter((l) => l.parent?.invoice_item_details?.invoice_item !== ii.id);
-      recomputeTotals(inv, 0);
-      emu.store.put(C.invoice, inv);
+    if (invoice) {
+      invoice.lines.data = invoice.lines.data.filter(
+        (l) => l.parent?.invoice_item_details?.invoice_item !== invoiceItem.id,
+      );
+      recomputeTotals(invoice, 0);
+      emulator.store.put(C.invoice, invoice);
     }
   }
-  emu.store.delete(C.invoiceItem, ii.id);
-  emit(emu, 'invoiceitem.deleted', ii);
-  return { id: ii.id, object: 'invoiceitem', deleted: true };
+  emulator.store.delete(C.invoiceItem, invoiceItem.id);
+  emit(emulator, 'invoiceitem.deleted', invoiceItem);
+  return { id: invoiceItem.id, object: 'invoiceitem', deleted: true };
 }
 
 function listItems(req: ApiRequest): unknown {
-  const { emu, p } = req;
+  const { emulator, p } = req;
   const customer = p.str('customer');
   const invoice = p.str('invoice');
   const pendingOnly = p.bool('pending');
-  const items = emu.store
+  const items = emulator.store
     .all<Stripe.InvoiceItem>(C.invoiceItem)
     .filter(
-      (ii) =>
-        (!customer || customerIdOf(ii) === customer) &&
-        (!invoice || ii.invoice === invoice) &&
-        (pendingOnly === undefined || (ii.invoice === null) === pendingOnly),
+      (invoiceItem) =>
+        (!customer || customerIdOf(invoiceItem) === customer) &&
+        (!invoice || invoiceItem.invoice === invoice) &&
+        (pendingOnly === undefined || (invoiceItem.invoice === null) === pendingOnly),
     );
   return paginate(items, p, req.path);
 }
@@ -291,41 +300,49 @@ export const routes: Route[] = [
   {
     method: 'GET',
     path: '/v1/invoices/search',
-    handler: (req) => search(req.emu.store.all<Stripe.Invoice>(C.invoice), req.p, req.path),
+    handler: (req) => search(req.emulator.store.all<Stripe.Invoice>(C.invoice), req.p, req.path),
   },
-  { method: 'GET', path: '/v1/invoices/:id', handler: (req) => requireInvoice(req.emu, req.pathParams.id) },
+  {
+    method: 'GET',
+    path: '/v1/invoices/:id',
+    handler: (req) => requireInvoice(req.emulator, req.pathParams.id),
+  },
   { method: 'POST', path: '/v1/invoices/:id', handler: update },
   { method: 'DELETE', path: '/v1/invoices/:id', handler: remove },
   {
     method: 'POST',
     path: '/v1/invoices/:id/finalize',
     handler: (req) => {
-      learnOrigin(req.emu, req.headers.host);
-      const inv = requireInvoice(req.emu, req.pathParams.id);
-      finalizeInvoice(req.emu, inv);
-      return inv;
+      learnOrigin(req.emulator, req.headers.host);
+      const invoice = requireInvoice(req.emulator, req.pathParams.id);
+      finalizeInvoice(req.emulator, invoice);
+      return invoice;
     },
   },
   { method: 'POST', path: '/v1/invoices/:id/pay', handler: pay, params: ACCEPTED.invoicePay },
   {
     method: 'POST',
     path: '/v1/invoices/:id/void',
-    handler: (req) => voidInvoice(req.emu, requireInvoice(req.emu, req.pathParams.id)),
+    handler: (req) => voidInvoice(req.emulator, requireInvoice(req.emulator, req.pathParams.id)),
   },
   {
     method: 'POST',
     path: '/v1/invoices/:id/mark_uncollectible',
-    handler: (req) => markUncollectible(req.emu, requireInvoice(req.emu, req.pathParams.id)),
+    handler: (req) => markUncollectible(req.emulator, requireInvoice(req.emulator, req.pathParams.id)),
   },
   { method: 'POST', path: '/v1/invoices/:id/send', handler: sendInvoice },
   {
     method: 'GET',
     path: '/v1/invoices/:id/lines',
-    handler: (req) => paginate(requireInvoice(req.emu, req.pathParams.id).lines.data, req.p, req.path),
+    handler: (req) => paginate(requireInvoice(req.emulator, req.pathParams.id).lines.data, req.p, req.path),
   },
   { method: 'POST', path: '/v1/invoiceitems', handler: createItem, params: ACCEPTED.invoiceItemCreate },
   { method: 'GET', path: '/v1/invoiceitems', handler: listItems },
-  { method: 'GET', path: '/v1/invoiceitems/:id', handler: (req) => requireItem(req.emu, req.pathParams.id) },
+  {
+    method: 'GET',
+    path: '/v1/invoiceitems/:id',
+    handler: (req) => requireItem(req.emulator, req.pathParams.id),
+  },
   { method: 'POST', path: '/v1/invoiceitems/:id', handler: updateItem },
   { method: 'DELETE', path: '/v1/invoiceitems/:id', handler: deleteItem },
   {
@@ -340,7 +357,7 @@ export const routes: Route[] = [
       const payment = req.p.obj('payment');
       const paymentType = payment?.str('type');
       const paymentIntent = payment?.str('payment_intent');
-      const items = req.emu.store
+      const items = req.emulator.store
         .all<Stripe.InvoicePayment>(C.invoicePayment)
         .filter(
           (x) =>
@@ -356,6 +373,10 @@ export const routes: Route[] = [
     method: 'GET',
     path: '/v1/invoice_payments/:id',
     handler: (req) =>
-      req.emu.store.require<Stripe.InvoicePayment>(C.invoicePayment, req.pathParams.id, 'invoice payment'),
+      req.emulator.store.require<Stripe.InvoicePayment>(
+        C.invoicePayment,
+        req.pathParams.id,
+        'invoice payment',
+      ),
   },
 ];

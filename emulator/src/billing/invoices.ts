@@ -29,7 +29,7 @@ interface Numbering {
   next: number;
 }
 
-interface PiLink {
+interface PaymentIntentLink {
   id: string;
   invoice: string;
 }
@@ -38,99 +38,103 @@ interface PiLink {
 export type PendingMode = 'exclude' | 'include' | { subscription: string };
 
 export function createInvoice(
-  emu: Emulator,
+  emulator: Emulator,
   args: InvoiceArgs,
   lines: LineSpec[],
   pending: PendingMode,
 ): Stripe.Invoice {
-  const inv = buildInvoice(args);
-  for (const spec of lines) inv.lines.data.push(buildLine(inv.id, spec));
+  const invoice = buildInvoice(args);
+  for (const spec of lines) invoice.lines.data.push(buildLine(invoice.id, spec));
   if (pending !== 'exclude') {
-    for (const ii of pendingItems(emu, args.customer.id, pending)) {
-      ii.invoice = inv.id;
-      emu.store.put(C.invoiceItem, ii);
-      inv.lines.data.push(buildLine(inv.id, invoiceItemLine(emu, ii)));
+    for (const invoiceItem of pendingItems(emulator, args.customer.id, pending)) {
+      invoiceItem.invoice = invoice.id;
+      emulator.store.put(C.invoiceItem, invoiceItem);
+      invoice.lines.data.push(buildLine(invoice.id, invoiceItemLine(emulator, invoiceItem)));
     }
   }
-  recomputeTotals(inv, 0);
-  emu.store.insert(C.invoice, inv);
-  emit(emu, 'invoice.created', inv);
-  return inv;
+  recomputeTotals(invoice, 0);
+  emulator.store.insert(C.invoice, invoice);
+  emit(emulator, 'invoice.created', invoice);
+  return invoice;
 }
 
 /**
  * Pending items, oldest first. For a subscription invoice Stripe takes the customer's pending
  * items that belong to that subscription or to none.
  */
-export function pendingItems(emu: Emulator, customerId: string, pending: PendingMode): Stripe.InvoiceItem[] {
-  return emu.store
+export function pendingItems(
+  emulator: Emulator,
+  customerId: string,
+  pending: PendingMode,
+): Stripe.InvoiceItem[] {
+  return emulator.store
     .all<Stripe.InvoiceItem>(C.invoiceItem)
-    .filter((ii) => customerIdOf(ii) === customerId && ii.invoice === null)
-    .filter((ii) => {
+    .filter((invoiceItem) => customerIdOf(invoiceItem) === customerId && invoiceItem.invoice === null)
+    .filter((invoiceItem) => {
       if (pending === 'include' || pending === 'exclude') return true;
-      const sub = ii.parent?.subscription_details?.subscription ?? null;
-      return sub === null || sub === pending.subscription;
+      const subscription = invoiceItem.parent?.subscription_details?.subscription ?? null;
+      return subscription === null || subscription === pending.subscription;
     })
     .reverse();
 }
 
-export function invoiceItemLine(emu: Emulator, ii: Stripe.InvoiceItem): LineSpec {
-  const priceId = ii.pricing?.price_details?.price ?? null;
-  const price = priceId ? (emu.store.get<Stripe.Price>(C.price, idOf(priceId) ?? '') ?? null) : null;
+export function invoiceItemLine(emulator: Emulator, invoiceItem: Stripe.InvoiceItem): LineSpec {
+  const priceId = invoiceItem.pricing?.price_details?.price ?? null;
+  const price = priceId ? (emulator.store.get<Stripe.Price>(C.price, idOf(priceId) ?? '') ?? null) : null;
   return {
-    amount: ii.amount,
-    currency: ii.currency,
-    description: ii.description,
-    period: ii.period,
+    amount: invoiceItem.amount,
+    currency: invoiceItem.currency,
+    description: invoiceItem.description,
+    period: invoiceItem.period,
     price,
-    quantity: ii.quantity,
-    proration: ii.proration,
-    subscription: ii.parent?.subscription_details?.subscription ?? null,
-    subscriptionItem: ii.parent?.subscription_details?.subscription_item ?? null,
-    invoiceItem: ii.id,
-    metadata: ii.metadata ?? {},
+    quantity: invoiceItem.quantity,
+    proration: invoiceItem.proration,
+    subscription: invoiceItem.parent?.subscription_details?.subscription ?? null,
+    subscriptionItem: invoiceItem.parent?.subscription_details?.subscription_item ?? null,
+    invoiceItem: invoiceItem.id,
+    metadata: invoiceItem.metadata ?? {},
   };
 }
 
 /** Sums lines into subtotal/total/amount_due; `balance` is the customer balance to apply. */
-export function recomputeTotals(inv: Stripe.Invoice, balance: number): void {
+export function recomputeTotals(invoice: Stripe.Invoice, balance: number): void {
   const t = invoiceTotals(
-    inv.lines.data.map((l) => l.amount),
+    invoice.lines.data.map((l) => l.amount),
     balance,
   );
-  inv.subtotal = t.subtotal;
-  inv.subtotal_excluding_tax = t.subtotal;
-  inv.total = t.total;
-  inv.total_excluding_tax = t.total;
-  inv.starting_balance = t.startingBalance;
-  inv.ending_balance = inv.status === 'draft' ? null : t.endingBalance;
-  inv.amount_due = t.amountDue;
-  inv.amount_remaining = Math.max(0, t.amountDue - inv.amount_paid);
+  invoice.subtotal = t.subtotal;
+  invoice.subtotal_excluding_tax = t.subtotal;
+  invoice.total = t.total;
+  invoice.total_excluding_tax = t.total;
+  invoice.starting_balance = t.startingBalance;
+  invoice.ending_balance = invoice.status === 'draft' ? null : t.endingBalance;
+  invoice.amount_due = t.amountDue;
+  invoice.amount_remaining = Math.max(0, t.amountDue - invoice.amount_paid);
 }
 
-function nextNumber(emu: Emulator, customer: Stripe.Customer): string {
-  let n = emu.store.get<Numbering>(C.numbering, customer.id);
+function nextNumber(emulator: Emulator, customer: Stripe.Customer): string {
+  let n = emulator.store.get<Numbering>(C.numbering, customer.id);
   if (!n) {
     const prefix = customer.invoice_prefix ?? customer.id.replace(/^cus_/, '').slice(0, 8).toUpperCase();
     n = { id: customer.id, prefix, next: 1 };
   }
   const number = `${n.prefix}-${String(n.next).padStart(4, '0')}`;
   n.next++;
-  emu.store.put(C.numbering, n);
+  emulator.store.put(C.numbering, n);
   return number;
 }
 
 /** The payment method an invoice is charged with when none is given. */
-export function defaultPaymentMethodFor(emu: Emulator, inv: Stripe.Invoice): string | null {
-  const own = idOf(inv.default_payment_method);
+export function defaultPaymentMethodFor(emulator: Emulator, invoice: Stripe.Invoice): string | null {
+  const own = idOf(invoice.default_payment_method);
   if (own) return own;
-  const subId = subscriptionIdOfInvoice(inv);
-  if (subId) {
-    const sub = emu.store.get<Stripe.Subscription>(C.subscription, subId);
-    const pm = idOf(sub?.default_payment_method ?? null);
-    if (pm) return pm;
+  const subscriptionId = subscriptionIdOfInvoice(invoice);
+  if (subscriptionId) {
+    const subscription = emulator.store.get<Stripe.Subscription>(C.subscription, subscriptionId);
+    const paymentMethod = idOf(subscription?.default_payment_method ?? null);
+    if (paymentMethod) return paymentMethod;
   }
-  const customer = emu.store.get<Stripe.Customer>(C.customer, customerIdOf(inv));
+  const customer = emulator.store.get<Stripe.Customer>(C.customer, customerIdOf(invoice));
   // Then the customer's default card source (`source=tok_visa`, as the CLI's fixtures use).
   return (
     idOf(customer?.invoice_settings?.default_payment_method ?? null) ?? idOf(customer?.default_source ?? null)
@@ -152,86 +156,94 @@ function refreshUsageBeforeFinalizing(emulator: Emulator, invoice: Stripe.Invoic
  * amount > 0) and emits `invoice.finalized` (+ `payment_intent.created`).
  * A zero-amount invoice is paid at once (Stripe marks $0 invoices paid without a charge).
  */
-export function finalizeInvoice(emu: Emulator, inv: Stripe.Invoice): Stripe.Invoice {
-  if (inv.status !== 'draft') {
+export function finalizeInvoice(emulator: Emulator, invoice: Stripe.Invoice): Stripe.Invoice {
+  if (invoice.status !== 'draft') {
     throw invalidRequest(
       `This invoice is already finalized, you can't re-finalize a non-draft invoice.`,
       undefined,
       'invoice_not_editable',
     );
   }
-  refreshUsageBeforeFinalizing(emu, inv);
-  const customerId = customerIdOf(inv);
-  const at = now(emu, customerId);
-  const customer = emu.store.get<Stripe.Customer>(C.customer, customerId);
+  refreshUsageBeforeFinalizing(emulator, invoice);
+  const customerId = customerIdOf(invoice);
+  const at = now(emulator, customerId);
+  const customer = emulator.store.get<Stripe.Customer>(C.customer, customerId);
   const balance = customer?.balance ?? 0;
-  inv.status = 'open';
-  recomputeTotals(inv, balance);
-  if (customer && inv.ending_balance !== null && inv.ending_balance !== balance) {
-    emu.store.update<Stripe.Customer>(C.customer, customer.id, (c) => {
-      c.balance = inv.ending_balance ?? 0;
+  invoice.status = 'open';
+  recomputeTotals(invoice, balance);
+  if (customer && invoice.ending_balance !== null && invoice.ending_balance !== balance) {
+    emulator.store.update<Stripe.Customer>(C.customer, customer.id, (c) => {
+      c.balance = invoice.ending_balance ?? 0;
     });
   }
-  inv.number = customer ? nextNumber(emu, customer) : null;
-  inv.status_transitions.finalized_at = at;
-  inv.effective_at = at;
-  inv.hosted_invoice_url = hostedUrl(emu, `/invoice/${inv.id}`);
-  inv.invoice_pdf = hostedUrl(emu, `/invoice/${inv.id}/pdf`);
-  inv.automatically_finalizes_at = null;
-  emu.store.put(C.invoice, inv);
-  emit(emu, 'invoice.finalized', inv);
-  if (inv.amount_due === 0) {
-    markPaid(emu, inv, null);
-    return inv;
+  invoice.number = customer ? nextNumber(emulator, customer) : null;
+  invoice.status_transitions.finalized_at = at;
+  invoice.effective_at = at;
+  invoice.hosted_invoice_url = hostedUrl(emulator, `/invoice/${invoice.id}`);
+  invoice.invoice_pdf = hostedUrl(emulator, `/invoice/${invoice.id}/pdf`);
+  invoice.automatically_finalizes_at = null;
+  emulator.store.put(C.invoice, invoice);
+  emit(emulator, 'invoice.finalized', invoice);
+  if (invoice.amount_due === 0) {
+    markPaid(emulator, invoice, null);
+    return invoice;
   }
-  if (inv.collection_method === 'charge_automatically') {
-    const pi = newPaymentIntent(emu, {
-      amount: inv.amount_due,
-      currency: inv.currency,
+  if (invoice.collection_method === 'charge_automatically') {
+    const paymentIntent = newPaymentIntent(emulator, {
+      amount: invoice.amount_due,
+      currency: invoice.currency,
       customer: customerId,
       description:
-        inv.billing_reason === 'subscription_create'
+        invoice.billing_reason === 'subscription_create'
           ? 'Subscription creation'
-          : `Invoice ${inv.number ?? inv.id}`,
-      setupFutureUsage: savesPaymentMethod(emu, inv) ? 'off_session' : null,
+          : `Invoice ${invoice.number ?? invoice.id}`,
+      setupFutureUsage: savesPaymentMethod(emulator, invoice) ? 'off_session' : null,
     });
-    emu.store.put<PiLink>(C.piLink, { id: pi.id, invoice: inv.id });
-    inv.confirmation_secret = { client_secret: pi.client_secret ?? '', type: 'payment_intent' };
+    emulator.store.put<PaymentIntentLink>(C.paymentIntentLink, { id: paymentIntent.id, invoice: invoice.id });
+    invoice.confirmation_secret = {
+      client_secret: paymentIntent.client_secret ?? '',
+      type: 'payment_intent',
+    };
     const payment: Stripe.InvoicePayment = {
       id: id('inpay'),
       object: 'invoice_payment',
       amount_paid: null,
-      amount_requested: inv.amount_due,
+      amount_requested: invoice.amount_due,
       created: at,
-      currency: inv.currency,
-      invoice: inv.id,
+      currency: invoice.currency,
+      invoice: invoice.id,
       is_default: true,
       livemode: false,
-      payment: { type: 'payment_intent', payment_intent: pi.id },
+      payment: { type: 'payment_intent', payment_intent: paymentIntent.id },
       status: 'open',
       status_transitions: { canceled_at: null, paid_at: null },
     };
-    emu.store.insert(C.invoicePayment, payment);
-    inv.payments = {
+    emulator.store.insert(C.invoicePayment, payment);
+    invoice.payments = {
       object: 'list',
       data: [payment],
       has_more: false,
-      url: `/v1/invoice_payments?invoice=${inv.id}`,
+      url: `/v1/invoice_payments?invoice=${invoice.id}`,
     };
-    emu.store.put(C.invoice, inv);
+    emulator.store.put(C.invoice, invoice);
   }
-  return inv;
+  return invoice;
 }
 
-export function invoiceForPaymentIntent(emu: Emulator, piId: string): Stripe.Invoice | undefined {
-  const link = emu.store.get<PiLink>(C.piLink, piId);
-  return link ? emu.store.get<Stripe.Invoice>(C.invoice, link.invoice) : undefined;
+export function invoiceForPaymentIntent(
+  emulator: Emulator,
+  paymentIntentId: string,
+): Stripe.Invoice | undefined {
+  const link = emulator.store.get<PaymentIntentLink>(C.paymentIntentLink, paymentIntentId);
+  return link ? emulator.store.get<Stripe.Invoice>(C.invoice, link.invoice) : undefined;
 }
 
-function paymentIntentOf(emu: Emulator, inv: Stripe.Invoice): Stripe.PaymentIntent | undefined {
-  const pay = inv.payments?.data.find((p) => p.is_default);
-  const piId = pay?.payment.payment_intent;
-  return piId ? emu.store.get<Stripe.PaymentIntent>(C.paymentIntent, idOf(piId) ?? '') : undefined;
+function paymentIntentOf(emulator: Emulator, invoice: Stripe.Invoice): Stripe.PaymentIntent | undefined {
+  const pay = invoice.payments?.data.find((p) => p.is_default);
+  const paymentIntentId = pay?.payment.payment_intent;
+  return paymentIntentId
+    ? emulator.store.get<Stripe.PaymentIntent>(C.paymentIntent, idOf(paymentIntentId) ?? '')
+    : undefined;
 }
 
 /** The payment method whose charge paid the invoice (null for $0 invoices and payments out of band). */
@@ -282,31 +294,35 @@ function countAttempt(invoice: Stripe.Invoice, how: PaymentAttempt): void {
   invoice.attempted = true;
 }
 
-function markPaid(emu: Emulator, inv: Stripe.Invoice, pi: Stripe.PaymentIntent | null): void {
-  const at = now(emu, customerIdOf(inv));
-  const before = structuredClone(inv);
-  inv.status = 'paid';
-  inv.amount_paid = inv.amount_due;
-  inv.amount_remaining = 0;
-  inv.attempted = inv.attempted || inv.amount_due > 0;
-  inv.next_payment_attempt = null;
-  inv.status_transitions.paid_at = at;
-  if (pi) {
-    for (const p of inv.payments?.data ?? []) {
-      if (p.payment.payment_intent === pi.id) {
+function markPaid(
+  emulator: Emulator,
+  invoice: Stripe.Invoice,
+  paymentIntent: Stripe.PaymentIntent | null,
+): void {
+  const at = now(emulator, customerIdOf(invoice));
+  const before = structuredClone(invoice);
+  invoice.status = 'paid';
+  invoice.amount_paid = invoice.amount_due;
+  invoice.amount_remaining = 0;
+  invoice.attempted = invoice.attempted || invoice.amount_due > 0;
+  invoice.next_payment_attempt = null;
+  invoice.status_transitions.paid_at = at;
+  if (paymentIntent) {
+    for (const p of invoice.payments?.data ?? []) {
+      if (p.payment.payment_intent === paymentIntent.id) {
         p.status = 'paid';
-        p.amount_paid = inv.amount_due;
+        p.amount_paid = invoice.amount_due;
         p.status_transitions.paid_at = at;
-        emu.store.put(C.invoicePayment, p);
+        emulator.store.put(C.invoicePayment, p);
       }
     }
   }
-  emu.store.put(C.invoice, inv);
-  if (pi) emit(emu, 'invoice.updated', inv, previousAttributes(before, inv));
-  emit(emu, 'invoice.paid', inv);
-  emit(emu, 'invoice.payment_succeeded', inv);
-  setDelinquent(emu, customerIdOf(inv), false);
-  for (const l of invoiceListeners()) l.paid?.(emu, inv);
+  emulator.store.put(C.invoice, invoice);
+  if (paymentIntent) emit(emulator, 'invoice.updated', invoice, previousAttributes(before, invoice));
+  emit(emulator, 'invoice.paid', invoice);
+  emit(emulator, 'invoice.payment_succeeded', invoice);
+  setDelinquent(emulator, customerIdOf(invoice), false);
+  for (const l of invoiceListeners()) l.paid?.(emulator, invoice);
 }
 
 export interface PayResult {
@@ -322,60 +338,65 @@ export interface PayResult {
  * (`/pay`) leaves the retry schedule alone.
  */
 export function attemptPayment(
-  emu: Emulator,
-  inv: Stripe.Invoice,
+  emulator: Emulator,
+  invoice: Stripe.Invoice,
   paymentMethod: string | null,
   how: PaymentAttempt = 'automatic',
 ): PayResult {
-  if (inv.status === 'draft') finalizeInvoice(emu, inv);
-  if (inv.status === 'paid') return { ok: true, invoice: inv };
-  if (inv.status !== 'open') {
+  if (invoice.status === 'draft') finalizeInvoice(emulator, invoice);
+  if (invoice.status === 'paid') return { ok: true, invoice };
+  if (invoice.status !== 'open') {
     throw invalidRequest(
-      `You cannot pay an invoice with status ${inv.status}.`,
+      `You cannot pay an invoice with status ${invoice.status}.`,
       undefined,
       'invoice_not_editable',
     );
   }
-  const pm = paymentMethod ?? defaultPaymentMethodFor(emu, inv);
-  const customerId = customerIdOf(inv);
-  let pi = paymentIntentOf(emu, inv);
-  if (!pi) {
-    pi = newPaymentIntent(emu, {
-      amount: inv.amount_remaining,
-      currency: inv.currency,
+  const chargedWith = paymentMethod ?? defaultPaymentMethodFor(emulator, invoice);
+  const customerId = customerIdOf(invoice);
+  let paymentIntent = paymentIntentOf(emulator, invoice);
+  if (!paymentIntent) {
+    paymentIntent = newPaymentIntent(emulator, {
+      amount: invoice.amount_remaining,
+      currency: invoice.currency,
       customer: customerId,
     });
-    emu.store.put<PiLink>(C.piLink, { id: pi.id, invoice: inv.id });
+    emulator.store.put<PaymentIntentLink>(C.paymentIntentLink, { id: paymentIntent.id, invoice: invoice.id });
   }
-  const before = structuredClone(inv);
-  countAttempt(inv, how);
-  const result = pm ? confirmPaymentIntent(emu, pi, pm) : null;
+  const before = structuredClone(invoice);
+  countAttempt(invoice, how);
+  const result = chargedWith ? confirmPaymentIntent(emulator, paymentIntent, chargedWith) : null;
   if (result?.ok) {
-    markPaid(emu, inv, pi);
-    return { ok: true, invoice: inv, charge: result };
+    markPaid(emulator, invoice, paymentIntent);
+    return { ok: true, invoice, charge: result };
   }
-  if (how === 'automatic') inv.next_payment_attempt = nextAttempt(emu, inv);
-  emu.store.put(C.invoice, inv);
-  emit(emu, 'invoice.payment_failed', inv, previousAttributes(before, inv));
+  if (how === 'automatic') invoice.next_payment_attempt = nextAttempt(emulator, invoice);
+  emulator.store.put(C.invoice, invoice);
+  emit(emulator, 'invoice.payment_failed', invoice, previousAttributes(before, invoice));
   if (how === 'automatic') {
-    setDelinquent(emu, customerId, true);
-    for (const l of invoiceListeners()) l.paymentFailed?.(emu, inv, inv.next_payment_attempt === null);
+    setDelinquent(emulator, customerId, true);
+    for (const l of invoiceListeners())
+      l.paymentFailed?.(emulator, invoice, invoice.next_payment_attempt === null);
   }
-  return { ok: false, invoice: inv, charge: result ?? undefined };
+  return { ok: false, invoice, charge: result ?? undefined };
 }
 
-function nextAttempt(emu: Emulator, inv: Stripe.Invoice): number | null {
-  if (inv.collection_method !== 'charge_automatically' || inv.auto_advance === false) return null;
-  const at = now(emu, customerIdOf(inv));
+function nextAttempt(emulator: Emulator, invoice: Stripe.Invoice): number | null {
+  if (invoice.collection_method !== 'charge_automatically' || invoice.auto_advance === false) return null;
+  const at = now(emulator, customerIdOf(invoice));
   for (const l of invoiceListeners()) {
-    if (l.nextAttempt) return l.nextAttempt(emu, inv, at);
+    if (l.nextAttempt) return l.nextAttempt(emulator, invoice, at);
   }
   return null;
 }
 
 /** `/pay` semantics: a decline is a 402 card_error (the invoice stays open with its attempt). */
-export function payOrThrow(emu: Emulator, inv: Stripe.Invoice, paymentMethod: string | null): Stripe.Invoice {
-  const r = attemptPayment(emu, inv, paymentMethod, 'manual');
+export function payOrThrow(
+  emulator: Emulator,
+  invoice: Stripe.Invoice,
+  paymentMethod: string | null,
+): Stripe.Invoice {
+  const r = attemptPayment(emulator, invoice, paymentMethod, 'manual');
   if (r.ok) return r.invoice;
   const d = r.charge?.decline;
   if (!d) {
@@ -387,12 +408,12 @@ export function payOrThrow(emu: Emulator, inv: Stripe.Invoice, paymentMethod: st
 }
 
 /** Called when a payment intent tied to an invoice succeeded outside the invoice (confirm). */
-export function invoicePaidByIntent(emu: Emulator, piId: string): void {
-  const inv = invoiceForPaymentIntent(emu, piId);
-  const pi = emu.store.get<Stripe.PaymentIntent>(C.paymentIntent, piId);
-  if (!inv || !pi || inv.status !== 'open') return;
-  countAttempt(inv, 'manual');
-  markPaid(emu, inv, pi);
+export function invoicePaidByIntent(emulator: Emulator, paymentIntentId: string): void {
+  const invoice = invoiceForPaymentIntent(emulator, paymentIntentId);
+  const paymentIntent = emulator.store.get<Stripe.PaymentIntent>(C.paymentIntent, paymentIntentId);
+  if (!invoice || !paymentIntent || invoice.status !== 'open') return;
+  countAttempt(invoice, 'manual');
+  markPaid(emulator, invoice, paymentIntent);
 }
 
 /**
@@ -408,59 +429,59 @@ export function invoicePaymentFailedByIntent(emulator: Emulator, paymentIntentId
   emit(emulator, 'invoice.payment_failed', invoice, previousAttributes(before, invoice));
 }
 
-export function voidInvoice(emu: Emulator, inv: Stripe.Invoice): Stripe.Invoice {
-  if (inv.status !== 'open' && inv.status !== 'uncollectible') {
+export function voidInvoice(emulator: Emulator, invoice: Stripe.Invoice): Stripe.Invoice {
+  if (invoice.status !== 'open' && invoice.status !== 'uncollectible') {
     throw invalidRequest(
       `You can only void an open or uncollectible invoice.`,
       undefined,
       'invoice_not_editable',
     );
   }
-  const before = structuredClone(inv);
-  inv.status = 'void';
-  inv.status_transitions.voided_at = now(emu, customerIdOf(inv));
-  inv.next_payment_attempt = null;
-  inv.amount_remaining = 0;
-  const pi = paymentIntentOf(emu, inv);
-  if (pi) cancelPaymentIntent(emu, pi, 'void_invoice');
-  emu.store.put(C.invoice, inv);
-  emit(emu, 'invoice.voided', inv, previousAttributes(before, inv));
-  return inv;
+  const before = structuredClone(invoice);
+  invoice.status = 'void';
+  invoice.status_transitions.voided_at = now(emulator, customerIdOf(invoice));
+  invoice.next_payment_attempt = null;
+  invoice.amount_remaining = 0;
+  const paymentIntent = paymentIntentOf(emulator, invoice);
+  if (paymentIntent) cancelPaymentIntent(emulator, paymentIntent, 'void_invoice');
+  emulator.store.put(C.invoice, invoice);
+  emit(emulator, 'invoice.voided', invoice, previousAttributes(before, invoice));
+  return invoice;
 }
 
-export function markUncollectible(emu: Emulator, inv: Stripe.Invoice): Stripe.Invoice {
-  if (inv.status !== 'open') {
+export function markUncollectible(emulator: Emulator, invoice: Stripe.Invoice): Stripe.Invoice {
+  if (invoice.status !== 'open') {
     throw invalidRequest(
       `You can only mark an open invoice as uncollectible.`,
       undefined,
       'invoice_not_editable',
     );
   }
-  const before = structuredClone(inv);
-  inv.status = 'uncollectible';
-  inv.status_transitions.marked_uncollectible_at = now(emu, customerIdOf(inv));
-  inv.next_payment_attempt = null;
-  emu.store.put(C.invoice, inv);
-  emit(emu, 'invoice.marked_uncollectible', inv, previousAttributes(before, inv));
-  setDelinquent(emu, customerIdOf(inv), false);
-  return inv;
+  const before = structuredClone(invoice);
+  invoice.status = 'uncollectible';
+  invoice.status_transitions.marked_uncollectible_at = now(emulator, customerIdOf(invoice));
+  invoice.next_payment_attempt = null;
+  emulator.store.put(C.invoice, invoice);
+  emit(emulator, 'invoice.marked_uncollectible', invoice, previousAttributes(before, invoice));
+  setDelinquent(emulator, customerIdOf(invoice), false);
+  return invoice;
 }
 
 /** Finalize and, for automatic collection, try to pay: what Stripe's auto-advance does. */
 export function advanceInvoice(
-  emu: Emulator,
-  inv: Stripe.Invoice,
+  emulator: Emulator,
+  invoice: Stripe.Invoice,
   paymentMethod: string | null = null,
 ): PayResult {
-  if (inv.status === 'draft') finalizeInvoice(emu, inv);
-  if (inv.status !== 'open' || inv.collection_method !== 'charge_automatically') {
-    return { ok: inv.status === 'paid', invoice: inv };
+  if (invoice.status === 'draft') finalizeInvoice(emulator, invoice);
+  if (invoice.status !== 'open' || invoice.collection_method !== 'charge_automatically') {
+    return { ok: invoice.status === 'paid', invoice };
   }
-  return attemptPayment(emu, inv, paymentMethod);
+  return attemptPayment(emulator, invoice, paymentMethod);
 }
 
-export function requireInvoice(emu: Emulator, invoiceId: string): Stripe.Invoice {
-  return emu.store.require<Stripe.Invoice>(C.invoice, invoiceId, 'invoice');
+export function requireInvoice(emulator: Emulator, invoiceId: string): Stripe.Invoice {
+  return emulator.store.require<Stripe.Invoice>(C.invoice, invoiceId, 'invoice');
 }
 
 export { subscriptionIdOfInvoice, customerIdOf };

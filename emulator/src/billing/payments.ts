@@ -23,7 +23,7 @@ export interface ChargeResult {
 }
 
 export function newPaymentIntent(
-  emu: Emulator,
+  emulator: Emulator,
   args: {
     amount: number;
     currency: string;
@@ -34,9 +34,9 @@ export function newPaymentIntent(
     setupFutureUsage?: Stripe.PaymentIntent.SetupFutureUsage | null;
   },
 ): Stripe.PaymentIntent {
-  const piId = id('pi');
-  const pi: Stripe.PaymentIntent = {
-    id: piId,
+  const paymentIntentId = id('pi');
+  const paymentIntent: Stripe.PaymentIntent = {
+    id: paymentIntentId,
     object: 'payment_intent',
     allowed_payment_method_types: null,
     amount: args.amount,
@@ -48,9 +48,9 @@ export function newPaymentIntent(
     canceled_at: null,
     cancellation_reason: null,
     capture_method: 'automatic',
-    client_secret: clientSecret(piId),
+    client_secret: clientSecret(paymentIntentId),
     confirmation_method: 'automatic',
-    created: now(emu, args.customer),
+    created: now(emulator, args.customer),
     currency: args.currency,
     customer: args.customer,
     customer_account: null,
@@ -79,9 +79,9 @@ export function newPaymentIntent(
     status: args.paymentMethod ? 'requires_confirmation' : 'requires_payment_method',
     transfer_group: null,
   };
-  emu.store.insert(C.paymentIntent, pi);
-  emit(emu, 'payment_intent.created', pi);
-  return pi;
+  emulator.store.insert(C.paymentIntent, paymentIntent);
+  emit(emulator, 'payment_intent.created', paymentIntent);
+  return paymentIntent;
 }
 
 /**
@@ -89,47 +89,51 @@ export function newPaymentIntent(
  * status. Does not throw on a decline; the caller decides whether that is a 402.
  */
 export function confirmPaymentIntent(
-  emu: Emulator,
-  pi: Stripe.PaymentIntent,
+  emulator: Emulator,
+  paymentIntent: Stripe.PaymentIntent,
   paymentMethod: string,
 ): ChargeResult {
-  const customer = typeof pi.customer === 'string' ? pi.customer : (pi.customer?.id ?? null);
-  const pm = emu.store.get<Stripe.PaymentMethod>(C.paymentMethod, paymentMethod) ?? null;
-  const outcome = cardOutcome(emu, paymentMethod);
-  const at = now(emu, customer);
+  const customer =
+    typeof paymentIntent.customer === 'string'
+      ? paymentIntent.customer
+      : (paymentIntent.customer?.id ?? null);
+  const storedPaymentMethod =
+    emulator.store.get<Stripe.PaymentMethod>(C.paymentMethod, paymentMethod) ?? null;
+  const outcome = cardOutcome(emulator, paymentMethod);
+  const at = now(emulator, customer);
   const chId = id('ch');
   const charge: Stripe.Charge = {
     id: chId,
     object: 'charge',
-    amount: pi.amount,
-    amount_captured: outcome.ok ? pi.amount : 0,
+    amount: paymentIntent.amount,
+    amount_captured: outcome.ok ? paymentIntent.amount : 0,
     amount_refunded: 0,
     application: null,
     application_fee: null,
     application_fee_amount: null,
     balance_transaction: outcome.ok ? id('txn') : null,
-    billing_details: pm?.billing_details
+    billing_details: storedPaymentMethod?.billing_details
       ? {
-          address: pm.billing_details.address,
-          email: pm.billing_details.email,
-          name: pm.billing_details.name,
-          phone: pm.billing_details.phone,
+          address: storedPaymentMethod.billing_details.address,
+          email: storedPaymentMethod.billing_details.email,
+          name: storedPaymentMethod.billing_details.name,
+          phone: storedPaymentMethod.billing_details.phone,
           tax_id: null,
         }
       : { address: null, email: null, name: null, phone: null, tax_id: null },
     calculated_statement_descriptor: 'EMULATOR',
     captured: outcome.ok,
     created: at,
-    currency: pi.currency,
+    currency: paymentIntent.currency,
     customer,
-    description: pi.description,
+    description: paymentIntent.description,
     disputed: false,
     failure_balance_transaction: null,
     failure_code: outcome.ok ? null : outcome.code,
     failure_message: outcome.ok ? null : outcome.message,
     fraud_details: {},
     livemode: false,
-    metadata: pi.metadata,
+    metadata: paymentIntent.metadata,
     on_behalf_of: null,
     outcome: {
       advice_code: null,
@@ -144,7 +148,7 @@ export function confirmPaymentIntent(
       type: outcome.ok ? 'authorized' : 'issuer_declined',
     },
     paid: outcome.ok,
-    payment_intent: pi.id,
+    payment_intent: paymentIntent.id,
     payment_method: paymentMethod,
     payment_method_details: null,
     receipt_email: null,
@@ -161,32 +165,32 @@ export function confirmPaymentIntent(
     transfer_data: null,
     transfer_group: null,
   };
-  emu.store.insert(C.charge, charge);
-  pi.latest_charge = charge.id;
-  pi.payment_method = paymentMethod;
+  emulator.store.insert(C.charge, charge);
+  paymentIntent.latest_charge = charge.id;
+  paymentIntent.payment_method = paymentMethod;
   if (outcome.ok) {
-    pi.status = 'succeeded';
-    pi.amount_received = pi.amount;
-    pi.last_payment_error = null;
-    emu.store.put(C.paymentIntent, pi);
-    emit(emu, 'charge.succeeded', charge);
-    emit(emu, 'payment_intent.succeeded', pi);
-    saveForFutureUsage(emu, pi, pm);
-    disputeIfTestCard(emu, charge);
+    paymentIntent.status = 'succeeded';
+    paymentIntent.amount_received = paymentIntent.amount;
+    paymentIntent.last_payment_error = null;
+    emulator.store.put(C.paymentIntent, paymentIntent);
+    emit(emulator, 'charge.succeeded', charge);
+    emit(emulator, 'payment_intent.succeeded', paymentIntent);
+    saveForFutureUsage(emulator, paymentIntent, storedPaymentMethod);
+    disputeIfTestCard(emulator, charge);
     return { ok: true, charge };
   }
-  pi.status = 'requires_payment_method';
-  pi.last_payment_error = {
+  paymentIntent.status = 'requires_payment_method';
+  paymentIntent.last_payment_error = {
     type: 'card_error',
     code: outcome.code,
     decline_code: outcome.declineCode,
     message: outcome.message,
     charge: charge.id,
-    payment_method: pm ?? undefined,
+    payment_method: storedPaymentMethod ?? undefined,
   };
-  emu.store.put(C.paymentIntent, pi);
-  emit(emu, 'charge.failed', charge);
-  emit(emu, 'payment_intent.payment_failed', pi);
+  emulator.store.put(C.paymentIntent, paymentIntent);
+  emit(emulator, 'charge.failed', charge);
+  emit(emulator, 'payment_intent.payment_failed', paymentIntent);
   return {
     ok: false,
     charge,
@@ -213,21 +217,24 @@ function saveForFutureUsage(
 }
 
 export function cancelPaymentIntent(
-  emu: Emulator,
-  pi: Stripe.PaymentIntent,
+  emulator: Emulator,
+  paymentIntent: Stripe.PaymentIntent,
   reason: Stripe.PaymentIntent.CancellationReason,
 ): void {
-  if (pi.status === 'canceled' || pi.status === 'succeeded') return;
-  const customer = typeof pi.customer === 'string' ? pi.customer : (pi.customer?.id ?? null);
-  pi.status = 'canceled';
-  pi.canceled_at = now(emu, customer);
-  pi.cancellation_reason = reason;
-  emu.store.put(C.paymentIntent, pi);
-  emit(emu, 'payment_intent.canceled', pi);
+  if (paymentIntent.status === 'canceled' || paymentIntent.status === 'succeeded') return;
+  const customer =
+    typeof paymentIntent.customer === 'string'
+      ? paymentIntent.customer
+      : (paymentIntent.customer?.id ?? null);
+  paymentIntent.status = 'canceled';
+  paymentIntent.canceled_at = now(emulator, customer);
+  paymentIntent.cancellation_reason = reason;
+  emulator.store.put(C.paymentIntent, paymentIntent);
+  emit(emulator, 'payment_intent.canceled', paymentIntent);
 }
 
 export function newSetupIntent(
-  emu: Emulator,
+  emulator: Emulator,
   args: {
     customer: string | null;
     paymentMethod?: string | null;
@@ -235,16 +242,16 @@ export function newSetupIntent(
     usage?: string;
   },
 ): Stripe.SetupIntent {
-  const siId = id('seti');
-  const si: Stripe.SetupIntent = {
-    id: siId,
+  const setupIntentId = id('seti');
+  const setupIntent: Stripe.SetupIntent = {
+    id: setupIntentId,
     object: 'setup_intent',
     allowed_payment_method_types: null,
     application: null,
     automatic_payment_methods: null,
     cancellation_reason: null,
-    client_secret: clientSecret(siId),
-    created: now(emu, args.customer),
+    client_secret: clientSecret(setupIntentId),
+    created: now(emulator, args.customer),
     customer: args.customer,
     description: null,
     excluded_payment_method_types: null,
@@ -263,7 +270,7 @@ export function newSetupIntent(
     status: args.paymentMethod ? 'requires_confirmation' : 'requires_payment_method',
     usage: args.usage ?? 'off_session',
   };
-  emu.store.insert(C.setupIntent, si);
-  emit(emu, 'setup_intent.created', si);
-  return si;
+  emulator.store.insert(C.setupIntent, setupIntent);
+  emit(emulator, 'setup_intent.created', setupIntent);
+  return setupIntent;
 }

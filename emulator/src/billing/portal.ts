@@ -19,12 +19,16 @@ type Features = Stripe.BillingPortal.Configuration.Features;
 type BusinessProfile = Stripe.BillingPortal.Configuration.BusinessProfile;
 type Condition = Stripe.BillingPortal.Configuration.Features.SubscriptionUpdate.ScheduleAtPeriodEnd.Condition;
 
-export function requireConfiguration(emu: Emulator, configId: string): Configuration {
-  return emu.store.require<Configuration>(C.portalConfiguration, configId, 'billing portal configuration');
+export function requireConfiguration(emulator: Emulator, configId: string): Configuration {
+  return emulator.store.require<Configuration>(
+    C.portalConfiguration,
+    configId,
+    'billing portal configuration',
+  );
 }
 
-export function requirePortalSession(emu: Emulator, sessionId: string): Stripe.BillingPortal.Session {
-  return emu.store.require<Stripe.BillingPortal.Session>(
+export function requirePortalSession(emulator: Emulator, sessionId: string): Stripe.BillingPortal.Session {
+  return emulator.store.require<Stripe.BillingPortal.Session>(
     C.portalSession,
     sessionId,
     'billing portal session',
@@ -140,8 +144,8 @@ function applyBusinessProfile(profile: BusinessProfile, r: ParamReader | undefin
   if (r.has('terms_of_service_url')) profile.terms_of_service_url = readLink(r, 'terms_of_service_url');
 }
 
-function buildConfiguration(emu: Emulator, isDefault: boolean): Configuration {
-  const at = now(emu, null);
+function buildConfiguration(emulator: Emulator, isDefault: boolean): Configuration {
+  const at = now(emulator, null);
   return {
     id: newId('bpc'),
     object: 'billing_portal.configuration',
@@ -160,30 +164,30 @@ function buildConfiguration(emu: Emulator, isDefault: boolean): Configuration {
   };
 }
 
-export function defaultConfiguration(emu: Emulator): Configuration {
-  const found = emu.store.all<Configuration>(C.portalConfiguration).find((c) => c.is_default);
+export function defaultConfiguration(emulator: Emulator): Configuration {
+  const found = emulator.store.all<Configuration>(C.portalConfiguration).find((c) => c.is_default);
   if (found) return found;
-  const c = buildConfiguration(emu, true);
-  emu.store.insert(C.portalConfiguration, c);
+  const c = buildConfiguration(emulator, true);
+  emulator.store.insert(C.portalConfiguration, c);
   return c;
 }
 
 function createConfiguration(req: ApiRequest): Configuration {
-  const { emu, p } = req;
-  const c = buildConfiguration(emu, false);
+  const { emulator, p } = req;
+  const c = buildConfiguration(emulator, false);
   applyFeatures(c.features, p.obj('features'));
   applyBusinessProfile(c.business_profile, p.obj('business_profile'));
   c.default_return_url = p.str('default_return_url') ?? null;
   c.metadata = p.metadata({});
   c.name = p.str('name') ?? null;
-  emu.store.insert(C.portalConfiguration, c);
-  emit(emu, 'billing_portal.configuration.created', c);
+  emulator.store.insert(C.portalConfiguration, c);
+  emit(emulator, 'billing_portal.configuration.created', c);
   return c;
 }
 
 function updateConfiguration(req: ApiRequest): Configuration {
-  const { emu, p } = req;
-  const { obj, previous } = emu.store.update<Configuration>(
+  const { emulator, p } = req;
+  const { obj, previous } = emulator.store.update<Configuration>(
     C.portalConfiguration,
     req.pathParams.id,
     (c) => {
@@ -193,20 +197,20 @@ function updateConfiguration(req: ApiRequest): Configuration {
       if (p.has('default_return_url')) c.default_return_url = p.strOrNull('default_return_url') ?? null;
       if (p.has('metadata')) c.metadata = p.metadata(c.metadata ?? {});
       if (p.has('name')) c.name = p.strOrNull('name') ?? null;
-      c.updated = now(emu, null);
+      c.updated = now(emulator, null);
     },
     'billing portal configuration',
   );
-  emit(emu, 'billing_portal.configuration.updated', obj, previous);
+  emit(emulator, 'billing_portal.configuration.updated', obj, previous);
   return obj;
 }
 
 function createSession(req: ApiRequest): Stripe.BillingPortal.Session {
-  const { emu, p } = req;
-  learnOrigin(emu, req.headers.host);
-  const customer = requireCustomer(emu, p.reqStr('customer'));
+  const { emulator, p } = req;
+  learnOrigin(emulator, req.headers.host);
+  const customer = requireCustomer(emulator, p.reqStr('customer'));
   const configId = p.str('configuration');
-  const config = configId ? requireConfiguration(emu, configId) : defaultConfiguration(emu);
+  const config = configId ? requireConfiguration(emulator, configId) : defaultConfiguration(emulator);
   if (!config.active) throw invalidRequest('This configuration is inactive.', 'configuration');
   const returnUrl = p.str('return_url') ?? config.default_return_url;
   const sessionId = newId('bps');
@@ -221,7 +225,7 @@ function createSession(req: ApiRequest): Stripe.BillingPortal.Session {
     id: sessionId,
     object: 'billing_portal.session',
     configuration: config.id,
-    created: now(emu, customer.id),
+    created: now(emulator, customer.id),
     customer: customer.id,
     customer_account: null,
     flow: flowType
@@ -239,16 +243,16 @@ function createSession(req: ApiRequest): Stripe.BillingPortal.Session {
     locale: null,
     on_behalf_of: null,
     return_url: returnUrl ?? null,
-    url: hostedUrl(emu, `/portal/${sessionId}`),
+    url: hostedUrl(emulator, `/portal/${sessionId}`),
   };
-  emu.store.insert(C.portalSession, session);
-  emit(emu, 'billing_portal.session.created', session);
+  emulator.store.insert(C.portalSession, session);
+  emit(emulator, 'billing_portal.session.created', session);
   return session;
 }
 
-export function setup(emu: Emulator): void {
-  defaultConfiguration(emu);
-  emu.onReset(() => defaultConfiguration(emu));
+export function setup(emulator: Emulator): void {
+  defaultConfiguration(emulator);
+  emulator.onReset(() => defaultConfiguration(emulator));
 }
 
 export const routes: Route[] = [
@@ -257,10 +261,10 @@ export const routes: Route[] = [
     method: 'GET',
     path: '/v1/billing_portal/configurations',
     handler: (req) => {
-      defaultConfiguration(req.emu);
+      defaultConfiguration(req.emulator);
       const isDefault = req.p.bool('is_default');
       const active = req.p.bool('active');
-      const items = req.emu.store
+      const items = req.emulator.store
         .all<Configuration>(C.portalConfiguration)
         .filter(
           (c) =>
@@ -273,7 +277,7 @@ export const routes: Route[] = [
   {
     method: 'GET',
     path: '/v1/billing_portal/configurations/:id',
-    handler: (req) => requireConfiguration(req.emu, req.pathParams.id),
+    handler: (req) => requireConfiguration(req.emulator, req.pathParams.id),
   },
   { method: 'POST', path: '/v1/billing_portal/configurations/:id', handler: updateConfiguration },
   { method: 'POST', path: '/v1/billing_portal/sessions', handler: createSession },

@@ -31,17 +31,17 @@ import { C, type Emulator, emit, id, idOf, now } from './ctx';
 
 const REASONS = ['duplicate', 'fraudulent', 'requested_by_customer'] as const;
 
-function requireRefund(emu: Emulator, refundId: string): Stripe.Refund {
-  return emu.store.require<Stripe.Refund>(REFUNDS, refundId, 'refund');
+function requireRefund(emulator: Emulator, refundId: string): Stripe.Refund {
+  return emulator.store.require<Stripe.Refund>(REFUNDS, refundId, 'refund');
 }
 
 /** The charge a refund request names, by `charge` or by `payment_intent` (its succeeded charge). */
-function chargeToRefund(emu: Emulator, p: ParamReader): Stripe.Charge {
+function chargeToRefund(emulator: Emulator, p: ParamReader): Stripe.Charge {
   const chargeId = p.str('charge');
   const paymentIntentId = p.str('payment_intent');
   if (!chargeId && !paymentIntentId) throw missingParam('charge');
   if (chargeId) {
-    const charge = requireCharge(emu, chargeId, 'charge');
+    const charge = requireCharge(emulator, chargeId, 'charge');
     if (paymentIntentId && idOf(charge.payment_intent) !== paymentIntentId) {
       throw invalidRequest(
         `The charge ${charge.id} does not belong to the PaymentIntent ${paymentIntentId}.`,
@@ -50,7 +50,7 @@ function chargeToRefund(emu: Emulator, p: ParamReader): Stripe.Charge {
     }
     return charge;
   }
-  const intent = emu.store.require<Stripe.PaymentIntent>(
+  const intent = emulator.store.require<Stripe.PaymentIntent>(
     C.paymentIntent,
     paymentIntentId ?? '',
     'payment_intent',
@@ -64,12 +64,12 @@ function chargeToRefund(emu: Emulator, p: ParamReader): Stripe.Charge {
       'charge_not_refundable',
     );
   }
-  return requireCharge(emu, latest, 'payment_intent');
+  return requireCharge(emulator, latest, 'payment_intent');
 }
 
 /** A chargeback (not an inquiry) takes the money back itself: Stripe refuses a refund on top. */
-function isChargedBack(emu: Emulator, charge: Stripe.Charge): boolean {
-  return emu.store
+function isChargedBack(emulator: Emulator, charge: Stripe.Charge): boolean {
+  return emulator.store
     .all<Stripe.Dispute>(DISPUTES)
     .some((d) => idOf(d.charge) === charge.id && !d.is_charge_refundable);
 }
@@ -105,7 +105,7 @@ function refundAmount(p: ParamReader, charge: Stripe.Charge): number {
   return requested;
 }
 
-function assertRefundable(emu: Emulator, charge: Stripe.Charge): void {
+function assertRefundable(emulator: Emulator, charge: Stripe.Charge): void {
   if (charge.status !== 'succeeded') {
     throw invalidRequest(
       `Charge ${charge.id} has not succeeded, so it cannot be refunded.`,
@@ -113,7 +113,7 @@ function assertRefundable(emu: Emulator, charge: Stripe.Charge): void {
       'charge_not_refundable',
     );
   }
-  if (isChargedBack(emu, charge)) {
+  if (isChargedBack(emulator, charge)) {
     throw invalidRequest(
       `Charge ${charge.id} has been charged back; cannot issue a refund.`,
       undefined,
@@ -129,9 +129,9 @@ function assertRefundable(emu: Emulator, charge: Stripe.Charge): void {
   }
 }
 
-function createRefund({ emu, p }: ApiRequest): Stripe.Refund {
-  const charge = chargeToRefund(emu, p);
-  assertRefundable(emu, charge);
+function createRefund({ emulator, p }: ApiRequest): Stripe.Refund {
+  const charge = chargeToRefund(emulator, p);
+  assertRefundable(emulator, charge);
   const amount = refundAmount(p, charge);
   const customer = idOf(charge.customer);
   const refund: Stripe.Refund = {
@@ -140,7 +140,7 @@ function createRefund({ emu, p }: ApiRequest): Stripe.Refund {
     amount,
     balance_transaction: id('txn'),
     charge: charge.id,
-    created: now(emu, customer),
+    created: now(emulator, customer),
     currency: charge.currency,
     customer,
     customer_account: null,
@@ -154,34 +154,34 @@ function createRefund({ emu, p }: ApiRequest): Stripe.Refund {
     status: 'succeeded',
     transfer_reversal: null,
   };
-  emu.store.insert(REFUNDS, refund);
-  const { obj, previous } = emu.store.update<Stripe.Charge>(C.charge, charge.id, (ch) => {
+  emulator.store.insert(REFUNDS, refund);
+  const { obj, previous } = emulator.store.update<Stripe.Charge>(C.charge, charge.id, (ch) => {
     ch.amount_refunded += amount;
     ch.refunded = ch.amount_refunded >= ch.amount;
   });
-  emit(emu, 'charge.refunded', obj, previous);
-  emit(emu, 'refund.created', refund);
+  emit(emulator, 'charge.refunded', obj, previous);
+  emit(emulator, 'refund.created', refund);
   return refund;
 }
 
-function updateRefund({ emu, p, pathParams }: ApiRequest): Stripe.Refund {
-  requireRefund(emu, pathParams.id);
-  const { obj, previous } = emu.store.update<Stripe.Refund>(REFUNDS, pathParams.id, (r) => {
+function updateRefund({ emulator, p, pathParams }: ApiRequest): Stripe.Refund {
+  requireRefund(emulator, pathParams.id);
+  const { obj, previous } = emulator.store.update<Stripe.Refund>(REFUNDS, pathParams.id, (r) => {
     r.metadata = p.metadata(r.metadata ?? {});
   });
   if (Object.keys(previous).length > 0) {
-    emit(emu, 'charge.refund.updated', obj, previous);
-    emit(emu, 'refund.updated', obj, previous);
+    emit(emulator, 'charge.refund.updated', obj, previous);
+    emit(emulator, 'refund.updated', obj, previous);
   }
   return obj;
 }
 
 function listRefunds(req: ApiRequest): unknown {
-  const { emu, p } = req;
+  const { emulator, p } = req;
   const charge = p.str('charge');
   const paymentIntent = p.str('payment_intent');
   const created = p.range('created');
-  const items = emu.store
+  const items = emulator.store
     .all<Stripe.Refund>(REFUNDS)
     .filter(
       (r) =>
@@ -223,7 +223,7 @@ export const routes: Route[] = [
     method: 'GET',
     path: '/v1/refunds/:id',
     params: [],
-    handler: ({ emu, pathParams }) => requireRefund(emu, pathParams.id),
+    handler: ({ emulator, pathParams }) => requireRefund(emulator, pathParams.id),
   },
   {
     method: 'POST',

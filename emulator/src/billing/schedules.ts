@@ -17,7 +17,7 @@ import { C, type Emulator, emit, id, idOf, now } from './ctx';
 import { customerIdOf } from './invoices';
 import { addIntervals, type Interval } from './math';
 import { isMetered, recurringOf, refuseMeteredQuantity } from './pricing';
-import { buildItem, subPeriod } from './subscription-objects';
+import { buildItem, subscriptionPeriod } from './subscription-objects';
 import type { Task } from './time/engine';
 import {
   billDroppedMeteredUsage,
@@ -32,8 +32,8 @@ import {
 type Schedule = Stripe.SubscriptionSchedule;
 type Phase = Stripe.SubscriptionSchedule.Phase;
 
-function requireSchedule(emu: Emulator, scheduleId: string): Schedule {
-  return emu.store.require<Schedule>(C.schedule, scheduleId, 'subscription schedule');
+function requireSchedule(emulator: Emulator, scheduleId: string): Schedule {
+  return emulator.store.require<Schedule>(C.schedule, scheduleId, 'subscription schedule');
 }
 
 function phaseFromItems(
@@ -58,13 +58,13 @@ function phaseFromItems(
     discounts: [],
     end_date: end,
     invoice_settings: null,
-    items: items.map((it) => ({
+    items: items.map((item) => ({
       billing_thresholds: null,
       discounts: [],
       metadata: {},
-      plan: it.price.id,
-      price: it.price.id,
-      ...(isMetered(it.price) ? {} : { quantity: it.quantity ?? 1 }),
+      plan: item.price.id,
+      price: item.price.id,
+      ...(isMetered(item.price) ? {} : { quantity: item.quantity ?? 1 }),
       tax_rates: [],
     })),
     metadata: extra.metadata ?? {},
@@ -77,15 +77,15 @@ function phaseFromItems(
 }
 
 function buildSchedule(
-  emu: Emulator,
+  emulator: Emulator,
   customer: string,
-  sub: Stripe.Subscription | null,
+  subscription: Stripe.Subscription | null,
   phases: Phase[],
   endBehavior: Stripe.SubscriptionSchedule.EndBehavior,
   metadata: Record<string, string>,
 ): Schedule {
-  const at = now(emu, customer);
-  const c = emu.store.get<Stripe.Customer>(C.customer, customer);
+  const at = now(emulator, customer);
+  const c = emulator.store.get<Stripe.Customer>(C.customer, customer);
   return {
     id: id('sub_sched'),
     object: 'subscription_schedule',
@@ -123,7 +123,7 @@ function buildSchedule(
     released_at: null,
     released_subscription: null,
     status: 'active',
-    subscription: sub?.id ?? null,
+    subscription: subscription?.id ?? null,
     test_clock: idOf(c?.test_clock ?? null),
   };
 }
@@ -139,11 +139,11 @@ interface PhaseInput {
   trialEnd: number | null;
 }
 
-function readPhases(emu: Emulator, readers: ParamReader[]): PhaseInput[] {
+function readPhases(emulator: Emulator, readers: ParamReader[]): PhaseInput[] {
   return readers.map((r, i) => {
-    const items = (r.objArray('items') ?? []).map((it, j) => {
-      const price = requirePrice(emu, it.reqStr('price'), `phases[${i}][items][${j}][price]`);
-      const quantity = it.int('quantity');
+    const items = (r.objArray('items') ?? []).map((item, j) => {
+      const price = requirePrice(emulator, item.reqStr('price'), `phases[${i}][items][${j}][price]`);
+      const quantity = item.int('quantity');
       refuseMeteredQuantity(price, quantity, `phases[${i}][items][${j}]`);
       return { price, quantity };
     });
@@ -205,71 +205,73 @@ function currentPhaseIndex(s: Schedule): number {
 }
 
 /** Time engine hook: the current phase's end for active schedules in scope. */
-export function scheduleTasks(emu: Emulator, inScope: (customer: string) => boolean): Task[] {
+export function scheduleTasks(emulator: Emulator, inScope: (customer: string) => boolean): Task[] {
   const tasks: Task[] = [];
-  for (const s of emu.store.all<Schedule>(C.schedule)) {
+  for (const s of emulator.store.all<Schedule>(C.schedule)) {
     if (s.status !== 'active' || !s.current_phase) continue;
     const customer = customerIdOf(s);
     if (!inScope(customer)) continue;
-    tasks.push({ at: s.current_phase.end_date, priority: 0, customer, run: () => advancePhase(emu, s) });
+    tasks.push({ at: s.current_phase.end_date, priority: 0, customer, run: () => advancePhase(emulator, s) });
   }
   return tasks;
 }
 
-function advancePhase(emu: Emulator, s: Schedule): void {
+function advancePhase(emulator: Emulator, s: Schedule): void {
   const idx = currentPhaseIndex(s);
   const next = s.phases[idx + 1];
-  const subId = idOf(s.subscription);
-  const sub = subId ? emu.store.get<Stripe.Subscription>(C.subscription, subId) : undefined;
+  const subscriptionId = idOf(s.subscription);
+  const subscription = subscriptionId
+    ? emulator.store.get<Stripe.Subscription>(C.subscription, subscriptionId)
+    : undefined;
   if (!next) {
-    finishSchedule(emu, s, sub);
+    finishSchedule(emulator, s, subscription);
     return;
   }
-  if (sub && sub.status !== 'canceled') {
-    const before = structuredClone(sub);
-    const period = subPeriod(sub);
+  if (subscription && subscription.status !== 'canceled') {
+    const before = structuredClone(subscription);
+    const period = subscriptionPeriod(subscription);
     // The new phase's items replace the old ones without proration; their period is the one
     // ending now, so the renewal at this same moment bills the new prices.
-    sub.items.data = next.items.map((it) => {
-      const price = emu.store.require<Stripe.Price>(C.price, idOf(it.price) ?? '', 'price');
-      const existing = sub.items.data.find((x) => x.price.id === price.id);
+    subscription.items.data = next.items.map((item) => {
+      const price = emulator.store.require<Stripe.Price>(C.price, idOf(item.price) ?? '', 'price');
+      const existing = subscription.items.data.find((x) => x.price.id === price.id);
       if (existing) {
-        if (it.quantity !== undefined) existing.quantity = it.quantity;
+        if (item.quantity !== undefined) existing.quantity = item.quantity;
         return existing;
       }
       return buildItem({
-        subscription: sub.id,
+        subscription: subscription.id,
         price,
-        quantity: it.quantity,
-        created: now(emu, customerIdOf(sub)),
+        quantity: item.quantity,
+        created: now(emulator, customerIdOf(subscription)),
         periodStart: period.start,
         periodEnd: period.end,
         metadata: {},
       });
     });
     if (next.metadata && Object.keys(next.metadata).length > 0)
-      sub.metadata = { ...sub.metadata, ...next.metadata };
-    saveSub(emu, sub);
-    emit(emu, 'customer.subscription.updated', sub, { items: before.items });
+      subscription.metadata = { ...subscription.metadata, ...next.metadata };
+    saveSub(emulator, subscription);
+    emit(emulator, 'customer.subscription.updated', subscription, { items: before.items });
     // Metered prices the new phase drops bill their usage so far (the renewal at this moment carries it),
     // unless the phase is entered without prorations, which Stripe also applies to that usage.
-    const at = now(emu, customerIdOf(sub));
-    restartSwappedMeteredItems(emu, before.items.data, sub.items.data, at);
+    const at = now(emulator, customerIdOf(subscription));
+    restartSwappedMeteredItems(emulator, before.items.data, subscription.items.data, at);
     if (next.proration_behavior !== 'none' && before.status !== 'trialing') {
       billDroppedMeteredUsage(
-        emu,
+        emulator,
         before,
-        droppedMeteredItems(before.items.data, sub.items.data),
+        droppedMeteredItems(before.items.data, subscription.items.data),
         period,
         at,
       );
     }
   }
-  const { obj, previous } = emu.store.update<Schedule>(C.schedule, s.id, (x) => {
+  const { obj, previous } = emulator.store.update<Schedule>(C.schedule, s.id, (x) => {
     x.current_phase = { start_date: next.start_date, end_date: next.end_date };
   });
-  emit(emu, 'subscription_schedule.updated', obj, previous);
-  if (emu.store.get(PORTAL_SWITCHES, s.id) && idx + 2 === s.phases.length) release(emu, obj);
+  emit(emulator, 'subscription_schedule.updated', obj, previous);
+  if (emulator.store.get(PORTAL_SWITCHES, s.id) && idx + 2 === s.phases.length) release(emulator, obj);
 }
 
 /** Private: the schedules the customer portal made to switch a plan at the period end. */
@@ -284,13 +286,13 @@ const PORTAL_SWITCHES = '_portal_switch_schedule';
  * then, schedule released after the boundary). The caller makes sure `sub` has no schedule yet.
  */
 export function scheduleSwitchAtPeriodEnd(
-  emu: Emulator,
-  sub: Stripe.Subscription,
+  emulator: Emulator,
+  subscription: Stripe.Subscription,
   nextItems: { price: Stripe.Price; quantity: number | undefined }[],
 ): Schedule {
-  const period = subPeriod(sub);
+  const period = subscriptionPeriod(subscription);
   const current = phaseFromItems(
-    sub.items.data.map((it) => ({ price: it.price, quantity: it.quantity })),
+    subscription.items.data.map((item) => ({ price: item.price, quantity: item.quantity })),
     period.start,
     period.end,
     { prorationBehavior: 'none' },
@@ -299,88 +301,114 @@ export function scheduleSwitchAtPeriodEnd(
   const next = phaseFromItems(nextItems, period.end, addIntervals(period.end, rec.interval, rec.count, 1), {
     prorationBehavior: 'none',
   });
-  const sched = buildSchedule(emu, customerIdOf(sub), sub, [current, next], 'release', {});
-  emu.store.insert(C.schedule, sched);
-  emu.store.put(PORTAL_SWITCHES, { id: sched.id });
-  emit(emu, 'subscription_schedule.created', sched);
-  const { obj, previous } = emu.store.update<Stripe.Subscription>(C.subscription, sub.id, (x) => {
-    x.schedule = sched.id;
-  });
-  emit(emu, 'customer.subscription.updated', obj, previous);
-  return sched;
+  const schedule = buildSchedule(
+    emulator,
+    customerIdOf(subscription),
+    subscription,
+    [current, next],
+    'release',
+    {},
+  );
+  emulator.store.insert(C.schedule, schedule);
+  emulator.store.put(PORTAL_SWITCHES, { id: schedule.id });
+  emit(emulator, 'subscription_schedule.created', schedule);
+  const { obj, previous } = emulator.store.update<Stripe.Subscription>(
+    C.subscription,
+    subscription.id,
+    (x) => {
+      x.schedule = schedule.id;
+    },
+  );
+  emit(emulator, 'customer.subscription.updated', obj, previous);
+  return schedule;
 }
 
-function finishSchedule(emu: Emulator, s: Schedule, sub: Stripe.Subscription | undefined): void {
-  const at = now(emu, customerIdOf(s));
-  if (s.end_behavior === 'cancel' && sub && sub.status !== 'canceled') {
-    cancelNow(emu, sub, { invoiceNow: false, prorate: false, reason: null });
-    const { obj, previous } = emu.store.update<Schedule>(C.schedule, s.id, (x) => {
+function finishSchedule(
+  emulator: Emulator,
+  s: Schedule,
+  subscription: Stripe.Subscription | undefined,
+): void {
+  const at = now(emulator, customerIdOf(s));
+  if (s.end_behavior === 'cancel' && subscription && subscription.status !== 'canceled') {
+    cancelNow(emulator, subscription, { invoiceNow: false, prorate: false, reason: null });
+    const { obj, previous } = emulator.store.update<Schedule>(C.schedule, s.id, (x) => {
       x.status = 'completed';
       x.completed_at = at;
       x.current_phase = null;
     });
-    emit(emu, 'subscription_schedule.completed', obj, previous);
+    emit(emulator, 'subscription_schedule.completed', obj, previous);
     return;
   }
-  release(emu, s);
+  release(emulator, s);
 }
 
-function release(emu: Emulator, s: Schedule): Schedule {
-  const at = now(emu, customerIdOf(s));
-  const subId = idOf(s.subscription);
-  const { obj, previous } = emu.store.update<Schedule>(C.schedule, s.id, (x) => {
+function release(emulator: Emulator, s: Schedule): Schedule {
+  const at = now(emulator, customerIdOf(s));
+  const subscriptionId = idOf(s.subscription);
+  const { obj, previous } = emulator.store.update<Schedule>(C.schedule, s.id, (x) => {
     x.status = 'released';
     x.released_at = at;
-    x.released_subscription = subId;
+    x.released_subscription = subscriptionId;
     x.current_phase = null;
     x.subscription = null;
   });
-  if (subId) {
-    const sub = emu.store.get<Stripe.Subscription>(C.subscription, subId);
-    if (sub && sub.schedule === s.id) {
-      const u = emu.store.update<Stripe.Subscription>(C.subscription, subId, (x) => {
+  if (subscriptionId) {
+    const subscription = emulator.store.get<Stripe.Subscription>(C.subscription, subscriptionId);
+    if (subscription && subscription.schedule === s.id) {
+      const u = emulator.store.update<Stripe.Subscription>(C.subscription, subscriptionId, (x) => {
         x.schedule = null;
       });
-      emit(emu, 'customer.subscription.updated', u.obj, u.previous);
+      emit(emulator, 'customer.subscription.updated', u.obj, u.previous);
     }
   }
-  emit(emu, 'subscription_schedule.released', obj, previous);
+  emit(emulator, 'subscription_schedule.released', obj, previous);
   return obj;
 }
 
 function create(req: ApiRequest): Schedule {
-  const { emu, p } = req;
+  const { emulator, p } = req;
   const from = p.str('from_subscription');
   if (from) {
     if (p.has('phases')) {
       throw invalidRequest('You cannot set `phases` if `from_subscription` is set.', 'phases');
     }
-    const sub = requireSubscription(emu, from);
-    if (sub.schedule)
+    const subscription = requireSubscription(emulator, from);
+    if (subscription.schedule)
       throw invalidRequest(
-        `The subscription \`${sub.id}\` is already attached to a schedule.`,
+        `The subscription \`${subscription.id}\` is already attached to a schedule.`,
         'from_subscription',
       );
-    const period = subPeriod(sub);
+    const period = subscriptionPeriod(subscription);
     const phase = phaseFromItems(
-      sub.items.data.map((it) => ({ price: it.price, quantity: it.quantity })),
+      subscription.items.data.map((item) => ({ price: item.price, quantity: item.quantity })),
       period.start,
       period.end,
       { prorationBehavior: 'create_prorations' },
     );
-    const sched = buildSchedule(emu, customerIdOf(sub), sub, [phase], 'release', p.metadata({}));
-    emu.store.insert(C.schedule, sched);
-    emit(emu, 'subscription_schedule.created', sched);
-    const { obj, previous } = emu.store.update<Stripe.Subscription>(C.subscription, sub.id, (x) => {
-      x.schedule = sched.id;
-    });
-    emit(emu, 'customer.subscription.updated', obj, previous);
-    return sched;
+    const schedule = buildSchedule(
+      emulator,
+      customerIdOf(subscription),
+      subscription,
+      [phase],
+      'release',
+      p.metadata({}),
+    );
+    emulator.store.insert(C.schedule, schedule);
+    emit(emulator, 'subscription_schedule.created', schedule);
+    const { obj, previous } = emulator.store.update<Stripe.Subscription>(
+      C.subscription,
+      subscription.id,
+      (x) => {
+        x.schedule = schedule.id;
+      },
+    );
+    emit(emulator, 'customer.subscription.updated', obj, previous);
+    return schedule;
   }
-  const customer = requireCustomer(emu, p.reqStr('customer'));
-  const inputs = readPhases(emu, p.objArray('phases') ?? []);
+  const customer = requireCustomer(emulator, p.reqStr('customer'));
+  const inputs = readPhases(emulator, p.objArray('phases') ?? []);
   if (inputs.length === 0) throw missingParam('phases');
-  const at = now(emu, customer.id);
+  const at = now(emulator, customer.id);
   const startRaw = p.intOr('start_date', ['now'] as const);
   if (startRaw !== undefined && startRaw !== 'now' && startRaw > at) {
     throw invalidRequest(
@@ -390,14 +418,14 @@ function create(req: ApiRequest): Schedule {
   }
   const phases = resolvePhases(inputs, at);
   phases[0].start_date = at;
-  const sub = createSubscription(emu, {
+  const subscription = createSubscription(emulator, {
     customer,
     items: inputs[0].items.map((i) => ({ price: i.price, quantity: i.quantity, metadata: {} })),
     trialEnd: inputs[0].trialEnd,
     trialFromPlan: false,
     missingPaymentMethod: 'create_invoice',
     paymentBehavior: 'allow_incomplete',
-    defaultPaymentMethod: subPaymentMethodFor(customer),
+    defaultPaymentMethod: subscriptionPaymentMethodFor(customer),
     billingCycleAnchor: null,
     cancelAt: null,
     cancelAtPeriodEnd: false,
@@ -408,28 +436,28 @@ function create(req: ApiRequest): Schedule {
     prorationBehavior: 'create_prorations',
   });
   const endBehavior = p.oneOf('end_behavior', ['cancel', 'none', 'release', 'renew'] as const) ?? 'release';
-  const sched = buildSchedule(emu, customer.id, sub, phases, endBehavior, p.metadata({}));
-  emu.store.insert(C.schedule, sched);
-  sub.schedule = sched.id;
-  saveSub(emu, sub);
-  emit(emu, 'subscription_schedule.created', sched);
-  return sched;
+  const schedule = buildSchedule(emulator, customer.id, subscription, phases, endBehavior, p.metadata({}));
+  emulator.store.insert(C.schedule, schedule);
+  subscription.schedule = schedule.id;
+  saveSub(emulator, subscription);
+  emit(emulator, 'subscription_schedule.created', schedule);
+  return schedule;
 }
 
-function subPaymentMethodFor(customer: Stripe.Customer): string | null {
+function subscriptionPaymentMethodFor(customer: Stripe.Customer): string | null {
   return idOf(customer.invoice_settings?.default_payment_method ?? null);
 }
 
 function update(req: ApiRequest): Schedule {
-  const { emu, p } = req;
-  const s = requireSchedule(emu, req.pathParams.id);
+  const { emulator, p } = req;
+  const s = requireSchedule(emulator, req.pathParams.id);
   if (s.status !== 'active' && s.status !== 'not_started') {
     throw invalidRequest(`You cannot update a subscription schedule that is ${s.status}.`);
   }
   const before = structuredClone(s);
   if (p.has('phases')) {
-    const inputs = readPhases(emu, p.objArray('phases') ?? []);
-    const start = inputs[0]?.startDate ?? s.current_phase?.start_date ?? now(emu, customerIdOf(s));
+    const inputs = readPhases(emulator, p.objArray('phases') ?? []);
+    const start = inputs[0]?.startDate ?? s.current_phase?.start_date ?? now(emulator, customerIdOf(s));
     s.phases = resolvePhases(inputs, start);
     s.current_phase = s.phases[0]
       ? { start_date: s.phases[0].start_date, end_date: s.phases[0].end_date }
@@ -438,39 +466,43 @@ function update(req: ApiRequest): Schedule {
   const eb = p.oneOf('end_behavior', ['cancel', 'none', 'release', 'renew'] as const);
   if (eb) s.end_behavior = eb;
   if (p.has('metadata')) s.metadata = p.metadata(s.metadata ?? {});
-  emu.store.put(C.schedule, s);
-  emit(emu, 'subscription_schedule.updated', s, previousAttributes(before, s));
+  emulator.store.put(C.schedule, s);
+  emit(emulator, 'subscription_schedule.updated', s, previousAttributes(before, s));
   return s;
 }
 
 function cancel(req: ApiRequest): Schedule {
-  const { emu, p } = req;
-  const s = requireSchedule(emu, req.pathParams.id);
+  const { emulator, p } = req;
+  const s = requireSchedule(emulator, req.pathParams.id);
   if (s.status !== 'active' && s.status !== 'not_started') {
     throw invalidRequest(`You cannot cancel a subscription schedule that is ${s.status}.`);
   }
-  const subId = idOf(s.subscription);
-  const sub = subId ? emu.store.get<Stripe.Subscription>(C.subscription, subId) : undefined;
-  if (sub && sub.status !== 'canceled') {
-    cancelNow(emu, sub, {
+  const subscriptionId = idOf(s.subscription);
+  const subscription = subscriptionId
+    ? emulator.store.get<Stripe.Subscription>(C.subscription, subscriptionId)
+    : undefined;
+  if (subscription && subscription.status !== 'canceled') {
+    cancelNow(emulator, subscription, {
       invoiceNow: p.bool('invoice_now') ?? true,
       prorate: p.bool('prorate') ?? true,
       reason: 'cancellation_requested',
     });
   }
-  const { obj, previous } = emu.store.update<Schedule>(C.schedule, s.id, (x) => {
+  const { obj, previous } = emulator.store.update<Schedule>(C.schedule, s.id, (x) => {
     x.status = 'canceled';
-    x.canceled_at = now(emu, customerIdOf(s));
+    x.canceled_at = now(emulator, customerIdOf(s));
     x.current_phase = null;
   });
-  emit(emu, 'subscription_schedule.canceled', obj, previous);
+  emit(emulator, 'subscription_schedule.canceled', obj, previous);
   return obj;
 }
 
 function list(req: ApiRequest): unknown {
-  const { emu, p } = req;
+  const { emulator, p } = req;
   const customer = p.str('customer');
-  const items = emu.store.all<Schedule>(C.schedule).filter((s) => !customer || customerIdOf(s) === customer);
+  const items = emulator.store
+    .all<Schedule>(C.schedule)
+    .filter((s) => !customer || customerIdOf(s) === customer);
   return paginate(items, p, req.path);
 }
 
@@ -480,7 +512,7 @@ export const routes: Route[] = [
   {
     method: 'GET',
     path: '/v1/subscription_schedules/:id',
-    handler: (req) => requireSchedule(req.emu, req.pathParams.id),
+    handler: (req) => requireSchedule(req.emulator, req.pathParams.id),
   },
   {
     method: 'POST',
@@ -493,11 +525,11 @@ export const routes: Route[] = [
     method: 'POST',
     path: '/v1/subscription_schedules/:id/release',
     handler: (req) => {
-      const s = requireSchedule(req.emu, req.pathParams.id);
+      const s = requireSchedule(req.emulator, req.pathParams.id);
       if (s.status !== 'active' && s.status !== 'not_started') {
         throw invalidRequest(`You cannot release a subscription schedule that is ${s.status}.`);
       }
-      return release(req.emu, s);
+      return release(req.emulator, s);
     },
   },
 ];

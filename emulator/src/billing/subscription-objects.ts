@@ -154,8 +154,8 @@ export function buildSubscription(args: SubscriptionArgs): Stripe.Subscription {
 }
 
 /** The subscription's current period, from its items (all items share it in this emulator). */
-export function subPeriod(sub: Stripe.Subscription): { start: number; end: number } {
-  const first = sub.items.data[0];
-  if (!first) return { start: sub.billing_cycle_anchor, end: sub.billing_cycle_anchor };
+export function subscriptionPeriod(subscription: Stripe.Subscription): { start: number; end: number } {
+  const first = subscription.items.data[0];
+  if (!first) return { start: subscription.billing_cycle_anchor, end: subscription.billing_cycle_anchor };
   return { start: first.current_period_start, end: first.current_period_end };
 }

@@ -38,13 +38,13 @@ const PAYMENT_BEHAVIORS = [
 ] as const;
 const PRORATION = ['create_prorations', 'always_invoice', 'none'] as const;
 
-function readPrice(emu: Emulator, r: ParamReader): Stripe.Price {
+function readPrice(emulator: Emulator, r: ParamReader): Stripe.Price {
   const priceData = r.obj('price_data');
-  if (priceData) return createPrice(emu, priceData, { inline: true });
+  if (priceData) return createPrice(emulator, priceData, { inline: true });
   const priceId = r.str('price') ?? r.str('plan');
   if (!priceId)
     throw invalidRequest(`Missing required param: ${r.name('price')}.`, r.name('price'), 'parameter_missing');
-  return requirePrice(emu, priceId, r.name('price'));
+  return requirePrice(emulator, priceId, r.name('price'));
 }
 
 function readTimestampOrNow(p: ParamReader, key: string): number | 'now' | undefined {
@@ -76,18 +76,22 @@ function readCancelAt(p: ParamReader): number | 'period_end' | null | undefined 
 }
 
 /** A `pm_card_*` test id or an existing pm; test ids become a new pm attached to the customer. */
-function readPaymentMethod(emu: Emulator, p: ParamReader, customerId: string): string | null | undefined {
+function readPaymentMethod(
+  emulator: Emulator,
+  p: ParamReader,
+  customerId: string,
+): string | null | undefined {
   const v = p.strOrNull('default_payment_method');
   if (v === undefined || v === null) return v;
-  const pm = resolvePaymentMethod(emu, v, 'default_payment_method');
-  if (pm.customer && pm.customer !== customerId) {
+  const paymentMethod = resolvePaymentMethod(emulator, v, 'default_payment_method');
+  if (paymentMethod.customer && paymentMethod.customer !== customerId) {
     throw invalidRequest('The payment method must be attached to the customer.', 'default_payment_method');
   }
-  if (!pm.customer) {
-    pm.customer = customerId;
-    emu.store.put(C.paymentMethod, pm);
+  if (!paymentMethod.customer) {
+    paymentMethod.customer = customerId;
+    emulator.store.put(C.paymentMethod, paymentMethod);
   }
-  return pm.id;
+  return paymentMethod.id;
 }
 
 /** `payment_settings[save_default_payment_method]`: `off` or `on_subscription`. */
@@ -98,12 +102,12 @@ function readSaveDefaultPaymentMethod(params: ParamReader): SaveDefaultPaymentMe
 }
 
 function create(req: ApiRequest): Stripe.Subscription {
-  const { emu, p } = req;
-  learnOrigin(emu, req.headers.host);
-  const customer = requireCustomer(emu, p.reqStr('customer'));
-  const at = now(emu, customer.id);
+  const { emulator, p } = req;
+  learnOrigin(emulator, req.headers.host);
+  const customer = requireCustomer(emulator, p.reqStr('customer'));
+  const at = now(emulator, customer.id);
   const items: ItemInput[] = (p.objArray('items') ?? []).map((r, i) => {
-    const price = readPrice(emu, r);
+    const price = readPrice(emulator, r);
     const quantity = r.int('quantity');
     refuseMeteredQuantity(price, quantity, `items[${i}]`);
     return { price, quantity, metadata: r.metadata({}) };
@@ -128,7 +132,7 @@ function create(req: ApiRequest): Stripe.Subscription {
     throw invalidRequest('billing_cycle_anchor cannot be in the past.', 'billing_cycle_anchor');
   }
   const cancelAt = readCancelAt(p);
-  return createSubscription(emu, {
+  return createSubscription(emulator, {
     customer,
     items,
     trialEnd,
@@ -137,7 +141,7 @@ function create(req: ApiRequest): Stripe.Subscription {
       ts?.oneOf('missing_payment_method', ['cancel', 'create_invoice', 'pause'] as const) ?? 'create_invoice',
     paymentBehavior: (p.oneOf('payment_behavior', PAYMENT_BEHAVIORS) ??
       'allow_incomplete') as PaymentBehavior,
-    defaultPaymentMethod: readPaymentMethod(emu, p, customer.id) ?? null,
+    defaultPaymentMethod: readPaymentMethod(emulator, p, customer.id) ?? null,
     billingCycleAnchor: anchor ?? null,
     cancelAt: cancelAt ?? null,
     cancelAtPeriodEnd: p.bool('cancel_at_period_end') ?? false,
@@ -152,9 +156,9 @@ function create(req: ApiRequest): Stripe.Subscription {
   });
 }
 
-export function readItemChanges(emu: Emulator, readers: ParamReader[]): ItemChange[] {
+export function readItemChanges(emulator: Emulator, readers: ParamReader[]): ItemChange[] {
   return readers.map((r, i) => {
-    const price = r.has('price') || r.has('price_data') || r.has('plan') ? readPrice(emu, r) : null;
+    const price = r.has('price') || r.has('price_data') || r.has('plan') ? readPrice(emulator, r) : null;
     const quantity = r.int('quantity');
     if (price) refuseMeteredQuantity(price, quantity, `items[${i}]`);
     return {
@@ -168,10 +172,10 @@ export function readItemChanges(emu: Emulator, readers: ParamReader[]): ItemChan
 }
 
 function update(req: ApiRequest): Stripe.Subscription {
-  const { emu, p } = req;
-  learnOrigin(emu, req.headers.host);
-  const sub = requireSubscription(emu, req.pathParams.id);
-  const customerId = customerIdOf(sub);
+  const { emulator, p } = req;
+  learnOrigin(emulator, req.headers.host);
+  const subscription = requireSubscription(emulator, req.pathParams.id);
+  const customerId = customerIdOf(subscription);
   const pc = p.raw.pause_collection;
   let pauseCollection: Stripe.Subscription.PauseCollection | null | undefined;
   if (pc === '') pauseCollection = null;
@@ -182,16 +186,16 @@ function update(req: ApiRequest): Stripe.Subscription {
       resumes_at: r?.int('resumes_at') ?? null,
     };
   }
-  return updateSubscription(emu, sub, {
-    items: readItemChanges(emu, p.objArray('items') ?? []),
+  return updateSubscription(emulator, subscription, {
+    items: readItemChanges(emulator, p.objArray('items') ?? []),
     prorationBehavior: (p.oneOf('proration_behavior', PRORATION) ?? 'create_prorations') as ProrationBehavior,
     prorationDate: p.int('proration_date') ?? null,
     billingCycleAnchor: readAnchorChoice(p),
     cancelAtPeriodEnd: p.bool('cancel_at_period_end'),
     cancelAt: readCancelAt(p),
     trialEnd: readTimestampOrNow(p, 'trial_end'),
-    defaultPaymentMethod: readPaymentMethod(emu, p, customerId),
-    metadata: p.has('metadata') ? p.metadata(sub.metadata) : undefined,
+    defaultPaymentMethod: readPaymentMethod(emulator, p, customerId),
+    metadata: p.has('metadata') ? p.metadata(subscription.metadata) : undefined,
     description: p.has('description') ? (p.strOrNull('description') ?? null) : undefined,
     pauseCollection,
     paymentBehavior: (p.oneOf('payment_behavior', PAYMENT_BEHAVIORS) ??
@@ -201,18 +205,18 @@ function update(req: ApiRequest): Stripe.Subscription {
 }
 
 function cancel(req: ApiRequest): Stripe.Subscription {
-  const { emu, p } = req;
-  const sub = requireSubscription(emu, req.pathParams.id);
+  const { emulator, p } = req;
+  const subscription = requireSubscription(emulator, req.pathParams.id);
   const details = p.obj('cancellation_details');
   if (details) {
-    sub.cancellation_details = {
+    subscription.cancellation_details = {
       comment: details.str('comment') ?? null,
       feedback: details.str('feedback') ?? null,
       feedback_option: null,
       reason: 'cancellation_requested',
     };
   }
-  return cancelNow(emu, sub, {
+  return cancelNow(emulator, subscription, {
     invoiceNow: p.bool('invoice_now') ?? false,
     prorate: p.bool('prorate') ?? false,
     reason: 'cancellation_requested',
@@ -221,13 +225,13 @@ function cancel(req: ApiRequest): Stripe.Subscription {
 }
 
 function list(req: ApiRequest): unknown {
-  const { emu, p } = req;
+  const { emulator, p } = req;
   const customer = p.str('customer');
   const price = p.str('price');
   const status = p.str('status');
   const created = p.range('created');
   const testClock = p.str('test_clock');
-  const items = emu.store.all<Stripe.Subscription>(C.subscription).filter((s) => {
+  const items = emulator.store.all<Stripe.Subscription>(C.subscription).filter((s) => {
     if (customer && customerIdOf(s) !== customer) return false;
     if (price && !s.items.data.some((i) => i.price.id === price)) return false;
     if (testClock && idOf(s.test_clock) !== testClock) return false;
@@ -245,26 +249,28 @@ function list(req: ApiRequest): unknown {
 // --- subscription items ----------------------------------------------------------------------
 
 function findItem(
-  emu: Emulator,
+  emulator: Emulator,
   itemId: string,
-): { sub: Stripe.Subscription; item: Stripe.SubscriptionItem } {
-  for (const sub of emu.store.all<Stripe.Subscription>(C.subscription)) {
-    const item = sub.items.data.find((i) => i.id === itemId);
-    if (item) return { sub, item };
+): { subscription: Stripe.Subscription; item: Stripe.SubscriptionItem } {
+  for (const subscription of emulator.store.all<Stripe.Subscription>(C.subscription)) {
+    const item = subscription.items.data.find((i) => i.id === itemId);
+    if (item) return { subscription, item };
   }
   throw notFound('subscription_item', itemId);
 }
 
 function itemWrite(
   req: ApiRequest,
-  change: (sub: Stripe.Subscription) => ItemChange,
+  change: (subscription: Stripe.Subscription) => ItemChange,
 ): Stripe.SubscriptionItem | { id: string; object: string; deleted: true } {
-  const { emu, p } = req;
-  const subId = req.pathParams.id ? findItem(emu, req.pathParams.id).sub.id : p.reqStr('subscription');
-  const sub = requireSubscription(emu, subId);
-  const ch = change(sub);
-  const before = new Set(sub.items.data.map((i) => i.id));
-  updateSubscription(emu, sub, {
+  const { emulator, p } = req;
+  const subscriptionId = req.pathParams.id
+    ? findItem(emulator, req.pathParams.id).subscription.id
+    : p.reqStr('subscription');
+  const subscription = requireSubscription(emulator, subscriptionId);
+  const ch = change(subscription);
+  const before = new Set(subscription.items.data.map((i) => i.id));
+  updateSubscription(emulator, subscription, {
     items: [ch],
     prorationBehavior: (p.oneOf('proration_behavior', PRORATION) ?? 'create_prorations') as ProrationBehavior,
     prorationDate: p.int('proration_date') ?? null,
@@ -281,8 +287,8 @@ function itemWrite(
   });
   if (ch.deleted && ch.id) return { id: ch.id, object: 'subscription_item', deleted: true };
   const item = ch.id
-    ? sub.items.data.find((i) => i.id === ch.id)
-    : sub.items.data.find((i) => !before.has(i.id));
+    ? subscription.items.data.find((i) => i.id === ch.id)
+    : subscription.items.data.find((i) => !before.has(i.id));
   if (!item) throw notFound('subscription_item', ch.id ?? '');
   return item;
 }
@@ -294,7 +300,7 @@ const itemRoutes: Route[] = [
     params: ACCEPTED.itemCreate,
     handler: (req) =>
       itemWrite(req, () => {
-        const price = readPrice(req.emu, req.p);
+        const price = readPrice(req.emulator, req.p);
         const quantity = req.p.int('quantity');
         if (quantity !== undefined && isMetered(price)) {
           throw invalidRequest('Quantity should not be specified where usage_type is `metered`.', 'quantity');
@@ -306,14 +312,14 @@ const itemRoutes: Route[] = [
     method: 'GET',
     path: '/v1/subscription_items',
     handler: (req) => {
-      const sub = requireSubscription(req.emu, req.p.reqStr('subscription'));
-      return paginate([...sub.items.data].reverse(), req.p, req.path);
+      const subscription = requireSubscription(req.emulator, req.p.reqStr('subscription'));
+      return paginate([...subscription.items.data].reverse(), req.p, req.path);
     },
   },
   {
     method: 'GET',
     path: '/v1/subscription_items/:id',
-    handler: (req) => findItem(req.emu, req.pathParams.id).item,
+    handler: (req) => findItem(req.emulator, req.pathParams.id).item,
   },
   {
     method: 'POST',
@@ -322,11 +328,11 @@ const itemRoutes: Route[] = [
     handler: (req) =>
       itemWrite(req, () => ({
         id: req.pathParams.id,
-        price: req.p.has('price') || req.p.has('price_data') ? readPrice(req.emu, req.p) : null,
+        price: req.p.has('price') || req.p.has('price_data') ? readPrice(req.emulator, req.p) : null,
         quantity: req.p.int('quantity'),
         deleted: false,
         metadata: req.p.has('metadata')
-          ? req.p.metadata(findItem(req.emu, req.pathParams.id).item.metadata)
+          ? req.p.metadata(findItem(req.emulator, req.pathParams.id).item.metadata)
           : undefined,
       })),
   },
@@ -351,25 +357,25 @@ export const routes: Route[] = [
   {
     method: 'GET',
     path: '/v1/subscriptions/search',
-    handler: (req) => search(req.emu.store.all<Stripe.Subscription>(C.subscription), req.p, req.path),
+    handler: (req) => search(req.emulator.store.all<Stripe.Subscription>(C.subscription), req.p, req.path),
   },
   {
     method: 'GET',
     path: '/v1/subscriptions/:id',
-    handler: (req) => requireSubscription(req.emu, req.pathParams.id),
+    handler: (req) => requireSubscription(req.emulator, req.pathParams.id),
   },
   { method: 'POST', path: '/v1/subscriptions/:id', handler: update, params: ACCEPTED.subscriptionUpdate },
   { method: 'DELETE', path: '/v1/subscriptions/:id', handler: cancel, params: ACCEPTED.subscriptionCancel },
   {
     method: 'POST',
     path: '/v1/subscriptions/:id/pause',
-    handler: (req) => pauseSubscription(req.emu, requireSubscription(req.emu, req.pathParams.id)),
+    handler: (req) => pauseSubscription(req.emulator, requireSubscription(req.emulator, req.pathParams.id)),
   },
   {
     method: 'POST',
     path: '/v1/subscriptions/:id/resume',
     params: ACCEPTED.subscriptionResume,
-    handler: (req) => resumeSubscription(req.emu, requireSubscription(req.emu, req.pathParams.id)),
+    handler: (req) => resumeSubscription(req.emulator, requireSubscription(req.emulator, req.pathParams.id)),
   },
   ...itemRoutes,
 ];

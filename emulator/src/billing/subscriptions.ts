@@ -29,10 +29,10 @@ import { addIntervals, computeProration, nextRetryAt, periodContaining } from '.
 import { cardOutcome } from './cards';
 import { newSetupIntent } from './payments';
 import { isMetered, priceAmount, recurringOf, unitAmount } from './pricing';
-import { buildItem, buildSubscription, planOf, subPeriod } from './subscription-objects';
+import { buildItem, buildSubscription, planOf, subscriptionPeriod } from './subscription-objects';
 
 /** Private engine state per subscription. */
-export interface SubState {
+export interface SubscriptionState {
   id: string;
   trialWillEndSent: boolean;
   incompleteExpiresAt: number | null;
@@ -51,26 +51,26 @@ export type PaymentBehavior =
   | 'error_if_incomplete'
   | 'pending_if_incomplete';
 
-export function requireSubscription(emu: Emulator, subId: string): Stripe.Subscription {
-  return emu.store.require<Stripe.Subscription>(C.subscription, subId, 'subscription');
+export function requireSubscription(emulator: Emulator, subscriptionId: string): Stripe.Subscription {
+  return emulator.store.require<Stripe.Subscription>(C.subscription, subscriptionId, 'subscription');
 }
 
-export function subState(emu: Emulator, subId: string): SubState {
-  const s = emu.store.get<SubState>(C.subState, subId);
+export function subscriptionState(emulator: Emulator, subscriptionId: string): SubscriptionState {
+  const s = emulator.store.get<SubscriptionState>(C.subscriptionState, subscriptionId);
   if (s) return s;
-  const fresh: SubState = { id: subId, trialWillEndSent: false, incompleteExpiresAt: null };
-  emu.store.put(C.subState, fresh);
+  const fresh: SubscriptionState = { id: subscriptionId, trialWillEndSent: false, incompleteExpiresAt: null };
+  emulator.store.put(C.subscriptionState, fresh);
   return fresh;
 }
 
-export function saveSub(emu: Emulator, sub: Stripe.Subscription): void {
-  sub.items.has_more = false;
-  emu.store.put(C.subscription, sub);
+export function saveSub(emulator: Emulator, subscription: Stripe.Subscription): void {
+  subscription.items.has_more = false;
+  emulator.store.put(C.subscription, subscription);
 }
 
 /** Stripe's proration wording: "Unused time on Pro after …", "Remaining time on 2 × Pro after …". */
-function quantityName(emu: Emulator, price: Stripe.Price, quantity: number): string {
-  return quantity > 1 ? `${quantity} × ${productName(emu, price)}` : productName(emu, price);
+function quantityName(emulator: Emulator, price: Stripe.Price, quantity: number): string {
+  return quantity > 1 ? `${quantity} × ${productName(emulator, price)}` : productName(emulator, price);
 }
 
 function day(ts: number): string {
@@ -80,11 +80,11 @@ function day(ts: number): string {
 }
 
 /** Stripe's line description for a licensed item: "1 × Pro (at $15.00 / month)". */
-function licensedDescription(emu: Emulator, price: Stripe.Price, quantity: number): string {
+function licensedDescription(emulator: Emulator, price: Stripe.Price, quantity: number): string {
   const r = recurringOf(price);
   const every = r.count === 1 ? r.interval : `every ${r.count} ${r.interval}s`;
-  if (price.billing_scheme === 'tiered') return `${quantity} × ${productName(emu, price)} (Tiered)`;
-  return `${quantity} × ${productName(emu, price)} (at ${money(unitAmount(price), price.currency)} / ${every})`;
+  if (price.billing_scheme === 'tiered') return `${quantity} × ${productName(emulator, price)} (Tiered)`;
+  return `${quantity} × ${productName(emulator, price)} (at ${money(unitAmount(price), price.currency)} / ${every})`;
 }
 
 export function itemQuantity(item: Stripe.SubscriptionItem): number {
@@ -93,22 +93,22 @@ export function itemQuantity(item: Stripe.SubscriptionItem): number {
 
 /** Licensed lines for `period` (full price) for every licensed item. */
 export function licensedLines(
-  emu: Emulator,
-  sub: Stripe.Subscription,
+  emulator: Emulator,
+  subscription: Stripe.Subscription,
   period: { start: number; end: number },
 ): LineSpec[] {
-  return sub.items.data
-    .filter((it) => !isMetered(it.price))
-    .map((it) => ({
-      amount: priceAmount(it.price, itemQuantity(it)),
-      currency: it.price.currency,
-      description: licensedDescription(emu, it.price, itemQuantity(it)),
+  return subscription.items.data
+    .filter((item) => !isMetered(item.price))
+    .map((item) => ({
+      amount: priceAmount(item.price, itemQuantity(item)),
+      currency: item.price.currency,
+      description: licensedDescription(emulator, item.price, itemQuantity(item)),
       period,
-      price: it.price,
-      quantity: itemQuantity(it),
+      price: item.price,
+      quantity: itemQuantity(item),
       proration: false,
-      subscription: sub.id,
-      subscriptionItem: it.id,
+      subscription: subscription.id,
+      subscriptionItem: item.id,
       invoiceItem: null,
       metadata: {},
     }));
@@ -120,22 +120,22 @@ export function licensedLines(
  * (https://docs.stripe.com/billing/subscriptions/usage-based/pricing-models).
  */
 export function meteredLines(
-  emu: Emulator,
-  sub: Stripe.Subscription,
+  emulator: Emulator,
+  subscription: Stripe.Subscription,
   period: { start: number; end: number },
 ): LineSpec[] {
-  const customerId = customerIdOf(sub);
-  return sub.items.data
-    .filter((it) => isMetered(it.price))
-    .map((it) => {
+  const customerId = customerIdOf(subscription);
+  return subscription.items.data
+    .filter((item) => isMetered(item.price))
+    .map((item) => {
       // An item added (or given its price) mid-period bills only the usage from then on.
-      const start = Math.min(period.end, Math.max(period.start, meteredSince(emu, it)));
-      return meteredLine(emu, {
-        price: it.price,
+      const start = Math.min(period.end, Math.max(period.start, meteredSince(emulator, item)));
+      return meteredLine(emulator, {
+        price: item.price,
         customerId,
         period: { start, end: period.end },
-        subscription: sub.id,
-        subscriptionItem: it.id,
+        subscription: subscription.id,
+        subscriptionItem: item.id,
       });
     });
 }
@@ -143,12 +143,12 @@ export function meteredLines(
 /** When a metered item's current price started counting usage: a price swapped in place restarts it. */
 const METERED_SINCE = '_metered_item_since';
 
-function meteredSince(emu: Emulator, item: Stripe.SubscriptionItem): number {
-  return emu.store.get<{ id: string; since: number }>(METERED_SINCE, item.id)?.since ?? item.created;
+function meteredSince(emulator: Emulator, item: Stripe.SubscriptionItem): number {
+  return emulator.store.get<{ id: string; since: number }>(METERED_SINCE, item.id)?.since ?? item.created;
 }
 
-function markMeteredSince(emu: Emulator, itemId: string, at: number): void {
-  emu.store.put(METERED_SINCE, { id: itemId, since: at });
+function markMeteredSince(emulator: Emulator, itemId: string, at: number): void {
+  emulator.store.put(METERED_SINCE, { id: itemId, since: at });
 }
 
 /**
@@ -162,7 +162,7 @@ export function droppedMeteredItems(
 ): Stripe.SubscriptionItem[] {
   return before.filter((old) => {
     if (!isMetered(old.price)) return false;
-    const now = after.find((it) => it.id === old.id);
+    const now = after.find((item) => item.id === old.id);
     return !now || now.price.id !== old.price.id;
   });
 }
@@ -172,24 +172,24 @@ export function droppedMeteredItems(
  * the subscription (the next invoice, or the one a change makes now, carries them). Returns them.
  */
 export function billDroppedMeteredUsage(
-  emu: Emulator,
-  sub: Stripe.Subscription,
+  emulator: Emulator,
+  subscription: Stripe.Subscription,
   dropped: readonly Stripe.SubscriptionItem[],
   period: { start: number; end: number },
   at: number,
 ): Stripe.InvoiceItem[] {
   if (dropped.length === 0) return [];
   const lines = meteredLines(
-    emu,
-    { ...sub, items: { ...sub.items, data: [...dropped] } },
+    emulator,
+    { ...subscription, items: { ...subscription.items, data: [...dropped] } },
     {
       start: period.start,
       end: Math.min(at, period.end),
     },
   ).filter((l) => (l.quantity ?? 0) > 0);
   return lines.map((l) =>
-    createInvoiceItem(emu, {
-      customer: customerIdOf(sub),
+    createInvoiceItem(emulator, {
+      customer: customerIdOf(subscription),
       amount: l.amount,
       currency: l.currency,
       description: l.description,
@@ -197,40 +197,41 @@ export function billDroppedMeteredUsage(
       price: l.price,
       quantity: l.quantity ?? 0,
       proration: false,
-      subscription: sub.id,
+      subscription: subscription.id,
       subscriptionItem: l.subscriptionItem,
       invoice: null,
       metadata: {},
-      testClock: sub.test_clock ? idOf(sub.test_clock) : null,
+      testClock: subscription.test_clock ? idOf(subscription.test_clock) : null,
     }),
   );
 }
 
 /** Restarts usage counting for metered items whose price was swapped in place. */
 export function restartSwappedMeteredItems(
-  emu: Emulator,
+  emulator: Emulator,
   before: readonly Stripe.SubscriptionItem[],
   after: readonly Stripe.SubscriptionItem[],
   at: number,
 ): void {
-  for (const it of after) {
-    const old = before.find((candidate) => candidate.id === it.id);
-    if (old && isMetered(it.price) && old.price.id !== it.price.id) markMeteredSince(emu, it.id, at);
+  for (const item of after) {
+    const old = before.find((candidate) => candidate.id === item.id);
+    if (old && isMetered(item.price) && old.price.id !== item.price.id)
+      markMeteredSince(emulator, item.id, at);
   }
 }
 
-function customerOfSub(emu: Emulator, sub: Stripe.Subscription): Stripe.Customer {
-  return emu.store.require<Stripe.Customer>(C.customer, customerIdOf(sub), 'customer');
+function customerOfSub(emulator: Emulator, subscription: Stripe.Subscription): Stripe.Customer {
+  return emulator.store.require<Stripe.Customer>(C.customer, customerIdOf(subscription), 'customer');
 }
 
-export function subPaymentMethod(
-  emu: Emulator,
-  sub: Stripe.Subscription,
+export function subscriptionPaymentMethod(
+  emulator: Emulator,
+  subscription: Stripe.Subscription,
   override?: string | null,
 ): string | null {
-  const own = override !== undefined ? override : idOf(sub.default_payment_method);
+  const own = override !== undefined ? override : idOf(subscription.default_payment_method);
   if (own) return own;
-  const c = emu.store.get<Stripe.Customer>(C.customer, customerIdOf(sub));
+  const c = emulator.store.get<Stripe.Customer>(C.customer, customerIdOf(subscription));
   return idOf(c?.invoice_settings?.default_payment_method ?? null) ?? idOf(c?.default_source ?? null);
 }
 
@@ -255,30 +256,30 @@ export interface InvoiceCollection {
  * (that is on the lines).
  */
 export function invoiceSubscription(
-  emu: Emulator,
-  sub: Stripe.Subscription,
+  emulator: Emulator,
+  subscription: Stripe.Subscription,
   reason: Stripe.Invoice.BillingReason,
   lines: LineSpec[],
   window: { start: number; end: number },
   collection: InvoiceCollection = { pay: true },
 ): { invoice: Stripe.Invoice; ok: boolean } {
-  const customer = customerOfSub(emu, sub);
-  const created = now(emu, customer.id);
+  const customer = customerOfSub(emulator, subscription);
+  const created = now(emulator, customer.id);
   const autoAdvance = collection.autoAdvance ?? true;
-  const grace = billingConfig(emu).finalizationGraceSeconds;
+  const grace = billingConfig(emulator).finalizationGraceSeconds;
   const waitsForGrace = collection.afterGrace === true && autoAdvance && grace > 0;
-  const inv = createInvoice(
-    emu,
+  const invoice = createInvoice(
+    emulator,
     {
       customer,
-      subscription: sub,
+      subscription,
       billingReason: reason,
-      currency: sub.currency,
+      currency: subscription.currency,
       created,
       periodStart: window.start,
       periodEnd: window.end,
-      collectionMethod: sub.collection_method,
-      daysUntilDue: sub.days_until_due,
+      collectionMethod: subscription.collection_method,
+      daysUntilDue: subscription.days_until_due,
       defaultPaymentMethod: null,
       description: null,
       metadata: {},
@@ -286,24 +287,24 @@ export function invoiceSubscription(
       automaticallyFinalizesAt: waitsForGrace ? created + grace : null,
     },
     lines,
-    { subscription: sub.id },
+    { subscription: subscription.id },
   );
-  sub.latest_invoice = inv.id;
-  saveSub(emu, sub);
+  subscription.latest_invoice = invoice.id;
+  saveSub(emulator, subscription);
   const collectNow = collection.pay || (collection.afterGrace === true && autoAdvance && grace === 0);
-  if (!collectNow) return { invoice: inv, ok: false };
-  const r = advanceInvoice(emu, inv);
+  if (!collectNow) return { invoice, ok: false };
+  const r = advanceInvoice(emulator, invoice);
   return { invoice: r.invoice, ok: r.ok };
 }
 
 /** 402 (or 400 without a payment method) when charging `paymentMethod` would fail. */
-function assertChargeable(emu: Emulator, paymentMethod: string | null): void {
+function assertChargeable(emulator: Emulator, paymentMethod: string | null): void {
   if (!paymentMethod) {
     throw invalidRequest(
       'This customer has no attached payment source or default payment method. Please consider adding a default payment method.',
     );
   }
-  const o = cardOutcome(emu, paymentMethod);
+  const o = cardOutcome(emulator, paymentMethod);
   if (!o.ok) throw cardError(o.code, o.message, o.declineCode);
 }
 
@@ -340,23 +341,23 @@ function setSaveDefaultPaymentMethod(
   if (subscription.payment_settings) subscription.payment_settings.save_default_payment_method = value;
 }
 
-export function createSubscription(emu: Emulator, args: CreateArgs): Stripe.Subscription {
+export function createSubscription(emulator: Emulator, args: CreateArgs): Stripe.Subscription {
   const customer = args.customer;
   if (args.items.length === 0)
     throw invalidRequest('Missing required param: items.', 'items', 'parameter_missing');
   const currency = args.items[0].price.currency;
-  args.items.forEach((it, i) => {
-    if (!it.price.recurring) {
+  args.items.forEach((item, i) => {
+    if (!item.price.recurring) {
       throw invalidRequest(
         `The price specified is set to \`type=one_time\` but this field only accepts prices with \`type=recurring\`.`,
         `items[${i}][price]`,
       );
     }
-    if (it.price.currency !== currency) {
+    if (item.price.currency !== currency) {
       throw invalidRequest('All prices on a subscription must have the same currency.', `items[${i}][price]`);
     }
   });
-  const at = now(emu, customer.id);
+  const at = now(emulator, customer.id);
   let trialEnd = args.trialEnd;
   if (trialEnd === null && args.trialFromPlan) {
     const days = args.items[0].price.recurring?.trial_period_days ?? null;
@@ -364,7 +365,7 @@ export function createSubscription(emu: Emulator, args: CreateArgs): Stripe.Subs
   }
   if (trialEnd !== null && trialEnd <= at) trialEnd = null; // trial_end=now: no trial
   const trialing = trialEnd !== null;
-  const pm = args.defaultPaymentMethod;
+  const paymentMethod = args.defaultPaymentMethod;
   const { interval, count } = recurringOf(args.items[0].price);
 
   // The first period: a trial runs to trial_end (which becomes the anchor); a future
@@ -393,16 +394,16 @@ export function createSubscription(emu: Emulator, args: CreateArgs): Stripe.Subs
     args.collectionMethod === 'charge_automatically'
   ) {
     assertChargeable(
-      emu,
-      pm ??
+      emulator,
+      paymentMethod ??
         idOf(customer.invoice_settings?.default_payment_method ?? null) ??
         idOf(customer.default_source ?? null),
     );
   }
 
-  const subId = id('sub');
-  const sub = buildSubscription({
-    id: subId,
+  const subscriptionId = id('sub');
+  const subscription = buildSubscription({
+    id: subscriptionId,
     customer: customer.id,
     currency,
     created: at,
@@ -411,7 +412,7 @@ export function createSubscription(emu: Emulator, args: CreateArgs): Stripe.Subs
     trialStart: trialing ? at : null,
     trialEnd,
     missingPaymentMethod: args.missingPaymentMethod,
-    defaultPaymentMethod: pm,
+    defaultPaymentMethod: paymentMethod,
     collectionMethod: args.collectionMethod,
     daysUntilDue: args.collectionMethod === 'send_invoice' ? (args.daysUntilDue ?? 30) : null,
     cancelAt: args.cancelAt === 'period_end' ? periodEnd : args.cancelAt,
@@ -420,29 +421,29 @@ export function createSubscription(emu: Emulator, args: CreateArgs): Stripe.Subs
     metadata: args.metadata,
     testClock: idOf(customer.test_clock),
   });
-  setSaveDefaultPaymentMethod(sub, args.saveDefaultPaymentMethod ?? 'off');
-  for (const it of args.items) {
-    sub.items.data.push(
+  setSaveDefaultPaymentMethod(subscription, args.saveDefaultPaymentMethod ?? 'off');
+  for (const item of args.items) {
+    subscription.items.data.push(
       buildItem({
-        subscription: subId,
-        price: it.price,
-        quantity: isMetered(it.price) ? undefined : (it.quantity ?? 1),
+        subscription: subscriptionId,
+        price: item.price,
+        quantity: isMetered(item.price) ? undefined : (item.quantity ?? 1),
         created: at,
         periodStart,
         periodEnd,
-        metadata: it.metadata,
+        metadata: item.metadata,
       }),
     );
   }
-  saveSub(emu, sub);
-  const state = subState(emu, subId);
-  emit(emu, 'customer.subscription.created', sub);
+  saveSub(emulator, subscription);
+  const state = subscriptionState(emulator, subscriptionId);
+  emit(emulator, 'customer.subscription.created', subscription);
 
   // First invoice: the trial's $0 invoice, or the first period (prorated up to a future anchor).
   const period = { start: at, end: periodEnd };
   let lines: LineSpec[];
   if (trialing) {
-    lines = licensedLines(emu, sub, period).map((l) => ({
+    lines = licensedLines(emulator, subscription, period).map((l) => ({
       ...l,
       amount: 0,
       description: `Trial period for ${l.description?.replace(/^\d+ × /, '').replace(/ \(.*\)$/, '') ?? ''}`,
@@ -450,7 +451,7 @@ export function createSubscription(emu: Emulator, args: CreateArgs): Stripe.Subs
   } else if (args.billingCycleAnchor !== null && anchor > at && args.prorationBehavior !== 'none') {
     const full = addIntervals(anchor, interval, -count, 1);
     const periodSeconds = anchor - Math.min(full, at);
-    lines = licensedLines(emu, sub, period).map((l) => ({
+    lines = licensedLines(emulator, subscription, period).map((l) => ({
       ...l,
       amount: computeProration({
         oldAmount: 0,
@@ -460,43 +461,50 @@ export function createSubscription(emu: Emulator, args: CreateArgs): Stripe.Subs
         prorationDate: at,
       }).debit,
       proration: true,
-      description: `Remaining time on ${l.price ? quantityName(emu, l.price, l.quantity ?? 1) : l.description} after ${day(at)}`,
+      description: `Remaining time on ${l.price ? quantityName(emulator, l.price, l.quantity ?? 1) : l.description} after ${day(at)}`,
     }));
   } else if (args.billingCycleAnchor !== null && anchor > at) {
     lines = [];
   } else {
-    lines = licensedLines(emu, sub, period);
+    lines = licensedLines(emulator, subscription, period);
   }
 
   const pay = args.paymentBehavior !== 'default_incomplete';
   // A first invoice's items were all attached at creation: its window starts and ends there.
   const createdWindow = { start: at, end: at };
-  const { invoice } = invoiceSubscription(emu, sub, 'subscription_create', lines, createdWindow, {
-    pay: pay && args.collectionMethod === 'charge_automatically',
-  });
+  const { invoice } = invoiceSubscription(
+    emulator,
+    subscription,
+    'subscription_create',
+    lines,
+    createdWindow,
+    {
+      pay: pay && args.collectionMethod === 'charge_automatically',
+    },
+  );
   if (!pay || args.collectionMethod === 'send_invoice') {
     // default_incomplete: the invoice is finalized and waits for the client to confirm its
     // payment intent (`latest_invoice.confirmation_secret`); trials get a pending setup intent.
-    if (invoice.status === 'draft') finalizeInvoice(emu, invoice);
-    if (trialing && !pm && args.paymentBehavior === 'default_incomplete') {
-      const si = newSetupIntent(emu, { customer: customer.id });
-      sub.pending_setup_intent = si.id;
+    if (invoice.status === 'draft') finalizeInvoice(emulator, invoice);
+    if (trialing && !paymentMethod && args.paymentBehavior === 'default_incomplete') {
+      const setupIntent = newSetupIntent(emulator, { customer: customer.id });
+      subscription.pending_setup_intent = setupIntent.id;
     }
-    if (invoice.status === 'paid' && sub.status === 'incomplete') activate(emu, sub);
-    if (args.collectionMethod === 'send_invoice' && !trialing) activate(emu, sub);
+    if (invoice.status === 'paid' && subscription.status === 'incomplete') activate(emulator, subscription);
+    if (args.collectionMethod === 'send_invoice' && !trialing) activate(emulator, subscription);
   }
   // allow_incomplete with a decline: the subscription stays incomplete with an open invoice
   // and expires after 23 hours unpaid.
-  if (sub.status === 'incomplete') {
-    state.incompleteExpiresAt = at + billingConfig(emu).incompleteExpirySeconds;
-    emu.store.put(C.subState, state);
+  if (subscription.status === 'incomplete') {
+    state.incompleteExpiresAt = at + billingConfig(emulator).incompleteExpirySeconds;
+    emulator.store.put(C.subscriptionState, state);
   }
-  saveSub(emu, sub);
+  saveSub(emulator, subscription);
   // A trial shorter than the notice period: `trial_will_end` goes out right away.
-  if (trialing && trialEnd !== null && trialEnd - billingConfig(emu).trialWillEndSeconds <= at) {
-    sendTrialWillEnd(emu, sub);
+  if (trialing && trialEnd !== null && trialEnd - billingConfig(emulator).trialWillEndSeconds <= at) {
+    sendTrialWillEnd(emulator, subscription);
   }
-  return sub;
+  return subscription;
 }
 
 /**
@@ -515,80 +523,102 @@ function paymentMethodToSave(
 }
 
 /** incomplete|past_due|unpaid → active, with `customer.subscription.updated`. */
-function activate(emu: Emulator, sub: Stripe.Subscription): void {
-  if (sub.status === 'active' || sub.status === 'trialing' || sub.status === 'canceled') return;
-  const { obj, previous } = emu.store.update<Stripe.Subscription>(C.subscription, sub.id, (s) => {
-    s.status = 'active';
-  });
-  emit(emu, 'customer.subscription.updated', obj, previous);
+function activate(emulator: Emulator, subscription: Stripe.Subscription): void {
+  if (
+    subscription.status === 'active' ||
+    subscription.status === 'trialing' ||
+    subscription.status === 'canceled'
+  )
+    return;
+  const { obj, previous } = emulator.store.update<Stripe.Subscription>(
+    C.subscription,
+    subscription.id,
+    (s) => {
+      s.status = 'active';
+    },
+  );
+  emit(emulator, 'customer.subscription.updated', obj, previous);
 }
 
 // Invoice outcomes drive subscription statuses.
 onInvoice({
-  paid: (emu, inv) => {
-    const subId = subscriptionIdOfInvoice(inv);
-    if (!subId) return;
-    const sub = emu.store.get<Stripe.Subscription>(C.subscription, subId);
-    if (!sub) return;
+  paid: (emulator, invoice) => {
+    const subscriptionId = subscriptionIdOfInvoice(invoice);
+    if (!subscriptionId) return;
+    const subscription = emulator.store.get<Stripe.Subscription>(C.subscription, subscriptionId);
+    if (!subscription) return;
     const recovers =
-      sub.status === 'past_due' ||
-      sub.status === 'unpaid' ||
+      subscription.status === 'past_due' ||
+      subscription.status === 'unpaid' ||
       // Only when no other invoice of the subscription is still open (Stripe: latest invoice).
-      (sub.status === 'incomplete' && sub.latest_invoice === inv.id);
-    const newDefault = paymentMethodToSave(emu, sub, inv);
+      (subscription.status === 'incomplete' && subscription.latest_invoice === invoice.id);
+    const newDefault = paymentMethodToSave(emulator, subscription, invoice);
     if (!recovers && !newDefault) return;
-    const { obj, previous } = emu.store.update<Stripe.Subscription>(C.subscription, sub.id, (s) => {
-      if (recovers) s.status = 'active';
-      if (newDefault) s.default_payment_method = newDefault;
-    });
-    emit(emu, 'customer.subscription.updated', obj, previous);
+    const { obj, previous } = emulator.store.update<Stripe.Subscription>(
+      C.subscription,
+      subscription.id,
+      (s) => {
+        if (recovers) s.status = 'active';
+        if (newDefault) s.default_payment_method = newDefault;
+      },
+    );
+    emit(emulator, 'customer.subscription.updated', obj, previous);
   },
-  paymentFailed: (emu, inv, finalAttempt) => {
-    const subId = subscriptionIdOfInvoice(inv);
-    if (!subId) return;
-    const sub = emu.store.get<Stripe.Subscription>(C.subscription, subId);
-    if (!sub || sub.status === 'canceled' || sub.status === 'incomplete_expired') return;
-    if (sub.status === 'incomplete') return; // first invoice: stays incomplete
-    if (sub.status === 'active' || sub.status === 'trialing') {
-      const { obj, previous } = emu.store.update<Stripe.Subscription>(C.subscription, sub.id, (s) => {
-        s.status = 'past_due';
-      });
-      emit(emu, 'customer.subscription.updated', obj, previous);
+  paymentFailed: (emulator, invoice, finalAttempt) => {
+    const subscriptionId = subscriptionIdOfInvoice(invoice);
+    if (!subscriptionId) return;
+    const subscription = emulator.store.get<Stripe.Subscription>(C.subscription, subscriptionId);
+    if (!subscription || subscription.status === 'canceled' || subscription.status === 'incomplete_expired')
+      return;
+    if (subscription.status === 'incomplete') return; // first invoice: stays incomplete
+    if (subscription.status === 'active' || subscription.status === 'trialing') {
+      const { obj, previous } = emulator.store.update<Stripe.Subscription>(
+        C.subscription,
+        subscription.id,
+        (s) => {
+          s.status = 'past_due';
+        },
+      );
+      emit(emulator, 'customer.subscription.updated', obj, previous);
     }
-    if (finalAttempt && inv.billing_reason !== 'manual') applyFinalStatus(emu, sub);
+    if (finalAttempt && invoice.billing_reason !== 'manual') applyFinalStatus(emulator, subscription);
   },
-  nextAttempt: (emu, inv, failedAt) => {
-    const subId = subscriptionIdOfInvoice(inv);
-    if (!subId) return null;
-    const sub = emu.store.get<Stripe.Subscription>(C.subscription, subId);
+  nextAttempt: (emulator, invoice, failedAt) => {
+    const subscriptionId = subscriptionIdOfInvoice(invoice);
+    if (!subscriptionId) return null;
+    const subscription = emulator.store.get<Stripe.Subscription>(C.subscription, subscriptionId);
     // Stripe stops automatic collection once a subscription is canceled (a draft finalized after that is tried once).
     if (
-      !sub ||
-      sub.status === 'incomplete' ||
-      sub.status === 'canceled' ||
-      inv.billing_reason === 'subscription_create'
+      !subscription ||
+      subscription.status === 'incomplete' ||
+      subscription.status === 'canceled' ||
+      invoice.billing_reason === 'subscription_create'
     )
       return null;
-    const cfg = billingConfig(emu);
+    const config = billingConfig(emulator);
     return nextRetryAt(
-      { delays: cfg.retrySchedule, finalStatus: cfg.finalStatus },
-      inv.attempt_count,
+      { delays: config.retrySchedule, finalStatus: config.finalStatus },
+      invoice.attempt_count,
       failedAt,
     );
   },
 });
 
 /** After the last retry fails: Stripe's "manage failed payments" setting. */
-function applyFinalStatus(emu: Emulator, sub: Stripe.Subscription): void {
-  const final = billingConfig(emu).finalStatus;
+function applyFinalStatus(emulator: Emulator, subscription: Stripe.Subscription): void {
+  const final = billingConfig(emulator).finalStatus;
   if (final === 'canceled') {
-    cancelNow(emu, sub, { invoiceNow: false, prorate: false, reason: 'payment_failed' });
+    cancelNow(emulator, subscription, { invoiceNow: false, prorate: false, reason: 'payment_failed' });
   } else if (final === 'unpaid') {
-    if (sub.status === 'unpaid') return;
-    const { obj, previous } = emu.store.update<Stripe.Subscription>(C.subscription, sub.id, (s) => {
-      s.status = 'unpaid';
-    });
-    emit(emu, 'customer.subscription.updated', obj, previous);
+    if (subscription.status === 'unpaid') return;
+    const { obj, previous } = emulator.store.update<Stripe.Subscription>(
+      C.subscription,
+      subscription.id,
+      (s) => {
+        s.status = 'unpaid';
+      },
+    );
+    emit(emulator, 'customer.subscription.updated', obj, previous);
   }
 }
 
@@ -629,42 +659,42 @@ interface PlannedProration {
 
 /** Applies item changes to a copy and lists what must be prorated. Shared with previews. */
 export function planItemChanges(
-  sub: Stripe.Subscription,
+  subscription: Stripe.Subscription,
   changes: ItemChange[],
   at: number,
 ): { items: Stripe.SubscriptionItem[]; prorations: PlannedProration[] } {
-  const items = sub.items.data.map((it) => structuredClone(it));
+  const items = subscription.items.data.map((item) => structuredClone(item));
   const prorations: PlannedProration[] = [];
-  const period = subPeriod(sub);
+  const period = subscriptionPeriod(subscription);
   changes.forEach((ch, i) => {
     if (ch.id) {
-      const idx = items.findIndex((it) => it.id === ch.id);
+      const idx = items.findIndex((item) => item.id === ch.id);
       if (idx < 0)
         throw invalidRequest(`No such subscription item: '${ch.id}'`, `items[${i}][id]`, 'resource_missing');
-      const it = items[idx];
-      const oldPrice = it.price;
-      const oldQuantity = itemQuantity(it);
+      const item = items[idx];
+      const oldPrice = item.price;
+      const oldQuantity = itemQuantity(item);
       if (ch.deleted) {
         items.splice(idx, 1);
         if (!isMetered(oldPrice))
-          prorations.push({ item: it, oldPrice, oldQuantity, newPrice: null, newQuantity: 0 });
+          prorations.push({ item, oldPrice, oldQuantity, newPrice: null, newQuantity: 0 });
         return;
       }
       const newPrice = ch.price ?? oldPrice;
       const newQuantity = isMetered(newPrice) ? 1 : (ch.quantity ?? oldQuantity);
       if (newPrice.id !== oldPrice.id) {
-        it.price = newPrice;
-        it.plan = planOf(newPrice);
+        item.price = newPrice;
+        item.plan = planOf(newPrice);
       }
-      if (!isMetered(newPrice)) it.quantity = newQuantity;
-      else delete it.quantity;
-      if (ch.metadata) it.metadata = ch.metadata;
+      if (!isMetered(newPrice)) item.quantity = newQuantity;
+      else delete item.quantity;
+      if (ch.metadata) item.metadata = ch.metadata;
       if (
         (newPrice.id !== oldPrice.id || newQuantity !== oldQuantity) &&
         !isMetered(newPrice) &&
         !isMetered(oldPrice)
       ) {
-        prorations.push({ item: it, oldPrice, oldQuantity, newPrice, newQuantity });
+        prorations.push({ item, oldPrice, oldQuantity, newPrice, newQuantity });
       }
       return;
     }
@@ -674,8 +704,8 @@ export function planItemChanges(
         `items[${i}][price]`,
         'parameter_missing',
       );
-    const it = buildItem({
-      subscription: sub.id,
+    const item = buildItem({
+      subscription: subscription.id,
       price: ch.price,
       quantity: isMetered(ch.price) ? undefined : (ch.quantity ?? 1),
       created: at,
@@ -683,14 +713,14 @@ export function planItemChanges(
       periodEnd: period.end,
       metadata: ch.metadata ?? {},
     });
-    items.push(it);
+    items.push(item);
     if (!isMetered(ch.price)) {
       prorations.push({
-        item: it,
+        item,
         oldPrice: null,
         oldQuantity: 0,
         newPrice: ch.price,
-        newQuantity: itemQuantity(it),
+        newQuantity: itemQuantity(item),
       });
     }
   });
@@ -703,19 +733,19 @@ export function planItemChanges(
  * (https://docs.stripe.com/billing/subscriptions/prorations).
  */
 export function prorationLines(
-  emu: Emulator,
-  sub: Stripe.Subscription,
+  emulator: Emulator,
+  subscription: Stripe.Subscription,
   planned: PlannedProration[],
   date: number,
 ): LineSpec[] {
-  const period = subPeriod(sub);
+  const period = subscriptionPeriod(subscription);
   const out: LineSpec[] = [];
   for (const p of planned) {
     const base = {
-      currency: sub.currency,
+      currency: subscription.currency,
       period: { start: date, end: period.end },
       proration: true,
-      subscription: sub.id,
+      subscription: subscription.id,
       subscriptionItem: p.item.id,
       invoiceItem: null,
       metadata: {},
@@ -732,7 +762,7 @@ export function prorationLines(
         out.push({
           ...base,
           amount: r.credit,
-          description: `Unused time on ${quantityName(emu, p.oldPrice, p.oldQuantity)} after ${day(date)}`,
+          description: `Unused time on ${quantityName(emulator, p.oldPrice, p.oldQuantity)} after ${day(date)}`,
           price: p.oldPrice,
           quantity: p.oldQuantity,
         });
@@ -750,7 +780,7 @@ export function prorationLines(
         out.push({
           ...base,
           amount: r.debit,
-          description: `Remaining time on ${quantityName(emu, p.newPrice, p.newQuantity)} after ${day(date)}`,
+          description: `Remaining time on ${quantityName(emulator, p.newPrice, p.newQuantity)} after ${day(date)}`,
           price: p.newPrice,
           quantity: p.newQuantity,
         });
@@ -761,13 +791,13 @@ export function prorationLines(
 }
 
 function recordProrationItems(
-  emu: Emulator,
-  sub: Stripe.Subscription,
+  emulator: Emulator,
+  subscription: Stripe.Subscription,
   lines: LineSpec[],
 ): Stripe.InvoiceItem[] {
   return lines.map((l) =>
-    createInvoiceItem(emu, {
-      customer: customerIdOf(sub),
+    createInvoiceItem(emulator, {
+      customer: customerIdOf(subscription),
       amount: l.amount,
       currency: l.currency,
       description: l.description,
@@ -775,23 +805,23 @@ function recordProrationItems(
       price: l.price,
       quantity: l.quantity ?? 1,
       proration: true,
-      subscription: sub.id,
+      subscription: subscription.id,
       subscriptionItem: l.subscriptionItem,
       invoice: null,
       metadata: {},
-      testClock: sub.test_clock ? idOf(sub.test_clock) : null,
+      testClock: subscription.test_clock ? idOf(subscription.test_clock) : null,
     }),
   );
 }
 
 export function updateSubscription(
-  emu: Emulator,
-  sub: Stripe.Subscription,
+  emulator: Emulator,
+  subscription: Stripe.Subscription,
   args: UpdateArgs,
 ): Stripe.Subscription {
-  const customerId = customerIdOf(sub);
-  const at = now(emu, customerId);
-  if (sub.status === 'canceled' || sub.status === 'incomplete_expired') {
+  const customerId = customerIdOf(subscription);
+  const at = now(emulator, customerId);
+  if (subscription.status === 'canceled' || subscription.status === 'incomplete_expired') {
     const onlyMeta =
       args.items.length === 0 && args.cancelAtPeriodEnd === undefined && args.trialEnd === undefined;
     if (!onlyMeta) {
@@ -802,69 +832,82 @@ export function updateSubscription(
       );
     }
   }
-  const before = structuredClone(sub);
+  const before = structuredClone(subscription);
   const date = args.prorationDate ?? at;
-  const { items, prorations } = planItemChanges(sub, args.items, at);
-  const oldInterval = recurringOf(sub.items.data[0].price);
+  const { items, prorations } = planItemChanges(subscription, args.items, at);
+  const oldInterval = recurringOf(subscription.items.data[0].price);
   const newFirst = items[0];
   if (!newFirst) throw invalidRequest('A subscription must have at least one active plan.', 'items');
   const newInterval = recurringOf(newFirst.price);
   const intervalChanged =
     oldInterval.interval !== newInterval.interval || oldInterval.count !== newInterval.count;
-  const resetAnchor = args.billingCycleAnchor === 'now' || (intervalChanged && sub.status !== 'trialing');
-  const prorate = sub.status !== 'trialing' && args.prorationBehavior !== 'none';
-  const lines = prorate ? prorationLines(emu, sub, prorations, date) : [];
+  const resetAnchor =
+    args.billingCycleAnchor === 'now' || (intervalChanged && subscription.status !== 'trialing');
+  const prorate = subscription.status !== 'trialing' && args.prorationBehavior !== 'none';
+  const lines = prorate ? prorationLines(emulator, subscription, prorations, date) : [];
   // A reset billing cycle credits the unused time of every licensed item of the old period.
   const resetCredits =
     prorate && resetAnchor
       ? prorationLines(
-          emu,
-          sub,
-          sub.items.data
-            .filter((it) => !isMetered(it.price))
-            .map((it) => ({
-              item: it,
-              oldPrice: it.price,
-              oldQuantity: itemQuantity(it),
+          emulator,
+          subscription,
+          subscription.items.data
+            .filter((item) => !isMetered(item.price))
+            .map((item) => ({
+              item,
+              oldPrice: item.price,
+              oldQuantity: itemQuantity(item),
               newPrice: null,
               newQuantity: 0,
             })),
           date,
         )
       : [];
-  if (sub.schedule && (args.cancelAtPeriodEnd !== undefined || args.cancelAt !== undefined)) {
+  if (subscription.schedule && (args.cancelAtPeriodEnd !== undefined || args.cancelAt !== undefined)) {
     throw invalidRequest(
-      `The subscription is managed by the subscription schedule \`${idOf(sub.schedule)}\`, and updating any cancelation behavior directly is not allowed. Please update the schedule instead.`,
+      `The subscription is managed by the subscription schedule \`${idOf(subscription.schedule)}\`, and updating any cancelation behavior directly is not allowed. Please update the schedule instead.`,
     );
   }
-  if (args.paymentBehavior === 'error_if_incomplete' && sub.collection_method === 'charge_automatically') {
+  if (
+    args.paymentBehavior === 'error_if_incomplete' &&
+    subscription.collection_method === 'charge_automatically'
+  ) {
     // A charge that would decline fails the whole update (402) and changes nothing.
-    const pending = pendingItems(emu, customerId, { subscription: sub.id }).reduce(
-      (t, ii) => t + ii.amount,
+    const pending = pendingItems(emulator, customerId, { subscription: subscription.id }).reduce(
+      (t, invoiceItem) => t + invoiceItem.amount,
       0,
     );
     let dueNow = 0;
-    if (resetAnchor && sub.status !== 'trialing') {
+    if (resetAnchor && subscription.status !== 'trialing') {
       const next = { start: at, end: addIntervals(at, newInterval.interval, newInterval.count, 1) };
-      const fresh = licensedLines(emu, { ...sub, items: { ...sub.items, data: items } }, next);
+      const fresh = licensedLines(
+        emulator,
+        { ...subscription, items: { ...subscription.items, data: items } },
+        next,
+      );
       dueNow = [...resetCredits, ...fresh].reduce((t, l) => t + l.amount, 0) + pending;
     } else if (args.prorationBehavior === 'always_invoice' && lines.length > 0) {
       dueNow = lines.reduce((t, l) => t + l.amount, 0) + pending;
     }
-    if (dueNow > 0) assertChargeable(emu, subPaymentMethod(emu, sub, args.defaultPaymentMethod));
+    if (dueNow > 0)
+      assertChargeable(
+        emulator,
+        subscriptionPaymentMethod(emulator, subscription, args.defaultPaymentMethod),
+      );
   }
 
-  sub.items.data = items;
-  if (args.metadata) sub.metadata = args.metadata;
-  if (args.description !== undefined) sub.description = args.description;
-  if (args.defaultPaymentMethod !== undefined) sub.default_payment_method = args.defaultPaymentMethod;
-  if (args.pauseCollection !== undefined) sub.pause_collection = args.pauseCollection;
-  if (args.saveDefaultPaymentMethod) setSaveDefaultPaymentMethod(sub, args.saveDefaultPaymentMethod);
+  subscription.items.data = items;
+  if (args.metadata) subscription.metadata = args.metadata;
+  if (args.description !== undefined) subscription.description = args.description;
+  if (args.defaultPaymentMethod !== undefined)
+    subscription.default_payment_method = args.defaultPaymentMethod;
+  if (args.pauseCollection !== undefined) subscription.pause_collection = args.pauseCollection;
+  if (args.saveDefaultPaymentMethod) setSaveDefaultPaymentMethod(subscription, args.saveDefaultPaymentMethod);
   if (args.cancelAtPeriodEnd !== undefined) {
-    sub.cancel_at_period_end = args.cancelAtPeriodEnd;
-    sub.cancel_at = args.cancelAtPeriodEnd ? subPeriod(sub).end : null;
-    sub.canceled_at = args.cancelAtPeriodEnd ? at : null;
-    sub.cancellation_details = {
+    subscription.cancel_at_period_end = args.cancelAtPeriodEnd;
+    subscription.cancel_at = args.cancelAtPeriodEnd ? subscriptionPeriod(subscription).end : null;
+    subscription.canceled_at = args.cancelAtPeriodEnd ? at : null;
+    subscription.cancellation_details = {
       comment: null,
       feedback: null,
       feedback_option: null,
@@ -872,8 +915,9 @@ export function updateSubscription(
     };
   }
   if (args.cancelAt !== undefined) {
-    sub.cancel_at = args.cancelAt === 'period_end' ? subPeriod(sub).end : args.cancelAt;
-    sub.cancel_at_period_end = false;
+    subscription.cancel_at =
+      args.cancelAt === 'period_end' ? subscriptionPeriod(subscription).end : args.cancelAt;
+    subscription.cancel_at_period_end = false;
   }
 
   let invoiceNow = false;
@@ -882,61 +926,62 @@ export function updateSubscription(
     const end = args.trialEnd === 'now' ? at : args.trialEnd;
     if (end <= at) {
       // Ending the trial now: active, new period from now, invoiced at once.
-      if (sub.status === 'trialing') {
-        sub.status = 'active';
-        sub.trial_end = at;
+      if (subscription.status === 'trialing') {
+        subscription.status = 'active';
+        subscription.trial_end = at;
         newPeriod = { start: at, end: addIntervals(at, newInterval.interval, newInterval.count, 1) };
-        sub.billing_cycle_anchor = at;
+        subscription.billing_cycle_anchor = at;
         invoiceNow = true;
       }
     } else {
-      sub.trial_end = end;
-      if (sub.status !== 'trialing') sub.trial_start = at;
-      sub.status = 'trialing';
-      sub.billing_cycle_anchor = end;
-      newPeriod = { start: subPeriod(sub).start, end };
-      subState(emu, sub.id).trialWillEndSent = false;
+      subscription.trial_end = end;
+      if (subscription.status !== 'trialing') subscription.trial_start = at;
+      subscription.status = 'trialing';
+      subscription.billing_cycle_anchor = end;
+      newPeriod = { start: subscriptionPeriod(subscription).start, end };
+      subscriptionState(emulator, subscription.id).trialWillEndSent = false;
     }
-  } else if (resetAnchor && sub.status !== 'trialing') {
+  } else if (resetAnchor && subscription.status !== 'trialing') {
     newPeriod = { start: at, end: addIntervals(at, newInterval.interval, newInterval.count, 1) };
-    sub.billing_cycle_anchor = at;
+    subscription.billing_cycle_anchor = at;
     invoiceNow = true;
   }
   if (newPeriod) {
-    for (const it of sub.items.data) {
-      it.current_period_start = newPeriod.start;
-      it.current_period_end = newPeriod.end;
+    for (const item of subscription.items.data) {
+      item.current_period_start = newPeriod.start;
+      item.current_period_end = newPeriod.end;
     }
   }
-  saveSub(emu, sub);
-  const previous = previousAttributes(before, sub);
-  if (Object.keys(previous).length > 0) emit(emu, 'customer.subscription.updated', sub, previous);
+  saveSub(emulator, subscription);
+  const previous = previousAttributes(before, subscription);
+  if (Object.keys(previous).length > 0)
+    emit(emulator, 'customer.subscription.updated', subscription, previous);
 
   // Metered items that go (or change price) bill their usage so far, unless the change prorates nothing.
-  restartSwappedMeteredItems(emu, before.items.data, sub.items.data, at);
+  restartSwappedMeteredItems(emulator, before.items.data, subscription.items.data, at);
   const usageItems =
     args.prorationBehavior !== 'none' && before.status !== 'trialing'
       ? billDroppedMeteredUsage(
-          emu,
+          emulator,
           before,
-          droppedMeteredItems(before.items.data, sub.items.data),
-          subPeriod(before),
+          droppedMeteredItems(before.items.data, subscription.items.data),
+          subscriptionPeriod(before),
           at,
         )
       : [];
 
   if (invoiceNow && newPeriod) {
     // A reset billing cycle: credit the unused time (if prorating) and bill the new period now.
-    recordProrationItems(emu, sub, resetCredits);
-    const fresh = licensedLines(emu, sub, newPeriod);
-    invoiceSubscription(emu, sub, 'subscription_update', fresh, { start: at, end: at });
+    recordProrationItems(emulator, subscription, resetCredits);
+    const fresh = licensedLines(emulator, subscription, newPeriod);
+    invoiceSubscription(emulator, subscription, 'subscription_update', fresh, { start: at, end: at });
   } else if (lines.length > 0 || usageItems.length > 0) {
-    recordProrationItems(emu, sub, lines);
+    recordProrationItems(emulator, subscription, lines);
     if (args.prorationBehavior === 'always_invoice') {
-      invoiceSubscription(emu, sub, 'subscription_update', [], { start: at, end: at });
+      invoiceSubscription(emulator, subscription, 'subscription_update', [], { start: at, end: at });
     }
   }
-  return sub;
+  return subscription;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -963,63 +1008,73 @@ function removePendingProrations(emulator: Emulator, subscription: Stripe.Subscr
  * is discarded"); `dropPendingProrations` (both flags false on the API) removes the pending prorations.
  */
 export function cancelNow(
-  emu: Emulator,
-  sub: Stripe.Subscription,
-  opts: {
+  emulator: Emulator,
+  subscription: Stripe.Subscription,
+  options: {
     invoiceNow: boolean;
     prorate: boolean;
     reason: Stripe.Subscription.CancellationDetails.Reason | null;
     dropPendingProrations?: boolean;
   },
 ): Stripe.Subscription {
-  if (sub.status === 'canceled') {
-    throw invalidRequest(`No such subscription: '${sub.id}'`, 'id', 'resource_missing');
+  if (subscription.status === 'canceled') {
+    throw invalidRequest(`No such subscription: '${subscription.id}'`, 'id', 'resource_missing');
   }
-  const at = now(emu, customerIdOf(sub));
-  const period = subPeriod(sub);
-  if (opts.prorate && sub.status === 'active') {
-    const planned = sub.items.data
-      .filter((it) => !isMetered(it.price))
-      .map((it) => ({
-        item: it,
-        oldPrice: it.price,
-        oldQuantity: itemQuantity(it),
+  const at = now(emulator, customerIdOf(subscription));
+  const period = subscriptionPeriod(subscription);
+  if (options.prorate && subscription.status === 'active') {
+    const planned = subscription.items.data
+      .filter((item) => !isMetered(item.price))
+      .map((item) => ({
+        item,
+        oldPrice: item.price,
+        oldQuantity: itemQuantity(item),
         newPrice: null,
         newQuantity: 0,
       }));
-    recordProrationItems(emu, sub, prorationLines(emu, sub, planned, at));
+    recordProrationItems(emulator, subscription, prorationLines(emulator, subscription, planned, at));
   }
-  if (opts.dropPendingProrations && !opts.invoiceNow && !opts.prorate) removePendingProrations(emu, sub);
-  if (opts.invoiceNow) {
-    const metered = meteredLines(emu, sub, { start: period.start, end: at }).filter((l) => l.amount !== 0);
-    invoiceSubscription(emu, sub, 'subscription_cycle', metered, { start: period.start, end: at });
+  if (options.dropPendingProrations && !options.invoiceNow && !options.prorate)
+    removePendingProrations(emulator, subscription);
+  if (options.invoiceNow) {
+    const metered = meteredLines(emulator, subscription, { start: period.start, end: at }).filter(
+      (l) => l.amount !== 0,
+    );
+    invoiceSubscription(emulator, subscription, 'subscription_cycle', metered, {
+      start: period.start,
+      end: at,
+    });
   }
   // Stripe stops automatic collection of the subscription's open invoices.
-  for (const inv of emu.store.all<Stripe.Invoice>(C.invoice)) {
+  for (const invoice of emulator.store.all<Stripe.Invoice>(C.invoice)) {
     if (
-      subscriptionIdOfInvoice(inv) === sub.id &&
-      inv.status === 'open' &&
-      inv.next_payment_attempt !== null
+      subscriptionIdOfInvoice(invoice) === subscription.id &&
+      invoice.status === 'open' &&
+      invoice.next_payment_attempt !== null
     ) {
-      inv.next_payment_attempt = null;
-      inv.auto_advance = false;
-      emu.store.put(C.invoice, inv);
+      invoice.next_payment_attempt = null;
+      invoice.auto_advance = false;
+      emulator.store.put(C.invoice, invoice);
     }
-    if (subscriptionIdOfInvoice(inv) === sub.id && inv.status === 'open' && sub.status === 'incomplete') {
-      voidInvoice(emu, inv);
+    if (
+      subscriptionIdOfInvoice(invoice) === subscription.id &&
+      invoice.status === 'open' &&
+      subscription.status === 'incomplete'
+    ) {
+      voidInvoice(emulator, invoice);
     }
   }
-  const { obj } = emu.store.update<Stripe.Subscription>(C.subscription, sub.id, (s) => {
+  const { obj } = emulator.store.update<Stripe.Subscription>(C.subscription, subscription.id, (s) => {
     s.status = 'canceled';
     s.canceled_at = s.canceled_at ?? at;
     s.ended_at = at;
-    if (opts.reason)
+    if (options.reason)
       s.cancellation_details = {
         ...(s.cancellation_details ?? { comment: null, feedback: null, feedback_option: null }),
-        reason: opts.reason,
+        reason: options.reason,
       };
   });
-  emit(emu, 'customer.subscription.deleted', obj);
+  emit(emulator, 'customer.subscription.deleted', obj);
   return obj;
 }
 
@@ -1027,58 +1082,79 @@ export function cancelNow(
 // What time brings
 
 /** trialing → active (or per `missing_payment_method`), with the first `subscription_cycle` invoice. */
-export function endTrial(emu: Emulator, sub: Stripe.Subscription): void {
-  const at = sub.trial_end ?? now(emu, customerIdOf(sub));
-  const behavior = sub.trial_settings?.end_behavior.missing_payment_method ?? 'create_invoice';
-  const pm = subPaymentMethod(emu, sub);
-  if (!pm && behavior === 'cancel') {
-    cancelNow(emu, sub, { invoiceNow: false, prorate: false, reason: null });
+export function endTrial(emulator: Emulator, subscription: Stripe.Subscription): void {
+  const at = subscription.trial_end ?? now(emulator, customerIdOf(subscription));
+  const behavior = subscription.trial_settings?.end_behavior.missing_payment_method ?? 'create_invoice';
+  const paymentMethod = subscriptionPaymentMethod(emulator, subscription);
+  if (!paymentMethod && behavior === 'cancel') {
+    cancelNow(emulator, subscription, { invoiceNow: false, prorate: false, reason: null });
     return;
   }
-  if (!pm && behavior === 'pause') {
-    const { obj, previous } = emu.store.update<Stripe.Subscription>(C.subscription, sub.id, (s) => {
-      s.status = 'paused';
-    });
-    emit(emu, 'customer.subscription.updated', obj, previous);
-    emit(emu, 'customer.subscription.paused', obj);
+  if (!paymentMethod && behavior === 'pause') {
+    const { obj, previous } = emulator.store.update<Stripe.Subscription>(
+      C.subscription,
+      subscription.id,
+      (s) => {
+        s.status = 'paused';
+      },
+    );
+    emit(emulator, 'customer.subscription.updated', obj, previous);
+    emit(emulator, 'customer.subscription.paused', obj);
     return;
   }
-  const { interval, count } = recurringOf(sub.items.data[0].price);
-  const period = { start: at, end: addIntervals(sub.billing_cycle_anchor, interval, count, 1) };
-  const { obj, previous } = emu.store.update<Stripe.Subscription>(C.subscription, sub.id, (s) => {
-    s.status = 'active';
-    for (const it of s.items.data) {
-      it.current_period_start = period.start;
-      it.current_period_end = period.end;
-    }
-  });
-  emit(emu, 'customer.subscription.updated', obj, previous);
+  const { interval, count } = recurringOf(subscription.items.data[0].price);
+  const period = { start: at, end: addIntervals(subscription.billing_cycle_anchor, interval, count, 1) };
+  const { obj, previous } = emulator.store.update<Stripe.Subscription>(
+    C.subscription,
+    subscription.id,
+    (s) => {
+      s.status = 'active';
+      for (const item of s.items.data) {
+        item.current_period_start = period.start;
+        item.current_period_end = period.end;
+      }
+    },
+  );
+  emit(emulator, 'customer.subscription.updated', obj, previous);
   // The trial-end invoice looks back over the trial (its window); it bills the new period's licensed items and no
   // usage of the trial ("any usage accrued doesn't count toward the total charged to the customer",
   // https://docs.stripe.com/billing/subscriptions/trials), then finalizes after the grace period.
-  const trialWindow = { start: sub.trial_start ?? sub.created, end: at };
-  invoiceSubscription(emu, obj, 'subscription_cycle', licensedLines(emu, obj, period), trialWindow, {
-    pay: false,
-    afterGrace: true,
-  });
+  const trialWindow = { start: subscription.trial_start ?? subscription.created, end: at };
+  invoiceSubscription(
+    emulator,
+    obj,
+    'subscription_cycle',
+    licensedLines(emulator, obj, period),
+    trialWindow,
+    {
+      pay: false,
+      afterGrace: true,
+    },
+  );
 }
 
 /**
  * The period end: one `subscription_cycle` invoice with licensed items for the new period and
  * metered items for the elapsed one; or the end of a subscription set to cancel.
  */
-export function renew(emu: Emulator, sub: Stripe.Subscription): void {
-  const old = subPeriod(sub);
-  if (sub.cancel_at !== null && sub.cancel_at <= old.end) {
-    const at = sub.cancel_at;
-    const metered = meteredLines(emu, sub, { start: old.start, end: at }).filter((l) => l.amount !== 0);
-    const pending = emu.store
+export function renew(emulator: Emulator, subscription: Stripe.Subscription): void {
+  const old = subscriptionPeriod(subscription);
+  if (subscription.cancel_at !== null && subscription.cancel_at <= old.end) {
+    const at = subscription.cancel_at;
+    const metered = meteredLines(emulator, subscription, { start: old.start, end: at }).filter(
+      (l) => l.amount !== 0,
+    );
+    const pending = emulator.store
       .all<Stripe.InvoiceItem>(C.invoiceItem)
-      .some((ii) => ii.invoice === null && ii.parent?.subscription_details?.subscription === sub.id);
+      .some(
+        (invoiceItem) =>
+          invoiceItem.invoice === null &&
+          invoiceItem.parent?.subscription_details?.subscription === subscription.id,
+      );
     if (metered.length > 0 || pending) {
       invoiceSubscription(
-        emu,
-        sub,
+        emulator,
+        subscription,
         'subscription_cycle',
         metered,
         { start: old.start, end: at },
@@ -1088,94 +1164,117 @@ export function renew(emu: Emulator, sub: Stripe.Subscription): void {
         },
       );
     }
-    cancelNow(emu, sub, {
+    cancelNow(emulator, subscription, {
       invoiceNow: false,
       prorate: false,
-      reason: sub.cancellation_details?.reason ?? 'cancellation_requested',
+      reason: subscription.cancellation_details?.reason ?? 'cancellation_requested',
     });
     return;
   }
-  const { interval, count } = recurringOf(sub.items.data[0].price);
-  const next = periodContaining(sub.billing_cycle_anchor, interval, count, old.end);
+  const { interval, count } = recurringOf(subscription.items.data[0].price);
+  const next = periodContaining(subscription.billing_cycle_anchor, interval, count, old.end);
   const newPeriod = {
     start: old.end,
     end: next.end > old.end ? next.end : addIntervals(old.end, interval, count, 1),
   };
-  const metered = meteredLines(emu, sub, old);
-  const { obj, previous } = emu.store.update<Stripe.Subscription>(C.subscription, sub.id, (s) => {
-    for (const it of s.items.data) {
-      it.current_period_start = newPeriod.start;
-      it.current_period_end = newPeriod.end;
-    }
-  });
-  emit(emu, 'customer.subscription.updated', obj, previous);
-  const lines = [...licensedLines(emu, obj, newPeriod), ...metered];
+  const metered = meteredLines(emulator, subscription, old);
+  const { obj, previous } = emulator.store.update<Stripe.Subscription>(
+    C.subscription,
+    subscription.id,
+    (s) => {
+      for (const item of s.items.data) {
+        item.current_period_start = newPeriod.start;
+        item.current_period_end = newPeriod.end;
+      }
+    },
+  );
+  emit(emulator, 'customer.subscription.updated', obj, previous);
+  const lines = [...licensedLines(emulator, obj, newPeriod), ...metered];
   // An unpaid subscription keeps generating invoices, left as drafts (Stripe: no collection). Otherwise the
   // draft waits out the grace period, in which late usage of the elapsed period still counts. Its window looks
   // back one period (the service periods are on the lines).
   const unpaid = obj.status === 'unpaid';
-  invoiceSubscription(emu, obj, 'subscription_cycle', lines, old, {
+  invoiceSubscription(emulator, obj, 'subscription_cycle', lines, old, {
     pay: false,
     autoAdvance: !unpaid,
     afterGrace: true,
   });
 }
 
-export function sendTrialWillEnd(emu: Emulator, sub: Stripe.Subscription): void {
-  const st = subState(emu, sub.id);
+export function sendTrialWillEnd(emulator: Emulator, subscription: Stripe.Subscription): void {
+  const st = subscriptionState(emulator, subscription.id);
   st.trialWillEndSent = true;
-  emu.store.put(C.subState, st);
-  emit(emu, 'customer.subscription.trial_will_end', sub);
+  emulator.store.put(C.subscriptionState, st);
+  emit(emulator, 'customer.subscription.trial_will_end', subscription);
 }
 
-export function expireIncomplete(emu: Emulator, sub: Stripe.Subscription): void {
-  for (const inv of emu.store.all<Stripe.Invoice>(C.invoice)) {
-    if (subscriptionIdOfInvoice(inv) === sub.id && inv.status === 'open') voidInvoice(emu, inv);
+export function expireIncomplete(emulator: Emulator, subscription: Stripe.Subscription): void {
+  for (const invoice of emulator.store.all<Stripe.Invoice>(C.invoice)) {
+    if (subscriptionIdOfInvoice(invoice) === subscription.id && invoice.status === 'open')
+      voidInvoice(emulator, invoice);
   }
-  const at = now(emu, customerIdOf(sub));
-  const { obj, previous } = emu.store.update<Stripe.Subscription>(C.subscription, sub.id, (s) => {
-    s.status = 'incomplete_expired';
-    s.ended_at = at;
-  });
-  const st = subState(emu, sub.id);
+  const at = now(emulator, customerIdOf(subscription));
+  const { obj, previous } = emulator.store.update<Stripe.Subscription>(
+    C.subscription,
+    subscription.id,
+    (s) => {
+      s.status = 'incomplete_expired';
+      s.ended_at = at;
+    },
+  );
+  const st = subscriptionState(emulator, subscription.id);
   st.incompleteExpiresAt = null;
-  emu.store.put(C.subState, st);
-  emit(emu, 'customer.subscription.updated', obj, previous);
+  emulator.store.put(C.subscriptionState, st);
+  emit(emulator, 'customer.subscription.updated', obj, previous);
 }
 
 /** paused → active (`/resume`): a new period from now, invoiced at once. */
-export function resumeSubscription(emu: Emulator, sub: Stripe.Subscription): Stripe.Subscription {
-  if (sub.status !== 'paused') {
+export function resumeSubscription(
+  emulator: Emulator,
+  subscription: Stripe.Subscription,
+): Stripe.Subscription {
+  if (subscription.status !== 'paused') {
     throw invalidRequest('Only a paused subscription can be resumed.', undefined, 'subscription_not_paused');
   }
-  const at = now(emu, customerIdOf(sub));
-  const { interval, count } = recurringOf(sub.items.data[0].price);
+  const at = now(emulator, customerIdOf(subscription));
+  const { interval, count } = recurringOf(subscription.items.data[0].price);
   const period = { start: at, end: addIntervals(at, interval, count, 1) };
-  const { obj, previous } = emu.store.update<Stripe.Subscription>(C.subscription, sub.id, (s) => {
-    s.status = 'active';
-    s.billing_cycle_anchor = at;
-    for (const it of s.items.data) {
-      it.current_period_start = period.start;
-      it.current_period_end = period.end;
-    }
-  });
-  emit(emu, 'customer.subscription.updated', obj, previous);
-  emit(emu, 'customer.subscription.resumed', obj);
-  invoiceSubscription(emu, obj, 'subscription_update', licensedLines(emu, obj, period), {
+  const { obj, previous } = emulator.store.update<Stripe.Subscription>(
+    C.subscription,
+    subscription.id,
+    (s) => {
+      s.status = 'active';
+      s.billing_cycle_anchor = at;
+      for (const item of s.items.data) {
+        item.current_period_start = period.start;
+        item.current_period_end = period.end;
+      }
+    },
+  );
+  emit(emulator, 'customer.subscription.updated', obj, previous);
+  emit(emulator, 'customer.subscription.resumed', obj);
+  invoiceSubscription(emulator, obj, 'subscription_update', licensedLines(emulator, obj, period), {
     start: at,
     end: at,
   });
   return obj;
 }
 
-export function pauseSubscription(emu: Emulator, sub: Stripe.Subscription): Stripe.Subscription {
-  if (sub.status === 'canceled' || sub.status === 'paused') {
-    throw invalidRequest(`Cannot pause a subscription with status ${sub.status}.`);
+export function pauseSubscription(
+  emulator: Emulator,
+  subscription: Stripe.Subscription,
+): Stripe.Subscription {
+  if (subscription.status === 'canceled' || subscription.status === 'paused') {
+    throw invalidRequest(`Cannot pause a subscription with status ${subscription.status}.`);
   }
-  const { obj, previous } = emu.store.update<Stripe.Subscription>(C.subscription, sub.id, (s) => {
-    s.status = 'paused';
-  });
-  emit(emu, 'customer.subscription.updated', obj, previous);
-  emit(emu, 'customer.subscription.paused', obj);
+  const { obj, previous } = emulator.store.update<Stripe.Subscription>(
+    C.subscription,
+    subscription.id,
+    (s) => {
+      s.status = 'paused';
+    },
+  );
+  emit(emulator, 'customer.subscription.updated', obj, previous);
+  emit(emulator, 'customer.subscription.paused', obj);
   return obj;
 }

@@ -39,7 +39,7 @@ export interface WebhookSecretRecord {
 export const DEFAULT_FORWARD_SECRET = 'whsec_emulator_forward_secret_0000000000';
 
 /**
- * One emulator instance: everything a handler needs hangs off this (`req.emu`).
+ * One emulator instance: everything a handler needs hangs off this (`req.emulator`).
  * Several instances can live in one process (tests), so nothing is module-global.
  */
 export class Emulator {

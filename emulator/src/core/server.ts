@@ -90,11 +90,11 @@ export interface ServerHandle {
   held: Set<Socket>;
 }
 
-export function createServer(emu: Emulator, router: Router): ServerHandle {
+export function createServer(emulator: Emulator, router: Router): ServerHandle {
   const held = new Set<Socket>();
   const server = http.createServer((req, res) => {
-    void handle(emu, router, held, req, res).catch((e: unknown) => {
-      emu.log(`emulator: unhandled ${e instanceof Error ? e.stack : String(e)}`);
+    void handle(emulator, router, held, req, res).catch((e: unknown) => {
+      emulator.log(`emulator: unhandled ${e instanceof Error ? e.stack : String(e)}`);
       if (!res.headersSent) {
         res.writeHead(500, { 'Content-Type': 'application/json' });
         res.end(JSON.stringify({ error: apiError().body }));
@@ -105,7 +105,7 @@ export function createServer(emu: Emulator, router: Router): ServerHandle {
 }
 
 async function handle(
-  emu: Emulator,
+  emulator: Emulator,
   router: Router,
   held: Set<Socket>,
   req: IncomingMessage,
@@ -116,7 +116,7 @@ async function handle(
   const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
   const method = (req.method ?? 'GET').toUpperCase() as Method;
   const stripeVersion =
-    typeof req.headers['stripe-version'] === 'string' ? req.headers['stripe-version'] : emu.apiVersion;
+    typeof req.headers['stripe-version'] === 'string' ? req.headers['stripe-version'] : emulator.apiVersion;
   const idemHeader = req.headers['idempotency-key'];
   const idempotencyKey = typeof idemHeader === 'string' && idemHeader ? idemHeader : null;
   const baseHeaders: Record<string, string> = {
@@ -130,7 +130,7 @@ async function handle(
   const send = (r: HttpResponse, extra: Record<string, string> = {}): void => {
     res.writeHead(r.status, { ...baseHeaders, ...r.headers, ...extra });
     res.end(r.body);
-    emu.log(`${method} ${path} ${r.status} ${Date.now() - started}ms ${requestId}`);
+    emulator.log(`${method} ${path} ${r.status} ${Date.now() - started}ms ${requestId}`);
   };
 
   const api = isApiPath(path);
@@ -147,7 +147,7 @@ async function handle(
   }
 
   if (api) {
-    const fault = emu.faults.take(path, method);
+    const fault = emulator.faults.take(path, method);
     if (fault?.status === 'timeout') {
       // Hold the socket without answering, then drop it, as a hung upstream would.
       const socket = req.socket;
@@ -193,7 +193,7 @@ async function handle(
         ),
       );
     }
-    const check = emu.idempotency.begin(apiKey, idempotencyKey, fingerprint(method, path, params));
+    const check = emulator.idempotency.begin(apiKey, idempotencyKey, fingerprint(method, path, params));
     if (check.kind === 'mismatch') return send(errorResponse(idempotencyMismatch(idempotencyKey)));
     if (check.kind === 'in_flight') return send(errorResponse(idempotencyConflict()));
     if (check.kind === 'replay') {
@@ -214,7 +214,7 @@ async function handle(
     }
     const expand = p.strArray('expand') ?? [];
     const apiReq: ApiRequest = {
-      emu,
+      emulator,
       method,
       path,
       pathParams: match.kind === 'found' ? match.pathParams : {},
@@ -231,11 +231,15 @@ async function handle(
       route.handler(apiReq),
     );
     response =
-      result instanceof HttpResponse ? result : HttpResponse.json(200, emu.renderer.render(result, expand));
+      result instanceof HttpResponse
+        ? result
+        : HttpResponse.json(200, emulator.renderer.render(result, expand));
   } catch (e) {
     if (e instanceof StripeApiError) response = errorResponse(e);
     else {
-      emu.log(`emulator: handler error on ${method} ${path}: ${e instanceof Error ? e.stack : String(e)}`);
+      emulator.log(
+        `emulator: handler error on ${method} ${path}: ${e instanceof Error ? e.stack : String(e)}`,
+      );
       response = errorResponse(apiError(`Emulator error: ${e instanceof Error ? e.message : String(e)}`));
     }
   }
@@ -243,7 +247,7 @@ async function handle(
   if (useIdem && idempotencyKey && apiKey) {
     // Stripe saves a result once the endpoint ran; validation failures and 5xx are not saved.
     const save = response.status < 400 || response.status === 402 || response.status === 404;
-    emu.idempotency.finish(
+    emulator.idempotency.finish(
       apiKey,
       idempotencyKey,
       save

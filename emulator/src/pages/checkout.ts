@@ -59,17 +59,17 @@ function errorMessage(e: unknown): string | null {
 
 /** Creates the card payment method from a typed number and completes the session. */
 function completeWithCard(
-  emu: Emulator,
+  emulator: Emulator,
   session: Stripe.Checkout.Session,
   card: string,
   email: string | null,
 ): Stripe.Checkout.Session {
-  const pm = createCardPaymentMethod(emu, card, email ? { billing_details: { email } } : {});
-  return completeSession(emu, session, pm.id, email);
+  const paymentMethod = createCardPaymentMethod(emulator, card, email ? { billing_details: { email } } : {});
+  return completeSession(emulator, session, paymentMethod.id, email);
 }
 
 function showPage(req: ApiRequest): HttpResponse {
-  const session = requireSession(req.emu, req.pathParams.id);
+  const session = requireSession(req.emulator, req.pathParams.id);
   if (session.status === 'complete') {
     const to = successRedirect(session);
     if (to) return HttpResponse.redirect(to);
@@ -84,13 +84,13 @@ function showPage(req: ApiRequest): HttpResponse {
 }
 
 function submitPage(req: ApiRequest): HttpResponse {
-  const { emu, p } = req;
-  const session = requireSession(emu, req.pathParams.id);
+  const { emulator, p } = req;
+  const session = requireSession(emulator, req.pathParams.id);
   const card = (p.str('card') ?? '').replace(/[\s-]/g, '');
   const email = p.str('email') || null;
   try {
     if (!card) throw invalidRequest('Your card number is incomplete.', 'card');
-    const done = completeWithCard(emu, session, card, email);
+    const done = completeWithCard(emulator, session, card, email);
     const to = successRedirect(done);
     return to
       ? HttpResponse.redirect(to)
@@ -99,7 +99,7 @@ function submitPage(req: ApiRequest): HttpResponse {
     const msg = errorMessage(e);
     if (msg === null) throw e;
     return HttpResponse.html(
-      form(requireSession(emu, session.id), msg, p.str('card') ?? '', email ?? ''),
+      form(requireSession(emulator, session.id), msg, p.str('card') ?? '', email ?? ''),
       402,
     );
   }
@@ -111,23 +111,23 @@ export const routes: Route[] = [
   {
     method: 'POST',
     path: '/_emulator/checkout/sessions/:id/complete',
-    handler: ({ emu, p, pathParams }) => {
-      const session = requireSession(emu, pathParams.id);
+    handler: ({ emulator, p, pathParams }) => {
+      const session = requireSession(emulator, pathParams.id);
       const card = (p.str('card') ?? '4242424242424242').replace(/[\s-]/g, '');
-      return completeWithCard(emu, session, card, p.str('email') ?? null);
+      return completeWithCard(emulator, session, card, p.str('email') ?? null);
     },
   },
   {
     // Undocumented endpoint the Stripe CLI's checkout triggers read before confirming.
     method: 'GET',
     path: '/v1/payment_pages/:id',
-    handler: ({ emu, pathParams }) => requireSession(emu, pathParams.id),
+    handler: ({ emulator, pathParams }) => requireSession(emulator, pathParams.id),
   },
   {
     method: 'POST',
     path: '/v1/payment_pages/:id/confirm',
-    handler: ({ emu, p, pathParams }) => {
-      const session = requireSession(emu, pathParams.id);
+    handler: ({ emulator, p, pathParams }) => {
+      const session = requireSession(emulator, pathParams.id);
       const expected = p.int('expected_amount');
       if (expected !== undefined && session.amount_total !== null && expected !== session.amount_total) {
         throw invalidRequest(
@@ -135,9 +135,15 @@ export const routes: Route[] = [
           'expected_amount',
         );
       }
-      const pm = resolvePaymentMethod(emu, p.reqStr('payment_method'), 'payment_method');
-      if (session.customer && !pm.customer) attachPaymentMethod(emu, pm.id, String(session.customer));
-      return completeSession(emu, session, pm.id, pm.billing_details?.email ?? null);
+      const paymentMethod = resolvePaymentMethod(emulator, p.reqStr('payment_method'), 'payment_method');
+      if (session.customer && !paymentMethod.customer)
+        attachPaymentMethod(emulator, paymentMethod.id, String(session.customer));
+      return completeSession(
+        emulator,
+        session,
+        paymentMethod.id,
+        paymentMethod.billing_details?.email ?? null,
+      );
     },
   },
 ];

@@ -18,7 +18,7 @@ import { requireConfiguration, requirePortalSession } from '../billing/portal';
 import { switchWaitsForPeriodEnd } from '../billing/portal-switch';
 import { isMetered } from '../billing/pricing';
 import { scheduleSwitchAtPeriodEnd } from '../billing/schedules';
-import { subPeriod } from '../billing/subscription-objects';
+import { subscriptionPeriod } from '../billing/subscription-objects';
 import {
   cancelNow,
   requireSubscription,
@@ -33,91 +33,95 @@ type Configuration = Stripe.BillingPortal.Configuration;
 const LIVE = ['active', 'trialing', 'past_due', 'unpaid', 'incomplete', 'paused'];
 
 function context(
-  emu: Emulator,
+  emulator: Emulator,
   sessionId: string,
 ): { session: Session; config: Configuration; customer: Stripe.Customer } {
-  const session = requirePortalSession(emu, sessionId);
-  const config = requireConfiguration(emu, String(session.configuration));
-  const customer = emu.store.require<Stripe.Customer>(C.customer, session.customer, 'customer');
+  const session = requirePortalSession(emulator, sessionId);
+  const config = requireConfiguration(emulator, String(session.configuration));
+  const customer = emulator.store.require<Stripe.Customer>(C.customer, session.customer, 'customer');
   return { session, config, customer };
 }
 
-function switchOptions(emu: Emulator, config: Configuration, current: Stripe.Price): string {
+function switchOptions(emulator: Emulator, config: Configuration, current: Stripe.Price): string {
   const prices: Stripe.Price[] = [];
   for (const pr of config.features.subscription_update.products ?? []) {
     for (const priceId of pr.prices) {
-      const price = emu.store.get<Stripe.Price>(C.price, priceId);
+      const price = emulator.store.get<Stripe.Price>(C.price, priceId);
       if (price && price.id !== current.id) prices.push(price);
     }
   }
   return prices
     .map((p) => {
-      const name = emu.store.get<Stripe.Product>(C.product, String(p.product))?.name ?? p.id;
+      const name = emulator.store.get<Stripe.Product>(C.product, String(p.product))?.name ?? p.id;
       const r = p.recurring;
       return `<option value="${esc(p.id)}">${esc(name)} — ${money(p.unit_amount ?? 0, p.currency)} / ${esc(r?.interval ?? '')}</option>`;
     })
     .join('');
 }
 
-function productName(emu: Emulator, price: Stripe.Price): string {
-  return emu.store.get<Stripe.Product>(C.product, String(price.product))?.name ?? price.id;
+function productName(emulator: Emulator, price: Stripe.Price): string {
+  return emulator.store.get<Stripe.Product>(C.product, String(price.product))?.name ?? price.id;
 }
 
 /** "Switches to Basic on 2026-02-01" for a subscription whose schedule has a phase still to come. */
-function scheduledSwitch(emu: Emulator, sub: Stripe.Subscription): string {
-  const scheduleId = idOf(sub.schedule);
+function scheduledSwitch(emulator: Emulator, subscription: Stripe.Subscription): string {
+  const scheduleId = idOf(subscription.schedule);
   const schedule = scheduleId
-    ? emu.store.get<Stripe.SubscriptionSchedule>(C.schedule, scheduleId)
+    ? emulator.store.get<Stripe.SubscriptionSchedule>(C.schedule, scheduleId)
     : undefined;
   const start = schedule?.current_phase?.end_date;
   const next = schedule?.phases.find((phase) => phase.start_date === start);
   if (!schedule || schedule.status !== 'active' || !next) return '';
-  const names = next.items.map((it) => {
-    const price = emu.store.get<Stripe.Price>(C.price, idOf(it.price) ?? '');
-    return price && !isMetered(price) ? productName(emu, price) : '';
+  const names = next.items.map((item) => {
+    const price = emulator.store.get<Stripe.Price>(C.price, idOf(item.price) ?? '');
+    return price && !isMetered(price) ? productName(emulator, price) : '';
   });
-  return `<p class="scheduled" id="scheduled-${esc(sub.id)}">Switches to ${esc(names.filter(Boolean).join(', '))} on ${date(next.start_date)}</p>`;
+  return `<p class="scheduled" id="scheduled-${esc(subscription.id)}">Switches to ${esc(names.filter(Boolean).join(', '))} on ${date(next.start_date)}</p>`;
 }
 
 function subscriptionSection(
-  emu: Emulator,
+  emulator: Emulator,
   sessionId: string,
   config: Configuration,
-  sub: Stripe.Subscription,
+  subscription: Stripe.Subscription,
 ): string {
   // The plan is the licensed item; metered (usage) items beside it are not plans to switch.
-  const item = sub.items.data.find((it) => !isMetered(it.price)) ?? sub.items.data[0];
+  const item = subscription.items.data.find((it) => !isMetered(it.price)) ?? subscription.items.data[0];
   const name = item
-    ? (emu.store.get<Stripe.Product>(C.product, String(item.price.product))?.name ?? item.price.id)
+    ? (emulator.store.get<Stripe.Product>(C.product, String(item.price.product))?.name ?? item.price.id)
     : '';
-  const period = subPeriod(sub);
+  const period = subscriptionPeriod(subscription);
   const f = config.features;
   // A subscription on a schedule (e.g. a switch already waiting for the period end) is not switched again here.
   const options =
-    item && f.subscription_update.enabled && !sub.schedule ? switchOptions(emu, config, item.price) : '';
+    item && f.subscription_update.enabled && !subscription.schedule
+      ? switchOptions(emulator, config, item.price)
+      : '';
   const cancel = f.subscription_cancel.enabled
-    ? sub.cancel_at_period_end
-      ? `<form method="post" action="/portal/${esc(sessionId)}/renew"><input type="hidden" name="subscription" value="${esc(sub.id)}"><button id="renew-${esc(sub.id)}">Don't cancel</button></form>`
-      : `<form method="post" action="/portal/${esc(sessionId)}/cancel"><input type="hidden" name="subscription" value="${esc(sub.id)}"><button id="cancel-${esc(sub.id)}">Cancel plan${f.subscription_cancel.mode === 'at_period_end' ? ' (at period end)' : ''}</button></form>`
+    ? subscription.cancel_at_period_end
+      ? `<form method="post" action="/portal/${esc(sessionId)}/renew"><input type="hidden" name="subscription" value="${esc(subscription.id)}"><button id="renew-${esc(subscription.id)}">Don't cancel</button></form>`
+      : `<form method="post" action="/portal/${esc(sessionId)}/cancel"><input type="hidden" name="subscription" value="${esc(subscription.id)}"><button id="cancel-${esc(subscription.id)}">Cancel plan${f.subscription_cancel.mode === 'at_period_end' ? ' (at period end)' : ''}</button></form>`
     : '';
-  return `<section class="subscription" data-id="${esc(sub.id)}">
+  return `<section class="subscription" data-id="${esc(subscription.id)}">
 <h3>${esc(name)} — ${item ? money(item.price.unit_amount ?? 0, item.price.currency) : ''} / ${esc(item?.price.recurring?.interval ?? '')}</h3>
-<p>Status: <strong class="status">${esc(sub.status)}</strong>${sub.cancel_at_period_end ? ` · cancels on ${date(period.end)}` : ` · renews on ${date(period.end)}`}</p>
-${scheduledSwitch(emu, sub)}
-${options ? `<form method="post" action="/portal/${esc(sessionId)}/switch"><input type="hidden" name="subscription" value="${esc(sub.id)}"><label>Switch plan <select name="price" id="price-${esc(sub.id)}">${options}</select></label><button id="switch-${esc(sub.id)}">Update plan</button></form>` : ''}
+<p>Status: <strong class="status">${esc(subscription.status)}</strong>${subscription.cancel_at_period_end ? ` · cancels on ${date(period.end)}` : ` · renews on ${date(period.end)}`}</p>
+${scheduledSwitch(emulator, subscription)}
+${options ? `<form method="post" action="/portal/${esc(sessionId)}/switch"><input type="hidden" name="subscription" value="${esc(subscription.id)}"><label>Switch plan <select name="price" id="price-${esc(subscription.id)}">${options}</select></label><button id="switch-${esc(subscription.id)}">Update plan</button></form>` : ''}
 ${cancel}
 </section>`;
 }
 
-function page(emu: Emulator, sessionId: string, error: string | null): string {
-  const { session, config, customer } = context(emu, sessionId);
+function page(emulator: Emulator, sessionId: string, error: string | null): string {
+  const { session, config, customer } = context(emulator, sessionId);
   const f = config.features;
-  const subs = emu.store
+  const subscriptions = emulator.store
     .all<Stripe.Subscription>(C.subscription)
     .filter((s) => customerIdOf(s) === customer.id && LIVE.includes(s.status));
-  const pmId = idOf(customer.invoice_settings?.default_payment_method ?? null);
-  const pm = pmId ? emu.store.get<Stripe.PaymentMethod>(C.paymentMethod, pmId) : undefined;
-  const invoices = emu.store
+  const paymentMethodId = idOf(customer.invoice_settings?.default_payment_method ?? null);
+  const paymentMethod = paymentMethodId
+    ? emulator.store.get<Stripe.PaymentMethod>(C.paymentMethod, paymentMethodId)
+    : undefined;
+  const invoices = emulator.store
     .all<Stripe.Invoice>(C.invoice)
     .filter((i) => customerIdOf(i) === customer.id && i.status !== 'draft');
   const profile = config.business_profile;
@@ -126,10 +130,10 @@ ${profile.headline ? `<p id="headline">${esc(profile.headline)}</p>` : ''}
 <p class="muted">Test mode — emulator. ${esc(customer.email ?? customer.id)}</p>
 ${error ? `<p class="error" role="alert" id="error">${esc(error)}</p>` : ''}
 <h2>Current plan</h2>
-${subs.length ? subs.map((s) => subscriptionSection(emu, sessionId, config, s)).join('') : '<p id="no-subscriptions">No active subscriptions.</p>'}
+${subscriptions.length ? subscriptions.map((s) => subscriptionSection(emulator, sessionId, config, s)).join('') : '<p id="no-subscriptions">No active subscriptions.</p>'}
 ${
   f.payment_method_update.enabled
-    ? `<h2>Payment method</h2><p id="current-card">${pm?.card ? `${esc(pm.card.brand)} •••• ${esc(pm.card.last4)}` : 'None'}</p>
+    ? `<h2>Payment method</h2><p id="current-card">${paymentMethod?.card ? `${esc(paymentMethod.card.brand)} •••• ${esc(paymentMethod.card.last4)}` : 'None'}</p>
 <form method="post" action="/portal/${esc(sessionId)}/payment-method"><label>New card number <input name="card" id="card" placeholder="4242 4242 4242 4242" required></label><button id="update-card">Update card</button></form>`
     : ''
 }
@@ -178,27 +182,27 @@ function noChanges(): Omit<UpdateArgs, 'items' | 'prorationBehavior'> {
 
 /** A subscription of the session's customer named in the form. */
 function ownSubscription(
-  emu: Emulator,
+  emulator: Emulator,
   customer: Stripe.Customer,
-  subId: string | undefined,
+  subscriptionId: string | undefined,
 ): Stripe.Subscription {
-  if (!subId) throw invalidRequest('Missing subscription.', 'subscription');
-  const sub = requireSubscription(emu, subId);
-  if (customerIdOf(sub) !== customer.id)
+  if (!subscriptionId) throw invalidRequest('Missing subscription.', 'subscription');
+  const subscription = requireSubscription(emulator, subscriptionId);
+  if (customerIdOf(subscription) !== customer.id)
     throw invalidRequest('This subscription belongs to another customer.', 'subscription');
-  return sub;
+  return subscription;
 }
 
 function action(
   run: (req: ApiRequest, ctx: ReturnType<typeof context>) => void,
 ): (req: ApiRequest) => HttpResponse {
   return (req) => {
-    const ctx = context(req.emu, req.pathParams.id);
+    const ctx = context(req.emulator, req.pathParams.id);
     try {
       run(req, ctx);
     } catch (e) {
       if (e instanceof StripeApiError)
-        return HttpResponse.html(page(req.emu, req.pathParams.id, e.body.message), 402);
+        return HttpResponse.html(page(req.emulator, req.pathParams.id, e.body.message), 402);
       throw e;
     }
     return HttpResponse.redirect(`/portal/${req.pathParams.id}`);
@@ -209,19 +213,19 @@ export const routes: Route[] = [
   {
     method: 'GET',
     path: '/portal/:id',
-    handler: (req) => HttpResponse.html(page(req.emu, req.pathParams.id, null)),
+    handler: (req) => HttpResponse.html(page(req.emulator, req.pathParams.id, null)),
   },
   {
     method: 'POST',
     path: '/portal/:id/cancel',
-    handler: action(({ emu, p }, { config, customer }) => {
+    handler: action(({ emulator, p }, { config, customer }) => {
       if (!config.features.subscription_cancel.enabled) throw invalidRequest('Cancelling is not enabled.');
-      const sub = ownSubscription(emu, customer, p.str('subscription'));
+      const subscription = ownSubscription(emulator, customer, p.str('subscription'));
       if (config.features.subscription_cancel.mode === 'immediately') {
         const prorate = config.features.subscription_cancel.proration_behavior !== 'none';
-        cancelNow(emu, sub, { invoiceNow: false, prorate, reason: 'cancellation_requested' });
+        cancelNow(emulator, subscription, { invoiceNow: false, prorate, reason: 'cancellation_requested' });
       } else {
-        updateSubscription(emu, sub, {
+        updateSubscription(emulator, subscription, {
           ...noChanges(),
           items: [],
           prorationBehavior: 'none',
@@ -233,9 +237,9 @@ export const routes: Route[] = [
   {
     method: 'POST',
     path: '/portal/:id/renew',
-    handler: action(({ emu, p }, { customer }) => {
-      const sub = ownSubscription(emu, customer, p.str('subscription'));
-      updateSubscription(emu, sub, {
+    handler: action(({ emulator, p }, { customer }) => {
+      const subscription = ownSubscription(emulator, customer, p.str('subscription'));
+      updateSubscription(emulator, subscription, {
         ...noChanges(),
         items: [],
         prorationBehavior: 'none',
@@ -246,27 +250,27 @@ export const routes: Route[] = [
   {
     method: 'POST',
     path: '/portal/:id/switch',
-    handler: action(({ emu, p }, { config, customer }) => {
+    handler: action(({ emulator, p }, { config, customer }) => {
       const su = config.features.subscription_update;
       if (!su.enabled) throw invalidRequest('Switching plans is not enabled.');
-      const sub = ownSubscription(emu, customer, p.str('subscription'));
+      const subscription = ownSubscription(emulator, customer, p.str('subscription'));
       const priceId = p.reqStr('price');
       const allowed = (su.products ?? []).some((pr) => pr.prices.includes(priceId));
       if (!allowed) throw invalidRequest('This price is not offered in the portal.', 'price');
-      const price = emu.store.require<Stripe.Price>(C.price, priceId, 'price');
-      if (sub.schedule) {
+      const price = emulator.store.require<Stripe.Price>(C.price, priceId, 'price');
+      if (subscription.schedule) {
         throw invalidRequest(
           'This plan already has a scheduled change; it can be switched once that applies.',
         );
       }
-      const item = sub.items.data.find((it) => !isMetered(it.price)) ?? sub.items.data[0];
+      const item = subscription.items.data.find((it) => !isMetered(it.price)) ?? subscription.items.data[0];
       const quantity = item.quantity ?? 1;
       const conditions = su.schedule_at_period_end.conditions;
       if (switchWaitsForPeriodEnd(conditions, { price: item.price, quantity }, { price, quantity })) {
         scheduleSwitchAtPeriodEnd(
-          emu,
-          sub,
-          sub.items.data.map((it) => ({
+          emulator,
+          subscription,
+          subscription.items.data.map((it) => ({
             price: it.id === item.id ? price : it.price,
             quantity: it.quantity,
           })),
@@ -279,7 +283,7 @@ export const routes: Route[] = [
           : su.proration_behavior === 'none'
             ? 'none'
             : 'create_prorations';
-      updateSubscription(emu, sub, {
+      updateSubscription(emulator, subscription, {
         ...noChanges(),
         items: [{ id: item.id, price, quantity: undefined, deleted: false, metadata: undefined }],
         prorationBehavior: behavior,
@@ -289,24 +293,28 @@ export const routes: Route[] = [
   {
     method: 'POST',
     path: '/portal/:id/payment-method',
-    handler: action(({ emu, p }, { config, customer }) => {
+    handler: action(({ emulator, p }, { config, customer }) => {
       if (!config.features.payment_method_update.enabled)
         throw invalidRequest('Updating the payment method is not enabled.');
-      const pm = createCardPaymentMethod(emu, (p.str('card') ?? '').replace(/[\s-]/g, ''));
-      attachPaymentMethod(emu, pm.id, customer.id);
-      const { obj, previous } = emu.store.update<Stripe.Customer>(C.customer, customer.id, (c) => {
-        c.invoice_settings.default_payment_method = pm.id;
+      const paymentMethod = createCardPaymentMethod(emulator, (p.str('card') ?? '').replace(/[\s-]/g, ''));
+      attachPaymentMethod(emulator, paymentMethod.id, customer.id);
+      const { obj, previous } = emulator.store.update<Stripe.Customer>(C.customer, customer.id, (c) => {
+        c.invoice_settings.default_payment_method = paymentMethod.id;
       });
-      emit(emu, 'customer.updated', obj, previous);
+      emit(emulator, 'customer.updated', obj, previous);
       // The portal also makes the new card the default of the customer's subscriptions.
-      for (const sub of emu.store.all<Stripe.Subscription>(C.subscription)) {
-        if (customerIdOf(sub) !== customer.id || !LIVE.includes(sub.status) || !sub.default_payment_method)
+      for (const subscription of emulator.store.all<Stripe.Subscription>(C.subscription)) {
+        if (
+          customerIdOf(subscription) !== customer.id ||
+          !LIVE.includes(subscription.status) ||
+          !subscription.default_payment_method
+        )
           continue;
-        updateSubscription(emu, sub, {
+        updateSubscription(emulator, subscription, {
           ...noChanges(),
           items: [],
           prorationBehavior: 'none',
-          defaultPaymentMethod: pm.id,
+          defaultPaymentMethod: paymentMethod.id,
         });
       }
     }),

@@ -4,14 +4,14 @@ import { invalidRequest } from '../core/errors';
 import { paginate } from '../core/list';
 
 function list(req: ApiRequest): unknown {
-  const { emu, p } = req;
+  const { emulator, p } = req;
   const type = p.str('type');
   const types = p.strArray('types');
   if (type && types)
     throw invalidRequest('You may only specify one of these parameters: type, types.', 'types');
   const created = p.range('created');
   const deliverySuccess = p.bool('delivery_success');
-  const items = emu.store
+  const items = emulator.store
     .all<EmulatorEvent>(EVENT_COLLECTION)
     .filter(
       (e) =>
@@ -34,7 +34,7 @@ export const routes: Route[] = [
     method: 'GET',
     path: '/v1/events/:id',
     params: [],
-    handler: ({ emu, pathParams }) =>
-      emu.store.require<EmulatorEvent>(EVENT_COLLECTION, pathParams.id, 'event'),
+    handler: ({ emulator, pathParams }) =>
+      emulator.store.require<EmulatorEvent>(EVENT_COLLECTION, pathParams.id, 'event'),
   },
 ];

@@ -50,12 +50,16 @@ interface MeterEventInput {
 }
 
 /** Records one meter event after Stripe's synchronous checks; returns the stored record. */
-export function recordMeterEvent(emu: Emulator, input: MeterEventInput, paramPrefix = ''): StoredMeterEvent {
+export function recordMeterEvent(
+  emulator: Emulator,
+  input: MeterEventInput,
+  paramPrefix = '',
+): StoredMeterEvent {
   const name = (k: string): string => (paramPrefix ? `${paramPrefix}[${k}]` : k);
-  const meter = meterForEvent(emu, input.event_name);
+  const meter = meterForEvent(emulator, input.event_name);
   const customerKey = meter?.customer_mapping.event_payload_key ?? 'stripe_customer_id';
   const customer = input.payload[customerKey];
-  const now = emu.now(customer);
+  const now = emulator.now(customer);
   const timestamp = input.timestamp ?? now;
   if (timestamp < now - PAST_LIMIT || timestamp > now + FUTURE_LIMIT) {
     throw invalidRequest(
@@ -66,7 +70,7 @@ export function recordMeterEvent(emu: Emulator, input: MeterEventInput, paramPre
   }
   const identifier = input.identifier ?? randomBase62(24);
   // An index keyed by identifier keeps de-duplication O(1) under load.
-  if (emu.store.get(IDENTIFIER_INDEX, identifier)) throw duplicateIdentifier(identifier);
+  if (emulator.store.get(IDENTIFIER_INDEX, identifier)) throw duplicateIdentifier(identifier);
   const ev: StoredMeterEvent = {
     id: newId('mev'),
     event_name: input.event_name,
@@ -76,8 +80,8 @@ export function recordMeterEvent(emu: Emulator, input: MeterEventInput, paramPre
     created: now,
     cancelled: false,
   };
-  emu.store.insert(COL.meterEvent, ev);
-  emu.store.insert(IDENTIFIER_INDEX, { id: identifier, event: ev.id });
+  emulator.store.insert(COL.meterEvent, ev);
+  emulator.store.insert(IDENTIFIER_INDEX, { id: identifier, event: ev.id });
   return ev;
 }
 
@@ -90,11 +94,11 @@ function readPayload(p: ParamReader): Record<string, string> {
 }
 
 /** Cancels the events with `identifier` (meter event adjustment `type=cancel`). */
-export function cancelMeterEvent(emu: Emulator, eventName: string, identifier: string): void {
-  for (const e of emu.store.all<StoredMeterEvent>(COL.meterEvent)) {
+export function cancelMeterEvent(emulator: Emulator, eventName: string, identifier: string): void {
+  for (const e of emulator.store.all<StoredMeterEvent>(COL.meterEvent)) {
     if (e.identifier === identifier && e.event_name === eventName) {
       e.cancelled = true;
-      emu.store.put(COL.meterEvent, e);
+      emulator.store.put(COL.meterEvent, e);
     }
   }
 }
@@ -104,17 +108,17 @@ export function cancelMeterEvent(emu: Emulator, eventName: string, identifier: s
  * formula: `sum` of values, `count` of events, or `last` value (latest timestamp).
  */
 export function meterUsage(
-  emu: Emulator,
+  emulator: Emulator,
   meterId: string,
   customerId: string,
   start: number,
   end: number,
 ): number {
-  const meter = emu.store.get<Stripe.Billing.Meter>(COL.meter, meterId);
+  const meter = emulator.store.get<Stripe.Billing.Meter>(COL.meter, meterId);
   if (!meter) return 0;
   const ckey = meter.customer_mapping.event_payload_key;
   const vkey = meter.value_settings.event_payload_key;
-  const events = emu.store
+  const events = emulator.store
     .all<StoredMeterEvent>(COL.meterEvent)
     .filter(
       (e) =>
@@ -143,8 +147,8 @@ export function meterUsage(
 }
 
 function summaries(req: ApiRequest): unknown {
-  const { emu, p, pathParams } = req;
-  const meter = requireMeter(emu, pathParams.id);
+  const { emulator, p, pathParams } = req;
+  const meter = requireMeter(emulator, pathParams.id);
   const customer = p.reqStr('customer');
   const start = p.reqInt('start_time');
   const end = p.reqInt('end_time');
@@ -166,7 +170,7 @@ function summaries(req: ApiRequest): unknown {
     .map(([s, e]) => ({
       id: `mtrusg_${createHash('sha256').update(`${meter.id}:${customer}:${s}:${e}`).digest('hex').slice(0, 24)}`,
       object: 'billing.meter_event_summary' as const,
-      aggregated_value: meterUsage(emu, meter.id, customer, s, e),
+      aggregated_value: meterUsage(emulator, meter.id, customer, s, e),
       end_time: e,
       livemode: false,
       meter: meter.id,
@@ -188,8 +192,8 @@ export const routes: Route[] = [
     method: 'POST',
     path: '/v1/billing/meter_events',
     params: ['event_name', 'payload', 'identifier', 'timestamp'],
-    handler: ({ emu, p }): Stripe.Billing.MeterEvent => {
-      const ev = recordMeterEvent(emu, {
+    handler: ({ emulator, p }): Stripe.Billing.MeterEvent => {
+      const ev = recordMeterEvent(emulator, {
         event_name: p.reqStr('event_name'),
         payload: readPayload(p),
         identifier: p.str('identifier'),
@@ -210,12 +214,12 @@ export const routes: Route[] = [
     method: 'POST',
     path: '/v1/billing/meter_event_adjustments',
     params: ['event_name', 'type', 'cancel'],
-    handler: ({ emu, p }): Stripe.Billing.MeterEventAdjustment => {
+    handler: ({ emulator, p }): Stripe.Billing.MeterEventAdjustment => {
       const event_name = p.reqStr('event_name');
       const type = p.oneOf('type', ['cancel'] as const) ?? 'cancel';
       const identifier = p.obj('cancel')?.str('identifier');
       if (!identifier) throw missingParam('cancel[identifier]');
-      cancelMeterEvent(emu, event_name, identifier);
+      cancelMeterEvent(emulator, event_name, identifier);
       return {
         object: 'billing.meter_event_adjustment',
         cancel: { identifier },
@@ -245,8 +249,8 @@ export const routes: Route[] = [
     method: 'POST',
     path: '/v2/billing/meter_events',
     params: ['event_name', 'payload', 'identifier', 'timestamp'],
-    handler: ({ emu, p }) => {
-      const ev = recordMeterEvent(emu, {
+    handler: ({ emulator, p }) => {
+      const ev = recordMeterEvent(emulator, {
         event_name: p.reqStr('event_name'),
         payload: readPayload(p),
         identifier: p.str('identifier'),
@@ -267,16 +271,16 @@ export const routes: Route[] = [
     method: 'POST',
     path: '/v2/billing/meter_event_adjustments',
     params: ['event_name', 'type', 'cancel'],
-    handler: ({ emu, p }) => {
+    handler: ({ emulator, p }) => {
       const event_name = p.reqStr('event_name');
       const identifier = p.obj('cancel')?.str('identifier');
       if (!identifier) throw missingParam('cancel.identifier');
-      cancelMeterEvent(emu, event_name, identifier);
+      cancelMeterEvent(emulator, event_name, identifier);
       return {
         id: newId('mtradj'),
         object: 'v2.billing.meter_event_adjustment',
         cancel: { identifier },
-        created: new Date(emu.now() * 1000).toISOString(),
+        created: new Date(emulator.now() * 1000).toISOString(),
         event_name,
         livemode: false,
         status: 'pending',
@@ -288,12 +292,12 @@ export const routes: Route[] = [
     // Sessions authenticate the high-throughput stream; the token is not checked here.
     method: 'POST',
     path: '/v2/billing/meter_event_session',
-    handler: ({ emu }) => ({
+    handler: ({ emulator }) => ({
       id: newId('mes'),
       object: 'v2.billing.meter_event_session',
       authentication_token: newId('mes_token', 32),
-      created: new Date(emu.now() * 1000).toISOString(),
-      expires_at: new Date((emu.now() + 900) * 1000).toISOString(),
+      created: new Date(emulator.now() * 1000).toISOString(),
+      expires_at: new Date((emulator.now() + 900) * 1000).toISOString(),
       livemode: false,
     }),
   },
@@ -301,11 +305,11 @@ export const routes: Route[] = [
     // Stripe serves this on meter-events.stripe.com; point the SDK's host there to use it.
     method: 'POST',
     path: '/v2/billing/meter_event_stream',
-    handler: ({ emu, p }) => {
+    handler: ({ emulator, p }) => {
       const events = p.objArray('events') ?? [];
       for (const [i, e] of events.entries()) {
         recordMeterEvent(
-          emu,
+          emulator,
           {
             event_name: e.reqStr('event_name'),
             payload: readPayload(e),

@@ -69,7 +69,7 @@ function readTiers(p: ParamReader): Stripe.Price.Tier[] {
   });
 }
 
-function readRecurring(emu: Emulator, r: ParamReader): Stripe.Price.Recurring {
+function readRecurring(emulator: Emulator, r: ParamReader): Stripe.Price.Recurring {
   const interval = r.oneOf('interval', INTERVALS);
   if (!interval) throw missingParam(r.name('interval'));
   const interval_count = r.int('interval_count') ?? 1;
@@ -91,7 +91,7 @@ function readRecurring(emu: Emulator, r: ParamReader): Stripe.Price.Recurring {
         r.name('usage_type'),
       );
     }
-    const m = emu.store.get<Stripe.Billing.Meter>(COL.meter, meter);
+    const m = emulator.store.get<Stripe.Billing.Meter>(COL.meter, meter);
     if (!m) throw notFound('billing meter', meter, r.name('meter'));
     if (m.status !== 'active') throw invalidRequest(`The meter ${meter} is inactive.`, r.name('meter'));
   }
@@ -105,8 +105,10 @@ function readRecurring(emu: Emulator, r: ParamReader): Stripe.Price.Recurring {
 }
 
 /** Moves or refuses a lookup key already used by another price. */
-function claimLookupKey(emu: Emulator, key: string, transfer: boolean, selfId: string | null): void {
-  const holder = emu.store.all<Stripe.Price>(COL.price).find((x) => x.lookup_key === key && x.id !== selfId);
+function claimLookupKey(emulator: Emulator, key: string, transfer: boolean, selfId: string | null): void {
+  const holder = emulator.store
+    .all<Stripe.Price>(COL.price)
+    .find((x) => x.lookup_key === key && x.id !== selfId);
   if (!holder) return;
   if (!transfer) {
     throw invalidRequest(
@@ -115,10 +117,10 @@ function claimLookupKey(emu: Emulator, key: string, transfer: boolean, selfId: s
       'lookup_key_already_exists',
     );
   }
-  const { obj, previous } = emu.store.update<Stripe.Price>(COL.price, holder.id, (x) => {
+  const { obj, previous } = emulator.store.update<Stripe.Price>(COL.price, holder.id, (x) => {
     x.lookup_key = null;
   });
-  emu.emitEvent('price.updated', obj, previous);
+  emulator.emitEvent('price.updated', obj, previous);
 }
 
 /**
@@ -126,19 +128,19 @@ function claimLookupKey(emu: Emulator, key: string, transfer: boolean, selfId: s
  * hash). `inline`: a `price_data` price, created inactive and without `price.created`.
  */
 export function createPrice(
-  emu: Emulator,
+  emulator: Emulator,
   p: ParamReader,
-  opts: { inline?: boolean; product?: string } = {},
+  options: { inline?: boolean; product?: string } = {},
 ): Stripe.Price {
   const currency = p.reqStr('currency').toLowerCase();
-  let product = opts.product ?? p.str('product');
+  let product = options.product ?? p.str('product');
   const productData = p.obj('product_data');
   if (product && productData) {
     throw invalidRequest('You may only specify one of these parameters: product, product_data.', 'product');
   }
   if (!product && !productData) throw missingParam(p.name('product'));
   if (product) {
-    if (!emu.store.get(COL.product, product)) throw notFound('product', product, p.name('product'));
+    if (!emulator.store.get(COL.product, product)) throw notFound('product', product, p.name('product'));
   }
   const billing_scheme = p.oneOf('billing_scheme', ['per_unit', 'tiered'] as const) ?? 'per_unit';
   const unit = p.int('unit_amount');
@@ -173,19 +175,19 @@ export function createPrice(
       throw invalidRequest('Invalid unit_amount: must be >= 0', p.name('unit_amount'));
   }
   const rec = p.obj('recurring');
-  const recurring = rec ? readRecurring(emu, rec) : null;
+  const recurring = rec ? readRecurring(emulator, rec) : null;
   const lookupKey = p.str('lookup_key') || null;
-  if (lookupKey) claimLookupKey(emu, lookupKey, p.bool('transfer_lookup_key') ?? false, null);
+  if (lookupKey) claimLookupKey(emulator, lookupKey, p.bool('transfer_lookup_key') ?? false, null);
   const tq = p.obj('transform_quantity');
   if (productData) {
-    product = createProduct(emu, productData).id;
+    product = createProduct(emulator, productData).id;
   }
   const price: Stripe.Price = {
     id: newId('price'),
     object: 'price',
-    active: opts.inline ? false : (p.bool('active') ?? true),
+    active: options.inline ? false : (p.bool('active') ?? true),
     billing_scheme,
-    created: emu.now(),
+    created: emulator.now(),
     currency,
     custom_unit_amount: custom
       ? {
@@ -213,16 +215,16 @@ export function createPrice(
     unit_amount_decimal:
       unit !== undefined ? decimalString(unit) : unitDec !== undefined ? decimalString(unitDec) : null,
   };
-  emu.store.insert(COL.price, price);
-  if (!opts.inline) emu.emitEvent('price.created', price);
+  emulator.store.insert(COL.price, price);
+  if (!options.inline) emulator.emitEvent('price.created', price);
   return price;
 }
 
-function update({ emu, p, pathParams }: ApiRequest): Stripe.Price {
-  requirePrice(emu, pathParams.id, 'id');
+function update({ emulator, p, pathParams }: ApiRequest): Stripe.Price {
+  requirePrice(emulator, pathParams.id, 'id');
   const lookupKey = p.has('lookup_key') ? p.strOrNull('lookup_key') : undefined;
-  if (lookupKey) claimLookupKey(emu, lookupKey, p.bool('transfer_lookup_key') ?? false, pathParams.id);
-  const { obj, previous } = emu.store.update<Stripe.Price>(COL.price, pathParams.id, (x) => {
+  if (lookupKey) claimLookupKey(emulator, lookupKey, p.bool('transfer_lookup_key') ?? false, pathParams.id);
+  const { obj, previous } = emulator.store.update<Stripe.Price>(COL.price, pathParams.id, (x) => {
     if (p.has('active')) x.active = p.bool('active') ?? x.active;
     if (lookupKey !== undefined) x.lookup_key = lookupKey;
     if (p.has('nickname')) x.nickname = p.strOrNull('nickname') ?? null;
@@ -230,12 +232,12 @@ function update({ emu, p, pathParams }: ApiRequest): Stripe.Price {
     if (tb) x.tax_behavior = tb;
     x.metadata = p.metadata(x.metadata);
   });
-  if (Object.keys(previous).length > 0) emu.emitEvent('price.updated', obj, previous);
+  if (Object.keys(previous).length > 0) emulator.emitEvent('price.updated', obj, previous);
   return obj;
 }
 
 function list(req: ApiRequest): unknown {
-  const { emu, p } = req;
+  const { emulator, p } = req;
   const active = p.bool('active');
   const currency = p.str('currency');
   const product = p.str('product');
@@ -249,7 +251,7 @@ function list(req: ApiRequest): unknown {
   const interval = rec?.str('interval');
   const usage = rec?.str('usage_type');
   const meter = rec?.str('meter');
-  const items = emu.store
+  const items = emulator.store
     .all<Stripe.Price>(COL.price)
     .filter(
       (x) =>
@@ -266,10 +268,10 @@ function list(req: ApiRequest): unknown {
   return paginate(items, p, req.path);
 }
 
-export function setup(emu: Emulator): void {
+export function setup(emulator: Emulator): void {
   // `tiers` (and `currency_options`) are only returned when expanded (facts §1).
-  emu.registerIncludable(COL.price, 'tiers');
-  emu.registerIncludable(COL.price, 'currency_options');
+  emulator.registerIncludable(COL.price, 'tiers');
+  emulator.registerIncludable(COL.price, 'currency_options');
 }
 
 export const routes: Route[] = [
@@ -296,7 +298,7 @@ export const routes: Route[] = [
       'unit_amount',
       'unit_amount_decimal',
     ],
-    handler: ({ emu, p }) => createPrice(emu, p),
+    handler: ({ emulator, p }) => createPrice(emulator, p),
   },
   {
     method: 'GET',
@@ -319,13 +321,13 @@ export const routes: Route[] = [
     method: 'GET',
     path: '/v1/prices/search',
     params: ['query', 'limit', 'page'],
-    handler: (req) => search(req.emu.store.all<Stripe.Price>(COL.price), req.p, req.path),
+    handler: (req) => search(req.emulator.store.all<Stripe.Price>(COL.price), req.p, req.path),
   },
   {
     method: 'GET',
     path: '/v1/prices/:id',
     params: [],
-    handler: ({ emu, pathParams }) => requirePrice(emu, pathParams.id, 'id'),
+    handler: ({ emulator, pathParams }) => requirePrice(emulator, pathParams.id, 'id'),
   },
   {
     method: 'POST',

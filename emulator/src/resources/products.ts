@@ -29,12 +29,16 @@ function applyCommon(prod: Stripe.Product, p: ParamReader): void {
 }
 
 /** Creates and stores a product (emits `product.created`); used by `product_data` too. */
-export function createProduct(emu: Emulator, p: ParamReader, opts: { emit?: boolean } = {}): Stripe.Product {
+export function createProduct(
+  emulator: Emulator,
+  p: ParamReader,
+  options: { emit?: boolean } = {},
+): Stripe.Product {
   const id = p.str('id') ?? newId('prod', 14);
-  if (emu.store.get(COL.product, id)) {
+  if (emulator.store.get(COL.product, id)) {
     throw invalidRequest(`Product already exists.`, 'id', 'resource_already_exists');
   }
-  const now = emu.now();
+  const now = emulator.now();
   const prod: Stripe.Product = {
     id,
     object: 'product',
@@ -58,64 +62,64 @@ export function createProduct(emu: Emulator, p: ParamReader, opts: { emit?: bool
     url: null,
   };
   applyCommon(prod, p);
-  emu.store.insert(COL.product, prod);
-  if (opts.emit !== false) emu.emitEvent('product.created', prod);
+  emulator.store.insert(COL.product, prod);
+  if (options.emit !== false) emulator.emitEvent('product.created', prod);
   return prod;
 }
 
-function create({ emu, p }: ApiRequest): Stripe.Product {
-  const prod = createProduct(emu, p);
+function create({ emulator, p }: ApiRequest): Stripe.Product {
+  const prod = createProduct(emulator, p);
   const dpd = p.obj('default_price_data');
   if (dpd) {
-    const price = createPrice(emu, dpd, { product: prod.id });
-    const { obj, previous } = emu.store.update<Stripe.Product>(COL.product, prod.id, (x) => {
+    const price = createPrice(emulator, dpd, { product: prod.id });
+    const { obj, previous } = emulator.store.update<Stripe.Product>(COL.product, prod.id, (x) => {
       x.default_price = price.id;
     });
-    emu.emitEvent('product.updated', obj, previous);
+    emulator.emitEvent('product.updated', obj, previous);
   }
   return prod;
 }
 
-function update({ emu, p, pathParams }: ApiRequest): Stripe.Product {
-  requireProduct(emu, pathParams.id, 'id');
+function update({ emulator, p, pathParams }: ApiRequest): Stripe.Product {
+  requireProduct(emulator, pathParams.id, 'id');
   const dp = p.has('default_price') ? p.strOrNull('default_price') : undefined;
   if (dp) {
-    const price = emu.store.get<Stripe.Price>(COL.price, dp);
+    const price = emulator.store.get<Stripe.Price>(COL.price, dp);
     if (!price || price.product !== pathParams.id) throw notFound('price', dp, 'default_price');
   }
-  const { obj, previous } = emu.store.update<Stripe.Product>(COL.product, pathParams.id, (x) => {
+  const { obj, previous } = emulator.store.update<Stripe.Product>(COL.product, pathParams.id, (x) => {
     applyCommon(x, p);
     if (dp !== undefined) x.default_price = dp;
   });
   if (Object.keys(previous).length > 0) {
-    obj.updated = emu.now();
-    emu.emitEvent('product.updated', obj, previous);
+    obj.updated = emulator.now();
+    emulator.emitEvent('product.updated', obj, previous);
   }
   return obj;
 }
 
-function del({ emu, pathParams }: ApiRequest): unknown {
-  const prod = requireProduct(emu, pathParams.id, 'id');
-  if (emu.store.all<Stripe.Price>(COL.price).some((pr) => pr.product === prod.id)) {
+function del({ emulator, pathParams }: ApiRequest): unknown {
+  const prod = requireProduct(emulator, pathParams.id, 'id');
+  if (emulator.store.all<Stripe.Price>(COL.price).some((pr) => pr.product === prod.id)) {
     throw invalidRequest(
       'This product cannot be deleted because it has one or more user-created prices.',
       undefined,
       'product_has_prices',
     );
   }
-  emu.store.delete(COL.product, prod.id);
-  emu.emitEvent('product.deleted', prod);
-  return rememberDeleted(emu, prod.id, 'product');
+  emulator.store.delete(COL.product, prod.id);
+  emulator.emitEvent('product.deleted', prod);
+  return rememberDeleted(emulator, prod.id, 'product');
 }
 
 function list(req: ApiRequest): unknown {
-  const { emu, p } = req;
+  const { emulator, p } = req;
   const active = p.bool('active');
   const ids = p.strArray('ids');
   const created = p.range('created');
   const shippable = p.bool('shippable');
   const url = p.str('url');
-  const items = emu.store
+  const items = emulator.store
     .all<Stripe.Product>(COL.product)
     .filter(
       (x) =>
@@ -172,13 +176,13 @@ export const routes: Route[] = [
     method: 'GET',
     path: '/v1/products/search',
     params: ['query', 'limit', 'page'],
-    handler: (req) => search(req.emu.store.all<Stripe.Product>(COL.product), req.p, req.path),
+    handler: (req) => search(req.emulator.store.all<Stripe.Product>(COL.product), req.p, req.path),
   },
   {
     method: 'GET',
     path: '/v1/products/:id',
     params: [],
-    handler: ({ emu, pathParams }) => requireProduct(emu, pathParams.id, 'id'),
+    handler: ({ emulator, pathParams }) => requireProduct(emulator, pathParams.id, 'id'),
   },
   {
     method: 'POST',

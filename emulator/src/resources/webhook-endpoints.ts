@@ -57,13 +57,13 @@ function view(we: Stripe.WebhookEndpoint): Stripe.WebhookEndpoint {
   return rest;
 }
 
-function create({ emu, p }: ApiRequest): Stripe.WebhookEndpoint {
+function create({ emulator, p }: ApiRequest): Stripe.WebhookEndpoint {
   const we: Stripe.WebhookEndpoint = {
     id: newId('we'),
     object: 'webhook_endpoint',
     api_version: p.str('api_version') ?? null,
     application: null,
-    created: emu.now(),
+    created: emulator.now(),
     description: p.str('description') ?? null,
     enabled_events: readEvents(p),
     livemode: false,
@@ -72,15 +72,15 @@ function create({ emu, p }: ApiRequest): Stripe.WebhookEndpoint {
     url: readUrl(p),
   };
   const secret = `whsec_${randomBase62(32)}`;
-  emu.store.insert(WE, we);
+  emulator.store.insert(WE, we);
   const rec: WebhookSecretRecord = { id: we.id, secret };
-  emu.store.insert(WEBHOOK_SECRET_COLLECTION, rec);
+  emulator.store.insert(WEBHOOK_SECRET_COLLECTION, rec);
   return { ...we, secret };
 }
 
-function update({ emu, p, pathParams }: ApiRequest): Stripe.WebhookEndpoint {
-  emu.store.require<Stripe.WebhookEndpoint>(WE, pathParams.id, 'webhook endpoint');
-  const { obj } = emu.store.update<Stripe.WebhookEndpoint>(WE, pathParams.id, (we) => {
+function update({ emulator, p, pathParams }: ApiRequest): Stripe.WebhookEndpoint {
+  emulator.store.require<Stripe.WebhookEndpoint>(WE, pathParams.id, 'webhook endpoint');
+  const { obj } = emulator.store.update<Stripe.WebhookEndpoint>(WE, pathParams.id, (we) => {
     if (p.has('url')) we.url = readUrl(p);
     if (p.has('enabled_events')) we.enabled_events = readEvents(p);
     if (p.has('description')) we.description = p.strOrNull('description') ?? null;
@@ -102,14 +102,14 @@ export const routes: Route[] = [
     method: 'GET',
     path: '/v1/webhook_endpoints',
     params: ['limit', 'starting_after', 'ending_before'],
-    handler: (req) => paginate(req.emu.store.all<Stripe.WebhookEndpoint>(WE).map(view), req.p, req.path),
+    handler: (req) => paginate(req.emulator.store.all<Stripe.WebhookEndpoint>(WE).map(view), req.p, req.path),
   },
   {
     method: 'GET',
     path: '/v1/webhook_endpoints/:id',
     params: [],
-    handler: ({ emu, pathParams }) =>
-      view(emu.store.require<Stripe.WebhookEndpoint>(WE, pathParams.id, 'webhook endpoint')),
+    handler: ({ emulator, pathParams }) =>
+      view(emulator.store.require<Stripe.WebhookEndpoint>(WE, pathParams.id, 'webhook endpoint')),
   },
   {
     method: 'POST',
@@ -121,11 +121,11 @@ export const routes: Route[] = [
     method: 'DELETE',
     path: '/v1/webhook_endpoints/:id',
     params: [],
-    handler: ({ emu, pathParams }) => {
-      emu.store.require<Stripe.WebhookEndpoint>(WE, pathParams.id, 'webhook endpoint');
-      emu.store.delete(WE, pathParams.id);
-      emu.store.delete(WEBHOOK_SECRET_COLLECTION, pathParams.id);
-      return rememberDeleted(emu, pathParams.id, 'webhook_endpoint');
+    handler: ({ emulator, pathParams }) => {
+      emulator.store.require<Stripe.WebhookEndpoint>(WE, pathParams.id, 'webhook endpoint');
+      emulator.store.delete(WE, pathParams.id);
+      emulator.store.delete(WEBHOOK_SECRET_COLLECTION, pathParams.id);
+      return rememberDeleted(emulator, pathParams.id, 'webhook_endpoint');
     },
   },
 ];
