@@ -14,12 +14,12 @@ const probe: ResourceModule = {
     {
       method: 'POST',
       path: '/v1/test_probe',
-      handler: async ({ p }) => {
+      handler: async ({ input }) => {
         started();
         await new Promise<void>((r) => {
           release = r;
         });
-        return { id: 'probe', object: 'probe', value: p.str('value') ?? null };
+        return { id: 'probe', object: 'probe', value: input.str('value') ?? null };
       },
     },
   ],

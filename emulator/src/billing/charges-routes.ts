@@ -46,10 +46,10 @@ export const routes: Route[] = [
       'ending_before',
     ],
     handler: (req) => {
-      const { emulator, p } = req;
-      const customer = p.str('customer');
-      const paymentIntent = p.str('payment_intent');
-      const created = p.range('created');
+      const { emulator, input } = req;
+      const customer = input.str('customer');
+      const paymentIntent = input.str('payment_intent');
+      const created = input.range('created');
       const items = emulator.store
         .all<Stripe.Charge>(C.charge)
         .filter(
@@ -58,7 +58,7 @@ export const routes: Route[] = [
             (!paymentIntent || idOf(ch.payment_intent) === paymentIntent) &&
             (!created || created(ch.created)),
         );
-      return paginate(items, p, req.path);
+      return paginate(items, input, req.path);
     },
   },
   {
@@ -73,7 +73,7 @@ export const routes: Route[] = [
     params: ['limit', 'starting_after', 'ending_before'],
     handler: (req) => {
       const charge = requireCharge(req.emulator, req.pathParams.id);
-      return paginate(refundsOfCharge(req.emulator, charge.id), req.p, req.path);
+      return paginate(refundsOfCharge(req.emulator, charge.id), req.input, req.path);
     },
   },
 ];

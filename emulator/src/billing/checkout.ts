@@ -43,14 +43,14 @@ interface SessionExtras {
 const EXTRAS = '_billing_checkout_extras';
 
 function create(req: ApiRequest): Session {
-  const { emulator, p } = req;
+  const { emulator, input } = req;
   learnOrigin(emulator, req.headers.host);
-  const mode = p.oneOf('mode', ['payment', 'subscription', 'setup'] as const);
+  const mode = input.oneOf('mode', ['payment', 'subscription', 'setup'] as const);
   if (!mode) throw invalidRequest('Missing required param: mode.', 'mode', 'parameter_missing');
-  const customerId = p.str('customer') ?? null;
+  const customerId = input.str('customer') ?? null;
   const customer = customerId ? requireCustomer(emulator, customerId) : null;
   const at = now(emulator, customerId);
-  const lineReaders = p.objArray('line_items') ?? [];
+  const lineReaders = input.objArray('line_items') ?? [];
   if (mode !== 'setup' && lineReaders.length === 0) {
     throw invalidRequest('Missing required param: line_items.', 'line_items', 'parameter_missing');
   }
@@ -93,34 +93,34 @@ function create(req: ApiRequest): Session {
     );
   }
   const total = lineItems.reduce((s, l) => s + l.amount_total, 0);
-  const expiresAt = p.int('expires_at') ?? at + 86_400;
+  const expiresAt = input.int('expires_at') ?? at + 86_400;
   if (expiresAt < at + 1800 || expiresAt > at + 86_400) {
     throw invalidRequest(
       'The `expires_at` timestamp must be between 30 minutes and 24 hours from now.',
       'expires_at',
     );
   }
-  const sd = p.obj('subscription_data');
-  const currency = lineItems[0]?.currency ?? p.str('currency') ?? 'usd';
+  const sd = input.obj('subscription_data');
+  const currency = lineItems[0]?.currency ?? input.str('currency') ?? 'usd';
   const session: Session = {
     id: sessionId,
     object: 'checkout.session',
     adaptive_pricing: null,
     after_expiration: null,
-    allow_promotion_codes: p.bool('allow_promotion_codes') ?? null,
+    allow_promotion_codes: input.bool('allow_promotion_codes') ?? null,
     allowed_payment_method_types: null,
     amount_subtotal: mode === 'setup' ? null : total,
     amount_total: mode === 'setup' ? null : total,
     automatic_tax: { enabled: false, liability: null, provider: null, status: null },
     billing_address_collection: null,
-    cancel_url: p.str('cancel_url') ?? null,
-    client_reference_id: p.str('client_reference_id') ?? null,
+    cancel_url: input.str('cancel_url') ?? null,
+    client_reference_id: input.str('client_reference_id') ?? null,
     client_secret: null,
     collected_information: null,
     consent: null,
     consent_collection: null,
     created: at,
-    currency: mode === 'setup' ? (p.str('currency') ?? null) : currency,
+    currency: mode === 'setup' ? (input.str('currency') ?? null) : currency,
     currency_conversion: null,
     custom_fields: [],
     custom_text: {
@@ -133,7 +133,7 @@ function create(req: ApiRequest): Session {
     customer_account: null,
     customer_creation: customer
       ? null
-      : (p.oneOf('customer_creation', ['always', 'if_required'] as const) ??
+      : (input.oneOf('customer_creation', ['always', 'if_required'] as const) ??
         (mode === 'payment' ? 'if_required' : 'always')),
     customer_details: customer
       ? {
@@ -147,7 +147,7 @@ function create(req: ApiRequest): Session {
           tax_ids: [],
         }
       : null,
-    customer_email: p.str('customer_email') ?? null,
+    customer_email: input.str('customer_email') ?? null,
     discounts: [],
     expires_at: expiresAt,
     integration_identifier: null,
@@ -162,7 +162,7 @@ function create(req: ApiRequest): Session {
     livemode: false,
     locale: null,
     managed_payments: null,
-    metadata: p.metadata({}),
+    metadata: input.metadata({}),
     mode,
     origin_context: null,
     payment_intent: null,
@@ -182,13 +182,13 @@ function create(req: ApiRequest): Session {
     status: 'open',
     submit_type: null,
     subscription: null,
-    success_url: p.str('success_url') ?? null,
+    success_url: input.str('success_url') ?? null,
     total_details: mode === 'setup' ? null : { amount_discount: 0, amount_shipping: 0, amount_tax: 0 },
     ui_mode: 'hosted_page',
     url: hostedUrl(emulator, `/checkout/pay/${sessionId}`),
     wallet_options: null,
   };
-  if (!session.success_url && mode !== 'setup' && !p.str('return_url')) {
+  if (!session.success_url && mode !== 'setup' && !input.str('return_url')) {
     throw invalidRequest('Missing required param: success_url.', 'success_url', 'parameter_missing');
   }
   emulator.store.insert(C.checkoutSession, session);
@@ -351,11 +351,11 @@ export function completeSession(
 }
 
 function list(req: ApiRequest): unknown {
-  const { emulator, p } = req;
-  const customer = p.str('customer');
-  const subscription = p.str('subscription');
-  const paymentIntent = p.str('payment_intent');
-  const status = p.str('status');
+  const { emulator, input } = req;
+  const customer = input.str('customer');
+  const subscription = input.str('subscription');
+  const paymentIntent = input.str('payment_intent');
+  const status = input.str('status');
   const items = emulator.store
     .all<Session>(C.checkoutSession)
     .filter(
@@ -365,7 +365,7 @@ function list(req: ApiRequest): unknown {
         (!paymentIntent || idOf(s.payment_intent) === paymentIntent) &&
         (!status || s.status === status),
     );
-  return paginate(items, p, req.path);
+  return paginate(items, input, req.path);
 }
 
 export function setupCheckout(emulator: Emulator): void {
@@ -383,9 +383,9 @@ export const routes: Route[] = [
   {
     method: 'POST',
     path: '/v1/checkout/sessions/:id',
-    handler: ({ emulator, p, pathParams }) => {
+    handler: ({ emulator, input, pathParams }) => {
       const s = requireSession(emulator, pathParams.id);
-      if (p.has('metadata')) s.metadata = p.metadata(s.metadata ?? {});
+      if (input.has('metadata')) s.metadata = input.metadata(s.metadata ?? {});
       emulator.store.put(C.checkoutSession, s);
       return s;
     },
@@ -407,6 +407,6 @@ export const routes: Route[] = [
     method: 'GET',
     path: '/v1/checkout/sessions/:id/line_items',
     handler: (req) =>
-      paginate(requireSession(req.emulator, req.pathParams.id).line_items?.data ?? [], req.p, req.path),
+      paginate(requireSession(req.emulator, req.pathParams.id).line_items?.data ?? [], req.input, req.path),
   },
 ];

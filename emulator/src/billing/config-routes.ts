@@ -14,8 +14,8 @@ export const routes: Route[] = [
   {
     method: 'POST',
     path: '/_emulator/billing/config',
-    handler: ({ emulator, p, params }) => {
-      const patch: Partial<BillingConfig> = p.bool('reset') ? { ...DEFAULT_BILLING_CONFIG } : {};
+    handler: ({ emulator, input, params }) => {
+      const patch: Partial<BillingConfig> = input.bool('reset') ? { ...DEFAULT_BILLING_CONFIG } : {};
       const rawSchedule = params.retry_schedule ?? params.retrySchedule;
       if (rawSchedule !== undefined) {
         const delays =
@@ -27,14 +27,14 @@ export const routes: Route[] = [
         patch.retrySchedule = delays;
       }
       const final =
-        p.oneOf('final_status', ['canceled', 'unpaid', 'past_due'] as const) ??
-        p.oneOf('finalStatus', ['canceled', 'unpaid', 'past_due'] as const);
+        input.oneOf('final_status', ['canceled', 'unpaid', 'past_due'] as const) ??
+        input.oneOf('finalStatus', ['canceled', 'unpaid', 'past_due'] as const);
       if (final) patch.finalStatus = final;
-      const expiry = p.int('incomplete_expiry_seconds');
+      const expiry = input.int('incomplete_expiry_seconds');
       if (expiry !== undefined) patch.incompleteExpirySeconds = expiry;
-      const twe = p.int('trial_will_end_seconds');
+      const twe = input.int('trial_will_end_seconds');
       if (twe !== undefined) patch.trialWillEndSeconds = twe;
-      const grace = p.int('finalization_grace_seconds');
+      const grace = input.int('finalization_grace_seconds');
       if (grace !== undefined && grace < 0)
         throw invalidRequest('finalization_grace_seconds must be 0 or more', 'finalization_grace_seconds');
       if (grace !== undefined) patch.finalizationGraceSeconds = grace;

@@ -200,10 +200,10 @@ function customerOfDispute(emulator: Emulator, d: Dispute): string | null {
 }
 
 /** The text and file evidence of an update, `''` clearing a field. */
-function readEvidence(r: ParamReader): Partial<Record<(typeof EVIDENCE_FIELDS)[number], string | null>> {
+function readEvidence(input: ParamReader): Partial<Record<(typeof EVIDENCE_FIELDS)[number], string | null>> {
   const out: Partial<Record<(typeof EVIDENCE_FIELDS)[number], string | null>> = {};
   for (const field of EVIDENCE_FIELDS) {
-    if (r.has(field)) out[field] = r.strOrNull(field) ?? null;
+    if (input.has(field)) out[field] = input.strOrNull(field) ?? null;
   }
   return out;
 }
@@ -223,19 +223,19 @@ function submit(d: Dispute): void {
   if (d.status === 'warning_needs_response') d.status = 'warning_under_review';
 }
 
-function updateDispute({ emulator, p, pathParams }: ApiRequest): Dispute {
+function updateDispute({ emulator, input, pathParams }: ApiRequest): Dispute {
   const current = requireDispute(emulator, pathParams.id);
-  const evidence = p.obj('evidence');
-  const submitNow = p.bool('submit') ?? true;
-  if ((evidence || p.bool('submit') === true) && !OPEN_STATUSES.includes(current.status)) {
+  const evidence = input.obj('evidence');
+  const submitNow = input.bool('submit') ?? true;
+  if ((evidence || input.bool('submit') === true) && !OPEN_STATUSES.includes(current.status)) {
     throw invalidRequest(
       `This dispute is ${current.status} and can no longer take evidence.`,
       evidence ? 'evidence' : 'submit',
     );
   }
   const { obj, previous } = emulator.store.update<Dispute>(DISPUTES, current.id, (d) => {
-    d.metadata = p.metadata(d.metadata);
-    const method = p.oneOf('intended_submission_method', [
+    d.metadata = input.metadata(d.metadata);
+    const method = input.oneOf('intended_submission_method', [
       'manual',
       'prefer_manual',
       'prefer_smart_disputes',
@@ -246,7 +246,7 @@ function updateDispute({ emulator, p, pathParams }: ApiRequest): Dispute {
       d.evidence = { ...d.evidence, ...readEvidence(evidence) };
       d.evidence_details.has_evidence = true;
     }
-    if ((evidence && submitNow) || p.bool('submit') === true) submit(d);
+    if ((evidence && submitNow) || input.bool('submit') === true) submit(d);
   });
   if (Object.keys(previous).length > 0) emit(emulator, 'charge.dispute.updated', obj, previous);
   const outcome = testOutcome(obj);
@@ -281,10 +281,10 @@ function acceptDispute({ emulator, pathParams }: ApiRequest): Dispute {
 }
 
 function listDisputes(req: ApiRequest): unknown {
-  const { emulator, p } = req;
-  const charge = p.str('charge');
-  const paymentIntent = p.str('payment_intent');
-  const created = p.range('created');
+  const { emulator, input } = req;
+  const charge = input.str('charge');
+  const paymentIntent = input.str('payment_intent');
+  const created = input.range('created');
   const items = emulator.store
     .all<Dispute>(DISPUTES)
     .filter(
@@ -293,7 +293,7 @@ function listDisputes(req: ApiRequest): unknown {
         (!paymentIntent || idOf(d.payment_intent) === paymentIntent) &&
         (!created || created(d.created)),
     );
-  return paginate(items, p, req.path);
+  return paginate(items, input, req.path);
 }
 
 export const routes: Route[] = [

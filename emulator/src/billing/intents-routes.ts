@@ -130,20 +130,20 @@ export const routes: Route[] = [
   {
     method: 'POST',
     path: '/v1/payment_intents',
-    handler: ({ emulator, p }) => {
-      const customer = p.str('customer') ?? null;
+    handler: ({ emulator, input }) => {
+      const customer = input.str('customer') ?? null;
       if (customer) requireCustomer(emulator, customer);
-      const paymentMethodParam = p.str('payment_method');
+      const paymentMethodParam = input.str('payment_method');
       const paymentIntent = newPaymentIntent(emulator, {
-        amount: p.reqInt('amount'),
-        currency: p.reqStr('currency').toLowerCase(),
+        amount: input.reqInt('amount'),
+        currency: input.reqStr('currency').toLowerCase(),
         customer,
-        description: p.str('description') ?? null,
+        description: input.str('description') ?? null,
         paymentMethod: paymentMethodParam ? paymentMethodFor(emulator, paymentMethodParam) : null,
-        metadata: p.metadata({}),
-        setupFutureUsage: p.oneOf('setup_future_usage', ['off_session', 'on_session'] as const) ?? null,
+        metadata: input.metadata({}),
+        setupFutureUsage: input.oneOf('setup_future_usage', ['off_session', 'on_session'] as const) ?? null,
       });
-      if (p.bool('confirm')) return confirmPi(emulator, paymentIntent, undefined);
+      if (input.bool('confirm')) return confirmPi(emulator, paymentIntent, undefined);
       return paymentIntent;
     },
   },
@@ -151,11 +151,11 @@ export const routes: Route[] = [
     method: 'GET',
     path: '/v1/payment_intents',
     handler: (req) => {
-      const customer = req.p.str('customer');
+      const customer = req.input.str('customer');
       const items = req.emulator.store
         .all<Stripe.PaymentIntent>(C.paymentIntent)
         .filter((x) => !customer || idOf(x.customer) === customer);
-      return paginate(items, req.p, req.path);
+      return paginate(items, req.input, req.path);
     },
   },
   {
@@ -166,12 +166,12 @@ export const routes: Route[] = [
   {
     method: 'POST',
     path: '/v1/payment_intents/:id',
-    handler: ({ emulator, p, pathParams }) => {
+    handler: ({ emulator, input, pathParams }) => {
       const paymentIntent = requirePi(emulator, pathParams.id);
       const { obj } = emulator.store.update<Stripe.PaymentIntent>(C.paymentIntent, paymentIntent.id, (x) => {
-        if (p.has('metadata')) x.metadata = p.metadata(x.metadata);
-        if (p.has('description')) x.description = p.strOrNull('description') ?? null;
-        const paymentMethod = p.str('payment_method');
+        if (input.has('metadata')) x.metadata = input.metadata(x.metadata);
+        if (input.has('description')) x.description = input.strOrNull('description') ?? null;
+        const paymentMethod = input.str('payment_method');
         if (paymentMethod) x.payment_method = paymentMethodFor(emulator, paymentMethod);
       });
       return obj;
@@ -180,13 +180,13 @@ export const routes: Route[] = [
   {
     method: 'POST',
     path: '/v1/payment_intents/:id/confirm',
-    handler: ({ emulator, p, pathParams }) =>
-      confirmPi(emulator, requirePi(emulator, pathParams.id), p.str('payment_method')),
+    handler: ({ emulator, input, pathParams }) =>
+      confirmPi(emulator, requirePi(emulator, pathParams.id), input.str('payment_method')),
   },
   {
     method: 'POST',
     path: '/v1/payment_intents/:id/cancel',
-    handler: ({ emulator, p, pathParams }) => {
+    handler: ({ emulator, input, pathParams }) => {
       const paymentIntent = requirePi(emulator, pathParams.id);
       if (paymentIntent.status === 'succeeded') {
         throw invalidRequest(
@@ -195,7 +195,7 @@ export const routes: Route[] = [
           'payment_intent_unexpected_state',
         );
       }
-      const reason = p.str('cancellation_reason') ?? 'requested_by_customer';
+      const reason = input.str('cancellation_reason') ?? 'requested_by_customer';
       cancelPaymentIntent(emulator, paymentIntent, reason);
       return paymentIntent;
     },
@@ -203,17 +203,17 @@ export const routes: Route[] = [
   {
     method: 'POST',
     path: '/v1/setup_intents',
-    handler: ({ emulator, p }) => {
-      const customer = p.str('customer') ?? null;
+    handler: ({ emulator, input }) => {
+      const customer = input.str('customer') ?? null;
       if (customer) requireCustomer(emulator, customer);
-      const paymentMethodParam = p.str('payment_method');
+      const paymentMethodParam = input.str('payment_method');
       const setupIntent = newSetupIntent(emulator, {
         customer,
         paymentMethod: paymentMethodParam ? paymentMethodIdFor(emulator, paymentMethodParam, customer) : null,
-        metadata: p.metadata({}),
-        usage: p.str('usage'),
+        metadata: input.metadata({}),
+        usage: input.str('usage'),
       });
-      if (p.bool('confirm')) return confirmSi(emulator, setupIntent, undefined);
+      if (input.bool('confirm')) return confirmSi(emulator, setupIntent, undefined);
       return setupIntent;
     },
   },
@@ -221,11 +221,11 @@ export const routes: Route[] = [
     method: 'GET',
     path: '/v1/setup_intents',
     handler: (req) => {
-      const customer = req.p.str('customer');
+      const customer = req.input.str('customer');
       const items = req.emulator.store
         .all<Stripe.SetupIntent>(C.setupIntent)
         .filter((x) => !customer || idOf(x.customer) === customer);
-      return paginate(items, req.p, req.path);
+      return paginate(items, req.input, req.path);
     },
   },
   {
@@ -236,8 +236,8 @@ export const routes: Route[] = [
   {
     method: 'POST',
     path: '/v1/setup_intents/:id/confirm',
-    handler: ({ emulator, p, pathParams }) =>
-      confirmSi(emulator, requireSi(emulator, pathParams.id), p.str('payment_method')),
+    handler: ({ emulator, input, pathParams }) =>
+      confirmSi(emulator, requireSi(emulator, pathParams.id), input.str('payment_method')),
   },
   {
     method: 'POST',

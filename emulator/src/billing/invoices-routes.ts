@@ -32,37 +32,38 @@ import { priceAmount } from './pricing';
 import { learnOrigin } from './urls';
 
 function create(req: ApiRequest): Stripe.Invoice {
-  const { emulator, p } = req;
+  const { emulator, input } = req;
   learnOrigin(emulator, req.headers.host);
-  const customer = requireCustomer(emulator, p.reqStr('customer'));
-  const subscriptionId = p.str('subscription');
+  const customer = requireCustomer(emulator, input.reqStr('customer'));
+  const subscriptionId = input.str('subscription');
   const subscription = subscriptionId
     ? emulator.store.require<Stripe.Subscription>(C.subscription, subscriptionId, 'subscription')
     : null;
   const at = now(emulator, customer.id);
-  const pending = p.oneOf('pending_invoice_items_behavior', ['exclude', 'include'] as const) ?? 'exclude';
+  const pending = input.oneOf('pending_invoice_items_behavior', ['exclude', 'include'] as const) ?? 'exclude';
   const collection =
-    p.oneOf('collection_method', ['charge_automatically', 'send_invoice'] as const) ?? 'charge_automatically';
-  const paymentMethod = p.str('default_payment_method');
+    input.oneOf('collection_method', ['charge_automatically', 'send_invoice'] as const) ??
+    'charge_automatically';
+  const paymentMethod = input.str('default_payment_method');
   const invoice = createInvoice(
     emulator,
     {
       customer,
       subscription,
       billingReason: 'manual',
-      currency: p.str('currency') ?? subscription?.currency ?? customer.currency ?? 'usd',
+      currency: input.str('currency') ?? subscription?.currency ?? customer.currency ?? 'usd',
       created: at,
       periodStart: at,
       periodEnd: at,
       collectionMethod: collection,
-      daysUntilDue: p.int('days_until_due') ?? null,
+      daysUntilDue: input.int('days_until_due') ?? null,
       defaultPaymentMethod: paymentMethod
         ? resolvePaymentMethod(emulator, paymentMethod, 'default_payment_method').id
         : null,
-      description: p.str('description') ?? null,
-      metadata: p.metadata({}),
+      description: input.str('description') ?? null,
+      metadata: input.metadata({}),
       // Stripe: auto_advance defaults to false for invoices created through the API.
-      autoAdvance: p.bool('auto_advance') ?? false,
+      autoAdvance: input.bool('auto_advance') ?? false,
     },
     [],
     pending === 'include' ? (subscription ? { subscription: subscription.id } : 'include') : 'exclude',
@@ -71,10 +72,10 @@ function create(req: ApiRequest): Stripe.Invoice {
 }
 
 function update(req: ApiRequest): Stripe.Invoice {
-  const { emulator, p } = req;
+  const { emulator, input } = req;
   const invoice = requireInvoice(emulator, req.pathParams.id);
   const before = structuredClone(invoice);
-  if (p.has('metadata')) invoice.metadata = p.metadata(invoice.metadata ?? {});
+  if (input.has('metadata')) invoice.metadata = input.metadata(invoice.metadata ?? {});
   const draftOnly = [
     'description',
     'default_payment_method',
@@ -84,7 +85,7 @@ function update(req: ApiRequest): Stripe.Invoice {
   ];
   if (
     invoice.status !== 'draft' &&
-    draftOnly.some((k) => p.has(k) && k !== 'description' && k !== 'auto_advance')
+    draftOnly.some((k) => input.has(k) && k !== 'description' && k !== 'auto_advance')
   ) {
     throw invalidRequest(
       'You can only update these fields on a draft invoice.',
@@ -92,10 +93,10 @@ function update(req: ApiRequest): Stripe.Invoice {
       'invoice_not_editable',
     );
   }
-  if (p.has('description')) invoice.description = p.strOrNull('description') ?? null;
-  if (p.has('auto_advance')) invoice.auto_advance = p.bool('auto_advance') ?? invoice.auto_advance;
-  if (p.has('default_payment_method')) {
-    const v = p.strOrNull('default_payment_method');
+  if (input.has('description')) invoice.description = input.strOrNull('description') ?? null;
+  if (input.has('auto_advance')) invoice.auto_advance = input.bool('auto_advance') ?? invoice.auto_advance;
+  if (input.has('default_payment_method')) {
+    const v = input.strOrNull('default_payment_method');
     invoice.default_payment_method = v
       ? resolvePaymentMethod(emulator, v, 'default_payment_method').id
       : null;
@@ -107,11 +108,11 @@ function update(req: ApiRequest): Stripe.Invoice {
 }
 
 function list(req: ApiRequest): unknown {
-  const { emulator, p } = req;
-  const customer = p.str('customer');
-  const subscription = p.str('subscription');
-  const status = p.str('status');
-  const created = p.range('created');
+  const { emulator, input } = req;
+  const customer = input.str('customer');
+  const subscription = input.str('subscription');
+  const status = input.str('status');
+  const created = input.range('created');
   const items = emulator.store
     .all<Stripe.Invoice>(C.invoice)
     .filter(
@@ -121,7 +122,7 @@ function list(req: ApiRequest): unknown {
         (!status || invoice.status === status) &&
         (!created || created(invoice.created)),
     );
-  return paginate(items, p, req.path);
+  return paginate(items, input, req.path);
 }
 
 function remove(req: ApiRequest): unknown {
@@ -142,16 +143,16 @@ function remove(req: ApiRequest): unknown {
 }
 
 function pay(req: ApiRequest): Stripe.Invoice {
-  const { emulator, p } = req;
+  const { emulator, input } = req;
   const invoice = requireInvoice(emulator, req.pathParams.id);
-  const paymentMethodParam = p.str('payment_method');
+  const paymentMethodParam = input.str('payment_method');
   let paymentMethod: string | null = null;
   if (paymentMethodParam) {
     const resolved = resolvePaymentMethod(emulator, paymentMethodParam, 'payment_method');
     if (!resolved.customer) attachPaymentMethod(emulator, resolved.id, customerIdOf(invoice));
     paymentMethod = resolved.id;
   }
-  if (p.bool('paid_out_of_band')) {
+  if (input.bool('paid_out_of_band')) {
     if (invoice.status === 'draft') finalizeInvoice(emulator, invoice);
     invoice.amount_paid = invoice.amount_due;
     invoice.amount_remaining = 0;
@@ -176,32 +177,32 @@ function sendInvoice(req: ApiRequest): Stripe.Invoice {
 // --- invoice items ---------------------------------------------------------------------------
 
 function createItem(req: ApiRequest): Stripe.InvoiceItem {
-  const { emulator, p } = req;
-  const customer = requireCustomer(emulator, p.reqStr('customer'));
+  const { emulator, input } = req;
+  const customer = requireCustomer(emulator, input.reqStr('customer'));
   const at = now(emulator, customer.id);
-  const pricing = p.obj('pricing');
-  const priceId = pricing?.str('price') ?? p.str('price');
+  const pricing = input.obj('pricing');
+  const priceId = pricing?.str('price') ?? input.str('price');
   const price = priceId ? requirePrice(emulator, priceId, pricing ? 'pricing[price]' : 'price') : null;
-  const quantity = p.int('quantity') ?? 1;
-  const amountParam = p.int('amount');
-  const unit = p.int('unit_amount');
+  const quantity = input.int('quantity') ?? 1;
+  const amountParam = input.int('amount');
+  const unit = input.int('unit_amount');
   let amount: number;
   if (price) amount = priceAmount(price, quantity);
   else if (amountParam !== undefined) amount = amountParam;
   else if (unit !== undefined) amount = unit * quantity;
   else throw invalidRequest('Missing required param: amount.', 'amount', 'parameter_missing');
-  const currency = (price?.currency ?? p.str('currency') ?? customer.currency ?? '').toLowerCase();
+  const currency = (price?.currency ?? input.str('currency') ?? customer.currency ?? '').toLowerCase();
   if (!currency) throw invalidRequest('Missing required param: currency.', 'currency', 'parameter_missing');
-  const period = p.obj('period');
-  const invoiceId = p.str('invoice') ?? null;
-  const subscriptionId = p.str('subscription') ?? null;
+  const period = input.obj('period');
+  const invoiceId = input.str('invoice') ?? null;
+  const subscriptionId = input.str('subscription') ?? null;
   if (subscriptionId)
     emulator.store.require<Stripe.Subscription>(C.subscription, subscriptionId, 'subscription');
   const invoiceItem = createInvoiceItem(emulator, {
     customer: customer.id,
     amount,
     currency,
-    description: p.str('description') ?? price?.nickname ?? null,
+    description: input.str('description') ?? price?.nickname ?? null,
     period: period ? { start: period.reqInt('start'), end: period.reqInt('end') } : { start: at, end: at },
     price,
     quantity,
@@ -209,7 +210,7 @@ function createItem(req: ApiRequest): Stripe.InvoiceItem {
     subscription: subscriptionId,
     subscriptionItem: null,
     invoice: invoiceId,
-    metadata: p.metadata({}),
+    metadata: input.metadata({}),
     testClock: idOf(customer.test_clock),
   });
   if (invoiceId) {
@@ -232,7 +233,7 @@ function requireItem(emulator: Emulator, itemId: string): Stripe.InvoiceItem {
 }
 
 function updateItem(req: ApiRequest): Stripe.InvoiceItem {
-  const { emulator, p } = req;
+  const { emulator, input } = req;
   const invoiceItem = requireItem(emulator, req.pathParams.id);
   if (invoiceItem.invoice) {
     const invoice = emulator.store.get<Stripe.Invoice>(C.invoice, idOf(invoiceItem.invoice) ?? '');
@@ -241,9 +242,9 @@ function updateItem(req: ApiRequest): Stripe.InvoiceItem {
   }
   // No event: this API version has no `invoiceitem.updated`.
   const { obj } = emulator.store.update<Stripe.InvoiceItem>(C.invoiceItem, invoiceItem.id, (x) => {
-    if (p.has('metadata')) x.metadata = p.metadata(x.metadata ?? {});
-    if (p.has('description')) x.description = p.strOrNull('description') ?? null;
-    const amount = p.int('amount');
+    if (input.has('metadata')) x.metadata = input.metadata(x.metadata ?? {});
+    if (input.has('description')) x.description = input.strOrNull('description') ?? null;
+    const amount = input.int('amount');
     if (amount !== undefined) {
       x.amount = amount;
       x.net_amount = amount;
@@ -273,10 +274,10 @@ function deleteItem(req: ApiRequest): unknown {
 }
 
 function listItems(req: ApiRequest): unknown {
-  const { emulator, p } = req;
-  const customer = p.str('customer');
-  const invoice = p.str('invoice');
-  const pendingOnly = p.bool('pending');
+  const { emulator, input } = req;
+  const customer = input.str('customer');
+  const invoice = input.str('invoice');
+  const pendingOnly = input.bool('pending');
   const items = emulator.store
     .all<Stripe.InvoiceItem>(C.invoiceItem)
     .filter(
@@ -285,7 +286,7 @@ function listItems(req: ApiRequest): unknown {
         (!invoice || invoiceItem.invoice === invoice) &&
         (pendingOnly === undefined || (invoiceItem.invoice === null) === pendingOnly),
     );
-  return paginate(items, p, req.path);
+  return paginate(items, input, req.path);
 }
 
 export const routes: Route[] = [
@@ -300,7 +301,7 @@ export const routes: Route[] = [
   {
     method: 'GET',
     path: '/v1/invoices/search',
-    handler: (req) => search(req.emulator.store.all<Stripe.Invoice>(C.invoice), req.p, req.path),
+    handler: (req) => search(req.emulator.store.all<Stripe.Invoice>(C.invoice), req.input, req.path),
   },
   {
     method: 'GET',
@@ -334,7 +335,8 @@ export const routes: Route[] = [
   {
     method: 'GET',
     path: '/v1/invoices/:id/lines',
-    handler: (req) => paginate(requireInvoice(req.emulator, req.pathParams.id).lines.data, req.p, req.path),
+    handler: (req) =>
+      paginate(requireInvoice(req.emulator, req.pathParams.id).lines.data, req.input, req.path),
   },
   { method: 'POST', path: '/v1/invoiceitems', handler: createItem, params: ACCEPTED.invoiceItemCreate },
   { method: 'GET', path: '/v1/invoiceitems', handler: listItems },
@@ -352,9 +354,9 @@ export const routes: Route[] = [
     // (https://docs.stripe.com/api/invoice-payment/list): the way, in this API version, from a payment intent
     // (or a charge's) back to the invoice it paid.
     handler: (req) => {
-      const invoice = req.p.str('invoice');
-      const status = req.p.str('status');
-      const payment = req.p.obj('payment');
+      const invoice = req.input.str('invoice');
+      const status = req.input.str('status');
+      const payment = req.input.obj('payment');
       const paymentType = payment?.str('type');
       const paymentIntent = payment?.str('payment_intent');
       const items = req.emulator.store
@@ -366,7 +368,7 @@ export const routes: Route[] = [
             (!paymentType || x.payment.type === paymentType) &&
             (!paymentIntent || idOf(x.payment.payment_intent) === paymentIntent),
         );
-      return paginate(items, req.p, req.path);
+      return paginate(items, req.input, req.path);
     },
   },
   {

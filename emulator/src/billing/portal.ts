@@ -109,8 +109,8 @@ function applyFeatures(f: Features, r: ParamReader | undefined): void {
  * holds for a switch, the portal schedules it for the period end instead of applying it now (the
  * SDK's `ScheduleAtPeriodEnd`); `conditions=''` clears them.
  */
-function readConditions(r: ParamReader): Condition[] {
-  return (r.objArray('conditions') ?? []).map((c) => {
+function readConditions(input: ParamReader): Condition[] {
+  return (input.objArray('conditions') ?? []).map((c) => {
     const type = c.oneOf('type', ['decreasing_item_amount', 'shortening_interval'] as const);
     if (!type) throw missingParam(c.name('type'));
     return { type };
@@ -118,8 +118,8 @@ function readConditions(r: ParamReader): Condition[] {
 }
 
 /** An http(s) URL shown as a link on the portal page, or Stripe's 400 `url_invalid`. */
-function readLink(r: ParamReader, key: string): string | null {
-  const value = r.strOrNull(key) ?? null;
+function readLink(input: ParamReader, key: string): string | null {
+  const value = input.strOrNull(key) ?? null;
   if (value === null) return null;
   let parsed: URL | undefined;
   try {
@@ -128,7 +128,7 @@ function readLink(r: ParamReader, key: string): string | null {
     parsed = undefined;
   }
   if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
-    throw invalidRequest('Not a valid URL', r.name(key), 'url_invalid');
+    throw invalidRequest('Not a valid URL', input.name(key), 'url_invalid');
   }
   return value;
 }
@@ -173,30 +173,31 @@ export function defaultConfiguration(emulator: Emulator): Configuration {
 }
 
 function createConfiguration(req: ApiRequest): Configuration {
-  const { emulator, p } = req;
+  const { emulator, input } = req;
   const c = buildConfiguration(emulator, false);
-  applyFeatures(c.features, p.obj('features'));
-  applyBusinessProfile(c.business_profile, p.obj('business_profile'));
-  c.default_return_url = p.str('default_return_url') ?? null;
-  c.metadata = p.metadata({});
-  c.name = p.str('name') ?? null;
+  applyFeatures(c.features, input.obj('features'));
+  applyBusinessProfile(c.business_profile, input.obj('business_profile'));
+  c.default_return_url = input.str('default_return_url') ?? null;
+  c.metadata = input.metadata({});
+  c.name = input.str('name') ?? null;
   emulator.store.insert(C.portalConfiguration, c);
   emit(emulator, 'billing_portal.configuration.created', c);
   return c;
 }
 
 function updateConfiguration(req: ApiRequest): Configuration {
-  const { emulator, p } = req;
+  const { emulator, input } = req;
   const { obj, previous } = emulator.store.update<Configuration>(
     C.portalConfiguration,
     req.pathParams.id,
     (c) => {
-      applyFeatures(c.features, p.obj('features'));
-      applyBusinessProfile(c.business_profile, p.obj('business_profile'));
-      if (p.has('active')) c.active = p.bool('active') ?? c.active;
-      if (p.has('default_return_url')) c.default_return_url = p.strOrNull('default_return_url') ?? null;
-      if (p.has('metadata')) c.metadata = p.metadata(c.metadata ?? {});
-      if (p.has('name')) c.name = p.strOrNull('name') ?? null;
+      applyFeatures(c.features, input.obj('features'));
+      applyBusinessProfile(c.business_profile, input.obj('business_profile'));
+      if (input.has('active')) c.active = input.bool('active') ?? c.active;
+      if (input.has('default_return_url'))
+        c.default_return_url = input.strOrNull('default_return_url') ?? null;
+      if (input.has('metadata')) c.metadata = input.metadata(c.metadata ?? {});
+      if (input.has('name')) c.name = input.strOrNull('name') ?? null;
       c.updated = now(emulator, null);
     },
     'billing portal configuration',
@@ -206,15 +207,15 @@ function updateConfiguration(req: ApiRequest): Configuration {
 }
 
 function createSession(req: ApiRequest): Stripe.BillingPortal.Session {
-  const { emulator, p } = req;
+  const { emulator, input } = req;
   learnOrigin(emulator, req.headers.host);
-  const customer = requireCustomer(emulator, p.reqStr('customer'));
-  const configId = p.str('configuration');
+  const customer = requireCustomer(emulator, input.reqStr('customer'));
+  const configId = input.str('configuration');
   const config = configId ? requireConfiguration(emulator, configId) : defaultConfiguration(emulator);
   if (!config.active) throw invalidRequest('This configuration is inactive.', 'configuration');
-  const returnUrl = p.str('return_url') ?? config.default_return_url;
+  const returnUrl = input.str('return_url') ?? config.default_return_url;
   const sessionId = newId('bps');
-  const flowData = p.obj('flow_data');
+  const flowData = input.obj('flow_data');
   const flowType = flowData?.oneOf('type', [
     'payment_method_update',
     'subscription_cancel',
@@ -262,8 +263,8 @@ export const routes: Route[] = [
     path: '/v1/billing_portal/configurations',
     handler: (req) => {
       defaultConfiguration(req.emulator);
-      const isDefault = req.p.bool('is_default');
-      const active = req.p.bool('active');
+      const isDefault = req.input.bool('is_default');
+      const active = req.input.bool('active');
       const items = req.emulator.store
         .all<Configuration>(C.portalConfiguration)
         .filter(
@@ -271,7 +272,7 @@ export const routes: Route[] = [
             (isDefault === undefined || c.is_default === isDefault) &&
             (active === undefined || c.active === active),
         );
-      return paginate(items, req.p, req.path);
+      return paginate(items, req.input, req.path);
     },
   },
   {

@@ -58,12 +58,12 @@ function previewInvoice(
 }
 
 export function createPreview(req: ApiRequest): Stripe.Invoice {
-  const { emulator, p } = req;
-  const subscriptionId = p.str('subscription');
+  const { emulator, input } = req;
+  const subscriptionId = input.str('subscription');
   let subscription: Stripe.Subscription | null = subscriptionId
     ? requireSubscription(emulator, subscriptionId)
     : null;
-  const customerId = p.str('customer') ?? (subscription ? customerIdOf(subscription) : undefined);
+  const customerId = input.str('customer') ?? (subscription ? customerIdOf(subscription) : undefined);
   if (!customerId) throw invalidRequest('Missing required param: customer.', 'customer', 'parameter_missing');
   const customer = requireCustomer(emulator, customerId);
   if (!subscription) {
@@ -89,7 +89,7 @@ export function createPreview(req: ApiRequest): Stripe.Invoice {
     return previewInvoice(emulator, customer, null, 'manual', lines, { start: at, end: at });
   }
 
-  const details = p.obj('subscription_details');
+  const details = input.obj('subscription_details');
   const behavior = (details?.oneOf('proration_behavior', [
     'create_prorations',
     'always_invoice',
@@ -114,7 +114,7 @@ export function createPreview(req: ApiRequest): Stripe.Invoice {
     ...structuredClone(subscription),
     items: { ...subscription.items, data: items },
   };
-  const schedule = p.obj('schedule_details');
+  const schedule = input.obj('schedule_details');
   const phaseReaders = schedule?.objArray('phases');
   if (phaseReaders && phaseReaders.length > 1) {
     const nextChanges = readItemChanges(emulator, phaseReaders[1].objArray('items') ?? []);

@@ -36,9 +36,9 @@ function requireRefund(emulator: Emulator, refundId: string): Stripe.Refund {
 }
 
 /** The charge a refund request names, by `charge` or by `payment_intent` (its succeeded charge). */
-function chargeToRefund(emulator: Emulator, p: ParamReader): Stripe.Charge {
-  const chargeId = p.str('charge');
-  const paymentIntentId = p.str('payment_intent');
+function chargeToRefund(emulator: Emulator, input: ParamReader): Stripe.Charge {
+  const chargeId = input.str('charge');
+  const paymentIntentId = input.str('payment_intent');
   if (!chargeId && !paymentIntentId) throw missingParam('charge');
   if (chargeId) {
     const charge = requireCharge(emulator, chargeId, 'charge');
@@ -86,9 +86,9 @@ function displayAmount(minor: number, currency: string): string {
 }
 
 /** The amount to refund: all that is left by default, else `amount` if it fits. */
-function refundAmount(p: ParamReader, charge: Stripe.Charge): number {
+function refundAmount(input: ParamReader, charge: Stripe.Charge): number {
   const left = charge.amount - charge.amount_refunded;
-  const requested = p.int('amount');
+  const requested = input.int('amount');
   if (requested === undefined) return left;
   if (requested <= 0) throw invalidRequest('Invalid positive integer', 'amount');
   if (requested > left) {
@@ -129,10 +129,10 @@ function assertRefundable(emulator: Emulator, charge: Stripe.Charge): void {
   }
 }
 
-function createRefund({ emulator, p }: ApiRequest): Stripe.Refund {
-  const charge = chargeToRefund(emulator, p);
+function createRefund({ emulator, input }: ApiRequest): Stripe.Refund {
+  const charge = chargeToRefund(emulator, input);
   assertRefundable(emulator, charge);
-  const amount = refundAmount(p, charge);
+  const amount = refundAmount(input, charge);
   const customer = idOf(charge.customer);
   const refund: Stripe.Refund = {
     id: id('re'),
@@ -145,10 +145,10 @@ function createRefund({ emulator, p }: ApiRequest): Stripe.Refund {
     customer,
     customer_account: null,
     destination_details: { card: { type: 'refund' }, type: 'card' },
-    metadata: p.metadata({}),
+    metadata: input.metadata({}),
     payment_intent: idOf(charge.payment_intent),
     payment_method: charge.payment_method,
-    reason: p.oneOf('reason', REASONS) ?? null,
+    reason: input.oneOf('reason', REASONS) ?? null,
     receipt_number: null,
     source_transfer_reversal: null,
     status: 'succeeded',
@@ -164,10 +164,10 @@ function createRefund({ emulator, p }: ApiRequest): Stripe.Refund {
   return refund;
 }
 
-function updateRefund({ emulator, p, pathParams }: ApiRequest): Stripe.Refund {
+function updateRefund({ emulator, input, pathParams }: ApiRequest): Stripe.Refund {
   requireRefund(emulator, pathParams.id);
   const { obj, previous } = emulator.store.update<Stripe.Refund>(REFUNDS, pathParams.id, (r) => {
-    r.metadata = p.metadata(r.metadata ?? {});
+    r.metadata = input.metadata(r.metadata ?? {});
   });
   if (Object.keys(previous).length > 0) {
     emit(emulator, 'charge.refund.updated', obj, previous);
@@ -177,10 +177,10 @@ function updateRefund({ emulator, p, pathParams }: ApiRequest): Stripe.Refund {
 }
 
 function listRefunds(req: ApiRequest): unknown {
-  const { emulator, p } = req;
-  const charge = p.str('charge');
-  const paymentIntent = p.str('payment_intent');
-  const created = p.range('created');
+  const { emulator, input } = req;
+  const charge = input.str('charge');
+  const paymentIntent = input.str('payment_intent');
+  const created = input.range('created');
   const items = emulator.store
     .all<Stripe.Refund>(REFUNDS)
     .filter(
@@ -189,7 +189,7 @@ function listRefunds(req: ApiRequest): unknown {
         (!paymentIntent || idOf(r.payment_intent) === paymentIntent) &&
         (!created || created(r.created)),
     );
-  return paginate(items, p, req.path);
+  return paginate(items, input, req.path);
 }
 
 export const routes: Route[] = [

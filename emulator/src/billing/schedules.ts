@@ -140,17 +140,17 @@ interface PhaseInput {
 }
 
 function readPhases(emulator: Emulator, readers: ParamReader[]): PhaseInput[] {
-  return readers.map((r, i) => {
-    const items = (r.objArray('items') ?? []).map((item, j) => {
+  return readers.map((input, i) => {
+    const items = (input.objArray('items') ?? []).map((item, j) => {
       const price = requirePrice(emulator, item.reqStr('price'), `phases[${i}][items][${j}][price]`);
       const quantity = item.int('quantity');
       refuseMeteredQuantity(price, quantity, `phases[${i}][items][${j}]`);
       return { price, quantity };
     });
     if (items.length === 0) throw missingParam(`phases[${i}][items]`);
-    const startRaw = r.intOr('start_date', ['now'] as const);
-    const endRaw = r.intOr('end_date', ['now'] as const);
-    const d = r.obj('duration');
+    const startRaw = input.intOr('start_date', ['now'] as const);
+    const endRaw = input.intOr('end_date', ['now'] as const);
+    const d = input.obj('duration');
     return {
       items,
       startDate: startRaw === undefined || startRaw === 'now' ? null : startRaw,
@@ -161,14 +161,14 @@ function readPhases(emulator: Emulator, readers: ParamReader[]): PhaseInput[] {
             count: d.int('interval_count') ?? 1,
           }
         : null,
-      iterations: r.int('iterations') ?? null,
-      prorationBehavior: r.oneOf('proration_behavior', [
+      iterations: input.int('iterations') ?? null,
+      prorationBehavior: input.oneOf('proration_behavior', [
         'always_invoice',
         'create_prorations',
         'none',
       ] as const),
-      metadata: r.has('metadata') ? r.metadata({}) : undefined,
-      trialEnd: r.int('trial_end') ?? null,
+      metadata: input.has('metadata') ? input.metadata({}) : undefined,
+      trialEnd: input.int('trial_end') ?? null,
     };
   });
 }
@@ -366,10 +366,10 @@ function release(emulator: Emulator, s: Schedule): Schedule {
 }
 
 function create(req: ApiRequest): Schedule {
-  const { emulator, p } = req;
-  const from = p.str('from_subscription');
+  const { emulator, input } = req;
+  const from = input.str('from_subscription');
   if (from) {
-    if (p.has('phases')) {
+    if (input.has('phases')) {
       throw invalidRequest('You cannot set `phases` if `from_subscription` is set.', 'phases');
     }
     const subscription = requireSubscription(emulator, from);
@@ -391,7 +391,7 @@ function create(req: ApiRequest): Schedule {
       subscription,
       [phase],
       'release',
-      p.metadata({}),
+      input.metadata({}),
     );
     emulator.store.insert(C.schedule, schedule);
     emit(emulator, 'subscription_schedule.created', schedule);
@@ -405,11 +405,11 @@ function create(req: ApiRequest): Schedule {
     emit(emulator, 'customer.subscription.updated', obj, previous);
     return schedule;
   }
-  const customer = requireCustomer(emulator, p.reqStr('customer'));
-  const inputs = readPhases(emulator, p.objArray('phases') ?? []);
+  const customer = requireCustomer(emulator, input.reqStr('customer'));
+  const inputs = readPhases(emulator, input.objArray('phases') ?? []);
   if (inputs.length === 0) throw missingParam('phases');
   const at = now(emulator, customer.id);
-  const startRaw = p.intOr('start_date', ['now'] as const);
+  const startRaw = input.intOr('start_date', ['now'] as const);
   if (startRaw !== undefined && startRaw !== 'now' && startRaw > at) {
     throw invalidRequest(
       'The emulator only supports schedules that start now (start_date=now).',
@@ -435,8 +435,16 @@ function create(req: ApiRequest): Schedule {
     metadata: inputs[0].metadata ?? {},
     prorationBehavior: 'create_prorations',
   });
-  const endBehavior = p.oneOf('end_behavior', ['cancel', 'none', 'release', 'renew'] as const) ?? 'release';
-  const schedule = buildSchedule(emulator, customer.id, subscription, phases, endBehavior, p.metadata({}));
+  const endBehavior =
+    input.oneOf('end_behavior', ['cancel', 'none', 'release', 'renew'] as const) ?? 'release';
+  const schedule = buildSchedule(
+    emulator,
+    customer.id,
+    subscription,
+    phases,
+    endBehavior,
+    input.metadata({}),
+  );
   emulator.store.insert(C.schedule, schedule);
   subscription.schedule = schedule.id;
   saveSub(emulator, subscription);
@@ -449,30 +457,30 @@ function subscriptionPaymentMethodFor(customer: Stripe.Customer): string | null 
 }
 
 function update(req: ApiRequest): Schedule {
-  const { emulator, p } = req;
+  const { emulator, input } = req;
   const s = requireSchedule(emulator, req.pathParams.id);
   if (s.status !== 'active' && s.status !== 'not_started') {
     throw invalidRequest(`You cannot update a subscription schedule that is ${s.status}.`);
   }
   const before = structuredClone(s);
-  if (p.has('phases')) {
-    const inputs = readPhases(emulator, p.objArray('phases') ?? []);
+  if (input.has('phases')) {
+    const inputs = readPhases(emulator, input.objArray('phases') ?? []);
     const start = inputs[0]?.startDate ?? s.current_phase?.start_date ?? now(emulator, customerIdOf(s));
     s.phases = resolvePhases(inputs, start);
     s.current_phase = s.phases[0]
       ? { start_date: s.phases[0].start_date, end_date: s.phases[0].end_date }
       : null;
   }
-  const eb = p.oneOf('end_behavior', ['cancel', 'none', 'release', 'renew'] as const);
+  const eb = input.oneOf('end_behavior', ['cancel', 'none', 'release', 'renew'] as const);
   if (eb) s.end_behavior = eb;
-  if (p.has('metadata')) s.metadata = p.metadata(s.metadata ?? {});
+  if (input.has('metadata')) s.metadata = input.metadata(s.metadata ?? {});
   emulator.store.put(C.schedule, s);
   emit(emulator, 'subscription_schedule.updated', s, previousAttributes(before, s));
   return s;
 }
 
 function cancel(req: ApiRequest): Schedule {
-  const { emulator, p } = req;
+  const { emulator, input } = req;
   const s = requireSchedule(emulator, req.pathParams.id);
   if (s.status !== 'active' && s.status !== 'not_started') {
     throw invalidRequest(`You cannot cancel a subscription schedule that is ${s.status}.`);
@@ -483,8 +491,8 @@ function cancel(req: ApiRequest): Schedule {
     : undefined;
   if (subscription && subscription.status !== 'canceled') {
     cancelNow(emulator, subscription, {
-      invoiceNow: p.bool('invoice_now') ?? true,
-      prorate: p.bool('prorate') ?? true,
+      invoiceNow: input.bool('invoice_now') ?? true,
+      prorate: input.bool('prorate') ?? true,
       reason: 'cancellation_requested',
     });
   }
@@ -498,12 +506,12 @@ function cancel(req: ApiRequest): Schedule {
 }
 
 function list(req: ApiRequest): unknown {
-  const { emulator, p } = req;
-  const customer = p.str('customer');
+  const { emulator, input } = req;
+  const customer = input.str('customer');
   const items = emulator.store
     .all<Schedule>(C.schedule)
     .filter((s) => !customer || customerIdOf(s) === customer);
-  return paginate(items, p, req.path);
+  return paginate(items, input, req.path);
 }
 
 export const routes: Route[] = [

@@ -38,50 +38,54 @@ const PAYMENT_BEHAVIORS = [
 ] as const;
 const PRORATION = ['create_prorations', 'always_invoice', 'none'] as const;
 
-function readPrice(emulator: Emulator, r: ParamReader): Stripe.Price {
-  const priceData = r.obj('price_data');
+function readPrice(emulator: Emulator, input: ParamReader): Stripe.Price {
+  const priceData = input.obj('price_data');
   if (priceData) return createPrice(emulator, priceData, { inline: true });
-  const priceId = r.str('price') ?? r.str('plan');
+  const priceId = input.str('price') ?? input.str('plan');
   if (!priceId)
-    throw invalidRequest(`Missing required param: ${r.name('price')}.`, r.name('price'), 'parameter_missing');
-  return requirePrice(emulator, priceId, r.name('price'));
+    throw invalidRequest(
+      `Missing required param: ${input.name('price')}.`,
+      input.name('price'),
+      'parameter_missing',
+    );
+  return requirePrice(emulator, priceId, input.name('price'));
 }
 
-function readTimestampOrNow(p: ParamReader, key: string): number | 'now' | undefined {
-  return p.intOr(key, ['now'] as const);
+function readTimestampOrNow(input: ParamReader, key: string): number | 'now' | undefined {
+  return input.intOr(key, ['now'] as const);
 }
 
 /**
  * Update's `billing_cycle_anchor`: the SDK (endive) sends `billing_cycle_anchor[type]=now`; older
  * clients and the CLI send the bare string. Both are accepted.
  */
-function readAnchorChoice(p: ParamReader): 'now' | 'unchanged' | null {
+function readAnchorChoice(input: ParamReader): 'now' | 'unchanged' | null {
   const choices = ['now', 'unchanged'] as const;
-  const hash = p.raw.billing_cycle_anchor;
+  const hash = input.raw.billing_cycle_anchor;
   if (hash !== undefined && typeof hash !== 'string')
-    return p.obj('billing_cycle_anchor')?.oneOf('type', choices) ?? null;
-  return p.oneOf('billing_cycle_anchor', choices) ?? null;
+    return input.obj('billing_cycle_anchor')?.oneOf('type', choices) ?? null;
+  return input.oneOf('billing_cycle_anchor', choices) ?? null;
 }
 
 /**
  * `cancel_at`: a timestamp, `''` to clear, or (since 2025) `max_period_end` / `min_period_end` /
  * `max_billed_until`, which all mean the current period's end here (one period per subscription).
  */
-function readCancelAt(p: ParamReader): number | 'period_end' | null | undefined {
-  const v = p.str('cancel_at');
+function readCancelAt(input: ParamReader): number | 'period_end' | null | undefined {
+  const v = input.str('cancel_at');
   if (v === undefined) return undefined;
   if (v === '') return null;
   if (v === 'max_period_end' || v === 'min_period_end' || v === 'max_billed_until') return 'period_end';
-  return p.int('cancel_at');
+  return input.int('cancel_at');
 }
 
 /** A `pm_card_*` test id or an existing pm; test ids become a new pm attached to the customer. */
 function readPaymentMethod(
   emulator: Emulator,
-  p: ParamReader,
+  input: ParamReader,
   customerId: string,
 ): string | null | undefined {
-  const v = p.strOrNull('default_payment_method');
+  const v = input.strOrNull('default_payment_method');
   if (v === undefined || v === null) return v;
   const paymentMethod = resolvePaymentMethod(emulator, v, 'default_payment_method');
   if (paymentMethod.customer && paymentMethod.customer !== customerId) {
@@ -102,11 +106,11 @@ function readSaveDefaultPaymentMethod(params: ParamReader): SaveDefaultPaymentMe
 }
 
 function create(req: ApiRequest): Stripe.Subscription {
-  const { emulator, p } = req;
+  const { emulator, input } = req;
   learnOrigin(emulator, req.headers.host);
-  const customer = requireCustomer(emulator, p.reqStr('customer'));
+  const customer = requireCustomer(emulator, input.reqStr('customer'));
   const at = now(emulator, customer.id);
-  const items: ItemInput[] = (p.objArray('items') ?? []).map((r, i) => {
+  const items: ItemInput[] = (input.objArray('items') ?? []).map((r, i) => {
     const price = readPrice(emulator, r);
     const quantity = r.int('quantity');
     refuseMeteredQuantity(price, quantity, `items[${i}]`);
@@ -114,8 +118,8 @@ function create(req: ApiRequest): Stripe.Subscription {
   });
   if (items.length === 0)
     throw invalidRequest('Missing required param: items.', 'items', 'parameter_missing');
-  const trialEndRaw = readTimestampOrNow(p, 'trial_end');
-  const trialDays = p.int('trial_period_days');
+  const trialEndRaw = readTimestampOrNow(input, 'trial_end');
+  const trialDays = input.int('trial_period_days');
   let trialEnd: number | null = null;
   if (trialEndRaw === 'now') trialEnd = null;
   else if (trialEndRaw !== undefined) {
@@ -126,88 +130,91 @@ function create(req: ApiRequest): Stripe.Subscription {
       );
     trialEnd = trialEndRaw;
   } else if (trialDays !== undefined && trialDays > 0) trialEnd = at + trialDays * 86_400;
-  const ts = p.obj('trial_settings')?.obj('end_behavior');
-  const anchor = p.int('billing_cycle_anchor');
+  const ts = input.obj('trial_settings')?.obj('end_behavior');
+  const anchor = input.int('billing_cycle_anchor');
   if (anchor !== undefined && anchor < at) {
     throw invalidRequest('billing_cycle_anchor cannot be in the past.', 'billing_cycle_anchor');
   }
-  const cancelAt = readCancelAt(p);
+  const cancelAt = readCancelAt(input);
   return createSubscription(emulator, {
     customer,
     items,
     trialEnd,
-    trialFromPlan: p.bool('trial_from_plan') ?? false,
+    trialFromPlan: input.bool('trial_from_plan') ?? false,
     missingPaymentMethod:
       ts?.oneOf('missing_payment_method', ['cancel', 'create_invoice', 'pause'] as const) ?? 'create_invoice',
-    paymentBehavior: (p.oneOf('payment_behavior', PAYMENT_BEHAVIORS) ??
+    paymentBehavior: (input.oneOf('payment_behavior', PAYMENT_BEHAVIORS) ??
       'allow_incomplete') as PaymentBehavior,
-    defaultPaymentMethod: readPaymentMethod(emulator, p, customer.id) ?? null,
+    defaultPaymentMethod: readPaymentMethod(emulator, input, customer.id) ?? null,
     billingCycleAnchor: anchor ?? null,
     cancelAt: cancelAt ?? null,
-    cancelAtPeriodEnd: p.bool('cancel_at_period_end') ?? false,
+    cancelAtPeriodEnd: input.bool('cancel_at_period_end') ?? false,
     collectionMethod:
-      p.oneOf('collection_method', ['charge_automatically', 'send_invoice'] as const) ??
+      input.oneOf('collection_method', ['charge_automatically', 'send_invoice'] as const) ??
       'charge_automatically',
-    daysUntilDue: p.int('days_until_due') ?? null,
-    description: p.str('description') ?? null,
-    metadata: p.metadata({}),
-    prorationBehavior: (p.oneOf('proration_behavior', PRORATION) ?? 'create_prorations') as ProrationBehavior,
-    saveDefaultPaymentMethod: readSaveDefaultPaymentMethod(p),
+    daysUntilDue: input.int('days_until_due') ?? null,
+    description: input.str('description') ?? null,
+    metadata: input.metadata({}),
+    prorationBehavior: (input.oneOf('proration_behavior', PRORATION) ??
+      'create_prorations') as ProrationBehavior,
+    saveDefaultPaymentMethod: readSaveDefaultPaymentMethod(input),
   });
 }
 
 export function readItemChanges(emulator: Emulator, readers: ParamReader[]): ItemChange[] {
-  return readers.map((r, i) => {
-    const price = r.has('price') || r.has('price_data') || r.has('plan') ? readPrice(emulator, r) : null;
-    const quantity = r.int('quantity');
+  return readers.map((input, i) => {
+    const price =
+      input.has('price') || input.has('price_data') || input.has('plan') ? readPrice(emulator, input) : null;
+    const quantity = input.int('quantity');
     if (price) refuseMeteredQuantity(price, quantity, `items[${i}]`);
     return {
-      id: r.str('id') ?? null,
+      id: input.str('id') ?? null,
       price,
       quantity,
-      deleted: r.bool('deleted') ?? false,
-      metadata: r.has('metadata') ? r.metadata({}) : undefined,
+      deleted: input.bool('deleted') ?? false,
+      metadata: input.has('metadata') ? input.metadata({}) : undefined,
     };
   });
 }
 
 function update(req: ApiRequest): Stripe.Subscription {
-  const { emulator, p } = req;
+  const { emulator, input } = req;
   learnOrigin(emulator, req.headers.host);
   const subscription = requireSubscription(emulator, req.pathParams.id);
   const customerId = customerIdOf(subscription);
-  const pc = p.raw.pause_collection;
+  const pc = input.raw.pause_collection;
   let pauseCollection: Stripe.Subscription.PauseCollection | null | undefined;
   if (pc === '') pauseCollection = null;
   else if (pc !== undefined) {
-    const r = p.obj('pause_collection');
+    const r = input.obj('pause_collection');
     pauseCollection = {
       behavior: r?.oneOf('behavior', ['keep_as_draft', 'mark_uncollectible', 'void'] as const) ?? 'void',
       resumes_at: r?.int('resumes_at') ?? null,
     };
   }
   return updateSubscription(emulator, subscription, {
-    items: readItemChanges(emulator, p.objArray('items') ?? []),
-    prorationBehavior: (p.oneOf('proration_behavior', PRORATION) ?? 'create_prorations') as ProrationBehavior,
-    prorationDate: p.int('proration_date') ?? null,
-    billingCycleAnchor: readAnchorChoice(p),
-    cancelAtPeriodEnd: p.bool('cancel_at_period_end'),
-    cancelAt: readCancelAt(p),
-    trialEnd: readTimestampOrNow(p, 'trial_end'),
-    defaultPaymentMethod: readPaymentMethod(emulator, p, customerId),
-    metadata: p.has('metadata') ? p.metadata(subscription.metadata) : undefined,
-    description: p.has('description') ? (p.strOrNull('description') ?? null) : undefined,
+    items: readItemChanges(emulator, input.objArray('items') ?? []),
+    prorationBehavior: (input.oneOf('proration_behavior', PRORATION) ??
+      'create_prorations') as ProrationBehavior,
+    prorationDate: input.int('proration_date') ?? null,
+    billingCycleAnchor: readAnchorChoice(input),
+    cancelAtPeriodEnd: input.bool('cancel_at_period_end'),
+    cancelAt: readCancelAt(input),
+    trialEnd: readTimestampOrNow(input, 'trial_end'),
+    defaultPaymentMethod: readPaymentMethod(emulator, input, customerId),
+    metadata: input.has('metadata') ? input.metadata(subscription.metadata) : undefined,
+    description: input.has('description') ? (input.strOrNull('description') ?? null) : undefined,
     pauseCollection,
-    paymentBehavior: (p.oneOf('payment_behavior', PAYMENT_BEHAVIORS) ??
+    paymentBehavior: (input.oneOf('payment_behavior', PAYMENT_BEHAVIORS) ??
       'allow_incomplete') as PaymentBehavior,
-    saveDefaultPaymentMethod: readSaveDefaultPaymentMethod(p),
+    saveDefaultPaymentMethod: readSaveDefaultPaymentMethod(input),
   });
 }
 
 function cancel(req: ApiRequest): Stripe.Subscription {
-  const { emulator, p } = req;
+  const { emulator, input } = req;
   const subscription = requireSubscription(emulator, req.pathParams.id);
-  const details = p.obj('cancellation_details');
+  const details = input.obj('cancellation_details');
   if (details) {
     subscription.cancellation_details = {
       comment: details.str('comment') ?? null,
@@ -217,20 +224,20 @@ function cancel(req: ApiRequest): Stripe.Subscription {
     };
   }
   return cancelNow(emulator, subscription, {
-    invoiceNow: p.bool('invoice_now') ?? false,
-    prorate: p.bool('prorate') ?? false,
+    invoiceNow: input.bool('invoice_now') ?? false,
+    prorate: input.bool('prorate') ?? false,
     reason: 'cancellation_requested',
     dropPendingProrations: true,
   });
 }
 
 function list(req: ApiRequest): unknown {
-  const { emulator, p } = req;
-  const customer = p.str('customer');
-  const price = p.str('price');
-  const status = p.str('status');
-  const created = p.range('created');
-  const testClock = p.str('test_clock');
+  const { emulator, input } = req;
+  const customer = input.str('customer');
+  const price = input.str('price');
+  const status = input.str('status');
+  const created = input.range('created');
+  const testClock = input.str('test_clock');
   const items = emulator.store.all<Stripe.Subscription>(C.subscription).filter((s) => {
     if (customer && customerIdOf(s) !== customer) return false;
     if (price && !s.items.data.some((i) => i.price.id === price)) return false;
@@ -243,7 +250,7 @@ function list(req: ApiRequest): unknown {
     if (status === 'ended') return s.status === 'canceled' || s.status === 'incomplete_expired';
     return s.status === status;
   });
-  return paginate(items, p, req.path);
+  return paginate(items, input, req.path);
 }
 
 // --- subscription items ----------------------------------------------------------------------
@@ -263,17 +270,18 @@ function itemWrite(
   req: ApiRequest,
   change: (subscription: Stripe.Subscription) => ItemChange,
 ): Stripe.SubscriptionItem | { id: string; object: string; deleted: true } {
-  const { emulator, p } = req;
+  const { emulator, input } = req;
   const subscriptionId = req.pathParams.id
     ? findItem(emulator, req.pathParams.id).subscription.id
-    : p.reqStr('subscription');
+    : input.reqStr('subscription');
   const subscription = requireSubscription(emulator, subscriptionId);
   const ch = change(subscription);
   const before = new Set(subscription.items.data.map((i) => i.id));
   updateSubscription(emulator, subscription, {
     items: [ch],
-    prorationBehavior: (p.oneOf('proration_behavior', PRORATION) ?? 'create_prorations') as ProrationBehavior,
-    prorationDate: p.int('proration_date') ?? null,
+    prorationBehavior: (input.oneOf('proration_behavior', PRORATION) ??
+      'create_prorations') as ProrationBehavior,
+    prorationDate: input.int('proration_date') ?? null,
     billingCycleAnchor: null,
     cancelAtPeriodEnd: undefined,
     cancelAt: undefined,
@@ -282,7 +290,7 @@ function itemWrite(
     metadata: undefined,
     description: undefined,
     pauseCollection: undefined,
-    paymentBehavior: (p.oneOf('payment_behavior', PAYMENT_BEHAVIORS) ??
+    paymentBehavior: (input.oneOf('payment_behavior', PAYMENT_BEHAVIORS) ??
       'allow_incomplete') as PaymentBehavior,
   });
   if (ch.deleted && ch.id) return { id: ch.id, object: 'subscription_item', deleted: true };
@@ -300,20 +308,20 @@ const itemRoutes: Route[] = [
     params: ACCEPTED.itemCreate,
     handler: (req) =>
       itemWrite(req, () => {
-        const price = readPrice(req.emulator, req.p);
-        const quantity = req.p.int('quantity');
+        const price = readPrice(req.emulator, req.input);
+        const quantity = req.input.int('quantity');
         if (quantity !== undefined && isMetered(price)) {
           throw invalidRequest('Quantity should not be specified where usage_type is `metered`.', 'quantity');
         }
-        return { id: null, price, quantity, deleted: false, metadata: req.p.metadata({}) };
+        return { id: null, price, quantity, deleted: false, metadata: req.input.metadata({}) };
       }),
   },
   {
     method: 'GET',
     path: '/v1/subscription_items',
     handler: (req) => {
-      const subscription = requireSubscription(req.emulator, req.p.reqStr('subscription'));
-      return paginate([...subscription.items.data].reverse(), req.p, req.path);
+      const subscription = requireSubscription(req.emulator, req.input.reqStr('subscription'));
+      return paginate([...subscription.items.data].reverse(), req.input, req.path);
     },
   },
   {
@@ -328,11 +336,12 @@ const itemRoutes: Route[] = [
     handler: (req) =>
       itemWrite(req, () => ({
         id: req.pathParams.id,
-        price: req.p.has('price') || req.p.has('price_data') ? readPrice(req.emulator, req.p) : null,
-        quantity: req.p.int('quantity'),
+        price:
+          req.input.has('price') || req.input.has('price_data') ? readPrice(req.emulator, req.input) : null,
+        quantity: req.input.int('quantity'),
         deleted: false,
-        metadata: req.p.has('metadata')
-          ? req.p.metadata(findItem(req.emulator, req.pathParams.id).item.metadata)
+        metadata: req.input.has('metadata')
+          ? req.input.metadata(findItem(req.emulator, req.pathParams.id).item.metadata)
           : undefined,
       })),
   },
@@ -357,7 +366,8 @@ export const routes: Route[] = [
   {
     method: 'GET',
     path: '/v1/subscriptions/search',
-    handler: (req) => search(req.emulator.store.all<Stripe.Subscription>(C.subscription), req.p, req.path),
+    handler: (req) =>
+      search(req.emulator.store.all<Stripe.Subscription>(C.subscription), req.input, req.path),
   },
   {
     method: 'GET',

@@ -44,9 +44,9 @@ export const routes: Route[] = [
     // Body: `seconds` (relative) or `to` (absolute unix seconds). Runs what time brings.
     method: 'POST',
     path: '/_emulator/clock/advance',
-    handler: async ({ emulator, p }) => {
-      const seconds = p.int('seconds');
-      const to = p.int('to');
+    handler: async ({ emulator, input }) => {
+      const seconds = input.int('seconds');
+      const to = input.int('to');
       if (seconds === undefined && to === undefined) throw invalidRequest('give seconds or to', 'seconds');
       if (seconds !== undefined && seconds < 0)
         throw invalidRequest('the clock only moves forward', 'seconds');
@@ -83,9 +83,9 @@ export const routes: Route[] = [
     // Any subset of WebhookMode; `reset=true` restores the defaults first.
     method: 'POST',
     path: '/_emulator/webhooks/mode',
-    handler: ({ emulator, params, p }) => {
+    handler: ({ emulator, params, input }) => {
       const base: WebhookMode = bool(params.reset) ? { ...DEFAULT_MODE } : { ...emulator.webhooks.mode };
-      const order = p.oneOf('order', ['in_order', 'reverse', 'shuffle'] as const);
+      const order = input.oneOf('order', ['in_order', 'reverse', 'shuffle'] as const);
       if (order) base.order = order;
       const window = num(params.window, 'window');
       if (window !== undefined) base.window = Math.max(1, Math.floor(window));
@@ -97,7 +97,7 @@ export const routes: Route[] = [
       if (concurrent !== undefined) base.concurrent = concurrent;
       const timeout = num(params.timeout_ms, 'timeout_ms');
       if (timeout !== undefined) base.timeout_ms = timeout;
-      const schedule = p.strArray('retry_schedule_ms');
+      const schedule = input.strArray('retry_schedule_ms');
       if (schedule) base.retry_schedule_ms = schedule.map((s) => num(s, 'retry_schedule_ms') ?? 0);
       emulator.webhooks.mode = base;
       return base;
@@ -116,10 +116,10 @@ export const routes: Route[] = [
     // Delivery attempts, oldest first; filter with `event`, `endpoint`, `type`.
     method: 'GET',
     path: '/_emulator/webhooks/deliveries',
-    handler: ({ emulator, p }) => {
-      const event = p.str('event');
-      const endpoint = p.str('endpoint');
-      const type = p.str('type');
+    handler: ({ emulator, input }) => {
+      const event = input.str('event');
+      const endpoint = input.str('endpoint');
+      const type = input.str('type');
       const data = emulator.store
         .all<DeliveryAttempt>(DELIVERY_COLLECTION)
         .reverse()

@@ -15,7 +15,7 @@ export interface ApiRequest {
   /** Decoded body (POST) or query string (GET/DELETE), `expand` included. */
   params: Params;
   /** Validating reader over `params`. */
-  p: ParamReader;
+  input: ParamReader;
   /** `expand[]` values of the request (the router applies them to the returned object). */
   expand: string[];
   headers: IncomingHttpHeaders;

@@ -92,14 +92,14 @@ export function matchesQuery(obj: unknown, query: string): boolean {
 }
 
 /** Runs `query` (param `query`) over `items` (newest first) with `page`/`limit` pagination. */
-export function search<T>(items: T[], p: ParamReader, url: string): SearchResult<T> {
-  const query = p.reqStr('query');
+export function search<T>(items: T[], input: ParamReader, url: string): SearchResult<T> {
+  const query = input.reqStr('query');
   const { clauses, joiner } = parseSearchQuery(query);
   const hits = items.filter((o) =>
     joiner === 'AND' ? clauses.every((c) => test(o, c)) : clauses.some((c) => test(o, c)),
   );
-  const limit = readLimit(p);
-  const page = p.str('page');
+  const limit = readLimit(input);
+  const page = input.str('page');
   let start = 0;
   if (page) {
     const decoded = Number(Buffer.from(page, 'base64url').toString('utf8').replace(/^off:/, ''));

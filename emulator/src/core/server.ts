@@ -205,21 +205,21 @@ async function handle(
     }
   }
 
-  const p = new ParamReader(params);
+  const input = new ParamReader(params);
   let response: HttpResponse;
   try {
     if (route.params) {
       const unknown = Object.keys(params).find((k) => k !== 'expand' && !route.params?.includes(k));
       if (unknown !== undefined) throw unknownParam(unknown);
     }
-    const expand = p.strArray('expand') ?? [];
+    const expand = input.strArray('expand') ?? [];
     const apiReq: ApiRequest = {
       emulator,
       method,
       path,
       pathParams: match.kind === 'found' ? match.pathParams : {},
       params,
-      p,
+      input,
       expand,
       headers: req.headers,
       requestId,

@@ -84,10 +84,10 @@ function showPage(req: ApiRequest): HttpResponse {
 }
 
 function submitPage(req: ApiRequest): HttpResponse {
-  const { emulator, p } = req;
+  const { emulator, input } = req;
   const session = requireSession(emulator, req.pathParams.id);
-  const card = (p.str('card') ?? '').replace(/[\s-]/g, '');
-  const email = p.str('email') || null;
+  const card = (input.str('card') ?? '').replace(/[\s-]/g, '');
+  const email = input.str('email') || null;
   try {
     if (!card) throw invalidRequest('Your card number is incomplete.', 'card');
     const done = completeWithCard(emulator, session, card, email);
@@ -99,7 +99,7 @@ function submitPage(req: ApiRequest): HttpResponse {
     const msg = errorMessage(e);
     if (msg === null) throw e;
     return HttpResponse.html(
-      form(requireSession(emulator, session.id), msg, p.str('card') ?? '', email ?? ''),
+      form(requireSession(emulator, session.id), msg, input.str('card') ?? '', email ?? ''),
       402,
     );
   }
@@ -111,10 +111,10 @@ export const routes: Route[] = [
   {
     method: 'POST',
     path: '/_emulator/checkout/sessions/:id/complete',
-    handler: ({ emulator, p, pathParams }) => {
+    handler: ({ emulator, input, pathParams }) => {
       const session = requireSession(emulator, pathParams.id);
-      const card = (p.str('card') ?? '4242424242424242').replace(/[\s-]/g, '');
-      return completeWithCard(emulator, session, card, p.str('email') ?? null);
+      const card = (input.str('card') ?? '4242424242424242').replace(/[\s-]/g, '');
+      return completeWithCard(emulator, session, card, input.str('email') ?? null);
     },
   },
   {
@@ -126,16 +126,16 @@ export const routes: Route[] = [
   {
     method: 'POST',
     path: '/v1/payment_pages/:id/confirm',
-    handler: ({ emulator, p, pathParams }) => {
+    handler: ({ emulator, input, pathParams }) => {
       const session = requireSession(emulator, pathParams.id);
-      const expected = p.int('expected_amount');
+      const expected = input.int('expected_amount');
       if (expected !== undefined && session.amount_total !== null && expected !== session.amount_total) {
         throw invalidRequest(
           `The expected_amount (${expected}) does not match the session's amount (${session.amount_total}).`,
           'expected_amount',
         );
       }
-      const paymentMethod = resolvePaymentMethod(emulator, p.reqStr('payment_method'), 'payment_method');
+      const paymentMethod = resolvePaymentMethod(emulator, input.reqStr('payment_method'), 'payment_method');
       if (session.customer && !paymentMethod.customer)
         attachPaymentMethod(emulator, paymentMethod.id, String(session.customer));
       return completeSession(

@@ -218,9 +218,9 @@ export const routes: Route[] = [
   {
     method: 'POST',
     path: '/portal/:id/cancel',
-    handler: action(({ emulator, p }, { config, customer }) => {
+    handler: action(({ emulator, input }, { config, customer }) => {
       if (!config.features.subscription_cancel.enabled) throw invalidRequest('Cancelling is not enabled.');
-      const subscription = ownSubscription(emulator, customer, p.str('subscription'));
+      const subscription = ownSubscription(emulator, customer, input.str('subscription'));
       if (config.features.subscription_cancel.mode === 'immediately') {
         const prorate = config.features.subscription_cancel.proration_behavior !== 'none';
         cancelNow(emulator, subscription, { invoiceNow: false, prorate, reason: 'cancellation_requested' });
@@ -237,8 +237,8 @@ export const routes: Route[] = [
   {
     method: 'POST',
     path: '/portal/:id/renew',
-    handler: action(({ emulator, p }, { customer }) => {
-      const subscription = ownSubscription(emulator, customer, p.str('subscription'));
+    handler: action(({ emulator, input }, { customer }) => {
+      const subscription = ownSubscription(emulator, customer, input.str('subscription'));
       updateSubscription(emulator, subscription, {
         ...noChanges(),
         items: [],
@@ -250,11 +250,11 @@ export const routes: Route[] = [
   {
     method: 'POST',
     path: '/portal/:id/switch',
-    handler: action(({ emulator, p }, { config, customer }) => {
+    handler: action(({ emulator, input }, { config, customer }) => {
       const su = config.features.subscription_update;
       if (!su.enabled) throw invalidRequest('Switching plans is not enabled.');
-      const subscription = ownSubscription(emulator, customer, p.str('subscription'));
-      const priceId = p.reqStr('price');
+      const subscription = ownSubscription(emulator, customer, input.str('subscription'));
+      const priceId = input.reqStr('price');
       const allowed = (su.products ?? []).some((pr) => pr.prices.includes(priceId));
       if (!allowed) throw invalidRequest('This price is not offered in the portal.', 'price');
       const price = emulator.store.require<Stripe.Price>(C.price, priceId, 'price');
@@ -293,10 +293,13 @@ export const routes: Route[] = [
   {
     method: 'POST',
     path: '/portal/:id/payment-method',
-    handler: action(({ emulator, p }, { config, customer }) => {
+    handler: action(({ emulator, input }, { config, customer }) => {
       if (!config.features.payment_method_update.enabled)
         throw invalidRequest('Updating the payment method is not enabled.');
-      const paymentMethod = createCardPaymentMethod(emulator, (p.str('card') ?? '').replace(/[\s-]/g, ''));
+      const paymentMethod = createCardPaymentMethod(
+        emulator,
+        (input.str('card') ?? '').replace(/[\s-]/g, ''),
+      );
       attachPaymentMethod(emulator, paymentMethod.id, customer.id);
       const { obj, previous } = emulator.store.update<Stripe.Customer>(C.customer, customer.id, (c) => {
         c.invoice_settings.default_payment_method = paymentMethod.id;

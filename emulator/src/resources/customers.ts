@@ -107,26 +107,26 @@ function checkDefaultPm(
 }
 
 /** Fields shared by create and update. */
-function applyCommon(c: Stripe.Customer, p: ParamReader): void {
+function applyCommon(c: Stripe.Customer, input: ParamReader): void {
   for (const k of ['email', 'description', 'phone', 'name', 'invoice_prefix'] as const) {
-    if (p.has(k)) c[k] = p.strOrNull(k) ?? null;
+    if (input.has(k)) c[k] = input.strOrNull(k) ?? null;
   }
-  if (p.has('balance')) c.balance = p.int('balance') ?? 0;
-  if (p.has('address')) c.address = readAddress(p.obj('address'));
-  if (p.has('shipping')) c.shipping = readShipping(p.obj('shipping'));
-  if (p.has('preferred_locales')) c.preferred_locales = p.strArray('preferred_locales') ?? [];
-  const te = p.oneOf('tax_exempt', ['none', 'exempt', 'reverse'] as const);
+  if (input.has('balance')) c.balance = input.int('balance') ?? 0;
+  if (input.has('address')) c.address = readAddress(input.obj('address'));
+  if (input.has('shipping')) c.shipping = readShipping(input.obj('shipping'));
+  if (input.has('preferred_locales')) c.preferred_locales = input.strArray('preferred_locales') ?? [];
+  const te = input.oneOf('tax_exempt', ['none', 'exempt', 'reverse'] as const);
   if (te) c.tax_exempt = te;
-  if (p.has('next_invoice_sequence')) c.next_invoice_sequence = p.int('next_invoice_sequence');
-  c.metadata = p.metadata(c.metadata);
-  const is = p.obj('invoice_settings');
+  if (input.has('next_invoice_sequence')) c.next_invoice_sequence = input.int('next_invoice_sequence');
+  c.metadata = input.metadata(c.metadata);
+  const is = input.obj('invoice_settings');
   if (is) {
     if (is.has('footer')) c.invoice_settings.footer = is.strOrNull('footer') ?? null;
   }
 }
 
-function create({ emulator, p }: ApiRequest): Stripe.Customer {
-  const clockId = p.str('test_clock');
+function create({ emulator, input }: ApiRequest): Stripe.Customer {
+  const clockId = input.str('test_clock');
   let created = emulator.now();
   if (clockId) {
     const clock = emulator.store.get<{ frozen_time: number }>(COL.testClock, clockId);
@@ -136,12 +136,12 @@ function create({ emulator, p }: ApiRequest): Stripe.Customer {
   const id = newId('cus', 14);
   // Resolve payment methods first so a decline leaves nothing behind. The same test id in
   // `payment_method` and `invoice_settings[default_payment_method]` is one new pm (see facts §6).
-  const paymentMethodParam = p.str('payment_method');
+  const paymentMethodParam = input.str('payment_method');
   const paymentMethod = paymentMethodParam
     ? resolvePaymentMethod(emulator, paymentMethodParam, 'payment_method')
     : undefined;
   if (paymentMethod) assertAttachable(emulator, paymentMethod.id);
-  const defaultParam = p.obj('invoice_settings')?.str('default_payment_method');
+  const defaultParam = input.obj('invoice_settings')?.str('default_payment_method');
   let defaultPm: string | null = null;
   if (defaultParam) {
     if (paymentMethod && (defaultParam === paymentMethodParam || defaultParam === paymentMethod.id))
@@ -178,8 +178,8 @@ function create({ emulator, p }: ApiRequest): Stripe.Customer {
     tax_exempt: 'none',
     test_clock: clockId ?? null,
   };
-  applyCommon(c, p);
-  const source = p.str('source');
+  applyCommon(c, input);
+  const source = input.str('source');
   let card: Stripe.Card | undefined;
   if (source) {
     card = createSource(emulator, id, source, 'source');
@@ -192,23 +192,23 @@ function create({ emulator, p }: ApiRequest): Stripe.Customer {
   return c;
 }
 
-function update({ emulator, p, pathParams }: ApiRequest): Stripe.Customer {
+function update({ emulator, input, pathParams }: ApiRequest): Stripe.Customer {
   const id = pathParams.id;
   requireCustomer(emulator, id, 'id');
-  const source = p.str('source');
+  const source = input.str('source');
   let card: Stripe.Card | undefined;
   if (source) card = createSource(emulator, id, source, 'source');
-  const is = p.obj('invoice_settings');
+  const is = input.obj('invoice_settings');
   if (is?.has('default_payment_method')) {
     const dpm = is.str('default_payment_method');
     if (dpm) checkDefaultPm(emulator, id, dpm, 'invoice_settings[default_payment_method]');
   }
-  const ds = p.str('default_source');
+  const ds = input.str('default_source');
   if (ds && !emulator.store.get<Stripe.Card>(COL.card, ds)) {
     throw invalidRequest(`No such source: '${ds}'`, 'default_source', 'resource_missing');
   }
   const { obj, previous } = emulator.store.update<Stripe.Customer>(COL.customer, id, (c) => {
-    applyCommon(c, p);
+    applyCommon(c, input);
     if (is?.has('default_payment_method')) {
       c.invoice_settings.default_payment_method = is.strOrNull('default_payment_method') ?? null;
     }
@@ -230,10 +230,10 @@ function del({ emulator, pathParams }: ApiRequest): unknown {
 }
 
 function list(req: ApiRequest): unknown {
-  const { emulator, p } = req;
-  const email = p.str('email');
-  const created = p.range('created');
-  const clock = p.str('test_clock');
+  const { emulator, input } = req;
+  const email = input.str('email');
+  const created = input.range('created');
+  const clock = input.str('test_clock');
   const items = emulator.store
     .all<Stripe.Customer>(COL.customer)
     .filter(
@@ -242,14 +242,14 @@ function list(req: ApiRequest): unknown {
         (email === undefined || c.email === email) &&
         (!created || created(c.created)),
     );
-  return paginate(items, p, req.path);
+  return paginate(items, input, req.path);
 }
 
 function addSource(req: ApiRequest): Stripe.Card {
-  const { emulator, p, pathParams } = req;
+  const { emulator, input, pathParams } = req;
   const c = requireCustomer(emulator, pathParams.id, 'id');
-  const card = createSource(emulator, c.id, p.reqStr('source'), 'source');
-  emulator.store.put(COL.card, { ...card, metadata: p.metadata({}) });
+  const card = createSource(emulator, c.id, input.reqStr('source'), 'source');
+  emulator.store.put(COL.card, { ...card, metadata: input.metadata({}) });
   emulator.emitEvent('customer.source.created', card);
   if (!c.default_source) {
     const { obj, previous } = emulator.store.update<Stripe.Customer>(COL.customer, c.id, (x) => {
@@ -320,7 +320,7 @@ export const routes: Route[] = [
     method: 'GET',
     path: '/v1/customers/search',
     params: ['query', 'limit', 'page'],
-    handler: (req) => search(req.emulator.store.all<Stripe.Customer>(COL.customer), req.p, req.path),
+    handler: (req) => search(req.emulator.store.all<Stripe.Customer>(COL.customer), req.input, req.path),
   },
   {
     method: 'GET',
@@ -395,7 +395,7 @@ export const routes: Route[] = [
     params: ['object', 'limit', 'starting_after', 'ending_before'],
     handler: (req) => {
       requireCustomer(req.emulator, req.pathParams.id, 'customer');
-      return paginate(cardsOf(req.emulator, req.pathParams.id), req.p, req.path);
+      return paginate(cardsOf(req.emulator, req.pathParams.id), req.input, req.path);
     },
   },
   {
@@ -414,6 +414,6 @@ export const routes: Route[] = [
  * Creates a customer from create params outside an API request of its own (Checkout completion).
  * Added by the billing engine; `create` only reads `emulator` and `p`.
  */
-export function createCustomerFromParams(emulator: Emulator, p: ParamReader): Stripe.Customer {
-  return create({ emulator, p } as ApiRequest);
+export function createCustomerFromParams(emulator: Emulator, input: ParamReader): Stripe.Customer {
+  return create({ emulator, input } as ApiRequest);
 }

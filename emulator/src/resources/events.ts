@@ -4,13 +4,13 @@ import { invalidRequest } from '../core/errors';
 import { paginate } from '../core/list';
 
 function list(req: ApiRequest): unknown {
-  const { emulator, p } = req;
-  const type = p.str('type');
-  const types = p.strArray('types');
+  const { emulator, input } = req;
+  const type = input.str('type');
+  const types = input.strArray('types');
   if (type && types)
     throw invalidRequest('You may only specify one of these parameters: type, types.', 'types');
-  const created = p.range('created');
-  const deliverySuccess = p.bool('delivery_success');
+  const created = input.range('created');
+  const deliverySuccess = input.bool('delivery_success');
   const items = emulator.store
     .all<EmulatorEvent>(EVENT_COLLECTION)
     .filter(
@@ -20,7 +20,7 @@ function list(req: ApiRequest): unknown {
         (!created || created(e.created)) &&
         (deliverySuccess === undefined || (e.pending_webhooks === 0) === deliverySuccess),
     );
-  return paginate(items, p, req.path);
+  return paginate(items, input, req.path);
 }
 
 export const routes: Route[] = [

@@ -85,8 +85,8 @@ export function recordMeterEvent(
   return ev;
 }
 
-function readPayload(p: ParamReader): Record<string, string> {
-  const payload = p.obj('payload');
+function readPayload(input: ParamReader): Record<string, string> {
+  const payload = input.obj('payload');
   if (!payload) throw missingParam('payload');
   const out: Record<string, string> = {};
   for (const k of Object.keys(payload.raw)) out[k] = payload.reqStr(k);
@@ -147,13 +147,13 @@ export function meterUsage(
 }
 
 function summaries(req: ApiRequest): unknown {
-  const { emulator, p, pathParams } = req;
+  const { emulator, input, pathParams } = req;
   const meter = requireMeter(emulator, pathParams.id);
-  const customer = p.reqStr('customer');
-  const start = p.reqInt('start_time');
-  const end = p.reqInt('end_time');
+  const customer = input.reqStr('customer');
+  const start = input.reqInt('start_time');
+  const end = input.reqInt('end_time');
   if (end <= start) throw invalidRequest('end_time must be after start_time.', 'end_time');
-  const windowParam = p.oneOf('value_grouping_window', ['hour', 'day'] as const);
+  const windowParam = input.oneOf('value_grouping_window', ['hour', 'day'] as const);
   const step = windowParam === 'hour' ? 3600 : windowParam === 'day' ? 86400 : 60;
   // Stripe requires times aligned to the grouping window (minutes without one).
   if (start % step !== 0)
@@ -177,7 +177,7 @@ function summaries(req: ApiRequest): unknown {
       start_time: s,
     }))
     .reverse();
-  return paginate(data, p, req.path);
+  return paginate(data, input, req.path);
 }
 
 function isoToUnix(v: string | undefined, param: string): number | undefined {
@@ -192,12 +192,12 @@ export const routes: Route[] = [
     method: 'POST',
     path: '/v1/billing/meter_events',
     params: ['event_name', 'payload', 'identifier', 'timestamp'],
-    handler: ({ emulator, p }): Stripe.Billing.MeterEvent => {
+    handler: ({ emulator, input }): Stripe.Billing.MeterEvent => {
       const ev = recordMeterEvent(emulator, {
-        event_name: p.reqStr('event_name'),
-        payload: readPayload(p),
-        identifier: p.str('identifier'),
-        timestamp: p.int('timestamp'),
+        event_name: input.reqStr('event_name'),
+        payload: readPayload(input),
+        identifier: input.str('identifier'),
+        timestamp: input.int('timestamp'),
       });
       return {
         object: 'billing.meter_event',
@@ -214,10 +214,10 @@ export const routes: Route[] = [
     method: 'POST',
     path: '/v1/billing/meter_event_adjustments',
     params: ['event_name', 'type', 'cancel'],
-    handler: ({ emulator, p }): Stripe.Billing.MeterEventAdjustment => {
-      const event_name = p.reqStr('event_name');
-      const type = p.oneOf('type', ['cancel'] as const) ?? 'cancel';
-      const identifier = p.obj('cancel')?.str('identifier');
+    handler: ({ emulator, input }): Stripe.Billing.MeterEventAdjustment => {
+      const event_name = input.reqStr('event_name');
+      const type = input.oneOf('type', ['cancel'] as const) ?? 'cancel';
+      const identifier = input.obj('cancel')?.str('identifier');
       if (!identifier) throw missingParam('cancel[identifier]');
       cancelMeterEvent(emulator, event_name, identifier);
       return {
@@ -249,12 +249,12 @@ export const routes: Route[] = [
     method: 'POST',
     path: '/v2/billing/meter_events',
     params: ['event_name', 'payload', 'identifier', 'timestamp'],
-    handler: ({ emulator, p }) => {
+    handler: ({ emulator, input }) => {
       const ev = recordMeterEvent(emulator, {
-        event_name: p.reqStr('event_name'),
-        payload: readPayload(p),
-        identifier: p.str('identifier'),
-        timestamp: isoToUnix(p.str('timestamp'), 'timestamp'),
+        event_name: input.reqStr('event_name'),
+        payload: readPayload(input),
+        identifier: input.str('identifier'),
+        timestamp: isoToUnix(input.str('timestamp'), 'timestamp'),
       });
       return {
         object: 'v2.billing.meter_event',
@@ -271,9 +271,9 @@ export const routes: Route[] = [
     method: 'POST',
     path: '/v2/billing/meter_event_adjustments',
     params: ['event_name', 'type', 'cancel'],
-    handler: ({ emulator, p }) => {
-      const event_name = p.reqStr('event_name');
-      const identifier = p.obj('cancel')?.str('identifier');
+    handler: ({ emulator, input }) => {
+      const event_name = input.reqStr('event_name');
+      const identifier = input.obj('cancel')?.str('identifier');
       if (!identifier) throw missingParam('cancel.identifier');
       cancelMeterEvent(emulator, event_name, identifier);
       return {
@@ -305,8 +305,8 @@ export const routes: Route[] = [
     // Stripe serves this on meter-events.stripe.com; point the SDK's host there to use it.
     method: 'POST',
     path: '/v2/billing/meter_event_stream',
-    handler: ({ emulator, p }) => {
-      const events = p.objArray('events') ?? [];
+    handler: ({ emulator, input }) => {
+      const events = input.objArray('events') ?? [];
       for (const [i, e] of events.entries()) {
         recordMeterEvent(
           emulator,

@@ -19,10 +19,10 @@ export function meterForEvent(emulator: Emulator, eventName: string): Stripe.Bil
     .find((m) => m.event_name === eventName && m.status === 'active');
 }
 
-function create({ emulator, p }: ApiRequest): Stripe.Billing.Meter {
-  const display_name = p.reqStr('display_name');
-  const event_name = p.reqStr('event_name');
-  const agg = p.obj('default_aggregation');
+function create({ emulator, input }: ApiRequest): Stripe.Billing.Meter {
+  const display_name = input.reqStr('display_name');
+  const event_name = input.reqStr('event_name');
+  const agg = input.obj('default_aggregation');
   if (!agg) throw missingParam('default_aggregation');
   const formula = agg.oneOf('formula', FORMULAS);
   if (!formula) throw missingParam('default_aggregation[formula]');
@@ -33,8 +33,8 @@ function create({ emulator, p }: ApiRequest): Stripe.Billing.Meter {
       'resource_already_exists',
     );
   }
-  const cm = p.obj('customer_mapping');
-  const vs = p.obj('value_settings');
+  const cm = input.obj('customer_mapping');
+  const vs = input.obj('value_settings');
   const now = emulator.now();
   const meter: Stripe.Billing.Meter = {
     id: newId('mtr_test'),
@@ -47,7 +47,7 @@ function create({ emulator, p }: ApiRequest): Stripe.Billing.Meter {
     default_aggregation: { formula },
     display_name,
     event_name,
-    event_time_window: p.oneOf('event_time_window', ['day', 'hour'] as const) ?? null,
+    event_time_window: input.oneOf('event_time_window', ['day', 'hour'] as const) ?? null,
     livemode: false,
     status: 'active',
     status_transitions: { deactivated_at: null },
@@ -95,11 +95,11 @@ export const routes: Route[] = [
     path: '/v1/billing/meters',
     params: ['status', 'limit', 'starting_after', 'ending_before'],
     handler: (req) => {
-      const status = req.p.oneOf('status', ['active', 'inactive'] as const);
+      const status = req.input.oneOf('status', ['active', 'inactive'] as const);
       const items = req.emulator.store
         .all<Stripe.Billing.Meter>(COL.meter)
         .filter((m) => !status || m.status === status);
-      return paginate(items, req.p, req.path);
+      return paginate(items, req.input, req.path);
     },
   },
   {
@@ -112,10 +112,10 @@ export const routes: Route[] = [
     method: 'POST',
     path: '/v1/billing/meters/:id',
     params: ['display_name'],
-    handler: ({ emulator, p, pathParams }) => {
+    handler: ({ emulator, input, pathParams }) => {
       requireMeter(emulator, pathParams.id);
       const { obj, previous } = emulator.store.update<Stripe.Billing.Meter>(COL.meter, pathParams.id, (m) => {
-        if (p.has('display_name')) m.display_name = p.reqStr('display_name');
+        if (input.has('display_name')) m.display_name = input.reqStr('display_name');
       });
       if (Object.keys(previous).length > 0) {
         obj.updated = emulator.now();

@@ -259,16 +259,16 @@ function readBillingDetails(p: ParamReader | undefined): Partial<Stripe.PaymentM
   return out;
 }
 
-function create({ emulator, p }: ApiRequest): Stripe.PaymentMethod {
-  const type = p.reqStr('type');
+function create({ emulator, input }: ApiRequest): Stripe.PaymentMethod {
+  const type = input.reqStr('type');
   if (type !== 'card') {
     throw invalidRequest(`The emulator only supports type=card payment methods (got '${type}').`, 'type');
   }
-  const card = p.obj('card');
+  const card = input.obj('card');
   if (!card) throw missingParam('card');
   const extra: PaymentMethodExtra = {
-    billing_details: readBillingDetails(p.obj('billing_details')),
-    metadata: p.metadata({}),
+    billing_details: readBillingDetails(input.obj('billing_details')),
+    metadata: input.metadata({}),
   };
   const token = card.str('token');
   if (token) {
@@ -285,7 +285,7 @@ function create({ emulator, p }: ApiRequest): Stripe.PaymentMethod {
   );
 }
 
-function update({ emulator, p, pathParams }: ApiRequest): Stripe.PaymentMethod {
+function update({ emulator, input, pathParams }: ApiRequest): Stripe.PaymentMethod {
   const paymentMethod = resolvePaymentMethod(emulator, pathParams.id, 'payment_method');
   if (!paymentMethod.customer) {
     throw invalidRequest(
@@ -298,14 +298,14 @@ function update({ emulator, p, pathParams }: ApiRequest): Stripe.PaymentMethod {
     COL.paymentMethod,
     paymentMethod.id,
     (x) => {
-      x.metadata = p.metadata(x.metadata ?? {});
-      x.billing_details = { ...x.billing_details, ...readBillingDetails(p.obj('billing_details')) };
-      const card = p.obj('card');
+      x.metadata = input.metadata(x.metadata ?? {});
+      x.billing_details = { ...x.billing_details, ...readBillingDetails(input.obj('billing_details')) };
+      const card = input.obj('card');
       if (card && x.card) {
         x.card.exp_month = card.int('exp_month') ?? x.card.exp_month;
         x.card.exp_year = card.int('exp_year') ?? x.card.exp_year;
       }
-      const redisplay = p.oneOf('allow_redisplay', ['always', 'limited', 'unspecified'] as const);
+      const redisplay = input.oneOf('allow_redisplay', ['always', 'limited', 'unspecified'] as const);
       if (redisplay) x.allow_redisplay = redisplay;
     },
   );
@@ -315,15 +315,15 @@ function update({ emulator, p, pathParams }: ApiRequest): Stripe.PaymentMethod {
 
 /** Lists a customer's payment methods (`type` filter), newest first. */
 export function listForCustomer(req: ApiRequest, customerId: string | undefined): unknown {
-  const { emulator, p } = req;
-  const type = p.str('type');
+  const { emulator, input } = req;
+  const type = input.str('type');
   const items = emulator.store
     .all<Stripe.PaymentMethod>(COL.paymentMethod)
     .filter(
       (paymentMethod) =>
         (customerId ? paymentMethod.customer === customerId : true) && (!type || paymentMethod.type === type),
     );
-  return paginate(items, p, req.path);
+  return paginate(items, input, req.path);
 }
 
 export const routes: Route[] = [
@@ -355,7 +355,7 @@ export const routes: Route[] = [
       'ending_before',
     ],
     handler: (req) => {
-      const customer = req.p.str('customer');
+      const customer = req.input.str('customer');
       if (customer) requireCustomer(req.emulator, customer);
       return listForCustomer(req, customer);
     },
@@ -376,8 +376,8 @@ export const routes: Route[] = [
     method: 'POST',
     path: '/v1/payment_methods/:id/attach',
     params: ['customer', 'customer_account'],
-    handler: ({ emulator, p, pathParams }) => {
-      const customer = p.reqStr('customer');
+    handler: ({ emulator, input, pathParams }) => {
+      const customer = input.reqStr('customer');
       requireCustomer(emulator, customer);
       const paymentMethod = resolvePaymentMethod(emulator, pathParams.id, 'payment_method');
       return attachPaymentMethod(emulator, paymentMethod.id, customer);

@@ -11,30 +11,30 @@ import { createPrice } from './prices';
 
 export { requireProduct } from './common';
 
-function applyCommon(prod: Stripe.Product, p: ParamReader): void {
-  if (p.has('name')) prod.name = p.reqStr('name');
-  if (p.has('active')) prod.active = p.bool('active') ?? prod.active;
+function applyCommon(prod: Stripe.Product, input: ParamReader): void {
+  if (input.has('name')) prod.name = input.reqStr('name');
+  if (input.has('active')) prod.active = input.bool('active') ?? prod.active;
   for (const k of ['description', 'statement_descriptor', 'unit_label', 'url'] as const) {
-    if (p.has(k)) prod[k] = p.strOrNull(k) ?? null;
+    if (input.has(k)) prod[k] = input.strOrNull(k) ?? null;
   }
-  if (p.has('tax_code')) prod.tax_code = p.strOrNull('tax_code') ?? null;
-  if (p.has('images')) prod.images = p.strArray('images') ?? [];
-  if (p.has('shippable')) prod.shippable = p.bool('shippable') ?? null;
-  if (p.has('marketing_features')) {
-    prod.marketing_features = (p.objArray('marketing_features') ?? []).map((f) => ({
+  if (input.has('tax_code')) prod.tax_code = input.strOrNull('tax_code') ?? null;
+  if (input.has('images')) prod.images = input.strArray('images') ?? [];
+  if (input.has('shippable')) prod.shippable = input.bool('shippable') ?? null;
+  if (input.has('marketing_features')) {
+    prod.marketing_features = (input.objArray('marketing_features') ?? []).map((f) => ({
       name: f.reqStr('name'),
     }));
   }
-  prod.metadata = p.metadata(prod.metadata);
+  prod.metadata = input.metadata(prod.metadata);
 }
 
 /** Creates and stores a product (emits `product.created`); used by `product_data` too. */
 export function createProduct(
   emulator: Emulator,
-  p: ParamReader,
+  input: ParamReader,
   options: { emit?: boolean } = {},
 ): Stripe.Product {
-  const id = p.str('id') ?? newId('prod', 14);
+  const id = input.str('id') ?? newId('prod', 14);
   if (emulator.store.get(COL.product, id)) {
     throw invalidRequest(`Product already exists.`, 'id', 'resource_already_exists');
   }
@@ -50,7 +50,7 @@ export function createProduct(
     livemode: false,
     marketing_features: [],
     metadata: {},
-    name: p.reqStr('name'),
+    name: input.reqStr('name'),
     package_dimensions: null,
     shippable: null,
     statement_descriptor: null,
@@ -61,15 +61,15 @@ export function createProduct(
     updated: now,
     url: null,
   };
-  applyCommon(prod, p);
+  applyCommon(prod, input);
   emulator.store.insert(COL.product, prod);
   if (options.emit !== false) emulator.emitEvent('product.created', prod);
   return prod;
 }
 
-function create({ emulator, p }: ApiRequest): Stripe.Product {
-  const prod = createProduct(emulator, p);
-  const dpd = p.obj('default_price_data');
+function create({ emulator, input }: ApiRequest): Stripe.Product {
+  const prod = createProduct(emulator, input);
+  const dpd = input.obj('default_price_data');
   if (dpd) {
     const price = createPrice(emulator, dpd, { product: prod.id });
     const { obj, previous } = emulator.store.update<Stripe.Product>(COL.product, prod.id, (x) => {
@@ -80,15 +80,15 @@ function create({ emulator, p }: ApiRequest): Stripe.Product {
   return prod;
 }
 
-function update({ emulator, p, pathParams }: ApiRequest): Stripe.Product {
+function update({ emulator, input, pathParams }: ApiRequest): Stripe.Product {
   requireProduct(emulator, pathParams.id, 'id');
-  const dp = p.has('default_price') ? p.strOrNull('default_price') : undefined;
+  const dp = input.has('default_price') ? input.strOrNull('default_price') : undefined;
   if (dp) {
     const price = emulator.store.get<Stripe.Price>(COL.price, dp);
     if (!price || price.product !== pathParams.id) throw notFound('price', dp, 'default_price');
   }
   const { obj, previous } = emulator.store.update<Stripe.Product>(COL.product, pathParams.id, (x) => {
-    applyCommon(x, p);
+    applyCommon(x, input);
     if (dp !== undefined) x.default_price = dp;
   });
   if (Object.keys(previous).length > 0) {
@@ -113,12 +113,12 @@ function del({ emulator, pathParams }: ApiRequest): unknown {
 }
 
 function list(req: ApiRequest): unknown {
-  const { emulator, p } = req;
-  const active = p.bool('active');
-  const ids = p.strArray('ids');
-  const created = p.range('created');
-  const shippable = p.bool('shippable');
-  const url = p.str('url');
+  const { emulator, input } = req;
+  const active = input.bool('active');
+  const ids = input.strArray('ids');
+  const created = input.range('created');
+  const shippable = input.bool('shippable');
+  const url = input.str('url');
   const items = emulator.store
     .all<Stripe.Product>(COL.product)
     .filter(
@@ -129,7 +129,7 @@ function list(req: ApiRequest): unknown {
         (shippable === undefined || x.shippable === shippable) &&
         (url === undefined || x.url === url),
     );
-  return paginate(items, p, req.path);
+  return paginate(items, input, req.path);
 }
 
 export const routes: Route[] = [
@@ -176,7 +176,7 @@ export const routes: Route[] = [
     method: 'GET',
     path: '/v1/products/search',
     params: ['query', 'limit', 'page'],
-    handler: (req) => search(req.emulator.store.all<Stripe.Product>(COL.product), req.p, req.path),
+    handler: (req) => search(req.emulator.store.all<Stripe.Product>(COL.product), req.input, req.path),
   },
   {
     method: 'GET',

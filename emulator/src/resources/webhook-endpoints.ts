@@ -12,8 +12,8 @@ import type { ParamReader } from '../core/params';
 import { rememberDeleted } from './common';
 import { WEBHOOK_EVENT_TYPES } from './webhook-event-types';
 
-function readUrl(p: ParamReader): string {
-  const url = p.reqStr('url');
+function readUrl(input: ParamReader): string {
+  const url = input.reqStr('url');
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -35,12 +35,12 @@ const KNOWN_EVENT_TYPES: ReadonlySet<string> = new Set(WEBHOOK_EVENT_TYPES);
  * account.application.deauthorized, …" (the list of every type; an answer integrators quote from
  * `stripe webhook_endpoints create`). https://docs.stripe.com/api/webhook_endpoints/create
  */
-function readEvents(p: ParamReader): string[] {
-  const events = p.strArray('enabled_events');
+function readEvents(input: ParamReader): string[] {
+  const events = input.strArray('enabled_events');
   if (!events || events.length === 0) throw missingParam('enabled_events');
   events.forEach((event, i) => {
     if (event === '*' || KNOWN_EVENT_TYPES.has(event)) return;
-    const param = `${p.name('enabled_events')}[${i}]`;
+    const param = `${input.name('enabled_events')}[${i}]`;
     throw invalidRequest(`Invalid ${param}: must be one of ${oneOfList(WEBHOOK_EVENT_TYPES)}`, param);
   });
   return events;
@@ -57,19 +57,19 @@ function view(we: Stripe.WebhookEndpoint): Stripe.WebhookEndpoint {
   return rest;
 }
 
-function create({ emulator, p }: ApiRequest): Stripe.WebhookEndpoint {
+function create({ emulator, input }: ApiRequest): Stripe.WebhookEndpoint {
   const we: Stripe.WebhookEndpoint = {
     id: newId('we'),
     object: 'webhook_endpoint',
-    api_version: p.str('api_version') ?? null,
+    api_version: input.str('api_version') ?? null,
     application: null,
     created: emulator.now(),
-    description: p.str('description') ?? null,
-    enabled_events: readEvents(p),
+    description: input.str('description') ?? null,
+    enabled_events: readEvents(input),
     livemode: false,
-    metadata: p.metadata({}),
+    metadata: input.metadata({}),
     status: 'enabled',
-    url: readUrl(p),
+    url: readUrl(input),
   };
   const secret = `whsec_${randomBase62(32)}`;
   emulator.store.insert(WE, we);
@@ -78,15 +78,15 @@ function create({ emulator, p }: ApiRequest): Stripe.WebhookEndpoint {
   return { ...we, secret };
 }
 
-function update({ emulator, p, pathParams }: ApiRequest): Stripe.WebhookEndpoint {
+function update({ emulator, input, pathParams }: ApiRequest): Stripe.WebhookEndpoint {
   emulator.store.require<Stripe.WebhookEndpoint>(WE, pathParams.id, 'webhook endpoint');
   const { obj } = emulator.store.update<Stripe.WebhookEndpoint>(WE, pathParams.id, (we) => {
-    if (p.has('url')) we.url = readUrl(p);
-    if (p.has('enabled_events')) we.enabled_events = readEvents(p);
-    if (p.has('description')) we.description = p.strOrNull('description') ?? null;
-    const disabled = p.bool('disabled');
+    if (input.has('url')) we.url = readUrl(input);
+    if (input.has('enabled_events')) we.enabled_events = readEvents(input);
+    if (input.has('description')) we.description = input.strOrNull('description') ?? null;
+    const disabled = input.bool('disabled');
     if (disabled !== undefined) we.status = disabled ? 'disabled' : 'enabled';
-    we.metadata = p.metadata(we.metadata);
+    we.metadata = input.metadata(we.metadata);
   });
   return view(obj);
 }
@@ -102,7 +102,8 @@ export const routes: Route[] = [
     method: 'GET',
     path: '/v1/webhook_endpoints',
     params: ['limit', 'starting_after', 'ending_before'],
-    handler: (req) => paginate(req.emulator.store.all<Stripe.WebhookEndpoint>(WE).map(view), req.p, req.path),
+    handler: (req) =>
+      paginate(req.emulator.store.all<Stripe.WebhookEndpoint>(WE).map(view), req.input, req.path),
   },
   {
     method: 'GET',

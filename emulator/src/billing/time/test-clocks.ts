@@ -37,9 +37,9 @@ export function pendingAdvances(emulator: Emulator): Promise<void> {
 }
 
 function advance(req: ApiRequest): Clock {
-  const { emulator, p } = req;
+  const { emulator, input } = req;
   const clock = requireClock(emulator, req.pathParams.id);
-  const target = p.reqInt('frozen_time');
+  const target = input.reqInt('frozen_time');
   if (clock.status === 'advancing') {
     throw invalidRequest('The test clock is already advancing.', undefined, 'test_clock_advancing');
   }
@@ -111,8 +111,8 @@ export function finishInterruptedAdvances(emulator: Emulator): void {
 }
 
 function create(req: ApiRequest): Clock {
-  const { emulator, p } = req;
-  const frozen = p.reqInt('frozen_time');
+  const { emulator, input } = req;
+  const frozen = input.reqInt('frozen_time');
   const created = emulator.now();
   const clock: Clock = {
     id: id('clock'),
@@ -121,7 +121,7 @@ function create(req: ApiRequest): Clock {
     deletes_after: created + 30 * 86_400,
     frozen_time: frozen,
     livemode: false,
-    name: p.str('name') ?? null,
+    name: input.str('name') ?? null,
     status: 'ready',
     status_details: {},
   };
@@ -150,7 +150,7 @@ export const routes: Route[] = [
   {
     method: 'GET',
     path: '/v1/test_helpers/test_clocks',
-    handler: (req) => paginate(req.emulator.store.all<Clock>(C.testClock), req.p, req.path),
+    handler: (req) => paginate(req.emulator.store.all<Clock>(C.testClock), req.input, req.path),
   },
   {
     method: 'GET',
