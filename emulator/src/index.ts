@@ -7,7 +7,8 @@ import { createServer } from './core/server';
 import type { Store } from './core/store';
 import { modules } from './registry';
 
-export { Emulator, WEBHOOK_SECRET_COLLECTION, type WebhookSecretRecord } from './core/emulator';
+export { COLLECTIONS } from './core/collections';
+export { Emulator, type WebhookSecretRecord } from './core/emulator';
 export type { Store } from './core/store';
 export { signPayload } from './core/webhooks';
 export type { StoredMeterEvent } from './resources/meter-events';

@@ -7,19 +7,16 @@
 import type Stripe from 'stripe';
 import type { Route } from '../core/http';
 import { type ListObject, listOf, paginate } from '../core/list';
-import { C, type Emulator, idOf } from './ctx';
-
-/** Collections of the refunds and disputes of charges (Stripe `object` names). */
-export const REFUNDS = 'refund';
-export const DISPUTES = 'dispute';
+import { type Emulator, idOf } from './ctx';
+import { COLLECTIONS } from '../core/collections';
 
 export function requireCharge(emulator: Emulator, chargeId: string, param = 'id'): Stripe.Charge {
-  return emulator.store.require<Stripe.Charge>(C.charge, chargeId, 'charge', param);
+  return emulator.store.require<Stripe.Charge>(COLLECTIONS.charge, chargeId, 'charge', param);
 }
 
 /** The refunds of a charge, newest first. */
 export function refundsOfCharge(emulator: Emulator, chargeId: string): Stripe.Refund[] {
-  return emulator.store.all<Stripe.Refund>(REFUNDS).filter((r) => idOf(r.charge) === chargeId);
+  return emulator.store.all<Stripe.Refund>(COLLECTIONS.refund).filter((r) => idOf(r.charge) === chargeId);
 }
 
 /** `charge.refunds` as Stripe embeds it when expanded: the charge's refunds as a list. */
@@ -51,7 +48,7 @@ export const routes: Route[] = [
       const paymentIntent = input.str('payment_intent');
       const created = input.range('created');
       const items = emulator.store
-        .all<Stripe.Charge>(C.charge)
+        .all<Stripe.Charge>(COLLECTIONS.charge)
         .filter(
           (ch) =>
             (!customer || idOf(ch.customer) === customer) &&

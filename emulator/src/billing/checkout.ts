@@ -17,21 +17,22 @@ import { createCustomerFromParams } from '../resources/customers';
 import { attachPaymentMethod } from '../resources/payment-methods';
 import { createPrice } from '../resources/prices';
 import { cardOutcome } from './cards';
-import { C, type Emulator, emit, idOf, now } from './ctx';
+import { type Emulator, emit, idOf, now } from './ctx';
 import { createInvoiceItem } from './invoice-item-objects';
 import { confirmPaymentIntent, newPaymentIntent, newSetupIntent } from './payments';
 import { isMetered, priceAmount, priceProductId, refuseMeteredQuantity } from './pricing';
 import { createSubscription } from './subscriptions';
 import { hostedUrl, learnOrigin } from './urls';
+import { COLLECTIONS } from '../core/collections';
 
 type Session = Stripe.Checkout.Session;
 
 export function requireSession(emulator: Emulator, sessionId: string): Session {
-  return emulator.store.require<Session>(C.checkoutSession, sessionId, 'checkout.session');
+  return emulator.store.require<Session>(COLLECTIONS.checkoutSession, sessionId, 'checkout.session');
 }
 
 function productName(emulator: Emulator, price: Stripe.Price): string {
-  return emulator.store.get<Stripe.Product>(C.product, priceProductId(price))?.name ?? price.id;
+  return emulator.store.get<Stripe.Product>(COLLECTIONS.product, priceProductId(price))?.name ?? price.id;
 }
 
 interface SessionExtras {
@@ -40,7 +41,6 @@ interface SessionExtras {
   trialEnd: number | null;
   subscriptionMetadata: Record<string, string>;
 }
-const EXTRAS = '_billing_checkout_extras';
 
 function create(req: ApiRequest): Session {
   const { emulator, input } = req;
@@ -191,8 +191,8 @@ function create(req: ApiRequest): Session {
   if (!session.success_url && mode !== 'setup' && !input.str('return_url')) {
     throw invalidRequest('Missing required param: success_url.', 'success_url', 'parameter_missing');
   }
-  emulator.store.insert(C.checkoutSession, session);
-  emulator.store.put<SessionExtras>(EXTRAS, {
+  emulator.store.insert(COLLECTIONS.checkoutSession, session);
+  emulator.store.put<SessionExtras>(COLLECTIONS.checkoutExtras, {
     id: sessionId,
     trialPeriodDays: sd?.int('trial_period_days') ?? null,
     trialEnd: sd?.int('trial_end') ?? null,
@@ -219,7 +219,7 @@ function ensureOpen(emulator: Emulator, session: Session): void {
 }
 
 export function expire(emulator: Emulator, session: Session): Session {
-  const { obj } = emulator.store.update<Session>(C.checkoutSession, session.id, (s) => {
+  const { obj } = emulator.store.update<Session>(COLLECTIONS.checkoutSession, session.id, (s) => {
     s.status = 'expired';
     s.url = null;
   });
@@ -240,7 +240,7 @@ export function completeSession(
 ): Session {
   ensureOpen(emulator, session);
   const paymentMethod = emulator.store.require<Stripe.PaymentMethod>(
-    C.paymentMethod,
+    COLLECTIONS.paymentMethod,
     paymentMethodId,
     'payment_method',
   );
@@ -260,7 +260,7 @@ export function completeSession(
   }
   if (customerId && paymentMethod.customer !== customerId)
     attachPaymentMethod(emulator, paymentMethod.id, customerId);
-  const extras = emulator.store.get<SessionExtras>(EXTRAS, session.id);
+  const extras = emulator.store.get<SessionExtras>(COLLECTIONS.checkoutExtras, session.id);
   const lines = session.line_items?.data ?? [];
   const update: Partial<Session> = { customer: customerId };
 
@@ -326,12 +326,14 @@ export function completeSession(
   } else {
     const setupIntent = newSetupIntent(emulator, { customer: customerId, paymentMethod: paymentMethod.id });
     setupIntent.status = 'succeeded';
-    emulator.store.put(C.setupIntent, setupIntent);
+    emulator.store.put(COLLECTIONS.setupIntent, setupIntent);
     emit(emulator, 'setup_intent.succeeded', setupIntent);
     update.setup_intent = setupIntent.id;
   }
-  const customer = customerId ? emulator.store.get<Stripe.Customer>(C.customer, customerId) : undefined;
-  const { obj } = emulator.store.update<Session>(C.checkoutSession, session.id, (s) => {
+  const customer = customerId
+    ? emulator.store.get<Stripe.Customer>(COLLECTIONS.customer, customerId)
+    : undefined;
+  const { obj } = emulator.store.update<Session>(COLLECTIONS.checkoutSession, session.id, (s) => {
     Object.assign(s, update);
     s.status = 'complete';
     s.url = null;
@@ -357,7 +359,7 @@ function list(req: ApiRequest): unknown {
   const paymentIntent = input.str('payment_intent');
   const status = input.str('status');
   const items = emulator.store
-    .all<Session>(C.checkoutSession)
+    .all<Session>(COLLECTIONS.checkoutSession)
     .filter(
       (s) =>
         (!customer || idOf(s.customer) === customer) &&
@@ -386,7 +388,7 @@ export const routes: Route[] = [
     handler: ({ emulator, input, pathParams }) => {
       const s = requireSession(emulator, pathParams.id);
       if (input.has('metadata')) s.metadata = input.metadata(s.metadata ?? {});
-      emulator.store.put(C.checkoutSession, s);
+      emulator.store.put(COLLECTIONS.checkoutSession, s);
       return s;
     },
   },

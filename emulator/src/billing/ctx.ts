@@ -8,33 +8,6 @@ import { newId } from '../core/ids';
 
 export type { Emulator };
 
-/** Collections (Stripe `object` names; private ones start with `_`). */
-export const C = {
-  customer: 'customer',
-  price: 'price',
-  product: 'product',
-  paymentMethod: 'payment_method',
-  subscription: 'subscription',
-  subscriptionItem: 'subscription_item',
-  schedule: 'subscription_schedule',
-  invoice: 'invoice',
-  invoiceItem: 'invoiceitem',
-  invoicePayment: 'invoice_payment',
-  paymentIntent: 'payment_intent',
-  setupIntent: 'setup_intent',
-  charge: 'charge',
-  testClock: 'test_helpers.test_clock',
-  checkoutSession: 'checkout.session',
-  portalConfiguration: 'billing_portal.configuration',
-  portalSession: 'billing_portal.session',
-  /** Private per-subscription engine state. */
-  subscriptionState: '_billing_sub_state',
-  /** Private per-customer invoice numbering. */
-  numbering: '_billing_numbering',
-  /** Private payment-intent → invoice link. */
-  paymentIntentLink: '_billing_pi_link',
-} as const;
-
 /**
  * Time override used while the engine replays what time brings: while processing something due
  * at T for a customer, `emulator.now(customer)` answers T so objects and events carry the moment they

@@ -7,7 +7,7 @@ import type { ResourceModule, Route } from '../core/http';
 import { onCustomerDeleted } from '../resources/customers';
 import * as checkout from './checkout';
 import * as configRoutes from './config-routes';
-import { C, type Emulator, installTimeOverride } from './ctx';
+import { type Emulator, installTimeOverride } from './ctx';
 import * as intents from './intents-routes';
 import * as invoices from './invoices-routes';
 import { customerIdOf } from './invoices';
@@ -20,6 +20,7 @@ import * as testClocks from './time/test-clocks';
 import * as checkoutPage from '../pages/checkout';
 import * as portalPage from '../pages/portal';
 import * as invoicePage from '../pages/invoice';
+import { COLLECTIONS } from '../core/collections';
 
 const routes: Route[] = [
   ...subscriptions.routes,
@@ -45,7 +46,7 @@ function setup(emulator: Emulator): void {
     runDue(emulator, onGlobalClock(emulator), to);
   });
   onCustomerDeleted(emulator, (customer: Stripe.Customer) => {
-    for (const subscription of emulator.store.all<Stripe.Subscription>(C.subscription)) {
+    for (const subscription of emulator.store.all<Stripe.Subscription>(COLLECTIONS.subscription)) {
       if (
         customerIdOf(subscription) === customer.id &&
         subscription.status !== 'canceled' &&

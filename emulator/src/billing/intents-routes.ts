@@ -9,17 +9,22 @@ import type { Route } from '../core/http';
 import { paginate } from '../core/list';
 import { requireCustomer } from '../resources/common';
 import { attachPaymentMethod, resolvePaymentMethod } from '../resources/payment-methods';
-import { C, type Emulator, emit, idOf } from './ctx';
+import { type Emulator, emit, idOf } from './ctx';
 import { invoicePaidByIntent, invoicePaymentFailedByIntent } from './invoices';
 import { cardOutcome } from './cards';
 import { cancelPaymentIntent, confirmPaymentIntent, newPaymentIntent, newSetupIntent } from './payments';
+import { COLLECTIONS } from '../core/collections';
 
 function requirePi(emulator: Emulator, paymentIntentId: string): Stripe.PaymentIntent {
-  return emulator.store.require<Stripe.PaymentIntent>(C.paymentIntent, paymentIntentId, 'payment_intent');
+  return emulator.store.require<Stripe.PaymentIntent>(
+    COLLECTIONS.paymentIntent,
+    paymentIntentId,
+    'payment_intent',
+  );
 }
 
 function requireSi(emulator: Emulator, setupIntentId: string): Stripe.SetupIntent {
-  return emulator.store.require<Stripe.SetupIntent>(C.setupIntent, setupIntentId, 'setup_intent');
+  return emulator.store.require<Stripe.SetupIntent>(COLLECTIONS.setupIntent, setupIntentId, 'setup_intent');
 }
 
 /**
@@ -91,7 +96,10 @@ function confirmSi(
   const outcome = cardOutcome(emulator, paymentMethod);
   setupIntent.payment_method = paymentMethod;
   // Setup succeeds for cards that only fail on charge (…0341), as Stripe's do.
-  const paymentMethodObject = emulator.store.get<Stripe.PaymentMethod>(C.paymentMethod, paymentMethod);
+  const paymentMethodObject = emulator.store.get<Stripe.PaymentMethod>(
+    COLLECTIONS.paymentMethod,
+    paymentMethod,
+  );
   const setupFails = !outcome.ok && paymentMethodObject?.card?.last4 !== '0341';
   if (setupFails && !outcome.ok) {
     setupIntent.status = 'requires_payment_method';
@@ -101,19 +109,19 @@ function confirmSi(
       decline_code: outcome.declineCode,
       message: outcome.message,
     };
-    emulator.store.put(C.setupIntent, setupIntent);
+    emulator.store.put(COLLECTIONS.setupIntent, setupIntent);
     emit(emulator, 'setup_intent.setup_failed', setupIntent);
     throw cardError(outcome.code, outcome.message, outcome.declineCode, { setup_intent: setupIntent });
   }
   setupIntent.status = 'succeeded';
   setupIntent.last_setup_error = null;
-  emulator.store.put(C.setupIntent, setupIntent);
+  emulator.store.put(COLLECTIONS.setupIntent, setupIntent);
   emit(emulator, 'setup_intent.succeeded', setupIntent);
   // A subscription's pending setup intent: its payment method becomes the default.
-  for (const subscription of emulator.store.all<Stripe.Subscription>(C.subscription)) {
+  for (const subscription of emulator.store.all<Stripe.Subscription>(COLLECTIONS.subscription)) {
     if (subscription.pending_setup_intent === setupIntent.id) {
       const { obj, previous } = emulator.store.update<Stripe.Subscription>(
-        C.subscription,
+        COLLECTIONS.subscription,
         subscription.id,
         (s) => {
           s.pending_setup_intent = null;
@@ -153,7 +161,7 @@ export const routes: Route[] = [
     handler: (req) => {
       const customer = req.input.str('customer');
       const items = req.emulator.store
-        .all<Stripe.PaymentIntent>(C.paymentIntent)
+        .all<Stripe.PaymentIntent>(COLLECTIONS.paymentIntent)
         .filter((x) => !customer || idOf(x.customer) === customer);
       return paginate(items, req.input, req.path);
     },
@@ -168,12 +176,16 @@ export const routes: Route[] = [
     path: '/v1/payment_intents/:id',
     handler: ({ emulator, input, pathParams }) => {
       const paymentIntent = requirePi(emulator, pathParams.id);
-      const { obj } = emulator.store.update<Stripe.PaymentIntent>(C.paymentIntent, paymentIntent.id, (x) => {
-        if (input.has('metadata')) x.metadata = input.metadata(x.metadata);
-        if (input.has('description')) x.description = input.strOrNull('description') ?? null;
-        const paymentMethod = input.str('payment_method');
-        if (paymentMethod) x.payment_method = paymentMethodFor(emulator, paymentMethod);
-      });
+      const { obj } = emulator.store.update<Stripe.PaymentIntent>(
+        COLLECTIONS.paymentIntent,
+        paymentIntent.id,
+        (x) => {
+          if (input.has('metadata')) x.metadata = input.metadata(x.metadata);
+          if (input.has('description')) x.description = input.strOrNull('description') ?? null;
+          const paymentMethod = input.str('payment_method');
+          if (paymentMethod) x.payment_method = paymentMethodFor(emulator, paymentMethod);
+        },
+      );
       return obj;
     },
   },
@@ -223,7 +235,7 @@ export const routes: Route[] = [
     handler: (req) => {
       const customer = req.input.str('customer');
       const items = req.emulator.store
-        .all<Stripe.SetupIntent>(C.setupIntent)
+        .all<Stripe.SetupIntent>(COLLECTIONS.setupIntent)
         .filter((x) => !customer || idOf(x.customer) === customer);
       return paginate(items, req.input, req.path);
     },
@@ -245,7 +257,7 @@ export const routes: Route[] = [
     handler: ({ emulator, pathParams }) => {
       const setupIntent = requireSi(emulator, pathParams.id);
       const { obj, previous } = emulator.store.update<Stripe.SetupIntent>(
-        C.setupIntent,
+        COLLECTIONS.setupIntent,
         setupIntent.id,
         (x) => {
           x.status = 'canceled';

@@ -1,7 +1,8 @@
 /** Invoice items (`ii_…`): one-off amounts and proration adjustments waiting for an invoice. */
 import type Stripe from 'stripe';
-import { C, type Emulator, emit, id, now, wireDecimal } from './ctx';
+import { type Emulator, emit, id, now, wireDecimal } from './ctx';
 import { priceProductId, unitAmountDecimal } from './pricing';
+import { COLLECTIONS } from '../core/collections';
 
 export interface InvoiceItemArgs {
   customer: string;
@@ -62,7 +63,7 @@ export function createInvoiceItem(emulator: Emulator, args: InvoiceItemArgs): St
     tax_rates: [],
     test_clock: args.testClock,
   };
-  emulator.store.insert(C.invoiceItem, invoiceItem);
+  emulator.store.insert(COLLECTIONS.invoiceItem, invoiceItem);
   emit(emulator, 'invoiceitem.created', invoiceItem);
   return invoiceItem;
 }

@@ -11,7 +11,7 @@ import { previousAttributes } from '../core/store';
 import { search } from '../core/search';
 import { requireCustomer, requirePrice } from '../resources/common';
 import { attachPaymentMethod, resolvePaymentMethod } from '../resources/payment-methods';
-import { C, type Emulator, emit, idOf, now } from './ctx';
+import { type Emulator, emit, idOf, now } from './ctx';
 import { createInvoiceItem } from './invoice-item-objects';
 import { buildLine } from './invoice-objects';
 import {
@@ -30,6 +30,7 @@ import {
 import { createPreview } from './preview';
 import { priceAmount } from './pricing';
 import { learnOrigin } from './urls';
+import { COLLECTIONS } from '../core/collections';
 
 function create(req: ApiRequest): Stripe.Invoice {
   const { emulator, input } = req;
@@ -37,7 +38,7 @@ function create(req: ApiRequest): Stripe.Invoice {
   const customer = requireCustomer(emulator, input.reqStr('customer'));
   const subscriptionId = input.str('subscription');
   const subscription = subscriptionId
-    ? emulator.store.require<Stripe.Subscription>(C.subscription, subscriptionId, 'subscription')
+    ? emulator.store.require<Stripe.Subscription>(COLLECTIONS.subscription, subscriptionId, 'subscription')
     : null;
   const at = now(emulator, customer.id);
   const pending = input.oneOf('pending_invoice_items_behavior', ['exclude', 'include'] as const) ?? 'exclude';
@@ -101,7 +102,7 @@ function update(req: ApiRequest): Stripe.Invoice {
       ? resolvePaymentMethod(emulator, v, 'default_payment_method').id
       : null;
   }
-  emulator.store.put(C.invoice, invoice);
+  emulator.store.put(COLLECTIONS.invoice, invoice);
   const prev = previousAttributes(before, invoice);
   if (Object.keys(prev).length > 0) emit(emulator, 'invoice.updated', invoice, prev);
   return invoice;
@@ -114,7 +115,7 @@ function list(req: ApiRequest): unknown {
   const status = input.str('status');
   const created = input.range('created');
   const items = emulator.store
-    .all<Stripe.Invoice>(C.invoice)
+    .all<Stripe.Invoice>(COLLECTIONS.invoice)
     .filter(
       (invoice) =>
         (!customer || customerIdOf(invoice) === customer) &&
@@ -131,13 +132,13 @@ function remove(req: ApiRequest): unknown {
   if (invoice.status !== 'draft') {
     throw invalidRequest('You can only delete draft invoices.', undefined, 'invoice_not_editable');
   }
-  for (const invoiceItem of emulator.store.all<Stripe.InvoiceItem>(C.invoiceItem)) {
+  for (const invoiceItem of emulator.store.all<Stripe.InvoiceItem>(COLLECTIONS.invoiceItem)) {
     if (invoiceItem.invoice === invoice.id) {
       invoiceItem.invoice = null;
-      emulator.store.put(C.invoiceItem, invoiceItem);
+      emulator.store.put(COLLECTIONS.invoiceItem, invoiceItem);
     }
   }
-  emulator.store.delete(C.invoice, invoice.id);
+  emulator.store.delete(COLLECTIONS.invoice, invoice.id);
   emit(emulator, 'invoice.deleted', invoice);
   return { id: invoice.id, object: 'invoice', deleted: true };
 }
@@ -158,7 +159,7 @@ function pay(req: ApiRequest): Stripe.Invoice {
     invoice.amount_remaining = 0;
     invoice.status = 'paid';
     invoice.status_transitions.paid_at = now(emulator, customerIdOf(invoice));
-    emulator.store.put(C.invoice, invoice);
+    emulator.store.put(COLLECTIONS.invoice, invoice);
     emit(emulator, 'invoice.paid', invoice);
     setDelinquent(emulator, customerIdOf(invoice), false);
     return invoice;
@@ -197,7 +198,7 @@ function createItem(req: ApiRequest): Stripe.InvoiceItem {
   const invoiceId = input.str('invoice') ?? null;
   const subscriptionId = input.str('subscription') ?? null;
   if (subscriptionId)
-    emulator.store.require<Stripe.Subscription>(C.subscription, subscriptionId, 'subscription');
+    emulator.store.require<Stripe.Subscription>(COLLECTIONS.subscription, subscriptionId, 'subscription');
   const invoiceItem = createInvoiceItem(emulator, {
     customer: customer.id,
     amount,
@@ -225,23 +226,23 @@ function createItem(req: ApiRequest): Stripe.InvoiceItem {
 function addItemToDraft(emulator: Emulator, invoice: Stripe.Invoice, invoiceItem: Stripe.InvoiceItem): void {
   invoice.lines.data.push(buildLine(invoice.id, invoiceItemLine(emulator, invoiceItem)));
   recomputeTotals(invoice, 0);
-  emulator.store.put(C.invoice, invoice);
+  emulator.store.put(COLLECTIONS.invoice, invoice);
 }
 
 function requireItem(emulator: Emulator, itemId: string): Stripe.InvoiceItem {
-  return emulator.store.require<Stripe.InvoiceItem>(C.invoiceItem, itemId, 'invoiceitem');
+  return emulator.store.require<Stripe.InvoiceItem>(COLLECTIONS.invoiceItem, itemId, 'invoiceitem');
 }
 
 function updateItem(req: ApiRequest): Stripe.InvoiceItem {
   const { emulator, input } = req;
   const invoiceItem = requireItem(emulator, req.pathParams.id);
   if (invoiceItem.invoice) {
-    const invoice = emulator.store.get<Stripe.Invoice>(C.invoice, idOf(invoiceItem.invoice) ?? '');
+    const invoice = emulator.store.get<Stripe.Invoice>(COLLECTIONS.invoice, idOf(invoiceItem.invoice) ?? '');
     if (invoice && invoice.status !== 'draft')
       throw invalidRequest('This invoice item is on a finalized invoice.', undefined, 'invoice_not_editable');
   }
   // No event: this API version has no `invoiceitem.updated`.
-  const { obj } = emulator.store.update<Stripe.InvoiceItem>(C.invoiceItem, invoiceItem.id, (x) => {
+  const { obj } = emulator.store.update<Stripe.InvoiceItem>(COLLECTIONS.invoiceItem, invoiceItem.id, (x) => {
     if (input.has('metadata')) x.metadata = input.metadata(x.metadata ?? {});
     if (input.has('description')) x.description = input.strOrNull('description') ?? null;
     const amount = input.int('amount');
@@ -257,7 +258,7 @@ function deleteItem(req: ApiRequest): unknown {
   const { emulator } = req;
   const invoiceItem = requireItem(emulator, req.pathParams.id);
   if (invoiceItem.invoice) {
-    const invoice = emulator.store.get<Stripe.Invoice>(C.invoice, idOf(invoiceItem.invoice) ?? '');
+    const invoice = emulator.store.get<Stripe.Invoice>(COLLECTIONS.invoice, idOf(invoiceItem.invoice) ?? '');
     if (invoice && invoice.status !== 'draft')
       throw invalidRequest('This invoice item is on a finalized invoice.', undefined, 'invoice_not_editable');
     if (invoice) {
@@ -265,10 +266,10 @@ function deleteItem(req: ApiRequest): unknown {
         (l) => l.parent?.invoice_item_details?.invoice_item !== invoiceItem.id,
       );
       recomputeTotals(invoice, 0);
-      emulator.store.put(C.invoice, invoice);
+      emulator.store.put(COLLECTIONS.invoice, invoice);
     }
   }
-  emulator.store.delete(C.invoiceItem, invoiceItem.id);
+  emulator.store.delete(COLLECTIONS.invoiceItem, invoiceItem.id);
   emit(emulator, 'invoiceitem.deleted', invoiceItem);
   return { id: invoiceItem.id, object: 'invoiceitem', deleted: true };
 }
@@ -279,7 +280,7 @@ function listItems(req: ApiRequest): unknown {
   const invoice = input.str('invoice');
   const pendingOnly = input.bool('pending');
   const items = emulator.store
-    .all<Stripe.InvoiceItem>(C.invoiceItem)
+    .all<Stripe.InvoiceItem>(COLLECTIONS.invoiceItem)
     .filter(
       (invoiceItem) =>
         (!customer || customerIdOf(invoiceItem) === customer) &&
@@ -301,7 +302,8 @@ export const routes: Route[] = [
   {
     method: 'GET',
     path: '/v1/invoices/search',
-    handler: (req) => search(req.emulator.store.all<Stripe.Invoice>(C.invoice), req.input, req.path),
+    handler: (req) =>
+      search(req.emulator.store.all<Stripe.Invoice>(COLLECTIONS.invoice), req.input, req.path),
   },
   {
     method: 'GET',
@@ -360,7 +362,7 @@ export const routes: Route[] = [
       const paymentType = payment?.str('type');
       const paymentIntent = payment?.str('payment_intent');
       const items = req.emulator.store
-        .all<Stripe.InvoicePayment>(C.invoicePayment)
+        .all<Stripe.InvoicePayment>(COLLECTIONS.invoicePayment)
         .filter(
           (x) =>
             (!invoice || idOf(x.invoice) === invoice) &&
@@ -376,7 +378,7 @@ export const routes: Route[] = [
     path: '/v1/invoice_payments/:id',
     handler: (req) =>
       req.emulator.store.require<Stripe.InvoicePayment>(
-        C.invoicePayment,
+        COLLECTIONS.invoicePayment,
         req.pathParams.id,
         'invoice payment',
       ),

@@ -8,7 +8,7 @@
 import type Stripe from 'stripe';
 import { cardError, invalidRequest } from '../core/errors';
 import { previousAttributes } from '../core/store';
-import { C, type Emulator, emit, id, idOf, now } from './ctx';
+import { type Emulator, emit, id, idOf, now } from './ctx';
 import { invoiceListeners } from './hooks';
 import {
   buildInvoice,
@@ -22,6 +22,7 @@ import { invoiceTotals } from './math';
 import { refreshMeteredLines } from './metered-lines';
 import { type ChargeResult, confirmPaymentIntent, cancelPaymentIntent, newPaymentIntent } from './payments';
 import { hostedUrl } from './urls';
+import { COLLECTIONS } from '../core/collections';
 
 interface Numbering {
   id: string;
@@ -48,12 +49,12 @@ export function createInvoice(
   if (pending !== 'exclude') {
     for (const invoiceItem of pendingItems(emulator, args.customer.id, pending)) {
       invoiceItem.invoice = invoice.id;
-      emulator.store.put(C.invoiceItem, invoiceItem);
+      emulator.store.put(COLLECTIONS.invoiceItem, invoiceItem);
       invoice.lines.data.push(buildLine(invoice.id, invoiceItemLine(emulator, invoiceItem)));
     }
   }
   recomputeTotals(invoice, 0);
-  emulator.store.insert(C.invoice, invoice);
+  emulator.store.insert(COLLECTIONS.invoice, invoice);
   emit(emulator, 'invoice.created', invoice);
   return invoice;
 }
@@ -68,7 +69,7 @@ export function pendingItems(
   pending: PendingMode,
 ): Stripe.InvoiceItem[] {
   return emulator.store
-    .all<Stripe.InvoiceItem>(C.invoiceItem)
+    .all<Stripe.InvoiceItem>(COLLECTIONS.invoiceItem)
     .filter((invoiceItem) => customerIdOf(invoiceItem) === customerId && invoiceItem.invoice === null)
     .filter((invoiceItem) => {
       if (pending === 'include' || pending === 'exclude') return true;
@@ -80,7 +81,9 @@ export function pendingItems(
 
 export function invoiceItemLine(emulator: Emulator, invoiceItem: Stripe.InvoiceItem): LineSpec {
   const priceId = invoiceItem.pricing?.price_details?.price ?? null;
-  const price = priceId ? (emulator.store.get<Stripe.Price>(C.price, idOf(priceId) ?? '') ?? null) : null;
+  const price = priceId
+    ? (emulator.store.get<Stripe.Price>(COLLECTIONS.price, idOf(priceId) ?? '') ?? null)
+    : null;
   return {
     amount: invoiceItem.amount,
     currency: invoiceItem.currency,
@@ -113,14 +116,14 @@ export function recomputeTotals(invoice: Stripe.Invoice, balance: number): void 
 }
 
 function nextNumber(emulator: Emulator, customer: Stripe.Customer): string {
-  let n = emulator.store.get<Numbering>(C.numbering, customer.id);
+  let n = emulator.store.get<Numbering>(COLLECTIONS.numbering, customer.id);
   if (!n) {
     const prefix = customer.invoice_prefix ?? customer.id.replace(/^cus_/, '').slice(0, 8).toUpperCase();
     n = { id: customer.id, prefix, next: 1 };
   }
   const number = `${n.prefix}-${String(n.next).padStart(4, '0')}`;
   n.next++;
-  emulator.store.put(C.numbering, n);
+  emulator.store.put(COLLECTIONS.numbering, n);
   return number;
 }
 
@@ -130,11 +133,11 @@ export function defaultPaymentMethodFor(emulator: Emulator, invoice: Stripe.Invo
   if (own) return own;
   const subscriptionId = subscriptionIdOfInvoice(invoice);
   if (subscriptionId) {
-    const subscription = emulator.store.get<Stripe.Subscription>(C.subscription, subscriptionId);
+    const subscription = emulator.store.get<Stripe.Subscription>(COLLECTIONS.subscription, subscriptionId);
     const paymentMethod = idOf(subscription?.default_payment_method ?? null);
     if (paymentMethod) return paymentMethod;
   }
-  const customer = emulator.store.get<Stripe.Customer>(C.customer, customerIdOf(invoice));
+  const customer = emulator.store.get<Stripe.Customer>(COLLECTIONS.customer, customerIdOf(invoice));
   // Then the customer's default card source (`source=tok_visa`, as the CLI's fixtures use).
   return (
     idOf(customer?.invoice_settings?.default_payment_method ?? null) ?? idOf(customer?.default_source ?? null)
@@ -146,7 +149,7 @@ function refreshUsageBeforeFinalizing(emulator: Emulator, invoice: Stripe.Invoic
   const before = structuredClone(invoice);
   if (!refreshMeteredLines(emulator, invoice)) return;
   recomputeTotals(invoice, 0);
-  emulator.store.put(C.invoice, invoice);
+  emulator.store.put(COLLECTIONS.invoice, invoice);
   emit(emulator, 'invoice.updated', invoice, previousAttributes(before, invoice));
 }
 
@@ -167,12 +170,12 @@ export function finalizeInvoice(emulator: Emulator, invoice: Stripe.Invoice): St
   refreshUsageBeforeFinalizing(emulator, invoice);
   const customerId = customerIdOf(invoice);
   const at = now(emulator, customerId);
-  const customer = emulator.store.get<Stripe.Customer>(C.customer, customerId);
+  const customer = emulator.store.get<Stripe.Customer>(COLLECTIONS.customer, customerId);
   const balance = customer?.balance ?? 0;
   invoice.status = 'open';
   recomputeTotals(invoice, balance);
   if (customer && invoice.ending_balance !== null && invoice.ending_balance !== balance) {
-    emulator.store.update<Stripe.Customer>(C.customer, customer.id, (c) => {
+    emulator.store.update<Stripe.Customer>(COLLECTIONS.customer, customer.id, (c) => {
       c.balance = invoice.ending_balance ?? 0;
     });
   }
@@ -182,7 +185,7 @@ export function finalizeInvoice(emulator: Emulator, invoice: Stripe.Invoice): St
   invoice.hosted_invoice_url = hostedUrl(emulator, `/invoice/${invoice.id}`);
   invoice.invoice_pdf = hostedUrl(emulator, `/invoice/${invoice.id}/pdf`);
   invoice.automatically_finalizes_at = null;
-  emulator.store.put(C.invoice, invoice);
+  emulator.store.put(COLLECTIONS.invoice, invoice);
   emit(emulator, 'invoice.finalized', invoice);
   if (invoice.amount_due === 0) {
     markPaid(emulator, invoice, null);
@@ -199,7 +202,10 @@ export function finalizeInvoice(emulator: Emulator, invoice: Stripe.Invoice): St
           : `Invoice ${invoice.number ?? invoice.id}`,
       setupFutureUsage: savesPaymentMethod(emulator, invoice) ? 'off_session' : null,
     });
-    emulator.store.put<PaymentIntentLink>(C.paymentIntentLink, { id: paymentIntent.id, invoice: invoice.id });
+    emulator.store.put<PaymentIntentLink>(COLLECTIONS.paymentIntentLink, {
+      id: paymentIntent.id,
+      invoice: invoice.id,
+    });
     invoice.confirmation_secret = {
       client_secret: paymentIntent.client_secret ?? '',
       type: 'payment_intent',
@@ -218,14 +224,14 @@ export function finalizeInvoice(emulator: Emulator, invoice: Stripe.Invoice): St
       status: 'open',
       status_transitions: { canceled_at: null, paid_at: null },
     };
-    emulator.store.insert(C.invoicePayment, payment);
+    emulator.store.insert(COLLECTIONS.invoicePayment, payment);
     invoice.payments = {
       object: 'list',
       data: [payment],
       has_more: false,
       url: `/v1/invoice_payments?invoice=${invoice.id}`,
     };
-    emulator.store.put(C.invoice, invoice);
+    emulator.store.put(COLLECTIONS.invoice, invoice);
   }
   return invoice;
 }
@@ -234,15 +240,15 @@ export function invoiceForPaymentIntent(
   emulator: Emulator,
   paymentIntentId: string,
 ): Stripe.Invoice | undefined {
-  const link = emulator.store.get<PaymentIntentLink>(C.paymentIntentLink, paymentIntentId);
-  return link ? emulator.store.get<Stripe.Invoice>(C.invoice, link.invoice) : undefined;
+  const link = emulator.store.get<PaymentIntentLink>(COLLECTIONS.paymentIntentLink, paymentIntentId);
+  return link ? emulator.store.get<Stripe.Invoice>(COLLECTIONS.invoice, link.invoice) : undefined;
 }
 
 function paymentIntentOf(emulator: Emulator, invoice: Stripe.Invoice): Stripe.PaymentIntent | undefined {
   const pay = invoice.payments?.data.find((p) => p.is_default);
   const paymentIntentId = pay?.payment.payment_intent;
   return paymentIntentId
-    ? emulator.store.get<Stripe.PaymentIntent>(C.paymentIntent, idOf(paymentIntentId) ?? '')
+    ? emulator.store.get<Stripe.PaymentIntent>(COLLECTIONS.paymentIntent, idOf(paymentIntentId) ?? '')
     : undefined;
 }
 
@@ -260,7 +266,7 @@ export function paymentMethodThatPaid(emulator: Emulator, invoice: Stripe.Invoic
 function savesPaymentMethod(emulator: Emulator, invoice: Stripe.Invoice): boolean {
   const subscriptionId = subscriptionIdOfInvoice(invoice);
   const subscription = subscriptionId
-    ? emulator.store.get<Stripe.Subscription>(C.subscription, subscriptionId)
+    ? emulator.store.get<Stripe.Subscription>(COLLECTIONS.subscription, subscriptionId)
     : undefined;
   return subscription?.payment_settings?.save_default_payment_method === 'on_subscription';
 }
@@ -271,11 +277,15 @@ function savesPaymentMethod(emulator: Emulator, invoice: Stripe.Invoice): boolea
  * field to `true`", with `customer.updated` when it changes.
  */
 export function setDelinquent(emulator: Emulator, customerId: string, delinquent: boolean): void {
-  const customer = emulator.store.get<Stripe.Customer>(C.customer, customerId);
+  const customer = emulator.store.get<Stripe.Customer>(COLLECTIONS.customer, customerId);
   if (!customer || customer.deleted || (customer.delinquent ?? false) === delinquent) return;
-  const { obj, previous } = emulator.store.update<Stripe.Customer>(C.customer, customerId, (stored) => {
-    stored.delinquent = delinquent;
-  });
+  const { obj, previous } = emulator.store.update<Stripe.Customer>(
+    COLLECTIONS.customer,
+    customerId,
+    (stored) => {
+      stored.delinquent = delinquent;
+    },
+  );
   emit(emulator, 'customer.updated', obj, previous);
 }
 
@@ -313,11 +323,11 @@ function markPaid(
         p.status = 'paid';
         p.amount_paid = invoice.amount_due;
         p.status_transitions.paid_at = at;
-        emulator.store.put(C.invoicePayment, p);
+        emulator.store.put(COLLECTIONS.invoicePayment, p);
       }
     }
   }
-  emulator.store.put(C.invoice, invoice);
+  emulator.store.put(COLLECTIONS.invoice, invoice);
   if (paymentIntent) emit(emulator, 'invoice.updated', invoice, previousAttributes(before, invoice));
   emit(emulator, 'invoice.paid', invoice);
   emit(emulator, 'invoice.payment_succeeded', invoice);
@@ -361,7 +371,10 @@ export function attemptPayment(
       currency: invoice.currency,
       customer: customerId,
     });
-    emulator.store.put<PaymentIntentLink>(C.paymentIntentLink, { id: paymentIntent.id, invoice: invoice.id });
+    emulator.store.put<PaymentIntentLink>(COLLECTIONS.paymentIntentLink, {
+      id: paymentIntent.id,
+      invoice: invoice.id,
+    });
   }
   const before = structuredClone(invoice);
   countAttempt(invoice, how);
@@ -371,7 +384,7 @@ export function attemptPayment(
     return { ok: true, invoice, charge: result };
   }
   if (how === 'automatic') invoice.next_payment_attempt = nextAttempt(emulator, invoice);
-  emulator.store.put(C.invoice, invoice);
+  emulator.store.put(COLLECTIONS.invoice, invoice);
   emit(emulator, 'invoice.payment_failed', invoice, previousAttributes(before, invoice));
   if (how === 'automatic') {
     setDelinquent(emulator, customerId, true);
@@ -410,7 +423,7 @@ export function payOrThrow(
 /** Called when a payment intent tied to an invoice succeeded outside the invoice (confirm). */
 export function invoicePaidByIntent(emulator: Emulator, paymentIntentId: string): void {
   const invoice = invoiceForPaymentIntent(emulator, paymentIntentId);
-  const paymentIntent = emulator.store.get<Stripe.PaymentIntent>(C.paymentIntent, paymentIntentId);
+  const paymentIntent = emulator.store.get<Stripe.PaymentIntent>(COLLECTIONS.paymentIntent, paymentIntentId);
   if (!invoice || !paymentIntent || invoice.status !== 'open') return;
   countAttempt(invoice, 'manual');
   markPaid(emulator, invoice, paymentIntent);
@@ -425,7 +438,7 @@ export function invoicePaymentFailedByIntent(emulator: Emulator, paymentIntentId
   if (!invoice || invoice.status !== 'open') return;
   const before = structuredClone(invoice);
   countAttempt(invoice, 'manual');
-  emulator.store.put(C.invoice, invoice);
+  emulator.store.put(COLLECTIONS.invoice, invoice);
   emit(emulator, 'invoice.payment_failed', invoice, previousAttributes(before, invoice));
 }
 
@@ -444,7 +457,7 @@ export function voidInvoice(emulator: Emulator, invoice: Stripe.Invoice): Stripe
   invoice.amount_remaining = 0;
   const paymentIntent = paymentIntentOf(emulator, invoice);
   if (paymentIntent) cancelPaymentIntent(emulator, paymentIntent, 'void_invoice');
-  emulator.store.put(C.invoice, invoice);
+  emulator.store.put(COLLECTIONS.invoice, invoice);
   emit(emulator, 'invoice.voided', invoice, previousAttributes(before, invoice));
   return invoice;
 }
@@ -461,7 +474,7 @@ export function markUncollectible(emulator: Emulator, invoice: Stripe.Invoice): 
   invoice.status = 'uncollectible';
   invoice.status_transitions.marked_uncollectible_at = now(emulator, customerIdOf(invoice));
   invoice.next_payment_attempt = null;
-  emulator.store.put(C.invoice, invoice);
+  emulator.store.put(COLLECTIONS.invoice, invoice);
   emit(emulator, 'invoice.marked_uncollectible', invoice, previousAttributes(before, invoice));
   setDelinquent(emulator, customerIdOf(invoice), false);
   return invoice;
@@ -481,7 +494,7 @@ export function advanceInvoice(
 }
 
 export function requireInvoice(emulator: Emulator, invoiceId: string): Stripe.Invoice {
-  return emulator.store.require<Stripe.Invoice>(C.invoice, invoiceId, 'invoice');
+  return emulator.store.require<Stripe.Invoice>(COLLECTIONS.invoice, invoiceId, 'invoice');
 }
 
 export { subscriptionIdOfInvoice, customerIdOf };

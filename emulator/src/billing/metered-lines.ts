@@ -9,11 +9,12 @@
  */
 import type Stripe from 'stripe';
 import { meterUsage } from '../resources/meter-events';
-import { C, type Emulator, idOf, wireDecimal } from './ctx';
+import { type Emulator, idOf, wireDecimal } from './ctx';
 import { customerIdOf, type LineSpec } from './invoice-objects';
 import { money, productName } from './line-text';
 import { billableQuantity } from './math';
 import { isMetered, priceAmount, unitAmount } from './pricing';
+import { COLLECTIONS } from '../core/collections';
 
 export interface MeteredLineArgs {
   price: Stripe.Price;
@@ -53,7 +54,7 @@ export function meteredLine(emulator: Emulator, args: MeteredLineArgs): LineSpec
 function meteredPriceOf(emulator: Emulator, line: Stripe.InvoiceLineItem): Stripe.Price | null {
   if (line.parent?.type !== 'subscription_item_details') return null;
   const priceId = idOf(line.pricing?.price_details?.price ?? null);
-  const price = priceId ? emulator.store.get<Stripe.Price>(C.price, priceId) : undefined;
+  const price = priceId ? emulator.store.get<Stripe.Price>(COLLECTIONS.price, priceId) : undefined;
   return price && isMetered(price) ? price : null;
 }
 

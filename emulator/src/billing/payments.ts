@@ -5,10 +5,11 @@
  * (the order of https://docs.stripe.com/billing/subscriptions/webhooks).
  */
 import type Stripe from 'stripe';
-import { C, clientSecret, type Emulator, emit, id, now } from './ctx';
+import { clientSecret, type Emulator, emit, id, now } from './ctx';
 import { attachPaymentMethod } from '../resources/payment-methods';
 import { cardOutcome } from './cards';
 import { disputeIfTestCard } from './disputes';
+import { COLLECTIONS } from '../core/collections';
 
 export interface Decline {
   code: string;
@@ -79,7 +80,7 @@ export function newPaymentIntent(
     status: args.paymentMethod ? 'requires_confirmation' : 'requires_payment_method',
     transfer_group: null,
   };
-  emulator.store.insert(C.paymentIntent, paymentIntent);
+  emulator.store.insert(COLLECTIONS.paymentIntent, paymentIntent);
   emit(emulator, 'payment_intent.created', paymentIntent);
   return paymentIntent;
 }
@@ -98,7 +99,7 @@ export function confirmPaymentIntent(
       ? paymentIntent.customer
       : (paymentIntent.customer?.id ?? null);
   const storedPaymentMethod =
-    emulator.store.get<Stripe.PaymentMethod>(C.paymentMethod, paymentMethod) ?? null;
+    emulator.store.get<Stripe.PaymentMethod>(COLLECTIONS.paymentMethod, paymentMethod) ?? null;
   const outcome = cardOutcome(emulator, paymentMethod);
   const at = now(emulator, customer);
   const chId = id('ch');
@@ -165,14 +166,14 @@ export function confirmPaymentIntent(
     transfer_data: null,
     transfer_group: null,
   };
-  emulator.store.insert(C.charge, charge);
+  emulator.store.insert(COLLECTIONS.charge, charge);
   paymentIntent.latest_charge = charge.id;
   paymentIntent.payment_method = paymentMethod;
   if (outcome.ok) {
     paymentIntent.status = 'succeeded';
     paymentIntent.amount_received = paymentIntent.amount;
     paymentIntent.last_payment_error = null;
-    emulator.store.put(C.paymentIntent, paymentIntent);
+    emulator.store.put(COLLECTIONS.paymentIntent, paymentIntent);
     emit(emulator, 'charge.succeeded', charge);
     emit(emulator, 'payment_intent.succeeded', paymentIntent);
     saveForFutureUsage(emulator, paymentIntent, storedPaymentMethod);
@@ -188,7 +189,7 @@ export function confirmPaymentIntent(
     charge: charge.id,
     payment_method: storedPaymentMethod ?? undefined,
   };
-  emulator.store.put(C.paymentIntent, paymentIntent);
+  emulator.store.put(COLLECTIONS.paymentIntent, paymentIntent);
   emit(emulator, 'charge.failed', charge);
   emit(emulator, 'payment_intent.payment_failed', paymentIntent);
   return {
@@ -229,7 +230,7 @@ export function cancelPaymentIntent(
   paymentIntent.status = 'canceled';
   paymentIntent.canceled_at = now(emulator, customer);
   paymentIntent.cancellation_reason = reason;
-  emulator.store.put(C.paymentIntent, paymentIntent);
+  emulator.store.put(COLLECTIONS.paymentIntent, paymentIntent);
   emit(emulator, 'payment_intent.canceled', paymentIntent);
 }
 
@@ -270,7 +271,7 @@ export function newSetupIntent(
     status: args.paymentMethod ? 'requires_confirmation' : 'requires_payment_method',
     usage: args.usage ?? 'off_session',
   };
-  emulator.store.insert(C.setupIntent, setupIntent);
+  emulator.store.insert(COLLECTIONS.setupIntent, setupIntent);
   emit(emulator, 'setup_intent.created', setupIntent);
   return setupIntent;
 }

@@ -11,8 +11,9 @@ import { newId } from '../core/ids';
 import { paginate } from '../core/list';
 import type { ParamReader } from '../core/params';
 import { requireCustomer } from '../resources/common';
-import { C, type Emulator, emit, now } from './ctx';
+import { type Emulator, emit, now } from './ctx';
 import { hostedUrl, learnOrigin } from './urls';
+import { COLLECTIONS } from '../core/collections';
 
 type Configuration = Stripe.BillingPortal.Configuration;
 type Features = Stripe.BillingPortal.Configuration.Features;
@@ -21,7 +22,7 @@ type Condition = Stripe.BillingPortal.Configuration.Features.SubscriptionUpdate.
 
 export function requireConfiguration(emulator: Emulator, configId: string): Configuration {
   return emulator.store.require<Configuration>(
-    C.portalConfiguration,
+    COLLECTIONS.portalConfiguration,
     configId,
     'billing portal configuration',
   );
@@ -29,7 +30,7 @@ export function requireConfiguration(emulator: Emulator, configId: string): Conf
 
 export function requirePortalSession(emulator: Emulator, sessionId: string): Stripe.BillingPortal.Session {
   return emulator.store.require<Stripe.BillingPortal.Session>(
-    C.portalSession,
+    COLLECTIONS.portalSession,
     sessionId,
     'billing portal session',
   );
@@ -165,10 +166,10 @@ function buildConfiguration(emulator: Emulator, isDefault: boolean): Configurati
 }
 
 export function defaultConfiguration(emulator: Emulator): Configuration {
-  const found = emulator.store.all<Configuration>(C.portalConfiguration).find((c) => c.is_default);
+  const found = emulator.store.all<Configuration>(COLLECTIONS.portalConfiguration).find((c) => c.is_default);
   if (found) return found;
   const c = buildConfiguration(emulator, true);
-  emulator.store.insert(C.portalConfiguration, c);
+  emulator.store.insert(COLLECTIONS.portalConfiguration, c);
   return c;
 }
 
@@ -180,7 +181,7 @@ function createConfiguration(req: ApiRequest): Configuration {
   c.default_return_url = input.str('default_return_url') ?? null;
   c.metadata = input.metadata({});
   c.name = input.str('name') ?? null;
-  emulator.store.insert(C.portalConfiguration, c);
+  emulator.store.insert(COLLECTIONS.portalConfiguration, c);
   emit(emulator, 'billing_portal.configuration.created', c);
   return c;
 }
@@ -188,7 +189,7 @@ function createConfiguration(req: ApiRequest): Configuration {
 function updateConfiguration(req: ApiRequest): Configuration {
   const { emulator, input } = req;
   const { obj, previous } = emulator.store.update<Configuration>(
-    C.portalConfiguration,
+    COLLECTIONS.portalConfiguration,
     req.pathParams.id,
     (c) => {
       applyFeatures(c.features, input.obj('features'));
@@ -246,7 +247,7 @@ function createSession(req: ApiRequest): Stripe.BillingPortal.Session {
     return_url: returnUrl ?? null,
     url: hostedUrl(emulator, `/portal/${sessionId}`),
   };
-  emulator.store.insert(C.portalSession, session);
+  emulator.store.insert(COLLECTIONS.portalSession, session);
   emit(emulator, 'billing_portal.session.created', session);
   return session;
 }
@@ -266,7 +267,7 @@ export const routes: Route[] = [
       const isDefault = req.input.bool('is_default');
       const active = req.input.bool('active');
       const items = req.emulator.store
-        .all<Configuration>(C.portalConfiguration)
+        .all<Configuration>(COLLECTIONS.portalConfiguration)
         .filter(
           (c) =>
             (isDefault === undefined || c.is_default === isDefault) &&

@@ -9,7 +9,7 @@ import type Stripe from 'stripe';
 import { invalidRequest } from '../core/errors';
 import type { ApiRequest } from '../core/http';
 import { requireCustomer } from '../resources/common';
-import { C, type Emulator, now } from './ctx';
+import { type Emulator, now } from './ctx';
 import { buildInvoice, buildLine, type LineSpec } from './invoice-objects';
 import { customerIdOf, invoiceItemLine, pendingItems, recomputeTotals } from './invoices';
 import { addIntervals } from './math';
@@ -24,6 +24,7 @@ import {
   requireSubscription,
 } from './subscriptions';
 import { readItemChanges } from './subscriptions-routes';
+import { COLLECTIONS } from '../core/collections';
 
 function previewInvoice(
   emulator: Emulator,
@@ -69,7 +70,7 @@ export function createPreview(req: ApiRequest): Stripe.Invoice {
   if (!subscription) {
     subscription =
       emulator.store
-        .all<Stripe.Subscription>(C.subscription)
+        .all<Stripe.Subscription>(COLLECTIONS.subscription)
         .find(
           (s) => customerIdOf(s) === customer.id && ['active', 'trialing', 'past_due'].includes(s.status),
         ) ?? null;

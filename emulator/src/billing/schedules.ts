@@ -13,7 +13,7 @@ import { paginate } from '../core/list';
 import { previousAttributes } from '../core/store';
 import type { ParamReader } from '../core/params';
 import { requireCustomer, requirePrice } from '../resources/common';
-import { C, type Emulator, emit, id, idOf, now } from './ctx';
+import { type Emulator, emit, id, idOf, now } from './ctx';
 import { customerIdOf } from './invoices';
 import { addIntervals, type Interval } from './math';
 import { isMetered, recurringOf, refuseMeteredQuantity } from './pricing';
@@ -28,12 +28,13 @@ import {
   restartSwappedMeteredItems,
   saveSub,
 } from './subscriptions';
+import { COLLECTIONS } from '../core/collections';
 
 type Schedule = Stripe.SubscriptionSchedule;
 type Phase = Stripe.SubscriptionSchedule.Phase;
 
 function requireSchedule(emulator: Emulator, scheduleId: string): Schedule {
-  return emulator.store.require<Schedule>(C.schedule, scheduleId, 'subscription schedule');
+  return emulator.store.require<Schedule>(COLLECTIONS.schedule, scheduleId, 'subscription schedule');
 }
 
 function phaseFromItems(
@@ -85,7 +86,7 @@ function buildSchedule(
   metadata: Record<string, string>,
 ): Schedule {
   const at = now(emulator, customer);
-  const c = emulator.store.get<Stripe.Customer>(C.customer, customer);
+  const c = emulator.store.get<Stripe.Customer>(COLLECTIONS.customer, customer);
   return {
     id: id('sub_sched'),
     object: 'subscription_schedule',
@@ -207,7 +208,7 @@ function currentPhaseIndex(s: Schedule): number {
 /** Time engine hook: the current phase's end for active schedules in scope. */
 export function scheduleTasks(emulator: Emulator, inScope: (customer: string) => boolean): Task[] {
   const tasks: Task[] = [];
-  for (const s of emulator.store.all<Schedule>(C.schedule)) {
+  for (const s of emulator.store.all<Schedule>(COLLECTIONS.schedule)) {
     if (s.status !== 'active' || !s.current_phase) continue;
     const customer = customerIdOf(s);
     if (!inScope(customer)) continue;
@@ -221,7 +222,7 @@ function advancePhase(emulator: Emulator, s: Schedule): void {
   const next = s.phases[idx + 1];
   const subscriptionId = idOf(s.subscription);
   const subscription = subscriptionId
-    ? emulator.store.get<Stripe.Subscription>(C.subscription, subscriptionId)
+    ? emulator.store.get<Stripe.Subscription>(COLLECTIONS.subscription, subscriptionId)
     : undefined;
   if (!next) {
     finishSchedule(emulator, s, subscription);
@@ -233,7 +234,7 @@ function advancePhase(emulator: Emulator, s: Schedule): void {
     // The new phase's items replace the old ones without proration; their period is the one
     // ending now, so the renewal at this same moment bills the new prices.
     subscription.items.data = next.items.map((item) => {
-      const price = emulator.store.require<Stripe.Price>(C.price, idOf(item.price) ?? '', 'price');
+      const price = emulator.store.require<Stripe.Price>(COLLECTIONS.price, idOf(item.price) ?? '', 'price');
       const existing = subscription.items.data.find((x) => x.price.id === price.id);
       if (existing) {
         if (item.quantity !== undefined) existing.quantity = item.quantity;
@@ -267,15 +268,13 @@ function advancePhase(emulator: Emulator, s: Schedule): void {
       );
     }
   }
-  const { obj, previous } = emulator.store.update<Schedule>(C.schedule, s.id, (x) => {
+  const { obj, previous } = emulator.store.update<Schedule>(COLLECTIONS.schedule, s.id, (x) => {
     x.current_phase = { start_date: next.start_date, end_date: next.end_date };
   });
   emit(emulator, 'subscription_schedule.updated', obj, previous);
-  if (emulator.store.get(PORTAL_SWITCHES, s.id) && idx + 2 === s.phases.length) release(emulator, obj);
+  if (emulator.store.get(COLLECTIONS.portalSwitchSchedule, s.id) && idx + 2 === s.phases.length)
+    release(emulator, obj);
 }
-
-/** Private: the schedules the customer portal made to switch a plan at the period end. */
-const PORTAL_SWITCHES = '_portal_switch_schedule';
 
 /**
  * The customer portal's switch at the end of the period (`schedule_at_period_end`,
@@ -309,11 +308,11 @@ export function scheduleSwitchAtPeriodEnd(
     'release',
     {},
   );
-  emulator.store.insert(C.schedule, schedule);
-  emulator.store.put(PORTAL_SWITCHES, { id: schedule.id });
+  emulator.store.insert(COLLECTIONS.schedule, schedule);
+  emulator.store.put(COLLECTIONS.portalSwitchSchedule, { id: schedule.id });
   emit(emulator, 'subscription_schedule.created', schedule);
   const { obj, previous } = emulator.store.update<Stripe.Subscription>(
-    C.subscription,
+    COLLECTIONS.subscription,
     subscription.id,
     (x) => {
       x.schedule = schedule.id;
@@ -331,7 +330,7 @@ function finishSchedule(
   const at = now(emulator, customerIdOf(s));
   if (s.end_behavior === 'cancel' && subscription && subscription.status !== 'canceled') {
     cancelNow(emulator, subscription, { invoiceNow: false, prorate: false, reason: null });
-    const { obj, previous } = emulator.store.update<Schedule>(C.schedule, s.id, (x) => {
+    const { obj, previous } = emulator.store.update<Schedule>(COLLECTIONS.schedule, s.id, (x) => {
       x.status = 'completed';
       x.completed_at = at;
       x.current_phase = null;
@@ -345,7 +344,7 @@ function finishSchedule(
 function release(emulator: Emulator, s: Schedule): Schedule {
   const at = now(emulator, customerIdOf(s));
   const subscriptionId = idOf(s.subscription);
-  const { obj, previous } = emulator.store.update<Schedule>(C.schedule, s.id, (x) => {
+  const { obj, previous } = emulator.store.update<Schedule>(COLLECTIONS.schedule, s.id, (x) => {
     x.status = 'released';
     x.released_at = at;
     x.released_subscription = subscriptionId;
@@ -353,9 +352,9 @@ function release(emulator: Emulator, s: Schedule): Schedule {
     x.subscription = null;
   });
   if (subscriptionId) {
-    const subscription = emulator.store.get<Stripe.Subscription>(C.subscription, subscriptionId);
+    const subscription = emulator.store.get<Stripe.Subscription>(COLLECTIONS.subscription, subscriptionId);
     if (subscription && subscription.schedule === s.id) {
-      const u = emulator.store.update<Stripe.Subscription>(C.subscription, subscriptionId, (x) => {
+      const u = emulator.store.update<Stripe.Subscription>(COLLECTIONS.subscription, subscriptionId, (x) => {
         x.schedule = null;
       });
       emit(emulator, 'customer.subscription.updated', u.obj, u.previous);
@@ -393,10 +392,10 @@ function create(req: ApiRequest): Schedule {
       'release',
       input.metadata({}),
     );
-    emulator.store.insert(C.schedule, schedule);
+    emulator.store.insert(COLLECTIONS.schedule, schedule);
     emit(emulator, 'subscription_schedule.created', schedule);
     const { obj, previous } = emulator.store.update<Stripe.Subscription>(
-      C.subscription,
+      COLLECTIONS.subscription,
       subscription.id,
       (x) => {
         x.schedule = schedule.id;
@@ -445,7 +444,7 @@ function create(req: ApiRequest): Schedule {
     endBehavior,
     input.metadata({}),
   );
-  emulator.store.insert(C.schedule, schedule);
+  emulator.store.insert(COLLECTIONS.schedule, schedule);
   subscription.schedule = schedule.id;
   saveSub(emulator, subscription);
   emit(emulator, 'subscription_schedule.created', schedule);
@@ -474,7 +473,7 @@ function update(req: ApiRequest): Schedule {
   const eb = input.oneOf('end_behavior', ['cancel', 'none', 'release', 'renew'] as const);
   if (eb) s.end_behavior = eb;
   if (input.has('metadata')) s.metadata = input.metadata(s.metadata ?? {});
-  emulator.store.put(C.schedule, s);
+  emulator.store.put(COLLECTIONS.schedule, s);
   emit(emulator, 'subscription_schedule.updated', s, previousAttributes(before, s));
   return s;
 }
@@ -487,7 +486,7 @@ function cancel(req: ApiRequest): Schedule {
   }
   const subscriptionId = idOf(s.subscription);
   const subscription = subscriptionId
-    ? emulator.store.get<Stripe.Subscription>(C.subscription, subscriptionId)
+    ? emulator.store.get<Stripe.Subscription>(COLLECTIONS.subscription, subscriptionId)
     : undefined;
   if (subscription && subscription.status !== 'canceled') {
     cancelNow(emulator, subscription, {
@@ -496,7 +495,7 @@ function cancel(req: ApiRequest): Schedule {
       reason: 'cancellation_requested',
     });
   }
-  const { obj, previous } = emulator.store.update<Schedule>(C.schedule, s.id, (x) => {
+  const { obj, previous } = emulator.store.update<Schedule>(COLLECTIONS.schedule, s.id, (x) => {
     x.status = 'canceled';
     x.canceled_at = now(emulator, customerIdOf(s));
     x.current_phase = null;
@@ -509,7 +508,7 @@ function list(req: ApiRequest): unknown {
   const { emulator, input } = req;
   const customer = input.str('customer');
   const items = emulator.store
-    .all<Schedule>(C.schedule)
+    .all<Schedule>(COLLECTIONS.schedule)
     .filter((s) => !customer || customerIdOf(s) === customer);
   return paginate(items, input, req.path);
 }

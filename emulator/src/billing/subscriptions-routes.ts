@@ -12,7 +12,7 @@ import { search } from '../core/search';
 import { requireCustomer, requirePrice } from '../resources/common';
 import { resolvePaymentMethod } from '../resources/payment-methods';
 import { createPrice } from '../resources/prices';
-import { C, type Emulator, idOf, now } from './ctx';
+import { type Emulator, idOf, now } from './ctx';
 import { customerIdOf } from './invoices';
 import {
   cancelNow,
@@ -29,6 +29,7 @@ import {
 } from './subscriptions';
 import { isMetered, refuseMeteredQuantity } from './pricing';
 import { learnOrigin } from './urls';
+import { COLLECTIONS } from '../core/collections';
 
 const PAYMENT_BEHAVIORS = [
   'allow_incomplete',
@@ -93,7 +94,7 @@ function readPaymentMethod(
   }
   if (!paymentMethod.customer) {
     paymentMethod.customer = customerId;
-    emulator.store.put(C.paymentMethod, paymentMethod);
+    emulator.store.put(COLLECTIONS.paymentMethod, paymentMethod);
   }
   return paymentMethod.id;
 }
@@ -238,7 +239,7 @@ function list(req: ApiRequest): unknown {
   const status = input.str('status');
   const created = input.range('created');
   const testClock = input.str('test_clock');
-  const items = emulator.store.all<Stripe.Subscription>(C.subscription).filter((s) => {
+  const items = emulator.store.all<Stripe.Subscription>(COLLECTIONS.subscription).filter((s) => {
     if (customer && customerIdOf(s) !== customer) return false;
     if (price && !s.items.data.some((i) => i.price.id === price)) return false;
     if (testClock && idOf(s.test_clock) !== testClock) return false;
@@ -259,7 +260,7 @@ function findItem(
   emulator: Emulator,
   itemId: string,
 ): { subscription: Stripe.Subscription; item: Stripe.SubscriptionItem } {
-  for (const subscription of emulator.store.all<Stripe.Subscription>(C.subscription)) {
+  for (const subscription of emulator.store.all<Stripe.Subscription>(COLLECTIONS.subscription)) {
     const item = subscription.items.data.find((i) => i.id === itemId);
     if (item) return { subscription, item };
   }
@@ -367,7 +368,7 @@ export const routes: Route[] = [
     method: 'GET',
     path: '/v1/subscriptions/search',
     handler: (req) =>
-      search(req.emulator.store.all<Stripe.Subscription>(C.subscription), req.input, req.path),
+      search(req.emulator.store.all<Stripe.Subscription>(COLLECTIONS.subscription), req.input, req.path),
   },
   {
     method: 'GET',

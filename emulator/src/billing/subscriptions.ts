@@ -9,7 +9,7 @@ import type Stripe from 'stripe';
 import { cardError, invalidRequest } from '../core/errors';
 import { previousAttributes } from '../core/store';
 import { billingConfig } from './config';
-import { C, type Emulator, emit, id, idOf, now } from './ctx';
+import { type Emulator, emit, id, idOf, now } from './ctx';
 import { onInvoice } from './hooks';
 import { createInvoiceItem } from './invoice-item-objects';
 import type { LineSpec } from './invoice-objects';
@@ -30,6 +30,7 @@ import { cardOutcome } from './cards';
 import { newSetupIntent } from './payments';
 import { isMetered, priceAmount, recurringOf, unitAmount } from './pricing';
 import { buildItem, buildSubscription, planOf, subscriptionPeriod } from './subscription-objects';
+import { COLLECTIONS } from '../core/collections';
 
 /** Private engine state per subscription. */
 export interface SubscriptionState {
@@ -52,20 +53,24 @@ export type PaymentBehavior =
   | 'pending_if_incomplete';
 
 export function requireSubscription(emulator: Emulator, subscriptionId: string): Stripe.Subscription {
-  return emulator.store.require<Stripe.Subscription>(C.subscription, subscriptionId, 'subscription');
+  return emulator.store.require<Stripe.Subscription>(
+    COLLECTIONS.subscription,
+    subscriptionId,
+    'subscription',
+  );
 }
 
 export function subscriptionState(emulator: Emulator, subscriptionId: string): SubscriptionState {
-  const s = emulator.store.get<SubscriptionState>(C.subscriptionState, subscriptionId);
+  const s = emulator.store.get<SubscriptionState>(COLLECTIONS.subscriptionState, subscriptionId);
   if (s) return s;
   const fresh: SubscriptionState = { id: subscriptionId, trialWillEndSent: false, incompleteExpiresAt: null };
-  emulator.store.put(C.subscriptionState, fresh);
+  emulator.store.put(COLLECTIONS.subscriptionState, fresh);
   return fresh;
 }
 
 export function saveSub(emulator: Emulator, subscription: Stripe.Subscription): void {
   subscription.items.has_more = false;
-  emulator.store.put(C.subscription, subscription);
+  emulator.store.put(COLLECTIONS.subscription, subscription);
 }
 
 /** Stripe's proration wording: "Unused time on Pro after …", "Remaining time on 2 × Pro after …". */
@@ -140,15 +145,15 @@ export function meteredLines(
     });
 }
 
-/** When a metered item's current price started counting usage: a price swapped in place restarts it. */
-const METERED_SINCE = '_metered_item_since';
-
 function meteredSince(emulator: Emulator, item: Stripe.SubscriptionItem): number {
-  return emulator.store.get<{ id: string; since: number }>(METERED_SINCE, item.id)?.since ?? item.created;
+  return (
+    emulator.store.get<{ id: string; since: number }>(COLLECTIONS.meteredItemSince, item.id)?.since ??
+    item.created
+  );
 }
 
 function markMeteredSince(emulator: Emulator, itemId: string, at: number): void {
-  emulator.store.put(METERED_SINCE, { id: itemId, since: at });
+  emulator.store.put(COLLECTIONS.meteredItemSince, { id: itemId, since: at });
 }
 
 /**
@@ -221,7 +226,11 @@ export function restartSwappedMeteredItems(
 }
 
 function customerOfSub(emulator: Emulator, subscription: Stripe.Subscription): Stripe.Customer {
-  return emulator.store.require<Stripe.Customer>(C.customer, customerIdOf(subscription), 'customer');
+  return emulator.store.require<Stripe.Customer>(
+    COLLECTIONS.customer,
+    customerIdOf(subscription),
+    'customer',
+  );
 }
 
 export function subscriptionPaymentMethod(
@@ -231,7 +240,7 @@ export function subscriptionPaymentMethod(
 ): string | null {
   const own = override !== undefined ? override : idOf(subscription.default_payment_method);
   if (own) return own;
-  const c = emulator.store.get<Stripe.Customer>(C.customer, customerIdOf(subscription));
+  const c = emulator.store.get<Stripe.Customer>(COLLECTIONS.customer, customerIdOf(subscription));
   return idOf(c?.invoice_settings?.default_payment_method ?? null) ?? idOf(c?.default_source ?? null);
 }
 
@@ -497,7 +506,7 @@ export function createSubscription(emulator: Emulator, args: CreateArgs): Stripe
   // and expires after 23 hours unpaid.
   if (subscription.status === 'incomplete') {
     state.incompleteExpiresAt = at + billingConfig(emulator).incompleteExpirySeconds;
-    emulator.store.put(C.subscriptionState, state);
+    emulator.store.put(COLLECTIONS.subscriptionState, state);
   }
   saveSub(emulator, subscription);
   // A trial shorter than the notice period: `trial_will_end` goes out right away.
@@ -531,7 +540,7 @@ function activate(emulator: Emulator, subscription: Stripe.Subscription): void {
   )
     return;
   const { obj, previous } = emulator.store.update<Stripe.Subscription>(
-    C.subscription,
+    COLLECTIONS.subscription,
     subscription.id,
     (s) => {
       s.status = 'active';
@@ -545,7 +554,7 @@ onInvoice({
   paid: (emulator, invoice) => {
     const subscriptionId = subscriptionIdOfInvoice(invoice);
     if (!subscriptionId) return;
-    const subscription = emulator.store.get<Stripe.Subscription>(C.subscription, subscriptionId);
+    const subscription = emulator.store.get<Stripe.Subscription>(COLLECTIONS.subscription, subscriptionId);
     if (!subscription) return;
     const recovers =
       subscription.status === 'past_due' ||
@@ -555,7 +564,7 @@ onInvoice({
     const newDefault = paymentMethodToSave(emulator, subscription, invoice);
     if (!recovers && !newDefault) return;
     const { obj, previous } = emulator.store.update<Stripe.Subscription>(
-      C.subscription,
+      COLLECTIONS.subscription,
       subscription.id,
       (s) => {
         if (recovers) s.status = 'active';
@@ -567,13 +576,13 @@ onInvoice({
   paymentFailed: (emulator, invoice, finalAttempt) => {
     const subscriptionId = subscriptionIdOfInvoice(invoice);
     if (!subscriptionId) return;
-    const subscription = emulator.store.get<Stripe.Subscription>(C.subscription, subscriptionId);
+    const subscription = emulator.store.get<Stripe.Subscription>(COLLECTIONS.subscription, subscriptionId);
     if (!subscription || subscription.status === 'canceled' || subscription.status === 'incomplete_expired')
       return;
     if (subscription.status === 'incomplete') return; // first invoice: stays incomplete
     if (subscription.status === 'active' || subscription.status === 'trialing') {
       const { obj, previous } = emulator.store.update<Stripe.Subscription>(
-        C.subscription,
+        COLLECTIONS.subscription,
         subscription.id,
         (s) => {
           s.status = 'past_due';
@@ -586,7 +595,7 @@ onInvoice({
   nextAttempt: (emulator, invoice, failedAt) => {
     const subscriptionId = subscriptionIdOfInvoice(invoice);
     if (!subscriptionId) return null;
-    const subscription = emulator.store.get<Stripe.Subscription>(C.subscription, subscriptionId);
+    const subscription = emulator.store.get<Stripe.Subscription>(COLLECTIONS.subscription, subscriptionId);
     // Stripe stops automatic collection once a subscription is canceled (a draft finalized after that is tried once).
     if (
       !subscription ||
@@ -612,7 +621,7 @@ function applyFinalStatus(emulator: Emulator, subscription: Stripe.Subscription)
   } else if (final === 'unpaid') {
     if (subscription.status === 'unpaid') return;
     const { obj, previous } = emulator.store.update<Stripe.Subscription>(
-      C.subscription,
+      COLLECTIONS.subscription,
       subscription.id,
       (s) => {
         s.status = 'unpaid';
@@ -995,7 +1004,7 @@ export function updateSubscription(
 function removePendingProrations(emulator: Emulator, subscription: Stripe.Subscription): void {
   for (const item of pendingItems(emulator, customerIdOf(subscription), { subscription: subscription.id })) {
     if (!item.proration || item.parent?.subscription_details?.subscription !== subscription.id) continue;
-    emulator.store.delete(C.invoiceItem, item.id);
+    emulator.store.delete(COLLECTIONS.invoiceItem, item.id);
     emit(emulator, 'invoiceitem.deleted', item);
   }
 }
@@ -1046,7 +1055,7 @@ export function cancelNow(
     });
   }
   // Stripe stops automatic collection of the subscription's open invoices.
-  for (const invoice of emulator.store.all<Stripe.Invoice>(C.invoice)) {
+  for (const invoice of emulator.store.all<Stripe.Invoice>(COLLECTIONS.invoice)) {
     if (
       subscriptionIdOfInvoice(invoice) === subscription.id &&
       invoice.status === 'open' &&
@@ -1054,7 +1063,7 @@ export function cancelNow(
     ) {
       invoice.next_payment_attempt = null;
       invoice.auto_advance = false;
-      emulator.store.put(C.invoice, invoice);
+      emulator.store.put(COLLECTIONS.invoice, invoice);
     }
     if (
       subscriptionIdOfInvoice(invoice) === subscription.id &&
@@ -1064,16 +1073,20 @@ export function cancelNow(
       voidInvoice(emulator, invoice);
     }
   }
-  const { obj } = emulator.store.update<Stripe.Subscription>(C.subscription, subscription.id, (s) => {
-    s.status = 'canceled';
-    s.canceled_at = s.canceled_at ?? at;
-    s.ended_at = at;
-    if (options.reason)
-      s.cancellation_details = {
-        ...(s.cancellation_details ?? { comment: null, feedback: null, feedback_option: null }),
-        reason: options.reason,
-      };
-  });
+  const { obj } = emulator.store.update<Stripe.Subscription>(
+    COLLECTIONS.subscription,
+    subscription.id,
+    (s) => {
+      s.status = 'canceled';
+      s.canceled_at = s.canceled_at ?? at;
+      s.ended_at = at;
+      if (options.reason)
+        s.cancellation_details = {
+          ...(s.cancellation_details ?? { comment: null, feedback: null, feedback_option: null }),
+          reason: options.reason,
+        };
+    },
+  );
   emit(emulator, 'customer.subscription.deleted', obj);
   return obj;
 }
@@ -1092,7 +1105,7 @@ export function endTrial(emulator: Emulator, subscription: Stripe.Subscription):
   }
   if (!paymentMethod && behavior === 'pause') {
     const { obj, previous } = emulator.store.update<Stripe.Subscription>(
-      C.subscription,
+      COLLECTIONS.subscription,
       subscription.id,
       (s) => {
         s.status = 'paused';
@@ -1105,7 +1118,7 @@ export function endTrial(emulator: Emulator, subscription: Stripe.Subscription):
   const { interval, count } = recurringOf(subscription.items.data[0].price);
   const period = { start: at, end: addIntervals(subscription.billing_cycle_anchor, interval, count, 1) };
   const { obj, previous } = emulator.store.update<Stripe.Subscription>(
-    C.subscription,
+    COLLECTIONS.subscription,
     subscription.id,
     (s) => {
       s.status = 'active';
@@ -1145,7 +1158,7 @@ export function renew(emulator: Emulator, subscription: Stripe.Subscription): vo
       (l) => l.amount !== 0,
     );
     const pending = emulator.store
-      .all<Stripe.InvoiceItem>(C.invoiceItem)
+      .all<Stripe.InvoiceItem>(COLLECTIONS.invoiceItem)
       .some(
         (invoiceItem) =>
           invoiceItem.invoice === null &&
@@ -1179,7 +1192,7 @@ export function renew(emulator: Emulator, subscription: Stripe.Subscription): vo
   };
   const metered = meteredLines(emulator, subscription, old);
   const { obj, previous } = emulator.store.update<Stripe.Subscription>(
-    C.subscription,
+    COLLECTIONS.subscription,
     subscription.id,
     (s) => {
       for (const item of s.items.data) {
@@ -1204,18 +1217,18 @@ export function renew(emulator: Emulator, subscription: Stripe.Subscription): vo
 export function sendTrialWillEnd(emulator: Emulator, subscription: Stripe.Subscription): void {
   const st = subscriptionState(emulator, subscription.id);
   st.trialWillEndSent = true;
-  emulator.store.put(C.subscriptionState, st);
+  emulator.store.put(COLLECTIONS.subscriptionState, st);
   emit(emulator, 'customer.subscription.trial_will_end', subscription);
 }
 
 export function expireIncomplete(emulator: Emulator, subscription: Stripe.Subscription): void {
-  for (const invoice of emulator.store.all<Stripe.Invoice>(C.invoice)) {
+  for (const invoice of emulator.store.all<Stripe.Invoice>(COLLECTIONS.invoice)) {
     if (subscriptionIdOfInvoice(invoice) === subscription.id && invoice.status === 'open')
       voidInvoice(emulator, invoice);
   }
   const at = now(emulator, customerIdOf(subscription));
   const { obj, previous } = emulator.store.update<Stripe.Subscription>(
-    C.subscription,
+    COLLECTIONS.subscription,
     subscription.id,
     (s) => {
       s.status = 'incomplete_expired';
@@ -1224,7 +1237,7 @@ export function expireIncomplete(emulator: Emulator, subscription: Stripe.Subscr
   );
   const st = subscriptionState(emulator, subscription.id);
   st.incompleteExpiresAt = null;
-  emulator.store.put(C.subscriptionState, st);
+  emulator.store.put(COLLECTIONS.subscriptionState, st);
   emit(emulator, 'customer.subscription.updated', obj, previous);
 }
 
@@ -1240,7 +1253,7 @@ export function resumeSubscription(
   const { interval, count } = recurringOf(subscription.items.data[0].price);
   const period = { start: at, end: addIntervals(at, interval, count, 1) };
   const { obj, previous } = emulator.store.update<Stripe.Subscription>(
-    C.subscription,
+    COLLECTIONS.subscription,
     subscription.id,
     (s) => {
       s.status = 'active';
@@ -1268,7 +1281,7 @@ export function pauseSubscription(
     throw invalidRequest(`Cannot pause a subscription with status ${subscription.status}.`);
   }
   const { obj, previous } = emulator.store.update<Stripe.Subscription>(
-    C.subscription,
+    COLLECTIONS.subscription,
     subscription.id,
     (s) => {
       s.status = 'paused';

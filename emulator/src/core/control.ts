@@ -1,6 +1,7 @@
 import { invalidRequest } from './errors';
 import { HttpResponse, type Route } from './http';
-import { DEFAULT_MODE, DELIVERY_COLLECTION, type DeliveryAttempt, type WebhookMode } from './webhooks';
+import { DEFAULT_MODE, type DeliveryAttempt, type WebhookMode } from './webhooks';
+import { COLLECTIONS } from './collections';
 
 /** `/_emulator/*`: controls that real Stripe does not have (no API key needed). */
 
@@ -121,7 +122,7 @@ export const routes: Route[] = [
       const endpoint = input.str('endpoint');
       const type = input.str('type');
       const data = emulator.store
-        .all<DeliveryAttempt>(DELIVERY_COLLECTION)
+        .all<DeliveryAttempt>(COLLECTIONS.webhookDelivery)
         .reverse()
         .filter(
           (d) =>

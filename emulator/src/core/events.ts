@@ -23,9 +23,6 @@ export interface EmulatorEvent {
   type: Stripe.Event.Type;
 }
 
-/** The collection events are stored in. */
-export const EVENT_COLLECTION = 'event';
-
 /**
  * Carries the current API request through async code, so `emitEvent` can fill
  * `event.request` without every caller threading it. Time-driven work runs outside it.

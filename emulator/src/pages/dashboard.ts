@@ -1,7 +1,8 @@
 import type { Emulator } from '../core/emulator';
-import { EVENT_COLLECTION, type EmulatorEvent } from '../core/events';
+import { type EmulatorEvent } from '../core/events';
 import { HttpResponse, type Route } from '../core/http';
-import { DELIVERY_COLLECTION, type DeliveryAttempt } from '../core/webhooks';
+import { type DeliveryAttempt } from '../core/webhooks';
+import { COLLECTIONS } from '../core/collections';
 
 /**
  * `GET /`: a read-only page like Stripe's test-mode dashboard. It reads the store generically,
@@ -49,9 +50,9 @@ function table(emulator: Emulator, type: string, limit: number): string {
 }
 
 function eventsTable(emulator: Emulator, limit: number): string {
-  const deliveries = emulator.store.all<DeliveryAttempt>(DELIVERY_COLLECTION);
+  const deliveries = emulator.store.all<DeliveryAttempt>(COLLECTIONS.webhookDelivery);
   const rows = emulator.store
-    .all<EmulatorEvent>(EVENT_COLLECTION)
+    .all<EmulatorEvent>(COLLECTIONS.event)
     .slice(0, limit)
     .map((e) => {
       const ds = deliveries
@@ -75,7 +76,7 @@ const FIRST = ['customer', 'subscription', 'invoice'];
 function page(emulator: Emulator): string {
   const others = emulator.store
     .types()
-    .filter((t) => !t.startsWith('_') && !FIRST.includes(t) && t !== EVENT_COLLECTION);
+    .filter((t) => !t.startsWith('_') && !FIRST.includes(t) && t !== COLLECTIONS.event);
   const sections = [...FIRST, ...others].map((t) => table(emulator, t, 50)).join('\n');
   return `<!doctype html><html><head><meta charset="utf-8"><title>Stripe emulator</title>
 <style>body{font:14px system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin-bottom:1.5em}

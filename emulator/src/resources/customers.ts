@@ -6,7 +6,7 @@ import { newId, randomBase62 } from '../core/ids';
 import { listOf, paginate } from '../core/list';
 import type { ParamReader } from '../core/params';
 import { search } from '../core/search';
-import { COL, deletedStub, rememberDeleted, requireCustomer } from './common';
+import { deletedStub, rememberDeleted, requireCustomer } from './common';
 import {
   assertAttachable,
   attachPaymentMethod,
@@ -15,6 +15,7 @@ import {
   resolvePaymentMethod,
 } from './payment-methods';
 import { cardSpec, testIdNumber } from './test-cards';
+import { COLLECTIONS } from '../core/collections';
 
 export { requireCustomer } from './common';
 
@@ -84,7 +85,7 @@ function createSource(emulator: Emulator, customerId: string, token: string, par
     regulated_status: 'unregulated',
     tokenization_method: null,
   };
-  emulator.store.insert(COL.card, card);
+  emulator.store.insert(COLLECTIONS.card, card);
   recordCardBehavior(emulator, card.id, number);
   return card;
 }
@@ -96,7 +97,7 @@ function checkDefaultPm(
   paymentMethodId: string,
   param: string,
 ): void {
-  const paymentMethod = emulator.store.get<Stripe.PaymentMethod>(COL.paymentMethod, paymentMethodId);
+  const paymentMethod = emulator.store.get<Stripe.PaymentMethod>(COLLECTIONS.paymentMethod, paymentMethodId);
   if (!paymentMethod || paymentMethod.customer !== customerId) {
     throw invalidRequest(
       `The customer does not have a payment method with the ID ${paymentMethodId}. The payment method must be attached to the customer.`,
@@ -129,7 +130,7 @@ function create({ emulator, input }: ApiRequest): Stripe.Customer {
   const clockId = input.str('test_clock');
   let created = emulator.now();
   if (clockId) {
-    const clock = emulator.store.get<{ frozen_time: number }>(COL.testClock, clockId);
+    const clock = emulator.store.get<{ frozen_time: number }>(COLLECTIONS.testClock, clockId);
     if (!clock) throw notFound('test_clock', clockId, 'test_clock');
     created = clock.frozen_time;
   }
@@ -185,7 +186,7 @@ function create({ emulator, input }: ApiRequest): Stripe.Customer {
     card = createSource(emulator, id, source, 'source');
     c.default_source = card.id;
   }
-  emulator.store.insert(COL.customer, c);
+  emulator.store.insert(COLLECTIONS.customer, c);
   emulator.emitEvent('customer.created', c);
   if (card) emulator.emitEvent('customer.source.created', card);
   if (paymentMethod) attachPaymentMethod(emulator, paymentMethod.id, id);
@@ -204,10 +205,10 @@ function update({ emulator, input, pathParams }: ApiRequest): Stripe.Customer {
     if (dpm) checkDefaultPm(emulator, id, dpm, 'invoice_settings[default_payment_method]');
   }
   const ds = input.str('default_source');
-  if (ds && !emulator.store.get<Stripe.Card>(COL.card, ds)) {
+  if (ds && !emulator.store.get<Stripe.Card>(COLLECTIONS.card, ds)) {
     throw invalidRequest(`No such source: '${ds}'`, 'default_source', 'resource_missing');
   }
-  const { obj, previous } = emulator.store.update<Stripe.Customer>(COL.customer, id, (c) => {
+  const { obj, previous } = emulator.store.update<Stripe.Customer>(COLLECTIONS.customer, id, (c) => {
     applyCommon(c, input);
     if (is?.has('default_payment_method')) {
       c.invoice_settings.default_payment_method = is.strOrNull('default_payment_method') ?? null;
@@ -222,7 +223,7 @@ function update({ emulator, input, pathParams }: ApiRequest): Stripe.Customer {
 
 function del({ emulator, pathParams }: ApiRequest): unknown {
   const c = requireCustomer(emulator, pathParams.id, 'id');
-  emulator.store.delete(COL.customer, c.id);
+  emulator.store.delete(COLLECTIONS.customer, c.id);
   const stub = rememberDeleted(emulator, c.id, 'customer');
   emulator.emitEvent('customer.deleted', c);
   for (const hook of deletedHooks.get(emulator) ?? []) hook(c);
@@ -235,7 +236,7 @@ function list(req: ApiRequest): unknown {
   const created = input.range('created');
   const clock = input.str('test_clock');
   const items = emulator.store
-    .all<Stripe.Customer>(COL.customer)
+    .all<Stripe.Customer>(COLLECTIONS.customer)
     .filter(
       (c) =>
         (clock ? c.test_clock === clock : !c.test_clock) &&
@@ -249,33 +250,33 @@ function addSource(req: ApiRequest): Stripe.Card {
   const { emulator, input, pathParams } = req;
   const c = requireCustomer(emulator, pathParams.id, 'id');
   const card = createSource(emulator, c.id, input.reqStr('source'), 'source');
-  emulator.store.put(COL.card, { ...card, metadata: input.metadata({}) });
+  emulator.store.put(COLLECTIONS.card, { ...card, metadata: input.metadata({}) });
   emulator.emitEvent('customer.source.created', card);
   if (!c.default_source) {
-    const { obj, previous } = emulator.store.update<Stripe.Customer>(COL.customer, c.id, (x) => {
+    const { obj, previous } = emulator.store.update<Stripe.Customer>(COLLECTIONS.customer, c.id, (x) => {
       x.default_source = card.id;
     });
     emulator.emitEvent('customer.updated', obj, previous);
   }
-  return emulator.store.require<Stripe.Card>(COL.card, card.id);
+  return emulator.store.require<Stripe.Card>(COLLECTIONS.card, card.id);
 }
 
 function cardsOf(emulator: Emulator, customerId: string): Stripe.Card[] {
-  return emulator.store.all<Stripe.Card>(COL.card).filter((s) => s.customer === customerId);
+  return emulator.store.all<Stripe.Card>(COLLECTIONS.card).filter((s) => s.customer === customerId);
 }
 
 export function setup(emulator: Emulator): void {
   // Since 2020-08-27 these lists are only returned when expanded.
-  emulator.registerIncludable(COL.customer, 'sources', (c) =>
+  emulator.registerIncludable(COLLECTIONS.customer, 'sources', (c) =>
     listOf(cardsOf(emulator, String(c.id)), `/v1/customers/${String(c.id)}/sources`),
   );
-  emulator.registerIncludable(COL.customer, 'subscriptions', (c) =>
+  emulator.registerIncludable(COLLECTIONS.customer, 'subscriptions', (c) =>
     listOf(
-      emulator.store.all<{ customer: unknown }>('subscription').filter((s) => s.customer === c.id),
+      emulator.store.all<{ customer: unknown }>(COLLECTIONS.subscription).filter((s) => s.customer === c.id),
       `/v1/customers/${String(c.id)}/subscriptions`,
     ),
   );
-  emulator.registerIncludable(COL.customer, 'tax_ids', (c) =>
+  emulator.registerIncludable(COLLECTIONS.customer, 'tax_ids', (c) =>
     listOf([], `/v1/customers/${String(c.id)}/tax_ids`),
   );
 }
@@ -320,14 +321,15 @@ export const routes: Route[] = [
     method: 'GET',
     path: '/v1/customers/search',
     params: ['query', 'limit', 'page'],
-    handler: (req) => search(req.emulator.store.all<Stripe.Customer>(COL.customer), req.input, req.path),
+    handler: (req) =>
+      search(req.emulator.store.all<Stripe.Customer>(COLLECTIONS.customer), req.input, req.path),
   },
   {
     method: 'GET',
     path: '/v1/customers/:id',
     params: [],
     handler: ({ emulator, pathParams }) => {
-      const c = emulator.store.get<Stripe.Customer>(COL.customer, pathParams.id);
+      const c = emulator.store.get<Stripe.Customer>(COLLECTIONS.customer, pathParams.id);
       if (c) return c;
       const stub = deletedStub(emulator, pathParams.id);
       if (stub?.object === 'customer') return stub;
@@ -377,7 +379,10 @@ export const routes: Route[] = [
     params: [],
     handler: ({ emulator, pathParams }) => {
       requireCustomer(emulator, pathParams.id, 'customer');
-      const paymentMethod = emulator.store.get<Stripe.PaymentMethod>(COL.paymentMethod, pathParams.pm);
+      const paymentMethod = emulator.store.get<Stripe.PaymentMethod>(
+        COLLECTIONS.paymentMethod,
+        pathParams.pm,
+      );
       if (!paymentMethod || paymentMethod.customer !== pathParams.id)
         throw notFound('PaymentMethod', pathParams.pm, 'payment_method');
       return paymentMethod;
@@ -403,7 +408,7 @@ export const routes: Route[] = [
     path: '/v1/customers/:id/sources/:src',
     params: [],
     handler: ({ emulator, pathParams }) => {
-      const card = emulator.store.get<Stripe.Card>(COL.card, pathParams.src);
+      const card = emulator.store.get<Stripe.Card>(COLLECTIONS.card, pathParams.src);
       if (!card || card.customer !== pathParams.id) throw notFound('source', pathParams.src);
       return card;
     },

@@ -1,7 +1,8 @@
 import type { ApiRequest, Route } from '../core/http';
-import { EVENT_COLLECTION, type EmulatorEvent, eventTypeMatches } from '../core/events';
+import { type EmulatorEvent, eventTypeMatches } from '../core/events';
 import { invalidRequest } from '../core/errors';
 import { paginate } from '../core/list';
+import { COLLECTIONS } from '../core/collections';
 
 function list(req: ApiRequest): unknown {
   const { emulator, input } = req;
@@ -12,7 +13,7 @@ function list(req: ApiRequest): unknown {
   const created = input.range('created');
   const deliverySuccess = input.bool('delivery_success');
   const items = emulator.store
-    .all<EmulatorEvent>(EVENT_COLLECTION)
+    .all<EmulatorEvent>(COLLECTIONS.event)
     .filter(
       (e) =>
         (!type || eventTypeMatches(type, e.type)) &&
@@ -35,6 +36,6 @@ export const routes: Route[] = [
     path: '/v1/events/:id',
     params: [],
     handler: ({ emulator, pathParams }) =>
-      emulator.store.require<EmulatorEvent>(EVENT_COLLECTION, pathParams.id, 'event'),
+      emulator.store.require<EmulatorEvent>(COLLECTIONS.event, pathParams.id, 'event'),
   },
 ];

@@ -6,8 +6,9 @@ import { type ApiRequest, HttpResponse, type Route } from '../core/http';
 import { newId, randomBase62 } from '../core/ids';
 import { paginate } from '../core/list';
 import type { ParamReader } from '../core/params';
-import { COL } from './common';
+
 import { meterForEvent, requireMeter } from './meters';
+import { COLLECTIONS } from '../core/collections';
 
 /** A recorded usage event (private: Stripe has no API to read events back). */
 export interface StoredMeterEvent {
@@ -20,8 +21,6 @@ export interface StoredMeterEvent {
   created: number;
   cancelled: boolean;
 }
-
-const IDENTIFIER_INDEX = '_meter_event_identifier';
 
 /** Stripe keeps identifiers at least 24 h for de-duplication; we keep them for good. */
 
@@ -70,7 +69,7 @@ export function recordMeterEvent(
   }
   const identifier = input.identifier ?? randomBase62(24);
   // An index keyed by identifier keeps de-duplication O(1) under load.
-  if (emulator.store.get(IDENTIFIER_INDEX, identifier)) throw duplicateIdentifier(identifier);
+  if (emulator.store.get(COLLECTIONS.meterEventIdentifier, identifier)) throw duplicateIdentifier(identifier);
   const ev: StoredMeterEvent = {
     id: newId('mev'),
     event_name: input.event_name,
@@ -80,8 +79,8 @@ export function recordMeterEvent(
     created: now,
     cancelled: false,
   };
-  emulator.store.insert(COL.meterEvent, ev);
-  emulator.store.insert(IDENTIFIER_INDEX, { id: identifier, event: ev.id });
+  emulator.store.insert(COLLECTIONS.meterEvent, ev);
+  emulator.store.insert(COLLECTIONS.meterEventIdentifier, { id: identifier, event: ev.id });
   return ev;
 }
 
@@ -95,10 +94,10 @@ function readPayload(input: ParamReader): Record<string, string> {
 
 /** Cancels the events with `identifier` (meter event adjustment `type=cancel`). */
 export function cancelMeterEvent(emulator: Emulator, eventName: string, identifier: string): void {
-  for (const e of emulator.store.all<StoredMeterEvent>(COL.meterEvent)) {
+  for (const e of emulator.store.all<StoredMeterEvent>(COLLECTIONS.meterEvent)) {
     if (e.identifier === identifier && e.event_name === eventName) {
       e.cancelled = true;
-      emulator.store.put(COL.meterEvent, e);
+      emulator.store.put(COLLECTIONS.meterEvent, e);
     }
   }
 }
@@ -114,12 +113,12 @@ export function meterUsage(
   start: number,
   end: number,
 ): number {
-  const meter = emulator.store.get<Stripe.Billing.Meter>(COL.meter, meterId);
+  const meter = emulator.store.get<Stripe.Billing.Meter>(COLLECTIONS.meter, meterId);
   if (!meter) return 0;
   const ckey = meter.customer_mapping.event_payload_key;
   const vkey = meter.value_settings.event_payload_key;
   const events = emulator.store
-    .all<StoredMeterEvent>(COL.meterEvent)
+    .all<StoredMeterEvent>(COLLECTIONS.meterEvent)
     .filter(
       (e) =>
         !e.cancelled &&

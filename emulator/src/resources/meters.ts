@@ -4,18 +4,18 @@ import { invalidRequest, missingParam } from '../core/errors';
 import type { ApiRequest, Route } from '../core/http';
 import { newId } from '../core/ids';
 import { paginate } from '../core/list';
-import { COL } from './common';
+import { COLLECTIONS } from '../core/collections';
 
 const FORMULAS = ['sum', 'count', 'last'] as const;
 
 export function requireMeter(emulator: Emulator, id: string, param = 'id'): Stripe.Billing.Meter {
-  return emulator.store.require<Stripe.Billing.Meter>(COL.meter, id, 'billing meter', param);
+  return emulator.store.require<Stripe.Billing.Meter>(COLLECTIONS.meter, id, 'billing meter', param);
 }
 
 /** The active meter fed by events named `eventName`, if any. */
 export function meterForEvent(emulator: Emulator, eventName: string): Stripe.Billing.Meter | undefined {
   return emulator.store
-    .all<Stripe.Billing.Meter>(COL.meter)
+    .all<Stripe.Billing.Meter>(COLLECTIONS.meter)
     .find((m) => m.event_name === eventName && m.status === 'active');
 }
 
@@ -54,7 +54,7 @@ function create({ emulator, input }: ApiRequest): Stripe.Billing.Meter {
     updated: now,
     value_settings: { event_payload_key: vs?.str('event_payload_key') ?? 'value' },
   };
-  emulator.store.insert(COL.meter, meter);
+  emulator.store.insert(COLLECTIONS.meter, meter);
   emulator.emitEvent('billing.meter.created', meter);
   return meter;
 }
@@ -66,7 +66,7 @@ function setStatus(emulator: Emulator, id: string, active: boolean): Stripe.Bill
   if (active && meterForEvent(emulator, m.event_name)) {
     throw invalidRequest(`An active meter with event_name '${m.event_name}' already exists.`, undefined);
   }
-  const { obj, previous } = emulator.store.update<Stripe.Billing.Meter>(COL.meter, id, (x) => {
+  const { obj, previous } = emulator.store.update<Stripe.Billing.Meter>(COLLECTIONS.meter, id, (x) => {
     const now = emulator.now();
     x.status = active ? 'active' : 'inactive';
     x.status_transitions = { deactivated_at: active ? null : now };
@@ -97,7 +97,7 @@ export const routes: Route[] = [
     handler: (req) => {
       const status = req.input.oneOf('status', ['active', 'inactive'] as const);
       const items = req.emulator.store
-        .all<Stripe.Billing.Meter>(COL.meter)
+        .all<Stripe.Billing.Meter>(COLLECTIONS.meter)
         .filter((m) => !status || m.status === status);
       return paginate(items, req.input, req.path);
     },
@@ -114,9 +114,13 @@ export const routes: Route[] = [
     params: ['display_name'],
     handler: ({ emulator, input, pathParams }) => {
       requireMeter(emulator, pathParams.id);
-      const { obj, previous } = emulator.store.update<Stripe.Billing.Meter>(COL.meter, pathParams.id, (m) => {
-        if (input.has('display_name')) m.display_name = input.reqStr('display_name');
-      });
+      const { obj, previous } = emulator.store.update<Stripe.Billing.Meter>(
+        COLLECTIONS.meter,
+        pathParams.id,
+        (m) => {
+          if (input.has('display_name')) m.display_name = input.reqStr('display_name');
+        },
+      );
       if (Object.keys(previous).length > 0) {
         obj.updated = emulator.now();
         emulator.emitEvent('billing.meter.updated', obj, previous);

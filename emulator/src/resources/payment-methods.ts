@@ -6,7 +6,7 @@ import type { ApiRequest, Route } from '../core/http';
 import { newId } from '../core/ids';
 import { paginate } from '../core/list';
 import type { ParamReader } from '../core/params';
-import { COL, requireCustomer } from './common';
+import { requireCustomer } from './common';
 import {
   type CardSpec,
   type ChargeOutcome,
@@ -15,6 +15,7 @@ import {
   luhnValid,
   testIdNumber,
 } from './test-cards';
+import { COLLECTIONS } from '../core/collections';
 
 export type { ChargeOutcome, DisputeSpec } from './test-cards';
 
@@ -105,14 +106,14 @@ export function createCardPaymentMethod(
     metadata: extra.metadata ?? {},
     type: 'card',
   };
-  emulator.store.insert(COL.paymentMethod, paymentMethod);
+  emulator.store.insert(COLLECTIONS.paymentMethod, paymentMethod);
   const behavior: PmBehavior = {
     id: paymentMethod.id,
     outcome: spec.outcome,
     attachFails: spec.attachFails,
     dispute: spec.dispute,
   };
-  emulator.store.insert(COL.pmBehavior, behavior);
+  emulator.store.insert(COLLECTIONS.paymentMethodBehavior, behavior);
   return paymentMethod;
 }
 
@@ -125,7 +126,7 @@ export function recordCardBehavior(emulator: Emulator, id: string, number: strin
     attachFails: spec.attachFails,
     dispute: spec.dispute,
   };
-  emulator.store.put(COL.pmBehavior, behavior);
+  emulator.store.put(COLLECTIONS.paymentMethodBehavior, behavior);
 }
 
 /**
@@ -139,14 +140,14 @@ export function resolvePaymentMethod(
 ): Stripe.PaymentMethod {
   const number = testIdNumber(idOrTestId);
   if (number) return createCardPaymentMethod(emulator, number);
-  const paymentMethod = emulator.store.get<Stripe.PaymentMethod>(COL.paymentMethod, idOrTestId);
+  const paymentMethod = emulator.store.get<Stripe.PaymentMethod>(COLLECTIONS.paymentMethod, idOrTestId);
   if (!paymentMethod) throw notFound('PaymentMethod', idOrTestId, param);
   return paymentMethod;
 }
 
 /** The dispute a successful charge on this payment method (or card source) draws, if it is a dispute test card. */
 export function disputeAfterCharge(emulator: Emulator, paymentMethodId: string): DisputeSpec | null {
-  const b = emulator.store.get<PmBehavior>(COL.pmBehavior, paymentMethodId);
+  const b = emulator.store.get<PmBehavior>(COLLECTIONS.paymentMethodBehavior, paymentMethodId);
   if (b) return b.dispute ?? null;
   const number = testIdNumber(paymentMethodId);
   return number ? cardSpec(number).dispute : null;
@@ -154,11 +155,14 @@ export function disputeAfterCharge(emulator: Emulator, paymentMethodId: string):
 
 /** What charging this payment method (or card source) does; see test-cards.ts. */
 export function chargeOutcome(emulator: Emulator, paymentMethodId: string): ChargeOutcome {
-  const b = emulator.store.get<PmBehavior>(COL.pmBehavior, paymentMethodId);
+  const b = emulator.store.get<PmBehavior>(COLLECTIONS.paymentMethodBehavior, paymentMethodId);
   if (b) return b.outcome;
   const number = testIdNumber(paymentMethodId);
   if (number) return cardSpec(number).outcome;
-  if (emulator.store.get(COL.paymentMethod, paymentMethodId) || emulator.store.get(COL.card, paymentMethodId))
+  if (
+    emulator.store.get(COLLECTIONS.paymentMethod, paymentMethodId) ||
+    emulator.store.get(COLLECTIONS.card, paymentMethodId)
+  )
     return { ok: true };
   return {
     ok: false,
@@ -170,7 +174,7 @@ export function chargeOutcome(emulator: Emulator, paymentMethodId: string): Char
 
 /** Throws the card's decline if Stripe would refuse to attach it (decline test cards). */
 export function assertAttachable(emulator: Emulator, paymentMethodId: string): void {
-  const b = emulator.store.get<PmBehavior>(COL.pmBehavior, paymentMethodId);
+  const b = emulator.store.get<PmBehavior>(COLLECTIONS.paymentMethodBehavior, paymentMethodId);
   if (b?.attachFails && !b.outcome.ok) {
     throw cardError(b.outcome.code, b.outcome.message, b.outcome.decline_code, { param: 'payment_method' });
   }
@@ -183,7 +187,7 @@ export function attachPaymentMethod(
   customerId: string,
 ): Stripe.PaymentMethod {
   requireCustomer(emulator, customerId);
-  const paymentMethod = emulator.store.get<Stripe.PaymentMethod>(COL.paymentMethod, paymentMethodId);
+  const paymentMethod = emulator.store.get<Stripe.PaymentMethod>(COLLECTIONS.paymentMethod, paymentMethodId);
   if (!paymentMethod) throw notFound('PaymentMethod', paymentMethodId, 'payment_method');
   if (paymentMethod.customer === customerId) return paymentMethod;
   if (paymentMethod.customer) {
@@ -195,7 +199,7 @@ export function attachPaymentMethod(
   }
   assertAttachable(emulator, paymentMethodId);
   const { obj, previous } = emulator.store.update<Stripe.PaymentMethod>(
-    COL.paymentMethod,
+    COLLECTIONS.paymentMethod,
     paymentMethodId,
     (p) => {
       p.customer = customerId;
@@ -210,7 +214,7 @@ export function attachPaymentMethod(
  * clears the customer's `invoice_settings.default_payment_method` if it pointed here.
  */
 export function detachPaymentMethod(emulator: Emulator, paymentMethodId: string): Stripe.PaymentMethod {
-  const paymentMethod = emulator.store.get<Stripe.PaymentMethod>(COL.paymentMethod, paymentMethodId);
+  const paymentMethod = emulator.store.get<Stripe.PaymentMethod>(COLLECTIONS.paymentMethod, paymentMethodId);
   if (!paymentMethod) throw notFound('PaymentMethod', paymentMethodId, 'payment_method');
   if (!paymentMethod.customer) {
     throw invalidRequest(
@@ -222,16 +226,16 @@ export function detachPaymentMethod(emulator: Emulator, paymentMethodId: string)
   const customerId =
     typeof paymentMethod.customer === 'string' ? paymentMethod.customer : paymentMethod.customer.id;
   const { obj, previous } = emulator.store.update<Stripe.PaymentMethod>(
-    COL.paymentMethod,
+    COLLECTIONS.paymentMethod,
     paymentMethodId,
     (p) => {
       p.customer = null;
     },
   );
   emulator.emitEvent('payment_method.detached', obj, previous);
-  const c = emulator.store.get<Stripe.Customer>(COL.customer, customerId);
+  const c = emulator.store.get<Stripe.Customer>(COLLECTIONS.customer, customerId);
   if (c && c.invoice_settings.default_payment_method === paymentMethodId) {
-    const u = emulator.store.update<Stripe.Customer>(COL.customer, customerId, (x) => {
+    const u = emulator.store.update<Stripe.Customer>(COLLECTIONS.customer, customerId, (x) => {
       x.invoice_settings.default_payment_method = null;
     });
     emulator.emitEvent('customer.updated', u.obj, u.previous);
@@ -295,7 +299,7 @@ function update({ emulator, input, pathParams }: ApiRequest): Stripe.PaymentMeth
     );
   }
   const { obj, previous } = emulator.store.update<Stripe.PaymentMethod>(
-    COL.paymentMethod,
+    COLLECTIONS.paymentMethod,
     paymentMethod.id,
     (x) => {
       x.metadata = input.metadata(x.metadata ?? {});
@@ -318,7 +322,7 @@ export function listForCustomer(req: ApiRequest, customerId: string | undefined)
   const { emulator, input } = req;
   const type = input.str('type');
   const items = emulator.store
-    .all<Stripe.PaymentMethod>(COL.paymentMethod)
+    .all<Stripe.PaymentMethod>(COLLECTIONS.paymentMethod)
     .filter(
       (paymentMethod) =>
         (customerId ? paymentMethod.customer === customerId : true) && (!type || paymentMethod.type === type),

@@ -7,8 +7,9 @@ import { newId } from '../core/ids';
 import { paginate } from '../core/list';
 import type { ParamReader } from '../core/params';
 import { search } from '../core/search';
-import { COL, requirePrice } from './common';
+import { requirePrice } from './common';
 import { createProduct } from './products';
+import { COLLECTIONS } from '../core/collections';
 
 export { requirePrice } from './common';
 
@@ -91,7 +92,7 @@ function readRecurring(emulator: Emulator, input: ParamReader): Stripe.Price.Rec
         input.name('usage_type'),
       );
     }
-    const m = emulator.store.get<Stripe.Billing.Meter>(COL.meter, meter);
+    const m = emulator.store.get<Stripe.Billing.Meter>(COLLECTIONS.meter, meter);
     if (!m) throw notFound('billing meter', meter, input.name('meter'));
     if (m.status !== 'active') throw invalidRequest(`The meter ${meter} is inactive.`, input.name('meter'));
   }
@@ -107,7 +108,7 @@ function readRecurring(emulator: Emulator, input: ParamReader): Stripe.Price.Rec
 /** Moves or refuses a lookup key already used by another price. */
 function claimLookupKey(emulator: Emulator, key: string, transfer: boolean, selfId: string | null): void {
   const holder = emulator.store
-    .all<Stripe.Price>(COL.price)
+    .all<Stripe.Price>(COLLECTIONS.price)
     .find((x) => x.lookup_key === key && x.id !== selfId);
   if (!holder) return;
   if (!transfer) {
@@ -117,7 +118,7 @@ function claimLookupKey(emulator: Emulator, key: string, transfer: boolean, self
       'lookup_key_already_exists',
     );
   }
-  const { obj, previous } = emulator.store.update<Stripe.Price>(COL.price, holder.id, (x) => {
+  const { obj, previous } = emulator.store.update<Stripe.Price>(COLLECTIONS.price, holder.id, (x) => {
     x.lookup_key = null;
   });
   emulator.emitEvent('price.updated', obj, previous);
@@ -140,7 +141,8 @@ export function createPrice(
   }
   if (!product && !productData) throw missingParam(input.name('product'));
   if (product) {
-    if (!emulator.store.get(COL.product, product)) throw notFound('product', product, input.name('product'));
+    if (!emulator.store.get(COLLECTIONS.product, product))
+      throw notFound('product', product, input.name('product'));
   }
   const billing_scheme = input.oneOf('billing_scheme', ['per_unit', 'tiered'] as const) ?? 'per_unit';
   const unit = input.int('unit_amount');
@@ -218,7 +220,7 @@ export function createPrice(
     unit_amount_decimal:
       unit !== undefined ? decimalString(unit) : unitDec !== undefined ? decimalString(unitDec) : null,
   };
-  emulator.store.insert(COL.price, price);
+  emulator.store.insert(COLLECTIONS.price, price);
   if (!options.inline) emulator.emitEvent('price.created', price);
   return price;
 }
@@ -228,7 +230,7 @@ function update({ emulator, input, pathParams }: ApiRequest): Stripe.Price {
   const lookupKey = input.has('lookup_key') ? input.strOrNull('lookup_key') : undefined;
   if (lookupKey)
     claimLookupKey(emulator, lookupKey, input.bool('transfer_lookup_key') ?? false, pathParams.id);
-  const { obj, previous } = emulator.store.update<Stripe.Price>(COL.price, pathParams.id, (x) => {
+  const { obj, previous } = emulator.store.update<Stripe.Price>(COLLECTIONS.price, pathParams.id, (x) => {
     if (input.has('active')) x.active = input.bool('active') ?? x.active;
     if (lookupKey !== undefined) x.lookup_key = lookupKey;
     if (input.has('nickname')) x.nickname = input.strOrNull('nickname') ?? null;
@@ -256,7 +258,7 @@ function list(req: ApiRequest): unknown {
   const usage = rec?.str('usage_type');
   const meter = rec?.str('meter');
   const items = emulator.store
-    .all<Stripe.Price>(COL.price)
+    .all<Stripe.Price>(COLLECTIONS.price)
     .filter(
       (x) =>
         (active === undefined || x.active === active) &&
@@ -274,8 +276,8 @@ function list(req: ApiRequest): unknown {
 
 export function setup(emulator: Emulator): void {
   // `tiers` (and `currency_options`) are only returned when expanded (facts §1).
-  emulator.registerIncludable(COL.price, 'tiers');
-  emulator.registerIncludable(COL.price, 'currency_options');
+  emulator.registerIncludable(COLLECTIONS.price, 'tiers');
+  emulator.registerIncludable(COLLECTIONS.price, 'currency_options');
 }
 
 export const routes: Route[] = [
@@ -325,7 +327,7 @@ export const routes: Route[] = [
     method: 'GET',
     path: '/v1/prices/search',
     params: ['query', 'limit', 'page'],
-    handler: (req) => search(req.emulator.store.all<Stripe.Price>(COL.price), req.input, req.path),
+    handler: (req) => search(req.emulator.store.all<Stripe.Price>(COLLECTIONS.price), req.input, req.path),
   },
   {
     method: 'GET',

@@ -6,8 +6,9 @@ import { newId } from '../core/ids';
 import { paginate } from '../core/list';
 import type { ParamReader } from '../core/params';
 import { search } from '../core/search';
-import { COL, rememberDeleted, requireProduct } from './common';
+import { rememberDeleted, requireProduct } from './common';
 import { createPrice } from './prices';
+import { COLLECTIONS } from '../core/collections';
 
 export { requireProduct } from './common';
 
@@ -35,7 +36,7 @@ export function createProduct(
   options: { emit?: boolean } = {},
 ): Stripe.Product {
   const id = input.str('id') ?? newId('prod', 14);
-  if (emulator.store.get(COL.product, id)) {
+  if (emulator.store.get(COLLECTIONS.product, id)) {
     throw invalidRequest(`Product already exists.`, 'id', 'resource_already_exists');
   }
   const now = emulator.now();
@@ -62,7 +63,7 @@ export function createProduct(
     url: null,
   };
   applyCommon(prod, input);
-  emulator.store.insert(COL.product, prod);
+  emulator.store.insert(COLLECTIONS.product, prod);
   if (options.emit !== false) emulator.emitEvent('product.created', prod);
   return prod;
 }
@@ -72,7 +73,7 @@ function create({ emulator, input }: ApiRequest): Stripe.Product {
   const dpd = input.obj('default_price_data');
   if (dpd) {
     const price = createPrice(emulator, dpd, { product: prod.id });
-    const { obj, previous } = emulator.store.update<Stripe.Product>(COL.product, prod.id, (x) => {
+    const { obj, previous } = emulator.store.update<Stripe.Product>(COLLECTIONS.product, prod.id, (x) => {
       x.default_price = price.id;
     });
     emulator.emitEvent('product.updated', obj, previous);
@@ -84,10 +85,10 @@ function update({ emulator, input, pathParams }: ApiRequest): Stripe.Product {
   requireProduct(emulator, pathParams.id, 'id');
   const dp = input.has('default_price') ? input.strOrNull('default_price') : undefined;
   if (dp) {
-    const price = emulator.store.get<Stripe.Price>(COL.price, dp);
+    const price = emulator.store.get<Stripe.Price>(COLLECTIONS.price, dp);
     if (!price || price.product !== pathParams.id) throw notFound('price', dp, 'default_price');
   }
-  const { obj, previous } = emulator.store.update<Stripe.Product>(COL.product, pathParams.id, (x) => {
+  const { obj, previous } = emulator.store.update<Stripe.Product>(COLLECTIONS.product, pathParams.id, (x) => {
     applyCommon(x, input);
     if (dp !== undefined) x.default_price = dp;
   });
@@ -100,14 +101,14 @@ function update({ emulator, input, pathParams }: ApiRequest): Stripe.Product {
 
 function del({ emulator, pathParams }: ApiRequest): unknown {
   const prod = requireProduct(emulator, pathParams.id, 'id');
-  if (emulator.store.all<Stripe.Price>(COL.price).some((pr) => pr.product === prod.id)) {
+  if (emulator.store.all<Stripe.Price>(COLLECTIONS.price).some((pr) => pr.product === prod.id)) {
     throw invalidRequest(
       'This product cannot be deleted because it has one or more user-created prices.',
       undefined,
       'product_has_prices',
     );
   }
-  emulator.store.delete(COL.product, prod.id);
+  emulator.store.delete(COLLECTIONS.product, prod.id);
   emulator.emitEvent('product.deleted', prod);
   return rememberDeleted(emulator, prod.id, 'product');
 }
@@ -120,7 +121,7 @@ function list(req: ApiRequest): unknown {
   const shippable = input.bool('shippable');
   const url = input.str('url');
   const items = emulator.store
-    .all<Stripe.Product>(COL.product)
+    .all<Stripe.Product>(COLLECTIONS.product)
     .filter(
       (x) =>
         (active === undefined || x.active === active) &&
@@ -176,7 +177,8 @@ export const routes: Route[] = [
     method: 'GET',
     path: '/v1/products/search',
     params: ['query', 'limit', 'page'],
-    handler: (req) => search(req.emulator.store.all<Stripe.Product>(COL.product), req.input, req.path),
+    handler: (req) =>
+      search(req.emulator.store.all<Stripe.Product>(COLLECTIONS.product), req.input, req.path),
   },
   {
     method: 'GET',

@@ -1,9 +1,5 @@
 import type Stripe from 'stripe';
-import {
-  WEBHOOK_ENDPOINT_COLLECTION as WE,
-  WEBHOOK_SECRET_COLLECTION,
-  type WebhookSecretRecord,
-} from '../core/emulator';
+import { type WebhookSecretRecord } from '../core/emulator';
 import { invalidRequest, missingParam } from '../core/errors';
 import type { ApiRequest, Route } from '../core/http';
 import { newId, randomBase62 } from '../core/ids';
@@ -11,6 +7,7 @@ import { paginate } from '../core/list';
 import type { ParamReader } from '../core/params';
 import { rememberDeleted } from './common';
 import { WEBHOOK_EVENT_TYPES } from './webhook-event-types';
+import { COLLECTIONS } from '../core/collections';
 
 function readUrl(input: ParamReader): string {
   const url = input.reqStr('url');
@@ -72,22 +69,30 @@ function create({ emulator, input }: ApiRequest): Stripe.WebhookEndpoint {
     url: readUrl(input),
   };
   const secret = `whsec_${randomBase62(32)}`;
-  emulator.store.insert(WE, we);
+  emulator.store.insert(COLLECTIONS.webhookEndpoint, we);
   const rec: WebhookSecretRecord = { id: we.id, secret };
-  emulator.store.insert(WEBHOOK_SECRET_COLLECTION, rec);
+  emulator.store.insert(COLLECTIONS.webhookSecret, rec);
   return { ...we, secret };
 }
 
 function update({ emulator, input, pathParams }: ApiRequest): Stripe.WebhookEndpoint {
-  emulator.store.require<Stripe.WebhookEndpoint>(WE, pathParams.id, 'webhook endpoint');
-  const { obj } = emulator.store.update<Stripe.WebhookEndpoint>(WE, pathParams.id, (we) => {
-    if (input.has('url')) we.url = readUrl(input);
-    if (input.has('enabled_events')) we.enabled_events = readEvents(input);
-    if (input.has('description')) we.description = input.strOrNull('description') ?? null;
-    const disabled = input.bool('disabled');
-    if (disabled !== undefined) we.status = disabled ? 'disabled' : 'enabled';
-    we.metadata = input.metadata(we.metadata);
-  });
+  emulator.store.require<Stripe.WebhookEndpoint>(
+    COLLECTIONS.webhookEndpoint,
+    pathParams.id,
+    'webhook endpoint',
+  );
+  const { obj } = emulator.store.update<Stripe.WebhookEndpoint>(
+    COLLECTIONS.webhookEndpoint,
+    pathParams.id,
+    (we) => {
+      if (input.has('url')) we.url = readUrl(input);
+      if (input.has('enabled_events')) we.enabled_events = readEvents(input);
+      if (input.has('description')) we.description = input.strOrNull('description') ?? null;
+      const disabled = input.bool('disabled');
+      if (disabled !== undefined) we.status = disabled ? 'disabled' : 'enabled';
+      we.metadata = input.metadata(we.metadata);
+    },
+  );
   return view(obj);
 }
 
@@ -103,14 +108,24 @@ export const routes: Route[] = [
     path: '/v1/webhook_endpoints',
     params: ['limit', 'starting_after', 'ending_before'],
     handler: (req) =>
-      paginate(req.emulator.store.all<Stripe.WebhookEndpoint>(WE).map(view), req.input, req.path),
+      paginate(
+        req.emulator.store.all<Stripe.WebhookEndpoint>(COLLECTIONS.webhookEndpoint).map(view),
+        req.input,
+        req.path,
+      ),
   },
   {
     method: 'GET',
     path: '/v1/webhook_endpoints/:id',
     params: [],
     handler: ({ emulator, pathParams }) =>
-      view(emulator.store.require<Stripe.WebhookEndpoint>(WE, pathParams.id, 'webhook endpoint')),
+      view(
+        emulator.store.require<Stripe.WebhookEndpoint>(
+          COLLECTIONS.webhookEndpoint,
+          pathParams.id,
+          'webhook endpoint',
+        ),
+      ),
   },
   {
     method: 'POST',
@@ -123,9 +138,13 @@ export const routes: Route[] = [
     path: '/v1/webhook_endpoints/:id',
     params: [],
     handler: ({ emulator, pathParams }) => {
-      emulator.store.require<Stripe.WebhookEndpoint>(WE, pathParams.id, 'webhook endpoint');
-      emulator.store.delete(WE, pathParams.id);
-      emulator.store.delete(WEBHOOK_SECRET_COLLECTION, pathParams.id);
+      emulator.store.require<Stripe.WebhookEndpoint>(
+        COLLECTIONS.webhookEndpoint,
+        pathParams.id,
+        'webhook endpoint',
+      );
+      emulator.store.delete(COLLECTIONS.webhookEndpoint, pathParams.id);
+      emulator.store.delete(COLLECTIONS.webhookSecret, pathParams.id);
       return rememberDeleted(emulator, pathParams.id, 'webhook_endpoint');
     },
   },

@@ -12,21 +12,22 @@ import type Stripe from 'stripe';
 import { invalidRequest } from '../../core/errors';
 import type { ApiRequest, Route } from '../../core/http';
 import { paginate } from '../../core/list';
-import { C, type Emulator, emit, id, idOf } from '../ctx';
+import { type Emulator, emit, id, idOf } from '../ctx';
 import { runDue } from './engine';
+import { COLLECTIONS } from '../../core/collections';
 
 type Clock = Stripe.TestHelpers.TestClock;
 
 function requireClock(emulator: Emulator, clockId: string): Clock {
-  return emulator.store.require<Clock>(C.testClock, clockId, 'test_clock');
+  return emulator.store.require<Clock>(COLLECTIONS.testClock, clockId, 'test_clock');
 }
 
 /** Time source: a customer on a clock lives at its frozen time. */
 export function clockTimeFor(emulator: Emulator, customerId: string): number | undefined {
-  const c = emulator.store.get<Stripe.Customer>(C.customer, customerId);
+  const c = emulator.store.get<Stripe.Customer>(COLLECTIONS.customer, customerId);
   const clockId = c ? idOf(c.test_clock) : null;
   if (!clockId) return undefined;
-  return emulator.store.get<Clock>(C.testClock, clockId)?.frozen_time;
+  return emulator.store.get<Clock>(COLLECTIONS.testClock, clockId)?.frozen_time;
 }
 
 /** Pending advances per emulator, so tests and shutdown can wait for them. */
@@ -49,7 +50,7 @@ function advance(req: ApiRequest): Clock {
       'frozen_time',
     );
   }
-  const { obj, previous } = emulator.store.update<Clock>(C.testClock, clock.id, (c) => {
+  const { obj, previous } = emulator.store.update<Clock>(COLLECTIONS.testClock, clock.id, (c) => {
     c.status = 'advancing';
     c.status_details = { advancing: { target_frozen_time: target } };
   });
@@ -60,12 +61,12 @@ function advance(req: ApiRequest): Clock {
     .then(() =>
       emulator.timeDriven(() => {
         const onClock = (customerId: string): boolean => {
-          const c = emulator.store.get<Stripe.Customer>(C.customer, customerId);
+          const c = emulator.store.get<Stripe.Customer>(COLLECTIONS.customer, customerId);
           return c !== undefined && idOf(c.test_clock) === clock.id;
         };
         try {
           runDue(emulator, onClock, target);
-          const done = emulator.store.update<Clock>(C.testClock, clock.id, (c) => {
+          const done = emulator.store.update<Clock>(COLLECTIONS.testClock, clock.id, (c) => {
             c.frozen_time = target;
             c.status = 'ready';
             c.status_details = {};
@@ -73,7 +74,7 @@ function advance(req: ApiRequest): Clock {
           emit(emulator, 'test_helpers.test_clock.ready', done.obj, done.previous);
         } catch (err) {
           emulator.log(`test clock ${clock.id} failed to advance: ${String(err)}`);
-          const failed = emulator.store.update<Clock>(C.testClock, clock.id, (c) => {
+          const failed = emulator.store.update<Clock>(COLLECTIONS.testClock, clock.id, (c) => {
             c.status = 'internal_failure';
           });
           emit(emulator, 'test_helpers.test_clock.internal_failure', failed.obj, failed.previous);
@@ -90,17 +91,18 @@ function advance(req: ApiRequest): Clock {
  * running did not survive the restart).
  */
 export function finishInterruptedAdvances(emulator: Emulator): void {
-  for (const clock of emulator.store.all<Clock>(C.testClock)) {
+  for (const clock of emulator.store.all<Clock>(COLLECTIONS.testClock)) {
     const target = clock.status_details?.advancing?.target_frozen_time;
     if (clock.status !== 'advancing' || target === undefined) continue;
     emulator.timeDriven(() => {
       runDue(
         emulator,
         (customerId) =>
-          idOf(emulator.store.get<Stripe.Customer>(C.customer, customerId)?.test_clock ?? null) === clock.id,
+          idOf(emulator.store.get<Stripe.Customer>(COLLECTIONS.customer, customerId)?.test_clock ?? null) ===
+          clock.id,
         target,
       );
-      const done = emulator.store.update<Clock>(C.testClock, clock.id, (c) => {
+      const done = emulator.store.update<Clock>(COLLECTIONS.testClock, clock.id, (c) => {
         c.frozen_time = target;
         c.status = 'ready';
         c.status_details = {};
@@ -125,7 +127,7 @@ function create(req: ApiRequest): Clock {
     status: 'ready',
     status_details: {},
   };
-  emulator.store.insert(C.testClock, clock);
+  emulator.store.insert(COLLECTIONS.testClock, clock);
   emit(emulator, 'test_helpers.test_clock.created', clock);
   return clock;
 }
@@ -133,14 +135,15 @@ function create(req: ApiRequest): Clock {
 function remove(req: ApiRequest): unknown {
   const { emulator } = req;
   const clock = requireClock(emulator, req.pathParams.id);
-  for (const c of emulator.store.all<Stripe.Customer>(C.customer)) {
+  for (const c of emulator.store.all<Stripe.Customer>(COLLECTIONS.customer)) {
     if (idOf(c.test_clock) !== clock.id) continue;
-    for (const subscription of emulator.store.all<Stripe.Subscription>(C.subscription)) {
-      if (idOf(subscription.customer) === c.id) emulator.store.delete(C.subscription, subscription.id);
+    for (const subscription of emulator.store.all<Stripe.Subscription>(COLLECTIONS.subscription)) {
+      if (idOf(subscription.customer) === c.id)
+        emulator.store.delete(COLLECTIONS.subscription, subscription.id);
     }
-    emulator.store.delete(C.customer, c.id);
+    emulator.store.delete(COLLECTIONS.customer, c.id);
   }
-  emulator.store.delete(C.testClock, clock.id);
+  emulator.store.delete(COLLECTIONS.testClock, clock.id);
   emit(emulator, 'test_helpers.test_clock.deleted', clock);
   return { id: clock.id, object: 'test_helpers.test_clock', deleted: true };
 }
@@ -150,7 +153,7 @@ export const routes: Route[] = [
   {
     method: 'GET',
     path: '/v1/test_helpers/test_clocks',
-    handler: (req) => paginate(req.emulator.store.all<Clock>(C.testClock), req.input, req.path),
+    handler: (req) => paginate(req.emulator.store.all<Clock>(COLLECTIONS.testClock), req.input, req.path),
   },
   {
     method: 'GET',
