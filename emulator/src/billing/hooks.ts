@@ -3,7 +3,7 @@
  * import invoices; this breaks the cycle).
  */
 import type Stripe from 'stripe';
-import type { Emulator } from './ctx';
+import type { Emulator } from './context';
 
 export interface InvoiceListener {
   paid?: (emulator: Emulator, invoice: Stripe.Invoice) => void;

@@ -5,21 +5,21 @@
 import type Stripe from 'stripe';
 import type { ResourceModule, Route } from '../core/http';
 import { onCustomerDeleted } from '../resources/customers';
-import * as checkout from './checkout';
-import * as configRoutes from './config-routes';
-import { type Emulator, installTimeOverride } from './ctx';
-import * as intents from './intents-routes';
-import * as invoices from './invoices-routes';
-import { customerIdOf } from './invoices';
-import * as portal from './portal';
-import * as schedules from './schedules';
-import { cancelNow } from './subscriptions';
-import * as subscriptions from './subscriptions-routes';
+import * as checkout from './checkout/checkout';
+import * as configRoutes from './config/config-routes';
+import { type Emulator, installTimeOverride } from './context';
+import * as intents from './payments/intents-routes';
+import * as invoices from './invoices/invoices-routes';
+import { customerIdOf } from './invoices/invoices';
+import * as portal from './portal/portal';
+import * as schedules from './schedules/schedules';
+import { cancelNow } from './subscriptions/subscriptions';
+import * as subscriptions from './subscriptions/subscriptions-routes';
 import { onGlobalClock, runDue } from './time/engine';
 import * as testClocks from './time/test-clocks';
-import * as checkoutPage from '../pages/checkout';
-import * as portalPage from '../pages/portal';
-import * as invoicePage from '../pages/invoice';
+import * as checkoutPage from './checkout/checkout-page';
+import * as portalPage from './portal/portal-page';
+import * as invoicePage from './invoices/invoice-page';
 import { COLLECTIONS } from '../core/collections';
 
 const routes: Route[] = [

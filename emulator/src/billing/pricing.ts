@@ -5,7 +5,7 @@
  */
 import type Stripe from 'stripe';
 import { invalidRequest } from '../core/errors';
-import { decimalString } from './ctx';
+import { decimalString } from './context';
 import { type Interval, type Tier, tieredAmount } from './math';
 
 export function priceProductId(price: Stripe.Price): string {

@@ -3,7 +3,7 @@
  * its own origin from the `Host` header of API requests (clients reach it at that address), with
  * 127.0.0.1:12111 until the first request.
  */
-import type { Emulator } from './ctx';
+import type { Emulator } from './context';
 
 const origins = new WeakMap<Emulator, string>();
 

@@ -6,13 +6,19 @@
  * the search starts again, until nothing is due by `until`.
  */
 import type Stripe from 'stripe';
-import { expire } from '../checkout';
-import { billingConfig } from '../config';
-import { type Emulator, idOf, withTimeAt } from '../ctx';
-import { advanceInvoice, attemptPayment, customerIdOf, subscriptionIdOfInvoice } from '../invoices';
-import { scheduleTasks } from '../schedules';
-import { subscriptionPeriod } from '../subscription-objects';
-import { endTrial, expireIncomplete, renew, sendTrialWillEnd, subscriptionState } from '../subscriptions';
+import { expire } from '../checkout/checkout';
+import { billingConfig } from '../config/config';
+import { type Emulator, idOf, withTimeAt } from '../context';
+import { advanceInvoice, attemptPayment, customerIdOf, subscriptionIdOfInvoice } from '../invoices/invoices';
+import { scheduleTasks } from '../schedules/schedules';
+import { subscriptionPeriod } from '../subscriptions/subscription-objects';
+import {
+  endTrial,
+  expireIncomplete,
+  renew,
+  sendTrialWillEnd,
+  subscriptionState,
+} from '../subscriptions/subscriptions';
 import { COLLECTIONS } from '../../core/collections';
 
 export interface Task {

@@ -12,7 +12,7 @@ import type Stripe from 'stripe';
 import { invalidRequest } from '../../core/errors';
 import type { ApiRequest, Route } from '../../core/http';
 import { paginate } from '../../core/list';
-import { type Emulator, emit, id, idOf } from '../ctx';
+import { type Emulator, emit, id, idOf } from '../context';
 import { runDue } from './engine';
 import { COLLECTIONS } from '../../core/collections';
 

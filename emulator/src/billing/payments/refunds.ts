@@ -22,13 +22,13 @@
  * refund its payment intent, https://docs.stripe.com/tax/invoicing/refunds).
  */
 import type Stripe from 'stripe';
-import { invalidRequest, missingParam } from '../core/errors';
-import type { ApiRequest, Route } from '../core/http';
-import { paginate } from '../core/list';
-import type { ParamReader } from '../core/params';
+import { invalidRequest, missingParam } from '../../core/errors';
+import type { ApiRequest, Route } from '../../core/http';
+import { paginate } from '../../core/list';
+import type { ParamReader } from '../../core/params';
 import { requireCharge } from './charges-routes';
-import { type Emulator, emit, id, idOf, now } from './ctx';
-import { COLLECTIONS } from '../core/collections';
+import { type Emulator, emit, id, idOf, now } from '../context';
+import { COLLECTIONS } from '../../core/collections';
 
 const REASONS = ['duplicate', 'fraudulent', 'requested_by_customer'] as const;
 

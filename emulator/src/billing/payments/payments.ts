@@ -5,11 +5,11 @@
  * (the order of https://docs.stripe.com/billing/subscriptions/webhooks).
  */
 import type Stripe from 'stripe';
-import { clientSecret, type Emulator, emit, id, now } from './ctx';
-import { attachPaymentMethod } from '../resources/payment-methods';
+import { clientSecret, type Emulator, emit, id, now } from '../context';
+import { attachPaymentMethod } from '../../resources/payment-methods';
 import { cardOutcome } from './cards';
 import { disputeIfTestCard } from './disputes';
-import { COLLECTIONS } from '../core/collections';
+import { COLLECTIONS } from '../../core/collections';
 
 export interface Decline {
   code: string;

@@ -1,8 +1,8 @@
 /** Invoice items (`ii_…`): one-off amounts and proration adjustments waiting for an invoice. */
 import type Stripe from 'stripe';
-import { type Emulator, emit, id, now, wireDecimal } from './ctx';
-import { priceProductId, unitAmountDecimal } from './pricing';
-import { COLLECTIONS } from '../core/collections';
+import { type Emulator, emit, id, now, wireDecimal } from '../context';
+import { priceProductId, unitAmountDecimal } from '../pricing';
+import { COLLECTIONS } from '../../core/collections';
 
 export interface InvoiceItemArgs {
   customer: string;

@@ -6,10 +6,10 @@
  * balance (https://docs.stripe.com/invoicing/customer/balance).
  */
 import type Stripe from 'stripe';
-import { cardError, invalidRequest } from '../core/errors';
-import { previousAttributes } from '../core/store';
-import { type Emulator, emit, id, idOf, now } from './ctx';
-import { invoiceListeners } from './hooks';
+import { cardError, invalidRequest } from '../../core/errors';
+import { previousAttributes } from '../../core/store';
+import { type Emulator, emit, id, idOf, now } from '../context';
+import { invoiceListeners } from '../hooks';
 import {
   buildInvoice,
   buildLine,
@@ -18,11 +18,16 @@ import {
   type LineSpec,
   subscriptionIdOfInvoice,
 } from './invoice-objects';
-import { invoiceTotals } from './math';
+import { invoiceTotals } from '../math';
 import { refreshMeteredLines } from './metered-lines';
-import { type ChargeResult, confirmPaymentIntent, cancelPaymentIntent, newPaymentIntent } from './payments';
-import { hostedUrl } from './urls';
-import { COLLECTIONS } from '../core/collections';
+import {
+  type ChargeResult,
+  confirmPaymentIntent,
+  cancelPaymentIntent,
+  newPaymentIntent,
+} from '../payments/payments';
+import { hostedUrl } from '../urls';
+import { COLLECTIONS } from '../../core/collections';
 
 interface Numbering {
   id: string;

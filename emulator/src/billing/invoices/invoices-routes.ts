@@ -2,16 +2,16 @@
  * `/v1/invoices`, `/v1/invoiceitems`, `/v1/invoice_payments`: parameter parsing and responses;
  * the life cycle lives in `invoices.ts`.
  */
-import { ACCEPTED } from './accepted-params';
+import { ACCEPTED } from '../accepted-params';
 import type Stripe from 'stripe';
-import { invalidRequest } from '../core/errors';
-import type { ApiRequest, Route } from '../core/http';
-import { paginate } from '../core/list';
-import { previousAttributes } from '../core/store';
-import { search } from '../core/search';
-import { requireCustomer, requirePrice } from '../resources/common';
-import { attachPaymentMethod, resolvePaymentMethod } from '../resources/payment-methods';
-import { type Emulator, emit, idOf, now } from './ctx';
+import { invalidRequest } from '../../core/errors';
+import type { ApiRequest, Route } from '../../core/http';
+import { paginate } from '../../core/list';
+import { previousAttributes } from '../../core/store';
+import { search } from '../../core/search';
+import { requireCustomer, requirePrice } from '../../resources/common';
+import { attachPaymentMethod, resolvePaymentMethod } from '../../resources/payment-methods';
+import { type Emulator, emit, idOf, now } from '../context';
 import { createInvoiceItem } from './invoice-item-objects';
 import { buildLine } from './invoice-objects';
 import {
@@ -28,9 +28,9 @@ import {
   voidInvoice,
 } from './invoices';
 import { createPreview } from './preview';
-import { priceAmount } from './pricing';
-import { learnOrigin } from './urls';
-import { COLLECTIONS } from '../core/collections';
+import { priceAmount } from '../pricing';
+import { learnOrigin } from '../urls';
+import { COLLECTIONS } from '../../core/collections';
 
 function create(req: ApiRequest): Stripe.Invoice {
   const { emulator, input } = req;

@@ -7,7 +7,7 @@
  * `shortening_interval` — the item would renew more often (yearly → monthly).
  */
 import type Stripe from 'stripe';
-import { priceAmount, recurringOf } from './pricing';
+import { priceAmount, recurringOf } from '../pricing';
 
 type Condition = Stripe.BillingPortal.Configuration.Features.SubscriptionUpdate.ScheduleAtPeriodEnd.Condition;
 

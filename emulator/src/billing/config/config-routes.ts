@@ -4,10 +4,10 @@
  * `final_status` (`canceled|unpaid|past_due`), `incomplete_expiry_seconds`,
  * `trial_will_end_seconds`, `finalization_grace_seconds`. `reset=true` restores the defaults first.
  */
-import { invalidRequest } from '../core/errors';
-import type { Route } from '../core/http';
+import { invalidRequest } from '../../core/errors';
+import type { Route } from '../../core/http';
 import { type BillingConfig, billingConfig, DEFAULT_BILLING_CONFIG, setBillingConfig } from './config';
-import { validateRetryDelays } from './math';
+import { validateRetryDelays } from '../math';
 
 export const routes: Route[] = [
   { method: 'GET', path: '/_emulator/billing/config', handler: ({ emulator }) => billingConfig(emulator) },

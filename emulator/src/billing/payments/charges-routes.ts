@@ -5,10 +5,10 @@
  * (https://docs.stripe.com/upgrades#2022-11-15), so it is an includable computed from the refunds.
  */
 import type Stripe from 'stripe';
-import type { Route } from '../core/http';
-import { type ListObject, listOf, paginate } from '../core/list';
-import { type Emulator, idOf } from './ctx';
-import { COLLECTIONS } from '../core/collections';
+import type { Route } from '../../core/http';
+import { type ListObject, listOf, paginate } from '../../core/list';
+import { type Emulator, idOf } from '../context';
+import { COLLECTIONS } from '../../core/collections';
 
 export function requireCharge(emulator: Emulator, chargeId: string, param = 'id'): Stripe.Charge {
   return emulator.store.require<Stripe.Charge>(COLLECTIONS.charge, chargeId, 'charge', param);

@@ -7,23 +7,23 @@
  * `customer.subscription.updated` → `checkout.session.completed` (last).
  */
 import type Stripe from 'stripe';
-import { cardError, invalidRequest } from '../core/errors';
-import type { ApiRequest, Route } from '../core/http';
-import { newId } from '../core/ids';
-import { paginate } from '../core/list';
-import { ParamReader } from '../core/params';
-import { requireCustomer, requirePrice } from '../resources/common';
-import { createCustomerFromParams } from '../resources/customers';
-import { attachPaymentMethod } from '../resources/payment-methods';
-import { createPrice } from '../resources/prices';
-import { cardOutcome } from './cards';
-import { type Emulator, emit, idOf, now } from './ctx';
-import { createInvoiceItem } from './invoice-item-objects';
-import { confirmPaymentIntent, newPaymentIntent, newSetupIntent } from './payments';
-import { isMetered, priceAmount, priceProductId, refuseMeteredQuantity } from './pricing';
-import { createSubscription } from './subscriptions';
-import { hostedUrl, learnOrigin } from './urls';
-import { COLLECTIONS } from '../core/collections';
+import { cardError, invalidRequest } from '../../core/errors';
+import type { ApiRequest, Route } from '../../core/http';
+import { newId } from '../../core/ids';
+import { paginate } from '../../core/list';
+import { ParamReader } from '../../core/params';
+import { requireCustomer, requirePrice } from '../../resources/common';
+import { createCustomerFromParams } from '../../resources/customers';
+import { attachPaymentMethod } from '../../resources/payment-methods';
+import { createPrice } from '../../resources/prices';
+import { cardOutcome } from '../payments/cards';
+import { type Emulator, emit, idOf, now } from '../context';
+import { createInvoiceItem } from '../invoices/invoice-item-objects';
+import { confirmPaymentIntent, newPaymentIntent, newSetupIntent } from '../payments/payments';
+import { isMetered, priceAmount, priceProductId, refuseMeteredQuantity } from '../pricing';
+import { createSubscription } from '../subscriptions/subscriptions';
+import { hostedUrl, learnOrigin } from '../urls';
+import { COLLECTIONS } from '../../core/collections';
 
 type Session = Stripe.Checkout.Session;
 

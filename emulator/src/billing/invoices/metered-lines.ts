@@ -8,13 +8,13 @@
  * invoice to reflect the latest quantity" (https://docs.stripe.com/billing/subscriptions/usage-based/configure-grace-period).
  */
 import type Stripe from 'stripe';
-import { meterUsage } from '../resources/meter-events';
-import { type Emulator, idOf, wireDecimal } from './ctx';
+import { meterUsage } from '../../resources/meter-events';
+import { type Emulator, idOf, wireDecimal } from '../context';
 import { customerIdOf, type LineSpec } from './invoice-objects';
 import { money, productName } from './line-text';
-import { billableQuantity } from './math';
-import { isMetered, priceAmount, unitAmount } from './pricing';
-import { COLLECTIONS } from '../core/collections';
+import { billableQuantity } from '../math';
+import { isMetered, priceAmount, unitAmount } from '../pricing';
+import { COLLECTIONS } from '../../core/collections';
 
 export interface MeteredLineArgs {
   price: Stripe.Price;

@@ -18,14 +18,14 @@
  * `lost`, an inquiry → `warning_closed` (https://docs.stripe.com/api/disputes/close).
  */
 import type Stripe from 'stripe';
-import { invalidRequest } from '../core/errors';
-import type { ApiRequest, Route } from '../core/http';
-import { paginate } from '../core/list';
-import type { ParamReader } from '../core/params';
-import { disputeAfterCharge, type DisputeSpec } from '../resources/payment-methods';
+import { invalidRequest } from '../../core/errors';
+import type { ApiRequest, Route } from '../../core/http';
+import { paginate } from '../../core/list';
+import type { ParamReader } from '../../core/params';
+import { disputeAfterCharge, type DisputeSpec } from '../../resources/payment-methods';
 
-import { type Emulator, emit, id, idOf, now, withTimeAt } from './ctx';
-import { COLLECTIONS } from '../core/collections';
+import { type Emulator, emit, id, idOf, now, withTimeAt } from '../context';
+import { COLLECTIONS } from '../../core/collections';
 
 type Dispute = Stripe.Dispute;
 type Evidence = Stripe.Dispute.Evidence;

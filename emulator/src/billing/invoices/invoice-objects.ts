@@ -4,8 +4,8 @@
  * lines carry `parent` (`subscription_item_details` or `invoice_item_details`) and `pricing`.
  */
 import type Stripe from 'stripe';
-import { id, wireDecimal } from './ctx';
-import { priceProductId, unitAmountDecimal } from './pricing';
+import { id, wireDecimal } from '../context';
+import { priceProductId, unitAmountDecimal } from '../pricing';
 
 /** What a line is made of before it gets an id on an invoice. */
 export interface LineSpec {

@@ -6,15 +6,15 @@
  * prorations the change would leave pending.
  */
 import type Stripe from 'stripe';
-import { invalidRequest } from '../core/errors';
-import type { ApiRequest } from '../core/http';
-import { requireCustomer } from '../resources/common';
-import { type Emulator, now } from './ctx';
+import { invalidRequest } from '../../core/errors';
+import type { ApiRequest } from '../../core/http';
+import { requireCustomer } from '../../resources/common';
+import { type Emulator, now } from '../context';
 import { buildInvoice, buildLine, type LineSpec } from './invoice-objects';
 import { customerIdOf, invoiceItemLine, pendingItems, recomputeTotals } from './invoices';
-import { addIntervals } from './math';
-import { recurringOf } from './pricing';
-import { subscriptionPeriod } from './subscription-objects';
+import { addIntervals } from '../math';
+import { recurringOf } from '../pricing';
+import { subscriptionPeriod } from '../subscriptions/subscription-objects';
 import {
   licensedLines,
   meteredLines,
@@ -22,9 +22,9 @@ import {
   type ProrationBehavior,
   prorationLines,
   requireSubscription,
-} from './subscriptions';
-import { readItemChanges } from './subscriptions-routes';
-import { COLLECTIONS } from '../core/collections';
+} from '../subscriptions/subscriptions';
+import { readItemChanges } from '../subscriptions/subscriptions-routes';
+import { COLLECTIONS } from '../../core/collections';
 
 function previewInvoice(
   emulator: Emulator,

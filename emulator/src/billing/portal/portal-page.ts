@@ -9,24 +9,24 @@
  * `business_profile` gives the headline and the privacy policy and terms of service links.
  */
 import type Stripe from 'stripe';
-import { invalidRequest, StripeApiError } from '../core/errors';
-import { type ApiRequest, HttpResponse, type Route } from '../core/http';
-import { attachPaymentMethod, createCardPaymentMethod } from '../resources/payment-methods';
-import { type Emulator, emit, idOf } from '../billing/ctx';
-import { customerIdOf } from '../billing/invoices';
-import { requireConfiguration, requirePortalSession } from '../billing/portal';
-import { switchWaitsForPeriodEnd } from '../billing/portal-switch';
-import { isMetered } from '../billing/pricing';
-import { scheduleSwitchAtPeriodEnd } from '../billing/schedules';
-import { subscriptionPeriod } from '../billing/subscription-objects';
+import { invalidRequest, StripeApiError } from '../../core/errors';
+import { type ApiRequest, HttpResponse, type Route } from '../../core/http';
+import { attachPaymentMethod, createCardPaymentMethod } from '../../resources/payment-methods';
+import { type Emulator, emit, idOf } from '../context';
+import { customerIdOf } from '../invoices/invoices';
+import { requireConfiguration, requirePortalSession } from './portal';
+import { switchWaitsForPeriodEnd } from './portal-switch';
+import { isMetered } from '../pricing';
+import { scheduleSwitchAtPeriodEnd } from '../schedules/schedules';
+import { subscriptionPeriod } from '../subscriptions/subscription-objects';
 import {
   cancelNow,
   requireSubscription,
   updateSubscription,
   type UpdateArgs,
-} from '../billing/subscriptions';
-import { date, esc, layout, money } from './html';
-import { COLLECTIONS } from '../core/collections';
+} from '../subscriptions/subscriptions';
+import { date, esc, layout, money } from '../../pages/html';
+import { COLLECTIONS } from '../../core/collections';
 
 type Session = Stripe.BillingPortal.Session;
 type Configuration = Stripe.BillingPortal.Configuration;

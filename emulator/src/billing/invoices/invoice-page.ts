@@ -1,8 +1,8 @@
 /** The hosted invoice page (`hosted_invoice_url`) and a printable stand-in for `invoice_pdf`. */
 import type Stripe from 'stripe';
-import { HttpResponse, type Route } from '../core/http';
-import { requireInvoice } from '../billing/invoices';
-import { date, esc, layout, money } from './html';
+import { HttpResponse, type Route } from '../../core/http';
+import { requireInvoice } from './invoices';
+import { date, esc, layout, money } from '../../pages/html';
 
 function render(invoice: Stripe.Invoice): string {
   const rows = invoice.lines.data

@@ -4,8 +4,8 @@
  * `flexible`.
  */
 import type Stripe from 'stripe';
-import { id } from './ctx';
-import { priceProductId } from './pricing';
+import { id } from '../context';
+import { priceProductId } from '../pricing';
 
 /** The legacy `plan` mirror of a recurring price that items still carry. */
 export function planOf(price: Stripe.Price): Stripe.Plan {

@@ -5,20 +5,20 @@
  * `end_behavior` applies (`release` leaves the subscription running, `cancel` ends it). A last
  * phase without an end lasts one billing interval, as Stripe defaults it.
  */
-import { ACCEPTED } from './accepted-params';
+import { ACCEPTED } from '../accepted-params';
 import type Stripe from 'stripe';
-import { invalidRequest, missingParam } from '../core/errors';
-import type { ApiRequest, Route } from '../core/http';
-import { paginate } from '../core/list';
-import { previousAttributes } from '../core/store';
-import type { ParamReader } from '../core/params';
-import { requireCustomer, requirePrice } from '../resources/common';
-import { type Emulator, emit, id, idOf, now } from './ctx';
-import { customerIdOf } from './invoices';
-import { addIntervals, type Interval } from './math';
-import { isMetered, recurringOf, refuseMeteredQuantity } from './pricing';
-import { buildItem, subscriptionPeriod } from './subscription-objects';
-import type { Task } from './time/engine';
+import { invalidRequest, missingParam } from '../../core/errors';
+import type { ApiRequest, Route } from '../../core/http';
+import { paginate } from '../../core/list';
+import { previousAttributes } from '../../core/store';
+import type { ParamReader } from '../../core/params';
+import { requireCustomer, requirePrice } from '../../resources/common';
+import { type Emulator, emit, id, idOf, now } from '../context';
+import { customerIdOf } from '../invoices/invoices';
+import { addIntervals, type Interval } from '../math';
+import { isMetered, recurringOf, refuseMeteredQuantity } from '../pricing';
+import { buildItem, subscriptionPeriod } from '../subscriptions/subscription-objects';
+import type { Task } from '../time/engine';
 import {
   billDroppedMeteredUsage,
   cancelNow,
@@ -27,8 +27,8 @@ import {
   requireSubscription,
   restartSwappedMeteredItems,
   saveSub,
-} from './subscriptions';
-import { COLLECTIONS } from '../core/collections';
+} from '../subscriptions/subscriptions';
+import { COLLECTIONS } from '../../core/collections';
 
 type Schedule = Stripe.SubscriptionSchedule;
 type Phase = Stripe.SubscriptionSchedule.Phase;

@@ -9,16 +9,16 @@
  *   `POST /v1/payment_pages/{cs}/confirm` (`payment_method`, `expected_amount`).
  */
 import type Stripe from 'stripe';
-import { invalidRequest, StripeApiError } from '../core/errors';
-import { type ApiRequest, HttpResponse, type Route } from '../core/http';
+import { invalidRequest, StripeApiError } from '../../core/errors';
+import { type ApiRequest, HttpResponse, type Route } from '../../core/http';
 import {
   attachPaymentMethod,
   createCardPaymentMethod,
   resolvePaymentMethod,
-} from '../resources/payment-methods';
-import { completeSession, requireSession, successRedirect } from '../billing/checkout';
-import type { Emulator } from '../billing/ctx';
-import { esc, layout, money } from './html';
+} from '../../resources/payment-methods';
+import { completeSession, requireSession, successRedirect } from './checkout';
+import type { Emulator } from '../context';
+import { esc, layout, money } from '../../pages/html';
 
 function form(session: Stripe.Checkout.Session, error: string | null, card = '', email = ''): string {
   const lines = (session.line_items?.data ?? [])

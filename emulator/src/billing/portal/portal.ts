@@ -5,15 +5,15 @@
  * (`/portal/{session}`), which offers what the configuration's features allow.
  */
 import type Stripe from 'stripe';
-import { invalidRequest, missingParam } from '../core/errors';
-import type { ApiRequest, Route } from '../core/http';
-import { newId } from '../core/ids';
-import { paginate } from '../core/list';
-import type { ParamReader } from '../core/params';
-import { requireCustomer } from '../resources/common';
-import { type Emulator, emit, now } from './ctx';
-import { hostedUrl, learnOrigin } from './urls';
-import { COLLECTIONS } from '../core/collections';
+import { invalidRequest, missingParam } from '../../core/errors';
+import type { ApiRequest, Route } from '../../core/http';
+import { newId } from '../../core/ids';
+import { paginate } from '../../core/list';
+import type { ParamReader } from '../../core/params';
+import { requireCustomer } from '../../resources/common';
+import { type Emulator, emit, now } from '../context';
+import { hostedUrl, learnOrigin } from '../urls';
+import { COLLECTIONS } from '../../core/collections';
 
 type Configuration = Stripe.BillingPortal.Configuration;
 type Features = Stripe.BillingPortal.Configuration.Features;

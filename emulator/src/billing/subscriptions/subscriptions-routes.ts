@@ -2,18 +2,18 @@
  * `/v1/subscriptions` and `/v1/subscription_items`: parameter parsing and responses; the
  * behaviour lives in `subscriptions.ts`.
  */
-import { ACCEPTED } from './accepted-params';
+import { ACCEPTED } from '../accepted-params';
 import type Stripe from 'stripe';
-import { invalidRequest, notFound } from '../core/errors';
-import type { ApiRequest, Route } from '../core/http';
-import { paginate } from '../core/list';
-import type { ParamReader } from '../core/params';
-import { search } from '../core/search';
-import { requireCustomer, requirePrice } from '../resources/common';
-import { resolvePaymentMethod } from '../resources/payment-methods';
-import { createPrice } from '../resources/prices';
-import { type Emulator, idOf, now } from './ctx';
-import { customerIdOf } from './invoices';
+import { invalidRequest, notFound } from '../../core/errors';
+import type { ApiRequest, Route } from '../../core/http';
+import { paginate } from '../../core/list';
+import type { ParamReader } from '../../core/params';
+import { search } from '../../core/search';
+import { requireCustomer, requirePrice } from '../../resources/common';
+import { resolvePaymentMethod } from '../../resources/payment-methods';
+import { createPrice } from '../../resources/prices';
+import { type Emulator, idOf, now } from '../context';
+import { customerIdOf } from '../invoices/invoices';
 import {
   cancelNow,
   createSubscription,
@@ -27,9 +27,9 @@ import {
   type SaveDefaultPaymentMethod,
   updateSubscription,
 } from './subscriptions';
-import { isMetered, refuseMeteredQuantity } from './pricing';
-import { learnOrigin } from './urls';
-import { COLLECTIONS } from '../core/collections';
+import { isMetered, refuseMeteredQuantity } from '../pricing';
+import { learnOrigin } from '../urls';
+import { COLLECTIONS } from '../../core/collections';
 
 const PAYMENT_BEHAVIORS = [
   'allow_incomplete',

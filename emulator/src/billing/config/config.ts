@@ -2,8 +2,8 @@
  * Emulator-only billing settings (`POST /_emulator/billing/config`), kept in `store.meta` so they
  * survive `--data` reloads and are reset by `/_emulator/reset`.
  */
-import { DEFAULT_RETRY_POLICY, type FinalRetryStatus, type RetryPolicy } from './math';
-import type { Emulator } from './ctx';
+import { DEFAULT_RETRY_POLICY, type FinalRetryStatus, type RetryPolicy } from '../math';
+import type { Emulator } from '../context';
 
 export interface BillingConfig {
   /** Seconds between payment tries of a failed subscription invoice (smart-retry stand-in). */

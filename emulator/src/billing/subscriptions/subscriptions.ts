@@ -6,15 +6,15 @@
  * https://docs.stripe.com/billing/subscriptions/trials (trial end, missing payment method).
  */
 import type Stripe from 'stripe';
-import { cardError, invalidRequest } from '../core/errors';
-import { previousAttributes } from '../core/store';
-import { billingConfig } from './config';
-import { type Emulator, emit, id, idOf, now } from './ctx';
-import { onInvoice } from './hooks';
-import { createInvoiceItem } from './invoice-item-objects';
-import type { LineSpec } from './invoice-objects';
-import { money, productName } from './line-text';
-import { meteredLine } from './metered-lines';
+import { cardError, invalidRequest } from '../../core/errors';
+import { previousAttributes } from '../../core/store';
+import { billingConfig } from '../config/config';
+import { type Emulator, emit, id, idOf, now } from '../context';
+import { onInvoice } from '../hooks';
+import { createInvoiceItem } from '../invoices/invoice-item-objects';
+import type { LineSpec } from '../invoices/invoice-objects';
+import { money, productName } from '../invoices/line-text';
+import { meteredLine } from '../invoices/metered-lines';
 import {
   advanceInvoice,
   createInvoice,
@@ -24,13 +24,13 @@ import {
   paymentMethodThatPaid,
   subscriptionIdOfInvoice,
   voidInvoice,
-} from './invoices';
-import { addIntervals, computeProration, nextRetryAt, periodContaining } from './math';
-import { cardOutcome } from './cards';
-import { newSetupIntent } from './payments';
-import { isMetered, priceAmount, recurringOf, unitAmount } from './pricing';
+} from '../invoices/invoices';
+import { addIntervals, computeProration, nextRetryAt, periodContaining } from '../math';
+import { cardOutcome } from '../payments/cards';
+import { newSetupIntent } from '../payments/payments';
+import { isMetered, priceAmount, recurringOf, unitAmount } from '../pricing';
 import { buildItem, buildSubscription, planOf, subscriptionPeriod } from './subscription-objects';
-import { COLLECTIONS } from '../core/collections';
+import { COLLECTIONS } from '../../core/collections';
 
 /** Private engine state per subscription. */
 export interface SubscriptionState {

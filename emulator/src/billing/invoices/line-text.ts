@@ -1,8 +1,8 @@
 /** How invoice lines name products and amounts, in Stripe's wording ("1 × Pro (at $15.00 / month)"). */
 import type Stripe from 'stripe';
-import { type Emulator } from './ctx';
-import { priceProductId } from './pricing';
-import { COLLECTIONS } from '../core/collections';
+import { type Emulator } from '../context';
+import { priceProductId } from '../pricing';
+import { COLLECTIONS } from '../../core/collections';
 
 export function productName(emulator: Emulator, price: Stripe.Price): string {
   const product = emulator.store.get<Stripe.Product>(COLLECTIONS.product, priceProductId(price));

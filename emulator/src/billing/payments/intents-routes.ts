@@ -4,16 +4,16 @@
  * subscription; confirming a subscription's pending setup intent sets its default payment method.
  */
 import type Stripe from 'stripe';
-import { cardError, invalidRequest } from '../core/errors';
-import type { Route } from '../core/http';
-import { paginate } from '../core/list';
-import { requireCustomer } from '../resources/common';
-import { attachPaymentMethod, resolvePaymentMethod } from '../resources/payment-methods';
-import { type Emulator, emit, idOf } from './ctx';
-import { invoicePaidByIntent, invoicePaymentFailedByIntent } from './invoices';
+import { cardError, invalidRequest } from '../../core/errors';
+import type { Route } from '../../core/http';
+import { paginate } from '../../core/list';
+import { requireCustomer } from '../../resources/common';
+import { attachPaymentMethod, resolvePaymentMethod } from '../../resources/payment-methods';
+import { type Emulator, emit, idOf } from '../context';
+import { invoicePaidByIntent, invoicePaymentFailedByIntent } from '../invoices/invoices';
 import { cardOutcome } from './cards';
 import { cancelPaymentIntent, confirmPaymentIntent, newPaymentIntent, newSetupIntent } from './payments';
-import { COLLECTIONS } from '../core/collections';
+import { COLLECTIONS } from '../../core/collections';
 
 function requirePi(emulator: Emulator, paymentIntentId: string): Stripe.PaymentIntent {
   return emulator.store.require<Stripe.PaymentIntent>(

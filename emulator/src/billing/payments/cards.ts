@@ -4,8 +4,8 @@
  * …0002 `generic_decline`, …9995 `insufficient_funds`, …0341 attaches but charges fail.
  */
 import type Stripe from 'stripe';
-import { chargeOutcome } from '../resources/payment-methods';
-import type { Emulator } from './ctx';
+import { chargeOutcome } from '../../resources/payment-methods';
+import type { Emulator } from '../context';
 
 export type CardOutcome = { ok: true } | { ok: false; code: string; declineCode: string; message: string };
 
