@@ -13,7 +13,7 @@ import * as invoices from './invoices/invoices-routes';
 import { customerIdOf } from './invoices/invoices';
 import * as portal from './portal/portal';
 import * as schedules from './schedules/schedules';
-import { cancelNow } from './subscriptions/subscriptions';
+import { cancelNow } from './subscriptions/subscription-lifecycle';
 import * as subscriptions from './subscriptions/subscriptions-routes';
 import { onGlobalClock, runDue } from './time/engine';
 import * as testClocks from './time/test-clocks';

@@ -21,7 +21,7 @@ import { type Emulator, emit, idOf, now } from '../context';
 import { createInvoiceItem } from '../invoices/invoice-item-objects';
 import { confirmPaymentIntent, newPaymentIntent, newSetupIntent } from '../payments/payments';
 import { isMetered, priceAmount, priceProductId, refuseMeteredQuantity } from '../pricing';
-import { createSubscription } from '../subscriptions/subscriptions';
+import { createSubscription } from '../subscriptions/create-subscription';
 import { hostedUrl, learnOrigin } from '../urls';
 import { COLLECTIONS } from '../../core/collections';
 

@@ -15,14 +15,9 @@ import { customerIdOf, invoiceItemLine, pendingItems, recomputeTotals } from './
 import { addIntervals } from '../math';
 import { recurringOf } from '../pricing';
 import { subscriptionPeriod } from '../subscriptions/subscription-objects';
-import {
-  licensedLines,
-  meteredLines,
-  planItemChanges,
-  type ProrationBehavior,
-  prorationLines,
-  requireSubscription,
-} from '../subscriptions/subscriptions';
+import { licensedLines, meteredLines } from '../subscriptions/subscription-lines';
+import { planItemChanges, prorationLines } from '../subscriptions/update-subscription';
+import { type ProrationBehavior, requireSubscription } from '../subscriptions/subscription-state';
 import { readItemChanges } from '../subscriptions/subscriptions-routes';
 import { COLLECTIONS } from '../../core/collections';
 

@@ -19,12 +19,9 @@ import { switchWaitsForPeriodEnd } from './portal-switch';
 import { isMetered } from '../pricing';
 import { scheduleSwitchAtPeriodEnd } from '../schedules/schedules';
 import { subscriptionPeriod } from '../subscriptions/subscription-objects';
-import {
-  cancelNow,
-  requireSubscription,
-  updateSubscription,
-  type UpdateArgs,
-} from '../subscriptions/subscriptions';
+import { cancelNow } from '../subscriptions/subscription-lifecycle';
+import { requireSubscription } from '../subscriptions/subscription-state';
+import { updateSubscription, type UpdateArgs } from '../subscriptions/update-subscription';
 import { date, esc, layout, money } from '../../pages/html';
 import { COLLECTIONS } from '../../core/collections';
 

@@ -21,13 +21,12 @@ import { buildItem, subscriptionPeriod } from '../subscriptions/subscription-obj
 import type { Task } from '../time/engine';
 import {
   billDroppedMeteredUsage,
-  cancelNow,
-  createSubscription,
   droppedMeteredItems,
-  requireSubscription,
   restartSwappedMeteredItems,
-  saveSub,
-} from '../subscriptions/subscriptions';
+} from '../subscriptions/subscription-lines';
+import { cancelNow } from '../subscriptions/subscription-lifecycle';
+import { createSubscription } from '../subscriptions/create-subscription';
+import { requireSubscription, saveSubscription } from '../subscriptions/subscription-state';
 import { COLLECTIONS } from '../../core/collections';
 
 type Schedule = Stripe.SubscriptionSchedule;
@@ -252,7 +251,7 @@ function advancePhase(emulator: Emulator, s: Schedule): void {
     });
     if (next.metadata && Object.keys(next.metadata).length > 0)
       subscription.metadata = { ...subscription.metadata, ...next.metadata };
-    saveSub(emulator, subscription);
+    saveSubscription(emulator, subscription);
     emit(emulator, 'customer.subscription.updated', subscription, { items: before.items });
     // Metered prices the new phase drops bill their usage so far (the renewal at this moment carries it),
     // unless the phase is entered without prorations, which Stripe also applies to that usage.
@@ -446,7 +445,7 @@ function create(req: ApiRequest): Schedule {
   );
   emulator.store.insert(COLLECTIONS.schedule, schedule);
   subscription.schedule = schedule.id;
-  saveSub(emulator, subscription);
+  saveSubscription(emulator, subscription);
   emit(emulator, 'subscription_schedule.created', schedule);
   return schedule;
 }

@@ -14,19 +14,16 @@ import { resolvePaymentMethod } from '../../resources/payment-methods';
 import { createPrice } from '../../resources/prices';
 import { type Emulator, idOf, now } from '../context';
 import { customerIdOf } from '../invoices/invoices';
+import { cancelNow, pauseSubscription, resumeSubscription } from './subscription-lifecycle';
+import { createSubscription } from './create-subscription';
+import type { SaveDefaultPaymentMethod } from './save-default-payment-method';
+import { type ItemChange, updateSubscription } from './update-subscription';
 import {
-  cancelNow,
-  createSubscription,
-  type ItemChange,
   type ItemInput,
   type PaymentBehavior,
-  pauseSubscription,
   type ProrationBehavior,
   requireSubscription,
-  resumeSubscription,
-  type SaveDefaultPaymentMethod,
-  updateSubscription,
-} from './subscriptions';
+} from './subscription-state';
 import { isMetered, refuseMeteredQuantity } from '../pricing';
 import { learnOrigin } from '../urls';
 import { COLLECTIONS } from '../../core/collections';

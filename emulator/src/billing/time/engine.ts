@@ -12,13 +12,8 @@ import { type Emulator, idOf, withTimeAt } from '../context';
 import { advanceInvoice, attemptPayment, customerIdOf, subscriptionIdOfInvoice } from '../invoices/invoices';
 import { scheduleTasks } from '../schedules/schedules';
 import { subscriptionPeriod } from '../subscriptions/subscription-objects';
-import {
-  endTrial,
-  expireIncomplete,
-  renew,
-  sendTrialWillEnd,
-  subscriptionState,
-} from '../subscriptions/subscriptions';
+import { endTrial, expireIncomplete, renew, sendTrialWillEnd } from '../subscriptions/subscription-lifecycle';
+import { subscriptionState } from '../subscriptions/subscription-state';
 import { COLLECTIONS } from '../../core/collections';
 
 export interface Task {
