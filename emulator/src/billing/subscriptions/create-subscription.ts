@@ -27,9 +27,6 @@ import { activate } from './subscription-status';
 import { type SaveDefaultPaymentMethod, setSaveDefaultPaymentMethod } from './save-default-payment-method';
 import { sendTrialWillEnd } from './subscription-lifecycle';
 
-// ---------------------------------------------------------------------------------------------
-// Create
-
 export interface CreateArgs {
   customer: Stripe.Customer;
   items: ItemInput[];
@@ -52,11 +49,44 @@ export interface CreateArgs {
 }
 
 export function createSubscription(emulator: Emulator, args: CreateArgs): Stripe.Subscription {
-  const customer = args.customer;
-  if (args.items.length === 0)
+  const currency = checkItems(args.items);
+  const at = now(emulator, args.customer.id);
+  const trialEnd = trialEndOf(args, at);
+  const trialing = trialEnd !== null;
+  const period = firstPeriod(args, trialEnd, at);
+  refuseUnpayableStart(emulator, args, trialing);
+
+  const subscription = newSubscription(args, { currency, at, trialEnd, period });
+  saveSubscription(emulator, subscription);
+  const state = subscriptionState(emulator, subscription.id);
+  emit(emulator, 'customer.subscription.created', subscription);
+
+  collectFirstInvoice(
+    emulator,
+    subscription,
+    args,
+    firstInvoiceLines(emulator, subscription, args, at, period),
+  );
+  // allow_incomplete with a decline: the subscription stays incomplete with an open invoice
+  // and expires after 23 hours unpaid.
+  if (subscription.status === 'incomplete') {
+    state.incompleteExpiresAt = at + billingConfig(emulator).incompleteExpirySeconds;
+    emulator.store.put(COLLECTIONS.subscriptionState, state);
+  }
+  saveSubscription(emulator, subscription);
+  // A trial shorter than the notice period: `trial_will_end` goes out right away.
+  if (trialing && trialEnd - billingConfig(emulator).trialWillEndSeconds <= at) {
+    sendTrialWillEnd(emulator, subscription);
+  }
+  return subscription;
+}
+
+/** Every item needs a recurring price, all in one currency: the subscription's. */
+function checkItems(items: ItemInput[]): string {
+  if (items.length === 0)
     throw invalidRequest('Missing required param: items.', 'items', 'parameter_missing');
-  const currency = args.items[0].price.currency;
-  args.items.forEach((item, i) => {
+  const currency = items[0].price.currency;
+  items.forEach((item, i) => {
     if (!item.price.recurring) {
       throw invalidRequest(
         `The price specified is set to \`type=one_time\` but this field only accepts prices with \`type=recurring\`.`,
@@ -67,69 +97,92 @@ export function createSubscription(emulator: Emulator, args: CreateArgs): Stripe
       throw invalidRequest('All prices on a subscription must have the same currency.', `items[${i}][price]`);
     }
   });
-  const at = now(emulator, customer.id);
+  return currency;
+}
+
+/** `trial_end`, or the first price's `trial_period_days` with `trial_from_plan`; `trial_end=now` is no trial. */
+function trialEndOf(args: CreateArgs, at: number): number | null {
   let trialEnd = args.trialEnd;
   if (trialEnd === null && args.trialFromPlan) {
     const days = args.items[0].price.recurring?.trial_period_days ?? null;
     if (days) trialEnd = at + days * 86_400;
   }
-  if (trialEnd !== null && trialEnd <= at) trialEnd = null; // trial_end=now: no trial
-  const trialing = trialEnd !== null;
-  const paymentMethod = args.defaultPaymentMethod;
-  const { interval, count } = recurringOf(args.items[0].price);
+  return trialEnd !== null && trialEnd <= at ? null : trialEnd;
+}
 
-  // The first period: a trial runs to trial_end (which becomes the anchor); a future
-  // billing_cycle_anchor gives a prorated first period up to it; otherwise a full period.
-  let anchor = trialing ? (trialEnd as number) : (args.billingCycleAnchor ?? at);
+interface FirstPeriod {
+  anchor: number;
+  periodStart: number;
+  periodEnd: number;
+}
+
+/**
+ * The first period: a trial runs to trial_end (which becomes the anchor); a future
+ * billing_cycle_anchor gives a prorated first period up to it; otherwise a full period.
+ */
+function firstPeriod(args: CreateArgs, trialEnd: number | null, at: number): FirstPeriod {
+  const { interval, count } = recurringOf(args.items[0].price);
+  let anchor = trialEnd ?? args.billingCycleAnchor ?? at;
   let periodStart = at;
   let periodEnd: number;
-  if (trialing) periodEnd = trialEnd as number;
+  if (trialEnd !== null) periodEnd = trialEnd;
   else if (anchor > at) periodEnd = anchor;
   else {
     anchor = at;
     periodEnd = addIntervals(anchor, interval, count, 1);
   }
-  if (!trialing && args.billingCycleAnchor === null) periodStart = anchor;
+  if (trialEnd === null && args.billingCycleAnchor === null) periodStart = anchor;
+  return { anchor, periodStart, periodEnd };
+}
 
+/** error_if_incomplete: a payment that would fail creates nothing (402, as Stripe). */
+function refuseUnpayableStart(emulator: Emulator, args: CreateArgs, trialing: boolean): void {
+  if (args.paymentBehavior !== 'error_if_incomplete' || args.collectionMethod !== 'charge_automatically')
+    return;
   const firstAmount = trialing
     ? 0
     : args.items
-        .filter((i) => !isMetered(i.price))
-        .reduce((s, i) => s + priceAmount(i.price, i.quantity ?? 1), 0);
+        .filter((item) => !isMetered(item.price))
+        .reduce((sum, item) => sum + priceAmount(item.price, item.quantity ?? 1), 0);
+  if (firstAmount <= 0) return;
+  const customer = args.customer;
+  assertChargeable(
+    emulator,
+    args.defaultPaymentMethod ??
+      idOf(customer.invoice_settings?.default_payment_method ?? null) ??
+      idOf(customer.default_source ?? null),
+  );
+}
 
-  // error_if_incomplete: a payment that would fail creates nothing (402, as Stripe).
-  if (
-    args.paymentBehavior === 'error_if_incomplete' &&
-    firstAmount > 0 &&
-    args.collectionMethod === 'charge_automatically'
-  ) {
-    assertChargeable(
-      emulator,
-      paymentMethod ??
-        idOf(customer.invoice_settings?.default_payment_method ?? null) ??
-        idOf(customer.default_source ?? null),
-    );
-  }
+interface NewSubscriptionFacts {
+  currency: string;
+  at: number;
+  trialEnd: number | null;
+  period: FirstPeriod;
+}
 
+function newSubscription(args: CreateArgs, facts: NewSubscriptionFacts): Stripe.Subscription {
+  const { currency, at, trialEnd, period } = facts;
+  const trialing = trialEnd !== null;
   const subscriptionId = id('sub');
   const subscription = buildSubscription({
     id: subscriptionId,
-    customer: customer.id,
+    customer: args.customer.id,
     currency,
     created: at,
-    anchor,
+    anchor: period.anchor,
     status: trialing ? 'trialing' : 'incomplete',
     trialStart: trialing ? at : null,
     trialEnd,
     missingPaymentMethod: args.missingPaymentMethod,
-    defaultPaymentMethod: paymentMethod,
+    defaultPaymentMethod: args.defaultPaymentMethod,
     collectionMethod: args.collectionMethod,
     daysUntilDue: args.collectionMethod === 'send_invoice' ? (args.daysUntilDue ?? 30) : null,
-    cancelAt: args.cancelAt === 'period_end' ? periodEnd : args.cancelAt,
+    cancelAt: args.cancelAt === 'period_end' ? period.periodEnd : args.cancelAt,
     cancelAtPeriodEnd: args.cancelAtPeriodEnd,
     description: args.description,
     metadata: args.metadata,
-    testClock: idOf(customer.test_clock),
+    testClock: idOf(args.customer.test_clock),
   });
   setSaveDefaultPaymentMethod(subscription, args.saveDefaultPaymentMethod ?? 'off');
   for (const item of args.items) {
@@ -139,46 +192,64 @@ export function createSubscription(emulator: Emulator, args: CreateArgs): Stripe
         price: item.price,
         quantity: isMetered(item.price) ? undefined : (item.quantity ?? 1),
         created: at,
-        periodStart,
-        periodEnd,
+        periodStart: period.periodStart,
+        periodEnd: period.periodEnd,
         metadata: item.metadata,
       }),
     );
   }
-  saveSubscription(emulator, subscription);
-  const state = subscriptionState(emulator, subscriptionId);
-  emit(emulator, 'customer.subscription.created', subscription);
+  return subscription;
+}
 
-  // First invoice: the trial's $0 invoice, or the first period (prorated up to a future anchor).
+/** First invoice: the trial's $0 invoice, or the first period (prorated up to a future anchor). */
+function firstInvoiceLines(
+  emulator: Emulator,
+  subscription: Stripe.Subscription,
+  args: CreateArgs,
+  at: number,
+  { anchor, periodEnd }: FirstPeriod,
+): LineSpec[] {
   const period = { start: at, end: periodEnd };
-  let lines: LineSpec[];
-  if (trialing) {
-    lines = licensedLines(emulator, subscription, period).map((l) => ({
-      ...l,
+  if (subscription.status === 'trialing') {
+    return licensedLines(emulator, subscription, period).map((line) => ({
+      ...line,
       amount: 0,
-      description: `Trial period for ${l.description?.replace(/^\d+ × /, '').replace(/ \(.*\)$/, '') ?? ''}`,
+      description: `Trial period for ${line.description?.replace(/^\d+ × /, '').replace(/ \(.*\)$/, '') ?? ''}`,
     }));
-  } else if (args.billingCycleAnchor !== null && anchor > at && args.prorationBehavior !== 'none') {
-    const full = addIntervals(anchor, interval, -count, 1);
-    const periodSeconds = anchor - Math.min(full, at);
-    lines = licensedLines(emulator, subscription, period).map((l) => ({
-      ...l,
-      amount: computeProration({
-        oldAmount: 0,
-        newAmount: l.amount,
-        periodStart: anchor - periodSeconds,
-        periodEnd: anchor,
-        prorationDate: at,
-      }).debit,
-      proration: true,
-      description: `Remaining time on ${l.price ? quantityName(emulator, l.price, l.quantity ?? 1) : l.description} after ${day(at)}`,
-    }));
-  } else if (args.billingCycleAnchor !== null && anchor > at) {
-    lines = [];
-  } else {
-    lines = licensedLines(emulator, subscription, period);
   }
+  const futureAnchor = args.billingCycleAnchor !== null && anchor > at;
+  if (!futureAnchor) return licensedLines(emulator, subscription, period);
+  if (args.prorationBehavior === 'none') return [];
+  const { interval, count } = recurringOf(args.items[0].price);
+  const full = addIntervals(anchor, interval, -count, 1);
+  const periodSeconds = anchor - Math.min(full, at);
+  return licensedLines(emulator, subscription, period).map((line) => ({
+    ...line,
+    amount: computeProration({
+      oldAmount: 0,
+      newAmount: line.amount,
+      periodStart: anchor - periodSeconds,
+      periodEnd: anchor,
+      prorationDate: at,
+    }).debit,
+    proration: true,
+    description: `Remaining time on ${line.price ? quantityName(emulator, line.price, line.quantity ?? 1) : line.description} after ${day(at)}`,
+  }));
+}
 
+/**
+ * Invoices the first lines and collects them per `payment_behavior`. default_incomplete: the invoice is finalized
+ * and waits for the client to confirm its payment intent (`latest_invoice.confirmation_secret`); trials get a
+ * pending setup intent.
+ */
+function collectFirstInvoice(
+  emulator: Emulator,
+  subscription: Stripe.Subscription,
+  args: CreateArgs,
+  lines: LineSpec[],
+): void {
+  const at = subscription.created;
+  const trialing = subscription.status === 'trialing';
   const pay = args.paymentBehavior !== 'default_incomplete';
   // A first invoice's items were all attached at creation: its window starts and ends there.
   const createdWindow = { start: at, end: at };
@@ -192,27 +263,12 @@ export function createSubscription(emulator: Emulator, args: CreateArgs): Stripe
       pay: pay && args.collectionMethod === 'charge_automatically',
     },
   );
-  if (!pay || args.collectionMethod === 'send_invoice') {
-    // default_incomplete: the invoice is finalized and waits for the client to confirm its
-    // payment intent (`latest_invoice.confirmation_secret`); trials get a pending setup intent.
-    if (invoice.status === 'draft') finalizeInvoice(emulator, invoice);
-    if (trialing && !paymentMethod && args.paymentBehavior === 'default_incomplete') {
-      const setupIntent = newSetupIntent(emulator, { customer: customer.id });
-      subscription.pending_setup_intent = setupIntent.id;
-    }
-    if (invoice.status === 'paid' && subscription.status === 'incomplete') activate(emulator, subscription);
-    if (args.collectionMethod === 'send_invoice' && !trialing) activate(emulator, subscription);
+  if (pay && args.collectionMethod !== 'send_invoice') return;
+  if (invoice.status === 'draft') finalizeInvoice(emulator, invoice);
+  if (trialing && !args.defaultPaymentMethod && args.paymentBehavior === 'default_incomplete') {
+    const setupIntent = newSetupIntent(emulator, { customer: args.customer.id });
+    subscription.pending_setup_intent = setupIntent.id;
   }
-  // allow_incomplete with a decline: the subscription stays incomplete with an open invoice
-  // and expires after 23 hours unpaid.
-  if (subscription.status === 'incomplete') {
-    state.incompleteExpiresAt = at + billingConfig(emulator).incompleteExpirySeconds;
-    emulator.store.put(COLLECTIONS.subscriptionState, state);
-  }
-  saveSubscription(emulator, subscription);
-  // A trial shorter than the notice period: `trial_will_end` goes out right away.
-  if (trialing && trialEnd !== null && trialEnd - billingConfig(emulator).trialWillEndSeconds <= at) {
-    sendTrialWillEnd(emulator, subscription);
-  }
-  return subscription;
+  if (invoice.status === 'paid' && subscription.status === 'incomplete') activate(emulator, subscription);
+  if (args.collectionMethod === 'send_invoice' && !trialing) activate(emulator, subscription);
 }

@@ -230,18 +230,82 @@ export function updateSubscription(
 ): Stripe.Subscription {
   const customerId = customerIdOf(subscription);
   const at = now(emulator, customerId);
-  if (subscription.status === 'canceled' || subscription.status === 'incomplete_expired') {
-    const onlyMeta =
-      args.items.length === 0 && args.cancelAtPeriodEnd === undefined && args.trialEnd === undefined;
-    if (!onlyMeta) {
-      throw invalidRequest(
-        'A canceled subscription can only update its cancellation_details and metadata.',
-        undefined,
-        'invalid_canceled_subscription_fields',
-      );
+  refuseChangesOfCanceled(subscription, args);
+  const before = structuredClone(subscription);
+  const plan = planUpdate(emulator, subscription, args, at);
+  if (subscription.schedule && (args.cancelAtPeriodEnd !== undefined || args.cancelAt !== undefined)) {
+    throw invalidRequest(
+      `The subscription is managed by the subscription schedule \`${idOf(subscription.schedule)}\`, and updating any cancelation behavior directly is not allowed. Please update the schedule instead.`,
+    );
+  }
+  refuseUnpayableUpdate(emulator, subscription, args, plan, at);
+
+  subscription.items.data = plan.items;
+  applyFields(subscription, args, at);
+  const { invoiceNow, newPeriod } = moveTrialOrCycle(emulator, subscription, args, plan, at);
+  saveSubscription(emulator, subscription);
+  const previous = previousAttributes(before, subscription);
+  if (Object.keys(previous).length > 0)
+    emit(emulator, 'customer.subscription.updated', subscription, previous);
+
+  // Metered items that go (or change price) bill their usage so far, unless the change prorates nothing.
+  restartSwappedMeteredItems(emulator, before.items.data, subscription.items.data, at);
+  const usageItems =
+    args.prorationBehavior !== 'none' && before.status !== 'trialing'
+      ? billDroppedMeteredUsage(
+          emulator,
+          before,
+          droppedMeteredItems(before.items.data, subscription.items.data),
+          subscriptionPeriod(before),
+          at,
+        )
+      : [];
+
+  if (invoiceNow && newPeriod) {
+    // A reset billing cycle: credit the unused time (if prorating) and bill the new period now.
+    recordProrationItems(emulator, subscription, plan.resetCredits);
+    const fresh = licensedLines(emulator, subscription, newPeriod);
+    invoiceSubscription(emulator, subscription, 'subscription_update', fresh, { start: at, end: at });
+  } else if (plan.lines.length > 0 || usageItems.length > 0) {
+    recordProrationItems(emulator, subscription, plan.lines);
+    if (args.prorationBehavior === 'always_invoice') {
+      invoiceSubscription(emulator, subscription, 'subscription_update', [], { start: at, end: at });
     }
   }
-  const before = structuredClone(subscription);
+  return subscription;
+}
+
+function refuseChangesOfCanceled(subscription: Stripe.Subscription, args: UpdateArgs): void {
+  if (subscription.status !== 'canceled' && subscription.status !== 'incomplete_expired') return;
+  const onlyMeta =
+    args.items.length === 0 && args.cancelAtPeriodEnd === undefined && args.trialEnd === undefined;
+  if (!onlyMeta) {
+    throw invalidRequest(
+      'A canceled subscription can only update its cancellation_details and metadata.',
+      undefined,
+      'invalid_canceled_subscription_fields',
+    );
+  }
+}
+
+/** What an update will do, worked out before anything changes. */
+interface UpdatePlan {
+  items: Stripe.SubscriptionItem[];
+  newInterval: ReturnType<typeof recurringOf>;
+  /** `billing_cycle_anchor=now`, or a new interval outside a trial: a new period starts now. */
+  resetAnchor: boolean;
+  /** The prorations of the item changes. */
+  lines: LineSpec[];
+  /** A reset billing cycle credits the unused time of every licensed item of the old period. */
+  resetCredits: LineSpec[];
+}
+
+function planUpdate(
+  emulator: Emulator,
+  subscription: Stripe.Subscription,
+  args: UpdateArgs,
+  at: number,
+): UpdatePlan {
   const date = args.prorationDate ?? at;
   const { items, prorations } = planItemChanges(subscription, args.items, at);
   const oldInterval = recurringOf(subscription.items.data[0].price);
@@ -254,7 +318,6 @@ export function updateSubscription(
     args.billingCycleAnchor === 'now' || (intervalChanged && subscription.status !== 'trialing');
   const prorate = subscription.status !== 'trialing' && args.prorationBehavior !== 'none';
   const lines = prorate ? prorationLines(emulator, subscription, prorations, date) : [];
-  // A reset billing cycle credits the unused time of every licensed item of the old period.
   const resetCredits =
     prorate && resetAnchor
       ? prorationLines(
@@ -272,40 +335,45 @@ export function updateSubscription(
           date,
         )
       : [];
-  if (subscription.schedule && (args.cancelAtPeriodEnd !== undefined || args.cancelAt !== undefined)) {
-    throw invalidRequest(
-      `The subscription is managed by the subscription schedule \`${idOf(subscription.schedule)}\`, and updating any cancelation behavior directly is not allowed. Please update the schedule instead.`,
-    );
-  }
-  if (
-    args.paymentBehavior === 'error_if_incomplete' &&
-    subscription.collection_method === 'charge_automatically'
-  ) {
-    // A charge that would decline fails the whole update (402) and changes nothing.
-    const pending = pendingItems(emulator, customerId, { subscription: subscription.id }).reduce(
-      (t, invoiceItem) => t + invoiceItem.amount,
-      0,
-    );
-    let dueNow = 0;
-    if (resetAnchor && subscription.status !== 'trialing') {
-      const next = { start: at, end: addIntervals(at, newInterval.interval, newInterval.count, 1) };
-      const fresh = licensedLines(
-        emulator,
-        { ...subscription, items: { ...subscription.items, data: items } },
-        next,
-      );
-      dueNow = [...resetCredits, ...fresh].reduce((t, l) => t + l.amount, 0) + pending;
-    } else if (args.prorationBehavior === 'always_invoice' && lines.length > 0) {
-      dueNow = lines.reduce((t, l) => t + l.amount, 0) + pending;
-    }
-    if (dueNow > 0)
-      assertChargeable(
-        emulator,
-        subscriptionPaymentMethod(emulator, subscription, args.defaultPaymentMethod),
-      );
-  }
+  return { items, newInterval, resetAnchor, lines, resetCredits };
+}
 
-  subscription.items.data = items;
+/** error_if_incomplete: a charge that would decline fails the whole update (402) and changes nothing. */
+function refuseUnpayableUpdate(
+  emulator: Emulator,
+  subscription: Stripe.Subscription,
+  args: UpdateArgs,
+  plan: UpdatePlan,
+  at: number,
+): void {
+  if (
+    args.paymentBehavior !== 'error_if_incomplete' ||
+    subscription.collection_method !== 'charge_automatically'
+  ) {
+    return;
+  }
+  const pending = pendingItems(emulator, customerIdOf(subscription), {
+    subscription: subscription.id,
+  }).reduce((total, invoiceItem) => total + invoiceItem.amount, 0);
+  let dueNow = 0;
+  if (plan.resetAnchor && subscription.status !== 'trialing') {
+    const next = { start: at, end: addIntervals(at, plan.newInterval.interval, plan.newInterval.count, 1) };
+    const fresh = licensedLines(
+      emulator,
+      { ...subscription, items: { ...subscription.items, data: plan.items } },
+      next,
+    );
+    dueNow = [...plan.resetCredits, ...fresh].reduce((total, line) => total + line.amount, 0) + pending;
+  } else if (args.prorationBehavior === 'always_invoice' && plan.lines.length > 0) {
+    dueNow = plan.lines.reduce((total, line) => total + line.amount, 0) + pending;
+  }
+  if (dueNow > 0) {
+    assertChargeable(emulator, subscriptionPaymentMethod(emulator, subscription, args.defaultPaymentMethod));
+  }
+}
+
+/** The plain fields an update sets: metadata, description, payment settings, cancellation. */
+function applyFields(subscription: Stripe.Subscription, args: UpdateArgs, at: number): void {
   if (args.metadata) subscription.metadata = args.metadata;
   if (args.description !== undefined) subscription.description = args.description;
   if (args.defaultPaymentMethod !== undefined)
@@ -328,7 +396,20 @@ export function updateSubscription(
       args.cancelAt === 'period_end' ? subscriptionPeriod(subscription).end : args.cancelAt;
     subscription.cancel_at_period_end = false;
   }
+}
 
+/**
+ * A new `trial_end` (ending the trial now, or moving it) or a reset billing cycle: the items get a new period,
+ * and whether it is invoiced at once.
+ */
+function moveTrialOrCycle(
+  emulator: Emulator,
+  subscription: Stripe.Subscription,
+  args: UpdateArgs,
+  plan: UpdatePlan,
+  at: number,
+): { invoiceNow: boolean; newPeriod: { start: number; end: number } | null } {
+  const { interval, count } = plan.newInterval;
   let invoiceNow = false;
   let newPeriod: { start: number; end: number } | null = null;
   if (args.trialEnd !== undefined) {
@@ -338,7 +419,7 @@ export function updateSubscription(
       if (subscription.status === 'trialing') {
         subscription.status = 'active';
         subscription.trial_end = at;
-        newPeriod = { start: at, end: addIntervals(at, newInterval.interval, newInterval.count, 1) };
+        newPeriod = { start: at, end: addIntervals(at, interval, count, 1) };
         subscription.billing_cycle_anchor = at;
         invoiceNow = true;
       }
@@ -350,8 +431,8 @@ export function updateSubscription(
       newPeriod = { start: subscriptionPeriod(subscription).start, end };
       subscriptionState(emulator, subscription.id).trialWillEndSent = false;
     }
-  } else if (resetAnchor && subscription.status !== 'trialing') {
-    newPeriod = { start: at, end: addIntervals(at, newInterval.interval, newInterval.count, 1) };
+  } else if (plan.resetAnchor && subscription.status !== 'trialing') {
+    newPeriod = { start: at, end: addIntervals(at, interval, count, 1) };
     subscription.billing_cycle_anchor = at;
     invoiceNow = true;
   }
@@ -361,36 +442,7 @@ export function updateSubscription(
       item.current_period_end = newPeriod.end;
     }
   }
-  saveSubscription(emulator, subscription);
-  const previous = previousAttributes(before, subscription);
-  if (Object.keys(previous).length > 0)
-    emit(emulator, 'customer.subscription.updated', subscription, previous);
-
-  // Metered items that go (or change price) bill their usage so far, unless the change prorates nothing.
-  restartSwappedMeteredItems(emulator, before.items.data, subscription.items.data, at);
-  const usageItems =
-    args.prorationBehavior !== 'none' && before.status !== 'trialing'
-      ? billDroppedMeteredUsage(
-          emulator,
-          before,
-          droppedMeteredItems(before.items.data, subscription.items.data),
-          subscriptionPeriod(before),
-          at,
-        )
-      : [];
-
-  if (invoiceNow && newPeriod) {
-    // A reset billing cycle: credit the unused time (if prorating) and bill the new period now.
-    recordProrationItems(emulator, subscription, resetCredits);
-    const fresh = licensedLines(emulator, subscription, newPeriod);
-    invoiceSubscription(emulator, subscription, 'subscription_update', fresh, { start: at, end: at });
-  } else if (lines.length > 0 || usageItems.length > 0) {
-    recordProrationItems(emulator, subscription, lines);
-    if (args.prorationBehavior === 'always_invoice') {
-      invoiceSubscription(emulator, subscription, 'subscription_update', [], { start: at, end: at });
-    }
-  }
-  return subscription;
+  return { invoiceNow, newPeriod };
 }
 
 // ---------------------------------------------------------------------------------------------
