@@ -73,7 +73,13 @@ test('list by email; customers on a test clock only with test_clock', async () =
   emulator.store.put('test_helpers.test_clock', {
     id: 'clock_test1',
     object: 'test_helpers.test_clock',
+    created: 1700000000,
+    deletes_after: 1700000000 + 30 * 86_400,
     frozen_time: 1700000000,
+    livemode: false,
+    name: null,
+    status: 'ready',
+    status_details: {},
   });
   const onClock = await stripe.customers.create({ email: 'same@x.test', test_clock: 'clock_test1' });
   expect(onClock.created).toBe(1700000000);

@@ -46,7 +46,7 @@ function setup(emulator: Emulator): void {
     runDue(emulator, onGlobalClock(emulator), to);
   });
   onCustomerDeleted(emulator, (customer: Stripe.Customer) => {
-    for (const subscription of emulator.store.all<Stripe.Subscription>(COLLECTIONS.subscription)) {
+    for (const subscription of emulator.store.all(COLLECTIONS.subscription)) {
       if (
         customerIdOf(subscription) === customer.id &&
         subscription.status !== 'canceled' &&

@@ -1,6 +1,6 @@
 import { invalidRequest } from './errors';
 import { HttpResponse, type Route } from './http';
-import { DEFAULT_MODE, type DeliveryAttempt, type WebhookMode } from './webhooks';
+import { DEFAULT_MODE, type WebhookMode } from './webhooks';
 import { COLLECTIONS } from './collections';
 
 /** `/_emulator/*`: controls that real Stripe does not have (no API key needed). */
@@ -122,7 +122,7 @@ export const routes: Route[] = [
       const endpoint = input.str('endpoint');
       const type = input.str('type');
       const data = emulator.store
-        .all<DeliveryAttempt>(COLLECTIONS.webhookDelivery)
+        .all(COLLECTIONS.webhookDelivery)
         .reverse()
         .filter(
           (d) =>

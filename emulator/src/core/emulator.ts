@@ -146,10 +146,10 @@ export class Emulator {
 
   private targetsFor(type: string): WebhookTarget[] {
     const targets: WebhookTarget[] = [];
-    for (const we of this.store.all<Stripe.WebhookEndpoint>(COLLECTIONS.webhookEndpoint).reverse()) {
+    for (const we of this.store.all(COLLECTIONS.webhookEndpoint).reverse()) {
       if (we.status !== 'enabled') continue;
       if (!we.enabled_events.some((p) => eventTypeMatches(p, type))) continue;
-      const secret = this.store.get<WebhookSecretRecord>(COLLECTIONS.webhookSecret, we.id)?.secret;
+      const secret = this.store.get(COLLECTIONS.webhookSecret, we.id)?.secret;
       if (secret) targets.push({ id: we.id, url: we.url, secret, enabledEvents: we.enabled_events });
     }
     if (this.config.forwardTo) {
@@ -173,4 +173,10 @@ export function customerOf(object: { id: string; object: string }): string | und
     return (c as { id: string }).id;
   }
   return undefined;
+}
+
+declare module './collections' {
+  interface CollectionRecords {
+    _webhook_secret: WebhookSecretRecord;
+  }
 }

@@ -69,3 +69,9 @@ export function eventTypeMatches(pattern: string, type: string): boolean {
   if (pattern.endsWith('.*')) return type.startsWith(pattern.slice(0, -1));
   return pattern === type;
 }
+
+declare module './collections' {
+  interface CollectionRecords {
+    event: EmulatorEvent;
+  }
+}

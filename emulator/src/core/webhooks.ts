@@ -206,7 +206,7 @@ export class WebhookDispatcher {
   }
 
   private async attempt(job: Job): Promise<void> {
-    const event = this.store.get<EmulatorEvent>(COLLECTIONS.event, job.eventId);
+    const event = this.store.get(COLLECTIONS.event, job.eventId);
     if (!event) return; // reset since it was queued
     const generation = this.generation;
     this.inflight++;
@@ -320,5 +320,11 @@ export class WebhookDispatcher {
   close(): void {
     this.closed = true;
     this.clear();
+  }
+}
+
+declare module './collections' {
+  interface CollectionRecords {
+    _webhook_delivery: DeliveryAttempt;
   }
 }

@@ -1,7 +1,5 @@
 import type { Emulator } from '../core/emulator';
-import { type EmulatorEvent } from '../core/events';
 import { HttpResponse, type Route } from '../core/http';
-import { type DeliveryAttempt } from '../core/webhooks';
 import { COLLECTIONS } from '../core/collections';
 
 /**
@@ -36,7 +34,7 @@ const COLUMNS = [
 ];
 
 function table(emulator: Emulator, type: string, limit: number): string {
-  const rows = emulator.store.all<Record<string, unknown> & { id: string }>(type).slice(0, limit);
+  const rows = emulator.store.all(type).slice(0, limit);
   const cols = COLUMNS.filter((c) => rows.some((r) => r[c] !== undefined && r[c] !== null)).slice(0, 5);
   const head = ['id', ...cols, 'created'].map((c) => `<th>${esc(c)}</th>`).join('');
   const body = rows
@@ -50,9 +48,9 @@ function table(emulator: Emulator, type: string, limit: number): string {
 }
 
 function eventsTable(emulator: Emulator, limit: number): string {
-  const deliveries = emulator.store.all<DeliveryAttempt>(COLLECTIONS.webhookDelivery);
+  const deliveries = emulator.store.all(COLLECTIONS.webhookDelivery);
   const rows = emulator.store
-    .all<EmulatorEvent>(COLLECTIONS.event)
+    .all(COLLECTIONS.event)
     .slice(0, limit)
     .map((e) => {
       const ds = deliveries

@@ -5,19 +5,19 @@ import { COLLECTIONS } from '../core/collections';
 
 /** A live customer, or 404 "No such customer: 'cus_x'" (deleted ones included). */
 export function requireCustomer(emulator: Emulator, id: string, param = 'customer'): Stripe.Customer {
-  const c = emulator.store.get<Stripe.Customer>(COLLECTIONS.customer, id);
+  const c = emulator.store.get(COLLECTIONS.customer, id);
   if (!c) throw notFound('customer', id, param);
   return c;
 }
 
 export function requireProduct(emulator: Emulator, id: string, param = 'product'): Stripe.Product {
-  const p = emulator.store.get<Stripe.Product>(COLLECTIONS.product, id);
+  const p = emulator.store.get(COLLECTIONS.product, id);
   if (!p) throw notFound('product', id, param);
   return p;
 }
 
 export function requirePrice(emulator: Emulator, id: string, param = 'price'): Stripe.Price {
-  const p = emulator.store.get<Stripe.Price>(COLLECTIONS.price, id);
+  const p = emulator.store.get(COLLECTIONS.price, id);
   if (!p) throw notFound('price', id, param);
   return p;
 }
@@ -36,5 +36,11 @@ export function rememberDeleted(emulator: Emulator, id: string, object: string):
 }
 
 export function deletedStub(emulator: Emulator, id: string): DeletedStub | undefined {
-  return emulator.store.get<DeletedStub>(COLLECTIONS.deleted, id);
+  return emulator.store.get(COLLECTIONS.deleted, id);
+}
+
+declare module '../core/collections' {
+  interface CollectionRecords {
+    _deleted: DeletedStub;
+  }
 }

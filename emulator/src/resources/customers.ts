@@ -97,7 +97,7 @@ function checkDefaultPm(
   paymentMethodId: string,
   param: string,
 ): void {
-  const paymentMethod = emulator.store.get<Stripe.PaymentMethod>(COLLECTIONS.paymentMethod, paymentMethodId);
+  const paymentMethod = emulator.store.get(COLLECTIONS.paymentMethod, paymentMethodId);
   if (!paymentMethod || paymentMethod.customer !== customerId) {
     throw invalidRequest(
       `The customer does not have a payment method with the ID ${paymentMethodId}. The payment method must be attached to the customer.`,
@@ -130,7 +130,7 @@ function create({ emulator, input }: ApiRequest): Stripe.Customer {
   const clockId = input.str('test_clock');
   let created = emulator.now();
   if (clockId) {
-    const clock = emulator.store.get<{ frozen_time: number }>(COLLECTIONS.testClock, clockId);
+    const clock = emulator.store.get(COLLECTIONS.testClock, clockId);
     if (!clock) throw notFound('test_clock', clockId, 'test_clock');
     created = clock.frozen_time;
   }
@@ -205,10 +205,10 @@ function update({ emulator, input, pathParams }: ApiRequest): Stripe.Customer {
     if (dpm) checkDefaultPm(emulator, id, dpm, 'invoice_settings[default_payment_method]');
   }
   const ds = input.str('default_source');
-  if (ds && !emulator.store.get<Stripe.Card>(COLLECTIONS.card, ds)) {
+  if (ds && !emulator.store.get(COLLECTIONS.card, ds)) {
     throw invalidRequest(`No such source: '${ds}'`, 'default_source', 'resource_missing');
   }
-  const { obj, previous } = emulator.store.update<Stripe.Customer>(COLLECTIONS.customer, id, (c) => {
+  const { obj, previous } = emulator.store.update(COLLECTIONS.customer, id, (c) => {
     applyCommon(c, input);
     if (is?.has('default_payment_method')) {
       c.invoice_settings.default_payment_method = is.strOrNull('default_payment_method') ?? null;
@@ -236,7 +236,7 @@ function list(req: ApiRequest): unknown {
   const created = input.range('created');
   const clock = input.str('test_clock');
   const items = emulator.store
-    .all<Stripe.Customer>(COLLECTIONS.customer)
+    .all(COLLECTIONS.customer)
     .filter(
       (c) =>
         (clock ? c.test_clock === clock : !c.test_clock) &&
@@ -253,16 +253,16 @@ function addSource(req: ApiRequest): Stripe.Card {
   emulator.store.put(COLLECTIONS.card, { ...card, metadata: input.metadata({}) });
   emulator.emitEvent('customer.source.created', card);
   if (!c.default_source) {
-    const { obj, previous } = emulator.store.update<Stripe.Customer>(COLLECTIONS.customer, c.id, (x) => {
+    const { obj, previous } = emulator.store.update(COLLECTIONS.customer, c.id, (x) => {
       x.default_source = card.id;
     });
     emulator.emitEvent('customer.updated', obj, previous);
   }
-  return emulator.store.require<Stripe.Card>(COLLECTIONS.card, card.id);
+  return emulator.store.require(COLLECTIONS.card, card.id);
 }
 
 function cardsOf(emulator: Emulator, customerId: string): Stripe.Card[] {
-  return emulator.store.all<Stripe.Card>(COLLECTIONS.card).filter((s) => s.customer === customerId);
+  return emulator.store.all(COLLECTIONS.card).filter((s) => s.customer === customerId);
 }
 
 export function setup(emulator: Emulator): void {
@@ -272,7 +272,7 @@ export function setup(emulator: Emulator): void {
   );
   emulator.registerIncludable(COLLECTIONS.customer, 'subscriptions', (c) =>
     listOf(
-      emulator.store.all<{ customer: unknown }>(COLLECTIONS.subscription).filter((s) => s.customer === c.id),
+      emulator.store.all(COLLECTIONS.subscription).filter((s) => s.customer === c.id),
       `/v1/customers/${String(c.id)}/subscriptions`,
     ),
   );
@@ -321,15 +321,14 @@ export const routes: Route[] = [
     method: 'GET',
     path: '/v1/customers/search',
     params: ['query', 'limit', 'page'],
-    handler: (req) =>
-      search(req.emulator.store.all<Stripe.Customer>(COLLECTIONS.customer), req.input, req.path),
+    handler: (req) => search(req.emulator.store.all(COLLECTIONS.customer), req.input, req.path),
   },
   {
     method: 'GET',
     path: '/v1/customers/:id',
     params: [],
     handler: ({ emulator, pathParams }) => {
-      const c = emulator.store.get<Stripe.Customer>(COLLECTIONS.customer, pathParams.id);
+      const c = emulator.store.get(COLLECTIONS.customer, pathParams.id);
       if (c) return c;
       const stub = deletedStub(emulator, pathParams.id);
       if (stub?.object === 'customer') return stub;
@@ -379,10 +378,7 @@ export const routes: Route[] = [
     params: [],
     handler: ({ emulator, pathParams }) => {
       requireCustomer(emulator, pathParams.id, 'customer');
-      const paymentMethod = emulator.store.get<Stripe.PaymentMethod>(
-        COLLECTIONS.paymentMethod,
-        pathParams.pm,
-      );
+      const paymentMethod = emulator.store.get(COLLECTIONS.paymentMethod, pathParams.pm);
       if (!paymentMethod || paymentMethod.customer !== pathParams.id)
         throw notFound('PaymentMethod', pathParams.pm, 'payment_method');
       return paymentMethod;
@@ -408,7 +404,7 @@ export const routes: Route[] = [
     path: '/v1/customers/:id/sources/:src',
     params: [],
     handler: ({ emulator, pathParams }) => {
-      const card = emulator.store.get<Stripe.Card>(COLLECTIONS.card, pathParams.src);
+      const card = emulator.store.get(COLLECTIONS.card, pathParams.src);
       if (!card || card.customer !== pathParams.id) throw notFound('source', pathParams.src);
       return card;
     },

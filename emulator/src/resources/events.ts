@@ -1,5 +1,5 @@
 import type { ApiRequest, Route } from '../core/http';
-import { type EmulatorEvent, eventTypeMatches } from '../core/events';
+import { eventTypeMatches } from '../core/events';
 import { invalidRequest } from '../core/errors';
 import { paginate } from '../core/list';
 import { COLLECTIONS } from '../core/collections';
@@ -13,7 +13,7 @@ function list(req: ApiRequest): unknown {
   const created = input.range('created');
   const deliverySuccess = input.bool('delivery_success');
   const items = emulator.store
-    .all<EmulatorEvent>(COLLECTIONS.event)
+    .all(COLLECTIONS.event)
     .filter(
       (e) =>
         (!type || eventTypeMatches(type, e.type)) &&
@@ -35,7 +35,6 @@ export const routes: Route[] = [
     method: 'GET',
     path: '/v1/events/:id',
     params: [],
-    handler: ({ emulator, pathParams }) =>
-      emulator.store.require<EmulatorEvent>(COLLECTIONS.event, pathParams.id, 'event'),
+    handler: ({ emulator, pathParams }) => emulator.store.require(COLLECTIONS.event, pathParams.id, 'event'),
   },
 ];

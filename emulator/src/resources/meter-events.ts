@@ -94,7 +94,7 @@ function readPayload(input: ParamReader): Record<string, string> {
 
 /** Cancels the events with `identifier` (meter event adjustment `type=cancel`). */
 export function cancelMeterEvent(emulator: Emulator, eventName: string, identifier: string): void {
-  for (const e of emulator.store.all<StoredMeterEvent>(COLLECTIONS.meterEvent)) {
+  for (const e of emulator.store.all(COLLECTIONS.meterEvent)) {
     if (e.identifier === identifier && e.event_name === eventName) {
       e.cancelled = true;
       emulator.store.put(COLLECTIONS.meterEvent, e);
@@ -113,12 +113,12 @@ export function meterUsage(
   start: number,
   end: number,
 ): number {
-  const meter = emulator.store.get<Stripe.Billing.Meter>(COLLECTIONS.meter, meterId);
+  const meter = emulator.store.get(COLLECTIONS.meter, meterId);
   if (!meter) return 0;
   const ckey = meter.customer_mapping.event_payload_key;
   const vkey = meter.value_settings.event_payload_key;
   const events = emulator.store
-    .all<StoredMeterEvent>(COLLECTIONS.meterEvent)
+    .all(COLLECTIONS.meterEvent)
     .filter(
       (e) =>
         !e.cancelled &&
@@ -322,3 +322,10 @@ export const routes: Route[] = [
     },
   },
 ];
+
+declare module '../core/collections' {
+  interface CollectionRecords {
+    _meter_event: StoredMeterEvent;
+    _meter_event_identifier: { id: string; event: string };
+  }
+}

@@ -9,13 +9,13 @@ import { COLLECTIONS } from '../core/collections';
 const FORMULAS = ['sum', 'count', 'last'] as const;
 
 export function requireMeter(emulator: Emulator, id: string, param = 'id'): Stripe.Billing.Meter {
-  return emulator.store.require<Stripe.Billing.Meter>(COLLECTIONS.meter, id, 'billing meter', param);
+  return emulator.store.require(COLLECTIONS.meter, id, 'billing meter', param);
 }
 
 /** The active meter fed by events named `eventName`, if any. */
 export function meterForEvent(emulator: Emulator, eventName: string): Stripe.Billing.Meter | undefined {
   return emulator.store
-    .all<Stripe.Billing.Meter>(COLLECTIONS.meter)
+    .all(COLLECTIONS.meter)
     .find((m) => m.event_name === eventName && m.status === 'active');
 }
 
@@ -66,7 +66,7 @@ function setStatus(emulator: Emulator, id: string, active: boolean): Stripe.Bill
   if (active && meterForEvent(emulator, m.event_name)) {
     throw invalidRequest(`An active meter with event_name '${m.event_name}' already exists.`, undefined);
   }
-  const { obj, previous } = emulator.store.update<Stripe.Billing.Meter>(COLLECTIONS.meter, id, (x) => {
+  const { obj, previous } = emulator.store.update(COLLECTIONS.meter, id, (x) => {
     const now = emulator.now();
     x.status = active ? 'active' : 'inactive';
     x.status_transitions = { deactivated_at: active ? null : now };
@@ -96,9 +96,7 @@ export const routes: Route[] = [
     params: ['status', 'limit', 'starting_after', 'ending_before'],
     handler: (req) => {
       const status = req.input.oneOf('status', ['active', 'inactive'] as const);
-      const items = req.emulator.store
-        .all<Stripe.Billing.Meter>(COLLECTIONS.meter)
-        .filter((m) => !status || m.status === status);
+      const items = req.emulator.store.all(COLLECTIONS.meter).filter((m) => !status || m.status === status);
       return paginate(items, req.input, req.path);
     },
   },
@@ -114,13 +112,9 @@ export const routes: Route[] = [
     params: ['display_name'],
     handler: ({ emulator, input, pathParams }) => {
       requireMeter(emulator, pathParams.id);
-      const { obj, previous } = emulator.store.update<Stripe.Billing.Meter>(
-        COLLECTIONS.meter,
-        pathParams.id,
-        (m) => {
-          if (input.has('display_name')) m.display_name = input.reqStr('display_name');
-        },
-      );
+      const { obj, previous } = emulator.store.update(COLLECTIONS.meter, pathParams.id, (m) => {
+        if (input.has('display_name')) m.display_name = input.reqStr('display_name');
+      });
       if (Object.keys(previous).length > 0) {
         obj.updated = emulator.now();
         emulator.emitEvent('billing.meter.updated', obj, previous);

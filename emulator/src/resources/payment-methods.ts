@@ -20,7 +20,7 @@ import { COLLECTIONS } from '../core/collections';
 export type { ChargeOutcome, DisputeSpec } from './test-cards';
 
 /** Private record of what charging a payment method (or card source) does. */
-interface PmBehavior {
+interface PaymentMethodBehavior {
   id: string;
   outcome: ChargeOutcome;
   attachFails: boolean;
@@ -107,7 +107,7 @@ export function createCardPaymentMethod(
     type: 'card',
   };
   emulator.store.insert(COLLECTIONS.paymentMethod, paymentMethod);
-  const behavior: PmBehavior = {
+  const behavior: PaymentMethodBehavior = {
     id: paymentMethod.id,
     outcome: spec.outcome,
     attachFails: spec.attachFails,
@@ -120,7 +120,7 @@ export function createCardPaymentMethod(
 /** Records charge behaviour for an id created elsewhere (card sources `card_…`). */
 export function recordCardBehavior(emulator: Emulator, id: string, number: string): void {
   const spec = cardSpec(number);
-  const behavior: PmBehavior = {
+  const behavior: PaymentMethodBehavior = {
     id,
     outcome: spec.outcome,
     attachFails: spec.attachFails,
@@ -140,14 +140,14 @@ export function resolvePaymentMethod(
 ): Stripe.PaymentMethod {
   const number = testIdNumber(idOrTestId);
   if (number) return createCardPaymentMethod(emulator, number);
-  const paymentMethod = emulator.store.get<Stripe.PaymentMethod>(COLLECTIONS.paymentMethod, idOrTestId);
+  const paymentMethod = emulator.store.get(COLLECTIONS.paymentMethod, idOrTestId);
   if (!paymentMethod) throw notFound('PaymentMethod', idOrTestId, param);
   return paymentMethod;
 }
 
 /** The dispute a successful charge on this payment method (or card source) draws, if it is a dispute test card. */
 export function disputeAfterCharge(emulator: Emulator, paymentMethodId: string): DisputeSpec | null {
-  const b = emulator.store.get<PmBehavior>(COLLECTIONS.paymentMethodBehavior, paymentMethodId);
+  const b = emulator.store.get(COLLECTIONS.paymentMethodBehavior, paymentMethodId);
   if (b) return b.dispute ?? null;
   const number = testIdNumber(paymentMethodId);
   return number ? cardSpec(number).dispute : null;
@@ -155,7 +155,7 @@ export function disputeAfterCharge(emulator: Emulator, paymentMethodId: string):
 
 /** What charging this payment method (or card source) does; see test-cards.ts. */
 export function chargeOutcome(emulator: Emulator, paymentMethodId: string): ChargeOutcome {
-  const b = emulator.store.get<PmBehavior>(COLLECTIONS.paymentMethodBehavior, paymentMethodId);
+  const b = emulator.store.get(COLLECTIONS.paymentMethodBehavior, paymentMethodId);
   if (b) return b.outcome;
   const number = testIdNumber(paymentMethodId);
   if (number) return cardSpec(number).outcome;
@@ -174,7 +174,7 @@ export function chargeOutcome(emulator: Emulator, paymentMethodId: string): Char
 
 /** Throws the card's decline if Stripe would refuse to attach it (decline test cards). */
 export function assertAttachable(emulator: Emulator, paymentMethodId: string): void {
-  const b = emulator.store.get<PmBehavior>(COLLECTIONS.paymentMethodBehavior, paymentMethodId);
+  const b = emulator.store.get(COLLECTIONS.paymentMethodBehavior, paymentMethodId);
   if (b?.attachFails && !b.outcome.ok) {
     throw cardError(b.outcome.code, b.outcome.message, b.outcome.decline_code, { param: 'payment_method' });
   }
@@ -187,7 +187,7 @@ export function attachPaymentMethod(
   customerId: string,
 ): Stripe.PaymentMethod {
   requireCustomer(emulator, customerId);
-  const paymentMethod = emulator.store.get<Stripe.PaymentMethod>(COLLECTIONS.paymentMethod, paymentMethodId);
+  const paymentMethod = emulator.store.get(COLLECTIONS.paymentMethod, paymentMethodId);
   if (!paymentMethod) throw notFound('PaymentMethod', paymentMethodId, 'payment_method');
   if (paymentMethod.customer === customerId) return paymentMethod;
   if (paymentMethod.customer) {
@@ -198,13 +198,9 @@ export function attachPaymentMethod(
     );
   }
   assertAttachable(emulator, paymentMethodId);
-  const { obj, previous } = emulator.store.update<Stripe.PaymentMethod>(
-    COLLECTIONS.paymentMethod,
-    paymentMethodId,
-    (p) => {
-      p.customer = customerId;
-    },
-  );
+  const { obj, previous } = emulator.store.update(COLLECTIONS.paymentMethod, paymentMethodId, (p) => {
+    p.customer = customerId;
+  });
   emulator.emitEvent('payment_method.attached', obj, previous);
   return obj;
 }
@@ -214,7 +210,7 @@ export function attachPaymentMethod(
  * clears the customer's `invoice_settings.default_payment_method` if it pointed here.
  */
 export function detachPaymentMethod(emulator: Emulator, paymentMethodId: string): Stripe.PaymentMethod {
-  const paymentMethod = emulator.store.get<Stripe.PaymentMethod>(COLLECTIONS.paymentMethod, paymentMethodId);
+  const paymentMethod = emulator.store.get(COLLECTIONS.paymentMethod, paymentMethodId);
   if (!paymentMethod) throw notFound('PaymentMethod', paymentMethodId, 'payment_method');
   if (!paymentMethod.customer) {
     throw invalidRequest(
@@ -225,17 +221,13 @@ export function detachPaymentMethod(emulator: Emulator, paymentMethodId: string)
   }
   const customerId =
     typeof paymentMethod.customer === 'string' ? paymentMethod.customer : paymentMethod.customer.id;
-  const { obj, previous } = emulator.store.update<Stripe.PaymentMethod>(
-    COLLECTIONS.paymentMethod,
-    paymentMethodId,
-    (p) => {
-      p.customer = null;
-    },
-  );
+  const { obj, previous } = emulator.store.update(COLLECTIONS.paymentMethod, paymentMethodId, (p) => {
+    p.customer = null;
+  });
   emulator.emitEvent('payment_method.detached', obj, previous);
-  const c = emulator.store.get<Stripe.Customer>(COLLECTIONS.customer, customerId);
+  const c = emulator.store.get(COLLECTIONS.customer, customerId);
   if (c && c.invoice_settings.default_payment_method === paymentMethodId) {
-    const u = emulator.store.update<Stripe.Customer>(COLLECTIONS.customer, customerId, (x) => {
+    const u = emulator.store.update(COLLECTIONS.customer, customerId, (x) => {
       x.invoice_settings.default_payment_method = null;
     });
     emulator.emitEvent('customer.updated', u.obj, u.previous);
@@ -298,21 +290,17 @@ function update({ emulator, input, pathParams }: ApiRequest): Stripe.PaymentMeth
       'payment_method_unexpected_state',
     );
   }
-  const { obj, previous } = emulator.store.update<Stripe.PaymentMethod>(
-    COLLECTIONS.paymentMethod,
-    paymentMethod.id,
-    (x) => {
-      x.metadata = input.metadata(x.metadata ?? {});
-      x.billing_details = { ...x.billing_details, ...readBillingDetails(input.obj('billing_details')) };
-      const card = input.obj('card');
-      if (card && x.card) {
-        x.card.exp_month = card.int('exp_month') ?? x.card.exp_month;
-        x.card.exp_year = card.int('exp_year') ?? x.card.exp_year;
-      }
-      const redisplay = input.oneOf('allow_redisplay', ['always', 'limited', 'unspecified'] as const);
-      if (redisplay) x.allow_redisplay = redisplay;
-    },
-  );
+  const { obj, previous } = emulator.store.update(COLLECTIONS.paymentMethod, paymentMethod.id, (x) => {
+    x.metadata = input.metadata(x.metadata ?? {});
+    x.billing_details = { ...x.billing_details, ...readBillingDetails(input.obj('billing_details')) };
+    const card = input.obj('card');
+    if (card && x.card) {
+      x.card.exp_month = card.int('exp_month') ?? x.card.exp_month;
+      x.card.exp_year = card.int('exp_year') ?? x.card.exp_year;
+    }
+    const redisplay = input.oneOf('allow_redisplay', ['always', 'limited', 'unspecified'] as const);
+    if (redisplay) x.allow_redisplay = redisplay;
+  });
   if (Object.keys(previous).length > 0) emulator.emitEvent('payment_method.updated', obj, previous);
   return obj;
 }
@@ -322,7 +310,7 @@ export function listForCustomer(req: ApiRequest, customerId: string | undefined)
   const { emulator, input } = req;
   const type = input.str('type');
   const items = emulator.store
-    .all<Stripe.PaymentMethod>(COLLECTIONS.paymentMethod)
+    .all(COLLECTIONS.paymentMethod)
     .filter(
       (paymentMethod) =>
         (customerId ? paymentMethod.customer === customerId : true) && (!type || paymentMethod.type === type),
@@ -394,3 +382,9 @@ export const routes: Route[] = [
     handler: ({ emulator, pathParams }) => detachPaymentMethod(emulator, pathParams.id),
   },
 ];
+
+declare module '../core/collections' {
+  interface CollectionRecords {
+    _pm_behavior: PaymentMethodBehavior;
+  }
+}

@@ -92,7 +92,7 @@ function readRecurring(emulator: Emulator, input: ParamReader): Stripe.Price.Rec
         input.name('usage_type'),
       );
     }
-    const m = emulator.store.get<Stripe.Billing.Meter>(COLLECTIONS.meter, meter);
+    const m = emulator.store.get(COLLECTIONS.meter, meter);
     if (!m) throw notFound('billing meter', meter, input.name('meter'));
     if (m.status !== 'active') throw invalidRequest(`The meter ${meter} is inactive.`, input.name('meter'));
   }
@@ -107,9 +107,7 @@ function readRecurring(emulator: Emulator, input: ParamReader): Stripe.Price.Rec
 
 /** Moves or refuses a lookup key already used by another price. */
 function claimLookupKey(emulator: Emulator, key: string, transfer: boolean, selfId: string | null): void {
-  const holder = emulator.store
-    .all<Stripe.Price>(COLLECTIONS.price)
-    .find((x) => x.lookup_key === key && x.id !== selfId);
+  const holder = emulator.store.all(COLLECTIONS.price).find((x) => x.lookup_key === key && x.id !== selfId);
   if (!holder) return;
   if (!transfer) {
     throw invalidRequest(
@@ -118,7 +116,7 @@ function claimLookupKey(emulator: Emulator, key: string, transfer: boolean, self
       'lookup_key_already_exists',
     );
   }
-  const { obj, previous } = emulator.store.update<Stripe.Price>(COLLECTIONS.price, holder.id, (x) => {
+  const { obj, previous } = emulator.store.update(COLLECTIONS.price, holder.id, (x) => {
     x.lookup_key = null;
   });
   emulator.emitEvent('price.updated', obj, previous);
@@ -230,7 +228,7 @@ function update({ emulator, input, pathParams }: ApiRequest): Stripe.Price {
   const lookupKey = input.has('lookup_key') ? input.strOrNull('lookup_key') : undefined;
   if (lookupKey)
     claimLookupKey(emulator, lookupKey, input.bool('transfer_lookup_key') ?? false, pathParams.id);
-  const { obj, previous } = emulator.store.update<Stripe.Price>(COLLECTIONS.price, pathParams.id, (x) => {
+  const { obj, previous } = emulator.store.update(COLLECTIONS.price, pathParams.id, (x) => {
     if (input.has('active')) x.active = input.bool('active') ?? x.active;
     if (lookupKey !== undefined) x.lookup_key = lookupKey;
     if (input.has('nickname')) x.nickname = input.strOrNull('nickname') ?? null;
@@ -258,7 +256,7 @@ function list(req: ApiRequest): unknown {
   const usage = rec?.str('usage_type');
   const meter = rec?.str('meter');
   const items = emulator.store
-    .all<Stripe.Price>(COLLECTIONS.price)
+    .all(COLLECTIONS.price)
     .filter(
       (x) =>
         (active === undefined || x.active === active) &&
@@ -327,7 +325,7 @@ export const routes: Route[] = [
     method: 'GET',
     path: '/v1/prices/search',
     params: ['query', 'limit', 'page'],
-    handler: (req) => search(req.emulator.store.all<Stripe.Price>(COLLECTIONS.price), req.input, req.path),
+    handler: (req) => search(req.emulator.store.all(COLLECTIONS.price), req.input, req.path),
   },
   {
     method: 'GET',

@@ -73,7 +73,7 @@ function create({ emulator, input }: ApiRequest): Stripe.Product {
   const dpd = input.obj('default_price_data');
   if (dpd) {
     const price = createPrice(emulator, dpd, { product: prod.id });
-    const { obj, previous } = emulator.store.update<Stripe.Product>(COLLECTIONS.product, prod.id, (x) => {
+    const { obj, previous } = emulator.store.update(COLLECTIONS.product, prod.id, (x) => {
       x.default_price = price.id;
     });
     emulator.emitEvent('product.updated', obj, previous);
@@ -85,10 +85,10 @@ function update({ emulator, input, pathParams }: ApiRequest): Stripe.Product {
   requireProduct(emulator, pathParams.id, 'id');
   const dp = input.has('default_price') ? input.strOrNull('default_price') : undefined;
   if (dp) {
-    const price = emulator.store.get<Stripe.Price>(COLLECTIONS.price, dp);
+    const price = emulator.store.get(COLLECTIONS.price, dp);
     if (!price || price.product !== pathParams.id) throw notFound('price', dp, 'default_price');
   }
-  const { obj, previous } = emulator.store.update<Stripe.Product>(COLLECTIONS.product, pathParams.id, (x) => {
+  const { obj, previous } = emulator.store.update(COLLECTIONS.product, pathParams.id, (x) => {
     applyCommon(x, input);
     if (dp !== undefined) x.default_price = dp;
   });
@@ -101,7 +101,7 @@ function update({ emulator, input, pathParams }: ApiRequest): Stripe.Product {
 
 function del({ emulator, pathParams }: ApiRequest): unknown {
   const prod = requireProduct(emulator, pathParams.id, 'id');
-  if (emulator.store.all<Stripe.Price>(COLLECTIONS.price).some((pr) => pr.product === prod.id)) {
+  if (emulator.store.all(COLLECTIONS.price).some((pr) => pr.product === prod.id)) {
     throw invalidRequest(
       'This product cannot be deleted because it has one or more user-created prices.',
       undefined,
@@ -121,7 +121,7 @@ function list(req: ApiRequest): unknown {
   const shippable = input.bool('shippable');
   const url = input.str('url');
   const items = emulator.store
-    .all<Stripe.Product>(COLLECTIONS.product)
+    .all(COLLECTIONS.product)
     .filter(
       (x) =>
         (active === undefined || x.active === active) &&
@@ -177,8 +177,7 @@ export const routes: Route[] = [
     method: 'GET',
     path: '/v1/products/search',
     params: ['query', 'limit', 'page'],
-    handler: (req) =>
-      search(req.emulator.store.all<Stripe.Product>(COLLECTIONS.product), req.input, req.path),
+    handler: (req) => search(req.emulator.store.all(COLLECTIONS.product), req.input, req.path),
   },
   {
     method: 'GET',

@@ -76,23 +76,15 @@ function create({ emulator, input }: ApiRequest): Stripe.WebhookEndpoint {
 }
 
 function update({ emulator, input, pathParams }: ApiRequest): Stripe.WebhookEndpoint {
-  emulator.store.require<Stripe.WebhookEndpoint>(
-    COLLECTIONS.webhookEndpoint,
-    pathParams.id,
-    'webhook endpoint',
-  );
-  const { obj } = emulator.store.update<Stripe.WebhookEndpoint>(
-    COLLECTIONS.webhookEndpoint,
-    pathParams.id,
-    (we) => {
-      if (input.has('url')) we.url = readUrl(input);
-      if (input.has('enabled_events')) we.enabled_events = readEvents(input);
-      if (input.has('description')) we.description = input.strOrNull('description') ?? null;
-      const disabled = input.bool('disabled');
-      if (disabled !== undefined) we.status = disabled ? 'disabled' : 'enabled';
-      we.metadata = input.metadata(we.metadata);
-    },
-  );
+  emulator.store.require(COLLECTIONS.webhookEndpoint, pathParams.id, 'webhook endpoint');
+  const { obj } = emulator.store.update(COLLECTIONS.webhookEndpoint, pathParams.id, (we) => {
+    if (input.has('url')) we.url = readUrl(input);
+    if (input.has('enabled_events')) we.enabled_events = readEvents(input);
+    if (input.has('description')) we.description = input.strOrNull('description') ?? null;
+    const disabled = input.bool('disabled');
+    if (disabled !== undefined) we.status = disabled ? 'disabled' : 'enabled';
+    we.metadata = input.metadata(we.metadata);
+  });
   return view(obj);
 }
 
@@ -108,24 +100,14 @@ export const routes: Route[] = [
     path: '/v1/webhook_endpoints',
     params: ['limit', 'starting_after', 'ending_before'],
     handler: (req) =>
-      paginate(
-        req.emulator.store.all<Stripe.WebhookEndpoint>(COLLECTIONS.webhookEndpoint).map(view),
-        req.input,
-        req.path,
-      ),
+      paginate(req.emulator.store.all(COLLECTIONS.webhookEndpoint).map(view), req.input, req.path),
   },
   {
     method: 'GET',
     path: '/v1/webhook_endpoints/:id',
     params: [],
     handler: ({ emulator, pathParams }) =>
-      view(
-        emulator.store.require<Stripe.WebhookEndpoint>(
-          COLLECTIONS.webhookEndpoint,
-          pathParams.id,
-          'webhook endpoint',
-        ),
-      ),
+      view(emulator.store.require(COLLECTIONS.webhookEndpoint, pathParams.id, 'webhook endpoint')),
   },
   {
     method: 'POST',
@@ -138,11 +120,7 @@ export const routes: Route[] = [
     path: '/v1/webhook_endpoints/:id',
     params: [],
     handler: ({ emulator, pathParams }) => {
-      emulator.store.require<Stripe.WebhookEndpoint>(
-        COLLECTIONS.webhookEndpoint,
-        pathParams.id,
-        'webhook endpoint',
-      );
+      emulator.store.require(COLLECTIONS.webhookEndpoint, pathParams.id, 'webhook endpoint');
       emulator.store.delete(COLLECTIONS.webhookEndpoint, pathParams.id);
       emulator.store.delete(COLLECTIONS.webhookSecret, pathParams.id);
       return rememberDeleted(emulator, pathParams.id, 'webhook_endpoint');

@@ -28,11 +28,11 @@ import { COLLECTIONS } from '../../core/collections';
 type Session = Stripe.Checkout.Session;
 
 export function requireSession(emulator: Emulator, sessionId: string): Session {
-  return emulator.store.require<Session>(COLLECTIONS.checkoutSession, sessionId, 'checkout.session');
+  return emulator.store.require(COLLECTIONS.checkoutSession, sessionId, 'checkout.session');
 }
 
 function productName(emulator: Emulator, price: Stripe.Price): string {
-  return emulator.store.get<Stripe.Product>(COLLECTIONS.product, priceProductId(price))?.name ?? price.id;
+  return emulator.store.get(COLLECTIONS.product, priceProductId(price))?.name ?? price.id;
 }
 
 interface SessionExtras {
@@ -192,7 +192,7 @@ function create(req: ApiRequest): Session {
     throw invalidRequest('Missing required param: success_url.', 'success_url', 'parameter_missing');
   }
   emulator.store.insert(COLLECTIONS.checkoutSession, session);
-  emulator.store.put<SessionExtras>(COLLECTIONS.checkoutExtras, {
+  emulator.store.put(COLLECTIONS.checkoutExtras, {
     id: sessionId,
     trialPeriodDays: sd?.int('trial_period_days') ?? null,
     trialEnd: sd?.int('trial_end') ?? null,
@@ -219,7 +219,7 @@ function ensureOpen(emulator: Emulator, session: Session): void {
 }
 
 export function expire(emulator: Emulator, session: Session): Session {
-  const { obj } = emulator.store.update<Session>(COLLECTIONS.checkoutSession, session.id, (s) => {
+  const { obj } = emulator.store.update(COLLECTIONS.checkoutSession, session.id, (s) => {
     s.status = 'expired';
     s.url = null;
   });
@@ -239,11 +239,7 @@ export function completeSession(
   email: string | null,
 ): Session {
   ensureOpen(emulator, session);
-  const paymentMethod = emulator.store.require<Stripe.PaymentMethod>(
-    COLLECTIONS.paymentMethod,
-    paymentMethodId,
-    'payment_method',
-  );
+  const paymentMethod = emulator.store.require(COLLECTIONS.paymentMethod, paymentMethodId, 'payment_method');
   const outcome = cardOutcome(emulator, paymentMethod.id);
   // Checkout validates the card before creating anything: a decline leaves no trace but the error.
   if (!outcome.ok && session.mode !== 'setup')
@@ -260,7 +256,7 @@ export function completeSession(
   }
   if (customerId && paymentMethod.customer !== customerId)
     attachPaymentMethod(emulator, paymentMethod.id, customerId);
-  const extras = emulator.store.get<SessionExtras>(COLLECTIONS.checkoutExtras, session.id);
+  const extras = emulator.store.get(COLLECTIONS.checkoutExtras, session.id);
   const lines = session.line_items?.data ?? [];
   const update: Partial<Session> = { customer: customerId };
 
@@ -330,10 +326,8 @@ export function completeSession(
     emit(emulator, 'setup_intent.succeeded', setupIntent);
     update.setup_intent = setupIntent.id;
   }
-  const customer = customerId
-    ? emulator.store.get<Stripe.Customer>(COLLECTIONS.customer, customerId)
-    : undefined;
-  const { obj } = emulator.store.update<Session>(COLLECTIONS.checkoutSession, session.id, (s) => {
+  const customer = customerId ? emulator.store.get(COLLECTIONS.customer, customerId) : undefined;
+  const { obj } = emulator.store.update(COLLECTIONS.checkoutSession, session.id, (s) => {
     Object.assign(s, update);
     s.status = 'complete';
     s.url = null;
@@ -359,7 +353,7 @@ function list(req: ApiRequest): unknown {
   const paymentIntent = input.str('payment_intent');
   const status = input.str('status');
   const items = emulator.store
-    .all<Session>(COLLECTIONS.checkoutSession)
+    .all(COLLECTIONS.checkoutSession)
     .filter(
       (s) =>
         (!customer || idOf(s.customer) === customer) &&
@@ -412,3 +406,9 @@ export const routes: Route[] = [
       paginate(requireSession(req.emulator, req.pathParams.id).line_items?.data ?? [], req.input, req.path),
   },
 ];
+
+declare module '../../core/collections' {
+  interface CollectionRecords {
+    _billing_checkout_extras: SessionExtras;
+  }
+}

@@ -38,7 +38,7 @@ function create(req: ApiRequest): Stripe.Invoice {
   const customer = requireCustomer(emulator, input.reqStr('customer'));
   const subscriptionId = input.str('subscription');
   const subscription = subscriptionId
-    ? emulator.store.require<Stripe.Subscription>(COLLECTIONS.subscription, subscriptionId, 'subscription')
+    ? emulator.store.require(COLLECTIONS.subscription, subscriptionId, 'subscription')
     : null;
   const at = now(emulator, customer.id);
   const pending = input.oneOf('pending_invoice_items_behavior', ['exclude', 'include'] as const) ?? 'exclude';
@@ -115,7 +115,7 @@ function list(req: ApiRequest): unknown {
   const status = input.str('status');
   const created = input.range('created');
   const items = emulator.store
-    .all<Stripe.Invoice>(COLLECTIONS.invoice)
+    .all(COLLECTIONS.invoice)
     .filter(
       (invoice) =>
         (!customer || customerIdOf(invoice) === customer) &&
@@ -132,7 +132,7 @@ function remove(req: ApiRequest): unknown {
   if (invoice.status !== 'draft') {
     throw invalidRequest('You can only delete draft invoices.', undefined, 'invoice_not_editable');
   }
-  for (const invoiceItem of emulator.store.all<Stripe.InvoiceItem>(COLLECTIONS.invoiceItem)) {
+  for (const invoiceItem of emulator.store.all(COLLECTIONS.invoiceItem)) {
     if (invoiceItem.invoice === invoice.id) {
       invoiceItem.invoice = null;
       emulator.store.put(COLLECTIONS.invoiceItem, invoiceItem);
@@ -197,8 +197,7 @@ function createItem(req: ApiRequest): Stripe.InvoiceItem {
   const period = input.obj('period');
   const invoiceId = input.str('invoice') ?? null;
   const subscriptionId = input.str('subscription') ?? null;
-  if (subscriptionId)
-    emulator.store.require<Stripe.Subscription>(COLLECTIONS.subscription, subscriptionId, 'subscription');
+  if (subscriptionId) emulator.store.require(COLLECTIONS.subscription, subscriptionId, 'subscription');
   const invoiceItem = createInvoiceItem(emulator, {
     customer: customer.id,
     amount,
@@ -230,19 +229,19 @@ function addItemToDraft(emulator: Emulator, invoice: Stripe.Invoice, invoiceItem
 }
 
 function requireItem(emulator: Emulator, itemId: string): Stripe.InvoiceItem {
-  return emulator.store.require<Stripe.InvoiceItem>(COLLECTIONS.invoiceItem, itemId, 'invoiceitem');
+  return emulator.store.require(COLLECTIONS.invoiceItem, itemId, 'invoiceitem');
 }
 
 function updateItem(req: ApiRequest): Stripe.InvoiceItem {
   const { emulator, input } = req;
   const invoiceItem = requireItem(emulator, req.pathParams.id);
   if (invoiceItem.invoice) {
-    const invoice = emulator.store.get<Stripe.Invoice>(COLLECTIONS.invoice, idOf(invoiceItem.invoice) ?? '');
+    const invoice = emulator.store.get(COLLECTIONS.invoice, idOf(invoiceItem.invoice) ?? '');
     if (invoice && invoice.status !== 'draft')
       throw invalidRequest('This invoice item is on a finalized invoice.', undefined, 'invoice_not_editable');
   }
   // No event: this API version has no `invoiceitem.updated`.
-  const { obj } = emulator.store.update<Stripe.InvoiceItem>(COLLECTIONS.invoiceItem, invoiceItem.id, (x) => {
+  const { obj } = emulator.store.update(COLLECTIONS.invoiceItem, invoiceItem.id, (x) => {
     if (input.has('metadata')) x.metadata = input.metadata(x.metadata ?? {});
     if (input.has('description')) x.description = input.strOrNull('description') ?? null;
     const amount = input.int('amount');
@@ -258,7 +257,7 @@ function deleteItem(req: ApiRequest): unknown {
   const { emulator } = req;
   const invoiceItem = requireItem(emulator, req.pathParams.id);
   if (invoiceItem.invoice) {
-    const invoice = emulator.store.get<Stripe.Invoice>(COLLECTIONS.invoice, idOf(invoiceItem.invoice) ?? '');
+    const invoice = emulator.store.get(COLLECTIONS.invoice, idOf(invoiceItem.invoice) ?? '');
     if (invoice && invoice.status !== 'draft')
       throw invalidRequest('This invoice item is on a finalized invoice.', undefined, 'invoice_not_editable');
     if (invoice) {
@@ -280,7 +279,7 @@ function listItems(req: ApiRequest): unknown {
   const invoice = input.str('invoice');
   const pendingOnly = input.bool('pending');
   const items = emulator.store
-    .all<Stripe.InvoiceItem>(COLLECTIONS.invoiceItem)
+    .all(COLLECTIONS.invoiceItem)
     .filter(
       (invoiceItem) =>
         (!customer || customerIdOf(invoiceItem) === customer) &&
@@ -302,8 +301,7 @@ export const routes: Route[] = [
   {
     method: 'GET',
     path: '/v1/invoices/search',
-    handler: (req) =>
-      search(req.emulator.store.all<Stripe.Invoice>(COLLECTIONS.invoice), req.input, req.path),
+    handler: (req) => search(req.emulator.store.all(COLLECTIONS.invoice), req.input, req.path),
   },
   {
     method: 'GET',
@@ -362,7 +360,7 @@ export const routes: Route[] = [
       const paymentType = payment?.str('type');
       const paymentIntent = payment?.str('payment_intent');
       const items = req.emulator.store
-        .all<Stripe.InvoicePayment>(COLLECTIONS.invoicePayment)
+        .all(COLLECTIONS.invoicePayment)
         .filter(
           (x) =>
             (!invoice || idOf(x.invoice) === invoice) &&
@@ -377,10 +375,6 @@ export const routes: Route[] = [
     method: 'GET',
     path: '/v1/invoice_payments/:id',
     handler: (req) =>
-      req.emulator.store.require<Stripe.InvoicePayment>(
-        COLLECTIONS.invoicePayment,
-        req.pathParams.id,
-        'invoice payment',
-      ),
+      req.emulator.store.require(COLLECTIONS.invoicePayment, req.pathParams.id, 'invoice payment'),
   },
 ];

@@ -74,7 +74,7 @@ export function pendingItems(
   pending: PendingMode,
 ): Stripe.InvoiceItem[] {
   return emulator.store
-    .all<Stripe.InvoiceItem>(COLLECTIONS.invoiceItem)
+    .all(COLLECTIONS.invoiceItem)
     .filter((invoiceItem) => customerIdOf(invoiceItem) === customerId && invoiceItem.invoice === null)
     .filter((invoiceItem) => {
       if (pending === 'include' || pending === 'exclude') return true;
@@ -86,9 +86,7 @@ export function pendingItems(
 
 export function invoiceItemLine(emulator: Emulator, invoiceItem: Stripe.InvoiceItem): LineSpec {
   const priceId = invoiceItem.pricing?.price_details?.price ?? null;
-  const price = priceId
-    ? (emulator.store.get<Stripe.Price>(COLLECTIONS.price, idOf(priceId) ?? '') ?? null)
-    : null;
+  const price = priceId ? (emulator.store.get(COLLECTIONS.price, idOf(priceId) ?? '') ?? null) : null;
   return {
     amount: invoiceItem.amount,
     currency: invoiceItem.currency,
@@ -121,7 +119,7 @@ export function recomputeTotals(invoice: Stripe.Invoice, balance: number): void 
 }
 
 function nextNumber(emulator: Emulator, customer: Stripe.Customer): string {
-  let n = emulator.store.get<Numbering>(COLLECTIONS.numbering, customer.id);
+  let n = emulator.store.get(COLLECTIONS.numbering, customer.id);
   if (!n) {
     const prefix = customer.invoice_prefix ?? customer.id.replace(/^cus_/, '').slice(0, 8).toUpperCase();
     n = { id: customer.id, prefix, next: 1 };
@@ -138,11 +136,11 @@ export function defaultPaymentMethodFor(emulator: Emulator, invoice: Stripe.Invo
   if (own) return own;
   const subscriptionId = subscriptionIdOfInvoice(invoice);
   if (subscriptionId) {
-    const subscription = emulator.store.get<Stripe.Subscription>(COLLECTIONS.subscription, subscriptionId);
+    const subscription = emulator.store.get(COLLECTIONS.subscription, subscriptionId);
     const paymentMethod = idOf(subscription?.default_payment_method ?? null);
     if (paymentMethod) return paymentMethod;
   }
-  const customer = emulator.store.get<Stripe.Customer>(COLLECTIONS.customer, customerIdOf(invoice));
+  const customer = emulator.store.get(COLLECTIONS.customer, customerIdOf(invoice));
   // Then the customer's default card source (`source=tok_visa`, as the CLI's fixtures use).
   return (
     idOf(customer?.invoice_settings?.default_payment_method ?? null) ?? idOf(customer?.default_source ?? null)
@@ -175,12 +173,12 @@ export function finalizeInvoice(emulator: Emulator, invoice: Stripe.Invoice): St
   refreshUsageBeforeFinalizing(emulator, invoice);
   const customerId = customerIdOf(invoice);
   const at = now(emulator, customerId);
-  const customer = emulator.store.get<Stripe.Customer>(COLLECTIONS.customer, customerId);
+  const customer = emulator.store.get(COLLECTIONS.customer, customerId);
   const balance = customer?.balance ?? 0;
   invoice.status = 'open';
   recomputeTotals(invoice, balance);
   if (customer && invoice.ending_balance !== null && invoice.ending_balance !== balance) {
-    emulator.store.update<Stripe.Customer>(COLLECTIONS.customer, customer.id, (c) => {
+    emulator.store.update(COLLECTIONS.customer, customer.id, (c) => {
       c.balance = invoice.ending_balance ?? 0;
     });
   }
@@ -207,7 +205,7 @@ export function finalizeInvoice(emulator: Emulator, invoice: Stripe.Invoice): St
           : `Invoice ${invoice.number ?? invoice.id}`,
       setupFutureUsage: savesPaymentMethod(emulator, invoice) ? 'off_session' : null,
     });
-    emulator.store.put<PaymentIntentLink>(COLLECTIONS.paymentIntentLink, {
+    emulator.store.put(COLLECTIONS.paymentIntentLink, {
       id: paymentIntent.id,
       invoice: invoice.id,
     });
@@ -245,15 +243,15 @@ export function invoiceForPaymentIntent(
   emulator: Emulator,
   paymentIntentId: string,
 ): Stripe.Invoice | undefined {
-  const link = emulator.store.get<PaymentIntentLink>(COLLECTIONS.paymentIntentLink, paymentIntentId);
-  return link ? emulator.store.get<Stripe.Invoice>(COLLECTIONS.invoice, link.invoice) : undefined;
+  const link = emulator.store.get(COLLECTIONS.paymentIntentLink, paymentIntentId);
+  return link ? emulator.store.get(COLLECTIONS.invoice, link.invoice) : undefined;
 }
 
 function paymentIntentOf(emulator: Emulator, invoice: Stripe.Invoice): Stripe.PaymentIntent | undefined {
   const pay = invoice.payments?.data.find((p) => p.is_default);
   const paymentIntentId = pay?.payment.payment_intent;
   return paymentIntentId
-    ? emulator.store.get<Stripe.PaymentIntent>(COLLECTIONS.paymentIntent, idOf(paymentIntentId) ?? '')
+    ? emulator.store.get(COLLECTIONS.paymentIntent, idOf(paymentIntentId) ?? '')
     : undefined;
 }
 
@@ -271,7 +269,7 @@ export function paymentMethodThatPaid(emulator: Emulator, invoice: Stripe.Invoic
 function savesPaymentMethod(emulator: Emulator, invoice: Stripe.Invoice): boolean {
   const subscriptionId = subscriptionIdOfInvoice(invoice);
   const subscription = subscriptionId
-    ? emulator.store.get<Stripe.Subscription>(COLLECTIONS.subscription, subscriptionId)
+    ? emulator.store.get(COLLECTIONS.subscription, subscriptionId)
     : undefined;
   return subscription?.payment_settings?.save_default_payment_method === 'on_subscription';
 }
@@ -282,15 +280,11 @@ function savesPaymentMethod(emulator: Emulator, invoice: Stripe.Invoice): boolea
  * field to `true`", with `customer.updated` when it changes.
  */
 export function setDelinquent(emulator: Emulator, customerId: string, delinquent: boolean): void {
-  const customer = emulator.store.get<Stripe.Customer>(COLLECTIONS.customer, customerId);
+  const customer = emulator.store.get(COLLECTIONS.customer, customerId);
   if (!customer || customer.deleted || (customer.delinquent ?? false) === delinquent) return;
-  const { obj, previous } = emulator.store.update<Stripe.Customer>(
-    COLLECTIONS.customer,
-    customerId,
-    (stored) => {
-      stored.delinquent = delinquent;
-    },
-  );
+  const { obj, previous } = emulator.store.update(COLLECTIONS.customer, customerId, (stored) => {
+    stored.delinquent = delinquent;
+  });
   emit(emulator, 'customer.updated', obj, previous);
 }
 
@@ -376,7 +370,7 @@ export function attemptPayment(
       currency: invoice.currency,
       customer: customerId,
     });
-    emulator.store.put<PaymentIntentLink>(COLLECTIONS.paymentIntentLink, {
+    emulator.store.put(COLLECTIONS.paymentIntentLink, {
       id: paymentIntent.id,
       invoice: invoice.id,
     });
@@ -428,7 +422,7 @@ export function payOrThrow(
 /** Called when a payment intent tied to an invoice succeeded outside the invoice (confirm). */
 export function invoicePaidByIntent(emulator: Emulator, paymentIntentId: string): void {
   const invoice = invoiceForPaymentIntent(emulator, paymentIntentId);
-  const paymentIntent = emulator.store.get<Stripe.PaymentIntent>(COLLECTIONS.paymentIntent, paymentIntentId);
+  const paymentIntent = emulator.store.get(COLLECTIONS.paymentIntent, paymentIntentId);
   if (!invoice || !paymentIntent || invoice.status !== 'open') return;
   countAttempt(invoice, 'manual');
   markPaid(emulator, invoice, paymentIntent);
@@ -499,7 +493,14 @@ export function advanceInvoice(
 }
 
 export function requireInvoice(emulator: Emulator, invoiceId: string): Stripe.Invoice {
-  return emulator.store.require<Stripe.Invoice>(COLLECTIONS.invoice, invoiceId, 'invoice');
+  return emulator.store.require(COLLECTIONS.invoice, invoiceId, 'invoice');
 }
 
 export { subscriptionIdOfInvoice, customerIdOf };
+
+declare module '../../core/collections' {
+  interface CollectionRecords {
+    _billing_numbering: Numbering;
+    _billing_pi_link: PaymentIntentLink;
+  }
+}

@@ -5,7 +5,7 @@ import { priceProductId } from '../pricing';
 import { COLLECTIONS } from '../../core/collections';
 
 export function productName(emulator: Emulator, price: Stripe.Price): string {
-  const product = emulator.store.get<Stripe.Product>(COLLECTIONS.product, priceProductId(price));
+  const product = emulator.store.get(COLLECTIONS.product, priceProductId(price));
   return product?.name ?? price.nickname ?? price.id;
 }
 

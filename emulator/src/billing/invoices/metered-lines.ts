@@ -54,7 +54,7 @@ export function meteredLine(emulator: Emulator, args: MeteredLineArgs): LineSpec
 function meteredPriceOf(emulator: Emulator, line: Stripe.InvoiceLineItem): Stripe.Price | null {
   if (line.parent?.type !== 'subscription_item_details') return null;
   const priceId = idOf(line.pricing?.price_details?.price ?? null);
-  const price = priceId ? emulator.store.get<Stripe.Price>(COLLECTIONS.price, priceId) : undefined;
+  const price = priceId ? emulator.store.get(COLLECTIONS.price, priceId) : undefined;
   return price && isMetered(price) ? price : null;
 }
 

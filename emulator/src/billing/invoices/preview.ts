@@ -65,7 +65,7 @@ export function createPreview(req: ApiRequest): Stripe.Invoice {
   if (!subscription) {
     subscription =
       emulator.store
-        .all<Stripe.Subscription>(COLLECTIONS.subscription)
+        .all(COLLECTIONS.subscription)
         .find(
           (s) => customerIdOf(s) === customer.id && ['active', 'trialing', 'past_due'].includes(s.status),
         ) ?? null;

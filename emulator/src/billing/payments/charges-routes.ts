@@ -11,12 +11,12 @@ import { type Emulator, idOf } from '../context';
 import { COLLECTIONS } from '../../core/collections';
 
 export function requireCharge(emulator: Emulator, chargeId: string, param = 'id'): Stripe.Charge {
-  return emulator.store.require<Stripe.Charge>(COLLECTIONS.charge, chargeId, 'charge', param);
+  return emulator.store.require(COLLECTIONS.charge, chargeId, 'charge', param);
 }
 
 /** The refunds of a charge, newest first. */
 export function refundsOfCharge(emulator: Emulator, chargeId: string): Stripe.Refund[] {
-  return emulator.store.all<Stripe.Refund>(COLLECTIONS.refund).filter((r) => idOf(r.charge) === chargeId);
+  return emulator.store.all(COLLECTIONS.refund).filter((r) => idOf(r.charge) === chargeId);
 }
 
 /** `charge.refunds` as Stripe embeds it when expanded: the charge's refunds as a list. */
@@ -48,7 +48,7 @@ export const routes: Route[] = [
       const paymentIntent = input.str('payment_intent');
       const created = input.range('created');
       const items = emulator.store
-        .all<Stripe.Charge>(COLLECTIONS.charge)
+        .all(COLLECTIONS.charge)
         .filter(
           (ch) =>
             (!customer || idOf(ch.customer) === customer) &&

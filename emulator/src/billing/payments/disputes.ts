@@ -69,7 +69,7 @@ const CLOSED_STATUSES: readonly string[] = ['won', 'lost', 'warning_closed', 'pr
 const DAY = 86_400;
 
 function requireDispute(emulator: Emulator, disputeId: string): Dispute {
-  return emulator.store.require<Dispute>(COLLECTIONS.dispute, disputeId, 'dispute');
+  return emulator.store.require(COLLECTIONS.dispute, disputeId, 'dispute');
 }
 
 function emptyEvidence(): Evidence {
@@ -117,7 +117,7 @@ function dueBy(created: number): number {
 function buildDispute(emulator: Emulator, charge: Stripe.Charge, spec: DisputeSpec): Dispute {
   const created = now(emulator, idOf(charge.customer));
   const paymentMethod = charge.payment_method
-    ? emulator.store.get<Stripe.PaymentMethod>(COLLECTIONS.paymentMethod, charge.payment_method)
+    ? emulator.store.get(COLLECTIONS.paymentMethod, charge.payment_method)
     : undefined;
   const brand = paymentMethod?.card?.brand ?? 'visa';
   return {
@@ -158,11 +158,11 @@ function buildDispute(emulator: Emulator, charge: Stripe.Charge, spec: DisputeSp
 }
 
 function openDispute(emulator: Emulator, chargeId: string, spec: DisputeSpec): void {
-  const charge = emulator.store.get<Stripe.Charge>(COLLECTIONS.charge, chargeId);
+  const charge = emulator.store.get(COLLECTIONS.charge, chargeId);
   if (!charge) return; // gone (reset) before the issuer acted
   const dispute = buildDispute(emulator, charge, spec);
   emulator.store.insert(COLLECTIONS.dispute, dispute);
-  emulator.store.update<Stripe.Charge>(COLLECTIONS.charge, charge.id, (ch) => {
+  emulator.store.update(COLLECTIONS.charge, charge.id, (ch) => {
     ch.disputed = true;
   });
   emit(emulator, 'charge.dispute.created', dispute);
@@ -196,7 +196,7 @@ function asTheIssuer(emulator: Emulator, customer: string | null, at: number, ac
 }
 
 function customerOfDispute(emulator: Emulator, d: Dispute): string | null {
-  const charge = emulator.store.get<Stripe.Charge>(COLLECTIONS.charge, idOf(d.charge) ?? '');
+  const charge = emulator.store.get(COLLECTIONS.charge, idOf(d.charge) ?? '');
   return idOf(charge?.customer ?? null);
 }
 
@@ -234,7 +234,7 @@ function updateDispute({ emulator, input, pathParams }: ApiRequest): Dispute {
       evidence ? 'evidence' : 'submit',
     );
   }
-  const { obj, previous } = emulator.store.update<Dispute>(COLLECTIONS.dispute, current.id, (d) => {
+  const { obj, previous } = emulator.store.update(COLLECTIONS.dispute, current.id, (d) => {
     d.metadata = input.metadata(d.metadata);
     const method = input.oneOf('intended_submission_method', [
       'manual',
@@ -255,7 +255,7 @@ function updateDispute({ emulator, input, pathParams }: ApiRequest): Dispute {
   if (outcome) {
     const customer = customerOfDispute(emulator, obj);
     asTheIssuer(emulator, customer, now(emulator, customer), () => {
-      const current = emulator.store.get<Dispute>(COLLECTIONS.dispute, obj.id);
+      const current = emulator.store.get(COLLECTIONS.dispute, obj.id);
       if (current?.status === 'under_review') closeDispute(emulator, current, outcome);
     });
   }
@@ -264,7 +264,7 @@ function updateDispute({ emulator, input, pathParams }: ApiRequest): Dispute {
 
 /** Ends a dispute: `charge.dispute.closed`, and for a won chargeback the funds come back. */
 function closeDispute(emulator: Emulator, d: Dispute, status: 'won' | 'lost' | 'warning_closed'): Dispute {
-  const { obj, previous } = emulator.store.update<Dispute>(COLLECTIONS.dispute, d.id, (x) => {
+  const { obj, previous } = emulator.store.update(COLLECTIONS.dispute, d.id, (x) => {
     x.status = status;
   });
   emit(emulator, 'charge.dispute.closed', obj, previous);
@@ -287,7 +287,7 @@ function listDisputes(req: ApiRequest): unknown {
   const paymentIntent = input.str('payment_intent');
   const created = input.range('created');
   const items = emulator.store
-    .all<Dispute>(COLLECTIONS.dispute)
+    .all(COLLECTIONS.dispute)
     .filter(
       (d) =>
         (!charge || idOf(d.charge) === charge) &&

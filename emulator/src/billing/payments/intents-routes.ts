@@ -16,15 +16,11 @@ import { cancelPaymentIntent, confirmPaymentIntent, newPaymentIntent, newSetupIn
 import { COLLECTIONS } from '../../core/collections';
 
 function requirePi(emulator: Emulator, paymentIntentId: string): Stripe.PaymentIntent {
-  return emulator.store.require<Stripe.PaymentIntent>(
-    COLLECTIONS.paymentIntent,
-    paymentIntentId,
-    'payment_intent',
-  );
+  return emulator.store.require(COLLECTIONS.paymentIntent, paymentIntentId, 'payment_intent');
 }
 
 function requireSi(emulator: Emulator, setupIntentId: string): Stripe.SetupIntent {
-  return emulator.store.require<Stripe.SetupIntent>(COLLECTIONS.setupIntent, setupIntentId, 'setup_intent');
+  return emulator.store.require(COLLECTIONS.setupIntent, setupIntentId, 'setup_intent');
 }
 
 /**
@@ -96,10 +92,7 @@ function confirmSi(
   const outcome = cardOutcome(emulator, paymentMethod);
   setupIntent.payment_method = paymentMethod;
   // Setup succeeds for cards that only fail on charge (…0341), as Stripe's do.
-  const paymentMethodObject = emulator.store.get<Stripe.PaymentMethod>(
-    COLLECTIONS.paymentMethod,
-    paymentMethod,
-  );
+  const paymentMethodObject = emulator.store.get(COLLECTIONS.paymentMethod, paymentMethod);
   const setupFails = !outcome.ok && paymentMethodObject?.card?.last4 !== '0341';
   if (setupFails && !outcome.ok) {
     setupIntent.status = 'requires_payment_method';
@@ -118,16 +111,12 @@ function confirmSi(
   emulator.store.put(COLLECTIONS.setupIntent, setupIntent);
   emit(emulator, 'setup_intent.succeeded', setupIntent);
   // A subscription's pending setup intent: its payment method becomes the default.
-  for (const subscription of emulator.store.all<Stripe.Subscription>(COLLECTIONS.subscription)) {
+  for (const subscription of emulator.store.all(COLLECTIONS.subscription)) {
     if (subscription.pending_setup_intent === setupIntent.id) {
-      const { obj, previous } = emulator.store.update<Stripe.Subscription>(
-        COLLECTIONS.subscription,
-        subscription.id,
-        (s) => {
-          s.pending_setup_intent = null;
-          s.default_payment_method = paymentMethod;
-        },
-      );
+      const { obj, previous } = emulator.store.update(COLLECTIONS.subscription, subscription.id, (s) => {
+        s.pending_setup_intent = null;
+        s.default_payment_method = paymentMethod;
+      });
       emit(emulator, 'customer.subscription.updated', obj, previous);
     }
   }
@@ -161,7 +150,7 @@ export const routes: Route[] = [
     handler: (req) => {
       const customer = req.input.str('customer');
       const items = req.emulator.store
-        .all<Stripe.PaymentIntent>(COLLECTIONS.paymentIntent)
+        .all(COLLECTIONS.paymentIntent)
         .filter((x) => !customer || idOf(x.customer) === customer);
       return paginate(items, req.input, req.path);
     },
@@ -176,16 +165,12 @@ export const routes: Route[] = [
     path: '/v1/payment_intents/:id',
     handler: ({ emulator, input, pathParams }) => {
       const paymentIntent = requirePi(emulator, pathParams.id);
-      const { obj } = emulator.store.update<Stripe.PaymentIntent>(
-        COLLECTIONS.paymentIntent,
-        paymentIntent.id,
-        (x) => {
-          if (input.has('metadata')) x.metadata = input.metadata(x.metadata);
-          if (input.has('description')) x.description = input.strOrNull('description') ?? null;
-          const paymentMethod = input.str('payment_method');
-          if (paymentMethod) x.payment_method = paymentMethodFor(emulator, paymentMethod);
-        },
-      );
+      const { obj } = emulator.store.update(COLLECTIONS.paymentIntent, paymentIntent.id, (x) => {
+        if (input.has('metadata')) x.metadata = input.metadata(x.metadata);
+        if (input.has('description')) x.description = input.strOrNull('description') ?? null;
+        const paymentMethod = input.str('payment_method');
+        if (paymentMethod) x.payment_method = paymentMethodFor(emulator, paymentMethod);
+      });
       return obj;
     },
   },
@@ -235,7 +220,7 @@ export const routes: Route[] = [
     handler: (req) => {
       const customer = req.input.str('customer');
       const items = req.emulator.store
-        .all<Stripe.SetupIntent>(COLLECTIONS.setupIntent)
+        .all(COLLECTIONS.setupIntent)
         .filter((x) => !customer || idOf(x.customer) === customer);
       return paginate(items, req.input, req.path);
     },
@@ -256,14 +241,10 @@ export const routes: Route[] = [
     path: '/v1/setup_intents/:id/cancel',
     handler: ({ emulator, pathParams }) => {
       const setupIntent = requireSi(emulator, pathParams.id);
-      const { obj, previous } = emulator.store.update<Stripe.SetupIntent>(
-        COLLECTIONS.setupIntent,
-        setupIntent.id,
-        (x) => {
-          x.status = 'canceled';
-          x.cancellation_reason = 'requested_by_customer';
-        },
-      );
+      const { obj, previous } = emulator.store.update(COLLECTIONS.setupIntent, setupIntent.id, (x) => {
+        x.status = 'canceled';
+        x.cancellation_reason = 'requested_by_customer';
+      });
       emit(emulator, 'setup_intent.canceled', obj, previous);
       return obj;
     },

@@ -98,8 +98,7 @@ export function confirmPaymentIntent(
     typeof paymentIntent.customer === 'string'
       ? paymentIntent.customer
       : (paymentIntent.customer?.id ?? null);
-  const storedPaymentMethod =
-    emulator.store.get<Stripe.PaymentMethod>(COLLECTIONS.paymentMethod, paymentMethod) ?? null;
+  const storedPaymentMethod = emulator.store.get(COLLECTIONS.paymentMethod, paymentMethod) ?? null;
   const outcome = cardOutcome(emulator, paymentMethod);
   const at = now(emulator, customer);
   const chId = id('ch');

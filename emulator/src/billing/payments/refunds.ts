@@ -33,7 +33,7 @@ import { COLLECTIONS } from '../../core/collections';
 const REASONS = ['duplicate', 'fraudulent', 'requested_by_customer'] as const;
 
 function requireRefund(emulator: Emulator, refundId: string): Stripe.Refund {
-  return emulator.store.require<Stripe.Refund>(COLLECTIONS.refund, refundId, 'refund');
+  return emulator.store.require(COLLECTIONS.refund, refundId, 'refund');
 }
 
 /** The charge a refund request names, by `charge` or by `payment_intent` (its succeeded charge). */
@@ -51,7 +51,7 @@ function chargeToRefund(emulator: Emulator, input: ParamReader): Stripe.Charge {
     }
     return charge;
   }
-  const intent = emulator.store.require<Stripe.PaymentIntent>(
+  const intent = emulator.store.require(
     COLLECTIONS.paymentIntent,
     paymentIntentId ?? '',
     'payment_intent',
@@ -71,7 +71,7 @@ function chargeToRefund(emulator: Emulator, input: ParamReader): Stripe.Charge {
 /** A chargeback (not an inquiry) takes the money back itself: Stripe refuses a refund on top. */
 function isChargedBack(emulator: Emulator, charge: Stripe.Charge): boolean {
   return emulator.store
-    .all<Stripe.Dispute>(COLLECTIONS.dispute)
+    .all(COLLECTIONS.dispute)
     .some((d) => idOf(d.charge) === charge.id && !d.is_charge_refundable);
 }
 
@@ -156,7 +156,7 @@ function createRefund({ emulator, input }: ApiRequest): Stripe.Refund {
     transfer_reversal: null,
   };
   emulator.store.insert(COLLECTIONS.refund, refund);
-  const { obj, previous } = emulator.store.update<Stripe.Charge>(COLLECTIONS.charge, charge.id, (ch) => {
+  const { obj, previous } = emulator.store.update(COLLECTIONS.charge, charge.id, (ch) => {
     ch.amount_refunded += amount;
     ch.refunded = ch.amount_refunded >= ch.amount;
   });
@@ -167,7 +167,7 @@ function createRefund({ emulator, input }: ApiRequest): Stripe.Refund {
 
 function updateRefund({ emulator, input, pathParams }: ApiRequest): Stripe.Refund {
   requireRefund(emulator, pathParams.id);
-  const { obj, previous } = emulator.store.update<Stripe.Refund>(COLLECTIONS.refund, pathParams.id, (r) => {
+  const { obj, previous } = emulator.store.update(COLLECTIONS.refund, pathParams.id, (r) => {
     r.metadata = input.metadata(r.metadata ?? {});
   });
   if (Object.keys(previous).length > 0) {
@@ -183,7 +183,7 @@ function listRefunds(req: ApiRequest): unknown {
   const paymentIntent = input.str('payment_intent');
   const created = input.range('created');
   const items = emulator.store
-    .all<Stripe.Refund>(COLLECTIONS.refund)
+    .all(COLLECTIONS.refund)
     .filter(
       (r) =>
         (!charge || idOf(r.charge) === charge) &&

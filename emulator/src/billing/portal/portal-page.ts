@@ -36,11 +36,7 @@ function context(
 ): { session: Session; config: Configuration; customer: Stripe.Customer } {
   const session = requirePortalSession(emulator, sessionId);
   const config = requireConfiguration(emulator, String(session.configuration));
-  const customer = emulator.store.require<Stripe.Customer>(
-    COLLECTIONS.customer,
-    session.customer,
-    'customer',
-  );
+  const customer = emulator.store.require(COLLECTIONS.customer, session.customer, 'customer');
   return { session, config, customer };
 }
 
@@ -48,13 +44,13 @@ function switchOptions(emulator: Emulator, config: Configuration, current: Strip
   const prices: Stripe.Price[] = [];
   for (const pr of config.features.subscription_update.products ?? []) {
     for (const priceId of pr.prices) {
-      const price = emulator.store.get<Stripe.Price>(COLLECTIONS.price, priceId);
+      const price = emulator.store.get(COLLECTIONS.price, priceId);
       if (price && price.id !== current.id) prices.push(price);
     }
   }
   return prices
     .map((p) => {
-      const name = emulator.store.get<Stripe.Product>(COLLECTIONS.product, String(p.product))?.name ?? p.id;
+      const name = emulator.store.get(COLLECTIONS.product, String(p.product))?.name ?? p.id;
       const r = p.recurring;
       return `<option value="${esc(p.id)}">${esc(name)} — ${money(p.unit_amount ?? 0, p.currency)} / ${esc(r?.interval ?? '')}</option>`;
     })
@@ -62,20 +58,18 @@ function switchOptions(emulator: Emulator, config: Configuration, current: Strip
 }
 
 function productName(emulator: Emulator, price: Stripe.Price): string {
-  return emulator.store.get<Stripe.Product>(COLLECTIONS.product, String(price.product))?.name ?? price.id;
+  return emulator.store.get(COLLECTIONS.product, String(price.product))?.name ?? price.id;
 }
 
 /** "Switches to Basic on 2026-02-01" for a subscription whose schedule has a phase still to come. */
 function scheduledSwitch(emulator: Emulator, subscription: Stripe.Subscription): string {
   const scheduleId = idOf(subscription.schedule);
-  const schedule = scheduleId
-    ? emulator.store.get<Stripe.SubscriptionSchedule>(COLLECTIONS.schedule, scheduleId)
-    : undefined;
+  const schedule = scheduleId ? emulator.store.get(COLLECTIONS.schedule, scheduleId) : undefined;
   const start = schedule?.current_phase?.end_date;
   const next = schedule?.phases.find((phase) => phase.start_date === start);
   if (!schedule || schedule.status !== 'active' || !next) return '';
   const names = next.items.map((item) => {
-    const price = emulator.store.get<Stripe.Price>(COLLECTIONS.price, idOf(item.price) ?? '');
+    const price = emulator.store.get(COLLECTIONS.price, idOf(item.price) ?? '');
     return price && !isMetered(price) ? productName(emulator, price) : '';
   });
   return `<p class="scheduled" id="scheduled-${esc(subscription.id)}">Switches to ${esc(names.filter(Boolean).join(', '))} on ${date(next.start_date)}</p>`;
@@ -90,8 +84,7 @@ function subscriptionSection(
   // The plan is the licensed item; metered (usage) items beside it are not plans to switch.
   const item = subscription.items.data.find((it) => !isMetered(it.price)) ?? subscription.items.data[0];
   const name = item
-    ? (emulator.store.get<Stripe.Product>(COLLECTIONS.product, String(item.price.product))?.name ??
-      item.price.id)
+    ? (emulator.store.get(COLLECTIONS.product, String(item.price.product))?.name ?? item.price.id)
     : '';
   const period = subscriptionPeriod(subscription);
   const f = config.features;
@@ -118,14 +111,14 @@ function page(emulator: Emulator, sessionId: string, error: string | null): stri
   const { session, config, customer } = context(emulator, sessionId);
   const f = config.features;
   const subscriptions = emulator.store
-    .all<Stripe.Subscription>(COLLECTIONS.subscription)
+    .all(COLLECTIONS.subscription)
     .filter((s) => customerIdOf(s) === customer.id && LIVE.includes(s.status));
   const paymentMethodId = idOf(customer.invoice_settings?.default_payment_method ?? null);
   const paymentMethod = paymentMethodId
-    ? emulator.store.get<Stripe.PaymentMethod>(COLLECTIONS.paymentMethod, paymentMethodId)
+    ? emulator.store.get(COLLECTIONS.paymentMethod, paymentMethodId)
     : undefined;
   const invoices = emulator.store
-    .all<Stripe.Invoice>(COLLECTIONS.invoice)
+    .all(COLLECTIONS.invoice)
     .filter((i) => customerIdOf(i) === customer.id && i.status !== 'draft');
   const profile = config.business_profile;
   const body = `<h1>Billing</h1>
@@ -260,7 +253,7 @@ export const routes: Route[] = [
       const priceId = input.reqStr('price');
       const allowed = (su.products ?? []).some((pr) => pr.prices.includes(priceId));
       if (!allowed) throw invalidRequest('This price is not offered in the portal.', 'price');
-      const price = emulator.store.require<Stripe.Price>(COLLECTIONS.price, priceId, 'price');
+      const price = emulator.store.require(COLLECTIONS.price, priceId, 'price');
       if (subscription.schedule) {
         throw invalidRequest(
           'This plan already has a scheduled change; it can be switched once that applies.',
@@ -304,16 +297,12 @@ export const routes: Route[] = [
         (input.str('card') ?? '').replace(/[\s-]/g, ''),
       );
       attachPaymentMethod(emulator, paymentMethod.id, customer.id);
-      const { obj, previous } = emulator.store.update<Stripe.Customer>(
-        COLLECTIONS.customer,
-        customer.id,
-        (c) => {
-          c.invoice_settings.default_payment_method = paymentMethod.id;
-        },
-      );
+      const { obj, previous } = emulator.store.update(COLLECTIONS.customer, customer.id, (c) => {
+        c.invoice_settings.default_payment_method = paymentMethod.id;
+      });
       emit(emulator, 'customer.updated', obj, previous);
       // The portal also makes the new card the default of the customer's subscriptions.
-      for (const subscription of emulator.store.all<Stripe.Subscription>(COLLECTIONS.subscription)) {
+      for (const subscription of emulator.store.all(COLLECTIONS.subscription)) {
         if (
           customerIdOf(subscription) !== customer.id ||
           !LIVE.includes(subscription.status) ||

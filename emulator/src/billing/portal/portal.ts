@@ -21,19 +21,11 @@ type BusinessProfile = Stripe.BillingPortal.Configuration.BusinessProfile;
 type Condition = Stripe.BillingPortal.Configuration.Features.SubscriptionUpdate.ScheduleAtPeriodEnd.Condition;
 
 export function requireConfiguration(emulator: Emulator, configId: string): Configuration {
-  return emulator.store.require<Configuration>(
-    COLLECTIONS.portalConfiguration,
-    configId,
-    'billing portal configuration',
-  );
+  return emulator.store.require(COLLECTIONS.portalConfiguration, configId, 'billing portal configuration');
 }
 
 export function requirePortalSession(emulator: Emulator, sessionId: string): Stripe.BillingPortal.Session {
-  return emulator.store.require<Stripe.BillingPortal.Session>(
-    COLLECTIONS.portalSession,
-    sessionId,
-    'billing portal session',
-  );
+  return emulator.store.require(COLLECTIONS.portalSession, sessionId, 'billing portal session');
 }
 
 function defaultFeatures(): Features {
@@ -166,7 +158,7 @@ function buildConfiguration(emulator: Emulator, isDefault: boolean): Configurati
 }
 
 export function defaultConfiguration(emulator: Emulator): Configuration {
-  const found = emulator.store.all<Configuration>(COLLECTIONS.portalConfiguration).find((c) => c.is_default);
+  const found = emulator.store.all(COLLECTIONS.portalConfiguration).find((c) => c.is_default);
   if (found) return found;
   const c = buildConfiguration(emulator, true);
   emulator.store.insert(COLLECTIONS.portalConfiguration, c);
@@ -188,7 +180,7 @@ function createConfiguration(req: ApiRequest): Configuration {
 
 function updateConfiguration(req: ApiRequest): Configuration {
   const { emulator, input } = req;
-  const { obj, previous } = emulator.store.update<Configuration>(
+  const { obj, previous } = emulator.store.update(
     COLLECTIONS.portalConfiguration,
     req.pathParams.id,
     (c) => {
@@ -267,7 +259,7 @@ export const routes: Route[] = [
       const isDefault = req.input.bool('is_default');
       const active = req.input.bool('active');
       const items = req.emulator.store
-        .all<Configuration>(COLLECTIONS.portalConfiguration)
+        .all(COLLECTIONS.portalConfiguration)
         .filter(
           (c) =>
             (isDefault === undefined || c.is_default === isDefault) &&

@@ -33,7 +33,7 @@ type Schedule = Stripe.SubscriptionSchedule;
 type Phase = Stripe.SubscriptionSchedule.Phase;
 
 function requireSchedule(emulator: Emulator, scheduleId: string): Schedule {
-  return emulator.store.require<Schedule>(COLLECTIONS.schedule, scheduleId, 'subscription schedule');
+  return emulator.store.require(COLLECTIONS.schedule, scheduleId, 'subscription schedule');
 }
 
 function phaseFromItems(
@@ -85,7 +85,7 @@ function buildSchedule(
   metadata: Record<string, string>,
 ): Schedule {
   const at = now(emulator, customer);
-  const c = emulator.store.get<Stripe.Customer>(COLLECTIONS.customer, customer);
+  const c = emulator.store.get(COLLECTIONS.customer, customer);
   return {
     id: id('sub_sched'),
     object: 'subscription_schedule',
@@ -207,7 +207,7 @@ function currentPhaseIndex(s: Schedule): number {
 /** Time engine hook: the current phase's end for active schedules in scope. */
 export function scheduleTasks(emulator: Emulator, inScope: (customer: string) => boolean): Task[] {
   const tasks: Task[] = [];
-  for (const s of emulator.store.all<Schedule>(COLLECTIONS.schedule)) {
+  for (const s of emulator.store.all(COLLECTIONS.schedule)) {
     if (s.status !== 'active' || !s.current_phase) continue;
     const customer = customerIdOf(s);
     if (!inScope(customer)) continue;
@@ -221,7 +221,7 @@ function advancePhase(emulator: Emulator, s: Schedule): void {
   const next = s.phases[idx + 1];
   const subscriptionId = idOf(s.subscription);
   const subscription = subscriptionId
-    ? emulator.store.get<Stripe.Subscription>(COLLECTIONS.subscription, subscriptionId)
+    ? emulator.store.get(COLLECTIONS.subscription, subscriptionId)
     : undefined;
   if (!next) {
     finishSchedule(emulator, s, subscription);
@@ -233,7 +233,7 @@ function advancePhase(emulator: Emulator, s: Schedule): void {
     // The new phase's items replace the old ones without proration; their period is the one
     // ending now, so the renewal at this same moment bills the new prices.
     subscription.items.data = next.items.map((item) => {
-      const price = emulator.store.require<Stripe.Price>(COLLECTIONS.price, idOf(item.price) ?? '', 'price');
+      const price = emulator.store.require(COLLECTIONS.price, idOf(item.price) ?? '', 'price');
       const existing = subscription.items.data.find((x) => x.price.id === price.id);
       if (existing) {
         if (item.quantity !== undefined) existing.quantity = item.quantity;
@@ -267,7 +267,7 @@ function advancePhase(emulator: Emulator, s: Schedule): void {
       );
     }
   }
-  const { obj, previous } = emulator.store.update<Schedule>(COLLECTIONS.schedule, s.id, (x) => {
+  const { obj, previous } = emulator.store.update(COLLECTIONS.schedule, s.id, (x) => {
     x.current_phase = { start_date: next.start_date, end_date: next.end_date };
   });
   emit(emulator, 'subscription_schedule.updated', obj, previous);
@@ -310,13 +310,9 @@ export function scheduleSwitchAtPeriodEnd(
   emulator.store.insert(COLLECTIONS.schedule, schedule);
   emulator.store.put(COLLECTIONS.portalSwitchSchedule, { id: schedule.id });
   emit(emulator, 'subscription_schedule.created', schedule);
-  const { obj, previous } = emulator.store.update<Stripe.Subscription>(
-    COLLECTIONS.subscription,
-    subscription.id,
-    (x) => {
-      x.schedule = schedule.id;
-    },
-  );
+  const { obj, previous } = emulator.store.update(COLLECTIONS.subscription, subscription.id, (x) => {
+    x.schedule = schedule.id;
+  });
   emit(emulator, 'customer.subscription.updated', obj, previous);
   return schedule;
 }
@@ -329,7 +325,7 @@ function finishSchedule(
   const at = now(emulator, customerIdOf(s));
   if (s.end_behavior === 'cancel' && subscription && subscription.status !== 'canceled') {
     cancelNow(emulator, subscription, { invoiceNow: false, prorate: false, reason: null });
-    const { obj, previous } = emulator.store.update<Schedule>(COLLECTIONS.schedule, s.id, (x) => {
+    const { obj, previous } = emulator.store.update(COLLECTIONS.schedule, s.id, (x) => {
       x.status = 'completed';
       x.completed_at = at;
       x.current_phase = null;
@@ -343,7 +339,7 @@ function finishSchedule(
 function release(emulator: Emulator, s: Schedule): Schedule {
   const at = now(emulator, customerIdOf(s));
   const subscriptionId = idOf(s.subscription);
-  const { obj, previous } = emulator.store.update<Schedule>(COLLECTIONS.schedule, s.id, (x) => {
+  const { obj, previous } = emulator.store.update(COLLECTIONS.schedule, s.id, (x) => {
     x.status = 'released';
     x.released_at = at;
     x.released_subscription = subscriptionId;
@@ -351,9 +347,9 @@ function release(emulator: Emulator, s: Schedule): Schedule {
     x.subscription = null;
   });
   if (subscriptionId) {
-    const subscription = emulator.store.get<Stripe.Subscription>(COLLECTIONS.subscription, subscriptionId);
+    const subscription = emulator.store.get(COLLECTIONS.subscription, subscriptionId);
     if (subscription && subscription.schedule === s.id) {
-      const u = emulator.store.update<Stripe.Subscription>(COLLECTIONS.subscription, subscriptionId, (x) => {
+      const u = emulator.store.update(COLLECTIONS.subscription, subscriptionId, (x) => {
         x.schedule = null;
       });
       emit(emulator, 'customer.subscription.updated', u.obj, u.previous);
@@ -393,13 +389,9 @@ function create(req: ApiRequest): Schedule {
     );
     emulator.store.insert(COLLECTIONS.schedule, schedule);
     emit(emulator, 'subscription_schedule.created', schedule);
-    const { obj, previous } = emulator.store.update<Stripe.Subscription>(
-      COLLECTIONS.subscription,
-      subscription.id,
-      (x) => {
-        x.schedule = schedule.id;
-      },
-    );
+    const { obj, previous } = emulator.store.update(COLLECTIONS.subscription, subscription.id, (x) => {
+      x.schedule = schedule.id;
+    });
     emit(emulator, 'customer.subscription.updated', obj, previous);
     return schedule;
   }
@@ -485,7 +477,7 @@ function cancel(req: ApiRequest): Schedule {
   }
   const subscriptionId = idOf(s.subscription);
   const subscription = subscriptionId
-    ? emulator.store.get<Stripe.Subscription>(COLLECTIONS.subscription, subscriptionId)
+    ? emulator.store.get(COLLECTIONS.subscription, subscriptionId)
     : undefined;
   if (subscription && subscription.status !== 'canceled') {
     cancelNow(emulator, subscription, {
@@ -494,7 +486,7 @@ function cancel(req: ApiRequest): Schedule {
       reason: 'cancellation_requested',
     });
   }
-  const { obj, previous } = emulator.store.update<Schedule>(COLLECTIONS.schedule, s.id, (x) => {
+  const { obj, previous } = emulator.store.update(COLLECTIONS.schedule, s.id, (x) => {
     x.status = 'canceled';
     x.canceled_at = now(emulator, customerIdOf(s));
     x.current_phase = null;
@@ -507,7 +499,7 @@ function list(req: ApiRequest): unknown {
   const { emulator, input } = req;
   const customer = input.str('customer');
   const items = emulator.store
-    .all<Schedule>(COLLECTIONS.schedule)
+    .all(COLLECTIONS.schedule)
     .filter((s) => !customer || customerIdOf(s) === customer);
   return paginate(items, input, req.path);
 }

@@ -10,11 +10,7 @@ import { COLLECTIONS } from '../../core/collections';
 import { saveSubscription } from './subscription-state';
 
 function customerOfSubscription(emulator: Emulator, subscription: Stripe.Subscription): Stripe.Customer {
-  return emulator.store.require<Stripe.Customer>(
-    COLLECTIONS.customer,
-    customerIdOf(subscription),
-    'customer',
-  );
+  return emulator.store.require(COLLECTIONS.customer, customerIdOf(subscription), 'customer');
 }
 
 export function subscriptionPaymentMethod(
@@ -24,7 +20,7 @@ export function subscriptionPaymentMethod(
 ): string | null {
   const own = override !== undefined ? override : idOf(subscription.default_payment_method);
   if (own) return own;
-  const c = emulator.store.get<Stripe.Customer>(COLLECTIONS.customer, customerIdOf(subscription));
+  const c = emulator.store.get(COLLECTIONS.customer, customerIdOf(subscription));
   return idOf(c?.invoice_settings?.default_payment_method ?? null) ?? idOf(c?.default_source ?? null);
 }
 

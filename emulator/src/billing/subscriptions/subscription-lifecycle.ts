@@ -58,7 +58,7 @@ export function cancelNow(
     });
   }
   // Stripe stops automatic collection of the subscription's open invoices.
-  for (const invoice of emulator.store.all<Stripe.Invoice>(COLLECTIONS.invoice)) {
+  for (const invoice of emulator.store.all(COLLECTIONS.invoice)) {
     if (
       subscriptionIdOfInvoice(invoice) === subscription.id &&
       invoice.status === 'open' &&
@@ -76,20 +76,16 @@ export function cancelNow(
       voidInvoice(emulator, invoice);
     }
   }
-  const { obj } = emulator.store.update<Stripe.Subscription>(
-    COLLECTIONS.subscription,
-    subscription.id,
-    (s) => {
-      s.status = 'canceled';
-      s.canceled_at = s.canceled_at ?? at;
-      s.ended_at = at;
-      if (options.reason)
-        s.cancellation_details = {
-          ...(s.cancellation_details ?? { comment: null, feedback: null, feedback_option: null }),
-          reason: options.reason,
-        };
-    },
-  );
+  const { obj } = emulator.store.update(COLLECTIONS.subscription, subscription.id, (s) => {
+    s.status = 'canceled';
+    s.canceled_at = s.canceled_at ?? at;
+    s.ended_at = at;
+    if (options.reason)
+      s.cancellation_details = {
+        ...(s.cancellation_details ?? { comment: null, feedback: null, feedback_option: null }),
+        reason: options.reason,
+      };
+  });
   emit(emulator, 'customer.subscription.deleted', obj);
   return obj;
 }
@@ -107,30 +103,22 @@ export function endTrial(emulator: Emulator, subscription: Stripe.Subscription):
     return;
   }
   if (!paymentMethod && behavior === 'pause') {
-    const { obj, previous } = emulator.store.update<Stripe.Subscription>(
-      COLLECTIONS.subscription,
-      subscription.id,
-      (s) => {
-        s.status = 'paused';
-      },
-    );
+    const { obj, previous } = emulator.store.update(COLLECTIONS.subscription, subscription.id, (s) => {
+      s.status = 'paused';
+    });
     emit(emulator, 'customer.subscription.updated', obj, previous);
     emit(emulator, 'customer.subscription.paused', obj);
     return;
   }
   const { interval, count } = recurringOf(subscription.items.data[0].price);
   const period = { start: at, end: addIntervals(subscription.billing_cycle_anchor, interval, count, 1) };
-  const { obj, previous } = emulator.store.update<Stripe.Subscription>(
-    COLLECTIONS.subscription,
-    subscription.id,
-    (s) => {
-      s.status = 'active';
-      for (const item of s.items.data) {
-        item.current_period_start = period.start;
-        item.current_period_end = period.end;
-      }
-    },
-  );
+  const { obj, previous } = emulator.store.update(COLLECTIONS.subscription, subscription.id, (s) => {
+    s.status = 'active';
+    for (const item of s.items.data) {
+      item.current_period_start = period.start;
+      item.current_period_end = period.end;
+    }
+  });
   emit(emulator, 'customer.subscription.updated', obj, previous);
   // The trial-end invoice looks back over the trial (its window); it bills the new period's licensed items and no
   // usage of the trial ("any usage accrued doesn't count toward the total charged to the customer",
@@ -161,7 +149,7 @@ export function renew(emulator: Emulator, subscription: Stripe.Subscription): vo
       (l) => l.amount !== 0,
     );
     const pending = emulator.store
-      .all<Stripe.InvoiceItem>(COLLECTIONS.invoiceItem)
+      .all(COLLECTIONS.invoiceItem)
       .some(
         (invoiceItem) =>
           invoiceItem.invoice === null &&
@@ -194,16 +182,12 @@ export function renew(emulator: Emulator, subscription: Stripe.Subscription): vo
     end: next.end > old.end ? next.end : addIntervals(old.end, interval, count, 1),
   };
   const metered = meteredLines(emulator, subscription, old);
-  const { obj, previous } = emulator.store.update<Stripe.Subscription>(
-    COLLECTIONS.subscription,
-    subscription.id,
-    (s) => {
-      for (const item of s.items.data) {
-        item.current_period_start = newPeriod.start;
-        item.current_period_end = newPeriod.end;
-      }
-    },
-  );
+  const { obj, previous } = emulator.store.update(COLLECTIONS.subscription, subscription.id, (s) => {
+    for (const item of s.items.data) {
+      item.current_period_start = newPeriod.start;
+      item.current_period_end = newPeriod.end;
+    }
+  });
   emit(emulator, 'customer.subscription.updated', obj, previous);
   const lines = [...licensedLines(emulator, obj, newPeriod), ...metered];
   // An unpaid subscription keeps generating invoices, left as drafts (Stripe: no collection). Otherwise the
@@ -225,19 +209,15 @@ export function sendTrialWillEnd(emulator: Emulator, subscription: Stripe.Subscr
 }
 
 export function expireIncomplete(emulator: Emulator, subscription: Stripe.Subscription): void {
-  for (const invoice of emulator.store.all<Stripe.Invoice>(COLLECTIONS.invoice)) {
+  for (const invoice of emulator.store.all(COLLECTIONS.invoice)) {
     if (subscriptionIdOfInvoice(invoice) === subscription.id && invoice.status === 'open')
       voidInvoice(emulator, invoice);
   }
   const at = now(emulator, customerIdOf(subscription));
-  const { obj, previous } = emulator.store.update<Stripe.Subscription>(
-    COLLECTIONS.subscription,
-    subscription.id,
-    (s) => {
-      s.status = 'incomplete_expired';
-      s.ended_at = at;
-    },
-  );
+  const { obj, previous } = emulator.store.update(COLLECTIONS.subscription, subscription.id, (s) => {
+    s.status = 'incomplete_expired';
+    s.ended_at = at;
+  });
   const st = subscriptionState(emulator, subscription.id);
   st.incompleteExpiresAt = null;
   emulator.store.put(COLLECTIONS.subscriptionState, st);
@@ -255,18 +235,14 @@ export function resumeSubscription(
   const at = now(emulator, customerIdOf(subscription));
   const { interval, count } = recurringOf(subscription.items.data[0].price);
   const period = { start: at, end: addIntervals(at, interval, count, 1) };
-  const { obj, previous } = emulator.store.update<Stripe.Subscription>(
-    COLLECTIONS.subscription,
-    subscription.id,
-    (s) => {
-      s.status = 'active';
-      s.billing_cycle_anchor = at;
-      for (const item of s.items.data) {
-        item.current_period_start = period.start;
-        item.current_period_end = period.end;
-      }
-    },
-  );
+  const { obj, previous } = emulator.store.update(COLLECTIONS.subscription, subscription.id, (s) => {
+    s.status = 'active';
+    s.billing_cycle_anchor = at;
+    for (const item of s.items.data) {
+      item.current_period_start = period.start;
+      item.current_period_end = period.end;
+    }
+  });
   emit(emulator, 'customer.subscription.updated', obj, previous);
   emit(emulator, 'customer.subscription.resumed', obj);
   invoiceSubscription(emulator, obj, 'subscription_update', licensedLines(emulator, obj, period), {
@@ -283,13 +259,9 @@ export function pauseSubscription(
   if (subscription.status === 'canceled' || subscription.status === 'paused') {
     throw invalidRequest(`Cannot pause a subscription with status ${subscription.status}.`);
   }
-  const { obj, previous } = emulator.store.update<Stripe.Subscription>(
-    COLLECTIONS.subscription,
-    subscription.id,
-    (s) => {
-      s.status = 'paused';
-    },
-  );
+  const { obj, previous } = emulator.store.update(COLLECTIONS.subscription, subscription.id, (s) => {
+    s.status = 'paused';
+  });
   emit(emulator, 'customer.subscription.updated', obj, previous);
   emit(emulator, 'customer.subscription.paused', obj);
   return obj;

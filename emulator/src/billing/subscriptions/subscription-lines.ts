@@ -86,10 +86,7 @@ export function meteredLines(
 }
 
 function meteredSince(emulator: Emulator, item: Stripe.SubscriptionItem): number {
-  return (
-    emulator.store.get<{ id: string; since: number }>(COLLECTIONS.meteredItemSince, item.id)?.since ??
-    item.created
-  );
+  return emulator.store.get(COLLECTIONS.meteredItemSince, item.id)?.since ?? item.created;
 }
 
 function markMeteredSince(emulator: Emulator, itemId: string, at: number): void {
@@ -162,5 +159,11 @@ export function restartSwappedMeteredItems(
     const old = before.find((candidate) => candidate.id === item.id);
     if (old && isMetered(item.price) && old.price.id !== item.price.id)
       markMeteredSince(emulator, item.id, at);
+  }
+}
+
+declare module '../../core/collections' {
+  interface CollectionRecords {
+    _metered_item_since: { id: string; since: number };
   }
 }

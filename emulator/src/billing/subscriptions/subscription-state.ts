@@ -24,15 +24,11 @@ export type PaymentBehavior =
   | 'pending_if_incomplete';
 
 export function requireSubscription(emulator: Emulator, subscriptionId: string): Stripe.Subscription {
-  return emulator.store.require<Stripe.Subscription>(
-    COLLECTIONS.subscription,
-    subscriptionId,
-    'subscription',
-  );
+  return emulator.store.require(COLLECTIONS.subscription, subscriptionId, 'subscription');
 }
 
 export function subscriptionState(emulator: Emulator, subscriptionId: string): SubscriptionState {
-  const s = emulator.store.get<SubscriptionState>(COLLECTIONS.subscriptionState, subscriptionId);
+  const s = emulator.store.get(COLLECTIONS.subscriptionState, subscriptionId);
   if (s) return s;
   const fresh: SubscriptionState = { id: subscriptionId, trialWillEndSent: false, incompleteExpiresAt: null };
   emulator.store.put(COLLECTIONS.subscriptionState, fresh);
@@ -42,4 +38,10 @@ export function subscriptionState(emulator: Emulator, subscriptionId: string): S
 export function saveSubscription(emulator: Emulator, subscription: Stripe.Subscription): void {
   subscription.items.has_more = false;
   emulator.store.put(COLLECTIONS.subscription, subscription);
+}
+
+declare module '../../core/collections' {
+  interface CollectionRecords {
+    _billing_sub_state: SubscriptionState;
+  }
 }

@@ -17,13 +17,9 @@ export function activate(emulator: Emulator, subscription: Stripe.Subscription):
     subscription.status === 'canceled'
   )
     return;
-  const { obj, previous } = emulator.store.update<Stripe.Subscription>(
-    COLLECTIONS.subscription,
-    subscription.id,
-    (s) => {
-      s.status = 'active';
-    },
-  );
+  const { obj, previous } = emulator.store.update(COLLECTIONS.subscription, subscription.id, (s) => {
+    s.status = 'active';
+  });
   emit(emulator, 'customer.subscription.updated', obj, previous);
 }
 
@@ -32,7 +28,7 @@ onInvoice({
   paid: (emulator, invoice) => {
     const subscriptionId = subscriptionIdOfInvoice(invoice);
     if (!subscriptionId) return;
-    const subscription = emulator.store.get<Stripe.Subscription>(COLLECTIONS.subscription, subscriptionId);
+    const subscription = emulator.store.get(COLLECTIONS.subscription, subscriptionId);
     if (!subscription) return;
     const recovers =
       subscription.status === 'past_due' ||
@@ -41,31 +37,23 @@ onInvoice({
       (subscription.status === 'incomplete' && subscription.latest_invoice === invoice.id);
     const newDefault = paymentMethodToSave(emulator, subscription, invoice);
     if (!recovers && !newDefault) return;
-    const { obj, previous } = emulator.store.update<Stripe.Subscription>(
-      COLLECTIONS.subscription,
-      subscription.id,
-      (s) => {
-        if (recovers) s.status = 'active';
-        if (newDefault) s.default_payment_method = newDefault;
-      },
-    );
+    const { obj, previous } = emulator.store.update(COLLECTIONS.subscription, subscription.id, (s) => {
+      if (recovers) s.status = 'active';
+      if (newDefault) s.default_payment_method = newDefault;
+    });
     emit(emulator, 'customer.subscription.updated', obj, previous);
   },
   paymentFailed: (emulator, invoice, finalAttempt) => {
     const subscriptionId = subscriptionIdOfInvoice(invoice);
     if (!subscriptionId) return;
-    const subscription = emulator.store.get<Stripe.Subscription>(COLLECTIONS.subscription, subscriptionId);
+    const subscription = emulator.store.get(COLLECTIONS.subscription, subscriptionId);
     if (!subscription || subscription.status === 'canceled' || subscription.status === 'incomplete_expired')
       return;
     if (subscription.status === 'incomplete') return; // first invoice: stays incomplete
     if (subscription.status === 'active' || subscription.status === 'trialing') {
-      const { obj, previous } = emulator.store.update<Stripe.Subscription>(
-        COLLECTIONS.subscription,
-        subscription.id,
-        (s) => {
-          s.status = 'past_due';
-        },
-      );
+      const { obj, previous } = emulator.store.update(COLLECTIONS.subscription, subscription.id, (s) => {
+        s.status = 'past_due';
+      });
       emit(emulator, 'customer.subscription.updated', obj, previous);
     }
     if (finalAttempt && invoice.billing_reason !== 'manual') applyFinalStatus(emulator, subscription);
@@ -73,7 +61,7 @@ onInvoice({
   nextAttempt: (emulator, invoice, failedAt) => {
     const subscriptionId = subscriptionIdOfInvoice(invoice);
     if (!subscriptionId) return null;
-    const subscription = emulator.store.get<Stripe.Subscription>(COLLECTIONS.subscription, subscriptionId);
+    const subscription = emulator.store.get(COLLECTIONS.subscription, subscriptionId);
     // Stripe stops automatic collection once a subscription is canceled (a draft finalized after that is tried once).
     if (
       !subscription ||
@@ -98,13 +86,9 @@ function applyFinalStatus(emulator: Emulator, subscription: Stripe.Subscription)
     cancelNow(emulator, subscription, { invoiceNow: false, prorate: false, reason: 'payment_failed' });
   } else if (final === 'unpaid') {
     if (subscription.status === 'unpaid') return;
-    const { obj, previous } = emulator.store.update<Stripe.Subscription>(
-      COLLECTIONS.subscription,
-      subscription.id,
-      (s) => {
-        s.status = 'unpaid';
-      },
-    );
+    const { obj, previous } = emulator.store.update(COLLECTIONS.subscription, subscription.id, (s) => {
+      s.status = 'unpaid';
+    });
     emit(emulator, 'customer.subscription.updated', obj, previous);
   }
 }

@@ -236,7 +236,7 @@ function list(req: ApiRequest): unknown {
   const status = input.str('status');
   const created = input.range('created');
   const testClock = input.str('test_clock');
-  const items = emulator.store.all<Stripe.Subscription>(COLLECTIONS.subscription).filter((s) => {
+  const items = emulator.store.all(COLLECTIONS.subscription).filter((s) => {
     if (customer && customerIdOf(s) !== customer) return false;
     if (price && !s.items.data.some((i) => i.price.id === price)) return false;
     if (testClock && idOf(s.test_clock) !== testClock) return false;
@@ -257,7 +257,7 @@ function findItem(
   emulator: Emulator,
   itemId: string,
 ): { subscription: Stripe.Subscription; item: Stripe.SubscriptionItem } {
-  for (const subscription of emulator.store.all<Stripe.Subscription>(COLLECTIONS.subscription)) {
+  for (const subscription of emulator.store.all(COLLECTIONS.subscription)) {
     const item = subscription.items.data.find((i) => i.id === itemId);
     if (item) return { subscription, item };
   }
@@ -364,8 +364,7 @@ export const routes: Route[] = [
   {
     method: 'GET',
     path: '/v1/subscriptions/search',
-    handler: (req) =>
-      search(req.emulator.store.all<Stripe.Subscription>(COLLECTIONS.subscription), req.input, req.path),
+    handler: (req) => search(req.emulator.store.all(COLLECTIONS.subscription), req.input, req.path),
   },
   {
     method: 'GET',

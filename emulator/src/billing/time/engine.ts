@@ -68,13 +68,13 @@ function subscriptionTasks(emulator: Emulator, subscription: Stripe.Subscription
 
 function retryTasks(emulator: Emulator, inScope: (customer: string) => boolean): Task[] {
   const tasks: Task[] = [];
-  for (const invoice of emulator.store.all<Stripe.Invoice>(COLLECTIONS.invoice)) {
+  for (const invoice of emulator.store.all(COLLECTIONS.invoice)) {
     if (invoice.status !== 'open' || invoice.next_payment_attempt === null) continue;
     const customer = customerIdOf(invoice);
     if (!inScope(customer)) continue;
     const subscriptionId = subscriptionIdOfInvoice(invoice);
     const subscription = subscriptionId
-      ? emulator.store.get<Stripe.Subscription>(COLLECTIONS.subscription, subscriptionId)
+      ? emulator.store.get(COLLECTIONS.subscription, subscriptionId)
       : undefined;
     if (subscription && subscription.status === 'canceled') continue;
     tasks.push({
@@ -94,7 +94,7 @@ function retryTasks(emulator: Emulator, inScope: (customer: string) => boolean):
  */
 function draftTasks(emulator: Emulator, inScope: (customer: string) => boolean): Task[] {
   const tasks: Task[] = [];
-  for (const invoice of emulator.store.all<Stripe.Invoice>(COLLECTIONS.invoice)) {
+  for (const invoice of emulator.store.all(COLLECTIONS.invoice)) {
     const at = invoice.automatically_finalizes_at;
     if (invoice.status !== 'draft' || !invoice.auto_advance || at === null) continue;
     const customer = customerIdOf(invoice);
@@ -107,7 +107,7 @@ function draftTasks(emulator: Emulator, inScope: (customer: string) => boolean):
 /** Open Checkout Sessions past `expires_at` expire (`checkout.session.expired`). */
 function checkoutTasks(emulator: Emulator, inScope: (customer: string) => boolean): Task[] {
   const tasks: Task[] = [];
-  for (const s of emulator.store.all<Stripe.Checkout.Session>(COLLECTIONS.checkoutSession)) {
+  for (const s of emulator.store.all(COLLECTIONS.checkoutSession)) {
     if (s.status !== 'open') continue;
     const customer = idOf(s.customer) ?? '';
     if (!inScope(customer)) continue;
@@ -118,7 +118,7 @@ function checkoutTasks(emulator: Emulator, inScope: (customer: string) => boolea
 
 export function collectTasks(emulator: Emulator, inScope: (customer: string) => boolean): Task[] {
   const tasks: Task[] = [...checkoutTasks(emulator, inScope)];
-  for (const subscription of emulator.store.all<Stripe.Subscription>(COLLECTIONS.subscription)) {
+  for (const subscription of emulator.store.all(COLLECTIONS.subscription)) {
     if (!inScope(customerIdOf(subscription))) continue;
     tasks.push(...subscriptionTasks(emulator, subscription));
   }
@@ -144,7 +144,7 @@ export function runDue(emulator: Emulator, inScope: (customer: string) => boolea
 /** Customers not on a test clock follow the emulator-wide clock. */
 export function onGlobalClock(emulator: Emulator): (customer: string) => boolean {
   return (customerId) => {
-    const c = emulator.store.get<Stripe.Customer>(COLLECTIONS.customer, customerId);
+    const c = emulator.store.get(COLLECTIONS.customer, customerId);
     return !c || idOf(c.test_clock) === null;
   };
 }

@@ -19,15 +19,15 @@ import { COLLECTIONS } from '../../core/collections';
 type Clock = Stripe.TestHelpers.TestClock;
 
 function requireClock(emulator: Emulator, clockId: string): Clock {
-  return emulator.store.require<Clock>(COLLECTIONS.testClock, clockId, 'test_clock');
+  return emulator.store.require(COLLECTIONS.testClock, clockId, 'test_clock');
 }
 
 /** Time source: a customer on a clock lives at its frozen time. */
 export function clockTimeFor(emulator: Emulator, customerId: string): number | undefined {
-  const c = emulator.store.get<Stripe.Customer>(COLLECTIONS.customer, customerId);
+  const c = emulator.store.get(COLLECTIONS.customer, customerId);
   const clockId = c ? idOf(c.test_clock) : null;
   if (!clockId) return undefined;
-  return emulator.store.get<Clock>(COLLECTIONS.testClock, clockId)?.frozen_time;
+  return emulator.store.get(COLLECTIONS.testClock, clockId)?.frozen_time;
 }
 
 /** Pending advances per emulator, so tests and shutdown can wait for them. */
@@ -50,7 +50,7 @@ function advance(req: ApiRequest): Clock {
       'frozen_time',
     );
   }
-  const { obj, previous } = emulator.store.update<Clock>(COLLECTIONS.testClock, clock.id, (c) => {
+  const { obj, previous } = emulator.store.update(COLLECTIONS.testClock, clock.id, (c) => {
     c.status = 'advancing';
     c.status_details = { advancing: { target_frozen_time: target } };
   });
@@ -61,12 +61,12 @@ function advance(req: ApiRequest): Clock {
     .then(() =>
       emulator.timeDriven(() => {
         const onClock = (customerId: string): boolean => {
-          const c = emulator.store.get<Stripe.Customer>(COLLECTIONS.customer, customerId);
+          const c = emulator.store.get(COLLECTIONS.customer, customerId);
           return c !== undefined && idOf(c.test_clock) === clock.id;
         };
         try {
           runDue(emulator, onClock, target);
-          const done = emulator.store.update<Clock>(COLLECTIONS.testClock, clock.id, (c) => {
+          const done = emulator.store.update(COLLECTIONS.testClock, clock.id, (c) => {
             c.frozen_time = target;
             c.status = 'ready';
             c.status_details = {};
@@ -74,7 +74,7 @@ function advance(req: ApiRequest): Clock {
           emit(emulator, 'test_helpers.test_clock.ready', done.obj, done.previous);
         } catch (err) {
           emulator.log(`test clock ${clock.id} failed to advance: ${String(err)}`);
-          const failed = emulator.store.update<Clock>(COLLECTIONS.testClock, clock.id, (c) => {
+          const failed = emulator.store.update(COLLECTIONS.testClock, clock.id, (c) => {
             c.status = 'internal_failure';
           });
           emit(emulator, 'test_helpers.test_clock.internal_failure', failed.obj, failed.previous);
@@ -91,18 +91,17 @@ function advance(req: ApiRequest): Clock {
  * running did not survive the restart).
  */
 export function finishInterruptedAdvances(emulator: Emulator): void {
-  for (const clock of emulator.store.all<Clock>(COLLECTIONS.testClock)) {
+  for (const clock of emulator.store.all(COLLECTIONS.testClock)) {
     const target = clock.status_details?.advancing?.target_frozen_time;
     if (clock.status !== 'advancing' || target === undefined) continue;
     emulator.timeDriven(() => {
       runDue(
         emulator,
         (customerId) =>
-          idOf(emulator.store.get<Stripe.Customer>(COLLECTIONS.customer, customerId)?.test_clock ?? null) ===
-          clock.id,
+          idOf(emulator.store.get(COLLECTIONS.customer, customerId)?.test_clock ?? null) === clock.id,
         target,
       );
-      const done = emulator.store.update<Clock>(COLLECTIONS.testClock, clock.id, (c) => {
+      const done = emulator.store.update(COLLECTIONS.testClock, clock.id, (c) => {
         c.frozen_time = target;
         c.status = 'ready';
         c.status_details = {};
@@ -135,9 +134,9 @@ function create(req: ApiRequest): Clock {
 function remove(req: ApiRequest): unknown {
   const { emulator } = req;
   const clock = requireClock(emulator, req.pathParams.id);
-  for (const c of emulator.store.all<Stripe.Customer>(COLLECTIONS.customer)) {
+  for (const c of emulator.store.all(COLLECTIONS.customer)) {
     if (idOf(c.test_clock) !== clock.id) continue;
-    for (const subscription of emulator.store.all<Stripe.Subscription>(COLLECTIONS.subscription)) {
+    for (const subscription of emulator.store.all(COLLECTIONS.subscription)) {
       if (idOf(subscription.customer) === c.id)
         emulator.store.delete(COLLECTIONS.subscription, subscription.id);
     }
@@ -153,7 +152,7 @@ export const routes: Route[] = [
   {
     method: 'GET',
     path: '/v1/test_helpers/test_clocks',
-    handler: (req) => paginate(req.emulator.store.all<Clock>(COLLECTIONS.testClock), req.input, req.path),
+    handler: (req) => paginate(req.emulator.store.all(COLLECTIONS.testClock), req.input, req.path),
   },
   {
     method: 'GET',
