@@ -32,7 +32,7 @@ export function refuseMeteredQuantity(
   );
 }
 
-export function priceTiers(price: Stripe.Price): Tier[] {
+function priceTiers(price: Stripe.Price): Tier[] {
   return (price.tiers ?? []).map((t) => ({
     up_to: t.up_to,
     unit_amount:

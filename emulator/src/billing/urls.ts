@@ -11,7 +11,7 @@ export function learnOrigin(emulator: Emulator, host: string | undefined): void 
   if (host) origins.set(emulator, `http://${host}`);
 }
 
-export function origin(emulator: Emulator): string {
+function origin(emulator: Emulator): string {
   return origins.get(emulator) ?? 'http://127.0.0.1:12111';
 }
 

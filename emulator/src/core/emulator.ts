@@ -165,7 +165,7 @@ export class Emulator {
 }
 
 /** The customer whose clock an object lives on: itself for customers, else `object.customer`. */
-export function customerOf(object: { id: string; object: string }): string | undefined {
+function customerOf(object: { id: string; object: string }): string | undefined {
   if (object.object === 'customer') return object.id;
   const c = (object as { customer?: unknown }).customer;
   if (typeof c === 'string') return c;

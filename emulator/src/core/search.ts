@@ -31,7 +31,7 @@ interface Clause {
 const CLAUSE_RE =
   /^\s*(-?)([A-Za-z_][\w.]*)(?:\[\s*(['"])(.*?)\3\s*\])?\s*(>=|<=|:|~|>|<)\s*(?:(['"])((?:\\.|(?!\6).)*)\6|(-?\d+(?:\.\d+)?)|(null))/;
 
-export function parseSearchQuery(query: string): { clauses: Clause[]; joiner: 'AND' | 'OR' } {
+function parseSearchQuery(query: string): { clauses: Clause[]; joiner: 'AND' | 'OR' } {
   const clauses: Clause[] = [];
   const joiners = new Set<'AND' | 'OR'>();
   let rest = query.trim();
@@ -84,11 +84,6 @@ function test(obj: unknown, c: Clause): boolean {
     else ok = v <= n;
   }
   return c.negate ? !ok : ok;
-}
-
-export function matchesQuery(obj: unknown, query: string): boolean {
-  const { clauses, joiner } = parseSearchQuery(query);
-  return joiner === 'AND' ? clauses.every((c) => test(obj, c)) : clauses.some((c) => test(obj, c));
 }
 
 /** Runs `query` (param `query`) over `items` (newest first) with `page`/`limit` pagination. */

@@ -44,7 +44,7 @@ function isApiPath(path: string): boolean {
  * The secret key from `Authorization: Bearer <key>` or basic auth (key as user name),
  * or an error as Stripe words it.
  */
-export function authenticate(header: string | undefined, allowPublishable: boolean): string {
+function authenticate(header: string | undefined, allowPublishable: boolean): string {
   if (!header) {
     throw unauthorized(
       "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See https://stripe.com/docs/api#authentication for details, or we can help at https://support.stripe.com/.",

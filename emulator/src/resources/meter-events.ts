@@ -93,7 +93,7 @@ function readPayload(input: ParamReader): Record<string, string> {
 }
 
 /** Cancels the events with `identifier` (meter event adjustment `type=cancel`). */
-export function cancelMeterEvent(emulator: Emulator, eventName: string, identifier: string): void {
+function cancelMeterEvent(emulator: Emulator, eventName: string, identifier: string): void {
   for (const e of emulator.store.all(COLLECTIONS.meterEvent)) {
     if (e.identifier === identifier && e.event_name === eventName) {
       e.cancelled = true;

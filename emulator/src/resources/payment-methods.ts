@@ -209,7 +209,7 @@ export function attachPaymentMethod(
  * Detaches; emits `payment_method.detached` (previous customer in previous_attributes) and
  * clears the customer's `invoice_settings.default_payment_method` if it pointed here.
  */
-export function detachPaymentMethod(emulator: Emulator, paymentMethodId: string): Stripe.PaymentMethod {
+function detachPaymentMethod(emulator: Emulator, paymentMethodId: string): Stripe.PaymentMethod {
   const paymentMethod = emulator.store.get(COLLECTIONS.paymentMethod, paymentMethodId);
   if (!paymentMethod) throw notFound('PaymentMethod', paymentMethodId, 'payment_method');
   if (!paymentMethod.customer) {

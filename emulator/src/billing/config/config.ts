@@ -2,7 +2,7 @@
  * Emulator-only billing settings (`POST /_emulator/billing/config`), kept in `store.meta` so they
  * survive `--data` reloads and are reset by `/_emulator/reset`.
  */
-import { DEFAULT_RETRY_POLICY, type FinalRetryStatus, type RetryPolicy } from '../math';
+import { DEFAULT_RETRY_POLICY, type FinalRetryStatus } from '../math';
 import type { Emulator } from '../context';
 
 export interface BillingConfig {
@@ -42,9 +42,4 @@ export function setBillingConfig(emulator: Emulator, patch: Partial<BillingConfi
   emulator.store.meta[KEY] = next;
   emulator.store.onChange();
   return next;
-}
-
-export function retryPolicy(emulator: Emulator): RetryPolicy {
-  const c = billingConfig(emulator);
-  return { delays: c.retrySchedule, finalStatus: c.finalStatus };
 }

@@ -131,7 +131,7 @@ function nextNumber(emulator: Emulator, customer: Stripe.Customer): string {
 }
 
 /** The payment method an invoice is charged with when none is given. */
-export function defaultPaymentMethodFor(emulator: Emulator, invoice: Stripe.Invoice): string | null {
+function defaultPaymentMethodFor(emulator: Emulator, invoice: Stripe.Invoice): string | null {
   const own = idOf(invoice.default_payment_method);
   if (own) return own;
   const subscriptionId = subscriptionIdOfInvoice(invoice);
@@ -239,10 +239,7 @@ export function finalizeInvoice(emulator: Emulator, invoice: Stripe.Invoice): St
   return invoice;
 }
 
-export function invoiceForPaymentIntent(
-  emulator: Emulator,
-  paymentIntentId: string,
-): Stripe.Invoice | undefined {
+function invoiceForPaymentIntent(emulator: Emulator, paymentIntentId: string): Stripe.Invoice | undefined {
   const link = emulator.store.get(COLLECTIONS.paymentIntentLink, paymentIntentId);
   return link ? emulator.store.get(COLLECTIONS.invoice, link.invoice) : undefined;
 }

@@ -15,7 +15,7 @@ export function requireCharge(emulator: Emulator, chargeId: string, param = 'id'
 }
 
 /** The refunds of a charge, newest first. */
-export function refundsOfCharge(emulator: Emulator, chargeId: string): Stripe.Refund[] {
+function refundsOfCharge(emulator: Emulator, chargeId: string): Stripe.Refund[] {
   return emulator.store.all(COLLECTIONS.refund).filter((r) => idOf(r.charge) === chargeId);
 }
 

@@ -157,7 +157,7 @@ function buildConfiguration(emulator: Emulator, isDefault: boolean): Configurati
   };
 }
 
-export function defaultConfiguration(emulator: Emulator): Configuration {
+function defaultConfiguration(emulator: Emulator): Configuration {
   const found = emulator.store.all(COLLECTIONS.portalConfiguration).find((c) => c.is_default);
   if (found) return found;
   const c = buildConfiguration(emulator, true);

@@ -116,7 +116,7 @@ function checkoutTasks(emulator: Emulator, inScope: (customer: string) => boolea
   return tasks;
 }
 
-export function collectTasks(emulator: Emulator, inScope: (customer: string) => boolean): Task[] {
+function collectTasks(emulator: Emulator, inScope: (customer: string) => boolean): Task[] {
   const tasks: Task[] = [...checkoutTasks(emulator, inScope)];
   for (const subscription of emulator.store.all(COLLECTIONS.subscription)) {
     if (!inScope(customerIdOf(subscription))) continue;

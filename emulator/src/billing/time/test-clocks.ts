@@ -33,10 +33,6 @@ export function clockTimeFor(emulator: Emulator, customerId: string): number | u
 /** Pending advances per emulator, so tests and shutdown can wait for them. */
 const running = new WeakMap<Emulator, Set<Promise<void>>>();
 
-export function pendingAdvances(emulator: Emulator): Promise<void> {
-  return Promise.all([...(running.get(emulator) ?? [])]).then(() => undefined);
-}
-
 function advance(req: ApiRequest): Clock {
   const { emulator, input } = req;
   const clock = requireClock(emulator, req.pathParams.id);
