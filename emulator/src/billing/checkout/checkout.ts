@@ -50,26 +50,86 @@ function create(req: ApiRequest): Session {
   const customerId = input.str('customer') ?? null;
   const customer = customerId ? requireCustomer(emulator, customerId) : null;
   const at = now(emulator, customerId);
+  const sessionId = newId('cs_test', 58);
+  const lineItems = readLineItems(emulator, input, mode);
+  const expiresAt = input.int('expires_at') ?? at + 86_400;
+  if (expiresAt < at + 1800 || expiresAt > at + 86_400) {
+    throw invalidRequest(
+      'The `expires_at` timestamp must be between 30 minutes and 24 hours from now.',
+      'expires_at',
+    );
+  }
+  const session: Session = inStripeKeyOrder({
+    ...inertSessionFields(),
+    ...customerFields(input, customer, mode),
+    ...amountFields(input, mode, lineItems),
+    id: sessionId,
+    object: 'checkout.session',
+    allow_promotion_codes: input.bool('allow_promotion_codes') ?? null,
+    cancel_url: input.str('cancel_url') ?? null,
+    client_reference_id: input.str('client_reference_id') ?? null,
+    created: at,
+    expires_at: expiresAt,
+    line_items: {
+      object: 'list',
+      data: lineItems,
+      has_more: false,
+      url: `/v1/checkout/sessions/${sessionId}/line_items`,
+    },
+    metadata: input.metadata({}),
+    mode,
+    payment_method_collection: mode === 'payment' ? null : 'always',
+    payment_status: mode === 'setup' ? 'no_payment_required' : 'unpaid',
+    status: 'open',
+    success_url: input.str('success_url') ?? null,
+    url: hostedUrl(emulator, `/checkout/pay/${sessionId}`),
+  });
+  if (!session.success_url && mode !== 'setup' && !input.str('return_url')) {
+    throw invalidRequest('Missing required param: success_url.', 'success_url', 'parameter_missing');
+  }
+  emulator.store.insert(COLLECTIONS.checkoutSession, session);
+  const subscriptionData = input.obj('subscription_data');
+  emulator.store.put(COLLECTIONS.checkoutExtras, {
+    id: sessionId,
+    trialPeriodDays: subscriptionData?.int('trial_period_days') ?? null,
+    trialEnd: subscriptionData?.int('trial_end') ?? null,
+    subscriptionMetadata: subscriptionData ? subscriptionData.metadata({}) : {},
+  });
+  return session;
+}
+
+type SessionMode = Session['mode'];
+
+/** Stripe's key order: `id`, `object`, then the rest alphabetically (the object is built from parts). */
+function inStripeKeyOrder<T extends { id: string; object: string }>(object: T): T {
+  const { id, object: kind, ...rest } = object;
+  const sorted = Object.keys(rest)
+    .sort()
+    .map((key) => [key, rest[key as keyof typeof rest]]);
+  return { id, object: kind, ...Object.fromEntries(sorted) } as T;
+}
+
+/** `line_items[i]`: a price or `price_data`, and a quantity unless the price is metered. */
+function readLineItems(emulator: Emulator, input: ParamReader, mode: SessionMode): Stripe.LineItem[] {
   const lineReaders = input.objArray('line_items') ?? [];
   if (mode !== 'setup' && lineReaders.length === 0) {
     throw invalidRequest('Missing required param: line_items.', 'line_items', 'parameter_missing');
   }
-  const sessionId = newId('cs_test', 58);
-  const lineItems: Stripe.LineItem[] = lineReaders.map((r, i) => {
-    const pd = r.obj('price_data');
-    const price = pd
-      ? createPrice(emulator, pd, { inline: true })
-      : requirePrice(emulator, r.reqStr('price'), `line_items[${i}][price]`);
+  const lineItems: Stripe.LineItem[] = lineReaders.map((line, i) => {
+    const priceData = line.obj('price_data');
+    const price = priceData
+      ? createPrice(emulator, priceData, { inline: true })
+      : requirePrice(emulator, line.reqStr('price'), `line_items[${i}][price]`);
     if (mode === 'payment' && price.type === 'recurring') {
       throw invalidRequest(
         'You must be in `subscription` mode to use recurring prices.',
         `line_items[${i}][price]`,
       );
     }
-    refuseMeteredQuantity(price, r.int('quantity'), `line_items[${i}]`);
+    refuseMeteredQuantity(price, line.int('quantity'), `line_items[${i}]`);
     // A metered price has no quantity and costs nothing up front: its usage is billed after each period.
     const metered = isMetered(price);
-    const quantity = metered ? null : (r.int('quantity') ?? 1);
+    const quantity = metered ? null : (line.int('quantity') ?? 1);
     const amount = quantity === null ? 0 : priceAmount(price, quantity);
     return {
       id: newId('li'),
@@ -92,45 +152,16 @@ function create(req: ApiRequest): Session {
       'line_items',
     );
   }
-  const total = lineItems.reduce((s, l) => s + l.amount_total, 0);
-  const expiresAt = input.int('expires_at') ?? at + 86_400;
-  if (expiresAt < at + 1800 || expiresAt > at + 86_400) {
-    throw invalidRequest(
-      'The `expires_at` timestamp must be between 30 minutes and 24 hours from now.',
-      'expires_at',
-    );
-  }
-  const sd = input.obj('subscription_data');
-  const currency = lineItems[0]?.currency ?? input.str('currency') ?? 'usd';
-  const session: Session = {
-    id: sessionId,
-    object: 'checkout.session',
-    adaptive_pricing: null,
-    after_expiration: null,
-    allow_promotion_codes: input.bool('allow_promotion_codes') ?? null,
-    allowed_payment_method_types: null,
-    amount_subtotal: mode === 'setup' ? null : total,
-    amount_total: mode === 'setup' ? null : total,
-    automatic_tax: { enabled: false, liability: null, provider: null, status: null },
-    billing_address_collection: null,
-    cancel_url: input.str('cancel_url') ?? null,
-    client_reference_id: input.str('client_reference_id') ?? null,
-    client_secret: null,
-    collected_information: null,
-    consent: null,
-    consent_collection: null,
-    created: at,
-    currency: mode === 'setup' ? (input.str('currency') ?? null) : currency,
-    currency_conversion: null,
-    custom_fields: [],
-    custom_text: {
-      after_submit: null,
-      shipping_address: null,
-      submit: null,
-      terms_of_service_acceptance: null,
-    },
+  return lineItems;
+}
+
+function customerFields(
+  input: ParamReader,
+  customer: Stripe.Customer | null,
+  mode: SessionMode,
+): Pick<Session, 'customer' | 'customer_creation' | 'customer_details' | 'customer_email'> {
+  return {
     customer: customer?.id ?? null,
-    customer_account: null,
     customer_creation: customer
       ? null
       : (input.oneOf('customer_creation', ['always', 'if_required'] as const) ??
@@ -148,30 +179,59 @@ function create(req: ApiRequest): Session {
         }
       : null,
     customer_email: input.str('customer_email') ?? null,
+  };
+}
+
+/** Amounts and currency: a setup session has none. */
+function amountFields(
+  input: ParamReader,
+  mode: SessionMode,
+  lineItems: Stripe.LineItem[],
+): Pick<Session, 'amount_subtotal' | 'amount_total' | 'currency' | 'total_details'> {
+  const total = lineItems.reduce((sum, line) => sum + line.amount_total, 0);
+  const currency = lineItems[0]?.currency ?? input.str('currency') ?? 'usd';
+  return {
+    amount_subtotal: mode === 'setup' ? null : total,
+    amount_total: mode === 'setup' ? null : total,
+    currency: mode === 'setup' ? (input.str('currency') ?? null) : currency,
+    total_details: mode === 'setup' ? null : { amount_discount: 0, amount_shipping: 0, amount_tax: 0 },
+  };
+}
+
+/** The fields of features the emulator does not offer (tax, shipping, promotion codes …): always the same. */
+function inertSessionFields(): Pick<Session, InertSessionField> {
+  return {
+    adaptive_pricing: null,
+    after_expiration: null,
+    allowed_payment_method_types: null,
+    automatic_tax: { enabled: false, liability: null, provider: null, status: null },
+    billing_address_collection: null,
+    client_secret: null,
+    collected_information: null,
+    consent: null,
+    consent_collection: null,
+    currency_conversion: null,
+    custom_fields: [],
+    custom_text: {
+      after_submit: null,
+      shipping_address: null,
+      submit: null,
+      terms_of_service_acceptance: null,
+    },
+    customer_account: null,
     discounts: [],
-    expires_at: expiresAt,
     integration_identifier: null,
     invoice: null,
     invoice_creation: null,
-    line_items: {
-      object: 'list',
-      data: lineItems,
-      has_more: false,
-      url: `/v1/checkout/sessions/${sessionId}/line_items`,
-    },
     livemode: false,
     locale: null,
     managed_payments: null,
-    metadata: input.metadata({}),
-    mode,
     origin_context: null,
     payment_intent: null,
     payment_link: null,
-    payment_method_collection: mode === 'payment' ? null : 'always',
     payment_method_configuration_details: null,
     payment_method_options: {},
     payment_method_types: ['card'],
-    payment_status: mode === 'setup' ? 'no_payment_required' : 'unpaid',
     permissions: null,
     recovered_from: null,
     saved_payment_method_options: null,
@@ -179,27 +239,51 @@ function create(req: ApiRequest): Session {
     shipping_address_collection: null,
     shipping_cost: null,
     shipping_options: [],
-    status: 'open',
     submit_type: null,
     subscription: null,
-    success_url: input.str('success_url') ?? null,
-    total_details: mode === 'setup' ? null : { amount_discount: 0, amount_shipping: 0, amount_tax: 0 },
     ui_mode: 'hosted_page',
-    url: hostedUrl(emulator, `/checkout/pay/${sessionId}`),
     wallet_options: null,
   };
-  if (!session.success_url && mode !== 'setup' && !input.str('return_url')) {
-    throw invalidRequest('Missing required param: success_url.', 'success_url', 'parameter_missing');
-  }
-  emulator.store.insert(COLLECTIONS.checkoutSession, session);
-  emulator.store.put(COLLECTIONS.checkoutExtras, {
-    id: sessionId,
-    trialPeriodDays: sd?.int('trial_period_days') ?? null,
-    trialEnd: sd?.int('trial_end') ?? null,
-    subscriptionMetadata: sd ? sd.metadata({}) : {},
-  });
-  return session;
 }
+
+type InertSessionField =
+  | 'adaptive_pricing'
+  | 'after_expiration'
+  | 'allowed_payment_method_types'
+  | 'automatic_tax'
+  | 'billing_address_collection'
+  | 'client_secret'
+  | 'collected_information'
+  | 'consent'
+  | 'consent_collection'
+  | 'currency_conversion'
+  | 'custom_fields'
+  | 'custom_text'
+  | 'customer_account'
+  | 'discounts'
+  | 'integration_identifier'
+  | 'invoice'
+  | 'invoice_creation'
+  | 'livemode'
+  | 'locale'
+  | 'managed_payments'
+  | 'origin_context'
+  | 'payment_intent'
+  | 'payment_link'
+  | 'payment_method_configuration_details'
+  | 'payment_method_options'
+  | 'payment_method_types'
+  | 'permissions'
+  | 'recovered_from'
+  | 'saved_payment_method_options'
+  | 'setup_intent'
+  | 'shipping_address_collection'
+  | 'shipping_cost'
+  | 'shipping_options'
+  | 'submit_type'
+  | 'subscription'
+  | 'ui_mode'
+  | 'wallet_options';
 
 /** The success URL with Stripe's `{CHECKOUT_SESSION_ID}` template filled in. */
 export function successRedirect(session: Session): string | null {
