@@ -18,7 +18,7 @@ import { customerIdOf } from '../invoices/invoices';
 import { addIntervals, type Interval } from '../math';
 import { isMetered, recurringOf, refuseMeteredQuantity } from '../pricing';
 import { buildItem, subscriptionPeriod } from '../subscriptions/subscription-objects';
-import type { Task } from '../time/engine';
+import type { Task } from '../time/task';
 import {
   billDroppedMeteredUsage,
   droppedMeteredItems,

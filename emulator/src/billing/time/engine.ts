@@ -15,14 +15,7 @@ import { subscriptionPeriod } from '../subscriptions/subscription-objects';
 import { endTrial, expireIncomplete, renew, sendTrialWillEnd } from '../subscriptions/subscription-lifecycle';
 import { subscriptionState } from '../subscriptions/subscription-state';
 import { COLLECTIONS } from '../../core/collections';
-
-export interface Task {
-  at: number;
-  /** Order of tasks due at the same second: phase changes before renewals, etc. */
-  priority: number;
-  customer: string;
-  run: () => void;
-}
+import type { Task } from './task';
 
 /** Safety net: a misconfigured schedule must not spin forever. */
 const MAX_STEPS = 20_000;
