@@ -8,7 +8,7 @@ import { paginate } from '../core/list';
 import type { ParamReader } from '../core/params';
 import { search } from '../core/search';
 import { requirePrice } from './common';
-import { createProduct } from './products';
+import { createProduct } from './product-objects';
 import { COLLECTIONS } from '../core/collections';
 
 export { requirePrice } from './common';
