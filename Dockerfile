@@ -13,6 +13,9 @@ ARG NODE_IMAGE=node:20-bookworm-slim
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# The emulator is an npm workspace: its manifest and command join the install so `stripe-emulator` resolves.
+COPY emulator/package.json ./emulator/
+COPY emulator/bin ./emulator/bin
 # No install scripts: the build needs none (they install git hooks and check binaries). swc's native binary, which
 # `web:build` uses, comes as an optional package and is installed all the same.
 RUN npm ci --no-audit --no-fund --ignore-scripts
@@ -30,8 +33,9 @@ RUN npm run build && npm run web:build
 FROM ${NODE_IMAGE} AS dependencies
 WORKDIR /app
 COPY package.json package-lock.json ./
-# --omit=optional leaves out the Stripe CLI binary and pg-cloudflare; no production dependency needs a script.
-RUN npm ci --omit=dev --omit=optional --no-audit --no-fund --ignore-scripts && npm cache clean --force
+# --omit=optional leaves out the Stripe CLI binary and pg-cloudflare; --workspaces=false leaves out the emulator
+# (a test tool) and what it needs; no production dependency needs a script.
+RUN npm ci --omit=dev --omit=optional --workspaces=false --no-audit --no-fund --ignore-scripts && npm cache clean --force
 
 # --- runtime -------------------------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime

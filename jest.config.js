@@ -1,13 +1,24 @@
-/** Jest runs every suite: unit tests need nothing; integration tests get a fresh PostgreSQL database per worker. */
+/**
+ * Jest runs every suite, in two projects: the service's (unit tests need nothing; integration tests get a fresh
+ * PostgreSQL database per worker) and the emulator's, which is its own package with its own config.
+ * Coverage is the service's: `src/` only.
+ */
 /** @type {import('jest').Config} */
-module.exports = {
+const service = {
+  displayName: 'service',
   testEnvironment: 'node',
-  roots: ['<rootDir>/test', '<rootDir>/emulator/test'],
+  roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
   setupFiles: ['reflect-metadata'],
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+  testTimeout: 30000,
+};
+
+/** @type {import('jest').Config} */
+module.exports = {
+  projects: [service, '<rootDir>/emulator'],
   collectCoverageFrom: ['src/**/*.ts', '!src/main.ts'],
   coverageThreshold: { global: { lines: 90 } },
   coverageReporters: ['text-summary', 'lcov'],

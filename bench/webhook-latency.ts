@@ -21,7 +21,7 @@ import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createClient } from 'graphql-ws';
 import Stripe from 'stripe';
@@ -45,6 +45,11 @@ const STEADY_EVENTS = QUICK ? 20 : 1000;
 const CPU_PROFILE_ARGS = process.env.BENCH_CPU_PROF
   ? ['--cpu-prof', `--cpu-prof-dir=${resolve(process.env.BENCH_CPU_PROF)}`]
   : [];
+/** The emulator's command, as `npx stripe-emulator` runs it (the package's bin registers its own compiler). */
+const EMULATOR_BIN = resolve(
+  dirname(require.resolve('stripe-emulator/package.json')),
+  'bin/stripe-emulator.js',
+);
 const JWT_SECRET = randomBytes(32).toString('hex');
 const WEBHOOK_SECRET = `whsec_${randomBytes(24).toString('hex')}`;
 const STRIPE_KEY = 'sk_test_bench_webhooks_0123456789';
@@ -512,7 +517,7 @@ async function main(): Promise<void> {
   const peaks: Array<{ name: string; mib: number }> = [];
   try {
     const emulator = await startChild(
-      'emulator/src/cli.ts',
+      EMULATOR_BIN,
       ['--port', '0'],
       {},
       /Stripe emulator listening on (\S+)/,

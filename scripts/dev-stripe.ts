@@ -5,14 +5,14 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Stripe from 'stripe';
-import type { RunningEmulator } from '../emulator/src/index';
+import type { RunningEmulator } from 'stripe-emulator';
 import type { CatalogSyncTarget } from '../src/catalog/catalog-sync-sdk';
 
 // The emulator, the sync and the webhook handlers (for their event types) take a few hundred ms each to load.
 // They are loaded one at a time, when needed, so PostgreSQL's start-up (its own processes, driven from this
 // event loop) moves on in between, and a developer with a real Stripe key never loads the emulator.
 const load = {
-  emulator: () => require('../emulator/src/index') as typeof import('../emulator/src/index'),
+  emulator: () => require('stripe-emulator') as typeof import('stripe-emulator'),
   plans: () =>
     require('../src/services/plans/plan-catalog') as typeof import('../src/services/plans/plan-catalog'),
   sync: () => require('../src/catalog/catalog-sync') as typeof import('../src/catalog/catalog-sync'),

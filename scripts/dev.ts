@@ -10,7 +10,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { RunningEmulator } from '../emulator/src/index';
+import type { RunningEmulator } from 'stripe-emulator';
 import { signToken } from '../src/auth/token-signer';
 import { ConfigError, processEnvironment, readStripeSettings } from '../src/config';
 import type { CatalogSyncTarget } from '../src/catalog/catalog-sync-sdk';

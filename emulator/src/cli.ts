@@ -1,5 +1,5 @@
 /**
- * `npm run emulator [-- --port 12111 --data state.json --forward-to URL --webhook-secret whsec_…]`
+ * `npx stripe-emulator [--port 12111 --data state.json --forward-to URL --webhook-secret whsec_…]` (or `npm run emulator -- …` at the root)
  * Env: STRIPE_EMULATOR_PORT, STRIPE_EMULATOR_HOST, STRIPE_EMULATOR_DATA,
  * STRIPE_EMULATOR_FORWARD_TO, STRIPE_EMULATOR_WEBHOOK_SECRET. Flags win over env.
  */
@@ -23,7 +23,7 @@ const HELP = `Stripe API emulator
   --verbose              log requests, webhook failures and handler errors`;
 
 export function parseArgs(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
-  const opts: CliOptions = {
+  const options: CliOptions = {
     port: Number(env.STRIPE_EMULATOR_PORT ?? 12111),
     host: env.STRIPE_EMULATOR_HOST ?? '127.0.0.1',
     dataFile: env.STRIPE_EMULATOR_DATA || undefined,
@@ -40,22 +40,22 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
     };
     switch (flag) {
       case '--port':
-        opts.port = Number(value());
+        options.port = Number(value());
         break;
       case '--host':
-        opts.host = value();
+        options.host = value();
         break;
       case '--data':
-        opts.dataFile = value();
+        options.dataFile = value();
         break;
       case '--forward-to':
-        opts.forwardTo = value();
+        options.forwardTo = value();
         break;
       case '--webhook-secret':
-        opts.webhookSecret = value();
+        options.webhookSecret = value();
         break;
       case '--verbose':
-        opts.verbose = true;
+        options.verbose = true;
         break;
       case '--help':
       case '-h':
@@ -66,20 +66,21 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
         throw new Error(`unknown option ${flag}\n${HELP}`);
     }
   }
-  if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) throw new Error('invalid --port');
-  return opts;
+  if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535)
+    throw new Error('invalid --port');
+  return options;
 }
 
 async function main(): Promise<void> {
-  const opts = parseArgs(process.argv.slice(2), process.env);
+  const options = parseArgs(process.argv.slice(2), process.env);
   const log = (m: string): void => {
     process.stderr.write(`${m}\n`);
   };
-  const running = await startEmulator({ ...opts, log: opts.verbose ? log : undefined });
+  const running = await startEmulator({ ...options, log: options.verbose ? log : undefined });
   process.stdout.write(`Stripe emulator listening on ${running.url}\n`);
-  if (opts.dataFile) process.stdout.write(`  state file: ${opts.dataFile}\n`);
-  if (opts.forwardTo) {
-    process.stdout.write(`  forwarding events to ${opts.forwardTo} (secret ${running.forwardSecret})\n`);
+  if (options.dataFile) process.stdout.write(`  state file: ${options.dataFile}\n`);
+  if (options.forwardTo) {
+    process.stdout.write(`  forwarding events to ${options.forwardTo} (secret ${running.forwardSecret})\n`);
   }
   const stop = (): void => {
     void running.close().then(() => process.exit(0));
@@ -88,9 +89,12 @@ async function main(): Promise<void> {
   process.on('SIGTERM', stop);
 }
 
-if (require.main === module) {
+/** Runs the command line (`bin/stripe-emulator.js`): a bad flag or a taken port ends the process with its message. */
+export function runCli(): void {
   main().catch((e: unknown) => {
     process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
     process.exit(1);
   });
 }
+
+if (require.main === module) runCli();

@@ -7,8 +7,11 @@ import { createServer } from './core/server';
 import type { Store } from './core/store';
 import { modules } from './registry';
 
-export { Emulator } from './core/emulator';
+export { COLLECTIONS } from './core/collections';
+export { Emulator, type WebhookSecretRecord } from './core/emulator';
+export type { Store } from './core/store';
 export { signPayload } from './core/webhooks';
+export type { StoredMeterEvent } from './resources/meter-events';
 
 export interface StartOptions extends EmulatorConfig {
   /** Default 12111; 0 picks a free port (tests). */
@@ -34,25 +37,25 @@ export interface RunningEmulator {
 }
 
 export async function startEmulator(options: StartOptions = {}): Promise<RunningEmulator> {
-  const emu = new Emulator(options);
+  const emulator = new Emulator(options);
   const { dataFile } = options;
   if (dataFile && existsSync(dataFile)) {
-    emu.store.load(dataFile);
-    emu.afterLoad();
+    emulator.store.load(dataFile);
+    emulator.afterLoad();
   }
   const router = new Router();
   const all = [...modules, ...(options.extraModules ?? [])];
   for (const m of all) for (const r of m.routes ?? []) router.add(r);
-  for (const m of all) m.setup?.(emu);
+  for (const m of all) m.setup?.(emulator);
 
   let saveTimer: NodeJS.Timeout | null = null;
   const saveNow = (): void => {
     if (!dataFile) return;
-    emu.store.meta.clockOffset = emu.clock.offset;
-    emu.store.save(dataFile);
+    emulator.store.meta.clockOffset = emulator.clock.offset;
+    emulator.store.save(dataFile);
   };
   if (dataFile) {
-    emu.store.onChange = () => {
+    emulator.store.onChange = () => {
       if (saveTimer) return;
       saveTimer = setTimeout(() => {
         saveTimer = null;
@@ -62,7 +65,7 @@ export async function startEmulator(options: StartOptions = {}): Promise<Running
     saveNow();
   }
 
-  const { server, held } = createServer(emu, router);
+  const { server, held } = createServer(emulator, router);
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -76,15 +79,15 @@ export async function startEmulator(options: StartOptions = {}): Promise<Running
     url: `http://${host}:${port}`,
     port,
     host,
-    emulator: emu,
-    store: emu.store,
+    emulator,
+    store: emulator.store,
     forwardSecret: options.webhookSecret ?? DEFAULT_FORWARD_SECRET,
     close: async () => {
       if (saveTimer) clearTimeout(saveTimer);
       saveTimer = null;
       saveNow();
-      emu.store.onChange = () => {};
-      emu.webhooks.close();
+      emulator.store.onChange = () => {};
+      emulator.webhooks.close();
       for (const s of held) s.destroy();
       held.clear();
       await new Promise<void>((resolve) => {

@@ -10,7 +10,7 @@ import * as prices from './resources/prices';
 import * as products from './resources/products';
 import * as webhookEndpoints from './resources/webhook-endpoints';
 import { billing } from './billing/index';
-import { chargeResources } from './billing/charge-resources';
+import { chargeResources } from './billing/payments/charge-resources';
 
 /**
  * Every module the emulator serves, in setup order. To add a resource: write a file exporting

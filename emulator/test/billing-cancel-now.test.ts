@@ -42,7 +42,7 @@ async function tenDaysIn() {
     customer: setup.customer.id,
     items: [{ price: setup.pro.id }, { price: perCall.id }],
   });
-  const proItem = subscription.items.data.find((it) => it.price.id === setup.pro.id);
+  const proItem = subscription.items.data.find((item) => item.price.id === setup.pro.id);
   await advanceClock(stripe, setup.clock.id, T0 + 5 * DAY);
   await stripe.subscriptions.update(subscription.id, {
     items: [{ id: proItem?.id, quantity: 2 }],

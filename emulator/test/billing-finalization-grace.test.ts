@@ -78,8 +78,8 @@ it('usage for the closed period reported during the grace hour is billed on its 
   await report(100, T0 + 5 * DAY);
   await advanceClock(stripe, setup.clock.id, FEB1 + 30 * 60);
   const draft = await cycleInvoice(subscription.id);
-  const usageLine = (inv: Stripe.Invoice) =>
-    inv.lines.data.find((l) => l.pricing?.price_details?.price === perCall.id);
+  const usageLine = (invoice: Stripe.Invoice) =>
+    invoice.lines.data.find((l) => l.pricing?.price_details?.price === perCall.id);
   expect(usageLine(draft)?.quantity).toBe(100);
   expect(draft.total).toBe(1000 + 100 * 5);
 

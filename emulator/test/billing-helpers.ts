@@ -41,14 +41,14 @@ export interface Fixture {
 }
 
 /** A customer on a test clock at T0 with a default card, and two monthly prices. */
-export async function fixture(emu: TestEmulator, pm = 'pm_card_visa'): Promise<Fixture> {
-  const stripe = emu.stripe;
+export async function fixture(emulator: TestEmulator, paymentMethod = 'pm_card_visa'): Promise<Fixture> {
+  const stripe = emulator.stripe;
   const clock = await stripe.testHelpers.testClocks.create({ frozen_time: T0, name: 'billing test' });
   const customer = await stripe.customers.create({
     email: 'jenny@example.com',
     test_clock: clock.id,
-    payment_method: pm,
-    invoice_settings: { default_payment_method: pm },
+    payment_method: paymentMethod,
+    invoice_settings: { default_payment_method: paymentMethod },
   });
   const product = await stripe.products.create({ name: 'Plan' });
   const basic = await stripe.prices.create({
@@ -82,7 +82,7 @@ export async function eventsOf(stripe: Stripe, type: string): Promise<Stripe.Eve
   return out.reverse();
 }
 
-export function subIdOf(inv: Stripe.Invoice): string | null {
-  const s = inv.parent?.subscription_details?.subscription ?? null;
+export function subscriptionIdOf(invoice: Stripe.Invoice): string | null {
+  const s = invoice.parent?.subscription_details?.subscription ?? null;
   return typeof s === 'string' ? s : (s?.id ?? null);
 }

@@ -7,17 +7,17 @@ import type Stripe from 'stripe';
 import { fixture } from './billing-helpers';
 import { type TestEmulator, useEmulatorPerFile } from './core-helpers';
 
-let emu: TestEmulator;
+let emulator: TestEmulator;
 let stripe: Stripe;
 
 useEmulatorPerFile((started) => {
-  emu = started;
+  emulator = started;
   stripe = started.stripe;
 });
 
 describe('GET /v1/invoice_payments', () => {
   it('filters by payment intent, payment type and status', async () => {
-    const f = await fixture(emu);
+    const f = await fixture(emulator);
     const first = await stripe.subscriptions.create({
       customer: f.customer.id,
       items: [{ price: f.basic.id }],

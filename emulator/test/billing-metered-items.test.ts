@@ -12,11 +12,11 @@ import type Stripe from 'stripe';
 import { advanceClock, DAY, T0 } from './billing-helpers';
 import { type TestEmulator, useEmulatorPerFile } from './core-helpers';
 
-let emu: TestEmulator;
+let emulator: TestEmulator;
 let stripe: Stripe;
 
 useEmulatorPerFile((started) => {
-  emu = started;
+  emulator = started;
   stripe = started.stripe;
 });
 
@@ -85,16 +85,16 @@ function subscribeWithOverage(s: Setup): Promise<Stripe.Subscription> {
   });
 }
 
-function itemOf(sub: Stripe.Subscription, price: Stripe.Price): Stripe.SubscriptionItem {
-  return sub.items.data.find((item) => item.price.id === price.id) as Stripe.SubscriptionItem;
+function itemOf(subscription: Stripe.Subscription, price: Stripe.Price): Stripe.SubscriptionItem {
+  return subscription.items.data.find((item) => item.price.id === price.id) as Stripe.SubscriptionItem;
 }
 
 /** The subscription's invoice made for `reason` (the first one listed). */
 async function invoiceOf(
-  sub: Stripe.Subscription,
+  subscription: Stripe.Subscription,
   reason: Stripe.Invoice.BillingReason,
 ): Promise<Stripe.Invoice> {
-  return (await stripe.invoices.list({ subscription: sub.id })).data.find(
+  return (await stripe.invoices.list({ subscription: subscription.id })).data.find(
     (invoice) => invoice.billing_reason === reason,
   ) as Stripe.Invoice;
 }
@@ -136,8 +136,8 @@ it('refuses a quantity on a metered price in subscriptions, Checkout and schedul
     'line_items[1][quantity]',
     'line_items[1]',
   );
-  const sub = await subscribeWithOverage(s);
-  const schedule = await stripe.subscriptionSchedules.create({ from_subscription: sub.id });
+  const subscription = await subscribeWithOverage(s);
+  const schedule = await stripe.subscriptionSchedules.create({ from_subscription: subscription.id });
   await refused(
     stripe.subscriptionSchedules.update(schedule.id, {
       phases: [
@@ -172,37 +172,37 @@ it('a metered Checkout line item has no quantity and costs nothing up front; the
   const meteredLine = items.data.find((line) => line.price?.id === s.overage.id);
   expect(meteredLine).toMatchObject({ quantity: null, amount_total: 0 });
 
-  const completed = await emu.raw('POST', `/_emulator/checkout/sessions/${session.id}/complete`, {
+  const completed = await emulator.raw('POST', `/_emulator/checkout/sessions/${session.id}/complete`, {
     body: new URLSearchParams({ card: '4242 4242 4242 4242' }).toString(),
     auth: null,
   });
   expect(completed.status).toBe(200);
-  const sub = await stripe.subscriptions.retrieve(String(completed.json.subscription));
-  expect(sub.items.data.map((item) => [item.price.id, item.quantity ?? null])).toEqual([
+  const subscription = await stripe.subscriptions.retrieve(String(completed.json.subscription));
+  expect(subscription.items.data.map((item) => [item.price.id, item.quantity ?? null])).toEqual([
     [s.plan.id, 1],
     [s.overage.id, null],
   ]);
-  const first = await stripe.invoices.retrieve(String(sub.latest_invoice));
+  const first = await stripe.invoices.retrieve(String(subscription.latest_invoice));
   expect(first.amount_paid).toBe(1900);
 });
 
 it('bills metered usage at the renewal and never prorates a metered item on an upgrade', async () => {
   const s = await setup();
-  const sub = await subscribeWithOverage(s);
+  const subscription = await subscribeWithOverage(s);
   await advanceClock(stripe, s.clock.id, T0 + 10 * DAY);
   await report(s, 200, T0 + 5 * DAY);
-  const plan = itemOf(sub, s.plan);
-  await stripe.subscriptions.update(sub.id, {
+  const plan = itemOf(subscription, s.plan);
+  await stripe.subscriptions.update(subscription.id, {
     items: [{ id: plan.id, price: s.pro.id, quantity: 1 }],
     proration_behavior: 'always_invoice',
   });
-  const upgrade = await invoiceOf(sub, 'subscription_update');
+  const upgrade = await invoiceOf(subscription, 'subscription_update');
   // Only the licensed item is prorated; the metered one keeps counting and is billed at the renewal.
   expect(linesOf(upgrade, s.overage)).toEqual([]);
   await advanceClock(stripe, s.clock.id, T0 + 21 * DAY);
   await report(s, 50, T0 + 20 * DAY);
   await advanceClock(stripe, s.clock.id, FEB1 + 60);
-  const cycle = await invoiceOf(sub, 'subscription_cycle');
+  const cycle = await invoiceOf(subscription, 'subscription_cycle');
   expect(linesOf(cycle, s.overage).map((line) => [line.quantity, line.amount])).toEqual([[250, 250]]);
   expect(linesOf(cycle, s.pro).map((line) => line.amount)).toEqual([4900]);
   expect(cycle.amount_due).toBe(4900 + 250);
@@ -210,13 +210,13 @@ it('bills metered usage at the renewal and never prorates a metered item on an u
 
 it('removing a metered price bills its usage so far; one added mid-period bills only what follows', async () => {
   const s = await setup();
-  const sub = await subscribeWithOverage(s);
+  const subscription = await subscribeWithOverage(s);
   await advanceClock(stripe, s.clock.id, T0 + 10 * DAY);
   await report(s, 120, T0 + 3 * DAY);
-  const plan = itemOf(sub, s.plan);
-  const overage = itemOf(sub, s.overage);
+  const plan = itemOf(subscription, s.plan);
+  const overage = itemOf(subscription, s.overage);
   // A month → year change: the monthly metered price goes, the yearly one comes, the cycle restarts now.
-  const updated = await stripe.subscriptions.update(sub.id, {
+  const updated = await stripe.subscriptions.update(subscription.id, {
     items: [
       { id: plan.id, price: s.planYearly.id, quantity: 1 },
       { id: overage.id, deleted: true },
@@ -233,17 +233,20 @@ it('removing a metered price bills its usage so far; one added mid-period bills 
   // The yearly price counts only from the change: the earlier event is not billed again at its renewal.
   await advanceClock(stripe, s.clock.id, T0 + 41 * DAY);
   await report(s, 30, T0 + 40 * DAY);
-  const preview = await stripe.invoices.createPreview({ customer: s.customer.id, subscription: sub.id });
+  const preview = await stripe.invoices.createPreview({
+    customer: s.customer.id,
+    subscription: subscription.id,
+  });
   expect(linesOf(preview, s.overageYearly).map((line) => line.quantity)).toEqual([30]);
 });
 
 it('with proration_behavior=none a removed metered price bills nothing', async () => {
   const s = await setup();
-  const sub = await subscribeWithOverage(s);
+  const subscription = await subscribeWithOverage(s);
   await advanceClock(stripe, s.clock.id, T0 + 10 * DAY);
   await report(s, 120, T0 + 3 * DAY);
-  const overage = itemOf(sub, s.overage);
-  await stripe.subscriptions.update(sub.id, {
+  const overage = itemOf(subscription, s.overage);
+  await stripe.subscriptions.update(subscription.id, {
     items: [{ id: overage.id, deleted: true }],
     proration_behavior: 'none',
   });
@@ -253,8 +256,8 @@ it('with proration_behavior=none a removed metered price bills nothing', async (
 
 it('a schedule phase that drops a metered price bills its usage at the boundary, once', async () => {
   const s = await setup();
-  const sub = await subscribeWithOverage(s);
-  const schedule = await stripe.subscriptionSchedules.create({ from_subscription: sub.id });
+  const subscription = await subscribeWithOverage(s);
+  const schedule = await stripe.subscriptionSchedules.create({ from_subscription: subscription.id });
   const current = schedule.phases[0] as Stripe.SubscriptionSchedule.Phase;
   await stripe.subscriptionSchedules.update(schedule.id, {
     end_behavior: 'release',
@@ -275,10 +278,10 @@ it('a schedule phase that drops a metered price bills its usage at the boundary,
   await advanceClock(stripe, s.clock.id, T0 + 10 * DAY);
   await report(s, 75, T0 + 9 * DAY);
   await advanceClock(stripe, s.clock.id, FEB1 + 60);
-  const cycle = await invoiceOf(sub, 'subscription_cycle');
+  const cycle = await invoiceOf(subscription, 'subscription_cycle');
   expect(linesOf(cycle, s.overage).map((line) => [line.quantity, line.amount])).toEqual([[75, 75]]);
   expect(linesOf(cycle, s.pro).map((line) => line.amount)).toEqual([4900]);
   expect(cycle.amount_due).toBe(4900 + 75);
-  const after = await stripe.subscriptions.retrieve(sub.id);
+  const after = await stripe.subscriptions.retrieve(subscription.id);
   expect(after.items.data.map((item) => item.price.id)).toEqual([s.pro.id]);
 });

@@ -50,7 +50,7 @@ async function setup(tiersMode: 'graduated' | 'volume') {
     ],
     recurring: { interval: 'month', usage_type: 'metered', meter: meter.id },
   });
-  const sub = await stripe.subscriptions.create({
+  const subscription = await stripe.subscriptions.create({
     customer: customer.id,
     items: [{ price: base.id }, { price: metered.id }],
   });
@@ -68,7 +68,7 @@ async function setup(tiersMode: 'graduated' | 'volume') {
   await advanceClock(stripe, clock.id, FEB1 - 10);
   await send(7777, FEB1 + 60);
   await advanceClock(stripe, clock.id, FEB1 + 3600);
-  const invoices = await stripe.invoices.list({ subscription: sub.id });
+  const invoices = await stripe.invoices.list({ subscription: subscription.id });
   const cycle = invoices.data.find((i) => i.billing_reason === 'subscription_cycle');
   if (!cycle) throw new Error('no subscription_cycle invoice');
   return { cycle, metered, base };
@@ -128,7 +128,7 @@ it('usage during a trial is not billed, not even when reported late, at trial en
     unit_amount: 10,
     recurring: { interval: 'month', usage_type: 'metered', meter: meter.id },
   });
-  const sub = await stripe.subscriptions.create({
+  const subscription = await stripe.subscriptions.create({
     customer: customer.id,
     items: [{ price: base.id }, { price: perBuild.id }],
     trial_period_days: 14,
@@ -146,7 +146,7 @@ it('usage during a trial is not billed, not even when reported late, at trial en
   // Reported during the grace hour, timestamped in the trial.
   await report(100, trialEnd - 60);
   await advanceClock(stripe, clock.id, trialEnd + 3600);
-  const invoices = await stripe.invoices.list({ subscription: sub.id });
+  const invoices = await stripe.invoices.list({ subscription: subscription.id });
   const trialEndInvoice = invoices.data.find((i) => i.billing_reason === 'subscription_cycle');
   expect(trialEndInvoice).toMatchObject({
     status: 'paid',
@@ -164,7 +164,7 @@ it('usage during a trial is not billed, not even when reported late, at trial en
   await report(30, trialEnd + DAY);
   const renewalAt = Date.UTC(2026, 1, 15) / 1000;
   await advanceClock(stripe, clock.id, renewalAt + 3600);
-  const renewal = (await stripe.invoices.list({ subscription: sub.id })).data.find(
+  const renewal = (await stripe.invoices.list({ subscription: subscription.id })).data.find(
     (i) => i.billing_reason === 'subscription_cycle' && i.created === renewalAt,
   );
   const usage = renewal?.lines.data.find((l) => l.pricing?.price_details?.price === perBuild.id);

@@ -23,7 +23,7 @@ useEmulatorPerFile((started) => {
 const FEB1 = Date.UTC(2026, 1, 1) / 1000;
 
 async function attachedCards(customer: string): Promise<string[]> {
-  return (await stripe.customers.listPaymentMethods(customer)).data.map((pm) => pm.id);
+  return (await stripe.customers.listPaymentMethods(customer)).data.map((paymentMethod) => paymentMethod.id);
 }
 
 it('a declined confirm is a 402 carrying the intent; nothing is attached without setup_future_usage', async () => {

@@ -10,7 +10,7 @@ import { advanceClock, DAY, fixture, T0 } from './billing-helpers';
 
 let dir: string;
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'emu-billing-'));
+  dir = mkdtempSync(join(tmpdir(), 'emulator-billing-'));
 });
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
@@ -21,7 +21,7 @@ it('renews after a restart with the same data file', async () => {
   const first = await startTestEmulator({ dataFile });
   const f = await fixture(first);
   await first.control('/_emulator/billing/config', { retry_schedule: [3600], final_status: 'unpaid' });
-  const sub = await first.stripe.subscriptions.create({
+  const subscription = await first.stripe.subscriptions.create({
     customer: f.customer.id,
     items: [{ price: f.basic.id }],
     trial_period_days: 5,
@@ -30,12 +30,12 @@ it('renews after a restart with the same data file', async () => {
 
   const second = await startTestEmulator({ dataFile });
   try {
-    const cfg = await second.control('/_emulator/billing/config', {}, 'GET');
-    expect(cfg).toMatchObject({ retrySchedule: [3600], finalStatus: 'unpaid' });
+    const config = await second.control('/_emulator/billing/config', {}, 'GET');
+    expect(config).toMatchObject({ retrySchedule: [3600], finalStatus: 'unpaid' });
     await advanceClock(second.stripe, f.clock.id, T0 + 6 * DAY);
-    const s = await second.stripe.subscriptions.retrieve(sub.id);
+    const s = await second.stripe.subscriptions.retrieve(subscription.id);
     expect(s.status).toBe('active');
-    const invoices = await second.stripe.invoices.list({ subscription: sub.id });
+    const invoices = await second.stripe.invoices.list({ subscription: subscription.id });
     expect(invoices.data.map((i) => i.number?.slice(-4)).sort()).toEqual(['0001', '0002']);
     // trial_will_end was sent once, before the restart window closed (2 days in).
     const twe = await second.stripe.events.list({ type: 'customer.subscription.trial_will_end' });

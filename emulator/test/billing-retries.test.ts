@@ -8,11 +8,11 @@ import type Stripe from 'stripe';
 import { type TestEmulator, useEmulatorPerFile } from './core-helpers';
 import { advanceClock, DAY, eventsOf, eventTypes, fixture, GRACE, T0 } from './billing-helpers';
 
-let emu: TestEmulator;
+let emulator: TestEmulator;
 let stripe: Stripe;
 
 useEmulatorPerFile((started) => {
-  emu = started;
+  emulator = started;
   stripe = started.stripe;
 });
 
@@ -21,29 +21,29 @@ const FEB1 = Date.UTC(2026, 1, 1) / 1000;
 const CHARGED = FEB1 + GRACE;
 
 /** An active subscription whose card starts failing after the first (trial) invoice. */
-async function failingRenewal(): Promise<{ sub: Stripe.Subscription; clock: string }> {
-  const f = await fixture(emu, 'pm_card_chargeCustomerFail');
+async function failingRenewal(): Promise<{ subscription: Stripe.Subscription; clock: string }> {
+  const f = await fixture(emulator, 'pm_card_chargeCustomerFail');
   // A 31-day trial: the $0 invoice needs no charge, so the first charge is the renewal on Feb 1.
-  const sub = await stripe.subscriptions.create({
+  const subscription = await stripe.subscriptions.create({
     customer: f.customer.id,
     items: [{ price: f.basic.id }],
     trial_end: FEB1,
   });
-  expect(sub.status).toBe('trialing');
-  return { sub, clock: f.clock.id };
+  expect(subscription.status).toBe('trialing');
+  return { subscription, clock: f.clock.id };
 }
 
 describe.each(['unpaid', 'canceled'] as const)('retries ending %s', (finalStatus) => {
   it('goes past_due, retries on the schedule and ends as configured', async () => {
-    const cfg = await emu.control('/_emulator/billing/config', {
+    const config = await emulator.control('/_emulator/billing/config', {
       retry_schedule: [DAY, 2 * DAY],
       final_status: finalStatus,
     });
-    expect(cfg).toMatchObject({ retrySchedule: [DAY, 2 * DAY], finalStatus });
-    const { sub, clock } = await failingRenewal();
+    expect(config).toMatchObject({ retrySchedule: [DAY, 2 * DAY], finalStatus });
+    const { subscription, clock } = await failingRenewal();
 
     await advanceClock(stripe, clock, CHARGED + 60);
-    const due = await stripe.subscriptions.retrieve(sub.id);
+    const due = await stripe.subscriptions.retrieve(subscription.id);
     expect(due.status).toBe('past_due');
     const failed = await eventsOf(stripe, 'invoice.payment_failed');
     expect(failed).toHaveLength(1);
@@ -73,13 +73,13 @@ describe.each(['unpaid', 'canceled'] as const)('retries ending %s', (finalStatus
     expect(second).toHaveLength(2);
     expect((second[1].data.object as Stripe.Invoice).attempt_count).toBe(2);
     expect((second[1].data.object as Stripe.Invoice).next_payment_attempt).toBe(CHARGED + 3 * DAY);
-    expect((await stripe.subscriptions.retrieve(sub.id)).status).toBe('past_due');
+    expect((await stripe.subscriptions.retrieve(subscription.id)).status).toBe('past_due');
 
     await advanceClock(stripe, clock, CHARGED + 3 * DAY + 60);
     const third = await eventsOf(stripe, 'invoice.payment_failed');
     expect(third).toHaveLength(3);
     expect((third[2].data.object as Stripe.Invoice).next_payment_attempt).toBeNull();
-    const end = await stripe.subscriptions.retrieve(sub.id);
+    const end = await stripe.subscriptions.retrieve(subscription.id);
     expect(end.status).toBe(finalStatus);
     if (finalStatus === 'canceled') {
       expect(await eventsOf(stripe, 'customer.subscription.deleted')).toHaveLength(1);
@@ -93,26 +93,28 @@ describe.each(['unpaid', 'canceled'] as const)('retries ending %s', (finalStatus
 });
 
 it('a successful retry after updating the card makes the subscription active again', async () => {
-  await emu.control('/_emulator/billing/config', { retry_schedule: [DAY], final_status: 'unpaid' });
-  const { sub, clock } = await failingRenewal();
+  await emulator.control('/_emulator/billing/config', { retry_schedule: [DAY], final_status: 'unpaid' });
+  const { subscription, clock } = await failingRenewal();
   await advanceClock(stripe, clock, CHARGED + 60);
-  expect((await stripe.subscriptions.retrieve(sub.id)).status).toBe('past_due');
-  const pm = await stripe.paymentMethods.attach('pm_card_visa', { customer: String(sub.customer) });
-  await stripe.subscriptions.update(sub.id, { default_payment_method: pm.id });
+  expect((await stripe.subscriptions.retrieve(subscription.id)).status).toBe('past_due');
+  const paymentMethod = await stripe.paymentMethods.attach('pm_card_visa', {
+    customer: String(subscription.customer),
+  });
+  await stripe.subscriptions.update(subscription.id, { default_payment_method: paymentMethod.id });
   await advanceClock(stripe, clock, CHARGED + DAY + 60);
-  expect((await stripe.subscriptions.retrieve(sub.id)).status).toBe('active');
-  const inv = (await stripe.invoices.list({ subscription: sub.id, status: 'paid' })).data.find(
+  expect((await stripe.subscriptions.retrieve(subscription.id)).status).toBe('active');
+  const invoice = (await stripe.invoices.list({ subscription: subscription.id, status: 'paid' })).data.find(
     (i) => i.billing_reason === 'subscription_cycle',
   );
-  expect(inv?.attempt_count).toBe(2);
+  expect(invoice?.attempt_count).toBe(2);
 });
 
 it('the default schedule makes 8 tries within two weeks', async () => {
-  await emu.control('/_emulator/billing/config', { reset: true });
-  const { sub, clock } = await failingRenewal();
+  await emulator.control('/_emulator/billing/config', { reset: true });
+  const { subscription, clock } = await failingRenewal();
   await advanceClock(stripe, clock, FEB1 + 14 * DAY);
   expect(await eventsOf(stripe, 'invoice.payment_failed')).toHaveLength(8);
-  expect((await stripe.subscriptions.retrieve(sub.id)).status).toBe('canceled');
+  expect((await stripe.subscriptions.retrieve(subscription.id)).status).toBe('canceled');
 });
 
 it('the emulator-wide clock runs renewals for customers without a test clock', async () => {
@@ -127,9 +129,12 @@ it('the emulator-wide clock runs renewals for customers without a test clock', a
     unit_amount: 100,
     recurring: { interval: 'day' },
   });
-  const sub = await stripe.subscriptions.create({ customer: customer.id, items: [{ price: price.id }] });
-  await emu.control('/_emulator/clock/advance', { seconds: 3 * DAY + GRACE + 60 });
-  const invoices = await stripe.invoices.list({ subscription: sub.id });
+  const subscription = await stripe.subscriptions.create({
+    customer: customer.id,
+    items: [{ price: price.id }],
+  });
+  await emulator.control('/_emulator/clock/advance', { seconds: 3 * DAY + GRACE + 60 });
+  const invoices = await stripe.invoices.list({ subscription: subscription.id });
   expect(invoices.data).toHaveLength(4);
   expect(invoices.data.every((i) => i.status === 'paid')).toBe(true);
   void T0;

@@ -20,13 +20,13 @@ if (!haveChromium && process.env.CI !== 'true') {
 }
 const maybe = haveChromium || process.env.CI === 'true' ? test : test.skip;
 
-let emu: TestEmulator;
+let emulator: TestEmulator;
 let browser: Browser | undefined;
 let app: http.Server;
 let appUrl = '';
 
 beforeAll(async () => {
-  emu = await startTestEmulator();
+  emulator = await startTestEmulator();
   // The "merchant app": serves the success and cancel pages the browser is redirected to.
   app = http.createServer((req, res) => {
     res.writeHead(200, { 'Content-Type': 'text/html' });
@@ -37,7 +37,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await browser?.close();
-  await emu.close();
+  await emulator.close();
   await new Promise<void>((r) => app.close(() => r()));
 });
 
@@ -58,7 +58,7 @@ maybe(
       ],
       timeout: 30000,
     });
-    const stripe: Stripe = emu.stripe;
+    const stripe: Stripe = emulator.stripe;
     const product = await stripe.products.create({ name: 'Pro' });
     const price = await stripe.prices.create({
       product: product.id,
@@ -88,8 +88,8 @@ maybe(
 
     const done = await stripe.checkout.sessions.retrieve(session.id, { expand: ['subscription'] });
     expect(done.status).toBe('complete');
-    const sub = done.subscription as Stripe.Subscription;
-    expect(sub.status).toBe('active');
+    const subscription = done.subscription as Stripe.Subscription;
+    expect(subscription.status).toBe('active');
     const customer = (await stripe.customers.retrieve(String(done.customer))) as Stripe.Customer;
     expect(customer.email).toBe('browser@example.com');
   },

@@ -6,19 +6,19 @@ import type Stripe from 'stripe';
 import { startTestEmulator, type TestEmulator } from './core-helpers';
 import { eventTypes } from './billing-helpers';
 
-let emu: TestEmulator;
+let emulator: TestEmulator;
 let stripe: Stripe;
 let monthly: Stripe.Price;
 
 beforeAll(async () => {
-  emu = await startTestEmulator();
-  stripe = emu.stripe;
+  emulator = await startTestEmulator();
+  stripe = emulator.stripe;
 });
 afterAll(async () => {
-  await emu.close();
+  await emulator.close();
 });
 beforeEach(async () => {
-  await emu.control('/_emulator/reset');
+  await emulator.control('/_emulator/reset');
   const product = await stripe.products.create({ name: 'Team' });
   monthly = await stripe.prices.create({
     product: product.id,
@@ -29,7 +29,7 @@ beforeEach(async () => {
 });
 
 async function complete(id: string, card: string, email?: string) {
-  return emu.raw('POST', `/_emulator/checkout/sessions/${id}/complete`, {
+  return emulator.raw('POST', `/_emulator/checkout/sessions/${id}/complete`, {
     body: new URLSearchParams({ card, ...(email ? { email } : {}) }).toString(),
     auth: null,
   });
@@ -47,7 +47,7 @@ it('subscription mode: customer, subscription, paid invoice, events in order, co
     cancel_url: 'https://app.example/cancel',
   });
   expect(session.status).toBe('open');
-  expect(session.url).toMatch(new RegExp(`^${emu.url}/checkout/pay/cs_test_`));
+  expect(session.url).toMatch(new RegExp(`^${emulator.url}/checkout/pay/cs_test_`));
   expect(session.amount_total).toBe(3000);
   const lines = await stripe.checkout.sessions.listLineItems(session.id);
   expect(lines.data[0].quantity).toBe(2);
@@ -58,14 +58,14 @@ it('subscription mode: customer, subscription, paid invoice, events in order, co
   expect(done.status).toBe('complete');
   expect(done.payment_status).toBe('paid');
   expect(done.client_reference_id).toBe('user_42');
-  const sub = done.subscription as Stripe.Subscription;
-  expect(sub.status).toBe('active');
-  expect(sub.metadata).toEqual({ source: 'checkout' });
-  expect(sub.items.data[0].quantity).toBe(2);
+  const subscription = done.subscription as Stripe.Subscription;
+  expect(subscription.status).toBe('active');
+  expect(subscription.metadata).toEqual({ source: 'checkout' });
+  expect(subscription.items.data[0].quantity).toBe(2);
   const customer = await stripe.customers.retrieve(String(done.customer));
   expect((customer as Stripe.Customer).email).toBe('buyer@example.com');
-  const inv = await stripe.invoices.retrieve(String(done.invoice));
-  expect(inv.amount_paid).toBe(3000);
+  const invoice = await stripe.invoices.retrieve(String(done.invoice));
+  expect(invoice.amount_paid).toBe(3000);
 
   const types = await eventTypes(stripe, (e) => !['product.created', 'price.created'].includes(e.type));
   expect(types).toEqual([
@@ -179,9 +179,9 @@ it('one-time prices in subscription mode are billed once on the first invoice', 
   expect(s.amount_total).toBe(6500);
   expect((await complete(s.id, '4242424242424242', 'fee@example.com')).status).toBe(200);
   const done = await stripe.checkout.sessions.retrieve(s.id);
-  const inv = await stripe.invoices.retrieve(String(done.invoice));
-  expect(inv.amount_paid).toBe(6500);
-  expect(inv.lines.data).toHaveLength(2);
+  const invoice = await stripe.invoices.retrieve(String(done.invoice));
+  expect(invoice.amount_paid).toBe(6500);
+  expect(invoice.lines.data).toHaveLength(2);
   await expect(
     stripe.checkout.sessions.create({
       mode: 'subscription',
@@ -197,9 +197,9 @@ it('an open session expires when the clock passes expires_at', async () => {
     line_items: [{ price: monthly.id, quantity: 1 }],
     success_url: 'https://app.example/ok',
   });
-  await emu.control('/_emulator/clock/advance', { seconds: 23 * 3600 });
+  await emulator.control('/_emulator/clock/advance', { seconds: 23 * 3600 });
   expect((await stripe.checkout.sessions.retrieve(s.id)).status).toBe('open');
-  await emu.control('/_emulator/clock/advance', { seconds: 2 * 3600 });
+  await emulator.control('/_emulator/clock/advance', { seconds: 2 * 3600 });
   const after = await stripe.checkout.sessions.retrieve(s.id);
   expect(after.status).toBe('expired');
   expect(after.url).toBeNull();

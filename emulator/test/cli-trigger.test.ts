@@ -185,7 +185,7 @@ function runCli(args: string[], home: string): Promise<{ code: number | null; ou
   });
 }
 
-let emu: TestEmulator;
+let emulator: TestEmulator;
 let rx: Receiver;
 let secret = '';
 let home: string;
@@ -193,18 +193,18 @@ let home: string;
 beforeAll(async () => {
   expect(existsSync(CLI)).toBe(true);
   home = mkdtempSync(join(tmpdir(), 'stripe-cli-home-'));
-  emu = await startTestEmulator();
+  emulator = await startTestEmulator();
   rx = await startReceiver(() => secret);
 });
 afterAll(async () => {
-  await emu.close();
+  await emulator.close();
   await rx.close();
   rmSync(home, { recursive: true, force: true });
 });
 beforeEach(async () => {
-  await emu.control('/_emulator/reset');
+  await emulator.control('/_emulator/reset');
   rx.received.length = 0;
-  const we = await emu.stripe.webhookEndpoints.create({ url: rx.url, enabled_events: ['*'] });
+  const we = await emulator.stripe.webhookEndpoints.create({ url: rx.url, enabled_events: ['*'] });
   secret = we.secret ?? '';
 });
 
@@ -214,12 +214,12 @@ describe.each(TRIGGERS)('stripe trigger $event', (t) => {
     async () => {
       expect(t.needs.filter(([method, path]) => router.match(method, path).kind !== 'found')).toEqual([]);
       const { code, out } = await runCli(
-        ['trigger', t.event, '--api-key', CLI_KEY, '--api-base', emu.url],
+        ['trigger', t.event, '--api-key', CLI_KEY, '--api-base', emulator.url],
         home,
       );
       expect({ code, out }).toMatchObject({ code: 0 });
       expect(out).toMatch(/Trigger succeeded/);
-      await emu.flush();
+      await emulator.flush();
       expect(rx.rejected).toEqual([]);
       const types = rx.received.map((r) => r.event.type);
       for (const e of [t.event, ...t.expect]) expect(types).toContain(e);
@@ -230,7 +230,7 @@ describe.each(TRIGGERS)('stripe trigger $event', (t) => {
 
 test('the CLI is refused without a valid key (no hang, non-zero exit)', async () => {
   const { code, out } = await runCli(
-    ['trigger', 'customer.created', '--api-key', 'sk_live_bad_key_000', '--api-base', emu.url],
+    ['trigger', 'customer.created', '--api-key', 'sk_live_bad_key_000', '--api-base', emulator.url],
     home,
   );
   expect(code).not.toBe(0);

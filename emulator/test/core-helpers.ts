@@ -14,7 +14,7 @@ export interface TestEmulator extends RunningEmulator {
   raw(
     method: string,
     path: string,
-    opts?: { body?: string; headers?: Record<string, string>; auth?: string | null },
+    options?: { body?: string; headers?: Record<string, string>; auth?: string | null },
   ): Promise<{ status: number; headers: Headers; json: Record<string, unknown> }>;
   /** POST a JSON body to an `/_emulator/...` control. */
   control(path: string, body?: Record<string, unknown>, method?: string): Promise<Record<string, unknown>>;
@@ -22,8 +22,8 @@ export interface TestEmulator extends RunningEmulator {
   flush(timeoutMs?: number): Promise<void>;
 }
 
-export async function startTestEmulator(opts: StartOptions = {}): Promise<TestEmulator> {
-  const running = await startEmulator({ port: 0, ...opts });
+export async function startTestEmulator(options: StartOptions = {}): Promise<TestEmulator> {
+  const running = await startEmulator({ port: 0, ...options });
   const client = (config: Stripe.StripeConfig = {}, key = API_KEY): Stripe =>
     new Stripe(key, { host: '127.0.0.1', port: running.port, protocol: 'http', ...config });
   const raw: TestEmulator['raw'] = async (method, path, o = {}) => {
@@ -147,7 +147,7 @@ export async function startReceiver(secret: () => string): Promise<Receiver> {
 
 /**
  * One emulator for the whole test file, reset before every test and closed after the file. `onStart` receives
- * it (files keep their own `emu` and `stripe` variables).
+ * it (files keep their own `emulator` and `stripe` variables).
  */
 export function useEmulatorPerFile(onStart: (emulator: TestEmulator) => void): void {
   let running: TestEmulator | undefined;

@@ -8,11 +8,11 @@ import Stripe from 'stripe';
 import { WEBHOOK_EVENT_TYPES } from '../src/resources/webhook-event-types';
 import { type TestEmulator, useEmulatorPerFile } from './core-helpers';
 
-let emu: TestEmulator;
+let emulator: TestEmulator;
 let stripe: Stripe;
 
 useEmulatorPerFile((started) => {
-  emu = started;
+  emulator = started;
   stripe = started.stripe;
 });
 
@@ -62,7 +62,7 @@ describe('parameter_invalid_integer', () => {
     ],
     ['POST', '/v1/payment_intents', 'amount', '1e3', 'currency=usd&amount=1e3'],
   ])('%s %s: 400 parameter_invalid_integer on %s', async (method, path, param, value, body) => {
-    const r = await emu.raw(method, path, body === null ? {} : { body });
+    const r = await emulator.raw(method, path, body === null ? {} : { body });
     expect(r.status).toBe(400);
     expect(r.json.error).toEqual({
       type: 'invalid_request_error',
@@ -79,14 +79,14 @@ describe('parameter_invalid_integer', () => {
       payment_method: 'pm_card_visa',
       invoice_settings: { default_payment_method: 'pm_card_visa' },
     });
-    const quantity = await emu.raw('POST', '/v1/subscriptions', {
+    const quantity = await emulator.raw('POST', '/v1/subscriptions', {
       body: `customer=${customer.id}&items[0][price]=${price.id}&items[0][quantity]=2.5`,
     });
     expect(quantity.json.error).toMatchObject({
       code: 'parameter_invalid_integer',
       param: 'items[0][quantity]',
     });
-    const trial = await emu.raw('POST', '/v1/subscriptions', {
+    const trial = await emulator.raw('POST', '/v1/subscriptions', {
       body: `customer=${customer.id}&items[0][price]=${price.id}&trial_end=tomorrow`,
     });
     expect(trial.json.error).toMatchObject({
@@ -94,7 +94,7 @@ describe('parameter_invalid_integer', () => {
       param: 'trial_end',
       message: 'Invalid integer: tomorrow',
     });
-    const phase = await emu.raw('POST', '/v1/subscription_schedules', {
+    const phase = await emulator.raw('POST', '/v1/subscription_schedules', {
       body: `customer=${customer.id}&start_date=now&phases[0][items][0][price]=${price.id}&phases[0][end_date]=soon`,
     });
     expect(phase.json.error).toMatchObject({
@@ -103,12 +103,12 @@ describe('parameter_invalid_integer', () => {
     });
     expect((await stripe.subscriptions.list({ customer: customer.id })).data).toEqual([]);
 
-    const sub = await stripe.subscriptions.create({
+    const subscription = await stripe.subscriptions.create({
       customer: customer.id,
       items: [{ price: price.id }],
       trial_end: 'now',
     });
-    expect(sub.status).toBe('active');
+    expect(subscription.status).toBe('active');
   });
 });
 
@@ -138,7 +138,7 @@ describe('webhook endpoint enabled_events', () => {
   });
 
   test('prefix patterns are not event types; updates are checked too and change nothing when refused', async () => {
-    const prefix = await emu.raw('POST', '/v1/webhook_endpoints', {
+    const prefix = await emulator.raw('POST', '/v1/webhook_endpoints', {
       body: 'url=https://example.com/hook&enabled_events[0]=customer.*',
     });
     expect(prefix.status).toBe(400);
@@ -147,7 +147,7 @@ describe('webhook endpoint enabled_events', () => {
       url: 'https://example.com/hook',
       enabled_events: ['*'],
     });
-    const refused = await emu.raw('POST', `/v1/webhook_endpoints/${we.id}`, {
+    const refused = await emulator.raw('POST', `/v1/webhook_endpoints/${we.id}`, {
       body: 'enabled_events[0]=customer.updated&enabled_events[1]=customer.upgraded',
     });
     expect(refused.status).toBe(400);

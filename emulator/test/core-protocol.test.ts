@@ -14,29 +14,29 @@ const probe: ResourceModule = {
     {
       method: 'POST',
       path: '/v1/test_probe',
-      handler: async ({ p }) => {
+      handler: async ({ input }) => {
         started();
         await new Promise<void>((r) => {
           release = r;
         });
-        return { id: 'probe', object: 'probe', value: p.str('value') ?? null };
+        return { id: 'probe', object: 'probe', value: input.str('value') ?? null };
       },
     },
   ],
 };
 
-let emu: TestEmulator;
+let emulator: TestEmulator;
 let stripe: Stripe;
 
 beforeAll(async () => {
-  emu = await startTestEmulator({ extraModules: [probe] });
-  stripe = emu.stripe;
+  emulator = await startTestEmulator({ extraModules: [probe] });
+  stripe = emulator.stripe;
 });
 afterAll(async () => {
-  await emu.close();
+  await emulator.close();
 });
 beforeEach(async () => {
-  await emu.control('/_emulator/reset');
+  await emulator.control('/_emulator/reset');
 });
 
 describe('form encoding', () => {
@@ -82,7 +82,7 @@ describe('form encoding', () => {
 
 describe('auth, headers and errors', () => {
   test('missing key: 401 with Stripe error shape', async () => {
-    const r = await emu.raw('GET', '/v1/customers', { auth: null });
+    const r = await emulator.raw('GET', '/v1/customers', { auth: null });
     expect(r.status).toBe(401);
     const err = r.json.error as Record<string, unknown>;
     expect(err.type).toBe('invalid_request_error');
@@ -90,21 +90,23 @@ describe('auth, headers and errors', () => {
   });
 
   test('invalid key: 401 and the SDK raises StripeAuthenticationError', async () => {
-    const bad = emu.client({}, 'sk_live_abcdefghijklmnop');
+    const bad = emulator.client({}, 'sk_live_abcdefghijklmnop');
     await expect(bad.customers.list()).rejects.toBeInstanceOf(Stripe.errors.StripeAuthenticationError);
-    const short = await emu.raw('GET', '/v1/customers', { auth: 'Bearer sk_test_1' });
+    const short = await emulator.raw('GET', '/v1/customers', { auth: 'Bearer sk_test_1' });
     expect(short.status).toBe(401);
   });
 
   test('basic auth with the key as user name is accepted', async () => {
     const basic = `Basic ${Buffer.from(`${API_KEY}:`).toString('base64')}`;
-    const r = await emu.raw('GET', '/v1/customers', { auth: basic });
+    const r = await emulator.raw('GET', '/v1/customers', { auth: basic });
     expect(r.status).toBe(200);
     expect(r.json.object).toBe('list');
   });
 
   test('Request-Id and Stripe-Version headers', async () => {
-    const r = await emu.raw('GET', '/v1/customers', { headers: { 'Stripe-Version': '2026-10-28.endive' } });
+    const r = await emulator.raw('GET', '/v1/customers', {
+      headers: { 'Stripe-Version': '2026-10-28.endive' },
+    });
     expect(r.headers.get('request-id')).toMatch(/^req_[0-9A-Za-z]{14}$/);
     expect(r.headers.get('stripe-version')).toBe('2026-10-28.endive');
     const c = await stripe.customers.create({});
@@ -131,7 +133,7 @@ describe('auth, headers and errors', () => {
   });
 
   test('unknown URL: 404 Unrecognized request URL', async () => {
-    const r = await emu.raw('GET', '/v1/nope');
+    const r = await emulator.raw('GET', '/v1/nope');
     expect(r.status).toBe(404);
     expect(String((r.json.error as Record<string, unknown>).message)).toMatch(
       /Unrecognized request URL \(GET: \/v1\/nope\)/,
@@ -162,12 +164,12 @@ describe('idempotency', () => {
     const isStarted = new Promise<void>((r) => {
       started = r;
     });
-    const first = emu.raw('POST', '/v1/test_probe', {
+    const first = emulator.raw('POST', '/v1/test_probe', {
       body: 'value=a',
       headers: { 'Idempotency-Key': 'k-3' },
     });
     await isStarted;
-    const second = await emu.raw('POST', '/v1/test_probe', {
+    const second = await emulator.raw('POST', '/v1/test_probe', {
       body: 'value=a',
       headers: { 'Idempotency-Key': 'k-3' },
     });
@@ -175,7 +177,7 @@ describe('idempotency', () => {
     expect((second.json.error as Record<string, unknown>).type).toBe('idempotency_error');
     release();
     expect((await first).status).toBe(200);
-    const replay = await emu.raw('POST', '/v1/test_probe', {
+    const replay = await emulator.raw('POST', '/v1/test_probe', {
       body: 'value=a',
       headers: { 'Idempotency-Key': 'k-3' },
     });
@@ -184,9 +186,9 @@ describe('idempotency', () => {
   });
 
   test('GET requests ignore idempotency keys', async () => {
-    const r1 = await emu.raw('GET', '/v1/customers', { headers: { 'Idempotency-Key': 'k-4' } });
+    const r1 = await emulator.raw('GET', '/v1/customers', { headers: { 'Idempotency-Key': 'k-4' } });
     await stripe.customers.create({});
-    const r2 = await emu.raw('GET', '/v1/customers', { headers: { 'Idempotency-Key': 'k-4' } });
+    const r2 = await emulator.raw('GET', '/v1/customers', { headers: { 'Idempotency-Key': 'k-4' } });
     expect((r1.json.data as unknown[]).length).toBe(0);
     expect((r2.json.data as unknown[]).length).toBe(1);
     expect(r2.headers.get('idempotent-replayed')).toBeNull();
@@ -271,9 +273,10 @@ describe('expand', () => {
     const got = await stripe.customers.retrieve(c.id, {
       expand: ['invoice_settings.default_payment_method'],
     });
-    const pm = (got as Stripe.Customer).invoice_settings.default_payment_method as Stripe.PaymentMethod;
-    expect(pm.object).toBe('payment_method');
-    expect(pm.card?.last4).toBe('4242');
+    const paymentMethod = (got as Stripe.Customer).invoice_settings
+      .default_payment_method as Stripe.PaymentMethod;
+    expect(paymentMethod.object).toBe('payment_method');
+    expect(paymentMethod.card?.last4).toBe('4242');
     const list = await stripe.paymentMethods.list({ customer: c.id, expand: ['data.customer'] });
     expect((list.data[0].customer as Stripe.Customer).email).toBe('exp@x.test');
     const nested = await stripe.paymentMethods.list({
@@ -282,7 +285,7 @@ describe('expand', () => {
     });
     const inner = (nested.data[0].customer as Stripe.Customer).invoice_settings
       .default_payment_method as Stripe.PaymentMethod;
-    expect(inner.id).toBe(pm.id);
+    expect(inner.id).toBe(paymentMethod.id);
   });
 
   test('price tiers only when expanded; expanding an unknown field is a 400', async () => {
@@ -343,18 +346,18 @@ describe('search', () => {
 
 describe('faults', () => {
   afterEach(async () => {
-    await emu.control('/_emulator/faults', {}, 'DELETE');
+    await emulator.control('/_emulator/faults', {}, 'DELETE');
   });
 
   test('one 500: the SDK retry succeeds; without retries it fails with api_error', async () => {
-    await emu.control('/_emulator/faults', { status: 500, count: 1 });
-    const retrying = emu.client({ maxNetworkRetries: 1 });
+    await emulator.control('/_emulator/faults', { status: 500, count: 1 });
+    const retrying = emulator.client({ maxNetworkRetries: 1 });
     const c = await retrying.customers.create({ email: 'retry@x.test' });
     expect(c.email).toBe('retry@x.test');
     // The retry carried the same idempotency key: exactly one customer exists.
     expect((await stripe.customers.list({ email: 'retry@x.test' })).data).toHaveLength(1);
-    await emu.control('/_emulator/faults', { status: 500, count: 1 });
-    const err = await emu
+    await emulator.control('/_emulator/faults', { status: 500, count: 1 });
+    const err = await emulator
       .client({ maxNetworkRetries: 0 })
       .customers.list()
       .catch((e: unknown) => e);
@@ -363,8 +366,13 @@ describe('faults', () => {
   });
 
   test('a rule with a method fails only that method: the create, not the list at the same path', async () => {
-    await emu.control('/_emulator/faults', { status: 500, count: 1, path: '/v1/customers', method: 'post' });
-    const noRetry = emu.client({ maxNetworkRetries: 0 });
+    await emulator.control('/_emulator/faults', {
+      status: 500,
+      count: 1,
+      path: '/v1/customers',
+      method: 'post',
+    });
+    const noRetry = emulator.client({ maxNetworkRetries: 0 });
     expect((await noRetry.customers.list()).object).toBe('list');
     const err = await noRetry.customers.create({ email: 'method@x.test' }).catch((e: unknown) => e);
     expect((err as Stripe.errors.StripeError).statusCode).toBe(500);
@@ -372,8 +380,8 @@ describe('faults', () => {
   });
 
   test('429 rate_limit surfaces as StripeRateLimitError', async () => {
-    await emu.control('/_emulator/faults', { status: 429, count: 1 });
-    const err = await emu
+    await emulator.control('/_emulator/faults', { status: 429, count: 1 });
+    const err = await emulator
       .client({ maxNetworkRetries: 0 })
       .customers.list()
       .catch((e: unknown) => e);
@@ -383,22 +391,22 @@ describe('faults', () => {
   });
 
   test('timeout holds the request; the SDK times out, and its retry succeeds', async () => {
-    await emu.control('/_emulator/faults', { status: 'timeout', count: 1, timeout_ms: 3000 });
-    const noRetry = emu.client({ maxNetworkRetries: 0, timeout: 300 });
+    await emulator.control('/_emulator/faults', { status: 'timeout', count: 1, timeout_ms: 3000 });
+    const noRetry = emulator.client({ maxNetworkRetries: 0, timeout: 300 });
     const err = await noRetry.customers.list().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Stripe.errors.StripeConnectionError);
-    await emu.control('/_emulator/faults', { status: 'timeout', count: 1, timeout_ms: 3000 });
-    const retry = emu.client({ maxNetworkRetries: 1, timeout: 300 });
+    await emulator.control('/_emulator/faults', { status: 'timeout', count: 1, timeout_ms: 3000 });
+    const retry = emulator.client({ maxNetworkRetries: 1, timeout: 300 });
     expect((await retry.customers.list()).object).toBe('list');
   });
 
   test('path prefix and rate', async () => {
-    await emu.control('/_emulator/faults', { status: 500, rate: 1, path: '/v1/products' });
-    const client = emu.client({ maxNetworkRetries: 0 });
+    await emulator.control('/_emulator/faults', { status: 500, rate: 1, path: '/v1/products' });
+    const client = emulator.client({ maxNetworkRetries: 0 });
     expect((await client.customers.list()).object).toBe('list');
     await expect(client.products.list()).rejects.toBeInstanceOf(Stripe.errors.StripeAPIError);
     await expect(client.products.list()).rejects.toBeInstanceOf(Stripe.errors.StripeAPIError);
-    await emu.control('/_emulator/faults', {}, 'DELETE');
+    await emulator.control('/_emulator/faults', {}, 'DELETE');
     expect((await client.products.list()).object).toBe('list');
   });
 });
@@ -425,25 +433,25 @@ describe('events from API requests', () => {
 
 describe('clock and reset', () => {
   test('advancing moves now() and runs registered runners', async () => {
-    const before = emu.emulator.now();
+    const before = emulator.emulator.now();
     const windows: { from: number; to: number }[] = [];
-    emu.emulator.onTimeAdvance((w) => {
+    emulator.emulator.onTimeAdvance((w) => {
       windows.push(w);
     });
-    const r = await emu.control('/_emulator/clock/advance', { seconds: 86400 });
+    const r = await emulator.control('/_emulator/clock/advance', { seconds: 86400 });
     expect(Number(r.now)).toBeGreaterThanOrEqual(before + 86400);
     expect(windows).toHaveLength(1);
     expect(windows[0].to - windows[0].from).toBeGreaterThanOrEqual(86400);
     const c = await stripe.customers.create({});
     expect(c.created).toBeGreaterThanOrEqual(before + 86400);
-    await expect(emu.control('/_emulator/clock/advance', { to: before })).rejects.toThrow(/forward/);
+    await expect(emulator.control('/_emulator/clock/advance', { to: before })).rejects.toThrow(/forward/);
   });
 
   test('reset empties the store and the clock offset', async () => {
     await stripe.customers.create({});
-    await emu.control('/_emulator/clock/advance', { seconds: 100 });
-    await emu.control('/_emulator/reset');
+    await emulator.control('/_emulator/clock/advance', { seconds: 100 });
+    await emulator.control('/_emulator/reset');
     expect((await stripe.customers.list()).data).toHaveLength(0);
-    expect(emu.emulator.clock.offset).toBe(0);
+    expect(emulator.emulator.clock.offset).toBe(0);
   });
 });

@@ -94,16 +94,12 @@ test('CLI flags and env', () => {
   expect(() => parseArgs(['--port', 'abc'], {})).toThrow(/invalid --port/);
 });
 
-test('`npm run emulator` entry point: starts, serves, saves --data on SIGTERM', async () => {
+test('`npx stripe-emulator` entry point: starts, serves, saves --data on SIGTERM', async () => {
   const file = join(dir, 'cli.json');
-  const root = join(__dirname, '../..');
   const child = spawn(
     process.execPath,
-    ['-r', '@swc-node/register', 'emulator/src/cli.ts', '--port', '0', '--data', file],
-    {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
+    [join(__dirname, '../bin/stripe-emulator.js'), '--port', '0', '--data', file],
+    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   try {
     const url = await new Promise<string>((resolve, reject) => {

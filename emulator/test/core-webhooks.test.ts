@@ -5,21 +5,21 @@
 import type Stripe from 'stripe';
 import { type Receiver, startReceiver, startTestEmulator, type TestEmulator } from './core-helpers';
 
-let emu: TestEmulator;
+let emulator: TestEmulator;
 let stripe: Stripe;
 let rx: Receiver;
 let secret = '';
 
 beforeAll(async () => {
-  emu = await startTestEmulator();
-  stripe = emu.stripe;
+  emulator = await startTestEmulator();
+  stripe = emulator.stripe;
 });
 afterAll(async () => {
-  await emu.close();
+  await emulator.close();
 });
 beforeEach(async () => {
-  await emu.control('/_emulator/reset');
-  await emu.control('/_emulator/webhooks/mode', { reset: true, retry_schedule_ms: ['50', '50', '50'] });
+  await emulator.control('/_emulator/reset');
+  await emulator.control('/_emulator/webhooks/mode', { reset: true, retry_schedule_ms: ['50', '50', '50'] });
   rx = await startReceiver(() => secret);
   const we = await stripe.webhookEndpoints.create({ url: rx.url, enabled_events: ['*'] });
   secret = we.secret ?? '';
@@ -62,7 +62,7 @@ describe('webhook endpoints resource', () => {
 describe('delivery', () => {
   test('signed so constructEvent verifies it; in creation order by default', async () => {
     const ids = await customers(5);
-    await emu.flush();
+    await emulator.flush();
     await rx.waitFor(5);
     expect(rx.rejected).toEqual([]);
     expect(createdIds(rx)).toEqual(ids);
@@ -78,7 +78,7 @@ describe('delivery', () => {
     const secret2 = we2.secret ?? '';
     const [id] = await customers(1);
     await stripe.customers.update(id, { name: 'changed' });
-    await emu.flush();
+    await emulator.flush();
     expect(rx.received.map((r) => r.event.type)).toEqual(['customer.created', 'customer.updated']);
     expect(rx2.received.map((r) => r.event.type)).toEqual(['customer.updated']);
     expect(rx2.rejected).toEqual([]);
@@ -88,10 +88,10 @@ describe('delivery', () => {
   test('retried on non-2xx until it succeeds; attempts are recorded', async () => {
     rx.respond = (n) => (n < 2 ? 500 : 200);
     await customers(1);
-    await emu.flush();
+    await emulator.flush();
     expect(rx.received).toHaveLength(1);
     const eventId = rx.received[0].event.id;
-    const d = (await emu.control(`/_emulator/webhooks/deliveries?event=${eventId}`, {}, 'GET')) as {
+    const d = (await emulator.control(`/_emulator/webhooks/deliveries?event=${eventId}`, {}, 'GET')) as {
       data: { attempt: number; status: string; response_code: number | null }[];
     };
     expect(d.data.map((x) => [x.attempt, x.status, x.response_code])).toEqual([
@@ -105,8 +105,8 @@ describe('delivery', () => {
   test('gives up after the retry schedule; network errors count as failures', async () => {
     rx.respond = () => 503;
     await customers(1);
-    await emu.flush();
-    const d = (await emu.control('/_emulator/webhooks/deliveries', {}, 'GET')) as {
+    await emulator.flush();
+    const d = (await emulator.control('/_emulator/webhooks/deliveries', {}, 'GET')) as {
       data: { status: string; next_retry_at: number | null }[];
     };
     expect(d.data).toHaveLength(4); // first try + 3 retries
@@ -115,12 +115,12 @@ describe('delivery', () => {
     const ev = (await stripe.events.list({ type: 'customer.created' })).data[0];
     expect(ev.pending_webhooks).toBe(1);
 
-    await emu.control('/_emulator/reset');
-    await emu.control('/_emulator/webhooks/mode', { retry_schedule_ms: ['20'] });
+    await emulator.control('/_emulator/reset');
+    await emulator.control('/_emulator/webhooks/mode', { retry_schedule_ms: ['20'] });
     await stripe.webhookEndpoints.create({ url: 'http://127.0.0.1:1/closed', enabled_events: ['*'] });
     await customers(1);
-    await emu.flush();
-    const d2 = (await emu.control('/_emulator/webhooks/deliveries', {}, 'GET')) as {
+    await emulator.flush();
+    const d2 = (await emulator.control('/_emulator/webhooks/deliveries', {}, 'GET')) as {
       data: { status: string; error: string | null }[];
     };
     expect(d2.data).toHaveLength(2);
@@ -130,9 +130,9 @@ describe('delivery', () => {
 
 describe('test switches', () => {
   test('twice: every event arrives two times', async () => {
-    await emu.control('/_emulator/webhooks/mode', { twice: true });
+    await emulator.control('/_emulator/webhooks/mode', { twice: true });
     const ids = await customers(3);
-    await emu.flush();
+    await emulator.flush();
     expect(rx.received).toHaveLength(6);
     const counts = new Map<string, number>();
     for (const r of rx.received) counts.set(r.event.id, (counts.get(r.event.id) ?? 0) + 1);
@@ -141,29 +141,29 @@ describe('test switches', () => {
   });
 
   test('reverse: a window of events arrives newest first', async () => {
-    await emu.control('/_emulator/webhooks/mode', { order: 'reverse', window: 3, window_ms: 5000 });
+    await emulator.control('/_emulator/webhooks/mode', { order: 'reverse', window: 3, window_ms: 5000 });
     const ids = await customers(3);
-    await emu.flush();
+    await emulator.flush();
     expect(createdIds(rx)).toEqual([...ids].reverse());
   });
 
   test('shuffle: all events arrive, in some order; flush releases a partial window', async () => {
-    await emu.control('/_emulator/webhooks/mode', { order: 'shuffle', window: 10, window_ms: 60000 });
+    await emulator.control('/_emulator/webhooks/mode', { order: 'shuffle', window: 10, window_ms: 60000 });
     const ids = await customers(6);
     await new Promise((r) => setTimeout(r, 100));
     expect(rx.received).toHaveLength(0); // held in the window
-    await emu.flush();
+    await emulator.flush();
     expect(createdIds(rx).sort()).toEqual([...ids].sort());
   });
 
   test('concurrent: deliveries overlap (default: one at a time)', async () => {
     rx.delayMs = 150;
     await customers(3);
-    await emu.flush();
+    await emulator.flush();
     expect(rx.maxConcurrent).toBe(1);
-    await emu.control('/_emulator/webhooks/mode', { concurrent: true, twice: true });
+    await emulator.control('/_emulator/webhooks/mode', { concurrent: true, twice: true });
     await customers(3);
-    await emu.flush();
+    await emulator.flush();
     expect(rx.received).toHaveLength(9);
     expect(rx.maxConcurrent).toBeGreaterThanOrEqual(2);
   });
@@ -187,8 +187,8 @@ describe('forwarding and dashboard', () => {
 
   test('GET / lists customers and events with their deliveries', async () => {
     const [id] = await customers(1);
-    await emu.flush();
-    const html = await (await fetch(`${emu.url}/`)).text();
+    await emulator.flush();
+    const html = await (await fetch(`${emulator.url}/`)).text();
     expect(html).toContain(id);
     expect(html).toContain('customer.created');
     expect(html).toMatch(/class="succeeded"/);

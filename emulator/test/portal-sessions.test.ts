@@ -6,11 +6,11 @@ import type Stripe from 'stripe';
 import { type TestEmulator, useEmulatorPerFile } from './core-helpers';
 import { advanceClock, eventsOf, fixture } from './billing-helpers';
 
-let emu: TestEmulator;
+let emulator: TestEmulator;
 let stripe: Stripe;
 
 useEmulatorPerFile((started) => {
-  emu = started;
+  emulator = started;
   stripe = started.stripe;
 });
 
@@ -27,24 +27,27 @@ it('a default configuration exists; custom ones are created and updated', async 
   const list = await stripe.billingPortal.configurations.list({ is_default: true });
   expect(list.data).toHaveLength(1);
   expect(list.data[0].features.subscription_cancel.mode).toBe('at_period_end');
-  const cfg = await stripe.billingPortal.configurations.create({
+  const config = await stripe.billingPortal.configurations.create({
     features: {
       subscription_cancel: { enabled: true, mode: 'immediately' },
       invoice_history: { enabled: false },
     },
   });
-  expect(cfg.is_default).toBe(false);
-  expect(cfg.features.subscription_cancel.mode).toBe('immediately');
-  const upd = await stripe.billingPortal.configurations.update(cfg.id, {
+  expect(config.is_default).toBe(false);
+  expect(config.features.subscription_cancel.mode).toBe('immediately');
+  const upd = await stripe.billingPortal.configurations.update(config.id, {
     default_return_url: 'https://app.example/account',
   });
   expect(upd.default_return_url).toBe('https://app.example/account');
 });
 
 it('portal page: switch plan, update the card, cancel at period end, undo, return link', async () => {
-  const f = await fixture(emu);
-  const sub = await stripe.subscriptions.create({ customer: f.customer.id, items: [{ price: f.basic.id }] });
-  const cfg = await stripe.billingPortal.configurations.create({
+  const f = await fixture(emulator);
+  const subscription = await stripe.subscriptions.create({
+    customer: f.customer.id,
+    items: [{ price: f.basic.id }],
+  });
+  const config = await stripe.billingPortal.configurations.create({
     features: {
       subscription_update: {
         enabled: true,
@@ -59,34 +62,34 @@ it('portal page: switch plan, update the card, cancel at period end, undo, retur
   });
   const session = await stripe.billingPortal.sessions.create({
     customer: f.customer.id,
-    configuration: cfg.id,
+    configuration: config.id,
     return_url: 'https://app.example/account',
   });
-  expect(session.url).toMatch(new RegExp(`^${emu.url}/portal/bps_`));
+  expect(session.url).toMatch(new RegExp(`^${emulator.url}/portal/bps_`));
   const page = await (await fetch(session.url)).text();
   expect(page).toContain('https://app.example/account');
   expect(page).toContain(`value="${f.pro.id}"`);
-  const inv = await stripe.invoices.retrieve(String(sub.latest_invoice));
-  expect(page).toContain(String(inv.hosted_invoice_url));
+  const invoice = await stripe.invoices.retrieve(String(subscription.latest_invoice));
+  expect(page).toContain(String(invoice.hosted_invoice_url));
 
-  const sw = await post(`${session.url}/switch`, { subscription: sub.id, price: f.pro.id });
+  const sw = await post(`${session.url}/switch`, { subscription: subscription.id, price: f.pro.id });
   expect(sw.status).toBe(303);
-  expect((await stripe.subscriptions.retrieve(sub.id)).items.data[0].price.id).toBe(f.pro.id);
+  expect((await stripe.subscriptions.retrieve(subscription.id)).items.data[0].price.id).toBe(f.pro.id);
 
-  const pm = await post(`${session.url}/payment-method`, { card: '5555 5555 5555 4444' });
-  expect(pm.status).toBe(303);
+  const paymentMethod = await post(`${session.url}/payment-method`, { card: '5555 5555 5555 4444' });
+  expect(paymentMethod.status).toBe(303);
   const customer = (await stripe.customers.retrieve(f.customer.id)) as Stripe.Customer;
   const card = await stripe.paymentMethods.retrieve(String(customer.invoice_settings.default_payment_method));
   expect(card.card?.last4).toBe('4444');
 
-  const cancel = await post(`${session.url}/cancel`, { subscription: sub.id });
+  const cancel = await post(`${session.url}/cancel`, { subscription: subscription.id });
   expect(cancel.status).toBe(303);
-  expect((await stripe.subscriptions.retrieve(sub.id)).cancel_at_period_end).toBe(true);
+  expect((await stripe.subscriptions.retrieve(subscription.id)).cancel_at_period_end).toBe(true);
   const ev = (await eventsOf(stripe, 'customer.subscription.updated')).pop();
   expect(ev?.data.previous_attributes).toMatchObject({ cancel_at_period_end: false });
 
-  await post(`${session.url}/renew`, { subscription: sub.id });
-  expect((await stripe.subscriptions.retrieve(sub.id)).cancel_at_period_end).toBe(false);
+  await post(`${session.url}/renew`, { subscription: subscription.id });
+  expect((await stripe.subscriptions.retrieve(subscription.id)).cancel_at_period_end).toBe(false);
 
   // A price not offered by the configuration is refused.
   const other = await stripe.prices.create({
@@ -95,35 +98,41 @@ it('portal page: switch plan, update the card, cancel at period end, undo, retur
     unit_amount: 1,
     recurring: { interval: 'month' },
   });
-  const refused = await post(`${session.url}/switch`, { subscription: sub.id, price: other.id });
+  const refused = await post(`${session.url}/switch`, { subscription: subscription.id, price: other.id });
   expect(refused.status).toBe(402);
   expect(await refused.text()).toContain('not offered');
 });
 
 it('immediate cancellation mode cancels at once', async () => {
-  const f = await fixture(emu);
-  const sub = await stripe.subscriptions.create({ customer: f.customer.id, items: [{ price: f.basic.id }] });
-  const cfg = await stripe.billingPortal.configurations.create({
+  const f = await fixture(emulator);
+  const subscription = await stripe.subscriptions.create({
+    customer: f.customer.id,
+    items: [{ price: f.basic.id }],
+  });
+  const config = await stripe.billingPortal.configurations.create({
     features: { subscription_cancel: { enabled: true, mode: 'immediately' } },
   });
   const session = await stripe.billingPortal.sessions.create({
     customer: f.customer.id,
-    configuration: cfg.id,
+    configuration: config.id,
   });
-  await post(`${session.url}/cancel`, { subscription: sub.id });
-  expect((await stripe.subscriptions.retrieve(sub.id)).status).toBe('canceled');
+  await post(`${session.url}/cancel`, { subscription: subscription.id });
+  expect((await stripe.subscriptions.retrieve(subscription.id)).status).toBe('canceled');
 });
 
 it('the dashboard lists billing objects and the hosted invoice page renders', async () => {
-  const f = await fixture(emu);
-  const sub = await stripe.subscriptions.create({ customer: f.customer.id, items: [{ price: f.basic.id }] });
-  const dash = await (await fetch(`${emu.url}/`)).text();
-  expect(dash).toContain(sub.id);
-  const inv = await stripe.invoices.retrieve(String(sub.latest_invoice));
-  const page = await fetch(String(inv.hosted_invoice_url));
+  const f = await fixture(emulator);
+  const subscription = await stripe.subscriptions.create({
+    customer: f.customer.id,
+    items: [{ price: f.basic.id }],
+  });
+  const dash = await (await fetch(`${emulator.url}/`)).text();
+  expect(dash).toContain(subscription.id);
+  const invoice = await stripe.invoices.retrieve(String(subscription.latest_invoice));
+  const page = await fetch(String(invoice.hosted_invoice_url));
   expect(page.status).toBe(200);
   const html = await page.text();
-  expect(html).toContain(String(inv.number));
+  expect(html).toContain(String(invoice.number));
   expect(html).toContain('$10.00');
 });
 
@@ -161,8 +170,8 @@ it('lists configurations with products expanded, as the service reads them', asy
 });
 
 it('business_profile: headline and policy links are stored, updated, cleared and shown on the portal', async () => {
-  const f = await fixture(emu);
-  const cfg = await stripe.billingPortal.configurations.create({
+  const f = await fixture(emulator);
+  const config = await stripe.billingPortal.configurations.create({
     business_profile: {
       headline: 'Acme partners with Stripe for billing',
       privacy_policy_url: 'https://acme.example/privacy',
@@ -170,21 +179,21 @@ it('business_profile: headline and policy links are stored, updated, cleared and
     },
     features: { invoice_history: { enabled: true } },
   });
-  expect(cfg.business_profile).toEqual({
+  expect(config.business_profile).toEqual({
     headline: 'Acme partners with Stripe for billing',
     privacy_policy_url: 'https://acme.example/privacy',
     terms_of_service_url: 'https://acme.example/terms',
   });
   const session = await stripe.billingPortal.sessions.create({
     customer: f.customer.id,
-    configuration: cfg.id,
+    configuration: config.id,
   });
   const page = await (await fetch(session.url)).text();
   expect(page).toContain('<p id="headline">Acme partners with Stripe for billing</p>');
   expect(page).toContain('<a id="privacy-policy" href="https://acme.example/privacy">');
   expect(page).toContain('<a id="terms-of-service" href="https://acme.example/terms">');
 
-  const updated = await stripe.billingPortal.configurations.update(cfg.id, {
+  const updated = await stripe.billingPortal.configurations.update(config.id, {
     business_profile: { headline: '', privacy_policy_url: 'https://acme.example/privacy-2026' },
   });
   expect(updated.business_profile).toEqual({
@@ -201,7 +210,7 @@ it('business_profile: headline and policy links are stored, updated, cleared and
   expect(after).toContain('href="https://acme.example/privacy-2026"');
 
   await expect(
-    stripe.billingPortal.configurations.update(cfg.id, {
+    stripe.billingPortal.configurations.update(config.id, {
       business_profile: { terms_of_service_url: 'javascript:alert(1)' },
     }),
   ).rejects.toMatchObject({
@@ -210,7 +219,7 @@ it('business_profile: headline and policy links are stored, updated, cleared and
     param: 'business_profile[terms_of_service_url]',
   });
   expect(
-    (await stripe.billingPortal.configurations.retrieve(cfg.id)).business_profile.terms_of_service_url,
+    (await stripe.billingPortal.configurations.retrieve(config.id)).business_profile.terms_of_service_url,
   ).toBe('https://acme.example/terms');
 });
 
@@ -220,7 +229,7 @@ async function switchPortal(
   prices: string[],
   conditions: Stripe.BillingPortal.ConfigurationCreateParams.Features.SubscriptionUpdate.ScheduleAtPeriodEnd.Condition[],
 ): Promise<Stripe.BillingPortal.Session> {
-  const cfg = await stripe.billingPortal.configurations.create({
+  const config = await stripe.billingPortal.configurations.create({
     features: {
       subscription_update: {
         enabled: true,
@@ -231,38 +240,47 @@ async function switchPortal(
       },
     },
   });
-  expect(cfg.features.subscription_update.schedule_at_period_end.conditions).toEqual(conditions);
-  return stripe.billingPortal.sessions.create({ customer: f.customer.id, configuration: cfg.id });
+  expect(config.features.subscription_update.schedule_at_period_end.conditions).toEqual(conditions);
+  return stripe.billingPortal.sessions.create({ customer: f.customer.id, configuration: config.id });
 }
 
 it('decreasing_item_amount: a downgrade waits for the period end on a schedule; an upgrade applies now', async () => {
-  const f = await fixture(emu);
-  const sub = await stripe.subscriptions.create({ customer: f.customer.id, items: [{ price: f.pro.id }] });
-  const periodEnd = sub.items.data[0].current_period_end;
+  const f = await fixture(emulator);
+  const subscription = await stripe.subscriptions.create({
+    customer: f.customer.id,
+    items: [{ price: f.pro.id }],
+  });
+  const periodEnd = subscription.items.data[0].current_period_end;
   const session = await switchPortal(f, [f.basic.id, f.pro.id], [{ type: 'decreasing_item_amount' }]);
 
-  const down = await post(`${session.url}/switch`, { subscription: sub.id, price: f.basic.id });
+  const down = await post(`${session.url}/switch`, { subscription: subscription.id, price: f.basic.id });
   expect(down.status).toBe(303);
-  const waiting = await stripe.subscriptions.retrieve(sub.id);
+  const waiting = await stripe.subscriptions.retrieve(subscription.id);
   expect(waiting.items.data[0].price.id).toBe(f.pro.id);
   expect(await eventsOf(stripe, 'invoiceitem.created')).toEqual([]);
   const schedule = await stripe.subscriptionSchedules.retrieve(String(waiting.schedule));
-  expect(schedule).toMatchObject({ status: 'active', end_behavior: 'release', subscription: sub.id });
-  expect(schedule.phases.map((p) => [p.items.map((it) => it.price), p.start_date, p.end_date])).toEqual([
-    [[f.pro.id], sub.items.data[0].current_period_start, periodEnd],
+  expect(schedule).toMatchObject({
+    status: 'active',
+    end_behavior: 'release',
+    subscription: subscription.id,
+  });
+  expect(schedule.phases.map((p) => [p.items.map((item) => item.price), p.start_date, p.end_date])).toEqual([
+    [[f.pro.id], subscription.items.data[0].current_period_start, periodEnd],
     [[f.basic.id], periodEnd, expect.any(Number)],
   ]);
   expect(await eventsOf(stripe, 'subscription_schedule.created')).toHaveLength(1);
 
   const page = await (await fetch(session.url)).text();
-  expect(page).toContain(`<p class="scheduled" id="scheduled-${sub.id}">Switches to Plan on 2026-02-01</p>`);
-  expect(page).not.toContain(`id="switch-${sub.id}"`);
-  const again = await post(`${session.url}/switch`, { subscription: sub.id, price: f.pro.id });
+  expect(page).toContain(
+    `<p class="scheduled" id="scheduled-${subscription.id}">Switches to Plan on 2026-02-01</p>`,
+  );
+  expect(page).not.toContain(`id="switch-${subscription.id}"`);
+  const again = await post(`${session.url}/switch`, { subscription: subscription.id, price: f.pro.id });
   expect(again.status).toBe(402);
   expect(await again.text()).toContain('scheduled change');
 
   await advanceClock(stripe, f.clock.id, periodEnd + 60);
-  const switched = await stripe.subscriptions.retrieve(sub.id);
+  const switched = await stripe.subscriptions.retrieve(subscription.id);
   expect(switched.items.data[0].price.id).toBe(f.basic.id);
   expect(switched.schedule).toBeNull();
   expect((await stripe.subscriptionSchedules.retrieve(schedule.id)).status).toBe('released');
@@ -270,27 +288,30 @@ it('decreasing_item_amount: a downgrade waits for the period end on a schedule; 
   // A renewal stays a draft for an hour (Stripe's finalization grace) before it is charged.
   expect(renewal).toMatchObject({ billing_reason: 'subscription_cycle', total: 1000, status: 'draft' });
 
-  const up = await post(`${session.url}/switch`, { subscription: sub.id, price: f.pro.id });
+  const up = await post(`${session.url}/switch`, { subscription: subscription.id, price: f.pro.id });
   expect(up.status).toBe(303);
-  const upgraded = await stripe.subscriptions.retrieve(sub.id);
+  const upgraded = await stripe.subscriptions.retrieve(subscription.id);
   expect(upgraded.items.data[0].price.id).toBe(f.pro.id);
   expect(upgraded.schedule).toBeNull();
   expect((await eventsOf(stripe, 'invoiceitem.created')).length).toBeGreaterThan(0);
 });
 
 it('shortening_interval: yearly to monthly waits for the period end; without conditions it applies now', async () => {
-  const f = await fixture(emu);
+  const f = await fixture(emulator);
   const yearly = await stripe.prices.create({
     product: f.product.id,
     currency: 'usd',
     unit_amount: 2000,
     recurring: { interval: 'year' },
   });
-  const sub = await stripe.subscriptions.create({ customer: f.customer.id, items: [{ price: yearly.id }] });
+  const subscription = await stripe.subscriptions.create({
+    customer: f.customer.id,
+    items: [{ price: yearly.id }],
+  });
   // $30 a month costs more than $20 a year per item, so only the shorter interval asks for waiting.
   const session = await switchPortal(f, [yearly.id, f.pro.id], [{ type: 'shortening_interval' }]);
-  await post(`${session.url}/switch`, { subscription: sub.id, price: f.pro.id });
-  const waiting = await stripe.subscriptions.retrieve(sub.id);
+  await post(`${session.url}/switch`, { subscription: subscription.id, price: f.pro.id });
+  const waiting = await stripe.subscriptions.retrieve(subscription.id);
   expect(waiting.items.data[0].price.id).toBe(yearly.id);
   expect(waiting.schedule).not.toBeNull();
 
@@ -301,8 +322,8 @@ it('shortening_interval: yearly to monthly waits for the period end; without con
   expect(now.items.data[0].price.id).toBe(f.pro.id);
   expect(now.schedule).toBeNull();
 
-  const cfg = await stripe.billingPortal.configurations.retrieve(String(session.configuration));
-  const cleared = await stripe.billingPortal.configurations.update(cfg.id, {
+  const config = await stripe.billingPortal.configurations.retrieve(String(session.configuration));
+  const cleared = await stripe.billingPortal.configurations.update(config.id, {
     features: { subscription_update: { schedule_at_period_end: { conditions: '' } } },
   });
   expect(cleared.features.subscription_update.schedule_at_period_end.conditions).toEqual([]);

@@ -2,10 +2,10 @@
 import Stripe from 'stripe';
 import { type TestEmulator, useEmulatorPerFile } from './core-helpers';
 
-let emu: TestEmulator;
+let emulator: TestEmulator;
 let stripe: Stripe;
 useEmulatorPerFile((started) => {
-  emu = started;
+  emulator = started;
   stripe = started.stripe;
 });
 
@@ -70,10 +70,16 @@ test('update, delete, and retrieving a deleted customer', async () => {
 test('list by email; customers on a test clock only with test_clock', async () => {
   const a = await stripe.customers.create({ email: 'same@x.test' });
   await stripe.customers.create({ email: 'other@x.test' });
-  emu.store.put('test_helpers.test_clock', {
+  emulator.store.put('test_helpers.test_clock', {
     id: 'clock_test1',
     object: 'test_helpers.test_clock',
+    created: 1700000000,
+    deletes_after: 1700000000 + 30 * 86_400,
     frozen_time: 1700000000,
+    livemode: false,
+    name: null,
+    status: 'ready',
+    status_details: {},
   });
   const onClock = await stripe.customers.create({ email: 'same@x.test', test_clock: 'clock_test1' });
   expect(onClock.created).toBe(1700000000);
@@ -92,11 +98,11 @@ test('payment_method and invoice_settings[default_payment_method] naming pm_card
     payment_method: 'pm_card_visa',
     invoice_settings: { default_payment_method: 'pm_card_visa' },
   });
-  const pmId = c.invoice_settings.default_payment_method as string;
-  expect(pmId).toMatch(/^pm_/);
-  expect(pmId).not.toBe('pm_card_visa');
+  const paymentMethodId = c.invoice_settings.default_payment_method as string;
+  expect(paymentMethodId).toMatch(/^pm_/);
+  expect(paymentMethodId).not.toBe('pm_card_visa');
   const pms = await stripe.customers.listPaymentMethods(c.id);
-  expect(pms.data.map((p) => p.id)).toEqual([pmId]);
+  expect(pms.data.map((p) => p.id)).toEqual([paymentMethodId]);
   expect(pms.data[0].customer).toBe(c.id);
   const types = (await stripe.events.list()).data.map((e) => e.type).reverse();
   expect(types).toEqual(['customer.created', 'payment_method.attached']);

@@ -6,22 +6,22 @@ import Stripe from 'stripe';
 import { eventsOf, fixture } from './billing-helpers';
 import { type TestEmulator, useEmulatorPerFile } from './core-helpers';
 
-let emu: TestEmulator;
+let emulator: TestEmulator;
 let stripe: Stripe;
 
 useEmulatorPerFile((started) => {
-  emu = started;
+  emulator = started;
   stripe = started.stripe;
 });
 
 /** A $50.00 payment with `pm` and the dispute the card's issuer opened on it. */
 async function disputedPayment(
-  pm: string,
+  paymentMethod: string,
 ): Promise<{ intent: Stripe.PaymentIntent; dispute: Stripe.Dispute }> {
   const intent = await stripe.paymentIntents.create({
     amount: 5000,
     currency: 'usd',
-    payment_method: pm,
+    payment_method: paymentMethod,
     confirm: true,
   });
   expect(intent.status).toBe('succeeded');
@@ -179,10 +179,13 @@ test('an inquiry (pm_card_createDisputeInquiry) withdraws nothing, leaves the ch
 });
 
 test('a subscription paid with a dispute card is disputed after its invoice is paid', async () => {
-  const f = await fixture(emu, 'pm_card_createDisputeProductNotReceived');
-  const sub = await stripe.subscriptions.create({ customer: f.customer.id, items: [{ price: f.pro.id }] });
-  expect(sub.status).toBe('active');
-  const invoice = await stripe.invoices.retrieve(String(sub.latest_invoice));
+  const f = await fixture(emulator, 'pm_card_createDisputeProductNotReceived');
+  const subscription = await stripe.subscriptions.create({
+    customer: f.customer.id,
+    items: [{ price: f.pro.id }],
+  });
+  expect(subscription.status).toBe('active');
+  const invoice = await stripe.invoices.retrieve(String(subscription.latest_invoice));
   const [payment] = (await stripe.invoicePayments.list({ invoice: invoice.id })).data;
   const [dispute] = (await stripe.disputes.list({ payment_intent: String(payment.payment.payment_intent) }))
     .data;

@@ -3,10 +3,10 @@ import Stripe from 'stripe';
 import { meterUsage } from '../src/resources/meter-events';
 import { type TestEmulator, useEmulatorPerFile } from './core-helpers';
 
-let emu: TestEmulator;
+let emulator: TestEmulator;
 let stripe: Stripe;
 useEmulatorPerFile((started) => {
-  emu = started;
+  emulator = started;
   stripe = started.stripe;
 });
 
@@ -49,7 +49,7 @@ test('events aggregate per formula over [start, end); identifiers dedupe; cancel
   const c = await stripe.customers.create({});
   const other = await stripe.customers.create({});
   const sum = await meter('sum', 'tokens');
-  const now = emu.emulator.now();
+  const now = emulator.emulator.now();
   const send = (value: string, ts: number, identifier?: string, customer = c.id) =>
     stripe.billing.meterEvents.create({
       event_name: 'tokens',
@@ -61,8 +61,8 @@ test('events aggregate per formula over [start, end); identifiers dedupe; cancel
   await send('5', now - 50);
   await send('7', now - 10, 'id-3');
   await send('1000', now - 10, undefined, other.id);
-  expect(meterUsage(emu.emulator, sum.id, c.id, now - 200, now)).toBe(22);
-  expect(meterUsage(emu.emulator, sum.id, c.id, now - 100, now - 10)).toBe(15); // end is exclusive
+  expect(meterUsage(emulator.emulator, sum.id, c.id, now - 200, now)).toBe(22);
+  expect(meterUsage(emulator.emulator, sum.id, c.id, now - 100, now - 10)).toBe(15); // end is exclusive
   await expect(send('1', now, 'id-1')).rejects.toMatchObject({ statusCode: 400 });
   const adj = await stripe.billing.meterEventAdjustments.create({
     event_name: 'tokens',
@@ -70,7 +70,7 @@ test('events aggregate per formula over [start, end); identifiers dedupe; cancel
     cancel: { identifier: 'id-3' },
   });
   expect(adj).toMatchObject({ object: 'billing.meter_event_adjustment', status: 'pending' });
-  expect(meterUsage(emu.emulator, sum.id, c.id, now - 200, now + 1)).toBe(15);
+  expect(meterUsage(emulator.emulator, sum.id, c.id, now - 200, now + 1)).toBe(15);
 
   const count = await meter('count', 'logins');
   const last = await meter('last', 'seats');
@@ -81,13 +81,13 @@ test('events aggregate per formula over [start, end); identifiers dedupe; cancel
       payload: { stripe_customer_id: c.id, value: v },
     });
   }
-  expect(meterUsage(emu.emulator, count.id, c.id, now - 60, now + 60)).toBe(3);
-  expect(meterUsage(emu.emulator, last.id, c.id, now - 60, now + 60)).toBe(4);
+  expect(meterUsage(emulator.emulator, count.id, c.id, now - 60, now + 60)).toBe(3);
+  expect(meterUsage(emulator.emulator, last.id, c.id, now - 60, now + 60)).toBe(4);
 });
 
 test('timestamp window: 35 days back, 5 minutes ahead (emulator clock)', async () => {
   await meter('sum', 'w');
-  const now = emu.emulator.now();
+  const now = emulator.emulator.now();
   const send = (ts: number) =>
     stripe.billing.meterEvents.create({
       event_name: 'w',
@@ -97,14 +97,14 @@ test('timestamp window: 35 days back, 5 minutes ahead (emulator clock)', async (
   await expect(send(now - 36 * 86400)).rejects.toMatchObject({ statusCode: 400, param: 'timestamp' });
   await expect(send(now + 600)).rejects.toMatchObject({ statusCode: 400 });
   await expect(send(now - 34 * 86400)).resolves.toMatchObject({ object: 'billing.meter_event' });
-  await emu.control('/_emulator/clock/advance', { seconds: 3600 });
+  await emulator.control('/_emulator/clock/advance', { seconds: 3600 });
   await expect(send(now + 600)).resolves.toMatchObject({ timestamp: now + 600 });
 });
 
 test('event summaries, whole range and by hour', async () => {
   const c = await stripe.customers.create({});
   const m = await meter('sum', 'api');
-  const hour = Math.floor(emu.emulator.now() / 3600) * 3600 - 3 * 3600;
+  const hour = Math.floor(emulator.emulator.now() / 3600) * 3600 - 3 * 3600;
   for (const [offset, v] of [
     [10, '1'],
     [3600 + 5, '2'],
@@ -150,7 +150,7 @@ test('event summaries, whole range and by hour', async () => {
 test('v2 meter events (JSON, ISO timestamps) and v2 adjustments', async () => {
   const c = await stripe.customers.create({});
   const m = await meter('sum', 'v2ev');
-  const now = emu.emulator.now();
+  const now = emulator.emulator.now();
   const ev = await stripe.v2.billing.meterEvents.create({
     event_name: 'v2ev',
     payload: { stripe_customer_id: c.id, value: '12' },
@@ -159,22 +159,22 @@ test('v2 meter events (JSON, ISO timestamps) and v2 adjustments', async () => {
   });
   expect(ev.object).toBe('v2.billing.meter_event');
   expect(ev.identifier).toBe('v2-1');
-  expect(meterUsage(emu.emulator, m.id, c.id, now - 60, now + 1)).toBe(12);
+  expect(meterUsage(emulator.emulator, m.id, c.id, now - 60, now + 1)).toBe(12);
   await stripe.v2.billing.meterEventAdjustments.create({
     event_name: 'v2ev',
     type: 'cancel',
     cancel: { identifier: 'v2-1' },
   });
-  expect(meterUsage(emu.emulator, m.id, c.id, now - 60, now + 1)).toBe(0);
+  expect(meterUsage(emulator.emulator, m.id, c.id, now - 60, now + 1)).toBe(0);
 });
 
 test("a duplicate identifier is Stripe's 400: no code, the recorded wording, Stripe-Should-Retry: false", async () => {
   const c = await stripe.customers.create({});
   const m = await meter('sum', 'dup');
   const body = `event_name=dup&identifier=usage-42&payload[stripe_customer_id]=${c.id}&payload[value]=3`;
-  const first = await emu.raw('POST', '/v1/billing/meter_events', { body });
+  const first = await emulator.raw('POST', '/v1/billing/meter_events', { body });
   expect(first.status).toBe(200);
-  const again = await emu.raw('POST', '/v1/billing/meter_events', {
+  const again = await emulator.raw('POST', '/v1/billing/meter_events', {
     body: body.replace('value]=3', 'value]=4'),
   });
   expect(again.status).toBe(400);
@@ -204,6 +204,6 @@ test("a duplicate identifier is Stripe's 400: no code, the recorded wording, Str
     statusCode: 400,
     message: 'An event already exists with identifier usage-42.',
   });
-  const now = emu.emulator.now();
-  expect(meterUsage(emu.emulator, m.id, c.id, now - 60, now + 1)).toBe(3);
+  const now = emulator.emulator.now();
+  expect(meterUsage(emulator.emulator, m.id, c.id, now - 60, now + 1)).toBe(3);
 });

@@ -3,10 +3,10 @@ import Stripe from 'stripe';
 import { chargeOutcome, createCardPaymentMethod } from '../src/resources/payment-methods';
 import { type TestEmulator, useEmulatorPerFile } from './core-helpers';
 
-let emu: TestEmulator;
+let emulator: TestEmulator;
 let stripe: Stripe;
 useEmulatorPerFile((started) => {
-  emu = started;
+  emulator = started;
   stripe = started.stripe;
 });
 
@@ -43,7 +43,7 @@ test('create with card[number] and card[token]; bad numbers are a 402 incorrect_
 
 test('chargeOutcome per test card', async () => {
   const outcome = (number: string) =>
-    chargeOutcome(emu.emulator, createCardPaymentMethod(emu.emulator, number).id);
+    chargeOutcome(emulator.emulator, createCardPaymentMethod(emulator.emulator, number).id);
   expect(outcome('4242424242424242')).toEqual({ ok: true });
   expect(outcome('4000000000000002')).toMatchObject({
     ok: false,
@@ -63,10 +63,13 @@ test('chargeOutcome per test card', async () => {
   const c = await stripe.customers.create({});
   const fail = await stripe.paymentMethods.attach('pm_card_chargeCustomerFail', { customer: c.id });
   expect(fail.card?.last4).toBe('0341');
-  expect(chargeOutcome(emu.emulator, fail.id)).toMatchObject({ ok: false, decline_code: 'generic_decline' });
+  expect(chargeOutcome(emulator.emulator, fail.id)).toMatchObject({
+    ok: false,
+    decline_code: 'generic_decline',
+  });
   const visa = await stripe.paymentMethods.attach('pm_card_visa', { customer: c.id });
-  expect(chargeOutcome(emu.emulator, visa.id)).toEqual({ ok: true });
-  expect(chargeOutcome(emu.emulator, 'pm_missing')).toMatchObject({ ok: false });
+  expect(chargeOutcome(emulator.emulator, visa.id)).toEqual({ ok: true });
+  expect(chargeOutcome(emulator.emulator, 'pm_missing')).toMatchObject({ ok: false });
 });
 
 test('decline cards cannot be attached (402), 0341 can', async () => {
@@ -78,7 +81,7 @@ test('decline cards cannot be attached (402), 0341 can', async () => {
   }
   const insufficient = await stripe.paymentMethods
     .create({ type: 'card', card: { number: '4000000000009995', exp_month: 1, exp_year: 2035 } })
-    .then((pm) => stripe.paymentMethods.attach(pm.id, { customer: c.id }))
+    .then((paymentMethod) => stripe.paymentMethods.attach(paymentMethod.id, { customer: c.id }))
     .catch((e: unknown) => e);
   expect((insufficient as Stripe.errors.StripeCardError).decline_code).toBe('insufficient_funds');
   expect((await stripe.customers.listPaymentMethods(c.id)).data).toHaveLength(0);
@@ -89,14 +92,14 @@ test('attach/detach emit events; detaching the default pm clears it', async () =
     payment_method: 'pm_card_visa',
     invoice_settings: { default_payment_method: 'pm_card_visa' },
   });
-  const pmId = c.invoice_settings.default_payment_method as string;
+  const paymentMethodId = c.invoice_settings.default_payment_method as string;
   const other = await stripe.customers.create({});
-  await expect(stripe.paymentMethods.attach(pmId, { customer: other.id })).rejects.toMatchObject({
+  await expect(stripe.paymentMethods.attach(paymentMethodId, { customer: other.id })).rejects.toMatchObject({
     statusCode: 400,
   });
-  const detached = await stripe.paymentMethods.detach(pmId);
+  const detached = await stripe.paymentMethods.detach(paymentMethodId);
   expect(detached.customer).toBeNull();
-  await expect(stripe.paymentMethods.detach(pmId)).rejects.toMatchObject({ statusCode: 400 });
+  await expect(stripe.paymentMethods.detach(paymentMethodId)).rejects.toMatchObject({ statusCode: 400 });
   const after = (await stripe.customers.retrieve(c.id)) as Stripe.Customer;
   expect(after.invoice_settings.default_payment_method).toBeNull();
   const events = (await stripe.events.list()).data;

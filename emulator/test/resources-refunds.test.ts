@@ -7,22 +7,24 @@ import Stripe from 'stripe';
 import { type TestEmulator, useEmulatorPerFile } from './core-helpers';
 import { eventsOf, eventTypes, fixture } from './billing-helpers';
 
-let emu: TestEmulator;
+let emulator: TestEmulator;
 let stripe: Stripe;
 
 useEmulatorPerFile((started) => {
-  emu = started;
+  emulator = started;
   stripe = started.stripe;
 });
 
 /** A $20.00 card payment of a new customer, confirmed at once. */
-async function paid(pm = 'pm_card_visa'): Promise<{ intent: Stripe.PaymentIntent; charge: Stripe.Charge }> {
+async function paid(
+  paymentMethod = 'pm_card_visa',
+): Promise<{ intent: Stripe.PaymentIntent; charge: Stripe.Charge }> {
   const customer = await stripe.customers.create({ email: 'jenny@example.com' });
   const intent = await stripe.paymentIntents.create({
     amount: 2000,
     currency: 'usd',
     customer: customer.id,
-    payment_method: pm,
+    payment_method: paymentMethod,
     confirm: true,
   });
   const charge = await stripe.charges.retrieve(String(intent.latest_charge));
@@ -203,15 +205,18 @@ describe('refunds', () => {
       expect(event.data.object).toMatchObject({ id: refund.id, metadata: { order_id: '6735' } });
       expect(event.data.previous_attributes).toEqual({ metadata: { order_id: null } });
     }
-    const r = await emu.raw('POST', `/v1/refunds/${refund.id}`, { body: 'amount=5' });
+    const r = await emulator.raw('POST', `/v1/refunds/${refund.id}`, { body: 'amount=5' });
     expect(r.status).toBe(400);
     expect(r.json.error).toMatchObject({ code: 'parameter_unknown', param: 'amount' });
   });
 
   test("refunding an invoice's payment leaves the invoice and its invoice payment paid", async () => {
-    const f = await fixture(emu);
-    const sub = await stripe.subscriptions.create({ customer: f.customer.id, items: [{ price: f.pro.id }] });
-    const invoice = await stripe.invoices.retrieve(String(sub.latest_invoice));
+    const f = await fixture(emulator);
+    const subscription = await stripe.subscriptions.create({
+      customer: f.customer.id,
+      items: [{ price: f.pro.id }],
+    });
+    const invoice = await stripe.invoices.retrieve(String(subscription.latest_invoice));
     expect(invoice.status).toBe('paid');
     const [payment] = (await stripe.invoicePayments.list({ invoice: invoice.id })).data;
     const intentId = String(payment.payment.payment_intent);

@@ -7,7 +7,7 @@
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
-import type { StoredMeterEvent } from '../../emulator/src/resources/meter-events';
+import { COLLECTIONS, type StoredMeterEvent } from 'stripe-emulator';
 import { openDatabase, type Orm } from '../../src/database/database';
 import { type BillingCustomer, UsageCounter } from '../../src/entities';
 import { BillingError } from '../../src/errors';
@@ -161,7 +161,7 @@ async function reload(id: string): Promise<UsageCounter> {
 function meterEvents(customerId: string): StoredMeterEvent[] {
   // The store lists newest first; reversed, in the order Stripe received them.
   return emulator.emulator.store
-    .all<StoredMeterEvent>('_meter_event')
+    .all(COLLECTIONS.meterEvent)
     .filter((event) => event.payload.stripe_customer_id === customerId)
     .reverse();
 }
@@ -460,10 +460,10 @@ describe('OverageReporter', () => {
     createCustomer(em, { accountId: 'acct_overage_customer_not_made', stripeCustomerId: null });
     await em.flush();
     const notMadeRow = await counter(em, 'acct_overage_customer_not_made', { used: 1500, peak: 1500 });
-    const before = emulator.emulator.store.all<StoredMeterEvent>('_meter_event').length;
+    const before = emulator.emulator.store.all(COLLECTIONS.meterEvent).length;
 
     expect(await reporter().flush()).toMatchObject({ reported: 0, failed: 0 });
-    expect(emulator.emulator.store.all<StoredMeterEvent>('_meter_event')).toHaveLength(before);
+    expect(emulator.emulator.store.all(COLLECTIONS.meterEvent)).toHaveLength(before);
     for (const id of [noCustomerRow.id, notMadeRow.id]) {
       expect(await reload(id)).toMatchObject({ overageReported: 0, overagePending: null });
     }

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Stripe from 'stripe';
-import { type RunningEmulator, startEmulator } from '../../emulator/src/index';
+import { type RunningEmulator, startEmulator } from 'stripe-emulator';
 import { ConfigError, readStripeSettings } from '../../src/config';
 import { loadPlanCatalog, type PlanCatalog } from '../../src/services/plans/plan-catalog';
 import { MeterConflictError } from '../../src/catalog/catalog-meters';

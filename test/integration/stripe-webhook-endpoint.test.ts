@@ -8,7 +8,7 @@ import {
   syncWebhookEndpoint,
   WebhookEndpointConflictError,
 } from '../../src/catalog/webhook-endpoint-sync';
-import { WEBHOOK_SECRET_COLLECTION } from '../../emulator/src/core/emulator';
+import { COLLECTIONS } from 'stripe-emulator';
 import { HANDLED_EVENT_TYPES } from '../../src/webhooks/handlers';
 import { startTestEmulator, TEST_STRIPE_KEY, type TestEmulator } from '../support/emulator';
 import { type ChildResult, outputOf } from '../support/child-output';
@@ -137,7 +137,7 @@ describe('npm run stripe:sync with STRIPE_WEBHOOK_URL', () => {
     const [endpoint] = await endpoints(target.stripe);
     expect(first.output).toContain(`created   webhook endpoint ${endpoint?.id} ${URL}`);
     const secret = /Signing secret: (whsec_\w+)/.exec(first.output)?.[1];
-    expect(target.emulator.store.get(WEBHOOK_SECRET_COLLECTION, endpoint?.id ?? '')).toMatchObject({
+    expect(target.emulator.store.get(COLLECTIONS.webhookSecret, endpoint?.id ?? '')).toMatchObject({
       secret,
     });
     expect(first.output).toContain('as STRIPE_WEBHOOK_SECRET');

@@ -1,5 +1,5 @@
 import Stripe from 'stripe';
-import { type RunningEmulator, startEmulator } from '../../emulator/src/index';
+import { type RunningEmulator, startEmulator } from 'stripe-emulator';
 
 export const TEST_STRIPE_KEY = 'sk_test_coditect_billing_tests';
 

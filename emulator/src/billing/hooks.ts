@@ -3,13 +3,13 @@
  * import invoices; this breaks the cycle).
  */
 import type Stripe from 'stripe';
-import type { Emulator } from './ctx';
+import type { Emulator } from './context';
 
 export interface InvoiceListener {
-  paid?: (emu: Emulator, inv: Stripe.Invoice) => void;
-  paymentFailed?: (emu: Emulator, inv: Stripe.Invoice, finalAttempt: boolean) => void;
+  paid?: (emulator: Emulator, invoice: Stripe.Invoice) => void;
+  paymentFailed?: (emulator: Emulator, invoice: Stripe.Invoice, finalAttempt: boolean) => void;
   /** Called before `invoice.payment_failed` so the subscription can set `next_payment_attempt`. */
-  nextAttempt?: (emu: Emulator, inv: Stripe.Invoice, failedAt: number) => number | null;
+  nextAttempt?: (emulator: Emulator, invoice: Stripe.Invoice, failedAt: number) => number | null;
 }
 
 const listeners: InvoiceListener[] = [];

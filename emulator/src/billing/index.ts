@@ -5,21 +5,22 @@
 import type Stripe from 'stripe';
 import type { ResourceModule, Route } from '../core/http';
 import { onCustomerDeleted } from '../resources/customers';
-import * as checkout from './checkout';
-import * as configRoutes from './config-routes';
-import { C, type Emulator, installTimeOverride } from './ctx';
-import * as intents from './intents-routes';
-import * as invoices from './invoices-routes';
-import { customerIdOf } from './invoices';
-import * as portal from './portal';
-import * as schedules from './schedules';
-import { cancelNow } from './subscriptions';
-import * as subscriptions from './subscriptions-routes';
+import * as checkout from './checkout/checkout';
+import * as configRoutes from './config/config-routes';
+import { type Emulator, installTimeOverride } from './context';
+import * as intents from './payments/intents-routes';
+import * as invoices from './invoices/invoices-routes';
+import { customerIdOf } from './invoices/invoices';
+import * as portal from './portal/portal';
+import * as schedules from './schedules/schedules';
+import { cancelNow } from './subscriptions/subscription-lifecycle';
+import * as subscriptions from './subscriptions/subscriptions-routes';
 import { onGlobalClock, runDue } from './time/engine';
 import * as testClocks from './time/test-clocks';
-import * as checkoutPage from '../pages/checkout';
-import * as portalPage from '../pages/portal';
-import * as invoicePage from '../pages/invoice';
+import * as checkoutPage from './checkout/checkout-page';
+import * as portalPage from './portal/portal-page';
+import * as invoicePage from './invoices/invoice-page';
+import { COLLECTIONS } from '../core/collections';
 
 const routes: Route[] = [
   ...subscriptions.routes,
@@ -35,29 +36,29 @@ const routes: Route[] = [
   ...invoicePage.routes,
 ];
 
-function setup(emu: Emulator): void {
+function setup(emulator: Emulator): void {
   // The override must answer before the test-clock source (first source wins).
-  installTimeOverride(emu);
-  emu.addTimeSource((customerId) => testClocks.clockTimeFor(emu, customerId));
-  emu.registerIncludable('invoice', 'confirmation_secret');
-  emu.registerIncludable('invoice', 'payments');
-  emu.onTimeAdvance(({ to }) => {
-    runDue(emu, onGlobalClock(emu), to);
+  installTimeOverride(emulator);
+  emulator.addTimeSource((customerId) => testClocks.clockTimeFor(emulator, customerId));
+  emulator.registerIncludable('invoice', 'confirmation_secret');
+  emulator.registerIncludable('invoice', 'payments');
+  emulator.onTimeAdvance(({ to }) => {
+    runDue(emulator, onGlobalClock(emulator), to);
   });
-  onCustomerDeleted(emu, (customer: Stripe.Customer) => {
-    for (const sub of emu.store.all<Stripe.Subscription>(C.subscription)) {
+  onCustomerDeleted(emulator, (customer: Stripe.Customer) => {
+    for (const subscription of emulator.store.all(COLLECTIONS.subscription)) {
       if (
-        customerIdOf(sub) === customer.id &&
-        sub.status !== 'canceled' &&
-        sub.status !== 'incomplete_expired'
+        customerIdOf(subscription) === customer.id &&
+        subscription.status !== 'canceled' &&
+        subscription.status !== 'incomplete_expired'
       ) {
-        cancelNow(emu, sub, { invoiceNow: false, prorate: false, reason: null });
+        cancelNow(emulator, subscription, { invoiceNow: false, prorate: false, reason: null });
       }
     }
   });
-  portal.setup(emu);
-  testClocks.finishInterruptedAdvances(emu);
-  checkout.setupCheckout(emu);
+  portal.setup(emulator);
+  testClocks.finishInterruptedAdvances(emulator);
+  checkout.setupCheckout(emulator);
 }
 
 export const billing: ResourceModule = { routes, setup };

@@ -5,7 +5,7 @@
  */
 import type Stripe from 'stripe';
 import { invalidRequest } from '../core/errors';
-import { decimalString } from './ctx';
+import { decimalString } from './context';
 import { type Interval, type Tier, tieredAmount } from './math';
 
 export function priceProductId(price: Stripe.Price): string {
@@ -32,7 +32,7 @@ export function refuseMeteredQuantity(
   );
 }
 
-export function priceTiers(price: Stripe.Price): Tier[] {
+function priceTiers(price: Stripe.Price): Tier[] {
   return (price.tiers ?? []).map((t) => ({
     up_to: t.up_to,
     unit_amount:

@@ -3,18 +3,18 @@
  * its own origin from the `Host` header of API requests (clients reach it at that address), with
  * 127.0.0.1:12111 until the first request.
  */
-import type { Emulator } from './ctx';
+import type { Emulator } from './context';
 
 const origins = new WeakMap<Emulator, string>();
 
-export function learnOrigin(emu: Emulator, host: string | undefined): void {
-  if (host) origins.set(emu, `http://${host}`);
+export function learnOrigin(emulator: Emulator, host: string | undefined): void {
+  if (host) origins.set(emulator, `http://${host}`);
 }
 
-export function origin(emu: Emulator): string {
-  return origins.get(emu) ?? 'http://127.0.0.1:12111';
+function origin(emulator: Emulator): string {
+  return origins.get(emulator) ?? 'http://127.0.0.1:12111';
 }
 
-export function hostedUrl(emu: Emulator, path: string): string {
-  return `${origin(emu)}${path}`;
+export function hostedUrl(emulator: Emulator, path: string): string {
+  return `${origin(emulator)}${path}`;
 }

@@ -1,6 +1,7 @@
 import { invalidRequest } from './errors';
 import { HttpResponse, type Route } from './http';
-import { DEFAULT_MODE, DELIVERY_COLLECTION, type DeliveryAttempt, type WebhookMode } from './webhooks';
+import { DEFAULT_MODE, type WebhookMode } from './webhooks';
+import { COLLECTIONS } from './collections';
 
 /** `/_emulator/*`: controls that real Stripe does not have (no API key needed). */
 
@@ -21,67 +22,71 @@ export const routes: Route[] = [
     // Readiness probe for scripts that start the emulator.
     method: 'GET',
     path: '/_emulator/health',
-    handler: ({ emu }) => ({ ok: true, api_version: emu.apiVersion, now: emu.now() }),
+    handler: ({ emulator }) => ({ ok: true, api_version: emulator.apiVersion, now: emulator.now() }),
   },
   {
     method: 'POST',
     path: '/_emulator/reset',
-    handler: ({ emu }) => {
-      emu.reset();
+    handler: ({ emulator }) => {
+      emulator.reset();
       return { ok: true };
     },
   },
   {
     method: 'GET',
     path: '/_emulator/clock',
-    handler: ({ emu }) => ({ now: emu.now(), offset: emu.clock.offset, real_now: emu.clock.realNow() }),
+    handler: ({ emulator }) => ({
+      now: emulator.now(),
+      offset: emulator.clock.offset,
+      real_now: emulator.clock.realNow(),
+    }),
   },
   {
     // Body: `seconds` (relative) or `to` (absolute unix seconds). Runs what time brings.
     method: 'POST',
     path: '/_emulator/clock/advance',
-    handler: async ({ emu, p }) => {
-      const seconds = p.int('seconds');
-      const to = p.int('to');
+    handler: async ({ emulator, input }) => {
+      const seconds = input.int('seconds');
+      const to = input.int('to');
       if (seconds === undefined && to === undefined) throw invalidRequest('give seconds or to', 'seconds');
       if (seconds !== undefined && seconds < 0)
         throw invalidRequest('the clock only moves forward', 'seconds');
-      const target = to ?? emu.now() + (seconds ?? 0);
-      if (target < emu.now()) throw invalidRequest('the clock only moves forward', 'to');
-      const w = await emu.advanceClockTo(target);
-      return { from: w.from, to: w.to, now: emu.now(), offset: emu.clock.offset };
+      const target = to ?? emulator.now() + (seconds ?? 0);
+      if (target < emulator.now()) throw invalidRequest('the clock only moves forward', 'to');
+      const w = await emulator.advanceClockTo(target);
+      return { from: w.from, to: w.to, now: emulator.now(), offset: emulator.clock.offset };
     },
   },
   {
     method: 'GET',
     path: '/_emulator/faults',
-    handler: ({ emu }) => ({ rules: emu.faults.rules }),
+    handler: ({ emulator }) => ({ rules: emulator.faults.rules }),
   },
   {
     method: 'POST',
     path: '/_emulator/faults',
-    handler: ({ emu, params }) => ({ rule: emu.faults.add(params), rules: emu.faults.rules }),
+    handler: ({ emulator, params }) => ({ rule: emulator.faults.add(params), rules: emulator.faults.rules }),
   },
   {
     method: 'DELETE',
     path: '/_emulator/faults',
-    handler: ({ emu }) => {
-      emu.faults.clear();
+    handler: ({ emulator }) => {
+      emulator.faults.clear();
       return { rules: [] };
     },
   },
   {
     method: 'GET',
     path: '/_emulator/webhooks/mode',
-    handler: ({ emu }) => emu.webhooks.mode,
+    handler: ({ emulator }) => emulator.webhooks.mode,
   },
   {
     // Any subset of WebhookMode; `reset=true` restores the defaults first.
     method: 'POST',
     path: '/_emulator/webhooks/mode',
-    handler: ({ emu, params, p }) => {
-      const base: WebhookMode = bool(params.reset) ? { ...DEFAULT_MODE } : { ...emu.webhooks.mode };
-      const order = p.oneOf('order', ['in_order', 'reverse', 'shuffle'] as const);
+    handler: ({ emulator, params, input }) => {
+      const base: WebhookMode = bool(params.reset) ? { ...DEFAULT_MODE } : { ...emulator.webhooks.mode };
+      const order = input.oneOf('order', ['in_order', 'reverse', 'shuffle'] as const);
       if (order) base.order = order;
       const window = num(params.window, 'window');
       if (window !== undefined) base.window = Math.max(1, Math.floor(window));
@@ -93,9 +98,9 @@ export const routes: Route[] = [
       if (concurrent !== undefined) base.concurrent = concurrent;
       const timeout = num(params.timeout_ms, 'timeout_ms');
       if (timeout !== undefined) base.timeout_ms = timeout;
-      const schedule = p.strArray('retry_schedule_ms');
+      const schedule = input.strArray('retry_schedule_ms');
       if (schedule) base.retry_schedule_ms = schedule.map((s) => num(s, 'retry_schedule_ms') ?? 0);
-      emu.webhooks.mode = base;
+      emulator.webhooks.mode = base;
       return base;
     },
   },
@@ -103,21 +108,21 @@ export const routes: Route[] = [
     // Waits until every queued delivery has succeeded or given up (or `timeout_ms`, default 10 s).
     method: 'POST',
     path: '/_emulator/webhooks/flush',
-    handler: async ({ emu, params }) => {
-      const settled = await emu.webhooks.flush(num(params.timeout_ms, 'timeout_ms') ?? 10000);
-      return HttpResponse.json(settled ? 200 : 408, { settled, pending: emu.webhooks.pendingCounts() });
+    handler: async ({ emulator, params }) => {
+      const settled = await emulator.webhooks.flush(num(params.timeout_ms, 'timeout_ms') ?? 10000);
+      return HttpResponse.json(settled ? 200 : 408, { settled, pending: emulator.webhooks.pendingCounts() });
     },
   },
   {
     // Delivery attempts, oldest first; filter with `event`, `endpoint`, `type`.
     method: 'GET',
     path: '/_emulator/webhooks/deliveries',
-    handler: ({ emu, p }) => {
-      const event = p.str('event');
-      const endpoint = p.str('endpoint');
-      const type = p.str('type');
-      const data = emu.store
-        .all<DeliveryAttempt>(DELIVERY_COLLECTION)
+    handler: ({ emulator, input }) => {
+      const event = input.str('event');
+      const endpoint = input.str('endpoint');
+      const type = input.str('type');
+      const data = emulator.store
+        .all(COLLECTIONS.webhookDelivery)
         .reverse()
         .filter(
           (d) =>
@@ -126,7 +131,7 @@ export const routes: Route[] = [
             (!type || d.event_type === type),
         )
         .sort((a, b) => a.at - b.at);
-      return { object: 'list', data, pending: emu.webhooks.pendingCounts() };
+      return { object: 'list', data, pending: emulator.webhooks.pendingCounts() };
     },
   },
 ];

@@ -7,8 +7,3 @@ import type Stripe from 'stripe';
 export function decimalString(value: string | number): Stripe.Decimal {
   return String(value) as unknown as Stripe.Decimal;
 }
-
-/** The string behind a stored decimal field. */
-export function decimalValue(value: Stripe.Decimal | string | null | undefined): string | null {
-  return value === null || value === undefined ? null : String(value);
-}

@@ -4,7 +4,6 @@ import {
   API_VERSION,
   buildEvent,
   currentRequest,
-  EVENT_COLLECTION,
   type EmulatorEvent,
   eventTypeMatches,
   type RequestInfo,
@@ -15,6 +14,7 @@ import { Faults } from './faults';
 import { IdempotencyCache } from './idempotency';
 import { Store } from './store';
 import { WebhookDispatcher, type WebhookMode, type WebhookTarget } from './webhooks';
+import { COLLECTIONS } from './collections';
 
 export interface EmulatorConfig {
   /** Like `stripe listen --forward-to`: every event also goes to this URL. */
@@ -28,9 +28,6 @@ export interface EmulatorConfig {
   log?: (msg: string) => void;
 }
 
-/** Collection of webhook endpoint objects, and of their secrets (never returned after create). */
-export const WEBHOOK_ENDPOINT_COLLECTION = 'webhook_endpoint';
-export const WEBHOOK_SECRET_COLLECTION = '_webhook_secret';
 export interface WebhookSecretRecord {
   id: string;
   secret: string;
@@ -39,7 +36,7 @@ export interface WebhookSecretRecord {
 export const DEFAULT_FORWARD_SECRET = 'whsec_emulator_forward_secret_0000000000';
 
 /**
- * One emulator instance: everything a handler needs hangs off this (`req.emu`).
+ * One emulator instance: everything a handler needs hangs off this (`req.emulator`).
  * Several instances can live in one process (tests), so nothing is module-global.
  */
 export class Emulator {
@@ -87,7 +84,7 @@ export class Emulator {
       req,
       this.webhooks.countTargets(type),
     );
-    this.store.insert(EVENT_COLLECTION, event);
+    this.store.insert(COLLECTIONS.event, event);
     this.webhooks.enqueue(event);
     return event;
   }
@@ -149,10 +146,10 @@ export class Emulator {
 
   private targetsFor(type: string): WebhookTarget[] {
     const targets: WebhookTarget[] = [];
-    for (const we of this.store.all<Stripe.WebhookEndpoint>(WEBHOOK_ENDPOINT_COLLECTION).reverse()) {
+    for (const we of this.store.all(COLLECTIONS.webhookEndpoint).reverse()) {
       if (we.status !== 'enabled') continue;
       if (!we.enabled_events.some((p) => eventTypeMatches(p, type))) continue;
-      const secret = this.store.get<WebhookSecretRecord>(WEBHOOK_SECRET_COLLECTION, we.id)?.secret;
+      const secret = this.store.get(COLLECTIONS.webhookSecret, we.id)?.secret;
       if (secret) targets.push({ id: we.id, url: we.url, secret, enabledEvents: we.enabled_events });
     }
     if (this.config.forwardTo) {
@@ -168,7 +165,7 @@ export class Emulator {
 }
 
 /** The customer whose clock an object lives on: itself for customers, else `object.customer`. */
-export function customerOf(object: { id: string; object: string }): string | undefined {
+function customerOf(object: { id: string; object: string }): string | undefined {
   if (object.object === 'customer') return object.id;
   const c = (object as { customer?: unknown }).customer;
   if (typeof c === 'string') return c;
@@ -176,4 +173,10 @@ export function customerOf(object: { id: string; object: string }): string | und
     return (c as { id: string }).id;
   }
   return undefined;
+}
+
+declare module './collections' {
+  interface CollectionRecords {
+    _webhook_secret: WebhookSecretRecord;
+  }
 }

@@ -23,9 +23,6 @@ export interface EmulatorEvent {
   type: Stripe.Event.Type;
 }
 
-/** The collection events are stored in. */
-export const EVENT_COLLECTION = 'event';
-
 /**
  * Carries the current API request through async code, so `emitEvent` can fill
  * `event.request` without every caller threading it. Time-driven work runs outside it.
@@ -71,4 +68,10 @@ export function eventTypeMatches(pattern: string, type: string): boolean {
   if (pattern === '*') return true;
   if (pattern.endsWith('.*')) return type.startsWith(pattern.slice(0, -1));
   return pattern === type;
+}
+
+declare module './collections' {
+  interface CollectionRecords {
+    event: EmulatorEvent;
+  }
 }

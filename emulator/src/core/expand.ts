@@ -72,12 +72,12 @@ export class Renderer {
       }
     }
     for (const key of keys) {
-      const sub = paths.filter((p) => p[0] === key).map((p) => p.slice(1));
-      if (incl?.has(key) && sub.length === 0) continue;
+      const subscription = paths.filter((p) => p[0] === key).map((p) => p.slice(1));
+      if (incl?.has(key) && subscription.length === 0) continue;
       const compute = incl?.get(key);
       let v = compute ? compute(src) : src[key];
       // Expanding `a.b` expands `a` too. Only ids (and objects, null) can be expanded.
-      if (sub.length > 0) {
+      if (subscription.length > 0) {
         if (
           v !== null &&
           v !== undefined &&
@@ -90,7 +90,7 @@ export class Renderer {
       }
       out[key] = this.walk(
         v,
-        sub.filter((p) => p.length > 0),
+        subscription.filter((p) => p.length > 0),
       );
     }
     return out;

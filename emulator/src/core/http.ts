@@ -6,7 +6,7 @@ export type Method = 'GET' | 'POST' | 'DELETE';
 
 /** What a handler receives. */
 export interface ApiRequest {
-  emu: Emulator;
+  emulator: Emulator;
   method: Method;
   /** Path without query string, e.g. `/v1/customers/cus_123`; also the `url` of lists. */
   path: string;
@@ -15,7 +15,7 @@ export interface ApiRequest {
   /** Decoded body (POST) or query string (GET/DELETE), `expand` included. */
   params: Params;
   /** Validating reader over `params`. */
-  p: ParamReader;
+  input: ParamReader;
   /** `expand[]` values of the request (the router applies them to the returned object). */
   expand: string[];
   headers: IncomingHttpHeaders;
@@ -74,5 +74,5 @@ export class HttpResponse {
 export interface ResourceModule {
   routes?: Route[];
   /** Called once per emulator instance: register includables, time sources, advance runners. */
-  setup?: (emu: Emulator) => void;
+  setup?: (emulator: Emulator) => void;
 }

@@ -9,8 +9,8 @@ export interface ListObject<T> {
 }
 
 /** Reads and validates `limit` (1–100, default 10) as Stripe does. */
-export function readLimit(p: ParamReader): number {
-  const limit = p.int('limit') ?? 10;
+export function readLimit(input: ParamReader): number {
+  const limit = input.int('limit') ?? 10;
   if (limit < 1 || limit > 100) {
     throw invalidRequest(`Invalid limit: must be between 1 and 100`, 'limit');
   }
@@ -22,10 +22,14 @@ export function readLimit(p: ParamReader): number {
  * `starting_after` returns the next-older page, `ending_before` the next-newer one
  * (the `limit` items just before the cursor, still newest first).
  */
-export function paginate<T extends { id: string }>(items: T[], p: ParamReader, url: string): ListObject<T> {
-  const limit = readLimit(p);
-  const after = p.str('starting_after');
-  const before = p.str('ending_before');
+export function paginate<T extends { id: string }>(
+  items: T[],
+  input: ParamReader,
+  url: string,
+): ListObject<T> {
+  const limit = readLimit(input);
+  const after = input.str('starting_after');
+  const before = input.str('ending_before');
   if (after && before) {
     throw invalidRequest('You may only specify one of these parameters: ending_before, starting_after.');
   }

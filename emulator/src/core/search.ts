@@ -31,7 +31,7 @@ interface Clause {
 const CLAUSE_RE =
   /^\s*(-?)([A-Za-z_][\w.]*)(?:\[\s*(['"])(.*?)\3\s*\])?\s*(>=|<=|:|~|>|<)\s*(?:(['"])((?:\\.|(?!\6).)*)\6|(-?\d+(?:\.\d+)?)|(null))/;
 
-export function parseSearchQuery(query: string): { clauses: Clause[]; joiner: 'AND' | 'OR' } {
+function parseSearchQuery(query: string): { clauses: Clause[]; joiner: 'AND' | 'OR' } {
   const clauses: Clause[] = [];
   const joiners = new Set<'AND' | 'OR'>();
   let rest = query.trim();
@@ -86,20 +86,15 @@ function test(obj: unknown, c: Clause): boolean {
   return c.negate ? !ok : ok;
 }
 
-export function matchesQuery(obj: unknown, query: string): boolean {
-  const { clauses, joiner } = parseSearchQuery(query);
-  return joiner === 'AND' ? clauses.every((c) => test(obj, c)) : clauses.some((c) => test(obj, c));
-}
-
 /** Runs `query` (param `query`) over `items` (newest first) with `page`/`limit` pagination. */
-export function search<T>(items: T[], p: ParamReader, url: string): SearchResult<T> {
-  const query = p.reqStr('query');
+export function search<T>(items: T[], input: ParamReader, url: string): SearchResult<T> {
+  const query = input.reqStr('query');
   const { clauses, joiner } = parseSearchQuery(query);
   const hits = items.filter((o) =>
     joiner === 'AND' ? clauses.every((c) => test(o, c)) : clauses.some((c) => test(o, c)),
   );
-  const limit = readLimit(p);
-  const page = p.str('page');
+  const limit = readLimit(input);
+  const page = input.str('page');
   let start = 0;
   if (page) {
     const decoded = Number(Buffer.from(page, 'base64url').toString('utf8').replace(/^off:/, ''));

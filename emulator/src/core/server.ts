@@ -44,7 +44,7 @@ function isApiPath(path: string): boolean {
  * The secret key from `Authorization: Bearer <key>` or basic auth (key as user name),
  * or an error as Stripe words it.
  */
-export function authenticate(header: string | undefined, allowPublishable: boolean): string {
+function authenticate(header: string | undefined, allowPublishable: boolean): string {
   if (!header) {
     throw unauthorized(
       "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See https://stripe.com/docs/api#authentication for details, or we can help at https://support.stripe.com/.",
@@ -90,11 +90,11 @@ export interface ServerHandle {
   held: Set<Socket>;
 }
 
-export function createServer(emu: Emulator, router: Router): ServerHandle {
+export function createServer(emulator: Emulator, router: Router): ServerHandle {
   const held = new Set<Socket>();
   const server = http.createServer((req, res) => {
-    void handle(emu, router, held, req, res).catch((e: unknown) => {
-      emu.log(`emulator: unhandled ${e instanceof Error ? e.stack : String(e)}`);
+    void handle(emulator, router, held, req, res).catch((e: unknown) => {
+      emulator.log(`emulator: unhandled ${e instanceof Error ? e.stack : String(e)}`);
       if (!res.headersSent) {
         res.writeHead(500, { 'Content-Type': 'application/json' });
         res.end(JSON.stringify({ error: apiError().body }));
@@ -104,35 +104,25 @@ export function createServer(emu: Emulator, router: Router): ServerHandle {
   return { server, held };
 }
 
+/** What every step of a request needs to know about it. */
+interface RequestFacts {
+  requestId: string;
+  url: URL;
+  path: string;
+  method: Method;
+  idempotencyKey: string | null;
+  send(response: HttpResponse, extra?: Record<string, string>): void;
+}
+
 async function handle(
-  emu: Emulator,
+  emulator: Emulator,
   router: Router,
   held: Set<Socket>,
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
-  const requestId = newId('req', 14);
-  const url = new URL(req.url ?? '/', 'http://emulator');
-  const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
-  const method = (req.method ?? 'GET').toUpperCase() as Method;
-  const stripeVersion =
-    typeof req.headers['stripe-version'] === 'string' ? req.headers['stripe-version'] : emu.apiVersion;
-  const idemHeader = req.headers['idempotency-key'];
-  const idempotencyKey = typeof idemHeader === 'string' && idemHeader ? idemHeader : null;
-  const baseHeaders: Record<string, string> = {
-    'Request-Id': requestId,
-    'Stripe-Version': stripeVersion,
-    'Access-Control-Allow-Origin': '*',
-  };
-  if (idempotencyKey && method === 'POST') baseHeaders['Idempotency-Key'] = idempotencyKey;
-
-  const started = Date.now();
-  const send = (r: HttpResponse, extra: Record<string, string> = {}): void => {
-    res.writeHead(r.status, { ...baseHeaders, ...r.headers, ...extra });
-    res.end(r.body);
-    emu.log(`${method} ${path} ${r.status} ${Date.now() - started}ms ${requestId}`);
-  };
-
+  const facts = describeRequest(emulator, req, res);
+  const { path, method, send } = facts;
   const api = isApiPath(path);
   const match = router.match(method, path);
   const route: Route | undefined = match.kind === 'found' ? match.route : undefined;
@@ -145,26 +135,7 @@ async function handle(
     if (e instanceof StripeApiError) return send(errorResponse(e));
     throw e;
   }
-
-  if (api) {
-    const fault = emu.faults.take(path, method);
-    if (fault?.status === 'timeout') {
-      // Hold the socket without answering, then drop it, as a hung upstream would.
-      const socket = req.socket;
-      held.add(socket);
-      req.resume();
-      setTimeout(() => {
-        held.delete(socket);
-        socket.destroy();
-      }, fault.timeout_ms).unref();
-      return;
-    }
-    if (fault) {
-      req.resume();
-      return send(errorResponse(fault.status === 429 ? rateLimited() : apiError()));
-    }
-  }
-
+  if (api && injectFault(emulator, held, req, facts)) return;
   if (!route) {
     req.resume();
     return send(errorResponse(unrecognizedUrl(method, path)));
@@ -174,82 +145,167 @@ async function handle(
   let rawBody = '';
   try {
     rawBody = await readBody(req);
-    params = parseParams(method, url.search.slice(1), rawBody, String(req.headers['content-type'] ?? ''));
+    params = parseParams(
+      method,
+      facts.url.search.slice(1),
+      rawBody,
+      String(req.headers['content-type'] ?? ''),
+    );
   } catch (e) {
     if (e instanceof StripeApiError) return send(errorResponse(e));
     throw e;
   }
 
   // Idempotency: POST API requests with a key (the SDK sends one on every POST).
-  const useIdem = api && method === 'POST' && idempotencyKey !== null && apiKey !== null;
-  if (useIdem && idempotencyKey && apiKey) {
-    if (idempotencyKey.length > 255) {
-      return send(
-        errorResponse(
-          new StripeApiError(400, {
-            type: 'invalid_request_error',
-            message: 'Idempotency key is too long (maximum 255 characters).',
-          }),
-        ),
-      );
-    }
-    const check = emu.idempotency.begin(apiKey, idempotencyKey, fingerprint(method, path, params));
-    if (check.kind === 'mismatch') return send(errorResponse(idempotencyMismatch(idempotencyKey)));
-    if (check.kind === 'in_flight') return send(errorResponse(idempotencyConflict()));
-    if (check.kind === 'replay') {
-      const r = check.response;
-      return send(new HttpResponse(r.status, r.body, r.headers), {
-        'Idempotent-Replayed': 'true',
-        'Original-Request': r.requestId,
-      });
-    }
-  }
+  const idempotentKeys =
+    api && method === 'POST' && facts.idempotencyKey !== null && apiKey !== null
+      ? { apiKey, idempotencyKey: facts.idempotencyKey }
+      : null;
+  if (idempotentKeys && answeredBefore(emulator, facts, idempotentKeys, params)) return;
 
-  const p = new ParamReader(params);
-  let response: HttpResponse;
+  const apiRequest: ApiRequest = {
+    emulator,
+    method,
+    path,
+    pathParams: match.kind === 'found' ? match.pathParams : {},
+    params,
+    input: new ParamReader(params),
+    expand: [],
+    headers: req.headers,
+    requestId: facts.requestId,
+    idempotencyKey: facts.idempotencyKey,
+    apiKey,
+    rawBody,
+  };
+  const response = await runRoute(emulator, route, apiRequest);
+  if (idempotentKeys) {
+    // Stripe saves a result once the endpoint ran; validation failures and 5xx are not saved.
+    const save = response.status < 400 || response.status === 402 || response.status === 404;
+    emulator.idempotency.finish(
+      idempotentKeys.apiKey,
+      idempotentKeys.idempotencyKey,
+      save
+        ? {
+            status: response.status,
+            body: response.body.toString(),
+            headers: response.headers,
+            requestId: facts.requestId,
+          }
+        : null,
+    );
+  }
+  send(response);
+}
+
+/** The request's id, path, method and idempotency key, and how to answer it with Stripe's headers. */
+function describeRequest(emulator: Emulator, req: IncomingMessage, res: ServerResponse): RequestFacts {
+  const requestId = newId('req', 14);
+  const url = new URL(req.url ?? '/', 'http://emulator');
+  const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
+  const method = (req.method ?? 'GET').toUpperCase() as Method;
+  const stripeVersion =
+    typeof req.headers['stripe-version'] === 'string' ? req.headers['stripe-version'] : emulator.apiVersion;
+  const idempotencyHeader = req.headers['idempotency-key'];
+  const idempotencyKey =
+    typeof idempotencyHeader === 'string' && idempotencyHeader ? idempotencyHeader : null;
+  const baseHeaders: Record<string, string> = {
+    'Request-Id': requestId,
+    'Stripe-Version': stripeVersion,
+    'Access-Control-Allow-Origin': '*',
+  };
+  if (idempotencyKey && method === 'POST') baseHeaders['Idempotency-Key'] = idempotencyKey;
+  const started = Date.now();
+  const send = (response: HttpResponse, extra: Record<string, string> = {}): void => {
+    res.writeHead(response.status, { ...baseHeaders, ...response.headers, ...extra });
+    res.end(response.body);
+    emulator.log(`${method} ${path} ${response.status} ${Date.now() - started}ms ${requestId}`);
+  };
+  return { requestId, url, path, method, idempotencyKey, send };
+}
+
+/** An injected fault (`/_emulator/faults`) answers instead of the route; true when one did. */
+function injectFault(
+  emulator: Emulator,
+  held: Set<Socket>,
+  req: IncomingMessage,
+  facts: RequestFacts,
+): boolean {
+  const fault = emulator.faults.take(facts.path, facts.method);
+  if (fault?.status === 'timeout') {
+    // Hold the socket without answering, then drop it, as a hung upstream would.
+    const socket = req.socket;
+    held.add(socket);
+    req.resume();
+    setTimeout(() => {
+      held.delete(socket);
+      socket.destroy();
+    }, fault.timeout_ms).unref();
+    return true;
+  }
+  if (!fault) return false;
+  req.resume();
+  facts.send(errorResponse(fault.status === 429 ? rateLimited() : apiError()));
+  return true;
+}
+
+/**
+ * A key already used: the stored answer again (same parameters), or Stripe's error for other parameters, a key
+ * still in flight or one too long. True when the request was answered here.
+ */
+function answeredBefore(
+  emulator: Emulator,
+  facts: RequestFacts,
+  { apiKey, idempotencyKey }: { apiKey: string; idempotencyKey: string },
+  params: Params,
+): boolean {
+  if (idempotencyKey.length > 255) {
+    facts.send(
+      errorResponse(
+        new StripeApiError(400, {
+          type: 'invalid_request_error',
+          message: 'Idempotency key is too long (maximum 255 characters).',
+        }),
+      ),
+    );
+    return true;
+  }
+  const check = emulator.idempotency.begin(
+    apiKey,
+    idempotencyKey,
+    fingerprint(facts.method, facts.path, params),
+  );
+  if (check.kind === 'mismatch') facts.send(errorResponse(idempotencyMismatch(idempotencyKey)));
+  else if (check.kind === 'in_flight') facts.send(errorResponse(idempotencyConflict()));
+  else if (check.kind === 'replay') {
+    const stored = check.response;
+    facts.send(new HttpResponse(stored.status, stored.body, stored.headers), {
+      'Idempotent-Replayed': 'true',
+      'Original-Request': stored.requestId,
+    });
+  } else return false;
+  return true;
+}
+
+/** Runs the route's handler in the request's context; a thrown Stripe error is its answer, anything else a 500. */
+async function runRoute(emulator: Emulator, route: Route, apiRequest: ApiRequest): Promise<HttpResponse> {
+  const { method, path, params, input } = apiRequest;
   try {
     if (route.params) {
       const unknown = Object.keys(params).find((k) => k !== 'expand' && !route.params?.includes(k));
       if (unknown !== undefined) throw unknownParam(unknown);
     }
-    const expand = p.strArray('expand') ?? [];
-    const apiReq: ApiRequest = {
-      emu,
-      method,
-      path,
-      pathParams: match.kind === 'found' ? match.pathParams : {},
-      params,
-      p,
-      expand,
-      headers: req.headers,
-      requestId,
-      idempotencyKey,
-      apiKey,
-      rawBody,
-    };
-    const result = await requestContext.run({ id: requestId, idempotency_key: idempotencyKey }, () =>
-      route.handler(apiReq),
+    const expand = input.strArray('expand') ?? [];
+    apiRequest.expand = expand;
+    const result = await requestContext.run(
+      { id: apiRequest.requestId, idempotency_key: apiRequest.idempotencyKey },
+      () => route.handler(apiRequest),
     );
-    response =
-      result instanceof HttpResponse ? result : HttpResponse.json(200, emu.renderer.render(result, expand));
+    return result instanceof HttpResponse
+      ? result
+      : HttpResponse.json(200, emulator.renderer.render(result, expand));
   } catch (e) {
-    if (e instanceof StripeApiError) response = errorResponse(e);
-    else {
-      emu.log(`emulator: handler error on ${method} ${path}: ${e instanceof Error ? e.stack : String(e)}`);
-      response = errorResponse(apiError(`Emulator error: ${e instanceof Error ? e.message : String(e)}`));
-    }
+    if (e instanceof StripeApiError) return errorResponse(e);
+    emulator.log(`emulator: handler error on ${method} ${path}: ${e instanceof Error ? e.stack : String(e)}`);
+    return errorResponse(apiError(`Emulator error: ${e instanceof Error ? e.message : String(e)}`));
   }
-
-  if (useIdem && idempotencyKey && apiKey) {
-    // Stripe saves a result once the endpoint ran; validation failures and 5xx are not saved.
-    const save = response.status < 400 || response.status === 402 || response.status === 404;
-    emu.idempotency.finish(
-      apiKey,
-      idempotencyKey,
-      save
-        ? { status: response.status, body: response.body.toString(), headers: response.headers, requestId }
-        : null,
-    );
-  }
-  send(response);
 }

@@ -1,10 +1,8 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import type { RecordOf, Storable } from './collections';
 import { notFound } from './errors';
 
-/** Anything the store keeps: Stripe objects and the emulator's private records alike. */
-export interface Storable {
-  id: string;
-}
+export type { Storable };
 
 interface Entry {
   seq: number;
@@ -42,7 +40,7 @@ export class Store {
   }
 
   /** Adds (or replaces, keeping its list position) an object. */
-  put<T extends Storable>(type: string, obj: T): T {
+  put<K extends string>(type: K, obj: RecordOf<K>): RecordOf<K> {
     const c = this.coll(type);
     const existing = c.get(obj.id);
     c.set(obj.id, { seq: existing ? existing.seq : ++this.seq, obj });
@@ -51,17 +49,22 @@ export class Store {
   }
 
   /** Alias of `put` that reads better at creation. */
-  insert<T extends Storable>(type: string, obj: T): T {
+  insert<K extends string>(type: K, obj: RecordOf<K>): RecordOf<K> {
     return this.put(type, obj);
   }
 
-  get<T>(type: string, id: string): T | undefined {
-    return this.collections.get(type)?.get(id)?.obj as T | undefined;
+  get<K extends string>(type: K, id: string): RecordOf<K> | undefined {
+    return this.collections.get(type)?.get(id)?.obj as RecordOf<K> | undefined;
   }
 
   /** Like `get`, but a missing object is Stripe's 404 "No such <label>: '<id>'". */
-  require<T>(type: string, id: string, label = type.replace(/[._]/g, ' '), param = 'id'): T {
-    const obj = this.get<T>(type, id);
+  require<K extends string>(
+    type: K,
+    id: string,
+    label = type.replace(/[._]/g, ' '),
+    param = 'id',
+  ): RecordOf<K> {
+    const obj = this.get(type, id);
     if (obj === undefined) throw notFound(label, id, param);
     return obj;
   }
@@ -71,13 +74,13 @@ export class Store {
    * and returns it with `previous`: the old values of the fields
    * that changed, shaped as Stripe's `data.previous_attributes` (see `previousAttributes`).
    */
-  update<T extends Storable>(
-    type: string,
+  update<K extends string>(
+    type: K,
     id: string,
-    mutate: (obj: T) => void,
+    mutate: (obj: RecordOf<K>) => void,
     label?: string,
-  ): { obj: T; previous: Partial<T> } {
-    const obj = this.require<T>(type, id, label);
+  ): { obj: RecordOf<K>; previous: Partial<RecordOf<K>> } {
+    const obj = this.require(type, id, label);
     const before = structuredClone(obj);
     try {
       mutate(obj);
@@ -89,7 +92,7 @@ export class Store {
       throw e;
     }
     this.onChange();
-    return { obj, previous: previousAttributes(before, obj) as Partial<T> };
+    return { obj, previous: previousAttributes(before, obj) as Partial<RecordOf<K>> };
   }
 
   delete(type: string, id: string): boolean {
@@ -99,7 +102,7 @@ export class Store {
   }
 
   /** Every object of a collection, newest first. */
-  all<T>(type: string): T[] {
+  all<K extends string>(type: K): RecordOf<K>[] {
     const c = this.collections.get(type);
     if (!c) return [];
     const entries = [...c.values()];
@@ -108,7 +111,7 @@ export class Store {
       const cb = created(b.obj);
       return cb !== ca ? cb - ca : b.seq - a.seq;
     });
-    return entries.map((e) => e.obj as T);
+    return entries.map((e) => e.obj as RecordOf<K>);
   }
 
   /** Finds an object in any public collection by id (used by `expand`). */

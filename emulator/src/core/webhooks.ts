@@ -1,9 +1,10 @@
 import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
-import { EVENT_COLLECTION, type EmulatorEvent } from './events';
+import { type EmulatorEvent } from './events';
 import { newId } from './ids';
 import type { Store } from './store';
+import { COLLECTIONS } from './collections';
 
 /** Where events go: a webhook endpoint (`we_…`) or the `--forward-to` target (`forward`). */
 export interface WebhookTarget {
@@ -60,8 +61,6 @@ export interface DeliveryAttempt {
   /** When failed: ms of the scheduled retry, or null if this was the last attempt. */
   next_retry_at: number | null;
 }
-
-export const DELIVERY_COLLECTION = '_webhook_delivery';
 
 interface Job {
   eventId: string;
@@ -207,7 +206,7 @@ export class WebhookDispatcher {
   }
 
   private async attempt(job: Job): Promise<void> {
-    const event = this.store.get<EmulatorEvent>(EVENT_COLLECTION, job.eventId);
+    const event = this.store.get(COLLECTIONS.event, job.eventId);
     if (!event) return; // reset since it was queued
     const generation = this.generation;
     this.inflight++;
@@ -254,7 +253,7 @@ export class WebhookDispatcher {
       error,
       next_retry_at: retry ? Date.now() + delay : null,
     };
-    this.store.put(DELIVERY_COLLECTION, record);
+    this.store.put(COLLECTIONS.webhookDelivery, record);
     const key = `${event.id}:${job.target.id}`;
     if (ok && !this.delivered.has(key)) {
       this.delivered.add(key);
@@ -321,5 +320,11 @@ export class WebhookDispatcher {
   close(): void {
     this.closed = true;
     this.clear();
+  }
+}
+
+declare module './collections' {
+  interface CollectionRecords {
+    _webhook_delivery: DeliveryAttempt;
   }
 }

@@ -1,7 +1,6 @@
 import type { Emulator } from '../core/emulator';
-import { EVENT_COLLECTION, type EmulatorEvent } from '../core/events';
 import { HttpResponse, type Route } from '../core/http';
-import { DELIVERY_COLLECTION, type DeliveryAttempt } from '../core/webhooks';
+import { COLLECTIONS } from '../core/collections';
 
 /**
  * `GET /`: a read-only page like Stripe's test-mode dashboard. It reads the store generically,
@@ -34,8 +33,8 @@ const COLUMNS = [
   'url',
 ];
 
-function table(emu: Emulator, type: string, limit: number): string {
-  const rows = emu.store.all<Record<string, unknown> & { id: string }>(type).slice(0, limit);
+function table(emulator: Emulator, type: string, limit: number): string {
+  const rows = emulator.store.all(type).slice(0, limit);
   const cols = COLUMNS.filter((c) => rows.some((r) => r[c] !== undefined && r[c] !== null)).slice(0, 5);
   const head = ['id', ...cols, 'created'].map((c) => `<th>${esc(c)}</th>`).join('');
   const body = rows
@@ -44,14 +43,14 @@ function table(emu: Emulator, type: string, limit: number): string {
         `<tr><td><code>${esc(r.id)}</code></td>${cols.map((c) => `<td>${esc(r[c])}</td>`).join('')}<td>${time(r.created)}</td></tr>`,
     )
     .join('');
-  const total = emu.store.all(type).length;
+  const total = emulator.store.all(type).length;
   return `<h2>${esc(type)} <small>(${total})</small></h2><table><tr>${head}</tr>${body}</table>`;
 }
 
-function eventsTable(emu: Emulator, limit: number): string {
-  const deliveries = emu.store.all<DeliveryAttempt>(DELIVERY_COLLECTION);
-  const rows = emu.store
-    .all<EmulatorEvent>(EVENT_COLLECTION)
+function eventsTable(emulator: Emulator, limit: number): string {
+  const deliveries = emulator.store.all(COLLECTIONS.webhookDelivery);
+  const rows = emulator.store
+    .all(COLLECTIONS.event)
     .slice(0, limit)
     .map((e) => {
       const ds = deliveries
@@ -72,21 +71,21 @@ function eventsTable(emu: Emulator, limit: number): string {
 /** Customers, subscriptions and invoices first; then whatever else the store holds. */
 const FIRST = ['customer', 'subscription', 'invoice'];
 
-function page(emu: Emulator): string {
-  const others = emu.store
+function page(emulator: Emulator): string {
+  const others = emulator.store
     .types()
-    .filter((t) => !t.startsWith('_') && !FIRST.includes(t) && t !== EVENT_COLLECTION);
-  const sections = [...FIRST, ...others].map((t) => table(emu, t, 50)).join('\n');
+    .filter((t) => !t.startsWith('_') && !FIRST.includes(t) && t !== COLLECTIONS.event);
+  const sections = [...FIRST, ...others].map((t) => table(emulator, t, 50)).join('\n');
   return `<!doctype html><html><head><meta charset="utf-8"><title>Stripe emulator</title>
 <style>body{font:14px system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin-bottom:1.5em}
 td,th{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}th{background:#f4f4f8}
 .succeeded{color:#070}.failed{color:#b00}small{color:#777;font-weight:normal}</style></head><body>
-<h1>Stripe emulator <small>test mode · now ${time(emu.now())} · API ${esc(emu.apiVersion)}</small></h1>
-${eventsTable(emu, 50)}
+<h1>Stripe emulator <small>test mode · now ${time(emulator.now())} · API ${esc(emulator.apiVersion)}</small></h1>
+${eventsTable(emulator, 50)}
 ${sections}
 </body></html>`;
 }
 
 export const routes: Route[] = [
-  { method: 'GET', path: '/', handler: ({ emu }) => HttpResponse.html(page(emu)) },
+  { method: 'GET', path: '/', handler: ({ emulator }) => HttpResponse.html(page(emulator)) },
 ];

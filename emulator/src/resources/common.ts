@@ -1,37 +1,23 @@
 import type Stripe from 'stripe';
 import type { Emulator } from '../core/emulator';
 import { notFound } from '../core/errors';
-
-/** Collection names used by the simple resources (Stripe `object` values). */
-export const COL = {
-  customer: 'customer',
-  deleted: '_deleted',
-  product: 'product',
-  price: 'price',
-  paymentMethod: 'payment_method',
-  card: 'card',
-  pmBehavior: '_pm_behavior',
-  meter: 'billing.meter',
-  meterEvent: '_meter_event',
-  meterEventAdjustment: '_meter_event_adjustment',
-  testClock: 'test_helpers.test_clock',
-} as const;
+import { COLLECTIONS } from '../core/collections';
 
 /** A live customer, or 404 "No such customer: 'cus_x'" (deleted ones included). */
-export function requireCustomer(emu: Emulator, id: string, param = 'customer'): Stripe.Customer {
-  const c = emu.store.get<Stripe.Customer>(COL.customer, id);
+export function requireCustomer(emulator: Emulator, id: string, param = 'customer'): Stripe.Customer {
+  const c = emulator.store.get(COLLECTIONS.customer, id);
   if (!c) throw notFound('customer', id, param);
   return c;
 }
 
-export function requireProduct(emu: Emulator, id: string, param = 'product'): Stripe.Product {
-  const p = emu.store.get<Stripe.Product>(COL.product, id);
+export function requireProduct(emulator: Emulator, id: string, param = 'product'): Stripe.Product {
+  const p = emulator.store.get(COLLECTIONS.product, id);
   if (!p) throw notFound('product', id, param);
   return p;
 }
 
-export function requirePrice(emu: Emulator, id: string, param = 'price'): Stripe.Price {
-  const p = emu.store.get<Stripe.Price>(COL.price, id);
+export function requirePrice(emulator: Emulator, id: string, param = 'price'): Stripe.Price {
+  const p = emulator.store.get(COLLECTIONS.price, id);
   if (!p) throw notFound('price', id, param);
   return p;
 }
@@ -43,12 +29,18 @@ export interface DeletedStub {
   deleted: true;
 }
 
-export function rememberDeleted(emu: Emulator, id: string, object: string): DeletedStub {
+export function rememberDeleted(emulator: Emulator, id: string, object: string): DeletedStub {
   const stub: DeletedStub = { id, object, deleted: true };
-  emu.store.put(COL.deleted, stub);
+  emulator.store.put(COLLECTIONS.deleted, stub);
   return stub;
 }
 
-export function deletedStub(emu: Emulator, id: string): DeletedStub | undefined {
-  return emu.store.get<DeletedStub>(COL.deleted, id);
+export function deletedStub(emulator: Emulator, id: string): DeletedStub | undefined {
+  return emulator.store.get(COLLECTIONS.deleted, id);
+}
+
+declare module '../core/collections' {
+  interface CollectionRecords {
+    _deleted: DeletedStub;
+  }
 }

@@ -6,7 +6,7 @@ import { newId, randomBase62 } from '../core/ids';
 import { listOf, paginate } from '../core/list';
 import type { ParamReader } from '../core/params';
 import { search } from '../core/search';
-import { COL, deletedStub, rememberDeleted, requireCustomer } from './common';
+import { deletedStub, rememberDeleted, requireCustomer } from './common';
 import {
   assertAttachable,
   attachPaymentMethod,
@@ -15,6 +15,7 @@ import {
   resolvePaymentMethod,
 } from './payment-methods';
 import { cardSpec, testIdNumber } from './test-cards';
+import { COLLECTIONS } from '../core/collections';
 
 export { requireCustomer } from './common';
 
@@ -22,10 +23,10 @@ type DeletedHook = (customer: Stripe.Customer) => void;
 const deletedHooks = new WeakMap<Emulator, DeletedHook[]>();
 
 /** Runs after a customer is deleted (the billing engine cancels its subscriptions). */
-export function onCustomerDeleted(emu: Emulator, hook: DeletedHook): void {
-  const list = deletedHooks.get(emu) ?? [];
+export function onCustomerDeleted(emulator: Emulator, hook: DeletedHook): void {
+  const list = deletedHooks.get(emulator) ?? [];
   list.push(hook);
-  deletedHooks.set(emu, list);
+  deletedHooks.set(emulator, list);
 }
 
 function readAddress(a: ParamReader | undefined): Stripe.Address | null {
@@ -50,14 +51,14 @@ function readShipping(s: ParamReader | undefined): Stripe.Customer.Shipping | nu
 }
 
 /** Creates a card source from a test token (`source=tok_visa`), as the CLI's fixtures do. */
-function createSource(emu: Emulator, customerId: string, token: string, param: string): Stripe.Card {
+function createSource(emulator: Emulator, customerId: string, token: string, param: string): Stripe.Card {
   const number = testIdNumber(token);
   if (!number) throw invalidRequest(`No such token: '${token}'`, param, 'resource_missing');
   const spec = cardSpec(number);
   if (spec.attachFails && !spec.outcome.ok) {
     throw cardError(spec.outcome.code, spec.outcome.message, spec.outcome.decline_code, { param });
   }
-  const year = new Date(emu.now() * 1000).getUTCFullYear();
+  const year = new Date(emulator.now() * 1000).getUTCFullYear();
   const card: Stripe.Card = {
     id: newId('card'),
     object: 'card',
@@ -84,17 +85,22 @@ function createSource(emu: Emulator, customerId: string, token: string, param: s
     regulated_status: 'unregulated',
     tokenization_method: null,
   };
-  emu.store.insert(COL.card, card);
-  recordCardBehavior(emu, card.id, number);
+  emulator.store.insert(COLLECTIONS.card, card);
+  recordCardBehavior(emulator, card.id, number);
   return card;
 }
 
 /** `invoice_settings[default_payment_method]` must name a pm attached to the customer. */
-function checkDefaultPm(emu: Emulator, customerId: string, pmId: string, param: string): void {
-  const pm = emu.store.get<Stripe.PaymentMethod>(COL.paymentMethod, pmId);
-  if (!pm || pm.customer !== customerId) {
+function checkDefaultPm(
+  emulator: Emulator,
+  customerId: string,
+  paymentMethodId: string,
+  param: string,
+): void {
+  const paymentMethod = emulator.store.get(COLLECTIONS.paymentMethod, paymentMethodId);
+  if (!paymentMethod || paymentMethod.customer !== customerId) {
     throw invalidRequest(
-      `The customer does not have a payment method with the ID ${pmId}. The payment method must be attached to the customer.`,
+      `The customer does not have a payment method with the ID ${paymentMethodId}. The payment method must be attached to the customer.`,
       param,
       'resource_missing',
     );
@@ -102,43 +108,46 @@ function checkDefaultPm(emu: Emulator, customerId: string, pmId: string, param: 
 }
 
 /** Fields shared by create and update. */
-function applyCommon(c: Stripe.Customer, p: ParamReader): void {
+function applyCommon(c: Stripe.Customer, input: ParamReader): void {
   for (const k of ['email', 'description', 'phone', 'name', 'invoice_prefix'] as const) {
-    if (p.has(k)) c[k] = p.strOrNull(k) ?? null;
+    if (input.has(k)) c[k] = input.strOrNull(k) ?? null;
   }
-  if (p.has('balance')) c.balance = p.int('balance') ?? 0;
-  if (p.has('address')) c.address = readAddress(p.obj('address'));
-  if (p.has('shipping')) c.shipping = readShipping(p.obj('shipping'));
-  if (p.has('preferred_locales')) c.preferred_locales = p.strArray('preferred_locales') ?? [];
-  const te = p.oneOf('tax_exempt', ['none', 'exempt', 'reverse'] as const);
+  if (input.has('balance')) c.balance = input.int('balance') ?? 0;
+  if (input.has('address')) c.address = readAddress(input.obj('address'));
+  if (input.has('shipping')) c.shipping = readShipping(input.obj('shipping'));
+  if (input.has('preferred_locales')) c.preferred_locales = input.strArray('preferred_locales') ?? [];
+  const te = input.oneOf('tax_exempt', ['none', 'exempt', 'reverse'] as const);
   if (te) c.tax_exempt = te;
-  if (p.has('next_invoice_sequence')) c.next_invoice_sequence = p.int('next_invoice_sequence');
-  c.metadata = p.metadata(c.metadata);
-  const is = p.obj('invoice_settings');
+  if (input.has('next_invoice_sequence')) c.next_invoice_sequence = input.int('next_invoice_sequence');
+  c.metadata = input.metadata(c.metadata);
+  const is = input.obj('invoice_settings');
   if (is) {
     if (is.has('footer')) c.invoice_settings.footer = is.strOrNull('footer') ?? null;
   }
 }
 
-function create({ emu, p }: ApiRequest): Stripe.Customer {
-  const clockId = p.str('test_clock');
-  let created = emu.now();
+function create({ emulator, input }: ApiRequest): Stripe.Customer {
+  const clockId = input.str('test_clock');
+  let created = emulator.now();
   if (clockId) {
-    const clock = emu.store.get<{ frozen_time: number }>(COL.testClock, clockId);
+    const clock = emulator.store.get(COLLECTIONS.testClock, clockId);
     if (!clock) throw notFound('test_clock', clockId, 'test_clock');
     created = clock.frozen_time;
   }
   const id = newId('cus', 14);
   // Resolve payment methods first so a decline leaves nothing behind. The same test id in
   // `payment_method` and `invoice_settings[default_payment_method]` is one new pm (see facts §6).
-  const pmParam = p.str('payment_method');
-  const pm = pmParam ? resolvePaymentMethod(emu, pmParam, 'payment_method') : undefined;
-  if (pm) assertAttachable(emu, pm.id);
-  const defaultParam = p.obj('invoice_settings')?.str('default_payment_method');
+  const paymentMethodParam = input.str('payment_method');
+  const paymentMethod = paymentMethodParam
+    ? resolvePaymentMethod(emulator, paymentMethodParam, 'payment_method')
+    : undefined;
+  if (paymentMethod) assertAttachable(emulator, paymentMethod.id);
+  const defaultParam = input.obj('invoice_settings')?.str('default_payment_method');
   let defaultPm: string | null = null;
   if (defaultParam) {
-    if (pm && (defaultParam === pmParam || defaultParam === pm.id)) defaultPm = pm.id;
-    else checkDefaultPm(emu, id, defaultParam, 'invoice_settings[default_payment_method]');
+    if (paymentMethod && (defaultParam === paymentMethodParam || defaultParam === paymentMethod.id))
+      defaultPm = paymentMethod.id;
+    else checkDefaultPm(emulator, id, defaultParam, 'invoice_settings[default_payment_method]');
   }
   const c: Stripe.Customer = {
     id,
@@ -170,104 +179,106 @@ function create({ emu, p }: ApiRequest): Stripe.Customer {
     tax_exempt: 'none',
     test_clock: clockId ?? null,
   };
-  applyCommon(c, p);
-  const source = p.str('source');
+  applyCommon(c, input);
+  const source = input.str('source');
   let card: Stripe.Card | undefined;
   if (source) {
-    card = createSource(emu, id, source, 'source');
+    card = createSource(emulator, id, source, 'source');
     c.default_source = card.id;
   }
-  emu.store.insert(COL.customer, c);
-  emu.emitEvent('customer.created', c);
-  if (card) emu.emitEvent('customer.source.created', card);
-  if (pm) attachPaymentMethod(emu, pm.id, id);
+  emulator.store.insert(COLLECTIONS.customer, c);
+  emulator.emitEvent('customer.created', c);
+  if (card) emulator.emitEvent('customer.source.created', card);
+  if (paymentMethod) attachPaymentMethod(emulator, paymentMethod.id, id);
   return c;
 }
 
-function update({ emu, p, pathParams }: ApiRequest): Stripe.Customer {
+function update({ emulator, input, pathParams }: ApiRequest): Stripe.Customer {
   const id = pathParams.id;
-  requireCustomer(emu, id, 'id');
-  const source = p.str('source');
+  requireCustomer(emulator, id, 'id');
+  const source = input.str('source');
   let card: Stripe.Card | undefined;
-  if (source) card = createSource(emu, id, source, 'source');
-  const is = p.obj('invoice_settings');
+  if (source) card = createSource(emulator, id, source, 'source');
+  const is = input.obj('invoice_settings');
   if (is?.has('default_payment_method')) {
     const dpm = is.str('default_payment_method');
-    if (dpm) checkDefaultPm(emu, id, dpm, 'invoice_settings[default_payment_method]');
+    if (dpm) checkDefaultPm(emulator, id, dpm, 'invoice_settings[default_payment_method]');
   }
-  const ds = p.str('default_source');
-  if (ds && !emu.store.get<Stripe.Card>(COL.card, ds)) {
+  const ds = input.str('default_source');
+  if (ds && !emulator.store.get(COLLECTIONS.card, ds)) {
     throw invalidRequest(`No such source: '${ds}'`, 'default_source', 'resource_missing');
   }
-  const { obj, previous } = emu.store.update<Stripe.Customer>(COL.customer, id, (c) => {
-    applyCommon(c, p);
+  const { obj, previous } = emulator.store.update(COLLECTIONS.customer, id, (c) => {
+    applyCommon(c, input);
     if (is?.has('default_payment_method')) {
       c.invoice_settings.default_payment_method = is.strOrNull('default_payment_method') ?? null;
     }
     if (card) c.default_source = card.id;
     if (ds) c.default_source = ds;
   });
-  if (card) emu.emitEvent('customer.source.created', card);
-  if (Object.keys(previous).length > 0) emu.emitEvent('customer.updated', obj, previous);
+  if (card) emulator.emitEvent('customer.source.created', card);
+  if (Object.keys(previous).length > 0) emulator.emitEvent('customer.updated', obj, previous);
   return obj;
 }
 
-function del({ emu, pathParams }: ApiRequest): unknown {
-  const c = requireCustomer(emu, pathParams.id, 'id');
-  emu.store.delete(COL.customer, c.id);
-  const stub = rememberDeleted(emu, c.id, 'customer');
-  emu.emitEvent('customer.deleted', c);
-  for (const hook of deletedHooks.get(emu) ?? []) hook(c);
+function del({ emulator, pathParams }: ApiRequest): unknown {
+  const c = requireCustomer(emulator, pathParams.id, 'id');
+  emulator.store.delete(COLLECTIONS.customer, c.id);
+  const stub = rememberDeleted(emulator, c.id, 'customer');
+  emulator.emitEvent('customer.deleted', c);
+  for (const hook of deletedHooks.get(emulator) ?? []) hook(c);
   return stub;
 }
 
 function list(req: ApiRequest): unknown {
-  const { emu, p } = req;
-  const email = p.str('email');
-  const created = p.range('created');
-  const clock = p.str('test_clock');
-  const items = emu.store
-    .all<Stripe.Customer>(COL.customer)
+  const { emulator, input } = req;
+  const email = input.str('email');
+  const created = input.range('created');
+  const clock = input.str('test_clock');
+  const items = emulator.store
+    .all(COLLECTIONS.customer)
     .filter(
       (c) =>
         (clock ? c.test_clock === clock : !c.test_clock) &&
         (email === undefined || c.email === email) &&
         (!created || created(c.created)),
     );
-  return paginate(items, p, req.path);
+  return paginate(items, input, req.path);
 }
 
 function addSource(req: ApiRequest): Stripe.Card {
-  const { emu, p, pathParams } = req;
-  const c = requireCustomer(emu, pathParams.id, 'id');
-  const card = createSource(emu, c.id, p.reqStr('source'), 'source');
-  emu.store.put(COL.card, { ...card, metadata: p.metadata({}) });
-  emu.emitEvent('customer.source.created', card);
+  const { emulator, input, pathParams } = req;
+  const c = requireCustomer(emulator, pathParams.id, 'id');
+  const card = createSource(emulator, c.id, input.reqStr('source'), 'source');
+  emulator.store.put(COLLECTIONS.card, { ...card, metadata: input.metadata({}) });
+  emulator.emitEvent('customer.source.created', card);
   if (!c.default_source) {
-    const { obj, previous } = emu.store.update<Stripe.Customer>(COL.customer, c.id, (x) => {
+    const { obj, previous } = emulator.store.update(COLLECTIONS.customer, c.id, (x) => {
       x.default_source = card.id;
     });
-    emu.emitEvent('customer.updated', obj, previous);
+    emulator.emitEvent('customer.updated', obj, previous);
   }
-  return emu.store.require<Stripe.Card>(COL.card, card.id);
+  return emulator.store.require(COLLECTIONS.card, card.id);
 }
 
-function cardsOf(emu: Emulator, customerId: string): Stripe.Card[] {
-  return emu.store.all<Stripe.Card>(COL.card).filter((s) => s.customer === customerId);
+function cardsOf(emulator: Emulator, customerId: string): Stripe.Card[] {
+  return emulator.store.all(COLLECTIONS.card).filter((s) => s.customer === customerId);
 }
 
-export function setup(emu: Emulator): void {
+export function setup(emulator: Emulator): void {
   // Since 2020-08-27 these lists are only returned when expanded.
-  emu.registerIncludable(COL.customer, 'sources', (c) =>
-    listOf(cardsOf(emu, String(c.id)), `/v1/customers/${String(c.id)}/sources`),
+  emulator.registerIncludable(COLLECTIONS.customer, 'sources', (c) =>
+    listOf(cardsOf(emulator, String(c.id)), `/v1/customers/${String(c.id)}/sources`),
   );
-  emu.registerIncludable(COL.customer, 'subscriptions', (c) =>
+  emulator.registerIncludable(COLLECTIONS.customer, 'subscriptions', (c) =>
     listOf(
-      emu.store.all<{ customer: unknown }>('subscription').filter((s) => s.customer === c.id),
+      emulator.store.all(COLLECTIONS.subscription).filter((s) => s.customer === c.id),
       `/v1/customers/${String(c.id)}/subscriptions`,
     ),
   );
-  emu.registerIncludable(COL.customer, 'tax_ids', (c) => listOf([], `/v1/customers/${String(c.id)}/tax_ids`));
+  emulator.registerIncludable(COLLECTIONS.customer, 'tax_ids', (c) =>
+    listOf([], `/v1/customers/${String(c.id)}/tax_ids`),
+  );
 }
 
 export const routes: Route[] = [
@@ -310,16 +321,16 @@ export const routes: Route[] = [
     method: 'GET',
     path: '/v1/customers/search',
     params: ['query', 'limit', 'page'],
-    handler: (req) => search(req.emu.store.all<Stripe.Customer>(COL.customer), req.p, req.path),
+    handler: (req) => search(req.emulator.store.all(COLLECTIONS.customer), req.input, req.path),
   },
   {
     method: 'GET',
     path: '/v1/customers/:id',
     params: [],
-    handler: ({ emu, pathParams }) => {
-      const c = emu.store.get<Stripe.Customer>(COL.customer, pathParams.id);
+    handler: ({ emulator, pathParams }) => {
+      const c = emulator.store.get(COLLECTIONS.customer, pathParams.id);
       if (c) return c;
-      const stub = deletedStub(emu, pathParams.id);
+      const stub = deletedStub(emulator, pathParams.id);
       if (stub?.object === 'customer') return stub;
       throw notFound('customer', pathParams.id);
     },
@@ -357,7 +368,7 @@ export const routes: Route[] = [
     path: '/v1/customers/:id/payment_methods',
     params: ['allow_redisplay', 'type', 'limit', 'starting_after', 'ending_before'],
     handler: (req) => {
-      requireCustomer(req.emu, req.pathParams.id, 'customer');
+      requireCustomer(req.emulator, req.pathParams.id, 'customer');
       return listForCustomer(req, req.pathParams.id);
     },
   },
@@ -365,12 +376,12 @@ export const routes: Route[] = [
     method: 'GET',
     path: '/v1/customers/:id/payment_methods/:pm',
     params: [],
-    handler: ({ emu, pathParams }) => {
-      requireCustomer(emu, pathParams.id, 'customer');
-      const pm = emu.store.get<Stripe.PaymentMethod>(COL.paymentMethod, pathParams.pm);
-      if (!pm || pm.customer !== pathParams.id)
+    handler: ({ emulator, pathParams }) => {
+      requireCustomer(emulator, pathParams.id, 'customer');
+      const paymentMethod = emulator.store.get(COLLECTIONS.paymentMethod, pathParams.pm);
+      if (!paymentMethod || paymentMethod.customer !== pathParams.id)
         throw notFound('PaymentMethod', pathParams.pm, 'payment_method');
-      return pm;
+      return paymentMethod;
     },
   },
   {
@@ -384,16 +395,16 @@ export const routes: Route[] = [
     path: '/v1/customers/:id/sources',
     params: ['object', 'limit', 'starting_after', 'ending_before'],
     handler: (req) => {
-      requireCustomer(req.emu, req.pathParams.id, 'customer');
-      return paginate(cardsOf(req.emu, req.pathParams.id), req.p, req.path);
+      requireCustomer(req.emulator, req.pathParams.id, 'customer');
+      return paginate(cardsOf(req.emulator, req.pathParams.id), req.input, req.path);
     },
   },
   {
     method: 'GET',
     path: '/v1/customers/:id/sources/:src',
     params: [],
-    handler: ({ emu, pathParams }) => {
-      const card = emu.store.get<Stripe.Card>(COL.card, pathParams.src);
+    handler: ({ emulator, pathParams }) => {
+      const card = emulator.store.get(COLLECTIONS.card, pathParams.src);
       if (!card || card.customer !== pathParams.id) throw notFound('source', pathParams.src);
       return card;
     },
@@ -402,8 +413,8 @@ export const routes: Route[] = [
 
 /**
  * Creates a customer from create params outside an API request of its own (Checkout completion).
- * Added by the billing engine; `create` only reads `emu` and `p`.
+ * Added by the billing engine; `create` only reads `emulator` and `p`.
  */
-export function createCustomerFromParams(emu: Emulator, p: ParamReader): Stripe.Customer {
-  return create({ emu, p } as ApiRequest);
+export function createCustomerFromParams(emulator: Emulator, input: ParamReader): Stripe.Customer {
+  return create({ emulator, input } as ApiRequest);
 }

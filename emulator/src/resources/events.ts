@@ -1,18 +1,19 @@
 import type { ApiRequest, Route } from '../core/http';
-import { EVENT_COLLECTION, type EmulatorEvent, eventTypeMatches } from '../core/events';
+import { eventTypeMatches } from '../core/events';
 import { invalidRequest } from '../core/errors';
 import { paginate } from '../core/list';
+import { COLLECTIONS } from '../core/collections';
 
 function list(req: ApiRequest): unknown {
-  const { emu, p } = req;
-  const type = p.str('type');
-  const types = p.strArray('types');
+  const { emulator, input } = req;
+  const type = input.str('type');
+  const types = input.strArray('types');
   if (type && types)
     throw invalidRequest('You may only specify one of these parameters: type, types.', 'types');
-  const created = p.range('created');
-  const deliverySuccess = p.bool('delivery_success');
-  const items = emu.store
-    .all<EmulatorEvent>(EVENT_COLLECTION)
+  const created = input.range('created');
+  const deliverySuccess = input.bool('delivery_success');
+  const items = emulator.store
+    .all(COLLECTIONS.event)
     .filter(
       (e) =>
         (!type || eventTypeMatches(type, e.type)) &&
@@ -20,7 +21,7 @@ function list(req: ApiRequest): unknown {
         (!created || created(e.created)) &&
         (deliverySuccess === undefined || (e.pending_webhooks === 0) === deliverySuccess),
     );
-  return paginate(items, p, req.path);
+  return paginate(items, input, req.path);
 }
 
 export const routes: Route[] = [
@@ -34,7 +35,6 @@ export const routes: Route[] = [
     method: 'GET',
     path: '/v1/events/:id',
     params: [],
-    handler: ({ emu, pathParams }) =>
-      emu.store.require<EmulatorEvent>(EVENT_COLLECTION, pathParams.id, 'event'),
+    handler: ({ emulator, pathParams }) => emulator.store.require(COLLECTIONS.event, pathParams.id, 'event'),
   },
 ];

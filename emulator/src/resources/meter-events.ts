@@ -6,8 +6,9 @@ import { type ApiRequest, HttpResponse, type Route } from '../core/http';
 import { newId, randomBase62 } from '../core/ids';
 import { paginate } from '../core/list';
 import type { ParamReader } from '../core/params';
-import { COL } from './common';
+
 import { meterForEvent, requireMeter } from './meters';
+import { COLLECTIONS } from '../core/collections';
 
 /** A recorded usage event (private: Stripe has no API to read events back). */
 export interface StoredMeterEvent {
@@ -20,8 +21,6 @@ export interface StoredMeterEvent {
   created: number;
   cancelled: boolean;
 }
-
-const IDENTIFIER_INDEX = '_meter_event_identifier';
 
 /** Stripe keeps identifiers at least 24 h for de-duplication; we keep them for good. */
 
@@ -50,12 +49,16 @@ interface MeterEventInput {
 }
 
 /** Records one meter event after Stripe's synchronous checks; returns the stored record. */
-export function recordMeterEvent(emu: Emulator, input: MeterEventInput, paramPrefix = ''): StoredMeterEvent {
+export function recordMeterEvent(
+  emulator: Emulator,
+  input: MeterEventInput,
+  paramPrefix = '',
+): StoredMeterEvent {
   const name = (k: string): string => (paramPrefix ? `${paramPrefix}[${k}]` : k);
-  const meter = meterForEvent(emu, input.event_name);
+  const meter = meterForEvent(emulator, input.event_name);
   const customerKey = meter?.customer_mapping.event_payload_key ?? 'stripe_customer_id';
   const customer = input.payload[customerKey];
-  const now = emu.now(customer);
+  const now = emulator.now(customer);
   const timestamp = input.timestamp ?? now;
   if (timestamp < now - PAST_LIMIT || timestamp > now + FUTURE_LIMIT) {
     throw invalidRequest(
@@ -66,7 +69,7 @@ export function recordMeterEvent(emu: Emulator, input: MeterEventInput, paramPre
   }
   const identifier = input.identifier ?? randomBase62(24);
   // An index keyed by identifier keeps de-duplication O(1) under load.
-  if (emu.store.get(IDENTIFIER_INDEX, identifier)) throw duplicateIdentifier(identifier);
+  if (emulator.store.get(COLLECTIONS.meterEventIdentifier, identifier)) throw duplicateIdentifier(identifier);
   const ev: StoredMeterEvent = {
     id: newId('mev'),
     event_name: input.event_name,
@@ -76,13 +79,13 @@ export function recordMeterEvent(emu: Emulator, input: MeterEventInput, paramPre
     created: now,
     cancelled: false,
   };
-  emu.store.insert(COL.meterEvent, ev);
-  emu.store.insert(IDENTIFIER_INDEX, { id: identifier, event: ev.id });
+  emulator.store.insert(COLLECTIONS.meterEvent, ev);
+  emulator.store.insert(COLLECTIONS.meterEventIdentifier, { id: identifier, event: ev.id });
   return ev;
 }
 
-function readPayload(p: ParamReader): Record<string, string> {
-  const payload = p.obj('payload');
+function readPayload(input: ParamReader): Record<string, string> {
+  const payload = input.obj('payload');
   if (!payload) throw missingParam('payload');
   const out: Record<string, string> = {};
   for (const k of Object.keys(payload.raw)) out[k] = payload.reqStr(k);
@@ -90,11 +93,11 @@ function readPayload(p: ParamReader): Record<string, string> {
 }
 
 /** Cancels the events with `identifier` (meter event adjustment `type=cancel`). */
-export function cancelMeterEvent(emu: Emulator, eventName: string, identifier: string): void {
-  for (const e of emu.store.all<StoredMeterEvent>(COL.meterEvent)) {
+function cancelMeterEvent(emulator: Emulator, eventName: string, identifier: string): void {
+  for (const e of emulator.store.all(COLLECTIONS.meterEvent)) {
     if (e.identifier === identifier && e.event_name === eventName) {
       e.cancelled = true;
-      emu.store.put(COL.meterEvent, e);
+      emulator.store.put(COLLECTIONS.meterEvent, e);
     }
   }
 }
@@ -104,18 +107,18 @@ export function cancelMeterEvent(emu: Emulator, eventName: string, identifier: s
  * formula: `sum` of values, `count` of events, or `last` value (latest timestamp).
  */
 export function meterUsage(
-  emu: Emulator,
+  emulator: Emulator,
   meterId: string,
   customerId: string,
   start: number,
   end: number,
 ): number {
-  const meter = emu.store.get<Stripe.Billing.Meter>(COL.meter, meterId);
+  const meter = emulator.store.get(COLLECTIONS.meter, meterId);
   if (!meter) return 0;
   const ckey = meter.customer_mapping.event_payload_key;
   const vkey = meter.value_settings.event_payload_key;
-  const events = emu.store
-    .all<StoredMeterEvent>(COL.meterEvent)
+  const events = emulator.store
+    .all(COLLECTIONS.meterEvent)
     .filter(
       (e) =>
         !e.cancelled &&
@@ -143,13 +146,13 @@ export function meterUsage(
 }
 
 function summaries(req: ApiRequest): unknown {
-  const { emu, p, pathParams } = req;
-  const meter = requireMeter(emu, pathParams.id);
-  const customer = p.reqStr('customer');
-  const start = p.reqInt('start_time');
-  const end = p.reqInt('end_time');
+  const { emulator, input, pathParams } = req;
+  const meter = requireMeter(emulator, pathParams.id);
+  const customer = input.reqStr('customer');
+  const start = input.reqInt('start_time');
+  const end = input.reqInt('end_time');
   if (end <= start) throw invalidRequest('end_time must be after start_time.', 'end_time');
-  const windowParam = p.oneOf('value_grouping_window', ['hour', 'day'] as const);
+  const windowParam = input.oneOf('value_grouping_window', ['hour', 'day'] as const);
   const step = windowParam === 'hour' ? 3600 : windowParam === 'day' ? 86400 : 60;
   // Stripe requires times aligned to the grouping window (minutes without one).
   if (start % step !== 0)
@@ -166,14 +169,14 @@ function summaries(req: ApiRequest): unknown {
     .map(([s, e]) => ({
       id: `mtrusg_${createHash('sha256').update(`${meter.id}:${customer}:${s}:${e}`).digest('hex').slice(0, 24)}`,
       object: 'billing.meter_event_summary' as const,
-      aggregated_value: meterUsage(emu, meter.id, customer, s, e),
+      aggregated_value: meterUsage(emulator, meter.id, customer, s, e),
       end_time: e,
       livemode: false,
       meter: meter.id,
       start_time: s,
     }))
     .reverse();
-  return paginate(data, p, req.path);
+  return paginate(data, input, req.path);
 }
 
 function isoToUnix(v: string | undefined, param: string): number | undefined {
@@ -188,12 +191,12 @@ export const routes: Route[] = [
     method: 'POST',
     path: '/v1/billing/meter_events',
     params: ['event_name', 'payload', 'identifier', 'timestamp'],
-    handler: ({ emu, p }): Stripe.Billing.MeterEvent => {
-      const ev = recordMeterEvent(emu, {
-        event_name: p.reqStr('event_name'),
-        payload: readPayload(p),
-        identifier: p.str('identifier'),
-        timestamp: p.int('timestamp'),
+    handler: ({ emulator, input }): Stripe.Billing.MeterEvent => {
+      const ev = recordMeterEvent(emulator, {
+        event_name: input.reqStr('event_name'),
+        payload: readPayload(input),
+        identifier: input.str('identifier'),
+        timestamp: input.int('timestamp'),
       });
       return {
         object: 'billing.meter_event',
@@ -210,12 +213,12 @@ export const routes: Route[] = [
     method: 'POST',
     path: '/v1/billing/meter_event_adjustments',
     params: ['event_name', 'type', 'cancel'],
-    handler: ({ emu, p }): Stripe.Billing.MeterEventAdjustment => {
-      const event_name = p.reqStr('event_name');
-      const type = p.oneOf('type', ['cancel'] as const) ?? 'cancel';
-      const identifier = p.obj('cancel')?.str('identifier');
+    handler: ({ emulator, input }): Stripe.Billing.MeterEventAdjustment => {
+      const event_name = input.reqStr('event_name');
+      const type = input.oneOf('type', ['cancel'] as const) ?? 'cancel';
+      const identifier = input.obj('cancel')?.str('identifier');
       if (!identifier) throw missingParam('cancel[identifier]');
-      cancelMeterEvent(emu, event_name, identifier);
+      cancelMeterEvent(emulator, event_name, identifier);
       return {
         object: 'billing.meter_event_adjustment',
         cancel: { identifier },
@@ -245,12 +248,12 @@ export const routes: Route[] = [
     method: 'POST',
     path: '/v2/billing/meter_events',
     params: ['event_name', 'payload', 'identifier', 'timestamp'],
-    handler: ({ emu, p }) => {
-      const ev = recordMeterEvent(emu, {
-        event_name: p.reqStr('event_name'),
-        payload: readPayload(p),
-        identifier: p.str('identifier'),
-        timestamp: isoToUnix(p.str('timestamp'), 'timestamp'),
+    handler: ({ emulator, input }) => {
+      const ev = recordMeterEvent(emulator, {
+        event_name: input.reqStr('event_name'),
+        payload: readPayload(input),
+        identifier: input.str('identifier'),
+        timestamp: isoToUnix(input.str('timestamp'), 'timestamp'),
       });
       return {
         object: 'v2.billing.meter_event',
@@ -267,16 +270,16 @@ export const routes: Route[] = [
     method: 'POST',
     path: '/v2/billing/meter_event_adjustments',
     params: ['event_name', 'type', 'cancel'],
-    handler: ({ emu, p }) => {
-      const event_name = p.reqStr('event_name');
-      const identifier = p.obj('cancel')?.str('identifier');
+    handler: ({ emulator, input }) => {
+      const event_name = input.reqStr('event_name');
+      const identifier = input.obj('cancel')?.str('identifier');
       if (!identifier) throw missingParam('cancel.identifier');
-      cancelMeterEvent(emu, event_name, identifier);
+      cancelMeterEvent(emulator, event_name, identifier);
       return {
         id: newId('mtradj'),
         object: 'v2.billing.meter_event_adjustment',
         cancel: { identifier },
-        created: new Date(emu.now() * 1000).toISOString(),
+        created: new Date(emulator.now() * 1000).toISOString(),
         event_name,
         livemode: false,
         status: 'pending',
@@ -288,12 +291,12 @@ export const routes: Route[] = [
     // Sessions authenticate the high-throughput stream; the token is not checked here.
     method: 'POST',
     path: '/v2/billing/meter_event_session',
-    handler: ({ emu }) => ({
+    handler: ({ emulator }) => ({
       id: newId('mes'),
       object: 'v2.billing.meter_event_session',
       authentication_token: newId('mes_token', 32),
-      created: new Date(emu.now() * 1000).toISOString(),
-      expires_at: new Date((emu.now() + 900) * 1000).toISOString(),
+      created: new Date(emulator.now() * 1000).toISOString(),
+      expires_at: new Date((emulator.now() + 900) * 1000).toISOString(),
       livemode: false,
     }),
   },
@@ -301,11 +304,11 @@ export const routes: Route[] = [
     // Stripe serves this on meter-events.stripe.com; point the SDK's host there to use it.
     method: 'POST',
     path: '/v2/billing/meter_event_stream',
-    handler: ({ emu, p }) => {
-      const events = p.objArray('events') ?? [];
+    handler: ({ emulator, input }) => {
+      const events = input.objArray('events') ?? [];
       for (const [i, e] of events.entries()) {
         recordMeterEvent(
-          emu,
+          emulator,
           {
             event_name: e.reqStr('event_name'),
             payload: readPayload(e),
@@ -319,3 +322,10 @@ export const routes: Route[] = [
     },
   },
 ];
+
+declare module '../core/collections' {
+  interface CollectionRecords {
+    _meter_event: StoredMeterEvent;
+    _meter_event_identifier: { id: string; event: string };
+  }
+}

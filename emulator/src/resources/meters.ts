@@ -4,38 +4,38 @@ import { invalidRequest, missingParam } from '../core/errors';
 import type { ApiRequest, Route } from '../core/http';
 import { newId } from '../core/ids';
 import { paginate } from '../core/list';
-import { COL } from './common';
+import { COLLECTIONS } from '../core/collections';
 
 const FORMULAS = ['sum', 'count', 'last'] as const;
 
-export function requireMeter(emu: Emulator, id: string, param = 'id'): Stripe.Billing.Meter {
-  return emu.store.require<Stripe.Billing.Meter>(COL.meter, id, 'billing meter', param);
+export function requireMeter(emulator: Emulator, id: string, param = 'id'): Stripe.Billing.Meter {
+  return emulator.store.require(COLLECTIONS.meter, id, 'billing meter', param);
 }
 
 /** The active meter fed by events named `eventName`, if any. */
-export function meterForEvent(emu: Emulator, eventName: string): Stripe.Billing.Meter | undefined {
-  return emu.store
-    .all<Stripe.Billing.Meter>(COL.meter)
+export function meterForEvent(emulator: Emulator, eventName: string): Stripe.Billing.Meter | undefined {
+  return emulator.store
+    .all(COLLECTIONS.meter)
     .find((m) => m.event_name === eventName && m.status === 'active');
 }
 
-function create({ emu, p }: ApiRequest): Stripe.Billing.Meter {
-  const display_name = p.reqStr('display_name');
-  const event_name = p.reqStr('event_name');
-  const agg = p.obj('default_aggregation');
+function create({ emulator, input }: ApiRequest): Stripe.Billing.Meter {
+  const display_name = input.reqStr('display_name');
+  const event_name = input.reqStr('event_name');
+  const agg = input.obj('default_aggregation');
   if (!agg) throw missingParam('default_aggregation');
   const formula = agg.oneOf('formula', FORMULAS);
   if (!formula) throw missingParam('default_aggregation[formula]');
-  if (meterForEvent(emu, event_name)) {
+  if (meterForEvent(emulator, event_name)) {
     throw invalidRequest(
       `An active meter with event_name '${event_name}' already exists.`,
       'event_name',
       'resource_already_exists',
     );
   }
-  const cm = p.obj('customer_mapping');
-  const vs = p.obj('value_settings');
-  const now = emu.now();
+  const cm = input.obj('customer_mapping');
+  const vs = input.obj('value_settings');
+  const now = emulator.now();
   const meter: Stripe.Billing.Meter = {
     id: newId('mtr_test'),
     object: 'billing.meter',
@@ -47,32 +47,32 @@ function create({ emu, p }: ApiRequest): Stripe.Billing.Meter {
     default_aggregation: { formula },
     display_name,
     event_name,
-    event_time_window: p.oneOf('event_time_window', ['day', 'hour'] as const) ?? null,
+    event_time_window: input.oneOf('event_time_window', ['day', 'hour'] as const) ?? null,
     livemode: false,
     status: 'active',
     status_transitions: { deactivated_at: null },
     updated: now,
     value_settings: { event_payload_key: vs?.str('event_payload_key') ?? 'value' },
   };
-  emu.store.insert(COL.meter, meter);
-  emu.emitEvent('billing.meter.created', meter);
+  emulator.store.insert(COLLECTIONS.meter, meter);
+  emulator.emitEvent('billing.meter.created', meter);
   return meter;
 }
 
-function setStatus(emu: Emulator, id: string, active: boolean): Stripe.Billing.Meter {
-  const m = requireMeter(emu, id);
+function setStatus(emulator: Emulator, id: string, active: boolean): Stripe.Billing.Meter {
+  const m = requireMeter(emulator, id);
   if (active && m.status === 'active') throw invalidRequest('This meter is already active.', undefined);
   if (!active && m.status === 'inactive') throw invalidRequest('This meter is already inactive.', undefined);
-  if (active && meterForEvent(emu, m.event_name)) {
+  if (active && meterForEvent(emulator, m.event_name)) {
     throw invalidRequest(`An active meter with event_name '${m.event_name}' already exists.`, undefined);
   }
-  const { obj, previous } = emu.store.update<Stripe.Billing.Meter>(COL.meter, id, (x) => {
-    const now = emu.now();
+  const { obj, previous } = emulator.store.update(COLLECTIONS.meter, id, (x) => {
+    const now = emulator.now();
     x.status = active ? 'active' : 'inactive';
     x.status_transitions = { deactivated_at: active ? null : now };
     x.updated = now;
   });
-  emu.emitEvent(active ? 'billing.meter.reactivated' : 'billing.meter.deactivated', obj, previous);
+  emulator.emitEvent(active ? 'billing.meter.reactivated' : 'billing.meter.deactivated', obj, previous);
   return obj;
 }
 
@@ -95,31 +95,29 @@ export const routes: Route[] = [
     path: '/v1/billing/meters',
     params: ['status', 'limit', 'starting_after', 'ending_before'],
     handler: (req) => {
-      const status = req.p.oneOf('status', ['active', 'inactive'] as const);
-      const items = req.emu.store
-        .all<Stripe.Billing.Meter>(COL.meter)
-        .filter((m) => !status || m.status === status);
-      return paginate(items, req.p, req.path);
+      const status = req.input.oneOf('status', ['active', 'inactive'] as const);
+      const items = req.emulator.store.all(COLLECTIONS.meter).filter((m) => !status || m.status === status);
+      return paginate(items, req.input, req.path);
     },
   },
   {
     method: 'GET',
     path: '/v1/billing/meters/:id',
     params: [],
-    handler: ({ emu, pathParams }) => requireMeter(emu, pathParams.id),
+    handler: ({ emulator, pathParams }) => requireMeter(emulator, pathParams.id),
   },
   {
     method: 'POST',
     path: '/v1/billing/meters/:id',
     params: ['display_name'],
-    handler: ({ emu, p, pathParams }) => {
-      requireMeter(emu, pathParams.id);
-      const { obj, previous } = emu.store.update<Stripe.Billing.Meter>(COL.meter, pathParams.id, (m) => {
-        if (p.has('display_name')) m.display_name = p.reqStr('display_name');
+    handler: ({ emulator, input, pathParams }) => {
+      requireMeter(emulator, pathParams.id);
+      const { obj, previous } = emulator.store.update(COLLECTIONS.meter, pathParams.id, (m) => {
+        if (input.has('display_name')) m.display_name = input.reqStr('display_name');
       });
       if (Object.keys(previous).length > 0) {
-        obj.updated = emu.now();
-        emu.emitEvent('billing.meter.updated', obj, previous);
+        obj.updated = emulator.now();
+        emulator.emitEvent('billing.meter.updated', obj, previous);
       }
       return obj;
     },
@@ -128,12 +126,12 @@ export const routes: Route[] = [
     method: 'POST',
     path: '/v1/billing/meters/:id/deactivate',
     params: [],
-    handler: ({ emu, pathParams }) => setStatus(emu, pathParams.id, false),
+    handler: ({ emulator, pathParams }) => setStatus(emulator, pathParams.id, false),
   },
   {
     method: 'POST',
     path: '/v1/billing/meters/:id/reactivate',
     params: [],
-    handler: ({ emu, pathParams }) => setStatus(emu, pathParams.id, true),
+    handler: ({ emulator, pathParams }) => setStatus(emulator, pathParams.id, true),
   },
 ];

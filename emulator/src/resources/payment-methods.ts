@@ -6,7 +6,7 @@ import type { ApiRequest, Route } from '../core/http';
 import { newId } from '../core/ids';
 import { paginate } from '../core/list';
 import type { ParamReader } from '../core/params';
-import { COL, requireCustomer } from './common';
+import { requireCustomer } from './common';
 import {
   type CardSpec,
   type ChargeOutcome,
@@ -15,11 +15,12 @@ import {
   luhnValid,
   testIdNumber,
 } from './test-cards';
+import { COLLECTIONS } from '../core/collections';
 
 export type { ChargeOutcome, DisputeSpec } from './test-cards';
 
 /** Private record of what charging a payment method (or card source) does. */
-interface PmBehavior {
+interface PaymentMethodBehavior {
   id: string;
   outcome: ChargeOutcome;
   attachFails: boolean;
@@ -43,7 +44,7 @@ function fingerprint(number: string): string {
   return createHash('sha256').update(number).digest('base64url').replace(/[-_]/g, '').slice(0, 16);
 }
 
-function pmCard(spec: CardSpec, input: CardInput, now: number): Stripe.PaymentMethod.Card {
+function paymentMethodCard(spec: CardSpec, input: CardInput, now: number): Stripe.PaymentMethod.Card {
   const year = new Date(now * 1000).getUTCFullYear();
   return {
     brand: spec.brand,
@@ -78,14 +79,14 @@ function checkNumber(number: string, param: string): string {
 
 /** Creates and stores a card payment method (no event: Stripe emits none on create). */
 export function createCardPaymentMethod(
-  emu: Emulator,
+  emulator: Emulator,
   cardNumber: string | CardInput,
   extra: PaymentMethodExtra = {},
 ): Stripe.PaymentMethod {
   const input: CardInput = typeof cardNumber === 'string' ? { number: cardNumber } : cardNumber;
   const spec = cardSpec(checkNumber(input.number, 'card[number]'));
-  const now = emu.now();
-  const pm: Stripe.PaymentMethod = {
+  const now = emulator.now();
+  const paymentMethod: Stripe.PaymentMethod = {
     id: newId('pm'),
     object: 'payment_method',
     allow_redisplay: 'unspecified',
@@ -97,7 +98,7 @@ export function createCardPaymentMethod(
       tax_id: null,
       ...extra.billing_details,
     },
-    card: pmCard(spec, input, now),
+    card: paymentMethodCard(spec, input, now),
     created: now,
     customer: null,
     customer_account: null,
@@ -105,27 +106,27 @@ export function createCardPaymentMethod(
     metadata: extra.metadata ?? {},
     type: 'card',
   };
-  emu.store.insert(COL.paymentMethod, pm);
-  const behavior: PmBehavior = {
-    id: pm.id,
+  emulator.store.insert(COLLECTIONS.paymentMethod, paymentMethod);
+  const behavior: PaymentMethodBehavior = {
+    id: paymentMethod.id,
     outcome: spec.outcome,
     attachFails: spec.attachFails,
     dispute: spec.dispute,
   };
-  emu.store.insert(COL.pmBehavior, behavior);
-  return pm;
+  emulator.store.insert(COLLECTIONS.paymentMethodBehavior, behavior);
+  return paymentMethod;
 }
 
 /** Records charge behaviour for an id created elsewhere (card sources `card_…`). */
-export function recordCardBehavior(emu: Emulator, id: string, number: string): void {
+export function recordCardBehavior(emulator: Emulator, id: string, number: string): void {
   const spec = cardSpec(number);
-  const behavior: PmBehavior = {
+  const behavior: PaymentMethodBehavior = {
     id,
     outcome: spec.outcome,
     attachFails: spec.attachFails,
     dispute: spec.dispute,
   };
-  emu.store.put(COL.pmBehavior, behavior);
+  emulator.store.put(COLLECTIONS.paymentMethodBehavior, behavior);
 }
 
 /**
@@ -133,66 +134,74 @@ export function recordCardBehavior(emu: Emulator, id: string, number: string): v
  * an existing `pm_…` → that payment method; anything else → 404.
  */
 export function resolvePaymentMethod(
-  emu: Emulator,
+  emulator: Emulator,
   idOrTestId: string,
   param = 'payment_method',
 ): Stripe.PaymentMethod {
   const number = testIdNumber(idOrTestId);
-  if (number) return createCardPaymentMethod(emu, number);
-  const pm = emu.store.get<Stripe.PaymentMethod>(COL.paymentMethod, idOrTestId);
-  if (!pm) throw notFound('PaymentMethod', idOrTestId, param);
-  return pm;
+  if (number) return createCardPaymentMethod(emulator, number);
+  const paymentMethod = emulator.store.get(COLLECTIONS.paymentMethod, idOrTestId);
+  if (!paymentMethod) throw notFound('PaymentMethod', idOrTestId, param);
+  return paymentMethod;
 }
 
 /** The dispute a successful charge on this payment method (or card source) draws, if it is a dispute test card. */
-export function disputeAfterCharge(emu: Emulator, pmId: string): DisputeSpec | null {
-  const b = emu.store.get<PmBehavior>(COL.pmBehavior, pmId);
+export function disputeAfterCharge(emulator: Emulator, paymentMethodId: string): DisputeSpec | null {
+  const b = emulator.store.get(COLLECTIONS.paymentMethodBehavior, paymentMethodId);
   if (b) return b.dispute ?? null;
-  const number = testIdNumber(pmId);
+  const number = testIdNumber(paymentMethodId);
   return number ? cardSpec(number).dispute : null;
 }
 
 /** What charging this payment method (or card source) does; see test-cards.ts. */
-export function chargeOutcome(emu: Emulator, pmId: string): ChargeOutcome {
-  const b = emu.store.get<PmBehavior>(COL.pmBehavior, pmId);
+export function chargeOutcome(emulator: Emulator, paymentMethodId: string): ChargeOutcome {
+  const b = emulator.store.get(COLLECTIONS.paymentMethodBehavior, paymentMethodId);
   if (b) return b.outcome;
-  const number = testIdNumber(pmId);
+  const number = testIdNumber(paymentMethodId);
   if (number) return cardSpec(number).outcome;
-  if (emu.store.get(COL.paymentMethod, pmId) || emu.store.get(COL.card, pmId)) return { ok: true };
+  if (
+    emulator.store.get(COLLECTIONS.paymentMethod, paymentMethodId) ||
+    emulator.store.get(COLLECTIONS.card, paymentMethodId)
+  )
+    return { ok: true };
   return {
     ok: false,
     code: 'resource_missing',
     decline_code: 'resource_missing',
-    message: `No such PaymentMethod: '${pmId}'`,
+    message: `No such PaymentMethod: '${paymentMethodId}'`,
   };
 }
 
 /** Throws the card's decline if Stripe would refuse to attach it (decline test cards). */
-export function assertAttachable(emu: Emulator, pmId: string): void {
-  const b = emu.store.get<PmBehavior>(COL.pmBehavior, pmId);
+export function assertAttachable(emulator: Emulator, paymentMethodId: string): void {
+  const b = emulator.store.get(COLLECTIONS.paymentMethodBehavior, paymentMethodId);
   if (b?.attachFails && !b.outcome.ok) {
     throw cardError(b.outcome.code, b.outcome.message, b.outcome.decline_code, { param: 'payment_method' });
   }
 }
 
 /** Attaches a payment method to a customer; emits `payment_method.attached`. */
-export function attachPaymentMethod(emu: Emulator, pmId: string, customerId: string): Stripe.PaymentMethod {
-  requireCustomer(emu, customerId);
-  const pm = emu.store.get<Stripe.PaymentMethod>(COL.paymentMethod, pmId);
-  if (!pm) throw notFound('PaymentMethod', pmId, 'payment_method');
-  if (pm.customer === customerId) return pm;
-  if (pm.customer) {
+export function attachPaymentMethod(
+  emulator: Emulator,
+  paymentMethodId: string,
+  customerId: string,
+): Stripe.PaymentMethod {
+  requireCustomer(emulator, customerId);
+  const paymentMethod = emulator.store.get(COLLECTIONS.paymentMethod, paymentMethodId);
+  if (!paymentMethod) throw notFound('PaymentMethod', paymentMethodId, 'payment_method');
+  if (paymentMethod.customer === customerId) return paymentMethod;
+  if (paymentMethod.customer) {
     throw invalidRequest(
       'The payment method you provided has already been attached to a customer.',
       undefined,
       'payment_method_unexpected_state',
     );
   }
-  assertAttachable(emu, pmId);
-  const { obj, previous } = emu.store.update<Stripe.PaymentMethod>(COL.paymentMethod, pmId, (p) => {
+  assertAttachable(emulator, paymentMethodId);
+  const { obj, previous } = emulator.store.update(COLLECTIONS.paymentMethod, paymentMethodId, (p) => {
     p.customer = customerId;
   });
-  emu.emitEvent('payment_method.attached', obj, previous);
+  emulator.emitEvent('payment_method.attached', obj, previous);
   return obj;
 }
 
@@ -200,27 +209,28 @@ export function attachPaymentMethod(emu: Emulator, pmId: string, customerId: str
  * Detaches; emits `payment_method.detached` (previous customer in previous_attributes) and
  * clears the customer's `invoice_settings.default_payment_method` if it pointed here.
  */
-export function detachPaymentMethod(emu: Emulator, pmId: string): Stripe.PaymentMethod {
-  const pm = emu.store.get<Stripe.PaymentMethod>(COL.paymentMethod, pmId);
-  if (!pm) throw notFound('PaymentMethod', pmId, 'payment_method');
-  if (!pm.customer) {
+function detachPaymentMethod(emulator: Emulator, paymentMethodId: string): Stripe.PaymentMethod {
+  const paymentMethod = emulator.store.get(COLLECTIONS.paymentMethod, paymentMethodId);
+  if (!paymentMethod) throw notFound('PaymentMethod', paymentMethodId, 'payment_method');
+  if (!paymentMethod.customer) {
     throw invalidRequest(
       'The payment method you provided is not attached to a customer so detachment is impossible.',
       undefined,
       'payment_method_unexpected_state',
     );
   }
-  const customerId = typeof pm.customer === 'string' ? pm.customer : pm.customer.id;
-  const { obj, previous } = emu.store.update<Stripe.PaymentMethod>(COL.paymentMethod, pmId, (p) => {
+  const customerId =
+    typeof paymentMethod.customer === 'string' ? paymentMethod.customer : paymentMethod.customer.id;
+  const { obj, previous } = emulator.store.update(COLLECTIONS.paymentMethod, paymentMethodId, (p) => {
     p.customer = null;
   });
-  emu.emitEvent('payment_method.detached', obj, previous);
-  const c = emu.store.get<Stripe.Customer>(COL.customer, customerId);
-  if (c && c.invoice_settings.default_payment_method === pmId) {
-    const u = emu.store.update<Stripe.Customer>(COL.customer, customerId, (x) => {
+  emulator.emitEvent('payment_method.detached', obj, previous);
+  const c = emulator.store.get(COLLECTIONS.customer, customerId);
+  if (c && c.invoice_settings.default_payment_method === paymentMethodId) {
+    const u = emulator.store.update(COLLECTIONS.customer, customerId, (x) => {
       x.invoice_settings.default_payment_method = null;
     });
-    emu.emitEvent('customer.updated', u.obj, u.previous);
+    emulator.emitEvent('customer.updated', u.obj, u.previous);
   }
   return obj;
 }
@@ -245,64 +255,67 @@ function readBillingDetails(p: ParamReader | undefined): Partial<Stripe.PaymentM
   return out;
 }
 
-function create({ emu, p }: ApiRequest): Stripe.PaymentMethod {
-  const type = p.reqStr('type');
+function create({ emulator, input }: ApiRequest): Stripe.PaymentMethod {
+  const type = input.reqStr('type');
   if (type !== 'card') {
     throw invalidRequest(`The emulator only supports type=card payment methods (got '${type}').`, 'type');
   }
-  const card = p.obj('card');
+  const card = input.obj('card');
   if (!card) throw missingParam('card');
   const extra: PaymentMethodExtra = {
-    billing_details: readBillingDetails(p.obj('billing_details')),
-    metadata: p.metadata({}),
+    billing_details: readBillingDetails(input.obj('billing_details')),
+    metadata: input.metadata({}),
   };
   const token = card.str('token');
   if (token) {
     const number = testIdNumber(token);
     if (!number) throw invalidRequest(`No such token: '${token}'`, 'card[token]', 'resource_missing');
-    return createCardPaymentMethod(emu, number, extra);
+    return createCardPaymentMethod(emulator, number, extra);
   }
   const number = card.str('number');
   if (!number) throw missingParam('card[number]');
   return createCardPaymentMethod(
-    emu,
+    emulator,
     { number, exp_month: card.int('exp_month'), exp_year: card.int('exp_year'), cvc: card.str('cvc') },
     extra,
   );
 }
 
-function update({ emu, p, pathParams }: ApiRequest): Stripe.PaymentMethod {
-  const pm = resolvePaymentMethod(emu, pathParams.id, 'payment_method');
-  if (!pm.customer) {
+function update({ emulator, input, pathParams }: ApiRequest): Stripe.PaymentMethod {
+  const paymentMethod = resolvePaymentMethod(emulator, pathParams.id, 'payment_method');
+  if (!paymentMethod.customer) {
     throw invalidRequest(
       'You must save this PaymentMethod to a customer before you can update it.',
       undefined,
       'payment_method_unexpected_state',
     );
   }
-  const { obj, previous } = emu.store.update<Stripe.PaymentMethod>(COL.paymentMethod, pm.id, (x) => {
-    x.metadata = p.metadata(x.metadata ?? {});
-    x.billing_details = { ...x.billing_details, ...readBillingDetails(p.obj('billing_details')) };
-    const card = p.obj('card');
+  const { obj, previous } = emulator.store.update(COLLECTIONS.paymentMethod, paymentMethod.id, (x) => {
+    x.metadata = input.metadata(x.metadata ?? {});
+    x.billing_details = { ...x.billing_details, ...readBillingDetails(input.obj('billing_details')) };
+    const card = input.obj('card');
     if (card && x.card) {
       x.card.exp_month = card.int('exp_month') ?? x.card.exp_month;
       x.card.exp_year = card.int('exp_year') ?? x.card.exp_year;
     }
-    const redisplay = p.oneOf('allow_redisplay', ['always', 'limited', 'unspecified'] as const);
+    const redisplay = input.oneOf('allow_redisplay', ['always', 'limited', 'unspecified'] as const);
     if (redisplay) x.allow_redisplay = redisplay;
   });
-  if (Object.keys(previous).length > 0) emu.emitEvent('payment_method.updated', obj, previous);
+  if (Object.keys(previous).length > 0) emulator.emitEvent('payment_method.updated', obj, previous);
   return obj;
 }
 
 /** Lists a customer's payment methods (`type` filter), newest first. */
 export function listForCustomer(req: ApiRequest, customerId: string | undefined): unknown {
-  const { emu, p } = req;
-  const type = p.str('type');
-  const items = emu.store
-    .all<Stripe.PaymentMethod>(COL.paymentMethod)
-    .filter((pm) => (customerId ? pm.customer === customerId : true) && (!type || pm.type === type));
-  return paginate(items, p, req.path);
+  const { emulator, input } = req;
+  const type = input.str('type');
+  const items = emulator.store
+    .all(COLLECTIONS.paymentMethod)
+    .filter(
+      (paymentMethod) =>
+        (customerId ? paymentMethod.customer === customerId : true) && (!type || paymentMethod.type === type),
+    );
+  return paginate(items, input, req.path);
 }
 
 export const routes: Route[] = [
@@ -334,8 +347,8 @@ export const routes: Route[] = [
       'ending_before',
     ],
     handler: (req) => {
-      const customer = req.p.str('customer');
-      if (customer) requireCustomer(req.emu, customer);
+      const customer = req.input.str('customer');
+      if (customer) requireCustomer(req.emulator, customer);
       return listForCustomer(req, customer);
     },
   },
@@ -343,7 +356,7 @@ export const routes: Route[] = [
     method: 'GET',
     path: '/v1/payment_methods/:id',
     params: [],
-    handler: ({ emu, pathParams }) => resolvePaymentMethod(emu, pathParams.id, 'payment_method'),
+    handler: ({ emulator, pathParams }) => resolvePaymentMethod(emulator, pathParams.id, 'payment_method'),
   },
   {
     method: 'POST',
@@ -355,17 +368,23 @@ export const routes: Route[] = [
     method: 'POST',
     path: '/v1/payment_methods/:id/attach',
     params: ['customer', 'customer_account'],
-    handler: ({ emu, p, pathParams }) => {
-      const customer = p.reqStr('customer');
-      requireCustomer(emu, customer);
-      const pm = resolvePaymentMethod(emu, pathParams.id, 'payment_method');
-      return attachPaymentMethod(emu, pm.id, customer);
+    handler: ({ emulator, input, pathParams }) => {
+      const customer = input.reqStr('customer');
+      requireCustomer(emulator, customer);
+      const paymentMethod = resolvePaymentMethod(emulator, pathParams.id, 'payment_method');
+      return attachPaymentMethod(emulator, paymentMethod.id, customer);
     },
   },
   {
     method: 'POST',
     path: '/v1/payment_methods/:id/detach',
     params: [],
-    handler: ({ emu, pathParams }) => detachPaymentMethod(emu, pathParams.id),
+    handler: ({ emulator, pathParams }) => detachPaymentMethod(emulator, pathParams.id),
   },
 ];
+
+declare module '../core/collections' {
+  interface CollectionRecords {
+    _pm_behavior: PaymentMethodBehavior;
+  }
+}

@@ -7,8 +7,9 @@ import { newId } from '../core/ids';
 import { paginate } from '../core/list';
 import type { ParamReader } from '../core/params';
 import { search } from '../core/search';
-import { COL, requirePrice } from './common';
-import { createProduct } from './products';
+import { requirePrice } from './common';
+import { createProduct } from './product-objects';
+import { COLLECTIONS } from '../core/collections';
 
 export { requirePrice } from './common';
 
@@ -16,8 +17,8 @@ const INTERVALS = ['day', 'week', 'month', 'year'] as const;
 /** Stripe caps a recurring interval at one year (or 3 years in some accounts; we use 1). */
 const MAX_DAYS: Record<(typeof INTERVALS)[number], number> = { day: 365, week: 52, month: 12, year: 1 };
 
-function readTiers(p: ParamReader): Stripe.Price.Tier[] {
-  const raw = p.objArray('tiers');
+function readTiers(input: ParamReader): Stripe.Price.Tier[] {
+  const raw = input.objArray('tiers');
   if (!raw || raw.length === 0) throw missingParam('tiers');
   let last = 0;
   return raw.map((t, i) => {
@@ -69,44 +70,44 @@ function readTiers(p: ParamReader): Stripe.Price.Tier[] {
   });
 }
 
-function readRecurring(emu: Emulator, r: ParamReader): Stripe.Price.Recurring {
-  const interval = r.oneOf('interval', INTERVALS);
-  if (!interval) throw missingParam(r.name('interval'));
-  const interval_count = r.int('interval_count') ?? 1;
+function readRecurring(emulator: Emulator, input: ParamReader): Stripe.Price.Recurring {
+  const interval = input.oneOf('interval', INTERVALS);
+  if (!interval) throw missingParam(input.name('interval'));
+  const interval_count = input.int('interval_count') ?? 1;
   if (interval_count < 1 || interval_count > MAX_DAYS[interval]) {
-    throw invalidRequest('The maximum billing period is one year.', r.name('interval_count'));
+    throw invalidRequest('The maximum billing period is one year.', input.name('interval_count'));
   }
-  const usage_type = r.oneOf('usage_type', ['licensed', 'metered'] as const) ?? 'licensed';
-  const meter = r.str('meter') ?? null;
+  const usage_type = input.oneOf('usage_type', ['licensed', 'metered'] as const) ?? 'licensed';
+  const meter = input.str('meter') ?? null;
   if (usage_type === 'metered' && !meter) {
     throw invalidRequest(
       'Metered prices must be backed by a meter: pass `recurring[meter]` (usage records were removed in 2025-03-31.basil).',
-      r.name('meter'),
+      input.name('meter'),
     );
   }
   if (meter) {
     if (usage_type !== 'metered') {
       throw invalidRequest(
         '`recurring[meter]` requires `recurring[usage_type]=metered`.',
-        r.name('usage_type'),
+        input.name('usage_type'),
       );
     }
-    const m = emu.store.get<Stripe.Billing.Meter>(COL.meter, meter);
-    if (!m) throw notFound('billing meter', meter, r.name('meter'));
-    if (m.status !== 'active') throw invalidRequest(`The meter ${meter} is inactive.`, r.name('meter'));
+    const m = emulator.store.get(COLLECTIONS.meter, meter);
+    if (!m) throw notFound('billing meter', meter, input.name('meter'));
+    if (m.status !== 'active') throw invalidRequest(`The meter ${meter} is inactive.`, input.name('meter'));
   }
   return {
     interval,
     interval_count,
     meter,
-    trial_period_days: r.int('trial_period_days') ?? null,
+    trial_period_days: input.int('trial_period_days') ?? null,
     usage_type,
   };
 }
 
 /** Moves or refuses a lookup key already used by another price. */
-function claimLookupKey(emu: Emulator, key: string, transfer: boolean, selfId: string | null): void {
-  const holder = emu.store.all<Stripe.Price>(COL.price).find((x) => x.lookup_key === key && x.id !== selfId);
+function claimLookupKey(emulator: Emulator, key: string, transfer: boolean, selfId: string | null): void {
+  const holder = emulator.store.all(COLLECTIONS.price).find((x) => x.lookup_key === key && x.id !== selfId);
   if (!holder) return;
   if (!transfer) {
     throw invalidRequest(
@@ -115,10 +116,10 @@ function claimLookupKey(emu: Emulator, key: string, transfer: boolean, selfId: s
       'lookup_key_already_exists',
     );
   }
-  const { obj, previous } = emu.store.update<Stripe.Price>(COL.price, holder.id, (x) => {
+  const { obj, previous } = emulator.store.update(COLLECTIONS.price, holder.id, (x) => {
     x.lookup_key = null;
   });
-  emu.emitEvent('price.updated', obj, previous);
+  emulator.emitEvent('price.updated', obj, previous);
 }
 
 /**
@@ -126,66 +127,70 @@ function claimLookupKey(emu: Emulator, key: string, transfer: boolean, selfId: s
  * hash). `inline`: a `price_data` price, created inactive and without `price.created`.
  */
 export function createPrice(
-  emu: Emulator,
-  p: ParamReader,
-  opts: { inline?: boolean; product?: string } = {},
+  emulator: Emulator,
+  input: ParamReader,
+  options: { inline?: boolean; product?: string } = {},
 ): Stripe.Price {
-  const currency = p.reqStr('currency').toLowerCase();
-  let product = opts.product ?? p.str('product');
-  const productData = p.obj('product_data');
+  const currency = input.reqStr('currency').toLowerCase();
+  let product = options.product ?? input.str('product');
+  const productData = input.obj('product_data');
   if (product && productData) {
     throw invalidRequest('You may only specify one of these parameters: product, product_data.', 'product');
   }
-  if (!product && !productData) throw missingParam(p.name('product'));
+  if (!product && !productData) throw missingParam(input.name('product'));
   if (product) {
-    if (!emu.store.get(COL.product, product)) throw notFound('product', product, p.name('product'));
+    if (!emulator.store.get(COLLECTIONS.product, product))
+      throw notFound('product', product, input.name('product'));
   }
-  const billing_scheme = p.oneOf('billing_scheme', ['per_unit', 'tiered'] as const) ?? 'per_unit';
-  const unit = p.int('unit_amount');
-  const unitDec = p.decimal('unit_amount_decimal');
-  const custom = p.obj('custom_unit_amount');
+  const billing_scheme = input.oneOf('billing_scheme', ['per_unit', 'tiered'] as const) ?? 'per_unit';
+  const unit = input.int('unit_amount');
+  const unitDec = input.decimal('unit_amount_decimal');
+  const custom = input.obj('custom_unit_amount');
   let tiers: Stripe.Price.Tier[] | undefined;
   let tiers_mode: Stripe.Price.TiersMode | null = null;
   if (billing_scheme === 'tiered') {
     if (unit !== undefined || unitDec !== undefined) {
-      throw invalidRequest('unit_amount is not allowed with billing_scheme=tiered.', p.name('unit_amount'));
+      throw invalidRequest(
+        'unit_amount is not allowed with billing_scheme=tiered.',
+        input.name('unit_amount'),
+      );
     }
-    tiers = readTiers(p);
-    const mode = p.oneOf('tiers_mode', ['graduated', 'volume'] as const);
-    if (!mode) throw missingParam(p.name('tiers_mode'));
+    tiers = readTiers(input);
+    const mode = input.oneOf('tiers_mode', ['graduated', 'volume'] as const);
+    if (!mode) throw missingParam(input.name('tiers_mode'));
     tiers_mode = mode;
   } else {
-    if (p.has('tiers')) throw invalidRequest('tiers require billing_scheme=tiered.', p.name('tiers'));
+    if (input.has('tiers')) throw invalidRequest('tiers require billing_scheme=tiered.', input.name('tiers'));
     if (unit !== undefined && unitDec !== undefined) {
       throw invalidRequest(
         'You may only specify one of these parameters: unit_amount, unit_amount_decimal.',
-        p.name('unit_amount'),
+        input.name('unit_amount'),
       );
     }
     if (unit === undefined && unitDec === undefined && !custom) {
       throw invalidRequest(
         'Prices with billing_scheme=per_unit need unit_amount, unit_amount_decimal or custom_unit_amount.',
-        p.name('unit_amount'),
+        input.name('unit_amount'),
         'parameter_missing',
       );
     }
     if (unit !== undefined && unit < 0)
-      throw invalidRequest('Invalid unit_amount: must be >= 0', p.name('unit_amount'));
+      throw invalidRequest('Invalid unit_amount: must be >= 0', input.name('unit_amount'));
   }
-  const rec = p.obj('recurring');
-  const recurring = rec ? readRecurring(emu, rec) : null;
-  const lookupKey = p.str('lookup_key') || null;
-  if (lookupKey) claimLookupKey(emu, lookupKey, p.bool('transfer_lookup_key') ?? false, null);
-  const tq = p.obj('transform_quantity');
+  const rec = input.obj('recurring');
+  const recurring = rec ? readRecurring(emulator, rec) : null;
+  const lookupKey = input.str('lookup_key') || null;
+  if (lookupKey) claimLookupKey(emulator, lookupKey, input.bool('transfer_lookup_key') ?? false, null);
+  const tq = input.obj('transform_quantity');
   if (productData) {
-    product = createProduct(emu, productData).id;
+    product = createProduct(emulator, productData).id;
   }
   const price: Stripe.Price = {
     id: newId('price'),
     object: 'price',
-    active: opts.inline ? false : (p.bool('active') ?? true),
+    active: options.inline ? false : (input.bool('active') ?? true),
     billing_scheme,
-    created: emu.now(),
+    created: emulator.now(),
     currency,
     custom_unit_amount: custom
       ? {
@@ -196,12 +201,12 @@ export function createPrice(
       : null,
     livemode: false,
     lookup_key: lookupKey,
-    metadata: p.metadata({}),
-    nickname: p.str('nickname') ?? null,
+    metadata: input.metadata({}),
+    nickname: input.str('nickname') ?? null,
     product: product as string,
     recurring,
     tax_behavior:
-      p.oneOf('tax_behavior', ['exclusive', 'inclusive', 'unspecified'] as const) ?? 'unspecified',
+      input.oneOf('tax_behavior', ['exclusive', 'inclusive', 'unspecified'] as const) ?? 'unspecified',
     ...(tiers ? { tiers } : {}),
     tiers_mode,
     transform_quantity: tq
@@ -213,44 +218,45 @@ export function createPrice(
     unit_amount_decimal:
       unit !== undefined ? decimalString(unit) : unitDec !== undefined ? decimalString(unitDec) : null,
   };
-  emu.store.insert(COL.price, price);
-  if (!opts.inline) emu.emitEvent('price.created', price);
+  emulator.store.insert(COLLECTIONS.price, price);
+  if (!options.inline) emulator.emitEvent('price.created', price);
   return price;
 }
 
-function update({ emu, p, pathParams }: ApiRequest): Stripe.Price {
-  requirePrice(emu, pathParams.id, 'id');
-  const lookupKey = p.has('lookup_key') ? p.strOrNull('lookup_key') : undefined;
-  if (lookupKey) claimLookupKey(emu, lookupKey, p.bool('transfer_lookup_key') ?? false, pathParams.id);
-  const { obj, previous } = emu.store.update<Stripe.Price>(COL.price, pathParams.id, (x) => {
-    if (p.has('active')) x.active = p.bool('active') ?? x.active;
+function update({ emulator, input, pathParams }: ApiRequest): Stripe.Price {
+  requirePrice(emulator, pathParams.id, 'id');
+  const lookupKey = input.has('lookup_key') ? input.strOrNull('lookup_key') : undefined;
+  if (lookupKey)
+    claimLookupKey(emulator, lookupKey, input.bool('transfer_lookup_key') ?? false, pathParams.id);
+  const { obj, previous } = emulator.store.update(COLLECTIONS.price, pathParams.id, (x) => {
+    if (input.has('active')) x.active = input.bool('active') ?? x.active;
     if (lookupKey !== undefined) x.lookup_key = lookupKey;
-    if (p.has('nickname')) x.nickname = p.strOrNull('nickname') ?? null;
-    const tb = p.oneOf('tax_behavior', ['exclusive', 'inclusive', 'unspecified'] as const);
+    if (input.has('nickname')) x.nickname = input.strOrNull('nickname') ?? null;
+    const tb = input.oneOf('tax_behavior', ['exclusive', 'inclusive', 'unspecified'] as const);
     if (tb) x.tax_behavior = tb;
-    x.metadata = p.metadata(x.metadata);
+    x.metadata = input.metadata(x.metadata);
   });
-  if (Object.keys(previous).length > 0) emu.emitEvent('price.updated', obj, previous);
+  if (Object.keys(previous).length > 0) emulator.emitEvent('price.updated', obj, previous);
   return obj;
 }
 
 function list(req: ApiRequest): unknown {
-  const { emu, p } = req;
-  const active = p.bool('active');
-  const currency = p.str('currency');
-  const product = p.str('product');
-  const type = p.oneOf('type', ['one_time', 'recurring'] as const);
-  const lookupKeys = p.strArray('lookup_keys');
+  const { emulator, input } = req;
+  const active = input.bool('active');
+  const currency = input.str('currency');
+  const product = input.str('product');
+  const type = input.oneOf('type', ['one_time', 'recurring'] as const);
+  const lookupKeys = input.strArray('lookup_keys');
   if (lookupKeys && lookupKeys.length > 10) {
     throw invalidRequest('You may pass at most 10 lookup keys.', 'lookup_keys');
   }
-  const created = p.range('created');
-  const rec = p.obj('recurring');
+  const created = input.range('created');
+  const rec = input.obj('recurring');
   const interval = rec?.str('interval');
   const usage = rec?.str('usage_type');
   const meter = rec?.str('meter');
-  const items = emu.store
-    .all<Stripe.Price>(COL.price)
+  const items = emulator.store
+    .all(COLLECTIONS.price)
     .filter(
       (x) =>
         (active === undefined || x.active === active) &&
@@ -263,13 +269,13 @@ function list(req: ApiRequest): unknown {
         (!usage || x.recurring?.usage_type === usage) &&
         (!meter || x.recurring?.meter === meter),
     );
-  return paginate(items, p, req.path);
+  return paginate(items, input, req.path);
 }
 
-export function setup(emu: Emulator): void {
+export function setup(emulator: Emulator): void {
   // `tiers` (and `currency_options`) are only returned when expanded (facts §1).
-  emu.registerIncludable(COL.price, 'tiers');
-  emu.registerIncludable(COL.price, 'currency_options');
+  emulator.registerIncludable(COLLECTIONS.price, 'tiers');
+  emulator.registerIncludable(COLLECTIONS.price, 'currency_options');
 }
 
 export const routes: Route[] = [
@@ -296,7 +302,7 @@ export const routes: Route[] = [
       'unit_amount',
       'unit_amount_decimal',
     ],
-    handler: ({ emu, p }) => createPrice(emu, p),
+    handler: ({ emulator, input }) => createPrice(emulator, input),
   },
   {
     method: 'GET',
@@ -319,13 +325,13 @@ export const routes: Route[] = [
     method: 'GET',
     path: '/v1/prices/search',
     params: ['query', 'limit', 'page'],
-    handler: (req) => search(req.emu.store.all<Stripe.Price>(COL.price), req.p, req.path),
+    handler: (req) => search(req.emulator.store.all(COLLECTIONS.price), req.input, req.path),
   },
   {
     method: 'GET',
     path: '/v1/prices/:id',
     params: [],
-    handler: ({ emu, pathParams }) => requirePrice(emu, pathParams.id, 'id'),
+    handler: ({ emulator, pathParams }) => requirePrice(emulator, pathParams.id, 'id'),
   },
   {
     method: 'POST',

@@ -1,122 +1,69 @@
 import type Stripe from 'stripe';
-import type { Emulator } from '../core/emulator';
 import { invalidRequest, notFound } from '../core/errors';
 import type { ApiRequest, Route } from '../core/http';
-import { newId } from '../core/ids';
 import { paginate } from '../core/list';
-import type { ParamReader } from '../core/params';
 import { search } from '../core/search';
-import { COL, rememberDeleted, requireProduct } from './common';
+import { rememberDeleted, requireProduct } from './common';
 import { createPrice } from './prices';
+import { applyCommon, createProduct } from './product-objects';
+import { COLLECTIONS } from '../core/collections';
 
 export { requireProduct } from './common';
 
-function applyCommon(prod: Stripe.Product, p: ParamReader): void {
-  if (p.has('name')) prod.name = p.reqStr('name');
-  if (p.has('active')) prod.active = p.bool('active') ?? prod.active;
-  for (const k of ['description', 'statement_descriptor', 'unit_label', 'url'] as const) {
-    if (p.has(k)) prod[k] = p.strOrNull(k) ?? null;
-  }
-  if (p.has('tax_code')) prod.tax_code = p.strOrNull('tax_code') ?? null;
-  if (p.has('images')) prod.images = p.strArray('images') ?? [];
-  if (p.has('shippable')) prod.shippable = p.bool('shippable') ?? null;
-  if (p.has('marketing_features')) {
-    prod.marketing_features = (p.objArray('marketing_features') ?? []).map((f) => ({
-      name: f.reqStr('name'),
-    }));
-  }
-  prod.metadata = p.metadata(prod.metadata);
-}
-
-/** Creates and stores a product (emits `product.created`); used by `product_data` too. */
-export function createProduct(emu: Emulator, p: ParamReader, opts: { emit?: boolean } = {}): Stripe.Product {
-  const id = p.str('id') ?? newId('prod', 14);
-  if (emu.store.get(COL.product, id)) {
-    throw invalidRequest(`Product already exists.`, 'id', 'resource_already_exists');
-  }
-  const now = emu.now();
-  const prod: Stripe.Product = {
-    id,
-    object: 'product',
-    active: true,
-    created: now,
-    default_price: null,
-    description: null,
-    images: [],
-    livemode: false,
-    marketing_features: [],
-    metadata: {},
-    name: p.reqStr('name'),
-    package_dimensions: null,
-    shippable: null,
-    statement_descriptor: null,
-    tax_code: null,
-    tax_details: null,
-    type: 'service',
-    unit_label: null,
-    updated: now,
-    url: null,
-  };
-  applyCommon(prod, p);
-  emu.store.insert(COL.product, prod);
-  if (opts.emit !== false) emu.emitEvent('product.created', prod);
-  return prod;
-}
-
-function create({ emu, p }: ApiRequest): Stripe.Product {
-  const prod = createProduct(emu, p);
-  const dpd = p.obj('default_price_data');
+function create({ emulator, input }: ApiRequest): Stripe.Product {
+  const prod = createProduct(emulator, input);
+  const dpd = input.obj('default_price_data');
   if (dpd) {
-    const price = createPrice(emu, dpd, { product: prod.id });
-    const { obj, previous } = emu.store.update<Stripe.Product>(COL.product, prod.id, (x) => {
+    const price = createPrice(emulator, dpd, { product: prod.id });
+    const { obj, previous } = emulator.store.update(COLLECTIONS.product, prod.id, (x) => {
       x.default_price = price.id;
     });
-    emu.emitEvent('product.updated', obj, previous);
+    emulator.emitEvent('product.updated', obj, previous);
   }
   return prod;
 }
 
-function update({ emu, p, pathParams }: ApiRequest): Stripe.Product {
-  requireProduct(emu, pathParams.id, 'id');
-  const dp = p.has('default_price') ? p.strOrNull('default_price') : undefined;
+function update({ emulator, input, pathParams }: ApiRequest): Stripe.Product {
+  requireProduct(emulator, pathParams.id, 'id');
+  const dp = input.has('default_price') ? input.strOrNull('default_price') : undefined;
   if (dp) {
-    const price = emu.store.get<Stripe.Price>(COL.price, dp);
+    const price = emulator.store.get(COLLECTIONS.price, dp);
     if (!price || price.product !== pathParams.id) throw notFound('price', dp, 'default_price');
   }
-  const { obj, previous } = emu.store.update<Stripe.Product>(COL.product, pathParams.id, (x) => {
-    applyCommon(x, p);
+  const { obj, previous } = emulator.store.update(COLLECTIONS.product, pathParams.id, (x) => {
+    applyCommon(x, input);
     if (dp !== undefined) x.default_price = dp;
   });
   if (Object.keys(previous).length > 0) {
-    obj.updated = emu.now();
-    emu.emitEvent('product.updated', obj, previous);
+    obj.updated = emulator.now();
+    emulator.emitEvent('product.updated', obj, previous);
   }
   return obj;
 }
 
-function del({ emu, pathParams }: ApiRequest): unknown {
-  const prod = requireProduct(emu, pathParams.id, 'id');
-  if (emu.store.all<Stripe.Price>(COL.price).some((pr) => pr.product === prod.id)) {
+function del({ emulator, pathParams }: ApiRequest): unknown {
+  const prod = requireProduct(emulator, pathParams.id, 'id');
+  if (emulator.store.all(COLLECTIONS.price).some((pr) => pr.product === prod.id)) {
     throw invalidRequest(
       'This product cannot be deleted because it has one or more user-created prices.',
       undefined,
       'product_has_prices',
     );
   }
-  emu.store.delete(COL.product, prod.id);
-  emu.emitEvent('product.deleted', prod);
-  return rememberDeleted(emu, prod.id, 'product');
+  emulator.store.delete(COLLECTIONS.product, prod.id);
+  emulator.emitEvent('product.deleted', prod);
+  return rememberDeleted(emulator, prod.id, 'product');
 }
 
 function list(req: ApiRequest): unknown {
-  const { emu, p } = req;
-  const active = p.bool('active');
-  const ids = p.strArray('ids');
-  const created = p.range('created');
-  const shippable = p.bool('shippable');
-  const url = p.str('url');
-  const items = emu.store
-    .all<Stripe.Product>(COL.product)
+  const { emulator, input } = req;
+  const active = input.bool('active');
+  const ids = input.strArray('ids');
+  const created = input.range('created');
+  const shippable = input.bool('shippable');
+  const url = input.str('url');
+  const items = emulator.store
+    .all(COLLECTIONS.product)
     .filter(
       (x) =>
         (active === undefined || x.active === active) &&
@@ -125,7 +72,7 @@ function list(req: ApiRequest): unknown {
         (shippable === undefined || x.shippable === shippable) &&
         (url === undefined || x.url === url),
     );
-  return paginate(items, p, req.path);
+  return paginate(items, input, req.path);
 }
 
 export const routes: Route[] = [
@@ -172,13 +119,13 @@ export const routes: Route[] = [
     method: 'GET',
     path: '/v1/products/search',
     params: ['query', 'limit', 'page'],
-    handler: (req) => search(req.emu.store.all<Stripe.Product>(COL.product), req.p, req.path),
+    handler: (req) => search(req.emulator.store.all(COLLECTIONS.product), req.input, req.path),
   },
   {
     method: 'GET',
     path: '/v1/products/:id',
     params: [],
-    handler: ({ emu, pathParams }) => requireProduct(emu, pathParams.id, 'id'),
+    handler: ({ emulator, pathParams }) => requireProduct(emulator, pathParams.id, 'id'),
   },
   {
     method: 'POST',

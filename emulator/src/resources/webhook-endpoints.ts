@@ -1,9 +1,5 @@
 import type Stripe from 'stripe';
-import {
-  WEBHOOK_ENDPOINT_COLLECTION as WE,
-  WEBHOOK_SECRET_COLLECTION,
-  type WebhookSecretRecord,
-} from '../core/emulator';
+import { type WebhookSecretRecord } from '../core/emulator';
 import { invalidRequest, missingParam } from '../core/errors';
 import type { ApiRequest, Route } from '../core/http';
 import { newId, randomBase62 } from '../core/ids';
@@ -11,9 +7,10 @@ import { paginate } from '../core/list';
 import type { ParamReader } from '../core/params';
 import { rememberDeleted } from './common';
 import { WEBHOOK_EVENT_TYPES } from './webhook-event-types';
+import { COLLECTIONS } from '../core/collections';
 
-function readUrl(p: ParamReader): string {
-  const url = p.reqStr('url');
+function readUrl(input: ParamReader): string {
+  const url = input.reqStr('url');
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -35,12 +32,12 @@ const KNOWN_EVENT_TYPES: ReadonlySet<string> = new Set(WEBHOOK_EVENT_TYPES);
  * account.application.deauthorized, …" (the list of every type; an answer integrators quote from
  * `stripe webhook_endpoints create`). https://docs.stripe.com/api/webhook_endpoints/create
  */
-function readEvents(p: ParamReader): string[] {
-  const events = p.strArray('enabled_events');
+function readEvents(input: ParamReader): string[] {
+  const events = input.strArray('enabled_events');
   if (!events || events.length === 0) throw missingParam('enabled_events');
   events.forEach((event, i) => {
     if (event === '*' || KNOWN_EVENT_TYPES.has(event)) return;
-    const param = `${p.name('enabled_events')}[${i}]`;
+    const param = `${input.name('enabled_events')}[${i}]`;
     throw invalidRequest(`Invalid ${param}: must be one of ${oneOfList(WEBHOOK_EVENT_TYPES)}`, param);
   });
   return events;
@@ -57,36 +54,36 @@ function view(we: Stripe.WebhookEndpoint): Stripe.WebhookEndpoint {
   return rest;
 }
 
-function create({ emu, p }: ApiRequest): Stripe.WebhookEndpoint {
+function create({ emulator, input }: ApiRequest): Stripe.WebhookEndpoint {
   const we: Stripe.WebhookEndpoint = {
     id: newId('we'),
     object: 'webhook_endpoint',
-    api_version: p.str('api_version') ?? null,
+    api_version: input.str('api_version') ?? null,
     application: null,
-    created: emu.now(),
-    description: p.str('description') ?? null,
-    enabled_events: readEvents(p),
+    created: emulator.now(),
+    description: input.str('description') ?? null,
+    enabled_events: readEvents(input),
     livemode: false,
-    metadata: p.metadata({}),
+    metadata: input.metadata({}),
     status: 'enabled',
-    url: readUrl(p),
+    url: readUrl(input),
   };
   const secret = `whsec_${randomBase62(32)}`;
-  emu.store.insert(WE, we);
+  emulator.store.insert(COLLECTIONS.webhookEndpoint, we);
   const rec: WebhookSecretRecord = { id: we.id, secret };
-  emu.store.insert(WEBHOOK_SECRET_COLLECTION, rec);
+  emulator.store.insert(COLLECTIONS.webhookSecret, rec);
   return { ...we, secret };
 }
 
-function update({ emu, p, pathParams }: ApiRequest): Stripe.WebhookEndpoint {
-  emu.store.require<Stripe.WebhookEndpoint>(WE, pathParams.id, 'webhook endpoint');
-  const { obj } = emu.store.update<Stripe.WebhookEndpoint>(WE, pathParams.id, (we) => {
-    if (p.has('url')) we.url = readUrl(p);
-    if (p.has('enabled_events')) we.enabled_events = readEvents(p);
-    if (p.has('description')) we.description = p.strOrNull('description') ?? null;
-    const disabled = p.bool('disabled');
+function update({ emulator, input, pathParams }: ApiRequest): Stripe.WebhookEndpoint {
+  emulator.store.require(COLLECTIONS.webhookEndpoint, pathParams.id, 'webhook endpoint');
+  const { obj } = emulator.store.update(COLLECTIONS.webhookEndpoint, pathParams.id, (we) => {
+    if (input.has('url')) we.url = readUrl(input);
+    if (input.has('enabled_events')) we.enabled_events = readEvents(input);
+    if (input.has('description')) we.description = input.strOrNull('description') ?? null;
+    const disabled = input.bool('disabled');
     if (disabled !== undefined) we.status = disabled ? 'disabled' : 'enabled';
-    we.metadata = p.metadata(we.metadata);
+    we.metadata = input.metadata(we.metadata);
   });
   return view(obj);
 }
@@ -102,14 +99,15 @@ export const routes: Route[] = [
     method: 'GET',
     path: '/v1/webhook_endpoints',
     params: ['limit', 'starting_after', 'ending_before'],
-    handler: (req) => paginate(req.emu.store.all<Stripe.WebhookEndpoint>(WE).map(view), req.p, req.path),
+    handler: (req) =>
+      paginate(req.emulator.store.all(COLLECTIONS.webhookEndpoint).map(view), req.input, req.path),
   },
   {
     method: 'GET',
     path: '/v1/webhook_endpoints/:id',
     params: [],
-    handler: ({ emu, pathParams }) =>
-      view(emu.store.require<Stripe.WebhookEndpoint>(WE, pathParams.id, 'webhook endpoint')),
+    handler: ({ emulator, pathParams }) =>
+      view(emulator.store.require(COLLECTIONS.webhookEndpoint, pathParams.id, 'webhook endpoint')),
   },
   {
     method: 'POST',
@@ -121,11 +119,11 @@ export const routes: Route[] = [
     method: 'DELETE',
     path: '/v1/webhook_endpoints/:id',
     params: [],
-    handler: ({ emu, pathParams }) => {
-      emu.store.require<Stripe.WebhookEndpoint>(WE, pathParams.id, 'webhook endpoint');
-      emu.store.delete(WE, pathParams.id);
-      emu.store.delete(WEBHOOK_SECRET_COLLECTION, pathParams.id);
-      return rememberDeleted(emu, pathParams.id, 'webhook_endpoint');
+    handler: ({ emulator, pathParams }) => {
+      emulator.store.require(COLLECTIONS.webhookEndpoint, pathParams.id, 'webhook endpoint');
+      emulator.store.delete(COLLECTIONS.webhookEndpoint, pathParams.id);
+      emulator.store.delete(COLLECTIONS.webhookSecret, pathParams.id);
+      return rememberDeleted(emulator, pathParams.id, 'webhook_endpoint');
     },
   },
 ];

@@ -72,16 +72,6 @@ export function periodContaining(
   };
 }
 
-/** The boundary following `periodStart` in a cycle anchored at `anchor`. */
-export function nextPeriodEnd(
-  anchor: number,
-  interval: Interval,
-  intervalCount: number,
-  periodStart: number,
-): number {
-  return periodContaining(anchor, interval, intervalCount, periodStart).end;
-}
-
 function approxSeconds(interval: Interval): number {
   switch (interval) {
     case 'day':

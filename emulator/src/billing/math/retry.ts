@@ -7,7 +7,7 @@
 const DAY = 86_400;
 
 /** Delays (seconds) after each failed try before the next: tries on days 0,1,3,5,7,9,11,13 = 8. */
-export const DEFAULT_RETRY_DELAYS: readonly number[] = [1, 2, 2, 2, 2, 2, 2].map((d) => d * DAY);
+const DEFAULT_RETRY_DELAYS: readonly number[] = [1, 2, 2, 2, 2, 2, 2].map((d) => d * DAY);
 
 /** What happens to the subscription after the last try fails (Stripe's "manage failed payments"). */
 export type FinalRetryStatus = 'canceled' | 'unpaid' | 'past_due';

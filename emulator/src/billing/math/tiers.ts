@@ -70,7 +70,7 @@ export function graduatedAmount(tiers: readonly Tier[], quantity: number): numbe
 }
 
 /** The tier a volume price bills `quantity` at: the first whose `up_to` ≥ quantity. */
-export function volumeTier(tiers: readonly Tier[], quantity: number): { index: number; tier: Tier } {
+function volumeTier(tiers: readonly Tier[], quantity: number): { index: number; tier: Tier } {
   checkTiers(tiers);
   const index = tiers.findIndex((tier) => tier.up_to === null || quantity <= tier.up_to);
   const found = index === -1 ? tiers.length - 1 : index;

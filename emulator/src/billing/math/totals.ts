@@ -30,11 +30,3 @@ export function invoiceTotals(lineAmounts: readonly number[], customerBalance = 
   const endingBalance = combined < 0 ? combined : 0;
   return { subtotal, total, startingBalance: customerBalance, endingBalance, amountDue };
 }
-
-/** Integer cents for `unitAmount × quantity`. */
-export function lineAmount(unitAmount: number, quantity: number): number {
-  assertCents(unitAmount);
-  const amount = unitAmount * quantity;
-  assertCents(amount);
-  return amount;
-}

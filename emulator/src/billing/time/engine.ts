@@ -6,64 +6,75 @@
  * the search starts again, until nothing is due by `until`.
  */
 import type Stripe from 'stripe';
-import { expire } from '../checkout';
-import { billingConfig } from '../config';
-import { C, type Emulator, idOf, withTimeAt } from '../ctx';
-import { advanceInvoice, attemptPayment, customerIdOf, subscriptionIdOfInvoice } from '../invoices';
-import { scheduleTasks } from '../schedules';
-import { subPeriod } from '../subscription-objects';
-import { endTrial, expireIncomplete, renew, sendTrialWillEnd, subState } from '../subscriptions';
-
-export interface Task {
-  at: number;
-  /** Order of tasks due at the same second: phase changes before renewals, etc. */
-  priority: number;
-  customer: string;
-  run: () => void;
-}
+import { expire } from '../checkout/checkout';
+import { billingConfig } from '../config/config';
+import { type Emulator, idOf, withTimeAt } from '../context';
+import { advanceInvoice, attemptPayment, customerIdOf, subscriptionIdOfInvoice } from '../invoices/invoices';
+import { scheduleTasks } from '../schedules/schedules';
+import { subscriptionPeriod } from '../subscriptions/subscription-objects';
+import { endTrial, expireIncomplete, renew, sendTrialWillEnd } from '../subscriptions/subscription-lifecycle';
+import { subscriptionState } from '../subscriptions/subscription-state';
+import { COLLECTIONS } from '../../core/collections';
+import type { Task } from './task';
 
 /** Safety net: a misconfigured schedule must not spin forever. */
 const MAX_STEPS = 20_000;
 
-function subscriptionTasks(emu: Emulator, sub: Stripe.Subscription): Task[] {
-  const customer = customerIdOf(sub);
-  const cfg = billingConfig(emu);
+function subscriptionTasks(emulator: Emulator, subscription: Stripe.Subscription): Task[] {
+  const customer = customerIdOf(subscription);
+  const config = billingConfig(emulator);
   const tasks: Task[] = [];
-  const st = subState(emu, sub.id);
-  if (sub.status === 'trialing' && sub.trial_end !== null) {
+  const st = subscriptionState(emulator, subscription.id);
+  if (subscription.status === 'trialing' && subscription.trial_end !== null) {
     if (!st.trialWillEndSent) {
-      const at = Math.max(sub.trial_end - cfg.trialWillEndSeconds, sub.created);
-      tasks.push({ at, priority: 1, customer, run: () => sendTrialWillEnd(emu, sub) });
+      const at = Math.max(subscription.trial_end - config.trialWillEndSeconds, subscription.created);
+      tasks.push({ at, priority: 1, customer, run: () => sendTrialWillEnd(emulator, subscription) });
     }
-    tasks.push({ at: sub.trial_end, priority: 2, customer, run: () => endTrial(emu, sub) });
+    tasks.push({
+      at: subscription.trial_end,
+      priority: 2,
+      customer,
+      run: () => endTrial(emulator, subscription),
+    });
     return tasks;
   }
-  if (sub.status === 'incomplete' && st.incompleteExpiresAt !== null) {
-    tasks.push({ at: st.incompleteExpiresAt, priority: 6, customer, run: () => expireIncomplete(emu, sub) });
+  if (subscription.status === 'incomplete' && st.incompleteExpiresAt !== null) {
+    tasks.push({
+      at: st.incompleteExpiresAt,
+      priority: 6,
+      customer,
+      run: () => expireIncomplete(emulator, subscription),
+    });
     return tasks;
   }
-  if (sub.status === 'active' || sub.status === 'past_due' || sub.status === 'unpaid') {
-    const end = subPeriod(sub).end;
-    const at = sub.cancel_at !== null && sub.cancel_at < end ? sub.cancel_at : end;
-    tasks.push({ at, priority: 4, customer, run: () => renew(emu, sub) });
+  if (
+    subscription.status === 'active' ||
+    subscription.status === 'past_due' ||
+    subscription.status === 'unpaid'
+  ) {
+    const end = subscriptionPeriod(subscription).end;
+    const at = subscription.cancel_at !== null && subscription.cancel_at < end ? subscription.cancel_at : end;
+    tasks.push({ at, priority: 4, customer, run: () => renew(emulator, subscription) });
   }
   return tasks;
 }
 
-function retryTasks(emu: Emulator, inScope: (customer: string) => boolean): Task[] {
+function retryTasks(emulator: Emulator, inScope: (customer: string) => boolean): Task[] {
   const tasks: Task[] = [];
-  for (const inv of emu.store.all<Stripe.Invoice>(C.invoice)) {
-    if (inv.status !== 'open' || inv.next_payment_attempt === null) continue;
-    const customer = customerIdOf(inv);
+  for (const invoice of emulator.store.all(COLLECTIONS.invoice)) {
+    if (invoice.status !== 'open' || invoice.next_payment_attempt === null) continue;
+    const customer = customerIdOf(invoice);
     if (!inScope(customer)) continue;
-    const subId = subscriptionIdOfInvoice(inv);
-    const sub = subId ? emu.store.get<Stripe.Subscription>(C.subscription, subId) : undefined;
-    if (sub && sub.status === 'canceled') continue;
+    const subscriptionId = subscriptionIdOfInvoice(invoice);
+    const subscription = subscriptionId
+      ? emulator.store.get(COLLECTIONS.subscription, subscriptionId)
+      : undefined;
+    if (subscription && subscription.status === 'canceled') continue;
     tasks.push({
-      at: inv.next_payment_attempt,
+      at: invoice.next_payment_attempt,
       priority: 5,
       customer,
-      run: () => void attemptPayment(emu, inv, null),
+      run: () => void attemptPayment(emulator, invoice, null),
     });
   }
   return tasks;
@@ -76,7 +87,7 @@ function retryTasks(emu: Emulator, inScope: (customer: string) => boolean): Task
  */
 function draftTasks(emulator: Emulator, inScope: (customer: string) => boolean): Task[] {
   const tasks: Task[] = [];
-  for (const invoice of emulator.store.all<Stripe.Invoice>(C.invoice)) {
+  for (const invoice of emulator.store.all(COLLECTIONS.invoice)) {
     const at = invoice.automatically_finalizes_at;
     if (invoice.status !== 'draft' || !invoice.auto_advance || at === null) continue;
     const customer = customerIdOf(invoice);
@@ -87,46 +98,46 @@ function draftTasks(emulator: Emulator, inScope: (customer: string) => boolean):
 }
 
 /** Open Checkout Sessions past `expires_at` expire (`checkout.session.expired`). */
-function checkoutTasks(emu: Emulator, inScope: (customer: string) => boolean): Task[] {
+function checkoutTasks(emulator: Emulator, inScope: (customer: string) => boolean): Task[] {
   const tasks: Task[] = [];
-  for (const s of emu.store.all<Stripe.Checkout.Session>(C.checkoutSession)) {
+  for (const s of emulator.store.all(COLLECTIONS.checkoutSession)) {
     if (s.status !== 'open') continue;
     const customer = idOf(s.customer) ?? '';
     if (!inScope(customer)) continue;
-    tasks.push({ at: s.expires_at, priority: 7, customer, run: () => void expire(emu, s) });
+    tasks.push({ at: s.expires_at, priority: 7, customer, run: () => void expire(emulator, s) });
   }
   return tasks;
 }
 
-export function collectTasks(emu: Emulator, inScope: (customer: string) => boolean): Task[] {
-  const tasks: Task[] = [...checkoutTasks(emu, inScope)];
-  for (const sub of emu.store.all<Stripe.Subscription>(C.subscription)) {
-    if (!inScope(customerIdOf(sub))) continue;
-    tasks.push(...subscriptionTasks(emu, sub));
+function collectTasks(emulator: Emulator, inScope: (customer: string) => boolean): Task[] {
+  const tasks: Task[] = [...checkoutTasks(emulator, inScope)];
+  for (const subscription of emulator.store.all(COLLECTIONS.subscription)) {
+    if (!inScope(customerIdOf(subscription))) continue;
+    tasks.push(...subscriptionTasks(emulator, subscription));
   }
-  tasks.push(...draftTasks(emu, inScope));
-  tasks.push(...retryTasks(emu, inScope));
-  tasks.push(...scheduleTasks(emu, inScope));
+  tasks.push(...draftTasks(emulator, inScope));
+  tasks.push(...retryTasks(emulator, inScope));
+  tasks.push(...scheduleTasks(emulator, inScope));
   return tasks;
 }
 
 /** Runs every task due at or before `until` (unix seconds), earliest first. */
-export function runDue(emu: Emulator, inScope: (customer: string) => boolean, until: number): number {
+export function runDue(emulator: Emulator, inScope: (customer: string) => boolean, until: number): number {
   let steps = 0;
   for (;;) {
-    const due = collectTasks(emu, inScope).filter((t) => t.at <= until);
+    const due = collectTasks(emulator, inScope).filter((t) => t.at <= until);
     if (due.length === 0) return steps;
     due.sort((a, b) => a.at - b.at || a.priority - b.priority);
     const task = due[0];
-    withTimeAt(emu, task.customer, task.at, task.run);
+    withTimeAt(emulator, task.customer, task.at, task.run);
     if (++steps >= MAX_STEPS) throw new Error('billing time engine: too many steps in one advance');
   }
 }
 
 /** Customers not on a test clock follow the emulator-wide clock. */
-export function onGlobalClock(emu: Emulator): (customer: string) => boolean {
+export function onGlobalClock(emulator: Emulator): (customer: string) => boolean {
   return (customerId) => {
-    const c = emu.store.get<Stripe.Customer>(C.customer, customerId);
+    const c = emulator.store.get(COLLECTIONS.customer, customerId);
     return !c || idOf(c.test_clock) === null;
   };
 }

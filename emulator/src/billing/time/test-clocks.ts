@@ -12,34 +12,31 @@ import type Stripe from 'stripe';
 import { invalidRequest } from '../../core/errors';
 import type { ApiRequest, Route } from '../../core/http';
 import { paginate } from '../../core/list';
-import { C, type Emulator, emit, id, idOf } from '../ctx';
+import { type Emulator, emit, id, idOf } from '../context';
 import { runDue } from './engine';
+import { COLLECTIONS } from '../../core/collections';
 
 type Clock = Stripe.TestHelpers.TestClock;
 
-function requireClock(emu: Emulator, clockId: string): Clock {
-  return emu.store.require<Clock>(C.testClock, clockId, 'test_clock');
+function requireClock(emulator: Emulator, clockId: string): Clock {
+  return emulator.store.require(COLLECTIONS.testClock, clockId, 'test_clock');
 }
 
 /** Time source: a customer on a clock lives at its frozen time. */
-export function clockTimeFor(emu: Emulator, customerId: string): number | undefined {
-  const c = emu.store.get<Stripe.Customer>(C.customer, customerId);
+export function clockTimeFor(emulator: Emulator, customerId: string): number | undefined {
+  const c = emulator.store.get(COLLECTIONS.customer, customerId);
   const clockId = c ? idOf(c.test_clock) : null;
   if (!clockId) return undefined;
-  return emu.store.get<Clock>(C.testClock, clockId)?.frozen_time;
+  return emulator.store.get(COLLECTIONS.testClock, clockId)?.frozen_time;
 }
 
 /** Pending advances per emulator, so tests and shutdown can wait for them. */
 const running = new WeakMap<Emulator, Set<Promise<void>>>();
 
-export function pendingAdvances(emu: Emulator): Promise<void> {
-  return Promise.all([...(running.get(emu) ?? [])]).then(() => undefined);
-}
-
 function advance(req: ApiRequest): Clock {
-  const { emu, p } = req;
-  const clock = requireClock(emu, req.pathParams.id);
-  const target = p.reqInt('frozen_time');
+  const { emulator, input } = req;
+  const clock = requireClock(emulator, req.pathParams.id);
+  const target = input.reqInt('frozen_time');
   if (clock.status === 'advancing') {
     throw invalidRequest('The test clock is already advancing.', undefined, 'test_clock_advancing');
   }
@@ -49,34 +46,34 @@ function advance(req: ApiRequest): Clock {
       'frozen_time',
     );
   }
-  const { obj, previous } = emu.store.update<Clock>(C.testClock, clock.id, (c) => {
+  const { obj, previous } = emulator.store.update(COLLECTIONS.testClock, clock.id, (c) => {
     c.status = 'advancing';
     c.status_details = { advancing: { target_frozen_time: target } };
   });
-  emit(emu, 'test_helpers.test_clock.advancing', obj, previous);
-  const set = running.get(emu) ?? new Set<Promise<void>>();
-  running.set(emu, set);
+  emit(emulator, 'test_helpers.test_clock.advancing', obj, previous);
+  const set = running.get(emulator) ?? new Set<Promise<void>>();
+  running.set(emulator, set);
   const job: Promise<void> = new Promise<void>((resolve) => setImmediate(resolve))
     .then(() =>
-      emu.timeDriven(() => {
+      emulator.timeDriven(() => {
         const onClock = (customerId: string): boolean => {
-          const c = emu.store.get<Stripe.Customer>(C.customer, customerId);
+          const c = emulator.store.get(COLLECTIONS.customer, customerId);
           return c !== undefined && idOf(c.test_clock) === clock.id;
         };
         try {
-          runDue(emu, onClock, target);
-          const done = emu.store.update<Clock>(C.testClock, clock.id, (c) => {
+          runDue(emulator, onClock, target);
+          const done = emulator.store.update(COLLECTIONS.testClock, clock.id, (c) => {
             c.frozen_time = target;
             c.status = 'ready';
             c.status_details = {};
           });
-          emit(emu, 'test_helpers.test_clock.ready', done.obj, done.previous);
+          emit(emulator, 'test_helpers.test_clock.ready', done.obj, done.previous);
         } catch (err) {
-          emu.log(`test clock ${clock.id} failed to advance: ${String(err)}`);
-          const failed = emu.store.update<Clock>(C.testClock, clock.id, (c) => {
+          emulator.log(`test clock ${clock.id} failed to advance: ${String(err)}`);
+          const failed = emulator.store.update(COLLECTIONS.testClock, clock.id, (c) => {
             c.status = 'internal_failure';
           });
-          emit(emu, 'test_helpers.test_clock.internal_failure', failed.obj, failed.previous);
+          emit(emulator, 'test_helpers.test_clock.internal_failure', failed.obj, failed.previous);
         }
       }),
     )
@@ -89,31 +86,31 @@ function advance(req: ApiRequest): Clock {
  * After a reload from `--data`, a clock saved mid-advance finishes its advance (the job that was
  * running did not survive the restart).
  */
-export function finishInterruptedAdvances(emu: Emulator): void {
-  for (const clock of emu.store.all<Clock>(C.testClock)) {
+export function finishInterruptedAdvances(emulator: Emulator): void {
+  for (const clock of emulator.store.all(COLLECTIONS.testClock)) {
     const target = clock.status_details?.advancing?.target_frozen_time;
     if (clock.status !== 'advancing' || target === undefined) continue;
-    emu.timeDriven(() => {
+    emulator.timeDriven(() => {
       runDue(
-        emu,
+        emulator,
         (customerId) =>
-          idOf(emu.store.get<Stripe.Customer>(C.customer, customerId)?.test_clock ?? null) === clock.id,
+          idOf(emulator.store.get(COLLECTIONS.customer, customerId)?.test_clock ?? null) === clock.id,
         target,
       );
-      const done = emu.store.update<Clock>(C.testClock, clock.id, (c) => {
+      const done = emulator.store.update(COLLECTIONS.testClock, clock.id, (c) => {
         c.frozen_time = target;
         c.status = 'ready';
         c.status_details = {};
       });
-      emit(emu, 'test_helpers.test_clock.ready', done.obj, done.previous);
+      emit(emulator, 'test_helpers.test_clock.ready', done.obj, done.previous);
     });
   }
 }
 
 function create(req: ApiRequest): Clock {
-  const { emu, p } = req;
-  const frozen = p.reqInt('frozen_time');
-  const created = emu.now();
+  const { emulator, input } = req;
+  const frozen = input.reqInt('frozen_time');
+  const created = emulator.now();
   const clock: Clock = {
     id: id('clock'),
     object: 'test_helpers.test_clock',
@@ -121,27 +118,28 @@ function create(req: ApiRequest): Clock {
     deletes_after: created + 30 * 86_400,
     frozen_time: frozen,
     livemode: false,
-    name: p.str('name') ?? null,
+    name: input.str('name') ?? null,
     status: 'ready',
     status_details: {},
   };
-  emu.store.insert(C.testClock, clock);
-  emit(emu, 'test_helpers.test_clock.created', clock);
+  emulator.store.insert(COLLECTIONS.testClock, clock);
+  emit(emulator, 'test_helpers.test_clock.created', clock);
   return clock;
 }
 
 function remove(req: ApiRequest): unknown {
-  const { emu } = req;
-  const clock = requireClock(emu, req.pathParams.id);
-  for (const c of emu.store.all<Stripe.Customer>(C.customer)) {
+  const { emulator } = req;
+  const clock = requireClock(emulator, req.pathParams.id);
+  for (const c of emulator.store.all(COLLECTIONS.customer)) {
     if (idOf(c.test_clock) !== clock.id) continue;
-    for (const sub of emu.store.all<Stripe.Subscription>(C.subscription)) {
-      if (idOf(sub.customer) === c.id) emu.store.delete(C.subscription, sub.id);
+    for (const subscription of emulator.store.all(COLLECTIONS.subscription)) {
+      if (idOf(subscription.customer) === c.id)
+        emulator.store.delete(COLLECTIONS.subscription, subscription.id);
     }
-    emu.store.delete(C.customer, c.id);
+    emulator.store.delete(COLLECTIONS.customer, c.id);
   }
-  emu.store.delete(C.testClock, clock.id);
-  emit(emu, 'test_helpers.test_clock.deleted', clock);
+  emulator.store.delete(COLLECTIONS.testClock, clock.id);
+  emit(emulator, 'test_helpers.test_clock.deleted', clock);
   return { id: clock.id, object: 'test_helpers.test_clock', deleted: true };
 }
 
@@ -150,12 +148,12 @@ export const routes: Route[] = [
   {
     method: 'GET',
     path: '/v1/test_helpers/test_clocks',
-    handler: (req) => paginate(req.emu.store.all<Clock>(C.testClock), req.p, req.path),
+    handler: (req) => paginate(req.emulator.store.all(COLLECTIONS.testClock), req.input, req.path),
   },
   {
     method: 'GET',
     path: '/v1/test_helpers/test_clocks/:id',
-    handler: (req) => requireClock(req.emu, req.pathParams.id),
+    handler: (req) => requireClock(req.emulator, req.pathParams.id),
   },
   { method: 'DELETE', path: '/v1/test_helpers/test_clocks/:id', handler: remove },
   {

@@ -1,0 +1,140 @@
+/**
+ * `POST /v1/invoices/create_preview` (https://docs.stripe.com/api/invoices/create_preview): the
+ * invoice a proposed subscription change would produce, computed with the same functions as the
+ * real change, never stored and without events. With `proration_behavior=always_invoice` it is the
+ * invoice due now (the prorations); otherwise the next renewal invoice, which includes the
+ * prorations the change would leave pending.
+ */
+import type Stripe from 'stripe';
+import { invalidRequest } from '../../core/errors';
+import type { ApiRequest } from '../../core/http';
+import { requireCustomer } from '../../resources/common';
+import { type Emulator, now } from '../context';
+import { buildInvoice, buildLine, type LineSpec } from './invoice-objects';
+import { customerIdOf, invoiceItemLine, pendingItems, recomputeTotals } from './invoices';
+import { addIntervals } from '../math';
+import { recurringOf } from '../pricing';
+import { subscriptionPeriod } from '../subscriptions/subscription-objects';
+import { licensedLines, meteredLines } from '../subscriptions/subscription-lines';
+import { planItemChanges, prorationLines } from '../subscriptions/update-subscription';
+import { type ProrationBehavior, requireSubscription } from '../subscriptions/subscription-state';
+import { readItemChanges } from '../subscriptions/subscriptions-routes';
+import { COLLECTIONS } from '../../core/collections';
+
+function previewInvoice(
+  emulator: Emulator,
+  customer: Stripe.Customer,
+  subscription: Stripe.Subscription | null,
+  reason: Stripe.Invoice.BillingReason,
+  lines: LineSpec[],
+  period: { start: number; end: number },
+): Stripe.Invoice {
+  const invoice = buildInvoice({
+    customer,
+    subscription,
+    billingReason: reason,
+    currency: subscription?.currency ?? lines[0]?.currency ?? 'usd',
+    created: now(emulator, customer.id),
+    periodStart: period.start,
+    periodEnd: period.end,
+    collectionMethod: subscription?.collection_method ?? 'charge_automatically',
+    daysUntilDue: null,
+    defaultPaymentMethod: null,
+    description: null,
+    metadata: {},
+    autoAdvance: false,
+  });
+  invoice.id = `upcoming_${invoice.id}`;
+  for (const l of lines) invoice.lines.data.push(buildLine(null, l));
+  recomputeTotals(invoice, customer.balance ?? 0);
+  invoice.ending_balance = null;
+  invoice.webhooks_delivered_at = null;
+  invoice.payments = { object: 'list', data: [], has_more: false, url: '/v1/invoice_payments' };
+  return invoice;
+}
+
+export function createPreview(req: ApiRequest): Stripe.Invoice {
+  const { emulator, input } = req;
+  const subscriptionId = input.str('subscription');
+  let subscription: Stripe.Subscription | null = subscriptionId
+    ? requireSubscription(emulator, subscriptionId)
+    : null;
+  const customerId = input.str('customer') ?? (subscription ? customerIdOf(subscription) : undefined);
+  if (!customerId) throw invalidRequest('Missing required param: customer.', 'customer', 'parameter_missing');
+  const customer = requireCustomer(emulator, customerId);
+  if (!subscription) {
+    subscription =
+      emulator.store
+        .all(COLLECTIONS.subscription)
+        .find(
+          (s) => customerIdOf(s) === customer.id && ['active', 'trialing', 'past_due'].includes(s.status),
+        ) ?? null;
+  }
+  const at = now(emulator, customer.id);
+  const pendingLines = (pending: 'include' | { subscription: string }): LineSpec[] =>
+    pendingItems(emulator, customer.id, pending).map((invoiceItem) => invoiceItemLine(emulator, invoiceItem));
+  if (!subscription) {
+    const lines = pendingLines('include');
+    if (lines.length === 0) {
+      throw invalidRequest(
+        `No upcoming invoices for customer: ${customer.id}`,
+        undefined,
+        'invoice_upcoming_none',
+      );
+    }
+    return previewInvoice(emulator, customer, null, 'manual', lines, { start: at, end: at });
+  }
+
+  const details = input.obj('subscription_details');
+  const behavior = (details?.oneOf('proration_behavior', [
+    'create_prorations',
+    'always_invoice',
+    'none',
+  ] as const) ?? 'create_prorations') as ProrationBehavior;
+  const date = details?.int('proration_date') ?? at;
+  const changes = readItemChanges(emulator, details?.objArray('items') ?? []);
+  const { items, prorations } = planItemChanges(subscription, changes, at);
+  const prorate = behavior !== 'none' && subscription.status !== 'trialing';
+  const proration = prorate ? prorationLines(emulator, subscription, prorations, date) : [];
+  const period = subscriptionPeriod(subscription);
+  if (behavior === 'always_invoice' && proration.length > 0) {
+    // Invoiced now: its window starts and ends now, as the invoice the update would make.
+    return previewInvoice(emulator, customer, subscription, 'subscription_update', proration, {
+      start: at,
+      end: at,
+    });
+  }
+
+  // The next renewal with the proposed items (schedule_details: the next phase's items).
+  const proposed: Stripe.Subscription = {
+    ...structuredClone(subscription),
+    items: { ...subscription.items, data: items },
+  };
+  const schedule = input.obj('schedule_details');
+  const phaseReaders = schedule?.objArray('phases');
+  if (phaseReaders && phaseReaders.length > 1) {
+    const nextChanges = readItemChanges(emulator, phaseReaders[1].objArray('items') ?? []);
+    proposed.items.data = planItemChanges(
+      { ...proposed, items: { ...proposed.items, data: [] } },
+      nextChanges,
+      at,
+    ).items;
+  }
+  const cancelAtEnd = details?.bool('cancel_at_period_end') ?? subscription.cancel_at_period_end;
+  const { interval, count } = recurringOf((proposed.items.data[0] ?? subscription.items.data[0]).price);
+  const start =
+    subscription.status === 'trialing' && subscription.trial_end ? subscription.trial_end : period.end;
+  const next = { start, end: addIntervals(start, interval, count, 1) };
+  const lines: LineSpec[] = [
+    ...pendingLines({ subscription: subscription.id }),
+    ...proration,
+    ...(cancelAtEnd ? [] : licensedLines(emulator, proposed, next)),
+    ...(subscription.status === 'trialing' ? [] : meteredLines(emulator, subscription, period)),
+  ];
+  // The renewal's window looks back over the current period (the trial, while trialing); `next` is on the lines.
+  const window =
+    subscription.status === 'trialing'
+      ? { start: subscription.trial_start ?? subscription.created, end: start }
+      : period;
+  return previewInvoice(emulator, customer, subscription, 'subscription_cycle', lines, window);
+}
