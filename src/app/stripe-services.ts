@@ -53,7 +53,7 @@ export function buildStripeServices(
   const { secretKey } = config.stripe;
   if (!secretKey) return null;
   const stripe = new StripeClient({ ...config.stripe, secretKey }, logger, metrics.stripe);
-  const customers = new CustomerManager(stripe, logger, config.billing.clock.testClockId);
+  const customers = new CustomerManager(stripe, logger, config.billing.clock.testClockId, core.clock);
   const trials = new TrialPolicy(stripe, orm);
   const overageReporter = new OverageReporter({
     em: orm.em,

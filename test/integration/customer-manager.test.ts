@@ -12,11 +12,12 @@ describe('CustomerManager against the Stripe emulator and PostgreSQL', () => {
   let orm: MikroORM;
   let stripeEmulator: TestEmulator;
   let customers: CustomerManager;
+  let client: StripeClient;
 
   beforeAll(async () => {
     [database, stripeEmulator] = await Promise.all([createTestDatabase(), startTestEmulator()]);
     orm = await MikroORM.init(ormOptions({ url: database.url, poolMax: 25 }));
-    const client = new StripeClient(
+    client = new StripeClient(
       {
         secretKey: TEST_STRIPE_KEY,
         apiBase: stripeEmulator.url,
@@ -103,6 +104,23 @@ describe('CustomerManager against the Stripe emulator and PostgreSQL', () => {
     });
     const stored = await orm.em.fork().findOneOrFail(BillingCustomer, { accountId: 'acct_update' });
     expect(stored.address).toEqual(address);
+  });
+
+  it("stamps an update's answer by billing's clock: with Stripe's test time ahead of the wall, it still applies", async () => {
+    // Webhook reads are stamped by billing's clock (ADR 0013), which follows Stripe's test time in development.
+    const billingNow = new Date(Date.now() + 40 * 24 * 3600 * 1000);
+    const ahead = new CustomerManager(client, silentLogger, null, { now: () => billingNow });
+    await ahead.ensure(orm.em.fork(), { accountId: 'acct_clock_ahead', email: 'old@x.io' });
+    const em = orm.em.fork();
+    const row = await em.findOneOrFail(BillingCustomer, { accountId: 'acct_clock_ahead' });
+    row.stripeUpdatedAt = new Date(billingNow.getTime() - 1000); // a webhook read a second ago, on that clock
+    await em.flush();
+
+    const updated = await ahead.update(orm.em.fork(), 'acct_clock_ahead', { email: 'new@x.io' });
+
+    expect(updated.email).toBe('new@x.io');
+    const stored = await orm.em.fork().findOneOrFail(BillingCustomer, { accountId: 'acct_clock_ahead' });
+    expect(stored).toMatchObject({ email: 'new@x.io', stripeUpdatedAt: billingNow });
   });
 
   it('syncs email and name from the app user record, and only calls Stripe when they changed', async () => {

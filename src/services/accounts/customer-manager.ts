@@ -7,6 +7,7 @@ import { NotFoundError } from '../../errors';
 import type { Logger } from '../../logging/logger';
 import type { StripeClient } from '../stripe/stripe-client';
 import { applyIfNewer } from '../../database/newest-read';
+import { type Clock, wallClock } from '../time/clock';
 
 /** What the CODITECT app knows about an account's user: the source of the customer's email and name. */
 export interface AccountProfile {
@@ -38,6 +39,8 @@ export class CustomerManager {
      * subscriptions as it moves the service's clock; null otherwise.
      */
     private readonly testClockId: string | null = null,
+    /** Billing's clock (ADR 0013): an update's answer is stamped on the same time line as webhook reads. */
+    private readonly clock: Clock = wallClock,
   ) {}
 
   /** The account's customer row, or null; never calls Stripe. */
@@ -124,8 +127,10 @@ export class CustomerManager {
     if (changes.name !== undefined) params.name = changes.name ?? '';
     if (changes.address !== undefined)
       params.address = changes.address ? toStripeAddress(changes.address) : '';
-    // Stamped before the call, as webhook reads are: a read that started later (a webhook's refetch) is newer.
-    const observedAt = new Date();
+    // Stamped before the call, as webhook reads are, and by the same clock: a read that started later (a
+    // webhook's refetch) is newer. With Stripe's test time ahead of the wall, a wall-clock stamp lost to every
+    // webhook's and the mutation answered the old details.
+    const observedAt = this.clock.now();
     const updated = await this.stripe.call(
       'customers.update',
       (sdk, options) => sdk.customers.update(customer.stripeCustomerId as string, params, options),
@@ -161,7 +166,7 @@ export class CustomerManager {
     await this.stripe.call('customers.del', (sdk, options) =>
       sdk.customers.del(customer.stripeCustomerId as string, {}, options),
     );
-    customer.deletedAt = new Date();
+    customer.deletedAt = this.clock.now();
     await em.flush();
   }
 
