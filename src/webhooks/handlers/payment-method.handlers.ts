@@ -1,5 +1,6 @@
 import type Stripe from 'stripe';
 import type { HandlerTools, WebhookHandler } from '../handler.types';
+import { chargedCardOf } from '../../services/invoices/charged-card';
 import { idOf } from '../../services/stripe/expandable';
 
 /**
@@ -30,18 +31,15 @@ export const paymentMethodChanged: WebhookHandler = async (event, tools) => {
   };
 };
 
-/**
- * The card that will be charged: the customer's default, else the live subscription's own default (Checkout
- * sets the card on the subscription, not on the customer).
- */
+/** The card that will be charged (`chargedCardOf`); the subscription is listed only when the customer has none. */
 async function defaultPaymentMethodOf(
   customer: Stripe.Customer,
   tools: HandlerTools,
 ): Promise<string | null> {
-  const customerDefault = idOf(customer.invoice_settings?.default_payment_method);
+  const customerDefault = chargedCardOf(customer, null);
   if (customerDefault) return customerDefault;
   const subscriptions = await tools.stripe.call('subscriptions.list', (sdk) =>
     sdk.subscriptions.list({ customer: customer.id, limit: 1 }),
   );
-  return idOf(subscriptions.data[0]?.default_payment_method);
+  return chargedCardOf(customer, subscriptions.data[0]);
 }

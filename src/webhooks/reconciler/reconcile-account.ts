@@ -1,6 +1,6 @@
 import type Stripe from 'stripe';
 import type { StripeClient } from '../../services/stripe/stripe-client';
-import { idOf } from '../../services/stripe/expandable';
+import { chargedCardOf } from '../../services/invoices/charged-card';
 
 /** How many of an account's latest invoices a resync re-applies. */
 export const RESYNC_INVOICE_COUNT = 24;
@@ -58,8 +58,7 @@ export async function readStripeAccount(
     invoices: invoices.data,
     paymentMethods: paymentMethods.data,
     paymentMethodsComplete: !paymentMethods.has_more,
-    defaultPaymentMethodId:
-      idOf(customer.invoice_settings?.default_payment_method) ?? idOf(live?.default_payment_method) ?? null,
+    defaultPaymentMethodId: chargedCardOf(customer, live),
   };
 }
 
