@@ -45,7 +45,9 @@ export function subscribe<T>(
   );
   return {
     errors,
-    next: (timeoutMs = 5000) => {
+    // Generous by default, as waitForRedisSubscribers: the message crosses Redis and a database read, and a loaded
+    // CI machine stalls for seconds (seen once in CI at 5 s). Tests that expect silence pass their own bound.
+    next: (timeoutMs = 15_000) => {
       const queued = queue.shift();
       if (queued !== undefined) return Promise.resolve(queued);
       return new Promise<T>((resolve, reject) => {
