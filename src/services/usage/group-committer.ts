@@ -23,9 +23,11 @@ export class GroupCommitter<Request, Result> {
   private groups = 0;
   private requests = 0;
 
+  /** @param onGroup told each group's size as it goes out (the group-size metric). */
   constructor(
     private readonly flush: GroupFlush<Request, Result>,
     private readonly maxGroup: number,
+    private readonly onGroup: (size: number) => void = () => undefined,
   ) {
     if (!Number.isSafeInteger(maxGroup) || maxGroup < 1) throw new Error('maxGroup must be at least 1');
   }
@@ -50,6 +52,7 @@ export class GroupCommitter<Request, Result> {
         const group = this.queue.splice(0, this.maxGroup);
         this.groups += 1;
         this.requests += group.length;
+        this.onGroup(group.length);
         await this.write(group);
       }
     } finally {

@@ -45,7 +45,11 @@ export class UsageMeter {
   private readonly group: GroupCommitter<PlannedEvent, GroupedOutcome>;
 
   constructor(private readonly writing: UsageWriting) {
-    this.group = new GroupCommitter((planned) => this.recordGroup(planned), MAX_RECORD_GROUP);
+    this.group = new GroupCommitter(
+      (planned) => this.recordGroup(planned),
+      MAX_RECORD_GROUP,
+      (size) => writing.metrics?.grouped('record', size),
+    );
   }
 
   /** One use of a metric, answered once its group is committed; refused alone (a limit, a reused key). */
