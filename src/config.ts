@@ -41,6 +41,7 @@ const environmentSchema = z
     HOST: z.string().min(1).optional(),
     PORT: z.coerce.number().int().min(0).max(65535).default(4000),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    ACCESS_LOG: z.enum(['on', 'off'], { message: 'must be on or off' }).default('on'),
     DATABASE_URL: postgresUrl,
     DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
     REDIS_URL: redisUrl.optional(),
@@ -177,6 +178,8 @@ export interface Config {
   host: string;
   port: number;
   logLevel: Environment['LOG_LEVEL'];
+  /** One line per HTTP request at `info` (http/access-log.ts); off where the load balancer keeps one. */
+  accessLog: boolean;
   database: { url: string; poolMax: number };
   redis: { url: string } | null;
   auth: {
@@ -303,6 +306,7 @@ function configOf(env: Environment): Config {
     host: env.HOST ?? (isProduction ? '0.0.0.0' : '127.0.0.1'),
     port: env.PORT,
     logLevel: env.LOG_LEVEL,
+    accessLog: env.ACCESS_LOG === 'on',
     database: { url: env.DATABASE_URL, poolMax: env.DATABASE_POOL_MAX },
     redis: env.REDIS_URL ? { url: env.REDIS_URL } : null,
     auth: {

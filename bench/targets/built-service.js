@@ -8,7 +8,8 @@ const { createApp } = require('../../dist/src/app/create-app');
 
 async function main() {
   const app = await createApp(loadProcessConfig(), { migrate: true });
-  console.log(`READY ${await app.start()}`);
+  // With its stdout going to a log file (bench/child-process.ts), the ready line goes to stderr instead.
+  (process.env.READY_ON_STDERR ? console.error : console.log)(`READY ${await app.start()}`);
   process.once('SIGTERM', () => void app.stop().then(() => process.exit(0)));
 }
 

@@ -3,7 +3,8 @@ import { TokenVerifier } from '../auth/token-verifier';
 import type { Config } from '../config';
 import type { Orm } from '../database/database';
 import { createHttpServer, type HttpServer } from '../http/server';
-import { createLogger } from '../logging/pino-logger';
+import { bufferedStdout, type LogDestination } from '../logging/log-destination';
+import { createAccessLogger, createLogger } from '../logging/pino-logger';
 import type { BillingMetrics } from '../observability/metrics';
 import type { BillingPubSub } from '../pubsub/pubsub';
 import { type Clock, isFollowing } from '../services/time/clock';
@@ -50,7 +51,10 @@ export interface App {
  * as constructor arguments. Read it top to bottom to see what the service is made of.
  */
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
-  const logger = createLogger(config, options.logDestination);
+  // Tests hand in a sink; otherwise stdout, written in buffered batches.
+  const logOutput = options.logDestination ? null : bufferedStdout();
+  const logDestination = options.logDestination ?? (logOutput as LogDestination).stream;
+  const logger = createLogger(config, logDestination);
   const infrastructure = await openInfrastructure(config, options, logger);
   const { orm, pubSub, fastRedis, metrics } = infrastructure;
   let core: CoreServices | null = null;
@@ -74,6 +78,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       config,
       schema: await buildGraphQLSchema(config, pubSub, resolvers, fastRedis, logger),
       logger,
+      accessLogger: config.accessLog ? createAccessLogger(config, logDestination) : null,
       verifier: new TokenVerifier(config.auth),
       contextFor: contextFactory(orm, core, usage),
       readinessChecks: infrastructure.readinessChecks,
@@ -113,11 +118,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         await background.finish();
         await infrastructure.close();
         stopClock(services.clock);
+        logOutput?.close();
       },
     };
   } catch (error) {
     if (core) stopClock(core.clock);
     await infrastructure.close();
+    logOutput?.close();
     throw error;
   }
 }
