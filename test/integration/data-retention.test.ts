@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import type Stripe from 'stripe';
 import { UsageCounter, UsageRecord, UsageRecordKey } from '../../src/entities';
 import type { Logger } from '../../src/logging/logger';
+import { openDatabase } from '../../src/database/database';
 import { Notifier } from '../../src/services/notifications/notifier';
 import { NotificationRetention } from '../../src/services/notifications/notification-retention';
 import type { Clock } from '../../src/services/time/clock';
@@ -10,6 +11,7 @@ import { UsageRecordRetention } from '../../src/services/usage/usage-record-rete
 import { InboxRetention } from '../../src/webhooks/inbox/inbox-retention';
 import { WebhookInbox } from '../../src/webhooks/inbox/webhook-inbox';
 import { ReconcileLock } from '../../src/webhooks/reconciler/reconcile-lock';
+import { databaseUrl, withAdminClient } from '../support/postgres-server';
 import { startTestService, type TestService } from '../support/service';
 
 /**
@@ -311,5 +313,45 @@ describe('the maintenance job', () => {
     expect(counterValue((await app.app.metrics.exposition()).body, skipped)).toBe(
       counterValue(after, skipped) + 1,
     );
+  });
+});
+
+describe('the migration to partitions', () => {
+  it('moves existing records into daily partitions and copies the idempotency keys of the last 7 days', async () => {
+    const serverUrl = process.env.TEST_POSTGRES_SERVER_URL as string;
+    const name = `billing_partition_migration_${process.env.JEST_WORKER_ID ?? '0'}_${Date.now()}`;
+    await withAdminClient(serverUrl, (client) => client.query(`create database "${name}"`));
+    const orm = await openDatabase({ url: databaseUrl(serverUrl, name), poolMax: 2 });
+    try {
+      await orm.getMigrator().up({ to: 'Migration20261205034840_usage_integrity' });
+      const yesterday = new Date(Date.now() - DAY);
+      const longAgo = new Date(Date.now() - 20 * DAY);
+      await orm.em.getConnection().execute(
+        `insert into usage_record (id, created_at, updated_at, account_id, metric, quantity, idempotency_key, occurred_at, period_start)
+         values (gen_random_uuid(), ?, ?, 'acct_moved', 'ai_requests', 2, 'recent', ?, ?),
+                (gen_random_uuid(), ?, ?, 'acct_moved', 'ai_requests', 3, 'long-ago', ?, ?)`,
+        [yesterday, yesterday, yesterday, yesterday, longAgo, longAgo, longAgo, longAgo],
+      );
+      await orm.getMigrator().up();
+      const moved = await orm.em
+        .getConnection()
+        .execute<Array<{ key: string; partition: string }>>(
+          `select idempotency_key as key, tableoid::regclass::text as partition from usage_record order by 1`,
+        );
+      expect(moved).toEqual([
+        { key: 'long-ago', partition: nameOf(startOfUtcDay(longAgo.getTime())) },
+        { key: 'recent', partition: nameOf(startOfUtcDay(yesterday.getTime())) },
+      ]);
+      const keys = await orm.em
+        .getConnection()
+        .execute<Array<{ key: string }>>('select idempotency_key as key from usage_record_key');
+      // The last 7 days' keys: the longest window allowed.
+      expect(keys).toEqual([{ key: 'recent' }]);
+    } finally {
+      await orm.close();
+      await withAdminClient(serverUrl, (client) =>
+        client.query(`drop database if exists "${name}" with (force)`),
+      );
+    }
   });
 });
