@@ -7,7 +7,8 @@
 #   docker run --rm --env-file prod.env coditect-billing:… node dist/scripts/stripe-sync.js # catalog, webhook endpoint
 #   docker run -d -p 4000:4000 --env-file prod.env coditect-billing:…                     # the service
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node 24 LTS is the production runtime (Node 20 reached its end of life in April 2026; .nvmrc says the same).
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 # --- build: all dependencies, TypeScript compiled to dist/ ---------------------------------------------------
 FROM ${NODE_IMAGE} AS build
