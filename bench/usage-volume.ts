@@ -19,7 +19,8 @@ import { type Child, startChild, stopChild } from './child-process';
 
 const ROOT = resolve(__dirname, '..');
 const QUICK = process.argv.includes('--quick');
-const SEED_ROWS = QUICK ? 200_000 : 10_000_000;
+const ROWS_ARGUMENT = process.argv.indexOf('--rows');
+const SEED_ROWS = ROWS_ARGUMENT > 0 ? Number(process.argv[ROWS_ARGUMENT + 1]) : QUICK ? 200_000 : 10_000_000;
 const SEED_DAYS = 30;
 const WINDOW_HOURS = 24;
 const ROUNDS = QUICK ? 1 : 5;
@@ -169,6 +170,7 @@ async function main(): Promise<void> {
     console.log(
       `seeded ${seeded.rows.toLocaleString('en-US')} rows over ${SEED_DAYS} days and ${seeded.keys.toLocaleString('en-US')} window keys in ${seeded.seconds.toFixed(0)} s`,
     );
+    console.error('signing tokens');
     const gateway = await signToken(JWT_SECRET, {
       accountId: 'ai-gateway',
       roles: ['service'],
@@ -202,6 +204,7 @@ async function main(): Promise<void> {
         headers: () => ({ authorization: `Bearer ${users[sequence++ % ACCOUNTS]}` }),
       },
     ];
+    console.error('warming up');
     const rounds = new Map<string, Round[]>();
     for (const scenario of scenarios)
       for (const target of targets) await measure(target, scenario.body, scenario.headers(), 1); // warm-up
@@ -246,7 +249,18 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exitCode = 1;
+// A run that stops with work still pending would otherwise end silently with exit code 0.
+let finished = false;
+process.on('beforeExit', () => {
+  if (!finished && process.exitCode === undefined)
+    console.error('usage-volume: the event loop emptied before the bench finished');
 });
+
+main()
+  .then(() => {
+    finished = true;
+  })
+  .catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
