@@ -5,13 +5,14 @@
  */
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { signToken } from '../src/auth/token-signer';
 import { benchDatabase } from './bench-database';
 import { type Child, startChild, stopChild } from './child-process';
+import { cpuSecondsOf, median, peakRssMbOf, prepareUsageAccounts, RECORD_USAGE } from './load';
 
 const ROOT = resolve(__dirname, '..');
 const QUICK = process.argv.includes('--quick');
@@ -85,26 +86,6 @@ async function measure(scenario: Scenario, seconds: number): Promise<Row> {
   };
 }
 
-/** User + system CPU seconds a process has used so far (Linux: /proc/<pid>/stat, in clock ticks of 1/100 s). */
-function cpuSecondsOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  // After the command name: field 14 (utime) and 15 (stime) of the whole line are 12 and 13 here.
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-/** The peak resident memory of a process in MB (VmHWM). */
-function peakRssMbOf(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
-    .split('\n')
-    .find((candidate) => candidate.startsWith('VmHWM:'));
-  return Math.round(Number(line?.replace(/\D+/g, '') ?? 0) / 1024);
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
-
 /**
  * Every scenario runs in ROUNDS short rounds, interleaved with the others, and the median round counts: a
  * burst of background load then hits all scenarios alike instead of skewing one ratio.
@@ -156,36 +137,6 @@ function format(rows: Row[], baseline: Row, noOp: Row): string {
 /** Accounts the usage scenarios spread over (one counter row each, as many customers' gateways would). */
 const USAGE_ACCOUNTS = 64;
 
-/**
- * Makes the bench accounts unlimited (an admin override, as for an enterprise contract), so the usage
- * scenarios measure recording, not refusals; returns their ids.
- */
-async function prepareUsageAccounts(serviceUrl: string): Promise<string[]> {
-  const admin = await signToken(JWT_SECRET, {
-    accountId: 'bench-admin',
-    roles: ['admin'],
-    expiresInSeconds: 3600,
-  });
-  const accounts = Array.from({ length: USAGE_ACCOUNTS }, (_, i) => `acct_bench_${i}`);
-  for (const accountId of accounts) {
-    const response = await fetch(`${serviceUrl}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` },
-      body: JSON.stringify({
-        query: 'mutation($input: EntitlementOverrideInput!) { setEntitlementOverride(input: $input) }',
-        variables: {
-          input: { accountId, feature: 'ai_requests', enabled: true, limit: null, note: 'bench' },
-        },
-      }),
-    });
-    const result = (await response.json()) as { errors?: unknown[] };
-    if (result.errors) throw new Error(`could not prepare ${accountId}: ${JSON.stringify(result.errors)}`);
-  }
-  return accounts;
-}
-
-const RECORD_USAGE =
-  'mutation($input: RecordUsageInput!) { recordUsage(input: $input) { duplicate usage { used remaining } } }';
 const RECORD_USAGE_BATCH =
   'mutation($input: [RecordUsageInput!]!) { recordUsageBatch(input: $input) { duplicate } }';
 const RESERVE_USAGE = 'mutation($input: ReserveUsageInput!) { reserveUsage(input: $input) { id } }';
@@ -296,7 +247,7 @@ async function main(): Promise<void> {
       roles: ['service'],
       expiresInSeconds: 3600,
     });
-    const usageAccounts = await prepareUsageAccounts(service.url);
+    const usageAccounts = await prepareUsageAccounts(service.url, JWT_SECRET, USAGE_ACCOUNTS);
     const usage = usageBodies(usageAccounts);
     const typename = { query: '{ __typename }' };
     const servicePid = () => service.process.pid as number;

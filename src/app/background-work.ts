@@ -4,6 +4,7 @@ import type { Logger } from '../logging/logger';
 import { reprovisionAfterCatalogChange } from '../services/subscriptions/catalog-reprovisioning';
 import { createMailTransport, MailWorker } from '../services/notifications';
 import type { MailTransport } from '../services/notifications/mail-transport';
+import type { DataMaintenance } from '../webhooks/reconciler/data-maintenance';
 import type { Reconciler } from '../webhooks/reconciler/reconciler';
 import type { OverageReporter } from '../services/usage/overage-reporter';
 import type { CoreServices } from './core-services';
@@ -20,6 +21,7 @@ export class BackgroundWork {
     private readonly core: CoreServices,
     private readonly reconciler: Reconciler | null,
     private readonly overageReporter: OverageReporter | null,
+    private readonly maintenance: DataMaintenance,
     private readonly logger: Logger,
   ) {
     this.mailTransport = createMailTransport(config, logger);
@@ -52,6 +54,7 @@ export class BackgroundWork {
       this.logger.error({ err: error }, 'could not provision entitlements for the changed catalog'),
     );
     this.overageReporter?.start();
+    this.maintenance.start();
     this.mailWorker.start();
   }
 
@@ -59,6 +62,7 @@ export class BackgroundWork {
   async stopTakingWork(): Promise<void> {
     await this.reconciler?.stop();
     await this.overageReporter?.stop();
+    await this.maintenance.stop();
     await this.catalogProvisioning;
   }
 

@@ -14,7 +14,9 @@ import { STUCK_REPORT } from '../services/usage/overage-report';
 import { readInboxBacklog } from '../observability/inbox-backlog';
 import type { OverageReporter } from '../services/usage/overage-reporter';
 import { UsageServices } from '../services/usage/usage-services';
+import type { DataMaintenance } from '../webhooks/reconciler/data-maintenance';
 import { BackgroundWork } from './background-work';
+import { buildDataMaintenance } from './data-maintenance';
 import { buildCoreServices, type CoreServices } from './core-services';
 import { buildGraphQLSchema, buildResolvers, contextFactory } from './graphql';
 import { type AppOptions, databaseNameOf, type Infrastructure, openInfrastructure } from './infrastructure';
@@ -38,6 +40,8 @@ export interface App {
   reconciler: Reconciler | null;
   /** Reports overage to Stripe's Billing Meters (null without Stripe); `flush()` reports what is due now. */
   overageReporter: OverageReporter | null;
+  /** Keeps usage records, webhook events and sent mails within their retention (ADR 0021). */
+  maintenance: DataMaintenance;
   /** Settles when the start-up re-provisioning for a changed plan catalog has run (it runs in the background). */
   catalogProvisioned(): Promise<unknown>;
   /** Listens, and starts the background work; resolves to the base URL. */
@@ -87,12 +91,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     });
     watchBacklogs(infrastructure, logger);
     const overageReporter = stripe?.overageReporter ?? null;
+    const maintenance = buildDataMaintenance(config, orm, core.clock, metrics.maintenance, logger);
     const background = new BackgroundWork(
       config,
       orm,
       core,
       pipeline?.reconciler ?? null,
       overageReporter,
+      maintenance,
       logger,
     );
     const services = { ...core, stripe, usage };
@@ -105,6 +111,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       services,
       reconciler: pipeline?.reconciler ?? null,
       overageReporter,
+      maintenance,
       catalogProvisioned: () => background.catalogProvisioned,
       start: async () => {
         const url = await http.listen();

@@ -51,10 +51,12 @@ export async function createHttpServer(parts: HttpServerParts): Promise<HttpServ
   if (parts.accessLogger) registerAccessLog(app, parts.accessLogger);
   else app.decorateRequest('accountId', null);
   let closing = false;
-  app.addHook('onSend', async (request, reply) => {
+  // A callback hook, not an async one: it runs for every response, and needs no promise.
+  app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
     // While shutting down, keep-alive clients are told to reconnect elsewhere instead of holding the close up.
     if (closing) reply.header('connection', 'close');
+    done(null, payload);
   });
   const graphql = { schema: parts.schema, graphql: config.graphql, verifier: parts.verifier };
   const context = { contextFor: parts.contextFor, metrics: parts.metrics.graphql };

@@ -7,31 +7,39 @@ const LOG_BUFFER_BYTES = 4096;
 
 export interface LogDestination {
   stream: DestinationStream;
-  /** Writes what waits in the buffer, synchronously (at shutdown). */
+  /** Writes what waits in the buffer (at shutdown). */
   close(): void;
 }
 
 /**
- * Standard output, written asynchronously in batches. pino's default writes every line with its own blocking
- * `write(2)`: at the default `info` level that was the largest single cost of a request (a writev per line, 14 %
- * of the no-op's CPU profile, bench/README.md). Buffered, many lines leave in one write, off the request's path.
- * What is buffered is written within LOG_FLUSH_INTERVAL_MS, at shutdown, and at `process.exit` (pino registers
- * a synchronous flush for its asynchronous destinations); a crash of the process itself (SIGKILL, out of
- * memory) can lose the last second of lines, which is the usual trade of a buffered log.
+ * Standard output, written in batches. pino's default writes every line with its own `write(2)`: at the
+ * default `info` level that was the largest single cost of a request (14 % of the no-op's CPU profile,
+ * bench/README.md). Here lines wait in a 4 KiB buffer and leave together in one synchronous write. Not
+ * sonic-boom's asynchronous mode: under load it hands a small write to libuv's thread pool as soon as the last
+ * one completes, which cost the request path more than the batched synchronous write does. What is buffered is
+ * written within LOG_FLUSH_INTERVAL_MS, at shutdown and when the process exits; a process killed outright
+ * (SIGKILL, out of memory) can lose up to one buffer of lines, the usual trade of a buffered log.
  */
 export function bufferedStdout(fileDescriptor = 1): LogDestination {
-  const stream = pino.destination({ dest: fileDescriptor, sync: false, minLength: LOG_BUFFER_BYTES });
-  const timer = setInterval(() => stream.flush(), LOG_FLUSH_INTERVAL_MS);
-  timer.unref();
+  const stream = pino.destination({
+    dest: fileDescriptor,
+    sync: true,
+    minLength: LOG_BUFFER_BYTES,
+    periodicFlush: LOG_FLUSH_INTERVAL_MS,
+  });
+  const flush = () => {
+    try {
+      stream.flushSync();
+    } catch {
+      // Nothing to flush to (stdout closed): the process goes on stopping.
+    }
+  };
+  process.once('exit', flush);
   return {
     stream,
     close: () => {
-      clearInterval(timer);
-      try {
-        stream.flushSync();
-      } catch {
-        // Nothing to flush to (stdout closed or not yet open): shutdown goes on.
-      }
+      process.removeListener('exit', flush);
+      flush();
     },
   };
 }
