@@ -3,7 +3,8 @@ import { TokenVerifier } from '../auth/token-verifier';
 import type { Config } from '../config';
 import type { Orm } from '../database/database';
 import { createHttpServer, type HttpServer } from '../http/server';
-import { bufferedStdout, type LogDestination } from '../logging/log-destination';
+import type { DestinationStream } from 'pino';
+import { bufferedStdout } from '../logging/log-destination';
 import { createAccessLogger, createLogger } from '../logging/pino-logger';
 import type { BillingMetrics } from '../observability/metrics';
 import type { BillingPubSub } from '../pubsub/pubsub';
@@ -55,10 +56,7 @@ export interface App {
  * as constructor arguments. Read it top to bottom to see what the service is made of.
  */
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
-  // Tests hand in a sink; otherwise stdout, written in buffered batches.
-  const logOutput = options.logDestination ? null : bufferedStdout();
-  const logDestination = options.logDestination ?? (logOutput as LogDestination).stream;
-  const logger = createLogger(config, logDestination);
+  const { logger, accessLogger, logOutput } = openLogs(config, options.logDestination);
   const infrastructure = await openInfrastructure(config, options, logger);
   const { orm, pubSub, fastRedis, metrics } = infrastructure;
   let core: CoreServices | null = null;
@@ -82,7 +80,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       config,
       schema: await buildGraphQLSchema(config, pubSub, resolvers, fastRedis, logger),
       logger,
-      accessLogger: config.accessLog ? createAccessLogger(config, logDestination) : null,
+      accessLogger,
       verifier: new TokenVerifier(config.auth),
       contextFor: contextFactory(orm, core, usage),
       readinessChecks: infrastructure.readinessChecks,
@@ -150,4 +148,15 @@ function watchBacklogs({ orm, metrics }: Infrastructure, logger: Logger): void {
 
 function stopClock(clock: Clock): void {
   if (isFollowing(clock)) clock.stop();
+}
+
+/** The process logger and the access log, on a sink a test hands in or on stdout written in buffered batches. */
+function openLogs(config: Config, sink: DestinationStream | undefined) {
+  const logOutput = sink ? null : bufferedStdout();
+  const destination = sink ?? (logOutput?.stream as DestinationStream);
+  return {
+    logger: createLogger(config, destination),
+    accessLogger: config.accessLog ? createAccessLogger(config, destination) : null,
+    logOutput,
+  };
 }
