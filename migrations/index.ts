@@ -5,6 +5,7 @@ import { Migration20261205032711_checkout_sessions_disputes } from './Migration2
 import { Migration20261205032806_webhook_retry_policy } from './Migration20261205032806_webhook_retry_policy';
 import { Migration20261205032812_overage_retries } from './Migration20261205032812_overage_retries';
 import { Migration20261205034840_usage_integrity } from './Migration20261205034840_usage_integrity';
+import { Migration20261214000000_usage_group_commit } from './Migration20261214000000_usage_group_commit';
 import { Migration20261127081113_usage_metering } from './Migration20261127081113_usage_metering';
 import { Migration20261127060938 } from './Migration20261127060938';
 import { Migration20261127055731 } from './Migration20261127055731';
@@ -39,4 +40,5 @@ export const MIGRATIONS: MigrationObject[] = [
     name: 'Migration20261210090100_webhook_payload_retention',
     class: Migration20261210090100_webhook_payload_retention,
   },
+  { name: 'Migration20261214000000_usage_group_commit', class: Migration20261214000000_usage_group_commit },
 ];

@@ -91,7 +91,8 @@ function meterAt(at: Date): UsageMeter {
 async function recordRetrying(meter: UsageMeter, accountId: string, key: string): Promise<boolean> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return (await meter.record(accountId, 'ai_requests', 1, key)).duplicate;
+      return (await meter.record({ accountId, metric: 'ai_requests', quantity: 1, idempotencyKey: key }))
+        .duplicate;
     } catch (error) {
       const code = (error as { extensions?: { code?: string } }).extensions?.code;
       if (code !== 'CONFLICT' || attempt >= 5) throw error;
