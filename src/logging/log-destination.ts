@@ -21,23 +21,23 @@ export interface LogDestination {
  * (SIGKILL, out of memory) can lose up to one buffer of lines, the usual trade of a buffered log.
  */
 export function bufferedStdout(fileDescriptor = 1): LogDestination {
-  const stream = pino.destination({
-    dest: fileDescriptor,
-    sync: true,
-    minLength: LOG_BUFFER_BYTES,
-    periodicFlush: LOG_FLUSH_INTERVAL_MS,
-  });
+  const stream = pino.destination({ dest: fileDescriptor, sync: true, minLength: LOG_BUFFER_BYTES });
   const flush = () => {
     try {
       stream.flushSync();
     } catch {
-      // Nothing to flush to (stdout closed): the process goes on stopping.
+      // Nothing to flush to (stdout closed): the process goes on.
     }
   };
+  // Our own timer, not sonic-boom's `periodicFlush`: that one runs until the stream is destroyed, and destroying
+  // the stream would close standard output itself.
+  const timer = setInterval(flush, LOG_FLUSH_INTERVAL_MS);
+  timer.unref();
   process.once('exit', flush);
   return {
     stream,
     close: () => {
+      clearInterval(timer);
       process.removeListener('exit', flush);
       flush();
     },
