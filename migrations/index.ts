@@ -3,6 +3,7 @@ import { Migration20261205032711_checkout_sessions_disputes } from './Migration2
 import { Migration20261205032806_webhook_retry_policy } from './Migration20261205032806_webhook_retry_policy';
 import { Migration20261205032812_overage_retries } from './Migration20261205032812_overage_retries';
 import { Migration20261205034840_usage_integrity } from './Migration20261205034840_usage_integrity';
+import { Migration20261214120000_webhook_queue } from './Migration20261214120000_webhook_queue';
 import { Migration20261127081113_usage_metering } from './Migration20261127081113_usage_metering';
 import { Migration20261127060938 } from './Migration20261127060938';
 import { Migration20261127055731 } from './Migration20261127055731';
@@ -29,4 +30,5 @@ export const MIGRATIONS: MigrationObject[] = [
   },
   { name: 'Migration20261205032812_overage_retries', class: Migration20261205032812_overage_retries },
   { name: 'Migration20261205034840_usage_integrity', class: Migration20261205034840_usage_integrity },
+  { name: 'Migration20261214120000_webhook_queue', class: Migration20261214120000_webhook_queue },
 ];

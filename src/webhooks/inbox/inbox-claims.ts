@@ -1,0 +1,86 @@
+import type Stripe from 'stripe';
+import type { Orm } from '../../database/database';
+import { type StoredEvent, type StoredEventRow, storedEventOf } from './webhook-inbox';
+
+/** An inbox row a worker claimed: its event as stored (null when the payload is not a Stripe event). */
+export interface ClaimedEvent {
+  rowId: string;
+  stripeEventId: string;
+  type: string;
+  event: Stripe.Event | null;
+  stored: StoredEvent;
+}
+
+interface ClaimedRow extends StoredEventRow {
+  id: string;
+  stripe_event_id: string;
+  type: string;
+  payload: unknown;
+}
+
+/**
+ * Claims are taken one at a time across every instance (a transaction-scoped advisory lock, held for the one
+ * statement): the statement then sees every claim committed before it, so two claims can never both take an
+ * event of the same key. A claim is a few milliseconds and takes a batch, so this costs little.
+ */
+const CLAIM_LOCK_KEY = "hashtext('webhook_event queue claim')";
+
+/**
+ * The rows a worker may take: new ones, due retries of failed ones, and ones whose worker's lease ran out (its
+ * instance died). Of those, only the first in line of their key (the events of one customer or object, in the
+ * order they arrived), and only while no event of that key is being processed under a live lease. `for update
+ * skip locked`: a row another transaction holds is passed over, never waited for. The claim marks them
+ * `processing` with a lease (`next_attempt_at`); processing commits them `processed` (or failed) later.
+ */
+const CLAIM = `
+update webhook_event claimed
+   set status = 'processing', next_attempt_at = now() + ? * interval '1 millisecond', updated_at = now()
+  from (select candidate.id
+          from webhook_event candidate
+         where (candidate.status = 'received'
+                or (candidate.status in ('processing', 'failed')
+                    and coalesce(candidate.next_attempt_at, '-infinity') <= now()))
+           and not exists (
+                 select 1 from webhook_event other
+                  where other.ordering_key = candidate.ordering_key and other.id <> candidate.id
+                    and ((other.status = 'processing' and other.next_attempt_at > now())
+                         or ((other.status in ('received', 'processing')
+                              or (other.status = 'failed' and other.next_attempt_at <= now()))
+                             and (other.received_at, other.id) < (candidate.received_at, candidate.id))))
+         order by candidate.received_at, candidate.id
+         limit ?
+           for update skip locked) line
+ where claimed.id = line.id
+returning claimed.id, claimed.stripe_event_id, claimed.type, claimed.payload, claimed.status, claimed.source,
+          claimed.received_at, claimed.attempts`;
+
+/** The inbox as a queue (ADR 0020): what the workers of every instance claim their events from. */
+export class InboxClaims {
+  constructor(private readonly orm: Orm) {}
+
+  /** Claims up to `limit` events for `leaseMs`, first arrived first. */
+  async claim(limit: number, leaseMs: number): Promise<ClaimedEvent[]> {
+    const rows = await this.orm.em.fork().transactional(async (tx) => {
+      await tx.execute(`select pg_advisory_xact_lock(${CLAIM_LOCK_KEY})`);
+      return tx.execute<ClaimedRow[]>(CLAIM, [leaseMs, limit]);
+    });
+    return rows
+      .map((row) => ({
+        rowId: row.id,
+        stripeEventId: row.stripe_event_id,
+        type: row.type,
+        event: eventOf(row),
+        stored: storedEventOf(row),
+      }))
+      .sort((first, second) => first.stored.receivedAt.getTime() - second.stored.receivedAt.getTime());
+  }
+}
+
+function eventOf(row: ClaimedRow): Stripe.Event | null {
+  const payload = (
+    typeof row.payload === 'string' ? JSON.parse(row.payload) : row.payload
+  ) as Partial<Stripe.Event> | null;
+  if (payload?.id !== row.stripe_event_id || typeof payload.type !== 'string' || !payload.data?.object)
+    return null;
+  return payload as Stripe.Event;
+}
