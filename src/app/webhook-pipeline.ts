@@ -59,6 +59,7 @@ export function buildWebhookPipeline(
     processor,
     config.billing.webhookQueue,
     logger,
+    metrics?.webhooks ?? null,
   );
   const reconciler = createReconciler(
     orm,

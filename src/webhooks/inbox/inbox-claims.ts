@@ -19,11 +19,13 @@ interface ClaimedRow extends StoredEventRow {
 }
 
 /**
- * Claims are taken one at a time across every instance (a transaction-scoped advisory lock, held for the one
- * statement): the statement then sees every claim committed before it, so two claims can never both take an
- * event of the same key. A claim is a few milliseconds and takes a batch, so this costs little.
+ * Claims are taken one at a time across every instance (a transaction-scoped advisory lock): the claim's
+ * statement, which runs after the lock is granted, sees every claim committed before it, so two claims can never
+ * both take events of the same key. The lock and the claim go as one simple query, which PostgreSQL runs as one
+ * implicit transaction (rolled back whole on an error, the lock released at its end) in one round trip; a claim
+ * takes a batch in a few milliseconds, so taking them one at a time costs little.
  */
-const CLAIM_LOCK_KEY = "hashtext('webhook_event queue claim')";
+const CLAIM_LOCK = "select pg_advisory_xact_lock(hashtext('webhook_event queue claim'))";
 
 /**
  * The rows a worker may take: new ones, due retries of failed ones, and ones whose worker's lease ran out (its
@@ -34,7 +36,7 @@ const CLAIM_LOCK_KEY = "hashtext('webhook_event queue claim')";
  */
 const CLAIM = `
 update webhook_event claimed
-   set status = 'processing', next_attempt_at = now() + ? * interval '1 millisecond', updated_at = now()
+   set status = 'processing', next_attempt_at = now() + $leaseMs * interval '1 millisecond', updated_at = now()
   from (select candidate.id
           from webhook_event candidate
          where (candidate.status = 'received'
@@ -48,7 +50,7 @@ update webhook_event claimed
                               or (other.status = 'failed' and other.next_attempt_at <= now()))
                              and (other.received_at, other.id) < (candidate.received_at, candidate.id))))
          order by candidate.received_at, candidate.id
-         limit ?
+         limit $limit
            for update skip locked) line
  where claimed.id = line.id
 returning claimed.id, claimed.stripe_event_id, claimed.type, claimed.payload, claimed.status, claimed.source,
@@ -60,10 +62,12 @@ export class InboxClaims {
 
   /** Claims up to `limit` events for `leaseMs`, first arrived first. */
   async claim(limit: number, leaseMs: number): Promise<ClaimedEvent[]> {
-    const rows = await this.orm.em.fork().transactional(async (tx) => {
-      await tx.execute(`select pg_advisory_xact_lock(${CLAIM_LOCK_KEY})`);
-      return tx.execute<ClaimedRow[]>(CLAIM, [leaseMs, limit]);
-    });
+    // Whole numbers written into the text: a simple query (several statements) takes no parameters.
+    if (!Number.isSafeInteger(limit) || !Number.isSafeInteger(leaseMs) || limit < 1 || leaseMs < 1)
+      throw new Error(`a claim needs whole positive numbers, not ${limit} rows for ${leaseMs} ms`);
+    const claim = CLAIM.replace('$leaseMs', String(leaseMs)).replace('$limit', String(limit));
+    const results = await this.orm.em.getConnection().execute<ClaimedRow[][]>(`${CLAIM_LOCK};\n${claim}`);
+    const rows = results[1] ?? [];
     return rows
       .map((row) => ({
         rowId: row.id,

@@ -1,5 +1,6 @@
 import type Stripe from 'stripe';
 import type { Logger } from '../../logging/logger';
+import type { WebhookMetrics } from '../../observability/metrics';
 import type { ClaimedEvent, InboxClaims } from '../inbox/inbox-claims';
 import type { WebhookInbox } from '../inbox/webhook-inbox';
 import type { WebhookProcessor } from './webhook-processor';
@@ -35,13 +36,22 @@ export class WebhookQueue {
     private readonly processor: WebhookProcessor,
     private readonly settings: WebhookQueueSettings,
     private readonly logger: Logger,
+    private readonly metrics: WebhookMetrics | null = null,
   ) {}
 
   /** The endpoint's step: the event durable in the inbox, then this instance's pool told. */
   async accept(event: Stripe.Event): Promise<DeliveryOutcome> {
-    if (!(await this.inbox.accept(event))) return 'duplicate';
-    this.kick();
-    return 'queued';
+    let queued: boolean;
+    try {
+      queued = await this.inbox.accept(event);
+    } catch (error) {
+      this.metrics?.delivered('failed');
+      throw error;
+    }
+    if (queued) this.kick();
+    const outcome = queued ? 'queued' : 'duplicate';
+    this.metrics?.delivered(outcome);
+    return outcome;
   }
 
   /** Events being processed by this instance now. */
