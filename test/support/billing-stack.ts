@@ -82,7 +82,7 @@ export async function startBillingStack(
     stripe: emulator.stripe,
     emulator,
     webhookSecret: endpoint?.secret ?? null,
-    flushWebhooks: () => flushAndDrain(emulator.url, service),
+    flushWebhooks: () => settleWebhooks(emulator.url, [service]),
     drainWebhooks: () => drainQueue(service),
     deliverWebhook: async (event) => {
       if (!endpoint) throw new Error('this stack was started without webhooks: { webhooks: true }');
@@ -122,20 +122,27 @@ async function drainQueue(service: TestService): Promise<void> {
 }
 
 /**
- * Deliveries, then processing, until a round stores no new event: processing may call Stripe, whose events are
- * then delivered and processed in the next round. Each round has its deadline (the emulator's flush, the drain).
+ * Deliveries, then processing by every instance's queue, until a round stores no new event: processing may call
+ * Stripe, whose events are then delivered and processed in the next round. Each round has its deadline (the
+ * emulator's flush, the drain).
  */
-async function flushAndDrain(emulatorUrl: string, service: TestService): Promise<void> {
+export async function settleWebhooks(
+  emulatorUrl: string,
+  instances: readonly TestService[],
+  flushTimeoutMs = 20_000,
+): Promise<void> {
+  const [first] = instances;
+  if (!first) return;
   for (let stored = -1, rounds = 0; ; rounds++) {
     if (rounds > 20) throw new Error('webhooks did not settle: every round stored new events');
     const response = await fetch(`${emulatorUrl}/_emulator/webhooks/flush`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ timeout_ms: 20_000 }),
+      body: JSON.stringify({ timeout_ms: flushTimeoutMs }),
     });
     if (!response.ok) throw new Error(`webhooks did not settle: ${response.status} ${await response.text()}`);
-    await drainQueue(service);
-    const [row] = await service.app.orm.em
+    await Promise.all(instances.map(drainQueue));
+    const [row] = await first.app.orm.em
       .getConnection()
       .execute<Array<{ count: number }>>('select count(*)::int as count from webhook_event');
     if (row?.count === stored) return;
