@@ -39,16 +39,21 @@ update webhook_event claimed
    set status = 'processing', next_attempt_at = now() + $leaseMs * interval '1 millisecond', updated_at = now()
   from (select candidate.id
           from webhook_event candidate
-         where (candidate.status = 'received'
-                or (candidate.status in ('processing', 'failed')
-                    and coalesce(candidate.next_attempt_at, '-infinity') <= now()))
+         where candidate.status in ('received', 'processing', 'failed')
+           and (candidate.status = 'received' or coalesce(candidate.next_attempt_at, '-infinity') <= now())
+           -- First in its key's line: no earlier row of the key waiting (cut short by the key line index)...
            and not exists (
-                 select 1 from webhook_event other
-                  where other.ordering_key = candidate.ordering_key and other.id <> candidate.id
-                    and ((other.status = 'processing' and other.next_attempt_at > now())
-                         or ((other.status in ('received', 'processing')
-                              or (other.status = 'failed' and other.next_attempt_at <= now()))
-                             and (other.received_at, other.id) < (candidate.received_at, candidate.id))))
+                 select 1 from webhook_event earlier
+                  where earlier.ordering_key = candidate.ordering_key
+                    and earlier.status in ('received', 'processing', 'failed')
+                    and (earlier.received_at, earlier.id) < (candidate.received_at, candidate.id)
+                    and (earlier.status <> 'failed' or earlier.next_attempt_at <= now()))
+           -- ...and no row of the key being processed under a live lease.
+           and not exists (
+                 select 1 from webhook_event busy
+                  where busy.ordering_key = candidate.ordering_key
+                    and busy.status in ('received', 'processing', 'failed')
+                    and busy.status = 'processing' and busy.next_attempt_at > now() and busy.id <> candidate.id)
          order by candidate.received_at, candidate.id
          limit $limit
            for update skip locked) line
