@@ -42,12 +42,13 @@ const INSERT_EVENT = `insert into webhook_event
   values (?, ?, ?, ?, ?, ?, ?, 'received', 0, ?, clock_timestamp(),
           clock_timestamp() + ${STUCK_AFTER_MS} * interval '1 millisecond', clock_timestamp(), clock_timestamp())`;
 
-function insertValues(event: Stripe.Event, source: EventSource): unknown[] {
+/** The payload is the bytes Stripe signed when we have them (no second serialisation of the parsed event). */
+function insertValues(event: Stripe.Event, source: EventSource, rawBody?: Buffer): unknown[] {
   return [
     crypto.randomUUID(),
     event.id,
     event.type,
-    JSON.stringify(event),
+    rawBody ? rawBody.toString('utf8') : JSON.stringify(event),
     (event.data.object as { id?: string }).id ?? null,
     orderingKeyOf(event),
     source,
@@ -82,14 +83,14 @@ export class WebhookInbox {
    * changes nothing; a redelivery of one that failed (a resend from Stripe's Dashboard, or of a dead one) makes
    * it due now, as a failed row, so the retry policy still counts its attempts.
    */
-  async accept(event: Stripe.Event): Promise<boolean> {
+  async accept(event: Stripe.Event, rawBody?: Buffer): Promise<boolean> {
     const queued = await this.orm.em.getConnection().execute<Array<{ id: string }>>(
       `${INSERT_EVENT}
        on conflict (stripe_event_id) do update
          set status = 'failed', next_attempt_at = excluded.received_at, updated_at = excluded.updated_at
          where webhook_event.status in ('failed', 'dead')
        returning id`,
-      insertValues(event, 'webhook'),
+      insertValues(event, 'webhook', rawBody),
     );
     return queued.length > 0;
   }

@@ -39,11 +39,11 @@ export class WebhookQueue {
     private readonly metrics: WebhookMetrics | null = null,
   ) {}
 
-  /** The endpoint's step: the event durable in the inbox, then this instance's pool told. */
-  async accept(event: Stripe.Event): Promise<DeliveryOutcome> {
+  /** The endpoint's step: the event (and the body it was verified from) durable in the inbox, then the pool told. */
+  async accept(event: Stripe.Event, rawBody?: Buffer): Promise<DeliveryOutcome> {
     let queued: boolean;
     try {
-      queued = await this.inbox.accept(event);
+      queued = await this.inbox.accept(event, rawBody);
     } catch (error) {
       this.metrics?.delivered('failed');
       throw error;

@@ -39,7 +39,7 @@ export function registerWebhookRoutes(
         return reply.code(400).send({ error: reason });
       }
       try {
-        const outcome = await queue().accept(event);
+        const outcome = await queue().accept(event, raw);
         return reply.code(200).send({ received: true, outcome });
       } catch (error) {
         logger.error({ err: error, eventId: event.id }, 'could not store a webhook event; Stripe will retry');
