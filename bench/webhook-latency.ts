@@ -9,7 +9,8 @@
  *   refetched, written, provisioned and published) go to instance A at a steady rate. For each, the time from
  *   A's 200 answer to B's push, and from the POST to B's push. Target (issue 5): p99 ≤ 100 ms.
  * - Ingestion (issue 14: ≥ 1,000 events/s answered, p99 ≤ 50 ms): distinct signed events spread over many
- *   accounts, POSTed to instance A by 32 concurrent senders; events answered 200 `queued` (durable in the inbox)
+ *   accounts, POSTed by 32 concurrent senders to instance C, a third one that only stores and answers
+ *   (`WEBHOOK_WORKERS=0`, so its CPU per event is the answer's alone); events answered 200 `queued` (durable in the inbox)
  *   per second, and the answer latency. The endpoint answers before processing (ADR 0020).
  * - Processing (issue 14: ≥ 500 events/s sustained, exactly once): the same events, processed behind the answers
  *   by the queues of A and B; from the first POST until the last event's commit (the inbox's timestamps), and
@@ -527,22 +528,26 @@ async function waitProcessed(
   }
 }
 
+/**
+ * Ingestion into C, an instance that only stores and answers (`WEBHOOK_WORKERS=0`), so its CPU per event is the
+ * answer's alone; A and B process behind the answers.
+ */
 async function measureIngestion(
-  a: Child,
+  c: Child,
   emulator: Child,
   subscriptions: Stripe.Subscription[],
-  stats: { a: () => Promise<ChildStats>; b: () => Promise<ChildStats> },
+  stats: { a: () => Promise<ChildStats>; b: () => Promise<ChildStats>; c: () => Promise<ChildStats> },
   databaseUrl: string,
 ): Promise<{ rows: Row[]; costs: PhaseCost[] }> {
   // Warm-up: links every customer, fills pools and caches; not measured.
   const warmUp = subscriptions.map((subscription) => signedEvent(subscription));
-  await Promise.all(warmUp.map((signed) => deliver(a.url, signed)));
+  await Promise.all(warmUp.map((signed) => deliver(c.url, signed)));
   await waitProcessed(
     databaseUrl,
     warmUp.map((signed) => signed.id),
     60_000,
   );
-  const [beforeA, beforeB] = [await stats.a(), await stats.b()];
+  const [beforeA, beforeB, beforeC] = [await stats.a(), await stats.b(), await stats.c()];
   const emulatorBefore = cpuMsOf(emulator.process.pid);
   const events = Array.from({ length: INGEST_EVENTS }, (_, index) =>
     signedEvent(subscriptions[index % subscriptions.length]),
@@ -557,7 +562,7 @@ async function measureIngestion(
       while (next < events.length) {
         const signed = events[next++];
         const sent = performance.now();
-        const outcome = await deliver(a.url, signed);
+        const outcome = await deliver(c.url, signed);
         latencies.push(performance.now() - sent);
         if (outcome !== QUEUED) errors++;
       }
@@ -565,6 +570,7 @@ async function measureIngestion(
   );
   const seconds = (performance.now() - start) / 1000;
   const perSecond = (events.length - errors) / seconds;
+  const answeredC = await stats.c();
   const ids = events.map((signed) => signed.id);
   const done = await waitProcessed(databaseUrl, ids, 300_000);
   const [afterA, afterB] = [await stats.a(), await stats.b()];
@@ -577,7 +583,7 @@ async function measureIngestion(
   return {
     rows: [
       row(
-        `ingestion on A: distinct signed events over ${over}, ${INGEST_CONCURRENCY} senders, answered once stored`,
+        `ingestion on C: distinct signed events over ${over}, ${INGEST_CONCURRENCY} senders, answered once stored`,
         latencies,
         `${perSecond.toFixed(0)} events/s`,
         errors,
@@ -595,7 +601,8 @@ async function measureIngestion(
       },
     ],
     costs: [
-      { ...phaseCost('ingestion + processing (A)', events.length, beforeA, afterA), emulatorCpuMs },
+      phaseCost('ingestion (C: store and answer)', events.length, beforeC, answeredC),
+      { ...phaseCost('processing (A)', events.length, beforeA, afterA), emulatorCpuMs },
       phaseCost('processing (B)', events.length, beforeB, afterB),
     ],
   };
@@ -650,8 +657,12 @@ async function main(): Promise<void> {
     children.push(a);
     const b = await startChild(target, [], env, /READY (\S+)/, serviceNodeArgs);
     children.push(b);
+    // C only stores and answers (WEBHOOK_WORKERS=0): the ingestion phase's target, its CPU the answer's alone.
+    const c = await startChild(target, [], { ...env, WEBHOOK_WORKERS: '0' }, /READY (\S+)/, serviceNodeArgs);
+    children.push(c);
     const statsOfA = statsOf(a);
     const statsOfB = statsOf(b);
+    const statsOfC = statsOf(c);
 
     const [price] = (await stripe.prices.list({ lookup_keys: ['price_starter_monthly'] })).data;
     const liveAccount = 'acct_bench_live';
@@ -674,13 +685,20 @@ async function main(): Promise<void> {
     costs.push(phaseCost('steady 100/s (A: webhooks)', STEADY_EVENTS, beforeA, afterA));
     costs.push(phaseCost('steady 100/s (B: pushes)', STEADY_EVENTS, beforeB, afterB));
     progress('ingestion');
-    const ingestion = await measureIngestion(a, emulator, many, { a: statsOfA, b: statsOfB }, database.url);
+    const ingestion = await measureIngestion(
+      c,
+      emulator,
+      many,
+      { a: statsOfA, b: statsOfB, c: statsOfC },
+      database.url,
+    );
     rows.push(...ingestion.rows);
     costs.push(...ingestion.costs);
     for (const [name, child] of [
       ['emulator', emulator],
       ['instance A', a],
       ['instance B', b],
+      ['instance C', c],
     ] as const)
       peaks.push({ name, mib: peakRssMiB(child.process.pid) });
     peaks.push({ name: 'bench (load generator)', mib: peakRssMiB(undefined) });

@@ -83,7 +83,7 @@ const environmentSchema = z
       .regex(/^clock_\w+$/, { message: 'must be a Stripe test clock id (clock_…)' })
       .optional(),
     RECONCILE_INTERVAL_MS: z.coerce.number().int().min(0).default(300_000),
-    WEBHOOK_WORKERS: z.coerce.number().int().min(1).max(64).default(16),
+    WEBHOOK_WORKERS: z.coerce.number().int().min(0).max(64).default(16),
     WEBHOOK_POLL_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
     WEBHOOK_LEASE_MS: z.coerce.number().int().min(5000).max(3_600_000).default(120_000),
     USAGE_REPORT_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),

@@ -59,8 +59,9 @@ export class WebhookQueue {
     return this.running.size;
   }
 
+  /** Starts the pool; an instance with no workers (`WEBHOOK_WORKERS=0`) only stores, and leaves the rest to others. */
   start(): void {
-    if (this.started) return;
+    if (this.started || this.settings.workers < 1) return;
     this.started = true;
     this.poll();
   }
@@ -79,6 +80,7 @@ export class WebhookQueue {
    * scripts. An event whose key is held by another instance's live claim is left to that instance.
    */
   async drain(): Promise<void> {
+    if (this.settings.workers < 1) return;
     for (;;) {
       while (this.claiming || this.running.size > 0) {
         await this.claiming;
