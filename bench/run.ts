@@ -5,20 +5,30 @@
  */
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { signToken } from '../src/auth/token-signer';
 import { benchDatabase } from './bench-database';
 import { type Child, startChild, stopChild } from './child-process';
+import { cpuSecondsOf, median, peakRssMbOf, prepareUsageAccounts, RECORD_USAGE } from './load';
 
 const ROOT = resolve(__dirname, '..');
 const QUICK = process.argv.includes('--quick');
+/** `--only=feature,batch`: run only the scenarios whose names contain one of these (the baseline and no-op always run). */
+const ONLY = (process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length) ?? '')
+  .split(',')
+  .filter(Boolean);
+/** `--profile`: the service runs under `--cpu-prof`; the profile lands in .prof/ when the bench stops it. */
+const PROFILE = process.argv.includes('--profile');
 /**
  * The heap settings the image runs with (Dockerfile `NODE_OPTIONS`): V8 otherwise lets the heap grow lazily
- * under load (about 300 MB of RSS for a service that needs 160).
+ * under load (about 300 MB of RSS for a service that needs 160). Node 24's V8 also lets the young generation
+ * grow larger than Node 20's under allocation pressure; semi-spaces capped at 16 MB gave the same throughput
+ * for 65 MB less peak RSS (274 → 207 MB under the no-op load, Node 24.22.3).
  */
-const PRODUCTION_NODE_OPTIONS = ['--max-old-space-size=256'];
+const PRODUCTION_NODE_OPTIONS = ['--max-old-space-size=256', '--max-semi-space-size=16'];
 const ROUNDS = QUICK ? 1 : 5;
 const ROUND_SECONDS = QUICK ? 1 : 3;
 const CONNECTIONS = 32;
@@ -76,26 +86,6 @@ async function measure(scenario: Scenario, seconds: number): Promise<Row> {
   };
 }
 
-/** User + system CPU seconds a process has used so far (Linux: /proc/<pid>/stat, in clock ticks of 1/100 s). */
-function cpuSecondsOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  // After the command name: field 14 (utime) and 15 (stime) of the whole line are 12 and 13 here.
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-/** The peak resident memory of a process in MB (VmHWM). */
-function peakRssMbOf(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
-    .split('\n')
-    .find((candidate) => candidate.startsWith('VmHWM:'));
-  return Math.round(Number(line?.replace(/\D+/g, '') ?? 0) / 1024);
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
-
 /**
  * Every scenario runs in ROUNDS short rounds, interleaved with the others, and the median round counts: a
  * burst of background load then hits all scenarios alike instead of skewing one ratio.
@@ -120,11 +110,17 @@ async function runInterleaved(scenarios: Scenario[]): Promise<Row[]> {
   });
 }
 
-function format(rows: Row[], baseline: Row, noOp: Row): string {
+/** Each row against the baseline, and against the no-op of its own service (the `before: ` rows against theirs). */
+function format(rows: Row[], baseline: Row): string {
   const header =
     '| scenario | req/s | usage events/s | p50 ms | p99 ms | errors | server CPU µs/req | throughput vs bare Apollo | throughput vs no-op | CPU per request vs no-op |';
-  const lines = rows.map((row) =>
-    [
+  const noOpOf = (row: Row) =>
+    rows.find(
+      (candidate) => candidate.name === (row.name.startsWith('before: ') ? `before: ${NO_OP}` : NO_OP),
+    ) ?? row;
+  const lines = rows.map((row) => {
+    const noOp = noOpOf(row);
+    return [
       row.name,
       Math.round(row.requestsPerSecond),
       row.eventsPerRequest ? Math.round(row.requestsPerSecond * row.eventsPerRequest) : '—',
@@ -135,8 +131,8 @@ function format(rows: Row[], baseline: Row, noOp: Row): string {
       `${(row.requestsPerSecond / baseline.requestsPerSecond).toFixed(2)}×`,
       `${(row.requestsPerSecond / noOp.requestsPerSecond).toFixed(2)}×`,
       `${(row.cpuMicrosPerRequest / noOp.cpuMicrosPerRequest).toFixed(2)}×`,
-    ].join(' | '),
-  );
+    ].join(' | ');
+  });
   return [
     header,
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -147,36 +143,6 @@ function format(rows: Row[], baseline: Row, noOp: Row): string {
 /** Accounts the usage scenarios spread over (one counter row each, as many customers' gateways would). */
 const USAGE_ACCOUNTS = 64;
 
-/**
- * Makes the bench accounts unlimited (an admin override, as for an enterprise contract), so the usage
- * scenarios measure recording, not refusals; returns their ids.
- */
-async function prepareUsageAccounts(serviceUrl: string): Promise<string[]> {
-  const admin = await signToken(JWT_SECRET, {
-    accountId: 'bench-admin',
-    roles: ['admin'],
-    expiresInSeconds: 3600,
-  });
-  const accounts = Array.from({ length: USAGE_ACCOUNTS }, (_, i) => `acct_bench_${i}`);
-  for (const accountId of accounts) {
-    const response = await fetch(`${serviceUrl}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` },
-      body: JSON.stringify({
-        query: 'mutation($input: EntitlementOverrideInput!) { setEntitlementOverride(input: $input) }',
-        variables: {
-          input: { accountId, feature: 'ai_requests', enabled: true, limit: null, note: 'bench' },
-        },
-      }),
-    });
-    const result = (await response.json()) as { errors?: unknown[] };
-    if (result.errors) throw new Error(`could not prepare ${accountId}: ${JSON.stringify(result.errors)}`);
-  }
-  return accounts;
-}
-
-const RECORD_USAGE =
-  'mutation($input: RecordUsageInput!) { recordUsage(input: $input) { duplicate usage { used remaining } } }';
 const RECORD_USAGE_BATCH =
   'mutation($input: [RecordUsageInput!]!) { recordUsageBatch(input: $input) { duplicate } }';
 const RESERVE_USAGE = 'mutation($input: ReserveUsageInput!) { reserveUsage(input: $input) { id } }';
@@ -246,113 +212,148 @@ function usageBodies(accounts: string[]) {
   };
 }
 
+/**
+ * Starts the service as production runs it, from `root` (this checkout, or with `--before=DIR` an older one built
+ * there): compiled when built, with the image's heap caps, the default log level (info) and its access log
+ * written to a file, as a container runtime would take it.
+ */
+async function startService(root: string, databaseUrl: string, label: string): Promise<Child> {
+  const built = existsSync(resolve(root, 'dist/src/app/create-app.js'));
+  const logFile = resolve(tmpdir(), `coditect-bench-${label}-${process.pid}.log`);
+  if (!built && root !== ROOT) throw new Error(`--before: build ${root} first (npm ci && npm run build)`);
+  const service = await startChild(
+    built ? 'bench/targets/built-service.js' : 'bench/targets/billing-service.ts',
+    [],
+    {
+      BENCH_SERVICE_ROOT: root,
+      NODE_ENV: 'production',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+      AUTH_JWT_SECRET: JWT_SECRET,
+      // Required in production; these scenarios make no Stripe call.
+      STRIPE_SECRET_KEY: 'sk_test_bench_no_calls',
+    },
+    /READY (\S+)/,
+    [
+      ...PRODUCTION_NODE_OPTIONS,
+      ...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${resolve(ROOT, '.prof')}`] : []),
+    ],
+    logFile,
+  );
+  console.log(`${label}: the service (${process.version}, ${built ? 'compiled' : 'swc'}) logs to ${logFile}`);
+  return service;
+}
+
+/** The service's scenarios; `prefix` names which service ("before: " for the `--before` checkout). */
+async function serviceScenarios(service: Child, prefix: string): Promise<Scenario[]> {
+  const token = await signToken(JWT_SECRET, { accountId: 'acct_bench', expiresInSeconds: 3600 });
+  const gateway = await signToken(JWT_SECRET, {
+    accountId: 'ai-gateway',
+    roles: ['service'],
+    expiresInSeconds: 3600,
+  });
+  const usageAccounts = await prepareUsageAccounts(service.url, JWT_SECRET, USAGE_ACCOUNTS);
+  const usage = usageBodies(usageAccounts);
+  const on = { url: () => service.url, pid: () => service.process.pid as number };
+  const asUser = { authorization: `Bearer ${token}` };
+  const asGateway = { authorization: `Bearer ${gateway}` };
+  return [
+    { ...on, name: `${prefix}billing service: \`{ __typename }\`, anonymous`, body: TYPENAME },
+    {
+      ...on,
+      name: `${prefix}${NO_OP}`,
+      body: TYPENAME,
+      headers: asUser,
+    },
+    {
+      ...on,
+      name: `${prefix}billing service: \`viewer { feature(key: "ai_requests") { allowed remaining } }\``,
+      body: { query: '{ viewer { feature(key: "ai_requests") { allowed remaining } } }' },
+      headers: asUser,
+    },
+    {
+      ...on,
+      name: `${prefix}billing service: \`recordUsage\` (service role, 64 accounts)`,
+      body: usage.single,
+      headers: asGateway,
+      eventsPerRequest: 1,
+    },
+    {
+      ...on,
+      name: `${prefix}billing service: \`reserveUsage\` then \`commitUsage\` (the middleware per request; req/s counts both)`,
+      body: {},
+      requests: reserveAndCommit(usageAccounts),
+      headers: asGateway,
+      // Two requests per use: the events/s column shows uses committed per second.
+      eventsPerRequest: 0.5,
+    },
+    {
+      ...on,
+      name: `${prefix}billing service: \`recordUsageBatch\` of 100 (service role, one account per batch)`,
+      body: usage.batch,
+      headers: asGateway,
+      eventsPerRequest: 100,
+    },
+  ];
+}
+
+const TYPENAME = { query: '{ __typename }' };
+const NO_OP = 'billing service: `{ __typename }` with a bearer token (the no-op)';
+/** `--before=DIR`: also run the service built in DIR (an older checkout), interleaved, for a same-run before/after. */
+const BEFORE = process.argv.find((arg) => arg.startsWith('--before='))?.slice('--before='.length);
+
+function chosen(scenario: Scenario): boolean {
+  return (
+    scenario.name.includes(NO_OP) || ONLY.length === 0 || ONLY.some((part) => scenario.name.includes(part))
+  );
+}
+
 async function main(): Promise<void> {
-  const database = await benchDatabase();
+  const databases = [await benchDatabase(), ...(BEFORE ? [await benchDatabase()] : [])];
   const targets: Child[] = [];
   let rows: Row[] = [];
-  let peakRssMb = 0;
+  const peakRss: string[] = [];
   try {
     const bare = await startChild('bench/targets/bare-apollo.ts', [], {}, /READY (\S+)/);
     targets.push(bare);
-    // What production runs when it is built (CI builds before the bench): compiled, with the image's heap cap.
-    const built = existsSync(resolve(ROOT, 'dist/src/app/create-app.js'));
-    const service = await startChild(
-      built ? 'bench/targets/built-service.js' : 'bench/targets/billing-service.ts',
-      [],
-      {
-        NODE_ENV: 'production',
-        LOG_LEVEL: 'warn',
-        PORT: '0',
-        HOST: '127.0.0.1',
-        DATABASE_URL: database.url,
-        REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-        AUTH_JWT_SECRET: JWT_SECRET,
-        // Required in production; these scenarios make no Stripe call.
-        STRIPE_SECRET_KEY: 'sk_test_bench_no_calls',
-      },
-      /READY (\S+)/,
-      PRODUCTION_NODE_OPTIONS,
-    );
+    const service = await startService(ROOT, (databases[0] as { url: string }).url, 'after');
     targets.push(service);
-    const token = await signToken(JWT_SECRET, { accountId: 'acct_bench', expiresInSeconds: 3600 });
-    const gateway = await signToken(JWT_SECRET, {
-      accountId: 'ai-gateway',
-      roles: ['service'],
-      expiresInSeconds: 3600,
-    });
-    const usageAccounts = await prepareUsageAccounts(service.url);
-    const usage = usageBodies(usageAccounts);
-    const typename = { query: '{ __typename }' };
-    const servicePid = () => service.process.pid as number;
-    const asUser = { authorization: `Bearer ${token}` };
-    const asGateway = { authorization: `Bearer ${gateway}` };
-    rows = await runInterleaved([
-      {
-        name: 'bare Apollo on Fastify: `{ __typename }` (baseline)',
-        url: () => bare.url,
-        pid: () => bare.process.pid as number,
-        body: typename,
-      },
-      {
-        name: 'billing service: `{ __typename }`, anonymous',
-        url: () => service.url,
-        pid: servicePid,
-        body: typename,
-      },
-      {
-        name: 'billing service: `{ __typename }` with a bearer token (the no-op)',
-        url: () => service.url,
-        pid: servicePid,
-        body: typename,
-        headers: asUser,
-      },
-      {
-        name: 'billing service: `viewer { feature(key: "ai_requests") { allowed remaining } }`',
-        url: () => service.url,
-        pid: servicePid,
-        body: { query: '{ viewer { feature(key: "ai_requests") { allowed remaining } } }' },
-        headers: asUser,
-      },
-      {
-        name: 'billing service: `recordUsage` (service role, 64 accounts)',
-        url: () => service.url,
-        pid: servicePid,
-        body: usage.single,
-        headers: asGateway,
-        eventsPerRequest: 1,
-      },
-      {
-        name: 'billing service: `reserveUsage` then `commitUsage` (the middleware per request; req/s counts both)',
-        url: () => service.url,
-        pid: servicePid,
-        body: {},
-        requests: reserveAndCommit(usageAccounts),
-        headers: asGateway,
-        // Two requests per use: the events/s column shows uses committed per second.
-        eventsPerRequest: 0.5,
-      },
-      {
-        name: 'billing service: `recordUsageBatch` of 100 (service role, one account per batch)',
-        url: () => service.url,
-        pid: servicePid,
-        body: usage.batch,
-        headers: asGateway,
-        eventsPerRequest: 100,
-      },
-    ]);
-    peakRssMb = peakRssMbOf(service.process.pid as number);
+    const before = BEFORE
+      ? await startService(resolve(BEFORE), (databases[1] as { url: string }).url, 'before')
+      : null;
+    if (before) targets.push(before);
+    const after = (await serviceScenarios(service, '')).filter(chosen);
+    const older = before ? (await serviceScenarios(before, 'before: ')).filter(chosen) : [];
+    const baseline: Scenario = {
+      name: 'bare Apollo on Fastify: `{ __typename }` (baseline)',
+      url: () => bare.url,
+      pid: () => bare.process.pid as number,
+      body: TYPENAME,
+    };
+    // Before and after side by side, each pair in the same round.
+    rows = await runInterleaved(
+      [baseline, ...after.flatMap((scenario, index) => [older[index], scenario])].filter(
+        (scenario): scenario is Scenario => scenario !== undefined,
+      ),
+    );
+    peakRss.push(`after ${peakRssMbOf(service.process.pid as number)} MB`);
+    if (before) peakRss.push(`before ${peakRssMbOf(before.process.pid as number)} MB`);
   } finally {
     await Promise.all(targets.map(stopChild));
-    await database.drop();
+    await Promise.all(databases.map((database) => database.drop()));
   }
+  report(rows, peakRss);
+}
 
+function report(rows: Row[], peakRss: string[]): void {
   const baseline = rows[0] as Row;
-  const noOp = rows[2] as Row;
   console.log(
-    `\n${QUICK ? 'QUICK run: checks that every scenario works; the figures mean nothing' : `${ROUNDS} interleaved rounds of ${ROUND_SECONDS} s per scenario (medians)`}, ${CONNECTIONS} connections\n`,
+    `\n${QUICK ? 'QUICK run: checks that every scenario works; the figures mean nothing' : `${ROUNDS} interleaved rounds of ${ROUND_SECONDS} s per scenario (medians)`}, ${CONNECTIONS} connections, ${process.version}\n`,
   );
-  console.log(format(rows, baseline, noOp));
-  console.log(`\nThe billing service's peak RSS over the run: ${peakRssMb} MB`);
+  console.log(format(rows, baseline));
+  console.log(`\nThe billing service's peak RSS over the run: ${peakRss.join(', ')}`);
   const failures = rows.filter((row) => row.errors > 0 || row.requestsPerSecond === 0);
   if (failures.length > 0) {
     console.error(`\nScenarios with errors: ${failures.map((row) => row.name).join(', ')}`);

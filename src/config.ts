@@ -41,6 +41,7 @@ const environmentSchema = z
     HOST: z.string().min(1).optional(),
     PORT: z.coerce.number().int().min(0).max(65535).default(4000),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    ACCESS_LOG: z.enum(['on', 'off'], { message: 'must be on or off' }).default('on'),
     DATABASE_URL: postgresUrl,
     DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
     REDIS_URL: redisUrl.optional(),
@@ -87,6 +88,35 @@ const environmentSchema = z
     WEBHOOK_POLL_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
     WEBHOOK_LEASE_MS: z.coerce.number().int().min(5000).max(3_600_000).default(120_000),
     USAGE_REPORT_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+    DATA_MAINTENANCE_INTERVAL_MS: z.coerce.number().int().min(0).default(3_600_000),
+    // A usage period is at most 31 days (yearly plans are cut into months): every record of an open one is kept.
+    USAGE_RECORD_RETENTION_DAYS: z.coerce
+      .number()
+      .int()
+      .min(32, { message: 'must be at least 32 (days): the longest usage period (31) and a day' })
+      .max(3650)
+      .default(40),
+    USAGE_RECORD_PARTITIONS_AHEAD_DAYS: z.coerce.number().int().min(2).max(60).default(7),
+    // At least the latest a repeat carrying its occurredAt is still accepted (1 h late + 5 min early), with margin.
+    USAGE_IDEMPOTENCY_WINDOW_HOURS: z.coerce
+      .number()
+      .int()
+      .min(2, { message: 'must be at least 2 (hours): a use may be recorded up to 1 h 5 min from its time' })
+      .max(168, { message: 'must be at most 168 (hours): the migration keeps the keys of the last 7 days' })
+      .default(24),
+    WEBHOOK_PAYLOAD_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(3),
+    WEBHOOK_EVENT_RETENTION_DAYS: z.coerce
+      .number()
+      .int()
+      .min(3, { message: 'must be at least 3 (days): Stripe redelivers an event for up to 3 days' })
+      .max(3650)
+      .default(30),
+    NOTIFICATION_RETENTION_DAYS: z.coerce
+      .number()
+      .int()
+      .min(32, { message: 'must be at least 32 (days): a sent mail’s dedupe key outlives any redelivery' })
+      .max(3650)
+      .default(90),
     BILLING_ALLOWED_REDIRECT_ORIGINS: z
       .string()
       .refine((value) => value.split(',').every((origin) => !origin.trim() || URL.canParse(origin.trim())), {
@@ -163,6 +193,13 @@ const environmentSchema = z
         message: `${env.BILLING_CLOCK} needs a test-mode STRIPE_SECRET_KEY (sk_test_…): live Stripe has no test time`,
       });
     }
+    if (env.WEBHOOK_EVENT_RETENTION_DAYS < env.WEBHOOK_PAYLOAD_RETENTION_DAYS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['WEBHOOK_EVENT_RETENTION_DAYS'],
+        message: 'must be at least WEBHOOK_PAYLOAD_RETENTION_DAYS: a payload is dropped before its row',
+      });
+    }
     if (env.NODE_ENV === 'production' && !env.REDIS_URL) {
       ctx.addIssue({
         code: 'custom',
@@ -180,6 +217,8 @@ export interface Config {
   host: string;
   port: number;
   logLevel: Environment['LOG_LEVEL'];
+  /** One line per HTTP request at `info` (http/access-log.ts); off where the load balancer keeps one. */
+  accessLog: boolean;
   database: { url: string; poolMax: number };
   redis: { url: string } | null;
   auth: {
@@ -225,6 +264,8 @@ export interface Config {
     /** Who is mailed about what needs a person, such as disputes (`BILLING_ADMIN_EMAILS`); empty: nobody. */
     adminEmails: string[];
   };
+  /** What the maintenance job keeps, and how often it runs (ADR 0021; 0 turns the periodic job off). */
+  retention: RetentionSettings;
   /** Notification mail: SMTP when `smtpUrl` is set, else one log line per mail (development). */
   mail: { smtpUrl: string | null; from: string; workerIntervalMs: number };
   /** `GET /metrics`: open when `token` is null, else only with `Authorization: Bearer <token>`. */
@@ -239,6 +280,17 @@ export interface Config {
    * usage recording, per minute; the service role is not limited on usage. `enabled: false` turns them off.
    */
   rateLimit: { enabled: boolean; stripePerMinute: number; usagePerMinute: number };
+}
+
+/** What data is kept how long (docs/operations: docs/deployment.md#data-retention). */
+export interface RetentionSettings {
+  intervalMs: number;
+  usageRecordDays: number;
+  partitionsAheadDays: number;
+  idempotencyWindowHours: number;
+  webhookPayloadDays: number;
+  webhookEventDays: number;
+  notificationDays: number;
 }
 
 /** Thrown when the environment cannot run the service; the message names every variable to fix. */
@@ -313,6 +365,7 @@ function configOf(env: Environment): Config {
     host: env.HOST ?? (isProduction ? '0.0.0.0' : '127.0.0.1'),
     port: env.PORT,
     logLevel: env.LOG_LEVEL,
+    accessLog: env.ACCESS_LOG === 'on',
     database: { url: env.DATABASE_URL, poolMax: env.DATABASE_POOL_MAX },
     redis: env.REDIS_URL ? { url: env.REDIS_URL } : null,
     auth: {
@@ -335,6 +388,7 @@ function configOf(env: Environment): Config {
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
     stripe: stripeSettings(env),
     billing: billingSettings(env),
+    retention: retentionSettings(env),
     mail: {
       smtpUrl: env.SMTP_URL ?? null,
       from: env.MAIL_FROM,
@@ -378,6 +432,18 @@ function billingSettings(env: Environment): Config['billing'] {
     },
     usageReportIntervalMs: env.USAGE_REPORT_INTERVAL_SECONDS * 1000,
     adminEmails: commaList(env.BILLING_ADMIN_EMAILS ?? ''),
+  };
+}
+
+function retentionSettings(env: Environment): RetentionSettings {
+  return {
+    intervalMs: env.DATA_MAINTENANCE_INTERVAL_MS,
+    usageRecordDays: env.USAGE_RECORD_RETENTION_DAYS,
+    partitionsAheadDays: env.USAGE_RECORD_PARTITIONS_AHEAD_DAYS,
+    idempotencyWindowHours: env.USAGE_IDEMPOTENCY_WINDOW_HOURS,
+    webhookPayloadDays: env.WEBHOOK_PAYLOAD_RETENTION_DAYS,
+    webhookEventDays: env.WEBHOOK_EVENT_RETENTION_DAYS,
+    notificationDays: env.NOTIFICATION_RETENTION_DAYS,
   };
 }
 

@@ -34,7 +34,8 @@ if (STATS) {
 
 async function main(): Promise<void> {
   const app = await createApp(loadProcessConfig(), { migrate: true });
-  console.log(`READY ${await app.start()}`);
+  // With its stdout going to a log file (bench/child-process.ts), the ready line goes to stderr instead.
+  (process.env.READY_ON_STDERR ? console.error : console.log)(`READY ${await app.start()}`);
   if (STATS) {
     process.on('SIGUSR2', () => {
       const stripeClient = app.services.stripe?.stripe;

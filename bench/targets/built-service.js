@@ -1,14 +1,21 @@
 /**
  * The service as production runs it: the compiled output of `npm run build` (no TypeScript compiler loaded in
  * the process, which would add its own memory to the RSS measured). Started with the image's heap settings.
+ * BENCH_SERVICE_ROOT runs another checkout's build instead (`npm run bench -- --before=DIR`), from that
+ * checkout's directory (it reads its own plans/plans.yaml).
  */
-require('reflect-metadata');
-const { loadProcessConfig } = require('../../dist/src/config');
-const { createApp } = require('../../dist/src/app/create-app');
+const { resolve } = require('node:path');
+
+const root = process.env.BENCH_SERVICE_ROOT ?? resolve(__dirname, '../..');
+process.chdir(root);
+require(resolve(root, 'node_modules/reflect-metadata'));
+const { loadProcessConfig } = require(resolve(root, 'dist/src/config'));
+const { createApp } = require(resolve(root, 'dist/src/app/create-app'));
 
 async function main() {
   const app = await createApp(loadProcessConfig(), { migrate: true });
-  console.log(`READY ${await app.start()}`);
+  // With its stdout going to a log file (bench/child-process.ts), the ready line goes to stderr instead.
+  (process.env.READY_ON_STDERR ? console.error : console.log)(`READY ${await app.start()}`);
   process.once('SIGTERM', () => void app.stop().then(() => process.exit(0)));
 }
 

@@ -4,6 +4,7 @@ import type { Logger } from '../logging/logger';
 import { reprovisionAfterCatalogChange } from '../services/subscriptions/catalog-reprovisioning';
 import { createMailTransport, MailWorker } from '../services/notifications';
 import type { MailTransport } from '../services/notifications/mail-transport';
+import type { DataMaintenance } from '../webhooks/reconciler/data-maintenance';
 import type { OverageReporter } from '../services/usage/overage-reporter';
 import type { CoreServices } from './core-services';
 import type { WebhookPipeline } from './webhook-pipeline';
@@ -20,6 +21,7 @@ export class BackgroundWork {
     private readonly core: CoreServices,
     private readonly webhooks: WebhookPipeline | null,
     private readonly overageReporter: OverageReporter | null,
+    private readonly maintenance: DataMaintenance,
     private readonly logger: Logger,
   ) {
     this.mailTransport = createMailTransport(config, logger);
@@ -53,6 +55,7 @@ export class BackgroundWork {
       this.logger.error({ err: error }, 'could not provision entitlements for the changed catalog'),
     );
     this.overageReporter?.start();
+    this.maintenance.start();
     this.mailWorker.start();
   }
 
@@ -64,6 +67,7 @@ export class BackgroundWork {
     await this.webhooks?.queue.stop();
     await this.webhooks?.reconciler.stop();
     await this.overageReporter?.stop();
+    await this.maintenance.stop();
     await this.catalogProvisioning;
   }
 

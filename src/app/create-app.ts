@@ -3,7 +3,9 @@ import { TokenVerifier } from '../auth/token-verifier';
 import type { Config } from '../config';
 import type { Orm } from '../database/database';
 import { createHttpServer, type HttpServer } from '../http/server';
-import { createLogger } from '../logging/pino-logger';
+import type { DestinationStream } from 'pino';
+import { bufferedStdout } from '../logging/log-destination';
+import { createAccessLogger, createLogger } from '../logging/pino-logger';
 import type { BillingMetrics } from '../observability/metrics';
 import type { BillingPubSub } from '../pubsub/pubsub';
 import { type Clock, isFollowing } from '../services/time/clock';
@@ -14,7 +16,9 @@ import { STUCK_REPORT } from '../services/usage/overage-report';
 import { readInboxBacklog } from '../observability/inbox-backlog';
 import type { OverageReporter } from '../services/usage/overage-reporter';
 import { UsageServices } from '../services/usage/usage-services';
+import type { DataMaintenance } from '../webhooks/reconciler/data-maintenance';
 import { BackgroundWork } from './background-work';
+import { buildDataMaintenance } from './data-maintenance';
 import { buildCoreServices, type CoreServices } from './core-services';
 import { buildGraphQLSchema, buildResolvers, contextFactory } from './graphql';
 import { type AppOptions, databaseNameOf, type Infrastructure, openInfrastructure } from './infrastructure';
@@ -40,6 +44,8 @@ export interface App {
   webhookQueue: WebhookQueue | null;
   /** Reports overage to Stripe's Billing Meters (null without Stripe); `flush()` reports what is due now. */
   overageReporter: OverageReporter | null;
+  /** Keeps usage records, webhook events and sent mails within their retention (ADR 0021). */
+  maintenance: DataMaintenance;
   /** Settles when the start-up re-provisioning for a changed plan catalog has run (it runs in the background). */
   catalogProvisioned(): Promise<unknown>;
   /** Listens, and starts the background work; resolves to the base URL. */
@@ -53,7 +59,7 @@ export interface App {
  * as constructor arguments. Read it top to bottom to see what the service is made of.
  */
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
-  const logger = createLogger(config, options.logDestination);
+  const { logger, accessLogger, logOutput } = openLogs(config, options.logDestination);
   const infrastructure = await openInfrastructure(config, options, logger);
   const { orm, pubSub, fastRedis, metrics } = infrastructure;
   let core: CoreServices | null = null;
@@ -77,6 +83,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       config,
       schema: await buildGraphQLSchema(config, pubSub, resolvers, fastRedis, logger),
       logger,
+      accessLogger,
       verifier: new TokenVerifier(config.auth),
       contextFor: contextFactory(orm, core, usage),
       readinessChecks: infrastructure.readinessChecks,
@@ -85,7 +92,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     });
     watchBacklogs(infrastructure, logger);
     const overageReporter = stripe?.overageReporter ?? null;
-    const background = new BackgroundWork(config, orm, core, pipeline, overageReporter, logger);
+    const maintenance = buildDataMaintenance(config, orm, core.clock, metrics.maintenance, logger);
+    const background = new BackgroundWork(config, orm, core, pipeline, overageReporter, maintenance, logger);
     const services = { ...core, stripe, usage };
     return {
       http,
@@ -97,6 +105,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       reconciler: pipeline?.reconciler ?? null,
       webhookQueue: pipeline?.queue ?? null,
       overageReporter,
+      maintenance,
       catalogProvisioned: () => background.catalogProvisioned,
       start: async () => {
         const url = await http.listen();
@@ -110,11 +119,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         await background.finish();
         await infrastructure.close();
         stopClock(services.clock);
+        logOutput?.close();
       },
     };
   } catch (error) {
     if (core) stopClock(core.clock);
     await infrastructure.close();
+    logOutput?.close();
     throw error;
   }
 }
@@ -133,4 +144,15 @@ function watchBacklogs({ orm, metrics }: Infrastructure, logger: Logger): void {
 
 function stopClock(clock: Clock): void {
   if (isFollowing(clock)) clock.stop();
+}
+
+/** The process logger and the access log, on a sink a test hands in or on stdout written in buffered batches. */
+function openLogs(config: Config, sink: DestinationStream | undefined) {
+  const logOutput = sink ? null : bufferedStdout();
+  const destination = sink ?? (logOutput?.stream as DestinationStream);
+  return {
+    logger: createLogger(config, destination),
+    accessLogger: config.accessLog ? createAccessLogger(config, destination) : null,
+    logOutput,
+  };
 }

@@ -12,6 +12,7 @@ import { SyncCursor } from './sync-cursor.entity';
 import { UsageCounter } from './usage-counter.entity';
 import { TrialFingerprint } from './trial-fingerprint.entity';
 import { UsageRecord } from './usage-record.entity';
+import { UsageRecordKey } from './usage-record-key.entity';
 import { UsageReservation } from './usage-reservation.entity';
 import { WebhookEvent } from './webhook-event.entity';
 
@@ -22,6 +23,7 @@ export const ENTITIES = [
   Invoice,
   PaymentMethod,
   UsageRecord,
+  UsageRecordKey,
   UsageCounter,
   UsageReservation,
   TrialFingerprint,
@@ -50,6 +52,7 @@ export {
   TrialFingerprint,
   UsageCounter,
   UsageRecord,
+  UsageRecordKey,
   UsageReservation,
   WebhookEvent,
 };

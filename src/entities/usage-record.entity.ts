@@ -1,14 +1,35 @@
-import { BigIntType, Entity, Index, Property, Unique } from '@mikro-orm/core';
-import { BaseEntity } from './base.entity';
+import { randomUUID } from 'node:crypto';
+import {
+  BigIntType,
+  Entity,
+  Index,
+  OptionalProps,
+  PrimaryKey,
+  PrimaryKeyProp,
+  Property,
+} from '@mikro-orm/core';
 
 /**
- * One usage event, durable before it counts. The caller's idempotency key is unique per account, so a retry
- * is recognised as a duplicate and never counted twice.
+ * One usage event, durable before it counts. The table is partitioned by day on `createdAt` (when the record
+ * was written: ADR 0021), so its primary key includes it, and whole days are dropped past the retention. The
+ * caller's idempotency key is unique per account through `UsageRecordKey`, for the idempotency window.
  */
 @Entity({ tableName: 'usage_record' })
-@Unique({ properties: ['accountId', 'idempotencyKey'] })
 @Index({ properties: ['accountId', 'metric', 'occurredAt'] })
-export class UsageRecord extends BaseEntity<'occurredAt'> {
+export class UsageRecord {
+  [OptionalProps]?: 'id' | 'createdAt' | 'updatedAt' | 'occurredAt';
+  [PrimaryKeyProp]?: ['createdAt', 'id'];
+
+  /** First: a new record's key is at the right edge of the index, wherever its id falls. */
+  @PrimaryKey({ type: 'datetime' })
+  createdAt: Date = new Date();
+
+  @PrimaryKey({ type: 'uuid' })
+  id: string = randomUUID();
+
+  @Property({ type: 'datetime' })
+  updatedAt: Date = new Date();
+
   @Property({ type: 'string', length: 255 })
   accountId!: string;
 

@@ -29,6 +29,11 @@ export type WebhookEventStatus = (typeof WEBHOOK_EVENT_STATUSES)[number];
   name: 'webhook_event_key_line_index',
   expression: `create index "webhook_event_key_line_index" on "webhook_event" ("ordering_key", "received_at", "id") where "status" in ('received', 'processing', 'failed')`,
 })
+@Index({
+  name: 'webhook_event_payload_kept_index',
+  expression:
+    'create index "webhook_event_payload_kept_index" on "webhook_event" ("received_at") where "payload" is not null',
+})
 export class WebhookEvent extends BaseEntity<
   | 'attempts'
   | 'lastError'
@@ -46,8 +51,12 @@ export class WebhookEvent extends BaseEntity<
   @Property({ type: 'string', length: 128 })
   type!: string;
 
-  @Property({ type: 'json' })
-  payload!: Record<string, unknown>;
+  /**
+   * The event as Stripe sent it; null once pruned (`WEBHOOK_PAYLOAD_RETENTION_DAYS` after a processed or
+   * ignored event arrived: ADR 0021). The row stays, so a redelivery is still recognised as a duplicate.
+   */
+  @Property({ type: 'json', nullable: true })
+  payload!: Record<string, unknown> | null;
 
   /** The id of the object the event is about (`data.object.id`), to find an object's history. */
   @Property({ type: 'string', length: 255, nullable: true })

@@ -69,6 +69,7 @@ export async function serveGraphQLOverHttp(
     handler: fastifyApolloHandler(apollo, {
       context: async (request) => {
         const caller = await httpCaller(parts.verifier, request.headers.authorization);
+        if (caller.kind === 'authenticated') request.accountId = caller.accountId;
         const log = () =>
           caller.kind === 'authenticated' ? request.log.child({ accountId: caller.accountId }) : request.log;
         return parts.contextFor(caller, request.id, log);

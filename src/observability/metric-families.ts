@@ -126,6 +126,13 @@ export function usageMetrics(registers: Registry[], metricKeys: readonly string[
     labelNames: ['metric', 'reason'] as const,
     registers,
   });
+  const groups = new Histogram({
+    name: 'billing_usage_group_commit_size',
+    help: 'Requests per usage group commit (one transaction each), by kind: record, reserve, commit, release',
+    labelNames: ['kind'] as const,
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+    registers,
+  });
   const knownMetrics: ReadonlySet<string> = new Set(metricKeys);
   const reasons: ReadonlySet<string> = new Set(USAGE_REJECTION_REASONS);
   const metricLabel = (metric: string) => (knownMetrics.has(metric) ? metric : 'other');
@@ -138,5 +145,6 @@ export function usageMetrics(registers: Registry[], metricKeys: readonly string[
         metric: metricLabel(metric),
         reason: reasons.has(reason) ? reason : (REASON_OF_ERROR_CODE[reason] ?? 'other'),
       }),
+    grouped: (kind, size) => groups.observe({ kind }, size),
   };
 }

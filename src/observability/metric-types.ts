@@ -68,7 +68,12 @@ export interface UsageMetrics {
    * error code it was refused with (USAGE_LIMIT_EXCEEDED, BAD_USER_INPUT, RATE_LIMITED); anything else is `other`.
    */
   rejected(metric: string, reason: UsageRejectionReason | string): void;
+  /** One group commit of `size` requests of `kind` went to PostgreSQL as one transaction (ADR 0019). */
+  grouped(kind: UsageGroupKind, size: number): void;
 }
+
+/** What a usage group commit carries: single records, or reservation calls. */
+export type UsageGroupKind = 'record' | 'reserve' | 'commit' | 'release';
 
 export interface WebhookMetrics {
   /** One event went through the processor; `type` must already be bounded (handled types, else `other`). */

@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { inboxBacklogGauges, overageBacklogGauges } from './backlog-gauges';
 import { graphqlMetrics } from './graphql-operation-metrics';
+import { type MaintenanceMetrics, maintenanceMetrics } from './maintenance-metrics';
 import {
   disputeMetrics,
   duplicateSubscriptionMetrics,
@@ -31,6 +32,7 @@ import type { ScrapeRead } from './scrape-read';
 
 /** The reporters' interfaces, for those who report through them without building the registry. */
 export type * from './metric-types';
+export type { MaintenanceMetrics, MaintenanceOutcome, PrunedKind } from './maintenance-metrics';
 
 export interface BillingMetricsOptions {
   /**
@@ -45,7 +47,7 @@ export interface BillingMetricsOptions {
 /**
  * The metrics of one running service, grouped by who reports them: the webhook processor (`webhooks`,
  * `payments`), the duplicate-subscription rule (`duplicates`), disputes (`disputes`), the StripeClient (`stripe`), the UsageMeter (`usage`), the Apollo plugin and graphql-ws hooks
- * (`graphql`). `startService` makes one and hands the groups out; `exposition()` is what `GET /metrics` serves.
+ * (`graphql`), the data maintenance job (`maintenance`). `startService` makes one and hands the groups out; `exposition()` is what `GET /metrics` serves.
  */
 export class BillingMetrics {
   readonly registry = new Registry();
@@ -56,6 +58,7 @@ export class BillingMetrics {
   readonly stripe: StripeCallMetrics;
   readonly usage: UsageMetrics;
   readonly graphql: GraphQLMetrics;
+  readonly maintenance: MaintenanceMetrics;
   private readonly inbox: ScrapeRead<InboxBacklog[]>;
   private readonly overageReports: ScrapeRead<OverageReportBacklog>;
 
@@ -72,6 +75,7 @@ export class BillingMetrics {
     this.stripe = stripeCallMetrics(registers);
     this.usage = usageMetrics(registers, options.usageMetricKeys);
     this.graphql = graphqlMetrics(registers);
+    this.maintenance = maintenanceMetrics(registers);
   }
 
   /**

@@ -33,8 +33,8 @@ export class UsageResolver {
     @Arg('input', () => RecordUsageInput, { validate: false }) input: RecordUsageInput,
     @Ctx() context: RequestContext,
   ): Promise<UsageRecordResult> {
-    const [result] = await this.meter.recordBatch([usageEventOf(input, context)]);
-    return result as UsageRecordResult;
+    // One record at a time from each caller; the meter groups concurrent ones into one commit (ADR 0019).
+    return this.meter.record(usageEventOf(input, context));
   }
 
   @Mutation(() => [UsageRecordResult], {

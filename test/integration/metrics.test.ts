@@ -558,8 +558,22 @@ describe('request logs', () => {
       accountId: 'acct_logs',
       stripeRequestId,
     });
-    // Fastify's own lines for the request keep one reqId, not two.
-    expect(ofRequest.some((line) => line.includes('"incoming request"'))).toBe(true);
+    // One access line for the request (not Fastify's two), with its id, its account and its outcome.
+    const access = ofRequest
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((entry) => entry.msg === 'request');
+    expect(access).toEqual([
+      expect.objectContaining({
+        level: 30,
+        reqId: 'metrics-test-request-1',
+        accountId: 'acct_logs',
+        method: 'POST',
+        url: '/graphql',
+        statusCode: 200,
+        responseTime: expect.any(Number),
+      }),
+    ]);
+    expect(ofRequest.some((line) => line.includes('"incoming request"'))).toBe(false);
     for (const line of ofRequest) expect(line.match(/"reqId"/g)).toHaveLength(1);
     const all = lines.join('\n');
     expect(all).not.toContain(token);

@@ -125,6 +125,35 @@ describe('loadConfig', () => {
     );
   });
 
+  it('keeps data 40 days, keys 24 h, payloads 3 days, inbox rows 30, sent mails 90 by default; refuses less than each rule needs', () => {
+    expect(loadConfig(VALID).retention).toEqual({
+      intervalMs: 3_600_000,
+      usageRecordDays: 40,
+      partitionsAheadDays: 7,
+      idempotencyWindowHours: 24,
+      webhookPayloadDays: 3,
+      webhookEventDays: 30,
+      notificationDays: 90,
+    });
+    expect(
+      problemsOf({
+        ...VALID,
+        USAGE_RECORD_RETENTION_DAYS: '31',
+        USAGE_IDEMPOTENCY_WINDOW_HOURS: '1',
+        NOTIFICATION_RETENTION_DAYS: '7',
+      }),
+    ).toEqual([
+      'USAGE_RECORD_RETENTION_DAYS must be at least 32 (days): the longest usage period (31) and a day',
+      'USAGE_IDEMPOTENCY_WINDOW_HOURS must be at least 2 (hours): a use may be recorded up to 1 h 5 min from its time',
+      'NOTIFICATION_RETENTION_DAYS must be at least 32 (days): a sent mail’s dedupe key outlives any redelivery',
+    ]);
+    expect(
+      problemsOf({ ...VALID, WEBHOOK_PAYLOAD_RETENTION_DAYS: '10', WEBHOOK_EVENT_RETENTION_DAYS: '5' }),
+    ).toEqual([
+      'WEBHOOK_EVENT_RETENTION_DAYS must be at least WEBHOOK_PAYLOAD_RETENTION_DAYS: a payload is dropped before its row',
+    ]);
+  });
+
   it('rejects a publishable key where a secret key belongs', () => {
     expect(problemsOf({ ...VALID, STRIPE_SECRET_KEY: 'pk_test_123' })[0]).toMatch(
       /^STRIPE_SECRET_KEY must be a Stripe secret key/,

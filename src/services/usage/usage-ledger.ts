@@ -179,7 +179,7 @@ const LOCK_AND_FIND_RECORDED_SQL = `with wanted as (
    ),
    dropped as (select counter_id, sum(quantity) as quantity from expired group by counter_id),
    seen as (
-     select r.account_id, r.idempotency_key, r.metric, r.quantity from usage_record r
+     select r.account_id, r.idempotency_key, r.metric, r.quantity from usage_record_key r
      join jsonb_to_recordset(?::jsonb) as k(account_id varchar, idempotency_key varchar)
        on r.account_id = k.account_id and r.idempotency_key = k.idempotency_key
    )
@@ -191,9 +191,10 @@ const LOCK_AND_FIND_RECORDED_SQL = `with wanted as (
    select null, row_to_json(seen) from seen`;
 
 /**
- * Inserts the new records and saves the counters' new figures (each changed row's revision goes up by one) in
- * one statement. `inserted` below the number of records means another transaction recorded one of the keys
- * since they were looked up (a race on one key under another metric's lock): the caller rolls back and retries.
+ * Inserts the new records and their idempotency keys and saves the counters' new figures (each changed row's
+ * revision goes up by one) in one statement. `inserted` below the number of records means another transaction
+ * recorded one of the keys since they were looked up (a race on one key under another metric's lock, or a
+ * lookup whose snapshot predates the commit it waited for): the caller rolls back and retries.
  */
 export async function saveRecordsAndCounters(
   em: EntityManager,
@@ -221,14 +222,22 @@ export async function saveRecordsAndCounters(
   const { rows } = await transactionOf(em).raw<{
     rows: Array<{ inserted: string; revisions: Array<{ id: string; revision: string }> | null }>;
   }>(
-    `with inserted as (
-       insert into usage_record (id, created_at, updated_at, account_id, metric, quantity, idempotency_key, occurred_at, period_start)
-       select id, ?, ?, account_id, metric, quantity, idempotency_key, occurred_at, period_start
-       from jsonb_to_recordset(?::jsonb)
+    `with new_records as (
+       select * from jsonb_to_recordset(?::jsonb)
          as r(id uuid, account_id varchar, metric varchar, quantity bigint, idempotency_key varchar,
               occurred_at timestamptz, period_start timestamptz)
+     ),
+     -- The key is the guarantee (usage_record is partitioned by day and cannot hold a unique key across days):
+     -- a key another transaction claimed since the lookup makes "inserted" short, and the caller retries.
+     inserted as (
+       insert into usage_record_key (account_id, idempotency_key, metric, quantity, created_at)
+       select account_id, idempotency_key, metric, quantity, ? from new_records
        on conflict (account_id, idempotency_key) do nothing
        returning 1
+     ),
+     written as (
+       insert into usage_record (id, created_at, updated_at, account_id, metric, quantity, idempotency_key, occurred_at, period_start)
+       select id, ?, ?, account_id, metric, quantity, idempotency_key, occurred_at, period_start from new_records
      ),
      saved as (
        update usage_counter as c
@@ -240,7 +249,7 @@ export async function saveRecordsAndCounters(
        returning c.id, c.revision
      )
      select (select count(*) from inserted) as inserted, (select json_agg(saved) from saved) as revisions`,
-    [now, now, JSON.stringify(newRecords), now, JSON.stringify(figures)],
+    [JSON.stringify(newRecords), now, now, now, now, JSON.stringify(figures)],
   );
   const [result] = rows;
   return {

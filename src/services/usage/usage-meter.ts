@@ -1,72 +1,92 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
 import { UsageCounter } from '../../entities';
 import { BadUserInputError, BillingError, ErrorCode } from '../../errors';
-import type { AccountAllowances, MetricAllowance } from './account-allowances';
-import type { CounterCopy } from './usage-copies';
-import {
-  type CounterKey,
-  counterKeyOf,
-  type LockedCounter,
-  lockCountersAndFindRecorded,
-  type NewUsageRecord,
-  recordKeyOf,
-  saveRecordsAndCounters,
-} from './usage-ledger';
+import type { AccountAllowances } from './account-allowances';
+import { GroupCommitter, type Settled } from './group-committer';
 import { type UsagePeriod, usagePeriodAt } from './usage-period';
-import { type UsageFigures, usageFiguresOf } from './usage-reader';
-import { limitExceeded, metricNotAvailable } from './usage-limits';
-import { emailsOf, queueThresholdMail, thresholdToTell } from './usage-thresholds';
+import { usageFiguresOf } from './usage-reader';
+import {
+  type PlannedEvent,
+  type RecordingResult,
+  type RecordMode,
+  type RecordOutcome,
+  recordWithRetries,
+} from './usage-recording';
+import { shareCommitted } from './usage-sharing';
 import { type UsageEvent, type ValidUsageEvent, validateUsageEvents } from './usage-validation';
 import type { UsageWriting } from './usage-writing';
 
-export interface RecordOutcome {
-  /** The idempotency key was already recorded: nothing was added. */
-  duplicate: boolean;
-  /** The metric's usage right after this record. */
-  usage: UsageFigures;
-}
+export type { RecordOutcome };
 
-/** Another transaction recorded one of our keys first; the batch is run again and sees it as a duplicate. */
-class KeyRace extends Error {}
+/** The most single records one group commit carries: a bound on one transaction's locks and statement size. */
+export const MAX_RECORD_GROUP = 128;
 
-interface PlannedEvent {
-  event: ValidUsageEvent;
-  allowance: MetricAllowance;
-  allowances: AccountAllowances;
-  period: UsagePeriod;
-  /** Dated in a period before the current one: that period's stored rule applies, not today's. */
-  late: boolean;
+/** A grouped record's answer: its outcome, and the group's copies and publishes, shared by its members. */
+interface GroupedOutcome {
+  outcome: RecordOutcome;
+  shared: Promise<void>;
 }
 
 /**
  * Records usage exactly once and enforces limits atomically.
  *
- * A call is one PostgreSQL transaction of two statements, however many records it carries: lock the counters
- * (creating them if new) and find which idempotency keys are already recorded; decide each record in order
- * against the locked figures; insert the new records and save the counters. A hard limit (`block`) is checked against the
- * locked row, so 50 concurrent requests one below the limit let exactly one through; a record over it fails the
- * whole call with USAGE_LIMIT_EXCEEDED and nothing is written. After commit the Redis copies are updated and
- * `usageUpdated` is published (throttled). Redis is never needed to record: without it, the same transaction
- * runs and only the copies are skipped.
+ * A call is one PostgreSQL transaction of two statements, however many records it carries
+ * (`usage-recording.ts`): lock the counters (creating them if new) and find which idempotency keys are already
+ * recorded; decide each record in order against the locked figures; insert the new records and save the
+ * counters. A hard limit (`block`) is checked against the locked row, so 50 concurrent requests one below the
+ * limit let exactly one through. After commit the Redis copies are updated and `usageUpdated` is published
+ * (throttled). Redis is never needed to record: without it, the same transaction runs and only the copies are
+ * skipped.
+ *
+ * `recordBatch` is all or none. `record` (one use, what `recordUsage` sends) goes through a group commit
+ * (ADR 0019): single records arriving together share one transaction, one fsync and one Redis round trip, and
+ * each is answered on its own, after the commit.
  */
 export class UsageMeter {
-  constructor(private readonly writing: UsageWriting) {}
+  private readonly group: GroupCommitter<PlannedEvent, GroupedOutcome>;
 
-  /** One use of a metric (see `recordBatch`). */
-  async record(
-    accountId: string,
-    metric: string,
-    quantity: number,
-    idempotencyKey: string,
-    occurredAt?: Date | null,
-  ): Promise<RecordOutcome> {
-    const [outcome] = await this.recordBatch([{ accountId, metric, quantity, idempotencyKey, occurredAt }]);
-    return outcome as RecordOutcome;
+  constructor(private readonly writing: UsageWriting) {
+    this.group = new GroupCommitter(
+      (planned) => this.recordGroup(planned),
+      MAX_RECORD_GROUP,
+      (size) => writing.metrics?.grouped('record', size),
+    );
+  }
+
+  /** One use of a metric, answered once its group is committed; refused alone (a limit, a reused key). */
+  async record(event: UsageEvent): Promise<RecordOutcome> {
+    const now = this.writing.clock.now();
+    const [planned] = await this.validateAndPlan([event], now);
+    try {
+      const { outcome, shared } = await this.group.submit(planned as PlannedEvent);
+      await shared;
+      return outcome;
+    } catch (error) {
+      this.countRefusal(error);
+      throw error;
+    }
   }
 
   /** Records every event or none (a bad or over-limit one fails the call); outcomes in the order given. */
   async recordBatch(events: readonly UsageEvent[]): Promise<RecordOutcome[]> {
     const now = this.writing.clock.now();
+    const planned = await this.validateAndPlan(events, now);
+    let result: RecordingResult;
+    try {
+      result = await recordWithRetries(this.writing, planned, 'all-or-none', now);
+    } catch (error) {
+      this.countRefusal(error);
+      throw error;
+    }
+    await this.share(result);
+    return result.settled.map((settled) => (settled as { value: RecordOutcome }).value);
+  }
+
+  /** Groups written and records answered through the group commit so far. */
+  groupStats(): { groups: number; requests: number } {
+    return this.group.stats();
+  }
+
+  private async validateAndPlan(events: readonly UsageEvent[], now: Date): Promise<PlannedEvent[]> {
     let valid: ValidUsageEvent[];
     try {
       valid = validateUsageEvents(events, now);
@@ -74,26 +94,24 @@ export class UsageMeter {
       this.writing.metrics?.rejected(events[0]?.metric ?? 'unknown', ErrorCode.BAD_USER_INPUT);
       throw error;
     }
-    const planned = await this.plan(valid, now);
-    let result: TransactionResult;
-    try {
-      result = await this.transact(planned, now).catch(async (error: unknown) => {
-        if (!(error instanceof KeyRace) && !isDeadlock(error)) throw error;
-        return this.transact(planned, this.writing.clock.now()).catch((again: unknown) => {
-          if (!(again instanceof KeyRace) && !isDeadlock(again)) throw again;
-          throw new BillingError(
-            ErrorCode.CONFLICT,
-            'Another record with one of these idempotency keys is being made at the same moment: retry',
-          );
-        });
-      });
-    } catch (error) {
-      if (error instanceof BillingError && error.extensions.code === ErrorCode.USAGE_LIMIT_EXCEEDED)
-        this.writing.metrics?.rejected(String(error.extensions.metric), ErrorCode.USAGE_LIMIT_EXCEEDED);
-      throw error;
-    }
-    await this.afterCommit(result);
-    return result.outcomes;
+    return this.plan(valid, now);
+  }
+
+  /** One group of single records: each answered on its own, the group's copies and publishes sent once. */
+  private async recordGroup(planned: PlannedEvent[]): Promise<Array<Settled<GroupedOutcome>>> {
+    const mode: RecordMode = 'each-own';
+    const result = await recordWithRetries(this.writing, planned, mode);
+    const shared = this.share(result);
+    // Awaited by each answered member; a group whose every member was refused has nobody to await it.
+    shared.catch(() => undefined);
+    return result.settled.map((settled) =>
+      settled.ok ? { ok: true, value: { outcome: settled.value, shared } } : settled,
+    );
+  }
+
+  private countRefusal(error: unknown): void {
+    if (error instanceof BillingError && error.extensions.code === ErrorCode.USAGE_LIMIT_EXCEEDED)
+      this.writing.metrics?.rejected(String(error.extensions.metric), ErrorCode.USAGE_LIMIT_EXCEEDED);
   }
 
   private async plan(events: ValidUsageEvent[], now: Date): Promise<PlannedEvent[]> {
@@ -152,173 +170,18 @@ export class UsageMeter {
     return counter ? { start: counter.periodStart, end: counter.periodEnd } : predicted;
   }
 
-  private async transact(planned: PlannedEvent[], now: Date): Promise<TransactionResult> {
-    return this.writing.orm.em.fork().transactional(async (em) => {
-      const { counters, recorded: seen } = await lockCountersAndFindRecorded(
-        em,
-        counterKeysOf(planned),
-        planned.map(({ event }) => event),
-        now,
-      );
-      const outcomes: RecordOutcome[] = [];
-      const records: NewUsageRecord[] = [];
-      // Each changed counter, with the (last) record that changed it: its allowance and period.
-      const changed = new Map<string, ChangedCounter>();
-      for (const item of planned) {
-        const { event, allowance, period } = item;
-        const counter = counters.get(
-          counterKeyOf(event.accountId, event.metric, period.start),
-        ) as LockedCounter;
-        const recordKey = recordKeyOf(event.accountId, event.idempotencyKey);
-        const earlier = seen.get(recordKey);
-        // A retry is the same use; a key reused for another use is the caller's bug, and silently calling it
-        // a duplicate would drop that use.
-        if (earlier && (earlier.metric !== event.metric || earlier.quantity !== event.quantity))
-          throw new BillingError(
-            ErrorCode.CONFLICT,
-            `idempotencyKey "${event.idempotencyKey.slice(0, 64)}" was already used for another record (${earlier.quantity} ${earlier.metric})`,
-            { field: 'idempotencyKey' },
-          );
-        const duplicate = earlier !== undefined;
-        if (!duplicate) {
-          seen.set(recordKey, { metric: event.metric, quantity: event.quantity });
-          apply(counter, item);
-          changed.set(counter.id, { counter, item });
-          records.push({ ...event, periodStart: period.start });
-        }
-        outcomes.push({ duplicate, usage: usageFiguresOf(allowance, counter, period, counter.included) });
-      }
-      const notifications = await this.queueThresholdMails(em, [...changed.values()]);
-      // Counters whose expired holds the lock dropped are saved too, though nothing was recorded in them.
-      const counterRows = [
-        ...[...changed.values()].map(({ counter }) => counter),
-        ...[...counters.values()].filter((counter) => counter.droppedHolds && !changed.has(counter.id)),
-      ];
-      const saved = await saveRecordsAndCounters(em, records, counterRows, now);
-      if (saved.inserted !== records.length) throw new KeyRace();
-      for (const counter of counterRows)
-        counter.revision = saved.revisions.get(counter.id) ?? counter.revision;
-      return { outcomes, changed: [...changed.values()], recorded: records, notifications };
-    });
-  }
-
-  /** Tells the account, inside the transaction, when a counter crosses 80% or 100% of its included amount. */
-  private async queueThresholdMails(em: EntityManager, changed: ChangedCounter[]): Promise<number> {
-    let queued = 0;
-    let emails: Map<string, string | null> | null = null;
-    for (const { counter, item } of changed) {
-      const threshold = thresholdToTell(counter);
-      if (threshold === null || counter.included === null) continue;
-      counter.thresholdNotified = threshold;
-      emails ??= await emailsOf(em, [...new Set(changed.map((entry) => entry.counter.accountId))]);
-      await queueThresholdMail(em, this.writing.notifier, {
-        counter: { ...counter, included: counter.included },
-        threshold,
-        allowance: item.allowance,
-        allowances: item.allowances,
-        recipient: emails.get(counter.accountId) ?? null,
-      });
-      queued += 1;
-    }
-    return queued;
-  }
-
-  private async afterCommit(result: TransactionResult): Promise<void> {
-    const copies: CounterCopy[] = result.changed.map(({ counter }) => ({ ...counter }));
-    await this.writing.copies.write(copies, null);
-    for (const { counter, item } of result.changed)
-      this.writing.publisher.changed(
-        counter.accountId,
-        usageFiguresOf(item.allowance, counter, item.period, counter.included),
-        counter.revision,
-      );
-    if (this.writing.metrics) {
-      const byMetric = new Map<string, number>();
-      for (const record of result.recorded)
-        byMetric.set(record.metric, (byMetric.get(record.metric) ?? 0) + 1);
-      for (const [metric, count] of byMetric) this.writing.metrics.recorded(metric, count);
-    }
+  private async share(result: RecordingResult): Promise<void> {
+    const recorded = new Map<string, number>();
+    for (const record of result.recorded) recorded.set(record.metric, (recorded.get(record.metric) ?? 0) + 1);
+    await shareCommitted(
+      this.writing,
+      result.changed.map(({ counter, item }) => ({
+        counter: { ...counter },
+        figures: usageFiguresOf(item.allowance, counter, item.period, counter.included),
+      })),
+      recorded,
+    );
     if (result.notifications > 0)
       this.writing.logger.info({ mails: result.notifications }, 'usage threshold mails queued');
   }
-}
-
-interface ChangedCounter {
-  counter: LockedCounter;
-  item: PlannedEvent;
-}
-
-interface TransactionResult {
-  outcomes: RecordOutcome[];
-  changed: ChangedCounter[];
-  recorded: NewUsageRecord[];
-  notifications: number;
-}
-
-function counterKeysOf(planned: PlannedEvent[]): CounterKey[] {
-  const keys = new Map<string, CounterKey>();
-  for (const { event, allowance, period, late } of planned) {
-    keys.set(counterKeyOf(event.accountId, event.metric, period.start), {
-      accountId: event.accountId,
-      metric: event.metric,
-      periodStart: period.start,
-      periodEnd: period.end,
-      kind: allowance.kind,
-      included: allowance.included,
-      // A past period keeps the rule it had (a trial's use past its allowance is never made billable later).
-      overLimit: late ? 'block' : allowance.overLimit,
-    });
-  }
-  return [...keys.values()];
-}
-
-/**
- * Applies one use to its locked counter, or throws USAGE_LIMIT_EXCEEDED (which rolls the whole call back).
- * A counter adds up; a gauge takes the level if it is the latest measured, and its peak is the highest level
- * seen, whatever order levels arrive in.
- */
-function apply(counter: LockedCounter, { event, allowance, allowances, late }: PlannedEvent): void {
-  const next =
-    allowance.kind === 'counter'
-      ? { used: counter.used + event.quantity, peak: counter.peak + event.quantity, levelAt: counter.levelAt }
-      : {
-          used: counter.levelAt && event.occurredAt < counter.levelAt ? counter.used : event.quantity,
-          peak: Math.max(counter.peak, event.quantity),
-          levelAt: counter.levelAt && event.occurredAt < counter.levelAt ? counter.levelAt : event.occurredAt,
-        };
-  // The period's allowance, as the locked row has it: what the period's fees include (weighed across plan
-  // changes), which may differ from the plan's allowance for a whole period.
-  const { included } = counter;
-  // A metric switched off (an override) takes no use at all, whatever its rule: billing it as overage would
-  // charge for what the account was told it may not do.
-  if (
-    !allowance.enabled &&
-    event.quantity > 0 &&
-    (allowance.kind === 'counter' || event.quantity > counter.used)
-  ) {
-    throw metricNotAvailable(allowance, counter.used, event.quantity);
-  }
-  // A counter may not pass the limit, counting what reservations hold; a gauge may not rise past it (lowering a
-  // level already over it, after a downgrade, is always allowed: that is the customer getting back under it).
-  const overLimit =
-    allowance.kind === 'counter'
-      ? event.quantity > 0 && next.used + counter.reserved > (included ?? Number.POSITIVE_INFINITY)
-      : event.quantity > (included ?? Number.POSITIVE_INFINITY) && event.quantity > counter.used;
-  const rule = late ? counter.overLimit : allowance.overLimit;
-  if (included !== null && rule === 'block' && overLimit) {
-    throw limitExceeded(allowances, allowance, {
-      included,
-      used: counter.used,
-      reserved: counter.reserved,
-      requested: event.quantity,
-    });
-  }
-  counter.used = next.used;
-  counter.peak = next.peak;
-  counter.levelAt = next.levelAt;
-}
-
-/** PostgreSQL's deadlock_detected (40P01): the transaction was rolled back and may simply be run again. */
-function isDeadlock(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === '40P01';
 }

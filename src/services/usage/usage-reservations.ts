@@ -1,9 +1,9 @@
 import { BadUserInputError, BillingError, ErrorCode, NotFoundError } from '../../errors';
 import type { AccountAllowances, MetricAllowance } from './account-allowances';
+import { committedCounterOf, periodOf, ReservationGroups, type ReserveRow } from './reservation-groups';
 import { limitExceeded, metricNotAvailable } from './usage-limits';
 import { usagePeriodAt } from './usage-period';
 import { type UsageFigures, usageFiguresOf } from './usage-reader';
-import { queueThresholdMail, thresholdToTell } from './usage-thresholds';
 import { isMetricKey, MAX_QUANTITY } from './usage-validation';
 import type { UsageWriting } from './usage-writing';
 
@@ -43,31 +43,6 @@ const MAX_TTL_SECONDS = 3600;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-interface ReserveRow {
-  outcome: 'held' | 'duplicate' | 'limit';
-  reservation_id: string | null;
-  expires_at: Date | string | null;
-  used: string;
-  reserved: string;
-  included: string | null;
-  period_start: Date | string;
-  period_end: Date | string;
-}
-
-interface CommitRow {
-  outcome: 'committed' | 'duplicate' | 'released' | 'unknown';
-  counter_id: string;
-  metric: string;
-  used: string;
-  peak: string;
-  reserved: string;
-  included: string | null;
-  threshold_notified: number;
-  revision: string;
-  period_start: Date | string;
-  period_end: Date | string;
-}
-
 /**
  * Hard limits that hold however many requests run at once: a caller reserves what a request may use before
  * serving it (refused with USAGE_LIMIT_EXCEEDED if that would pass the allowance, counting what other requests
@@ -76,7 +51,11 @@ interface CommitRow {
  * `usage_commit` in PostgreSQL), so the hot path costs two round trips and no transaction of its own.
  */
 export class UsageReservations {
-  constructor(private readonly writing: UsageWriting) {}
+  private readonly groups: ReservationGroups;
+
+  constructor(private readonly writing: UsageWriting) {
+    this.groups = new ReservationGroups(writing);
+  }
 
   async reserve(request: ReserveRequest): Promise<Reservation> {
     const { quantity } = request;
@@ -102,27 +81,20 @@ export class UsageReservations {
     }
     const now = this.writing.clock.now();
     const period = usagePeriodAt(allowances.billingPeriod, now);
-    const [row] = await this.writing.orm.em
-      .getConnection()
-      .execute<ReserveRow[]>(
-        'select * from usage_reserve(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-        [
-          crypto.randomUUID(),
-          request.accountId,
-          allowance.metric,
-          period.start,
-          period.end,
-          allowance.included,
-          allowance.overLimit,
-          quantity,
-          new Date(now.getTime() + ttlSeconds * 1000),
-          now,
-          request.idempotencyKey ?? null,
-        ],
-        'all',
-      );
-    const figures = figuresOf(row as ReserveRow);
-    if (row?.outcome === 'limit') {
+    const row = await this.groups.reserves.submit({
+      reservationId: crypto.randomUUID(),
+      accountId: request.accountId,
+      metric: allowance.metric,
+      periodStart: period.start,
+      periodEnd: period.end,
+      included: allowance.included,
+      overLimit: allowance.overLimit,
+      quantity,
+      expiresAt: new Date(now.getTime() + ttlSeconds * 1000),
+      idempotencyKey: request.idempotencyKey ?? null,
+    });
+    const figures = figuresOf(row);
+    if (row.outcome === 'limit') {
       this.writing.metrics?.rejected(allowance.metric, ErrorCode.USAGE_LIMIT_EXCEEDED);
       throw limitExceeded(allowances, allowance, {
         ...figures,
@@ -131,16 +103,13 @@ export class UsageReservations {
       });
     }
     return {
-      id: String(row?.reservation_id),
+      id: String(row.reservation_id),
       accountId: request.accountId,
       metric: allowance.metric,
       quantity,
-      expiresAt: new Date(row?.expires_at as string | Date),
-      duplicate: row?.outcome === 'duplicate',
-      usage: withHeld(
-        usageFiguresOf(allowance, figures, periodOf(row as ReserveRow), figures.included),
-        figures,
-      ),
+      expiresAt: new Date(row.expires_at as string | Date),
+      duplicate: row.outcome === 'duplicate',
+      usage: withHeld(usageFiguresOf(allowance, figures, periodOf(row), figures.included), figures),
     };
   }
 
@@ -149,86 +118,35 @@ export class UsageReservations {
     if (!UUID.test(reservationId)) throw new NotFoundError('The reservation');
     if (!Number.isSafeInteger(quantity) || quantity < 0 || quantity > MAX_QUANTITY)
       throw new BadUserInputError(`quantity must be a whole number from 0 to ${MAX_QUANTITY}`, 'quantity');
-    const [row] = await this.writing.orm.em
-      .getConnection()
-      .execute<CommitRow[]>(
-        'select * from usage_commit(?, ?, ?, ?, ?)',
-        [reservationId, accountId, quantity, this.writing.clock.now(), crypto.randomUUID()],
-        'all',
-      );
-    if (!row || row.outcome === 'unknown') throw new NotFoundError('The reservation');
+    // The allowances first (cached): the group publishes the new figures right after its commit.
+    const allowances = await this.writing.gate.allowances(accountId);
+    const { row, shared } = await this.groups.commits.submit({
+      reservationId,
+      accountId,
+      quantity,
+      allowances,
+    });
+    if (row.outcome === 'unknown') throw new NotFoundError('The reservation');
     if (row.outcome === 'released')
       throw new BillingError(
         ErrorCode.CONFLICT,
         'The reservation was released: reserve again for the work it was for',
       );
-    const allowances = await this.writing.gate.allowances(accountId);
+    await shared;
     const allowance = this.counterAllowance(allowances, row.metric);
-    const counter = counterOf(row, accountId);
-    const usage = usageFiguresOf(allowance, counter, periodOf(row), counter.included);
-    if (row.outcome === 'committed') await this.afterCommit(counter, quantity, allowance, allowances, usage);
-    return { duplicate: row.outcome === 'duplicate', usage };
+    const counter = committedCounterOf(row, accountId);
+    return {
+      duplicate: row.outcome === 'duplicate',
+      usage: usageFiguresOf(allowance, counter, periodOf(row), counter.included),
+    };
   }
 
   /** Gives the hold back; false when it had already been committed, released or had expired. */
   async release(accountId: string, reservationId: string): Promise<boolean> {
     if (!UUID.test(reservationId)) throw new NotFoundError('The reservation');
-    const [row] = await this.writing.orm.em
-      .getConnection()
-      .execute<Array<{ outcome: string }>>(
-        'select usage_release(?, ?, ?) as outcome',
-        [reservationId, accountId, this.writing.clock.now()],
-        'all',
-      );
-    if (!row || row.outcome === 'unknown') throw new NotFoundError('The reservation');
-    return row.outcome === 'released';
-  }
-
-  private async afterCommit(
-    counter: ReturnType<typeof counterOf>,
-    quantity: number,
-    allowance: MetricAllowance,
-    allowances: AccountAllowances,
-    usage: UsageFigures,
-  ): Promise<void> {
-    if (quantity === 0) return;
-    await this.writing.copies.write([counter], null);
-    this.writing.publisher.changed(counter.accountId, usage, counter.revision);
-    this.writing.metrics?.recorded(counter.metric, 1);
-    const threshold = thresholdToTell(counter);
-    if (threshold !== null && counter.included !== null)
-      await this.tellThreshold({ ...counter, included: counter.included }, threshold, allowance, allowances);
-  }
-
-  /** Claims the threshold on the counter (once, whoever crosses it first) and queues its mail, in one transaction. */
-  private async tellThreshold(
-    counter: ReturnType<typeof counterOf> & { included: number },
-    threshold: number,
-    allowance: MetricAllowance,
-    allowances: AccountAllowances,
-  ): Promise<void> {
-    await this.writing.orm.em.fork().transactional(async (em) => {
-      const claimed = await em.getConnection().execute<Array<{ email: string | null }>>(
-        `update usage_counter c set threshold_notified = ?
-            where c.id = ? and c.threshold_notified < ?
-           returning (select email from billing_customer b where b.account_id = c.account_id) as email`,
-        [threshold, counter.id, threshold],
-        'all',
-        em.getTransactionContext(),
-      );
-      if (claimed.length === 0) return;
-      await queueThresholdMail(em, this.writing.notifier, {
-        counter,
-        threshold,
-        allowance,
-        allowances,
-        recipient: claimed[0]?.email ?? null,
-      });
-    });
-    this.writing.logger.info(
-      { accountId: counter.accountId, metric: counter.metric, threshold },
-      'usage threshold mail queued',
-    );
+    const outcome = await this.groups.releases.submit({ reservationId, accountId });
+    if (outcome === 'unknown') throw new NotFoundError('The reservation');
+    return outcome === 'released';
   }
 
   private counterAllowance(allowances: AccountAllowances, metric: string): MetricAllowance {
@@ -273,23 +191,4 @@ function withHeld(usage: UsageFigures, figures: { reserved: number }): UsageFigu
   return usage.remaining === null
     ? usage
     : { ...usage, remaining: Math.max(0, usage.remaining - figures.reserved) };
-}
-
-function periodOf(row: { period_start: Date | string; period_end: Date | string }) {
-  return { start: new Date(row.period_start), end: new Date(row.period_end) };
-}
-
-function counterOf(row: CommitRow, accountId: string) {
-  return {
-    id: row.counter_id,
-    accountId,
-    metric: row.metric,
-    periodStart: new Date(row.period_start),
-    periodEnd: new Date(row.period_end),
-    used: Number(row.used),
-    peak: Number(row.peak),
-    included: row.included === null ? null : Number(row.included),
-    thresholdNotified: Number(row.threshold_notified),
-    revision: Number(row.revision),
-  };
 }

@@ -67,10 +67,15 @@ export class InboxReads {
     return { entries: rows.slice(0, first).map(entryOf), hasNextPage: rows.length > first };
   }
 
-  /** One row by its Stripe event id, with its event as stored (null when the payload is not a Stripe event). */
-  async find(stripeEventId: string): Promise<{ entry: InboxEntry; event: Stripe.Event | null } | null> {
+  /**
+   * One row by its Stripe event id, with its event as stored (null when the payload is not a Stripe event) and
+   * whether its payload was pruned by the retention.
+   */
+  async find(
+    stripeEventId: string,
+  ): Promise<{ entry: InboxEntry; event: Stripe.Event | null; pruned: boolean } | null> {
     const row = await this.orm.em.fork().findOne(WebhookEvent, { stripeEventId });
-    return row ? { entry: entryOf(row), event: storedEvent(row) } : null;
+    return row ? { entry: entryOf(row), event: storedEvent(row), pruned: row.payload === null } : null;
   }
 
   async statusOf(stripeEventId: string): Promise<WebhookEventStatus | null> {
@@ -125,10 +130,18 @@ function entryOf(row: Omit<WebhookEvent, 'payload'>): InboxEntry {
   };
 }
 
-/** The event as the inbox stored it (the whole JSON Stripe sent), or null if the row holds something else. */
+/**
+ * The event as the inbox stored it (the whole JSON Stripe sent), or null if the row holds something else or its
+ * payload was pruned (only processed and ignored rows are: never one that is still to be retried).
+ */
 function storedEvent(row: WebhookEvent): Stripe.Event | null {
-  const payload = row.payload as Partial<Stripe.Event>;
-  if (payload.id !== row.stripeEventId || typeof payload.type !== 'string' || !payload.data?.object)
+  const payload = row.payload as Partial<Stripe.Event> | null;
+  if (
+    !payload ||
+    payload.id !== row.stripeEventId ||
+    typeof payload.type !== 'string' ||
+    !payload.data?.object
+  )
     return null;
   return payload as Stripe.Event;
 }

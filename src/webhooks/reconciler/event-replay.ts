@@ -25,7 +25,9 @@ export class EventReplay {
     if (!stored.event)
       throw new BillingError(
         ErrorCode.CONFLICT,
-        `The stored payload of ${stripeEventId} is not a Stripe event`,
+        stored.pruned
+          ? `The payload of ${stripeEventId} was dropped by the retention (WEBHOOK_PAYLOAD_RETENTION_DAYS): resync its account instead`
+          : `The stored payload of ${stripeEventId} is not a Stripe event`,
       );
     await this.inbox.reopen(stripeEventId);
     const result = await processQuietly(this.processor, stored.event);
