@@ -8,9 +8,13 @@
  *   `customer.subscription.updated` events for that account (distinct ids, the same subscription: each one is
  *   refetched, written, provisioned and published) go to instance A at a steady rate. For each, the time from
  *   A's 200 answer to B's push, and from the POST to B's push. Target (issue 5): p99 ≤ 100 ms.
- * - Ingestion: distinct signed events spread over many accounts, POSTed to instance A by a fixed number of
- *   concurrent senders; events fully processed (answered 200 `processed`) per second, and the answer latency.
- *   Target (issue 8): ≥ 500 events/s with p99 ≤ 50 ms.
+ * - Ingestion (issue 14: ≥ 1,000 events/s answered, p99 ≤ 50 ms): distinct signed events spread over many
+ *   accounts, POSTed by 32 concurrent senders to instance C, a third one that only stores and answers
+ *   (`WEBHOOK_WORKERS=0`, so its CPU per event is the answer's alone); events answered 200 `queued` (durable in the inbox)
+ *   per second, and the answer latency. The endpoint answers before processing (ADR 0020).
+ * - Processing (issue 14: ≥ 500 events/s sustained, exactly once): the same events, processed behind the answers
+ *   by the queues of A and B; from the first POST until the last event's commit (the inbox's timestamps), and
+ *   checked in the inbox: each event processed once (one row, `processed`, one attempt).
  * - Steady load (issue 8): 100 events/s, open loop, spread over the ingestion accounts, each watched by its own
  *   graphql-ws subscriber on B; the time from the POST to A until B pushes. Target: p99 ≤ 100 ms.
  * - Cost per event: the service targets run with BENCH_STATS=1 and print their SQL statements (by verb and
@@ -24,6 +28,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createClient } from 'graphql-ws';
+import { Client as PgClient } from 'pg';
 import Stripe from 'stripe';
 import WebSocket from 'ws';
 import { signToken } from '../src/auth/token-signer';
@@ -36,7 +41,7 @@ const _ROOT = resolve(__dirname, '..');
 const QUICK = process.argv.includes('--quick');
 const LATENCY_EVENTS = QUICK ? 5 : 200;
 const LATENCY_INTERVAL_MS = 100; // 10 events/s, steady: under what one loaded instance ingests, so no queue builds
-const INGEST_EVENTS = QUICK ? 40 : 1500;
+const INGEST_EVENTS = QUICK ? 40 : 3000;
 const INGEST_ACCOUNTS = QUICK ? 4 : 50;
 const INGEST_CONCURRENCY = 32;
 const STEADY_RATE = 100; // events/s, open loop (issue 8: webhook → subscriber p99 ≤ 100 ms at 100 events/s)
@@ -50,12 +55,14 @@ const EMULATOR_BIN = resolve(
   dirname(require.resolve('stripe-emulator/package.json')),
   'bin/stripe-emulator.js',
 );
+/** What the endpoint answers for a new event: stored, processed behind the answer (ADR 0020). */
+const QUEUED = 'queued';
 const JWT_SECRET = randomBytes(32).toString('hex');
 const WEBHOOK_SECRET = `whsec_${randomBytes(24).toString('hex')}`;
 const STRIPE_KEY = 'sk_test_bench_webhooks_0123456789';
 
 /** A `customer.subscription.updated` event about `subscription`, with a fresh id, signed as Stripe signs it. */
-function signedEvent(subscription: Stripe.Subscription): { body: string; signature: string } {
+function signedEvent(subscription: Stripe.Subscription): { id: string; body: string; signature: string } {
   const event = {
     id: `evt_bench_${randomBytes(12).toString('hex')}`,
     object: 'event',
@@ -69,6 +76,7 @@ function signedEvent(subscription: Stripe.Subscription): { body: string; signatu
   };
   const body = JSON.stringify(event);
   return {
+    id: event.id,
     body,
     signature: Stripe.webhooks.generateTestHeaderString({ payload: body, secret: WEBHOOK_SECRET }),
   };
@@ -354,7 +362,7 @@ async function measureLatency(
     const afterPost = pushes.slice(0, LATENCY_EVENTS).map((at, index) => at - sentAt[index]);
     const answer = answeredAt.map((at, index) => at - sentAt[index]);
     const errors =
-      outcomes.filter((outcome) => outcome !== 'processed').length +
+      outcomes.filter((outcome) => outcome !== QUEUED).length +
       subscriber.errors.length +
       Math.abs(pushes.length - LATENCY_EVENTS);
     const rate = paced
@@ -445,7 +453,7 @@ async function measureSteady(a: Child, b: Child, subscriptions: Stripe.Subscript
         if (pushes[index] !== undefined) afterPost.push(pushes[index] - sent);
     }
     const errors =
-      outcomes.filter((outcome) => outcome !== 'processed').length +
+      outcomes.filter((outcome) => outcome !== QUEUED).length +
       subscribers.reduce((sum, subscriber) => sum + subscriber.errors.length, 0) +
       missing;
     const rate = `${achieved.toFixed(0)}/s (open loop)`;
@@ -465,15 +473,81 @@ async function measureSteady(a: Child, b: Child, subscriptions: Stripe.Subscript
   }
 }
 
+/** What the inbox says of `ids` once processed: when the last committed, and how many were processed how often. */
+interface ProcessedSummary {
+  processed: number;
+  rows: number;
+  attempts: number;
+  /** Unix ms of the first arrival and of the last commit among them. */
+  firstReceivedMs: number;
+  lastProcessedMs: number;
+}
+
+async function processedSummary(databaseUrl: string, ids: string[]): Promise<ProcessedSummary> {
+  const db = new PgClient({ connectionString: databaseUrl });
+  await db.connect();
+  try {
+    const { rows } = await db.query<{
+      processed: number;
+      rows: number;
+      attempts: number;
+      first: number;
+      last: number | null;
+    }>(
+      `select count(*) filter (where status = 'processed')::int as processed, count(*)::int as rows,
+              coalesce(sum(attempts), 0)::int as attempts,
+              extract(epoch from min(received_at)) * 1000 as first,
+              extract(epoch from max(processed_at)) * 1000 as last
+         from webhook_event where stripe_event_id = any($1)`,
+      [ids],
+    );
+    const row = rows[0];
+    return {
+      processed: row.processed,
+      rows: row.rows,
+      attempts: row.attempts,
+      firstReceivedMs: Number(row.first),
+      lastProcessedMs: Number(row.last ?? Number.NaN),
+    };
+  } finally {
+    await db.end();
+  }
+}
+
+/** Waits until every one of `ids` is processed (or fails after `timeoutMs`), and answers the summary. */
+async function waitProcessed(
+  databaseUrl: string,
+  ids: string[],
+  timeoutMs: number,
+): Promise<ProcessedSummary> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const summary = await processedSummary(databaseUrl, ids);
+    if (summary.processed >= ids.length || Date.now() > deadline) return summary;
+    await new Promise((done) => setTimeout(done, 50));
+  }
+}
+
+/**
+ * Ingestion into C, an instance that only stores and answers (`WEBHOOK_WORKERS=0`), so its CPU per event is the
+ * answer's alone; A and B process behind the answers.
+ */
 async function measureIngestion(
-  a: Child,
+  c: Child,
   emulator: Child,
   subscriptions: Stripe.Subscription[],
-  stats: () => Promise<ChildStats>,
-): Promise<{ row: Row; cost: PhaseCost }> {
+  stats: { a: () => Promise<ChildStats>; b: () => Promise<ChildStats>; c: () => Promise<ChildStats> },
+  databaseUrl: string,
+): Promise<{ rows: Row[]; costs: PhaseCost[] }> {
   // Warm-up: links every customer, fills pools and caches; not measured.
-  await Promise.all(subscriptions.map((subscription) => deliver(a.url, signedEvent(subscription))));
-  const before = await stats();
+  const warmUp = subscriptions.map((subscription) => signedEvent(subscription));
+  await Promise.all(warmUp.map((signed) => deliver(c.url, signed)));
+  await waitProcessed(
+    databaseUrl,
+    warmUp.map((signed) => signed.id),
+    60_000,
+  );
+  const [beforeA, beforeB, beforeC] = [await stats.a(), await stats.b(), await stats.c()];
   const emulatorBefore = cpuMsOf(emulator.process.pid);
   const events = Array.from({ length: INGEST_EVENTS }, (_, index) =>
     signedEvent(subscriptions[index % subscriptions.length]),
@@ -481,31 +555,56 @@ async function measureIngestion(
   const latencies: number[] = [];
   let errors = 0;
   let next = 0;
+  const startedAtMs = Date.now();
   const start = performance.now();
   await Promise.all(
     Array.from({ length: INGEST_CONCURRENCY }, async () => {
       while (next < events.length) {
         const signed = events[next++];
         const sent = performance.now();
-        const outcome = await deliver(a.url, signed);
+        const outcome = await deliver(c.url, signed);
         latencies.push(performance.now() - sent);
-        if (outcome !== 'processed') errors++;
+        if (outcome !== QUEUED) errors++;
       }
     }),
   );
   const seconds = (performance.now() - start) / 1000;
   const perSecond = (events.length - errors) / seconds;
-  const after = await stats();
+  const answeredC = await stats.c();
+  const ids = events.map((signed) => signed.id);
+  const done = await waitProcessed(databaseUrl, ids, 300_000);
+  const [afterA, afterB] = [await stats.a(), await stats.b()];
   const emulatorCpuMs = cpuMsOf(emulator.process.pid) - emulatorBefore;
+  const processingSeconds = (done.lastProcessedMs - startedAtMs) / 1000;
+  // Exactly once: one row per event, each processed, with one attempt (a second processing would count two).
+  const processingErrors =
+    ids.length - done.processed + Math.abs(done.rows - ids.length) + Math.abs(done.attempts - ids.length);
+  const over = `${subscriptions.length} accounts`;
   return {
-    row: row(
-      `ingestion on A: distinct signed events over ${subscriptions.length} accounts, ${INGEST_CONCURRENCY} senders`,
-      latencies,
-      `${perSecond.toFixed(0)} events/s`,
-      errors,
-      '≥ 500/s, p99 ≤ 50 ms (issue 8)',
-    ),
-    cost: { ...phaseCost('ingestion (A)', events.length, before, after), emulatorCpuMs },
+    rows: [
+      row(
+        `ingestion on C: distinct signed events over ${over}, ${INGEST_CONCURRENCY} senders, answered once stored`,
+        latencies,
+        `${perSecond.toFixed(0)} events/s`,
+        errors,
+        '≥ 1,000/s, p99 ≤ 50 ms (issue 14)',
+      ),
+      {
+        ...row(
+          `processing by A and B: first POST → last commit, ${done.processed} processed, ${done.attempts} attempts`,
+          [],
+          `${(done.processed / processingSeconds).toFixed(0)} events/s`,
+          processingErrors,
+          '≥ 500/s, exactly once (issue 14)',
+        ),
+        count: done.processed,
+      },
+    ],
+    costs: [
+      phaseCost('ingestion (C: store and answer)', events.length, beforeC, answeredC),
+      { ...phaseCost('processing (A)', events.length, beforeA, afterA), emulatorCpuMs },
+      phaseCost('processing (B)', events.length, beforeB, afterB),
+    ],
   };
 }
 
@@ -558,8 +657,12 @@ async function main(): Promise<void> {
     children.push(a);
     const b = await startChild(target, [], env, /READY (\S+)/, serviceNodeArgs);
     children.push(b);
+    // C only stores and answers (WEBHOOK_WORKERS=0): the ingestion phase's target, its CPU the answer's alone.
+    const c = await startChild(target, [], { ...env, WEBHOOK_WORKERS: '0' }, /READY (\S+)/, serviceNodeArgs);
+    children.push(c);
     const statsOfA = statsOf(a);
     const statsOfB = statsOf(b);
+    const statsOfC = statsOf(c);
 
     const [price] = (await stripe.prices.list({ lookup_keys: ['price_starter_monthly'] })).data;
     const liveAccount = 'acct_bench_live';
@@ -582,13 +685,20 @@ async function main(): Promise<void> {
     costs.push(phaseCost('steady 100/s (A: webhooks)', STEADY_EVENTS, beforeA, afterA));
     costs.push(phaseCost('steady 100/s (B: pushes)', STEADY_EVENTS, beforeB, afterB));
     progress('ingestion');
-    const ingestion = await measureIngestion(a, emulator, many, statsOfA);
-    rows.push(ingestion.row);
-    costs.push(ingestion.cost);
+    const ingestion = await measureIngestion(
+      c,
+      emulator,
+      many,
+      { a: statsOfA, b: statsOfB, c: statsOfC },
+      database.url,
+    );
+    rows.push(...ingestion.rows);
+    costs.push(...ingestion.costs);
     for (const [name, child] of [
       ['emulator', emulator],
       ['instance A', a],
       ['instance B', b],
+      ['instance C', c],
     ] as const)
       peaks.push({ name, mib: peakRssMiB(child.process.pid) });
     peaks.push({ name: 'bench (load generator)', mib: peakRssMiB(undefined) });

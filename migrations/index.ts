@@ -6,6 +6,7 @@ import { Migration20261205032806_webhook_retry_policy } from './Migration2026120
 import { Migration20261205032812_overage_retries } from './Migration20261205032812_overage_retries';
 import { Migration20261205034840_usage_integrity } from './Migration20261205034840_usage_integrity';
 import { Migration20261214000000_usage_group_commit } from './Migration20261214000000_usage_group_commit';
+import { Migration20261214120000_webhook_queue } from './Migration20261214120000_webhook_queue';
 import { Migration20261127081113_usage_metering } from './Migration20261127081113_usage_metering';
 import { Migration20261127060938 } from './Migration20261127060938';
 import { Migration20261127055731 } from './Migration20261127055731';
@@ -41,4 +42,5 @@ export const MIGRATIONS: MigrationObject[] = [
     class: Migration20261210090100_webhook_payload_retention,
   },
   { name: 'Migration20261214000000_usage_group_commit', class: Migration20261214000000_usage_group_commit },
+  { name: 'Migration20261214120000_webhook_queue', class: Migration20261214120000_webhook_queue },
 ];

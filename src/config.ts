@@ -84,6 +84,9 @@ const environmentSchema = z
       .regex(/^clock_\w+$/, { message: 'must be a Stripe test clock id (clock_…)' })
       .optional(),
     RECONCILE_INTERVAL_MS: z.coerce.number().int().min(0).default(300_000),
+    WEBHOOK_WORKERS: z.coerce.number().int().min(0).max(64).default(16),
+    WEBHOOK_POLL_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
+    WEBHOOK_LEASE_MS: z.coerce.number().int().min(5000).max(3_600_000).default(120_000),
     USAGE_REPORT_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
     DATA_MAINTENANCE_INTERVAL_MS: z.coerce.number().int().min(0).default(3_600_000),
     // A usage period is at most 31 days (yearly plans are cut into months): every record of an open one is kept.
@@ -249,6 +252,13 @@ export interface Config {
      */
     clock: { source: 'wall' | 'emulator' | 'test_clock'; testClockId: string | null };
     reconcileIntervalMs: number;
+    /**
+     * The webhook queue behind the endpoint (ADR 0020): events processed at once per instance (`WEBHOOK_WORKERS`),
+     * how often it looks for events it was not told about (`WEBHOOK_POLL_INTERVAL_MS`: other instances' rows, a
+     * crashed instance's), and how long a claimed event is its worker's before another may take it over
+     * (`WEBHOOK_LEASE_MS`).
+     */
+    webhookQueue: { workers: number; pollIntervalMs: number; leaseMs: number };
     /** How often overage is reported to Stripe's meters (`USAGE_REPORT_INTERVAL_SECONDS`), in milliseconds. */
     usageReportIntervalMs: number;
     /** Who is mailed about what needs a person, such as disputes (`BILLING_ADMIN_EMAILS`); empty: nobody. */
@@ -415,6 +425,11 @@ function billingSettings(env: Environment): Config['billing'] {
     gracePeriodDays: env.BILLING_GRACE_PERIOD_DAYS,
     clock: { source: env.BILLING_CLOCK, testClockId: env.STRIPE_TEST_CLOCK ?? null },
     reconcileIntervalMs: env.RECONCILE_INTERVAL_MS,
+    webhookQueue: {
+      workers: env.WEBHOOK_WORKERS,
+      pollIntervalMs: env.WEBHOOK_POLL_INTERVAL_MS,
+      leaseMs: env.WEBHOOK_LEASE_MS,
+    },
     usageReportIntervalMs: env.USAGE_REPORT_INTERVAL_SECONDS * 1000,
     adminEmails: commaList(env.BILLING_ADMIN_EMAILS ?? ''),
   };

@@ -5,9 +5,9 @@ import { reprovisionAfterCatalogChange } from '../services/subscriptions/catalog
 import { createMailTransport, MailWorker } from '../services/notifications';
 import type { MailTransport } from '../services/notifications/mail-transport';
 import type { DataMaintenance } from '../webhooks/reconciler/data-maintenance';
-import type { Reconciler } from '../webhooks/reconciler/reconciler';
 import type { OverageReporter } from '../services/usage/overage-reporter';
 import type { CoreServices } from './core-services';
+import type { WebhookPipeline } from './webhook-pipeline';
 
 /** What every instance runs beside serving requests; each takes its work under a lock, so any number can run. */
 export class BackgroundWork {
@@ -19,7 +19,7 @@ export class BackgroundWork {
     config: Config,
     private readonly orm: Orm,
     private readonly core: CoreServices,
-    private readonly reconciler: Reconciler | null,
+    private readonly webhooks: WebhookPipeline | null,
     private readonly overageReporter: OverageReporter | null,
     private readonly maintenance: DataMaintenance,
     private readonly logger: Logger,
@@ -40,7 +40,8 @@ export class BackgroundWork {
   }
 
   start(): void {
-    this.reconciler?.start();
+    this.webhooks?.queue.start();
+    this.webhooks?.reconciler.start();
     // In the background: serving does not wait for it (a changed catalog reaches accounts within seconds).
     const { catalog, provisioner, events, clock } = this.core;
     this.catalogProvisioning = reprovisionAfterCatalogChange(
@@ -58,9 +59,13 @@ export class BackgroundWork {
     this.mailWorker.start();
   }
 
-  /** Stops taking new work; what is in flight finishes. */
+  /**
+   * Stops taking new work; what is in flight finishes. Stored webhook events not claimed yet wait in the inbox
+   * for another instance's poll, or this one's restart.
+   */
   async stopTakingWork(): Promise<void> {
-    await this.reconciler?.stop();
+    await this.webhooks?.queue.stop();
+    await this.webhooks?.reconciler.stop();
     await this.overageReporter?.stop();
     await this.maintenance.stop();
     await this.catalogProvisioning;

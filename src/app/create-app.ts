@@ -10,6 +10,7 @@ import type { BillingMetrics } from '../observability/metrics';
 import type { BillingPubSub } from '../pubsub/pubsub';
 import { type Clock, isFollowing } from '../services/time/clock';
 import type { Reconciler } from '../webhooks/reconciler/reconciler';
+import type { WebhookQueue } from '../webhooks/pipeline/webhook-queue';
 import { readOverageReportBacklog } from '../observability/overage-report-backlog';
 import { STUCK_REPORT } from '../services/usage/overage-report';
 import { readInboxBacklog } from '../observability/inbox-backlog';
@@ -39,6 +40,8 @@ export interface App {
   services: CoreServices & { stripe: StripeServices | null; usage: UsageServices };
   /** Catches up with Stripe's events and sweeps grace periods (null without Stripe). */
   reconciler: Reconciler | null;
+  /** Processes stored webhook events behind the endpoint's answer (null without Stripe); `drain()` for tests. */
+  webhookQueue: WebhookQueue | null;
   /** Reports overage to Stripe's Billing Meters (null without Stripe); `flush()` reports what is due now. */
   overageReporter: OverageReporter | null;
   /** Keeps usage records, webhook events and sent mails within their retention (ADR 0021). */
@@ -85,20 +88,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       contextFor: contextFactory(orm, core, usage),
       readinessChecks: infrastructure.readinessChecks,
       metrics,
-      webhooks: pipeline ? { secrets: config.stripe.webhookSecrets, processor: pipeline.processor } : null,
+      webhooks: pipeline ? { secrets: config.stripe.webhookSecrets, queue: pipeline.queue } : null,
     });
     watchBacklogs(infrastructure, logger);
     const overageReporter = stripe?.overageReporter ?? null;
     const maintenance = buildDataMaintenance(config, orm, core.clock, metrics.maintenance, logger);
-    const background = new BackgroundWork(
-      config,
-      orm,
-      core,
-      pipeline?.reconciler ?? null,
-      overageReporter,
-      maintenance,
-      logger,
-    );
+    const background = new BackgroundWork(config, orm, core, pipeline, overageReporter, maintenance, logger);
     const services = { ...core, stripe, usage };
     return {
       http,
@@ -108,6 +103,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       clock: core.clock,
       services,
       reconciler: pipeline?.reconciler ?? null,
+      webhookQueue: pipeline?.queue ?? null,
       overageReporter,
       maintenance,
       catalogProvisioned: () => background.catalogProvisioned,

@@ -21,12 +21,19 @@ import { StripeEventPages } from '../webhooks/reconciler/stripe-event-pages';
 import { InboxReads } from '../webhooks/inbox/inbox-reads';
 import { WebhookInbox } from '../webhooks/inbox/webhook-inbox';
 import { WebhookProcessor } from '../webhooks/pipeline/webhook-processor';
+import { WebhookQueue } from '../webhooks/pipeline/webhook-queue';
+import { InboxClaims } from '../webhooks/inbox/inbox-claims';
 import type { CoreServices } from './core-services';
 import type { StripeServices } from './stripe-services';
 
-/** What turns Stripe's events into our state: the webhook endpoint's processor, and the reconciler behind it. */
+/**
+ * What turns Stripe's events into our state: the webhook endpoint's queue and the processor its workers (and the
+ * reconciler) process events with, and the reconciler behind them.
+ */
 export interface WebhookPipeline {
   processor: WebhookProcessor;
+  /** Stores each delivery and processes it behind the answer (ADR 0020). */
+  queue: WebhookQueue;
   /** Catches up with Stripe's events, retries the inbox, sweeps grace periods, resyncs an account. */
   reconciler: Reconciler;
 }
@@ -46,6 +53,14 @@ export function buildWebhookPipeline(
   logger: Logger,
 ): WebhookPipeline {
   const processor = createWebhookProcessor(orm, core, stripe, metrics, logger);
+  const queue = new WebhookQueue(
+    new WebhookInbox(orm, logger),
+    new InboxClaims(orm),
+    processor,
+    config.billing.webhookQueue,
+    logger,
+    metrics?.webhooks ?? null,
+  );
   const reconciler = createReconciler(
     orm,
     processor,
@@ -53,7 +68,7 @@ export function buildWebhookPipeline(
     reconcilerSettings(config),
     logger,
   );
-  return { processor, reconciler };
+  return { processor, queue, reconciler };
 }
 
 export function webhookAdmin(orm: Orm, pipeline: WebhookPipeline | null): WebhookAdmin {

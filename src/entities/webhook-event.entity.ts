@@ -20,13 +20,29 @@ export type WebhookEventStatus = (typeof WEBHOOK_EVENT_STATUSES)[number];
 @Index({ properties: ['status', 'receivedAt'] })
 @Index({ properties: ['objectId'] })
 @Index({ properties: ['nextAttemptAt'] })
+// The queue's line (ADR 0020): partial, only the rows not done yet (migrations/…_webhook_queue.ts has the SQL).
+@Index({
+  name: 'webhook_event_line_index',
+  expression: `create index "webhook_event_line_index" on "webhook_event" ("received_at", "id") where "status" in ('received', 'processing', 'failed')`,
+})
+@Index({
+  name: 'webhook_event_key_line_index',
+  expression: `create index "webhook_event_key_line_index" on "webhook_event" ("ordering_key", "received_at", "id") where "status" in ('received', 'processing', 'failed')`,
+})
 @Index({
   name: 'webhook_event_payload_kept_index',
   expression:
     'create index "webhook_event_payload_kept_index" on "webhook_event" ("received_at") where "payload" is not null',
 })
 export class WebhookEvent extends BaseEntity<
-  'attempts' | 'lastError' | 'processedAt' | 'receivedAt' | 'objectId' | 'source' | 'nextAttemptAt'
+  | 'attempts'
+  | 'lastError'
+  | 'processedAt'
+  | 'receivedAt'
+  | 'objectId'
+  | 'orderingKey'
+  | 'source'
+  | 'nextAttemptAt'
 > {
   @Unique()
   @Property({ type: 'string', length: 255 })
@@ -45,6 +61,13 @@ export class WebhookEvent extends BaseEntity<
   /** The id of the object the event is about (`data.object.id`), to find an object's history. */
   @Property({ type: 'string', length: 255, nullable: true })
   objectId: string | null = null;
+
+  /**
+   * Events with the same key are processed one at a time, in the order they arrived (ADR 0020): the Stripe
+   * customer the object belongs to, else the object's own id (`src/webhooks/inbox/ordering-key.ts`).
+   */
+  @Property({ type: 'string', length: 255, nullable: true })
+  orderingKey: string | null = null;
 
   /** How the event reached us: a webhook delivery, or the reconciler listing Stripe's events. */
   @Property({ type: 'string', length: 16 })
@@ -69,7 +92,9 @@ export class WebhookEvent extends BaseEntity<
   processedAt: Date | null = null;
 
   /**
-   * When the reconciler may try this event again: set when it is stored (a row still unprocessed then was left
+   * While `processing`, when the worker's lease on the row ends (a row still processing then was left by an
+   * instance that died: any instance's queue takes it over, ADR 0020). Otherwise when the reconciler may try
+   * this event again: set when it is stored (a row still unprocessed then was left
    * behind by a crash) and after each failed attempt (back-off by attempt count); null once nothing is to be
    * retried (processed, ignored or dead). The retry batch takes the rows due longest ago first.
    */

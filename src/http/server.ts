@@ -9,7 +9,7 @@ import { lazyChildLogger } from '../observability/lazy-request-logger';
 import type { BillingMetrics } from '../observability/metrics';
 import { registerMetricsRoute } from '../observability/metrics.routes';
 import { registerWebhookRoutes } from '../webhooks/pipeline/webhook.routes';
-import type { WebhookProcessor } from '../webhooks/pipeline/webhook-processor';
+import type { WebhookQueue } from '../webhooks/pipeline/webhook-queue';
 import { registerAccessLog } from './access-log';
 import { registerBillingPageRoutes } from './billing-page.routes';
 import { type ContextFactory, serveGraphQLOverHttp } from './graphql-http';
@@ -27,8 +27,8 @@ export interface HttpServerParts {
   metrics: BillingMetrics;
   /** The access log's logger (one line per request), or null when `ACCESS_LOG=off`. */
   accessLogger: PinoLogger | null;
-  /** The Stripe webhook endpoint's processor, when Stripe is configured. */
-  webhooks: { secrets: readonly string[]; processor: WebhookProcessor } | null;
+  /** The Stripe webhook endpoint's queue (stores, then processes behind the answer), when Stripe is configured. */
+  webhooks: { secrets: readonly string[]; queue: WebhookQueue } | null;
 }
 
 export interface HttpServer {
@@ -70,7 +70,7 @@ export async function createHttpServer(parts: HttpServerParts): Promise<HttpServ
     registerWebhookRoutes(
       app,
       () => webhooks.secrets,
-      () => webhooks.processor,
+      () => webhooks.queue,
       parts.logger,
     );
   return {

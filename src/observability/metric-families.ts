@@ -31,9 +31,15 @@ export function webhookMetrics(registers: Registry[]): WebhookMetrics {
   });
   const seconds = new Histogram({
     name: 'billing_webhook_processing_duration_seconds',
-    help: 'Time to process one Stripe event (storing, refetching from Stripe, the transaction), by event type',
+    help: 'Time to process one Stripe event (refetching from Stripe, the transaction, publishing; the reconciler also stores it), by event type',
     labelNames: ['type'] as const,
     buckets: LATENCY_BUCKETS_SECONDS,
+    registers,
+  });
+  const deliveries = new Counter({
+    name: 'billing_webhook_deliveries_total',
+    help: 'Verified deliveries at the webhook endpoint, by outcome: queued (stored, processed behind the answer), duplicate (already stored: nothing changed), failed (not stored, answered 500)',
+    labelNames: ['outcome'] as const,
     registers,
   });
   return {
@@ -41,6 +47,7 @@ export function webhookMetrics(registers: Registry[]): WebhookMetrics {
       events.inc({ type, outcome, source });
       seconds.observe({ type }, duration);
     },
+    delivered: (outcome) => deliveries.inc({ outcome }),
   };
 }
 

@@ -78,7 +78,12 @@ export type UsageGroupKind = 'record' | 'reserve' | 'commit' | 'release';
 export interface WebhookMetrics {
   /** One event went through the processor; `type` must already be bounded (handled types, else `other`). */
   handled(type: string, outcome: WebhookOutcome, source: WebhookSource, seconds: number): void;
+  /** One verified delivery at the endpoint: stored for the queue, a duplicate, or not stored (answered 500). */
+  delivered(outcome: DeliveryOutcome): void;
 }
+
+/** What the endpoint did with a verified delivery (ADR 0020). */
+export type DeliveryOutcome = 'queued' | 'duplicate' | 'failed';
 
 /** Counts duplicates as they are first recorded (`billing_duplicate_subscriptions_total`). */
 export interface DuplicateSubscriptionMetrics {

@@ -92,6 +92,8 @@ describe('SIGKILL in the middle of a burst of webhooks', () => {
       ...emulator.env,
       STRIPE_WEBHOOK_SECRET: endpoint.secret as string,
       RECONCILE_INTERVAL_MS: '0',
+      WEBHOOK_LEASE_MS: '5000',
+      WEBHOOK_POLL_INTERVAL_MS: '200',
     };
   });
 
@@ -127,6 +129,14 @@ describe('SIGKILL in the middle of a burst of webhooks', () => {
     await burst;
     await startChild();
     await flushWebhooks(emulator.url, 60_000);
+    // The restarted process's queue processes what was stored; an event the killed one had claimed waits for its
+    // lease to end (5 s here), then is taken over (ADR 0020).
+    await waitUntil(
+      async () =>
+        (await inbox(database.url)).every((row) => row.status !== 'received' && row.status !== 'processing'),
+      'every stored event is processed',
+      45_000,
+    );
 
     const emitted: Stripe.Event[] = await eventsSince(stripe, startedAt);
     const attempts = await deliveries(emulator.url);

@@ -1,5 +1,5 @@
 import type Stripe from 'stripe';
-import { type BillingStack, startBillingStack } from '../support/billing-stack';
+import { type BillingStack, settleWebhooks, startBillingStack } from '../support/billing-stack';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { waitUntil } from '../support/wait';
 import {
@@ -8,7 +8,6 @@ import {
   differencesFromStripe,
   aSecondOfOurOwn,
   eventsSince,
-  flushWebhooks,
   inbox,
   inboxProblems,
   setWebhookMode,
@@ -48,7 +47,7 @@ describe('PostgreSQL unreachable during a burst of webhooks', () => {
     proxied.hostname = '127.0.0.1';
     proxied.port = String(proxy.port);
     stack = await startBillingStack(
-      { RECONCILE_INTERVAL_MS: '0' },
+      { RECONCILE_INTERVAL_MS: '0', WEBHOOK_LEASE_MS: '5000' },
       { webhooks: true, database: { ...database, url: proxied.toString() } },
     );
   });
@@ -90,7 +89,7 @@ describe('PostgreSQL unreachable during a burst of webhooks', () => {
       checks: { database: 'down' },
       failing: ['database'],
     });
-    // Deliveries during the outage are answered 500, so Stripe keeps them for a retry.
+    // Deliveries during the outage are answered 500 (they cannot be stored), so Stripe keeps them for a retry.
     await waitUntil(
       async () => (await deliveries(emulatorUrl)).some((attempt) => attempt.response_code === 500),
       'a delivery is answered 500 during the outage',
@@ -102,7 +101,19 @@ describe('PostgreSQL unreachable during a burst of webhooks', () => {
     // The pool reconnects by itself: ready again without a restart of the service.
     await waitUntil(async () => (await readiness()).status === 200, 'ready again', 10_000);
     await burst;
-    await flushWebhooks(emulatorUrl, 60_000);
+    // Deliveries, then the queue. An event a worker held when the database went away stays `processing` until
+    // its lease ends (5 s here): then any worker takes it over.
+    await waitUntil(
+      async () => {
+        await settleWebhooks(emulatorUrl, [stack], 60_000);
+        const pending = (await inbox(database.url)).filter(
+          (row) => row.status === 'received' || row.status === 'processing',
+        );
+        return pending.length === 0;
+      },
+      'every stored event is processed',
+      45_000,
+    );
 
     const emitted: Stripe.Event[] = await eventsSince(stripe, startedAt);
     const attempts = await deliveries(emulatorUrl);

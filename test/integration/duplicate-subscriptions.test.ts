@@ -8,7 +8,7 @@ import {
   Subscription,
 } from '../../src/entities';
 import { type BillingStack, startBillingStack } from '../support/billing-stack';
-import { emulatorPost, fakeEvent, postWebhook, setWebhookMode, signEvent } from '../support/webhook-harness';
+import { emulatorPost, fakeEvent, setWebhookMode } from '../support/webhook-harness';
 
 /**
  * One paid subscription per account, always: a second live subscription that still arrives (two tabs each
@@ -48,8 +48,10 @@ describe('duplicate subscriptions', () => {
     return Number(line?.split(' ').at(-1) ?? Number.NaN);
   }
 
+  /** Delivers a signed event and waits until it is processed; the HTTP status and the event's inbox status. */
   async function deliver(type: string, object: object): Promise<{ status: number; outcome: string | null }> {
-    return postWebhook(stack.url, signEvent(fakeEvent(type, object), stack.webhookSecret as string));
+    const { status, settled } = await stack.deliverWebhook(fakeEvent(type, object));
+    return { status, outcome: settled };
   }
 
   it('cancels a trialing duplicate without a refund, keeps the first, mails once and counts once', async () => {

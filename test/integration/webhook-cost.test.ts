@@ -62,7 +62,7 @@ describe('webhook cost per event', () => {
     return Object.fromEntries(rows.map((row) => [row.featureKey, row.enabled]));
   }
 
-  it('a re-delivered subscription event costs 7 statements and no provisioning; a plan change still provisions', async () => {
+  it('a re-delivered subscription event costs 1 statement to answer and 7 to process, no provisioning; a plan change still provisions', async () => {
     const accountId = 'acct_webhook_cost';
     const customer = await stack.stripe.customers.create({
       email: 'cost@example.com',
@@ -79,13 +79,25 @@ describe('webhook cost per event', () => {
     await stack.flushWebhooks();
     expect((await features(accountId)).team_collaboration).toBe(false);
 
+    // This instance's workers stop, so each statement below is the delivery's or the drain's, in order.
+    await stack.app.webhookQueue?.stop();
     statements.length = 0;
     counting = true;
-    expect(await deliver(subscription)).toEqual({ received: true, outcome: 'processed' });
+    expect(await deliver(subscription)).toEqual({ received: true, outcome: 'queued' });
+    // The answer costs one statement: the inbox insert (ADR 0020).
+    expect(statements).toHaveLength(1);
+    expect(statements[0]).toMatch(
+      /^insert into webhook_event\s.* on conflict \(stripe_event_id\) do update/s,
+    );
+    statements.length = 0;
+    await stack.drainWebhooks();
     counting = false;
-    // Inbox insert-and-read; begin; lock-and-mark; the customer; the subscription, locked; its read time; commit.
-    expect(statements).toHaveLength(7);
+    // Processing: the claim (lock and claim, one round trip); begin; lock-and-mark; the customer; the
+    // subscription, locked; its read time; commit; then the drain's claim that finds nothing more.
+    expect(statements).toHaveLength(8);
+    expect(statements[0]).toMatch(/^select pg_advisory_xact_lock.*;\s*update webhook_event claimed/s);
     expect(statements.filter((sql) => /entitlement/.test(sql))).toEqual([]);
+    stack.app.webhookQueue?.start();
 
     // Upgraded in Stripe directly: only the webhook can provision it, and it must.
     const item = subscription.items.data[0];
@@ -100,13 +112,17 @@ describe('webhook cost per event', () => {
   it('a failed delivery marks the event failed and counts the attempt in one statement', async () => {
     // A subscription Stripe does not have: the handler's re-read fails, before any transaction.
     const missing = { id: 'sub_cost_missing', object: 'subscription' } as Stripe.Subscription;
+    await stack.flushWebhooks();
+    await stack.app.webhookQueue?.stop();
+    expect(await deliver(missing)).toEqual({ received: true, outcome: 'queued' });
     statements.length = 0;
     counting = true;
-    expect(await deliver(missing)).toEqual({ received: false, error: 'processing failed; retry later' });
+    await stack.drainWebhooks();
     counting = false;
-    // Inbox insert-and-read; then `failed` and the attempt together, never over `processed`: with two
-    // statements, a failure between them left a failed event with an attempt uncounted.
-    expect(statements).toHaveLength(2);
+    stack.app.webhookQueue?.start();
+    // The claim; then `failed` and the attempt together, never over `processed` (with two statements, a failure
+    // between them left a failed event with an attempt uncounted); then the drain's claim that finds nothing.
+    expect(statements).toHaveLength(3);
     expect(statements[1]).toMatch(
       /^\s*update webhook_event\s+set status = 'failed', attempts = attempts \+ 1, .*where stripe_event_id = '\w+' and status <> 'processed'/s,
     );

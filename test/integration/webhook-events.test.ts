@@ -2,7 +2,7 @@ import type Stripe from 'stripe';
 import { Dispute, Entitlement, Invoice, Notification, Subscription, WebhookEvent } from '../../src/entities';
 import { type BillingStack, startBillingStack } from '../support/billing-stack';
 import { connectSocket, subscribe } from '../support/ws-client';
-import { fakeEvent, postWebhook, setWebhookMode, signEvent } from '../support/webhook-harness';
+import { fakeEvent, setWebhookMode } from '../support/webhook-harness';
 
 const ADMINS = ['ops@coditect.ai', 'cfo@coditect.ai'];
 
@@ -39,8 +39,10 @@ describe('invoice, refund and dispute events', () => {
     });
   }
 
+  /** Delivers a signed event and waits until it is processed; the HTTP status and the event's inbox status. */
   async function deliver(type: string, object: object): Promise<{ status: number; outcome: string | null }> {
-    return postWebhook(stack.url, signEvent(fakeEvent(type, object), stack.webhookSecret as string));
+    const { status, settled } = await stack.deliverWebhook(fakeEvent(type, object));
+    return { status, outcome: settled };
   }
 
   it('invoice.payment_action_required: stores the invoice and its subscription, and mails the link to confirm, once', async () => {

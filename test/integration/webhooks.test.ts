@@ -38,6 +38,17 @@ describe('POST /webhooks/stripe', () => {
     });
   }
 
+  /**
+   * Delivers, then waits until the service processed what the delivery queued (ADR 0020: the answer comes once
+   * the event is stored, processing follows); the HTTP status and the endpoint's answer.
+   */
+  async function deliverAndProcess(signed: { body: string; signature: string }) {
+    const response = await deliver(signed.body, signed.signature);
+    const answer = (await response.json()) as { received: boolean; outcome?: string };
+    await stack.drainWebhooks();
+    return { status: response.status, answer };
+  }
+
   async function storedEvents(filter: object = {}) {
     return stack.app.orm.em.fork().find(WebhookEvent, filter);
   }
@@ -80,9 +91,10 @@ describe('POST /webhooks/stripe', () => {
         fakeEvent('radar.early_fraud_warning.created', { id: 'issfr_1' }, 'evt_unknown_1'),
         secret,
       );
-      const response = await deliver(body, signature);
-      expect(response.status).toBe(200);
-      expect(await response.json()).toEqual({ received: true, outcome: 'ignored' });
+      expect(await deliverAndProcess({ body, signature })).toEqual({
+        status: 200,
+        answer: { received: true, outcome: 'queued' },
+      });
       const [stored] = await storedEvents({ stripeEventId: 'evt_unknown_1' });
       expect(stored).toMatchObject({
         type: 'radar.early_fraud_warning.created',
@@ -99,21 +111,16 @@ describe('POST /webhooks/stripe', () => {
       // Stripe's own customer.created delivery links the account first; then our hand-made event follows.
       await stack.flushWebhooks();
       const event = fakeEvent('customer.updated', customer, 'evt_dup_1');
-      const first = signEvent(event, secret);
-      expect(await (await deliver(first.body, first.signature)).json()).toEqual({
-        received: true,
-        outcome: 'processed',
-      });
-      const again = signEvent(event, secret);
-      expect(await (await deliver(again.body, again.signature)).json()).toEqual({
-        received: true,
-        outcome: 'duplicate',
-      });
+      const first = await deliverAndProcess(signEvent(event, secret));
+      expect(first.answer).toEqual({ received: true, outcome: 'queued' });
+      expect((await storedEvents({ stripeEventId: 'evt_dup_1' }))[0]).toMatchObject({ status: 'processed' });
+      const again = await deliverAndProcess(signEvent(event, secret));
+      expect(again).toEqual({ status: 200, answer: { received: true, outcome: 'duplicate' } });
       const [stored] = await storedEvents({ stripeEventId: 'evt_dup_1' });
       expect(stored).toMatchObject({ status: 'processed', attempts: 1 });
     });
 
-    it('answers 500 for a customer not linked yet, keeps the event as failed, and processes it on a retry', async () => {
+    it('keeps an event about a customer not linked yet as failed, and processes it once an event links the customer', async () => {
       const customer = await stack.stripe.customers.create({ email: 'early@x.io' });
       const subscription = await stack.stripe.subscriptions.create({
         customer: customer.id,
@@ -123,25 +130,22 @@ describe('POST /webhooks/stripe', () => {
         trial_period_days: 14,
       });
       const event = fakeEvent('customer.subscription.created', subscription, 'evt_early_1');
-      const early = signEvent(event, secret);
-      expect((await deliver(early.body, early.signature)).status).toBe(500);
+      expect((await deliverAndProcess(signEvent(event, secret))).status).toBe(200);
       const [failed] = await storedEvents({ stripeEventId: 'evt_early_1' });
       expect(failed).toMatchObject({ status: 'failed', attempts: 1 });
       expect(failed.lastError).toMatch(/not linked to an account yet/);
 
-      // checkout.session.completed (or any event naming the account) links the customer...
+      // checkout.session.completed (or any event naming the account) links the customer; its commit brings the
+      // failed events of the same customer forward, and the queue processes the first one again at once.
       await stack.stripe.customers.update(customer.id, { metadata: { account_id: 'acct_early' } });
       const link = signEvent(
         fakeEvent('customer.updated', { ...customer, metadata: { account_id: 'acct_early' } }),
         secret,
       );
-      expect((await deliver(link.body, link.signature)).status).toBe(200);
-      // ...and Stripe's retry of the first event now succeeds.
-      const retry = signEvent(event, secret);
-      expect(await (await deliver(retry.body, retry.signature)).json()).toEqual({
-        received: true,
-        outcome: 'processed',
-      });
+      expect((await deliverAndProcess(link)).status).toBe(200);
+      // A redelivery now changes nothing.
+      const retry = await deliverAndProcess(signEvent(event, secret));
+      expect(retry.answer).toEqual({ received: true, outcome: 'duplicate' });
       const [processed] = await storedEvents({ stripeEventId: 'evt_early_1' });
       expect(processed).toMatchObject({ status: 'processed', attempts: 2, lastError: null });
       const row = await stack.app.orm.em
@@ -159,8 +163,10 @@ describe('POST /webhooks/stripe', () => {
         trial_period_days: 7,
       });
       const event = fakeEvent('customer.subscription.created', subscription, 'evt_stranger_1');
-      const first = signEvent(event, secret);
-      expect((await deliver(first.body, first.signature)).status).toBe(500);
+      await deliverAndProcess(signEvent(event, secret));
+      expect((await storedEvents({ stripeEventId: 'evt_stranger_1' }))[0]).toMatchObject({
+        status: 'failed',
+      });
       await stack.app.orm.em
         .fork()
         .nativeUpdate(
@@ -168,16 +174,17 @@ describe('POST /webhooks/stripe', () => {
           { stripeEventId: 'evt_stranger_1' },
           { receivedAt: new Date(Date.now() - 2 * 3600_000) },
         );
-      const later = signEvent(event, secret);
-      const response = await deliver(later.body, later.signature);
-      expect(response.status).toBe(200);
-      expect(await response.json()).toEqual({ received: true, outcome: 'ignored' });
+      // A redelivery of a failed event (a resend from Stripe's Dashboard) makes it due at once.
+      expect(await deliverAndProcess(signEvent(event, secret))).toEqual({
+        status: 200,
+        answer: { received: true, outcome: 'queued' },
+      });
       const [stored] = await storedEvents({ stripeEventId: 'evt_stranger_1' });
       expect(stored.status).toBe('ignored');
       expect(stored.lastError).toMatch(/^given up: .*not linked/);
     });
 
-    it('never gives up over a concurrent delivery that processed the event meanwhile', async () => {
+    it('never gives up over a concurrent replay that processed the event meanwhile', async () => {
       const customer = await stack.stripe.customers.create({ email: 'late-link@x.io' });
       const price = (await stack.stripe.prices.list({ lookup_keys: ['price_starter_monthly'] })).data[0];
       const subscription = await stack.stripe.subscriptions.create({
@@ -187,8 +194,8 @@ describe('POST /webhooks/stripe', () => {
       });
       const id = 'evt_give_up_race_1';
       const event = fakeEvent('customer.subscription.created', subscription, id);
-      const first = signEvent(event, secret);
-      expect((await deliver(first.body, first.signature)).status).toBe(500);
+      await deliverAndProcess(signEvent(event, secret));
+      expect((await storedEvents({ stripeEventId: id }))[0]).toMatchObject({ status: 'failed' });
       const orm = stack.app.orm;
       await orm.em
         .fork()
@@ -198,7 +205,8 @@ describe('POST /webhooks/stripe', () => {
           { receivedAt: new Date(Date.now() - 2 * 3600_000) },
         );
 
-      // A late delivery fails (still unlinked, past the window) and is held just before it gives up...
+      // A worker's attempt on a redelivery fails (still unlinked, past the window) and is held just before it
+      // gives up...
       let reached: () => void = () => undefined;
       const atGiveUp = new Promise<void>((done) => {
         reached = done;
@@ -209,6 +217,7 @@ describe('POST /webhooks/stripe', () => {
       });
       const prototype = Object.getPrototypeOf(orm.em) as typeof orm.em;
       const nativeUpdate = prototype.nativeUpdate;
+      let held = false;
       const hold = jest.spyOn(prototype, 'nativeUpdate').mockImplementation(async function (
         this: typeof orm.em,
         ...args: Parameters<typeof nativeUpdate>
@@ -218,33 +227,32 @@ describe('POST /webhooks/stripe', () => {
           { stripeEventId?: unknown },
           { status?: unknown },
         ];
-        if (where?.stripeEventId === id && data?.status === 'ignored') {
+        if (where?.stripeEventId === id && data?.status === 'ignored' && !held) {
+          held = true;
           reached();
           await released;
         }
         return nativeUpdate.apply(this, args);
       });
       try {
-        const late = signEvent(event, secret);
-        const giving = deliver(late.body, late.signature);
+        const giving = deliverAndProcess(signEvent(event, secret));
         await atGiveUp;
-        // ...meanwhile the customer is linked and another delivery of the event processes it.
+        // ...meanwhile the customer is linked (its event waits in line behind the held one: an admin replays it)
+        // and an admin's replay processes the event.
         await stack.stripe.customers.update(customer.id, { metadata: { account_id: 'acct_late_link' } });
-        const link = signEvent(
-          fakeEvent('customer.updated', { ...customer, metadata: { account_id: 'acct_late_link' } }),
-          secret,
-        );
-        expect((await deliver(link.body, link.signature)).status).toBe(200);
-        const retry = signEvent(event, secret);
-        expect(await (await deliver(retry.body, retry.signature)).json()).toEqual({
-          received: true,
-          outcome: 'processed',
+        const linkEvent = fakeEvent('customer.updated', {
+          ...customer,
+          metadata: { account_id: 'acct_late_link' },
         });
+        const link = signEvent(linkEvent, secret);
+        expect((await deliver(link.body, link.signature)).status).toBe(200);
+        const reconciler = stack.app.reconciler;
+        if (!reconciler) throw new Error('the stack has no reconciler');
+        expect(await reconciler.replay(linkEvent.id)).toMatchObject({ status: 'processed' });
+        expect(await reconciler.replay(id)).toMatchObject({ status: 'processed' });
         release();
-        // The late delivery then finds it processed: a duplicate, not `ignored` over the processed row.
-        const answer = await giving;
-        expect(answer.status).toBe(200);
-        expect(await answer.json()).toEqual({ received: true, outcome: 'duplicate' });
+        // The held attempt then finds it processed: it does not put `ignored` over the processed row.
+        expect((await giving).status).toBe(200);
       } finally {
         release();
         hold.mockRestore();

@@ -337,6 +337,39 @@ export interface InboxRow {
   last_error: string | null;
 }
 
+/**
+ * Waits until the service (any process, over its database) has processed the event: its inbox row left
+ * `received` and `processing` (ADR 0020: the endpoint answers once the event is stored). Answers the row; fails
+ * after `timeoutMs`.
+ */
+export async function processedRow(
+  databaseUrl: string,
+  eventId: string,
+  timeoutMs = 15_000,
+): Promise<InboxRow> {
+  const db = new Client({ connectionString: databaseUrl });
+  await db.connect();
+  try {
+    let row: InboxRow | undefined;
+    await waitUntil(
+      async () => {
+        [row] = (
+          await db.query<InboxRow>(
+            'select stripe_event_id, type, status, attempts, last_error from webhook_event where stripe_event_id = $1',
+            [eventId],
+          )
+        ).rows;
+        return row !== undefined && row.status !== 'received' && row.status !== 'processing';
+      },
+      `webhook event ${eventId} is processed`,
+      timeoutMs,
+    );
+    return row as InboxRow;
+  } finally {
+    await db.end();
+  }
+}
+
 export async function inbox(databaseUrl: string): Promise<InboxRow[]> {
   const db = new Client({ connectionString: databaseUrl });
   await db.connect();

@@ -4,6 +4,7 @@ import type { Orm } from '../../database/database';
 import { WebhookEvent, type WebhookEventStatus } from '../../entities';
 import type { Logger } from '../../logging/logger';
 import { isDead, retryDelaySeconds, STUCK_AFTER_MS } from './inbox-retry-policy';
+import { orderingKeyOf } from './ordering-key';
 
 /** How an event reached us: a webhook delivery, or the reconciler listing Stripe's events. */
 export type EventSource = 'webhook' | 'reconciler';
@@ -17,7 +18,7 @@ export interface StoredEvent {
   attempts: number;
 }
 
-interface StoredEventRow {
+export interface StoredEventRow {
   status: WebhookEventStatus;
   source: EventSource;
   received_at: Date | string;
@@ -31,6 +32,41 @@ export const UNREADABLE_PAYLOAD = 'the stored payload is not a Stripe event';
 const MAX_ERROR_LENGTH = 2000;
 
 /**
+ * A new inbox row, `received`. Its arrival is the database's clock (`clock_timestamp()`, microseconds), the same
+ * for every instance: the order events of one key are processed in (ADR 0020). It is due for the reconciler
+ * `STUCK_AFTER_MS` after it arrives: processing ends long before that, unless every instance's queue is down.
+ */
+const INSERT_EVENT = `insert into webhook_event
+    (id, stripe_event_id, type, payload, object_id, ordering_key, source, status, attempts, stripe_created_at,
+     received_at, next_attempt_at, created_at, updated_at)
+  values (?, ?, ?, ?, ?, ?, ?, 'received', 0, ?, clock_timestamp(),
+          clock_timestamp() + ${STUCK_AFTER_MS} * interval '1 millisecond', clock_timestamp(), clock_timestamp())`;
+
+/** The payload is the bytes Stripe signed when we have them (no second serialisation of the parsed event). */
+function insertValues(event: Stripe.Event, source: EventSource, rawBody?: Buffer): unknown[] {
+  return [
+    crypto.randomUUID(),
+    event.id,
+    event.type,
+    rawBody ? rawBody.toString('utf8') : JSON.stringify(event),
+    (event.data.object as { id?: string }).id ?? null,
+    orderingKeyOf(event),
+    source,
+    new Date(event.created * 1000),
+  ];
+}
+
+/** A row as the inbox answers it to the processor. */
+export function storedEventOf(row: StoredEventRow): StoredEvent {
+  return {
+    status: row.status,
+    source: row.source,
+    receivedAt: new Date(row.received_at),
+    attempts: Number(row.attempts),
+  };
+}
+
+/**
  * The webhook inbox (ADR 0006): every Stripe event stored by its id before anything else happens to it, and
  * each state it goes through after. All of the inbox's SQL is here. Every write that ends an attempt is one
  * statement that never goes over a concurrent delivery's `processed`: an event is applied once, whatever races.
@@ -42,41 +78,41 @@ export class WebhookInbox {
   ) {}
 
   /**
+   * The webhook endpoint's one statement (ADR 0020): inserts the event unless we have it, committed on its own,
+   * and answers whether there is something to process. A duplicate of an event processed, ignored or waiting
+   * changes nothing; a redelivery of one that failed (a resend from Stripe's Dashboard, or of a dead one) makes
+   * it due now, as a failed row, so the retry policy still counts its attempts.
+   */
+  async accept(event: Stripe.Event, rawBody?: Buffer): Promise<boolean> {
+    const queued = await this.orm.em.getConnection().execute<Array<{ id: string }>>(
+      `${INSERT_EVENT}
+       on conflict (stripe_event_id) do update
+         set status = 'failed', next_attempt_at = excluded.received_at, updated_at = excluded.updated_at
+         where webhook_event.status in ('failed', 'dead')
+       returning id`,
+      insertValues(event, 'webhook', rawBody),
+    );
+    return queued.length > 0;
+  }
+
+  /**
    * Inserts the event unless we have it, and answers what the inbox holds for it, in one statement (issue 8:
-   * it was an insert and a re-read). The `select` half sees the statement's snapshot: when a concurrent delivery
-   * inserted the same event and committed while this insert waited on it, neither half returns a row, and the
-   * row is read again (then committed and visible). A new row is due for the reconciler `STUCK_AFTER_MS` after
-   * it arrives: processing ends long before that, unless the instance died.
+   * it was an insert and a re-read): the reconciler's way in, which processes the event at once. The `select`
+   * half sees the statement's snapshot: when a concurrent delivery inserted the same event and committed while
+   * this insert waited on it, neither half returns a row, and the row is read again (then committed and visible).
    */
   async store(event: Stripe.Event, source: EventSource): Promise<StoredEvent> {
     const em = this.orm.em.fork();
-    const now = new Date();
     const rows = await em.execute<StoredEventRow[]>(
       `with inserted as (
-         insert into webhook_event
-           (id, stripe_event_id, type, payload, object_id, source, status, attempts, stripe_created_at,
-            received_at, next_attempt_at, created_at, updated_at)
-         values (?, ?, ?, ?, ?, ?, 'received', 0, ?, ?, ?, ?, ?)
+         ${INSERT_EVENT}
          on conflict (stripe_event_id) do nothing
          returning status, source, received_at, attempts)
        select status, source, received_at, attempts from inserted
        union all
        select status, source, received_at, attempts from webhook_event
         where stripe_event_id = ? and not exists (select 1 from inserted)`,
-      [
-        crypto.randomUUID(),
-        event.id,
-        event.type,
-        JSON.stringify(event),
-        (event.data.object as { id?: string }).id ?? null,
-        source,
-        new Date(event.created * 1000),
-        now,
-        new Date(now.getTime() + STUCK_AFTER_MS),
-        now,
-        now,
-        event.id,
-      ],
+      [...insertValues(event, source), event.id],
     );
     const row =
       rows[0] ??
@@ -87,12 +123,7 @@ export class WebhookInbox {
         )
       )[0];
     if (!row) throw new Error(`webhook event ${event.id} is not in the inbox after storing it`);
-    return {
-      status: row.status,
-      source: row.source,
-      receivedAt: new Date(row.received_at),
-      attempts: Number(row.attempts),
-    };
+    return storedEventOf(row);
   }
 
   /**
@@ -100,17 +131,29 @@ export class WebhookInbox {
    * `select … for update` and an update at the end). The update waits for a concurrent delivery of this event
    * holding the row, then re-checks the status: if that one committed `processed`, no row comes back and the
    * answer is false. `processed` only becomes visible with the transaction's commit, and a rollback undoes it
-   * with everything else, so it means what it meant.
+   * with everything else, so it means what it meant. It also takes a lock on the event's ordering key for the
+   * transaction (ADR 0020): whatever path an event comes by (a queue worker, the reconciler, a replay), the
+   * effects of two events of one key never commit interleaved. And it brings the failed events of the key
+   * forward (due now, with this commit): what this event changed (a customer linked to its account, say) may be
+   * what they were waiting for, as the reconciler's second chance assumes too.
    */
   async claim(tx: EntityManager, stripeEventId: string): Promise<boolean> {
     const claimedAt = new Date();
     const claimed = await tx.execute<Array<{ id: string }>>(
-      `update webhook_event
-          set status = 'processed', attempts = attempts + 1, processed_at = ?, last_error = null,
-              next_attempt_at = null, updated_at = ?
-        where stripe_event_id = ? and status <> 'processed'
-        returning id`,
-      [claimedAt, claimedAt, stripeEventId],
+      `with claimed as (
+         update webhook_event
+            set status = 'processed', attempts = attempts + 1, processed_at = ?, last_error = null,
+                next_attempt_at = null, updated_at = ?
+          where stripe_event_id = ? and status <> 'processed'
+            and (ordering_key is null or pg_advisory_xact_lock(hashtextextended(ordering_key, 0)) is not null)
+          returning id, ordering_key),
+       brought_forward as (
+         update webhook_event waiting set next_attempt_at = ?
+           from claimed
+          where waiting.ordering_key = claimed.ordering_key and waiting.status = 'failed'
+            and waiting.next_attempt_at > ?)
+       select id from claimed`,
+      [claimedAt, claimedAt, stripeEventId, claimedAt, claimedAt],
     );
     return claimed.length > 0;
   }

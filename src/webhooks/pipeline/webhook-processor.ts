@@ -7,6 +7,7 @@ import type { HandlerTools, WebhookHandler } from '../handler.types';
 import { effectResultOf, NotOursError, RetryLaterError } from '../handler.types';
 import { HANDLERS } from '../handlers';
 import { UNLINKED_GIVE_UP_MS } from '../inbox/inbox-retry-policy';
+import type { ClaimedEvent } from '../inbox/inbox-claims';
 import type { EventSource, StoredEvent, WebhookInbox } from '../inbox/webhook-inbox';
 import { paymentOutcomeOf } from './payment-outcome';
 
@@ -37,7 +38,44 @@ export class WebhookProcessor {
     private readonly metrics: { webhooks: WebhookMetrics; payments: PaymentMetrics } | null = null,
   ) {}
 
+  /**
+   * Stores the event (unless the inbox has it) and processes it now, answering when it is committed: the
+   * reconciler's and the replay's way. A failure is recorded on the inbox row and rethrown.
+   */
   async process(event: Stripe.Event, source: EventSource = 'webhook'): Promise<ProcessingOutcome> {
+    return this.measured(event, source, async (reached) => {
+      const stored = await this.inbox.store(event, source);
+      reached.source = stored.source;
+      if (stored.status === 'processed' || stored.status === 'ignored') return 'duplicate';
+      return this.processStored(event, stored);
+    });
+  }
+
+  /**
+   * Processes an event a queue worker claimed (ADR 0020): the inbox already holds it. A failure is recorded on
+   * its row (the retry policy takes it from there) and answered as `failed`, never thrown: the delivery was
+   * answered long ago.
+   */
+  async processClaimed(claimed: ClaimedEvent): Promise<ProcessingOutcome | 'failed'> {
+    const { event, stored } = claimed;
+    if (!event) {
+      await this.inbox.buryUnreadable(claimed.rowId, claimed.stripeEventId);
+      return 'failed';
+    }
+    try {
+      return await this.measured(event, stored.source, () => this.processStored(event, stored));
+    } catch {
+      // Recorded on the row and logged by `settleFailure`.
+      return 'failed';
+    }
+  }
+
+  /** Runs `work`, counting its outcome by type and by how the event first reached us. */
+  private async measured(
+    event: Stripe.Event,
+    source: EventSource,
+    work: (reached: { source: EventSource }) => Promise<ProcessingOutcome>,
+  ): Promise<ProcessingOutcome> {
     const started = performance.now();
     // Only the handled types are labels: anything else Stripe sends (hundreds of types) is `other`.
     const type = Object.hasOwn(HANDLERS, event.type) ? event.type : 'other';
@@ -46,7 +84,7 @@ export class WebhookProcessor {
     // is not mistaken for a delivery Stripe never made.
     const reached = { source };
     try {
-      const outcome = await this.processOnce(event, source, reached);
+      const outcome = await work(reached);
       this.metrics?.webhooks.handled(type, outcome, reached.source, seconds());
       const payment = outcome === 'processed' ? paymentOutcomeOf(event) : null;
       if (payment) this.metrics?.payments.outcome(payment);
@@ -57,15 +95,8 @@ export class WebhookProcessor {
     }
   }
 
-  /** inbox → handler → services → commit → publish. */
-  private async processOnce(
-    event: Stripe.Event,
-    source: EventSource,
-    reached: { source: EventSource },
-  ): Promise<ProcessingOutcome> {
-    const stored = await this.inbox.store(event, source);
-    reached.source = stored.source;
-    if (stored.status === 'processed' || stored.status === 'ignored') return 'duplicate';
+  /** handler → services → commit → publish, for an event the inbox holds. */
+  private async processStored(event: Stripe.Event, stored: StoredEvent): Promise<ProcessingOutcome> {
     const handler = HANDLERS[event.type];
     if (!handler) return this.ignoreUnhandled(event);
     let committed: Committed | null;

@@ -2,20 +2,21 @@ import type Stripe from 'stripe';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../../logging/logger';
 import { InvalidWebhookError, verifyWebhook } from './signature';
-import type { WebhookProcessor } from './webhook-processor';
+import type { WebhookQueue } from './webhook-queue';
 
 /** Stripe events are small; anything much larger is not one of them. */
 export const WEBHOOK_BODY_LIMIT_BYTES = 512 * 1024;
 
 /**
  * `POST /webhooks/stripe`: the raw body is verified against the signing secret(s) before anything is stored;
- * a bad delivery gets 400 and touches nothing. A good one is processed before the answer: 200 once it is
- * stored and applied (or was already), 500 if it could not be, so Stripe delivers it again.
+ * a bad delivery gets 400 and touches nothing. A good one is answered as soon as it is durable (ADR 0020): 200
+ * once the inbox holds it (`queued`, or `duplicate` when it already did: nothing changes), 500 if it could not be
+ * stored, so Stripe delivers it again. The queue's workers process it behind the answer.
  */
 export function registerWebhookRoutes(
   app: FastifyInstance,
   secrets: () => readonly string[],
-  processor: () => WebhookProcessor,
+  queue: () => WebhookQueue,
   logger: Logger,
 ): void {
   void app.register(async (scope) => {
@@ -38,10 +39,11 @@ export function registerWebhookRoutes(
         return reply.code(400).send({ error: reason });
       }
       try {
-        const outcome = await processor().process(event);
+        const outcome = await queue().accept(event, raw);
         return reply.code(200).send({ received: true, outcome });
-      } catch {
-        return reply.code(500).send({ received: false, error: 'processing failed; retry later' });
+      } catch (error) {
+        logger.error({ err: error, eventId: event.id }, 'could not store a webhook event; Stripe will retry');
+        return reply.code(500).send({ received: false, error: 'could not store the event; retry later' });
       }
     });
   });
