@@ -1,12 +1,12 @@
 import type { MigrationObject } from '@mikro-orm/core';
-import { Migration20261210090100_webhook_payload_retention } from './Migration20261210090100_webhook_payload_retention';
-import { Migration20261210090000_usage_record_partitions } from './Migration20261210090000_usage_record_partitions';
+import { Migration20261206020100_webhook_payload_retention } from './Migration20261206020100_webhook_payload_retention';
+import { Migration20261206020000_usage_record_partitions } from './Migration20261206020000_usage_record_partitions';
 import { Migration20261205032711_checkout_sessions_disputes } from './Migration20261205032711_checkout_sessions_disputes';
 import { Migration20261205032806_webhook_retry_policy } from './Migration20261205032806_webhook_retry_policy';
 import { Migration20261205032812_overage_retries } from './Migration20261205032812_overage_retries';
 import { Migration20261205034840_usage_integrity } from './Migration20261205034840_usage_integrity';
-import { Migration20261214000000_usage_group_commit } from './Migration20261214000000_usage_group_commit';
-import { Migration20261214120000_webhook_queue } from './Migration20261214120000_webhook_queue';
+import { Migration20261206023000_usage_group_commit } from './Migration20261206023000_usage_group_commit';
+import { Migration20261206031000_webhook_queue } from './Migration20261206031000_webhook_queue';
 import { Migration20261127081113_usage_metering } from './Migration20261127081113_usage_metering';
 import { Migration20261127060938 } from './Migration20261127060938';
 import { Migration20261127055731 } from './Migration20261127055731';
@@ -34,13 +34,13 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261205032812_overage_retries', class: Migration20261205032812_overage_retries },
   { name: 'Migration20261205034840_usage_integrity', class: Migration20261205034840_usage_integrity },
   {
-    name: 'Migration20261210090000_usage_record_partitions',
-    class: Migration20261210090000_usage_record_partitions,
+    name: 'Migration20261206020000_usage_record_partitions',
+    class: Migration20261206020000_usage_record_partitions,
   },
   {
-    name: 'Migration20261210090100_webhook_payload_retention',
-    class: Migration20261210090100_webhook_payload_retention,
+    name: 'Migration20261206020100_webhook_payload_retention',
+    class: Migration20261206020100_webhook_payload_retention,
   },
-  { name: 'Migration20261214000000_usage_group_commit', class: Migration20261214000000_usage_group_commit },
-  { name: 'Migration20261214120000_webhook_queue', class: Migration20261214120000_webhook_queue },
+  { name: 'Migration20261206023000_usage_group_commit', class: Migration20261206023000_usage_group_commit },
+  { name: 'Migration20261206031000_webhook_queue', class: Migration20261206031000_webhook_queue },
 ];

@@ -2,7 +2,7 @@ import type { Orm } from '../../database/database';
 import type { Logger } from '../../logging/logger';
 
 const DAY_MS = 24 * 3600 * 1000;
-/** The daily partitions' names (`usage_record_ensure_partition`, migration 20261210090000): the day in UTC. */
+/** The daily partitions' names (`usage_record_ensure_partition`, migration 20261206020000): the day in UTC. */
 const PARTITION_NAME = /^usage_record_(\d{4})(\d{2})(\d{2})$/;
 /** A partition is dropped only if this lock on `usage_record` comes quickly; else on the next run. */
 const DROP_LOCK_TIMEOUT = '5s';

@@ -13,7 +13,7 @@ import { Migration } from '@mikro-orm/migrations';
  * Locks are taken in one order, the counters' (account, metric, period start) in byte order, the order the
  * usage ledger sorts its counters in: groups of any kind, from any instance, cannot deadlock each other.
  */
-export class Migration20261214000000_usage_group_commit extends Migration {
+export class Migration20261206023000_usage_group_commit extends Migration {
   override async up(): Promise<void> {
     this.addSql(RESERVE_GROUP);
     this.addSql(COMMIT_GROUP);

@@ -4,7 +4,7 @@ import { Migration } from '@mikro-orm/migrations';
  * The webhook queue (ADR 0020): each inbox row carries the key its events are ordered by (the Stripe customer,
  * else the object), so the workers that claim rows process one key's events one at a time and in order.
  */
-export class Migration20261214120000_webhook_queue extends Migration {
+export class Migration20261206031000_webhook_queue extends Migration {
 
   override async up(): Promise<void> {
     this.addSql(`alter table "webhook_event" add column "ordering_key" varchar(255) null;`);

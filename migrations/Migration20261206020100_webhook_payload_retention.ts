@@ -5,7 +5,7 @@ import { Migration } from '@mikro-orm/migrations';
  * `WEBHOOK_PAYLOAD_RETENTION_DAYS`, its row kept for dedupe until `WEBHOOK_EVENT_RETENTION_DAYS`. The partial
  * index finds the payloads still kept, oldest first, without walking the rows already pruned.
  */
-export class Migration20261210090100_webhook_payload_retention extends Migration {
+export class Migration20261206020100_webhook_payload_retention extends Migration {
   override async up(): Promise<void> {
     this.addSql(`alter table "webhook_event" alter column "payload" drop not null;`);
     this.addSql(

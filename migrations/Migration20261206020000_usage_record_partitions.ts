@@ -13,7 +13,7 @@ import { Migration } from '@mikro-orm/migrations';
  * Existing rows are moved: each day they span gets its partition; the keys of the last 7 days (the longest
  * window `USAGE_IDEMPOTENCY_WINDOW_HOURS` allows) are copied; the maintenance job prunes to the configured one.
  */
-export class Migration20261210090000_usage_record_partitions extends Migration {
+export class Migration20261206020000_usage_record_partitions extends Migration {
   override async up(): Promise<void> {
     this.addSql(`alter table "usage_record" rename to "usage_record_unpartitioned";`);
     this.addSql(`alter table "usage_record_unpartitioned" rename constraint "usage_record_pkey" to "usage_record_unpartitioned_pkey";`);
