@@ -28,7 +28,7 @@ const INSTANCE_COUNTS = QUICK ? [1, 2] : [1, 2, 3];
 const ROUNDS = QUICK ? 1 : 3;
 const ROUND_SECONDS = QUICK ? 1 : 4;
 const TOTAL_CONNECTIONS = 48;
-const NODE_OPTIONS = ['--max-old-space-size=256', '--max-semi-space-size=16'];
+const NODE_OPTIONS = ['--max-old-space-size=256', '--max-semi-space-size=8'];
 const JWT_SECRET = randomBytes(32).toString('hex');
 
 interface Scenario {
