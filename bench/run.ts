@@ -12,7 +12,15 @@ import autocannon from 'autocannon';
 import { signToken } from '../src/auth/token-signer';
 import { benchDatabase } from './bench-database';
 import { type Child, startChild, stopChild } from './child-process';
-import { cpuSecondsOf, median, peakRssMbOf, prepareUsageAccounts, RECORD_USAGE } from './load';
+import {
+  cpuSecondsOf,
+  median,
+  PRODUCTION_NODE_OPTIONS,
+  peakRssMbOf,
+  prepareUsageAccounts,
+  RECORD_USAGE,
+  shippedEnvironment,
+} from './load';
 
 const ROOT = resolve(__dirname, '..');
 const QUICK = process.argv.includes('--quick');
@@ -22,14 +30,6 @@ const ONLY = (process.argv.find((arg) => arg.startsWith('--only='))?.slice('--on
   .filter(Boolean);
 /** `--profile`: the service runs under `--cpu-prof`; the profile lands in .prof/ when the bench stops it. */
 const PROFILE = process.argv.includes('--profile');
-/**
- * The heap settings the image runs with (Dockerfile `NODE_OPTIONS`): V8 otherwise lets the heap grow lazily
- * under load (about 300 MB of RSS for a service that needs 160). Node 24's V8 also lets the young generation
- * grow larger than Node 20's under allocation pressure: semi-spaces capped at 16 MB took 65 MB off the no-op's
- * peak (274 → 207 MB), and at 8 MB the webhook-processing instances of bench:webhooks stay under 256 MB
- * (266 → 232 MiB) at the same rates (669 → 626 events/s ingested, 237 → 231 processed, one run each).
- */
-const PRODUCTION_NODE_OPTIONS = ['--max-old-space-size=256', '--max-semi-space-size=8'];
 const ROUNDS = QUICK ? 1 : 5;
 const ROUND_SECONDS = QUICK ? 1 : 3;
 const CONNECTIONS = 32;
@@ -225,17 +225,7 @@ async function startService(root: string, databaseUrl: string, label: string): P
   const service = await startChild(
     built ? 'bench/targets/built-service.js' : 'bench/targets/billing-service.ts',
     [],
-    {
-      BENCH_SERVICE_ROOT: root,
-      NODE_ENV: 'production',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATABASE_URL: databaseUrl,
-      REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-      AUTH_JWT_SECRET: JWT_SECRET,
-      // Required in production; these scenarios make no Stripe call.
-      STRIPE_SECRET_KEY: 'sk_test_bench_no_calls',
-    },
+    { ...shippedEnvironment(databaseUrl, JWT_SECRET), BENCH_SERVICE_ROOT: root },
     /READY (\S+)/,
     [
       ...PRODUCTION_NODE_OPTIONS,

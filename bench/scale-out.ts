@@ -18,7 +18,9 @@ import {
   median,
   peakRssMbOf,
   pidsNamed,
+  PRODUCTION_NODE_OPTIONS,
   prepareUsageAccounts,
+  shippedEnvironment,
   singleRecordBodies,
 } from './load';
 
@@ -28,7 +30,6 @@ const INSTANCE_COUNTS = QUICK ? [1, 2] : [1, 2, 3];
 const ROUNDS = QUICK ? 1 : 3;
 const ROUND_SECONDS = QUICK ? 1 : 4;
 const TOTAL_CONNECTIONS = 48;
-const NODE_OPTIONS = ['--max-old-space-size=256', '--max-semi-space-size=8'];
 const JWT_SECRET = randomBytes(32).toString('hex');
 
 interface Scenario {
@@ -53,17 +54,9 @@ async function startInstances(count: number, databaseUrl: string): Promise<Child
       await startChild(
         built ? 'bench/targets/built-service.js' : 'bench/targets/billing-service.ts',
         [],
-        {
-          NODE_ENV: 'production',
-          PORT: '0',
-          HOST: '127.0.0.1',
-          DATABASE_URL: databaseUrl,
-          REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-          AUTH_JWT_SECRET: JWT_SECRET,
-          STRIPE_SECRET_KEY: 'sk_test_bench_no_calls',
-        },
+        shippedEnvironment(databaseUrl, JWT_SECRET),
         /READY (\S+)/,
-        NODE_OPTIONS,
+        PRODUCTION_NODE_OPTIONS,
         resolve(tmpdir(), `coditect-bench-scale-${process.pid}-${index}.log`),
       ),
     );

@@ -9,13 +9,21 @@
  */
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { Client } from 'pg';
 import { signToken } from '../src/auth/token-signer';
 import { benchDatabase } from './bench-database';
 import { type Child, startChild, stopChild } from './child-process';
+import {
+  cpuSecondsOf,
+  median,
+  PRODUCTION_NODE_OPTIONS,
+  prepareUsageAccounts,
+  shippedEnvironment,
+} from './load';
 
 const ROOT = resolve(__dirname, '..');
 const QUICK = process.argv.includes('--quick');
@@ -40,11 +48,6 @@ interface Round {
   cpuMicrosPerRequest: number;
   p99: number;
   errors: number;
-}
-
-function cpuSecondsOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 async function measure(
@@ -78,46 +81,12 @@ async function startService(label: string): Promise<Target> {
   const service = await startChild(
     built ? 'bench/targets/built-service.js' : 'bench/targets/billing-service.ts',
     [],
-    {
-      NODE_ENV: 'production',
-      LOG_LEVEL: 'warn',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATABASE_URL: database.url,
-      REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-      AUTH_JWT_SECRET: JWT_SECRET,
-      STRIPE_SECRET_KEY: 'sk_test_bench_no_calls',
-      USAGE_IDEMPOTENCY_WINDOW_HOURS: String(WINDOW_HOURS),
-    },
+    { ...shippedEnvironment(database.url, JWT_SECRET), USAGE_IDEMPOTENCY_WINDOW_HOURS: String(WINDOW_HOURS) },
     /READY (\S+)/,
-    ['--max-old-space-size=256'],
+    PRODUCTION_NODE_OPTIONS,
+    resolve(tmpdir(), `coditect-bench-volume-${label}-${process.pid}.log`),
   );
   return { label, service, database };
-}
-
-/** Unlimited bench accounts (an admin override), so recording is measured, not refusals. */
-async function prepareAccounts(target: Target): Promise<string[]> {
-  const admin = await signToken(JWT_SECRET, {
-    accountId: 'bench-admin',
-    roles: ['admin'],
-    expiresInSeconds: 7200,
-  });
-  const accounts = Array.from({ length: ACCOUNTS }, (_, i) => `acct_volume_${i}`);
-  for (const accountId of accounts) {
-    const response = await fetch(`${target.service.url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` },
-      body: JSON.stringify({
-        query: 'mutation($input: EntitlementOverrideInput!) { setEntitlementOverride(input: $input) }',
-        variables: {
-          input: { accountId, feature: 'ai_requests', enabled: true, limit: null, note: 'bench' },
-        },
-      }),
-    });
-    const result = (await response.json()) as { errors?: unknown[] };
-    if (result.errors) throw new Error(`could not prepare ${accountId}: ${JSON.stringify(result.errors)}`);
-  }
-  return accounts;
 }
 
 /** SEED_ROWS records over the last SEED_DAYS days (into their daily partitions), and the window's keys. */
@@ -149,11 +118,6 @@ async function seed(url: string): Promise<{ rows: number; keys: number; seconds:
   }
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
-}
-
 const RECORD =
   'mutation($input: RecordUsageInput!) { recordUsage(input: $input) { duplicate usage { used remaining } } }';
 const USAGE_QUERY = '{ viewer { usage { metric used included remaining } } }';
@@ -164,8 +128,8 @@ async function main(): Promise<void> {
     targets.push(await startService('empty usage_record'));
     targets.push(await startService(`${SEED_ROWS.toLocaleString('en-US')} rows in usage_record`));
     const [empty, full] = targets as [Target, Target];
-    const accounts = await prepareAccounts(empty);
-    await prepareAccounts(full);
+    const accounts = await prepareUsageAccounts(empty.service.url, JWT_SECRET, ACCOUNTS);
+    await prepareUsageAccounts(full.service.url, JWT_SECRET, ACCOUNTS);
     const seeded = await seed(full.database.url);
     console.log(
       `seeded ${seeded.rows.toLocaleString('en-US')} rows over ${SEED_DAYS} days and ${seeded.keys.toLocaleString('en-US')} window keys in ${seeded.seconds.toFixed(0)} s`,
