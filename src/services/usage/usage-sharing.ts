@@ -1,4 +1,5 @@
 import type { CounterCopy } from './usage-copies';
+import { counterKeyOf } from './usage-ledger';
 import type { UsageFigures } from './usage-reader';
 import type { UsageWriting } from './usage-writing';
 
@@ -22,7 +23,7 @@ export async function shareCommitted(
   const newestCopies = new Map<string, CommittedCounter>();
   for (const entry of committed) {
     const { accountId, metric, periodStart } = entry.counter;
-    const key = `${accountId}\u0000${metric}\u0000${periodStart.getTime()}`;
+    const key = counterKeyOf(accountId, metric, periodStart);
     const kept = newestCopies.get(key);
     if (!kept || kept.counter.revision < entry.counter.revision) newestCopies.set(key, entry);
   }

@@ -2,6 +2,7 @@ import type { Logger } from '../../logging/logger';
 import type { MaintenanceMetrics } from '../../observability/metrics';
 import type { NotificationRetention } from '../../services/notifications/notification-retention';
 import type { Clock } from '../../services/time/clock';
+import { PassSchedule } from '../../services/usage/pass-schedule';
 import type { UsageRecordRetention, UsageRecordUpkeep } from '../../services/usage/usage-record-retention';
 import type { InboxRetention } from '../inbox/inbox-retention';
 import type { ReconcileLock } from './reconcile-lock';
@@ -30,9 +31,15 @@ export interface MaintenanceParts {
  * `npm run db:maintain` runs it once.
  */
 export class DataMaintenance {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<unknown> | null = null;
-  private stopped = false;
+  /** Every `intervalMs`, the next run scheduled once the last has finished (the overage reporter's schedule). */
+  private readonly schedule = new PassSchedule(
+    async () => this.intervalMs,
+    async () => {
+      await this.runScheduled().catch((error: unknown) =>
+        this.logger.error({ err: error }, 'data maintenance run failed'),
+      );
+    },
+  );
 
   constructor(
     private readonly parts: MaintenanceParts,
@@ -44,15 +51,11 @@ export class DataMaintenance {
   ) {}
 
   start(): void {
-    if (this.intervalMs <= 0 || this.timer || this.stopped) return;
-    this.schedule();
+    if (this.intervalMs > 0) this.schedule.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await this.running;
+    await this.schedule.stop();
   }
 
   /** One run if no other instance holds the lock (null then), counted and logged. */
@@ -98,18 +101,5 @@ export class DataMaintenance {
       webhookEventsDeleted: inbox.rowsDeleted,
       notificationsDeleted,
     };
-  }
-
-  private schedule(): void {
-    this.timer = setTimeout(() => {
-      this.running = this.runScheduled()
-        .catch((error: unknown) => this.logger.error({ err: error }, 'data maintenance run failed'))
-        .finally(() => {
-          this.running = null;
-          if (!this.stopped) this.schedule();
-        });
-    }, this.intervalMs);
-    // The job never keeps the process alive on its own.
-    this.timer.unref();
   }
 }
