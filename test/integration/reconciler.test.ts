@@ -37,10 +37,12 @@ describe('Reconciler', () => {
   let reconciler: Reconciler;
 
   beforeAll(async () => {
-    // The periodic job is off: each test runs exactly the step it checks.
+    // The periodic job is off: each test runs exactly the step it checks. No webhook workers either: the queue's
+    // poll would otherwise race the reconciler for the stuck and failed rows these tests plant (ADR 0020).
     stack = await startBillingStack({
       BILLING_ALLOWED_REDIRECT_ORIGINS: ALLOWED,
       RECONCILE_INTERVAL_MS: '0',
+      WEBHOOK_WORKERS: '0',
     });
     const running = stack.app.reconciler;
     if (!running) throw new Error('the service was started with Stripe but has no reconciler');
