@@ -8,19 +8,23 @@ import type { PendingActions, PendingAuthentication } from '../services/invoices
 
 type PendingLoader = DataLoader<string, PendingAuthentication | null>;
 
-/** One loader of each kind per request (kept beside the request, made on first use): one query however many parents. */
-const byAccount = new WeakMap<RequestContext, PendingLoader>();
-const bySubscription = new WeakMap<RequestContext, PendingLoader>();
+/**
+ * One loader of each kind per request, made on first use: one query however many parents. Kept beside the request's
+ * own loaders, which a subscription replaces for each event (`startNextEvent`), so no event reads an older answer.
+ */
+const byAccount = new WeakMap<object, PendingLoader>();
+const bySubscription = new WeakMap<object, PendingLoader>();
 
 function loaderOf(
-  cache: WeakMap<RequestContext, PendingLoader>,
+  cache: WeakMap<object, PendingLoader>,
   context: RequestContext,
   batch: (keys: readonly string[]) => Promise<(PendingAuthentication | null)[]>,
 ): PendingLoader {
-  let loader = cache.get(context);
+  const scope = context.loaders;
+  let loader = cache.get(scope);
   if (!loader) {
     loader = new DataLoader(batch);
-    cache.set(context, loader);
+    cache.set(scope, loader);
   }
   return loader;
 }
