@@ -5,7 +5,8 @@ import type { Orm } from '../database/database';
 import { createHttpServer, type HttpServer } from '../http/server';
 import type { DestinationStream } from 'pino';
 import { bufferedStdout } from '../logging/log-destination';
-import { createAccessLogger, createLogger } from '../logging/pino-logger';
+import { AccessLogger } from '../logging/access-logger';
+import { createLogger } from '../logging/pino-logger';
 import type { BillingMetrics } from '../observability/metrics';
 import type { BillingPubSub } from '../pubsub/pubsub';
 import { type Clock, isFollowing } from '../services/time/clock';
@@ -152,7 +153,7 @@ function openLogs(config: Config, sink: DestinationStream | undefined) {
   const destination = sink ?? (logOutput?.stream as DestinationStream);
   return {
     logger: createLogger(config, destination),
-    accessLogger: config.accessLog ? createAccessLogger(config, destination) : null,
+    accessLogger: config.accessLog ? new AccessLogger(config.logLevel, destination) : null,
     logOutput,
   };
 }

@@ -1,4 +1,3 @@
-import type { ApolloServerPlugin } from '@apollo/server';
 import type { GraphQLError } from 'graphql';
 import type { ServerOptions } from 'graphql-ws';
 import { CLIENT_ERROR_CODES, ErrorCode } from '../errors';
@@ -6,36 +5,10 @@ import { APOLLO_REQUEST_CODES } from './format-error';
 import type { GraphQLMetrics } from '../observability/metrics';
 
 /**
- * Counts every HTTP GraphQL operation by name, type and the code of its first error (`OK` without errors), and
- * times it. A code outside our own and Apollo's request codes is what `formatError` masks, so it is counted as
- * INTERNAL_SERVER_ERROR, as the client saw it. Requests refused before Apollo runs an operation (a bad token
- * answered 401, a malformed HTTP request) are not operations and are not counted here.
+ * The `code` label of an operation's first error. A code outside our own and Apollo's request codes is what
+ * `formatError` masks, so it is counted as INTERNAL_SERVER_ERROR, as the client saw it.
  */
-export function graphqlMetricsPlugin<Context extends object>(
-  metrics: GraphQLMetrics,
-): ApolloServerPlugin<Context> {
-  return {
-    async requestDidStart() {
-      const started = performance.now();
-      let code = 'OK';
-      return {
-        async didEncounterErrors({ errors }) {
-          if (code === 'OK' && errors[0]) code = errorCodeLabel(errors[0]);
-        },
-        async willSendResponse({ operationName, request, operation }) {
-          metrics.operation(
-            operationName ?? request.operationName,
-            operation?.operation ?? 'unknown',
-            code,
-            (performance.now() - started) / 1000,
-          );
-        },
-      };
-    },
-  };
-}
-
-function errorCodeLabel(error: GraphQLError): string {
+export function errorCodeLabel(error: GraphQLError): string {
   const code = error.extensions?.code;
   return typeof code === 'string' && (CLIENT_ERROR_CODES.has(code) || APOLLO_REQUEST_CODES.has(code))
     ? code

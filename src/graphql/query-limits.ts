@@ -177,11 +177,49 @@ export function precheckDocument(query: string, limits: QueryLimits): GraphQLErr
  * The HTTP side of the prechecks: the `query` and `variables` of a GraphQL request body (POST) or query string
  * (GET). Null when there is nothing to refuse, or nothing to check (Apollo answers a malformed request).
  */
-export function precheckRequest(payload: unknown, limits: QueryLimits): GraphQLError | null {
+export function precheckRequest(
+  payload: unknown,
+  limits: QueryLimits,
+  passed?: PassedDocuments,
+): GraphQLError | null {
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return null;
   const { query, variables } = payload as { query?: unknown; variables?: unknown };
   if (typeof query !== 'string') return null;
-  return precheckDocument(query, limits) ?? unstorableTextIn(parsedVariables(variables));
+  const refusal = passed ? passed.precheck(query) : precheckDocument(query, limits);
+  return refusal ?? unstorableTextIn(parsedVariables(variables));
+}
+
+/**
+ * Documents that passed `precheckDocument` under one server's limits, so that the operations a client sends
+ * again and again are not lexed again on every request (the check depends on the document and the limits
+ * only). Bounded: at most `maxEntries` documents of at most `maxLength` characters are kept
+ * (under 1 MB), the oldest forgotten first; a document over the limits is never kept, so it is refused each time.
+ */
+export class PassedDocuments {
+  private readonly documents = new Set<string>();
+
+  constructor(
+    private readonly limits: QueryLimits,
+    private readonly maxEntries = 200,
+    private readonly maxLength = 4096,
+  ) {}
+
+  precheck(query: string): GraphQLError | null {
+    if (this.documents.has(query)) return null;
+    const refusal = precheckDocument(query, this.limits);
+    if (refusal === null && query.length <= this.maxLength) {
+      if (this.documents.size >= this.maxEntries) {
+        const oldest = this.documents.values().next().value;
+        if (oldest !== undefined) this.documents.delete(oldest);
+      }
+      this.documents.add(query);
+    }
+    return refusal;
+  }
+
+  get size(): number {
+    return this.documents.size;
+  }
 }
 
 /** GET carries the variables as a JSON string; Apollo reports one that does not parse. */

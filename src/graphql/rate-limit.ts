@@ -1,5 +1,4 @@
-import type { ApolloServerPlugin } from '@apollo/server';
-import { defaultFieldResolver, type GraphQLSchema } from 'graphql';
+import { defaultFieldResolver, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import { ErrorCode, RateLimitedError } from '../errors';
 import type { MutationRateLimiter } from '../services/rate-limit/mutation-rate-limiter';
 import type { RequestContext } from './context';
@@ -30,25 +29,16 @@ export function limitMutations(schema: GraphQLSchema, limiter: MutationRateLimit
 }
 
 /**
- * An HTTP answer that carries a RATE_LIMITED error gets a `Retry-After` header (the longest wait among them).
+ * The `Retry-After` of an HTTP answer that carries RATE_LIMITED errors: the longest wait among them (0: none).
  * The status stays what GraphQL over HTTP says (200 for errors raised while executing), so clients read the
  * error, with `extensions.retryAfterSeconds`, where they read every other one.
  */
-export function retryAfterHeaderPlugin<Context extends object>(): ApolloServerPlugin<Context> {
-  return {
-    async requestDidStart() {
-      return {
-        async willSendResponse({ response }) {
-          if (response.body.kind !== 'single') return;
-          let seconds = 0;
-          for (const error of response.body.singleResult.errors ?? []) {
-            const wait = error.extensions?.retryAfterSeconds;
-            if (error.extensions?.code === ErrorCode.RATE_LIMITED && typeof wait === 'number')
-              seconds = Math.max(seconds, wait);
-          }
-          if (seconds > 0) response.http.headers.set('retry-after', String(seconds));
-        },
-      };
-    },
-  };
+export function retryAfterSecondsOf(errors: readonly GraphQLFormattedError[] | undefined): number {
+  let seconds = 0;
+  for (const error of errors ?? []) {
+    const wait = error.extensions?.retryAfterSeconds;
+    if (error.extensions?.code === ErrorCode.RATE_LIMITED && typeof wait === 'number')
+      seconds = Math.max(seconds, wait);
+  }
+  return seconds;
 }

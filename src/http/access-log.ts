@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { PinoLogger } from '../logging/pino-logger';
+import type { AccessLogger } from '../logging/access-logger';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -18,21 +18,18 @@ const QUIET_LEVELS = new Set(['warn', 'error', 'fatal', 'silent']);
  * "request completed"), which went through the redacting process logger; every request is logged (no
  * sampling) because support looks a single customer's request up by its id.
  */
-export function registerAccessLog(app: FastifyInstance, log: PinoLogger): void {
+export function registerAccessLog(app: FastifyInstance, log: AccessLogger): void {
   app.decorateRequest('accountId', null);
-  if (!log.isLevelEnabled('info')) return;
+  if (!log.enabled) return;
   app.addHook('onResponse', (request, reply, done) => {
     if (!isQuiet(request)) {
-      log.info(
-        {
-          reqId: request.id,
-          method: request.method,
-          url: pathOf(request.url),
-          statusCode: reply.statusCode,
-          responseTime: Math.round(reply.elapsedTime * 100) / 100,
-          accountId: request.accountId ?? undefined,
-        },
-        'request',
+      log.write(
+        request.id,
+        request.method,
+        pathOf(request.url),
+        reply.statusCode,
+        Math.round(reply.elapsedTime * 100) / 100,
+        request.accountId ?? null,
       );
     }
     done();

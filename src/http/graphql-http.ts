@@ -10,11 +10,9 @@ import type { Config } from '../config';
 import { ErrorCode } from '../errors';
 import type { RequestContext } from '../graphql/context';
 import { formatError } from '../graphql/format-error';
-import { graphqlMetricsPlugin } from '../graphql/graphql-metrics';
-import { precheckRequest, queryLimitsRule } from '../graphql/query-limits';
-import { retryAfterHeaderPlugin } from '../graphql/rate-limit';
+import { operationPlugin } from '../graphql/operation-plugin';
+import { PassedDocuments, precheckRequest, queryLimitsRule } from '../graphql/query-limits';
 import type { Logger } from '../logging/logger';
-import { operationErrorLogPlugin } from '../observability/request-scope';
 import type { GraphQLMetrics } from '../observability/metrics';
 
 /** Makes one operation's context: its caller, its request id, and its logger (made only if it logs). */
@@ -45,13 +43,11 @@ export async function serveGraphQLOverHttp(
     allowBatchedHttpRequests: false,
     parseOptions: { maxTokens: graphql.limits.maxTokens },
     validationRules: [queryLimitsRule(graphql.limits)],
-    // Masking only: the operation's errors are logged by operationErrorLogPlugin, with the request's ids.
+    // Masking only: the operation's errors are logged by operationPlugin, with the request's ids.
     formatError: (formatted, error) => formatError(formatted, () => undefined, error),
     plugins: [
       fastifyApolloDrainPlugin(app),
-      graphqlMetricsPlugin(parts.metrics),
-      operationErrorLogPlugin<RequestContext>(),
-      retryAfterHeaderPlugin(),
+      operationPlugin<RequestContext>(parts.metrics),
       onDrain(parts.disposeSockets),
       graphql.sandbox
         ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
@@ -59,22 +55,40 @@ export async function serveGraphQLOverHttp(
     ],
   });
   await apollo.start();
-  app.route({
+  const { verifier, contextFor } = parts;
+  const apolloHandler = fastifyApolloHandler(apollo, {
+    context: async (request) => {
+      const { authorization } = request.headers;
+      // A token seen before is known without a promise of its own; a new one is verified (and remembered).
+      const caller = verifier.knownCaller(authorization) ?? (await httpCaller(verifier, authorization));
+      if (caller.kind === 'authenticated') request.accountId = caller.accountId;
+      const log = () =>
+        caller.kind === 'authenticated' ? request.log.child({ accountId: caller.accountId }) : request.log;
+      return contextFor(caller, request.id, log);
+    },
+  });
+  const { limits } = graphql;
+  const passed = new PassedDocuments(limits);
+  // `Reply: string` is what Apollo's handler answers with; a refusal is serialized here as Fastify would.
+  app.route<{ Reply: string }>({
     url: '/graphql',
     method: ['GET', 'POST', 'OPTIONS'],
-    // Counted with the lexer before Apollo parses: an enormous or absurdly nested document is never parsed.
-    preHandler: refuseOversizedDocuments(graphql.limits),
     // Requests refused before Apollo (body too large, not JSON) answer in GraphQL's shape, with a code.
     errorHandler: graphqlRequestErrors(graphql.maxBodyBytes),
-    handler: fastifyApolloHandler(apollo, {
-      context: async (request) => {
-        const caller = await httpCaller(parts.verifier, request.headers.authorization);
-        if (caller.kind === 'authenticated') request.accountId = caller.accountId;
-        const log = () =>
-          caller.kind === 'authenticated' ? request.log.child({ accountId: caller.accountId }) : request.log;
-        return parts.contextFor(caller, request.id, log);
-      },
-    }),
+    handler: (request, reply) => {
+      // Counted with the lexer before Apollo parses: an enormous or absurdly nested document is never parsed.
+      // In the handler rather than a preHandler hook, which would cost every request a hook stage of its own.
+      const payload = request.method === 'GET' ? request.query : request.body;
+      const refusal = precheckRequest(payload, limits, passed);
+      if (refusal) {
+        void reply
+          .code(400)
+          .type('application/json; charset=utf-8')
+          .send(JSON.stringify({ errors: [refusal.toJSON()] }));
+        return undefined;
+      }
+      return apolloHandler.call(app, request, reply);
+    },
   });
   return () => apollo.stop();
 }
@@ -89,13 +103,6 @@ async function httpCaller(verifier: TokenVerifier, authorization: string | undef
     }
     throw error;
   }
-}
-
-function refuseOversizedDocuments(limits: Config['graphql']['limits']) {
-  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    const refusal = precheckRequest(request.method === 'GET' ? request.query : request.body, limits);
-    if (refusal) await reply.code(400).send({ errors: [refusal.toJSON()] });
-  };
 }
 
 function graphqlRequestErrors(maxBodyBytes: number) {

@@ -4,6 +4,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { GraphQLSchema } from 'graphql';
 import type { TokenVerifier } from '../auth/token-verifier';
 import type { Config } from '../config';
+import type { AccessLogger } from '../logging/access-logger';
 import type { PinoLogger } from '../logging/pino-logger';
 import { lazyChildLogger } from '../observability/lazy-request-logger';
 import type { BillingMetrics } from '../observability/metrics';
@@ -25,8 +26,8 @@ export interface HttpServerParts {
   readinessChecks: ReadinessCheck[];
   /** This instance's Prometheus metrics, served at `GET /metrics`. */
   metrics: BillingMetrics;
-  /** The access log's logger (one line per request), or null when `ACCESS_LOG=off`. */
-  accessLogger: PinoLogger | null;
+  /** The access log (one line per request), or null when `ACCESS_LOG=off`. */
+  accessLogger: AccessLogger | null;
   /** The Stripe webhook endpoint's queue (stores, then processes behind the answer), when Stripe is configured. */
   webhooks: { secrets: readonly string[]; queue: WebhookQueue } | null;
 }

@@ -38,16 +38,3 @@ export function createLogger(config: Pick<Config, 'logLevel'>, destination?: Des
     destination,
   );
 }
-
-/**
- * The access log's own logger, on the same destination: no redaction paths and no scrubbing hooks, because an
- * access line is built from fields the service chooses (method, path without its query string, status, time,
- * ids), never from headers, bodies or query strings. Redaction was a fifth of the no-op's CPU when Fastify's two
- * request lines went through the process logger (bench/README.md).
- */
-export function createAccessLogger(
-  config: Pick<Config, 'logLevel'>,
-  destination: DestinationStream,
-): PinoLogger {
-  return pino({ level: config.logLevel }, destination);
-}

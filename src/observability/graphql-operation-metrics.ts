@@ -29,31 +29,46 @@ export function graphqlMetrics(registers: Registry[]): GraphQLMetrics {
   });
   subscriptions.set(0);
   const operationLabel = boundedOperationNames();
-  // Bounded: operation labels are capped (MAX_OPERATION_NAMES), types and codes are fixed sets.
-  const operationChildren = new Map<
-    string,
-    { count: { inc(): void }; seconds: { observe(value: number): void } }
-  >();
+  // Bounded: operation labels are capped (MAX_OPERATION_NAMES), types and codes are fixed sets. The labelled
+  // children are kept (prom-client would otherwise look up and validate the label set again on every request), keyed by operation,
+  // then type, then code: three lookups, and no key string built for every request.
+  const operationChildren = new Map<string, Map<string, Map<string, OperationChildren>>>();
+  const childrenOf = (operation: string, type: string, code: string): OperationChildren => {
+    const byType = mapAt(operationChildren, operation);
+    const byCode = mapAt(byType, type);
+    let children = byCode.get(code);
+    if (!children) {
+      children = {
+        count: operations.labels({ operation, type, code }),
+        seconds: operationSeconds.labels({ operation, type }),
+      };
+      byCode.set(code, children);
+    }
+    return children;
+  };
   return {
     operation: (name, type, code, seconds) => {
-      const operation = operationLabel(name);
-      const kind = OPERATION_TYPES.has(type) ? type : 'unknown';
-      // The labelled children are kept: prom-client would otherwise hash the label set on every request.
-      const key = `${operation}\u0000${kind}\u0000${code}`;
-      let children = operationChildren.get(key);
-      if (!children) {
-        children = {
-          count: operations.labels({ operation, type: kind, code }),
-          seconds: operationSeconds.labels({ operation, type: kind }),
-        };
-        operationChildren.set(key, children);
-      }
+      const children = childrenOf(operationLabel(name), OPERATION_TYPES.has(type) ? type : 'unknown', code);
       children.count.inc();
       children.seconds.observe(seconds);
     },
     subscriptionStarted: () => subscriptions.inc(),
     subscriptionEnded: () => subscriptions.dec(),
   };
+}
+
+interface OperationChildren {
+  count: { inc(): void };
+  seconds: { observe(value: number): void };
+}
+
+function mapAt<Value>(maps: Map<string, Map<string, Value>>, key: string): Map<string, Value> {
+  let map = maps.get(key);
+  if (!map) {
+    map = new Map();
+    maps.set(key, map);
+  }
+  return map;
 }
 
 /** The label of an operation name: itself while fewer than MAX_OPERATION_NAMES were seen, else `other`. */

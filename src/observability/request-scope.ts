@@ -1,4 +1,3 @@
-import type { ApolloServerPlugin } from '@apollo/server';
 import type { GraphQLError } from 'graphql';
 import { CLIENT_ERROR_CODES } from '../errors';
 import type { Logger } from '../logging/logger';
@@ -18,17 +17,13 @@ export interface LoggingContext {
   log: Logger;
 }
 
-/** Logs every failed operation once, through the operation's own (request-bound) logger. */
-export function operationErrorLogPlugin<Context extends LoggingContext>(): ApolloServerPlugin<Context> {
-  return {
-    async requestDidStart() {
-      return {
-        async didEncounterErrors({ contextValue, errors, operationName }) {
-          for (const error of errors) logOperationError(contextValue.log, error, operationName ?? null);
-        },
-      };
-    },
-  };
+/** Logs a failed operation's errors once each, through the operation's own (request-bound) logger. */
+export function logOperationErrors(
+  log: Logger,
+  errors: readonly GraphQLError[],
+  operationName: string | null,
+): void {
+  for (const error of errors) logOperationError(log, error, operationName);
 }
 
 function logOperationError(log: Logger, error: GraphQLError, operationName: string | null): void {

@@ -3,9 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import Fastify, { type FastifyInstance } from 'fastify';
+import pino from 'pino';
+import type { Config } from '../../src/config';
 import { registerAccessLog } from '../../src/http/access-log';
 import { bufferedStdout } from '../../src/logging/log-destination';
-import { createAccessLogger } from '../../src/logging/pino-logger';
+import { AccessLogger } from '../../src/logging/access-logger';
 
 /** A Fastify app with the access log on a sink, and the lines it wrote. */
 function appWithAccessLog(logLevel: 'info' | 'warn') {
@@ -17,7 +19,7 @@ function appWithAccessLog(logLevel: 'info' | 'warn') {
     },
   });
   const app: FastifyInstance = Fastify({ logger: false });
-  registerAccessLog(app, createAccessLogger({ logLevel }, sink));
+  registerAccessLog(app, new AccessLogger(logLevel, sink));
   app.get('/graphql', async (request) => {
     request.accountId = 'acct_access';
     return { ok: true };
@@ -87,7 +89,73 @@ describe('the access log', () => {
   });
 });
 
+describe('the access line', () => {
+  /** A destination that keeps what is written. */
+  function kept() {
+    const lines: string[] = [];
+    return { lines, stream: { write: (line: string) => void lines.push(line) } };
+  }
+  const timeless = (line: string | undefined) => line?.replace(/"time":\d+/, '"time":0');
+
+  it('is the line pino wrote before, field for field and in the same order', () => {
+    const ours = kept();
+    const theirs = kept();
+    const access = new AccessLogger('info', ours.stream);
+    const reference = pino({ level: 'info' }, theirs.stream);
+    // An account id a token may carry: quotes, a backslash, a control character and non-ASCII text.
+    const accountId = 'acct_"odd"\\ \u0001 é';
+    access.write('req-1', 'POST', '/graphql', 200, 1.25, accountId);
+    reference.info(
+      { reqId: 'req-1', method: 'POST', url: '/graphql', statusCode: 200, responseTime: 1.25, accountId },
+      'request',
+    );
+    access.write('0a1b', 'GET', '/healthz/ready', 503, 0, null);
+    reference.info(
+      {
+        reqId: '0a1b',
+        method: 'GET',
+        url: '/healthz/ready',
+        statusCode: 503,
+        responseTime: 0,
+        accountId: undefined,
+      },
+      'request',
+    );
+    expect(ours.lines).toHaveLength(2);
+    expect(ours.lines.map(timeless)).toEqual(theirs.lines.map(timeless));
+    expect(JSON.parse(ours.lines[0] as string)).toMatchObject({ accountId, time: expect.any(Number) });
+    expect(JSON.parse(ours.lines[1] as string)).not.toHaveProperty('accountId');
+  });
+
+  it('is on at info and below, off above', () => {
+    const { stream } = kept();
+    const enabledAt = (levels: Array<Config['logLevel']>) =>
+      levels.map((level) => new AccessLogger(level, stream).enabled);
+    expect(enabledAt(['trace', 'debug', 'info'])).toEqual([true, true, true]);
+    expect(enabledAt(['warn', 'error', 'fatal', 'silent'])).toEqual([false, false, false, false]);
+  });
+});
+
 describe('the buffered stdout destination', () => {
+  it('writes a batch once about 4 KiB wait, lines whole and in order', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'access-log-')), 'out.log');
+    const fileDescriptor = openSync(file, 'w');
+    const destination = bufferedStdout(fileDescriptor);
+    const lines = Array.from(
+      { length: 20 },
+      (_, n) => `{"n":${String(n).padStart(2, '0')},"pad":"${'x'.repeat(238)}"}\n`,
+    );
+    try {
+      for (const line of lines) destination.stream.write(line);
+      // Lines of 256 characters: the 16th makes 4096, and the 16 leave in one write; the last 4 wait.
+      expect(readFileSync(file, 'utf8')).toBe(lines.slice(0, 16).join(''));
+      destination.close();
+      expect(readFileSync(file, 'utf8')).toBe(lines.join(''));
+    } finally {
+      closeSync(fileDescriptor);
+    }
+  });
+
   it('holds a short line for its batch, and writes it when closed', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'access-log-')), 'out.log');
     const fileDescriptor = openSync(file, 'w');

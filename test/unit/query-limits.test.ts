@@ -17,6 +17,7 @@ import {
   MAX_BRACKET_NESTING,
   measureOperations,
   precheckDocument,
+  PassedDocuments,
   precheckRequest,
   queryLimitsRule,
   QueryTooComplexError,
@@ -142,6 +143,36 @@ describe('query limits', () => {
       ),
     ).toBeNull();
     expect(precheckRequest([{ query: '{ __typename }' }], DEFAULT_QUERY_LIMITS)).toBeNull();
+  });
+
+  it('remember documents that passed, bounded, and still check variables and refuse what is over a limit', () => {
+    const passed = new PassedDocuments(DEFAULT_QUERY_LIMITS, 2, 100);
+    const tooMany = `{ ${'__typename '.repeat(5001)}}`;
+    for (let round = 0; round < 2; round++) {
+      // Refused each time, never remembered.
+      expect(precheckRequest({ query: tooMany }, DEFAULT_QUERY_LIMITS, passed)?.extensions).toMatchObject({
+        code: 'QUERY_TOO_COMPLEX',
+      });
+      // A remembered document still has its variables checked on every request.
+      expect(
+        precheckRequest(
+          { query: '{ __typename }', variables: { a: 'x\u0000' } },
+          DEFAULT_QUERY_LIMITS,
+          passed,
+        )?.extensions,
+      ).toMatchObject({ code: 'BAD_USER_INPUT' });
+    }
+    expect(passed.size).toBe(1);
+    const long = `{ ${'__typename '.repeat(10)}}`;
+    expect(passed.precheck(long)).toBeNull();
+    expect(passed.size).toBe(1); // longer than 100 characters: checked, not kept
+    passed.precheck('{ a: __typename }');
+    passed.precheck('{ b: __typename }');
+    expect(passed.size).toBe(2); // at most two kept: the oldest made room
+    // Documents are measured against the limits the set was made with.
+    const strict = new PassedDocuments({ ...DEFAULT_QUERY_LIMITS, maxTokens: 3 });
+    expect(strict.precheck('{ __typename }')).toBeNull();
+    expect(strict.precheck('{ a: __typename }')?.extensions).toMatchObject({ limit: 'tokens' });
   });
 
   it('keep QUERY_TOO_COMPLEX when Apollo wraps it as GRAPHQL_VALIDATION_FAILED', () => {

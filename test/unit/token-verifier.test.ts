@@ -150,6 +150,34 @@ describe('TokenVerifier cache', () => {
     }
   });
 
+  it('knows a verified token without a promise, only as callerFrom would read the header, until it expires', async () => {
+    const verifier = new TokenVerifier({ jwtSecret: SECRET, jwksUrl: null, issuer: null, audience: null });
+    const token = await signToken(SECRET, { accountId: 'acct_known', expiresInSeconds: 2 });
+    expect(verifier.knownCaller(undefined)).toEqual({ kind: 'anonymous' });
+    expect(verifier.knownCaller('')).toEqual(await verifier.callerFrom(''));
+    // Not verified yet: nothing known, callerFrom must verify it.
+    expect(verifier.knownCaller(`Bearer ${token}`)).toBeUndefined();
+    const caller = await verifier.callerFrom(`Bearer ${token}`);
+    expect(verifier.knownCaller(`Bearer ${token}`)).toBe(caller);
+    // Other spellings callerFrom accepts are left to it (the same caller, through the slow path).
+    for (const header of [`bearer ${token}`, `Bearer  ${token}`, ` Bearer ${token} `]) {
+      expect(verifier.knownCaller(header)).toBeUndefined();
+      expect(await verifier.callerFrom(header)).toBe(caller);
+    }
+    // A header that is not this token is never taken for it.
+    expect(verifier.knownCaller(`Bearer ${token}x`)).toBeUndefined();
+    expect(verifier.knownCaller(`Bearer ${token} x`)).toBeUndefined();
+    expect(verifier.knownCaller(token)).toBeUndefined();
+
+    jest.useFakeTimers({ now: Date.now() + 3000, doNotFake: ['nextTick', 'setImmediate'] });
+    try {
+      expect(verifier.knownCaller(`Bearer ${token}`)).toBeUndefined();
+      expect(await codeOf(verifier.callerFrom(`Bearer ${token}`))).toBe('UNAUTHENTICATED');
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('never caches a token that failed', async () => {
     const verifier = new TokenVerifier({ jwtSecret: SECRET, jwksUrl: null, issuer: null, audience: null });
     const forged = await signToken('another-secret-that-is-long-enough-0123456789', { accountId: 'a' });
