@@ -92,7 +92,7 @@ export async function lockCountersAndFindRecorded(
 }
 
 /** The counters to create or lock, as rows, sorted by key: every transaction locks them in the same order. */
-function wantedCountersOf(keys: CounterKey[]) {
+export function wantedCountersOf(keys: CounterKey[]) {
   // Code-unit order, never localeCompare: a locale may ignore the separator, and every instance must agree.
   const sorted = [...keys].sort((a, b) => {
     const [left, right] = [
@@ -264,7 +264,7 @@ function transactionOf(em: EntityManager): Knex.Transaction {
   return transaction;
 }
 
-interface CounterRow {
+export interface CounterRow {
   id: string;
   account_id: string;
   metric: string;
@@ -297,7 +297,7 @@ export interface RecordedUse {
   quantity: number;
 }
 
-function lockedCounterOf(row: CounterRow): LockedCounter {
+export function lockedCounterOf(row: CounterRow): LockedCounter {
   return {
     id: row.id,
     accountId: row.account_id,

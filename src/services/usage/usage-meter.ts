@@ -9,8 +9,8 @@ import {
   type RecordingResult,
   type RecordMode,
   type RecordOutcome,
-  recordWithRetries,
 } from './usage-recording';
+import { recordWithRetries } from './usage-record-retries';
 import { shareCommitted } from './usage-sharing';
 import { type UsageEvent, type ValidUsageEvent, validateUsageEvents } from './usage-validation';
 import type { UsageWriting } from './usage-writing';
