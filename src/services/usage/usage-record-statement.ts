@@ -18,6 +18,7 @@ import {
   type RecordMode,
   type RecordOutcome,
 } from './usage-recording';
+import { runStatement } from './usage-statement';
 import type { UsageWriting } from './usage-writing';
 
 /**
@@ -63,18 +64,16 @@ export async function recordInOneStatement(
       index + 1,
     ]),
   );
-  const rows = await writing.orm.em
-    .getConnection()
-    .execute<StatementRow[]>(
-      'select * from usage_record_group(?::jsonb, ?::jsonb, ?, ?)',
-      [
-        JSON.stringify(counters.map((counter, index) => ({ slot: index + 1, ...counter }))),
-        JSON.stringify(recordsOf(planned, slots)),
-        now,
-        mode === 'all-or-none',
-      ],
-      'all',
-    );
+  const rows = await runStatement<StatementRow>(
+    writing.orm,
+    'select * from usage_record_group(?::jsonb, ?::jsonb, ?, ?)',
+    [
+      JSON.stringify(counters.map((counter, index) => ({ slot: index + 1, ...counter }))),
+      JSON.stringify(recordsOf(planned, slots)),
+      now,
+      mode === 'all-or-none',
+    ],
+  );
   return resultOf(planned, rows, mode);
 }
 
