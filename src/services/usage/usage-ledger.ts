@@ -6,6 +6,8 @@ import type { OverLimitRule } from '../../entities';
  * The SQL of one usage transaction, written by hand for the hot path: three statements whatever the batch size
  * (the ORM's unit of work would be one per row), each with a single JSON parameter, so a batch of 100 records
  * is neither 900 bound values nor SQL text rebuilt per call. Every function runs in the caller's transaction.
+ * This is the transactional path (a call crossing a threshold); most calls are one `usage_record_group` call,
+ * which does the same in PostgreSQL (`usage-record-statement.ts`, ADR 0019).
  */
 
 export interface CounterKey {

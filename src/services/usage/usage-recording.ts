@@ -61,7 +61,8 @@ export interface RecordingResult {
 export class KeyRace extends Error {}
 
 /**
- * One transaction of two statements (more only when a threshold mail is queued), however many records: lock
+ * The transactional path (`usage_record_group` leaves it the calls that cross a threshold, whose mail is queued
+ * here with the records): one transaction of two statements (more when a threshold mail is queued): lock
  * the counters and find the keys already recorded, decide each record in order against the locked figures,
  * insert the new records and save the counters.
  */
