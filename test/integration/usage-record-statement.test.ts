@@ -59,8 +59,8 @@ const use = (accountId: string, quantity: number, key: string): UsageEvent => ({
   idempotencyKey: key,
 });
 
-async function counterOf(accountId: string) {
-  return service.app.orm.em.fork().findOne(UsageCounter, { accountId, metric: 'ai_requests' });
+async function counterOf(accountId: string, metric = 'ai_requests') {
+  return service.app.orm.em.fork().findOne(UsageCounter, { accountId, metric });
 }
 
 /** Each answer without what names the account: an outcome's figures, or a refusal's code and figures. */
@@ -77,7 +77,20 @@ function answersOf(result: RecordingResult) {
 
 describe('usage_record_group', () => {
   it('decides every group as the transactional path does, thresholds and all (fast-check)', async () => {
-    const record = fc.record({ key: fc.nat({ max: 7 }), quantity: fc.integer({ min: 1, max: 6 }) });
+    // Uses of a counter (ai_requests, under the drawn limit) and levels of a gauge (seats, the free plan's hard
+    // limit), the levels measured up to a minute ago in any order; keys shared across both, so a key is reused.
+    const record = fc.oneof(
+      fc.record({
+        key: fc.nat({ max: 7 }),
+        quantity: fc.integer({ min: 1, max: 6 }),
+        ago: fc.constant(null),
+      }),
+      fc.record({
+        key: fc.nat({ max: 7 }),
+        quantity: fc.integer({ min: 0, max: 3 }),
+        ago: fc.nat({ max: 60 }),
+      }),
+    );
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 1, max: 30 }),
@@ -88,7 +101,19 @@ describe('usage_record_group', () => {
           await withLimit(reference, limit);
           for (const group of groups) {
             const now = writing.clock.now();
-            const events = (accountId: string) => group.map((r) => use(accountId, r.quantity, `k${r.key}`));
+            const events = (accountId: string) =>
+              group.map(
+                (r): UsageEvent =>
+                  r.ago === null
+                    ? use(accountId, r.quantity, `k${r.key}`)
+                    : {
+                        accountId,
+                        metric: 'seats',
+                        quantity: r.quantity,
+                        idempotencyKey: `k${r.key}`,
+                        occurredAt: new Date(now.getTime() - r.ago * 1000),
+                      },
+              );
             const byStatement = await recordWithRetries(
               writing,
               await plan(events(shipped), now),
@@ -103,12 +128,17 @@ describe('usage_record_group', () => {
             );
             expect(answersOf(byStatement)).toEqual(answersOf(byTransaction));
           }
-          const [left, right] = [await counterOf(shipped), await counterOf(reference)];
-          expect(left).toMatchObject({
-            used: right?.used,
-            peak: right?.peak,
-            thresholdNotified: right?.thresholdNotified,
-          });
+          for (const metric of ['ai_requests', 'seats']) {
+            const [left, right] = [await counterOf(shipped, metric), await counterOf(reference, metric)];
+            expect(left === null).toBe(right === null);
+            if (right === null) continue;
+            expect(left).toMatchObject({
+              used: right?.used,
+              peak: right?.peak,
+              levelAt: right?.levelAt,
+              thresholdNotified: right?.thresholdNotified,
+            });
+          }
         },
       ),
       { numRuns: 25 },
