@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import autocannon from 'autocannon';
+import { Client } from 'pg';
 import { signToken } from '../src/auth/token-signer';
 import { benchDatabase } from './bench-database';
 import { type Child, startChild, stopChild } from './child-process';
@@ -40,6 +41,8 @@ interface Row {
   requestsPerSecond: number;
   /** CPU time the server process spent per request (µs): steadier than throughput on a shared machine. */
   cpuMicrosPerRequest: number;
+  /** CPU time the backends of the service's own database spent per request (µs; other databases not counted). */
+  postgresMicrosPerRequest: number;
   /** Usage events per request (100 for a batch), for the events/s column. */
   eventsPerRequest: number;
   p50: number;
@@ -52,6 +55,8 @@ interface Scenario {
   url: () => string;
   /** The server process, whose CPU time is read around each round. */
   pid: () => number;
+  /** The service's database, whose backends' CPU time is read around each round (none for the bare baseline). */
+  database?: string;
   /** The request body; a function makes a new one per request (unique idempotency keys). */
   body: object | (() => object);
   /** Instead of `body`: a sequence of requests each connection repeats (a reserve, then its commit). */
@@ -63,6 +68,7 @@ interface Scenario {
 async function measure(scenario: Scenario, seconds: number): Promise<Row> {
   const { body } = scenario;
   const cpuBefore = cpuSecondsOf(scenario.pid());
+  const backendsBefore = await backendCpuOf(scenario.database);
   const result = await autocannon({
     url: `${scenario.url()}/graphql`,
     method: 'POST',
@@ -76,9 +82,16 @@ async function measure(scenario: Scenario, seconds: number): Promise<Row> {
     duration: seconds,
   });
   const cpuSeconds = cpuSecondsOf(scenario.pid()) - cpuBefore;
+  const backendsAfter = await backendCpuOf(scenario.database);
+  // A backend that started during the round counts from zero; one that ended is lost (pools keep theirs).
+  let postgresSeconds = 0;
+  for (const [pid, seconds] of backendsAfter) postgresSeconds += seconds - (backendsBefore.get(pid) ?? 0);
+  const perRequest = (total: number) =>
+    result.requests.total > 0 ? (total * 1e6) / result.requests.total : 0;
   return {
     name: scenario.name,
-    cpuMicrosPerRequest: result.requests.total > 0 ? (cpuSeconds * 1e6) / result.requests.total : 0,
+    cpuMicrosPerRequest: perRequest(cpuSeconds),
+    postgresMicrosPerRequest: perRequest(postgresSeconds),
     requestsPerSecond: result.requests.average,
     eventsPerRequest: scenario.eventsPerRequest ?? 0,
     p50: result.latency.p50,
@@ -102,6 +115,7 @@ async function runInterleaved(scenarios: Scenario[]): Promise<Row[]> {
     return {
       name: scenario.name,
       cpuMicrosPerRequest: median(rows.map((row) => row.cpuMicrosPerRequest)),
+      postgresMicrosPerRequest: median(rows.map((row) => row.postgresMicrosPerRequest)),
       eventsPerRequest: scenario.eventsPerRequest ?? 0,
       requestsPerSecond: median(rows.map((row) => row.requestsPerSecond)),
       p50: median(rows.map((row) => row.p50)),
@@ -114,7 +128,7 @@ async function runInterleaved(scenarios: Scenario[]): Promise<Row[]> {
 /** Each row against the baseline, and against the no-op of its own service (the `before: ` rows against theirs). */
 function format(rows: Row[], baseline: Row): string {
   const header =
-    '| scenario | req/s | usage events/s | p50 ms | p99 ms | errors | server CPU µs/req | throughput vs bare Apollo | throughput vs no-op | CPU per request vs no-op |';
+    '| scenario | req/s | usage events/s | p50 ms | p99 ms | errors | server CPU µs/req | PostgreSQL CPU µs/req | throughput vs bare Apollo | throughput vs no-op | CPU per request vs no-op |';
   const noOpOf = (row: Row) =>
     rows.find(
       (candidate) => candidate.name === (row.name.startsWith('before: ') ? `before: ${NO_OP}` : NO_OP),
@@ -129,6 +143,7 @@ function format(rows: Row[], baseline: Row): string {
       row.p99,
       row.errors,
       Math.round(row.cpuMicrosPerRequest),
+      Math.round(row.postgresMicrosPerRequest),
       `${(row.requestsPerSecond / baseline.requestsPerSecond).toFixed(2)}×`,
       `${(row.requestsPerSecond / noOp.requestsPerSecond).toFixed(2)}×`,
       `${(row.cpuMicrosPerRequest / noOp.cpuMicrosPerRequest).toFixed(2)}×`,
@@ -136,7 +151,7 @@ function format(rows: Row[], baseline: Row): string {
   });
   return [
     header,
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...lines.map((line) => `| ${line} |`),
   ].join('\n');
 }
@@ -238,7 +253,7 @@ async function startService(root: string, databaseUrl: string, label: string): P
 }
 
 /** The service's scenarios; `prefix` names which service ("before: " for the `--before` checkout). */
-async function serviceScenarios(service: Child, prefix: string): Promise<Scenario[]> {
+async function serviceScenarios(service: Child, prefix: string, database: string): Promise<Scenario[]> {
   const token = await signToken(JWT_SECRET, { accountId: 'acct_bench', expiresInSeconds: 3600 });
   const gateway = await signToken(JWT_SECRET, {
     accountId: 'ai-gateway',
@@ -247,7 +262,7 @@ async function serviceScenarios(service: Child, prefix: string): Promise<Scenari
   });
   const usageAccounts = await prepareUsageAccounts(service.url, JWT_SECRET, USAGE_ACCOUNTS);
   const usage = usageBodies(usageAccounts);
-  const on = { url: () => service.url, pid: () => service.process.pid as number };
+  const on = { url: () => service.url, pid: () => service.process.pid as number, database };
   const asUser = { authorization: `Bearer ${token}` };
   const asGateway = { authorization: `Bearer ${gateway}` };
   return [
@@ -301,7 +316,28 @@ function chosen(scenario: Scenario): boolean {
   );
 }
 
+/** A connection of the bench's own (to the server's `postgres` database) to find the services' backends. */
+let monitor: Client | null = null;
+
+function nameOf(database: { url: string } | undefined): string {
+  return new URL((database as { url: string }).url).pathname.slice(1);
+}
+
+/** CPU seconds so far of every backend connected to `database`, by pid (PostgreSQL runs on this machine). */
+async function backendCpuOf(database: string | undefined): Promise<Map<number, number>> {
+  if (!database || !monitor) return new Map();
+  const { rows } = await monitor.query<{ pid: number }>(
+    'select pid from pg_stat_activity where datname = $1',
+    [database],
+  );
+  return new Map(rows.map(({ pid }) => [pid, cpuSecondsOf(pid)]));
+}
+
 async function main(): Promise<void> {
+  monitor = new Client({
+    connectionString: process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+  });
+  await monitor.connect();
   const databases = [await benchDatabase(), ...(BEFORE ? [await benchDatabase()] : [])];
   const targets: Child[] = [];
   let rows: Row[] = [];
@@ -315,8 +351,10 @@ async function main(): Promise<void> {
       ? await startService(resolve(BEFORE), (databases[1] as { url: string }).url, 'before')
       : null;
     if (before) targets.push(before);
-    const after = (await serviceScenarios(service, '')).filter(chosen);
-    const older = before ? (await serviceScenarios(before, 'before: ')).filter(chosen) : [];
+    const after = (await serviceScenarios(service, '', nameOf(databases[0]))).filter(chosen);
+    const older = before
+      ? (await serviceScenarios(before, 'before: ', nameOf(databases[1]))).filter(chosen)
+      : [];
     const baseline: Scenario = {
       name: 'bare Apollo on Fastify: `{ __typename }` (baseline)',
       url: () => bare.url,
@@ -332,6 +370,7 @@ async function main(): Promise<void> {
     peakRss.push(`after ${peakRssMbOf(service.process.pid as number)} MB`);
     if (before) peakRss.push(`before ${peakRssMbOf(before.process.pid as number)} MB`);
   } finally {
+    await monitor?.end();
     await Promise.all(targets.map(stopChild));
     await Promise.all(databases.map((database) => database.drop()));
   }

@@ -2,6 +2,7 @@ import type { UsageGroupKind } from '../../observability/metrics';
 import type { AccountAllowances, MetricAllowance } from './account-allowances';
 import { GroupCommitter, type Settled } from './group-committer';
 import { usageFiguresOf } from './usage-reader';
+import { runStatement } from './usage-statement';
 import { type CommittedCounter, shareCommitted } from './usage-sharing';
 import { queueThresholdMail, type ThresholdCounter, thresholdToTell } from './usage-thresholds';
 import { isMetricKey } from './usage-validation';
@@ -156,13 +157,10 @@ export class ReservationGroups {
    */
   private async run<Row>(sql: string, requests: object[]): Promise<Array<Row & { item: number }>> {
     const execute = () =>
-      this.writing.orm.em
-        .getConnection()
-        .execute<Array<Row & { item: number }>>(
-          sql,
-          [JSON.stringify(requests), this.writing.clock.now()],
-          'all',
-        );
+      runStatement<Row & { item: number }>(this.writing.orm, sql, [
+        JSON.stringify(requests),
+        this.writing.clock.now(),
+      ]);
     return execute().catch((error: unknown) => {
       const code = (error as { code?: unknown } | null)?.code;
       if (code !== '40P01' && code !== '23505') throw error;

@@ -6,6 +6,8 @@ import type { OverLimitRule } from '../../entities';
  * The SQL of one usage transaction, written by hand for the hot path: three statements whatever the batch size
  * (the ORM's unit of work would be one per row), each with a single JSON parameter, so a batch of 100 records
  * is neither 900 bound values nor SQL text rebuilt per call. Every function runs in the caller's transaction.
+ * This is the transactional path (a call crossing a threshold); most calls are one `usage_record_group` call,
+ * which does the same in PostgreSQL (`usage-record-statement.ts`, ADR 0019).
  */
 
 export interface CounterKey {
@@ -92,7 +94,7 @@ export async function lockCountersAndFindRecorded(
 }
 
 /** The counters to create or lock, as rows, sorted by key: every transaction locks them in the same order. */
-function wantedCountersOf(keys: CounterKey[]) {
+export function wantedCountersOf(keys: CounterKey[]) {
   // Code-unit order, never localeCompare: a locale may ignore the separator, and every instance must agree.
   const sorted = [...keys].sort((a, b) => {
     const [left, right] = [
@@ -264,7 +266,7 @@ function transactionOf(em: EntityManager): Knex.Transaction {
   return transaction;
 }
 
-interface CounterRow {
+export interface CounterRow {
   id: string;
   account_id: string;
   metric: string;
@@ -297,7 +299,7 @@ export interface RecordedUse {
   quantity: number;
 }
 
-function lockedCounterOf(row: CounterRow): LockedCounter {
+export function lockedCounterOf(row: CounterRow): LockedCounter {
   return {
     id: row.id,
     accountId: row.account_id,

@@ -9,8 +9,8 @@ import {
   type RecordingResult,
   type RecordMode,
   type RecordOutcome,
-  recordWithRetries,
 } from './usage-recording';
+import { recordWithRetries } from './usage-record-retries';
 import { shareCommitted } from './usage-sharing';
 import { type UsageEvent, type ValidUsageEvent, validateUsageEvents } from './usage-validation';
 import type { UsageWriting } from './usage-writing';
@@ -29,10 +29,11 @@ interface GroupedOutcome {
 /**
  * Records usage exactly once and enforces limits atomically.
  *
- * A call is one PostgreSQL transaction of two statements, however many records it carries
- * (`usage-recording.ts`): lock the counters (creating them if new) and find which idempotency keys are already
- * recorded; decide each record in order against the locked figures; insert the new records and save the
- * counters. A hard limit (`block`) is checked against the locked row, so 50 concurrent requests one below the
+ * A call is one PostgreSQL statement, however many records it carries (`usage_record_group`, called by
+ * `usage-record-statement.ts`): it locks the counters (creating them if new), finds which idempotency keys are
+ * already recorded, decides each record in order against the locked figures, inserts the new records and saves
+ * the counters. A call whose records cross a threshold the account is mailed about runs as a transaction of
+ * the same steps instead (`usage-recording.ts`), which queues the mail with the records. A hard limit (`block`) is checked against the locked row, so 50 concurrent requests one below the
  * limit let exactly one through. After commit the Redis copies are updated and `usageUpdated` is published
  * (throttled). Redis is never needed to record: without it, the same transaction runs and only the copies are
  * skipped.

@@ -58,56 +58,15 @@ export interface RecordingResult {
 }
 
 /** Another transaction recorded one of our keys first; the call is run again and sees it as a duplicate. */
-class KeyRace extends Error {}
+export class KeyRace extends Error {}
 
 /**
- * Runs the recording transaction, again once after a key race or a deadlock (both roll everything back). Past a
- * second race a group is split into its records, each in a transaction of its own, so only the record that
- * races answers CONFLICT.
- */
-export async function recordWithRetries(
-  writing: UsageWriting,
-  planned: PlannedEvent[],
-  mode: RecordMode,
-  now: Date = writing.clock.now(),
-): Promise<RecordingResult> {
-  try {
-    return await recordingTransaction(writing, planned, mode, now).catch((error: unknown) => {
-      if (!isRetryable(error)) throw error;
-      return recordingTransaction(writing, planned, mode, writing.clock.now());
-    });
-  } catch (error) {
-    if (!isRetryable(error)) throw error;
-    if (mode === 'each-own' && planned.length > 1) return recordOneByOne(writing, planned);
-    throw new BillingError(
-      ErrorCode.CONFLICT,
-      'Another record with one of these idempotency keys is being made at the same moment: retry',
-    );
-  }
-}
-
-async function recordOneByOne(writing: UsageWriting, planned: PlannedEvent[]): Promise<RecordingResult> {
-  const combined: RecordingResult = { settled: [], changed: [], recorded: [], notifications: 0 };
-  for (const item of planned) {
-    try {
-      const alone = await recordWithRetries(writing, [item], 'each-own');
-      combined.settled.push(...alone.settled);
-      combined.changed.push(...alone.changed);
-      combined.recorded.push(...alone.recorded);
-      combined.notifications += alone.notifications;
-    } catch (error) {
-      combined.settled.push({ ok: false, error });
-    }
-  }
-  return combined;
-}
-
-/**
- * One transaction of two statements (more only when a threshold mail is queued), however many records: lock
+ * The transactional path (`usage_record_group` leaves it the calls that cross a threshold, whose mail is queued
+ * here with the records): one transaction of two statements (more when a threshold mail is queued): lock
  * the counters and find the keys already recorded, decide each record in order against the locked figures,
  * insert the new records and save the counters.
  */
-function recordingTransaction(
+export function recordInTransaction(
   writing: UsageWriting,
   planned: PlannedEvent[],
   mode: RecordMode,
@@ -159,11 +118,7 @@ function decide(
   // A retry is the same use; a key reused for another use is the caller's bug, and silently calling it a
   // duplicate would drop that use.
   if (earlier && (earlier.metric !== event.metric || earlier.quantity !== event.quantity))
-    throw new BillingError(
-      ErrorCode.CONFLICT,
-      `idempotencyKey "${event.idempotencyKey.slice(0, 64)}" was already used for another record (${earlier.quantity} ${earlier.metric})`,
-      { field: 'idempotencyKey' },
-    );
+    throw keyReused(event, earlier);
   const duplicate = earlier !== undefined;
   if (!duplicate) {
     apply(counter, item);
@@ -200,7 +155,7 @@ async function queueThresholdMails(
   return queued;
 }
 
-function counterKeysOf(planned: PlannedEvent[]): CounterKey[] {
+export function counterKeysOf(planned: PlannedEvent[]): CounterKey[] {
   const keys = new Map<string, CounterKey>();
   for (const { event, allowance, period, late } of planned) {
     keys.set(counterKeyOf(event.accountId, event.metric, period.start), {
@@ -263,10 +218,11 @@ function apply(counter: LockedCounter, { event, allowance, allowances, late }: P
   counter.levelAt = next.levelAt;
 }
 
-/**
- * A key race (see KeyRace) or PostgreSQL's deadlock_detected (40P01): the transaction was rolled back and may
- * simply be run again.
- */
-function isRetryable(error: unknown): boolean {
-  return error instanceof KeyRace || (error as { code?: unknown } | null)?.code === '40P01';
+/** CONFLICT for an idempotency key already used for another use: the caller's bug, never a silent duplicate. */
+export function keyReused(event: ValidUsageEvent, earlier: RecordedUse): BillingError {
+  return new BillingError(
+    ErrorCode.CONFLICT,
+    `idempotencyKey "${event.idempotencyKey.slice(0, 64)}" was already used for another record (${earlier.quantity} ${earlier.metric})`,
+    { field: 'idempotencyKey' },
+  );
 }

@@ -1,0 +1,83 @@
+import { BillingError, ErrorCode } from '../../errors';
+import { KEY_RACE, recordInOneStatement, THRESHOLD_TO_TELL } from './usage-record-statement';
+import {
+  KeyRace,
+  type PlannedEvent,
+  type RecordingResult,
+  type RecordMode,
+  recordInTransaction,
+} from './usage-recording';
+import type { UsageWriting } from './usage-writing';
+
+/**
+ * Records, again once after a key race or a deadlock (both roll everything back). Past a second race a group is
+ * split into its records, each recorded on its own, so only the record that races answers CONFLICT.
+ */
+export async function recordWithRetries(
+  writing: UsageWriting,
+  planned: PlannedEvent[],
+  mode: RecordMode,
+  now: Date = writing.clock.now(),
+): Promise<RecordingResult> {
+  try {
+    return await recordOnce(writing, planned, mode, now).catch((error: unknown) => {
+      if (!isRetryable(error)) throw error;
+      return recordOnce(writing, planned, mode, writing.clock.now());
+    });
+  } catch (error) {
+    if (!isRetryable(error)) throw error;
+    if (mode === 'each-own' && planned.length > 1) return recordOneByOne(writing, planned);
+    throw new BillingError(
+      ErrorCode.CONFLICT,
+      'Another record with one of these idempotency keys is being made at the same moment: retry',
+    );
+  }
+}
+
+/**
+ * One statement (`usage_record_group`, one round trip); a group whose records cross a threshold the account is
+ * mailed about goes the transactional way instead, which queues the mail with the records (twice per counter
+ * and period, so rarely).
+ */
+async function recordOnce(
+  writing: UsageWriting,
+  planned: PlannedEvent[],
+  mode: RecordMode,
+  now: Date,
+): Promise<RecordingResult> {
+  try {
+    return await recordInOneStatement(writing, planned, mode, now);
+  } catch (error) {
+    if (codeOf(error) !== THRESHOLD_TO_TELL) throw error;
+    return recordInTransaction(writing, planned, mode, now);
+  }
+}
+
+async function recordOneByOne(writing: UsageWriting, planned: PlannedEvent[]): Promise<RecordingResult> {
+  const combined: RecordingResult = { settled: [], changed: [], recorded: [], notifications: 0 };
+  for (const item of planned) {
+    try {
+      const alone = await recordWithRetries(writing, [item], 'each-own');
+      combined.settled.push(...alone.settled);
+      combined.changed.push(...alone.changed);
+      combined.recorded.push(...alone.recorded);
+      combined.notifications += alone.notifications;
+    } catch (error) {
+      combined.settled.push({ ok: false, error });
+    }
+  }
+  return combined;
+}
+
+/**
+ * A key race (the transactional path's KeyRace, the statement's KEY_RACE) or PostgreSQL's deadlock_detected
+ * (40P01): everything was rolled back, and it may simply be run again.
+ */
+function isRetryable(error: unknown): boolean {
+  const code = codeOf(error);
+  return error instanceof KeyRace || code === KEY_RACE || code === '40P01';
+}
+
+function codeOf(error: unknown): unknown {
+  return (error as { code?: unknown } | null)?.code;
+}
