@@ -13,9 +13,6 @@ export interface Delivery {
 /** The most deliveries one statement stores (a bound on its parameters and on the group's latency). */
 export const MAX_INTAKE_GROUP = 64;
 
-/** The columns each delivery binds, in the order of `rowOf`. */
-const BOUND_COLUMNS = 7;
-
 /**
  * A new row is `received`, its arrival the database's clock (ADR 0020: the order events of one key are
  * processed in), due for the reconciler `STUCK_AFTER_MS` after it arrives. A delivery of an event the inbox
@@ -36,7 +33,10 @@ function insertStatement(rows: number): string {
   returning stripe_event_id, xmax = 0 as inserted`;
 }
 
-/** The payload is the bytes Stripe signed when we have them (no second serialisation of the parsed event). */
+/**
+ * The seven values a row binds, in the order of `insertStatement`'s placeholders. The payload is the bytes Stripe
+ * signed when we have them (no second serialisation of the parsed event).
+ */
 function rowOf({ event, rawBody }: Delivery): Array<string | Date | null> {
   return [
     crypto.randomUUID(),
@@ -108,13 +108,11 @@ export class InboxIntake {
     const unique = [...new Map(group.map((delivery) => [delivery.event.id, delivery])).values()].sort(
       (first, second) => (first.event.id < second.event.id ? -1 : first.event.id > second.event.id ? 1 : 0),
     );
-    const bindings = unique.flatMap(rowOf);
-    if (bindings.length !== unique.length * BOUND_COLUMNS) throw new Error('an inbox row binds 7 values');
     const result = await this.orm.em
       .getKnex()
       .raw<{ rows: Array<{ stripe_event_id: string; inserted: boolean }> }>(
         insertStatement(unique.length),
-        bindings,
+        unique.flatMap(rowOf),
       );
     return new Map(result.rows.map((row) => [row.stripe_event_id, row.inserted]));
   }
