@@ -64,8 +64,9 @@ export const trialWillEnd: WebhookHandler = async (event, tools) => {
 
 /**
  * Settles the duplicates of the subscription's account in Stripe now (`DuplicateSubscriptions.settle`: the
- * rule and its Stripe calls; over `listing` when the handler listed the customer's subscriptions already), and returns the database half: each cancelled duplicate stored and recorded
- * (mailed and counted once). Null when the account has no duplicate, the usual case.
+ * rule and its Stripe calls; over `listing` when the handler listed the customer's subscriptions already), and
+ * returns the database half: each cancelled duplicate stored and recorded (mailed and counted once). Null when
+ * the account has no duplicate, the usual case.
  */
 export async function settleDuplicates(
   subscription: Stripe.Subscription,
