@@ -11,6 +11,7 @@ import {
   type PreviewView,
   type UsageView,
 } from './api.js';
+import { authenticationNotice } from './authentication-notice.js';
 import { count, day, daysUntil, h, label, money } from './dom.js';
 
 interface State {
@@ -167,6 +168,7 @@ function page(state: State, actions: Actions): HTMLElement[] {
   return [
     h('h1', {}, 'Billing'),
     state.error ? h('p', { class: 'error', role: 'alert', id: 'error' }, state.error) : null,
+    authenticationNotice(state.account),
     ...notices(state.account),
     planSection(state, actions),
     usageSection(
