@@ -23,6 +23,7 @@ import { WebhookInbox } from '../webhooks/inbox/webhook-inbox';
 import { WebhookProcessor } from '../webhooks/pipeline/webhook-processor';
 import { WebhookQueue } from '../webhooks/pipeline/webhook-queue';
 import { InboxClaims } from '../webhooks/inbox/inbox-claims';
+import { InboxIntake } from '../webhooks/inbox/inbox-intake';
 import type { CoreServices } from './core-services';
 import type { StripeServices } from './stripe-services';
 
@@ -54,7 +55,7 @@ export function buildWebhookPipeline(
 ): WebhookPipeline {
   const processor = createWebhookProcessor(orm, core, stripe, metrics, logger);
   const queue = new WebhookQueue(
-    new WebhookInbox(orm, logger),
+    new InboxIntake(orm, (size) => metrics?.webhooks.intakeGroup(size)),
     new InboxClaims(orm),
     processor,
     config.billing.webhookQueue,

@@ -42,12 +42,19 @@ export function webhookMetrics(registers: Registry[]): WebhookMetrics {
     labelNames: ['outcome'] as const,
     registers,
   });
+  const intakeGroups = new Histogram({
+    name: 'billing_webhook_intake_group_size',
+    help: 'Deliveries stored by one inbox statement at the webhook endpoint (group commit: concurrent deliveries share one insert and one commit)',
+    buckets: [1, 2, 4, 8, 16, 32, 64],
+    registers,
+  });
   return {
     handled: (type, outcome, source, duration) => {
       events.inc({ type, outcome, source });
       seconds.observe({ type }, duration);
     },
     delivered: (outcome) => deliveries.inc({ outcome }),
+    intakeGroup: (size) => intakeGroups.observe(size),
   };
 }
 

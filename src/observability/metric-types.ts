@@ -80,6 +80,8 @@ export interface WebhookMetrics {
   handled(type: string, outcome: WebhookOutcome, source: WebhookSource, seconds: number): void;
   /** One verified delivery at the endpoint: stored for the queue, a duplicate, or not stored (answered 500). */
   delivered(outcome: DeliveryOutcome): void;
+  /** One statement stored `size` concurrent deliveries (the endpoint's group commit, ADR 0020). */
+  intakeGroup(size: number): void;
 }
 
 /** What the endpoint did with a verified delivery (ADR 0020). */

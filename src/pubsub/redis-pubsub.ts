@@ -12,7 +12,8 @@ export class RedisBillingPubSub implements BillingPubSub {
 
   constructor(url: string) {
     const options = { maxRetriesPerRequest: 3, lazyConnect: false };
-    this.publisher = new Redis(url, options);
+    // Publishes issued in the same tick (the webhook workers' and mutations' announcements) share one write.
+    this.publisher = new Redis(url, { ...options, enableAutoPipelining: true });
     // No ready check on the subscriber: ioredis writes a SUBSCRIBE made between the TCP connect and the ready
     // check at once, which puts the connection in subscriber mode; the check's INFO is then refused, the client
     // reconnects, and the subscription made in that window is lost for good (a listener subscribing a few

@@ -57,6 +57,29 @@ describe('StripeClient under Stripe faults', () => {
     expect(stripe.statistics().get('customers.create')).toMatchObject({ calls: 1, failures: 0 });
   });
 
+  it('starts requests without a call-site stack, and leaves the stack limit as it was, on success and on failure', async () => {
+    const stripe = client({ maxNetworkRetries: 0 });
+    const limit = Error.stackTraceLimit;
+    const limitsSeen: number[] = [];
+    await stripe.call('customers.list', (sdk) => {
+      limitsSeen.push(Error.stackTraceLimit);
+      return sdk.customers.list({ limit: 1 });
+    });
+    expect(Error.stackTraceLimit).toBe(limit);
+    await fault({ status: 500, count: 1, path: '/v1/customers' });
+    await expect(
+      stripe.call('customers.list', (sdk) => {
+        limitsSeen.push(Error.stackTraceLimit);
+        return sdk.customers.list({ limit: 1 });
+      }),
+    ).rejects.toThrow();
+    expect(Error.stackTraceLimit).toBe(limit);
+    // While the SDK starts a request (and captures the caller's stack, which it only uses on an error), none.
+    expect(limitsSeen).toEqual([0, 0]);
+    // An error made later, outside the request's start, has its frames.
+    expect(new Error('later').stack?.split('\n').length).toBeGreaterThan(1);
+  });
+
   it('returns the first answer when the same intent is sent again (no second object)', async () => {
     const stripe = client();
     const params = { email: 'again@x.io' };

@@ -214,7 +214,8 @@ describe('two instances on one database', () => {
     });
     const stall = jest.spyOn(client, 'call').mockImplementation(async (operation, send, intent) => {
       const result = await realCall(operation, send, intent);
-      if (operation === 'subscriptions.retrieve') {
+      // The handler's read of the subscription: the customer's listing, which holds it (issue 14), or a retrieve.
+      if (operation === 'subscriptions.list' || operation === 'subscriptions.retrieve') {
         hasRead();
         await released;
       }

@@ -11,6 +11,13 @@ import { DUPLICATE_OF_METADATA } from '../stripe/metadata-keys';
 /** Beside `DUPLICATE_OF_METADATA`: what was refunded of the duplicate, in minor units (a later event records it without asking Stripe). */
 const DUPLICATE_REFUNDED_METADATA = 'duplicate_refunded';
 
+/** A customer's subscriptions as Stripe listed them, for one account's rule (`DuplicateSubscriptions.list`). */
+export interface CustomerListing {
+  accountId: string;
+  customerId: string;
+  subscriptions: Stripe.Subscription[];
+}
+
 /** A duplicate after it was settled in Stripe: cancelled, and refunded unless it was a trial. */
 export interface SettledDuplicate {
   /** The duplicate as Stripe has it after the cancellation. */
@@ -51,14 +58,22 @@ export class DuplicateSubscriptions {
    * live ones it cancels now, and those a previous attempt cancelled (marked with `duplicate_of`) so that
    * they are recorded even if that attempt died before its commit. Empty in the usual case: one subscription.
    */
-  async settle(subscription: Stripe.Subscription): Promise<SettledDuplicate[]> {
+  async settle(
+    subscription: Stripe.Subscription,
+    listing?: CustomerListing | null,
+  ): Promise<SettledDuplicate[]> {
     const accountId = subscription.metadata?.account_id;
     const customerId = idOf(subscription.customer);
     if (!accountId || !customerId) return [];
-    const listed = await this.stripe.call('subscriptions.list', (sdk) =>
-      sdk.subscriptions.list({ customer: customerId, status: 'all', limit: 100 }),
+    const read =
+      listing?.accountId === accountId && listing.customerId === customerId
+        ? listing
+        : await this.list(subscription);
+    // The subscription as the caller has it now (it may have changed it since the listing: a trial ended).
+    const listed = (read?.subscriptions ?? []).map((candidate) =>
+      candidate.id === subscription.id ? subscription : candidate,
     );
-    const ours = listed.data.filter((candidate) => candidate.metadata?.account_id === accountId);
+    const ours = listed.filter((candidate) => candidate.metadata?.account_id === accountId);
     const live = ours.filter(
       (candidate) => isLive(candidate) && !candidate.metadata?.[DUPLICATE_OF_METADATA],
     );
@@ -74,6 +89,24 @@ export class DuplicateSubscriptions {
       settled.push(isLive(marked) ? await this.cancel(marked, keptId) : settledFromMarks(marked, keptId));
     }
     return settled;
+  }
+
+  /**
+   * The customer's subscriptions as Stripe lists them now (`settle` looks at no others), for the account our
+   * metadata on `subscription` names: what a subscription's webhook reads once, both as its refetch (ADR 0005:
+   * the listed subscription is as fresh as a retrieve) and as `settle`'s listing. Null when the subscription
+   * names no account or no customer (the rule does not apply).
+   */
+  async list(
+    subscription: Pick<Stripe.Subscription, 'metadata' | 'customer'>,
+  ): Promise<CustomerListing | null> {
+    const accountId = subscription.metadata?.account_id;
+    const customerId = idOf(subscription.customer);
+    if (!accountId || !customerId) return null;
+    const listed = await this.stripe.call('subscriptions.list', (sdk) =>
+      sdk.subscriptions.list({ customer: customerId, status: 'all', limit: 100 }),
+    );
+    return { accountId, customerId, subscriptions: listed.data };
   }
 
   /**

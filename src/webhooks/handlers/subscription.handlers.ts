@@ -1,4 +1,5 @@
 import type Stripe from 'stripe';
+import type { CustomerListing } from '../../services/subscriptions/duplicate-subscriptions';
 import {
   type DetailedEffect,
   effectResultOf,
@@ -12,11 +13,17 @@ import {
  * event cannot roll the state back.
  */
 export const subscriptionChanged: WebhookHandler = async (event, tools) => {
+  // One read of Stripe serves as the refetch and as the duplicates' listing: the customer's subscriptions,
+  // this one among them (issue 14: one Stripe call per event instead of two). A subscription the listing does
+  // not hold (no account metadata, or a customer with more than a page of them) is retrieved on its own.
+  const listing = await tools.duplicates.list(event.data.object as Stripe.Subscription);
+  const id = (event.data.object as Stripe.Subscription).id;
+  const read = listing?.subscriptions.find((listed) => listed.id === id) ?? (await refetch(event, tools));
   // A Checkout trial on a card that already had one ends now (the rule is the trial policy's).
-  const subscription = await tools.trials.settleTrialCard(await refetch(event, tools));
+  const subscription = await tools.trials.settleTrialCard(read);
   const apply = applySubscription(subscription, tools);
   // A second live subscription of the account is cancelled and refunded here, before the transaction.
-  const duplicates = await settleDuplicates(subscription, tools);
+  const duplicates = await settleDuplicates(subscription, tools, listing);
   return async (tx, observedAt) => {
     const applied = await apply(tx, observedAt);
     if (!duplicates) return applied;
@@ -57,14 +64,16 @@ export const trialWillEnd: WebhookHandler = async (event, tools) => {
 
 /**
  * Settles the duplicates of the subscription's account in Stripe now (`DuplicateSubscriptions.settle`: the
- * rule and its Stripe calls), and returns the database half: each cancelled duplicate stored and recorded
- * (mailed and counted once). Null when the account has no duplicate, the usual case.
+ * rule and its Stripe calls; over `listing` when the handler listed the customer's subscriptions already), and
+ * returns the database half: each cancelled duplicate stored and recorded (mailed and counted once). Null when
+ * the account has no duplicate, the usual case.
  */
 export async function settleDuplicates(
   subscription: Stripe.Subscription,
   tools: HandlerTools,
+  listing?: CustomerListing | null,
 ): Promise<DetailedEffect | null> {
-  const settled = await tools.duplicates.settle(subscription);
+  const settled = await tools.duplicates.settle(subscription, listing);
   if (settled.length === 0) return null;
   return async (tx, observedAt) => {
     const customer = await tools.customers.ownerOfSubscription(tx, subscription);

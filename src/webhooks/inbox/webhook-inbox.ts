@@ -78,24 +78,6 @@ export class WebhookInbox {
   ) {}
 
   /**
-   * The webhook endpoint's one statement (ADR 0020): inserts the event unless we have it, committed on its own,
-   * and answers whether there is something to process. A duplicate of an event processed, ignored or waiting
-   * changes nothing; a redelivery of one that failed (a resend from Stripe's Dashboard, or of a dead one) makes
-   * it due now, as a failed row, so the retry policy still counts its attempts.
-   */
-  async accept(event: Stripe.Event, rawBody?: Buffer): Promise<boolean> {
-    const queued = await this.orm.em.getConnection().execute<Array<{ id: string }>>(
-      `${INSERT_EVENT}
-       on conflict (stripe_event_id) do update
-         set status = 'failed', next_attempt_at = excluded.received_at, updated_at = excluded.updated_at
-         where webhook_event.status in ('failed', 'dead')
-       returning id`,
-      insertValues(event, 'webhook', rawBody),
-    );
-    return queued.length > 0;
-  }
-
-  /**
    * Inserts the event unless we have it, and answers what the inbox holds for it, in one statement (issue 8:
    * it was an insert and a re-read): the reconciler's way in, which processes the event at once. The `select`
    * half sees the statement's snapshot: when a concurrent delivery inserted the same event and committed while

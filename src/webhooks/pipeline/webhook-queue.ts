@@ -2,7 +2,7 @@ import type Stripe from 'stripe';
 import type { Logger } from '../../logging/logger';
 import type { WebhookMetrics } from '../../observability/metrics';
 import type { ClaimedEvent, InboxClaims } from '../inbox/inbox-claims';
-import type { WebhookInbox } from '../inbox/webhook-inbox';
+import type { InboxIntake } from '../inbox/inbox-intake';
 import type { WebhookProcessor } from './webhook-processor';
 
 /** `config.billing.webhookQueue`: see `.env.example` (WEBHOOK_WORKERS, WEBHOOK_POLL_INTERVAL_MS, WEBHOOK_LEASE_MS). */
@@ -16,8 +16,8 @@ export interface WebhookQueueSettings {
 export type DeliveryOutcome = 'queued' | 'duplicate';
 
 /**
- * The webhook queue of one instance (ADR 0020). A delivery is stored in the inbox (one statement, committed)
- * and answered; a pool of `workers` claims stored events (`InboxClaims`: first arrived first, one event of a key
+ * The webhook queue of one instance (ADR 0020). A delivery is stored in the inbox (one statement, committed, shared
+ * with the deliveries that arrived meanwhile) and answered; a pool of `workers` claims stored events (`InboxClaims`: first arrived first, one event of a key
  * at a time, under a lease) and processes them (`WebhookProcessor.processClaimed`: exactly once, its effects and
  * its inbox status in one transaction). Storing an event kicks this instance's pool at once, so the instance that
  * got it starts on it without waiting; a poll every `pollIntervalMs` takes what no kick announced (events stored
@@ -31,7 +31,7 @@ export class WebhookQueue {
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
-    private readonly inbox: WebhookInbox,
+    private readonly intake: InboxIntake,
     private readonly claims: InboxClaims,
     private readonly processor: WebhookProcessor,
     private readonly settings: WebhookQueueSettings,
@@ -39,11 +39,14 @@ export class WebhookQueue {
     private readonly metrics: WebhookMetrics | null = null,
   ) {}
 
-  /** The endpoint's step: the event (and the body it was verified from) durable in the inbox, then the pool told. */
+  /**
+   * The endpoint's step: the event (and the body it was verified from) durable in the inbox, then the pool told.
+   * Concurrent deliveries share one statement (`InboxIntake`: group commit), each answered once it committed.
+   */
   async accept(event: Stripe.Event, rawBody?: Buffer): Promise<DeliveryOutcome> {
     let queued: boolean;
     try {
-      queued = await this.inbox.accept(event, rawBody);
+      queued = await this.intake.accept({ event, rawBody });
     } catch (error) {
       this.metrics?.delivered('failed');
       throw error;
