@@ -1,4 +1,4 @@
-import { GroupCommitter, type Settled } from '../../src/services/usage/group-committer';
+import { GroupCommitter, type Settled } from '../../src/database/group-committer';
 
 /**
  * The group commit's queueing, with a flush that stands in for the transaction (the unit boundary): the

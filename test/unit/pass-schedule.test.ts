@@ -1,4 +1,4 @@
-import { PassSchedule } from '../../src/services/usage/pass-schedule';
+import { PassSchedule } from '../../src/services/time/pass-schedule';
 
 /** The timer behind the overage reporter's passes, without a database. */
 describe('PassSchedule', () => {

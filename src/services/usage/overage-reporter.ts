@@ -36,7 +36,7 @@ import {
   secondsOf,
   writePending,
 } from './overage-report-store';
-import { PassSchedule } from './pass-schedule';
+import { PassSchedule } from '../time/pass-schedule';
 
 export interface OverageReporterOptions {
   /** The root EntityManager (`orm.em`); the reporter forks its own. */

@@ -1,6 +1,6 @@
 import type { UsageGroupKind } from '../../observability/metrics';
 import type { AccountAllowances, MetricAllowance } from './account-allowances';
-import { GroupCommitter, type Settled } from './group-committer';
+import { GroupCommitter, type Settled } from '../../database/group-committer';
 import { usageFiguresOf } from './usage-reader';
 import { runStatement } from './usage-statement';
 import { type CommittedCounter, shareCommitted } from './usage-sharing';

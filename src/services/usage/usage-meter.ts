@@ -1,7 +1,7 @@
 import { UsageCounter } from '../../entities';
 import { BadUserInputError, BillingError, ErrorCode } from '../../errors';
 import type { AccountAllowances } from './account-allowances';
-import { GroupCommitter, type Settled } from './group-committer';
+import { GroupCommitter, type Settled } from '../../database/group-committer';
 import { type UsagePeriod, usagePeriodAt } from './usage-period';
 import { usageFiguresOf } from './usage-reader';
 import {

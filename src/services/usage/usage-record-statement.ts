@@ -1,4 +1,4 @@
-import type { Settled } from './group-committer';
+import type { Settled } from '../../database/group-committer';
 import {
   counterKeyOf,
   type LockedCounter,

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { BillingError, ErrorCode } from '../../errors';
 import type { AccountAllowances, MetricAllowance } from './account-allowances';
-import type { Settled } from './group-committer';
+import type { Settled } from '../../database/group-committer';
 import {
   type CounterKey,
   counterKeyOf,

@@ -1,6 +1,6 @@
 import type Stripe from 'stripe';
 import type { Orm } from '../../database/database';
-import { GroupCommitter, type Settled } from '../../services/usage/group-committer';
+import { GroupCommitter, type Settled } from '../../database/group-committer';
 import { STUCK_AFTER_MS } from './inbox-retry-policy';
 import { orderingKeyOf } from './ordering-key';
 

@@ -2,7 +2,7 @@ import type { Logger } from '../../logging/logger';
 import type { MaintenanceMetrics } from '../../observability/metrics';
 import type { NotificationRetention } from '../../services/notifications/notification-retention';
 import type { Clock } from '../../services/time/clock';
-import { PassSchedule } from '../../services/usage/pass-schedule';
+import { PassSchedule } from '../../services/time/pass-schedule';
 import type { UsageRecordRetention, UsageRecordUpkeep } from '../../services/usage/usage-record-retention';
 import type { InboxRetention } from '../inbox/inbox-retention';
 import type { ReconcileLock } from './reconcile-lock';
