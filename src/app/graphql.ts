@@ -9,6 +9,7 @@ import type { BillingPubSub } from '../pubsub/pubsub';
 import {
   AccountResolver,
   buildBillingSchema,
+  CardResolver,
   CheckoutResolver,
   CustomerResolver,
   PlanResolver,
@@ -40,6 +41,7 @@ export function buildResolvers(
     customer: new CustomerResolver(stripe?.customerProfiles ?? null),
     subscription: new SubscriptionResolver(stripe?.subscriptions ?? null, core.catalog),
     checkout: new CheckoutResolver(stripe?.checkout ?? null, stripe?.portal ?? null, core.catalog),
+    card: new CardResolver(stripe?.cardSetups ?? null, stripe?.cardChoices ?? null),
     usage: new UsageResolver(usage.meter, usage.reservations, usage.overrides),
     webhookEvent: new WebhookEventResolver(webhooks.inbox, webhooks.reconciler),
     revenue: new RevenueResolver(core.catalog, core.clock),

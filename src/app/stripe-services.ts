@@ -3,6 +3,8 @@ import type { Orm } from '../database/database';
 import type { Logger } from '../logging/logger';
 import type { BillingMetrics } from '../observability/metrics';
 import { CustomerProfileUpdates } from '../services/accounts/customer-profile-updates';
+import { CardChoices } from '../services/cards/card-choices';
+import { CardSetupSessions } from '../services/cards/card-setup-sessions';
 import { CheckoutSessions } from '../services/checkout/checkout-sessions';
 import { expireOpenCheckouts } from '../services/checkout/open-checkouts';
 import { CustomerManager } from '../services/accounts/customer-manager';
@@ -35,6 +37,10 @@ export interface StripeServices {
   subscriptionSync: SubscriptionSync;
   checkout: CheckoutSessions;
   portal: PortalSessions;
+  /** Adding a card on Stripe's hosted page (Checkout in setup mode). */
+  cardSetups: CardSetupSessions;
+  /** The default card, and removing one. */
+  cardChoices: CardChoices;
   /** One paid subscription per account: duplicates found on webhooks are cancelled and refunded. */
   duplicates: DuplicateSubscriptions;
   refunds: InvoiceRefunds;
@@ -103,6 +109,8 @@ export function buildStripeServices(
       core.checkoutRecords,
       trials,
     ),
+    cardSetups: new CardSetupSessions(stripe, customers, redirects),
+    cardChoices: new CardChoices(stripe, customers, store, core.paymentMethods, core.events, core.clock),
     portal: new PortalSessions(stripe, customers, redirects, portalConfigurationFinder(stripe)),
     duplicates: new DuplicateSubscriptions(stripe, core.mails, metrics.duplicates),
     refunds,

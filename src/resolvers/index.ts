@@ -3,6 +3,7 @@ import { buildSchema, type ContainerType, type NonEmptyArray } from 'type-graphq
 import { InMemoryPubSub } from '../pubsub/in-memory-pubsub';
 import type { BillingPubSub } from '../pubsub/pubsub';
 import { AccountResolver } from './account.resolver';
+import { CardResolver } from './card.resolver';
 import { CheckoutResolver } from './checkout.resolver';
 import { CustomerResolver } from './customer.resolver';
 import { PlanResolver } from './plan.resolver';
@@ -14,6 +15,7 @@ import { WebhookEventResolver } from './webhook-event.resolver';
 
 export {
   AccountResolver,
+  CardResolver,
   CheckoutResolver,
   CustomerResolver,
   PlanResolver,
@@ -32,6 +34,7 @@ export interface Resolvers {
   customer: CustomerResolver;
   subscription: SubscriptionResolver;
   checkout: CheckoutResolver;
+  card: CardResolver;
   usage: UsageResolver;
   webhookEvent: WebhookEventResolver;
   revenue: RevenueResolver;
@@ -45,6 +48,7 @@ const RESOLVER_CLASSES: NonEmptyArray<Function> = [
   CustomerResolver,
   SubscriptionResolver,
   CheckoutResolver,
+  CardResolver,
   UsageResolver,
   WebhookEventResolver,
   RevenueResolver,
