@@ -8,6 +8,7 @@ import type { Logger } from '../logging/logger';
 import type { BillingPubSub } from '../pubsub/pubsub';
 import {
   AccountResolver,
+  AccountBillsResolver,
   buildBillingSchema,
   CardResolver,
   CheckoutResolver,
@@ -38,6 +39,7 @@ export function buildResolvers(
     serviceInfo: new ServiceInfoResolver(),
     plan: new PlanResolver(core.catalog),
     account: new AccountResolver(core.accountReads, core.catalog, core.provisioner, core.clock),
+    accountBills: new AccountBillsResolver(stripe?.invoiceDetails ?? null),
     customer: new CustomerResolver(stripe?.customerProfiles ?? null),
     subscription: new SubscriptionResolver(stripe?.subscriptions ?? null, core.catalog),
     checkout: new CheckoutResolver(stripe?.checkout ?? null, stripe?.portal ?? null, core.catalog),

@@ -10,6 +10,7 @@ import { expireOpenCheckouts } from '../services/checkout/open-checkouts';
 import { CustomerManager } from '../services/accounts/customer-manager';
 import { Disputes } from '../services/invoices/disputes';
 import { DuplicateSubscriptions } from '../services/subscriptions/duplicate-subscriptions';
+import { InvoiceDetails } from '../services/invoices/invoice-details';
 import { InvoiceRefunds } from '../services/invoices/invoice-refunds';
 import { PortalSessions } from '../services/checkout/portal-sessions';
 import { PriceDirectory } from '../services/stripe/price-directory';
@@ -41,6 +42,8 @@ export interface StripeServices {
   cardSetups: CardSetupSessions;
   /** The default card, and removing one. */
   cardChoices: CardChoices;
+  /** Invoices in full and the next bill, read from Stripe. */
+  invoiceDetails: InvoiceDetails;
   /** One paid subscription per account: duplicates found on webhooks are cancelled and refunded. */
   duplicates: DuplicateSubscriptions;
   refunds: InvoiceRefunds;
@@ -111,6 +114,7 @@ export function buildStripeServices(
     ),
     cardSetups: new CardSetupSessions(stripe, customers, redirects),
     cardChoices: new CardChoices(stripe, customers, store, core.paymentMethods, core.events, core.clock),
+    invoiceDetails: new InvoiceDetails(stripe),
     portal: new PortalSessions(stripe, customers, redirects, portalConfigurationFinder(stripe)),
     duplicates: new DuplicateSubscriptions(stripe, core.mails, metrics.duplicates),
     refunds,

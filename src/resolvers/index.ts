@@ -3,6 +3,7 @@ import { buildSchema, type ContainerType, type NonEmptyArray } from 'type-graphq
 import { InMemoryPubSub } from '../pubsub/in-memory-pubsub';
 import type { BillingPubSub } from '../pubsub/pubsub';
 import { AccountResolver } from './account.resolver';
+import { AccountBillsResolver } from './account-bills.resolver';
 import { CardResolver } from './card.resolver';
 import { CheckoutResolver } from './checkout.resolver';
 import { CustomerResolver } from './customer.resolver';
@@ -15,6 +16,7 @@ import { WebhookEventResolver } from './webhook-event.resolver';
 
 export {
   AccountResolver,
+  AccountBillsResolver,
   CardResolver,
   CheckoutResolver,
   CustomerResolver,
@@ -31,6 +33,7 @@ export interface Resolvers {
   serviceInfo: ServiceInfoResolver;
   plan: PlanResolver;
   account: AccountResolver;
+  accountBills: AccountBillsResolver;
   customer: CustomerResolver;
   subscription: SubscriptionResolver;
   checkout: CheckoutResolver;
@@ -45,6 +48,7 @@ const RESOLVER_CLASSES: NonEmptyArray<Function> = [
   ServiceInfoResolver,
   PlanResolver,
   AccountResolver,
+  AccountBillsResolver,
   CustomerResolver,
   SubscriptionResolver,
   CheckoutResolver,
