@@ -11,6 +11,7 @@ import * as products from './resources/products';
 import * as webhookEndpoints from './resources/webhook-endpoints';
 import { billing } from './billing/index';
 import { chargeResources } from './billing/payments/charge-resources';
+import * as creditResources from './billing/payments/credit-resources';
 
 /**
  * Every module the emulator serves, in setup order. To add a resource: write a file exporting
@@ -31,4 +32,5 @@ export const modules: ResourceModule[] = [
   // billing engine modules go below this line
   billing,
   chargeResources,
+  creditResources,
 ];
