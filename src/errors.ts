@@ -20,6 +20,8 @@ export const ErrorCode = {
   RATE_LIMITED: 'RATE_LIMITED',
   /** Removing the only card of a subscription that renews: add another card first (or cancel). */
   LAST_PAYMENT_METHOD: 'LAST_PAYMENT_METHOD',
+  /** A refund or credit over what the invoice's payments still hold (`extensions.refundable`, minor units). */
+  REFUND_EXCEEDS_PAID: 'REFUND_EXCEEDS_PAID',
   /** A document over a limit of src/graphql/query-limits.ts (depth, aliases, fields, tokens): refused unrun. */
   QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',
   /** The HTTP body is over GRAPHQL_MAX_BODY_BYTES (HTTP 413). */

@@ -10,6 +10,7 @@ import { expireOpenCheckouts } from '../services/checkout/open-checkouts';
 import { CustomerManager } from '../services/accounts/customer-manager';
 import { Disputes } from '../services/invoices/disputes';
 import { DuplicateSubscriptions } from '../services/subscriptions/duplicate-subscriptions';
+import { InvoiceCredits } from '../services/invoices/invoice-credits';
 import { InvoiceDetails } from '../services/invoices/invoice-details';
 import { InvoiceRefunds } from '../services/invoices/invoice-refunds';
 import { PortalSessions } from '../services/checkout/portal-sessions';
@@ -44,6 +45,8 @@ export interface StripeServices {
   cardChoices: CardChoices;
   /** Invoices in full and the next bill, read from Stripe. */
   invoiceDetails: InvoiceDetails;
+  /** Admin refunds and credits, through credit notes. */
+  invoiceCredits: InvoiceCredits;
   /** One paid subscription per account: duplicates found on webhooks are cancelled and refunded. */
   duplicates: DuplicateSubscriptions;
   refunds: InvoiceRefunds;
@@ -94,6 +97,7 @@ export function buildStripeServices(
     cancellation: new SubscriptionCancellation(stripe, store, changes, rules, core.events, overageReporter),
   });
   const refunds = new InvoiceRefunds(stripe);
+  const invoiceCredits = new InvoiceCredits(stripe, refunds, core.events);
   return {
     stripe,
     overageReporter,
@@ -114,7 +118,8 @@ export function buildStripeServices(
     ),
     cardSetups: new CardSetupSessions(stripe, customers, redirects),
     cardChoices: new CardChoices(stripe, customers, store, core.paymentMethods, core.events, core.clock),
-    invoiceDetails: new InvoiceDetails(stripe),
+    invoiceDetails: new InvoiceDetails(stripe, invoiceCredits),
+    invoiceCredits,
     portal: new PortalSessions(stripe, customers, redirects, portalConfigurationFinder(stripe)),
     duplicates: new DuplicateSubscriptions(stripe, core.mails, metrics.duplicates),
     refunds,

@@ -7,6 +7,7 @@ import { AccountBillsResolver } from './account-bills.resolver';
 import { CardResolver } from './card.resolver';
 import { CheckoutResolver } from './checkout.resolver';
 import { CustomerResolver } from './customer.resolver';
+import { InvoiceCreditResolver } from './invoice-credit.resolver';
 import { PlanResolver } from './plan.resolver';
 import { RevenueResolver } from './revenue.resolver';
 import { ServiceInfoResolver } from './service-info.resolver';
@@ -20,6 +21,7 @@ export {
   CardResolver,
   CheckoutResolver,
   CustomerResolver,
+  InvoiceCreditResolver,
   PlanResolver,
   RevenueResolver,
   ServiceInfoResolver,
@@ -35,6 +37,7 @@ export interface Resolvers {
   account: AccountResolver;
   accountBills: AccountBillsResolver;
   customer: CustomerResolver;
+  invoiceCredit: InvoiceCreditResolver;
   subscription: SubscriptionResolver;
   checkout: CheckoutResolver;
   card: CardResolver;
@@ -53,6 +56,7 @@ const RESOLVER_CLASSES: NonEmptyArray<Function> = [
   SubscriptionResolver,
   CheckoutResolver,
   CardResolver,
+  InvoiceCreditResolver,
   UsageResolver,
   WebhookEventResolver,
   RevenueResolver,

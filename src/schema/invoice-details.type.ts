@@ -1,4 +1,4 @@
-import { Field, Int, ObjectType } from 'type-graphql';
+import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { Invoice } from './invoice.type';
 
 @ObjectType({ description: 'One line of an invoice; amounts in minor units (cents) of its currency' })
@@ -84,6 +84,42 @@ export class UpcomingInvoice {
   currency!: string;
 }
 
+@ObjectType({ description: 'A credit note: what was given back of an invoice, and where; minor units' })
+export class CreditNote {
+  @Field(() => ID, { description: 'The Stripe credit note id (cn_…)' })
+  id!: string;
+
+  @Field(() => String)
+  number!: string;
+
+  @Field(() => Int)
+  amount!: number;
+
+  @Field(() => Int, { description: 'Refunded to the card' })
+  refundedToCard!: number;
+
+  @Field(() => Int, { description: "Credited to the customer's balance (used by the next invoices)" })
+  creditedToBalance!: number;
+
+  @Field(() => Int, { description: 'Given back outside Stripe' })
+  outOfBand!: number;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'duplicate, fraudulent, order_change or product_unsatisfactory',
+  })
+  reason!: string | null;
+
+  @Field(() => String, { description: 'issued or void' })
+  status!: string;
+
+  @Field(() => String, { description: "Stripe's PDF of the credit note" })
+  pdf!: string;
+
+  @Field(() => Date)
+  createdAt!: Date;
+}
+
 @ObjectType({ description: 'An invoice in full: its lines and totals as Stripe has them now' })
 export class InvoiceDetails {
   @Field(() => Invoice, { description: 'The summary the invoice history shows' })
@@ -117,6 +153,9 @@ export class InvoiceDetails {
     description: 'Σ of credit notes issued after payment: refunds to the card and credits to the balance',
   })
   creditedAfterPayment!: number;
+
+  @Field(() => [CreditNote], { description: 'Refunds and credits of this invoice, newest first' })
+  creditNotes!: CreditNote[];
 
   @Field(() => String)
   currency!: string;

@@ -141,6 +141,12 @@ const MATRIX: Record<string, MatrixEntry> = {
       admin: 'NOT_FOUND',
     },
   },
+  'Mutation.refundInvoice': {
+    // Admins only. This stack stores no invoices (no webhooks), so the admin reaches the lookup and finds none.
+    document: () =>
+      'mutation { refundInvoice(input: { invoiceId: "in_matrix_none", amount: 100, idempotencyKey: "matrix" }) { total } }',
+    expect: { ...ADMIN_ONLY, admin: 'NOT_FOUND' },
+  },
   'Mutation.updateCustomer': {
     document: (_fixture, caller) =>
       `mutation { updateCustomer(input: { name: "set by ${caller}" }) { name } }`,

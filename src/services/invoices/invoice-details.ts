@@ -3,6 +3,7 @@ import type Stripe from 'stripe';
 import { Invoice, LIVE_STATUSES, Subscription } from '../../entities';
 import { BillingError } from '../../errors';
 import type { StripeClient } from '../stripe/stripe-client';
+import type { InvoiceCredits } from './invoice-credits';
 import { figuresOf, type InvoiceFigures } from './invoice-lines';
 
 /** The next bill: Stripe's preview of the live subscription's next invoice. */
@@ -23,6 +24,21 @@ export interface InvoiceDetailsView extends InvoiceFigures {
   nextPaymentAttempt: Date | null;
   /** Σ of the invoice's credit notes issued after payment (refunds, credits to the balance, out of band). */
   creditedAfterPayment: number;
+  creditNotes: CreditNoteView[];
+}
+
+/** A credit note of an invoice: what was given back, and where. Minor units of the invoice's currency. */
+export interface CreditNoteView {
+  id: string;
+  number: string;
+  amount: number;
+  refundedToCard: number;
+  creditedToBalance: number;
+  outOfBand: number;
+  reason: string | null;
+  status: string;
+  pdf: string;
+  createdAt: Date;
 }
 
 /** Finalized invoices whose lines are kept in memory: a finalized invoice's lines never change. */
@@ -37,7 +53,10 @@ const CACHED_INVOICES = 500;
 export class InvoiceDetails {
   private readonly linesCache = new Map<string, Stripe.InvoiceLineItem[]>();
 
-  constructor(private readonly stripe: StripeClient) {}
+  constructor(
+    private readonly stripe: StripeClient,
+    private readonly credits: InvoiceCredits,
+  ) {}
 
   /** The account's live subscription's next invoice, as Stripe previews it; null without a live subscription. */
   async upcoming(em: EntityManager, accountId: string): Promise<UpcomingInvoiceView | null> {
@@ -81,7 +100,10 @@ export class InvoiceDetails {
     const invoice = await this.stripe.call('invoices.retrieve', (sdk) =>
       sdk.invoices.retrieve(stripeInvoiceId),
     );
-    const lines = await this.linesOf(invoice);
+    const [lines, notes] = await Promise.all([
+      this.linesOf(invoice),
+      this.credits.creditNotesOf(stripeInvoiceId),
+    ]);
     return {
       ...figuresOf(invoice, lines),
       row,
@@ -91,6 +113,7 @@ export class InvoiceDetails {
       attemptCount: invoice.attempt_count,
       nextPaymentAttempt: toDate(invoice.next_payment_attempt),
       creditedAfterPayment: invoice.post_payment_credit_notes_amount,
+      creditNotes: notes.map(creditNoteOf),
     };
   }
 
@@ -120,6 +143,24 @@ export class InvoiceDetails {
     }
     this.linesCache.set(invoiceId, lines);
   }
+}
+
+function creditNoteOf(note: Stripe.CreditNote): CreditNoteView {
+  const refundedToCard = (note.refunds ?? []).reduce((total, refund) => total + refund.amount_refunded, 0);
+  const outOfBand = note.out_of_band_amount ?? 0;
+  return {
+    id: note.id,
+    number: note.number,
+    amount: note.total,
+    refundedToCard,
+    // What is neither refunded nor outside Stripe went to the balance (the credit note's `credit_amount`).
+    creditedToBalance: Math.max(0, note.post_payment_amount - refundedToCard - outOfBand),
+    outOfBand,
+    reason: note.reason,
+    status: note.status,
+    pdf: note.pdf,
+    createdAt: new Date(note.created * 1000),
+  };
 }
 
 function toDate(seconds: number | null): Date | null {
