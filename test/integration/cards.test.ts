@@ -192,6 +192,26 @@ describe('cards: add on the hosted page, choose the default, remove', () => {
     expect(retried.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
   });
 
+  it('checkout.session.completed of a setup session stores the card it saved (if payment_method.attached was lost)', async () => {
+    const account = 'acct_cards_setup_event';
+    await addCard(account, '4242424242424242');
+    const [card] = await cardsOf(account);
+    // As if the attach event never came: the row is gone, and only the completed session is delivered.
+    await em().nativeDelete(PaymentMethod, { accountId: account });
+    expect(await cardsOf(account)).toEqual([]);
+    const customerId = await stripeCustomerOf(account);
+    const completed = (
+      await stack.stripe.events.list({ type: 'checkout.session.completed', limit: 100 })
+    ).data.find((event) => (event.data.object as { customer?: string }).customer === customerId);
+    expect(completed).toBeDefined();
+    const delivered = await stack.deliverWebhook({
+      ...(completed as object),
+      id: `${completed?.id}_again`,
+    } as { id: string });
+    expect(delivered).toMatchObject({ status: 200, settled: 'processed' });
+    expect(await cardsOf(account)).toEqual([expect.objectContaining({ id: card.id, last4: '4242' })]);
+  });
+
   it('a card changed in Stripe (payment_method.updated) is changed in the API', async () => {
     const account = 'acct_cards_updated';
     await addCard(account, '4242424242424242');
