@@ -174,7 +174,8 @@ export async function showBillingPage(root: HTMLElement, api: BillingApi, option
   };
 
   const live = api.connected();
-  const [{ account, plans }, nextBill] = await Promise.all([api.load(), api.nextBill()]);
+  // The next bill is read from Stripe: if it cannot be read now, the rest of the page still shows.
+  const [{ account, plans }, nextBill] = await Promise.all([api.load(), api.nextBill().catch(() => null)]);
   state = {
     account,
     plans,
