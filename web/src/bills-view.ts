@@ -15,6 +15,8 @@ export interface CardActions {
 export function cardsSection(account: AccountView, busy: boolean, actions: CardActions): HTMLElement | null {
   if (!account.customer) return null;
   const cards = account.paymentMethods;
+  // `#card` names the card charged next (the first one while none is marked default).
+  const charged = cards.find((card) => card.isDefault) ?? cards[0];
   return h(
     'section',
     { id: 'payment-method' },
@@ -30,7 +32,7 @@ export function cardsSection(account: AccountView, busy: boolean, actions: CardA
         },
         h(
           'span',
-          card.isDefault ? { id: 'card' } : {},
+          card === charged ? { id: 'card' } : {},
           `${label(card.brand ?? 'card')} •••• ${card.last4 ?? ''}`,
           card.expMonth && card.expYear ? ` (expires ${card.expMonth}/${card.expYear})` : '',
         ),
