@@ -32,8 +32,12 @@ export function cardsSection(account: AccountView, busy: boolean, actions: CardA
         },
         h(
           'span',
-          card === charged ? { id: 'card' } : {},
-          `${label(card.brand ?? 'card')} •••• ${card.last4 ?? ''}`,
+          { class: 'card-name' },
+          h(
+            'span',
+            card === charged ? { id: 'card' } : {},
+            `${label(card.brand ?? 'card')} •••• ${card.last4 ?? ''}`,
+          ),
           card.expMonth && card.expYear ? ` (expires ${card.expMonth}/${card.expYear})` : '',
         ),
         card.isDefault
