@@ -7,6 +7,7 @@ import { Migration20261205032812_overage_retries } from './Migration202612050328
 import { Migration20261205034840_usage_integrity } from './Migration20261205034840_usage_integrity';
 import { Migration20261206023000_usage_group_commit } from './Migration20261206023000_usage_group_commit';
 import { Migration20261206031000_webhook_queue } from './Migration20261206031000_webhook_queue';
+import { Migration20261206040000_invoice_action_required } from './Migration20261206040000_invoice_action_required';
 import { Migration20261127081113_usage_metering } from './Migration20261127081113_usage_metering';
 import { Migration20261127060938 } from './Migration20261127060938';
 import { Migration20261127055731 } from './Migration20261127055731';
@@ -43,4 +44,8 @@ export const MIGRATIONS: MigrationObject[] = [
   },
   { name: 'Migration20261206023000_usage_group_commit', class: Migration20261206023000_usage_group_commit },
   { name: 'Migration20261206031000_webhook_queue', class: Migration20261206031000_webhook_queue },
+  {
+    name: 'Migration20261206040000_invoice_action_required',
+    class: Migration20261206040000_invoice_action_required,
+  },
 ];

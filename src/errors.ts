@@ -11,6 +11,12 @@ export const ErrorCode = {
   NOT_FOUND: 'NOT_FOUND',
   CONFLICT: 'CONFLICT',
   CARD_DECLINED: 'CARD_DECLINED',
+  /**
+   * The card's bank asks the customer to approve the payment (3-D Secure) and the operation cannot wait for it
+   * (a plan change: see docs/integration-frontend.md). A new subscription does not fail: it answers INCOMPLETE with
+   * its `pendingAction`.
+   */
+  AUTHENTICATION_REQUIRED: 'AUTHENTICATION_REQUIRED',
   STRIPE_ERROR: 'STRIPE_ERROR',
   USAGE_LIMIT_EXCEEDED: 'USAGE_LIMIT_EXCEEDED',
   /** A trial the account (or its card) already had: `extensions.reason` is ACCOUNT or CARD. */

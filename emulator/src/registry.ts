@@ -11,6 +11,7 @@ import * as products from './resources/products';
 import * as webhookEndpoints from './resources/webhook-endpoints';
 import { billing } from './billing/index';
 import { chargeResources } from './billing/payments/charge-resources';
+import * as authentication from './billing/payments/authentication-routes';
 import * as creditResources from './billing/payments/credit-resources';
 
 /**
@@ -32,5 +33,6 @@ export const modules: ResourceModule[] = [
   // billing engine modules go below this line
   billing,
   chargeResources,
+  authentication,
   creditResources,
 ];

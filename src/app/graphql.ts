@@ -7,6 +7,7 @@ import type { ContextFactory } from '../http/graphql-http';
 import type { Logger } from '../logging/logger';
 import type { BillingPubSub } from '../pubsub/pubsub';
 import {
+  AccountPendingActionResolver,
   AccountResolver,
   AccountBillsResolver,
   buildBillingSchema,
@@ -18,10 +19,12 @@ import {
   type Resolvers,
   RevenueResolver,
   ServiceInfoResolver,
+  SubscriptionPendingActionResolver,
   SubscriptionResolver,
   UsageResolver,
   WebhookEventResolver,
 } from '../resolvers';
+import { PendingActions } from '../services/invoices/pending-actions';
 import { MutationRateLimiter } from '../services/rate-limit/mutation-rate-limiter';
 import type { UsageServices } from '../services/usage/usage-services';
 import type Redis from 'ioredis';
@@ -36,6 +39,7 @@ export function buildResolvers(
   usage: UsageServices,
   webhooks: WebhookAdmin,
 ): Resolvers {
+  const pendingActions = new PendingActions();
   return {
     serviceInfo: new ServiceInfoResolver(),
     plan: new PlanResolver(core.catalog),
@@ -49,6 +53,8 @@ export function buildResolvers(
     usage: new UsageResolver(usage.meter, usage.reservations, usage.overrides),
     webhookEvent: new WebhookEventResolver(webhooks.inbox, webhooks.reconciler),
     revenue: new RevenueResolver(core.catalog, core.clock),
+    accountPendingAction: new AccountPendingActionResolver(pendingActions),
+    subscriptionPendingAction: new SubscriptionPendingActionResolver(pendingActions),
   };
 }
 

@@ -92,6 +92,7 @@ export function buildStripeServices(
       core.clock,
       trials,
       (stripeCustomerId) => expireOpenCheckouts(stripe, stripeCustomerId),
+      core.invoices,
     ),
     changes,
     cancellation: new SubscriptionCancellation(stripe, store, changes, rules, core.events, overageReporter),

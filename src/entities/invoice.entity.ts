@@ -5,6 +5,10 @@ import { BillingCustomer } from './billing-customer.entity';
 /** Our copy of one Stripe invoice. Amounts are integer minor units (cents) of `currency`. */
 @Entity({ tableName: 'invoice' })
 @Index({ properties: ['accountId', 'stripeCreatedAt'] })
+@Index({
+  name: 'invoice_action_required_index',
+  expression: `create index "invoice_action_required_index" on "invoice" ("account_id", "stripe_created_at") where "action_required_at" is not null`,
+})
 export class Invoice extends BaseEntity<
   | 'number'
   | 'stripeSubscriptionId'
@@ -14,6 +18,7 @@ export class Invoice extends BaseEntity<
   | 'periodStart'
   | 'periodEnd'
   | 'amountRefunded'
+  | 'actionRequiredAt'
 > {
   @Unique()
   @Property({ type: 'string', length: 255 })
@@ -66,6 +71,13 @@ export class Invoice extends BaseEntity<
 
   @Property({ type: 'text', nullable: true })
   invoicePdf: string | null = null;
+
+  /**
+   * When the customer's bank first asked to approve the payment (3-D Secure, `invoice.payment_action_required`).
+   * While the invoice is open this is the account's pending authentication; paid or voided, it is history.
+   */
+  @Property({ type: 'datetime', nullable: true })
+  actionRequiredAt: Date | null = null;
 
   @Property({ type: 'datetime' })
   stripeCreatedAt!: Date;

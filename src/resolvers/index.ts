@@ -14,6 +14,7 @@ import { ServiceInfoResolver } from './service-info.resolver';
 import { SubscriptionResolver } from './subscription.resolver';
 import { UsageResolver } from './usage.resolver';
 import { WebhookEventResolver } from './webhook-event.resolver';
+import { AccountPendingActionResolver, SubscriptionPendingActionResolver } from './pending-action.resolver';
 
 export {
   AccountResolver,
@@ -28,6 +29,8 @@ export {
   SubscriptionResolver,
   UsageResolver,
   WebhookEventResolver,
+  AccountPendingActionResolver,
+  SubscriptionPendingActionResolver,
 };
 
 /** One built instance of every resolver of the API: the composition root makes them with their services. */
@@ -44,6 +47,8 @@ export interface Resolvers {
   usage: UsageResolver;
   webhookEvent: WebhookEventResolver;
   revenue: RevenueResolver;
+  accountPendingAction: AccountPendingActionResolver;
+  subscriptionPendingAction: SubscriptionPendingActionResolver;
 }
 
 /** Every resolver class of the API, listed once. */
@@ -60,6 +65,8 @@ const RESOLVER_CLASSES: NonEmptyArray<Function> = [
   UsageResolver,
   WebhookEventResolver,
   RevenueResolver,
+  AccountPendingActionResolver,
+  SubscriptionPendingActionResolver,
 ];
 
 /**

@@ -53,6 +53,20 @@ describe('toBillingError', () => {
     expect(toBillingError(error)?.message).toBe('The card has insufficient funds');
   });
 
+  it('maps a payment the bank asks to approve (3-D Secure) to AUTHENTICATION_REQUIRED, not a decline', () => {
+    const error = new Stripe.errors.StripeCardError({
+      type: 'card_error',
+      statusCode: 402,
+      code: 'invoice_payment_intent_requires_action',
+      message: 'This payment requires additional user action before it can be completed successfully.',
+    });
+    expect(toBillingError(error)?.extensions).toMatchObject({
+      code: 'AUTHENTICATION_REQUIRED',
+      stripeCode: 'invoice_payment_intent_requires_action',
+    });
+    expect(toBillingError(error)?.extensions).not.toHaveProperty('declineCode');
+  });
+
   it('maps rate limits and outages to a retryable STRIPE_ERROR, and a refused request to a final one', () => {
     const limited = new Stripe.errors.StripeRateLimitError({
       type: 'rate_limit_error',

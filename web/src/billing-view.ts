@@ -13,6 +13,7 @@ import {
   type PreviewView,
   type UsageView,
 } from './api.js';
+import { authenticationNotice } from './authentication-notice.js';
 import { cardsSection, invoiceDetailsPanel, nextBillSection } from './bills-view.js';
 import { count, day, daysUntil, h, label, money } from './dom.js';
 
@@ -213,6 +214,7 @@ function page(state: State, actions: Actions): HTMLElement[] {
   return [
     h('h1', {}, 'Billing'),
     state.error ? h('p', { class: 'error', role: 'alert', id: 'error' }, state.error) : null,
+    authenticationNotice(state.account),
     ...notices(state.account),
     planSection(state, actions),
     usageSection(

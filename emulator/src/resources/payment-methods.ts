@@ -8,6 +8,7 @@ import { paginate } from '../core/list';
 import type { ParamReader } from '../core/params';
 import { requireCustomer } from './common';
 import {
+  type Authentication,
   type CardSpec,
   type ChargeOutcome,
   cardSpec,
@@ -26,6 +27,8 @@ interface PaymentMethodBehavior {
   attachFails: boolean;
   /** Absent in data files written before dispute test cards existed. */
   dispute?: DisputeSpec | null;
+  /** Absent in data files written before authentication test cards existed. */
+  authentication?: Authentication;
 }
 
 export interface CardInput {
@@ -112,6 +115,7 @@ export function createCardPaymentMethod(
     outcome: spec.outcome,
     attachFails: spec.attachFails,
     dispute: spec.dispute,
+    authentication: spec.authentication,
   };
   emulator.store.insert(COLLECTIONS.paymentMethodBehavior, behavior);
   return paymentMethod;
@@ -125,6 +129,7 @@ export function recordCardBehavior(emulator: Emulator, id: string, number: strin
     outcome: spec.outcome,
     attachFails: spec.attachFails,
     dispute: spec.dispute,
+    authentication: spec.authentication,
   };
   emulator.store.put(COLLECTIONS.paymentMethodBehavior, behavior);
 }
@@ -151,6 +156,14 @@ export function disputeAfterCharge(emulator: Emulator, paymentMethodId: string):
   if (b) return b.dispute ?? null;
   const number = testIdNumber(paymentMethodId);
   return number ? cardSpec(number).dispute : null;
+}
+
+/** When the card's issuer asks for 3-D Secure (see test-cards.ts); `none` for anything else. */
+export function cardAuthentication(emulator: Emulator, paymentMethodId: string): Authentication {
+  const b = emulator.store.get(COLLECTIONS.paymentMethodBehavior, paymentMethodId);
+  if (b) return b.authentication ?? 'none';
+  const number = testIdNumber(paymentMethodId);
+  return number ? cardSpec(number).authentication : 'none';
 }
 
 /** What charging this payment method (or card source) does; see test-cards.ts. */

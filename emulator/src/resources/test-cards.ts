@@ -18,7 +18,24 @@ export interface CardSpec {
   attachFails: boolean;
   /** The dispute the card's issuer opens once a charge on it succeeds (dispute test cards), else null. */
   dispute: DisputeSpec | null;
+  /** When the issuer asks for 3-D Secure before charging; `outcome` is what the charge does once approved. */
+  authentication: Authentication;
 }
+
+/**
+ * Stripe's authentication test cards (https://docs.stripe.com/testing#authentication-and-setup):
+ * `always`: every payment asks (…3184, and the 3DS2 card …3220); `on_session`: payments the customer makes while
+ * present ask, off-session payments of a card set up for them (a subscription's renewals) do not (…3155).
+ */
+export type Authentication = 'none' | 'always' | 'on_session';
+
+const AUTHENTICATION: Record<string, Authentication> = {
+  '4000002760003184': 'always',
+  '4000000000003220': 'always',
+  // …3178: asks, and once approved the charge is declined for insufficient funds (its `outcome` below).
+  '4000008260003178': 'always',
+  '4000002500003155': 'on_session',
+};
 
 /** What a dispute test card's issuer opens after a successful charge. */
 export interface DisputeSpec {
@@ -73,13 +90,8 @@ const SPECIAL: Record<string, { outcome: ChargeOutcome; attachFails: boolean }> 
     attachFails: true,
   },
   '4000000000000341': { outcome: DECLINED, attachFails: false },
-  // 3D Secure is not emulated: off-session charges of a 3DS-required card fail as Stripe's do.
-  '4000000000003220': {
-    outcome: decline(
-      'authentication_required',
-      'Your card was declined. This transaction requires authentication.',
-      'authentication_required',
-    ),
+  '4000008260003178': {
+    outcome: decline('insufficient_funds', 'Your card has insufficient funds.'),
     attachFails: false,
   },
 };
@@ -106,7 +118,10 @@ const TEST_IDS: Record<string, string> = {
   chargeCustomerFail: '4000000000000341',
   visa_chargeCustomerFail: '4000000000000341',
   threeDSecure2Required: '4000000000003220',
-  authenticationRequired: '4000000000003220',
+  // The names of https://docs.stripe.com/testing#authentication-and-setup.
+  authenticationRequired: '4000002760003184',
+  authenticationRequiredOnSetup: '4000002500003155',
+  authenticationRequiredChargeDeclinedInsufficientFunds: '4000008260003178',
   createDispute: '4000000000000259',
   createDisputeProductNotReceived: '4000000000002685',
   createDisputeInquiry: '4000000000001976',
@@ -153,5 +168,6 @@ export function cardSpec(number: string): CardSpec {
     outcome: special?.outcome ?? { ok: true },
     attachFails: special?.attachFails ?? false,
     dispute: DISPUTE_CARDS[number] ?? null,
+    authentication: AUTHENTICATION[number] ?? 'none',
   };
 }

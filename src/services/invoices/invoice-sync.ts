@@ -43,6 +43,18 @@ export class InvoiceSync {
   }
 
   /**
+   * Remembers that the customer's bank asked to approve the invoice's payment (3-D Secure). The first ask is kept:
+   * the invoice stays the pending authentication until Stripe says it is paid or void.
+   */
+  async markActionRequired(em: EntityManager, stripeInvoiceId: string, at: Date): Promise<void> {
+    await em.nativeUpdate(
+      Invoice,
+      { stripeInvoiceId, actionRequiredAt: null },
+      { actionRequiredAt: at, updatedAt: new Date() },
+    );
+  }
+
+  /**
    * Keeps what was refunded of an invoice's payments (`charge.refunded`). Refunds only add up, so the larger
    * figure wins whatever order two reads commit in (a refund that fails later and lowers Stripe's figure is
    * not followed: a known limit, see docs/webhooks.md).

@@ -2,6 +2,12 @@ import Stripe from 'stripe';
 import { BillingError, ErrorCode } from '../../errors';
 
 /**
+ * Stripe's 402 when an invoice's payment needs the customer's authentication and the request asked not to wait for
+ * it (`error_if_incomplete`; https://docs.stripe.com/error-codes#invoice-payment-intent-requires-action).
+ */
+export const REQUIRES_ACTION = 'invoice_payment_intent_requires_action';
+
+/**
  * What a Stripe failure means to our caller, decided by Stripe's error type and code (never its message):
  * a declined card is CARD_DECLINED with Stripe's decline code; anything else Stripe refused or could not do is
  * STRIPE_ERROR with Stripe's type, code and request id, so support can find the request in Stripe's logs.
@@ -13,6 +19,13 @@ export function toBillingError(error: unknown): BillingError | null {
     stripeCode: error.code ?? null,
     stripeRequestId: error.requestId ?? null,
   };
+  if (error instanceof Stripe.errors.StripeCardError && error.code === REQUIRES_ACTION) {
+    return new BillingError(
+      ErrorCode.AUTHENTICATION_REQUIRED,
+      "The card's bank asks the customer to approve this payment (3-D Secure)",
+      details,
+    );
+  }
   if (error instanceof Stripe.errors.StripeCardError) {
     return new BillingError(ErrorCode.CARD_DECLINED, cardMessage(error.decline_code ?? error.code), {
       ...details,

@@ -1,7 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
 import { type BillingCustomer, type BillingInterval, LIVE_STATUSES, Subscription } from '../../entities';
-import { BadUserInputError, ConflictError, ForbiddenError } from '../../errors';
+import { BadUserInputError, BillingError, ConflictError, ErrorCode, ForbiddenError } from '../../errors';
+import type { InvoiceSync } from '../invoices/invoice-sync';
 import type { AccountEvents } from '../accounts/account-events';
 import { withAccountLock } from '../accounts/account-lock';
 import type { AccountProfile, CustomerManager } from '../accounts/customer-manager';
@@ -53,6 +54,7 @@ export class SubscriptionCreation {
     private readonly clock: Clock,
     private readonly trials: TrialPolicy,
     private readonly expireOpenCheckouts: ExpireOpenCheckouts,
+    private readonly invoices: InvoiceSync,
   ) {}
 
   async create(
@@ -117,19 +119,58 @@ export class SubscriptionCreation {
           }
         : {}),
     };
-    const subscription = await this.stripe.call(
-      'subscriptions.create',
-      (sdk, options) => sdk.subscriptions.create(params, options),
-      {
-        // The card is part of the intent: after a decline, the same call with another card is a new attempt,
-        // not a replay of the first one's 402.
-        name: `subscription.create:${profile.accountId}:${previous?.stripeSubscriptionId ?? 'none'}:${defaultCard ?? 'no-card'}`,
-        params,
-      },
+    const { subscription, waiting } = await this.createInStripe(
+      params,
+      // The card is part of the intent: after a decline, the same call with another card is a new attempt,
+      // not a replay of the first one's 402.
+      `subscription.create:${profile.accountId}:${previous?.stripeSubscriptionId ?? 'none'}:${defaultCard ?? 'no-card'}`,
     );
     const stored = await this.store.storeWritten(em, customer, subscription);
+    if (waiting) {
+      // The invoice the customer approves is the subscription's `pendingAction`, from this answer on.
+      const now = this.clock.now();
+      await this.invoices.apply(em, customer, waiting, now);
+      await this.invoices.markActionRequired(em, waiting.id as string, now);
+    }
     if (trialDays > 0) await this.trials.remember(em, profile.accountId, fingerprintOf(card));
     return stored;
+  }
+
+  /**
+   * Creates the subscription, charged at once (`error_if_incomplete`: a declined card creates nothing). When the
+   * card's bank asks the customer to approve the payment (3-D Secure), Stripe answers 402
+   * `invoice_payment_intent_requires_action` and creates nothing; the subscription is then created
+   * `allow_incomplete`: Stripe keeps it `incomplete`, its first invoice open and waiting for the customer, for
+   * 23 hours (https://docs.stripe.com/billing/subscriptions/overview#payment-window). Nothing is provisioned
+   * until the invoice is paid (`FeatureProvisioner`: an incomplete subscription gives the free plan).
+   */
+  private async createInStripe(
+    params: Stripe.SubscriptionCreateParams,
+    name: string,
+  ): Promise<{ subscription: Stripe.Subscription; waiting: Stripe.Invoice | null }> {
+    try {
+      const subscription = await this.stripe.call(
+        'subscriptions.create',
+        (sdk, options) => sdk.subscriptions.create(params, options),
+        { name, params },
+      );
+      return { subscription, waiting: null };
+    } catch (error) {
+      if (!(error instanceof BillingError) || error.extensions.code !== ErrorCode.AUTHENTICATION_REQUIRED)
+        throw error;
+    }
+    const incomplete: Stripe.SubscriptionCreateParams = {
+      ...params,
+      payment_behavior: 'allow_incomplete',
+      expand: ['latest_invoice'],
+    };
+    const subscription = await this.stripe.call(
+      'subscriptions.create',
+      (sdk, options) => sdk.subscriptions.create(incomplete, options),
+      { name: `${name}:incomplete`, params: incomplete },
+    );
+    const invoice = subscription.latest_invoice;
+    return { subscription, waiting: invoice && typeof invoice !== 'string' ? invoice : null };
   }
 
   private async priceForNewSubscription(

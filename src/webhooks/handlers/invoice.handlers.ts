@@ -25,7 +25,7 @@ export const invoicePaymentFailed: WebhookHandler = async (event, tools) => {
 
 /**
  * invoice.payment_action_required: the customer's bank wants the payment confirmed (3-D Secure). The invoice is
- * stored, its subscription refreshed, and the customer mailed the hosted invoice page to confirm on, once per
+ * stored and marked as waiting for the customer, its subscription refreshed, and the customer mailed the hosted invoice page to confirm on, once per
  * invoice (https://docs.stripe.com/billing/subscriptions/webhooks).
  */
 export const invoicePaymentActionRequired: WebhookHandler = async (event, tools) => {
@@ -33,6 +33,8 @@ export const invoicePaymentActionRequired: WebhookHandler = async (event, tools)
   const apply = applyInvoice(invoice, subscription, tools);
   return async (tx, observedAt) => {
     const result = effectResultOf(await apply(tx, observedAt));
+    // The open invoice is now the account's pending authentication (`pendingAction`), until paid or voided.
+    await tools.invoices.markActionRequired(tx, invoice.id as string, new Date(event.created * 1000));
     for (const accountId of result.accounts)
       await tools.notifications.paymentActionRequired(tx, accountId, invoice);
     return result;

@@ -26,6 +26,7 @@ import {
   cancelPaymentIntent,
   newPaymentIntent,
 } from '../payments/payments';
+import { needsAuthentication, requireAuthentication } from '../payments/authentication';
 import { hostedUrl } from '../urls';
 import { COLLECTIONS } from '../../core/collections';
 
@@ -244,7 +245,10 @@ function invoiceForPaymentIntent(emulator: Emulator, paymentIntentId: string): S
   return link ? emulator.store.get(COLLECTIONS.invoice, link.invoice) : undefined;
 }
 
-function paymentIntentOf(emulator: Emulator, invoice: Stripe.Invoice): Stripe.PaymentIntent | undefined {
+export function paymentIntentOf(
+  emulator: Emulator,
+  invoice: Stripe.Invoice,
+): Stripe.PaymentIntent | undefined {
   const pay = invoice.payments?.data.find((p) => p.is_default);
   const paymentIntentId = pay?.payment.payment_intent;
   return paymentIntentId
@@ -335,6 +339,21 @@ export interface PayResult {
   ok: boolean;
   invoice: Stripe.Invoice;
   charge?: ChargeResult;
+  /** The card's issuer asked for 3-D Secure: the intent is `requires_action`, nothing was charged. */
+  requiresAction?: boolean;
+}
+
+/**
+ * Whether a payment try happens with the customer present (on-session). The engine's collection of a
+ * subscription's first invoice, or of an update's invoice, happens in the customer's own request; renewals and
+ * retries are off-session, and so is `/pay` (its `off_session` defaults to true, the SDK's InvoicePayParams).
+ */
+function customerPresent(invoice: Stripe.Invoice, how: PaymentAttempt): boolean {
+  return (
+    how === 'automatic' &&
+    invoice.attempt_count === 0 &&
+    (invoice.billing_reason === 'subscription_create' || invoice.billing_reason === 'subscription_update')
+  );
 }
 
 /**
@@ -348,6 +367,7 @@ export function attemptPayment(
   invoice: Stripe.Invoice,
   paymentMethod: string | null,
   how: PaymentAttempt = 'automatic',
+  offSession?: boolean,
 ): PayResult {
   if (invoice.status === 'draft') finalizeInvoice(emulator, invoice);
   if (invoice.status === 'paid') return { ok: true, invoice };
@@ -373,21 +393,46 @@ export function attemptPayment(
     });
   }
   const before = structuredClone(invoice);
+  const asks =
+    chargedWith !== null &&
+    needsAuthentication(emulator, chargedWith, offSession ?? !customerPresent(invoice, how));
   countAttempt(invoice, how);
+  if (asks) {
+    requireAuthentication(emulator, paymentIntent, chargedWith, null);
+    recordFailedAttempt(emulator, invoice, before, how, true);
+    return { ok: false, invoice, requiresAction: true };
+  }
   const result = chargedWith ? confirmPaymentIntent(emulator, paymentIntent, chargedWith) : null;
   if (result?.ok) {
     markPaid(emulator, invoice, paymentIntent);
     return { ok: true, invoice, charge: result };
   }
+  recordFailedAttempt(emulator, invoice, before, how, false);
+  return { ok: false, invoice, charge: result ?? undefined };
+}
+
+/**
+ * A try that did not pay: `invoice.payment_failed`, and when the card's issuer asked for authentication
+ * `invoice.payment_action_required` after it ("invoice.payment_failed: … The PaymentIntent status changes to
+ * requires_action"; "invoice.payment_action_required: sent when the invoice requires customer authentication",
+ * https://docs.stripe.com/billing/subscriptions/webhooks). An automatic try also schedules the next one, makes the
+ * customer delinquent and tells the subscription (a renewal goes past due).
+ */
+function recordFailedAttempt(
+  emulator: Emulator,
+  invoice: Stripe.Invoice,
+  before: Stripe.Invoice,
+  how: PaymentAttempt,
+  actionRequired: boolean,
+): void {
   if (how === 'automatic') invoice.next_payment_attempt = nextAttempt(emulator, invoice);
   emulator.store.put(COLLECTIONS.invoice, invoice);
   emit(emulator, 'invoice.payment_failed', invoice, previousAttributes(before, invoice));
-  if (how === 'automatic') {
-    setDelinquent(emulator, customerId, true);
-    for (const l of invoiceListeners())
-      l.paymentFailed?.(emulator, invoice, invoice.next_payment_attempt === null);
-  }
-  return { ok: false, invoice, charge: result ?? undefined };
+  if (actionRequired) emit(emulator, 'invoice.payment_action_required', invoice);
+  if (how !== 'automatic') return;
+  setDelinquent(emulator, customerIdOf(invoice), true);
+  for (const l of invoiceListeners())
+    l.paymentFailed?.(emulator, invoice, invoice.next_payment_attempt === null);
 }
 
 function nextAttempt(emulator: Emulator, invoice: Stripe.Invoice): number | null {
@@ -407,6 +452,7 @@ export function payOrThrow(
 ): Stripe.Invoice {
   const r = attemptPayment(emulator, invoice, paymentMethod, 'manual');
   if (r.ok) return r.invoice;
+  if (r.requiresAction) throw requiresActionError();
   const d = r.charge?.decline;
   if (!d) {
     throw invalidRequest(
@@ -414,6 +460,17 @@ export function payOrThrow(
     );
   }
   throw cardError(d.code, d.message, d.declineCode, { charge: r.charge?.charge.id });
+}
+
+/**
+ * Stripe's 402 when paying an invoice (or creating a subscription with `error_if_incomplete`) needs the customer's
+ * authentication (https://docs.stripe.com/error-codes#invoice-payment-intent-requires-action).
+ */
+export function requiresActionError(): Error {
+  return cardError(
+    'invoice_payment_intent_requires_action',
+    'This payment requires additional user action before it can be completed successfully. Payment can be completed using the PaymentIntent associated with the invoice.',
+  );
 }
 
 /** Called when a payment intent tied to an invoice succeeded outside the invoice (confirm). */

@@ -5,12 +5,14 @@
  */
 import type Stripe from 'stripe';
 import { cardError, invalidRequest } from '../../core/errors';
-import type { Route } from '../../core/http';
+import type { ApiRequest, Route } from '../../core/http';
+import { learnOrigin } from '../urls';
 import { paginate } from '../../core/list';
 import { requireCustomer } from '../../resources/common';
 import { attachPaymentMethod, resolvePaymentMethod } from '../../resources/payment-methods';
 import { type Emulator, emit, idOf } from '../context';
 import { invoicePaidByIntent, invoicePaymentFailedByIntent } from '../invoices/invoices';
+import { needsAuthentication, requireAuthentication } from './authentication';
 import { cardOutcome } from './cards';
 import { cancelPaymentIntent, confirmPaymentIntent, newPaymentIntent, newSetupIntent } from './payments';
 import { COLLECTIONS } from '../../core/collections';
@@ -39,10 +41,24 @@ function paymentMethodIdFor(emulator: Emulator, value: string, customer: string 
   return paymentMethod.id;
 }
 
+/** `off_session` and `return_url` of a confirmation (create with `confirm=true`, or `/confirm`). */
+interface ConfirmOptions {
+  offSession: boolean;
+  returnUrl: string | null;
+}
+
+function confirmOptions(req: ApiRequest): ConfirmOptions {
+  // The challenge's address is one of the emulator's hosted pages: learn the origin clients reach it at.
+  learnOrigin(req.emulator, req.headers.host);
+  const input = req.input;
+  return { offSession: input.bool('off_session') ?? false, returnUrl: input.str('return_url') ?? null };
+}
+
 function confirmPi(
   emulator: Emulator,
   paymentIntent: Stripe.PaymentIntent,
   paymentMethodParam: string | undefined,
+  options: ConfirmOptions,
 ): Stripe.PaymentIntent {
   if (paymentIntent.status === 'succeeded' || paymentIntent.status === 'canceled') {
     throw invalidRequest(
@@ -60,6 +76,10 @@ function confirmPi(
       'payment_method',
       'payment_intent_unexpected_state',
     );
+  }
+  if (needsAuthentication(emulator, paymentMethod, options.offSession)) {
+    // The answer is 200 with the intent in `requires_action` (https://docs.stripe.com/payments/paymentintents/lifecycle).
+    return requireAuthentication(emulator, paymentIntent, paymentMethod, options.returnUrl);
   }
   const r = confirmPaymentIntent(emulator, paymentIntent, paymentMethod);
   if (!r.ok && r.decline) {
@@ -127,7 +147,8 @@ export const routes: Route[] = [
   {
     method: 'POST',
     path: '/v1/payment_intents',
-    handler: ({ emulator, input }) => {
+    handler: (req) => {
+      const { emulator, input } = req;
       const customer = input.str('customer') ?? null;
       if (customer) requireCustomer(emulator, customer);
       const paymentMethodParam = input.str('payment_method');
@@ -140,7 +161,7 @@ export const routes: Route[] = [
         metadata: input.metadata({}),
         setupFutureUsage: input.oneOf('setup_future_usage', ['off_session', 'on_session'] as const) ?? null,
       });
-      if (input.bool('confirm')) return confirmPi(emulator, paymentIntent, undefined);
+      if (input.bool('confirm')) return confirmPi(emulator, paymentIntent, undefined, confirmOptions(req));
       return paymentIntent;
     },
   },
@@ -177,8 +198,13 @@ export const routes: Route[] = [
   {
     method: 'POST',
     path: '/v1/payment_intents/:id/confirm',
-    handler: ({ emulator, input, pathParams }) =>
-      confirmPi(emulator, requirePi(emulator, pathParams.id), input.str('payment_method')),
+    handler: (req) =>
+      confirmPi(
+        req.emulator,
+        requirePi(req.emulator, req.pathParams.id),
+        req.input.str('payment_method'),
+        confirmOptions(req),
+      ),
   },
   {
     method: 'POST',

@@ -4,7 +4,8 @@ import { cardError, invalidRequest } from '../../core/errors';
 import { billingConfig } from '../config/config';
 import { type Emulator, idOf, now } from '../context';
 import type { LineSpec } from '../invoices/invoice-objects';
-import { advanceInvoice, createInvoice, customerIdOf } from '../invoices/invoices';
+import { advanceInvoice, createInvoice, customerIdOf, requiresActionError } from '../invoices/invoices';
+import { needsAuthentication } from '../payments/authentication';
 import { cardOutcome } from '../payments/cards';
 import { COLLECTIONS } from '../../core/collections';
 import { saveSubscription } from './subscription-state';
@@ -93,6 +94,9 @@ export function assertChargeable(emulator: Emulator, paymentMethod: string | nul
       'This customer has no attached payment source or default payment method. Please consider adding a default payment method.',
     );
   }
+  // The customer is present when subscribing or changing a plan: a card whose issuer asks for 3-D Secure cannot be
+  // charged without them, and `error_if_incomplete` answers Stripe's 402 instead of creating anything.
+  if (needsAuthentication(emulator, paymentMethod, false)) throw requiresActionError();
   const o = cardOutcome(emulator, paymentMethod);
   if (!o.ok) throw cardError(o.code, o.message, o.declineCode);
 }

@@ -1,0 +1,230 @@
+import type Stripe from 'stripe';
+import { Notification } from '../../src/entities';
+import { type BillingStack, type GraphQLCaller, startBillingStack } from '../support/billing-stack';
+import { connectSocket, subscribe } from '../support/ws-client';
+import { waitUntil } from '../support/wait';
+
+/**
+ * Strong Customer Authentication (3-D Secure), end to end against the emulator: a subscription whose bank asks is
+ * INCOMPLETE with a `pendingAction` and gives nothing until the payment is approved; a failed or abandoned one
+ * leaves the account where it was (expired after 23 hours); a renewal that asks is past due within the grace
+ * period, mails the customer the hosted invoice page, and shows the same `pendingAction` on the viewer.
+ */
+describe('payment authentication (3-D Secure)', () => {
+  let stack: BillingStack;
+
+  beforeAll(async () => {
+    stack = await startBillingStack({ RECONCILE_INTERVAL_MS: '0' }, { webhooks: true });
+  });
+  afterAll(() => stack.stop());
+
+  const em = () => stack.app.orm.em.fork();
+
+  const VIEWER = `{ viewer { plan { key } subscription { id status } pendingAction { kind url expiresAt invoiceId amountDue currency } } }`;
+
+  interface PendingActionView {
+    kind: string;
+    url: string;
+    expiresAt: string | null;
+    invoiceId: string;
+    amountDue: number;
+    currency: string;
+  }
+  interface ViewerView {
+    viewer: {
+      plan: { key: string };
+      subscription: { id: string; status: string } | null;
+      pendingAction: PendingActionView | null;
+    };
+  }
+
+  async function viewer(gql: GraphQLCaller): Promise<ViewerView['viewer']> {
+    const answer = await gql<ViewerView>(VIEWER);
+    expect(answer.errors).toBeUndefined();
+    return answer.data?.viewer as ViewerView['viewer'];
+  }
+
+  async function subscribeWith(gql: GraphQLCaller, card: string) {
+    return gql<{
+      createSubscription: { id: string; status: string; pendingAction: PendingActionView | null };
+    }>(
+      `mutation { createSubscription(input: { planKey: "starter", paymentMethodId: "${card}" }) { id status pendingAction { kind url expiresAt invoiceId amountDue currency } } }`,
+    );
+  }
+
+  async function intentOf(invoiceId: string): Promise<string> {
+    const invoice = await stack.stripe.invoices.retrieve(invoiceId, { expand: ['payments'] });
+    const paymentIntent = invoice.payments?.data[0]?.payment.payment_intent;
+    return typeof paymentIntent === 'string' ? paymentIntent : String(paymentIntent?.id);
+  }
+
+  async function authenticate(invoiceId: string, outcome: 'succeed' | 'fail'): Promise<void> {
+    const response = await fetch(
+      `${stack.emulator.url}/_emulator/payment_intents/${await intentOf(invoiceId)}/authenticate`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ outcome }),
+      },
+    );
+    expect(response.status).toBe(200);
+  }
+
+  it('answers INCOMPLETE with the approval to give; nothing is provisioned until approved, and the page hears of it live', async () => {
+    const accountId = 'acct_sca_approved';
+    const gql = await stack.as(accountId);
+    const created = await subscribeWith(gql, 'pm_card_authenticationRequired');
+    expect(created.errors).toBeUndefined();
+    const subscription = created.data?.createSubscription;
+    expect(subscription?.status).toBe('INCOMPLETE');
+    const pending = subscription?.pendingAction as PendingActionView;
+    const invoice = await stack.stripe.invoices.retrieve(pending.invoiceId);
+    expect(pending).toEqual({
+      kind: 'AUTHENTICATE',
+      url: invoice.hosted_invoice_url,
+      expiresAt: new Date((invoice.created + 23 * 3600) * 1000).toISOString(),
+      invoiceId: invoice.id,
+      amountDue: 1900,
+      currency: 'usd',
+    });
+    await stack.flushWebhooks();
+    expect(await viewer(gql)).toEqual({
+      plan: { key: 'free' },
+      subscription: { id: subscription?.id, status: 'INCOMPLETE' },
+      pendingAction: pending,
+    });
+
+    const client = connectSocket(stack.url, `Bearer ${await stack.token(accountId)}`);
+    const updates = subscribe<{
+      accountUpdated: { plan: { key: string }; pendingAction: PendingActionView | null };
+    }>(client, 'subscription { accountUpdated { plan { key } pendingAction { kind } } }');
+    try {
+      await waitUntil(async () => {
+        const body = await (await fetch(`${stack.url}/metrics`)).text();
+        return /billing_graphql_subscriptions_active [1-9]/.test(body);
+      }, 'the page listens');
+      await authenticate(pending.invoiceId, 'succeed');
+      await stack.flushWebhooks();
+      let update = await updates.next();
+      while (update.accountUpdated.plan.key !== 'starter') update = await updates.next();
+      expect(update.accountUpdated.pendingAction).toBeNull();
+    } finally {
+      updates.close();
+      await client.dispose();
+    }
+    expect(await viewer(gql)).toEqual({
+      plan: { key: 'starter' },
+      subscription: { id: subscription?.id, status: 'ACTIVE' },
+      pendingAction: null,
+    });
+    const charges = await stack.stripe.charges.list({ customer: String(invoice.customer) });
+    expect(charges.data.map((charge) => [charge.amount, charge.status])).toEqual([[1900, 'succeeded']]);
+  });
+
+  it('a failed approval keeps the account free; unanswered for 23 hours the subscription expires and another card subscribes', async () => {
+    const gql = await stack.as('acct_sca_failed');
+    const created = await subscribeWith(gql, 'pm_card_authenticationRequired');
+    const pending = created.data?.createSubscription.pendingAction as PendingActionView;
+    await authenticate(pending.invoiceId, 'fail');
+    await stack.flushWebhooks();
+    // The hosted invoice page still takes another card: the approval stays pending until Stripe expires it.
+    expect(await viewer(gql)).toMatchObject({
+      plan: { key: 'free' },
+      subscription: { status: 'INCOMPLETE' },
+      pendingAction: { invoiceId: pending.invoiceId },
+    });
+    const refused = await subscribeWith(gql, 'pm_card_visa');
+    expect(refused.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+
+    await stack.advanceClock(23 * 3600 + 60);
+    await stack.flushWebhooks();
+    expect(await viewer(gql)).toEqual({ plan: { key: 'free' }, subscription: null, pendingAction: null });
+    expect((await stack.stripe.invoices.retrieve(pending.invoiceId)).status).toBe('void');
+    const next = await subscribeWith(gql, 'pm_card_visa');
+    expect(next.errors).toBeUndefined();
+    expect(next.data?.createSubscription).toMatchObject({ status: 'ACTIVE', pendingAction: null });
+  });
+
+  it('a card approved and then declined (…3178) leaves the subscription incomplete and the account free', async () => {
+    const gql = await stack.as('acct_sca_declined_after');
+    const created = await subscribeWith(gql, 'pm_card_authenticationRequiredChargeDeclinedInsufficientFunds');
+    const pending = created.data?.createSubscription.pendingAction as PendingActionView;
+    await authenticate(pending.invoiceId, 'succeed');
+    await stack.flushWebhooks();
+    expect(await viewer(gql)).toMatchObject({
+      plan: { key: 'free' },
+      subscription: { status: 'INCOMPLETE' },
+      pendingAction: { invoiceId: pending.invoiceId },
+    });
+    const intent = await stack.stripe.paymentIntents.retrieve(await intentOf(pending.invoiceId));
+    expect(intent.last_payment_error?.decline_code).toBe('insufficient_funds');
+  });
+
+  it('a renewal whose bank asks: past due within the grace period, the hosted invoice page mailed and on the viewer, paid there', async () => {
+    const accountId = 'acct_sca_renewal';
+    const gql = await stack.as(accountId);
+    const created = await subscribeWith(gql, 'pm_card_authenticationRequired');
+    await authenticate(created.data?.createSubscription.pendingAction?.invoiceId as string, 'succeed');
+    await stack.flushWebhooks();
+    expect((await viewer(gql)).plan.key).toBe('starter');
+
+    const stripeSubscription = await stack.stripe.subscriptions.retrieve(
+      created.data?.createSubscription.id as string,
+    );
+    // Past the period's end (a month: at most 31 days) and the hour Stripe keeps the renewal a draft, before any retry.
+    await stack.advanceClock(31 * 86_400 + 2 * 3600);
+    await stack.flushWebhooks();
+
+    const renewed = await viewer(gql);
+    const renewal = (await stack.stripe.invoices.list({ subscription: stripeSubscription.id })).data.find(
+      (candidate: Stripe.Invoice) => candidate.billing_reason === 'subscription_cycle',
+    ) as Stripe.Invoice;
+    expect(renewed).toEqual({
+      plan: { key: 'starter' },
+      subscription: { id: stripeSubscription.id, status: 'PAST_DUE' },
+      pendingAction: {
+        kind: 'AUTHENTICATE',
+        url: renewal.hosted_invoice_url,
+        expiresAt: null,
+        invoiceId: renewal.id,
+        amountDue: renewal.amount_due,
+        currency: 'usd',
+      },
+    });
+    const mails = await em().find(Notification, { accountId, kind: 'payment_action_required' });
+    expect(mails.map((mail) => mail.dedupeKey)).toContain(`payment_action_required:${renewal.id}`);
+
+    // The customer follows the link: pays on the hosted page, approves the challenge, and is sent back to it.
+    const toChallenge = await fetch(`${renewal.hosted_invoice_url}/pay`, {
+      method: 'POST',
+      redirect: 'manual',
+    });
+    const challenge = toChallenge.headers.get('location') as string;
+    expect(challenge).toMatch(/\/authenticate\/pi_/);
+    await fetch(challenge, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'outcome=succeed',
+      redirect: 'manual',
+    });
+    await stack.flushWebhooks();
+    expect(await viewer(gql)).toEqual({
+      plan: { key: 'starter' },
+      subscription: { id: stripeSubscription.id, status: 'ACTIVE' },
+      pendingAction: null,
+    });
+  });
+
+  it('an upgrade whose bank asks is refused with AUTHENTICATION_REQUIRED and keeps the plan', async () => {
+    const gql = await stack.as('acct_sca_upgrade');
+    const created = await subscribeWith(gql, 'pm_card_authenticationRequiredOnSetup');
+    await authenticate(created.data?.createSubscription.pendingAction?.invoiceId as string, 'succeed');
+    await stack.flushWebhooks();
+    const upgrade = await gql(
+      'mutation { changeSubscription(input: { planKey: "professional", applyAt: IMMEDIATELY }) { id } }',
+    );
+    expect(upgrade.errors?.[0]?.extensions?.code).toBe('AUTHENTICATION_REQUIRED');
+    await stack.flushWebhooks();
+    expect(await viewer(gql)).toMatchObject({ plan: { key: 'starter' }, subscription: { status: 'ACTIVE' } });
+  });
+});
