@@ -24,6 +24,10 @@ export const ErrorCode = {
   /** A reservation for work that needs a feature the account's plan does not include (`extensions.feature`). */
   FEATURE_NOT_IN_PLAN: 'FEATURE_NOT_IN_PLAN',
   RATE_LIMITED: 'RATE_LIMITED',
+  /** Removing the only card of a subscription that renews: add another card first (or cancel). */
+  LAST_PAYMENT_METHOD: 'LAST_PAYMENT_METHOD',
+  /** A refund or credit over what the invoice's payments still hold (`extensions.refundable`, minor units). */
+  REFUND_EXCEEDS_PAID: 'REFUND_EXCEEDS_PAID',
   /** A document over a limit of src/graphql/query-limits.ts (depth, aliases, fields, tokens): refused unrun. */
   QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',
   /** The HTTP body is over GRAPHQL_MAX_BODY_BYTES (HTTP 413). */

@@ -12,6 +12,7 @@ import * as webhookEndpoints from './resources/webhook-endpoints';
 import { billing } from './billing/index';
 import { chargeResources } from './billing/payments/charge-resources';
 import * as authentication from './billing/payments/authentication-routes';
+import * as creditResources from './billing/payments/credit-resources';
 
 /**
  * Every module the emulator serves, in setup order. To add a resource: write a file exporting
@@ -33,4 +34,5 @@ export const modules: ResourceModule[] = [
   billing,
   chargeResources,
   authentication,
+  creditResources,
 ];

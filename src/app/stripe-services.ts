@@ -3,11 +3,15 @@ import type { Orm } from '../database/database';
 import type { Logger } from '../logging/logger';
 import type { BillingMetrics } from '../observability/metrics';
 import { CustomerProfileUpdates } from '../services/accounts/customer-profile-updates';
+import { CardChoices } from '../services/cards/card-choices';
+import { CardSetupSessions } from '../services/cards/card-setup-sessions';
 import { CheckoutSessions } from '../services/checkout/checkout-sessions';
 import { expireOpenCheckouts } from '../services/checkout/open-checkouts';
 import { CustomerManager } from '../services/accounts/customer-manager';
 import { Disputes } from '../services/invoices/disputes';
 import { DuplicateSubscriptions } from '../services/subscriptions/duplicate-subscriptions';
+import { InvoiceCredits } from '../services/invoices/invoice-credits';
+import { InvoiceDetails } from '../services/invoices/invoice-details';
 import { InvoiceRefunds } from '../services/invoices/invoice-refunds';
 import { PortalSessions } from '../services/checkout/portal-sessions';
 import { PriceDirectory } from '../services/stripe/price-directory';
@@ -35,6 +39,14 @@ export interface StripeServices {
   subscriptionSync: SubscriptionSync;
   checkout: CheckoutSessions;
   portal: PortalSessions;
+  /** Adding a card on Stripe's hosted page (Checkout in setup mode). */
+  cardSetups: CardSetupSessions;
+  /** The default card, and removing one. */
+  cardChoices: CardChoices;
+  /** Invoices in full and the next bill, read from Stripe. */
+  invoiceDetails: InvoiceDetails;
+  /** Admin refunds and credits, through credit notes. */
+  invoiceCredits: InvoiceCredits;
   /** One paid subscription per account: duplicates found on webhooks are cancelled and refunded. */
   duplicates: DuplicateSubscriptions;
   refunds: InvoiceRefunds;
@@ -86,6 +98,7 @@ export function buildStripeServices(
     cancellation: new SubscriptionCancellation(stripe, store, changes, rules, core.events, overageReporter),
   });
   const refunds = new InvoiceRefunds(stripe);
+  const invoiceCredits = new InvoiceCredits(stripe, refunds, core.events);
   return {
     stripe,
     overageReporter,
@@ -104,6 +117,10 @@ export function buildStripeServices(
       core.checkoutRecords,
       trials,
     ),
+    cardSetups: new CardSetupSessions(stripe, customers, redirects),
+    cardChoices: new CardChoices(stripe, customers, store, core.paymentMethods, core.events, core.clock),
+    invoiceDetails: new InvoiceDetails(stripe, invoiceCredits),
+    invoiceCredits,
     portal: new PortalSessions(stripe, customers, redirects, portalConfigurationFinder(stripe)),
     duplicates: new DuplicateSubscriptions(stripe, core.mails, metrics.duplicates),
     refunds,

@@ -72,6 +72,8 @@ export function toInvoice(row: InvoiceRow): Invoice {
     status: row.status,
     amountDue: row.amountDue,
     amountPaid: row.amountPaid,
+    amountRemaining: row.amountRemaining,
+    subscriptionId: row.stripeSubscriptionId,
     amountRefunded: row.amountRefunded,
     currency: row.currency,
     periodStart: row.periodStart,

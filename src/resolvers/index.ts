@@ -3,8 +3,11 @@ import { buildSchema, type ContainerType, type NonEmptyArray } from 'type-graphq
 import { InMemoryPubSub } from '../pubsub/in-memory-pubsub';
 import type { BillingPubSub } from '../pubsub/pubsub';
 import { AccountResolver } from './account.resolver';
+import { AccountBillsResolver } from './account-bills.resolver';
+import { CardResolver } from './card.resolver';
 import { CheckoutResolver } from './checkout.resolver';
 import { CustomerResolver } from './customer.resolver';
+import { InvoiceCreditResolver } from './invoice-credit.resolver';
 import { PlanResolver } from './plan.resolver';
 import { RevenueResolver } from './revenue.resolver';
 import { ServiceInfoResolver } from './service-info.resolver';
@@ -15,8 +18,11 @@ import { AccountPendingActionResolver, SubscriptionPendingActionResolver } from 
 
 export {
   AccountResolver,
+  AccountBillsResolver,
+  CardResolver,
   CheckoutResolver,
   CustomerResolver,
+  InvoiceCreditResolver,
   PlanResolver,
   RevenueResolver,
   ServiceInfoResolver,
@@ -32,9 +38,12 @@ export interface Resolvers {
   serviceInfo: ServiceInfoResolver;
   plan: PlanResolver;
   account: AccountResolver;
+  accountBills: AccountBillsResolver;
   customer: CustomerResolver;
+  invoiceCredit: InvoiceCreditResolver;
   subscription: SubscriptionResolver;
   checkout: CheckoutResolver;
+  card: CardResolver;
   usage: UsageResolver;
   webhookEvent: WebhookEventResolver;
   revenue: RevenueResolver;
@@ -47,9 +56,12 @@ const RESOLVER_CLASSES: NonEmptyArray<Function> = [
   ServiceInfoResolver,
   PlanResolver,
   AccountResolver,
+  AccountBillsResolver,
   CustomerResolver,
   SubscriptionResolver,
   CheckoutResolver,
+  CardResolver,
+  InvoiceCreditResolver,
   UsageResolver,
   WebhookEventResolver,
   RevenueResolver,

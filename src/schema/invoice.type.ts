@@ -17,6 +17,15 @@ export class Invoice {
   @Field(() => Int)
   amountPaid!: number;
 
+  @Field(() => Int, { description: 'What is still to be paid' })
+  amountRemaining!: number;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'The subscription it bills (sub_…), an ended one included; null for a one-off invoice',
+  })
+  subscriptionId!: string | null;
+
   @Field(() => Int, {
     description:
       'What was refunded of the payments of this invoice (0 when nothing was); the status stays paid after a refund',

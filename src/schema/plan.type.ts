@@ -16,6 +16,30 @@ export class PlanPrice {
   lookupKey!: string;
 }
 
+@ObjectType({ description: 'What each unit over the allowance of a metric costs (billed at the period end)' })
+export class OveragePrice {
+  @Field(() => String, { description: 'ai_requests, storage_mb or seats' })
+  metric!: string;
+
+  @Field(() => String, { description: "The metric's unit, e.g. request or MB" })
+  unit!: string;
+
+  @Field(() => BillingInterval, { description: 'The subscription interval this price is billed with' })
+  interval!: BillingInterval;
+
+  @Field(() => Int, {
+    nullable: true,
+    description: 'Per unit in whole minor units (cents); null when the price has sub-cent precision',
+  })
+  unitAmount!: number | null;
+
+  @Field(() => String, { description: 'Per unit in minor units as a decimal string ("0.5" is half a cent)' })
+  unitAmountDecimal!: string;
+
+  @Field(() => String, { description: 'ISO 4217, lower case' })
+  currency!: string;
+}
+
 @ObjectType({ description: 'A feature a plan switches on or off' })
 export class PlanFeature {
   @Field(() => String)

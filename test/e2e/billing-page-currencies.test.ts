@@ -17,7 +17,16 @@ interface Catalog {
   preview: { amountDue: number; lines: number[] };
 }
 
-/** The answers of the service: a starter subscriber with one paid invoice, and a catalog in one currency. */
+const nextBillLine = {
+  periodStart: '2027-01-05T00:00:00.000Z',
+  periodEnd: '2027-02-05T00:00:00.000Z',
+  proration: false,
+};
+
+/**
+ * The answers of the service: a starter subscriber with one paid invoice, a next bill (the plan and 250 units of
+ * overage at half a minor unit), and a catalog in one currency.
+ */
 function answers(catalog: Catalog): Record<string, unknown> {
   const plan = (key: string, name: string, prices: Array<{ interval: string; amount: number }>) => ({
     key,
@@ -75,6 +84,27 @@ function answers(catalog: Catalog): Record<string, unknown> {
           { interval: 'YEAR', amount: catalog.starter.year * 2 },
         ]),
       ],
+    },
+    NextBill: {
+      viewer: {
+        upcomingInvoice: {
+          date: '2027-01-05T00:00:00.000Z',
+          total: catalog.starter.month + 125,
+          amountDue: catalog.starter.month + 125,
+          currency: catalog.currency,
+          lines: [
+            {
+              ...nextBillLine,
+              description: 'Starter',
+              quantity: 1,
+              unitAmountDecimal: String(catalog.starter.month),
+              amount: catalog.starter.month,
+            },
+            // 250 units at half a minor unit each: a sub-cent price is shown from its decimal string.
+            { ...nextBillLine, description: 'Overage', quantity: 250, unitAmountDecimal: '0.5', amount: 125 },
+          ],
+        },
+      },
     },
     Preview: {
       previewSubscriptionChange: {
@@ -149,6 +179,7 @@ const text = async (page: Page, selector: string) => ((await page.textContent(se
       expect(await text(page, '[data-plan="professional"] .price')).toBe('¥9,800 / month');
       expect(await text(page, '[data-plan="free"] .price')).toBe('¥0');
       expect(await text(page, '[data-invoice="in_1"] .num')).toBe('¥4,900');
+      expect(await text(page, '#next-bill-total')).toBe('¥5,025');
       await page.click('#interval-year');
       expect(await text(page, '[data-plan="starter"] .price')).toBe('¥49,000 / year');
       await page.click('#change-professional');
@@ -178,6 +209,12 @@ const text = async (page: Page, selector: string) => ((await page.textContent(se
         expect(await text(page, '[data-plan="starter"] .price')).toBe(month);
         expect(await text(page, '[data-plan="free"] .price')).toBe(free);
         expect(await text(page, '[data-invoice="in_1"] .num')).toBe(month.replace('19.00 / month', '19.99'));
+        expect(await text(page, '#next-bill-total')).toBe(month.replace('19.00 / month', '20.25'));
+        expect(
+          await page.$$eval('#next-bill .line td:nth-child(2)', (cells) =>
+            cells.map((cell) => cell.textContent),
+          ),
+        ).toEqual([`1 × ${month.replace(' / month', '')}`, '250 × 0.5¢']);
       } finally {
         await page.close();
       }

@@ -18,7 +18,14 @@ import { expectCleanError } from '../support/hostile';
  */
 
 type CallerName = 'anonymous' | 'userA' | 'userB' | 'service' | 'admin';
-type Outcome = 'ok' | 'UNAUTHENTICATED' | 'FORBIDDEN' | 'NOT_FOUND' | 'CONFLICT' | 'BAD_USER_INPUT';
+type Outcome =
+  | 'ok'
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'BAD_USER_INPUT'
+  | 'LAST_PAYMENT_METHOD';
 const CALLERS: CallerName[] = ['anonymous', 'userA', 'userB', 'service', 'admin'];
 
 const ALLOWED = 'http://localhost:3000';
@@ -33,6 +40,8 @@ const ACCOUNT_OF: Record<Exclude<CallerName, 'anonymous'>, string> = {
 
 interface Fixture {
   checkoutSessionId: string;
+  /** A's only card (the one its subscription is charged to). */
+  cardId: string;
 }
 
 interface MatrixEntry {
@@ -109,6 +118,34 @@ const MATRIX: Record<string, MatrixEntry> = {
   'Mutation.createPortalSession': {
     document: () => `mutation { createPortalSession(input: { returnUrl: "${ALLOWED}/billing" }) { url } }`,
     expect: SIGNED_IN,
+  },
+  'Mutation.createPaymentMethodSetupSession': {
+    document: () =>
+      `mutation { createPaymentMethodSetupSession(input: { successUrl: "${ALLOWED}/ok", cancelUrl: "${ALLOWED}/no" }) { id } }`,
+    expect: SIGNED_IN,
+  },
+  'Mutation.setDefaultPaymentMethod': {
+    // A's card: only A reaches it; for everyone else it is not a card of theirs.
+    document: (fixture) => `mutation { setDefaultPaymentMethod(id: "${fixture.cardId}") { id } }`,
+    expect: { ...SIGNED_IN, userB: 'NOT_FOUND', service: 'NOT_FOUND', admin: 'NOT_FOUND' },
+    owns: (data) => expect(data.setDefaultPaymentMethod).toEqual({ id: A }),
+  },
+  'Mutation.removePaymentMethod': {
+    // A reaches its card, whose removal is refused (the only card of a subscription that renews).
+    document: (fixture) => `mutation { removePaymentMethod(id: "${fixture.cardId}") { id } }`,
+    expect: {
+      anonymous: 'UNAUTHENTICATED',
+      userA: 'LAST_PAYMENT_METHOD',
+      userB: 'NOT_FOUND',
+      service: 'NOT_FOUND',
+      admin: 'NOT_FOUND',
+    },
+  },
+  'Mutation.refundInvoice': {
+    // Admins only. This stack stores no invoices (no webhooks), so the admin reaches the lookup and finds none.
+    document: () =>
+      'mutation { refundInvoice(input: { invoiceId: "in_matrix_none", amount: 100, idempotencyKey: "matrix" }) { total } }',
+    expect: { ...ADMIN_ONLY, admin: 'NOT_FOUND' },
   },
   'Mutation.updateCustomer': {
     document: (_fixture, caller) =>
@@ -275,7 +312,7 @@ function openSocketOperation(
 
 describe('the authorization matrix', () => {
   let stack: BillingStack;
-  const fixture: Fixture = { checkoutSessionId: '' };
+  const fixture: Fixture = { checkoutSessionId: '', cardId: '' };
   const tokens = {} as Record<CallerName, string | null>;
   const live: Array<{ close: () => Promise<void> }> = [];
 
@@ -304,6 +341,9 @@ describe('the authorization matrix', () => {
       'mutation { createSubscription(input: { planKey: "professional", paymentMethodId: "pm_card_visa" }) { id } }',
     );
     expect(subscribed.errors).toBeUndefined();
+    const customer = await stack.app.orm.em.fork().findOneOrFail(BillingCustomer, { accountId: A });
+    const cards = await stack.stripe.customers.listPaymentMethods(customer.stripeCustomerId as string);
+    fixture.cardId = cards.data[0].id;
   });
   afterAll(async () => {
     await Promise.all(live.map((operation) => operation.close()));

@@ -6,15 +6,22 @@ import { type Client, createClient } from 'graphql-ws';
 import {
   type AccountFieldsFragment,
   AccountUpdatedDocument,
+  AddCardDocument,
   type BillingInterval,
   BillingPageDocument,
   type BillingPageQuery,
   CancelAtPeriodEndDocument,
   ChangeDocument,
   CheckoutDocument,
+  InvoiceDetailsDocument,
+  type InvoiceDetailsQuery,
+  MakeDefaultCardDocument,
+  NextBillDocument,
+  type NextBillQuery,
   PortalDocument,
   PreviewDocument,
   type PreviewQuery,
+  RemoveCardDocument,
   ResumeDocument,
   SessionDocument,
   type SessionQuery,
@@ -30,6 +37,8 @@ export type UsageView = UsageFieldsFragment;
 export type PreviewView = PreviewQuery['previewSubscriptionChange'];
 export type CheckoutSessionView = SessionQuery['checkoutSession'];
 export type Interval = BillingInterval;
+export type NextBillView = NextBillQuery['viewer']['upcomingInvoice'];
+export type InvoiceDetailsView = InvoiceDetailsQuery['viewer']['invoice'];
 
 /** A GraphQL error as the service sends it: `extensions.code` is stable, the message is for people. */
 export class ApiError extends Error {
@@ -112,6 +121,31 @@ export class BillingApi {
   async portalUrl(returnUrl: string): Promise<string> {
     const data = await this.request(PortalDocument, { input: { returnUrl } });
     return data.createPortalSession.url;
+  }
+
+  /** Stripe's hosted page to add a card (Checkout in setup mode); it sends the user back to the page. */
+  async addCardUrl(base: string): Promise<string> {
+    const data = await this.request(AddCardDocument, {
+      input: { successUrl: `${base}?card=added`, cancelUrl: base },
+    });
+    return data.createPaymentMethodSetupSession.url;
+  }
+
+  async makeDefaultCard(id: string): Promise<void> {
+    await this.request(MakeDefaultCardDocument, { id });
+  }
+
+  async removeCard(id: string): Promise<void> {
+    await this.request(RemoveCardDocument, { id });
+  }
+
+  /** The next bill (null without a live subscription); read from Stripe on each call. */
+  async nextBill(): Promise<NextBillView> {
+    return (await this.request(NextBillDocument, {})).viewer.upcomingInvoice;
+  }
+
+  async invoiceDetails(id: string): Promise<InvoiceDetailsView> {
+    return (await this.request(InvoiceDetailsDocument, { id })).viewer.invoice;
   }
 
   /** For the success page: reading the session also stores its subscription, without waiting for a webhook. */

@@ -7,11 +7,14 @@ import {
   ApiError,
   type BillingApi,
   type Interval,
+  type InvoiceDetailsView,
+  type NextBillView,
   type PlanView,
   type PreviewView,
   type UsageView,
 } from './api.js';
 import { authenticationNotice } from './authentication-notice.js';
+import { cardsSection, invoiceDetailsPanel, nextBillSection } from './bills-view.js';
 import { count, day, daysUntil, h, label, money } from './dom.js';
 
 interface State {
@@ -21,6 +24,10 @@ interface State {
   interval: Interval;
   /** A plan change the user is looking at, with what it would charge. */
   change: { plan: PlanView; interval: Interval; preview: PreviewView | null } | null;
+  /** The next bill, read from Stripe when the page opens and after a change made here. */
+  nextBill: NextBillView;
+  /** The invoice opened in full, if any. */
+  invoice: InvoiceDetailsView;
   /** A mutation or redirect is running: buttons are disabled so nothing is sent twice. */
   busy: boolean;
   error: string | null;
@@ -52,6 +59,15 @@ export async function showBillingPage(root: HTMLElement, api: BillingApi, option
     if (bannerState !== null && billingState(account) !== bannerState) banner = null;
     state.account = account;
     render();
+    // What the next bill holds may have changed with it (a plan change, a renewal): read it again.
+    void api.nextBill().then(
+      (bill) => {
+        if (!state) return;
+        state.nextBill = bill;
+        render();
+      },
+      () => undefined,
+    );
   });
   api.onUsageUpdated((usage) => {
     if (!state) return;
@@ -134,15 +150,40 @@ export async function showBillingPage(root: HTMLElement, api: BillingApi, option
         await api.resume();
         if (state) state.account = (await api.load()).account;
       }),
+    addCard: () =>
+      run(async () => {
+        window.location.assign(await api.addCardUrl(options.base));
+        await new Promise(() => undefined);
+      }),
+    makeDefault: (id) => run(() => afterCardChange(api.makeDefaultCard(id))),
+    remove: (id) => run(() => afterCardChange(api.removeCard(id))),
+    showInvoice: (id) =>
+      run(async () => {
+        if (state) state.invoice = await api.invoiceDetails(id);
+      }),
+    closeInvoice: () => {
+      if (!state) return;
+      state.invoice = null;
+      render();
+    },
+  };
+
+  /** A card change answers once Stripe has it; the account (and which card is charged next) is read again. */
+  const afterCardChange = async (change: Promise<void>) => {
+    await change;
+    if (state) state.account = (await api.load()).account;
   };
 
   const live = api.connected();
-  const { account, plans } = await api.load();
+  // The next bill is read from Stripe: if it cannot be read now, the rest of the page still shows.
+  const [{ account, plans }, nextBill] = await Promise.all([api.load(), api.nextBill().catch(() => null)]);
   state = {
     account,
     plans,
     interval: account.subscription?.interval ?? 'MONTH',
     change: null,
+    nextBill,
+    invoice: null,
     busy: false,
     error: null,
   };
@@ -162,6 +203,11 @@ interface Actions {
   dismissChange(): void;
   cancel(): void;
   resume(): void;
+  addCard(): void;
+  makeDefault(id: string): void;
+  remove(id: string): void;
+  showInvoice(id: string): void;
+  closeInvoice(): void;
 }
 
 function page(state: State, actions: Actions): HTMLElement[] {
@@ -181,8 +227,10 @@ function page(state: State, actions: Actions): HTMLElement[] {
       ),
     ),
     pickerSection(state, actions),
-    paymentSection(state.account),
-    invoicesSection(state.account),
+    nextBillSection(state.nextBill),
+    cardsSection(state.account, state.busy, actions),
+    invoicesSection(state.account, actions),
+    invoiceDetailsPanel(state.invoice, actions.closeInvoice),
   ].filter((element): element is HTMLElement => element !== null);
 }
 
@@ -477,22 +525,7 @@ function previewPanel(change: NonNullable<State['change']>, busy: boolean, actio
   );
 }
 
-function paymentSection(account: AccountView): HTMLElement | null {
-  if (!account.customer) return null;
-  const card = account.paymentMethods.find((method) => method.isDefault) ?? account.paymentMethods[0];
-  return h(
-    'section',
-    { id: 'payment-method' },
-    h('h2', {}, 'Payment method'),
-    h(
-      'p',
-      { id: 'card' },
-      card ? `${label(card.brand ?? 'card')} •••• ${card.last4 ?? ''}` : 'No card on file',
-    ),
-  );
-}
-
-function invoicesSection(account: AccountView): HTMLElement | null {
+function invoicesSection(account: AccountView, actions: Actions): HTMLElement | null {
   const invoices = account.invoices.nodes;
   if (invoices.length === 0) return null;
   return h(
@@ -524,6 +557,12 @@ function invoicesSection(account: AccountView): HTMLElement | null {
             invoice.invoicePdf
               ? h('a', { href: invoice.invoicePdf, target: '_blank', rel: 'noopener' }, 'PDF')
               : null,
+            ' ',
+            h(
+              'button',
+              { class: 'link show-invoice', onclick: () => actions.showInvoice(invoice.id) },
+              'Details',
+            ),
           ),
         ),
       ),

@@ -34,6 +34,13 @@ export type CreateCheckoutSessionInput = {
   withTrial?: boolean | null | undefined;
 };
 
+export type CreatePaymentMethodSetupSessionInput = {
+  /** Where Stripe sends the user who gives up (allowed origins only) */
+  cancelUrl: string;
+  /** Where Stripe sends the user once the card is saved (allowed origins only) */
+  successUrl: string;
+};
+
 export type CreatePortalSessionInput = {
   returnUrl?: string | null | undefined;
 };
@@ -63,14 +70,14 @@ export type SubscriptionStatus =
   | 'TRIALING'
   | 'UNPAID';
 
-export type AccountFieldsFragment = { id: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ brand: string | null, last4: string | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } };
+export type AccountFieldsFragment = { id: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ id: string, brand: string | null, last4: string | null, expMonth: number | null, expYear: number | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } };
 
 export type UsageFieldsFragment = { metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string };
 
 export type BillingPageQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type BillingPageQuery = { viewer: { id: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ brand: string | null, last4: string | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } }, plans: Array<{ key: string, name: string, description: string, salesLed: boolean, trialDays: number, prices: Array<{ interval: BillingInterval, amount: number, currency: string }>, limits: Array<{ metric: string, overLimit: OverLimitBehavior }> }> };
+export type BillingPageQuery = { viewer: { id: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ id: string, brand: string | null, last4: string | null, expMonth: number | null, expYear: number | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } }, plans: Array<{ key: string, name: string, description: string, salesLed: boolean, trialDays: number, prices: Array<{ interval: BillingInterval, amount: number, currency: string }>, limits: Array<{ metric: string, overLimit: OverLimitBehavior }> }> };
 
 export type PreviewQueryVariables = Exact<{
   input: ChangeSubscriptionInput;
@@ -120,12 +127,47 @@ export type SessionQuery = { checkoutSession: { status: string, subscription: { 
 export type AccountUpdatedSubscriptionVariables = Exact<{ [key: string]: never; }>;
 
 
-export type AccountUpdatedSubscription = { accountUpdated: { id: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ brand: string | null, last4: string | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } } };
+export type AccountUpdatedSubscription = { accountUpdated: { id: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ id: string, brand: string | null, last4: string | null, expMonth: number | null, expYear: number | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } } };
 
 export type UsageUpdatedSubscriptionVariables = Exact<{ [key: string]: never; }>;
 
 
 export type UsageUpdatedSubscription = { usageUpdated: { metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string } };
+
+export type AddCardMutationVariables = Exact<{
+  input: CreatePaymentMethodSetupSessionInput;
+}>;
+
+
+export type AddCardMutation = { createPaymentMethodSetupSession: { url: string } };
+
+export type MakeDefaultCardMutationVariables = Exact<{
+  id: string;
+}>;
+
+
+export type MakeDefaultCardMutation = { setDefaultPaymentMethod: { id: string } };
+
+export type RemoveCardMutationVariables = Exact<{
+  id: string;
+}>;
+
+
+export type RemoveCardMutation = { removePaymentMethod: { id: string } };
+
+export type LineFieldsFragment = { description: string, quantity: number | null, unitAmountDecimal: string | null, amount: number, periodStart: string, periodEnd: string, proration: boolean };
+
+export type NextBillQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type NextBillQuery = { viewer: { upcomingInvoice: { date: string | null, total: number, amountDue: number, currency: string, lines: Array<{ description: string, quantity: number | null, unitAmountDecimal: string | null, amount: number, periodStart: string, periodEnd: string, proration: boolean }> } | null } };
+
+export type InvoiceDetailsQueryVariables = Exact<{
+  id: string;
+}>;
+
+
+export type InvoiceDetailsQuery = { viewer: { invoice: { subtotal: number, discount: number, tax: number, total: number, amountPaid: number, amountRemaining: number, creditedAfterPayment: number, currency: string, invoice: { id: string, number: string | null }, lines: Array<{ description: string, quantity: number | null, unitAmountDecimal: string | null, amount: number, periodStart: string, periodEnd: string, proration: boolean }> } | null } };
 
 export class TypedDocumentString<TResult, TVariables>
   extends String
@@ -185,8 +227,11 @@ export const AccountFieldsFragmentDoc = new TypedDocumentString(`
     }
   }
   paymentMethods {
+    id
     brand
     last4
+    expMonth
+    expYear
     isDefault
   }
   pendingAction {
@@ -226,6 +271,17 @@ export const AccountFieldsFragmentDoc = new TypedDocumentString(`
   overage
   periodEnd
 }`, {"fragmentName":"AccountFields"}) as unknown as TypedDocumentString<AccountFieldsFragment, unknown>;
+export const LineFieldsFragmentDoc = new TypedDocumentString(`
+    fragment LineFields on InvoiceLine {
+  description
+  quantity
+  unitAmountDecimal
+  amount
+  periodStart
+  periodEnd
+  proration
+}
+    `, {"fragmentName":"LineFields"}) as unknown as TypedDocumentString<LineFieldsFragment, unknown>;
 export const BillingPageDocument = new TypedDocumentString(`
     query BillingPage {
   viewer {
@@ -277,8 +333,11 @@ export const BillingPageDocument = new TypedDocumentString(`
     }
   }
   paymentMethods {
+    id
     brand
     last4
+    expMonth
+    expYear
     isDefault
   }
   pendingAction {
@@ -415,8 +474,11 @@ export const AccountUpdatedDocument = new TypedDocumentString(`
     }
   }
   paymentMethods {
+    id
     brand
     last4
+    expMonth
+    expYear
     isDefault
   }
   pendingAction {
@@ -470,3 +532,78 @@ export const UsageUpdatedDocument = new TypedDocumentString(`
   overage
   periodEnd
 }`) as unknown as TypedDocumentString<UsageUpdatedSubscription, UsageUpdatedSubscriptionVariables>;
+export const AddCardDocument = new TypedDocumentString(`
+    mutation AddCard($input: CreatePaymentMethodSetupSessionInput!) {
+  createPaymentMethodSetupSession(input: $input) {
+    url
+  }
+}
+    `) as unknown as TypedDocumentString<AddCardMutation, AddCardMutationVariables>;
+export const MakeDefaultCardDocument = new TypedDocumentString(`
+    mutation MakeDefaultCard($id: ID!) {
+  setDefaultPaymentMethod(id: $id) {
+    id
+  }
+}
+    `) as unknown as TypedDocumentString<MakeDefaultCardMutation, MakeDefaultCardMutationVariables>;
+export const RemoveCardDocument = new TypedDocumentString(`
+    mutation RemoveCard($id: ID!) {
+  removePaymentMethod(id: $id) {
+    id
+  }
+}
+    `) as unknown as TypedDocumentString<RemoveCardMutation, RemoveCardMutationVariables>;
+export const NextBillDocument = new TypedDocumentString(`
+    query NextBill {
+  viewer {
+    upcomingInvoice {
+      date
+      total
+      amountDue
+      currency
+      lines {
+        ...LineFields
+      }
+    }
+  }
+}
+    fragment LineFields on InvoiceLine {
+  description
+  quantity
+  unitAmountDecimal
+  amount
+  periodStart
+  periodEnd
+  proration
+}`) as unknown as TypedDocumentString<NextBillQuery, NextBillQueryVariables>;
+export const InvoiceDetailsDocument = new TypedDocumentString(`
+    query InvoiceDetails($id: ID!) {
+  viewer {
+    invoice(id: $id) {
+      invoice {
+        id
+        number
+      }
+      subtotal
+      discount
+      tax
+      total
+      amountPaid
+      amountRemaining
+      creditedAfterPayment
+      currency
+      lines {
+        ...LineFields
+      }
+    }
+  }
+}
+    fragment LineFields on InvoiceLine {
+  description
+  quantity
+  unitAmountDecimal
+  amount
+  periodStart
+  periodEnd
+  proration
+}`) as unknown as TypedDocumentString<InvoiceDetailsQuery, InvoiceDetailsQueryVariables>;

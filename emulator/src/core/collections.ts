@@ -35,6 +35,8 @@ export const COLLECTIONS = {
   charge: 'charge',
   refund: 'refund',
   dispute: 'dispute',
+  creditNote: 'credit_note',
+  customerBalanceTransaction: 'customer_balance_transaction',
   checkoutSession: 'checkout.session',
   portalConfiguration: 'billing_portal.configuration',
   portalSession: 'billing_portal.session',
@@ -84,6 +86,8 @@ export interface CollectionRecords {
   charge: Stripe.Charge;
   refund: Stripe.Refund;
   dispute: Stripe.Dispute;
+  credit_note: Stripe.CreditNote;
+  customer_balance_transaction: Stripe.CustomerBalanceTransaction;
   'checkout.session': Stripe.Checkout.Session;
   'billing_portal.configuration': Stripe.BillingPortal.Configuration;
   'billing_portal.session': Stripe.BillingPortal.Session;

@@ -40,7 +40,7 @@ export class InvoiceRefunds {
   }
 
   /** Σ `amount_refunded` of the charges of the invoice's paid payments (usually one). */
-  private async refundedOfInvoice(invoiceId: string): Promise<number> {
+  async refundedOfInvoice(invoiceId: string): Promise<number> {
     const payments = await this.stripe.call('invoicePayments.list', (sdk) =>
       sdk.invoicePayments.list({ invoice: invoiceId, status: 'paid', limit: 100 }),
     );

@@ -1,5 +1,6 @@
 import type Stripe from 'stripe';
-import { effectResultOf, type WebhookHandler } from '../handler.types';
+import { type Effect, effectResultOf, type HandlerTools, type WebhookHandler } from '../handler.types';
+import { cardAsStripeHasIt } from './payment-method.handlers';
 import { idOf } from '../../services/stripe/expandable';
 import { settleDuplicates } from './subscription.handlers';
 
@@ -13,6 +14,7 @@ export const checkoutCompleted: WebhookHandler = async (event, tools) => {
   const session = await tools.stripe.call('checkout.sessions.retrieve', (sdk) =>
     sdk.checkout.sessions.retrieve(id),
   );
+  if (session.mode === 'setup') return setupCompleted(session, tools);
   const stripeCustomerId = idOf(session.customer);
   const subscriptionId = idOf(session.subscription);
   const subscription = subscriptionId
@@ -35,3 +37,19 @@ export const checkoutCompleted: WebhookHandler = async (event, tools) => {
     };
   };
 };
+
+/**
+ * A setup session (a card added on the hosted page): the card its SetupIntent saved, as Stripe has it now, on the
+ * customer's account. Its customer is one we already hold (the setup session is made for an account's customer),
+ * so nothing is linked; `payment_method.attached` says the same and whichever comes first writes the row.
+ */
+async function setupCompleted(session: Stripe.Checkout.Session, tools: HandlerTools): Promise<Effect> {
+  const setupIntentId = idOf(session.setup_intent);
+  if (!setupIntentId) return async () => [];
+  const setupIntent = await tools.stripe.call('setupIntents.retrieve', (sdk) =>
+    sdk.setupIntents.retrieve(setupIntentId),
+  );
+  const paymentMethodId = idOf(setupIntent.payment_method);
+  if (setupIntent.status !== 'succeeded' || !paymentMethodId) return async () => [];
+  return cardAsStripeHasIt(paymentMethodId, tools);
+}

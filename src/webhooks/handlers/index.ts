@@ -31,6 +31,7 @@ export const HANDLERS: Readonly<Record<string, WebhookHandler>> = {
   'checkout.session.completed': checkoutCompleted,
   'payment_method.attached': paymentMethodChanged,
   'payment_method.detached': paymentMethodChanged,
+  'payment_method.updated': paymentMethodChanged,
 };
 
 /** The events to register the webhook endpoint for. */

@@ -1,14 +1,17 @@
 import type Stripe from 'stripe';
-import type { HandlerTools, WebhookHandler } from '../handler.types';
+import type { Effect, HandlerTools, WebhookHandler } from '../handler.types';
 import { chargedCardOf } from '../../services/invoices/charged-card';
 import { idOf } from '../../services/stripe/expandable';
 
 /**
- * payment_method.attached and .detached: the card as Stripe has it now (a detached card has no customer and is
- * removed), with the customer's default card marked.
+ * payment_method.attached, .updated and .detached: the card as Stripe has it now (a detached card has no customer
+ * and is removed; an updated one carries its new expiry), with the customer's default card marked.
  */
-export const paymentMethodChanged: WebhookHandler = async (event, tools) => {
-  const id = (event.data.object as Stripe.PaymentMethod).id;
+export const paymentMethodChanged: WebhookHandler = async (event, tools) =>
+  cardAsStripeHasIt((event.data.object as Stripe.PaymentMethod).id, tools);
+
+/** The effect that makes our row of one card equal to Stripe's card now. */
+export async function cardAsStripeHasIt(id: string, tools: HandlerTools): Promise<Effect> {
   const paymentMethod = await tools.stripe.call('paymentMethods.retrieve', (sdk) =>
     sdk.paymentMethods.retrieve(id),
   );
@@ -29,7 +32,7 @@ export const paymentMethodChanged: WebhookHandler = async (event, tools) => {
     await tools.paymentMethods.apply(tx, owner, paymentMethod, defaultId, observedAt);
     return [owner.accountId];
   };
-};
+}
 
 /** The card that will be charged (`chargedCardOf`); the subscription is listed only when the customer has none. */
 async function defaultPaymentMethodOf(

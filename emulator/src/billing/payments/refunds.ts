@@ -106,7 +106,7 @@ function refundAmount(input: ParamReader, charge: Stripe.Charge): number {
   return requested;
 }
 
-function assertRefundable(emulator: Emulator, charge: Stripe.Charge): void {
+export function assertRefundable(emulator: Emulator, charge: Stripe.Charge): void {
   if (charge.status !== 'succeeded') {
     throw invalidRequest(
       `Charge ${charge.id} has not succeeded, so it cannot be refunded.`,
@@ -134,6 +134,20 @@ function createRefund({ emulator, input }: ApiRequest): Stripe.Refund {
   const charge = chargeToRefund(emulator, input);
   assertRefundable(emulator, charge);
   const amount = refundAmount(input, charge);
+  return issueRefund(emulator, charge, amount, input.oneOf('reason', REASONS) ?? null, input.metadata({}));
+}
+
+/**
+ * Refunds `amount` of a refundable charge (checked by the caller): the refund, the charge's refunded amount,
+ * `charge.refunded` and `refund.created`. Credit notes with a `refund_amount` refund through it too.
+ */
+export function issueRefund(
+  emulator: Emulator,
+  charge: Stripe.Charge,
+  amount: number,
+  reason: Stripe.Refund.Reason | null,
+  metadata: Stripe.Metadata,
+): Stripe.Refund {
   const customer = idOf(charge.customer);
   const refund: Stripe.Refund = {
     id: id('re'),
@@ -146,10 +160,10 @@ function createRefund({ emulator, input }: ApiRequest): Stripe.Refund {
     customer,
     customer_account: null,
     destination_details: { card: { type: 'refund' }, type: 'card' },
-    metadata: input.metadata({}),
+    metadata,
     payment_intent: idOf(charge.payment_intent),
     payment_method: charge.payment_method,
-    reason: input.oneOf('reason', REASONS) ?? null,
+    reason,
     receipt_number: null,
     source_transfer_reversal: null,
     status: 'succeeded',

@@ -1,0 +1,54 @@
+/**
+ * Journey: a subscriber adds a second card on Stripe's hosted page (Checkout in setup mode) and makes it the
+ * default on the billing page; the next bill shows the plan fee with its date, and an invoice opens in full.
+ */
+import { BillingCustomer } from '../../../src/entities';
+import { describeJourney, payOnCheckoutPage, waitForText } from './journey';
+
+describeJourney('journey: cards and bills', (journey) => {
+  it('adds a second card, makes it the default, and shows the next bill and an invoice in full', async () => {
+    const accountId = 'acct_journey_cards';
+    const page = await journey.newPage();
+    await journey.signUp(page, accountId);
+    // A Professional subscriber with a Visa card (subscribed through the API, as another journey does it by page).
+    const gql = await journey.stack.as(accountId);
+    const subscribed = await gql(
+      'mutation { createSubscription(input: { planKey: "professional", paymentMethodId: "pm_card_visa" }) { id } }',
+    );
+    expect(subscribed.errors).toBeUndefined();
+    await journey.stack.flushWebhooks();
+    await waitForText(page, '[data-card="4242"]', /Visa •••• 4242/);
+    await waitForText(page, '#invoices [data-status="paid"]', /\$49\.00/);
+    await page.reload();
+    await page.waitForSelector('body[data-live="true"]');
+    await waitForText(page, '#next-bill-total', /^\$49\.00$/);
+
+    // Add a Mastercard on the hosted page; back on the billing page it is listed, not (yet) the default.
+    await Promise.all([page.waitForURL(/\/checkout\/pay\/cs_/), page.click('#add-card')]);
+    expect(await page.textContent('#submit')).toBe('Save card');
+    await payOnCheckoutPage(page, '5555 5555 5555 4444');
+    await page.waitForURL(/\/billing\/\?card=added/);
+    await page.waitForSelector('body[data-live="true"]');
+    await waitForText(page, '[data-card="4444"]', /Mastercard •••• 4444/);
+    expect(await page.getAttribute('[data-card="4444"]', 'data-default')).toBe('false');
+    expect(await page.getAttribute('[data-card="4242"]', 'data-default')).toBe('true');
+
+    // Make it the default: the page shows it, and Stripe charges it next.
+    await page.click('[data-card="4444"] .make-default');
+    await page.waitForSelector('[data-card="4444"][data-default="true"]');
+    expect(await page.getAttribute('[data-card="4242"]', 'data-default')).toBe('false');
+    const customer = await journey.stack.app.orm.em.fork().findOneOrFail(BillingCustomer, { accountId });
+    const inStripe = await journey.stack.stripe.customers.retrieve(customer.stripeCustomerId as string);
+    if (inStripe.deleted) throw new Error('customer deleted');
+    const chosen = await journey.stack.stripe.paymentMethods.retrieve(
+      String(inStripe.invoice_settings.default_payment_method),
+    );
+    expect(chosen.card?.last4).toBe('4444');
+
+    // The first invoice in full.
+    await page.click('#invoices .show-invoice');
+    await waitForText(page, '#invoice-details #invoice-total', /^\$49\.00$/);
+    await waitForText(page, '#invoice-details .line', /Professional/);
+    await journey.screenshot(page, 'cards-and-bills');
+  });
+});

@@ -1,0 +1,225 @@
+import { BillingCustomer, PaymentMethod } from '../../src/entities';
+import { type BillingStack, startBillingStack } from '../support/billing-stack';
+
+/**
+ * Cards (issue 15, item 1; docs/billing-rules.md, "cards"): added on Stripe's hosted Checkout page in setup mode,
+ * chosen with setDefaultPaymentMethod, removed with removePaymentMethod, each scoped to the caller's account,
+ * against the emulator with webhooks on (payment_method.*, checkout.session.completed in setup mode).
+ */
+
+const ALLOWED = 'http://localhost:3000';
+const SETUP = `mutation { createPaymentMethodSetupSession(input: { successUrl: "${ALLOWED}/cards/ok", cancelUrl: "${ALLOWED}/cards" }) { id url } }`;
+const CARDS = '{ viewer { paymentMethods { id brand last4 expMonth expYear isDefault } } }';
+
+interface Card {
+  id: string;
+  brand: string;
+  last4: string;
+  expMonth: number;
+  expYear: number;
+  isDefault: boolean;
+}
+
+describe('cards: add on the hosted page, choose the default, remove', () => {
+  let stack: BillingStack;
+
+  beforeAll(async () => {
+    stack = await startBillingStack({ BILLING_ALLOWED_REDIRECT_ORIGINS: ALLOWED }, { webhooks: true });
+  });
+  afterAll(() => stack.stop());
+
+  const em = () => stack.app.orm.em.fork();
+
+  async function stripeCustomerOf(accountId: string): Promise<string> {
+    const row = await em().findOneOrFail(BillingCustomer, { accountId });
+    return row.stripeCustomerId as string;
+  }
+
+  /** What the hosted page does when the user submits `card`; then every webhook is processed. */
+  async function addCard(accountId: string, card: string): Promise<void> {
+    const gql = await stack.as(accountId);
+    const created = await gql<{ createPaymentMethodSetupSession: { id: string; url: string } }>(SETUP);
+    expect(created.errors).toBeUndefined();
+    const session = created.data?.createPaymentMethodSetupSession as { id: string; url: string };
+    const response = await fetch(`${stack.emulator.url}/_emulator/checkout/sessions/${session.id}/complete`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ card }),
+    });
+    expect(response.status).toBe(200);
+    await stack.flushWebhooks();
+  }
+
+  async function cardsOf(accountId: string): Promise<Card[]> {
+    const answer = await (await stack.as(accountId))<{ viewer: { paymentMethods: Card[] } }>(CARDS);
+    expect(answer.errors).toBeUndefined();
+    return answer.data?.viewer.paymentMethods ?? [];
+  }
+
+  async function stripeDefaultOf(accountId: string): Promise<string | null> {
+    const customer = await stack.stripe.customers.retrieve(await stripeCustomerOf(accountId));
+    if (customer.deleted) throw new Error('customer deleted');
+    const value = customer.invoice_settings.default_payment_method;
+    return typeof value === 'string' ? value : (value?.id ?? null);
+  }
+
+  it('a setup session is Checkout in setup mode for the caller’s customer, on an allowed redirect', async () => {
+    const gql = await stack.as('acct_cards_session');
+    const created = await gql<{ createPaymentMethodSetupSession: { id: string; url: string } }>(SETUP);
+    expect(created.errors).toBeUndefined();
+    const { id, url } = created.data?.createPaymentMethodSetupSession as { id: string; url: string };
+    expect(url).toMatch(/^http/);
+    const session = await stack.stripe.checkout.sessions.retrieve(id);
+    expect(session).toMatchObject({
+      mode: 'setup',
+      status: 'open',
+      customer: await stripeCustomerOf('acct_cards_session'),
+      success_url: `${ALLOWED}/cards/ok`,
+    });
+    // A double click within the window gets the same open session.
+    const again = await gql<{ createPaymentMethodSetupSession: { id: string } }>(SETUP);
+    expect(again.data?.createPaymentMethodSetupSession.id).toBe(id);
+
+    const offList = await gql(SETUP.replace(`${ALLOWED}/cards/ok`, 'https://evil.example/steal'));
+    expect(offList.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'successUrl' });
+  });
+
+  it('a card saved on the hosted page shows in viewer.paymentMethods; after completion a new session is opened', async () => {
+    await addCard('acct_cards_add', '4242424242424242');
+    expect(await cardsOf('acct_cards_add')).toEqual([
+      expect.objectContaining({ brand: 'visa', last4: '4242', isDefault: false }),
+    ]);
+    // The completed session is not handed back again: the next card gets a session that can still be used.
+    await addCard('acct_cards_add', '5555555555554444');
+    expect((await cardsOf('acct_cards_add')).map((card) => card.last4).sort()).toEqual(['4242', '4444']);
+  });
+
+  it('setDefaultPaymentMethod makes a second card the default in Stripe and in the API, back and forth', async () => {
+    const account = 'acct_cards_default';
+    await addCard(account, '4242424242424242');
+    await addCard(account, '5555555555554444');
+    const gql = await stack.as(account);
+    const cards = await cardsOf(account);
+    const visa = cards.find((card) => card.last4 === '4242') as Card;
+    const mastercard = cards.find((card) => card.last4 === '4444') as Card;
+    // A → B → A → B: each change reaches Stripe (a replayed key would leave the old default).
+    for (const target of [mastercard, visa, mastercard, visa]) {
+      const answer = await gql<{ setDefaultPaymentMethod: { paymentMethods: Card[] } }>(
+        `mutation { setDefaultPaymentMethod(id: "${target.id}") { paymentMethods { id isDefault } } }`,
+      );
+      expect(answer.errors).toBeUndefined();
+      expect(answer.data?.setDefaultPaymentMethod.paymentMethods.filter((card) => card.isDefault)).toEqual([
+        { id: target.id, isDefault: true },
+      ]);
+      expect(await stripeDefaultOf(account)).toBe(target.id);
+    }
+    // The webhooks that follow (customer and card events) leave the same one default.
+    await stack.flushWebhooks();
+    expect((await cardsOf(account)).filter((card) => card.isDefault).map((card) => card.id)).toEqual([
+      visa.id,
+    ]);
+  });
+
+  it('a card of another customer, or no card at all, is NOT_FOUND and changes nothing', async () => {
+    await addCard('acct_cards_owner', '4242424242424242');
+    const [theirs] = await cardsOf('acct_cards_owner');
+    await addCard('acct_cards_other', '5555555555554444');
+    const other = await stack.as('acct_cards_other');
+    for (const id of [theirs.id, 'pm_does_not_exist', 'not-a-card']) {
+      for (const mutation of ['setDefaultPaymentMethod', 'removePaymentMethod']) {
+        const answer = await other(`mutation { ${mutation}(id: "${id}") { id } }`);
+        expect(answer.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+      }
+    }
+    expect(await cardsOf('acct_cards_owner')).toEqual([expect.objectContaining({ id: theirs.id })]);
+    expect(await stripeDefaultOf('acct_cards_owner')).toBeNull();
+    // An account with no customer at all has no cards either.
+    const stranger = await stack.as('acct_cards_stranger');
+    expect(
+      (await stranger(`mutation { removePaymentMethod(id: "${theirs.id}") { id } }`)).errors?.[0]?.extensions
+        ?.code,
+    ).toBe('NOT_FOUND');
+  });
+
+  it('the only card of a renewing subscription cannot be removed; with two, removing the default moves it', async () => {
+    const account = 'acct_cards_subscribed';
+    const gql = await stack.as(account);
+    const subscribed = await gql(
+      'mutation { createSubscription(input: { planKey: "starter", paymentMethodId: "pm_card_visa" }) { id } }',
+    );
+    expect(subscribed.errors).toBeUndefined();
+    await stack.flushWebhooks();
+    const [only] = await cardsOf(account);
+    expect(only).toMatchObject({ isDefault: true });
+
+    const refused = await gql(`mutation { removePaymentMethod(id: "${only.id}") { id } }`);
+    expect(refused.errors?.[0]?.extensions?.code).toBe('LAST_PAYMENT_METHOD');
+    expect((await stack.stripe.paymentMethods.retrieve(only.id)).customer).toBe(
+      await stripeCustomerOf(account),
+    );
+
+    await addCard(account, '5555555555554444');
+    const second = (await cardsOf(account)).find((card) => card.id !== only.id) as Card;
+    const removed = await gql<{ removePaymentMethod: { paymentMethods: Card[] } }>(
+      `mutation { removePaymentMethod(id: "${only.id}") { paymentMethods { id isDefault } } }`,
+    );
+    expect(removed.errors).toBeUndefined();
+    expect(removed.data?.removePaymentMethod.paymentMethods).toEqual([{ id: second.id, isDefault: true }]);
+    expect((await stack.stripe.paymentMethods.retrieve(only.id)).customer).toBeNull();
+    expect(await stripeDefaultOf(account)).toBe(second.id);
+    await stack.flushWebhooks();
+    expect(await em().count(PaymentMethod, { accountId: account })).toBe(1);
+    // The renewal is charged to the card that is left.
+    const subscription = (
+      await stack.stripe.subscriptions.list({ customer: await stripeCustomerOf(account) })
+    ).data[0];
+    const chargedTo = subscription.default_payment_method ?? (await stripeDefaultOf(account));
+    expect(typeof chargedTo === 'string' ? chargedTo : chargedTo?.id).toBe(second.id);
+  });
+
+  it('a card without a subscription can be removed, last or not', async () => {
+    const account = 'acct_cards_free';
+    await addCard(account, '4242424242424242');
+    const [card] = await cardsOf(account);
+    const gql = await stack.as(account);
+    const removed = await gql<{ removePaymentMethod: { paymentMethods: Card[] } }>(
+      `mutation { removePaymentMethod(id: "${card.id}") { paymentMethods { id } } }`,
+    );
+    expect(removed.errors).toBeUndefined();
+    expect(removed.data?.removePaymentMethod.paymentMethods).toEqual([]);
+    // A retry of the same removal finds no card of the account.
+    const retried = await gql(`mutation { removePaymentMethod(id: "${card.id}") { id } }`);
+    expect(retried.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+  });
+
+  it('checkout.session.completed of a setup session stores the card it saved (if payment_method.attached was lost)', async () => {
+    const account = 'acct_cards_setup_event';
+    await addCard(account, '4242424242424242');
+    const [card] = await cardsOf(account);
+    // As if the attach event never came: the row is gone, and only the completed session is delivered.
+    await em().nativeDelete(PaymentMethod, { accountId: account });
+    expect(await cardsOf(account)).toEqual([]);
+    const customerId = await stripeCustomerOf(account);
+    const completed = (
+      await stack.stripe.events.list({ type: 'checkout.session.completed', limit: 100 })
+    ).data.find((event) => (event.data.object as { customer?: string }).customer === customerId);
+    expect(completed).toBeDefined();
+    const delivered = await stack.deliverWebhook({
+      ...(completed as object),
+      id: `${completed?.id}_again`,
+    } as { id: string });
+    expect(delivered).toMatchObject({ status: 200, settled: 'processed' });
+    expect(await cardsOf(account)).toEqual([expect.objectContaining({ id: card.id, last4: '4242' })]);
+  });
+
+  it('a card changed in Stripe (payment_method.updated) is changed in the API', async () => {
+    const account = 'acct_cards_updated';
+    await addCard(account, '4242424242424242');
+    const [card] = await cardsOf(account);
+    await stack.stripe.paymentMethods.update(card.id, { card: { exp_month: 7, exp_year: 2039 } });
+    await stack.flushWebhooks();
+    expect(await cardsOf(account)).toEqual([
+      expect.objectContaining({ id: card.id, expMonth: 7, expYear: 2039 }),
+    ]);
+  });
+});
