@@ -2,7 +2,7 @@ import type Stripe from 'stripe';
 import type { Orm } from '../../database/database';
 import { GroupCommitter, type Settled } from '../../database/group-committer';
 import { STUCK_AFTER_MS } from './inbox-retry-policy';
-import { orderingKeyOf } from './ordering-key';
+import { inboxRowValues } from './inbox-row';
 
 /** One delivery to store: the verified event and the bytes it was verified from. */
 export interface Delivery {
@@ -21,7 +21,7 @@ export const MAX_INTAKE_GROUP = 64;
  * to process for.
  */
 function insertStatement(rows: number): string {
-  const row = `(?, ?, ?, ?::jsonb, ?, ?, 'webhook', 'received', 0, ?, clock_timestamp(),
+  const row = `(?, ?, ?, ?::jsonb, ?, ?, ?, 'received', 0, ?, clock_timestamp(),
      clock_timestamp() + ${STUCK_AFTER_MS} * interval '1 millisecond', clock_timestamp(), clock_timestamp())`;
   return `insert into webhook_event
     (id, stripe_event_id, type, payload, object_id, ordering_key, source, status, attempts, stripe_created_at,
@@ -31,22 +31,6 @@ function insertStatement(rows: number): string {
     set status = 'failed', next_attempt_at = excluded.received_at, updated_at = excluded.updated_at
     where webhook_event.status in ('failed', 'dead')
   returning stripe_event_id, xmax = 0 as inserted`;
-}
-
-/**
- * The seven values a row binds, in the order of `insertStatement`'s placeholders. The payload is the bytes Stripe
- * signed when we have them (no second serialisation of the parsed event).
- */
-function rowOf({ event, rawBody }: Delivery): Array<string | Date | null> {
-  return [
-    crypto.randomUUID(),
-    event.id,
-    event.type,
-    rawBody ? rawBody.toString('utf8') : JSON.stringify(event),
-    (event.data.object as { id?: string }).id ?? null,
-    orderingKeyOf(event),
-    new Date(event.created * 1000),
-  ];
 }
 
 /**
@@ -112,7 +96,7 @@ export class InboxIntake {
       .getKnex()
       .raw<{ rows: Array<{ stripe_event_id: string; inserted: boolean }> }>(
         insertStatement(unique.length),
-        unique.flatMap(rowOf),
+        unique.flatMap(({ event, rawBody }) => inboxRowValues(event, 'webhook', rawBody)),
       );
     return new Map(result.rows.map((row) => [row.stripe_event_id, row.inserted]));
   }

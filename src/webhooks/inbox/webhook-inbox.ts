@@ -4,10 +4,10 @@ import type { Orm } from '../../database/database';
 import { WebhookEvent, type WebhookEventStatus } from '../../entities';
 import type { Logger } from '../../logging/logger';
 import { isDead, retryDelaySeconds, STUCK_AFTER_MS } from './inbox-retry-policy';
-import { orderingKeyOf } from './ordering-key';
+import { type EventSource, inboxRowValues } from './inbox-row';
 
 /** How an event reached us: a webhook delivery, or the reconciler listing Stripe's events. */
-export type EventSource = 'webhook' | 'reconciler';
+export type { EventSource } from './inbox-row';
 
 /** What the inbox holds for an event when it reaches us. */
 export interface StoredEvent {
@@ -41,20 +41,6 @@ const INSERT_EVENT = `insert into webhook_event
      received_at, next_attempt_at, created_at, updated_at)
   values (?, ?, ?, ?, ?, ?, ?, 'received', 0, ?, clock_timestamp(),
           clock_timestamp() + ${STUCK_AFTER_MS} * interval '1 millisecond', clock_timestamp(), clock_timestamp())`;
-
-/** The payload is the bytes Stripe signed when we have them (no second serialisation of the parsed event). */
-function insertValues(event: Stripe.Event, source: EventSource, rawBody?: Buffer): unknown[] {
-  return [
-    crypto.randomUUID(),
-    event.id,
-    event.type,
-    rawBody ? rawBody.toString('utf8') : JSON.stringify(event),
-    (event.data.object as { id?: string }).id ?? null,
-    orderingKeyOf(event),
-    source,
-    new Date(event.created * 1000),
-  ];
-}
 
 /** A row as the inbox answers it to the processor. */
 export function storedEventOf(row: StoredEventRow): StoredEvent {
@@ -94,7 +80,7 @@ export class WebhookInbox {
        union all
        select status, source, received_at, attempts from webhook_event
         where stripe_event_id = ? and not exists (select 1 from inserted)`,
-      [...insertValues(event, source), event.id],
+      [...inboxRowValues(event, source), event.id],
     );
     const row =
       rows[0] ??

@@ -1,0 +1,28 @@
+import type Stripe from 'stripe';
+import { orderingKeyOf } from './ordering-key';
+
+/** Who put an event in the inbox: Stripe's delivery, or the reconciler walking Stripe's event list. */
+export type EventSource = 'webhook' | 'reconciler';
+
+/**
+ * The values a new inbox row binds, in the order both insert statements (the endpoint's intake and the
+ * reconciler's `store`) name their columns: id, event id, type, payload, object id, ordering key, source, Stripe's
+ * creation time. The payload is the bytes Stripe signed when we have them (no second serialisation of the parsed
+ * event).
+ */
+export function inboxRowValues(
+  event: Stripe.Event,
+  source: EventSource,
+  rawBody?: Buffer,
+): Array<string | Date | null> {
+  return [
+    crypto.randomUUID(),
+    event.id,
+    event.type,
+    rawBody ? rawBody.toString('utf8') : JSON.stringify(event),
+    (event.data.object as { id?: string }).id ?? null,
+    orderingKeyOf(event),
+    source,
+    new Date(event.created * 1000),
+  ];
+}
