@@ -1,19 +1,13 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
 import { type BillingCustomer, type BillingInterval, LIVE_STATUSES, type Subscription } from '../../entities';
-import {
-  BadUserInputError,
-  BillingError,
-  ConflictError,
-  ErrorCode,
-  ForbiddenError,
-  NotFoundError,
-} from '../../errors';
+import { BadUserInputError, ConflictError, ForbiddenError, NotFoundError } from '../../errors';
 import type { AccountEvents } from '../accounts/account-events';
 import { withAccountLock } from '../accounts/account-lock';
 import type { CheckoutRecords } from './checkout-records';
 import type { AccountProfile, CustomerManager } from '../accounts/customer-manager';
 import { expireOpenCheckouts } from './open-checkouts';
+import { createOpenSession } from './open-session';
 import type { TrialPolicy } from '../subscriptions/trial-policy';
 import type { PlanCatalog } from '../plans/plan-catalog';
 import type { PriceDirectory } from '../stripe/price-directory';
@@ -37,15 +31,6 @@ export interface CheckoutSessionView {
   status: Stripe.Checkout.Session.Status;
   subscription: Subscription | null;
 }
-
-/** A checkout retried within this window (a double click, a network retry) returns the same session. */
-const SAME_CHECKOUT_WINDOW_MS = 10 * 60 * 1000;
-
-/**
- * How many sessions the window's key may hand back that are no longer open (expired, or completed and then
- * cancelled) before we give up: each one moves the key on, so a retry walks the same short chain.
- */
-const MAX_CLOSED_REPLAYS = 5;
 
 /**
  * Stripe Checkout for an account: one paid subscription per account (checked in our table and in Stripe, under
@@ -111,7 +96,7 @@ export class CheckoutSessions {
       const inStripe = await this.refuseWhenSubscribedInStripe(em, customer);
       // One trial per account (the card is known only once the customer pays: see docs/billing-rules.md).
       if (withTrial) await this.trials.requireAvailable(em, profile.accountId, inStripe, null);
-      const created = await this.createOpenSession(profile.accountId, params);
+      const created = await createOpenSession(this.stripe, `checkout.create:${profile.accountId}`, params);
       await this.records.record(em, {
         stripeSessionId: created.id,
         accountId: profile.accountId,
@@ -179,50 +164,12 @@ export class CheckoutSessions {
     await this.subscriptions.refresh(em, customer, live.id);
     throw alreadySubscribed();
   }
-
-  /**
-   * Creates the session, never handing back one that cannot be paid. Within the window the key replays
-   * Stripe's first answer, which says `open` even when that session has expired or completed since (Stripe
-   * stores the response, not the object: https://docs.stripe.com/api/idempotent_requests). So a replayed
-   * answer is read again; a session no longer open moves the key on (derived from it, so a retry of this call
-   * walks the same chain and lands on the same new session).
-   */
-  private async createOpenSession(
-    accountId: string,
-    params: Stripe.Checkout.SessionCreateParams,
-  ): Promise<Stripe.Checkout.Session> {
-    let name = `checkout.create:${accountId}:${Math.floor(Date.now() / SAME_CHECKOUT_WINDOW_MS)}`;
-    for (let attempt = 0; attempt <= MAX_CLOSED_REPLAYS; attempt++) {
-      const answer = await this.stripe.call(
-        'checkout.sessions.create',
-        (sdk, options) => sdk.checkout.sessions.create(params, options),
-        { name, params },
-      );
-      const session = wasReplayed(answer) ? await this.retrieve(answer.id) : answer;
-      if (session.status === 'open') return session;
-      name = `checkout.create:${accountId}:after:${session.id}`;
-    }
-    throw new BillingError(
-      ErrorCode.STRIPE_ERROR,
-      'Stripe kept answering with Checkout Sessions that are no longer open; try again in a moment',
-    );
-  }
-
-  private retrieve(sessionId: string): Promise<Stripe.Checkout.Session> {
-    return this.stripe.call('checkout.sessions.retrieve', (sdk) => sdk.checkout.sessions.retrieve(sessionId));
-  }
 }
 
 function alreadySubscribed(): ConflictError {
   return new ConflictError(
     'The account already has a subscription: change it with changeSubscription or the portal',
   );
-}
-
-/** Stripe marks an idempotent replay with `Idempotent-Replayed: true` (https://docs.stripe.com/api/idempotent_requests). */
-function wasReplayed(answer: Stripe.Response<unknown>): boolean {
-  const headers = answer.lastResponse?.headers ?? {};
-  return headers['idempotent-replayed'] === 'true';
 }
 
 /** Stripe fills `{CHECKOUT_SESSION_ID}` in on redirect; the success page needs it to call checkoutSession(id). */
