@@ -118,3 +118,18 @@ export class StripeTestClock implements FollowingClock {
 export function isFollowing(clock: Clock): clock is FollowingClock {
   return 'sync' in clock && typeof (clock as FollowingClock).sync === 'function';
 }
+
+/**
+ * Our "now" for something Stripe did at `reached` (an event's time): a following clock still behind that moment
+ * has not yet read Stripe's latest move (it reads every `SYNC_INTERVAL_MS`), so it reads it first. Without this,
+ * a webhook processed just after Stripe's clock moved would be stamped, and start a grace period, in Stripe's
+ * past. A clock that cannot be read keeps its last offset, as between its periodic reads; the wall clock is
+ * returned as it is.
+ */
+export async function nowAfter(clock: Clock, reached: Date, logger: Logger): Promise<Date> {
+  if (isFollowing(clock) && clock.now() < reached)
+    await clock
+      .sync()
+      .catch((error: unknown) => logger.warn({ err: error }, 'cannot read the followed clock'));
+  return clock.now();
+}

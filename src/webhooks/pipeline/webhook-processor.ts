@@ -9,6 +9,7 @@ import { HANDLERS } from '../handlers';
 import { UNLINKED_GIVE_UP_MS } from '../inbox/inbox-retry-policy';
 import type { ClaimedEvent } from '../inbox/inbox-claims';
 import type { EventSource, StoredEvent, WebhookInbox } from '../inbox/webhook-inbox';
+import { nowAfter } from '../../services/time/clock';
 import { paymentOutcomeOf } from './payment-outcome';
 
 export type ProcessingOutcome = 'processed' | 'duplicate' | 'ignored';
@@ -124,14 +125,14 @@ export class WebhookProcessor {
    * concurrent delivery processed the event first.
    */
   private async applyAndCommit(event: Stripe.Event, handler: WebhookHandler): Promise<Committed | null> {
-    const observedAt = this.tools.clock.now();
+    const changedAt = new Date(event.created * 1000);
+    const observedAt = await nowAfter(this.tools.clock, changedAt, this.logger);
     const effect = await handler(event, this.tools);
     return this.orm.em.fork().transactional(async (tx) => {
       if (!(await this.inbox.claim(tx, event.id))) return null;
       const result = effectResultOf(await effect(tx, observedAt));
       // Now, not the read stamp (it orders reads; the usage period is today's); an allowance that changed is
       // weighed from when Stripe made the change (the event's time), however late it arrives.
-      const changedAt = new Date(event.created * 1000);
       for (const accountId of new Set(result.provision))
         await this.tools.provisioner.provision(tx, accountId, this.tools.clock.now(), changedAt);
       return { accounts: [...new Set(result.accounts)], afterCommit: result.afterCommit ?? [] };
