@@ -307,6 +307,50 @@ describe('reservations decided in one statement per group', () => {
     });
   });
 
+  it('reads holds and counters through their indexes only, however small the tables were when planned', async () => {
+    const run = new Run();
+    const draw = (key: number | null): ReserveDraw => ({
+      account: 0,
+      metric: 0,
+      period: 0,
+      included: null,
+      overLimit: 'block',
+      quantity: 1,
+      ttl: 60,
+      key,
+    });
+    const reserves = run.reserves([draw(1), draw(null), draw(2)], false, false).shipped;
+    const commits = reserves.map((request, item) => ({
+      item,
+      reservation_id: (request as { reservation_id: string }).reservation_id,
+      account_id: run.accountOf('shipped', 0),
+      quantity: 1,
+      record_id: crypto.randomUUID(),
+    }));
+    // A new connection plans the functions' statements afresh (and has no unflushed counts of other work).
+    const client = new Client({ connectionString: database.url });
+    await client.connect();
+    try {
+      await client.query('begin');
+      const values = (requests: object[]) => [JSON.stringify(requests), new Date(run.now)];
+      await client.query(RESERVE_SQL.shipped, values(reserves));
+      // The same keys again: answered by looking them up.
+      await client.query(RESERVE_SQL.shipped, values(run.reserves([draw(1), draw(2)], false, false).shipped));
+      await client.query(COMMIT_SQL.shipped, values(commits));
+      const { rows } = await client.query<{ relname: string; seq_scan: string }>(
+        `select relname, seq_scan from pg_stat_xact_user_tables
+          where relname in ('usage_reservation', 'usage_counter') order by relname`,
+      );
+      await client.query('commit');
+      expect(rows.map((row) => [row.relname, Number(row.seq_scan)])).toEqual([
+        ['usage_counter', 0],
+        ['usage_reservation', 0],
+      ]);
+    } finally {
+      await client.end();
+    }
+  });
+
   it('never holds past a limit under concurrent groups on one counter, as from many instances (fast-check)', async () => {
     await fc.assert(
       fc.asyncProperty(
