@@ -51,7 +51,7 @@ returns table (
   item int, outcome varchar, reservation_id uuid, expires_at timestamptz, used bigint, reserved bigint,
   included bigint, period_start timestamptz, period_end timestamptz
 ) language plpgsql
-set enable_seqscan = off
+set enable_seqscan = off set plan_cache_mode = force_generic_plan
 as $$
 #variable_conflict use_column
 declare
@@ -68,7 +68,7 @@ declare
   x_period_end timestamptz[];
   o_outcome varchar[]; o_id uuid[]; o_expires_at timestamptz[]; o_used bigint[]; o_reserved bigint[];
   o_included bigint[]; o_period_start timestamptz[]; o_period_end timestamptz[];
-  holding uuid[];
+  has_keys boolean; has_repeats boolean; has_stale boolean; any_reserved boolean;
   n int; i int; s int := 0; t int; last int := 0;
   r record;
 begin
@@ -78,9 +78,12 @@ begin
          array_agg(x.period_start order by x.o), array_agg(x.period_end order by x.o),
          array_agg(x.included order by x.o), array_agg(x.over_limit order by x.o),
          array_agg(x.quantity order by x.o), array_agg(x.expires_at order by x.o),
-         array_agg(x.idempotency_key order by x.o)
+         array_agg(x.idempotency_key order by x.o), bool_or(x.idempotency_key is not null),
+         -- A false repeat (a space in an account id) only sends the group the request-by-request way.
+         count(x.idempotency_key) > count(distinct x.account_id || ' ' || x.idempotency_key),
+         bool_or(x.expires_at <= p_now)
     into q_item, q_id, q_account, q_metric, q_period_start, q_period_end, q_included, q_over_limit, q_quantity,
-         q_expires_at, q_key
+         q_expires_at, q_key, has_keys, has_repeats, has_stale
     from (select r.*, row_number() over (order by r.account_id collate "C", r.metric collate "C", r.period_start,
                                                    r.item) as o
             from jsonb_to_recordset(p_requests) as r(
@@ -91,20 +94,21 @@ begin
   if n = 0 then return; end if;
 
   -- The holds the requests' keys made before.
-  if exists (select 1 from unnest(q_key) as k(idempotency_key) where k.idempotency_key is not null) then
+  if has_keys and not has_repeats then
     select array_agg(e.id order by k.o), array_agg(e.expires_at order by k.o), array_agg(e.counter_id order by k.o)
       into e_id, e_expires_at, e_counter
       from unnest(q_account, q_key) with ordinality as k(account_id, idempotency_key, o)
-      left join usage_reservation e on e.account_id = k.account_id and e.idempotency_key = k.idempotency_key;
+      left join lateral (
+        select e.id, e.expires_at, e.counter_id from usage_reservation e
+         where e.account_id = k.account_id and e.idempotency_key = k.idempotency_key limit 1
+      ) e on true;
   else
     e_id := array_fill(null::uuid, array[n]);
     e_expires_at := array_fill(null::timestamptz, array[n]);
     e_counter := e_id;
   end if;
 
-  if exists (select 1 from unnest(q_account, q_key) as k(account_id, idempotency_key)
-              where k.idempotency_key is not null group by k.account_id, k.idempotency_key having count(*) > 1)
-     or exists (select 1 from unnest(q_expires_at) as h(expires_at) where h.expires_at <= p_now) then
+  if has_repeats or has_stale then
     for r in
       select * from jsonb_to_recordset(p_requests) as x(
         item int, reservation_id uuid, account_id varchar, metric varchar, period_start timestamptz,
@@ -145,8 +149,9 @@ begin
   )
   select array_agg(l.id order by w.first), array_agg(l.used order by w.first),
          array_agg(l.reserved order by w.first), array_agg(l.included order by w.first),
-         array_agg(l.period_start order by w.first), array_agg(l.period_end order by w.first)
-    into c_id, c_used, c_reserved, c_included, c_period_start, c_period_end
+         array_agg(l.period_start order by w.first), array_agg(l.period_end order by w.first),
+         bool_or(l.reserved > 0)
+    into c_id, c_used, c_reserved, c_included, c_period_start, c_period_end, any_reserved
     from locked l
     join wanted w on w.account_id = l.account_id and w.metric = l.metric and w.period_start = l.period_start;
   c_decided := array_fill(false, array[coalesce(cardinality(c_id), 0)]);
@@ -155,11 +160,10 @@ begin
 
   -- Expired holds of the locked counters, dropped under their locks; each counter's figures lose them when its
   -- first request is decided, as usage_reserve drops them then.
-  holding := array(select h.id from unnest(c_id, c_reserved) as h(id, reserved) where h.reserved > 0);
-  if cardinality(holding) > 0 then
+  if any_reserved then
     with expired as (
       update usage_reservation h set status = 'expired', updated_at = p_now
-       where h.counter_id = any(holding) and h.status = 'held' and h.expires_at <= p_now
+       where h.counter_id = any(c_id) and h.status = 'held' and h.expires_at <= p_now
       returning h.counter_id, h.quantity
     )
     select array_agg(coalesce((select sum(e.quantity) from expired e where e.counter_id = c.id), 0) order by c.slot)
@@ -167,12 +171,12 @@ begin
       from unnest(c_id) with ordinality as c(id, slot);
   end if;
 
-  if exists (select 1 from unnest(e_counter) as e(counter_id) where e.counter_id is not null) then
+  if has_keys and exists (select 1 from unnest(e_counter) as e(counter_id) where e.counter_id is not null) then
     select array_agg(c.used order by e.o), array_agg(c.reserved order by e.o), array_agg(c.included order by e.o),
            array_agg(c.period_start order by e.o), array_agg(c.period_end order by e.o)
       into x_used, x_reserved, x_included, x_period_start, x_period_end
       from unnest(e_counter) with ordinality as e(counter_id, o)
-      left join usage_counter c on c.id = e.counter_id;
+      left join lateral (select c.* from usage_counter c where c.id = e.counter_id limit 1) c on true;
   end if;
 
   q_slot := array_fill(null::int, array[n]); q_held := array_fill(false, array[n]);
@@ -218,22 +222,27 @@ begin
     o_period_start[i] := c_period_start[s]; o_period_end[i] := c_period_end[s];
   end loop;
 
-  insert into usage_reservation (id, created_at, updated_at, account_id, counter_id, metric, quantity, status,
-                                 expires_at, idempotency_key)
-  select h.id, p_now, p_now, h.account_id, c_id[h.slot], h.metric, h.quantity, 'held', h.expires_at,
-         h.idempotency_key
-    from unnest(q_id, q_account, q_slot, q_metric, q_quantity, q_expires_at, q_key, q_held)
-      as h(id, account_id, slot, metric, quantity, expires_at, idempotency_key, held)
-   where h.held;
-  -- As usage_reserve: a counter that took a hold is touched; one that only lost expired holds is not.
-  update usage_counter c
-     set reserved = v.reserved, updated_at = case when v.held then p_now else c.updated_at end
-    from unnest(c_id, c_reserved, c_held, c_dropped) as v(id, reserved, held, dropped)
-   where c.id = v.id and (v.held or v.dropped > 0);
-
-  return query select o.*
-    from unnest(q_item, o_outcome, o_id, o_expires_at, o_used, o_reserved, o_included, o_period_start,
-                o_period_end) as o;
+  -- The holds and the counters written, and the answers, in one statement (data-modifying WITHs always run).
+  return query
+    with holds as (
+      insert into usage_reservation (id, created_at, updated_at, account_id, counter_id, metric, quantity, status,
+                                     expires_at, idempotency_key)
+      select h.id, p_now, p_now, h.account_id, c_id[h.slot], h.metric, h.quantity, 'held', h.expires_at,
+             h.idempotency_key
+        from unnest(q_id, q_account, q_slot, q_metric, q_quantity, q_expires_at, q_key, q_held)
+          as h(id, account_id, slot, metric, quantity, expires_at, idempotency_key, held)
+       where h.held
+    ),
+    -- As usage_reserve: a counter that took a hold is touched; one that only lost expired holds is not.
+    counters as (
+      update usage_counter c
+         set reserved = v.reserved, updated_at = case when v.held then p_now else c.updated_at end
+        from unnest(c_id, c_reserved, c_held, c_dropped) as v(id, reserved, held, dropped)
+       where c.id = any(c_id) and c.id = v.id and (v.held or v.dropped > 0)
+    )
+    select o.*
+      from unnest(q_item, o_outcome, o_id, o_expires_at, o_used, o_reserved, o_included, o_period_start,
+                  o_period_end) as o;
 end $$;`;
 
 /**
@@ -247,7 +256,7 @@ returns table (
   included bigint, over_limit varchar, threshold_notified smallint, revision bigint, period_start timestamptz,
   period_end timestamptz
 ) language plpgsql
-set enable_seqscan = off
+set enable_seqscan = off set plan_cache_mode = force_generic_plan
 as $$
 #variable_conflict use_column
 declare
@@ -262,7 +271,7 @@ declare
   q_slot int[]; q_first int[]; q_acted boolean[];
   -- Each answer: its outcome and its counter's figures right after it (null for an unknown reservation).
   o_outcome varchar[]; o_used bigint[]; o_peak bigint[]; o_reserved bigint[]; o_revision bigint[];
-  holding uuid[];
+  holding uuid[] := '{}';
   n int; i int; s int; f int; slots int;
 begin
   -- The requests in item order (no table is read: planned once per connection).
@@ -275,24 +284,27 @@ begin
   n := coalesce(cardinality(q_item), 0);
   if n = 0 then return; end if;
 
-  -- The counters the reservations hold on, locked in the lock order, then read in it.
-  select array_agg(c.id order by c.account_id collate "C", c.metric collate "C", c.period_start)
-    into c_id
-    from (select c.id, c.account_id, c.metric, c.period_start from usage_counter c
-           where c.id in (select h.counter_id from usage_reservation h
-                            join unnest(q_requested, q_account) as x(id, account_id)
-                              on h.id = x.id and h.account_id = x.account_id)
+  -- The counters the reservations hold on, locked in the lock order.
+  select array_agg(c.id order by c.account_id collate "C", c.metric collate "C", c.period_start),
+         array_agg(c.metric order by c.account_id collate "C", c.metric collate "C", c.period_start),
+         array_agg(c.used order by c.account_id collate "C", c.metric collate "C", c.period_start),
+         array_agg(c.peak order by c.account_id collate "C", c.metric collate "C", c.period_start),
+         array_agg(c.reserved order by c.account_id collate "C", c.metric collate "C", c.period_start),
+         array_agg(c.included order by c.account_id collate "C", c.metric collate "C", c.period_start),
+         array_agg(c.over_limit order by c.account_id collate "C", c.metric collate "C", c.period_start),
+         array_agg(c.threshold_notified order by c.account_id collate "C", c.metric collate "C", c.period_start),
+         array_agg(c.revision order by c.account_id collate "C", c.metric collate "C", c.period_start),
+         array_agg(c.period_start order by c.account_id collate "C", c.metric collate "C", c.period_start),
+         array_agg(c.period_end order by c.account_id collate "C", c.metric collate "C", c.period_start)
+    into c_id, c_metric, c_used, c_peak, c_reserved, c_included, c_over_limit, c_threshold, c_revision,
+         c_period_start, c_period_end
+    from (select c.* from usage_counter c
+           where c.id = any(array(
+             select h.counter_id from unnest(q_requested, q_account) as x(id, account_id)
+               join lateral (select h.counter_id from usage_reservation h
+                              where h.id = x.id and h.account_id = x.account_id limit 1) h on true))
            order by c.account_id collate "C", c.metric collate "C", c.period_start
            for update of c) c;
-  select array_agg(c.metric order by l.slot), array_agg(c.used order by l.slot), array_agg(c.peak order by l.slot),
-         array_agg(c.reserved order by l.slot), array_agg(c.included order by l.slot),
-         array_agg(c.over_limit order by l.slot), array_agg(c.threshold_notified order by l.slot),
-         array_agg(c.revision order by l.slot), array_agg(c.period_start order by l.slot),
-         array_agg(c.period_end order by l.slot)
-    into c_metric, c_used, c_peak, c_reserved, c_included, c_over_limit, c_threshold, c_revision, c_period_start,
-         c_period_end
-    from unnest(c_id) with ordinality as l(id, slot)
-    join usage_counter c on c.id = l.id;
 
   -- The reservations read again under the locks (a concurrent commit or release may have won); one whose counter
   -- is not locked did not exist when the locks were taken, and is unknown as it was then.
@@ -306,8 +318,10 @@ begin
                          h.metric as held_metric, h.expires_at as held_expires_at,
                          array_position(c_id, h.counter_id) as slot
                     from unnest(q_requested, q_account) with ordinality as x(id, account_id, o)
-                    left join usage_reservation h
-                      on h.id = x.id and h.account_id = x.account_id and h.counter_id = any(c_id)) y) z;
+                    left join lateral (
+                      select h.* from usage_reservation h
+                       where h.id = x.id and h.account_id = x.account_id and h.counter_id = any(c_id) limit 1
+                    ) h on true) y) z;
   slots := coalesce(cardinality(c_id), 0);
 
   c_decided := array_fill(false, array[slots]);
@@ -324,13 +338,12 @@ begin
     continue when s is null or q_first[i] <> i or q_status[i] not in ('held', 'expired');
     if c_first[s] is null then
       c_first[s] := i;
+      if c_reserved[s] > 0 then holding := holding || c_id[s]; end if;
     elsif q_status[i] = 'held' and q_expires_at[i] <= p_now then
       q_status[i] := 'expired';
       c_dropped[s] := c_dropped[s] + q_held[i];
     end if;
   end loop;
-  holding := array(select c.id from unnest(c_id, c_first, c_reserved) as c(id, first, reserved)
-                     where c.first is not null and c.reserved > 0);
   if cardinality(holding) > 0 then
     with expired as (
       update usage_reservation h set status = 'expired', updated_at = p_now
@@ -372,25 +385,33 @@ begin
     o_revision[i] := c_revision[s];
   end loop;
 
-  insert into usage_record (id, created_at, updated_at, account_id, metric, quantity, idempotency_key,
-                            occurred_at, period_start)
-  select h.record_id, p_now, p_now, h.account_id, h.metric, h.quantity, 'reservation:' || h.reservation_id,
-         p_now, c_period_start[h.slot]
-    from unnest(q_record_id, q_account, q_metric, q_quantity, q_reservation, q_slot, q_acted)
-      as h(record_id, account_id, metric, quantity, reservation_id, slot, acted)
-   where h.acted and h.quantity > 0;
-  update usage_reservation h
-     set status = 'committed', committed_quantity = v.quantity, updated_at = p_now
-    from unnest(q_reservation, q_quantity, q_acted) as v(id, quantity, acted)
-   where h.id = v.id and v.acted;
-  -- Each counter a commit changed, once, with its figures after the call's last commit on it.
-  update usage_counter c
-     set used = v.used, peak = v.peak, reserved = v.reserved, revision = v.revision, updated_at = p_now
-    from unnest(c_id, c_used, c_peak, c_reserved, c_revision, c_decided)
-      as v(id, used, peak, reserved, revision, changed)
-   where c.id = v.id and v.changed;
-
-  return query select q_item[a.i], o_outcome[a.i], c_id[q_slot[a.i]], c_metric[q_slot[a.i]], o_used[a.i],
+  -- The records, reservations and counters written, and the answers, in one statement (data-modifying WITHs
+  -- always run).
+  return query
+    with records as (
+      insert into usage_record (id, created_at, updated_at, account_id, metric, quantity, idempotency_key,
+                                occurred_at, period_start)
+      select h.record_id, p_now, p_now, h.account_id, h.metric, h.quantity, 'reservation:' || h.reservation_id,
+             p_now, c_period_start[h.slot]
+        from unnest(q_record_id, q_account, q_metric, q_quantity, q_reservation, q_slot, q_acted)
+          as h(record_id, account_id, metric, quantity, reservation_id, slot, acted)
+       where h.acted and h.quantity > 0
+    ),
+    reservations as (
+      update usage_reservation h
+         set status = 'committed', committed_quantity = v.quantity, updated_at = p_now
+        from unnest(q_reservation, q_quantity, q_acted) as v(id, quantity, acted)
+       where h.id = any(q_reservation) and h.id = v.id and v.acted
+    ),
+    -- Each counter a commit changed, once, with its figures after the call's last commit on it.
+    counters as (
+      update usage_counter c
+         set used = v.used, peak = v.peak, reserved = v.reserved, revision = v.revision, updated_at = p_now
+        from unnest(c_id, c_used, c_peak, c_reserved, c_revision, c_decided)
+          as v(id, used, peak, reserved, revision, changed)
+       where c.id = any(c_id) and c.id = v.id and v.changed
+    )
+    select q_item[a.i], o_outcome[a.i], c_id[q_slot[a.i]], c_metric[q_slot[a.i]], o_used[a.i],
       o_peak[a.i], o_reserved[a.i], c_included[q_slot[a.i]], c_over_limit[q_slot[a.i]],
       c_threshold[q_slot[a.i]], o_revision[a.i], c_period_start[q_slot[a.i]], c_period_end[q_slot[a.i]]
     from generate_series(1, n) as a(i);
