@@ -20,14 +20,17 @@ import { COMMIT_GROUP, RESERVE_GROUP } from './Migration20261206023000_usage_gro
  * next request on its counter would drop it). Commits have no such case; their threshold mails are queued after
  * the commit, as before (`reservation-groups.ts`).
  *
- * Every statement reads by index, whatever the tables' statistics were when PL/pgSQL planned it (it keeps its
- * plans per connection): the functions run with `enable_seqscan = off`. They touch rows only by key (holds by id,
- * by (account, key), by (counter, status); counters by id or (account, metric, period start)), so an index is
- * always the right access. Measured 2026-12-06 on 20,000 holds: the previous commit group's lock statement
- * joined the JSON of the requests (estimated at 100 rows) to `usage_reservation` by a hash join over the whole
- * table, 11–50 ms per group; planning each call instead (EXECUTE, as `usage_record_group` does) cost 0.1–0.3 ms
- * per statement on a loaded machine, more than most of the statements themselves. Locks are taken as before:
- * the counters in (account, metric, period start) byte order.
+ * Every statement reads by index and is planned once per connection, whatever the tables' statistics were when
+ * it was: the functions run with `enable_seqscan = off` and `plan_cache_mode = force_generic_plan`, and look each
+ * request's row up on its own (a lateral lookup, `= any(array)`), never by joining a set estimated at some size.
+ * They touch rows only by key (holds by id, by (account, key), by (counter, status); counters by id or (account,
+ * metric, period start)), so an index is always the right access. Measured 2026-12-06 on 20,000 holds: the
+ * previous commit group's lock statement joined the JSON of the requests (estimated at 100 rows) to
+ * `usage_reservation` by a hash join over the whole table, 3–50 ms per group; planning each call instead
+ * (EXECUTE, as `usage_record_group` does) cost 0.1–0.3 ms per statement on a loaded machine, more than most of the
+ * statements themselves. For the same reason a group runs few statements: the checks are folded into the first,
+ * and the writes and the answers are one. Locks are taken as before: the counters in (account, metric, period
+ * start) byte order.
  */
 export class Migration20261206092000_usage_reservation_statement extends Migration {
   override async up(): Promise<void> {
