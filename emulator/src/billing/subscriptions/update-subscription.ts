@@ -30,6 +30,9 @@ import {
 } from './subscription-lines';
 import { assertChargeable, invoiceSubscription, subscriptionPaymentMethod } from './subscription-invoicing';
 import { type SaveDefaultPaymentMethod, setSaveDefaultPaymentMethod } from './save-default-payment-method';
+import { discountProrationLines } from '../discounts/prorations';
+import type { DiscountRequest } from '../discounts/redeem';
+import { setSubscriptionDiscounts } from '../discounts/subscription-discounts';
 
 // ---------------------------------------------------------------------------------------------
 // Update
@@ -56,6 +59,8 @@ export interface UpdateArgs {
   pauseCollection: Stripe.Subscription.PauseCollection | null | undefined;
   paymentBehavior: PaymentBehavior;
   saveDefaultPaymentMethod?: SaveDefaultPaymentMethod;
+  /** `discounts`: undefined keeps them, null (`''`) removes them all, else the new list. */
+  discounts?: DiscountRequest[] | null;
 }
 
 interface PlannedProration {
@@ -196,7 +201,7 @@ export function prorationLines(
       }
     }
   }
-  return out;
+  return discountProrationLines(emulator, subscription, out, date);
 }
 
 export function recordProrationItems(
@@ -219,6 +224,7 @@ export function recordProrationItems(
       invoice: null,
       metadata: {},
       testClock: subscription.test_clock ? idOf(subscription.test_clock) : null,
+      discounts: l.discounts,
     }),
   );
 }
@@ -232,6 +238,8 @@ export function updateSubscription(
   const at = now(emulator, customerId);
   refuseChangesOfCanceled(subscription, args);
   const before = structuredClone(subscription);
+  // New discounts count from now, so this update's prorations already carry them.
+  if (args.discounts !== undefined) setSubscriptionDiscounts(emulator, subscription, args.discounts);
   const plan = planUpdate(emulator, subscription, args, at);
   if (subscription.schedule && (args.cancelAtPeriodEnd !== undefined || args.cancelAt !== undefined)) {
     throw invalidRequest(

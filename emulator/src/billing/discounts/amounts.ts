@@ -1,0 +1,123 @@
+/**
+ * Discount amounts on invoice lines, in integer cents. Stripe's order on an invoice: line amounts → discounts (each
+ * line's `discount_amounts`, the invoice's `total_discount_amounts`) → tax on the discounted amount → total
+ * (the Invoice object: `subtotal` is "Total of all subscriptions, invoice items, and prorations on the invoice before
+ * any invoice level discount or exclusive tax is applied"; `total_discount_amounts`: "The aggregate amounts
+ * calculated per discount across all line items").
+ *
+ * - percent_off takes that share of each line it applies to, rounded once per line
+ *   (https://docs.stripe.com/billing/subscriptions/coupons: "Reduce invoice amounts by a percentage or a flat amount").
+ * - amount_off is "taken off the subtotal of any invoices" (the Coupon object), at most the amount it applies to;
+ *   it is spread over the lines in proportion to their amounts (largest remainder, so the parts add up exactly).
+ * - `applies_to.products` limits the lines a coupon discounts ("limits the items in an invoice that the coupon can
+ *   apply to").
+ * - Several discounts apply one after the other, each to what the previous ones left.
+ * - Lines that are not `discountable` (prorations, whose discount is already in their amount: see `prorations.ts`)
+ *   keep the discount ids they were made with, at amount 0.
+ */
+import type Stripe from 'stripe';
+import { assertCents } from '../math';
+
+/** A discount with the coupon it was made from. */
+export interface AppliedDiscount {
+  discount: Stripe.Discount;
+  coupon: Stripe.Coupon;
+}
+
+/** A line's amount minus its discount amounts: what tax is computed on. */
+export function discountedAmountOf(
+  line: Pick<Stripe.InvoiceLineItem, 'amount' | 'discount_amounts'>,
+): number {
+  return line.amount - (line.discount_amounts ?? []).reduce((sum, d) => sum + d.amount, 0);
+}
+
+/** The invoice's discounts in total (the sum of `total_discount_amounts`). */
+export function totalDiscountOf(invoice: Pick<Stripe.Invoice, 'total_discount_amounts'>): number {
+  return (invoice.total_discount_amounts ?? []).reduce((sum, d) => sum + d.amount, 0);
+}
+
+function productOf(line: Stripe.InvoiceLineItem): string | null {
+  return line.pricing?.price_details?.product ?? null;
+}
+
+function appliesTo(coupon: Stripe.Coupon, line: Stripe.InvoiceLineItem): boolean {
+  const products = coupon.applies_to?.products;
+  if (!products || products.length === 0) return true;
+  const product = productOf(line);
+  return product !== null && products.includes(product);
+}
+
+/** `percent` of `amount`, rounded half away from zero once (percent has at most two decimals). */
+export function percentOf(amount: number, percent: number): number {
+  assertCents(amount);
+  const basisPoints = Math.round(percent * 100);
+  return Math.sign(amount) * Math.round((Math.abs(amount) * basisPoints) / 10_000);
+}
+
+/** Splits `total` over `weights` in proportion, the leftover cents to the largest remainders (ties: first line). */
+export function spread(total: number, weights: readonly number[]): number[] {
+  const sum = weights.reduce((s, w) => s + w, 0);
+  if (sum <= 0) return weights.map(() => 0);
+  const exact = weights.map((w) => (total * w) / sum);
+  const parts = exact.map((x) => Math.floor(x));
+  let left = total - parts.reduce((s, p) => s + p, 0);
+  const order = exact.map((x, i) => ({ i, r: x - Math.floor(x) })).sort((a, b) => b.r - a.r || a.i - b.i);
+  for (const { i } of order) {
+    if (left <= 0) break;
+    parts[i] += 1;
+    left -= 1;
+  }
+  return parts;
+}
+
+/** What one discount takes off each line (by index), given what earlier discounts left. */
+function amountsFor(
+  applied: AppliedDiscount,
+  lines: readonly Stripe.InvoiceLineItem[],
+  left: number[],
+  currency: string,
+): Map<number, number> {
+  const { coupon } = applied;
+  const eligible = lines
+    .map((_line, i) => i)
+    .filter((i) => lines[i].discountable && left[i] > 0 && appliesTo(coupon, lines[i]));
+  const out = new Map<number, number>();
+  if (coupon.percent_off !== null) {
+    for (const i of eligible) out.set(i, Math.min(left[i], percentOf(left[i], coupon.percent_off)));
+  } else if (coupon.amount_off !== null && coupon.currency === currency) {
+    const base = eligible.map((i) => left[i]);
+    const total = Math.min(
+      coupon.amount_off,
+      base.reduce((s, a) => s + a, 0),
+    );
+    spread(total, base).forEach((part, k) => {
+      out.set(eligible[k], part);
+    });
+  }
+  return out;
+}
+
+/**
+ * Writes `discount_amounts` on every line and `discounts` / `total_discount_amounts` on the invoice for `applied`
+ * (in order). Pure: the caller decides which discounts apply.
+ */
+export function discountLines(invoice: Stripe.Invoice, applied: readonly AppliedDiscount[]): void {
+  const lines = invoice.lines.data;
+  const left = lines.map((line) => (line.discountable ? line.amount : 0));
+  for (const line of lines) {
+    line.discount_amounts = line.discountable
+      ? []
+      : (line.discounts ?? []).map((d) => ({ amount: 0, discount: typeof d === 'string' ? d : d.id }));
+  }
+  invoice.total_discount_amounts = applied.map((entry) => {
+    const amounts = amountsFor(entry, lines, left, invoice.currency);
+    let sum = 0;
+    for (const [i, amount] of amounts) {
+      lines[i].discount_amounts?.push({ amount, discount: entry.discount.id });
+      left[i] -= amount;
+      sum += amount;
+    }
+    return { amount: sum, discount: entry.discount.id };
+  });
+  invoice.discounts = applied.map((entry) => entry.discount.id);
+}
