@@ -19,8 +19,29 @@ import {
 import { completeSession, requireSession, successRedirect } from './checkout';
 import type { Emulator } from '../context';
 import { esc, layout, money } from '../../pages/html';
+import { COLLECTIONS } from '../../core/collections';
+import { applyTypedCode } from '../discounts/checkout-discounts';
 
-function form(session: Stripe.Checkout.Session, error: string | null, card = '', email = ''): string {
+/** The discount the session has (`total_details.amount_discount`), as a line above the total. */
+function discountRow(session: Stripe.Checkout.Session): string {
+  const discount = session.total_details?.amount_discount ?? 0;
+  if (discount <= 0) return '';
+  return `<tr><td>Discount</td><td class="num" id="discount">−${money(discount, session.currency ?? 'usd')}</td></tr>`;
+}
+
+/** `allow_promotion_codes`: Checkout's "Add promotion code" box. */
+function promotionCodeBox(session: Stripe.Checkout.Session, typed: string): string {
+  if (!session.allow_promotion_codes) return '';
+  return `<label>Promotion code <input name="promotion_code" id="promotion_code" value="${esc(typed)}" autocomplete="off"></label>`;
+}
+
+function form(
+  session: Stripe.Checkout.Session,
+  error: string | null,
+  card = '',
+  email = '',
+  promotionCode = '',
+): string {
   const lines = (session.line_items?.data ?? [])
     .map((l) => {
       const r = l.price?.recurring;
@@ -28,14 +49,14 @@ function form(session: Stripe.Checkout.Session, error: string | null, card = '',
       // A metered price has no quantity: its usage is billed after each period.
       if (r?.usage_type === 'metered')
         return `<tr><td>${esc(l.description ?? '')} (usage, billed after each ${r.interval})</td><td class="num">—</td></tr>`;
-      return `<tr><td>${esc(l.description ?? '')} × ${l.quantity ?? 1}</td><td class="num">${money(l.amount_total, l.currency)}${every}</td></tr>`;
+      return `<tr><td>${esc(l.description ?? '')} × ${l.quantity ?? 1}</td><td class="num">${money(l.amount_subtotal, l.currency)}${every}</td></tr>`;
     })
     .join('');
   const needEmail = !session.customer && !session.customer_email;
   const body = `
 <h1>Checkout</h1>
 <p class="muted">Test mode — emulator. Session <code>${esc(session.id)}</code> · mode ${esc(session.mode)}</p>
-${lines ? `<table>${lines}<tr><th>Total</th><th class="num">${money(session.amount_total ?? 0, session.currency ?? 'usd')}</th></tr></table>` : ''}
+${lines ? `<table>${lines}${discountRow(session)}<tr><th>Total</th><th class="num">${money(session.amount_total ?? 0, session.currency ?? 'usd')}</th></tr></table>` : ''}
 ${error ? `<p class="error" role="alert" id="error">${esc(error)}</p>` : ''}
 <form method="post" action="/checkout/pay/${esc(session.id)}">
   ${
@@ -43,6 +64,7 @@ ${error ? `<p class="error" role="alert" id="error">${esc(error)}</p>` : ''}
       ? `<label>Email <input type="email" name="email" id="email" value="${esc(email)}" autocomplete="email"></label>`
       : `<p>Email: ${esc(session.customer_email ?? session.customer_details?.email ?? '')}</p>`
   }
+  ${promotionCodeBox(session, promotionCode)}
   <label>Card number <input name="card" id="card" inputmode="numeric" value="${esc(card)}" placeholder="4242 4242 4242 4242" required></label>
   <div class="row"><label>Expiry <input name="exp" id="exp" value="12 / 34"></label><label>CVC <input name="cvc" id="cvc" value="123"></label></div>
   <button type="submit" id="submit">${session.mode === 'setup' ? 'Save card' : session.mode === 'subscription' ? 'Subscribe' : 'Pay'}</button>
@@ -50,6 +72,11 @@ ${error ? `<p class="error" role="alert" id="error">${esc(error)}</p>` : ''}
 ${session.cancel_url ? `<p><a id="cancel" href="${esc(session.cancel_url)}">Cancel and go back</a></p>` : ''}
 <p class="muted">Test cards: 4242 4242 4242 4242 (succeeds), 4000 0000 0000 0002 (declined), 4000 0000 0000 9995 (insufficient funds), 4000 0000 0000 0341 (charge fails).</p>`;
   return layout('Checkout', body);
+}
+
+function customerOf(emulator: Emulator, session: Stripe.Checkout.Session): Stripe.Customer | null {
+  const customerId = typeof session.customer === 'string' ? session.customer : (session.customer?.id ?? null);
+  return customerId ? (emulator.store.get(COLLECTIONS.customer, customerId) ?? null) : null;
 }
 
 function errorMessage(e: unknown): string | null {
@@ -88,7 +115,10 @@ function submitPage(req: ApiRequest): HttpResponse {
   const session = requireSession(emulator, req.pathParams.id);
   const card = (input.str('card') ?? '').replace(/[\s-]/g, '');
   const email = input.str('email') || null;
+  const promotionCode = (input.str('promotion_code') ?? '').trim();
   try {
+    if (promotionCode) applyTypedCode(emulator, session, promotionCode, customerOf(emulator, session));
+    emulator.store.put(COLLECTIONS.checkoutSession, session);
     if (!card) throw invalidRequest('Your card number is incomplete.', 'card');
     const done = completeWithCard(emulator, session, card, email);
     const to = successRedirect(done);
@@ -99,7 +129,7 @@ function submitPage(req: ApiRequest): HttpResponse {
     const msg = errorMessage(e);
     if (msg === null) throw e;
     return HttpResponse.html(
-      form(requireSession(emulator, session.id), msg, input.str('card') ?? '', email ?? ''),
+      form(requireSession(emulator, session.id), msg, input.str('card') ?? '', email ?? '', promotionCode),
       402,
     );
   }

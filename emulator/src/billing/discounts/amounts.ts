@@ -40,10 +40,15 @@ function productOf(line: Stripe.InvoiceLineItem): string | null {
   return line.pricing?.price_details?.product ?? null;
 }
 
-function appliesTo(coupon: Stripe.Coupon, line: Stripe.InvoiceLineItem): boolean {
+/** Something a coupon may discount: the amount still undiscounted, and the product it is for. */
+export interface Discountable {
+  amount: number;
+  product: string | null;
+}
+
+function appliesTo(coupon: Stripe.Coupon, product: string | null): boolean {
   const products = coupon.applies_to?.products;
   if (!products || products.length === 0) return true;
-  const product = productOf(line);
   return product !== null && products.includes(product);
 }
 
@@ -70,31 +75,24 @@ export function spread(total: number, weights: readonly number[]): number[] {
   return parts;
 }
 
-/** What one discount takes off each line (by index), given what earlier discounts left. */
-function amountsFor(
-  applied: AppliedDiscount,
-  lines: readonly Stripe.InvoiceLineItem[],
-  left: number[],
+/** What `coupon` takes off each of `bases` (0 for those it does not apply to), in `currency`. */
+export function couponShares(
+  coupon: Stripe.Coupon,
   currency: string,
-): Map<number, number> {
-  const { coupon } = applied;
-  const eligible = lines
-    .map((_line, i) => i)
-    .filter((i) => lines[i].discountable && left[i] > 0 && appliesTo(coupon, lines[i]));
-  const out = new Map<number, number>();
+  bases: readonly Discountable[],
+): number[] {
+  const eligible = bases.map((base) => base.amount > 0 && appliesTo(coupon, base.product));
   if (coupon.percent_off !== null) {
-    for (const i of eligible) out.set(i, Math.min(left[i], percentOf(left[i], coupon.percent_off)));
-  } else if (coupon.amount_off !== null && coupon.currency === currency) {
-    const base = eligible.map((i) => left[i]);
-    const total = Math.min(
-      coupon.amount_off,
-      base.reduce((s, a) => s + a, 0),
-    );
-    spread(total, base).forEach((part, k) => {
-      out.set(eligible[k], part);
-    });
+    const percent = coupon.percent_off;
+    return bases.map((base, i) => (eligible[i] ? Math.min(base.amount, percentOf(base.amount, percent)) : 0));
   }
-  return out;
+  if (coupon.amount_off === null || coupon.currency !== currency) return bases.map(() => 0);
+  const weights = bases.map((base, i) => (eligible[i] ? base.amount : 0));
+  const total = Math.min(
+    coupon.amount_off,
+    weights.reduce((sum, w) => sum + w, 0),
+  );
+  return spread(total, weights);
 }
 
 /**
@@ -110,14 +108,15 @@ export function discountLines(invoice: Stripe.Invoice, applied: readonly Applied
       : (line.discounts ?? []).map((d) => ({ amount: 0, discount: typeof d === 'string' ? d : d.id }));
   }
   invoice.total_discount_amounts = applied.map((entry) => {
-    const amounts = amountsFor(entry, lines, left, invoice.currency);
-    let sum = 0;
-    for (const [i, amount] of amounts) {
+    const bases = lines.map((line, i) => ({ amount: left[i], product: productOf(line) }));
+    const shares = couponShares(entry.coupon, invoice.currency, bases);
+    shares.forEach((amount, i) => {
+      if (!lines[i].discountable || bases[i].amount <= 0 || !appliesTo(entry.coupon, bases[i].product))
+        return;
       lines[i].discount_amounts?.push({ amount, discount: entry.discount.id });
       left[i] -= amount;
-      sum += amount;
-    }
-    return { amount: sum, discount: entry.discount.id };
+    });
+    return { amount: shares.reduce((sum, a) => sum + a, 0), discount: entry.discount.id };
   });
   invoice.discounts = applied.map((entry) => entry.discount.id);
 }

@@ -9,7 +9,7 @@ import type Stripe from 'stripe';
 import { invalidRequest } from '../../core/errors';
 import type { ApiRequest } from '../../core/http';
 import { requireCustomer } from '../../resources/common';
-import { type Emulator, now } from '../context';
+import { now } from '../context';
 import { buildInvoice, buildLine, type LineSpec } from './invoice-objects';
 import { customerIdOf, invoiceItemLine, pendingItems, recomputeTotals } from './invoices';
 import { addIntervals } from '../math';
