@@ -94,7 +94,7 @@ function create(req: ApiRequest): Session {
     throw invalidRequest('Missing required param: success_url.', 'success_url', 'parameter_missing');
   }
   if (mode !== 'setup')
-    applySessionDiscount(emulator, session, readSessionDiscounts(emulator, input, session, customer));
+    applySessionDiscount(session, readSessionDiscounts(emulator, input, session, customer));
   emulator.store.insert(COLLECTIONS.checkoutSession, session);
   const subscriptionData = input.obj('subscription_data');
   emulator.store.put(COLLECTIONS.checkoutExtras, {

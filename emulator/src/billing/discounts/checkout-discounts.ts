@@ -49,11 +49,7 @@ function requestsOf(
  * Sets the session's discount (`coupon` or `promotion_code` ids, already checked) and its amounts: each line's
  * `amount_discount` / `amount_total`, `total_details.amount_discount` and `amount_total`.
  */
-export function applySessionDiscount(
-  emulator: Emulator,
-  session: Session,
-  requests: readonly DiscountRequest[],
-): void {
+export function applySessionDiscount(session: Session, requests: readonly DiscountRequest[]): void {
   session.discounts = requests.map((r) => ({
     coupon: r.promotionCode ? null : r.coupon.id,
     promotion_code: r.promotionCode?.id ?? null,
@@ -113,7 +109,7 @@ export function applyTypedCode(
     currency: session.currency ?? 'usd',
     amount,
   });
-  applySessionDiscount(emulator, session, requests);
+  applySessionDiscount(session, requests);
 }
 
 /**
