@@ -284,6 +284,44 @@ describe('discounts on subscriptions', () => {
       expect.arrayContaining([discountId(subscription), discountId(swapped)]),
     );
   });
+
+  it('keeps an existing discount by id and stacks a second one on what the first left', async () => {
+    const f = await fixture(emulator);
+    const ten = await stripe.coupons.create({ percent_off: 10, duration: 'forever' });
+    const thirty = await stripe.coupons.create({ percent_off: 30, duration: 'forever' });
+    const subscription = await stripe.subscriptions.create({
+      customer: f.customer.id,
+      items: [{ price: f.basic.id }],
+      discounts: [{ coupon: ten.id }],
+    });
+    const kept = discountId(subscription);
+    await stripe.coupons.del(ten.id);
+    const both = await stripe.subscriptions.update(subscription.id, {
+      discounts: [{ discount: kept }, { coupon: thirty.id }],
+    });
+    expect(both.discounts[0]).toBe(kept);
+    expect(both.discounts).toHaveLength(2);
+    await advanceClock(stripe, f.clock.id, FEB1 + GRACE);
+    const renewal = (await invoicesOf(subscription.id))[1];
+    // 10% of 1000 = 100, then 30% of the 900 left = 270.
+    expect(renewal.total_discount_amounts?.map((d) => d.amount)).toEqual([100, 270]);
+    expect(renewal.total).toBe(630);
+    const deleted = await eventsOf(stripe, 'customer.discount.deleted');
+    expect(deleted.map(objectIdOf)).not.toContain(kept);
+    const other = await stripe.customers.create({ email: 'someone@example.com' });
+    const theirs = await refusal(
+      stripe.subscriptions.create({
+        customer: other.id,
+        items: [{ price: f.basic.id }],
+        discounts: [{ discount: kept }],
+      }),
+    );
+    expect(theirs).toMatchObject({
+      statusCode: 400,
+      code: 'resource_missing',
+      param: 'discounts[0][discount]',
+    });
+  });
 });
 
 describe('invoice previews', () => {

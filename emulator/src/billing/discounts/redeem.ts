@@ -10,7 +10,7 @@ import type { ParamReader } from '../../core/params';
 import { type Emulator, emit, id, idOf, now } from '../context';
 import { customerIdOf } from '../invoices/invoice-objects';
 import { addIntervals } from '../math';
-import { assertRedeemable, countRedemption, requireCoupon } from './coupons';
+import { assertRedeemable, countRedemption, couponForDiscount, requireCoupon } from './coupons';
 import { couponIdOfPromotionCode, requirePromotionCode } from './promotion-codes';
 
 /** One entry of a `discounts` parameter, resolved. */
@@ -36,17 +36,7 @@ export function readDiscountRequests(
 ): DiscountRequest[] {
   return readers.map((reader) => {
     const existingId = reader.str('discount');
-    if (existingId) {
-      const existing = emulator.store.get(COLLECTIONS.discount, existingId);
-      if (!existing)
-        throw invalidRequest(
-          `No such discount: '${existingId}'`,
-          reader.name('discount'),
-          'resource_missing',
-        );
-      const coupon = requireCoupon(emulator, idOf(existing.source.coupon) ?? '', reader.name('discount'));
-      return { coupon, promotionCode: null, existing };
-    }
+    if (existingId) return existingDiscount(emulator, existingId, context, reader.name('discount'));
     const codeId = reader.str('promotion_code');
     if (codeId) {
       const promotionCode = requirePromotionCode(emulator, codeId, reader.name('promotion_code'));
@@ -65,6 +55,24 @@ export function readDiscountRequests(
     assertCurrency(coupon, context, reader.name('coupon'));
     return { coupon, promotionCode: null, existing: null };
   });
+}
+
+/**
+ * `{discount: 'di_…'}`: "ID of an existing discount on the object (or one of its ancestors) to reuse" (the SDK's
+ * Discount params): one of the same customer's discounts, kept with its coupon even if that was deleted since.
+ */
+function existingDiscount(
+  emulator: Emulator,
+  discountId: string,
+  context: RedeemContext,
+  param: string,
+): DiscountRequest {
+  const existing = emulator.store.get(COLLECTIONS.discount, discountId);
+  const coupon = existing ? couponForDiscount(emulator, idOf(existing.source.coupon) ?? '') : undefined;
+  if (!existing || !coupon || idOf(existing.customer) !== (context.customer?.id ?? null)) {
+    throw invalidRequest(`No such discount: '${discountId}'`, param, 'resource_missing');
+  }
+  return { coupon, promotionCode: null, existing };
 }
 
 /** An amount-off coupon takes its amount off in its own currency only (the Coupon object's `currency`). */
