@@ -122,7 +122,11 @@ it('refuses discounts with allow_promotion_codes, more than one discount, and a 
     discounts: [{ coupon: coupon.id }],
     allow_promotion_codes: true,
   });
-  await expect(both).rejects.toMatchObject({ statusCode: 400, param: 'discounts' });
+  await expect(both).rejects.toMatchObject({
+    statusCode: 400,
+    param: 'discounts',
+    code: 'parameters_exclusive',
+  });
   const two = stripe.checkout.sessions.create({
     ...base,
     discounts: [{ coupon: coupon.id }, { coupon: coupon.id }],

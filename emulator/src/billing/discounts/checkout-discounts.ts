@@ -83,6 +83,7 @@ export function readSessionDiscounts(
     throw invalidRequest(
       'You may only specify one of these parameters: allow_promotion_codes, discounts.',
       'discounts',
+      'parameters_exclusive',
     );
   }
   if (readers.length > 1) throw invalidRequest('You may only specify one discount.', 'discounts');

@@ -58,7 +58,10 @@ export function refreshValidity(emulator: Emulator, coupon: Stripe.Coupon): void
   }
 }
 
-/** Stripe's `coupon_expired` (https://docs.stripe.com/error-codes#coupon-expired) for a coupon that is no longer valid. */
+/**
+ * Stripe's `coupon_expired` (https://docs.stripe.com/error-codes#coupon-expired; in the SDK's error code union) for a
+ * coupon that is no longer valid.
+ */
 export function assertRedeemable(emulator: Emulator, coupon: Stripe.Coupon, param: string): void {
   refreshValidity(emulator, coupon);
   if (!coupon.valid) throw invalidRequest(`Coupon expired: ${coupon.id}`, param, 'coupon_expired');
@@ -118,6 +121,7 @@ function create(req: ApiRequest): Stripe.Coupon {
     throw invalidRequest(
       'You may only specify one of these parameters: amount_off, percent_off.',
       'amount_off',
+      'parameters_exclusive',
     );
   }
   const id = input.str('id') || newId('').slice(1, 9);
