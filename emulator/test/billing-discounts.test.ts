@@ -352,6 +352,40 @@ describe('invoice previews', () => {
   });
 });
 
+describe('previews of a subscription not created yet', () => {
+  it('previews the first invoice of proposed items with a promotion code, checking its restrictions', async () => {
+    const f = await fixture(emulator);
+    const coupon = await stripe.coupons.create({ percent_off: 12.5, duration: 'once' });
+    const code = await stripe.promotionCodes.create({
+      promotion: { type: 'coupon', coupon: coupon.id },
+      restrictions: { minimum_amount: 3000, minimum_amount_currency: 'usd' },
+    });
+    const preview = await stripe.invoices.createPreview({
+      customer: f.customer.id,
+      subscription_details: { items: [{ price: f.pro.id, quantity: 1 }] },
+      discounts: [{ promotion_code: code.id }],
+    });
+    // 12.5 % of 3000 = 375.
+    expect(preview).toMatchObject({
+      billing_reason: 'subscription_create',
+      subtotal: 3000,
+      total: 2625,
+      parent: null,
+    });
+    expect(preview.lines.data[0]).toMatchObject({ amount: 3000, period: { start: T0, end: FEB1 } });
+    expect(preview.lines.data[0].discount_amounts?.[0]?.amount).toBe(375);
+    const tooSmall = await refusal(
+      stripe.invoices.createPreview({
+        customer: f.customer.id,
+        subscription_details: { items: [{ price: f.basic.id, quantity: 2 }] },
+        discounts: [{ promotion_code: code.id }],
+      }),
+    );
+    expect(tooSmall).toMatchObject({ statusCode: 400, param: 'discounts[0][promotion_code]' });
+    expect((await stripe.subscriptions.list({ customer: f.customer.id })).data).toEqual([]);
+  });
+});
+
 describe('refusals', () => {
   it('refuses an exhausted coupon with coupon_expired and writes nothing', async () => {
     const f = await fixture(emulator);
@@ -409,6 +443,25 @@ describe('refusals', () => {
     const refused = await subscribe(firstTime.id);
     expect(refused).toMatchObject({ statusCode: 400, param: 'discounts[0][promotion_code]' });
     expect(refused.message).toMatch(/prior transactions/);
+  });
+
+  it('an update refused for another reason redeems nothing', async () => {
+    const f = await fixture(emulator);
+    const coupon = await stripe.coupons.create({ percent_off: 10 });
+    const subscription = await stripe.subscriptions.create({
+      customer: f.customer.id,
+      items: [{ price: f.basic.id }],
+    });
+    const refused = await refusal(
+      stripe.subscriptions.update(subscription.id, {
+        items: [{ id: 'si_missing', price: f.pro.id }],
+        discounts: [{ coupon: coupon.id }],
+      }),
+    );
+    expect(refused.statusCode).toBe(400);
+    expect((await stripe.coupons.retrieve(coupon.id)).times_redeemed).toBe(0);
+    expect((await stripe.subscriptions.retrieve(subscription.id)).discounts).toEqual([]);
+    expect(await eventsOf(stripe, 'customer.discount.created')).toEqual([]);
   });
 
   it('refuses an unknown coupon, and an amount off in another currency', async () => {

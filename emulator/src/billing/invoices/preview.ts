@@ -22,6 +22,7 @@ import { readItemChanges } from '../subscriptions/subscriptions-routes';
 import { COLLECTIONS } from '../../core/collections';
 import { discountLines } from '../discounts/amounts';
 import { previewDiscounts } from '../discounts/preview-discounts';
+import { newSubscriptionPreview } from './preview-new-subscription';
 
 function previewInvoice(
   req: ApiRequest,
@@ -84,6 +85,18 @@ export function createPreview(req: ApiRequest): Stripe.Invoice {
   const at = now(emulator, customer.id);
   const pendingLines = (pending: 'include' | { subscription: string }): LineSpec[] =>
     pendingItems(emulator, customer.id, pending).map((invoiceItem) => invoiceItemLine(emulator, invoiceItem));
+  const proposedItems = input.obj('subscription_details');
+  if (!subscription && proposedItems?.has('items')) {
+    const draft = newSubscriptionPreview(emulator, customer, proposedItems, at);
+    const lines = [...pendingLines('include'), ...draft.lines];
+    const invoice = previewInvoice(req, customer, draft.subscription, 'subscription_create', lines, {
+      start: at,
+      end: at,
+    });
+    // No subscription exists yet for the invoice to belong to.
+    invoice.parent = null;
+    return invoice;
+  }
   if (!subscription) {
     const lines = pendingLines('include');
     if (lines.length === 0) {

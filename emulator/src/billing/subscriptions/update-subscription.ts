@@ -238,8 +238,6 @@ export function updateSubscription(
   const at = now(emulator, customerId);
   refuseChangesOfCanceled(subscription, args);
   const before = structuredClone(subscription);
-  // New discounts count from now, so this update's prorations already carry them.
-  if (args.discounts !== undefined) setSubscriptionDiscounts(emulator, subscription, args.discounts);
   const plan = planUpdate(emulator, subscription, args, at);
   if (subscription.schedule && (args.cancelAtPeriodEnd !== undefined || args.cancelAt !== undefined)) {
     throw invalidRequest(
@@ -247,6 +245,9 @@ export function updateSubscription(
     );
   }
   refuseUnpayableUpdate(emulator, subscription, args, plan, at);
+  // Redeemed only once nothing can refuse the update; they apply from the next invoice (this update's
+  // prorations were priced with the discounts the subscription had until now).
+  if (args.discounts !== undefined) setSubscriptionDiscounts(emulator, subscription, args.discounts);
 
   subscription.items.data = plan.items;
   applyFields(subscription, args, at);
