@@ -324,6 +324,50 @@ describe('discounts on subscriptions', () => {
   });
 });
 
+describe('currencies', () => {
+  it('takes an amount off in the invoice currency from currency_options, and checks minimums per currency', async () => {
+    const f = await fixture(emulator);
+    const euros = await stripe.prices.create({
+      product: f.product.id,
+      currency: 'eur',
+      unit_amount: 2500,
+      recurring: { interval: 'month' },
+    });
+    const coupon = await stripe.coupons.create({
+      amount_off: 500,
+      currency: 'usd',
+      currency_options: { eur: { amount_off: 450 } },
+      duration: 'forever',
+    });
+    expect(coupon.currency_options).toBeUndefined();
+    const expanded = await stripe.coupons.retrieve(coupon.id, { expand: ['currency_options'] });
+    expect(expanded.currency_options).toEqual({ eur: { amount_off: 450 } });
+    const code = await stripe.promotionCodes.create({
+      promotion: { type: 'coupon', coupon: coupon.id },
+      restrictions: {
+        minimum_amount: 2000,
+        minimum_amount_currency: 'usd',
+        currency_options: { eur: { minimum_amount: 3000 } },
+      },
+    });
+    const belowEuroMinimum = await refusal(
+      stripe.subscriptions.create({
+        customer: f.customer.id,
+        items: [{ price: euros.id }],
+        discounts: [{ promotion_code: code.id }],
+      }),
+    );
+    expect(belowEuroMinimum.message).toMatch(/minimum amount/);
+    const subscription = await stripe.subscriptions.create({
+      customer: f.customer.id,
+      items: [{ price: euros.id }],
+      discounts: [{ coupon: coupon.id }],
+      expand: ['latest_invoice'],
+    });
+    expect(subscription.latest_invoice).toMatchObject({ currency: 'eur', subtotal: 2500, total: 2050 });
+  });
+});
+
 describe('invoice previews', () => {
   it('shows the subscription discount on the next invoice, and a proposed code without redeeming it', async () => {
     const f = await fixture(emulator);

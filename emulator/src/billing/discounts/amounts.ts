@@ -7,8 +7,8 @@
  *
  * - percent_off takes that share of each line it applies to, rounded once per line
  *   (https://docs.stripe.com/billing/subscriptions/coupons: "Reduce invoice amounts by a percentage or a flat amount").
- * - amount_off is "taken off the subtotal of any invoices" (the Coupon object), at most the amount it applies to;
- *   it is spread over the lines in proportion to their amounts (largest remainder, so the parts add up exactly).
+ * - amount_off is "taken off the subtotal of any invoices" (the Coupon object), at most the amount it applies to,
+ *   in the invoice's currency (the coupon's own or a `currency_options` entry); it is spread over the lines in proportion to their amounts (largest remainder, so the parts add up exactly).
  * - `applies_to.products` limits the lines a coupon discounts ("limits the items in an invoice that the coupon can
  *   apply to").
  * - Several discounts apply one after the other, each to what the previous ones left.
@@ -17,6 +17,7 @@
  */
 import type Stripe from 'stripe';
 import { assertCents } from '../math';
+import { amountOffIn } from './coupons';
 
 /** A discount with the coupon it was made from. */
 export interface AppliedDiscount {
@@ -86,10 +87,11 @@ export function couponShares(
     const percent = coupon.percent_off;
     return bases.map((base, i) => (eligible[i] ? Math.min(base.amount, percentOf(base.amount, percent)) : 0));
   }
-  if (coupon.amount_off === null || coupon.currency !== currency) return bases.map(() => 0);
+  const amountOff = amountOffIn(coupon, currency);
+  if (amountOff === null) return bases.map(() => 0);
   const weights = bases.map((base, i) => (eligible[i] ? base.amount : 0));
   const total = Math.min(
-    coupon.amount_off,
+    amountOff,
     weights.reduce((sum, w) => sum + w, 0),
   );
   return spread(total, weights);

@@ -74,6 +74,34 @@ export function countRedemption(emulator: Emulator, coupon: Stripe.Coupon): void
   refreshValidity(emulator, coupon);
 }
 
+/**
+ * `currency_options[<currency>][amount_off]` of an amount-off coupon ("Coupons defined in each available currency
+ * option. Each key must be a three-letter ISO currency code", the Coupon object): what it takes off in another
+ * currency. Returned only when expanded, as a price's `currency_options`.
+ */
+function readCurrencyOptions(
+  input: ParamReader,
+  current: Record<string, Stripe.Coupon.CurrencyOptions>,
+): Record<string, Stripe.Coupon.CurrencyOptions> {
+  const options = input.obj('currency_options');
+  if (!options) return current;
+  const out = { ...current };
+  for (const currency of Object.keys(options.raw)) {
+    const amountOff = options.obj(currency)?.reqInt('amount_off') ?? 0;
+    if (amountOff <= 0)
+      throw invalidRequest('Amount off must be a positive integer.', options.name(currency));
+    out[currency.toLowerCase()] = { amount_off: amountOff };
+  }
+  return out;
+}
+
+/** What an amount-off coupon takes off in `currency` (its own, or a `currency_options` entry); null if none. */
+export function amountOffIn(coupon: Stripe.Coupon, currency: string): number | null {
+  if (coupon.amount_off === null) return null;
+  if (coupon.currency === currency) return coupon.amount_off;
+  return coupon.currency_options?.[currency]?.amount_off ?? null;
+}
+
 function readAmountOff(input: ParamReader): { amountOff: number | null; currency: string | null } {
   const amountOff = input.int('amount_off') ?? null;
   if (amountOff === null) return { amountOff, currency: null };
@@ -140,6 +168,7 @@ function create(req: ApiRequest): Stripe.Coupon {
     ...(products ? { applies_to: { products } } : {}),
     created: emulator.now(),
     currency,
+    ...(amountOff !== null ? { currency_options: readCurrencyOptions(input, {}) } : {}),
     ...readDuration(input),
     livemode: false,
     max_redemptions: maxRedemptions,
@@ -156,13 +185,19 @@ function create(req: ApiRequest): Stripe.Coupon {
   return coupon;
 }
 
-/** Only `name` and `metadata` change: "Other coupon details (currency, duration, amount_off) are, by design, not editable." */
+/**
+ * Only `name`, `metadata` and `currency_options` change: "Other coupon details (currency, duration, amount_off) are,
+ * by design, not editable."
+ */
 function update(req: ApiRequest): Stripe.Coupon {
   const { emulator, input } = req;
   const current = requireCoupon(emulator, req.pathParams.id, 'id');
   const { obj, previous } = emulator.store.update(COLLECTIONS.coupon, current.id, (coupon) => {
     if (input.has('name')) coupon.name = input.strOrNull('name') ?? null;
     if (input.has('metadata')) coupon.metadata = input.metadata(coupon.metadata ?? {});
+    if (coupon.amount_off !== null && input.has('currency_options')) {
+      coupon.currency_options = readCurrencyOptions(input, coupon.currency_options ?? {});
+    }
   });
   if (Object.keys(previous).length > 0) emulator.emitEvent('coupon.updated', obj, previous);
   return obj;

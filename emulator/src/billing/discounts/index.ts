@@ -10,8 +10,9 @@ import { promotionCodeRoutes } from './promotion-codes';
 import { subscriptionDiscountRoutes } from './subscription-discounts';
 
 function setup(emulator: Emulator): void {
-  // The Coupon object: `applies_to` is "includable" (returned with `expand[]=applies_to`).
+  // The Coupon object: `applies_to` and `currency_options` are "includable" (returned only when expanded).
   emulator.registerIncludable('coupon', 'applies_to');
+  emulator.registerIncludable('coupon', 'currency_options');
 }
 
 export const discounts: ResourceModule = {

@@ -55,11 +55,27 @@ function readRestrictions(input: ParamReader | undefined): Stripe.PromotionCode.
   const minimum = input?.int('minimum_amount') ?? null;
   const currency = input?.str('minimum_amount_currency')?.toLowerCase() ?? null;
   if (minimum !== null && currency === null) throw missingParam('restrictions[minimum_amount_currency]');
+  const options = readMinimumOptions(input, {});
   return {
+    ...(Object.keys(options).length > 0 ? { currency_options: options } : {}),
     first_time_transaction: input?.bool('first_time_transaction') ?? false,
     minimum_amount: minimum,
     minimum_amount_currency: minimum === null ? null : currency,
   };
+}
+
+/** `restrictions[currency_options][<currency>][minimum_amount]`: the minimum in other currencies. */
+function readMinimumOptions(
+  input: ParamReader | undefined,
+  current: Record<string, Stripe.PromotionCode.Restrictions.CurrencyOptions>,
+): Record<string, Stripe.PromotionCode.Restrictions.CurrencyOptions> {
+  const options = input?.obj('currency_options');
+  if (!options) return current;
+  const out = { ...current };
+  for (const currency of Object.keys(options.raw)) {
+    out[currency.toLowerCase()] = { minimum_amount: options.obj(currency)?.reqInt('minimum_amount') ?? 0 };
+  }
+  return out;
 }
 
 function readCode(emulator: Emulator, input: ParamReader, customer: string | null): string {
@@ -118,6 +134,13 @@ function update(req: ApiRequest): Stripe.PromotionCode {
     const active = input.bool('active');
     if (active !== undefined) p.active = active;
     if (input.has('metadata')) p.metadata = input.metadata(p.metadata ?? {});
+    const restrictions = input.obj('restrictions');
+    if (restrictions?.has('currency_options')) {
+      p.restrictions.currency_options = readMinimumOptions(
+        restrictions,
+        p.restrictions.currency_options ?? {},
+      );
+    }
   });
   if (Object.keys(previous).length > 0) emulator.emitEvent('promotion_code.updated', obj, previous);
   return obj;

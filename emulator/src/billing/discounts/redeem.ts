@@ -10,7 +10,7 @@ import type { ParamReader } from '../../core/params';
 import { type Emulator, emit, id, idOf, now } from '../context';
 import { customerIdOf } from '../invoices/invoice-objects';
 import { addIntervals } from '../math';
-import { assertRedeemable, countRedemption, couponForDiscount, requireCoupon } from './coupons';
+import { amountOffIn, assertRedeemable, countRedemption, couponForDiscount, requireCoupon } from './coupons';
 import { couponIdOfPromotionCode, requirePromotionCode } from './promotion-codes';
 
 /** One entry of a `discounts` parameter, resolved. */
@@ -77,7 +77,7 @@ function existingDiscount(
 
 /** An amount-off coupon takes its amount off in its own currency only (the Coupon object's `currency`). */
 function assertCurrency(coupon: Stripe.Coupon, context: RedeemContext, param: string): void {
-  if (coupon.amount_off === null || coupon.currency === context.currency) return;
+  if (coupon.amount_off === null || amountOffIn(coupon, context.currency) !== null) return;
   throw invalidRequest(
     `The coupon's currency (${coupon.currency}) does not match the currency of this purchase (${context.currency}).`,
     param,
@@ -111,21 +111,29 @@ function assertCodeRedeemable(
   if (onlyFor !== null && onlyFor !== context.customer?.id) {
     throw refuse('This promotion code cannot be redeemed by this customer.');
   }
-  const { first_time_transaction: firstTime, minimum_amount: minimum } = promotionCode.restrictions;
+  const firstTime = promotionCode.restrictions.first_time_transaction;
+  const minimum = minimumAmountIn(promotionCode.restrictions, context.currency);
   if (firstTime && context.customer && hasPriorTransactions(emulator, context.customer.id)) {
     throw refuse(
       'This promotion code cannot be redeemed because the associated customer has prior transactions.',
     );
   }
-  if (
-    minimum !== null &&
-    promotionCode.restrictions.minimum_amount_currency === context.currency &&
-    context.amount < minimum
-  ) {
+  if (minimum !== null && context.amount < minimum) {
     throw refuse(
       'This promotion code cannot be redeemed because the order amount is below its minimum amount.',
     );
   }
+}
+
+/**
+ * The minimum in `currency`: `minimum_amount` in `minimum_amount_currency`, or a `currency_options` entry
+ * ("Promotion code restrictions defined in each available currency option", the PromotionCode object).
+ */
+function minimumAmountIn(restrictions: Stripe.PromotionCode.Restrictions, currency: string): number | null {
+  if (restrictions.minimum_amount !== null && restrictions.minimum_amount_currency === currency) {
+    return restrictions.minimum_amount;
+  }
+  return restrictions.currency_options?.[currency]?.minimum_amount ?? null;
 }
 
 /** "Customers without any successful payments or invoices": a paid invoice or a succeeded charge counts. */
