@@ -64,10 +64,10 @@ export function percentOf(amount: number, percent: number): number {
 export function spread(total: number, weights: readonly number[]): number[] {
   const sum = weights.reduce((s, w) => s + w, 0);
   if (sum <= 0) return weights.map(() => 0);
-  const exact = weights.map((w) => (total * w) / sum);
-  const parts = exact.map((x) => Math.floor(x));
+  // Integer arithmetic: each part's floor and its remainder are exact.
+  const parts = weights.map((w) => Math.floor((total * w) / sum));
   let left = total - parts.reduce((s, p) => s + p, 0);
-  const order = exact.map((x, i) => ({ i, r: x - Math.floor(x) })).sort((a, b) => b.r - a.r || a.i - b.i);
+  const order = weights.map((w, i) => ({ i, r: (total * w) % sum })).sort((a, b) => b.r - a.r || a.i - b.i);
   for (const { i } of order) {
     if (left <= 0) break;
     parts[i] += 1;

@@ -100,7 +100,7 @@ export function applyTypedCode(
 ): void {
   if (!session.allow_promotion_codes)
     throw invalidRequest('This Checkout Session does not accept promotion codes.');
-  const found = findActiveByCode(emulator, code);
+  const found = findActiveByCode(emulator, code, customer?.id ?? null);
   if (!found) throw invalidRequest('This code is invalid.', 'promotion_code');
   requireCoupon(emulator, idOf(found.promotion.coupon) ?? '');
   const reader = new ParamReader({ promotion_code: found.id }, 'discounts[0]');

@@ -44,11 +44,20 @@ export function couponIdOfPromotionCode(promotionCode: Stripe.PromotionCode): st
  * The `code` field: "Regardless of case, this code must be unique across all active promotion codes for a specific
  * customer" (the PromotionCode object); codes are matched without regard to case.
  */
-export function findActiveByCode(emulator: Emulator, code: string): Stripe.PromotionCode | undefined {
+export function findActiveByCode(
+  emulator: Emulator,
+  code: string,
+  customerId: string | null,
+): Stripe.PromotionCode | undefined {
   const wanted = code.trim().toUpperCase();
-  return emulator.store
+  const matching = emulator.store
     .all(COLLECTIONS.promotionCode)
-    .find((p) => p.active && p.code.toUpperCase() === wanted);
+    .filter((p) => p.active && p.code.toUpperCase() === wanted);
+  return (
+    matching.find((p) => customerId !== null && idOf(p.customer) === customerId) ??
+    matching.find((p) => p.customer === null) ??
+    matching[0]
+  );
 }
 
 function readRestrictions(input: ParamReader | undefined): Stripe.PromotionCode.Restrictions {
