@@ -285,6 +285,25 @@ describe('discounts on subscriptions', () => {
     );
   });
 
+  it('DELETE /v1/subscriptions/:id/discount removes the discount from the next invoice on', async () => {
+    const f = await fixture(emulator);
+    const coupon = await stripe.coupons.create({ percent_off: 40, duration: 'forever' });
+    const subscription = await stripe.subscriptions.create({
+      customer: f.customer.id,
+      items: [{ price: f.basic.id }],
+      discounts: [{ coupon: coupon.id }],
+    });
+    const removed = await stripe.subscriptions.deleteDiscount(subscription.id);
+    expect(removed).toMatchObject({ id: discountId(subscription), object: 'discount', deleted: true });
+    expect((await stripe.subscriptions.retrieve(subscription.id)).discounts).toEqual([]);
+    await advanceClock(stripe, f.clock.id, FEB1 + GRACE);
+    expect((await invoicesOf(subscription.id)).map((i) => i.total)).toEqual([600, 1000]);
+    expect(await refusal(stripe.subscriptions.deleteDiscount(subscription.id))).toMatchObject({
+      statusCode: 404,
+      code: 'resource_missing',
+    });
+  });
+
   it('keeps an existing discount by id and stacks a second one on what the first left', async () => {
     const f = await fixture(emulator);
     const ten = await stripe.coupons.create({ percent_off: 10, duration: 'forever' });
@@ -317,7 +336,7 @@ describe('discounts on subscriptions', () => {
       }),
     );
     expect(theirs).toMatchObject({
-      statusCode: 400,
+      statusCode: 404,
       code: 'resource_missing',
       param: 'discounts[0][discount]',
     });

@@ -5,7 +5,7 @@
  */
 import type Stripe from 'stripe';
 import { COLLECTIONS } from '../../core/collections';
-import { invalidRequest } from '../../core/errors';
+import { invalidRequest, notFound } from '../../core/errors';
 import type { ParamReader } from '../../core/params';
 import { type Emulator, emit, id, idOf, now } from '../context';
 import { customerIdOf } from '../invoices/invoice-objects';
@@ -70,7 +70,7 @@ function existingDiscount(
   const existing = emulator.store.get(COLLECTIONS.discount, discountId);
   const coupon = existing ? couponForDiscount(emulator, idOf(existing.source.coupon) ?? '') : undefined;
   if (!existing || !coupon || idOf(existing.customer) !== (context.customer?.id ?? null)) {
-    throw invalidRequest(`No such discount: '${discountId}'`, param, 'resource_missing');
+    throw notFound('discount', discountId, param);
   }
   return { coupon, promotionCode: null, existing };
 }

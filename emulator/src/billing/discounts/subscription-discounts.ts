@@ -5,7 +5,7 @@
  */
 import type Stripe from 'stripe';
 import { COLLECTIONS } from '../../core/collections';
-import { invalidRequest } from '../../core/errors';
+import { StripeApiError } from '../../core/errors';
 import type { ApiRequest, Route } from '../../core/http';
 import type { ParamReader } from '../../core/params';
 import { type Emulator, idOf } from '../context';
@@ -66,12 +66,13 @@ function deleteDiscount(req: ApiRequest): unknown {
     emulator.store.get(COLLECTIONS.discount, idOf(d) ?? ''),
   );
   const first = current.find((d) => d !== undefined);
-  if (!first)
-    throw invalidRequest(
-      `No active discount for subscription: ${subscription.id}`,
-      undefined,
-      'resource_missing',
-    );
+  if (!first) {
+    throw new StripeApiError(404, {
+      type: 'invalid_request_error',
+      code: 'resource_missing',
+      message: `No active discount for subscription: ${subscription.id}`,
+    });
+  }
   setSubscriptionDiscounts(emulator, subscription, null);
   emulator.store.put(COLLECTIONS.subscription, subscription);
   return asDeleted(first);
