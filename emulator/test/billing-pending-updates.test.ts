@@ -145,6 +145,32 @@ it('a card that pays applies the update at once, with no pending update', async 
   expect(await typesFor(subscription.id)).not.toContain('customer.subscription.pending_update_applied');
 });
 
+it('a subscription item added with pending_if_incomplete waits too, and is answered as it will be', async () => {
+  const { f, subscription } = await subscribed('pm_card_authenticationRequired');
+  const added = await stripe.subscriptionItems.create({
+    subscription: subscription.id,
+    price: f.pro.id,
+    proration_behavior: 'always_invoice',
+    payment_behavior: 'pending_if_incomplete',
+  });
+  expect(added.price.id).toBe(f.pro.id);
+  const pending = await stripe.subscriptions.retrieve(subscription.id);
+  expect(pending.items.data.map((item) => item.price.id)).toEqual([f.basic.id]);
+  expect(pending.pending_update?.subscription_items?.map((item) => item.id)).toContain(added.id);
+  await expect(
+    stripe.subscriptionItems.create({
+      subscription: subscription.id,
+      price: f.pro.id,
+      payment_behavior: 'pending_if_incomplete',
+      tax_rates: ['txr_1'],
+    }),
+  ).rejects.toMatchObject({
+    statusCode: 400,
+    param: 'tax_rates',
+    message: expect.stringContaining('pending_if_incomplete'),
+  });
+});
+
 it('refuses the parameters a pending update does not take', async () => {
   const { f, subscription } = await subscribed('pm_card_visa');
   await expect(
@@ -152,7 +178,12 @@ it('refuses the parameters a pending update does not take', async () => {
       payment_behavior: 'pending_if_incomplete',
       description: 'upgrade',
     }),
-  ).rejects.toMatchObject({ statusCode: 400, type: 'StripeInvalidRequestError', param: 'description' });
+  ).rejects.toMatchObject({
+    statusCode: 400,
+    type: 'StripeInvalidRequestError',
+    param: 'description',
+    message: expect.stringContaining('pending_if_incomplete'),
+  });
   await expect(
     stripe.subscriptions.update(subscription.id, {
       payment_behavior: 'pending_if_incomplete',

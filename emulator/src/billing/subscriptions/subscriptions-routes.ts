@@ -295,9 +295,9 @@ function itemWrite(
       'allow_incomplete') as PaymentBehavior,
   });
   if (ch.deleted && ch.id) return { id: ch.id, object: 'subscription_item', deleted: true };
-  const item = ch.id
-    ? subscription.items.data.find((i) => i.id === ch.id)
-    : subscription.items.data.find((i) => !before.has(i.id));
+  // A change waiting in `pending_update` is answered as it will be once paid.
+  const items = subscription.pending_update?.subscription_items ?? subscription.items.data;
+  const item = ch.id ? items.find((i) => i.id === ch.id) : items.find((i) => !before.has(i.id));
   if (!item) throw notFound('subscription_item', ch.id ?? '');
   return item;
 }
