@@ -235,6 +235,21 @@ describe('discounts on subscriptions', () => {
     expect((await invoicesOf(subscription.id)).map((i) => i.total)).toEqual([500, 1000]);
   });
 
+  it('a $0 trial invoice does not use up a once coupon: the first paid invoice gets it', async () => {
+    const f = await fixture(emulator);
+    const coupon = await stripe.coupons.create({ percent_off: 50, duration: 'once' });
+    const subscription = await stripe.subscriptions.create({
+      customer: f.customer.id,
+      items: [{ price: f.basic.id }],
+      trial_period_days: 7,
+      discounts: [{ coupon: coupon.id }],
+    });
+    expect(subscription.discounts).toHaveLength(1);
+    await advanceClock(stripe, f.clock.id, T0 + 7 * DAY + GRACE);
+    expect((await invoicesOf(subscription.id)).map((i) => i.total)).toEqual([0, 500]);
+    expect((await stripe.subscriptions.retrieve(subscription.id)).discounts).toEqual([]);
+  });
+
   it('discounts prorations into their amounts (proration_discounts: included)', async () => {
     const f = await fixture(emulator);
     const coupon = await stripe.coupons.create({ percent_off: 20, duration: 'forever' });
