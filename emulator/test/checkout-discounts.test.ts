@@ -93,6 +93,25 @@ it('takes a promotion code typed into the hosted page, regardless of case', asyn
   expect((await stripe.promotionCodes.retrieve(code.id)).times_redeemed).toBe(1);
 });
 
+it('the complete control takes the code a customer would type', async () => {
+  const coupon = await stripe.coupons.create({ percent_off: 50, duration: 'once' });
+  await stripe.promotionCodes.create({ promotion: { type: 'coupon', coupon: coupon.id }, code: 'HALF' });
+  const session = await stripe.checkout.sessions.create({
+    mode: 'subscription',
+    line_items: [{ price: monthly.id, quantity: 1 }],
+    allow_promotion_codes: true,
+    success_url: 'https://app.example/ok',
+  });
+  const done = await emulator.control(`/_emulator/checkout/sessions/${session.id}/complete`, {
+    card: '4242424242424242',
+    email: 'lee@example.com',
+    promotion_code: 'half',
+  });
+  expect(done).toMatchObject({ status: 'complete', amount_total: 1000 });
+  const invoice = await stripe.invoices.retrieve(String(done.invoice));
+  expect(invoice).toMatchObject({ subtotal: 2000, total: 1000, amount_paid: 1000 });
+});
+
 it('discounts a payment-mode session and charges the discounted amount', async () => {
   const coupon = await stripe.coupons.create({ amount_off: 1000, currency: 'usd' });
   const session = await stripe.checkout.sessions.create({

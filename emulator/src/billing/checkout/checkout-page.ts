@@ -144,6 +144,9 @@ export const routes: Route[] = [
     handler: ({ emulator, input, pathParams }) => {
       const session = requireSession(emulator, pathParams.id);
       const card = (input.str('card') ?? '4242424242424242').replace(/[\s-]/g, '');
+      // The code a customer would type into the page's promotion code box.
+      const promotionCode = input.str('promotion_code');
+      if (promotionCode) applyTypedCode(emulator, session, promotionCode, customerOf(emulator, session));
       return completeWithCard(emulator, session, card, input.str('email') ?? null);
     },
   },
