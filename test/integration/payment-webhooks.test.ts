@@ -133,6 +133,17 @@ describe('setup_intent.succeeded and credit_note.created', () => {
       amountRemaining: before.amountRemaining - 1000,
       creditNotes: [{ id: noteId, amount: 1000 }],
     });
+
+    // Voided in the Dashboard (credit_note.voided): the invoice owes the whole amount again.
+    await toldWhile(accountId, async () => {
+      await stack.stripe.creditNotes.voidCreditNote(noteId);
+      await stack.flushWebhooks();
+    });
+    expect(await em().findOneOrFail(Invoice, { stripeInvoiceId: invoiceId })).toMatchObject({
+      status: 'open',
+      amountDue: before.amountDue,
+      amountRemaining: before.amountRemaining,
+    });
   });
 
   it('credit_note.created of a refund to the card keeps what was refunded on the row (even if charge.refunded was lost)', async () => {

@@ -37,6 +37,7 @@ describe('the handled event types', () => {
         'charge.dispute.closed',
         'setup_intent.succeeded',
         'credit_note.created',
+        'credit_note.voided',
       ]),
     );
   });

@@ -3,9 +3,9 @@ import type { WebhookHandler } from '../handler.types';
 import { idOf } from '../../services/stripe/expandable';
 
 /**
- * credit_note.created: a credit note, ours (`refundInvoice`) or made in the Dashboard, changes
- * what its invoice says: a note on an open invoice lowers what is due (and one for all of it marks it paid), a note
- * after payment gives money back to the card or the balance. The invoice and what was refunded of its payments are
+ * credit_note.created and credit_note.voided: a credit note, ours (`refundInvoice`) or made (or voided) in the
+ * Dashboard, changes what its invoice says: a note on an open invoice lowers what is due (voided, it is due again), a
+ * note after payment gives money back to the card or the balance. The invoice and what was refunded of its payments are
  * read from Stripe now and applied; the account is told (`accountUpdated`), so a billing page showing the invoice
  * reads it again with its credit notes (`viewer.invoice(id).creditNotes`, always read from Stripe).
  */

@@ -37,6 +37,7 @@ export const HANDLERS: Readonly<Record<string, WebhookHandler>> = {
   // The 20 above are the first listing; the ones below the second.
   'setup_intent.succeeded': setupIntentSucceeded,
   'credit_note.created': creditNoteChanged,
+  'credit_note.voided': creditNoteChanged,
 };
 
 /** The events to register the webhook endpoint for. */
