@@ -9,7 +9,7 @@ import { CatchUp } from '../webhooks/reconciler/catch-up';
 import { EventReplay } from '../webhooks/reconciler/event-replay';
 import { EventsCursorStore } from '../webhooks/reconciler/events-cursor';
 import { eventTypePasses } from '../webhooks/reconciler/event-type-passes';
-import { HANDLED_EVENT_TYPES } from '../webhooks/handlers';
+import { RECONCILED_EVENT_TYPES } from '../webhooks/handlers';
 import { GracePeriodSweep } from '../webhooks/reconciler/grace-period-sweep';
 import { ReconcileLock } from '../webhooks/reconciler/reconcile-lock';
 import {
@@ -126,7 +126,7 @@ export function createReconciler(
   const isStopping = () => stop.requested;
   const inbox = new WebhookInbox(orm, logger);
   const inboxReads = new InboxReads(orm);
-  const listings = eventTypePasses(HANDLED_EVENT_TYPES).map((pass) => ({
+  const listings = eventTypePasses(RECONCILED_EVENT_TYPES).map((pass) => ({
     cursor: new EventsCursorStore(orm, pass.cursorName),
     pages: new StripeEventPages(services.stripe.stripe, pass.types, limits, logger, isStopping),
   }));

@@ -15,7 +15,7 @@ import { Topic } from '../../src/pubsub/topics';
 import { createWebhookProcessor } from '../../src/app/webhook-pipeline';
 import { silentLogger } from '../../src/logging/logger';
 import { EVENTS_CURSOR, type Reconciler } from '../../src/webhooks/reconciler/reconciler';
-import { HANDLED_EVENT_TYPES } from '../../src/webhooks/handlers';
+import { RECONCILED_EVENT_TYPES } from '../../src/webhooks/handlers';
 import { eventTypePasses } from '../../src/webhooks/reconciler/event-type-passes';
 import { STUCK_AFTER_MS } from '../../src/webhooks/inbox/inbox-retry-policy';
 import { type BillingStack, startBillingStack } from '../support/billing-stack';
@@ -67,7 +67,7 @@ describe('Reconciler', () => {
 
   /** Stripe's newest event of the first listing's types: where a walk that reached the end leaves its cursor. */
   async function newestHandledEvent(): Promise<Stripe.Event> {
-    const [first] = eventTypePasses(HANDLED_EVENT_TYPES);
+    const [first] = eventTypePasses(RECONCILED_EVENT_TYPES);
     const [newest] = (await stack.stripe.events.list({ limit: 1, types: [...(first?.types ?? [])] })).data;
     if (!newest) throw new Error('Stripe has no event of a handled type');
     return newest;
@@ -346,7 +346,7 @@ describe('Reconciler', () => {
         await stack.stripe.paymentMethods.attach('pm_card_mastercard', { customer: stripeCustomerId })
       ).id;
       const newer = (await stack.stripe.events.list({ limit: 100 })).data
-        .filter((event) => !known.has(event.id) && HANDLED_EVENT_TYPES.includes(event.type))
+        .filter((event) => !known.has(event.id) && RECONCILED_EVENT_TYPES.includes(event.type))
         .reverse();
       expect(newer.map((event) => event.type)).toEqual([
         'customer.updated',
@@ -407,7 +407,7 @@ describe('Reconciler', () => {
         invoice_settings: { default_payment_method: newerDefaultId },
       });
       const newer = (await stack.stripe.events.list({ limit: 100 })).data
-        .filter((event) => !known.has(event.id) && HANDLED_EVENT_TYPES.includes(event.type))
+        .filter((event) => !known.has(event.id) && RECONCILED_EVENT_TYPES.includes(event.type))
         .reverse();
       for (const event of newer) expect(await webhooks.process(event)).toBe('processed');
       const cards = await em().find(PaymentMethod, { accountId: 'acct_missed', isDefault: true });
