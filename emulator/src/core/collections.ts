@@ -50,6 +50,10 @@ export const COLLECTIONS = {
   meteredItemSince: '_metered_item_since',
   /** What a Checkout Session was created with beyond Stripe's fields. */
   checkoutExtras: '_billing_checkout_extras',
+  /** Cards whose 3-D Secure challenge the customer just passed on a hosted page: the payment it was for asks no more. */
+  authenticationApproval: '_authentication_approval',
+  /** A hosted Checkout page waiting for the customer's answer to the card's 3-D Secure challenge, by session id. */
+  checkoutAuthentication: '_checkout_authentication',
   /** Portal plan switches that wait for the period end. */
   portalSwitchSchedule: '_portal_switch_schedule',
   // Discounts

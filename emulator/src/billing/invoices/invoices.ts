@@ -323,6 +323,7 @@ function markPaid(
   invoice.attempted = invoice.attempted || invoice.amount_due > 0;
   invoice.next_payment_attempt = null;
   invoice.status_transitions.paid_at = at;
+  const paidPayments: Stripe.InvoicePayment[] = [];
   if (paymentIntent) {
     for (const p of invoice.payments?.data ?? []) {
       if (p.payment.payment_intent === paymentIntent.id) {
@@ -330,6 +331,7 @@ function markPaid(
         p.amount_paid = invoice.amount_due;
         p.status_transitions.paid_at = at;
         emulator.store.put(COLLECTIONS.invoicePayment, p);
+        paidPayments.push(p);
       }
     }
   }
@@ -337,6 +339,11 @@ function markPaid(
   if (paymentIntent) emit(emulator, 'invoice.updated', invoice, previousAttributes(before, invoice));
   emit(emulator, 'invoice.paid', invoice);
   emit(emulator, 'invoice.payment_succeeded', invoice);
+  // "Occurs when an InvoicePayment is successfully paid" (InvoicePaymentPaidEvent in the SDK's types): one per
+  // payment of the invoice that the payment intent paid. An invoice paid out of band, or of zero, has no payment
+  // that was paid, so none is sent. Stripe guarantees no order between events; this one follows the invoice's.
+  for (const p of paidPayments)
+    emit(emulator, 'invoice_payment.paid', p, undefined, customerIdOf(invoice) ?? undefined);
   setDelinquent(emulator, customerIdOf(invoice), false);
   for (const l of invoiceListeners()) l.paid?.(emulator, invoice);
 }
