@@ -27,6 +27,7 @@ import { needsAuthentication, withApprovedAuthentication } from '../payments/aut
 import { challengeForm } from '../payments/authentication-routes';
 import { cardError } from '../../core/errors';
 import { COLLECTIONS } from '../../core/collections';
+import { applyTypedCode } from '../discounts/checkout-discounts';
 
 /**
  * What the customer sees when the challenge fails; the code is the intent's (`payment_intent_authentication_failure`,
@@ -43,7 +44,26 @@ interface PendingAuthentication {
   email: string | null;
 }
 
-function form(session: Stripe.Checkout.Session, error: string | null, card = '', email = ''): string {
+/** The discount the session has (`total_details.amount_discount`), as a line above the total. */
+function discountRow(session: Stripe.Checkout.Session): string {
+  const discount = session.total_details?.amount_discount ?? 0;
+  if (discount <= 0) return '';
+  return `<tr><td>Discount</td><td class="num" id="discount">−${money(discount, session.currency ?? 'usd')}</td></tr>`;
+}
+
+/** `allow_promotion_codes`: Checkout's "Add promotion code" box. */
+function promotionCodeBox(session: Stripe.Checkout.Session, typed: string): string {
+  if (!session.allow_promotion_codes) return '';
+  return `<label>Promotion code <input name="promotion_code" id="promotion_code" value="${esc(typed)}" autocomplete="off"></label>`;
+}
+
+function form(
+  session: Stripe.Checkout.Session,
+  error: string | null,
+  card = '',
+  email = '',
+  promotionCode = '',
+): string {
   const lines = (session.line_items?.data ?? [])
     .map((l) => {
       const r = l.price?.recurring;
@@ -51,14 +71,14 @@ function form(session: Stripe.Checkout.Session, error: string | null, card = '',
       // A metered price has no quantity: its usage is billed after each period.
       if (r?.usage_type === 'metered')
         return `<tr><td>${esc(l.description ?? '')} (usage, billed after each ${r.interval})</td><td class="num">—</td></tr>`;
-      return `<tr><td>${esc(l.description ?? '')} × ${l.quantity ?? 1}</td><td class="num">${money(l.amount_total, l.currency)}${every}</td></tr>`;
+      return `<tr><td>${esc(l.description ?? '')} × ${l.quantity ?? 1}</td><td class="num">${money(l.amount_subtotal, l.currency)}${every}</td></tr>`;
     })
     .join('');
   const needEmail = !session.customer && !session.customer_email;
   const body = `
 <h1>Checkout</h1>
 <p class="muted">Test mode — emulator. Session <code>${esc(session.id)}</code> · mode ${esc(session.mode)}</p>
-${lines ? `<table>${lines}<tr><th>Total</th><th class="num">${money(session.amount_total ?? 0, session.currency ?? 'usd')}</th></tr></table>` : ''}
+${lines ? `<table>${lines}${discountRow(session)}<tr><th>Total</th><th class="num">${money(session.amount_total ?? 0, session.currency ?? 'usd')}</th></tr></table>` : ''}
 ${error ? `<p class="error" role="alert" id="error">${esc(error)}</p>` : ''}
 <form method="post" action="/checkout/pay/${esc(session.id)}">
   ${
@@ -66,6 +86,7 @@ ${error ? `<p class="error" role="alert" id="error">${esc(error)}</p>` : ''}
       ? `<label>Email <input type="email" name="email" id="email" value="${esc(email)}" autocomplete="email"></label>`
       : `<p>Email: ${esc(session.customer_email ?? session.customer_details?.email ?? '')}</p>`
   }
+  ${promotionCodeBox(session, promotionCode)}
   <label>Card number <input name="card" id="card" inputmode="numeric" value="${esc(card)}" placeholder="4242 4242 4242 4242" required></label>
   <div class="row"><label>Expiry <input name="exp" id="exp" value="12 / 34"></label><label>CVC <input name="cvc" id="cvc" value="123"></label></div>
   <button type="submit" id="submit">${session.mode === 'setup' ? 'Save card' : session.mode === 'subscription' ? 'Subscribe' : 'Pay'}</button>
@@ -73,6 +94,11 @@ ${error ? `<p class="error" role="alert" id="error">${esc(error)}</p>` : ''}
 ${session.cancel_url ? `<p><a id="cancel" href="${esc(session.cancel_url)}">Cancel and go back</a></p>` : ''}
 <p class="muted">Test cards: 4242 4242 4242 4242 (succeeds), 4000 0000 0000 0002 (declined), 4000 0000 0000 9995 (insufficient funds), 4000 0000 0000 0341 (charge fails), 4000 0027 6000 3184 (asks for 3-D Secure).</p>`;
   return layout('Checkout', body);
+}
+
+function customerOf(emulator: Emulator, session: Stripe.Checkout.Session): Stripe.Customer | null {
+  const customerId = typeof session.customer === 'string' ? session.customer : (session.customer?.id ?? null);
+  return customerId ? (emulator.store.get(COLLECTIONS.customer, customerId) ?? null) : null;
 }
 
 function errorMessage(e: unknown): string | null {
@@ -102,8 +128,9 @@ function formWithError(
   error: string,
   card = '',
   email = '',
+  promotionCode = '',
 ): HttpResponse {
-  return HttpResponse.html(form(requireSession(emulator, sessionId), error, card, email), 402);
+  return HttpResponse.html(form(requireSession(emulator, sessionId), error, card, email, promotionCode), 402);
 }
 
 function showPage(req: ApiRequest): HttpResponse {
@@ -126,7 +153,10 @@ function submitPage(req: ApiRequest): HttpResponse {
   const session = requireSession(emulator, req.pathParams.id);
   const card = (input.str('card') ?? '').replace(/[\s-]/g, '');
   const email = input.str('email') || null;
+  const promotionCode = (input.str('promotion_code') ?? '').trim();
   try {
+    if (promotionCode) applyTypedCode(emulator, session, promotionCode, customerOf(emulator, session));
+    emulator.store.put(COLLECTIONS.checkoutSession, session);
     if (!card) throw invalidRequest('Your card number is incomplete.', 'card');
     const paymentMethod = createCardPaymentMethod(
       emulator,
@@ -143,7 +173,7 @@ function submitPage(req: ApiRequest): HttpResponse {
   } catch (e) {
     const msg = errorMessage(e);
     if (msg === null) throw e;
-    return formWithError(emulator, session.id, msg, input.str('card') ?? '', email ?? '');
+    return formWithError(emulator, session.id, msg, input.str('card') ?? '', email ?? '', promotionCode);
   }
 }
 
@@ -186,6 +216,9 @@ function completeForTests(req: ApiRequest): Stripe.Checkout.Session {
   const session = requireSession(emulator, req.pathParams.id);
   const card = (input.str('card') ?? '4242424242424242').replace(/[\s-]/g, '');
   const email = input.str('email') ?? null;
+  // The code a customer would type into the page's promotion code box.
+  const promotionCode = input.str('promotion_code');
+  if (promotionCode) applyTypedCode(emulator, session, promotionCode, customerOf(emulator, session));
   const paymentMethod = createCardPaymentMethod(emulator, card, email ? { billing_details: { email } } : {});
   if (!needsAuthentication(emulator, paymentMethod.id, false))
     return completeSession(emulator, session, paymentMethod.id, email);

@@ -29,6 +29,8 @@ import {
 import { needsAuthentication, requireAuthentication } from '../payments/authentication';
 import { hostedUrl } from '../urls';
 import { COLLECTIONS } from '../../core/collections';
+import { totalDiscountOf } from '../discounts/amounts';
+import { discountNewInvoice, refreshInvoiceDiscounts } from '../discounts/invoice-discounts';
 
 interface Numbering {
   id: string;
@@ -59,6 +61,7 @@ export function createInvoice(
       invoice.lines.data.push(buildLine(invoice.id, invoiceItemLine(emulator, invoiceItem)));
     }
   }
+  discountNewInvoice(emulator, invoice, args.subscription);
   recomputeTotals(invoice, 0);
   emulator.store.insert(COLLECTIONS.invoice, invoice);
   emit(emulator, 'invoice.created', invoice);
@@ -100,6 +103,7 @@ export function invoiceItemLine(emulator: Emulator, invoiceItem: Stripe.InvoiceI
     subscriptionItem: invoiceItem.parent?.subscription_details?.subscription_item ?? null,
     invoiceItem: invoiceItem.id,
     metadata: invoiceItem.metadata ?? {},
+    discounts: (invoiceItem.discounts ?? []).map((discount) => idOf(discount) ?? ''),
   };
 }
 
@@ -108,6 +112,7 @@ export function recomputeTotals(invoice: Stripe.Invoice, balance: number): void 
   const t = invoiceTotals(
     invoice.lines.data.map((l) => l.amount),
     balance,
+    totalDiscountOf(invoice),
   );
   invoice.subtotal = t.subtotal;
   invoice.subtotal_excluding_tax = t.subtotal;
@@ -152,6 +157,7 @@ function defaultPaymentMethodFor(emulator: Emulator, invoice: Stripe.Invoice): s
 function refreshUsageBeforeFinalizing(emulator: Emulator, invoice: Stripe.Invoice): void {
   const before = structuredClone(invoice);
   if (!refreshMeteredLines(emulator, invoice)) return;
+  refreshInvoiceDiscounts(emulator, invoice);
   recomputeTotals(invoice, 0);
   emulator.store.put(COLLECTIONS.invoice, invoice);
   emit(emulator, 'invoice.updated', invoice, previousAttributes(before, invoice));

@@ -28,6 +28,7 @@ import {
 import { isMetered, refuseMeteredQuantity } from '../pricing';
 import { learnOrigin } from '../urls';
 import { COLLECTIONS } from '../../core/collections';
+import { readSubscriptionDiscounts, recurringAmount } from '../discounts/subscription-discounts';
 
 const PAYMENT_BEHAVIORS = [
   'allow_incomplete',
@@ -135,7 +136,15 @@ function create(req: ApiRequest): Stripe.Subscription {
     throw invalidRequest('billing_cycle_anchor cannot be in the past.', 'billing_cycle_anchor');
   }
   const cancelAt = readCancelAt(input);
+  const discounts = readSubscriptionDiscounts(
+    emulator,
+    input,
+    customer,
+    items[0].price.currency,
+    recurringAmount(items),
+  );
   return createSubscription(emulator, {
+    discounts: discounts ?? undefined,
     customer,
     items,
     trialEnd,
@@ -208,6 +217,13 @@ function update(req: ApiRequest): Stripe.Subscription {
     paymentBehavior: (input.oneOf('payment_behavior', PAYMENT_BEHAVIORS) ??
       'allow_incomplete') as PaymentBehavior,
     saveDefaultPaymentMethod: readSaveDefaultPaymentMethod(input),
+    discounts: readSubscriptionDiscounts(
+      emulator,
+      input,
+      requireCustomer(emulator, customerId),
+      subscription.currency,
+      recurringAmount(subscription.items.data),
+    ),
   });
 }
 

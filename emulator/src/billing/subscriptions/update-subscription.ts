@@ -36,6 +36,9 @@ import {
 } from './subscription-invoicing';
 import { holdUntilPaid, refusePendingUpdateOf } from './pending-update';
 import { type SaveDefaultPaymentMethod, setSaveDefaultPaymentMethod } from './save-default-payment-method';
+import { discountProrationLines } from '../discounts/prorations';
+import type { DiscountRequest } from '../discounts/redeem';
+import { setSubscriptionDiscounts } from '../discounts/subscription-discounts';
 
 // ---------------------------------------------------------------------------------------------
 // Update
@@ -62,6 +65,8 @@ export interface UpdateArgs {
   pauseCollection: Stripe.Subscription.PauseCollection | null | undefined;
   paymentBehavior: PaymentBehavior;
   saveDefaultPaymentMethod?: SaveDefaultPaymentMethod;
+  /** `discounts`: undefined keeps them, null (`''`) removes them all, else the new list. */
+  discounts?: DiscountRequest[] | null;
 }
 
 interface PlannedProration {
@@ -202,7 +207,7 @@ export function prorationLines(
       }
     }
   }
-  return out;
+  return discountProrationLines(emulator, subscription, out, date);
 }
 
 export function recordProrationItems(
@@ -225,6 +230,7 @@ export function recordProrationItems(
       invoice: null,
       metadata: {},
       testClock: subscription.test_clock ? idOf(subscription.test_clock) : null,
+      discounts: l.discounts,
     }),
   );
 }
@@ -250,6 +256,9 @@ export function updateSubscription(
     if (waitsForPayment(emulator, subscription, args, plan, at))
       return holdUpdate(emulator, subscription, args, plan, at);
   }
+  // Redeemed only once nothing can refuse the update; they apply from the next invoice (this update's
+  // prorations were priced with the discounts the subscription had until now).
+  if (args.discounts !== undefined) setSubscriptionDiscounts(emulator, subscription, args.discounts);
 
   subscription.items.data = plan.items;
   applyFields(subscription, args, at);
