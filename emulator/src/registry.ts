@@ -13,6 +13,7 @@ import { billing } from './billing/index';
 import { chargeResources } from './billing/payments/charge-resources';
 import * as authentication from './billing/payments/authentication-routes';
 import * as creditResources from './billing/payments/credit-resources';
+import { discounts } from './billing/discounts/index';
 
 /**
  * Every module the emulator serves, in setup order. To add a resource: write a file exporting
@@ -35,4 +36,5 @@ export const modules: ResourceModule[] = [
   chargeResources,
   authentication,
   creditResources,
+  discounts,
 ];

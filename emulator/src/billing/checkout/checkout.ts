@@ -24,6 +24,12 @@ import { isMetered, priceAmount, priceProductId, refuseMeteredQuantity } from '.
 import { createSubscription } from '../subscriptions/create-subscription';
 import { hostedUrl, learnOrigin } from '../urls';
 import { COLLECTIONS } from '../../core/collections';
+import {
+  applySessionDiscount,
+  completionDiscounts,
+  readSessionDiscounts,
+  redeemForPaidSession,
+} from '../discounts/checkout-discounts';
 
 type Session = Stripe.Checkout.Session;
 
@@ -87,6 +93,8 @@ function create(req: ApiRequest): Session {
   if (!session.success_url && mode !== 'setup' && !input.str('return_url')) {
     throw invalidRequest('Missing required param: success_url.', 'success_url', 'parameter_missing');
   }
+  if (mode !== 'setup')
+    applySessionDiscount(session, readSessionDiscounts(emulator, input, session, customer));
   emulator.store.insert(COLLECTIONS.checkoutSession, session);
   const subscriptionData = input.obj('subscription_data');
   emulator.store.put(COLLECTIONS.checkoutExtras, {
@@ -328,6 +336,12 @@ export function completeSession(
   // Checkout validates the card before creating anything: a decline leaves no trace but the error.
   if (!outcome.ok && session.mode !== 'setup')
     throw cardError(outcome.code, outcome.message, outcome.declineCode);
+  const sessionCustomer = idOf(session.customer);
+  const discounts = completionDiscounts(
+    emulator,
+    session,
+    sessionCustomer ? requireCustomer(emulator, sessionCustomer) : null,
+  );
 
   let customerId = idOf(session.customer);
   const needCustomer = session.mode !== 'payment' || session.customer_creation === 'always';
@@ -352,7 +366,7 @@ export function completeSession(
       if (!l.price || l.price.type === 'recurring') continue;
       createInvoiceItem(emulator, {
         customer: customerId,
-        amount: l.amount_total,
+        amount: l.amount_subtotal,
         currency: l.currency,
         description: l.description,
         period: { start: at, end: at },
@@ -386,6 +400,7 @@ export function completeSession(
       description: null,
       metadata: extras?.subscriptionMetadata ?? {},
       prorationBehavior: 'create_prorations',
+      discounts,
     });
     update.subscription = subscription.id;
     update.invoice = idOf(subscription.latest_invoice);
@@ -401,6 +416,7 @@ export function completeSession(
     });
     const r = confirmPaymentIntent(emulator, paymentIntent, paymentMethod.id);
     if (!r.ok && r.decline) throw cardError(r.decline.code, r.decline.message, r.decline.declineCode);
+    redeemForPaidSession(emulator, session, discounts, customerId);
     update.payment_intent = paymentIntent.id;
     update.payment_status = 'paid';
   } else {

@@ -29,6 +29,8 @@ import {
 import { needsAuthentication, requireAuthentication } from '../payments/authentication';
 import { hostedUrl } from '../urls';
 import { COLLECTIONS } from '../../core/collections';
+import { totalDiscountOf } from '../discounts/amounts';
+import { discountNewInvoice, refreshInvoiceDiscounts } from '../discounts/invoice-discounts';
 
 interface Numbering {
   id: string;
@@ -59,6 +61,7 @@ export function createInvoice(
       invoice.lines.data.push(buildLine(invoice.id, invoiceItemLine(emulator, invoiceItem)));
     }
   }
+  discountNewInvoice(emulator, invoice, args.subscription);
   recomputeTotals(invoice, 0);
   emulator.store.insert(COLLECTIONS.invoice, invoice);
   emit(emulator, 'invoice.created', invoice);
@@ -100,6 +103,7 @@ export function invoiceItemLine(emulator: Emulator, invoiceItem: Stripe.InvoiceI
     subscriptionItem: invoiceItem.parent?.subscription_details?.subscription_item ?? null,
     invoiceItem: invoiceItem.id,
     metadata: invoiceItem.metadata ?? {},
+    discounts: (invoiceItem.discounts ?? []).map((discount) => idOf(discount) ?? ''),
   };
 }
 
@@ -108,6 +112,7 @@ export function recomputeTotals(invoice: Stripe.Invoice, balance: number): void 
   const t = invoiceTotals(
     invoice.lines.data.map((l) => l.amount),
     balance,
+    totalDiscountOf(invoice),
   );
   invoice.subtotal = t.subtotal;
   invoice.subtotal_excluding_tax = t.subtotal;
@@ -152,6 +157,7 @@ function defaultPaymentMethodFor(emulator: Emulator, invoice: Stripe.Invoice): s
 function refreshUsageBeforeFinalizing(emulator: Emulator, invoice: Stripe.Invoice): void {
   const before = structuredClone(invoice);
   if (!refreshMeteredLines(emulator, invoice)) return;
+  refreshInvoiceDiscounts(emulator, invoice);
   recomputeTotals(invoice, 0);
   emulator.store.put(COLLECTIONS.invoice, invoice);
   emit(emulator, 'invoice.updated', invoice, previousAttributes(before, invoice));
@@ -317,6 +323,7 @@ function markPaid(
   invoice.attempted = invoice.attempted || invoice.amount_due > 0;
   invoice.next_payment_attempt = null;
   invoice.status_transitions.paid_at = at;
+  const paidPayments: Stripe.InvoicePayment[] = [];
   if (paymentIntent) {
     for (const p of invoice.payments?.data ?? []) {
       if (p.payment.payment_intent === paymentIntent.id) {
@@ -324,6 +331,7 @@ function markPaid(
         p.amount_paid = invoice.amount_due;
         p.status_transitions.paid_at = at;
         emulator.store.put(COLLECTIONS.invoicePayment, p);
+        paidPayments.push(p);
       }
     }
   }
@@ -331,6 +339,11 @@ function markPaid(
   if (paymentIntent) emit(emulator, 'invoice.updated', invoice, previousAttributes(before, invoice));
   emit(emulator, 'invoice.paid', invoice);
   emit(emulator, 'invoice.payment_succeeded', invoice);
+  // "Occurs when an InvoicePayment is successfully paid" (InvoicePaymentPaidEvent in the SDK's types): one per
+  // payment of the invoice that the payment intent paid. An invoice paid out of band, or of zero, has no payment
+  // that was paid, so none is sent. Stripe guarantees no order between events; this one follows the invoice's.
+  for (const p of paidPayments)
+    emit(emulator, 'invoice_payment.paid', p, undefined, customerIdOf(invoice) ?? undefined);
   setDelinquent(emulator, customerIdOf(invoice), false);
   for (const l of invoiceListeners()) l.paid?.(emulator, invoice);
 }

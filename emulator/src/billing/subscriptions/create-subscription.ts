@@ -26,6 +26,8 @@ import { assertChargeable, invoiceSubscription } from './subscription-invoicing'
 import { activate } from './subscription-status';
 import { type SaveDefaultPaymentMethod, setSaveDefaultPaymentMethod } from './save-default-payment-method';
 import { sendTrialWillEnd } from './subscription-lifecycle';
+import type { DiscountRequest } from '../discounts/redeem';
+import { setSubscriptionDiscounts } from '../discounts/subscription-discounts';
 
 export interface CreateArgs {
   customer: Stripe.Customer;
@@ -46,6 +48,8 @@ export interface CreateArgs {
   prorationBehavior: ProrationBehavior;
   /** `payment_settings.save_default_payment_method` (default `off`). */
   saveDefaultPaymentMethod?: SaveDefaultPaymentMethod;
+  /** `discounts`, already checked (see `discounts/redeem.ts`). */
+  discounts?: DiscountRequest[];
 }
 
 export function createSubscription(emulator: Emulator, args: CreateArgs): Stripe.Subscription {
@@ -57,6 +61,7 @@ export function createSubscription(emulator: Emulator, args: CreateArgs): Stripe
   refuseUnpayableStart(emulator, args, trialing);
 
   const subscription = newSubscription(args, { currency, at, trialEnd, period });
+  if (args.discounts) setSubscriptionDiscounts(emulator, subscription, args.discounts);
   saveSubscription(emulator, subscription);
   const state = subscriptionState(emulator, subscription.id);
   emit(emulator, 'customer.subscription.created', subscription);

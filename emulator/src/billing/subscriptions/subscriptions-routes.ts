@@ -18,6 +18,7 @@ import { cancelNow, pauseSubscription, resumeSubscription } from './subscription
 import { createSubscription } from './create-subscription';
 import type { SaveDefaultPaymentMethod } from './save-default-payment-method';
 import { type ItemChange, updateSubscription } from './update-subscription';
+import { refuseOutsidePendingItemUpdate, refuseOutsidePendingUpdate } from './pending-update';
 import {
   type ItemInput,
   type PaymentBehavior,
@@ -27,6 +28,7 @@ import {
 import { isMetered, refuseMeteredQuantity } from '../pricing';
 import { learnOrigin } from '../urls';
 import { COLLECTIONS } from '../../core/collections';
+import { readSubscriptionDiscounts, recurringAmount } from '../discounts/subscription-discounts';
 
 const PAYMENT_BEHAVIORS = [
   'allow_incomplete',
@@ -134,7 +136,15 @@ function create(req: ApiRequest): Stripe.Subscription {
     throw invalidRequest('billing_cycle_anchor cannot be in the past.', 'billing_cycle_anchor');
   }
   const cancelAt = readCancelAt(input);
+  const discounts = readSubscriptionDiscounts(
+    emulator,
+    input,
+    customer,
+    items[0].price.currency,
+    recurringAmount(items),
+  );
   return createSubscription(emulator, {
+    discounts: discounts ?? undefined,
     customer,
     items,
     trialEnd,
@@ -179,6 +189,7 @@ function update(req: ApiRequest): Stripe.Subscription {
   const { emulator, input } = req;
   learnOrigin(emulator, req.headers.host);
   const subscription = requireSubscription(emulator, req.pathParams.id);
+  if (input.str('payment_behavior') === 'pending_if_incomplete') refuseOutsidePendingUpdate(input.raw);
   const customerId = customerIdOf(subscription);
   const pc = input.raw.pause_collection;
   let pauseCollection: Stripe.Subscription.PauseCollection | null | undefined;
@@ -206,6 +217,13 @@ function update(req: ApiRequest): Stripe.Subscription {
     paymentBehavior: (input.oneOf('payment_behavior', PAYMENT_BEHAVIORS) ??
       'allow_incomplete') as PaymentBehavior,
     saveDefaultPaymentMethod: readSaveDefaultPaymentMethod(input),
+    discounts: readSubscriptionDiscounts(
+      emulator,
+      input,
+      requireCustomer(emulator, customerId),
+      subscription.currency,
+      recurringAmount(subscription.items.data),
+    ),
   });
 }
 
@@ -269,6 +287,7 @@ function itemWrite(
   change: (subscription: Stripe.Subscription) => ItemChange,
 ): Stripe.SubscriptionItem | { id: string; object: string; deleted: true } {
   const { emulator, input } = req;
+  if (input.str('payment_behavior') === 'pending_if_incomplete') refuseOutsidePendingItemUpdate(input.raw);
   const subscriptionId = req.pathParams.id
     ? findItem(emulator, req.pathParams.id).subscription.id
     : input.reqStr('subscription');
@@ -292,9 +311,9 @@ function itemWrite(
       'allow_incomplete') as PaymentBehavior,
   });
   if (ch.deleted && ch.id) return { id: ch.id, object: 'subscription_item', deleted: true };
-  const item = ch.id
-    ? subscription.items.data.find((i) => i.id === ch.id)
-    : subscription.items.data.find((i) => !before.has(i.id));
+  // A change waiting in `pending_update` is answered as it will be once paid.
+  const items = subscription.pending_update?.subscription_items ?? subscription.items.data;
+  const item = ch.id ? items.find((i) => i.id === ch.id) : items.find((i) => !before.has(i.id));
   if (!item) throw notFound('subscription_item', ch.id ?? '');
   return item;
 }
