@@ -14,11 +14,12 @@ import { COMMIT_GROUP, RESERVE_GROUP } from './Migration20261206023000_usage_gro
  * `usage_reserve`/`usage_commit` drop them) and what a retried key or commit answers; a fast-check property
  * (`test/integration/usage-reservation-statement.test.ts`) runs random groups through both and compares.
  *
- * Two rare kinds of reserve group still go request by request through `usage_reserve` inside the same call (the
- * previous behaviour, exactly): an idempotency key sent twice in one group (whether the second is a duplicate
- * depends on whether the first was refused) and a hold that has expired before its group runs (a clock jump; the
- * next request on its counter would drop it). Commits have no such case; their threshold mails are queued after
- * the commit, as before (`reservation-groups.ts`).
+ * Some reserve groups still go request by request through `usage_reserve` inside the same call (the previous
+ * behaviour, exactly): an idempotency key sent twice in one group (whether the second is a duplicate depends on
+ * whether the first was refused), a hold that has expired before its group runs (a clock jump; the next request on
+ * its counter would drop it), and a group of one (cheaper so: the single function's plans are smaller to start); a
+ * commit group of one calls `usage_commit`. Threshold mails of commits are queued after the commit, as before
+ * (`reservation-groups.ts`).
  *
  * Every statement reads by index and is planned once per connection, whatever the tables' statistics were when
  * it was: the functions run with `enable_seqscan = off` and `plan_cache_mode = force_generic_plan`, and look each
@@ -111,7 +112,8 @@ begin
     e_counter := e_id;
   end if;
 
-  if has_repeats or has_stale then
+  -- A group of one is cheaper through the single function (its plans are smaller to start), and the same.
+  if has_repeats or has_stale or n = 1 then
     for r in
       select * from jsonb_to_recordset(p_requests) as x(
         item int, reservation_id uuid, account_id varchar, metric varchar, period_start timestamptz,
@@ -286,6 +288,13 @@ begin
       as x(item int, reservation_id uuid, account_id varchar, quantity bigint, record_id uuid);
   n := coalesce(cardinality(q_item), 0);
   if n = 0 then return; end if;
+  -- A commit of one is cheaper through the single function (its plans are smaller to start), and the same: it
+  -- locks the one counter itself.
+  if n = 1 then
+    return query select q_item[1], g.* from usage_commit(q_requested[1], q_account[1], q_quantity[1], p_now,
+                                                         q_record_id[1]) g;
+    return;
+  end if;
 
   -- The counters the reservations hold on, locked in the lock order.
   select array_agg(c.id order by c.account_id collate "C", c.metric collate "C", c.period_start),
