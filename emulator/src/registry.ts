@@ -13,6 +13,9 @@ import { billing } from './billing/index';
 import { chargeResources } from './billing/payments/charge-resources';
 import * as authentication from './billing/payments/authentication-routes';
 import * as creditResources from './billing/payments/credit-resources';
+import * as taxRates from './resources/tax-rates';
+import * as taxIds from './resources/tax-ids';
+import * as taxSettings from './billing/tax/tax-settings';
 
 /**
  * Every module the emulator serves, in setup order. To add a resource: write a file exporting
@@ -35,4 +38,7 @@ export const modules: ResourceModule[] = [
   chargeResources,
   authentication,
   creditResources,
+  taxRates,
+  taxIds,
+  taxSettings,
 ];

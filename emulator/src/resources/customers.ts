@@ -16,6 +16,7 @@ import {
 } from './payment-methods';
 import { cardSpec, testIdNumber } from './test-cards';
 import { COLLECTIONS } from '../core/collections';
+import { addTaxId, readTaxIdData } from './tax-ids';
 
 export { requireCustomer } from './common';
 
@@ -149,6 +150,7 @@ function create({ emulator, input }: ApiRequest): Stripe.Customer {
       defaultPm = paymentMethod.id;
     else checkDefaultPm(emulator, id, defaultParam, 'invoice_settings[default_payment_method]');
   }
+  const taxIdData = readTaxIdData(input);
   const c: Stripe.Customer = {
     id,
     object: 'customer',
@@ -190,6 +192,7 @@ function create({ emulator, input }: ApiRequest): Stripe.Customer {
   emulator.emitEvent('customer.created', c);
   if (card) emulator.emitEvent('customer.source.created', card);
   if (paymentMethod) attachPaymentMethod(emulator, paymentMethod.id, id);
+  for (const data of taxIdData) addTaxId(emulator, id, data);
   return c;
 }
 

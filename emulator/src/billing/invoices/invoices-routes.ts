@@ -29,6 +29,7 @@ import {
 } from './invoices';
 import { createPreview } from './preview';
 import { priceAmount } from '../pricing';
+import { applyInvoiceTax } from '../tax/invoice-tax';
 import { learnOrigin } from '../urls';
 import { COLLECTIONS } from '../../core/collections';
 
@@ -65,6 +66,7 @@ function create(req: ApiRequest): Stripe.Invoice {
       metadata: input.metadata({}),
       // Stripe: auto_advance defaults to false for invoices created through the API.
       autoAdvance: input.bool('auto_advance') ?? false,
+      automaticTax: input.obj('automatic_tax')?.bool('enabled'),
     },
     [],
     pending === 'include' ? (subscription ? { subscription: subscription.id } : 'include') : 'exclude',
@@ -224,6 +226,7 @@ function createItem(req: ApiRequest): Stripe.InvoiceItem {
 
 function addItemToDraft(emulator: Emulator, invoice: Stripe.Invoice, invoiceItem: Stripe.InvoiceItem): void {
   invoice.lines.data.push(buildLine(invoice.id, invoiceItemLine(emulator, invoiceItem)));
+  applyInvoiceTax(emulator, invoice);
   recomputeTotals(invoice, 0);
   emulator.store.put(COLLECTIONS.invoice, invoice);
 }
@@ -264,6 +267,7 @@ function deleteItem(req: ApiRequest): unknown {
       invoice.lines.data = invoice.lines.data.filter(
         (l) => l.parent?.invoice_item_details?.invoice_item !== invoiceItem.id,
       );
+      applyInvoiceTax(emulator, invoice);
       recomputeTotals(invoice, 0);
       emulator.store.put(COLLECTIONS.invoice, invoice);
     }

@@ -28,6 +28,7 @@ import {
 } from '../payments/payments';
 import { needsAuthentication, requireAuthentication } from '../payments/authentication';
 import { hostedUrl } from '../urls';
+import { applyFinalizationTax, applyInvoiceTax, invoiceTaxTotals } from '../tax/invoice-tax';
 import { COLLECTIONS } from '../../core/collections';
 
 interface Numbering {
@@ -59,6 +60,7 @@ export function createInvoice(
       invoice.lines.data.push(buildLine(invoice.id, invoiceItemLine(emulator, invoiceItem)));
     }
   }
+  applyInvoiceTax(emulator, invoice);
   recomputeTotals(invoice, 0);
   emulator.store.insert(COLLECTIONS.invoice, invoice);
   emit(emulator, 'invoice.created', invoice);
@@ -103,16 +105,22 @@ export function invoiceItemLine(emulator: Emulator, invoiceItem: Stripe.InvoiceI
   };
 }
 
-/** Sums lines into subtotal/total/amount_due; `balance` is the customer balance to apply. */
+/**
+ * Sums lines (and the taxes already on them: `applyInvoiceTax`) into subtotal/total/amount_due; `balance` is the
+ * customer balance to apply.
+ */
 export function recomputeTotals(invoice: Stripe.Invoice, balance: number): void {
+  const tax = invoiceTaxTotals(invoice);
   const t = invoiceTotals(
     invoice.lines.data.map((l) => l.amount),
     balance,
+    tax.exclusive,
   );
   invoice.subtotal = t.subtotal;
-  invoice.subtotal_excluding_tax = t.subtotal;
+  invoice.subtotal_excluding_tax = t.subtotal - tax.inclusive;
   invoice.total = t.total;
-  invoice.total_excluding_tax = t.total;
+  invoice.total_excluding_tax = t.total - tax.exclusive - tax.inclusive;
+  invoice.total_taxes = tax.totalTaxes;
   invoice.starting_balance = t.startingBalance;
   invoice.ending_balance = invoice.status === 'draft' ? null : t.endingBalance;
   invoice.amount_due = t.amountDue;
@@ -152,6 +160,7 @@ function defaultPaymentMethodFor(emulator: Emulator, invoice: Stripe.Invoice): s
 function refreshUsageBeforeFinalizing(emulator: Emulator, invoice: Stripe.Invoice): void {
   const before = structuredClone(invoice);
   if (!refreshMeteredLines(emulator, invoice)) return;
+  applyInvoiceTax(emulator, invoice);
   recomputeTotals(invoice, 0);
   emulator.store.put(COLLECTIONS.invoice, invoice);
   emit(emulator, 'invoice.updated', invoice, previousAttributes(before, invoice));
@@ -177,6 +186,7 @@ export function finalizeInvoice(emulator: Emulator, invoice: Stripe.Invoice): St
   const customer = emulator.store.get(COLLECTIONS.customer, customerId);
   const balance = customer?.balance ?? 0;
   invoice.status = 'open';
+  applyFinalizationTax(emulator, invoice);
   recomputeTotals(invoice, balance);
   if (customer && invoice.ending_balance !== null && invoice.ending_balance !== balance) {
     emulator.store.update(COLLECTIONS.customer, customer.id, (c) => {

@@ -20,6 +20,7 @@ import { planItemChanges, prorationLines } from '../subscriptions/update-subscri
 import { type ProrationBehavior, requireSubscription } from '../subscriptions/subscription-state';
 import { readItemChanges } from '../subscriptions/subscriptions-routes';
 import { COLLECTIONS } from '../../core/collections';
+import { applyInvoiceTax, automaticTaxField } from '../tax/invoice-tax';
 
 function previewInvoice(
   emulator: Emulator,
@@ -28,6 +29,7 @@ function previewInvoice(
   reason: Stripe.Invoice.BillingReason,
   lines: LineSpec[],
   period: { start: number; end: number },
+  automaticTax?: boolean,
 ): Stripe.Invoice {
   const invoice = buildInvoice({
     customer,
@@ -46,6 +48,8 @@ function previewInvoice(
   });
   invoice.id = `upcoming_${invoice.id}`;
   for (const l of lines) invoice.lines.data.push(buildLine(null, l));
+  if (automaticTax !== undefined) invoice.automatic_tax = automaticTaxField(automaticTax);
+  applyInvoiceTax(emulator, invoice);
   recomputeTotals(invoice, customer.balance ?? 0);
   invoice.ending_balance = null;
   invoice.webhooks_delivered_at = null;
@@ -71,6 +75,8 @@ export function createPreview(req: ApiRequest): Stripe.Invoice {
         ) ?? null;
   }
   const at = now(emulator, customer.id);
+  // `automatic_tax[enabled]` previews with or without tax; absent: as the subscription has it.
+  const automaticTax = input.obj('automatic_tax')?.bool('enabled');
   const pendingLines = (pending: 'include' | { subscription: string }): LineSpec[] =>
     pendingItems(emulator, customer.id, pending).map((invoiceItem) => invoiceItemLine(emulator, invoiceItem));
   if (!subscription) {
@@ -82,7 +88,7 @@ export function createPreview(req: ApiRequest): Stripe.Invoice {
         'invoice_upcoming_none',
       );
     }
-    return previewInvoice(emulator, customer, null, 'manual', lines, { start: at, end: at });
+    return previewInvoice(emulator, customer, null, 'manual', lines, { start: at, end: at }, automaticTax);
   }
 
   const details = input.obj('subscription_details');
@@ -99,10 +105,15 @@ export function createPreview(req: ApiRequest): Stripe.Invoice {
   const period = subscriptionPeriod(subscription);
   if (behavior === 'always_invoice' && proration.length > 0) {
     // Invoiced now: its window starts and ends now, as the invoice the update would make.
-    return previewInvoice(emulator, customer, subscription, 'subscription_update', proration, {
-      start: at,
-      end: at,
-    });
+    return previewInvoice(
+      emulator,
+      customer,
+      subscription,
+      'subscription_update',
+      proration,
+      { start: at, end: at },
+      automaticTax,
+    );
   }
 
   // The next renewal with the proposed items (schedule_details: the next phase's items).
@@ -136,5 +147,5 @@ export function createPreview(req: ApiRequest): Stripe.Invoice {
     subscription.status === 'trialing'
       ? { start: subscription.trial_start ?? subscription.created, end: start }
       : period;
-  return previewInvoice(emulator, customer, subscription, 'subscription_cycle', lines, window);
+  return previewInvoice(emulator, customer, subscription, 'subscription_cycle', lines, window, automaticTax);
 }

@@ -26,6 +26,7 @@ import { assertChargeable, invoiceSubscription } from './subscription-invoicing'
 import { activate } from './subscription-status';
 import { type SaveDefaultPaymentMethod, setSaveDefaultPaymentMethod } from './save-default-payment-method';
 import { sendTrialWillEnd } from './subscription-lifecycle';
+import { setSubscriptionAutomaticTax } from '../tax/subscription-tax';
 
 export interface CreateArgs {
   customer: Stripe.Customer;
@@ -46,6 +47,8 @@ export interface CreateArgs {
   prorationBehavior: ProrationBehavior;
   /** `payment_settings.save_default_payment_method` (default `off`). */
   saveDefaultPaymentMethod?: SaveDefaultPaymentMethod;
+  /** `automatic_tax[enabled]`. */
+  automaticTax?: boolean;
 }
 
 export function createSubscription(emulator: Emulator, args: CreateArgs): Stripe.Subscription {
@@ -185,6 +188,7 @@ function newSubscription(args: CreateArgs, facts: NewSubscriptionFacts): Stripe.
     testClock: idOf(args.customer.test_clock),
   });
   setSaveDefaultPaymentMethod(subscription, args.saveDefaultPaymentMethod ?? 'off');
+  setSubscriptionAutomaticTax(subscription, args.automaticTax);
   for (const item of args.items) {
     subscription.items.data.push(
       buildItem({

@@ -27,6 +27,7 @@ import {
 import { isMetered, refuseMeteredQuantity } from '../pricing';
 import { learnOrigin } from '../urls';
 import { COLLECTIONS } from '../../core/collections';
+import { readAutomaticTax } from '../tax/subscription-tax';
 
 const PAYMENT_BEHAVIORS = [
   'allow_incomplete',
@@ -156,6 +157,7 @@ function create(req: ApiRequest): Stripe.Subscription {
     prorationBehavior: (input.oneOf('proration_behavior', PRORATION) ??
       'create_prorations') as ProrationBehavior,
     saveDefaultPaymentMethod: readSaveDefaultPaymentMethod(input),
+    automaticTax: readAutomaticTax(input),
   });
 }
 
@@ -206,6 +208,7 @@ function update(req: ApiRequest): Stripe.Subscription {
     paymentBehavior: (input.oneOf('payment_behavior', PAYMENT_BEHAVIORS) ??
       'allow_incomplete') as PaymentBehavior,
     saveDefaultPaymentMethod: readSaveDefaultPaymentMethod(input),
+    automaticTax: readAutomaticTax(input),
   });
 }
 

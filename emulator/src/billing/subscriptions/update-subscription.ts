@@ -29,6 +29,7 @@ import {
   restartSwappedMeteredItems,
 } from './subscription-lines';
 import { assertChargeable, invoiceSubscription, subscriptionPaymentMethod } from './subscription-invoicing';
+import { setSubscriptionAutomaticTax } from '../tax/subscription-tax';
 import { type SaveDefaultPaymentMethod, setSaveDefaultPaymentMethod } from './save-default-payment-method';
 
 // ---------------------------------------------------------------------------------------------
@@ -56,6 +57,8 @@ export interface UpdateArgs {
   pauseCollection: Stripe.Subscription.PauseCollection | null | undefined;
   paymentBehavior: PaymentBehavior;
   saveDefaultPaymentMethod?: SaveDefaultPaymentMethod;
+  /** `automatic_tax[enabled]`. */
+  automaticTax?: boolean;
 }
 
 interface PlannedProration {
@@ -380,6 +383,7 @@ function applyFields(subscription: Stripe.Subscription, args: UpdateArgs, at: nu
     subscription.default_payment_method = args.defaultPaymentMethod;
   if (args.pauseCollection !== undefined) subscription.pause_collection = args.pauseCollection;
   if (args.saveDefaultPaymentMethod) setSaveDefaultPaymentMethod(subscription, args.saveDefaultPaymentMethod);
+  setSubscriptionAutomaticTax(subscription, args.automaticTax);
   if (args.cancelAtPeriodEnd !== undefined) {
     subscription.cancel_at_period_end = args.cancelAtPeriodEnd;
     subscription.cancel_at = args.cancelAtPeriodEnd ? subscriptionPeriod(subscription).end : null;

@@ -1,0 +1,233 @@
+/**
+ * Automatic tax on subscription invoices and previews, against the emulator's fixed rate table (README, "Tax"):
+ * every amount is worked out by hand to the cent. The seller's origin is the default, IE.
+ */
+import type Stripe from 'stripe';
+import { type TestEmulator, useEmulatorPerFile } from './core-helpers';
+import { T0 } from './billing-helpers';
+
+let emulator: TestEmulator;
+let stripe: Stripe;
+
+useEmulatorPerFile((started) => {
+  emulator = started;
+  stripe = started.stripe;
+});
+
+async function monthlyPrice(
+  unitAmount: number,
+  currency = 'usd',
+  taxBehavior: Stripe.PriceCreateParams.TaxBehavior = 'exclusive',
+): Promise<Stripe.Price> {
+  return stripe.prices.create({
+    product_data: { name: 'Pro' },
+    currency,
+    unit_amount: unitAmount,
+    tax_behavior: taxBehavior,
+    recurring: { interval: 'month' },
+  });
+}
+
+async function customerAt(
+  address: Stripe.AddressParam | null,
+  extra: Partial<Stripe.CustomerCreateParams> = {},
+): Promise<Stripe.Customer> {
+  const clock = await stripe.testHelpers.testClocks.create({ frozen_time: T0 });
+  return stripe.customers.create({
+    test_clock: clock.id,
+    payment_method: 'pm_card_visa',
+    invoice_settings: { default_payment_method: 'pm_card_visa' },
+    ...(address ? { address } : {}),
+    ...extra,
+  });
+}
+
+async function subscribeWithTax(customer: Stripe.Customer, price: Stripe.Price): Promise<Stripe.Invoice> {
+  const subscription = await stripe.subscriptions.create({
+    customer: customer.id,
+    items: [{ price: price.id, quantity: 3 }],
+    automatic_tax: { enabled: true },
+    expand: ['latest_invoice'],
+  });
+  expect(subscription.automatic_tax.enabled).toBe(true);
+  return subscription.latest_invoice as Stripe.Invoice;
+}
+
+function onlyTax(invoice: Stripe.Invoice): Stripe.InvoiceLineItem.Tax {
+  const taxes = invoice.lines.data.flatMap((line) => line.taxes ?? []);
+  expect(taxes).toHaveLength(1);
+  return taxes[0];
+}
+
+describe('automatic tax on subscription invoices', () => {
+  it('charges a DE customer 19 % on top of an exclusive $ price, per line, and pays the total', async () => {
+    const customer = await customerAt({ country: 'DE', postal_code: '10115' });
+    const invoice = await subscribeWithTax(customer, await monthlyPrice(1999));
+    // 3 × $19.99 = $59.97; 19 % = 11.3943 → $11.39; total $71.36.
+    expect(invoice.subtotal).toBe(5997);
+    expect(invoice.automatic_tax).toMatchObject({ enabled: true, status: 'complete' });
+    const tax = onlyTax(invoice);
+    expect(tax).toMatchObject({
+      amount: 1139,
+      taxable_amount: 5997,
+      tax_behavior: 'exclusive',
+      taxability_reason: 'standard_rated',
+    });
+    expect(invoice.total_taxes).toEqual([tax]);
+    expect(invoice.total_excluding_tax).toBe(5997);
+    expect(invoice.total).toBe(7136);
+    expect(invoice.amount_paid).toBe(7136);
+    const rate = await stripe.taxRates.retrieve(tax.tax_rate_details?.tax_rate ?? '');
+    expect(rate).toMatchObject({ percentage: 19, country: 'DE', jurisdiction: 'DE', tax_type: 'vat' });
+  });
+
+  it('takes 19 % out of an inclusive € price instead of adding it', async () => {
+    const customer = await customerAt({ country: 'DE' });
+    const invoice = await subscribeWithTax(customer, await monthlyPrice(1190, 'eur', 'inclusive'));
+    // 3 × €11.90 = €35.70 includes VAT: net 35.70 / 1.19 = €30.00, tax €5.70; the total stays €35.70.
+    expect(invoice.currency).toBe('eur');
+    expect(onlyTax(invoice)).toMatchObject({ amount: 570, taxable_amount: 3000, tax_behavior: 'inclusive' });
+    expect(invoice.subtotal).toBe(3570);
+    expect(invoice.subtotal_excluding_tax).toBe(3000);
+    expect(invoice.total).toBe(3570);
+    expect(invoice.total_excluding_tax).toBe(3000);
+  });
+
+  it('charges a US-CA customer 7.25 % (rounded per line) and another US state nothing', async () => {
+    const ca = await customerAt({ country: 'US', state: 'CA', postal_code: '94103' });
+    const caInvoice = await subscribeWithTax(ca, await monthlyPrice(1999));
+    // 7.25 % of $59.97 = 4.347825 → $4.35; total $64.32.
+    expect(onlyTax(caInvoice)).toMatchObject({ amount: 435, taxability_reason: 'standard_rated' });
+    expect(caInvoice.total).toBe(6432);
+
+    const ny = await customerAt({ country: 'US', state: 'NY', postal_code: '10001' });
+    const nyInvoice = await subscribeWithTax(ny, await monthlyPrice(1999));
+    expect(onlyTax(nyInvoice)).toMatchObject({ amount: 0, taxability_reason: 'not_collecting' });
+    expect(nyInvoice.total).toBe(5997);
+  });
+
+  it('reverse-charges a business in another EU country with a verified VAT ID, listing the ID on the invoice', async () => {
+    const customer = await customerAt(
+      { country: 'DE', postal_code: '10115' },
+      { tax_id_data: [{ type: 'eu_vat', value: 'DE123456789' }] },
+    );
+    const invoice = await subscribeWithTax(customer, await monthlyPrice(1999));
+    expect(onlyTax(invoice)).toMatchObject({ amount: 0, taxability_reason: 'reverse_charge' });
+    expect(invoice.total).toBe(5997);
+    expect(invoice.customer_tax_ids).toEqual([{ type: 'eu_vat', value: 'DE123456789' }]);
+  });
+
+  it('charges VAT when the VAT ID is unverified, or the buyer is in the seller’s own country', async () => {
+    const unverified = await customerAt(
+      { country: 'DE' },
+      { tax_id_data: [{ type: 'eu_vat', value: 'DE111111111' }] },
+    );
+    expect(onlyTax(await subscribeWithTax(unverified, await monthlyPrice(1000)))).toMatchObject({
+      amount: 570,
+      taxability_reason: 'standard_rated',
+    });
+    const domestic = await customerAt(
+      { country: 'IE' },
+      { tax_id_data: [{ type: 'eu_vat', value: 'IE1234567AB' }] },
+    );
+    // 23 % of 3 × $10.00 = $6.90.
+    expect(onlyTax(await subscribeWithTax(domestic, await monthlyPrice(1000))).amount).toBe(690);
+  });
+
+  it('is requires_location_inputs without an address, and finalizes with automatic tax disabled', async () => {
+    const customer = await customerAt(null);
+    const invoice = await subscribeWithTax(customer, await monthlyPrice(1000));
+    expect(invoice.automatic_tax).toMatchObject({
+      enabled: false,
+      disabled_reason: 'finalization_requires_location_inputs',
+    });
+    expect(invoice.total).toBe(3000);
+
+    const preview = await stripe.invoices.createPreview({ customer: customer.id });
+    expect(preview.automatic_tax).toMatchObject({ enabled: true, status: 'requires_location_inputs' });
+    expect(preview.total_taxes).toEqual([]);
+    expect(preview.total).toBe(3000);
+  });
+
+  it('treats a US address without a 5-digit ZIP as an unknown location', async () => {
+    const customer = await customerAt({ country: 'US', state: 'CA' });
+    const invoice = await subscribeWithTax(customer, await monthlyPrice(1000));
+    expect(invoice.automatic_tax.disabled_reason).toBe('finalization_requires_location_inputs');
+    expect(invoice.total_taxes).toEqual([]);
+  });
+
+  it('exempts a tax_exempt=exempt customer with a zero customer_exempt tax', async () => {
+    const customer = await customerAt({ country: 'FR' }, { tax_exempt: 'exempt' });
+    const invoice = await subscribeWithTax(customer, await monthlyPrice(1000));
+    expect(onlyTax(invoice)).toMatchObject({ amount: 0, taxability_reason: 'customer_exempt' });
+    expect(invoice.customer_tax_exempt).toBe('exempt');
+    expect(invoice.total).toBe(3000);
+  });
+});
+
+describe('automatic tax on previews', () => {
+  it('previews the next renewal of a taxed subscription with the same tax', async () => {
+    const customer = await customerAt({ country: 'FR', postal_code: '75001' });
+    const price = await monthlyPrice(1999);
+    await subscribeWithTax(customer, price);
+    const preview = await stripe.invoices.createPreview({ customer: customer.id });
+    // 20 % of $59.97 = 11.994 → $11.99.
+    expect(preview.automatic_tax.status).toBe('complete');
+    expect(preview.total_taxes?.[0]).toMatchObject({ amount: 1199, taxable_amount: 5997 });
+    expect(preview.total).toBe(7196);
+  });
+
+  it('previews without tax when automatic_tax is off, and with it when the preview asks', async () => {
+    const customer = await customerAt({ country: 'GB', postal_code: 'SW1A 1AA' });
+    const price = await monthlyPrice(1000);
+    await stripe.subscriptions.create({ customer: customer.id, items: [{ price: price.id }] });
+    const plain = await stripe.invoices.createPreview({ customer: customer.id });
+    expect(plain.automatic_tax.enabled).toBe(false);
+    expect(plain.total).toBe(1000);
+    const taxed = await stripe.invoices.createPreview({
+      customer: customer.id,
+      automatic_tax: { enabled: true },
+    });
+    expect(taxed.total_taxes?.[0]).toMatchObject({ amount: 200, taxability_reason: 'standard_rated' });
+    expect(taxed.total).toBe(1200);
+  });
+});
+
+describe('tax rates and settings', () => {
+  it('creates, lists, retrieves and updates manual tax rates', async () => {
+    const rate = await stripe.taxRates.create({
+      display_name: 'VAT',
+      percentage: 21,
+      inclusive: false,
+      country: 'NL',
+      jurisdiction: 'NL',
+    });
+    expect(rate).toMatchObject({ object: 'tax_rate', active: true, percentage: 21, inclusive: false });
+    const updated = await stripe.taxRates.update(rate.id, { active: false, metadata: { k: 'v' } });
+    expect(updated).toMatchObject({ active: false, metadata: { k: 'v' } });
+    const active = await stripe.taxRates.list({ active: true });
+    expect(active.data.map((r) => r.id)).not.toContain(rate.id);
+    await expect(
+      stripe.taxRates.create({ display_name: 'x', percentage: 120, inclusive: false }),
+    ).rejects.toMatchObject({
+      statusCode: 400,
+      param: 'percentage',
+    });
+  });
+
+  it('reads the seller origin from the emulator setting: from DE, a DE business pays German VAT', async () => {
+    await emulator.control('/_emulator/tax/settings', { origin_country: 'DE' });
+    try {
+      const customer = await customerAt(
+        { country: 'DE' },
+        { tax_id_data: [{ type: 'eu_vat', value: 'DE123456789' }] },
+      );
+      expect(onlyTax(await subscribeWithTax(customer, await monthlyPrice(1000)))).toMatchObject({
+        amount: 570,
+        taxability_reason: 'standard_rated',
+      });
+    } finally {
+      await emulator.control('/_emulator/tax/settings', { reset: true });
+    }
+  });
+});
