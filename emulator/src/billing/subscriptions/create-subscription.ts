@@ -27,6 +27,8 @@ import { activate } from './subscription-status';
 import { type SaveDefaultPaymentMethod, setSaveDefaultPaymentMethod } from './save-default-payment-method';
 import { sendTrialWillEnd } from './subscription-lifecycle';
 import { setSubscriptionAutomaticTax } from '../tax/subscription-tax';
+import { fixCustomerCurrency, subscriptionCurrency } from '../currency/subscription-currency';
+import { priceInCurrency } from '../../resources/price-currency-options';
 
 export interface CreateArgs {
   customer: Stripe.Customer;
@@ -49,18 +51,27 @@ export interface CreateArgs {
   saveDefaultPaymentMethod?: SaveDefaultPaymentMethod;
   /** `automatic_tax[enabled]`. */
   automaticTax?: boolean;
+  /** `currency`: one the prices have or offer in `currency_options`. */
+  currency?: string;
 }
 
 export function createSubscription(emulator: Emulator, args: CreateArgs): Stripe.Subscription {
-  const currency = checkItems(args.items);
+  checkItems(args.items);
+  const currency = subscriptionCurrency(
+    emulator,
+    args.customer,
+    args.items.map((item) => item.price),
+    args.currency,
+  );
   const at = now(emulator, args.customer.id);
   const trialEnd = trialEndOf(args, at);
   const trialing = trialEnd !== null;
   const period = firstPeriod(args, trialEnd, at);
-  refuseUnpayableStart(emulator, args, trialing);
+  refuseUnpayableStart(emulator, args, trialing, currency);
 
   const subscription = newSubscription(args, { currency, at, trialEnd, period });
   saveSubscription(emulator, subscription);
+  fixCustomerCurrency(emulator, args.customer.id, currency);
   const state = subscriptionState(emulator, subscription.id);
   emit(emulator, 'customer.subscription.created', subscription);
 
@@ -84,11 +95,10 @@ export function createSubscription(emulator: Emulator, args: CreateArgs): Stripe
   return subscription;
 }
 
-/** Every item needs a recurring price, all in one currency: the subscription's. */
-function checkItems(items: ItemInput[]): string {
+/** Every item needs a recurring price (in the subscription's currency: `subscriptionCurrency`). */
+function checkItems(items: ItemInput[]): void {
   if (items.length === 0)
     throw invalidRequest('Missing required param: items.', 'items', 'parameter_missing');
-  const currency = items[0].price.currency;
   items.forEach((item, i) => {
     if (!item.price.recurring) {
       throw invalidRequest(
@@ -96,11 +106,7 @@ function checkItems(items: ItemInput[]): string {
         `items[${i}][price]`,
       );
     }
-    if (item.price.currency !== currency) {
-      throw invalidRequest('All prices on a subscription must have the same currency.', `items[${i}][price]`);
-    }
   });
-  return currency;
 }
 
 /** `trial_end`, or the first price's `trial_period_days` with `trial_from_plan`; `trial_end=now` is no trial. */
@@ -139,14 +145,22 @@ function firstPeriod(args: CreateArgs, trialEnd: number | null, at: number): Fir
 }
 
 /** error_if_incomplete: a payment that would fail creates nothing (402, as Stripe). */
-function refuseUnpayableStart(emulator: Emulator, args: CreateArgs, trialing: boolean): void {
+function refuseUnpayableStart(
+  emulator: Emulator,
+  args: CreateArgs,
+  trialing: boolean,
+  currency: string,
+): void {
   if (args.paymentBehavior !== 'error_if_incomplete' || args.collectionMethod !== 'charge_automatically')
     return;
   const firstAmount = trialing
     ? 0
     : args.items
         .filter((item) => !isMetered(item.price))
-        .reduce((sum, item) => sum + priceAmount(item.price, item.quantity ?? 1), 0);
+        .reduce(
+          (sum, item) => sum + priceAmount(priceInCurrency(item.price, currency), item.quantity ?? 1),
+          0,
+        );
   if (firstAmount <= 0) return;
   const customer = args.customer;
   assertChargeable(

@@ -158,6 +158,7 @@ function create(req: ApiRequest): Stripe.Subscription {
       'create_prorations') as ProrationBehavior,
     saveDefaultPaymentMethod: readSaveDefaultPaymentMethod(input),
     automaticTax: readAutomaticTax(input),
+    currency: input.str('currency'),
   });
 }
 

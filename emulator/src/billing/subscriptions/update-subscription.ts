@@ -30,6 +30,7 @@ import {
 } from './subscription-lines';
 import { assertChargeable, invoiceSubscription, subscriptionPaymentMethod } from './subscription-invoicing';
 import { setSubscriptionAutomaticTax } from '../tax/subscription-tax';
+import { priceInCurrency } from '../../resources/price-currency-options';
 import { type SaveDefaultPaymentMethod, setSaveDefaultPaymentMethod } from './save-default-payment-method';
 
 // ---------------------------------------------------------------------------------------------
@@ -164,7 +165,7 @@ export function prorationLines(
     };
     if (p.oldPrice) {
       const r = computeProration({
-        oldAmount: priceAmount(p.oldPrice, p.oldQuantity),
+        oldAmount: priceAmount(priceInCurrency(p.oldPrice, subscription.currency), p.oldQuantity),
         newAmount: 0,
         periodStart: period.start,
         periodEnd: period.end,
@@ -183,7 +184,7 @@ export function prorationLines(
     if (p.newPrice) {
       const r = computeProration({
         oldAmount: 0,
-        newAmount: priceAmount(p.newPrice, p.newQuantity),
+        newAmount: priceAmount(priceInCurrency(p.newPrice, subscription.currency), p.newQuantity),
         periodStart: period.start,
         periodEnd: period.end,
         prorationDate: date,
