@@ -24,6 +24,9 @@ import { isMetered, priceAmount, priceProductId, refuseMeteredQuantity } from '.
 import { createSubscription } from '../subscriptions/create-subscription';
 import { hostedUrl, learnOrigin } from '../urls';
 import { COLLECTIONS } from '../../core/collections';
+import { readAutomaticTax } from '../tax/subscription-tax';
+import { checkoutCurrency, priceLinesIn } from './checkout-currency';
+import { applyCheckoutTax } from './checkout-tax';
 
 type Session = Stripe.Checkout.Session;
 
@@ -52,6 +55,8 @@ function create(req: ApiRequest): Session {
   const at = now(emulator, customerId);
   const sessionId = newId('cs_test', 58);
   const lineItems = readLineItems(emulator, input, mode);
+  const currency = checkoutCurrency(input, customer, lineItems);
+  if (currency && mode !== 'setup') priceLinesIn(lineItems, currency);
   const expiresAt = input.int('expires_at') ?? at + 86_400;
   if (expiresAt < at + 1800 || expiresAt > at + 86_400) {
     throw invalidRequest(
@@ -87,6 +92,7 @@ function create(req: ApiRequest): Session {
   if (!session.success_url && mode !== 'setup' && !input.str('return_url')) {
     throw invalidRequest('Missing required param: success_url.', 'success_url', 'parameter_missing');
   }
+  applyCheckoutTax(emulator, session, customer, readAutomaticTax(input) ?? false);
   emulator.store.insert(COLLECTIONS.checkoutSession, session);
   const subscriptionData = input.obj('subscription_data');
   emulator.store.put(COLLECTIONS.checkoutExtras, {
@@ -352,7 +358,8 @@ export function completeSession(
       if (!l.price || l.price.type === 'recurring') continue;
       createInvoiceItem(emulator, {
         customer: customerId,
-        amount: l.amount_total,
+        // Before tax: the invoice computes its own.
+        amount: l.amount_subtotal,
         currency: l.currency,
         description: l.description,
         period: { start: at, end: at },
@@ -386,6 +393,8 @@ export function completeSession(
       description: null,
       metadata: extras?.subscriptionMetadata ?? {},
       prorationBehavior: 'create_prorations',
+      automaticTax: session.automatic_tax.enabled,
+      currency: session.currency ?? undefined,
     });
     update.subscription = subscription.id;
     update.invoice = idOf(subscription.latest_invoice);

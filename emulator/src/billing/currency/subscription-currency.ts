@@ -15,7 +15,7 @@ import type Stripe from 'stripe';
 import { COLLECTIONS } from '../../core/collections';
 import { invalidRequest } from '../../core/errors';
 import { supportsCurrency } from '../../resources/price-currency-options';
-import { type Emulator, emit } from '../context';
+import type { Emulator } from '../context';
 import { customerIdOf } from '../invoices/invoice-objects';
 
 const ENDED: readonly string[] = ['canceled', 'incomplete_expired'];
@@ -59,12 +59,15 @@ export function subscriptionCurrency(
   return currency;
 }
 
-/** Sets the customer's `currency` to the one it is now billed in (`customer.updated` when it changes). */
+/**
+ * Sets the customer's `currency` to the one it is now billed in. No `customer.updated` is sent for it: the event
+ * orders recorded from Stripe (facts §4, e.g. Checkout in subscription mode)
+ * show none between `payment_method.attached` and `customer.subscription.created`.
+ */
 export function fixCustomerCurrency(emulator: Emulator, customerId: string, currency: string): void {
   const customer = emulator.store.get(COLLECTIONS.customer, customerId);
   if (!customer || customer.currency === currency) return;
-  const { obj, previous } = emulator.store.update(COLLECTIONS.customer, customerId, (c) => {
+  emulator.store.update(COLLECTIONS.customer, customerId, (c) => {
     c.currency = currency;
   });
-  emit(emulator, 'customer.updated', obj, previous);
 }
