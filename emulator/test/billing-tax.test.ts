@@ -230,4 +230,53 @@ describe('tax rates and settings', () => {
       await emulator.control('/_emulator/tax/settings', { reset: true });
     }
   });
+
+  it('charges a subscription’s default_tax_rates on its invoices, and refuses them with automatic tax', async () => {
+    const salesTax = await stripe.taxRates.create({
+      display_name: 'Sales tax',
+      percentage: 8.875,
+      inclusive: false,
+    });
+    const customer = await customerAt(null);
+    const subscription = await stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: (await monthlyPrice(1999)).id, quantity: 3 }],
+      default_tax_rates: [salesTax.id],
+      expand: ['latest_invoice'],
+    });
+    expect(subscription.default_tax_rates?.map((r) => r.id)).toEqual([salesTax.id]);
+    const invoice = subscription.latest_invoice as Stripe.Invoice;
+    // 8.875 % of $59.97 = 5.32233… → $5.32.
+    expect(invoice.default_tax_rates.map((r) => r.id)).toEqual([salesTax.id]);
+    expect(onlyTax(invoice)).toMatchObject({
+      amount: 532,
+      taxable_amount: 5997,
+      tax_rate_details: { tax_rate: salesTax.id },
+    });
+    expect(invoice.total).toBe(6529);
+
+    await expect(
+      stripe.subscriptions.update(subscription.id, { automatic_tax: { enabled: true } }),
+    ).rejects.toMatchObject({ statusCode: 400, param: 'default_tax_rates' });
+    await stripe.subscriptions.update(subscription.id, { default_tax_rates: '' });
+    const preview = await stripe.invoices.createPreview({ customer: customer.id });
+    expect(preview.total_taxes).toEqual([]);
+    expect(preview.total).toBe(5997);
+  });
+
+  it('takes an inclusive manual rate out of the line', async () => {
+    const vat = await stripe.taxRates.create({ display_name: 'VAT', percentage: 20, inclusive: true });
+    const customer = await customerAt(null);
+    const subscription = await stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: (await monthlyPrice(1000)).id }],
+      default_tax_rates: [vat.id],
+      expand: ['latest_invoice'],
+    });
+    const invoice = subscription.latest_invoice as Stripe.Invoice;
+    // $10.00 includes 20 %: net 833.33 → $8.33, tax $1.67; the total stays $10.00.
+    expect(onlyTax(invoice)).toMatchObject({ amount: 167, taxable_amount: 833, tax_behavior: 'inclusive' });
+    expect(invoice.total).toBe(1000);
+    expect(invoice.total_excluding_tax).toBe(833);
+  });
 });

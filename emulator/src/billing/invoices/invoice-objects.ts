@@ -133,7 +133,7 @@ export function buildInvoice(args: InvoiceArgs): Stripe.Invoice {
     customer_tax_ids: [],
     default_payment_method: args.defaultPaymentMethod,
     default_source: null,
-    default_tax_rates: [],
+    default_tax_rates: args.subscription?.default_tax_rates ?? [],
     description: args.description,
     discounts: [],
     due_date:

@@ -26,7 +26,7 @@ import { assertChargeable, invoiceSubscription } from './subscription-invoicing'
 import { activate } from './subscription-status';
 import { type SaveDefaultPaymentMethod, setSaveDefaultPaymentMethod } from './save-default-payment-method';
 import { sendTrialWillEnd } from './subscription-lifecycle';
-import { setSubscriptionAutomaticTax } from '../tax/subscription-tax';
+import { setSubscriptionAutomaticTax, setSubscriptionTaxRates } from '../tax/subscription-tax';
 import { fixCustomerCurrency, subscriptionCurrency } from '../currency/subscription-currency';
 import { priceInCurrency } from '../../resources/price-currency-options';
 
@@ -51,6 +51,8 @@ export interface CreateArgs {
   saveDefaultPaymentMethod?: SaveDefaultPaymentMethod;
   /** `automatic_tax[enabled]`. */
   automaticTax?: boolean;
+  /** `default_tax_rates[]`, resolved. */
+  defaultTaxRates?: Stripe.TaxRate[];
   /** `currency`: one the prices have or offer in `currency_options`. */
   currency?: string;
 }
@@ -203,6 +205,7 @@ function newSubscription(args: CreateArgs, facts: NewSubscriptionFacts): Stripe.
   });
   setSaveDefaultPaymentMethod(subscription, args.saveDefaultPaymentMethod ?? 'off');
   setSubscriptionAutomaticTax(subscription, args.automaticTax);
+  setSubscriptionTaxRates(subscription, args.defaultTaxRates);
   for (const item of args.items) {
     subscription.items.data.push(
       buildItem({

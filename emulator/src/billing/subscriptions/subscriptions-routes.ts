@@ -27,7 +27,7 @@ import {
 import { isMetered, refuseMeteredQuantity } from '../pricing';
 import { learnOrigin } from '../urls';
 import { COLLECTIONS } from '../../core/collections';
-import { readAutomaticTax } from '../tax/subscription-tax';
+import { readAutomaticTax, readDefaultTaxRates, refuseMixedTax } from '../tax/subscription-tax';
 
 const PAYMENT_BEHAVIORS = [
   'allow_incomplete',
@@ -157,7 +157,7 @@ function create(req: ApiRequest): Stripe.Subscription {
     prorationBehavior: (input.oneOf('proration_behavior', PRORATION) ??
       'create_prorations') as ProrationBehavior,
     saveDefaultPaymentMethod: readSaveDefaultPaymentMethod(input),
-    automaticTax: readAutomaticTax(input),
+    ...readSubscriptionTax(emulator, input, null),
     currency: input.str('currency'),
   });
 }
@@ -209,8 +209,23 @@ function update(req: ApiRequest): Stripe.Subscription {
     paymentBehavior: (input.oneOf('payment_behavior', PAYMENT_BEHAVIORS) ??
       'allow_incomplete') as PaymentBehavior,
     saveDefaultPaymentMethod: readSaveDefaultPaymentMethod(input),
-    automaticTax: readAutomaticTax(input),
+    ...readSubscriptionTax(emulator, input, subscription),
   });
+}
+
+/** `automatic_tax` and `default_tax_rates`, checked together against what the subscription already has. */
+function readSubscriptionTax(
+  emulator: Emulator,
+  input: ParamReader,
+  current: Stripe.Subscription | null,
+): { automaticTax?: boolean; defaultTaxRates?: Stripe.TaxRate[] } {
+  const automaticTax = readAutomaticTax(input);
+  const defaultTaxRates = readDefaultTaxRates(emulator, input);
+  refuseMixedTax(
+    automaticTax ?? current?.automatic_tax.enabled ?? false,
+    defaultTaxRates ?? current?.default_tax_rates ?? [],
+  );
+  return { automaticTax, defaultTaxRates };
 }
 
 function cancel(req: ApiRequest): Stripe.Subscription {

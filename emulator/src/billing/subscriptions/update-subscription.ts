@@ -29,7 +29,7 @@ import {
   restartSwappedMeteredItems,
 } from './subscription-lines';
 import { assertChargeable, invoiceSubscription, subscriptionPaymentMethod } from './subscription-invoicing';
-import { setSubscriptionAutomaticTax } from '../tax/subscription-tax';
+import { setSubscriptionAutomaticTax, setSubscriptionTaxRates } from '../tax/subscription-tax';
 import { priceInCurrency } from '../../resources/price-currency-options';
 import { type SaveDefaultPaymentMethod, setSaveDefaultPaymentMethod } from './save-default-payment-method';
 
@@ -60,6 +60,8 @@ export interface UpdateArgs {
   saveDefaultPaymentMethod?: SaveDefaultPaymentMethod;
   /** `automatic_tax[enabled]`. */
   automaticTax?: boolean;
+  /** `default_tax_rates[]`, resolved (`[]` clears). */
+  defaultTaxRates?: Stripe.TaxRate[];
 }
 
 interface PlannedProration {
@@ -385,6 +387,7 @@ function applyFields(subscription: Stripe.Subscription, args: UpdateArgs, at: nu
   if (args.pauseCollection !== undefined) subscription.pause_collection = args.pauseCollection;
   if (args.saveDefaultPaymentMethod) setSaveDefaultPaymentMethod(subscription, args.saveDefaultPaymentMethod);
   setSubscriptionAutomaticTax(subscription, args.automaticTax);
+  setSubscriptionTaxRates(subscription, args.defaultTaxRates);
   if (args.cancelAtPeriodEnd !== undefined) {
     subscription.cancel_at_period_end = args.cancelAtPeriodEnd;
     subscription.cancel_at = args.cancelAtPeriodEnd ? subscriptionPeriod(subscription).end : null;

@@ -14,6 +14,7 @@ import type { Emulator } from '../../core/emulator';
 import { COLLECTIONS } from '../../core/collections';
 import { taxIdsOf } from '../../resources/tax-ids';
 import { jurisdictionTaxRate, lineTax, lineTaxAmounts } from './line-tax';
+import { manualLineTaxes } from './manual-tax';
 import { type TaxDecision, decideTax } from './tax-decision';
 import { taxSettings } from './tax-settings';
 import { lineTaxableAmount } from './taxable-amount';
@@ -75,12 +76,13 @@ function copyCustomerTaxDetails(
   }));
 }
 
-/** Computes (or clears) every line's tax on a draft or preview invoice. */
+/** Computes every line's tax on a draft or preview invoice: automatic, from `default_tax_rates`, or none. */
 export function applyInvoiceTax(emulator: Emulator, invoice: Stripe.Invoice): void {
   const customer = emulator.store.get(COLLECTIONS.customer, customerIdOfInvoice(invoice));
   if (customer) copyCustomerTaxDetails(emulator, invoice, customer);
   if (!invoice.automatic_tax.enabled || !customer) {
-    for (const line of invoice.lines.data) line.taxes = [];
+    const rates = invoice.default_tax_rates ?? [];
+    for (const line of invoice.lines.data) line.taxes = manualLineTaxes(line, rates);
     return;
   }
   const decision = decideTax(emulator, customer);
