@@ -279,4 +279,25 @@ describe('tax rates and settings', () => {
     expect(invoice.total).toBe(1000);
     expect(invoice.total_excluding_tax).toBe(833);
   });
+
+  it('shows where Stripe Tax places a customer (expand[]=tax), the shipping address first', async () => {
+    const shipsToFrance = await stripe.customers.create({
+      address: { country: 'US', postal_code: '94103', state: 'CA' },
+      shipping: { name: 'Jenny', address: { country: 'FR', postal_code: '75001' } },
+      expand: ['tax'],
+    });
+    expect(shipsToFrance.tax).toEqual({
+      automatic_tax: 'supported',
+      ip_address: null,
+      location: { country: 'FR', source: 'shipping_destination', state: null },
+      provider: 'stripe',
+    });
+    const nowhere = await stripe.customers.create({ expand: ['tax'] });
+    expect(nowhere.tax).toMatchObject({ automatic_tax: 'unrecognized_location', location: null });
+    const plain = await stripe.customers.retrieve(nowhere.id);
+    expect(plain).not.toHaveProperty('tax');
+    // The invoice is taxed where the customer ships to: 20 % of 3 × $10.00.
+    const invoice = await subscribeWithTax(shipsToFrance, await monthlyPrice(1000));
+    expect(onlyTax(invoice).amount).toBe(600);
+  });
 });

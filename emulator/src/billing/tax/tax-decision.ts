@@ -1,5 +1,5 @@
 /**
- * Which tax a customer pays, decided once per invoice from the customer's address, `tax_exempt` and tax IDs
+ * Which tax a customer pays, decided once per invoice from the customer's address (`taxAddressOf`), `tax_exempt` and tax IDs
  * (https://docs.stripe.com/tax/invoicing: Stripe uses "the customer's tax settings and location").
  *
  * `taxability_reason` (https://docs.stripe.com/tax/zero-tax, "Zero tax amounts and reverse charges"):
@@ -15,6 +15,7 @@ import type Stripe from 'stripe';
 import type { Emulator } from '../../core/emulator';
 import { taxIdsOf } from '../../resources/tax-ids';
 import { EU_COUNTRIES, type Jurisdiction, jurisdictionOf } from './rate-table';
+import { taxAddressOf } from './customer-tax';
 import { taxSettings } from './tax-settings';
 
 export type TaxDecision =
@@ -44,7 +45,7 @@ function crossBorderBusinessSale(origin: string, country: string, taxIds: readon
 }
 
 export function decideTax(emulator: Emulator, customer: Stripe.Customer): TaxDecision {
-  const jurisdiction = jurisdictionOf(customer.address);
+  const jurisdiction = jurisdictionOf(taxAddressOf(customer).address);
   if (!jurisdiction) return { status: 'requires_location_inputs' };
   const zero = (reason: Stripe.InvoiceLineItem.Tax.TaxabilityReason): TaxDecision => ({
     status: 'complete',

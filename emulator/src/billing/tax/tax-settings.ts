@@ -8,6 +8,7 @@
 import type { Emulator } from '../../core/emulator';
 import { invalidRequest } from '../../core/errors';
 import type { Route } from '../../core/http';
+import { setup as setupCustomerTax } from './customer-tax';
 
 export interface TaxSettings {
   originCountry: string;
@@ -49,3 +50,8 @@ export const routes: Route[] = [
     },
   },
 ];
+
+/** This module's setup: the customer's computed `tax` field. */
+export function setup(emulator: Emulator): void {
+  setupCustomerTax(emulator);
+}
