@@ -149,4 +149,29 @@ describe('subscriptions in another currency', () => {
     expect(invoice).toMatchObject({ currency: 'eur', subtotal: 2700, total: 3213, amount_paid: 3213 });
     expect(invoice.total_taxes?.[0]).toMatchObject({ amount: 513, taxable_amount: 2700 });
   });
+
+  it('refuses to change a EUR subscription to a price without EUR, changing nothing', async () => {
+    const { customer } = await customerOnClock();
+    const subscription = await stripe.subscriptions.create({
+      customer: customer.id,
+      currency: 'eur',
+      items: [{ price: (await usdWithEur()).id }],
+    });
+    const usdOnly = await stripe.prices.create({
+      product_data: { name: 'Legacy' },
+      currency: 'usd',
+      unit_amount: 500,
+      recurring: { interval: 'month' },
+    });
+    const change = { items: [{ id: subscription.items.data[0].id, price: usdOnly.id }] };
+    await expect(stripe.subscriptions.update(subscription.id, change)).rejects.toMatchObject({
+      statusCode: 400,
+      param: 'items[0][price]',
+    });
+    await expect(
+      stripe.invoices.createPreview({ subscription: subscription.id, subscription_details: change }),
+    ).rejects.toMatchObject({ statusCode: 400, param: 'subscription_details[items][0][price]' });
+    const unchanged = await stripe.subscriptions.retrieve(subscription.id);
+    expect(unchanged.items.data[0].price.id).toBe(subscription.items.data[0].price.id);
+  });
 });

@@ -71,3 +71,23 @@ export function fixCustomerCurrency(emulator: Emulator, customerId: string, curr
     c.currency = currency;
   });
 }
+
+/**
+ * A change to a subscription's items may only use prices offered in the subscription's currency ("The currency
+ * cannot be updated on an ongoing subscription", same support article): 400 naming `<prefix>[i][price]`.
+ */
+export function refuseOtherCurrency<T extends { price: Stripe.Price | null }>(
+  changes: T[],
+  currency: string,
+  prefix = 'items',
+): T[] {
+  changes.forEach((change, i) => {
+    if (change.price && !supportsCurrency(change.price, currency)) {
+      throw invalidRequest(
+        `The price specified (${change.price.id}) does not support currency ${currency}, the subscription's currency.`,
+        `${prefix}[${i}][price]`,
+      );
+    }
+  });
+  return changes;
+}

@@ -21,6 +21,7 @@ import { type ProrationBehavior, requireSubscription } from '../subscriptions/su
 import { readItemChanges } from '../subscriptions/subscriptions-routes';
 import { COLLECTIONS } from '../../core/collections';
 import { applyInvoiceTax, automaticTaxField } from '../tax/invoice-tax';
+import { refuseOtherCurrency } from '../currency/subscription-currency';
 
 function previewInvoice(
   emulator: Emulator,
@@ -98,7 +99,11 @@ export function createPreview(req: ApiRequest): Stripe.Invoice {
     'none',
   ] as const) ?? 'create_prorations') as ProrationBehavior;
   const date = details?.int('proration_date') ?? at;
-  const changes = readItemChanges(emulator, details?.objArray('items') ?? []);
+  const changes = refuseOtherCurrency(
+    readItemChanges(emulator, details?.objArray('items') ?? []),
+    subscription.currency,
+    'subscription_details[items]',
+  );
   const { items, prorations } = planItemChanges(subscription, changes, at);
   const prorate = behavior !== 'none' && subscription.status !== 'trialing';
   const proration = prorate ? prorationLines(emulator, subscription, prorations, date) : [];

@@ -28,6 +28,7 @@ import { isMetered, refuseMeteredQuantity } from '../pricing';
 import { learnOrigin } from '../urls';
 import { COLLECTIONS } from '../../core/collections';
 import { readAutomaticTax, readDefaultTaxRates, refuseMixedTax } from '../tax/subscription-tax';
+import { refuseOtherCurrency } from '../currency/subscription-currency';
 
 const PAYMENT_BEHAVIORS = [
   'allow_incomplete',
@@ -194,7 +195,10 @@ function update(req: ApiRequest): Stripe.Subscription {
     };
   }
   return updateSubscription(emulator, subscription, {
-    items: readItemChanges(emulator, input.objArray('items') ?? []),
+    items: refuseOtherCurrency(
+      readItemChanges(emulator, input.objArray('items') ?? []),
+      subscription.currency,
+    ),
     prorationBehavior: (input.oneOf('proration_behavior', PRORATION) ??
       'create_prorations') as ProrationBehavior,
     prorationDate: input.int('proration_date') ?? null,
