@@ -77,6 +77,9 @@ describe('automatic tax on subscription invoices', () => {
     expect(invoice.total_excluding_tax).toBe(5997);
     expect(invoice.total).toBe(7136);
     expect(invoice.amount_paid).toBe(7136);
+    const page = await (await fetch(String(invoice.hosted_invoice_url))).text();
+    expect(page).toMatch(/VAT \(19 %\)<\/td><td class="num">\$11\.39</);
+    expect(page).not.toContain('reverse-charge');
     const rate = await stripe.taxRates.retrieve(tax.tax_rate_details?.tax_rate ?? '');
     expect(rate).toMatchObject({ percentage: 19, country: 'DE', jurisdiction: 'DE', tax_type: 'vat' });
   });
@@ -115,6 +118,10 @@ describe('automatic tax on subscription invoices', () => {
     expect(onlyTax(invoice)).toMatchObject({ amount: 0, taxability_reason: 'reverse_charge' });
     expect(invoice.total).toBe(5997);
     expect(invoice.customer_tax_ids).toEqual([{ type: 'eu_vat', value: 'DE123456789' }]);
+    const page = await (await fetch(String(invoice.hosted_invoice_url))).text();
+    expect(page).toContain('eu_vat DE123456789');
+    expect(page).toContain('id="reverse-charge"');
+    expect(page).toContain('VAT (0 %), reverse charge');
   });
 
   it('charges VAT when the VAT ID is unverified, or the buyer is in the seller’s own country', async () => {
