@@ -307,4 +307,27 @@ describe('tax rates and settings', () => {
     const invoice = await subscribeWithTax(shipsToFrance, await monthlyPrice(1000));
     expect(onlyTax(invoice).amount).toBe(600);
   });
+
+  it('charges a standalone invoice’s default_tax_rates on its invoice items', async () => {
+    const rate = await stripe.taxRates.create({ display_name: 'GST', percentage: 10, inclusive: false });
+    const customer = await customerAt(null);
+    await stripe.invoiceItems.create({ customer: customer.id, amount: 1234, currency: 'usd' });
+    const draft = await stripe.invoices.create({
+      customer: customer.id,
+      pending_invoice_items_behavior: 'include',
+      default_tax_rates: [rate.id],
+    });
+    // 10 % of $12.34 = 1.234 → $1.23.
+    expect(draft.total_taxes?.[0]).toMatchObject({ amount: 123, taxable_amount: 1234 });
+    expect(draft.total).toBe(1357);
+    const paid = await stripe.invoices.pay(draft.id);
+    expect(paid.amount_paid).toBe(1357);
+    await expect(
+      stripe.invoices.create({
+        customer: customer.id,
+        default_tax_rates: [rate.id],
+        automatic_tax: { enabled: true },
+      }),
+    ).rejects.toMatchObject({ statusCode: 400, param: 'default_tax_rates' });
+  });
 });

@@ -94,6 +94,8 @@ export interface InvoiceArgs {
   automaticallyFinalizesAt?: number | null;
   /** `automatic_tax[enabled]`; default: the subscription's. */
   automaticTax?: boolean;
+  /** `default_tax_rates[]`; default: the subscription's. */
+  defaultTaxRates?: Stripe.TaxRate[];
 }
 
 export function buildInvoice(args: InvoiceArgs): Stripe.Invoice {
@@ -133,7 +135,7 @@ export function buildInvoice(args: InvoiceArgs): Stripe.Invoice {
     customer_tax_ids: [],
     default_payment_method: args.defaultPaymentMethod,
     default_source: null,
-    default_tax_rates: args.subscription?.default_tax_rates ?? [],
+    default_tax_rates: args.defaultTaxRates ?? args.subscription?.default_tax_rates ?? [],
     description: args.description,
     discounts: [],
     due_date:

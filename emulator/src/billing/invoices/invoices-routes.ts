@@ -29,7 +29,9 @@ import {
 } from './invoices';
 import { createPreview } from './preview';
 import { priceAmount } from '../pricing';
+import type { ParamReader } from '../../core/params';
 import { applyInvoiceTax } from '../tax/invoice-tax';
+import { readAutomaticTax, readDefaultTaxRates, refuseMixedTax } from '../tax/subscription-tax';
 import { learnOrigin } from '../urls';
 import { COLLECTIONS } from '../../core/collections';
 
@@ -66,12 +68,27 @@ function create(req: ApiRequest): Stripe.Invoice {
       metadata: input.metadata({}),
       // Stripe: auto_advance defaults to false for invoices created through the API.
       autoAdvance: input.bool('auto_advance') ?? false,
-      automaticTax: input.obj('automatic_tax')?.bool('enabled'),
+      ...readInvoiceTax(emulator, input, subscription),
     },
     [],
     pending === 'include' ? (subscription ? { subscription: subscription.id } : 'include') : 'exclude',
   );
   return invoice;
+}
+
+/** `automatic_tax[enabled]` and `default_tax_rates[]` (not both), defaulting to the subscription's. */
+function readInvoiceTax(
+  emulator: Emulator,
+  input: ParamReader,
+  subscription: Stripe.Subscription | null,
+): { automaticTax?: boolean; defaultTaxRates?: Stripe.TaxRate[] } {
+  const automaticTax = readAutomaticTax(input);
+  const defaultTaxRates = readDefaultTaxRates(emulator, input);
+  refuseMixedTax(
+    automaticTax ?? subscription?.automatic_tax.enabled ?? false,
+    defaultTaxRates ?? subscription?.default_tax_rates ?? [],
+  );
+  return { automaticTax, defaultTaxRates };
 }
 
 function update(req: ApiRequest): Stripe.Invoice {

@@ -1,5 +1,5 @@
 /**
- * A subscription's tax settings: `automatic_tax[enabled]` (https://docs.stripe.com/tax/subscriptions) or manual
+ * A subscription's (or a standalone invoice's) tax settings: `automatic_tax[enabled]` (https://docs.stripe.com/tax/subscriptions) or manual
  * `default_tax_rates` (https://docs.stripe.com/billing/taxes/tax-rates). Every invoice the subscription makes
  * inherits them (see `automaticTaxField`, `buildInvoice`). Stripe refuses the two together: automatic tax computes
  * the rates itself (the Invoice object's `automatic_tax.enabled`: invoice items "with manually specified tax rates …
@@ -24,11 +24,11 @@ export function readDefaultTaxRates(emulator: Emulator, input: ParamReader): Str
   );
 }
 
-/** 400 before anything is written when a subscription would have both automatic tax and manual rates. */
+/** 400 before anything is written when a subscription or invoice would have both automatic tax and manual rates. */
 export function refuseMixedTax(automaticTax: boolean, defaultTaxRates: readonly Stripe.TaxRate[]): void {
   if (!automaticTax || defaultTaxRates.length === 0) return;
   throw invalidRequest(
-    'You cannot set `default_tax_rates` on a subscription with `automatic_tax[enabled]=true`.',
+    'You cannot set `default_tax_rates` together with `automatic_tax[enabled]=true`.',
     'default_tax_rates',
   );
 }
