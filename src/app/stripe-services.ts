@@ -80,7 +80,7 @@ export function buildStripeServices(
   const subscriptionSync = new SubscriptionSync(core.catalog);
   const store = new SubscriptionStore(stripe, customers, subscriptionSync, core.provisioner, core.clock);
   const rules = new PlanRules(core.catalog, prices);
-  const changes = new PlanChanges(stripe, store, rules, core.events, core.clock);
+  const changes = new PlanChanges(stripe, store, rules, core.events, core.clock, core.invoices);
   const subscriptions = new SubscriptionManager({
     store,
     creation: new SubscriptionCreation(

@@ -103,6 +103,20 @@ export class Subscription extends BaseEntity<
   scheduledChangeAt: Date | null = null;
 
   /**
+   * A change made now whose invoice waits for the customer (Stripe's `pending_update`: the bank asked to approve
+   * the prorated charge): the plan it moves to once paid, and when Stripe discards it unpaid. Nothing of it is
+   * provided before (ADR 0022).
+   */
+  @Property({ type: 'string', length: 64, nullable: true })
+  pendingPlanKey: string | null = null;
+
+  @Enum({ items: () => BILLING_INTERVALS, nativeEnumName: 'billing_interval', nullable: true })
+  pendingInterval: BillingInterval | null = null;
+
+  @Property({ type: 'datetime', nullable: true })
+  pendingChangeExpiresAt: Date | null = null;
+
+  /**
    * When we last read this state from Stripe (an API answer or a refetch on a webhook): a write only applies
    * if it was read later than what the row holds, so an older read never overwrites a newer one.
    */

@@ -39,6 +39,7 @@ export function toPlan(plan: CatalogPlan): Plan {
 
 export function toSubscription(row: SubscriptionRow, catalog: PlanCatalog): BillingSubscription {
   const scheduledPlan = row.scheduledPlanKey ? catalog.find(row.scheduledPlanKey) : undefined;
+  const pendingPlan = row.pendingPlanKey ? catalog.find(row.pendingPlanKey) : undefined;
   return {
     id: row.stripeSubscriptionId,
     status: row.status as SubscriptionStatus,
@@ -55,6 +56,14 @@ export function toSubscription(row: SubscriptionRow, catalog: PlanCatalog): Bill
             plan: toPlan(scheduledPlan),
             interval: (row.scheduledInterval ?? row.interval) as BillingInterval,
             effectiveAt: row.scheduledChangeAt,
+          }
+        : null,
+    pendingChange:
+      pendingPlan && row.pendingChangeExpiresAt
+        ? {
+            plan: toPlan(pendingPlan),
+            interval: (row.pendingInterval ?? row.interval) as BillingInterval,
+            expiresAt: row.pendingChangeExpiresAt,
           }
         : null,
   };

@@ -49,7 +49,7 @@ export class AccountPendingActionResolver {
   @FieldResolver(() => PendingAction, {
     nullable: true,
     description:
-      "A payment waiting for the customer's approval (3-D Secure): a new subscription, or a renewal",
+      "A payment waiting for the customer's approval (3-D Secure): a new subscription, an upgrade's prorated charge, or a renewal",
   })
   async pendingAction(
     @Root() account: Account,

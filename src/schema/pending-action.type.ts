@@ -25,7 +25,7 @@ export class PendingAction {
   @Field(() => Date, {
     nullable: true,
     description:
-      'When an unanswered new subscription expires (Stripe: 23 hours after it was created); null for a renewal, which Stripe retries until its grace period ends',
+      'When the approval can no longer be given: a new subscription expires (Stripe: 23 hours after it was created), a plan change is dropped (its `pendingChange.expiresAt`); null for a renewal, which Stripe retries until its grace period ends',
   })
   expiresAt!: Date | null;
 

@@ -14,6 +14,24 @@ export class ScheduledChange {
   effectiveAt!: Date;
 }
 
+@ObjectType({
+  description:
+    "A plan change made now whose prorated charge waits for the customer's bank approval (3-D Secure): it takes effect once the payment succeeds (see `pendingAction`), and is dropped unpaid at `expiresAt`",
+})
+export class PendingChange {
+  @Field(() => Plan, { description: 'The plan the subscription moves to once the payment succeeds' })
+  plan!: Plan;
+
+  @Field(() => BillingInterval)
+  interval!: BillingInterval;
+
+  @Field(() => Date, {
+    description:
+      'When Stripe drops the change unpaid (at most 23 hours after it was asked); the plan stays as it is',
+  })
+  expiresAt!: Date;
+}
+
 @ObjectType({ description: "The account's Stripe subscription" })
 export class BillingSubscription {
   @Field(() => ID, { description: 'The Stripe subscription id (sub_…)' })
@@ -47,4 +65,11 @@ export class BillingSubscription {
 
   @Field(() => ScheduledChange, { nullable: true })
   scheduledChange!: ScheduledChange | null;
+
+  @Field(() => PendingChange, {
+    nullable: true,
+    description:
+      "A change made now that waits for the payment's approval; `plan` stays the current one until then",
+  })
+  pendingChange!: PendingChange | null;
 }

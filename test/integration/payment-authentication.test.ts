@@ -8,7 +8,8 @@ import { waitUntil } from '../support/wait';
  * Strong Customer Authentication (3-D Secure), end to end against the emulator: a subscription whose bank asks is
  * INCOMPLETE with a `pendingAction` and gives nothing until the payment is approved; a failed or abandoned one
  * leaves the account where it was (expired after 23 hours); a renewal that asks is past due within the grace
- * period, mails the customer the hosted invoice page, and shows the same `pendingAction` on the viewer.
+ * period, mails the customer the hosted invoice page, and shows the same `pendingAction` on the viewer; an upgrade
+ * that asks is a pending change (Stripe's `pending_update`) until approved, or dropped after 23 hours.
  */
 describe('payment authentication (3-D Secure)', () => {
   let stack: BillingStack;
@@ -215,16 +216,166 @@ describe('payment authentication (3-D Secure)', () => {
     });
   });
 
-  it('an upgrade whose bank asks is refused with AUTHENTICATION_REQUIRED and keeps the plan', async () => {
-    const gql = await stack.as('acct_sca_upgrade');
-    const created = await subscribeWith(gql, 'pm_card_authenticationRequiredOnSetup');
-    await authenticate(created.data?.createSubscription.pendingAction?.invoiceId as string, 'succeed');
-    await stack.flushWebhooks();
-    const upgrade = await gql(
-      'mutation { changeSubscription(input: { planKey: "professional", applyAt: IMMEDIATELY }) { id } }',
+  interface PendingChangeView {
+    plan: { key: string };
+    interval: string;
+    expiresAt: string;
+  }
+  interface ChangedView {
+    id: string;
+    status: string;
+    plan: { key: string };
+    pendingChange: PendingChangeView | null;
+    pendingAction: PendingActionView | null;
+  }
+  const CHANGED =
+    'id status plan { key } pendingChange { plan { key } interval expiresAt } pendingAction { kind url expiresAt invoiceId amountDue currency }';
+
+  async function upgradeNow(gql: GraphQLCaller) {
+    return gql<{ changeSubscription: ChangedView }>(
+      `mutation { changeSubscription(input: { planKey: "professional", applyAt: IMMEDIATELY }) { ${CHANGED} } }`,
     );
-    expect(upgrade.errors?.[0]?.extensions?.code).toBe('AUTHENTICATION_REQUIRED');
+  }
+
+  async function subscriptionOf(gql: GraphQLCaller): Promise<ChangedView | null> {
+    const answer = await gql<{ viewer: { subscription: ChangedView | null } }>(
+      `{ viewer { subscription { ${CHANGED} } } }`,
+    );
+    expect(answer.errors).toBeUndefined();
+    return answer.data?.viewer.subscription ?? null;
+  }
+
+  /** An account on starter (monthly), its card one whose bank asks every time, ten days into its period. */
+  async function approvedStarter(accountId: string): Promise<GraphQLCaller> {
+    const gql = await stack.as(accountId);
+    const created = await subscribeWith(gql, 'pm_card_authenticationRequired');
+    await authenticate(created.data?.createSubscription.pendingAction?.invoiceId as string, 'succeed');
+    await stack.advanceClock(10 * 86_400);
     await stack.flushWebhooks();
-    expect(await viewer(gql)).toMatchObject({ plan: { key: 'starter' }, subscription: { status: 'ACTIVE' } });
+    expect((await viewer(gql)).plan.key).toBe('starter');
+    return gql;
+  }
+
+  /**
+   * The upgrade's prorated charge, worked out here from Stripe's period and the moment of the change: $49.00 for
+   * the time left less the unused time of $19.00, each rounded once to the cent (billing-rules row 10).
+   */
+  async function proratedUpgrade(invoice: Stripe.Invoice, subscriptionId: string): Promise<number> {
+    const subscription = await stack.stripe.subscriptions.retrieve(subscriptionId);
+    const item = subscription.items.data.find(
+      (candidate) => candidate.price.recurring?.usage_type !== 'metered',
+    );
+    const start = item?.current_period_start as number;
+    const end = item?.current_period_end as number;
+    const changedAt = invoice.lines.data[0]?.period.start as number;
+    const share = (amount: number) => Math.round((amount * (end - changedAt)) / (end - start));
+    return share(4900) - share(1900);
+  }
+
+  it('an upgrade whose bank asks is pending: the plan kept and nothing provided until approved; approved, professional at the prorated difference, live', async () => {
+    const accountId = 'acct_sca_upgrade';
+    const gql = await approvedStarter(accountId);
+    const answer = await upgradeNow(gql);
+    expect(answer.errors).toBeUndefined();
+    const changed = answer.data?.changeSubscription as ChangedView;
+    const invoice = await stack.stripe.invoices.retrieve(changed.pendingAction?.invoiceId as string);
+    const stripeSubscription = await stack.stripe.subscriptions.retrieve(changed.id);
+    const expiresAt = new Date(
+      (stripeSubscription.pending_update?.expires_at as number) * 1000,
+    ).toISOString();
+    // Stripe drops it 23 hours after the change, the period's end being further (docs: pending updates reference).
+    expect(expiresAt).toBe(new Date((invoice.created + 23 * 3600) * 1000).toISOString());
+    const amountDue = await proratedUpgrade(invoice, changed.id);
+    expect(amountDue).toBeGreaterThan(0);
+    expect(invoice).toMatchObject({
+      status: 'open',
+      billing_reason: 'subscription_update',
+      amount_due: amountDue,
+    });
+    const pendingAction = {
+      kind: 'AUTHENTICATE',
+      url: invoice.hosted_invoice_url,
+      expiresAt,
+      invoiceId: invoice.id,
+      amountDue,
+      currency: 'usd',
+    };
+    expect(changed).toEqual({
+      id: stripeSubscription.id,
+      status: 'ACTIVE',
+      plan: { key: 'starter' },
+      pendingChange: { plan: { key: 'professional' }, interval: 'MONTH', expiresAt },
+      pendingAction,
+    });
+    await stack.flushWebhooks();
+    expect(await viewer(gql)).toEqual({
+      plan: { key: 'starter' },
+      subscription: { id: changed.id, status: 'ACTIVE' },
+      pendingAction,
+    });
+    const again = await upgradeNow(gql);
+    expect(again.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+
+    const client = connectSocket(stack.url, `Bearer ${await stack.token(accountId)}`);
+    const updates = subscribe<{
+      accountUpdated: { plan: { key: string }; pendingAction: PendingActionView | null };
+    }>(client, 'subscription { accountUpdated { plan { key } pendingAction { kind } } }');
+    try {
+      await waitUntil(async () => {
+        const body = await (await fetch(`${stack.url}/metrics`)).text();
+        return /billing_graphql_subscriptions_active [1-9]/.test(body);
+      }, 'the page listens');
+      await authenticate(invoice.id as string, 'succeed');
+      await stack.flushWebhooks();
+      let update = await updates.next();
+      while (update.accountUpdated.plan.key !== 'professional') update = await updates.next();
+      expect(update.accountUpdated.pendingAction).toBeNull();
+    } finally {
+      updates.close();
+      await client.dispose();
+    }
+    expect(await subscriptionOf(gql)).toEqual({
+      id: changed.id,
+      status: 'ACTIVE',
+      plan: { key: 'professional' },
+      pendingChange: null,
+      pendingAction: null,
+    });
+    const charges = await stack.stripe.charges.list({ customer: String(invoice.customer) });
+    expect(charges.data.map((charge) => [charge.amount, charge.status])).toEqual([
+      [amountDue, 'succeeded'],
+      [1900, 'succeeded'],
+    ]);
+  });
+
+  it('an upgrade whose approval fails stays pending until Stripe drops it; then the plan stays and nothing waits', async () => {
+    const gql = await approvedStarter('acct_sca_upgrade_expired');
+    const changed = (await upgradeNow(gql)).data?.changeSubscription as ChangedView;
+    const invoiceId = changed.pendingAction?.invoiceId as string;
+    await authenticate(invoiceId, 'fail');
+    await stack.flushWebhooks();
+    // The hosted invoice page still takes another card until the change expires.
+    expect(await subscriptionOf(gql)).toMatchObject({
+      status: 'ACTIVE',
+      plan: { key: 'starter' },
+      pendingChange: { plan: { key: 'professional' } },
+      pendingAction: { invoiceId },
+    });
+
+    await stack.advanceClock(23 * 3600 + 60);
+    await stack.flushWebhooks();
+    expect(await subscriptionOf(gql)).toEqual({
+      id: changed.id,
+      status: 'ACTIVE',
+      plan: { key: 'starter' },
+      pendingChange: null,
+      pendingAction: null,
+    });
+    expect((await viewer(gql)).pendingAction).toBeNull();
+    const voided = await stack.stripe.invoices.retrieve(invoiceId);
+    expect(voided.status).toBe('void');
+    // Only the subscription's own first payment: the upgrade charged nothing.
+    const charges = await stack.stripe.charges.list({ customer: String(voided.customer) });
+    expect(charges.data.map((charge) => [charge.amount, charge.status])).toEqual([[1900, 'succeeded']]);
   });
 });

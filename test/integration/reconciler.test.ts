@@ -15,7 +15,7 @@ import { Topic } from '../../src/pubsub/topics';
 import { createWebhookProcessor } from '../../src/app/webhook-pipeline';
 import { silentLogger } from '../../src/logging/logger';
 import { EVENTS_CURSOR, type Reconciler } from '../../src/webhooks/reconciler/reconciler';
-import { HANDLED_EVENT_TYPES } from '../../src/webhooks/handlers';
+import { RECONCILED_EVENT_TYPES } from '../../src/webhooks/handlers';
 import { STUCK_AFTER_MS } from '../../src/webhooks/inbox/inbox-retry-policy';
 import { type BillingStack, startBillingStack } from '../support/billing-stack';
 import { createCustomer, createSubscription } from '../support/factories';
@@ -66,7 +66,7 @@ describe('Reconciler', () => {
 
   /** Stripe's newest event of a type we handle: where a walk that reached the end leaves the cursor. */
   async function newestHandledEvent(): Promise<Stripe.Event> {
-    const [newest] = (await stack.stripe.events.list({ limit: 1, types: HANDLED_EVENT_TYPES })).data;
+    const [newest] = (await stack.stripe.events.list({ limit: 1, types: RECONCILED_EVENT_TYPES })).data;
     if (!newest) throw new Error('Stripe has no event of a handled type');
     return newest;
   }
@@ -342,7 +342,7 @@ describe('Reconciler', () => {
       newerCardId = (
         await stack.stripe.paymentMethods.attach('pm_card_mastercard', { customer: stripeCustomerId })
       ).id;
-      const newer = (await stack.stripe.events.list({ limit: 100, types: HANDLED_EVENT_TYPES })).data
+      const newer = (await stack.stripe.events.list({ limit: 100, types: RECONCILED_EVENT_TYPES })).data
         .filter((event) => !known.has(event.id))
         .reverse();
       expect(newer.map((event) => event.type)).toEqual([
@@ -403,7 +403,7 @@ describe('Reconciler', () => {
       await stack.stripe.customers.update(stripeCustomerId, {
         invoice_settings: { default_payment_method: newerDefaultId },
       });
-      const newer = (await stack.stripe.events.list({ limit: 100, types: HANDLED_EVENT_TYPES })).data
+      const newer = (await stack.stripe.events.list({ limit: 100, types: RECONCILED_EVENT_TYPES })).data
         .filter((event) => !known.has(event.id))
         .reverse();
       for (const event of newer) expect(await webhooks.process(event)).toBe('processed');

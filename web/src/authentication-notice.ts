@@ -11,12 +11,16 @@ export function authenticationNotice(account: AccountView): HTMLElement | null {
   if (!action) return null;
   const amount = money(action.amountDue, action.currency);
   const renewal = account.subscription?.status === 'PAST_DUE' || account.subscription?.status === 'UNPAID';
-  const what = renewal
-    ? `Your bank asks you to approve the renewal payment of ${amount}.`
-    : `Your bank asks you to approve the payment of ${amount} before your subscription starts.`;
-  const until = action.expiresAt
+  const upgrade = account.subscription?.pendingChange;
+  let what = `Your bank asks you to approve the payment of ${amount} before your subscription starts.`;
+  let until = action.expiresAt
     ? ` Approve it by ${day(action.expiresAt)}, or the subscription is not started.`
     : '';
+  if (renewal) what = `Your bank asks you to approve the renewal payment of ${amount}.`;
+  if (upgrade) {
+    what = `Your bank asks you to approve the payment of ${amount} for your upgrade to ${upgrade.plan.name}.`;
+    until = ` Approve it by ${day(upgrade.expiresAt)}, or your plan stays as it is.`;
+  }
   return h(
     'p',
     { class: 'notice warning', id: 'authenticate-notice' },

@@ -70,14 +70,14 @@ export type SubscriptionStatus =
   | 'TRIALING'
   | 'UNPAID';
 
-export type AccountFieldsFragment = { id: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ id: string, brand: string | null, last4: string | null, expMonth: number | null, expYear: number | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } };
+export type AccountFieldsFragment = { id: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null, pendingChange: { expiresAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ id: string, brand: string | null, last4: string | null, expMonth: number | null, expYear: number | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } };
 
 export type UsageFieldsFragment = { metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string };
 
 export type BillingPageQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type BillingPageQuery = { viewer: { id: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ id: string, brand: string | null, last4: string | null, expMonth: number | null, expYear: number | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } }, plans: Array<{ key: string, name: string, description: string, salesLed: boolean, trialDays: number, prices: Array<{ interval: BillingInterval, amount: number, currency: string }>, limits: Array<{ metric: string, overLimit: OverLimitBehavior }> }> };
+export type BillingPageQuery = { viewer: { id: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null, pendingChange: { expiresAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ id: string, brand: string | null, last4: string | null, expMonth: number | null, expYear: number | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } }, plans: Array<{ key: string, name: string, description: string, salesLed: boolean, trialDays: number, prices: Array<{ interval: BillingInterval, amount: number, currency: string }>, limits: Array<{ metric: string, overLimit: OverLimitBehavior }> }> };
 
 export type PreviewQueryVariables = Exact<{
   input: ChangeSubscriptionInput;
@@ -127,7 +127,7 @@ export type SessionQuery = { checkoutSession: { status: string, subscription: { 
 export type AccountUpdatedSubscriptionVariables = Exact<{ [key: string]: never; }>;
 
 
-export type AccountUpdatedSubscription = { accountUpdated: { id: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ id: string, brand: string | null, last4: string | null, expMonth: number | null, expYear: number | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } } };
+export type AccountUpdatedSubscription = { accountUpdated: { id: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null, pendingChange: { expiresAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ id: string, brand: string | null, last4: string | null, expMonth: number | null, expYear: number | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } } };
 
 export type UsageUpdatedSubscriptionVariables = Exact<{ [key: string]: never; }>;
 
@@ -224,6 +224,12 @@ export const AccountFieldsFragmentDoc = new TypedDocumentString(`
       }
       interval
       effectiveAt
+    }
+    pendingChange {
+      plan {
+        name
+      }
+      expiresAt
     }
   }
   paymentMethods {
@@ -330,6 +336,12 @@ export const BillingPageDocument = new TypedDocumentString(`
       }
       interval
       effectiveAt
+    }
+    pendingChange {
+      plan {
+        name
+      }
+      expiresAt
     }
   }
   paymentMethods {
@@ -471,6 +483,12 @@ export const AccountUpdatedDocument = new TypedDocumentString(`
       }
       interval
       effectiveAt
+    }
+    pendingChange {
+      plan {
+        name
+      }
+      expiresAt
     }
   }
   paymentMethods {

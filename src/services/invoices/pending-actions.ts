@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { Invoice } from '../../entities';
+import { Invoice, Subscription } from '../../entities';
 
 /**
  * Stripe expires a subscription whose first invoice is not paid within 23 hours (`incomplete_expired`,
@@ -10,7 +10,10 @@ export const INCOMPLETE_EXPIRY_MS = 23 * 3600 * 1000;
 /** A payment waiting for the customer's bank approval: the open invoice, and until when it can be approved. */
 export interface PendingAuthentication {
   invoice: Invoice;
-  /** A first invoice's subscription expires 23 h after it was created; a renewal's invoice has no such end. */
+  /**
+   * A first invoice's subscription expires 23 h after it was created; a plan change's invoice when Stripe drops
+   * the pending change (`pending_update.expires_at`); a renewal's invoice has no such end.
+   */
   expiresAt: Date | null;
 }
 
@@ -25,7 +28,13 @@ export class PendingActions {
     accountIds: readonly string[],
   ): Promise<(PendingAuthentication | null)[]> {
     const rows = await this.pending(em, { accountId: { $in: [...accountIds] } });
-    return accountIds.map((accountId) => newest(rows.filter((row) => row.accountId === accountId)));
+    const changes = await this.pendingChangeExpiries(em, rows);
+    return accountIds.map((accountId) =>
+      newest(
+        rows.filter((row) => row.accountId === accountId),
+        changes,
+      ),
+    );
   }
 
   /** The newest pending authentication of each Stripe subscription (in the order asked), or null. */
@@ -34,7 +43,32 @@ export class PendingActions {
     stripeSubscriptionIds: readonly string[],
   ): Promise<(PendingAuthentication | null)[]> {
     const rows = await this.pending(em, { stripeSubscriptionId: { $in: [...stripeSubscriptionIds] } });
-    return stripeSubscriptionIds.map((id) => newest(rows.filter((row) => row.stripeSubscriptionId === id)));
+    const changes = await this.pendingChangeExpiries(em, rows);
+    return stripeSubscriptionIds.map((id) =>
+      newest(
+        rows.filter((row) => row.stripeSubscriptionId === id),
+        changes,
+      ),
+    );
+  }
+
+  /**
+   * When the plan changes waiting on these invoices expire, by Stripe subscription: one more query, and only when a
+   * pending invoice is a change's (`subscription_update`), the rare case.
+   */
+  private async pendingChangeExpiries(em: EntityManager, rows: Invoice[]): Promise<Map<string, Date>> {
+    const ids = rows
+      .filter((row) => row.billingReason === 'subscription_update' && row.stripeSubscriptionId)
+      .map((row) => row.stripeSubscriptionId as string);
+    if (ids.length === 0) return new Map();
+    const subscriptions = await em.find(
+      Subscription,
+      { stripeSubscriptionId: { $in: ids }, pendingChangeExpiresAt: { $ne: null } },
+      { fields: ['stripeSubscriptionId', 'pendingChangeExpiresAt'], disableIdentityMap: true },
+    );
+    return new Map(
+      subscriptions.map((row) => [row.stripeSubscriptionId, row.pendingChangeExpiresAt as Date]),
+    );
   }
 
   private pending(
@@ -49,12 +83,11 @@ export class PendingActions {
   }
 }
 
-function newest(rows: Invoice[]): PendingAuthentication | null {
+function newest(rows: Invoice[], changeExpiries: Map<string, Date>): PendingAuthentication | null {
   const invoice = rows[0];
   if (!invoice) return null;
-  const expiresAt =
-    invoice.billingReason === 'subscription_create'
-      ? new Date(invoice.stripeCreatedAt.getTime() + INCOMPLETE_EXPIRY_MS)
-      : null;
-  return { invoice, expiresAt };
+  if (invoice.billingReason === 'subscription_create')
+    return { invoice, expiresAt: new Date(invoice.stripeCreatedAt.getTime() + INCOMPLETE_EXPIRY_MS) };
+  const changeExpiry = invoice.stripeSubscriptionId ? changeExpiries.get(invoice.stripeSubscriptionId) : null;
+  return { invoice, expiresAt: changeExpiry ?? null };
 }

@@ -1,7 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
 import type { BillingInterval, Subscription } from '../../entities';
-import { BadUserInputError, ForbiddenError } from '../../errors';
+import { BadUserInputError, BillingError, ConflictError, ErrorCode, ForbiddenError } from '../../errors';
+import type { InvoiceSync } from '../invoices/invoice-sync';
 import type { AccountEvents } from '../accounts/account-events';
 import { withAccountLock } from '../accounts/account-lock';
 import type { Plan } from '../plans/plan.types';
@@ -58,6 +59,7 @@ export class PlanChanges {
     private readonly rules: PlanRules,
     private readonly events: AccountEvents,
     private readonly clock: Clock,
+    private readonly invoices: InvoiceSync,
   ) {}
 
   /** Shows what a change would cost, without making it. */
@@ -147,12 +149,56 @@ export class PlanChanges {
         change.prorationBehavior === 'always_invoice' ? 'error_if_incomplete' : 'allow_incomplete',
       metadata: { [PLAN_KEY_METADATA]: change.target.key },
     };
+    const name = `subscription.change:${change.stripeSubscription.id}:${versionOf(change.current)}`;
+    try {
+      const subscription = await this.stripe.call(
+        'subscriptions.update',
+        (sdk, options) => sdk.subscriptions.update(change.stripeSubscription.id, params, options),
+        { name, params },
+      );
+      return await this.store.storeWrittenFor(em, change.current, subscription);
+    } catch (error) {
+      if (!(error instanceof BillingError) || error.extensions.code !== ErrorCode.AUTHENTICATION_REQUIRED)
+        throw error;
+    }
+    return this.changeWhenApproved(em, change, params, name);
+  }
+
+  /**
+   * The bank asks the customer to approve the prorated charge (3-D Secure; Stripe answered the change above with
+   * 402 and changed nothing): the change is made again as a Stripe pending update (`pending_if_incomplete`,
+   * https://docs.stripe.com/billing/subscriptions/pending-updates). Stripe charges its invoice and, since the bank
+   * asks, keeps the subscription on its plan with the change in `pending_update` until the invoice is paid (then
+   * applies it: `customer.subscription.updated`) or for 23 hours at most (then voids the invoice and drops it). The
+   * open invoice is the subscription's `pendingAction` from this answer on; nothing is provisioned before.
+   */
+  private async changeWhenApproved(
+    em: EntityManager,
+    change: ResolvedChange,
+    params: Stripe.SubscriptionUpdateParams,
+    name: string,
+  ): Promise<Subscription> {
+    // Only the parameters a pending update takes (the metadata too, since 2026-05-27.dahlia: it is merged into
+    // the subscription's when the change applies; until then the plan is read from the price, `planKeyOf`).
+    const pending: Stripe.SubscriptionUpdateParams = {
+      ...params,
+      payment_behavior: 'pending_if_incomplete',
+      expand: ['latest_invoice'],
+    };
     const subscription = await this.stripe.call(
       'subscriptions.update',
-      (sdk, options) => sdk.subscriptions.update(change.stripeSubscription.id, params, options),
-      { name: `subscription.change:${change.stripeSubscription.id}:${versionOf(change.current)}`, params },
+      (sdk, options) => sdk.subscriptions.update(change.stripeSubscription.id, pending, options),
+      { name: `${name}:pending`, params: pending },
     );
-    return this.store.storeWrittenFor(em, change.current, subscription);
+    const stored = await this.store.storeWrittenFor(em, change.current, subscription);
+    const invoice = subscription.latest_invoice;
+    if (subscription.pending_update && invoice && typeof invoice !== 'string') {
+      const customer = await this.store.customerOf(em, change.current);
+      const now = this.clock.now();
+      await this.invoices.apply(em, customer, invoice, now);
+      await this.invoices.markActionRequired(em, invoice.id as string, now);
+    }
+    return stored;
   }
 
   /** A downgrade at the period end: a subscription schedule whose second phase holds the new price. */
@@ -208,6 +254,18 @@ export class PlanChanges {
     await this.changeAtPeriodEnd(em, restore);
   }
 
+  /**
+   * One change at a time: while a change waits for the bank's approval, Stripe would apply its items over any
+   * change made meanwhile once the invoice is paid. The customer approves it (or lets it expire) first.
+   */
+  private refuseWhilePending(current: Subscription): void {
+    const expiresAt = current.pendingChangeExpiresAt;
+    if (!current.pendingPlanKey || !expiresAt || expiresAt <= this.clock.now()) return;
+    throw new ConflictError(
+      `A change to ${current.pendingPlanKey} waits for the payment's approval until ${expiresAt.toISOString()}: approve it (pendingAction) or let it expire first`,
+    );
+  }
+
   private async resolve(
     em: EntityManager,
     accountId: string,
@@ -216,6 +274,7 @@ export class PlanChanges {
   ): Promise<ResolvedChange> {
     const current = await this.store.requireLive(em, accountId);
     this.rules.refuseSalesLed(current, asAdmin);
+    this.refuseWhilePending(current);
     const target = this.rules.planOrFail(request.planKey);
     const interval = request.interval ?? current.interval;
     const price = target.prices.find((candidate) => candidate.interval === interval);

@@ -9,7 +9,7 @@ import {
   type SubscriptionStatus,
 } from '../../entities';
 import type { PlanCatalog } from '../plans/plan-catalog';
-import { planItemOf } from './subscription-items';
+import { isMeteredItem, planItemOf } from './subscription-items';
 
 /** The subscription metadata key that names the plan (enterprise subscriptions have custom prices). */
 export const PLAN_KEY_METADATA = 'plan_key';
@@ -109,7 +109,25 @@ export class SubscriptionSync {
         typeof subscription.schedule === 'string'
           ? subscription.schedule
           : (subscription.schedule?.id ?? null),
+      ...this.pendingChangeOf(subscription),
       stripeUpdatedAt: observedAt,
+    };
+  }
+
+  /**
+   * The change waiting in Stripe's `pending_update` for its invoice to be paid: the plan its items move to (named
+   * by the price, as `planKeyOf` does: the pending update's metadata is not the subscription's until applied).
+   */
+  private pendingChangeOf(subscription: Stripe.Subscription) {
+    const pending = subscription.pending_update;
+    const price = pending?.subscription_items?.find((item) => !isMeteredItem(item))?.price;
+    const planKey = price ? this.planKeyOfPrice(price) : undefined;
+    if (!pending || !planKey)
+      return { pendingPlanKey: null, pendingInterval: null, pendingChangeExpiresAt: null };
+    return {
+      pendingPlanKey: planKey,
+      pendingInterval: (price?.recurring?.interval === 'year' ? 'year' : 'month') as BillingInterval,
+      pendingChangeExpiresAt: new Date(pending.expires_at * 1000),
     };
   }
 
@@ -129,12 +147,18 @@ export class SubscriptionSync {
   planKeyOf(subscription: Stripe.Subscription): string {
     const fromMetadata = subscription.metadata?.[PLAN_KEY_METADATA];
     const price = planItemOf(subscription)?.price;
-    // An old price keeps the plan it was made for in its metadata after its lookup key moved to a new amount.
-    const fromPrice =
-      (price?.lookup_key ? this.catalog.planForLookupKey(price.lookup_key)?.key : undefined) ??
-      (price?.metadata?.coditect_plan && this.catalog.find(price.metadata.coditect_plan)?.key);
+    const fromPrice = price ? this.planKeyOfPrice(price) : undefined;
     // The price wins over metadata once they differ: a scheduled downgrade changes the price, not the metadata.
     return fromPrice || fromMetadata || this.catalog.freePlan().key;
+  }
+
+  /** The catalog plan a price is for, if it is one of ours (an enterprise custom price is not). */
+  private planKeyOfPrice(price: Stripe.Price): string | undefined {
+    // An old price keeps the plan it was made for in its metadata after its lookup key moved to a new amount.
+    return (
+      (price.lookup_key ? this.catalog.planForLookupKey(price.lookup_key)?.key : undefined) ??
+      (price.metadata?.coditect_plan ? this.catalog.find(price.metadata.coditect_plan)?.key : undefined)
+    );
   }
 }
 

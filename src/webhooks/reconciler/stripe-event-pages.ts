@@ -2,7 +2,7 @@ import type Stripe from 'stripe';
 import { BillingError } from '../../errors';
 import type { Logger } from '../../logging/logger';
 import type { StripeClient } from '../../services/stripe/stripe-client';
-import { HANDLED_EVENT_TYPES } from '../handlers';
+import { RECONCILED_EVENT_TYPES } from '../handlers';
 import { EVENTS_CURSOR, type EventsCursor } from './events-cursor';
 
 /** Finding the place by time: the listing starts this much before the cursor's second, the inbox drops repeats. */
@@ -88,7 +88,7 @@ export class StripeEventPages {
 
   private list(position: Stripe.EventListParams): Promise<Stripe.ApiList<Stripe.Event>> {
     return this.stripe.call('events.list', (sdk) =>
-      sdk.events.list({ types: HANDLED_EVENT_TYPES, limit: this.limits.eventPageSize, ...position }),
+      sdk.events.list({ types: RECONCILED_EVENT_TYPES, limit: this.limits.eventPageSize, ...position }),
     );
   }
 }

@@ -2,7 +2,8 @@
  * Journeys: a payment the customer's bank asks to approve (3-D Secure). The subscription is made through the API
  * with a card the bank challenges (as a frontend with its own card form would); the billing page shows the
  * authentication step, the customer approves (or fails) on the bank's page in another tab, and the billing page
- * learns the outcome live. A renewal whose bank asks shows the same step while the plan is kept in its grace period.
+ * learns the outcome live. A renewal whose bank asks shows the same step while the plan is kept in its grace period;
+ * an upgrade whose bank asks keeps the plan until approved.
  */
 import type { Page } from 'playwright-core';
 import { DAY, describeJourney, markPage, text, waitForText } from './journey';
@@ -85,5 +86,33 @@ describeJourney('journey: payment authentication (3-D Secure)', { timeoutMs: 120
     await page.locator('#authenticate-notice').waitFor({ state: 'detached' });
     await waitForText(page, '#plan-status', /active/);
     await journey.screenshot(page, 'authentication-renewal-approved');
+  });
+
+  it('an upgrade needing authentication: Starter kept until approved on the bank page, then Professional, live', async () => {
+    const accountId = 'acct_journey_sca_upgrade';
+    const page = await journey.newPage();
+    await journey.signUp(page, accountId);
+    await subscribeNeedingApproval(page, accountId);
+    await answerChallenge(page, '#complete');
+    await journey.stack.flushWebhooks();
+    await waitForText(page, '#plan-name', /^Starter$/);
+    const notReloaded = await markPage(page);
+
+    // The same card asks again for the upgrade's prorated charge: the change waits for it.
+    const gql = await journey.stack.as(accountId);
+    const upgraded = await gql<{ changeSubscription: { plan: { key: string } } }>(
+      'mutation { changeSubscription(input: { planKey: "professional", applyAt: IMMEDIATELY }) { plan { key } } }',
+    );
+    expect(upgraded.data?.changeSubscription.plan.key).toBe('starter');
+    await waitForText(page, '#authenticate-notice', /for your upgrade to Professional\. Approve it by/);
+    expect(await text(page, '#plan-name')).toBe('Starter');
+
+    expect(await answerChallenge(page, '#complete')).toBe('paid');
+    await journey.stack.flushWebhooks();
+    await waitForText(page, '#plan-name', /^Professional$/);
+    await page.locator('#authenticate-notice').waitFor({ state: 'detached' });
+    expect(await journey.stored(accountId)).toMatchObject({ status: 'active', plan: 'professional' });
+    expect(await notReloaded()).toBe(true);
+    await journey.screenshot(page, 'authentication-upgrade-approved');
   });
 });

@@ -89,14 +89,20 @@ export function invoiceSubscription(
 
 /** 402 (or 400 without a payment method) when charging `paymentMethod` would fail. */
 export function assertChargeable(emulator: Emulator, paymentMethod: string | null): void {
+  const failure = chargeFailure(emulator, paymentMethod);
+  if (failure) throw failure;
+}
+
+/** Stripe's error for charging `paymentMethod` with the customer present, or null when it would be paid. */
+export function chargeFailure(emulator: Emulator, paymentMethod: string | null): Error | null {
   if (!paymentMethod) {
-    throw invalidRequest(
+    return invalidRequest(
       'This customer has no attached payment source or default payment method. Please consider adding a default payment method.',
     );
   }
   // The customer is present when subscribing or changing a plan: a card whose issuer asks for 3-D Secure cannot be
   // charged without them, and `error_if_incomplete` answers Stripe's 402 instead of creating anything.
-  if (needsAuthentication(emulator, paymentMethod, false)) throw requiresActionError();
+  if (needsAuthentication(emulator, paymentMethod, false)) return requiresActionError();
   const o = cardOutcome(emulator, paymentMethod);
-  if (!o.ok) throw cardError(o.code, o.message, o.declineCode);
+  return o.ok ? null : cardError(o.code, o.message, o.declineCode);
 }

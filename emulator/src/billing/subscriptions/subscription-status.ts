@@ -6,6 +6,7 @@ import { onInvoice } from '../hooks';
 import { subscriptionIdOfInvoice } from '../invoices/invoices';
 import { nextRetryAt } from '../math';
 import { COLLECTIONS } from '../../core/collections';
+import { pendingUpdateOfInvoice } from './pending-update';
 import { paymentMethodToSave } from './save-default-payment-method';
 import { cancelNow } from './subscription-lifecycle';
 
@@ -50,6 +51,8 @@ onInvoice({
     if (!subscription || subscription.status === 'canceled' || subscription.status === 'incomplete_expired')
       return;
     if (subscription.status === 'incomplete') return; // first invoice: stays incomplete
+    // A pending update's invoice: "The subscription will continue to cycle as if no update request was made."
+    if (pendingUpdateOfInvoice(emulator, invoice)) return;
     if (subscription.status === 'active' || subscription.status === 'trialing') {
       const { obj, previous } = emulator.store.update(COLLECTIONS.subscription, subscription.id, (s) => {
         s.status = 'past_due';
@@ -63,8 +66,11 @@ onInvoice({
     if (!subscriptionId) return null;
     const subscription = emulator.store.get(COLLECTIONS.subscription, subscriptionId);
     // Stripe stops automatic collection once a subscription is canceled (a draft finalized after that is tried once).
+    // A pending update's invoice is not retried: it is paid by the customer (another card, the challenge) or
+    // voided when the pending update expires, within 23 hours.
     if (
       !subscription ||
+      pendingUpdateOfInvoice(emulator, invoice) ||
       subscription.status === 'incomplete' ||
       subscription.status === 'canceled' ||
       invoice.billing_reason === 'subscription_create'

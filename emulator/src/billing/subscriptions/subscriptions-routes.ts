@@ -18,6 +18,7 @@ import { cancelNow, pauseSubscription, resumeSubscription } from './subscription
 import { createSubscription } from './create-subscription';
 import type { SaveDefaultPaymentMethod } from './save-default-payment-method';
 import { type ItemChange, updateSubscription } from './update-subscription';
+import { refuseOutsidePendingItemUpdate, refuseOutsidePendingUpdate } from './pending-update';
 import {
   type ItemInput,
   type PaymentBehavior,
@@ -183,6 +184,7 @@ function update(req: ApiRequest): Stripe.Subscription {
   const { emulator, input } = req;
   learnOrigin(emulator, req.headers.host);
   const subscription = requireSubscription(emulator, req.pathParams.id);
+  if (input.str('payment_behavior') === 'pending_if_incomplete') refuseOutsidePendingUpdate(input.raw);
   const customerId = customerIdOf(subscription);
   const pc = input.raw.pause_collection;
   let pauseCollection: Stripe.Subscription.PauseCollection | null | undefined;
@@ -292,6 +294,7 @@ function itemWrite(
   change: (subscription: Stripe.Subscription) => ItemChange,
 ): Stripe.SubscriptionItem | { id: string; object: string; deleted: true } {
   const { emulator, input } = req;
+  if (input.str('payment_behavior') === 'pending_if_incomplete') refuseOutsidePendingItemUpdate(input.raw);
   const subscriptionId = req.pathParams.id
     ? findItem(emulator, req.pathParams.id).subscription.id
     : input.reqStr('subscription');
@@ -315,9 +318,9 @@ function itemWrite(
       'allow_incomplete') as PaymentBehavior,
   });
   if (ch.deleted && ch.id) return { id: ch.id, object: 'subscription_item', deleted: true };
-  const item = ch.id
-    ? subscription.items.data.find((i) => i.id === ch.id)
-    : subscription.items.data.find((i) => !before.has(i.id));
+  // A change waiting in `pending_update` is answered as it will be once paid.
+  const items = subscription.pending_update?.subscription_items ?? subscription.items.data;
+  const item = ch.id ? items.find((i) => i.id === ch.id) : items.find((i) => !before.has(i.id));
   if (!item) throw notFound('subscription_item', ch.id ?? '');
   return item;
 }

@@ -28,7 +28,13 @@ import {
   quantityName,
   restartSwappedMeteredItems,
 } from './subscription-lines';
-import { assertChargeable, invoiceSubscription, subscriptionPaymentMethod } from './subscription-invoicing';
+import {
+  assertChargeable,
+  chargeFailure,
+  invoiceSubscription,
+  subscriptionPaymentMethod,
+} from './subscription-invoicing';
+import { holdUntilPaid, refusePendingUpdateOf } from './pending-update';
 import { setSubscriptionAutomaticTax, setSubscriptionTaxRates } from '../tax/subscription-tax';
 import { priceInCurrency } from '../../resources/price-currency-options';
 import { type SaveDefaultPaymentMethod, setSaveDefaultPaymentMethod } from './save-default-payment-method';
@@ -245,6 +251,11 @@ export function updateSubscription(
     );
   }
   refuseUnpayableUpdate(emulator, subscription, args, plan, at);
+  if (args.paymentBehavior === 'pending_if_incomplete') {
+    refusePendingUpdateOf(subscription);
+    if (waitsForPayment(emulator, subscription, args, plan, at))
+      return holdUpdate(emulator, subscription, args, plan, at);
+  }
 
   subscription.items.data = plan.items;
   applyFields(subscription, args, at);
@@ -352,30 +363,91 @@ function refuseUnpayableUpdate(
   plan: UpdatePlan,
   at: number,
 ): void {
-  if (
-    args.paymentBehavior !== 'error_if_incomplete' ||
-    subscription.collection_method !== 'charge_automatically'
-  ) {
-    return;
+  if (args.paymentBehavior !== 'error_if_incomplete') return;
+  if (amountDueNow(emulator, subscription, args, plan, at) > 0) {
+    assertChargeable(emulator, subscriptionPaymentMethod(emulator, subscription, args.defaultPaymentMethod));
   }
+}
+
+/** pending_if_incomplete: the update makes an invoice now that its card will not pay at once (declined, or 3-D Secure). */
+function waitsForPayment(
+  emulator: Emulator,
+  subscription: Stripe.Subscription,
+  args: UpdateArgs,
+  plan: UpdatePlan,
+  at: number,
+): boolean {
+  if (amountDueNow(emulator, subscription, args, plan, at) <= 0) return false;
+  const paymentMethod = subscriptionPaymentMethod(emulator, subscription, args.defaultPaymentMethod);
+  return chargeFailure(emulator, paymentMethod) !== null;
+}
+
+/**
+ * What the update's own invoice charges now (a reset billing cycle, or `always_invoice` prorations, with the
+ * subscription's pending invoice items it sweeps in); 0 when it makes no invoice now. Automatic collection only.
+ */
+function amountDueNow(
+  emulator: Emulator,
+  subscription: Stripe.Subscription,
+  args: UpdateArgs,
+  plan: UpdatePlan,
+  at: number,
+): number {
+  if (subscription.collection_method !== 'charge_automatically') return 0;
   const pending = pendingItems(emulator, customerIdOf(subscription), {
     subscription: subscription.id,
   }).reduce((total, invoiceItem) => total + invoiceItem.amount, 0);
-  let dueNow = 0;
   if (plan.resetAnchor && subscription.status !== 'trialing') {
-    const next = { start: at, end: addIntervals(at, plan.newInterval.interval, plan.newInterval.count, 1) };
-    const fresh = licensedLines(
-      emulator,
-      { ...subscription, items: { ...subscription.items, data: plan.items } },
-      next,
-    );
-    dueNow = [...plan.resetCredits, ...fresh].reduce((total, line) => total + line.amount, 0) + pending;
-  } else if (args.prorationBehavior === 'always_invoice' && plan.lines.length > 0) {
-    dueNow = plan.lines.reduce((total, line) => total + line.amount, 0) + pending;
+    const fresh = licensedLines(emulator, withItems(subscription, plan.items), nextPeriod(plan, at));
+    return [...plan.resetCredits, ...fresh].reduce((total, line) => total + line.amount, 0) + pending;
   }
-  if (dueNow > 0) {
-    assertChargeable(emulator, subscriptionPaymentMethod(emulator, subscription, args.defaultPaymentMethod));
+  if (args.prorationBehavior === 'always_invoice' && plan.lines.length > 0) {
+    return plan.lines.reduce((total, line) => total + line.amount, 0) + pending;
   }
+  return 0;
+}
+
+function withItems(subscription: Stripe.Subscription, items: Stripe.SubscriptionItem[]): Stripe.Subscription {
+  return { ...subscription, items: { ...subscription.items, data: items } };
+}
+
+function nextPeriod(plan: UpdatePlan, at: number): { start: number; end: number } {
+  return { start: at, end: addIntervals(at, plan.newInterval.interval, plan.newInterval.count, 1) };
+}
+
+/**
+ * The update as a pending update: its invoice is made and charged as it would be (the prorations, or a new
+ * period's price and the unused time's credit), but the subscription keeps its items until that invoice is paid.
+ */
+function holdUpdate(
+  emulator: Emulator,
+  subscription: Stripe.Subscription,
+  args: UpdateArgs,
+  plan: UpdatePlan,
+  at: number,
+): Stripe.Subscription {
+  const change = {
+    items: plan.items,
+    billingCycleAnchor: plan.resetAnchor ? at : null,
+    metadata: args.metadata ? changedKeys(subscription.metadata, args.metadata) : null,
+    cancelAtPeriodEnd: args.cancelAtPeriodEnd ?? null,
+  };
+  return holdUntilPaid(emulator, subscription, change, () => {
+    const window = { start: at, end: at };
+    if (plan.resetAnchor) {
+      recordProrationItems(emulator, subscription, plan.resetCredits);
+      const fresh = licensedLines(emulator, withItems(subscription, plan.items), nextPeriod(plan, at));
+      invoiceSubscription(emulator, subscription, 'subscription_update', fresh, window);
+      return;
+    }
+    recordProrationItems(emulator, subscription, plan.lines);
+    invoiceSubscription(emulator, subscription, 'subscription_update', [], window);
+  });
+}
+
+/** The keys an update's metadata sets (`metadata` arrives merged with the subscription's). */
+function changedKeys(current: Stripe.Metadata, merged: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(merged).filter(([key, value]) => current[key] !== value));
 }
 
 /** The plain fields an update sets: metadata, description, payment settings, cancellation. */

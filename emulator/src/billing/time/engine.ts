@@ -1,7 +1,8 @@
 /**
  * Runs what time brings, in time order: for every subscription, invoice and schedule in scope,
  * the next due transition (schedule phase change, `trial_will_end`, trial end, renewal or
- * cancellation at period end, a draft's automatic finalization, payment retry, incomplete expiry) is found, the earliest is run
+ * cancellation at period end, a draft's automatic finalization, payment retry, incomplete expiry, a pending
+ * update's expiry) is found, the earliest is run
  * with the customer's clock pinned to its moment (so objects and events carry that time), and
  * the search starts again, until nothing is due by `until`.
  */
@@ -13,6 +14,7 @@ import { advanceInvoice, attemptPayment, customerIdOf, subscriptionIdOfInvoice }
 import { scheduleTasks } from '../schedules/schedules';
 import { subscriptionPeriod } from '../subscriptions/subscription-objects';
 import { endTrial, expireIncomplete, renew, sendTrialWillEnd } from '../subscriptions/subscription-lifecycle';
+import { expirePendingUpdate } from '../subscriptions/pending-update';
 import { subscriptionState } from '../subscriptions/subscription-state';
 import { COLLECTIONS } from '../../core/collections';
 import type { Task } from './task';
@@ -25,6 +27,11 @@ function subscriptionTasks(emulator: Emulator, subscription: Stripe.Subscription
   const config = billingConfig(emulator);
   const tasks: Task[] = [];
   const st = subscriptionState(emulator, subscription.id);
+  if (subscription.pending_update) {
+    // Before a renewal due at the same moment (priority 4): the expiry is at most the period's end.
+    const at = subscription.pending_update.expires_at;
+    tasks.push({ at, priority: 3, customer, run: () => expirePendingUpdate(emulator, subscription) });
+  }
   if (subscription.status === 'trialing' && subscription.trial_end !== null) {
     if (!st.trialWillEndSent) {
       const at = Math.max(subscription.trial_end - config.trialWillEndSeconds, subscription.created);
