@@ -174,4 +174,33 @@ describe('subscriptions in another currency', () => {
     const unchanged = await stripe.subscriptions.retrieve(subscription.id);
     expect(unchanged.items.data[0].price.id).toBe(subscription.items.data[0].price.id);
   });
+
+  it('previews a new subscription in EUR from the currency_options', async () => {
+    const { customer } = await customerOnClock();
+    const preview = await stripe.invoices.createPreview({
+      customer: customer.id,
+      currency: 'eur',
+      subscription_details: { items: [{ price: (await usdWithEur()).id, quantity: 2 }] },
+    });
+    expect(preview).toMatchObject({ currency: 'eur', billing_reason: 'subscription_create', total: 1800 });
+  });
+
+  it('keeps a price’s tax_behavior once set', async () => {
+    const price = await usdWithEur();
+    await expect(stripe.prices.update(price.id, { tax_behavior: 'inclusive' })).rejects.toMatchObject({
+      statusCode: 400,
+      param: 'tax_behavior',
+    });
+    expect((await stripe.prices.update(price.id, { tax_behavior: 'exclusive' })).tax_behavior).toBe(
+      'exclusive',
+    );
+    const unspecified = await stripe.prices.create({
+      product_data: { name: 'x' },
+      currency: 'usd',
+      unit_amount: 1,
+    });
+    expect((await stripe.prices.update(unspecified.id, { tax_behavior: 'inclusive' })).tax_behavior).toBe(
+      'inclusive',
+    );
+  });
 });

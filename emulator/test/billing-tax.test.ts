@@ -200,6 +200,46 @@ describe('automatic tax on previews', () => {
   });
 });
 
+describe('previews before anything is saved', () => {
+  it('previews the first invoice of a new subscription with tax', async () => {
+    const customer = await customerAt({ country: 'DE', postal_code: '10115' });
+    const price = await monthlyPrice(1000);
+    const preview = await stripe.invoices.createPreview({
+      customer: customer.id,
+      subscription_details: { items: [{ price: price.id, quantity: 2 }] },
+      automatic_tax: { enabled: true },
+    });
+    // 2 × $10.00 + 19 % = $23.80.
+    expect(preview).toMatchObject({ billing_reason: 'subscription_create', subtotal: 2000, total: 2380 });
+    expect(preview.lines.data[0].period.start).toBe(T0);
+    expect((await stripe.subscriptions.list({ customer: customer.id })).data).toEqual([]);
+  });
+
+  it('taxes with customer_details instead of the stored customer, saving nothing', async () => {
+    const customer = await customerAt(null);
+    const price = await monthlyPrice(1000);
+    const inFrance = await stripe.invoices.createPreview({
+      customer: customer.id,
+      subscription_details: { items: [{ price: price.id }] },
+      automatic_tax: { enabled: true },
+      customer_details: { address: { country: 'FR' } },
+    });
+    expect(inFrance.automatic_tax.status).toBe('complete');
+    expect(inFrance.total).toBe(1200);
+    const business = await stripe.invoices.createPreview({
+      customer: customer.id,
+      subscription_details: { items: [{ price: price.id }] },
+      automatic_tax: { enabled: true },
+      customer_details: { address: { country: 'FR' }, tax_ids: [{ type: 'eu_vat', value: 'FR12345678901' }] },
+    });
+    expect(business.total_taxes?.[0]).toMatchObject({ amount: 0, taxability_reason: 'reverse_charge' });
+    expect(business.customer_tax_ids).toEqual([{ type: 'eu_vat', value: 'FR12345678901' }]);
+    const stored = await stripe.customers.retrieve(customer.id, { expand: ['tax_ids'] });
+    expect((stored as Stripe.Customer).address).toBeNull();
+    expect((stored as Stripe.Customer).tax_ids?.data).toEqual([]);
+  });
+});
+
 describe('tax rates and settings', () => {
   it('creates, lists, retrieves and updates manual tax rates', async () => {
     const rate = await stripe.taxRates.create({

@@ -225,6 +225,24 @@ export function createPrice(
   return price;
 }
 
+/**
+ * `tax_behavior` (the Price object): "Once specified as either `inclusive` or `exclusive`, it cannot be changed."
+ * Setting the same value again is accepted.
+ */
+function keptTaxBehavior(
+  current: Stripe.Price.TaxBehavior | null,
+  next: Stripe.Price.TaxBehavior,
+): Stripe.Price.TaxBehavior {
+  if (current === 'inclusive' || current === 'exclusive') {
+    if (next !== current)
+      throw invalidRequest(
+        `The price's tax_behavior is already \`${current}\` and cannot be changed.`,
+        'tax_behavior',
+      );
+  }
+  return next;
+}
+
 function update({ emulator, input, pathParams }: ApiRequest): Stripe.Price {
   requirePrice(emulator, pathParams.id, 'id');
   const lookupKey = input.has('lookup_key') ? input.strOrNull('lookup_key') : undefined;
@@ -235,7 +253,7 @@ function update({ emulator, input, pathParams }: ApiRequest): Stripe.Price {
     if (lookupKey !== undefined) x.lookup_key = lookupKey;
     if (input.has('nickname')) x.nickname = input.strOrNull('nickname') ?? null;
     const tb = input.oneOf('tax_behavior', ['exclusive', 'inclusive', 'unspecified'] as const);
-    if (tb) x.tax_behavior = tb;
+    if (tb) x.tax_behavior = keptTaxBehavior(x.tax_behavior, tb);
     x.currency_options = currencyOptionsFor(x, input, readTiers);
     x.metadata = input.metadata(x.metadata);
   });

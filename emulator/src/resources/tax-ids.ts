@@ -51,7 +51,24 @@ export function readTaxIdInput(input: ParamReader): TaxIdInput {
  */
 export function addTaxId(emulator: Emulator, customerId: string, data: TaxIdInput): Stripe.TaxId {
   const verification = verificationFor(data.type, data.value);
-  const taxId: Stripe.TaxId = {
+  const taxId = describeTaxId(emulator, customerId, data);
+  taxId.verification = verification
+    ? { status: 'pending', verified_address: null, verified_name: null }
+    : null;
+  emulator.store.insert(TAX_ID, taxId);
+  emulator.emitEvent('customer.tax_id.created', taxId);
+  if (verification && verification.status !== 'pending') {
+    const { obj, previous } = emulator.store.update(TAX_ID, taxId.id, (stored) => {
+      stored.verification = verification;
+    });
+    emulator.emitEvent('customer.tax_id.updated', obj, previous);
+  }
+  return emulator.store.require(TAX_ID, taxId.id);
+}
+
+/** A tax ID object as it settles (verification included), not stored: for previews' `customer_details[tax_ids]`. */
+export function describeTaxId(emulator: Emulator, customerId: string, data: TaxIdInput): Stripe.TaxId {
+  return {
     id: newId('txi'),
     object: 'tax_id',
     country: taxIdCountry(data.type, data.value),
@@ -62,17 +79,8 @@ export function addTaxId(emulator: Emulator, customerId: string, data: TaxIdInpu
     owner: { customer: customerId, customer_account: null, type: 'customer' },
     type: data.type as Stripe.TaxId.Type,
     value: data.value,
-    verification: verification ? { status: 'pending', verified_address: null, verified_name: null } : null,
+    verification: verificationFor(data.type, data.value),
   };
-  emulator.store.insert(TAX_ID, taxId);
-  emulator.emitEvent('customer.tax_id.created', taxId);
-  if (verification && verification.status !== 'pending') {
-    const { obj, previous } = emulator.store.update(TAX_ID, taxId.id, (stored) => {
-      stored.verification = verification;
-    });
-    emulator.emitEvent('customer.tax_id.updated', obj, previous);
-  }
-  return emulator.store.require(TAX_ID, taxId.id);
 }
 
 /** `tax_id_data[]` on `POST /v1/customers`: read and checked up front, added after the customer exists. */

@@ -21,6 +21,7 @@ import { type ProrationBehavior, requireSubscription } from '../subscriptions/su
 import { readItemChanges } from '../subscriptions/subscriptions-routes';
 import { COLLECTIONS } from '../../core/collections';
 import { applyInvoiceTax, automaticTaxField } from '../tax/invoice-tax';
+import { newSubscriptionLines, type PreviewTax, readPreviewTax } from './preview-inputs';
 import { refuseOtherCurrency } from '../currency/subscription-currency';
 
 function previewInvoice(
@@ -30,7 +31,7 @@ function previewInvoice(
   reason: Stripe.Invoice.BillingReason,
   lines: LineSpec[],
   period: { start: number; end: number },
-  automaticTax?: boolean,
+  tax: PreviewTax = {},
 ): Stripe.Invoice {
   const invoice = buildInvoice({
     customer,
@@ -49,8 +50,8 @@ function previewInvoice(
   });
   invoice.id = `upcoming_${invoice.id}`;
   for (const l of lines) invoice.lines.data.push(buildLine(null, l));
-  if (automaticTax !== undefined) invoice.automatic_tax = automaticTaxField(automaticTax);
-  applyInvoiceTax(emulator, invoice);
+  if (tax.automaticTax !== undefined) invoice.automatic_tax = automaticTaxField(tax.automaticTax);
+  applyInvoiceTax(emulator, invoice, tax.subject);
   recomputeTotals(invoice, customer.balance ?? 0);
   invoice.ending_balance = null;
   invoice.webhooks_delivered_at = null;
@@ -76,10 +77,17 @@ export function createPreview(req: ApiRequest): Stripe.Invoice {
         ) ?? null;
   }
   const at = now(emulator, customer.id);
-  // `automatic_tax[enabled]` previews with or without tax; absent: as the subscription has it.
-  const automaticTax = input.obj('automatic_tax')?.bool('enabled');
+  const tax = readPreviewTax(emulator, input, customer);
   const pendingLines = (pending: 'include' | { subscription: string }): LineSpec[] =>
     pendingItems(emulator, customer.id, pending).map((invoiceItem) => invoiceItemLine(emulator, invoiceItem));
+  const newItems = subscription ? [] : (input.obj('subscription_details')?.objArray('items') ?? []);
+  if (!subscription && newItems.length > 0) {
+    const items = readItemChanges(emulator, newItems).flatMap((c) =>
+      c.price ? [{ price: c.price, quantity: c.quantity }] : [],
+    );
+    const { lines, period } = newSubscriptionLines(emulator, input, customer, items, at);
+    return previewInvoice(emulator, customer, null, 'subscription_create', lines, period, tax);
+  }
   if (!subscription) {
     const lines = pendingLines('include');
     if (lines.length === 0) {
@@ -89,7 +97,7 @@ export function createPreview(req: ApiRequest): Stripe.Invoice {
         'invoice_upcoming_none',
       );
     }
-    return previewInvoice(emulator, customer, null, 'manual', lines, { start: at, end: at }, automaticTax);
+    return previewInvoice(emulator, customer, null, 'manual', lines, { start: at, end: at }, tax);
   }
 
   const details = input.obj('subscription_details');
@@ -117,7 +125,7 @@ export function createPreview(req: ApiRequest): Stripe.Invoice {
       'subscription_update',
       proration,
       { start: at, end: at },
-      automaticTax,
+      tax,
     );
   }
 
@@ -152,5 +160,5 @@ export function createPreview(req: ApiRequest): Stripe.Invoice {
     subscription.status === 'trialing'
       ? { start: subscription.trial_start ?? subscription.created, end: start }
       : period;
-  return previewInvoice(emulator, customer, subscription, 'subscription_cycle', lines, window, automaticTax);
+  return previewInvoice(emulator, customer, subscription, 'subscription_cycle', lines, window, tax);
 }

@@ -63,29 +63,36 @@ function taxLines(emulator: Emulator, invoice: Stripe.Invoice, decision: TaxDeci
   }
 }
 
-function copyCustomerTaxDetails(
-  emulator: Emulator,
-  invoice: Stripe.Invoice,
-  customer: Stripe.Customer,
-): void {
-  invoice.customer_address = customer.address ?? null;
-  invoice.customer_tax_exempt = customer.tax_exempt ?? 'none';
-  invoice.customer_tax_ids = taxIdsOf(emulator, customer.id).map((taxId) => ({
-    type: taxId.type,
-    value: taxId.value,
-  }));
+/** Who is taxed: the customer as stored, or as a preview's `customer_details` describe them. */
+export interface TaxSubject {
+  customer: Stripe.Customer;
+  taxIds: Stripe.TaxId[];
+}
+
+function copyCustomerTaxDetails(invoice: Stripe.Invoice, subject: TaxSubject): void {
+  invoice.customer_address = subject.customer.address ?? null;
+  invoice.customer_tax_exempt = subject.customer.tax_exempt ?? 'none';
+  invoice.customer_tax_ids = subject.taxIds.map((taxId) => ({ type: taxId.type, value: taxId.value }));
+}
+
+function storedSubject(emulator: Emulator, invoice: Stripe.Invoice): TaxSubject | null {
+  const customer = emulator.store.get(COLLECTIONS.customer, customerIdOfInvoice(invoice));
+  return customer ? { customer, taxIds: taxIdsOf(emulator, customer.id) } : null;
 }
 
 /** Computes every line's tax on a draft or preview invoice: automatic, from `default_tax_rates`, or none. */
-export function applyInvoiceTax(emulator: Emulator, invoice: Stripe.Invoice): void {
-  const customer = emulator.store.get(COLLECTIONS.customer, customerIdOfInvoice(invoice));
-  if (customer) copyCustomerTaxDetails(emulator, invoice, customer);
-  if (!invoice.automatic_tax.enabled || !customer) {
+export function applyInvoiceTax(
+  emulator: Emulator,
+  invoice: Stripe.Invoice,
+  subject: TaxSubject | null = storedSubject(emulator, invoice),
+): void {
+  if (subject) copyCustomerTaxDetails(invoice, subject);
+  if (!invoice.automatic_tax.enabled || !subject) {
     const rates = invoice.default_tax_rates ?? [];
     for (const line of invoice.lines.data) line.taxes = manualLineTaxes(line, rates);
     return;
   }
-  const decision = decideTax(emulator, customer);
+  const decision = decideTax(emulator, subject.customer, subject.taxIds);
   invoice.automatic_tax.status = decision.status;
   taxLines(emulator, invoice, decision);
 }

@@ -44,7 +44,12 @@ function crossBorderBusinessSale(origin: string, country: string, taxIds: readon
   return (euToEu || intoGb) && hasVerifiedVatId(taxIds, country);
 }
 
-export function decideTax(emulator: Emulator, customer: Stripe.Customer): TaxDecision {
+/** `taxIds`: the customer's (default), or the ones a preview's `customer_details` gives. */
+export function decideTax(
+  emulator: Emulator,
+  customer: Stripe.Customer,
+  taxIds: readonly Stripe.TaxId[] = taxIdsOf(emulator, customer.id),
+): TaxDecision {
   const jurisdiction = jurisdictionOf(taxAddressOf(customer).address);
   if (!jurisdiction) return { status: 'requires_location_inputs' };
   const zero = (reason: Stripe.InvoiceLineItem.Tax.TaxabilityReason): TaxDecision => ({
@@ -56,8 +61,7 @@ export function decideTax(emulator: Emulator, customer: Stripe.Customer): TaxDec
   if (customer.tax_exempt === 'exempt') return zero('customer_exempt');
   if (customer.tax_exempt === 'reverse') return zero('reverse_charge');
   const origin = taxSettings(emulator).originCountry;
-  if (crossBorderBusinessSale(origin, jurisdiction.country, taxIdsOf(emulator, customer.id)))
-    return zero('reverse_charge');
+  if (crossBorderBusinessSale(origin, jurisdiction.country, taxIds)) return zero('reverse_charge');
   if (!jurisdiction.collecting) return zero('not_collecting');
   return {
     status: 'complete',
