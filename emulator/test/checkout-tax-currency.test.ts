@@ -22,9 +22,13 @@ async function usdWithEur(): Promise<Stripe.Price> {
   });
 }
 
-async function complete(id: string): Promise<void> {
+async function complete(id: string, address: Record<string, string> = {}): Promise<void> {
   const r = await emulator.raw('POST', `/_emulator/checkout/sessions/${id}/complete`, {
-    body: new URLSearchParams({ card: '4242 4242 4242 4242', email: 'buyer@example.com' }).toString(),
+    body: new URLSearchParams({
+      card: '4242 4242 4242 4242',
+      email: 'buyer@example.com',
+      ...address,
+    }).toString(),
     auth: null,
   });
   expect(r.status).toBe(200);
@@ -86,4 +90,69 @@ it('is requires_location_inputs when the session has no customer address yet', a
   });
   expect(session.automatic_tax).toMatchObject({ enabled: true, status: 'requires_location_inputs' });
   expect(session.amount_total).toBe(1000);
+});
+
+describe('the billing address Checkout collects for automatic tax', () => {
+  it('asks for it on the page, taxes it, and gives it to the new customer', async () => {
+    const session = await stripe.checkout.sessions.create({
+      mode: 'subscription',
+      automatic_tax: { enabled: true },
+      line_items: [{ price: (await usdWithEur()).id, quantity: 3 }],
+      success_url: 'https://app.example/success',
+    });
+    const page = await (await fetch(String(session.url))).text();
+    expect(page).toContain('name="country"');
+
+    await complete(session.id, { country: 'DE', postal_code: '10115' });
+    const done = await stripe.checkout.sessions.retrieve(session.id, { expand: ['invoice', 'customer'] });
+    // $30.00 + 19 % = $35.70, on the session and on the subscription's first invoice.
+    expect(done).toMatchObject({ amount_total: 3570, automatic_tax: { status: 'complete' } });
+    expect(done.total_details?.amount_tax).toBe(570);
+    expect(done.customer_details?.address).toMatchObject({ country: 'DE', postal_code: '10115' });
+    expect((done.customer as Stripe.Customer).address).toMatchObject({ country: 'DE' });
+    expect(done.invoice as Stripe.Invoice).toMatchObject({ total: 3570, amount_paid: 3570 });
+  });
+
+  it('refuses an existing customer without an address unless customer_update[address]=auto saves the new one', async () => {
+    const customer = await stripe.customers.create({ email: 'known@example.com' });
+    const price = await usdWithEur();
+    const base = {
+      mode: 'subscription' as const,
+      customer: customer.id,
+      automatic_tax: { enabled: true },
+      line_items: [{ price: price.id }],
+      success_url: 'https://app.example/success',
+    };
+    await expect(stripe.checkout.sessions.create(base)).rejects.toMatchObject({
+      statusCode: 400,
+      param: 'automatic_tax[enabled]',
+    });
+    const session = await stripe.checkout.sessions.create({ ...base, customer_update: { address: 'auto' } });
+    expect(session.automatic_tax.status).toBe('requires_location_inputs');
+    await complete(session.id, { country: 'FR', postal_code: '75001' });
+    const saved = (await stripe.customers.retrieve(customer.id)) as Stripe.Customer;
+    expect(saved.address).toMatchObject({ country: 'FR', postal_code: '75001' });
+    const done = await stripe.checkout.sessions.retrieve(session.id, { expand: ['invoice'] });
+    expect(done.invoice as Stripe.Invoice).toMatchObject({ total: 1200 });
+  });
+
+  it('charges a one-time payment with the tax of the collected address', async () => {
+    const oneTime = await stripe.prices.create({
+      product_data: { name: 'Setup' },
+      currency: 'usd',
+      unit_amount: 5000,
+      tax_behavior: 'exclusive',
+    });
+    const session = await stripe.checkout.sessions.create({
+      mode: 'payment',
+      automatic_tax: { enabled: true },
+      line_items: [{ price: oneTime.id }],
+      success_url: 'https://app.example/success',
+    });
+    await complete(session.id, { country: 'GB' });
+    const done = await stripe.checkout.sessions.retrieve(session.id, { expand: ['payment_intent'] });
+    // $50.00 + 20 % = $60.00.
+    expect(done.amount_total).toBe(6000);
+    expect((done.payment_intent as Stripe.PaymentIntent).amount).toBe(6000);
+  });
 });

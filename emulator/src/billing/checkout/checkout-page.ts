@@ -3,7 +3,8 @@
  * card number (no JavaScript). Submitting it completes the session as Stripe does and answers a
  * 303 redirect to `success_url` (`{CHECKOUT_SESSION_ID}` filled in); a declined card re-shows the
  * form with the error. Also:
- * - `POST /_emulator/checkout/sessions/{id}/complete` (`card`, optional `email`): the same
+ * - `POST /_emulator/checkout/sessions/{id}/complete` (`card`, optional `email`, and with automatic tax the
+ *   billing address `country`, `postal_code`, `state`, `line1`, `city`): the same
  *   completion for tests without a browser; answers the completed session (402 on a decline).
  * - the Stripe CLI's undocumented `GET /v1/payment_pages/{cs}` and
  *   `POST /v1/payment_pages/{cs}/confirm` (`payment_method`, `expected_amount`).
@@ -17,6 +18,7 @@ import {
   resolvePaymentMethod,
 } from '../../resources/payment-methods';
 import { completeSession, requireSession, successRedirect } from './checkout';
+import { readCollectedAddress } from './checkout-tax';
 import type { Emulator } from '../context';
 import { esc, layout, money } from '../../pages/html';
 
@@ -43,6 +45,7 @@ ${error ? `<p class="error" role="alert" id="error">${esc(error)}</p>` : ''}
       ? `<label>Email <input type="email" name="email" id="email" value="${esc(email)}" autocomplete="email"></label>`
       : `<p>Email: ${esc(session.customer_email ?? session.customer_details?.email ?? '')}</p>`
   }
+  ${session.automatic_tax.enabled ? addressFields() : ''}
   <label>Card number <input name="card" id="card" inputmode="numeric" value="${esc(card)}" placeholder="4242 4242 4242 4242" required></label>
   <div class="row"><label>Expiry <input name="exp" id="exp" value="12 / 34"></label><label>CVC <input name="cvc" id="cvc" value="123"></label></div>
   <button type="submit" id="submit">${session.mode === 'setup' ? 'Save card' : session.mode === 'subscription' ? 'Subscribe' : 'Pay'}</button>
@@ -50,6 +53,14 @@ ${error ? `<p class="error" role="alert" id="error">${esc(error)}</p>` : ''}
 ${session.cancel_url ? `<p><a id="cancel" href="${esc(session.cancel_url)}">Cancel and go back</a></p>` : ''}
 <p class="muted">Test cards: 4242 4242 4242 4242 (succeeds), 4000 0000 0000 0002 (declined), 4000 0000 0000 9995 (insufficient funds), 4000 0000 0000 0341 (charge fails).</p>`;
   return layout('Checkout', body);
+}
+
+/** Billing address fields: Checkout collects the address tax needs when automatic tax is on. */
+function addressFields(): string {
+  return `<fieldset id="billing-address"><legend>Billing address</legend>
+  <label>Country <input name="country" id="country" placeholder="DE" required></label>
+  <div class="row"><label>Postal code <input name="postal_code" id="postal_code"></label><label>State <input name="state" id="state"></label></div>
+  </fieldset>`;
 }
 
 function errorMessage(e: unknown): string | null {
@@ -63,9 +74,10 @@ function completeWithCard(
   session: Stripe.Checkout.Session,
   card: string,
   email: string | null,
+  address: Stripe.Address | null,
 ): Stripe.Checkout.Session {
   const paymentMethod = createCardPaymentMethod(emulator, card, email ? { billing_details: { email } } : {});
-  return completeSession(emulator, session, paymentMethod.id, email);
+  return completeSession(emulator, session, paymentMethod.id, email, address);
 }
 
 function showPage(req: ApiRequest): HttpResponse {
@@ -90,7 +102,7 @@ function submitPage(req: ApiRequest): HttpResponse {
   const email = input.str('email') || null;
   try {
     if (!card) throw invalidRequest('Your card number is incomplete.', 'card');
-    const done = completeWithCard(emulator, session, card, email);
+    const done = completeWithCard(emulator, session, card, email, readCollectedAddress(input));
     const to = successRedirect(done);
     return to
       ? HttpResponse.redirect(to)
@@ -114,7 +126,13 @@ export const routes: Route[] = [
     handler: ({ emulator, input, pathParams }) => {
       const session = requireSession(emulator, pathParams.id);
       const card = (input.str('card') ?? '4242424242424242').replace(/[\s-]/g, '');
-      return completeWithCard(emulator, session, card, input.str('email') ?? null);
+      return completeWithCard(
+        emulator,
+        session,
+        card,
+        input.str('email') ?? null,
+        readCollectedAddress(input),
+      );
     },
   },
   {

@@ -11,7 +11,7 @@ import { cardError, invalidRequest } from '../../core/errors';
 import type { ApiRequest, Route } from '../../core/http';
 import { newId } from '../../core/ids';
 import { paginate } from '../../core/list';
-import { ParamReader } from '../../core/params';
+import { ParamReader, type Params } from '../../core/params';
 import { requireCustomer, requirePrice } from '../../resources/common';
 import { createCustomerFromParams } from '../../resources/customers';
 import { attachPaymentMethod } from '../../resources/payment-methods';
@@ -24,9 +24,8 @@ import { isMetered, priceAmount, priceProductId, refuseMeteredQuantity } from '.
 import { createSubscription } from '../subscriptions/create-subscription';
 import { hostedUrl, learnOrigin } from '../urls';
 import { COLLECTIONS } from '../../core/collections';
-import { readAutomaticTax } from '../tax/subscription-tax';
 import { checkoutCurrency, priceLinesIn } from './checkout-currency';
-import { applyCheckoutTax } from './checkout-tax';
+import { addressParams, applyCheckoutTax, taxCollectedAddress } from './checkout-tax';
 
 type Session = Stripe.Checkout.Session;
 
@@ -92,7 +91,7 @@ function create(req: ApiRequest): Session {
   if (!session.success_url && mode !== 'setup' && !input.str('return_url')) {
     throw invalidRequest('Missing required param: success_url.', 'success_url', 'parameter_missing');
   }
-  applyCheckoutTax(emulator, session, customer, readAutomaticTax(input) ?? false);
+  applyCheckoutTax(emulator, session, customer, input);
   emulator.store.insert(COLLECTIONS.checkoutSession, session);
   const subscriptionData = input.obj('subscription_data');
   emulator.store.put(COLLECTIONS.checkoutExtras, {
@@ -327,6 +326,8 @@ export function completeSession(
   session: Session,
   paymentMethodId: string,
   email: string | null,
+  /** The billing address the page collected (automatic tax). */
+  address: Stripe.Address | null = null,
 ): Session {
   ensureOpen(emulator, session);
   const paymentMethod = emulator.store.require(COLLECTIONS.paymentMethod, paymentMethodId, 'payment_method');
@@ -338,7 +339,7 @@ export function completeSession(
   let customerId = idOf(session.customer);
   const needCustomer = session.mode !== 'payment' || session.customer_creation === 'always';
   if (!customerId && needCustomer) {
-    const params: Record<string, string> = {};
+    const params: Params = addressParams(address);
     const mail = session.customer_email ?? email;
     if (mail) params.email = mail;
     const c = createCustomerFromParams(emulator, new ParamReader(params));
@@ -346,6 +347,7 @@ export function completeSession(
   }
   if (customerId && paymentMethod.customer !== customerId)
     attachPaymentMethod(emulator, paymentMethod.id, customerId);
+  taxCollectedAddress(emulator, session, customerId, address);
   const extras = emulator.store.get(COLLECTIONS.checkoutExtras, session.id);
   const lines = session.line_items?.data ?? [];
   const update: Partial<Session> = { customer: customerId };
@@ -425,7 +427,7 @@ export function completeSession(
     s.status = 'complete';
     s.url = null;
     s.customer_details = {
-      address: null,
+      address: address ?? customer?.address ?? null,
       business_name: null,
       email: customer?.email ?? session.customer_email ?? email,
       individual_name: null,
