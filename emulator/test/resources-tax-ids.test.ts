@@ -89,3 +89,32 @@ describe('customer tax IDs', () => {
     });
   });
 });
+
+describe('customer tax location', () => {
+  it('validates the location at once with tax[validate_location]=immediately, writing nothing when refused', async () => {
+    await expect(
+      stripe.customers.create({
+        email: 'nowhere@example.com',
+        address: { country: 'US', state: 'CA' },
+        tax: { validate_location: 'immediately' },
+      }),
+    ).rejects.toMatchObject({ statusCode: 400, code: 'customer_tax_location_invalid', param: 'address' });
+    expect((await stripe.customers.list({ email: 'nowhere@example.com' })).data).toEqual([]);
+
+    const customer = await stripe.customers.create({
+      address: { country: 'US', postal_code: '94103' },
+      tax: { validate_location: 'immediately' },
+    });
+    await expect(
+      stripe.customers.update(customer.id, {
+        address: { country: '', postal_code: '' },
+        tax: { validate_location: 'immediately' },
+      }),
+    ).rejects.toMatchObject({ statusCode: 400, code: 'customer_tax_location_invalid' });
+    const kept = (await stripe.customers.retrieve(customer.id)) as Stripe.Customer;
+    expect(kept.address?.postal_code).toBe('94103');
+    // Deferred (the default): an unusable address is accepted.
+    const later = await stripe.customers.update(customer.id, { address: { country: 'US', postal_code: '' } });
+    expect(later.address?.postal_code).toBe('');
+  });
+});

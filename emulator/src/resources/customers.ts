@@ -17,6 +17,7 @@ import {
 import { cardSpec, testIdNumber } from './test-cards';
 import { COLLECTIONS } from '../core/collections';
 import { addTaxId, readTaxIdData } from './tax-ids';
+import { validateTaxLocation } from './tax-location';
 
 export { requireCustomer } from './common';
 
@@ -182,6 +183,7 @@ function create({ emulator, input }: ApiRequest): Stripe.Customer {
     test_clock: clockId ?? null,
   };
   applyCommon(c, input);
+  validateTaxLocation(c, input);
   const source = input.str('source');
   let card: Stripe.Card | undefined;
   if (source) {
@@ -213,6 +215,7 @@ function update({ emulator, input, pathParams }: ApiRequest): Stripe.Customer {
   }
   const { obj, previous } = emulator.store.update(COLLECTIONS.customer, id, (c) => {
     applyCommon(c, input);
+    validateTaxLocation(c, input);
     if (is?.has('default_payment_method')) {
       c.invoice_settings.default_payment_method = is.strOrNull('default_payment_method') ?? null;
     }

@@ -8,23 +8,10 @@
 import type Stripe from 'stripe';
 import type { Emulator } from '../../core/emulator';
 import { COLLECTIONS } from '../../core/collections';
+import { taxAddressOf } from '../../resources/tax-location';
 import { jurisdictionOf } from './rate-table';
 
 type TaxedCustomer = Pick<Stripe.Customer, 'address' | 'shipping'>;
-
-function isEmpty(address: Stripe.Address | null | undefined): boolean {
-  return !address || Object.values(address).every((v) => v === null || v === undefined || v === '');
-}
-
-/** The address tax is computed from, and where it came from. */
-export function taxAddressOf(customer: TaxedCustomer): {
-  address: Stripe.Address | null;
-  source: 'shipping_destination' | 'billing_address';
-} {
-  const shipping = customer.shipping?.address;
-  if (shipping && !isEmpty(shipping)) return { address: shipping, source: 'shipping_destination' };
-  return { address: customer.address ?? null, source: 'billing_address' };
-}
 
 export function customerTax(customer: TaxedCustomer): Stripe.Customer.Tax {
   const { address, source } = taxAddressOf(customer);

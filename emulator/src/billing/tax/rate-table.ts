@@ -2,10 +2,10 @@
  * THE EMULATOR'S FIXED TAX RATE TABLE: a stand-in for Stripe Tax's rate database, not a statement of any country's
  * law. Rates are whole basis points (1900 = 19 %) so money math stays in integers.
  *
- * Where the customer is (https://docs.stripe.com/tax/invoicing, "Set up the customer"): "Customers outside of the
- * US require at least a country-level address. Customers in the US require a 5-digit postal code." Without that,
- * Stripe Tax cannot compute and the invoice's `automatic_tax.status` is `requires_location_inputs`.
+ * Where the customer is: an address `isTaxLocation` accepts (a country; in the US a 5-digit postal code). Without
+ * that, Stripe Tax cannot compute and the invoice's `automatic_tax.status` is `requires_location_inputs`.
  */
+import { isTaxLocation } from '../../resources/tax-location';
 
 export interface Jurisdiction {
   /** Stable key: the cache key of the tax rate object the emulator makes for it. */
@@ -55,9 +55,8 @@ export interface Location {
   postal_code?: string | null;
 }
 
-function usJurisdiction(location: Location): Jurisdiction | null {
+function usJurisdiction(location: Location): Jurisdiction {
   const zip = (location.postal_code ?? '').trim();
-  if (!/^\d{5}(-\d{4})?$/.test(zip)) return null;
   const state = (location.state ?? '').trim().toUpperCase() || stateOfZip(zip) || 'US';
   const basisPoints = US_STATE_BASIS_POINTS[state] ?? 0;
   return {
@@ -75,8 +74,8 @@ function usJurisdiction(location: Location): Jurisdiction | null {
 
 /** The jurisdiction of a customer's address, or null when the address is not enough to tax. */
 export function jurisdictionOf(location: Location | null | undefined): Jurisdiction | null {
+  if (!isTaxLocation(location)) return null;
   const country = (location?.country ?? '').trim().toUpperCase();
-  if (!/^[A-Z]{2}$/.test(country)) return null;
   if (country === 'US') return usJurisdiction(location ?? {});
   const basisPoints = VAT_BASIS_POINTS[country] ?? 0;
   return {

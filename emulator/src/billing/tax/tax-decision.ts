@@ -15,7 +15,7 @@ import type Stripe from 'stripe';
 import type { Emulator } from '../../core/emulator';
 import { taxIdsOf } from '../../resources/tax-ids';
 import { EU_COUNTRIES, type Jurisdiction, jurisdictionOf } from './rate-table';
-import { taxAddressOf } from './customer-tax';
+import { taxAddressOf } from '../../resources/tax-location';
 import { taxSettings } from './tax-settings';
 
 export type TaxDecision =
