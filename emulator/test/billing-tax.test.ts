@@ -4,7 +4,7 @@
  */
 import type Stripe from 'stripe';
 import { type TestEmulator, useEmulatorPerFile } from './core-helpers';
-import { T0 } from './billing-helpers';
+import { advanceClock, DAY, T0 } from './billing-helpers';
 
 let emulator: TestEmulator;
 let stripe: Stripe;
@@ -169,6 +169,38 @@ describe('automatic tax on subscription invoices', () => {
     expect(onlyTax(invoice)).toMatchObject({ amount: 0, taxability_reason: 'customer_exempt' });
     expect(invoice.customer_tax_exempt).toBe('exempt');
     expect(invoice.total).toBe(3000);
+  });
+});
+
+describe('automatic tax on prorations', () => {
+  it('taxes each proration line on its own, the credit negatively', async () => {
+    const customer = await customerAt({ country: 'DE' });
+    const basic = await monthlyPrice(1000);
+    const pro = await monthlyPrice(3000);
+    const subscription = await stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: basic.id }],
+      automatic_tax: { enabled: true },
+    });
+    await advanceClock(stripe, String(customer.test_clock), T0 + 15 * DAY);
+    const updated = await stripe.subscriptions.update(subscription.id, {
+      items: [{ id: subscription.items.data[0].id, price: pro.id }],
+      proration_behavior: 'always_invoice',
+      expand: ['latest_invoice'],
+    });
+    const invoice = updated.latest_invoice as Stripe.Invoice;
+    // 16 of 31 days left: credit -round(1000 × 16/31) = -516, debit round(3000 × 16/31) = 1548;
+    // 19 % of each: -98.04 → -98 and 294.12 → 294; total 1032 + 196 = 1228.
+    const byAmount = invoice.lines.data.map((l) => [l.amount, l.taxes?.[0]?.amount]);
+    expect(byAmount).toEqual(
+      expect.arrayContaining([
+        [-516, -98],
+        [1548, 294],
+      ]),
+    );
+    expect(invoice.total_taxes?.[0]).toMatchObject({ amount: 196, taxable_amount: 1032 });
+    expect(invoice.total).toBe(1228);
+    expect(invoice.amount_paid).toBe(1228);
   });
 });
 

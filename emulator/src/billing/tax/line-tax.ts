@@ -13,9 +13,9 @@ import { type Jurisdiction, percentOf } from './rate-table';
 
 /** `numerator / denominator` rounded half away from zero; both integers, denominator > 0. */
 export function divideRounded(numerator: number, denominator: number): number {
-  const sign = numerator < 0 ? -1 : 1;
-  const magnitude = Math.abs(numerator);
-  return sign * Math.floor((2 * magnitude + denominator) / (2 * denominator));
+  const rounded = Math.floor((2 * Math.abs(numerator) + denominator) / (2 * denominator));
+  // `0 - 0` is +0 (a negative numerator that rounds to nothing is no tax, not -0).
+  return numerator < 0 ? 0 - rounded : rounded;
 }
 
 export interface LineTaxAmounts {
