@@ -16,7 +16,7 @@ import type { Params, ParamReader } from '../../core/params';
 import { COLLECTIONS } from '../../core/collections';
 import { lineTaxAmounts } from '../tax/line-tax';
 import { jurisdictionOf } from '../tax/rate-table';
-import { decideTax } from '../tax/tax-decision';
+import { decideTax, type TaxedCustomer } from '../tax/tax-decision';
 import { taxSettings } from '../tax/tax-settings';
 
 /** What the session was created with for tax beyond Stripe's fields. */
@@ -38,7 +38,7 @@ function behaviorOf(emulator: Emulator, price: Stripe.Price | null | undefined):
 function taxSession(
   emulator: Emulator,
   session: Stripe.Checkout.Session,
-  customer: Stripe.Customer | null,
+  customer: TaxedCustomer | null,
 ): void {
   const decision = customer
     ? decideTax(emulator, customer)
@@ -126,7 +126,9 @@ export function taxCollectedAddress(
     if (Object.keys(previous).length > 0) emulator.emitEvent('customer.updated', obj, previous);
     customer = obj;
   }
-  const taxed = customer ?? (address ? ({ id: '', address, tax_exempt: 'none' } as Stripe.Customer) : null);
+  // Without a customer (payment mode), the collected address alone is who is taxed.
+  const taxed: TaxedCustomer | null =
+    customer ?? (address ? { id: '', address, shipping: null, tax_exempt: 'none' } : null);
   taxSession(emulator, session, taxed);
   emulator.store.put(COLLECTIONS.checkoutSession, session);
 }

@@ -44,10 +44,13 @@ function crossBorderBusinessSale(origin: string, country: string, taxIds: readon
   return (euToEu || intoGb) && hasVerifiedVatId(taxIds, country);
 }
 
+/** What the decision reads of a customer (a Checkout Session's collected address is one too). */
+export type TaxedCustomer = Pick<Stripe.Customer, 'id' | 'address' | 'shipping' | 'tax_exempt'>;
+
 /** `taxIds`: the customer's (default), or the ones a preview's `customer_details` gives. */
 export function decideTax(
   emulator: Emulator,
-  customer: Stripe.Customer,
+  customer: TaxedCustomer,
   taxIds: readonly Stripe.TaxId[] = taxIdsOf(emulator, customer.id),
 ): TaxDecision {
   const jurisdiction = jurisdictionOf(taxAddressOf(customer).address);
