@@ -50,10 +50,15 @@ async function main(): Promise<void> {
       return;
     }
     const summary = await reconciler.catchUp();
-    const cursor = [summary.cursor, summary.cursorEventId].filter((part) => part !== null).join(' ');
+    const cursor = summary.cursors
+      .map(
+        (place) =>
+          `${place.name} ${[place.created, place.eventId].filter((part) => part !== null).join(' ') || 'none'}`,
+      )
+      .join(', ');
     console.log(
       `stripe:reconcile: seen ${summary.seen}, processed ${summary.processed}, duplicates ${summary.duplicates}, ` +
-        `ignored ${summary.ignored}, retried ${summary.retried}, failed ${summary.failed}; cursor ${cursor || 'none'}` +
+        `ignored ${summary.ignored}, retried ${summary.retried}, failed ${summary.failed}; cursors ${cursor}` +
         (summary.backlog ? '; more events than one run processes: run it again to continue' : ''),
     );
     for (const failure of summary.failures) {

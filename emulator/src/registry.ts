@@ -13,6 +13,7 @@ import { billing } from './billing/index';
 import { chargeResources } from './billing/payments/charge-resources';
 import * as authentication from './billing/payments/authentication-routes';
 import * as creditResources from './billing/payments/credit-resources';
+import { discounts } from './billing/discounts/index';
 import * as taxRates from './resources/tax-rates';
 import * as taxIds from './resources/tax-ids';
 import * as taxSettings from './billing/tax/tax-settings';
@@ -38,6 +39,7 @@ export const modules: ResourceModule[] = [
   chargeResources,
   authentication,
   creditResources,
+  discounts,
   taxRates,
   taxIds,
   taxSettings,

@@ -45,4 +45,40 @@ describe('GET /v1/invoice_payments', () => {
     expect((await stripe.invoicePayments.list({ status: 'open' })).data).toEqual([]);
     expect((await stripe.invoicePayments.list({ payment: { type: 'payment_record' } })).data).toEqual([]);
   });
+
+  it('sends invoice_payment.paid with the InvoicePayment once it is paid; /v1/invoice_payments/:id retrieves it', async () => {
+    const f = await fixture(emulator);
+    const subscription = await stripe.subscriptions.create({
+      customer: f.customer.id,
+      items: [{ price: f.basic.id }],
+    });
+    const invoiceId = subscription.latest_invoice as string;
+    const [payment] = (await stripe.invoicePayments.list({ invoice: invoiceId })).data;
+    const sent = (await stripe.events.list({ type: 'invoice_payment.paid', limit: 100 })).data.filter(
+      (event) => (event.data.object as Stripe.InvoicePayment).invoice === invoiceId,
+    );
+    expect(sent).toHaveLength(1);
+    expect(sent[0]?.data.object).toMatchObject({
+      id: payment?.id,
+      object: 'invoice_payment',
+      status: 'paid',
+      amount_paid: (await stripe.invoices.retrieve(invoiceId)).amount_paid,
+    });
+    expect(await stripe.invoicePayments.retrieve(payment?.id as string)).toMatchObject({
+      id: payment?.id,
+      status: 'paid',
+    });
+    // An invoice paid out of band has no payment that was paid: nothing is sent for it.
+    const item = await stripe.invoiceItems.create({ customer: f.customer.id, amount: 700, currency: 'usd' });
+    const manual = await stripe.invoices.create({
+      customer: f.customer.id,
+      pending_invoice_items_behavior: 'include',
+    });
+    expect(item.id).toMatch(/^ii_/);
+    await stripe.invoices.pay(manual.id as string, { paid_out_of_band: true });
+    const forManual = (await stripe.events.list({ type: 'invoice_payment.paid', limit: 100 })).data.filter(
+      (event) => (event.data.object as Stripe.InvoicePayment).invoice === manual.id,
+    );
+    expect(forManual).toEqual([]);
+  });
 });

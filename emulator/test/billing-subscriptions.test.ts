@@ -62,6 +62,7 @@ describe('create', () => {
       'invoice.updated',
       'invoice.paid',
       'invoice.payment_succeeded',
+      'invoice_payment.paid',
       'customer.subscription.updated',
     ]);
     const [updated] = await eventsOf(stripe, 'customer.subscription.updated');

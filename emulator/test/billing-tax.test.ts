@@ -172,6 +172,27 @@ describe('automatic tax on subscription invoices', () => {
   });
 });
 
+describe('automatic tax after discounts', () => {
+  it('taxes each line on its amount after its discount, as Stripe orders them', async () => {
+    const customer = await customerAt({ country: 'DE' });
+    const coupon = await stripe.coupons.create({ percent_off: 20, duration: 'forever' });
+    const subscription = await stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: (await monthlyPrice(1000)).id, quantity: 3 }],
+      discounts: [{ coupon: coupon.id }],
+      automatic_tax: { enabled: true },
+      expand: ['latest_invoice'],
+    });
+    const invoice = subscription.latest_invoice as Stripe.Invoice;
+    // $30.00 − 20 % = $24.00 taxable; 19 % = $4.56; total $28.56.
+    expect(invoice.subtotal).toBe(3000);
+    expect(onlyTax(invoice)).toMatchObject({ amount: 456, taxable_amount: 2400 });
+    expect(invoice.total_excluding_tax).toBe(2400);
+    expect(invoice.total).toBe(2856);
+    expect(invoice.amount_paid).toBe(2856);
+  });
+});
+
 describe('automatic tax on prorations', () => {
   it('taxes each proration line on its own, the credit negatively', async () => {
     const customer = await customerAt({ country: 'DE' });

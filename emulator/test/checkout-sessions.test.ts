@@ -80,6 +80,7 @@ it('subscription mode: customer, subscription, paid invoice, events in order, co
     'invoice.updated',
     'invoice.paid',
     'invoice.payment_succeeded',
+    'invoice_payment.paid',
     'customer.subscription.updated',
     'checkout.session.completed',
   ]);

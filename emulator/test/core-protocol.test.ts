@@ -428,6 +428,15 @@ describe('events from API requests', () => {
     expect(one.id).toBe(created.id);
     const typed = await stripe.events.list({ types: ['customer.created', 'product.created'] });
     expect(typed.data.map((e) => e.type)).toEqual(['customer.created']);
+    // Stripe's `types` holds at most 20 names (EventListParams.types): 21 is a 400 naming the parameter.
+    const twentyOne = Array.from({ length: 21 }, (_, index) => `customer.type_${index}`);
+    await expect(stripe.events.list({ types: twentyOne })).rejects.toMatchObject({
+      statusCode: 400,
+      type: 'StripeInvalidRequestError',
+      param: 'types',
+    });
+    const twenty = await stripe.events.list({ types: [...twentyOne.slice(0, 19), 'customer.created'] });
+    expect(twenty.data.map((e) => e.type)).toEqual(['customer.created']);
   });
 });
 

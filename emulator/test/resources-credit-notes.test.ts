@@ -1,7 +1,7 @@
 /**
  * Credit notes and customer balance transactions through the SDK: a paid invoice refunded to the card or
  * credited to the balance (applied to the next invoice), the post-payment sum rule, the over-credit refusal, the
- * preview that moves nothing, a pre-payment credit on an open invoice, and the events.
+ * preview that moves nothing, a pre-payment credit on an open invoice (and its voiding), and the events.
  */
 import Stripe from 'stripe';
 import { type TestEmulator, useEmulatorPerFile } from './core-helpers';
@@ -191,6 +191,32 @@ describe('credit notes', () => {
       amount_remaining: 2000,
       pre_payment_credit_notes_amount: 1000,
     });
+
+    // Voided while the invoice is open: the invoice owes the whole amount again.
+    const voided = await stripe.creditNotes.voidCreditNote(note.id);
+    expect(voided).toMatchObject({ id: note.id, status: 'void' });
+    expect(voided.voided_at).toEqual(expect.any(Number));
+    expect(await stripe.invoices.retrieve(open.id as string)).toMatchObject({
+      status: 'open',
+      amount_due: 3000,
+      amount_remaining: 3000,
+      pre_payment_credit_notes_amount: 0,
+    });
+    const [event] = (await stripe.events.list({ type: 'credit_note.voided' })).data;
+    expect(event?.data.object).toMatchObject({ id: note.id, status: 'void' });
+    expect(event?.data.previous_attributes).toMatchObject({ status: 'issued', voided_at: null });
+    expect(await stripeError(stripe.creditNotes.voidCreditNote(note.id))).toMatchObject({ statusCode: 400 });
+  });
+
+  test('a credit note of a paid invoice (it gave money back) is not voided', async () => {
+    const { invoice } = await paidInvoice();
+    const note = await stripe.creditNotes.create({
+      invoice: invoice.id as string,
+      amount: 500,
+      credit_amount: 500,
+    });
+    expect(await stripeError(stripe.creditNotes.voidCreditNote(note.id))).toMatchObject({ statusCode: 400 });
+    expect((await stripe.creditNotes.retrieve(note.id)).status).toBe('issued');
   });
 
   test('a draft invoice cannot be credited; an unknown one is resource_missing', async () => {

@@ -8,6 +8,8 @@ import { AccountResync, type ReconcilerServices } from '../webhooks/reconciler/a
 import { CatchUp } from '../webhooks/reconciler/catch-up';
 import { EventReplay } from '../webhooks/reconciler/event-replay';
 import { EventsCursorStore } from '../webhooks/reconciler/events-cursor';
+import { eventTypePasses } from '../webhooks/reconciler/event-type-passes';
+import { RECONCILED_EVENT_TYPES } from '../webhooks/handlers';
 import { GracePeriodSweep } from '../webhooks/reconciler/grace-period-sweep';
 import { ReconcileLock } from '../webhooks/reconciler/reconcile-lock';
 import {
@@ -124,8 +126,11 @@ export function createReconciler(
   const isStopping = () => stop.requested;
   const inbox = new WebhookInbox(orm, logger);
   const inboxReads = new InboxReads(orm);
-  const pages = new StripeEventPages(services.stripe.stripe, limits, logger, isStopping);
-  const parts = { processor, inbox, inboxReads, cursor: new EventsCursorStore(orm), pages };
+  const listings = eventTypePasses(RECONCILED_EVENT_TYPES).map((pass) => ({
+    cursor: new EventsCursorStore(orm, pass.cursorName),
+    pages: new StripeEventPages(services.stripe.stripe, pass.types, limits, logger, isStopping),
+  }));
+  const parts = { processor, inbox, inboxReads, listings };
   const jobs = {
     catchUp: new CatchUp(parts, limits, logger, isStopping),
     sweep: new GracePeriodSweep(orm, services.provisioner, services.events, logger, isStopping),

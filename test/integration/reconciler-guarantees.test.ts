@@ -91,7 +91,7 @@ describe('the reconciler walks, retries and gives up as it should', () => {
     expect(await linkedAccounts('acct_backlog_')).toEqual(accounts.slice(0, 4));
     const fourth = await createdEventOf(customers[3]?.id as string);
     expect(await cursorValue()).toBe(`${fourth.created} ${fourth.id}`);
-    expect(first).toMatchObject({ cursor: fourth.created, cursorEventId: fourth.id });
+    expect(first.cursors[0]).toEqual({ name: EVENTS_CURSOR, created: fourth.created, eventId: fourth.id });
 
     // One more arrives between runs; the next run continues after the fourth, never before it.
     customers.push(
@@ -330,6 +330,76 @@ describe('the reconciler walks, retries and gives up as it should', () => {
     );
     expect(stillDead.data?.replayWebhookEvent.status).toBe('DEAD');
     expect(await deadGauge()).toBe(deadBefore + 1);
+  });
+
+  /** The `sync_cursor` row of the second listing of event types. */
+  async function secondListingCursor(): Promise<string | null> {
+    return (await em().findOne(SyncCursor, { name: `${EVENTS_CURSOR}:2` }))?.value ?? null;
+  }
+
+  async function newestOfType(type: string): Promise<Stripe.Event> {
+    const [newest] = (await stack.stripe.events.list({ type, limit: 1 })).data;
+    if (!newest) throw new Error(`no ${type} event`);
+    return newest;
+  }
+
+  it('lists the handled types in two listings of at most 20 (Stripe refuses more), each on its own cursor', async () => {
+    const reconciler = smallReconciler({ maxEventPages: 50 });
+    const customer = await stack.stripe.customers.create({
+      email: 'two-listings@x.io',
+      metadata: { account_id: 'acct_two_listings' },
+    });
+    // A card set up by a SetupIntent: `setup_intent.succeeded` is of the second listing, the rest of the first.
+    const setup = await stack.stripe.setupIntents.create({
+      customer: customer.id,
+      payment_method: 'pm_card_visa',
+      confirm: true,
+    });
+    expect(setup.status).toBe('succeeded');
+    const summary = await reconciler.catchUp();
+    expect(summary.failures).toEqual([]);
+    expect(summary.cursors.map((place) => place.name)).toEqual([EVENTS_CURSOR, `${EVENTS_CURSOR}:2`]);
+
+    const succeeded = await newestOfType('setup_intent.succeeded');
+    expect((succeeded.data.object as Stripe.SetupIntent).id).toBe(setup.id);
+    expect(await em().findOneOrFail(WebhookEvent, { stripeEventId: succeeded.id })).toMatchObject({
+      status: 'processed',
+      source: 'reconciler',
+    });
+    expect(await secondListingCursor()).toBe(`${succeeded.created} ${succeeded.id}`);
+    expect(summary.cursors[1]).toEqual({
+      name: `${EVENTS_CURSOR}:2`,
+      created: succeeded.created,
+      eventId: succeeded.id,
+    });
+    const attached = await newestOfType('payment_method.attached');
+    expect(await cursorValue()).toBe(`${attached.created} ${attached.id}`);
+  });
+
+  it('starts a listing that has no cursor yet (a type added since) where the others stand, not 30 days back', async () => {
+    const reconciler = smallReconciler({ maxEventPages: 50 });
+    // Ten seconds after the test before: its setup intent is older than the one second of overlap of a walk by time.
+    await stack.advanceClock(10);
+    const customer = await stack.stripe.customers.create({
+      email: 'added-listing@x.io',
+      metadata: { account_id: 'acct_added_listing' },
+    });
+    await reconciler.catchUp();
+    // As after a deploy that made the handled map longer than one listing: the first listing's cursor only.
+    await em().nativeDelete(SyncCursor, { name: `${EVENTS_CURSOR}:2` });
+    const setup = await stack.stripe.setupIntents.create({
+      customer: customer.id,
+      payment_method: 'pm_card_mastercard',
+      confirm: true,
+    });
+
+    const summary = await reconciler.catchUp();
+    // Only what happened since: the card's attach (first listing) and its setup (second). Started from the oldest,
+    // the second listing would have listed the setup intent of the test before again (a duplicate).
+    expect(summary).toMatchObject({ seen: 2, processed: 2, duplicates: 0, failed: 0 });
+    const succeeded = await newestOfType('setup_intent.succeeded');
+    expect((succeeded.data.object as Stripe.SetupIntent).id).toBe(setup.id);
+    expect(await secondListingCursor()).toBe(`${succeeded.created} ${succeeded.id}`);
   });
 
   /** `billing_webhook_inbox_events{state="dead"}` as `GET /metrics` reports it now. */

@@ -43,8 +43,10 @@ export function emit(
   type: Stripe.Event.Type,
   object: { id: string; object: string },
   previous?: Record<string, unknown>,
+  /** For an object that names no customer: whose time (test clock) the event is created at. */
+  customer?: string,
 ): void {
-  emulator.emitEvent(type, object, previous);
+  emulator.emitEvent(type, object, previous, undefined, customer);
 }
 
 export function id(prefix: string): string {

@@ -50,8 +50,18 @@ export const COLLECTIONS = {
   meteredItemSince: '_metered_item_since',
   /** What a Checkout Session was created with beyond Stripe's fields. */
   checkoutExtras: '_billing_checkout_extras',
+  /** Cards whose 3-D Secure challenge the customer just passed on a hosted page: the payment it was for asks no more. */
+  authenticationApproval: '_authentication_approval',
+  /** A hosted Checkout page waiting for the customer's answer to the card's 3-D Secure challenge, by session id. */
+  checkoutAuthentication: '_checkout_authentication',
   /** Portal plan switches that wait for the period end. */
   portalSwitchSchedule: '_portal_switch_schedule',
+  // Discounts
+  coupon: 'coupon',
+  promotionCode: 'promotion_code',
+  discount: 'discount',
+  /** Deleted coupons, kept because the discounts made from them go on (see `billing/discounts/coupons.ts`). */
+  deletedCoupon: '_deleted_coupon',
 } as const;
 
 export type CollectionName = (typeof COLLECTIONS)[keyof typeof COLLECTIONS];
@@ -92,6 +102,10 @@ export interface CollectionRecords {
   'billing_portal.configuration': Stripe.BillingPortal.Configuration;
   'billing_portal.session': Stripe.BillingPortal.Session;
   _portal_switch_schedule: Storable;
+  coupon: Stripe.Coupon;
+  promotion_code: Stripe.PromotionCode;
+  discount: Stripe.Discount;
+  _deleted_coupon: Stripe.Coupon;
 }
 
 /** A record of a collection whose name is known only at run time (expand, the dashboard). */

@@ -73,13 +73,15 @@ export class Emulator {
     object: { id: string; object: string },
     previousAttributes?: Record<string, unknown>,
     request?: RequestInfo | null,
+    /** Whose time (a test clock's) the event is created at, for an object that names no customer. */
+    customer?: string,
   ): EmulatorEvent {
     const snapshot = this.renderer.render(object) as Record<string, unknown>;
     const req = request === null ? { id: null, idempotency_key: null } : (request ?? currentRequest());
     const event = buildEvent(
       type,
       snapshot,
-      this.now(customerOf(object)),
+      this.now(customer ?? customerOf(object)),
       previousAttributes,
       req,
       this.webhooks.countTargets(type),

@@ -4,12 +4,23 @@ import { invalidRequest } from '../core/errors';
 import { paginate } from '../core/list';
 import { COLLECTIONS } from '../core/collections';
 
+/**
+ * `types`: "An array of up to 20 strings containing specific event names" (`EventListParams.types` in the `stripe`
+ * SDK's types; https://docs.stripe.com/api/events/list). A longer list is refused, not cut short.
+ */
+const MAX_TYPES = 20;
+
 function list(req: ApiRequest): unknown {
   const { emulator, input } = req;
   const type = input.str('type');
   const types = input.strArray('types');
   if (type && types)
     throw invalidRequest('You may only specify one of these parameters: type, types.', 'types');
+  if (types && types.length > MAX_TYPES)
+    throw invalidRequest(
+      `Invalid array: types must have at most ${MAX_TYPES} elements, but ${types.length} were given.`,
+      'types',
+    );
   const created = input.range('created');
   const deliverySuccess = input.bool('delivery_success');
   const items = emulator.store

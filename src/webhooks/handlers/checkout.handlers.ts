@@ -1,6 +1,6 @@
 import type Stripe from 'stripe';
 import { type Effect, effectResultOf, type HandlerTools, type WebhookHandler } from '../handler.types';
-import { cardAsStripeHasIt } from './payment-method.handlers';
+import { cardOfSetupIntent } from './payment-method.handlers';
 import { idOf } from '../../services/stripe/expandable';
 import { settleDuplicates } from './subscription.handlers';
 
@@ -46,10 +46,5 @@ export const checkoutCompleted: WebhookHandler = async (event, tools) => {
 async function setupCompleted(session: Stripe.Checkout.Session, tools: HandlerTools): Promise<Effect> {
   const setupIntentId = idOf(session.setup_intent);
   if (!setupIntentId) return async () => [];
-  const setupIntent = await tools.stripe.call('setupIntents.retrieve', (sdk) =>
-    sdk.setupIntents.retrieve(setupIntentId),
-  );
-  const paymentMethodId = idOf(setupIntent.payment_method);
-  if (setupIntent.status !== 'succeeded' || !paymentMethodId) return async () => [];
-  return cardAsStripeHasIt(paymentMethodId, tools);
+  return cardOfSetupIntent(setupIntentId, tools);
 }

@@ -10,6 +10,27 @@ import { idOf } from '../../services/stripe/expandable';
 export const paymentMethodChanged: WebhookHandler = async (event, tools) =>
   cardAsStripeHasIt((event.data.object as Stripe.PaymentMethod).id, tools);
 
+/**
+ * setup_intent.succeeded: a card was set up for future payments (the hosted setup page, or a SetupIntent confirmed
+ * by a frontend, https://docs.stripe.com/payments/save-and-reuse): the card it saved, as Stripe has it now, on the
+ * account of its customer. `payment_method.attached` usually says the same first; whichever comes first writes the
+ * row, the other finds it true. A SetupIntent without a customer saved nothing of an account's.
+ */
+export const setupIntentSucceeded: WebhookHandler = async (event, tools) =>
+  cardOfSetupIntent((event.data.object as Stripe.SetupIntent).id, tools);
+
+/** The card a SetupIntent saved, applied as `cardAsStripeHasIt`; nothing while it has not succeeded. */
+export async function cardOfSetupIntent(setupIntentId: string, tools: HandlerTools): Promise<Effect> {
+  const setupIntent = await tools.stripe.call('setupIntents.retrieve', (sdk) =>
+    sdk.setupIntents.retrieve(setupIntentId),
+  );
+  const paymentMethodId = idOf(setupIntent.payment_method);
+  if (setupIntent.status !== 'succeeded' || !paymentMethodId || !idOf(setupIntent.customer)) {
+    return async () => [];
+  }
+  return cardAsStripeHasIt(paymentMethodId, tools);
+}
+
 /** The effect that makes our row of one card equal to Stripe's card now. */
 export async function cardAsStripeHasIt(id: string, tools: HandlerTools): Promise<Effect> {
   const paymentMethod = await tools.stripe.call('paymentMethods.retrieve', (sdk) =>

@@ -3,12 +3,15 @@ import type { Logger } from '../../logging/logger';
 import type { InboxReads } from '../inbox/inbox-reads';
 import { UNREADABLE_PAYLOAD, type WebhookInbox } from '../inbox/webhook-inbox';
 import type { ProcessingOutcome, WebhookProcessor } from '../pipeline/webhook-processor';
-import type { EventsCursor, EventsCursorStore } from './events-cursor';
+import { type EventsCursor, type EventsCursorStore, FROM_THE_OLDEST } from './events-cursor';
 import type { EventPage, EventPageLimits, StripeEventPages } from './stripe-event-pages';
 
 /** How much one run does; the defaults are for production, tests make them small. */
 export interface CatchUpLimits extends EventPageLimits {
-  /** Pages of events one run processes; a larger backlog is continued by the next run, from the cursor. */
+  /**
+   * Pages of events one run processes of each listing; a larger backlog is continued by the next run, from the
+   * listing's cursor.
+   */
   maxEventPages: number;
   /** Inbox rows retried per run (those due longest ago first); the rest wait for the next run. */
   retryBatchSize: number;
@@ -39,21 +42,35 @@ export interface CatchUpSummary {
   /** Inbox rows left failed or stuck that were processed again. */
   retried: number;
   failures: CatchUpFailure[];
-  /** The page cap stopped the walk before Stripe's newest event: the next run continues from the cursor. */
+  /** The page cap stopped a walk before Stripe's newest event: the next run continues from its cursor. */
   backlog: boolean;
-  /** The cursor after the run (the `created` second of the last event got past), or null if there is none yet. */
-  cursor: number | null;
-  /** The id of that event (null before the first run, or for a cursor from before ids were kept). */
-  cursorEventId: string | null;
+  /** Where each listing's walk stands after the run, in the order of the listings. */
+  cursors: ListingCursor[];
 }
 
-/** What catching up works with: the pipeline, the inbox, and where the walk stands. */
+/** Where one listing's walk stands. */
+export interface ListingCursor {
+  /** Its `sync_cursor` row. */
+  name: string;
+  /** The `created` second of the last event got past, or null if it has got past none yet. */
+  created: number | null;
+  /** The id of that event (null before the first event, or for a cursor from before ids were kept). */
+  eventId: string | null;
+}
+
+/** One listing of Stripe's events (`EventTypePass`): its pages, and its cursor. */
+export interface EventListing {
+  cursor: EventsCursorStore;
+  pages: StripeEventPages;
+}
+
+/** What catching up works with: the pipeline, the inbox, and the listings of Stripe's events. */
 export interface CatchUpParts {
   processor: WebhookProcessor;
   inbox: WebhookInbox;
   inboxReads: InboxReads;
-  cursor: EventsCursorStore;
-  pages: StripeEventPages;
+  /** The handled types need more than one listing (Stripe's `types[]` holds 20): each walks on its own cursor. */
+  listings: readonly EventListing[];
 }
 
 /** Runs an event through the pipeline as the reconciler; a failure (already recorded in the inbox) is answered. */
@@ -75,7 +92,9 @@ export async function processQuietly(
  * due. Once an event is in the inbox, whatever became of it, the cursor may pass it: a failed event is retried
  * from the inbox (with back-off, until the retry policy gives up on it), so one event that always fails never
  * holds back the events after it. The cursor moves page by page; a backlog larger than `maxEventPages` pages is
- * continued by the next run from where this one stopped.
+ * continued by the next run from where this one stopped. The handled types are listed in several listings
+ * (`eventTypePasses`), one after the other, each with its own cursor: the handlers read what they apply from
+ * Stripe (ADR 0005), so events of two listings need no order between them.
  */
 export class CatchUp {
   constructor(
@@ -86,45 +105,69 @@ export class CatchUp {
   ) {}
 
   async run(): Promise<CatchUpSummary> {
-    const start = await this.parts.cursor.read();
-    const summary = emptySummary(start);
+    const starts = await this.startingPlaces();
+    const summary = emptySummary(this.parts.listings, starts);
     const attempted = new Set<string>();
-    const failed = await this.walkEvents(start, summary, attempted);
+    // Failures of every listing wait for the end of the run: a later listing's event may make them processable.
+    const failed = new Map<string, Stripe.Event>();
+    for (const [index, listing] of this.parts.listings.entries()) {
+      if (this.isStopping()) break;
+      const place = summary.cursors[index] as ListingCursor;
+      await this.walkEvents(listing, starts[index] ?? null, { summary, place, attempted, failed });
+    }
     await this.secondChance(failed, summary);
     if (!this.isStopping()) await this.retryInbox(summary, attempted);
     return summary;
   }
 
   /**
-   * Processes the pages of events after `start`, moving the cursor past each page once every event of it is in
-   * the inbox. Returns the events that failed, for a second chance at the end of the run.
+   * Where each listing starts: its cursor. A listing with no cursor row while another has one was added since
+   * (a handled type appended beyond the 20 of a listing): it starts where the least advanced listing stands, as a
+   * type added to one listing would. The first run of all seeds every listing `FROM_THE_OLDEST`. The seed is
+   * written before walking, so a run stopped before a listing moved does not leave it looking added later (its
+   * start would then pass over the events it never listed).
    */
-  private async walkEvents(
-    start: EventsCursor | null,
-    summary: CatchUpSummary,
-    attempted: Set<string>,
-  ): Promise<Map<string, Stripe.Event>> {
-    const failed = new Map<string, Stripe.Event>();
-    let page: EventPage | null = await this.parts.pages.first(start);
+  private async startingPlaces(): Promise<Array<EventsCursor | null>> {
+    const { listings } = this.parts;
+    const read = await Promise.all(listings.map((listing) => listing.cursor.read()));
+    const walked = read.filter((cursor): cursor is EventsCursor => cursor !== null);
+    if (walked.length === listings.length) return read;
+    const seed =
+      walked.length === 0
+        ? FROM_THE_OLDEST
+        : { created: Math.min(...walked.map((cursor) => cursor.created)), eventId: null };
+    for (const [index, listing] of listings.entries()) {
+      if (read[index] === null) await listing.cursor.seed(seed);
+    }
+    // A run at the same time may have seeded first: its seed stands.
+    return Promise.all(listings.map((listing) => listing.cursor.read()));
+  }
+
+  /**
+   * Processes one listing's pages of events after `start`, moving its cursor past each page once every event of
+   * it is in the inbox. The events that failed are kept in `walk.failed`, for a second chance at the end of the run.
+   */
+  private async walkEvents(listing: EventListing, start: EventsCursor | null, walk: Walk): Promise<void> {
+    const { summary, place, attempted, failed } = walk;
+    let page: EventPage | null = await listing.pages.first(start);
     for (let pages = 1; page && page.events.length > 0; pages++) {
       const passed = await this.processPage(page.events, summary, attempted, failed);
       if (passed) {
-        await this.parts.cursor.advance({ created: passed.created, eventId: passed.id });
-        summary.cursor = passed.created;
-        summary.cursorEventId = passed.id;
+        await listing.cursor.advance({ created: passed.created, eventId: passed.id });
+        place.created = passed.created;
+        place.eventId = passed.id;
       }
       if (!passed || passed !== page.events.at(-1) || this.isStopping() || !page.newerMayFollow) break;
       if (pages >= this.limits.maxEventPages) {
         summary.backlog = true;
         this.logger.info(
-          { pages, cursor: passed.id },
+          { pages, cursor: passed.id, listing: place.name },
           'more Stripe events than one run processes; the next run continues from the cursor',
         );
         break;
       }
-      page = await this.parts.pages.newerThan(passed.id);
+      page = await listing.pages.newerThan(passed.id);
     }
-    return failed;
   }
 
   /**
@@ -213,7 +256,18 @@ export class CatchUp {
   }
 }
 
-function emptySummary(start: EventsCursor | null): CatchUpSummary {
+/** What one listing's walk adds to: the run's summary, its own place, and what the run attempted and saw fail. */
+interface Walk {
+  summary: CatchUpSummary;
+  place: ListingCursor;
+  attempted: Set<string>;
+  failed: Map<string, Stripe.Event>;
+}
+
+function emptySummary(
+  listings: readonly EventListing[],
+  starts: ReadonlyArray<EventsCursor | null>,
+): CatchUpSummary {
   return {
     seen: 0,
     processed: 0,
@@ -224,8 +278,16 @@ function emptySummary(start: EventsCursor | null): CatchUpSummary {
     retried: 0,
     failures: [],
     backlog: false,
-    cursor: start?.created ?? null,
-    cursorEventId: start?.eventId ?? null,
+    cursors: listings.map((listing, index) => {
+      const start = starts[index];
+      // A seeded `FROM_THE_OLDEST` has got past nothing.
+      const walked = start && start.created > 0 ? start : null;
+      return {
+        name: listing.cursor.name,
+        created: walked?.created ?? null,
+        eventId: walked?.eventId ?? null,
+      };
+    }),
   };
 }
 

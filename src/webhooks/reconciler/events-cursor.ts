@@ -13,13 +13,36 @@ export interface EventsCursor {
   eventId: string | null;
 }
 
-/** Where the reconciler's walk over Stripe's events stands, kept in the database for every instance. */
+/**
+ * The place of a listing that has walked nothing yet, kept so that it is not mistaken later for a listing added
+ * since (`CatchUp`): its walk starts at the oldest event Stripe keeps.
+ */
+export const FROM_THE_OLDEST: EventsCursor = { created: 0, eventId: null };
+
+/**
+ * Where one of the reconciler's walks over Stripe's events stands (`name`: its `sync_cursor` row, one per listing
+ * of event types), kept in the database for every instance.
+ */
 export class EventsCursorStore {
-  constructor(private readonly orm: Orm) {}
+  constructor(
+    private readonly orm: Orm,
+    readonly name: string = EVENTS_CURSOR,
+  ) {}
 
   async read(): Promise<EventsCursor | null> {
-    const row = await this.orm.em.fork().findOne(SyncCursor, { name: EVENTS_CURSOR });
+    const row = await this.orm.em.fork().findOne(SyncCursor, { name: this.name });
     return row ? parseCursor(row.value) : null;
+  }
+
+  /** Writes `cursor` only if the row does not exist yet (a run at the same time may have written it). */
+  async seed(cursor: EventsCursor): Promise<void> {
+    await this.orm.em
+      .fork()
+      .getConnection()
+      .execute(
+        `insert into sync_cursor (name, value, updated_at) values (?, ?, now()) on conflict (name) do nothing`,
+        [this.name, formatCursor(cursor)],
+      );
   }
 
   /**
@@ -35,7 +58,7 @@ export class EventsCursorStore {
         `insert into sync_cursor (name, value, updated_at) values (?, ?, now())
          on conflict (name) do update set value = excluded.value, updated_at = now()
          where split_part(sync_cursor.value, ' ', 1)::bigint <= split_part(excluded.value, ' ', 1)::bigint`,
-        [EVENTS_CURSOR, formatCursor(cursor)],
+        [this.name, formatCursor(cursor)],
       );
   }
 }

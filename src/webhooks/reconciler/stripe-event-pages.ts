@@ -2,7 +2,6 @@ import type Stripe from 'stripe';
 import { BillingError } from '../../errors';
 import type { Logger } from '../../logging/logger';
 import type { StripeClient } from '../../services/stripe/stripe-client';
-import { RECONCILED_EVENT_TYPES } from '../handlers';
 import { EVENTS_CURSOR, type EventsCursor } from './events-cursor';
 
 /** Finding the place by time: the listing starts this much before the cursor's second, the inbox drops repeats. */
@@ -25,10 +24,12 @@ export interface EventPageLimits {
   maxSeekPages: number;
 }
 
-/** Stripe's handled events, page by page, oldest first, forward from a cursor. */
+/** Stripe's events of some types (one `EventTypePass`), page by page, oldest first, forward from a cursor. */
 export class StripeEventPages {
   constructor(
     private readonly stripe: StripeClient,
+    /** At most 20 (`EVENT_TYPES_PER_LISTING`): Stripe refuses a longer `types[]`. */
+    private readonly types: readonly string[],
     private readonly limits: EventPageLimits,
     private readonly logger: Logger,
     private readonly isStopping: () => boolean,
@@ -37,7 +38,7 @@ export class StripeEventPages {
   /**
    * Where the walk begins: the page just newer than the cursor's event; without a cursor event (the first run, a
    * cursor from before ids were kept, or an event older than Stripe keeps), the oldest page since the cursor's
-   * second (or of all Stripe keeps).
+   * second (or of all Stripe keeps, for no cursor or `FROM_THE_OLDEST`).
    */
   async first(cursor: EventsCursor | null): Promise<EventPage> {
     if (cursor?.eventId) {
@@ -52,7 +53,8 @@ export class StripeEventPages {
         );
       }
     }
-    return this.oldest(cursor === null ? null : cursor.created - CURSOR_OVERLAP_SECONDS);
+    const walkedBefore = cursor !== null && cursor.created > 0;
+    return this.oldest(walkedBefore ? cursor.created - CURSOR_OVERLAP_SECONDS : null);
   }
 
   /**
@@ -88,7 +90,7 @@ export class StripeEventPages {
 
   private list(position: Stripe.EventListParams): Promise<Stripe.ApiList<Stripe.Event>> {
     return this.stripe.call('events.list', (sdk) =>
-      sdk.events.list({ types: RECONCILED_EVENT_TYPES, limit: this.limits.eventPageSize, ...position }),
+      sdk.events.list({ types: [...this.types], limit: this.limits.eventPageSize, ...position }),
     );
   }
 }

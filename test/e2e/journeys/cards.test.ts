@@ -1,8 +1,9 @@
 /**
  * Journey: a subscriber adds a second card on Stripe's hosted page (Checkout in setup mode) and makes it the
  * default on the billing page; the next bill shows the plan fee with its date, and an invoice opens in full.
+ * A card whose bank asks (3-D Secure) is added once the challenge on the hosted page is passed, and not when failed.
  */
-import { BillingCustomer } from '../../../src/entities';
+import { BillingCustomer, PaymentMethod } from '../../../src/entities';
 import { describeJourney, payOnCheckoutPage, waitForText } from './journey';
 
 describeJourney('journey: cards and bills', (journey) => {
@@ -50,5 +51,32 @@ describeJourney('journey: cards and bills', (journey) => {
     await waitForText(page, '#invoice-details #invoice-total', /^\$49\.00$/);
     await waitForText(page, '#invoice-details .line', /Professional/);
     await journey.screenshot(page, 'cards-and-bills');
+  });
+
+  it('adds a card whose bank asks (3-D Secure) after the challenge on the hosted page; a failed one adds nothing', async () => {
+    const accountId = 'acct_journey_cards_3ds';
+    const page = await journey.newPage();
+    await journey.signUp(page, accountId);
+    const gql = await journey.stack.as(accountId);
+    const subscribed = await gql(
+      'mutation { createSubscription(input: { planKey: "starter", paymentMethodId: "pm_card_visa" }) { id } }',
+    );
+    expect(subscribed.errors).toBeUndefined();
+    await journey.stack.flushWebhooks();
+    await waitForText(page, '[data-card="4242"]', /Visa •••• 4242/);
+
+    // The bank's challenge comes before the card is saved; failing it shows the form again, nothing saved.
+    await Promise.all([page.waitForURL(/\/checkout\/pay\/cs_/), page.click('#add-card')]);
+    await Promise.all([page.waitForURL(/\/authenticate$/), payOnCheckoutPage(page, '4000 0027 6000 3184')]);
+    await Promise.all([page.waitForSelector('#error'), page.click('#fail')]);
+    expect(await page.textContent('#error')).toMatch(/unable to authenticate/);
+    // Approved the second time: back on the billing page, the card is listed.
+    await Promise.all([page.waitForURL(/\/authenticate$/), payOnCheckoutPage(page, '4000 0027 6000 3184')]);
+    await Promise.all([page.waitForURL(/\/billing\/\?card=added/), page.click('#complete')]);
+    await page.waitForSelector('body[data-live="true"]');
+    await waitForText(page, '[data-card="3184"]', /•••• 3184/);
+    const cards = await journey.stack.app.orm.em.fork().find(PaymentMethod, { accountId });
+    expect(cards.map((card) => card.last4).sort()).toEqual(['3184', '4242']);
+    await journey.screenshot(page, 'cards-3d-secure');
   });
 });

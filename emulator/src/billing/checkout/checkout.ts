@@ -26,6 +26,12 @@ import { hostedUrl, learnOrigin } from '../urls';
 import { COLLECTIONS } from '../../core/collections';
 import { checkoutCurrency, priceLinesIn } from './checkout-currency';
 import { addressParams, applyCheckoutTax, taxCollectedAddress } from './checkout-tax';
+import {
+  applySessionDiscount,
+  completionDiscounts,
+  readSessionDiscounts,
+  redeemForPaidSession,
+} from '../discounts/checkout-discounts';
 
 type Session = Stripe.Checkout.Session;
 
@@ -91,6 +97,8 @@ function create(req: ApiRequest): Session {
   if (!session.success_url && mode !== 'setup' && !input.str('return_url')) {
     throw invalidRequest('Missing required param: success_url.', 'success_url', 'parameter_missing');
   }
+  if (mode !== 'setup')
+    applySessionDiscount(session, readSessionDiscounts(emulator, input, session, customer));
   applyCheckoutTax(emulator, session, customer, input);
   emulator.store.insert(COLLECTIONS.checkoutSession, session);
   const subscriptionData = input.obj('subscription_data');
@@ -335,6 +343,12 @@ export function completeSession(
   // Checkout validates the card before creating anything: a decline leaves no trace but the error.
   if (!outcome.ok && session.mode !== 'setup')
     throw cardError(outcome.code, outcome.message, outcome.declineCode);
+  const sessionCustomer = idOf(session.customer);
+  const discounts = completionDiscounts(
+    emulator,
+    session,
+    sessionCustomer ? requireCustomer(emulator, sessionCustomer) : null,
+  );
 
   let customerId = idOf(session.customer);
   const needCustomer = session.mode !== 'payment' || session.customer_creation === 'always';
@@ -397,6 +411,7 @@ export function completeSession(
       prorationBehavior: 'create_prorations',
       automaticTax: session.automatic_tax.enabled,
       currency: session.currency ?? undefined,
+      discounts,
     });
     update.subscription = subscription.id;
     update.invoice = idOf(subscription.latest_invoice);
@@ -412,6 +427,7 @@ export function completeSession(
     });
     const r = confirmPaymentIntent(emulator, paymentIntent, paymentMethod.id);
     if (!r.ok && r.decline) throw cardError(r.decline.code, r.decline.message, r.decline.declineCode);
+    redeemForPaidSession(emulator, session, discounts, customerId);
     update.payment_intent = paymentIntent.id;
     update.payment_status = 'paid';
   } else {

@@ -18,6 +18,8 @@ export interface InvoiceItemArgs {
   invoice: string | null;
   metadata: Record<string, string>;
   testClock: string | null;
+  /** Discounts already taken into `amount` (a proration's). */
+  discounts?: string[];
 }
 
 export function createInvoiceItem(emulator: Emulator, args: InvoiceItemArgs): Stripe.InvoiceItem {
@@ -31,7 +33,7 @@ export function createInvoiceItem(emulator: Emulator, args: InvoiceItemArgs): St
     date: now(emulator, args.customer),
     description: args.description,
     discountable: !args.proration,
-    discounts: [],
+    discounts: args.discounts ?? [],
     invoice: args.invoice,
     livemode: false,
     metadata: args.metadata,

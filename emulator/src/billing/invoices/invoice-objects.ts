@@ -21,6 +21,8 @@ export interface LineSpec {
   subscriptionItem: string | null;
   invoiceItem: string | null;
   metadata: Record<string, string>;
+  /** Discounts already taken into `amount` (a proration's, see `discounts/prorations.ts`). */
+  discounts?: string[];
 }
 
 export function buildLine(invoiceId: string | null, spec: LineSpec): Stripe.InvoiceLineItem {
@@ -52,9 +54,9 @@ export function buildLine(invoiceId: string | null, spec: LineSpec): Stripe.Invo
     amount: spec.amount,
     currency: spec.currency,
     description: spec.description,
-    discount_amounts: [],
+    discount_amounts: (spec.discounts ?? []).map((discount) => ({ amount: 0, discount })),
     discountable: !spec.proration,
-    discounts: [],
+    discounts: spec.discounts ?? [],
     invoice: invoiceId,
     livemode: false,
     metadata: spec.metadata,

@@ -34,6 +34,7 @@ import { applyInvoiceTax } from '../tax/invoice-tax';
 import { readAutomaticTax, readDefaultTaxRates, refuseMixedTax } from '../tax/subscription-tax';
 import { learnOrigin } from '../urls';
 import { COLLECTIONS } from '../../core/collections';
+import { refreshInvoiceDiscounts } from '../discounts/invoice-discounts';
 
 function create(req: ApiRequest): Stripe.Invoice {
   const { emulator, input } = req;
@@ -243,6 +244,7 @@ function createItem(req: ApiRequest): Stripe.InvoiceItem {
 
 function addItemToDraft(emulator: Emulator, invoice: Stripe.Invoice, invoiceItem: Stripe.InvoiceItem): void {
   invoice.lines.data.push(buildLine(invoice.id, invoiceItemLine(emulator, invoiceItem)));
+  refreshInvoiceDiscounts(emulator, invoice);
   applyInvoiceTax(emulator, invoice);
   recomputeTotals(invoice, 0);
   emulator.store.put(COLLECTIONS.invoice, invoice);
@@ -284,6 +286,7 @@ function deleteItem(req: ApiRequest): unknown {
       invoice.lines.data = invoice.lines.data.filter(
         (l) => l.parent?.invoice_item_details?.invoice_item !== invoiceItem.id,
       );
+      refreshInvoiceDiscounts(emulator, invoice);
       applyInvoiceTax(emulator, invoice);
       recomputeTotals(invoice, 0);
       emulator.store.put(COLLECTIONS.invoice, invoice);

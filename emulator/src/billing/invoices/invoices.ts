@@ -30,6 +30,8 @@ import { needsAuthentication, requireAuthentication } from '../payments/authenti
 import { hostedUrl } from '../urls';
 import { applyFinalizationTax, applyInvoiceTax, invoiceTaxTotals } from '../tax/invoice-tax';
 import { COLLECTIONS } from '../../core/collections';
+import { totalDiscountOf } from '../discounts/amounts';
+import { discountNewInvoice, refreshInvoiceDiscounts } from '../discounts/invoice-discounts';
 
 interface Numbering {
   id: string;
@@ -60,6 +62,7 @@ export function createInvoice(
       invoice.lines.data.push(buildLine(invoice.id, invoiceItemLine(emulator, invoiceItem)));
     }
   }
+  discountNewInvoice(emulator, invoice, args.subscription);
   applyInvoiceTax(emulator, invoice);
   recomputeTotals(invoice, 0);
   emulator.store.insert(COLLECTIONS.invoice, invoice);
@@ -102,6 +105,7 @@ export function invoiceItemLine(emulator: Emulator, invoiceItem: Stripe.InvoiceI
     subscriptionItem: invoiceItem.parent?.subscription_details?.subscription_item ?? null,
     invoiceItem: invoiceItem.id,
     metadata: invoiceItem.metadata ?? {},
+    discounts: (invoiceItem.discounts ?? []).map((discount) => idOf(discount) ?? ''),
   };
 }
 
@@ -114,6 +118,7 @@ export function recomputeTotals(invoice: Stripe.Invoice, balance: number): void 
   const t = invoiceTotals(
     invoice.lines.data.map((l) => l.amount),
     balance,
+    totalDiscountOf(invoice),
     tax.exclusive,
   );
   invoice.subtotal = t.subtotal;
@@ -160,6 +165,7 @@ function defaultPaymentMethodFor(emulator: Emulator, invoice: Stripe.Invoice): s
 function refreshUsageBeforeFinalizing(emulator: Emulator, invoice: Stripe.Invoice): void {
   const before = structuredClone(invoice);
   if (!refreshMeteredLines(emulator, invoice)) return;
+  refreshInvoiceDiscounts(emulator, invoice);
   applyInvoiceTax(emulator, invoice);
   recomputeTotals(invoice, 0);
   emulator.store.put(COLLECTIONS.invoice, invoice);
@@ -327,6 +333,7 @@ function markPaid(
   invoice.attempted = invoice.attempted || invoice.amount_due > 0;
   invoice.next_payment_attempt = null;
   invoice.status_transitions.paid_at = at;
+  const paidPayments: Stripe.InvoicePayment[] = [];
   if (paymentIntent) {
     for (const p of invoice.payments?.data ?? []) {
       if (p.payment.payment_intent === paymentIntent.id) {
@@ -334,6 +341,7 @@ function markPaid(
         p.amount_paid = invoice.amount_due;
         p.status_transitions.paid_at = at;
         emulator.store.put(COLLECTIONS.invoicePayment, p);
+        paidPayments.push(p);
       }
     }
   }
@@ -341,6 +349,11 @@ function markPaid(
   if (paymentIntent) emit(emulator, 'invoice.updated', invoice, previousAttributes(before, invoice));
   emit(emulator, 'invoice.paid', invoice);
   emit(emulator, 'invoice.payment_succeeded', invoice);
+  // "Occurs when an InvoicePayment is successfully paid" (InvoicePaymentPaidEvent in the SDK's types): one per
+  // payment of the invoice that the payment intent paid. An invoice paid out of band, or of zero, has no payment
+  // that was paid, so none is sent. Stripe guarantees no order between events; this one follows the invoice's.
+  for (const p of paidPayments)
+    emit(emulator, 'invoice_payment.paid', p, undefined, customerIdOf(invoice) ?? undefined);
   setDelinquent(emulator, customerIdOf(invoice), false);
   for (const l of invoiceListeners()) l.paid?.(emulator, invoice);
 }

@@ -2,20 +2,13 @@
  * Inputs of `POST /v1/invoices/create_preview` (https://docs.stripe.com/api/invoices/create_preview) beyond the
  * subscription change: the tax settings to preview with (`automatic_tax[enabled]`; `customer_details` — "Details
  * about the customer you want to invoice or overrides for an existing customer": `address`, `shipping`,
- * `tax_exempt`, `tax_ids[]`), and the lines of a subscription that does not exist yet (`subscription_details[items]`
- * for a customer without one: the `subscription_create` invoice it would start with).
+ * `tax_exempt`, `tax_ids[]`).
  */
 import type Stripe from 'stripe';
 import type { ParamReader } from '../../core/params';
 import { describeTaxId, readTaxIdInput, taxIdsOf } from '../../resources/tax-ids';
-import { subscriptionCurrency } from '../currency/subscription-currency';
 import type { Emulator } from '../context';
-import { addIntervals } from '../math';
-import { recurringOf } from '../pricing';
-import { licensedLines } from '../subscriptions/subscription-lines';
-import { buildItem, buildSubscription } from '../subscriptions/subscription-objects';
 import type { TaxSubject } from '../tax/invoice-tax';
-import type { LineSpec } from './invoice-objects';
 
 export interface PreviewTax {
   /** `automatic_tax[enabled]`; absent: as the subscription has it. */
@@ -65,58 +58,4 @@ export function readPreviewTax(
     automaticTax: input.obj('automatic_tax')?.bool('enabled'),
     ...(details ? { subject: subjectFromDetails(emulator, customer, details) } : {}),
   };
-}
-
-/** The first invoice's lines of a subscription to `prices` starting `at` (its first full period). */
-export function newSubscriptionLines(
-  emulator: Emulator,
-  input: ParamReader,
-  customer: Stripe.Customer,
-  items: { price: Stripe.Price; quantity: number | undefined }[],
-  at: number,
-): { lines: LineSpec[]; period: { start: number; end: number } } {
-  // The same choice and checks as creating the subscription.
-  const currency = subscriptionCurrency(
-    emulator,
-    customer,
-    items.map((item) => item.price),
-    input.str('currency'),
-  );
-  const { interval, count } = recurringOf(items[0].price);
-  const period = { start: at, end: addIntervals(at, interval, count, 1) };
-  const subscription = buildSubscription({
-    id: 'sub_preview',
-    customer: customer.id,
-    currency,
-    created: at,
-    anchor: at,
-    status: 'incomplete',
-    trialStart: null,
-    trialEnd: null,
-    missingPaymentMethod: 'create_invoice',
-    defaultPaymentMethod: null,
-    collectionMethod: 'charge_automatically',
-    daysUntilDue: null,
-    cancelAt: null,
-    cancelAtPeriodEnd: false,
-    description: null,
-    metadata: {},
-    testClock: null,
-  });
-  subscription.items.data = items.map((item) =>
-    buildItem({
-      subscription: subscription.id,
-      price: item.price,
-      quantity: item.quantity ?? 1,
-      created: at,
-      periodStart: period.start,
-      periodEnd: period.end,
-      metadata: {},
-    }),
-  );
-  const lines = licensedLines(emulator, subscription, period).map((line) => ({
-    ...line,
-    subscription: null,
-  }));
-  return { lines, period };
 }

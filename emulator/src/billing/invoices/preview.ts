@@ -9,7 +9,7 @@ import type Stripe from 'stripe';
 import { invalidRequest } from '../../core/errors';
 import type { ApiRequest } from '../../core/http';
 import { requireCustomer } from '../../resources/common';
-import { type Emulator, now } from '../context';
+import { now } from '../context';
 import { buildInvoice, buildLine, type LineSpec } from './invoice-objects';
 import { customerIdOf, invoiceItemLine, pendingItems, recomputeTotals } from './invoices';
 import { addIntervals } from '../math';
@@ -20,19 +20,22 @@ import { planItemChanges, prorationLines } from '../subscriptions/update-subscri
 import { type ProrationBehavior, requireSubscription } from '../subscriptions/subscription-state';
 import { readItemChanges } from '../subscriptions/subscriptions-routes';
 import { COLLECTIONS } from '../../core/collections';
+import { discountLines } from '../discounts/amounts';
+import { previewDiscounts } from '../discounts/preview-discounts';
+import { newSubscriptionPreview } from './preview-new-subscription';
 import { applyInvoiceTax, automaticTaxField } from '../tax/invoice-tax';
-import { newSubscriptionLines, type PreviewTax, readPreviewTax } from './preview-inputs';
+import { readPreviewTax } from './preview-inputs';
 import { refuseOtherCurrency } from '../currency/subscription-currency';
 
 function previewInvoice(
-  emulator: Emulator,
+  req: ApiRequest,
   customer: Stripe.Customer,
   subscription: Stripe.Subscription | null,
   reason: Stripe.Invoice.BillingReason,
   lines: LineSpec[],
   period: { start: number; end: number },
-  tax: PreviewTax = {},
 ): Stripe.Invoice {
+  const { emulator } = req;
   const invoice = buildInvoice({
     customer,
     subscription,
@@ -50,6 +53,15 @@ function previewInvoice(
   });
   invoice.id = `upcoming_${invoice.id}`;
   for (const l of lines) invoice.lines.data.push(buildLine(null, l));
+  const applied = previewDiscounts(emulator, req.input, {
+    customer,
+    subscription,
+    currency: invoice.currency,
+    amount: invoice.lines.data.reduce((sum, line) => sum + line.amount, 0),
+    at: reason === 'subscription_cycle' ? period.end : invoice.created,
+  });
+  discountLines(invoice, applied);
+  const tax = readPreviewTax(emulator, req.input, customer);
   if (tax.automaticTax !== undefined) invoice.automatic_tax = automaticTaxField(tax.automaticTax);
   applyInvoiceTax(emulator, invoice, tax.subject);
   recomputeTotals(invoice, customer.balance ?? 0);
@@ -77,16 +89,19 @@ export function createPreview(req: ApiRequest): Stripe.Invoice {
         ) ?? null;
   }
   const at = now(emulator, customer.id);
-  const tax = readPreviewTax(emulator, input, customer);
   const pendingLines = (pending: 'include' | { subscription: string }): LineSpec[] =>
     pendingItems(emulator, customer.id, pending).map((invoiceItem) => invoiceItemLine(emulator, invoiceItem));
-  const newItems = subscription ? [] : (input.obj('subscription_details')?.objArray('items') ?? []);
-  if (!subscription && newItems.length > 0) {
-    const items = readItemChanges(emulator, newItems).flatMap((c) =>
-      c.price ? [{ price: c.price, quantity: c.quantity }] : [],
-    );
-    const { lines, period } = newSubscriptionLines(emulator, input, customer, items, at);
-    return previewInvoice(emulator, customer, null, 'subscription_create', lines, period, tax);
+  const proposedItems = input.obj('subscription_details');
+  if (!subscription && proposedItems?.has('items')) {
+    const draft = newSubscriptionPreview(emulator, customer, proposedItems, at, input.str('currency'));
+    const lines = [...pendingLines('include'), ...draft.lines];
+    const invoice = previewInvoice(req, customer, draft.subscription, 'subscription_create', lines, {
+      start: at,
+      end: at,
+    });
+    // No subscription exists yet for the invoice to belong to.
+    invoice.parent = null;
+    return invoice;
   }
   if (!subscription) {
     const lines = pendingLines('include');
@@ -97,7 +112,7 @@ export function createPreview(req: ApiRequest): Stripe.Invoice {
         'invoice_upcoming_none',
       );
     }
-    return previewInvoice(emulator, customer, null, 'manual', lines, { start: at, end: at }, tax);
+    return previewInvoice(req, customer, null, 'manual', lines, { start: at, end: at });
   }
 
   const details = input.obj('subscription_details');
@@ -118,15 +133,10 @@ export function createPreview(req: ApiRequest): Stripe.Invoice {
   const period = subscriptionPeriod(subscription);
   if (behavior === 'always_invoice' && proration.length > 0) {
     // Invoiced now: its window starts and ends now, as the invoice the update would make.
-    return previewInvoice(
-      emulator,
-      customer,
-      subscription,
-      'subscription_update',
-      proration,
-      { start: at, end: at },
-      tax,
-    );
+    return previewInvoice(req, customer, subscription, 'subscription_update', proration, {
+      start: at,
+      end: at,
+    });
   }
 
   // The next renewal with the proposed items (schedule_details: the next phase's items).
@@ -160,5 +170,5 @@ export function createPreview(req: ApiRequest): Stripe.Invoice {
     subscription.status === 'trialing'
       ? { start: subscription.trial_start ?? subscription.created, end: start }
       : period;
-  return previewInvoice(emulator, customer, subscription, 'subscription_cycle', lines, window, tax);
+  return previewInvoice(req, customer, subscription, 'subscription_cycle', lines, window);
 }

@@ -17,7 +17,7 @@ import { cardAuthentication } from '../../resources/payment-methods';
 import { type Emulator, emit } from '../context';
 import { hostedUrl } from '../urls';
 import { type ChargeResult, confirmPaymentIntent } from './payments';
-import { COLLECTIONS } from '../../core/collections';
+import { COLLECTIONS, type Storable } from '../../core/collections';
 
 export type AuthenticationOutcome = 'succeed' | 'fail';
 
@@ -26,8 +26,24 @@ export type AuthenticationOutcome = 'succeed' | 'fail';
  * (4000 0025 0000 3155) ask while the customer is present and not for off-session payments such as renewals.
  */
 export function needsAuthentication(emulator: Emulator, paymentMethod: string, offSession: boolean): boolean {
+  if (emulator.store.get(COLLECTIONS.authenticationApproval, paymentMethod)) return false;
   const asks = cardAuthentication(emulator, paymentMethod);
   return asks === 'always' || (asks === 'on_session' && !offSession);
+}
+
+/**
+ * Runs `pay` with the customer's answer to the card's challenge already given (`succeed`): the hosted Checkout page
+ * shows the challenge in the page before it pays or saves the card, as Stripe's Checkout, an SCA-ready product,
+ * runs 3D Secure itself (https://docs.stripe.com/strong-customer-authentication,
+ * https://docs.stripe.com/payments/3d-secure), so what `pay` charges or sets up with this card asks no more. The approval lasts for `pay` only: a later payment asks as the card does.
+ */
+export function withApprovedAuthentication<T>(emulator: Emulator, paymentMethod: string, pay: () => T): T {
+  emulator.store.put(COLLECTIONS.authenticationApproval, { id: paymentMethod });
+  try {
+    return pay();
+  } finally {
+    emulator.store.delete(COLLECTIONS.authenticationApproval, paymentMethod);
+  }
 }
 
 /** The hosted page the customer authenticates on (the bank's 3-D Secure challenge). */
@@ -94,4 +110,10 @@ export function completeAuthentication(
 /** The `return_url` the challenge sends the customer back to, if the confirmation named one. */
 export function returnUrlOf(paymentIntent: Stripe.PaymentIntent): string | null {
   return paymentIntent.next_action?.redirect_to_url?.return_url ?? null;
+}
+
+declare module '../../core/collections' {
+  interface CollectionRecords {
+    _authentication_approval: Storable;
+  }
 }

@@ -11,8 +11,13 @@
  * `charge.refunded` and `refund.created` as `/v1/refunds` does.
  * `GET /v1/credit_notes/preview` computes the same credit note without storing anything or moving money.
  * Simplified: no taxes, discounts or shipping on credit notes; lines are `custom_line_item` (`unit_amount` ×
- * `quantity`) or `invoice_line_item` (`amount`, default the whole line); voiding (`/void`) is not served; an open
- * invoice credited down to zero stays `open` with nothing due. The wording of the over-credit error is ours.
+ * `quantity`) or `invoice_line_item` (`amount`, default the whole line); an open invoice credited down to zero stays
+ * `open` with nothing due. The wording of the over-credit error is ours.
+ * `POST /v1/credit_notes/:id/void` (https://docs.stripe.com/api/credit_notes/void: "Marks a credit note as void";
+ * Stripe's reference: a credit note can be voided only while its invoice is open) gives the invoice back what the
+ * note took off (`amount_due`, `amount_remaining`, `pre_payment_credit_notes_amount`), sets `status: void` and
+ * `voided_at`, and emits `credit_note.voided` and `invoice.updated`. Simplified: a note that gave anything after
+ * payment (a refund, a balance credit) cannot be voided here (400; wording ours).
  */
 import type Stripe from 'stripe';
 import { invalidRequest, missingParam } from '../../core/errors';
@@ -271,6 +276,34 @@ function createCreditNote({ emulator, input }: ApiRequest): Stripe.CreditNote {
   return note;
 }
 
+function voidCreditNote({ emulator, pathParams }: ApiRequest): Stripe.CreditNote {
+  const note = requireCreditNote(emulator, pathParams.id);
+  const invoiceId = idOf(note.invoice) as string;
+  const invoice = emulator.store.require(COLLECTIONS.invoice, invoiceId, 'invoice');
+  if (note.status === 'void') throw invalidRequest(`Credit note ${note.id} is already void.`);
+  if (invoice.status !== 'open' || note.post_payment_amount > 0) {
+    throw invalidRequest(
+      `Credit note ${note.id} cannot be voided: only a credit note of an open invoice that gave nothing back after payment can be.`,
+    );
+  }
+  const { obj: voided, previous: notePrevious } = emulator.store.update(
+    COLLECTIONS.creditNote,
+    note.id,
+    (stored) => {
+      stored.status = 'void';
+      stored.voided_at = now(emulator, idOf(stored.customer as string) ?? undefined);
+    },
+  );
+  const { obj, previous } = emulator.store.update(COLLECTIONS.invoice, invoiceId, (stored) => {
+    stored.pre_payment_credit_notes_amount -= note.pre_payment_amount;
+    stored.amount_due += note.pre_payment_amount;
+    stored.amount_remaining += note.pre_payment_amount;
+  });
+  emit(emulator, 'credit_note.voided', voided, notePrevious);
+  emit(emulator, 'invoice.updated', obj, previous);
+  return voided;
+}
+
 function previewCreditNote({ emulator, input }: ApiRequest): Stripe.CreditNote {
   return creditNoteOf(
     emulator,
@@ -327,6 +360,7 @@ export const routes: Route[] = [
     params: [],
     handler: (req) => requireCreditNote(req.emulator, req.pathParams.id),
   },
+  { method: 'POST', path: '/v1/credit_notes/:id/void', params: [], handler: voidCreditNote },
   {
     method: 'GET',
     path: '/v1/credit_notes/:id/lines',

@@ -14,7 +14,14 @@ import { type Emulator, emit, idOf } from '../context';
 import { invoicePaidByIntent, invoicePaymentFailedByIntent } from '../invoices/invoices';
 import { needsAuthentication, requireAuthentication } from './authentication';
 import { cardOutcome } from './cards';
-import { cancelPaymentIntent, confirmPaymentIntent, newPaymentIntent, newSetupIntent } from './payments';
+import {
+  cancelPaymentIntent,
+  confirmPaymentIntent,
+  markSetupSucceeded,
+  newPaymentIntent,
+  newSetupIntent,
+} from './payments';
+import { requireSetupAuthentication } from './setup-authentication';
 import { COLLECTIONS } from '../../core/collections';
 
 function requirePi(emulator: Emulator, paymentIntentId: string): Stripe.PaymentIntent {
@@ -99,7 +106,15 @@ function confirmSi(
   emulator: Emulator,
   setupIntent: Stripe.SetupIntent,
   paymentMethodParam: string | undefined,
+  options: ConfirmOptions,
 ): Stripe.SetupIntent {
+  if (setupIntent.status === 'succeeded' || setupIntent.status === 'canceled') {
+    throw invalidRequest(
+      `This SetupIntent's status is ${setupIntent.status}, so it cannot be confirmed.`,
+      undefined,
+      'setup_intent_unexpected_state',
+    );
+  }
   const customer = idOf(setupIntent.customer);
   const paymentMethod = paymentMethodParam
     ? paymentMethodIdFor(emulator, paymentMethodParam, customer)
@@ -109,6 +124,10 @@ function confirmSi(
       "You cannot confirm this SetupIntent because it's missing a payment method.",
       'payment_method',
     );
+  // Setting a card up happens with the customer present: a card whose issuer asks does so now
+  // (https://docs.stripe.com/payments/setupintents/lifecycle, "requires_action").
+  if (needsAuthentication(emulator, paymentMethod, false))
+    return requireSetupAuthentication(emulator, setupIntent, paymentMethod, options.returnUrl);
   const outcome = cardOutcome(emulator, paymentMethod);
   setupIntent.payment_method = paymentMethod;
   // Setup succeeds for cards that only fail on charge (…0341), as Stripe's do.
@@ -126,21 +145,7 @@ function confirmSi(
     emit(emulator, 'setup_intent.setup_failed', setupIntent);
     throw cardError(outcome.code, outcome.message, outcome.declineCode, { setup_intent: setupIntent });
   }
-  setupIntent.status = 'succeeded';
-  setupIntent.last_setup_error = null;
-  emulator.store.put(COLLECTIONS.setupIntent, setupIntent);
-  emit(emulator, 'setup_intent.succeeded', setupIntent);
-  // A subscription's pending setup intent: its payment method becomes the default.
-  for (const subscription of emulator.store.all(COLLECTIONS.subscription)) {
-    if (subscription.pending_setup_intent === setupIntent.id) {
-      const { obj, previous } = emulator.store.update(COLLECTIONS.subscription, subscription.id, (s) => {
-        s.pending_setup_intent = null;
-        s.default_payment_method = paymentMethod;
-      });
-      emit(emulator, 'customer.subscription.updated', obj, previous);
-    }
-  }
-  return setupIntent;
+  return markSetupSucceeded(emulator, setupIntent, paymentMethod);
 }
 
 export const routes: Route[] = [
@@ -226,7 +231,8 @@ export const routes: Route[] = [
   {
     method: 'POST',
     path: '/v1/setup_intents',
-    handler: ({ emulator, input }) => {
+    handler: (req) => {
+      const { emulator, input } = req;
       const customer = input.str('customer') ?? null;
       if (customer) requireCustomer(emulator, customer);
       const paymentMethodParam = input.str('payment_method');
@@ -236,7 +242,7 @@ export const routes: Route[] = [
         metadata: input.metadata({}),
         usage: input.str('usage'),
       });
-      if (input.bool('confirm')) return confirmSi(emulator, setupIntent, undefined);
+      if (input.bool('confirm')) return confirmSi(emulator, setupIntent, undefined, confirmOptions(req));
       return setupIntent;
     },
   },
@@ -259,8 +265,13 @@ export const routes: Route[] = [
   {
     method: 'POST',
     path: '/v1/setup_intents/:id/confirm',
-    handler: ({ emulator, input, pathParams }) =>
-      confirmSi(emulator, requireSi(emulator, pathParams.id), input.str('payment_method')),
+    handler: (req) =>
+      confirmSi(
+        req.emulator,
+        requireSi(req.emulator, req.pathParams.id),
+        req.input.str('payment_method'),
+        confirmOptions(req),
+      ),
   },
   {
     method: 'POST',

@@ -274,3 +274,30 @@ export function newSetupIntent(
   emit(emulator, 'setup_intent.created', setupIntent);
   return setupIntent;
 }
+
+/**
+ * A setup intent that set its card up: `succeeded` (`setup_intent.succeeded`); a subscription waiting on it (its
+ * `pending_setup_intent`) takes the card as its default payment method (`customer.subscription.updated`).
+ */
+export function markSetupSucceeded(
+  emulator: Emulator,
+  setupIntent: Stripe.SetupIntent,
+  paymentMethod: string,
+): Stripe.SetupIntent {
+  setupIntent.status = 'succeeded';
+  setupIntent.payment_method = paymentMethod;
+  setupIntent.last_setup_error = null;
+  setupIntent.next_action = null;
+  emulator.store.put(COLLECTIONS.setupIntent, setupIntent);
+  emit(emulator, 'setup_intent.succeeded', setupIntent);
+  for (const subscription of emulator.store.all(COLLECTIONS.subscription)) {
+    if (subscription.pending_setup_intent === setupIntent.id) {
+      const { obj, previous } = emulator.store.update(COLLECTIONS.subscription, subscription.id, (s) => {
+        s.pending_setup_intent = null;
+        s.default_payment_method = paymentMethod;
+      });
+      emit(emulator, 'customer.subscription.updated', obj, previous);
+    }
+  }
+  return setupIntent;
+}

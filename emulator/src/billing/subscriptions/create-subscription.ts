@@ -29,6 +29,8 @@ import { sendTrialWillEnd } from './subscription-lifecycle';
 import { setSubscriptionAutomaticTax, setSubscriptionTaxRates } from '../tax/subscription-tax';
 import { fixCustomerCurrency, subscriptionCurrency } from '../currency/subscription-currency';
 import { priceInCurrency } from '../../resources/price-currency-options';
+import type { DiscountRequest } from '../discounts/redeem';
+import { setSubscriptionDiscounts } from '../discounts/subscription-discounts';
 
 export interface CreateArgs {
   customer: Stripe.Customer;
@@ -55,6 +57,8 @@ export interface CreateArgs {
   defaultTaxRates?: Stripe.TaxRate[];
   /** `currency`: one the prices have or offer in `currency_options`. */
   currency?: string;
+  /** `discounts`, already checked (see `discounts/redeem.ts`). */
+  discounts?: DiscountRequest[];
 }
 
 export function createSubscription(emulator: Emulator, args: CreateArgs): Stripe.Subscription {
@@ -72,6 +76,7 @@ export function createSubscription(emulator: Emulator, args: CreateArgs): Stripe
   refuseUnpayableStart(emulator, args, trialing, currency);
 
   const subscription = newSubscription(args, { currency, at, trialEnd, period });
+  if (args.discounts) setSubscriptionDiscounts(emulator, subscription, args.discounts);
   saveSubscription(emulator, subscription);
   fixCustomerCurrency(emulator, args.customer.id, currency);
   const state = subscriptionState(emulator, subscription.id);

@@ -29,7 +29,8 @@ import { isMetered, refuseMeteredQuantity } from '../pricing';
 import { learnOrigin } from '../urls';
 import { COLLECTIONS } from '../../core/collections';
 import { readAutomaticTax, readDefaultTaxRates, refuseMixedTax } from '../tax/subscription-tax';
-import { refuseOtherCurrency } from '../currency/subscription-currency';
+import { refuseOtherCurrency, subscriptionCurrency } from '../currency/subscription-currency';
+import { readSubscriptionDiscounts, recurringAmount } from '../discounts/subscription-discounts';
 
 const PAYMENT_BEHAVIORS = [
   'allow_incomplete',
@@ -137,7 +138,20 @@ function create(req: ApiRequest): Stripe.Subscription {
     throw invalidRequest('billing_cycle_anchor cannot be in the past.', 'billing_cycle_anchor');
   }
   const cancelAt = readCancelAt(input);
+  const discounts = readSubscriptionDiscounts(
+    emulator,
+    input,
+    customer,
+    subscriptionCurrency(
+      emulator,
+      customer,
+      items.map((item) => item.price),
+      input.str('currency'),
+    ),
+    recurringAmount(items),
+  );
   return createSubscription(emulator, {
+    discounts: discounts ?? undefined,
     customer,
     items,
     trialEnd,
@@ -216,6 +230,13 @@ function update(req: ApiRequest): Stripe.Subscription {
       'allow_incomplete') as PaymentBehavior,
     saveDefaultPaymentMethod: readSaveDefaultPaymentMethod(input),
     ...readSubscriptionTax(emulator, input, subscription),
+    discounts: readSubscriptionDiscounts(
+      emulator,
+      input,
+      requireCustomer(emulator, customerId),
+      subscription.currency,
+      recurringAmount(subscription.items.data),
+    ),
   });
 }
 

@@ -38,6 +38,9 @@ import { holdUntilPaid, refusePendingUpdateOf } from './pending-update';
 import { setSubscriptionAutomaticTax, setSubscriptionTaxRates } from '../tax/subscription-tax';
 import { priceInCurrency } from '../../resources/price-currency-options';
 import { type SaveDefaultPaymentMethod, setSaveDefaultPaymentMethod } from './save-default-payment-method';
+import { discountProrationLines } from '../discounts/prorations';
+import type { DiscountRequest } from '../discounts/redeem';
+import { setSubscriptionDiscounts } from '../discounts/subscription-discounts';
 
 // ---------------------------------------------------------------------------------------------
 // Update
@@ -68,6 +71,8 @@ export interface UpdateArgs {
   automaticTax?: boolean;
   /** `default_tax_rates[]`, resolved (`[]` clears). */
   defaultTaxRates?: Stripe.TaxRate[];
+  /** `discounts`: undefined keeps them, null (`''`) removes them all, else the new list. */
+  discounts?: DiscountRequest[] | null;
 }
 
 interface PlannedProration {
@@ -208,7 +213,7 @@ export function prorationLines(
       }
     }
   }
-  return out;
+  return discountProrationLines(emulator, subscription, out, date);
 }
 
 export function recordProrationItems(
@@ -231,6 +236,7 @@ export function recordProrationItems(
       invoice: null,
       metadata: {},
       testClock: subscription.test_clock ? idOf(subscription.test_clock) : null,
+      discounts: l.discounts,
     }),
   );
 }
@@ -256,6 +262,9 @@ export function updateSubscription(
     if (waitsForPayment(emulator, subscription, args, plan, at))
       return holdUpdate(emulator, subscription, args, plan, at);
   }
+  // Redeemed only once nothing can refuse the update; they apply from the next invoice (this update's
+  // prorations were priced with the discounts the subscription had until now).
+  if (args.discounts !== undefined) setSubscriptionDiscounts(emulator, subscription, args.discounts);
 
   subscription.items.data = plan.items;
   applyFields(subscription, args, at);
