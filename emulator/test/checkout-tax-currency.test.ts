@@ -155,4 +155,30 @@ describe('the billing address Checkout collects for automatic tax', () => {
     expect(done.amount_total).toBe(6000);
     expect((done.payment_intent as Stripe.PaymentIntent).amount).toBe(6000);
   });
+
+  it('takes the address typed into the hosted page’s form', async () => {
+    const session = await stripe.checkout.sessions.create({
+      mode: 'subscription',
+      automatic_tax: { enabled: true },
+      line_items: [{ price: (await usdWithEur()).id }],
+      success_url: 'https://app.example/success',
+    });
+    const submitted = await fetch(String(session.url), {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        email: 'page@example.com',
+        card: '4242 4242 4242 4242',
+        country: 'US',
+        postal_code: '94103',
+        state: 'CA',
+      }).toString(),
+      redirect: 'manual',
+    });
+    expect(submitted.status).toBe(303);
+    const done = await stripe.checkout.sessions.retrieve(session.id, { expand: ['invoice'] });
+    // $10.00 + 7.25 % ($0.725 → $0.73) = $10.73.
+    expect(done.amount_total).toBe(1073);
+    expect(done.invoice as Stripe.Invoice).toMatchObject({ total: 1073, amount_paid: 1073 });
+  });
 });
