@@ -181,4 +181,23 @@ describe('the billing address Checkout collects for automatic tax', () => {
     expect(done.amount_total).toBe(1073);
     expect(done.invoice as Stripe.Invoice).toMatchObject({ total: 1073, amount_paid: 1073 });
   });
+
+  it('taxes a discounted session on the amount after the discount', async () => {
+    const customer = await stripe.customers.create({ address: { country: 'DE' } });
+    const coupon = await stripe.coupons.create({ percent_off: 20, duration: 'forever' });
+    const session = await stripe.checkout.sessions.create({
+      mode: 'subscription',
+      customer: customer.id,
+      automatic_tax: { enabled: true },
+      discounts: [{ coupon: coupon.id }],
+      line_items: [{ price: (await usdWithEur()).id, quantity: 3 }],
+      success_url: 'https://app.example/success',
+    });
+    // $30.00 − 20 % = $24.00; 19 % = $4.56; $28.56.
+    expect(session.total_details).toMatchObject({ amount_discount: 600, amount_tax: 456 });
+    expect(session.amount_total).toBe(2856);
+    await complete(session.id);
+    const done = await stripe.checkout.sessions.retrieve(session.id, { expand: ['invoice'] });
+    expect(done.invoice as Stripe.Invoice).toMatchObject({ total: 2856, amount_paid: 2856 });
+  });
 });
