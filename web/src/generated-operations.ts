@@ -28,6 +28,8 @@ export type CreateCheckoutSessionInput = {
   cancelUrl: string;
   interval?: BillingInterval;
   planKey: string;
+  /** A promotion code, checked before the session is made (PROMOTION_CODE_NOT_APPLICABLE with extensions.reason when it does not apply). Without one, Stripe's page has a box where the customer may type one */
+  promotionCode?: string | null | undefined;
   /** Where Stripe sends the user after paying; session_id is appended */
   successUrl: string;
   /** Start with the plan's trial */
