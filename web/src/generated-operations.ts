@@ -112,6 +112,13 @@ export type CheckoutMutationVariables = Exact<{
 
 export type CheckoutMutation = { createCheckoutSession: { url: string | null } };
 
+export type ApplyPromotionCodeMutationVariables = Exact<{
+  code: string;
+}>;
+
+
+export type ApplyPromotionCodeMutation = { applyPromotionCode: { id: string, discount: { code: string | null, percentOff: number | null, amountOff: number | null, currency: string | null, duration: string, endsAt: string | null } | null } };
+
 export type PortalMutationVariables = Exact<{
   input?: CreatePortalSessionInput | null | undefined;
 }>;
@@ -433,6 +440,21 @@ export const CheckoutDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<CheckoutMutation, CheckoutMutationVariables>;
+export const ApplyPromotionCodeDocument = new TypedDocumentString(`
+    mutation ApplyPromotionCode($code: String!) {
+  applyPromotionCode(input: {code: $code}) {
+    id
+    discount {
+      code
+      percentOff
+      amountOff
+      currency
+      duration
+      endsAt
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<ApplyPromotionCodeMutation, ApplyPromotionCodeMutationVariables>;
 export const PortalDocument = new TypedDocumentString(`
     mutation Portal($input: CreatePortalSessionInput) {
   createPortalSession(input: $input) {
