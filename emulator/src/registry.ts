@@ -14,6 +14,9 @@ import { chargeResources } from './billing/payments/charge-resources';
 import * as authentication from './billing/payments/authentication-routes';
 import * as creditResources from './billing/payments/credit-resources';
 import { discounts } from './billing/discounts/index';
+import * as taxRates from './resources/tax-rates';
+import * as taxIds from './resources/tax-ids';
+import * as taxSettings from './billing/tax/tax-settings';
 
 /**
  * Every module the emulator serves, in setup order. To add a resource: write a file exporting
@@ -37,4 +40,7 @@ export const modules: ResourceModule[] = [
   authentication,
   creditResources,
   discounts,
+  taxRates,
+  taxIds,
+  taxSettings,
 ];

@@ -16,6 +16,8 @@ import {
 } from './payment-methods';
 import { cardSpec, testIdNumber } from './test-cards';
 import { COLLECTIONS } from '../core/collections';
+import { addTaxId, readTaxIdData } from './tax-ids';
+import { validateTaxLocation } from './tax-location';
 
 export { requireCustomer } from './common';
 
@@ -149,6 +151,7 @@ function create({ emulator, input }: ApiRequest): Stripe.Customer {
       defaultPm = paymentMethod.id;
     else checkDefaultPm(emulator, id, defaultParam, 'invoice_settings[default_payment_method]');
   }
+  const taxIdData = readTaxIdData(input);
   const c: Stripe.Customer = {
     id,
     object: 'customer',
@@ -180,6 +183,7 @@ function create({ emulator, input }: ApiRequest): Stripe.Customer {
     test_clock: clockId ?? null,
   };
   applyCommon(c, input);
+  validateTaxLocation(c, input);
   const source = input.str('source');
   let card: Stripe.Card | undefined;
   if (source) {
@@ -190,6 +194,7 @@ function create({ emulator, input }: ApiRequest): Stripe.Customer {
   emulator.emitEvent('customer.created', c);
   if (card) emulator.emitEvent('customer.source.created', card);
   if (paymentMethod) attachPaymentMethod(emulator, paymentMethod.id, id);
+  for (const data of taxIdData) addTaxId(emulator, id, data);
   return c;
 }
 
@@ -210,6 +215,7 @@ function update({ emulator, input, pathParams }: ApiRequest): Stripe.Customer {
   }
   const { obj, previous } = emulator.store.update(COLLECTIONS.customer, id, (c) => {
     applyCommon(c, input);
+    validateTaxLocation(c, input);
     if (is?.has('default_payment_method')) {
       c.invoice_settings.default_payment_method = is.strOrNull('default_payment_method') ?? null;
     }

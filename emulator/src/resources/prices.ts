@@ -10,6 +10,7 @@ import { search } from '../core/search';
 import { requirePrice } from './common';
 import { createProduct } from './product-objects';
 import { COLLECTIONS } from '../core/collections';
+import { currencyOptionsFor } from './price-currency-options';
 
 export { requirePrice } from './common';
 
@@ -17,7 +18,7 @@ const INTERVALS = ['day', 'week', 'month', 'year'] as const;
 /** Stripe caps a recurring interval at one year (or 3 years in some accounts; we use 1). */
 const MAX_DAYS: Record<(typeof INTERVALS)[number], number> = { day: 365, week: 52, month: 12, year: 1 };
 
-function readTiers(input: ParamReader): Stripe.Price.Tier[] {
+export function readTiers(input: ParamReader): Stripe.Price.Tier[] {
   const raw = input.objArray('tiers');
   if (!raw || raw.length === 0) throw missingParam('tiers');
   let last = 0;
@@ -218,9 +219,28 @@ export function createPrice(
     unit_amount_decimal:
       unit !== undefined ? decimalString(unit) : unitDec !== undefined ? decimalString(unitDec) : null,
   };
+  price.currency_options = currencyOptionsFor(price, input, readTiers);
   emulator.store.insert(COLLECTIONS.price, price);
   if (!options.inline) emulator.emitEvent('price.created', price);
   return price;
+}
+
+/**
+ * `tax_behavior` (the Price object): "Once specified as either `inclusive` or `exclusive`, it cannot be changed."
+ * Setting the same value again is accepted.
+ */
+function keptTaxBehavior(
+  current: Stripe.Price.TaxBehavior | null,
+  next: Stripe.Price.TaxBehavior,
+): Stripe.Price.TaxBehavior {
+  if (current === 'inclusive' || current === 'exclusive') {
+    if (next !== current)
+      throw invalidRequest(
+        `The price's tax_behavior is already \`${current}\` and cannot be changed.`,
+        'tax_behavior',
+      );
+  }
+  return next;
 }
 
 function update({ emulator, input, pathParams }: ApiRequest): Stripe.Price {
@@ -233,7 +253,8 @@ function update({ emulator, input, pathParams }: ApiRequest): Stripe.Price {
     if (lookupKey !== undefined) x.lookup_key = lookupKey;
     if (input.has('nickname')) x.nickname = input.strOrNull('nickname') ?? null;
     const tb = input.oneOf('tax_behavior', ['exclusive', 'inclusive', 'unspecified'] as const);
-    if (tb) x.tax_behavior = tb;
+    if (tb) x.tax_behavior = keptTaxBehavior(x.tax_behavior, tb);
+    x.currency_options = currencyOptionsFor(x, input, readTiers);
     x.metadata = input.metadata(x.metadata);
   });
   if (Object.keys(previous).length > 0) emulator.emitEvent('price.updated', obj, previous);

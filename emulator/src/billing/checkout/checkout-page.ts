@@ -7,7 +7,8 @@
  * completes (…3178 is then declined); failed, the form is shown again with the error and the session stays open.
  * Also:
  * - `POST /_emulator/checkout/sessions/{id}/complete` (`card`, optional `email`; for a card that asks,
- *   `authentication=succeed|fail`): the same completion for tests without a browser; answers the completed session
+ *   `authentication=succeed|fail`; with automatic tax the billing address `country`, `postal_code`, `state`,
+ *   `line1`, `city`): the same completion for tests without a browser; answers the completed session
  *   (402 on a decline or a failed authentication).
  * - the Stripe CLI's undocumented `GET /v1/payment_pages/{cs}` and
  *   `POST /v1/payment_pages/{cs}/confirm` (`payment_method`, `expected_amount`).
@@ -21,6 +22,7 @@ import {
   resolvePaymentMethod,
 } from '../../resources/payment-methods';
 import { completeSession, requireSession, successRedirect } from './checkout';
+import { readCollectedAddress } from './checkout-tax';
 import type { Emulator } from '../context';
 import { esc, layout, money } from '../../pages/html';
 import { needsAuthentication, withApprovedAuthentication } from '../payments/authentication';
@@ -42,6 +44,8 @@ interface PendingAuthentication {
   id: string;
   paymentMethod: string;
   email: string | null;
+  /** The billing address typed (automatic tax). */
+  address?: Stripe.Address | null;
 }
 
 /** The discount the session has (`total_details.amount_discount`), as a line above the total. */
@@ -86,6 +90,7 @@ ${error ? `<p class="error" role="alert" id="error">${esc(error)}</p>` : ''}
       ? `<label>Email <input type="email" name="email" id="email" value="${esc(email)}" autocomplete="email"></label>`
       : `<p>Email: ${esc(session.customer_email ?? session.customer_details?.email ?? '')}</p>`
   }
+  ${session.automatic_tax.enabled ? addressFields() : ''}
   ${promotionCodeBox(session, promotionCode)}
   <label>Card number <input name="card" id="card" inputmode="numeric" value="${esc(card)}" placeholder="4242 4242 4242 4242" required></label>
   <div class="row"><label>Expiry <input name="exp" id="exp" value="12 / 34"></label><label>CVC <input name="cvc" id="cvc" value="123"></label></div>
@@ -94,6 +99,14 @@ ${error ? `<p class="error" role="alert" id="error">${esc(error)}</p>` : ''}
 ${session.cancel_url ? `<p><a id="cancel" href="${esc(session.cancel_url)}">Cancel and go back</a></p>` : ''}
 <p class="muted">Test cards: 4242 4242 4242 4242 (succeeds), 4000 0000 0000 0002 (declined), 4000 0000 0000 9995 (insufficient funds), 4000 0000 0000 0341 (charge fails), 4000 0027 6000 3184 (asks for 3-D Secure).</p>`;
   return layout('Checkout', body);
+}
+
+/** Billing address fields: Checkout collects the address tax needs when automatic tax is on. */
+function addressFields(): string {
+  return `<fieldset id="billing-address"><legend>Billing address</legend>
+  <label>Country <input name="country" id="country" placeholder="DE" required></label>
+  <div class="row"><label>Postal code <input name="postal_code" id="postal_code"></label><label>State <input name="state" id="state"></label></div>
+  </fieldset>`;
 }
 
 function customerOf(emulator: Emulator, session: Stripe.Checkout.Session): Stripe.Customer | null {
@@ -154,6 +167,7 @@ function submitPage(req: ApiRequest): HttpResponse {
   const card = (input.str('card') ?? '').replace(/[\s-]/g, '');
   const email = input.str('email') || null;
   const promotionCode = (input.str('promotion_code') ?? '').trim();
+  const address = readCollectedAddress(input);
   try {
     if (promotionCode) applyTypedCode(emulator, session, promotionCode, customerOf(emulator, session));
     emulator.store.put(COLLECTIONS.checkoutSession, session);
@@ -165,11 +179,16 @@ function submitPage(req: ApiRequest): HttpResponse {
     );
     // The customer is present: a card whose issuer asks is challenged before anything is paid or saved.
     if (needsAuthentication(emulator, paymentMethod.id, false)) {
-      const pending: PendingAuthentication = { id: session.id, paymentMethod: paymentMethod.id, email };
+      const pending: PendingAuthentication = {
+        id: session.id,
+        paymentMethod: paymentMethod.id,
+        email,
+        address,
+      };
       emulator.store.put(COLLECTIONS.checkoutAuthentication, pending);
       return HttpResponse.redirect(`/checkout/pay/${session.id}/authenticate`);
     }
-    return completedPage(completeSession(emulator, session, paymentMethod.id, email));
+    return completedPage(completeSession(emulator, session, paymentMethod.id, email, address));
   } catch (e) {
     const msg = errorMessage(e);
     if (msg === null) throw e;
@@ -200,7 +219,7 @@ function answerChallenge(req: ApiRequest): HttpResponse {
     if (outcome === 'fail') throw authenticationFailed(session);
     return completedPage(
       withApprovedAuthentication(emulator, pending.paymentMethod, () =>
-        completeSession(emulator, session, pending.paymentMethod, pending.email),
+        completeSession(emulator, session, pending.paymentMethod, pending.email, pending.address ?? null),
       ),
     );
   } catch (e) {
@@ -216,12 +235,13 @@ function completeForTests(req: ApiRequest): Stripe.Checkout.Session {
   const session = requireSession(emulator, req.pathParams.id);
   const card = (input.str('card') ?? '4242424242424242').replace(/[\s-]/g, '');
   const email = input.str('email') ?? null;
+  const address = readCollectedAddress(input);
   // The code a customer would type into the page's promotion code box.
   const promotionCode = input.str('promotion_code');
   if (promotionCode) applyTypedCode(emulator, session, promotionCode, customerOf(emulator, session));
   const paymentMethod = createCardPaymentMethod(emulator, card, email ? { billing_details: { email } } : {});
   if (!needsAuthentication(emulator, paymentMethod.id, false))
-    return completeSession(emulator, session, paymentMethod.id, email);
+    return completeSession(emulator, session, paymentMethod.id, email, address);
   const outcome = input.oneOf('authentication', ['succeed', 'fail'] as const);
   if (!outcome)
     throw invalidRequest(
@@ -230,7 +250,7 @@ function completeForTests(req: ApiRequest): Stripe.Checkout.Session {
     );
   if (outcome === 'fail') throw authenticationFailed(session);
   return withApprovedAuthentication(emulator, paymentMethod.id, () =>
-    completeSession(emulator, session, paymentMethod.id, email),
+    completeSession(emulator, session, paymentMethod.id, email, address),
   );
 }
 

@@ -11,7 +11,7 @@ import { cardError, invalidRequest } from '../../core/errors';
 import type { ApiRequest, Route } from '../../core/http';
 import { newId } from '../../core/ids';
 import { paginate } from '../../core/list';
-import { ParamReader } from '../../core/params';
+import { ParamReader, type Params } from '../../core/params';
 import { requireCustomer, requirePrice } from '../../resources/common';
 import { createCustomerFromParams } from '../../resources/customers';
 import { attachPaymentMethod } from '../../resources/payment-methods';
@@ -24,6 +24,8 @@ import { isMetered, priceAmount, priceProductId, refuseMeteredQuantity } from '.
 import { createSubscription } from '../subscriptions/create-subscription';
 import { hostedUrl, learnOrigin } from '../urls';
 import { COLLECTIONS } from '../../core/collections';
+import { checkoutCurrency, priceLinesIn } from './checkout-currency';
+import { addressParams, applyCheckoutTax, taxCollectedAddress } from './checkout-tax';
 import {
   applySessionDiscount,
   completionDiscounts,
@@ -58,6 +60,8 @@ function create(req: ApiRequest): Session {
   const at = now(emulator, customerId);
   const sessionId = newId('cs_test', 58);
   const lineItems = readLineItems(emulator, input, mode);
+  const currency = checkoutCurrency(input, customer, lineItems);
+  if (currency && mode !== 'setup') priceLinesIn(lineItems, currency);
   const expiresAt = input.int('expires_at') ?? at + 86_400;
   if (expiresAt < at + 1800 || expiresAt > at + 86_400) {
     throw invalidRequest(
@@ -95,6 +99,7 @@ function create(req: ApiRequest): Session {
   }
   if (mode !== 'setup')
     applySessionDiscount(session, readSessionDiscounts(emulator, input, session, customer));
+  applyCheckoutTax(emulator, session, customer, input);
   emulator.store.insert(COLLECTIONS.checkoutSession, session);
   const subscriptionData = input.obj('subscription_data');
   emulator.store.put(COLLECTIONS.checkoutExtras, {
@@ -329,6 +334,8 @@ export function completeSession(
   session: Session,
   paymentMethodId: string,
   email: string | null,
+  /** The billing address the page collected (automatic tax). */
+  address: Stripe.Address | null = null,
 ): Session {
   ensureOpen(emulator, session);
   const paymentMethod = emulator.store.require(COLLECTIONS.paymentMethod, paymentMethodId, 'payment_method');
@@ -346,7 +353,7 @@ export function completeSession(
   let customerId = idOf(session.customer);
   const needCustomer = session.mode !== 'payment' || session.customer_creation === 'always';
   if (!customerId && needCustomer) {
-    const params: Record<string, string> = {};
+    const params: Params = addressParams(address);
     const mail = session.customer_email ?? email;
     if (mail) params.email = mail;
     const c = createCustomerFromParams(emulator, new ParamReader(params));
@@ -354,6 +361,7 @@ export function completeSession(
   }
   if (customerId && paymentMethod.customer !== customerId)
     attachPaymentMethod(emulator, paymentMethod.id, customerId);
+  taxCollectedAddress(emulator, session, customerId, address);
   const extras = emulator.store.get(COLLECTIONS.checkoutExtras, session.id);
   const lines = session.line_items?.data ?? [];
   const update: Partial<Session> = { customer: customerId };
@@ -366,6 +374,7 @@ export function completeSession(
       if (!l.price || l.price.type === 'recurring') continue;
       createInvoiceItem(emulator, {
         customer: customerId,
+        // Before tax: the invoice computes its own.
         amount: l.amount_subtotal,
         currency: l.currency,
         description: l.description,
@@ -400,6 +409,8 @@ export function completeSession(
       description: null,
       metadata: extras?.subscriptionMetadata ?? {},
       prorationBehavior: 'create_prorations',
+      automaticTax: session.automatic_tax.enabled,
+      currency: session.currency ?? undefined,
       discounts,
     });
     update.subscription = subscription.id;
@@ -432,7 +443,7 @@ export function completeSession(
     s.status = 'complete';
     s.url = null;
     s.customer_details = {
-      address: null,
+      address: address ?? customer?.address ?? null,
       business_name: null,
       email: customer?.email ?? session.customer_email ?? email,
       individual_name: null,

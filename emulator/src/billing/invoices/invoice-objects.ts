@@ -6,6 +6,7 @@
 import type Stripe from 'stripe';
 import { id, wireDecimal } from '../context';
 import { priceProductId, unitAmountDecimal } from '../pricing';
+import { automaticTaxField } from '../tax/invoice-tax';
 
 /** What a line is made of before it gets an id on an invoice. */
 export interface LineSpec {
@@ -93,6 +94,10 @@ export interface InvoiceArgs {
   autoAdvance: boolean;
   /** When time finalizes the draft (a subscription's cycle invoice, after the grace period); null: never by itself. */
   automaticallyFinalizesAt?: number | null;
+  /** `automatic_tax[enabled]`; default: the subscription's. */
+  automaticTax?: boolean;
+  /** `default_tax_rates[]`; default: the subscription's. */
+  defaultTaxRates?: Stripe.TaxRate[];
 }
 
 export function buildInvoice(args: InvoiceArgs): Stripe.Invoice {
@@ -113,7 +118,7 @@ export function buildInvoice(args: InvoiceArgs): Stripe.Invoice {
     attempt_count: 0,
     attempted: false,
     auto_advance: args.autoAdvance,
-    automatic_tax: { disabled_reason: null, enabled: false, liability: null, provider: null, status: null },
+    automatic_tax: automaticTaxField(args.automaticTax ?? args.subscription?.automatic_tax?.enabled ?? false),
     automatically_finalizes_at: args.automaticallyFinalizesAt ?? null,
     billing_reason: args.billingReason,
     collection_method: args.collectionMethod,
@@ -132,7 +137,7 @@ export function buildInvoice(args: InvoiceArgs): Stripe.Invoice {
     customer_tax_ids: [],
     default_payment_method: args.defaultPaymentMethod,
     default_source: null,
-    default_tax_rates: [],
+    default_tax_rates: args.defaultTaxRates ?? args.subscription?.default_tax_rates ?? [],
     description: args.description,
     discounts: [],
     due_date:

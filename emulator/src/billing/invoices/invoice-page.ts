@@ -8,6 +8,7 @@ import { authenticationUrl } from '../payments/authentication';
 import { hostedUrl } from '../urls';
 import { COLLECTIONS } from '../../core/collections';
 import type { Emulator } from '../context';
+import { invoiceTaxNotes, invoiceTaxRows } from '../tax/invoice-tax-html';
 
 /** The hosted page's pay button: an open invoice Stripe collects from a card. */
 function payForm(invoice: Stripe.Invoice): string {
@@ -16,7 +17,7 @@ function payForm(invoice: Stripe.Invoice): string {
   return `<form method="post" action="/invoice/${esc(invoice.id)}/pay"><button type="submit" id="pay">Pay ${money(invoice.amount_remaining, invoice.currency)}</button></form>`;
 }
 
-function render(invoice: Stripe.Invoice, error: string | null = null): string {
+function render(emulator: Emulator, invoice: Stripe.Invoice, error: string | null = null): string {
   const rows = invoice.lines.data
     .map(
       (l) =>
@@ -27,7 +28,7 @@ function render(invoice: Stripe.Invoice, error: string | null = null): string {
     `Invoice ${invoice.number ?? invoice.id}`,
     `<h1>Invoice ${esc(invoice.number ?? invoice.id)}</h1>
 <p>Status: <strong id="status">${esc(invoice.status)}</strong> · ${esc(invoice.customer_email ?? '')}</p>
-<table>${rows}
+${invoiceTaxNotes(invoice)}<table>${rows}${invoiceTaxRows(emulator, invoice)}
 <tr><th>Total</th><th class="num">${money(invoice.total, invoice.currency)}</th></tr>
 <tr><td>Amount paid</td><td class="num">${money(invoice.amount_paid, invoice.currency)}</td></tr>
 <tr><th>Amount due</th><th class="num">${money(invoice.amount_remaining, invoice.currency)}</th></tr></table>
@@ -49,7 +50,7 @@ function pay(req: ApiRequest): HttpResponse {
       attemptPayment(emulator, invoice, null, 'manual', false);
     } catch (e) {
       if (!(e instanceof StripeApiError)) throw e;
-      return HttpResponse.html(render(invoice, e.body.message), 402);
+      return HttpResponse.html(render(emulator, invoice, e.body.message), 402);
     }
   }
   const paymentIntent = paymentIntentOf(emulator, invoice);
@@ -57,7 +58,7 @@ function pay(req: ApiRequest): HttpResponse {
     return HttpResponse.redirect(challengeReturningTo(emulator, paymentIntent, invoice));
   }
   const failure = paymentIntent?.last_payment_error?.message ?? null;
-  return HttpResponse.html(render(invoice, invoice.status === 'open' ? failure : null));
+  return HttpResponse.html(render(emulator, invoice, invoice.status === 'open' ? failure : null));
 }
 
 /** The challenge's address, with this page as the `return_url`. */
@@ -78,12 +79,14 @@ export const routes: Route[] = [
   {
     method: 'GET',
     path: '/invoice/:id',
-    handler: ({ emulator, pathParams }) => HttpResponse.html(render(requireInvoice(emulator, pathParams.id))),
+    handler: ({ emulator, pathParams }) =>
+      HttpResponse.html(render(emulator, requireInvoice(emulator, pathParams.id))),
   },
   {
     method: 'GET',
     path: '/invoice/:id/pdf',
     // Not a PDF: the emulator serves the same document as HTML (documented in the README).
-    handler: ({ emulator, pathParams }) => HttpResponse.html(render(requireInvoice(emulator, pathParams.id))),
+    handler: ({ emulator, pathParams }) =>
+      HttpResponse.html(render(emulator, requireInvoice(emulator, pathParams.id))),
   },
 ];

@@ -29,6 +29,9 @@ import {
 } from './invoices';
 import { createPreview } from './preview';
 import { priceAmount } from '../pricing';
+import type { ParamReader } from '../../core/params';
+import { applyInvoiceTax } from '../tax/invoice-tax';
+import { readAutomaticTax, readDefaultTaxRates, refuseMixedTax } from '../tax/subscription-tax';
 import { learnOrigin } from '../urls';
 import { COLLECTIONS } from '../../core/collections';
 import { refreshInvoiceDiscounts } from '../discounts/invoice-discounts';
@@ -66,11 +69,27 @@ function create(req: ApiRequest): Stripe.Invoice {
       metadata: input.metadata({}),
       // Stripe: auto_advance defaults to false for invoices created through the API.
       autoAdvance: input.bool('auto_advance') ?? false,
+      ...readInvoiceTax(emulator, input, subscription),
     },
     [],
     pending === 'include' ? (subscription ? { subscription: subscription.id } : 'include') : 'exclude',
   );
   return invoice;
+}
+
+/** `automatic_tax[enabled]` and `default_tax_rates[]` (not both), defaulting to the subscription's. */
+function readInvoiceTax(
+  emulator: Emulator,
+  input: ParamReader,
+  subscription: Stripe.Subscription | null,
+): { automaticTax?: boolean; defaultTaxRates?: Stripe.TaxRate[] } {
+  const automaticTax = readAutomaticTax(input);
+  const defaultTaxRates = readDefaultTaxRates(emulator, input);
+  refuseMixedTax(
+    automaticTax ?? subscription?.automatic_tax.enabled ?? false,
+    defaultTaxRates ?? subscription?.default_tax_rates ?? [],
+  );
+  return { automaticTax, defaultTaxRates };
 }
 
 function update(req: ApiRequest): Stripe.Invoice {
@@ -226,6 +245,7 @@ function createItem(req: ApiRequest): Stripe.InvoiceItem {
 function addItemToDraft(emulator: Emulator, invoice: Stripe.Invoice, invoiceItem: Stripe.InvoiceItem): void {
   invoice.lines.data.push(buildLine(invoice.id, invoiceItemLine(emulator, invoiceItem)));
   refreshInvoiceDiscounts(emulator, invoice);
+  applyInvoiceTax(emulator, invoice);
   recomputeTotals(invoice, 0);
   emulator.store.put(COLLECTIONS.invoice, invoice);
 }
@@ -267,6 +287,7 @@ function deleteItem(req: ApiRequest): unknown {
         (l) => l.parent?.invoice_item_details?.invoice_item !== invoiceItem.id,
       );
       refreshInvoiceDiscounts(emulator, invoice);
+      applyInvoiceTax(emulator, invoice);
       recomputeTotals(invoice, 0);
       emulator.store.put(COLLECTIONS.invoice, invoice);
     }

@@ -28,6 +28,7 @@ import {
 } from '../payments/payments';
 import { needsAuthentication, requireAuthentication } from '../payments/authentication';
 import { hostedUrl } from '../urls';
+import { applyFinalizationTax, applyInvoiceTax, invoiceTaxTotals } from '../tax/invoice-tax';
 import { COLLECTIONS } from '../../core/collections';
 import { totalDiscountOf } from '../discounts/amounts';
 import { discountNewInvoice, refreshInvoiceDiscounts } from '../discounts/invoice-discounts';
@@ -62,6 +63,7 @@ export function createInvoice(
     }
   }
   discountNewInvoice(emulator, invoice, args.subscription);
+  applyInvoiceTax(emulator, invoice);
   recomputeTotals(invoice, 0);
   emulator.store.insert(COLLECTIONS.invoice, invoice);
   emit(emulator, 'invoice.created', invoice);
@@ -107,17 +109,23 @@ export function invoiceItemLine(emulator: Emulator, invoiceItem: Stripe.InvoiceI
   };
 }
 
-/** Sums lines into subtotal/total/amount_due; `balance` is the customer balance to apply. */
+/**
+ * Sums lines (and the taxes already on them: `applyInvoiceTax`) into subtotal/total/amount_due; `balance` is the
+ * customer balance to apply.
+ */
 export function recomputeTotals(invoice: Stripe.Invoice, balance: number): void {
+  const tax = invoiceTaxTotals(invoice);
   const t = invoiceTotals(
     invoice.lines.data.map((l) => l.amount),
     balance,
     totalDiscountOf(invoice),
+    tax.exclusive,
   );
   invoice.subtotal = t.subtotal;
-  invoice.subtotal_excluding_tax = t.subtotal;
+  invoice.subtotal_excluding_tax = t.subtotal - tax.inclusive;
   invoice.total = t.total;
-  invoice.total_excluding_tax = t.total;
+  invoice.total_excluding_tax = t.total - tax.exclusive - tax.inclusive;
+  invoice.total_taxes = tax.totalTaxes;
   invoice.starting_balance = t.startingBalance;
   invoice.ending_balance = invoice.status === 'draft' ? null : t.endingBalance;
   invoice.amount_due = t.amountDue;
@@ -158,6 +166,7 @@ function refreshUsageBeforeFinalizing(emulator: Emulator, invoice: Stripe.Invoic
   const before = structuredClone(invoice);
   if (!refreshMeteredLines(emulator, invoice)) return;
   refreshInvoiceDiscounts(emulator, invoice);
+  applyInvoiceTax(emulator, invoice);
   recomputeTotals(invoice, 0);
   emulator.store.put(COLLECTIONS.invoice, invoice);
   emit(emulator, 'invoice.updated', invoice, previousAttributes(before, invoice));
@@ -183,6 +192,7 @@ export function finalizeInvoice(emulator: Emulator, invoice: Stripe.Invoice): St
   const customer = emulator.store.get(COLLECTIONS.customer, customerId);
   const balance = customer?.balance ?? 0;
   invoice.status = 'open';
+  applyFinalizationTax(emulator, invoice);
   recomputeTotals(invoice, balance);
   if (customer && invoice.ending_balance !== null && invoice.ending_balance !== balance) {
     emulator.store.update(COLLECTIONS.customer, customer.id, (c) => {

@@ -15,6 +15,7 @@ import { money, productName } from './line-text';
 import { billableQuantity } from '../math';
 import { isMetered, priceAmount, unitAmount } from '../pricing';
 import { COLLECTIONS } from '../../core/collections';
+import { priceInCurrency } from '../../resources/price-currency-options';
 
 export interface MeteredLineArgs {
   price: Stripe.Price;
@@ -69,7 +70,7 @@ export function refreshMeteredLines(emulator: Emulator, invoice: Stripe.Invoice)
     const price = meteredPriceOf(emulator, line);
     if (!price) continue;
     const fresh = meteredLine(emulator, {
-      price,
+      price: priceInCurrency(price, invoice.currency),
       customerId: customerIdOf(invoice),
       period: line.period,
       subscription: line.parent?.subscription_item_details?.subscription ?? '',

@@ -15,6 +15,7 @@ import { licensedLines } from '../subscriptions/subscription-lines';
 import { buildItem, buildSubscription } from '../subscriptions/subscription-objects';
 import { readItemChanges } from '../subscriptions/subscriptions-routes';
 import type { LineSpec } from './invoice-objects';
+import { subscriptionCurrency } from '../currency/subscription-currency';
 
 export interface NewSubscriptionPreview {
   subscription: Stripe.Subscription;
@@ -26,6 +27,8 @@ export function newSubscriptionPreview(
   customer: Stripe.Customer,
   details: ParamReader,
   at: number,
+  /** `currency`: one the prices offer (`currency_options`); default as creating the subscription chooses. */
+  currency?: string,
 ): NewSubscriptionPreview {
   const changes = readItemChanges(emulator, details.objArray('items') ?? []);
   const prices = changes.map((change, i) => {
@@ -49,7 +52,12 @@ export function newSubscriptionPreview(
   const subscription = buildSubscription({
     id: 'sub_preview',
     customer: customer.id,
-    currency: prices[0].price.currency,
+    currency: subscriptionCurrency(
+      emulator,
+      customer,
+      prices.map((item) => item.price),
+      currency,
+    ),
     created: at,
     anchor: at,
     status: 'incomplete',

@@ -23,6 +23,9 @@ import { COLLECTIONS } from '../../core/collections';
 import { discountLines } from '../discounts/amounts';
 import { previewDiscounts } from '../discounts/preview-discounts';
 import { newSubscriptionPreview } from './preview-new-subscription';
+import { applyInvoiceTax, automaticTaxField } from '../tax/invoice-tax';
+import { readPreviewTax } from './preview-inputs';
+import { refuseOtherCurrency } from '../currency/subscription-currency';
 
 function previewInvoice(
   req: ApiRequest,
@@ -58,6 +61,9 @@ function previewInvoice(
     at: reason === 'subscription_cycle' ? period.end : invoice.created,
   });
   discountLines(invoice, applied);
+  const tax = readPreviewTax(emulator, req.input, customer);
+  if (tax.automaticTax !== undefined) invoice.automatic_tax = automaticTaxField(tax.automaticTax);
+  applyInvoiceTax(emulator, invoice, tax.subject);
   recomputeTotals(invoice, customer.balance ?? 0);
   invoice.ending_balance = null;
   invoice.webhooks_delivered_at = null;
@@ -87,7 +93,7 @@ export function createPreview(req: ApiRequest): Stripe.Invoice {
     pendingItems(emulator, customer.id, pending).map((invoiceItem) => invoiceItemLine(emulator, invoiceItem));
   const proposedItems = input.obj('subscription_details');
   if (!subscription && proposedItems?.has('items')) {
-    const draft = newSubscriptionPreview(emulator, customer, proposedItems, at);
+    const draft = newSubscriptionPreview(emulator, customer, proposedItems, at, input.str('currency'));
     const lines = [...pendingLines('include'), ...draft.lines];
     const invoice = previewInvoice(req, customer, draft.subscription, 'subscription_create', lines, {
       start: at,
@@ -116,7 +122,11 @@ export function createPreview(req: ApiRequest): Stripe.Invoice {
     'none',
   ] as const) ?? 'create_prorations') as ProrationBehavior;
   const date = details?.int('proration_date') ?? at;
-  const changes = readItemChanges(emulator, details?.objArray('items') ?? []);
+  const changes = refuseOtherCurrency(
+    readItemChanges(emulator, details?.objArray('items') ?? []),
+    subscription.currency,
+    'subscription_details[items]',
+  );
   const { items, prorations } = planItemChanges(subscription, changes, at);
   const prorate = behavior !== 'none' && subscription.status !== 'trialing';
   const proration = prorate ? prorationLines(emulator, subscription, prorations, date) : [];

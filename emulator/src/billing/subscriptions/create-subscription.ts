@@ -26,6 +26,9 @@ import { assertChargeable, invoiceSubscription } from './subscription-invoicing'
 import { activate } from './subscription-status';
 import { type SaveDefaultPaymentMethod, setSaveDefaultPaymentMethod } from './save-default-payment-method';
 import { sendTrialWillEnd } from './subscription-lifecycle';
+import { setSubscriptionAutomaticTax, setSubscriptionTaxRates } from '../tax/subscription-tax';
+import { fixCustomerCurrency, subscriptionCurrency } from '../currency/subscription-currency';
+import { priceInCurrency } from '../../resources/price-currency-options';
 import type { DiscountRequest } from '../discounts/redeem';
 import { setSubscriptionDiscounts } from '../discounts/subscription-discounts';
 
@@ -48,21 +51,34 @@ export interface CreateArgs {
   prorationBehavior: ProrationBehavior;
   /** `payment_settings.save_default_payment_method` (default `off`). */
   saveDefaultPaymentMethod?: SaveDefaultPaymentMethod;
+  /** `automatic_tax[enabled]`. */
+  automaticTax?: boolean;
+  /** `default_tax_rates[]`, resolved. */
+  defaultTaxRates?: Stripe.TaxRate[];
+  /** `currency`: one the prices have or offer in `currency_options`. */
+  currency?: string;
   /** `discounts`, already checked (see `discounts/redeem.ts`). */
   discounts?: DiscountRequest[];
 }
 
 export function createSubscription(emulator: Emulator, args: CreateArgs): Stripe.Subscription {
-  const currency = checkItems(args.items);
+  checkItems(args.items);
+  const currency = subscriptionCurrency(
+    emulator,
+    args.customer,
+    args.items.map((item) => item.price),
+    args.currency,
+  );
   const at = now(emulator, args.customer.id);
   const trialEnd = trialEndOf(args, at);
   const trialing = trialEnd !== null;
   const period = firstPeriod(args, trialEnd, at);
-  refuseUnpayableStart(emulator, args, trialing);
+  refuseUnpayableStart(emulator, args, trialing, currency);
 
   const subscription = newSubscription(args, { currency, at, trialEnd, period });
   if (args.discounts) setSubscriptionDiscounts(emulator, subscription, args.discounts);
   saveSubscription(emulator, subscription);
+  fixCustomerCurrency(emulator, args.customer.id, currency);
   const state = subscriptionState(emulator, subscription.id);
   emit(emulator, 'customer.subscription.created', subscription);
 
@@ -86,11 +102,10 @@ export function createSubscription(emulator: Emulator, args: CreateArgs): Stripe
   return subscription;
 }
 
-/** Every item needs a recurring price, all in one currency: the subscription's. */
-function checkItems(items: ItemInput[]): string {
+/** Every item needs a recurring price (in the subscription's currency: `subscriptionCurrency`). */
+function checkItems(items: ItemInput[]): void {
   if (items.length === 0)
     throw invalidRequest('Missing required param: items.', 'items', 'parameter_missing');
-  const currency = items[0].price.currency;
   items.forEach((item, i) => {
     if (!item.price.recurring) {
       throw invalidRequest(
@@ -98,11 +113,7 @@ function checkItems(items: ItemInput[]): string {
         `items[${i}][price]`,
       );
     }
-    if (item.price.currency !== currency) {
-      throw invalidRequest('All prices on a subscription must have the same currency.', `items[${i}][price]`);
-    }
   });
-  return currency;
 }
 
 /** `trial_end`, or the first price's `trial_period_days` with `trial_from_plan`; `trial_end=now` is no trial. */
@@ -141,14 +152,22 @@ function firstPeriod(args: CreateArgs, trialEnd: number | null, at: number): Fir
 }
 
 /** error_if_incomplete: a payment that would fail creates nothing (402, as Stripe). */
-function refuseUnpayableStart(emulator: Emulator, args: CreateArgs, trialing: boolean): void {
+function refuseUnpayableStart(
+  emulator: Emulator,
+  args: CreateArgs,
+  trialing: boolean,
+  currency: string,
+): void {
   if (args.paymentBehavior !== 'error_if_incomplete' || args.collectionMethod !== 'charge_automatically')
     return;
   const firstAmount = trialing
     ? 0
     : args.items
         .filter((item) => !isMetered(item.price))
-        .reduce((sum, item) => sum + priceAmount(item.price, item.quantity ?? 1), 0);
+        .reduce(
+          (sum, item) => sum + priceAmount(priceInCurrency(item.price, currency), item.quantity ?? 1),
+          0,
+        );
   if (firstAmount <= 0) return;
   const customer = args.customer;
   assertChargeable(
@@ -190,6 +209,8 @@ function newSubscription(args: CreateArgs, facts: NewSubscriptionFacts): Stripe.
     testClock: idOf(args.customer.test_clock),
   });
   setSaveDefaultPaymentMethod(subscription, args.saveDefaultPaymentMethod ?? 'off');
+  setSubscriptionAutomaticTax(subscription, args.automaticTax);
+  setSubscriptionTaxRates(subscription, args.defaultTaxRates);
   for (const item of args.items) {
     subscription.items.data.push(
       buildItem({

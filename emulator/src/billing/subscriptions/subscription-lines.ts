@@ -12,6 +12,7 @@ import { meteredLine } from '../invoices/metered-lines';
 import { customerIdOf } from '../invoices/invoices';
 import { isMetered, priceAmount, recurringOf, unitAmount } from '../pricing';
 import { COLLECTIONS } from '../../core/collections';
+import { priceInCurrency } from '../../resources/price-currency-options';
 
 /** Stripe's proration wording: "Unused time on Pro after …", "Remaining time on 2 × Pro after …". */
 export function quantityName(emulator: Emulator, price: Stripe.Price, quantity: number): string {
@@ -44,12 +45,13 @@ export function licensedLines(
 ): LineSpec[] {
   return subscription.items.data
     .filter((item) => !isMetered(item.price))
-    .map((item) => ({
-      amount: priceAmount(item.price, itemQuantity(item)),
-      currency: item.price.currency,
-      description: licensedDescription(emulator, item.price, itemQuantity(item)),
+    .map((item) => ({ item, price: priceInCurrency(item.price, subscription.currency) }))
+    .map(({ item, price }) => ({
+      amount: priceAmount(price, itemQuantity(item)),
+      currency: price.currency,
+      description: licensedDescription(emulator, price, itemQuantity(item)),
       period,
-      price: item.price,
+      price,
       quantity: itemQuantity(item),
       proration: false,
       subscription: subscription.id,
@@ -76,7 +78,7 @@ export function meteredLines(
       // An item added (or given its price) mid-period bills only the usage from then on.
       const start = Math.min(period.end, Math.max(period.start, meteredSince(emulator, item)));
       return meteredLine(emulator, {
-        price: item.price,
+        price: priceInCurrency(item.price, subscription.currency),
         customerId,
         period: { start, end: period.end },
         subscription: subscription.id,

@@ -28,6 +28,8 @@ import {
 import { isMetered, refuseMeteredQuantity } from '../pricing';
 import { learnOrigin } from '../urls';
 import { COLLECTIONS } from '../../core/collections';
+import { readAutomaticTax, readDefaultTaxRates, refuseMixedTax } from '../tax/subscription-tax';
+import { refuseOtherCurrency, subscriptionCurrency } from '../currency/subscription-currency';
 import { readSubscriptionDiscounts, recurringAmount } from '../discounts/subscription-discounts';
 
 const PAYMENT_BEHAVIORS = [
@@ -140,7 +142,12 @@ function create(req: ApiRequest): Stripe.Subscription {
     emulator,
     input,
     customer,
-    items[0].price.currency,
+    subscriptionCurrency(
+      emulator,
+      customer,
+      items.map((item) => item.price),
+      input.str('currency'),
+    ),
     recurringAmount(items),
   );
   return createSubscription(emulator, {
@@ -166,6 +173,8 @@ function create(req: ApiRequest): Stripe.Subscription {
     prorationBehavior: (input.oneOf('proration_behavior', PRORATION) ??
       'create_prorations') as ProrationBehavior,
     saveDefaultPaymentMethod: readSaveDefaultPaymentMethod(input),
+    ...readSubscriptionTax(emulator, input, null),
+    currency: input.str('currency'),
   });
 }
 
@@ -202,7 +211,10 @@ function update(req: ApiRequest): Stripe.Subscription {
     };
   }
   return updateSubscription(emulator, subscription, {
-    items: readItemChanges(emulator, input.objArray('items') ?? []),
+    items: refuseOtherCurrency(
+      readItemChanges(emulator, input.objArray('items') ?? []),
+      subscription.currency,
+    ),
     prorationBehavior: (input.oneOf('proration_behavior', PRORATION) ??
       'create_prorations') as ProrationBehavior,
     prorationDate: input.int('proration_date') ?? null,
@@ -217,6 +229,7 @@ function update(req: ApiRequest): Stripe.Subscription {
     paymentBehavior: (input.oneOf('payment_behavior', PAYMENT_BEHAVIORS) ??
       'allow_incomplete') as PaymentBehavior,
     saveDefaultPaymentMethod: readSaveDefaultPaymentMethod(input),
+    ...readSubscriptionTax(emulator, input, subscription),
     discounts: readSubscriptionDiscounts(
       emulator,
       input,
@@ -225,6 +238,21 @@ function update(req: ApiRequest): Stripe.Subscription {
       recurringAmount(subscription.items.data),
     ),
   });
+}
+
+/** `automatic_tax` and `default_tax_rates`, checked together against what the subscription already has. */
+function readSubscriptionTax(
+  emulator: Emulator,
+  input: ParamReader,
+  current: Stripe.Subscription | null,
+): { automaticTax?: boolean; defaultTaxRates?: Stripe.TaxRate[] } {
+  const automaticTax = readAutomaticTax(input);
+  const defaultTaxRates = readDefaultTaxRates(emulator, input);
+  refuseMixedTax(
+    automaticTax ?? current?.automatic_tax.enabled ?? false,
+    defaultTaxRates ?? current?.default_tax_rates ?? [],
+  );
+  return { automaticTax, defaultTaxRates };
 }
 
 function cancel(req: ApiRequest): Stripe.Subscription {

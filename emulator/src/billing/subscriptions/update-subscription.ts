@@ -35,6 +35,8 @@ import {
   subscriptionPaymentMethod,
 } from './subscription-invoicing';
 import { holdUntilPaid, refusePendingUpdateOf } from './pending-update';
+import { setSubscriptionAutomaticTax, setSubscriptionTaxRates } from '../tax/subscription-tax';
+import { priceInCurrency } from '../../resources/price-currency-options';
 import { type SaveDefaultPaymentMethod, setSaveDefaultPaymentMethod } from './save-default-payment-method';
 import { discountProrationLines } from '../discounts/prorations';
 import type { DiscountRequest } from '../discounts/redeem';
@@ -65,6 +67,10 @@ export interface UpdateArgs {
   pauseCollection: Stripe.Subscription.PauseCollection | null | undefined;
   paymentBehavior: PaymentBehavior;
   saveDefaultPaymentMethod?: SaveDefaultPaymentMethod;
+  /** `automatic_tax[enabled]`. */
+  automaticTax?: boolean;
+  /** `default_tax_rates[]`, resolved (`[]` clears). */
+  defaultTaxRates?: Stripe.TaxRate[];
   /** `discounts`: undefined keeps them, null (`''`) removes them all, else the new list. */
   discounts?: DiscountRequest[] | null;
 }
@@ -172,7 +178,7 @@ export function prorationLines(
     };
     if (p.oldPrice) {
       const r = computeProration({
-        oldAmount: priceAmount(p.oldPrice, p.oldQuantity),
+        oldAmount: priceAmount(priceInCurrency(p.oldPrice, subscription.currency), p.oldQuantity),
         newAmount: 0,
         periodStart: period.start,
         periodEnd: period.end,
@@ -191,7 +197,7 @@ export function prorationLines(
     if (p.newPrice) {
       const r = computeProration({
         oldAmount: 0,
-        newAmount: priceAmount(p.newPrice, p.newQuantity),
+        newAmount: priceAmount(priceInCurrency(p.newPrice, subscription.currency), p.newQuantity),
         periodStart: period.start,
         periodEnd: period.end,
         prorationDate: date,
@@ -461,6 +467,8 @@ function applyFields(subscription: Stripe.Subscription, args: UpdateArgs, at: nu
     subscription.default_payment_method = args.defaultPaymentMethod;
   if (args.pauseCollection !== undefined) subscription.pause_collection = args.pauseCollection;
   if (args.saveDefaultPaymentMethod) setSaveDefaultPaymentMethod(subscription, args.saveDefaultPaymentMethod);
+  setSubscriptionAutomaticTax(subscription, args.automaticTax);
+  setSubscriptionTaxRates(subscription, args.defaultTaxRates);
   if (args.cancelAtPeriodEnd !== undefined) {
     subscription.cancel_at_period_end = args.cancelAtPeriodEnd;
     subscription.cancel_at = args.cancelAtPeriodEnd ? subscriptionPeriod(subscription).end : null;
