@@ -511,6 +511,15 @@ describe('coupons and promotion codes in plans/plans.yaml', () => {
     expectIssue(missing, lineOf(missing, '- id: launch20'), /say for how many months/);
   });
 
+  it("refuses a code that expires after its coupon's redeemBy", () => {
+    const text = edited(
+      '    coupon: launch20\n',
+      "    coupon: launch20\n    expiresAt: '2028-01-01T00:00:00Z'\n",
+      edited('    durationInMonths: 3\n', "    durationInMonths: 3\n    redeemBy: '2027-12-31T23:59:59Z'\n"),
+    );
+    expectIssue(text, lineOf(text, "expiresAt: '2028"), /is after its coupon's redeemBy/);
+  });
+
   it('refuses a code used twice regardless of case', () => {
     const text = edited(
       '    coupon: launch20\n',

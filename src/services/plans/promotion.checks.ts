@@ -16,16 +16,22 @@ interface CheckedPromotions {
     duration: 'once' | 'repeating' | 'forever';
     durationInMonths: number | null;
     plans: string[];
+    redeemBy: Date | null;
   }>;
-  promotionCodes: Array<{ code: string; coupon: string; minimumAmounts: Record<string, number> | null }>;
+  promotionCodes: Array<{
+    code: string;
+    coupon: string;
+    expiresAt: Date | null;
+    minimumAmounts: Record<string, number> | null;
+  }>;
 }
 
 export function checkPromotions(file: CheckedPromotions, fail: Fail): void {
-  const couponIds = new Set<string>();
+  const couponIds = new Map<string, CheckedPromotions['coupons'][number]>();
   file.coupons.forEach((coupon, index) => {
     const at = (...rest: string[]) => ['coupons', index, ...rest];
     if (couponIds.has(coupon.id)) fail(at('id'), `coupon id ${coupon.id} is used twice`);
-    couponIds.add(coupon.id);
+    couponIds.set(coupon.id, coupon);
     checkCouponTerms(coupon, file.currency, at, fail);
     checkCouponPlans(coupon, file.plans, at, fail);
   });
@@ -37,8 +43,15 @@ export function checkPromotions(file: CheckedPromotions, fail: Fail): void {
     const folded = promotionCode.code.toUpperCase();
     if (codes.has(folded)) fail(at('code'), `code ${promotionCode.code} is used twice (regardless of case)`);
     codes.add(folded);
-    if (!couponIds.has(promotionCode.coupon)) {
-      fail(at('coupon'), `coupon ${promotionCode.coupon} is not declared under coupons`);
+    const coupon = couponIds.get(promotionCode.coupon);
+    if (!coupon) fail(at('coupon'), `coupon ${promotionCode.coupon} is not declared under coupons`);
+    // https://docs.stripe.com/api/promotion_codes/create: `expires_at` "cannot be after the coupon's redeem_by".
+    const redeemBy = coupon?.redeemBy;
+    if (redeemBy && promotionCode.expiresAt && promotionCode.expiresAt > redeemBy) {
+      fail(
+        at('expiresAt'),
+        `is after its coupon's redeemBy (${redeemBy.toISOString()}): Stripe refuses that`,
+      );
     }
     if (promotionCode.minimumAmounts) {
       checkCurrencies(promotionCode.minimumAmounts, file.currency, at('minimumAmounts'), fail);
