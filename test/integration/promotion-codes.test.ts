@@ -109,6 +109,24 @@ describe('promotion codes', () => {
     // A repeating coupon applies to every invoice created before the discount's end, `duration_in_months` after
     // it started (https://docs.stripe.com/billing/subscriptions/coupons#coupon-duration): the invoices at the
     // start, +1 and +2 months; the one at +3 months is created at the end and pays the full price.
+    // The first invoice in full through the API: the discount on its plan line and in its totals.
+    const [first] = await invoicesOf(subscriptionId);
+    const details = await gql<{
+      viewer: {
+        invoice: {
+          subtotal: number;
+          discount: number;
+          total: number;
+          lines: Array<{ amount: number; discountAmount: number }>;
+        };
+      };
+    }>(
+      `{ viewer { invoice(id: "${first?.id}") { subtotal discount total lines { amount discountAmount } } } }`,
+    );
+    expect(details.errors).toBeUndefined();
+    expect(details.data?.viewer.invoice).toMatchObject({ subtotal: 1900, discount: 380, total: 1520 });
+    expect(details.data?.viewer.invoice.lines).toContainEqual({ amount: 1900, discountAmount: 380 });
+
     for (let renewal = 0; renewal < 3; renewal++) await renew(subscriptionId);
     const price = 1900;
     const discounted = price - Math.round((price * 20) / 100);
@@ -148,6 +166,13 @@ describe('promotion codes', () => {
     );
     // $49.00 − 20 % = $39.20.
     expect(upcoming.data?.viewer.upcomingInvoice).toEqual({ subtotal: 4900, discount: 980, total: 3920 });
+
+    // A downgrade to Starter at the period end: the renewal it previews keeps the discount ($19.00 − 20 %).
+    const preview = await gql<{ previewSubscriptionChange: Record<string, number> }>(
+      '{ previewSubscriptionChange(input: { planKey: "starter", applyAt: PERIOD_END }) { amountDue discount } }',
+    );
+    expect(preview.errors).toBeUndefined();
+    expect(preview.data?.previewSubscriptionChange).toEqual({ amountDue: 1520, discount: 380 });
 
     // The same code again changes nothing (a retry); another one is refused: codes do not stack.
     const [launch] = (await stack.stripe.promotionCodes.list({ code: 'LAUNCH20', active: true })).data;
