@@ -189,6 +189,36 @@ describe('promotion codes', () => {
     expect(invoices.map((invoice) => invoice.total)).toEqual([4900, 3920]);
   }, 60_000);
 
+  it('a sales-led (enterprise) subscription takes no code from the customer: its price is a contract', async () => {
+    const contract = await stack.stripe.prices.create({
+      product: 'prod_coditect_enterprise',
+      currency: 'usd',
+      unit_amount: 250_000,
+      recurring: { interval: 'month' },
+    });
+    const admin = await stack.as('acct_promo_support', ['admin']);
+    const created = await admin<{ createSubscription: { id: string } }>(
+      'mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { id } }',
+      {
+        input: {
+          planKey: 'enterprise',
+          customPriceId: contract.id,
+          accountId: 'acct_promo_enterprise',
+          paymentMethodId: 'pm_card_visa',
+        },
+      },
+    );
+    expect(created.errors).toBeUndefined();
+    const customer = await stack.as('acct_promo_enterprise');
+    await codeOver({ percent_off: 10, duration: 'forever' }, { code: 'ANYPLAN10' });
+    const refused = await apply(customer, 'ANYPLAN10');
+    expect(refused.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    const subscription = await stack.stripe.subscriptions.retrieve(
+      created.data?.createSubscription.id as string,
+    );
+    expect(subscription.discounts).toEqual([]);
+  });
+
   describe('refusals, before anything is written', () => {
     let gql: Awaited<ReturnType<BillingStack['as']>>;
     let subscriptionId: string;

@@ -48,6 +48,8 @@ export class SubscriptionPromotions {
   async apply(em: EntityManager, accountId: string, code: string): Promise<Subscription> {
     const applied = await withAccountLock(em, accountId, async () => {
       const current = await this.store.requireLive(em, accountId);
+      // A sales-led subscription follows its contract: its price is negotiated, not discounted by a code.
+      this.rules.refuseSalesLed(current, false);
       const subscription = await this.retrieveWithDiscounts(current.stripeSubscriptionId);
       const discounts = activeDiscountsOf(subscription);
       // The code it already has: a retry, or the code given at Checkout typed again. Nothing to do.
@@ -57,7 +59,7 @@ export class SubscriptionPromotions {
       const planItem = planItemOf(subscription);
       const found = await this.check.applicable(code, {
         plan: this.rules.planOrFail(current.planKey),
-        stripeCustomerId: subscription.customer as string,
+        stripeCustomerId: idOf(subscription.customer),
         amountBeforeDiscount: (planItem?.price.unit_amount ?? 0) * (planItem?.quantity ?? 1),
         currency: subscription.currency,
       });
