@@ -31,7 +31,7 @@ export class Migration20261206023000_usage_group_commit extends Migration {
  * Reserves for every request of `p_requests` (a JSON array; `item` numbers each request and comes back on its
  * row), in the counters' lock order, then by `item` (arrival order) on one counter.
  */
-const RESERVE_GROUP = `
+export const RESERVE_GROUP = `
 create or replace function usage_reserve_group(p_requests jsonb, p_now timestamptz)
 returns table (
   item int, outcome varchar, reservation_id uuid, expires_at timestamptz, used bigint, reserved bigint,
@@ -57,7 +57,7 @@ end $$;`;
  * Commits every request of `p_requests`: first locks every counter the reservations hold on, in the lock order,
  * then commits each in arrival order (`usage_commit` locks its counter again, which it already holds).
  */
-const COMMIT_GROUP = `
+export const COMMIT_GROUP = `
 create or replace function usage_commit_group(p_requests jsonb, p_now timestamptz)
 returns table (
   item int, outcome varchar, counter_id uuid, metric varchar, used bigint, peak bigint, reserved bigint,

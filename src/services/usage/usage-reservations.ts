@@ -47,8 +47,9 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * Hard limits that hold however many requests run at once: a caller reserves what a request may use before
  * serving it (refused with USAGE_LIMIT_EXCEEDED if that would pass the allowance, counting what other requests
  * hold), commits what it used after, or releases the hold if the work failed. A hold nobody commits or releases
- * expires by itself after its TTL. Reserving and committing are one statement each (`usage_reserve`,
- * `usage_commit` in PostgreSQL), so the hot path costs two round trips and no transaction of its own.
+ * expires by itself after its TTL. Concurrent reserves (and commits) go to PostgreSQL as one statement per group
+ * (`usage_reserve_group`, `usage_commit_group`, ADR 0019), so the hot path costs two round trips and no
+ * transaction of its own.
  */
 export class UsageReservations {
   private readonly groups: ReservationGroups;
