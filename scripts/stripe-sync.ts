@@ -8,6 +8,7 @@
 import Stripe from 'stripe';
 import { ConfigError, readStripeSettings, readWebhookEndpointUrl } from '../src/config';
 import { DEFAULT_PLANS_FILE, loadPlanCatalog, PlanCatalogError } from '../src/services/plans/plan-catalog';
+import { CouponConflictError } from '../src/catalog/catalog-coupons';
 import { MeterConflictError } from '../src/catalog/catalog-meters';
 import { syncCatalog } from '../src/catalog/catalog-sync';
 import { createCatalogSyncStripe } from '../src/catalog/catalog-sync-sdk';
@@ -41,6 +42,7 @@ main().catch((error: unknown) => {
     error instanceof ConfigError ||
     error instanceof PlanCatalogError ||
     error instanceof MeterConflictError ||
+    error instanceof CouponConflictError ||
     error instanceof WebhookEndpointConflictError
   ) {
     console.error(error.message);

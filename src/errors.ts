@@ -24,6 +24,12 @@ export const ErrorCode = {
   /** A reservation for work that needs a feature the account's plan does not include (`extensions.feature`). */
   FEATURE_NOT_IN_PLAN: 'FEATURE_NOT_IN_PLAN',
   RATE_LIMITED: 'RATE_LIMITED',
+  /**
+   * A promotion code that does not apply, refused before anything is written: `extensions.reason` is one of
+   * `PROMOTION_CODE_REFUSALS` (`unknown`, `expired`, `inactive`, `max_redemptions`, `plan_not_eligible`,
+   * `already_customer`, `minimum_not_met`, `already_discounted`).
+   */
+  PROMOTION_CODE_NOT_APPLICABLE: 'PROMOTION_CODE_NOT_APPLICABLE',
   /** Removing the only card of a subscription that renews: add another card first (or cancel). */
   LAST_PAYMENT_METHOD: 'LAST_PAYMENT_METHOD',
   /** A refund or credit over what the invoice's payments still hold (`extensions.refundable`, minor units). */
@@ -86,6 +92,31 @@ export class RateLimitedError extends BillingError {
     super(ErrorCode.RATE_LIMITED, `Too many requests: try again in ${retryAfterSeconds} s`, {
       retryAfterSeconds,
       limit: limitedClass,
+    });
+  }
+}
+
+/** Why a promotion code does not apply (`extensions.reason` of PROMOTION_CODE_NOT_APPLICABLE). */
+export const PROMOTION_CODE_REFUSALS = {
+  unknown: 'No promotion code has this text',
+  expired: 'This promotion code has expired',
+  inactive: 'This promotion code is no longer offered',
+  max_redemptions: 'This promotion code has been used as many times as it may be',
+  plan_not_eligible: 'This promotion code does not apply to this plan',
+  already_customer: 'This promotion code is for new customers only',
+  minimum_not_met: 'This promotion code needs a larger order',
+  already_discounted: 'The subscription already has a promotion code: codes do not stack',
+} as const;
+export type PromotionCodeRefusal = keyof typeof PROMOTION_CODE_REFUSALS;
+
+export class PromotionCodeNotApplicableError extends BillingError {
+  constructor(
+    readonly reason: PromotionCodeRefusal,
+    code: string,
+  ) {
+    super(ErrorCode.PROMOTION_CODE_NOT_APPLICABLE, `${PROMOTION_CODE_REFUSALS[reason]} (${code})`, {
+      reason,
+      promotionCode: code,
     });
   }
 }

@@ -21,6 +21,7 @@ import {
   ServiceInfoResolver,
   SubscriptionPendingActionResolver,
   SubscriptionResolver,
+  PromotionCodeResolver,
   UsageResolver,
   WebhookEventResolver,
 } from '../resolvers';
@@ -48,6 +49,7 @@ export function buildResolvers(
     invoiceCredit: new InvoiceCreditResolver(stripe?.invoiceCredits ?? null, stripe?.invoiceDetails ?? null),
     customer: new CustomerResolver(stripe?.customerProfiles ?? null),
     subscription: new SubscriptionResolver(stripe?.subscriptions ?? null, core.catalog),
+    promotionCode: new PromotionCodeResolver(stripe?.promotions ?? null, core.catalog),
     checkout: new CheckoutResolver(stripe?.checkout ?? null, stripe?.portal ?? null, core.catalog),
     card: new CardResolver(stripe?.cardSetups ?? null, stripe?.cardChoices ?? null),
     usage: new UsageResolver(usage.meter, usage.reservations, usage.overrides),

@@ -18,6 +18,8 @@ import { PriceDirectory } from '../services/stripe/price-directory';
 import { RedirectAllowList } from '../services/checkout/redirect-allow-list';
 import { StripeClient } from '../services/stripe/stripe-client';
 import { PlanChanges } from '../services/subscriptions/plan-changes';
+import { PromotionCodeCheck } from '../services/promotions/promotion-code-check';
+import { SubscriptionPromotions } from '../services/promotions/subscription-promotions';
 import { PlanRules } from '../services/subscriptions/plan-rules';
 import { SubscriptionCancellation } from '../services/subscriptions/subscription-cancellation';
 import { SubscriptionCreation } from '../services/subscriptions/subscription-creation';
@@ -53,6 +55,8 @@ export interface StripeServices {
   disputes: Disputes;
   /** One trial per account and per card. */
   trials: TrialPolicy;
+  /** Promotion codes on a live subscription, and the discount it carries. */
+  promotions: SubscriptionPromotions;
 }
 
 export function buildStripeServices(
@@ -97,6 +101,7 @@ export function buildStripeServices(
     changes,
     cancellation: new SubscriptionCancellation(stripe, store, changes, rules, core.events, overageReporter),
   });
+  const promotionCodeCheck = new PromotionCodeCheck(stripe, core.clock);
   const refunds = new InvoiceRefunds(stripe);
   const invoiceCredits = new InvoiceCredits(stripe, refunds, core.events);
   return {
@@ -116,6 +121,7 @@ export function buildStripeServices(
       core.events,
       core.checkoutRecords,
       trials,
+      promotionCodeCheck,
     ),
     cardSetups: new CardSetupSessions(stripe, customers, redirects),
     cardChoices: new CardChoices(stripe, customers, store, core.paymentMethods, core.events, core.clock),
@@ -126,6 +132,7 @@ export function buildStripeServices(
     refunds,
     disputes: new Disputes(stripe, refunds, core.mails, metrics.disputes),
     trials,
+    promotions: new SubscriptionPromotions(stripe, store, rules, promotionCodeCheck, core.events),
   };
 }
 

@@ -1,10 +1,12 @@
 import type Stripe from 'stripe';
 import type { PlanCatalog } from '../services/plans/plan-catalog';
 import { type MeteredPrice, meteredLookupKey, type Plan } from '../services/plans/plan.types';
+import { syncCoupon } from './catalog-coupons';
 import { listAllMeters, syncMeter } from './catalog-meters';
 import { type PortalProduct, syncPortalConfiguration } from './catalog-portal';
 import { type DesiredPrice, pricesByLookupKey, syncPrice } from './catalog-prices';
 import { type DesiredProduct, listAllProducts, syncProduct } from './catalog-products';
+import { syncPromotionCode } from './catalog-promotion-codes';
 import { SyncReport } from './catalog-report';
 
 export { SyncReport } from './catalog-report';
@@ -20,7 +22,7 @@ export const METRIC_PRODUCT_METADATA = 'coditect_metric';
  * writes what differs, so a second run reports everything unchanged; every write carries an idempotency key
  * derived from what it does, so a retried run never creates anything twice.
  *
- * Runs in dependency order (products → meters → prices → portal) because each step needs ids from the one
+ * Runs in dependency order (products → meters → prices → portal → coupons → promotion codes) because each step needs ids from the one
  * before. It stops at the first Stripe error; running it again resumes, since finished steps are unchanged.
  */
 export async function syncCatalog(stripe: Stripe, catalog: PlanCatalog): Promise<SyncReport> {
@@ -30,9 +32,11 @@ export async function syncCatalog(stripe: Stripe, catalog: PlanCatalog): Promise
 
   // Paid plans, self-serve or sales-led: an enterprise custom price needs its plan's product to hang on.
   const portalProducts: PortalProduct[] = [];
+  const planProducts = new Map<string, string>();
   for (const plan of catalog.plans()) {
     if (!plan.productKey) continue;
     const productId = await syncProduct(stripe, products, planProduct(plan), report);
+    planProducts.set(plan.key, productId);
     const priceIds: string[] = [];
     for (const price of plan.prices) {
       const desired: DesiredPrice = {
@@ -71,7 +75,24 @@ export async function syncCatalog(stripe: Stripe, catalog: PlanCatalog): Promise
   }
 
   await syncPortalConfiguration(stripe, portalProducts, report);
+  await syncPromotions(stripe, catalog, planProducts, report);
   return report;
+}
+
+/** Coupons (their plan restriction as the plans' product ids), then the promotion codes over them. */
+async function syncPromotions(
+  stripe: Stripe,
+  catalog: PlanCatalog,
+  planProducts: ReadonlyMap<string, string>,
+  report: SyncReport,
+): Promise<void> {
+  for (const coupon of catalog.coupons()) {
+    const productIds = coupon.plans.flatMap((planKey) => planProducts.get(planKey) ?? []);
+    await syncCoupon(stripe, coupon, productIds, catalog.currency, report);
+  }
+  for (const promotionCode of catalog.promotionCodes()) {
+    await syncPromotionCode(stripe, promotionCode, catalog.currency, report);
+  }
 }
 
 function allLookupKeys(catalog: PlanCatalog): string[] {

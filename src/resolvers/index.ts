@@ -9,6 +9,7 @@ import { CheckoutResolver } from './checkout.resolver';
 import { CustomerResolver } from './customer.resolver';
 import { InvoiceCreditResolver } from './invoice-credit.resolver';
 import { PlanResolver } from './plan.resolver';
+import { PromotionCodeResolver } from './promotion-code.resolver';
 import { RevenueResolver } from './revenue.resolver';
 import { ServiceInfoResolver } from './service-info.resolver';
 import { SubscriptionResolver } from './subscription.resolver';
@@ -24,6 +25,7 @@ export {
   CustomerResolver,
   InvoiceCreditResolver,
   PlanResolver,
+  PromotionCodeResolver,
   RevenueResolver,
   ServiceInfoResolver,
   SubscriptionResolver,
@@ -42,6 +44,7 @@ export interface Resolvers {
   customer: CustomerResolver;
   invoiceCredit: InvoiceCreditResolver;
   subscription: SubscriptionResolver;
+  promotionCode: PromotionCodeResolver;
   checkout: CheckoutResolver;
   card: CardResolver;
   usage: UsageResolver;
@@ -59,6 +62,7 @@ const RESOLVER_CLASSES: NonEmptyArray<Function> = [
   AccountBillsResolver,
   CustomerResolver,
   SubscriptionResolver,
+  PromotionCodeResolver,
   CheckoutResolver,
   CardResolver,
   InvoiceCreditResolver,

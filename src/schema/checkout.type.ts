@@ -1,4 +1,4 @@
-import { IsOptional, IsUrl, MaxLength } from 'class-validator';
+import { IsOptional, IsUrl, Matches, MaxLength } from 'class-validator';
 import { Field, ID, InputType, ObjectType } from 'type-graphql';
 import { BillingInterval } from './enums';
 import { BillingSubscription } from './subscription.type';
@@ -48,6 +48,15 @@ export class CreateCheckoutSessionInput {
   @Field(() => Boolean, { nullable: true, description: "Start with the plan's trial" })
   @IsOptional()
   withTrial?: boolean | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "A promotion code, checked before the session is made (PROMOTION_CODE_NOT_APPLICABLE with extensions.reason when it does not apply). Without one, Stripe's page has a box where the customer may type one",
+  })
+  @IsOptional()
+  @Matches(/^\s*[A-Za-z0-9]{1,40}\s*$/, { message: 'promotionCode must be letters and digits' })
+  promotionCode?: string | null;
 }
 
 @InputType()

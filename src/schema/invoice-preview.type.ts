@@ -17,6 +17,12 @@ export class InvoicePreview {
   @Field(() => String)
   currency!: string;
 
+  @Field(() => Int, {
+    description:
+      "In cents: what the subscription's discounts (promotion codes) take off the previewed invoice's lines; prorations are already net of a percent-off discount and add nothing here",
+  })
+  discount!: number;
+
   @Field(() => [InvoicePreviewLine])
   lines!: InvoicePreviewLine[];
 

@@ -25,7 +25,8 @@ type Outcome =
   | 'NOT_FOUND'
   | 'CONFLICT'
   | 'BAD_USER_INPUT'
-  | 'LAST_PAYMENT_METHOD';
+  | 'LAST_PAYMENT_METHOD'
+  | 'PROMOTION_CODE_NOT_APPLICABLE';
 const CALLERS: CallerName[] = ['anonymous', 'userA', 'userB', 'service', 'admin'];
 
 const ALLOWED = 'http://localhost:3000';
@@ -170,6 +171,17 @@ const MATRIX: Record<string, MatrixEntry> = {
       'mutation { changeSubscription(input: { planKey: "starter", applyAt: PERIOD_END }) { plan { key } scheduledChange { plan { key } } } }',
     // The caller's own subscription only: the others have none.
     expect: { ...SIGNED_IN, userB: 'NOT_FOUND', service: 'NOT_FOUND', admin: 'NOT_FOUND' },
+  },
+  'Mutation.applyPromotionCode': {
+    document: () => 'mutation { applyPromotionCode(input: { code: "NOSUCHCODE" }) { id } }',
+    // The caller's own subscription only (A's refuses a code Stripe does not know); the others have none.
+    expect: {
+      ...SIGNED_IN,
+      userA: 'PROMOTION_CODE_NOT_APPLICABLE',
+      userB: 'NOT_FOUND',
+      service: 'NOT_FOUND',
+      admin: 'NOT_FOUND',
+    },
   },
   'Mutation.endTrial': {
     document: () => 'mutation { endTrial { status } }',

@@ -6,15 +6,24 @@ import Stripe from 'stripe';
 import { type RunningEmulator, startEmulator } from 'stripe-emulator';
 import { ConfigError, readStripeSettings } from '../../src/config';
 import { loadPlanCatalog, type PlanCatalog } from '../../src/services/plans/plan-catalog';
+import { CouponConflictError } from '../../src/catalog/catalog-coupons';
 import { MeterConflictError } from '../../src/catalog/catalog-meters';
 import { PORTAL_METADATA_KEY, PORTAL_METADATA_VALUE } from '../../src/catalog/catalog-portal';
-import { syncCatalog } from '../../src/catalog/catalog-sync';
+import { type SyncReport, syncCatalog } from '../../src/catalog/catalog-sync';
 import { type ChildResult, outputOf } from '../support/child-output';
 
 const ROOT = resolve(__dirname, '../..');
 const STRIPE_KEY = 'sk_test_catalog_sync_tests';
 /** Collections the sync may write, and events (a run that changes nothing emits none). */
-const COLLECTIONS = ['product', 'price', 'billing.meter', 'billing_portal.configuration', 'event'] as const;
+const COLLECTIONS = [
+  'product',
+  'price',
+  'billing.meter',
+  'billing_portal.configuration',
+  'coupon',
+  'promotion_code',
+  'event',
+] as const;
 const LOOKUP_KEYS = [
   'price_starter_monthly',
   'price_starter_yearly',
@@ -96,9 +105,9 @@ describe('npm run stripe:sync against the emulator', () => {
   it('creates products, prices, meters, metered prices and the portal configuration on an empty account', async () => {
     const report = await syncCatalog(target.stripe, catalog);
     // 3 plan products + 2 metric products, 4 plan prices + 4 metered prices (monthly and yearly), 2 meters,
-    // 1 portal configuration.
-    expect(report.counts).toEqual({ created: 16, updated: 0, archived: 0, unchanged: 0 });
-    expect(report.format()).toMatch(/16 created, 0 updated, 0 archived, 0 unchanged$/);
+    // 1 portal configuration, 1 coupon and its promotion code.
+    expect(report.counts).toEqual({ created: 18, updated: 0, archived: 0, unchanged: 0 });
+    expect(report.format()).toMatch(/18 created, 0 updated, 0 archived, 0 unchanged$/);
 
     const { stripe } = target;
     const plans = await productsByMetadata(stripe, 'coditect_plan');
@@ -213,7 +222,7 @@ describe('npm run stripe:sync against the emulator', () => {
     ]);
 
     // Every write carried an idempotency key derived from its intent, each intent once.
-    expect(target.postKeys).toHaveLength(16);
+    expect(target.postKeys).toHaveLength(18);
     for (const key of target.postKeys) expect(key).toMatch(/^sync:[a-z-]+:/);
     expect(new Set(target.postKeys).size).toBe(target.postKeys.length);
     expect(target.postKeys).toContainEqual(
@@ -221,11 +230,39 @@ describe('npm run stripe:sync against the emulator', () => {
     );
   });
 
+  it('creates the coupon under our id, limited to its plans, and its promotion code', async () => {
+    const { stripe } = target;
+    const coupon = await stripe.coupons.retrieve('launch20', { expand: ['applies_to'] });
+    expect(coupon).toMatchObject({
+      id: 'launch20',
+      percent_off: 20,
+      duration: 'repeating',
+      duration_in_months: 3,
+      max_redemptions: null,
+      redeem_by: null,
+      metadata: { coditect_coupon: 'launch20' },
+    });
+    expect([...(coupon.applies_to?.products ?? [])].sort()).toEqual([
+      'prod_coditect_professional',
+      'prod_coditect_starter',
+    ]);
+    const codes = await stripe.promotionCodes.list({ code: 'LAUNCH20' });
+    expect(codes.data).toHaveLength(1);
+    expect(codes.data[0]).toMatchObject({
+      code: 'LAUNCH20',
+      active: true,
+      expires_at: null,
+      max_redemptions: null,
+      restrictions: { first_time_transaction: false, minimum_amount: null },
+    });
+    expect(codes.data[0]?.promotion.coupon).toBe('launch20');
+  });
+
   it('changes nothing when run a second time', async () => {
     const before = counts(target.emulator);
     const writesBefore = target.postKeys.length;
     const report = await syncCatalog(target.stripe, catalog);
-    expect(report.counts).toEqual({ created: 0, updated: 0, archived: 0, unchanged: 16 });
+    expect(report.counts).toEqual({ created: 0, updated: 0, archived: 0, unchanged: 18 });
     expect(report.isNoop).toBe(true);
     expect(counts(target.emulator)).toEqual(before);
     expect(target.postKeys.length).toBe(writesBefore);
@@ -237,7 +274,7 @@ describe('npm run stripe:sync against the emulator', () => {
     const changed = withStarterMonthly(2900);
 
     const report = await syncCatalog(stripe, changed);
-    expect(report.counts).toEqual({ created: 1, updated: 1, archived: 1, unchanged: 14 });
+    expect(report.counts).toEqual({ created: 1, updated: 1, archived: 1, unchanged: 16 });
     expect(
       report.lines.filter((line) => line.action !== 'unchanged').map((line) => [line.action, line.kind]),
     ).toEqual([
@@ -290,7 +327,7 @@ describe('npm run stripe:sync against the emulator', () => {
     await stripe.billing.meters.deactivate(storage?.id as string);
 
     const report = await syncCatalog(stripe, withStarterMonthly(2900));
-    expect(report.counts).toEqual({ created: 0, updated: 3, archived: 0, unchanged: 13 });
+    expect(report.counts).toEqual({ created: 0, updated: 3, archived: 0, unchanged: 15 });
     // The meter keeps its id (and so its usage history): reactivated, not replaced.
     expect(await stripe.billing.meters.retrieve(storage?.id as string)).toMatchObject({
       status: 'active',
@@ -306,6 +343,70 @@ describe('npm run stripe:sync against the emulator', () => {
       lookup_key: 'price_professional_yearly',
     });
   });
+
+  it('makes a promotion code again when its fixed terms change, and switches it off when the file says so', async () => {
+    const { stripe } = target;
+    const [old] = (await stripe.promotionCodes.list({ code: 'LAUNCH20' })).data;
+    const limited = variant((text) =>
+      text.replace('    coupon: launch20\n', '    coupon: launch20\n    maxRedemptions: 100\n'),
+    );
+    // (The starter price of the file is back at 1900 here, which moves it back too: only the codes matter.)
+    const codeActions = (report: SyncReport) =>
+      report.lines.filter((line) => line.kind === 'promotion code').map((line) => line.action);
+    const report = await syncCatalog(stripe, limited);
+    expect(codeActions(report)).toEqual(['archived', 'created']);
+    const codes = await stripe.promotionCodes.list({ code: 'LAUNCH20' });
+    const active = codes.data.filter((code) => code.active);
+    expect(active).toHaveLength(1);
+    expect(active[0]).toMatchObject({ max_redemptions: 100 });
+    expect(await stripe.promotionCodes.retrieve(old?.id as string)).toMatchObject({ active: false });
+    expect((await syncCatalog(stripe, limited)).isNoop).toBe(true);
+
+    const switchedOff = variant((text) =>
+      text.replace(
+        '    coupon: launch20\n',
+        '    coupon: launch20\n    maxRedemptions: 100\n    active: false\n',
+      ),
+    );
+    expect(codeActions(await syncCatalog(stripe, switchedOff))).toEqual(['updated']);
+    expect((await stripe.promotionCodes.list({ code: 'LAUNCH20', active: true })).data).toEqual([]);
+    expect((await syncCatalog(stripe, switchedOff)).isNoop).toBe(true);
+    // Back on: the same code object is offered again, not a third one.
+    expect(codeActions(await syncCatalog(stripe, limited))).toEqual(['updated']);
+    expect((await stripe.promotionCodes.list({ code: 'LAUNCH20', active: true })).data[0]?.id).toBe(
+      active[0]?.id,
+    );
+  });
+
+  it('refuses to edit a coupon whose money terms changed, and renames one in place', async () => {
+    const { stripe } = target;
+    const renamed = variant((text) =>
+      text.replace('name: Launch offer, 20 % off for 3 months', 'name: Launch 20'),
+    );
+    const report = await syncCatalog(stripe, renamed);
+    expect(report.lines.filter((line) => line.kind === 'coupon')).toEqual([
+      expect.objectContaining({ action: 'updated', id: 'launch20' }),
+    ]);
+    expect(await stripe.coupons.retrieve('launch20')).toMatchObject({ name: 'Launch 20', percent_off: 20 });
+
+    const deeper = variant((text) => text.replace('percentOff: 20', 'percentOff: 25'));
+    const failure = syncCatalog(stripe, deeper);
+    await expect(failure).rejects.toBeInstanceOf(CouponConflictError);
+    await expect(failure).rejects.toThrow(
+      /Stripe coupon launch20 differs .*percent_off is 20 in Stripe, 25 in the file.*give the coupon a new id/,
+    );
+    expect(await stripe.coupons.retrieve('launch20')).toMatchObject({ percent_off: 20 });
+  });
+
+  /** The real catalog with `edit` applied, loaded from a copy of the file. */
+  function variant(edit: (text: string) => string): PlanCatalog {
+    const text = readFileSync('plans/plans.yaml', 'utf8');
+    const changed = edit(text);
+    expect(changed).not.toBe(text);
+    const path = join(directory, `plans-variant-${Math.abs(hash(changed))}.yaml`);
+    writeFileSync(path, changed);
+    return loadPlanCatalog(path);
+  }
 
   /** The real catalog with the starter monthly amount changed, loaded from a copy of the file. */
   function withStarterMonthly(cents: number): PlanCatalog {
@@ -359,7 +460,7 @@ describe('an interrupted stripe:sync', () => {
 
       const report = await syncCatalog(target.stripe, catalog);
       expect(report.unchanged).toBe(partial.product + partial.price);
-      expect(report.created).toBe(16 - report.unchanged);
+      expect(report.created).toBe(18 - report.unchanged);
       const after = counts(target.emulator);
       expect([
         after.product,
@@ -438,10 +539,10 @@ describe('the npm run stripe:sync command', () => {
     expect(first).toMatchObject({ code: 0 });
     expect(first.output).toContain(`making ${emulator.url} match plans/plans.yaml`);
     expect(first.output).toMatch(/created\s+price\s+price_\w+\s+price_starter_monthly 1900 usd\/month/);
-    expect(first.output).toContain('16 created, 0 updated, 0 archived, 0 unchanged');
+    expect(first.output).toContain('18 created, 0 updated, 0 archived, 0 unchanged');
     const second = await runCommand([], env);
     expect(second).toMatchObject({ code: 0 });
-    expect(second.output).toContain('0 created, 0 updated, 0 archived, 16 unchanged');
+    expect(second.output).toContain('0 created, 0 updated, 0 archived, 18 unchanged');
   }, 60_000);
 
   it('stops with the line and the reason of a bad plans file, before calling Stripe', async () => {
@@ -488,3 +589,9 @@ describe('readStripeSettings', () => {
     expect(() => readStripeSettings({})).toThrow(ConfigError);
   });
 });
+
+function hash(text: string): number {
+  let value = 0;
+  for (const character of text) value = (value * 31 + (character.codePointAt(0) ?? 0)) | 0;
+  return value;
+}

@@ -428,3 +428,103 @@ describe('the cross-checks', () => {
     );
   });
 });
+
+describe('coupons and promotion codes in plans/plans.yaml', () => {
+  it('reads LAUNCH20: 20 % off for 3 months on Starter and Professional', () => {
+    const catalog = loadPlanCatalog();
+    expect(catalog.coupons()).toEqual([
+      {
+        id: 'launch20',
+        name: 'Launch offer, 20 % off for 3 months',
+        percentOff: 20,
+        amountsOff: null,
+        duration: 'repeating',
+        durationInMonths: 3,
+        plans: ['starter', 'professional'],
+        redeemBy: null,
+        maxRedemptions: null,
+      },
+    ]);
+    expect(catalog.promotionCodes()).toEqual([
+      {
+        code: 'LAUNCH20',
+        coupon: 'launch20',
+        active: true,
+        expiresAt: null,
+        maxRedemptions: null,
+        firstTimeOnly: false,
+        minimumAmounts: null,
+      },
+    ]);
+  });
+
+  it('reads times and amounts per currency', () => {
+    const text = edited(
+      '    coupon: launch20\n',
+      "    coupon: launch20\n    expiresAt: '2027-01-31T23:59:59Z'\n    minimumAmounts: { usd: 5000 }\n",
+    );
+    const catalog = loadPlanCatalog(writeVariant(text));
+    expect(catalog.promotionCodes()[0]).toMatchObject({
+      expiresAt: new Date('2027-01-31T23:59:59Z'),
+      minimumAmounts: { usd: 5000 },
+    });
+  });
+
+  it('names the line of a code whose coupon does not exist', () => {
+    const text = edited('    coupon: launch20\n', '    coupon: launch30\n');
+    expectIssue(text, lineOf(text, 'coupon: launch30'), /coupon launch30 is not declared under coupons/);
+  });
+
+  it('names the line of a plan restriction on an unknown plan, or on a plan without a product', () => {
+    const unknown = edited('plans: [starter, professional]', 'plans: [starter, platinum]');
+    expectIssue(unknown, lineOf(unknown, 'plans: [starter, platinum]'), /plan platinum is not declared/);
+    const free = edited('plans: [starter, professional]', 'plans: [free]');
+    expectIssue(free, lineOf(free, 'plans: [free]'), /plan free has no Stripe product/);
+  });
+
+  it('refuses percentOff outside 1–100, and both or neither of percentOff and amountsOff', () => {
+    const over = edited('percentOff: 20', 'percentOff: 120');
+    expectIssue(over, lineOf(over, 'percentOff: 120'), /percentOff: must be from 1 to 100/);
+    const both = edited('percentOff: 20', 'percentOff: 20\n    amountsOff: { usd: 500 }');
+    expectIssue(both, lineOf(both, '- id: launch20'), /needs exactly one of percentOff or amountsOff/);
+  });
+
+  it('refuses amountsOff that are not whole cents of the catalog currency', () => {
+    const fractional = edited('percentOff: 20', 'amountsOff: { usd: 4.5 }');
+    expectIssue(fractional, lineOf(fractional, 'amountsOff: { usd: 4.5 }'), /must be whole cents/);
+    const euros = edited('percentOff: 20', 'amountsOff: { eur: 500 }');
+    expectIssue(
+      euros,
+      lineOf(euros, 'amountsOff: { eur: 500 }'),
+      /needs an amount in usd, the catalog's currency/,
+    );
+  });
+
+  it('allows durationInMonths only for a repeating coupon, and requires it there', () => {
+    const once = edited('duration: repeating', 'duration: once');
+    expectIssue(
+      once,
+      lineOf(once, 'durationInMonths: 3'),
+      /durationInMonths is only for duration: repeating/,
+    );
+    const missing = edited('    durationInMonths: 3\n', '');
+    expectIssue(missing, lineOf(missing, '- id: launch20'), /say for how many months/);
+  });
+
+  it("refuses a code that expires after its coupon's redeemBy", () => {
+    const text = edited(
+      '    coupon: launch20\n',
+      "    coupon: launch20\n    expiresAt: '2028-01-01T00:00:00Z'\n",
+      edited('    durationInMonths: 3\n', "    durationInMonths: 3\n    redeemBy: '2027-12-31T23:59:59Z'\n"),
+    );
+    expectIssue(text, lineOf(text, "expiresAt: '2028"), /is after its coupon's redeemBy/);
+  });
+
+  it('refuses a code used twice regardless of case', () => {
+    const text = edited(
+      '    coupon: launch20\n',
+      '    coupon: launch20\n  - code: launch20\n    coupon: launch20\n',
+    );
+    expectIssue(text, lineOf(text, '- code: launch20'), /code launch20 is used twice/);
+  });
+});

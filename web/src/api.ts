@@ -7,6 +7,8 @@ import {
   type AccountFieldsFragment,
   AccountUpdatedDocument,
   AddCardDocument,
+  ApplyPromotionCodeDocument,
+  type ApplyPromotionCodeMutation,
   type BillingInterval,
   BillingPageDocument,
   type BillingPageQuery,
@@ -39,6 +41,7 @@ export type CheckoutSessionView = SessionQuery['checkoutSession'];
 export type Interval = BillingInterval;
 export type NextBillView = NextBillQuery['viewer']['upcomingInvoice'];
 export type InvoiceDetailsView = InvoiceDetailsQuery['viewer']['invoice'];
+export type DiscountView = ApplyPromotionCodeMutation['applyPromotionCode']['discount'];
 
 /** A GraphQL error as the service sends it: `extensions.code` is stable, the message is for people. */
 export class ApiError extends Error {
@@ -100,13 +103,23 @@ export class BillingApi {
     await this.request(ResumeDocument, {});
   }
 
-  /** Stripe Checkout for a plan; the caller sends the browser to the answered URL. */
-  async checkoutUrl(planKey: string, interval: Interval, withTrial: boolean, base: string): Promise<string> {
+  /**
+   * Stripe Checkout for a plan; the caller sends the browser to the answered URL. A promotion code is checked by
+   * the service first (a refusal says why); without one, Stripe's page offers its own code box.
+   */
+  async checkoutUrl(
+    planKey: string,
+    interval: Interval,
+    withTrial: boolean,
+    base: string,
+    promotionCode: string | null = null,
+  ): Promise<string> {
     const data = await this.request(CheckoutDocument, {
       input: {
         planKey,
         interval,
         withTrial,
+        ...(promotionCode ? { promotionCode } : {}),
         // Stripe appends nothing by itself: {CHECKOUT_SESSION_ID} is filled in on the redirect.
         successUrl: `${base}success?session_id={CHECKOUT_SESSION_ID}`,
         cancelUrl: `${base}cancel`,
@@ -116,6 +129,11 @@ export class BillingApi {
     const url = data.createCheckoutSession.url;
     if (!url) throw new ApiError('Checkout answered no address to go to', undefined);
     return url;
+  }
+
+  /** A promotion code on the live subscription, from its next invoice on; answers the discount it now has. */
+  async applyPromotionCode(code: string): Promise<DiscountView> {
+    return (await this.request(ApplyPromotionCodeDocument, { code })).applyPromotionCode.discount;
   }
 
   async portalUrl(returnUrl: string): Promise<string> {

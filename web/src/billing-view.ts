@@ -6,6 +6,7 @@ import {
   type AccountView,
   ApiError,
   type BillingApi,
+  type DiscountView,
   type Interval,
   type InvoiceDetailsView,
   type NextBillView,
@@ -31,6 +32,10 @@ interface State {
   /** A mutation or redirect is running: buttons are disabled so nothing is sent twice. */
   busy: boolean;
   error: string | null;
+  /** What the promotion code box holds (sent with Checkout, or applied to the live subscription). */
+  promotionCode: string;
+  /** What the last applied code gives, e.g. "LAUNCH20: 20 % off until Mar 6, 2027". */
+  promotionNotice: string | null;
 }
 
 export interface BillingPageOptions {
@@ -110,10 +115,29 @@ export async function showBillingPage(root: HTMLElement, api: BillingApi, option
     },
     checkout: (plan, withTrial) =>
       run(async () => {
-        const url = await api.checkoutUrl(plan.key, state?.interval ?? 'MONTH', withTrial, options.base);
+        const code = state?.promotionCode.trim() || null;
+        const url = await api.checkoutUrl(
+          plan.key,
+          state?.interval ?? 'MONTH',
+          withTrial,
+          options.base,
+          code,
+        );
         window.location.assign(url);
         // Leaving the page: keep the buttons disabled until the browser has gone.
         await new Promise(() => undefined);
+      }),
+    typePromotionCode: (code) => {
+      // Kept without rendering again, so the box keeps its focus while the user types.
+      if (state) state.promotionCode = code;
+    },
+    applyPromotionCode: () =>
+      run(async () => {
+        if (!state) return;
+        const discount = await api.applyPromotionCode(state.promotionCode.trim());
+        state.promotionNotice = discount ? discountText(discount) : null;
+        state.promotionCode = '';
+        state.nextBill = await api.nextBill().catch(() => state?.nextBill ?? null);
       }),
     portal: () =>
       run(async () => {
@@ -186,6 +210,8 @@ export async function showBillingPage(root: HTMLElement, api: BillingApi, option
     invoice: null,
     busy: false,
     error: null,
+    promotionCode: '',
+    promotionNotice: null,
   };
   bannerState = billingState(account);
   render();
@@ -197,6 +223,8 @@ export async function showBillingPage(root: HTMLElement, api: BillingApi, option
 interface Actions {
   setInterval(interval: Interval): void;
   checkout(plan: PlanView, withTrial: boolean): void;
+  typePromotionCode(code: string): void;
+  applyPromotionCode(): void;
   portal(): void;
   preview(plan: PlanView): void;
   confirmChange(): void;
@@ -481,8 +509,59 @@ function pickerSection(state: State, actions: Actions): HTMLElement {
     h('h2', {}, subscription ? 'Change plan' : 'Choose a plan'),
     h('div', { class: 'toggles' }, toggle('MONTH', 'Monthly'), toggle('YEAR', 'Yearly')),
     h('div', { class: 'plan-cards' }, ...cards),
+    promotionCodeBox(state, actions),
     state.change ? previewPanel(state.change, busy, actions) : null,
   );
+}
+
+/**
+ * The promotion code box: before subscribing, its code goes with Checkout (the service refuses one that does not
+ * apply, naming why, before the user leaves); with a subscription, "Apply" puts it on the next invoices.
+ */
+function promotionCodeBox(state: State, actions: Actions): HTMLElement {
+  const subscribed = Boolean(state.account.subscription);
+  const input = h('input', {
+    id: 'promotion-code',
+    name: 'promotionCode',
+    autocomplete: 'off',
+    maxlength: '40',
+    placeholder: 'e.g. LAUNCH20',
+    value: state.promotionCode,
+    oninput: (event) => actions.typePromotionCode((event.target as HTMLInputElement).value),
+  });
+  return h(
+    'div',
+    { class: 'promotion-code' },
+    h('label', { for: 'promotion-code' }, 'Promotion code '),
+    input,
+    subscribed
+      ? h(
+          'button',
+          {
+            id: 'apply-promotion-code',
+            class: 'secondary',
+            disabled: state.busy,
+            onclick: () => actions.applyPromotionCode(),
+          },
+          'Apply',
+        )
+      : h('span', { class: 'muted' }, ' applied when you subscribe'),
+    state.promotionNotice ? h('p', { id: 'promotion-notice' }, state.promotionNotice) : null,
+  );
+}
+
+function discountText(discount: NonNullable<DiscountView>): string {
+  const off =
+    discount.percentOff !== null && discount.percentOff !== undefined
+      ? `${discount.percentOff} % off`
+      : `${money(discount.amountOff ?? 0, discount.currency ?? 'usd')} off`;
+  const how =
+    discount.duration === 'repeating' && discount.endsAt
+      ? ` until ${day(discount.endsAt)}`
+      : discount.duration === 'once'
+        ? ' on the next invoice'
+        : '';
+  return `${discount.code ?? 'Offer'}: ${off}${how}, from the next invoice`;
 }
 
 /** A free plan has no price to take the currency from: it is free in the catalog's currency. */

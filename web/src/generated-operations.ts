@@ -28,6 +28,8 @@ export type CreateCheckoutSessionInput = {
   cancelUrl: string;
   interval?: BillingInterval;
   planKey: string;
+  /** A promotion code, checked before the session is made (PROMOTION_CODE_NOT_APPLICABLE with extensions.reason when it does not apply). Without one, Stripe's page has a box where the customer may type one */
+  promotionCode?: string | null | undefined;
   /** Where Stripe sends the user after paying; session_id is appended */
   successUrl: string;
   /** Start with the plan's trial */
@@ -109,6 +111,13 @@ export type CheckoutMutationVariables = Exact<{
 
 
 export type CheckoutMutation = { createCheckoutSession: { url: string | null } };
+
+export type ApplyPromotionCodeMutationVariables = Exact<{
+  code: string;
+}>;
+
+
+export type ApplyPromotionCodeMutation = { applyPromotionCode: { id: string, discount: { code: string | null, percentOff: number | null, amountOff: number | null, currency: string | null, duration: string, endsAt: string | null } | null } };
 
 export type PortalMutationVariables = Exact<{
   input?: CreatePortalSessionInput | null | undefined;
@@ -431,6 +440,21 @@ export const CheckoutDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<CheckoutMutation, CheckoutMutationVariables>;
+export const ApplyPromotionCodeDocument = new TypedDocumentString(`
+    mutation ApplyPromotionCode($code: String!) {
+  applyPromotionCode(input: {code: $code}) {
+    id
+    discount {
+      code
+      percentOff
+      amountOff
+      currency
+      duration
+      endsAt
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<ApplyPromotionCodeMutation, ApplyPromotionCodeMutationVariables>;
 export const PortalDocument = new TypedDocumentString(`
     mutation Portal($input: CreatePortalSessionInput) {
   createPortalSession(input: $input) {

@@ -10,6 +10,8 @@ import { expireOpenCheckouts } from './open-checkouts';
 import { createOpenSession } from './open-session';
 import type { TrialPolicy } from '../subscriptions/trial-policy';
 import type { PlanCatalog } from '../plans/plan-catalog';
+import type { Plan, PlanPrice } from '../plans/plan.types';
+import type { PromotionCodeCheck } from '../promotions/promotion-code-check';
 import type { PriceDirectory } from '../stripe/price-directory';
 import type { RedirectAllowList } from './redirect-allow-list';
 import type { StripeClient } from '../stripe/stripe-client';
@@ -23,6 +25,8 @@ export interface CheckoutRequest {
   successUrl: string;
   cancelUrl: string;
   withTrial?: boolean | null;
+  /** A promotion code typed on our page, checked before the session is made; none lets the customer type one on Stripe's. */
+  promotionCode?: string | null;
 }
 
 export interface CheckoutSessionView {
@@ -49,6 +53,7 @@ export class CheckoutSessions {
     private readonly events: AccountEvents,
     private readonly records: CheckoutRecords,
     private readonly trials: TrialPolicy,
+    private readonly promotionCodes: PromotionCodeCheck,
   ) {}
 
   async create(
@@ -89,6 +94,7 @@ export class CheckoutSessions {
       cancel_url: cancelUrl,
       metadata,
       subscription_data: { metadata, ...(withTrial ? { trial_period_days: plan.trialDays } : {}) },
+      ...(await this.discountOf(request.promotionCode, plan, price, stripeCustomerId, withTrial)),
     };
     // Under the account lock: a createSubscription or a second checkout of the same account waits its turn
     // (CONFLICT), so the checks below and the session they allow are one step.
@@ -109,6 +115,30 @@ export class CheckoutSessions {
       return created;
     });
     return { id: session.id, url: session.url, status: session.status ?? 'open', subscription: null };
+  }
+
+  /**
+   * A code given with the request is checked first (a refusal names its reason before any session exists) and
+   * sent as the session's one discount; without one, the customer may type a code on Stripe's page
+   * (`allow_promotion_codes`: Stripe refuses both together, https://docs.stripe.com/payments/checkout/discounts).
+   */
+  private async discountOf(
+    code: string | null | undefined,
+    plan: Plan,
+    price: PlanPrice,
+    stripeCustomerId: string,
+    withTrial: boolean,
+  ): Promise<Pick<Stripe.Checkout.SessionCreateParams, 'discounts' | 'allow_promotion_codes'>> {
+    const typed = code?.trim();
+    if (!typed) return { allow_promotion_codes: true };
+    const { promotionCode } = await this.promotionCodes.applicable(typed, {
+      plan,
+      stripeCustomerId,
+      // Stripe compares a minimum with the first invoice before discounts: nothing is charged during a trial.
+      amountBeforeDiscount: withTrial ? 0 : price.amount,
+      currency: price.currency,
+    });
+    return { discounts: [{ promotion_code: promotionCode.id }] };
   }
 
   /**

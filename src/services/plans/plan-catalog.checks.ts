@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { METRIC_KEYS } from './plan.types';
+import { checkPromotions } from './promotion.checks';
 
 /**
  * Rules that span several entries of plans/plans.yaml, which a per-field schema cannot see. Each issue
@@ -8,6 +9,7 @@ import { METRIC_KEYS } from './plan.types';
 
 /** The parsed file as the checks see it (the schema's output, before `toCatalog`). */
 interface CheckedFile {
+  currency: string;
   metrics: Partial<Record<string, { kind: 'counter' | 'gauge' }>>;
   plans: Array<{
     key: string;
@@ -24,6 +26,8 @@ interface CheckedFile {
     lookupKey: string;
     yearlyLookupKey: string;
   }>;
+  coupons: Parameters<typeof checkPromotions>[0]['coupons'];
+  promotionCodes: Parameters<typeof checkPromotions>[0]['promotionCodes'];
 }
 
 export const FREE_PLAN_KEY = 'free';
@@ -35,6 +39,7 @@ export function crossCheckCatalog(file: CheckedFile, ctx: z.RefinementCtx): void
   checkPlans(file, fail);
   checkLookupKeys(file, fail);
   checkMeteredPrices(file, fail);
+  checkPromotions(file, fail);
 }
 
 type Fail = (path: Array<string | number>, message: string) => void;

@@ -86,6 +86,53 @@ const meteredPriceSchema = z
   })
   .strict();
 
+/** An ISO 8601 time with its offset (`2027-01-31T23:59:59Z`), quoted or not: YAML leaves it a string. */
+const instant = z
+  .string({ invalid_type_error: 'must be a time such as 2027-01-31T23:59:59Z' })
+  .datetime({ offset: true, message: 'must be a time with its zone, such as 2027-01-31T23:59:59Z' })
+  .transform((value) => new Date(value))
+  .nullable()
+  .default(null);
+
+/** Amounts per currency, e.g. `{ usd: 500 }`. */
+const centsByCurrency = z.record(lowerCaseCurrency, cents);
+
+// https://docs.stripe.com/api/coupons/create: percent_off "between 0 and 100"; duration once/repeating/forever.
+const couponSchema = z
+  .object({
+    id: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, { message: 'must be lower-case letters, digits, - and _' }),
+    name: z.string().min(1).max(40, { message: 'Stripe shows at most 40 characters' }),
+    percentOff: z
+      .number()
+      .min(1, { message: 'must be from 1 to 100' })
+      .max(100, { message: 'must be from 1 to 100' })
+      .nullable()
+      .default(null),
+    amountsOff: centsByCurrency.nullable().default(null),
+    duration: z.enum(['once', 'repeating', 'forever']),
+    durationInMonths: z.number().int().positive().nullable().default(null),
+    plans: z.array(z.string()).default([]),
+    redeemBy: instant,
+    maxRedemptions: z.number().int().positive().nullable().default(null),
+  })
+  .strict();
+
+// https://docs.stripe.com/api/promotion_codes/create: `code` "Valid characters are lower case letters (a-z), upper
+// case letters (A-Z), and digits (0-9)".
+const promotionCodeSchema = z
+  .object({
+    code: z.string().regex(/^[A-Za-z0-9]{3,40}$/, { message: 'must be 3 to 40 letters and digits' }),
+    coupon: z.string().min(1),
+    active: z.boolean().default(true),
+    expiresAt: instant,
+    maxRedemptions: z.number().int().positive().nullable().default(null),
+    firstTimeOnly: z.boolean().default(false),
+    minimumAmounts: centsByCurrency.nullable().default(null),
+  })
+  .strict();
+
 const metricSchema = z.object({ kind: z.enum(['counter', 'gauge']), unit: z.string().min(1) }).strict();
 
 /** The file as written, before defaults from the top level (currency) are filled in. */
@@ -95,6 +142,8 @@ export const catalogFileSchema = z
     metrics: z.record(metricKey, metricSchema),
     plans: z.array(planSchema).min(1),
     meteredPrices: z.array(meteredPriceSchema).default([]),
+    coupons: z.array(couponSchema).default([]),
+    promotionCodes: z.array(promotionCodeSchema).default([]),
   })
   .strict()
   .superRefine(crossCheckCatalog);
@@ -122,6 +171,8 @@ export function toCatalog(file: CatalogFile): Catalog {
       })),
     })),
     meteredPrices: file.meteredPrices.map((price) => ({ ...price, currency: file.currency })),
+    coupons: file.coupons,
+    promotionCodes: file.promotionCodes,
   };
 }
 

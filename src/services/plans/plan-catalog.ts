@@ -1,5 +1,6 @@
 import {
   type Catalog,
+  type Coupon,
   type MeteredPrice,
   meteredLookupKey,
   type MetricKey,
@@ -7,6 +8,7 @@ import {
   type Plan,
   type PlanInterval,
   type PlanPrice,
+  type PromotionCode,
 } from './plan.types';
 import { FREE_PLAN_KEY } from './plan-catalog.checks';
 import { UnknownPlanError } from './plan-catalog.errors';
@@ -105,6 +107,21 @@ export class PlanCatalog {
   /** The lookup keys of `overagePrices(planKey)` for a subscription billed every `interval`. */
   overageLookupKeys(planKey: string, interval: PlanInterval): string[] {
     return this.overagePrices(planKey).map((price) => meteredLookupKey(price, interval));
+  }
+
+  /** The coupons of the file, in its order (synced to Stripe with their own ids). */
+  coupons(): readonly Coupon[] {
+    return this.catalog.coupons;
+  }
+
+  /** The promotion codes of the file, in its order. */
+  promotionCodes(): readonly PromotionCode[] {
+    return this.catalog.promotionCodes;
+  }
+
+  /** The plan whose Stripe product this is (`productKey`), or undefined. */
+  planForProduct(productId: string): Plan | undefined {
+    return this.catalog.plans.find((plan) => plan.productKey === productId);
   }
 
   /** How a metric behaves (counter or gauge) and its unit. */

@@ -78,9 +78,49 @@ export function meteredLookupKey(price: MeteredPrice, interval: PlanInterval): s
   return interval === 'year' ? price.yearlyLookupKey : price.lookupKey;
 }
 
+/**
+ * A Stripe coupon as code: what comes off and for how long. Its money terms cannot change in Stripe once created
+ * (https://docs.stripe.com/api/coupons/update: only name, metadata and currency_options), so changing them means
+ * a new `id`.
+ */
+export interface Coupon {
+  /** The coupon's Stripe id, chosen by us (Stripe accepts `id` on create), so the sync finds it again. */
+  id: string;
+  name: string;
+  /** 1–100, or null for an amount-off coupon. */
+  percentOff: number | null;
+  /** Integer minor units per currency (the catalog currency), or null for a percent-off coupon. */
+  amountsOff: Record<string, number> | null;
+  duration: 'once' | 'repeating' | 'forever';
+  /** Months a `repeating` coupon lasts from when it is applied; null otherwise. */
+  durationInMonths: number | null;
+  /** Plan keys it may discount (Stripe `applies_to.products`); empty = every plan. */
+  plans: string[];
+  /** After this, the coupon can no longer be redeemed (Stripe `redeem_by`). */
+  redeemBy: Date | null;
+  maxRedemptions: number | null;
+}
+
+/** A customer-facing promotion code over a coupon, with its own limits (Stripe PromotionCode). */
+export interface PromotionCode {
+  /** What the customer types; matched regardless of case. */
+  code: string;
+  /** The `id` of a coupon of the catalog. */
+  coupon: string;
+  active: boolean;
+  expiresAt: Date | null;
+  maxRedemptions: number | null;
+  /** Only for customers who never paid (Stripe `restrictions.first_time_transaction`). */
+  firstTimeOnly: boolean;
+  /** The least first invoice (before discounts) per currency, in minor units; null = no minimum. */
+  minimumAmounts: Record<string, number> | null;
+}
+
 export interface Catalog {
   currency: string;
   plans: Plan[];
   meteredPrices: MeteredPrice[];
   metrics: Record<MetricKey, { kind: MetricKind; unit: string }>;
+  coupons: Coupon[];
+  promotionCodes: PromotionCode[];
 }

@@ -23,6 +23,8 @@ export const MUTATION_CLASSES: Readonly<Record<string, MutationClass>> = {
   cancelSubscription: 'stripe',
   resumeSubscription: 'stripe',
   endTrial: 'stripe',
+  // Also what bounds guessing codes: each try reads Stripe.
+  applyPromotionCode: 'stripe',
   createCheckoutSession: 'stripe',
   createPortalSession: 'stripe',
   updateCustomer: 'stripe',

@@ -27,6 +27,8 @@ export interface InvoicePreviewResult {
   /** What the previewed invoice will charge, in cents. */
   amountDue: number;
   currency: string;
+  /** What discounts take off the previewed invoice, in cents (Σ `total_discount_amounts`). */
+  discount: number;
   lines: Array<{ description: string; amount: number }>;
   /** When that invoice is charged: now for an immediate change billed at once, else the next renewal. */
   nextPaymentAt: Date | null;
@@ -85,6 +87,7 @@ export class PlanChanges {
     return {
       amountDue: preview.amount_due,
       currency: preview.currency,
+      discount: (preview.total_discount_amounts ?? []).reduce((total, entry) => total + entry.amount, 0),
       lines: preview.lines.data.map((line) => ({ description: line.description ?? '', amount: line.amount })),
       nextPaymentAt: billedNow ? this.clock.now() : change.current.currentPeriodEnd,
       chargedNow: billedNow,
