@@ -135,6 +135,16 @@ describe('promotion codes', () => {
       true,
     );
   });
+  it('expands the coupon of a code, also when the coupon id is one the caller chose', async () => {
+    // PromotionCode.promotion.coupon is expandable (the SDK's types); a coupon's id may be the caller's own.
+    await stripe.coupons.create({ id: 'launch20', percent_off: 20, duration: 'once' });
+    const code = await stripe.promotionCodes.create({
+      promotion: { type: 'coupon', coupon: 'launch20' },
+      code: 'LAUNCH20',
+    });
+    const read = await stripe.promotionCodes.retrieve(code.id, { expand: ['promotion.coupon'] });
+    expect(read.promotion.coupon).toMatchObject({ object: 'coupon', id: 'launch20', percent_off: 20 });
+  });
 });
 
 describe('discounts on subscriptions', () => {

@@ -76,13 +76,14 @@ export class Renderer {
       if (incl?.has(key) && subscription.length === 0) continue;
       const compute = incl?.get(key);
       let v = compute ? compute(src) : src[key];
-      // Expanding `a.b` expands `a` too. Only ids (and objects, null) can be expanded.
+      // Expanding `a.b` expands `a` too. Only ids (and objects, null) can be expanded: Stripe's own, or one an
+      // object was created with (a coupon's `id` is the caller's choice, and `promotion.coupon` still expands).
       if (subscription.length > 0) {
         if (
           v !== null &&
           v !== undefined &&
           typeof v !== 'object' &&
-          !(typeof v === 'string' && ID_RE.test(v))
+          !(typeof v === 'string' && (ID_RE.test(v) || this.store.findById(v)))
         ) {
           throw invalidRequest(`This property cannot be expanded (${key}).`, 'expand');
         }

@@ -63,17 +63,18 @@ export class PromotionCodeCheck {
    * A code made for another customer is unknown to this one.
    */
   private async find(code: string, stripeCustomerId: string): Promise<ApplicablePromotionCode | null> {
+    // The coupon with its `applies_to` (returned only when expanded) comes with the code: one read, not two.
     const listed = await this.stripe.call('promotionCodes.list', (sdk) =>
-      sdk.promotionCodes.list({ code, limit: 20 }),
+      sdk.promotionCodes.list({ code, limit: 20, expand: ['data.promotion.coupon.applies_to'] }),
     );
     const usable = listed.data.filter((candidate) => {
       const onlyFor = idOf(candidate.customer);
       return onlyFor === null || onlyFor === stripeCustomerId;
     });
     const promotionCode = usable.find((candidate) => candidate.active) ?? usable[0];
-    const couponId = idOf(promotionCode?.promotion.coupon);
-    if (!promotionCode || !couponId) return null;
-    return { promotionCode, coupon: await this.coupon(couponId) };
+    const coupon = promotionCode?.promotion.coupon;
+    if (!promotionCode || !coupon || typeof coupon === 'string') return null;
+    return { promotionCode, coupon };
   }
 
   /** The coupon with its `applies_to`, which Stripe returns only when expanded (the Coupon object). */
