@@ -152,6 +152,7 @@ const environmentSchema = z
     RATE_LIMIT_ENABLED: booleanFlag.default('true'),
     RATE_LIMIT_STRIPE_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(20),
     RATE_LIMIT_USAGE_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(6000),
+    RATE_LIMIT_STRIPE_READS_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(120),
   })
   .superRefine((env, ctx) => {
     if (!env.AUTH_JWT_SECRET && !env.AUTH_JWKS_URL) {
@@ -279,7 +280,12 @@ export interface Config {
    * Per-account budgets for mutations (token buckets in Redis, in memory without it): Stripe-touching ones and
    * usage recording, per minute; the service role is not limited on usage. `enabled: false` turns them off.
    */
-  rateLimit: { enabled: boolean; stripePerMinute: number; usagePerMinute: number };
+  rateLimit: {
+    enabled: boolean;
+    stripePerMinute: number;
+    usagePerMinute: number;
+    stripeReadsPerMinute: number;
+  };
 }
 
 /** What data is kept how long (docs/operations: docs/deployment.md#data-retention). */
@@ -403,6 +409,7 @@ function configOf(env: Environment): Config {
       enabled: env.RATE_LIMIT_ENABLED,
       stripePerMinute: env.RATE_LIMIT_STRIPE_PER_MINUTE,
       usagePerMinute: env.RATE_LIMIT_USAGE_PER_MINUTE,
+      stripeReadsPerMinute: env.RATE_LIMIT_STRIPE_READS_PER_MINUTE,
     },
   };
 }

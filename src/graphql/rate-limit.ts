@@ -1,6 +1,12 @@
-import { defaultFieldResolver, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import {
+  defaultFieldResolver,
+  type GraphQLField,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+  isObjectType,
+} from 'graphql';
 import { ErrorCode, RateLimitedError } from '../errors';
-import type { MutationRateLimiter } from '../services/rate-limit/mutation-rate-limiter';
+import { type MutationRateLimiter, STRIPE_READ_FIELDS } from '../services/rate-limit/mutation-rate-limiter';
 import type { RequestContext } from './context';
 
 /**
@@ -11,12 +17,17 @@ import type { RequestContext } from './context';
  */
 export function limitMutations(schema: GraphQLSchema, limiter: MutationRateLimiter): GraphQLSchema {
   const fields = [
-    ...Object.values(schema.getMutationType()?.getFields() ?? {}),
+    ...Object.values(schema.getMutationType()?.getFields() ?? {}).map((field) => ({
+      field,
+      key: field.name,
+    })),
     // The queries that call Stripe (see MUTATION_CLASSES) spend the same budget as the Stripe mutations.
-    ...Object.values(schema.getQueryType()?.getFields() ?? {}),
+    ...Object.values(schema.getQueryType()?.getFields() ?? {}).map((field) => ({ field, key: field.name })),
+    // The viewer's fields that read Stripe spend a budget of their own (STRIPE_READ_FIELDS).
+    ...STRIPE_READ_FIELDS.map((coordinate) => ({ field: fieldAt(schema, coordinate), key: coordinate })),
   ];
-  for (const field of fields) {
-    const mutationClass = limiter.classOf(field.name);
+  for (const { field, key } of fields) {
+    const mutationClass = limiter.classOf(key);
     if (!mutationClass) continue;
     const resolve = field.resolve ?? defaultFieldResolver;
     field.resolve = async (source, args, context: RequestContext, info) => {
@@ -26,6 +37,15 @@ export function limitMutations(schema: GraphQLSchema, limiter: MutationRateLimit
     };
   }
   return schema;
+}
+
+/** The field a `Type.field` coordinate names; a coordinate the schema lacks is a bug here, so it fails at start. */
+function fieldAt(schema: GraphQLSchema, coordinate: string): GraphQLField<unknown, RequestContext> {
+  const [typeName, fieldName] = coordinate.split('.');
+  const type = schema.getType(typeName);
+  const field = isObjectType(type) ? type.getFields()[fieldName] : undefined;
+  if (!field) throw new Error(`rate limits: the schema has no field ${coordinate}`);
+  return field;
 }
 
 /**

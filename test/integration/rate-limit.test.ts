@@ -61,6 +61,7 @@ describeWithRedis('rate limits in Redis, shared by every instance', () => {
     REDIS_URL: testRedisUrl,
     RATE_LIMIT_STRIPE_PER_MINUTE: '3',
     RATE_LIMIT_USAGE_PER_MINUTE: '2',
+    RATE_LIMIT_STRIPE_READS_PER_MINUTE: '2',
   };
 
   beforeAll(async () => {
@@ -114,6 +115,25 @@ describeWithRedis('rate limits in Redis, shared by every instance', () => {
     }
     const usage = await post(first, RECORD_USAGE, token, usageInput());
     expect(usage.body.errors).toBeUndefined();
+  });
+
+  it('limits the viewer’s Stripe reads on a budget of their own, leaving the rest of the query and the mutations', async () => {
+    const accountId = account('reader');
+    const token = await first.token(accountId);
+    const NEXT_BILL = '{ viewer { id upcomingInvoice { total } } }';
+    for (let i = 0; i < 2; i++) {
+      const allowed = await post(i === 0 ? first : second, NEXT_BILL, token);
+      expect(allowed.body.errors?.map((error) => error.extensions?.code) ?? []).not.toContain('RATE_LIMITED');
+    }
+    const refused = await post(second, NEXT_BILL, token);
+    expect(refused.body.data).toEqual({ viewer: { id: accountId, upcomingInvoice: null } });
+    expect(refused.body.errors?.[0]).toMatchObject({
+      path: ['viewer', 'upcomingInvoice'],
+      extensions: { code: 'RATE_LIMITED', limit: 'stripeRead' },
+    });
+    expect(Number(refused.retryAfter)).toBeGreaterThanOrEqual(1);
+    // The mutations' budget is untouched: a plan change still gets through.
+    expect(await updateCustomer(first, accountId)).toBe('STRIPE_ERROR');
   });
 
   it('limits usage recorded by users, not by the service role', async () => {

@@ -6,9 +6,12 @@ import { type BucketLimit, InMemoryTokenBuckets, type TokenBuckets } from './tok
 
 /**
  * Mutations by what they cost us. `stripe`: each one calls Stripe (whose own limit all accounts share) and may
- * create objects there. `usage`: recording usage, which touches only our database.
+ * create objects there. `usage`: recording usage, which touches only our database. `stripeRead`: fields of the
+ * viewer that read Stripe each time they are asked for (the next bill, an invoice in full, a discount), with a
+ * budget of their own, larger than the mutations': a billing page asks for them on every refresh, and must not
+ * use up what a plan change needs.
  */
-export type MutationClass = 'stripe' | 'usage';
+export type MutationClass = 'stripe' | 'usage' | 'stripeRead';
 
 /**
  * The rate-limited operations, by class: the mutations, and the two queries that call Stripe (a preview, and
@@ -38,12 +41,21 @@ export const MUTATION_CLASSES: Readonly<Record<string, MutationClass>> = {
   releaseUsage: 'usage',
 };
 
+/** The fields below the root that read Stripe when asked for, as `Type.field` (limited as `stripeRead`). */
+export const STRIPE_READ_FIELDS: readonly string[] = [
+  'Account.upcomingInvoice',
+  'Account.invoice',
+  'BillingSubscription.discount',
+];
+
 export interface RateLimitSettings {
   enabled: boolean;
   /** Stripe-touching mutations per account per minute (also the burst). */
   stripePerMinute: number;
   /** Usage mutations per account per minute (also the burst); the service role is exempt. */
   usagePerMinute: number;
+  /** Reads of Stripe below the root (`STRIPE_READ_FIELDS`) per account per minute (also the burst). */
+  stripeReadsPerMinute: number;
 }
 
 /** A refused mutation: when the caller may try again. */
@@ -80,12 +92,18 @@ export class MutationRateLimiter {
     this.limits = {
       stripe: perMinute(settings.stripePerMinute),
       usage: perMinute(settings.usagePerMinute),
+      stripeRead: perMinute(settings.stripeReadsPerMinute),
     };
   }
 
-  /** The class of a mutation field, or null when it is not limited (or limiting is off). */
-  classOf(mutation: string): MutationClass | null {
-    return this.settings.enabled ? (MUTATION_CLASSES[mutation] ?? null) : null;
+  /**
+   * The class of a root field (by its name) or of a field below the root (`Type.field`), or null when it is
+   * not limited (or limiting is off).
+   */
+  classOf(field: string): MutationClass | null {
+    if (!this.settings.enabled) return null;
+    if (STRIPE_READ_FIELDS.includes(field)) return 'stripeRead';
+    return MUTATION_CLASSES[field] ?? null;
   }
 
   /**
