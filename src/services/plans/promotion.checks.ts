@@ -4,26 +4,18 @@
  * so the loader names its line.
  */
 
+import type { Coupon, Plan, PromotionCode } from './plan.types';
+
 type Fail = (path: Array<string | number>, message: string) => void;
 
+/** What the checks read of the file (as the catalog's types name them). */
 interface CheckedPromotions {
   currency: string;
-  plans: Array<{ key: string; productKey: string | null }>;
-  coupons: Array<{
-    id: string;
-    percentOff: number | null;
-    amountsOff: Record<string, number> | null;
-    duration: 'once' | 'repeating' | 'forever';
-    durationInMonths: number | null;
-    plans: string[];
-    redeemBy: Date | null;
-  }>;
-  promotionCodes: Array<{
-    code: string;
-    coupon: string;
-    expiresAt: Date | null;
-    minimumAmounts: Record<string, number> | null;
-  }>;
+  plans: Array<Pick<Plan, 'key' | 'productKey'>>;
+  coupons: Array<
+    Pick<Coupon, 'id' | 'percentOff' | 'amountsOff' | 'duration' | 'durationInMonths' | 'plans' | 'redeemBy'>
+  >;
+  promotionCodes: Array<Pick<PromotionCode, 'code' | 'coupon' | 'expiresAt' | 'minimumAmounts'>>;
 }
 
 export function checkPromotions(file: CheckedPromotions, fail: Fail): void {
