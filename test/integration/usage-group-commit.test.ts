@@ -1,9 +1,11 @@
 import fc from 'fast-check';
+import type { Knex } from 'knex';
 import { BillingError } from '../../src/errors';
 import { UsageCounter } from '../../src/entities';
 import type { UsageServices } from '../../src/services/usage/usage-services';
 import { testRedisUrl } from '../support/redis';
 import { startTestService, type TestService } from '../support/service';
+import { waitUntil } from '../support/wait';
 
 /**
  * Group commit (ADR 0019) against real PostgreSQL and Redis: concurrent single records and reservation calls
@@ -56,6 +58,14 @@ function record(accountId: string, quantity: number, idempotencyKey: string) {
   return usage.meter.record({ accountId, metric: 'ai_requests', quantity, idempotencyKey });
 }
 
+/** Backends of this database waiting for a lock. */
+async function lockWaits(knex: Knex): Promise<number> {
+  const result = await knex.raw(
+    "select count(*)::int as waiting from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
+  );
+  return Number(result.rows[0]?.waiting ?? 0);
+}
+
 function codeOf(error: unknown): unknown {
   return error instanceof BillingError ? error.extensions.code : error;
 }
@@ -80,8 +90,15 @@ describe('single records in groups', () => {
   it('groups records sent concurrently over GraphQL too, and answers each its own figures', async () => {
     const accountId = newAccount('http');
     await withLimit(accountId, null);
+    // The first record makes the account's counter; the rest of the test holds that row, so the next record's
+    // group waits on it and the records sent meanwhile queue behind it, as they do whenever PostgreSQL is slower
+    // than requests arrive. Without the hold, a quiet machine may answer each request before the next arrives.
+    await record(accountId, 1, 'h-first');
+    const knex = service.app.orm.em.getConnection().getKnex();
+    const hold = await knex.transaction();
+    await hold.raw('select 1 from usage_counter where account_id = ? for update', [accountId]);
     const token = await service.token('ai-gateway', { roles: ['service'] });
-    const answers = await Promise.all(
+    const sent = Promise.all(
       Array.from({ length: 30 }, (_, i) =>
         service.graphql<{ recordUsage: { duplicate: boolean; usage: { used: number } } }>(
           `mutation($input: RecordUsageInput!) { recordUsage(input: $input) { duplicate usage { used } } }`,
@@ -92,12 +109,17 @@ describe('single records in groups', () => {
         ),
       ),
     );
+    await waitUntil(async () => (await lockWaits(knex)) > 0, 'a group waits on the held counter', 10_000);
+    // The other requests arrive while it waits (the event loop is free); then the hold ends.
+    await new Promise((done) => setTimeout(done, 300));
+    await hold.commit();
+    const answers = await sent;
     expect(answers.map((answer) => answer.errors)).toEqual(answers.map(() => undefined));
-    // Each answer shows the counter right after its own record: every figure from 1 to 30 exactly once.
+    // Each answer shows the counter right after its own record: every figure from 2 to 31 exactly once.
     const used = answers
       .map((answer) => answer.data?.recordUsage.usage.used)
       .sort((a, b) => Number(a) - Number(b));
-    expect(used).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    expect(used).toEqual(Array.from({ length: 30 }, (_, i) => i + 2));
     expect(await transactionsOf('usage_record', [accountId])).toBeLessThan(30);
   });
 
