@@ -17,6 +17,7 @@ import {
 import { authenticationNotice } from './authentication-notice.js';
 import { cardsSection, invoiceDetailsPanel, nextBillSection } from './bills-view.js';
 import { count, day, daysUntil, h, label, money } from './dom.js';
+import { liveRenderer } from './live-render.js';
 
 interface State {
   account: AccountView;
@@ -55,9 +56,9 @@ export async function showBillingPage(root: HTMLElement, api: BillingApi, option
   let banner = options.banner ?? null;
   let bannerState: string | null = null;
   const billingState = (account: AccountView) => `${account.plan.key}:${account.subscription?.status ?? ''}`;
-  const render = () => {
-    if (state) root.replaceChildren(...(banner ? [banner] : []), ...page(state, actions));
-  };
+  const render = liveRenderer(root, () =>
+    state ? [...(banner ? [banner] : []), ...page(state, actions)] : null,
+  );
 
   api.onAccountUpdated((account) => {
     if (!state) return;
