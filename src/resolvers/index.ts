@@ -10,6 +10,7 @@ import { CustomerResolver } from './customer.resolver';
 import { InvoiceCreditResolver } from './invoice-credit.resolver';
 import { PlanResolver } from './plan.resolver';
 import { PromotionCodeResolver } from './promotion-code.resolver';
+import { AddonResolver } from './addon.resolver';
 import { RevenueResolver } from './revenue.resolver';
 import { ServiceInfoResolver } from './service-info.resolver';
 import { SubscriptionResolver } from './subscription.resolver';
@@ -26,6 +27,7 @@ export {
   InvoiceCreditResolver,
   PlanResolver,
   PromotionCodeResolver,
+  AddonResolver,
   RevenueResolver,
   ServiceInfoResolver,
   SubscriptionResolver,
@@ -45,6 +47,7 @@ export interface Resolvers {
   invoiceCredit: InvoiceCreditResolver;
   subscription: SubscriptionResolver;
   promotionCode: PromotionCodeResolver;
+  addon: AddonResolver;
   checkout: CheckoutResolver;
   card: CardResolver;
   usage: UsageResolver;
@@ -63,6 +66,7 @@ const RESOLVER_CLASSES: NonEmptyArray<Function> = [
   CustomerResolver,
   SubscriptionResolver,
   PromotionCodeResolver,
+  AddonResolver,
   CheckoutResolver,
   CardResolver,
   InvoiceCreditResolver,

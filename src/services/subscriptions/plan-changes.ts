@@ -10,7 +10,15 @@ import type { StripeClient } from '../stripe/stripe-client';
 import { PLAN_KEY_METADATA } from './subscription-sync';
 import type { Clock } from '../time/clock';
 import { type PlanRules, versionOf } from './plan-rules';
-import { currentPhaseAsIs, itemChangesFor, newSubscriptionItems, planItemOf } from './subscription-items';
+import {
+  type AddonMove,
+  addonPhaseItems,
+  currentPhaseAsIs,
+  isMeteredItem,
+  itemChangesFor,
+  newSubscriptionItems,
+  planItemOf,
+} from './subscription-items';
 import type { SubscriptionStore } from './subscription-store';
 
 export type ProrationBehavior = 'create_prorations' | 'always_invoice' | 'none';
@@ -47,6 +55,10 @@ export interface ResolvedChange {
   meteredPriceIds: string[];
   applyAt: ApplyAt;
   prorationBehavior: ProrationBehavior;
+  /** Where each add-on item goes (ADR 0024); at the period end the removed ones go away. */
+  addonMoves: AddonMove[];
+  /** The add-ons the customer removed, which end with the period (`Subscription.addonRemovals`). */
+  removals: string[];
 }
 
 /**
@@ -77,7 +89,12 @@ export class PlanChanges {
         customer: change.stripeSubscription.customer as string,
         subscription: change.stripeSubscription.id,
         subscription_details: {
-          items: itemChangesFor(change.stripeSubscription, change.priceId, change.meteredPriceIds),
+          items: itemChangesFor(
+            change.stripeSubscription,
+            change.priceId,
+            change.meteredPriceIds,
+            change.addonMoves,
+          ),
           // No proration_date: Stripe prorates to its own now, which is also when the change would be made.
           proration_behavior: immediate ? change.prorationBehavior : 'none',
         },
@@ -104,9 +121,12 @@ export class PlanChanges {
       const change = await this.resolve(em, accountId, request, asAdmin);
       const released = await this.releaseSchedule(change.stripeSubscription);
       try {
-        return change.applyAt === 'immediately'
-          ? await this.changeNow(em, change)
-          : await this.changeAtPeriodEnd(em, change);
+        if (change.applyAt === 'period_end') return await this.changeAtPeriodEnd(em, change);
+        const changed = await this.changeNow(em, change);
+        // The released schedule also held the add-ons removed for the period end: they still end with it.
+        return change.removals.length > 0
+          ? await this.scheduleAddonRemovals(em, accountId, change.removals)
+          : changed;
       } catch (error) {
         // The pending downgrade had to go before the change; a change that failed (a declined upgrade) must
         // not take the customer's scheduled downgrade with it.
@@ -123,9 +143,57 @@ export class PlanChanges {
     em: EntityManager,
     accountId: string,
     scheduled: { planKey: string; interval: BillingInterval | null },
+    removals?: string[],
   ): Promise<Subscription> {
-    const restore = await this.resolve(em, accountId, { ...scheduled, applyAt: 'period_end' }, true);
+    const restore = await this.resolve(
+      em,
+      accountId,
+      { ...scheduled, applyAt: 'period_end' },
+      true,
+      removals,
+    );
     return this.changeAtPeriodEnd(em, restore);
+  }
+
+  /**
+   * Schedules the period end with the add-ons in `removals` gone (ADR 0024: what was paid is kept until then), on
+   * top of the account's scheduled plan change if it has one, else on its plan and prices as they are. Callers
+   * hold the account's lock.
+   */
+  async scheduleAddonRemovals(
+    em: EntityManager,
+    accountId: string,
+    removals: string[],
+  ): Promise<Subscription> {
+    const current = await this.store.requireLive(em, accountId);
+    const stripeSubscription = await this.store.retrieve(current.stripeSubscriptionId);
+    if (removals.length === 0 && !current.scheduledPlanKey) {
+      // Nothing left to end with the period: the subscription simply renews as it is.
+      await this.releaseSchedule(stripeSubscription);
+      return this.store.refresh(em, await this.store.customerOf(em, current), current.stripeSubscriptionId);
+    }
+    if (current.scheduledPlanKey) {
+      const scheduled = { planKey: current.scheduledPlanKey, interval: current.scheduledInterval };
+      await this.releaseSchedule(stripeSubscription);
+      return this.scheduleAgain(em, accountId, scheduled, removals);
+    }
+    const target = this.rules.planOrFail(current.planKey);
+    const planItem = planItemOf(stripeSubscription);
+    if (!planItem) throw new ConflictError('The subscription has no plan item to keep');
+    await this.releaseSchedule(stripeSubscription);
+    return this.changeAtPeriodEnd(em, {
+      current,
+      stripeSubscription,
+      target,
+      interval: current.interval,
+      // The prices it has, not the catalog's current ones: a removal changes nothing else at the renewal.
+      priceId: planItem.price.id,
+      meteredPriceIds: stripeSubscription.items.data.filter(isMeteredItem).map((item) => item.price.id),
+      applyAt: 'period_end',
+      prorationBehavior: 'create_prorations',
+      addonMoves: await this.rules.addonMoves(stripeSubscription, target, current.interval, removals),
+      removals,
+    });
   }
 
   /** Releases the subscription's schedule, if it has one; true when it did. */
@@ -145,7 +213,12 @@ export class PlanChanges {
     const params: Stripe.SubscriptionUpdateParams = {
       // Metered items are not prorated (Stripe bills their usage from the meter), only swapped when the
       // interval changes or the new plan bills other metrics (or none) as overage.
-      items: itemChangesFor(change.stripeSubscription, change.priceId, change.meteredPriceIds),
+      items: itemChangesFor(
+        change.stripeSubscription,
+        change.priceId,
+        change.meteredPriceIds,
+        change.addonMoves,
+      ),
       proration_behavior: change.prorationBehavior,
       // A declined prorated charge fails the change instead of leaving the account half-upgraded.
       payment_behavior:
@@ -153,18 +226,31 @@ export class PlanChanges {
       metadata: { [PLAN_KEY_METADATA]: change.target.key },
     };
     const name = `subscription.change:${change.stripeSubscription.id}:${versionOf(change.current)}`;
+    return this.updateNow(em, change.current, params, name);
+  }
+
+  /**
+   * A subscription update whose prorated charge is made now (an upgrade, an add-on bought): a declined charge fails
+   * it, and one the bank asks to approve makes it a pending update (`changeWhenApproved`, ADR 0022).
+   */
+  async updateNow(
+    em: EntityManager,
+    current: Subscription,
+    params: Stripe.SubscriptionUpdateParams,
+    name: string,
+  ): Promise<Subscription> {
     try {
       const subscription = await this.stripe.call(
         'subscriptions.update',
-        (sdk, options) => sdk.subscriptions.update(change.stripeSubscription.id, params, options),
+        (sdk, options) => sdk.subscriptions.update(current.stripeSubscriptionId, params, options),
         { name, params },
       );
-      return await this.store.storeWrittenFor(em, change.current, subscription);
+      return await this.store.storeWrittenFor(em, current, subscription);
     } catch (error) {
       if (!(error instanceof BillingError) || error.extensions.code !== ErrorCode.AUTHENTICATION_REQUIRED)
         throw error;
     }
-    return this.changeWhenApproved(em, change, params, name);
+    return this.changeWhenApproved(em, current, params, name);
   }
 
   /**
@@ -177,7 +263,7 @@ export class PlanChanges {
    */
   private async changeWhenApproved(
     em: EntityManager,
-    change: ResolvedChange,
+    current: Subscription,
     params: Stripe.SubscriptionUpdateParams,
     name: string,
   ): Promise<Subscription> {
@@ -190,13 +276,13 @@ export class PlanChanges {
     };
     const subscription = await this.stripe.call(
       'subscriptions.update',
-      (sdk, options) => sdk.subscriptions.update(change.stripeSubscription.id, pending, options),
+      (sdk, options) => sdk.subscriptions.update(current.stripeSubscriptionId, pending, options),
       { name: `${name}:pending`, params: pending },
     );
-    const stored = await this.store.storeWrittenFor(em, change.current, subscription);
+    const stored = await this.store.storeWrittenFor(em, current, subscription);
     const invoice = subscription.latest_invoice;
     if (subscription.pending_update && invoice && typeof invoice !== 'string') {
-      const customer = await this.store.customerOf(em, change.current);
+      const customer = await this.store.customerOf(em, current);
       const now = this.clock.now();
       await this.invoices.apply(em, customer, invoice, now);
       await this.invoices.markActionRequired(em, invoice.id as string, now);
@@ -216,7 +302,10 @@ export class PlanChanges {
     const phases: Stripe.SubscriptionScheduleUpdateParams.Phase[] = [
       currentPhaseAsIs(change.stripeSubscription, currentPhase),
       {
-        items: newSubscriptionItems(change.priceId, change.meteredPriceIds),
+        items: [
+          ...newSubscriptionItems(change.priceId, change.meteredPriceIds),
+          ...addonPhaseItems(change.addonMoves),
+        ],
         duration: { interval: change.interval, interval_count: 1 },
         // The phase starts exactly at the period end, so there is no licensed time left to prorate; what this
         // setting still governs is the usage of metered items the new phase drops (another interval, or a plan
@@ -231,7 +320,7 @@ export class PlanChanges {
         sdk.subscriptionSchedules.update(schedule.id, { end_behavior: 'release', phases }, options),
       {
         name: `schedule.update:${schedule.id}`,
-        params: { price: change.priceId, metered: change.meteredPriceIds },
+        params: { price: change.priceId, metered: change.meteredPriceIds, addons: change.addonMoves },
       },
     );
     const observedAt = this.clock.now();
@@ -239,22 +328,25 @@ export class PlanChanges {
     const customer = await this.store.customerOf(em, change.current);
     const stored = await this.store.store(em, customer, subscription, observedAt);
     stored.scheduleId = schedule.id;
-    stored.scheduledPlanKey = change.target.key;
-    stored.scheduledInterval = change.interval;
-    stored.scheduledChangeAt = new Date(currentPhase.end_date * 1000);
+    stored.addonRemovals = change.removals;
+    // A schedule that only removes add-ons changes no plan: nothing to show as a scheduled change.
+    const planChanges = change.target.key !== stored.planKey || change.interval !== stored.interval;
+    stored.scheduledPlanKey = planChanges ? change.target.key : null;
+    stored.scheduledInterval = planChanges ? change.interval : null;
+    stored.scheduledChangeAt = planChanges ? new Date(currentPhase.end_date * 1000) : null;
     await em.flush();
     return stored;
   }
 
   /** Puts back a scheduled downgrade that was released for a change that then failed. */
   private async restoreScheduledChange(em: EntityManager, previous: Subscription): Promise<void> {
-    if (!previous.scheduledPlanKey) return;
-    const restore = await this.resolve(em, previous.accountId, {
-      planKey: previous.scheduledPlanKey,
-      interval: previous.scheduledInterval,
-      applyAt: 'period_end',
-    });
-    await this.changeAtPeriodEnd(em, restore);
+    const removals = previous.addonRemovals;
+    if (!previous.scheduledPlanKey) {
+      if (removals.length > 0) await this.scheduleAddonRemovals(em, previous.accountId, removals);
+      return;
+    }
+    const scheduled = { planKey: previous.scheduledPlanKey, interval: previous.scheduledInterval };
+    await this.scheduleAgain(em, previous.accountId, scheduled, removals);
   }
 
   /**
@@ -274,6 +366,7 @@ export class PlanChanges {
     accountId: string,
     request: ChangeSubscriptionRequest,
     asAdmin = false,
+    removals?: string[],
   ): Promise<ResolvedChange> {
     const current = await this.store.requireLive(em, accountId);
     this.rules.refuseSalesLed(current, asAdmin);
@@ -297,6 +390,14 @@ export class PlanChanges {
       interval !== current.interval,
       asAdmin,
     );
+    const removed = removals ?? current.addonRemovals;
+    // A change now keeps what the customer removed until the period end; a change then drops it with the rest.
+    const addonMoves = await this.rules.addonMoves(
+      stripeSubscription,
+      target,
+      interval,
+      applyAt === 'period_end' ? removed : [],
+    );
     return {
       current,
       stripeSubscription,
@@ -306,6 +407,8 @@ export class PlanChanges {
       meteredPriceIds,
       applyAt,
       prorationBehavior,
+      addonMoves,
+      removals: removed,
     };
   }
 }

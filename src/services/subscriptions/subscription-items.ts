@@ -1,5 +1,6 @@
 import type Stripe from 'stripe';
 import { idOf } from '../stripe/expandable';
+import { ADDON_METADATA } from '../stripe/metadata-keys';
 
 /**
  * A subscription carries one licensed item, the plan's price, and one metered item per metric its plan bills
@@ -12,9 +13,25 @@ export function isMeteredItem(item: Stripe.SubscriptionItem): boolean {
   return item.price.recurring?.usage_type === 'metered';
 }
 
-/** The subscription's plan item: its licensed (non-metered) item, or undefined when it has none. */
+/** The add-on an item sells (its price's `coditect_addon` metadata, ADR 0024), or undefined for any other item. */
+export function addonKeyOf(item: Pick<Stripe.SubscriptionItem, 'price'>): string | undefined {
+  return item.price.metadata?.[ADDON_METADATA] || undefined;
+}
+
+/** The subscription's plan item: its licensed item that is not an add-on, or undefined when it has none. */
 export function planItemOf(subscription: Stripe.Subscription): Stripe.SubscriptionItem | undefined {
-  return subscription.items.data.find((item) => !isMeteredItem(item));
+  return subscription.items.data.find((item) => !isMeteredItem(item) && !addonKeyOf(item));
+}
+
+/**
+ * Where an add-on item goes when the subscription moves to another plan or interval: to `priceId` (the add-on's
+ * price of the new interval, same quantity), or nowhere (null: the new plan may not carry it, or it was removed).
+ */
+export interface AddonMove {
+  itemId: string;
+  key: string;
+  quantity: number;
+  priceId: string | null;
 }
 
 /** The items of a new subscription (or Checkout Session): the plan's price once, each metered price without a quantity. */
@@ -30,12 +47,13 @@ export function newSubscriptionItems(
  * The `items` of a subscription update that moves it to `planPriceId` with exactly `meteredPriceIds` as its
  * metered items: the plan item takes the new price, metered items that stay are left alone (their usage keeps
  * counting), metered items of other prices are deleted (another interval, or a plan that bills no overage),
- * and missing ones are added. Licensed items other than the plan's are not ours to touch.
+ * and missing ones are added. Add-on items go where `addonMoves` says (see `AddonMove`).
  */
 export function itemChangesFor(
   subscription: Stripe.Subscription,
   planPriceId: string,
   meteredPriceIds: readonly string[],
+  addonMoves: readonly AddonMove[] = [],
 ): Stripe.SubscriptionUpdateParams.Item[] {
   const planItem = planItemOf(subscription);
   const changes: Stripe.SubscriptionUpdateParams.Item[] = planItem
@@ -48,7 +66,20 @@ export function itemChangesFor(
     else changes.push({ id: item.id, deleted: true });
   }
   for (const price of wanted) changes.push({ price });
+  for (const move of addonMoves) {
+    if (move.priceId === null) changes.push({ id: move.itemId, deleted: true });
+    else changes.push({ id: move.itemId, price: move.priceId, quantity: move.quantity });
+  }
   return changes;
+}
+
+/** The add-on items a schedule's next phase carries on (those with a price to move to). */
+export function addonPhaseItems(
+  addonMoves: readonly AddonMove[],
+): Array<{ price: string; quantity: number }> {
+  return addonMoves.flatMap((move) =>
+    move.priceId ? [{ price: move.priceId, quantity: move.quantity }] : [],
+  );
 }
 
 /** A schedule phase's items for the subscription as it is now (the phase that runs until the change). */
