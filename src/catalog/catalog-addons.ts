@@ -1,11 +1,11 @@
 import type Stripe from 'stripe';
-import { ADDON_METADATA } from '../services/stripe/metadata-keys';
+import { ADDON_PRICE_METADATA } from '../services/stripe/metadata-keys';
 import type { Addon } from '../services/plans/plan.types';
 import { type DesiredPrice, syncPrice } from './catalog-prices';
 import { type DesiredProduct, syncProduct } from './catalog-products';
 import type { SyncReport } from './catalog-report';
 
-export { ADDON_METADATA };
+export { ADDON_PRICE_METADATA };
 
 /** Makes the add-on's product exist and match, then its price for each interval; returns the product id. */
 export async function syncAddon(
@@ -24,7 +24,7 @@ export async function syncAddon(
       interval: price.interval,
       amount: { kind: 'licensed', cents: price.amount },
       nickname: `${addon.name} ${price.interval}ly`,
-      metadata: { [ADDON_METADATA]: addon.key },
+      metadata: { [ADDON_PRICE_METADATA]: addon.key },
     };
     await syncPrice(stripe, existingPrices.get(price.lookupKey), desired, report);
   }
@@ -38,7 +38,7 @@ export function addonLookupKeys(addons: readonly Addon[]): string[] {
 
 function addonProduct(addon: Addon): DesiredProduct {
   return {
-    metadataKey: ADDON_METADATA,
+    metadataKey: ADDON_PRICE_METADATA,
     metadataValue: addon.key,
     id: addon.productKey,
     name: `CODITECT ${addon.name}`,

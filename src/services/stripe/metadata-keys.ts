@@ -7,8 +7,9 @@
 export const DUPLICATE_OF_METADATA = 'duplicate_of';
 
 /**
- * Product and price metadata key that ties a Stripe object to the add-on it sells (plans/plans.yaml `addons:`).
- * On a price it is also the subscription item's role (ADR 0024): an item whose price carries it is an add-on,
- * whatever its lookup key became.
+ * Price metadata that gives a subscription item its role (ADR 0024), written by `npm run stripe:sync` and read by
+ * `itemRoleOf`: it survives the price's lookup key moving to a new amount. A metered price's role is `overage`.
  */
-export const ADDON_METADATA = 'coditect_addon';
+export const PLAN_PRICE_METADATA = 'coditect_plan';
+export const SEATS_PRICE_METADATA = 'coditect_seats_for';
+export const ADDON_PRICE_METADATA = 'coditect_addon';
