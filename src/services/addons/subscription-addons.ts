@@ -45,6 +45,8 @@ export class SubscriptionAddons {
   async add(em: EntityManager, accountId: string, input: { key: string; quantity?: number | null }) {
     const addon = this.addonOrFail(input.key);
     const quantity = quantityOrFail(addon, input.quantity ?? 1);
+    // Refused before the lock, which an account without a subscription (nor a customer) has nothing to hold.
+    await this.liveFor(em, accountId, addon);
     const updated = await withAccountLock(em, accountId, async () => {
       const current = await this.liveFor(em, accountId, addon);
       const stripeSubscription = await this.store.retrieve(current.stripeSubscriptionId);
