@@ -10,16 +10,9 @@ import type { StripeClient } from '../stripe/stripe-client';
 import { PLAN_KEY_METADATA } from './subscription-sync';
 import type { Clock } from '../time/clock';
 import { type PlanRules, versionOf } from './plan-rules';
-import {
-  type AddonMove,
-  addonPhaseItems,
-  currentPhaseAsIs,
-  isMeteredItem,
-  itemChangesFor,
-  newSubscriptionItems,
-  planItemOf,
-} from './subscription-items';
+import { type AddonMove, isMeteredItem, itemChangesFor, planItemOf } from './subscription-items';
 import type { SubscriptionStore } from './subscription-store';
+import { schedulePeriodEnd } from './period-end-schedule';
 
 export type ProrationBehavior = 'create_prorations' | 'always_invoice' | 'none';
 export type ApplyAt = 'immediately' | 'period_end';
@@ -290,52 +283,9 @@ export class PlanChanges {
     return stored;
   }
 
-  /** A downgrade at the period end: a subscription schedule whose second phase holds the new price. */
-  private async changeAtPeriodEnd(em: EntityManager, change: ResolvedChange): Promise<Subscription> {
-    const subscriptionId = change.stripeSubscription.id;
-    const schedule = await this.stripe.call(
-      'subscriptionSchedules.create',
-      (sdk, options) => sdk.subscriptionSchedules.create({ from_subscription: subscriptionId }, options),
-      { name: `schedule.create:${subscriptionId}:${versionOf(change.current)}` },
-    );
-    const currentPhase = schedule.phases[0] as Stripe.SubscriptionSchedule.Phase;
-    const phases: Stripe.SubscriptionScheduleUpdateParams.Phase[] = [
-      currentPhaseAsIs(change.stripeSubscription, currentPhase),
-      {
-        items: [
-          ...newSubscriptionItems(change.priceId, change.meteredPriceIds),
-          ...addonPhaseItems(change.addonMoves),
-        ],
-        duration: { interval: change.interval, interval_count: 1 },
-        // The phase starts exactly at the period end, so there is no licensed time left to prorate; what this
-        // setting still governs is the usage of metered items the new phase drops (another interval, or a plan
-        // without overage): with `none` Stripe would never bill that period's overage.
-        proration_behavior: 'create_prorations',
-        metadata: { [PLAN_KEY_METADATA]: change.target.key },
-      },
-    ];
-    await this.stripe.call(
-      'subscriptionSchedules.update',
-      (sdk, options) =>
-        sdk.subscriptionSchedules.update(schedule.id, { end_behavior: 'release', phases }, options),
-      {
-        name: `schedule.update:${schedule.id}`,
-        params: { price: change.priceId, metered: change.meteredPriceIds, addons: change.addonMoves },
-      },
-    );
-    const observedAt = this.clock.now();
-    const subscription = await this.store.retrieve(subscriptionId);
-    const customer = await this.store.customerOf(em, change.current);
-    const stored = await this.store.store(em, customer, subscription, observedAt);
-    stored.scheduleId = schedule.id;
-    stored.addonRemovals = change.removals;
-    // A schedule that only removes add-ons changes no plan: nothing to show as a scheduled change.
-    const planChanges = change.target.key !== stored.planKey || change.interval !== stored.interval;
-    stored.scheduledPlanKey = planChanges ? change.target.key : null;
-    stored.scheduledInterval = planChanges ? change.interval : null;
-    stored.scheduledChangeAt = planChanges ? new Date(currentPhase.end_date * 1000) : null;
-    await em.flush();
-    return stored;
+  /** A downgrade at the period end (and add-on removals): see `schedulePeriodEnd`. */
+  private changeAtPeriodEnd(em: EntityManager, change: ResolvedChange): Promise<Subscription> {
+    return schedulePeriodEnd({ stripe: this.stripe, store: this.store, clock: this.clock }, em, change);
   }
 
   /** Puts back a scheduled downgrade that was released for a change that then failed. */
@@ -392,12 +342,8 @@ export class PlanChanges {
     );
     const removed = removals ?? current.addonRemovals;
     // A change now keeps what the customer removed until the period end; a change then drops it with the rest.
-    const addonMoves = await this.rules.addonMoves(
-      stripeSubscription,
-      target,
-      interval,
-      applyAt === 'period_end' ? removed : [],
-    );
+    const dropped = applyAt === 'period_end' ? removed : [];
+    const addonMoves = await this.rules.addonMoves(stripeSubscription, target, interval, dropped);
     return {
       current,
       stripeSubscription,
