@@ -132,14 +132,14 @@ export class Subscription extends BaseEntity<
   pendingChangeExpiresAt: Date | null = null;
 
   /** The add-on items, as synced from Stripe's items (what entitlements add to the plan's). */
-  @Property({ type: 'json' })
+  @Property({ type: 'json', default: '[]' })
   addons: SubscriptionAddon[] = [];
 
   /**
    * Add-ons the customer removed: they stay until the period end, when the subscription schedule's next phase
    * goes on without them (like `scheduledPlanKey`, ours: Stripe's subscription does not say it).
    */
-  @Property({ type: 'json' })
+  @Property({ type: 'json', default: '[]' })
   addonRemovals: string[] = [];
 
   /**
