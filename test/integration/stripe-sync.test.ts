@@ -468,8 +468,8 @@ describe('an interrupted stripe:sync', () => {
         after['billing.meter'],
         after['billing_portal.configuration'],
       ]).toEqual([
-        5,
-        8,
+        7, // the plans', the metered prices' and the add-ons'
+        12,
         2,
         2, // Stripe's default portal configuration is there too
       ]);
