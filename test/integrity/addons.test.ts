@@ -149,4 +149,29 @@ describe('add-ons', () => {
     );
     expect(off.data?.viewer.feature.allowed).toBe(false);
   });
+  it('an upgrade to a plan that may not carry an add-on drops it at the change, crediting its unused time; the others go on', async () => {
+    const quinn = await world.customer(`acct_addon_upgrade_${run}`);
+    expect((await quinn.subscribe('starter')).errors).toBeUndefined();
+    const period = await periodOf(quinn);
+    expect((await add(quinn, 'priority_support')).errors).toBeUndefined();
+    expect((await add(quinn, 'extra_storage_10gb', 2)).errors).toBeUndefined();
+    await world.advance(10 * DAY);
+    const upgraded = await quinn.change({ planKey: 'professional' });
+    expect(upgraded.errors).toBeUndefined();
+    const at = period.start + 10 * DAY * 1000;
+    const update = lastInvoice(await quinn.invoices(), 'subscription_update');
+    // Stripe credits the unused time of the dropped item (https://docs.stripe.com/billing/subscriptions/prorations).
+    expect(linesOf(update, 'price_priority_support_monthly')).toEqual([
+      [1, -share(2900, period.start, period.end, at)],
+    ]);
+    // Kept as it was: no proration line for the storage units.
+    expect(linesOf(update, 'price_extra_storage_10gb_monthly')).toEqual([]);
+    expect(await addons(quinn)).toEqual([
+      { key: 'extra_storage_10gb', quantity: 2, unitAmount: 500, endsAt: null },
+    ]);
+    const feature = await quinn.gql<{ viewer: { feature: { allowed: boolean } } }>(
+      '{ viewer { feature(key: "priority_support") { allowed } } }',
+    );
+    expect(feature.data?.viewer.feature.allowed).toBe(true);
+  });
 });
