@@ -4,6 +4,7 @@
  */
 import {
   type AccountView,
+  type AddonOfferView,
   ApiError,
   type BillingApi,
   type DiscountView,
@@ -14,6 +15,7 @@ import {
   type PreviewView,
   type UsageView,
 } from './api.js';
+import { type AddonActions, addonsSection } from './addons-view.js';
 import { authenticationNotice } from './authentication-notice.js';
 import { cardsSection, invoiceDetailsPanel, nextBillSection } from './bills-view.js';
 import { count, day, daysUntil, h, label, money } from './dom.js';
@@ -37,6 +39,11 @@ interface State {
   promotionCode: string;
   /** What the last applied code gives, e.g. "LAUNCH20: 20 % off until Mar 6, 2027". */
   promotionNotice: string | null;
+  /** The add-ons on sale (the catalog's), and what the last add-on bought or removed did. */
+  addonOffers: AddonOfferView[];
+  /** An add-on just bought: its charge is the first invoice not among those the account had before. */
+  addonPurchase: { name: string; invoicesBefore: string[] } | null;
+  addonNotice: string | null;
 }
 
 export interface BillingPageOptions {
@@ -191,6 +198,29 @@ export async function showBillingPage(root: HTMLElement, api: BillingApi, option
       state.invoice = null;
       render();
     },
+    buyAddon: (key, quantity) =>
+      run(async () => {
+        if (!state) return;
+        const invoicesBefore = state.account.invoices.nodes.map((invoice) => invoice.id);
+        await api.addAddon(key, quantity);
+        state.account = (await api.load()).account;
+        const name = state.account.addons.find((addon) => addon.key === key)?.name ?? key;
+        state.addonPurchase = { name, invoicesBefore };
+        state.addonNotice = null;
+        state.nextBill = await api.nextBill().catch(() => state?.nextBill ?? null);
+      }),
+    removeAddon: (key) =>
+      run(async () => {
+        await api.removeAddon(key);
+        if (!state) return;
+        state.account = (await api.load()).account;
+        const removed = state.account.addons.find((addon) => addon.key === key);
+        state.addonPurchase = null;
+        state.addonNotice = removed?.endsAt
+          ? `${removed.name} stays until ${day(removed.endsAt)}; it is not renewed and nothing is refunded`
+          : null;
+        state.nextBill = await api.nextBill().catch(() => state?.nextBill ?? null);
+      }),
   };
 
   /** A card change answers once Stripe has it; the account (and which card is charged next) is read again. */
@@ -201,7 +231,10 @@ export async function showBillingPage(root: HTMLElement, api: BillingApi, option
 
   const live = api.connected();
   // The next bill is read from Stripe: if it cannot be read now, the rest of the page still shows.
-  const [{ account, plans }, nextBill] = await Promise.all([api.load(), api.nextBill().catch(() => null)]);
+  const [{ account, plans, addons }, nextBill] = await Promise.all([
+    api.load(),
+    api.nextBill().catch(() => null),
+  ]);
   state = {
     account,
     plans,
@@ -213,6 +246,9 @@ export async function showBillingPage(root: HTMLElement, api: BillingApi, option
     error: null,
     promotionCode: '',
     promotionNotice: null,
+    addonOffers: addons,
+    addonPurchase: null,
+    addonNotice: null,
   };
   bannerState = billingState(account);
   render();
@@ -221,7 +257,7 @@ export async function showBillingPage(root: HTMLElement, api: BillingApi, option
   document.body.dataset.live = 'true';
 }
 
-interface Actions {
+interface Actions extends AddonActions {
   setInterval(interval: Interval): void;
   checkout(plan: PlanView, withTrial: boolean): void;
   typePromotionCode(code: string): void;
@@ -255,12 +291,28 @@ function page(state: State, actions: Actions): HTMLElement[] {
         (entitlement) => !state.account.usage.some((usage) => usage.metric === entitlement.feature),
       ),
     ),
+    addonsSection(state.account, state.addonOffers, addonNoticeOf(state), state.busy, actions),
     pickerSection(state, actions),
     nextBillSection(state.nextBill),
     cardsSection(state.account, state.busy, actions),
     invoicesSection(state.account, actions),
     invoiceDetailsPanel(state.invoice, actions.closeInvoice),
   ].filter((element): element is HTMLElement => element !== null);
+}
+
+/**
+ * What the last add-on action did. A purchase's charge is the invoice Stripe made for it (docs/billing-rules.md row
+ * 49), which reaches the page live with the account once its webhook is in.
+ */
+function addonNoticeOf(state: State): string | null {
+  const purchase = state.addonPurchase;
+  if (!purchase) return state.addonNotice;
+  const charged = state.account.invoices.nodes.find(
+    (invoice) => !purchase.invoicesBefore.includes(invoice.id),
+  );
+  return charged
+    ? `${purchase.name}: ${money(charged.amountPaid, charged.currency)} charged now for the rest of this period`
+    : `${purchase.name} added: charging the rest of this period…`;
 }
 
 function notices(account: AccountView): HTMLElement[] {
