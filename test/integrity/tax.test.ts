@@ -1,5 +1,5 @@
 import type Stripe from 'stripe';
-import { codeOf, DAY, startWorld, type World } from './world';
+import { codeOf, DAY, FINALIZATION_GRACE, startWorld, type World } from './world';
 
 /**
  * Stripe Tax (docs/billing-rules.md rows 56–58, ADR 0024), `STRIPE_TAX=on`, the emulated seller in Ireland (the
@@ -138,6 +138,37 @@ describe('tax (Stripe Tax on)', () => {
       Math.abs((preview.data?.previewSubscriptionChange.total ?? 0) - upgrade.total),
     ).toBeLessThanOrEqual(2);
     expect(preview.data?.previewSubscriptionChange.tax).toBeGreaterThan(0);
+  }, 90_000);
+
+  it('row 56: a downgrade at the period end is taxed on the new plan from the renewal on', async () => {
+    const irish = await world.customer(`acct_tax_downgrade_${run}`);
+    expect((await setAddress(irish, 'IE')).errors).toBeUndefined();
+    expect((await irish.subscribe('professional')).errors).toBeUndefined();
+    const preview = await irish.gql<{ previewSubscriptionChange: Record<string, number> }>(
+      '{ previewSubscriptionChange(input: { planKey: "starter", applyAt: PERIOD_END }) { subtotal tax total amountDue } }',
+    );
+    // The renewal on Starter: 1900 + 23 % (437) = 2337.
+    expect(preview.data?.previewSubscriptionChange).toEqual({
+      subtotal: 1900,
+      tax: 437,
+      total: 2337,
+      amountDue: 2337,
+    });
+    expect((await irish.change({ planKey: 'starter' })).errors).toBeUndefined();
+    const [subscription] = (
+      await world.stack.stripe.subscriptions.list({ customer: await irish.stripeCustomerId() })
+    ).data;
+    const periodEnd = (subscription as Stripe.Subscription).items.data[0]?.current_period_end as number;
+    const clock = (await (await fetch(`${world.stack.emulator.url}/_emulator/clock`)).json()) as {
+      now: number;
+    };
+    await world.advance(periodEnd - clock.now + 60);
+    await world.advance(FINALIZATION_GRACE);
+    const renewal = (await stripeInvoices(irish)).find(
+      (invoice) => invoice.billing_reason === 'subscription_cycle',
+    );
+    expect(renewal).toMatchObject({ subtotal: 1900, total: 2337, amount_paid: 2337 });
+    expect(taxOf(renewal as Stripe.Invoice)).toBe(437);
   }, 90_000);
 
   /** The subscription's period length before `periodEnd`: from the first invoice's line (the whole first period). */

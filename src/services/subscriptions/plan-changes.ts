@@ -118,6 +118,8 @@ export class PlanChanges {
   ): Promise<Subscription> {
     const updated = await withAccountLock(em, accountId, async () => {
       const change = await this.resolve(em, accountId, request, asAdmin);
+      // Before any write: with Stripe Tax on, the new plan's invoices need the customer's location.
+      this.tax.requireLocation((await this.store.customerOf(em, change.current)).address);
       const released = await this.releaseSchedule(change.stripeSubscription);
       try {
         return change.applyAt === 'immediately'
@@ -158,7 +160,6 @@ export class PlanChanges {
   }
 
   private async changeNow(em: EntityManager, change: ResolvedChange): Promise<Subscription> {
-    this.tax.requireLocation((await this.store.customerOf(em, change.current)).address);
     const params: Stripe.SubscriptionUpdateParams = {
       // A subscription made before tax was turned on is taxed from this change on.
       ...(change.stripeSubscription.automatic_tax?.enabled ? {} : this.tax.automaticTax()),
@@ -245,6 +246,8 @@ export class PlanChanges {
         // without overage): with `none` Stripe would never bill that period's overage.
         proration_behavior: 'create_prorations',
         metadata: { [PLAN_KEY_METADATA]: change.target.key },
+        // The new plan's invoices are taxed (a subscription made before tax was on too).
+        ...this.tax.automaticTax(),
       },
     ];
     await this.stripe.call(
