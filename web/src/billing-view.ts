@@ -13,6 +13,7 @@ import {
   type NextBillView,
   type PlanView,
   type PreviewView,
+  type TaxIdView,
   type UsageView,
 } from './api.js';
 import { type AddonActions, addonsSection } from './addons-view.js';
@@ -20,6 +21,7 @@ import { authenticationNotice } from './authentication-notice.js';
 import { cardsSection, invoiceDetailsPanel, nextBillSection } from './bills-view.js';
 import { count, day, daysUntil, h, label, money } from './dom.js';
 import { liveRenderer } from './live-render.js';
+import { taxRows, type VatActions, vatSection } from './tax-view.js';
 
 interface State {
   account: AccountView;
@@ -44,6 +46,10 @@ interface State {
   /** An add-on just bought: its charge is the first invoice not among those the account had before. */
   addonPurchase: { name: string; invoicesBefore: string[] } | null;
   addonNotice: string | null;
+  /** The customer's VAT IDs, read from Stripe when the page opens and after a change; null without a customer. */
+  taxIds: TaxIdView[] | null;
+  /** What the VAT ID field holds. */
+  vatId: string;
 }
 
 export interface BillingPageOptions {
@@ -221,6 +227,29 @@ export async function showBillingPage(root: HTMLElement, api: BillingApi, option
           : null;
         state.nextBill = await api.nextBill().catch(() => state?.nextBill ?? null);
       }),
+    typeVatId: (value) => {
+      // Kept without rendering again, so the field keeps its focus while the user types.
+      if (state) state.vatId = value;
+    },
+    addVatId: () =>
+      run(async () => {
+        if (!state?.vatId.trim()) return;
+        await api.addTaxId(state.vatId.trim());
+        state.vatId = '';
+        await afterVatChange();
+      }),
+    removeVatId: (id) =>
+      run(async () => {
+        await api.removeTaxId(id);
+        await afterVatChange();
+      }),
+  };
+
+  /** A VAT ID may change the tax of the next bill (reverse charge): both are read again. */
+  const afterVatChange = async () => {
+    if (!state) return;
+    state.taxIds = await api.taxIds();
+    state.nextBill = await api.nextBill().catch(() => state?.nextBill ?? null);
   };
 
   /** A card change answers once Stripe has it; the account (and which card is charged next) is read again. */
@@ -231,9 +260,10 @@ export async function showBillingPage(root: HTMLElement, api: BillingApi, option
 
   const live = api.connected();
   // The next bill is read from Stripe: if it cannot be read now, the rest of the page still shows.
-  const [{ account, plans, addons }, nextBill] = await Promise.all([
+  const [{ account, plans, addons }, nextBill, taxIds] = await Promise.all([
     api.load(),
     api.nextBill().catch(() => null),
+    api.taxIds().catch(() => null),
   ]);
   state = {
     account,
@@ -249,6 +279,8 @@ export async function showBillingPage(root: HTMLElement, api: BillingApi, option
     addonOffers: addons,
     addonPurchase: null,
     addonNotice: null,
+    taxIds,
+    vatId: '',
   };
   bannerState = billingState(account);
   render();
@@ -257,7 +289,7 @@ export async function showBillingPage(root: HTMLElement, api: BillingApi, option
   document.body.dataset.live = 'true';
 }
 
-interface Actions extends AddonActions {
+interface Actions extends AddonActions, VatActions {
   setInterval(interval: Interval): void;
   checkout(plan: PlanView, withTrial: boolean): void;
   typePromotionCode(code: string): void;
@@ -295,6 +327,7 @@ function page(state: State, actions: Actions): HTMLElement[] {
     pickerSection(state, actions),
     nextBillSection(state.nextBill),
     cardsSection(state.account, state.busy, actions),
+    vatSection(state.account.customer ? state.taxIds : null, state.vatId, state.busy, actions),
     invoicesSection(state.account, actions),
     invoiceDetailsPanel(state.invoice, actions.closeInvoice),
   ].filter((element): element is HTMLElement => element !== null);
@@ -641,6 +674,7 @@ function previewPanel(change: NonNullable<State['change']>, busy: boolean, actio
           h('td', { class: 'num' }, money(line.amount, preview.currency)),
         ),
       ),
+      ...taxRows(preview, preview.currency, 'preview'),
     ),
     h(
       'p',

@@ -34,6 +34,7 @@ export async function schedulePeriodEnd(
   deps: { stripe: StripeClient; store: SubscriptionStore; clock: Clock },
   em: EntityManager,
   change: PeriodEndChange,
+  automaticTax: { automatic_tax?: { enabled: true } } = {},
 ): Promise<Subscription> {
   const subscriptionId = change.stripeSubscription.id;
   const schedule = await deps.stripe.call(
@@ -55,6 +56,7 @@ export async function schedulePeriodEnd(
       // without overage): with `none` Stripe would never bill that period's overage.
       proration_behavior: 'create_prorations',
       metadata: { [PLAN_KEY_METADATA]: change.target.key },
+      ...automaticTax,
     },
   ];
   await deps.stripe.call(

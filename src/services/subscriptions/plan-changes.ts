@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
 import type { BillingInterval, Subscription } from '../../entities';
-import { BadUserInputError, BillingError, ConflictError, ErrorCode, ForbiddenError } from '../../errors';
+import { BadUserInputError, ConflictError, ForbiddenError } from '../../errors';
 import type { InvoiceSync } from '../invoices/invoice-sync';
 import type { AccountEvents } from '../accounts/account-events';
 import { withAccountLock } from '../accounts/account-lock';
@@ -12,7 +12,10 @@ import type { Clock } from '../time/clock';
 import { type PlanRules, versionOf } from './plan-rules';
 import { type AddonMove, isMeteredItem, itemChangesFor, planItemOf } from './subscription-items';
 import type { SubscriptionStore } from './subscription-store';
+import { updateChargedNow } from './charged-update';
 import { schedulePeriodEnd } from './period-end-schedule';
+import type { InvoiceTaxes, InvoiceTaxSummary } from '../tax/invoice-taxes';
+import type { TaxPolicy } from '../tax/tax-policy';
 
 export type ProrationBehavior = 'create_prorations' | 'always_invoice' | 'none';
 export type ApplyAt = 'immediately' | 'period_end';
@@ -24,10 +27,16 @@ export interface ChangeSubscriptionRequest {
   applyAt?: ApplyAt | null;
 }
 
-export interface InvoicePreviewResult {
+export interface InvoicePreviewResult extends InvoiceTaxSummary {
   /** What the previewed invoice will charge, in cents. */
   amountDue: number;
   currency: string;
+  /** Σ of the lines, before discounts and tax. */
+  subtotal: number;
+  /** Σ of the taxes (Stripe Tax, `STRIPE_TAX=on`; 0 when off). */
+  tax: number;
+  /** subtotal − discount + exclusive tax. */
+  total: number;
   /** What discounts take off the previewed invoice, in cents (Σ `total_discount_amounts`). */
   discount: number;
   lines: Array<{ description: string; amount: number }>;
@@ -67,20 +76,24 @@ export class PlanChanges {
     private readonly events: AccountEvents,
     private readonly clock: Clock,
     private readonly invoices: InvoiceSync,
+    private readonly tax: TaxPolicy,
+    private readonly taxes: InvoiceTaxes,
   ) {}
 
-  /** Shows what a change would cost, without making it. */
+  /** Shows what a change would cost, tax included when Stripe Tax is on, without making it. */
   async preview(
     em: EntityManager,
     accountId: string,
     request: ChangeSubscriptionRequest,
   ): Promise<InvoicePreviewResult> {
     const change = await this.resolve(em, accountId, request);
+    this.tax.requireLocation((await this.store.customerOf(em, change.current)).address);
     const immediate = change.applyAt === 'immediately';
     const preview = await this.stripe.call('invoices.createPreview', (sdk) =>
       sdk.invoices.createPreview({
         customer: change.stripeSubscription.customer as string,
         subscription: change.stripeSubscription.id,
+        ...this.tax.automaticTax(),
         subscription_details: {
           items: itemChangesFor(
             change.stripeSubscription,
@@ -95,8 +108,12 @@ export class PlanChanges {
     );
     const billedNow = immediate && change.prorationBehavior === 'always_invoice';
     return {
+      ...(await this.taxes.summaryOf(preview)),
       amountDue: preview.amount_due,
       currency: preview.currency,
+      subtotal: preview.subtotal,
+      tax: (preview.total_taxes ?? []).reduce((total, entry) => total + entry.amount, 0),
+      total: preview.total,
       discount: (preview.total_discount_amounts ?? []).reduce((total, entry) => total + entry.amount, 0),
       lines: preview.lines.data.map((line) => ({ description: line.description ?? '', amount: line.amount })),
       nextPaymentAt: billedNow ? this.clock.now() : change.current.currentPeriodEnd,
@@ -112,6 +129,8 @@ export class PlanChanges {
   ): Promise<Subscription> {
     const updated = await withAccountLock(em, accountId, async () => {
       const change = await this.resolve(em, accountId, request, asAdmin);
+      // Before any write: with Stripe Tax on, the new plan's invoices need the customer's location.
+      this.tax.requireLocation((await this.store.customerOf(em, change.current)).address);
       const released = await this.releaseSchedule(change.stripeSubscription);
       try {
         if (change.applyAt === 'period_end') return await this.changeAtPeriodEnd(em, change);
@@ -204,6 +223,8 @@ export class PlanChanges {
 
   private async changeNow(em: EntityManager, change: ResolvedChange): Promise<Subscription> {
     const params: Stripe.SubscriptionUpdateParams = {
+      // A subscription made before tax was turned on is taxed from this change on.
+      ...(change.stripeSubscription.automatic_tax?.enabled ? {} : this.tax.automaticTax()),
       // Metered items are not prorated (Stripe bills their usage from the meter), only swapped when the
       // interval changes or the new plan bills other metrics (or none) as overage.
       items: itemChangesFor(
@@ -222,70 +243,22 @@ export class PlanChanges {
     return this.updateNow(em, change.current, params, name);
   }
 
-  /**
-   * A subscription update whose prorated charge is made now (an upgrade, an add-on bought): a declined charge fails
-   * it, and one the bank asks to approve makes it a pending update (`changeWhenApproved`, ADR 0022).
-   */
-  async updateNow(
+  /** A subscription update whose prorated charge is made now (an upgrade, an add-on bought): `updateChargedNow`. */
+  updateNow(
     em: EntityManager,
     current: Subscription,
     params: Stripe.SubscriptionUpdateParams,
     name: string,
   ): Promise<Subscription> {
-    try {
-      const subscription = await this.stripe.call(
-        'subscriptions.update',
-        (sdk, options) => sdk.subscriptions.update(current.stripeSubscriptionId, params, options),
-        { name, params },
-      );
-      return await this.store.storeWrittenFor(em, current, subscription);
-    } catch (error) {
-      if (!(error instanceof BillingError) || error.extensions.code !== ErrorCode.AUTHENTICATION_REQUIRED)
-        throw error;
-    }
-    return this.changeWhenApproved(em, current, params, name);
-  }
-
-  /**
-   * The bank asks the customer to approve the prorated charge (3-D Secure; Stripe answered the change above with
-   * 402 and changed nothing): the change is made again as a Stripe pending update (`pending_if_incomplete`,
-   * https://docs.stripe.com/billing/subscriptions/pending-updates). Stripe charges its invoice and, since the bank
-   * asks, keeps the subscription on its plan with the change in `pending_update` until the invoice is paid (then
-   * applies it: `customer.subscription.updated`) or for 23 hours at most (then voids the invoice and drops it). The
-   * open invoice is the subscription's `pendingAction` from this answer on; nothing is provisioned before.
-   */
-  private async changeWhenApproved(
-    em: EntityManager,
-    current: Subscription,
-    params: Stripe.SubscriptionUpdateParams,
-    name: string,
-  ): Promise<Subscription> {
-    // Only the parameters a pending update takes (the metadata too, since 2026-05-27.dahlia: it is merged into
-    // the subscription's when the change applies; until then the plan is read from the price, `planKeyOf`).
-    const pending: Stripe.SubscriptionUpdateParams = {
-      ...params,
-      payment_behavior: 'pending_if_incomplete',
-      expand: ['latest_invoice'],
-    };
-    const subscription = await this.stripe.call(
-      'subscriptions.update',
-      (sdk, options) => sdk.subscriptions.update(current.stripeSubscriptionId, pending, options),
-      { name: `${name}:pending`, params: pending },
-    );
-    const stored = await this.store.storeWrittenFor(em, current, subscription);
-    const invoice = subscription.latest_invoice;
-    if (subscription.pending_update && invoice && typeof invoice !== 'string') {
-      const customer = await this.store.customerOf(em, current);
-      const now = this.clock.now();
-      await this.invoices.apply(em, customer, invoice, now);
-      await this.invoices.markActionRequired(em, invoice.id as string, now);
-    }
-    return stored;
+    const deps = { stripe: this.stripe, store: this.store, invoices: this.invoices, clock: this.clock };
+    return updateChargedNow(deps, em, current, params, name);
   }
 
   /** A downgrade at the period end (and add-on removals): see `schedulePeriodEnd`. */
   private changeAtPeriodEnd(em: EntityManager, change: ResolvedChange): Promise<Subscription> {
-    return schedulePeriodEnd({ stripe: this.stripe, store: this.store, clock: this.clock }, em, change);
+    const deps = { stripe: this.stripe, store: this.store, clock: this.clock };
+    // The new phase's invoices are taxed (a subscription made before tax was on too).
+    return schedulePeriodEnd(deps, em, change, this.tax.automaticTax());
   }
 
   /** Puts back a scheduled downgrade that was released for a change that then failed. */
