@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { METRIC_KEYS } from './plan.types';
+import { type CheckedAddons, checkAddons } from './addon.checks';
 import { checkPromotions } from './promotion.checks';
 
 /**
@@ -26,6 +27,7 @@ interface CheckedFile {
     lookupKey: string;
     yearlyLookupKey: string;
   }>;
+  addons: CheckedAddons['addons'];
   coupons: Parameters<typeof checkPromotions>[0]['coupons'];
   promotionCodes: Parameters<typeof checkPromotions>[0]['promotionCodes'];
 }
@@ -39,6 +41,7 @@ export function crossCheckCatalog(file: CheckedFile, ctx: z.RefinementCtx): void
   checkPlans(file, fail);
   checkLookupKeys(file, fail);
   checkMeteredPrices(file, fail);
+  checkAddons(file, fail);
   checkPromotions(file, fail);
 }
 

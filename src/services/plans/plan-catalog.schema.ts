@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { type Catalog, METRIC_KEYS, type MetricKey } from './plan.types';
+import { addonSchema } from './addon.schema';
 import { crossCheckCatalog } from './plan-catalog.checks';
 
 /**
@@ -142,6 +143,7 @@ export const catalogFileSchema = z
     metrics: z.record(metricKey, metricSchema),
     plans: z.array(planSchema).min(1),
     meteredPrices: z.array(meteredPriceSchema).default([]),
+    addons: z.array(addonSchema).default([]),
     coupons: z.array(couponSchema).default([]),
     promotionCodes: z.array(promotionCodeSchema).default([]),
   })
@@ -171,6 +173,10 @@ export function toCatalog(file: CatalogFile): Catalog {
       })),
     })),
     meteredPrices: file.meteredPrices.map((price) => ({ ...price, currency: file.currency })),
+    addons: file.addons.map((addon) => ({
+      ...addon,
+      prices: addon.prices.map((price) => ({ ...price, currency: file.currency })),
+    })),
     coupons: file.coupons,
     promotionCodes: file.promotionCodes,
   };
