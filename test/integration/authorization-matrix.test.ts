@@ -155,6 +155,23 @@ const MATRIX: Record<string, MatrixEntry> = {
     expect: SIGNED_IN,
     owns: (data, caller) => expect(data.updateCustomer).toEqual({ name: `set by ${caller}` }),
   },
+  'Mutation.addTaxId': {
+    // On the caller's own customer (made on first use); Stripe checks the number.
+    document: () => 'mutation { addTaxId(input: { type: eu_vat, value: "DE123456789" }) { value } }',
+    expect: SIGNED_IN,
+    owns: (data) => expect(data.addTaxId).toEqual({ value: 'DE123456789' }),
+  },
+  'Mutation.removeTaxId': {
+    // Only an id the caller's own customer holds: any other is NOT_FOUND, whoever asks.
+    document: () => 'mutation { removeTaxId(id: "txi_held_by_nobody_here") }',
+    expect: {
+      ...SIGNED_IN,
+      userA: 'NOT_FOUND',
+      userB: 'NOT_FOUND',
+      service: 'NOT_FOUND',
+      admin: 'NOT_FOUND',
+    },
+  },
   'Mutation.createSubscription': {
     // Naming A: B and the service are refused; A and the admin reach A, which already has one.
     document: () =>
