@@ -18,7 +18,7 @@ import { createCustomer } from '../support/factories';
  * The webhook path's one statement for a known subscription (`known-subscription-statement.ts`, issue 14) against
  * the ORM path it stands in for (`CustomerSync.ownerOfSubscription` + `SubscriptionSync.applyLocked`), on real
  * PostgreSQL: random stored rows (any status, plan, past-due start, scheduled and pending change, read time) and
- * random reads of Stripe (another customer, status, price, schedule, pending update, a read older, as old or newer
+ * random reads of Stripe (another customer, status, price, add-on items, schedule, pending update, a read older, as old or newer
  * than the row's) give the same answer (account, whether its plan may have changed) and leave the same row, column
  * for column. A rule changed on one side only fails here.
  */
@@ -54,6 +54,7 @@ const interval = fc.constantFrom<BillingInterval>(...BILLING_INTERVALS);
 const planKey = fc.constantFrom('free', 'starter', 'professional');
 const owner = fc.constantFrom<Owner>('a', 'b');
 const moment = fc.integer({ min: 0, max: 4 }).map(at);
+const ADDON_KEYS = ['extra_storage_10gb', 'priority_support'];
 
 /** Our row before the event. */
 const storedRow = fc.record({
@@ -65,6 +66,8 @@ const storedRow = fc.record({
   pastDueSince: fc.option(moment),
   scheduleId: fc.option(fc.constant('sub_sched_stored')),
   scheduled: fc.option(fc.record({ planKey, interval, changeAt: moment })),
+  // Add-ons the customer asked to remove at the period end (kept while the schedule and the item are there).
+  addonRemovals: fc.subarray(ADDON_KEYS),
   stripeUpdatedAt: fc.integer({ min: 1, max: 3 }).map(at),
 });
 type StoredRow = typeof storedRow extends fc.Arbitrary<infer Row> ? Row : never;
@@ -88,6 +91,11 @@ const stripeRead = fc.record({
   trial: fc.option(fc.record({ start: fc.nat({ max: 1000 }), end: fc.nat({ max: 1000 }) })),
   schedule: fc.constantFrom<'none' | 'id' | 'expanded'>('none', 'id', 'expanded'),
   pendingLookupKey: fc.option(fc.constantFrom('price_professional_monthly', 'price_starter_yearly')),
+  // Add-on items beside the plan (ADR 0024), with the units bought.
+  addons: fc.uniqueArray(
+    fc.record({ key: fc.constantFrom(...ADDON_KEYS), quantity: fc.integer({ min: 1, max: 10 }) }),
+    { selector: (addon) => addon.key, maxLength: 2 },
+  ),
   observedAt: fc.integer({ min: 0, max: 4 }).map(at),
 });
 type StripeRead = typeof stripeRead extends fc.Arbitrary<infer Read> ? Read : never;
@@ -98,6 +106,18 @@ function priceOf(lookupKey: string): Stripe.Price {
     lookup_key: lookupKey === 'price_not_ours' ? null : lookupKey,
     recurring: { interval: lookupKey.endsWith('yearly') ? 'year' : 'month', usage_type: 'licensed' },
     metadata: {},
+  } as unknown as Stripe.Price;
+}
+
+/** An add-on's monthly price, marked as the sync marks it. */
+function addonPriceOf(key: string): Stripe.Price {
+  return {
+    id: `price_id_addon_${key}`,
+    lookup_key: `price_addon_${key}_monthly`,
+    currency: 'usd',
+    unit_amount: key === 'priority_support' ? 2900 : 500,
+    recurring: { interval: 'month', usage_type: 'licensed' },
+    metadata: { coditect_addon: key },
   } as unknown as Stripe.Price;
 }
 
@@ -126,6 +146,12 @@ function subscriptionOf(id: string, read: StripeRead): Stripe.Subscription {
           current_period_start: seconds - 86_400,
           current_period_end: seconds + 29 * 86_400,
         },
+        ...read.addons.map((addon) => ({
+          price: addonPriceOf(addon.key),
+          quantity: addon.quantity,
+          current_period_start: seconds - 86_400,
+          current_period_end: seconds + 29 * 86_400,
+        })),
       ],
     },
     cancel_at_period_end: read.cancelAtPeriodEnd,
@@ -157,6 +183,7 @@ async function storeRow(id: string, stored: StoredRow): Promise<void> {
     scheduledPlanKey: stored.scheduled?.planKey ?? null,
     scheduledInterval: stored.scheduled?.interval ?? null,
     scheduledChangeAt: stored.scheduled?.changeAt ?? null,
+    addonRemovals: stored.addonRemovals,
     stripeUpdatedAt: stored.stripeUpdatedAt,
     createdAt: at(0),
     updatedAt: at(0),
@@ -180,6 +207,7 @@ let runs = 0;
 it('writes what the ORM path writes and answers what it answers, for random rows and reads', async () => {
   let writes = 0;
   let provisions = 0;
+  let removalsKept = 0;
   await fc.assert(
     fc.asyncProperty(storedRow, stripeRead, async (stored, read) => {
       runs += 1;
@@ -199,6 +227,7 @@ it('writes what the ORM path writes and answers what it answers, for random rows
       const [ormRow, statementRow] = [await rowOf(ormId), await rowOf(statementId)];
       expect(statementRow).toEqual(ormRow);
       if (ormRow.written) writes += 1;
+      if ((ormRow.addon_removals as string[]).length > 0) removalsKept += 1;
       if (viaOrm.entitlementsMayChange) provisions += 1;
     }),
     { numRuns: 120 },
@@ -208,6 +237,8 @@ it('writes what the ORM path writes and answers what it answers, for random rows
   expect(writes).toBeLessThan(runs);
   expect(provisions).toBeGreaterThan(10);
   expect(provisions).toBeLessThan(runs);
+  // Add-on removals were both kept and settled.
+  expect(removalsKept).toBeGreaterThan(5);
 }, 240_000);
 
 it('answers null, writing nothing, for a customer or a subscription we do not store yet', async () => {
@@ -223,6 +254,7 @@ it('answers null, writing nothing, for a customer or a subscription we do not st
     trial: null,
     schedule: 'none',
     pendingLookupKey: null,
+    addons: [],
     observedAt: at(10),
   };
   const unknownRow = subscriptionOf('sub_equivalence_unknown', read);
@@ -236,6 +268,7 @@ it('answers null, writing nothing, for a customer or a subscription we do not st
     pastDueSince: null,
     scheduleId: null,
     scheduled: null,
+    addonRemovals: [],
     stripeUpdatedAt: at(1),
   });
   const unknownCustomer = {
