@@ -29,6 +29,10 @@ const LOOKUP_KEYS = [
   'price_starter_yearly',
   'price_professional_monthly',
   'price_professional_yearly',
+  'price_starter_seat_monthly',
+  'price_starter_seat_yearly',
+  'price_professional_seat_monthly',
+  'price_professional_seat_yearly',
   'price_ai_requests_overage',
   'price_ai_requests_overage_yearly',
   'price_storage_mb_overage',
@@ -63,8 +67,16 @@ function counts(emulator: RunningEmulator): Record<string, number> {
 }
 
 async function pricesByLookupKey(stripe: Stripe): Promise<Map<string, Stripe.Price>> {
-  const prices = await stripe.prices.list({ lookup_keys: LOOKUP_KEYS, limit: 100 });
-  return new Map(prices.data.map((price) => [price.lookup_key as string, price]));
+  // Stripe takes at most 10 lookup keys per list call.
+  const found = new Map<string, Stripe.Price>();
+  for (let start = 0; start < LOOKUP_KEYS.length; start += 10) {
+    const prices = await stripe.prices.list({
+      lookup_keys: LOOKUP_KEYS.slice(start, start + 10),
+      limit: 100,
+    });
+    for (const price of prices.data) found.set(price.lookup_key as string, price);
+  }
+  return found;
 }
 
 async function productsByMetadata(stripe: Stripe, key: string): Promise<Map<string, Stripe.Product>> {
@@ -104,10 +116,10 @@ describe('npm run stripe:sync against the emulator', () => {
 
   it('creates products, prices, meters, metered prices and the portal configuration on an empty account', async () => {
     const report = await syncCatalog(target.stripe, catalog);
-    // 3 plan products + 2 metric products, 4 plan prices + 4 metered prices (monthly and yearly), 2 meters,
-    // 1 portal configuration, 1 coupon and its promotion code.
-    expect(report.counts).toEqual({ created: 18, updated: 0, archived: 0, unchanged: 0 });
-    expect(report.format()).toMatch(/18 created, 0 updated, 0 archived, 0 unchanged$/);
+    // 3 plan products + 2 seats products + 2 metric products, 4 plan prices + 4 seat prices + 4 metered prices
+    // (monthly and yearly), 2 meters, 1 portal configuration, 1 coupon and its promotion code.
+    expect(report.counts).toEqual({ created: 24, updated: 0, archived: 0, unchanged: 0 });
+    expect(report.format()).toMatch(/24 created, 0 updated, 0 archived, 0 unchanged$/);
 
     const { stripe } = target;
     const plans = await productsByMetadata(stripe, 'coditect_plan');
@@ -222,7 +234,7 @@ describe('npm run stripe:sync against the emulator', () => {
     ]);
 
     // Every write carried an idempotency key derived from its intent, each intent once.
-    expect(target.postKeys).toHaveLength(18);
+    expect(target.postKeys).toHaveLength(24);
     for (const key of target.postKeys) expect(key).toMatch(/^sync:[a-z-]+:/);
     expect(new Set(target.postKeys).size).toBe(target.postKeys.length);
     expect(target.postKeys).toContainEqual(
@@ -258,11 +270,54 @@ describe('npm run stripe:sync against the emulator', () => {
     expect(codes.data[0]?.promotion.coupon).toBe('launch20');
   });
 
+  it('creates each per-seat plan’s seat prices on a seats product of its own, marked coditect_seats_for', async () => {
+    const { stripe } = target;
+    const seatsProducts = await productsByMetadata(stripe, 'coditect_seats_for');
+    expect([...seatsProducts.keys()].sort()).toEqual(['professional', 'starter']);
+    expect(seatsProducts.get('professional')).toMatchObject({
+      id: 'prod_coditect_professional_seats',
+      name: 'CODITECT Professional seats',
+      unit_label: 'seat',
+      active: true,
+    });
+    const prices = await pricesByLookupKey(stripe);
+    for (const [lookupKey, plan, interval, amount] of [
+      ['price_starter_seat_monthly', 'starter', 'month', 800],
+      ['price_starter_seat_yearly', 'starter', 'year', 8000],
+      ['price_professional_seat_monthly', 'professional', 'month', 1200],
+      ['price_professional_seat_yearly', 'professional', 'year', 12000],
+    ] as const) {
+      const price = prices.get(lookupKey);
+      expect({
+        amount: price?.unit_amount,
+        currency: price?.currency,
+        interval: price?.recurring?.interval,
+        usage: price?.recurring?.usage_type,
+        product: price?.product,
+        metadata: price?.metadata,
+      }).toEqual({
+        amount,
+        currency: 'usd',
+        interval,
+        usage: 'licensed',
+        product: `prod_coditect_${plan}_seats`,
+        // The role of the item (ADR 0024): seats, never a plan.
+        metadata: { coditect_seats_for: plan },
+      });
+    }
+    // The portal's plan switcher lists the plans' prices only: a seat price is not a plan to switch to.
+    const portal = await ourPortalConfiguration(stripe);
+    const portalPrices = (portal.features.subscription_update.products ?? []).flatMap(
+      (entry) => entry.prices,
+    );
+    expect(portalPrices).not.toContain(prices.get('price_starter_seat_monthly')?.id);
+  });
+
   it('changes nothing when run a second time', async () => {
     const before = counts(target.emulator);
     const writesBefore = target.postKeys.length;
     const report = await syncCatalog(target.stripe, catalog);
-    expect(report.counts).toEqual({ created: 0, updated: 0, archived: 0, unchanged: 18 });
+    expect(report.counts).toEqual({ created: 0, updated: 0, archived: 0, unchanged: 24 });
     expect(report.isNoop).toBe(true);
     expect(counts(target.emulator)).toEqual(before);
     expect(target.postKeys.length).toBe(writesBefore);
@@ -274,7 +329,7 @@ describe('npm run stripe:sync against the emulator', () => {
     const changed = withStarterMonthly(2900);
 
     const report = await syncCatalog(stripe, changed);
-    expect(report.counts).toEqual({ created: 1, updated: 1, archived: 1, unchanged: 16 });
+    expect(report.counts).toEqual({ created: 1, updated: 1, archived: 1, unchanged: 22 });
     expect(
       report.lines.filter((line) => line.action !== 'unchanged').map((line) => [line.action, line.kind]),
     ).toEqual([
@@ -327,7 +382,7 @@ describe('npm run stripe:sync against the emulator', () => {
     await stripe.billing.meters.deactivate(storage?.id as string);
 
     const report = await syncCatalog(stripe, withStarterMonthly(2900));
-    expect(report.counts).toEqual({ created: 0, updated: 3, archived: 0, unchanged: 15 });
+    expect(report.counts).toEqual({ created: 0, updated: 3, archived: 0, unchanged: 21 });
     // The meter keeps its id (and so its usage history): reactivated, not replaced.
     expect(await stripe.billing.meters.retrieve(storage?.id as string)).toMatchObject({
       status: 'active',
@@ -460,7 +515,7 @@ describe('an interrupted stripe:sync', () => {
 
       const report = await syncCatalog(target.stripe, catalog);
       expect(report.unchanged).toBe(partial.product + partial.price);
-      expect(report.created).toBe(18 - report.unchanged);
+      expect(report.created).toBe(24 - report.unchanged);
       const after = counts(target.emulator);
       expect([
         after.product,
@@ -468,8 +523,8 @@ describe('an interrupted stripe:sync', () => {
         after['billing.meter'],
         after['billing_portal.configuration'],
       ]).toEqual([
-        5,
-        8,
+        7, // 3 plans, 2 seats, 2 metrics
+        12, // 4 plan prices, 4 seat prices, 4 metered prices
         2,
         2, // Stripe's default portal configuration is there too
       ]);
@@ -539,10 +594,10 @@ describe('the npm run stripe:sync command', () => {
     expect(first).toMatchObject({ code: 0 });
     expect(first.output).toContain(`making ${emulator.url} match plans/plans.yaml`);
     expect(first.output).toMatch(/created\s+price\s+price_\w+\s+price_starter_monthly 1900 usd\/month/);
-    expect(first.output).toContain('18 created, 0 updated, 0 archived, 0 unchanged');
+    expect(first.output).toContain('24 created, 0 updated, 0 archived, 0 unchanged');
     const second = await runCommand([], env);
     expect(second).toMatchObject({ code: 0 });
-    expect(second.output).toContain('0 created, 0 updated, 0 archived, 18 unchanged');
+    expect(second.output).toContain('0 created, 0 updated, 0 archived, 24 unchanged');
   }, 60_000);
 
   it('stops with the line and the reason of a bad plans file, before calling Stripe', async () => {

@@ -43,7 +43,9 @@ describe('subscription item roles (ADR 0024)', () => {
   });
 
   it('a plan change moves the plan item and the overage items, and keeps seats and add-ons', () => {
-    const changes = itemChangesFor(subscriptionOf(seats, plan, addon, overage), 'price_new', ['price_metered']);
+    const changes = itemChangesFor(subscriptionOf(seats, plan, addon, overage), 'price_new', [
+      'price_metered',
+    ]);
     expect(changes).toEqual([
       { id: 'plan', price: 'price_new', quantity: 1 },
       { id: 'overage', deleted: true },
