@@ -30,6 +30,11 @@ export const ErrorCode = {
    * `already_customer`, `minimum_not_met`, `already_discounted`).
    */
   PROMOTION_CODE_NOT_APPLICABLE: 'PROMOTION_CODE_NOT_APPLICABLE',
+  /**
+   * Fewer seats than are taken (the `seats` gauge): free seats first (`extensions.taken`, `requested`). Seats paid
+   * for are never taken away from people using them.
+   */
+  SEATS_IN_USE: 'SEATS_IN_USE',
   /** Removing the only card of a subscription that renews: add another card first (or cancel). */
   LAST_PAYMENT_METHOD: 'LAST_PAYMENT_METHOD',
   /** A refund or credit over what the invoice's payments still hold (`extensions.refundable`, minor units). */

@@ -22,6 +22,7 @@ import {
   SubscriptionPendingActionResolver,
   SubscriptionResolver,
   PromotionCodeResolver,
+  SeatsResolver,
   UsageResolver,
   WebhookEventResolver,
 } from '../resolvers';
@@ -50,6 +51,7 @@ export function buildResolvers(
     customer: new CustomerResolver(stripe?.customerProfiles ?? null),
     subscription: new SubscriptionResolver(stripe?.subscriptions ?? null, core.catalog),
     promotionCode: new PromotionCodeResolver(stripe?.promotions ?? null, core.catalog),
+    seats: new SeatsResolver(stripe?.seats ?? null, core.catalog),
     checkout: new CheckoutResolver(stripe?.checkout ?? null, stripe?.portal ?? null, core.catalog),
     card: new CardResolver(stripe?.cardSetups ?? null, stripe?.cardChoices ?? null),
     usage: new UsageResolver(usage.meter, usage.reservations, usage.overrides),

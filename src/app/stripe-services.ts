@@ -17,7 +17,9 @@ import { PortalSessions } from '../services/checkout/portal-sessions';
 import { PriceDirectory } from '../services/stripe/price-directory';
 import { RedirectAllowList } from '../services/checkout/redirect-allow-list';
 import { StripeClient } from '../services/stripe/stripe-client';
+import { ChargedUpdates } from '../services/subscriptions/charged-updates';
 import { PlanChanges } from '../services/subscriptions/plan-changes';
+import { SeatChanges } from '../services/subscriptions/seat-changes';
 import { PromotionCodeCheck } from '../services/promotions/promotion-code-check';
 import { SubscriptionPromotions } from '../services/promotions/subscription-promotions';
 import { PlanRules } from '../services/subscriptions/plan-rules';
@@ -57,6 +59,7 @@ export interface StripeServices {
   trials: TrialPolicy;
   /** Promotion codes on a live subscription, and the discount it carries. */
   promotions: SubscriptionPromotions;
+  seats: SeatChanges;
 }
 
 export function buildStripeServices(
@@ -84,7 +87,9 @@ export function buildStripeServices(
   const subscriptionSync = new SubscriptionSync(core.catalog);
   const store = new SubscriptionStore(stripe, customers, subscriptionSync, core.provisioner, core.clock);
   const rules = new PlanRules(core.catalog, prices);
-  const changes = new PlanChanges(stripe, store, rules, core.events, core.clock, core.invoices);
+  const charged = new ChargedUpdates(stripe, store, core.clock, core.invoices);
+  const changes = new PlanChanges(stripe, store, rules, core.events, core.clock, charged);
+  const seats = new SeatChanges(stripe, store, rules, core.events, charged, core.clock);
   const subscriptions = new SubscriptionManager({
     store,
     creation: new SubscriptionCreation(
@@ -133,6 +138,7 @@ export function buildStripeServices(
     disputes: new Disputes(stripe, refunds, core.mails, metrics.disputes),
     trials,
     promotions: new SubscriptionPromotions(stripe, store, rules, promotionCodeCheck, core.events),
+    seats,
   };
 }
 

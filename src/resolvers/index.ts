@@ -11,6 +11,7 @@ import { InvoiceCreditResolver } from './invoice-credit.resolver';
 import { PlanResolver } from './plan.resolver';
 import { PromotionCodeResolver } from './promotion-code.resolver';
 import { RevenueResolver } from './revenue.resolver';
+import { SeatsResolver } from './seats.resolver';
 import { ServiceInfoResolver } from './service-info.resolver';
 import { SubscriptionResolver } from './subscription.resolver';
 import { UsageResolver } from './usage.resolver';
@@ -27,6 +28,7 @@ export {
   PlanResolver,
   PromotionCodeResolver,
   RevenueResolver,
+  SeatsResolver,
   ServiceInfoResolver,
   SubscriptionResolver,
   UsageResolver,
@@ -45,6 +47,7 @@ export interface Resolvers {
   invoiceCredit: InvoiceCreditResolver;
   subscription: SubscriptionResolver;
   promotionCode: PromotionCodeResolver;
+  seats: SeatsResolver;
   checkout: CheckoutResolver;
   card: CardResolver;
   usage: UsageResolver;
@@ -63,6 +66,7 @@ const RESOLVER_CLASSES: NonEmptyArray<Function> = [
   CustomerResolver,
   SubscriptionResolver,
   PromotionCodeResolver,
+  SeatsResolver,
   CheckoutResolver,
   CardResolver,
   InvoiceCreditResolver,

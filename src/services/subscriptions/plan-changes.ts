@@ -1,8 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
 import type { BillingInterval, Subscription } from '../../entities';
-import { BadUserInputError, BillingError, ConflictError, ErrorCode, ForbiddenError } from '../../errors';
-import type { InvoiceSync } from '../invoices/invoice-sync';
+import { BadUserInputError, ConflictError, ForbiddenError } from '../../errors';
+import type { ChargedUpdates } from './charged-updates';
 import type { AccountEvents } from '../accounts/account-events';
 import { withAccountLock } from '../accounts/account-lock';
 import type { Plan } from '../plans/plan.types';
@@ -61,7 +61,7 @@ export class PlanChanges {
     private readonly rules: PlanRules,
     private readonly events: AccountEvents,
     private readonly clock: Clock,
-    private readonly invoices: InvoiceSync,
+    private readonly charged: ChargedUpdates,
   ) {}
 
   /** Shows what a change would cost, without making it. */
@@ -147,61 +147,10 @@ export class PlanChanges {
       // interval changes or the new plan bills other metrics (or none) as overage.
       items: itemChangesFor(change.stripeSubscription, change.priceId, change.meteredPriceIds),
       proration_behavior: change.prorationBehavior,
-      // A declined prorated charge fails the change instead of leaving the account half-upgraded.
-      payment_behavior:
-        change.prorationBehavior === 'always_invoice' ? 'error_if_incomplete' : 'allow_incomplete',
       metadata: { [PLAN_KEY_METADATA]: change.target.key },
     };
     const name = `subscription.change:${change.stripeSubscription.id}:${versionOf(change.current)}`;
-    try {
-      const subscription = await this.stripe.call(
-        'subscriptions.update',
-        (sdk, options) => sdk.subscriptions.update(change.stripeSubscription.id, params, options),
-        { name, params },
-      );
-      return await this.store.storeWrittenFor(em, change.current, subscription);
-    } catch (error) {
-      if (!(error instanceof BillingError) || error.extensions.code !== ErrorCode.AUTHENTICATION_REQUIRED)
-        throw error;
-    }
-    return this.changeWhenApproved(em, change, params, name);
-  }
-
-  /**
-   * The bank asks the customer to approve the prorated charge (3-D Secure; Stripe answered the change above with
-   * 402 and changed nothing): the change is made again as a Stripe pending update (`pending_if_incomplete`,
-   * https://docs.stripe.com/billing/subscriptions/pending-updates). Stripe charges its invoice and, since the bank
-   * asks, keeps the subscription on its plan with the change in `pending_update` until the invoice is paid (then
-   * applies it: `customer.subscription.updated`) or for 23 hours at most (then voids the invoice and drops it). The
-   * open invoice is the subscription's `pendingAction` from this answer on; nothing is provisioned before.
-   */
-  private async changeWhenApproved(
-    em: EntityManager,
-    change: ResolvedChange,
-    params: Stripe.SubscriptionUpdateParams,
-    name: string,
-  ): Promise<Subscription> {
-    // Only the parameters a pending update takes (the metadata too, since 2026-05-27.dahlia: it is merged into
-    // the subscription's when the change applies; until then the plan is read from the price, `planKeyOf`).
-    const pending: Stripe.SubscriptionUpdateParams = {
-      ...params,
-      payment_behavior: 'pending_if_incomplete',
-      expand: ['latest_invoice'],
-    };
-    const subscription = await this.stripe.call(
-      'subscriptions.update',
-      (sdk, options) => sdk.subscriptions.update(change.stripeSubscription.id, pending, options),
-      { name: `${name}:pending`, params: pending },
-    );
-    const stored = await this.store.storeWrittenFor(em, change.current, subscription);
-    const invoice = subscription.latest_invoice;
-    if (subscription.pending_update && invoice && typeof invoice !== 'string') {
-      const customer = await this.store.customerOf(em, change.current);
-      const now = this.clock.now();
-      await this.invoices.apply(em, customer, invoice, now);
-      await this.invoices.markActionRequired(em, invoice.id as string, now);
-    }
-    return stored;
+    return this.charged.update(em, change.current, params, name);
   }
 
   /** A downgrade at the period end: a subscription schedule whose second phase holds the new price. */

@@ -9,7 +9,8 @@ import {
   type SubscriptionStatus,
 } from '../../entities';
 import type { PlanCatalog } from '../plans/plan-catalog';
-import { isMeteredItem, planItemOf } from './subscription-items';
+import { PLAN_PRICE_METADATA } from '../stripe/metadata-keys';
+import { planItemAmong, planItemOf, seatsItemOf } from './subscription-items';
 
 /** The subscription metadata key that names the plan (enterprise subscriptions have custom prices). */
 export const PLAN_KEY_METADATA = 'plan_key';
@@ -110,6 +111,8 @@ export class SubscriptionSync {
           ? subscription.schedule
           : (subscription.schedule?.id ?? null),
       ...this.pendingChangeOf(subscription),
+      // The seats bought beyond the plan's: what the `seats` limit of a per-seat plan adds to its included ones.
+      extraSeats: seatsItemOf(subscription)?.quantity ?? 0,
       stripeUpdatedAt: observedAt,
     };
   }
@@ -120,7 +123,7 @@ export class SubscriptionSync {
    */
   private pendingChangeOf(subscription: Stripe.Subscription) {
     const pending = subscription.pending_update;
-    const price = pending?.subscription_items?.find((item) => !isMeteredItem(item))?.price;
+    const price = planItemAmong(pending?.subscription_items ?? [])?.price;
     const planKey = price ? this.planKeyOfPrice(price) : undefined;
     if (!pending || !planKey)
       return { pendingPlanKey: null, pendingInterval: null, pendingChangeExpiresAt: null };
@@ -157,14 +160,16 @@ export class SubscriptionSync {
     // An old price keeps the plan it was made for in its metadata after its lookup key moved to a new amount.
     return (
       (price.lookup_key ? this.catalog.planForLookupKey(price.lookup_key)?.key : undefined) ??
-      (price.metadata?.coditect_plan ? this.catalog.find(price.metadata.coditect_plan)?.key : undefined)
+      (price.metadata?.[PLAN_PRICE_METADATA]
+        ? this.catalog.find(price.metadata[PLAN_PRICE_METADATA])?.key
+        : undefined)
     );
   }
 }
 
 /** What `FeatureProvisioner.effectivePlan` reads from a subscription row (besides the clock), as one key. */
 function planInputsOf(row: Subscription): string {
-  return `${row.accountId}|${row.status}|${row.planKey}|${row.pastDueSince?.getTime() ?? ''}`;
+  return `${row.accountId}|${row.status}|${row.planKey}|${row.extraSeats}|${row.pastDueSince?.getTime() ?? ''}`;
 }
 
 /** Fields we derive from the stored state rather than copy from Stripe. */
@@ -183,6 +188,10 @@ function settleDerivedFields(stored: Subscription, observedAt: Date): void {
     stored.scheduledInterval = null;
     stored.scheduledChangeAt = null;
   }
+  // Seats removed at the period end: over once the subscription holds that number, or once the schedule is gone.
+  const seatsReached = stored.extraSeats === stored.scheduledExtraSeats;
+  if (stored.scheduledExtraSeats !== null && (seatsReached || !stored.scheduleId))
+    stored.scheduledExtraSeats = null;
 }
 
 function seconds(value: number | null | undefined): Date | null {
