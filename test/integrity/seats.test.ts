@@ -21,7 +21,7 @@ describe('seats', () => {
   let world: World;
   const run = Date.now().toString(36);
   beforeAll(async () => {
-    world = await startWorld();
+    world = await startWorld({ BILLING_ALLOWED_REDIRECT_ORIGINS: 'http://localhost:3000' });
   });
   afterAll(() => world.stop());
 
@@ -204,5 +204,65 @@ describe('seats', () => {
 
     const solo = await world.customer(`acct_seats_none_${run}`);
     expect(codeOf(await setSeats(solo, 2))).toBe('NOT_FOUND');
+  });
+
+  it('a plan change keeps the seats paid for, on the new plan’s seat price', async () => {
+    // Starter with 4 seats (1 extra at $8.00), upgraded 10 days in: Stripe credits the unused time of the starter
+    // plan and of its seat, and charges professional's remaining time; professional includes 5, so no extra seat.
+    const team = await world.customer(`acct_seats_upgrade_${run}`);
+    expect((await team.subscribe('starter')).errors).toBeUndefined();
+    const period = await periodOf(team);
+    expect((await setSeats(team, 4)).errors).toBeUndefined();
+    await world.advance(10 * DAY);
+    const upgraded = await team.change({ planKey: 'professional' });
+    expect(upgraded.errors).toBeUndefined();
+    const at = period.start + 10 * DAY * 1000;
+    const upgrade = lastInvoice(await team.invoices(), 'subscription_update');
+    expect(linesOf(upgrade, 'price_starter_seat_monthly')).toEqual([[1, -prorated(800, period, at)]]);
+    expect(linesOf(upgrade, 'price_starter_monthly')).toEqual([[1, -prorated(1900, period, at)]]);
+    expect(linesOf(upgrade, 'price_professional_monthly')).toEqual([[1, prorated(4900, period, at)]]);
+    expect(upgrade.total).toBe(
+      prorated(4900, period, at) - prorated(1900, period, at) - prorated(800, period, at),
+    );
+    expect(await seatsOf(team)).toMatchObject({ seats: { included: 5, purchased: 5 }, limit: 5 });
+
+    // Professional with 8 seats (3 extra), downgraded to starter at the period end: the 8 seats are kept, 5 of
+    // them extra at $8.00 from the renewal on: $19.00 + 5 × $8.00 = $59.00.
+    expect((await setSeats(team, 8)).errors).toBeUndefined();
+    const downgraded = await team.change({ planKey: 'starter' });
+    expect(downgraded.data?.changeSubscription.scheduledChange?.plan.key).toBe('starter');
+    await world.advance(Math.ceil((period.end - at) / 1000) + FINALIZATION_GRACE);
+    const renewal = lastInvoice(await team.invoices(), 'subscription_cycle');
+    expect(linesOf(renewal, 'price_starter_monthly')).toEqual([[1, 1900]]);
+    expect(linesOf(renewal, 'price_starter_seat_monthly')).toEqual([[5, 4000]]);
+    expect(renewal.total).toBe(5900);
+    expect(await seatsOf(team)).toMatchObject({
+      seats: { included: 3, purchased: 8, maximum: 20 },
+      limit: 8,
+    });
+  });
+
+  it('Checkout sells seats with the plan: 5 on starter is $19.00 + 2 extra × $8.00 = $35.00 at once', async () => {
+    const team = await world.customer(`acct_seats_checkout_${run}`);
+    const urls = { successUrl: 'http://localhost:3000/ok', cancelUrl: 'http://localhost:3000/no' };
+    const checkout = (input: Record<string, unknown>) =>
+      team.gql<{ createCheckoutSession: { id: string } }>(
+        'mutation($input: CreateCheckoutSessionInput!) { createCheckoutSession(input: $input) { id } }',
+        { input: { ...urls, planKey: 'starter', ...input } },
+      );
+    expect(codeOf(await checkout({ seats: 21 }))).toBe('BAD_USER_INPUT');
+    const session = await checkout({ seats: 5 });
+    expect(session.errors).toBeUndefined();
+    const paid = await fetch(
+      `${world.stack.emulator.url}/_emulator/checkout/sessions/${session.data?.createCheckoutSession.id}/complete`,
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' },
+    );
+    expect(paid.ok).toBe(true);
+    await world.advance(0);
+    const first = lastInvoice(await team.invoices(), 'subscription_create');
+    expect(linesOf(first, 'price_starter_monthly')).toEqual([[1, 1900]]);
+    expect(linesOf(first, 'price_starter_seat_monthly')).toEqual([[2, 1600]]);
+    expect(first).toMatchObject({ status: 'paid', total: 3500 });
+    expect(await seatsOf(team)).toMatchObject({ seats: { included: 3, purchased: 5 }, limit: 5 });
   });
 });

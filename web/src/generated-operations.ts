@@ -30,6 +30,8 @@ export type CreateCheckoutSessionInput = {
   planKey: string;
   /** A promotion code, checked before the session is made (PROMOTION_CODE_NOT_APPLICABLE with extensions.reason when it does not apply). Without one, Stripe's page has a box where the customer may type one */
   promotionCode?: string | null | undefined;
+  /** Seats wanted in all, included ones counted, for a plan priced per seat (a team buying 7 at once); the seats beyond the included ones are charged with the plan. Default: the included seats */
+  seats?: number | null | undefined;
   /** Where Stripe sends the user after paying; session_id is appended */
   successUrl: string;
   /** Start with the plan's trial */

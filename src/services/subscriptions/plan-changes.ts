@@ -10,7 +10,14 @@ import type { StripeClient } from '../stripe/stripe-client';
 import { PLAN_KEY_METADATA } from './subscription-sync';
 import type { Clock } from '../time/clock';
 import { type PlanRules, versionOf } from './plan-rules';
-import { currentPhaseAsIs, itemChangesFor, newSubscriptionItems, planItemOf } from './subscription-items';
+import {
+  currentPhaseAsIs,
+  itemChangesFor,
+  newSubscriptionItems,
+  planItemOf,
+  type SeatsTarget,
+  seatsItemOf,
+} from './subscription-items';
 import type { SubscriptionStore } from './subscription-store';
 
 export type ProrationBehavior = 'create_prorations' | 'always_invoice' | 'none';
@@ -45,6 +52,8 @@ export interface ResolvedChange {
   priceId: string;
   /** The metered overage prices the target plan bills, for the target interval. */
   meteredPriceIds: string[];
+  /** The extra-seats item on the target plan: the seats paid for now, kept, on its seat price (ADR 0024). */
+  seats: SeatsTarget;
   applyAt: ApplyAt;
   prorationBehavior: ProrationBehavior;
 }
@@ -77,7 +86,12 @@ export class PlanChanges {
         customer: change.stripeSubscription.customer as string,
         subscription: change.stripeSubscription.id,
         subscription_details: {
-          items: itemChangesFor(change.stripeSubscription, change.priceId, change.meteredPriceIds),
+          items: itemChangesFor(
+            change.stripeSubscription,
+            change.priceId,
+            change.meteredPriceIds,
+            change.seats,
+          ),
           // No proration_date: Stripe prorates to its own now, which is also when the change would be made.
           proration_behavior: immediate ? change.prorationBehavior : 'none',
         },
@@ -145,7 +159,7 @@ export class PlanChanges {
     const params: Stripe.SubscriptionUpdateParams = {
       // Metered items are not prorated (Stripe bills their usage from the meter), only swapped when the
       // interval changes or the new plan bills other metrics (or none) as overage.
-      items: itemChangesFor(change.stripeSubscription, change.priceId, change.meteredPriceIds),
+      items: itemChangesFor(change.stripeSubscription, change.priceId, change.meteredPriceIds, change.seats),
       proration_behavior: change.prorationBehavior,
       metadata: { [PLAN_KEY_METADATA]: change.target.key },
     };
@@ -165,7 +179,7 @@ export class PlanChanges {
     const phases: Stripe.SubscriptionScheduleUpdateParams.Phase[] = [
       currentPhaseAsIs(change.stripeSubscription, currentPhase),
       {
-        items: newSubscriptionItems(change.priceId, change.meteredPriceIds),
+        items: newSubscriptionItems(change.priceId, change.meteredPriceIds, change.seats),
         duration: { interval: change.interval, interval_count: 1 },
         // The phase starts exactly at the period end, so there is no licensed time left to prorate; what this
         // setting still governs is the usage of metered items the new phase drops (another interval, or a plan
@@ -239,6 +253,7 @@ export class PlanChanges {
     if (planItemOf(stripeSubscription)?.price.id === priceId) {
       throw new BadUserInputError(`The subscription is already on ${target.key} (${interval}ly)`, 'planKey');
     }
+    const seats = await this.seatsOnTarget(current, stripeSubscription, target, interval);
     const upgrade = this.rules.rankOf(target.key) > this.rules.rankOf(current.planKey);
     const { applyAt, prorationBehavior } = whenAndHow(
       request,
@@ -253,9 +268,33 @@ export class PlanChanges {
       interval,
       priceId,
       meteredPriceIds,
+      seats,
       applyAt,
       prorationBehavior,
     };
+  }
+
+  /**
+   * The seats a plan change keeps: as many as are paid for now (included and extra), on the target's seat price;
+   * beyond the target's included ones they are extra seats. A target not priced per seat has none.
+   */
+  private async seatsOnTarget(
+    current: Subscription,
+    stripeSubscription: Stripe.Subscription,
+    target: Plan,
+    interval: BillingInterval,
+  ): Promise<SeatsTarget> {
+    if (!target.seats) return null;
+    const included = this.rules.planOrFail(current.planKey).seats?.included ?? 0;
+    const paid = included + (seatsItemOf(stripeSubscription)?.quantity ?? 0);
+    if (paid > target.seats.maximum) {
+      throw new BadUserInputError(
+        `${paid} seats are paid for and the ${target.key} plan takes at most ${target.seats.maximum}: setSeats first`,
+        'planKey',
+      );
+    }
+    const priceId = await this.rules.seatPriceId(target, interval);
+    return priceId ? { priceId, quantity: Math.max(0, paid - target.seats.included) } : null;
   }
 }
 
