@@ -275,8 +275,10 @@ export class PlanChanges {
   }
 
   /**
-   * The seats a plan change keeps: as many as are paid for now (included and extra), on the target's seat price;
-   * beyond the target's included ones they are extra seats. A target not priced per seat has none.
+   * The seats a plan change keeps: those the customer bought. With extra seats, as many as are paid for now
+   * (included and extra) on the target's seat price, the ones beyond the target's included seats being extra;
+   * with only the plan's included seats, none extra (nothing is sold that was not asked for). A target not priced
+   * per seat has none.
    */
   private async seatsOnTarget(
     current: Subscription,
@@ -284,9 +286,9 @@ export class PlanChanges {
     target: Plan,
     interval: BillingInterval,
   ): Promise<SeatsTarget> {
-    if (!target.seats) return null;
-    const included = this.rules.planOrFail(current.planKey).seats?.included ?? 0;
-    const paid = included + (seatsItemOf(stripeSubscription)?.quantity ?? 0);
+    const extra = seatsItemOf(stripeSubscription)?.quantity ?? 0;
+    if (!target.seats || extra === 0) return null;
+    const paid = (this.rules.planOrFail(current.planKey).seats?.included ?? 0) + extra;
     if (paid > target.seats.maximum) {
       throw new BadUserInputError(
         `${paid} seats are paid for and the ${target.key} plan takes at most ${target.seats.maximum}: setSeats first`,

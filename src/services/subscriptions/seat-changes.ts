@@ -35,19 +35,14 @@ export class SeatChanges {
     quantity: number,
     { asAdmin = false } = {},
   ): Promise<Subscription> {
-    // Before the lock, which needs the customer an account without a subscription may not have.
-    await this.store.requireLive(em, accountId);
+    // The input's checks first: they need no lock (which needs the customer an account without a subscription may
+    // not have) and write nothing. They are made again under the lock, on the state the change starts from.
+    this.refuseOutOfRange(await this.store.requireLive(em, accountId), quantity);
     const updated = await withAccountLock(em, accountId, async () => {
       const current = await this.store.requireLive(em, accountId);
       this.rules.refuseSalesLed(current, asAdmin);
-      const seats = this.seatsOrFail(current);
+      const seats = this.refuseOutOfRange(current, quantity);
       refuseWhileChanging(current, this.clock.now());
-      if (!Number.isInteger(quantity) || quantity < 1 || quantity > seats.maximum) {
-        throw new BadUserInputError(
-          `The ${current.planKey} plan takes from 1 to ${seats.maximum} seats (${quantity} asked)`,
-          'quantity',
-        );
-      }
       const taken = await this.seatsTaken(em, current);
       if (quantity < taken) {
         throw new BillingError(
@@ -76,9 +71,16 @@ export class SeatChanges {
     return current ? this.seatsTaken(em, current) : 0;
   }
 
-  private seatsOrFail(current: Subscription): SeatPricing {
+  /** The plan's seat pricing, if it has one and `quantity` is within it; else BAD_USER_INPUT. */
+  private refuseOutOfRange(current: Subscription, quantity: number): SeatPricing {
     const seats = this.rules.planOrFail(current.planKey).seats;
     if (!seats) throw new BadUserInputError(`The ${current.planKey} plan is not priced per seat`, 'quantity');
+    if (!Number.isInteger(quantity) || quantity < 1 || quantity > seats.maximum) {
+      throw new BadUserInputError(
+        `The ${current.planKey} plan takes from 1 to ${seats.maximum} seats (${quantity} asked)`,
+        'quantity',
+      );
+    }
     return seats;
   }
 
