@@ -74,14 +74,14 @@ export type SubscriptionStatus =
   | 'TRIALING'
   | 'UNPAID';
 
-export type AccountFieldsFragment = { id: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null, pendingChange: { expiresAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ id: string, brand: string | null, last4: string | null, expMonth: number | null, expYear: number | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } };
+export type AccountFieldsFragment = { id: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null, seats: { included: number, purchased: number, atPeriodEnd: number | null, maximum: number, taken: number, pricePerSeat: { amount: number, currency: string, interval: BillingInterval } } | null, pendingChange: { expiresAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ id: string, brand: string | null, last4: string | null, expMonth: number | null, expYear: number | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } };
 
 export type UsageFieldsFragment = { metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string };
 
 export type BillingPageQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type BillingPageQuery = { viewer: { id: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null, pendingChange: { expiresAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ id: string, brand: string | null, last4: string | null, expMonth: number | null, expYear: number | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } }, plans: Array<{ key: string, name: string, description: string, salesLed: boolean, trialDays: number, prices: Array<{ interval: BillingInterval, amount: number, currency: string }>, limits: Array<{ metric: string, overLimit: OverLimitBehavior }> }> };
+export type BillingPageQuery = { viewer: { id: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null, seats: { included: number, purchased: number, atPeriodEnd: number | null, maximum: number, taken: number, pricePerSeat: { amount: number, currency: string, interval: BillingInterval } } | null, pendingChange: { expiresAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ id: string, brand: string | null, last4: string | null, expMonth: number | null, expYear: number | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } }, plans: Array<{ key: string, name: string, description: string, salesLed: boolean, trialDays: number, prices: Array<{ interval: BillingInterval, amount: number, currency: string }>, limits: Array<{ metric: string, overLimit: OverLimitBehavior }>, seats: { included: number, prices: Array<{ interval: BillingInterval, amount: number, currency: string }> } | null }> };
 
 export type PreviewQueryVariables = Exact<{
   input: ChangeSubscriptionInput;
@@ -138,7 +138,7 @@ export type SessionQuery = { checkoutSession: { status: string, subscription: { 
 export type AccountUpdatedSubscriptionVariables = Exact<{ [key: string]: never; }>;
 
 
-export type AccountUpdatedSubscription = { accountUpdated: { id: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null, pendingChange: { expiresAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ id: string, brand: string | null, last4: string | null, expMonth: number | null, expYear: number | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } } };
+export type AccountUpdatedSubscription = { accountUpdated: { id: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null, seats: { included: number, purchased: number, atPeriodEnd: number | null, maximum: number, taken: number, pricePerSeat: { amount: number, currency: string, interval: BillingInterval } } | null, pendingChange: { expiresAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ id: string, brand: string | null, last4: string | null, expMonth: number | null, expYear: number | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } } };
 
 export type UsageUpdatedSubscriptionVariables = Exact<{ [key: string]: never; }>;
 
@@ -179,6 +179,13 @@ export type InvoiceDetailsQueryVariables = Exact<{
 
 
 export type InvoiceDetailsQuery = { viewer: { invoice: { subtotal: number, discount: number, tax: number, total: number, amountPaid: number, amountRemaining: number, creditedAfterPayment: number, currency: string, invoice: { id: string, number: string | null }, lines: Array<{ description: string, quantity: number | null, unitAmountDecimal: string | null, amount: number, periodStart: string, periodEnd: string, proration: boolean }> } | null } };
+
+export type SetSeatsMutationVariables = Exact<{
+  quantity: number;
+}>;
+
+
+export type SetSeatsMutation = { setSeats: { id: string } };
 
 export class TypedDocumentString<TResult, TVariables>
   extends String
@@ -235,6 +242,18 @@ export const AccountFieldsFragmentDoc = new TypedDocumentString(`
       }
       interval
       effectiveAt
+    }
+    seats {
+      included
+      purchased
+      atPeriodEnd
+      maximum
+      taken
+      pricePerSeat {
+        amount
+        currency
+        interval
+      }
     }
     pendingChange {
       plan {
@@ -319,6 +338,14 @@ export const BillingPageDocument = new TypedDocumentString(`
       metric
       overLimit
     }
+    seats {
+      included
+      prices {
+        interval
+        amount
+        currency
+      }
+    }
   }
 }
     fragment AccountFields on Account {
@@ -347,6 +374,18 @@ export const BillingPageDocument = new TypedDocumentString(`
       }
       interval
       effectiveAt
+    }
+    seats {
+      included
+      purchased
+      atPeriodEnd
+      maximum
+      taken
+      pricePerSeat {
+        amount
+        currency
+        interval
+      }
     }
     pendingChange {
       plan {
@@ -510,6 +549,18 @@ export const AccountUpdatedDocument = new TypedDocumentString(`
       interval
       effectiveAt
     }
+    seats {
+      included
+      purchased
+      atPeriodEnd
+      maximum
+      taken
+      pricePerSeat {
+        amount
+        currency
+        interval
+      }
+    }
     pendingChange {
       plan {
         name
@@ -651,3 +702,10 @@ export const InvoiceDetailsDocument = new TypedDocumentString(`
   periodEnd
   proration
 }`) as unknown as TypedDocumentString<InvoiceDetailsQuery, InvoiceDetailsQueryVariables>;
+export const SetSeatsDocument = new TypedDocumentString(`
+    mutation SetSeats($quantity: Int!) {
+  setSeats(input: {quantity: $quantity}) {
+    id
+  }
+}
+    `) as unknown as TypedDocumentString<SetSeatsMutation, SetSeatsMutationVariables>;
