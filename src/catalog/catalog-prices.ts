@@ -3,6 +3,12 @@ import { syncKey } from './catalog-keys';
 import { idOf } from '../services/stripe/expandable';
 import type { SyncReport } from './catalog-report';
 
+/**
+ * Every price quotes the net amount: Stripe Tax adds tax on top (ADR 0024: B2B SaaS quotes net prices). Set on
+ * every price whether or not `STRIPE_TAX` is on, since Stripe lets a price's tax behaviour be set only once.
+ */
+export const TAX_BEHAVIOR = 'exclusive' as const;
+
 /** What the catalog wants the price under one lookup key to be. */
 export interface DesiredPrice {
   lookupKey: string;
@@ -47,6 +53,7 @@ export async function syncPrice(
 ): Promise<string> {
   const what = describe(desired);
   if (current && matches(current, desired)) {
+    if (current.tax_behavior !== TAX_BEHAVIOR) return makeExclusive(stripe, current, what, report);
     if (current.active) {
       report.add('unchanged', 'price', current.id, what);
       return current.id;
@@ -69,6 +76,7 @@ export async function syncPrice(
     product: desired.productId,
     nickname: desired.nickname,
     metadata: desired.metadata,
+    tax_behavior: TAX_BEHAVIOR,
     ...(desired.amount.kind === 'licensed'
       ? {
           unit_amount: desired.amount.cents,
@@ -107,7 +115,31 @@ export async function syncPrice(
   return created.id;
 }
 
+/**
+ * A price made before tax (`unspecified`) is set to exclusive in place, the one change Stripe allows: "Once
+ * specified as either inclusive or exclusive, it cannot be changed"
+ * (https://docs.stripe.com/api/prices/update#update_price-tax_behavior). It is reactivated too if archived by hand.
+ */
+async function makeExclusive(
+  stripe: Stripe,
+  current: Stripe.Price,
+  what: string,
+  report: SyncReport,
+): Promise<string> {
+  const params: Stripe.PriceUpdateParams = {
+    tax_behavior: TAX_BEHAVIOR,
+    ...(current.active ? {} : { active: true }),
+  };
+  await stripe.prices.update(current.id, params, {
+    idempotencyKey: syncKey(`price:tax-behavior:${current.id}`, params),
+  });
+  report.add('updated', 'price', current.id, `${what} (tax_behavior ${TAX_BEHAVIOR})`);
+  return current.id;
+}
+
 function matches(price: Stripe.Price, desired: DesiredPrice): boolean {
+  // An inclusive price cannot become exclusive: a new price takes its lookup key.
+  if (price.tax_behavior === 'inclusive') return false;
   const recurring = price.recurring;
   if (!recurring || recurring.interval !== desired.interval || recurring.interval_count !== 1) return false;
   if (price.currency !== desired.currency || idOf(price.product) !== desired.productId) return false;

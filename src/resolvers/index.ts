@@ -7,6 +7,7 @@ import { AccountBillsResolver } from './account-bills.resolver';
 import { CardResolver } from './card.resolver';
 import { CheckoutResolver } from './checkout.resolver';
 import { CustomerResolver } from './customer.resolver';
+import { CustomerTaxResolver } from './customer-tax.resolver';
 import { InvoiceCreditResolver } from './invoice-credit.resolver';
 import { PlanResolver } from './plan.resolver';
 import { PromotionCodeResolver } from './promotion-code.resolver';
@@ -24,6 +25,7 @@ export {
   CardResolver,
   CheckoutResolver,
   CustomerResolver,
+  CustomerTaxResolver,
   InvoiceCreditResolver,
   PlanResolver,
   PromotionCodeResolver,
@@ -44,6 +46,7 @@ export interface Resolvers {
   account: AccountResolver;
   accountBills: AccountBillsResolver;
   customer: CustomerResolver;
+  customerTax: CustomerTaxResolver;
   invoiceCredit: InvoiceCreditResolver;
   subscription: SubscriptionResolver;
   promotionCode: PromotionCodeResolver;
@@ -64,6 +67,7 @@ const RESOLVER_CLASSES: NonEmptyArray<Function> = [
   AccountResolver,
   AccountBillsResolver,
   CustomerResolver,
+  CustomerTaxResolver,
   SubscriptionResolver,
   PromotionCodeResolver,
   SeatsResolver,

@@ -12,6 +12,7 @@ import {
   type NextBillView,
   type PlanView,
   type PreviewView,
+  type TaxIdView,
   type UsageView,
 } from './api.js';
 import { authenticationNotice } from './authentication-notice.js';
@@ -19,6 +20,7 @@ import { cardsSection, invoiceDetailsPanel, nextBillSection } from './bills-view
 import { count, day, daysUntil, h, label, money } from './dom.js';
 import { liveRenderer } from './live-render.js';
 import { type SeatsActions, seatPriceNote, seatsSection } from './seats-view.js';
+import { taxRows, type VatActions, vatSection } from './tax-view.js';
 
 interface State {
   account: AccountView;
@@ -40,6 +42,10 @@ interface State {
   promotionNotice: string | null;
   /** What the seats box holds while the user types (null: it shows the seats paid for). */
   seatsQuantity: string | null;
+  /** The customer's VAT IDs, read from Stripe when the page opens and after a change; null without a customer. */
+  taxIds: TaxIdView[] | null;
+  /** What the VAT ID field holds. */
+  vatId: string;
 }
 
 export interface BillingPageOptions {
@@ -209,6 +215,29 @@ export async function showBillingPage(root: HTMLElement, api: BillingApi, option
       state.invoice = null;
       render();
     },
+    typeVatId: (value) => {
+      // Kept without rendering again, so the field keeps its focus while the user types.
+      if (state) state.vatId = value;
+    },
+    addVatId: () =>
+      run(async () => {
+        if (!state?.vatId.trim()) return;
+        await api.addTaxId(state.vatId.trim());
+        state.vatId = '';
+        await afterVatChange();
+      }),
+    removeVatId: (id) =>
+      run(async () => {
+        await api.removeTaxId(id);
+        await afterVatChange();
+      }),
+  };
+
+  /** A VAT ID may change the tax of the next bill (reverse charge): both are read again. */
+  const afterVatChange = async () => {
+    if (!state) return;
+    state.taxIds = await api.taxIds();
+    state.nextBill = await api.nextBill().catch(() => state?.nextBill ?? null);
   };
 
   /** A card change answers once Stripe has it; the account (and which card is charged next) is read again. */
@@ -219,7 +248,11 @@ export async function showBillingPage(root: HTMLElement, api: BillingApi, option
 
   const live = api.connected();
   // The next bill is read from Stripe: if it cannot be read now, the rest of the page still shows.
-  const [{ account, plans }, nextBill] = await Promise.all([api.load(), api.nextBill().catch(() => null)]);
+  const [{ account, plans }, nextBill, taxIds] = await Promise.all([
+    api.load(),
+    api.nextBill().catch(() => null),
+    api.taxIds().catch(() => null),
+  ]);
   state = {
     account,
     plans,
@@ -232,6 +265,8 @@ export async function showBillingPage(root: HTMLElement, api: BillingApi, option
     promotionCode: '',
     promotionNotice: null,
     seatsQuantity: null,
+    taxIds,
+    vatId: '',
   };
   bannerState = billingState(account);
   render();
@@ -240,7 +275,7 @@ export async function showBillingPage(root: HTMLElement, api: BillingApi, option
   document.body.dataset.live = 'true';
 }
 
-interface Actions extends SeatsActions {
+interface Actions extends SeatsActions, VatActions {
   setInterval(interval: Interval): void;
   checkout(plan: PlanView, withTrial: boolean): void;
   typePromotionCode(code: string): void;
@@ -278,6 +313,7 @@ function page(state: State, actions: Actions): HTMLElement[] {
     pickerSection(state, actions),
     nextBillSection(state.nextBill),
     cardsSection(state.account, state.busy, actions),
+    vatSection(state.account.customer ? state.taxIds : null, state.vatId, state.busy, actions),
     invoicesSection(state.account, actions),
     invoiceDetailsPanel(state.invoice, actions.closeInvoice),
   ].filter((element): element is HTMLElement => element !== null);
@@ -614,6 +650,7 @@ function previewPanel(change: NonNullable<State['change']>, busy: boolean, actio
           h('td', { class: 'num' }, money(line.amount, preview.currency)),
         ),
       ),
+      ...taxRows(preview, preview.currency, 'preview'),
     ),
     h(
       'p',

@@ -62,8 +62,11 @@ export class ChargedUpdates {
   ): Promise<Subscription> {
     // Only the parameters a pending update takes (the metadata too, since 2026-05-27.dahlia: it is merged into
     // the subscription's when the change applies; until then the plan is read from the price, `planKeyOf`).
+    // Nor automatic_tax (https://docs.stripe.com/billing/subscriptions/pending-updates-reference): a subscription
+    // made before tax was on stays untaxed until a change that is not held.
+    const { automatic_tax: _notHeld, ...held } = params;
     const pending: Stripe.SubscriptionUpdateParams = {
-      ...params,
+      ...held,
       payment_behavior: 'pending_if_incomplete',
       expand: ['latest_invoice'],
     };

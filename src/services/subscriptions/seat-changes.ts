@@ -7,6 +7,7 @@ import { withAccountLock } from '../accounts/account-lock';
 import type { SeatPricing } from '../plans/plan.types';
 import type { StripeClient } from '../stripe/stripe-client';
 import type { Clock } from '../time/clock';
+import type { TaxPolicy } from '../tax/tax-policy';
 import { usagePeriodAt } from '../usage/usage-period';
 import type { ChargedUpdates } from './charged-updates';
 import { type PlanRules, versionOf } from './plan-rules';
@@ -27,6 +28,7 @@ export class SeatChanges {
     private readonly events: AccountEvents,
     private readonly charged: ChargedUpdates,
     private readonly clock: Clock,
+    private readonly tax: TaxPolicy,
   ) {}
 
   async setSeats(
@@ -52,6 +54,8 @@ export class SeatChanges {
         );
       }
       const extra = Math.max(0, quantity - seats.included);
+      // Before any write, as a plan change: with Stripe Tax on, the seats' invoices need the customer's location.
+      this.tax.requireLocation((await this.store.customerOf(em, current)).address);
       const stripeSubscription = await this.store.retrieve(current.stripeSubscriptionId);
       const paidExtra = seatsItemOf(stripeSubscription)?.quantity ?? 0;
       // A new target replaces seats removed at the period end: that schedule goes first, whatever comes next.
@@ -107,6 +111,8 @@ export class SeatChanges {
     if (!item && !priceId)
       throw new BadUserInputError(`The plan sells no ${current.interval}ly seat`, 'quantity');
     const params: Stripe.SubscriptionUpdateParams = {
+      // A subscription made before tax was turned on is taxed from this change on, as a plan change does.
+      ...(stripeSubscription.automatic_tax?.enabled ? {} : this.tax.automaticTax()),
       items: [item ? { id: item.id, quantity: extra } : { price: priceId as string, quantity: extra }],
       proration_behavior: 'always_invoice',
     };
@@ -136,6 +142,8 @@ export class SeatChanges {
       currentPhaseAsIs(stripeSubscription, currentPhase),
       {
         items: nextPhaseItems(stripeSubscription, extra),
+        // The next phase's invoices are taxed (a subscription made before tax was on too), as a plan change's.
+        ...this.tax.automaticTax(),
         duration: { interval: current.interval, interval_count: 1 },
         // The phase starts at the period end: no licensed time is left to prorate; metered items carry on.
         proration_behavior: 'none',
