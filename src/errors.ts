@@ -31,6 +31,11 @@ export const ErrorCode = {
    */
   PROMOTION_CODE_NOT_APPLICABLE: 'PROMOTION_CODE_NOT_APPLICABLE',
   /**
+   * Fewer seats than are taken (the `seats` gauge): free seats first (`extensions.taken`, `requested`). Seats paid
+   * for are never taken away from people using them.
+   */
+  SEATS_IN_USE: 'SEATS_IN_USE',
+  /**
    * Stripe Tax is on and the customer has no location it can place (a country; in the US a 5-digit ZIP): set one
    * with `updateCustomer(input: { address })` first. Stripe's own refusal (`customer_tax_location_invalid`) reads
    * the same.

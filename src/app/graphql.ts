@@ -24,6 +24,7 @@ import {
   SubscriptionResolver,
   PromotionCodeResolver,
   AddonResolver,
+  SeatsResolver,
   UsageResolver,
   WebhookEventResolver,
 } from '../resolvers';
@@ -54,6 +55,7 @@ export function buildResolvers(
     subscription: new SubscriptionResolver(stripe?.subscriptions ?? null, core.catalog),
     promotionCode: new PromotionCodeResolver(stripe?.promotions ?? null, core.catalog),
     addon: new AddonResolver(stripe?.addons ?? null, core.catalog),
+    seats: new SeatsResolver(stripe?.seats ?? null, core.catalog),
     checkout: new CheckoutResolver(stripe?.checkout ?? null, stripe?.portal ?? null, core.catalog),
     card: new CardResolver(stripe?.cardSetups ?? null, stripe?.cardChoices ?? null),
     usage: new UsageResolver(usage.meter, usage.reservations, usage.overrides),

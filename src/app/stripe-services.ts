@@ -17,7 +17,9 @@ import { PortalSessions } from '../services/checkout/portal-sessions';
 import { PriceDirectory } from '../services/stripe/price-directory';
 import { RedirectAllowList } from '../services/checkout/redirect-allow-list';
 import { StripeClient } from '../services/stripe/stripe-client';
+import { ChargedUpdates } from '../services/subscriptions/charged-updates';
 import { PlanChanges } from '../services/subscriptions/plan-changes';
+import { SeatChanges } from '../services/subscriptions/seat-changes';
 import { PromotionCodeCheck } from '../services/promotions/promotion-code-check';
 import { SubscriptionPromotions } from '../services/promotions/subscription-promotions';
 import { SubscriptionAddons } from '../services/addons/subscription-addons';
@@ -63,6 +65,8 @@ export interface StripeServices {
   promotions: SubscriptionPromotions;
   /** Add-ons beside the plan: bought now, removed at the period end. */
   addons: SubscriptionAddons;
+  /** Seats of plans priced per seat (ADR 0024). */
+  seats: SeatChanges;
   /** The customer's VAT and other tax IDs (Stripe Tax, ADR 0024). */
   taxIds: CustomerTaxIds;
 }
@@ -87,7 +91,9 @@ export function buildStripeServices(
   const subscriptionSync = new SubscriptionSync(core.catalog);
   const store = new SubscriptionStore(stripe, customers, subscriptionSync, core.provisioner, core.clock);
   const rules = new PlanRules(core.catalog, prices);
-  const changes = new PlanChanges(stripe, store, rules, core.events, core.clock, core.invoices, tax, taxes);
+  const charged = new ChargedUpdates(stripe, store, core.clock, core.invoices);
+  const changes = new PlanChanges(stripe, store, rules, core.events, core.clock, charged, tax, taxes);
+  const seats = new SeatChanges(stripe, store, rules, core.events, charged, core.clock, tax);
   const subscriptions = new SubscriptionManager({
     store,
     creation: new SubscriptionCreation(
@@ -138,7 +144,8 @@ export function buildStripeServices(
     disputes: new Disputes(stripe, refunds, core.mails, metrics.disputes),
     trials,
     promotions: new SubscriptionPromotions(stripe, store, rules, promotionCodeCheck, core.events),
-    addons: new SubscriptionAddons(store, rules, changes, core.catalog, core.events, core.clock),
+    addons: new SubscriptionAddons(store, rules, changes, charged, core.catalog, core.events, core.clock),
+    seats,
     taxIds: new CustomerTaxIds(stripe, customers, core.events),
   };
 }

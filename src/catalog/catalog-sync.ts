@@ -9,13 +9,16 @@ import { type DesiredPrice, pricesByLookupKey, syncPrice } from './catalog-price
 import { type DesiredProduct, listAllProducts, syncProduct } from './catalog-products';
 import { syncPromotionCode } from './catalog-promotion-codes';
 import { SyncReport } from './catalog-report';
+import { PLAN_PRICE_METADATA, SEATS_PRICE_METADATA } from '../services/stripe/metadata-keys';
 
 export { SyncReport } from './catalog-report';
 export type { SyncAction, SyncLine } from './catalog-report';
 
 /** Product metadata keys that tie a Stripe product to the catalog entry it sells. */
-export const PLAN_PRODUCT_METADATA = 'coditect_plan';
+export const PLAN_PRODUCT_METADATA = PLAN_PRICE_METADATA;
 export const METRIC_PRODUCT_METADATA = 'coditect_metric';
+/** The seats of a per-seat plan are a product of their own (ADR 0024, "Built: seats" says why). */
+export const SEATS_PRODUCT_METADATA = SEATS_PRICE_METADATA;
 
 /**
  * Makes Stripe match plans/plans.yaml (`npm run stripe:sync`): products, prices by lookup key, Billing Meters
@@ -23,7 +26,8 @@ export const METRIC_PRODUCT_METADATA = 'coditect_metric';
  * writes what differs, so a second run reports everything unchanged; every write carries an idempotency key
  * derived from what it does, so a retried run never creates anything twice.
  *
- * Runs in dependency order (products → meters → prices → add-ons → portal → coupons → promotion codes) because each step needs ids from the one
+ * Runs in dependency order (products → prices (plans, then their seats) → meters → add-ons → portal → coupons →
+ * promotion codes) because each step needs ids from the one
  * before. It stops at the first Stripe error; running it again resumes, since finished steps are unchanged.
  */
 export async function syncCatalog(stripe: Stripe, catalog: PlanCatalog): Promise<SyncReport> {
@@ -52,6 +56,7 @@ export async function syncCatalog(stripe: Stripe, catalog: PlanCatalog): Promise
       priceIds.push(await syncPrice(stripe, existingPrices.get(price.lookupKey), desired, report));
     }
     if (!plan.salesLed && priceIds.length > 0) portalProducts.push({ product: productId, prices: priceIds });
+    await syncSeatPrices(stripe, plan, products, existingPrices, report);
   }
 
   const meters = catalog.meteredPrices().length > 0 ? await listAllMeters(stripe) : [];
@@ -101,9 +106,49 @@ async function syncPromotions(
   }
 }
 
+/**
+ * A per-seat plan's extra-seat prices, on a product of their own (`CODITECT Professional seats`, unit `seat`):
+ * invoices then name the line "seats", the Customer Portal's plan switcher (which lists the plans' products)
+ * never offers a seat price as a plan, and a coupon restricted to the plans' products discounts the plan only.
+ */
+async function syncSeatPrices(
+  stripe: Stripe,
+  plan: Plan,
+  products: readonly Stripe.Product[],
+  existingPrices: ReadonlyMap<string, Stripe.Price>,
+  report: SyncReport,
+): Promise<void> {
+  if (!plan.seats || !plan.productKey) return;
+  const productId = await syncProduct(stripe, products, seatsProduct(plan, plan.productKey), report);
+  for (const price of plan.seats.prices) {
+    const desired: DesiredPrice = {
+      lookupKey: price.lookupKey,
+      productId,
+      currency: price.currency,
+      interval: price.interval,
+      amount: { kind: 'licensed', cents: price.amount },
+      nickname: `${plan.name} seat, ${price.interval}ly`,
+      metadata: { [SEATS_PRICE_METADATA]: plan.key },
+    };
+    await syncPrice(stripe, existingPrices.get(price.lookupKey), desired, report);
+  }
+}
+
+function seatsProduct(plan: Plan, planProductKey: string): DesiredProduct {
+  return {
+    metadataKey: SEATS_PRODUCT_METADATA,
+    metadataValue: plan.key,
+    id: `${planProductKey}_seats`,
+    name: `CODITECT ${plan.name} seats`,
+    description: `Seats beyond the ${plan.seats?.included ?? 0} the ${plan.name} plan includes.`,
+    unitLabel: 'seat',
+  };
+}
+
 function allLookupKeys(catalog: PlanCatalog): string[] {
   return [
     ...catalog.plans().flatMap((plan) => plan.prices.map((price) => price.lookupKey)),
+    ...catalog.plans().flatMap((plan) => (plan.seats?.prices ?? []).map((price) => price.lookupKey)),
     ...catalog.meteredPrices().flatMap((price) => [price.lookupKey, price.yearlyLookupKey]),
     ...addonLookupKeys(catalog.addons()),
   ];

@@ -54,6 +54,7 @@ export class Subscription extends BaseEntity<
   | 'currentPeriodEnd'
   | 'addons'
   | 'addonRemovals'
+  | 'extraSeats'
 > {
   @Unique()
   @Property({ type: 'string', length: 255 })
@@ -116,6 +117,17 @@ export class Subscription extends BaseEntity<
 
   @Property({ type: 'datetime', nullable: true })
   scheduledChangeAt: Date | null = null;
+
+  /**
+   * Seats bought beyond those the plan includes: the quantity of the subscription's extra-seats item (0 without
+   * one, ADR 0024). The `seats` limit of a per-seat plan is its included seats plus these.
+   */
+  @Property({ type: 'integer', default: 0 })
+  extraSeats = 0;
+
+  /** Extra seats from the period end on, when seats were removed (a schedule phase); null when none are. */
+  @Property({ type: 'integer', nullable: true })
+  scheduledExtraSeats: number | null = null;
 
   /**
    * A change made now whose invoice waits for the customer (Stripe's `pending_update`: the bank asked to approve

@@ -11,6 +11,7 @@ import { BillingInterval, OverLimitBehavior, SubscriptionStatus } from '../schem
 import type { Invoice } from '../schema/invoice.type';
 import type { PaymentMethod } from '../schema/payment-method.type';
 import type { Plan } from '../schema/plan.type';
+import type { SubscriptionSeats } from '../schema/seats.type';
 import type { BillingSubscription } from '../schema/subscription.type';
 
 /** Entities and catalog records → what clients see. Plain and small on purpose. */
@@ -20,12 +21,7 @@ export function toPlan(plan: CatalogPlan): Plan {
     key: plan.key,
     name: plan.name,
     description: plan.description,
-    prices: plan.prices.map((price) => ({
-      interval: price.interval === 'year' ? BillingInterval.YEAR : BillingInterval.MONTH,
-      amount: price.amount,
-      currency: price.currency,
-      lookupKey: price.lookupKey,
-    })),
+    prices: plan.prices.map(toPlanPrice),
     features: Object.entries(plan.features).map(([key, enabled]) => ({ key, enabled })),
     limits: plan.limits.map((limit) => ({
       metric: limit.metric,
@@ -34,16 +30,46 @@ export function toPlan(plan: CatalogPlan): Plan {
     })),
     trialDays: plan.trialDays,
     salesLed: plan.salesLed,
+    seats: plan.seats && {
+      included: plan.seats.included,
+      maximum: plan.seats.maximum,
+      prices: plan.seats.prices.map(toPlanPrice),
+    },
+  };
+}
+
+function toPlanPrice(price: CatalogPlan['prices'][number]): Plan['prices'][number] {
+  return {
+    interval: price.interval === 'year' ? BillingInterval.YEAR : BillingInterval.MONTH,
+    amount: price.amount,
+    currency: price.currency,
+    lookupKey: price.lookupKey,
+  };
+}
+
+/** The seats of a subscription to a per-seat plan (`taken` is resolved on its own: it reads the gauge). */
+function toSubscriptionSeats(row: SubscriptionRow, plan: CatalogPlan): SubscriptionSeats | null {
+  const price = plan.seats?.prices.find((candidate) => candidate.interval === row.interval);
+  if (!plan.seats || !price) return null;
+  return {
+    included: plan.seats.included,
+    purchased: plan.seats.included + row.extraSeats,
+    atPeriodEnd: row.scheduledExtraSeats === null ? null : plan.seats.included + row.scheduledExtraSeats,
+    maximum: plan.seats.maximum,
+    pricePerSeat: toPlanPrice(price),
+    accountId: row.accountId,
   };
 }
 
 export function toSubscription(row: SubscriptionRow, catalog: PlanCatalog): BillingSubscription {
   const scheduledPlan = row.scheduledPlanKey ? catalog.find(row.scheduledPlanKey) : undefined;
   const pendingPlan = row.pendingPlanKey ? catalog.find(row.pendingPlanKey) : undefined;
+  const plan = catalog.find(row.planKey) ?? catalog.freePlan();
   return {
     id: row.stripeSubscriptionId,
     status: row.status as SubscriptionStatus,
-    plan: toPlan(catalog.find(row.planKey) ?? catalog.freePlan()),
+    plan: toPlan(plan),
+    seats: toSubscriptionSeats(row, plan),
     interval: row.interval as BillingInterval,
     currentPeriodStart: row.currentPeriodStart,
     currentPeriodEnd: row.currentPeriodEnd,

@@ -13,6 +13,7 @@ import { PlanResolver } from './plan.resolver';
 import { PromotionCodeResolver } from './promotion-code.resolver';
 import { AddonResolver } from './addon.resolver';
 import { RevenueResolver } from './revenue.resolver';
+import { SeatsResolver } from './seats.resolver';
 import { ServiceInfoResolver } from './service-info.resolver';
 import { SubscriptionResolver } from './subscription.resolver';
 import { UsageResolver } from './usage.resolver';
@@ -31,6 +32,7 @@ export {
   PromotionCodeResolver,
   AddonResolver,
   RevenueResolver,
+  SeatsResolver,
   ServiceInfoResolver,
   SubscriptionResolver,
   UsageResolver,
@@ -51,6 +53,7 @@ export interface Resolvers {
   subscription: SubscriptionResolver;
   promotionCode: PromotionCodeResolver;
   addon: AddonResolver;
+  seats: SeatsResolver;
   checkout: CheckoutResolver;
   card: CardResolver;
   usage: UsageResolver;
@@ -71,6 +74,7 @@ const RESOLVER_CLASSES: NonEmptyArray<Function> = [
   SubscriptionResolver,
   PromotionCodeResolver,
   AddonResolver,
+  SeatsResolver,
   CheckoutResolver,
   CardResolver,
   InvoiceCreditResolver,

@@ -1,5 +1,5 @@
-import { IsOptional, IsUrl, Matches, MaxLength } from 'class-validator';
-import { Field, ID, InputType, ObjectType } from 'type-graphql';
+import { IsInt, IsOptional, IsUrl, Matches, Max, MaxLength, Min } from 'class-validator';
+import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { BillingInterval } from './enums';
 import { BillingSubscription } from './subscription.type';
 
@@ -57,6 +57,17 @@ export class CreateCheckoutSessionInput {
   @IsOptional()
   @Matches(/^\s*[A-Za-z0-9]{1,40}\s*$/, { message: 'promotionCode must be letters and digits' })
   promotionCode?: string | null;
+
+  @Field(() => Int, {
+    nullable: true,
+    description:
+      'Seats wanted in all, included ones counted, for a plan priced per seat (a team buying 7 at once); the seats beyond the included ones are charged with the plan. Default: the included seats',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  seats?: number | null;
 }
 
 @InputType()

@@ -40,6 +40,20 @@ export class OveragePrice {
   currency!: string;
 }
 
+@ObjectType({ description: 'How a plan priced per seat sells seats (plans/plans.yaml `seats`)' })
+export class PlanSeats {
+  @Field(() => Int, { description: 'Seats the plan’s price includes' })
+  included!: number;
+
+  @Field(() => Int, {
+    description: 'The most seats a subscription to the plan may have, included ones counted',
+  })
+  maximum!: number;
+
+  @Field(() => [PlanPrice], { description: 'What one seat beyond the included ones costs, per interval' })
+  prices!: PlanPrice[];
+}
+
 @ObjectType({ description: 'A feature a plan switches on or off' })
 export class PlanFeature {
   @Field(() => String)
@@ -89,4 +103,10 @@ export class Plan {
 
   @Field(() => Boolean, { description: 'Sold by sales: not available to self-serve checkout' })
   salesLed!: boolean;
+
+  @Field(() => PlanSeats, {
+    nullable: true,
+    description: 'Per-seat pricing, or null (seats are a fixed limit)',
+  })
+  seats!: PlanSeats | null;
 }

@@ -1,6 +1,7 @@
 import { Field, ID, ObjectType } from 'type-graphql';
 import { BillingInterval, SubscriptionStatus } from './enums';
 import { Plan } from './plan.type';
+import { SubscriptionSeats } from './seats.type';
 
 @ObjectType({ description: 'A plan change waiting for the end of the current period' })
 export class ScheduledChange {
@@ -72,4 +73,10 @@ export class BillingSubscription {
       "A change made now that waits for the payment's approval; `plan` stays the current one until then",
   })
   pendingChange!: PendingChange | null;
+
+  @Field(() => SubscriptionSeats, {
+    nullable: true,
+    description: 'Seats bought and taken, for a plan priced per seat; null otherwise',
+  })
+  seats!: SubscriptionSeats | null;
 }

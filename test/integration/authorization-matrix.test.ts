@@ -224,6 +224,18 @@ const MATRIX: Record<string, MatrixEntry> = {
       admin: 'BAD_USER_INPUT',
     },
   },
+  'Mutation.setSeats': {
+    // Naming A's account: A's own (refused past professional's 100 seats, before any write), and support acting
+    // for A; nobody else may.
+    document: () => `mutation { setSeats(input: { quantity: 101, accountId: "${A}" }) { id } }`,
+    expect: {
+      ...SIGNED_IN,
+      userA: 'BAD_USER_INPUT',
+      userB: 'FORBIDDEN',
+      service: 'FORBIDDEN',
+      admin: 'BAD_USER_INPUT',
+    },
+  },
   'Mutation.endTrial': {
     document: () => 'mutation { endTrial { status } }',
     // A's subscription is not in a trial; the others have none.

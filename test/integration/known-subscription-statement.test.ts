@@ -68,6 +68,8 @@ const storedRow = fc.record({
   scheduled: fc.option(fc.record({ planKey, interval, changeAt: moment })),
   // Add-ons the customer asked to remove at the period end (kept while the schedule and the item are there).
   addonRemovals: fc.subarray(ADDON_KEYS),
+  extraSeats: fc.nat({ max: 3 }),
+  scheduledExtraSeats: fc.option(fc.nat({ max: 3 })),
   stripeUpdatedAt: fc.integer({ min: 1, max: 3 }).map(at),
 });
 type StoredRow = typeof storedRow extends fc.Arbitrary<infer Row> ? Row : never;
@@ -96,6 +98,8 @@ const stripeRead = fc.record({
     fc.record({ key: fc.constantFrom(...ADDON_KEYS), quantity: fc.integer({ min: 1, max: 10 }) }),
     { selector: (addon) => addon.key, maxLength: 2 },
   ),
+  /** The extra-seats item's quantity (ADR 0024), listed before the plan item as Stripe may. */
+  extraSeats: fc.option(fc.integer({ min: 1, max: 3 })),
   observedAt: fc.integer({ min: 0, max: 4 }).map(at),
 });
 type StripeRead = typeof stripeRead extends fc.Arbitrary<infer Read> ? Read : never;
@@ -141,6 +145,19 @@ function subscriptionOf(id: string, read: StripeRead): Stripe.Subscription {
     metadata: read.metadataPlan ? { plan_key: read.metadataPlan } : {},
     items: {
       data: [
+        ...(read.extraSeats
+          ? [
+              {
+                price: {
+                  id: 'price_id_seats',
+                  lookup_key: 'price_professional_seat_monthly',
+                  recurring: { interval: 'month', usage_type: 'licensed' },
+                  metadata: { coditect_seats_for: 'professional' },
+                },
+                quantity: read.extraSeats,
+              },
+            ]
+          : []),
         {
           price: priceOf(read.lookupKey),
           current_period_start: seconds - 86_400,
@@ -184,6 +201,8 @@ async function storeRow(id: string, stored: StoredRow): Promise<void> {
     scheduledInterval: stored.scheduled?.interval ?? null,
     scheduledChangeAt: stored.scheduled?.changeAt ?? null,
     addonRemovals: stored.addonRemovals,
+    extraSeats: stored.extraSeats,
+    scheduledExtraSeats: stored.scheduledExtraSeats,
     stripeUpdatedAt: stored.stripeUpdatedAt,
     createdAt: at(0),
     updatedAt: at(0),
@@ -255,6 +274,7 @@ it('answers null, writing nothing, for a customer or a subscription we do not st
     schedule: 'none',
     pendingLookupKey: null,
     addons: [],
+    extraSeats: null,
     observedAt: at(10),
   };
   const unknownRow = subscriptionOf('sub_equivalence_unknown', read);
@@ -266,6 +286,8 @@ it('answers null, writing nothing, for a customer or a subscription we do not st
     interval: 'month',
     cancelAtPeriodEnd: false,
     pastDueSince: null,
+    extraSeats: 0,
+    scheduledExtraSeats: null,
     scheduleId: null,
     scheduled: null,
     addonRemovals: [],

@@ -29,6 +29,10 @@ const LOOKUP_KEYS = [
   'price_starter_yearly',
   'price_professional_monthly',
   'price_professional_yearly',
+  'price_starter_seat_monthly',
+  'price_starter_seat_yearly',
+  'price_professional_seat_monthly',
+  'price_professional_seat_yearly',
   'price_ai_requests_overage',
   'price_ai_requests_overage_yearly',
   'price_storage_mb_overage',
@@ -63,8 +67,16 @@ function counts(emulator: RunningEmulator): Record<string, number> {
 }
 
 async function pricesByLookupKey(stripe: Stripe): Promise<Map<string, Stripe.Price>> {
-  const prices = await stripe.prices.list({ lookup_keys: LOOKUP_KEYS, limit: 100 });
-  return new Map(prices.data.map((price) => [price.lookup_key as string, price]));
+  // Stripe takes at most 10 lookup keys per list call.
+  const found = new Map<string, Stripe.Price>();
+  for (let start = 0; start < LOOKUP_KEYS.length; start += 10) {
+    const prices = await stripe.prices.list({
+      lookup_keys: LOOKUP_KEYS.slice(start, start + 10),
+      limit: 100,
+    });
+    for (const price of prices.data) found.set(price.lookup_key as string, price);
+  }
+  return found;
 }
 
 async function productsByMetadata(stripe: Stripe, key: string): Promise<Map<string, Stripe.Product>> {
@@ -104,10 +116,11 @@ describe('npm run stripe:sync against the emulator', () => {
 
   it('creates products, prices, meters, metered prices and the portal configuration on an empty account', async () => {
     const report = await syncCatalog(target.stripe, catalog);
-    // 3 plan products + 2 metric products, 4 plan prices + 4 metered prices (monthly and yearly), 2 meters,
-    // 1 portal configuration, 1 coupon and its promotion code.
-    expect(report.counts).toEqual({ created: 24, updated: 0, archived: 0, unchanged: 0 });
-    expect(report.format()).toMatch(/24 created, 0 updated, 0 archived, 0 unchanged$/);
+    // 3 plan products + 2 seats products + 2 metric products + 2 add-on products, 4 plan prices + 4 seat prices
+    // + 4 metered prices + 4 add-on prices (monthly and yearly), 2 meters, 1 portal configuration, 1 coupon and
+    // its promotion code.
+    expect(report.counts).toEqual({ created: 30, updated: 0, archived: 0, unchanged: 0 });
+    expect(report.format()).toMatch(/30 created, 0 updated, 0 archived, 0 unchanged$/);
 
     const { stripe } = target;
     const plans = await productsByMetadata(stripe, 'coditect_plan');
@@ -222,7 +235,7 @@ describe('npm run stripe:sync against the emulator', () => {
     ]);
 
     // Every write carried an idempotency key derived from its intent, each intent once.
-    expect(target.postKeys).toHaveLength(24);
+    expect(target.postKeys).toHaveLength(30);
     for (const key of target.postKeys) expect(key).toMatch(/^sync:[a-z-]+:/);
     expect(new Set(target.postKeys).size).toBe(target.postKeys.length);
     expect(target.postKeys).toContainEqual(
@@ -258,11 +271,54 @@ describe('npm run stripe:sync against the emulator', () => {
     expect(codes.data[0]?.promotion.coupon).toBe('launch20');
   });
 
+  it('creates each per-seat plan’s seat prices on a seats product of its own, marked coditect_seats_for', async () => {
+    const { stripe } = target;
+    const seatsProducts = await productsByMetadata(stripe, 'coditect_seats_for');
+    expect([...seatsProducts.keys()].sort()).toEqual(['professional', 'starter']);
+    expect(seatsProducts.get('professional')).toMatchObject({
+      id: 'prod_coditect_professional_seats',
+      name: 'CODITECT Professional seats',
+      unit_label: 'seat',
+      active: true,
+    });
+    const prices = await pricesByLookupKey(stripe);
+    for (const [lookupKey, plan, interval, amount] of [
+      ['price_starter_seat_monthly', 'starter', 'month', 800],
+      ['price_starter_seat_yearly', 'starter', 'year', 8000],
+      ['price_professional_seat_monthly', 'professional', 'month', 1200],
+      ['price_professional_seat_yearly', 'professional', 'year', 12000],
+    ] as const) {
+      const price = prices.get(lookupKey);
+      expect({
+        amount: price?.unit_amount,
+        currency: price?.currency,
+        interval: price?.recurring?.interval,
+        usage: price?.recurring?.usage_type,
+        product: price?.product,
+        metadata: price?.metadata,
+      }).toEqual({
+        amount,
+        currency: 'usd',
+        interval,
+        usage: 'licensed',
+        product: `prod_coditect_${plan}_seats`,
+        // The role of the item (ADR 0024): seats, never a plan.
+        metadata: { coditect_seats_for: plan },
+      });
+    }
+    // The portal's plan switcher lists the plans' prices only: a seat price is not a plan to switch to.
+    const portal = await ourPortalConfiguration(stripe);
+    const portalPrices = (portal.features.subscription_update.products ?? []).flatMap(
+      (entry) => entry.prices,
+    );
+    expect(portalPrices).not.toContain(prices.get('price_starter_seat_monthly')?.id);
+  });
+
   it('changes nothing when run a second time', async () => {
     const before = counts(target.emulator);
     const writesBefore = target.postKeys.length;
     const report = await syncCatalog(target.stripe, catalog);
-    expect(report.counts).toEqual({ created: 0, updated: 0, archived: 0, unchanged: 24 });
+    expect(report.counts).toEqual({ created: 0, updated: 0, archived: 0, unchanged: 30 });
     expect(report.isNoop).toBe(true);
     expect(counts(target.emulator)).toEqual(before);
     expect(target.postKeys.length).toBe(writesBefore);
@@ -460,7 +516,7 @@ describe('an interrupted stripe:sync', () => {
 
       const report = await syncCatalog(target.stripe, catalog);
       expect(report.unchanged).toBe(partial.product + partial.price);
-      expect(report.created).toBe(24 - report.unchanged);
+      expect(report.created).toBe(30 - report.unchanged);
       const after = counts(target.emulator);
       expect([
         after.product,
@@ -468,8 +524,8 @@ describe('an interrupted stripe:sync', () => {
         after['billing.meter'],
         after['billing_portal.configuration'],
       ]).toEqual([
-        7, // the plans', the metered prices' and the add-ons'
-        12,
+        9, // 3 plans, 2 seats, 2 metrics, 2 add-ons
+        16, // 4 plan prices, 4 seat prices, 4 metered prices, 4 add-on prices
         2,
         2, // Stripe's default portal configuration is there too
       ]);
@@ -539,10 +595,10 @@ describe('the npm run stripe:sync command', () => {
     expect(first).toMatchObject({ code: 0 });
     expect(first.output).toContain(`making ${emulator.url} match plans/plans.yaml`);
     expect(first.output).toMatch(/created\s+price\s+price_\w+\s+price_starter_monthly 1900 usd\/month/);
-    expect(first.output).toContain('24 created, 0 updated, 0 archived, 0 unchanged');
+    expect(first.output).toContain('30 created, 0 updated, 0 archived, 0 unchanged');
     const second = await runCommand([], env);
     expect(second).toMatchObject({ code: 0 });
-    expect(second.output).toContain('0 created, 0 updated, 0 archived, 24 unchanged');
+    expect(second.output).toContain('0 created, 0 updated, 0 archived, 30 unchanged');
   }, 60_000);
 
   it('stops with the line and the reason of a bad plans file, before calling Stripe', async () => {

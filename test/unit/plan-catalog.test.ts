@@ -109,7 +109,7 @@ describe('the real plans/plans.yaml', () => {
     expect(limits('professional')).toEqual({
       ai_requests: [10000, 'bill_overage'],
       storage_mb: [10240, 'bill_overage'],
-      seats: [10, 'block'],
+      seats: [5, 'block'],
     });
     expect(limits('enterprise')).toEqual({
       ai_requests: [null, 'block'],
@@ -526,5 +526,48 @@ describe('coupons and promotion codes in plans/plans.yaml', () => {
       '    coupon: launch20\n  - code: launch20\n    coupon: launch20\n',
     );
     expectIssue(text, lineOf(text, '- code: launch20'), /code launch20 is used twice/);
+  });
+});
+
+describe('seats in plans/plans.yaml (ADR 0024)', () => {
+  it('reads per-seat pricing: included, maximum and a seat price per interval the plan sells', () => {
+    const professional = loadPlanCatalog().plan('professional');
+    expect(professional.seats).toEqual({
+      included: 5,
+      maximum: 100,
+      prices: [
+        { interval: 'month', amount: 1200, currency: 'usd', lookupKey: 'price_professional_seat_monthly' },
+        { interval: 'year', amount: 12000, currency: 'usd', lookupKey: 'price_professional_seat_yearly' },
+      ],
+    });
+    expect(loadPlanCatalog().plan('free').seats).toBeNull();
+  });
+
+  it('names the line of a plan sold yearly without a yearly seat price', () => {
+    const text = edited(
+      / {8}- interval: year\n {10}amount: 8000 # \$80.00 per extra seat a year\n {10}lookupKey: price_starter_seat_yearly\n/,
+      '',
+    );
+    expectIssue(
+      text,
+      lineOf(text, '    seats:', 'key: starter') + 3,
+      /plan starter is sold yearly: add a yearly seat price/,
+    );
+  });
+
+  it('refuses a maximum below included, and a seats limit that differs from seats.included', () => {
+    const below = edited('      included: 3\n      maximum: 20', '      included: 3\n      maximum: 2');
+    expectIssue(below, lineOf(below, 'maximum: 2'), /maximum \(2\) is below included \(3\)/);
+    const differs = edited(/(key: starter[\s\S]*?- metric: seats\n {8})included: 3/, '$1included: 4');
+    expectIssue(differs, lineOf(differs, 'included: 4'), /its seats limit must be included: 3/);
+  });
+
+  it('refuses a seat lookup key another price uses', () => {
+    const text = edited('lookupKey: price_starter_seat_monthly', 'lookupKey: price_starter_monthly');
+    expectIssue(
+      text,
+      lineOf(text, 'lookupKey: price_starter_monthly', 'amount: 800'),
+      /lookup key price_starter_monthly is used twice/,
+    );
   });
 });

@@ -30,6 +30,7 @@ import {
   RemoveTaxIdDocument,
   ResumeDocument,
   SessionDocument,
+  SetSeatsDocument,
   type SessionQuery,
   TaxIdsDocument,
   type TaxIdsQuery,
@@ -149,6 +150,11 @@ export class BillingApi {
     const url = data.createCheckoutSession.url;
     if (!url) throw new ApiError('Checkout answered no address to go to', undefined);
     return url;
+  }
+
+  /** The seats wanted in all: more are charged now (prorated), fewer take effect at the period end. */
+  async setSeats(quantity: number): Promise<void> {
+    await this.request(SetSeatsDocument, { quantity });
   }
 
   /** A promotion code on the live subscription, from its next invoice on; answers the discount it now has. */

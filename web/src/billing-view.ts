@@ -21,6 +21,7 @@ import { authenticationNotice } from './authentication-notice.js';
 import { cardsSection, invoiceDetailsPanel, nextBillSection } from './bills-view.js';
 import { count, day, daysUntil, h, label, money } from './dom.js';
 import { liveRenderer } from './live-render.js';
+import { type SeatsActions, seatPriceNote, seatsSection } from './seats-view.js';
 import { taxRows, type VatActions, vatSection } from './tax-view.js';
 
 interface State {
@@ -46,6 +47,8 @@ interface State {
   /** An add-on just bought: its charge is the first invoice not among those the account had before. */
   addonPurchase: { name: string; invoicesBefore: string[] } | null;
   addonNotice: string | null;
+  /** What the seats box holds while the user types (null: it shows the seats paid for). */
+  seatsQuantity: string | null;
   /** The customer's VAT IDs, read from Stripe when the page opens and after a change; null without a customer. */
   taxIds: TaxIdView[] | null;
   /** What the VAT ID field holds. */
@@ -151,6 +154,21 @@ export async function showBillingPage(root: HTMLElement, api: BillingApi, option
         const discount = await api.applyPromotionCode(state.promotionCode.trim());
         state.promotionNotice = discount ? discountText(discount) : null;
         state.promotionCode = '';
+        state.nextBill = await api.nextBill().catch(() => state?.nextBill ?? null);
+      }),
+    typeSeats: (quantity) => {
+      // Kept without rendering again, so the box keeps its focus while the user types.
+      if (state) state.seatsQuantity = quantity;
+    },
+    setSeats: () =>
+      run(async () => {
+        if (!state) return;
+        const quantity = Number(state.seatsQuantity ?? '');
+        if (!Number.isInteger(quantity) || quantity < 1)
+          throw new ApiError('Enter a number of seats', undefined);
+        await api.setSeats(quantity);
+        state.seatsQuantity = null;
+        state.account = (await api.load()).account;
         state.nextBill = await api.nextBill().catch(() => state?.nextBill ?? null);
       }),
     portal: () =>
@@ -279,6 +297,7 @@ export async function showBillingPage(root: HTMLElement, api: BillingApi, option
     addonOffers: addons,
     addonPurchase: null,
     addonNotice: null,
+    seatsQuantity: null,
     taxIds,
     vatId: '',
   };
@@ -289,7 +308,7 @@ export async function showBillingPage(root: HTMLElement, api: BillingApi, option
   document.body.dataset.live = 'true';
 }
 
-interface Actions extends AddonActions, VatActions {
+interface Actions extends AddonActions, SeatsActions, VatActions {
   setInterval(interval: Interval): void;
   checkout(plan: PlanView, withTrial: boolean): void;
   typePromotionCode(code: string): void;
@@ -314,6 +333,7 @@ function page(state: State, actions: Actions): HTMLElement[] {
     authenticationNotice(state.account),
     ...notices(state.account),
     planSection(state, actions),
+    seatsSection(state.account, state.seatsQuantity, state.busy, actions),
     usageSection(
       state.account.usage,
       state.plans.find((plan) => plan.key === state.account.plan.key),
@@ -457,6 +477,8 @@ function usageSection(usage: UsageView[], plan: PlanView | undefined): HTMLEleme
       // At a hard limit (the plan refuses more) the user must be told, not just shown a full bar.
       const blocked =
         over && plan?.limits.some((limit) => limit.metric === metric.metric && limit.overLimit === 'BLOCK');
+      // Seats of a plan priced per seat are bought (at once), not a reason to wait or to change plan.
+      const seatsBought = metric.metric === 'seats' && Boolean(plan?.seats);
       const bar = h('div', { class: `bar${blocked ? ' blocked' : over ? ' over' : ''}` }, h('span', {}));
       (bar.firstChild as HTMLElement).style.width = `${Math.round(share * 100)}%`;
       const name = label(metric.metric);
@@ -466,8 +488,10 @@ function usageSection(usage: UsageView[], plan: PlanView | undefined): HTMLEleme
         note = h(
           'p',
           { class: 'usage-note limit', 'data-note': 'limit', role: 'status' },
-          `Limit reached: ${plan.name} includes ${count(metric.included ?? 0)} ${lower}, and more are refused ` +
-            `until the period ends on ${day(metric.periodEnd)}. Choose a plan below to go on.`,
+          seatsBought
+            ? `Limit reached: all ${count(metric.included ?? 0)} seats paid for are taken. Add seats above to go on.`
+            : `Limit reached: ${plan.name} includes ${count(metric.included ?? 0)} ${lower}, and more are refused ` +
+                `until the period ends on ${day(metric.periodEnd)}. Choose a plan below to go on.`,
         );
       else if (metric.overage > 0)
         note = h(
@@ -585,6 +609,7 @@ function pickerSection(state: State, actions: Actions): HTMLElement {
             ? 'Custom'
             : money(0, catalogCurrency(state.plans)),
       ),
+      seatPriceNote(plan, interval),
       h('p', { class: 'muted' }, plan.description),
       h('div', { class: 'buttons' }, ...buttons),
     );

@@ -43,6 +43,8 @@ export type CreateCheckoutSessionInput = {
   planKey: string;
   /** A promotion code, checked before the session is made (PROMOTION_CODE_NOT_APPLICABLE with extensions.reason when it does not apply). Without one, Stripe's page has a box where the customer may type one */
   promotionCode?: string | null | undefined;
+  /** Seats wanted in all, included ones counted, for a plan priced per seat (a team buying 7 at once); the seats beyond the included ones are charged with the plan. Default: the included seats */
+  seats?: number | null | undefined;
   /** Where Stripe sends the user after paying; session_id is appended */
   successUrl: string;
   /** Start with the plan's trial */
@@ -95,14 +97,14 @@ export type TaxIdType =
   | 'no_vat'
   | 'us_ein';
 
-export type AccountFieldsFragment = { id: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null, pendingChange: { expiresAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ id: string, brand: string | null, last4: string | null, expMonth: number | null, expYear: number | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, addons: Array<{ key: string, name: string, quantity: number, unitAmount: number, currency: string, interval: BillingInterval, endsAt: string | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } };
+export type AccountFieldsFragment = { id: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null, seats: { included: number, purchased: number, atPeriodEnd: number | null, maximum: number, taken: number, pricePerSeat: { amount: number, currency: string, interval: BillingInterval } } | null, pendingChange: { expiresAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ id: string, brand: string | null, last4: string | null, expMonth: number | null, expYear: number | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, addons: Array<{ key: string, name: string, quantity: number, unitAmount: number, currency: string, interval: BillingInterval, endsAt: string | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } };
 
 export type UsageFieldsFragment = { metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string };
 
 export type BillingPageQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type BillingPageQuery = { viewer: { id: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null, pendingChange: { expiresAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ id: string, brand: string | null, last4: string | null, expMonth: number | null, expYear: number | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, addons: Array<{ key: string, name: string, quantity: number, unitAmount: number, currency: string, interval: BillingInterval, endsAt: string | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } }, plans: Array<{ key: string, name: string, description: string, salesLed: boolean, trialDays: number, prices: Array<{ interval: BillingInterval, amount: number, currency: string }>, limits: Array<{ metric: string, overLimit: OverLimitBehavior }> }>, addons: Array<{ key: string, name: string, description: string, plans: Array<string>, maxQuantity: number, prices: Array<{ interval: BillingInterval, amount: number, currency: string }> }> };
+export type BillingPageQuery = { viewer: { id: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null, seats: { included: number, purchased: number, atPeriodEnd: number | null, maximum: number, taken: number, pricePerSeat: { amount: number, currency: string, interval: BillingInterval } } | null, pendingChange: { expiresAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ id: string, brand: string | null, last4: string | null, expMonth: number | null, expYear: number | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, addons: Array<{ key: string, name: string, quantity: number, unitAmount: number, currency: string, interval: BillingInterval, endsAt: string | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } }, plans: Array<{ key: string, name: string, description: string, salesLed: boolean, trialDays: number, prices: Array<{ interval: BillingInterval, amount: number, currency: string }>, limits: Array<{ metric: string, overLimit: OverLimitBehavior }>, seats: { included: number, prices: Array<{ interval: BillingInterval, amount: number, currency: string }> } | null }>, addons: Array<{ key: string, name: string, description: string, plans: Array<string>, maxQuantity: number, prices: Array<{ interval: BillingInterval, amount: number, currency: string }> }> };
 
 export type PreviewQueryVariables = Exact<{
   input: ChangeSubscriptionInput;
@@ -173,7 +175,7 @@ export type SessionQuery = { checkoutSession: { status: string, subscription: { 
 export type AccountUpdatedSubscriptionVariables = Exact<{ [key: string]: never; }>;
 
 
-export type AccountUpdatedSubscription = { accountUpdated: { id: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null, pendingChange: { expiresAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ id: string, brand: string | null, last4: string | null, expMonth: number | null, expYear: number | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, addons: Array<{ key: string, name: string, quantity: number, unitAmount: number, currency: string, interval: BillingInterval, endsAt: string | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } } };
+export type AccountUpdatedSubscription = { accountUpdated: { id: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null, seats: { included: number, purchased: number, atPeriodEnd: number | null, maximum: number, taken: number, pricePerSeat: { amount: number, currency: string, interval: BillingInterval } } | null, pendingChange: { expiresAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ id: string, brand: string | null, last4: string | null, expMonth: number | null, expYear: number | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, addons: Array<{ key: string, name: string, quantity: number, unitAmount: number, currency: string, interval: BillingInterval, endsAt: string | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } } };
 
 export type UsageUpdatedSubscriptionVariables = Exact<{ [key: string]: never; }>;
 
@@ -238,6 +240,13 @@ export type InvoiceDetailsQueryVariables = Exact<{
 
 export type InvoiceDetailsQuery = { viewer: { invoice: { subtotal: number, discount: number, tax: number, total: number, reverseCharge: boolean, reverseChargeNote: string | null, amountPaid: number, amountRemaining: number, creditedAfterPayment: number, currency: string, invoice: { id: string, number: string | null }, taxLines: Array<{ amount: number, currency: string, ratePercent: string, jurisdiction: string | null, name: string }>, lines: Array<{ description: string, quantity: number | null, unitAmountDecimal: string | null, amount: number, periodStart: string, periodEnd: string, proration: boolean }> } | null } };
 
+export type SetSeatsMutationVariables = Exact<{
+  quantity: number;
+}>;
+
+
+export type SetSeatsMutation = { setSeats: { id: string } };
+
 export class TypedDocumentString<TResult, TVariables>
   extends String
   implements DocumentTypeDecoration<TResult, TVariables>
@@ -293,6 +302,18 @@ export const AccountFieldsFragmentDoc = new TypedDocumentString(`
       }
       interval
       effectiveAt
+    }
+    seats {
+      included
+      purchased
+      atPeriodEnd
+      maximum
+      taken
+      pricePerSeat {
+        amount
+        currency
+        interval
+      }
     }
     pendingChange {
       plan {
@@ -410,6 +431,14 @@ export const BillingPageDocument = new TypedDocumentString(`
       metric
       overLimit
     }
+    seats {
+      included
+      prices {
+        interval
+        amount
+        currency
+      }
+    }
   }
   addons {
     key
@@ -450,6 +479,18 @@ export const BillingPageDocument = new TypedDocumentString(`
       }
       interval
       effectiveAt
+    }
+    seats {
+      included
+      purchased
+      atPeriodEnd
+      maximum
+      taken
+      pricePerSeat {
+        amount
+        currency
+        interval
+      }
     }
     pendingChange {
       plan {
@@ -650,6 +691,18 @@ export const AccountUpdatedDocument = new TypedDocumentString(`
       }
       interval
       effectiveAt
+    }
+    seats {
+      included
+      purchased
+      atPeriodEnd
+      maximum
+      taken
+      pricePerSeat {
+        amount
+        currency
+        interval
+      }
     }
     pendingChange {
       plan {
@@ -853,3 +906,10 @@ fragment TaxLineFields on TaxLine {
   jurisdiction
   name
 }`) as unknown as TypedDocumentString<InvoiceDetailsQuery, InvoiceDetailsQueryVariables>;
+export const SetSeatsDocument = new TypedDocumentString(`
+    mutation SetSeats($quantity: Int!) {
+  setSeats(input: {quantity: $quantity}) {
+    id
+  }
+}
+    `) as unknown as TypedDocumentString<SetSeatsMutation, SetSeatsMutationVariables>;

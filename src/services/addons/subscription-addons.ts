@@ -6,6 +6,7 @@ import type { AccountEvents } from '../accounts/account-events';
 import { withAccountLock } from '../accounts/account-lock';
 import type { PlanCatalog } from '../plans/plan-catalog';
 import type { Addon } from '../plans/plan.types';
+import type { ChargedUpdates } from '../subscriptions/charged-updates';
 import type { PlanChanges } from '../subscriptions/plan-changes';
 import { type PlanRules, versionOf } from '../subscriptions/plan-rules';
 import { addonKeyOf } from '../subscriptions/subscription-items';
@@ -36,6 +37,7 @@ export class SubscriptionAddons {
     private readonly store: SubscriptionStore,
     private readonly rules: PlanRules,
     private readonly changes: PlanChanges,
+    private readonly charged: ChargedUpdates,
     private readonly catalog: PlanCatalog,
     private readonly events: AccountEvents,
     private readonly clock: Clock,
@@ -72,7 +74,7 @@ export class SubscriptionAddons {
         payment_behavior: 'error_if_incomplete',
       };
       const name = `subscription.addon:${current.stripeSubscriptionId}:${addon.key}:${quantity}:${versionOf(current)}`;
-      const stored = await this.changes.updateNow(em, current, params, name);
+      const stored = await this.charged.update(em, current, params, name);
       // An update of items leaves a schedule in place, and its next phase (written before) would undo this one.
       if (current.scheduleId) return this.changes.scheduleAddonRemovals(em, accountId, removals);
       return stored;

@@ -16,7 +16,7 @@ import type { PriceDirectory } from '../stripe/price-directory';
 import type { RedirectAllowList } from './redirect-allow-list';
 import type { StripeClient } from '../stripe/stripe-client';
 import type { SubscriptionStore } from '../subscriptions/subscription-store';
-import { newSubscriptionItems } from '../subscriptions/subscription-items';
+import { newSubscriptionItems, type SeatsTarget } from '../subscriptions/subscription-items';
 import { PLAN_KEY_METADATA } from '../subscriptions/subscription-sync';
 import type { TaxPolicy } from '../tax/tax-policy';
 
@@ -28,6 +28,8 @@ export interface CheckoutRequest {
   withTrial?: boolean | null;
   /** A promotion code typed on our page, checked before the session is made; none lets the customer type one on Stripe's. */
   promotionCode?: string | null;
+  /** Seats wanted in all, included ones counted (a plan priced per seat); none: the plan's included seats. */
+  seats?: number | null;
 }
 
 export interface CheckoutSessionView {
@@ -86,19 +88,31 @@ export class CheckoutSessions {
         .overageLookupKeys(plan.key, request.interval)
         .map((lookupKey) => this.prices.priceId(lookupKey)),
     );
+    const seats = await this.seatsOf(plan, request);
     const params: Stripe.Checkout.SessionCreateParams = {
       mode: 'subscription',
       customer: stripeCustomerId,
       client_reference_id: profile.accountId,
-      // The plan, and the metered overage prices (no quantity: Stripe bills them from the meter, after the period).
-      line_items: newSubscriptionItems(await this.prices.priceId(price.lookupKey), meteredPriceIds),
+      // The plan, its extra seats, and the metered overage prices (no quantity: Stripe bills them from the meter,
+      // after the period).
+      line_items: newSubscriptionItems(
+        await this.prices.priceId(price.lookupKey),
+        meteredPriceIds,
+        seats.target,
+      ),
       success_url: successUrl,
       cancel_url: cancelUrl,
       metadata,
       subscription_data: { metadata, ...(withTrial ? { trial_period_days: plan.trialDays } : {}) },
       // With Stripe Tax on, the page collects the billing address and a VAT ID and saves them on the customer.
       ...this.tax.checkout(),
-      ...(await this.discountOf(request.promotionCode, plan, price, stripeCustomerId, withTrial)),
+      ...(await this.discountOf(
+        request.promotionCode,
+        plan,
+        { ...price, amount: price.amount + seats.amount },
+        stripeCustomerId,
+        withTrial,
+      )),
     };
     // Under the account lock: a createSubscription or a second checkout of the same account waits its turn
     // (CONFLICT), so the checks below and the session they allow are one step.
@@ -119,6 +133,32 @@ export class CheckoutSessions {
       return created;
     });
     return { id: session.id, url: session.url, status: session.status ?? 'open', subscription: null };
+  }
+
+  /**
+   * The extra seats a session sells (a team buying 5 seats at once), and what they add to the first invoice.
+   * Checked like `setSeats`: at most the plan's maximum; only a plan priced per seat takes them.
+   */
+  private async seatsOf(
+    plan: Plan,
+    request: CheckoutRequest,
+  ): Promise<{ target: SeatsTarget; amount: number }> {
+    if (request.seats === null || request.seats === undefined) return { target: null, amount: 0 };
+    const price = plan.seats?.prices.find((candidate) => candidate.interval === request.interval);
+    if (!plan.seats || !price)
+      throw new BadUserInputError(`The ${plan.key} plan is not priced per seat`, 'seats');
+    if (!Number.isInteger(request.seats) || request.seats < 1 || request.seats > plan.seats.maximum) {
+      throw new BadUserInputError(
+        `The ${plan.key} plan takes from 1 to ${plan.seats.maximum} seats`,
+        'seats',
+      );
+    }
+    const extra = Math.max(0, request.seats - plan.seats.included);
+    if (extra === 0) return { target: null, amount: 0 };
+    return {
+      target: { priceId: await this.prices.priceId(price.lookupKey), quantity: extra },
+      amount: extra * price.amount,
+    };
   }
 
   /**

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { METRIC_KEYS } from './plan.types';
 import { type CheckedAddons, checkAddons } from './addon.checks';
 import { checkPromotions } from './promotion.checks';
+import { checkSeats, type SeatsEntry } from './seats.checks';
 
 /**
  * Rules that span several entries of plans/plans.yaml, which a per-field schema cannot see. Each issue
@@ -18,7 +19,8 @@ interface CheckedFile {
     salesLed: boolean;
     productKey: string | null;
     features: Record<string, boolean>;
-    limits: Array<{ metric: string; overLimit: 'block' | 'bill_overage' }>;
+    limits: Array<{ metric: string; overLimit: 'block' | 'bill_overage'; included: number | 'unlimited' }>;
+    seats: SeatsEntry | null;
   }>;
   meteredPrices: Array<{
     metric: string;
@@ -80,6 +82,7 @@ function checkPlans(file: CheckedFile, fail: Fail): void {
     else checkPaidPlan(plan, at, fail);
     checkFeatures(plan, featureKeys, at, fail);
     checkLimits(plan, file, meteredMetrics, at, fail);
+    checkSeats(plan, at, fail);
   });
 
   if (!seenKeys.has(FREE_PLAN_KEY)) {
@@ -174,6 +177,10 @@ function checkLookupKeys(file: CheckedFile, fail: Fail): void {
   file.plans.forEach((plan, index) => {
     plan.prices.forEach((price, priceIndex) => {
       claim(price.lookupKey, ['plans', index, 'prices', priceIndex, 'lookupKey'], `plan ${plan.key}`);
+    });
+    plan.seats?.prices.forEach((price, priceIndex) => {
+      const path = ['plans', index, 'seats', 'prices', priceIndex, 'lookupKey'];
+      claim(price.lookupKey, path, `the seats of plan ${plan.key}`);
     });
   });
   file.meteredPrices.forEach((price, index) => {

@@ -49,6 +49,14 @@ const limitSchema = z
   })
   .strict();
 
+const seatsSchema = z
+  .object({
+    included: z.number().int().positive(),
+    maximum: z.number().int().positive(),
+    prices: z.array(priceSchema).min(1),
+  })
+  .strict();
+
 const planSchema = z
   .object({
     key: z
@@ -70,6 +78,7 @@ const planSchema = z
     trialEndWithoutPaymentMethod: z.enum(['cancel', 'pause', 'create_invoice']).default('cancel'),
     features: z.record(z.string().regex(/^[a-z][a-z0-9_]*$/), z.boolean()),
     limits: z.array(limitSchema),
+    seats: seatsSchema.nullable().default(null),
   })
   .strict();
 
@@ -167,6 +176,10 @@ export function toCatalog(file: CatalogFile): Catalog {
     plans: file.plans.map((plan) => ({
       ...plan,
       prices: plan.prices.map((price) => ({ ...price, currency: file.currency })),
+      seats: plan.seats && {
+        ...plan.seats,
+        prices: plan.seats.prices.map((price) => ({ ...price, currency: file.currency })),
+      },
       limits: plan.limits.map((limit) => ({
         ...limit,
         included: limit.included === 'unlimited' ? null : limit.included,

@@ -24,6 +24,18 @@ export interface PlanPrice {
   lookupKey: string;
 }
 
+/**
+ * A plan priced per seat (ADR 0024): `included` seats come with the plan's price, each seat beyond costs one of
+ * `prices` (per interval the plan sells), up to `maximum` seats in all. Such a plan's `seats` limit is the number
+ * of seats paid for (included + extra), not a fixed number.
+ */
+export interface SeatPricing {
+  included: number;
+  maximum: number;
+  /** What one extra seat costs per interval: one per interval the plan sells. */
+  prices: PlanPrice[];
+}
+
 export interface UsageLimit {
   metric: MetricKey;
   /** Included per billing period (counters) or at any time (gauges); null = unlimited. */
@@ -45,6 +57,8 @@ export interface Plan {
   /** Boolean features by key. */
   features: Record<string, boolean>;
   limits: UsageLimit[];
+  /** Per-seat pricing, or null for a plan whose seats are a fixed limit (free, enterprise). */
+  seats: SeatPricing | null;
   /**
    * The id `npm run stripe:sync` gives this plan's Stripe product when it creates it, e.g.
    * `prod_coditect_starter`; null for a plan without a Stripe product (`free`). The sync finds the product by

@@ -28,6 +28,7 @@ export const MUTATION_CLASSES: Readonly<Record<string, MutationClass>> = {
   endTrial: 'stripe',
   // Also what bounds guessing codes: each try reads Stripe.
   applyPromotionCode: 'stripe',
+  setSeats: 'stripe',
   createCheckoutSession: 'stripe',
   createPortalSession: 'stripe',
   updateCustomer: 'stripe',

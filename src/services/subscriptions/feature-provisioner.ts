@@ -28,7 +28,10 @@ export class FeatureProvisioner implements EntitlementProvisioning {
 
   effectivePlan(subscription: Subscription | null, now: Date): Plan {
     if (!subscription) return this.catalog.freePlan();
-    const plan = this.catalog.find(subscription.planKey) ?? this.catalog.freePlan();
+    const plan = withSeatsPaidFor(
+      this.catalog.find(subscription.planKey) ?? this.catalog.freePlan(),
+      subscription,
+    );
     if (subscription.status === 'trialing' || subscription.status === 'active') return plan;
     if (subscription.status === 'past_due' || subscription.status === 'unpaid') {
       const since = subscription.pastDueSince ?? now;
@@ -147,6 +150,19 @@ export class FeatureProvisioner implements EntitlementProvisioning {
       };
     });
   }
+}
+
+/**
+ * A per-seat plan's `seats` limit is the seats paid for: its included ones plus the subscription's extra seats
+ * (ADR 0024), so the gauge can never exceed what was bought.
+ */
+function withSeatsPaidFor(plan: Plan, subscription: Subscription): Plan {
+  if (!plan.seats) return plan;
+  const paid = plan.seats.included + subscription.extraSeats;
+  return {
+    ...plan,
+    limits: plan.limits.map((limit) => (limit.metric === 'seats' ? { ...limit, included: paid } : limit)),
+  };
 }
 
 /** An override replaces the plan's entitlement of its feature whole; overrides of unknown keys are ignored. */

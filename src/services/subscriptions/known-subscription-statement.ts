@@ -29,7 +29,8 @@ incoming as (
          ?::timestamptz as current_period_end, ?::boolean as cancel_at_period_end, ?::timestamptz as canceled_at,
          ?::timestamptz as ended_at, ?::timestamptz as trial_start, ?::timestamptz as trial_end,
          ?::varchar as schedule_id, ?::varchar as pending_plan_key, ?::billing_interval as pending_interval,
-         ?::timestamptz as pending_change_expires_at, ?::jsonb as addons, ?::timestamptz as observed_at,
+         ?::timestamptz as pending_change_expires_at, ?::jsonb as addons, ?::int as extra_seats,
+         ?::timestamptz as observed_at,
          ?::timestamptz as written_at
 ),
 next as (
@@ -50,7 +51,11 @@ next as (
                                     with ordinality as removal(key, position)
                               where exists (select 1 from jsonb_array_elements(incoming.addons) carried
                                              where carried->>'key' = removal.key)), '[]'::jsonb)
-         end as addon_removals
+         end as addon_removals,
+         -- Seats removed at the period end: over once the subscription holds that number, or its schedule is gone.
+         locked.scheduled_extra_seats is not null
+           and (incoming.extra_seats = locked.scheduled_extra_seats or incoming.schedule_id is null)
+           as seats_schedule_over
     from locked, owner, incoming
    where locked.stripe_updated_at <= incoming.observed_at
 ),
@@ -64,6 +69,9 @@ updated as (
          schedule_id = next.schedule_id, pending_plan_key = next.pending_plan_key,
          pending_interval = next.pending_interval, pending_change_expires_at = next.pending_change_expires_at,
          past_due_since = next.past_due_since, addons = next.addons, addon_removals = next.addon_removals,
+         extra_seats = next.extra_seats,
+         scheduled_extra_seats = case when next.seats_schedule_over then null
+                                      else target.scheduled_extra_seats end,
          scheduled_plan_key = case when next.schedule_over then null else target.scheduled_plan_key end,
          scheduled_interval = case when next.schedule_over then null else target.scheduled_interval end,
          scheduled_change_at = case when next.schedule_over then null else target.scheduled_change_at end,
@@ -76,8 +84,9 @@ select owner.account_id as owner_account_id, locked.id is not null as known,
        exists (select 1 from updated) as written,
        locked.account_id as account_before, locked.status as status_before, locked.plan_key as plan_before,
        locked.past_due_since as past_due_before, locked.addons as addons_before,
+       locked.extra_seats as seats_before,
        next.account_id as account_after, next.status as status_after, next.plan_key as plan_after,
-       next.past_due_since as past_due_after, next.addons as addons_after
+       next.past_due_since as past_due_after, next.addons as addons_after, next.extra_seats as seats_after
   from owner left join locked on true left join next on true`;
 
 /** Stripe's subscription as our row's columns (what `SubscriptionSync` copies), read at `observedAt`. */
@@ -98,6 +107,8 @@ export interface SubscriptionFields {
   pendingInterval: BillingInterval | null;
   pendingChangeExpiresAt: Date | null;
   addons: SubscriptionAddon[];
+  /** The extra-seats item's quantity (0 without one). */
+  extraSeats: number;
   stripeUpdatedAt: Date;
 }
 
@@ -106,6 +117,8 @@ export interface PlanInputs {
   accountId: string;
   status: SubscriptionStatus;
   planKey: string;
+  /** A per-seat plan's `seats` limit adds these to its included seats. */
+  extraSeats: number;
   pastDueSince: Date | null;
   /** The add-ons and their units: their grants are part of the entitlements. */
   addons: Array<Pick<SubscriptionAddon, 'key' | 'quantity'>>;
@@ -128,11 +141,13 @@ interface StatementRow {
   plan_before: string | null;
   past_due_before: Date | string | null;
   addons_before: SubscriptionAddon[] | null;
+  seats_before: number | null;
   account_after: string | null;
   status_after: SubscriptionStatus | null;
   plan_after: string | null;
   past_due_after: Date | string | null;
   addons_after: SubscriptionAddon[] | null;
+  seats_after: number | null;
 }
 
 /** Runs the statement in `em`'s transaction (the event's): see `APPLY_TO_KNOWN_SUBSCRIPTION`. */
@@ -162,6 +177,7 @@ export async function applyToKnownSubscription(
     fields.pendingInterval,
     fields.pendingChangeExpiresAt,
     JSON.stringify(fields.addons),
+    fields.extraSeats,
     fields.stripeUpdatedAt,
     writtenAt,
   ]);
@@ -172,6 +188,7 @@ export async function applyToKnownSubscription(
       row.account_before,
       row.status_before,
       row.plan_before,
+      row.seats_before,
       row.past_due_before,
       row.addons_before,
     ),
@@ -180,6 +197,7 @@ export async function applyToKnownSubscription(
           row.account_after,
           row.status_after,
           row.plan_after,
+          row.seats_after,
           row.past_due_after,
           row.addons_after,
         )
@@ -191,6 +209,7 @@ function planInputsOf(
   accountId: string | null,
   status: SubscriptionStatus | null,
   planKey: string | null,
+  extraSeats: number | null,
   pastDueSince: Date | string | null,
   addons: SubscriptionAddon[] | null,
 ): PlanInputs {
@@ -198,6 +217,7 @@ function planInputsOf(
     accountId: accountId ?? '',
     status: status as SubscriptionStatus,
     planKey: planKey ?? '',
+    extraSeats: Number(extraSeats ?? 0),
     pastDueSince: pastDueSince === null ? null : new Date(pastDueSince),
     addons: (addons ?? []).map(({ key, quantity }) => ({ key, quantity })),
   };

@@ -10,6 +10,8 @@ import {
   addonPhaseItems,
   currentPhaseAsIs,
   newSubscriptionItems,
+  type SeatsTarget,
+  seatsItemOf,
 } from './subscription-items';
 import type { SubscriptionStore } from './subscription-store';
 import { PLAN_KEY_METADATA } from './subscription-sync';
@@ -22,8 +24,14 @@ export interface PeriodEndChange {
   interval: BillingInterval;
   priceId: string;
   meteredPriceIds: string[];
+  /** The extra-seats item of the next phase (none when null). */
+  seats: SeatsTarget;
   addonMoves: AddonMove[];
   removals: string[];
+}
+
+function seatsItemQuantity(subscription: Stripe.Subscription): number | undefined {
+  return seatsItemOf(subscription)?.quantity;
 }
 
 /**
@@ -47,7 +55,7 @@ export async function schedulePeriodEnd(
     currentPhaseAsIs(change.stripeSubscription, currentPhase),
     {
       items: [
-        ...newSubscriptionItems(change.priceId, change.meteredPriceIds),
+        ...newSubscriptionItems(change.priceId, change.meteredPriceIds, change.seats),
         ...addonPhaseItems(change.addonMoves),
       ],
       duration: { interval: change.interval, interval_count: 1 },
@@ -65,7 +73,12 @@ export async function schedulePeriodEnd(
       sdk.subscriptionSchedules.update(schedule.id, { end_behavior: 'release', phases }, options),
     {
       name: `schedule.update:${schedule.id}`,
-      params: { price: change.priceId, metered: change.meteredPriceIds, addons: change.addonMoves },
+      params: {
+        price: change.priceId,
+        metered: change.meteredPriceIds,
+        seats: change.seats,
+        addons: change.addonMoves,
+      },
     },
   );
   const observedAt = deps.clock.now();
@@ -79,6 +92,11 @@ export async function schedulePeriodEnd(
   stored.scheduledPlanKey = planChanges ? change.target.key : null;
   stored.scheduledInterval = planChanges ? change.interval : null;
   stored.scheduledChangeAt = planChanges ? new Date(currentPhase.end_date * 1000) : null;
+  // Seats removed for the period end stay removed in a schedule that changes no plan (`seatsKept`); a plan change
+  // carries the seats paid for onto the new plan, which `scheduledPlanKey` already shows.
+  const nextExtraSeats = change.seats?.quantity ?? 0;
+  stored.scheduledExtraSeats =
+    !planChanges && nextExtraSeats !== (seatsItemQuantity(subscription) ?? 0) ? nextExtraSeats : null;
   await em.flush();
   return stored;
 }

@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
 import type { BillingInterval, Subscription } from '../../entities';
 import { BadUserInputError, ConflictError, ForbiddenError } from '../../errors';
-import type { InvoiceSync } from '../invoices/invoice-sync';
+import type { ChargedUpdates } from './charged-updates';
 import type { AccountEvents } from '../accounts/account-events';
 import { withAccountLock } from '../accounts/account-lock';
 import type { Plan } from '../plans/plan.types';
@@ -10,9 +10,15 @@ import type { StripeClient } from '../stripe/stripe-client';
 import { PLAN_KEY_METADATA } from './subscription-sync';
 import type { Clock } from '../time/clock';
 import { type PlanRules, versionOf } from './plan-rules';
-import { type AddonMove, isMeteredItem, itemChangesFor, planItemOf } from './subscription-items';
+import {
+  type AddonMove,
+  isMeteredItem,
+  itemChangesFor,
+  planItemOf,
+  type SeatsTarget,
+  seatsItemOf,
+} from './subscription-items';
 import type { SubscriptionStore } from './subscription-store';
-import { updateChargedNow } from './charged-update';
 import { schedulePeriodEnd } from './period-end-schedule';
 import type { InvoiceTaxes, InvoiceTaxSummary } from '../tax/invoice-taxes';
 import type { TaxPolicy } from '../tax/tax-policy';
@@ -55,6 +61,8 @@ export interface ResolvedChange {
   priceId: string;
   /** The metered overage prices the target plan bills, for the target interval. */
   meteredPriceIds: string[];
+  /** The extra-seats item on the target plan: the seats paid for now, kept, on its seat price (ADR 0024). */
+  seats: SeatsTarget;
   applyAt: ApplyAt;
   prorationBehavior: ProrationBehavior;
   /** Where each add-on item goes (ADR 0024); at the period end the removed ones go away. */
@@ -75,7 +83,7 @@ export class PlanChanges {
     private readonly rules: PlanRules,
     private readonly events: AccountEvents,
     private readonly clock: Clock,
-    private readonly invoices: InvoiceSync,
+    private readonly charged: ChargedUpdates,
     private readonly tax: TaxPolicy,
     private readonly taxes: InvoiceTaxes,
   ) {}
@@ -100,6 +108,7 @@ export class PlanChanges {
             change.priceId,
             change.meteredPriceIds,
             change.addonMoves,
+            change.seats,
           ),
           // No proration_date: Stripe prorates to its own now, which is also when the change would be made.
           proration_behavior: immediate ? change.prorationBehavior : 'none',
@@ -203,6 +212,7 @@ export class PlanChanges {
       meteredPriceIds: stripeSubscription.items.data.filter(isMeteredItem).map((item) => item.price.id),
       applyAt: 'period_end',
       prorationBehavior: 'create_prorations',
+      seats: seatsKept(current, stripeSubscription),
       addonMoves: await this.rules.addonMoves(stripeSubscription, target, current.interval, removals),
       removals,
     });
@@ -232,26 +242,13 @@ export class PlanChanges {
         change.priceId,
         change.meteredPriceIds,
         change.addonMoves,
+        change.seats,
       ),
       proration_behavior: change.prorationBehavior,
-      // A declined prorated charge fails the change instead of leaving the account half-upgraded.
-      payment_behavior:
-        change.prorationBehavior === 'always_invoice' ? 'error_if_incomplete' : 'allow_incomplete',
       metadata: { [PLAN_KEY_METADATA]: change.target.key },
     };
     const name = `subscription.change:${change.stripeSubscription.id}:${versionOf(change.current)}`;
-    return this.updateNow(em, change.current, params, name);
-  }
-
-  /** A subscription update whose prorated charge is made now (an upgrade, an add-on bought): `updateChargedNow`. */
-  updateNow(
-    em: EntityManager,
-    current: Subscription,
-    params: Stripe.SubscriptionUpdateParams,
-    name: string,
-  ): Promise<Subscription> {
-    const deps = { stripe: this.stripe, store: this.store, invoices: this.invoices, clock: this.clock };
-    return updateChargedNow(deps, em, current, params, name);
+    return this.charged.update(em, change.current, params, name);
   }
 
   /** A downgrade at the period end (and add-on removals): see `schedulePeriodEnd`. */
@@ -306,6 +303,7 @@ export class PlanChanges {
     if (planItemOf(stripeSubscription)?.price.id === priceId) {
       throw new BadUserInputError(`The subscription is already on ${target.key} (${interval}ly)`, 'planKey');
     }
+    const seats = await this.seatsOnTarget(current, stripeSubscription, target, interval);
     const upgrade = this.rules.rankOf(target.key) > this.rules.rankOf(current.planKey);
     const { applyAt, prorationBehavior } = whenAndHow(
       request,
@@ -324,12 +322,48 @@ export class PlanChanges {
       interval,
       priceId,
       meteredPriceIds,
+      seats,
       applyAt,
       prorationBehavior,
       addonMoves,
       removals: removed,
     };
   }
+
+  /**
+   * The seats a plan change keeps: those the customer bought. With extra seats, as many as are paid for now
+   * (included and extra) on the target's seat price, the ones beyond the target's included seats being extra;
+   * with only the plan's included seats, none extra (nothing is sold that was not asked for). A target not priced
+   * per seat has none.
+   */
+  private async seatsOnTarget(
+    current: Subscription,
+    stripeSubscription: Stripe.Subscription,
+    target: Plan,
+    interval: BillingInterval,
+  ): Promise<SeatsTarget> {
+    const extra = seatsItemOf(stripeSubscription)?.quantity ?? 0;
+    if (!target.seats || extra === 0) return null;
+    const paid = (this.rules.planOrFail(current.planKey).seats?.included ?? 0) + extra;
+    if (paid > target.seats.maximum) {
+      throw new BadUserInputError(
+        `${paid} seats are paid for and the ${target.key} plan takes at most ${target.seats.maximum}: setSeats first`,
+        'planKey',
+      );
+    }
+    const priceId = await this.rules.seatPriceId(target, interval);
+    return priceId ? { priceId, quantity: Math.max(0, paid - target.seats.included) } : null;
+  }
+}
+
+/**
+ * The extra seats a schedule that changes no plan carries into the next period: those removed for the period end
+ * (`scheduledExtraSeats`, ADR 0024) if the customer removed some, else the ones it has.
+ */
+function seatsKept(current: Subscription, stripeSubscription: Stripe.Subscription): SeatsTarget {
+  const item = seatsItemOf(stripeSubscription);
+  if (!item) return null;
+  return { priceId: item.price.id, quantity: current.scheduledExtraSeats ?? item.quantity ?? 0 };
 }
 
 /** When a change applies and how it is prorated: the request's choice, else the default, within the rules. */

@@ -36,6 +36,12 @@ export class PlanRules {
     return this.prices.priceId(lookupKey);
   }
 
+  /** The price of one extra seat of a per-seat plan billed every `interval`, or null when it sells none. */
+  async seatPriceId(plan: Plan, interval: BillingInterval): Promise<string | null> {
+    const price = plan.seats?.prices.find((candidate) => candidate.interval === interval);
+    return price ? this.prices.priceId(price.lookupKey) : null;
+  }
+
   /** The metered overage prices a subscription to `plan` billed every `interval` carries (none for enterprise). */
   meteredPriceIds(plan: Plan, interval: BillingInterval): Promise<string[]> {
     return Promise.all(

@@ -77,32 +77,48 @@ export function seatsItemOf(subscription: Stripe.Subscription): Stripe.Subscript
   return subscription.items.data.find((item) => itemRoleOf(item) === 'seats');
 }
 
-/** The items of a new subscription (or Checkout Session): the plan's price once, each metered price without a quantity. */
+/**
+ * The extra-seats item a subscription should carry: its price (the plan's seat price for the interval) and the
+ * seats beyond the included ones; null for none (a plan not priced per seat, or no seat beyond the included).
+ */
+export type SeatsTarget = { priceId: string; quantity: number } | null;
+
+/**
+ * The items of a new subscription (or Checkout Session): the plan's price once, the extra seats if any, each
+ * metered price without a quantity.
+ */
 export function newSubscriptionItems(
   planPriceId: string,
   meteredPriceIds: readonly string[],
+  seats: SeatsTarget = null,
 ): Array<{ price: string; quantity?: number }> {
   // Stripe refuses a quantity on a metered price: its quantity is what the meter counts.
-  return [{ price: planPriceId, quantity: 1 }, ...meteredPriceIds.map((price) => ({ price }))];
+  return [
+    { price: planPriceId, quantity: 1 },
+    ...(seats && seats.quantity > 0 ? [{ price: seats.priceId, quantity: seats.quantity }] : []),
+    ...meteredPriceIds.map((price) => ({ price })),
+  ];
 }
 
 /**
  * The `items` of a subscription update that moves it to `planPriceId` with exactly `meteredPriceIds` as its
  * metered items: the plan item takes the new price, metered items that stay are left alone (their usage keeps
  * counting), metered items of other prices are deleted (another interval, or a plan that bills no overage),
- * and missing ones are added. Add-on items go where `addonMoves` says (see `AddonMove`); seat items are not the
- * plan's: they are kept as they are here (the caller moves them when it must).
+ * and missing ones are added. Add-on items go where `addonMoves` says (see `AddonMove`). The extra-seats item
+ * moves to `seats` (the new plan's seat price; deleted when null); when `seats` is not given it is kept as it is.
  */
 export function itemChangesFor(
   subscription: Stripe.Subscription,
   planPriceId: string,
   meteredPriceIds: readonly string[],
   addonMoves: readonly AddonMove[] = [],
+  seats?: SeatsTarget,
 ): Stripe.SubscriptionUpdateParams.Item[] {
   const planItem = planItemOf(subscription);
   const changes: Stripe.SubscriptionUpdateParams.Item[] = planItem
     ? [{ id: planItem.id, price: planPriceId, quantity: 1 }]
     : [{ price: planPriceId, quantity: 1 }];
+  if (seats !== undefined) changes.push(...seatsItemChanges(subscription, seats));
   const wanted = new Set(meteredPriceIds);
   for (const item of subscription.items.data) {
     if (itemRoleOf(item) !== 'overage') continue;
@@ -116,6 +132,20 @@ export function itemChangesFor(
   }
   return changes;
 }
+
+/** The changes that give the subscription exactly `seats` as its extra-seats item. */
+function seatsItemChanges(
+  subscription: Stripe.Subscription,
+  seats: SeatsTarget,
+): Stripe.SubscriptionUpdateParams.Item[] {
+  const item = seatsItemOf(subscription);
+  const wanted = seats && seats.quantity > 0 ? seats : null;
+  if (!item) return wanted ? [{ price: wanted.priceId, quantity: wanted.quantity }] : [];
+  if (!wanted) return [{ id: item.id, deleted: true }];
+  if (item.price.id === wanted.priceId && item.quantity === wanted.quantity) return [];
+  return [{ id: item.id, price: wanted.priceId, quantity: wanted.quantity }];
+}
+
 /** A schedule phase's items for the subscription as it is now (the phase that runs until the change). */
 export function currentPhaseItems(
   subscription: Stripe.Subscription,

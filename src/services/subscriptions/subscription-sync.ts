@@ -11,12 +11,13 @@ import {
 } from '../../entities';
 import type { PlanCatalog } from '../plans/plan-catalog';
 import { idOf } from '../stripe/expandable';
+import { PLAN_PRICE_METADATA } from '../stripe/metadata-keys';
 import {
   applyToKnownSubscription,
   type PlanInputs,
   type SubscriptionFields,
 } from './known-subscription-statement';
-import { addonKeyOf, isMeteredItem, planItemOf } from './subscription-items';
+import { addonKeyOf, planItemAmong, planItemOf, seatsItemOf } from './subscription-items';
 
 /** The subscription metadata key that names the plan (enterprise subscriptions have custom prices). */
 export const PLAN_KEY_METADATA = 'plan_key';
@@ -148,6 +149,8 @@ export class SubscriptionSync {
           : (subscription.schedule?.id ?? null),
       ...this.pendingChangeOf(subscription),
       addons: this.addonsOf(subscription),
+      // The seats bought beyond the plan's: what the `seats` limit of a per-seat plan adds to its included ones.
+      extraSeats: seatsItemOf(subscription)?.quantity ?? 0,
       stripeUpdatedAt: observedAt,
     };
   }
@@ -176,7 +179,7 @@ export class SubscriptionSync {
    */
   private pendingChangeOf(subscription: Stripe.Subscription) {
     const pending = subscription.pending_update;
-    const price = pending?.subscription_items?.find((item) => !isMeteredItem(item))?.price;
+    const price = planItemAmong(pending?.subscription_items ?? [])?.price;
     const planKey = price ? this.planKeyOfPrice(price) : undefined;
     if (!pending || !planKey)
       return { pendingPlanKey: null, pendingInterval: null, pendingChangeExpiresAt: null };
@@ -213,7 +216,9 @@ export class SubscriptionSync {
     // An old price keeps the plan it was made for in its metadata after its lookup key moved to a new amount.
     return (
       (price.lookup_key ? this.catalog.planForLookupKey(price.lookup_key)?.key : undefined) ??
-      (price.metadata?.coditect_plan ? this.catalog.find(price.metadata.coditect_plan)?.key : undefined)
+      (price.metadata?.[PLAN_PRICE_METADATA]
+        ? this.catalog.find(price.metadata[PLAN_PRICE_METADATA])?.key
+        : undefined)
     );
   }
 }
@@ -221,7 +226,7 @@ export class SubscriptionSync {
 /** What `FeatureProvisioner.effectivePlan` reads from a subscription row (besides the clock), as one key. */
 function planInputsKey(row: PlanInputs): string {
   const addons = row.addons.map((addon) => `${addon.key}x${addon.quantity}`).join(',');
-  return `${row.accountId}|${row.status}|${row.planKey}|${row.pastDueSince?.getTime() ?? ''}|${addons}`;
+  return `${row.accountId}|${row.status}|${row.planKey}|${row.extraSeats}|${row.pastDueSince?.getTime() ?? ''}|${addons}`;
 }
 
 function isOverdue(status: SubscriptionStatus): boolean {
@@ -250,6 +255,10 @@ function settleDerivedFields(stored: Subscription, observedAt: Date): void {
   const removals =
     !stored.scheduleId && !suspended ? [] : stored.addonRemovals.filter((key) => carried.has(key));
   if (removals.length !== stored.addonRemovals.length) stored.addonRemovals = removals;
+  // Seats removed at the period end: over once the subscription holds that number, or once the schedule is gone.
+  const seatsReached = stored.extraSeats === stored.scheduledExtraSeats;
+  if (stored.scheduledExtraSeats !== null && (seatsReached || !stored.scheduleId))
+    stored.scheduledExtraSeats = null;
 }
 
 function seconds(value: number | null | undefined): Date | null {

@@ -22,14 +22,22 @@ export function limitExceeded(
   figures: Figures,
 ): BillingError {
   const reason = limitReasonOf(allowances, allowance);
-  return new BillingError(ErrorCode.USAGE_LIMIT_EXCEEDED, messageOf(reason, allowances, allowance, figures), {
-    metric: allowance.metric,
-    limit: figures.included,
-    used: figures.used,
-    reserved: figures.reserved,
-    requested: figures.requested,
-    reason,
-  });
+  const seats = reason === 'PLAN_LIMIT' && allowance.metric === 'seats' ? allowances.plan.seats : null;
+  const message = messageOf(reason, allowances, allowance, figures);
+  return new BillingError(
+    ErrorCode.USAGE_LIMIT_EXCEEDED,
+    seats ? `${message}: buy more seats with setSeats (up to ${seats.maximum})` : message,
+    {
+      metric: allowance.metric,
+      limit: figures.included,
+      used: figures.used,
+      reserved: figures.reserved,
+      requested: figures.requested,
+      reason,
+      // What the customer can do about it, for a client to offer: seats of a per-seat plan are bought.
+      ...(seats ? { remedy: 'setSeats', maximum: seats.maximum } : {}),
+    },
+  );
 }
 
 /** USAGE_LIMIT_EXCEEDED for a metric an admin switched off for the account. */

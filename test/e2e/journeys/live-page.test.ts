@@ -57,6 +57,9 @@ describeJourney('journey: a live page', (journey) => {
     const updates = countAccountUpdates(page);
     await journey.signUp(page, accountId);
 
+    // The mouse presses where the button is on screen: bring it into the viewport first (the plan cards grew
+    // with the seat prices and the button was below the fold, where a press lands on nothing).
+    await page.locator('#checkout-starter').scrollIntoViewIfNeeded();
     const button = await page.locator('#checkout-starter').boundingBox();
     if (!button) throw new Error('no Starter checkout button');
     await mark(page, '#checkout-starter');
