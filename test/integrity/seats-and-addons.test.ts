@@ -1,0 +1,72 @@
+import {
+  type Customer,
+  codeOf,
+  DAY,
+  FINALIZATION_GRACE,
+  lastInvoice,
+  linesOf,
+  startWorld,
+  type World,
+} from './world';
+
+/**
+ * Seats and add-ons on one subscription (ADR 0024, "Seats and add-ons together"; docs/billing-rules.md rows 46
+ * and 51): both are removed at the period end through the one schedule the subscription may have, so removing one
+ * must keep the other's removal, and a seat change, which would replace that schedule, waits while add-ons are
+ * being removed. The renewal then bills exactly what is kept: Professional $49.00 and one extra seat at $12.00.
+ */
+describe('seats and add-ons together', () => {
+  let world: World;
+  const run = Date.now().toString(36);
+  beforeAll(async () => {
+    world = await startWorld();
+  });
+  afterAll(() => world.stop());
+
+  const setSeats = (customer: Customer, quantity: number) =>
+    customer.gql<{ setSeats: { seats: { purchased: number; atPeriodEnd: number | null } } }>(
+      'mutation($input: SetSeatsInput!) { setSeats(input: $input) { seats { purchased atPeriodEnd } } }',
+      { input: { quantity } },
+    );
+
+  async function periodOf(customer: Customer): Promise<{ start: number; end: number }> {
+    const answer = await customer.gql<{
+      viewer: { subscription: { currentPeriodStart: string; currentPeriodEnd: string } };
+    }>('{ viewer { subscription { currentPeriodStart currentPeriodEnd } } }');
+    const subscription = answer.data?.viewer.subscription;
+    return {
+      start: Date.parse(subscription?.currentPeriodStart as string),
+      end: Date.parse(subscription?.currentPeriodEnd as string),
+    };
+  }
+
+  it('an add-on removed after seats were removed keeps both removals; the renewal bills what is kept', async () => {
+    const team = await world.customer(`acct_seats_addons_${run}`);
+    expect((await team.subscribe('professional')).errors).toBeUndefined();
+    const period = await periodOf(team);
+    expect((await setSeats(team, 8)).errors).toBeUndefined();
+    const bought = await team.gql('mutation { addAddon(input: { key: "extra_storage_10gb" }) { id } }');
+    expect(bought.errors).toBeUndefined();
+
+    await world.advance(10 * DAY);
+    expect((await setSeats(team, 6)).data?.setSeats.seats).toEqual({ purchased: 8, atPeriodEnd: 6 });
+    const removed = await team.gql('mutation { removeAddon(key: "extra_storage_10gb") { id } }');
+    expect(removed.errors).toBeUndefined();
+    // The add-on's removal made the period end's schedule again: the seats removed are still in it.
+    const seats = await team.gql<{ viewer: { subscription: { seats: { atPeriodEnd: number | null } } } }>(
+      '{ viewer { subscription { seats { atPeriodEnd } } } }',
+    );
+    expect(seats.data?.viewer.subscription.seats.atPeriodEnd).toBe(6);
+    // A seat change now would replace that schedule and lose the removal: refused, nothing written.
+    const invoicesBefore = (await team.invoices()).length;
+    expect(codeOf(await setSeats(team, 9))).toBe('CONFLICT');
+    expect((await team.invoices()).length).toBe(invoicesBefore);
+
+    await world.advance(Math.ceil((period.end - period.start) / 1000) - 10 * DAY + FINALIZATION_GRACE);
+    const renewal = lastInvoice(await team.invoices(), 'subscription_cycle');
+    expect(linesOf(renewal, 'price_professional_monthly')).toEqual([[1, 4900]]);
+    expect(linesOf(renewal, 'price_professional_seat_monthly')).toEqual([[1, 1200]]);
+    expect(renewal.lines.map((line) => line.price)).not.toContain('price_extra_storage_10gb_monthly');
+    expect(renewal.total).toBe(4900 + 1200);
+  });
+});
