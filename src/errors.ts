@@ -30,6 +30,11 @@ export const ErrorCode = {
    * `already_customer`, `minimum_not_met`, `already_discounted`).
    */
   PROMOTION_CODE_NOT_APPLICABLE: 'PROMOTION_CODE_NOT_APPLICABLE',
+  /**
+   * A currency other than the one the account pays in (`extensions.currency`): chosen once and kept, as Stripe
+   * keeps a customer's (docs/billing-rules.md row 54).
+   */
+  CURRENCY_MISMATCH: 'CURRENCY_MISMATCH',
   /** Removing the only card of a subscription that renews: add another card first (or cancel). */
   LAST_PAYMENT_METHOD: 'LAST_PAYMENT_METHOD',
   /** A refund or credit over what the invoice's payments still hold (`extensions.refundable`, minor units). */
@@ -93,6 +98,16 @@ export class RateLimitedError extends BillingError {
       retryAfterSeconds,
       limit: limitedClass,
     });
+  }
+}
+
+export class CurrencyMismatchError extends BillingError {
+  constructor(kept: string, asked: string) {
+    super(
+      ErrorCode.CURRENCY_MISMATCH,
+      `This account pays in ${kept.toUpperCase()}, chosen once and kept: it cannot pay in ${asked.toUpperCase()}`,
+      { currency: kept, requested: asked },
+    );
   }
 }
 

@@ -43,8 +43,14 @@ export function buildResolvers(
   const pendingActions = new PendingActions();
   return {
     serviceInfo: new ServiceInfoResolver(),
-    plan: new PlanResolver(core.catalog),
-    account: new AccountResolver(core.accountReads, core.catalog, core.provisioner, core.clock),
+    plan: new PlanResolver(core.catalog, core.currencies),
+    account: new AccountResolver(
+      core.accountReads,
+      core.catalog,
+      core.provisioner,
+      core.clock,
+      core.currencies,
+    ),
     accountBills: new AccountBillsResolver(stripe?.invoiceDetails ?? null),
     invoiceCredit: new InvoiceCreditResolver(stripe?.invoiceCredits ?? null, stripe?.invoiceDetails ?? null),
     customer: new CustomerResolver(stripe?.customerProfiles ?? null),

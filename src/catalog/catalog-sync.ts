@@ -42,9 +42,9 @@ export async function syncCatalog(stripe: Stripe, catalog: PlanCatalog): Promise
       const desired: DesiredPrice = {
         lookupKey: price.lookupKey,
         productId,
-        currency: price.currency,
+        currencies: catalog.currencies,
         interval: price.interval,
-        amount: { kind: 'licensed', cents: price.amount },
+        amount: { kind: 'licensed', cents: price.amounts },
         nickname: `${plan.name} ${price.interval}ly`,
         metadata: { [PLAN_PRODUCT_METADATA]: plan.key },
       };
@@ -64,9 +64,9 @@ export async function syncCatalog(stripe: Stripe, catalog: PlanCatalog): Promise
       const desired: DesiredPrice = {
         lookupKey,
         productId,
-        currency: metered.currency,
+        currencies: catalog.currencies,
         interval,
-        amount: { kind: 'metered', unitAmountDecimal: metered.unitAmountDecimal, meterId },
+        amount: { kind: 'metered', unitAmountsDecimal: metered.unitAmountsDecimal, meterId },
         nickname: interval === 'month' ? metered.productName : `${metered.productName}, yearly`,
         metadata: { [METRIC_PRODUCT_METADATA]: metered.metric },
       };
@@ -88,10 +88,10 @@ async function syncPromotions(
 ): Promise<void> {
   for (const coupon of catalog.coupons()) {
     const productIds = coupon.plans.flatMap((planKey) => planProducts.get(planKey) ?? []);
-    await syncCoupon(stripe, coupon, productIds, catalog.currency, report);
+    await syncCoupon(stripe, coupon, productIds, catalog.currencies, report);
   }
   for (const promotionCode of catalog.promotionCodes()) {
-    await syncPromotionCode(stripe, promotionCode, catalog.currency, report);
+    await syncPromotionCode(stripe, promotionCode, catalog.currencies, report);
   }
 }
 

@@ -4,28 +4,33 @@ import type {
   PaymentMethod as PaymentMethodRow,
   Subscription as SubscriptionRow,
 } from '../entities';
-import type { Plan as CatalogPlan } from '../services/plans/plan.types';
+import {
+  amountIn,
+  type Plan as CatalogPlan,
+  type PlanPrice as CatalogPlanPrice,
+} from '../services/plans/plan.types';
 import type { PlanCatalog } from '../services/plans/plan-catalog';
 import type { Customer } from '../schema/customer.type';
 import { BillingInterval, OverLimitBehavior, SubscriptionStatus } from '../schema/enums';
 import type { Invoice } from '../schema/invoice.type';
 import type { PaymentMethod } from '../schema/payment-method.type';
-import type { Plan } from '../schema/plan.type';
+import type { Plan, PlanPrice } from '../schema/plan.type';
 import type { BillingSubscription } from '../schema/subscription.type';
 
 /** Entities and catalog records → what clients see. Plain and small on purpose. */
 
-export function toPlan(plan: CatalogPlan): Plan {
+/**
+ * A catalog plan for clients. `pricedIn` is the currency its prices are shown in (the account's, for an account's
+ * plan); null leaves it to `PlanResolver.prices` (the one asked for, else the caller's, else the base).
+ */
+export function toPlan(plan: CatalogPlan, pricedIn: string | null = null): Plan {
   return {
     key: plan.key,
     name: plan.name,
     description: plan.description,
-    prices: plan.prices.map((price) => ({
-      interval: price.interval === 'year' ? BillingInterval.YEAR : BillingInterval.MONTH,
-      amount: price.amount,
-      currency: price.currency,
-      lookupKey: price.lookupKey,
-    })),
+    // Resolved by `PlanResolver.prices` in the currency decided there.
+    prices: [],
+    pricedIn,
     features: Object.entries(plan.features).map(([key, enabled]) => ({ key, enabled })),
     limits: plan.limits.map((limit) => ({
       metric: limit.metric,
@@ -34,6 +39,21 @@ export function toPlan(plan: CatalogPlan): Plan {
     })),
     trialDays: plan.trialDays,
     salesLed: plan.salesLed,
+  };
+}
+
+/** A catalog price in `currency`, with its amount in every currency of the catalog (the base first). */
+export function toPlanPrice(
+  price: CatalogPlanPrice,
+  currency: string,
+  currencies: readonly string[],
+): PlanPrice {
+  return {
+    interval: price.interval === 'year' ? BillingInterval.YEAR : BillingInterval.MONTH,
+    amount: amountIn(price.amounts, currency),
+    currency,
+    amounts: currencies.map((each) => ({ amount: amountIn(price.amounts, each), currency: each })),
+    lookupKey: price.lookupKey,
   };
 }
 

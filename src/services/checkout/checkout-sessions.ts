@@ -6,11 +6,12 @@ import type { AccountEvents } from '../accounts/account-events';
 import { withAccountLock } from '../accounts/account-lock';
 import type { CheckoutRecords } from './checkout-records';
 import type { AccountProfile, CustomerManager } from '../accounts/customer-manager';
+import type { CustomerCurrency } from '../accounts/customer-currency';
 import { expireOpenCheckouts } from './open-checkouts';
 import { createOpenSession } from './open-session';
 import type { TrialPolicy } from '../subscriptions/trial-policy';
 import type { PlanCatalog } from '../plans/plan-catalog';
-import type { Plan, PlanPrice } from '../plans/plan.types';
+import { amountIn, type Plan, type PlanPrice } from '../plans/plan.types';
 import type { PromotionCodeCheck } from '../promotions/promotion-code-check';
 import type { PriceDirectory } from '../stripe/price-directory';
 import type { RedirectAllowList } from './redirect-allow-list';
@@ -27,6 +28,8 @@ export interface CheckoutRequest {
   withTrial?: boolean | null;
   /** A promotion code typed on our page, checked before the session is made; none lets the customer type one on Stripe's. */
   promotionCode?: string | null;
+  /** The currency to pay in (`usd`, `eur`): only before the account has one; else its billing country's. */
+  currency?: string | null;
 }
 
 export interface CheckoutSessionView {
@@ -54,6 +57,7 @@ export class CheckoutSessions {
     private readonly records: CheckoutRecords,
     private readonly trials: TrialPolicy,
     private readonly promotionCodes: PromotionCodeCheck,
+    private readonly currencies: CustomerCurrency,
   ) {}
 
   async create(
@@ -77,6 +81,7 @@ export class CheckoutSessions {
 
     const customer = await this.customers.ensure(em, profile);
     const stripeCustomerId = customer.stripeCustomerId as string;
+    const currency = this.currencies.choose(customer, request.currency);
     const metadata = { account_id: profile.accountId, [PLAN_KEY_METADATA]: plan.key };
     const withTrial = Boolean(request.withTrial) && plan.trialDays > 0;
     const meteredPriceIds = await Promise.all(
@@ -88,18 +93,28 @@ export class CheckoutSessions {
       mode: 'subscription',
       customer: stripeCustomerId,
       client_reference_id: profile.accountId,
+      // The prices' `currency_options` entry of this currency is charged, and the page shows it
+      // (https://docs.stripe.com/payments/checkout/present-local-currencies#manual-currency-prices).
+      currency,
       // The plan, and the metered overage prices (no quantity: Stripe bills them from the meter, after the period).
       line_items: newSubscriptionItems(await this.prices.priceId(price.lookupKey), meteredPriceIds),
       success_url: successUrl,
       cancel_url: cancelUrl,
       metadata,
       subscription_data: { metadata, ...(withTrial ? { trial_period_days: plan.trialDays } : {}) },
-      ...(await this.discountOf(request.promotionCode, plan, price, stripeCustomerId, withTrial)),
+      ...(await this.discountOf(
+        request.promotionCode,
+        { plan, price, currency },
+        stripeCustomerId,
+        withTrial,
+      )),
     };
     // Under the account lock: a createSubscription or a second checkout of the same account waits its turn
     // (CONFLICT), so the checks below and the session they allow are one step.
     const session = await withAccountLock(em, profile.accountId, async () => {
       const inStripe = await this.refuseWhenSubscribedInStripe(em, customer);
+      // Kept from the first Checkout on: the customer's prices never switch currency afterwards.
+      await this.currencies.keep(em, customer, currency);
       // One trial per account (the card is known only once the customer pays: see docs/billing-rules.md).
       if (withTrial) await this.trials.requireAvailable(em, profile.accountId, inStripe, null);
       const created = await createOpenSession(this.stripe, `checkout.create:${profile.accountId}`, params);
@@ -124,8 +139,7 @@ export class CheckoutSessions {
    */
   private async discountOf(
     code: string | null | undefined,
-    plan: Plan,
-    price: PlanPrice,
+    { plan, price, currency }: { plan: Plan; price: PlanPrice; currency: string },
     stripeCustomerId: string,
     withTrial: boolean,
   ): Promise<Pick<Stripe.Checkout.SessionCreateParams, 'discounts' | 'allow_promotion_codes'>> {
@@ -135,8 +149,8 @@ export class CheckoutSessions {
       plan,
       stripeCustomerId,
       // Stripe compares a minimum with the first invoice before discounts: nothing is charged during a trial.
-      amountBeforeDiscount: withTrial ? 0 : price.amount,
-      currency: price.currency,
+      amountBeforeDiscount: withTrial ? 0 : amountIn(price.amounts, currency),
+      currency,
     });
     return { discounts: [{ promotion_code: promotionCode.id }] };
   }

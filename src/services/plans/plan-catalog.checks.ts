@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { METRIC_KEYS } from './plan.types';
+import { checkAmountsPerCurrency } from './currency.checks';
 import { checkPromotions } from './promotion.checks';
 
 /**
@@ -9,11 +10,11 @@ import { checkPromotions } from './promotion.checks';
 
 /** The parsed file as the checks see it (the schema's output, before `toCatalog`). */
 interface CheckedFile {
-  currency: string;
+  currencies: string[];
   metrics: Partial<Record<string, { kind: 'counter' | 'gauge' }>>;
   plans: Array<{
     key: string;
-    prices: Array<{ interval: string; lookupKey: string }>;
+    prices: Array<{ interval: string; lookupKey: string; amounts: Record<string, number> }>;
     salesLed: boolean;
     productKey: string | null;
     features: Record<string, boolean>;
@@ -25,6 +26,7 @@ interface CheckedFile {
     aggregation: 'sum' | 'last';
     lookupKey: string;
     yearlyLookupKey: string;
+    unitAmountsDecimal: Record<string, string>;
   }>;
   coupons: Parameters<typeof checkPromotions>[0]['coupons'];
   promotionCodes: Parameters<typeof checkPromotions>[0]['promotionCodes'];
@@ -36,6 +38,7 @@ export function crossCheckCatalog(file: CheckedFile, ctx: z.RefinementCtx): void
   const fail = (path: Array<string | number>, message: string) =>
     ctx.addIssue({ code: z.ZodIssueCode.custom, path, message });
   checkMetrics(file, fail);
+  checkCurrencyList(file.currencies, fail);
   checkPlans(file, fail);
   checkLookupKeys(file, fail);
   checkMeteredPrices(file, fail);
@@ -43,6 +46,13 @@ export function crossCheckCatalog(file: CheckedFile, ctx: z.RefinementCtx): void
 }
 
 type Fail = (path: Array<string | number>, message: string) => void;
+
+/** Each currency once: a second `usd` would make "the base currency" and the `currency_options` ambiguous. */
+function checkCurrencyList(currencies: readonly string[], fail: Fail): void {
+  currencies.forEach((currency, index) => {
+    if (currencies.indexOf(currency) !== index) fail(['currencies', index], `${currency} is listed twice`);
+  });
+}
 
 function checkMetrics(file: CheckedFile, fail: Fail): void {
   for (const metric of METRIC_KEYS) {
@@ -72,7 +82,7 @@ function checkPlans(file: CheckedFile, fail: Fail): void {
         fail(at('productKey'), `productKey ${plan.productKey} is used twice (also plans[${other}])`);
       seenProducts.set(plan.productKey, index);
     }
-    checkPriceIntervals(plan, at, fail);
+    checkPriceIntervals(plan, file.currencies, at, fail);
     if (plan.key === FREE_PLAN_KEY) checkFreePlan(plan, at, fail);
     else checkPaidPlan(plan, at, fail);
     checkFeatures(plan, featureKeys, at, fail);
@@ -85,9 +95,10 @@ function checkPlans(file: CheckedFile, fail: Fail): void {
 }
 
 /** A second price for the same interval would make "the monthly price of starter" ambiguous. */
-function checkPriceIntervals(plan: PlanEntry, at: At, fail: Fail): void {
+function checkPriceIntervals(plan: PlanEntry, currencies: readonly string[], at: At, fail: Fail): void {
   const intervals = new Set<string>();
   plan.prices.forEach((price, priceIndex) => {
+    checkAmountsPerCurrency(price.amounts, currencies, at('prices', priceIndex, 'amounts'), fail);
     if (intervals.has(price.interval)) {
       fail(
         at('prices', priceIndex, 'interval'),
@@ -190,6 +201,7 @@ function checkMeteredPrices(file: CheckedFile, fail: Fail): void {
     const at = (field: string) => ['meteredPrices', index, field];
     const metric = file.metrics[price.metric];
     if (!metric) fail(at('metric'), `metric ${price.metric} is not declared under metrics`);
+    checkAmountsPerCurrency(price.unitAmountsDecimal, file.currencies, at('unitAmountsDecimal'), fail);
     if (metrics.has(price.metric))
       fail(at('metric'), `metric ${price.metric} has more than one metered price`);
     metrics.add(price.metric);

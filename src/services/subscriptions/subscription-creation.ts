@@ -6,6 +6,7 @@ import type { InvoiceSync } from '../invoices/invoice-sync';
 import type { AccountEvents } from '../accounts/account-events';
 import { withAccountLock } from '../accounts/account-lock';
 import type { AccountProfile, CustomerManager } from '../accounts/customer-manager';
+import type { CustomerCurrency } from '../accounts/customer-currency';
 import type { Plan } from '../plans/plan.types';
 import type { StripeClient } from '../stripe/stripe-client';
 import { PLAN_KEY_METADATA } from './subscription-sync';
@@ -29,6 +30,8 @@ export interface CreateSubscriptionRequest {
   withTrial?: boolean | null;
   /** Admin only: a custom price (sales-led plans such as enterprise). */
   customPriceId?: string | null;
+  /** The currency to pay in (`usd`, `eur`): only before the account has one; else its billing country's. */
+  currency?: string | null;
 }
 
 /** What a new subscription is made of, once the request has passed the rules. */
@@ -38,6 +41,7 @@ interface NewSubscription {
   meteredPriceIds: string[];
   customer: BillingCustomer;
   stripeCustomerId: string;
+  currency: string;
 }
 
 /**
@@ -55,6 +59,7 @@ export class SubscriptionCreation {
     private readonly trials: TrialPolicy,
     private readonly expireOpenCheckouts: ExpireOpenCheckouts,
     private readonly invoices: InvoiceSync,
+    private readonly currencies: CustomerCurrency,
   ) {}
 
   async create(
@@ -68,7 +73,8 @@ export class SubscriptionCreation {
     const meteredPriceIds = await this.rules.meteredPriceIds(plan, request.interval);
     const customer = await this.customers.ensure(em, profile);
     const stripeCustomerId = customer.stripeCustomerId as string;
-    const wanted = { plan, priceId, meteredPriceIds, customer, stripeCustomerId };
+    const currency = this.currencies.choose(customer, request.currency);
+    const wanted = { plan, priceId, meteredPriceIds, customer, stripeCustomerId, currency };
     const created = await withAccountLock(em, profile.accountId, () =>
       this.createLocked(em, profile, request, wanted),
     );
@@ -80,11 +86,12 @@ export class SubscriptionCreation {
     em: EntityManager,
     profile: AccountProfile,
     request: CreateSubscriptionRequest,
-    { plan, priceId, meteredPriceIds, customer, stripeCustomerId }: NewSubscription,
+    { plan, priceId, meteredPriceIds, customer, stripeCustomerId, currency }: NewSubscription,
   ): Promise<Subscription> {
     // Stamped before anything is read from Stripe (ADR 0005): a newer write that lands meanwhile wins.
     const observedAt = this.clock.now();
     const inStripe = await this.refuseSecondSubscription(em, customer, observedAt);
+    await this.currencies.keep(em, customer, currency);
     await this.expireOpenCheckouts(stripeCustomerId);
     // The account's previous subscription (if any) is part of the key: subscribing again after a cancellation
     // is a new intent, while a retry of this one replays Stripe's first answer.
@@ -108,6 +115,9 @@ export class SubscriptionCreation {
     }
     const params: Stripe.SubscriptionCreateParams = {
       customer: stripeCustomerId,
+      // Each price's `currency_options` entry of this currency is charged
+      // (https://docs.stripe.com/api/subscriptions/create#create_subscription-currency).
+      currency,
       items: newSubscriptionItems(priceId, meteredPriceIds),
       // A declined card fails the call and creates nothing, rather than leaving an incomplete subscription.
       payment_behavior: 'error_if_incomplete',
