@@ -26,6 +26,8 @@ export interface InvoiceView {
   id: string;
   billingReason: string | null;
   status: string | null;
+  /** ISO 4217, lower case: the currency every amount of the invoice is in. */
+  currency: string;
   total: number;
   amountDue: number;
   amountPaid: number;
@@ -186,6 +188,7 @@ export class Customer {
       id: invoice.id as string,
       billingReason: invoice.billing_reason ?? null,
       status: invoice.status ?? null,
+      currency: invoice.currency,
       total: invoice.total,
       amountDue: invoice.amount_due,
       amountPaid: invoice.amount_paid,

@@ -26,6 +26,8 @@ export type ChangeSubscriptionInput = {
 
 export type CreateCheckoutSessionInput = {
   cancelUrl: string;
+  /** The currency to pay in (usd, eur). Only the account's first choice counts: once it pays in one, another is refused (CURRENCY_MISMATCH). Default: the one kept, else the billing country's (euro area: eur), else the base */
+  currency?: string | null | undefined;
   interval?: BillingInterval;
   planKey: string;
   /** A promotion code, checked before the session is made (PROMOTION_CODE_NOT_APPLICABLE with extensions.reason when it does not apply). Without one, Stripe's page has a box where the customer may type one */
@@ -72,14 +74,14 @@ export type SubscriptionStatus =
   | 'TRIALING'
   | 'UNPAID';
 
-export type AccountFieldsFragment = { id: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null, pendingChange: { expiresAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ id: string, brand: string | null, last4: string | null, expMonth: number | null, expYear: number | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } };
+export type AccountFieldsFragment = { id: string, currency: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null, pendingChange: { expiresAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ id: string, brand: string | null, last4: string | null, expMonth: number | null, expYear: number | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } };
 
 export type UsageFieldsFragment = { metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string };
 
 export type BillingPageQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type BillingPageQuery = { viewer: { id: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null, pendingChange: { expiresAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ id: string, brand: string | null, last4: string | null, expMonth: number | null, expYear: number | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } }, plans: Array<{ key: string, name: string, description: string, salesLed: boolean, trialDays: number, prices: Array<{ interval: BillingInterval, amount: number, currency: string }>, limits: Array<{ metric: string, overLimit: OverLimitBehavior }> }> };
+export type BillingPageQuery = { viewer: { id: string, currency: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null, pendingChange: { expiresAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ id: string, brand: string | null, last4: string | null, expMonth: number | null, expYear: number | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } }, plans: Array<{ key: string, name: string, description: string, salesLed: boolean, trialDays: number, prices: Array<{ interval: BillingInterval, amount: number, currency: string }>, limits: Array<{ metric: string, overLimit: OverLimitBehavior }> }> };
 
 export type PreviewQueryVariables = Exact<{
   input: ChangeSubscriptionInput;
@@ -136,7 +138,7 @@ export type SessionQuery = { checkoutSession: { status: string, subscription: { 
 export type AccountUpdatedSubscriptionVariables = Exact<{ [key: string]: never; }>;
 
 
-export type AccountUpdatedSubscription = { accountUpdated: { id: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null, pendingChange: { expiresAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ id: string, brand: string | null, last4: string | null, expMonth: number | null, expYear: number | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } } };
+export type AccountUpdatedSubscription = { accountUpdated: { id: string, currency: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null, pendingChange: { expiresAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ id: string, brand: string | null, last4: string | null, expMonth: number | null, expYear: number | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } } };
 
 export type UsageUpdatedSubscriptionVariables = Exact<{ [key: string]: never; }>;
 
@@ -209,6 +211,7 @@ export const UsageFieldsFragmentDoc = new TypedDocumentString(`
 export const AccountFieldsFragmentDoc = new TypedDocumentString(`
     fragment AccountFields on Account {
   id
+  currency
   plan {
     key
     name
@@ -321,6 +324,7 @@ export const BillingPageDocument = new TypedDocumentString(`
 }
     fragment AccountFields on Account {
   id
+  currency
   plan {
     key
     name
@@ -483,6 +487,7 @@ export const AccountUpdatedDocument = new TypedDocumentString(`
 }
     fragment AccountFields on Account {
   id
+  currency
   plan {
     key
     name
