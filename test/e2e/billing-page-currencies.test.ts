@@ -39,6 +39,7 @@ function answers(catalog: Catalog): Record<string, unknown> {
   });
   const account = {
     id: 'acct_yen',
+    currency: catalog.currency,
     plan: { key: 'starter', name: 'Starter' },
     customer: { email: 'yen@example.com' },
     subscription: {
