@@ -41,7 +41,8 @@ interface NewSubscription {
   meteredPriceIds: string[];
   customer: BillingCustomer;
   stripeCustomerId: string;
-  currency: string;
+  /** Null for an admin's custom price: its own currency is charged (a contract's price is in one currency). */
+  currency: string | null;
 }
 
 /**
@@ -73,7 +74,7 @@ export class SubscriptionCreation {
     const meteredPriceIds = await this.rules.meteredPriceIds(plan, request.interval);
     const customer = await this.customers.ensure(em, profile);
     const stripeCustomerId = customer.stripeCustomerId as string;
-    const currency = this.currencies.choose(customer, request.currency);
+    const currency = request.customPriceId ? null : this.currencies.choose(customer, request.currency);
     const wanted = { plan, priceId, meteredPriceIds, customer, stripeCustomerId, currency };
     const created = await withAccountLock(em, profile.accountId, () =>
       this.createLocked(em, profile, request, wanted),
@@ -91,7 +92,7 @@ export class SubscriptionCreation {
     // Stamped before anything is read from Stripe (ADR 0005): a newer write that lands meanwhile wins.
     const observedAt = this.clock.now();
     const inStripe = await this.refuseSecondSubscription(em, customer, observedAt);
-    await this.currencies.keep(em, customer, currency);
+    if (currency) await this.currencies.keep(em, customer, currency);
     await this.expireOpenCheckouts(stripeCustomerId);
     // The account's previous subscription (if any) is part of the key: subscribing again after a cancellation
     // is a new intent, while a retry of this one replays Stripe's first answer.
@@ -117,7 +118,7 @@ export class SubscriptionCreation {
       customer: stripeCustomerId,
       // Each price's `currency_options` entry of this currency is charged
       // (https://docs.stripe.com/api/subscriptions/create#create_subscription-currency).
-      currency,
+      ...(currency ? { currency } : {}),
       items: newSubscriptionItems(priceId, meteredPriceIds),
       // A declined card fails the call and creates nothing, rather than leaving an incomplete subscription.
       payment_behavior: 'error_if_incomplete',
