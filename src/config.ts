@@ -75,6 +75,7 @@ const environmentSchema = z
     STRIPE_TIMEOUT_MS: z.coerce.number().int().min(1000).max(120_000).default(20_000),
     STRIPE_MAX_NETWORK_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
     STRIPE_MAX_REQUESTS_PER_SECOND: z.coerce.number().min(1).max(1000).default(20),
+    STRIPE_TAX: z.enum(['on', 'off'], { message: 'must be on or off' }).default('off'),
     BILLING_GRACE_PERIOD_DAYS: z.coerce.number().int().min(0).max(90).default(7),
     BILLING_CLOCK: z
       .enum(['wall', 'emulator', 'test_clock'], { message: 'must be wall, emulator or test_clock' })
@@ -244,6 +245,11 @@ export interface Config {
     maxNetworkRetries: number;
     maxRequestsPerSecond: number;
   };
+  /**
+   * Stripe Tax (`STRIPE_TAX=on`, ADR 0024): `automatic_tax` on Checkout, subscriptions, plan changes and previews,
+   * and a customer must have a location Stripe Tax can place before it subscribes directly. Off by default.
+   */
+  tax: { automatic: boolean };
   billing: {
     allowedRedirectOrigins: string[];
     gracePeriodDays: number;
@@ -393,6 +399,7 @@ function configOf(env: Environment): Config {
     },
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
     stripe: stripeSettings(env),
+    tax: { automatic: env.STRIPE_TAX === 'on' },
     billing: billingSettings(env),
     retention: retentionSettings(env),
     mail: {

@@ -35,6 +35,12 @@ export const ErrorCode = {
    * keeps a customer's (docs/billing-rules.md row 54).
    */
   CURRENCY_MISMATCH: 'CURRENCY_MISMATCH',
+  /**
+   * Stripe Tax is on and the customer has no location it can place (a country; in the US a 5-digit ZIP): set one
+   * with `updateCustomer(input: { address })` first. Stripe's own refusal (`customer_tax_location_invalid`) reads
+   * the same.
+   */
+  TAX_LOCATION_REQUIRED: 'TAX_LOCATION_REQUIRED',
   /** Removing the only card of a subscription that renews: add another card first (or cancel). */
   LAST_PAYMENT_METHOD: 'LAST_PAYMENT_METHOD',
   /** A refund or credit over what the invoice's payments still hold (`extensions.refundable`, minor units). */
@@ -133,5 +139,16 @@ export class PromotionCodeNotApplicableError extends BillingError {
       reason,
       promotionCode: code,
     });
+  }
+}
+
+/** Stripe Tax needs the customer's location before it can tax what is asked (ErrorCode.TAX_LOCATION_REQUIRED). */
+export class TaxLocationRequiredError extends BillingError {
+  constructor(extensions: Record<string, unknown> = {}) {
+    super(
+      ErrorCode.TAX_LOCATION_REQUIRED,
+      'Tax is computed from the billing address: set it first with updateCustomer(input: { address }) (a country; in the US a 5-digit postal code)',
+      { ...extensions, field: 'address' },
+    );
   }
 }

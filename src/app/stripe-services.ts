@@ -28,6 +28,9 @@ import { SubscriptionStore } from '../services/subscriptions/subscription-store'
 import { SubscriptionSync } from '../services/subscriptions/subscription-sync';
 import { TrialPolicy } from '../services/subscriptions/trial-policy';
 import { OverageReporter } from '../services/usage/overage-reporter';
+import { CustomerTaxIds } from '../services/accounts/customer-tax-ids';
+import { InvoiceTaxes } from '../services/tax/invoice-taxes';
+import { TaxPolicy } from '../services/tax/tax-policy';
 import type { CoreServices } from './core-services';
 
 /** The services that need Stripe: an instance without `STRIPE_SECRET_KEY` has none of them. */
@@ -57,6 +60,8 @@ export interface StripeServices {
   trials: TrialPolicy;
   /** Promotion codes on a live subscription, and the discount it carries. */
   promotions: SubscriptionPromotions;
+  /** The customer's VAT and other tax IDs (Stripe Tax, ADR 0024). */
+  taxIds: CustomerTaxIds;
 }
 
 export function buildStripeServices(
@@ -69,22 +74,17 @@ export function buildStripeServices(
   const { secretKey } = config.stripe;
   if (!secretKey) return null;
   const stripe = new StripeClient({ ...config.stripe, secretKey }, logger, metrics.stripe);
-  const customers = new CustomerManager(stripe, logger, config.billing.clock.testClockId, core.clock);
+  const tax = new TaxPolicy(config.tax.automatic);
+  const taxes = new InvoiceTaxes(stripe);
+  const customers = new CustomerManager(stripe, logger, config.billing.clock.testClockId, core.clock, tax);
   const trials = new TrialPolicy(stripe, orm);
-  const overageReporter = new OverageReporter({
-    em: orm.em,
-    stripe,
-    catalog: core.catalog,
-    logger,
-    intervalMs: config.billing.usageReportIntervalMs,
-    now: () => core.clock.now(),
-  });
+  const overageReporter = overageReporterOf(config, orm, core, stripe, logger);
   const prices = new PriceDirectory(stripe);
   const redirects = new RedirectAllowList(config.billing.allowedRedirectOrigins);
   const subscriptionSync = new SubscriptionSync(core.catalog);
   const store = new SubscriptionStore(stripe, customers, subscriptionSync, core.provisioner, core.clock);
   const rules = new PlanRules(core.catalog, prices);
-  const changes = new PlanChanges(stripe, store, rules, core.events, core.clock, core.invoices);
+  const changes = new PlanChanges(stripe, store, rules, core.events, core.clock, core.invoices, tax, taxes);
   const subscriptions = new SubscriptionManager({
     store,
     creation: new SubscriptionCreation(
@@ -97,6 +97,7 @@ export function buildStripeServices(
       trials,
       (stripeCustomerId) => expireOpenCheckouts(stripe, stripeCustomerId),
       core.invoices,
+      tax,
       core.currencies,
     ),
     changes,
@@ -123,11 +124,12 @@ export function buildStripeServices(
       core.checkoutRecords,
       trials,
       promotionCodeCheck,
+      tax,
       core.currencies,
     ),
     cardSetups: new CardSetupSessions(stripe, customers, redirects),
     cardChoices: new CardChoices(stripe, customers, store, core.paymentMethods, core.events, core.clock),
-    invoiceDetails: new InvoiceDetails(stripe, invoiceCredits),
+    invoiceDetails: new InvoiceDetails(stripe, invoiceCredits, taxes),
     invoiceCredits,
     portal: new PortalSessions(stripe, customers, redirects, portalConfigurationFinder(stripe)),
     duplicates: new DuplicateSubscriptions(stripe, core.mails, metrics.duplicates),
@@ -135,7 +137,25 @@ export function buildStripeServices(
     disputes: new Disputes(stripe, refunds, core.mails, metrics.disputes),
     trials,
     promotions: new SubscriptionPromotions(stripe, store, rules, promotionCodeCheck, core.events),
+    taxIds: new CustomerTaxIds(stripe, customers, core.events),
   };
+}
+
+function overageReporterOf(
+  config: Config,
+  orm: Orm,
+  core: CoreServices,
+  stripe: StripeClient,
+  logger: Logger,
+): OverageReporter {
+  return new OverageReporter({
+    em: orm.em,
+    stripe,
+    catalog: core.catalog,
+    logger,
+    intervalMs: config.billing.usageReportIntervalMs,
+    now: () => core.clock.now(),
+  });
 }
 
 /** Our Customer Portal configuration (made by `npm run stripe:sync`, tagged `metadata.coditect`), found once. */

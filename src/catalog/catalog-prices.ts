@@ -3,6 +3,12 @@ import { syncKey } from './catalog-keys';
 import { idOf } from '../services/stripe/expandable';
 import type { SyncReport } from './catalog-report';
 
+/**
+ * Every price quotes the net amount: Stripe Tax adds tax on top (ADR 0024: B2B SaaS quotes net prices). Set on
+ * every price whether or not `STRIPE_TAX` is on, since Stripe lets a price's tax behaviour be set only once.
+ */
+export const TAX_BEHAVIOR = 'exclusive' as const;
+
 /** What the catalog wants the price under one lookup key to be. */
 export interface DesiredPrice {
   lookupKey: string;
@@ -53,6 +59,7 @@ export async function syncPrice(
 ): Promise<string> {
   const what = describe(desired);
   if (current && matches(current, desired)) {
+    if (current.tax_behavior !== TAX_BEHAVIOR) return makeExclusive(stripe, current, what, report);
     if (current.active) {
       report.add('unchanged', 'price', current.id, what);
       return current.id;
@@ -110,6 +117,7 @@ function createParams(desired: DesiredPrice, current: Stripe.Price | undefined):
     product: desired.productId,
     nickname: desired.nickname,
     metadata: desired.metadata,
+    tax_behavior: TAX_BEHAVIOR,
     ...(amount.kind === 'licensed'
       ? {
           unit_amount: amount.cents[base],
@@ -124,9 +132,12 @@ function createParams(desired: DesiredPrice, current: Stripe.Price | undefined):
           currency_options: Object.fromEntries(
             others.map((currency) => [
               currency,
-              amount.kind === 'licensed'
-                ? { unit_amount: amount.cents[currency] }
-                : { unit_amount_decimal: unencodedDecimal(amount.unitAmountsDecimal[currency] ?? '0') },
+              {
+                tax_behavior: TAX_BEHAVIOR,
+                ...(amount.kind === 'licensed'
+                  ? { unit_amount: amount.cents[currency] }
+                  : { unit_amount_decimal: unencodedDecimal(amount.unitAmountsDecimal[currency] ?? '0') }),
+              },
             ]),
           ),
         }
@@ -158,7 +169,31 @@ function sameDecimal(found: Stripe.Decimal | string | null | undefined, wanted: 
   );
 }
 
+/**
+ * A price made before tax (`unspecified`) is set to exclusive in place, the one change Stripe allows: "Once
+ * specified as either inclusive or exclusive, it cannot be changed"
+ * (https://docs.stripe.com/api/prices/update#update_price-tax_behavior). It is reactivated too if archived by hand.
+ */
+async function makeExclusive(
+  stripe: Stripe,
+  current: Stripe.Price,
+  what: string,
+  report: SyncReport,
+): Promise<string> {
+  const params: Stripe.PriceUpdateParams = {
+    tax_behavior: TAX_BEHAVIOR,
+    ...(current.active ? {} : { active: true }),
+  };
+  await stripe.prices.update(current.id, params, {
+    idempotencyKey: syncKey(`price:tax-behavior:${current.id}`, params),
+  });
+  report.add('updated', 'price', current.id, `${what} (tax_behavior ${TAX_BEHAVIOR})`);
+  return current.id;
+}
+
 function matches(price: Stripe.Price, desired: DesiredPrice): boolean {
+  // An inclusive price cannot become exclusive: a new price takes its lookup key.
+  if (price.tax_behavior === 'inclusive') return false;
   const recurring = price.recurring;
   if (!recurring || recurring.interval !== desired.interval || recurring.interval_count !== 1) return false;
   if (price.currency !== desired.currencies[0] || idOf(price.product) !== desired.productId) return false;

@@ -7,6 +7,7 @@ import { AccountBillsResolver } from './account-bills.resolver';
 import { CardResolver } from './card.resolver';
 import { CheckoutResolver } from './checkout.resolver';
 import { CustomerResolver } from './customer.resolver';
+import { CustomerTaxResolver } from './customer-tax.resolver';
 import { InvoiceCreditResolver } from './invoice-credit.resolver';
 import { PlanResolver } from './plan.resolver';
 import { PromotionCodeResolver } from './promotion-code.resolver';
@@ -23,6 +24,7 @@ export {
   CardResolver,
   CheckoutResolver,
   CustomerResolver,
+  CustomerTaxResolver,
   InvoiceCreditResolver,
   PlanResolver,
   PromotionCodeResolver,
@@ -42,6 +44,7 @@ export interface Resolvers {
   account: AccountResolver;
   accountBills: AccountBillsResolver;
   customer: CustomerResolver;
+  customerTax: CustomerTaxResolver;
   invoiceCredit: InvoiceCreditResolver;
   subscription: SubscriptionResolver;
   promotionCode: PromotionCodeResolver;
@@ -61,6 +64,7 @@ const RESOLVER_CLASSES: NonEmptyArray<Function> = [
   AccountResolver,
   AccountBillsResolver,
   CustomerResolver,
+  CustomerTaxResolver,
   SubscriptionResolver,
   PromotionCodeResolver,
   CheckoutResolver,

@@ -1,4 +1,5 @@
 import { Field, Int, ObjectType } from 'type-graphql';
+import { TaxLine } from './tax.type';
 
 @ObjectType()
 export class InvoicePreviewLine {
@@ -16,6 +17,31 @@ export class InvoicePreview {
 
   @Field(() => String)
   currency!: string;
+
+  @Field(() => Int, { description: 'In cents: Σ of the lines, before discounts and tax' })
+  subtotal!: number;
+
+  @Field(() => Int, { description: 'In cents: Σ of the taxes (Stripe Tax; 0 when tax is off)' })
+  tax!: number;
+
+  @Field(() => Int, { description: 'In cents: subtotal − discount + tax' })
+  total!: number;
+
+  @Field(() => [TaxLine], { description: 'Each tax per rate (Stripe Tax); empty without tax' })
+  taxLines!: TaxLine[];
+
+  @Field(() => Boolean, {
+    description:
+      'True when the customer accounts for the VAT (a verified VAT ID of another EU country): tax is 0',
+  })
+  reverseCharge!: boolean;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'The note the invoice carries for a reverse charge ("Reverse charge", as Stripe prints it); else null',
+  })
+  reverseChargeNote!: string | null;
 
   @Field(() => Int, {
     description:

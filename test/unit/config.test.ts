@@ -154,6 +154,13 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('keeps Stripe Tax off by default, turns it on with STRIPE_TAX=on, and names the variable for anything else', () => {
+    expect(loadConfig(VALID).tax).toEqual({ automatic: false });
+    expect(loadConfig({ ...VALID, STRIPE_TAX: 'on' }).tax).toEqual({ automatic: true });
+    expect(loadConfig({ ...VALID, STRIPE_TAX: 'off' }).tax).toEqual({ automatic: false });
+    expect(problemsOf({ ...VALID, STRIPE_TAX: 'yes' })).toEqual(['STRIPE_TAX must be on or off']);
+  });
+
   it('rejects a publishable key where a secret key belongs', () => {
     expect(problemsOf({ ...VALID, STRIPE_SECRET_KEY: 'pk_test_123' })[0]).toMatch(
       /^STRIPE_SECRET_KEY must be a Stripe secret key/,

@@ -7,6 +7,7 @@ import {
   type AccountFieldsFragment,
   AccountUpdatedDocument,
   AddCardDocument,
+  AddTaxIdDocument,
   ApplyPromotionCodeDocument,
   type ApplyPromotionCodeMutation,
   type BillingInterval,
@@ -24,9 +25,13 @@ import {
   PreviewDocument,
   type PreviewQuery,
   RemoveCardDocument,
+  RemoveTaxIdDocument,
   ResumeDocument,
   SessionDocument,
   type SessionQuery,
+  TaxIdsDocument,
+  type TaxIdsQuery,
+  type TaxLineFieldsFragment,
   type TypedDocumentString,
   UsageUpdatedDocument,
   type UsageFieldsFragment,
@@ -42,6 +47,8 @@ export type Interval = BillingInterval;
 export type NextBillView = NextBillQuery['viewer']['upcomingInvoice'];
 export type InvoiceDetailsView = InvoiceDetailsQuery['viewer']['invoice'];
 export type DiscountView = ApplyPromotionCodeMutation['applyPromotionCode']['discount'];
+export type TaxLineView = TaxLineFieldsFragment;
+export type TaxIdView = NonNullable<TaxIdsQuery['viewer']['customer']>['taxIds'][number];
 
 /** A GraphQL error as the service sends it: `extensions.code` is stable, the message is for people. */
 export class ApiError extends Error {
@@ -160,6 +167,21 @@ export class BillingApi {
   /** The next bill (null without a live subscription); read from Stripe on each call. */
   async nextBill(): Promise<NextBillView> {
     return (await this.request(NextBillDocument, {})).viewer.upcomingInvoice;
+  }
+
+  /** The customer's VAT IDs with Stripe's verification (none before the customer exists); read from Stripe. */
+  async taxIds(): Promise<TaxIdView[]> {
+    return (await this.request(TaxIdsDocument, {})).viewer.customer?.taxIds ?? [];
+  }
+
+  /** A VAT number (EU: with its country prefix); Stripe checks the format and verifies it. */
+  async addTaxId(value: string): Promise<void> {
+    const type = value.trim().toUpperCase().startsWith('GB') ? 'gb_vat' : 'eu_vat';
+    await this.request(AddTaxIdDocument, { input: { type, value } });
+  }
+
+  async removeTaxId(id: string): Promise<void> {
+    await this.request(RemoveTaxIdDocument, { id });
   }
 
   async invoiceDetails(id: string): Promise<InvoiceDetailsView> {

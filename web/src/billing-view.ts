@@ -12,12 +12,14 @@ import {
   type NextBillView,
   type PlanView,
   type PreviewView,
+  type TaxIdView,
   type UsageView,
 } from './api.js';
 import { authenticationNotice } from './authentication-notice.js';
 import { cardsSection, invoiceDetailsPanel, nextBillSection } from './bills-view.js';
 import { count, day, daysUntil, h, label, money } from './dom.js';
 import { liveRenderer } from './live-render.js';
+import { taxRows, type VatActions, vatSection } from './tax-view.js';
 
 interface State {
   account: AccountView;
@@ -37,6 +39,10 @@ interface State {
   promotionCode: string;
   /** What the last applied code gives, e.g. "LAUNCH20: 20 % off until Mar 6, 2027". */
   promotionNotice: string | null;
+  /** The customer's VAT IDs, read from Stripe when the page opens and after a change; null without a customer. */
+  taxIds: TaxIdView[] | null;
+  /** What the VAT ID field holds. */
+  vatId: string;
 }
 
 export interface BillingPageOptions {
@@ -191,6 +197,29 @@ export async function showBillingPage(root: HTMLElement, api: BillingApi, option
       state.invoice = null;
       render();
     },
+    typeVatId: (value) => {
+      // Kept without rendering again, so the field keeps its focus while the user types.
+      if (state) state.vatId = value;
+    },
+    addVatId: () =>
+      run(async () => {
+        if (!state?.vatId.trim()) return;
+        await api.addTaxId(state.vatId.trim());
+        state.vatId = '';
+        await afterVatChange();
+      }),
+    removeVatId: (id) =>
+      run(async () => {
+        await api.removeTaxId(id);
+        await afterVatChange();
+      }),
+  };
+
+  /** A VAT ID may change the tax of the next bill (reverse charge): both are read again. */
+  const afterVatChange = async () => {
+    if (!state) return;
+    state.taxIds = await api.taxIds();
+    state.nextBill = await api.nextBill().catch(() => state?.nextBill ?? null);
   };
 
   /** A card change answers once Stripe has it; the account (and which card is charged next) is read again. */
@@ -201,7 +230,11 @@ export async function showBillingPage(root: HTMLElement, api: BillingApi, option
 
   const live = api.connected();
   // The next bill is read from Stripe: if it cannot be read now, the rest of the page still shows.
-  const [{ account, plans }, nextBill] = await Promise.all([api.load(), api.nextBill().catch(() => null)]);
+  const [{ account, plans }, nextBill, taxIds] = await Promise.all([
+    api.load(),
+    api.nextBill().catch(() => null),
+    api.taxIds().catch(() => null),
+  ]);
   state = {
     account,
     plans,
@@ -213,6 +246,8 @@ export async function showBillingPage(root: HTMLElement, api: BillingApi, option
     error: null,
     promotionCode: '',
     promotionNotice: null,
+    taxIds,
+    vatId: '',
   };
   bannerState = billingState(account);
   render();
@@ -221,7 +256,7 @@ export async function showBillingPage(root: HTMLElement, api: BillingApi, option
   document.body.dataset.live = 'true';
 }
 
-interface Actions {
+interface Actions extends VatActions {
   setInterval(interval: Interval): void;
   checkout(plan: PlanView, withTrial: boolean): void;
   typePromotionCode(code: string): void;
@@ -258,6 +293,7 @@ function page(state: State, actions: Actions): HTMLElement[] {
     pickerSection(state, actions),
     nextBillSection(state.nextBill),
     cardsSection(state.account, state.busy, actions),
+    vatSection(state.account.customer ? state.taxIds : null, state.vatId, state.busy, actions),
     invoicesSection(state.account, actions),
     invoiceDetailsPanel(state.invoice, actions.closeInvoice),
   ].filter((element): element is HTMLElement => element !== null);
@@ -584,6 +620,7 @@ function previewPanel(change: NonNullable<State['change']>, busy: boolean, actio
           h('td', { class: 'num' }, money(line.amount, preview.currency)),
         ),
       ),
+      ...taxRows(preview, preview.currency, 'preview'),
     ),
     h(
       'p',

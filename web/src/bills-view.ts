@@ -4,6 +4,7 @@
  */
 import type { AccountView, InvoiceDetailsView, NextBillView } from './api.js';
 import { day, h, label, money } from './dom.js';
+import { taxRows } from './tax-view.js';
 
 export interface CardActions {
   addCard(): void;
@@ -106,6 +107,9 @@ export function nextBillSection(bill: NextBillView): HTMLElement | null {
       h('strong', { id: 'next-bill-total' }, money(bill.amountDue, bill.currency)),
     ),
     linesTable(bill.lines, bill.currency),
+    bill.taxLines.length > 0 || bill.reverseCharge
+      ? h('table', { class: 'totals' }, ...taxRows(bill, bill.currency, 'next-bill'))
+      : null,
   );
 }
 
@@ -130,9 +134,7 @@ export function invoiceDetailsPanel(details: InvoiceDetailsView, close: () => vo
             h('td', { class: 'num' }, `−${money(details.discount, currency)}`),
           )
         : null,
-      details.tax > 0
-        ? h('tr', {}, h('td', {}, 'Tax'), h('td', { class: 'num' }, money(details.tax, currency)))
-        : null,
+      ...taxRows(details, currency, 'invoice'),
       h(
         'tr',
         {},

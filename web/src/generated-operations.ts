@@ -3,6 +3,12 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
+export type AddTaxIdInput = {
+  type: TaxIdType;
+  /** The number with its country prefix for VAT (DE123456789); Stripe checks it */
+  value: string;
+};
+
 /** When a plan change takes effect */
 export type ApplyAt =
   | 'IMMEDIATELY'
@@ -74,6 +80,16 @@ export type SubscriptionStatus =
   | 'TRIALING'
   | 'UNPAID';
 
+/** Stripe's tax ID types this API takes */
+export type TaxIdType =
+  | 'au_abn'
+  | 'ca_bn'
+  | 'ch_vat'
+  | 'eu_vat'
+  | 'gb_vat'
+  | 'no_vat'
+  | 'us_ein';
+
 export type AccountFieldsFragment = { id: string, currency: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null, pendingChange: { expiresAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ id: string, brand: string | null, last4: string | null, expMonth: number | null, expYear: number | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } };
 
 export type UsageFieldsFragment = { metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string };
@@ -88,7 +104,7 @@ export type PreviewQueryVariables = Exact<{
 }>;
 
 
-export type PreviewQuery = { previewSubscriptionChange: { amountDue: number, currency: string, nextPaymentAt: string | null, chargedNow: boolean, lines: Array<{ description: string, amount: number }> } };
+export type PreviewQuery = { previewSubscriptionChange: { amountDue: number, currency: string, tax: number, nextPaymentAt: string | null, chargedNow: boolean, reverseCharge: boolean, reverseChargeNote: string | null, lines: Array<{ description: string, amount: number }>, taxLines: Array<{ amount: number, currency: string, ratePercent: string, jurisdiction: string | null, name: string }> } };
 
 export type ChangeMutationVariables = Exact<{
   input: ChangeSubscriptionInput;
@@ -168,17 +184,40 @@ export type RemoveCardMutation = { removePaymentMethod: { id: string } };
 
 export type LineFieldsFragment = { description: string, quantity: number | null, unitAmountDecimal: string | null, amount: number, periodStart: string, periodEnd: string, proration: boolean };
 
+export type TaxFieldsFragment = { reverseCharge: boolean, reverseChargeNote: string | null, taxLines: Array<{ amount: number, currency: string, ratePercent: string, jurisdiction: string | null, name: string }> };
+
+export type TaxLineFieldsFragment = { amount: number, currency: string, ratePercent: string, jurisdiction: string | null, name: string };
+
 export type NextBillQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type NextBillQuery = { viewer: { upcomingInvoice: { date: string | null, total: number, amountDue: number, currency: string, lines: Array<{ description: string, quantity: number | null, unitAmountDecimal: string | null, amount: number, periodStart: string, periodEnd: string, proration: boolean }> } | null } };
+export type NextBillQuery = { viewer: { upcomingInvoice: { date: string | null, subtotal: number, tax: number, total: number, amountDue: number, currency: string, reverseCharge: boolean, reverseChargeNote: string | null, lines: Array<{ description: string, quantity: number | null, unitAmountDecimal: string | null, amount: number, periodStart: string, periodEnd: string, proration: boolean }>, taxLines: Array<{ amount: number, currency: string, ratePercent: string, jurisdiction: string | null, name: string }> } | null } };
+
+export type TaxIdsQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type TaxIdsQuery = { viewer: { customer: { taxIds: Array<{ id: string, type: string, value: string, verification: string | null }> } | null } };
+
+export type AddTaxIdMutationVariables = Exact<{
+  input: AddTaxIdInput;
+}>;
+
+
+export type AddTaxIdMutation = { addTaxId: { id: string } };
+
+export type RemoveTaxIdMutationVariables = Exact<{
+  id: string;
+}>;
+
+
+export type RemoveTaxIdMutation = { removeTaxId: boolean };
 
 export type InvoiceDetailsQueryVariables = Exact<{
   id: string;
 }>;
 
 
-export type InvoiceDetailsQuery = { viewer: { invoice: { subtotal: number, discount: number, tax: number, total: number, amountPaid: number, amountRemaining: number, creditedAfterPayment: number, currency: string, invoice: { id: string, number: string | null }, lines: Array<{ description: string, quantity: number | null, unitAmountDecimal: string | null, amount: number, periodStart: string, periodEnd: string, proration: boolean }> } | null } };
+export type InvoiceDetailsQuery = { viewer: { invoice: { subtotal: number, discount: number, tax: number, total: number, reverseCharge: boolean, reverseChargeNote: string | null, amountPaid: number, amountRemaining: number, creditedAfterPayment: number, currency: string, invoice: { id: string, number: string | null }, taxLines: Array<{ amount: number, currency: string, ratePercent: string, jurisdiction: string | null, name: string }>, lines: Array<{ description: string, quantity: number | null, unitAmountDecimal: string | null, amount: number, periodStart: string, periodEnd: string, proration: boolean }> } | null } };
 
 export class TypedDocumentString<TResult, TVariables>
   extends String
@@ -300,6 +339,30 @@ export const LineFieldsFragmentDoc = new TypedDocumentString(`
   proration
 }
     `, {"fragmentName":"LineFields"}) as unknown as TypedDocumentString<LineFieldsFragment, unknown>;
+export const TaxLineFieldsFragmentDoc = new TypedDocumentString(`
+    fragment TaxLineFields on TaxLine {
+  amount
+  currency
+  ratePercent
+  jurisdiction
+  name
+}
+    `, {"fragmentName":"TaxLineFields"}) as unknown as TypedDocumentString<TaxLineFieldsFragment, unknown>;
+export const TaxFieldsFragmentDoc = new TypedDocumentString(`
+    fragment TaxFields on InvoicePreview {
+  taxLines {
+    ...TaxLineFields
+  }
+  reverseCharge
+  reverseChargeNote
+}
+    fragment TaxLineFields on TaxLine {
+  amount
+  currency
+  ratePercent
+  jurisdiction
+  name
+}`, {"fragmentName":"TaxFields"}) as unknown as TypedDocumentString<TaxFieldsFragment, unknown>;
 export const BillingPageDocument = new TypedDocumentString(`
     query BillingPage {
   viewer {
@@ -407,15 +470,30 @@ export const PreviewDocument = new TypedDocumentString(`
   previewSubscriptionChange(input: $input) {
     amountDue
     currency
+    tax
     nextPaymentAt
     chargedNow
     lines {
       description
       amount
     }
+    ...TaxFields
   }
 }
-    `) as unknown as TypedDocumentString<PreviewQuery, PreviewQueryVariables>;
+    fragment TaxFields on InvoicePreview {
+  taxLines {
+    ...TaxLineFields
+  }
+  reverseCharge
+  reverseChargeNote
+}
+fragment TaxLineFields on TaxLine {
+  amount
+  currency
+  ratePercent
+  jurisdiction
+  name
+}`) as unknown as TypedDocumentString<PreviewQuery, PreviewQueryVariables>;
 export const ChangeDocument = new TypedDocumentString(`
     mutation Change($input: ChangeSubscriptionInput!) {
   changeSubscription(input: $input) {
@@ -605,12 +683,19 @@ export const NextBillDocument = new TypedDocumentString(`
   viewer {
     upcomingInvoice {
       date
+      subtotal
+      tax
       total
       amountDue
       currency
       lines {
         ...LineFields
       }
+      taxLines {
+        ...TaxLineFields
+      }
+      reverseCharge
+      reverseChargeNote
     }
   }
 }
@@ -622,7 +707,40 @@ export const NextBillDocument = new TypedDocumentString(`
   periodStart
   periodEnd
   proration
+}
+fragment TaxLineFields on TaxLine {
+  amount
+  currency
+  ratePercent
+  jurisdiction
+  name
 }`) as unknown as TypedDocumentString<NextBillQuery, NextBillQueryVariables>;
+export const TaxIdsDocument = new TypedDocumentString(`
+    query TaxIds {
+  viewer {
+    customer {
+      taxIds {
+        id
+        type
+        value
+        verification
+      }
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<TaxIdsQuery, TaxIdsQueryVariables>;
+export const AddTaxIdDocument = new TypedDocumentString(`
+    mutation AddTaxId($input: AddTaxIdInput!) {
+  addTaxId(input: $input) {
+    id
+  }
+}
+    `) as unknown as TypedDocumentString<AddTaxIdMutation, AddTaxIdMutationVariables>;
+export const RemoveTaxIdDocument = new TypedDocumentString(`
+    mutation RemoveTaxId($id: ID!) {
+  removeTaxId(id: $id)
+}
+    `) as unknown as TypedDocumentString<RemoveTaxIdMutation, RemoveTaxIdMutationVariables>;
 export const InvoiceDetailsDocument = new TypedDocumentString(`
     query InvoiceDetails($id: ID!) {
   viewer {
@@ -635,6 +753,11 @@ export const InvoiceDetailsDocument = new TypedDocumentString(`
       discount
       tax
       total
+      taxLines {
+        ...TaxLineFields
+      }
+      reverseCharge
+      reverseChargeNote
       amountPaid
       amountRemaining
       creditedAfterPayment
@@ -653,4 +776,11 @@ export const InvoiceDetailsDocument = new TypedDocumentString(`
   periodStart
   periodEnd
   proration
+}
+fragment TaxLineFields on TaxLine {
+  amount
+  currency
+  ratePercent
+  jurisdiction
+  name
 }`) as unknown as TypedDocumentString<InvoiceDetailsQuery, InvoiceDetailsQueryVariables>;

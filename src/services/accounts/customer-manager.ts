@@ -8,6 +8,7 @@ import type { Logger } from '../../logging/logger';
 import type { StripeClient } from '../stripe/stripe-client';
 import { applyIfNewer } from '../../database/newest-read';
 import { type Clock, wallClock } from '../time/clock';
+import { TaxPolicy } from '../tax/tax-policy';
 
 /** What the CODITECT app knows about an account's user: the source of the customer's email and name. */
 export interface AccountProfile {
@@ -41,6 +42,8 @@ export class CustomerManager {
     private readonly testClockId: string | null = null,
     /** Billing's clock (ADR 0013): an update's answer is stamped on the same time line as webhook reads. */
     private readonly clock: Clock = wallClock,
+    /** With Stripe Tax on, a new address must be one Stripe Tax can place (TAX_LOCATION_REQUIRED otherwise). */
+    private readonly tax: TaxPolicy = new TaxPolicy(false),
   ) {}
 
   /** The account's customer row, or null; never calls Stripe. */
@@ -125,8 +128,10 @@ export class CustomerManager {
     const params: Stripe.CustomerUpdateParams = {};
     if (changes.email !== undefined) params.email = changes.email ?? '';
     if (changes.name !== undefined) params.name = changes.name ?? '';
-    if (changes.address !== undefined)
+    if (changes.address !== undefined) {
       params.address = changes.address ? toStripeAddress(changes.address) : '';
+      Object.assign(params, this.tax.customerUpdate());
+    }
     // Stamped before the call, as webhook reads are, and by the same clock: a read that started later (a
     // webhook's refetch) is newer. With Stripe's test time ahead of the wall, a wall-clock stamp lost to every
     // webhook's and the mutation answered the old details.

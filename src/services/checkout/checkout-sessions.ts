@@ -19,6 +19,7 @@ import type { StripeClient } from '../stripe/stripe-client';
 import type { SubscriptionStore } from '../subscriptions/subscription-store';
 import { newSubscriptionItems } from '../subscriptions/subscription-items';
 import { PLAN_KEY_METADATA } from '../subscriptions/subscription-sync';
+import type { TaxPolicy } from '../tax/tax-policy';
 
 export interface CheckoutRequest {
   planKey: string;
@@ -57,6 +58,7 @@ export class CheckoutSessions {
     private readonly records: CheckoutRecords,
     private readonly trials: TrialPolicy,
     private readonly promotionCodes: PromotionCodeCheck,
+    private readonly tax: TaxPolicy,
     private readonly currencies: CustomerCurrency,
   ) {}
 
@@ -102,6 +104,8 @@ export class CheckoutSessions {
       cancel_url: cancelUrl,
       metadata,
       subscription_data: { metadata, ...(withTrial ? { trial_period_days: plan.trialDays } : {}) },
+      // With Stripe Tax on, the page collects the billing address and a VAT ID and saves them on the customer.
+      ...this.tax.checkout(),
       ...(await this.discountOf(
         request.promotionCode,
         { plan, price, currency },

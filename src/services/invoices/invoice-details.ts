@@ -5,9 +5,10 @@ import { BillingError } from '../../errors';
 import type { StripeClient } from '../stripe/stripe-client';
 import type { InvoiceCredits } from './invoice-credits';
 import { figuresOf, type InvoiceFigures } from './invoice-lines';
+import type { InvoiceTaxes, InvoiceTaxSummary } from '../tax/invoice-taxes';
 
 /** The next bill: Stripe's preview of the live subscription's next invoice. */
-export interface UpcomingInvoiceView extends InvoiceFigures {
+export interface UpcomingInvoiceView extends InvoiceFigures, InvoiceTaxSummary {
   /** When Stripe will charge it (or send it): the period end, or the trial end while trialing. */
   date: Date | null;
   periodStart: Date;
@@ -15,7 +16,7 @@ export interface UpcomingInvoiceView extends InvoiceFigures {
 }
 
 /** An issued invoice in full: what our row holds, with Stripe's lines and totals. */
-export interface InvoiceDetailsView extends InvoiceFigures {
+export interface InvoiceDetailsView extends InvoiceFigures, InvoiceTaxSummary {
   row: Invoice;
   amountPaid: number;
   amountRemaining: number;
@@ -56,6 +57,7 @@ export class InvoiceDetails {
   constructor(
     private readonly stripe: StripeClient,
     private readonly credits: InvoiceCredits,
+    private readonly taxes: InvoiceTaxes,
   ) {}
 
   /** The account's live subscription's next invoice, as Stripe previews it; null without a live subscription. */
@@ -69,6 +71,7 @@ export class InvoiceDetails {
     let preview: Stripe.Invoice;
     try {
       preview = await this.stripe.call('invoices.createPreview', (sdk) =>
+        // Stripe previews with the subscription's own automatic tax: the next bill as it will be charged.
         sdk.invoices.createPreview({ subscription: subscription.stripeSubscriptionId }),
       );
     } catch (error) {
@@ -83,6 +86,7 @@ export class InvoiceDetails {
     const date = subscription.status === 'trialing' ? subscription.trialEnd : subscription.currentPeriodEnd;
     return {
       ...figuresOf(preview, lines),
+      ...(await this.taxes.summaryOf(preview)),
       date: preview.next_payment_attempt ? new Date(preview.next_payment_attempt * 1000) : date,
       periodStart: new Date(preview.period_start * 1000),
       periodEnd: new Date(preview.period_end * 1000),
@@ -100,12 +104,14 @@ export class InvoiceDetails {
     const invoice = await this.stripe.call('invoices.retrieve', (sdk) =>
       sdk.invoices.retrieve(stripeInvoiceId),
     );
-    const [lines, notes] = await Promise.all([
+    const [lines, notes, taxes] = await Promise.all([
       this.linesOf(invoice),
       this.credits.creditNotesOf(stripeInvoiceId),
+      this.taxes.summaryOf(invoice),
     ]);
     return {
       ...figuresOf(invoice, lines),
+      ...taxes,
       row,
       amountPaid: invoice.amount_paid,
       amountRemaining: invoice.amount_remaining,

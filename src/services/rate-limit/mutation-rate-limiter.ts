@@ -31,6 +31,8 @@ export const MUTATION_CLASSES: Readonly<Record<string, MutationClass>> = {
   createCheckoutSession: 'stripe',
   createPortalSession: 'stripe',
   updateCustomer: 'stripe',
+  addTaxId: 'stripe',
+  removeTaxId: 'stripe',
   createPaymentMethodSetupSession: 'stripe',
   setDefaultPaymentMethod: 'stripe',
   removePaymentMethod: 'stripe',
@@ -46,6 +48,8 @@ export const STRIPE_READ_FIELDS: readonly string[] = [
   'Account.upcomingInvoice',
   'Account.invoice',
   'BillingSubscription.discount',
+  'Customer.taxIds',
+  'Customer.taxExempt',
 ];
 
 export interface RateLimitSettings {

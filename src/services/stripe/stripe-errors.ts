@@ -1,11 +1,14 @@
 import Stripe from 'stripe';
-import { BillingError, ErrorCode } from '../../errors';
+import { BillingError, ErrorCode, TaxLocationRequiredError } from '../../errors';
 
 /**
  * Stripe's 402 when an invoice's payment needs the customer's authentication and the request asked not to wait for
  * it (`error_if_incomplete`; https://docs.stripe.com/error-codes#invoice-payment-intent-requires-action).
  */
 export const REQUIRES_ACTION = 'invoice_payment_intent_requires_action';
+
+/** Stripe Tax cannot place the customer: https://docs.stripe.com/error-codes#customer-tax-location-invalid. */
+export const TAX_LOCATION_INVALID = 'customer_tax_location_invalid';
 
 /**
  * What a Stripe failure means to our caller, decided by Stripe's error type and code (never its message):
@@ -26,6 +29,9 @@ export function toBillingError(error: unknown): BillingError | null {
       details,
     );
   }
+  // https://docs.stripe.com/tax/customer-locations: Stripe Tax cannot place the customer (no country, or a US
+  // address without a 5-digit ZIP), e.g. on `tax[validate_location]=immediately`.
+  if (error.code === TAX_LOCATION_INVALID) return new TaxLocationRequiredError(details);
   if (error instanceof Stripe.errors.StripeCardError) {
     return new BillingError(ErrorCode.CARD_DECLINED, cardMessage(error.decline_code ?? error.code), {
       ...details,

@@ -12,6 +12,8 @@ import type { Clock } from '../time/clock';
 import { type PlanRules, versionOf } from './plan-rules';
 import { currentPhaseAsIs, itemChangesFor, newSubscriptionItems, planItemOf } from './subscription-items';
 import type { SubscriptionStore } from './subscription-store';
+import type { InvoiceTaxes, InvoiceTaxSummary } from '../tax/invoice-taxes';
+import type { TaxPolicy } from '../tax/tax-policy';
 
 export type ProrationBehavior = 'create_prorations' | 'always_invoice' | 'none';
 export type ApplyAt = 'immediately' | 'period_end';
@@ -23,10 +25,16 @@ export interface ChangeSubscriptionRequest {
   applyAt?: ApplyAt | null;
 }
 
-export interface InvoicePreviewResult {
+export interface InvoicePreviewResult extends InvoiceTaxSummary {
   /** What the previewed invoice will charge, in cents. */
   amountDue: number;
   currency: string;
+  /** Σ of the lines, before discounts and tax. */
+  subtotal: number;
+  /** Σ of the taxes (Stripe Tax, `STRIPE_TAX=on`; 0 when off). */
+  tax: number;
+  /** subtotal − discount + exclusive tax. */
+  total: number;
   /** What discounts take off the previewed invoice, in cents (Σ `total_discount_amounts`). */
   discount: number;
   lines: Array<{ description: string; amount: number }>;
@@ -62,20 +70,24 @@ export class PlanChanges {
     private readonly events: AccountEvents,
     private readonly clock: Clock,
     private readonly invoices: InvoiceSync,
+    private readonly tax: TaxPolicy,
+    private readonly taxes: InvoiceTaxes,
   ) {}
 
-  /** Shows what a change would cost, without making it. */
+  /** Shows what a change would cost, tax included when Stripe Tax is on, without making it. */
   async preview(
     em: EntityManager,
     accountId: string,
     request: ChangeSubscriptionRequest,
   ): Promise<InvoicePreviewResult> {
     const change = await this.resolve(em, accountId, request);
+    this.tax.requireLocation((await this.store.customerOf(em, change.current)).address);
     const immediate = change.applyAt === 'immediately';
     const preview = await this.stripe.call('invoices.createPreview', (sdk) =>
       sdk.invoices.createPreview({
         customer: change.stripeSubscription.customer as string,
         subscription: change.stripeSubscription.id,
+        ...this.tax.automaticTax(),
         subscription_details: {
           items: itemChangesFor(change.stripeSubscription, change.priceId, change.meteredPriceIds),
           // No proration_date: Stripe prorates to its own now, which is also when the change would be made.
@@ -85,8 +97,12 @@ export class PlanChanges {
     );
     const billedNow = immediate && change.prorationBehavior === 'always_invoice';
     return {
+      ...(await this.taxes.summaryOf(preview)),
       amountDue: preview.amount_due,
       currency: preview.currency,
+      subtotal: preview.subtotal,
+      tax: (preview.total_taxes ?? []).reduce((total, entry) => total + entry.amount, 0),
+      total: preview.total,
       discount: (preview.total_discount_amounts ?? []).reduce((total, entry) => total + entry.amount, 0),
       lines: preview.lines.data.map((line) => ({ description: line.description ?? '', amount: line.amount })),
       nextPaymentAt: billedNow ? this.clock.now() : change.current.currentPeriodEnd,
@@ -102,6 +118,8 @@ export class PlanChanges {
   ): Promise<Subscription> {
     const updated = await withAccountLock(em, accountId, async () => {
       const change = await this.resolve(em, accountId, request, asAdmin);
+      // Before any write: with Stripe Tax on, the new plan's invoices need the customer's location.
+      this.tax.requireLocation((await this.store.customerOf(em, change.current)).address);
       const released = await this.releaseSchedule(change.stripeSubscription);
       try {
         return change.applyAt === 'immediately'
@@ -143,6 +161,8 @@ export class PlanChanges {
 
   private async changeNow(em: EntityManager, change: ResolvedChange): Promise<Subscription> {
     const params: Stripe.SubscriptionUpdateParams = {
+      // A subscription made before tax was turned on is taxed from this change on.
+      ...(change.stripeSubscription.automatic_tax?.enabled ? {} : this.tax.automaticTax()),
       // Metered items are not prorated (Stripe bills their usage from the meter), only swapped when the
       // interval changes or the new plan bills other metrics (or none) as overage.
       items: itemChangesFor(change.stripeSubscription, change.priceId, change.meteredPriceIds),
@@ -183,8 +203,11 @@ export class PlanChanges {
   ): Promise<Subscription> {
     // Only the parameters a pending update takes (the metadata too, since 2026-05-27.dahlia: it is merged into
     // the subscription's when the change applies; until then the plan is read from the price, `planKeyOf`).
+    // Nor automatic_tax (https://docs.stripe.com/billing/subscriptions/pending-updates-reference): a subscription
+    // made before tax was on stays untaxed until a change that is not held.
+    const { automatic_tax: _notHeld, ...held } = params;
     const pending: Stripe.SubscriptionUpdateParams = {
-      ...params,
+      ...held,
       payment_behavior: 'pending_if_incomplete',
       expand: ['latest_invoice'],
     };
@@ -223,6 +246,8 @@ export class PlanChanges {
         // without overage): with `none` Stripe would never bill that period's overage.
         proration_behavior: 'create_prorations',
         metadata: { [PLAN_KEY_METADATA]: change.target.key },
+        // The new plan's invoices are taxed (a subscription made before tax was on too).
+        ...this.tax.automaticTax(),
       },
     ];
     await this.stripe.call(

@@ -15,6 +15,7 @@ import type { PlanRules } from './plan-rules';
 import { newSubscriptionItems } from './subscription-items';
 import type { SubscriptionStore } from './subscription-store';
 import { fingerprintOf, type TrialPolicy } from './trial-policy';
+import type { TaxPolicy } from '../tax/tax-policy';
 
 /**
  * Expires a customer's open Checkout Sessions (`checkout/open-checkouts.ts`): an account that subscribes directly
@@ -60,6 +61,7 @@ export class SubscriptionCreation {
     private readonly trials: TrialPolicy,
     private readonly expireOpenCheckouts: ExpireOpenCheckouts,
     private readonly invoices: InvoiceSync,
+    private readonly tax: TaxPolicy,
     private readonly currencies: CustomerCurrency,
   ) {}
 
@@ -73,6 +75,8 @@ export class SubscriptionCreation {
     const priceId = await this.priceForNewSubscription(plan, request, asAdmin);
     const meteredPriceIds = await this.rules.meteredPriceIds(plan, request.interval);
     const customer = await this.customers.ensure(em, profile);
+    // Before the lock and any write: Stripe Tax must be able to place the customer (TAX_LOCATION_REQUIRED).
+    this.tax.requireLocation(customer.address);
     const stripeCustomerId = customer.stripeCustomerId as string;
     const currency = request.customPriceId ? null : this.currencies.choose(customer, request.currency);
     const wanted = { plan, priceId, meteredPriceIds, customer, stripeCustomerId, currency };
@@ -123,6 +127,7 @@ export class SubscriptionCreation {
       // A declined card fails the call and creates nothing, rather than leaving an incomplete subscription.
       payment_behavior: 'error_if_incomplete',
       metadata: { account_id: profile.accountId, [PLAN_KEY_METADATA]: plan.key },
+      ...this.tax.automaticTax(),
       ...(trialDays > 0
         ? {
             trial_period_days: trialDays,
