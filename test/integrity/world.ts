@@ -89,7 +89,7 @@ export class Customer {
 
   async subscribe(
     planKey: string,
-    options: { interval?: 'MONTH' | 'YEAR'; card?: string | null; trial?: boolean } = {},
+    options: { interval?: 'MONTH' | 'YEAR'; card?: string | null; trial?: boolean; currency?: string } = {},
   ): Promise<Answer<{ createSubscription: { id: string; status: string } }>> {
     const card = options.card === undefined ? 'pm_card_visa' : options.card;
     return this.gql(
@@ -100,6 +100,7 @@ export class Customer {
           interval: options.interval ?? 'MONTH',
           withTrial: options.trial ?? false,
           ...(card ? { paymentMethodId: card } : {}),
+          ...(options.currency ? { currency: options.currency } : {}),
         },
       },
     );
