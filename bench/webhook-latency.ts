@@ -652,7 +652,14 @@ async function main(): Promise<void> {
     // One after the other: each migrates the shared database at start.
     const target = 'bench/targets/billing-service.ts';
     // The image's heap limit (Dockerfile NODE_OPTIONS): it decides when V8 collects, so the RSS it leads to.
-    const serviceNodeArgs = ['--max-old-space-size=256', '--max-semi-space-size=8', ...CPU_PROFILE_ARGS];
+    // BENCH_NODE_ARGS adds V8 flags to try against it (e.g. `--heap-growing-percent=20`), measured like the rest.
+    const extraNodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const serviceNodeArgs = [
+      '--max-old-space-size=256',
+      '--max-semi-space-size=8',
+      ...extraNodeArgs,
+      ...CPU_PROFILE_ARGS,
+    ];
     const a = await startChild(target, [], env, /READY (\S+)/, serviceNodeArgs);
     children.push(a);
     const b = await startChild(target, [], env, /READY (\S+)/, serviceNodeArgs);

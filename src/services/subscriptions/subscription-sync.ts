@@ -9,6 +9,12 @@ import {
   type SubscriptionStatus,
 } from '../../entities';
 import type { PlanCatalog } from '../plans/plan-catalog';
+import { idOf } from '../stripe/expandable';
+import {
+  applyToKnownSubscription,
+  type PlanInputs,
+  type SubscriptionFields,
+} from './known-subscription-statement';
 import { isMeteredItem, planItemOf } from './subscription-items';
 
 /** The subscription metadata key that names the plan (enterprise subscriptions have custom prices). */
@@ -69,7 +75,7 @@ export class SubscriptionSync {
     const overdue = existing.status === 'past_due' || existing.status === 'unpaid';
     if (!isNoOlderThan(existing, observedAt))
       return { subscription: existing, entitlementsMayChange: overdue };
-    const before = planInputsOf(existing);
+    const before = planInputsKey(existing);
     const {
       customer: _customerId,
       stripeSubscriptionId: _id,
@@ -80,20 +86,50 @@ export class SubscriptionSync {
     existing.customer = customer;
     settleDerivedFields(existing, observedAt);
     await em.flush();
-    const after = planInputsOf(existing);
+    const after = planInputsKey(existing);
     const overdueNow = existing.status === 'past_due' || existing.status === 'unpaid';
     return { subscription: existing, entitlementsMayChange: overdueNow || overdue || before !== after };
   }
 
+  /**
+   * `applyLocked` for the webhook path's commonest case, a subscription we store whose customer we know, in one
+   * statement below the ORM (`known-subscription-statement.ts`: why, and the test that holds the two paths
+   * equal). Answers the account and whether its plan may have changed, exactly as `applyLocked` would; null
+   * when the customer or the row is not ours yet: then the caller takes `CustomerSync.ownerOf` and `applyLocked`.
+   */
+  async applyToKnownRow(
+    em: EntityManager,
+    subscription: Stripe.Subscription,
+    observedAt: Date,
+  ): Promise<{ accountId: string; entitlementsMayChange: boolean } | null> {
+    const stripeCustomerId = idOf(subscription.customer);
+    if (!stripeCustomerId) return null;
+    const fields = this.fieldsOf(subscription, observedAt);
+    const outcome = await applyToKnownSubscription(em, stripeCustomerId, subscription.id, fields, new Date());
+    if (!outcome) return null;
+    const { before, after } = outcome;
+    const entitlementsMayChange =
+      isOverdue(before.status) ||
+      (after !== null && (isOverdue(after.status) || planInputsKey(before) !== planInputsKey(after)));
+    return { accountId: outcome.accountId, entitlementsMayChange };
+  }
+
   /** Our row's columns for Stripe's subscription, as read at `observedAt`. */
   private rowOf(customer: BillingCustomer, subscription: Stripe.Subscription, observedAt: Date) {
-    // The plan item, not items.data[0]: metered overage items sit beside it and name no plan.
-    const item = planItemOf(subscription) ?? subscription.items.data[0];
-    const price = item?.price;
     return {
       stripeSubscriptionId: subscription.id,
       customer: customer.id,
       accountId: customer.accountId,
+      ...this.fieldsOf(subscription, observedAt),
+    };
+  }
+
+  /** The columns read from Stripe's subscription (all but its id and owner), as read at `observedAt`. */
+  private fieldsOf(subscription: Stripe.Subscription, observedAt: Date): SubscriptionFields {
+    // The plan item, not items.data[0]: metered overage items sit beside it and name no plan.
+    const item = planItemOf(subscription) ?? subscription.items.data[0];
+    const price = item?.price;
+    return {
       status: subscription.status as SubscriptionStatus,
       planKey: this.planKeyOf(subscription),
       priceId: price?.id ?? null,
@@ -163,8 +199,12 @@ export class SubscriptionSync {
 }
 
 /** What `FeatureProvisioner.effectivePlan` reads from a subscription row (besides the clock), as one key. */
-function planInputsOf(row: Subscription): string {
+function planInputsKey(row: PlanInputs): string {
   return `${row.accountId}|${row.status}|${row.planKey}|${row.pastDueSince?.getTime() ?? ''}`;
+}
+
+function isOverdue(status: SubscriptionStatus): boolean {
+  return status === 'past_due' || status === 'unpaid';
 }
 
 /** Fields we derive from the stored state rather than copy from Stripe. */

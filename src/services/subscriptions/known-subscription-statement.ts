@@ -1,0 +1,175 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { BillingInterval, SubscriptionStatus } from '../../entities';
+
+/**
+ * Why this is SQL and not the ORM (issue 14, item 4; ADR 0020's amendment): a subscription event about a
+ * subscription we already store is the webhook path's commonest work, and through MikroORM it cost three
+ * statements (the customer; the row, locked; the changed columns) and a quarter of a worker's CPU in query
+ * building, hydration and the unit of work. Here it is ONE statement and one round trip, with every value bound
+ * as a parameter. It does what `CustomerSync.ownerOf` and `SubscriptionSync.applyLocked` do for a row that
+ * exists, and nothing else: the customer by its Stripe id; the subscription locked (`for update`: the latest
+ * committed row, which a concurrent event may just have written); written only when this read is no older than
+ * the row's (ADR 0005, `isNoOlderThan`), with the fields `settleDerivedFields` derives (the past-due start, the
+ * scheduled change that is over). Anything else (no customer, no row yet) answers "unknown" and the caller takes
+ * the ORM path, which holds the remaining rules (linking a customer, inserting). The two paths must agree:
+ * `test/integration/known-subscription-statement.test.ts` runs both on random rows and reads and compares.
+ */
+const APPLY_TO_KNOWN_SUBSCRIPTION = `
+with owner as (
+  select id, account_id from billing_customer where stripe_customer_id = ?
+),
+locked as (
+  select existing.* from subscription existing
+   where existing.stripe_subscription_id = ? and exists (select 1 from owner)
+     for update of existing
+),
+incoming as (
+  select ?::subscription_status as status, ?::varchar as plan_key, ?::varchar as price_id,
+         ?::billing_interval as interval, ?::timestamptz as current_period_start,
+         ?::timestamptz as current_period_end, ?::boolean as cancel_at_period_end, ?::timestamptz as canceled_at,
+         ?::timestamptz as ended_at, ?::timestamptz as trial_start, ?::timestamptz as trial_end,
+         ?::varchar as schedule_id, ?::varchar as pending_plan_key, ?::billing_interval as pending_interval,
+         ?::timestamptz as pending_change_expires_at, ?::timestamptz as observed_at, ?::timestamptz as written_at
+),
+next as (
+  select locked.id, owner.id as customer_id, owner.account_id, incoming.*,
+         -- The grace period runs from the first read that saw it past due; paying (or a new trial) ends it.
+         case when incoming.status in ('past_due', 'unpaid')
+              then coalesce(locked.past_due_since, incoming.observed_at) end as past_due_since,
+         -- A scheduled change is over once the subscription is on its plan, or once its schedule is gone
+         -- (unless a cancellation at the period end released it: a resume schedules it again).
+         locked.scheduled_plan_key is not null
+           and (coalesce(incoming.plan_key = locked.scheduled_plan_key
+                         and incoming.interval = locked.scheduled_interval, false)
+                or (incoming.schedule_id is null and not incoming.cancel_at_period_end)) as schedule_over
+    from locked, owner, incoming
+   where locked.stripe_updated_at <= incoming.observed_at
+),
+updated as (
+  update subscription target
+     set customer_id = next.customer_id, account_id = next.account_id, status = next.status,
+         plan_key = next.plan_key, price_id = next.price_id, interval = next.interval,
+         current_period_start = next.current_period_start, current_period_end = next.current_period_end,
+         cancel_at_period_end = next.cancel_at_period_end, canceled_at = next.canceled_at,
+         ended_at = next.ended_at, trial_start = next.trial_start, trial_end = next.trial_end,
+         schedule_id = next.schedule_id, pending_plan_key = next.pending_plan_key,
+         pending_interval = next.pending_interval, pending_change_expires_at = next.pending_change_expires_at,
+         past_due_since = next.past_due_since,
+         scheduled_plan_key = case when next.schedule_over then null else target.scheduled_plan_key end,
+         scheduled_interval = case when next.schedule_over then null else target.scheduled_interval end,
+         scheduled_change_at = case when next.schedule_over then null else target.scheduled_change_at end,
+         stripe_updated_at = next.observed_at, updated_at = next.written_at
+    from next
+   where target.id = next.id
+  returning target.id
+)
+select owner.account_id as owner_account_id, locked.id is not null as known,
+       exists (select 1 from updated) as written,
+       locked.account_id as account_before, locked.status as status_before, locked.plan_key as plan_before,
+       locked.past_due_since as past_due_before,
+       next.account_id as account_after, next.status as status_after, next.plan_key as plan_after,
+       next.past_due_since as past_due_after
+  from owner left join locked on true left join next on true`;
+
+/** Stripe's subscription as our row's columns (what `SubscriptionSync` copies), read at `observedAt`. */
+export interface SubscriptionFields {
+  status: SubscriptionStatus;
+  planKey: string;
+  priceId: string | null;
+  interval: BillingInterval;
+  currentPeriodStart: Date | null;
+  currentPeriodEnd: Date | null;
+  cancelAtPeriodEnd: boolean;
+  canceledAt: Date | null;
+  endedAt: Date | null;
+  trialStart: Date | null;
+  trialEnd: Date | null;
+  scheduleId: string | null;
+  pendingPlanKey: string | null;
+  pendingInterval: BillingInterval | null;
+  pendingChangeExpiresAt: Date | null;
+  stripeUpdatedAt: Date;
+}
+
+/** What decides the account's plan in a row (`FeatureProvisioner.effectivePlan`'s inputs besides the clock). */
+export interface PlanInputs {
+  accountId: string;
+  status: SubscriptionStatus;
+  planKey: string;
+  pastDueSince: Date | null;
+}
+
+/** What the statement found and did: null when the customer or the row is not ours yet (take the ORM path). */
+export interface KnownSubscriptionOutcome {
+  accountId: string;
+  before: PlanInputs;
+  /** The row as written; null when the row holds a later read (nothing was written). */
+  after: PlanInputs | null;
+}
+
+interface StatementRow {
+  owner_account_id: string;
+  known: boolean;
+  written: boolean;
+  account_before: string | null;
+  status_before: SubscriptionStatus | null;
+  plan_before: string | null;
+  past_due_before: Date | string | null;
+  account_after: string | null;
+  status_after: SubscriptionStatus | null;
+  plan_after: string | null;
+  past_due_after: Date | string | null;
+}
+
+/** Runs the statement in `em`'s transaction (the event's): see `APPLY_TO_KNOWN_SUBSCRIPTION`. */
+export async function applyToKnownSubscription(
+  em: EntityManager,
+  stripeCustomerId: string,
+  stripeSubscriptionId: string,
+  fields: SubscriptionFields,
+  writtenAt: Date,
+): Promise<KnownSubscriptionOutcome | null> {
+  const [row] = await em.execute<StatementRow[]>(APPLY_TO_KNOWN_SUBSCRIPTION, [
+    stripeCustomerId,
+    stripeSubscriptionId,
+    fields.status,
+    fields.planKey,
+    fields.priceId,
+    fields.interval,
+    fields.currentPeriodStart,
+    fields.currentPeriodEnd,
+    fields.cancelAtPeriodEnd,
+    fields.canceledAt,
+    fields.endedAt,
+    fields.trialStart,
+    fields.trialEnd,
+    fields.scheduleId,
+    fields.pendingPlanKey,
+    fields.pendingInterval,
+    fields.pendingChangeExpiresAt,
+    fields.stripeUpdatedAt,
+    writtenAt,
+  ]);
+  if (!row?.known) return null;
+  return {
+    accountId: row.owner_account_id,
+    before: planInputsOf(row.account_before, row.status_before, row.plan_before, row.past_due_before),
+    after: row.written
+      ? planInputsOf(row.account_after, row.status_after, row.plan_after, row.past_due_after)
+      : null,
+  };
+}
+
+function planInputsOf(
+  accountId: string | null,
+  status: SubscriptionStatus | null,
+  planKey: string | null,
+  pastDueSince: Date | string | null,
+): PlanInputs {
+  return {
+    accountId: accountId ?? '',
+    status: status as SubscriptionStatus,
+    planKey: planKey ?? '',
+    pastDueSince: pastDueSince === null ? null : new Date(pastDueSince),
+  };
+}
