@@ -93,6 +93,10 @@ function answers(catalog: Catalog): Record<string, unknown> {
           total: catalog.starter.month + 125,
           amountDue: catalog.starter.month + 125,
           currency: catalog.currency,
+          // Stripe Tax is off for this page: no tax lines, no reverse charge.
+          taxLines: [],
+          reverseCharge: false,
+          reverseChargeNote: null,
           lines: [
             {
               ...nextBillLine,
@@ -107,12 +111,16 @@ function answers(catalog: Catalog): Record<string, unknown> {
         },
       },
     },
+    TaxIds: { viewer: { customer: { taxIds: [] } } },
     Preview: {
       previewSubscriptionChange: {
         amountDue: catalog.preview.amountDue,
         currency: catalog.currency,
         nextPaymentAt: null,
         chargedNow: true,
+        taxLines: [],
+        reverseCharge: false,
+        reverseChargeNote: null,
         lines: catalog.preview.lines.map((amount, index) => ({ description: `line ${index + 1}`, amount })),
       },
     },
