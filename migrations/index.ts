@@ -11,6 +11,7 @@ import { Migration20261206040000_invoice_action_required } from './Migration2026
 import { Migration20261206051000_usage_record_statement } from './Migration20261206051000_usage_record_statement';
 import { Migration20261206090000_subscription_pending_change } from './Migration20261206090000_subscription_pending_change';
 import { Migration20261206092000_usage_reservation_statement } from './Migration20261206092000_usage_reservation_statement';
+import { Migration20261206111000_subscription_addons } from './Migration20261206111000_subscription_addons';
 import { Migration20261206112000_customer_currency } from './Migration20261206112000_customer_currency';
 import { Migration20261127081113_usage_metering } from './Migration20261127081113_usage_metering';
 import { Migration20261127060938 } from './Migration20261127060938';
@@ -64,6 +65,7 @@ export const MIGRATIONS: MigrationObject[] = [
     name: 'Migration20261206092000_usage_reservation_statement',
     class: Migration20261206092000_usage_reservation_statement,
   },
+  { name: 'Migration20261206111000_subscription_addons', class: Migration20261206111000_subscription_addons },
   {
     name: 'Migration20261206112000_customer_currency',
     class: Migration20261206112000_customer_currency,

@@ -23,6 +23,7 @@ import {
   SubscriptionPendingActionResolver,
   SubscriptionResolver,
   PromotionCodeResolver,
+  AddonResolver,
   UsageResolver,
   WebhookEventResolver,
 } from '../resolvers';
@@ -58,6 +59,7 @@ export function buildResolvers(
     customerTax: new CustomerTaxResolver(stripe?.taxIds ?? null),
     subscription: new SubscriptionResolver(stripe?.subscriptions ?? null, core.catalog),
     promotionCode: new PromotionCodeResolver(stripe?.promotions ?? null, core.catalog),
+    addon: new AddonResolver(stripe?.addons ?? null, core.catalog, core.currencies),
     checkout: new CheckoutResolver(stripe?.checkout ?? null, stripe?.portal ?? null, core.catalog),
     card: new CardResolver(stripe?.cardSetups ?? null, stripe?.cardChoices ?? null),
     usage: new UsageResolver(usage.meter, usage.reservations, usage.overrides),

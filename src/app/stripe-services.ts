@@ -20,6 +20,7 @@ import { StripeClient } from '../services/stripe/stripe-client';
 import { PlanChanges } from '../services/subscriptions/plan-changes';
 import { PromotionCodeCheck } from '../services/promotions/promotion-code-check';
 import { SubscriptionPromotions } from '../services/promotions/subscription-promotions';
+import { SubscriptionAddons } from '../services/addons/subscription-addons';
 import { PlanRules } from '../services/subscriptions/plan-rules';
 import { SubscriptionCancellation } from '../services/subscriptions/subscription-cancellation';
 import { SubscriptionCreation } from '../services/subscriptions/subscription-creation';
@@ -60,6 +61,8 @@ export interface StripeServices {
   trials: TrialPolicy;
   /** Promotion codes on a live subscription, and the discount it carries. */
   promotions: SubscriptionPromotions;
+  /** Add-ons beside the plan: bought now, removed at the period end. */
+  addons: SubscriptionAddons;
   /** The customer's VAT and other tax IDs (Stripe Tax, ADR 0024). */
   taxIds: CustomerTaxIds;
 }
@@ -137,6 +140,7 @@ export function buildStripeServices(
     disputes: new Disputes(stripe, refunds, core.mails, metrics.disputes),
     trials,
     promotions: new SubscriptionPromotions(stripe, store, rules, promotionCodeCheck, core.events),
+    addons: new SubscriptionAddons(store, rules, changes, core.catalog, core.events, core.clock),
     taxIds: new CustomerTaxIds(stripe, customers, core.events),
   };
 }

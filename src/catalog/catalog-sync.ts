@@ -1,6 +1,7 @@
 import type Stripe from 'stripe';
 import type { PlanCatalog } from '../services/plans/plan-catalog';
 import { type MeteredPrice, meteredLookupKey, type Plan } from '../services/plans/plan.types';
+import { addonLookupKeys, syncAddon } from './catalog-addons';
 import { syncCoupon } from './catalog-coupons';
 import { listAllMeters, syncMeter } from './catalog-meters';
 import { type PortalProduct, syncPortalConfiguration } from './catalog-portal';
@@ -22,7 +23,7 @@ export const METRIC_PRODUCT_METADATA = 'coditect_metric';
  * writes what differs, so a second run reports everything unchanged; every write carries an idempotency key
  * derived from what it does, so a retried run never creates anything twice.
  *
- * Runs in dependency order (products → meters → prices → portal → coupons → promotion codes) because each step needs ids from the one
+ * Runs in dependency order (products → meters → prices → add-ons → portal → coupons → promotion codes) because each step needs ids from the one
  * before. It stops at the first Stripe error; running it again resumes, since finished steps are unchanged.
  */
 export async function syncCatalog(stripe: Stripe, catalog: PlanCatalog): Promise<SyncReport> {
@@ -74,6 +75,11 @@ export async function syncCatalog(stripe: Stripe, catalog: PlanCatalog): Promise
     }
   }
 
+  // Add-ons stay out of the Portal: it changes the plan item only, and add-ons are bought on the billing page.
+  for (const addon of catalog.addons()) {
+    await syncAddon(stripe, products, existingPrices, addon, catalog.currencies, report);
+  }
+
   await syncPortalConfiguration(stripe, portalProducts, report);
   await syncPromotions(stripe, catalog, planProducts, report);
   return report;
@@ -99,6 +105,7 @@ function allLookupKeys(catalog: PlanCatalog): string[] {
   return [
     ...catalog.plans().flatMap((plan) => plan.prices.map((price) => price.lookupKey)),
     ...catalog.meteredPrices().flatMap((price) => [price.lookupKey, price.yearlyLookupKey]),
+    ...addonLookupKeys(catalog.addons()),
   ];
 }
 

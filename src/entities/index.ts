@@ -60,6 +60,6 @@ export type { UsageReservationStatus } from './usage-reservation.entity';
 export type { PostalAddress } from './billing-customer.entity';
 export type { OverLimitRule } from './usage-counter.entity';
 export type { NotificationKind, NotificationStatus } from './notification.entity';
-export type { BillingInterval, SubscriptionStatus } from './subscription.entity';
+export type { BillingInterval, SubscriptionAddon, SubscriptionStatus } from './subscription.entity';
 export { LIVE_STATUSES } from './subscription.entity';
 export type { WebhookEventStatus } from './webhook-event.entity';

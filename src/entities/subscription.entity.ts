@@ -28,6 +28,19 @@ export const LIVE_STATUSES: readonly SubscriptionStatus[] = [
 export const BILLING_INTERVALS = ['month', 'year'] as const;
 export type BillingInterval = (typeof BILLING_INTERVALS)[number];
 
+/**
+ * An add-on item of the subscription as Stripe has it (ADR 0024): the add-on's key (its price's `coditect_addon`
+ * metadata), the units bought, and the price it is billed at (integer minor units of `currency` per unit).
+ */
+export interface SubscriptionAddon {
+  key: string;
+  quantity: number;
+  priceId: string;
+  unitAmount: number;
+  currency: string;
+  interval: BillingInterval;
+}
+
 /** Our copy of one Stripe subscription, as of `stripeUpdatedAt`. */
 @Entity({ tableName: 'subscription' })
 @Index({ properties: ['accountId', 'status'] })
@@ -39,6 +52,8 @@ export class Subscription extends BaseEntity<
   | 'priceId'
   | 'currentPeriodStart'
   | 'currentPeriodEnd'
+  | 'addons'
+  | 'addonRemovals'
 > {
   @Unique()
   @Property({ type: 'string', length: 255 })
@@ -115,6 +130,17 @@ export class Subscription extends BaseEntity<
 
   @Property({ type: 'datetime', nullable: true })
   pendingChangeExpiresAt: Date | null = null;
+
+  /** The add-on items, as synced from Stripe's items (what entitlements add to the plan's). */
+  @Property({ type: 'json', default: '[]' })
+  addons: SubscriptionAddon[] = [];
+
+  /**
+   * Add-ons the customer removed: they stay until the period end, when the subscription schedule's next phase
+   * goes on without them (like `scheduledPlanKey`, ours: Stripe's subscription does not say it).
+   */
+  @Property({ type: 'json', default: '[]' })
+  addonRemovals: string[] = [];
 
   /**
    * When we last read this state from Stripe (an API answer or a refetch on a webhook): a write only applies

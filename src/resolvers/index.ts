@@ -11,6 +11,7 @@ import { CustomerTaxResolver } from './customer-tax.resolver';
 import { InvoiceCreditResolver } from './invoice-credit.resolver';
 import { PlanResolver } from './plan.resolver';
 import { PromotionCodeResolver } from './promotion-code.resolver';
+import { AddonResolver } from './addon.resolver';
 import { RevenueResolver } from './revenue.resolver';
 import { ServiceInfoResolver } from './service-info.resolver';
 import { SubscriptionResolver } from './subscription.resolver';
@@ -28,6 +29,7 @@ export {
   InvoiceCreditResolver,
   PlanResolver,
   PromotionCodeResolver,
+  AddonResolver,
   RevenueResolver,
   ServiceInfoResolver,
   SubscriptionResolver,
@@ -48,6 +50,7 @@ export interface Resolvers {
   invoiceCredit: InvoiceCreditResolver;
   subscription: SubscriptionResolver;
   promotionCode: PromotionCodeResolver;
+  addon: AddonResolver;
   checkout: CheckoutResolver;
   card: CardResolver;
   usage: UsageResolver;
@@ -67,6 +70,7 @@ const RESOLVER_CLASSES: NonEmptyArray<Function> = [
   CustomerTaxResolver,
   SubscriptionResolver,
   PromotionCodeResolver,
+  AddonResolver,
   CheckoutResolver,
   CardResolver,
   InvoiceCreditResolver,

@@ -98,6 +98,7 @@ const MATRIX: Record<string, MatrixEntry> = {
     expect: { ...ADMIN_ONLY, userA: 'ok' },
   },
   'Query.plans': { document: () => '{ plans { key } }', expect: PUBLIC },
+  'Query.addons': { document: () => '{ addons { key } }', expect: PUBLIC },
   'Query.revenueSummary': { document: () => '{ revenueSummary { mrr currency } }', expect: ADMIN_ONLY },
   'Query.serviceInfo': { document: () => '{ serviceInfo { name } }', expect: PUBLIC },
   'Query.previewSubscriptionChange': {
@@ -181,6 +182,29 @@ const MATRIX: Record<string, MatrixEntry> = {
       userB: 'NOT_FOUND',
       service: 'NOT_FOUND',
       admin: 'NOT_FOUND',
+    },
+  },
+  'Mutation.addAddon': {
+    document: () => 'mutation { addAddon(input: { key: "priority_support" }) { id } }',
+    // The caller's own subscription only: A's is on Professional (which may not carry it), the others have none;
+    // each is refused before anything is written.
+    expect: {
+      ...SIGNED_IN,
+      userA: 'BAD_USER_INPUT',
+      userB: 'BAD_USER_INPUT',
+      service: 'BAD_USER_INPUT',
+      admin: 'BAD_USER_INPUT',
+    },
+  },
+  'Mutation.removeAddon': {
+    document: () => 'mutation { removeAddon(key: "extra_storage_10gb") { id } }',
+    // Nobody's subscription carries it.
+    expect: {
+      ...SIGNED_IN,
+      userA: 'BAD_USER_INPUT',
+      userB: 'BAD_USER_INPUT',
+      service: 'BAD_USER_INPUT',
+      admin: 'BAD_USER_INPUT',
     },
   },
   'Mutation.endTrial': {

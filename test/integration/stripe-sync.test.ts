@@ -110,8 +110,8 @@ describe('npm run stripe:sync against the emulator', () => {
     const report = await syncCatalog(target.stripe, catalog);
     // 3 plan products + 2 metric products, 4 plan prices + 4 metered prices (monthly and yearly), 2 meters,
     // 1 portal configuration, 1 coupon and its promotion code.
-    expect(report.counts).toEqual({ created: 18, updated: 0, archived: 0, unchanged: 0 });
-    expect(report.format()).toMatch(/18 created, 0 updated, 0 archived, 0 unchanged$/);
+    expect(report.counts).toEqual({ created: 24, updated: 0, archived: 0, unchanged: 0 });
+    expect(report.format()).toMatch(/24 created, 0 updated, 0 archived, 0 unchanged$/);
 
     const { stripe } = target;
     const plans = await productsByMetadata(stripe, 'coditect_plan');
@@ -233,7 +233,7 @@ describe('npm run stripe:sync against the emulator', () => {
     ]);
 
     // Every write carried an idempotency key derived from its intent, each intent once.
-    expect(target.postKeys).toHaveLength(18);
+    expect(target.postKeys).toHaveLength(24);
     for (const key of target.postKeys) expect(key).toMatch(/^sync:[a-z-]+:/);
     expect(new Set(target.postKeys).size).toBe(target.postKeys.length);
     expect(target.postKeys).toContainEqual(
@@ -273,7 +273,7 @@ describe('npm run stripe:sync against the emulator', () => {
     const before = counts(target.emulator);
     const writesBefore = target.postKeys.length;
     const report = await syncCatalog(target.stripe, catalog);
-    expect(report.counts).toEqual({ created: 0, updated: 0, archived: 0, unchanged: 18 });
+    expect(report.counts).toEqual({ created: 0, updated: 0, archived: 0, unchanged: 24 });
     expect(report.isNoop).toBe(true);
     expect(counts(target.emulator)).toEqual(before);
     expect(target.postKeys.length).toBe(writesBefore);
@@ -285,7 +285,7 @@ describe('npm run stripe:sync against the emulator', () => {
     const changed = withStarterMonthly(2900);
 
     const report = await syncCatalog(stripe, changed);
-    expect(report.counts).toEqual({ created: 1, updated: 1, archived: 1, unchanged: 16 });
+    expect(report.counts).toEqual({ created: 1, updated: 1, archived: 1, unchanged: 22 });
     expect(
       report.lines.filter((line) => line.action !== 'unchanged').map((line) => [line.action, line.kind]),
     ).toEqual([
@@ -365,7 +365,7 @@ describe('npm run stripe:sync against the emulator', () => {
     await stripe.billing.meters.deactivate(storage?.id as string);
 
     const report = await syncCatalog(stripe, withStarterMonthly(2900));
-    expect(report.counts).toEqual({ created: 0, updated: 3, archived: 0, unchanged: 15 });
+    expect(report.counts).toEqual({ created: 0, updated: 3, archived: 0, unchanged: 21 });
     // The meter keeps its id (and so its usage history): reactivated, not replaced.
     expect(await stripe.billing.meters.retrieve(storage?.id as string)).toMatchObject({
       status: 'active',
@@ -498,7 +498,7 @@ describe('an interrupted stripe:sync', () => {
 
       const report = await syncCatalog(target.stripe, catalog);
       expect(report.unchanged).toBe(partial.product + partial.price);
-      expect(report.created).toBe(18 - report.unchanged);
+      expect(report.created).toBe(24 - report.unchanged);
       const after = counts(target.emulator);
       expect([
         after.product,
@@ -506,8 +506,8 @@ describe('an interrupted stripe:sync', () => {
         after['billing.meter'],
         after['billing_portal.configuration'],
       ]).toEqual([
-        5,
-        8,
+        7, // the plans', the metered prices' and the add-ons'
+        12,
         2,
         2, // Stripe's default portal configuration is there too
       ]);
@@ -579,10 +579,10 @@ describe('the npm run stripe:sync command', () => {
     expect(first.output).toMatch(
       /created\s+price\s+price_\w+\s+price_starter_monthly 1900 usd, 1800 eur\/month/,
     );
-    expect(first.output).toContain('18 created, 0 updated, 0 archived, 0 unchanged');
+    expect(first.output).toContain('24 created, 0 updated, 0 archived, 0 unchanged');
     const second = await runCommand([], env);
     expect(second).toMatchObject({ code: 0 });
-    expect(second.output).toContain('0 created, 0 updated, 0 archived, 18 unchanged');
+    expect(second.output).toContain('0 created, 0 updated, 0 archived, 24 unchanged');
   }, 60_000);
 
   it('stops with the line and the reason of a bad plans file, before calling Stripe', async () => {

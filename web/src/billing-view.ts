@@ -4,6 +4,7 @@
  */
 import {
   type AccountView,
+  type AddonOfferView,
   ApiError,
   type BillingApi,
   type DiscountView,
@@ -15,6 +16,7 @@ import {
   type TaxIdView,
   type UsageView,
 } from './api.js';
+import { type AddonActions, addonsSection } from './addons-view.js';
 import { authenticationNotice } from './authentication-notice.js';
 import { cardsSection, invoiceDetailsPanel, nextBillSection } from './bills-view.js';
 import { count, day, daysUntil, h, label, money } from './dom.js';
@@ -39,6 +41,11 @@ interface State {
   promotionCode: string;
   /** What the last applied code gives, e.g. "LAUNCH20: 20 % off until Mar 6, 2027". */
   promotionNotice: string | null;
+  /** The add-ons on sale (the catalog's), and what the last add-on bought or removed did. */
+  addonOffers: AddonOfferView[];
+  /** An add-on just bought: its charge is the first invoice not among those the account had before. */
+  addonPurchase: { name: string; invoicesBefore: string[] } | null;
+  addonNotice: string | null;
   /** The customer's VAT IDs, read from Stripe when the page opens and after a change; null without a customer. */
   taxIds: TaxIdView[] | null;
   /** What the VAT ID field holds. */
@@ -197,6 +204,29 @@ export async function showBillingPage(root: HTMLElement, api: BillingApi, option
       state.invoice = null;
       render();
     },
+    buyAddon: (key, quantity) =>
+      run(async () => {
+        if (!state) return;
+        const invoicesBefore = state.account.invoices.nodes.map((invoice) => invoice.id);
+        await api.addAddon(key, quantity);
+        state.account = (await api.load()).account;
+        const name = state.account.addons.find((addon) => addon.key === key)?.name ?? key;
+        state.addonPurchase = { name, invoicesBefore };
+        state.addonNotice = null;
+        state.nextBill = await api.nextBill().catch(() => state?.nextBill ?? null);
+      }),
+    removeAddon: (key) =>
+      run(async () => {
+        await api.removeAddon(key);
+        if (!state) return;
+        state.account = (await api.load()).account;
+        const removed = state.account.addons.find((addon) => addon.key === key);
+        state.addonPurchase = null;
+        state.addonNotice = removed?.endsAt
+          ? `${removed.name} stays until ${day(removed.endsAt)}; it is not renewed and nothing is refunded`
+          : null;
+        state.nextBill = await api.nextBill().catch(() => state?.nextBill ?? null);
+      }),
     typeVatId: (value) => {
       // Kept without rendering again, so the field keeps its focus while the user types.
       if (state) state.vatId = value;
@@ -230,7 +260,7 @@ export async function showBillingPage(root: HTMLElement, api: BillingApi, option
 
   const live = api.connected();
   // The next bill is read from Stripe: if it cannot be read now, the rest of the page still shows.
-  const [{ account, plans }, nextBill, taxIds] = await Promise.all([
+  const [{ account, plans, addons }, nextBill, taxIds] = await Promise.all([
     api.load(),
     api.nextBill().catch(() => null),
     api.taxIds().catch(() => null),
@@ -246,6 +276,9 @@ export async function showBillingPage(root: HTMLElement, api: BillingApi, option
     error: null,
     promotionCode: '',
     promotionNotice: null,
+    addonOffers: addons,
+    addonPurchase: null,
+    addonNotice: null,
     taxIds,
     vatId: '',
   };
@@ -256,7 +289,7 @@ export async function showBillingPage(root: HTMLElement, api: BillingApi, option
   document.body.dataset.live = 'true';
 }
 
-interface Actions extends VatActions {
+interface Actions extends AddonActions, VatActions {
   setInterval(interval: Interval): void;
   checkout(plan: PlanView, withTrial: boolean): void;
   typePromotionCode(code: string): void;
@@ -290,6 +323,7 @@ function page(state: State, actions: Actions): HTMLElement[] {
         (entitlement) => !state.account.usage.some((usage) => usage.metric === entitlement.feature),
       ),
     ),
+    addonsSection(state.account, state.addonOffers, addonNoticeOf(state), state.busy, actions),
     pickerSection(state, actions),
     nextBillSection(state.nextBill),
     cardsSection(state.account, state.busy, actions),
@@ -297,6 +331,21 @@ function page(state: State, actions: Actions): HTMLElement[] {
     invoicesSection(state.account, actions),
     invoiceDetailsPanel(state.invoice, actions.closeInvoice),
   ].filter((element): element is HTMLElement => element !== null);
+}
+
+/**
+ * What the last add-on action did. A purchase's charge is the invoice Stripe made for it (docs/billing-rules.md row
+ * 49), which reaches the page live with the account once its webhook is in.
+ */
+function addonNoticeOf(state: State): string | null {
+  const purchase = state.addonPurchase;
+  if (!purchase) return state.addonNotice;
+  const charged = state.account.invoices.nodes.find(
+    (invoice) => !purchase.invoicesBefore.includes(invoice.id),
+  );
+  return charged
+    ? `${purchase.name}: ${money(charged.amountPaid, charged.currency)} charged now for the rest of this period`
+    : `${purchase.name} added: charging the rest of this period…`;
 }
 
 function notices(account: AccountView): HTMLElement[] {

@@ -3,6 +3,13 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
+/** An add-on to buy, or the new number of units of one the subscription has */
+export type AddAddonInput = {
+  key: string;
+  /** Units (1 by default); more than now charges the rest of the period */
+  quantity?: number | null | undefined;
+};
+
 export type AddTaxIdInput = {
   type: TaxIdType;
   /** The number with its country prefix for VAT (DE123456789); Stripe checks it */
@@ -90,14 +97,14 @@ export type TaxIdType =
   | 'no_vat'
   | 'us_ein';
 
-export type AccountFieldsFragment = { id: string, currency: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null, pendingChange: { expiresAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ id: string, brand: string | null, last4: string | null, expMonth: number | null, expYear: number | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } };
+export type AccountFieldsFragment = { id: string, currency: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null, pendingChange: { expiresAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ id: string, brand: string | null, last4: string | null, expMonth: number | null, expYear: number | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, addons: Array<{ key: string, name: string, quantity: number, unitAmount: number, currency: string, interval: BillingInterval, endsAt: string | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } };
 
 export type UsageFieldsFragment = { metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string };
 
 export type BillingPageQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type BillingPageQuery = { viewer: { id: string, currency: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null, pendingChange: { expiresAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ id: string, brand: string | null, last4: string | null, expMonth: number | null, expYear: number | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } }, plans: Array<{ key: string, name: string, description: string, salesLed: boolean, trialDays: number, prices: Array<{ interval: BillingInterval, amount: number, currency: string }>, limits: Array<{ metric: string, overLimit: OverLimitBehavior }> }> };
+export type BillingPageQuery = { viewer: { id: string, currency: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null, pendingChange: { expiresAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ id: string, brand: string | null, last4: string | null, expMonth: number | null, expYear: number | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, addons: Array<{ key: string, name: string, quantity: number, unitAmount: number, currency: string, interval: BillingInterval, endsAt: string | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } }, plans: Array<{ key: string, name: string, description: string, salesLed: boolean, trialDays: number, prices: Array<{ interval: BillingInterval, amount: number, currency: string }>, limits: Array<{ metric: string, overLimit: OverLimitBehavior }> }>, addons: Array<{ key: string, name: string, description: string, plans: Array<string>, maxQuantity: number, prices: Array<{ interval: BillingInterval, amount: number, currency: string }> }> };
 
 export type PreviewQueryVariables = Exact<{
   input: ChangeSubscriptionInput;
@@ -137,6 +144,20 @@ export type ApplyPromotionCodeMutationVariables = Exact<{
 
 export type ApplyPromotionCodeMutation = { applyPromotionCode: { id: string, discount: { code: string | null, percentOff: number | null, amountOff: number | null, currency: string | null, duration: string, endsAt: string | null } | null } };
 
+export type AddAddonMutationVariables = Exact<{
+  input: AddAddonInput;
+}>;
+
+
+export type AddAddonMutation = { addAddon: { id: string } };
+
+export type RemoveAddonMutationVariables = Exact<{
+  key: string;
+}>;
+
+
+export type RemoveAddonMutation = { removeAddon: { id: string } };
+
 export type PortalMutationVariables = Exact<{
   input?: CreatePortalSessionInput | null | undefined;
 }>;
@@ -154,7 +175,7 @@ export type SessionQuery = { checkoutSession: { status: string, subscription: { 
 export type AccountUpdatedSubscriptionVariables = Exact<{ [key: string]: never; }>;
 
 
-export type AccountUpdatedSubscription = { accountUpdated: { id: string, currency: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null, pendingChange: { expiresAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ id: string, brand: string | null, last4: string | null, expMonth: number | null, expYear: number | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } } };
+export type AccountUpdatedSubscription = { accountUpdated: { id: string, currency: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null, pendingChange: { expiresAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ id: string, brand: string | null, last4: string | null, expMonth: number | null, expYear: number | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, addons: Array<{ key: string, name: string, quantity: number, unitAmount: number, currency: string, interval: BillingInterval, endsAt: string | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } } };
 
 export type UsageUpdatedSubscriptionVariables = Exact<{ [key: string]: never; }>;
 
@@ -303,6 +324,15 @@ export const AccountFieldsFragmentDoc = new TypedDocumentString(`
     enabled
     limit
   }
+  addons {
+    key
+    name
+    quantity
+    unitAmount
+    currency
+    interval
+    endsAt
+  }
   usage {
     ...UsageFields
   }
@@ -384,6 +414,18 @@ export const BillingPageDocument = new TypedDocumentString(`
       overLimit
     }
   }
+  addons {
+    key
+    name
+    description
+    plans
+    maxQuantity
+    prices {
+      interval
+      amount
+      currency
+    }
+  }
 }
     fragment AccountFields on Account {
   id
@@ -439,6 +481,15 @@ export const BillingPageDocument = new TypedDocumentString(`
     feature
     enabled
     limit
+  }
+  addons {
+    key
+    name
+    quantity
+    unitAmount
+    currency
+    interval
+    endsAt
   }
   usage {
     ...UsageFields
@@ -537,6 +588,20 @@ export const ApplyPromotionCodeDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<ApplyPromotionCodeMutation, ApplyPromotionCodeMutationVariables>;
+export const AddAddonDocument = new TypedDocumentString(`
+    mutation AddAddon($input: AddAddonInput!) {
+  addAddon(input: $input) {
+    id
+  }
+}
+    `) as unknown as TypedDocumentString<AddAddonMutation, AddAddonMutationVariables>;
+export const RemoveAddonDocument = new TypedDocumentString(`
+    mutation RemoveAddon($key: String!) {
+  removeAddon(key: $key) {
+    id
+  }
+}
+    `) as unknown as TypedDocumentString<RemoveAddonMutation, RemoveAddonMutationVariables>;
 export const PortalDocument = new TypedDocumentString(`
     mutation Portal($input: CreatePortalSessionInput) {
   createPortalSession(input: $input) {
@@ -617,6 +682,15 @@ export const AccountUpdatedDocument = new TypedDocumentString(`
     feature
     enabled
     limit
+  }
+  addons {
+    key
+    name
+    quantity
+    unitAmount
+    currency
+    interval
+    endsAt
   }
   usage {
     ...UsageFields

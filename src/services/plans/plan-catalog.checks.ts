@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { METRIC_KEYS } from './plan.types';
+import { type CheckedAddons, checkAddons } from './addon.checks';
 import { checkAmountsPerCurrency } from './currency.checks';
 import { checkPromotions } from './promotion.checks';
 
@@ -7,6 +8,8 @@ import { checkPromotions } from './promotion.checks';
  * Rules that span several entries of plans/plans.yaml, which a per-field schema cannot see. Each issue
  * carries the path of the offending entry, so the loader can name its line.
  */
+
+type AddonEntry = CheckedAddons['addons'][number];
 
 /** The parsed file as the checks see it (the schema's output, before `toCatalog`). */
 interface CheckedFile {
@@ -28,6 +31,11 @@ interface CheckedFile {
     yearlyLookupKey: string;
     unitAmountsDecimal: Record<string, string>;
   }>;
+  addons: Array<
+    Omit<AddonEntry, 'prices'> & {
+      prices: Array<AddonEntry['prices'][number] & { amounts: Record<string, number> }>;
+    }
+  >;
   coupons: Parameters<typeof checkPromotions>[0]['coupons'];
   promotionCodes: Parameters<typeof checkPromotions>[0]['promotionCodes'];
 }
@@ -42,6 +50,16 @@ export function crossCheckCatalog(file: CheckedFile, ctx: z.RefinementCtx): void
   checkPlans(file, fail);
   checkLookupKeys(file, fail);
   checkMeteredPrices(file, fail);
+  checkAddons(file, fail);
+  file.addons.forEach((addon, index) => {
+    for (const [priceIndex, price] of addon.prices.entries())
+      checkAmountsPerCurrency(
+        price.amounts,
+        file.currencies,
+        ['addons', index, 'prices', priceIndex, 'amounts'],
+        fail,
+      );
+  });
   checkPromotions(file, fail);
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { type Catalog, METRIC_KEYS, type MetricKey } from './plan.types';
+import { addonSchema } from './addon.schema';
 import { crossCheckCatalog } from './plan-catalog.checks';
 
 /**
@@ -143,6 +144,7 @@ export const catalogFileSchema = z
     metrics: z.record(metricKey, metricSchema),
     plans: z.array(planSchema).min(1),
     meteredPrices: z.array(meteredPriceSchema).default([]),
+    addons: z.array(addonSchema).default([]),
     coupons: z.array(couponSchema).default([]),
     promotionCodes: z.array(promotionCodeSchema).default([]),
   })
@@ -168,6 +170,7 @@ export function toCatalog(file: CatalogFile): Catalog {
       })),
     })),
     meteredPrices: file.meteredPrices,
+    addons: file.addons,
     coupons: file.coupons,
     promotionCodes: file.promotionCodes,
   };

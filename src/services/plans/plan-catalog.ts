@@ -1,4 +1,5 @@
 import {
+  type Addon,
   type Catalog,
   type Coupon,
   type MeteredPrice,
@@ -28,6 +29,7 @@ export class PlanCatalog {
   private readonly byKey: ReadonlyMap<string, Plan>;
   private readonly byLookupKey: ReadonlyMap<string, Plan>;
   private readonly meteredByMetric: ReadonlyMap<MetricKey, MeteredPrice>;
+  private readonly addonsByKey: ReadonlyMap<string, Addon>;
 
   constructor(readonly catalog: Catalog) {
     this.byKey = new Map(catalog.plans.map((plan) => [plan.key, plan]));
@@ -35,6 +37,7 @@ export class PlanCatalog {
       catalog.plans.flatMap((plan) => plan.prices.map((price) => [price.lookupKey, plan] as const)),
     );
     this.meteredByMetric = new Map(catalog.meteredPrices.map((price) => [price.metric, price]));
+    this.addonsByKey = new Map(catalog.addons.map((addon) => [addon.key, addon]));
   }
 
   /** Every currency the catalog sells in (ISO 4217, lower case), the base first. */
@@ -117,6 +120,21 @@ export class PlanCatalog {
   /** The lookup keys of `overagePrices(planKey)` for a subscription billed every `interval`. */
   overageLookupKeys(planKey: string, interval: PlanInterval): string[] {
     return this.overagePrices(planKey).map((price) => meteredLookupKey(price, interval));
+  }
+
+  /** Every add-on, in the order of the file (the order customers see). */
+  addons(): readonly Addon[] {
+    return this.catalog.addons;
+  }
+
+  /** The add-on with this key, or undefined: for input that may name one that does not exist. */
+  findAddon(key: string): Addon | undefined {
+    return this.addonsByKey.get(key);
+  }
+
+  /** The add-ons a subscription to `planKey` may carry. */
+  addonsFor(planKey: string): Addon[] {
+    return this.catalog.addons.filter((addon) => addon.plans.includes(planKey));
   }
 
   /** The coupons of the file, in its order (synced to Stripe with their own ids). */

@@ -131,6 +131,37 @@ export interface PromotionCode {
   minimumAmounts: Record<string, number> | null;
 }
 
+/** A price of an add-on for one billing interval (a subscription carries the add-on at its own interval). */
+export type AddonPrice = PlanPrice;
+
+/** An added allowance: each unit of the add-on adds `added` to the plan's limit of `metric`. */
+export interface AddonLimitGrant {
+  metric: MetricKey;
+  added: number;
+}
+
+/**
+ * A product sold beside the plan (ADR 0024), an item of the account's one subscription: its prices per interval,
+ * the plans that may carry it, how many units one account may buy, and what each grants on top of the plan.
+ */
+export interface Addon {
+  key: string;
+  name: string;
+  description: string;
+  /** The id `npm run stripe:sync` gives its Stripe product; the sync finds it by `metadata.coditect_addon`. */
+  productKey: string;
+  prices: AddonPrice[];
+  /** The plan keys that may carry it; a plan change to any other plan drops it. */
+  plans: string[];
+  /** The most units one subscription may carry; null: no quantity, exactly one. */
+  quantity: { max: number } | null;
+  grants: {
+    /** Features it switches on (a feature is on if the plan or any add-on grants it). */
+    features: Record<string, boolean>;
+    limits: AddonLimitGrant[];
+  };
+}
+
 export interface Catalog {
   /**
    * The currencies every price is sold in; the first is the base (each Stripe price's own `currency`, and what a
@@ -138,6 +169,8 @@ export interface Catalog {
    */
   currencies: readonly string[];
   plans: Plan[];
+  /** Products beside the plan, in the order customers see them. */
+  addons: Addon[];
   meteredPrices: MeteredPrice[];
   metrics: Record<MetricKey, { kind: MetricKind; unit: string }>;
   coupons: Coupon[];

@@ -5,3 +5,11 @@
 
 /** The subscription metadata key that marks a duplicate we cancelled, naming the subscription the account kept. */
 export const DUPLICATE_OF_METADATA = 'duplicate_of';
+
+/**
+ * Price metadata that gives a subscription item its role (ADR 0024), written by `npm run stripe:sync` and read by
+ * `itemRoleOf`: it survives the price's lookup key moving to a new amount. A metered price's role is `overage`.
+ */
+export const PLAN_PRICE_METADATA = 'coditect_plan';
+export const SEATS_PRICE_METADATA = 'coditect_seats_for';
+export const ADDON_PRICE_METADATA = 'coditect_addon';

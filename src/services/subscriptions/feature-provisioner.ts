@@ -6,7 +6,7 @@ import type { EntitlementProvisioning } from '../usage/entitlement-provisioning'
 import { usagePeriodAt } from '../usage/usage-period';
 import type { Plan } from '../plans/plan.types';
 import type { PlanCatalog } from '../plans/plan-catalog';
-import { entitlementsOf, type PlannedEntitlement } from '../plans/plan-entitlements';
+import { type CarriedAddon, entitlementsOf, type PlannedEntitlement } from '../plans/plan-entitlements';
 
 const DAY_MS = 24 * 3600 * 1000;
 /** The first key of the provisioning's advisory locks (the second is the account's hash). */
@@ -75,7 +75,7 @@ export class FeatureProvisioner implements EntitlementProvisioning {
     const overrides = await em.find(EntitlementOverride, { accountId }, { disableIdentityMap: true });
     const before = await em.find(Entitlement, { accountId }, { disableIdentityMap: true });
     const plan = this.effectivePlan(subscription, now);
-    const wanted = withOverrides(entitlementsOf(plan), overrides);
+    const wanted = withOverrides(entitlementsOf(plan, this.carriedAddons(subscription, plan)), overrides);
     const provisionedFor = subscription?.stripeSubscriptionId ?? null;
     await em
       .createQueryBuilder(Entitlement)
@@ -105,6 +105,18 @@ export class FeatureProvisioner implements EntitlementProvisioning {
       samePeriod: before.length > 0 && before.every((row) => row.provisionedFor === provisionedFor),
     });
     return plan;
+  }
+
+  /**
+   * The add-ons whose grants count: those of the subscription's items (as synced from Stripe) while the account
+   * has the subscription's plan, and that plan may carry them. Past the grace period (free) they grant nothing.
+   */
+  carriedAddons(subscription: Subscription | null, plan: Plan): CarriedAddon[] {
+    if (!subscription || subscription.planKey !== plan.key) return [];
+    return subscription.addons.flatMap((item) => {
+      const addon = this.catalog.findAddon(item.key);
+      return addon?.plans.includes(plan.key) ? [{ addon, quantity: item.quantity }] : [];
+    });
   }
 
   /** Each metric's allowance before and after (before: the stored rows, or the free plan's if none). */

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { BillingInterval, SubscriptionStatus } from '../../entities';
+import type { BillingInterval, SubscriptionAddon, SubscriptionStatus } from '../../entities';
 
 /**
  * Why this is SQL and not the ORM (issue 14, item 4; ADR 0020's amendment): a subscription event about a
@@ -29,7 +29,8 @@ incoming as (
          ?::timestamptz as current_period_end, ?::boolean as cancel_at_period_end, ?::timestamptz as canceled_at,
          ?::timestamptz as ended_at, ?::timestamptz as trial_start, ?::timestamptz as trial_end,
          ?::varchar as schedule_id, ?::varchar as pending_plan_key, ?::billing_interval as pending_interval,
-         ?::timestamptz as pending_change_expires_at, ?::timestamptz as observed_at, ?::timestamptz as written_at
+         ?::timestamptz as pending_change_expires_at, ?::jsonb as addons, ?::timestamptz as observed_at,
+         ?::timestamptz as written_at
 ),
 next as (
   select locked.id, owner.id as customer_id, owner.account_id, incoming.*,
@@ -41,7 +42,15 @@ next as (
          locked.scheduled_plan_key is not null
            and (coalesce(incoming.plan_key = locked.scheduled_plan_key
                          and incoming.interval = locked.scheduled_interval, false)
-                or (incoming.schedule_id is null and not incoming.cancel_at_period_end)) as schedule_over
+                or (incoming.schedule_id is null and not incoming.cancel_at_period_end)) as schedule_over,
+         -- A removed add-on is over once it is gone from the items, or once the schedule is (as above).
+         case when incoming.schedule_id is null and not incoming.cancel_at_period_end then '[]'::jsonb
+              else coalesce((select jsonb_agg(removal.key order by removal.position)
+                               from jsonb_array_elements_text(locked.addon_removals)
+                                    with ordinality as removal(key, position)
+                              where exists (select 1 from jsonb_array_elements(incoming.addons) carried
+                                             where carried->>'key' = removal.key)), '[]'::jsonb)
+         end as addon_removals
     from locked, owner, incoming
    where locked.stripe_updated_at <= incoming.observed_at
 ),
@@ -54,7 +63,7 @@ updated as (
          ended_at = next.ended_at, trial_start = next.trial_start, trial_end = next.trial_end,
          schedule_id = next.schedule_id, pending_plan_key = next.pending_plan_key,
          pending_interval = next.pending_interval, pending_change_expires_at = next.pending_change_expires_at,
-         past_due_since = next.past_due_since,
+         past_due_since = next.past_due_since, addons = next.addons, addon_removals = next.addon_removals,
          scheduled_plan_key = case when next.schedule_over then null else target.scheduled_plan_key end,
          scheduled_interval = case when next.schedule_over then null else target.scheduled_interval end,
          scheduled_change_at = case when next.schedule_over then null else target.scheduled_change_at end,
@@ -66,9 +75,9 @@ updated as (
 select owner.account_id as owner_account_id, locked.id is not null as known,
        exists (select 1 from updated) as written,
        locked.account_id as account_before, locked.status as status_before, locked.plan_key as plan_before,
-       locked.past_due_since as past_due_before,
+       locked.past_due_since as past_due_before, locked.addons as addons_before,
        next.account_id as account_after, next.status as status_after, next.plan_key as plan_after,
-       next.past_due_since as past_due_after
+       next.past_due_since as past_due_after, next.addons as addons_after
   from owner left join locked on true left join next on true`;
 
 /** Stripe's subscription as our row's columns (what `SubscriptionSync` copies), read at `observedAt`. */
@@ -88,6 +97,7 @@ export interface SubscriptionFields {
   pendingPlanKey: string | null;
   pendingInterval: BillingInterval | null;
   pendingChangeExpiresAt: Date | null;
+  addons: SubscriptionAddon[];
   stripeUpdatedAt: Date;
 }
 
@@ -97,6 +107,8 @@ export interface PlanInputs {
   status: SubscriptionStatus;
   planKey: string;
   pastDueSince: Date | null;
+  /** The add-ons and their units: their grants are part of the entitlements. */
+  addons: Array<Pick<SubscriptionAddon, 'key' | 'quantity'>>;
 }
 
 /** What the statement found and did: null when the customer or the row is not ours yet (take the ORM path). */
@@ -115,10 +127,12 @@ interface StatementRow {
   status_before: SubscriptionStatus | null;
   plan_before: string | null;
   past_due_before: Date | string | null;
+  addons_before: SubscriptionAddon[] | null;
   account_after: string | null;
   status_after: SubscriptionStatus | null;
   plan_after: string | null;
   past_due_after: Date | string | null;
+  addons_after: SubscriptionAddon[] | null;
 }
 
 /** Runs the statement in `em`'s transaction (the event's): see `APPLY_TO_KNOWN_SUBSCRIPTION`. */
@@ -147,15 +161,28 @@ export async function applyToKnownSubscription(
     fields.pendingPlanKey,
     fields.pendingInterval,
     fields.pendingChangeExpiresAt,
+    JSON.stringify(fields.addons),
     fields.stripeUpdatedAt,
     writtenAt,
   ]);
   if (!row?.known) return null;
   return {
     accountId: row.owner_account_id,
-    before: planInputsOf(row.account_before, row.status_before, row.plan_before, row.past_due_before),
+    before: planInputsOf(
+      row.account_before,
+      row.status_before,
+      row.plan_before,
+      row.past_due_before,
+      row.addons_before,
+    ),
     after: row.written
-      ? planInputsOf(row.account_after, row.status_after, row.plan_after, row.past_due_after)
+      ? planInputsOf(
+          row.account_after,
+          row.status_after,
+          row.plan_after,
+          row.past_due_after,
+          row.addons_after,
+        )
       : null,
   };
 }
@@ -165,11 +192,13 @@ function planInputsOf(
   status: SubscriptionStatus | null,
   planKey: string | null,
   pastDueSince: Date | string | null,
+  addons: SubscriptionAddon[] | null,
 ): PlanInputs {
   return {
     accountId: accountId ?? '',
     status: status as SubscriptionStatus,
     planKey: planKey ?? '',
     pastDueSince: pastDueSince === null ? null : new Date(pastDueSince),
+    addons: (addons ?? []).map(({ key, quantity }) => ({ key, quantity })),
   };
 }

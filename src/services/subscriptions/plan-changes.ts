@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
 import type { BillingInterval, Subscription } from '../../entities';
-import { BadUserInputError, BillingError, ConflictError, ErrorCode, ForbiddenError } from '../../errors';
+import { BadUserInputError, ConflictError, ForbiddenError } from '../../errors';
 import type { InvoiceSync } from '../invoices/invoice-sync';
 import type { AccountEvents } from '../accounts/account-events';
 import { withAccountLock } from '../accounts/account-lock';
@@ -10,8 +10,10 @@ import type { StripeClient } from '../stripe/stripe-client';
 import { PLAN_KEY_METADATA } from './subscription-sync';
 import type { Clock } from '../time/clock';
 import { type PlanRules, versionOf } from './plan-rules';
-import { currentPhaseAsIs, itemChangesFor, newSubscriptionItems, planItemOf } from './subscription-items';
+import { type AddonMove, isMeteredItem, itemChangesFor, planItemOf } from './subscription-items';
 import type { SubscriptionStore } from './subscription-store';
+import { updateChargedNow } from './charged-update';
+import { schedulePeriodEnd } from './period-end-schedule';
 import type { InvoiceTaxes, InvoiceTaxSummary } from '../tax/invoice-taxes';
 import type { TaxPolicy } from '../tax/tax-policy';
 
@@ -55,6 +57,10 @@ export interface ResolvedChange {
   meteredPriceIds: string[];
   applyAt: ApplyAt;
   prorationBehavior: ProrationBehavior;
+  /** Where each add-on item goes (ADR 0024); at the period end the removed ones go away. */
+  addonMoves: AddonMove[];
+  /** The add-ons the customer removed, which end with the period (`Subscription.addonRemovals`). */
+  removals: string[];
 }
 
 /**
@@ -89,7 +95,12 @@ export class PlanChanges {
         subscription: change.stripeSubscription.id,
         ...this.tax.automaticTax(),
         subscription_details: {
-          items: itemChangesFor(change.stripeSubscription, change.priceId, change.meteredPriceIds),
+          items: itemChangesFor(
+            change.stripeSubscription,
+            change.priceId,
+            change.meteredPriceIds,
+            change.addonMoves,
+          ),
           // No proration_date: Stripe prorates to its own now, which is also when the change would be made.
           proration_behavior: immediate ? change.prorationBehavior : 'none',
         },
@@ -122,9 +133,12 @@ export class PlanChanges {
       this.tax.requireLocation((await this.store.customerOf(em, change.current)).address);
       const released = await this.releaseSchedule(change.stripeSubscription);
       try {
-        return change.applyAt === 'immediately'
-          ? await this.changeNow(em, change)
-          : await this.changeAtPeriodEnd(em, change);
+        if (change.applyAt === 'period_end') return await this.changeAtPeriodEnd(em, change);
+        const changed = await this.changeNow(em, change);
+        // The released schedule also held the add-ons removed for the period end: they still end with it.
+        return change.removals.length > 0
+          ? await this.scheduleAddonRemovals(em, accountId, change.removals)
+          : changed;
       } catch (error) {
         // The pending downgrade had to go before the change; a change that failed (a declined upgrade) must
         // not take the customer's scheduled downgrade with it.
@@ -141,9 +155,57 @@ export class PlanChanges {
     em: EntityManager,
     accountId: string,
     scheduled: { planKey: string; interval: BillingInterval | null },
+    removals?: string[],
   ): Promise<Subscription> {
-    const restore = await this.resolve(em, accountId, { ...scheduled, applyAt: 'period_end' }, true);
+    const restore = await this.resolve(
+      em,
+      accountId,
+      { ...scheduled, applyAt: 'period_end' },
+      true,
+      removals,
+    );
     return this.changeAtPeriodEnd(em, restore);
+  }
+
+  /**
+   * Schedules the period end with the add-ons in `removals` gone (ADR 0024: what was paid is kept until then), on
+   * top of the account's scheduled plan change if it has one, else on its plan and prices as they are. Callers
+   * hold the account's lock.
+   */
+  async scheduleAddonRemovals(
+    em: EntityManager,
+    accountId: string,
+    removals: string[],
+  ): Promise<Subscription> {
+    const current = await this.store.requireLive(em, accountId);
+    const stripeSubscription = await this.store.retrieve(current.stripeSubscriptionId);
+    if (removals.length === 0 && !current.scheduledPlanKey) {
+      // Nothing left to end with the period: the subscription simply renews as it is.
+      await this.releaseSchedule(stripeSubscription);
+      return this.store.refresh(em, await this.store.customerOf(em, current), current.stripeSubscriptionId);
+    }
+    if (current.scheduledPlanKey) {
+      const scheduled = { planKey: current.scheduledPlanKey, interval: current.scheduledInterval };
+      await this.releaseSchedule(stripeSubscription);
+      return this.scheduleAgain(em, accountId, scheduled, removals);
+    }
+    const target = this.rules.planOrFail(current.planKey);
+    const planItem = planItemOf(stripeSubscription);
+    if (!planItem) throw new ConflictError('The subscription has no plan item to keep');
+    await this.releaseSchedule(stripeSubscription);
+    return this.changeAtPeriodEnd(em, {
+      current,
+      stripeSubscription,
+      target,
+      interval: current.interval,
+      // The prices it has, not the catalog's current ones: a removal changes nothing else at the renewal.
+      priceId: planItem.price.id,
+      meteredPriceIds: stripeSubscription.items.data.filter(isMeteredItem).map((item) => item.price.id),
+      applyAt: 'period_end',
+      prorationBehavior: 'create_prorations',
+      addonMoves: await this.rules.addonMoves(stripeSubscription, target, current.interval, removals),
+      removals,
+    });
   }
 
   /** Releases the subscription's schedule, if it has one; true when it did. */
@@ -165,7 +227,12 @@ export class PlanChanges {
       ...(change.stripeSubscription.automatic_tax?.enabled ? {} : this.tax.automaticTax()),
       // Metered items are not prorated (Stripe bills their usage from the meter), only swapped when the
       // interval changes or the new plan bills other metrics (or none) as overage.
-      items: itemChangesFor(change.stripeSubscription, change.priceId, change.meteredPriceIds),
+      items: itemChangesFor(
+        change.stripeSubscription,
+        change.priceId,
+        change.meteredPriceIds,
+        change.addonMoves,
+      ),
       proration_behavior: change.prorationBehavior,
       // A declined prorated charge fails the change instead of leaving the account half-upgraded.
       payment_behavior:
@@ -173,113 +240,36 @@ export class PlanChanges {
       metadata: { [PLAN_KEY_METADATA]: change.target.key },
     };
     const name = `subscription.change:${change.stripeSubscription.id}:${versionOf(change.current)}`;
-    try {
-      const subscription = await this.stripe.call(
-        'subscriptions.update',
-        (sdk, options) => sdk.subscriptions.update(change.stripeSubscription.id, params, options),
-        { name, params },
-      );
-      return await this.store.storeWrittenFor(em, change.current, subscription);
-    } catch (error) {
-      if (!(error instanceof BillingError) || error.extensions.code !== ErrorCode.AUTHENTICATION_REQUIRED)
-        throw error;
-    }
-    return this.changeWhenApproved(em, change, params, name);
+    return this.updateNow(em, change.current, params, name);
   }
 
-  /**
-   * The bank asks the customer to approve the prorated charge (3-D Secure; Stripe answered the change above with
-   * 402 and changed nothing): the change is made again as a Stripe pending update (`pending_if_incomplete`,
-   * https://docs.stripe.com/billing/subscriptions/pending-updates). Stripe charges its invoice and, since the bank
-   * asks, keeps the subscription on its plan with the change in `pending_update` until the invoice is paid (then
-   * applies it: `customer.subscription.updated`) or for 23 hours at most (then voids the invoice and drops it). The
-   * open invoice is the subscription's `pendingAction` from this answer on; nothing is provisioned before.
-   */
-  private async changeWhenApproved(
+  /** A subscription update whose prorated charge is made now (an upgrade, an add-on bought): `updateChargedNow`. */
+  updateNow(
     em: EntityManager,
-    change: ResolvedChange,
+    current: Subscription,
     params: Stripe.SubscriptionUpdateParams,
     name: string,
   ): Promise<Subscription> {
-    // Only the parameters a pending update takes (the metadata too, since 2026-05-27.dahlia: it is merged into
-    // the subscription's when the change applies; until then the plan is read from the price, `planKeyOf`).
-    // Nor automatic_tax (https://docs.stripe.com/billing/subscriptions/pending-updates-reference): a subscription
-    // made before tax was on stays untaxed until a change that is not held.
-    const { automatic_tax: _notHeld, ...held } = params;
-    const pending: Stripe.SubscriptionUpdateParams = {
-      ...held,
-      payment_behavior: 'pending_if_incomplete',
-      expand: ['latest_invoice'],
-    };
-    const subscription = await this.stripe.call(
-      'subscriptions.update',
-      (sdk, options) => sdk.subscriptions.update(change.stripeSubscription.id, pending, options),
-      { name: `${name}:pending`, params: pending },
-    );
-    const stored = await this.store.storeWrittenFor(em, change.current, subscription);
-    const invoice = subscription.latest_invoice;
-    if (subscription.pending_update && invoice && typeof invoice !== 'string') {
-      const customer = await this.store.customerOf(em, change.current);
-      const now = this.clock.now();
-      await this.invoices.apply(em, customer, invoice, now);
-      await this.invoices.markActionRequired(em, invoice.id as string, now);
-    }
-    return stored;
+    const deps = { stripe: this.stripe, store: this.store, invoices: this.invoices, clock: this.clock };
+    return updateChargedNow(deps, em, current, params, name);
   }
 
-  /** A downgrade at the period end: a subscription schedule whose second phase holds the new price. */
-  private async changeAtPeriodEnd(em: EntityManager, change: ResolvedChange): Promise<Subscription> {
-    const subscriptionId = change.stripeSubscription.id;
-    const schedule = await this.stripe.call(
-      'subscriptionSchedules.create',
-      (sdk, options) => sdk.subscriptionSchedules.create({ from_subscription: subscriptionId }, options),
-      { name: `schedule.create:${subscriptionId}:${versionOf(change.current)}` },
-    );
-    const currentPhase = schedule.phases[0] as Stripe.SubscriptionSchedule.Phase;
-    const phases: Stripe.SubscriptionScheduleUpdateParams.Phase[] = [
-      currentPhaseAsIs(change.stripeSubscription, currentPhase),
-      {
-        items: newSubscriptionItems(change.priceId, change.meteredPriceIds),
-        duration: { interval: change.interval, interval_count: 1 },
-        // The phase starts exactly at the period end, so there is no licensed time left to prorate; what this
-        // setting still governs is the usage of metered items the new phase drops (another interval, or a plan
-        // without overage): with `none` Stripe would never bill that period's overage.
-        proration_behavior: 'create_prorations',
-        metadata: { [PLAN_KEY_METADATA]: change.target.key },
-        // The new plan's invoices are taxed (a subscription made before tax was on too).
-        ...this.tax.automaticTax(),
-      },
-    ];
-    await this.stripe.call(
-      'subscriptionSchedules.update',
-      (sdk, options) =>
-        sdk.subscriptionSchedules.update(schedule.id, { end_behavior: 'release', phases }, options),
-      {
-        name: `schedule.update:${schedule.id}`,
-        params: { price: change.priceId, metered: change.meteredPriceIds },
-      },
-    );
-    const observedAt = this.clock.now();
-    const subscription = await this.store.retrieve(subscriptionId);
-    const customer = await this.store.customerOf(em, change.current);
-    const stored = await this.store.store(em, customer, subscription, observedAt);
-    stored.scheduleId = schedule.id;
-    stored.scheduledPlanKey = change.target.key;
-    stored.scheduledInterval = change.interval;
-    stored.scheduledChangeAt = new Date(currentPhase.end_date * 1000);
-    await em.flush();
-    return stored;
+  /** A downgrade at the period end (and add-on removals): see `schedulePeriodEnd`. */
+  private changeAtPeriodEnd(em: EntityManager, change: ResolvedChange): Promise<Subscription> {
+    const deps = { stripe: this.stripe, store: this.store, clock: this.clock };
+    // The new phase's invoices are taxed (a subscription made before tax was on too).
+    return schedulePeriodEnd(deps, em, change, this.tax.automaticTax());
   }
 
   /** Puts back a scheduled downgrade that was released for a change that then failed. */
   private async restoreScheduledChange(em: EntityManager, previous: Subscription): Promise<void> {
-    if (!previous.scheduledPlanKey) return;
-    const restore = await this.resolve(em, previous.accountId, {
-      planKey: previous.scheduledPlanKey,
-      interval: previous.scheduledInterval,
-      applyAt: 'period_end',
-    });
-    await this.changeAtPeriodEnd(em, restore);
+    const removals = previous.addonRemovals;
+    if (!previous.scheduledPlanKey) {
+      if (removals.length > 0) await this.scheduleAddonRemovals(em, previous.accountId, removals);
+      return;
+    }
+    const scheduled = { planKey: previous.scheduledPlanKey, interval: previous.scheduledInterval };
+    await this.scheduleAgain(em, previous.accountId, scheduled, removals);
   }
 
   /**
@@ -299,6 +289,7 @@ export class PlanChanges {
     accountId: string,
     request: ChangeSubscriptionRequest,
     asAdmin = false,
+    removals?: string[],
   ): Promise<ResolvedChange> {
     const current = await this.store.requireLive(em, accountId);
     this.rules.refuseSalesLed(current, asAdmin);
@@ -322,6 +313,10 @@ export class PlanChanges {
       interval !== current.interval,
       asAdmin,
     );
+    const removed = removals ?? current.addonRemovals;
+    // A change now keeps what the customer removed until the period end; a change then drops it with the rest.
+    const dropped = applyAt === 'period_end' ? removed : [];
+    const addonMoves = await this.rules.addonMoves(stripeSubscription, target, interval, dropped);
     return {
       current,
       stripeSubscription,
@@ -331,6 +326,8 @@ export class PlanChanges {
       meteredPriceIds,
       applyAt,
       prorationBehavior,
+      addonMoves,
+      removals: removed,
     };
   }
 }

@@ -1,8 +1,10 @@
+import type Stripe from 'stripe';
 import type { BillingInterval, Subscription } from '../../entities';
 import { BadUserInputError, ForbiddenError } from '../../errors';
 import type { PlanCatalog } from '../plans/plan-catalog';
 import type { Plan } from '../plans/plan.types';
 import type { PriceDirectory } from '../stripe/price-directory';
+import { type AddonMove, addonKeyOf } from './subscription-items';
 
 /** The catalog's rules every subscription change applies, and the facts it reads from the catalog. */
 export class PlanRules {
@@ -39,6 +41,34 @@ export class PlanRules {
     return Promise.all(
       this.catalog.overageLookupKeys(plan.key, interval).map((lookupKey) => this.prices.priceId(lookupKey)),
     );
+  }
+
+  /**
+   * Where each add-on item of `subscription` goes on a move to `plan` billed every `interval` (ADR 0024): to the
+   * add-on's price of that interval when the plan may carry it, else away (docs/billing-rules.md row 52); the keys
+   * in `removed` go away too (the customer removed them: they end with the period).
+   */
+  async addonMoves(
+    subscription: Stripe.Subscription,
+    plan: Plan,
+    interval: BillingInterval,
+    removed: readonly string[] = [],
+  ): Promise<AddonMove[]> {
+    const moves: AddonMove[] = [];
+    for (const item of subscription.items.data) {
+      const key = addonKeyOf(item);
+      if (!key) continue;
+      const addon = this.catalog.findAddon(key);
+      const price =
+        addon?.plans.includes(plan.key) && !removed.includes(key)
+          ? addon.prices.find((candidate) => candidate.interval === interval)
+          : undefined;
+      // Staying on its interval, the item keeps the price it has (a new amount in the file is for new buyers).
+      const keeps = price && item.price.recurring?.interval === interval;
+      const priceId = keeps ? item.price.id : price ? await this.prices.priceId(price.lookupKey) : null;
+      moves.push({ itemId: item.id, key, quantity: item.quantity ?? 1, priceId });
+    }
+    return moves;
   }
 }
 

@@ -101,9 +101,12 @@ export class SubscriptionCancellation {
           ),
         { name: `subscription.resume:${current.stripeSubscriptionId}:${versionOf(current)}` },
       );
+      // Taken before the store: resuming leaves no schedule, which clears them from the row.
+      const removals = current.addonRemovals;
       const resumed = await this.store.storeWrittenFor(em, current, subscription);
-      if (!pendingDowngrade) return resumed;
-      return this.changes.scheduleAgain(em, accountId, pendingDowngrade);
+      if (pendingDowngrade) return this.changes.scheduleAgain(em, accountId, pendingDowngrade, removals);
+      if (removals.length > 0) return this.changes.scheduleAddonRemovals(em, accountId, removals);
+      return resumed;
     });
     await this.events.accountUpdated(accountId, 'subscription.resumed');
     return updated;

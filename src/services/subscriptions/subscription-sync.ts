@@ -6,6 +6,7 @@ import {
   type BillingCustomer,
   type BillingInterval,
   Subscription,
+  type SubscriptionAddon,
   type SubscriptionStatus,
 } from '../../entities';
 import type { PlanCatalog } from '../plans/plan-catalog';
@@ -15,7 +16,7 @@ import {
   type PlanInputs,
   type SubscriptionFields,
 } from './known-subscription-statement';
-import { isMeteredItem, planItemOf } from './subscription-items';
+import { addonKeyOf, isMeteredItem, planItemOf } from './subscription-items';
 
 /** The subscription metadata key that names the plan (enterprise subscriptions have custom prices). */
 export const PLAN_KEY_METADATA = 'plan_key';
@@ -146,8 +147,27 @@ export class SubscriptionSync {
           ? subscription.schedule
           : (subscription.schedule?.id ?? null),
       ...this.pendingChangeOf(subscription),
+      addons: this.addonsOf(subscription),
       stripeUpdatedAt: observedAt,
     };
+  }
+
+  /** The subscription's add-on items of the catalog's add-ons (ADR 0024: the price's `coditect_addon` says). */
+  private addonsOf(subscription: Stripe.Subscription): SubscriptionAddon[] {
+    return subscription.items.data.flatMap((item) => {
+      const key = addonKeyOf(item);
+      if (!key || !this.catalog.findAddon(key)) return [];
+      return [
+        {
+          key,
+          quantity: item.quantity ?? 1,
+          priceId: item.price.id,
+          unitAmount: item.price.unit_amount ?? 0,
+          currency: item.price.currency,
+          interval: (item.price.recurring?.interval === 'year' ? 'year' : 'month') as BillingInterval,
+        },
+      ];
+    });
   }
 
   /**
@@ -200,7 +220,8 @@ export class SubscriptionSync {
 
 /** What `FeatureProvisioner.effectivePlan` reads from a subscription row (besides the clock), as one key. */
 function planInputsKey(row: PlanInputs): string {
-  return `${row.accountId}|${row.status}|${row.planKey}|${row.pastDueSince?.getTime() ?? ''}`;
+  const addons = row.addons.map((addon) => `${addon.key}x${addon.quantity}`).join(',');
+  return `${row.accountId}|${row.status}|${row.planKey}|${row.pastDueSince?.getTime() ?? ''}|${addons}`;
 }
 
 function isOverdue(status: SubscriptionStatus): boolean {
@@ -223,6 +244,12 @@ function settleDerivedFields(stored: Subscription, observedAt: Date): void {
     stored.scheduledInterval = null;
     stored.scheduledChangeAt = null;
   }
+  // A removed add-on is over once it is gone from the items; a schedule released (by a change of ours that did not
+  // schedule it again, or in the Dashboard) takes the removal with it, as it takes a scheduled change.
+  const carried = new Set(stored.addons.map((addon) => addon.key));
+  const removals =
+    !stored.scheduleId && !suspended ? [] : stored.addonRemovals.filter((key) => carried.has(key));
+  if (removals.length !== stored.addonRemovals.length) stored.addonRemovals = removals;
 }
 
 function seconds(value: number | null | undefined): Date | null {
