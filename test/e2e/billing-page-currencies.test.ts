@@ -54,6 +54,8 @@ function answers(catalog: Catalog): Record<string, unknown> {
     },
     paymentMethods: [{ brand: 'visa', last4: '4242', isDefault: true }],
     entitlements: [],
+    // No add-on bought, none offered: this page is about how amounts read.
+    addons: [],
     usage: [],
     invoices: {
       nodes: [
@@ -74,6 +76,7 @@ function answers(catalog: Catalog): Record<string, unknown> {
   return {
     BillingPage: {
       viewer: account,
+      addons: [],
       plans: [
         plan('free', 'Free', []),
         plan('starter', 'Starter', [
