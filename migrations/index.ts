@@ -13,6 +13,7 @@ import { Migration20261206090000_subscription_pending_change } from './Migration
 import { Migration20261206092000_usage_reservation_statement } from './Migration20261206092000_usage_reservation_statement';
 import { Migration20261206110000_subscription_seats } from './Migration20261206110000_subscription_seats';
 import { Migration20261206111000_subscription_addons } from './Migration20261206111000_subscription_addons';
+import { Migration20261206112000_customer_currency } from './Migration20261206112000_customer_currency';
 import { Migration20261127081113_usage_metering } from './Migration20261127081113_usage_metering';
 import { Migration20261127060938 } from './Migration20261127060938';
 import { Migration20261127055731 } from './Migration20261127055731';
@@ -70,4 +71,8 @@ export const MIGRATIONS: MigrationObject[] = [
     class: Migration20261206110000_subscription_seats,
   },
   { name: 'Migration20261206111000_subscription_addons', class: Migration20261206111000_subscription_addons },
+  {
+    name: 'Migration20261206112000_customer_currency',
+    class: Migration20261206112000_customer_currency,
+  },
 ];

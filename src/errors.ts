@@ -36,6 +36,11 @@ export const ErrorCode = {
    */
   SEATS_IN_USE: 'SEATS_IN_USE',
   /**
+   * A currency other than the one the account pays in (`extensions.currency`): chosen once and kept, as Stripe
+   * keeps a customer's (docs/billing-rules.md row 54).
+   */
+  CURRENCY_MISMATCH: 'CURRENCY_MISMATCH',
+  /**
    * Stripe Tax is on and the customer has no location it can place (a country; in the US a 5-digit ZIP): set one
    * with `updateCustomer(input: { address })` first. Stripe's own refusal (`customer_tax_location_invalid`) reads
    * the same.
@@ -104,6 +109,16 @@ export class RateLimitedError extends BillingError {
       retryAfterSeconds,
       limit: limitedClass,
     });
+  }
+}
+
+export class CurrencyMismatchError extends BillingError {
+  constructor(kept: string, asked: string) {
+    super(
+      ErrorCode.CURRENCY_MISMATCH,
+      `This account pays in ${kept.toUpperCase()}, chosen once and kept: it cannot pay in ${asked.toUpperCase()}`,
+      { currency: kept, requested: asked },
+    );
   }
 }
 

@@ -11,6 +11,7 @@ import { BillingMails } from '../services/notifications/billing-mails';
 import { Notifier } from '../services/notifications/notifier';
 import { PaymentMethodSync } from '../services/invoices/payment-method-sync';
 import { loadPlanCatalog, type PlanCatalog } from '../services/plans/plan-catalog';
+import { CustomerCurrency } from '../services/accounts/customer-currency';
 import { StripeClient } from '../services/stripe/stripe-client';
 
 /** The services every instance has, with or without Stripe. */
@@ -26,6 +27,8 @@ export interface CoreServices {
   paymentMethods: PaymentMethodSync;
   checkoutRecords: CheckoutRecords;
   accountReads: AccountReads;
+  /** Which currency each account pays in (chosen once, kept). */
+  currencies: CustomerCurrency;
 }
 
 export function buildCoreServices(
@@ -44,6 +47,7 @@ export function buildCoreServices(
     paymentMethods: new PaymentMethodSync(),
     checkoutRecords: new CheckoutRecords(),
     accountReads: new AccountReads(),
+    currencies: new CustomerCurrency(catalog),
   };
 }
 

@@ -13,6 +13,7 @@ export async function syncAddon(
   products: readonly Stripe.Product[],
   existingPrices: ReadonlyMap<string, Stripe.Price>,
   addon: Addon,
+  currencies: readonly string[],
   report: SyncReport,
 ): Promise<string> {
   const productId = await syncProduct(stripe, products, addonProduct(addon), report);
@@ -20,9 +21,9 @@ export async function syncAddon(
     const desired: DesiredPrice = {
       lookupKey: price.lookupKey,
       productId,
-      currency: price.currency,
+      currencies,
       interval: price.interval,
-      amount: { kind: 'licensed', cents: price.amount },
+      amount: { kind: 'licensed', cents: price.amounts },
       nickname: `${addon.name} ${price.interval}ly`,
       metadata: { [ADDON_PRICE_METADATA]: addon.key },
     };

@@ -31,11 +31,11 @@ export async function syncCoupon(
   stripe: Stripe,
   coupon: Coupon,
   productIds: string[],
-  currency: string,
+  currencies: readonly string[],
   report: SyncReport,
 ): Promise<void> {
-  const desired = couponParams(coupon, productIds, currency);
-  const what = describe(coupon, currency);
+  const desired = couponParams(coupon, productIds, currencies);
+  const what = describe(coupon, currencies);
   const found = await retrieveCoupon(stripe, coupon.id);
   if (!found) {
     await stripe.coupons.create(desired, {
@@ -46,19 +46,39 @@ export async function syncCoupon(
   }
   const differences = termDifferences(found, desired);
   if (differences.length > 0) throw new CouponConflictError(coupon.id, differences);
-  if (found.name === coupon.name && found.metadata?.[COUPON_METADATA] === coupon.id) {
+  const sameOptions = optionsText(found.currency_options) === optionsText(desired.currency_options);
+  if (found.name === coupon.name && found.metadata?.[COUPON_METADATA] === coupon.id && sameOptions) {
     report.add('unchanged', 'coupon', coupon.id, what);
     return;
   }
-  const params: Stripe.CouponUpdateParams = { name: coupon.name, metadata: { [COUPON_METADATA]: coupon.id } };
+  // The other currencies' amounts are among what Stripe edits in place (`currency_options`).
+  const params: Stripe.CouponUpdateParams = {
+    name: coupon.name,
+    metadata: { [COUPON_METADATA]: coupon.id },
+    ...(sameOptions ? {} : { currency_options: desired.currency_options }),
+  };
   await stripe.coupons.update(coupon.id, params, {
-    idempotencyKey: syncKey(`coupon:update:${coupon.id}:${found.name ?? ''}`, params),
+    idempotencyKey: syncKey(
+      `coupon:update:${coupon.id}:${found.name ?? ''}:${optionsText(found.currency_options)}`,
+      params,
+    ),
   });
   report.add('updated', 'coupon', coupon.id, what);
 }
 
-function couponParams(coupon: Coupon, productIds: string[], currency: string): Stripe.CouponCreateParams {
+function couponParams(
+  coupon: Coupon,
+  productIds: string[],
+  currencies: readonly string[],
+): Stripe.CouponCreateParams {
+  // The base currency's amount is the coupon's own; every other currency's is a `currency_options` entry
+  // (https://docs.stripe.com/api/coupons/create: currency_options "Coupons defined in each available currency").
+  const [currency, ...others] = currencies as [string, ...string[]];
   const amountOff = coupon.amountsOff?.[currency];
+  const options = others.flatMap((other) => {
+    const amount = coupon.amountsOff?.[other];
+    return amount === undefined ? [] : [[other, { amount_off: amount }] as const];
+  });
   return {
     id: coupon.id,
     name: coupon.name,
@@ -66,6 +86,7 @@ function couponParams(coupon: Coupon, productIds: string[], currency: string): S
     ...(coupon.durationInMonths !== null ? { duration_in_months: coupon.durationInMonths } : {}),
     ...(coupon.percentOff !== null ? { percent_off: coupon.percentOff } : {}),
     ...(amountOff !== undefined ? { amount_off: amountOff, currency } : {}),
+    ...(options.length > 0 ? { currency_options: Object.fromEntries(options) } : {}),
     ...(productIds.length > 0 ? { applies_to: { products: [...productIds].sort() } } : {}),
     ...(coupon.redeemBy ? { redeem_by: Math.floor(coupon.redeemBy.getTime() / 1000) } : {}),
     ...(coupon.maxRedemptions !== null ? { max_redemptions: coupon.maxRedemptions } : {}),
@@ -76,7 +97,7 @@ function couponParams(coupon: Coupon, productIds: string[], currency: string): S
 /** The coupon with its `applies_to` (returned only when expanded), or null when Stripe has none by that id. */
 async function retrieveCoupon(stripe: Stripe, id: string): Promise<Stripe.Coupon | null> {
   try {
-    const coupon = await stripe.coupons.retrieve(id, { expand: ['applies_to'] });
+    const coupon = await stripe.coupons.retrieve(id, { expand: ['applies_to', 'currency_options'] });
     return coupon.deleted ? null : coupon;
   } catch (error) {
     if (error instanceof Stripe.errors.StripeInvalidRequestError && error.code === 'resource_missing')
@@ -108,11 +129,20 @@ function productsOf(products: readonly string[] | undefined): string {
   return products && products.length > 0 ? [...products].sort().join(',') : 'every product';
 }
 
-function describe(coupon: Coupon, currency: string): string {
+/** `eur:450` for the amounts of the non-base currencies, in a stable order (Stripe lists the base one too). */
+function optionsText(options: Record<string, { amount_off?: number }> | null | undefined): string {
+  return Object.entries(options ?? {})
+    .filter(([, option]) => option.amount_off !== undefined)
+    .map(([currency, option]) => `${currency}:${option.amount_off}`)
+    .sort()
+    .join(',');
+}
+
+function describe(coupon: Coupon, currencies: readonly string[]): string {
   const off =
     coupon.percentOff !== null
       ? `${coupon.percentOff}% off`
-      : `${coupon.amountsOff?.[currency]} ${currency} off`;
+      : `${currencies.map((currency) => `${coupon.amountsOff?.[currency]} ${currency}`).join(' / ')} off`;
   const how = coupon.duration === 'repeating' ? `for ${coupon.durationInMonths} months` : coupon.duration;
   const plans = coupon.plans.length > 0 ? ` on ${coupon.plans.join(', ')}` : '';
   return `${off} ${how}${plans}`;

@@ -13,12 +13,16 @@ export const TAX_BEHAVIOR = 'exclusive' as const;
 export interface DesiredPrice {
   lookupKey: string;
   productId: string;
-  currency: string;
+  /** The catalog's currencies: the first is the price's own `currency`, each other one a `currency_options` entry. */
+  currencies: readonly string[];
   interval: 'month' | 'year';
-  /** A flat amount per period in integer cents (plans), or a per-unit decimal of cents on a meter (overage). */
+  /**
+   * Per currency: a flat amount per period in integer minor units (plans), or a per-unit decimal of minor units
+   * on a meter (overage).
+   */
   amount:
-    | { kind: 'licensed'; cents: number }
-    | { kind: 'metered'; unitAmountDecimal: string; meterId: string };
+    | { kind: 'licensed'; cents: Readonly<Record<string, number>> }
+    | { kind: 'metered'; unitAmountsDecimal: Readonly<Record<string, string>>; meterId: string };
   nickname: string;
   /** `coditect_plan` / `coditect_metric`: maps the price back to the catalog after its lookup key has moved on. */
   metadata: Record<string, string>;
@@ -32,7 +36,9 @@ export async function pricesByLookupKey(
   const found = new Map<string, Stripe.Price>();
   for (let start = 0; start < lookupKeys.length; start += 10) {
     const chunk = lookupKeys.slice(start, start + 10);
-    for await (const price of stripe.prices.list({ lookup_keys: chunk, limit: 100 })) {
+    // `currency_options` is includable: Stripe returns it only when expanded.
+    const listed = stripe.prices.list({ lookup_keys: chunk, limit: 100, expand: ['data.currency_options'] });
+    for await (const price of listed) {
       if (price.lookup_key) found.set(price.lookup_key, price);
     }
   }
@@ -41,8 +47,8 @@ export async function pricesByLookupKey(
 
 /**
  * Makes the price under a lookup key match; returns the id that holds the key afterwards. Prices are never
- * edited: Stripe freezes amounts, and subscribers on the old amount must keep it. A different amount (or
- * product, interval, meter, currency) creates a new price that takes the lookup key over
+ * edited: Stripe freezes amounts, and subscribers on the old amount must keep it. A different amount in any
+ * currency (or product, interval, meter, set of currencies) creates a new price that takes the lookup key over
  * (`transfer_lookup_key`), and the old one is archived so nobody new can subscribe to it.
  */
 export async function syncPrice(
@@ -70,29 +76,11 @@ export async function syncPrice(
     return current.id;
   }
 
-  const params: Stripe.PriceCreateParams = {
-    lookup_key: desired.lookupKey,
-    currency: desired.currency,
-    product: desired.productId,
-    nickname: desired.nickname,
-    metadata: desired.metadata,
-    tax_behavior: TAX_BEHAVIOR,
-    ...(desired.amount.kind === 'licensed'
-      ? {
-          unit_amount: desired.amount.cents,
-          recurring: { interval: desired.interval, usage_type: 'licensed' },
-        }
-      : {
-          unit_amount_decimal: Stripe.Decimal.from(desired.amount.unitAmountDecimal),
-          recurring: { interval: desired.interval, usage_type: 'metered', meter: desired.amount.meterId },
-        }),
-    ...(current ? { transfer_lookup_key: true } : {}),
-  };
-  const amount = desired.amount.kind === 'licensed' ? desired.amount.cents : desired.amount.unitAmountDecimal;
+  const params = createParams(desired, current);
   const created = await stripe.prices.create(params, {
     idempotencyKey: syncKey(
-      `price:${desired.lookupKey}:${amount}:${desired.currency}:replaces:${current?.id ?? 'none'}`,
-      { ...params, unit_amount_decimal: params.unit_amount_decimal?.toString() },
+      `price:${desired.lookupKey}:${amountsKey(desired)}:replaces:${current?.id ?? 'none'}`,
+      JSON.parse(JSON.stringify(params)),
     ),
   });
   report.add('created', 'price', created.id, what);
@@ -113,6 +101,72 @@ export async function syncPrice(
     );
   }
   return created.id;
+}
+
+/**
+ * The base currency's amount on the price, every other currency in `currency_options`
+ * (https://docs.stripe.com/products-prices/pricing-models#multicurrency: "currency_options … with a
+ * unit_amount or unit_amount_decimal" per currency, on the same price).
+ */
+function createParams(desired: DesiredPrice, current: Stripe.Price | undefined): Stripe.PriceCreateParams {
+  const [base, ...others] = desired.currencies as [string, ...string[]];
+  const amount = desired.amount;
+  return {
+    lookup_key: desired.lookupKey,
+    currency: base,
+    product: desired.productId,
+    nickname: desired.nickname,
+    metadata: desired.metadata,
+    tax_behavior: TAX_BEHAVIOR,
+    ...(amount.kind === 'licensed'
+      ? {
+          unit_amount: amount.cents[base],
+          recurring: { interval: desired.interval, usage_type: 'licensed' },
+        }
+      : {
+          unit_amount_decimal: decimalOf(amount.unitAmountsDecimal, base),
+          recurring: { interval: desired.interval, usage_type: 'metered', meter: amount.meterId },
+        }),
+    ...(others.length > 0
+      ? {
+          currency_options: Object.fromEntries(
+            others.map((currency) => [
+              currency,
+              {
+                tax_behavior: TAX_BEHAVIOR,
+                ...(amount.kind === 'licensed'
+                  ? { unit_amount: amount.cents[currency] }
+                  : { unit_amount_decimal: unencodedDecimal(amount.unitAmountsDecimal[currency] ?? '0') }),
+              },
+            ]),
+          ),
+        }
+      : {}),
+    ...(current ? { transfer_lookup_key: true } : {}),
+  };
+}
+
+function decimalOf(amounts: Readonly<Record<string, string>>, currency: string): Stripe.Decimal {
+  return Stripe.Decimal.from(amounts[currency] ?? '0');
+}
+
+/**
+ * stripe-node 23.1's request schema declares `currency_options` an array while the API takes (and answers) a hash
+ * keyed by currency, so the SDK neither encodes a `Decimal` inside it (the emulator, like Stripe, then sees an
+ * object where a string belongs: "Invalid string: currency_options[eur][unit_amount_decimal]") nor decodes one
+ * coming back. The decimal is sent as the string the API wants; the type still says `Decimal`.
+ */
+function unencodedDecimal(text: string): Stripe.Decimal {
+  return Stripe.Decimal.from(text).toString() as unknown as Stripe.Decimal;
+}
+
+/** Equal decimals, whether the SDK decoded the field (`Decimal`) or left it the API's string (`currency_options`). */
+function sameDecimal(found: Stripe.Decimal | string | null | undefined, wanted: string): boolean {
+  return (
+    found !== null &&
+    found !== undefined &&
+    Stripe.Decimal.from(String(found)).eq(Stripe.Decimal.from(wanted))
+  );
 }
 
 /**
@@ -142,25 +196,47 @@ function matches(price: Stripe.Price, desired: DesiredPrice): boolean {
   if (price.tax_behavior === 'inclusive') return false;
   const recurring = price.recurring;
   if (!recurring || recurring.interval !== desired.interval || recurring.interval_count !== 1) return false;
-  if (price.currency !== desired.currency || idOf(price.product) !== desired.productId) return false;
+  if (price.currency !== desired.currencies[0] || idOf(price.product) !== desired.productId) return false;
   if (price.billing_scheme !== 'per_unit') return false;
-  if (desired.amount.kind === 'licensed') {
-    return recurring.usage_type === 'licensed' && price.unit_amount === desired.amount.cents;
-  }
-  return (
-    recurring.usage_type === 'metered' &&
-    recurring.meter === desired.amount.meterId &&
-    price.unit_amount_decimal !== null &&
-    price.unit_amount_decimal.eq(Stripe.Decimal.from(desired.amount.unitAmountDecimal))
-  );
+  const { amount } = desired;
+  if (amount.kind === 'licensed' ? recurring.usage_type !== 'licensed' : recurring.usage_type !== 'metered')
+    return false;
+  if (amount.kind === 'metered' && recurring.meter !== amount.meterId) return false;
+  // A currency Stripe offers that the file no longer lists is a difference too: nobody new may pay in it.
+  const offered = Object.keys(price.currency_options ?? {}).filter((currency) => currency !== price.currency);
+  const wanted = desired.currencies.slice(1);
+  if (offered.length !== wanted.length || wanted.some((currency) => !offered.includes(currency)))
+    return false;
+  return desired.currencies.every((currency) => {
+    const option = currency === price.currency ? price : price.currency_options?.[currency];
+    if (!option) return false;
+    if (amount.kind === 'licensed') return option.unit_amount === amount.cents[currency];
+    return sameDecimal(option.unit_amount_decimal, amount.unitAmountsDecimal[currency] ?? '0');
+  });
+}
+
+/** `1900usd-1800eur`: what the price charges, for its idempotency key. */
+function amountsKey(desired: DesiredPrice): string {
+  const { amount } = desired;
+  const of = (currency: string) =>
+    amount.kind === 'licensed' ? amount.cents[currency] : amount.unitAmountsDecimal[currency];
+  return desired.currencies.map((currency) => `${of(currency)}${currency}`).join('-');
+}
+
+/** `1900 usd, 1800 eur` or `1/unit usd, 1/unit eur`. */
+function amountsText(desired: DesiredPrice): string {
+  const { amount } = desired;
+  return desired.currencies
+    .map((currency) =>
+      amount.kind === 'licensed'
+        ? `${amount.cents[currency]} ${currency}`
+        : `${amount.unitAmountsDecimal[currency]}/unit ${currency}`,
+    )
+    .join(', ');
 }
 
 function describe(desired: DesiredPrice): string {
-  const amount =
-    desired.amount.kind === 'licensed'
-      ? `${desired.amount.cents}`
-      : `${desired.amount.unitAmountDecimal}/unit`;
-  return `${desired.lookupKey} ${amount} ${desired.currency}/${desired.interval}`;
+  return `${desired.lookupKey} ${amountsText(desired)}/${desired.interval}`;
 }
 
 function describeExisting(price: Stripe.Price): string {

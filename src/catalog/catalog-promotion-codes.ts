@@ -15,6 +15,8 @@ interface CodeTerms {
   firstTimeOnly: boolean;
   minimumAmount: number | null;
   minimumAmountCurrency: string | null;
+  /** The minimum in each other currency (`restrictions.currency_options`), e.g. `eur:4500`, sorted. */
+  otherMinimums: string;
 }
 
 /**
@@ -28,10 +30,10 @@ interface CodeTerms {
 export async function syncPromotionCode(
   stripe: Stripe,
   promotionCode: PromotionCode,
-  currency: string,
+  currencies: readonly string[],
   report: SyncReport,
 ): Promise<void> {
-  const desired = termsOf(promotionCode, currency);
+  const desired = termsOf(promotionCode, currencies);
   const what = `${promotionCode.code} → coupon ${promotionCode.coupon}${promotionCode.active ? '' : ' (inactive)'}`;
   const existing = await codesWithText(stripe, promotionCode.code);
   const keep = promotionCode.active
@@ -80,7 +82,8 @@ async function codesWithText(stripe: Stripe, code: string): Promise<Stripe.Promo
   return found;
 }
 
-function termsOf(promotionCode: PromotionCode, currency: string): CodeTerms {
+function termsOf(promotionCode: PromotionCode, currencies: readonly string[]): CodeTerms {
+  const [currency, ...others] = currencies as [string, ...string[]];
   const minimum = promotionCode.minimumAmounts?.[currency] ?? null;
   return {
     coupon: promotionCode.coupon,
@@ -89,7 +92,27 @@ function termsOf(promotionCode: PromotionCode, currency: string): CodeTerms {
     firstTimeOnly: promotionCode.firstTimeOnly,
     minimumAmount: minimum,
     minimumAmountCurrency: minimum === null ? null : currency,
+    otherMinimums: minimumsText(
+      Object.fromEntries(
+        others.flatMap((other) => {
+          const amount = promotionCode.minimumAmounts?.[other];
+          return amount === undefined ? [] : [[other, { minimum_amount: amount }]];
+        }),
+      ),
+    ),
   };
+}
+
+/** Another currency's minimums as text (Stripe may list the base currency among them too: left out). */
+function minimumsText(
+  options: Record<string, { minimum_amount?: number }> | null | undefined,
+  baseCurrency: string | null = null,
+): string {
+  return Object.entries(options ?? {})
+    .filter(([currency]) => currency !== baseCurrency)
+    .map(([currency, option]) => `${currency}:${option.minimum_amount}`)
+    .sort()
+    .join(',');
 }
 
 function sameTerms(code: Stripe.PromotionCode, desired: CodeTerms): boolean {
@@ -100,6 +123,8 @@ function sameTerms(code: Stripe.PromotionCode, desired: CodeTerms): boolean {
     code.max_redemptions === desired.maxRedemptions &&
     code.restrictions.first_time_transaction === desired.firstTimeOnly &&
     code.restrictions.minimum_amount === desired.minimumAmount &&
+    minimumsText(code.restrictions.currency_options, code.restrictions.minimum_amount_currency) ===
+      desired.otherMinimums &&
     (desired.minimumAmount === null ||
       code.restrictions.minimum_amount_currency === desired.minimumAmountCurrency)
   );
@@ -118,6 +143,17 @@ function createParams(promotionCode: PromotionCode, terms: CodeTerms): Stripe.Pr
         ? {
             minimum_amount: terms.minimumAmount,
             minimum_amount_currency: terms.minimumAmountCurrency ?? undefined,
+          }
+        : {}),
+      // https://docs.stripe.com/api/promotion_codes/create: restrictions.currency_options, the minimum per currency.
+      ...(terms.otherMinimums
+        ? {
+            currency_options: Object.fromEntries(
+              terms.otherMinimums.split(',').map((entry) => {
+                const [currency = '', amount = '0'] = entry.split(':');
+                return [currency, { minimum_amount: Number(amount) }];
+              }),
+            ),
           }
         : {}),
     },

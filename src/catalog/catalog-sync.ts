@@ -47,16 +47,16 @@ export async function syncCatalog(stripe: Stripe, catalog: PlanCatalog): Promise
       const desired: DesiredPrice = {
         lookupKey: price.lookupKey,
         productId,
-        currency: price.currency,
+        currencies: catalog.currencies,
         interval: price.interval,
-        amount: { kind: 'licensed', cents: price.amount },
+        amount: { kind: 'licensed', cents: price.amounts },
         nickname: `${plan.name} ${price.interval}ly`,
         metadata: { [PLAN_PRODUCT_METADATA]: plan.key },
       };
       priceIds.push(await syncPrice(stripe, existingPrices.get(price.lookupKey), desired, report));
     }
     if (!plan.salesLed && priceIds.length > 0) portalProducts.push({ product: productId, prices: priceIds });
-    await syncSeatPrices(stripe, plan, products, existingPrices, report);
+    await syncSeatPrices(stripe, plan, catalog.currencies, products, existingPrices, report);
   }
 
   const meters = catalog.meteredPrices().length > 0 ? await listAllMeters(stripe) : [];
@@ -70,9 +70,9 @@ export async function syncCatalog(stripe: Stripe, catalog: PlanCatalog): Promise
       const desired: DesiredPrice = {
         lookupKey,
         productId,
-        currency: metered.currency,
+        currencies: catalog.currencies,
         interval,
-        amount: { kind: 'metered', unitAmountDecimal: metered.unitAmountDecimal, meterId },
+        amount: { kind: 'metered', unitAmountsDecimal: metered.unitAmountsDecimal, meterId },
         nickname: interval === 'month' ? metered.productName : `${metered.productName}, yearly`,
         metadata: { [METRIC_PRODUCT_METADATA]: metered.metric },
       };
@@ -82,7 +82,7 @@ export async function syncCatalog(stripe: Stripe, catalog: PlanCatalog): Promise
 
   // Add-ons stay out of the Portal: it changes the plan item only, and add-ons are bought on the billing page.
   for (const addon of catalog.addons()) {
-    await syncAddon(stripe, products, existingPrices, addon, report);
+    await syncAddon(stripe, products, existingPrices, addon, catalog.currencies, report);
   }
 
   await syncPortalConfiguration(stripe, portalProducts, report);
@@ -99,10 +99,10 @@ async function syncPromotions(
 ): Promise<void> {
   for (const coupon of catalog.coupons()) {
     const productIds = coupon.plans.flatMap((planKey) => planProducts.get(planKey) ?? []);
-    await syncCoupon(stripe, coupon, productIds, catalog.currency, report);
+    await syncCoupon(stripe, coupon, productIds, catalog.currencies, report);
   }
   for (const promotionCode of catalog.promotionCodes()) {
-    await syncPromotionCode(stripe, promotionCode, catalog.currency, report);
+    await syncPromotionCode(stripe, promotionCode, catalog.currencies, report);
   }
 }
 
@@ -114,6 +114,7 @@ async function syncPromotions(
 async function syncSeatPrices(
   stripe: Stripe,
   plan: Plan,
+  currencies: readonly string[],
   products: readonly Stripe.Product[],
   existingPrices: ReadonlyMap<string, Stripe.Price>,
   report: SyncReport,
@@ -124,9 +125,9 @@ async function syncSeatPrices(
     const desired: DesiredPrice = {
       lookupKey: price.lookupKey,
       productId,
-      currency: price.currency,
+      currencies,
       interval: price.interval,
-      amount: { kind: 'licensed', cents: price.amount },
+      amount: { kind: 'licensed', cents: price.amounts },
       nickname: `${plan.name} seat, ${price.interval}ly`,
       metadata: { [SEATS_PRICE_METADATA]: plan.key },
     };

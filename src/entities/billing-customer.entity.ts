@@ -13,7 +13,7 @@ export interface PostalAddress {
 /** The link between one CODITECT account and its Stripe customer: exactly one row per account. */
 @Entity({ tableName: 'billing_customer' })
 export class BillingCustomer extends BaseEntity<
-  'email' | 'name' | 'address' | 'deletedAt' | 'stripeUpdatedAt'
+  'email' | 'name' | 'address' | 'currency' | 'deletedAt' | 'stripeUpdatedAt'
 > {
   @Unique()
   @Property({ type: 'string', length: 255 })
@@ -31,6 +31,14 @@ export class BillingCustomer extends BaseEntity<
 
   @Property({ type: 'json', nullable: true })
   address: PostalAddress | null = null;
+
+  /**
+   * The currency the account pays in (ISO 4217, lower case), chosen once (by the customer, else its billing
+   * country) when it first subscribes or opens Checkout, and kept: Stripe refuses a second currency on a customer,
+   * and the service refuses it first. Null until then.
+   */
+  @Property({ type: 'string', length: 3, nullable: true })
+  currency: string | null = null;
 
   /** Set when the Stripe customer was deleted; the row stays so history keeps its owner. */
   @Property({ type: 'datetime', nullable: true })

@@ -4,24 +4,34 @@ import type {
   PaymentMethod as PaymentMethodRow,
   Subscription as SubscriptionRow,
 } from '../entities';
-import type { Plan as CatalogPlan } from '../services/plans/plan.types';
+import {
+  amountIn,
+  type Plan as CatalogPlan,
+  type PlanPrice as CatalogPlanPrice,
+} from '../services/plans/plan.types';
 import type { PlanCatalog } from '../services/plans/plan-catalog';
 import type { Customer } from '../schema/customer.type';
 import { BillingInterval, OverLimitBehavior, SubscriptionStatus } from '../schema/enums';
 import type { Invoice } from '../schema/invoice.type';
 import type { PaymentMethod } from '../schema/payment-method.type';
-import type { Plan } from '../schema/plan.type';
+import type { Plan, PlanPrice } from '../schema/plan.type';
 import type { SubscriptionSeats } from '../schema/seats.type';
 import type { BillingSubscription } from '../schema/subscription.type';
 
 /** Entities and catalog records → what clients see. Plain and small on purpose. */
 
-export function toPlan(plan: CatalogPlan): Plan {
+/**
+ * A catalog plan for clients. `pricedIn` is the currency its prices are shown in (the account's, for an account's
+ * plan); null leaves it to `PlanResolver.prices` (the one asked for, else the caller's, else the base).
+ */
+export function toPlan(plan: CatalogPlan, pricedIn: string | null = null): Plan {
   return {
     key: plan.key,
     name: plan.name,
     description: plan.description,
-    prices: plan.prices.map(toPlanPrice),
+    // Resolved by `PlanResolver.prices` in the currency decided there.
+    prices: [],
+    pricedIn,
     features: Object.entries(plan.features).map(([key, enabled]) => ({ key, enabled })),
     limits: plan.limits.map((limit) => ({
       metric: limit.metric,
@@ -30,24 +40,15 @@ export function toPlan(plan: CatalogPlan): Plan {
     })),
     trialDays: plan.trialDays,
     salesLed: plan.salesLed,
-    seats: plan.seats && {
-      included: plan.seats.included,
-      maximum: plan.seats.maximum,
-      prices: plan.seats.prices.map(toPlanPrice),
-    },
+    // Its prices are resolved by `PlanResolver.seats`, in the currency of `prices`.
+    seats: plan.seats && { included: plan.seats.included, maximum: plan.seats.maximum, prices: [] },
   };
 }
 
-function toPlanPrice(price: CatalogPlan['prices'][number]): Plan['prices'][number] {
-  return {
-    interval: price.interval === 'year' ? BillingInterval.YEAR : BillingInterval.MONTH,
-    amount: price.amount,
-    currency: price.currency,
-    lookupKey: price.lookupKey,
-  };
-}
-
-/** The seats of a subscription to a per-seat plan (`taken` is resolved on its own: it reads the gauge). */
+/**
+ * The seats of a subscription to a per-seat plan. `taken` and `pricePerSeat` are resolved on their own: one reads
+ * the gauge, the other the account's currency (`SeatsResolver`).
+ */
 function toSubscriptionSeats(row: SubscriptionRow, plan: CatalogPlan): SubscriptionSeats | null {
   const price = plan.seats?.prices.find((candidate) => candidate.interval === row.interval);
   if (!plan.seats || !price) return null;
@@ -56,8 +57,24 @@ function toSubscriptionSeats(row: SubscriptionRow, plan: CatalogPlan): Subscript
     purchased: plan.seats.included + row.extraSeats,
     atPeriodEnd: row.scheduledExtraSeats === null ? null : plan.seats.included + row.scheduledExtraSeats,
     maximum: plan.seats.maximum,
-    pricePerSeat: toPlanPrice(price),
+    planKey: plan.key,
+    interval: price.interval,
     accountId: row.accountId,
+  };
+}
+
+/** A catalog price in `currency`, with its amount in every currency of the catalog (the base first). */
+export function toPlanPrice(
+  price: CatalogPlanPrice,
+  currency: string,
+  currencies: readonly string[],
+): PlanPrice {
+  return {
+    interval: price.interval === 'year' ? BillingInterval.YEAR : BillingInterval.MONTH,
+    amount: amountIn(price.amounts, currency),
+    currency,
+    amounts: currencies.map((each) => ({ amount: amountIn(price.amounts, each), currency: each })),
+    lookupKey: price.lookupKey,
   };
 }
 

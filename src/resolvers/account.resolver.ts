@@ -10,6 +10,7 @@ import { PaymentMethod } from '../schema/payment-method.type';
 import { Plan } from '../schema/plan.type';
 import { BillingSubscription } from '../schema/subscription.type';
 import type { AccountReads } from '../services/accounts/account-reads';
+import type { CustomerCurrency } from '../services/accounts/customer-currency';
 import type { Clock } from '../services/time/clock';
 import type { FeatureProvisioner } from '../services/subscriptions/feature-provisioner';
 import type { PlanCatalog } from '../services/plans/plan-catalog';
@@ -25,6 +26,7 @@ export class AccountResolver {
     private readonly catalog: PlanCatalog,
     private readonly provisioner: FeatureProvisioner,
     private readonly clock: Clock,
+    private readonly currencies: CustomerCurrency,
   ) {}
 
   @Query(() => Account, { description: "The caller's own account" })
@@ -79,7 +81,20 @@ export class AccountResolver {
   async plan(@Root() account: Account, @Ctx() context: RequestContext): Promise<Plan> {
     checkAccess(account, context);
     const subscription = await context.loaders.subscriptionByAccount.load(account.id);
-    return toPlan(this.provisioner.effectivePlan(subscription, this.clock.now()));
+    const customer = await context.loaders.customerByAccount.load(account.id);
+    return toPlan(
+      this.provisioner.effectivePlan(subscription, this.clock.now()),
+      this.currencies.of(customer),
+    );
+  }
+
+  @FieldResolver(() => String, {
+    description:
+      'ISO 4217, lower case: the currency the account pays in. Chosen once (createCheckoutSession or createSubscription `currency`, else the billing country: euro-area countries pay EUR, else the base currency) and kept; before the first choice, what the billing country would choose',
+  })
+  async currency(@Root() account: Account, @Ctx() context: RequestContext): Promise<string> {
+    checkAccess(account, context);
+    return this.currencies.of(await context.loaders.customerByAccount.load(account.id));
   }
 
   @FieldResolver(() => [Entitlement], {

@@ -1,11 +1,12 @@
 import { Arg, Ctx, FieldResolver, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { RequestContext } from '../graphql/context';
-import { toSubscription } from '../graphql/mappers';
+import { toPlanPrice, toSubscription } from '../graphql/mappers';
 import { Account } from '../schema/account.type';
 import { AccountAddon, AddAddonInput, Addon } from '../schema/addon.type';
 import { BillingInterval } from '../schema/enums';
 import { BillingSubscription } from '../schema/subscription.type';
 import type { SubscriptionAddons } from '../services/addons/subscription-addons';
+import type { CustomerCurrency } from '../services/accounts/customer-currency';
 import type { PlanCatalog } from '../services/plans/plan-catalog';
 import { stripeRequired } from './stripe-required';
 
@@ -14,21 +15,24 @@ export class AddonResolver {
   constructor(
     private readonly service: SubscriptionAddons | null,
     private readonly catalog: PlanCatalog,
+    private readonly currencies: CustomerCurrency,
   ) {}
 
   @Query(() => [Addon], {
     name: 'addons',
     description: 'Public: every add-on, in the order of plans/plans.yaml',
   })
-  addonCatalog(): Addon[] {
+  async addonCatalog(@Ctx() context: RequestContext): Promise<Addon[]> {
+    // In the signed-in account's currency (as `plans`), else the base; `amounts` has every currency.
+    const currency =
+      context.caller.kind === 'authenticated'
+        ? this.currencies.of(await context.loaders.customerByAccount.load(context.caller.accountId))
+        : this.catalog.baseCurrency;
     return this.catalog.addons().map((addon) => ({
       key: addon.key,
       name: addon.name,
       description: addon.description,
-      prices: addon.prices.map((price) => ({
-        ...price,
-        interval: price.interval === 'year' ? BillingInterval.YEAR : BillingInterval.MONTH,
-      })),
+      prices: addon.prices.map((price) => toPlanPrice(price, currency, this.catalog.currencies)),
       plans: addon.plans,
       maxQuantity: addon.quantity?.max ?? 1,
       features: Object.keys(addon.grants.features),

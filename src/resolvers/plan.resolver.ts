@@ -1,35 +1,97 @@
-import { FieldResolver, Query, Resolver, Root } from 'type-graphql';
-import { toPlan } from '../graphql/mappers';
+import { Arg, Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
+import type { RequestContext } from '../graphql/context';
+import { toPlan, toPlanPrice } from '../graphql/mappers';
 import { BillingInterval } from '../schema/enums';
-import { OveragePrice, Plan } from '../schema/plan.type';
+import { OveragePrice, Plan, PlanPrice, PlanSeats } from '../schema/plan.type';
+import type { CustomerCurrency } from '../services/accounts/customer-currency';
 import type { PlanCatalog } from '../services/plans/plan-catalog';
 import type { PlanInterval } from '../services/plans/plan.types';
+import { BadUserInputError } from '../errors';
+
+const CURRENCY_ARGUMENT = {
+  nullable: true,
+  description:
+    "ISO 4217 (usd, eur): the currency to show prices in; default the signed-in account's (Account.currency), else the base",
+} as const;
 
 @Resolver(() => Plan)
 export class PlanResolver {
-  constructor(private readonly catalog: PlanCatalog) {}
+  constructor(
+    private readonly catalog: PlanCatalog,
+    private readonly currencies: CustomerCurrency,
+  ) {}
 
   @Query(() => [Plan], { description: 'Public: every plan, in the order of plans/plans.yaml' })
-  plans(): Plan[] {
-    return this.catalog.plans().map(toPlan);
+  plans(@Arg('currency', () => String, CURRENCY_ARGUMENT) currency?: string | null): Plan[] {
+    const pricedIn = currency ? this.soldCurrency(currency) : null;
+    return this.catalog.plans().map((plan) => toPlan(plan, pricedIn));
+  }
+
+  @FieldResolver(() => [PlanPrice], {
+    description:
+      'Empty for free (no price) and sales-led plans; amounts in one currency (see amount), and in all',
+  })
+  async prices(@Root() plan: Plan, @Ctx() context: RequestContext): Promise<PlanPrice[]> {
+    const currency = await this.currencyOf(plan, context);
+    return this.catalog
+      .plan(plan.key)
+      .prices.map((price) => toPlanPrice(price, currency, this.catalog.currencies));
+  }
+
+  @FieldResolver(() => PlanSeats, {
+    nullable: true,
+    description: 'Per-seat pricing, or null (seats are a fixed limit); prices in the currency of `prices`',
+  })
+  async seats(@Root() plan: Plan, @Ctx() context: RequestContext): Promise<PlanSeats | null> {
+    const seats = this.catalog.plan(plan.key).seats;
+    if (!seats) return null;
+    const currency = await this.currencyOf(plan, context);
+    return {
+      included: seats.included,
+      maximum: seats.maximum,
+      prices: seats.prices.map((price) => toPlanPrice(price, currency, this.catalog.currencies)),
+    };
   }
 
   @FieldResolver(() => [OveragePrice], {
     description:
       'The metered price of each metric the plan bills past its allowance, per interval the plan is sold in: what a page shows instead of hard-coding it',
   })
-  overagePrices(@Root() plan: Plan): OveragePrice[] {
-    const sold = plan.prices.map((price) => (price.interval === BillingInterval.YEAR ? 'year' : 'month'));
+  async overagePrices(@Root() plan: Plan, @Ctx() context: RequestContext): Promise<OveragePrice[]> {
+    const currency = await this.currencyOf(plan, context);
+    const sold = this.catalog.plan(plan.key).prices.map((price) => price.interval);
     const intervals: PlanInterval[] = sold.length > 0 ? [...new Set(sold)] : ['month', 'year'];
     return this.catalog.overagePrices(plan.key).flatMap((price) =>
-      intervals.map((interval) => ({
-        metric: price.metric,
-        unit: this.catalog.metric(price.metric).unit,
-        interval: interval === 'year' ? BillingInterval.YEAR : BillingInterval.MONTH,
-        unitAmount: /^\d+$/.test(price.unitAmountDecimal) ? Number(price.unitAmountDecimal) : null,
-        unitAmountDecimal: price.unitAmountDecimal,
-        currency: price.currency,
-      })),
+      intervals.map((interval) => {
+        const unitAmountDecimal = price.unitAmountsDecimal[currency] ?? '0';
+        return {
+          metric: price.metric,
+          unit: this.catalog.metric(price.metric).unit,
+          interval: interval === 'year' ? BillingInterval.YEAR : BillingInterval.MONTH,
+          unitAmount: /^\d+$/.test(unitAmountDecimal) ? Number(unitAmountDecimal) : null,
+          unitAmountDecimal,
+          currency,
+        };
+      }),
     );
+  }
+
+  /** The currency the plan was asked in, else the signed-in caller's account's, else the base. */
+  private async currencyOf(plan: Plan, context: RequestContext): Promise<string> {
+    if (plan.pricedIn) return plan.pricedIn;
+    if (context.caller.kind !== 'authenticated') return this.catalog.baseCurrency;
+    const customer = await context.loaders.customerByAccount.load(context.caller.accountId);
+    return this.currencies.of(customer);
+  }
+
+  private soldCurrency(currency: string): string {
+    const code = currency.trim().toLowerCase();
+    if (!this.catalog.sellsIn(code)) {
+      throw new BadUserInputError(
+        `Prices are in ${this.catalog.currencies.join(', ')}, not ${currency}`,
+        'currency',
+      );
+    }
+    return code;
   }
 }

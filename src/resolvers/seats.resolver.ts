@@ -1,8 +1,10 @@
 import { Arg, Ctx, FieldResolver, Int, Mutation, Resolver, Root } from 'type-graphql';
 import type { RequestContext } from '../graphql/context';
-import { toSubscription } from '../graphql/mappers';
+import { toPlanPrice, toSubscription } from '../graphql/mappers';
+import { PlanPrice } from '../schema/plan.type';
 import { SetSeatsInput, SubscriptionSeats } from '../schema/seats.type';
 import { BillingSubscription } from '../schema/subscription.type';
+import type { CustomerCurrency } from '../services/accounts/customer-currency';
 import type { PlanCatalog } from '../services/plans/plan-catalog';
 import type { SeatChanges } from '../services/subscriptions/seat-changes';
 import { stripeRequired } from './stripe-required';
@@ -12,6 +14,7 @@ export class SeatsResolver {
   constructor(
     private readonly seats: SeatChanges | null,
     private readonly catalog: PlanCatalog,
+    private readonly currencies: CustomerCurrency,
   ) {}
 
   @Mutation(() => BillingSubscription, {
@@ -30,6 +33,19 @@ export class SeatsResolver {
       asAdmin: context.isAdmin,
     });
     return toSubscription(updated, this.catalog);
+  }
+
+  @FieldResolver(() => PlanPrice, {
+    description: 'What one more seat costs on the subscription’s interval, in the account’s currency',
+  })
+  async pricePerSeat(@Root() seats: SubscriptionSeats, @Ctx() context: RequestContext): Promise<PlanPrice> {
+    const price = this.catalog
+      .plan(seats.planKey)
+      .seats?.prices.find((candidate) => candidate.interval === seats.interval);
+    // `toSubscriptionSeats` gives seats only to a plan with a seat price of the subscription's interval.
+    if (!price) throw new Error(`no ${seats.interval}ly seat price on ${seats.planKey}`);
+    const customer = await context.loaders.customerByAccount.load(seats.accountId);
+    return toPlanPrice(price, this.currencies.of(customer), this.catalog.currencies);
   }
 
   @FieldResolver(() => Int, { description: 'Seats taken now (the `seats` gauge)' })

@@ -68,6 +68,15 @@ export class CreateCheckoutSessionInput {
   @Min(1)
   @Max(100_000)
   seats?: number | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "The currency to pay in (usd, eur). Only the account's first choice counts: once it pays in one, another is refused (CURRENCY_MISMATCH). Default: the one kept, else the billing country's (euro area: eur), else the base",
+  })
+  @IsOptional()
+  @Matches(/^\s*[A-Za-z]{3}\s*$/, { message: 'currency must be a three-letter ISO 4217 code, e.g. eur' })
+  currency?: string | null;
 }
 
 @InputType()

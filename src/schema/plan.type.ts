@@ -1,16 +1,35 @@
 import { Field, Int, ObjectType } from 'type-graphql';
 import { BillingInterval, OverLimitBehavior } from './enums';
 
+@ObjectType({ description: 'An amount of money: integer minor units of its currency ($19.00 is 1900 usd)' })
+export class PriceAmount {
+  @Field(() => Int, {
+    description: "In minor units of currency (by the currency's own exponent: ¥500 is 500)",
+  })
+  amount!: number;
+
+  @Field(() => String, { description: 'ISO 4217, lower case' })
+  currency!: string;
+}
+
 @ObjectType({ description: 'A self-serve price of a plan' })
 export class PlanPrice {
   @Field(() => BillingInterval)
   interval!: BillingInterval;
 
-  @Field(() => Int, { description: 'In minor units (cents) of currency' })
+  @Field(() => Int, {
+    description:
+      "In minor units of currency: the currency asked for (`plans(currency:)`), else the one the signed-in account pays in (`Account.currency`), else the catalog's base currency",
+  })
   amount!: number;
 
-  @Field(() => String, { description: 'ISO 4217, lower case' })
+  @Field(() => String, { description: 'ISO 4217, lower case: the currency of amount' })
   currency!: string;
+
+  @Field(() => [PriceAmount], {
+    description: 'The price in every currency the catalog sells in, the base first',
+  })
+  amounts!: PriceAmount[];
 
   @Field(() => String, { description: "The Stripe price's lookup key" })
   lookupKey!: string;
@@ -36,7 +55,7 @@ export class OveragePrice {
   @Field(() => String, { description: 'Per unit in minor units as a decimal string ("0.5" is half a cent)' })
   unitAmountDecimal!: string;
 
-  @Field(() => String, { description: 'ISO 4217, lower case' })
+  @Field(() => String, { description: "ISO 4217, lower case: the same currency as the plan's prices" })
   currency!: string;
 }
 
@@ -91,6 +110,9 @@ export class Plan {
 
   @Field(() => [PlanPrice], { description: 'Empty for free (no price) and sales-led plans' })
   prices!: PlanPrice[];
+
+  /** Not a field: the currency the prices are shown in when the plan is an account's (null: the caller's). */
+  pricedIn!: string | null;
 
   @Field(() => [PlanFeature])
   features!: PlanFeature[];

@@ -43,7 +43,7 @@ export class RevenueSummary {
 
   @Field(() => Int, {
     description:
-      'Active or past-due subscriptions left out of mrr because the catalog has no price for their plan and interval (enterprise custom prices)',
+      'Active or past-due subscriptions left out of mrr: the catalog has no price for their plan and interval (enterprise custom prices), or they pay in another currency than the base one (no exchange rate is kept)',
   })
   unpricedSubscriptions!: number;
 }

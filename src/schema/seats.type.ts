@@ -1,6 +1,5 @@
 import { IsInt, IsOptional, Max, MaxLength, Min } from 'class-validator';
 import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
-import { PlanPrice } from './plan.type';
 
 @ObjectType({ description: 'The seats of a subscription to a plan priced per seat' })
 export class SubscriptionSeats {
@@ -19,10 +18,11 @@ export class SubscriptionSeats {
   @Field(() => Int)
   maximum!: number;
 
-  @Field(() => PlanPrice, { description: 'What one more seat costs on the subscription’s interval' })
-  pricePerSeat!: PlanPrice;
+  /** The plan and interval whose seat price `pricePerSeat` shows; not fields. */
+  planKey!: string;
+  interval!: 'month' | 'year';
 
-  /** Whose seats (for `taken`); not a field. */
+  /** Whose seats (for `taken` and the currency of `pricePerSeat`); not a field. */
   accountId!: string;
 }
 

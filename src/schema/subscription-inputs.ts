@@ -29,6 +29,15 @@ export class CreateSubscriptionInput {
   @IsOptional()
   @Matches(/^price_\w+$/, { message: 'customPriceId must be a Stripe price id (price_…)' })
   customPriceId?: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "The currency to pay in (usd, eur). Only the account's first choice counts: once it pays in one, another is refused (CURRENCY_MISMATCH). Default: the one kept, else the billing country's (euro area: eur), else the base",
+  })
+  @IsOptional()
+  @Matches(/^\s*[A-Za-z]{3}\s*$/, { message: 'currency must be a three-letter ISO 4217 code, e.g. eur' })
+  currency?: string | null;
 }
 
 @InputType()

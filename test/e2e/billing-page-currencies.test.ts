@@ -39,6 +39,7 @@ function answers(catalog: Catalog): Record<string, unknown> {
   });
   const account = {
     id: 'acct_yen',
+    currency: catalog.currency,
     plan: { key: 'starter', name: 'Starter' },
     customer: { email: 'yen@example.com' },
     subscription: {
@@ -53,6 +54,8 @@ function answers(catalog: Catalog): Record<string, unknown> {
     },
     paymentMethods: [{ brand: 'visa', last4: '4242', isDefault: true }],
     entitlements: [],
+    // No add-on bought, none offered: this page is about how amounts read.
+    addons: [],
     usage: [],
     invoices: {
       nodes: [
@@ -73,6 +76,7 @@ function answers(catalog: Catalog): Record<string, unknown> {
   return {
     BillingPage: {
       viewer: account,
+      addons: [],
       plans: [
         plan('free', 'Free', []),
         plan('starter', 'Starter', [
@@ -92,6 +96,10 @@ function answers(catalog: Catalog): Record<string, unknown> {
           total: catalog.starter.month + 125,
           amountDue: catalog.starter.month + 125,
           currency: catalog.currency,
+          // Stripe Tax is off for this page: no tax lines, no reverse charge.
+          taxLines: [],
+          reverseCharge: false,
+          reverseChargeNote: null,
           lines: [
             {
               ...nextBillLine,
@@ -106,12 +114,16 @@ function answers(catalog: Catalog): Record<string, unknown> {
         },
       },
     },
+    TaxIds: { viewer: { customer: { taxIds: [] } } },
     Preview: {
       previewSubscriptionChange: {
         amountDue: catalog.preview.amountDue,
         currency: catalog.currency,
         nextPaymentAt: null,
         chargedNow: true,
+        taxLines: [],
+        reverseCharge: false,
+        reverseChargeNote: null,
         lines: catalog.preview.lines.map((amount, index) => ({ description: `line ${index + 1}`, amount })),
       },
     },

@@ -88,9 +88,9 @@ function desiredFor(productId: string, lookupKey: string): DesiredPrice {
   return {
     lookupKey,
     productId,
-    currency: 'usd',
+    currencies: ['usd'],
     interval: 'month',
-    amount: { kind: 'licensed', cents: 1900 },
+    amount: { kind: 'licensed', cents: { usd: 1900 } },
     nickname: lookupKey,
     metadata: {},
   };

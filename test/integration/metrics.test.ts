@@ -453,6 +453,12 @@ describe('revenueSummary', () => {
     seed({ planKey: 'professional', interval: 'month', status: 'past_due' }); // 4900
     seed({ planKey: 'professional', interval: 'month', status: 'trialing' }); // never revenue
     seed({ planKey: 'enterprise', interval: 'month', status: 'active' }); // custom price: unpriced
+    // Pays €18.00: no exchange rate is kept, so it is not added to USD revenue (unpriced, but active).
+    createSubscription(em, createCustomer(em, { currency: 'eur' }), {
+      planKey: 'starter',
+      interval: 'month',
+      status: 'active',
+    });
     seed({ planKey: 'starter', interval: 'month', status: 'unpaid' }); // neither revenue nor counted
     seed({ planKey: 'starter', interval: 'month', status: 'canceled', canceledAt: now, endedAt: now }); // churned
     seed({
@@ -476,7 +482,7 @@ describe('revenueSummary', () => {
       mrr: 1900 + 4900 + 5667,
       currency: 'usd',
       activeSubscriptionsByPlan: [
-        { planKey: 'starter', count: 2 },
+        { planKey: 'starter', count: 3 },
         { planKey: 'professional', count: 1 },
         { planKey: 'enterprise', count: 1 },
       ],
@@ -484,7 +490,7 @@ describe('revenueSummary', () => {
       pastDue: 1,
       churnedThisPeriod: 1,
       periodStart: new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)).toISOString(),
-      unpricedSubscriptions: 1,
+      unpricedSubscriptions: 2,
     });
   });
 

@@ -73,6 +73,7 @@ async function pricesByLookupKey(stripe: Stripe): Promise<Map<string, Stripe.Pri
     const prices = await stripe.prices.list({
       lookup_keys: LOOKUP_KEYS.slice(start, start + 10),
       limit: 100,
+      expand: ['data.currency_options'],
     });
     for (const price of prices.data) found.set(price.lookup_key as string, price);
   }
@@ -138,6 +139,8 @@ describe('npm run stripe:sync against the emulator', () => {
       return {
         amount: price?.unit_amount,
         currency: price?.currency,
+        // The other currency of plans.yaml rides on the same price (`currency_options`).
+        eur: price?.currency_options?.eur?.unit_amount,
         interval: price?.recurring?.interval,
         usage: price?.recurring?.usage_type,
         product: price?.product,
@@ -149,6 +152,7 @@ describe('npm run stripe:sync against the emulator', () => {
     expect(licensed('price_starter_monthly')).toEqual({
       ...common,
       amount: 1900,
+      eur: 1800,
       interval: 'month',
       product: 'prod_coditect_starter',
       plan: 'starter',
@@ -156,6 +160,7 @@ describe('npm run stripe:sync against the emulator', () => {
     expect(licensed('price_starter_yearly')).toEqual({
       ...common,
       amount: 19000,
+      eur: 18000,
       interval: 'year',
       product: 'prod_coditect_starter',
       plan: 'starter',
@@ -163,6 +168,7 @@ describe('npm run stripe:sync against the emulator', () => {
     expect(licensed('price_professional_monthly')).toEqual({
       ...common,
       amount: 4900,
+      eur: 4500,
       interval: 'month',
       product: 'prod_coditect_professional',
       plan: 'professional',
@@ -170,6 +176,7 @@ describe('npm run stripe:sync against the emulator', () => {
     expect(licensed('price_professional_yearly')).toEqual({
       ...common,
       amount: 49000,
+      eur: 45000,
       interval: 'year',
       product: 'prod_coditect_professional',
       plan: 'professional',
@@ -206,6 +213,7 @@ describe('npm run stripe:sync against the emulator', () => {
         meter: meter(eventName)?.id,
       });
       expect(String(price?.unit_amount_decimal)).toBe(cents);
+      expect(String(price?.currency_options?.eur?.unit_amount_decimal)).toBe(cents);
       expect(price?.product).toBe(metricProducts.get(metric)?.id);
       expect(price?.active).toBe(true);
     }
@@ -239,7 +247,7 @@ describe('npm run stripe:sync against the emulator', () => {
     for (const key of target.postKeys) expect(key).toMatch(/^sync:[a-z-]+:/);
     expect(new Set(target.postKeys).size).toBe(target.postKeys.length);
     expect(target.postKeys).toContainEqual(
-      expect.stringMatching(/^sync:price:price_starter_monthly:1900:usd:replaces:none:/),
+      expect.stringMatching(/^sync:price:price_starter_monthly:1900usd-1800eur:replaces:none:/),
     );
   });
 
@@ -368,6 +376,33 @@ describe('npm run stripe:sync against the emulator', () => {
     expect(counts(target.emulator)).toEqual(before);
   });
 
+  it('moves the lookup key to a new price when only the EUR amount changes; the USD amount stays', async () => {
+    const { stripe } = target;
+    const old = (await pricesByLookupKey(stripe)).get('price_starter_monthly') as Stripe.Price;
+    const changed = withStarterMonthly(2900, 2700);
+
+    const report = await syncCatalog(stripe, changed);
+    expect(report.counts).toMatchObject({ created: 1, archived: 1 });
+    const current = (await pricesByLookupKey(stripe)).get('price_starter_monthly') as Stripe.Price;
+    expect(current.id).not.toBe(old.id);
+    expect(current).toMatchObject({ unit_amount: 2900, currency: 'usd', active: true });
+    expect(current.currency_options?.eur?.unit_amount).toBe(2700);
+    expect(await stripe.prices.retrieve(old.id, { expand: ['currency_options'] })).toMatchObject({
+      active: false,
+      lookup_key: null,
+      currency_options: { eur: { unit_amount: 1800 } },
+    });
+
+    const before = counts(target.emulator);
+    expect((await syncCatalog(stripe, changed)).isNoop).toBe(true);
+    expect(counts(target.emulator)).toEqual(before);
+    // Back to the file's €18.00 for the tests after this one.
+    expect((await syncCatalog(stripe, withStarterMonthly(2900))).counts).toMatchObject({
+      created: 1,
+      archived: 1,
+    });
+  });
+
   it('repairs what was changed by hand in Stripe', async () => {
     const { stripe } = target;
     await stripe.products.update('prod_coditect_professional', {
@@ -465,14 +500,14 @@ describe('npm run stripe:sync against the emulator', () => {
   }
 
   /** The real catalog with the starter monthly amount changed, loaded from a copy of the file. */
-  function withStarterMonthly(cents: number): PlanCatalog {
+  function withStarterMonthly(cents: number, euroCents = 1800): PlanCatalog {
     const text = readFileSync('plans/plans.yaml', 'utf8');
-    const changed = text.replace('amount: 1900 #', `amount: ${cents} #`);
+    const changed = text.replace('usd: 1900, eur: 1800 }', `usd: ${cents}, eur: ${euroCents} }`);
     expect(changed).not.toBe(text);
-    const path = join(directory, `plans-${cents}.yaml`);
+    const path = join(directory, `plans-${cents}-${euroCents}.yaml`);
     writeFileSync(path, changed);
     const loaded = loadPlanCatalog(path);
-    expect(loaded.priceFor('starter', 'month')?.amount).toBe(cents);
+    expect(loaded.priceFor('starter', 'month')?.amounts).toEqual({ usd: cents, eur: euroCents });
     return loaded;
   }
 });
@@ -594,7 +629,9 @@ describe('the npm run stripe:sync command', () => {
     const first = await runCommand([], env);
     expect(first).toMatchObject({ code: 0 });
     expect(first.output).toContain(`making ${emulator.url} match plans/plans.yaml`);
-    expect(first.output).toMatch(/created\s+price\s+price_\w+\s+price_starter_monthly 1900 usd\/month/);
+    expect(first.output).toMatch(
+      /created\s+price\s+price_\w+\s+price_starter_monthly 1900 usd, 1800 eur\/month/,
+    );
     expect(first.output).toContain('30 created, 0 updated, 0 archived, 0 unchanged');
     const second = await runCommand([], env);
     expect(second).toMatchObject({ code: 0 });
@@ -605,13 +642,13 @@ describe('the npm run stripe:sync command', () => {
     const path = join(directory, 'bad.yaml');
     writeFileSync(
       path,
-      readFileSync('plans/plans.yaml', 'utf8').replace('amount: 1900 #', 'amount: 19.00 #'),
+      readFileSync('plans/plans.yaml', 'utf8').replace('usd: 1900, eur', 'usd: 19.00, eur'),
     );
     const events = emulator.store.all('event').length;
     const result = await runCommand([path], { STRIPE_SECRET_KEY: STRIPE_KEY, STRIPE_API_BASE: emulator.url });
     expect(result.code).toBe(1);
     expect(result.output).toMatch(
-      new RegExp(`${path}:\\d+:\\d+ plans\\[1\\]\\.prices\\[0\\]\\.amount: write whole numbers`),
+      new RegExp(`${path}:\\d+:\\d+ plans\\[1\\]\\.prices\\[0\\]\\.amounts\\.usd: write whole numbers`),
     );
     expect(emulator.store.all('event')).toHaveLength(events);
   }, 30_000);

@@ -10,6 +10,12 @@ import { codeOf, DAY, FINALIZATION_GRACE, startWorld, type World } from './world
  * Rates (the emulator's table, emulator/README.md "Tax"): IE 23 %, DE 19 %. Stripe rounds each line's tax on its
  * own, half away from zero (https://docs.stripe.com/tax/invoicing), on the line's amount after discounts.
  */
+/**
+ * Every amount here is in USD: these euro-area customers choose to pay in dollars (the `currency` input, row 53),
+ * so the tax rules are checked on the figures of the base price list. Tax in EUR is the same rule on €18.00.
+ */
+const IN_DOLLARS = { currency: 'usd' };
+
 describe('tax (Stripe Tax on)', () => {
   let world: World;
   const run = Date.now().toString(36);
@@ -42,7 +48,7 @@ describe('tax (Stripe Tax on)', () => {
   it('row 56: an Irish customer pays 23 % VAT on top of the net price, on the preview and the paid invoice', async () => {
     const irish = await world.customer(`acct_tax_ie_${run}`);
     expect((await setAddress(irish, 'IE')).errors).toBeUndefined();
-    expect((await irish.subscribe('starter')).errors).toBeUndefined();
+    expect((await irish.subscribe('starter', IN_DOLLARS)).errors).toBeUndefined();
     await world.stack.flushWebhooks();
     const [first] = await stripeInvoices(irish);
     // Starter $19.00 net; VAT 1900 × 23 % = 437; total 2337, all paid.
@@ -86,7 +92,7 @@ describe('tax (Stripe Tax on)', () => {
   it('row 56: an upgrade with LAUNCH20 prorates, discounts each line, then taxes each line (discount before tax)', async () => {
     const irish = await world.customer(`acct_tax_upgrade_${run}`);
     expect((await setAddress(irish, 'IE')).errors).toBeUndefined();
-    expect((await irish.subscribe('starter')).errors).toBeUndefined();
+    expect((await irish.subscribe('starter', IN_DOLLARS)).errors).toBeUndefined();
     const applied = await irish.gql('mutation { applyPromotionCode(input: { code: "LAUNCH20" }) { id } }');
     expect(applied.errors).toBeUndefined();
     await world.advance(10 * DAY);
@@ -143,7 +149,7 @@ describe('tax (Stripe Tax on)', () => {
   it('row 56: a downgrade at the period end is taxed on the new plan from the renewal on', async () => {
     const irish = await world.customer(`acct_tax_downgrade_${run}`);
     expect((await setAddress(irish, 'IE')).errors).toBeUndefined();
-    expect((await irish.subscribe('professional')).errors).toBeUndefined();
+    expect((await irish.subscribe('professional', IN_DOLLARS)).errors).toBeUndefined();
     const preview = await irish.gql<{ previewSubscriptionChange: Record<string, number> }>(
       '{ previewSubscriptionChange(input: { planKey: "starter", applyAt: PERIOD_END }) { subtotal tax total amountDue } }',
     );
@@ -203,7 +209,7 @@ describe('tax (Stripe Tax on)', () => {
       taxIds: [{ type: 'eu_vat', value: 'DE123456789', verification: 'verified' }],
     });
 
-    expect((await german.subscribe('starter')).errors).toBeUndefined();
+    expect((await german.subscribe('starter', IN_DOLLARS)).errors).toBeUndefined();
     await world.stack.flushWebhooks();
     const [first] = await stripeInvoices(german);
     // $19.00 net, VAT 0 (the buyer accounts for it), total 1900.
@@ -228,7 +234,7 @@ describe('tax (Stripe Tax on)', () => {
       'mutation { addTaxId(input: { type: eu_vat, value: "DE111111111" }) { id verification } }',
     );
     expect(added.data?.addTaxId.verification).toBe('unverified');
-    expect((await german.subscribe('starter')).errors).toBeUndefined();
+    expect((await german.subscribe('starter', IN_DOLLARS)).errors).toBeUndefined();
     const [first] = await stripeInvoices(german);
     // 1900 × 19 % = 361.
     expect(first).toMatchObject({ subtotal: 1900, total: 2261 });
@@ -241,7 +247,7 @@ describe('tax (Stripe Tax on)', () => {
 
   it('row 58: a customer Stripe Tax cannot place is refused before anything is written', async () => {
     const nowhere = await world.customer(`acct_tax_nowhere_${run}`);
-    const refused = await nowhere.subscribe('starter');
+    const refused = await nowhere.subscribe('starter', IN_DOLLARS);
     expect(codeOf(refused)).toBe('TAX_LOCATION_REQUIRED');
     expect(refused.errors?.[0]?.message).toContain('updateCustomer');
     const subscriptions = await world.stack.stripe.subscriptions.list({
@@ -258,7 +264,7 @@ describe('tax (Stripe Tax on)', () => {
 
     // With a country it subscribes (Ireland: taxed).
     expect((await setAddress(nowhere, 'IE')).errors).toBeUndefined();
-    expect((await nowhere.subscribe('starter')).errors).toBeUndefined();
+    expect((await nowhere.subscribe('starter', IN_DOLLARS)).errors).toBeUndefined();
   }, 60_000);
 
   it('Checkout collects the billing address and VAT ID and taxes the session', async () => {

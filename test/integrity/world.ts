@@ -26,6 +26,8 @@ export interface InvoiceView {
   id: string;
   billingReason: string | null;
   status: string | null;
+  /** ISO 4217, lower case: the currency every amount of the invoice is in. */
+  currency: string;
   total: number;
   amountDue: number;
   amountPaid: number;
@@ -87,7 +89,7 @@ export class Customer {
 
   async subscribe(
     planKey: string,
-    options: { interval?: 'MONTH' | 'YEAR'; card?: string | null; trial?: boolean } = {},
+    options: { interval?: 'MONTH' | 'YEAR'; card?: string | null; trial?: boolean; currency?: string } = {},
   ): Promise<Answer<{ createSubscription: { id: string; status: string } }>> {
     const card = options.card === undefined ? 'pm_card_visa' : options.card;
     return this.gql(
@@ -98,6 +100,7 @@ export class Customer {
           interval: options.interval ?? 'MONTH',
           withTrial: options.trial ?? false,
           ...(card ? { paymentMethodId: card } : {}),
+          ...(options.currency ? { currency: options.currency } : {}),
         },
       },
     );
@@ -186,6 +189,7 @@ export class Customer {
       id: invoice.id as string,
       billingReason: invoice.billing_reason ?? null,
       status: invoice.status ?? null,
+      currency: invoice.currency,
       total: invoice.total,
       amountDue: invoice.amount_due,
       amountPaid: invoice.amount_paid,

@@ -49,8 +49,12 @@ describe('add-ons in plans/plans.yaml', () => {
       name: 'Extra storage 10 GB',
       productKey: 'prod_coditect_extra_storage_10gb',
       prices: [
-        { interval: 'month', amount: 500, currency: 'usd', lookupKey: 'price_extra_storage_10gb_monthly' },
-        { interval: 'year', amount: 5000, currency: 'usd', lookupKey: 'price_extra_storage_10gb_yearly' },
+        {
+          interval: 'month',
+          amounts: { usd: 500, eur: 500 },
+          lookupKey: 'price_extra_storage_10gb_monthly',
+        },
+        { interval: 'year', amounts: { usd: 5000, eur: 5000 }, lookupKey: 'price_extra_storage_10gb_yearly' },
       ],
       plans: ['starter', 'professional'],
       quantity: { max: 10 },
@@ -58,8 +62,8 @@ describe('add-ons in plans/plans.yaml', () => {
     });
     expect(catalog.findAddon('priority_support')).toMatchObject({
       prices: [
-        { interval: 'month', amount: 2900 },
-        { interval: 'year', amount: 29000 },
+        { interval: 'month', amounts: { usd: 2900, eur: 2700 } },
+        { interval: 'year', amounts: { usd: 29000, eur: 27000 } },
       ],
       plans: ['starter'],
       quantity: null,
@@ -120,13 +124,15 @@ describe('add-ons in plans/plans.yaml', () => {
   it('needs a price for every interval its plans are sold at, one per interval', () => {
     const noYear = edited(
       `      - interval: year
-        amount: 29000 # $290.00 a year
+        amounts: { usd: 29000, eur: 27000 } # $290.00 or €270.00 a year
         lookupKey: price_priority_support_yearly
 `,
       '',
     );
     expectIssue(noYear, lineOf(noYear, 'price_priority_support_monthly') - 3, /needs a yearly price/);
-    const cents = edited('amount: 500 #', 'amount: 5.5 #');
-    expectIssue(cents, lineOf(cents, 'amount: 5.5'), /whole cents/);
+    const cents = edited('usd: 500, eur: 500 }', 'usd: 5.5, eur: 500 }');
+    expectIssue(cents, lineOf(cents, 'usd: 5.5'), /whole cents/);
+    const noEuro = edited('usd: 2900, eur: 2700 }', 'usd: 2900 }');
+    expectIssue(noEuro, lineOf(noEuro, 'usd: 2900 }'), /needs an amount in eur/);
   });
 });

@@ -66,7 +66,8 @@ describe('the real plans/plans.yaml', () => {
 
   it('loads from the default path with the plans in file order', () => {
     expect(catalog).toBeInstanceOf(PlanCatalog);
-    expect(catalog.currency).toBe('usd');
+    expect(catalog.currencies).toEqual(['usd', 'eur']);
+    expect(catalog.baseCurrency).toBe('usd');
     expect(catalog.plans().map((plan) => plan.key)).toEqual([
       'free',
       'starter',
@@ -76,18 +77,18 @@ describe('the real plans/plans.yaml', () => {
     expect(catalog.selfServePlans().map((plan) => plan.key)).toEqual(['starter', 'professional']);
   });
 
-  it('holds the prices in integer cents with their lookup keys', () => {
+  it('holds the prices in integer cents of every currency, with their lookup keys', () => {
     expect(catalog.plan('starter').prices).toEqual([
-      { interval: 'month', amount: 1900, currency: 'usd', lookupKey: 'price_starter_monthly' },
-      { interval: 'year', amount: 19000, currency: 'usd', lookupKey: 'price_starter_yearly' },
+      { interval: 'month', amounts: { usd: 1900, eur: 1800 }, lookupKey: 'price_starter_monthly' },
+      { interval: 'year', amounts: { usd: 19000, eur: 18000 }, lookupKey: 'price_starter_yearly' },
     ]);
     expect(catalog.plan('professional').prices).toEqual([
-      { interval: 'month', amount: 4900, currency: 'usd', lookupKey: 'price_professional_monthly' },
-      { interval: 'year', amount: 49000, currency: 'usd', lookupKey: 'price_professional_yearly' },
+      { interval: 'month', amounts: { usd: 4900, eur: 4500 }, lookupKey: 'price_professional_monthly' },
+      { interval: 'year', amounts: { usd: 49000, eur: 45000 }, lookupKey: 'price_professional_yearly' },
     ]);
     expect(catalog.plan('free').prices).toEqual([]);
     expect(catalog.plan('enterprise')).toMatchObject({ prices: [], salesLed: true });
-    expect(catalog.priceFor('starter', 'year')?.amount).toBe(19000);
+    expect(catalog.priceFor('starter', 'year')?.amounts.usd).toBe(19000);
     expect(catalog.priceFor('free', 'month')).toBeUndefined();
   });
 
@@ -132,8 +133,7 @@ describe('the real plans/plans.yaml', () => {
       metric: 'ai_requests',
       meterEventName: 'coditect_ai_requests',
       aggregation: 'sum',
-      unitAmountDecimal: '1',
-      currency: 'usd',
+      unitAmountsDecimal: { usd: '1', eur: '1' },
       lookupKey: 'price_ai_requests_overage',
       yearlyLookupKey: 'price_ai_requests_overage_yearly',
       productName: 'CODITECT AI requests (overage)',
@@ -141,7 +141,7 @@ describe('the real plans/plans.yaml', () => {
     expect(catalog.meteredPrice('storage_mb')).toMatchObject({
       meterEventName: 'coditect_storage_mb_overage',
       aggregation: 'sum',
-      unitAmountDecimal: '5',
+      unitAmountsDecimal: { usd: '5', eur: '5' },
     });
     expect(catalog.meteredPrice('seats')).toBeUndefined();
   });
@@ -185,23 +185,27 @@ describe('a broken file names the line and the reason', () => {
   });
 
   it('refuses dollars written as a decimal, which YAML would read as whole cents', () => {
-    const text = edited('amount: 1900 #', 'amount: 19.00 #');
-    expectIssue(text, lineOf(text, 'amount: 19.00'), /plans\[1\]\.prices\[0\]\.amount: write whole numbers/);
+    const text = edited('usd: 1900, eur', 'usd: 19.00, eur');
+    expectIssue(
+      text,
+      lineOf(text, 'usd: 19.00'),
+      /plans\[1\]\.prices\[0\]\.amounts\.usd: write whole numbers/,
+    );
   });
 
   it('refuses fractions of a cent in a plan price', () => {
-    const text = edited('amount: 4900 #', 'amount: 4900.5 #');
-    expectIssue(text, lineOf(text, 'amount: 4900.5'), /amount: must be whole cents/);
+    const text = edited('usd: 4900, eur', 'usd: 4900.5, eur');
+    expectIssue(text, lineOf(text, 'usd: 4900.5'), /amounts\.usd: must be whole cents/);
   });
 
   it('refuses a price that is not positive', () => {
-    const text = edited('amount: 19000 #', 'amount: 0 #');
-    expectIssue(text, lineOf(text, 'amount: 0 #'), /must be a positive number of cents/);
+    const text = edited('usd: 19000, eur', 'usd: 0, eur');
+    expectIssue(text, lineOf(text, 'usd: 0, eur'), /must be a positive number of cents/);
   });
 
   it('refuses an amount written as text', () => {
-    const text = edited('amount: 49000 #', "amount: '49000' #");
-    expectIssue(text, lineOf(text, "amount: '49000'"), /must be a number of cents/);
+    const text = edited('usd: 49000, eur', "usd: '49000', eur");
+    expectIssue(text, lineOf(text, "usd: '49000'"), /must be a number of cents/);
   });
 
   it('refuses a misspelt key on its own line', () => {
@@ -218,8 +222,8 @@ describe('a broken file names the line and the reason', () => {
 
   it('refuses an unknown interval', () => {
     const text = edited(
-      '      - interval: year\n        amount: 49000',
-      '      - interval: weekly\n        amount: 49000',
+      '      - interval: year\n        amounts: { usd: 49000',
+      '      - interval: weekly\n        amounts: { usd: 49000',
     );
     expectIssue(text, lineOf(text, 'interval: weekly'), /prices\[1\]\.interval: Invalid enum value/);
   });
@@ -234,18 +238,18 @@ describe('a broken file names the line and the reason', () => {
   });
 
   it('refuses an unquoted overage amount', () => {
-    const text = edited("unitAmountDecimal: '5'", 'unitAmountDecimal: 5');
+    const text = edited("usd: '5', eur", 'usd: 5, eur');
     expectIssue(
       text,
-      lineOf(text, 'unitAmountDecimal: 5'),
-      /meteredPrices\[1\]\.unitAmountDecimal: must be a quoted decimal/,
+      lineOf(text, 'usd: 5, eur'),
+      /meteredPrices\[1\]\.unitAmountsDecimal\.usd: must be a quoted decimal/,
     );
   });
 
   it('refuses an overage amount with too many decimals or of zero', () => {
-    const tooPrecise = edited("unitAmountDecimal: '1'", "unitAmountDecimal: '0.0000000000001'");
+    const tooPrecise = edited("usd: '1', eur", "usd: '0.0000000000001', eur");
     expectIssue(tooPrecise, lineOf(tooPrecise, "'0.0000000000001'"), /at most 12 decimals/);
-    const zero = edited("unitAmountDecimal: '1'", "unitAmountDecimal: '0.0'");
+    const zero = edited("usd: '1', eur", "usd: '0.0', eur");
     expectIssue(zero, lineOf(zero, "'0.0'"), /must be more than zero/);
   });
 
@@ -265,8 +269,8 @@ describe('a broken file names the line and the reason', () => {
 
   it('lists every problem, first line first', () => {
     const text = edited(
-      'amount: 4900 #',
-      'amount: -1 #',
+      'usd: 4900, eur',
+      'usd: -1, eur',
       edited('    name: Starter\n', '    nam: Starter\n'),
     );
     const error = failureOf(text);
@@ -291,13 +295,13 @@ describe('the cross-checks', () => {
     const betweenPlans = edited('lookupKey: price_professional_yearly', 'lookupKey: price_starter_yearly');
     expectIssue(
       betweenPlans,
-      lineOf(betweenPlans, 'lookupKey: price_starter_yearly', 'amount: 49000'),
+      lineOf(betweenPlans, 'lookupKey: price_starter_yearly', 'usd: 49000'),
       /plans\[2\]\.prices\[1\]\.lookupKey: lookup key price_starter_yearly is used twice/,
     );
     const withMetered = edited('lookupKey: price_storage_mb_overage', 'lookupKey: price_starter_monthly');
     expectIssue(
       withMetered,
-      lineOf(withMetered, 'lookupKey: price_starter_monthly', "unitAmountDecimal: '5'"),
+      lineOf(withMetered, 'lookupKey: price_starter_monthly', "usd: '5'"),
       /meteredPrices\[1\]\.lookupKey: lookup key price_starter_monthly is used twice/,
     );
   });
@@ -323,20 +327,57 @@ describe('the cross-checks', () => {
 
   it('refuses two prices for one interval', () => {
     const text = edited(
-      '      - interval: year\n        amount: 19000',
-      '      - interval: month\n        amount: 19000',
+      '      - interval: year\n        amounts: { usd: 19000',
+      '      - interval: month\n        amounts: { usd: 19000',
     );
     expectIssue(
       text,
-      lineOf(text, 'interval: month', 'amount: 1900 #'),
+      lineOf(text, 'interval: month', 'usd: 1900,'),
       /plan starter has more than one monthly price/,
     );
+  });
+
+  it('refuses a price without an amount in every currency, or in a currency the file does not list', () => {
+    const noEuro = edited('usd: 4900, eur: 4500 }', 'usd: 4900 }');
+    expectIssue(
+      noEuro,
+      lineOf(noEuro, 'amounts: { usd: 4900 }'),
+      /plans\[2\]\.prices\[0\]\.amounts: needs an amount in eur \(every currency of currencies:\)/,
+    );
+    const pounds = edited('usd: 19000, eur: 18000 }', 'usd: 19000, eur: 18000, gbp: 16000 }');
+    expectIssue(
+      pounds,
+      lineOf(pounds, 'gbp: 16000'),
+      /plans\[1\]\.prices\[1\]\.amounts\.gbp: gbp is not one of the catalog's currencies \(usd, eur\)/,
+    );
+    const meteredNoEuro = edited("{ usd: '5', eur: '5' }", "{ usd: '5' }");
+    expectIssue(
+      meteredNoEuro,
+      lineOf(meteredNoEuro, "{ usd: '5' }"),
+      /meteredPrices\[1\]\.unitAmountsDecimal: needs an amount in eur/,
+    );
+  });
+
+  it('refuses a currency listed twice, an empty list, and a code that is not lower-case ISO 4217', () => {
+    const twice = edited('currencies: [usd, eur]', 'currencies: [usd, eur, usd]');
+    expectIssue(twice, lineOf(twice, 'currencies: [usd, eur, usd]'), /currencies\[2\]: usd is listed twice/);
+    const none = edited('currencies: [usd, eur]', 'currencies: []');
+    expectIssue(none, lineOf(none, 'currencies: []'), /name at least one currency/);
+    const upper = edited('currencies: [usd, eur]', 'currencies: [usd, EUR]');
+    expectIssue(upper, lineOf(upper, 'currencies: [usd, EUR]'), /lower-case ISO 4217/);
+  });
+
+  it('loads a catalog in one currency, as before', () => {
+    const text = edited(/currencies: \[usd, eur\]/, 'currencies: [usd]').replace(/, eur: '?\d+'?/g, '');
+    const single = loadPlanCatalog(writeVariant(text));
+    expect(single.currencies).toEqual(['usd']);
+    expect(single.priceFor('starter', 'month')?.amounts).toEqual({ usd: 1900 });
   });
 
   it('refuses a price on the free plan', () => {
     const text = edited(
       '    prices: []\n    salesLed: false\n    productKey: null',
-      '    prices:\n      - interval: month\n        amount: 500\n        lookupKey: price_free_monthly\n    salesLed: false\n    productKey: null',
+      '    prices:\n      - interval: month\n        amounts: { usd: 500, eur: 500 }\n        lookupKey: price_free_monthly\n    salesLed: false\n    productKey: null',
     );
     expectIssue(text, lineOf(text, 'prices:', 'key: free'), /the free plan has no Stripe price/);
   });
@@ -411,7 +452,7 @@ describe('the cross-checks', () => {
     );
     expectIssue(
       text,
-      lineOf(text, 'yearlyLookupKey: price_ai_requests_overage_yearly', "unitAmountDecimal: '5'"),
+      lineOf(text, 'yearlyLookupKey: price_ai_requests_overage_yearly', "usd: '5'"),
       /meteredPrices\[1\]\.yearlyLookupKey: lookup key price_ai_requests_overage_yearly is used twice/,
     );
   });
@@ -423,7 +464,7 @@ describe('the cross-checks', () => {
     );
     expectIssue(
       text,
-      lineOf(text, 'meterEventName: coditect_ai_requests', "unitAmountDecimal: '1'"),
+      lineOf(text, 'meterEventName: coditect_ai_requests', "usd: '1'"),
       /meteredPrices\[1\]\.meterEventName: meter event coditect_ai_requests is used twice/,
     );
   });
@@ -461,12 +502,12 @@ describe('coupons and promotion codes in plans/plans.yaml', () => {
   it('reads times and amounts per currency', () => {
     const text = edited(
       '    coupon: launch20\n',
-      "    coupon: launch20\n    expiresAt: '2027-01-31T23:59:59Z'\n    minimumAmounts: { usd: 5000 }\n",
+      "    coupon: launch20\n    expiresAt: '2027-01-31T23:59:59Z'\n    minimumAmounts: { usd: 5000, eur: 4500 }\n",
     );
     const catalog = loadPlanCatalog(writeVariant(text));
     expect(catalog.promotionCodes()[0]).toMatchObject({
       expiresAt: new Date('2027-01-31T23:59:59Z'),
-      minimumAmounts: { usd: 5000 },
+      minimumAmounts: { usd: 5000, eur: 4500 },
     });
   });
 
@@ -485,19 +526,21 @@ describe('coupons and promotion codes in plans/plans.yaml', () => {
   it('refuses percentOff outside 1–100, and both or neither of percentOff and amountsOff', () => {
     const over = edited('percentOff: 20', 'percentOff: 120');
     expectIssue(over, lineOf(over, 'percentOff: 120'), /percentOff: must be from 1 to 100/);
-    const both = edited('percentOff: 20', 'percentOff: 20\n    amountsOff: { usd: 500 }');
+    const both = edited('percentOff: 20', 'percentOff: 20\n    amountsOff: { usd: 500, eur: 500 }');
     expectIssue(both, lineOf(both, '- id: launch20'), /needs exactly one of percentOff or amountsOff/);
   });
 
-  it('refuses amountsOff that are not whole cents of the catalog currency', () => {
-    const fractional = edited('percentOff: 20', 'amountsOff: { usd: 4.5 }');
-    expectIssue(fractional, lineOf(fractional, 'amountsOff: { usd: 4.5 }'), /must be whole cents/);
+  it('refuses amountsOff that are not whole cents of every catalog currency', () => {
+    const fractional = edited('percentOff: 20', 'amountsOff: { usd: 4.5, eur: 450 }');
+    expectIssue(fractional, lineOf(fractional, 'amountsOff: { usd: 4.5'), /must be whole cents/);
     const euros = edited('percentOff: 20', 'amountsOff: { eur: 500 }');
     expectIssue(
       euros,
       lineOf(euros, 'amountsOff: { eur: 500 }'),
-      /needs an amount in usd, the catalog's currency/,
+      /needs an amount in usd \(every currency of currencies:\)/,
     );
+    const yen = edited('percentOff: 20', 'amountsOff: { usd: 500, eur: 500, jpy: 700 }');
+    expectIssue(yen, lineOf(yen, 'jpy: 700'), /jpy is not one of the catalog's currencies \(usd, eur\)/);
   });
 
   it('allows durationInMonths only for a repeating coupon, and requires it there', () => {

@@ -607,7 +607,7 @@ function pickerSection(state: State, actions: Actions): HTMLElement {
           ? `${money(price.amount, price.currency)} / ${interval.toLowerCase()}`
           : plan.salesLed
             ? 'Custom'
-            : money(0, catalogCurrency(state.plans)),
+            : money(0, account.currency),
       ),
       seatPriceNote(plan, interval),
       h('p', { class: 'muted' }, plan.description),
@@ -673,11 +673,6 @@ function discountText(discount: NonNullable<DiscountView>): string {
         ? ' on the next invoice'
         : '';
   return `${discount.code ?? 'Offer'}: ${off}${how}, from the next invoice`;
-}
-
-/** A free plan has no price to take the currency from: it is free in the catalog's currency. */
-function catalogCurrency(plans: PlanView[]): string {
-  return plans.flatMap((plan) => plan.prices)[0]?.currency ?? 'usd';
 }
 
 function previewPanel(change: NonNullable<State['change']>, busy: boolean, actions: Actions): HTMLElement {

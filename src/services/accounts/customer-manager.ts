@@ -180,6 +180,9 @@ export class CustomerManager {
     row.email = customer.email ?? null;
     row.name = customer.name ?? null;
     row.address = customer.address ? fromStripeAddress(customer.address) : null;
+    // Stripe fixes a customer's currency with its first subscription (one made in the Dashboard too): the account
+    // then pays in it. A currency already kept is never replaced (the service chose it; Stripe follows).
+    if (!row.currency && customer.currency) row.currency = customer.currency;
   }
 
   private async findInStripe(accountId: string): Promise<Stripe.Customer | null> {

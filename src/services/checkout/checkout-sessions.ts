@@ -6,11 +6,12 @@ import type { AccountEvents } from '../accounts/account-events';
 import { withAccountLock } from '../accounts/account-lock';
 import type { CheckoutRecords } from './checkout-records';
 import type { AccountProfile, CustomerManager } from '../accounts/customer-manager';
+import type { CustomerCurrency } from '../accounts/customer-currency';
 import { expireOpenCheckouts } from './open-checkouts';
 import { createOpenSession } from './open-session';
 import type { TrialPolicy } from '../subscriptions/trial-policy';
 import type { PlanCatalog } from '../plans/plan-catalog';
-import type { Plan, PlanPrice } from '../plans/plan.types';
+import { amountIn, type Plan, type PlanPrice } from '../plans/plan.types';
 import type { PromotionCodeCheck } from '../promotions/promotion-code-check';
 import type { PriceDirectory } from '../stripe/price-directory';
 import type { RedirectAllowList } from './redirect-allow-list';
@@ -30,6 +31,8 @@ export interface CheckoutRequest {
   promotionCode?: string | null;
   /** Seats wanted in all, included ones counted (a plan priced per seat); none: the plan's included seats. */
   seats?: number | null;
+  /** The currency to pay in (`usd`, `eur`): only before the account has one; else its billing country's. */
+  currency?: string | null;
 }
 
 export interface CheckoutSessionView {
@@ -58,6 +61,7 @@ export class CheckoutSessions {
     private readonly trials: TrialPolicy,
     private readonly promotionCodes: PromotionCodeCheck,
     private readonly tax: TaxPolicy,
+    private readonly currencies: CustomerCurrency,
   ) {}
 
   async create(
@@ -81,6 +85,7 @@ export class CheckoutSessions {
 
     const customer = await this.customers.ensure(em, profile);
     const stripeCustomerId = customer.stripeCustomerId as string;
+    const currency = this.currencies.choose(customer, request.currency);
     const metadata = { account_id: profile.accountId, [PLAN_KEY_METADATA]: plan.key };
     const withTrial = Boolean(request.withTrial) && plan.trialDays > 0;
     const meteredPriceIds = await Promise.all(
@@ -88,11 +93,14 @@ export class CheckoutSessions {
         .overageLookupKeys(plan.key, request.interval)
         .map((lookupKey) => this.prices.priceId(lookupKey)),
     );
-    const seats = await this.seatsOf(plan, request);
+    const seats = await this.seatsOf(plan, request, currency);
     const params: Stripe.Checkout.SessionCreateParams = {
       mode: 'subscription',
       customer: stripeCustomerId,
       client_reference_id: profile.accountId,
+      // The prices' `currency_options` entry of this currency is charged, and the page shows it
+      // (https://docs.stripe.com/payments/checkout/present-local-currencies#manual-currency-prices).
+      currency,
       // The plan, its extra seats, and the metered overage prices (no quantity: Stripe bills them from the meter,
       // after the period).
       line_items: newSubscriptionItems(
@@ -108,8 +116,7 @@ export class CheckoutSessions {
       ...this.tax.checkout(),
       ...(await this.discountOf(
         request.promotionCode,
-        plan,
-        { ...price, amount: price.amount + seats.amount },
+        { plan, price, currency, seatsAmount: seats.amount },
         stripeCustomerId,
         withTrial,
       )),
@@ -118,6 +125,8 @@ export class CheckoutSessions {
     // (CONFLICT), so the checks below and the session they allow are one step.
     const session = await withAccountLock(em, profile.accountId, async () => {
       const inStripe = await this.refuseWhenSubscribedInStripe(em, customer);
+      // Kept from the first Checkout on: the customer's prices never switch currency afterwards.
+      await this.currencies.keep(em, customer, currency);
       // One trial per account (the card is known only once the customer pays: see docs/billing-rules.md).
       if (withTrial) await this.trials.requireAvailable(em, profile.accountId, inStripe, null);
       const created = await createOpenSession(this.stripe, `checkout.create:${profile.accountId}`, params);
@@ -142,6 +151,7 @@ export class CheckoutSessions {
   private async seatsOf(
     plan: Plan,
     request: CheckoutRequest,
+    currency: string,
   ): Promise<{ target: SeatsTarget; amount: number }> {
     if (request.seats === null || request.seats === undefined) return { target: null, amount: 0 };
     const price = plan.seats?.prices.find((candidate) => candidate.interval === request.interval);
@@ -157,7 +167,7 @@ export class CheckoutSessions {
     if (extra === 0) return { target: null, amount: 0 };
     return {
       target: { priceId: await this.prices.priceId(price.lookupKey), quantity: extra },
-      amount: extra * price.amount,
+      amount: extra * amountIn(price.amounts, currency),
     };
   }
 
@@ -168,8 +178,12 @@ export class CheckoutSessions {
    */
   private async discountOf(
     code: string | null | undefined,
-    plan: Plan,
-    price: PlanPrice,
+    {
+      plan,
+      price,
+      currency,
+      seatsAmount,
+    }: { plan: Plan; price: PlanPrice; currency: string; seatsAmount: number },
     stripeCustomerId: string,
     withTrial: boolean,
   ): Promise<Pick<Stripe.Checkout.SessionCreateParams, 'discounts' | 'allow_promotion_codes'>> {
@@ -179,8 +193,8 @@ export class CheckoutSessions {
       plan,
       stripeCustomerId,
       // Stripe compares a minimum with the first invoice before discounts: nothing is charged during a trial.
-      amountBeforeDiscount: withTrial ? 0 : price.amount,
-      currency: price.currency,
+      amountBeforeDiscount: withTrial ? 0 : amountIn(price.amounts, currency) + seatsAmount,
+      currency,
     });
     return { discounts: [{ promotion_code: promotionCode.id }] };
   }

@@ -20,6 +20,7 @@ interface GroupRow {
   status: SubscriptionStatus;
   plan_key: string;
   interval: BillingInterval;
+  currency: string;
   count: number | string;
 }
 
@@ -40,11 +41,14 @@ export async function revenueSummary(
 ): Promise<RevenueFigures> {
   const periodStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
   const connection = em.getConnection();
+  // The account's currency says what its subscription is charged in (an account without one pays the base).
   const groups: GroupRow[] = await connection.execute(
-    `select status, plan_key, "interval", count(*)::int as count
-       from subscription
-      where status in ('active', 'past_due', 'trialing')
-      group by status, plan_key, "interval"`,
+    `select s.status, s.plan_key, s."interval", coalesce(c.currency, ?) as currency, count(*)::int as count
+       from subscription s
+       left join billing_customer c on c.account_id = s.account_id
+      where s.status in ('active', 'past_due', 'trialing')
+      group by s.status, s.plan_key, s."interval", coalesce(c.currency, ?)`,
+    [catalog.baseCurrency, catalog.baseCurrency],
   );
   // Churn is a subscription that ended this month: `ended_at` (Stripe's), else when it was canceled.
   const [churn] = await connection.execute<Array<{ count: number | string }>>(
@@ -69,9 +73,12 @@ export async function revenueSummary(
     if (group.status === 'past_due') pastDue += count;
     else activeByPlan.set(group.plan_key, (activeByPlan.get(group.plan_key) ?? 0) + count);
     const price = catalog.find(group.plan_key)?.prices.find((each) => each.interval === group.interval);
-    if (!price || price.currency !== catalog.currency) unpriced += count;
-    else if (group.interval === 'year') yearlyCents += price.amount * count;
-    else monthlyCents += price.amount * count;
+    // MRR is in the base currency; converting another currency's revenue would need a rate we do not keep, so
+    // such subscriptions are counted as unpriced instead of added at a made-up rate.
+    const amount = group.currency === catalog.baseCurrency ? price?.amounts[group.currency] : undefined;
+    if (amount === undefined) unpriced += count;
+    else if (group.interval === 'year') yearlyCents += amount * count;
+    else monthlyCents += amount * count;
   }
 
   const order = new Map(catalog.plans().map((plan, index) => [plan.key, index]));
@@ -84,7 +91,7 @@ export async function revenueSummary(
     );
   return {
     mrr: monthlyCents + Math.round(yearlyCents / 12),
-    currency: catalog.currency,
+    currency: catalog.baseCurrency,
     activeSubscriptionsByPlan,
     trialing,
     pastDue,

@@ -13,10 +13,14 @@ const snakeKey = z
 const addonPriceSchema = z
   .object({
     interval: z.enum(['month', 'year']),
-    amount: z
-      .number({ invalid_type_error: 'must be a number of cents, e.g. 500 for $5.00' })
-      .int({ message: 'must be whole cents, e.g. 500 for $5.00 (not 5.00)' })
-      .positive({ message: 'must be a positive number of cents' }),
+    // Per currency of the catalog (`{ usd: 500, eur: 500 }`); the cross-checks require every one.
+    amounts: z.record(
+      z.string().regex(/^[a-z]{3}$/, { message: 'must be a lower-case ISO 4217 code such as usd' }),
+      z
+        .number({ invalid_type_error: 'must be a number of cents, e.g. 500 for $5.00' })
+        .int({ message: 'must be whole cents, e.g. 500 for $5.00 (not 5.00)' })
+        .positive({ message: 'must be a positive number of cents' }),
+    ),
     lookupKey: z
       .string()
       .regex(/^[a-z0-9_]{1,200}$/, { message: 'must be lower-case letters, digits and underscores' }),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { METRIC_KEYS } from './plan.types';
 import { type CheckedAddons, checkAddons } from './addon.checks';
+import { checkAmountsPerCurrency } from './currency.checks';
 import { checkPromotions } from './promotion.checks';
 import { checkSeats, type SeatsEntry } from './seats.checks';
 
@@ -9,13 +10,15 @@ import { checkSeats, type SeatsEntry } from './seats.checks';
  * carries the path of the offending entry, so the loader can name its line.
  */
 
+type AddonEntry = CheckedAddons['addons'][number];
+
 /** The parsed file as the checks see it (the schema's output, before `toCatalog`). */
 interface CheckedFile {
-  currency: string;
+  currencies: string[];
   metrics: Partial<Record<string, { kind: 'counter' | 'gauge' }>>;
   plans: Array<{
     key: string;
-    prices: Array<{ interval: string; lookupKey: string }>;
+    prices: Array<{ interval: string; lookupKey: string; amounts: Record<string, number> }>;
     salesLed: boolean;
     productKey: string | null;
     features: Record<string, boolean>;
@@ -28,8 +31,13 @@ interface CheckedFile {
     aggregation: 'sum' | 'last';
     lookupKey: string;
     yearlyLookupKey: string;
+    unitAmountsDecimal: Record<string, string>;
   }>;
-  addons: CheckedAddons['addons'];
+  addons: Array<
+    Omit<AddonEntry, 'prices'> & {
+      prices: Array<AddonEntry['prices'][number] & { amounts: Record<string, number> }>;
+    }
+  >;
   coupons: Parameters<typeof checkPromotions>[0]['coupons'];
   promotionCodes: Parameters<typeof checkPromotions>[0]['promotionCodes'];
 }
@@ -40,14 +48,31 @@ export function crossCheckCatalog(file: CheckedFile, ctx: z.RefinementCtx): void
   const fail = (path: Array<string | number>, message: string) =>
     ctx.addIssue({ code: z.ZodIssueCode.custom, path, message });
   checkMetrics(file, fail);
+  checkCurrencyList(file.currencies, fail);
   checkPlans(file, fail);
   checkLookupKeys(file, fail);
   checkMeteredPrices(file, fail);
   checkAddons(file, fail);
+  file.addons.forEach((addon, index) => {
+    for (const [priceIndex, price] of addon.prices.entries())
+      checkAmountsPerCurrency(
+        price.amounts,
+        file.currencies,
+        ['addons', index, 'prices', priceIndex, 'amounts'],
+        fail,
+      );
+  });
   checkPromotions(file, fail);
 }
 
 type Fail = (path: Array<string | number>, message: string) => void;
+
+/** Each currency once: a second `usd` would make "the base currency" and the `currency_options` ambiguous. */
+function checkCurrencyList(currencies: readonly string[], fail: Fail): void {
+  currencies.forEach((currency, index) => {
+    if (currencies.indexOf(currency) !== index) fail(['currencies', index], `${currency} is listed twice`);
+  });
+}
 
 function checkMetrics(file: CheckedFile, fail: Fail): void {
   for (const metric of METRIC_KEYS) {
@@ -77,7 +102,7 @@ function checkPlans(file: CheckedFile, fail: Fail): void {
         fail(at('productKey'), `productKey ${plan.productKey} is used twice (also plans[${other}])`);
       seenProducts.set(plan.productKey, index);
     }
-    checkPriceIntervals(plan, at, fail);
+    checkPriceIntervals(plan, file.currencies, at, fail);
     if (plan.key === FREE_PLAN_KEY) checkFreePlan(plan, at, fail);
     else checkPaidPlan(plan, at, fail);
     checkFeatures(plan, featureKeys, at, fail);
@@ -91,9 +116,10 @@ function checkPlans(file: CheckedFile, fail: Fail): void {
 }
 
 /** A second price for the same interval would make "the monthly price of starter" ambiguous. */
-function checkPriceIntervals(plan: PlanEntry, at: At, fail: Fail): void {
+function checkPriceIntervals(plan: PlanEntry, currencies: readonly string[], at: At, fail: Fail): void {
   const intervals = new Set<string>();
   plan.prices.forEach((price, priceIndex) => {
+    checkAmountsPerCurrency(price.amounts, currencies, at('prices', priceIndex, 'amounts'), fail);
     if (intervals.has(price.interval)) {
       fail(
         at('prices', priceIndex, 'interval'),
@@ -200,6 +226,7 @@ function checkMeteredPrices(file: CheckedFile, fail: Fail): void {
     const at = (field: string) => ['meteredPrices', index, field];
     const metric = file.metrics[price.metric];
     if (!metric) fail(at('metric'), `metric ${price.metric} is not declared under metrics`);
+    checkAmountsPerCurrency(price.unitAmountsDecimal, file.currencies, at('unitAmountsDecimal'), fail);
     if (metrics.has(price.metric))
       fail(at('metric'), `metric ${price.metric} has more than one metered price`);
     metrics.add(price.metric);

@@ -31,10 +31,13 @@ const decimalCents = z
   })
   .refine((value) => /[1-9]/.test(value), { message: 'must be more than zero' });
 
+/** Amounts per currency, e.g. `{ usd: 1900, eur: 1800 }`; the cross-checks require every currency of the file. */
+const centsByCurrency = z.record(lowerCaseCurrency, cents);
+
 const priceSchema = z
   .object({
     interval: z.enum(['month', 'year']),
-    amount: cents,
+    amounts: centsByCurrency,
     lookupKey,
   })
   .strict();
@@ -89,7 +92,7 @@ const meteredPriceSchema = z
       .string()
       .regex(/^[a-z][a-z0-9_]{0,99}$/, { message: 'must be lower-case letters, digits and underscores' }),
     aggregation: z.enum(['sum', 'last']),
-    unitAmountDecimal: decimalCents,
+    unitAmountsDecimal: z.record(lowerCaseCurrency, decimalCents),
     lookupKey,
     yearlyLookupKey: lookupKey,
     productName: z.string().min(1),
@@ -103,9 +106,6 @@ const instant = z
   .transform((value) => new Date(value))
   .nullable()
   .default(null);
-
-/** Amounts per currency, e.g. `{ usd: 500 }`. */
-const centsByCurrency = z.record(lowerCaseCurrency, cents);
 
 // https://docs.stripe.com/api/coupons/create: percent_off "between 0 and 100"; duration once/repeating/forever.
 const couponSchema = z
@@ -145,10 +145,11 @@ const promotionCodeSchema = z
 
 const metricSchema = z.object({ kind: z.enum(['counter', 'gauge']), unit: z.string().min(1) }).strict();
 
-/** The file as written, before defaults from the top level (currency) are filled in. */
+/** The file as written. */
 export const catalogFileSchema = z
   .object({
-    currency: lowerCaseCurrency,
+    // The first is the base: each Stripe price's own currency; the others are its `currency_options`.
+    currencies: z.array(lowerCaseCurrency).min(1, { message: 'name at least one currency, e.g. [usd]' }),
     metrics: z.record(metricKey, metricSchema),
     plans: z.array(planSchema).min(1),
     meteredPrices: z.array(meteredPriceSchema).default([]),
@@ -161,13 +162,10 @@ export const catalogFileSchema = z
 
 export type CatalogFile = z.infer<typeof catalogFileSchema>;
 
-/**
- * The validated file as the `Catalog` the services read: the file's one currency on every price (Stripe
- * bills a subscription in a single currency, so the file has one), `unlimited` as null.
- */
+/** The validated file as the `Catalog` the services read: `unlimited` as null. */
 export function toCatalog(file: CatalogFile): Catalog {
   return {
-    currency: file.currency,
+    currencies: file.currencies,
     metrics: {
       ai_requests: declaredMetric(file, 'ai_requests'),
       storage_mb: declaredMetric(file, 'storage_mb'),
@@ -175,21 +173,13 @@ export function toCatalog(file: CatalogFile): Catalog {
     },
     plans: file.plans.map((plan) => ({
       ...plan,
-      prices: plan.prices.map((price) => ({ ...price, currency: file.currency })),
-      seats: plan.seats && {
-        ...plan.seats,
-        prices: plan.seats.prices.map((price) => ({ ...price, currency: file.currency })),
-      },
       limits: plan.limits.map((limit) => ({
         ...limit,
         included: limit.included === 'unlimited' ? null : limit.included,
       })),
     })),
-    meteredPrices: file.meteredPrices.map((price) => ({ ...price, currency: file.currency })),
-    addons: file.addons.map((addon) => ({
-      ...addon,
-      prices: addon.prices.map((price) => ({ ...price, currency: file.currency })),
-    })),
+    meteredPrices: file.meteredPrices,
+    addons: file.addons,
     coupons: file.coupons,
     promotionCodes: file.promotionCodes,
   };

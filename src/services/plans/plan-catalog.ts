@@ -40,9 +40,19 @@ export class PlanCatalog {
     this.addonsByKey = new Map(catalog.addons.map((addon) => [addon.key, addon]));
   }
 
-  /** The catalog's single currency (ISO 4217, lower case). */
-  get currency(): string {
-    return this.catalog.currency;
+  /** Every currency the catalog sells in (ISO 4217, lower case), the base first. */
+  get currencies(): readonly string[] {
+    return this.catalog.currencies;
+  }
+
+  /** The base currency: each Stripe price's own, and what a customer pays unless another was chosen. */
+  get baseCurrency(): string {
+    return this.catalog.currencies[0] as string;
+  }
+
+  /** Whether prices are sold in `currency` (lower case). */
+  sellsIn(currency: string): boolean {
+    return this.catalog.currencies.includes(currency);
   }
 
   /** The plan with this key; throws `UnknownPlanError` for any other key. */

@@ -1,5 +1,6 @@
 /**
- * CODITECT's plans, as declared in plans/plans.yaml (the only source of plan facts). Amounts are integer cents.
+ * CODITECT's plans, as declared in plans/plans.yaml (the only source of plan facts). Amounts are integer minor
+ * units of each currency the catalog sells in.
  * `PlanCatalog` (plan-catalog.ts) loads and validates the file once at start-up.
  */
 
@@ -14,12 +15,17 @@ export type MetricKind = 'counter' | 'gauge';
 /** What happens past a limit: refuse (`block`), or allow and bill the overage through a metered price. */
 export type OverLimitBehavior = 'block' | 'bill_overage';
 
+/**
+ * Integer minor units per currency (ISO 4217, lower case as Stripe uses it), one entry for every currency of the
+ * catalog: `{ usd: 1900, eur: 1800 }`. One Stripe price carries them all (the base currency's `unit_amount` and a
+ * `currency_options` entry for each other one), so a subscription in any of them names the same price.
+ */
+export type AmountsByCurrency = Readonly<Record<string, number>>;
+
 export interface PlanPrice {
   interval: PlanInterval;
-  /** Integer minor units of `currency`. */
-  amount: number;
-  /** ISO 4217, lower case as Stripe uses it. */
-  currency: string;
+  /** What one period costs in each currency of the catalog. */
+  amounts: AmountsByCurrency;
   /** The Stripe price's lookup key; moving it to a new price is how an amount changes. */
   lookupKey: string;
 }
@@ -34,6 +40,13 @@ export interface SeatPricing {
   maximum: number;
   /** What one extra seat costs per interval: one per interval the plan sells. */
   prices: PlanPrice[];
+}
+
+/** The amount of a catalog price in `currency`; throws for a currency the catalog does not sell in. */
+export function amountIn(amounts: AmountsByCurrency, currency: string): number {
+  const amount = amounts[currency];
+  if (amount === undefined) throw new Error(`the catalog has no ${currency} amount here`);
+  return amount;
 }
 
 export interface UsageLimit {
@@ -77,9 +90,11 @@ export interface MeteredPrice {
    * (deltas), so the catalog checks refuse anything but `sum`; `last` stays in the type to name that error.
    */
   aggregation: 'sum' | 'last';
-  /** Price per unit in cents, as a decimal string when below one cent is needed (Stripe's unit_amount_decimal). */
-  unitAmountDecimal: string;
-  currency: string;
+  /**
+   * Price per unit in minor units of each currency, as a decimal string when below one cent is needed (Stripe's
+   * `unit_amount_decimal`, also accepted in `currency_options`): `{ usd: '1', eur: '1' }`.
+   */
+  unitAmountsDecimal: Readonly<Record<string, string>>;
   /** The lookup key of the monthly metered price: what monthly subscriptions carry. */
   lookupKey: string;
   /** The lookup key of the yearly metered price: what yearly subscriptions carry (one interval per subscription). */
@@ -103,7 +118,7 @@ export interface Coupon {
   name: string;
   /** 1–100, or null for an amount-off coupon. */
   percentOff: number | null;
-  /** Integer minor units per currency (the catalog currency), or null for a percent-off coupon. */
+  /** Integer minor units per currency (every currency of the catalog), or null for a percent-off coupon. */
   amountsOff: Record<string, number> | null;
   duration: 'once' | 'repeating' | 'forever';
   /** Months a `repeating` coupon lasts from when it is applied; null otherwise. */
@@ -126,7 +141,7 @@ export interface PromotionCode {
   maxRedemptions: number | null;
   /** Only for customers who never paid (Stripe `restrictions.first_time_transaction`). */
   firstTimeOnly: boolean;
-  /** The least first invoice (before discounts) per currency, in minor units; null = no minimum. */
+  /** The least first invoice (before discounts) per currency of the catalog, in minor units; null = no minimum. */
   minimumAmounts: Record<string, number> | null;
 }
 
@@ -162,7 +177,11 @@ export interface Addon {
 }
 
 export interface Catalog {
-  currency: string;
+  /**
+   * The currencies every price is sold in; the first is the base (each Stripe price's own `currency`, and what a
+   * customer pays unless it chose another or its billing country picks one).
+   */
+  currencies: readonly string[];
   plans: Plan[];
   /** Products beside the plan, in the order customers see them. */
   addons: Addon[];

@@ -1,16 +1,17 @@
 /**
  * Cross-checks of `coupons:` and `promotionCodes:` in plans/plans.yaml: what one entry's schema cannot see (the
- * coupon a code names, the plans a coupon names, the catalog's currency). Each issue carries the entry's path,
+ * coupon a code names, the plans a coupon names, the catalog's currencies). Each issue carries the entry's path,
  * so the loader names its line.
  */
 
 import type { Coupon, Plan, PromotionCode } from './plan.types';
+import { checkAmountsPerCurrency } from './currency.checks';
 
 type Fail = (path: Array<string | number>, message: string) => void;
 
 /** What the checks read of the file (as the catalog's types name them). */
 interface CheckedPromotions {
-  currency: string;
+  currencies: string[];
   plans: Array<Pick<Plan, 'key' | 'productKey'>>;
   coupons: Array<
     Pick<Coupon, 'id' | 'percentOff' | 'amountsOff' | 'duration' | 'durationInMonths' | 'plans' | 'redeemBy'>
@@ -24,7 +25,7 @@ export function checkPromotions(file: CheckedPromotions, fail: Fail): void {
     const at = (...rest: string[]) => ['coupons', index, ...rest];
     if (couponIds.has(coupon.id)) fail(at('id'), `coupon id ${coupon.id} is used twice`);
     couponIds.set(coupon.id, coupon);
-    checkCouponTerms(coupon, file.currency, at, fail);
+    checkCouponTerms(coupon, file.currencies, at, fail);
     checkCouponPlans(coupon, file.plans, at, fail);
   });
 
@@ -46,7 +47,7 @@ export function checkPromotions(file: CheckedPromotions, fail: Fail): void {
       );
     }
     if (promotionCode.minimumAmounts) {
-      checkCurrencies(promotionCode.minimumAmounts, file.currency, at('minimumAmounts'), fail);
+      checkAmountsPerCurrency(promotionCode.minimumAmounts, file.currencies, at('minimumAmounts'), fail);
     }
   });
 }
@@ -55,14 +56,14 @@ type At = (...rest: string[]) => Array<string | number>;
 
 function checkCouponTerms(
   coupon: CheckedPromotions['coupons'][number],
-  currency: string,
+  currencies: readonly string[],
   at: At,
   fail: Fail,
 ): void {
   if ((coupon.percentOff === null) === (coupon.amountsOff === null)) {
     fail(at(), `coupon ${coupon.id} needs exactly one of percentOff or amountsOff`);
   }
-  if (coupon.amountsOff) checkCurrencies(coupon.amountsOff, currency, at('amountsOff'), fail);
+  if (coupon.amountsOff) checkAmountsPerCurrency(coupon.amountsOff, currencies, at('amountsOff'), fail);
   // https://docs.stripe.com/api/coupons/create: duration_in_months is "Required only if duration is repeating".
   if (coupon.duration === 'repeating' && coupon.durationInMonths === null) {
     fail(at('durationInMonths'), `coupon ${coupon.id} repeats: say for how many months (durationInMonths)`);
@@ -92,17 +93,4 @@ function checkCouponPlans(
     if (seen.has(planKey)) fail(path, `plan ${planKey} is listed twice`);
     seen.add(planKey);
   });
-}
-
-/** Amounts in the catalog's currency, and only in it (Stripe bills a subscription in one currency). */
-function checkCurrencies(
-  amounts: Record<string, number>,
-  currency: string,
-  path: Array<string | number>,
-  fail: Fail,
-): void {
-  if (amounts[currency] === undefined) fail(path, `needs an amount in ${currency}, the catalog's currency`);
-  for (const other of Object.keys(amounts)) {
-    if (other !== currency) fail([...path, other], `${other} is not the catalog's currency (${currency})`);
-  }
 }

@@ -6,6 +6,7 @@ import type { InvoiceSync } from '../invoices/invoice-sync';
 import type { AccountEvents } from '../accounts/account-events';
 import { withAccountLock } from '../accounts/account-lock';
 import type { AccountProfile, CustomerManager } from '../accounts/customer-manager';
+import type { CustomerCurrency } from '../accounts/customer-currency';
 import type { Plan } from '../plans/plan.types';
 import type { StripeClient } from '../stripe/stripe-client';
 import { PLAN_KEY_METADATA } from './subscription-sync';
@@ -30,6 +31,8 @@ export interface CreateSubscriptionRequest {
   withTrial?: boolean | null;
   /** Admin only: a custom price (sales-led plans such as enterprise). */
   customPriceId?: string | null;
+  /** The currency to pay in (`usd`, `eur`): only before the account has one; else its billing country's. */
+  currency?: string | null;
 }
 
 /** What a new subscription is made of, once the request has passed the rules. */
@@ -39,6 +42,8 @@ interface NewSubscription {
   meteredPriceIds: string[];
   customer: BillingCustomer;
   stripeCustomerId: string;
+  /** Null for an admin's custom price: its own currency is charged (a contract's price is in one currency). */
+  currency: string | null;
 }
 
 /**
@@ -57,6 +62,7 @@ export class SubscriptionCreation {
     private readonly expireOpenCheckouts: ExpireOpenCheckouts,
     private readonly invoices: InvoiceSync,
     private readonly tax: TaxPolicy,
+    private readonly currencies: CustomerCurrency,
   ) {}
 
   async create(
@@ -72,7 +78,8 @@ export class SubscriptionCreation {
     // Before the lock and any write: Stripe Tax must be able to place the customer (TAX_LOCATION_REQUIRED).
     this.tax.requireLocation(customer.address);
     const stripeCustomerId = customer.stripeCustomerId as string;
-    const wanted = { plan, priceId, meteredPriceIds, customer, stripeCustomerId };
+    const currency = request.customPriceId ? null : this.currencies.choose(customer, request.currency);
+    const wanted = { plan, priceId, meteredPriceIds, customer, stripeCustomerId, currency };
     const created = await withAccountLock(em, profile.accountId, () =>
       this.createLocked(em, profile, request, wanted),
     );
@@ -84,11 +91,12 @@ export class SubscriptionCreation {
     em: EntityManager,
     profile: AccountProfile,
     request: CreateSubscriptionRequest,
-    { plan, priceId, meteredPriceIds, customer, stripeCustomerId }: NewSubscription,
+    { plan, priceId, meteredPriceIds, customer, stripeCustomerId, currency }: NewSubscription,
   ): Promise<Subscription> {
     // Stamped before anything is read from Stripe (ADR 0005): a newer write that lands meanwhile wins.
     const observedAt = this.clock.now();
     const inStripe = await this.refuseSecondSubscription(em, customer, observedAt);
+    if (currency) await this.currencies.keep(em, customer, currency);
     await this.expireOpenCheckouts(stripeCustomerId);
     // The account's previous subscription (if any) is part of the key: subscribing again after a cancellation
     // is a new intent, while a retry of this one replays Stripe's first answer.
@@ -112,6 +120,9 @@ export class SubscriptionCreation {
     }
     const params: Stripe.SubscriptionCreateParams = {
       customer: stripeCustomerId,
+      // Each price's `currency_options` entry of this currency is charged
+      // (https://docs.stripe.com/api/subscriptions/create#create_subscription-currency).
+      ...(currency ? { currency } : {}),
       items: newSubscriptionItems(priceId, meteredPriceIds),
       // A declined card fails the call and creates nothing, rather than leaving an incomplete subscription.
       payment_behavior: 'error_if_incomplete',

@@ -45,19 +45,20 @@ describeJourney('journey: tax', { env: { STRIPE_TAX: 'on' }, timeoutMs: 150_000 
     const page = await journey.newPage();
     await journey.signUp(page, accountId);
 
-    // Starter $19.00 + 23 % VAT ($4.37) = $23.37.
-    await subscribeOnCheckout(page, 'IE', '$23.37');
+    // An Irish billing address pays in euros (docs/billing-rules.md row 53): Starter €18.00 + 23 % VAT (€4.14) =
+    // €22.14. Stripe's hosted page (the emulator's) writes it `22.14 EUR`.
+    await subscribeOnCheckout(page, 'IE', '22.14 EUR');
     await page.reload();
     await page.waitForSelector('body[data-live="true"]');
-    await waitForText(page, '#next-bill [data-tax="next-bill"]', /VAT \(IE, 23 %\)\s*\$4\.37/);
-    await waitForText(page, '#next-bill-total', /\$23\.37/);
+    await waitForText(page, '#next-bill [data-tax="next-bill"]', /VAT \(IE, 23 %\)\s*€4\.14/);
+    await waitForText(page, '#next-bill-total', /€22\.14/);
 
     await page.click('#change-professional');
     await waitForText(page, '#preview [data-tax="preview"]', /VAT \(IE, 23 %\)/);
 
     await openFirstInvoice(page);
-    await waitForText(page, '#invoice-details [data-tax="invoice"]', /VAT \(IE, 23 %\)\s*\$4\.37/);
-    await waitForText(page, '#invoice-total', /\$23\.37/);
+    await waitForText(page, '#invoice-details [data-tax="invoice"]', /VAT \(IE, 23 %\)\s*€4\.14/);
+    await waitForText(page, '#invoice-total', /€22\.14/);
     await journey.screenshot(page, 'tax-ireland');
   });
 
@@ -72,21 +73,21 @@ describeJourney('journey: tax', { env: { STRIPE_TAX: 'on' }, timeoutMs: 150_000 
     await page.click('#add-vat-id');
     await waitForText(page, '#vat [data-vat="DE123456789"]', /Verified/);
 
-    // $19.00 and no VAT: the buyer accounts for it.
-    await subscribeOnCheckout(page, 'DE', '$19.00');
+    // €18.00 (a German address pays in euros) and no VAT: the buyer accounts for it.
+    await subscribeOnCheckout(page, 'DE', '18.00 EUR');
     await page.reload();
     await page.waitForSelector('body[data-live="true"]');
     await waitForText(page, '#next-bill-reverse-charge', /^Reverse charge$/);
-    await waitForText(page, '#next-bill-total', /\$19\.00/);
+    await waitForText(page, '#next-bill-total', /€18\.00/);
     expect(await page.locator('#next-bill [data-tax="next-bill"]').count()).toBe(0);
 
     await openFirstInvoice(page);
     await waitForText(page, '#invoice-reverse-charge', /^Reverse charge$/);
-    await waitForText(page, '#invoice-total', /\$19\.00/);
+    await waitForText(page, '#invoice-total', /€18\.00/);
 
-    // Removing the ID: Stripe taxes the next bill again (19 %).
+    // Removing the ID: Stripe taxes the next bill again (19 % of €18.00 = €3.42).
     await page.locator('#vat .remove-vat-id').first().click();
-    await waitForText(page, '#next-bill [data-tax="next-bill"]', /VAT \(DE, 19 %\)\s*\$3\.61/);
+    await waitForText(page, '#next-bill [data-tax="next-bill"]', /VAT \(DE, 19 %\)\s*€3\.42/);
     expect(await page.locator('#vat [data-vat]').count()).toBe(0);
     await journey.screenshot(page, 'tax-germany');
   });
