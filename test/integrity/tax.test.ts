@@ -146,6 +146,71 @@ describe('tax (Stripe Tax on)', () => {
     expect(preview.data?.previewSubscriptionChange.tax).toBeGreaterThan(0);
   }, 90_000);
 
+  it('rows 45, 49, 52, 56: seats and an add-on beside a discounted plan, on one upgrade invoice with tax', async () => {
+    const irish = await world.customer(`acct_tax_seats_addons_${run}`);
+    expect((await setAddress(irish, 'IE')).errors).toBeUndefined();
+    expect((await irish.subscribe('starter', IN_DOLLARS)).errors).toBeUndefined();
+    expect(
+      (await irish.gql('mutation { applyPromotionCode(input: { code: "LAUNCH20" }) { id } }')).errors,
+    ).toBeUndefined();
+    // Starter includes 3 seats: 5 is 2 extra at $8.00; and one unit of Extra storage 10 GB at $5.00.
+    expect((await irish.gql('mutation { setSeats(input: { quantity: 5 }) { id } }')).errors).toBeUndefined();
+    expect(
+      (await irish.gql('mutation { addAddon(input: { key: "extra_storage_10gb" }) { id } }')).errors,
+    ).toBeUndefined();
+    await world.advance(10 * DAY);
+    expect((await irish.change({ planKey: 'professional' })).errors).toBeUndefined();
+    const upgrade = (await stripeInvoices(irish))
+      .filter((invoice) => invoice.billing_reason === 'subscription_update')
+      .at(-1) as Stripe.Invoice;
+
+    // Worked by hand, r seconds left of a P-second period (https://docs.stripe.com/billing/subscriptions/prorations):
+    // - the plan: credit −round(1900 r/P), debit round(4900 r/P), each net of LAUNCH20's 20 % (the coupon applies
+    //   to the plans' products: https://docs.stripe.com/api/coupons/object#coupon_object-applies_to);
+    // - the seats: Professional includes 5, the 5 paid for are all included there, so the 2 extra Starter seats
+    //   are credited, −round(2 × 800 r/P), not discounted (the seats' product is not a plan's);
+    // - the add-on moves to the same price on Professional: no line;
+    // then 23 % VAT on each line after its discount (https://docs.stripe.com/tax/invoicing).
+    const subscription = await world.stack.stripe.subscriptions.retrieve(
+      upgrade.parent?.subscription_details?.subscription as string,
+    );
+    const planItem = subscription.items.data.find(
+      (item) => item.price.lookup_key === 'price_professional_monthly',
+    );
+    const periodEnd = planItem?.current_period_end as number;
+    const lines = upgrade.lines.data;
+    const changedAt = (lines[0] as Stripe.InvoiceLineItem).period.start;
+    const period = await periodLength(subscription, periodEnd);
+    const left = periodEnd - changedAt;
+    const net = (amount: number) => amount - Math.sign(amount) * Math.round((Math.abs(amount) * 20) / 100);
+    const vat = (amount: number) => Math.sign(amount) * Math.round((Math.abs(amount) * 23) / 100);
+    const planCredit = net(-Math.round((1900 * left) / period));
+    const planDebit = net(Math.round((4900 * left) / period));
+    const seatsCredit = -Math.round((2 * 800 * left) / period);
+    const expected = [planCredit, planDebit, seatsCredit];
+    expect(lines.map((line) => line.amount).sort((a, b) => a - b)).toEqual(
+      [...expected].sort((a, b) => a - b),
+    );
+    expect(
+      lines.map((line) => (line.taxes ?? []).reduce((sum, tax) => sum + tax.amount, 0)).sort((a, b) => a - b),
+    ).toEqual(expected.map(vat).sort((a, b) => a - b));
+    const sum = (amounts: number[]) => amounts.reduce((total, amount) => total + amount, 0);
+    expect(upgrade.total).toBe(sum(expected) + sum(expected.map(vat)));
+    expect(upgrade.amount_paid).toBe(upgrade.total);
+    // What stays on the subscription: Professional, no extra seat item, the add-on on its same price.
+    expect(
+      subscription.items.data
+        .map((item) => [item.price.lookup_key, item.quantity])
+        .filter(([key]) => !String(key).includes('overage')),
+    ).toEqual(
+      expect.arrayContaining([
+        ['price_professional_monthly', 1],
+        ['price_extra_storage_10gb_monthly', 1],
+      ]),
+    );
+    expect(subscription.items.data.some((item) => item.price.metadata?.coditect_seats_for)).toBe(false);
+  }, 90_000);
+
   it('row 56: a downgrade at the period end is taxed on the new plan from the renewal on', async () => {
     const irish = await world.customer(`acct_tax_downgrade_${run}`);
     expect((await setAddress(irish, 'IE')).errors).toBeUndefined();

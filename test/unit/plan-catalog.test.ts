@@ -579,8 +579,16 @@ describe('seats in plans/plans.yaml (ADR 0024)', () => {
       included: 5,
       maximum: 100,
       prices: [
-        { interval: 'month', amount: 1200, currency: 'usd', lookupKey: 'price_professional_seat_monthly' },
-        { interval: 'year', amount: 12000, currency: 'usd', lookupKey: 'price_professional_seat_yearly' },
+        {
+          interval: 'month',
+          amounts: { usd: 1200, eur: 1100 },
+          lookupKey: 'price_professional_seat_monthly',
+        },
+        {
+          interval: 'year',
+          amounts: { usd: 12000, eur: 11000 },
+          lookupKey: 'price_professional_seat_yearly',
+        },
       ],
     });
     expect(loadPlanCatalog().plan('free').seats).toBeNull();
@@ -588,7 +596,7 @@ describe('seats in plans/plans.yaml (ADR 0024)', () => {
 
   it('names the line of a plan sold yearly without a yearly seat price', () => {
     const text = edited(
-      / {8}- interval: year\n {10}amount: 8000 # \$80.00 per extra seat a year\n {10}lookupKey: price_starter_seat_yearly\n/,
+      / {8}- interval: year\n {10}amounts: \{ usd: 8000, eur: 7000 \} # .*\n {10}lookupKey: price_starter_seat_yearly\n/,
       '',
     );
     expectIssue(
@@ -609,7 +617,7 @@ describe('seats in plans/plans.yaml (ADR 0024)', () => {
     const text = edited('lookupKey: price_starter_seat_monthly', 'lookupKey: price_starter_monthly');
     expectIssue(
       text,
-      lineOf(text, 'lookupKey: price_starter_monthly', 'amount: 800'),
+      lineOf(text, 'lookupKey: price_starter_monthly', 'amounts: { usd: 800, eur: 700 }'),
       /lookup key price_starter_monthly is used twice/,
     );
   });
