@@ -27,7 +27,7 @@ export class RedisBillingPubSub implements BillingPubSub {
     this.publisher.on('ready', () => {
       this.publisherDown = false;
     });
-    handleUnawaitedUnsubscribes(this.subscriber);
+    handleUnawaitedSubscriptionCommands(this.subscriber);
     this.engine = new RedisPubSub({
       publisher: this.publisher,
       subscriber: this.subscriber,
@@ -81,17 +81,27 @@ export class RedisBillingPubSub implements BillingPubSub {
 }
 
 /**
- * graphql-redis-subscriptions sends UNSUBSCRIBE (when a subscriber leaves) without awaiting it. While Redis is
- * down that command is rejected after the reconnect attempts, with nobody to handle it: an unhandled
- * rejection, which ends a Node process. The rejection is handled here: at worst the channel is subscribed again
- * on reconnect, and its messages, which nobody listens to, are dropped.
+ * Subscription commands that nobody awaits, whose rejection would be unhandled (an unhandled rejection ends a Node
+ * process):
+ * - graphql-redis-subscriptions sends UNSUBSCRIBE (when a subscriber leaves) without awaiting it; while Redis is
+ *   down it is rejected after the reconnect attempts. At worst the channel is subscribed again on reconnect, and
+ *   its messages, which nobody listens to, are dropped.
+ * - ioredis itself sends SUBSCRIBE / PSUBSCRIBE again on every reconnect (`autoResubscribe`,
+ *   node_modules/ioredis/built/redis/event_handler.js) without a catch: a connection that drops again, or is
+ *   closed at shutdown, before Redis answers rejects them with "Connection is closed." (seen in
+ *   test/integration/rate-limit.test.ts, which crashes Redis and then stops the service).
+ * Each promise gets a handler here and is returned as it is, so a caller that awaits still sees the rejection.
  */
-function handleUnawaitedUnsubscribes(client: Redis): void {
+function handleUnawaitedSubscriptionCommands(client: Redis): void {
   const unsubscribe = client.unsubscribe.bind(client);
   const punsubscribe = client.punsubscribe.bind(client);
+  const subscribe = client.subscribe.bind(client);
+  const psubscribe = client.psubscribe.bind(client);
   Object.assign(client, {
     unsubscribe: (...channels: string[]) => handled(unsubscribe(...channels)),
     punsubscribe: (...patterns: string[]) => handled(punsubscribe(...patterns)),
+    subscribe: (...channels: string[]) => handled(subscribe(...channels)),
+    psubscribe: (...patterns: string[]) => handled(psubscribe(...patterns)),
   });
 }
 
