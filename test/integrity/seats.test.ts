@@ -66,6 +66,25 @@ describe('seats', () => {
     return { start: Date.parse(row?.periodStart as string), end: Date.parse(row?.periodEnd as string) };
   }
 
+  /** The next bill (viewer.upcomingInvoice): its total and the [quantity, amount] of its extra-seat lines. */
+  async function nextBillOf(customer: Customer) {
+    const answer = await customer.gql<{
+      viewer: {
+        upcomingInvoice: {
+          total: number;
+          lines: Array<{ description: string; quantity: number; amount: number }>;
+        };
+      };
+    }>('{ viewer { upcomingInvoice { total lines { description quantity amount } } } }');
+    const bill = answer.data?.viewer.upcomingInvoice;
+    return {
+      total: bill?.total,
+      seatLines: bill?.lines
+        .filter((line) => /seat/i.test(line.description))
+        .map((line) => [line.quantity, line.amount]),
+    };
+  }
+
   /** round(cents × the part of [start, end) after `at`): one proration line, rounded once. */
   function prorated(cents: number, { start, end }: { start: number; end: number }, at: number): number {
     return Math.round((cents * (end - at)) / (end - start));
@@ -148,6 +167,8 @@ describe('seats', () => {
     expect(six.errors).toBeUndefined();
     expect(six.data?.setSeats.seats).toMatchObject({ purchased: 8, atPeriodEnd: 6 });
     expect((await team.invoices()).length).toBe(invoicesBefore);
+    // The next bill shows what the renewal will charge: 1 extra seat, not the 3 paid for now.
+    expect(await nextBillOf(team)).toEqual({ total: 4900 + 1200, seatLines: [[1, 1200]] });
     // The 8 seats paid for stay usable until the period end.
     expect((await seatsOf(team)).limit).toBe(8);
     expect(codeOf(await team.use(8, 'seats'))).toBe(null);
