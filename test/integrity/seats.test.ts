@@ -206,6 +206,29 @@ describe('seats', () => {
     expect((await setSeats(team, 6)).data?.setSeats.seats).toMatchObject({ purchased: 7, atPeriodEnd: 6 });
   });
 
+  it('seats changed in Stripe (support in the Dashboard) are what the service shows, limits and bills', async () => {
+    // Stripe is the system of record for what is billed: a quantity set outside this API must not leave the seats
+    // view, the `seats` limit and the next bill disagreeing with what Stripe charges.
+    const team = await world.customer(`acct_seats_dashboard_${run}`);
+    expect((await team.subscribe('professional')).errors).toBeUndefined();
+    expect((await setSeats(team, 7)).errors).toBeUndefined();
+    const stripe = world.stack.stripe;
+    const [subscription] = (await stripe.subscriptions.list({ customer: await team.stripeCustomerId() }))
+      .data;
+    const seatItem = subscription.items.data.find(
+      (item) => item.price.lookup_key === 'price_professional_seat_monthly',
+    );
+    expect(seatItem?.quantity).toBe(2);
+    await stripe.subscriptionItems.update(seatItem?.id as string, {
+      quantity: 4,
+      proration_behavior: 'none',
+    });
+    await world.stack.flushWebhooks();
+    expect(await seatsOf(team)).toMatchObject({ seats: { included: 5, purchased: 9 }, limit: 9 });
+    expect(codeOf(await team.use(9, 'seats'))).toBeNull();
+    expect(await nextBillOf(team)).toEqual({ total: 4900 + 4 * 1200, seatLines: [[4, 4800]] });
+  });
+
   it('row 48: more than the plan’s maximum is refused; a plan without per-seat pricing takes no seats', async () => {
     const team = await world.customer(`acct_seats_maximum_${run}`);
     expect((await team.subscribe('starter')).errors).toBeUndefined();
