@@ -94,8 +94,20 @@ const rolloverSchema = z
   .union(
     [
       z.literal('none'),
-      z.object({ percent: z.number().int().min(1).max(100) }).strict(),
-      z.object({ max: z.number().int().positive().max(GRAPHQL_INT_MAX) }).strict(),
+      z
+        .object({
+          percent: z
+            .number()
+            .int({ message: 'must be a whole percentage from 1 to 100' })
+            .min(1, { message: 'must be from 1 to 100' })
+            .max(100, { message: 'must be from 1 to 100' }),
+        })
+        .strict(),
+      z
+        .object({
+          max: wholeCredits('credits').positive({ message: 'must be a positive whole number of credits' }),
+        })
+        .strict(),
     ],
     {
       errorMap: () => ({
