@@ -136,6 +136,14 @@ describe('add-ons', () => {
       '{ viewer { feature(key: "priority_support") { allowed } } }',
     );
     expect(stillOn.data?.viewer.feature.allowed).toBe(true);
+    // The next bill is what the renewal will charge: the plan alone.
+    const nextBill = await pia.gql<{
+      viewer: { upcomingInvoice: { total: number; lines: Array<{ description: string }> } };
+    }>('{ viewer { upcomingInvoice { total lines { description } } } }');
+    expect(nextBill.data?.viewer.upcomingInvoice.total).toBe(1900);
+    expect(nextBill.data?.viewer.upcomingInvoice.lines.map((line) => line.description).join()).not.toMatch(
+      /priority/i,
+    );
 
     await world.advance(Math.ceil((period.end - period.start) / 1000) - 3 * DAY + FINALIZATION_GRACE);
     const renewal = lastInvoice(await pia.invoices(), 'subscription_cycle');

@@ -66,6 +66,25 @@ describe('seats', () => {
     return { start: Date.parse(row?.periodStart as string), end: Date.parse(row?.periodEnd as string) };
   }
 
+  /** The next bill (viewer.upcomingInvoice): its total and the [quantity, amount] of its extra-seat lines. */
+  async function nextBillOf(customer: Customer) {
+    const answer = await customer.gql<{
+      viewer: {
+        upcomingInvoice: {
+          total: number;
+          lines: Array<{ description: string; quantity: number; amount: number }>;
+        };
+      };
+    }>('{ viewer { upcomingInvoice { total lines { description quantity amount } } } }');
+    const bill = answer.data?.viewer.upcomingInvoice;
+    return {
+      total: bill?.total,
+      seatLines: bill?.lines
+        .filter((line) => /seat/i.test(line.description))
+        .map((line) => [line.quantity, line.amount]),
+    };
+  }
+
   /** round(cents × the part of [start, end) after `at`): one proration line, rounded once. */
   function prorated(cents: number, { start, end }: { start: number; end: number }, at: number): number {
     return Math.round((cents * (end - at)) / (end - start));
@@ -148,6 +167,8 @@ describe('seats', () => {
     expect(six.errors).toBeUndefined();
     expect(six.data?.setSeats.seats).toMatchObject({ purchased: 8, atPeriodEnd: 6 });
     expect((await team.invoices()).length).toBe(invoicesBefore);
+    // The next bill shows what the renewal will charge: 1 extra seat, not the 3 paid for now.
+    expect(await nextBillOf(team)).toEqual({ total: 4900 + 1200, seatLines: [[1, 1200]] });
     // The 8 seats paid for stay usable until the period end.
     expect((await seatsOf(team)).limit).toBe(8);
     expect(codeOf(await team.use(8, 'seats'))).toBe(null);
@@ -183,6 +204,29 @@ describe('seats', () => {
     expect((await team.invoices()).length).toBe(invoices);
     // Down to what is taken is fine (at the period end).
     expect((await setSeats(team, 6)).data?.setSeats.seats).toMatchObject({ purchased: 7, atPeriodEnd: 6 });
+  });
+
+  it('seats changed in Stripe (support in the Dashboard) are what the service shows, limits and bills', async () => {
+    // Stripe is the system of record for what is billed: a quantity set outside this API must not leave the seats
+    // view, the `seats` limit and the next bill disagreeing with what Stripe charges.
+    const team = await world.customer(`acct_seats_dashboard_${run}`);
+    expect((await team.subscribe('professional')).errors).toBeUndefined();
+    expect((await setSeats(team, 7)).errors).toBeUndefined();
+    const stripe = world.stack.stripe;
+    const [subscription] = (await stripe.subscriptions.list({ customer: await team.stripeCustomerId() }))
+      .data;
+    const seatItem = subscription.items.data.find(
+      (item) => item.price.lookup_key === 'price_professional_seat_monthly',
+    );
+    expect(seatItem?.quantity).toBe(2);
+    await stripe.subscriptionItems.update(seatItem?.id as string, {
+      quantity: 4,
+      proration_behavior: 'none',
+    });
+    await world.stack.flushWebhooks();
+    expect(await seatsOf(team)).toMatchObject({ seats: { included: 5, purchased: 9 }, limit: 9 });
+    expect(codeOf(await team.use(9, 'seats'))).toBeNull();
+    expect(await nextBillOf(team)).toEqual({ total: 4900 + 4 * 1200, seatLines: [[4, 4800]] });
   });
 
   it('row 48: more than the plan’s maximum is refused; a plan without per-seat pricing takes no seats', async () => {
