@@ -9,7 +9,8 @@ import type { SyncReport } from './catalog-report';
 /**
  * Makes a credit pack's product exist and match, then its ONE-TIME price (no `recurring`: a pack is bought, not
  * subscribed to) with an amount per currency; returns the price id. A changed amount makes a new price and moves
- * the lookup key to it, as for plan prices (`syncPrice`).
+ * the lookup key to it, as for plan prices (`syncPrice`). https://docs.stripe.com/api/prices/create: "The Price can
+ * be recurring or one-time"; without `recurring` its `type` is `one_time`.
  */
 export async function syncCreditPack(
   stripe: Stripe,
