@@ -10,6 +10,7 @@ import { CustomerResolver } from './customer.resolver';
 import { CustomerTaxResolver } from './customer-tax.resolver';
 import { InvoiceCreditResolver } from './invoice-credit.resolver';
 import { PlanResolver } from './plan.resolver';
+import { RateCardResolver } from './rate-card.resolver';
 import { PromotionCodeResolver } from './promotion-code.resolver';
 import { AddonResolver } from './addon.resolver';
 import { RevenueResolver } from './revenue.resolver';
@@ -31,6 +32,7 @@ export {
   PlanResolver,
   PromotionCodeResolver,
   AddonResolver,
+  RateCardResolver,
   RevenueResolver,
   SeatsResolver,
   ServiceInfoResolver,
@@ -45,6 +47,7 @@ export {
 export interface Resolvers {
   serviceInfo: ServiceInfoResolver;
   plan: PlanResolver;
+  rateCard: RateCardResolver;
   account: AccountResolver;
   accountBills: AccountBillsResolver;
   customer: CustomerResolver;
@@ -67,6 +70,7 @@ export interface Resolvers {
 const RESOLVER_CLASSES: NonEmptyArray<Function> = [
   ServiceInfoResolver,
   PlanResolver,
+  RateCardResolver,
   AccountResolver,
   AccountBillsResolver,
   CustomerResolver,
