@@ -107,6 +107,45 @@ describe('add-ons', () => {
     expect(renewal.total).toBe(3400);
   });
 
+  it('fewer units take effect at the period end: the units paid for stay until then; the renewal bills the fewer; nothing is refunded', async () => {
+    const rosa = await world.customer(`acct_addon_fewer_${run}`);
+    expect((await rosa.subscribe('starter')).errors).toBeUndefined();
+    const period = await rosa.period();
+    expect((await add(rosa, 'extra_storage_10gb', 3)).errors).toBeUndefined();
+    await world.advance(5 * DAY);
+    const limitWithThree = await storageLimit(rosa);
+    const invoicesBefore = (await rosa.invoices()).length;
+    const units = async () => {
+      const answer = await rosa.gql<{
+        viewer: { addons: Array<{ quantity: number; quantityAtPeriodEnd: number | null }> };
+      }>('{ viewer { addons { quantity quantityAtPeriodEnd } } }');
+      return answer.data?.viewer.addons;
+    };
+
+    expect((await add(rosa, 'extra_storage_10gb', 1)).errors).toBeUndefined();
+    expect((await rosa.invoices()).length).toBe(invoicesBefore);
+    expect(await units()).toEqual([{ quantity: 3, quantityAtPeriodEnd: 1 }]);
+    expect(await storageLimit(rosa)).toBe(limitWithThree);
+    // Back to 3 before the period end: the reduction is gone, and nothing is charged (they are paid for).
+    expect((await add(rosa, 'extra_storage_10gb', 3)).errors).toBeUndefined();
+    expect(await units()).toEqual([{ quantity: 3, quantityAtPeriodEnd: null }]);
+    expect((await add(rosa, 'extra_storage_10gb', 2)).errors).toBeUndefined();
+    expect((await rosa.invoices()).length).toBe(invoicesBefore);
+    const nextBill = await rosa.gql<{ viewer: { upcomingInvoice: { total: number } } }>(
+      '{ viewer { upcomingInvoice { total } } }',
+    );
+    expect(nextBill.data?.viewer.upcomingInvoice.total).toBe(1900 + 2 * 500);
+
+    await world.advance(Math.ceil((period.end - period.start) / 1000) - 5 * DAY + FINALIZATION_GRACE);
+    const renewal = lastInvoice(await rosa.invoices(), 'subscription_cycle');
+    expect(linesOf(renewal, 'price_extra_storage_10gb_monthly')).toEqual([[2, 1000]]);
+    expect(renewal.total).toBe(1900 + 1000);
+    expect(
+      (await rosa.invoices()).flatMap((invoice) => invoice.lines).filter((line) => line.amount < 0),
+    ).toEqual([]);
+    expect(await units()).toEqual([{ quantity: 2, quantityAtPeriodEnd: null }]);
+  });
+
   it('removing keeps it, and what it grants, until the period end; the renewal no longer bills it; nothing is refunded', async () => {
     const pia = await world.customer(`acct_addon_remove_${run}`);
     expect((await pia.subscribe('starter')).errors).toBeUndefined();
