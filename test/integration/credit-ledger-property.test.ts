@@ -87,7 +87,12 @@ afterAll(async () => {
 
 interface Run {
   accounts: string[];
-  holdIds: string[];
+  /** Each account's own hold ids (a hold id of another account is refused: the example tests cover it). */
+  holdIds: string[][];
+}
+
+function holdIdOf(run: Run, operation: { account: number; hold: number }): string {
+  return run.holdIds[operation.account]?.[operation.hold] as string;
 }
 
 function perform(run: Run, operation: Operation): Promise<unknown> {
@@ -115,19 +120,16 @@ function perform(run: Run, operation: Operation): Promise<unknown> {
         accountId: run.accounts[operation.account] as string,
         credits: operation.credits,
         ttlSeconds: operation.ttlSeconds,
-        holdId: run.holdIds[operation.hold] as string,
+        holdId: holdIdOf(run, operation),
       });
     case 'settle':
       return ledger.settle({
         accountId: run.accounts[operation.account] as string,
-        holdId: run.holdIds[operation.hold] as string,
+        holdId: holdIdOf(run, operation),
         credits: operation.credits,
       });
     case 'release':
-      return ledger.releaseHold(
-        run.accounts[operation.account] as string,
-        run.holdIds[operation.hold] as string,
-      );
+      return ledger.releaseHold(run.accounts[operation.account] as string, holdIdOf(run, operation));
     case 'expire':
       return ledger.expire();
     case 'removeUnspent':
@@ -197,7 +199,7 @@ it('concurrent grants, burns, holds, settles, releases, expiries and refunds kee
       runSequence += 1;
       const run: Run = {
         accounts: Array.from({ length: ACCOUNTS }, (_, index) => `acct_prop_${runSequence}_${index}`),
-        holdIds: Array.from({ length: HOLDS }, () => randomUUID()),
+        holdIds: Array.from({ length: ACCOUNTS }, () => Array.from({ length: HOLDS }, () => randomUUID())),
       };
       let seen: EntryRow[] = [];
       for (const round of drawn) {

@@ -281,6 +281,9 @@ describe('holds', () => {
     expect(await harness.ledger.settle({ accountId: 'acct_someone_else', holdId, credits: 10 })).toEqual({
       outcome: 'unknown',
     });
+    await expect(harness.ledger.hold({ ...input, accountId: 'acct_someone_else' })).rejects.toMatchObject({
+      extensions: { code: 'CONFLICT' },
+    });
     expect((await harness.ledger.balanceOf(account)).held).toBe(10);
     await harness.ledger.releaseHold(account, holdId);
   });

@@ -1,3 +1,4 @@
+import { ConflictError } from '../../errors';
 import type { LockedAccount } from './credit-account';
 import type {
   BurnResult,
@@ -38,7 +39,10 @@ async function holdById(account: LockedAccount, holdId: string): Promise<HoldRow
 
 /** A new hold when `available` covers it; the same hold again for an id already used by this account. */
 export async function placeHold(account: LockedAccount, input: HoldCredits): Promise<HoldResult> {
-  const earlier = await holdById(account, input.holdId);
+  const [earlier] = await account.sql<HoldRow>('select * from credit_hold where id = ?', [input.holdId]);
+  // Hold ids are the callers' UUIDs: one another account used is a caller's mistake, refused and never shared.
+  if (earlier && earlier.account_id !== account.accountId)
+    throw new ConflictError(`Hold ${input.holdId} belongs to another account: use a new id`);
   if (earlier) return { ok: true, hold: holdOf(earlier), duplicate: true };
   if (account.available < input.credits)
     return {
@@ -48,7 +52,6 @@ export async function placeHold(account: LockedAccount, input: HoldCredits): Pro
       requested: input.credits,
     };
   const expiresAt = new Date(account.now.getTime() + input.ttlSeconds * 1000);
-  // A hold id another account used is a unique violation here: refused, never shared.
   const [row] = await account.sql<HoldRow>(
     `insert into credit_hold (id, created_at, updated_at, account_id, member_id, credits, expires_at, state)
      values (?, ?, ?, ?, ?, ?, ?, 'held') returning *`,
