@@ -100,7 +100,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     watchBacklogs(infrastructure, logger);
     const overageReporter = stripe?.overageReporter ?? null;
     const maintenance = buildDataMaintenance(config, orm, core.clock, metrics.maintenance, logger);
-    const background = new BackgroundWork(config, orm, core, pipeline, overageReporter, maintenance, logger);
+    const background = new BackgroundWork(
+      config,
+      orm,
+      core,
+      pipeline,
+      overageReporter,
+      maintenance,
+      credits,
+      logger,
+    );
     const services = { ...core, stripe, usage, credits };
     return {
       http,
