@@ -98,13 +98,17 @@ it.each(['payment', 'subscription', 'setup'] as const)(
     } else {
       expect((done.setup_intent as Stripe.SetupIntent).status).toBe('succeeded');
     }
-    // The approval was for this payment only: the card asks again next time (…3184 always asks).
-    const card = (await stripe.customers.listPaymentMethods(String(done.customer))).data[0];
+    // The approval was for this payment only: the card asks again next time (…3184 always asks). A payment-mode
+    // session saves no card (no `setup_future_usage`): its intent's card is used as it is.
+    const card =
+      mode === 'payment'
+        ? String((await stripe.paymentIntents.retrieve(String(done.payment_intent))).payment_method)
+        : (await stripe.customers.listPaymentMethods(String(done.customer))).data[0]?.id;
     const later = await stripe.paymentIntents.create({
       amount: 500,
       currency: 'usd',
       customer: String(done.customer),
-      payment_method: card?.id,
+      payment_method: card,
       confirm: true,
     });
     expect(later.status).toBe('requires_action');

@@ -18,6 +18,7 @@ import {
   CustomerTaxResolver,
   InvoiceCreditResolver,
   PlanResolver,
+  RateCardResolver,
   type Resolvers,
   RevenueResolver,
   ServiceInfoResolver,
@@ -50,6 +51,7 @@ export function buildResolvers(
   return {
     serviceInfo: new ServiceInfoResolver(),
     plan: new PlanResolver(core.catalog, core.currencies),
+    rateCard: new RateCardResolver(core.catalog, core.currencies, core.clock),
     account: new AccountResolver(
       core.accountReads,
       core.catalog,

@@ -93,7 +93,7 @@ export function buildStripeServices(
   const rules = new PlanRules(core.catalog, prices);
   const charged = new ChargedUpdates(stripe, store, core.clock, core.invoices);
   const changes = new PlanChanges(stripe, store, rules, core.events, core.clock, charged, tax, taxes);
-  const seats = new SeatChanges(stripe, store, rules, core.events, charged, core.clock, tax);
+  const seats = new SeatChanges(store, rules, core.events, charged, core.clock, tax, changes);
   const subscriptions = new SubscriptionManager({
     store,
     creation: new SubscriptionCreation(

@@ -15,7 +15,8 @@ export interface DesiredPrice {
   productId: string;
   /** The catalog's currencies: the first is the price's own `currency`, each other one a `currency_options` entry. */
   currencies: readonly string[];
-  interval: 'month' | 'year';
+  /** `once`: a one-time price (a credit pack), bought outright, without `recurring`. Only with a licensed amount. */
+  interval: 'month' | 'year' | 'once';
   /**
    * Per currency: a flat amount per period in integer minor units (plans), or a per-unit decimal of minor units
    * on a meter (overage).
@@ -121,11 +122,13 @@ function createParams(desired: DesiredPrice, current: Stripe.Price | undefined):
     ...(amount.kind === 'licensed'
       ? {
           unit_amount: amount.cents[base],
-          recurring: { interval: desired.interval, usage_type: 'licensed' },
+          ...(desired.interval === 'once'
+            ? {}
+            : { recurring: { interval: desired.interval, usage_type: 'licensed' as const } }),
         }
       : {
           unit_amount_decimal: decimalOf(amount.unitAmountsDecimal, base),
-          recurring: { interval: desired.interval, usage_type: 'metered', meter: amount.meterId },
+          recurring: { interval: recurringInterval(desired), usage_type: 'metered', meter: amount.meterId },
         }),
     ...(others.length > 0
       ? {
@@ -144,6 +147,11 @@ function createParams(desired: DesiredPrice, current: Stripe.Price | undefined):
       : {}),
     ...(current ? { transfer_lookup_key: true } : {}),
   };
+}
+
+function recurringInterval(desired: DesiredPrice): 'month' | 'year' {
+  if (desired.interval === 'once') throw new Error(`${desired.lookupKey}: a metered price recurs`);
+  return desired.interval;
 }
 
 function decimalOf(amounts: Readonly<Record<string, string>>, currency: string): Stripe.Decimal {
@@ -194,14 +202,10 @@ async function makeExclusive(
 function matches(price: Stripe.Price, desired: DesiredPrice): boolean {
   // An inclusive price cannot become exclusive: a new price takes its lookup key.
   if (price.tax_behavior === 'inclusive') return false;
-  const recurring = price.recurring;
-  if (!recurring || recurring.interval !== desired.interval || recurring.interval_count !== 1) return false;
+  if (!sameSchedule(price, desired)) return false;
   if (price.currency !== desired.currencies[0] || idOf(price.product) !== desired.productId) return false;
   if (price.billing_scheme !== 'per_unit') return false;
   const { amount } = desired;
-  if (amount.kind === 'licensed' ? recurring.usage_type !== 'licensed' : recurring.usage_type !== 'metered')
-    return false;
-  if (amount.kind === 'metered' && recurring.meter !== amount.meterId) return false;
   // A currency Stripe offers that the file no longer lists is a difference too: nobody new may pay in it.
   const offered = Object.keys(price.currency_options ?? {}).filter((currency) => currency !== price.currency);
   const wanted = desired.currencies.slice(1);
@@ -213,6 +217,16 @@ function matches(price: Stripe.Price, desired: DesiredPrice): boolean {
     if (amount.kind === 'licensed') return option.unit_amount === amount.cents[currency];
     return sameDecimal(option.unit_amount_decimal, amount.unitAmountsDecimal[currency] ?? '0');
   });
+}
+
+/** One-time for a pack; otherwise the interval, usage type and meter the catalog says. */
+function sameSchedule(price: Stripe.Price, desired: DesiredPrice): boolean {
+  const recurring = price.recurring;
+  if (desired.interval === 'once') return price.type === 'one_time' && !recurring;
+  if (!recurring || recurring.interval !== desired.interval || recurring.interval_count !== 1) return false;
+  const { amount } = desired;
+  if (amount.kind === 'licensed') return recurring.usage_type === 'licensed';
+  return recurring.usage_type === 'metered' && recurring.meter === amount.meterId;
 }
 
 /** `1900usd-1800eur`: what the price charges, for its idempotency key. */
@@ -236,7 +250,8 @@ function amountsText(desired: DesiredPrice): string {
 }
 
 function describe(desired: DesiredPrice): string {
-  return `${desired.lookupKey} ${amountsText(desired)}/${desired.interval}`;
+  const per = desired.interval === 'once' ? ' once' : `/${desired.interval}`;
+  return `${desired.lookupKey} ${amountsText(desired)}${per}`;
 }
 
 function describeExisting(price: Stripe.Price): string {

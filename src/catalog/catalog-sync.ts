@@ -3,6 +3,7 @@ import type { PlanCatalog } from '../services/plans/plan-catalog';
 import { type MeteredPrice, meteredLookupKey, type Plan } from '../services/plans/plan.types';
 import { addonLookupKeys, syncAddon } from './catalog-addons';
 import { syncCoupon } from './catalog-coupons';
+import { creditPackLookupKeys, syncCreditPack } from './catalog-credit-packs';
 import { listAllMeters, syncMeter } from './catalog-meters';
 import { type PortalProduct, syncPortalConfiguration } from './catalog-portal';
 import { type DesiredPrice, pricesByLookupKey, syncPrice } from './catalog-prices';
@@ -26,8 +27,8 @@ export const SEATS_PRODUCT_METADATA = SEATS_PRICE_METADATA;
  * writes what differs, so a second run reports everything unchanged; every write carries an idempotency key
  * derived from what it does, so a retried run never creates anything twice.
  *
- * Runs in dependency order (products → prices (plans, then their seats) → meters → add-ons → portal → coupons →
- * promotion codes) because each step needs ids from the one
+ * Runs in dependency order (products → prices (plans, then their seats) → meters → add-ons → credit packs →
+ * portal → coupons → promotion codes) because each step needs ids from the one
  * before. It stops at the first Stripe error; running it again resumes, since finished steps are unchanged.
  */
 export async function syncCatalog(stripe: Stripe, catalog: PlanCatalog): Promise<SyncReport> {
@@ -83,6 +84,11 @@ export async function syncCatalog(stripe: Stripe, catalog: PlanCatalog): Promise
   // Add-ons stay out of the Portal: it changes the plan item only, and add-ons are bought on the billing page.
   for (const addon of catalog.addons()) {
     await syncAddon(stripe, products, existingPrices, addon, catalog.currencies, report);
+  }
+
+  // Packs are one-time prices: Checkout in payment mode and off-session charges sell them, never the Portal.
+  for (const pack of catalog.creditPacks()) {
+    await syncCreditPack(stripe, products, existingPrices, pack, catalog.currencies, report);
   }
 
   await syncPortalConfiguration(stripe, portalProducts, report);
@@ -152,6 +158,7 @@ function allLookupKeys(catalog: PlanCatalog): string[] {
     ...catalog.plans().flatMap((plan) => (plan.seats?.prices ?? []).map((price) => price.lookupKey)),
     ...catalog.meteredPrices().flatMap((price) => [price.lookupKey, price.yearlyLookupKey]),
     ...addonLookupKeys(catalog.addons()),
+    ...creditPackLookupKeys(catalog.creditPacks()),
   ];
 }
 

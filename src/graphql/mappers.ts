@@ -15,6 +15,7 @@ import { BillingInterval, OverLimitBehavior, SubscriptionStatus } from '../schem
 import type { Invoice } from '../schema/invoice.type';
 import type { PaymentMethod } from '../schema/payment-method.type';
 import type { Plan, PlanPrice } from '../schema/plan.type';
+import { type CreditRollover, CreditRolloverKind } from '../schema/plan-credits.type';
 import type { SubscriptionSeats } from '../schema/seats.type';
 import type { BillingSubscription } from '../schema/subscription.type';
 
@@ -42,7 +43,15 @@ export function toPlan(plan: CatalogPlan, pricedIn: string | null = null): Plan 
     salesLed: plan.salesLed,
     // Its prices are resolved by `PlanResolver.seats`, in the currency of `prices`.
     seats: plan.seats && { included: plan.seats.included, maximum: plan.seats.maximum, prices: [] },
+    credits: { included: plan.credits.included, rollover: toCreditRollover(plan.credits.rollover) },
   };
+}
+
+function toCreditRollover(rollover: CatalogPlan['credits']['rollover']): CreditRollover {
+  if (rollover.kind === 'percent')
+    return { kind: CreditRolloverKind.PERCENT, percent: rollover.percent, max: null };
+  if (rollover.kind === 'max') return { kind: CreditRolloverKind.MAX, percent: null, max: rollover.max };
+  return { kind: CreditRolloverKind.NONE, percent: null, max: null };
 }
 
 /**

@@ -11,6 +11,7 @@ import { CustomerResolver } from './customer.resolver';
 import { CustomerTaxResolver } from './customer-tax.resolver';
 import { InvoiceCreditResolver } from './invoice-credit.resolver';
 import { PlanResolver } from './plan.resolver';
+import { RateCardResolver } from './rate-card.resolver';
 import { PromotionCodeResolver } from './promotion-code.resolver';
 import { AddonResolver } from './addon.resolver';
 import { RevenueResolver } from './revenue.resolver';
@@ -33,6 +34,7 @@ export {
   PlanResolver,
   PromotionCodeResolver,
   AddonResolver,
+  RateCardResolver,
   RevenueResolver,
   SeatsResolver,
   ServiceInfoResolver,
@@ -47,6 +49,7 @@ export {
 export interface Resolvers {
   serviceInfo: ServiceInfoResolver;
   plan: PlanResolver;
+  rateCard: RateCardResolver;
   account: AccountResolver;
   accountBills: AccountBillsResolver;
   customer: CustomerResolver;
@@ -70,6 +73,7 @@ export interface Resolvers {
 const RESOLVER_CLASSES: NonEmptyArray<Function> = [
   ServiceInfoResolver,
   PlanResolver,
+  RateCardResolver,
   AccountResolver,
   AccountBillsResolver,
   CustomerResolver,

@@ -1,5 +1,5 @@
 import { Field, ID, Int, ObjectType } from 'type-graphql';
-import { TaxLine } from './tax.type';
+import { TaxSummary } from './tax.type';
 import { Invoice } from './invoice.type';
 
 @ObjectType({ description: 'One line of an invoice; amounts in minor units (cents) of its currency' })
@@ -46,24 +46,11 @@ export class InvoiceLine {
   proration!: boolean;
 }
 
-@ObjectType({ description: "The next bill: Stripe's preview of the live subscription's next invoice" })
-export class UpcomingInvoice {
-  @Field(() => [TaxLine], { description: 'Each tax per rate (Stripe Tax); empty without tax' })
-  taxLines!: TaxLine[];
-
-  @Field(() => Boolean, {
-    description:
-      'True when the customer accounts for the VAT (a verified VAT ID of another EU country): tax is 0',
-  })
-  reverseCharge!: boolean;
-
-  @Field(() => String, {
-    nullable: true,
-    description:
-      'The note the invoice carries for a reverse charge ("Reverse charge", as Stripe prints it); else null',
-  })
-  reverseChargeNote!: string | null;
-
+@ObjectType({
+  description: "The next bill: Stripe's preview of the live subscription's next invoice",
+  implements: TaxSummary,
+})
+export class UpcomingInvoice extends TaxSummary {
   @Field(() => Date, {
     nullable: true,
     description: 'When it is charged: the period end (trial end while trialing)',
@@ -137,24 +124,11 @@ export class CreditNote {
   createdAt!: Date;
 }
 
-@ObjectType({ description: 'An invoice in full: its lines and totals as Stripe has them now' })
-export class InvoiceDetails {
-  @Field(() => [TaxLine], { description: 'Each tax per rate (Stripe Tax); empty without tax' })
-  taxLines!: TaxLine[];
-
-  @Field(() => Boolean, {
-    description:
-      'True when the customer accounts for the VAT (a verified VAT ID of another EU country): tax is 0',
-  })
-  reverseCharge!: boolean;
-
-  @Field(() => String, {
-    nullable: true,
-    description:
-      'The note the invoice carries for a reverse charge ("Reverse charge", as Stripe prints it); else null',
-  })
-  reverseChargeNote!: string | null;
-
+@ObjectType({
+  description: 'An invoice in full: its lines and totals as Stripe has them now',
+  implements: TaxSummary,
+})
+export class InvoiceDetails extends TaxSummary {
   @Field(() => Invoice, { description: 'The summary the invoice history shows' })
   invoice!: Invoice;
 

@@ -1,5 +1,5 @@
 import { Field, Int, ObjectType } from 'type-graphql';
-import { TaxLine } from './tax.type';
+import { TaxSummary } from './tax.type';
 
 @ObjectType()
 export class InvoicePreviewLine {
@@ -10,8 +10,8 @@ export class InvoicePreviewLine {
   amount!: number;
 }
 
-@ObjectType({ description: 'What a proposed subscription change would charge' })
-export class InvoicePreview {
+@ObjectType({ description: 'What a proposed subscription change would charge', implements: TaxSummary })
+export class InvoicePreview extends TaxSummary {
   @Field(() => Int, { description: 'In cents: what the previewed invoice charges' })
   amountDue!: number;
 
@@ -26,22 +26,6 @@ export class InvoicePreview {
 
   @Field(() => Int, { description: 'In cents: subtotal − discount + tax' })
   total!: number;
-
-  @Field(() => [TaxLine], { description: 'Each tax per rate (Stripe Tax); empty without tax' })
-  taxLines!: TaxLine[];
-
-  @Field(() => Boolean, {
-    description:
-      'True when the customer accounts for the VAT (a verified VAT ID of another EU country): tax is 0',
-  })
-  reverseCharge!: boolean;
-
-  @Field(() => String, {
-    nullable: true,
-    description:
-      'The note the invoice carries for a reverse charge ("Reverse charge", as Stripe prints it); else null',
-  })
-  reverseChargeNote!: string | null;
 
   @Field(() => Int, {
     description:

@@ -1,5 +1,6 @@
 import { Field, Int, ObjectType } from 'type-graphql';
 import { BillingInterval, OverLimitBehavior } from './enums';
+import { PlanCredits } from './plan-credits.type';
 
 @ObjectType({ description: 'An amount of money: integer minor units of its currency ($19.00 is 1900 usd)' })
 export class PriceAmount {
@@ -131,4 +132,9 @@ export class Plan {
     description: 'Per-seat pricing, or null (seats are a fixed limit)',
   })
   seats!: PlanSeats | null;
+
+  @Field(() => PlanCredits, {
+    description: 'Credits for AI model calls included each billing period, and what rolls over',
+  })
+  credits!: PlanCredits;
 }

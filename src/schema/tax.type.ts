@@ -1,5 +1,5 @@
 import { IsIn, IsString, MaxLength } from 'class-validator';
-import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { Field, ID, InputType, Int, InterfaceType, ObjectType, registerEnumType } from 'type-graphql';
 
 @ObjectType({ description: 'One tax of an invoice or preview, per rate (Stripe Tax)' })
 export class TaxLine {
@@ -31,6 +31,26 @@ export class TaxLine {
       "Stripe's taxability reason: standard_rated, reverse_charge, customer_exempt, not_collecting, …",
   })
   taxabilityReason!: string | null;
+}
+
+/** The tax of an invoice, a preview or the next bill: the same three fields on each (Stripe Tax). */
+@InterfaceType({ description: 'The tax of an invoice, a preview or the next bill (Stripe Tax)' })
+export abstract class TaxSummary {
+  @Field(() => [TaxLine], { description: 'Each tax per rate (Stripe Tax); empty without tax' })
+  taxLines!: TaxLine[];
+
+  @Field(() => Boolean, {
+    description:
+      'True when the customer accounts for the VAT (a verified VAT ID of another EU country): tax is 0',
+  })
+  reverseCharge!: boolean;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'The note the invoice carries for a reverse charge ("Reverse charge", as Stripe prints it); else null',
+  })
+  reverseChargeNote!: string | null;
 }
 
 @ObjectType({ description: 'A tax ID of the customer (a VAT number), kept and verified by Stripe' })

@@ -101,6 +101,8 @@ const MATRIX: Record<string, MatrixEntry> = {
   },
   'Query.plans': { document: () => '{ plans { key } }', expect: PUBLIC },
   'Query.addons': { document: () => '{ addons { key } }', expect: PUBLIC },
+  'Query.creditPacks': { document: () => '{ creditPacks { key price { amount } } }', expect: PUBLIC },
+  'Query.modelPrices': { document: () => '{ modelPrices { model } }', expect: PUBLIC },
   'Query.revenueSummary': { document: () => '{ revenueSummary { mrr currency } }', expect: ADMIN_ONLY },
   'Query.serviceInfo': { document: () => '{ serviceInfo { name } }', expect: PUBLIC },
   'Query.previewSubscriptionChange': {

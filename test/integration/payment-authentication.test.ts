@@ -378,4 +378,36 @@ describe('payment authentication (3-D Secure)', () => {
     const charges = await stack.stripe.charges.list({ customer: String(voided.customer) });
     expect(charges.data.map((charge) => [charge.amount, charge.status])).toEqual([[1900, 'succeeded']]);
   });
+
+  it('seats bought when the bank asks wait for the approval: the seats and the limit stay until it is given, then follow', async () => {
+    const gql = await approvedStarter('acct_sca_seats');
+    const seatsLimit = async () => {
+      const answer = await gql<{ viewer: { usage: Array<{ metric: string; included: number }> } }>(
+        '{ viewer { usage { metric included } } }',
+      );
+      return answer.data?.viewer.usage.find((row) => row.metric === 'seats')?.included;
+    };
+    const answer = await gql<{
+      setSeats: { seats: { purchased: number }; pendingAction: PendingActionView | null };
+    }>(
+      'mutation { setSeats(input: { quantity: 5 }) { seats { purchased } pendingAction { kind invoiceId amountDue currency } } }',
+    );
+    expect(answer.errors).toBeUndefined();
+    const pending = answer.data?.setSeats.pendingAction as PendingActionView;
+    const invoice = await stack.stripe.invoices.retrieve(pending.invoiceId);
+    // Two extra seats at $8.00 for the 21 days left of starter's month, charged now once approved.
+    expect(invoice).toMatchObject({ status: 'open', billing_reason: 'subscription_update' });
+    expect(pending).toMatchObject({ kind: 'AUTHENTICATE', amountDue: invoice.amount_due, currency: 'usd' });
+    expect(invoice.amount_due).toBeGreaterThan(0);
+    expect(answer.data?.setSeats.seats.purchased).toBe(3);
+    await stack.flushWebhooks();
+    expect(await seatsLimit()).toBe(3);
+
+    await authenticate(pending.invoiceId, 'succeed');
+    await stack.flushWebhooks();
+    await waitUntil(async () => (await seatsLimit()) === 5, 'the seats follow the approval');
+    expect((await viewer(gql)).pendingAction).toBeNull();
+    const paid = await stack.stripe.invoices.retrieve(pending.invoiceId);
+    expect(paid.status).toBe('paid');
+  });
 });

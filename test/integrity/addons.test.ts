@@ -28,14 +28,6 @@ describe('add-ons', () => {
     return Math.round((amount * (end - at)) / (end - start));
   }
 
-  async function periodOf(customer: Customer) {
-    const usage = await customer.gql<{
-      viewer: { usage: Array<{ metric: string; periodStart: string; periodEnd: string }> };
-    }>('{ viewer { usage { metric periodStart periodEnd } } }');
-    const row = usage.data?.viewer.usage.find((entry) => entry.metric === 'storage_mb');
-    return { start: Date.parse(row?.periodStart as string), end: Date.parse(row?.periodEnd as string) };
-  }
-
   async function storageLimit(customer: Customer): Promise<number | null> {
     const answer = await customer.gql<{
       viewer: { entitlements: Array<{ feature: string; limit: number | null }> };
@@ -73,7 +65,7 @@ describe('add-ons', () => {
   it('buying charges the rest of the period now, to the cent, and the storage allowance grows at once', async () => {
     const olga = await world.customer(`acct_addon_buy_${run}`);
     expect((await olga.subscribe('starter')).errors).toBeUndefined();
-    const period = await periodOf(olga);
+    const period = await olga.period();
     expect(await storageLimit(olga)).toBe(1024);
     await world.advance(10 * DAY);
     const bought = await add(olga, 'extra_storage_10gb');
@@ -118,7 +110,7 @@ describe('add-ons', () => {
   it('removing keeps it, and what it grants, until the period end; the renewal no longer bills it; nothing is refunded', async () => {
     const pia = await world.customer(`acct_addon_remove_${run}`);
     expect((await pia.subscribe('starter')).errors).toBeUndefined();
-    const period = await periodOf(pia);
+    const period = await pia.period();
     expect((await add(pia, 'priority_support')).errors).toBeUndefined();
     const feature = await pia.gql<{ viewer: { feature: { allowed: boolean } } }>(
       '{ viewer { feature(key: "priority_support") { allowed } } }',
@@ -136,6 +128,14 @@ describe('add-ons', () => {
       '{ viewer { feature(key: "priority_support") { allowed } } }',
     );
     expect(stillOn.data?.viewer.feature.allowed).toBe(true);
+    // The next bill is what the renewal will charge: the plan alone.
+    const nextBill = await pia.gql<{
+      viewer: { upcomingInvoice: { total: number; lines: Array<{ description: string }> } };
+    }>('{ viewer { upcomingInvoice { total lines { description } } } }');
+    expect(nextBill.data?.viewer.upcomingInvoice.total).toBe(1900);
+    expect(nextBill.data?.viewer.upcomingInvoice.lines.map((line) => line.description).join()).not.toMatch(
+      /priority/i,
+    );
 
     await world.advance(Math.ceil((period.end - period.start) / 1000) - 3 * DAY + FINALIZATION_GRACE);
     const renewal = lastInvoice(await pia.invoices(), 'subscription_cycle');
@@ -152,7 +152,7 @@ describe('add-ons', () => {
   it('an upgrade to a plan that may not carry an add-on drops it at the change, crediting its unused time; the others go on', async () => {
     const quinn = await world.customer(`acct_addon_upgrade_${run}`);
     expect((await quinn.subscribe('starter')).errors).toBeUndefined();
-    const period = await periodOf(quinn);
+    const period = await quinn.period();
     expect((await add(quinn, 'priority_support')).errors).toBeUndefined();
     expect((await add(quinn, 'extra_storage_10gb', 2)).errors).toBeUndefined();
     await world.advance(10 * DAY);

@@ -57,7 +57,7 @@ export class SubscriptionAddons {
       if (item && (item.quantity ?? 1) === quantity) {
         // Bought again while its removal waits for the period end: it simply stays. Else a retry: nothing to do.
         if (removals.length === current.addonRemovals.length) return current;
-        return this.changes.scheduleAddonRemovals(em, accountId, removals);
+        return this.changes.scheduleRemovals(em, accountId, removals);
       }
       if (item && (item.quantity ?? 1) > quantity) {
         throw new AddonNotAvailableError(
@@ -76,7 +76,7 @@ export class SubscriptionAddons {
       const name = `subscription.addon:${current.stripeSubscriptionId}:${addon.key}:${quantity}:${versionOf(current)}`;
       const stored = await this.charged.update(em, current, params, name);
       // An update of items leaves a schedule in place, and its next phase (written before) would undo this one.
-      if (current.scheduleId) return this.changes.scheduleAddonRemovals(em, accountId, removals);
+      if (current.scheduleId) return this.changes.scheduleRemovals(em, accountId, removals);
       return stored;
     });
     await this.events.accountUpdated(accountId, 'subscription.addon_added');
@@ -93,7 +93,7 @@ export class SubscriptionAddons {
       }
       if (current.addonRemovals.includes(addon.key)) return current;
       this.rules.refuseSalesLed(current, false);
-      return this.changes.scheduleAddonRemovals(em, accountId, [...current.addonRemovals, addon.key]);
+      return this.changes.scheduleRemovals(em, accountId, [...current.addonRemovals, addon.key]);
     });
     await this.events.accountUpdated(accountId, 'subscription.addon_removed');
     return updated;

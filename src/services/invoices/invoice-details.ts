@@ -71,8 +71,15 @@ export class InvoiceDetails {
     let preview: Stripe.Invoice;
     try {
       preview = await this.stripe.call('invoices.createPreview', (sdk) =>
-        // Stripe previews with the subscription's own automatic tax: the next bill as it will be charged.
-        sdk.invoices.createPreview({ subscription: subscription.stripeSubscriptionId }),
+        // Stripe previews with the subscription's own automatic tax: the next bill as it will be charged. A
+        // change waiting for the period end (seats or add-ons removed, a downgrade) is a schedule's next phase:
+        // previewing the schedule bills what the renewal will ("The identifier of the schedule whose upcoming
+        // invoice you'd like to retrieve", https://docs.stripe.com/api/invoices/create_preview).
+        sdk.invoices.createPreview(
+          subscription.scheduleId
+            ? { schedule: subscription.scheduleId }
+            : { subscription: subscription.stripeSubscriptionId },
+        ),
       );
     } catch (error) {
       // A subscription that will bill nothing more (cancelled at the period end, nothing pending).

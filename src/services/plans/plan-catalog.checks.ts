@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { METRIC_KEYS } from './plan.types';
 import { type CheckedAddons, checkAddons } from './addon.checks';
 import { checkAmountsPerCurrency } from './currency.checks';
+import { type CheckedCreditPacks, checkCreditPacks } from './credit.checks';
 import { checkPromotions } from './promotion.checks';
 import { checkSeats, type SeatsEntry } from './seats.checks';
 
@@ -40,6 +41,7 @@ interface CheckedFile {
   >;
   coupons: Parameters<typeof checkPromotions>[0]['coupons'];
   promotionCodes: Parameters<typeof checkPromotions>[0]['promotionCodes'];
+  creditPacks: CheckedCreditPacks['creditPacks'];
 }
 
 export const FREE_PLAN_KEY = 'free';
@@ -63,6 +65,7 @@ export function crossCheckCatalog(file: CheckedFile, ctx: z.RefinementCtx): void
       );
   });
   checkPromotions(file, fail);
+  checkCreditPacks(file, fail);
 }
 
 type Fail = (path: Array<string | number>, message: string) => void;

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { type Catalog, METRIC_KEYS, type MetricKey } from './plan.types';
 import { addonSchema } from './addon.schema';
 import { crossCheckCatalog } from './plan-catalog.checks';
+import { creditPackSchema, creditUnitSchema, modelsSchema, planCreditsSchema } from './credit.schema';
+import { NO_INCLUDED_CREDITS } from './credit.types';
 
 /**
  * The shape of plans/plans.yaml. Keys are the TypeScript names of `plan.types.ts`, so what the file says is
@@ -82,6 +84,8 @@ const planSchema = z
     features: z.record(z.string().regex(/^[a-z][a-z0-9_]*$/), z.boolean()),
     limits: z.array(limitSchema),
     seats: seatsSchema.nullable().default(null),
+    // Credits included each period (issue 17); left out: none.
+    credits: planCreditsSchema.nullable().default(null),
   })
   .strict();
 
@@ -156,6 +160,9 @@ export const catalogFileSchema = z
     addons: z.array(addonSchema).default([]),
     coupons: z.array(couponSchema).default([]),
     promotionCodes: z.array(promotionCodeSchema).default([]),
+    credits: creditUnitSchema.default({ unit: 'credit' }),
+    models: modelsSchema.default({}),
+    creditPacks: z.array(creditPackSchema).default([]),
   })
   .strict()
   .superRefine(crossCheckCatalog);
@@ -173,6 +180,7 @@ export function toCatalog(file: CatalogFile): Catalog {
     },
     plans: file.plans.map((plan) => ({
       ...plan,
+      credits: plan.credits ?? NO_INCLUDED_CREDITS,
       limits: plan.limits.map((limit) => ({
         ...limit,
         included: limit.included === 'unlimited' ? null : limit.included,
@@ -182,6 +190,9 @@ export function toCatalog(file: CatalogFile): Catalog {
     addons: file.addons,
     coupons: file.coupons,
     promotionCodes: file.promotionCodes,
+    credits: file.credits,
+    models: file.models,
+    creditPacks: file.creditPacks,
   };
 }
 

@@ -14,6 +14,8 @@ import {
 import { FREE_PLAN_KEY } from './plan-catalog.checks';
 import { UnknownPlanError } from './plan-catalog.errors';
 import { readCatalogFile } from './plan-catalog.loader';
+import type { CreditPack } from './credit.types';
+import { RateCard } from './rate-card';
 
 export { PlanCatalogError, UnknownPlanError } from './plan-catalog.errors';
 export type { PlanCatalogIssue } from './plan-catalog.errors';
@@ -30,8 +32,13 @@ export class PlanCatalog {
   private readonly byLookupKey: ReadonlyMap<string, Plan>;
   private readonly meteredByMetric: ReadonlyMap<MetricKey, MeteredPrice>;
   private readonly addonsByKey: ReadonlyMap<string, Addon>;
+  private readonly creditPacksByKey: ReadonlyMap<string, CreditPack>;
+  /** The prices of model calls in credits (plans.yaml `models:`). */
+  readonly rateCard: RateCard;
 
   constructor(readonly catalog: Catalog) {
+    this.creditPacksByKey = new Map(catalog.creditPacks.map((pack) => [pack.key, pack]));
+    this.rateCard = new RateCard(catalog.models);
     this.byKey = new Map(catalog.plans.map((plan) => [plan.key, plan]));
     this.byLookupKey = new Map(
       catalog.plans.flatMap((plan) => plan.prices.map((price) => [price.lookupKey, plan] as const)),
@@ -150,6 +157,21 @@ export class PlanCatalog {
   /** The plan whose Stripe product this is (`productKey`), or undefined. */
   planForProduct(productId: string): Plan | undefined {
     return this.catalog.plans.find((plan) => plan.productKey === productId);
+  }
+
+  /** What one credit is called (`credits: { unit: credit }`). */
+  get creditUnit(): string {
+    return this.catalog.credits.unit;
+  }
+
+  /** Every credit pack, in the order of the file (the order customers see). */
+  creditPacks(): readonly CreditPack[] {
+    return this.catalog.creditPacks;
+  }
+
+  /** The credit pack with this key, or undefined: for input that may name one that does not exist. */
+  findCreditPack(key: string): CreditPack | undefined {
+    return this.creditPacksByKey.get(key);
   }
 
   /** How a metric behaves (counter or gauge) and its unit. */

@@ -1,3 +1,5 @@
+import type { CreditPack, CreditUnit, PlanCredits, RateCardModels } from './credit.types';
+
 /**
  * CODITECT's plans, as declared in plans/plans.yaml (the only source of plan facts). Amounts are integer minor
  * units of each currency the catalog sells in.
@@ -78,6 +80,8 @@ export interface Plan {
    * `metadata.coditect_plan` (the plan key), so a product made by hand with another id is adopted, not doubled.
    */
   productKey: string | null;
+  /** Credits included each billing period and what rolls over (issue 17); none included when the file is silent. */
+  credits: PlanCredits;
 }
 
 /** A metered overage price, billed through a Stripe Billing Meter. */
@@ -189,4 +193,10 @@ export interface Catalog {
   metrics: Record<MetricKey, { kind: MetricKind; unit: string }>;
   coupons: Coupon[];
   promotionCodes: PromotionCode[];
+  /** The unit packs sell and model calls burn. */
+  credits: CreditUnit;
+  /** The rate card: each model's prices in credits per million tokens, versioned by `effectiveFrom`. */
+  models: RateCardModels;
+  /** Credit packs, in the order customers see them. */
+  creditPacks: CreditPack[];
 }

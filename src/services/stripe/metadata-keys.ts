@@ -13,3 +13,5 @@ export const DUPLICATE_OF_METADATA = 'duplicate_of';
 export const PLAN_PRICE_METADATA = 'coditect_plan';
 export const SEATS_PRICE_METADATA = 'coditect_seats_for';
 export const ADDON_PRICE_METADATA = 'coditect_addon';
+/** Product and price metadata naming the credit pack (plans.yaml `creditPacks`) a one-time price sells. */
+export const CREDIT_PACK_METADATA = 'coditect_credit_pack';

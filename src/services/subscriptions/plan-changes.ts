@@ -146,7 +146,7 @@ export class PlanChanges {
         const changed = await this.changeNow(em, change);
         // The released schedule also held the add-ons removed for the period end: they still end with it.
         return change.removals.length > 0
-          ? await this.scheduleAddonRemovals(em, accountId, change.removals)
+          ? await this.scheduleRemovals(em, accountId, change.removals)
           : changed;
       } catch (error) {
         // The pending downgrade had to go before the change; a change that failed (a declined upgrade) must
@@ -177,18 +177,23 @@ export class PlanChanges {
   }
 
   /**
-   * Schedules the period end with the add-ons in `removals` gone (ADR 0024: what was paid is kept until then), on
-   * top of the account's scheduled plan change if it has one, else on its plan and prices as they are. Callers
-   * hold the account's lock.
+   * Schedules the period end with the add-ons in `removals` gone and the extra seats at `extraSeats` (ADR 0024: what
+   * was paid is kept until then), on top of the account's scheduled plan change if it has one, else on its plan and
+   * prices as they are; with nothing left to remove, the subscription renews as it is (its schedule released).
+   * Callers hold the account's lock.
    */
-  async scheduleAddonRemovals(
+  async scheduleRemovals(
     em: EntityManager,
     accountId: string,
     removals: string[],
+    /** The extra seats from the period end on, when seats are removed now (else the ones kept, `seatsKept`). */
+    extraSeats?: number,
   ): Promise<Subscription> {
     const current = await this.store.requireLive(em, accountId);
     const stripeSubscription = await this.store.retrieve(current.stripeSubscriptionId);
-    if (removals.length === 0 && !current.scheduledPlanKey) {
+    const seats = seatsKept(current, stripeSubscription, extraSeats);
+    const seatsChange = seats !== null && seats.quantity !== (seatsItemOf(stripeSubscription)?.quantity ?? 0);
+    if (removals.length === 0 && !seatsChange && !current.scheduledPlanKey) {
       // Nothing left to end with the period: the subscription simply renews as it is.
       await this.releaseSchedule(stripeSubscription);
       return this.store.refresh(em, await this.store.customerOf(em, current), current.stripeSubscriptionId);
@@ -212,7 +217,7 @@ export class PlanChanges {
       meteredPriceIds: stripeSubscription.items.data.filter(isMeteredItem).map((item) => item.price.id),
       applyAt: 'period_end',
       prorationBehavior: 'create_prorations',
-      seats: seatsKept(current, stripeSubscription),
+      seats,
       addonMoves: await this.rules.addonMoves(stripeSubscription, target, current.interval, removals),
       removals,
     });
@@ -262,7 +267,7 @@ export class PlanChanges {
   private async restoreScheduledChange(em: EntityManager, previous: Subscription): Promise<void> {
     const removals = previous.addonRemovals;
     if (!previous.scheduledPlanKey) {
-      if (removals.length > 0) await this.scheduleAddonRemovals(em, previous.accountId, removals);
+      if (removals.length > 0) await this.scheduleRemovals(em, previous.accountId, removals);
       return;
     }
     const scheduled = { planKey: previous.scheduledPlanKey, interval: previous.scheduledInterval };
@@ -360,10 +365,17 @@ export class PlanChanges {
  * The extra seats a schedule that changes no plan carries into the next period: those removed for the period end
  * (`scheduledExtraSeats`, ADR 0024) if the customer removed some, else the ones it has.
  */
-function seatsKept(current: Subscription, stripeSubscription: Stripe.Subscription): SeatsTarget {
+function seatsKept(
+  current: Subscription,
+  stripeSubscription: Stripe.Subscription,
+  extraSeats?: number,
+): SeatsTarget {
   const item = seatsItemOf(stripeSubscription);
   if (!item) return null;
-  return { priceId: item.price.id, quantity: current.scheduledExtraSeats ?? item.quantity ?? 0 };
+  return {
+    priceId: item.price.id,
+    quantity: extraSeats ?? current.scheduledExtraSeats ?? item.quantity ?? 0,
+  };
 }
 
 /** When a change applies and how it is prorated: the request's choice, else the default, within the rules. */

@@ -5,13 +5,13 @@ import { BadUserInputError, BillingError, ConflictError, ErrorCode } from '../..
 import type { AccountEvents } from '../accounts/account-events';
 import { withAccountLock } from '../accounts/account-lock';
 import type { SeatPricing } from '../plans/plan.types';
-import type { StripeClient } from '../stripe/stripe-client';
 import type { Clock } from '../time/clock';
 import type { TaxPolicy } from '../tax/tax-policy';
 import { usagePeriodAt } from '../usage/usage-period';
 import type { ChargedUpdates } from './charged-updates';
+import type { PlanChanges } from './plan-changes';
 import { type PlanRules, versionOf } from './plan-rules';
-import { currentPhaseAsIs, isMeteredItem, itemRoleOf, seatsItemOf } from './subscription-items';
+import { seatsItemOf } from './subscription-items';
 import type { SubscriptionStore } from './subscription-store';
 
 /**
@@ -22,13 +22,13 @@ import type { SubscriptionStore } from './subscription-store';
  */
 export class SeatChanges {
   constructor(
-    private readonly stripe: StripeClient,
     private readonly store: SubscriptionStore,
     private readonly rules: PlanRules,
     private readonly events: AccountEvents,
     private readonly charged: ChargedUpdates,
     private readonly clock: Clock,
     private readonly tax: TaxPolicy,
+    private readonly changes: PlanChanges,
   ) {}
 
   async setSeats(
@@ -58,12 +58,17 @@ export class SeatChanges {
       this.tax.requireLocation((await this.store.customerOf(em, current)).address);
       const stripeSubscription = await this.store.retrieve(current.stripeSubscriptionId);
       const paidExtra = seatsItemOf(stripeSubscription)?.quantity ?? 0;
-      // A new target replaces seats removed at the period end: that schedule goes first, whatever comes next.
-      const released = await this.releaseSeatsSchedule(current, stripeSubscription);
-      if (extra > paidExtra) return this.addNow(em, current, stripeSubscription, extra);
-      if (extra < paidExtra) return this.removeAtPeriodEnd(em, current, stripeSubscription, extra);
-      if (!released) return current;
-      return this.store.refresh(em, await this.store.customerOf(em, current), current.stripeSubscriptionId);
+      // Copied: storing what Stripe answers below refreshes `current`, and a released schedule clears its removals.
+      const removals = [...current.addonRemovals];
+      // Fewer seats, or as many as paid for while fewer were scheduled: the period end's schedule says it, with the
+      // add-ons it already removes.
+      if (extra <= paidExtra) return this.changes.scheduleRemovals(em, accountId, removals, extra);
+      // More seats now. An update of items leaves a schedule in place, and its next phase (written before) would
+      // undo this one: the schedule goes first and is made again after, for the add-ons it removes.
+      await this.changes.releaseSchedule(stripeSubscription);
+      const added = await this.addNow(em, current, stripeSubscription, extra);
+      if (removals.length === 0) return added;
+      return this.changes.scheduleRemovals(em, accountId, removals, extra);
     });
     await this.events.accountUpdated(accountId, 'subscription.seats');
     return updated;
@@ -120,85 +125,6 @@ export class SeatChanges {
     const name = `subscription.seats:${current.stripeSubscriptionId}:${extra}:${versionOf(current)}`;
     return this.charged.update(em, current, params, name);
   }
-
-  /**
-   * Fewer seats from the period end on: a subscription schedule whose next phase holds the new quantity (or no
-   * extra-seats item at all). The seats paid for stay until then; nothing is credited.
-   */
-  private async removeAtPeriodEnd(
-    em: EntityManager,
-    current: Subscription,
-    stripeSubscription: Stripe.Subscription,
-    extra: number,
-  ): Promise<Subscription> {
-    const subscriptionId = stripeSubscription.id;
-    const schedule = await this.stripe.call(
-      'subscriptionSchedules.create',
-      (sdk, options) => sdk.subscriptionSchedules.create({ from_subscription: subscriptionId }, options),
-      { name: `schedule.create:${subscriptionId}:seats:${extra}:${versionOf(current)}` },
-    );
-    const currentPhase = schedule.phases[0] as Stripe.SubscriptionSchedule.Phase;
-    const phases: Stripe.SubscriptionScheduleUpdateParams.Phase[] = [
-      currentPhaseAsIs(stripeSubscription, currentPhase),
-      {
-        items: nextPhaseItems(stripeSubscription, extra),
-        // The next phase's invoices are taxed (a subscription made before tax was on too), as a plan change's.
-        ...this.tax.automaticTax(),
-        duration: { interval: current.interval, interval_count: 1 },
-        // The phase starts at the period end: no licensed time is left to prorate; metered items carry on.
-        proration_behavior: 'none',
-        ...(stripeSubscription.metadata && Object.keys(stripeSubscription.metadata).length > 0
-          ? { metadata: stripeSubscription.metadata }
-          : {}),
-      },
-    ];
-    await this.stripe.call(
-      'subscriptionSchedules.update',
-      (sdk, options) =>
-        sdk.subscriptionSchedules.update(schedule.id, { end_behavior: 'release', phases }, options),
-      { name: `schedule.update:${schedule.id}`, params: { seats: extra } },
-    );
-    const observedAt = this.clock.now();
-    const subscription = await this.store.retrieve(subscriptionId);
-    const stored = await this.store.store(
-      em,
-      await this.store.customerOf(em, current),
-      subscription,
-      observedAt,
-    );
-    stored.scheduleId = schedule.id;
-    stored.scheduledExtraSeats = extra;
-    await em.flush();
-    return stored;
-  }
-
-  /** Releases a schedule that only removes seats (the one a plan change makes is refused before); true if any. */
-  private async releaseSeatsSchedule(
-    current: Subscription,
-    subscription: Stripe.Subscription,
-  ): Promise<boolean> {
-    const scheduleId =
-      typeof subscription.schedule === 'string' ? subscription.schedule : subscription.schedule?.id;
-    if (!scheduleId) return false;
-    await this.stripe.call(
-      'subscriptionSchedules.release',
-      (sdk, options) => sdk.subscriptionSchedules.release(scheduleId, {}, options),
-      { name: `schedule.release:${scheduleId}:seats:${versionOf(current)}` },
-    );
-    return true;
-  }
-}
-
-/** The subscription's items as they are, with the extra-seats item at `extra` (dropped at 0). */
-function nextPhaseItems(
-  subscription: Stripe.Subscription,
-  extra: number,
-): Stripe.SubscriptionScheduleUpdateParams.Phase.Item[] {
-  return subscription.items.data.flatMap((item) => {
-    if (isMeteredItem(item)) return [{ price: item.price.id }];
-    if (itemRoleOf(item) !== 'seats') return [{ price: item.price.id, quantity: item.quantity ?? 1 }];
-    return extra > 0 ? [{ price: item.price.id, quantity: extra }] : [];
-  });
 }
 
 /**
@@ -209,12 +135,6 @@ function refuseWhileChanging(current: Subscription, now: Date): void {
   if (current.pendingPlanKey && current.pendingChangeExpiresAt && current.pendingChangeExpiresAt > now) {
     throw new ConflictError(
       `A change to ${current.pendingPlanKey} waits for the payment's approval until ${current.pendingChangeExpiresAt.toISOString()}: approve it (pendingAction) or let it expire first`,
-    );
-  }
-  if (current.addonRemovals.length > 0) {
-    // The period end's schedule removes add-ons; a seat change would replace it and keep them. One at a time.
-    throw new ConflictError(
-      `Add-ons (${current.addonRemovals.join(', ')}) are removed at the period end: set seats once that applies, or buy them again first`,
     );
   }
   if (current.scheduledPlanKey) {

@@ -105,7 +105,7 @@ export class SubscriptionCancellation {
       const removals = current.addonRemovals;
       const resumed = await this.store.storeWrittenFor(em, current, subscription);
       if (pendingDowngrade) return this.changes.scheduleAgain(em, accountId, pendingDowngrade, removals);
-      if (removals.length > 0) return this.changes.scheduleAddonRemovals(em, accountId, removals);
+      if (removals.length > 0) return this.changes.scheduleRemovals(em, accountId, removals);
       return resumed;
     });
     await this.events.accountUpdated(accountId, 'subscription.resumed');

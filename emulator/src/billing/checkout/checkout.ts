@@ -19,12 +19,18 @@ import { createPrice } from '../../resources/prices';
 import { cardOutcome } from '../payments/cards';
 import { type Emulator, emit, idOf, now } from '../context';
 import { createInvoiceItem } from '../invoices/invoice-item-objects';
-import { confirmPaymentIntent, newPaymentIntent, newSetupIntent } from '../payments/payments';
+import { newSetupIntent } from '../payments/payments';
 import { isMetered, priceAmount, priceProductId, refuseMeteredQuantity } from '../pricing';
 import { createSubscription } from '../subscriptions/create-subscription';
 import { hostedUrl, learnOrigin } from '../urls';
 import { COLLECTIONS } from '../../core/collections';
 import { checkoutCurrency, priceLinesIn } from './checkout-currency';
+import {
+  type PaymentIntentData,
+  payForSession,
+  readInvoiceCreation,
+  readPaymentIntentData,
+} from './checkout-payment';
 import { addressParams, applyCheckoutTax, taxCollectedAddress } from './checkout-tax';
 import {
   applySessionDiscount,
@@ -48,6 +54,8 @@ interface SessionExtras {
   trialPeriodDays: number | null;
   trialEnd: number | null;
   subscriptionMetadata: Record<string, string>;
+  /** Payment mode's `payment_intent_data` (absent in state saved before it was kept). */
+  paymentIntentData?: PaymentIntentData;
 }
 
 function create(req: ApiRequest): Session {
@@ -60,6 +68,7 @@ function create(req: ApiRequest): Session {
   const at = now(emulator, customerId);
   const sessionId = newId('cs_test', 58);
   const lineItems = readLineItems(emulator, input, mode);
+  const paymentIntentData = readPaymentIntentData(input, mode);
   const currency = checkoutCurrency(input, customer, lineItems);
   if (currency && mode !== 'setup') priceLinesIn(lineItems, currency);
   const expiresAt = input.int('expires_at') ?? at + 86_400;
@@ -80,6 +89,7 @@ function create(req: ApiRequest): Session {
     client_reference_id: input.str('client_reference_id') ?? null,
     created: at,
     expires_at: expiresAt,
+    invoice_creation: readInvoiceCreation(input, mode),
     line_items: {
       object: 'list',
       data: lineItems,
@@ -107,6 +117,7 @@ function create(req: ApiRequest): Session {
     trialPeriodDays: subscriptionData?.int('trial_period_days') ?? null,
     trialEnd: subscriptionData?.int('trial_end') ?? null,
     subscriptionMetadata: subscriptionData ? subscriptionData.metadata({}) : {},
+    paymentIntentData,
   });
   return session;
 }
@@ -134,8 +145,9 @@ function readLineItems(emulator: Emulator, input: ParamReader, mode: SessionMode
       ? createPrice(emulator, priceData, { inline: true })
       : requirePrice(emulator, line.reqStr('price'), `line_items[${i}][price]`);
     if (mode === 'payment' && price.type === 'recurring') {
+      // The live API's answer (as integrators quote it).
       throw invalidRequest(
-        'You must be in `subscription` mode to use recurring prices.',
+        'You specified `payment` mode but passed a recurring price. Either switch to `subscription` mode or use only one-time prices.',
         `line_items[${i}][price]`,
       );
     }
@@ -235,7 +247,6 @@ function inertSessionFields(): Pick<Session, InertSessionField> {
     discounts: [],
     integration_identifier: null,
     invoice: null,
-    invoice_creation: null,
     livemode: false,
     locale: null,
     managed_payments: null,
@@ -276,7 +287,6 @@ type InertSessionField =
   | 'discounts'
   | 'integration_identifier'
   | 'invoice'
-  | 'invoice_creation'
   | 'livemode'
   | 'locale'
   | 'managed_payments'
@@ -351,7 +361,10 @@ export function completeSession(
   );
 
   let customerId = idOf(session.customer);
-  const needCustomer = session.mode !== 'payment' || session.customer_creation === 'always';
+  const needCustomer =
+    session.mode !== 'payment' ||
+    session.customer_creation === 'always' ||
+    session.invoice_creation?.enabled === true;
   if (!customerId && needCustomer) {
     const params: Params = addressParams(address);
     const mail = session.customer_email ?? email;
@@ -359,7 +372,9 @@ export function completeSession(
     const c = createCustomerFromParams(emulator, new ParamReader(params));
     customerId = c.id;
   }
-  if (customerId && paymentMethod.customer !== customerId)
+  // A one-time payment saves the card only when asked to (`payment_intent_data[setup_future_usage]`, then once it
+  // succeeded: https://docs.stripe.com/payments/save-during-payment).
+  if (customerId && paymentMethod.customer !== customerId && session.mode !== 'payment')
     attachPaymentMethod(emulator, paymentMethod.id, customerId);
   taxCollectedAddress(emulator, session, customerId, address);
   const extras = emulator.store.get(COLLECTIONS.checkoutExtras, session.id);
@@ -419,16 +434,15 @@ export function completeSession(
     if (subscription.status === 'incomplete')
       throw cardError('card_declined', 'Your card was declined.', 'generic_decline');
   } else if (session.mode === 'payment') {
-    const paymentIntent = newPaymentIntent(emulator, {
-      amount: session.amount_total ?? 0,
-      currency: session.currency ?? 'usd',
-      customer: customerId,
-      paymentMethod: paymentMethod.id,
+    const paid = payForSession(emulator, session, customerId, paymentMethod.id, {
+      metadata: {},
+      description: null,
+      receiptEmail: null,
+      setupFutureUsage: null,
+      ...extras?.paymentIntentData,
     });
-    const r = confirmPaymentIntent(emulator, paymentIntent, paymentMethod.id);
-    if (!r.ok && r.decline) throw cardError(r.decline.code, r.decline.message, r.decline.declineCode);
     redeemForPaidSession(emulator, session, discounts, customerId);
-    update.payment_intent = paymentIntent.id;
+    Object.assign(update, paid);
     update.payment_status = 'paid';
   } else {
     const setupIntent = newSetupIntent(emulator, { customer: customerId, paymentMethod: paymentMethod.id });

@@ -178,7 +178,12 @@ function refreshUsageBeforeFinalizing(emulator: Emulator, invoice: Stripe.Invoic
  * amount > 0) and emits `invoice.finalized` (+ `payment_intent.created`).
  * A zero-amount invoice is paid at once (Stripe marks $0 invoices paid without a charge).
  */
-export function finalizeInvoice(emulator: Emulator, invoice: Stripe.Invoice): Stripe.Invoice {
+export function finalizeInvoice(
+  emulator: Emulator,
+  invoice: Stripe.Invoice,
+  /** False when a payment already taken pays the invoice (`finalizePaidByIntent`). */
+  collects = true,
+): Stripe.Invoice {
   if (invoice.status !== 'draft') {
     throw invalidRequest(
       `This invoice is already finalized, you can't re-finalize a non-draft invoice.`,
@@ -211,7 +216,7 @@ export function finalizeInvoice(emulator: Emulator, invoice: Stripe.Invoice): St
     markPaid(emulator, invoice, null);
     return invoice;
   }
-  if (invoice.collection_method === 'charge_automatically') {
+  if (collects && invoice.collection_method === 'charge_automatically') {
     const paymentIntent = newPaymentIntent(emulator, {
       amount: invoice.amount_due,
       currency: invoice.currency,
@@ -222,37 +227,63 @@ export function finalizeInvoice(emulator: Emulator, invoice: Stripe.Invoice): St
           : `Invoice ${invoice.number ?? invoice.id}`,
       setupFutureUsage: savesPaymentMethod(emulator, invoice) ? 'off_session' : null,
     });
-    emulator.store.put(COLLECTIONS.paymentIntentLink, {
-      id: paymentIntent.id,
-      invoice: invoice.id,
-    });
     invoice.confirmation_secret = {
       client_secret: paymentIntent.client_secret ?? '',
       type: 'payment_intent',
     };
-    const payment: Stripe.InvoicePayment = {
-      id: id('inpay'),
-      object: 'invoice_payment',
-      amount_paid: null,
-      amount_requested: invoice.amount_due,
-      created: at,
-      currency: invoice.currency,
-      invoice: invoice.id,
-      is_default: true,
-      livemode: false,
-      payment: { type: 'payment_intent', payment_intent: paymentIntent.id },
-      status: 'open',
-      status_transitions: { canceled_at: null, paid_at: null },
-    };
-    emulator.store.insert(COLLECTIONS.invoicePayment, payment);
-    invoice.payments = {
-      object: 'list',
-      data: [payment],
-      has_more: false,
-      url: `/v1/invoice_payments?invoice=${invoice.id}`,
-    };
-    emulator.store.put(COLLECTIONS.invoice, invoice);
+    recordInvoicePayment(emulator, invoice, paymentIntent, at);
   }
+  return invoice;
+}
+
+/** Links `paymentIntent` to the invoice as its (default, still open) payment: `invoice.payments`. */
+function recordInvoicePayment(
+  emulator: Emulator,
+  invoice: Stripe.Invoice,
+  paymentIntent: Stripe.PaymentIntent,
+  at: number,
+): void {
+  emulator.store.put(COLLECTIONS.paymentIntentLink, { id: paymentIntent.id, invoice: invoice.id });
+  const payment: Stripe.InvoicePayment = {
+    id: id('inpay'),
+    object: 'invoice_payment',
+    amount_paid: null,
+    amount_requested: invoice.amount_due,
+    created: at,
+    currency: invoice.currency,
+    invoice: invoice.id,
+    is_default: true,
+    livemode: false,
+    payment: { type: 'payment_intent', payment_intent: paymentIntent.id },
+    status: 'open',
+    status_transitions: { canceled_at: null, paid_at: null },
+  };
+  emulator.store.insert(COLLECTIONS.invoicePayment, payment);
+  invoice.payments = {
+    object: 'list',
+    data: [payment],
+    has_more: false,
+    url: `/v1/invoice_payments?invoice=${invoice.id}`,
+  };
+  emulator.store.put(COLLECTIONS.invoice, invoice);
+}
+
+/**
+ * A draft made for a payment that already succeeded (Checkout's post-payment invoice,
+ * https://stripe.com/docs/payments/checkout/post-payment-invoices): finalized, its payment is that intent, and it
+ * is paid at once ("Stripe emits an invoice.paid event as soon as the payment tied to the Checkout Session
+ * succeeds"). No new payment intent and no charge.
+ */
+export function finalizePaidByIntent(
+  emulator: Emulator,
+  invoice: Stripe.Invoice,
+  paymentIntent: Stripe.PaymentIntent,
+): Stripe.Invoice {
+  finalizeInvoice(emulator, invoice, false);
+  if (invoice.status === 'paid') return invoice;
+  recordInvoicePayment(emulator, invoice, paymentIntent, now(emulator, customerIdOf(invoice)));
+  countAttempt(invoice, 'manual');
+  markPaid(emulator, invoice, paymentIntent);
   return invoice;
 }
 

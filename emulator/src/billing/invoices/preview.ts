@@ -9,7 +9,8 @@ import type Stripe from 'stripe';
 import { invalidRequest } from '../../core/errors';
 import type { ApiRequest } from '../../core/http';
 import { requireCustomer } from '../../resources/common';
-import { now } from '../context';
+import { idOf, now } from '../context';
+import { itemsOfPhase, nextPhaseOf } from '../schedules/phase-items';
 import { buildInvoice, buildLine, type LineSpec } from './invoice-objects';
 import { customerIdOf, invoiceItemLine, pendingItems, recomputeTotals } from './invoices';
 import { addIntervals } from '../math';
@@ -71,9 +72,24 @@ function previewInvoice(
   return invoice;
 }
 
+function scheduleOf(req: ApiRequest): Stripe.SubscriptionSchedule | null {
+  const scheduleId = req.input.str('schedule');
+  if (!scheduleId) return null;
+  if (req.input.has('subscription') || req.input.has('subscription_details'))
+    throw invalidRequest(
+      // The reference: `schedule` "Cannot be used with subscription or subscription_ prefixed fields".
+      'You cannot specify both `schedule` and `subscription` or `subscription_details`.',
+      'schedule',
+    );
+  return req.emulator.store.require(COLLECTIONS.schedule, scheduleId, 'subscription schedule');
+}
+
 export function createPreview(req: ApiRequest): Stripe.Invoice {
   const { emulator, input } = req;
-  const subscriptionId = input.str('subscription');
+  // `schedule`: "The identifier of the schedule whose upcoming invoice you'd like to retrieve"
+  // (https://docs.stripe.com/api/invoices/create_preview): its subscription's next invoice, as the phases make it.
+  const schedule = scheduleOf(req);
+  const subscriptionId = schedule ? (idOf(schedule.subscription) ?? undefined) : input.str('subscription');
   let subscription: Stripe.Subscription | null = subscriptionId
     ? requireSubscription(emulator, subscriptionId)
     : null;
@@ -144,8 +160,7 @@ export function createPreview(req: ApiRequest): Stripe.Invoice {
     ...structuredClone(subscription),
     items: { ...subscription.items, data: items },
   };
-  const schedule = input.obj('schedule_details');
-  const phaseReaders = schedule?.objArray('phases');
+  const phaseReaders = input.obj('schedule_details')?.objArray('phases');
   if (phaseReaders && phaseReaders.length > 1) {
     const nextChanges = readItemChanges(emulator, phaseReaders[1].objArray('items') ?? []);
     proposed.items.data = planItemChanges(
@@ -154,6 +169,10 @@ export function createPreview(req: ApiRequest): Stripe.Invoice {
       at,
     ).items;
   }
+  const nextPhase = schedule ? nextPhaseOf(schedule) : null;
+  // The phase that starts at the period end is what the renewal at that moment bills (see advancePhase).
+  if (nextPhase && nextPhase.start_date === period.end)
+    proposed.items.data = itemsOfPhase(emulator, subscription, nextPhase);
   const cancelAtEnd = details?.bool('cancel_at_period_end') ?? subscription.cancel_at_period_end;
   const { interval, count } = recurringOf((proposed.items.data[0] ?? subscription.items.data[0]).price);
   const start =

@@ -16,10 +16,25 @@ import { invalidRequest } from '../../core/errors';
 import { cardAuthentication } from '../../resources/payment-methods';
 import { type Emulator, emit } from '../context';
 import { hostedUrl } from '../urls';
+import type { CardOutcome } from './cards';
 import { type ChargeResult, confirmPaymentIntent } from './payments';
 import { COLLECTIONS, type Storable } from '../../core/collections';
 
 export type AuthenticationOutcome = 'succeed' | 'fail';
+
+/**
+ * An off-session payment whose issuer asks for authentication is declined: a 402 `card_error` with `code` and
+ * `decline_code` `authentication_required`, the intent back in `requires_payment_method` with that
+ * `last_payment_error` (https://stripe.com/docs/payments/payment-intents/off-session,
+ * https://docs.stripe.com/error-codes#authentication-required; Stripe support: "Off-session PaymentIntents that fail
+ * confirmation due to Strong Customer Authentication (SCA) requirements have a status of requires_payment_method").
+ */
+export const AUTHENTICATION_REQUIRED: CardOutcome = {
+  ok: false,
+  code: 'authentication_required',
+  declineCode: 'authentication_required',
+  message: 'Your card was declined. This transaction requires authentication.',
+};
 
 /**
  * Whether the card's issuer asks for authentication: `always` cards ask every time; `on_session` cards

@@ -12,7 +12,7 @@ import { requireCustomer } from '../../resources/common';
 import { attachPaymentMethod, resolvePaymentMethod } from '../../resources/payment-methods';
 import { type Emulator, emit, idOf } from '../context';
 import { invoicePaidByIntent, invoicePaymentFailedByIntent } from '../invoices/invoices';
-import { needsAuthentication, requireAuthentication } from './authentication';
+import { AUTHENTICATION_REQUIRED, needsAuthentication, requireAuthentication } from './authentication';
 import { cardOutcome } from './cards';
 import {
   cancelPaymentIntent,
@@ -57,8 +57,14 @@ interface ConfirmOptions {
 function confirmOptions(req: ApiRequest): ConfirmOptions {
   // The challenge's address is one of the emulator's hosted pages: learn the origin clients reach it at.
   learnOrigin(req.emulator, req.headers.host);
-  const input = req.input;
-  return { offSession: input.bool('off_session') ?? false, returnUrl: input.str('return_url') ?? null };
+  return { offSession: readOffSession(req), returnUrl: req.input.str('return_url') ?? null };
+}
+
+/** `off_session`: `true`, or the kind of off-session payment (`one_off`, `recurring`), the SDK's PaymentIntent params. */
+function readOffSession(req: ApiRequest): boolean {
+  const value = req.input.str('off_session');
+  if (value === 'one_off' || value === 'recurring') return true;
+  return req.input.bool('off_session') ?? false;
 }
 
 function confirmPi(
@@ -84,11 +90,19 @@ function confirmPi(
       'payment_intent_unexpected_state',
     );
   }
-  if (needsAuthentication(emulator, paymentMethod, options.offSession)) {
+  const asks = needsAuthentication(emulator, paymentMethod, options.offSession);
+  if (asks && !options.offSession) {
     // The answer is 200 with the intent in `requires_action` (https://docs.stripe.com/payments/paymentintents/lifecycle).
     return requireAuthentication(emulator, paymentIntent, paymentMethod, options.returnUrl);
   }
-  const r = confirmPaymentIntent(emulator, paymentIntent, paymentMethod);
+  // Off session nobody can answer the bank: the payment is declined `authentication_required`, and the customer
+  // is brought back to confirm on session (https://stripe.com/docs/payments/payment-intents/off-session).
+  const r = confirmPaymentIntent(
+    emulator,
+    paymentIntent,
+    paymentMethod,
+    asks ? AUTHENTICATION_REQUIRED : undefined,
+  );
   if (!r.ok && r.decline) {
     // Stripe's 402 carries the intent, now `requires_payment_method` with its `last_payment_error`
     // (https://docs.stripe.com/api/errors: `payment_intent` on card errors); an invoice's intent counts the try.
@@ -165,6 +179,7 @@ export const routes: Route[] = [
         paymentMethod: paymentMethodParam ? paymentMethodFor(emulator, paymentMethodParam) : null,
         metadata: input.metadata({}),
         setupFutureUsage: input.oneOf('setup_future_usage', ['off_session', 'on_session'] as const) ?? null,
+        receiptEmail: input.str('receipt_email') ?? null,
       });
       if (input.bool('confirm')) return confirmPi(emulator, paymentIntent, undefined, confirmOptions(req));
       return paymentIntent;
@@ -194,6 +209,7 @@ export const routes: Route[] = [
       const { obj } = emulator.store.update(COLLECTIONS.paymentIntent, paymentIntent.id, (x) => {
         if (input.has('metadata')) x.metadata = input.metadata(x.metadata);
         if (input.has('description')) x.description = input.strOrNull('description') ?? null;
+        if (input.has('receipt_email')) x.receipt_email = input.strOrNull('receipt_email') ?? null;
         const paymentMethod = input.str('payment_method');
         if (paymentMethod) x.payment_method = paymentMethodFor(emulator, paymentMethod);
       });

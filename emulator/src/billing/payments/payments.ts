@@ -7,8 +7,9 @@
 import type Stripe from 'stripe';
 import { clientSecret, type Emulator, emit, id, now } from '../context';
 import { attachPaymentMethod } from '../../resources/payment-methods';
-import { cardOutcome } from './cards';
+import { type CardOutcome, cardOutcome } from './cards';
 import { disputeIfTestCard } from './disputes';
+import { receiptFields } from './receipts';
 import { COLLECTIONS } from '../../core/collections';
 
 export interface Decline {
@@ -33,6 +34,8 @@ export function newPaymentIntent(
     paymentMethod?: string | null;
     metadata?: Record<string, string>;
     setupFutureUsage?: Stripe.PaymentIntent.SetupFutureUsage | null;
+    /** Where the receipt of the payment is sent (https://docs.stripe.com/receipts). */
+    receiptEmail?: string | null;
   },
 ): Stripe.PaymentIntent {
   const paymentIntentId = id('pi');
@@ -70,7 +73,7 @@ export function newPaymentIntent(
     payment_method_types: ['card'],
     payment_record: null,
     processing: null,
-    receipt_email: null,
+    receipt_email: args.receiptEmail ?? null,
     review: null,
     setup_future_usage: args.setupFutureUsage ?? null,
     shipping: null,
@@ -87,19 +90,21 @@ export function newPaymentIntent(
 
 /**
  * Confirms `pi` with `paymentMethod`: one charge attempt, its events, and the intent's new
- * status. Does not throw on a decline; the caller decides whether that is a 402.
+ * status. Does not throw on a decline; the caller decides whether that is a 402. `decidedOutcome`
+ * replaces the card's own outcome (an off-session payment its issuer wanted to authenticate).
  */
 export function confirmPaymentIntent(
   emulator: Emulator,
   paymentIntent: Stripe.PaymentIntent,
   paymentMethod: string,
+  decidedOutcome?: CardOutcome,
 ): ChargeResult {
   const customer =
     typeof paymentIntent.customer === 'string'
       ? paymentIntent.customer
       : (paymentIntent.customer?.id ?? null);
   const storedPaymentMethod = emulator.store.get(COLLECTIONS.paymentMethod, paymentMethod) ?? null;
-  const outcome = cardOutcome(emulator, paymentMethod);
+  const outcome = decidedOutcome ?? cardOutcome(emulator, paymentMethod);
   const at = now(emulator, customer);
   const chId = id('ch');
   const charge: Stripe.Charge = {
@@ -151,9 +156,7 @@ export function confirmPaymentIntent(
     payment_intent: paymentIntent.id,
     payment_method: paymentMethod,
     payment_method_details: null,
-    receipt_email: null,
-    receipt_number: null,
-    receipt_url: null,
+    ...receiptFields(emulator, chId, outcome.ok, paymentIntent.receipt_email),
     refunded: false,
     review: null,
     shipping: null,

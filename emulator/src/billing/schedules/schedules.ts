@@ -17,7 +17,8 @@ import { type Emulator, emit, id, idOf, now } from '../context';
 import { customerIdOf } from '../invoices/invoices';
 import { addIntervals, type Interval } from '../math';
 import { isMetered, recurringOf, refuseMeteredQuantity } from '../pricing';
-import { buildItem, subscriptionPeriod } from '../subscriptions/subscription-objects';
+import { subscriptionPeriod } from '../subscriptions/subscription-objects';
+import { itemsOfPhase } from './phase-items';
 import type { Task } from '../time/task';
 import {
   billDroppedMeteredUsage,
@@ -232,23 +233,7 @@ function advancePhase(emulator: Emulator, s: Schedule): void {
     const period = subscriptionPeriod(subscription);
     // The new phase's items replace the old ones without proration; their period is the one
     // ending now, so the renewal at this same moment bills the new prices.
-    subscription.items.data = next.items.map((item) => {
-      const price = emulator.store.require(COLLECTIONS.price, idOf(item.price) ?? '', 'price');
-      const existing = subscription.items.data.find((x) => x.price.id === price.id);
-      if (existing) {
-        if (item.quantity !== undefined) existing.quantity = item.quantity;
-        return existing;
-      }
-      return buildItem({
-        subscription: subscription.id,
-        price,
-        quantity: item.quantity,
-        created: now(emulator, customerIdOf(subscription)),
-        periodStart: period.start,
-        periodEnd: period.end,
-        metadata: {},
-      });
-    });
+    subscription.items.data = itemsOfPhase(emulator, subscription, next);
     if (next.metadata && Object.keys(next.metadata).length > 0)
       subscription.metadata = { ...subscription.metadata, ...next.metadata };
     saveSubscription(emulator, subscription);
