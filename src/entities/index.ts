@@ -1,5 +1,6 @@
 import { BillingCustomer } from './billing-customer.entity';
 import { CheckoutSessionRecord } from './checkout-session-record.entity';
+import { CreditAutoTopUp } from './credit-auto-top-up.entity';
 import { CreditBalance } from './credit-balance.entity';
 import { CreditHold } from './credit-hold.entity';
 import { CreditLedgerEntry } from './credit-ledger-entry.entity';
@@ -43,11 +44,13 @@ export const ENTITIES = [
   CreditLedgerEntry,
   CreditBalance,
   CreditHold,
+  CreditAutoTopUp,
 ];
 
 export {
   BillingCustomer,
   CheckoutSessionRecord,
+  CreditAutoTopUp,
   CreditBalance,
   CreditHold,
   CreditLedgerEntry,
