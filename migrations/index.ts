@@ -1,4 +1,5 @@
 import type { MigrationObject } from '@mikro-orm/core';
+import { Migration20261207100000_credit_ledger } from './Migration20261207100000_credit_ledger';
 import { Migration20261206020100_webhook_payload_retention } from './Migration20261206020100_webhook_payload_retention';
 import { Migration20261206020000_usage_record_partitions } from './Migration20261206020000_usage_record_partitions';
 import { Migration20261205032711_checkout_sessions_disputes } from './Migration20261205032711_checkout_sessions_disputes';
@@ -75,4 +76,5 @@ export const MIGRATIONS: MigrationObject[] = [
     name: 'Migration20261206112000_customer_currency',
     class: Migration20261206112000_customer_currency,
   },
+  { name: 'Migration20261207100000_credit_ledger', class: Migration20261207100000_credit_ledger },
 ];

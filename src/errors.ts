@@ -50,6 +50,11 @@ export const ErrorCode = {
   LAST_PAYMENT_METHOD: 'LAST_PAYMENT_METHOD',
   /** A refund or credit over what the invoice's payments still hold (`extensions.refundable`, minor units). */
   REFUND_EXCEEDS_PAID: 'REFUND_EXCEEDS_PAID',
+  /**
+   * Fewer credits available (balance less what holds keep) than a change needs: an admin's negative adjustment
+   * (`extensions.available`, `requested`). Nothing was written.
+   */
+  INSUFFICIENT_CREDITS: 'INSUFFICIENT_CREDITS',
   /** A document over a limit of src/graphql/query-limits.ts (depth, aliases, fields, tokens): refused unrun. */
   QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',
   /** The HTTP body is over GRAPHQL_MAX_BODY_BYTES (HTTP 413). */
@@ -154,6 +159,17 @@ export class TaxLocationRequiredError extends BillingError {
       ErrorCode.TAX_LOCATION_REQUIRED,
       'Tax is computed from the billing address: set it first with updateCustomer(input: { address }) (a country; in the US a 5-digit postal code)',
       { ...extensions, field: 'address' },
+    );
+  }
+}
+
+/** An account's credits never go below zero: the change needs more than is available (nothing was written). */
+export class InsufficientCreditsError extends BillingError {
+  constructor(available: number, requested: number) {
+    super(
+      ErrorCode.INSUFFICIENT_CREDITS,
+      `Only ${available} credits are available (the balance less what holds keep): ${requested} cannot be taken`,
+      { available, requested },
     );
   }
 }

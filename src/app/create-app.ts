@@ -21,6 +21,7 @@ import type { DataMaintenance } from '../webhooks/reconciler/data-maintenance';
 import { BackgroundWork } from './background-work';
 import { buildDataMaintenance } from './data-maintenance';
 import { buildCoreServices, type CoreServices } from './core-services';
+import { buildCreditServices, type CreditServices } from './credit-services';
 import { buildGraphQLSchema, buildResolvers, contextFactory } from './graphql';
 import { type AppOptions, databaseNameOf, type Infrastructure, openInfrastructure } from './infrastructure';
 import { buildStripeServices, type StripeServices } from './stripe-services';
@@ -38,7 +39,11 @@ export interface App {
   /** Billing's "now": the wall clock, or (development and tests) Stripe's test time (`BILLING_CLOCK`). */
   clock: Clock;
   /** What was built, for scripts and tests to reach in: nothing in `src/` looks a service up here. */
-  services: CoreServices & { stripe: StripeServices | null; usage: UsageServices };
+  services: CoreServices & {
+    stripe: StripeServices | null;
+    usage: UsageServices;
+    credits: CreditServices;
+  };
   /** Catches up with Stripe's events and sweeps grace periods (null without Stripe). */
   reconciler: Reconciler | null;
   /** Processes stored webhook events behind the endpoint's answer (null without Stripe); `drain()` for tests. */
@@ -78,8 +83,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       metrics: metrics.usage,
     });
     await usage.start();
+    const credits = buildCreditServices(orm, pubSub, core.clock, logger);
     const pipeline = stripe ? buildWebhookPipeline(config, orm, core, stripe, metrics, logger) : null;
-    const resolvers = buildResolvers(core, stripe, usage, webhookAdmin(orm, pipeline));
+    const resolvers = buildResolvers(core, stripe, usage, credits, webhookAdmin(orm, pipeline));
     const http = await createHttpServer({
       config,
       schema: await buildGraphQLSchema(config, pubSub, resolvers, fastRedis, logger),
@@ -95,7 +101,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const overageReporter = stripe?.overageReporter ?? null;
     const maintenance = buildDataMaintenance(config, orm, core.clock, metrics.maintenance, logger);
     const background = new BackgroundWork(config, orm, core, pipeline, overageReporter, maintenance, logger);
-    const services = { ...core, stripe, usage };
+    const services = { ...core, stripe, usage, credits };
     return {
       http,
       orm,

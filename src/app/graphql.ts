@@ -13,6 +13,7 @@ import {
   buildBillingSchema,
   CardResolver,
   CheckoutResolver,
+  CreditResolver,
   CustomerResolver,
   CustomerTaxResolver,
   InvoiceCreditResolver,
@@ -34,6 +35,7 @@ import { MutationRateLimiter } from '../services/rate-limit/mutation-rate-limite
 import type { UsageServices } from '../services/usage/usage-services';
 import type Redis from 'ioredis';
 import type { CoreServices } from './core-services';
+import type { CreditServices } from './credit-services';
 import type { StripeServices } from './stripe-services';
 import type { WebhookAdmin } from './webhook-pipeline';
 
@@ -42,6 +44,7 @@ export function buildResolvers(
   core: CoreServices,
   stripe: StripeServices | null,
   usage: UsageServices,
+  credits: CreditServices,
   webhooks: WebhookAdmin,
 ): Resolvers {
   const pendingActions = new PendingActions();
@@ -67,6 +70,7 @@ export function buildResolvers(
     checkout: new CheckoutResolver(stripe?.checkout ?? null, stripe?.portal ?? null, core.catalog),
     card: new CardResolver(stripe?.cardSetups ?? null, stripe?.cardChoices ?? null),
     usage: new UsageResolver(usage.meter, usage.reservations, usage.overrides),
+    credit: new CreditResolver(credits.ledger),
     webhookEvent: new WebhookEventResolver(webhooks.inbox, webhooks.reconciler),
     revenue: new RevenueResolver(core.catalog, core.clock),
     accountPendingAction: new AccountPendingActionResolver(pendingActions),

@@ -1,5 +1,9 @@
 import { BillingCustomer } from './billing-customer.entity';
 import { CheckoutSessionRecord } from './checkout-session-record.entity';
+import { CreditBalance } from './credit-balance.entity';
+import { CreditHold } from './credit-hold.entity';
+import { CreditLedgerEntry } from './credit-ledger-entry.entity';
+import { CreditLot } from './credit-lot.entity';
 import { Dispute } from './dispute.entity';
 import { DuplicateSubscription } from './duplicate-subscription.entity';
 import { Entitlement } from './entitlement.entity';
@@ -35,11 +39,19 @@ export const ENTITIES = [
   CheckoutSessionRecord,
   DuplicateSubscription,
   Dispute,
+  CreditLot,
+  CreditLedgerEntry,
+  CreditBalance,
+  CreditHold,
 ];
 
 export {
   BillingCustomer,
   CheckoutSessionRecord,
+  CreditBalance,
+  CreditHold,
+  CreditLedgerEntry,
+  CreditLot,
   Dispute,
   DuplicateSubscription,
   Entitlement,
@@ -63,3 +75,6 @@ export type { NotificationKind, NotificationStatus } from './notification.entity
 export type { BillingInterval, SubscriptionAddon, SubscriptionStatus } from './subscription.entity';
 export { LIVE_STATUSES } from './subscription.entity';
 export type { WebhookEventStatus } from './webhook-event.entity';
+export type { CreditLotKind } from './credit-lot.entity';
+export type { CreditEntryKind } from './credit-ledger-entry.entity';
+export type { CreditHoldState } from './credit-hold.entity';

@@ -2,6 +2,8 @@
 export const Topic = {
   ACCOUNT_UPDATED: 'ACCOUNT_UPDATED',
   USAGE_UPDATED: 'USAGE_UPDATED',
+  /** An account's credits (balance or held) changed: published after the ledger's transaction commits. */
+  BALANCE_UPDATED: 'BALANCE_UPDATED',
   /** One channel for every account: each instance drops its cached allowances of the account named. */
   ENTITLEMENTS_CHANGED: 'ENTITLEMENTS_CHANGED',
 } as const;
@@ -35,4 +37,13 @@ export interface UsageFigures {
 /** Published when an account's usage of a metric changes (throttled by the usage meter). */
 export interface UsageUpdatedPayload extends UsageFigures {
   accountId: string;
+}
+
+/** An account's credits as `viewer.balance` shows them, published on `BALANCE_UPDATED`. */
+export interface BalanceUpdatedPayload {
+  accountId: string;
+  balance: number;
+  held: number;
+  available: number;
+  expiringSoon: { credits: number; at: Date } | null;
 }

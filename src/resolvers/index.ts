@@ -6,6 +6,7 @@ import { AccountResolver } from './account.resolver';
 import { AccountBillsResolver } from './account-bills.resolver';
 import { CardResolver } from './card.resolver';
 import { CheckoutResolver } from './checkout.resolver';
+import { CreditResolver } from './credit.resolver';
 import { CustomerResolver } from './customer.resolver';
 import { CustomerTaxResolver } from './customer-tax.resolver';
 import { InvoiceCreditResolver } from './invoice-credit.resolver';
@@ -26,6 +27,7 @@ export {
   AccountBillsResolver,
   CardResolver,
   CheckoutResolver,
+  CreditResolver,
   CustomerResolver,
   CustomerTaxResolver,
   InvoiceCreditResolver,
@@ -60,6 +62,7 @@ export interface Resolvers {
   checkout: CheckoutResolver;
   card: CardResolver;
   usage: UsageResolver;
+  credit: CreditResolver;
   webhookEvent: WebhookEventResolver;
   revenue: RevenueResolver;
   accountPendingAction: AccountPendingActionResolver;
@@ -83,6 +86,7 @@ const RESOLVER_CLASSES: NonEmptyArray<Function> = [
   CardResolver,
   InvoiceCreditResolver,
   UsageResolver,
+  CreditResolver,
   WebhookEventResolver,
   RevenueResolver,
   AccountPendingActionResolver,

@@ -77,12 +77,14 @@ const uniqueKey = (caller: CallerName) => `matrix-${caller}-${++sequence}`;
 /** In the order they run: queries first, then mutations (cancel before resume), then subscriptions. */
 const MATRIX: Record<string, MatrixEntry> = {
   'Query.viewer': {
-    document: () => '{ viewer { id plan { key } customer { id } subscription { id } } }',
+    document: () =>
+      '{ viewer { id plan { key } customer { id } subscription { id } balance { credits } creditLedger(first: 5) { nodes { id } } } }',
     expect: SIGNED_IN,
     owns: (data, caller) => expect(data.viewer).toMatchObject({ id: ownAccount(caller) }),
   },
   'Query.account': {
-    document: () => `{ account(id: "${A}") { id plan { key } customer { id } subscription { id } } }`,
+    document: () =>
+      `{ account(id: "${A}") { id plan { key } customer { id } subscription { id } balance { credits } } }`,
     // Reading an account by id is for the admin and the AI gateway, even for the account's own user.
     expect: { ...ADMIN_ONLY, service: 'ok' },
     owns: (data) => expect(data.account).toMatchObject({ id: A, plan: { key: 'professional' } }),
@@ -305,6 +307,12 @@ const MATRIX: Record<string, MatrixEntry> = {
     document: () => `mutation { removeEntitlementOverride(accountId: "${A}", feature: "api_access") }`,
     expect: ADMIN_ONLY,
   },
+  'Mutation.grantCredits': {
+    document: (_fixture, caller) =>
+      `mutation { grantCredits(input: { accountId: "${A}", credits: 100, reason: "by ${caller}", idempotencyKey: "${uniqueKey(caller)}" }) { duplicate } }`,
+    expect: ADMIN_ONLY,
+    owns: (data) => expect(data.grantCredits).toEqual({ duplicate: false }),
+  },
   'Mutation.replayWebhookEvent': {
     // The inbox is empty here: the admin gets as far as looking the event up.
     document: () => 'mutation { replayWebhookEvent(id: "evt_matrix_missing") { id } }',
@@ -320,6 +328,11 @@ const MATRIX: Record<string, MatrixEntry> = {
     document: () => `subscription { accountUpdated(accountId: "${A}") { id } }`,
     // Following another account is for admins; A may name its own.
     expect: { ...SIGNED_IN, userB: 'FORBIDDEN', service: 'FORBIDDEN' },
+  },
+  'Subscription.balanceUpdated': {
+    // No account argument: always the caller's own credits.
+    document: () => 'subscription { balanceUpdated { credits available } }',
+    expect: SIGNED_IN,
   },
   'Subscription.usageUpdated': {
     // No account argument: always the caller's own usage (checked below: nobody else receives A's).
@@ -525,6 +538,9 @@ describe('the authorization matrix', () => {
     });
     // The admin set the override and removed it again; nobody else left one.
     expect(await em.count(EntitlementOverride, { accountId: A })).toBe(0);
+    // Only the admin granted A credits (once); nobody else's grant reached A.
+    const credits = await call('userA', '{ viewer { balance { credits } } }');
+    expect(credits.data?.viewer).toEqual({ balance: { credits: 100 } });
     // A's usage: A, the service and the admin each recorded one use twice (single and batch), A two more.
     const usage = await call('userA', '{ viewer { usage { metric used } } }');
     expect((usage.data?.viewer as { usage: Array<{ metric: string; used: number }> }).usage).toContainEqual({

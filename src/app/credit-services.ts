@@ -1,0 +1,20 @@
+import type { Orm } from '../database/database';
+import type { Logger } from '../logging/logger';
+import type { BillingPubSub } from '../pubsub/pubsub';
+import { CreditEvents } from '../services/credits/credit-events';
+import { CreditLedger } from '../services/credits/credit-ledger';
+import type { Clock } from '../services/time/clock';
+
+/** The credits economy (issue 17): the ledger every grant, purchase, burn and hold goes through. */
+export interface CreditServices {
+  ledger: CreditLedger;
+}
+
+export function buildCreditServices(
+  orm: Orm,
+  pubSub: BillingPubSub,
+  clock: Clock,
+  logger: Logger,
+): CreditServices {
+  return { ledger: new CreditLedger(orm, clock, new CreditEvents(orm, pubSub, clock, logger)) };
+}

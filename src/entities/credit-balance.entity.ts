@@ -1,0 +1,23 @@
+import { BigIntType, Check, Entity, PrimaryKey, Property } from '@mikro-orm/core';
+
+/**
+ * An account's credits as one row: the fast read, and the row every change locks first (so concurrent changes of
+ * one account queue up and none takes a level below zero). `balance` always equals the sum of the account's
+ * ledger entries and of its lots' `remaining`; `held` the sum of its live holds.
+ */
+@Entity({ tableName: 'credit_balance' })
+@Check({ name: 'credit_balance_balance_check', expression: 'balance >= 0' })
+@Check({ name: 'credit_balance_held_check', expression: 'held >= 0' })
+export class CreditBalance {
+  @PrimaryKey({ type: 'string', length: 255 })
+  accountId!: string;
+
+  @Property({ type: new BigIntType('number') })
+  balance = 0;
+
+  @Property({ type: new BigIntType('number') })
+  held = 0;
+
+  @Property({ type: 'datetime' })
+  updatedAt: Date = new Date();
+}

@@ -1,0 +1,36 @@
+import { BigIntType, Check, Entity, Index, Property } from '@mikro-orm/core';
+import { BaseEntity } from './base.entity';
+
+/**
+ * - `held`: counts in `credit_balance.held` until it expires;
+ * - `settled`: what the work used was burned (`settledCredits`);
+ * - `released`: given back unused;
+ * - `expired`: its time ran out first (a late settle still burns).
+ */
+export type CreditHoldState = 'held' | 'settled' | 'released' | 'expired';
+
+/** Credits set aside for work in progress: taken from `available = balance - held`, burned or given back after. */
+@Entity({ tableName: 'credit_hold' })
+@Index({ properties: ['accountId', 'state', 'expiresAt'] })
+@Check({ name: 'credit_hold_credits_check', expression: 'credits >= 0' })
+export class CreditHold extends BaseEntity<'state' | 'settledCredits' | 'memberId'> {
+  @Property({ type: 'string', length: 255 })
+  accountId!: string;
+
+  /** The team member the work is for, when the calling service names one. */
+  @Property({ type: 'string', length: 255, nullable: true })
+  memberId: string | null = null;
+
+  @Property({ type: new BigIntType('number') })
+  credits!: number;
+
+  @Property({ type: 'datetime' })
+  expiresAt!: Date;
+
+  @Property({ type: 'string', length: 16 })
+  state: CreditHoldState = 'held';
+
+  /** What the settle burned and left uncovered together (the work's actual credits); null until settled. */
+  @Property({ type: new BigIntType('number'), nullable: true })
+  settledCredits: number | null = null;
+}

@@ -1,0 +1,51 @@
+import type { CreditEntryKind } from '../../entities';
+import type { LockedAccount } from './credit-account';
+import type { CreditSource } from './credit-ledger.types';
+
+/**
+ * The burn order (docs/credits.md): a plan's included credits first, then the soonest to expire, then those that
+ * never expire (purchased packs), oldest first. Only as many lots as cover `credits` are read: a running sum.
+ */
+const LOTS_IN_BURN_ORDER = `
+  select id, take from (
+    select id, least(remaining, ? - before) as take, before from (
+      select id, remaining,
+             coalesce(sum(remaining) over (
+               order by (kind = 'included') desc, expires_at asc nulls last, created_at, id
+               rows between unbounded preceding and 1 preceding), 0) as before
+        from credit_lot
+       where account_id = ? and remaining > 0 and (expires_at is null or expires_at > ?)) ordered
+     where before < ?) taken
+   order by before`;
+
+export interface Taking {
+  kind: CreditEntryKind;
+  reason: string;
+  source: CreditSource;
+  actor: string;
+}
+
+/**
+ * Takes up to `credits` from the account's lots in the burn order, never more than its available credits (what
+ * holds keep is not taken), one entry per lot. Answers what was taken; the caller decides about the rest.
+ */
+export async function takeFromLots(account: LockedAccount, credits: number, taking: Taking): Promise<number> {
+  const wanted = Math.min(credits, account.available);
+  if (wanted <= 0) return 0;
+  const lots = await account.sql<{ id: string; take: string }>(LOTS_IN_BURN_ORDER, [
+    wanted,
+    account.accountId,
+    account.now,
+    wanted,
+  ]);
+  const takes = lots.map((lot) => ({ id: lot.id, take: Number(lot.take) })).filter((lot) => lot.take > 0);
+  if (takes.length === 0) return 0;
+  await account.sql(
+    `update credit_lot lot set remaining = lot.remaining - taking.take, updated_at = ?
+       from jsonb_to_recordset(?::jsonb) as taking(id uuid, take bigint)
+      where lot.id = taking.id and lot.account_id = ?`,
+    [account.now, JSON.stringify(takes), account.accountId],
+  );
+  for (const lot of takes) account.record({ ...taking, credits: -lot.take, uncovered: 0, lotId: lot.id });
+  return takes.reduce((sum, lot) => sum + lot.take, 0);
+}

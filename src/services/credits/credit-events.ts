@@ -1,0 +1,30 @@
+import type { Orm } from '../../database/database';
+import type { Logger } from '../../logging/logger';
+import type { BillingPubSub } from '../../pubsub/pubsub';
+import { type BalanceUpdatedPayload, Topic } from '../../pubsub/topics';
+import type { Clock } from '../time/clock';
+import { readBalance } from './credit-reads';
+
+/**
+ * Publishes `BALANCE_UPDATED` on the account's own channel, after a change of its balance or held was committed:
+ * the figures are read again then, so a subscriber never sees what a rolled-back transaction wrote. A failure
+ * to publish is logged and never undoes the change (clients read `viewer.balance` again on reconnect).
+ */
+export class CreditEvents {
+  constructor(
+    private readonly orm: Orm,
+    private readonly pubSub: BillingPubSub,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {}
+
+  async balanceChanged(accountId: string): Promise<void> {
+    try {
+      const figures = await readBalance(this.orm, accountId, this.clock.now());
+      const payload: BalanceUpdatedPayload = { accountId, ...figures };
+      await this.pubSub.publish(Topic.BALANCE_UPDATED, accountId, payload);
+    } catch (error) {
+      this.logger.warn({ accountId, err: error }, 'could not publish balanceUpdated');
+    }
+  }
+}

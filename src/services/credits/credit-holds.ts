@@ -1,0 +1,115 @@
+import { ConflictError } from '../../errors';
+import type { LockedAccount } from './credit-account';
+import type {
+  BurnResult,
+  CreditHoldView,
+  HoldCredits,
+  HoldResult,
+  SettleHold,
+  SettleResult,
+} from './credit-ledger.types';
+
+interface HoldRow {
+  id: string;
+  account_id: string;
+  member_id: string | null;
+  credits: string;
+  expires_at: Date;
+  state: CreditHoldView['state'];
+}
+
+function holdOf(row: HoldRow): CreditHoldView {
+  return {
+    id: row.id,
+    accountId: row.account_id,
+    memberId: row.member_id,
+    credits: Number(row.credits),
+    expiresAt: new Date(row.expires_at),
+    state: row.state,
+  };
+}
+
+async function holdById(account: LockedAccount, holdId: string): Promise<HoldRow | undefined> {
+  const [row] = await account.sql<HoldRow>('select * from credit_hold where id = ? and account_id = ?', [
+    holdId,
+    account.accountId,
+  ]);
+  return row;
+}
+
+/** A new hold when `available` covers it; the same hold again for an id already used by this account. */
+export async function placeHold(account: LockedAccount, input: HoldCredits): Promise<HoldResult> {
+  const [earlier] = await account.sql<HoldRow>('select * from credit_hold where id = ?', [input.holdId]);
+  // Hold ids are the callers' UUIDs: one another account used is a caller's mistake, refused and never shared.
+  if (earlier && earlier.account_id !== account.accountId)
+    throw new ConflictError(`Hold ${input.holdId} belongs to another account: use a new id`);
+  if (earlier) return { ok: true, hold: holdOf(earlier), duplicate: true };
+  if (account.available < input.credits)
+    return {
+      ok: false,
+      reason: 'insufficient_credits',
+      available: account.available,
+      requested: input.credits,
+    };
+  const expiresAt = new Date(account.now.getTime() + input.ttlSeconds * 1000);
+  const [row] = await account.sql<HoldRow>(
+    `insert into credit_hold (id, created_at, updated_at, account_id, member_id, credits, expires_at, state)
+     values (?, ?, ?, ?, ?, ?, ?, 'held') returning *`,
+    [
+      input.holdId,
+      account.now,
+      account.now,
+      account.accountId,
+      input.memberId ?? null,
+      input.credits,
+      expiresAt,
+    ],
+  );
+  account.changeHeld(input.credits);
+  return { ok: true, hold: holdOf(row as HoldRow), duplicate: false };
+}
+
+/**
+ * Frees a live hold and burns what the work used, which may be more than was held (what is available covers
+ * the rest, as far as it goes). A hold past its time is settled the same way: the work was done. Settling again
+ * answers the first settle; a released hold burns nothing.
+ */
+export async function settleHold(
+  account: LockedAccount,
+  input: SettleHold,
+  burn: (credits: number) => Promise<BurnResult>,
+): Promise<SettleResult> {
+  const hold = await holdById(account, input.holdId);
+  if (!hold) return { outcome: 'unknown' };
+  if (hold.state === 'released') return { outcome: 'released' };
+  if (hold.state === 'settled') return { outcome: 'settled', ...(await settledBefore(account, hold.id)) };
+  if (hold.state === 'held') account.changeHeld(-Number(hold.credits));
+  const burned = await burn(input.credits);
+  await account.sql(
+    `update credit_hold set state = 'settled', settled_credits = ?, updated_at = ? where id = ?`,
+    [input.credits, account.now, hold.id],
+  );
+  return { outcome: 'settled', ...burned };
+}
+
+async function settledBefore(account: LockedAccount, holdId: string): Promise<BurnResult> {
+  const [row] = await account.sql<{ burned: string; uncovered: string }>(
+    `select coalesce(-sum(credits), 0) as burned, coalesce(sum(uncovered), 0) as uncovered
+       from credit_ledger_entry
+      where account_id = ? and kind = 'burn' and source_type = 'credit_hold' and source_id = ?`,
+    [account.accountId, holdId],
+  );
+  return { burned: Number(row?.burned ?? 0), uncovered: Number(row?.uncovered ?? 0), duplicate: true };
+}
+
+/** Gives a live hold back; false for one settled, released, expired or unknown. */
+export async function releaseHeld(account: LockedAccount, holdId: string): Promise<boolean> {
+  const hold = await holdById(account, holdId);
+  if (!hold || hold.state !== 'held') return false;
+  account.changeHeld(-Number(hold.credits));
+  await account.sql(`update credit_hold set state = 'released', updated_at = ? where id = ?`, [
+    account.now,
+    hold.id,
+  ]);
+  return true;
+}

@@ -1,0 +1,150 @@
+import type { CreditEntryKind, CreditHoldState, CreditLotKind } from '../../entities';
+
+/**
+ * Where credits came from or went: `stripe_invoice` + `in_…`, `stripe_payment_intent` + `pi_…`, `admin` + the
+ * admin's idempotency key, `plan_period` + subscription and period, `credit_hold` + a hold's id, `usage` + a
+ * usage record's key. Unique per account for grants; for burns, one burn per source.
+ */
+export interface CreditSource {
+  type: string;
+  id: string;
+}
+
+export interface GrantCredits {
+  accountId: string;
+  kind: CreditLotKind;
+  /** Whole credits, at least 1. */
+  credits: number;
+  /** null = never expires; else after now. */
+  expiresAt: Date | null;
+  reason: string;
+  source: CreditSource;
+  /** Who granted: `system`, `stripe`, `admin:<account>`. */
+  actor: string;
+}
+
+export interface CreditLotView {
+  id: string;
+  accountId: string;
+  kind: CreditLotKind;
+  credits: number;
+  remaining: number;
+  expiresAt: Date | null;
+  source: CreditSource;
+  createdAt: Date;
+}
+
+/** A grant's answer: the lot, and whether an earlier grant from the same source already made it. */
+export interface GrantResult {
+  lot: CreditLotView;
+  /** The entry this grant wrote; null for a duplicate (the first grant wrote it). */
+  entryId: number | null;
+  duplicate: boolean;
+}
+
+export interface BurnCredits {
+  accountId: string;
+  credits: number;
+  source: CreditSource;
+  reason: string;
+  actor?: string;
+}
+
+/** What a burn took from the balance, and what it could not cover (the caller bills it as overage, or refuses). */
+export interface BurnResult {
+  burned: number;
+  uncovered: number;
+  duplicate: boolean;
+}
+
+export interface HoldCredits {
+  accountId: string;
+  memberId?: string | null;
+  credits: number;
+  ttlSeconds: number;
+  /** The caller's id for the hold (a UUID): holding again with it answers the same hold. */
+  holdId: string;
+}
+
+export interface CreditHoldView {
+  id: string;
+  accountId: string;
+  memberId: string | null;
+  credits: number;
+  expiresAt: Date;
+  state: CreditHoldState;
+}
+
+/** A hold is refused (not thrown) when the account's available credits are fewer than asked. */
+export type HoldResult =
+  | { ok: true; hold: CreditHoldView; duplicate: boolean }
+  | { ok: false; reason: 'insufficient_credits'; available: number; requested: number };
+
+export interface SettleHold {
+  accountId: string;
+  holdId: string;
+  /** What the work actually used: may be more than held (the balance covers what it can). */
+  credits: number;
+}
+
+export type SettleResult = ({ outcome: 'settled' } & BurnResult) | { outcome: 'released' | 'unknown' };
+
+export interface RemoveUnspent {
+  accountId: string;
+  source: CreditSource;
+  reason?: string;
+  actor?: string;
+}
+
+/** A refunded pack: what was left and is now removed, and what had already been spent of it. */
+export type RemoveUnspentResult =
+  | { found: false }
+  | { found: true; removed: number; spent: number; granted: number; duplicate: boolean };
+
+export interface AdjustCredits {
+  accountId: string;
+  /** Signed whole credits: positive adds (a lot that never expires), negative takes in the burn order. */
+  credits: number;
+  reason: string;
+  actor: string;
+  idempotencyKey: string;
+}
+
+export interface AdjustResult {
+  credits: number;
+  balance: number;
+  duplicate: boolean;
+}
+
+export interface ExpiringCredits {
+  credits: number;
+  at: Date;
+}
+
+export interface CreditBalanceView {
+  balance: number;
+  held: number;
+  /** balance - held, never below 0. */
+  available: number;
+  /** The soonest-expiring credits within 7 days, or null. */
+  expiringSoon: ExpiringCredits | null;
+}
+
+export interface CreditEntryView {
+  id: number;
+  accountId: string;
+  kind: CreditEntryKind;
+  credits: number;
+  balanceAfter: number;
+  uncovered: number;
+  lotId: string | null;
+  reason: string;
+  source: CreditSource;
+  actor: string;
+  createdAt: Date;
+}
+
+export interface CreditEntryPage {
+  entries: CreditEntryView[];
+  hasNextPage: boolean;
+}

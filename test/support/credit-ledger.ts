@@ -1,0 +1,79 @@
+import { openDatabase } from '../../src/database/database';
+import type { Orm } from '../../src/database/database';
+import { silentLogger } from '../../src/logging/logger';
+import { InMemoryPubSub } from '../../src/pubsub/in-memory-pubsub';
+import { CreditEvents } from '../../src/services/credits/credit-events';
+import { CreditLedger } from '../../src/services/credits/credit-ledger';
+import { createTestDatabase, type TestDatabase } from './database';
+
+/** A clock a test moves by hand. */
+export class HandClock {
+  constructor(private at: Date) {}
+  now(): Date {
+    return new Date(this.at);
+  }
+  advance(ms: number): void {
+    this.at = new Date(this.at.getTime() + ms);
+  }
+}
+
+export interface LedgerHarness {
+  ledger: CreditLedger;
+  orm: Orm;
+  clock: HandClock;
+  pubSub: InMemoryPubSub;
+  database: TestDatabase;
+  /** The invariants, as the database has them for one account (balance row, entries, lots, holds). */
+  sums(accountId: string): Promise<LedgerSums>;
+  close(): Promise<void>;
+}
+
+export interface LedgerSums {
+  balance: number;
+  held: number;
+  entries: number;
+  lots: number;
+  liveHolds: number;
+}
+
+/** The ledger service over a fresh migrated database of its own, on a hand-moved clock. */
+export async function openLedger(start = new Date('2026-12-07T10:00:00Z')): Promise<LedgerHarness> {
+  const database = await createTestDatabase();
+  const orm = await openDatabase({ url: database.url, poolMax: 8 });
+  const clock = new HandClock(start);
+  const pubSub = new InMemoryPubSub();
+  const ledger = new CreditLedger(orm, clock, new CreditEvents(orm, pubSub, clock, silentLogger));
+  return {
+    ledger,
+    orm,
+    clock,
+    pubSub,
+    database,
+    sums: (accountId) => sumsOf(orm, accountId),
+    close: async () => {
+      await pubSub.close();
+      await orm.close();
+      await database.drop();
+    },
+  };
+}
+
+async function sumsOf(orm: Orm, accountId: string): Promise<LedgerSums> {
+  const [row] = await orm.em
+    .getConnection()
+    .execute<Array<{ balance: string; held: string; entries: string; lots: string; live_holds: string }>>(
+      `select coalesce((select balance from credit_balance where account_id = ?), 0) as balance,
+            coalesce((select held from credit_balance where account_id = ?), 0) as held,
+            (select coalesce(sum(credits), 0) from credit_ledger_entry where account_id = ?) as entries,
+            (select coalesce(sum(remaining), 0) from credit_lot where account_id = ?) as lots,
+            (select coalesce(sum(credits), 0) from credit_hold where account_id = ? and state = 'held') as live_holds`,
+      [accountId, accountId, accountId, accountId, accountId],
+    );
+  return {
+    balance: Number(row?.balance),
+    held: Number(row?.held),
+    entries: Number(row?.entries),
+    lots: Number(row?.lots),
+    liveHolds: Number(row?.live_holds),
+  };
+}
