@@ -3,11 +3,14 @@ import type { Logger } from '../logging/logger';
 import type { BillingPubSub } from '../pubsub/pubsub';
 import { CreditEvents } from '../services/credits/credit-events';
 import { CreditLedger } from '../services/credits/credit-ledger';
+import { MemberLimits } from '../services/credits/member-limits';
 import type { Clock } from '../services/time/clock';
 
 /** The credits economy (issue 17): the ledger every grant, purchase, burn and hold goes through. */
 export interface CreditServices {
   ledger: CreditLedger;
+  /** Members' monthly limits (the ledger's hold enforces them). */
+  memberLimits: MemberLimits;
 }
 
 export function buildCreditServices(
@@ -16,5 +19,8 @@ export function buildCreditServices(
   clock: Clock,
   logger: Logger,
 ): CreditServices {
-  return { ledger: new CreditLedger(orm, clock, new CreditEvents(orm, pubSub, clock, logger)) };
+  return {
+    ledger: new CreditLedger(orm, clock, new CreditEvents(orm, pubSub, clock, logger)),
+    memberLimits: new MemberLimits(orm, clock),
+  };
 }

@@ -4,6 +4,8 @@ import { CreditBalance } from './credit-balance.entity';
 import { CreditHold } from './credit-hold.entity';
 import { CreditLedgerEntry } from './credit-ledger-entry.entity';
 import { CreditLot } from './credit-lot.entity';
+import { CreditMemberLimit } from './credit-member-limit.entity';
+import { CreditMemberPeriod } from './credit-member-period.entity';
 import { Dispute } from './dispute.entity';
 import { DuplicateSubscription } from './duplicate-subscription.entity';
 import { Entitlement } from './entitlement.entity';
@@ -43,6 +45,8 @@ export const ENTITIES = [
   CreditLedgerEntry,
   CreditBalance,
   CreditHold,
+  CreditMemberLimit,
+  CreditMemberPeriod,
 ];
 
 export {
@@ -52,6 +56,8 @@ export {
   CreditHold,
   CreditLedgerEntry,
   CreditLot,
+  CreditMemberLimit,
+  CreditMemberPeriod,
   Dispute,
   DuplicateSubscription,
   Entitlement,
