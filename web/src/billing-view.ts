@@ -228,9 +228,15 @@ export async function showBillingPage(root: HTMLElement, api: BillingApi, option
         const invoicesBefore = state.account.invoices.nodes.map((invoice) => invoice.id);
         await api.addAddon(key, quantity);
         state.account = (await api.load()).account;
-        const name = state.account.addons.find((addon) => addon.key === key)?.name ?? key;
-        state.addonPurchase = { name, invoicesBefore };
-        state.addonNotice = null;
+        const addon = state.account.addons.find((carried) => carried.key === key);
+        const name = addon?.name ?? key;
+        // Fewer units wait for the period end (rule 50): nothing is charged, so there is no invoice to wait for.
+        const fewer = addon?.quantityAtPeriodEnd ?? null;
+        state.addonPurchase = fewer === null ? { name, invoicesBefore } : null;
+        state.addonNotice =
+          fewer === null
+            ? null
+            : `${name}: ${fewer} from ${day(state.account.subscription?.currentPeriodEnd ?? new Date().toISOString())}; the ones paid for stay until then, nothing is refunded`;
         state.nextBill = await api.nextBill().catch(() => state?.nextBill ?? null);
       }),
     removeAddon: (key) =>
