@@ -64,6 +64,17 @@ export type CreatePortalSessionInput = {
   returnUrl?: string | null | undefined;
 };
 
+/** What changed the credits: a grant, purchase, included or rollover adds; the rest take */
+export type CreditEntryKind =
+  | 'ADJUSTMENT'
+  | 'BURN'
+  | 'EXPIRY'
+  | 'GRANT'
+  | 'INCLUDED'
+  | 'PURCHASE'
+  | 'REFUND'
+  | 'ROLLOVER';
+
 export type OverLimitBehavior =
   | 'BILL_OVERAGE'
   | 'BLOCK';
@@ -249,6 +260,18 @@ export type SetSeatsMutationVariables = Exact<{
 
 export type SetSeatsMutation = { setSeats: { id: string } };
 
+export type BalanceFieldsFragment = { credits: number, held: number, available: number, expiringSoon: { credits: number, at: string } | null };
+
+export type CreditsQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type CreditsQuery = { viewer: { balance: { credits: number, held: number, available: number, expiringSoon: { credits: number, at: string } | null }, creditLedger: { nodes: Array<{ id: string, kind: CreditEntryKind, credits: number, reason: string, createdAt: string }> } }, creditPacks: Array<{ key: string, name: string, credits: number, price: { amount: number, currency: string } }> };
+
+export type BalanceUpdatedSubscriptionVariables = Exact<{ [key: string]: never; }>;
+
+
+export type BalanceUpdatedSubscription = { balanceUpdated: { credits: number, held: number, available: number, expiringSoon: { credits: number, at: string } | null } };
+
 export class TypedDocumentString<TResult, TVariables>
   extends String
   implements DocumentTypeDecoration<TResult, TVariables>
@@ -415,6 +438,17 @@ export const TaxFieldsFragmentDoc = new TypedDocumentString(`
   jurisdiction
   name
 }`, {"fragmentName":"TaxFields"}) as unknown as TypedDocumentString<TaxFieldsFragment, unknown>;
+export const BalanceFieldsFragmentDoc = new TypedDocumentString(`
+    fragment BalanceFields on CreditBalance {
+  credits
+  held
+  available
+  expiringSoon {
+    credits
+    at
+  }
+}
+    `, {"fragmentName":"BalanceFields"}) as unknown as TypedDocumentString<BalanceFieldsFragment, unknown>;
 export const BillingPageDocument = new TypedDocumentString(`
     query BillingPage {
   viewer {
@@ -921,3 +955,53 @@ export const SetSeatsDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<SetSeatsMutation, SetSeatsMutationVariables>;
+export const CreditsDocument = new TypedDocumentString(`
+    query Credits {
+  viewer {
+    balance {
+      ...BalanceFields
+    }
+    creditLedger(first: 5) {
+      nodes {
+        id
+        kind
+        credits
+        reason
+        createdAt
+      }
+    }
+  }
+  creditPacks {
+    key
+    name
+    credits
+    price {
+      amount
+      currency
+    }
+  }
+}
+    fragment BalanceFields on CreditBalance {
+  credits
+  held
+  available
+  expiringSoon {
+    credits
+    at
+  }
+}`) as unknown as TypedDocumentString<CreditsQuery, CreditsQueryVariables>;
+export const BalanceUpdatedDocument = new TypedDocumentString(`
+    subscription BalanceUpdated {
+  balanceUpdated {
+    ...BalanceFields
+  }
+}
+    fragment BalanceFields on CreditBalance {
+  credits
+  held
+  available
+  expiringSoon {
+    credits
+    at
+  }
+}`) as unknown as TypedDocumentString<BalanceUpdatedSubscription, BalanceUpdatedSubscriptionVariables>;
