@@ -5,6 +5,8 @@ import { CreditBalance } from './credit-balance.entity';
 import { CreditHold } from './credit-hold.entity';
 import { CreditLedgerEntry } from './credit-ledger-entry.entity';
 import { CreditLot } from './credit-lot.entity';
+import { CreditMemberLimit } from './credit-member-limit.entity';
+import { CreditMemberPeriod } from './credit-member-period.entity';
 import { Dispute } from './dispute.entity';
 import { DuplicateSubscription } from './duplicate-subscription.entity';
 import { Entitlement } from './entitlement.entity';
@@ -45,6 +47,8 @@ export const ENTITIES = [
   CreditBalance,
   CreditHold,
   CreditAutoTopUp,
+  CreditMemberLimit,
+  CreditMemberPeriod,
 ];
 
 export {
@@ -55,6 +59,8 @@ export {
   CreditHold,
   CreditLedgerEntry,
   CreditLot,
+  CreditMemberLimit,
+  CreditMemberPeriod,
   Dispute,
   DuplicateSubscription,
   Entitlement,
