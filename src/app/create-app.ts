@@ -21,6 +21,7 @@ import type { DataMaintenance } from '../webhooks/reconciler/data-maintenance';
 import { BackgroundWork } from './background-work';
 import { buildDataMaintenance } from './data-maintenance';
 import { buildCoreServices, type CoreServices } from './core-services';
+import { buildCreditPurchaseServices } from './credit-purchase-services';
 import { buildCreditServices, type CreditServices } from './credit-services';
 import { buildGraphQLSchema, buildResolvers, contextFactory } from './graphql';
 import { type AppOptions, databaseNameOf, type Infrastructure, openInfrastructure } from './infrastructure';
@@ -83,9 +84,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       metrics: metrics.usage,
     });
     await usage.start();
-    const credits = buildCreditServices(orm, pubSub, core.clock, logger);
-    const pipeline = stripe ? buildWebhookPipeline(config, orm, core, stripe, metrics, logger) : null;
-    const resolvers = buildResolvers(core, stripe, usage, credits, webhookAdmin(orm, pipeline));
+    const credits = buildCreditServices(orm, pubSub, core.clock, logger, core.catalog);
+    const pipeline = stripe
+      ? buildWebhookPipeline(config, orm, { ...core, credits }, stripe, metrics, logger)
+      : null;
+    const purchases = stripe ? buildCreditPurchaseServices(config, core, stripe, credits) : null;
+    const resolvers = buildResolvers(core, stripe, usage, credits, purchases, webhookAdmin(orm, pipeline));
     const http = await createHttpServer({
       config,
       schema: await buildGraphQLSchema(config, pubSub, resolvers, fastRedis, logger),

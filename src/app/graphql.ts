@@ -14,6 +14,7 @@ import {
   CardResolver,
   CheckoutResolver,
   CreditResolver,
+  CreditPurchaseResolver,
   CustomerResolver,
   CustomerTaxResolver,
   InvoiceCreditResolver,
@@ -35,6 +36,7 @@ import { MutationRateLimiter } from '../services/rate-limit/mutation-rate-limite
 import type { UsageServices } from '../services/usage/usage-services';
 import type Redis from 'ioredis';
 import type { CoreServices } from './core-services';
+import type { CreditPurchaseServices } from './credit-purchase-services';
 import type { CreditServices } from './credit-services';
 import type { StripeServices } from './stripe-services';
 import type { WebhookAdmin } from './webhook-pipeline';
@@ -45,6 +47,7 @@ export function buildResolvers(
   stripe: StripeServices | null,
   usage: UsageServices,
   credits: CreditServices,
+  purchases: CreditPurchaseServices | null,
   webhooks: WebhookAdmin,
 ): Resolvers {
   const pendingActions = new PendingActions();
@@ -71,6 +74,7 @@ export function buildResolvers(
     card: new CardResolver(stripe?.cardSetups ?? null, stripe?.cardChoices ?? null),
     usage: new UsageResolver(usage.meter, usage.reservations, usage.overrides),
     credit: new CreditResolver(credits.ledger),
+    creditPurchase: new CreditPurchaseResolver(purchases?.checkout ?? null, purchases?.purchases ?? null),
     webhookEvent: new WebhookEventResolver(webhooks.inbox, webhooks.reconciler),
     revenue: new RevenueResolver(core.catalog, core.clock),
     accountPendingAction: new AccountPendingActionResolver(pendingActions),

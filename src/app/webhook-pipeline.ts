@@ -26,8 +26,12 @@ import { WebhookProcessor } from '../webhooks/pipeline/webhook-processor';
 import { WebhookQueue } from '../webhooks/pipeline/webhook-queue';
 import { InboxClaims } from '../webhooks/inbox/inbox-claims';
 import { InboxIntake } from '../webhooks/inbox/inbox-intake';
+import type { CreditServices } from './credit-services';
 import type { CoreServices } from './core-services';
 import type { StripeServices } from './stripe-services';
+
+/** The core services, and the credit packs `invoice.paid` and `charge.refunded` grant and take back. */
+export type PipelineCore = CoreServices & { credits: Pick<CreditServices, 'packInvoices'> };
 
 /**
  * What turns Stripe's events into our state: the webhook endpoint's queue and the processor its workers (and the
@@ -50,7 +54,7 @@ export interface WebhookAdmin {
 export function buildWebhookPipeline(
   config: Config,
   orm: Orm,
-  core: CoreServices,
+  core: PipelineCore,
   stripe: StripeServices,
   metrics: BillingMetrics | null,
   logger: Logger,
@@ -81,7 +85,7 @@ export function webhookAdmin(orm: Orm, pipeline: WebhookPipeline | null): Webhoo
 /** The webhook processor (also what `npm run stripe:reconcile` processes events with). */
 export function createWebhookProcessor(
   orm: Orm,
-  core: CoreServices,
+  core: PipelineCore,
   stripe: StripeServices,
   metrics: BillingMetrics | null,
   logger: Logger,
@@ -105,6 +109,7 @@ export function createWebhookProcessor(
       refunds: stripe.refunds,
       disputes: stripe.disputes,
       trials: stripe.trials,
+      creditPacks: core.credits.packInvoices,
       logger,
     },
     core.events,

@@ -7,6 +7,7 @@ import { AccountBillsResolver } from './account-bills.resolver';
 import { CardResolver } from './card.resolver';
 import { CheckoutResolver } from './checkout.resolver';
 import { CreditResolver } from './credit.resolver';
+import { CreditPurchaseResolver } from './credit-purchase.resolver';
 import { CustomerResolver } from './customer.resolver';
 import { CustomerTaxResolver } from './customer-tax.resolver';
 import { InvoiceCreditResolver } from './invoice-credit.resolver';
@@ -28,6 +29,7 @@ export {
   CardResolver,
   CheckoutResolver,
   CreditResolver,
+  CreditPurchaseResolver,
   CustomerResolver,
   CustomerTaxResolver,
   InvoiceCreditResolver,
@@ -63,6 +65,7 @@ export interface Resolvers {
   card: CardResolver;
   usage: UsageResolver;
   credit: CreditResolver;
+  creditPurchase: CreditPurchaseResolver;
   webhookEvent: WebhookEventResolver;
   revenue: RevenueResolver;
   accountPendingAction: AccountPendingActionResolver;
@@ -87,6 +90,7 @@ const RESOLVER_CLASSES: NonEmptyArray<Function> = [
   InvoiceCreditResolver,
   UsageResolver,
   CreditResolver,
+  CreditPurchaseResolver,
   WebhookEventResolver,
   RevenueResolver,
   AccountPendingActionResolver,
