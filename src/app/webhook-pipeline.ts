@@ -6,6 +6,7 @@ import { CustomerSync } from '../services/accounts/customer-sync';
 import { CheckoutSync } from '../services/checkout/checkout-sync';
 import { AccountResync, type ReconcilerServices } from '../webhooks/reconciler/account-resync';
 import { CatchUp } from '../webhooks/reconciler/catch-up';
+import { CreditPurchaseCheck } from '../webhooks/reconciler/credit-purchase-check';
 import { EventReplay } from '../webhooks/reconciler/event-replay';
 import { EventsCursorStore } from '../webhooks/reconciler/events-cursor';
 import { eventTypePasses } from '../webhooks/reconciler/event-type-passes';
@@ -141,6 +142,12 @@ export function createReconciler(
     sweep: new GracePeriodSweep(orm, services.provisioner, services.events, logger, isStopping),
     resync: new AccountResync(orm, services, logger),
     replay: new EventReplay(processor, inbox, inboxReads, logger),
+    creditPurchases: new CreditPurchaseCheck(
+      orm,
+      services.stripe.stripe,
+      services.credits.packInvoices,
+      logger,
+    ),
   };
   const lock = new ReconcileLock(settings.databaseUrl);
   return new Reconciler(jobs, lock, stop, settings.intervalMs, services.clock, logger);

@@ -309,4 +309,52 @@ describe('buying credits', () => {
     // 500 of 1,000 refunded in all: 5,000 removed in all
     expect(await balanceOf(accountId)).toBe(5000);
   });
+
+  it('the reconciler grants a paid pack whose invoice.paid was lost, and names a purchase lot without a paid invoice', async () => {
+    const reconciler = stack.app.reconciler;
+    if (!reconciler) throw new Error('the stack has a reconciler');
+    const accountId = 'acct_credits_lost_event';
+    const stripeCustomerId = await customerWithCard(accountId, null);
+    const [endpoint] = (await stack.stripe.webhookEndpoints.list()).data;
+    await stack.stripe.webhookEndpoints.update(endpoint?.id as string, { disabled: true });
+    let invoiceId: string;
+    try {
+      const created = await (await stack.as(accountId))<{
+        createCreditCheckoutSession: { sessionId: string };
+      }>(
+        `mutation { createCreditCheckoutSession(input: { packKey: "credits_50k", successUrl: "${ALLOWED}/ok", cancelUrl: "${ALLOWED}/no" }) { sessionId } }`,
+      );
+      const sessionId = created.data?.createCreditCheckoutSession.sessionId as string;
+      const completed = (await emulatorPost(
+        stack.emulator.url,
+        `/_emulator/checkout/sessions/${sessionId}/complete`,
+        {},
+      )) as Stripe.Checkout.Session;
+      invoiceId = completed.invoice as string;
+      await stack.flushWebhooks();
+    } finally {
+      await stack.stripe.webhookEndpoints.update(endpoint?.id as string, { disabled: false });
+    }
+    expect(await balanceOf(accountId)).toBe(0);
+
+    // A lot that claims an invoice Stripe never saw paid (a bug, or a hand-made row): named, never removed.
+    const draft = await stack.stripe.invoices.create({ customer: stripeCustomerId, auto_advance: false });
+    await ledger().grant({
+      accountId,
+      kind: 'purchase',
+      credits: 5,
+      expiresAt: null,
+      reason: 'Bought nothing',
+      source: { type: 'stripe_invoice', id: draft.id as string },
+      actor: 'test',
+    });
+
+    const first = await reconciler.checkCreditPurchases();
+    expect(first.granted).toContain(invoiceId);
+    expect(first.withoutPaidInvoice).toEqual([draft.id]);
+    expect(await balanceOf(accountId)).toBe(50_000 + 5);
+    const second = await reconciler.checkCreditPurchases();
+    expect(second.granted).toEqual([]);
+    expect(await balanceOf(accountId)).toBe(50_000 + 5);
+  });
 });
