@@ -21,12 +21,12 @@ import type { DataMaintenance } from '../webhooks/reconciler/data-maintenance';
 import { BackgroundWork } from './background-work';
 import { buildDataMaintenance } from './data-maintenance';
 import { buildCoreServices, type CoreServices } from './core-services';
-import { buildCreditPurchaseServices } from './credit-purchase-services';
+import { buildCreditPurchaseServices, type CreditPurchaseServices } from './credit-purchase-services';
 import { buildCreditServices, type CreditServices } from './credit-services';
 import { buildGraphQLSchema, buildResolvers, contextFactory } from './graphql';
 import { type AppOptions, databaseNameOf, type Infrastructure, openInfrastructure } from './infrastructure';
 import { buildStripeServices, type StripeServices } from './stripe-services';
-import { buildWebhookPipeline, webhookAdmin } from './webhook-pipeline';
+import { buildWebhookPipeline, type WebhookPipeline, webhookAdmin } from './webhook-pipeline';
 
 export type { AppOptions };
 
@@ -85,10 +85,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     });
     await usage.start();
     const credits = buildCreditServices(orm, pubSub, core.clock, logger, core.catalog);
-    const pipeline = stripe
-      ? buildWebhookPipeline(config, orm, { ...core, credits }, stripe, metrics, logger)
-      : null;
-    const purchases = stripe ? buildCreditPurchaseServices(config, core, stripe, credits) : null;
+    const { pipeline, purchases } = stripeWork(config, orm, core, credits, stripe, metrics, logger);
     const resolvers = buildResolvers(core, stripe, usage, credits, purchases, webhookAdmin(orm, pipeline));
     const http = await createHttpServer({
       config,
@@ -102,9 +99,17 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       webhooks: pipeline ? { secrets: config.stripe.webhookSecrets, queue: pipeline.queue } : null,
     });
     watchBacklogs(infrastructure, logger);
-    const overageReporter = stripe?.overageReporter ?? null;
     const maintenance = buildDataMaintenance(config, orm, core.clock, metrics.maintenance, logger);
-    const background = new BackgroundWork(config, orm, core, pipeline, overageReporter, maintenance, logger);
+    const background = new BackgroundWork(
+      config,
+      orm,
+      core,
+      pipeline,
+      stripe?.overageReporter ?? null,
+      maintenance,
+      credits,
+      logger,
+    );
     const services = { ...core, stripe, usage, credits };
     return {
       http,
@@ -115,7 +120,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       services,
       reconciler: pipeline?.reconciler ?? null,
       webhookQueue: pipeline?.queue ?? null,
-      overageReporter,
+      overageReporter: stripe?.overageReporter ?? null,
       maintenance,
       catalogProvisioned: () => background.catalogProvisioned,
       start: async () => {
@@ -139,6 +144,23 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     logOutput?.close();
     throw error;
   }
+}
+
+/** What only an instance with Stripe has: the webhook pipeline, and buying credits. */
+function stripeWork(
+  config: Config,
+  orm: Orm,
+  core: CoreServices,
+  credits: CreditServices,
+  stripe: StripeServices | null,
+  metrics: BillingMetrics,
+  logger: Logger,
+): { pipeline: WebhookPipeline | null; purchases: CreditPurchaseServices | null } {
+  if (!stripe) return { pipeline: null, purchases: null };
+  return {
+    pipeline: buildWebhookPipeline(config, orm, { ...core, credits }, stripe, metrics, logger),
+    purchases: buildCreditPurchaseServices(config, core, stripe, credits),
+  };
 }
 
 /** The inbox's and the overage reports' backlogs, read at scrape time for `/metrics`. */

@@ -4,12 +4,15 @@ import type { BillingPubSub } from '../pubsub/pubsub';
 import { CreditEvents } from '../services/credits/credit-events';
 import { CreditLedger } from '../services/credits/credit-ledger';
 import { CreditPackInvoices } from '../services/credits/credit-pack-invoices';
+import { CreditSweep } from '../services/credits/credit-sweep';
 import type { PlanCatalog } from '../services/plans/plan-catalog';
 import type { Clock } from '../services/time/clock';
 
 /** The credits economy (issue 17): the ledger every grant, purchase, burn and hold goes through. */
 export interface CreditServices {
   ledger: CreditLedger;
+  /** Expiry of lots and holds for accounts nobody is changing (the background work starts and stops it). */
+  sweep: CreditSweep;
   /** Packs bought as Stripe invoices: granted when paid, removed when refunded (ADR 0026). */
   packInvoices: CreditPackInvoices;
 }
@@ -23,5 +26,9 @@ export function buildCreditServices(
 ): CreditServices {
   const events = new CreditEvents(orm, pubSub, clock, logger);
   const ledger = new CreditLedger(orm, clock, events);
-  return { ledger, packInvoices: new CreditPackInvoices(orm, clock, ledger, events, catalog, logger) };
+  return {
+    ledger,
+    sweep: new CreditSweep(ledger, logger),
+    packInvoices: new CreditPackInvoices(orm, clock, ledger, events, catalog, logger),
+  };
 }
