@@ -2,6 +2,7 @@ import type Stripe from 'stripe';
 import type { Orm } from '../../database/database';
 import type { Logger } from '../../logging/logger';
 import type { PlanCatalog } from '../plans/plan-catalog';
+import { idOf } from '../stripe/expandable';
 import type { Clock } from '../time/clock';
 import { inLockedAccount } from './credit-account';
 import type { CreditEvents } from './credit-events';
@@ -75,6 +76,34 @@ export class CreditPackInvoices {
     );
     if (changed) await this.events.balanceChanged(accountId);
     return value;
+  }
+
+  /**
+   * The webhook's way in: `grantPaid` for the account the invoice's Stripe customer belongs to, outside the event's
+   * transaction (the ledger commits on its own; a retry finds the grant). A customer not linked to an account yet
+   * grants nothing here: the event's own effect waits for it (RetryLater) and comes back.
+   */
+  async grantPaidInvoice(invoice: Stripe.Invoice): Promise<GrantResult | null> {
+    if (!packInvoiceOf(invoice.metadata)) return null;
+    const accountId = await this.ownerOf(invoice);
+    return accountId ? this.grantPaid(invoice, accountId) : null;
+  }
+
+  /** The webhook's way in for `charge.refunded`: `refunded` for the invoice's account, as `grantPaidInvoice`. */
+  async refundedInvoice(invoice: Stripe.Invoice, amountRefunded: number): Promise<PackRefundResult | null> {
+    if (!packInvoiceOf(invoice.metadata)) return null;
+    const accountId = await this.ownerOf(invoice);
+    return accountId ? this.refunded(invoice, accountId, amountRefunded) : null;
+  }
+
+  private async ownerOf(invoice: Stripe.Invoice): Promise<string | null> {
+    const [row] = await this.orm.em
+      .getConnection()
+      .execute<Array<{ account_id: string }>>(
+        'select account_id from billing_customer where stripe_customer_id = ? and deleted_at is null',
+        [idOf(invoice.customer)],
+      );
+    return row?.account_id ?? null;
   }
 
   private soldTo(invoice: Stripe.Invoice, accountId: string): PackInvoice | null {

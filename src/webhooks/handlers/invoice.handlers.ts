@@ -15,16 +15,12 @@ export const invoiceChanged: WebhookHandler = async (event, tools) => {
 /**
  * invoice.paid: as `invoiceChanged`, and a credit pack's invoice (ours: its metadata names the pack) grants the pack's
  * credits to the invoice's account, once (the ledger's grant is idempotent on the invoice). The grant commits in the
- * ledger's own transaction: a retry of this event after a rollback finds it and grants nothing more.
+ * ledger's own transaction, before the event's: a retry of this event finds it and grants nothing more.
  */
 export const invoicePaid: WebhookHandler = async (event, tools) => {
   const { invoice, subscription } = await refetch(event, tools);
-  const apply = applyInvoice(invoice, subscription, tools);
-  return async (tx, observedAt) => {
-    const result = effectResultOf(await apply(tx, observedAt));
-    for (const accountId of result.accounts) await tools.creditPacks.grantPaid(invoice, accountId);
-    return result;
-  };
+  await tools.creditPacks.grantPaidInvoice(invoice);
+  return applyInvoice(invoice, subscription, tools);
 };
 
 /** invoice.payment_failed: stored, the subscription is refreshed (past due), and the customer is told. */
