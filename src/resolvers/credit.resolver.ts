@@ -80,7 +80,7 @@ export class CreditResolver {
   }
 }
 
-function balanceOf(view: CreditBalanceView): CreditBalance {
+export function balanceOf(view: CreditBalanceView): CreditBalance {
   return {
     credits: view.balance,
     held: view.held,
