@@ -5,6 +5,7 @@ import { CreditEvents } from '../services/credits/credit-events';
 import { CreditLedger } from '../services/credits/credit-ledger';
 import { CreditPackInvoices } from '../services/credits/credit-pack-invoices';
 import { CreditSweep } from '../services/credits/credit-sweep';
+import { MemberLimits } from '../services/credits/member-limits';
 import type { PlanCatalog } from '../services/plans/plan-catalog';
 import type { Clock } from '../services/time/clock';
 
@@ -13,6 +14,8 @@ export interface CreditServices {
   ledger: CreditLedger;
   /** Expiry of lots and holds for accounts nobody is changing (the background work starts and stops it). */
   sweep: CreditSweep;
+  /** Members' monthly limits (the ledger's hold enforces them). */
+  memberLimits: MemberLimits;
   /** Packs bought as Stripe invoices: granted when paid, removed when refunded (ADR 0026). */
   packInvoices: CreditPackInvoices;
 }
@@ -29,6 +32,7 @@ export function buildCreditServices(
   return {
     ledger,
     sweep: new CreditSweep(ledger, logger),
+    memberLimits: new MemberLimits(orm, clock),
     packInvoices: new CreditPackInvoices(orm, clock, ledger, events, catalog, logger),
   };
 }

@@ -11,6 +11,7 @@ import { CreditPurchaseResolver } from './credit-purchase.resolver';
 import { CustomerResolver } from './customer.resolver';
 import { CustomerTaxResolver } from './customer-tax.resolver';
 import { InvoiceCreditResolver } from './invoice-credit.resolver';
+import { MemberLimitResolver } from './member-limit.resolver';
 import { PlanResolver } from './plan.resolver';
 import { RateCardResolver } from './rate-card.resolver';
 import { PromotionCodeResolver } from './promotion-code.resolver';
@@ -33,6 +34,7 @@ export {
   CustomerResolver,
   CustomerTaxResolver,
   InvoiceCreditResolver,
+  MemberLimitResolver,
   PlanResolver,
   PromotionCodeResolver,
   AddonResolver,
@@ -66,6 +68,7 @@ export interface Resolvers {
   usage: UsageResolver;
   credit: CreditResolver;
   creditPurchase: CreditPurchaseResolver;
+  memberLimit: MemberLimitResolver;
   webhookEvent: WebhookEventResolver;
   revenue: RevenueResolver;
   accountPendingAction: AccountPendingActionResolver;
@@ -91,6 +94,7 @@ const RESOLVER_CLASSES: NonEmptyArray<Function> = [
   UsageResolver,
   CreditResolver,
   CreditPurchaseResolver,
+  MemberLimitResolver,
   WebhookEventResolver,
   RevenueResolver,
   AccountPendingActionResolver,
