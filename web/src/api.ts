@@ -19,6 +19,7 @@ import {
   CancelAtPeriodEndDocument,
   ChangeDocument,
   CreditCheckoutDocument,
+  SetAutoTopUpDocument,
   CreditsDocument,
   type CreditsQuery,
   CheckoutDocument,
@@ -170,6 +171,11 @@ export class BillingApi {
     const url = data.createCreditCheckoutSession.url;
     if (!url) throw new ApiError('Checkout answered no address to go to', undefined);
     return url;
+  }
+
+  /** Automatic top-up: below `belowCredits` available credits, the pack is charged to the saved card. */
+  async setAutoTopUp(input: { enabled: boolean; belowCredits: number; packKey: string }): Promise<void> {
+    await this.request(SetAutoTopUpDocument, { input });
   }
 
   /** The seats wanted in all: more are charged now (prorated), fewer take effect at the period end. */

@@ -163,6 +163,11 @@ export async function showBillingPage(root: HTMLElement, api: BillingApi, option
         // Leaving the page: keep the buttons disabled until the browser has gone.
         await new Promise(() => undefined);
       }),
+    setAutoTopUp: (settings) =>
+      run(async () => {
+        await api.setAutoTopUp(settings);
+        if (state) state.credits = await api.credits();
+      }),
     buyPack: (packKey) =>
       run(async () => {
         window.location.assign(await api.creditCheckoutUrl(packKey, options.base));

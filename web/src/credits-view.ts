@@ -19,6 +19,7 @@ const KIND_NAMES: Record<string, string> = {
 
 export interface CreditActions {
   buyPack(packKey: string): void;
+  setAutoTopUp(settings: { enabled: boolean; belowCredits: number; packKey: string }): void;
 }
 
 /** The section, or null before the credits are read (or when the service has none to show). */
@@ -85,6 +86,64 @@ export function creditsSection(
               `Buy ${pack.name} for ${money(pack.price.amount, pack.price.currency)}`,
             ),
           ),
+        )
+      : null,
+    autoTopUpForm(credits, busy, actions),
+  );
+}
+
+/**
+ * Automatic top-up: a pack charged to the saved card when the available credits fall below a threshold (once per
+ * crossing; a decline turns it off and says why here).
+ */
+function autoTopUpForm(credits: CreditsView, busy: boolean, actions: CreditActions): HTMLElement | null {
+  const packs = credits.creditPacks;
+  if (packs.length === 0) return null;
+  const current = credits.viewer.autoTopUp;
+  const enabled = h('input', {
+    id: 'auto-top-up-enabled',
+    type: 'checkbox',
+    checked: current?.enabled ?? false,
+  });
+  const below = h('input', {
+    id: 'auto-top-up-below',
+    type: 'number',
+    min: '1',
+    value: String(current?.belowCredits ?? 1000),
+  });
+  const pack = h(
+    'select',
+    { id: 'auto-top-up-pack' },
+    ...packs.map((candidate) =>
+      h(
+        'option',
+        { value: candidate.key, selected: candidate.key === (current?.packKey ?? packs[0]?.key) },
+        `${candidate.name} (${money(candidate.price.amount, candidate.price.currency)})`,
+      ),
+    ),
+  );
+  return h(
+    'form',
+    {
+      id: 'auto-top-up',
+      onsubmit: (event) => {
+        event.preventDefault();
+        actions.setAutoTopUp({
+          enabled: enabled.checked,
+          belowCredits: Number(below.value),
+          packKey: pack.value,
+        });
+      },
+    },
+    h('label', {}, enabled, ' Top up automatically with '),
+    pack,
+    h('label', {}, ' when fewer than ', below, ' credits are left '),
+    h('button', { id: 'auto-top-up-save', type: 'submit', class: 'secondary', disabled: busy }, 'Save'),
+    current?.lastFailure
+      ? h(
+          'p',
+          { class: 'error', id: 'auto-top-up-failure' },
+          `Automatic top-up stopped: ${current.lastFailure.replaceAll('_', ' ')}. Check your card and turn it on again.`,
         )
       : null,
   );

@@ -97,6 +97,13 @@ export type ProrationBehavior =
   | 'CREATE_PRORATIONS'
   | 'NONE';
 
+export type SetAutoTopUpInput = {
+  /** Whole credits, 1 to 1,000,000,000 */
+  belowCredits: number;
+  enabled: boolean;
+  packKey: string;
+};
+
 /** Stripe's subscription status */
 export type SubscriptionStatus =
   | 'ACTIVE'
@@ -273,7 +280,7 @@ export type BalanceFieldsFragment = { credits: number, held: number, available: 
 export type CreditsQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type CreditsQuery = { viewer: { balance: { credits: number, held: number, available: number, expiringSoon: { credits: number, at: string } | null }, creditLedger: { nodes: Array<{ id: string, kind: CreditEntryKind, credits: number, reason: string, createdAt: string }> } }, creditPacks: Array<{ key: string, name: string, credits: number, price: { amount: number, currency: string } }> };
+export type CreditsQuery = { viewer: { balance: { credits: number, held: number, available: number, expiringSoon: { credits: number, at: string } | null }, autoTopUp: { enabled: boolean, belowCredits: number, packKey: string, lastFailure: string | null } | null, creditLedger: { nodes: Array<{ id: string, kind: CreditEntryKind, credits: number, reason: string, createdAt: string }> } }, creditPacks: Array<{ key: string, name: string, credits: number, price: { amount: number, currency: string } }> };
 
 export type BalanceUpdatedSubscriptionVariables = Exact<{ [key: string]: never; }>;
 
@@ -286,6 +293,15 @@ export type CreditCheckoutMutationVariables = Exact<{
 
 
 export type CreditCheckoutMutation = { createCreditCheckoutSession: { sessionId: string, url: string | null } };
+
+export type AutoTopUpFieldsFragment = { enabled: boolean, belowCredits: number, packKey: string, lastFailure: string | null };
+
+export type SetAutoTopUpMutationVariables = Exact<{
+  input: SetAutoTopUpInput;
+}>;
+
+
+export type SetAutoTopUpMutation = { setAutoTopUp: { enabled: boolean, belowCredits: number, packKey: string, lastFailure: string | null } };
 
 export class TypedDocumentString<TResult, TVariables>
   extends String
@@ -464,6 +480,14 @@ export const BalanceFieldsFragmentDoc = new TypedDocumentString(`
   }
 }
     `, {"fragmentName":"BalanceFields"}) as unknown as TypedDocumentString<BalanceFieldsFragment, unknown>;
+export const AutoTopUpFieldsFragmentDoc = new TypedDocumentString(`
+    fragment AutoTopUpFields on AutoTopUp {
+  enabled
+  belowCredits
+  packKey
+  lastFailure
+}
+    `, {"fragmentName":"AutoTopUpFields"}) as unknown as TypedDocumentString<AutoTopUpFieldsFragment, unknown>;
 export const BillingPageDocument = new TypedDocumentString(`
     query BillingPage {
   viewer {
@@ -976,6 +1000,9 @@ export const CreditsDocument = new TypedDocumentString(`
     balance {
       ...BalanceFields
     }
+    autoTopUp {
+      ...AutoTopUpFields
+    }
     creditLedger(first: 5) {
       nodes {
         id
@@ -1004,6 +1031,12 @@ export const CreditsDocument = new TypedDocumentString(`
     credits
     at
   }
+}
+fragment AutoTopUpFields on AutoTopUp {
+  enabled
+  belowCredits
+  packKey
+  lastFailure
 }`) as unknown as TypedDocumentString<CreditsQuery, CreditsQueryVariables>;
 export const BalanceUpdatedDocument = new TypedDocumentString(`
     subscription BalanceUpdated {
@@ -1028,3 +1061,15 @@ export const CreditCheckoutDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<CreditCheckoutMutation, CreditCheckoutMutationVariables>;
+export const SetAutoTopUpDocument = new TypedDocumentString(`
+    mutation SetAutoTopUp($input: SetAutoTopUpInput!) {
+  setAutoTopUp(input: $input) {
+    ...AutoTopUpFields
+  }
+}
+    fragment AutoTopUpFields on AutoTopUp {
+  enabled
+  belowCredits
+  packKey
+  lastFailure
+}`) as unknown as TypedDocumentString<SetAutoTopUpMutation, SetAutoTopUpMutationVariables>;

@@ -177,7 +177,12 @@ export class AutoTopUps {
   ): Promise<void> {
     const reason =
       outcome instanceof BillingError
-        ? String(outcome.extensions.declineCode ?? outcome.extensions.code ?? 'failed')
+        ? String(
+            outcome.extensions.declineCode ??
+              outcome.extensions.reason ??
+              outcome.extensions.code ??
+              'failed',
+          )
         : 'authentication_required';
     await this.orm.em.fork().transactional(async (em) => {
       const now = this.clock.now();

@@ -59,4 +59,63 @@ describeJourney('journey: AI credits', (journey) => {
     expect(await notReloaded()).toBe(true);
     await journey.screenshot(buying, 'credits-pack-bought');
   }, 120_000);
+
+  it('tops up automatically on a burst of model calls: one pack, charged once, the balance moving live', async () => {
+    const accountId = 'acct_journey_credits_auto';
+    // A saved card, as a subscription's Checkout leaves one.
+    const stripeServices = journey.stack.app.services.stripe;
+    if (!stripeServices) throw new Error('the journey has Stripe');
+    const customer = await stripeServices.customers.ensure(journey.stack.app.orm.em.fork(), {
+      accountId,
+      email: `${accountId}@example.com`,
+    });
+    const card = await journey.stack.stripe.paymentMethods.attach('pm_card_visa', {
+      customer: customer.stripeCustomerId as string,
+    });
+    await journey.stack.stripe.customers.update(customer.stripeCustomerId as string, {
+      invoice_settings: { default_payment_method: card.id },
+    });
+    const ledger = journey.stack.app.services.credits.ledger;
+    const start = (await ledger.balanceOf(accountId)).available;
+    await ledger.grant({
+      accountId,
+      kind: 'grant',
+      credits: 6000,
+      expiresAt: null,
+      reason: 'Welcome credits',
+      source: { type: 'admin', id: 'journey-auto-top-up' },
+      actor: 'admin:journey',
+    });
+
+    const page = await journey.newPage();
+    await journey.signUp(page, accountId);
+    await waitForText(page, '#credits-available', new RegExp(`^${(start + 6000).toLocaleString('en-US')}$`));
+    await page.check('#auto-top-up-enabled');
+    await page.fill('#auto-top-up-below', String(start + 5000));
+    await page.selectOption('#auto-top-up-pack', 'credits_10k');
+    await page.click('#auto-top-up-save');
+    await page.waitForSelector('#auto-top-up-enabled:checked');
+    const notReloaded = await markPage(page);
+
+    // A burst: 20 calls of 100 credits at once take the balance 1,000 below the threshold.
+    await Promise.all(
+      Array.from({ length: 20 }, (_, call) =>
+        ledger.burn({
+          accountId,
+          credits: 100,
+          source: { type: 'usage', id: `journey-burst-${call}` },
+          reason: 'model call',
+        }),
+      ),
+    );
+    const after = (start + 6000 - 2000 + 10_000).toLocaleString('en-US');
+    await waitForText(page, '#credits-available', new RegExp(`^${after}$`));
+    await waitForText(page, '#credit-ledger', /Bought \+10,000/);
+    const invoices = await journey.stack.stripe.invoices.list({
+      customer: customer.stripeCustomerId as string,
+    });
+    expect(invoices.data.map((invoice) => [invoice.status, invoice.total])).toEqual([['paid', 1000]]);
+    expect(await notReloaded()).toBe(true);
+    await journey.screenshot(page, 'credits-auto-top-up');
+  }, 120_000);
 });
