@@ -88,7 +88,44 @@ export function creditsSection(
           ),
         )
       : null,
+    membersTable(credits),
     autoTopUpForm(credits, busy, actions),
+  );
+}
+
+/** Team members with a monthly limit or use this month: what each used and may still start. */
+function membersTable(credits: CreditsView): HTMLElement | null {
+  const members = credits.viewer.memberUsage.nodes;
+  if (members.length === 0) return null;
+  return h(
+    'table',
+    { id: 'members' },
+    h(
+      'tr',
+      {},
+      h('th', {}, 'Member'),
+      h('th', {}, 'Used this month'),
+      h('th', {}, 'Monthly limit'),
+      h('th', {}, 'Left'),
+    ),
+    ...members.map((member) =>
+      h(
+        'tr',
+        { id: `member-${member.memberId}`, class: member.remaining === 0 ? 'member at-limit' : 'member' },
+        h('td', {}, member.memberId),
+        h('td', {}, count(member.used)),
+        h('td', {}, member.monthlyCredits === null ? 'no limit' : count(member.monthlyCredits)),
+        h(
+          'td',
+          {},
+          member.remaining === null
+            ? '—'
+            : member.remaining === 0
+              ? 'limit reached'
+              : count(member.remaining),
+        ),
+      ),
+    ),
   );
 }
 

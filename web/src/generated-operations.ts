@@ -280,7 +280,7 @@ export type BalanceFieldsFragment = { credits: number, held: number, available: 
 export type CreditsQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type CreditsQuery = { viewer: { balance: { credits: number, held: number, available: number, expiringSoon: { credits: number, at: string } | null }, autoTopUp: { enabled: boolean, belowCredits: number, packKey: string, lastFailure: string | null } | null, creditLedger: { nodes: Array<{ id: string, kind: CreditEntryKind, credits: number, reason: string, createdAt: string }> } }, creditPacks: Array<{ key: string, name: string, credits: number, price: { amount: number, currency: string } }> };
+export type CreditsQuery = { viewer: { balance: { credits: number, held: number, available: number, expiringSoon: { credits: number, at: string } | null }, autoTopUp: { enabled: boolean, belowCredits: number, packKey: string, lastFailure: string | null } | null, memberUsage: { nodes: Array<{ memberId: string, monthlyCredits: number | null, used: number, remaining: number | null }> }, creditLedger: { nodes: Array<{ id: string, kind: CreditEntryKind, credits: number, reason: string, createdAt: string }> } }, creditPacks: Array<{ key: string, name: string, credits: number, price: { amount: number, currency: string } }> };
 
 export type BalanceUpdatedSubscriptionVariables = Exact<{ [key: string]: never; }>;
 
@@ -1002,6 +1002,14 @@ export const CreditsDocument = new TypedDocumentString(`
     }
     autoTopUp {
       ...AutoTopUpFields
+    }
+    memberUsage(first: 20) {
+      nodes {
+        memberId
+        monthlyCredits
+        used
+        remaining
+      }
     }
     creditLedger(first: 5) {
       nodes {
