@@ -6,13 +6,7 @@ import { OveragePrice, Plan, PlanPrice, PlanSeats } from '../schema/plan.type';
 import type { CustomerCurrency } from '../services/accounts/customer-currency';
 import type { PlanCatalog } from '../services/plans/plan-catalog';
 import type { PlanInterval } from '../services/plans/plan.types';
-import { BadUserInputError } from '../errors';
-
-const CURRENCY_ARGUMENT = {
-  nullable: true,
-  description:
-    "ISO 4217 (usd, eur): the currency to show prices in; default the signed-in account's (Account.currency), else the base",
-} as const;
+import { CURRENCY_ARGUMENT, callerCurrency, soldCurrency } from './shown-currency';
 
 @Resolver(() => Plan)
 export class PlanResolver {
@@ -23,7 +17,7 @@ export class PlanResolver {
 
   @Query(() => [Plan], { description: 'Public: every plan, in the order of plans/plans.yaml' })
   plans(@Arg('currency', () => String, CURRENCY_ARGUMENT) currency?: string | null): Plan[] {
-    const pricedIn = currency ? this.soldCurrency(currency) : null;
+    const pricedIn = currency ? soldCurrency(this.catalog, currency) : null;
     return this.catalog.plans().map((plan) => toPlan(plan, pricedIn));
   }
 
@@ -79,19 +73,6 @@ export class PlanResolver {
   /** The currency the plan was asked in, else the signed-in caller's account's, else the base. */
   private async currencyOf(plan: Plan, context: RequestContext): Promise<string> {
     if (plan.pricedIn) return plan.pricedIn;
-    if (context.caller.kind !== 'authenticated') return this.catalog.baseCurrency;
-    const customer = await context.loaders.customerByAccount.load(context.caller.accountId);
-    return this.currencies.of(customer);
-  }
-
-  private soldCurrency(currency: string): string {
-    const code = currency.trim().toLowerCase();
-    if (!this.catalog.sellsIn(code)) {
-      throw new BadUserInputError(
-        `Prices are in ${this.catalog.currencies.join(', ')}, not ${currency}`,
-        'currency',
-      );
-    }
-    return code;
+    return callerCurrency(this.catalog, this.currencies, context);
   }
 }

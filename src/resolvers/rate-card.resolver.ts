@@ -5,7 +5,7 @@ import type { CustomerCurrency } from '../services/accounts/customer-currency';
 import type { PlanCatalog } from '../services/plans/plan-catalog';
 import { amountIn } from '../services/plans/plan.types';
 import type { Clock } from '../services/time/clock';
-import { BadUserInputError } from '../errors';
+import { CURRENCY_ARGUMENT, callerCurrency, soldCurrency } from './shown-currency';
 
 /** Public reads of what credits cost and what model calls cost in credits (plans.yaml, issue 17). */
 @Resolver()
@@ -19,14 +19,12 @@ export class RateCardResolver {
   @Query(() => [CreditPack], { description: 'Public: every credit pack, in the order of plans/plans.yaml' })
   async creditPacks(
     @Ctx() context: RequestContext,
-    @Arg('currency', () => String, {
-      nullable: true,
-      description:
-        "ISO 4217 (usd, eur): the currency to show prices in; default the signed-in account's (Account.currency), else the base",
-    })
+    @Arg('currency', () => String, CURRENCY_ARGUMENT)
     currency?: string | null,
   ): Promise<CreditPack[]> {
-    const shownIn = currency ? this.soldCurrency(currency) : await this.callerCurrency(context);
+    const shownIn = currency
+      ? soldCurrency(this.catalog, currency)
+      : await callerCurrency(this.catalog, this.currencies, context);
     const everyCurrency = this.catalog.currencies;
     return this.catalog.creditPacks().map((pack) => ({
       key: pack.key,
@@ -55,23 +53,5 @@ export class RateCardResolver {
         effectiveFrom: next.effectiveFrom,
       },
     }));
-  }
-
-  /** The signed-in caller's account's currency, else the base (as `plans` and `addons`). */
-  private async callerCurrency(context: RequestContext): Promise<string> {
-    if (context.caller.kind !== 'authenticated') return this.catalog.baseCurrency;
-    const customer = await context.loaders.customerByAccount.load(context.caller.accountId);
-    return this.currencies.of(customer);
-  }
-
-  private soldCurrency(currency: string): string {
-    const code = currency.trim().toLowerCase();
-    if (!this.catalog.sellsIn(code)) {
-      throw new BadUserInputError(
-        `Prices are in ${this.catalog.currencies.join(', ')}, not ${currency}`,
-        'currency',
-      );
-    }
-    return code;
   }
 }

@@ -105,22 +105,7 @@ function invoiceThePayment(
   const customer = emulator.store.require(COLLECTIONS.customer, customerId, 'customer');
   const at = now(emulator, customerId);
   const items = (session.line_items?.data ?? []).map((line) =>
-    createInvoiceItem(emulator, {
-      customer: customerId,
-      // Before tax: the invoice computes its own.
-      amount: line.amount_subtotal,
-      currency: line.currency,
-      description: line.description,
-      period: { start: at, end: at },
-      price: line.price,
-      quantity: line.quantity ?? 1,
-      proration: false,
-      subscription: null,
-      subscriptionItem: null,
-      invoice: null,
-      metadata: {},
-      testClock: idOf(customer.test_clock),
-    }),
+    invoiceItemOfLine(emulator, customer, line, at),
   );
   const invoiceData = session.invoice_creation?.invoice_data;
   const invoice = createInvoice(
@@ -149,4 +134,28 @@ function invoiceThePayment(
       i.invoice = invoice.id;
     });
   return finalizePaidByIntent(emulator, invoice, paymentIntent);
+}
+
+/** A session line billed once: an invoice item of its price and quantity, before tax (the invoice computes its own). */
+export function invoiceItemOfLine(
+  emulator: Emulator,
+  customer: Stripe.Customer,
+  line: Stripe.LineItem,
+  at: number,
+): Stripe.InvoiceItem {
+  return createInvoiceItem(emulator, {
+    customer: customer.id,
+    amount: line.amount_subtotal,
+    currency: line.currency,
+    description: line.description,
+    period: { start: at, end: at },
+    price: line.price,
+    quantity: line.quantity ?? 1,
+    proration: false,
+    subscription: null,
+    subscriptionItem: null,
+    invoice: null,
+    metadata: {},
+    testClock: idOf(customer.test_clock),
+  });
 }

@@ -18,7 +18,6 @@ import { attachPaymentMethod } from '../../resources/payment-methods';
 import { createPrice } from '../../resources/prices';
 import { cardOutcome } from '../payments/cards';
 import { type Emulator, emit, idOf, now } from '../context';
-import { createInvoiceItem } from '../invoices/invoice-item-objects';
 import { newSetupIntent } from '../payments/payments';
 import { isMetered, priceAmount, priceProductId, refuseMeteredQuantity } from '../pricing';
 import { createSubscription } from '../subscriptions/create-subscription';
@@ -30,6 +29,7 @@ import {
   payForSession,
   readInvoiceCreation,
   readPaymentIntentData,
+  invoiceItemOfLine,
 } from './checkout-payment';
 import { addressParams, applyCheckoutTax, taxCollectedAddress } from './checkout-tax';
 import {
@@ -387,22 +387,7 @@ export function completeSession(
     // One-time prices in subscription mode are billed once, on the first invoice.
     for (const l of lines) {
       if (!l.price || l.price.type === 'recurring') continue;
-      createInvoiceItem(emulator, {
-        customer: customerId,
-        // Before tax: the invoice computes its own.
-        amount: l.amount_subtotal,
-        currency: l.currency,
-        description: l.description,
-        period: { start: at, end: at },
-        price: l.price,
-        quantity: l.quantity ?? 1,
-        proration: false,
-        subscription: null,
-        subscriptionItem: null,
-        invoice: null,
-        metadata: {},
-        testClock: idOf(customer.test_clock),
-      });
+      invoiceItemOfLine(emulator, customer, l, at);
     }
     const subscription = createSubscription(emulator, {
       customer,
