@@ -1,5 +1,6 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261207100000_credit_ledger } from './Migration20261207100000_credit_ledger';
+import { Migration20261207120000_token_reservations } from './Migration20261207120000_token_reservations';
 import { Migration20261206020100_webhook_payload_retention } from './Migration20261206020100_webhook_payload_retention';
 import { Migration20261206020000_usage_record_partitions } from './Migration20261206020000_usage_record_partitions';
 import { Migration20261205032711_checkout_sessions_disputes } from './Migration20261205032711_checkout_sessions_disputes';
@@ -77,4 +78,8 @@ export const MIGRATIONS: MigrationObject[] = [
     class: Migration20261206112000_customer_currency,
   },
   { name: 'Migration20261207100000_credit_ledger', class: Migration20261207100000_credit_ledger },
+  {
+    name: 'Migration20261207120000_token_reservations',
+    class: Migration20261207120000_token_reservations,
+  },
 ];

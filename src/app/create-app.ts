@@ -83,7 +83,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       metrics: metrics.usage,
     });
     await usage.start();
-    const credits = buildCreditServices(orm, pubSub, core.clock, logger);
+    const credits = buildCreditServices(orm, pubSub, core.clock, logger, usage.gate, core.catalog.rateCard);
     const pipeline = stripe ? buildWebhookPipeline(config, orm, core, stripe, metrics, logger) : null;
     const resolvers = buildResolvers(core, stripe, usage, credits, webhookAdmin(orm, pipeline));
     const http = await createHttpServer({

@@ -3,11 +3,18 @@ import type { Logger } from '../logging/logger';
 import type { BillingPubSub } from '../pubsub/pubsub';
 import { CreditEvents } from '../services/credits/credit-events';
 import { CreditLedger } from '../services/credits/credit-ledger';
+import { IncludedCredits, type PlanPeriodSource } from '../services/credits/included-credits';
+import { TokenReservations } from '../services/credits/token-reservations';
+import type { RateCard } from '../services/plans/rate-card';
 import type { Clock } from '../services/time/clock';
 
 /** The credits economy (issue 17): the ledger every grant, purchase, burn and hold goes through. */
 export interface CreditServices {
   ledger: CreditLedger;
+  /** Each usage period's included credits (and rollover), opened once, lazily. */
+  included: IncludedCredits;
+  /** Model calls priced by the rate card, held, committed or released in the ledger. */
+  tokenReservations: TokenReservations;
 }
 
 export function buildCreditServices(
@@ -15,6 +22,10 @@ export function buildCreditServices(
   pubSub: BillingPubSub,
   clock: Clock,
   logger: Logger,
+  plans: PlanPeriodSource,
+  rateCard: RateCard,
 ): CreditServices {
-  return { ledger: new CreditLedger(orm, clock, new CreditEvents(orm, pubSub, clock, logger)) };
+  const ledger = new CreditLedger(orm, clock, new CreditEvents(orm, pubSub, clock, logger));
+  const included = new IncludedCredits(ledger, plans, clock);
+  return { ledger, included, tokenReservations: new TokenReservations(ledger, rateCard, included, clock) };
 }
