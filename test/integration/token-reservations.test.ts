@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import type { CreditRollover, PlanCredits } from '../../src/services/plans/credit.types';
 import { RateCard } from '../../src/services/plans/rate-card';
 import { IncludedCredits } from '../../src/services/credits/included-credits';
@@ -211,6 +212,68 @@ it('answers a repeated reserve (same key) with the same hold and a repeated comm
   expect(one.burned + one.uncovered).toBe(one.credits);
   expect(two.burned + two.uncovered).toBe(one.credits);
   expect(await harness.ledger.balanceOf(account)).toMatchObject({ balance: 1000 - one.credits, held: 0 });
+});
+
+it('never takes the balance below zero nor pays a call twice, whatever concurrent reserves, commits and releases do', async () => {
+  // Each round: a new account (1,000 included credits), a burst of concurrent calls on test-flat (15 credits per
+  // 1,000 output tokens), each reserved then committed (with its key, perhaps twice) or released, all at once.
+  const call = fc.record({
+    maxOutput: fc.integer({ min: 0, max: 40_000 }),
+    used: fc.integer({ min: 0, max: 40_000 }),
+    ending: fc.constantFrom('commit' as const, 'commitTwice' as const, 'release' as const),
+  });
+  await fc.assert(
+    fc.asyncProperty(fc.array(call, { minLength: 1, maxLength: 12 }), async (calls) => {
+      account = `acct_tokens_${++accountSequence}`;
+      const outcomes = await Promise.all(
+        calls.map(async (planned, index) => {
+          let reservation: Awaited<ReturnType<typeof reserve>>;
+          try {
+            reservation = await reserve(0, planned.maxOutput, `call-${index}`, 'test-flat');
+          } catch (error) {
+            expect(error).toMatchObject({ extensions: { code: 'USAGE_LIMIT_EXCEEDED' } });
+            return 0;
+          }
+          if (planned.ending === 'release') {
+            expect(await reservations.release(account, reservation.id)).toBe(true);
+            return 0;
+          }
+          const commit = {
+            accountId: account,
+            reservationId: reservation.id,
+            inputTokens: 0,
+            outputTokens: planned.used,
+          };
+          const results = await Promise.all(
+            planned.ending === 'commitTwice'
+              ? [reservations.commit(commit), reservations.commit(commit)]
+              : [reservations.commit(commit)],
+          );
+          expect(results.filter((result) => !result.duplicate)).toHaveLength(1);
+          const first = results.find((result) => !result.duplicate);
+          expect(first?.credits).toBe(Math.ceil((planned.used * 15_000) / 1_000_000));
+          return (first?.burned ?? 0) + (first?.uncovered ?? 0);
+        }),
+      );
+      const sums = await harness.sums(account);
+      expect(sums.balance).toBeGreaterThanOrEqual(0);
+      expect(sums.held).toBe(0);
+      expect(sums.entries).toBe(sums.balance);
+      expect(sums.lots).toBe(sums.balance);
+      // Every committed credit was either burned from the balance or recorded as uncovered, exactly once.
+      const [row] = await harness.orm.em
+        .getConnection()
+        .execute<Array<{ burned: string; uncovered: string }>>(
+          `select coalesce(-sum(credits), 0) as burned, coalesce(sum(uncovered), 0) as uncovered
+             from credit_ledger_entry where account_id = ? and kind = 'burn'`,
+          [account],
+        );
+      const committed = outcomes.reduce((sum, credits) => sum + credits, 0);
+      expect(Number(row?.burned) + Number(row?.uncovered)).toBe(committed);
+      expect(sums.balance).toBe(1000 - Number(row?.burned));
+    }),
+    { numRuns: 25 },
+  );
 });
 
 describe('included credits per period', () => {
