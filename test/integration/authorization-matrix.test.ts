@@ -538,9 +538,10 @@ describe('the authorization matrix', () => {
     });
     // The admin set the override and removed it again; nobody else left one.
     expect(await em.count(EntitlementOverride, { accountId: A })).toBe(0);
-    // Only the admin granted A credits (once); nobody else's grant reached A.
+    // Only the admin granted A credits (once); nobody else's grant reached A. The rest is the professional plan's
+    // 100,000 included credits of the period (granted at the first read of the balance, docs/credits.md).
     const credits = await call('userA', '{ viewer { balance { credits } } }');
-    expect(credits.data?.viewer).toEqual({ balance: { credits: 100 } });
+    expect(credits.data?.viewer).toEqual({ balance: { credits: 100 + 100_000 } });
     // A's usage: A, the service and the admin each recorded one use twice (single and batch), A two more.
     const usage = await call('userA', '{ viewer { usage { metric used } } }');
     expect((usage.data?.viewer as { usage: Array<{ metric: string; used: number }> }).usage).toContainEqual({
