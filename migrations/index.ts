@@ -16,6 +16,7 @@ import { Migration20261206092000_usage_reservation_statement } from './Migration
 import { Migration20261206110000_subscription_seats } from './Migration20261206110000_subscription_seats';
 import { Migration20261206111000_subscription_addons } from './Migration20261206111000_subscription_addons';
 import { Migration20261206112000_customer_currency } from './Migration20261206112000_customer_currency';
+import { Migration20261206113000_addon_units_at_period_end } from './Migration20261206113000_addon_units_at_period_end';
 import { Migration20261127081113_usage_metering } from './Migration20261127081113_usage_metering';
 import { Migration20261127060938 } from './Migration20261127060938';
 import { Migration20261127055731 } from './Migration20261127055731';
@@ -76,6 +77,10 @@ export const MIGRATIONS: MigrationObject[] = [
   {
     name: 'Migration20261206112000_customer_currency',
     class: Migration20261206112000_customer_currency,
+  },
+  {
+    name: 'Migration20261206113000_addon_units_at_period_end',
+    class: Migration20261206113000_addon_units_at_period_end,
   },
   { name: 'Migration20261207100000_credit_ledger', class: Migration20261207100000_credit_ledger },
   {

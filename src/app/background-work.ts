@@ -7,6 +7,7 @@ import type { MailTransport } from '../services/notifications/mail-transport';
 import type { DataMaintenance } from '../webhooks/reconciler/data-maintenance';
 import type { OverageReporter } from '../services/usage/overage-reporter';
 import type { CoreServices } from './core-services';
+import type { CreditServices } from './credit-services';
 import type { WebhookPipeline } from './webhook-pipeline';
 
 /** What every instance runs beside serving requests; each takes its work under a lock, so any number can run. */
@@ -22,6 +23,7 @@ export class BackgroundWork {
     private readonly webhooks: WebhookPipeline | null,
     private readonly overageReporter: OverageReporter | null,
     private readonly maintenance: DataMaintenance,
+    private readonly credits: CreditServices,
     private readonly logger: Logger,
   ) {
     this.mailTransport = createMailTransport(config, logger);
@@ -56,6 +58,7 @@ export class BackgroundWork {
     );
     this.overageReporter?.start();
     this.maintenance.start();
+    this.credits.sweep.start();
     this.mailWorker.start();
   }
 
@@ -68,6 +71,7 @@ export class BackgroundWork {
     await this.webhooks?.reconciler.stop();
     await this.overageReporter?.stop();
     await this.maintenance.stop();
+    await this.credits.sweep.stop();
     await this.catalogProvisioning;
   }
 

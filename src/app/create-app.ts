@@ -98,9 +98,17 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       webhooks: pipeline ? { secrets: config.stripe.webhookSecrets, queue: pipeline.queue } : null,
     });
     watchBacklogs(infrastructure, logger);
-    const overageReporter = stripe?.overageReporter ?? null;
     const maintenance = buildDataMaintenance(config, orm, core.clock, metrics.maintenance, logger);
-    const background = new BackgroundWork(config, orm, core, pipeline, overageReporter, maintenance, logger);
+    const background = new BackgroundWork(
+      config,
+      orm,
+      core,
+      pipeline,
+      stripe?.overageReporter ?? null,
+      maintenance,
+      credits,
+      logger,
+    );
     const services = { ...core, stripe, usage, credits };
     return {
       http,
@@ -111,7 +119,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       services,
       reconciler: pipeline?.reconciler ?? null,
       webhookQueue: pipeline?.queue ?? null,
-      overageReporter,
+      overageReporter: stripe?.overageReporter ?? null,
       maintenance,
       catalogProvisioned: () => background.catalogProvisioned,
       start: async () => {

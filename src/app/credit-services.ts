@@ -3,6 +3,7 @@ import type { Logger } from '../logging/logger';
 import type { BillingPubSub } from '../pubsub/pubsub';
 import { CreditEvents } from '../services/credits/credit-events';
 import { CreditLedger } from '../services/credits/credit-ledger';
+import { CreditSweep } from '../services/credits/credit-sweep';
 import { IncludedCredits, type PlanPeriodSource } from '../services/credits/included-credits';
 import { TokenReservations } from '../services/credits/token-reservations';
 import type { RateCard } from '../services/plans/rate-card';
@@ -11,6 +12,8 @@ import type { Clock } from '../services/time/clock';
 /** The credits economy (issue 17): the ledger every grant, purchase, burn and hold goes through. */
 export interface CreditServices {
   ledger: CreditLedger;
+  /** Expiry of lots and holds for accounts nobody is changing (the background work starts and stops it). */
+  sweep: CreditSweep;
   /** Each usage period's included credits (and rollover), opened once, lazily. */
   included: IncludedCredits;
   /** Model calls priced by the rate card, held, committed or released in the ledger. */
@@ -27,5 +30,10 @@ export function buildCreditServices(
 ): CreditServices {
   const ledger = new CreditLedger(orm, clock, new CreditEvents(orm, pubSub, clock, logger));
   const included = new IncludedCredits(ledger, plans, clock);
-  return { ledger, included, tokenReservations: new TokenReservations(ledger, rateCard, included, clock) };
+  return {
+    ledger,
+    sweep: new CreditSweep(ledger, logger),
+    included,
+    tokenReservations: new TokenReservations(ledger, rateCard, included, clock),
+  };
 }

@@ -155,6 +155,13 @@ export class Subscription extends BaseEntity<
   addonRemovals: string[] = [];
 
   /**
+   * Add-ons whose units go down at the period end (key → the units from then on, at least 1): the units paid for
+   * stay until then, when the schedule's next phase carries the lower quantity (as `scheduledExtraSeats`).
+   */
+  @Property({ type: 'json', default: '{}' })
+  addonUnitsAtPeriodEnd: Record<string, number> = {};
+
+  /**
    * When we last read this state from Stripe (an API answer or a refetch on a webhook): a write only applies
    * if it was read later than what the row holds, so an older read never overwrites a newer one.
    */

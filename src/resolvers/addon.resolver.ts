@@ -42,7 +42,7 @@ export class AddonResolver {
 
   @Mutation(() => BillingSubscription, {
     description:
-      "Buys an add-on for the caller's live subscription, or sets its units: more units charge the prorated rest of the period now. No subscription, a plan that may not carry it, or a quantity out of range: BAD_USER_INPUT with extensions.reason",
+      "Buys an add-on for the caller's live subscription, or sets its units: more units charge the prorated rest of the period now, fewer take effect at the period end (quantityAtPeriodEnd). No subscription, a plan that may not carry it, or a quantity out of range: BAD_USER_INPUT with extensions.reason",
   })
   async addAddon(
     @Arg('input', () => AddAddonInput) input: AddAddonInput,
@@ -79,6 +79,7 @@ export class AddonResolver {
       currency: carried.currency,
       interval: carried.interval === 'year' ? BillingInterval.YEAR : BillingInterval.MONTH,
       endsAt: row.addonRemovals.includes(carried.key) ? row.currentPeriodEnd : null,
+      quantityAtPeriodEnd: row.addonUnitsAtPeriodEnd[carried.key] ?? null,
     }));
   }
 }

@@ -67,6 +67,13 @@ export class AccountAddon {
     description: 'When it ends, once removed: it stays (paid) until the period end; null while it renews',
   })
   endsAt!: Date | null;
+
+  @Field(() => Int, {
+    nullable: true,
+    description:
+      'The units from the period end on, when fewer were asked (addAddon with a lower quantity): `quantity` stays, paid, until then; null when unchanged',
+  })
+  quantityAtPeriodEnd!: number | null;
 }
 
 @InputType({ description: 'An add-on to buy, or the new number of units of one the subscription has' })
@@ -76,7 +83,8 @@ export class AddAddonInput {
 
   @Field(() => Int, {
     nullable: true,
-    description: 'Units (1 by default); more than now charges the rest of the period',
+    description:
+      'Units (1 by default); more than now charges the rest of the period, fewer take effect at the period end (nothing refunded)',
   })
   quantity?: number | null;
 }

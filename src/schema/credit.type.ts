@@ -1,5 +1,6 @@
 import { IsDate, IsInt, IsOptional, IsString, Length, Max, MaxLength, Min, MinLength } from 'class-validator';
-import { Field, Float, ID, InputType, ObjectType, registerEnumType } from 'type-graphql';
+import { GraphQLSafeInt } from 'graphql-scalars';
+import { Field, ID, InputType, ObjectType, registerEnumType } from 'type-graphql';
 import { PageInfo } from './invoice.type';
 
 /** What a ledger entry records (upper-cased as GraphQL enums are). */
@@ -21,7 +22,7 @@ registerEnumType(CreditEntryKind, {
 
 @ObjectType({ description: 'Credits that expire soon: the soonest expiry within 7 days' })
 export class ExpiringCredits {
-  @Field(() => Float, { description: 'Whole credits left that expire at `at`' })
+  @Field(() => GraphQLSafeInt, { description: 'Whole credits left that expire at `at`' })
   credits!: number;
 
   @Field(() => Date)
@@ -30,16 +31,18 @@ export class ExpiringCredits {
 
 @ObjectType({
   description:
-    'An account’s prepaid credits, in whole credits (Float only because a balance may pass 2^31; always an integer)',
+    'An account’s prepaid credits, in whole credits (SafeInt: a balance may pass GraphQL Int’s 2^31)',
 })
 export class CreditBalance {
-  @Field(() => Float, { description: 'Every credit the account has: the sum of its ledger' })
+  @Field(() => GraphQLSafeInt, { description: 'Every credit the account has: the sum of its ledger' })
   credits!: number;
 
-  @Field(() => Float, { description: 'Set aside for work in progress (holds not yet settled or released)' })
+  @Field(() => GraphQLSafeInt, {
+    description: 'Set aside for work in progress (holds not yet settled or released)',
+  })
   held!: number;
 
-  @Field(() => Float, { description: 'What new work may use: credits less held' })
+  @Field(() => GraphQLSafeInt, { description: 'What new work may use: credits less held' })
   available!: number;
 
   @Field(() => ExpiringCredits, { nullable: true })
@@ -54,13 +57,13 @@ export class CreditLedgerEntry {
   @Field(() => CreditEntryKind)
   kind!: CreditEntryKind;
 
-  @Field(() => Float, { description: 'Signed whole credits: added (positive) or taken (negative)' })
+  @Field(() => GraphQLSafeInt, { description: 'Signed whole credits: added (positive) or taken (negative)' })
   credits!: number;
 
-  @Field(() => Float, { description: 'The balance just after this entry' })
+  @Field(() => GraphQLSafeInt, { description: 'The balance just after this entry' })
   balanceAfter!: number;
 
-  @Field(() => Float, {
+  @Field(() => GraphQLSafeInt, {
     description: 'A burn’s part the credits could not cover (billed or refused); else 0',
   })
   uncovered!: number;
@@ -96,7 +99,7 @@ export class GrantCreditsInput {
   @Length(1, 255)
   accountId!: string;
 
-  @Field(() => Float, { description: 'Whole credits, 1 to 1,000,000,000' })
+  @Field(() => GraphQLSafeInt, { description: 'Whole credits, 1 to 1,000,000,000' })
   @IsInt()
   @Min(1)
   @Max(1_000_000_000)
@@ -124,7 +127,7 @@ export class CreditGrant {
   @Field(() => ID, { description: 'The lot the grant made (the first grant’s, for a duplicate)' })
   lotId!: string;
 
-  @Field(() => Float)
+  @Field(() => GraphQLSafeInt)
   credits!: number;
 
   @Field(() => Date, { nullable: true })

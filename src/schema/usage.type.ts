@@ -1,4 +1,5 @@
 import { IsOptional, MaxLength } from 'class-validator';
+import { GraphQLSafeInt } from 'graphql-scalars';
 import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { UsageSummary } from './entitlement.type';
 
@@ -29,13 +30,15 @@ export class RecordUsageInput {
 
 @ObjectType({ description: 'What a committed model call cost, at the rate in effect when it was reserved' })
 export class TokenUsageCredits {
-  @Field(() => Int, { description: 'Credits the call cost (input and output tokens, one rounding up)' })
+  @Field(() => GraphQLSafeInt, {
+    description: 'Credits the call cost (input and output tokens, one rounding up)',
+  })
   credits!: number;
 
-  @Field(() => Int, { description: 'Taken from the balance (the hold first)' })
+  @Field(() => GraphQLSafeInt, { description: 'Taken from the balance (the hold first)' })
   burned!: number;
 
-  @Field(() => Int, { description: 'What the balance did not cover' })
+  @Field(() => GraphQLSafeInt, { description: 'What the balance did not cover' })
   uncovered!: number;
 }
 

@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { silentLogger } from '../../src/logging/logger';
 import { Topic } from '../../src/pubsub/topics';
+import { CreditSweep } from '../../src/services/credits/credit-sweep';
 import type { CreditSource } from '../../src/services/credits/credit-ledger.types';
 import { type LedgerHarness, openLedger } from '../support/credit-ledger';
+import { waitUntil } from '../support/wait';
 
 /**
  * The credits ledger (issue 17, docs/credits.md) against real PostgreSQL: the burn order, idempotent grants and
@@ -162,6 +165,24 @@ describe('expiry', () => {
     expect(expiries.map((entry) => entry.credits)).toEqual([-25]);
     expect(await remainingOf(promo.lot.id)).toBe(0);
     expect(await harness.ledger.balanceOf(account)).toMatchObject({ balance: 10, expiringSoon: null });
+  });
+
+  it('the background sweep drops expired lots and holds of an idle account', async () => {
+    await grant('grant', 12, 1, 'promo_swept');
+    await grant('purchase', 5, null, 'pi_swept');
+    await harness.ledger.hold({ accountId: account, credits: 5, ttlSeconds: 60, holdId: randomUUID() });
+    harness.clock.advance(2 * DAY);
+    const sweep = new CreditSweep(harness.ledger, silentLogger, 10);
+    sweep.start();
+    try {
+      await waitUntil(
+        async () => (await harness.sums(account)).balance === 5,
+        'the sweep expired the promotion',
+      );
+      await waitUntil(async () => (await harness.sums(account)).held === 0, 'the sweep dropped the hold');
+    } finally {
+      await sweep.stop();
+    }
   });
 
   it('refuses a grant that has already expired', async () => {

@@ -68,6 +68,8 @@ const storedRow = fc.record({
   scheduled: fc.option(fc.record({ planKey, interval, changeAt: moment })),
   // Add-ons the customer asked to remove at the period end (kept while the schedule and the item are there).
   addonRemovals: fc.subarray(ADDON_KEYS),
+  // Add-ons whose units go down at the period end (kept while the schedule is there and the item has other units).
+  addonUnitsAtPeriodEnd: fc.dictionary(fc.constantFrom(...ADDON_KEYS), fc.integer({ min: 1, max: 3 })),
   extraSeats: fc.nat({ max: 3 }),
   scheduledExtraSeats: fc.option(fc.nat({ max: 3 })),
   stripeUpdatedAt: fc.integer({ min: 1, max: 3 }).map(at),
@@ -201,6 +203,7 @@ async function storeRow(id: string, stored: StoredRow): Promise<void> {
     scheduledInterval: stored.scheduled?.interval ?? null,
     scheduledChangeAt: stored.scheduled?.changeAt ?? null,
     addonRemovals: stored.addonRemovals,
+    addonUnitsAtPeriodEnd: stored.addonUnitsAtPeriodEnd,
     extraSeats: stored.extraSeats,
     scheduledExtraSeats: stored.scheduledExtraSeats,
     stripeUpdatedAt: stored.stripeUpdatedAt,
@@ -227,6 +230,7 @@ it('writes what the ORM path writes and answers what it answers, for random rows
   let writes = 0;
   let provisions = 0;
   let removalsKept = 0;
+  let unitsKept = 0;
   await fc.assert(
     fc.asyncProperty(storedRow, stripeRead, async (stored, read) => {
       runs += 1;
@@ -247,6 +251,7 @@ it('writes what the ORM path writes and answers what it answers, for random rows
       expect(statementRow).toEqual(ormRow);
       if (ormRow.written) writes += 1;
       if ((ormRow.addon_removals as string[]).length > 0) removalsKept += 1;
+      if (Object.keys(ormRow.addon_units_at_period_end as object).length > 0) unitsKept += 1;
       if (viaOrm.entitlementsMayChange) provisions += 1;
     }),
     { numRuns: 120 },
@@ -258,6 +263,7 @@ it('writes what the ORM path writes and answers what it answers, for random rows
   expect(provisions).toBeLessThan(runs);
   // Add-on removals were both kept and settled.
   expect(removalsKept).toBeGreaterThan(5);
+  expect(unitsKept).toBeGreaterThan(3);
 }, 240_000);
 
 it('answers null, writing nothing, for a customer or a subscription we do not store yet', async () => {
@@ -291,6 +297,7 @@ it('answers null, writing nothing, for a customer or a subscription we do not st
     scheduleId: null,
     scheduled: null,
     addonRemovals: [],
+    addonUnitsAtPeriodEnd: {},
     stripeUpdatedAt: at(1),
   });
   const unknownCustomer = {

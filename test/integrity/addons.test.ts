@@ -28,14 +28,6 @@ describe('add-ons', () => {
     return Math.round((amount * (end - at)) / (end - start));
   }
 
-  async function periodOf(customer: Customer) {
-    const usage = await customer.gql<{
-      viewer: { usage: Array<{ metric: string; periodStart: string; periodEnd: string }> };
-    }>('{ viewer { usage { metric periodStart periodEnd } } }');
-    const row = usage.data?.viewer.usage.find((entry) => entry.metric === 'storage_mb');
-    return { start: Date.parse(row?.periodStart as string), end: Date.parse(row?.periodEnd as string) };
-  }
-
   async function storageLimit(customer: Customer): Promise<number | null> {
     const answer = await customer.gql<{
       viewer: { entitlements: Array<{ feature: string; limit: number | null }> };
@@ -73,7 +65,7 @@ describe('add-ons', () => {
   it('buying charges the rest of the period now, to the cent, and the storage allowance grows at once', async () => {
     const olga = await world.customer(`acct_addon_buy_${run}`);
     expect((await olga.subscribe('starter')).errors).toBeUndefined();
-    const period = await periodOf(olga);
+    const period = await olga.period();
     expect(await storageLimit(olga)).toBe(1024);
     await world.advance(10 * DAY);
     const bought = await add(olga, 'extra_storage_10gb');
@@ -115,10 +107,49 @@ describe('add-ons', () => {
     expect(renewal.total).toBe(3400);
   });
 
+  it('fewer units take effect at the period end: the units paid for stay until then; the renewal bills the fewer; nothing is refunded', async () => {
+    const rosa = await world.customer(`acct_addon_fewer_${run}`);
+    expect((await rosa.subscribe('starter')).errors).toBeUndefined();
+    const period = await rosa.period();
+    expect((await add(rosa, 'extra_storage_10gb', 3)).errors).toBeUndefined();
+    await world.advance(5 * DAY);
+    const limitWithThree = await storageLimit(rosa);
+    const invoicesBefore = (await rosa.invoices()).length;
+    const units = async () => {
+      const answer = await rosa.gql<{
+        viewer: { addons: Array<{ quantity: number; quantityAtPeriodEnd: number | null }> };
+      }>('{ viewer { addons { quantity quantityAtPeriodEnd } } }');
+      return answer.data?.viewer.addons;
+    };
+
+    expect((await add(rosa, 'extra_storage_10gb', 1)).errors).toBeUndefined();
+    expect((await rosa.invoices()).length).toBe(invoicesBefore);
+    expect(await units()).toEqual([{ quantity: 3, quantityAtPeriodEnd: 1 }]);
+    expect(await storageLimit(rosa)).toBe(limitWithThree);
+    // Back to 3 before the period end: the reduction is gone, and nothing is charged (they are paid for).
+    expect((await add(rosa, 'extra_storage_10gb', 3)).errors).toBeUndefined();
+    expect(await units()).toEqual([{ quantity: 3, quantityAtPeriodEnd: null }]);
+    expect((await add(rosa, 'extra_storage_10gb', 2)).errors).toBeUndefined();
+    expect((await rosa.invoices()).length).toBe(invoicesBefore);
+    const nextBill = await rosa.gql<{ viewer: { upcomingInvoice: { total: number } } }>(
+      '{ viewer { upcomingInvoice { total } } }',
+    );
+    expect(nextBill.data?.viewer.upcomingInvoice.total).toBe(1900 + 2 * 500);
+
+    await world.advance(Math.ceil((period.end - period.start) / 1000) - 5 * DAY + FINALIZATION_GRACE);
+    const renewal = lastInvoice(await rosa.invoices(), 'subscription_cycle');
+    expect(linesOf(renewal, 'price_extra_storage_10gb_monthly')).toEqual([[2, 1000]]);
+    expect(renewal.total).toBe(1900 + 1000);
+    expect(
+      (await rosa.invoices()).flatMap((invoice) => invoice.lines).filter((line) => line.amount < 0),
+    ).toEqual([]);
+    expect(await units()).toEqual([{ quantity: 2, quantityAtPeriodEnd: null }]);
+  });
+
   it('removing keeps it, and what it grants, until the period end; the renewal no longer bills it; nothing is refunded', async () => {
     const pia = await world.customer(`acct_addon_remove_${run}`);
     expect((await pia.subscribe('starter')).errors).toBeUndefined();
-    const period = await periodOf(pia);
+    const period = await pia.period();
     expect((await add(pia, 'priority_support')).errors).toBeUndefined();
     const feature = await pia.gql<{ viewer: { feature: { allowed: boolean } } }>(
       '{ viewer { feature(key: "priority_support") { allowed } } }',
@@ -160,7 +191,7 @@ describe('add-ons', () => {
   it('an upgrade to a plan that may not carry an add-on drops it at the change, crediting its unused time; the others go on', async () => {
     const quinn = await world.customer(`acct_addon_upgrade_${run}`);
     expect((await quinn.subscribe('starter')).errors).toBeUndefined();
-    const period = await periodOf(quinn);
+    const period = await quinn.period();
     expect((await add(quinn, 'priority_support')).errors).toBeUndefined();
     expect((await add(quinn, 'extra_storage_10gb', 2)).errors).toBeUndefined();
     await world.advance(10 * DAY);

@@ -28,14 +28,6 @@ describe('plan and interval changes', () => {
     return Math.round((allowance * (end - at)) / (end - start));
   }
 
-  async function periodOf(customer: Awaited<ReturnType<World['customer']>>) {
-    const usage = await customer.gql<{
-      viewer: { usage: Array<{ metric: string; periodStart: string; periodEnd: string }> };
-    }>('{ viewer { usage { metric periodStart periodEnd } } }');
-    const row = usage.data?.viewer.usage.find((entry) => entry.metric === 'ai_requests');
-    return { start: Date.parse(row?.periodStart as string), end: Date.parse(row?.periodEnd as string) };
-  }
-
   it('a customer cannot downgrade now: the period keeps the plan it paid for, and its allowance', async () => {
     const hank = await world.customer(`acct_no_downgrade_now_${run}`);
     expect((await hank.subscribe('professional')).errors).toBeUndefined();
@@ -58,7 +50,7 @@ describe('plan and interval changes', () => {
   it('an admin’s immediate downgrade weighs the allowance by time; what was used past it is billed to the cent', async () => {
     const ivy = await world.customer(`acct_admin_downgrade_${run}`);
     expect((await ivy.subscribe('professional')).errors).toBeUndefined();
-    const period = await periodOf(ivy);
+    const period = await ivy.period();
     expect(codeOf(await ivy.use(8000))).toBeNull();
     await world.advance(10 * DAY);
     const forced = await ivy.change(
@@ -92,7 +84,7 @@ describe('plan and interval changes', () => {
   it('an upgrade charges the prorated difference now and weighs the allowance; the overage past it is billed at renewal', async () => {
     const jack = await world.customer(`acct_upgrade_${run}`);
     expect((await jack.subscribe('starter')).errors).toBeUndefined();
-    const period = await periodOf(jack);
+    const period = await jack.period();
     expect(codeOf(await jack.use(900))).toBeNull();
     await world.advance(10 * DAY);
     const upgraded = await jack.change({ planKey: 'professional' });

@@ -1,12 +1,4 @@
-import {
-  type Customer,
-  DAY,
-  FINALIZATION_GRACE,
-  lastInvoice,
-  linesOf,
-  startWorld,
-  type World,
-} from './world';
+import { DAY, FINALIZATION_GRACE, lastInvoice, linesOf, startWorld, type World } from './world';
 
 /**
  * Seats and add-ons on one subscription (ADR 0024, "Seats and add-ons together"; docs/billing-rules.md rows 46
@@ -22,33 +14,22 @@ describe('seats and add-ons together', () => {
   });
   afterAll(() => world.stop());
 
-  const setSeats = (customer: Customer, quantity: number) =>
-    customer.gql<{ setSeats: { seats: { purchased: number; atPeriodEnd: number | null } } }>(
-      'mutation($input: SetSeatsInput!) { setSeats(input: $input) { seats { purchased atPeriodEnd } } }',
-      { input: { quantity } },
-    );
-
-  async function periodOf(customer: Customer): Promise<{ start: number; end: number }> {
-    const answer = await customer.gql<{
-      viewer: { subscription: { currentPeriodStart: string; currentPeriodEnd: string } };
-    }>('{ viewer { subscription { currentPeriodStart currentPeriodEnd } } }');
-    const subscription = answer.data?.viewer.subscription;
-    return {
-      start: Date.parse(subscription?.currentPeriodStart as string),
-      end: Date.parse(subscription?.currentPeriodEnd as string),
-    };
-  }
+  const SEATS = 'seats { purchased atPeriodEnd }';
+  type Seats = { seats: { purchased: number; atPeriodEnd: number | null } };
 
   it('an add-on removed after seats were removed keeps both removals, also through seats bought and set lower again; the renewal bills what is kept', async () => {
     const team = await world.customer(`acct_seats_addons_${run}`);
     expect((await team.subscribe('professional')).errors).toBeUndefined();
-    const period = await periodOf(team);
-    expect((await setSeats(team, 8)).errors).toBeUndefined();
+    const period = await team.period();
+    expect((await team.setSeats<Seats>(8, SEATS)).errors).toBeUndefined();
     const bought = await team.gql('mutation { addAddon(input: { key: "extra_storage_10gb" }) { id } }');
     expect(bought.errors).toBeUndefined();
 
     await world.advance(10 * DAY);
-    expect((await setSeats(team, 6)).data?.setSeats.seats).toEqual({ purchased: 8, atPeriodEnd: 6 });
+    expect((await team.setSeats<Seats>(6, SEATS)).data?.setSeats.seats).toEqual({
+      purchased: 8,
+      atPeriodEnd: 6,
+    });
     const removed = await team.gql('mutation { removeAddon(key: "extra_storage_10gb") { id } }');
     expect(removed.errors).toBeUndefined();
     // The add-on's removal made the period end's schedule again: the seats removed are still in it.
@@ -58,12 +39,18 @@ describe('seats and add-ons together', () => {
     expect(seats.data?.viewer.subscription.seats.atPeriodEnd).toBe(6);
     // Seats bought now, while both removals wait: charged at once, and the add-on's removal stays in the schedule
     // made again after the charge.
-    expect((await setSeats(team, 9)).data?.setSeats.seats).toEqual({ purchased: 9, atPeriodEnd: null });
+    expect((await team.setSeats<Seats>(9, SEATS)).data?.setSeats.seats).toEqual({
+      purchased: 9,
+      atPeriodEnd: null,
+    });
     const added = lastInvoice(await team.invoices(), 'subscription_update');
     expect(added.total).toBeGreaterThan(0);
     expect(added.lines.map((line) => line.price)).not.toContain('price_extra_storage_10gb_monthly');
     // Then fewer again, for the period end: 7 seats (2 extra) with the add-on still going.
-    expect((await setSeats(team, 7)).data?.setSeats.seats).toEqual({ purchased: 9, atPeriodEnd: 7 });
+    expect((await team.setSeats<Seats>(7, SEATS)).data?.setSeats.seats).toEqual({
+      purchased: 9,
+      atPeriodEnd: 7,
+    });
     const addons = await team.gql<{ viewer: { addons: Array<{ key: string; endsAt: string | null }> } }>(
       '{ viewer { addons { key endsAt } } }',
     );

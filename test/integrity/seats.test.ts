@@ -37,13 +37,6 @@ describe('seats', () => {
   const SEATS =
     'seats { included purchased atPeriodEnd maximum taken pricePerSeat { amount currency interval } }';
 
-  function setSeats(customer: Customer, quantity: number) {
-    return customer.gql<{ setSeats: { seats: SeatsView } }>(
-      `mutation($input: SetSeatsInput!) { setSeats(input: $input) { ${SEATS} } }`,
-      { input: { quantity } },
-    );
-  }
-
   async function seatsOf(customer: Customer): Promise<{ seats: SeatsView | null; limit: number | null }> {
     const answer = await customer.gql<{
       viewer: {
@@ -56,14 +49,6 @@ describe('seats', () => {
       seats: viewer?.subscription.seats ?? null,
       limit: viewer?.usage.find((row) => row.metric === 'seats')?.included ?? null,
     };
-  }
-
-  async function periodOf(customer: Customer): Promise<{ start: number; end: number }> {
-    const answer = await customer.gql<{
-      viewer: { usage: Array<{ metric: string; periodStart: string; periodEnd: string }> };
-    }>('{ viewer { usage { metric periodStart periodEnd } } }');
-    const row = answer.data?.viewer.usage.find((entry) => entry.metric === 'seats');
-    return { start: Date.parse(row?.periodStart as string), end: Date.parse(row?.periodEnd as string) };
   }
 
   /** The next bill (viewer.upcomingInvoice): its total and the [quantity, amount] of its extra-seat lines. */
@@ -93,7 +78,7 @@ describe('seats', () => {
   it('row 45: adding seats charges the prorated extra seats now; the gauge limit follows at once', async () => {
     const team = await world.customer(`acct_seats_add_${run}`);
     expect((await team.subscribe('professional')).errors).toBeUndefined();
-    const period = await periodOf(team);
+    const period = await team.period();
     expect(await seatsOf(team)).toEqual({
       seats: {
         included: 5,
@@ -113,7 +98,7 @@ describe('seats', () => {
     expect(refused.errors?.[0]?.message).toMatch(/setSeats/);
 
     await world.advance(10 * DAY);
-    const seven = await setSeats(team, 7);
+    const seven = await team.setSeats<{ seats: SeatsView }>(7, SEATS);
     expect(seven.errors).toBeUndefined();
     expect(seven.data?.setSeats.seats).toMatchObject({ purchased: 7, taken: 5, atPeriodEnd: null });
     // Two extra seats for the rest of the period: round(2 × $12.00 × (end − at) / (end − start)), charged now.
@@ -129,13 +114,13 @@ describe('seats', () => {
 
     // The same target again changes nothing and charges nothing.
     const before = (await team.invoices()).length;
-    expect((await setSeats(team, 7)).errors).toBeUndefined();
+    expect((await team.setSeats<{ seats: SeatsView }>(7, SEATS)).errors).toBeUndefined();
     expect((await team.invoices()).length).toBe(before);
 
     // 7 → 9 five days later: the 2 seats' unused time credited, the 4 seats' remaining time charged; in a 31-day
     // period −round(2400 × 16/31) = −$12.39 and +round(4800 × 16/31) = +$24.77: $12.38 charged now.
     await world.advance(5 * DAY);
-    expect((await setSeats(team, 9)).errors).toBeUndefined();
+    expect((await team.setSeats<{ seats: SeatsView }>(9, SEATS)).errors).toBeUndefined();
     const later = period.start + 15 * DAY * 1000;
     const second = lastInvoice(await team.invoices(), 'subscription_update');
     expect(linesOf(second, 'price_professional_seat_monthly').sort((a, b) => a[1] - b[1])).toEqual([
@@ -155,15 +140,15 @@ describe('seats', () => {
   it('row 46: removing seats takes effect at the period end; paid seats are kept until then, nothing refunded', async () => {
     const team = await world.customer(`acct_seats_remove_${run}`);
     expect((await team.subscribe('professional')).errors).toBeUndefined();
-    const period = await periodOf(team);
-    expect((await setSeats(team, 8)).errors).toBeUndefined();
+    const period = await team.period();
+    expect((await team.setSeats<{ seats: SeatsView }>(8, SEATS)).errors).toBeUndefined();
     // Three extra seats from the first second of the period: the whole month's price.
     const added = lastInvoice(await team.invoices(), 'subscription_update');
     expect(linesOf(added, 'price_professional_seat_monthly')).toEqual([[3, 3 * 1200]]);
 
     await world.advance(10 * DAY);
     const invoicesBefore = (await team.invoices()).length;
-    const six = await setSeats(team, 6);
+    const six = await team.setSeats<{ seats: SeatsView }>(6, SEATS);
     expect(six.errors).toBeUndefined();
     expect(six.data?.setSeats.seats).toMatchObject({ purchased: 8, atPeriodEnd: 6 });
     expect((await team.invoices()).length).toBe(invoicesBefore);
@@ -194,16 +179,19 @@ describe('seats', () => {
   it('row 47: fewer seats than are taken is refused, and nothing is written', async () => {
     const team = await world.customer(`acct_seats_taken_${run}`);
     expect((await team.subscribe('professional')).errors).toBeUndefined();
-    expect((await setSeats(team, 7)).errors).toBeUndefined();
+    expect((await team.setSeats<{ seats: SeatsView }>(7, SEATS)).errors).toBeUndefined();
     expect(codeOf(await team.use(6, 'seats'))).toBeNull();
     const invoices = (await team.invoices()).length;
-    const refused = await setSeats(team, 5);
+    const refused = await team.setSeats<{ seats: SeatsView }>(5, SEATS);
     expect(codeOf(refused)).toBe('SEATS_IN_USE');
     expect(refused.errors?.[0]?.extensions).toMatchObject({ taken: 6, requested: 5 });
     expect((await seatsOf(team)).seats).toMatchObject({ purchased: 7, atPeriodEnd: null, taken: 6 });
     expect((await team.invoices()).length).toBe(invoices);
     // Down to what is taken is fine (at the period end).
-    expect((await setSeats(team, 6)).data?.setSeats.seats).toMatchObject({ purchased: 7, atPeriodEnd: 6 });
+    expect((await team.setSeats<{ seats: SeatsView }>(6, SEATS)).data?.setSeats.seats).toMatchObject({
+      purchased: 7,
+      atPeriodEnd: 6,
+    });
   });
 
   it('seats changed in Stripe (support in the Dashboard) are what the service shows, limits and bills', async () => {
@@ -211,7 +199,7 @@ describe('seats', () => {
     // view, the `seats` limit and the next bill disagreeing with what Stripe charges.
     const team = await world.customer(`acct_seats_dashboard_${run}`);
     expect((await team.subscribe('professional')).errors).toBeUndefined();
-    expect((await setSeats(team, 7)).errors).toBeUndefined();
+    expect((await team.setSeats<{ seats: SeatsView }>(7, SEATS)).errors).toBeUndefined();
     const stripe = world.stack.stripe;
     const [subscription] = (await stripe.subscriptions.list({ customer: await team.stripeCustomerId() }))
       .data;
@@ -232,22 +220,22 @@ describe('seats', () => {
   it('row 48: more than the plan’s maximum is refused; a plan without per-seat pricing takes no seats', async () => {
     const team = await world.customer(`acct_seats_maximum_${run}`);
     expect((await team.subscribe('starter')).errors).toBeUndefined();
-    const over = await setSeats(team, 21);
+    const over = await team.setSeats<{ seats: SeatsView }>(21, SEATS);
     expect(codeOf(over)).toBe('BAD_USER_INPUT');
     expect(over.errors?.[0]?.message).toMatch(/from 1 to 20 seats/);
-    expect(codeOf(await setSeats(team, 0))).toBe('BAD_USER_INPUT');
+    expect(codeOf(await team.setSeats<{ seats: SeatsView }>(0, SEATS))).toBe('BAD_USER_INPUT');
     expect(
       (await team.invoices()).filter((invoice) => invoice.billingReason === 'subscription_update'),
     ).toEqual([]);
     // Starter at 4 seats: one extra at $8.00, from the period's first second.
-    const four = await setSeats(team, 4);
+    const four = await team.setSeats<{ seats: SeatsView }>(4, SEATS);
     expect(four.data?.setSeats.seats).toMatchObject({ included: 3, purchased: 4, maximum: 20 });
     expect(
       linesOf(lastInvoice(await team.invoices(), 'subscription_update'), 'price_starter_seat_monthly'),
     ).toEqual([[1, 800]]);
 
     const solo = await world.customer(`acct_seats_none_${run}`);
-    expect(codeOf(await setSeats(solo, 2))).toBe('NOT_FOUND');
+    expect(codeOf(await solo.setSeats<{ seats: SeatsView }>(2, SEATS))).toBe('NOT_FOUND');
   });
 
   it('a plan change keeps the seats paid for, on the new plan’s seat price', async () => {
@@ -255,8 +243,8 @@ describe('seats', () => {
     // plan and of its seat, and charges professional's remaining time; professional includes 5, so no extra seat.
     const team = await world.customer(`acct_seats_upgrade_${run}`);
     expect((await team.subscribe('starter')).errors).toBeUndefined();
-    const period = await periodOf(team);
-    expect((await setSeats(team, 4)).errors).toBeUndefined();
+    const period = await team.period();
+    expect((await team.setSeats<{ seats: SeatsView }>(4, SEATS)).errors).toBeUndefined();
     await world.advance(10 * DAY);
     const upgraded = await team.change({ planKey: 'professional' });
     expect(upgraded.errors).toBeUndefined();
@@ -272,7 +260,7 @@ describe('seats', () => {
 
     // Professional with 8 seats (3 extra), downgraded to starter at the period end: the 8 seats are kept, 5 of
     // them extra at $8.00 from the renewal on: $19.00 + 5 × $8.00 = $59.00.
-    expect((await setSeats(team, 8)).errors).toBeUndefined();
+    expect((await team.setSeats<{ seats: SeatsView }>(8, SEATS)).errors).toBeUndefined();
     const downgraded = await team.change({ planKey: 'starter' });
     expect(downgraded.data?.changeSubscription.scheduledChange?.plan.key).toBe('starter');
     await world.advance(Math.ceil((period.end - at) / 1000) + FINALIZATION_GRACE);

@@ -148,6 +148,27 @@ export class Customer {
     return this.gql(`mutation { resumeSubscription { ${SUBSCRIPTION} } }`);
   }
 
+  /** The live subscription's current billing period (ms): what prorations are worked out over. */
+  async period(): Promise<{ start: number; end: number }> {
+    const answer = await this.gql<{
+      viewer: { subscription: { currentPeriodStart: string; currentPeriodEnd: string } | null };
+    }>('{ viewer { subscription { currentPeriodStart currentPeriodEnd } } }');
+    const subscription = answer.data?.viewer.subscription;
+    if (!subscription)
+      throw new Error(`${this.accountId} has no subscription: ${JSON.stringify(answer.errors)}`);
+    return {
+      start: Date.parse(subscription.currentPeriodStart),
+      end: Date.parse(subscription.currentPeriodEnd),
+    };
+  }
+
+  /** `setSeats` with `quantity`, answering the subscription's fields in `selection`. */
+  async setSeats<T>(quantity: number, selection: string): Promise<Answer<{ setSeats: T }>> {
+    return this.gql(`mutation($input: SetSeatsInput!) { setSeats(input: $input) { ${selection} } }`, {
+      input: { quantity },
+    });
+  }
+
   async viewer(): Promise<{ plan: string; subscription: SubscriptionView | null; usage: Usage[] }> {
     const answer = await this.gql<{
       viewer: { plan: { key: string }; subscription: SubscriptionView | null; usage: Usage[] };

@@ -5,7 +5,7 @@ import type { RateCardModels } from '../../src/services/plans/credit.types';
 import { RateCard, TokenCountError, UnknownModelError } from '../../src/services/plans/rate-card';
 
 /**
- * The rate card (plans.yaml `models:`, docs/rate-card.md): which version prices a call, and what a call costs in
+ * The rate card (plans.yaml `models:`, docs/credits.md): which version prices a call, and what a call costs in
  * exact integer arithmetic, one rounding up per call. docs/billing-rules.md rows 62 and 63.
  */
 
@@ -207,7 +207,7 @@ describe('a model the card does not price', () => {
 describe('the rate card of the real plans/plans.yaml', () => {
   const catalog = loadPlanCatalog();
 
-  it('prices the four models and the worked example of the file and docs/rate-card.md', () => {
+  it('prices the four models and the worked example of the file and docs/credits.md', () => {
     expect(catalog.rateCard.modelKeys()).toEqual([
       'claude-sonnet-4',
       'claude-haiku-4',

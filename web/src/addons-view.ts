@@ -51,6 +51,25 @@ export function addonsSection(
               },
               'Remove at period end',
             ),
+        addon.quantityAtPeriodEnd
+          ? h(
+              'span',
+              { class: 'muted', id: `addon-fewer-${addon.key}` },
+              `${addon.quantityAtPeriodEnd} from ${day(subscription.currentPeriodEnd)}`,
+            )
+          : null,
+        !addon.endsAt && addon.quantity > 1 && (addon.quantityAtPeriodEnd ?? addon.quantity) > 1
+          ? h(
+              'button',
+              {
+                id: `fewer-addon-${addon.key}`,
+                class: 'secondary',
+                disabled: busy,
+                onclick: () => actions.buyAddon(addon.key, (addon.quantityAtPeriodEnd ?? addon.quantity) - 1),
+              },
+              'One fewer from the next period',
+            )
+          : null,
         more
           ? h(
               'button',

@@ -9,6 +9,8 @@ import {
   AddAddonDocument,
   AddCardDocument,
   AddTaxIdDocument,
+  BalanceUpdatedDocument,
+  type BalanceFieldsFragment,
   ApplyPromotionCodeDocument,
   type ApplyPromotionCodeMutation,
   type BillingInterval,
@@ -16,6 +18,8 @@ import {
   type BillingPageQuery,
   CancelAtPeriodEndDocument,
   ChangeDocument,
+  CreditsDocument,
+  type CreditsQuery,
   CheckoutDocument,
   InvoiceDetailsDocument,
   type InvoiceDetailsQuery,
@@ -52,6 +56,8 @@ export type NextBillView = NextBillQuery['viewer']['upcomingInvoice'];
 export type InvoiceDetailsView = InvoiceDetailsQuery['viewer']['invoice'];
 export type DiscountView = ApplyPromotionCodeMutation['applyPromotionCode']['discount'];
 export type TaxLineView = TaxLineFieldsFragment;
+export type BalanceView = BalanceFieldsFragment;
+export type CreditsView = CreditsQuery;
 export type TaxIdView = NonNullable<TaxIdsQuery['viewer']['customer']>['taxIds'][number];
 
 /** A GraphQL error as the service sends it: `extensions.code` is stable, the message is for people. */
@@ -216,6 +222,16 @@ export class BillingApi {
   /** Calls `onChange` with the whole account after every billing change; returns the unsubscribe. */
   onAccountUpdated(onChange: (account: AccountView) => void): () => void {
     return this.subscribe(AccountUpdatedDocument, (data) => onChange(data.accountUpdated));
+  }
+
+  /** The account's AI credits: its balance, latest ledger entries, and the packs on sale in its currency. */
+  async credits(): Promise<CreditsView> {
+    return this.request(CreditsDocument, {});
+  }
+
+  /** Calls `onBalance` whenever the account's credits change (a grant, a purchase, a hold, a burn). */
+  onBalanceUpdated(onBalance: (balance: BalanceView) => void): () => void {
+    return this.subscribe(BalanceUpdatedDocument, (data) => onBalance(data.balanceUpdated));
   }
 
   /** Calls `onUsage` whenever the usage of any metric changes. */

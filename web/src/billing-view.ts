@@ -5,6 +5,8 @@
 import {
   type AccountView,
   type AddonOfferView,
+  type BalanceView,
+  type CreditsView,
   ApiError,
   type BillingApi,
   type DiscountView,
@@ -18,6 +20,7 @@ import {
 } from './api.js';
 import { type AddonActions, addonsSection } from './addons-view.js';
 import { authenticationNotice } from './authentication-notice.js';
+import { creditsSection } from './credits-view.js';
 import { cardsSection, invoiceDetailsPanel, nextBillSection } from './bills-view.js';
 import { count, day, daysUntil, h, label, money } from './dom.js';
 import { liveRenderer } from './live-render.js';
@@ -53,6 +56,8 @@ interface State {
   taxIds: TaxIdView[] | null;
   /** What the VAT ID field holds. */
   vatId: string;
+  /** The AI credits (balance, latest entries, packs); null until read. */
+  credits: CreditsView | null;
 }
 
 export interface BillingPageOptions {
@@ -99,6 +104,20 @@ export async function showBillingPage(root: HTMLElement, api: BillingApi, option
       ? state.account.usage.map((existing) => (existing.metric === usage.metric ? usage : existing))
       : [...state.account.usage, usage];
     render();
+  });
+  api.onBalanceUpdated((balance: BalanceView) => {
+    if (!state?.credits) return;
+    state.credits = { ...state.credits, viewer: { ...state.credits.viewer, balance } };
+    render();
+    // The entry that moved it: read the latest ones again.
+    void api.credits().then(
+      (credits) => {
+        if (!state) return;
+        state.credits = credits;
+        render();
+      },
+      () => undefined,
+    );
   });
   api.onReconnected(() => {
     void api.load().then(({ account }) => {
@@ -228,9 +247,15 @@ export async function showBillingPage(root: HTMLElement, api: BillingApi, option
         const invoicesBefore = state.account.invoices.nodes.map((invoice) => invoice.id);
         await api.addAddon(key, quantity);
         state.account = (await api.load()).account;
-        const name = state.account.addons.find((addon) => addon.key === key)?.name ?? key;
-        state.addonPurchase = { name, invoicesBefore };
-        state.addonNotice = null;
+        const addon = state.account.addons.find((carried) => carried.key === key);
+        const name = addon?.name ?? key;
+        // Fewer units wait for the period end (rule 50): nothing is charged, so there is no invoice to wait for.
+        const fewer = addon?.quantityAtPeriodEnd ?? null;
+        state.addonPurchase = fewer === null ? { name, invoicesBefore } : null;
+        state.addonNotice =
+          fewer === null
+            ? null
+            : `${name}: ${fewer} from ${day(state.account.subscription?.currentPeriodEnd ?? new Date().toISOString())}; the ones paid for stay until then, nothing is refunded`;
         state.nextBill = await api.nextBill().catch(() => state?.nextBill ?? null);
       }),
     removeAddon: (key) =>
@@ -278,10 +303,11 @@ export async function showBillingPage(root: HTMLElement, api: BillingApi, option
 
   const live = api.connected();
   // The next bill is read from Stripe: if it cannot be read now, the rest of the page still shows.
-  const [{ account, plans, addons }, nextBill, taxIds] = await Promise.all([
+  const [{ account, plans, addons }, nextBill, taxIds, credits] = await Promise.all([
     api.load(),
     api.nextBill().catch(() => null),
     api.taxIds().catch(() => null),
+    api.credits().catch(() => null),
   ]);
   state = {
     account,
@@ -300,6 +326,7 @@ export async function showBillingPage(root: HTMLElement, api: BillingApi, option
     seatsQuantity: null,
     taxIds,
     vatId: '',
+    credits,
   };
   bannerState = billingState(account);
   render();
@@ -334,6 +361,7 @@ function page(state: State, actions: Actions): HTMLElement[] {
     ...notices(state.account),
     planSection(state, actions),
     seatsSection(state.account, state.seatsQuantity, state.busy, actions),
+    creditsSection(state.credits),
     usageSection(
       state.account.usage,
       state.plans.find((plan) => plan.key === state.account.plan.key),

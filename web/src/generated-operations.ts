@@ -6,7 +6,7 @@ import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
 /** An add-on to buy, or the new number of units of one the subscription has */
 export type AddAddonInput = {
   key: string;
-  /** Units (1 by default); more than now charges the rest of the period */
+  /** Units (1 by default); more than now charges the rest of the period, fewer take effect at the period end (nothing refunded) */
   quantity?: number | null | undefined;
 };
 
@@ -64,6 +64,17 @@ export type CreatePortalSessionInput = {
   returnUrl?: string | null | undefined;
 };
 
+/** What changed the credits: a grant, purchase, included or rollover adds; the rest take */
+export type CreditEntryKind =
+  | 'ADJUSTMENT'
+  | 'BURN'
+  | 'EXPIRY'
+  | 'GRANT'
+  | 'INCLUDED'
+  | 'PURCHASE'
+  | 'REFUND'
+  | 'ROLLOVER';
+
 export type OverLimitBehavior =
   | 'BILL_OVERAGE'
   | 'BLOCK';
@@ -99,14 +110,14 @@ export type TaxIdType =
   | 'no_vat'
   | 'us_ein';
 
-export type AccountFieldsFragment = { id: string, currency: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null, seats: { included: number, purchased: number, atPeriodEnd: number | null, maximum: number, taken: number, pricePerSeat: { amount: number, currency: string, interval: BillingInterval } } | null, pendingChange: { expiresAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ id: string, brand: string | null, last4: string | null, expMonth: number | null, expYear: number | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, addons: Array<{ key: string, name: string, quantity: number, unitAmount: number, currency: string, interval: BillingInterval, endsAt: string | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } };
+export type AccountFieldsFragment = { id: string, currency: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null, seats: { included: number, purchased: number, atPeriodEnd: number | null, maximum: number, taken: number, pricePerSeat: { amount: number, currency: string, interval: BillingInterval } } | null, pendingChange: { expiresAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ id: string, brand: string | null, last4: string | null, expMonth: number | null, expYear: number | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, addons: Array<{ key: string, name: string, quantity: number, unitAmount: number, currency: string, interval: BillingInterval, endsAt: string | null, quantityAtPeriodEnd: number | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } };
 
 export type UsageFieldsFragment = { metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string };
 
 export type BillingPageQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type BillingPageQuery = { viewer: { id: string, currency: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null, seats: { included: number, purchased: number, atPeriodEnd: number | null, maximum: number, taken: number, pricePerSeat: { amount: number, currency: string, interval: BillingInterval } } | null, pendingChange: { expiresAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ id: string, brand: string | null, last4: string | null, expMonth: number | null, expYear: number | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, addons: Array<{ key: string, name: string, quantity: number, unitAmount: number, currency: string, interval: BillingInterval, endsAt: string | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } }, plans: Array<{ key: string, name: string, description: string, salesLed: boolean, trialDays: number, prices: Array<{ interval: BillingInterval, amount: number, currency: string }>, limits: Array<{ metric: string, overLimit: OverLimitBehavior }>, seats: { included: number, prices: Array<{ interval: BillingInterval, amount: number, currency: string }> } | null }>, addons: Array<{ key: string, name: string, description: string, plans: Array<string>, maxQuantity: number, prices: Array<{ interval: BillingInterval, amount: number, currency: string }> }> };
+export type BillingPageQuery = { viewer: { id: string, currency: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null, seats: { included: number, purchased: number, atPeriodEnd: number | null, maximum: number, taken: number, pricePerSeat: { amount: number, currency: string, interval: BillingInterval } } | null, pendingChange: { expiresAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ id: string, brand: string | null, last4: string | null, expMonth: number | null, expYear: number | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, addons: Array<{ key: string, name: string, quantity: number, unitAmount: number, currency: string, interval: BillingInterval, endsAt: string | null, quantityAtPeriodEnd: number | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } }, plans: Array<{ key: string, name: string, description: string, salesLed: boolean, trialDays: number, prices: Array<{ interval: BillingInterval, amount: number, currency: string }>, limits: Array<{ metric: string, overLimit: OverLimitBehavior }>, seats: { included: number, prices: Array<{ interval: BillingInterval, amount: number, currency: string }> } | null }>, addons: Array<{ key: string, name: string, description: string, plans: Array<string>, maxQuantity: number, prices: Array<{ interval: BillingInterval, amount: number, currency: string }> }> };
 
 export type PreviewQueryVariables = Exact<{
   input: ChangeSubscriptionInput;
@@ -177,7 +188,7 @@ export type SessionQuery = { checkoutSession: { status: string, subscription: { 
 export type AccountUpdatedSubscriptionVariables = Exact<{ [key: string]: never; }>;
 
 
-export type AccountUpdatedSubscription = { accountUpdated: { id: string, currency: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null, seats: { included: number, purchased: number, atPeriodEnd: number | null, maximum: number, taken: number, pricePerSeat: { amount: number, currency: string, interval: BillingInterval } } | null, pendingChange: { expiresAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ id: string, brand: string | null, last4: string | null, expMonth: number | null, expYear: number | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, addons: Array<{ key: string, name: string, quantity: number, unitAmount: number, currency: string, interval: BillingInterval, endsAt: string | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } } };
+export type AccountUpdatedSubscription = { accountUpdated: { id: string, currency: string, plan: { key: string, name: string }, customer: { email: string | null } | null, subscription: { id: string, status: SubscriptionStatus, interval: BillingInterval, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, trialEnd: string | null, plan: { key: string, name: string }, scheduledChange: { interval: BillingInterval, effectiveAt: string, plan: { name: string } } | null, seats: { included: number, purchased: number, atPeriodEnd: number | null, maximum: number, taken: number, pricePerSeat: { amount: number, currency: string, interval: BillingInterval } } | null, pendingChange: { expiresAt: string, plan: { name: string } } | null } | null, paymentMethods: Array<{ id: string, brand: string | null, last4: string | null, expMonth: number | null, expYear: number | null, isDefault: boolean }>, pendingAction: { kind: PendingActionKind, url: string, expiresAt: string | null, amountDue: number, currency: string } | null, entitlements: Array<{ feature: string, enabled: boolean, limit: number | null }>, addons: Array<{ key: string, name: string, quantity: number, unitAmount: number, currency: string, interval: BillingInterval, endsAt: string | null, quantityAtPeriodEnd: number | null }>, usage: Array<{ metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodEnd: string }>, invoices: { nodes: Array<{ id: string, number: string | null, status: string, amountDue: number, amountPaid: number, currency: string, hostedInvoiceUrl: string | null, invoicePdf: string | null, createdAt: string }> } } };
 
 export type UsageUpdatedSubscriptionVariables = Exact<{ [key: string]: never; }>;
 
@@ -248,6 +259,18 @@ export type SetSeatsMutationVariables = Exact<{
 
 
 export type SetSeatsMutation = { setSeats: { id: string } };
+
+export type BalanceFieldsFragment = { credits: number, held: number, available: number, expiringSoon: { credits: number, at: string } | null };
+
+export type CreditsQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type CreditsQuery = { viewer: { balance: { credits: number, held: number, available: number, expiringSoon: { credits: number, at: string } | null }, creditLedger: { nodes: Array<{ id: string, kind: CreditEntryKind, credits: number, reason: string, createdAt: string }> } }, creditPacks: Array<{ key: string, name: string, credits: number, price: { amount: number, currency: string } }> };
+
+export type BalanceUpdatedSubscriptionVariables = Exact<{ [key: string]: never; }>;
+
+
+export type BalanceUpdatedSubscription = { balanceUpdated: { credits: number, held: number, available: number, expiringSoon: { credits: number, at: string } | null } };
 
 export class TypedDocumentString<TResult, TVariables>
   extends String
@@ -353,6 +376,7 @@ export const AccountFieldsFragmentDoc = new TypedDocumentString(`
     currency
     interval
     endsAt
+    quantityAtPeriodEnd
   }
   usage {
     ...UsageFields
@@ -414,6 +438,17 @@ export const TaxFieldsFragmentDoc = new TypedDocumentString(`
   jurisdiction
   name
 }`, {"fragmentName":"TaxFields"}) as unknown as TypedDocumentString<TaxFieldsFragment, unknown>;
+export const BalanceFieldsFragmentDoc = new TypedDocumentString(`
+    fragment BalanceFields on CreditBalance {
+  credits
+  held
+  available
+  expiringSoon {
+    credits
+    at
+  }
+}
+    `, {"fragmentName":"BalanceFields"}) as unknown as TypedDocumentString<BalanceFieldsFragment, unknown>;
 export const BillingPageDocument = new TypedDocumentString(`
     query BillingPage {
   viewer {
@@ -531,6 +566,7 @@ export const BillingPageDocument = new TypedDocumentString(`
     currency
     interval
     endsAt
+    quantityAtPeriodEnd
   }
   usage {
     ...UsageFields
@@ -744,6 +780,7 @@ export const AccountUpdatedDocument = new TypedDocumentString(`
     currency
     interval
     endsAt
+    quantityAtPeriodEnd
   }
   usage {
     ...UsageFields
@@ -918,3 +955,53 @@ export const SetSeatsDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<SetSeatsMutation, SetSeatsMutationVariables>;
+export const CreditsDocument = new TypedDocumentString(`
+    query Credits {
+  viewer {
+    balance {
+      ...BalanceFields
+    }
+    creditLedger(first: 5) {
+      nodes {
+        id
+        kind
+        credits
+        reason
+        createdAt
+      }
+    }
+  }
+  creditPacks {
+    key
+    name
+    credits
+    price {
+      amount
+      currency
+    }
+  }
+}
+    fragment BalanceFields on CreditBalance {
+  credits
+  held
+  available
+  expiringSoon {
+    credits
+    at
+  }
+}`) as unknown as TypedDocumentString<CreditsQuery, CreditsQueryVariables>;
+export const BalanceUpdatedDocument = new TypedDocumentString(`
+    subscription BalanceUpdated {
+  balanceUpdated {
+    ...BalanceFields
+  }
+}
+    fragment BalanceFields on CreditBalance {
+  credits
+  held
+  available
+  expiringSoon {
+    credits
+    at
+  }
+}`) as unknown as TypedDocumentString<BalanceUpdatedSubscription, BalanceUpdatedSubscriptionVariables>;

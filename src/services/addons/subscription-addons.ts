@@ -6,6 +6,7 @@ import type { AccountEvents } from '../accounts/account-events';
 import { withAccountLock } from '../accounts/account-lock';
 import type { PlanCatalog } from '../plans/plan-catalog';
 import type { Addon } from '../plans/plan.types';
+import { type AddonEndings, addonEndingsOf, hasEndings, withoutAddon } from '../subscriptions/addon-endings';
 import type { ChargedUpdates } from '../subscriptions/charged-updates';
 import type { PlanChanges } from '../subscriptions/plan-changes';
 import { type PlanRules, versionOf } from '../subscriptions/plan-rules';
@@ -53,18 +54,17 @@ export class SubscriptionAddons {
       const current = await this.liveFor(em, accountId, addon);
       const stripeSubscription = await this.store.retrieve(current.stripeSubscriptionId);
       const item = stripeSubscription.items.data.find((candidate) => addonKeyOf(candidate) === addon.key);
-      const removals = current.addonRemovals.filter((key) => key !== addon.key);
-      if (item && (item.quantity ?? 1) === quantity) {
-        // Bought again while its removal waits for the period end: it simply stays. Else a retry: nothing to do.
-        if (removals.length === current.addonRemovals.length) return current;
-        return this.changes.scheduleRemovals(em, accountId, removals);
-      }
-      if (item && (item.quantity ?? 1) > quantity) {
-        throw new AddonNotAvailableError(
-          'quantity',
-          `Fewer units take effect at the period end: remove ${addon.key} and buy ${quantity} again from the next period`,
-          'quantity',
-        );
+      const before = addonEndingsOf(current);
+      // Whatever was asked, the add-on's removal or lower units waiting for the period end give way to it.
+      const endings = withoutAddon(before, addon.key);
+      const units = item?.quantity ?? 1;
+      if (item && units >= quantity) {
+        // Fewer units: from the period end on, as seats (rule 50); what was paid is kept until then. The same units
+        // again keep the add-on as it is (bought again while its removal waited, or a retry).
+        const wanted =
+          units > quantity ? { ...endings, units: { ...endings.units, [addon.key]: quantity } } : endings;
+        if (sameEndings(wanted, before)) return current;
+        return this.changes.scheduleRemovals(em, accountId, wanted);
       }
       const priceId = item ? null : await this.priceIdFor(addon, current);
       const params: Stripe.SubscriptionUpdateParams = {
@@ -76,7 +76,8 @@ export class SubscriptionAddons {
       const name = `subscription.addon:${current.stripeSubscriptionId}:${addon.key}:${quantity}:${versionOf(current)}`;
       const stored = await this.charged.update(em, current, params, name);
       // An update of items leaves a schedule in place, and its next phase (written before) would undo this one.
-      if (current.scheduleId) return this.changes.scheduleRemovals(em, accountId, removals);
+      if (current.scheduleId || hasEndings(before))
+        return this.changes.scheduleRemovals(em, accountId, endings);
       return stored;
     });
     await this.events.accountUpdated(accountId, 'subscription.addon_added');
@@ -93,7 +94,11 @@ export class SubscriptionAddons {
       }
       if (current.addonRemovals.includes(addon.key)) return current;
       this.rules.refuseSalesLed(current, false);
-      return this.changes.scheduleRemovals(em, accountId, [...current.addonRemovals, addon.key]);
+      const endings = withoutAddon(addonEndingsOf(current), addon.key);
+      return this.changes.scheduleRemovals(em, accountId, {
+        ...endings,
+        removals: [...endings.removals, addon.key],
+      });
     });
     await this.events.accountUpdated(accountId, 'subscription.addon_removed');
     return updated;
@@ -151,4 +156,9 @@ function quantityOrFail(addon: Addon, quantity: number): number {
     );
   }
   return quantity;
+}
+
+function sameEndings(a: AddonEndings, b: AddonEndings): boolean {
+  const units = (endings: AddonEndings) => JSON.stringify(Object.entries(endings.units).sort());
+  return a.removals.join() === b.removals.join() && units(a) === units(b);
 }

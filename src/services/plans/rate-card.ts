@@ -28,7 +28,7 @@ export interface ModelPriceInEffect {
 }
 
 /**
- * The rate card of plans/plans.yaml `models:` (docs/rate-card.md): pure and exact. A price version applies from
+ * The rate card of plans/plans.yaml `models:` (docs/credits.md): pure and exact. A price version applies from
  * its `effectiveFrom` on, never to a moment before it, so a price change never reprices a call already made.
  *
  * A call costs ceil((inputTokens × inputCreditsPerMillion + outputTokens × outputCreditsPerMillion) / 1,000,000)

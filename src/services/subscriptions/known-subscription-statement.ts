@@ -52,6 +52,14 @@ next as (
                               where exists (select 1 from jsonb_array_elements(incoming.addons) carried
                                              where carried->>'key' = removal.key)), '[]'::jsonb)
          end as addon_removals,
+         -- Fewer units of an add-on: over once the item holds that number (or is gone), or the schedule is (as above).
+         case when incoming.schedule_id is null and not incoming.cancel_at_period_end then '{}'::jsonb
+              else coalesce((select jsonb_object_agg(target.key, target.value)
+                               from jsonb_each(locked.addon_units_at_period_end) target
+                              where exists (select 1 from jsonb_array_elements(incoming.addons) carried
+                                             where carried->>'key' = target.key
+                                               and carried->'quantity' <> target.value)), '{}'::jsonb)
+         end as addon_units_at_period_end,
          -- Seats removed at the period end: over once the subscription holds that number, or its schedule is gone.
          locked.scheduled_extra_seats is not null
            and (incoming.extra_seats = locked.scheduled_extra_seats or incoming.schedule_id is null)
@@ -69,6 +77,7 @@ updated as (
          schedule_id = next.schedule_id, pending_plan_key = next.pending_plan_key,
          pending_interval = next.pending_interval, pending_change_expires_at = next.pending_change_expires_at,
          past_due_since = next.past_due_since, addons = next.addons, addon_removals = next.addon_removals,
+         addon_units_at_period_end = next.addon_units_at_period_end,
          extra_seats = next.extra_seats,
          scheduled_extra_seats = case when next.seats_schedule_over then null
                                       else target.scheduled_extra_seats end,

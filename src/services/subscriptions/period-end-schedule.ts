@@ -4,6 +4,7 @@ import type { BillingInterval, Subscription } from '../../entities';
 import type { Plan } from '../plans/plan.types';
 import type { StripeClient } from '../stripe/stripe-client';
 import type { Clock } from '../time/clock';
+import type { AddonEndings } from './addon-endings';
 import { versionOf } from './plan-rules';
 import {
   type AddonMove,
@@ -27,7 +28,8 @@ export interface PeriodEndChange {
   /** The extra-seats item of the next phase (none when null). */
   seats: SeatsTarget;
   addonMoves: AddonMove[];
-  removals: string[];
+  /** What the period end does to the add-ons, kept on the row for the API (Stripe's subscription does not say). */
+  endings: AddonEndings;
 }
 
 function seatsItemQuantity(subscription: Stripe.Subscription): number | undefined {
@@ -86,7 +88,8 @@ export async function schedulePeriodEnd(
   const customer = await deps.store.customerOf(em, change.current);
   const stored = await deps.store.store(em, customer, subscription, observedAt);
   stored.scheduleId = schedule.id;
-  stored.addonRemovals = change.removals;
+  stored.addonRemovals = [...change.endings.removals];
+  stored.addonUnitsAtPeriodEnd = { ...change.endings.units };
   // A schedule that only removes add-ons changes no plan: nothing to show as a scheduled change.
   const planChanges = change.target.key !== stored.planKey || change.interval !== stored.interval;
   stored.scheduledPlanKey = planChanges ? change.target.key : null;

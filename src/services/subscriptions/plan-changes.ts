@@ -19,6 +19,7 @@ import {
   seatsItemOf,
 } from './subscription-items';
 import type { SubscriptionStore } from './subscription-store';
+import { type AddonEndings, addonEndingsOf, hasEndings, NO_ENDINGS } from './addon-endings';
 import { schedulePeriodEnd } from './period-end-schedule';
 import type { InvoiceTaxes, InvoiceTaxSummary } from '../tax/invoice-taxes';
 import type { TaxPolicy } from '../tax/tax-policy';
@@ -67,8 +68,8 @@ export interface ResolvedChange {
   prorationBehavior: ProrationBehavior;
   /** Where each add-on item goes (ADR 0024); at the period end the removed ones go away. */
   addonMoves: AddonMove[];
-  /** The add-ons the customer removed, which end with the period (`Subscription.addonRemovals`). */
-  removals: string[];
+  /** The add-ons removed, or with fewer units, from the period end on (`Subscription.addonRemovals`, …). */
+  endings: AddonEndings;
 }
 
 /**
@@ -144,9 +145,9 @@ export class PlanChanges {
       try {
         if (change.applyAt === 'period_end') return await this.changeAtPeriodEnd(em, change);
         const changed = await this.changeNow(em, change);
-        // The released schedule also held the add-ons removed for the period end: they still end with it.
-        return change.removals.length > 0
-          ? await this.scheduleRemovals(em, accountId, change.removals)
+        // The released schedule also held the add-ons removed (or fewer units) for the period end: still so.
+        return hasEndings(change.endings)
+          ? await this.scheduleRemovals(em, accountId, change.endings)
           : changed;
       } catch (error) {
         // The pending downgrade had to go before the change; a change that failed (a declined upgrade) must
@@ -164,28 +165,22 @@ export class PlanChanges {
     em: EntityManager,
     accountId: string,
     scheduled: { planKey: string; interval: BillingInterval | null },
-    removals?: string[],
+    endings?: AddonEndings,
   ): Promise<Subscription> {
-    const restore = await this.resolve(
-      em,
-      accountId,
-      { ...scheduled, applyAt: 'period_end' },
-      true,
-      removals,
-    );
+    const restore = await this.resolve(em, accountId, { ...scheduled, applyAt: 'period_end' }, true, endings);
     return this.changeAtPeriodEnd(em, restore);
   }
 
   /**
-   * Schedules the period end with the add-ons in `removals` gone and the extra seats at `extraSeats` (ADR 0024: what
-   * was paid is kept until then), on top of the account's scheduled plan change if it has one, else on its plan and
+   * Schedules the period end with the add-ons' `endings` (removed, fewer units) and the extra seats at `extraSeats`
+   * (ADR 0024: what was paid is kept until then), on top of the account's scheduled plan change if it has one, else on its plan and
    * prices as they are; with nothing left to remove, the subscription renews as it is (its schedule released).
    * Callers hold the account's lock.
    */
   async scheduleRemovals(
     em: EntityManager,
     accountId: string,
-    removals: string[],
+    endings: AddonEndings,
     /** The extra seats from the period end on, when seats are removed now (else the ones kept, `seatsKept`). */
     extraSeats?: number,
   ): Promise<Subscription> {
@@ -193,7 +188,7 @@ export class PlanChanges {
     const stripeSubscription = await this.store.retrieve(current.stripeSubscriptionId);
     const seats = seatsKept(current, stripeSubscription, extraSeats);
     const seatsChange = seats !== null && seats.quantity !== (seatsItemOf(stripeSubscription)?.quantity ?? 0);
-    if (removals.length === 0 && !seatsChange && !current.scheduledPlanKey) {
+    if (!hasEndings(endings) && !seatsChange && !current.scheduledPlanKey) {
       // Nothing left to end with the period: the subscription simply renews as it is.
       await this.releaseSchedule(stripeSubscription);
       return this.store.refresh(em, await this.store.customerOf(em, current), current.stripeSubscriptionId);
@@ -201,7 +196,7 @@ export class PlanChanges {
     if (current.scheduledPlanKey) {
       const scheduled = { planKey: current.scheduledPlanKey, interval: current.scheduledInterval };
       await this.releaseSchedule(stripeSubscription);
-      return this.scheduleAgain(em, accountId, scheduled, removals);
+      return this.scheduleAgain(em, accountId, scheduled, endings);
     }
     const target = this.rules.planOrFail(current.planKey);
     const planItem = planItemOf(stripeSubscription);
@@ -218,8 +213,8 @@ export class PlanChanges {
       applyAt: 'period_end',
       prorationBehavior: 'create_prorations',
       seats,
-      addonMoves: await this.rules.addonMoves(stripeSubscription, target, current.interval, removals),
-      removals,
+      addonMoves: await this.rules.addonMoves(stripeSubscription, target, current.interval, endings),
+      endings,
     });
   }
 
@@ -265,13 +260,13 @@ export class PlanChanges {
 
   /** Puts back a scheduled downgrade that was released for a change that then failed. */
   private async restoreScheduledChange(em: EntityManager, previous: Subscription): Promise<void> {
-    const removals = previous.addonRemovals;
+    const endings = addonEndingsOf(previous);
     if (!previous.scheduledPlanKey) {
-      if (removals.length > 0) await this.scheduleRemovals(em, previous.accountId, removals);
+      if (hasEndings(endings)) await this.scheduleRemovals(em, previous.accountId, endings);
       return;
     }
     const scheduled = { planKey: previous.scheduledPlanKey, interval: previous.scheduledInterval };
-    await this.scheduleAgain(em, previous.accountId, scheduled, removals);
+    await this.scheduleAgain(em, previous.accountId, scheduled, endings);
   }
 
   /**
@@ -291,7 +286,7 @@ export class PlanChanges {
     accountId: string,
     request: ChangeSubscriptionRequest,
     asAdmin = false,
-    removals?: string[],
+    endings?: AddonEndings,
   ): Promise<ResolvedChange> {
     const current = await this.store.requireLive(em, accountId);
     this.rules.refuseSalesLed(current, asAdmin);
@@ -316,10 +311,14 @@ export class PlanChanges {
       interval !== current.interval,
       asAdmin,
     );
-    const removed = removals ?? current.addonRemovals;
-    // A change now keeps what the customer removed until the period end; a change then drops it with the rest.
-    const dropped = applyAt === 'period_end' ? removed : [];
-    const addonMoves = await this.rules.addonMoves(stripeSubscription, target, interval, dropped);
+    const kept = endings ?? addonEndingsOf(current);
+    // A change now keeps what the customer removed (or fewer units) until the period end; a change then applies it.
+    const addonMoves = await this.rules.addonMoves(
+      stripeSubscription,
+      target,
+      interval,
+      applyAt === 'period_end' ? kept : NO_ENDINGS,
+    );
     return {
       current,
       stripeSubscription,
@@ -331,7 +330,7 @@ export class PlanChanges {
       applyAt,
       prorationBehavior,
       addonMoves,
-      removals: removed,
+      endings: kept,
     };
   }
 

@@ -1,4 +1,5 @@
 import type Stripe from 'stripe';
+import { type AddonEndings, NO_ENDINGS } from './addon-endings';
 import type { BillingInterval, Subscription } from '../../entities';
 import { BadUserInputError, ForbiddenError } from '../../errors';
 import type { PlanCatalog } from '../plans/plan-catalog';
@@ -58,7 +59,7 @@ export class PlanRules {
     subscription: Stripe.Subscription,
     plan: Plan,
     interval: BillingInterval,
-    removed: readonly string[] = [],
+    endings: AddonEndings = NO_ENDINGS,
   ): Promise<AddonMove[]> {
     const moves: AddonMove[] = [];
     for (const item of subscription.items.data) {
@@ -66,13 +67,13 @@ export class PlanRules {
       if (!key) continue;
       const addon = this.catalog.findAddon(key);
       const price =
-        addon?.plans.includes(plan.key) && !removed.includes(key)
+        addon?.plans.includes(plan.key) && !endings.removals.includes(key)
           ? addon.prices.find((candidate) => candidate.interval === interval)
           : undefined;
       // Staying on its interval, the item keeps the price it has (a new amount in the file is for new buyers).
       const keeps = price && item.price.recurring?.interval === interval;
       const priceId = keeps ? item.price.id : price ? await this.prices.priceId(price.lookupKey) : null;
-      moves.push({ itemId: item.id, key, quantity: item.quantity ?? 1, priceId });
+      moves.push({ itemId: item.id, key, quantity: endings.units[key] ?? item.quantity ?? 1, priceId });
     }
     return moves;
   }

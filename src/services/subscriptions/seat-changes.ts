@@ -8,6 +8,7 @@ import type { SeatPricing } from '../plans/plan.types';
 import type { Clock } from '../time/clock';
 import type { TaxPolicy } from '../tax/tax-policy';
 import { usagePeriodAt } from '../usage/usage-period';
+import { addonEndingsOf, hasEndings } from './addon-endings';
 import type { ChargedUpdates } from './charged-updates';
 import type { PlanChanges } from './plan-changes';
 import { type PlanRules, versionOf } from './plan-rules';
@@ -58,17 +59,17 @@ export class SeatChanges {
       this.tax.requireLocation((await this.store.customerOf(em, current)).address);
       const stripeSubscription = await this.store.retrieve(current.stripeSubscriptionId);
       const paidExtra = seatsItemOf(stripeSubscription)?.quantity ?? 0;
-      // Copied: storing what Stripe answers below refreshes `current`, and a released schedule clears its removals.
-      const removals = [...current.addonRemovals];
+      // Copied: storing what Stripe answers below refreshes `current`, and a released schedule clears its endings.
+      const endings = addonEndingsOf(current);
       // Fewer seats, or as many as paid for while fewer were scheduled: the period end's schedule says it, with the
       // add-ons it already removes.
-      if (extra <= paidExtra) return this.changes.scheduleRemovals(em, accountId, removals, extra);
+      if (extra <= paidExtra) return this.changes.scheduleRemovals(em, accountId, endings, extra);
       // More seats now. An update of items leaves a schedule in place, and its next phase (written before) would
       // undo this one: the schedule goes first and is made again after, for the add-ons it removes.
       await this.changes.releaseSchedule(stripeSubscription);
       const added = await this.addNow(em, current, stripeSubscription, extra);
-      if (removals.length === 0) return added;
-      return this.changes.scheduleRemovals(em, accountId, removals, extra);
+      if (!hasEndings(endings)) return added;
+      return this.changes.scheduleRemovals(em, accountId, endings, extra);
     });
     await this.events.accountUpdated(accountId, 'subscription.seats');
     return updated;

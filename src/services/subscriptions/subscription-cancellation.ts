@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { addonEndingsOf, hasEndings } from './addon-endings';
 import type { Subscription } from '../../entities';
 import { BadUserInputError } from '../../errors';
 import type { AccountEvents } from '../accounts/account-events';
@@ -102,10 +103,10 @@ export class SubscriptionCancellation {
         { name: `subscription.resume:${current.stripeSubscriptionId}:${versionOf(current)}` },
       );
       // Taken before the store: resuming leaves no schedule, which clears them from the row.
-      const removals = current.addonRemovals;
+      const endings = addonEndingsOf(current);
       const resumed = await this.store.storeWrittenFor(em, current, subscription);
-      if (pendingDowngrade) return this.changes.scheduleAgain(em, accountId, pendingDowngrade, removals);
-      if (removals.length > 0) return this.changes.scheduleRemovals(em, accountId, removals);
+      if (pendingDowngrade) return this.changes.scheduleAgain(em, accountId, pendingDowngrade, endings);
+      if (hasEndings(endings)) return this.changes.scheduleRemovals(em, accountId, endings);
       return resumed;
     });
     await this.events.accountUpdated(accountId, 'subscription.resumed');

@@ -255,6 +255,14 @@ function settleDerivedFields(stored: Subscription, observedAt: Date): void {
   const removals =
     !stored.scheduleId && !suspended ? [] : stored.addonRemovals.filter((key) => carried.has(key));
   if (removals.length !== stored.addonRemovals.length) stored.addonRemovals = removals;
+  // Fewer units of an add-on: over once the item holds that number (or is gone), or once the schedule is.
+  const quantities = new Map(stored.addons.map((addon) => [addon.key, addon.quantity]));
+  const unitsLeft = Object.entries(stored.addonUnitsAtPeriodEnd).filter(
+    ([key, units]) =>
+      (stored.scheduleId || suspended) && quantities.has(key) && quantities.get(key) !== units,
+  );
+  if (unitsLeft.length !== Object.keys(stored.addonUnitsAtPeriodEnd).length)
+    stored.addonUnitsAtPeriodEnd = Object.fromEntries(unitsLeft);
   // Seats removed at the period end: over once the subscription holds that number, or once the schedule is gone.
   const seatsReached = stored.extraSeats === stored.scheduledExtraSeats;
   if (stored.scheduledExtraSeats !== null && (seatsReached || !stored.scheduleId))

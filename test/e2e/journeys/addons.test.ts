@@ -34,11 +34,24 @@ describeJourney('journey: add-ons', (journey) => {
     await waitForText(page, '#addon-extra_storage_10gb', /Extra storage 10 GB \$5\.00 a month/);
     expect(await notReloaded()).toBe(true);
 
+    // A second unit, then one fewer from the next period: two are paid for and stay until then; nothing is charged.
+    await page.click('#more-addon-extra_storage_10gb');
+    await waitForText(page, storage, /^0 of 21,504$/);
+    await journey.stack.flushWebhooks();
+    await page.click('#fewer-addon-extra_storage_10gb');
+    await waitForText(page, '#addon-fewer-extra_storage_10gb', /^1 from [A-Z][a-z]{2} \d{1,2}, \d{4}$/);
+    await waitForText(
+      page,
+      '#addon-notice',
+      /^Extra storage 10 GB: 1 from .+; the ones paid for stay until then, nothing is refunded$/,
+    );
+    await waitForText(page, storage, /^0 of 21,504$/);
+
     // Removed: it stays until the period end, and so does its storage.
     await page.click('#remove-addon-extra_storage_10gb');
     await waitForText(page, '#addon-ends-extra_storage_10gb', /^ends [A-Z][a-z]{2} \d{1,2}, \d{4}$/);
     await waitForText(page, '#addon-notice', /stays until .+; it is not renewed and nothing is refunded$/);
-    await waitForText(page, storage, /^0 of 11,264$/);
+    await waitForText(page, storage, /^0 of 21,504$/);
     await journey.screenshot(page, 'addons-removed');
 
     // The period ends: the renewal bills Starter alone, and the page shows the plan's storage again.

@@ -1,0 +1,37 @@
+/**
+ * Journey: AI credits on the billing page (docs/credits.md). Support grants credits with an expiry; the page shows
+ * the balance, what expires and the ledger entry without a reload (`balanceUpdated`).
+ */
+import { describeJourney, markPage, waitForText } from './journey';
+
+const GRANT = `mutation($input: GrantCreditsInput!) { grantCredits(input: $input) { credits duplicate } }`;
+
+describeJourney('journey: AI credits', (journey) => {
+  it('shows a grant live: the balance, what expires soon, and the ledger entry', async () => {
+    const accountId = 'acct_journey_credits';
+    const page = await journey.newPage();
+    await journey.signUp(page, accountId);
+    await page.waitForSelector('#credits');
+    await waitForText(page, '#credits-available', /^0$/);
+    const notReloaded = await markPage(page);
+
+    const admin = await journey.stack.as('acct_journey_support', ['admin']);
+    const expiresAt = new Date(Date.now() + 3 * 86_400_000).toISOString();
+    const granted = await admin(GRANT, {
+      input: {
+        accountId,
+        credits: 2500,
+        expiresAt,
+        reason: 'Welcome credits',
+        idempotencyKey: 'journey-credits-welcome',
+      },
+    });
+    expect(granted.errors).toBeUndefined();
+
+    await waitForText(page, '#credits-available', /^2,500$/);
+    await waitForText(page, '#credits-expiring', /^2,500 expire [A-Z][a-z]{2} \d{1,2}, \d{4}$/);
+    await waitForText(page, '#credit-ledger', /Granted \+2,500 Welcome credits/);
+    expect(await notReloaded()).toBe(true);
+    await journey.screenshot(page, 'credits-granted');
+  }, 120_000);
+});
