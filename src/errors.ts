@@ -55,6 +55,12 @@ export const ErrorCode = {
    * (`extensions.available`, `requested`). Nothing was written.
    */
   INSUFFICIENT_CREDITS: 'INSUFFICIENT_CREDITS',
+  /**
+   * A hold for a team member whose monthly credit limit (`setMemberLimit`) it would pass, though the account may
+   * still have credits: `extensions.memberId`, `limit`, `used` (settled this month), `held`, `requested`. Nothing
+   * was written; the member's limit resets at the start of the next calendar month (UTC).
+   */
+  MEMBER_LIMIT_REACHED: 'MEMBER_LIMIT_REACHED',
   /** A document over a limit of src/graphql/query-limits.ts (depth, aliases, fields, tokens): refused unrun. */
   QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',
   /** The HTTP body is over GRAPHQL_MAX_BODY_BYTES (HTTP 413). */
@@ -170,6 +176,25 @@ export class InsufficientCreditsError extends BillingError {
       ErrorCode.INSUFFICIENT_CREDITS,
       `Only ${available} credits are available (the balance less what holds keep): ${requested} cannot be taken`,
       { available, requested },
+    );
+  }
+}
+
+export interface MemberLimitRefusal {
+  memberId: string;
+  limit: number;
+  used: number;
+  held: number;
+  requested: number;
+}
+
+/** A member's monthly limit would be passed by a hold: the member waits for the next month or a higher limit. */
+export class MemberLimitReachedError extends BillingError {
+  constructor(refusal: MemberLimitRefusal) {
+    super(
+      ErrorCode.MEMBER_LIMIT_REACHED,
+      `Member ${refusal.memberId} has used ${refusal.used} and holds ${refusal.held} of a monthly limit of ${refusal.limit} credits: ${refusal.requested} more would pass it`,
+      { ...refusal },
     );
   }
 }

@@ -5,6 +5,7 @@ import { CreditEvents } from '../services/credits/credit-events';
 import { CreditLedger } from '../services/credits/credit-ledger';
 import { CreditSweep } from '../services/credits/credit-sweep';
 import { IncludedCredits, type PlanPeriodSource } from '../services/credits/included-credits';
+import { MemberLimits } from '../services/credits/member-limits';
 import { TokenReservations } from '../services/credits/token-reservations';
 import type { RateCard } from '../services/plans/rate-card';
 import type { Clock } from '../services/time/clock';
@@ -14,6 +15,8 @@ export interface CreditServices {
   ledger: CreditLedger;
   /** Expiry of lots and holds for accounts nobody is changing (the background work starts and stops it). */
   sweep: CreditSweep;
+  /** Members' monthly limits (the ledger's hold enforces them). */
+  memberLimits: MemberLimits;
   /** Each usage period's included credits (and rollover), opened once, lazily. */
   included: IncludedCredits;
   /** Model calls priced by the rate card, held, committed or released in the ledger. */
@@ -33,6 +36,7 @@ export function buildCreditServices(
   return {
     ledger,
     sweep: new CreditSweep(ledger, logger),
+    memberLimits: new MemberLimits(orm, clock),
     included,
     tokenReservations: new TokenReservations(ledger, rateCard, included, clock),
   };

@@ -1,9 +1,12 @@
 import { BillingCustomer } from './billing-customer.entity';
 import { CheckoutSessionRecord } from './checkout-session-record.entity';
+import { CreditAutoTopUp } from './credit-auto-top-up.entity';
 import { CreditBalance } from './credit-balance.entity';
 import { CreditHold } from './credit-hold.entity';
 import { CreditLedgerEntry } from './credit-ledger-entry.entity';
 import { CreditLot } from './credit-lot.entity';
+import { CreditMemberLimit } from './credit-member-limit.entity';
+import { CreditMemberPeriod } from './credit-member-period.entity';
 import { Dispute } from './dispute.entity';
 import { DuplicateSubscription } from './duplicate-subscription.entity';
 import { Entitlement } from './entitlement.entity';
@@ -43,15 +46,21 @@ export const ENTITIES = [
   CreditLedgerEntry,
   CreditBalance,
   CreditHold,
+  CreditAutoTopUp,
+  CreditMemberLimit,
+  CreditMemberPeriod,
 ];
 
 export {
   BillingCustomer,
   CheckoutSessionRecord,
+  CreditAutoTopUp,
   CreditBalance,
   CreditHold,
   CreditLedgerEntry,
   CreditLot,
+  CreditMemberLimit,
+  CreditMemberPeriod,
   Dispute,
   DuplicateSubscription,
   Entitlement,

@@ -14,6 +14,7 @@ export const NOTIFICATION_KINDS = [
   'duplicate_subscription_canceled',
   'dispute_opened',
   'dispute_closed',
+  'auto_top_up_failed',
 ] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 

@@ -10,6 +10,7 @@ import { CreditResolver } from './credit.resolver';
 import { CustomerResolver } from './customer.resolver';
 import { CustomerTaxResolver } from './customer-tax.resolver';
 import { InvoiceCreditResolver } from './invoice-credit.resolver';
+import { MemberLimitResolver } from './member-limit.resolver';
 import { PlanResolver } from './plan.resolver';
 import { RateCardResolver } from './rate-card.resolver';
 import { PromotionCodeResolver } from './promotion-code.resolver';
@@ -31,6 +32,7 @@ export {
   CustomerResolver,
   CustomerTaxResolver,
   InvoiceCreditResolver,
+  MemberLimitResolver,
   PlanResolver,
   PromotionCodeResolver,
   AddonResolver,
@@ -63,6 +65,7 @@ export interface Resolvers {
   card: CardResolver;
   usage: UsageResolver;
   credit: CreditResolver;
+  memberLimit: MemberLimitResolver;
   webhookEvent: WebhookEventResolver;
   revenue: RevenueResolver;
   accountPendingAction: AccountPendingActionResolver;
@@ -87,6 +90,7 @@ const RESOLVER_CLASSES: NonEmptyArray<Function> = [
   InvoiceCreditResolver,
   UsageResolver,
   CreditResolver,
+  MemberLimitResolver,
   WebhookEventResolver,
   RevenueResolver,
   AccountPendingActionResolver,

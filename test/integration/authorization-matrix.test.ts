@@ -78,13 +78,13 @@ const uniqueKey = (caller: CallerName) => `matrix-${caller}-${++sequence}`;
 const MATRIX: Record<string, MatrixEntry> = {
   'Query.viewer': {
     document: () =>
-      '{ viewer { id plan { key } customer { id } subscription { id } balance { credits } creditLedger(first: 5) { nodes { id } } } }',
+      '{ viewer { id plan { key } customer { id } subscription { id } balance { credits } creditLedger(first: 5) { nodes { id } } memberUsage(first: 5) { nodes { memberId } } } }',
     expect: SIGNED_IN,
     owns: (data, caller) => expect(data.viewer).toMatchObject({ id: ownAccount(caller) }),
   },
   'Query.account': {
     document: () =>
-      `{ account(id: "${A}") { id plan { key } customer { id } subscription { id } balance { credits } } }`,
+      `{ account(id: "${A}") { id plan { key } customer { id } subscription { id } balance { credits } memberUsage { nodes { memberId } } } }`,
     // Reading an account by id is for the admin and the AI gateway, even for the account's own user.
     expect: { ...ADMIN_ONLY, service: 'ok' },
     owns: (data) => expect(data.account).toMatchObject({ id: A, plan: { key: 'professional' } }),
@@ -312,6 +312,14 @@ const MATRIX: Record<string, MatrixEntry> = {
       `mutation { grantCredits(input: { accountId: "${A}", credits: 100, reason: "by ${caller}", idempotencyKey: "${uniqueKey(caller)}" }) { duplicate } }`,
     expect: ADMIN_ONLY,
     owns: (data) => expect(data.grantCredits).toEqual({ duplicate: false }),
+  },
+  'Mutation.setMemberLimit': {
+    document: (_fixture, caller) =>
+      `mutation { setMemberLimit(input: { accountId: "${A}", memberId: "member-${caller}", monthlyCredits: 100 }) { memberId monthlyCredits } }`,
+    // The account's own people and admins; the calling service names members but never sets their budget.
+    expect: { ...ADMIN_ONLY, userA: 'ok' },
+    owns: (data, caller) =>
+      expect(data.setMemberLimit).toEqual({ memberId: `member-${caller}`, monthlyCredits: 100 }),
   },
   'Mutation.replayWebhookEvent': {
     // The inbox is empty here: the admin gets as far as looking the event up.
@@ -542,6 +550,16 @@ describe('the authorization matrix', () => {
     // 100,000 included credits of the period (granted at the first read of the balance, docs/credits.md).
     const credits = await call('userA', '{ viewer { balance { credits } } }');
     expect(credits.data?.viewer).toEqual({ balance: { credits: 100 + 100_000 } });
+    // Members' limits of A: set by A and the admin only.
+    const members = await call('userA', '{ viewer { memberUsage { nodes { memberId monthlyCredits } } } }');
+    expect(members.data?.viewer).toEqual({
+      memberUsage: {
+        nodes: [
+          { memberId: 'member-admin', monthlyCredits: 100 },
+          { memberId: 'member-userA', monthlyCredits: 100 },
+        ],
+      },
+    });
     // A's usage: A, the service and the admin each recorded one use twice (single and batch), A two more.
     const usage = await call('userA', '{ viewer { usage { metric used } } }');
     expect((usage.data?.viewer as { usage: Array<{ metric: string; used: number }> }).usage).toContainEqual({

@@ -18,10 +18,21 @@ export class CreditEvents {
     private readonly logger: Logger,
   ) {}
 
+  private readonly listeners: Array<(accountId: string, available: number) => Promise<void>> = [];
+
+  /**
+   * Calls `listener` after every committed change of an account's credits, with what is available then (automatic
+   * top-up). It runs beside the caller, not before its answer: a model call's hold never waits for it.
+   */
+  onBalanceChanged(listener: (accountId: string, available: number) => Promise<void>): void {
+    this.listeners.push(listener);
+  }
+
   async balanceChanged(accountId: string): Promise<void> {
     try {
       const figures = await readBalance(this.orm, accountId, this.clock.now());
       const payload: BalanceUpdatedPayload = { accountId, ...figures };
+      for (const listener of this.listeners) void listener(accountId, figures.available);
       await this.pubSub.publish(Topic.BALANCE_UPDATED, accountId, payload);
     } catch (error) {
       this.logger.warn({ accountId, err: error }, 'could not publish balanceUpdated');

@@ -8,6 +8,7 @@ import type {
   SettleHold,
   SettleResult,
 } from './credit-ledger.types';
+import { countMemberUse, enforceMemberLimit } from './member-limits-check';
 
 export interface HoldRow {
   id: string;
@@ -48,6 +49,8 @@ export async function placeHold(account: LockedAccount, input: HoldCredits): Pro
   if (earlier && earlier.account_id !== account.accountId)
     throw new ConflictError(`Hold ${input.holdId} belongs to another account: use a new id`);
   if (earlier) return { ok: true, hold: holdOf(earlier), duplicate: true };
+  // The member's monthly limit, under this same lock: throws MEMBER_LIMIT_REACHED (docs/credits.md).
+  await enforceMemberLimit(account, input.memberId, input.credits);
   if (account.available < input.credits)
     return {
       ok: false,
@@ -92,6 +95,8 @@ export async function settleHold(
   if (hold.state === 'settled') return { outcome: 'settled', ...(await settledBefore(account, hold.id)) };
   if (hold.state === 'held') account.changeHeld(-Number(hold.credits));
   const burned = await burn(input.credits);
+  // The member's month counts what the work used, overrun included (member-limits-check.ts says why).
+  await countMemberUse(account, hold.member_id, input.credits);
   await account.sql(
     `update credit_hold set state = 'settled', settled_credits = ?, updated_at = ? where id = ?`,
     [input.credits, account.now, hold.id],

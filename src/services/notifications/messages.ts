@@ -120,6 +120,22 @@ export const disputeClosedData = z.object({
   status: z.string().min(1),
 });
 
+/**
+ * Auto top-up stopped (issue 17): a pack charged off-session to the saved card was declined, or the bank asked to
+ * approve it (then `hostedInvoiceUrl` is where to approve it). One mail per attempt.
+ */
+export const autoTopUpFailedData = z.object({
+  packName: z.string().min(1),
+  credits: z.number().int().positive(),
+  amount: minorUnits.nonnegative(),
+  currency: currencyCode,
+  /** Why: `card_declined` (with Stripe's decline code where it gave one), `authentication_required`, … */
+  reason: z.string().min(1),
+  /** The auto top-up's attempt number: the dedupe key's part. */
+  attempt: z.number().int().positive(),
+  hostedInvoiceUrl: z.string().url().nullable().default(null),
+});
+
 export const NOTIFICATION_SCHEMAS = {
   payment_failed: paymentFailedData,
   trial_will_end: trialWillEndData,
@@ -129,6 +145,7 @@ export const NOTIFICATION_SCHEMAS = {
   duplicate_subscription_canceled: duplicateSubscriptionCanceledData,
   dispute_opened: disputeOpenedData,
   dispute_closed: disputeClosedData,
+  auto_top_up_failed: autoTopUpFailedData,
 } as const satisfies Record<NotificationKind, z.ZodTypeAny>;
 
 type Schemas = typeof NOTIFICATION_SCHEMAS;
@@ -151,6 +168,7 @@ export type PaymentActionRequiredData = z.output<typeof paymentActionRequiredDat
 export type DuplicateSubscriptionCanceledData = z.output<typeof duplicateSubscriptionCanceledData>;
 export type DisputeOpenedData = z.output<typeof disputeOpenedData>;
 export type DisputeClosedData = z.output<typeof disputeClosedData>;
+export type AutoTopUpFailedData = z.output<typeof autoTopUpFailedData>;
 
 /** Thrown when a message does not fit its kind's schema; retrying cannot fix it. */
 export class InvalidNotificationError extends Error {
@@ -176,6 +194,8 @@ export function parseNotificationMessage(kind: string, data: unknown): Notificat
       return { kind, data: check(kind, disputeOpenedData, data) };
     case 'dispute_closed':
       return { kind, data: check(kind, disputeClosedData, data) };
+    case 'auto_top_up_failed':
+      return { kind, data: check(kind, autoTopUpFailedData, data) };
     default:
       throw new InvalidNotificationError(`unknown notification kind "${kind}"`);
   }
@@ -214,6 +234,8 @@ export function dedupeKeyOf(accountId: string, message: NotificationMessage, rec
       return `dispute_opened:${message.data.disputeId}:${recipient.trim().toLowerCase()}`;
     case 'dispute_closed':
       return `dispute_closed:${message.data.disputeId}:${recipient.trim().toLowerCase()}`;
+    case 'auto_top_up_failed':
+      return `auto_top_up_failed:${accountId}:${message.data.attempt}`;
   }
 }
 

@@ -1,5 +1,6 @@
 import { formatMoney } from '../../money';
 import type {
+  AutoTopUpFailedData,
   DisputeClosedData,
   DisputeOpenedData,
   DuplicateSubscriptionCanceledData,
@@ -49,6 +50,8 @@ export function renderNotification(message: NotificationMessage): RenderedMail {
       return disputeOpened(message.data);
     case 'dispute_closed':
       return disputeClosed(message.data);
+    case 'auto_top_up_failed':
+      return autoTopUpFailed(message.data);
   }
 }
 
@@ -194,4 +197,18 @@ function escapeHtml(value: string): string {
     .replaceAll('>', '&gt;')
     .replaceAll('"', '&quot;')
     .replaceAll("'", '&#39;');
+}
+
+function autoTopUpFailed(data: AutoTopUpFailedData): RenderedMail {
+  const amount = formatMoney(data.amount, data.currency);
+  const approval = data.reason === 'authentication_required';
+  return mail('Your automatic credit top-up stopped', {
+    paragraphs: [
+      approval
+        ? `Your bank asks you to approve the payment of ${amount} for ${data.packName} (${data.credits.toLocaleString('en-US')} credits), so we could not charge it automatically.`
+        : `We could not charge ${amount} for ${data.packName} (${data.credits.toLocaleString('en-US')} credits) to your saved card (${data.reason.replaceAll('_', ' ')}).`,
+      'Automatic top-up is now off, so nothing more is charged. Your AI calls keep running while your credits last: buy credits or turn automatic top-up on again on your billing page.',
+    ],
+    link: data.hostedInvoiceUrl ? { label: 'Approve the payment', url: data.hostedInvoiceUrl } : null,
+  });
 }

@@ -5,7 +5,7 @@ import { Migration } from '@mikro-orm/migrations';
  * priced, so its commit is priced at the rate in effect when it was reserved (docs/billing-rules.md row 63),
  * whenever it is committed. Holds of other kinds leave both null.
  */
-export class Migration20261207120000_token_reservations extends Migration {
+export class Migration20261207140000_token_reservations extends Migration {
 
   override async up(): Promise<void> {
     this.addSql(`alter table "credit_hold" add column "model" varchar(64) null, add column "priced_at" timestamptz null;`);

@@ -1,0 +1,222 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Orm } from '../../database/database';
+import { BillingCustomer, CreditAutoTopUp } from '../../entities';
+import { BadUserInputError, BillingError } from '../../errors';
+import type { Logger } from '../../logging/logger';
+import type { Notifier } from '../notifications/notifier';
+import type { PlanCatalog } from '../plans/plan-catalog';
+import type { CreditPack } from '../plans/credit.types';
+import type { Clock } from '../time/clock';
+
+/** What charging a pack to the saved card answers (`CreditPurchases.purchase`); a decline throws. */
+export interface PackCharge {
+  status: 'paid' | 'requires_action';
+  amount: number;
+  currency: string;
+  pendingAction: { url: string } | null;
+}
+
+export interface PackCharger {
+  purchase(
+    em: EntityManager,
+    accountId: string,
+    request: { packKey: string; idempotencyKey: string },
+  ): Promise<PackCharge>;
+}
+
+export interface AutoTopUpSettings {
+  enabled: boolean;
+  belowCredits: number;
+  packKey: string;
+}
+
+export interface AutoTopUpView extends AutoTopUpSettings {
+  /** A charge is running now. */
+  charging: boolean;
+  /** Why the last charge failed (auto top-up was then turned off); null otherwise. */
+  lastFailure: string | null;
+  lastFailureAt: Date | null;
+}
+
+const MAX_BELOW_CREDITS = 1_000_000_000;
+/** A claim older than this was left by a process that stopped mid-charge: it is charged again (same key). */
+const STALE_CLAIM_MS = 10 * 60 * 1000;
+
+/**
+ * Automatic top-up (issue 17, docs/credits.md "Automatic top-up"): when an account's available credits fall below
+ * its threshold, the pack it chose is charged off-session to its saved card, once per crossing and never twice at
+ * once (see `CreditAutoTopUp`). It runs after the change that crossed, never inside it: a model call's hold does
+ * not wait for Stripe. A decline or a bank asking to approve turns it off and mails the customer.
+ */
+export class AutoTopUps {
+  constructor(
+    private readonly orm: Orm,
+    private readonly catalog: PlanCatalog,
+    private readonly charger: PackCharger,
+    private readonly notifier: Notifier,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    private readonly availableOf: (accountId: string) => Promise<number>,
+  ) {}
+
+  async configure(accountId: string, settings: AutoTopUpSettings): Promise<AutoTopUpView> {
+    const pack = this.packOrFail(settings.packKey);
+    if (
+      !Number.isSafeInteger(settings.belowCredits) ||
+      settings.belowCredits < 1 ||
+      settings.belowCredits > MAX_BELOW_CREDITS
+    )
+      throw new BadUserInputError(
+        `belowCredits must be a whole number from 1 to ${MAX_BELOW_CREDITS}`,
+        'belowCredits',
+      );
+    const now = this.clock.now();
+    // A new setting starts afresh: armed, no failure (a customer turning it on again after a decline).
+    await this.sql(
+      `insert into credit_auto_top_up (account_id, enabled, below_credits, pack_key, armed, updated_at)
+       values (?, ?, ?, ?, true, ?)
+       on conflict (account_id) do update
+          set enabled = excluded.enabled, below_credits = excluded.below_credits, pack_key = excluded.pack_key,
+              armed = true, last_failure = null, last_failure_at = null, updated_at = excluded.updated_at`,
+      [accountId, settings.enabled, settings.belowCredits, pack.key, now],
+    );
+    // Already below the new threshold: that is a crossing too.
+    if (settings.enabled) await this.afterBalanceChange(accountId, await this.availableOf(accountId));
+    return (await this.settingsOf(accountId)) as AutoTopUpView;
+  }
+
+  async settingsOf(accountId: string): Promise<AutoTopUpView | null> {
+    const row = await this.orm.em
+      .fork()
+      .findOne(CreditAutoTopUp, { accountId }, { disableIdentityMap: true });
+    if (!row) return null;
+    return {
+      enabled: row.enabled,
+      belowCredits: Number(row.belowCredits),
+      packKey: row.packKey,
+      charging: row.chargingSince !== null,
+      lastFailure: row.lastFailure,
+      lastFailureAt: row.lastFailureAt,
+    };
+  }
+
+  /** After a committed change of the account's credits (`available` read after it): charges if they crossed. */
+  async afterBalanceChange(accountId: string, available: number): Promise<void> {
+    try {
+      const now = this.clock.now();
+      const [claim] = await this.sql<{ attempt: number; pack_key: string }>(
+        `update credit_auto_top_up
+            set armed = false, charging_since = ?, attempt = attempt + 1, updated_at = ?
+          where account_id = ? and enabled and armed and charging_since is null and below_credits > ?
+          returning attempt, pack_key`,
+        [now, now, accountId, available],
+      );
+      if (claim) {
+        await this.charge(accountId, claim.pack_key, Number(claim.attempt));
+        return;
+      }
+      // Back at or above the threshold: the next fall below is a new crossing.
+      await this.sql(
+        `update credit_auto_top_up set armed = true, updated_at = ?
+          where account_id = ? and not armed and charging_since is null and below_credits <= ?`,
+        [now, accountId, available],
+      );
+    } catch (error) {
+      this.logger.error({ accountId, err: error }, 'auto top-up check failed');
+    }
+  }
+
+  /** Charges again the claims a stopped process left (the same attempt: Stripe answers the first charge). */
+  async resumeStale(): Promise<number> {
+    const before = new Date(this.clock.now().getTime() - STALE_CLAIM_MS);
+    const rows = await this.sql<{ account_id: string; pack_key: string; attempt: number }>(
+      `update credit_auto_top_up set charging_since = ? where enabled and charging_since < ?
+       returning account_id, pack_key, attempt`,
+      [this.clock.now(), before],
+    );
+    for (const row of rows) await this.charge(row.account_id, row.pack_key, Number(row.attempt));
+    return rows.length;
+  }
+
+  private async charge(accountId: string, packKey: string, attempt: number): Promise<void> {
+    const pack = this.catalog.findCreditPack(packKey);
+    let outcome: PackCharge | BillingError;
+    try {
+      if (!pack) throw new BadUserInputError(`The pack ${packKey} is no longer sold`, 'packKey');
+      outcome = await this.charger.purchase(this.orm.em.fork(), accountId, {
+        packKey,
+        idempotencyKey: `auto-top-up:${attempt}`,
+      });
+    } catch (error) {
+      if (!(error instanceof BillingError)) {
+        // Not an answer about the card (Stripe or the database unreachable): the claim stays, and is charged
+        // again, with the same key, once it is stale.
+        this.logger.error({ accountId, attempt, err: error }, 'auto top-up charge did not complete');
+        return;
+      }
+      outcome = error;
+    }
+    if (!(outcome instanceof BillingError) && outcome.status === 'paid') {
+      // Paid: its credits are in. Armed again only if they lifted the balance back to the threshold.
+      await this.sql(
+        `update credit_auto_top_up set charging_since = null, armed = (below_credits <= ?), updated_at = ?
+          where account_id = ?`,
+        [await this.availableOf(accountId), this.clock.now(), accountId],
+      );
+      return;
+    }
+    await this.stop(accountId, pack, attempt, outcome);
+  }
+
+  /** A decline, or the bank asking to approve: off, and the customer told (in the same transaction). */
+  private async stop(
+    accountId: string,
+    pack: CreditPack | undefined,
+    attempt: number,
+    outcome: PackCharge | BillingError,
+  ): Promise<void> {
+    const reason =
+      outcome instanceof BillingError
+        ? String(outcome.extensions.declineCode ?? outcome.extensions.code ?? 'failed')
+        : 'authentication_required';
+    await this.orm.em.fork().transactional(async (em) => {
+      const now = this.clock.now();
+      await em.getConnection().execute(
+        `update credit_auto_top_up set enabled = false, charging_since = null, armed = true,
+                last_failure = ?, last_failure_at = ?, updated_at = ?
+          where account_id = ?`,
+        [reason, now, now, accountId],
+        'run',
+        em.getTransactionContext(),
+      );
+      const customer = await em.findOne(BillingCustomer, { accountId });
+      if (!pack) return;
+      const currency = outcome instanceof BillingError ? (customer?.currency ?? 'usd') : outcome.currency;
+      await this.notifier.enqueue(em, {
+        kind: 'auto_top_up_failed',
+        accountId,
+        recipient: customer?.email ?? null,
+        data: {
+          packName: pack.name,
+          credits: pack.credits,
+          amount: outcome instanceof BillingError ? (pack.amounts[currency] ?? 0) : outcome.amount,
+          currency,
+          reason,
+          attempt,
+          hostedInvoiceUrl: outcome instanceof BillingError ? null : (outcome.pendingAction?.url ?? null),
+        },
+      });
+    });
+    this.logger.warn({ accountId, attempt, reason }, 'auto top-up stopped');
+  }
+
+  private packOrFail(packKey: string): CreditPack {
+    const pack = this.catalog.findCreditPack(packKey);
+    if (!pack) throw new BadUserInputError(`Unknown credit pack ${packKey.slice(0, 64)}`, 'packKey');
+    return pack;
+  }
+
+  private sql<Row extends object>(text: string, params: readonly unknown[]): Promise<Row[]> {
+    return this.orm.em.getConnection().execute(text, [...params], 'all');
+  }
+}

@@ -1,0 +1,81 @@
+import { BadUserInputError, MemberLimitReachedError } from '../../errors';
+import type { LockedAccount, Sql } from './credit-account';
+import { memberPeriodAt } from './member-period';
+
+/** Printable ASCII, 1 to 128 characters, no space at either end: ids of the calling service (user ids, emails). */
+const MEMBER_ID = /^[\x21-\x7e](?:[\x20-\x7e]{0,126}[\x21-\x7e])?$/;
+
+export function validMemberId(memberId: string): string {
+  if (!MEMBER_ID.test(memberId))
+    throw new BadUserInputError(
+      'memberId must be 1 to 128 printable ASCII characters, without a space at either end',
+      'memberId',
+    );
+  return memberId;
+}
+
+export interface MemberSpend {
+  used: number;
+  held: number;
+}
+
+/** What a member's settled work used this month and what the member's live holds keep, in one statement. */
+export async function memberSpend(
+  sql: Sql,
+  accountId: string,
+  memberId: string,
+  now: Date,
+): Promise<MemberSpend> {
+  const [row] = await sql<{ used: string; held: string }>(
+    `select coalesce((select burned from credit_member_period
+                       where account_id = ? and member_id = ? and period_start = ?), 0) as used,
+            (select coalesce(sum(credits), 0) from credit_hold
+              where account_id = ? and member_id = ? and state = 'held' and expires_at > ?) as held`,
+    [accountId, memberId, memberPeriodAt(now).start, accountId, memberId, now],
+  );
+  return { used: Number(row?.used ?? 0), held: Number(row?.held ?? 0) };
+}
+
+/**
+ * Called by the ledger's hold, in its transaction, after the account's lock: a hold for a member with a limit is
+ * refused (MEMBER_LIMIT_REACHED, nothing written) when the member's used + held + requested would pass it. The
+ * member's limit row is locked too, so a limit being changed and a hold weighing it are one after the other.
+ * A member without a limit is limited by the account's balance only.
+ */
+export async function enforceMemberLimit(
+  account: LockedAccount,
+  memberId: string | null | undefined,
+  requested: number,
+): Promise<void> {
+  if (memberId === null || memberId === undefined) return;
+  validMemberId(memberId);
+  const [limit] = await account.sql<{ monthly_credits: string }>(
+    'select monthly_credits from credit_member_limit where account_id = ? and member_id = ? for update',
+    [account.accountId, memberId],
+  );
+  if (!limit) return;
+  const monthlyCredits = Number(limit.monthly_credits);
+  const spend = await memberSpend(account.sql, account.accountId, memberId, account.now);
+  if (spend.used + spend.held + requested > monthlyCredits)
+    throw new MemberLimitReachedError({ memberId, limit: monthlyCredits, ...spend, requested });
+}
+
+/**
+ * Called by the ledger's settle, in its transaction: the member's month counts what the work used, in the month
+ * of the settle. A settle of more than was held counts all of it, so the member may pass the limit by that overrun
+ * (as the balance covers what it can): the limit decides which work starts, not what finished work used.
+ */
+export async function countMemberUse(
+  account: LockedAccount,
+  memberId: string | null,
+  credits: number,
+): Promise<void> {
+  if (memberId === null || credits === 0) return;
+  await account.sql(
+    `insert into credit_member_period (account_id, member_id, period_start, burned, updated_at)
+     values (?, ?, ?, ?, ?)
+     on conflict (account_id, member_id, period_start)
+     do update set burned = credit_member_period.burned + excluded.burned, updated_at = excluded.updated_at`,
+    [account.accountId, memberId, memberPeriodAt(account.now).start, credits, account.now],
+  );
+}
