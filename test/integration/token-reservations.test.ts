@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import type { CreditRollover, PlanCredits } from '../../src/services/plans/credit.types';
 import { RateCard } from '../../src/services/plans/rate-card';
 import { IncludedCredits } from '../../src/services/credits/included-credits';
+import { MemberLimits } from '../../src/services/credits/member-limits';
 import { TokenReservations } from '../../src/services/credits/token-reservations';
 import type { BillingPeriodSource } from '../../src/services/usage/usage-period';
 import { type LedgerHarness, openLedger } from '../support/credit-ledger';
@@ -212,6 +213,31 @@ it('answers a repeated reserve (same key) with the same hold and a repeated comm
   expect(one.burned + one.uncovered).toBe(one.credits);
   expect(two.burned + two.uncovered).toBe(one.credits);
   expect(await harness.ledger.balanceOf(account)).toMatchObject({ balance: 1000 - one.credits, held: 0 });
+});
+
+it('passes the member to the hold: a member at its monthly limit is refused while the account has credits', async () => {
+  const limits = new MemberLimits(harness.orm, harness.clock);
+  await limits.set({ accountId: account, memberId: 'dev-1', monthlyCredits: 20, actor: 'test' });
+  const call = {
+    accountId: account,
+    model: 'test-flat',
+    inputTokens: 0,
+    maxOutputTokens: 1000,
+    memberId: 'dev-1',
+  };
+  const first = await reservations.reserve(call); // 15 credits
+  await reservations.commit({
+    accountId: account,
+    reservationId: first.id,
+    inputTokens: 0,
+    outputTokens: 1000,
+  });
+  await expect(reservations.reserve(call)).rejects.toMatchObject({
+    extensions: { code: 'MEMBER_LIMIT_REACHED', memberId: 'dev-1', limit: 20, used: 15, requested: 15 },
+  });
+  expect(await limits.usageOf(account, 'dev-1')).toMatchObject({ used: 15, held: 0, remaining: 5 });
+  // Another member of the same account goes on.
+  await expect(reservations.reserve({ ...call, memberId: 'dev-2' })).resolves.toMatchObject({ credits: 15 });
 });
 
 it('never takes the balance below zero nor pays a call twice, whatever concurrent reserves, commits and releases do', async () => {
