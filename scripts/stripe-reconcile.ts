@@ -12,6 +12,7 @@ import type { BillingPubSub } from '../src/pubsub/pubsub';
 import { RedisBillingPubSub } from '../src/pubsub/redis-pubsub';
 import { buildCoreServices } from '../src/app/core-services';
 import { buildStripeServices } from '../src/app/stripe-services';
+import { buildCreditServices } from '../src/app/credit-services';
 import { buildWebhookPipeline } from '../src/app/webhook-pipeline';
 import { BillingMetrics } from '../src/observability/metrics';
 import { METRIC_KEYS } from '../src/services/plans/plan.types';
@@ -40,7 +41,8 @@ async function main(): Promise<void> {
     const metrics = new BillingMetrics({ usageMetricKeys: METRIC_KEYS });
     const stripe = buildStripeServices(config, orm, core, metrics, logger);
     if (!stripe) throw new ConfigError(['STRIPE_SECRET_KEY is required']);
-    const { reconciler } = buildWebhookPipeline(config, orm, core, stripe, metrics, logger);
+    const credits = buildCreditServices(orm, pubSub, core.clock, logger, core.catalog);
+    const { reconciler } = buildWebhookPipeline(config, orm, { ...core, credits }, stripe, metrics, logger);
     if (accountId) {
       const summary = await reconciler.resyncAccount(accountId);
       console.log(

@@ -204,3 +204,44 @@ describe('subscriptions in another currency', () => {
     );
   });
 });
+
+describe('invoice items of a price with currency_options', () => {
+  /** A one-time pack: $10.00, €9.00 in EUR. */
+  async function pack(): Promise<Stripe.Price> {
+    return stripe.prices.create({
+      product_data: { name: 'Credits' },
+      currency: 'usd',
+      unit_amount: 1000,
+      currency_options: { eur: { unit_amount: 900 } },
+    });
+  }
+
+  it('bills the option of the currency asked for, on an invoice in that currency', async () => {
+    const price = await pack();
+    const { customer } = await customerOnClock();
+    const invoice = await stripe.invoices.create({
+      customer: customer.id,
+      currency: 'eur',
+      pending_invoice_items_behavior: 'exclude',
+    });
+    const item = await stripe.invoiceItems.create({
+      customer: customer.id,
+      invoice: invoice.id,
+      currency: 'eur',
+      pricing: { price: price.id },
+    });
+    expect(item).toMatchObject({ currency: 'eur', amount: 900 });
+    const paid = await stripe.invoices.pay(invoice.id as string, { off_session: true });
+    expect(paid).toMatchObject({ status: 'paid', currency: 'eur', total: 900, amount_paid: 900 });
+  });
+
+  it("bills the price's own currency without one, and refuses a currency the price does not offer", async () => {
+    const price = await pack();
+    const { customer } = await customerOnClock();
+    const item = await stripe.invoiceItems.create({ customer: customer.id, pricing: { price: price.id } });
+    expect(item).toMatchObject({ currency: 'usd', amount: 1000 });
+    await expect(
+      stripe.invoiceItems.create({ customer: customer.id, currency: 'gbp', pricing: { price: price.id } }),
+    ).rejects.toMatchObject({ statusCode: 400, param: 'pricing[price]' });
+  });
+});

@@ -21,11 +21,12 @@ import type { DataMaintenance } from '../webhooks/reconciler/data-maintenance';
 import { BackgroundWork } from './background-work';
 import { buildDataMaintenance } from './data-maintenance';
 import { buildCoreServices, type CoreServices } from './core-services';
+import { buildCreditPurchaseServices, type CreditPurchaseServices } from './credit-purchase-services';
 import { buildCreditServices, type CreditServices } from './credit-services';
 import { buildGraphQLSchema, buildResolvers, contextFactory } from './graphql';
 import { type AppOptions, databaseNameOf, type Infrastructure, openInfrastructure } from './infrastructure';
 import { buildStripeServices, type StripeServices } from './stripe-services';
-import { buildWebhookPipeline, webhookAdmin } from './webhook-pipeline';
+import { buildWebhookPipeline, type WebhookPipeline, webhookAdmin } from './webhook-pipeline';
 
 export type { AppOptions };
 
@@ -83,9 +84,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       metrics: metrics.usage,
     });
     await usage.start();
-    const credits = buildCreditServices(orm, pubSub, core.clock, logger, usage.gate, core.catalog.rateCard);
-    const pipeline = stripe ? buildWebhookPipeline(config, orm, core, stripe, metrics, logger) : null;
-    const resolvers = buildResolvers(core, stripe, usage, credits, webhookAdmin(orm, pipeline));
+    const credits = buildCreditServices(orm, pubSub, core.clock, logger, core.catalog, usage.gate);
+    const { pipeline, purchases } = stripeWork(config, orm, core, credits, stripe, metrics, logger);
+    const resolvers = buildResolvers(core, stripe, usage, credits, purchases, webhookAdmin(orm, pipeline));
     const http = await createHttpServer({
       config,
       schema: await buildGraphQLSchema(config, pubSub, resolvers, fastRedis, logger),
@@ -143,6 +144,23 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     logOutput?.close();
     throw error;
   }
+}
+
+/** What only an instance with Stripe has: the webhook pipeline, and buying credits. */
+function stripeWork(
+  config: Config,
+  orm: Orm,
+  core: CoreServices,
+  credits: CreditServices,
+  stripe: StripeServices | null,
+  metrics: BillingMetrics,
+  logger: Logger,
+): { pipeline: WebhookPipeline | null; purchases: CreditPurchaseServices | null } {
+  if (!stripe) return { pipeline: null, purchases: null };
+  return {
+    pipeline: buildWebhookPipeline(config, orm, { ...core, credits }, stripe, metrics, logger),
+    purchases: buildCreditPurchaseServices(config, orm, core, stripe, credits, logger),
+  };
 }
 
 /** The inbox's and the overage reports' backlogs, read at scrape time for `/metrics`. */

@@ -15,6 +15,8 @@ import {
   CheckoutResolver,
   CreditResolver,
   MemberLimitResolver,
+  CreditPurchaseResolver,
+  AutoTopUpResolver,
   CustomerResolver,
   CustomerTaxResolver,
   InvoiceCreditResolver,
@@ -36,6 +38,7 @@ import { MutationRateLimiter } from '../services/rate-limit/mutation-rate-limite
 import type { UsageServices } from '../services/usage/usage-services';
 import type Redis from 'ioredis';
 import type { CoreServices } from './core-services';
+import type { CreditPurchaseServices } from './credit-purchase-services';
 import type { CreditServices } from './credit-services';
 import type { StripeServices } from './stripe-services';
 import type { WebhookAdmin } from './webhook-pipeline';
@@ -46,6 +49,7 @@ export function buildResolvers(
   stripe: StripeServices | null,
   usage: UsageServices,
   credits: CreditServices,
+  purchases: CreditPurchaseServices | null,
   webhooks: WebhookAdmin,
 ): Resolvers {
   const pendingActions = new PendingActions();
@@ -73,6 +77,8 @@ export function buildResolvers(
     usage: new UsageResolver(usage.meter, usage.reservations, usage.overrides, credits.tokenReservations),
     credit: new CreditResolver(credits.ledger, credits.included),
     memberLimit: new MemberLimitResolver(credits.memberLimits),
+    creditPurchase: new CreditPurchaseResolver(purchases?.checkout ?? null, purchases?.purchases ?? null),
+    autoTopUp: new AutoTopUpResolver(purchases?.autoTopUps ?? null),
     webhookEvent: new WebhookEventResolver(webhooks.inbox, webhooks.reconciler),
     revenue: new RevenueResolver(core.catalog, core.clock),
     accountPendingAction: new AccountPendingActionResolver(pendingActions),

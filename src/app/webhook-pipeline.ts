@@ -6,6 +6,7 @@ import { CustomerSync } from '../services/accounts/customer-sync';
 import { CheckoutSync } from '../services/checkout/checkout-sync';
 import { AccountResync, type ReconcilerServices } from '../webhooks/reconciler/account-resync';
 import { CatchUp } from '../webhooks/reconciler/catch-up';
+import { CreditPurchaseCheck } from '../webhooks/reconciler/credit-purchase-check';
 import { EventReplay } from '../webhooks/reconciler/event-replay';
 import { EventsCursorStore } from '../webhooks/reconciler/events-cursor';
 import { eventTypePasses } from '../webhooks/reconciler/event-type-passes';
@@ -26,8 +27,12 @@ import { WebhookProcessor } from '../webhooks/pipeline/webhook-processor';
 import { WebhookQueue } from '../webhooks/pipeline/webhook-queue';
 import { InboxClaims } from '../webhooks/inbox/inbox-claims';
 import { InboxIntake } from '../webhooks/inbox/inbox-intake';
+import type { CreditServices } from './credit-services';
 import type { CoreServices } from './core-services';
 import type { StripeServices } from './stripe-services';
+
+/** The core services, and the credit packs `invoice.paid` and `charge.refunded` grant and take back. */
+export type PipelineCore = CoreServices & { credits: Pick<CreditServices, 'packInvoices'> };
 
 /**
  * What turns Stripe's events into our state: the webhook endpoint's queue and the processor its workers (and the
@@ -50,7 +55,7 @@ export interface WebhookAdmin {
 export function buildWebhookPipeline(
   config: Config,
   orm: Orm,
-  core: CoreServices,
+  core: PipelineCore,
   stripe: StripeServices,
   metrics: BillingMetrics | null,
   logger: Logger,
@@ -81,7 +86,7 @@ export function webhookAdmin(orm: Orm, pipeline: WebhookPipeline | null): Webhoo
 /** The webhook processor (also what `npm run stripe:reconcile` processes events with). */
 export function createWebhookProcessor(
   orm: Orm,
-  core: CoreServices,
+  core: PipelineCore,
   stripe: StripeServices,
   metrics: BillingMetrics | null,
   logger: Logger,
@@ -105,6 +110,7 @@ export function createWebhookProcessor(
       refunds: stripe.refunds,
       disputes: stripe.disputes,
       trials: stripe.trials,
+      creditPacks: core.credits.packInvoices,
       logger,
     },
     core.events,
@@ -136,6 +142,12 @@ export function createReconciler(
     sweep: new GracePeriodSweep(orm, services.provisioner, services.events, logger, isStopping),
     resync: new AccountResync(orm, services, logger),
     replay: new EventReplay(processor, inbox, inboxReads, logger),
+    creditPurchases: new CreditPurchaseCheck(
+      orm,
+      services.stripe.stripe,
+      services.credits.packInvoices,
+      logger,
+    ),
   };
   const lock = new ReconcileLock(settings.databaseUrl);
   return new Reconciler(jobs, lock, stop, settings.intervalMs, services.clock, logger);

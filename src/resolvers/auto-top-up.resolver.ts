@@ -3,11 +3,12 @@ import type { RequestContext } from '../graphql/context';
 import { Account } from '../schema/account.type';
 import { AutoTopUp, SetAutoTopUpInput } from '../schema/auto-top-up.type';
 import type { AutoTopUps } from '../services/credits/auto-top-up';
+import { stripeRequired } from './stripe-required';
 
 /** An account's automatic top-up of credits: what is set, and setting it (the caller's own account). */
 @Resolver(() => Account)
 export class AutoTopUpResolver {
-  constructor(private readonly autoTopUps: AutoTopUps) {}
+  constructor(private readonly autoTopUps: AutoTopUps | null) {}
 
   @FieldResolver(() => AutoTopUp, {
     nullable: true,
@@ -15,7 +16,7 @@ export class AutoTopUpResolver {
   })
   async autoTopUp(@Root() account: Account, @Ctx() context: RequestContext): Promise<AutoTopUp | null> {
     context.requireAccountAccess(account.id);
-    return this.autoTopUps.settingsOf(account.id);
+    return this.autoTopUps ? this.autoTopUps.settingsOf(account.id) : null;
   }
 
   @Mutation(() => AutoTopUp, {
@@ -27,6 +28,6 @@ export class AutoTopUpResolver {
     @Ctx() context: RequestContext,
   ): Promise<AutoTopUp> {
     const accountId = context.requireCaller().accountId;
-    return this.autoTopUps.configure(accountId, input);
+    return stripeRequired(this.autoTopUps).configure(accountId, input);
   }
 }

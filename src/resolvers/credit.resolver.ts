@@ -86,7 +86,7 @@ export class CreditResolver {
   }
 }
 
-function balanceOf(view: CreditBalanceView): CreditBalance {
+export function balanceOf(view: CreditBalanceView): CreditBalance {
   return {
     credits: view.balance,
     held: view.held,

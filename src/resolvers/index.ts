@@ -7,6 +7,8 @@ import { AccountBillsResolver } from './account-bills.resolver';
 import { CardResolver } from './card.resolver';
 import { CheckoutResolver } from './checkout.resolver';
 import { CreditResolver } from './credit.resolver';
+import { AutoTopUpResolver } from './auto-top-up.resolver';
+import { CreditPurchaseResolver } from './credit-purchase.resolver';
 import { CustomerResolver } from './customer.resolver';
 import { CustomerTaxResolver } from './customer-tax.resolver';
 import { InvoiceCreditResolver } from './invoice-credit.resolver';
@@ -29,6 +31,8 @@ export {
   CardResolver,
   CheckoutResolver,
   CreditResolver,
+  CreditPurchaseResolver,
+  AutoTopUpResolver,
   CustomerResolver,
   CustomerTaxResolver,
   InvoiceCreditResolver,
@@ -66,6 +70,8 @@ export interface Resolvers {
   usage: UsageResolver;
   credit: CreditResolver;
   memberLimit: MemberLimitResolver;
+  creditPurchase: CreditPurchaseResolver;
+  autoTopUp: AutoTopUpResolver;
   webhookEvent: WebhookEventResolver;
   revenue: RevenueResolver;
   accountPendingAction: AccountPendingActionResolver;
@@ -91,6 +97,8 @@ const RESOLVER_CLASSES: NonEmptyArray<Function> = [
   UsageResolver,
   CreditResolver,
   MemberLimitResolver,
+  CreditPurchaseResolver,
+  AutoTopUpResolver,
   WebhookEventResolver,
   RevenueResolver,
   AccountPendingActionResolver,

@@ -8,6 +8,7 @@ import type { Disputes } from '../services/invoices/disputes';
 import type { DuplicateSubscriptions } from '../services/subscriptions/duplicate-subscriptions';
 import type { FeatureProvisioner } from '../services/subscriptions/feature-provisioner';
 import type { InvoiceRefunds } from '../services/invoices/invoice-refunds';
+import type { CreditPackInvoices } from '../services/credits/credit-pack-invoices';
 import type { InvoiceSync } from '../services/invoices/invoice-sync';
 import type { Logger } from '../logging/logger';
 import type { PaymentMethodSync } from '../services/invoices/payment-method-sync';
@@ -40,6 +41,8 @@ export interface HandlerTools {
   disputes: Disputes;
   /** One trial per account and per card: a Checkout trial on a card that had one ends at once. */
   trials: TrialPolicy;
+  /** Credit packs bought as invoices: granted once paid, their unspent credits removed when refunded. */
+  creditPacks: CreditPackInvoices;
   logger: Logger;
 }
 

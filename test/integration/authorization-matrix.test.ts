@@ -321,6 +321,32 @@ const MATRIX: Record<string, MatrixEntry> = {
     owns: (data, caller) =>
       expect(data.setMemberLimit).toEqual({ memberId: `member-${caller}`, monthlyCredits: 100 }),
   },
+  'Mutation.createCreditCheckoutSession': {
+    // Always for the caller's own account (no account argument): each caller gets a session for its own customer.
+    document: () =>
+      `mutation { createCreditCheckoutSession(input: { packKey: "credits_10k", successUrl: "${ALLOWED}/ok", cancelUrl: "${ALLOWED}/no" }) { sessionId } }`,
+    expect: SIGNED_IN,
+  },
+  'Mutation.purchaseCredits': {
+    // Charges the caller's own saved card: A has one (its subscription's); the others have none to charge.
+    document: (_fixture, caller) =>
+      `mutation { purchaseCredits(input: { packKey: "credits_10k", idempotencyKey: "${uniqueKey(caller)}" }) { status balance { credits } } }`,
+    expect: {
+      anonymous: 'UNAUTHENTICATED',
+      userA: 'ok',
+      userB: 'BAD_USER_INPUT',
+      service: 'BAD_USER_INPUT',
+      admin: 'BAD_USER_INPUT',
+    },
+    owns: (data) => expect(data.purchaseCredits).toMatchObject({ status: 'PAID' }),
+  },
+  'Mutation.setAutoTopUp': {
+    // Always the caller's own account (no account argument); off here, so nothing is charged.
+    document: () =>
+      'mutation { setAutoTopUp(input: { enabled: false, belowCredits: 100, packKey: "credits_10k" }) { enabled packKey } }',
+    expect: SIGNED_IN,
+    owns: (data) => expect(data.setAutoTopUp).toEqual({ enabled: false, packKey: 'credits_10k' }),
+  },
   'Mutation.replayWebhookEvent': {
     // The inbox is empty here: the admin gets as far as looking the event up.
     document: () => 'mutation { replayWebhookEvent(id: "evt_matrix_missing") { id } }',
@@ -546,10 +572,11 @@ describe('the authorization matrix', () => {
     });
     // The admin set the override and removed it again; nobody else left one.
     expect(await em.count(EntitlementOverride, { accountId: A })).toBe(0);
-    // Only the admin granted A credits (once); nobody else's grant reached A. The rest is the professional plan's
-    // 100,000 included credits of the period (granted at the first read of the balance, docs/credits.md).
+    // Only the admin granted A credits (once) and A bought one pack; nobody else's grant or purchase reached A. The
+    // rest is the professional plan's 100,000 included credits of the period (granted at the first read of the
+    // balance, docs/credits.md).
     const credits = await call('userA', '{ viewer { balance { credits } } }');
-    expect(credits.data?.viewer).toEqual({ balance: { credits: 100 + 100_000 } });
+    expect(credits.data?.viewer).toEqual({ balance: { credits: 100 + 10_000 + 100_000 } });
     // Members' limits of A: set by A and the admin only.
     const members = await call('userA', '{ viewer { memberUsage { nodes { memberId monthlyCredits } } } }');
     expect(members.data?.viewer).toEqual({
@@ -560,6 +587,7 @@ describe('the authorization matrix', () => {
         ],
       },
     });
+
     // A's usage: A, the service and the admin each recorded one use twice (single and batch), A two more.
     const usage = await call('userA', '{ viewer { usage { metric used } } }');
     expect((usage.data?.viewer as { usage: Array<{ metric: string; used: number }> }).usage).toContainEqual({

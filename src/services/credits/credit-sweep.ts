@@ -17,6 +17,7 @@ export class CreditSweep {
       try {
         await this.ledger.expire();
         await this.ledger.sweepHolds();
+        for (const pass of this.passes) await pass();
       } catch (error) {
         this.logger.error({ err: error }, 'credit expiry sweep failed');
       }
@@ -28,6 +29,13 @@ export class CreditSweep {
     private readonly logger: Logger,
     private readonly intervalMs = CREDIT_SWEEP_INTERVAL_MS,
   ) {}
+
+  private readonly passes: Array<() => Promise<unknown>> = [];
+
+  /** Another idempotent pass run with the sweep (automatic top-ups a stopped process left mid-charge). */
+  addPass(pass: () => Promise<unknown>): void {
+    this.passes.push(pass);
+  }
 
   start(): void {
     this.schedule.start();

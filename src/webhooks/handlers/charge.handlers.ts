@@ -4,7 +4,8 @@ import { idOf } from '../../services/stripe/expandable';
 
 /**
  * charge.refunded: what was refunded of the invoice the charge paid is kept on our invoice row (the invoice
- * itself stays `paid`), and the account is told. A charge that paid no invoice is none of our billing's.
+ * itself stays `paid`), a credit pack's unspent credits are removed, and the account is told. A charge that paid
+ * no invoice is none of our billing's.
  */
 export const chargeRefunded: WebhookHandler = async (event, tools) => {
   const chargeId = (event.data.object as Stripe.Charge).id;
@@ -13,6 +14,9 @@ export const chargeRefunded: WebhookHandler = async (event, tools) => {
   const subscription = subscriptionId
     ? await tools.stripe.call('subscriptions.retrieve', (sdk) => sdk.subscriptions.retrieve(subscriptionId))
     : null;
+  // A credit pack's invoice: its unspent credits go with the money (docs/credits.md, "Buying credits"), in the
+  // ledger's own transaction (idempotent: a retry removes nothing more).
+  if (invoice) await tools.creditPacks.refundedInvoice(invoice, amountRefunded);
   return async (tx, observedAt) => {
     if (!invoice) return [];
     const customer = await tools.customers.ownerOfInvoice(tx, invoice, subscription);

@@ -15,6 +15,8 @@ export const checkoutCompleted: WebhookHandler = async (event, tools) => {
     sdk.checkout.sessions.retrieve(id),
   );
   if (session.mode === 'setup') return setupCompleted(session, tools);
+  // A one-time payment (a credit pack): its invoice's `invoice.paid` grants; the session links and changes nothing.
+  if (session.mode === 'payment') return async () => [];
   const stripeCustomerId = idOf(session.customer);
   const subscriptionId = idOf(session.subscription);
   const subscription = subscriptionId

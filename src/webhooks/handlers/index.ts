@@ -2,7 +2,12 @@ import type { WebhookHandler } from '../handler.types';
 import { chargeRefunded, disputeChanged } from './charge.handlers';
 import { checkoutCompleted } from './checkout.handlers';
 import { customerChanged, customerDeleted } from './customer.handlers';
-import { invoiceChanged, invoicePaymentActionRequired, invoicePaymentFailed } from './invoice.handlers';
+import {
+  invoiceChanged,
+  invoicePaid,
+  invoicePaymentActionRequired,
+  invoicePaymentFailed,
+} from './invoice.handlers';
 import { creditNoteChanged } from './credit-note.handlers';
 import { paymentMethodChanged, setupIntentSucceeded } from './payment-method.handlers';
 import { subscriptionChanged, subscriptionDeleted, trialWillEnd } from './subscription.handlers';
@@ -24,7 +29,7 @@ export const HANDLERS: Readonly<Record<string, WebhookHandler>> = {
   // A plan change that waited for its invoice (ADR 0022): applied once paid, or dropped unpaid.
   'customer.subscription.pending_update_applied': subscriptionChanged,
   'customer.subscription.pending_update_expired': subscriptionChanged,
-  'invoice.paid': invoiceChanged,
+  'invoice.paid': invoicePaid,
   'invoice.finalized': invoiceChanged,
   'invoice.payment_failed': invoicePaymentFailed,
   'invoice.payment_action_required': invoicePaymentActionRequired,

@@ -12,6 +12,17 @@ export const invoiceChanged: WebhookHandler = async (event, tools) => {
   return applyInvoice(invoice, subscription, tools);
 };
 
+/**
+ * invoice.paid: as `invoiceChanged`, and a credit pack's invoice (ours: its metadata names the pack) grants the pack's
+ * credits to the invoice's account, once (the ledger's grant is idempotent on the invoice). The grant commits in the
+ * ledger's own transaction, before the event's: a retry of this event finds it and grants nothing more.
+ */
+export const invoicePaid: WebhookHandler = async (event, tools) => {
+  const { invoice, subscription } = await refetch(event, tools);
+  await tools.creditPacks.grantPaidInvoice(invoice);
+  return applyInvoice(invoice, subscription, tools);
+};
+
 /** invoice.payment_failed: stored, the subscription is refreshed (past due), and the customer is told. */
 export const invoicePaymentFailed: WebhookHandler = async (event, tools) => {
   const { invoice, subscription } = await refetch(event, tools);

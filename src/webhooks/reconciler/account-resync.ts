@@ -7,6 +7,7 @@ import { BillingError, ErrorCode, NotFoundError } from '../../errors';
 import type { Logger } from '../../logging/logger';
 import type { AccountEvents } from '../../services/accounts/account-events';
 import type { Clock } from '../../services/time/clock';
+import type { CreditPackInvoices } from '../../services/credits/credit-pack-invoices';
 import type { CustomerManager } from '../../services/accounts/customer-manager';
 import type { FeatureProvisioner } from '../../services/subscriptions/feature-provisioner';
 import type { InvoiceSync } from '../../services/invoices/invoice-sync';
@@ -33,6 +34,8 @@ export interface ReconcilerServices {
   paymentMethods: PaymentMethodSync;
   provisioner: FeatureProvisioner;
   stripe: { stripe: StripeClient; customers: CustomerManager; subscriptionSync: SubscriptionSync };
+  /** Credit packs: the reconciler grants a paid pack invoice whose `invoice.paid` was lost. */
+  credits: { packInvoices: CreditPackInvoices };
 }
 
 /**

@@ -8,6 +8,7 @@ import type { EventReplay } from './event-replay';
 import type { GracePeriodSweep } from './grace-period-sweep';
 import type { ReconcileLock } from './reconcile-lock';
 
+import type { CreditPurchaseCheck, CreditPurchaseCheckSummary } from './credit-purchase-check';
 export { EVENTS_CURSOR, type EventsCursor } from './events-cursor';
 export type { CatchUpFailure, CatchUpSummary } from './catch-up';
 export type { ReconcilerServices, ResyncSummary } from './account-resync';
@@ -35,6 +36,8 @@ export interface ReconcilerJobs {
   sweep: GracePeriodSweep;
   resync: AccountResync;
   replay: EventReplay;
+  /** The ledger's credit purchases against Stripe's paid invoices. */
+  creditPurchases: CreditPurchaseCheck;
 }
 
 /** Asked to stop: the jobs look at it between events, so a run stops after the event it is processing. */
@@ -93,11 +96,19 @@ export class Reconciler {
     await this.running;
   }
 
-  /** One run of the periodic job, if no other instance is running it: catch-up, then the grace sweep. */
-  async runScheduled(): Promise<{ catchUp: CatchUpSummary; sweptAccounts: string[] } | null> {
+  /**
+   * One run of the periodic job, if no other instance is running it: catch-up, then the grace sweep, then the
+   * credit purchase check.
+   */
+  async runScheduled(): Promise<{
+    catchUp: CatchUpSummary;
+    sweptAccounts: string[];
+    creditPurchases: CreditPurchaseCheckSummary;
+  } | null> {
     const outcome = await this.lock.withLock(async () => ({
       catchUp: await this.catchUp(),
       sweptAccounts: await this.sweepGracePeriods(),
+      creditPurchases: await this.checkCreditPurchases(),
     }));
     if (!outcome) {
       this.logger.debug({}, 'reconciliation skipped: another instance is running it');
@@ -123,6 +134,10 @@ export class Reconciler {
 
   sweepGracePeriods(now = this.clock.now()): Promise<string[]> {
     return this.jobs.sweep.run(now);
+  }
+
+  checkCreditPurchases(now = this.clock.now()): Promise<CreditPurchaseCheckSummary> {
+    return this.jobs.creditPurchases.run(now);
   }
 
   private schedule(): void {

@@ -28,6 +28,7 @@ import {
   voidInvoice,
 } from './invoices';
 import { createPreview } from './preview';
+import { priceInCurrency } from '../../resources/price-currency-options';
 import { priceAmount } from '../pricing';
 import type { ParamReader } from '../../core/params';
 import { applyInvoiceTax } from '../tax/invoice-tax';
@@ -203,7 +204,15 @@ function createItem(req: ApiRequest): Stripe.InvoiceItem {
   const at = now(emulator, customer.id);
   const pricing = input.obj('pricing');
   const priceId = pricing?.str('price') ?? input.str('price');
-  const price = priceId ? requirePrice(emulator, priceId, pricing ? 'pricing[price]' : 'price') : null;
+  const listed = priceId ? requirePrice(emulator, priceId, pricing ? 'pricing[price]' : 'price') : null;
+  // A price with `currency_options` bills the item in the `currency` asked for, at that option's amount
+  // (https://docs.stripe.com/products-prices/pricing-models#multicurrency: "specify the currency" on the invoice
+  // item); 400 naming the price when it offers no such currency.
+  const requestedCurrency = input.str('currency')?.toLowerCase();
+  const price =
+    listed && requestedCurrency
+      ? priceInCurrency(listed, requestedCurrency, pricing ? 'pricing[price]' : 'price')
+      : listed;
   const quantity = input.int('quantity') ?? 1;
   const amountParam = input.int('amount');
   const unit = input.int('unit_amount');

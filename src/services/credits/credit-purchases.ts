@@ -1,0 +1,221 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type Stripe from 'stripe';
+import type { BillingCustomer } from '../../entities';
+import { BillingError, ErrorCode } from '../../errors';
+import type { CustomerCurrency } from '../accounts/customer-currency';
+import type { CustomerManager } from '../accounts/customer-manager';
+import type { InvoiceSync } from '../invoices/invoice-sync';
+import type { PlanCatalog } from '../plans/plan-catalog';
+import { idOf } from '../stripe/expandable';
+import type { PriceDirectory } from '../stripe/price-directory';
+import type { StripeClient } from '../stripe/stripe-client';
+import { REQUIRES_ACTION } from '../stripe/stripe-errors';
+import type { TaxPolicy } from '../tax/tax-policy';
+import type { Clock } from '../time/clock';
+import type { CreditLedger } from './credit-ledger';
+import type { CreditBalanceView } from './credit-ledger.types';
+import type { CreditPackInvoices } from './credit-pack-invoices';
+import { type PackSale, packSaleOf } from './credit-pack-sale';
+
+export interface CreditPurchaseRequest {
+  packKey: string;
+  /** The same key again (within Stripe's 24 hours) is the same purchase: one invoice, one charge. */
+  idempotencyKey?: string | null;
+}
+
+/** The bank's approval a purchase waits for: the pack's open invoice, approved on Stripe's hosted page. */
+export interface PurchaseApproval {
+  url: string;
+  invoiceId: string;
+  amountDue: number;
+  currency: string;
+}
+
+export interface CreditPurchaseView {
+  status: 'paid' | 'requires_action';
+  credits: number;
+  /** The invoice's total (tax included), in minor units of `currency`. */
+  amount: number;
+  currency: string;
+  invoiceId: string;
+  pendingAction: PurchaseApproval | null;
+  /** The account's credits after the purchase (the pack included once paid). */
+  balance: CreditBalanceView;
+}
+
+/**
+ * A credit pack charged now to the account's saved default card, as a Stripe invoice (ADR 0026): a draft with the
+ * pack's one item only, finalized and paid off-session. Paid, its credits are granted at once through the same path
+ * as `invoice.paid` (so the answer shows them, and the webhook adds nothing). When the bank asks to approve (3-D
+ * Secure) the invoice stays open and is the account's `pendingAction`: approved on the hosted invoice page, its
+ * `invoice.paid` grants. A decline voids the invoice (nothing is owed) and answers CARD_DECLINED. Every Stripe call
+ * carries a key derived from the caller's idempotency key: a retry or a concurrent twin replays the first answers.
+ */
+export class CreditPurchases {
+  constructor(
+    private readonly stripe: StripeClient,
+    private readonly customers: CustomerManager,
+    private readonly catalog: PlanCatalog,
+    private readonly prices: PriceDirectory,
+    private readonly currencies: CustomerCurrency,
+    private readonly tax: TaxPolicy,
+    private readonly invoices: InvoiceSync,
+    private readonly packInvoices: CreditPackInvoices,
+    private readonly ledger: CreditLedger,
+    private readonly clock: Clock,
+  ) {}
+
+  async purchase(
+    em: EntityManager,
+    accountId: string,
+    request: CreditPurchaseRequest,
+  ): Promise<CreditPurchaseView> {
+    const customer = await this.customers.find(em, accountId);
+    if (!customer?.stripeCustomerId || customer.deletedAt) throw noSavedCard();
+    const card = await this.savedCard(customer.stripeCustomerId);
+    const sale = await packSaleOf(
+      em,
+      { catalog: this.catalog, currencies: this.currencies, prices: this.prices },
+      customer,
+      request.packKey,
+    );
+    const name = `credits.purchase:${accountId}:${request.idempotencyKey?.trim() || crypto.randomUUID()}`;
+    const invoiceId = await this.finalizedInvoice(name, customer.stripeCustomerId, card, sale);
+    let paid: Stripe.Invoice;
+    try {
+      const params: Stripe.InvoicePayParams = { off_session: true };
+      paid = await this.stripe.call(
+        'invoices.pay',
+        (sdk, options) => sdk.invoices.pay(invoiceId, params, options),
+        { name: `${name}:pay`, params: { invoiceId, ...params } },
+      );
+    } catch (error) {
+      if (asksForApproval(error)) return this.awaitingApproval(em, customer, invoiceId, sale);
+      await this.stripe.call(
+        'invoices.voidInvoice',
+        (sdk, options) => sdk.invoices.voidInvoice(invoiceId, {}, options),
+        { name: `${name}:void`, params: { invoiceId } },
+      );
+      throw error;
+    }
+    await this.packInvoices.grantPaid(paid, accountId);
+    await this.invoices.apply(em.fork(), customer, paid, this.clock.now());
+    return this.view(paid, sale, null, accountId);
+  }
+
+  /** The draft with the pack's one item (pending items of the customer stay out of it), finalized. */
+  private async finalizedInvoice(
+    name: string,
+    stripeCustomerId: string,
+    card: string,
+    sale: PackSale,
+  ): Promise<string> {
+    const invoiceParams: Stripe.InvoiceCreateParams = {
+      customer: stripeCustomerId,
+      currency: sale.currency,
+      collection_method: 'charge_automatically',
+      auto_advance: false,
+      pending_invoice_items_behavior: 'exclude',
+      default_payment_method: card,
+      description: sale.pack.name,
+      metadata: sale.metadata,
+      ...this.tax.automaticTax(),
+    };
+    const draft = await this.stripe.call(
+      'invoices.create',
+      (sdk, options) => sdk.invoices.create(invoiceParams, options),
+      { name: `${name}:invoice`, params: invoiceParams },
+    );
+    const invoiceId = draft.id as string;
+    // `pricing[price]` (the API version pinned by the SDK: InvoiceItemCreateParams.pricing); `currency` picks the
+    // price's option in the account's currency.
+    const itemParams: Stripe.InvoiceItemCreateParams = {
+      customer: stripeCustomerId,
+      invoice: invoiceId,
+      currency: sale.currency,
+      pricing: { price: sale.priceId },
+      metadata: sale.metadata,
+    };
+    await this.stripe.call(
+      'invoiceItems.create',
+      (sdk, options) => sdk.invoiceItems.create(itemParams, options),
+      { name: `${name}:item`, params: itemParams },
+    );
+    const finalizeParams: Stripe.InvoiceFinalizeInvoiceParams = { auto_advance: false };
+    await this.stripe.call(
+      'invoices.finalizeInvoice',
+      (sdk, options) => sdk.invoices.finalizeInvoice(invoiceId, finalizeParams, options),
+      { name: `${name}:finalize`, params: { invoiceId, ...finalizeParams } },
+    );
+    return invoiceId;
+  }
+
+  /** The open invoice is stored as waiting for the customer's approval: the account's `pendingAction` until paid. */
+  private async awaitingApproval(
+    em: EntityManager,
+    customer: BillingCustomer,
+    invoiceId: string,
+    sale: PackSale,
+  ): Promise<CreditPurchaseView> {
+    const invoice = await this.stripe.call('invoices.retrieve', (sdk) => sdk.invoices.retrieve(invoiceId));
+    const now = this.clock.now();
+    await em.fork().transactional(async (tx) => {
+      await this.invoices.apply(tx, customer, invoice, now);
+      await this.invoices.markActionRequired(tx, invoiceId, now);
+    });
+    const approval: PurchaseApproval = {
+      url: invoice.hosted_invoice_url as string,
+      invoiceId,
+      amountDue: invoice.amount_remaining,
+      currency: invoice.currency,
+    };
+    return this.view(invoice, sale, approval, customer.accountId);
+  }
+
+  private async view(
+    invoice: Stripe.Invoice,
+    sale: PackSale,
+    approval: PurchaseApproval | null,
+    accountId: string,
+  ): Promise<CreditPurchaseView> {
+    return {
+      status: approval ? 'requires_action' : 'paid',
+      credits: sale.pack.credits,
+      amount: invoice.total,
+      currency: invoice.currency,
+      invoiceId: invoice.id as string,
+      pendingAction: approval,
+      balance: await this.ledger.balanceOf(accountId),
+    };
+  }
+
+  /** The card Stripe charges the customer's invoices with; none is NO_SAVED_CARD. */
+  private async savedCard(stripeCustomerId: string): Promise<string> {
+    const customer = await this.stripe.call('customers.retrieve', (sdk) =>
+      sdk.customers.retrieve(stripeCustomerId),
+    );
+    const card = customer.deleted ? null : idOf(customer.invoice_settings?.default_payment_method);
+    if (!card) throw noSavedCard();
+    return card;
+  }
+}
+
+/** Stripe declines an off-session payment the bank wants approved (`authentication_required`). */
+function asksForApproval(error: unknown): boolean {
+  if (!(error instanceof BillingError)) return false;
+  const { code, stripeCode, declineCode } = error.extensions as Record<string, unknown>;
+  return (
+    code === ErrorCode.AUTHENTICATION_REQUIRED ||
+    stripeCode === 'authentication_required' ||
+    declineCode === 'authentication_required' ||
+    stripeCode === REQUIRES_ACTION
+  );
+}
+
+function noSavedCard(): BillingError {
+  return new BillingError(
+    ErrorCode.BAD_USER_INPUT,
+    'The account has no saved card to charge: add one with createPaymentMethodSetupSession, or buy the pack with createCreditCheckoutSession',
+    { reason: 'NO_SAVED_CARD', field: 'packKey' },
+  );
+}

@@ -1,0 +1,143 @@
+import { Notification } from '../../src/entities';
+import { type BillingStack, startBillingStack } from '../support/billing-stack';
+import { waitUntil } from '../support/wait';
+
+/**
+ * Automatic top-up (issue 17, item 2; docs/billing-rules.md row 75): below its threshold, an account's chosen pack is
+ * charged to its saved card off-session, as a Stripe invoice, once per crossing, never twice at once; a decline turns
+ * it off and mails the customer. Real emulator, PostgreSQL and the service's own purchase path.
+ */
+describe('automatic top-up', () => {
+  let stack: BillingStack;
+
+  beforeAll(async () => {
+    stack = await startBillingStack({}, { webhooks: true });
+  });
+  afterAll(() => stack.stop());
+
+  const em = () => stack.app.orm.em.fork();
+  const ledger = () => stack.app.services.credits.ledger;
+  const SET = `mutation($input: SetAutoTopUpInput!) { setAutoTopUp(input: $input) { enabled belowCredits packKey charging lastFailure } }`;
+
+  async function customerWithCard(accountId: string, card: string): Promise<string> {
+    const stripeServices = stack.app.services.stripe;
+    if (!stripeServices) throw new Error('the stack has Stripe');
+    const customer = await stripeServices.customers.ensure(em(), {
+      accountId,
+      email: `${accountId}@example.com`,
+    });
+    const stripeCustomerId = customer.stripeCustomerId as string;
+    const attached = await stack.stripe.paymentMethods.attach(card, { customer: stripeCustomerId });
+    await stack.stripe.customers.update(stripeCustomerId, {
+      invoice_settings: { default_payment_method: attached.id },
+    });
+    return stripeCustomerId;
+  }
+
+  async function packInvoices(stripeCustomerId: string) {
+    const invoices = await stack.stripe.invoices.list({ customer: stripeCustomerId, limit: 100 });
+    return invoices.data.map((invoice) => [invoice.status, invoice.total]);
+  }
+
+  async function autoTopUp(accountId: string) {
+    const answer = await (await stack.as(accountId))<{
+      viewer: { autoTopUp: { enabled: boolean; charging: boolean; lastFailure: string | null } | null };
+    }>('{ viewer { autoTopUp { enabled charging lastFailure } } }');
+    return answer.data?.viewer.autoTopUp;
+  }
+
+  const available = async (accountId: string) => (await ledger().balanceOf(accountId)).available;
+
+  it('charges the pack once per crossing: below the threshold, again only after the balance was back above it', async () => {
+    const accountId = 'acct_auto_top_up';
+    const stripeCustomerId = await customerWithCard(accountId, 'pm_card_visa');
+    const start = await available(accountId);
+    await ledger().grant({
+      accountId,
+      kind: 'grant',
+      credits: 6000,
+      expiresAt: null,
+      reason: 'test',
+      source: { type: 'admin', id: 'auto-top-up-start' },
+      actor: 'admin:test',
+    });
+    const set = await (await stack.as(accountId))(SET, {
+      input: { enabled: true, belowCredits: start + 5000, packKey: 'credits_10k' },
+    });
+    expect(set.errors).toBeUndefined();
+    expect(await packInvoices(stripeCustomerId)).toEqual([]);
+
+    // 2,000 used: 4,000 above the start, below the threshold of 5,000: one pack, $10.00, on one paid invoice.
+    const burns = [1, 2, 3].map((n) =>
+      ledger().burn({
+        accountId,
+        credits: n === 1 ? 2000 : 10,
+        source: { type: 'usage', id: `burn-${n}` },
+        reason: 'model calls',
+      }),
+    );
+    await Promise.all(burns);
+    await waitUntil(
+      async () => (await available(accountId)) === start + 6000 - 2020 + 10_000,
+      'the pack is granted',
+    );
+    await waitUntil(async () => (await autoTopUp(accountId))?.charging === false, 'the charge is over');
+    expect(await packInvoices(stripeCustomerId)).toEqual([['paid', 1000]]);
+
+    // Above the threshold again (13,980 more than the start): used down below it, a second crossing, a second pack.
+    await ledger().burn({
+      accountId,
+      credits: 9000,
+      source: { type: 'usage', id: 'burn-4' },
+      reason: 'model calls',
+    });
+    await waitUntil(
+      async () => (await packInvoices(stripeCustomerId)).length === 2,
+      'the second pack is charged',
+    );
+    await waitUntil(async () => (await autoTopUp(accountId))?.charging === false, 'the charge is over');
+    expect(await available(accountId)).toBe(start + 6000 - 2020 - 9000 + 20_000);
+    expect(await autoTopUp(accountId)).toEqual({ enabled: true, charging: false, lastFailure: null });
+  });
+
+  it('a declined card turns it off, says why, charges nothing and mails the customer once', async () => {
+    const accountId = 'acct_auto_top_up_declined';
+    const stripeCustomerId = await customerWithCard(accountId, 'pm_card_chargeCustomerFail');
+    const start = await available(accountId);
+    const set = await (await stack.as(accountId))(SET, {
+      input: { enabled: true, belowCredits: start + 1, packKey: 'credits_10k' },
+    });
+    expect(set.errors).toBeUndefined();
+    await waitUntil(async () => (await autoTopUp(accountId))?.enabled === false, 'auto top-up is turned off');
+    expect(await autoTopUp(accountId)).toEqual({
+      enabled: false,
+      charging: false,
+      lastFailure: 'generic_decline',
+    });
+    expect(await available(accountId)).toBe(start);
+    expect((await packInvoices(stripeCustomerId)).map(([status]) => status)).toEqual(['void']);
+    const mails = await em().find(Notification, { accountId, kind: 'auto_top_up_failed' });
+    expect(mails).toHaveLength(1);
+    expect(mails[0]?.recipient).toBe(`${accountId}@example.com`);
+    // Turned off, a later fall below charges nothing.
+    await ledger().burn({
+      accountId,
+      credits: 1,
+      source: { type: 'usage', id: 'declined-burn' },
+      reason: 'model calls',
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await packInvoices(stripeCustomerId)).length).toBe(1);
+  });
+
+  it('refuses an unknown pack or threshold, writing nothing', async () => {
+    const gql = await stack.as('acct_auto_top_up_refused');
+    const unknownPack = await gql(SET, {
+      input: { enabled: true, belowCredits: 100, packKey: 'credits_1m' },
+    });
+    expect(unknownPack.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    const zero = await gql(SET, { input: { enabled: true, belowCredits: 0, packKey: 'credits_10k' } });
+    expect(zero.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(await autoTopUp('acct_auto_top_up_refused')).toBeNull();
+  });
+});
