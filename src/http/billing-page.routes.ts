@@ -11,8 +11,8 @@ import {
   sourceVersion,
 } from './billing-page-files';
 
-/** The addresses that show the page: the page itself and the two Checkout returns to it. */
-const VIEWS = ['', 'success', 'cancel'];
+/** The addresses that show the page: the page itself, the two Checkout returns to it, and a credit pack's return. */
+const VIEWS = ['', 'success', 'cancel', 'credits-success'];
 const ACCOUNT_ID = /^[\w.-]{1,64}$/;
 /** Development tokens live a working day. */
 const DEV_TOKEN_SECONDS = 8 * 3600;

@@ -18,6 +18,7 @@ import {
   type BillingPageQuery,
   CancelAtPeriodEndDocument,
   ChangeDocument,
+  CreditCheckoutDocument,
   CreditsDocument,
   type CreditsQuery,
   CheckoutDocument,
@@ -154,6 +155,19 @@ export class BillingApi {
     });
     // The schema allows a session without a URL (Stripe answers none for an embedded Checkout).
     const url = data.createCheckoutSession.url;
+    if (!url) throw new ApiError('Checkout answered no address to go to', undefined);
+    return url;
+  }
+
+  /**
+   * Stripe Checkout selling one credit pack (payment mode): the caller sends the browser to the answered URL. The
+   * credits arrive with the payment (`balanceUpdated`), wherever the browser is then.
+   */
+  async creditCheckoutUrl(packKey: string, base: string): Promise<string> {
+    const data = await this.request(CreditCheckoutDocument, {
+      input: { packKey, successUrl: `${base}credits-success`, cancelUrl: `${base}cancel` },
+    });
+    const url = data.createCreditCheckoutSession.url;
     if (!url) throw new ApiError('Checkout answered no address to go to', undefined);
     return url;
   }

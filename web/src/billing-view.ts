@@ -20,7 +20,7 @@ import {
 } from './api.js';
 import { type AddonActions, addonsSection } from './addons-view.js';
 import { authenticationNotice } from './authentication-notice.js';
-import { creditsSection } from './credits-view.js';
+import { type CreditActions, creditsSection } from './credits-view.js';
 import { cardsSection, invoiceDetailsPanel, nextBillSection } from './bills-view.js';
 import { count, day, daysUntil, h, label, money } from './dom.js';
 import { liveRenderer } from './live-render.js';
@@ -160,6 +160,12 @@ export async function showBillingPage(root: HTMLElement, api: BillingApi, option
           code,
         );
         window.location.assign(url);
+        // Leaving the page: keep the buttons disabled until the browser has gone.
+        await new Promise(() => undefined);
+      }),
+    buyPack: (packKey) =>
+      run(async () => {
+        window.location.assign(await api.creditCheckoutUrl(packKey, options.base));
         // Leaving the page: keep the buttons disabled until the browser has gone.
         await new Promise(() => undefined);
       }),
@@ -335,7 +341,7 @@ export async function showBillingPage(root: HTMLElement, api: BillingApi, option
   document.body.dataset.live = 'true';
 }
 
-interface Actions extends AddonActions, SeatsActions, VatActions {
+interface Actions extends AddonActions, SeatsActions, VatActions, CreditActions {
   setInterval(interval: Interval): void;
   checkout(plan: PlanView, withTrial: boolean): void;
   typePromotionCode(code: string): void;
@@ -361,7 +367,7 @@ function page(state: State, actions: Actions): HTMLElement[] {
     ...notices(state.account),
     planSection(state, actions),
     seatsSection(state.account, state.seatsQuantity, state.busy, actions),
-    creditsSection(state.credits),
+    creditsSection(state.credits, state.busy, actions),
     usageSection(
       state.account.usage,
       state.plans.find((plan) => plan.key === state.account.plan.key),

@@ -17,8 +17,16 @@ const KIND_NAMES: Record<string, string> = {
   ROLLOVER: 'Carried over',
 };
 
+export interface CreditActions {
+  buyPack(packKey: string): void;
+}
+
 /** The section, or null before the credits are read (or when the service has none to show). */
-export function creditsSection(credits: CreditsView | null): HTMLElement | null {
+export function creditsSection(
+  credits: CreditsView | null,
+  busy: boolean,
+  actions: CreditActions,
+): HTMLElement | null {
   if (!credits) return null;
   const { balance, creditLedger } = credits.viewer;
   const expiring = balance.expiringSoon;
@@ -63,9 +71,20 @@ export function creditsSection(credits: CreditsView | null): HTMLElement | null 
       : h('p', { class: 'muted', id: 'credit-ledger-empty' }, 'No credits yet.'),
     credits.creditPacks.length > 0
       ? h(
-          'p',
-          { class: 'muted', id: 'credit-packs' },
-          `Packs: ${credits.creditPacks.map((pack) => `${pack.name} ${money(pack.price.amount, pack.price.currency)}`).join(' · ')}`,
+          'div',
+          { id: 'credit-packs' },
+          ...credits.creditPacks.map((pack) =>
+            h(
+              'button',
+              {
+                id: `buy-pack-${pack.key}`,
+                class: 'secondary',
+                disabled: busy,
+                onclick: () => actions.buyPack(pack.key),
+              },
+              `Buy ${pack.name} for ${money(pack.price.amount, pack.price.currency)}`,
+            ),
+          ),
         )
       : null,
   );

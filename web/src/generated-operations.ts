@@ -53,6 +53,14 @@ export type CreateCheckoutSessionInput = {
   withTrial?: boolean | null | undefined;
 };
 
+export type CreateCreditCheckoutSessionInput = {
+  cancelUrl: string;
+  /** A pack of `creditPacks`, e.g. credits_10k */
+  packKey: string;
+  /** Where Stripe sends the user after paying (an allowed origin) */
+  successUrl: string;
+};
+
 export type CreatePaymentMethodSetupSessionInput = {
   /** Where Stripe sends the user who gives up (allowed origins only) */
   cancelUrl: string;
@@ -271,6 +279,13 @@ export type BalanceUpdatedSubscriptionVariables = Exact<{ [key: string]: never; 
 
 
 export type BalanceUpdatedSubscription = { balanceUpdated: { credits: number, held: number, available: number, expiringSoon: { credits: number, at: string } | null } };
+
+export type CreditCheckoutMutationVariables = Exact<{
+  input: CreateCreditCheckoutSessionInput;
+}>;
+
+
+export type CreditCheckoutMutation = { createCreditCheckoutSession: { sessionId: string, url: string | null } };
 
 export class TypedDocumentString<TResult, TVariables>
   extends String
@@ -1005,3 +1020,11 @@ export const BalanceUpdatedDocument = new TypedDocumentString(`
     at
   }
 }`) as unknown as TypedDocumentString<BalanceUpdatedSubscription, BalanceUpdatedSubscriptionVariables>;
+export const CreditCheckoutDocument = new TypedDocumentString(`
+    mutation CreditCheckout($input: CreateCreditCheckoutSessionInput!) {
+  createCreditCheckoutSession(input: $input) {
+    sessionId
+    url
+  }
+}
+    `) as unknown as TypedDocumentString<CreditCheckoutMutation, CreditCheckoutMutationVariables>;

@@ -10,7 +10,7 @@
 import { ApiError, BillingApi } from './api.js';
 import { showBillingPage } from './billing-view.js';
 import { h } from './dom.js';
-import { showCheckoutReturn } from './return-views.js';
+import { showCheckoutReturn, showCreditsReturn } from './return-views.js';
 
 const TOKEN_KEY = 'coditect-billing-token';
 const root = document.getElementById('app') as HTMLElement;
@@ -86,6 +86,7 @@ async function main(): Promise<void> {
   const api = new BillingApi(graphqlUrl, token);
   const view = window.location.pathname.split('/').pop();
   if (view === 'success' || view === 'cancel') return showCheckoutReturn(view, root, api, base);
+  if (view === 'credits-success') return showCreditsReturn(root, api, base);
   return showBillingPage(root, api, { base });
 }
 

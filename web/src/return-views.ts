@@ -41,3 +41,17 @@ export async function showCheckoutReturn(
   back();
   return showBillingPage(root, api, { base, banner });
 }
+
+/**
+ * Where Checkout returns after a credit pack is paid: the credits come with the payment's webhook, and the page shows
+ * them live (`balanceUpdated`), so there is nothing to read here but the thanks.
+ */
+export async function showCreditsReturn(root: HTMLElement, api: BillingApi, base: string): Promise<void> {
+  window.history.replaceState(null, '', base);
+  const banner = h(
+    'p',
+    { class: 'notice success', id: 'checkout-result' },
+    'Thank you! Your credits appear below as soon as the payment is confirmed.',
+  );
+  return showBillingPage(root, api, { base, banner });
+}

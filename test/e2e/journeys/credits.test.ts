@@ -1,8 +1,9 @@
 /**
  * Journey: AI credits on the billing page (docs/credits.md). Support grants credits with an expiry; the page shows
- * the balance, what expires and the ledger entry without a reload (`balanceUpdated`).
+ * the balance, what expires and the ledger entry without a reload (`balanceUpdated`). A pack bought on Checkout comes
+ * back as credits on the page, and a second tab left open sees the balance move.
  */
-import { describeJourney, markPage, waitForText } from './journey';
+import { describeJourney, markPage, payOnCheckoutPage, waitForText } from './journey';
 
 const GRANT = `mutation($input: GrantCreditsInput!) { grantCredits(input: $input) { credits duplicate } }`;
 
@@ -34,5 +35,29 @@ describeJourney('journey: AI credits', (journey) => {
     await waitForText(page, '#credit-ledger', /Granted \+2,500 Welcome credits/);
     expect(await notReloaded()).toBe(true);
     await journey.screenshot(page, 'credits-granted');
+  }, 120_000);
+
+  it('buys a pack on Checkout: $10.00 paid, 10,000 credits on the page, and live in another tab', async () => {
+    const accountId = 'acct_journey_credits_pack';
+    const watching = await journey.newPage();
+    await journey.signUp(watching, accountId);
+    await waitForText(watching, '#credits-available', /^[\d,]+$/);
+    const before = Number((await watching.textContent('#credits-available'))?.replaceAll(',', ''));
+    const notReloaded = await markPage(watching);
+
+    const buying = await journey.newPage();
+    await journey.signUp(buying, accountId);
+    await Promise.all([buying.waitForURL(/\/checkout\/pay\/cs_/), buying.click('#buy-pack-credits_10k')]);
+    expect(await buying.textContent('body')).toContain('$10.00');
+    await payOnCheckoutPage(buying);
+    await buying.waitForURL(/\/billing\/($|\?)/);
+    await waitForText(buying, '#checkout-result', /Your credits appear below/);
+    await journey.stack.flushWebhooks();
+    const after = (before + 10_000).toLocaleString('en-US');
+    await waitForText(buying, '#credits-available', new RegExp(`^${after}$`));
+    await waitForText(watching, '#credits-available', new RegExp(`^${after}$`));
+    await waitForText(watching, '#credit-ledger', /Bought \+10,000/);
+    expect(await notReloaded()).toBe(true);
+    await journey.screenshot(buying, 'credits-pack-bought');
   }, 120_000);
 });
