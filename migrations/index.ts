@@ -2,6 +2,7 @@ import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261207100000_credit_ledger } from './Migration20261207100000_credit_ledger';
 import { Migration20261207120000_credit_member_limits } from './Migration20261207120000_credit_member_limits';
 import { Migration20261207130000_credit_auto_top_up } from './Migration20261207130000_credit_auto_top_up';
+import { Migration20261207140000_token_reservations } from './Migration20261207140000_token_reservations';
 import { Migration20261206020100_webhook_payload_retention } from './Migration20261206020100_webhook_payload_retention';
 import { Migration20261206020000_usage_record_partitions } from './Migration20261206020000_usage_record_partitions';
 import { Migration20261205032711_checkout_sessions_disputes } from './Migration20261205032711_checkout_sessions_disputes';
@@ -91,5 +92,9 @@ export const MIGRATIONS: MigrationObject[] = [
   {
     name: 'Migration20261207130000_credit_auto_top_up',
     class: Migration20261207130000_credit_auto_top_up,
+  },
+  {
+    name: 'Migration20261207140000_token_reservations',
+    class: Migration20261207140000_token_reservations,
   },
 ];

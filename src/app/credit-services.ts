@@ -5,7 +5,9 @@ import { CreditEvents } from '../services/credits/credit-events';
 import { CreditLedger } from '../services/credits/credit-ledger';
 import { CreditPackInvoices } from '../services/credits/credit-pack-invoices';
 import { CreditSweep } from '../services/credits/credit-sweep';
+import { IncludedCredits, type PlanPeriodSource } from '../services/credits/included-credits';
 import { MemberLimits } from '../services/credits/member-limits';
+import { TokenReservations } from '../services/credits/token-reservations';
 import type { PlanCatalog } from '../services/plans/plan-catalog';
 import type { Clock } from '../services/time/clock';
 
@@ -20,6 +22,10 @@ export interface CreditServices {
   memberLimits: MemberLimits;
   /** Packs bought as Stripe invoices: granted when paid, removed when refunded (ADR 0026). */
   packInvoices: CreditPackInvoices;
+  /** Each usage period's included credits (and rollover), opened once, lazily. */
+  included: IncludedCredits;
+  /** Model calls priced by the rate card, held, committed or released in the ledger. */
+  tokenReservations: TokenReservations;
 }
 
 export function buildCreditServices(
@@ -28,14 +34,27 @@ export function buildCreditServices(
   clock: Clock,
   logger: Logger,
   catalog: PlanCatalog,
+  plans: PlanPeriodSource = NO_PLAN_PERIODS,
 ): CreditServices {
   const events = new CreditEvents(orm, pubSub, clock, logger);
   const ledger = new CreditLedger(orm, clock, events);
+  const included = new IncludedCredits(ledger, plans, clock);
   return {
     ledger,
     events,
     sweep: new CreditSweep(ledger, logger),
     memberLimits: new MemberLimits(orm, clock),
     packInvoices: new CreditPackInvoices(orm, clock, ledger, events, catalog, logger),
+    included,
+    tokenReservations: new TokenReservations(ledger, catalog.rateCard, included, clock),
   };
 }
+
+/**
+ * For processes that build the credits only to reconcile purchases (scripts/stripe-reconcile.ts): no usage gate
+ * runs there, so no period can be opened and no model call reserved; asking for one is a programming error.
+ */
+const NO_PLAN_PERIODS: PlanPeriodSource = {
+  allowances: () =>
+    Promise.reject(new Error('This process has no usage gate: included credits cannot be opened')),
+};

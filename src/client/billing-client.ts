@@ -7,6 +7,7 @@
  */
 
 import {
+  CommitTokensDocument,
   type CommitUsageInput,
   CommitUsageDocument,
   type FeatureAccessFieldsFragment,
@@ -16,6 +17,7 @@ import {
   type RecordUsageInput as RecordUsageWireInput,
   ReleaseUsageDocument,
   type ReleaseUsageInput,
+  ReserveTokensDocument,
   ReserveUsageDocument,
   type ReserveUsageInput,
   type ReserveUsageMutation,
@@ -60,6 +62,45 @@ export type UsageRecordResult = Omit<UsageRecordResultFieldsFragment, 'usage'> &
   /** The metric's usage after this record. */
   usage: UsageSummary;
 };
+
+/** A model call to reserve: priced in credits by the service's rate card on the estimate. */
+export interface ReserveTokensInput {
+  model: string;
+  inputTokens: number;
+  /** The most output the call may produce (its max_tokens). */
+  maxOutputTokens: number;
+  /** Service role: the account the call is for. */
+  accountId?: string;
+  /** The team member the call is for (member credit limits apply). */
+  memberId?: string;
+  ttlSeconds?: number;
+  idempotencyKey?: string;
+}
+
+/** A model call's hold on credits. */
+export interface TokenReservation {
+  id: string;
+  model: string;
+  /** Credits held for the estimate. */
+  credits: number;
+  expiresAt: Date;
+  duplicate: boolean;
+}
+
+export interface CommitTokensInput {
+  reservationId: string;
+  inputTokens: number;
+  outputTokens: number;
+  accountId?: string;
+}
+
+/** What a committed model call cost (at the rate of its reservation) and how it was paid. */
+export interface TokenCommitResult {
+  duplicate: boolean;
+  credits: number;
+  burned: number;
+  uncovered: number;
+}
 
 /**
  * The codes a `BillingClientError` carries: the service's `extensions.code`, or one of the client's own for
@@ -225,7 +266,7 @@ export class BillingClient {
     return {
       ...reservation,
       expiresAt: new Date(reservation.expiresAt),
-      usage: fromWireUsage(reservation.usage),
+      usage: fromWireUsage(requiredUsage(reservation.usage)),
     };
   }
 
@@ -233,6 +274,24 @@ export class BillingClient {
   async commitUsage(input: CommitUsageInput): Promise<UsageRecordResult> {
     const data = await this.request(CommitUsageDocument, { input: withoutUndefined({ ...input }) });
     return fromWireResult(data.commitUsage);
+  }
+
+  /**
+   * Holds the credits of a model call's estimate before calling the model (USAGE_LIMIT_EXCEEDED when they are not
+   * there; BAD_USER_INPUT for a model the rate card does not price). Commit the actual tokens after, or release.
+   */
+  async reserveTokens(input: ReserveTokensInput): Promise<TokenReservation> {
+    const data = await this.request(ReserveTokensDocument, { input: withoutUndefined({ ...input }) });
+    const { id, model, quantity, expiresAt, duplicate } = data.reserveUsage;
+    return { id, model: model ?? input.model, credits: quantity, expiresAt: new Date(expiresAt), duplicate };
+  }
+
+  /** Burns what the call used, at the rate of its reservation, once (a repeat answers `duplicate: true`). */
+  async commitTokens(input: CommitTokensInput): Promise<TokenCommitResult> {
+    const data = await this.request(CommitTokensDocument, { input: withoutUndefined({ ...input }) });
+    const { duplicate, credits } = data.commitUsage;
+    if (!credits) throw new Error('commitUsage answered no credits for a model call');
+    return { duplicate, ...credits };
   }
 
   /** Gives a hold back unused; false when it was already committed, released or expired. */
@@ -348,7 +407,13 @@ function toWireInput(input: RecordUsageInput): RecordUsageWireInput {
 }
 
 function fromWireResult(result: UsageRecordResultFieldsFragment): UsageRecordResult {
-  return { duplicate: result.duplicate, usage: fromWireUsage(result.usage) };
+  return { duplicate: result.duplicate, usage: fromWireUsage(requiredUsage(result.usage)) };
+}
+
+/** A metric's answer always carries its usage (only a model call's has none: reserveTokens, commitTokens). */
+function requiredUsage(usage: UsageSummaryFieldsFragment | null): UsageSummaryFieldsFragment {
+  if (!usage) throw new Error('The billing service answered no usage for a metric');
+  return usage;
 }
 
 function fromWireUsage(usage: UsageSummaryFieldsFragment): UsageSummary {

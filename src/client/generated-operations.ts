@@ -7,8 +7,12 @@ import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
 export type CommitUsageInput = {
   /** Service role only: the account the work was for */
   accountId?: string | null | undefined;
-  /** What was used, 0 or more: recorded even past the reservation or the limit (the work was done); 0 records nothing */
-  quantity: number;
+  /** A model call: the input tokens it used */
+  inputTokens?: number | null | undefined;
+  /** A model call: the output tokens it produced */
+  outputTokens?: number | null | undefined;
+  /** A metric reservation: what was used, 0 or more: recorded even past the reservation or the limit (the work was done); 0 records nothing */
+  quantity?: number | null | undefined;
   reservationId: string;
 };
 
@@ -33,7 +37,7 @@ export type ReleaseUsageInput = {
   reservationId: string;
 };
 
-/** Holds part of a metric’s allowance while work is served: commit what it used after, or release the hold */
+/** Holds part of a metric’s allowance (`metric`, `quantity`) or the credits of a model call (`model`, `inputTokens`, `maxOutputTokens`) while work is served: commit what it used after, or release the hold */
 export type ReserveUsageInput = {
   /** Service role only: the account the work is for */
   accountId?: string | null | undefined;
@@ -41,10 +45,18 @@ export type ReserveUsageInput = {
   feature?: string | null | undefined;
   /** Reserving again with the same key answers the same reservation (a retried request) */
   idempotencyKey?: string | null | undefined;
-  /** A counted metric of the plan catalog, e.g. ai_requests */
-  metric: string;
-  /** The most the work may use: 1 to 1,000,000 */
-  quantity: number;
+  /** With `model`: the prompt’s tokens */
+  inputTokens?: number | null | undefined;
+  /** With `model`: the most output tokens the call may produce (its max_tokens) */
+  maxOutputTokens?: number | null | undefined;
+  /** With `model`: the team member the call is for (member credit limits apply) */
+  memberId?: string | null | undefined;
+  /** A counted metric of the plan catalog, e.g. ai_requests (not with `model`) */
+  metric?: string | null | undefined;
+  /** A model of the rate card (modelPrices): the call is priced in credits and held from the balance. Unknown models are refused */
+  model?: string | null | undefined;
+  /** With `metric`: the most the work may use, 1 to 1,000,000 */
+  quantity?: number | null | undefined;
   /** Seconds the hold lasts if neither committed nor released (default 300, at most 3,600) */
   ttlSeconds?: number | null | undefined;
 };
@@ -53,35 +65,35 @@ export type FeatureAccessFieldsFragment = { feature: string, allowed: boolean, r
 
 export type UsageSummaryFieldsFragment = { metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodStart: string, periodEnd: string };
 
-export type UsageRecordResultFieldsFragment = { duplicate: boolean, usage: { metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodStart: string, periodEnd: string } };
+export type UsageRecordResultFieldsFragment = { duplicate: boolean, usage: { metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodStart: string, periodEnd: string } | null };
 
 export type RecordUsageMutationVariables = Exact<{
   input: RecordUsageInput;
 }>;
 
 
-export type RecordUsageMutation = { recordUsage: { duplicate: boolean, usage: { metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodStart: string, periodEnd: string } } };
+export type RecordUsageMutation = { recordUsage: { duplicate: boolean, usage: { metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodStart: string, periodEnd: string } | null } };
 
 export type RecordUsageBatchMutationVariables = Exact<{
   input: Array<RecordUsageInput> | RecordUsageInput;
 }>;
 
 
-export type RecordUsageBatchMutation = { recordUsageBatch: Array<{ duplicate: boolean, usage: { metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodStart: string, periodEnd: string } }> };
+export type RecordUsageBatchMutation = { recordUsageBatch: Array<{ duplicate: boolean, usage: { metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodStart: string, periodEnd: string } | null }> };
 
 export type ReserveUsageMutationVariables = Exact<{
   input: ReserveUsageInput;
 }>;
 
 
-export type ReserveUsageMutation = { reserveUsage: { id: string, metric: string, quantity: number, expiresAt: string, duplicate: boolean, usage: { metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodStart: string, periodEnd: string } } };
+export type ReserveUsageMutation = { reserveUsage: { id: string, metric: string | null, quantity: number, expiresAt: string, duplicate: boolean, usage: { metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodStart: string, periodEnd: string } | null } };
 
 export type CommitUsageMutationVariables = Exact<{
   input: CommitUsageInput;
 }>;
 
 
-export type CommitUsageMutation = { commitUsage: { duplicate: boolean, usage: { metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodStart: string, periodEnd: string } } };
+export type CommitUsageMutation = { commitUsage: { duplicate: boolean, usage: { metric: string, used: number, included: number | null, remaining: number | null, overage: number, periodStart: string, periodEnd: string } | null } };
 
 export type ReleaseUsageMutationVariables = Exact<{
   input: ReleaseUsageInput;
@@ -89,6 +101,20 @@ export type ReleaseUsageMutationVariables = Exact<{
 
 
 export type ReleaseUsageMutation = { releaseUsage: boolean };
+
+export type ReserveTokensMutationVariables = Exact<{
+  input: ReserveUsageInput;
+}>;
+
+
+export type ReserveTokensMutation = { reserveUsage: { id: string, model: string | null, quantity: number, expiresAt: string, duplicate: boolean } };
+
+export type CommitTokensMutationVariables = Exact<{
+  input: CommitUsageInput;
+}>;
+
+
+export type CommitTokensMutation = { commitUsage: { duplicate: boolean, credits: { credits: number, burned: number, uncovered: number } | null } };
 
 export class TypedDocumentString<TResult, TVariables>
   extends String
@@ -235,3 +261,26 @@ export const ReleaseUsageDocument = new TypedDocumentString(`
   releaseUsage(input: $input)
 }
     `) as unknown as TypedDocumentString<ReleaseUsageMutation, ReleaseUsageMutationVariables>;
+export const ReserveTokensDocument = new TypedDocumentString(`
+    mutation ReserveTokens($input: ReserveUsageInput!) {
+  reserveUsage(input: $input) {
+    id
+    model
+    quantity
+    expiresAt
+    duplicate
+  }
+}
+    `) as unknown as TypedDocumentString<ReserveTokensMutation, ReserveTokensMutationVariables>;
+export const CommitTokensDocument = new TypedDocumentString(`
+    mutation CommitTokens($input: CommitUsageInput!) {
+  commitUsage(input: $input) {
+    duplicate
+    credits {
+      credits
+      burned
+      uncovered
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<CommitTokensMutation, CommitTokensMutationVariables>;

@@ -9,10 +9,22 @@ export {
   type BillingClientOptions,
   type FeatureAccess,
   type FeatureAccessReason,
+  type CommitTokensInput,
   type RecordUsageInput,
+  type ReserveTokensInput,
+  type TokenCommitResult,
+  type TokenReservation,
   type UsageRecordResult,
   type UsageSummary,
 } from './billing-client';
+export {
+  type ModelCallClient,
+  type ModelCallOptions,
+  ModelCallTimeoutError,
+  meteredModelCall,
+  meteredStream,
+  type TokenUsage,
+} from './model-call';
 export {
   idempotencyKeyHeader,
   type UsageGate,

@@ -13,7 +13,7 @@ export type CreditHoldState = 'held' | 'settled' | 'released' | 'expired';
 @Entity({ tableName: 'credit_hold' })
 @Index({ properties: ['accountId', 'state', 'expiresAt'] })
 @Check({ name: 'credit_hold_credits_check', expression: 'credits >= 0' })
-export class CreditHold extends BaseEntity<'state' | 'settledCredits' | 'memberId'> {
+export class CreditHold extends BaseEntity<'state' | 'settledCredits' | 'memberId' | 'model' | 'pricedAt'> {
   @Property({ type: 'string', length: 255 })
   accountId!: string;
 
@@ -33,4 +33,12 @@ export class CreditHold extends BaseEntity<'state' | 'settledCredits' | 'memberI
   /** What the settle burned and left uncovered together (the work's actual credits); null until settled. */
   @Property({ type: new BigIntType('number'), nullable: true })
   settledCredits: number | null = null;
+
+  /** A model call's hold (token reservations): the model, priced again at commit at `pricedAt`'s rate. */
+  @Property({ type: 'string', length: 64, nullable: true })
+  model: string | null = null;
+
+  /** When the call was priced: its commit uses the rate card's version in effect at this moment. */
+  @Property({ type: 'datetime', nullable: true })
+  pricedAt: Date | null = null;
 }

@@ -12,16 +12,22 @@ import {
 } from '../schema/credit.type';
 import type { CreditLedger } from '../services/credits/credit-ledger';
 import type { CreditBalanceView } from '../services/credits/credit-ledger.types';
+import type { IncludedCredits } from '../services/credits/included-credits';
 import { encodeCursor, pageSize } from './pagination';
 
 /** An account's prepaid credits: the balance, its history, an admin's grant, and the balance live. */
 @Resolver(() => Account)
 export class CreditResolver {
-  constructor(private readonly ledger: CreditLedger) {}
+  constructor(
+    private readonly ledger: CreditLedger,
+    private readonly included: IncludedCredits,
+  ) {}
 
   @FieldResolver(() => CreditBalance, { description: 'Prepaid credits: what there is, held and available' })
   async balance(@Root() account: Account, @Ctx() context: RequestContext): Promise<CreditBalance> {
     context.requireAccountAccess(account.id);
+    // The current period's included credits are part of the balance from its first moment (granted lazily).
+    await this.included.ensure(account.id);
     return balanceOf(await this.ledger.balanceOf(account.id));
   }
 

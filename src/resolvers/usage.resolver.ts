@@ -11,6 +11,8 @@ import {
   UsageRecordResult,
   UsageReservation,
 } from '../schema/usage.type';
+import { BadUserInputError } from '../errors';
+import type { TokenReservations } from '../services/credits/token-reservations';
 import type { EntitlementOverrides } from '../services/usage/entitlement-overrides';
 import type { UsageMeter } from '../services/usage/usage-meter';
 import type { UsageReservations } from '../services/usage/usage-reservations';
@@ -22,6 +24,7 @@ export class UsageResolver {
     private readonly meter: UsageMeter,
     private readonly reservations: UsageReservations,
     private readonly overrides: EntitlementOverrides,
+    private readonly tokens: TokenReservations,
   ) {}
 
   @Mutation(() => UsageRecordResult, {
@@ -57,14 +60,26 @@ export class UsageResolver {
     @Ctx() context: RequestContext,
   ): Promise<UsageReservation> {
     const { accountId, trusted } = usageAccountOf(input.accountId, context);
+    const idempotencyKey =
+      input.idempotencyKey && !trusted ? `user:${input.idempotencyKey}` : (input.idempotencyKey ?? null);
+    if (input.model != null) {
+      const call = tokenCallOf(input);
+      const reservation = await this.tokens.reserve({
+        accountId,
+        ...call,
+        memberId: input.memberId ?? null,
+        ttlSeconds: input.ttlSeconds ?? null,
+        idempotencyKey,
+      });
+      return { ...reservation, metric: null, quantity: reservation.credits, usage: null };
+    }
     return this.reservations.reserve({
       accountId,
-      metric: input.metric,
-      quantity: input.quantity,
+      metric: required(input.metric, 'metric', 'a metric (with quantity) or a model (with tokens)'),
+      quantity: required(input.quantity, 'quantity', 'the most the work may use'),
       feature: input.feature ?? null,
       ttlSeconds: input.ttlSeconds ?? null,
-      idempotencyKey:
-        input.idempotencyKey && !trusted ? `user:${input.idempotencyKey}` : input.idempotencyKey,
+      idempotencyKey,
     });
   }
 
@@ -77,7 +92,19 @@ export class UsageResolver {
     @Ctx() context: RequestContext,
   ): Promise<UsageRecordResult> {
     const { accountId } = usageAccountOf(input.accountId, context);
-    return this.reservations.commit(accountId, input.reservationId, input.quantity);
+    if (input.inputTokens != null || input.outputTokens != null) {
+      if (input.quantity != null)
+        throw new BadUserInputError('A model call commits tokens, not a quantity', 'quantity');
+      const outcome = await this.tokens.commit({
+        accountId,
+        reservationId: input.reservationId,
+        inputTokens: required(input.inputTokens, 'inputTokens', 'the input tokens the call used'),
+        outputTokens: required(input.outputTokens, 'outputTokens', 'the output tokens the call produced'),
+      });
+      return { duplicate: outcome.duplicate, usage: null, credits: outcome };
+    }
+    const quantity = required(input.quantity, 'quantity', 'what the work used (or tokens for a model call)');
+    return this.reservations.commit(accountId, input.reservationId, quantity);
   }
 
   @Mutation(() => Boolean, {
@@ -88,6 +115,8 @@ export class UsageResolver {
     @Ctx() context: RequestContext,
   ): Promise<boolean> {
     const { accountId } = usageAccountOf(input.accountId, context);
+    if (await this.tokens.isTokenReservation(accountId, input.reservationId))
+      return this.tokens.release(accountId, input.reservationId);
     return this.reservations.release(accountId, input.reservationId);
   }
 
@@ -137,6 +166,33 @@ export class UsageResolver {
     context.startNextEvent();
     return payload;
   }
+}
+
+/** A model call's reservation: a model with its tokens, never with a metric (one or the other). */
+function tokenCallOf(input: ReserveUsageInput): {
+  model: string;
+  inputTokens: number;
+  maxOutputTokens: number;
+} {
+  if (input.metric != null || input.quantity != null)
+    throw new BadUserInputError(
+      'Reserve either a metric (with quantity) or a model (with tokens), not both',
+      input.metric != null ? 'metric' : 'quantity',
+    );
+  return {
+    model: required(input.model, 'model', 'a model of the rate card'),
+    inputTokens: required(input.inputTokens, 'inputTokens', 'the prompt’s tokens'),
+    maxOutputTokens: required(
+      input.maxOutputTokens,
+      'maxOutputTokens',
+      'the most output tokens the call may produce',
+    ),
+  };
+}
+
+function required<T>(value: T | null | undefined, field: string, what: string): T {
+  if (value == null) throw new BadUserInputError(`${field} is required: ${what}`, field);
+  return value;
 }
 
 /**

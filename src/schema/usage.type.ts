@@ -1,4 +1,5 @@
 import { IsOptional, MaxLength } from 'class-validator';
+import { GraphQLSafeInt } from 'graphql-scalars';
 import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { UsageSummary } from './entitlement.type';
 
@@ -27,6 +28,20 @@ export class RecordUsageInput {
   occurredAt?: Date;
 }
 
+@ObjectType({ description: 'What a committed model call cost, at the rate in effect when it was reserved' })
+export class TokenUsageCredits {
+  @Field(() => GraphQLSafeInt, {
+    description: 'Credits the call cost (input and output tokens, one rounding up)',
+  })
+  credits!: number;
+
+  @Field(() => GraphQLSafeInt, { description: 'Taken from the balance (the hold first)' })
+  burned!: number;
+
+  @Field(() => GraphQLSafeInt, { description: 'What the balance did not cover' })
+  uncovered!: number;
+}
+
 @ObjectType()
 export class UsageRecordResult {
   @Field(() => Boolean, {
@@ -34,8 +49,17 @@ export class UsageRecordResult {
   })
   duplicate!: boolean;
 
-  @Field(() => UsageSummary, { description: "The metric's usage after this record" })
-  usage!: UsageSummary;
+  @Field(() => UsageSummary, {
+    nullable: true,
+    description: "The metric's usage after this record; null for a model call's commit (see `credits`)",
+  })
+  usage!: UsageSummary | null;
+
+  @Field(() => TokenUsageCredits, {
+    nullable: true,
+    description: "A model call's commit: the credits it cost and how they were paid; null for a metric",
+  })
+  credits?: TokenUsageCredits | null;
 }
 
 @InputType({ description: "Admin: replace an account's plan entitlement for one feature or metric" })
@@ -62,14 +86,42 @@ export class EntitlementOverrideInput {
 
 @InputType({
   description:
-    'Holds part of a metric’s allowance while work is served: commit what it used after, or release the hold',
+    'Holds part of a metric’s allowance (`metric`, `quantity`) or the credits of a model call (`model`, `inputTokens`, `maxOutputTokens`) while work is served: commit what it used after, or release the hold',
 })
 export class ReserveUsageInput {
-  @Field(() => String, { description: 'A counted metric of the plan catalog, e.g. ai_requests' })
-  metric!: string;
+  @Field(() => String, {
+    nullable: true,
+    description: 'A counted metric of the plan catalog, e.g. ai_requests (not with `model`)',
+  })
+  metric?: string | null;
 
-  @Field(() => Int, { description: 'The most the work may use: 1 to 1,000,000' })
-  quantity!: number;
+  @Field(() => Int, {
+    nullable: true,
+    description: 'With `metric`: the most the work may use, 1 to 1,000,000',
+  })
+  quantity?: number | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'A model of the rate card (modelPrices): the call is priced in credits and held from the balance. Unknown models are refused',
+  })
+  model?: string | null;
+
+  @Field(() => Int, { nullable: true, description: 'With `model`: the prompt’s tokens' })
+  inputTokens?: number | null;
+
+  @Field(() => Int, {
+    nullable: true,
+    description: 'With `model`: the most output tokens the call may produce (its max_tokens)',
+  })
+  maxOutputTokens?: number | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'With `model`: the team member the call is for (member credit limits apply)',
+  })
+  memberId?: string | null;
 
   @Field(() => ID, { nullable: true, description: 'Service role only: the account the work is for' })
   accountId?: string;
@@ -94,15 +146,21 @@ export class ReserveUsageInput {
   idempotencyKey?: string;
 }
 
-@ObjectType({ description: 'A hold on part of an allowance; it expires by itself at expiresAt' })
+@ObjectType({
+  description:
+    'A hold on part of an allowance or on credits for a model call; it expires by itself at expiresAt',
+})
 export class UsageReservation {
   @Field(() => ID)
   id!: string;
 
-  @Field(() => String)
-  metric!: string;
+  @Field(() => String, { nullable: true, description: 'The metric held; null for a model call' })
+  metric!: string | null;
 
-  @Field(() => Int, { description: 'What is held' })
+  @Field(() => String, { nullable: true, description: 'The model of a model call; null for a metric' })
+  model?: string | null;
+
+  @Field(() => Int, { description: 'What is held: units of the metric, or credits for a model call' })
   quantity!: number;
 
   @Field(() => Date)
@@ -111,8 +169,11 @@ export class UsageReservation {
   @Field(() => Boolean, { description: 'True when this idempotency key had reserved before: the same hold' })
   duplicate!: boolean;
 
-  @Field(() => UsageSummary, { description: 'The metric’s usage; remaining counts what holds take' })
-  usage!: UsageSummary;
+  @Field(() => UsageSummary, {
+    nullable: true,
+    description: 'The metric’s usage; remaining counts what holds take. Null for a model call',
+  })
+  usage!: UsageSummary | null;
 }
 
 @InputType({ description: 'What the reserved work actually used' })
@@ -121,10 +182,17 @@ export class CommitUsageInput {
   reservationId!: string;
 
   @Field(() => Int, {
+    nullable: true,
     description:
-      'What was used, 0 or more: recorded even past the reservation or the limit (the work was done); 0 records nothing',
+      'A metric reservation: what was used, 0 or more: recorded even past the reservation or the limit (the work was done); 0 records nothing',
   })
-  quantity!: number;
+  quantity?: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'A model call: the input tokens it used' })
+  inputTokens?: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'A model call: the output tokens it produced' })
+  outputTokens?: number | null;
 
   @Field(() => ID, { nullable: true, description: 'Service role only: the account the work was for' })
   accountId?: string;

@@ -37,17 +37,26 @@ async function activeSubscriptions(): Promise<number> {
   return Number(line?.split(' ')[1] ?? Number.NaN);
 }
 
-it('shows a new account a balance of zero and an empty ledger', async () => {
+/** The free plan's included credits (plans.yaml), there from the first read of a period (docs/credits.md). */
+const FREE_INCLUDED = 1000;
+
+it('shows a new account its plan’s included credits, and their one entry in the ledger', async () => {
   const token = await service.token('acct_credits_new');
-  const answer = await service.graphql(
-    '{ viewer { balance { credits held available expiringSoon { credits } } creditLedger { nodes { id } pageInfo { hasNextPage endCursor } } } }',
-    { token },
-  );
+  const answer = await service.graphql('{ viewer { balance { credits held available } } }', { token });
   expect(answer.errors).toBeUndefined();
   expect(answer.data).toEqual({
+    viewer: { balance: { credits: FREE_INCLUDED, held: 0, available: FREE_INCLUDED } },
+  });
+  const ledger = await service.graphql(
+    '{ viewer { creditLedger { nodes { kind credits sourceType } pageInfo { hasNextPage } } } }',
+    { token },
+  );
+  expect(ledger.data).toEqual({
     viewer: {
-      balance: { credits: 0, held: 0, available: 0, expiringSoon: null },
-      creditLedger: { nodes: [], pageInfo: { hasNextPage: false, endCursor: null } },
+      creditLedger: {
+        nodes: [{ kind: 'INCLUDED', credits: FREE_INCLUDED, sourceType: 'plan_period' }],
+        pageInfo: { hasNextPage: false },
+      },
     },
   });
 });
@@ -67,7 +76,12 @@ it('lets an admin grant credits once per key, and the customer sees them, expiri
   const balance = await service.graphql(BALANCE, { token });
   expect(balance.data).toEqual({
     viewer: {
-      balance: { credits: 550, held: 0, available: 550, expiringSoon: { credits: 500, at: expiresAt } },
+      balance: {
+        credits: 550 + FREE_INCLUDED,
+        held: 0,
+        available: 550 + FREE_INCLUDED,
+        expiringSoon: { credits: 500, at: expiresAt },
+      },
     },
   });
 
@@ -84,9 +98,10 @@ it('lets an admin grant credits once per key, and the customer sees them, expiri
     };
   };
   const first2 = await service.graphql<Page>(page, { token });
+  // The period's included credits were granted at the first read of the balance, after the grants.
   expect(first2.data?.viewer.creditLedger.nodes).toEqual([
+    expect.objectContaining({ kind: 'INCLUDED', credits: FREE_INCLUDED, balanceAfter: 550 + FREE_INCLUDED }),
     { kind: 'GRANT', credits: 30, balanceAfter: 550, reason: 'More goodwill', sourceType: 'admin' },
-    { kind: 'GRANT', credits: 20, balanceAfter: 520, reason: 'Goodwill', sourceType: 'admin' },
   ]);
   expect(first2.data?.viewer.creditLedger.pageInfo.hasNextPage).toBe(true);
   const next = await service.graphql<Page>(page, {
@@ -94,6 +109,7 @@ it('lets an admin grant credits once per key, and the customer sees them, expiri
     variables: { after: first2.data?.viewer.creditLedger.pageInfo.endCursor },
   });
   expect(next.data?.viewer.creditLedger.nodes).toEqual([
+    { kind: 'GRANT', credits: 20, balanceAfter: 520, reason: 'Goodwill', sourceType: 'admin' },
     { kind: 'GRANT', credits: 500, balanceAfter: 500, reason: 'Launch promotion', sourceType: 'admin' },
   ]);
   expect(next.data?.viewer.creditLedger.pageInfo.hasNextPage).toBe(false);
@@ -109,7 +125,7 @@ it('refuses grantCredits to a customer (FORBIDDEN), and writes nothing', async (
   );
   expect(answer.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
   expect((await service.graphql(BALANCE, { token })).data).toMatchObject({
-    viewer: { balance: { credits: 0 } },
+    viewer: { balance: { credits: FREE_INCLUDED } },
   });
 });
 
@@ -126,7 +142,7 @@ it.each([
   expect(answer.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   const token = await service.token(account);
   expect((await service.graphql(BALANCE, { token })).data).toMatchObject({
-    viewer: { balance: { credits: 0 } },
+    viewer: { balance: { credits: FREE_INCLUDED } },
   });
 });
 
@@ -152,4 +168,58 @@ it('pushes balanceUpdated over graphql-ws after a grant, to the account and nobo
     await mine.dispose();
     await other.dispose();
   }
+});
+
+it('reserves, commits and releases a model call over GraphQL, priced in credits (issue 17 item 3)', async () => {
+  const account = 'acct_credits_tokens';
+  const token = await service.token(account);
+  const reserve = (input: Record<string, unknown>) =>
+    service.graphql<{ reserveUsage: { id: string; metric: string | null; model: string; quantity: number } }>(
+      'mutation R($input: ReserveUsageInput!) { reserveUsage(input: $input) { id metric model quantity duplicate usage { used } } }',
+      { token, variables: { input } },
+    );
+  // claude-sonnet-4 (plans.yaml): 1,200 in + 300 out = 8.1, so 9 credits held.
+  const reserved = await reserve({ model: 'claude-sonnet-4', inputTokens: 1200, maxOutputTokens: 300 });
+  expect(reserved.errors).toBeUndefined();
+  expect(reserved.data?.reserveUsage).toMatchObject({ metric: null, model: 'claude-sonnet-4', quantity: 9 });
+  const committed = await service.graphql<{ commitUsage: Record<string, unknown> }>(
+    'mutation C($input: CommitUsageInput!) { commitUsage(input: $input) { duplicate usage { used } credits { credits burned uncovered } } }',
+    {
+      token,
+      variables: {
+        input: { reservationId: reserved.data?.reserveUsage.id, inputTokens: 1000, outputTokens: 100 },
+      },
+    },
+  );
+  expect(committed.data?.commitUsage).toEqual({
+    duplicate: false,
+    usage: null,
+    credits: { credits: 5, burned: 5, uncovered: 0 },
+  });
+  const second = await reserve({ model: 'claude-sonnet-4', inputTokens: 10, maxOutputTokens: 10 });
+  const released = await service.graphql(
+    'mutation L($input: ReleaseUsageInput!) { releaseUsage(input: $input) }',
+    { token, variables: { input: { reservationId: second.data?.reserveUsage.id } } },
+  );
+  expect(released.data).toEqual({ releaseUsage: true });
+  expect((await service.graphql(BALANCE, { token })).data).toMatchObject({
+    viewer: { balance: { credits: FREE_INCLUDED - 5, held: 0 } },
+  });
+
+  const both = await reserve({
+    metric: 'ai_requests',
+    quantity: 1,
+    model: 'claude-sonnet-4',
+    inputTokens: 1,
+    maxOutputTokens: 1,
+  });
+  expect(both.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'metric' });
+  const unknown = await reserve({ model: 'gpt-unknown', inputTokens: 1, maxOutputTokens: 1 });
+  expect(unknown.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  const tooMuch = await reserve({ model: 'claude-sonnet-4', inputTokens: 0, maxOutputTokens: 10_000_000 });
+  expect(tooMuch.errors?.[0]?.extensions).toMatchObject({
+    code: 'USAGE_LIMIT_EXCEEDED',
+    available: FREE_INCLUDED - 5,
+    requested: 150_000,
+  });
 });

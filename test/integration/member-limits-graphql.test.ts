@@ -80,8 +80,9 @@ it('lets the customer set a member’s limit and see the member reach it while t
     { memberId: 'dev-42@example.com', monthlyCredits: 100, used: 90, held: 0, remaining: 10 },
     { memberId: 'dev-7@example.com', monthlyCredits: null, used: 0, held: 500, remaining: null },
   ]);
+  // Plus the free plan's 1,000 included credits of the month, granted when the balance is first read.
   const balance = await service.graphql('{ viewer { balance { credits held available } } }', { token });
-  expect(balance.data).toEqual({ viewer: { balance: { credits: 910, held: 500, available: 410 } } });
+  expect(balance.data).toEqual({ viewer: { balance: { credits: 1910, held: 500, available: 1410 } } });
 });
 
 it('pages members by id and refuses a cursor it did not make', async () => {

@@ -10,16 +10,18 @@ import type {
 } from './credit-ledger.types';
 import { countMemberUse, enforceMemberLimit } from './member-limits-check';
 
-interface HoldRow {
+export interface HoldRow {
   id: string;
   account_id: string;
   member_id: string | null;
   credits: string;
   expires_at: Date;
   state: CreditHoldView['state'];
+  model: string | null;
+  priced_at: Date | null;
 }
 
-function holdOf(row: HoldRow): CreditHoldView {
+export function holdOf(row: HoldRow): CreditHoldView {
   return {
     id: row.id,
     accountId: row.account_id,
@@ -27,6 +29,8 @@ function holdOf(row: HoldRow): CreditHoldView {
     credits: Number(row.credits),
     expiresAt: new Date(row.expires_at),
     state: row.state,
+    model: row.model,
+    pricedAt: row.priced_at ? new Date(row.priced_at) : null,
   };
 }
 
@@ -56,8 +60,9 @@ export async function placeHold(account: LockedAccount, input: HoldCredits): Pro
     };
   const expiresAt = new Date(account.now.getTime() + input.ttlSeconds * 1000);
   const [row] = await account.sql<HoldRow>(
-    `insert into credit_hold (id, created_at, updated_at, account_id, member_id, credits, expires_at, state)
-     values (?, ?, ?, ?, ?, ?, ?, 'held') returning *`,
+    `insert into credit_hold (id, created_at, updated_at, account_id, member_id, credits, expires_at, state,
+                              model, priced_at)
+     values (?, ?, ?, ?, ?, ?, ?, 'held', ?, ?) returning *`,
     [
       input.holdId,
       account.now,
@@ -66,6 +71,8 @@ export async function placeHold(account: LockedAccount, input: HoldCredits): Pro
       input.memberId ?? null,
       input.credits,
       expiresAt,
+      input.model ?? null,
+      input.pricedAt ?? null,
     ],
   );
   account.changeHeld(input.credits);

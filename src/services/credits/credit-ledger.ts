@@ -4,9 +4,10 @@ import type { Clock } from '../time/clock';
 import { inLockedAccount, type LockedAccount } from './credit-account';
 import { takeFromLots } from './credit-burning';
 import type { CreditEvents } from './credit-events';
-import { settleHold, placeHold, releaseHeld } from './credit-holds';
+import { type HoldRow, holdOf, settleHold, placeHold, releaseHeld } from './credit-holds';
 import type {
   AdjustCredits,
+  CreditHoldView,
   AdjustResult,
   BurnCredits,
   BurnResult,
@@ -24,6 +25,7 @@ import type {
 } from './credit-ledger.types';
 import { type LotRow, lotOf, readBalance, readEntries } from './credit-reads';
 import { wholeCredits } from './credit-validation';
+import { type OpenPeriod, type OpenPeriodResult, openPeriodIn } from './period-credits';
 
 /**
  * The one place an account's credits change (docs/credits.md, ADR 0025). Each method is one transaction under
@@ -189,6 +191,22 @@ export class CreditLedger {
       else await takeFromLots(account, -input.credits, entry);
       return { credits: input.credits, balance: account.balance, duplicate: false };
     });
+  }
+
+  /**
+   * Opens a usage period's included credits, rolling the last period's over as the plan says, once per account
+   * and period however many ask at once (period-credits.ts; docs/credits.md "Included credits and rollover").
+   */
+  async openPeriod(input: OpenPeriod): Promise<OpenPeriodResult> {
+    return this.change(input.accountId, this.clock.now(), (account) => openPeriodIn(account, input));
+  }
+
+  /** A hold of the account, in whatever state; null for an id the account never used. */
+  async findHold(accountId: string, holdId: string): Promise<CreditHoldView | null> {
+    const [row] = await this.orm.em
+      .getConnection()
+      .execute<HoldRow[]>('select * from credit_hold where id = ? and account_id = ?', [holdId, accountId]);
+    return row ? holdOf(row) : null;
   }
 
   balanceOf(accountId: string): Promise<CreditBalanceView> {

@@ -64,6 +64,9 @@ export interface HoldCredits {
   ttlSeconds: number;
   /** The caller's id for the hold (a UUID): holding again with it answers the same hold. */
   holdId: string;
+  /** A model call's hold: the model and the moment it was priced (its commit is priced at that moment). */
+  model?: string | null;
+  pricedAt?: Date | null;
 }
 
 export interface CreditHoldView {
@@ -73,6 +76,9 @@ export interface CreditHoldView {
   credits: number;
   expiresAt: Date;
   state: CreditHoldState;
+  /** A model call's hold: the model and when it was priced; null for other holds. */
+  model: string | null;
+  pricedAt: Date | null;
 }
 
 /** A hold is refused (not thrown) when the account's available credits are fewer than asked. */

@@ -13,7 +13,8 @@ describeJourney('journey: AI credits', (journey) => {
     const page = await journey.newPage();
     await journey.signUp(page, accountId);
     await page.waitForSelector('#credits');
-    await waitForText(page, '#credits-available', /^0$/);
+    // The free plan's 1,000 included credits of the month, granted when the page first reads the balance.
+    await waitForText(page, '#credits-available', /^1,000$/);
     const notReloaded = await markPage(page);
 
     const admin = await journey.stack.as('acct_journey_support', ['admin']);
@@ -29,7 +30,7 @@ describeJourney('journey: AI credits', (journey) => {
     });
     expect(granted.errors).toBeUndefined();
 
-    await waitForText(page, '#credits-available', /^2,500$/);
+    await waitForText(page, '#credits-available', /^3,500$/);
     await waitForText(page, '#credits-expiring', /^2,500 expire [A-Z][a-z]{2} \d{1,2}, \d{4}$/);
     await waitForText(page, '#credit-ledger', /Granted \+2,500 Welcome credits/);
     expect(await notReloaded()).toBe(true);

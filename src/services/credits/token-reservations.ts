@@ -1,0 +1,182 @@
+import { createHash } from 'node:crypto';
+import { BadUserInputError, BillingError, ConflictError, ErrorCode, NotFoundError } from '../../errors';
+import type { RateCard } from '../plans/rate-card';
+import type { Clock } from '../time/clock';
+import type { CreditLedger } from './credit-ledger';
+import type { IncludedCredits } from './included-credits';
+
+export interface TokenReserveRequest {
+  accountId: string;
+  /** A model of the rate card (plans.yaml `models:`); any other is refused, never priced at 0. */
+  model: string;
+  inputTokens: number;
+  /** The most output the call may produce (its `max_tokens`): the estimate is priced on it. */
+  maxOutputTokens: number;
+  /** The team member the call is for, when the calling service names one (member limits check it). */
+  memberId?: string | null;
+  /** How long the hold lasts if neither committed nor released (default 300, at most 3,600). */
+  ttlSeconds?: number | null;
+  /** Reserving again with the same key answers the same reservation (a retried request). */
+  idempotencyKey?: string | null;
+}
+
+export interface TokenReservation {
+  id: string;
+  accountId: string;
+  model: string;
+  /** Credits held: the estimate at the rate in effect now. */
+  credits: number;
+  expiresAt: Date;
+  duplicate: boolean;
+}
+
+export interface TokenCommit {
+  accountId: string;
+  reservationId: string;
+  inputTokens: number;
+  outputTokens: number;
+}
+
+export interface TokenCommitOutcome {
+  /** What the call cost, at the rate in effect when it was reserved. */
+  credits: number;
+  /** Taken from the balance (the hold first). */
+  burned: number;
+  /** What the balance could not cover. */
+  uncovered: number;
+  /** Committed before: nothing more was burned. */
+  duplicate: boolean;
+}
+
+const DEFAULT_TTL_SECONDS = 300;
+const MAX_TTL_SECONDS = 3600;
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * A model call paid in credits (issue 17 item 3; docs/credits.md "A model call, reserved and committed"): the
+ * estimate (input tokens and the most output) is priced through the rate card now and held in the ledger, with
+ * the model and the moment; the commit prices the actual tokens at that same moment's rate and settles the hold;
+ * a failed call releases it. The account's current period is opened first, so its included credits are there.
+ */
+export class TokenReservations {
+  constructor(
+    private readonly ledger: CreditLedger,
+    private readonly rateCard: Pick<RateCard, 'quote'>,
+    private readonly included: IncludedCredits,
+    private readonly clock: Clock,
+  ) {}
+
+  async reserve(request: TokenReserveRequest): Promise<TokenReservation> {
+    const ttlSeconds = request.ttlSeconds ?? DEFAULT_TTL_SECONDS;
+    validateReserve(request, ttlSeconds);
+    const now = this.clock.now();
+    const { credits } = this.rateCard.quote({
+      model: request.model,
+      inputTokens: request.inputTokens,
+      outputTokens: request.maxOutputTokens,
+      at: now,
+    });
+    await this.included.ensure(request.accountId);
+    const result = await this.ledger.hold({
+      accountId: request.accountId,
+      memberId: request.memberId ?? null,
+      credits,
+      ttlSeconds,
+      holdId: holdIdOf(request.accountId, request.idempotencyKey ?? null),
+      model: request.model,
+      pricedAt: now,
+    });
+    if (!result.ok) throw creditsExhausted(result.available, result.requested);
+    const { hold } = result;
+    return {
+      id: hold.id,
+      accountId: hold.accountId,
+      model: hold.model ?? request.model,
+      credits: hold.credits,
+      expiresAt: hold.expiresAt,
+      duplicate: result.duplicate,
+    };
+  }
+
+  /** Prices the actual tokens at the reservation's rate and burns them (the hold first); once per reservation. */
+  async commit(input: TokenCommit): Promise<TokenCommitOutcome> {
+    const hold = await this.tokenHold(input.accountId, input.reservationId);
+    if (hold.state === 'released')
+      throw new ConflictError('The reservation was released: reserve again for the work it was for');
+    const { credits } = this.rateCard.quote({
+      model: hold.model,
+      inputTokens: input.inputTokens,
+      outputTokens: input.outputTokens,
+      at: hold.pricedAt,
+    });
+    const settled = await this.ledger.settle({ accountId: input.accountId, holdId: hold.id, credits });
+    if (settled.outcome !== 'settled')
+      throw settled.outcome === 'unknown'
+        ? new NotFoundError('The reservation')
+        : new ConflictError('The reservation was released: reserve again for the work it was for');
+    // A repeat answers what the first commit burned, priced from its own tokens: the first commit's figures.
+    const firstCredits = settled.duplicate ? settled.burned + settled.uncovered : credits;
+    return {
+      credits: firstCredits,
+      burned: settled.burned,
+      uncovered: settled.uncovered,
+      duplicate: settled.duplicate,
+    };
+  }
+
+  /** Gives the hold back; false when it was committed, released or expired already. */
+  async release(accountId: string, reservationId: string): Promise<boolean> {
+    await this.tokenHold(accountId, reservationId);
+    return this.ledger.releaseHold(accountId, reservationId);
+  }
+
+  /** Whether the id is a token reservation of the account (else it may be a metric reservation). */
+  async isTokenReservation(accountId: string, reservationId: string): Promise<boolean> {
+    if (!UUID.test(reservationId)) return false;
+    const hold = await this.ledger.findHold(accountId, reservationId);
+    return hold?.model != null;
+  }
+
+  private async tokenHold(accountId: string, reservationId: string) {
+    const hold = UUID.test(reservationId) ? await this.ledger.findHold(accountId, reservationId) : null;
+    if (!hold?.model || !hold.pricedAt) throw new NotFoundError('The reservation');
+    return { ...hold, model: hold.model, pricedAt: hold.pricedAt };
+  }
+}
+
+/**
+ * The hold's id: from the caller's idempotency key (a retry finds the same hold; the account is part of it, so
+ * two accounts' keys never meet), else a new one.
+ */
+function holdIdOf(accountId: string, idempotencyKey: string | null): string {
+  if (!idempotencyKey) return crypto.randomUUID();
+  const hex = createHash('sha256').update(`token-reservation\n${accountId}\n${idempotencyKey}`).digest('hex');
+  // A version-4-shaped UUID from the hash (the version and variant bits set), so it is a valid `uuid` value.
+  const variant = ((Number.parseInt(hex.slice(16, 17), 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+function validateReserve(request: TokenReserveRequest, ttlSeconds: number): void {
+  if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > MAX_TTL_SECONDS)
+    throw new BadUserInputError(
+      `ttlSeconds must be a whole number from 1 to ${MAX_TTL_SECONDS}`,
+      'ttlSeconds',
+    );
+  if (request.idempotencyKey != null && !IDEMPOTENCY_KEY.test(request.idempotencyKey))
+    throw new BadUserInputError(
+      'idempotencyKey must be 1 to 255 printable ASCII characters without spaces',
+      'idempotencyKey',
+    );
+  if (request.memberId != null && (request.memberId.length < 1 || request.memberId.length > 255))
+    throw new BadUserInputError('memberId must be 1 to 255 characters', 'memberId');
+}
+
+/** Not enough credits for the estimate: what there is, what was asked, and what the customer can do. */
+function creditsExhausted(available: number, requested: number): BillingError {
+  return new BillingError(
+    ErrorCode.USAGE_LIMIT_EXCEEDED,
+    `This call needs up to ${requested} credits and ${available} are available: buy credits (or raise the spend cap on a plan that bills overage)`,
+    { metric: 'credits', available, requested, remedy: 'BUY_CREDITS' },
+  );
+}
