@@ -76,7 +76,9 @@ describeJourney('journey: AI credits', (journey) => {
     await journey.stack.stripe.customers.update(customer.stripeCustomerId as string, {
       invoice_settings: { default_payment_method: card.id },
     });
-    const ledger = journey.stack.app.services.credits.ledger;
+    const { ledger, included } = journey.stack.app.services.credits;
+    // The month's included credits are granted on the first read: counted in the start.
+    await included.ensure(accountId);
     const start = (await ledger.balanceOf(accountId)).available;
     await ledger.grant({
       accountId,
@@ -118,5 +120,42 @@ describeJourney('journey: AI credits', (journey) => {
     expect(invoices.data.map((invoice) => [invoice.status, invoice.total])).toEqual([['paid', 1000]]);
     expect(await notReloaded()).toBe(true);
     await journey.screenshot(page, 'credits-auto-top-up');
+  }, 120_000);
+
+  it('a member reaches their monthly limit while the account still has credits: refused, and the page shows it', async () => {
+    const accountId = 'acct_journey_credits_member';
+    const page = await journey.newPage();
+    await journey.signUp(page, accountId);
+    await page.waitForSelector('#credits');
+    const customer = await journey.stack.as(accountId);
+    const limit = await customer(
+      'mutation { setMemberLimit(input: { memberId: "dev-ada", monthlyCredits: 40 }) { monthlyCredits } }',
+    );
+    expect(limit.errors).toBeUndefined();
+
+    // The AI gateway reserves and commits model calls for the member (claude-haiku-4: 1,000 credits per million
+    // input tokens, 5,000 per million output: 4,000 in + 4,000 out = 24 credits each).
+    const gateway = await journey.stack.as('svc_journey_gateway', ['service']);
+    const call = async () => {
+      const reserved = await gateway<{ reserveUsage: { id: string } }>(
+        `mutation { reserveUsage(input: { accountId: "${accountId}", model: "claude-haiku-4", inputTokens: 4000, maxOutputTokens: 4000, memberId: "dev-ada" }) { id } }`,
+      );
+      const id = reserved.data?.reserveUsage.id;
+      if (id) {
+        const committed = await gateway(
+          `mutation { commitUsage(input: { accountId: "${accountId}", reservationId: "${id}", inputTokens: 4000, outputTokens: 4000 }) { duplicate } }`,
+        );
+        expect(committed.errors).toBeUndefined();
+      }
+      return reserved.errors?.[0]?.extensions ?? null;
+    };
+    expect(await call()).toBeNull();
+    const refused = await call();
+    expect(refused).toMatchObject({ code: 'MEMBER_LIMIT_REACHED', memberId: 'dev-ada', limit: 40, used: 24 });
+
+    // The account has credits left (the free plan's 1,000 of the month, less 24): only the member is stopped.
+    await waitForText(page, '#credits-available', /^976$/);
+    await waitForText(page, '#member-dev-ada', /dev-ada\s*24\s*40\s*16/);
+    await journey.screenshot(page, 'credits-member-limit');
   }, 120_000);
 });
