@@ -63,6 +63,8 @@ interface Scenario {
   requests?: autocannon.Request[];
   headers?: Record<string, string>;
   eventsPerRequest?: number;
+  /** Connections of the load generator (default CONNECTIONS). */
+  connections?: number;
 }
 
 async function measure(scenario: Scenario, seconds: number): Promise<Row> {
@@ -78,7 +80,7 @@ async function measure(scenario: Scenario, seconds: number): Promise<Row> {
       : typeof body === 'function'
         ? { requests: [{ setupRequest: (request) => ({ ...request, body: JSON.stringify(body()) }) }] }
         : { body: JSON.stringify(body) }),
-    connections: CONNECTIONS,
+    connections: scenario.connections ?? CONNECTIONS,
     duration: seconds,
   });
   const cpuSeconds = cpuSecondsOf(scenario.pid()) - cpuBefore;
@@ -204,6 +206,56 @@ function reserveAndCommit(accounts: string[]): autocannon.Request[] {
   ];
 }
 
+/**
+ * A model call as the client's `meteredModelCall` makes it (issue 17): reserve the estimate in credits (rate card,
+ * included credits, member limit, balance, in one ledger transaction), then commit the tokens the model reported.
+ * Each account's included credits (professional's 100,000 a month, granted on its first hold) pay for the calls.
+ */
+function reserveAndCommitTokens(accounts: string[]): autocannon.Request[] {
+  let sequence = 0;
+  return [
+    {
+      setupRequest: (request, context) => {
+        const accountId = accounts[sequence++ % accounts.length] as string;
+        Object.assign(context, { accountId });
+        return {
+          ...request,
+          body: JSON.stringify({
+            query: RESERVE_USAGE,
+            variables: {
+              input: {
+                accountId,
+                model: 'claude-haiku-4',
+                inputTokens: 200,
+                maxOutputTokens: 100,
+                memberId: 'bench',
+              },
+            },
+          }),
+        };
+      },
+      onResponse: (_status, body, context) => {
+        const answer = JSON.parse(body) as { data?: { reserveUsage?: { id: string } } };
+        Object.assign(context, { reservationId: answer.data?.reserveUsage?.id });
+      },
+    },
+    {
+      setupRequest: (request, context) => {
+        const { accountId, reservationId } = context as { accountId: string; reservationId: string };
+        return {
+          ...request,
+          body: JSON.stringify({
+            query: COMMIT_TOKENS,
+            variables: { input: { accountId, reservationId, inputTokens: 200, outputTokens: 80 } },
+          }),
+        };
+      },
+    },
+  ];
+}
+
+const COMMIT_TOKENS = 'mutation($input: CommitUsageInput!) { commitUsage(input: $input) { duplicate } }';
+
 /** Request bodies with a fresh idempotency key each (a repeated key would measure the duplicate path). */
 function usageBodies(accounts: string[]) {
   const run = randomBytes(4).toString('hex');
@@ -295,6 +347,20 @@ async function serviceScenarios(service: Child, prefix: string, database: string
       // Two requests per use: the events/s column shows uses committed per second.
       eventsPerRequest: 0.5,
     },
+    // An older checkout (`--before`) may not know model calls: measured for this one only.
+    ...(prefix
+      ? []
+      : [
+          {
+            ...on,
+            name: `${prefix}billing service: a model call, \`reserveUsage(model, tokens)\` then \`commitUsage(tokens)\`, 50 connections (credits ledger; req/s counts both)`,
+            body: {},
+            requests: reserveAndCommitTokens(usageAccounts),
+            headers: asGateway,
+            eventsPerRequest: 0.5,
+            connections: 50,
+          },
+        ]),
     {
       ...on,
       name: `${prefix}billing service: \`recordUsageBatch\` of 100 (service role, one account per batch)`,

@@ -104,23 +104,20 @@ export class AutoTopUps {
   async afterBalanceChange(accountId: string, available: number): Promise<void> {
     try {
       const now = this.clock.now();
-      const [claim] = await this.sql<{ attempt: number; pack_key: string }>(
+      // One statement for both turns of a crossing (this runs after every change of every account's credits):
+      // armed and below the threshold, claim it for a charge; disarmed and back at or above it, arm it again.
+      const [row] = await this.sql<{ attempt: number; pack_key: string; claimed: boolean }>(
         `update credit_auto_top_up
-            set armed = false, charging_since = ?, attempt = attempt + 1, updated_at = ?
-          where account_id = ? and enabled and armed and charging_since is null and below_credits > ?
-          returning attempt, pack_key`,
-        [now, now, accountId, available],
+            set armed = below_credits <= ?::bigint,
+                charging_since = case when below_credits > ?::bigint then ?::timestamptz end,
+                attempt = attempt + case when below_credits > ?::bigint then 1 else 0 end,
+                updated_at = ?
+          where account_id = ? and enabled and charging_since is null
+            and ((armed and below_credits > ?::bigint) or (not armed and below_credits <= ?::bigint))
+          returning attempt, pack_key, below_credits > ?::bigint as claimed`,
+        [available, available, now, available, now, accountId, available, available, available],
       );
-      if (claim) {
-        await this.charge(accountId, claim.pack_key, Number(claim.attempt));
-        return;
-      }
-      // Back at or above the threshold: the next fall below is a new crossing.
-      await this.sql(
-        `update credit_auto_top_up set armed = true, updated_at = ?
-          where account_id = ? and not armed and charging_since is null and below_credits <= ?`,
-        [now, accountId, available],
-      );
+      if (row?.claimed) await this.charge(accountId, row.pack_key, Number(row.attempt));
     } catch (error) {
       this.logger.error({ accountId, err: error }, 'auto top-up check failed');
     }
