@@ -168,10 +168,15 @@ const COMMIT_USAGE =
   'mutation($input: CommitUsageInput!) { commitUsage(input: $input) { duplicate usage { used remaining } } }';
 
 /**
- * What the usage middleware sends for every request of the AI gateway: a reservation before the work, the
- * commit of what it used after. Each connection repeats the pair; the commit names the reservation just made.
+ * A reservation before the work and the commit of what it used after, as the usage middleware and the client's
+ * `meteredModelCall` send them: each connection repeats the pair, the commit naming the reservation just made.
+ * `reserve` and `commit` give the inputs beyond the account (and the reservation).
  */
-function reserveAndCommit(accounts: string[]): autocannon.Request[] {
+function reserveAndCommit(
+  accounts: string[],
+  reserve: Record<string, unknown>,
+  commit: { query: string; input: Record<string, unknown> },
+): autocannon.Request[] {
   let sequence = 0;
   return [
     {
@@ -180,10 +185,7 @@ function reserveAndCommit(accounts: string[]): autocannon.Request[] {
         Object.assign(context, { accountId });
         return {
           ...request,
-          body: JSON.stringify({
-            query: RESERVE_USAGE,
-            variables: { input: { accountId, metric: 'ai_requests', quantity: 1 } },
-          }),
+          body: JSON.stringify({ query: RESERVE_USAGE, variables: { input: { accountId, ...reserve } } }),
         };
       },
       onResponse: (_status, body, context) => {
@@ -197,64 +199,33 @@ function reserveAndCommit(accounts: string[]): autocannon.Request[] {
         return {
           ...request,
           body: JSON.stringify({
-            query: COMMIT_USAGE,
-            variables: { input: { accountId, reservationId, quantity: 1 } },
+            query: commit.query,
+            variables: { input: { accountId, reservationId, ...commit.input } },
           }),
         };
       },
     },
   ];
 }
+
+/** A metric's reservation, as the usage middleware makes one per request of the AI gateway. */
+const METRIC_CALL = {
+  reserve: { metric: 'ai_requests', quantity: 1 },
+  commit: { query: COMMIT_USAGE, input: { quantity: 1 } },
+};
 
 /**
- * A model call as the client's `meteredModelCall` makes it (issue 17): reserve the estimate in credits (rate card,
- * included credits, member limit, balance, in one ledger transaction), then commit the tokens the model reported.
- * Each account's included credits (professional's 100,000 a month, granted on its first hold) pay for the calls.
+ * A model call (issue 17): the estimate reserved in credits (rate card, included credits, member limit, balance, in
+ * one ledger transaction), then the tokens the model reported committed. Each account's included credits (granted
+ * on its first hold) pay for the calls.
  */
-function reserveAndCommitTokens(accounts: string[]): autocannon.Request[] {
-  let sequence = 0;
-  return [
-    {
-      setupRequest: (request, context) => {
-        const accountId = accounts[sequence++ % accounts.length] as string;
-        Object.assign(context, { accountId });
-        return {
-          ...request,
-          body: JSON.stringify({
-            query: RESERVE_USAGE,
-            variables: {
-              input: {
-                accountId,
-                model: 'claude-haiku-4',
-                inputTokens: 200,
-                maxOutputTokens: 100,
-                memberId: 'bench',
-              },
-            },
-          }),
-        };
-      },
-      onResponse: (_status, body, context) => {
-        const answer = JSON.parse(body) as { data?: { reserveUsage?: { id: string } } };
-        Object.assign(context, { reservationId: answer.data?.reserveUsage?.id });
-      },
-    },
-    {
-      setupRequest: (request, context) => {
-        const { accountId, reservationId } = context as { accountId: string; reservationId: string };
-        return {
-          ...request,
-          body: JSON.stringify({
-            query: COMMIT_TOKENS,
-            variables: { input: { accountId, reservationId, inputTokens: 200, outputTokens: 80 } },
-          }),
-        };
-      },
-    },
-  ];
-}
-
-const COMMIT_TOKENS = 'mutation($input: CommitUsageInput!) { commitUsage(input: $input) { duplicate } }';
+const MODEL_CALL = {
+  reserve: { model: 'claude-haiku-4', inputTokens: 200, maxOutputTokens: 100, memberId: 'bench' },
+  commit: {
+    query: 'mutation($input: CommitUsageInput!) { commitUsage(input: $input) { duplicate } }',
+    input: { inputTokens: 200, outputTokens: 80 },
+  },
+};
 
 /** Request bodies with a fresh idempotency key each (a repeated key would measure the duplicate path). */
 function usageBodies(accounts: string[]) {
@@ -342,7 +313,7 @@ async function serviceScenarios(service: Child, prefix: string, database: string
       ...on,
       name: `${prefix}billing service: \`reserveUsage\` then \`commitUsage\` (the middleware per request; req/s counts both)`,
       body: {},
-      requests: reserveAndCommit(usageAccounts),
+      requests: reserveAndCommit(usageAccounts, METRIC_CALL.reserve, METRIC_CALL.commit),
       headers: asGateway,
       // Two requests per use: the events/s column shows uses committed per second.
       eventsPerRequest: 0.5,
@@ -355,7 +326,7 @@ async function serviceScenarios(service: Child, prefix: string, database: string
             ...on,
             name: `${prefix}billing service: a model call, \`reserveUsage(model, tokens)\` then \`commitUsage(tokens)\`, 50 connections (credits ledger; req/s counts both)`,
             body: {},
-            requests: reserveAndCommitTokens(usageAccounts),
+            requests: reserveAndCommit(usageAccounts, MODEL_CALL.reserve, MODEL_CALL.commit),
             headers: asGateway,
             eventsPerRequest: 0.5,
             connections: 50,

@@ -1,32 +1,11 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { entitlementsOf } from '../../src/services/plans/plan-entitlements';
 import { loadPlanCatalog, PlanCatalogError } from '../../src/services/plans/plan-catalog';
+import { edited, lineOf, writeVariant } from '../support/plans-file';
 
 /** `addons:` in plans/plans.yaml (ADR 0024): what the file says, and each refusal named at its line. */
 
-const original = readFileSync('plans/plans.yaml', 'utf8');
-const directory = mkdtempSync(join(tmpdir(), 'addon-catalog-'));
-let written = 0;
-afterAll(() => rmSync(directory, { recursive: true, force: true }));
-
-function edited(search: string, replacement: string): string {
-  const result = original.replace(search, replacement);
-  if (result === original) throw new Error(`the edit ${search} did not apply to plans.yaml`);
-  return result;
-}
-
-function lineOf(text: string, needle: string): number {
-  const index = text.split('\n').findIndex((line) => line.includes(needle));
-  if (index < 0) throw new Error(`no line contains ${needle}`);
-  return index + 1;
-}
-
 function expectIssue(text: string, line: number, reason: RegExp): void {
-  written += 1;
-  const path = join(directory, `plans-${written}.yaml`);
-  writeFileSync(path, text);
+  const path = writeVariant(text);
   let error: unknown;
   try {
     loadPlanCatalog(path);

@@ -1,39 +1,15 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { loadPlanCatalog, PlanCatalogError } from '../../src/services/plans/plan-catalog';
+import { edited, lineOf, realPlans, writeVariant } from '../support/plans-file';
 
 /**
  * The credit parts of plans/plans.yaml (issue 17): `credits:`, `models:` (the rate card), `creditPacks:` and each
  * plan's `credits:`, read from the real file and refused with the line and the reason when wrong.
  */
 
-const original = readFileSync('plans/plans.yaml', 'utf8');
-const directory = mkdtempSync(join(tmpdir(), 'credit-catalog-'));
-let written = 0;
-
-afterAll(() => rmSync(directory, { recursive: true, force: true }));
-
-/** The real file with one edit; fails loudly if the edit no longer applies. */
-function edited(search: string | RegExp, replacement: string, text = original): string {
-  const result = text.replace(search, replacement);
-  if (result === text) throw new Error(`the edit ${String(search)} did not apply to plans.yaml`);
-  return result;
-}
-
-/** The 1-based line of the first line containing `needle` at or after the line containing `after`. */
-function lineOf(text: string, needle: string, after?: string): number {
-  const lines = text.split('\n');
-  const start = after ? lines.findIndex((line) => line.includes(after)) : 0;
-  const index = lines.findIndex((line, position) => position >= start && line.includes(needle));
-  if (index < 0) throw new Error(`no line contains ${needle}`);
-  return index + 1;
-}
+const _original = realPlans;
 
 function failureOf(text: string): PlanCatalogError {
-  written += 1;
-  const path = join(directory, `plans-${written}.yaml`);
-  writeFileSync(path, text);
+  const path = writeVariant(text);
   try {
     loadPlanCatalog(path);
   } catch (error) {
@@ -112,10 +88,7 @@ describe('credits in the real plans/plans.yaml', () => {
       '    lookupKey: price_credits_200k\n',
       '    lookupKey: price_credits_200k\n    expiresAfterDays: 365\n',
     );
-    written += 1;
-    const path = join(directory, `plans-${written}.yaml`);
-    writeFileSync(path, text);
-    const variant = loadPlanCatalog(path);
+    const variant = loadPlanCatalog(writeVariant(text));
     expect(variant.plan('professional').credits.rollover).toEqual({ kind: 'percent', percent: 25 });
     expect(variant.findCreditPack('credits_200k')?.expiresAfterDays).toBe(365);
   });

@@ -1,42 +1,13 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   loadPlanCatalog,
   PlanCatalog,
   PlanCatalogError,
   UnknownPlanError,
 } from '../../src/services/plans/plan-catalog';
+import { edited, lineOf, REAL_PLANS_FILE, realPlans, writeVariant } from '../support/plans-file';
 
-const REAL_FILE = 'plans/plans.yaml';
-const original = readFileSync(REAL_FILE, 'utf8');
-const directory = mkdtempSync(join(tmpdir(), 'plan-catalog-'));
-let written = 0;
-
-afterAll(() => rmSync(directory, { recursive: true, force: true }));
-
-/** The real file with one edit; fails loudly if the edit no longer applies, so no case tests the real file by accident. */
-function edited(search: string | RegExp, replacement: string, text = original): string {
-  const result = text.replace(search, replacement);
-  if (result === text) throw new Error(`the edit ${String(search)} did not apply to plans.yaml`);
-  return result;
-}
-
-/** The 1-based line of the first line containing `needle` (after `after`, when given). */
-function lineOf(text: string, needle: string, after?: string): number {
-  const lines = text.split('\n');
-  const start = after ? lines.findIndex((line) => line.includes(after)) : 0;
-  const index = lines.findIndex((line, position) => position >= start && line.includes(needle));
-  if (index < 0) throw new Error(`no line contains ${needle}`);
-  return index + 1;
-}
-
-function writeVariant(text: string): string {
-  written += 1;
-  const path = join(directory, `plans-${written}.yaml`);
-  writeFileSync(path, text);
-  return path;
-}
+const _REAL_FILE = REAL_PLANS_FILE;
+const _original = realPlans;
 
 /** Loads a variant and returns the error it must throw. */
 function failureOf(text: string): PlanCatalogError {
@@ -256,7 +227,7 @@ describe('a broken file names the line and the reason', () => {
   it('refuses a file that cannot be read', () => {
     const error = (() => {
       try {
-        loadPlanCatalog(join(directory, 'missing.yaml'));
+        loadPlanCatalog(`${writeVariant('')}.missing`);
       } catch (caught) {
         return caught;
       }
