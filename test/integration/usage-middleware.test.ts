@@ -81,14 +81,20 @@ class UnreliableNetwork {
   }
 }
 
-/** A port nothing listens on: the billing service is down. */
+/**
+ * A billing service that is down: every connection is cut as it opens. The port stays held for the test file (a
+ * port closed again could be taken by another test worker's server meanwhile, which would answer HTTP).
+ */
+const deadServers: Server[] = [];
 async function deadUrl(): Promise<string> {
   const server = createServer();
+  server.on('connection', (socket) => socket.destroy());
   await new Promise<void>((ready) => server.listen(0, '127.0.0.1', ready));
+  deadServers.push(server);
   const { port } = server.address() as AddressInfo;
-  await new Promise((done) => server.close(done));
   return `http://127.0.0.1:${port}/graphql`;
 }
+afterAll(() => Promise.all(deadServers.map((server) => new Promise((done) => server.close(done)))));
 
 const accountOf = (req: IncomingMessage) => req.headers['x-account-id'] as string | undefined;
 
