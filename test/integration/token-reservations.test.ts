@@ -106,7 +106,7 @@ it('prices the estimate and the actual call through the rate card to the credit,
     inputTokens: 1000,
     outputTokens: 100,
   });
-  expect(outcome).toEqual({ credits: 5, burned: 5, uncovered: 0, duplicate: false });
+  expect(outcome).toEqual({ credits: 5, burned: 5, uncovered: 0, billed: 0, duplicate: false });
   expect(await harness.ledger.balanceOf(account)).toMatchObject({ balance: 995, held: 0, available: 995 });
 });
 

@@ -62,6 +62,8 @@ export function overageRoom(
   decimal: string,
 ): number {
   if (limitCents === null) return Number.MAX_SAFE_INTEGER;
+  // 0 is the customer saying "nothing beyond my plan", not "what rounds to 0 ¢" (4 credits at 0.12 ¢).
+  if (limitCents === 0) return 0;
   const left = BigInt(limitCents - spend.topUpCents);
   if (left < 0n) return 0;
   const { numerator, scale } = fractionOf(decimal);

@@ -27,9 +27,14 @@ export class IncludedCredits {
     private readonly overagePrice?: Pick<MeteredPrice, 'unitAmountsDecimal'>,
   ) {}
 
+  /** The account's terms now (its period, what credits beyond the balance cost), without opening the period. */
+  terms(accountId: string): Promise<CreditTerms> {
+    return termsOf(this.plans, this.overagePrice, accountId, this.clock.now());
+  }
+
   /** Opens the current period if this process has not yet, and answers the account's terms in it. */
   async ensure(accountId: string): Promise<CreditTerms> {
-    const terms = await termsOf(this.plans, this.overagePrice, accountId, this.clock.now());
+    const terms = await this.terms(accountId);
     const { plan, period } = terms;
     if (this.opened.get(accountId) === period.start.getTime()) return terms;
     await this.ledger.openPeriod({

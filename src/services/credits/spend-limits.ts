@@ -44,9 +44,9 @@ export interface SetSpendLimit {
   monthlyCents: number | null;
 }
 
-/** Where an account's terms come from (`IncludedCredits.ensure`: it also opens the period). */
+/** Where an account's terms come from (`IncludedCredits.terms`: read, never granting anything). */
 export interface CreditTermsSource {
-  ensure(accountId: string): Promise<CreditTerms>;
+  terms(accountId: string): Promise<CreditTerms>;
 }
 
 /**
@@ -89,7 +89,7 @@ export class SpendLimits {
   }
 
   async viewOf(accountId: string): Promise<SpendLimitView> {
-    const terms = await this.terms.ensure(accountId);
+    const terms = await this.terms.terms(accountId);
     const currency = terms.overage?.currency ?? terms.currency ?? this.baseCurrency;
     const unitAmountDecimal = this.overagePrice?.unitAmountsDecimal[currency] ?? null;
     const [row] = await this.orm.em
@@ -127,7 +127,7 @@ export class SpendLimits {
    * claims never pass the limit together.
    */
   async claimTopUp(accountId: string, cents: number): Promise<boolean> {
-    const terms = await this.terms.ensure(accountId);
+    const terms = await this.terms.terms(accountId);
     const decimal = terms.overage?.unitAmountDecimal ?? '0';
     const { value } = await inLockedAccount(this.orm, accountId, this.clock.now(), async (account) => {
       const limit = account.spend.limitCents;
@@ -142,7 +142,7 @@ export class SpendLimits {
 
   /** A claimed top-up that was declined: nothing is owed, so it leaves the period's spend. */
   async giveBackTopUp(accountId: string, cents: number): Promise<void> {
-    const { period } = await this.terms.ensure(accountId);
+    const { period } = await this.terms.terms(accountId);
     await inLockedAccount(this.orm, accountId, this.clock.now(), (account) =>
       account.sql(
         `update credit_spend set top_up_cents = greatest(0, top_up_cents - ?), updated_at = ?
