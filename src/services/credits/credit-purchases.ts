@@ -15,12 +15,14 @@ import type { Clock } from '../time/clock';
 import type { CreditLedger } from './credit-ledger';
 import type { CreditBalanceView } from './credit-ledger.types';
 import type { CreditPackInvoices } from './credit-pack-invoices';
-import { type PackSale, packSaleOf } from './credit-pack-sale';
+import { PACK_METADATA, type PackSale, packSaleOf } from './credit-pack-sale';
 
 export interface CreditPurchaseRequest {
   packKey: string;
   /** The same key again (within Stripe's 24 hours) is the same purchase: one invoice, one charge. */
   idempotencyKey?: string | null;
+  /** Set by automatic top-up: marks the invoice, whose failure is then mailed by automatic top-up alone. */
+  autoTopUpAttempt?: number;
 }
 
 /** The bank's approval a purchase waits for: the pack's open invoice, approved on Stripe's hosted page. */
@@ -73,11 +75,14 @@ export class CreditPurchases {
     const customer = await this.customers.find(em, accountId);
     if (!customer?.stripeCustomerId || customer.deletedAt) throw noSavedCard();
     const card = await this.savedCard(customer.stripeCustomerId);
-    const sale = await packSaleOf(
-      em,
-      { catalog: this.catalog, currencies: this.currencies, prices: this.prices },
-      customer,
-      request.packKey,
+    const sale = withAutoTopUp(
+      await packSaleOf(
+        em,
+        { catalog: this.catalog, currencies: this.currencies, prices: this.prices },
+        customer,
+        request.packKey,
+      ),
+      request.autoTopUpAttempt,
     );
     const name = `credits.purchase:${accountId}:${request.idempotencyKey?.trim() || crypto.randomUUID()}`;
     const invoiceId = await this.finalizedInvoice(name, customer.stripeCustomerId, card, sale);
@@ -218,4 +223,10 @@ function noSavedCard(): BillingError {
     'The account has no saved card to charge: add one with createPaymentMethodSetupSession, or buy the pack with createCreditCheckoutSession',
     { reason: 'NO_SAVED_CARD', field: 'packKey' },
   );
+}
+
+/** An automatic top-up's sale: its invoice carries the attempt (`invoice.payment_failed` then sends no mail of its own). */
+function withAutoTopUp(sale: PackSale, attempt: number | undefined): PackSale {
+  if (attempt === undefined) return sale;
+  return { ...sale, metadata: { ...sale.metadata, [PACK_METADATA.autoTopUpAttempt]: String(attempt) } };
 }
