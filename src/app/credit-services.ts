@@ -6,6 +6,8 @@ import { CreditLedger } from '../services/credits/credit-ledger';
 import { CreditPackInvoices } from '../services/credits/credit-pack-invoices';
 import { CreditSweep } from '../services/credits/credit-sweep';
 import { IncludedCredits, type PlanPeriodSource } from '../services/credits/included-credits';
+import { LowBalanceAlerts } from '../services/credits/low-balance-alerts';
+import { Notifier } from '../services/notifications/notifier';
 import { MemberLimits } from '../services/credits/member-limits';
 import { TokenReservations } from '../services/credits/token-reservations';
 import type { PlanCatalog } from '../services/plans/plan-catalog';
@@ -26,6 +28,8 @@ export interface CreditServices {
   included: IncludedCredits;
   /** Model calls priced by the rate card, held, committed or released in the ledger. */
   tokenReservations: TokenReservations;
+  /** The low-balance mail: told after every committed change of credits, as automatic top-up. */
+  lowBalanceAlerts: LowBalanceAlerts;
 }
 
 export function buildCreditServices(
@@ -39,6 +43,16 @@ export function buildCreditServices(
   const events = new CreditEvents(orm, pubSub, clock, logger);
   const ledger = new CreditLedger(orm, clock, events);
   const included = new IncludedCredits(ledger, plans, clock);
+  const lowBalanceAlerts = new LowBalanceAlerts(
+    orm,
+    new Notifier(logger),
+    clock,
+    logger,
+    async (accountId) => (await ledger.balanceOf(accountId)).available,
+  );
+  events.onBalanceChanged((accountId, available) =>
+    lowBalanceAlerts.afterBalanceChange(accountId, available),
+  );
   return {
     ledger,
     events,
@@ -47,6 +61,7 @@ export function buildCreditServices(
     packInvoices: new CreditPackInvoices(orm, clock, ledger, events, catalog, logger),
     included,
     tokenReservations: new TokenReservations(ledger, catalog.rateCard, included, clock),
+    lowBalanceAlerts,
   };
 }
 

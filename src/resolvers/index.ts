@@ -12,6 +12,7 @@ import { CreditPurchaseResolver } from './credit-purchase.resolver';
 import { CustomerResolver } from './customer.resolver';
 import { CustomerTaxResolver } from './customer-tax.resolver';
 import { InvoiceCreditResolver } from './invoice-credit.resolver';
+import { LowBalanceAlertResolver } from './low-balance-alert.resolver';
 import { MemberLimitResolver } from './member-limit.resolver';
 import { PlanResolver } from './plan.resolver';
 import { RateCardResolver } from './rate-card.resolver';
@@ -36,6 +37,7 @@ export {
   CustomerResolver,
   CustomerTaxResolver,
   InvoiceCreditResolver,
+  LowBalanceAlertResolver,
   MemberLimitResolver,
   PlanResolver,
   PromotionCodeResolver,
@@ -72,6 +74,7 @@ export interface Resolvers {
   memberLimit: MemberLimitResolver;
   creditPurchase: CreditPurchaseResolver;
   autoTopUp: AutoTopUpResolver;
+  lowBalanceAlert: LowBalanceAlertResolver;
   webhookEvent: WebhookEventResolver;
   revenue: RevenueResolver;
   accountPendingAction: AccountPendingActionResolver;
@@ -99,6 +102,7 @@ const RESOLVER_CLASSES: NonEmptyArray<Function> = [
   MemberLimitResolver,
   CreditPurchaseResolver,
   AutoTopUpResolver,
+  LowBalanceAlertResolver,
   WebhookEventResolver,
   RevenueResolver,
   AccountPendingActionResolver,

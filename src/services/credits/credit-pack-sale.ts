@@ -14,8 +14,6 @@ export const PACK_METADATA = {
   accountId: 'coditect_account_id',
   packKey: 'coditect_credit_pack',
   credits: 'coditect_credits',
-  /** Set (to the attempt number) on the invoices automatic top-up charges: their failure has its own mail. */
-  autoTopUpAttempt: 'coditect_auto_top_up',
 } as const;
 
 /** One pack, sold to one account, in the currency the account pays in. */
@@ -78,9 +76,4 @@ export function packInvoiceOf(metadata: Record<string, string> | null | undefine
   const accountId = metadata?.[PACK_METADATA.accountId] ?? '';
   if (!Number.isSafeInteger(credits) || credits < 1 || !accountId) return null;
   return { accountId, packKey, credits };
-}
-
-/** Whether an invoice was charged by automatic top-up (its metadata says so): its failures mail through it. */
-export function isAutoTopUpInvoice(metadata: Record<string, string> | null | undefined): boolean {
-  return Boolean(metadata?.[PACK_METADATA.autoTopUpAttempt]);
 }

@@ -7,6 +7,7 @@ import type { CustomerManager } from '../accounts/customer-manager';
 import type { InvoiceSync } from '../invoices/invoice-sync';
 import type { PlanCatalog } from '../plans/plan-catalog';
 import { idOf } from '../stripe/expandable';
+import { AUTO_TOP_UP_METADATA } from '../stripe/metadata-keys';
 import type { PriceDirectory } from '../stripe/price-directory';
 import type { StripeClient } from '../stripe/stripe-client';
 import { REQUIRES_ACTION } from '../stripe/stripe-errors';
@@ -15,7 +16,7 @@ import type { Clock } from '../time/clock';
 import type { CreditLedger } from './credit-ledger';
 import type { CreditBalanceView } from './credit-ledger.types';
 import type { CreditPackInvoices } from './credit-pack-invoices';
-import { PACK_METADATA, type PackSale, packSaleOf } from './credit-pack-sale';
+import { type PackSale, packSaleOf } from './credit-pack-sale';
 
 export interface CreditPurchaseRequest {
   packKey: string;
@@ -228,5 +229,5 @@ function noSavedCard(): BillingError {
 /** An automatic top-up's sale: its invoice carries the attempt (`invoice.payment_failed` then sends no mail of its own). */
 function withAutoTopUp(sale: PackSale, attempt: number | undefined): PackSale {
   if (attempt === undefined) return sale;
-  return { ...sale, metadata: { ...sale.metadata, [PACK_METADATA.autoTopUpAttempt]: String(attempt) } };
+  return { ...sale, metadata: { ...sale.metadata, [AUTO_TOP_UP_METADATA]: String(attempt) } };
 }

@@ -2,10 +2,9 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { BillingCustomer, PaymentMethod, Subscription } from '../../entities';
 import type { Logger } from '../../logging/logger';
 import type { PlanCatalog } from '../plans/plan-catalog';
-import { DUPLICATE_OF_METADATA } from '../stripe/metadata-keys';
+import { DUPLICATE_OF_METADATA, isAutoTopUpInvoice } from '../stripe/metadata-keys';
 import type { Notifier } from './notifier';
 import { idOf } from '../stripe/expandable';
-import { isAutoTopUpInvoice } from '../credits/credit-pack-sale';
 
 /** The fields of a Stripe invoice a payment-failed mail needs (a `Stripe.Invoice` fits). */
 export interface FailedInvoice {

@@ -136,6 +136,19 @@ export const autoTopUpFailedData = z.object({
   hostedInvoiceUrl: z.string().url().nullable().default(null),
 });
 
+/**
+ * The account's available credits fell below its low-balance threshold (issue 17): once per crossing, armed again
+ * when the credits are back at or above it.
+ */
+export const lowBalanceData = z.object({
+  /** What was available (the balance less what running work holds) just after the fall. */
+  available: z.number().int().nonnegative(),
+  /** The threshold crossed: the customer's own, or the plan's default. */
+  belowCredits: z.number().int().positive(),
+  /** The account's crossings so far, this one included: the dedupe key's part. */
+  crossing: z.number().int().positive(),
+});
+
 export const NOTIFICATION_SCHEMAS = {
   payment_failed: paymentFailedData,
   trial_will_end: trialWillEndData,
@@ -146,6 +159,7 @@ export const NOTIFICATION_SCHEMAS = {
   dispute_opened: disputeOpenedData,
   dispute_closed: disputeClosedData,
   auto_top_up_failed: autoTopUpFailedData,
+  low_balance: lowBalanceData,
 } as const satisfies Record<NotificationKind, z.ZodTypeAny>;
 
 type Schemas = typeof NOTIFICATION_SCHEMAS;
@@ -169,6 +183,7 @@ export type DuplicateSubscriptionCanceledData = z.output<typeof duplicateSubscri
 export type DisputeOpenedData = z.output<typeof disputeOpenedData>;
 export type DisputeClosedData = z.output<typeof disputeClosedData>;
 export type AutoTopUpFailedData = z.output<typeof autoTopUpFailedData>;
+export type LowBalanceData = z.output<typeof lowBalanceData>;
 
 /** Thrown when a message does not fit its kind's schema; retrying cannot fix it. */
 export class InvalidNotificationError extends Error {
@@ -196,6 +211,8 @@ export function parseNotificationMessage(kind: string, data: unknown): Notificat
       return { kind, data: check(kind, disputeClosedData, data) };
     case 'auto_top_up_failed':
       return { kind, data: check(kind, autoTopUpFailedData, data) };
+    case 'low_balance':
+      return { kind, data: check(kind, lowBalanceData, data) };
     default:
       throw new InvalidNotificationError(`unknown notification kind "${kind}"`);
   }
@@ -214,7 +231,7 @@ function check<S extends z.ZodTypeAny>(kind: string, schema: S, data: unknown): 
  * The outbox's unique key: one mail per fact, however often the fact is reported. Payment failures mail once
  * per attempt, a trial ending once per trial end, a cancellation once per subscription, a usage threshold once
  * per account, metric, billing period and threshold, a payment to confirm once per invoice, a cancelled
- * duplicate once per duplicate. Mails to the admins (disputes) go to each admin: once per fact and `recipient`.
+ * duplicate once per duplicate, a low balance once per crossing. Mails to the admins (disputes) go to each admin: once per fact and `recipient`.
  */
 export function dedupeKeyOf(accountId: string, message: NotificationMessage, recipient = ''): string {
   switch (message.kind) {
@@ -236,6 +253,8 @@ export function dedupeKeyOf(accountId: string, message: NotificationMessage, rec
       return `dispute_closed:${message.data.disputeId}:${recipient.trim().toLowerCase()}`;
     case 'auto_top_up_failed':
       return `auto_top_up_failed:${accountId}:${message.data.attempt}`;
+    case 'low_balance':
+      return `low_balance:${accountId}:${message.data.crossing}`;
   }
 }
 
