@@ -132,6 +132,27 @@ describe('automatic top-up', () => {
     expect((await packInvoices(stripeCustomerId)).length).toBe(1);
   });
 
+  it('a card asking to approve turns it off with one mail, the auto top-up’s, carrying the page to approve on', async () => {
+    const accountId = 'acct_auto_top_up_approval';
+    const stripeCustomerId = await customerWithCard(accountId, 'pm_card_authenticationRequired');
+    const start = await available(accountId);
+    const set = await (await stack.as(accountId))(SET, {
+      input: { enabled: true, belowCredits: start + 1, packKey: 'credits_10k' },
+    });
+    expect(set.errors).toBeUndefined();
+    await waitUntil(async () => (await autoTopUp(accountId))?.enabled === false, 'auto top-up is turned off');
+    expect((await autoTopUp(accountId))?.lastFailure).toBe('authentication_required');
+    expect((await packInvoices(stripeCustomerId)).map(([status]) => status)).toEqual(['open']);
+    await stack.flushWebhooks();
+    // Not also the invoice's own `payment_action_required` mail (nor `payment_failed`).
+    const mails = await em().find(Notification, { accountId });
+    expect(mails.map((mail) => mail.kind)).toEqual(['auto_top_up_failed']);
+    expect(mails[0]?.data).toMatchObject({
+      reason: 'authentication_required',
+      hostedInvoiceUrl: expect.any(String),
+    });
+  });
+
   it('refuses an unknown pack or threshold, writing nothing', async () => {
     const gql = await stack.as('acct_auto_top_up_refused');
     const unknownPack = await gql(SET, {

@@ -32,31 +32,30 @@ const THRESHOLD = `coalesce(
     0)`;
 
 /**
- * One statement for both turns of a crossing, as automatic top-up's (this runs after every change of every
- * account's credits). Below the threshold and armed (or no row yet): disarm it and count a crossing; the row lock
- * of `on conflict … where armed` makes concurrent callers one claim. A disarmed row is skipped before the insert,
- * so usage going on below the threshold writes and locks nothing. Back at or above it and disarmed: armed again.
- * `covered`: automatic top-up is on at or above this threshold, so it (or its failure mail) tells the customer.
+ * What the check reads after every change of every account's credits (parameters: account, account, now,
+ * account): the threshold now and whether a fall below it would be a new crossing. One plain read: an account
+ * above its threshold, or still below it after the mail, writes and locks nothing.
  */
-const CHECK = `with alert as (select ?::varchar as account_id, ${THRESHOLD}::bigint as below),
-  crossed as (
-    insert into credit_low_balance_alert as current (account_id, below_credits, armed, crossings, updated_at)
-    select account_id, null::bigint, false, 1, ?::timestamptz from alert
-     where ?::bigint < below
-       and not exists (select 1 from credit_low_balance_alert where account_id = ? and not armed)
-    on conflict (account_id) do update
-       set armed = false, crossings = current.crossings + 1, updated_at = excluded.updated_at
-     where current.armed
-    returning crossings),
-  rearmed as (
-    update credit_low_balance_alert set armed = true, updated_at = ?
-     where account_id = ? and not armed and ?::bigint >= (select below from alert)
-    returning account_id)
-select crossed.crossings, alert.below,
-       exists (select 1 from credit_auto_top_up top_up
-                where top_up.account_id = alert.account_id and top_up.enabled
-                  and alert.below <= top_up.below_credits) as covered
-  from crossed, alert`;
+const STATE = `select ${THRESHOLD}::bigint as below,
+  coalesce((select armed from credit_low_balance_alert where account_id = ?), true) as armed`;
+
+/**
+ * The claim of a crossing, as automatic top-up's: `on conflict … where armed` takes the row's lock and re-checks
+ * `armed` on its latest version, so of many callers seeing one fall (on any instance) exactly one gets a row back.
+ * `covered`: automatic top-up is on at or above the threshold, so it (or its own failure mail) tells the customer;
+ * the crossing is taken all the same, so turning the top-up off below the threshold mails nothing for this fall.
+ */
+const CLAIM = `insert into credit_low_balance_alert as current (account_id, below_credits, armed, crossings, updated_at)
+  values (?, null, false, 1, ?)
+  on conflict (account_id) do update
+     set armed = false, crossings = current.crossings + 1, updated_at = excluded.updated_at
+   where current.armed
+  returning crossings,
+    exists (select 1 from credit_auto_top_up top_up
+             where top_up.account_id = current.account_id and top_up.enabled
+               and ?::bigint <= top_up.below_credits) as covered`;
+
+const REARM = `update credit_low_balance_alert set armed = true, updated_at = ? where account_id = ? and not armed`;
 
 /**
  * The low-balance mail (issue 17, docs/credits.md "Low-balance mail", billing rule 80): when an account's
@@ -111,15 +110,26 @@ export class LowBalanceAlerts {
   async afterBalanceChange(accountId: string, available: number): Promise<void> {
     try {
       const now = this.clock.now();
-      const [crossing] = await this.orm.em
-        .getConnection()
-        .execute<Array<{ crossings: number; below: string; covered: boolean }>>(
-          CHECK,
-          [accountId, accountId, accountId, now, now, available, accountId, now, accountId, available],
-          'all',
-        );
-      if (!crossing || crossing.covered) return;
-      await this.mail(accountId, available, Number(crossing.below), Number(crossing.crossings));
+      const connection = this.orm.em.getConnection();
+      const [state] = await connection.execute<Array<{ below: string; armed: boolean }>>(
+        STATE,
+        [accountId, accountId, now, accountId],
+        'all',
+      );
+      const below = Number(state?.below ?? 0);
+      if (available >= below) {
+        // Back at or above the threshold (or it is off): the next fall is a new crossing.
+        if (state && !state.armed) await connection.execute(REARM, [now, accountId], 'run');
+        return;
+      }
+      if (!state?.armed) return;
+      const [claimed] = await connection.execute<Array<{ crossings: number; covered: boolean }>>(
+        CLAIM,
+        [accountId, now, below],
+        'all',
+      );
+      if (!claimed || claimed.covered) return;
+      await this.mail(accountId, available, below, Number(claimed.crossings));
     } catch (error) {
       // The claim is taken and the mail lost only if the outbox write fails after it: the next crossing mails.
       this.logger.error({ accountId, err: error }, 'low-balance check failed');
