@@ -7,10 +7,13 @@ import { CreditPackInvoices } from '../services/credits/credit-pack-invoices';
 import { CreditSweep } from '../services/credits/credit-sweep';
 import { IncludedCredits, type PlanPeriodSource } from '../services/credits/included-credits';
 import { LowBalanceAlerts } from '../services/credits/low-balance-alerts';
-import { Notifier } from '../services/notifications/notifier';
 import { MemberLimits } from '../services/credits/member-limits';
+import { SpendAlerts } from '../services/credits/spend-alerts';
+import { SpendLimits } from '../services/credits/spend-limits';
+import { Notifier } from '../services/notifications/notifier';
 import { TokenReservations } from '../services/credits/token-reservations';
 import type { PlanCatalog } from '../services/plans/plan-catalog';
+import { CREDITS_OVERAGE } from '../services/plans/plan.types';
 import type { Clock } from '../services/time/clock';
 
 /** The credits economy (issue 17): the ledger every grant, purchase, burn and hold goes through. */
@@ -30,6 +33,8 @@ export interface CreditServices {
   tokenReservations: TokenReservations;
   /** The low-balance mail: told after every committed change of credits, as automatic top-up. */
   lowBalanceAlerts: LowBalanceAlerts;
+  /** What an account may owe beyond its plan per period (overage and automatic top-ups). */
+  spendLimits: SpendLimits;
 }
 
 export function buildCreditServices(
@@ -41,8 +46,10 @@ export function buildCreditServices(
   plans: PlanPeriodSource = NO_PLAN_PERIODS,
 ): CreditServices {
   const events = new CreditEvents(orm, pubSub, clock, logger);
-  const ledger = new CreditLedger(orm, clock, events);
-  const included = new IncludedCredits(ledger, plans, clock);
+  const alerts = new SpendAlerts(new Notifier(logger));
+  const ledger = new CreditLedger(orm, clock, events, alerts);
+  const overagePrice = catalog.meteredPrice(CREDITS_OVERAGE);
+  const included = new IncludedCredits(ledger, plans, clock, overagePrice);
   const lowBalanceAlerts = new LowBalanceAlerts(
     orm,
     new Notifier(logger),
@@ -62,6 +69,7 @@ export function buildCreditServices(
     included,
     tokenReservations: new TokenReservations(ledger, catalog.rateCard, included, clock),
     lowBalanceAlerts,
+    spendLimits: new SpendLimits(orm, clock, included, overagePrice, catalog.baseCurrency, events, alerts),
   };
 }
 

@@ -8,6 +8,7 @@ import { CreditLedgerEntry } from './credit-ledger-entry.entity';
 import { CreditLot } from './credit-lot.entity';
 import { CreditMemberLimit } from './credit-member-limit.entity';
 import { CreditMemberPeriod } from './credit-member-period.entity';
+import { CreditSpend } from './credit-spend.entity';
 import { Dispute } from './dispute.entity';
 import { DuplicateSubscription } from './duplicate-subscription.entity';
 import { Entitlement } from './entitlement.entity';
@@ -51,6 +52,7 @@ export const ENTITIES = [
   CreditLowBalanceAlert,
   CreditMemberLimit,
   CreditMemberPeriod,
+  CreditSpend,
 ];
 
 export {
@@ -64,6 +66,7 @@ export {
   CreditLowBalanceAlert,
   CreditMemberLimit,
   CreditMemberPeriod,
+  CreditSpend,
   Dispute,
   DuplicateSubscription,
   Entitlement,

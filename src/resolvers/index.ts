@@ -14,6 +14,7 @@ import { CustomerTaxResolver } from './customer-tax.resolver';
 import { InvoiceCreditResolver } from './invoice-credit.resolver';
 import { LowBalanceAlertResolver } from './low-balance-alert.resolver';
 import { MemberLimitResolver } from './member-limit.resolver';
+import { BalanceSpendResolver, SpendLimitResolver } from './spend-limit.resolver';
 import { PlanResolver } from './plan.resolver';
 import { RateCardResolver } from './rate-card.resolver';
 import { PromotionCodeResolver } from './promotion-code.resolver';
@@ -39,6 +40,8 @@ export {
   InvoiceCreditResolver,
   LowBalanceAlertResolver,
   MemberLimitResolver,
+  SpendLimitResolver,
+  BalanceSpendResolver,
   PlanResolver,
   PromotionCodeResolver,
   AddonResolver,
@@ -72,6 +75,8 @@ export interface Resolvers {
   usage: UsageResolver;
   credit: CreditResolver;
   memberLimit: MemberLimitResolver;
+  spendLimit: SpendLimitResolver;
+  balanceSpend: BalanceSpendResolver;
   creditPurchase: CreditPurchaseResolver;
   autoTopUp: AutoTopUpResolver;
   lowBalanceAlert: LowBalanceAlertResolver;
@@ -100,6 +105,8 @@ const RESOLVER_CLASSES: NonEmptyArray<Function> = [
   UsageResolver,
   CreditResolver,
   MemberLimitResolver,
+  SpendLimitResolver,
+  BalanceSpendResolver,
   CreditPurchaseResolver,
   AutoTopUpResolver,
   LowBalanceAlertResolver,

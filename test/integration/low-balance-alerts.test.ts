@@ -71,6 +71,7 @@ describe('low-balance mail', () => {
     expect(await mails(accountId)).toHaveLength(0);
 
     await burn(accountId, 200, 'burn-2'); // 400: crossed
+    await checked();
     await burn(accountId, 50, 'burn-3'); // 350: still below, no second mail
     const hold = await credits().ledger.hold({
       accountId,
@@ -171,6 +172,7 @@ describe('low-balance mail', () => {
       .getConnection()
       .execute('update credit_auto_top_up set below_credits = 300 where account_id = ?', [accountId]);
     await grant(accountId, 200, 'back'); // 600
+    await checked(); // armed again before the next fall is seen (checks run beside the changes, not in order)
     await burn(accountId, 200, 'burn-2'); // 400
     await checked();
     expect((await mails(accountId)).map((mail) => mail.data)).toEqual([

@@ -149,6 +149,20 @@ export const lowBalanceData = z.object({
   crossing: z.number().int().positive(),
 });
 
+/**
+ * The spend limit (issue 17): what the account spent beyond its plan this usage period (credits billed as overage
+ * and automatic top-ups) reached 80 % or 100 % of the limit its customer set. Once per period and threshold.
+ */
+export const spendLimitAlertData = z.object({
+  /** Which threshold was crossed: 80 or 100 (% of the limit). */
+  thresholdPercent: z.union([z.literal(80), z.literal(100)]),
+  spentCents: minorUnits.nonnegative(),
+  limitCents: minorUnits.nonnegative(),
+  currency: currencyCode,
+  periodStart: isoDate,
+  periodEnd: isoDate,
+});
+
 export const NOTIFICATION_SCHEMAS = {
   payment_failed: paymentFailedData,
   trial_will_end: trialWillEndData,
@@ -160,6 +174,7 @@ export const NOTIFICATION_SCHEMAS = {
   dispute_closed: disputeClosedData,
   auto_top_up_failed: autoTopUpFailedData,
   low_balance: lowBalanceData,
+  spend_limit_alert: spendLimitAlertData,
 } as const satisfies Record<NotificationKind, z.ZodTypeAny>;
 
 type Schemas = typeof NOTIFICATION_SCHEMAS;
@@ -184,6 +199,7 @@ export type DisputeOpenedData = z.output<typeof disputeOpenedData>;
 export type DisputeClosedData = z.output<typeof disputeClosedData>;
 export type AutoTopUpFailedData = z.output<typeof autoTopUpFailedData>;
 export type LowBalanceData = z.output<typeof lowBalanceData>;
+export type SpendLimitAlertData = z.output<typeof spendLimitAlertData>;
 
 /** Thrown when a message does not fit its kind's schema; retrying cannot fix it. */
 export class InvalidNotificationError extends Error {
@@ -213,6 +229,8 @@ export function parseNotificationMessage(kind: string, data: unknown): Notificat
       return { kind, data: check(kind, autoTopUpFailedData, data) };
     case 'low_balance':
       return { kind, data: check(kind, lowBalanceData, data) };
+    case 'spend_limit_alert':
+      return { kind, data: check(kind, spendLimitAlertData, data) };
     default:
       throw new InvalidNotificationError(`unknown notification kind "${kind}"`);
   }
@@ -255,6 +273,8 @@ export function dedupeKeyOf(accountId: string, message: NotificationMessage, rec
       return `auto_top_up_failed:${accountId}:${message.data.attempt}`;
     case 'low_balance':
       return `low_balance:${accountId}:${message.data.crossing}`;
+    case 'spend_limit_alert':
+      return `spend_limit_alert:${accountId}:${unixSeconds(message.data.periodStart)}:${message.data.thresholdPercent}`;
   }
 }
 
