@@ -6,6 +6,7 @@ import { CreditLedger } from '../services/credits/credit-ledger';
 import { CreditPackInvoices } from '../services/credits/credit-pack-invoices';
 import { CreditSweep } from '../services/credits/credit-sweep';
 import { IncludedCredits, type PlanPeriodSource } from '../services/credits/included-credits';
+import { LowBalanceAlerts } from '../services/credits/low-balance-alerts';
 import { MemberLimits } from '../services/credits/member-limits';
 import { SpendAlerts } from '../services/credits/spend-alerts';
 import { SpendLimits } from '../services/credits/spend-limits';
@@ -30,6 +31,8 @@ export interface CreditServices {
   included: IncludedCredits;
   /** Model calls priced by the rate card, held, committed or released in the ledger. */
   tokenReservations: TokenReservations;
+  /** The low-balance mail: told after every committed change of credits, as automatic top-up. */
+  lowBalanceAlerts: LowBalanceAlerts;
   /** What an account may owe beyond its plan per period (overage and automatic top-ups). */
   spendLimits: SpendLimits;
 }
@@ -47,6 +50,16 @@ export function buildCreditServices(
   const ledger = new CreditLedger(orm, clock, events, alerts);
   const overagePrice = catalog.meteredPrice(CREDITS_OVERAGE);
   const included = new IncludedCredits(ledger, plans, clock, overagePrice);
+  const lowBalanceAlerts = new LowBalanceAlerts(
+    orm,
+    new Notifier(logger),
+    clock,
+    logger,
+    async (accountId) => (await ledger.balanceOf(accountId)).available,
+  );
+  events.onBalanceChanged((accountId, available) =>
+    lowBalanceAlerts.afterBalanceChange(accountId, available),
+  );
   return {
     ledger,
     events,
@@ -55,6 +68,7 @@ export function buildCreditServices(
     packInvoices: new CreditPackInvoices(orm, clock, ledger, events, catalog, logger),
     included,
     tokenReservations: new TokenReservations(ledger, catalog.rateCard, included, clock),
+    lowBalanceAlerts,
     spendLimits: new SpendLimits(orm, clock, included, overagePrice, catalog.baseCurrency, events, alerts),
   };
 }

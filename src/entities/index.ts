@@ -1,6 +1,7 @@
 import { BillingCustomer } from './billing-customer.entity';
 import { CheckoutSessionRecord } from './checkout-session-record.entity';
 import { CreditAutoTopUp } from './credit-auto-top-up.entity';
+import { CreditLowBalanceAlert } from './credit-low-balance-alert.entity';
 import { CreditBalance } from './credit-balance.entity';
 import { CreditHold } from './credit-hold.entity';
 import { CreditLedgerEntry } from './credit-ledger-entry.entity';
@@ -48,6 +49,7 @@ export const ENTITIES = [
   CreditBalance,
   CreditHold,
   CreditAutoTopUp,
+  CreditLowBalanceAlert,
   CreditMemberLimit,
   CreditMemberPeriod,
   CreditSpend,
@@ -61,6 +63,7 @@ export {
   CreditHold,
   CreditLedgerEntry,
   CreditLot,
+  CreditLowBalanceAlert,
   CreditMemberLimit,
   CreditMemberPeriod,
   CreditSpend,

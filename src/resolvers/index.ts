@@ -12,6 +12,7 @@ import { CreditPurchaseResolver } from './credit-purchase.resolver';
 import { CustomerResolver } from './customer.resolver';
 import { CustomerTaxResolver } from './customer-tax.resolver';
 import { InvoiceCreditResolver } from './invoice-credit.resolver';
+import { LowBalanceAlertResolver } from './low-balance-alert.resolver';
 import { MemberLimitResolver } from './member-limit.resolver';
 import { BalanceSpendResolver, SpendLimitResolver } from './spend-limit.resolver';
 import { PlanResolver } from './plan.resolver';
@@ -37,6 +38,7 @@ export {
   CustomerResolver,
   CustomerTaxResolver,
   InvoiceCreditResolver,
+  LowBalanceAlertResolver,
   MemberLimitResolver,
   SpendLimitResolver,
   BalanceSpendResolver,
@@ -77,6 +79,7 @@ export interface Resolvers {
   balanceSpend: BalanceSpendResolver;
   creditPurchase: CreditPurchaseResolver;
   autoTopUp: AutoTopUpResolver;
+  lowBalanceAlert: LowBalanceAlertResolver;
   webhookEvent: WebhookEventResolver;
   revenue: RevenueResolver;
   accountPendingAction: AccountPendingActionResolver;
@@ -106,6 +109,7 @@ const RESOLVER_CLASSES: NonEmptyArray<Function> = [
   BalanceSpendResolver,
   CreditPurchaseResolver,
   AutoTopUpResolver,
+  LowBalanceAlertResolver,
   WebhookEventResolver,
   RevenueResolver,
   AccountPendingActionResolver,

@@ -115,9 +115,10 @@ export class UsageResolver {
     @Ctx() context: RequestContext,
   ): Promise<boolean> {
     const { accountId } = usageAccountOf(input.accountId, context);
-    if (await this.tokens.isTokenReservation(accountId, input.reservationId))
-      return this.tokens.release(accountId, input.reservationId);
-    return this.reservations.release(accountId, input.reservationId);
+    // The metric release first: it is one statement, and an id it does not know may be a model call's token hold
+    // (whose release answers NOT_FOUND for an id that is neither).
+    const released = await this.reservations.releaseIfKnown(accountId, input.reservationId);
+    return released ?? this.tokens.release(accountId, input.reservationId);
   }
 
   @Mutation(() => Boolean, {

@@ -84,7 +84,7 @@ const MATRIX: Record<string, MatrixEntry> = {
   },
   'Query.account': {
     document: () =>
-      `{ account(id: "${A}") { id plan { key } customer { id } subscription { id } balance { credits } memberUsage { nodes { memberId } } spendLimit { monthlyCents } } }`,
+      `{ account(id: "${A}") { id plan { key } customer { id } subscription { id } balance { credits } memberUsage { nodes { memberId } } spendLimit { monthlyCents } lowBalanceAlert { belowCredits } } }`,
     // Reading an account by id is for the admin and the AI gateway, even for the account's own user.
     expect: { ...ADMIN_ONLY, service: 'ok' },
     owns: (data) => expect(data.account).toMatchObject({ id: A, plan: { key: 'professional' } }),
@@ -353,6 +353,13 @@ const MATRIX: Record<string, MatrixEntry> = {
       'mutation { setAutoTopUp(input: { enabled: false, belowCredits: 100, packKey: "credits_10k" }) { enabled packKey } }',
     expect: SIGNED_IN,
     owns: (data) => expect(data.setAutoTopUp).toEqual({ enabled: false, packKey: 'credits_10k' }),
+  },
+  'Mutation.setLowBalanceAlert': {
+    // Always the caller's own account (no account argument).
+    document: () =>
+      'mutation { setLowBalanceAlert(input: { belowCredits: 100 }) { belowCredits isDefault } }',
+    expect: SIGNED_IN,
+    owns: (data) => expect(data.setLowBalanceAlert).toEqual({ belowCredits: 100, isDefault: false }),
   },
   'Mutation.replayWebhookEvent': {
     // The inbox is empty here: the admin gets as far as looking the event up.

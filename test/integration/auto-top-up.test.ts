@@ -116,8 +116,10 @@ describe('automatic top-up', () => {
     });
     expect(await available(accountId)).toBe(start);
     expect((await packInvoices(stripeCustomerId)).map(([status]) => status)).toEqual(['void']);
-    const mails = await em().find(Notification, { accountId, kind: 'auto_top_up_failed' });
-    expect(mails).toHaveLength(1);
+    await stack.flushWebhooks();
+    // One mail, the auto top-up's: the invoice's own failure (`invoice.payment_failed`) sends no second one.
+    const mails = await em().find(Notification, { accountId }, { orderBy: { createdAt: 'asc' } });
+    expect(mails.map((mail) => mail.kind)).toEqual(['auto_top_up_failed']);
     expect(mails[0]?.recipient).toBe(`${accountId}@example.com`);
     // Turned off, a later fall below charges nothing.
     await ledger().burn({
@@ -128,6 +130,27 @@ describe('automatic top-up', () => {
     });
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect((await packInvoices(stripeCustomerId)).length).toBe(1);
+  });
+
+  it('a card asking to approve turns it off with one mail, the auto top-up’s, carrying the page to approve on', async () => {
+    const accountId = 'acct_auto_top_up_approval';
+    const stripeCustomerId = await customerWithCard(accountId, 'pm_card_authenticationRequired');
+    const start = await available(accountId);
+    const set = await (await stack.as(accountId))(SET, {
+      input: { enabled: true, belowCredits: start + 1, packKey: 'credits_10k' },
+    });
+    expect(set.errors).toBeUndefined();
+    await waitUntil(async () => (await autoTopUp(accountId))?.enabled === false, 'auto top-up is turned off');
+    expect((await autoTopUp(accountId))?.lastFailure).toBe('authentication_required');
+    expect((await packInvoices(stripeCustomerId)).map(([status]) => status)).toEqual(['open']);
+    await stack.flushWebhooks();
+    // Not also the invoice's own `payment_action_required` mail (nor `payment_failed`).
+    const mails = await em().find(Notification, { accountId });
+    expect(mails.map((mail) => mail.kind)).toEqual(['auto_top_up_failed']);
+    expect(mails[0]?.data).toMatchObject({
+      reason: 'authentication_required',
+      hostedInvoiceUrl: expect.any(String),
+    });
   });
 
   it('charges nothing past the spend limit: a pack that would pass it turns auto top-up off and says so', async () => {

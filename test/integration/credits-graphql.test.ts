@@ -209,6 +209,11 @@ it('reserves, commits and releases a model call over GraphQL, priced in credits 
     { token, variables: { input: { reservationId: second.data?.reserveUsage.id } } },
   );
   expect(released.data).toEqual({ releaseUsage: true });
+  const releasedAgain = await service.graphql(
+    'mutation L($input: ReleaseUsageInput!) { releaseUsage(input: $input) }',
+    { token, variables: { input: { reservationId: second.data?.reserveUsage.id } } },
+  );
+  expect(releasedAgain.data).toEqual({ releaseUsage: false });
   expect((await service.graphql(BALANCE, { token })).data).toMatchObject({
     viewer: { balance: { credits: FREE_INCLUDED - 5, held: 0 } },
   });

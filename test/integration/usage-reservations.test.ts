@@ -90,15 +90,34 @@ describe('reserving usage', () => {
     const accountId = newAccount();
     const gql = await asService();
     const { id } = (await reserve(accountId, { quantity: 40 })).data?.reserveUsage as ReservationView;
+    // A metric reservation's release never looks for a model call's token hold (one statement, no extra read).
+    const tokenHoldLookups = jest.spyOn(stack.app.services.credits.ledger, 'findHold');
     const released = await gql<{ releaseUsage: boolean }>(RELEASE, {
       input: { reservationId: id, accountId },
     });
     expect(released.data?.releaseUsage).toBe(true);
     const twice = await gql<{ releaseUsage: boolean }>(RELEASE, { input: { reservationId: id, accountId } });
     expect(twice.data?.releaseUsage).toBe(false);
+    expect(tokenHoldLookups).not.toHaveBeenCalled();
+    tokenHoldLookups.mockRestore();
     expect(await counterOf(accountId)).toMatchObject({ used: 0, reserved: 0 });
     const late = await commit(accountId, id, 5);
     expect(late.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+  });
+
+  it('answers NOT_FOUND for a release of an id that is no reservation of the account', async () => {
+    const accountId = newAccount();
+    const gql = await asService();
+    const { id } = (await reserve(accountId, { quantity: 1 })).data?.reserveUsage as ReservationView;
+    for (const [reservationId, owner] of [
+      [crypto.randomUUID(), accountId],
+      ['not-a-uuid', accountId],
+      [id, newAccount()],
+    ] as const) {
+      const answer = await gql(RELEASE, { input: { reservationId, accountId: owner } });
+      expect(answer.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    }
+    expect(await counterOf(accountId)).toMatchObject({ reserved: 1 });
   });
 
   it('answers the same reservation for the same idempotency key', async () => {

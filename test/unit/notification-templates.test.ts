@@ -224,6 +224,24 @@ describe('each kind renders its figures', () => {
     expect(closed.text).toContain('account not one of ours');
   });
 
+  it('low balance: what is available, the threshold, and where to buy credits; one mail per crossing', () => {
+    const low = render({ kind: 'low_balance', data: { available: 1234, belowCredits: 5000, crossing: 3 } });
+    expect(low.subject).toBe('Your credits are running low: 1,234 left');
+    expect(low.text).toContain('1,234 credits available, below the 5,000 credits you are alerted at');
+    expect(low.text).toContain('buy a credit pack on your billing page');
+    expect(low.text).toContain('automatic top-up');
+    const key = (crossing: number) =>
+      dedupeKeyOf(
+        'acct_1',
+        parseNotificationMessage('low_balance', { available: 0, belowCredits: 1, crossing }),
+      );
+    expect(key(3)).toBe('low_balance:acct_1:3');
+    expect(key(4)).not.toBe(key(3));
+    expect(() =>
+      parseNotificationMessage('low_balance', { available: 1, belowCredits: 0, crossing: 1 }),
+    ).toThrow(InvalidNotificationError);
+  });
+
   it('escapes what it puts into HTML', () => {
     const mail = render({
       kind: 'subscription_canceled',

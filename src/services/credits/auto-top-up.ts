@@ -20,7 +20,7 @@ export interface PackCharger {
   purchase(
     em: EntityManager,
     accountId: string,
-    request: { packKey: string; idempotencyKey: string },
+    request: { packKey: string; idempotencyKey: string; autoTopUpAttempt: number },
   ): Promise<PackCharge>;
 }
 
@@ -163,6 +163,7 @@ export class AutoTopUps {
       outcome = await this.charger.purchase(this.orm.em.fork(), accountId, {
         packKey,
         idempotencyKey: `auto-top-up:${attempt}`,
+        autoTopUpAttempt: attempt,
       });
     } catch (error) {
       if (!(error instanceof BillingError)) {

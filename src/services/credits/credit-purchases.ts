@@ -7,6 +7,7 @@ import type { CustomerManager } from '../accounts/customer-manager';
 import type { InvoiceSync } from '../invoices/invoice-sync';
 import type { PlanCatalog } from '../plans/plan-catalog';
 import { idOf } from '../stripe/expandable';
+import { AUTO_TOP_UP_METADATA } from '../stripe/metadata-keys';
 import type { PriceDirectory } from '../stripe/price-directory';
 import type { StripeClient } from '../stripe/stripe-client';
 import { REQUIRES_ACTION } from '../stripe/stripe-errors';
@@ -21,6 +22,8 @@ export interface CreditPurchaseRequest {
   packKey: string;
   /** The same key again (within Stripe's 24 hours) is the same purchase: one invoice, one charge. */
   idempotencyKey?: string | null;
+  /** Set by automatic top-up: marks the invoice, whose failure is then mailed by automatic top-up alone. */
+  autoTopUpAttempt?: number;
 }
 
 /** The bank's approval a purchase waits for: the pack's open invoice, approved on Stripe's hosted page. */
@@ -73,11 +76,14 @@ export class CreditPurchases {
     const customer = await this.customers.find(em, accountId);
     if (!customer?.stripeCustomerId || customer.deletedAt) throw noSavedCard();
     const card = await this.savedCard(customer.stripeCustomerId);
-    const sale = await packSaleOf(
-      em,
-      { catalog: this.catalog, currencies: this.currencies, prices: this.prices },
-      customer,
-      request.packKey,
+    const sale = withAutoTopUp(
+      await packSaleOf(
+        em,
+        { catalog: this.catalog, currencies: this.currencies, prices: this.prices },
+        customer,
+        request.packKey,
+      ),
+      request.autoTopUpAttempt,
     );
     const name = `credits.purchase:${accountId}:${request.idempotencyKey?.trim() || crypto.randomUUID()}`;
     const invoiceId = await this.finalizedInvoice(name, customer.stripeCustomerId, card, sale);
@@ -218,4 +224,10 @@ function noSavedCard(): BillingError {
     'The account has no saved card to charge: add one with createPaymentMethodSetupSession, or buy the pack with createCreditCheckoutSession',
     { reason: 'NO_SAVED_CARD', field: 'packKey' },
   );
+}
+
+/** An automatic top-up's sale: its invoice carries the attempt (`invoice.payment_failed` then sends no mail of its own). */
+function withAutoTopUp(sale: PackSale, attempt: number | undefined): PackSale {
+  if (attempt === undefined) return sale;
+  return { ...sale, metadata: { ...sale.metadata, [AUTO_TOP_UP_METADATA]: String(attempt) } };
 }

@@ -144,13 +144,6 @@ export class TokenReservations {
     return this.ledger.releaseHold(accountId, reservationId);
   }
 
-  /** Whether the id is a token reservation of the account (else it may be a metric reservation). */
-  async isTokenReservation(accountId: string, reservationId: string): Promise<boolean> {
-    if (!UUID.test(reservationId)) return false;
-    const hold = await this.ledger.findHold(accountId, reservationId);
-    return hold?.model != null;
-  }
-
   private async tokenHold(accountId: string, reservationId: string) {
     const hold = UUID.test(reservationId) ? await this.ledger.findHold(accountId, reservationId) : null;
     if (!hold?.model || !hold.pricedAt) throw new NotFoundError('The reservation');

@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { BillingCustomer, PaymentMethod, Subscription } from '../../entities';
 import type { Logger } from '../../logging/logger';
 import type { PlanCatalog } from '../plans/plan-catalog';
-import { DUPLICATE_OF_METADATA } from '../stripe/metadata-keys';
+import { DUPLICATE_OF_METADATA, isAutoTopUpInvoice } from '../stripe/metadata-keys';
 import type { Notifier } from './notifier';
 import { idOf } from '../stripe/expandable';
 
@@ -16,6 +16,7 @@ export interface FailedInvoice {
   next_payment_attempt: number | null;
   hosted_invoice_url?: string | null;
   customer_email: string | null;
+  metadata?: Record<string, string> | null;
   parent: { subscription_details?: { subscription: string | { id: string } } | null } | null;
 }
 
@@ -27,6 +28,7 @@ export interface InvoiceToConfirm {
   currency: string;
   hosted_invoice_url?: string | null;
   customer_email: string | null;
+  metadata?: Record<string, string> | null;
   parent: { subscription_details?: { subscription: string | { id: string } } | null } | null;
 }
 
@@ -86,8 +88,12 @@ export class BillingMails {
     private readonly adminEmails: readonly string[] = [],
   ) {}
 
-  /** `invoice.payment_failed`: one mail per failed attempt of an invoice. */
+  /**
+   * `invoice.payment_failed`: one mail per failed attempt of an invoice. None for an automatic top-up's invoice:
+   * automatic top-up mails that failure itself (`auto_top_up_failed`, which also says it was turned off).
+   */
   async paymentFailed(em: EntityManager, accountId: string, invoice: FailedInvoice): Promise<void> {
+    if (isAutoTopUpInvoice(invoice.metadata)) return;
     const subscriptionId = idOf(invoice.parent?.subscription_details?.subscription);
     await this.notifier.enqueue(em, {
       accountId,
@@ -161,12 +167,16 @@ export class BillingMails {
     });
   }
 
-  /** `invoice.payment_action_required`: the bank wants the customer to confirm (3-D Secure); once per invoice. */
+  /**
+   * `invoice.payment_action_required`: the bank wants the customer to confirm (3-D Secure); once per invoice. None
+   * for an automatic top-up's invoice: its `auto_top_up_failed` mail carries the page to approve it on.
+   */
   async paymentActionRequired(
     em: EntityManager,
     accountId: string,
     invoice: InvoiceToConfirm,
   ): Promise<void> {
+    if (isAutoTopUpInvoice(invoice.metadata)) return;
     const subscriptionId = idOf(invoice.parent?.subscription_details?.subscription);
     await this.notifier.enqueue(em, {
       accountId,

@@ -137,6 +137,19 @@ export const autoTopUpFailedData = z.object({
 });
 
 /**
+ * The account's available credits fell below its low-balance threshold (issue 17): once per crossing, armed again
+ * when the credits are back at or above it.
+ */
+export const lowBalanceData = z.object({
+  /** What was available (the balance less what running work holds) just after the fall. */
+  available: z.number().int().nonnegative(),
+  /** The threshold crossed: the customer's own, or the plan's default. */
+  belowCredits: z.number().int().positive(),
+  /** The account's crossings so far, this one included: the dedupe key's part. */
+  crossing: z.number().int().positive(),
+});
+
+/**
  * The spend limit (issue 17): what the account spent beyond its plan this usage period (credits billed as overage
  * and automatic top-ups) reached 80 % or 100 % of the limit its customer set. Once per period and threshold.
  */
@@ -160,6 +173,7 @@ export const NOTIFICATION_SCHEMAS = {
   dispute_opened: disputeOpenedData,
   dispute_closed: disputeClosedData,
   auto_top_up_failed: autoTopUpFailedData,
+  low_balance: lowBalanceData,
   spend_limit_alert: spendLimitAlertData,
 } as const satisfies Record<NotificationKind, z.ZodTypeAny>;
 
@@ -184,6 +198,7 @@ export type DuplicateSubscriptionCanceledData = z.output<typeof duplicateSubscri
 export type DisputeOpenedData = z.output<typeof disputeOpenedData>;
 export type DisputeClosedData = z.output<typeof disputeClosedData>;
 export type AutoTopUpFailedData = z.output<typeof autoTopUpFailedData>;
+export type LowBalanceData = z.output<typeof lowBalanceData>;
 export type SpendLimitAlertData = z.output<typeof spendLimitAlertData>;
 
 /** Thrown when a message does not fit its kind's schema; retrying cannot fix it. */
@@ -212,6 +227,8 @@ export function parseNotificationMessage(kind: string, data: unknown): Notificat
       return { kind, data: check(kind, disputeClosedData, data) };
     case 'auto_top_up_failed':
       return { kind, data: check(kind, autoTopUpFailedData, data) };
+    case 'low_balance':
+      return { kind, data: check(kind, lowBalanceData, data) };
     case 'spend_limit_alert':
       return { kind, data: check(kind, spendLimitAlertData, data) };
     default:
@@ -232,7 +249,7 @@ function check<S extends z.ZodTypeAny>(kind: string, schema: S, data: unknown): 
  * The outbox's unique key: one mail per fact, however often the fact is reported. Payment failures mail once
  * per attempt, a trial ending once per trial end, a cancellation once per subscription, a usage threshold once
  * per account, metric, billing period and threshold, a payment to confirm once per invoice, a cancelled
- * duplicate once per duplicate. Mails to the admins (disputes) go to each admin: once per fact and `recipient`.
+ * duplicate once per duplicate, a low balance once per crossing. Mails to the admins (disputes) go to each admin: once per fact and `recipient`.
  */
 export function dedupeKeyOf(accountId: string, message: NotificationMessage, recipient = ''): string {
   switch (message.kind) {
@@ -254,6 +271,8 @@ export function dedupeKeyOf(accountId: string, message: NotificationMessage, rec
       return `dispute_closed:${message.data.disputeId}:${recipient.trim().toLowerCase()}`;
     case 'auto_top_up_failed':
       return `auto_top_up_failed:${accountId}:${message.data.attempt}`;
+    case 'low_balance':
+      return `low_balance:${accountId}:${message.data.crossing}`;
     case 'spend_limit_alert':
       return `spend_limit_alert:${accountId}:${unixSeconds(message.data.periodStart)}:${message.data.thresholdPercent}`;
   }

@@ -4,6 +4,7 @@ import type {
   DisputeClosedData,
   DisputeOpenedData,
   DuplicateSubscriptionCanceledData,
+  LowBalanceData,
   NotificationMessage,
   PaymentActionRequiredData,
   PaymentFailedData,
@@ -53,6 +54,8 @@ export function renderNotification(message: NotificationMessage): RenderedMail {
       return disputeClosed(message.data);
     case 'auto_top_up_failed':
       return autoTopUpFailed(message.data);
+    case 'low_balance':
+      return lowBalance(message.data);
     case 'spend_limit_alert':
       return spendLimitAlert(message.data);
   }
@@ -215,6 +218,16 @@ function autoTopUpFailed(data: AutoTopUpFailedData): RenderedMail {
       'Automatic top-up is now off, so nothing more is charged. Your AI calls keep running while your credits last: buy credits or turn automatic top-up on again on your billing page.',
     ],
     link: data.hostedInvoiceUrl ? { label: 'Approve the payment', url: data.hostedInvoiceUrl } : null,
+  });
+}
+
+function lowBalance(data: LowBalanceData): RenderedMail {
+  return mail(`Your credits are running low: ${formatCount(data.available)} left`, {
+    paragraphs: [
+      `Your account has ${formatCount(data.available)} credits available, below the ${formatCount(data.belowCredits)} credits you are alerted at.`,
+      'When they run out, AI calls are refused until you add credits. To keep them running, buy a credit pack on your billing page, or turn on automatic top-up there to buy one whenever your credits run low.',
+      'We write again only after your credits were back above this level and fall below it once more. You can change the level, or turn these mails off, on the billing page too.',
+    ],
   });
 }
 

@@ -144,9 +144,19 @@ export class UsageReservations {
 
   /** Gives the hold back; false when it had already been committed, released or had expired. */
   async release(accountId: string, reservationId: string): Promise<boolean> {
-    if (!UUID.test(reservationId)) throw new NotFoundError('The reservation');
+    const released = await this.releaseIfKnown(accountId, reservationId);
+    if (released === null) throw new NotFoundError('The reservation');
+    return released;
+  }
+
+  /**
+   * As `release`, but null when the id is not one of the account's metric reservations (it may be a model call's
+   * token hold: `releaseUsage` then asks the credits), so the common case costs one statement and no lookup.
+   */
+  async releaseIfKnown(accountId: string, reservationId: string): Promise<boolean | null> {
+    if (!UUID.test(reservationId)) return null;
     const outcome = await this.groups.releases.submit({ reservationId, accountId });
-    if (outcome === 'unknown') throw new NotFoundError('The reservation');
+    if (outcome === 'unknown') return null;
     return outcome === 'released';
   }
 
