@@ -1,3 +1,4 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Orm } from '../../database/database';
 import type { CreditEntryKind } from '../../entities';
 import type { CreditSource } from './credit-ledger.types';
@@ -11,6 +12,8 @@ interface NewEntry {
   credits: number;
   balanceAfter: number;
   uncovered: number;
+  /** Of `uncovered`, billed as overage (credit-overage.ts); 0 when left out. */
+  billed?: number;
   lotId: string | null;
   reason: string;
   source: CreditSource;
@@ -38,6 +41,10 @@ export class LockedAccount {
     readonly now: Date,
     private balanceNow: number,
     private heldNow: number,
+    /** The account's spend limit and the overage its live holds keep (credit-overage.ts). */
+    readonly spend: { limitCents: number | null; overageHeld: number } = { limitCents: null, overageHeld: 0 },
+    /** The transaction's EntityManager: a mail queued here commits or rolls back with the change. */
+    readonly em: EntityManager | null = null,
   ) {}
 
   get balance(): number {
@@ -46,6 +53,11 @@ export class LockedAccount {
 
   get held(): number {
     return this.heldNow;
+  }
+
+  /** Credits live holds keep beyond the balance (billed as overage if the work uses them). */
+  get overageHeld(): number {
+    return this.spend.overageHeld;
   }
 
   /** What a hold or a burn may take: the balance less what holds keep, never below zero. */
@@ -72,16 +84,21 @@ export class LockedAccount {
     this.touched = true;
   }
 
+  changeOverageHeld(delta: number): void {
+    if (delta === 0) return;
+    this.spend.overageHeld += delta;
+    this.dirty = true;
+    this.touched = true;
+  }
+
   /** Writes the entries (in order) and the balance row; answers the entries' ids. */
   async save(): Promise<number[]> {
     if (!this.dirty) return [];
     const ids = await this.insertEntries();
-    await this.sql('update credit_balance set balance = ?, held = ?, updated_at = ? where account_id = ?', [
-      this.balanceNow,
-      this.heldNow,
-      this.now,
-      this.accountId,
-    ]);
+    await this.sql(
+      'update credit_balance set balance = ?, held = ?, overage_held = ?, updated_at = ? where account_id = ?',
+      [this.balanceNow, this.heldNow, this.spend.overageHeld, this.now, this.accountId],
+    );
     this.entries.length = 0;
     this.dirty = false;
     return ids;
@@ -89,13 +106,14 @@ export class LockedAccount {
 
   private async insertEntries(): Promise<number[]> {
     if (this.entries.length === 0) return [];
-    const values = this.entries.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
+    const values = this.entries.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
     const params = this.entries.flatMap((entry) => [
       this.accountId,
       entry.kind,
       entry.credits,
       entry.balanceAfter,
       entry.uncovered,
+      entry.billed ?? 0,
       entry.lotId,
       entry.reason,
       entry.source.type,
@@ -105,7 +123,8 @@ export class LockedAccount {
     ]);
     const rows = await this.sql<{ id: string }>(
       `insert into credit_ledger_entry
-         (account_id, kind, credits, balance_after, uncovered, lot_id, reason, source_type, source_id, actor, created_at)
+         (account_id, kind, credits, balance_after, uncovered, billed, lot_id, reason, source_type, source_id, actor,
+          created_at)
        values ${values} returning id`,
       params,
     );
@@ -128,7 +147,7 @@ export async function inLockedAccount<T>(
     const connection = em.getConnection();
     const context = em.getTransactionContext();
     const sql: Sql = (text, params = []) => connection.execute(text, [...params], 'all', context);
-    const account = await lock(sql, accountId, now);
+    const account = await lock(sql, accountId, now, em);
     await dropExpired(account);
     const value = await work(account);
     const changed = account.changed;
@@ -137,28 +156,40 @@ export async function inLockedAccount<T>(
   });
 }
 
-async function lock(sql: Sql, accountId: string, now: Date): Promise<LockedAccount> {
+async function lock(sql: Sql, accountId: string, now: Date, em: EntityManager): Promise<LockedAccount> {
   await sql(
     'insert into credit_balance (account_id, balance, held, updated_at) values (?, 0, 0, ?) on conflict do nothing',
     [accountId, now],
   );
-  const [row] = await sql<{ balance: string; held: string }>(
-    'select balance, held from credit_balance where account_id = ? for update',
+  const [row] = await sql<{
+    balance: string;
+    held: string;
+    spend_limit_cents: string | null;
+    overage_held: string;
+  }>(
+    'select balance, held, spend_limit_cents, overage_held from credit_balance where account_id = ? for update',
     [accountId],
   );
   if (!row) throw new Error(`credit_balance of ${accountId} vanished under its lock`);
-  return new LockedAccount(sql, accountId, now, Number(row.balance), Number(row.held));
+  const spend = {
+    limitCents: row.spend_limit_cents === null ? null : Number(row.spend_limit_cents),
+    overageHeld: Number(row.overage_held),
+  };
+  return new LockedAccount(sql, accountId, now, Number(row.balance), Number(row.held), spend, em);
 }
 
 /** Holds past their time stop counting; lots past their expiry lose what is left (an `expiry` entry each). */
 async function dropExpired(account: LockedAccount): Promise<void> {
   const { sql, accountId, now } = account;
-  const holds = await sql<{ credits: string }>(
+  const holds = await sql<{ credits: string; overage_credits: string }>(
     `update credit_hold set state = 'expired', updated_at = ?
-      where account_id = ? and state = 'held' and expires_at <= ? returning credits`,
+      where account_id = ? and state = 'held' and expires_at <= ? returning credits, overage_credits`,
     [now, accountId, now],
   );
-  account.changeHeld(-holds.reduce((sum, hold) => sum + Number(hold.credits), 0));
+  // A hold keeps its covered part in `held` and the rest against the spend limit (credit-overage.ts).
+  const overage = holds.reduce((sum, hold) => sum + Number(hold.overage_credits), 0);
+  account.changeHeld(overage - holds.reduce((sum, hold) => sum + Number(hold.credits), 0));
+  account.changeOverageHeld(-overage);
   const lots = await sql<{ id: string; expired: string; source_type: string; source_id: string }>(
     `with due as (
        select id, remaining from credit_lot

@@ -44,6 +44,8 @@ export interface TokenCommitOutcome {
   burned: number;
   /** What the balance could not cover. */
   uncovered: number;
+  /** Of `uncovered`, billed as overage (the rest was written off: past the spend limit, or a plan that blocks). */
+  billed: number;
   /** Committed before: nothing more was burned. */
   duplicate: boolean;
 }
@@ -77,7 +79,7 @@ export class TokenReservations {
       outputTokens: request.maxOutputTokens,
       at: now,
     });
-    await this.included.ensure(request.accountId);
+    const { overage } = await this.included.ensure(request.accountId);
     const result = await this.ledger.hold({
       accountId: request.accountId,
       memberId: request.memberId ?? null,
@@ -86,8 +88,12 @@ export class TokenReservations {
       holdId: holdIdOf(request.accountId, request.idempotencyKey ?? null),
       model: request.model,
       pricedAt: now,
+      overage,
     });
-    if (!result.ok) throw creditsExhausted(result.available, result.requested);
+    if (!result.ok)
+      throw result.reason === 'spend_limit' && overage
+        ? spendLimitReached(result, overage.currency)
+        : creditsExhausted(result.available, result.requested);
     const { hold } = result;
     return {
       id: hold.id,
@@ -110,7 +116,13 @@ export class TokenReservations {
       outputTokens: input.outputTokens,
       at: hold.pricedAt,
     });
-    const settled = await this.ledger.settle({ accountId: input.accountId, holdId: hold.id, credits });
+    const { overage } = await this.included.ensure(input.accountId);
+    const settled = await this.ledger.settle({
+      accountId: input.accountId,
+      holdId: hold.id,
+      credits,
+      overage,
+    });
     if (settled.outcome !== 'settled')
       throw settled.outcome === 'unknown'
         ? new NotFoundError('The reservation')
@@ -121,6 +133,7 @@ export class TokenReservations {
       credits: firstCredits,
       burned: settled.burned,
       uncovered: settled.uncovered,
+      billed: settled.billed,
       duplicate: settled.duplicate,
     };
   }
@@ -170,6 +183,26 @@ function validateReserve(request: TokenReserveRequest, ttlSeconds: number): void
     );
   if (request.memberId != null && (request.memberId.length < 1 || request.memberId.length > 255))
     throw new BadUserInputError('memberId must be 1 to 255 characters', 'memberId');
+}
+
+/** The part beyond the balance would pass the spend limit: what fits, and what the customer can do. */
+function spendLimitReached(
+  refusal: { available: number; requested: number; overageRoom: number; limitCents: number | null },
+  currency: string,
+): BillingError {
+  return new BillingError(
+    ErrorCode.SPEND_LIMIT_REACHED,
+    `This call needs up to ${refusal.requested} credits, ${refusal.available} are available and only ${refusal.overageRoom} more fit under this period's spend limit: buy credits or raise the spend limit`,
+    {
+      metric: 'credits',
+      available: refusal.available,
+      requested: refusal.requested,
+      overageRoom: refusal.overageRoom,
+      limitCents: refusal.limitCents,
+      currency,
+      remedy: 'RAISE_SPEND_LIMIT',
+    },
+  );
 }
 
 /** Not enough credits for the estimate: what there is, what was asked, and what the customer can do. */
