@@ -104,13 +104,18 @@ async function measure(scenario: Scenario, seconds: number): Promise<Row> {
 
 /**
  * Every scenario runs in ROUNDS short rounds, interleaved with the others, and the median round counts: a
- * burst of background load then hits all scenarios alike instead of skewing one ratio.
+ * burst of background load then hits all scenarios alike instead of skewing one ratio. `groups` are the
+ * scenarios measured side by side (a `--before` scenario and this checkout's); a group runs in its order in even
+ * rounds and reversed in odd ones, so neither build always runs second, right after the other has loaded the
+ * shared PostgreSQL and cores (a batch round writes ~36,000 rows): bench/README.md, 2026-12-06 17:28–18:10.
  */
-async function runInterleaved(scenarios: Scenario[]): Promise<Row[]> {
+async function runInterleaved(groups: Scenario[][]): Promise<Row[]> {
+  const scenarios = groups.flat();
   for (const scenario of scenarios) await measure(scenario, 1); // warm-up: JIT, pools, caches
   const rounds = new Map<string, Row[]>(scenarios.map((scenario) => [scenario.name, []]));
   for (let round = 0; round < ROUNDS; round++) {
-    for (const scenario of scenarios) rounds.get(scenario.name)?.push(await measure(scenario, ROUND_SECONDS));
+    const order = groups.flatMap((group) => (round % 2 === 0 ? group : [...group].reverse()));
+    for (const scenario of order) rounds.get(scenario.name)?.push(await measure(scenario, ROUND_SECONDS));
   }
   return scenarios.map((scenario) => {
     const rows = rounds.get(scenario.name) ?? [];
@@ -398,12 +403,13 @@ async function main(): Promise<void> {
       pid: () => bare.process.pid as number,
       body: TYPENAME,
     };
-    // Before and after side by side, each pair in the same round.
-    rows = await runInterleaved(
-      [baseline, ...after.flatMap((scenario, index) => [older[index], scenario])].filter(
-        (scenario): scenario is Scenario => scenario !== undefined,
-      ),
-    );
+    // Before and after side by side, each pair in the same round; paired by name (the older may lack one).
+    const olderOf = (scenario: Scenario) =>
+      older.find((candidate) => candidate.name === `before: ${scenario.name}`);
+    rows = await runInterleaved([
+      [baseline],
+      ...after.map((scenario) => [olderOf(scenario), scenario].filter((pair) => pair !== undefined)),
+    ]);
     peakRss.push(`after ${peakRssMbOf(service.process.pid as number)} MB`);
     if (before) peakRss.push(`before ${peakRssMbOf(before.process.pid as number)} MB`);
   } finally {

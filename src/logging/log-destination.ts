@@ -34,8 +34,16 @@ export function bufferedStdout(fileDescriptor = 1): LogDestination {
     }
   };
   // Our own timer, not sonic-boom's `periodicFlush`: that one runs until the stream is destroyed, and destroying
-  // the stream would close standard output itself.
-  const timer = setInterval(flush, LOG_FLUSH_INTERVAL_MS);
+  // the stream would close standard output itself. The timer only writes what waits; sonic-boom's `flushSync`
+  // also calls fsync(2), which on a file blocked the event loop every second (about 1 % of the no-op's wall
+  // time in a CPU profile, bench/README.md 2026-12-06 18:25), so it is kept for shutdown and exit.
+  const timer = setInterval(() => {
+    try {
+      stream.writePending();
+    } catch {
+      // As above.
+    }
+  }, LOG_FLUSH_INTERVAL_MS);
   timer.unref();
   process.once('exit', flush);
   return {
@@ -67,10 +75,15 @@ class LineBatch implements DestinationStream {
     if (this.size >= LOG_BUFFER_BYTES) this.writeBatch();
   }
 
-  /** Writes what is pending now (the timer, shutdown, exit). */
+  /** Writes what is pending now, and sonic-boom's own leftovers (a partial write), synced: shutdown, exit. */
   flushSync(): void {
     this.writeBatch();
     this.output.flushSync();
+  }
+
+  /** Writes what is pending now, without fsync (the timer). */
+  writePending(): void {
+    this.writeBatch();
   }
 
   private writeBatch(): void {

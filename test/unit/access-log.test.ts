@@ -1,4 +1,4 @@
-import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import fs, { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -6,7 +6,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import pino from 'pino';
 import type { Config } from '../../src/config';
 import { registerAccessLog } from '../../src/http/access-log';
-import { bufferedStdout } from '../../src/logging/log-destination';
+import { bufferedStdout, LOG_FLUSH_INTERVAL_MS } from '../../src/logging/log-destination';
 import { AccessLogger } from '../../src/logging/access-logger';
 
 /** A Fastify app with the access log on a sink, and the lines it wrote. */
@@ -168,6 +168,26 @@ describe('the buffered stdout destination', () => {
       destination.close();
       expect(readFileSync(file, 'utf8')).toBe('{"msg":"a short line"}\n');
     } finally {
+      closeSync(fileDescriptor);
+    }
+  });
+
+  it('writes a waiting line within the flush interval, without fsync on the event loop', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'access-log-')), 'out.log');
+    const fileDescriptor = openSync(file, 'w');
+    const destination = bufferedStdout(fileDescriptor);
+    const fsync = jest.spyOn(fs, 'fsyncSync');
+    try {
+      destination.stream.write('{"msg":"a short line"}\n');
+      await new Promise((resolve) => setTimeout(resolve, LOG_FLUSH_INTERVAL_MS + 200));
+      expect(readFileSync(file, 'utf8')).toBe('{"msg":"a short line"}\n');
+      expect(fsync).not.toHaveBeenCalled();
+      destination.close();
+      // Shutdown still syncs what was written.
+      expect(fsync).toHaveBeenCalledWith(fileDescriptor);
+    } finally {
+      fsync.mockRestore();
+      destination.close();
       closeSync(fileDescriptor);
     }
   });
