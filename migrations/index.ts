@@ -3,6 +3,7 @@ import { Migration20261207100000_credit_ledger } from './Migration20261207100000
 import { Migration20261207120000_credit_member_limits } from './Migration20261207120000_credit_member_limits';
 import { Migration20261207130000_credit_auto_top_up } from './Migration20261207130000_credit_auto_top_up';
 import { Migration20261207140000_token_reservations } from './Migration20261207140000_token_reservations';
+import { Migration20261207170000_credit_next_expiry } from './Migration20261207170000_credit_next_expiry';
 import { Migration20261206020100_webhook_payload_retention } from './Migration20261206020100_webhook_payload_retention';
 import { Migration20261206020000_usage_record_partitions } from './Migration20261206020000_usage_record_partitions';
 import { Migration20261205032711_checkout_sessions_disputes } from './Migration20261205032711_checkout_sessions_disputes';
@@ -96,5 +97,9 @@ export const MIGRATIONS: MigrationObject[] = [
   {
     name: 'Migration20261207140000_token_reservations',
     class: Migration20261207140000_token_reservations,
+  },
+  {
+    name: 'Migration20261207170000_credit_next_expiry',
+    class: Migration20261207170000_credit_next_expiry,
   },
 ];

@@ -36,7 +36,7 @@ export function buildCreditServices(
   catalog: PlanCatalog,
   plans: PlanPeriodSource = NO_PLAN_PERIODS,
 ): CreditServices {
-  const events = new CreditEvents(orm, pubSub, clock, logger);
+  const events = new CreditEvents(pubSub, logger);
   const ledger = new CreditLedger(orm, clock, events);
   const included = new IncludedCredits(ledger, plans, clock);
   return {

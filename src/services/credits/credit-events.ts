@@ -1,20 +1,17 @@
-import type { Orm } from '../../database/database';
 import type { Logger } from '../../logging/logger';
 import type { BillingPubSub } from '../../pubsub/pubsub';
 import { type BalanceUpdatedPayload, Topic } from '../../pubsub/topics';
-import type { Clock } from '../time/clock';
-import { readBalance } from './credit-reads';
+import type { CreditBalanceView } from './credit-ledger.types';
 
 /**
- * Publishes `BALANCE_UPDATED` on the account's own channel, after a change of its balance or held was committed:
- * the figures are read again then, so a subscriber never sees what a rolled-back transaction wrote. A failure
- * to publish is logged and never undoes the change (clients read `viewer.balance` again on reconnect).
+ * Publishes `BALANCE_UPDATED` on the account's own channel, after a change of its balance or held was committed,
+ * with the figures that change's transaction ended with (no second read: the model-call hot path pays for every
+ * statement), so a subscriber never sees what a rolled-back transaction wrote. A failure to publish is logged
+ * and never undoes the change (clients read `viewer.balance` again on reconnect).
  */
 export class CreditEvents {
   constructor(
-    private readonly orm: Orm,
     private readonly pubSub: BillingPubSub,
-    private readonly clock: Clock,
     private readonly logger: Logger,
   ) {}
 
@@ -28,9 +25,9 @@ export class CreditEvents {
     this.listeners.push(listener);
   }
 
-  async balanceChanged(accountId: string): Promise<void> {
+  /** After the commit of a change of the account's credits: `figures` are those its transaction ended with. */
+  async balanceChanged(accountId: string, figures: CreditBalanceView): Promise<void> {
     try {
-      const figures = await readBalance(this.orm, accountId, this.clock.now());
       const payload: BalanceUpdatedPayload = { accountId, ...figures };
       for (const listener of this.listeners) void listener(accountId, figures.available);
       await this.pubSub.publish(Topic.BALANCE_UPDATED, accountId, payload);

@@ -76,6 +76,7 @@ export async function placeHold(account: LockedAccount, input: HoldCredits): Pro
     ],
   );
   account.changeHeld(input.credits);
+  account.expiring(expiresAt);
   return { ok: true, hold: holdOf(row as HoldRow), duplicate: false };
 }
 

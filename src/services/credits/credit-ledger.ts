@@ -1,7 +1,7 @@
 import { BadUserInputError, InsufficientCreditsError } from '../../errors';
 import type { Orm } from '../../database/database';
 import type { Clock } from '../time/clock';
-import { inLockedAccount, type LockedAccount } from './credit-account';
+import { inLockedAccount, type LockedAccount, type LockOptions } from './credit-account';
 import { takeFromLots } from './credit-burning';
 import type { CreditEvents } from './credit-events';
 import { type HoldRow, holdOf, settleHold, placeHold, releaseHeld } from './credit-holds';
@@ -67,6 +67,7 @@ export class CreditLedger {
         ],
       );
       const lot = lotOf(row as LotRow);
+      account.expiring(lot.expiresAt);
       account.record({
         kind: input.kind,
         credits: input.credits,
@@ -134,7 +135,8 @@ export class CreditLedger {
         `select distinct account_id from credit_hold where state = 'held' and expires_at <= ?`,
         [now],
       );
-    for (const row of rows) await this.change(row.account_id, now, async () => undefined);
+    for (const row of rows)
+      await this.change(row.account_id, now, async () => undefined, { dropExpired: 'always' });
     return rows.length;
   }
 
@@ -146,7 +148,8 @@ export class CreditLedger {
         'select distinct account_id from credit_lot where remaining > 0 and expires_at <= ?',
         [now],
       );
-    for (const row of rows) await this.change(row.account_id, now, async () => undefined);
+    for (const row of rows)
+      await this.change(row.account_id, now, async () => undefined, { dropExpired: 'always' });
     return rows.length;
   }
 
@@ -222,9 +225,10 @@ export class CreditLedger {
     accountId: string,
     now: Date,
     work: (account: LockedAccount) => Promise<T>,
+    options: LockOptions = {},
   ): Promise<T> {
-    const { value, changed } = await inLockedAccount(this.orm, accountId, now, work);
-    if (changed) await this.events.balanceChanged(accountId);
+    const { value, figures } = await inLockedAccount(this.orm, accountId, now, work, options);
+    if (figures) await this.events.balanceChanged(accountId, figures);
     return value;
   }
 }

@@ -71,10 +71,10 @@ export class CreditPackInvoices {
       amountRefunded >= invoice.amount_paid
         ? sold.credits
         : Math.floor((sold.credits * amountRefunded) / invoice.amount_paid);
-    const { value, changed } = await inLockedAccount(this.orm, accountId, this.clock.now(), (account) =>
+    const { value, figures } = await inLockedAccount(this.orm, accountId, this.clock.now(), (account) =>
       removeRefundedShare(account, source, target, amountRefunded, invoice.currency),
     );
-    if (changed) await this.events.balanceChanged(accountId);
+    if (figures) await this.events.balanceChanged(accountId, figures);
     return value;
   }
 
