@@ -115,9 +115,8 @@ export class UsageResolver {
     @Ctx() context: RequestContext,
   ): Promise<boolean> {
     const { accountId } = usageAccountOf(input.accountId, context);
-    if (await this.tokens.isTokenReservation(accountId, input.reservationId))
-      return this.tokens.release(accountId, input.reservationId);
-    return this.reservations.release(accountId, input.reservationId);
+    const released = await this.tokens.releaseIfToken(accountId, input.reservationId);
+    return released ?? this.reservations.release(accountId, input.reservationId);
   }
 
   @Mutation(() => Boolean, {

@@ -5,9 +5,9 @@ import type {
   CreditHoldView,
   HoldCredits,
   HoldResult,
-  SettleHold,
   SettleResult,
 } from './credit-ledger.types';
+import { readHoldInputs } from './hold-inputs';
 import { countMemberUse, enforceMemberLimit } from './member-limits-check';
 
 export interface HoldRow {
@@ -44,13 +44,14 @@ async function holdById(account: LockedAccount, holdId: string): Promise<HoldRow
 
 /** A new hold when `available` covers it; the same hold again for an id already used by this account. */
 export async function placeHold(account: LockedAccount, input: HoldCredits): Promise<HoldResult> {
-  const [earlier] = await account.sql<HoldRow>('select * from credit_hold where id = ?', [input.holdId]);
+  // The hold's id used before, and the member's limit and spend: one statement (hold-inputs.ts).
+  const { earlier, memberLimit } = await readHoldInputs(account, input.holdId, input.memberId ?? null);
   // Hold ids are the callers' UUIDs: one another account used is a caller's mistake, refused and never shared.
   if (earlier && earlier.account_id !== account.accountId)
     throw new ConflictError(`Hold ${input.holdId} belongs to another account: use a new id`);
   if (earlier) return { ok: true, hold: holdOf(earlier), duplicate: true };
   // The member's monthly limit, under this same lock: throws MEMBER_LIMIT_REACHED (docs/credits.md).
-  await enforceMemberLimit(account, input.memberId, input.credits);
+  enforceMemberLimit(memberLimit, input.memberId, input.credits);
   if (account.available < input.credits)
     return {
       ok: false,
@@ -80,6 +81,12 @@ export async function placeHold(account: LockedAccount, input: HoldCredits): Pro
   return { ok: true, hold: holdOf(row as HoldRow), duplicate: false };
 }
 
+/** What to settle: the hold, and what its work used (or how to price it from the live hold, read here). */
+export interface SettleInput {
+  holdId: string;
+  credits: number | ((hold: CreditHoldView) => number);
+}
+
 /**
  * Frees a live hold and burns what the work used, which may be more than was held (what is available covers
  * the rest, as far as it goes). A hold past its time is settled the same way: the work was done. Settling again
@@ -87,20 +94,21 @@ export async function placeHold(account: LockedAccount, input: HoldCredits): Pro
  */
 export async function settleHold(
   account: LockedAccount,
-  input: SettleHold,
+  input: SettleInput,
   burn: (credits: number) => Promise<BurnResult>,
 ): Promise<SettleResult> {
   const hold = await holdById(account, input.holdId);
   if (!hold) return { outcome: 'unknown' };
   if (hold.state === 'released') return { outcome: 'released' };
   if (hold.state === 'settled') return { outcome: 'settled', ...(await settledBefore(account, hold.id)) };
+  const credits = typeof input.credits === 'function' ? input.credits(holdOf(hold)) : input.credits;
   if (hold.state === 'held') account.changeHeld(-Number(hold.credits));
-  const burned = await burn(input.credits);
+  const burned = await burn(credits);
   // The member's month counts what the work used, overrun included (member-limits-check.ts says why).
-  await countMemberUse(account, hold.member_id, input.credits);
+  await countMemberUse(account, hold.member_id, credits);
   await account.sql(
     `update credit_hold set state = 'settled', settled_credits = ?, updated_at = ? where id = ?`,
-    [input.credits, account.now, hold.id],
+    [credits, account.now, hold.id],
   );
   return { outcome: 'settled', ...burned };
 }

@@ -4,7 +4,7 @@ import type { Clock } from '../time/clock';
 import { inLockedAccount, type LockedAccount, type LockOptions } from './credit-account';
 import { takeFromLots } from './credit-burning';
 import type { CreditEvents } from './credit-events';
-import { type HoldRow, holdOf, settleHold, placeHold, releaseHeld } from './credit-holds';
+import { type HoldRow, holdOf, type SettleInput, settleHold, placeHold, releaseHeld } from './credit-holds';
 import type {
   AdjustCredits,
   CreditHoldView,
@@ -21,6 +21,7 @@ import type {
   RemoveUnspent,
   RemoveUnspentResult,
   SettleHold,
+  SettlePricedHold,
   SettleResult,
 } from './credit-ledger.types';
 import { type LotRow, lotOf, readBalance, readEntries } from './credit-reads';
@@ -110,7 +111,21 @@ export class CreditLedger {
   /** Burns what the work used (from the hold first, then what else is available) and frees the hold. */
   async settle(input: SettleHold): Promise<SettleResult> {
     wholeCredits(input.credits, 0, 'credits');
-    return this.change(input.accountId, this.clock.now(), (account) =>
+    return this.settleIn(input.accountId, input);
+  }
+
+  /** `settle`, what the work used priced from the live hold (read once, in the settle's own transaction). */
+  async settlePriced(input: SettlePricedHold): Promise<SettleResult> {
+    const credits = (hold: CreditHoldView) => {
+      const priced = input.price(hold);
+      wholeCredits(priced, 0, 'credits');
+      return priced;
+    };
+    return this.settleIn(input.accountId, { holdId: input.holdId, credits });
+  }
+
+  private settleIn(accountId: string, input: SettleInput): Promise<SettleResult> {
+    return this.change(accountId, this.clock.now(), (account) =>
       settleHold(account, input, (credits) =>
         burnNow(account, credits, {
           kind: 'burn',

@@ -93,6 +93,16 @@ export interface SettleHold {
   credits: number;
 }
 
+/**
+ * A settle priced from the hold itself (a model call: its model and the moment it was priced), read once, under
+ * the lock: `price` answers what the work used, or throws (nothing is then written).
+ */
+export interface SettlePricedHold {
+  accountId: string;
+  holdId: string;
+  price: (hold: CreditHoldView) => number;
+}
+
 export type SettleResult = ({ outcome: 'settled' } & BurnResult) | { outcome: 'released' | 'unknown' };
 
 export interface RemoveUnspent {

@@ -3,6 +3,7 @@ import { BadUserInputError, BillingError, ConflictError, ErrorCode, NotFoundErro
 import type { RateCard } from '../plans/rate-card';
 import type { Clock } from '../time/clock';
 import type { CreditLedger } from './credit-ledger';
+import type { CreditHoldView } from './credit-ledger.types';
 import type { IncludedCredits } from './included-credits';
 
 export interface TokenReserveRequest {
@@ -99,18 +100,21 @@ export class TokenReservations {
     };
   }
 
-  /** Prices the actual tokens at the reservation's rate and burns them (the hold first); once per reservation. */
+  /**
+   * Prices the actual tokens at the reservation's rate and burns them (the hold first); once per reservation. The
+   * hold is read once, in the settle's transaction, and priced there.
+   */
   async commit(input: TokenCommit): Promise<TokenCommitOutcome> {
-    const hold = await this.tokenHold(input.accountId, input.reservationId);
-    if (hold.state === 'released')
-      throw new ConflictError('The reservation was released: reserve again for the work it was for');
-    const { credits } = this.rateCard.quote({
-      model: hold.model,
-      inputTokens: input.inputTokens,
-      outputTokens: input.outputTokens,
-      at: hold.pricedAt,
+    if (!UUID.test(input.reservationId)) throw new NotFoundError('The reservation');
+    let credits = 0;
+    const settled = await this.ledger.settlePriced({
+      accountId: input.accountId,
+      holdId: input.reservationId,
+      price: (hold) => {
+        credits = this.priceOf(hold, input);
+        return credits;
+      },
     });
-    const settled = await this.ledger.settle({ accountId: input.accountId, holdId: hold.id, credits });
     if (settled.outcome !== 'settled')
       throw settled.outcome === 'unknown'
         ? new NotFoundError('The reservation')
@@ -125,9 +129,29 @@ export class TokenReservations {
     };
   }
 
+  /** The tokens at the rate in effect when the hold was priced; a hold that is not a model call's is unknown. */
+  private priceOf(hold: CreditHoldView, input: TokenCommit): number {
+    if (!hold.model || !hold.pricedAt) throw new NotFoundError('The reservation');
+    return this.rateCard.quote({
+      model: hold.model,
+      inputTokens: input.inputTokens,
+      outputTokens: input.outputTokens,
+      at: hold.pricedAt,
+    }).credits;
+  }
+
   /** Gives the hold back; false when it was committed, released or expired already. */
   async release(accountId: string, reservationId: string): Promise<boolean> {
     await this.tokenHold(accountId, reservationId);
+    return this.ledger.releaseHold(accountId, reservationId);
+  }
+
+  /**
+   * `releaseUsage`'s way in: gives a model call's hold back (as `release`), the hold read once; null when the id
+   * is no token reservation of the account (it may be a metric reservation).
+   */
+  async releaseIfToken(accountId: string, reservationId: string): Promise<boolean | null> {
+    if (!(await this.isTokenReservation(accountId, reservationId))) return null;
     return this.ledger.releaseHold(accountId, reservationId);
   }
 
