@@ -30,6 +30,8 @@ export type EntryDraft = Omit<NewEntry, 'balanceAfter'>;
  */
 export class LockedAccount {
   private readonly entries: NewEntry[] = [];
+  /** Writes nothing in this transaction reads again: sent with the next `save`, in its one statement. */
+  private readonly writes: Array<{ text: string; params: readonly unknown[] }> = [];
   /** Changed since the last `save`. */
   private dirty = false;
   /** Changed at all in this transaction: `balanceUpdated` is due after the commit. */
@@ -96,6 +98,15 @@ export class LockedAccount {
     };
   }
 
+  /**
+   * A write (one `insert` or `update`, no `returning`) sent with the next `save`, in its statement: a round trip
+   * fewer. Only for rows nothing reads again before that `save`, and none of the rows `save` writes.
+   */
+  writeWithSave(text: string, params: readonly unknown[]): void {
+    this.writes.push({ text, params });
+    this.dirty = true;
+  }
+
   /** Changes the balance by the entry's credits and appends the entry (written by `save`). */
   record(entry: EntryDraft): void {
     this.balanceNow += entry.credits;
@@ -112,15 +123,17 @@ export class LockedAccount {
   }
 
   /**
-   * Writes the entries (in order) and the balance row in one statement, and reads the soonest credits to expire
-   * (for `figures`); answers the entries' ids.
+   * Writes the waiting writes, the entries (in order) and the balance row in one statement, and reads the soonest
+   * credits to expire (for `figures`); answers the entries' ids.
    */
   async save(): Promise<number[]> {
     if (!this.dirty) return [];
     const entries = this.entries.length > 0 ? insertEntries(this.accountId, this.now, this.entries) : null;
+    const writes = this.writes.map((write, index) => `written_${index} as (${write.text}),`).join('\n');
     const soon = new Date(this.now.getTime() + EXPIRING_SOON_DAYS * DAY_MS);
     const [row] = await this.sql<{ entry_ids: number[]; expires_at: Date | null; credits: string | null }>(
-      `with ${entries ? `written_entries as (${entries.text}),` : ''}
+      `with ${writes}
+            ${entries ? `written_entries as (${entries.text}),` : ''}
             written_balance as (
               update credit_balance set balance = ?, held = ?, next_expiry_at = ?, updated_at = ?
                where account_id = ?)
@@ -132,6 +145,7 @@ export class LockedAccount {
             where account_id = ? and remaining > 0 and expires_at > ? and expires_at <= ?
             group by expires_at order by expires_at limit 1) soonest on true`,
       [
+        ...this.writes.flatMap((write) => write.params),
         ...(entries?.params ?? []),
         ...[this.balanceNow, this.heldNow, this.nextExpiry, this.now, this.accountId],
         ...[this.accountId, this.now, soon],
@@ -139,6 +153,7 @@ export class LockedAccount {
     );
     this.soonest = row?.expires_at ? { credits: Number(row.credits), at: new Date(row.expires_at) } : null;
     this.entries.length = 0;
+    this.writes.length = 0;
     this.dirty = false;
     return (row?.entry_ids ?? []).map(Number);
   }

@@ -60,25 +60,36 @@ export async function placeHold(account: LockedAccount, input: HoldCredits): Pro
       requested: input.credits,
     };
   const expiresAt = new Date(account.now.getTime() + input.ttlSeconds * 1000);
-  const [row] = await account.sql<HoldRow>(
+  const hold: CreditHoldView = {
+    id: input.holdId,
+    accountId: account.accountId,
+    memberId: input.memberId ?? null,
+    credits: input.credits,
+    expiresAt,
+    state: 'held',
+    model: input.model ?? null,
+    pricedAt: input.pricedAt ?? null,
+  };
+  // Written with the balance row, in one statement (nothing in this transaction reads the new hold again).
+  account.writeWithSave(
     `insert into credit_hold (id, created_at, updated_at, account_id, member_id, credits, expires_at, state,
                               model, priced_at)
-     values (?, ?, ?, ?, ?, ?, ?, 'held', ?, ?) returning *`,
+     values (?, ?, ?, ?, ?, ?, ?, 'held', ?, ?)`,
     [
-      input.holdId,
+      hold.id,
       account.now,
       account.now,
-      account.accountId,
-      input.memberId ?? null,
-      input.credits,
-      expiresAt,
-      input.model ?? null,
-      input.pricedAt ?? null,
+      hold.accountId,
+      hold.memberId,
+      hold.credits,
+      hold.expiresAt,
+      hold.model,
+      hold.pricedAt,
     ],
   );
   account.changeHeld(input.credits);
   account.expiring(expiresAt);
-  return { ok: true, hold: holdOf(row as HoldRow), duplicate: false };
+  return { ok: true, hold, duplicate: false };
 }
 
 /** What to settle: the hold, and what its work used (or how to price it from the live hold, read here). */
@@ -105,8 +116,8 @@ export async function settleHold(
   if (hold.state === 'held') account.changeHeld(-Number(hold.credits));
   const burned = await burn(credits);
   // The member's month counts what the work used, overrun included (member-limits-check.ts says why).
-  await countMemberUse(account, hold.member_id, credits);
-  await account.sql(
+  countMemberUse(account, hold.member_id, credits);
+  account.writeWithSave(
     `update credit_hold set state = 'settled', settled_credits = ?, updated_at = ? where id = ?`,
     [credits, account.now, hold.id],
   );

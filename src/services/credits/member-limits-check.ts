@@ -70,13 +70,10 @@ export function enforceMemberLimit(
  * of the settle. A settle of more than was held counts all of it, so the member may pass the limit by that overrun
  * (as the balance covers what it can): the limit decides which work starts, not what finished work used.
  */
-export async function countMemberUse(
-  account: LockedAccount,
-  memberId: string | null,
-  credits: number,
-): Promise<void> {
+export function countMemberUse(account: LockedAccount, memberId: string | null, credits: number): void {
   if (memberId === null || credits === 0) return;
-  await account.sql(
+  // Written with the balance row (nothing reads the member's month again in the settle's transaction).
+  account.writeWithSave(
     `insert into credit_member_period (account_id, member_id, period_start, burned, updated_at)
      values (?, ?, ?, ?, ?)
      on conflict (account_id, member_id, period_start)
