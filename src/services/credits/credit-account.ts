@@ -47,6 +47,8 @@ export class LockedAccount {
     private heldNow: number,
     /** The balance row's `next_expiry_at`: no live hold or lot of the account expires before it. */
     private nextExpiry: Date | null,
+    /** The account has automatic top-up on: its listener is told of the change after the commit. */
+    readonly autoTopUp: boolean,
   ) {}
 
   get balance(): number {
@@ -185,6 +187,15 @@ function insertEntries(
   return { text, params };
 }
 
+/** What `work` answered; when the balance or held changed, the figures the transaction ended with. */
+export interface LockedResult<T> {
+  value: T;
+  changed: boolean;
+  figures: CreditBalanceView | null;
+  /** Whether the account had automatic top-up on (read with the lock): only then is its listener told. */
+  autoTopUp: boolean;
+}
+
 /** How a transaction treats expired holds and lots. */
 export interface LockOptions {
   /**
@@ -205,7 +216,7 @@ export async function inLockedAccount<T>(
   now: Date,
   work: (account: LockedAccount) => Promise<T>,
   options: LockOptions = {},
-): Promise<{ value: T; changed: boolean; figures: CreditBalanceView | null }> {
+): Promise<LockedResult<T>> {
   return orm.em.fork().transactional(async (em) => {
     const connection = em.getConnection();
     const context = em.getTransactionContext();
@@ -215,15 +226,22 @@ export async function inLockedAccount<T>(
     const value = await work(account);
     const changed = account.changed;
     await account.save();
-    return { value, changed, figures: changed ? account.figures() : null };
+    return { value, changed, figures: changed ? account.figures() : null, autoTopUp: account.autoTopUp };
   });
 }
 
-const LOCK = 'select balance, held, next_expiry_at from credit_balance where account_id = ? for update';
+/**
+ * The row, locked, and whether automatic top-up is on (read with it: otherwise a statement after every change
+ * would find nothing to do; one turned on meanwhile checks the balance itself, auto-top-up.ts `configure`).
+ */
+const LOCK = `select balance.balance, balance.held, balance.next_expiry_at,
+                     exists (select 1 from credit_auto_top_up top_up
+                              where top_up.account_id = balance.account_id and top_up.enabled) as auto_top_up
+                from credit_balance balance where balance.account_id = ? for update of balance`;
 
 /** The account's row, locked: one statement, except the first time (the row is made, then locked). */
 async function lock(sql: Sql, accountId: string, now: Date): Promise<LockedAccount> {
-  type Row = { balance: string; held: string; next_expiry_at: Date | null };
+  type Row = { balance: string; held: string; next_expiry_at: Date | null; auto_top_up: boolean };
   let [row] = await sql<Row>(LOCK, [accountId]);
   if (!row) {
     await sql(
@@ -234,7 +252,8 @@ async function lock(sql: Sql, accountId: string, now: Date): Promise<LockedAccou
   }
   if (!row) throw new Error(`credit_balance of ${accountId} vanished under its lock`);
   const nextExpiry = row.next_expiry_at ? new Date(row.next_expiry_at) : null;
-  return new LockedAccount(sql, accountId, now, Number(row.balance), Number(row.held), nextExpiry);
+  const { balance, held } = row;
+  return new LockedAccount(sql, accountId, now, Number(balance), Number(held), nextExpiry, row.auto_top_up);
 }
 
 /**

@@ -18,18 +18,22 @@ export class CreditEvents {
   private readonly listeners: Array<(accountId: string, available: number) => Promise<void>> = [];
 
   /**
-   * Calls `listener` after every committed change of an account's credits, with what is available then (automatic
-   * top-up). It runs beside the caller, not before its answer: a model call's hold never waits for it.
+   * Calls `listener` after every committed change of the credits of an account with automatic top-up on (the
+   * change's transaction read whether it is), with what is available then. It runs beside the caller, not before
+   * its answer: a model call's hold never waits for it.
    */
   onBalanceChanged(listener: (accountId: string, available: number) => Promise<void>): void {
     this.listeners.push(listener);
   }
 
-  /** After the commit of a change of the account's credits: `figures` are those its transaction ended with. */
-  async balanceChanged(accountId: string, figures: CreditBalanceView): Promise<void> {
+  /**
+   * After the commit of a change of the account's credits: `figures` are those its transaction ended with;
+   * `autoTopUp` whether the account had automatic top-up on (else its listener would find nothing to do).
+   */
+  async balanceChanged(accountId: string, figures: CreditBalanceView, autoTopUp: boolean): Promise<void> {
     try {
       const payload: BalanceUpdatedPayload = { accountId, ...figures };
-      for (const listener of this.listeners) void listener(accountId, figures.available);
+      if (autoTopUp) for (const listener of this.listeners) void listener(accountId, figures.available);
       await this.pubSub.publish(Topic.BALANCE_UPDATED, accountId, payload);
     } catch (error) {
       this.logger.warn({ accountId, err: error }, 'could not publish balanceUpdated');

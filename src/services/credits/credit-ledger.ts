@@ -242,8 +242,8 @@ export class CreditLedger {
     work: (account: LockedAccount) => Promise<T>,
     options: LockOptions = {},
   ): Promise<T> {
-    const { value, figures } = await inLockedAccount(this.orm, accountId, now, work, options);
-    if (figures) await this.events.balanceChanged(accountId, figures);
+    const { value, figures, autoTopUp } = await inLockedAccount(this.orm, accountId, now, work, options);
+    if (figures) await this.events.balanceChanged(accountId, figures, autoTopUp);
     return value;
   }
 }

@@ -71,10 +71,13 @@ export class CreditPackInvoices {
       amountRefunded >= invoice.amount_paid
         ? sold.credits
         : Math.floor((sold.credits * amountRefunded) / invoice.amount_paid);
-    const { value, figures } = await inLockedAccount(this.orm, accountId, this.clock.now(), (account) =>
-      removeRefundedShare(account, source, target, amountRefunded, invoice.currency),
+    const { value, figures, autoTopUp } = await inLockedAccount(
+      this.orm,
+      accountId,
+      this.clock.now(),
+      (account) => removeRefundedShare(account, source, target, amountRefunded, invoice.currency),
     );
-    if (figures) await this.events.balanceChanged(accountId, figures);
+    if (figures) await this.events.balanceChanged(accountId, figures, autoTopUp);
     return value;
   }
 
