@@ -1,4 +1,5 @@
 import type { Orm } from '../../database/database';
+import { inPreparedTransaction, type PreparedSql } from '../../database/prepared-transaction';
 import type { CreditEntryKind } from '../../entities';
 import type { CreditBalanceView, CreditSource, ExpiringCredits } from './credit-ledger.types';
 import { EXPIRING_SOON_DAYS } from './credit-reads';
@@ -6,7 +7,7 @@ import { EXPIRING_SOON_DAYS } from './credit-reads';
 const DAY_MS = 86_400_000;
 
 /** One SQL statement in the account's transaction; PostgreSQL's bigints come back as strings. */
-export type Sql = <Row extends object>(text: string, params?: readonly unknown[]) => Promise<Row[]>;
+export type Sql = PreparedSql;
 
 /** An entry to append, its `balance_after` fixed when it is added (entries are written in that order). */
 interface NewEntry {
@@ -217,10 +218,7 @@ export async function inLockedAccount<T>(
   work: (account: LockedAccount) => Promise<T>,
   options: LockOptions = {},
 ): Promise<LockedResult<T>> {
-  return orm.em.fork().transactional(async (em) => {
-    const connection = em.getConnection();
-    const context = em.getTransactionContext();
-    const sql: Sql = (text, params = []) => connection.execute(text, [...params], 'all', context);
+  return inPreparedTransaction(orm, async (sql) => {
     const account = await lock(sql, accountId, now);
     if (account.expiryDue || options.dropExpired === 'always') await dropExpired(account);
     const value = await work(account);
