@@ -3,6 +3,7 @@ import { Migration20261207100000_credit_ledger } from './Migration20261207100000
 import { Migration20261207120000_credit_member_limits } from './Migration20261207120000_credit_member_limits';
 import { Migration20261207130000_credit_auto_top_up } from './Migration20261207130000_credit_auto_top_up';
 import { Migration20261207140000_token_reservations } from './Migration20261207140000_token_reservations';
+import { Migration20261207160000_credit_spend_limit } from './Migration20261207160000_credit_spend_limit';
 import { Migration20261207170000_credit_next_expiry } from './Migration20261207170000_credit_next_expiry';
 import { Migration20261206020100_webhook_payload_retention } from './Migration20261206020100_webhook_payload_retention';
 import { Migration20261206020000_usage_record_partitions } from './Migration20261206020000_usage_record_partitions';
@@ -97,6 +98,10 @@ export const MIGRATIONS: MigrationObject[] = [
   {
     name: 'Migration20261207140000_token_reservations',
     class: Migration20261207140000_token_reservations,
+  },
+  {
+    name: 'Migration20261207160000_credit_spend_limit',
+    class: Migration20261207160000_credit_spend_limit,
   },
   {
     name: 'Migration20261207170000_credit_next_expiry',

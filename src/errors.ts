@@ -61,6 +61,12 @@ export const ErrorCode = {
    * was written; the member's limit resets at the start of the next calendar month (UTC).
    */
   MEMBER_LIMIT_REACHED: 'MEMBER_LIMIT_REACHED',
+  /**
+   * A model call the balance cannot cover, on a plan that bills overage, whose credits beyond the balance would
+   * pass the account's spend limit (`setSpendLimit`): `extensions.limitCents`, `currency`, `available`,
+   * `requested`, `overageRoom` (credits that still fit). Nothing was reserved.
+   */
+  SPEND_LIMIT_REACHED: 'SPEND_LIMIT_REACHED',
   /** A document over a limit of src/graphql/query-limits.ts (depth, aliases, fields, tokens): refused unrun. */
   QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',
   /** The HTTP body is over GRAPHQL_MAX_BODY_BYTES (HTTP 413). */

@@ -49,6 +49,7 @@ export function buildCreditPurchaseServices(
     core.clock,
     logger,
     async (accountId) => (await credits.ledger.balanceOf(accountId)).available,
+    credits.spendLimits,
   );
   credits.events.onBalanceChanged((accountId, available) =>
     autoTopUps.afterBalanceChange(accountId, available),

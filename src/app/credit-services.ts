@@ -7,8 +7,12 @@ import { CreditPackInvoices } from '../services/credits/credit-pack-invoices';
 import { CreditSweep } from '../services/credits/credit-sweep';
 import { IncludedCredits, type PlanPeriodSource } from '../services/credits/included-credits';
 import { MemberLimits } from '../services/credits/member-limits';
+import { SpendAlerts } from '../services/credits/spend-alerts';
+import { SpendLimits } from '../services/credits/spend-limits';
+import { Notifier } from '../services/notifications/notifier';
 import { TokenReservations } from '../services/credits/token-reservations';
 import type { PlanCatalog } from '../services/plans/plan-catalog';
+import { CREDITS_OVERAGE } from '../services/plans/plan.types';
 import type { Clock } from '../services/time/clock';
 
 /** The credits economy (issue 17): the ledger every grant, purchase, burn and hold goes through. */
@@ -26,6 +30,8 @@ export interface CreditServices {
   included: IncludedCredits;
   /** Model calls priced by the rate card, held, committed or released in the ledger. */
   tokenReservations: TokenReservations;
+  /** What an account may owe beyond its plan per period (overage and automatic top-ups). */
+  spendLimits: SpendLimits;
 }
 
 export function buildCreditServices(
@@ -37,8 +43,10 @@ export function buildCreditServices(
   plans: PlanPeriodSource = NO_PLAN_PERIODS,
 ): CreditServices {
   const events = new CreditEvents(pubSub, logger);
-  const ledger = new CreditLedger(orm, clock, events);
-  const included = new IncludedCredits(ledger, plans, clock);
+  const alerts = new SpendAlerts(new Notifier(logger));
+  const ledger = new CreditLedger(orm, clock, events, alerts);
+  const overagePrice = catalog.meteredPrice(CREDITS_OVERAGE);
+  const included = new IncludedCredits(ledger, plans, clock, overagePrice);
   return {
     ledger,
     events,
@@ -47,6 +55,7 @@ export function buildCreditServices(
     packInvoices: new CreditPackInvoices(orm, clock, ledger, events, catalog, logger),
     included,
     tokenReservations: new TokenReservations(ledger, catalog.rateCard, included, clock),
+    spendLimits: new SpendLimits(orm, clock, included, overagePrice, catalog.baseCurrency, events, alerts),
   };
 }
 

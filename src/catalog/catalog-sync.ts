@@ -174,7 +174,7 @@ function planProduct(plan: Plan): DesiredProduct {
 }
 
 function meteredProduct(price: MeteredPrice, catalog: PlanCatalog): DesiredProduct {
-  const { unit } = catalog.metric(price.metric);
+  const unit = catalog.overageUnit(price.metric);
   return {
     metadataKey: METRIC_PRODUCT_METADATA,
     metadataValue: price.metric,

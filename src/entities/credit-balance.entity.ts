@@ -8,6 +8,8 @@ import { BigIntType, Check, Entity, PrimaryKey, Property } from '@mikro-orm/core
 @Entity({ tableName: 'credit_balance' })
 @Check({ name: 'credit_balance_balance_check', expression: 'balance >= 0' })
 @Check({ name: 'credit_balance_held_check', expression: 'held >= 0' })
+@Check({ name: 'credit_balance_overage_held_check', expression: 'overage_held >= 0' })
+@Check({ name: 'credit_balance_spend_limit_cents_check', expression: 'spend_limit_cents >= 0' })
 export class CreditBalance {
   @PrimaryKey({ type: 'string', length: 255 })
   accountId!: string;
@@ -17,6 +19,17 @@ export class CreditBalance {
 
   @Property({ type: new BigIntType('number') })
   held = 0;
+
+  /**
+   * The most the account may owe beyond its plan in a usage period (overage in credits plus automatic top-ups),
+   * in minor units of its currency; null: no limit (docs/credits.md "Overage and the spend limit").
+   */
+  @Property({ type: new BigIntType('number'), nullable: true })
+  spendLimitCents: number | null = null;
+
+  /** Credits live holds keep beyond the balance, to be billed as overage if the work uses them. */
+  @Property({ type: new BigIntType('number') })
+  overageHeld = 0;
 
   /**
    * The soonest expiry of the account's live holds and lots, never later than any of them (null: none can

@@ -13,7 +13,13 @@ export type CreditHoldState = 'held' | 'settled' | 'released' | 'expired';
 @Entity({ tableName: 'credit_hold' })
 @Index({ properties: ['accountId', 'state', 'expiresAt'] })
 @Check({ name: 'credit_hold_credits_check', expression: 'credits >= 0' })
-export class CreditHold extends BaseEntity<'state' | 'settledCredits' | 'memberId' | 'model' | 'pricedAt'> {
+@Check({
+  name: 'credit_hold_overage_credits_check',
+  expression: 'overage_credits >= 0 and overage_credits <= credits',
+})
+export class CreditHold extends BaseEntity<
+  'state' | 'settledCredits' | 'memberId' | 'model' | 'pricedAt' | 'overageCredits'
+> {
   @Property({ type: 'string', length: 255 })
   accountId!: string;
 
@@ -23,6 +29,10 @@ export class CreditHold extends BaseEntity<'state' | 'settledCredits' | 'memberI
 
   @Property({ type: new BigIntType('number') })
   credits!: number;
+
+  /** The part of `credits` the balance did not cover when it was held: kept against the spend limit instead. */
+  @Property({ type: new BigIntType('number') })
+  overageCredits = 0;
 
   @Property({ type: 'datetime' })
   expiresAt!: Date;

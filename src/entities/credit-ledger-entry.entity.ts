@@ -36,9 +36,13 @@ export class CreditLedgerEntry {
   @Property({ type: new BigIntType('number') })
   balanceAfter!: number;
 
-  /** A burn's part the balance could not cover (billed as overage or refused by the caller); 0 otherwise. */
+  /** A burn's part the balance could not cover (billed as overage or written off); 0 otherwise. */
   @Property({ type: new BigIntType('number') })
   uncovered = 0;
+
+  /** Of `uncovered`, what was billed as overage (the `ai_credits` metered price); the rest was written off. */
+  @Property({ type: new BigIntType('number') })
+  billed = 0;
 
   /** The lot it added to or took from; null for a burn nothing covered. */
   @Property({ type: 'uuid', nullable: true })

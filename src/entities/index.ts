@@ -7,6 +7,7 @@ import { CreditLedgerEntry } from './credit-ledger-entry.entity';
 import { CreditLot } from './credit-lot.entity';
 import { CreditMemberLimit } from './credit-member-limit.entity';
 import { CreditMemberPeriod } from './credit-member-period.entity';
+import { CreditSpend } from './credit-spend.entity';
 import { Dispute } from './dispute.entity';
 import { DuplicateSubscription } from './duplicate-subscription.entity';
 import { Entitlement } from './entitlement.entity';
@@ -49,6 +50,7 @@ export const ENTITIES = [
   CreditAutoTopUp,
   CreditMemberLimit,
   CreditMemberPeriod,
+  CreditSpend,
 ];
 
 export {
@@ -61,6 +63,7 @@ export {
   CreditLot,
   CreditMemberLimit,
   CreditMemberPeriod,
+  CreditSpend,
   Dispute,
   DuplicateSubscription,
   Entitlement,

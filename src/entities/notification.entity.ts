@@ -15,6 +15,7 @@ export const NOTIFICATION_KINDS = [
   'dispute_opened',
   'dispute_closed',
   'auto_top_up_failed',
+  'spend_limit_alert',
 ] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 

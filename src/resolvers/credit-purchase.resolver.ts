@@ -61,7 +61,7 @@ export class CreditPurchaseResolver {
             currency: approval.currency,
           }
         : null,
-      balance: balanceOf(bought.balance),
+      balance: balanceOf(bought.balance, accountId),
     };
   }
 }

@@ -28,7 +28,7 @@ export class CreditResolver {
     context.requireAccountAccess(account.id);
     // The current period's included credits are part of the balance from its first moment (granted lazily).
     await this.included.ensure(account.id);
-    return balanceOf(await this.ledger.balanceOf(account.id));
+    return balanceOf(await this.ledger.balanceOf(account.id), account.id);
   }
 
   @FieldResolver(() => CreditLedgerConnection, { description: 'Every change of the credits, newest first' })
@@ -82,12 +82,13 @@ export class CreditResolver {
   })
   balanceUpdated(@Root() payload: BalanceUpdatedPayload, @Ctx() context: RequestContext): CreditBalance {
     context.startNextEvent();
-    return balanceOf(payload);
+    return balanceOf(payload, payload.accountId);
   }
 }
 
-export function balanceOf(view: CreditBalanceView): CreditBalance {
+export function balanceOf(view: CreditBalanceView, accountId: string): CreditBalance {
   return {
+    accountId,
     credits: view.balance,
     held: view.held,
     available: view.available,

@@ -13,6 +13,7 @@ import { CustomerResolver } from './customer.resolver';
 import { CustomerTaxResolver } from './customer-tax.resolver';
 import { InvoiceCreditResolver } from './invoice-credit.resolver';
 import { MemberLimitResolver } from './member-limit.resolver';
+import { BalanceSpendResolver, SpendLimitResolver } from './spend-limit.resolver';
 import { PlanResolver } from './plan.resolver';
 import { RateCardResolver } from './rate-card.resolver';
 import { PromotionCodeResolver } from './promotion-code.resolver';
@@ -37,6 +38,8 @@ export {
   CustomerTaxResolver,
   InvoiceCreditResolver,
   MemberLimitResolver,
+  SpendLimitResolver,
+  BalanceSpendResolver,
   PlanResolver,
   PromotionCodeResolver,
   AddonResolver,
@@ -70,6 +73,8 @@ export interface Resolvers {
   usage: UsageResolver;
   credit: CreditResolver;
   memberLimit: MemberLimitResolver;
+  spendLimit: SpendLimitResolver;
+  balanceSpend: BalanceSpendResolver;
   creditPurchase: CreditPurchaseResolver;
   autoTopUp: AutoTopUpResolver;
   webhookEvent: WebhookEventResolver;
@@ -97,6 +102,8 @@ const RESOLVER_CLASSES: NonEmptyArray<Function> = [
   UsageResolver,
   CreditResolver,
   MemberLimitResolver,
+  SpendLimitResolver,
+  BalanceSpendResolver,
   CreditPurchaseResolver,
   AutoTopUpResolver,
   WebhookEventResolver,

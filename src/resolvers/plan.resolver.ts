@@ -60,7 +60,7 @@ export class PlanResolver {
         const unitAmountDecimal = price.unitAmountsDecimal[currency] ?? '0';
         return {
           metric: price.metric,
-          unit: this.catalog.metric(price.metric).unit,
+          unit: this.catalog.overageUnit(price.metric),
           interval: interval === 'year' ? BillingInterval.YEAR : BillingInterval.MONTH,
           unitAmount: /^\d+$/.test(unitAmountDecimal) ? Number(unitAmountDecimal) : null,
           unitAmountDecimal,

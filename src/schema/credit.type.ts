@@ -34,6 +34,9 @@ export class ExpiringCredits {
     'An account’s prepaid credits, in whole credits (SafeInt: a balance may pass GraphQL Int’s 2^31)',
 })
 export class CreditBalance {
+  /** Whose credits (not a field: `spend` reads the account's spend limit with it). */
+  accountId!: string;
+
   @Field(() => GraphQLSafeInt, { description: 'Every credit the account has: the sum of its ledger' })
   credits!: number;
 
@@ -64,9 +67,15 @@ export class CreditLedgerEntry {
   balanceAfter!: number;
 
   @Field(() => GraphQLSafeInt, {
-    description: 'A burn’s part the credits could not cover (billed or refused); else 0',
+    description: 'A burn’s part the credits could not cover (billed or not charged); else 0',
   })
   uncovered!: number;
+
+  @Field(() => GraphQLSafeInt, {
+    description:
+      'Of `uncovered`, billed as overage on the next invoice (the ai_credits metered price); else 0',
+  })
+  billed!: number;
 
   @Field(() => String)
   reason!: string;

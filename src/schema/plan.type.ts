@@ -38,7 +38,10 @@ export class PlanPrice {
 
 @ObjectType({ description: 'What each unit over the allowance of a metric costs (billed at the period end)' })
 export class OveragePrice {
-  @Field(() => String, { description: 'ai_requests, storage_mb or seats' })
+  @Field(() => String, {
+    description:
+      'ai_requests, storage_mb or seats; ai_credits for credits a model call needed beyond the balance',
+  })
   metric!: string;
 
   @Field(() => String, { description: "The metric's unit, e.g. request or MB" })
@@ -85,7 +88,10 @@ export class PlanFeature {
 
 @ObjectType({ description: 'A usage limit of a plan' })
 export class PlanLimit {
-  @Field(() => String, { description: 'ai_requests, storage_mb or seats' })
+  @Field(() => String, {
+    description:
+      'ai_requests, storage_mb or seats; ai_credits for credits a model call needed beyond the balance',
+  })
   metric!: string;
 
   @Field(() => Int, {

@@ -40,6 +40,12 @@ export class TokenUsageCredits {
 
   @Field(() => GraphQLSafeInt, { description: 'What the balance did not cover' })
   uncovered!: number;
+
+  @Field(() => GraphQLSafeInt, {
+    description:
+      'Of `uncovered`, billed as overage on the next invoice (plans that bill it, within the spend limit); the rest was not charged',
+  })
+  billed!: number;
 }
 
 @ObjectType()

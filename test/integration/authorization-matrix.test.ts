@@ -78,13 +78,13 @@ const uniqueKey = (caller: CallerName) => `matrix-${caller}-${++sequence}`;
 const MATRIX: Record<string, MatrixEntry> = {
   'Query.viewer': {
     document: () =>
-      '{ viewer { id plan { key } customer { id } subscription { id } balance { credits } creditLedger(first: 5) { nodes { id } } memberUsage(first: 5) { nodes { memberId } } } }',
+      '{ viewer { id plan { key } customer { id } subscription { id } balance { credits } creditLedger(first: 5) { nodes { id } } memberUsage(first: 5) { nodes { memberId } } spendLimit { monthlyCents } } }',
     expect: SIGNED_IN,
     owns: (data, caller) => expect(data.viewer).toMatchObject({ id: ownAccount(caller) }),
   },
   'Query.account': {
     document: () =>
-      `{ account(id: "${A}") { id plan { key } customer { id } subscription { id } balance { credits } memberUsage { nodes { memberId } } } }`,
+      `{ account(id: "${A}") { id plan { key } customer { id } subscription { id } balance { credits } memberUsage { nodes { memberId } } spendLimit { monthlyCents } } }`,
     // Reading an account by id is for the admin and the AI gateway, even for the account's own user.
     expect: { ...ADMIN_ONLY, service: 'ok' },
     owns: (data) => expect(data.account).toMatchObject({ id: A, plan: { key: 'professional' } }),
@@ -320,6 +320,13 @@ const MATRIX: Record<string, MatrixEntry> = {
     expect: { ...ADMIN_ONLY, userA: 'ok' },
     owns: (data, caller) =>
       expect(data.setMemberLimit).toEqual({ memberId: `member-${caller}`, monthlyCredits: 100 }),
+  },
+  'Mutation.setSpendLimit': {
+    document: () =>
+      `mutation { setSpendLimit(input: { accountId: "${A}", monthlyCents: 5000 }) { monthlyCents currency } }`,
+    // The account's own people and admins; the calling service spends the credits but never sets the limit.
+    expect: { ...ADMIN_ONLY, userA: 'ok' },
+    owns: (data) => expect(data.setSpendLimit).toEqual({ monthlyCents: 5000, currency: 'usd' }),
   },
   'Mutation.createCreditCheckoutSession': {
     // Always for the caller's own account (no account argument): each caller gets a session for its own customer.

@@ -130,6 +130,35 @@ describe('automatic top-up', () => {
     expect((await packInvoices(stripeCustomerId)).length).toBe(1);
   });
 
+  it('charges nothing past the spend limit: a pack that would pass it turns auto top-up off and says so', async () => {
+    const accountId = 'acct_auto_top_up_limited';
+    const stripeCustomerId = await customerWithCard(accountId, 'pm_card_visa');
+    const gql = await stack.as(accountId);
+    // $5.00 may be spent beyond the plan this period; the pack is $10.00.
+    expect(
+      (await gql('mutation { setSpendLimit(input: { monthlyCents: 500 }) { monthlyCents } }')).errors,
+    ).toBeUndefined();
+    const start = await available(accountId);
+    const set = await gql(SET, { input: { enabled: true, belowCredits: start + 1, packKey: 'credits_10k' } });
+    expect(set.errors).toBeUndefined();
+    await waitUntil(async () => (await autoTopUp(accountId))?.enabled === false, 'auto top-up is turned off');
+    expect(await autoTopUp(accountId)).toEqual({
+      enabled: false,
+      charging: false,
+      lastFailure: 'spend_limit_reached',
+    });
+    expect(await packInvoices(stripeCustomerId)).toEqual([]);
+    expect(await available(accountId)).toBe(start);
+    const mails = await em().find(Notification, { accountId, kind: 'auto_top_up_failed' });
+    expect(mails.map((mail) => mail.data)).toEqual([
+      expect.objectContaining({ reason: 'spend_limit_reached' }),
+    ]);
+    const spend = await gql<{ viewer: { spendLimit: { topUpCents: number } } }>(
+      '{ viewer { spendLimit { topUpCents } } }',
+    );
+    expect(spend.data?.viewer.spendLimit.topUpCents).toBe(0);
+  });
+
   it('refuses an unknown pack or threshold, writing nothing', async () => {
     const gql = await stack.as('acct_auto_top_up_refused');
     const unknownPack = await gql(SET, {

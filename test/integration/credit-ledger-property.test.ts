@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { InsufficientCreditsError } from '../../src/errors';
+import { type OverageTerms, overageCents } from '../../src/services/credits/credit-overage';
 import { type LedgerHarness, openLedger } from '../support/credit-ledger';
 
 /**
@@ -9,6 +10,12 @@ import { type LedgerHarness, openLedger } from '../support/credit-ledger';
  * between rounds. After every round, for every account: the balance row equals the sum of its entries and the
  * sum of its lots' remaining credits, no level is below zero, `held` equals its live holds, each entry's
  * balance_after is the running sum of the entries before it, and no entry written earlier has changed.
+ *
+ * Credits beyond the balance (credit-overage.ts): the first account's plan refuses them, the others bill them at
+ * 0.12 ¢ a credit under a drawn spend limit (or none). Then also: what holds keep beyond the balance equals the
+ * balance row's `overage_held`; every settled hold's credits are burned or left uncovered exactly once; what was
+ * billed is part of what was uncovered, equals what the `ai_credits` counter reports to Stripe and the period's
+ * spend, and with what is held beyond the balance never costs more than the limit.
  */
 
 const ACCOUNTS = 3;
@@ -67,6 +74,15 @@ const operation: fc.Arbitrary<Operation> = fc.oneof(
   }),
 );
 
+const PRICE = '0.12';
+const PERIOD = { start: new Date('2026-12-01T00:00:00Z'), end: new Date('2027-01-01T00:00:00Z') };
+const TERMS: OverageTerms = { period: PERIOD, unitAmountDecimal: PRICE, currency: 'usd' };
+/** Each billing account's spend limit in cents (null: none); the first account refuses overage. */
+const limits = fc.array(fc.option(fc.integer({ min: 0, max: 12 }), { nil: null }), {
+  minLength: ACCOUNTS - 1,
+  maxLength: ACCOUNTS - 1,
+});
+
 const rounds = fc.array(
   fc.record({
     operations: fc.array(operation, { minLength: 1, maxLength: 6 }),
@@ -87,6 +103,9 @@ afterAll(async () => {
 
 interface Run {
   accounts: string[];
+  /** Per account: what credits beyond the balance cost (null: refused), and its spend limit. */
+  overage: Array<OverageTerms | null>;
+  limits: Array<number | null>;
   /** Each account's own hold ids (a hold id of another account is refused: the example tests cover it). */
   holdIds: string[][];
 }
@@ -121,12 +140,14 @@ function perform(run: Run, operation: Operation): Promise<unknown> {
         credits: operation.credits,
         ttlSeconds: operation.ttlSeconds,
         holdId: holdIdOf(run, operation),
+        overage: run.overage[operation.account] ?? null,
       });
     case 'settle':
       return ledger.settle({
         accountId: run.accounts[operation.account] as string,
         holdId: holdIdOf(run, operation),
         credits: operation.credits,
+        overage: run.overage[operation.account] ?? null,
       });
     case 'release':
       return ledger.releaseHold(run.accounts[operation.account] as string, holdIdOf(run, operation));
@@ -173,13 +194,14 @@ async function entriesOf(accounts: string[]): Promise<EntryRow[]> {
 }
 
 async function checkInvariants(run: Run, earlier: EntryRow[]): Promise<EntryRow[]> {
-  for (const accountId of run.accounts) {
+  for (const [index, accountId] of run.accounts.entries()) {
     const sums = await harness.sums(accountId);
     expect(sums.balance).toBeGreaterThanOrEqual(0);
     expect(sums.held).toBeGreaterThanOrEqual(0);
     expect(sums.entries).toBe(sums.balance);
     expect(sums.lots).toBe(sums.balance);
     expect(sums.held).toBe(sums.liveHolds);
+    await checkOverage(run, index, accountId, sums);
   }
   const entries = await entriesOf(run.accounts);
   // Append-only: every entry seen before is still there, unchanged.
@@ -193,14 +215,52 @@ async function checkInvariants(run: Run, earlier: EntryRow[]): Promise<EntryRow[
   return entries;
 }
 
+async function checkOverage(
+  run: Run,
+  index: number,
+  accountId: string,
+  sums: Awaited<ReturnType<LedgerHarness['sums']>>,
+): Promise<void> {
+  expect(sums.overageHeld).toBe(sums.liveOverage);
+  expect(sums.billed).toBeLessThanOrEqual(sums.uncovered);
+  expect(sums.overageCounted).toBe(sums.billed);
+  expect(sums.overageSpent).toBe(sums.billed);
+  if (!run.overage[index]) expect([sums.billed, sums.overageHeld]).toEqual([0, 0]);
+  const limit = run.limits[index];
+  if (limit !== null && limit !== undefined)
+    expect(overageCents(sums.billed + sums.overageHeld, PRICE)).toBeLessThanOrEqual(limit);
+  // Exactly once: every settled hold's credits are in its burn entries, burned or uncovered.
+  const [once] = await harness.orm.em.getConnection().execute<Array<{ settled: string; burned: string }>>(
+    `select (select coalesce(sum(settled_credits), 0) from credit_hold
+              where account_id = ? and state = 'settled') as settled,
+            (select coalesce(sum(uncovered - credits), 0) from credit_ledger_entry
+              where account_id = ? and kind = 'burn' and source_type = 'credit_hold') as burned`,
+    [accountId, accountId],
+  );
+  expect(Number(once?.burned)).toBe(Number(once?.settled));
+}
+
+async function setLimits(run: Run): Promise<void> {
+  for (const [index, accountId] of run.accounts.entries())
+    await harness.orm.em
+      .getConnection()
+      .execute(
+        'insert into credit_balance (account_id, balance, held, updated_at, spend_limit_cents) values (?, 0, 0, ?, ?)',
+        [accountId, harness.clock.now(), run.limits[index] ?? null],
+      );
+}
+
 it('concurrent grants, burns, holds, settles, releases, expiries and refunds keep every level exact', async () => {
   await fc.assert(
-    fc.asyncProperty(rounds, async (drawn) => {
+    fc.asyncProperty(rounds, limits, async (drawn, drawnLimits) => {
       runSequence += 1;
       const run: Run = {
         accounts: Array.from({ length: ACCOUNTS }, (_, index) => `acct_prop_${runSequence}_${index}`),
+        overage: Array.from({ length: ACCOUNTS }, (_, index) => (index === 0 ? null : TERMS)),
+        limits: [null, ...drawnLimits],
         holdIds: Array.from({ length: ACCOUNTS }, () => Array.from({ length: HOLDS }, () => randomUUID())),
       };
+      await setLimits(run);
       let seen: EntryRow[] = [];
       for (const round of drawn) {
         await Promise.all(round.operations.map((operation) => perform(run, operation)));

@@ -78,7 +78,7 @@ describe('the burn order', () => {
       source: source('use_1'),
       reason: 'tokens',
     });
-    expect(first).toEqual({ burned: 100, uncovered: 0, duplicate: false });
+    expect(first).toEqual({ burned: 100, uncovered: 0, billed: 0, duplicate: false });
     // 30 included, then 50 of the soonest-expiring promotion, then 20 of the later one.
     expect(await remainingOf(included.lot.id)).toBe(0);
     expect(await remainingOf(promoSoon.lot.id)).toBe(0);
@@ -96,7 +96,7 @@ describe('the burn order', () => {
       source: source('use_3'),
       reason: 'tokens',
     });
-    expect(past).toEqual({ burned: 150, uncovered: 50, duplicate: false });
+    expect(past).toEqual({ burned: 150, uncovered: 50, billed: 0, duplicate: false });
     expect((await harness.ledger.balanceOf(account)).balance).toBe(0);
   });
 });
@@ -123,8 +123,8 @@ describe('idempotency', () => {
       harness.ledger.burn({ accountId: account, credits: 60, source: source('use_once'), reason: 'tokens' });
     const [first, second] = await Promise.all([burn(), burn()]);
     const answers = [first, second].sort((a, b) => Number(a.duplicate) - Number(b.duplicate));
-    expect(answers[0]).toEqual({ burned: 60, uncovered: 0, duplicate: false });
-    expect(answers[1]).toEqual({ burned: 60, uncovered: 0, duplicate: true });
+    expect(answers[0]).toEqual({ burned: 60, uncovered: 0, billed: 0, duplicate: false });
+    expect(answers[1]).toEqual({ burned: 60, uncovered: 0, billed: 0, duplicate: true });
     expect((await harness.ledger.balanceOf(account)).balance).toBe(40);
   });
 
@@ -135,7 +135,7 @@ describe('idempotency', () => {
       source: source('use_uncovered'),
       reason: 'tokens',
     });
-    expect(first).toEqual({ burned: 0, uncovered: 25, duplicate: false });
+    expect(first).toEqual({ burned: 0, uncovered: 25, billed: 0, duplicate: false });
     await grant('purchase', 100, null, 'pi_after');
     const again = await harness.ledger.burn({
       accountId: account,
@@ -143,7 +143,7 @@ describe('idempotency', () => {
       source: source('use_uncovered'),
       reason: 'tokens',
     });
-    expect(again).toEqual({ burned: 0, uncovered: 25, duplicate: true });
+    expect(again).toEqual({ burned: 0, uncovered: 25, billed: 0, duplicate: true });
     expect((await harness.ledger.balanceOf(account)).balance).toBe(100);
   });
 });
@@ -247,19 +247,27 @@ describe('holds', () => {
       ttlSeconds: 60,
       holdId: randomUUID(),
     });
-    expect(refused).toEqual({ ok: false, reason: 'insufficient_credits', available: 30, requested: 31 });
+    expect(refused).toEqual({
+      ok: false,
+      reason: 'insufficient_credits',
+      available: 30,
+      requested: 31,
+      overageRoom: 0,
+      limitCents: null,
+    });
     // A direct burn cannot take what the hold keeps.
     expect(
       await harness.ledger.burn({ accountId: account, credits: 50, source: source('use_h'), reason: 'x' }),
-    ).toEqual({ burned: 30, uncovered: 20, duplicate: false });
+    ).toEqual({ burned: 30, uncovered: 20, billed: 0, duplicate: false });
 
     // The work used more than held: the hold's 70 cover 70 of it, nothing else is left.
     const settled = await harness.ledger.settle({ accountId: account, holdId, credits: 90 });
-    expect(settled).toEqual({ outcome: 'settled', burned: 70, uncovered: 20, duplicate: false });
+    expect(settled).toEqual({ outcome: 'settled', burned: 70, uncovered: 20, billed: 0, duplicate: false });
     expect(await harness.ledger.settle({ accountId: account, holdId, credits: 90 })).toEqual({
       outcome: 'settled',
       burned: 70,
       uncovered: 20,
+      billed: 0,
       duplicate: true,
     });
     expect(await harness.ledger.balanceOf(account)).toMatchObject({ balance: 0, held: 0, available: 0 });

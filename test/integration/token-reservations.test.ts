@@ -38,7 +38,7 @@ const rateCard = new RateCard({
 
 /** The plan and period the account is on: what `FeatureGate.allowances` answers in the service. */
 class PlanStub {
-  credits: PlanCredits = { included: 1000, rollover: { kind: 'none' } };
+  credits: PlanCredits = { included: 1000, rollover: { kind: 'none' }, overLimit: 'block' };
   billingPeriod: BillingPeriodSource | null = null;
   async allowances() {
     return { plan: { key: 'test_plan', credits: this.credits }, billingPeriod: this.billingPeriod };
@@ -106,7 +106,7 @@ it('prices the estimate and the actual call through the rate card to the credit,
     inputTokens: 1000,
     outputTokens: 100,
   });
-  expect(outcome).toEqual({ credits: 5, burned: 5, uncovered: 0, duplicate: false });
+  expect(outcome).toEqual({ credits: 5, burned: 5, uncovered: 0, billed: 0, duplicate: false });
   expect(await harness.ledger.balanceOf(account)).toMatchObject({ balance: 995, held: 0, available: 995 });
 });
 
@@ -324,10 +324,10 @@ describe('included credits per period', () => {
   }
 
   async function withRollover(rollover: CreditRollover): Promise<Array<[string, number, number]>> {
-    plans.credits = { included: 1000, rollover };
+    plans.credits = { included: 1000, rollover, overLimit: 'block' };
     await spend(300); // 700 unused this month
     await toNextMonth();
-    plans.credits = { included: 1000, rollover };
+    plans.credits = { included: 1000, rollover, overLimit: 'block' };
     await reserve(0, 0);
     const lots = await lotsOf(account);
     return lots.map((lot) => [lot.kind, Number(lot.credits), Number(lot.remaining)]);
@@ -381,7 +381,7 @@ describe('included credits per period', () => {
       ['included', 1000, 1000],
     ]);
     await toNextMonth();
-    plans.credits = { included: 1000, rollover: { kind: 'max', max: 500 } };
+    plans.credits = { included: 1000, rollover: { kind: 'max', max: 500 }, overLimit: 'block' };
     await reserve(0, 0); // nothing used: 1,000 included + 500 rolled over unused, at most 500 carry
     const lots = (await lotsOf(account)).map((lot) => [lot.kind, Number(lot.credits), Number(lot.remaining)]);
     expect(lots.slice(3)).toEqual([
@@ -393,13 +393,13 @@ describe('included credits per period', () => {
 
   it('follows the plan at the start of the period: a plan change inside it grants from the next period', async () => {
     await reserve(0, 0);
-    plans.credits = { included: 20_000, rollover: { kind: 'none' } };
+    plans.credits = { included: 20_000, rollover: { kind: 'none' }, overLimit: 'block' };
     freshServices();
-    plans.credits = { included: 20_000, rollover: { kind: 'none' } };
+    plans.credits = { included: 20_000, rollover: { kind: 'none' }, overLimit: 'block' };
     await reserve(0, 0);
     expect(await harness.ledger.balanceOf(account)).toMatchObject({ balance: 1000 });
     await toNextMonth();
-    plans.credits = { included: 20_000, rollover: { kind: 'none' } };
+    plans.credits = { included: 20_000, rollover: { kind: 'none' }, overLimit: 'block' };
     await reserve(0, 0);
     expect(await harness.ledger.balanceOf(account)).toMatchObject({ balance: 20_000 });
   });

@@ -33,7 +33,17 @@ export interface LedgerSums {
   held: number;
   entries: number;
   lots: number;
+  /** What live holds keep of the balance (their credits less the part beyond it). */
   liveHolds: number;
+  /** The balance row's `overage_held`, and what live holds keep beyond the balance. */
+  overageHeld: number;
+  liveOverage: number;
+  /** Burn entries' uncovered and billed credits, and the `ai_credits` counters' total (what is reported). */
+  uncovered: number;
+  billed: number;
+  overageCounted: number;
+  /** The account's periods' `credit_spend.overage_credits`. */
+  overageSpent: number;
 }
 
 /** The ledger service over a fresh migrated database of its own, on a hand-moved clock. */
@@ -59,21 +69,37 @@ export async function openLedger(start = new Date('2026-12-07T10:00:00Z')): Prom
 }
 
 async function sumsOf(orm: Orm, accountId: string): Promise<LedgerSums> {
-  const [row] = await orm.em
-    .getConnection()
-    .execute<Array<{ balance: string; held: string; entries: string; lots: string; live_holds: string }>>(
-      `select coalesce((select balance from credit_balance where account_id = ?), 0) as balance,
-            coalesce((select held from credit_balance where account_id = ?), 0) as held,
-            (select coalesce(sum(credits), 0) from credit_ledger_entry where account_id = ?) as entries,
-            (select coalesce(sum(remaining), 0) from credit_lot where account_id = ?) as lots,
-            (select coalesce(sum(credits), 0) from credit_hold where account_id = ? and state = 'held') as live_holds`,
-      [accountId, accountId, accountId, accountId, accountId],
-    );
+  const [row] = await orm.em.getConnection().execute<Array<Record<string, string>>>(
+    `select coalesce((select balance from credit_balance where account_id = :id), 0) as balance,
+            coalesce((select held from credit_balance where account_id = :id), 0) as held,
+            coalesce((select overage_held from credit_balance where account_id = :id), 0) as overage_held,
+            (select coalesce(sum(credits), 0) from credit_ledger_entry where account_id = :id) as entries,
+            (select coalesce(sum(uncovered), 0) from credit_ledger_entry where account_id = :id) as uncovered,
+            (select coalesce(sum(billed), 0) from credit_ledger_entry where account_id = :id) as billed,
+            (select coalesce(sum(remaining), 0) from credit_lot where account_id = :id) as lots,
+            (select coalesce(sum(credits - overage_credits), 0) from credit_hold
+              where account_id = :id and state = 'held') as live_holds,
+            (select coalesce(sum(overage_credits), 0) from credit_hold
+              where account_id = :id and state = 'held') as live_overage,
+            (select coalesce(sum(used), 0) from usage_counter
+              where account_id = :id and metric = 'ai_credits') as overage_counted,
+            (select coalesce(sum(overage_credits), 0) from credit_spend where account_id = :id) as overage_spent`.replaceAll(
+      ':id',
+      '?',
+    ),
+    Array.from({ length: 11 }, () => accountId),
+  );
   return {
     balance: Number(row?.balance),
     held: Number(row?.held),
     entries: Number(row?.entries),
     lots: Number(row?.lots),
     liveHolds: Number(row?.live_holds),
+    overageHeld: Number(row?.overage_held),
+    liveOverage: Number(row?.live_overage),
+    uncovered: Number(row?.uncovered),
+    billed: Number(row?.billed),
+    overageCounted: Number(row?.overage_counted),
+    overageSpent: Number(row?.overage_spent),
   };
 }

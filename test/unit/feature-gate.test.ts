@@ -27,6 +27,7 @@ function allowancesOf(
     accountId: 'acct_1',
     plan,
     subscriptionStatus: null,
+    currency: null,
     billingPeriod: null,
     features: new Map(Object.entries(plan.features)),
     metrics: new Map(

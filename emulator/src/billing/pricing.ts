@@ -62,7 +62,21 @@ export function priceAmount(price: Stripe.Price, quantity: number): number {
   if (t && t.divide_by > 0) {
     q = t.round === 'down' ? Math.floor(quantity / t.divide_by) : Math.ceil(quantity / t.divide_by);
   }
-  return unitAmount(price) * q;
+  const decimal = price.unit_amount === null ? decimalString(price.unit_amount_decimal) : null;
+  return decimal ? decimalTimes(decimal, q) : unitAmount(price) * q;
+}
+
+/**
+ * `quantity × unit_amount_decimal` in whole cents. Stripe ("Decimal amounts for pricing", Rounding): "rounding
+ * occurs after the quantity is multiplied by the decimal amount ... 0.05 * 30 = 1.5, which is then rounded up to
+ * 2 cents", once per line item. Exact: the decimal is read as an integer over a power of ten, never a float.
+ */
+export function decimalTimes(decimal: string, quantity: number): number {
+  const [whole = '0', fraction = ''] = decimal.split('.');
+  const scale = 10n ** BigInt(fraction.length);
+  const product = BigInt(`${whole}${fraction}`) * BigInt(quantity);
+  // Half up: 1.5 → 2, 1.49 → 1 (amounts are never negative here).
+  return Number((product * 2n + scale) / (scale * 2n));
 }
 
 export function recurringOf(price: Stripe.Price): { interval: Interval; count: number } {

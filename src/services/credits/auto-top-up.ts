@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Orm } from '../../database/database';
 import { BillingCustomer, CreditAutoTopUp } from '../../entities';
-import { BadUserInputError, BillingError } from '../../errors';
+import { BadUserInputError, BillingError, ErrorCode } from '../../errors';
 import type { Logger } from '../../logging/logger';
 import type { Notifier } from '../notifications/notifier';
 import type { PlanCatalog } from '../plans/plan-catalog';
@@ -22,6 +22,12 @@ export interface PackCharger {
     accountId: string,
     request: { packKey: string; idempotencyKey: string },
   ): Promise<PackCharge>;
+}
+
+/** The spend limit's part in a top-up (spend-limits.ts): its amount claimed before the charge, given back on a decline. */
+export interface TopUpSpend {
+  claimTopUp(accountId: string, cents: number): Promise<boolean>;
+  giveBackTopUp(accountId: string, cents: number): Promise<void>;
 }
 
 export interface AutoTopUpSettings {
@@ -57,6 +63,7 @@ export class AutoTopUps {
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly availableOf: (accountId: string) => Promise<number>,
+    private readonly spend: TopUpSpend | null = null,
   ) {}
 
   async configure(accountId: string, settings: AutoTopUpSettings): Promise<AutoTopUpView> {
@@ -137,6 +144,19 @@ export class AutoTopUps {
 
   private async charge(accountId: string, packKey: string, attempt: number): Promise<void> {
     const pack = this.catalog.findCreditPack(packKey);
+    const cents = pack ? await this.packCents(accountId, pack) : 0;
+    // Counted against the spend limit before the charge (claims under the account's lock never pass it together).
+    if (pack && this.spend && !(await this.spend.claimTopUp(accountId, cents))) {
+      await this.stop(
+        accountId,
+        pack,
+        attempt,
+        new BillingError(ErrorCode.SPEND_LIMIT_REACHED, 'The pack would pass the spend limit', {
+          reason: 'spend_limit_reached',
+        }),
+      );
+      return;
+    }
     let outcome: PackCharge | BillingError;
     try {
       if (!pack) throw new BadUserInputError(`The pack ${packKey} is no longer sold`, 'packKey');
@@ -162,7 +182,17 @@ export class AutoTopUps {
       );
       return;
     }
+    // Declined (nothing owed: its amount leaves the spend), or waiting for the bank (it may still be paid: kept).
+    if (outcome instanceof BillingError && pack) await this.spend?.giveBackTopUp(accountId, cents);
     await this.stop(accountId, pack, attempt, outcome);
+  }
+
+  /** The pack's amount in the account's currency (before tax): what a top-up adds to the period's spend. */
+  private async packCents(accountId: string, pack: CreditPack): Promise<number> {
+    const customer = await this.orm.em
+      .fork()
+      .findOne(BillingCustomer, { accountId }, { fields: ['currency'] });
+    return pack.amounts[customer?.currency ?? this.catalog.baseCurrency] ?? 0;
   }
 
   /** A decline, or the bank asking to approve: off, and the customer told (in the same transaction). */

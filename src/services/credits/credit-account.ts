@@ -1,3 +1,4 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Orm } from '../../database/database';
 import { inPreparedTransaction, type PreparedSql } from '../../database/prepared-transaction';
 import type { CreditEntryKind } from '../../entities';
@@ -15,6 +16,8 @@ interface NewEntry {
   credits: number;
   balanceAfter: number;
   uncovered: number;
+  /** Of `uncovered`, billed as overage (credit-overage.ts); 0 when left out. */
+  billed?: number;
   lotId: string | null;
   reason: string;
   source: CreditSource;
@@ -46,10 +49,18 @@ export class LockedAccount {
     readonly now: Date,
     private balanceNow: number,
     private heldNow: number,
-    /** The balance row's `next_expiry_at`: no live hold or lot of the account expires before it. */
-    private nextExpiry: Date | null,
-    /** The account has automatic top-up on: its listener is told of the change after the commit. */
-    readonly autoTopUp: boolean,
+    /** The account's spend limit and the overage its live holds keep (credit-overage.ts). */
+    readonly spend: { limitCents: number | null; overageHeld: number } = { limitCents: null, overageHeld: 0 },
+    /** The transaction's EntityManager: a mail queued here commits or rolls back with the change. */
+    readonly em: EntityManager | null = null,
+    /**
+     * Read with the lock: the balance row's `next_expiry_at` (no live hold or lot of the account expires before
+     * it), and whether the account has automatic top-up on (its listener is told of the change after the commit).
+     */
+    private readonly locked: { nextExpiry: Date | null; autoTopUp: boolean } = {
+      nextExpiry: null,
+      autoTopUp: false,
+    },
   ) {}
 
   get balance(): number {
@@ -58,6 +69,11 @@ export class LockedAccount {
 
   get held(): number {
     return this.heldNow;
+  }
+
+  /** Credits live holds keep beyond the balance (billed as overage if the work uses them). */
+  get overageHeld(): number {
+    return this.spend.overageHeld;
   }
 
   /** What a hold or a burn may take: the balance less what holds keep, never below zero. */
@@ -69,22 +85,28 @@ export class LockedAccount {
     return this.touched;
   }
 
+  /** The account has automatic top-up on (read with the lock). */
+  get autoTopUp(): boolean {
+    return this.locked.autoTopUp;
+  }
+
   /** Whether a hold or lot may be past its expiry now: else dropping the expired ones would find nothing. */
   get expiryDue(): boolean {
-    return this.nextExpiry !== null && this.nextExpiry.getTime() <= this.now.getTime();
+    return this.locked.nextExpiry !== null && this.locked.nextExpiry.getTime() <= this.now.getTime();
   }
 
   /** A hold or a lot expiring at `at` (null: never) was added: the row's next expiry is kept no later. */
   expiring(at: Date | null): void {
-    if (at === null || (this.nextExpiry !== null && this.nextExpiry.getTime() <= at.getTime())) return;
-    this.nextExpiry = at;
+    if (at === null || (this.locked.nextExpiry !== null && this.locked.nextExpiry.getTime() <= at.getTime()))
+      return;
+    this.locked.nextExpiry = at;
     this.dirty = true;
   }
 
   /** After expired holds and lots were dropped: the soonest expiry of those left (null: none can expire). */
   nextExpiryIs(at: Date | null): void {
-    if ((at?.getTime() ?? null) === (this.nextExpiry?.getTime() ?? null)) return;
-    this.nextExpiry = at;
+    if ((at?.getTime() ?? null) === (this.locked.nextExpiry?.getTime() ?? null)) return;
+    this.locked.nextExpiry = at;
     this.dirty = true;
   }
 
@@ -125,6 +147,13 @@ export class LockedAccount {
     this.touched = true;
   }
 
+  changeOverageHeld(delta: number): void {
+    if (delta === 0) return;
+    this.spend.overageHeld += delta;
+    this.dirty = true;
+    this.touched = true;
+  }
+
   /**
    * Writes the waiting writes, the entries (in order) and the balance row in one statement, and reads the soonest
    * credits to expire (for `figures`); answers the entries' ids.
@@ -138,7 +167,8 @@ export class LockedAccount {
       `with ${writes}
             ${entries ? `written_entries as (${entries.text}),` : ''}
             written_balance as (
-              update credit_balance set balance = ?, held = ?, next_expiry_at = ?, updated_at = ?
+              update credit_balance set balance = ?, held = ?, overage_held = ?, next_expiry_at = ?,
+                                        updated_at = ?
                where account_id = ?)
        select ${entries ? '(select json_agg(id order by id) from written_entries)' : "'[]'::json"} as entry_ids,
               soonest.expires_at, soonest.credits
@@ -150,7 +180,14 @@ export class LockedAccount {
       [
         ...this.writes.flatMap((write) => write.params),
         ...(entries?.params ?? []),
-        ...[this.balanceNow, this.heldNow, this.nextExpiry, this.now, this.accountId],
+        ...[
+          this.balanceNow,
+          this.heldNow,
+          this.spend.overageHeld,
+          this.locked.nextExpiry,
+          this.now,
+          this.accountId,
+        ],
         ...[this.accountId, this.now, soon],
       ],
     );
@@ -168,13 +205,14 @@ function insertEntries(
   now: Date,
   entries: readonly NewEntry[],
 ): { text: string; params: unknown[] } {
-  const values = entries.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
+  const values = entries.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
   const params = entries.flatMap((entry) => [
     accountId,
     entry.kind,
     entry.credits,
     entry.balanceAfter,
     entry.uncovered,
+    entry.billed ?? 0,
     entry.lotId,
     entry.reason,
     entry.source.type,
@@ -183,7 +221,8 @@ function insertEntries(
     now,
   ]);
   const text = `insert into credit_ledger_entry
-       (account_id, kind, credits, balance_after, uncovered, lot_id, reason, source_type, source_id, actor, created_at)
+       (account_id, kind, credits, balance_after, uncovered, billed, lot_id, reason, source_type, source_id, actor,
+        created_at)
      values ${values} returning id`;
   return { text, params };
 }
@@ -218,8 +257,8 @@ export async function inLockedAccount<T>(
   work: (account: LockedAccount) => Promise<T>,
   options: LockOptions = {},
 ): Promise<LockedResult<T>> {
-  return inPreparedTransaction(orm, async (sql) => {
-    const account = await lock(sql, accountId, now);
+  return inPreparedTransaction(orm, async (sql, em) => {
+    const account = await lock(sql, accountId, now, em);
     if (account.expiryDue || options.dropExpired === 'always') await dropExpired(account);
     const value = await work(account);
     const changed = account.changed;
@@ -232,26 +271,41 @@ export async function inLockedAccount<T>(
  * The row, locked, and whether automatic top-up is on (read with it: otherwise a statement after every change
  * would find nothing to do; one turned on meanwhile checks the balance itself, auto-top-up.ts `configure`).
  */
-const LOCK = `select balance.balance, balance.held, balance.next_expiry_at,
+const LOCK = `select balance.balance, balance.held, balance.spend_limit_cents, balance.overage_held,
+                     balance.next_expiry_at,
                      exists (select 1 from credit_auto_top_up top_up
                               where top_up.account_id = balance.account_id and top_up.enabled) as auto_top_up
                 from credit_balance balance where balance.account_id = ? for update of balance`;
 
+interface LockRow {
+  balance: string;
+  held: string;
+  spend_limit_cents: string | null;
+  overage_held: string;
+  next_expiry_at: Date | null;
+  auto_top_up: boolean;
+}
+
 /** The account's row, locked: one statement, except the first time (the row is made, then locked). */
-async function lock(sql: Sql, accountId: string, now: Date): Promise<LockedAccount> {
-  type Row = { balance: string; held: string; next_expiry_at: Date | null; auto_top_up: boolean };
-  let [row] = await sql<Row>(LOCK, [accountId]);
+async function lock(sql: Sql, accountId: string, now: Date, em: EntityManager): Promise<LockedAccount> {
+  let [row] = await sql<LockRow>(LOCK, [accountId]);
   if (!row) {
     await sql(
       'insert into credit_balance (account_id, balance, held, updated_at) values (?, 0, 0, ?) on conflict do nothing',
       [accountId, now],
     );
-    [row] = await sql<Row>(LOCK, [accountId]);
+    [row] = await sql<LockRow>(LOCK, [accountId]);
   }
   if (!row) throw new Error(`credit_balance of ${accountId} vanished under its lock`);
-  const nextExpiry = row.next_expiry_at ? new Date(row.next_expiry_at) : null;
-  const { balance, held } = row;
-  return new LockedAccount(sql, accountId, now, Number(balance), Number(held), nextExpiry, row.auto_top_up);
+  const spend = {
+    limitCents: row.spend_limit_cents === null ? null : Number(row.spend_limit_cents),
+    overageHeld: Number(row.overage_held),
+  };
+  const locked = {
+    nextExpiry: row.next_expiry_at ? new Date(row.next_expiry_at) : null,
+    autoTopUp: row.auto_top_up,
+  };
+  return new LockedAccount(sql, accountId, now, Number(row.balance), Number(row.held), spend, em, locked);
 }
 
 /**
@@ -260,12 +314,15 @@ async function lock(sql: Sql, accountId: string, now: Date): Promise<LockedAccou
  */
 async function dropExpired(account: LockedAccount): Promise<void> {
   const { sql, accountId, now } = account;
-  const holds = await sql<{ credits: string }>(
+  const holds = await sql<{ credits: string; overage_credits: string }>(
     `update credit_hold set state = 'expired', updated_at = ?
-      where account_id = ? and state = 'held' and expires_at <= ? returning credits`,
+      where account_id = ? and state = 'held' and expires_at <= ? returning credits, overage_credits`,
     [now, accountId, now],
   );
-  account.changeHeld(-holds.reduce((sum, hold) => sum + Number(hold.credits), 0));
+  // A hold keeps its covered part in `held` and the rest against the spend limit (credit-overage.ts).
+  const overage = holds.reduce((sum, hold) => sum + Number(hold.overage_credits), 0);
+  account.changeHeld(overage - holds.reduce((sum, hold) => sum + Number(hold.credits), 0));
+  account.changeOverageHeld(-overage);
   const lots = await sql<{ id: string; expired: string; source_type: string; source_id: string }>(
     `with due as (
        select id, remaining from credit_lot

@@ -7,6 +7,7 @@ import type {
   HoldResult,
   SettleResult,
 } from './credit-ledger.types';
+import { roomUnderLimit } from './credit-overage';
 import { readHoldInputs } from './hold-inputs';
 import { countMemberUse, enforceMemberLimit } from './member-limits-check';
 
@@ -19,6 +20,7 @@ export interface HoldRow {
   state: CreditHoldView['state'];
   model: string | null;
   priced_at: Date | null;
+  overage_credits: string;
 }
 
 export function holdOf(row: HoldRow): CreditHoldView {
@@ -31,6 +33,7 @@ export function holdOf(row: HoldRow): CreditHoldView {
     state: row.state,
     model: row.model,
     pricedAt: row.priced_at ? new Date(row.priced_at) : null,
+    overageCredits: Number(row.overage_credits ?? 0),
   };
 }
 
@@ -52,13 +55,8 @@ export async function placeHold(account: LockedAccount, input: HoldCredits): Pro
   if (earlier) return { ok: true, hold: holdOf(earlier), duplicate: true };
   // The member's monthly limit, under this same lock: throws MEMBER_LIMIT_REACHED (docs/credits.md).
   enforceMemberLimit(memberLimit, input.memberId, input.credits);
-  if (account.available < input.credits)
-    return {
-      ok: false,
-      reason: 'insufficient_credits',
-      available: account.available,
-      requested: input.credits,
-    };
+  const beyond = await beyondBalance(account, input);
+  if (typeof beyond !== 'number') return beyond;
   const expiresAt = new Date(account.now.getTime() + input.ttlSeconds * 1000);
   const hold: CreditHoldView = {
     id: input.holdId,
@@ -69,12 +67,13 @@ export async function placeHold(account: LockedAccount, input: HoldCredits): Pro
     state: 'held',
     model: input.model ?? null,
     pricedAt: input.pricedAt ?? null,
+    overageCredits: beyond,
   };
   // Written with the balance row, in one statement (nothing in this transaction reads the new hold again).
   account.writeWithSave(
     `insert into credit_hold (id, created_at, updated_at, account_id, member_id, credits, expires_at, state,
-                              model, priced_at)
-     values (?, ?, ?, ?, ?, ?, ?, 'held', ?, ?)`,
+                              model, priced_at, overage_credits)
+     values (?, ?, ?, ?, ?, ?, ?, 'held', ?, ?, ?)`,
     [
       hold.id,
       account.now,
@@ -85,9 +84,11 @@ export async function placeHold(account: LockedAccount, input: HoldCredits): Pro
       hold.expiresAt,
       hold.model,
       hold.pricedAt,
+      hold.overageCredits,
     ],
   );
-  account.changeHeld(input.credits);
+  account.changeHeld(input.credits - beyond);
+  account.changeOverageHeld(beyond);
   account.expiring(expiresAt);
   return { ok: true, hold, duplicate: false };
 }
@@ -96,6 +97,25 @@ export async function placeHold(account: LockedAccount, input: HoldCredits): Pro
 export interface SettleInput {
   holdId: string;
   credits: number | ((hold: CreditHoldView) => number);
+}
+
+/**
+ * How much of a new hold goes beyond the balance: 0 when what is available covers it; on a plan that bills overage
+ * the rest, when it fits under the spend limit (credit-overage.ts); else the refusal to answer.
+ */
+async function beyondBalance(account: LockedAccount, input: HoldCredits): Promise<number | HoldResult> {
+  if (account.available >= input.credits) return 0;
+  const beyond = input.credits - account.available;
+  const room = input.overage ? await roomUnderLimit(account, input.overage) : 0;
+  if (input.overage && beyond <= room) return beyond;
+  return {
+    ok: false,
+    reason: input.overage ? 'spend_limit' : 'insufficient_credits',
+    available: account.available,
+    requested: input.credits,
+    overageRoom: room,
+    limitCents: account.spend.limitCents,
+  };
 }
 
 /**
@@ -113,7 +133,7 @@ export async function settleHold(
   if (hold.state === 'released') return { outcome: 'released' };
   if (hold.state === 'settled') return { outcome: 'settled', ...(await settledBefore(account, hold.id)) };
   const credits = typeof input.credits === 'function' ? input.credits(holdOf(hold)) : input.credits;
-  if (hold.state === 'held') account.changeHeld(-Number(hold.credits));
+  if (hold.state === 'held') freeHold(account, hold);
   const burned = await burn(credits);
   // The member's month counts what the work used, overrun included (member-limits-check.ts says why).
   countMemberUse(account, hold.member_id, credits);
@@ -124,21 +144,34 @@ export async function settleHold(
   return { outcome: 'settled', ...burned };
 }
 
+/** A live hold stops counting: its covered part from `held`, the rest from what is kept against the limit. */
+function freeHold(account: LockedAccount, hold: HoldRow): void {
+  const overage = Number(hold.overage_credits);
+  account.changeHeld(overage - Number(hold.credits));
+  account.changeOverageHeld(-overage);
+}
+
 async function settledBefore(account: LockedAccount, holdId: string): Promise<BurnResult> {
-  const [row] = await account.sql<{ burned: string; uncovered: string }>(
-    `select coalesce(-sum(credits), 0) as burned, coalesce(sum(uncovered), 0) as uncovered
+  const [row] = await account.sql<{ burned: string; uncovered: string; billed: string }>(
+    `select coalesce(-sum(credits), 0) as burned, coalesce(sum(uncovered), 0) as uncovered,
+            coalesce(sum(billed), 0) as billed
        from credit_ledger_entry
       where account_id = ? and kind = 'burn' and source_type = 'credit_hold' and source_id = ?`,
     [account.accountId, holdId],
   );
-  return { burned: Number(row?.burned ?? 0), uncovered: Number(row?.uncovered ?? 0), duplicate: true };
+  return {
+    burned: Number(row?.burned ?? 0),
+    uncovered: Number(row?.uncovered ?? 0),
+    billed: Number(row?.billed ?? 0),
+    duplicate: true,
+  };
 }
 
 /** Gives a live hold back; false for one settled, released, expired or unknown. */
 export async function releaseHeld(account: LockedAccount, holdId: string): Promise<boolean> {
   const hold = await holdById(account, holdId);
   if (!hold || hold.state !== 'held') return false;
-  account.changeHeld(-Number(hold.credits));
+  freeHold(account, hold);
   await account.sql(`update credit_hold set state = 'released', updated_at = ? where id = ?`, [
     account.now,
     hold.id,

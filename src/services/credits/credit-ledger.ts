@@ -24,6 +24,7 @@ import type {
   SettlePricedHold,
   SettleResult,
 } from './credit-ledger.types';
+import { chargingOf, type OverageCharging, type OverageTerms, type SpendWatcher } from './credit-overage';
 import { type LotRow, lotOf, readBalance, readEntries } from './credit-reads';
 import { wholeCredits } from './credit-validation';
 import { type OpenPeriod, type OpenPeriodResult, openPeriodIn } from './period-credits';
@@ -39,6 +40,8 @@ export class CreditLedger {
     private readonly orm: Orm,
     private readonly clock: Clock,
     private readonly events: CreditEvents,
+    /** Mails at 80 and 100 % of a spend limit, in the transaction that crossed (none: no mails). */
+    private readonly spendWatcher: SpendWatcher | null = null,
   ) {}
 
   /** Adds a lot and its entry; a grant from a source the account already has answers that lot (`duplicate`). */
@@ -111,7 +114,7 @@ export class CreditLedger {
   /** Burns what the work used (from the hold first, then what else is available) and frees the hold. */
   async settle(input: SettleHold): Promise<SettleResult> {
     wholeCredits(input.credits, 0, 'credits');
-    return this.settleIn(input.accountId, input);
+    return this.settleIn(input.accountId, input, input.overage ?? null);
   }
 
   /** `settle`, what the work used priced from the live hold (read once, in the settle's own transaction). */
@@ -121,18 +124,24 @@ export class CreditLedger {
       wholeCredits(priced, 0, 'credits');
       return priced;
     };
-    return this.settleIn(input.accountId, { holdId: input.holdId, credits });
+    return this.settleIn(input.accountId, { holdId: input.holdId, credits }, input.overage ?? null);
   }
 
-  private settleIn(accountId: string, input: SettleInput): Promise<SettleResult> {
+  private settleIn(accountId: string, input: SettleInput, terms: OverageTerms | null): Promise<SettleResult> {
+    const overage = terms ? chargingOf(terms, this.spendWatcher) : null;
     return this.change(accountId, this.clock.now(), (account) =>
       settleHold(account, input, (credits) =>
-        burnNow(account, credits, {
-          kind: 'burn',
-          reason: 'Settled hold',
-          source: { type: 'credit_hold', id: input.holdId },
-          actor: 'system',
-        }),
+        burnNow(
+          account,
+          credits,
+          {
+            kind: 'burn',
+            reason: 'Settled hold',
+            source: { type: 'credit_hold', id: input.holdId },
+            actor: 'system',
+          },
+          overage,
+        ),
       ),
     );
   }
@@ -287,37 +296,47 @@ async function burnOf(
   kind: string,
   source: CreditSource,
 ): Promise<BurnResult | undefined> {
-  const [row] = await account.sql<{ entries: string; burned: string; uncovered: string }>(
-    `select count(*) as entries, coalesce(-sum(credits), 0) as burned, coalesce(sum(uncovered), 0) as uncovered
+  const [row] = await account.sql<{ entries: string; burned: string; uncovered: string; billed: string }>(
+    `select count(*) as entries, coalesce(-sum(credits), 0) as burned, coalesce(sum(uncovered), 0) as uncovered,
+            coalesce(sum(billed), 0) as billed
        from credit_ledger_entry where account_id = ? and kind = ? and source_type = ? and source_id = ?`,
     [account.accountId, kind, source.type, source.id],
   );
   if (!row || Number(row.entries) === 0) return undefined;
-  return { burned: Number(row.burned), uncovered: Number(row.uncovered), duplicate: true };
+  return {
+    burned: Number(row.burned),
+    uncovered: Number(row.uncovered),
+    billed: Number(row.billed),
+    duplicate: true,
+  };
 }
 
 /**
  * Burns what is available of `credits` and records what was not as `uncovered` on the last entry (an entry of 0
- * credits when nothing was available), so a second call finds the burn and answers it.
+ * credits when nothing was available), so a second call finds the burn and answers it. On a plan that bills
+ * overage (`overage`), the uncovered part is billed as far as the spend limit lets it (`billed`); the rest is
+ * written off: the work was done, and the limit is a promise to the customer (docs/credits.md).
  */
 async function burnNow(
   account: LockedAccount,
   credits: number,
   taking: { kind: 'burn'; reason: string; source: CreditSource; actor: string },
+  overage: OverageCharging | null = null,
 ): Promise<BurnResult> {
   const burned = await takeFromLots(account, credits, taking);
   const uncovered = credits - burned;
+  const billed = uncovered > 0 && overage ? await overage.bill(account, uncovered) : 0;
   if (uncovered > 0 || burned === 0)
     account.record({
       ...taking,
       credits: 0,
       uncovered,
+      billed,
       lotId: null,
-      reason: `${taking.reason}: not covered`,
+      reason: billed > 0 ? `${taking.reason}: billed as overage` : `${taking.reason}: not covered`,
     });
-  return { burned, uncovered, duplicate: false };
+  return { burned, uncovered, billed, duplicate: false };
 }
-
 /** What burns and negative adjustments took from a lot. */
 async function spentOf(account: LockedAccount, lotId: string): Promise<number> {
   const [row] = await account.sql<{ spent: string }>(

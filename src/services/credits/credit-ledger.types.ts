@@ -1,3 +1,4 @@
+import type { OverageTerms } from './credit-overage';
 import type { CreditEntryKind, CreditHoldState, CreditLotKind } from '../../entities';
 
 /**
@@ -53,7 +54,10 @@ export interface BurnCredits {
 /** What a burn took from the balance, and what it could not cover (the caller bills it as overage, or refuses). */
 export interface BurnResult {
   burned: number;
+  /** What the balance could not cover: `billed` as overage, the rest written off. */
   uncovered: number;
+  /** Of `uncovered`, billed through the `ai_credits` metered price (0 on a plan that refuses overage). */
+  billed: number;
   duplicate: boolean;
 }
 
@@ -67,6 +71,8 @@ export interface HoldCredits {
   /** A model call's hold: the model and the moment it was priced (its commit is priced at that moment). */
   model?: string | null;
   pricedAt?: Date | null;
+  /** On a plan that bills credits beyond the balance: what they cost and in which period (credit-overage.ts). */
+  overage?: OverageTerms | null;
 }
 
 export interface CreditHoldView {
@@ -79,18 +85,33 @@ export interface CreditHoldView {
   /** A model call's hold: the model and when it was priced; null for other holds. */
   model: string | null;
   pricedAt: Date | null;
+  /** The part of `credits` beyond the balance when it was held, kept against the spend limit. */
+  overageCredits: number;
 }
 
-/** A hold is refused (not thrown) when the account's available credits are fewer than asked. */
+/**
+ * A hold is refused (not thrown) when the account's available credits are fewer than asked and the plan refuses
+ * overage (`insufficient_credits`), or the part beyond them does not fit under the spend limit (`spend_limit`:
+ * `overageRoom` is how many credits still fit).
+ */
 export type HoldResult =
   | { ok: true; hold: CreditHoldView; duplicate: boolean }
-  | { ok: false; reason: 'insufficient_credits'; available: number; requested: number };
+  | {
+      ok: false;
+      reason: 'insufficient_credits' | 'spend_limit';
+      available: number;
+      requested: number;
+      overageRoom: number;
+      limitCents: number | null;
+    };
 
 export interface SettleHold {
   accountId: string;
   holdId: string;
   /** What the work actually used: may be more than held (the balance covers what it can). */
   credits: number;
+  /** On a plan that bills credits beyond the balance: what they cost and in which period. */
+  overage?: OverageTerms | null;
 }
 
 /**
@@ -101,6 +122,8 @@ export interface SettlePricedHold {
   accountId: string;
   holdId: string;
   price: (hold: CreditHoldView) => number;
+  /** On a plan that bills credits beyond the balance: what they cost and in which period. */
+  overage?: OverageTerms | null;
 }
 
 export type SettleResult = ({ outcome: 'settled' } & BurnResult) | { outcome: 'released' | 'unknown' };
@@ -153,6 +176,8 @@ export interface CreditEntryView {
   credits: number;
   balanceAfter: number;
   uncovered: number;
+  /** Of `uncovered`, billed as overage. */
+  billed: number;
   lotId: string | null;
   reason: string;
   source: CreditSource;

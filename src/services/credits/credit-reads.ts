@@ -52,6 +52,7 @@ interface EntryRow {
   credits: string;
   balance_after: string;
   uncovered: string;
+  billed: string;
   lot_id: string | null;
   reason: string;
   source_type: string;
@@ -68,7 +69,7 @@ export async function readBalance(orm: Orm, accountId: string, now: Date): Promi
   const soon = new Date(now.getTime() + EXPIRING_SOON_DAYS * DAY_MS);
   const [row] = await orm.em.getConnection().execute<BalanceRow[]>(
     `select b.balance, b.held,
-            (select coalesce(sum(credits), 0) from credit_hold
+            (select coalesce(sum(credits - overage_credits), 0) from credit_hold
               where account_id = ? and state = 'held' and expires_at <= ?) as stale_held,
             (select coalesce(sum(remaining), 0) from credit_lot
               where account_id = ? and remaining > 0 and expires_at <= ?) as stale_lots,
@@ -117,6 +118,7 @@ function entryOf(row: EntryRow): CreditEntryView {
     credits: Number(row.credits),
     balanceAfter: Number(row.balance_after),
     uncovered: Number(row.uncovered),
+    billed: Number(row.billed),
     lotId: row.lot_id,
     reason: row.reason,
     source: { type: row.source_type, id: row.source_id },

@@ -1,14 +1,9 @@
-import type { Plan } from '../plans/plan.types';
+import type { MeteredPrice } from '../plans/plan.types';
 import type { Clock } from '../time/clock';
-import { type BillingPeriodSource, usagePeriodAt } from '../usage/usage-period';
 import type { CreditLedger } from './credit-ledger';
+import { type CreditTerms, type PlanPeriodSource, termsOf } from './credit-terms';
 
-/** What decides an account's period and its included credits: the plan and the subscription's period. */
-export interface PlanPeriodSource {
-  allowances(
-    accountId: string,
-  ): Promise<{ plan: Pick<Plan, 'key' | 'credits'>; billingPeriod: BillingPeriodSource | null }>;
-}
+export type { PlanPeriodSource } from './credit-terms';
 
 /** Accounts whose current period this process has opened: beyond it the map starts again (memory, not truth). */
 const MAX_REMEMBERED_ACCOUNTS = 50_000;
@@ -28,12 +23,20 @@ export class IncludedCredits {
     private readonly ledger: CreditLedger,
     private readonly plans: PlanPeriodSource,
     private readonly clock: Clock,
+    /** The `ai_credits` metered price (plans.yaml): what credits beyond the balance cost; none: refused. */
+    private readonly overagePrice?: Pick<MeteredPrice, 'unitAmountsDecimal'>,
   ) {}
 
-  async ensure(accountId: string): Promise<void> {
-    const { plan, billingPeriod } = await this.plans.allowances(accountId);
-    const period = usagePeriodAt(billingPeriod, this.clock.now());
-    if (this.opened.get(accountId) === period.start.getTime()) return;
+  /** The account's terms now (its period, what credits beyond the balance cost), without opening the period. */
+  terms(accountId: string): Promise<CreditTerms> {
+    return termsOf(this.plans, this.overagePrice, accountId, this.clock.now());
+  }
+
+  /** Opens the current period if this process has not yet, and answers the account's terms in it. */
+  async ensure(accountId: string): Promise<CreditTerms> {
+    const terms = await this.terms(accountId);
+    const { plan, period } = terms;
+    if (this.opened.get(accountId) === period.start.getTime()) return terms;
     await this.ledger.openPeriod({
       accountId,
       period,
@@ -43,5 +46,6 @@ export class IncludedCredits {
     });
     if (this.opened.size >= MAX_REMEMBERED_ACCOUNTS) this.opened.clear();
     this.opened.set(accountId, period.start.getTime());
+    return terms;
   }
 }

@@ -45,6 +45,8 @@ export interface TokenCommitOutcome {
   burned: number;
   /** What the balance could not cover. */
   uncovered: number;
+  /** Of `uncovered`, billed as overage (the rest was written off: past the spend limit, or a plan that blocks). */
+  billed: number;
   /** Committed before: nothing more was burned. */
   duplicate: boolean;
 }
@@ -78,7 +80,7 @@ export class TokenReservations {
       outputTokens: request.maxOutputTokens,
       at: now,
     });
-    await this.included.ensure(request.accountId);
+    const { overage } = await this.included.ensure(request.accountId);
     const result = await this.ledger.hold({
       accountId: request.accountId,
       memberId: request.memberId ?? null,
@@ -87,8 +89,12 @@ export class TokenReservations {
       holdId: holdIdOf(request.accountId, request.idempotencyKey ?? null),
       model: request.model,
       pricedAt: now,
+      overage,
     });
-    if (!result.ok) throw creditsExhausted(result.available, result.requested);
+    if (!result.ok)
+      throw result.reason === 'spend_limit' && overage
+        ? spendLimitReached(result, overage.currency)
+        : creditsExhausted(result.available, result.requested);
     const { hold } = result;
     return {
       id: hold.id,
@@ -106,6 +112,7 @@ export class TokenReservations {
    */
   async commit(input: TokenCommit): Promise<TokenCommitOutcome> {
     if (!UUID.test(input.reservationId)) throw new NotFoundError('The reservation');
+    const { overage } = await this.included.ensure(input.accountId);
     let credits = 0;
     const settled = await this.ledger.settlePriced({
       accountId: input.accountId,
@@ -114,6 +121,7 @@ export class TokenReservations {
         credits = this.priceOf(hold, input);
         return credits;
       },
+      overage,
     });
     if (settled.outcome !== 'settled')
       throw settled.outcome === 'unknown'
@@ -125,6 +133,7 @@ export class TokenReservations {
       credits: firstCredits,
       burned: settled.burned,
       uncovered: settled.uncovered,
+      billed: settled.billed,
       duplicate: settled.duplicate,
     };
   }
@@ -194,6 +203,26 @@ function validateReserve(request: TokenReserveRequest, ttlSeconds: number): void
     );
   if (request.memberId != null && (request.memberId.length < 1 || request.memberId.length > 255))
     throw new BadUserInputError('memberId must be 1 to 255 characters', 'memberId');
+}
+
+/** The part beyond the balance would pass the spend limit: what fits, and what the customer can do. */
+function spendLimitReached(
+  refusal: { available: number; requested: number; overageRoom: number; limitCents: number | null },
+  currency: string,
+): BillingError {
+  return new BillingError(
+    ErrorCode.SPEND_LIMIT_REACHED,
+    `This call needs up to ${refusal.requested} credits, ${refusal.available} are available and only ${refusal.overageRoom} more fit under this period's spend limit: buy credits or raise the spend limit`,
+    {
+      metric: 'credits',
+      available: refusal.available,
+      requested: refusal.requested,
+      overageRoom: refusal.overageRoom,
+      limitCents: refusal.limitCents,
+      currency,
+      remedy: 'RAISE_SPEND_LIMIT',
+    },
+  );
 }
 
 /** Not enough credits for the estimate: what there is, what was asked, and what the customer can do. */

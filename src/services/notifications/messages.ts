@@ -136,6 +136,20 @@ export const autoTopUpFailedData = z.object({
   hostedInvoiceUrl: z.string().url().nullable().default(null),
 });
 
+/**
+ * The spend limit (issue 17): what the account spent beyond its plan this usage period (credits billed as overage
+ * and automatic top-ups) reached 80 % or 100 % of the limit its customer set. Once per period and threshold.
+ */
+export const spendLimitAlertData = z.object({
+  /** Which threshold was crossed: 80 or 100 (% of the limit). */
+  thresholdPercent: z.union([z.literal(80), z.literal(100)]),
+  spentCents: minorUnits.nonnegative(),
+  limitCents: minorUnits.nonnegative(),
+  currency: currencyCode,
+  periodStart: isoDate,
+  periodEnd: isoDate,
+});
+
 export const NOTIFICATION_SCHEMAS = {
   payment_failed: paymentFailedData,
   trial_will_end: trialWillEndData,
@@ -146,6 +160,7 @@ export const NOTIFICATION_SCHEMAS = {
   dispute_opened: disputeOpenedData,
   dispute_closed: disputeClosedData,
   auto_top_up_failed: autoTopUpFailedData,
+  spend_limit_alert: spendLimitAlertData,
 } as const satisfies Record<NotificationKind, z.ZodTypeAny>;
 
 type Schemas = typeof NOTIFICATION_SCHEMAS;
@@ -169,6 +184,7 @@ export type DuplicateSubscriptionCanceledData = z.output<typeof duplicateSubscri
 export type DisputeOpenedData = z.output<typeof disputeOpenedData>;
 export type DisputeClosedData = z.output<typeof disputeClosedData>;
 export type AutoTopUpFailedData = z.output<typeof autoTopUpFailedData>;
+export type SpendLimitAlertData = z.output<typeof spendLimitAlertData>;
 
 /** Thrown when a message does not fit its kind's schema; retrying cannot fix it. */
 export class InvalidNotificationError extends Error {
@@ -196,6 +212,8 @@ export function parseNotificationMessage(kind: string, data: unknown): Notificat
       return { kind, data: check(kind, disputeClosedData, data) };
     case 'auto_top_up_failed':
       return { kind, data: check(kind, autoTopUpFailedData, data) };
+    case 'spend_limit_alert':
+      return { kind, data: check(kind, spendLimitAlertData, data) };
     default:
       throw new InvalidNotificationError(`unknown notification kind "${kind}"`);
   }
@@ -236,6 +254,8 @@ export function dedupeKeyOf(accountId: string, message: NotificationMessage, rec
       return `dispute_closed:${message.data.disputeId}:${recipient.trim().toLowerCase()}`;
     case 'auto_top_up_failed':
       return `auto_top_up_failed:${accountId}:${message.data.attempt}`;
+    case 'spend_limit_alert':
+      return `spend_limit_alert:${accountId}:${unixSeconds(message.data.periodStart)}:${message.data.thresholdPercent}`;
   }
 }
 

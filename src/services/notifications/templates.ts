@@ -7,6 +7,7 @@ import type {
   NotificationMessage,
   PaymentActionRequiredData,
   PaymentFailedData,
+  SpendLimitAlertData,
   SubscriptionCanceledData,
   TrialWillEndData,
   UsageThresholdData,
@@ -52,6 +53,8 @@ export function renderNotification(message: NotificationMessage): RenderedMail {
       return disputeClosed(message.data);
     case 'auto_top_up_failed':
       return autoTopUpFailed(message.data);
+    case 'spend_limit_alert':
+      return spendLimitAlert(message.data);
   }
 }
 
@@ -206,9 +209,30 @@ function autoTopUpFailed(data: AutoTopUpFailedData): RenderedMail {
     paragraphs: [
       approval
         ? `Your bank asks you to approve the payment of ${amount} for ${data.packName} (${data.credits.toLocaleString('en-US')} credits), so we could not charge it automatically.`
-        : `We could not charge ${amount} for ${data.packName} (${data.credits.toLocaleString('en-US')} credits) to your saved card (${data.reason.replaceAll('_', ' ')}).`,
+        : data.reason === 'spend_limit_reached'
+          ? `We did not charge ${amount} for ${data.packName} (${data.credits.toLocaleString('en-US')} credits): it would pass the spend limit you set for this billing period.`
+          : `We could not charge ${amount} for ${data.packName} (${data.credits.toLocaleString('en-US')} credits) to your saved card (${data.reason.replaceAll('_', ' ')}).`,
       'Automatic top-up is now off, so nothing more is charged. Your AI calls keep running while your credits last: buy credits or turn automatic top-up on again on your billing page.',
     ],
     link: data.hostedInvoiceUrl ? { label: 'Approve the payment', url: data.hostedInvoiceUrl } : null,
   });
+}
+
+function spendLimitAlert(data: SpendLimitAlertData): RenderedMail {
+  const spent = formatMoney(data.spentCents, data.currency);
+  const limit = formatMoney(data.limitCents, data.currency);
+  const reached = data.thresholdPercent >= 100;
+  return mail(
+    reached
+      ? `You have reached your spend limit of ${limit}`
+      : `You have used 80% of your spend limit of ${limit}`,
+    {
+      paragraphs: [
+        `This billing period you have spent ${spent} beyond your plan (AI credits billed as overage and automatic top-ups), against a limit of ${limit}. The period ends on ${formatDate(data.periodEnd)}.`,
+        reached
+          ? 'AI calls your credits cannot cover are now refused, and automatic top-ups stop, until the period ends. Buy credits or raise the limit on your billing page to keep working.'
+          : 'Nothing is refused yet. When the limit is reached, AI calls your credits cannot cover are refused: raise the limit on your billing page if you expect to need more.',
+      ],
+    },
+  );
 }

@@ -128,6 +128,8 @@ export const planCreditsSchema = z
   .object({
     included: wholeCredits('credits'),
     rollover: rolloverSchema.default('none'),
+    // What a model call the balance cannot cover does: refused (block), or billed as overage (docs/credits.md).
+    overLimit: z.enum(['block', 'bill_overage']).default('block'),
   })
   .strict()
   .superRefine((credits, ctx) => {

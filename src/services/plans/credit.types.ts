@@ -48,7 +48,16 @@ export type CreditRollover =
 export interface PlanCredits {
   included: number;
   rollover: CreditRollover;
+  /**
+   * A model call the balance cannot cover: refused (`block`), or allowed and the credits beyond the balance billed
+   * through the `ai_credits` metered price (`bill_overage`), up to the account's spend limit.
+   */
+  overLimit: 'block' | 'bill_overage';
 }
 
-/** A plan that says nothing about credits includes none. */
-export const NO_INCLUDED_CREDITS: PlanCredits = { included: 0, rollover: { kind: 'none' } };
+/** A plan that says nothing about credits includes none and refuses a call past the balance. */
+export const NO_INCLUDED_CREDITS: PlanCredits = {
+  included: 0,
+  rollover: { kind: 'none' },
+  overLimit: 'block',
+};

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { METRIC_KEYS } from './plan.types';
+import { CREDITS_OVERAGE, METRIC_KEYS } from './plan.types';
 import { type CheckedAddons, checkAddons } from './addon.checks';
 import { checkAmountsPerCurrency } from './currency.checks';
 import { type CheckedCreditPacks, checkCreditPacks } from './credit.checks';
@@ -25,6 +25,7 @@ interface CheckedFile {
     features: Record<string, boolean>;
     limits: Array<{ metric: string; overLimit: 'block' | 'bill_overage'; included: number | 'unlimited' }>;
     seats: SeatsEntry | null;
+    credits: { overLimit: 'block' | 'bill_overage' } | null;
   }>;
   meteredPrices: Array<{
     metric: string;
@@ -110,6 +111,11 @@ function checkPlans(file: CheckedFile, fail: Fail): void {
     else checkPaidPlan(plan, at, fail);
     checkFeatures(plan, featureKeys, at, fail);
     checkLimits(plan, file, meteredMetrics, at, fail);
+    if (plan.credits?.overLimit === 'bill_overage' && !meteredMetrics.has(CREDITS_OVERAGE))
+      fail(
+        at('credits', 'overLimit'),
+        `bill_overage needs a metered price for ${CREDITS_OVERAGE} under meteredPrices`,
+      );
     checkSeats(plan, at, fail);
   });
 
@@ -137,6 +143,8 @@ function checkFreePlan(plan: PlanEntry, at: At, fail: Fail): void {
   if (plan.prices.length > 0) fail(at('prices'), 'the free plan has no Stripe price: set `prices: []`');
   if (plan.salesLed) fail(at('salesLed'), 'the free plan cannot be sales-led');
   if (plan.productKey) fail(at('productKey'), 'the free plan has no Stripe product: set `productKey: null`');
+  if (plan.credits?.overLimit === 'bill_overage')
+    fail(at('credits', 'overLimit'), 'the free plan has no subscription to bill overage on: use block');
 }
 
 function checkPaidPlan(plan: PlanEntry, at: At, fail: Fail): void {
@@ -227,7 +235,7 @@ function checkMeteredPrices(file: CheckedFile, fail: Fail): void {
   const events = new Set<string>();
   file.meteredPrices.forEach((price, index) => {
     const at = (field: string) => ['meteredPrices', index, field];
-    const metric = file.metrics[price.metric];
+    const metric = price.metric === CREDITS_OVERAGE ? { kind: 'counter' } : file.metrics[price.metric];
     if (!metric) fail(at('metric'), `metric ${price.metric} is not declared under metrics`);
     checkAmountsPerCurrency(price.unitAmountsDecimal, file.currencies, at('unitAmountsDecimal'), fail);
     if (metrics.has(price.metric))

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type Catalog, METRIC_KEYS, type MetricKey } from './plan.types';
+import { type Catalog, CREDITS_OVERAGE, METRIC_KEYS, type MetricKey } from './plan.types';
 import { addonSchema } from './addon.schema';
 import { crossCheckCatalog } from './plan-catalog.checks';
 import { creditPackSchema, creditUnitSchema, modelsSchema, planCreditsSchema } from './credit.schema';
@@ -91,7 +91,7 @@ const planSchema = z
 
 const meteredPriceSchema = z
   .object({
-    metric: metricKey,
+    metric: z.enum([...METRIC_KEYS, CREDITS_OVERAGE]),
     meterEventName: z
       .string()
       .regex(/^[a-z][a-z0-9_]{0,99}$/, { message: 'must be lower-case letters, digits and underscores' }),

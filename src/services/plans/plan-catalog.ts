@@ -2,10 +2,12 @@ import {
   type Addon,
   type Catalog,
   type Coupon,
+  CREDITS_OVERAGE,
   type MeteredPrice,
   meteredLookupKey,
   type MetricKey,
   type MetricKind,
+  type OverageKey,
   type Plan,
   type PlanInterval,
   type PlanPrice,
@@ -30,7 +32,7 @@ export const DEFAULT_PLANS_FILE = 'plans/plans.yaml';
 export class PlanCatalog {
   private readonly byKey: ReadonlyMap<string, Plan>;
   private readonly byLookupKey: ReadonlyMap<string, Plan>;
-  private readonly meteredByMetric: ReadonlyMap<MetricKey, MeteredPrice>;
+  private readonly meteredByMetric: ReadonlyMap<OverageKey, MeteredPrice>;
   private readonly addonsByKey: ReadonlyMap<string, Addon>;
   private readonly creditPacksByKey: ReadonlyMap<string, CreditPack>;
   /** The prices of model calls in credits (plans.yaml `models:`). */
@@ -104,7 +106,7 @@ export class PlanCatalog {
   }
 
   /** The metered overage price of a metric, or undefined when the metric is never billed. */
-  meteredPrice(metric: MetricKey): MeteredPrice | undefined {
+  meteredPrice(metric: OverageKey): MeteredPrice | undefined {
     return this.meteredByMetric.get(metric);
   }
 
@@ -118,10 +120,14 @@ export class PlanCatalog {
    * enterprise).
    */
   overagePrices(planKey: string): MeteredPrice[] {
-    return this.plan(planKey).limits.flatMap((limit) => {
+    const plan = this.plan(planKey);
+    const metrics = plan.limits.flatMap((limit) => {
       const metered = limit.overLimit === 'bill_overage' ? this.meteredByMetric.get(limit.metric) : undefined;
       return metered ? [metered] : [];
     });
+    const credits =
+      plan.credits.overLimit === 'bill_overage' ? this.meteredByMetric.get(CREDITS_OVERAGE) : undefined;
+    return credits ? [...metrics, credits] : metrics;
   }
 
   /** The lookup keys of `overagePrices(planKey)` for a subscription billed every `interval`. */
@@ -177,6 +183,11 @@ export class PlanCatalog {
   /** How a metric behaves (counter or gauge) and its unit. */
   metric(key: MetricKey): { kind: MetricKind; unit: string } {
     return this.catalog.metrics[key];
+  }
+
+  /** The unit a metered price bills: a metric's, or the credit for credits beyond the balance. */
+  overageUnit(key: OverageKey): string {
+    return key === CREDITS_OVERAGE ? this.creditUnit : this.metric(key).unit;
   }
 }
 

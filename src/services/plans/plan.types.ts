@@ -10,6 +10,13 @@ export type PlanInterval = 'month' | 'year';
 
 /** The usage metrics a plan can limit. Counters add up per billing period; gauges hold a level. */
 export type MetricKey = 'ai_requests' | 'storage_mb' | 'seats';
+/**
+ * Credits a model call needed beyond the balance, on a plan that bills them (`credits.overLimit: bill_overage`):
+ * not a metric a client records (the credits ledger writes it), but billed through a metered price like one.
+ */
+export const CREDITS_OVERAGE = 'ai_credits';
+/** What a metered price bills: a metric's overage, or credits beyond the balance. */
+export type OverageKey = MetricKey | typeof CREDITS_OVERAGE;
 /** Every metric, for code that must visit each (validation, entitlements). */
 export const METRIC_KEYS = ['ai_requests', 'storage_mb', 'seats'] as const satisfies readonly MetricKey[];
 export type MetricKind = 'counter' | 'gauge';
@@ -86,7 +93,7 @@ export interface Plan {
 
 /** A metered overage price, billed through a Stripe Billing Meter. */
 export interface MeteredPrice {
-  metric: MetricKey;
+  metric: OverageKey;
   /** The meter's event name, e.g. `coditect_ai_requests`. */
   meterEventName: string;
   /**

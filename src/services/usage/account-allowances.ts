@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import {
+  BillingCustomer,
   Entitlement,
   LIVE_STATUSES,
   Subscription,
@@ -50,6 +51,8 @@ export interface AccountAllowances {
   plan: Plan;
   /** The live subscription's status, or null on the free plan without one. */
   subscriptionStatus: SubscriptionStatus | null;
+  /** The live subscription's currency (what overage is billed in), or null on the free plan without one. */
+  currency: string | null;
   billingPeriod: BillingPeriodSource | null;
   features: ReadonlyMap<string, boolean>;
   metrics: ReadonlyMap<MetricKey, MetricAllowance>;
@@ -70,7 +73,7 @@ export async function loadAccountAllowances(
   provisioner: EntitlementProvisioning,
   now: Date,
 ): Promise<Map<string, AccountAllowances>> {
-  const [subscriptions, stored, counters] = await Promise.all([
+  const [subscriptions, stored, counters, customers] = await Promise.all([
     em.find(
       Subscription,
       { accountId: { $in: accountIds }, status: { $in: [...LIVE_STATUSES] } },
@@ -83,7 +86,14 @@ export async function loadAccountAllowances(
       { accountId: { $in: accountIds }, periodStart: { $lte: now }, periodEnd: { $gt: now } },
       { disableIdentityMap: true, fields: ['accountId', 'metric', 'periodStart', 'included'] },
     ),
+    // The currency overage is billed in (credits beyond the balance are priced in it).
+    em.find(
+      BillingCustomer,
+      { accountId: { $in: accountIds } },
+      { disableIdentityMap: true, fields: ['accountId', 'currency'] },
+    ),
   ]);
+  const currencyOf = new Map(customers.map((row) => [row.accountId, row.currency]));
   const countersOf = new Map<string, CounterAllowance[]>();
   for (const row of counters) countersOf.set(row.accountId, [...(countersOf.get(row.accountId) ?? []), row]);
   const subscriptionOf = new Map(subscriptions.map((row) => [row.accountId, row]));
@@ -96,6 +106,7 @@ export async function loadAccountAllowances(
       allowancesOf(
         accountId,
         subscriptionOf.get(accountId) ?? null,
+        currencyOf.get(accountId) ?? null,
         entitlementsOf.get(accountId) ?? [],
         countersOf.get(accountId) ?? [],
         catalog,
@@ -109,6 +120,7 @@ export async function loadAccountAllowances(
 function allowancesOf(
   accountId: string,
   subscription: Subscription | null,
+  currency: string | null,
   stored: Entitlement[],
   counters: CounterAllowance[],
   catalog: PlanCatalog,
@@ -157,6 +169,7 @@ function allowancesOf(
     accountId,
     plan,
     subscriptionStatus: subscription?.status ?? null,
+    currency: subscription ? currency : null,
     billingPeriod,
     features,
     metrics,

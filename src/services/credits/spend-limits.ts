@@ -1,0 +1,170 @@
+import type { Orm } from '../../database/database';
+import { BadUserInputError } from '../../errors';
+import type { MeteredPrice } from '../plans/plan.types';
+import type { Clock } from '../time/clock';
+import type { UsagePeriod } from '../usage/usage-period';
+import { inLockedAccount, type LockedAccount } from './credit-account';
+import type { CreditEvents } from './credit-events';
+import { readBalance } from './credit-reads';
+import {
+  addSpend,
+  overageCents,
+  type PeriodSpend,
+  periodSpendOf,
+  type SpendWatcher,
+  spentCents,
+} from './credit-overage';
+import type { CreditTerms } from './credit-terms';
+
+/** The largest limit accepted: $10,000,000.00 (beyond it a limit is no limit; null says so). */
+const MAX_LIMIT_CENTS = 1_000_000_000;
+
+export interface SpendLimitView {
+  accountId: string;
+  /** The most the account may owe beyond its plan this period, in minor units of `currency`; null: no limit. */
+  monthlyCents: number | null;
+  currency: string;
+  period: UsagePeriod;
+  /** Credits billed as overage this period, and what their invoice line will charge. */
+  overageCredits: number;
+  overageCents: number;
+  /** Automatic top-ups charged this period (pack amounts before tax). */
+  topUpCents: number;
+  /** overageCents + topUpCents. */
+  spentCents: number;
+  /** Credits live holds keep beyond the balance (not spent yet: a commit bills what the call really used). */
+  heldOverageCredits: number;
+  /** Whether credits beyond the balance are billed now (the plan says so and the subscription is active). */
+  overageBilled: boolean;
+  /** Minor units per credit beyond the balance, in `currency` (Stripe's unit_amount_decimal); null: none. */
+  unitAmountDecimal: string | null;
+}
+
+export interface SetSpendLimit {
+  accountId: string;
+  monthlyCents: number | null;
+}
+
+/** Where an account's terms come from (`IncludedCredits.terms`: read, never granting anything). */
+export interface CreditTermsSource {
+  terms(accountId: string): Promise<CreditTerms>;
+}
+
+/**
+ * The spend limit (issue 17 item 4; docs/credits.md "Overage and the spend limit"): what a customer lets the account
+ * owe beyond its plan per usage period, overage and automatic top-ups together. The ledger's hold and settle enforce
+ * it (credit-overage.ts); automatic top-ups claim their amount here before they charge.
+ */
+export class SpendLimits {
+  constructor(
+    private readonly orm: Orm,
+    private readonly clock: Clock,
+    private readonly terms: CreditTermsSource,
+    private readonly overagePrice: Pick<MeteredPrice, 'unitAmountsDecimal'> | undefined,
+    private readonly baseCurrency: string,
+    private readonly events: CreditEvents,
+    private readonly watcher: SpendWatcher | null = null,
+  ) {}
+
+  /** Sets (null: removes) the limit; a limit under what is spent stops further overage and top-ups only. */
+  async set(input: SetSpendLimit): Promise<SpendLimitView> {
+    if (
+      input.monthlyCents !== null &&
+      (!Number.isSafeInteger(input.monthlyCents) ||
+        input.monthlyCents < 0 ||
+        input.monthlyCents > MAX_LIMIT_CENTS)
+    )
+      throw new BadUserInputError(
+        `monthlyCents must be a whole number of cents from 0 to ${MAX_LIMIT_CENTS} (or null: no limit)`,
+        'monthlyCents',
+      );
+    await inLockedAccount(this.orm, input.accountId, this.clock.now(), (account) =>
+      account.sql('update credit_balance set spend_limit_cents = ?, updated_at = ? where account_id = ?', [
+        input.monthlyCents,
+        account.now,
+        account.accountId,
+      ]),
+    );
+    // The balance's figures are as they were: read (this is no hot path) and published for the listeners (an
+    // automatic top-up a lower limit held back may go now).
+    await this.events.balanceChanged(
+      input.accountId,
+      await readBalance(this.orm, input.accountId, this.clock.now()),
+      true,
+    );
+    return this.viewOf(input.accountId);
+  }
+
+  async viewOf(accountId: string): Promise<SpendLimitView> {
+    const terms = await this.terms.terms(accountId);
+    const currency = terms.overage?.currency ?? terms.currency ?? this.baseCurrency;
+    const unitAmountDecimal = this.overagePrice?.unitAmountsDecimal[currency] ?? null;
+    const [row] = await this.orm.em
+      .getConnection()
+      .execute<Array<{ spend_limit_cents: string | null; overage_held: string } & Record<string, unknown>>>(
+        `select b.spend_limit_cents, b.overage_held, s.overage_credits, s.top_up_cents
+         from (select ?::varchar as account_id) wanted
+         left join credit_balance b on b.account_id = wanted.account_id
+         left join credit_spend s on s.account_id = wanted.account_id and s.period_start = ?`,
+        [accountId, terms.period.start],
+      );
+    const spend = {
+      overageCredits: Number(row?.overage_credits ?? 0),
+      topUpCents: Number(row?.top_up_cents ?? 0),
+    };
+    const overage = unitAmountDecimal ? overageCents(spend.overageCredits, unitAmountDecimal) : 0;
+    return {
+      accountId,
+      monthlyCents: row?.spend_limit_cents == null ? null : Number(row.spend_limit_cents),
+      currency,
+      period: terms.period,
+      overageCredits: spend.overageCredits,
+      overageCents: overage,
+      topUpCents: spend.topUpCents,
+      spentCents: overage + spend.topUpCents,
+      heldOverageCredits: Number(row?.overage_held ?? 0),
+      overageBilled: terms.overage !== null,
+      unitAmountDecimal,
+    };
+  }
+
+  /**
+   * An automatic top-up of `cents` about to be charged: counted in this period's spend when it fits under the limit
+   * (true), refused when it would pass it (false: the top-up does not charge). Under the account's lock, so two
+   * claims never pass the limit together.
+   */
+  async claimTopUp(accountId: string, cents: number): Promise<boolean> {
+    const terms = await this.terms.terms(accountId);
+    const decimal = terms.overage?.unitAmountDecimal ?? '0';
+    const { value } = await inLockedAccount(this.orm, accountId, this.clock.now(), async (account) => {
+      const limit = account.spend.limitCents;
+      if (limit !== null && spentCents(await periodSpendOf(account, terms.period), decimal) + cents > limit)
+        return false;
+      const spend = await addSpend(account, terms.period, { overageCredits: 0, topUpCents: cents });
+      await this.alert(account, terms, decimal, spend);
+      return true;
+    });
+    return value;
+  }
+
+  /** A claimed top-up that was declined: nothing is owed, so it leaves the period's spend. */
+  async giveBackTopUp(accountId: string, cents: number): Promise<void> {
+    const { period } = await this.terms.terms(accountId);
+    await inLockedAccount(this.orm, accountId, this.clock.now(), (account) =>
+      account.sql(
+        `update credit_spend set top_up_cents = greatest(0, top_up_cents - ?), updated_at = ?
+          where account_id = ? and period_start = ?`,
+        [cents, account.now, account.accountId, period.start],
+      ),
+    );
+  }
+
+  private async alert(account: LockedAccount, terms: CreditTerms, decimal: string, spend: PeriodSpend) {
+    const overage = terms.overage ?? {
+      period: terms.period,
+      unitAmountDecimal: decimal,
+      currency: terms.currency ?? this.baseCurrency,
+    };
+    await this.watcher?.afterSpend(account, overage, spend);
+  }
+}

@@ -1,0 +1,220 @@
+import { randomUUID } from 'node:crypto';
+import { BillingCustomer, Notification } from '../../src/entities';
+import { silentLogger } from '../../src/logging/logger';
+import { CreditEvents } from '../../src/services/credits/credit-events';
+import { CreditLedger } from '../../src/services/credits/credit-ledger';
+import type { OverageTerms } from '../../src/services/credits/credit-overage';
+import { SpendAlerts } from '../../src/services/credits/spend-alerts';
+import { SpendLimits } from '../../src/services/credits/spend-limits';
+import { Notifier } from '../../src/services/notifications/notifier';
+import { type LedgerHarness, openLedger } from '../support/credit-ledger';
+
+/**
+ * Credits beyond the balance and the spend limit over them, at the ledger (docs/billing-rules.md rows 76–79): what
+ * a hold keeps beyond the balance, what a settle bills and writes off, the limit under concurrency, the 80 and
+ * 100 % mails once each, and automatic top-ups counted in the same limit. Real PostgreSQL; 0.12 ¢ a credit, so
+ * round(n × 0.12) ≤ 6 ¢ for n up to 54 credits.
+ */
+const PERIOD = { start: new Date('2026-12-01T00:00:00Z'), end: new Date('2027-01-01T00:00:00Z') };
+const TERMS: OverageTerms = { period: PERIOD, unitAmountDecimal: '0.12', currency: 'usd' };
+
+let harness: LedgerHarness;
+let ledger: CreditLedger;
+let limits: SpendLimits;
+let account: string;
+let sequence = 0;
+
+beforeAll(async () => {
+  harness = await openLedger(new Date('2026-12-07T10:00:00Z'));
+  const events = new CreditEvents(harness.pubSub, silentLogger);
+  const alerts = new SpendAlerts(new Notifier(silentLogger));
+  ledger = new CreditLedger(harness.orm, harness.clock, events, alerts);
+  const terms = {
+    terms: async () => ({
+      plan: {
+        key: 'starter',
+        credits: { included: 0, rollover: { kind: 'none' as const }, overLimit: 'bill_overage' as const },
+      },
+      period: PERIOD,
+      overage: TERMS,
+      currency: 'usd',
+    }),
+  };
+  limits = new SpendLimits(
+    harness.orm,
+    harness.clock,
+    terms,
+    { unitAmountsDecimal: { usd: '0.12' } },
+    'usd',
+    events,
+    alerts,
+  );
+});
+afterAll(() => harness.close());
+
+beforeEach(async () => {
+  sequence += 1;
+  account = `acct_spend_${sequence}`;
+  const now = new Date();
+  await harness.orm.em.fork().insert(BillingCustomer, {
+    id: randomUUID(),
+    accountId: account,
+    email: `${account}@example.com`,
+    createdAt: now,
+    updatedAt: now,
+  });
+});
+
+async function grant(credits: number): Promise<void> {
+  await ledger.grant({
+    accountId: account,
+    kind: 'purchase',
+    credits,
+    expiresAt: null,
+    reason: 'test',
+    source: { type: 'test', id: randomUUID() },
+    actor: 'test',
+  });
+}
+
+function hold(credits: number, overage: OverageTerms | null = TERMS, ttlSeconds = 300) {
+  return ledger.hold({ accountId: account, credits, ttlSeconds, holdId: randomUUID(), overage });
+}
+
+async function mails(): Promise<unknown[]> {
+  const rows = await harness.orm.em
+    .fork()
+    .find(Notification, { accountId: account, kind: 'spend_limit_alert' });
+  return rows.map((row) => row.data);
+}
+
+describe('credits beyond the balance', () => {
+  it('keeps a hold’s part beyond the balance apart, and frees it on release and on expiry', async () => {
+    await grant(30);
+    const first = await hold(50);
+    expect(first).toMatchObject({ ok: true, hold: { credits: 50, overageCredits: 20 } });
+    expect(await harness.sums(account)).toMatchObject({ held: 30, overageHeld: 20, liveOverage: 20 });
+    // Nothing is available: a plan that refuses overage is refused outright.
+    expect(await hold(1, null)).toMatchObject({ ok: false, reason: 'insufficient_credits', available: 0 });
+    if (!first.ok) throw new Error('held');
+    expect(await ledger.releaseHold(account, first.hold.id)).toBe(true);
+    expect(await harness.sums(account)).toMatchObject({ held: 0, overageHeld: 0 });
+
+    expect(await hold(45, TERMS, 60)).toMatchObject({ ok: true, hold: { overageCredits: 15 } });
+    harness.clock.advance(61_000);
+    await ledger.sweepHolds();
+    expect(await harness.sums(account)).toMatchObject({ held: 0, overageHeld: 0, billed: 0 });
+  });
+
+  it('bills at the settle what the balance did not cover, once, and counts it for Stripe', async () => {
+    await grant(30);
+    const held = await hold(50);
+    if (!held.ok) throw new Error('held');
+    const settle = () =>
+      ledger.settle({ accountId: account, holdId: held.hold.id, credits: 45, overage: TERMS });
+    expect(await settle()).toEqual({
+      outcome: 'settled',
+      burned: 30,
+      uncovered: 15,
+      billed: 15,
+      duplicate: false,
+    });
+    expect(await settle()).toEqual({
+      outcome: 'settled',
+      burned: 30,
+      uncovered: 15,
+      billed: 15,
+      duplicate: true,
+    });
+    expect(await harness.sums(account)).toMatchObject({
+      balance: 0,
+      overageHeld: 0,
+      billed: 15,
+      overageCounted: 15,
+      overageSpent: 15,
+    });
+  });
+});
+
+describe('the spend limit', () => {
+  it('lets concurrent holds beyond the balance take exactly what fits, never more', async () => {
+    await limits.set({ accountId: account, monthlyCents: 6 });
+    const answers = await Promise.all(Array.from({ length: 30 }, () => hold(10)));
+    // 5 × 10 = 50 credits fit (round(50 × 0.12) = 6 ¢); a sixth would make 60 (7 ¢).
+    expect(answers.filter((answer) => answer.ok)).toHaveLength(5);
+    expect(answers.find((answer) => !answer.ok)).toEqual({
+      ok: false,
+      reason: 'spend_limit',
+      available: 0,
+      requested: 10,
+      overageRoom: 4,
+      limitCents: 6,
+    });
+    expect(await harness.sums(account)).toMatchObject({ overageHeld: 50 });
+  });
+
+  it('bills an overrun only as far as the limit, writing off the rest, and mails at 80 % and 100 % once', async () => {
+    await limits.set({ accountId: account, monthlyCents: 6 });
+    const held = await hold(40);
+    if (!held.ok) throw new Error('held');
+    // 40 beyond: 5 ¢ (0.8 of the limit is 4.8 ¢): the 80 % mail.
+    const first = await ledger.settle({
+      accountId: account,
+      holdId: held.hold.id,
+      credits: 40,
+      overage: TERMS,
+    });
+    expect(first).toMatchObject({ billed: 40 });
+    expect(await mails()).toEqual([
+      expect.objectContaining({ thresholdPercent: 80, spentCents: 5, limitCents: 6 }),
+    ]);
+
+    // The work used 30 more than its hold of 10: 14 fit under the limit (54 − 40), 16 are not charged.
+    const small = await hold(10);
+    expect(small).toMatchObject({ ok: true });
+    if (!small.ok) throw new Error('held');
+    const settled = await ledger.settle({
+      accountId: account,
+      holdId: small.hold.id,
+      credits: 30,
+      overage: TERMS,
+    });
+    expect(settled).toEqual({ outcome: 'settled', burned: 0, uncovered: 30, billed: 14, duplicate: false });
+    expect(await limits.viewOf(account)).toMatchObject({
+      monthlyCents: 6,
+      overageCredits: 54,
+      overageCents: 6,
+      spentCents: 6,
+      heldOverageCredits: 0,
+    });
+    const sent = await mails();
+    expect(sent).toHaveLength(2);
+    expect(sent).toContainEqual(expect.objectContaining({ thresholdPercent: 100, spentCents: 6 }));
+    expect(await hold(1)).toMatchObject({ ok: false, reason: 'spend_limit', overageRoom: 0 });
+  });
+
+  it('counts automatic top-ups in the same limit, never two past it at once, and gives a declined one back', async () => {
+    await limits.set({ accountId: account, monthlyCents: 1500 });
+    const claims = await Promise.all([1, 2, 3].map(() => limits.claimTopUp(account, 1000)));
+    expect(claims.filter(Boolean)).toHaveLength(1);
+    expect(await limits.viewOf(account)).toMatchObject({ topUpCents: 1000, spentCents: 1000 });
+    // The top-up was declined: nothing owed, so it leaves the spend and the next one fits again.
+    await limits.giveBackTopUp(account, 1000);
+    expect(await limits.claimTopUp(account, 1000)).toBe(true);
+    // 1,000 of 1,500 is 66 %: no mail; 500 more credits' worth would pass it.
+    expect(await mails()).toEqual([]);
+    expect(await hold(5000)).toMatchObject({ ok: false, reason: 'spend_limit', overageRoom: 4170 });
+  });
+
+  it('refuses a limit that is not whole cents from 0 to 1,000,000,000, changing nothing', async () => {
+    for (const monthlyCents of [-1, 1.5, 1_000_000_001])
+      await expect(limits.set({ accountId: account, monthlyCents })).rejects.toMatchObject({
+        extensions: { code: 'BAD_USER_INPUT', field: 'monthlyCents' },
+      });
+    expect(await limits.viewOf(account)).toMatchObject({ monthlyCents: null });
+    await limits.set({ accountId: account, monthlyCents: 0 });
+    expect(await hold(1)).toMatchObject({ ok: false, reason: 'spend_limit', overageRoom: 0 });
+    await limits.set({ accountId: account, monthlyCents: null });
+    expect(await hold(1)).toMatchObject({ ok: true });
+  });
+});
