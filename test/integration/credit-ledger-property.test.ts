@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
-import { InsufficientCreditsError } from '../../src/errors';
+import { InsufficientCreditsError, MemberLimitReachedError } from '../../src/errors';
 import { type OverageTerms, overageCents } from '../../src/services/credits/credit-overage';
 import { type LedgerHarness, openLedger } from '../support/credit-ledger';
 
@@ -15,13 +15,16 @@ import { type LedgerHarness, openLedger } from '../support/credit-ledger';
  * 0.12 ¢ a credit under a drawn spend limit (or none). Then also: what holds keep beyond the balance equals the
  * balance row's `overage_held`; every settled hold's credits are burned or left uncovered exactly once; what was
  * billed is part of what was uncovered, equals what the `ai_credits` counter reports to Stripe and the period's
- * spend, and with what is held beyond the balance never costs more than the limit.
+ * spend, and with what is held beyond the balance never costs more than the limit. Holds name team members: what
+ * the first member (with a drawn monthly limit) used and holds never passes its limit but for its overruns.
  */
 
 const ACCOUNTS = 3;
 const SOURCES = 4;
 const HOLDS = 4;
 const DAY = 86_400_000;
+/** Team members named on holds: the first of each account has a monthly limit (drawn), the second none. */
+const MEMBERS = 2;
 
 type Operation =
   | {
@@ -33,7 +36,7 @@ type Operation =
       source: number;
     }
   | { op: 'burn'; account: number; credits: number; source: number }
-  | { op: 'hold'; account: number; credits: number; ttlSeconds: number; hold: number }
+  | { op: 'hold'; account: number; credits: number; ttlSeconds: number; hold: number; member: number | null }
   | { op: 'settle'; account: number; credits: number; hold: number }
   | { op: 'release'; account: number; hold: number }
   | { op: 'expire' }
@@ -61,6 +64,7 @@ const operation: fc.Arbitrary<Operation> = fc.oneof(
     credits,
     ttlSeconds: fc.integer({ min: 1, max: 2 * 86_400 }),
     hold,
+    member: fc.option(fc.integer({ min: 0, max: MEMBERS - 1 }), { nil: null }),
   }),
   fc.record({ op: fc.constant('settle' as const), account, credits, hold }),
   fc.record({ op: fc.constant('release' as const), account, hold }),
@@ -82,6 +86,8 @@ const limits = fc.array(fc.option(fc.integer({ min: 0, max: 12 }), { nil: null }
   minLength: ACCOUNTS - 1,
   maxLength: ACCOUNTS - 1,
 });
+
+const memberLimits = fc.array(fc.integer({ min: 0, max: 200 }), { minLength: ACCOUNTS, maxLength: ACCOUNTS });
 
 const rounds = fc.array(
   fc.record({
@@ -106,6 +112,8 @@ interface Run {
   /** Per account: what credits beyond the balance cost (null: refused), and its spend limit. */
   overage: Array<OverageTerms | null>;
   limits: Array<number | null>;
+  /** Each account's first member's monthly credit limit. */
+  memberLimits: number[];
   /** Each account's own hold ids (a hold id of another account is refused: the example tests cover it). */
   holdIds: string[][];
 }
@@ -135,13 +143,19 @@ function perform(run: Run, operation: Operation): Promise<unknown> {
         reason: 'property',
       });
     case 'hold':
-      return ledger.hold({
-        accountId: run.accounts[operation.account] as string,
-        credits: operation.credits,
-        ttlSeconds: operation.ttlSeconds,
-        holdId: holdIdOf(run, operation),
-        overage: run.overage[operation.account] ?? null,
-      });
+      return ledger
+        .hold({
+          accountId: run.accounts[operation.account] as string,
+          credits: operation.credits,
+          ttlSeconds: operation.ttlSeconds,
+          holdId: holdIdOf(run, operation),
+          overage: run.overage[operation.account] ?? null,
+          memberId: operation.member === null ? null : `member_${operation.member}`,
+        })
+        .catch((error: unknown) => {
+          // Past the member's limit: refused on purpose (MEMBER_LIMIT_REACHED), nothing held.
+          if (!(error instanceof MemberLimitReachedError)) throw error;
+        });
     case 'settle':
       return ledger.settle({
         accountId: run.accounts[operation.account] as string,
@@ -238,26 +252,47 @@ async function checkOverage(
     [accountId, accountId],
   );
   expect(Number(once?.burned)).toBe(Number(once?.settled));
+  // The member with a limit: what it used and holds never passes the limit, but for what its settles used beyond
+  // their holds (the overrun counts, docs/billing-rules.md row 74).
+  const [member] = await harness.orm.em
+    .getConnection()
+    .execute<Array<{ used: string; held: string; overrun: string }>>(
+      `select (select coalesce(sum(burned), 0) from credit_member_period where account_id = ? and member_id = 'member_0') as used,
+            (select coalesce(sum(credits), 0) from credit_hold
+              where account_id = ? and member_id = 'member_0' and state = 'held' and expires_at > ?) as held,
+            (select coalesce(sum(greatest(settled_credits - credits, 0)), 0) from credit_hold
+              where account_id = ? and member_id = 'member_0' and state = 'settled') as overrun`,
+      [accountId, accountId, harness.clock.now(), accountId],
+    );
+  expect(Number(member?.used) + Number(member?.held)).toBeLessThanOrEqual(
+    (run.memberLimits[index] ?? 0) + Number(member?.overrun),
+  );
 }
 
 async function setLimits(run: Run): Promise<void> {
-  for (const [index, accountId] of run.accounts.entries())
-    await harness.orm.em
-      .getConnection()
-      .execute(
-        'insert into credit_balance (account_id, balance, held, updated_at, spend_limit_cents) values (?, 0, 0, ?, ?)',
-        [accountId, harness.clock.now(), run.limits[index] ?? null],
-      );
+  const connection = harness.orm.em.getConnection();
+  for (const [index, accountId] of run.accounts.entries()) {
+    await connection.execute(
+      'insert into credit_balance (account_id, balance, held, updated_at, spend_limit_cents) values (?, 0, 0, ?, ?)',
+      [accountId, harness.clock.now(), run.limits[index] ?? null],
+    );
+    await connection.execute(
+      `insert into credit_member_limit (account_id, member_id, monthly_credits, updated_at, updated_by)
+       values (?, 'member_0', ?, ?, 'test')`,
+      [accountId, run.memberLimits[index] ?? 0, harness.clock.now()],
+    );
+  }
 }
 
 it('concurrent grants, burns, holds, settles, releases, expiries and refunds keep every level exact', async () => {
   await fc.assert(
-    fc.asyncProperty(rounds, limits, async (drawn, drawnLimits) => {
+    fc.asyncProperty(rounds, limits, memberLimits, async (drawn, drawnLimits, drawnMemberLimits) => {
       runSequence += 1;
       const run: Run = {
         accounts: Array.from({ length: ACCOUNTS }, (_, index) => `acct_prop_${runSequence}_${index}`),
         overage: Array.from({ length: ACCOUNTS }, (_, index) => (index === 0 ? null : TERMS)),
         limits: [null, ...drawnLimits],
+        memberLimits: drawnMemberLimits,
         holdIds: Array.from({ length: ACCOUNTS }, () => Array.from({ length: HOLDS }, () => randomUUID())),
       };
       await setLimits(run);

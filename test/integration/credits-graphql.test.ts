@@ -150,7 +150,8 @@ it('pushes balanceUpdated over graphql-ws after a grant, to the account and nobo
   const account = 'acct_credits_live';
   const mine = connectSocket(service.url, `Bearer ${await service.token(account)}`);
   const other = connectSocket(service.url, `Bearer ${await service.token('acct_credits_other')}`);
-  const query = 'subscription { balanceUpdated { credits held available expiringSoon { credits } } }';
+  const query =
+    'subscription { balanceUpdated { credits held available expiringSoon { credits } spend { monthlyCents spentCents } } }';
   const updates = subscribe<{ balanceUpdated: Record<string, unknown> }>(mine, query);
   const elsewhere = subscribe(other, query);
   try {
@@ -158,7 +159,13 @@ it('pushes balanceUpdated over graphql-ws after a grant, to the account and nobo
     const granted = await grant({ accountId: account, credits: 75, idempotencyKey: 'live-1' });
     expect(granted.errors).toBeUndefined();
     expect(await updates.next()).toEqual({
-      balanceUpdated: { credits: 75, held: 0, available: 75, expiringSoon: null },
+      balanceUpdated: {
+        credits: 75,
+        held: 0,
+        available: 75,
+        expiringSoon: null,
+        spend: { monthlyCents: null, spentCents: 0 },
+      },
     });
     expect(await elsewhere.staysQuiet(500)).toBe(true);
     expect(updates.errors).toEqual([]);

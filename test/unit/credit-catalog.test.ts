@@ -66,11 +66,35 @@ describe('credits in the real plans/plans.yaml', () => {
 
   it('reads the credits each plan includes and what rolls over; a plan that says nothing includes none', () => {
     expect(catalog.plans().map((plan) => [plan.key, plan.credits])).toEqual([
-      ['free', { included: 1000, rollover: { kind: 'none' } }],
-      ['starter', { included: 20000, rollover: { kind: 'none' } }],
-      ['professional', { included: 100000, rollover: { kind: 'max', max: 50000 } }],
-      ['enterprise', { included: 0, rollover: { kind: 'none' } }],
+      ['free', { included: 1000, rollover: { kind: 'none' }, overLimit: 'block' }],
+      ['starter', { included: 20000, rollover: { kind: 'none' }, overLimit: 'bill_overage' }],
+      [
+        'professional',
+        { included: 100000, rollover: { kind: 'max', max: 50000 }, overLimit: 'bill_overage' },
+      ],
+      ['enterprise', { included: 0, rollover: { kind: 'none' }, overLimit: 'block' }],
     ]);
+  });
+
+  it('refuses credits billed as overage on the free plan, or without the ai_credits metered price', () => {
+    const free = edited(
+      '      included: 1000 # about',
+      '      overLimit: bill_overage\n      included: 1000 # about',
+    );
+    expectIssue(
+      free,
+      lineOf(free, '      overLimit: bill_overage'),
+      /free plan has no subscription to bill overage on/,
+    );
+    const unpriced = edited(
+      / {2}- metric: ai_credits\n[\s\S]*?productName: CODITECT AI credits \(overage\)\n/,
+      '',
+    );
+    expectIssue(
+      unpriced,
+      lineOf(unpriced, '      overLimit: bill_overage', 'included: 20000'),
+      /bill_overage needs a metered price for ai_credits under meteredPrices/,
+    );
   });
 
   it('reads each model’s versions as times with integer credits per million tokens', () => {

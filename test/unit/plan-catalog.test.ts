@@ -121,10 +121,12 @@ describe('the real plans/plans.yaml', () => {
     expect(catalog.overageLookupKeys('starter', 'month')).toEqual([
       'price_ai_requests_overage',
       'price_storage_mb_overage',
+      'price_ai_credits_overage',
     ]);
     expect(catalog.overageLookupKeys('professional', 'year')).toEqual([
       'price_ai_requests_overage_yearly',
       'price_storage_mb_overage_yearly',
+      'price_ai_credits_overage_yearly',
     ]);
     expect(catalog.overageLookupKeys('enterprise', 'month')).toEqual([]);
     expect(catalog.overageLookupKeys('free', 'month')).toEqual([]);
@@ -339,7 +341,7 @@ describe('the cross-checks', () => {
   });
 
   it('loads a catalog in one currency, as before', () => {
-    const text = edited(/currencies: \[usd, eur\]/, 'currencies: [usd]').replace(/, eur: '?\d+'?/g, '');
+    const text = edited(/currencies: \[usd, eur\]/, 'currencies: [usd]').replace(/, eur: '?[\d.]+'?/g, '');
     const single = loadPlanCatalog(writeVariant(text));
     expect(single.currencies).toEqual(['usd']);
     expect(single.priceFor('starter', 'month')?.amounts).toEqual({ usd: 1900 });

@@ -20,6 +20,7 @@ import {
   ChangeDocument,
   CreditCheckoutDocument,
   SetAutoTopUpDocument,
+  SetSpendLimitDocument,
   CreditsDocument,
   type CreditsQuery,
   CheckoutDocument,
@@ -176,6 +177,11 @@ export class BillingApi {
   /** Automatic top-up: below `belowCredits` available credits, the pack is charged to the saved card. */
   async setAutoTopUp(input: { enabled: boolean; belowCredits: number; packKey: string }): Promise<void> {
     await this.request(SetAutoTopUpDocument, { input });
+  }
+
+  /** The most the account may owe beyond its plan per period, in cents (null: no limit). */
+  async setSpendLimit(monthlyCents: number | null): Promise<void> {
+    await this.request(SetSpendLimitDocument, { input: { monthlyCents } });
   }
 
   /** The seats wanted in all: more are charged now (prorated), fewer take effect at the period end. */

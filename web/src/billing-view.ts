@@ -168,6 +168,11 @@ export async function showBillingPage(root: HTMLElement, api: BillingApi, option
         await api.setAutoTopUp(settings);
         if (state) state.credits = await api.credits();
       }),
+    setSpendLimit: (monthlyCents) =>
+      run(async () => {
+        await api.setSpendLimit(monthlyCents);
+        if (state) state.credits = await api.credits();
+      }),
     buyPack: (packKey) =>
       run(async () => {
         window.location.assign(await api.creditCheckoutUrl(packKey, options.base));

@@ -20,6 +20,8 @@ const KIND_NAMES: Record<string, string> = {
 export interface CreditActions {
   buyPack(packKey: string): void;
   setAutoTopUp(settings: { enabled: boolean; belowCredits: number; packKey: string }): void;
+  /** Cents per period, or null for no limit. */
+  setSpendLimit(monthlyCents: number | null): void;
 }
 
 /** The section, or null before the credits are read (or when the service has none to show). */
@@ -90,6 +92,51 @@ export function creditsSection(
       : null,
     membersTable(credits),
     autoTopUpForm(credits, busy, actions),
+    spendLimitForm(credits, busy, actions),
+  );
+}
+
+/**
+ * The spend limit: what the account may owe beyond its plan this period (AI credits billed as overage and automatic
+ * top-ups), what it has spent (live: it comes with the balance), and the form to change it, in whole currency units.
+ */
+function spendLimitForm(credits: CreditsView, busy: boolean, actions: CreditActions): HTMLElement {
+  const spend = credits.viewer.balance.spend;
+  const limit = h('input', {
+    id: 'spend-limit-amount',
+    type: 'number',
+    min: '0',
+    step: '1',
+    placeholder: 'no limit',
+    value: spend.monthlyCents === null ? '' : String(Math.floor(spend.monthlyCents / 100)),
+  });
+  return h(
+    'form',
+    {
+      id: 'spend-limit',
+      onsubmit: (event) => {
+        event.preventDefault();
+        // Whole units of the currency, typed by a person: cents by integer arithmetic, never a float.
+        const units = limit.value.trim();
+        if (units !== '' && !/^\d{1,7}$/.test(units)) return;
+        actions.setSpendLimit(units === '' ? null : Number(units) * 100);
+      },
+    },
+    h(
+      'p',
+      { id: 'spend-status', class: spend.remainingCents === 0 ? 'error' : 'muted' },
+      spend.monthlyCents === null
+        ? `${money(spend.spentCents, spend.currency)} spent beyond your plan this period (no limit)`
+        : `${money(spend.spentCents, spend.currency)} of ${money(spend.monthlyCents, spend.currency)} spent beyond your plan this period`,
+      spend.overageBilled ? null : ' · calls your credits cannot cover are refused on this plan',
+    ),
+    h(
+      'label',
+      {},
+      `Limit what you may owe beyond your plan per period (${spend.currency.toUpperCase()}) `,
+      limit,
+    ),
+    h('button', { id: 'spend-limit-save', type: 'submit', class: 'secondary', disabled: busy }, 'Save'),
   );
 }
 

@@ -104,6 +104,13 @@ export type SetAutoTopUpInput = {
   packKey: string;
 };
 
+export type SetSpendLimitInput = {
+  /** Admins only: another account than the caller’s */
+  accountId?: string | null | undefined;
+  /** The most the account may owe beyond its plan per usage period, in minor units (cents) of its currency, 0 to 1,000,000,000; null removes the limit */
+  monthlyCents?: number | null | undefined;
+};
+
 /** Stripe's subscription status */
 export type SubscriptionStatus =
   | 'ACTIVE'
@@ -275,17 +282,19 @@ export type SetSeatsMutationVariables = Exact<{
 
 export type SetSeatsMutation = { setSeats: { id: string } };
 
-export type BalanceFieldsFragment = { credits: number, held: number, available: number, expiringSoon: { credits: number, at: string } | null };
+export type BalanceFieldsFragment = { credits: number, held: number, available: number, expiringSoon: { credits: number, at: string } | null, spend: { monthlyCents: number | null, currency: string, spentCents: number, remainingCents: number | null, overageBilled: boolean } };
+
+export type SpendLimitFieldsFragment = { monthlyCents: number | null, currency: string, spentCents: number, remainingCents: number | null, overageBilled: boolean };
 
 export type CreditsQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type CreditsQuery = { viewer: { balance: { credits: number, held: number, available: number, expiringSoon: { credits: number, at: string } | null }, autoTopUp: { enabled: boolean, belowCredits: number, packKey: string, lastFailure: string | null } | null, memberUsage: { nodes: Array<{ memberId: string, monthlyCredits: number | null, used: number, remaining: number | null }> }, creditLedger: { nodes: Array<{ id: string, kind: CreditEntryKind, credits: number, reason: string, createdAt: string }> } }, creditPacks: Array<{ key: string, name: string, credits: number, price: { amount: number, currency: string } }> };
+export type CreditsQuery = { viewer: { balance: { credits: number, held: number, available: number, expiringSoon: { credits: number, at: string } | null, spend: { monthlyCents: number | null, currency: string, spentCents: number, remainingCents: number | null, overageBilled: boolean } }, autoTopUp: { enabled: boolean, belowCredits: number, packKey: string, lastFailure: string | null } | null, memberUsage: { nodes: Array<{ memberId: string, monthlyCredits: number | null, used: number, remaining: number | null }> }, creditLedger: { nodes: Array<{ id: string, kind: CreditEntryKind, credits: number, reason: string, createdAt: string }> } }, creditPacks: Array<{ key: string, name: string, credits: number, price: { amount: number, currency: string } }> };
 
 export type BalanceUpdatedSubscriptionVariables = Exact<{ [key: string]: never; }>;
 
 
-export type BalanceUpdatedSubscription = { balanceUpdated: { credits: number, held: number, available: number, expiringSoon: { credits: number, at: string } | null } };
+export type BalanceUpdatedSubscription = { balanceUpdated: { credits: number, held: number, available: number, expiringSoon: { credits: number, at: string } | null, spend: { monthlyCents: number | null, currency: string, spentCents: number, remainingCents: number | null, overageBilled: boolean } } };
 
 export type CreditCheckoutMutationVariables = Exact<{
   input: CreateCreditCheckoutSessionInput;
@@ -302,6 +311,13 @@ export type SetAutoTopUpMutationVariables = Exact<{
 
 
 export type SetAutoTopUpMutation = { setAutoTopUp: { enabled: boolean, belowCredits: number, packKey: string, lastFailure: string | null } };
+
+export type SetSpendLimitMutationVariables = Exact<{
+  input: SetSpendLimitInput;
+}>;
+
+
+export type SetSpendLimitMutation = { setSpendLimit: { monthlyCents: number | null, currency: string, spentCents: number, remainingCents: number | null, overageBilled: boolean } };
 
 export class TypedDocumentString<TResult, TVariables>
   extends String
@@ -469,6 +485,15 @@ export const TaxFieldsFragmentDoc = new TypedDocumentString(`
   jurisdiction
   name
 }`, {"fragmentName":"TaxFields"}) as unknown as TypedDocumentString<TaxFieldsFragment, unknown>;
+export const SpendLimitFieldsFragmentDoc = new TypedDocumentString(`
+    fragment SpendLimitFields on SpendLimit {
+  monthlyCents
+  currency
+  spentCents
+  remainingCents
+  overageBilled
+}
+    `, {"fragmentName":"SpendLimitFields"}) as unknown as TypedDocumentString<SpendLimitFieldsFragment, unknown>;
 export const BalanceFieldsFragmentDoc = new TypedDocumentString(`
     fragment BalanceFields on CreditBalance {
   credits
@@ -478,8 +503,17 @@ export const BalanceFieldsFragmentDoc = new TypedDocumentString(`
     credits
     at
   }
+  spend {
+    ...SpendLimitFields
+  }
 }
-    `, {"fragmentName":"BalanceFields"}) as unknown as TypedDocumentString<BalanceFieldsFragment, unknown>;
+    fragment SpendLimitFields on SpendLimit {
+  monthlyCents
+  currency
+  spentCents
+  remainingCents
+  overageBilled
+}`, {"fragmentName":"BalanceFields"}) as unknown as TypedDocumentString<BalanceFieldsFragment, unknown>;
 export const AutoTopUpFieldsFragmentDoc = new TypedDocumentString(`
     fragment AutoTopUpFields on AutoTopUp {
   enabled
@@ -1039,6 +1073,16 @@ export const CreditsDocument = new TypedDocumentString(`
     credits
     at
   }
+  spend {
+    ...SpendLimitFields
+  }
+}
+fragment SpendLimitFields on SpendLimit {
+  monthlyCents
+  currency
+  spentCents
+  remainingCents
+  overageBilled
 }
 fragment AutoTopUpFields on AutoTopUp {
   enabled
@@ -1060,6 +1104,16 @@ export const BalanceUpdatedDocument = new TypedDocumentString(`
     credits
     at
   }
+  spend {
+    ...SpendLimitFields
+  }
+}
+fragment SpendLimitFields on SpendLimit {
+  monthlyCents
+  currency
+  spentCents
+  remainingCents
+  overageBilled
 }`) as unknown as TypedDocumentString<BalanceUpdatedSubscription, BalanceUpdatedSubscriptionVariables>;
 export const CreditCheckoutDocument = new TypedDocumentString(`
     mutation CreditCheckout($input: CreateCreditCheckoutSessionInput!) {
@@ -1081,3 +1135,16 @@ export const SetAutoTopUpDocument = new TypedDocumentString(`
   packKey
   lastFailure
 }`) as unknown as TypedDocumentString<SetAutoTopUpMutation, SetAutoTopUpMutationVariables>;
+export const SetSpendLimitDocument = new TypedDocumentString(`
+    mutation SetSpendLimit($input: SetSpendLimitInput!) {
+  setSpendLimit(input: $input) {
+    ...SpendLimitFields
+  }
+}
+    fragment SpendLimitFields on SpendLimit {
+  monthlyCents
+  currency
+  spentCents
+  remainingCents
+  overageBilled
+}`) as unknown as TypedDocumentString<SetSpendLimitMutation, SetSpendLimitMutationVariables>;

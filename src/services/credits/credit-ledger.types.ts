@@ -1,4 +1,4 @@
-import type { OverageTerms } from './credit-overage';
+import type { OverageTerms } from './credit-overage.types';
 import type { CreditEntryKind, CreditHoldState, CreditLotKind } from '../../entities';
 
 /**

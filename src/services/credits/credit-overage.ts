@@ -1,6 +1,9 @@
 import { CREDITS_OVERAGE } from '../plans/plan.types';
 import type { UsagePeriod } from '../usage/usage-period';
 import type { LockedAccount } from './credit-account';
+import type { OverageTerms, PeriodSpend } from './credit-overage.types';
+
+export type { OverageTerms, PeriodSpend } from './credit-overage.types';
 
 /**
  * Credits beyond the balance (issue 17 item 4; docs/credits.md "Overage and the spend limit"; ADR 0027). On a plan
@@ -9,22 +12,6 @@ import type { LockedAccount } from './credit-account';
  * the settle, through the `ai_credits` metered price: added to the period's `credit_spend` and to an `ai_credits`
  * usage counter, which the overage reporter sends to Stripe's meter like any metric's overage.
  */
-
-/** What credits beyond the balance cost this account now: null on a plan that refuses them. */
-export interface OverageTerms {
-  /** The usage period they are billed and limited in (usage-period.ts). */
-  period: UsagePeriod;
-  /** Minor units of `currency` per credit, as Stripe's `unit_amount_decimal` ('0.12'). */
-  unitAmountDecimal: string;
-  currency: string;
-}
-
-/** What the account spent beyond its plan in a period. */
-export interface PeriodSpend {
-  overageCredits: number;
-  topUpCents: number;
-  alertedPercent: number;
-}
 
 const NOTHING_SPENT: PeriodSpend = { overageCredits: 0, topUpCents: 0, alertedPercent: 0 };
 

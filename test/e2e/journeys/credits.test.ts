@@ -158,4 +158,46 @@ describeJourney('journey: AI credits', (journey) => {
     await waitForText(page, '#member-dev-ada', /dev-ada\s*24\s*40\s*16/);
     await journey.screenshot(page, 'credits-member-limit');
   }, 120_000);
+
+  it('sets a spend limit on Starter: overage beyond the credits shows live against it, and a call past it is refused', async () => {
+    const accountId = `acct_journey_spend_${Date.now().toString(36)}`;
+    const page = await journey.newPage();
+    await journey.signUp(page, accountId);
+    await page.waitForSelector('body[data-live="true"]');
+    await Promise.all([page.waitForURL(/\/checkout\/pay\/cs_/), page.click('#checkout-starter')]);
+    await payOnCheckoutPage(page);
+    await page.waitForURL(/\/billing\/($|\?)/);
+    await waitForText(page, '#checkout-result', /You are subscribed to Starter/);
+    await journey.stack.flushWebhooks();
+    await waitForText(page, '#spend-status', /^\$0\.00 spent beyond your plan this period \(no limit\)$/);
+    await page.fill('#spend-limit-amount', '20');
+    await page.click('#spend-limit-save');
+    await waitForText(page, '#spend-status', /^\$0\.00 of \$20\.00 spent beyond your plan this period$/);
+    const notReloaded = await markPage(page);
+
+    // claude-sonnet-4: a million output tokens are 15,000 credits. The account has 21,000 (Starter's 20,000 and the
+    // free month's 1,000 from before it subscribed): the second call needs 9,000 beyond them, billed at $0.0012 each
+    // ($10.80); a third (15,000 more, $18.00) would pass the $20.00, where 7,670 more credits fit.
+    const gateway = await journey.stack.as('svc_journey_gateway', ['service']);
+    const call = async () => {
+      const reserved = await gateway<{ reserveUsage: { id: string } }>(
+        `mutation { reserveUsage(input: { accountId: "${accountId}", model: "claude-sonnet-4", inputTokens: 0, maxOutputTokens: 1000000 }) { id } }`,
+      );
+      const id = reserved.data?.reserveUsage.id;
+      if (id) {
+        const committed = await gateway(
+          `mutation { commitUsage(input: { accountId: "${accountId}", reservationId: "${id}", inputTokens: 0, outputTokens: 1000000 }) { duplicate } }`,
+        );
+        expect(committed.errors).toBeUndefined();
+      }
+      return reserved.errors?.[0]?.extensions ?? null;
+    };
+    expect(await call()).toBeNull();
+    expect(await call()).toBeNull();
+    await waitForText(page, '#spend-status', /^\$10\.80 of \$20\.00 spent beyond your plan this period$/);
+    await waitForText(page, '#credits-available', /^0$/);
+    expect(await call()).toMatchObject({ code: 'SPEND_LIMIT_REACHED', limitCents: 2000, overageRoom: 7670 });
+    expect(await notReloaded()).toBe(true);
+    await journey.screenshot(page, 'credits-spend-limit');
+  }, 120_000);
 });
