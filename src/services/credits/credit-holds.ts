@@ -48,7 +48,11 @@ async function holdById(account: LockedAccount, holdId: string): Promise<HoldRow
 /** A new hold when `available` covers it; the same hold again for an id already used by this account. */
 export async function placeHold(account: LockedAccount, input: HoldCredits): Promise<HoldResult> {
   // The hold's id used before, and the member's limit and spend: one statement (hold-inputs.ts).
-  const { earlier, memberLimit } = await readHoldInputs(account, input.holdId, input.memberId ?? null);
+  const { earlier, memberLimit } = await readHoldInputs<HoldRow>(
+    account,
+    input.holdId,
+    input.memberId ?? null,
+  );
   // Hold ids are the callers' UUIDs: one another account used is a caller's mistake, refused and never shared.
   if (earlier && earlier.account_id !== account.accountId)
     throw new ConflictError(`Hold ${input.holdId} belongs to another account: use a new id`);

@@ -1,17 +1,16 @@
 import type { LockedAccount } from './credit-account';
-import type { HoldRow } from './credit-holds';
 import { MEMBER_HELD_SQL, MEMBER_USED_SQL, type MemberLimitNow } from './member-limits-check';
 import { memberPeriodAt } from './member-period';
 
-/** What a new hold is decided on, besides the account's figures. */
-export interface HoldInputs {
+/** What a new hold is decided on, besides the account's figures; `HoldRow` is credit_hold's row (credit-holds.ts). */
+export interface HoldInputs<HoldRow> {
   /** The hold this id names already (a retry; or another account's, refused), if any. */
   earlier: HoldRow | undefined;
   /** The member's monthly limit with what the member used and holds; null without a member or a limit. */
   memberLimit: MemberLimitNow | null;
 }
 
-interface InputsRow {
+interface InputsRow<HoldRow> {
   earlier: HoldRow | null;
   monthly_credits: string | null;
   used: string;
@@ -23,13 +22,13 @@ interface InputsRow {
  * account's lock: the account's holds and members' spend cannot change under it, and the member's limit row is
  * locked here (`for update`: a limit being changed waits, or is waited for and read as committed).
  */
-export async function readHoldInputs(
+export async function readHoldInputs<HoldRow>(
   account: LockedAccount,
   holdId: string,
   memberId: string | null,
-): Promise<HoldInputs> {
+): Promise<HoldInputs<HoldRow>> {
   const { accountId, now } = account;
-  const [row] = await account.sql<InputsRow>(
+  const [row] = await account.sql<InputsRow<HoldRow>>(
     `select (select to_jsonb(hold) from credit_hold hold where hold.id = ?) as earlier,
             member_limit.monthly_credits,
             case when member_limit.monthly_credits is null then 0 else ${MEMBER_USED_SQL} end as used,
