@@ -185,3 +185,29 @@ it('tells the auto top-up listener of a change only for an account with automati
     expect(sums.entries).toBe(30);
   }
 });
+
+it('holds and settles go on when a migration adds a column under the prepared statements', async () => {
+  await grantExpiring(account, 1000, null, 'prepared');
+  const settleAll = async (count: number) => {
+    const holds = await Promise.all(Array.from({ length: count }, () => hold(account, 5, 300)));
+    return Promise.all(
+      holds.map((held) => {
+        if (!held.ok) throw new Error('the hold was refused');
+        return harness.ledger.settle({ accountId: account, holdId: held.hold.id, credits: 3 });
+      }),
+    );
+  };
+  // Every pooled connection has the ledger's statements prepared by now.
+  await settleAll(16);
+  const connection = harness.orm.em.getConnection();
+  await connection.execute('alter table credit_hold add column migration_probe int null');
+  await connection.execute('alter table credit_lot add column migration_probe int null');
+  try {
+    const settled = await settleAll(16);
+    expect(settled.every((outcome) => outcome.outcome === 'settled')).toBe(true);
+    expect(await harness.ledger.balanceOf(account)).toMatchObject({ balance: 1000 - 32 * 3, held: 0 });
+  } finally {
+    await connection.execute('alter table credit_hold drop column migration_probe');
+    await connection.execute('alter table credit_lot drop column migration_probe');
+  }
+});

@@ -23,6 +23,13 @@ export interface HoldRow {
   overage_credits: string;
 }
 
+/**
+ * HoldRow's columns, named: the ledger's statements are prepared per connection (prepared-transaction.ts), and a
+ * prepared `select *` fails once a migration adds a column ("cached plan must not change result type").
+ */
+export const HOLD_COLUMNS =
+  'id, account_id, member_id, credits, expires_at, state, model, priced_at, overage_credits';
+
 export function holdOf(row: HoldRow): CreditHoldView {
   return {
     id: row.id,
@@ -38,10 +45,10 @@ export function holdOf(row: HoldRow): CreditHoldView {
 }
 
 async function holdById(account: LockedAccount, holdId: string): Promise<HoldRow | undefined> {
-  const [row] = await account.sql<HoldRow>('select * from credit_hold where id = ? and account_id = ?', [
-    holdId,
-    account.accountId,
-  ]);
+  const [row] = await account.sql<HoldRow>(
+    `select ${HOLD_COLUMNS} from credit_hold where id = ? and account_id = ?`,
+    [holdId, account.accountId],
+  );
   return row;
 }
 

@@ -25,7 +25,7 @@ import type {
   SettleResult,
 } from './credit-ledger.types';
 import { chargingOf, type OverageCharging, type OverageTerms, type SpendWatcher } from './credit-overage';
-import { type LotRow, lotOf, readBalance, readEntries } from './credit-reads';
+import { LOT_COLUMNS, type LotRow, lotOf, readBalance, readEntries } from './credit-reads';
 import { wholeCredits } from './credit-validation';
 import { type OpenPeriod, type OpenPeriodResult, openPeriodIn } from './period-credits';
 
@@ -56,7 +56,7 @@ export class CreditLedger {
       const [row] = await account.sql<LotRow>(
         `insert into credit_lot (id, created_at, updated_at, account_id, kind, credits, remaining, expires_at,
                                  source_type, source_id)
-         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) returning *`,
+         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) returning ${LOT_COLUMNS}`,
         [
           crypto.randomUUID(),
           now,
@@ -259,7 +259,7 @@ export class CreditLedger {
 
 async function lotBySource(account: LockedAccount, source: CreditSource): Promise<LotRow | undefined> {
   const [row] = await account.sql<LotRow>(
-    'select * from credit_lot where account_id = ? and source_type = ? and source_id = ?',
+    `select ${LOT_COLUMNS} from credit_lot where account_id = ? and source_type = ? and source_id = ?`,
     [account.accountId, source.type, source.id],
   );
   return row;
