@@ -70,6 +70,7 @@ describe('overage billing through Stripe Billing Meters', () => {
   it('bills 250 requests beyond starter’s 1,000 at $0.01 on the renewal invoice, beside the $19.00 plan', async () => {
     const { record, subscriptionId } = await subscribe(stack, 'acct_overage_e2e', 'starter', 'MONTH');
     expect(await itemsOf(subscriptionId)).toEqual([
+      ['price_ai_credits_overage', null],
       ['price_ai_requests_overage', null],
       ['price_starter_monthly', 1],
       ['price_storage_mb_overage', null],
@@ -98,6 +99,7 @@ describe('overage billing through Stripe Billing Meters', () => {
   it('a yearly subscription carries the yearly metered prices, and an interval switch swaps them at the period end', async () => {
     const { subscriptionId } = await subscribe(stack, 'acct_overage_yearly', 'starter', 'YEAR');
     expect(await itemsOf(subscriptionId)).toEqual([
+      ['price_ai_credits_overage_yearly', null],
       ['price_ai_requests_overage_yearly', null],
       ['price_starter_yearly', 1],
       ['price_storage_mb_overage_yearly', null],
@@ -120,12 +122,14 @@ describe('overage billing through Stripe Billing Meters', () => {
       scheduledChange: { plan: { key: 'professional' }, interval: 'YEAR' },
     });
     expect(await itemsOf(monthlyId)).toEqual([
+      ['price_ai_credits_overage', null],
       ['price_ai_requests_overage', null],
       ['price_starter_monthly', 1],
       ['price_storage_mb_overage', null],
     ]);
     await stack.advanceClock(32 * DAY);
     expect(await itemsOf(monthlyId)).toEqual([
+      ['price_ai_credits_overage_yearly', null],
       ['price_ai_requests_overage_yearly', null],
       ['price_professional_yearly', 1],
       ['price_storage_mb_overage_yearly', null],
@@ -179,11 +183,13 @@ describe('overage billing through Stripe Billing Meters', () => {
       return keys.sort();
     };
     expect(await lookupKeys(schedule.phases[0] as Stripe.SubscriptionSchedule.Phase)).toEqual([
+      'price_ai_credits_overage×-',
       'price_ai_requests_overage×-',
       'price_professional_monthly×1',
       'price_storage_mb_overage×-',
     ]);
     expect(await lookupKeys(schedule.phases[1] as Stripe.SubscriptionSchedule.Phase)).toEqual([
+      'price_ai_credits_overage×-',
       'price_ai_requests_overage×-',
       'price_starter_monthly×1',
       'price_storage_mb_overage×-',
@@ -206,6 +212,7 @@ describe('overage billing through Stripe Billing Meters', () => {
         .map((line) => [line.price?.lookup_key, line.quantity])
         .sort(([a], [b]) => String(a).localeCompare(String(b))),
     ).toEqual([
+      ['price_ai_credits_overage', null],
       ['price_ai_requests_overage', null],
       ['price_starter_monthly', 1],
       ['price_storage_mb_overage', null],

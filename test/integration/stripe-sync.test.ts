@@ -117,11 +117,11 @@ describe('npm run stripe:sync against the emulator', () => {
 
   it('creates products, prices, meters, metered prices and the portal configuration on an empty account', async () => {
     const report = await syncCatalog(target.stripe, catalog);
-    // 3 plan products + 2 seats products + 2 metric products + 2 add-on products + 3 credit-pack products, 4 plan
-    // prices + 4 seat prices + 4 metered prices + 4 add-on prices (monthly and yearly) + 3 one-time pack prices,
-    // 2 meters, 1 portal configuration, 1 coupon and its promotion code.
-    expect(report.counts).toEqual({ created: 36, updated: 0, archived: 0, unchanged: 0 });
-    expect(report.format()).toMatch(/36 created, 0 updated, 0 archived, 0 unchanged$/);
+    // 3 plan products + 2 seats products + 3 metered products (2 metrics and AI credits beyond the balance) + 2 add-on
+    // products + 3 credit-pack products, 4 plan prices + 4 seat prices + 6 metered prices + 4 add-on prices (monthly
+    // and yearly) + 3 one-time pack prices, 3 meters, 1 portal configuration, 1 coupon and its promotion code.
+    expect(report.counts).toEqual({ created: 40, updated: 0, archived: 0, unchanged: 0 });
+    expect(report.format()).toMatch(/40 created, 0 updated, 0 archived, 0 unchanged$/);
 
     const { stripe } = target;
     const plans = await productsByMetadata(stripe, 'coditect_plan');
@@ -186,10 +186,11 @@ describe('npm run stripe:sync against the emulator', () => {
 
     const meters = (await stripe.billing.meters.list({ limit: 100 })).data;
     const meter = (eventName: string) => meters.find((candidate) => candidate.event_name === eventName);
-    expect(meters).toHaveLength(2);
+    expect(meters).toHaveLength(3);
     for (const [eventName, formula] of [
       ['coditect_ai_requests', 'sum'],
       ['coditect_storage_mb_overage', 'sum'],
+      ['coditect_ai_credits_overage', 'sum'],
     ] as const) {
       expect(meter(eventName)).toMatchObject({
         status: 'active',
@@ -243,7 +244,7 @@ describe('npm run stripe:sync against the emulator', () => {
     ]);
 
     // Every write carried an idempotency key derived from its intent, each intent once.
-    expect(target.postKeys).toHaveLength(36);
+    expect(target.postKeys).toHaveLength(40);
     for (const key of target.postKeys) expect(key).toMatch(/^sync:[a-z-]+:/);
     expect(new Set(target.postKeys).size).toBe(target.postKeys.length);
     expect(target.postKeys).toContainEqual(
@@ -326,7 +327,7 @@ describe('npm run stripe:sync against the emulator', () => {
     const before = counts(target.emulator);
     const writesBefore = target.postKeys.length;
     const report = await syncCatalog(target.stripe, catalog);
-    expect(report.counts).toEqual({ created: 0, updated: 0, archived: 0, unchanged: 36 });
+    expect(report.counts).toEqual({ created: 0, updated: 0, archived: 0, unchanged: 40 });
     expect(report.isNoop).toBe(true);
     expect(counts(target.emulator)).toEqual(before);
     expect(target.postKeys.length).toBe(writesBefore);
@@ -338,7 +339,7 @@ describe('npm run stripe:sync against the emulator', () => {
     const changed = withStarterMonthly(2900);
 
     const report = await syncCatalog(stripe, changed);
-    expect(report.counts).toEqual({ created: 1, updated: 1, archived: 1, unchanged: 34 });
+    expect(report.counts).toEqual({ created: 1, updated: 1, archived: 1, unchanged: 38 });
     expect(
       report.lines.filter((line) => line.action !== 'unchanged').map((line) => [line.action, line.kind]),
     ).toEqual([
@@ -418,7 +419,7 @@ describe('npm run stripe:sync against the emulator', () => {
     await stripe.billing.meters.deactivate(storage?.id as string);
 
     const report = await syncCatalog(stripe, withStarterMonthly(2900));
-    expect(report.counts).toEqual({ created: 0, updated: 3, archived: 0, unchanged: 33 });
+    expect(report.counts).toEqual({ created: 0, updated: 3, archived: 0, unchanged: 37 });
     // The meter keeps its id (and so its usage history): reactivated, not replaced.
     expect(await stripe.billing.meters.retrieve(storage?.id as string)).toMatchObject({
       status: 'active',
@@ -551,7 +552,7 @@ describe('an interrupted stripe:sync', () => {
 
       const report = await syncCatalog(target.stripe, catalog);
       expect(report.unchanged).toBe(partial.product + partial.price);
-      expect(report.created).toBe(36 - report.unchanged);
+      expect(report.created).toBe(40 - report.unchanged);
       const after = counts(target.emulator);
       expect([
         after.product,
@@ -559,9 +560,9 @@ describe('an interrupted stripe:sync', () => {
         after['billing.meter'],
         after['billing_portal.configuration'],
       ]).toEqual([
-        12, // 3 plans, 2 seats, 2 metrics, 2 add-ons, 3 credit packs
-        19, // 4 plan prices, 4 seat prices, 4 metered prices, 4 add-on prices, 3 one-time pack prices
-        2,
+        13, // 3 plans, 2 seats, 2 metrics and AI credits beyond the balance, 2 add-ons, 3 credit packs
+        21, // 4 plan prices, 4 seat prices, 6 metered prices, 4 add-on prices, 3 one-time pack prices
+        3,
         2, // Stripe's default portal configuration is there too
       ]);
     } finally {
@@ -632,10 +633,10 @@ describe('the npm run stripe:sync command', () => {
     expect(first.output).toMatch(
       /created\s+price\s+price_\w+\s+price_starter_monthly 1900 usd, 1800 eur\/month/,
     );
-    expect(first.output).toContain('36 created, 0 updated, 0 archived, 0 unchanged');
+    expect(first.output).toContain('40 created, 0 updated, 0 archived, 0 unchanged');
     const second = await runCommand([], env);
     expect(second).toMatchObject({ code: 0 });
-    expect(second.output).toContain('0 created, 0 updated, 0 archived, 36 unchanged');
+    expect(second.output).toContain('0 created, 0 updated, 0 archived, 40 unchanged');
   }, 60_000);
 
   it('stops with the line and the reason of a bad plans file, before calling Stripe', async () => {
