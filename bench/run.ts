@@ -323,20 +323,16 @@ async function serviceScenarios(service: Child, prefix: string, database: string
       // Two requests per use: the events/s column shows uses committed per second.
       eventsPerRequest: 0.5,
     },
-    // An older checkout (`--before`) may not know model calls: measured for this one only.
-    ...(prefix
-      ? []
-      : [
-          {
-            ...on,
-            name: `${prefix}billing service: a model call, \`reserveUsage(model, tokens)\` then \`commitUsage(tokens)\`, 50 connections (credits ledger; req/s counts both)`,
-            body: {},
-            requests: reserveAndCommit(usageAccounts, MODEL_CALL.reserve, MODEL_CALL.commit),
-            headers: asGateway,
-            eventsPerRequest: 0.5,
-            connections: 50,
-          },
-        ]),
+    {
+      ...on,
+      name: `${prefix}billing service: a model call, \`reserveUsage(model, tokens)\` then \`commitUsage(tokens)\`, 50 connections (credits ledger; req/s counts both)`,
+      body: {},
+      requests: reserveAndCommit(usageAccounts, MODEL_CALL.reserve, MODEL_CALL.commit),
+      headers: asGateway,
+      eventsPerRequest: 0.5,
+      // Both checkouts know model calls (a `--before` from 5bb6e17 on): measured for each, in the same run.
+      connections: 50,
+    },
     {
       ...on,
       name: `${prefix}billing service: \`recordUsageBatch\` of 100 (service role, one account per batch)`,

@@ -51,7 +51,7 @@ export function buildCreditPurchaseServices(
     async (accountId) => (await credits.ledger.balanceOf(accountId)).available,
     credits.spendLimits,
   );
-  credits.events.onBalanceChanged((accountId, available) =>
+  credits.events.onAutoTopUpBalanceChanged((accountId, available) =>
     autoTopUps.afterBalanceChange(accountId, available),
   );
   credits.sweep.addPass(() => autoTopUps.resumeStale());

@@ -45,7 +45,7 @@ export function buildCreditServices(
   catalog: PlanCatalog,
   plans: PlanPeriodSource = NO_PLAN_PERIODS,
 ): CreditServices {
-  const events = new CreditEvents(orm, pubSub, clock, logger);
+  const events = new CreditEvents(pubSub, logger);
   const alerts = new SpendAlerts(new Notifier(logger));
   const ledger = new CreditLedger(orm, clock, events, alerts);
   const overagePrice = catalog.meteredPrice(CREDITS_OVERAGE);

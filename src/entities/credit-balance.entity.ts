@@ -31,6 +31,13 @@ export class CreditBalance {
   @Property({ type: new BigIntType('number') })
   overageHeld = 0;
 
+  /**
+   * The soonest expiry of the account's live holds and lots, never later than any of them (null: none can
+   * expire): a change drops expired ones first only when this is due, not on every change.
+   */
+  @Property({ type: 'datetime', nullable: true })
+  nextExpiryAt: Date | null = null;
+
   @Property({ type: 'datetime' })
   updatedAt: Date = new Date();
 }

@@ -26,7 +26,7 @@ let sequence = 0;
 
 beforeAll(async () => {
   harness = await openLedger(new Date('2026-12-07T10:00:00Z'));
-  const events = new CreditEvents(harness.orm, harness.pubSub, harness.clock, silentLogger);
+  const events = new CreditEvents(harness.pubSub, silentLogger);
   const alerts = new SpendAlerts(new Notifier(silentLogger));
   ledger = new CreditLedger(harness.orm, harness.clock, events, alerts);
   const terms = {

@@ -52,7 +52,7 @@ export async function openLedger(start = new Date('2026-12-07T10:00:00Z')): Prom
   const orm = await openDatabase({ url: database.url, poolMax: 8 });
   const clock = new HandClock(start);
   const pubSub = new InMemoryPubSub();
-  const ledger = new CreditLedger(orm, clock, new CreditEvents(orm, pubSub, clock, silentLogger));
+  const ledger = new CreditLedger(orm, clock, new CreditEvents(pubSub, silentLogger));
   return {
     ledger,
     orm,

@@ -1,10 +1,14 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Orm } from '../../database/database';
+import { inPreparedTransaction, type PreparedSql } from '../../database/prepared-transaction';
 import type { CreditEntryKind } from '../../entities';
-import type { CreditSource } from './credit-ledger.types';
+import type { CreditBalanceView, CreditSource, ExpiringCredits } from './credit-ledger.types';
+import { EXPIRING_SOON_DAYS } from './credit-reads';
+
+const DAY_MS = 86_400_000;
 
 /** One SQL statement in the account's transaction; PostgreSQL's bigints come back as strings. */
-export type Sql = <Row extends object>(text: string, params?: readonly unknown[]) => Promise<Row[]>;
+export type Sql = PreparedSql;
 
 /** An entry to append, its `balance_after` fixed when it is added (entries are written in that order). */
 interface NewEntry {
@@ -30,10 +34,14 @@ export type EntryDraft = Omit<NewEntry, 'balanceAfter'>;
  */
 export class LockedAccount {
   private readonly entries: NewEntry[] = [];
+  /** Writes nothing in this transaction reads again: sent with the next `save`, in its one statement. */
+  private readonly writes: Array<{ text: string; params: readonly unknown[] }> = [];
   /** Changed since the last `save`. */
   private dirty = false;
   /** Changed at all in this transaction: `balanceUpdated` is due after the commit. */
   private touched = false;
+  /** The soonest credits to expire within a week, as the last `save` found them (for `figures`). */
+  private soonest: ExpiringCredits | null = null;
 
   constructor(
     readonly sql: Sql,
@@ -45,6 +53,14 @@ export class LockedAccount {
     readonly spend: { limitCents: number | null; overageHeld: number } = { limitCents: null, overageHeld: 0 },
     /** The transaction's EntityManager: a mail queued here commits or rolls back with the change. */
     readonly em: EntityManager | null = null,
+    /**
+     * Read with the lock: the balance row's `next_expiry_at` (no live hold or lot of the account expires before
+     * it), and whether the account has automatic top-up on (its listener is told of the change after the commit).
+     */
+    private readonly locked: { nextExpiry: Date | null; autoTopUp: boolean } = {
+      nextExpiry: null,
+      autoTopUp: false,
+    },
   ) {}
 
   get balance(): number {
@@ -69,6 +85,53 @@ export class LockedAccount {
     return this.touched;
   }
 
+  /** The account has automatic top-up on (read with the lock). */
+  get autoTopUp(): boolean {
+    return this.locked.autoTopUp;
+  }
+
+  /** Whether a hold or lot may be past its expiry now: else dropping the expired ones would find nothing. */
+  get expiryDue(): boolean {
+    return this.locked.nextExpiry !== null && this.locked.nextExpiry.getTime() <= this.now.getTime();
+  }
+
+  /** A hold or a lot expiring at `at` (null: never) was added: the row's next expiry is kept no later. */
+  expiring(at: Date | null): void {
+    if (at === null || (this.locked.nextExpiry !== null && this.locked.nextExpiry.getTime() <= at.getTime()))
+      return;
+    this.locked.nextExpiry = at;
+    this.dirty = true;
+  }
+
+  /** After expired holds and lots were dropped: the soonest expiry of those left (null: none can expire). */
+  nextExpiryIs(at: Date | null): void {
+    if ((at?.getTime() ?? null) === (this.locked.nextExpiry?.getTime() ?? null)) return;
+    this.locked.nextExpiry = at;
+    this.dirty = true;
+  }
+
+  /**
+   * What `balanceUpdated` publishes after the commit: the figures this transaction ended with (its last `save`
+   * wrote them), so no second read is needed. Nothing expired is left in them: the lock dropped what was due.
+   */
+  figures(): CreditBalanceView {
+    return {
+      balance: this.balanceNow,
+      held: this.heldNow,
+      available: this.available,
+      expiringSoon: this.soonest,
+    };
+  }
+
+  /**
+   * A write (one `insert` or `update`, no `returning`) sent with the next `save`, in its statement: a round trip
+   * fewer. Only for rows nothing reads again before that `save`, and none of the rows `save` writes.
+   */
+  writeWithSave(text: string, params: readonly unknown[]): void {
+    this.writes.push({ text, params });
+    this.dirty = true;
+  }
+
   /** Changes the balance by the entry's credits and appends the entry (written by `save`). */
   record(entry: EntryDraft): void {
     this.balanceNow += entry.credits;
@@ -91,94 +154,164 @@ export class LockedAccount {
     this.touched = true;
   }
 
-  /** Writes the entries (in order) and the balance row; answers the entries' ids. */
+  /**
+   * Writes the waiting writes, the entries (in order) and the balance row in one statement, and reads the soonest
+   * credits to expire (for `figures`); answers the entries' ids.
+   */
   async save(): Promise<number[]> {
     if (!this.dirty) return [];
-    const ids = await this.insertEntries();
-    await this.sql(
-      'update credit_balance set balance = ?, held = ?, overage_held = ?, updated_at = ? where account_id = ?',
-      [this.balanceNow, this.heldNow, this.spend.overageHeld, this.now, this.accountId],
+    const entries = this.entries.length > 0 ? insertEntries(this.accountId, this.now, this.entries) : null;
+    const writes = this.writes.map((write, index) => `written_${index} as (${write.text}),`).join('\n');
+    const soon = new Date(this.now.getTime() + EXPIRING_SOON_DAYS * DAY_MS);
+    const [row] = await this.sql<{ entry_ids: number[]; expires_at: Date | null; credits: string | null }>(
+      `with ${writes}
+            ${entries ? `written_entries as (${entries.text}),` : ''}
+            written_balance as (
+              update credit_balance set balance = ?, held = ?, overage_held = ?, next_expiry_at = ?,
+                                        updated_at = ?
+               where account_id = ?)
+       select ${entries ? '(select json_agg(id order by id) from written_entries)' : "'[]'::json"} as entry_ids,
+              soonest.expires_at, soonest.credits
+         from (select 1) as one
+         left join lateral (
+           select expires_at, sum(remaining) as credits from credit_lot
+            where account_id = ? and remaining > 0 and expires_at > ? and expires_at <= ?
+            group by expires_at order by expires_at limit 1) soonest on true`,
+      [
+        ...this.writes.flatMap((write) => write.params),
+        ...(entries?.params ?? []),
+        ...[
+          this.balanceNow,
+          this.heldNow,
+          this.spend.overageHeld,
+          this.locked.nextExpiry,
+          this.now,
+          this.accountId,
+        ],
+        ...[this.accountId, this.now, soon],
+      ],
     );
+    this.soonest = row?.expires_at ? { credits: Number(row.credits), at: new Date(row.expires_at) } : null;
     this.entries.length = 0;
+    this.writes.length = 0;
     this.dirty = false;
-    return ids;
+    return (row?.entry_ids ?? []).map(Number);
   }
+}
 
-  private async insertEntries(): Promise<number[]> {
-    if (this.entries.length === 0) return [];
-    const values = this.entries.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
-    const params = this.entries.flatMap((entry) => [
-      this.accountId,
-      entry.kind,
-      entry.credits,
-      entry.balanceAfter,
-      entry.uncovered,
-      entry.billed ?? 0,
-      entry.lotId,
-      entry.reason,
-      entry.source.type,
-      entry.source.id,
-      entry.actor,
-      this.now,
-    ]);
-    const rows = await this.sql<{ id: string }>(
-      `insert into credit_ledger_entry
-         (account_id, kind, credits, balance_after, uncovered, billed, lot_id, reason, source_type, source_id, actor,
-          created_at)
-       values ${values} returning id`,
-      params,
-    );
-    return rows.map((row) => Number(row.id));
-  }
+/** The insert of the entries, in order (a `with` part of `save`'s statement). */
+function insertEntries(
+  accountId: string,
+  now: Date,
+  entries: readonly NewEntry[],
+): { text: string; params: unknown[] } {
+  const values = entries.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
+  const params = entries.flatMap((entry) => [
+    accountId,
+    entry.kind,
+    entry.credits,
+    entry.balanceAfter,
+    entry.uncovered,
+    entry.billed ?? 0,
+    entry.lotId,
+    entry.reason,
+    entry.source.type,
+    entry.source.id,
+    entry.actor,
+    now,
+  ]);
+  const text = `insert into credit_ledger_entry
+       (account_id, kind, credits, balance_after, uncovered, billed, lot_id, reason, source_type, source_id, actor,
+        created_at)
+     values ${values} returning id`;
+  return { text, params };
+}
+
+/** What `work` answered; when the balance or held changed, the figures the transaction ended with. */
+export interface LockedResult<T> {
+  value: T;
+  changed: boolean;
+  figures: CreditBalanceView | null;
+  /** Whether the account had automatic top-up on (read with the lock): only then is its listener told. */
+  autoTopUp: boolean;
+}
+
+/** How a transaction treats expired holds and lots. */
+export interface LockOptions {
+  /**
+   * Drop them even when the balance row says none can be due (the sweeps: they found the account by its expired
+   * rows, so it is dropped and its `next_expiry_at` put right even if something wrote them without it).
+   */
+  dropExpired?: 'when-due' | 'always';
 }
 
 /**
  * Runs `work` in one transaction holding the account's credit_balance row (made on first use), after dropping
- * its expired holds and lots. Answers what `work` answered and whether the account's balance or held changed
- * (then `balanceUpdated` is due, after the commit).
+ * its expired holds and lots when any can be due. Answers what `work` answered and, when the account's balance
+ * or held changed, the figures it ended with (then `balanceUpdated` is due, after the commit).
  */
 export async function inLockedAccount<T>(
   orm: Orm,
   accountId: string,
   now: Date,
   work: (account: LockedAccount) => Promise<T>,
-): Promise<{ value: T; changed: boolean }> {
-  return orm.em.fork().transactional(async (em) => {
-    const connection = em.getConnection();
-    const context = em.getTransactionContext();
-    const sql: Sql = (text, params = []) => connection.execute(text, [...params], 'all', context);
+  options: LockOptions = {},
+): Promise<LockedResult<T>> {
+  return inPreparedTransaction(orm, async (sql, em) => {
     const account = await lock(sql, accountId, now, em);
-    await dropExpired(account);
+    if (account.expiryDue || options.dropExpired === 'always') await dropExpired(account);
     const value = await work(account);
     const changed = account.changed;
     await account.save();
-    return { value, changed };
+    return { value, changed, figures: changed ? account.figures() : null, autoTopUp: account.autoTopUp };
   });
 }
 
+/**
+ * The row, locked, and whether automatic top-up is on (read with it: otherwise a statement after every change
+ * would find nothing to do; one turned on meanwhile checks the balance itself, auto-top-up.ts `configure`).
+ */
+const LOCK = `select balance.balance, balance.held, balance.spend_limit_cents, balance.overage_held,
+                     balance.next_expiry_at,
+                     exists (select 1 from credit_auto_top_up top_up
+                              where top_up.account_id = balance.account_id and top_up.enabled) as auto_top_up
+                from credit_balance balance where balance.account_id = ? for update of balance`;
+
+interface LockRow {
+  balance: string;
+  held: string;
+  spend_limit_cents: string | null;
+  overage_held: string;
+  next_expiry_at: Date | null;
+  auto_top_up: boolean;
+}
+
+/** The account's row, locked: one statement, except the first time (the row is made, then locked). */
 async function lock(sql: Sql, accountId: string, now: Date, em: EntityManager): Promise<LockedAccount> {
-  await sql(
-    'insert into credit_balance (account_id, balance, held, updated_at) values (?, 0, 0, ?) on conflict do nothing',
-    [accountId, now],
-  );
-  const [row] = await sql<{
-    balance: string;
-    held: string;
-    spend_limit_cents: string | null;
-    overage_held: string;
-  }>(
-    'select balance, held, spend_limit_cents, overage_held from credit_balance where account_id = ? for update',
-    [accountId],
-  );
+  let [row] = await sql<LockRow>(LOCK, [accountId]);
+  if (!row) {
+    await sql(
+      'insert into credit_balance (account_id, balance, held, updated_at) values (?, 0, 0, ?) on conflict do nothing',
+      [accountId, now],
+    );
+    [row] = await sql<LockRow>(LOCK, [accountId]);
+  }
   if (!row) throw new Error(`credit_balance of ${accountId} vanished under its lock`);
   const spend = {
     limitCents: row.spend_limit_cents === null ? null : Number(row.spend_limit_cents),
     overageHeld: Number(row.overage_held),
   };
-  return new LockedAccount(sql, accountId, now, Number(row.balance), Number(row.held), spend, em);
+  const locked = {
+    nextExpiry: row.next_expiry_at ? new Date(row.next_expiry_at) : null,
+    autoTopUp: row.auto_top_up,
+  };
+  return new LockedAccount(sql, accountId, now, Number(row.balance), Number(row.held), spend, em, locked);
 }
 
-/** Holds past their time stop counting; lots past their expiry lose what is left (an `expiry` entry each). */
+/**
+ * Holds past their time stop counting; lots past their expiry lose what is left (an `expiry` entry each). Then
+ * the soonest expiry of what is left is kept on the balance row (the next time this is due).
+ */
 async function dropExpired(account: LockedAccount): Promise<void> {
   const { sql, accountId, now } = account;
   const holds = await sql<{ credits: string; overage_credits: string }>(
@@ -209,4 +342,10 @@ async function dropExpired(account: LockedAccount): Promise<void> {
       source: { type: lot.source_type, id: lot.source_id },
       actor: 'system',
     });
+  const [next] = await sql<{ next_expiry_at: Date | null }>(
+    `select least((select min(expires_at) from credit_hold where account_id = ? and state = 'held'),
+                  (select min(expires_at) from credit_lot where account_id = ? and remaining > 0)) as next_expiry_at`,
+    [accountId, accountId],
+  );
+  account.nextExpiryIs(next?.next_expiry_at ? new Date(next.next_expiry_at) : null);
 }

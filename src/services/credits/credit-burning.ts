@@ -5,9 +5,10 @@ import type { CreditSource } from './credit-ledger.types';
 /**
  * The burn order (docs/credits.md): a plan's included credits first, then the soonest to expire, then those that
  * never expire (purchased packs), oldest first. Only as many lots as cover `credits` are read: a running sum.
+ * Each lot is answered with what it gives and what the lots before it gave (`before`: the order).
  */
 const LOTS_IN_BURN_ORDER = `
-  select id, take from (
+  select id, take, before from (
     select id, least(remaining, ? - before) as take, before from (
       select id, remaining,
              coalesce(sum(remaining) over (
@@ -15,8 +16,7 @@ const LOTS_IN_BURN_ORDER = `
                rows between unbounded preceding and 1 preceding), 0) as before
         from credit_lot
        where account_id = ? and remaining > 0 and (expires_at is null or expires_at > ?)) ordered
-     where before < ?) taken
-   order by before`;
+     where before < ?) taken`;
 
 export interface Taking {
   kind: CreditEntryKind;
@@ -32,20 +32,18 @@ export interface Taking {
 export async function takeFromLots(account: LockedAccount, credits: number, taking: Taking): Promise<number> {
   const wanted = Math.min(credits, account.available);
   if (wanted <= 0) return 0;
-  const lots = await account.sql<{ id: string; take: string }>(LOTS_IN_BURN_ORDER, [
-    wanted,
-    account.accountId,
-    account.now,
-    wanted,
-  ]);
-  const takes = lots.map((lot) => ({ id: lot.id, take: Number(lot.take) })).filter((lot) => lot.take > 0);
-  if (takes.length === 0) return 0;
-  await account.sql(
-    `update credit_lot lot set remaining = lot.remaining - taking.take, updated_at = ?
-       from jsonb_to_recordset(?::jsonb) as taking(id uuid, take bigint)
-      where lot.id = taking.id and lot.account_id = ?`,
-    [account.now, JSON.stringify(takes), account.accountId],
+  // Chosen and taken in one statement (the lots cannot change otherwise: every change holds the account's lock).
+  const taken = await account.sql<{ id: string; take: string; before: string }>(
+    `with taking as (${LOTS_IN_BURN_ORDER})
+     update credit_lot lot set remaining = lot.remaining - taking.take, updated_at = ?
+       from taking
+      where lot.id = taking.id and lot.account_id = ? and taking.take > 0
+     returning lot.id, taking.take, taking.before`,
+    [wanted, account.accountId, account.now, wanted, account.now, account.accountId],
   );
+  const takes = taken
+    .map((lot) => ({ id: lot.id, take: Number(lot.take), before: Number(lot.before) }))
+    .sort((a, b) => a.before - b.before);
   for (const lot of takes) account.record({ ...taking, credits: -lot.take, uncovered: 0, lotId: lot.id });
   return takes.reduce((sum, lot) => sum + lot.take, 0);
 }

@@ -5,10 +5,10 @@ import type {
   CreditHoldView,
   HoldCredits,
   HoldResult,
-  SettleHold,
   SettleResult,
 } from './credit-ledger.types';
 import { roomUnderLimit } from './credit-overage';
+import { readHoldInputs } from './hold-inputs';
 import { countMemberUse, enforceMemberLimit } from './member-limits-check';
 
 export interface HoldRow {
@@ -22,6 +22,13 @@ export interface HoldRow {
   priced_at: Date | null;
   overage_credits: string;
 }
+
+/**
+ * HoldRow's columns, named: the ledger's statements are prepared per connection (prepared-transaction.ts), and a
+ * prepared `select *` fails once a migration adds a column ("cached plan must not change result type").
+ */
+export const HOLD_COLUMNS =
+  'id, account_id, member_id, credits, expires_at, state, model, priced_at, overage_credits';
 
 export function holdOf(row: HoldRow): CreditHoldView {
   return {
@@ -38,45 +45,69 @@ export function holdOf(row: HoldRow): CreditHoldView {
 }
 
 async function holdById(account: LockedAccount, holdId: string): Promise<HoldRow | undefined> {
-  const [row] = await account.sql<HoldRow>('select * from credit_hold where id = ? and account_id = ?', [
-    holdId,
-    account.accountId,
-  ]);
+  const [row] = await account.sql<HoldRow>(
+    `select ${HOLD_COLUMNS} from credit_hold where id = ? and account_id = ?`,
+    [holdId, account.accountId],
+  );
   return row;
 }
 
 /** A new hold when `available` covers it; the same hold again for an id already used by this account. */
 export async function placeHold(account: LockedAccount, input: HoldCredits): Promise<HoldResult> {
-  const [earlier] = await account.sql<HoldRow>('select * from credit_hold where id = ?', [input.holdId]);
+  // The hold's id used before, and the member's limit and spend: one statement (hold-inputs.ts).
+  const { earlier, memberLimit } = await readHoldInputs<HoldRow>(
+    account,
+    input.holdId,
+    input.memberId ?? null,
+  );
   // Hold ids are the callers' UUIDs: one another account used is a caller's mistake, refused and never shared.
   if (earlier && earlier.account_id !== account.accountId)
     throw new ConflictError(`Hold ${input.holdId} belongs to another account: use a new id`);
   if (earlier) return { ok: true, hold: holdOf(earlier), duplicate: true };
   // The member's monthly limit, under this same lock: throws MEMBER_LIMIT_REACHED (docs/credits.md).
-  await enforceMemberLimit(account, input.memberId, input.credits);
+  enforceMemberLimit(memberLimit, input.memberId, input.credits);
   const beyond = await beyondBalance(account, input);
   if (typeof beyond !== 'number') return beyond;
   const expiresAt = new Date(account.now.getTime() + input.ttlSeconds * 1000);
-  const [row] = await account.sql<HoldRow>(
+  const hold: CreditHoldView = {
+    id: input.holdId,
+    accountId: account.accountId,
+    memberId: input.memberId ?? null,
+    credits: input.credits,
+    expiresAt,
+    state: 'held',
+    model: input.model ?? null,
+    pricedAt: input.pricedAt ?? null,
+    overageCredits: beyond,
+  };
+  // Written with the balance row, in one statement (nothing in this transaction reads the new hold again).
+  account.writeWithSave(
     `insert into credit_hold (id, created_at, updated_at, account_id, member_id, credits, expires_at, state,
                               model, priced_at, overage_credits)
-     values (?, ?, ?, ?, ?, ?, ?, 'held', ?, ?, ?) returning *`,
+     values (?, ?, ?, ?, ?, ?, ?, 'held', ?, ?, ?)`,
     [
-      input.holdId,
+      hold.id,
       account.now,
       account.now,
-      account.accountId,
-      input.memberId ?? null,
-      input.credits,
-      expiresAt,
-      input.model ?? null,
-      input.pricedAt ?? null,
-      beyond,
+      hold.accountId,
+      hold.memberId,
+      hold.credits,
+      hold.expiresAt,
+      hold.model,
+      hold.pricedAt,
+      hold.overageCredits,
     ],
   );
   account.changeHeld(input.credits - beyond);
   account.changeOverageHeld(beyond);
-  return { ok: true, hold: holdOf(row as HoldRow), duplicate: false };
+  account.expiring(expiresAt);
+  return { ok: true, hold, duplicate: false };
+}
+
+/** What to settle: the hold, and what its work used (or how to price it from the live hold, read here). */
+export interface SettleInput {
+  holdId: string;
+  credits: number | ((hold: CreditHoldView) => number);
 }
 
 /**
@@ -105,20 +136,21 @@ async function beyondBalance(account: LockedAccount, input: HoldCredits): Promis
  */
 export async function settleHold(
   account: LockedAccount,
-  input: SettleHold,
+  input: SettleInput,
   burn: (credits: number) => Promise<BurnResult>,
 ): Promise<SettleResult> {
   const hold = await holdById(account, input.holdId);
   if (!hold) return { outcome: 'unknown' };
   if (hold.state === 'released') return { outcome: 'released' };
   if (hold.state === 'settled') return { outcome: 'settled', ...(await settledBefore(account, hold.id)) };
+  const credits = typeof input.credits === 'function' ? input.credits(holdOf(hold)) : input.credits;
   if (hold.state === 'held') freeHold(account, hold);
-  const burned = await burn(input.credits);
+  const burned = await burn(credits);
   // The member's month counts what the work used, overrun included (member-limits-check.ts says why).
-  await countMemberUse(account, hold.member_id, input.credits);
-  await account.sql(
+  countMemberUse(account, hold.member_id, credits);
+  account.writeWithSave(
     `update credit_hold set state = 'settled', settled_credits = ?, updated_at = ? where id = ?`,
-    [input.credits, account.now, hold.id],
+    [credits, account.now, hold.id],
   );
   return { outcome: 'settled', ...burned };
 }

@@ -1,10 +1,10 @@
 import { BadUserInputError, InsufficientCreditsError } from '../../errors';
 import type { Orm } from '../../database/database';
 import type { Clock } from '../time/clock';
-import { inLockedAccount, type LockedAccount } from './credit-account';
+import { inLockedAccount, type LockedAccount, type LockOptions } from './credit-account';
 import { takeFromLots } from './credit-burning';
 import type { CreditEvents } from './credit-events';
-import { type HoldRow, holdOf, settleHold, placeHold, releaseHeld } from './credit-holds';
+import { type HoldRow, holdOf, type SettleInput, settleHold, placeHold, releaseHeld } from './credit-holds';
 import type {
   AdjustCredits,
   CreditHoldView,
@@ -21,10 +21,11 @@ import type {
   RemoveUnspent,
   RemoveUnspentResult,
   SettleHold,
+  SettlePricedHold,
   SettleResult,
 } from './credit-ledger.types';
-import { chargingOf, type OverageCharging, type SpendWatcher } from './credit-overage';
-import { type LotRow, lotOf, readBalance, readEntries } from './credit-reads';
+import { chargingOf, type OverageCharging, type OverageTerms, type SpendWatcher } from './credit-overage';
+import { LOT_COLUMNS, type LotRow, lotOf, readBalance, readEntries } from './credit-reads';
 import { wholeCredits } from './credit-validation';
 import { type OpenPeriod, type OpenPeriodResult, openPeriodIn } from './period-credits';
 
@@ -55,7 +56,7 @@ export class CreditLedger {
       const [row] = await account.sql<LotRow>(
         `insert into credit_lot (id, created_at, updated_at, account_id, kind, credits, remaining, expires_at,
                                  source_type, source_id)
-         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) returning *`,
+         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) returning ${LOT_COLUMNS}`,
         [
           crypto.randomUUID(),
           now,
@@ -70,6 +71,7 @@ export class CreditLedger {
         ],
       );
       const lot = lotOf(row as LotRow);
+      account.expiring(lot.expiresAt);
       account.record({
         kind: input.kind,
         credits: input.credits,
@@ -112,8 +114,22 @@ export class CreditLedger {
   /** Burns what the work used (from the hold first, then what else is available) and frees the hold. */
   async settle(input: SettleHold): Promise<SettleResult> {
     wholeCredits(input.credits, 0, 'credits');
-    const overage = input.overage ? chargingOf(input.overage, this.spendWatcher) : null;
-    return this.change(input.accountId, this.clock.now(), (account) =>
+    return this.settleIn(input.accountId, input, input.overage ?? null);
+  }
+
+  /** `settle`, what the work used priced from the live hold (read once, in the settle's own transaction). */
+  async settlePriced(input: SettlePricedHold): Promise<SettleResult> {
+    const credits = (hold: CreditHoldView) => {
+      const priced = input.price(hold);
+      wholeCredits(priced, 0, 'credits');
+      return priced;
+    };
+    return this.settleIn(input.accountId, { holdId: input.holdId, credits }, input.overage ?? null);
+  }
+
+  private settleIn(accountId: string, input: SettleInput, terms: OverageTerms | null): Promise<SettleResult> {
+    const overage = terms ? chargingOf(terms, this.spendWatcher) : null;
+    return this.change(accountId, this.clock.now(), (account) =>
       settleHold(account, input, (credits) =>
         burnNow(
           account,
@@ -143,7 +159,8 @@ export class CreditLedger {
         `select distinct account_id from credit_hold where state = 'held' and expires_at <= ?`,
         [now],
       );
-    for (const row of rows) await this.change(row.account_id, now, async () => undefined);
+    for (const row of rows)
+      await this.change(row.account_id, now, async () => undefined, { dropExpired: 'always' });
     return rows.length;
   }
 
@@ -155,7 +172,8 @@ export class CreditLedger {
         'select distinct account_id from credit_lot where remaining > 0 and expires_at <= ?',
         [now],
       );
-    for (const row of rows) await this.change(row.account_id, now, async () => undefined);
+    for (const row of rows)
+      await this.change(row.account_id, now, async () => undefined, { dropExpired: 'always' });
     return rows.length;
   }
 
@@ -231,16 +249,17 @@ export class CreditLedger {
     accountId: string,
     now: Date,
     work: (account: LockedAccount) => Promise<T>,
+    options: LockOptions = {},
   ): Promise<T> {
-    const { value, changed } = await inLockedAccount(this.orm, accountId, now, work);
-    if (changed) await this.events.balanceChanged(accountId);
+    const { value, figures, autoTopUp } = await inLockedAccount(this.orm, accountId, now, work, options);
+    if (figures) await this.events.balanceChanged(accountId, figures, autoTopUp);
     return value;
   }
 }
 
 async function lotBySource(account: LockedAccount, source: CreditSource): Promise<LotRow | undefined> {
   const [row] = await account.sql<LotRow>(
-    'select * from credit_lot where account_id = ? and source_type = ? and source_id = ?',
+    `select ${LOT_COLUMNS} from credit_lot where account_id = ? and source_type = ? and source_id = ?`,
     [account.accountId, source.type, source.id],
   );
   return row;

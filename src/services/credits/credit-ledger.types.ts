@@ -114,6 +114,18 @@ export interface SettleHold {
   overage?: OverageTerms | null;
 }
 
+/**
+ * A settle priced from the hold itself (a model call: its model and the moment it was priced), read once, under
+ * the lock: `price` answers what the work used, or throws (nothing is then written).
+ */
+export interface SettlePricedHold {
+  accountId: string;
+  holdId: string;
+  price: (hold: CreditHoldView) => number;
+  /** On a plan that bills credits beyond the balance: what they cost and in which period. */
+  overage?: OverageTerms | null;
+}
+
 export type SettleResult = ({ outcome: 'settled' } & BurnResult) | { outcome: 'released' | 'unknown' };
 
 export interface RemoveUnspent {

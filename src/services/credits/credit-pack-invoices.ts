@@ -71,10 +71,13 @@ export class CreditPackInvoices {
       amountRefunded >= invoice.amount_paid
         ? sold.credits
         : Math.floor((sold.credits * amountRefunded) / invoice.amount_paid);
-    const { value, changed } = await inLockedAccount(this.orm, accountId, this.clock.now(), (account) =>
-      removeRefundedShare(account, source, target, amountRefunded, invoice.currency),
+    const { value, figures, autoTopUp } = await inLockedAccount(
+      this.orm,
+      accountId,
+      this.clock.now(),
+      (account) => removeRefundedShare(account, source, target, amountRefunded, invoice.currency),
     );
-    if (changed) await this.events.balanceChanged(accountId);
+    if (figures) await this.events.balanceChanged(accountId, figures, autoTopUp);
     return value;
   }
 

@@ -23,6 +23,10 @@ export interface LotRow {
   created_at: Date;
 }
 
+/** LotRow's columns, named (a prepared `select *` fails once a migration adds a column: prepared-transaction.ts). */
+export const LOT_COLUMNS =
+  'id, account_id, kind, credits, remaining, expires_at, source_type, source_id, created_at';
+
 export function lotOf(row: LotRow): CreditLotView {
   return {
     id: row.id,

@@ -19,6 +19,19 @@ export interface MemberSpend {
   held: number;
 }
 
+/** A member's limit and spend as a hold weighs them (read with the hold's other inputs: hold-inputs.ts). */
+export interface MemberLimitNow extends MemberSpend {
+  monthlyCredits: number;
+}
+
+/** What a member's settled work used this month: params account, member, the month's start. */
+export const MEMBER_USED_SQL = `coalesce((select burned from credit_member_period
+                       where account_id = ? and member_id = ? and period_start = ?), 0)`;
+
+/** What a member's live holds keep: params account, member, now. */
+export const MEMBER_HELD_SQL = `(select coalesce(sum(credits), 0) from credit_hold
+              where account_id = ? and member_id = ? and state = 'held' and expires_at > ?)`;
+
 /** What a member's settled work used this month and what the member's live holds keep, in one statement. */
 export async function memberSpend(
   sql: Sql,
@@ -27,37 +40,29 @@ export async function memberSpend(
   now: Date,
 ): Promise<MemberSpend> {
   const [row] = await sql<{ used: string; held: string }>(
-    `select coalesce((select burned from credit_member_period
-                       where account_id = ? and member_id = ? and period_start = ?), 0) as used,
-            (select coalesce(sum(credits), 0) from credit_hold
-              where account_id = ? and member_id = ? and state = 'held' and expires_at > ?) as held`,
+    `select ${MEMBER_USED_SQL} as used, ${MEMBER_HELD_SQL} as held`,
     [accountId, memberId, memberPeriodAt(now).start, accountId, memberId, now],
   );
   return { used: Number(row?.used ?? 0), held: Number(row?.held ?? 0) };
 }
 
 /**
- * Called by the ledger's hold, in its transaction, after the account's lock: a hold for a member with a limit is
- * refused (MEMBER_LIMIT_REACHED, nothing written) when the member's used + held + requested would pass it. The
- * member's limit row is locked too, so a limit being changed and a hold weighing it are one after the other.
- * A member without a limit is limited by the account's balance only.
+ * Called by the ledger's hold, in its transaction, after the account's lock, with the member's limit and spend
+ * read there (hold-inputs.ts; the limit row locked, so a limit being changed and a hold weighing it are one after
+ * the other): a hold for a member with a limit is refused (MEMBER_LIMIT_REACHED, nothing written) when the
+ * member's used + held + requested would pass it. A member without a limit is limited by the account's balance only.
  */
-export async function enforceMemberLimit(
-  account: LockedAccount,
+export function enforceMemberLimit(
+  memberLimit: MemberLimitNow | null,
   memberId: string | null | undefined,
   requested: number,
-): Promise<void> {
+): void {
   if (memberId === null || memberId === undefined) return;
   validMemberId(memberId);
-  const [limit] = await account.sql<{ monthly_credits: string }>(
-    'select monthly_credits from credit_member_limit where account_id = ? and member_id = ? for update',
-    [account.accountId, memberId],
-  );
-  if (!limit) return;
-  const monthlyCredits = Number(limit.monthly_credits);
-  const spend = await memberSpend(account.sql, account.accountId, memberId, account.now);
-  if (spend.used + spend.held + requested > monthlyCredits)
-    throw new MemberLimitReachedError({ memberId, limit: monthlyCredits, ...spend, requested });
+  if (!memberLimit) return;
+  const { monthlyCredits, used, held } = memberLimit;
+  if (used + held + requested > monthlyCredits)
+    throw new MemberLimitReachedError({ memberId, limit: monthlyCredits, used, held, requested });
 }
 
 /**
@@ -65,13 +70,10 @@ export async function enforceMemberLimit(
  * of the settle. A settle of more than was held counts all of it, so the member may pass the limit by that overrun
  * (as the balance covers what it can): the limit decides which work starts, not what finished work used.
  */
-export async function countMemberUse(
-  account: LockedAccount,
-  memberId: string | null,
-  credits: number,
-): Promise<void> {
+export function countMemberUse(account: LockedAccount, memberId: string | null, credits: number): void {
   if (memberId === null || credits === 0) return;
-  await account.sql(
+  // Written with the balance row (nothing reads the member's month again in the settle's transaction).
+  account.writeWithSave(
     `insert into credit_member_period (account_id, member_id, period_start, burned, updated_at)
      values (?, ?, ?, ?, ?)
      on conflict (account_id, member_id, period_start)

@@ -118,5 +118,6 @@ async function addPeriodLot(
       source.id,
     ],
   );
+  account.expiring(expiresAt);
   account.record({ kind, credits, uncovered: 0, lotId: id, reason: entry.reason, source, actor: 'system' });
 }

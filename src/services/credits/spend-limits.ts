@@ -5,6 +5,7 @@ import type { Clock } from '../time/clock';
 import type { UsagePeriod } from '../usage/usage-period';
 import { inLockedAccount, type LockedAccount } from './credit-account';
 import type { CreditEvents } from './credit-events';
+import { readBalance } from './credit-reads';
 import {
   addSpend,
   overageCents,
@@ -84,7 +85,13 @@ export class SpendLimits {
         account.accountId,
       ]),
     );
-    await this.events.balanceChanged(input.accountId);
+    // The balance's figures are as they were: read (this is no hot path) and published for the listeners (an
+    // automatic top-up a lower limit held back may go now).
+    await this.events.balanceChanged(
+      input.accountId,
+      await readBalance(this.orm, input.accountId, this.clock.now()),
+      true,
+    );
     return this.viewOf(input.accountId);
   }
 

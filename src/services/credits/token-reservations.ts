@@ -3,6 +3,7 @@ import { BadUserInputError, BillingError, ConflictError, ErrorCode, NotFoundErro
 import type { RateCard } from '../plans/rate-card';
 import type { Clock } from '../time/clock';
 import type { CreditLedger } from './credit-ledger';
+import type { CreditHoldView } from './credit-ledger.types';
 import type { IncludedCredits } from './included-credits';
 
 export interface TokenReserveRequest {
@@ -105,22 +106,21 @@ export class TokenReservations {
     };
   }
 
-  /** Prices the actual tokens at the reservation's rate and burns them (the hold first); once per reservation. */
+  /**
+   * Prices the actual tokens at the reservation's rate and burns them (the hold first); once per reservation. The
+   * hold is read once, in the settle's transaction, and priced there.
+   */
   async commit(input: TokenCommit): Promise<TokenCommitOutcome> {
-    const hold = await this.tokenHold(input.accountId, input.reservationId);
-    if (hold.state === 'released')
-      throw new ConflictError('The reservation was released: reserve again for the work it was for');
-    const { credits } = this.rateCard.quote({
-      model: hold.model,
-      inputTokens: input.inputTokens,
-      outputTokens: input.outputTokens,
-      at: hold.pricedAt,
-    });
+    if (!UUID.test(input.reservationId)) throw new NotFoundError('The reservation');
     const { overage } = await this.included.ensure(input.accountId);
-    const settled = await this.ledger.settle({
+    let credits = 0;
+    const settled = await this.ledger.settlePriced({
       accountId: input.accountId,
-      holdId: hold.id,
-      credits,
+      holdId: input.reservationId,
+      price: (hold) => {
+        credits = this.priceOf(hold, input);
+        return credits;
+      },
       overage,
     });
     if (settled.outcome !== 'settled')
@@ -136,6 +136,17 @@ export class TokenReservations {
       billed: settled.billed,
       duplicate: settled.duplicate,
     };
+  }
+
+  /** The tokens at the rate in effect when the hold was priced; a hold that is not a model call's is unknown. */
+  private priceOf(hold: CreditHoldView, input: TokenCommit): number {
+    if (!hold.model || !hold.pricedAt) throw new NotFoundError('The reservation');
+    return this.rateCard.quote({
+      model: hold.model,
+      inputTokens: input.inputTokens,
+      outputTokens: input.outputTokens,
+      at: hold.pricedAt,
+    }).credits;
   }
 
   /** Gives the hold back; false when it was committed, released or expired already. */

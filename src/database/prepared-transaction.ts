@@ -1,0 +1,59 @@
+import { createHash } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Knex } from 'knex';
+import type { Client } from 'pg';
+import type { Orm } from './database';
+
+/** One statement of the transaction, `?` for each value; PostgreSQL's bigints come back as strings. */
+export type PreparedSql = <Row extends object>(text: string, params?: readonly unknown[]) => Promise<Row[]>;
+
+interface Prepared {
+  name: string;
+  text: string;
+}
+
+/** Statement texts seen (few: each is written once in the code; the entries' insert varies by count). */
+const preparedByText = new Map<string, Prepared>();
+const MAX_REMEMBERED = 1000;
+
+/**
+ * Runs `work` in one transaction whose statements are prepared on their connection the first time and then only
+ * bound and executed: the credits ledger's hot path (a model call's hold and settle) pays PostgreSQL's parse and
+ * plan once per connection, not per statement, and no escaping of values into SQL text in Node (MikroORM's
+ * `execute` does both every time: profiled 2026-12-07, issue 17). The transaction is the ORM's (`em` is in it:
+ * what is persisted through it commits or rolls back with the statements); its statements go to the driver's
+ * client on the transaction's connection.
+ */
+export async function inPreparedTransaction<T>(
+  orm: Orm,
+  work: (sql: PreparedSql, em: EntityManager) => Promise<T>,
+): Promise<T> {
+  return orm.em.fork().transactional(async (em) => {
+    const transaction = em.getTransactionContext<Knex.Transaction>();
+    if (!transaction) throw new Error('inPreparedTransaction: no transaction context');
+    // Inside a knex transaction, acquiring answers the transaction's own connection: the driver's client.
+    const client = (await transaction.client.acquireConnection()) as Client;
+    const sql: PreparedSql = async <Row extends object>(text: string, params: readonly unknown[] = []) => {
+      const prepared = preparedOf(text);
+      const result = await client.query<Row>({
+        name: prepared.name,
+        text: prepared.text,
+        values: [...params],
+      });
+      return result.rows;
+    };
+    return work(sql, em);
+  });
+}
+
+function preparedOf(text: string): Prepared {
+  const known = preparedByText.get(text);
+  if (known) return known;
+  let position = 0;
+  const prepared = {
+    name: `ledger_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`,
+    text: text.replace(/\?/g, () => `$${++position}`),
+  };
+  if (preparedByText.size < MAX_REMEMBERED) preparedByText.set(text, prepared);
+  return prepared;
+}
