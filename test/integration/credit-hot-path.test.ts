@@ -3,7 +3,7 @@ import { silentLogger } from '../../src/logging/logger';
 import { type BalanceUpdatedPayload, Topic } from '../../src/pubsub/topics';
 import { CreditEvents } from '../../src/services/credits/credit-events';
 import { CreditLedger } from '../../src/services/credits/credit-ledger';
-import { type LedgerHarness, openLedger } from '../support/credit-ledger';
+import { type LedgerHarness, ledgerPerTest } from '../support/credit-ledger';
 import { waitUntil } from '../support/wait';
 
 /**
@@ -14,25 +14,12 @@ import { waitUntil } from '../support/wait';
  */
 
 let harness: LedgerHarness;
+let account: string;
 const MINUTE = 60_000;
 const DAY = 86_400_000;
-let accountSequence = 0;
-let account: string;
-
-beforeAll(async () => {
-  harness = await openLedger();
-});
-afterAll(async () => {
-  await harness.close();
-});
-beforeEach(() => {
-  account = `acct_hot_path_${++accountSequence}`;
-});
-afterEach(async () => {
-  const sums = await harness.sums(account);
-  expect(sums.entries).toBe(sums.balance);
-  expect(sums.lots).toBe(sums.balance);
-  expect(sums.liveHolds).toBe(sums.held);
+ledgerPerTest('acct_hot_path', (opened, next) => {
+  harness = opened;
+  account = next;
 });
 
 async function nextExpiryOf(accountId: string): Promise<number | null> {

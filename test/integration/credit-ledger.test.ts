@@ -3,7 +3,7 @@ import { silentLogger } from '../../src/logging/logger';
 import { Topic } from '../../src/pubsub/topics';
 import { CreditSweep } from '../../src/services/credits/credit-sweep';
 import type { CreditSource } from '../../src/services/credits/credit-ledger.types';
-import { type LedgerHarness, openLedger } from '../support/credit-ledger';
+import { type LedgerHarness, ledgerPerTest } from '../support/credit-ledger';
 import { waitUntil } from '../support/wait';
 
 /**
@@ -13,24 +13,11 @@ import { waitUntil } from '../support/wait';
  */
 
 let harness: LedgerHarness;
-const DAY = 86_400_000;
-let accountSequence = 0;
 let account: string;
-
-beforeAll(async () => {
-  harness = await openLedger();
-});
-afterAll(async () => {
-  await harness.close();
-});
-beforeEach(() => {
-  account = `acct_credits_${++accountSequence}`;
-});
-afterEach(async () => {
-  const sums = await harness.sums(account);
-  expect(sums.entries).toBe(sums.balance);
-  expect(sums.lots).toBe(sums.balance);
-  expect(sums.liveHolds).toBe(sums.held);
+const DAY = 86_400_000;
+ledgerPerTest('acct_credits', (opened, next) => {
+  harness = opened;
+  account = next;
 });
 
 function source(id: string, type = 'test'): CreditSource {

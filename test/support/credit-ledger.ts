@@ -103,3 +103,30 @@ async function sumsOf(orm: Orm, accountId: string): Promise<LedgerSums> {
     overageSpent: Number(row?.overage_spent),
   };
 }
+
+/**
+ * A ledger harness for a test file and a fresh account for each test (`prefix_1`, `prefix_2`, …), whose balance
+ * row, entries, lots and holds must agree after it. `use` is told both before each test.
+ */
+export function ledgerPerTest(prefix: string, use: (harness: LedgerHarness, account: string) => void): void {
+  let harness: LedgerHarness | undefined;
+  let account = '';
+  let sequence = 0;
+  beforeAll(async () => {
+    harness = await openLedger();
+  });
+  afterAll(async () => {
+    await harness?.close();
+  });
+  beforeEach(() => {
+    sequence += 1;
+    account = `${prefix}_${sequence}`;
+    use(harness as LedgerHarness, account);
+  });
+  afterEach(async () => {
+    const sums = await (harness as LedgerHarness).sums(account);
+    expect(sums.entries).toBe(sums.balance);
+    expect(sums.lots).toBe(sums.balance);
+    expect(sums.liveHolds).toBe(sums.held);
+  });
+}

@@ -3,19 +3,13 @@
  * shows the charge made now for the rest of the period and the storage allowance grows on the page without a
  * reload; removing it keeps it (and its storage) until the period end, when the renewal drops it.
  */
-import { DAY, describeJourney, markPage, payOnCheckoutPage, waitForText } from './journey';
+import { DAY, describeJourney, markPage, subscribeToStarter, waitForText } from './journey';
 
 describeJourney('journey: add-ons', (journey) => {
   it('buys extra storage on Starter, charged now, the gauge grows live; removed, it stays until the period end', async () => {
     const accountId = `acct_journey_addons_${Date.now().toString(36)}`;
     const page = await journey.newPage();
-    await journey.signUp(page, accountId);
-    await page.waitForSelector('body[data-live="true"]');
-    await Promise.all([page.waitForURL(/\/checkout\/pay\/cs_/), page.click('#checkout-starter')]);
-    await payOnCheckoutPage(page);
-    await page.waitForURL(/\/billing\/($|\?)/);
-    await waitForText(page, '#checkout-result', /You are subscribed to Starter/);
-    await journey.stack.flushWebhooks();
+    await subscribeToStarter(journey, page, accountId);
     const storage = '[data-metric="storage_mb"] .usage-figures';
     await waitForText(page, storage, /^0 of 1,024$/);
     // Priority support is Starter's to add too; Professional's only add-on would be storage.

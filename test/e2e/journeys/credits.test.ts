@@ -3,7 +3,7 @@
  * the balance, what expires and the ledger entry without a reload (`balanceUpdated`). A pack bought on Checkout comes
  * back as credits on the page, and a second tab left open sees the balance move.
  */
-import { describeJourney, markPage, payOnCheckoutPage, waitForText } from './journey';
+import { describeJourney, markPage, payOnCheckoutPage, subscribeToStarter, waitForText } from './journey';
 
 const GRANT = `mutation($input: GrantCreditsInput!) { grantCredits(input: $input) { credits duplicate } }`;
 
@@ -162,13 +162,7 @@ describeJourney('journey: AI credits', (journey) => {
   it('sets a spend limit on Starter: overage beyond the credits shows live against it, and a call past it is refused', async () => {
     const accountId = `acct_journey_spend_${Date.now().toString(36)}`;
     const page = await journey.newPage();
-    await journey.signUp(page, accountId);
-    await page.waitForSelector('body[data-live="true"]');
-    await Promise.all([page.waitForURL(/\/checkout\/pay\/cs_/), page.click('#checkout-starter')]);
-    await payOnCheckoutPage(page);
-    await page.waitForURL(/\/billing\/($|\?)/);
-    await waitForText(page, '#checkout-result', /You are subscribed to Starter/);
-    await journey.stack.flushWebhooks();
+    await subscribeToStarter(journey, page, accountId);
     await waitForText(page, '#spend-status', /^\$0\.00 spent beyond your plan this period \(no limit\)$/);
     await page.fill('#spend-limit-amount', '20');
     await page.click('#spend-limit-save');

@@ -196,6 +196,20 @@ export async function payOnCheckoutPage(page: Page, card = '4242 4242 4242 4242'
   await page.click('#submit');
 }
 
+/**
+ * A new customer on the billing page subscribes to Starter on Checkout, paying with a card that works, and is back
+ * on the page, subscribed, with the webhooks delivered.
+ */
+export async function subscribeToStarter(journey: Journey, page: Page, accountId: string): Promise<void> {
+  await journey.signUp(page, accountId);
+  await page.waitForSelector('body[data-live="true"]');
+  await Promise.all([page.waitForURL(/\/checkout\/pay\/cs_/), page.click('#checkout-starter')]);
+  await payOnCheckoutPage(page);
+  await page.waitForURL(/\/billing\/($|\?)/);
+  await waitForText(page, '#checkout-result', /You are subscribed to Starter/);
+  await journey.stack.flushWebhooks();
+}
+
 /** Marks the page; `stillSamePage` is true only if it was not reloaded or left since. */
 export async function markPage(page: Page): Promise<() => Promise<boolean>> {
   const mark = `journey-${Math.random().toString(36).slice(2)}`;
