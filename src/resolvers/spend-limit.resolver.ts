@@ -1,5 +1,5 @@
 import { Arg, Ctx, FieldResolver, Mutation, Resolver, Root } from 'type-graphql';
-import { ForbiddenError } from '../errors';
+import { BadUserInputError, ForbiddenError } from '../errors';
 import type { RequestContext } from '../graphql/context';
 import { Account } from '../schema/account.type';
 import { CreditBalance } from '../schema/credit.type';
@@ -32,6 +32,12 @@ export class SpendLimitResolver {
     if (caller.roles.has('service') && !caller.roles.has('admin'))
       throw new ForbiddenError('The spend limit is set by the account’s people, not by a calling service');
     if (input.accountId && input.accountId !== caller.accountId) context.requireRole('admin');
+    // Left out is not "no limit": removing the limit is said with an explicit null.
+    if (input.monthlyCents === undefined)
+      throw new BadUserInputError(
+        'monthlyCents is required: whole cents, or null to remove the limit',
+        'monthlyCents',
+      );
     const accountId = input.accountId ?? caller.accountId;
     return spendLimitOf(await this.limits.set({ accountId, monthlyCents: input.monthlyCents ?? null }));
   }

@@ -193,6 +193,36 @@ describe('the spend limit', () => {
     expect(await hold(1)).toMatchObject({ ok: false, reason: 'spend_limit', overageRoom: 0 });
   });
 
+  it('bills what a live call was admitted beyond the balance even when the limit was lowered during it', async () => {
+    const held = await hold(1000);
+    if (!held.ok) throw new Error('held');
+    // The customer sets a limit of 0 while the call runs, then removes it again: the call was admitted, it is billed.
+    await limits.set({ accountId: account, monthlyCents: 0 });
+    const settled = await ledger.settle({
+      accountId: account,
+      holdId: held.hold.id,
+      credits: 1200,
+      overage: TERMS,
+    });
+    // 1,000 admitted are billed; the 200 the call used beyond its hold find no room under a limit of 0.
+    expect(settled).toEqual({
+      outcome: 'settled',
+      burned: 0,
+      uncovered: 1200,
+      billed: 1000,
+      duplicate: false,
+    });
+    expect(await limits.viewOf(account)).toMatchObject({ overageCredits: 1000, overageCents: 120 });
+  });
+
+  it('counts what calls in progress hold beyond the balance before a top-up is claimed', async () => {
+    await limits.set({ accountId: account, monthlyCents: 2000 });
+    // 16,600 credits beyond the balance held: 1,992 ¢ if billed; a $10.00 pack would pass the $20.00 limit.
+    expect(await hold(16_600)).toMatchObject({ ok: true });
+    expect(await limits.claimTopUp(account, 1000)).toBe(false);
+    expect(await limits.claimTopUp(account, 8)).toBe(true);
+  });
+
   it('counts automatic top-ups in the same limit, never two past it at once, and gives a declined one back', async () => {
     await limits.set({ accountId: account, monthlyCents: 1500 });
     const claims = await Promise.all([1, 2, 3].map(() => limits.claimTopUp(account, 1000)));

@@ -105,6 +105,11 @@ describe('credits beyond the balance, billed within the spend limit', () => {
       'mutation { setSpendLimit(input: { monthlyCents: 2000 }) { monthlyCents } }',
     );
     expect(limited.errors).toBeUndefined();
+    // Left out, or not whole cents from 0: refused, the limit unchanged (only an explicit null removes it).
+    for (const input of ['{}', '{ monthlyCents: -1 }'])
+      expect(codeOf(await olga.gql(`mutation { setSpendLimit(input: ${input}) { monthlyCents } }`))).toBe(
+        'BAD_USER_INPUT',
+      );
     const refused = await call(olga, 1_000_000);
     expect(codeOf(refused.reserved)).toBe('SPEND_LIMIT_REACHED');
     // round(n × 0.12) ≤ 2,000 for n up to 16,670: 6,670 more credits fit.

@@ -137,7 +137,7 @@ async function beyondBalance(account: LockedAccount, input: HoldCredits): Promis
 export async function settleHold(
   account: LockedAccount,
   input: SettleInput,
-  burn: (credits: number) => Promise<BurnResult>,
+  burn: (credits: number, admitted: number) => Promise<BurnResult>,
 ): Promise<SettleResult> {
   const hold = await holdById(account, input.holdId);
   if (!hold) return { outcome: 'unknown' };
@@ -145,7 +145,10 @@ export async function settleHold(
   if (hold.state === 'settled') return { outcome: 'settled', ...(await settledBefore(account, hold.id)) };
   const credits = typeof input.credits === 'function' ? input.credits(holdOf(hold)) : input.credits;
   if (hold.state === 'held') freeHold(account, hold);
-  const burned = await burn(credits);
+  // A live hold's part beyond the balance was admitted under the limit when it was held: the work it paid for is
+  // billed whatever the limit is now (a limit lowered during the call applies to new calls). An expired hold's
+  // part was given back to the limit at its expiry: a late commit is billed as far as the limit then allows.
+  const burned = await burn(credits, hold.state === 'held' ? Number(hold.overage_credits) : 0);
   // The member's month counts what the work used, overrun included (member-limits-check.ts says why).
   countMemberUse(account, hold.member_id, credits);
   account.writeWithSave(

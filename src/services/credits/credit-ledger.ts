@@ -130,7 +130,7 @@ export class CreditLedger {
   private settleIn(accountId: string, input: SettleInput, terms: OverageTerms | null): Promise<SettleResult> {
     const overage = terms ? chargingOf(terms, this.spendWatcher) : null;
     return this.change(accountId, this.clock.now(), (account) =>
-      settleHold(account, input, (credits) =>
+      settleHold(account, input, (credits, admitted) =>
         burnNow(
           account,
           credits,
@@ -141,6 +141,7 @@ export class CreditLedger {
             actor: 'system',
           },
           overage,
+          admitted,
         ),
       ),
     );
@@ -314,18 +315,20 @@ async function burnOf(
 /**
  * Burns what is available of `credits` and records what was not as `uncovered` on the last entry (an entry of 0
  * credits when nothing was available), so a second call finds the burn and answers it. On a plan that bills
- * overage (`overage`), the uncovered part is billed as far as the spend limit lets it (`billed`); the rest is
- * written off: the work was done, and the limit is a promise to the customer (docs/credits.md).
+ * overage (`overage`), the uncovered part is billed: up to what the hold `admitted` beyond the balance whatever the
+ * limit is now, the rest as far as the spend limit lets it (`billed`); what is left is written off: the work was
+ * done, and the limit is a promise to the customer (docs/credits.md).
  */
 async function burnNow(
   account: LockedAccount,
   credits: number,
   taking: { kind: 'burn'; reason: string; source: CreditSource; actor: string },
   overage: OverageCharging | null = null,
+  admitted = 0,
 ): Promise<BurnResult> {
   const burned = await takeFromLots(account, credits, taking);
   const uncovered = credits - burned;
-  const billed = uncovered > 0 && overage ? await overage.bill(account, uncovered) : 0;
+  const billed = uncovered > 0 && overage ? await overage.bill(account, uncovered, admitted) : 0;
   if (uncovered > 0 || burned === 0)
     account.record({
       ...taking,

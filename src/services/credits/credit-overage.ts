@@ -140,17 +140,23 @@ export interface SpendWatcher {
 
 /** How a settle bills what the balance could not cover (see `burnNow` in credit-ledger.ts). */
 export interface OverageCharging {
-  bill(account: LockedAccount, uncovered: number): Promise<number>;
+  /** `admitted`: what the live hold kept beyond the balance, billed whatever the limit is now. */
+  bill(account: LockedAccount, uncovered: number, admitted: number): Promise<number>;
 }
 
 /**
- * Bills `uncovered` credits as far as the limit lets them (the settled hold's own overage is freed before, so it
- * counts no more): adds them to the period's spend and its `ai_credits` counter; answers what was billed.
+ * Bills `uncovered` credits: what the live hold admitted beyond the balance in full (it fitted the limit when held),
+ * the rest as far as the limit lets it (the settled hold's own overage is freed before, so it counts no more); adds
+ * them to the period's spend and its `ai_credits` counter; answers what was billed.
  */
 export function chargingOf(terms: OverageTerms, watcher: SpendWatcher | null): OverageCharging {
   return {
-    async bill(account, uncovered) {
-      const billed = Math.min(uncovered, await roomUnderLimit(account, terms));
+    async bill(account, uncovered, admitted) {
+      const held = Math.min(uncovered, admitted);
+      const overrun = uncovered - held;
+      // The room counts the hold's own part as free again (it was freed before): the overrun fits beside it.
+      const room = overrun > 0 ? Math.max(0, (await roomUnderLimit(account, terms)) - held) : 0;
+      const billed = held + Math.min(overrun, room);
       if (billed === 0) return 0;
       const spend = await addSpend(account, terms.period, { overageCredits: billed, topUpCents: 0 });
       await watcher?.afterSpend(account, terms, spend);

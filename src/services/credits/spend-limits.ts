@@ -138,10 +138,16 @@ export class SpendLimits {
     const decimal = terms.overage?.unitAmountDecimal ?? '0';
     const { value } = await inLockedAccount(this.orm, accountId, this.clock.now(), async (account) => {
       const limit = account.spend.limitCents;
-      if (limit !== null && spentCents(await periodSpendOf(account, terms.period), decimal) + cents > limit)
-        return false;
-      const spend = await addSpend(account, terms.period, { overageCredits: 0, topUpCents: cents });
-      await this.alert(account, terms, decimal, spend);
+      // What calls in progress hold beyond the balance may still be billed: it counts as spent here.
+      const spend = await periodSpendOf(account, terms.period);
+      const committed = { ...spend, overageCredits: spend.overageCredits + account.overageHeld };
+      if (limit !== null && spentCents(committed, decimal) + cents > limit) return false;
+      await this.alert(
+        account,
+        terms,
+        decimal,
+        await addSpend(account, terms.period, { overageCredits: 0, topUpCents: cents }),
+      );
       return true;
     });
     return value;

@@ -213,7 +213,7 @@ function spendLimitReached(
 function creditsExhausted(available: number, requested: number): BillingError {
   return new BillingError(
     ErrorCode.USAGE_LIMIT_EXCEEDED,
-    `This call needs up to ${requested} credits and ${available} are available: buy credits (or raise the spend cap on a plan that bills overage)`,
+    `This call needs up to ${requested} credits and ${available} are available: buy credits (on a plan that bills overage, calls go past the balance while its subscription is active)`,
     { metric: 'credits', available, requested, remedy: 'BUY_CREDITS' },
   );
 }
