@@ -34,6 +34,13 @@ export class CreditHold extends BaseEntity<
   @Property({ type: new BigIntType('number') })
   overageCredits = 0;
 
+  /** The `ai_credits` price per credit (and its currency) `overageCredits` were admitted at; null without any. */
+  @Property({ type: 'string', length: 32, nullable: true })
+  overagePrice: string | null = null;
+
+  @Property({ type: 'string', length: 3, nullable: true })
+  overageCurrency: string | null = null;
+
   @Property({ type: 'datetime' })
   expiresAt!: Date;
 

@@ -215,6 +215,32 @@ describe('the spend limit', () => {
     expect(await limits.viewOf(account)).toMatchObject({ overageCredits: 1000, overageCents: 120 });
   });
 
+  it('bills what a live call was admitted at its price when the terms stopped billing overage during it', async () => {
+    const held = await hold(1000);
+    if (!held.ok) throw new Error('held');
+    // The subscription turned past due (or the plan changed to one that blocks): the commit has no overage terms.
+    const settled = await ledger.settle({
+      accountId: account,
+      holdId: held.hold.id,
+      credits: 1500,
+      overage: null,
+      period: PERIOD,
+    });
+    // The 1,000 admitted are billed at the 0.12 ¢ they were admitted at; the 500 beyond the hold are not.
+    expect(settled).toEqual({
+      outcome: 'settled',
+      burned: 0,
+      uncovered: 1500,
+      billed: 1000,
+      duplicate: false,
+    });
+    expect(await harness.sums(account)).toMatchObject({
+      billed: 1000,
+      overageCounted: 1000,
+      overageSpent: 1000,
+    });
+  });
+
   it('counts what calls in progress hold beyond the balance before a top-up is claimed', async () => {
     await limits.set({ accountId: account, monthlyCents: 2000 });
     // 16,600 credits beyond the balance held: 1,992 ¢ if billed; a $10.00 pack would pass the $20.00 limit.

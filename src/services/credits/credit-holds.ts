@@ -21,6 +21,8 @@ export interface HoldRow {
   model: string | null;
   priced_at: Date | null;
   overage_credits: string;
+  overage_price: string | null;
+  overage_currency: string | null;
 }
 
 /**
@@ -28,7 +30,7 @@ export interface HoldRow {
  * prepared `select *` fails once a migration adds a column ("cached plan must not change result type").
  */
 export const HOLD_COLUMNS =
-  'id, account_id, member_id, credits, expires_at, state, model, priced_at, overage_credits';
+  'id, account_id, member_id, credits, expires_at, state, model, priced_at, overage_credits, overage_price, overage_currency';
 
 export function holdOf(row: HoldRow): CreditHoldView {
   return {
@@ -83,8 +85,8 @@ export async function placeHold(account: LockedAccount, input: HoldCredits): Pro
   // Written with the balance row, in one statement (nothing in this transaction reads the new hold again).
   account.writeWithSave(
     `insert into credit_hold (id, created_at, updated_at, account_id, member_id, credits, expires_at, state,
-                              model, priced_at, overage_credits)
-     values (?, ?, ?, ?, ?, ?, ?, 'held', ?, ?, ?)`,
+                              model, priced_at, overage_credits, overage_price, overage_currency)
+     values (?, ?, ?, ?, ?, ?, ?, 'held', ?, ?, ?, ?, ?)`,
     [
       hold.id,
       account.now,
@@ -96,6 +98,8 @@ export async function placeHold(account: LockedAccount, input: HoldCredits): Pro
       hold.model,
       hold.pricedAt,
       hold.overageCredits,
+      beyond > 0 ? (input.overage?.unitAmountDecimal ?? null) : null,
+      beyond > 0 ? (input.overage?.currency ?? null) : null,
     ],
   );
   account.changeHeld(input.credits - beyond);
@@ -137,7 +141,7 @@ async function beyondBalance(account: LockedAccount, input: HoldCredits): Promis
 export async function settleHold(
   account: LockedAccount,
   input: SettleInput,
-  burn: (credits: number, admitted: number) => Promise<BurnResult>,
+  burn: (credits: number, admitted: AdmittedOverage) => Promise<BurnResult>,
 ): Promise<SettleResult> {
   const hold = await holdById(account, input.holdId);
   if (!hold) return { outcome: 'unknown' };
@@ -148,7 +152,7 @@ export async function settleHold(
   // A live hold's part beyond the balance was admitted under the limit when it was held: the work it paid for is
   // billed whatever the limit is now (a limit lowered during the call applies to new calls). An expired hold's
   // part was given back to the limit at its expiry: a late commit is billed as far as the limit then allows.
-  const burned = await burn(credits, hold.state === 'held' ? Number(hold.overage_credits) : 0);
+  const burned = await burn(credits, admittedOf(hold));
   // The member's month counts what the work used, overrun included (member-limits-check.ts says why).
   countMemberUse(account, hold.member_id, credits);
   account.writeWithSave(
@@ -156,6 +160,22 @@ export async function settleHold(
     [credits, account.now, hold.id],
   );
   return { outcome: 'settled', ...burned };
+}
+
+/** What a hold beyond the balance was admitted: its credits and price while it is live, else nothing. */
+export interface AdmittedOverage {
+  credits: number;
+  /** The price and currency it was admitted at (null for holds made before they were kept). */
+  price: { unitAmountDecimal: string; currency: string } | null;
+}
+
+function admittedOf(hold: HoldRow): AdmittedOverage {
+  if (hold.state !== 'held') return { credits: 0, price: null };
+  const price =
+    hold.overage_price && hold.overage_currency
+      ? { unitAmountDecimal: hold.overage_price, currency: hold.overage_currency }
+      : null;
+  return { credits: Number(hold.overage_credits), price };
 }
 
 /** A live hold stops counting: its covered part from `held`, the rest from what is kept against the limit. */

@@ -1,10 +1,19 @@
 import { BadUserInputError, InsufficientCreditsError } from '../../errors';
 import type { Orm } from '../../database/database';
 import type { Clock } from '../time/clock';
+import type { UsagePeriod } from '../usage/usage-period';
 import { inLockedAccount, type LockedAccount, type LockOptions } from './credit-account';
 import { takeFromLots } from './credit-burning';
 import type { CreditEvents } from './credit-events';
-import { type HoldRow, holdOf, type SettleInput, settleHold, placeHold, releaseHeld } from './credit-holds';
+import {
+  type AdmittedOverage,
+  type HoldRow,
+  holdOf,
+  type SettleInput,
+  settleHold,
+  placeHold,
+  releaseHeld,
+} from './credit-holds';
 import type {
   AdjustCredits,
   CreditHoldView,
@@ -114,7 +123,7 @@ export class CreditLedger {
   /** Burns what the work used (from the hold first, then what else is available) and frees the hold. */
   async settle(input: SettleHold): Promise<SettleResult> {
     wholeCredits(input.credits, 0, 'credits');
-    return this.settleIn(input.accountId, input, input.overage ?? null);
+    return this.settleIn(input.accountId, input, input.overage ?? null, input.period ?? null);
   }
 
   /** `settle`, what the work used priced from the live hold (read once, in the settle's own transaction). */
@@ -124,11 +133,26 @@ export class CreditLedger {
       wholeCredits(priced, 0, 'credits');
       return priced;
     };
-    return this.settleIn(input.accountId, { holdId: input.holdId, credits }, input.overage ?? null);
+    return this.settleIn(
+      input.accountId,
+      { holdId: input.holdId, credits },
+      input.overage ?? null,
+      input.period ?? null,
+    );
   }
 
-  private settleIn(accountId: string, input: SettleInput, terms: OverageTerms | null): Promise<SettleResult> {
+  private settleIn(
+    accountId: string,
+    input: SettleInput,
+    terms: OverageTerms | null,
+    period: UsagePeriod | null,
+  ): Promise<SettleResult> {
     const overage = terms ? chargingOf(terms, this.spendWatcher) : null;
+    // Terms that no longer bill overage still bill what a live hold was admitted, at its price (only that part).
+    const admittedOnly = (admitted: AdmittedOverage) =>
+      admitted.credits > 0 && admitted.price && period
+        ? chargingOf({ period, ...admitted.price }, this.spendWatcher, false)
+        : null;
     return this.change(accountId, this.clock.now(), (account) =>
       settleHold(account, input, (credits, admitted) =>
         burnNow(
@@ -140,8 +164,8 @@ export class CreditLedger {
             source: { type: 'credit_hold', id: input.holdId },
             actor: 'system',
           },
-          overage,
-          admitted,
+          overage ?? admittedOnly(admitted),
+          admitted.credits,
         ),
       ),
     );

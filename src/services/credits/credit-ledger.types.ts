@@ -1,3 +1,4 @@
+import type { UsagePeriod } from '../usage/usage-period';
 import type { OverageTerms } from './credit-overage.types';
 import type { CreditEntryKind, CreditHoldState, CreditLotKind } from '../../entities';
 
@@ -112,6 +113,11 @@ export interface SettleHold {
   credits: number;
   /** On a plan that bills credits beyond the balance: what they cost and in which period. */
   overage?: OverageTerms | null;
+  /**
+   * The usage period now: where what a live hold was admitted beyond the balance is billed, at the price it was
+   * admitted at, when the terms no longer bill overage (a plan change, a subscription turned past due).
+   */
+  period?: UsagePeriod | null;
 }
 
 /**
@@ -124,6 +130,11 @@ export interface SettlePricedHold {
   price: (hold: CreditHoldView) => number;
   /** On a plan that bills credits beyond the balance: what they cost and in which period. */
   overage?: OverageTerms | null;
+  /**
+   * The usage period now: where what a live hold was admitted beyond the balance is billed, at the price it was
+   * admitted at, when the terms no longer bill overage (a plan change, a subscription turned past due).
+   */
+  period?: UsagePeriod | null;
 }
 
 export type SettleResult = ({ outcome: 'settled' } & BurnResult) | { outcome: 'released' | 'unknown' };

@@ -149,13 +149,19 @@ export interface OverageCharging {
  * the rest as far as the limit lets it (the settled hold's own overage is freed before, so it counts no more); adds
  * them to the period's spend and its `ai_credits` counter; answers what was billed.
  */
-export function chargingOf(terms: OverageTerms, watcher: SpendWatcher | null): OverageCharging {
+export function chargingOf(
+  terms: OverageTerms,
+  watcher: SpendWatcher | null,
+  /** false: only what the hold admitted (the terms now refuse overage), never an overrun beyond it. */
+  overrunBilled = true,
+): OverageCharging {
   return {
     async bill(account, uncovered, admitted) {
       const held = Math.min(uncovered, admitted);
       const overrun = uncovered - held;
       // The room counts the hold's own part as free again (it was freed before): the overrun fits beside it.
-      const room = overrun > 0 ? Math.max(0, (await roomUnderLimit(account, terms)) - held) : 0;
+      const room =
+        overrun > 0 && overrunBilled ? Math.max(0, (await roomUnderLimit(account, terms)) - held) : 0;
       const billed = held + Math.min(overrun, room);
       if (billed === 0) return 0;
       const spend = await addSpend(account, terms.period, { overageCredits: billed, topUpCents: 0 });

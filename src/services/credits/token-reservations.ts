@@ -112,7 +112,7 @@ export class TokenReservations {
    */
   async commit(input: TokenCommit): Promise<TokenCommitOutcome> {
     if (!UUID.test(input.reservationId)) throw new NotFoundError('The reservation');
-    const { overage } = await this.included.ensure(input.accountId);
+    const { overage, period } = await this.included.ensure(input.accountId);
     let credits = 0;
     const settled = await this.ledger.settlePriced({
       accountId: input.accountId,
@@ -122,6 +122,7 @@ export class TokenReservations {
         return credits;
       },
       overage,
+      period,
     });
     if (settled.outcome !== 'settled')
       throw settled.outcome === 'unknown'
