@@ -1,5 +1,6 @@
 import { BillingCustomer, PaymentMethod } from '../../src/entities';
 import { type BillingStack, startBillingStack } from '../support/billing-stack';
+import { fakeEvent } from '../support/webhook-harness';
 
 /**
  * Cards (issue 15, item 1; docs/billing-rules.md, "cards"): added on Stripe's hosted Checkout page in setup mode,
@@ -220,6 +221,33 @@ describe('cards: add on the hosted page, choose the default, remove', () => {
     await stack.flushWebhooks();
     expect(await cardsOf(account)).toEqual([
       expect.objectContaining({ id: card.id, expMonth: 7, expYear: 2039 }),
+    ]);
+  });
+
+  it('a card the network renewed (payment_method.automatically_updated) is read again from Stripe', async () => {
+    // Stripe's card account updater sends this event alone when the network replaces a saved card's expiry
+    // (https://docs.stripe.com/api/events/types#event_types-payment_method.automatically_updated); the emulator
+    // does not emulate the updater, so the row is made stale and the event is delivered as Stripe would send it.
+    const account = 'acct_cards_network_update';
+    await addCard(account, '4242424242424242');
+    const [card] = await cardsOf(account);
+    const stripeCard = await stack.stripe.paymentMethods.retrieve(card.id);
+    await em().nativeUpdate(
+      PaymentMethod,
+      { stripePaymentMethodId: card.id },
+      { expMonth: 1, expYear: 2001 },
+    );
+    expect(await cardsOf(account)).toEqual([expect.objectContaining({ expMonth: 1, expYear: 2001 })]);
+    const delivered = await stack.deliverWebhook(
+      fakeEvent('payment_method.automatically_updated', stripeCard),
+    );
+    expect(delivered).toMatchObject({ status: 200, settled: 'processed' });
+    expect(await cardsOf(account)).toEqual([
+      expect.objectContaining({
+        id: card.id,
+        expMonth: stripeCard.card?.exp_month,
+        expYear: stripeCard.card?.exp_year,
+      }),
     ]);
   });
 });

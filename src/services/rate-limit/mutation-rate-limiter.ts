@@ -51,6 +51,7 @@ export const STRIPE_READ_FIELDS: readonly string[] = [
   'BillingSubscription.discount',
   'Customer.taxIds',
   'Customer.taxExempt',
+  'PendingAction.clientSecret',
 ];
 
 export interface RateLimitSettings {
