@@ -35,6 +35,7 @@ export const MUTATION_CLASSES: Readonly<Record<string, MutationClass>> = {
   addTaxId: 'stripe',
   removeTaxId: 'stripe',
   createPaymentMethodSetupSession: 'stripe',
+  createPaymentMethodSetupIntent: 'stripe',
   setDefaultPaymentMethod: 'stripe',
   removePaymentMethod: 'stripe',
   recordUsage: 'usage',
