@@ -310,6 +310,49 @@ describe('buying credits', () => {
     expect(await balanceOf(accountId)).toBe(5000);
   });
 
+  it('row 85: an admin who credits a pack invoice to the balance (refundInvoice to CUSTOMER_BALANCE) takes its unspent credits back too', async () => {
+    const accountId = 'acct_credits_to_balance';
+    const stripeCustomerId = await customerWithCard(accountId, 'pm_card_visa');
+    const bought = await purchase(await stack.as(accountId), { packKey: 'credits_10k' });
+    const invoiceId = bought.data?.invoiceId as string;
+    await ledger().burn({
+      accountId,
+      credits: 2000,
+      source: { type: 'usage', id: 'to-balance-burn' },
+      reason: 'Model calls',
+    });
+    const admin = await stack.as('acct_credits_admin', ['admin']);
+    const half = await admin(
+      'mutation($input: RefundInvoiceInput!) { refundInvoice(input: $input) { amountPaid } }',
+      { input: { invoiceId, amount: 500, to: 'CUSTOMER_BALANCE', idempotencyKey: 'goodwill-1' } },
+    );
+    expect(half.errors).toBeUndefined();
+    await stack.flushWebhooks();
+    // $5.00 of $10.00 is now the customer's to spend on the next invoices: 5,000 of the pack's credits go with it.
+    expect((await stack.stripe.customers.retrieve(stripeCustomerId)) as Stripe.Customer).toMatchObject({
+      balance: -500,
+    });
+    expect(await balanceOf(accountId)).toBe(10_000 - 2000 - 5000);
+    const rest = await admin(
+      'mutation($input: RefundInvoiceInput!) { refundInvoice(input: $input) { amountPaid } }',
+      { input: { invoiceId, amount: 500, to: 'CARD', idempotencyKey: 'goodwill-2' } },
+    );
+    expect(rest.errors).toBeUndefined();
+    await stack.flushWebhooks();
+    // All of it given back (half to the balance, half to the card): nothing of the pack is left; spent stays spent.
+    expect(await balanceOf(accountId)).toBe(0);
+    const kinds = (await ledger().entries(accountId, 10, null)).entries.map((entry) => [
+      entry.kind,
+      entry.credits,
+    ]);
+    expect(kinds).toEqual([
+      ['refund', -3000],
+      ['refund', -5000],
+      ['burn', -2000],
+      ['purchase', 10_000],
+    ]);
+  });
+
   it('the reconciler grants a paid pack whose invoice.paid was lost, and names a purchase lot without a paid invoice', async () => {
     const reconciler = stack.app.reconciler;
     if (!reconciler) throw new Error('the stack has a reconciler');

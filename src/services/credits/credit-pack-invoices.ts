@@ -92,11 +92,18 @@ export class CreditPackInvoices {
     return accountId ? this.grantPaid(invoice, accountId) : null;
   }
 
-  /** The webhook's way in for `charge.refunded`: `refunded` for the invoice's account, as `grantPaidInvoice`. */
-  async refundedInvoice(invoice: Stripe.Invoice, amountRefunded: number): Promise<PackRefundResult | null> {
+  /**
+   * The webhooks' way in (`charge.refunded`, `credit_note.created`): `refunded` for the invoice's account, as
+   * `grantPaidInvoice`, with what was given back in all, to the card or to the balance (row 85): asked only of a
+   * pack's invoice, since reading it costs Stripe calls.
+   */
+  async refundedInvoice(
+    invoice: Stripe.Invoice,
+    givenBack: () => Promise<number>,
+  ): Promise<PackRefundResult | null> {
     if (!packInvoiceOf(invoice.metadata)) return null;
     const accountId = await this.ownerOf(invoice);
-    return accountId ? this.refunded(invoice, accountId, amountRefunded) : null;
+    return accountId ? this.refunded(invoice, accountId, await givenBack()) : null;
   }
 
   private async ownerOf(invoice: Stripe.Invoice): Promise<string | null> {

@@ -79,27 +79,14 @@ export class InvoiceCredits {
 
   /** Every credit note of the invoice, newest first. */
   async creditNotesOf(stripeInvoiceId: string): Promise<Stripe.CreditNote[]> {
-    const notes: Stripe.CreditNote[] = [];
-    for (let more = true; more; ) {
-      const page = await this.stripe.call('creditNotes.list', (sdk) =>
-        sdk.creditNotes.list({ invoice: stripeInvoiceId, limit: 100, starting_after: notes.at(-1)?.id }),
-      );
-      notes.push(...page.data);
-      more = page.has_more && page.data.length > 0;
-    }
-    return notes;
+    return this.refunds.creditNotesOf(stripeInvoiceId);
   }
 
-  /** What the invoice's payments still hold: paid, less credit notes after payment, less refunds outside them. */
+  /** What the invoice's payments still hold: paid, less what was given back (credit notes, refunds outside them). */
   private async refundable(stripeInvoiceId: string, notes: readonly Stripe.CreditNote[]): Promise<number> {
     const invoice = await this.stripe.call('invoices.retrieve', (sdk) =>
       sdk.invoices.retrieve(stripeInvoiceId),
     );
-    const refundedOnCharges = await this.refunds.refundedOfInvoice(stripeInvoiceId);
-    const refundedByNotes = notes
-      .flatMap((note) => note.refunds ?? [])
-      .reduce((total, refund) => total + refund.amount_refunded, 0);
-    const refundedOutsideNotes = Math.max(0, refundedOnCharges - refundedByNotes);
-    return Math.max(0, invoice.amount_paid - invoice.post_payment_credit_notes_amount - refundedOutsideNotes);
+    return Math.max(0, invoice.amount_paid - (await this.refunds.givenBackOfInvoice(invoice, notes)));
   }
 }

@@ -39,6 +39,33 @@ export class InvoiceRefunds {
     return idOf(payments.data[0]?.invoice);
   }
 
+  /**
+   * What was given back of the invoice's payments in all: its credit notes after payment, to the card, to the
+   * customer's balance or out of band (`post_payment_credit_notes_amount`), plus refunds made outside credit notes
+   * (the Dashboard, a duplicate's refund). `invoice` must be read fresh from Stripe.
+   */
+  async givenBackOfInvoice(invoice: Stripe.Invoice, notes?: readonly Stripe.CreditNote[]): Promise<number> {
+    const invoiceId = invoice.id as string;
+    const refundedOnCharges = await this.refundedOfInvoice(invoiceId);
+    const refundedByNotes = (notes ?? (await this.creditNotesOf(invoiceId)))
+      .flatMap((note) => note.refunds ?? [])
+      .reduce((total, refund) => total + refund.amount_refunded, 0);
+    return invoice.post_payment_credit_notes_amount + Math.max(0, refundedOnCharges - refundedByNotes);
+  }
+
+  /** Every credit note of the invoice, newest first. */
+  async creditNotesOf(stripeInvoiceId: string): Promise<Stripe.CreditNote[]> {
+    const notes: Stripe.CreditNote[] = [];
+    for (let more = true; more; ) {
+      const page = await this.stripe.call('creditNotes.list', (sdk) =>
+        sdk.creditNotes.list({ invoice: stripeInvoiceId, limit: 100, starting_after: notes.at(-1)?.id }),
+      );
+      notes.push(...page.data);
+      more = page.has_more && page.data.length > 0;
+    }
+    return notes;
+  }
+
   /** Σ `amount_refunded` of the charges of the invoice's paid payments (usually one). */
   async refundedOfInvoice(invoiceId: string): Promise<number> {
     const payments = await this.stripe.call('invoicePayments.list', (sdk) =>

@@ -16,7 +16,9 @@ export const chargeRefunded: WebhookHandler = async (event, tools) => {
     : null;
   // A credit pack's invoice: its unspent credits go with the money (docs/credits.md, "Buying credits"), in the
   // ledger's own transaction (idempotent: a retry removes nothing more).
-  if (invoice) await tools.creditPacks.refundedInvoice(invoice, amountRefunded);
+  // What credit notes gave to the balance counts too (row 85).
+  if (invoice)
+    await tools.creditPacks.refundedInvoice(invoice, () => tools.refunds.givenBackOfInvoice(invoice));
   return async (tx, observedAt) => {
     if (!invoice) return [];
     const customer = await tools.customers.ownerOfInvoice(tx, invoice, subscription);

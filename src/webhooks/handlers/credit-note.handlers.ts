@@ -16,6 +16,9 @@ export const creditNoteChanged: WebhookHandler = async (event, tools) => {
   if (!invoiceId) return async () => [];
   const invoice = await tools.stripe.call('invoices.retrieve', (sdk) => sdk.invoices.retrieve(invoiceId));
   const amountRefunded = await tools.refunds.refundedOfInvoice(invoiceId);
+  // A credit pack's invoice: money given back to the balance takes the pack's unspent credits as a refund to the
+  // card does (docs/billing-rules.md row 85), in the ledger's own transaction (a replay removes nothing more).
+  await tools.creditPacks.refundedInvoice(invoice, () => tools.refunds.givenBackOfInvoice(invoice));
   const subscriptionId = idOf(invoice.parent?.subscription_details?.subscription);
   const subscription = subscriptionId
     ? await tools.stripe.call('subscriptions.retrieve', (sdk) => sdk.subscriptions.retrieve(subscriptionId))
