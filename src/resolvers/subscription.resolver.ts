@@ -80,7 +80,7 @@ export class SubscriptionResolver {
 
   @Mutation(() => BillingSubscription, {
     description:
-      'Undoes a cancellation at the period end (a downgrade scheduled before it is scheduled again)',
+      'Undoes a cancellation at the period end (a downgrade scheduled before it is scheduled again); LAST_PAYMENT_METHOD when it would renew with no default card to charge',
   })
   async resumeSubscription(
     @Ctx() context: RequestContext,

@@ -178,6 +178,42 @@ describe('cards: add on the hosted page, choose the default, remove', () => {
     expect(typeof chargedTo === 'string' ? chargedTo : chargedTo?.id).toBe(second.id);
   });
 
+  it('row 86: the last card removed while the subscription was set to cancel; resuming it then is LAST_PAYMENT_METHOD', async () => {
+    const account = 'acct_cards_cancel_remove_resume';
+    const gql = await stack.as(account);
+    const subscribed = await gql(
+      'mutation { createSubscription(input: { planKey: "starter", paymentMethodId: "pm_card_visa" }) { id } }',
+    );
+    expect(subscribed.errors).toBeUndefined();
+    await stack.flushWebhooks();
+    const [only] = await cardsOf(account);
+    const cancelled = await gql('mutation { cancelSubscription(input: { atPeriodEnd: true }) { id } }');
+    expect(cancelled.errors).toBeUndefined();
+    // Set to cancel, it no longer renews: its last card may go.
+    const removed = await gql(`mutation { removePaymentMethod(id: "${only.id}") { id } }`);
+    expect(removed.errors).toBeUndefined();
+    await stack.flushWebhooks();
+    // Resumed now, it would renew with nothing to charge: refused until a card is added, and it stays set to cancel.
+    const resumed = await gql('mutation { resumeSubscription { cancelAtPeriodEnd } }');
+    expect(resumed.errors?.[0]?.extensions?.code).toBe('LAST_PAYMENT_METHOD');
+    const [subscription] = (
+      await stack.stripe.subscriptions.list({ customer: await stripeCustomerOf(account) })
+    ).data;
+    expect(subscription.cancel_at_period_end).toBe(true);
+    // A card saved on the hosted page is not charged until it is made the default.
+    await addCard(account, '4242424242424242');
+    const [added] = await cardsOf(account);
+    const notYet = await gql('mutation { resumeSubscription { cancelAtPeriodEnd } }');
+    expect(notYet.errors?.[0]?.extensions?.code).toBe('LAST_PAYMENT_METHOD');
+    const chosen = await gql(`mutation { setDefaultPaymentMethod(id: "${added.id}") { id } }`);
+    expect(chosen.errors).toBeUndefined();
+    const again = await gql<{ resumeSubscription: { cancelAtPeriodEnd: boolean } }>(
+      'mutation { resumeSubscription { cancelAtPeriodEnd } }',
+    );
+    expect(again.errors).toBeUndefined();
+    expect(again.data?.resumeSubscription.cancelAtPeriodEnd).toBe(false);
+  });
+
   it('a card without a subscription can be removed, last or not', async () => {
     const account = 'acct_cards_free';
     await addCard(account, '4242424242424242');

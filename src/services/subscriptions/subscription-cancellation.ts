@@ -1,9 +1,11 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { addonEndingsOf, hasEndings } from './addon-endings';
 import type { Subscription } from '../../entities';
-import { BadUserInputError } from '../../errors';
+import { BadUserInputError, BillingError, ErrorCode } from '../../errors';
 import type { AccountEvents } from '../accounts/account-events';
 import { withAccountLock } from '../accounts/account-lock';
+import { chargedCardOf } from '../invoices/charged-card';
+import { idOf } from '../stripe/expandable';
 import type { StripeClient } from '../stripe/stripe-client';
 import type { PlanChanges } from './plan-changes';
 import { type PlanRules, versionOf } from './plan-rules';
@@ -89,6 +91,7 @@ export class SubscriptionCancellation {
       this.rules.refuseSalesLed(current, asAdmin);
       if (!current.cancelAtPeriodEnd)
         throw new BadUserInputError('The subscription is not set to cancel: nothing to resume');
+      await this.refuseWithoutCard(current);
       const pendingDowngrade = current.scheduledPlanKey
         ? { planKey: current.scheduledPlanKey, interval: current.scheduledInterval }
         : null;
@@ -111,6 +114,28 @@ export class SubscriptionCancellation {
     });
     await this.events.accountUpdated(accountId, 'subscription.resumed');
     return updated;
+  }
+
+  /**
+   * A resumed subscription renews, so it needs a card Stripe will charge, as `removePaymentMethod` keeps one
+   * (docs/billing-rules.md row 86): otherwise cancel, remove the last card, resume would renew with nothing to
+   * charge. Stripe charges the subscription's `default_payment_method`, else the customer's
+   * `invoice_settings.default_payment_method` (API reference, Subscription.default_payment_method): a card saved on
+   * the hosted page is not a default until `setDefaultPaymentMethod`. A trial (it may start without a card) and a
+   * subscription paid by invoice (`send_invoice`, sales-led) need none.
+   */
+  private async refuseWithoutCard(current: Subscription): Promise<void> {
+    if (current.status === 'trialing') return;
+    const live = await this.store.retrieve(current.stripeSubscriptionId);
+    if (live.collection_method !== 'charge_automatically' || idOf(live.default_payment_method)) return;
+    const customer = await this.stripe.call('customers.retrieve', (sdk) =>
+      sdk.customers.retrieve(idOf(live.customer) as string),
+    );
+    if (!customer.deleted && chargedCardOf(customer, live)) return;
+    throw new BillingError(
+      ErrorCode.LAST_PAYMENT_METHOD,
+      'The subscription would renew with no card to charge: add a card and make it the default first, then resume',
+    );
   }
 
   /**
