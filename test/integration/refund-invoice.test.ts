@@ -124,6 +124,27 @@ describe('refundInvoice: credit notes to the card or the balance', () => {
     expect(over.errors?.[0]?.extensions).toMatchObject({ code: 'REFUND_EXCEEDS_PAID', refundable: 1600 });
   });
 
+  it('row 87: a charged-back payment holds nothing more to give: no credit to the balance on top of the chargeback', async () => {
+    const account = 'acct_refund_charged_back';
+    const gql = await stack.as(account);
+    // Stripe's test card whose charge succeeds and is then disputed as fraudulent: the funds are withdrawn.
+    const created = await gql(
+      'mutation { createSubscription(input: { planKey: "starter", paymentMethodId: "pm_card_createDispute" }) { id } }',
+    );
+    expect(created.errors).toBeUndefined();
+    await stack.flushWebhooks();
+    const invoiceId = (await em().findOneOrFail(Invoice, { accountId: account })).stripeInvoiceId;
+    const admin = await stack.as('acct_refund_ops', ['admin']);
+    const toBalance = await admin(REFUND, {
+      input: { invoiceId, amount: 1900, to: 'CUSTOMER_BALANCE', idempotencyKey: 'chargeback-1' },
+    });
+    expect(toBalance.errors?.[0]?.extensions).toMatchObject({ code: 'REFUND_EXCEEDS_PAID', refundable: 0 });
+    const stripeCustomerId = (await em().findOneOrFail(BillingCustomer, { accountId: account }))
+      .stripeCustomerId as string;
+    const customer = await stack.stripe.customers.retrieve(stripeCustomerId);
+    expect(customer.deleted ? null : customer.balance).toBe(0);
+  });
+
   it('only an admin refunds; an unknown invoice is NOT_FOUND; a non-positive amount is BAD_USER_INPUT', async () => {
     const invoiceId = await paidInvoiceOf('acct_refund_guarded');
     const owner = await stack.as('acct_refund_guarded');

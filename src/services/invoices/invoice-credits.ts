@@ -82,11 +82,16 @@ export class InvoiceCredits {
     return this.refunds.creditNotesOf(stripeInvoiceId);
   }
 
-  /** What the invoice's payments still hold: paid, less what was given back (credit notes, refunds outside them). */
+  /**
+   * What the invoice's payments still hold: paid, less what was given back (credit notes, refunds outside them),
+   * less what chargebacks withdrew (row 87).
+   */
   private async refundable(stripeInvoiceId: string, notes: readonly Stripe.CreditNote[]): Promise<number> {
     const invoice = await this.stripe.call('invoices.retrieve', (sdk) =>
       sdk.invoices.retrieve(stripeInvoiceId),
     );
-    return Math.max(0, invoice.amount_paid - (await this.refunds.givenBackOfInvoice(invoice, notes)));
+    const givenBack = await this.refunds.givenBackOfInvoice(invoice, notes);
+    const chargedBack = await this.refunds.chargedBackOfInvoice(stripeInvoiceId);
+    return Math.max(0, invoice.amount_paid - givenBack - chargedBack);
   }
 }

@@ -11,6 +11,13 @@ export interface RefundedInvoice {
 }
 
 /**
+ * The statuses of a chargeback while the bank holds the disputed funds (open) or kept them (lost); an inquiry
+ * (`warning_*`) withdraws nothing, and a dispute won gives the funds back (https://docs.stripe.com/disputes/
+ * how-disputes-work; the statuses: https://docs.stripe.com/api/disputes/object#dispute_object-status).
+ */
+const FUNDS_WITHDRAWN = new Set(['needs_response', 'under_review', 'lost']);
+
+/**
  * What was refunded of an invoice, from one of its charges (`charge.refunded`). In this API version neither
  * the charge nor its payment intent names the invoice: the invoice's payments do
  * (https://docs.stripe.com/api/invoice-payment/list, filter `payment[payment_intent]`). A refund leaves the
@@ -66,20 +73,42 @@ export class InvoiceRefunds {
     return notes;
   }
 
+  /**
+   * What chargebacks withdrew from the invoice's payments (row 87): money the bank took back for the customer is
+   * not the invoice's to give a second time, to the card or to the balance.
+   */
+  async chargedBackOfInvoice(invoiceId: string): Promise<number> {
+    let withdrawn = 0;
+    for (const paymentIntent of await this.paidIntentsOf(invoiceId)) {
+      const disputes = await this.stripe.call('disputes.list', (sdk) =>
+        sdk.disputes.list({ payment_intent: paymentIntent, limit: 100 }),
+      );
+      for (const dispute of disputes.data)
+        if (FUNDS_WITHDRAWN.has(dispute.status)) withdrawn += dispute.amount;
+    }
+    return withdrawn;
+  }
+
   /** Σ `amount_refunded` of the charges of the invoice's paid payments (usually one). */
   async refundedOfInvoice(invoiceId: string): Promise<number> {
-    const payments = await this.stripe.call('invoicePayments.list', (sdk) =>
-      sdk.invoicePayments.list({ invoice: invoiceId, status: 'paid', limit: 100 }),
-    );
     let refunded = 0;
-    for (const payment of payments.data.filter((candidate) => candidate.status === 'paid')) {
-      const paymentIntent = idOf(payment.payment.payment_intent);
-      if (!paymentIntent) continue;
+    for (const paymentIntent of await this.paidIntentsOf(invoiceId)) {
       const charges = await this.stripe.call('charges.list', (sdk) =>
         sdk.charges.list({ payment_intent: paymentIntent, limit: 100 }),
       );
       for (const charge of charges.data) refunded += charge.amount_refunded;
     }
     return refunded;
+  }
+
+  /** The payment intents of the invoice's paid payments (usually one). */
+  private async paidIntentsOf(invoiceId: string): Promise<string[]> {
+    const payments = await this.stripe.call('invoicePayments.list', (sdk) =>
+      sdk.invoicePayments.list({ invoice: invoiceId, status: 'paid', limit: 100 }),
+    );
+    return payments.data
+      .filter((candidate) => candidate.status === 'paid')
+      .map((payment) => idOf(payment.payment.payment_intent))
+      .filter((paymentIntent): paymentIntent is string => paymentIntent !== null);
   }
 }
