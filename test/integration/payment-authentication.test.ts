@@ -442,4 +442,30 @@ describe('payment authentication (3-D Secure)', () => {
     const paid = await stack.stripe.invoices.retrieve(pending.invoiceId);
     expect(paid.status).toBe('paid');
   });
+  it('while seats wait for the approval, no other change is made over them (seats again, an upgrade): CONFLICT', async () => {
+    const gql = await approvedStarter('acct_sca_seats_then_more');
+    const first = await gql<{ setSeats: { pendingAction: PendingActionView | null } }>(
+      'mutation { setSeats(input: { quantity: 5 }) { pendingAction { invoiceId } } }',
+    );
+    expect(first.errors).toBeUndefined();
+    const invoiceId = first.data?.setSeats.pendingAction?.invoiceId as string;
+    await stack.flushWebhooks();
+    const seatsAgain = await gql('mutation { setSeats(input: { quantity: 6 }) { seats { purchased } } }');
+    const upgrade = await upgradeNow(gql);
+    const codes = [seatsAgain.errors?.[0]?.extensions?.code, upgrade.errors?.[0]?.extensions?.code];
+    await stack.flushWebhooks();
+    const subscription = await subscriptionOf(gql);
+    const stripeSubscription = await stack.stripe.subscriptions.retrieve(subscription?.id as string);
+    // Nothing was made effective past the approval: still starter, the first seats still waiting.
+    expect({
+      codes,
+      plan: subscription?.plan.key,
+      open: (await stack.stripe.invoices.retrieve(invoiceId)).status,
+    }).toEqual({
+      codes: ['CONFLICT', 'CONFLICT'],
+      plan: 'starter',
+      open: 'open',
+    });
+    expect(stripeSubscription.pending_update).not.toBeNull();
+  });
 });

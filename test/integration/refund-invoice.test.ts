@@ -145,6 +145,36 @@ describe('refundInvoice: credit notes to the card or the balance', () => {
     expect(customer.deleted ? null : customer.balance).toBe(0);
   });
 
+  it('two refunds at once with different keys never give back more than was paid together', async () => {
+    const invoiceId = await paidInvoiceOf('acct_refund_race');
+    const admin = await stack.as('acct_refund_ops', ['admin']);
+    const answers = await Promise.all(
+      ['race-1', 'race-2', 'race-3'].map((idempotencyKey, index) =>
+        admin(REFUND, {
+          input: { invoiceId, amount: 1000, to: index === 1 ? 'CUSTOMER_BALANCE' : 'CARD', idempotencyKey },
+        }),
+      ),
+    );
+    // One passes; the others find the account busy (CONFLICT, the account lock) or nothing left to give.
+    const codes = answers.map((answer) => answer.errors?.[0]?.extensions?.code ?? 'OK');
+    expect(codes.filter((code) => code === 'OK')).toHaveLength(1);
+    expect(
+      codes
+        .filter((code) => code !== 'OK')
+        .every((code) => ['CONFLICT', 'REFUND_EXCEEDS_PAID'].includes(String(code))),
+    ).toBe(true);
+    // Retried, each loser finds only 900 left.
+    for (const [index, code] of codes.entries()) {
+      if (code === 'OK') continue;
+      const retried = await admin(REFUND, {
+        input: { invoiceId, amount: 1000, to: 'CARD', idempotencyKey: `race-${index + 1}` },
+      });
+      expect(retried.errors?.[0]?.extensions).toMatchObject({ code: 'REFUND_EXCEEDS_PAID', refundable: 900 });
+    }
+    const notes = await stack.stripe.creditNotes.list({ invoice: invoiceId });
+    expect(notes.data.map((note) => note.total)).toEqual([1000]);
+  });
+
   it('only an admin refunds; an unknown invoice is NOT_FOUND; a non-positive amount is BAD_USER_INPUT', async () => {
     const invoiceId = await paidInvoiceOf('acct_refund_guarded');
     const owner = await stack.as('acct_refund_guarded');
