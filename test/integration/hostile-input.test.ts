@@ -463,8 +463,41 @@ describe('hostile input', () => {
           { url: bad },
         );
         expect({ bad, code: portal.errors?.[0]?.extensions?.code }).toEqual({ bad, code: 'BAD_USER_INPUT' });
+        // The payment pages of issue 15 too: a credit pack's Checkout and the card's setup page, either URL.
+        for (const [success, cancel] of [
+          [bad, 'http://localhost:3000/no'],
+          ['http://localhost:3000/ok', bad],
+        ]) {
+          const pack = await gql(
+            'acct_redirects',
+            'mutation($success: String!, $cancel: String!) { createCreditCheckoutSession(input: { packKey: "credits_10k", successUrl: $success, cancelUrl: $cancel }) { sessionId } }',
+            { success, cancel },
+          );
+          expect({ bad, code: pack.errors?.[0]?.extensions?.code }).toEqual({ bad, code: 'BAD_USER_INPUT' });
+          expectCleanError(pack);
+          const card = await gql(
+            'acct_redirects',
+            'mutation($success: String!, $cancel: String!) { createPaymentMethodSetupSession(input: { successUrl: $success, cancelUrl: $cancel }) { id } }',
+            { success, cancel },
+          );
+          expect({ bad, code: card.errors?.[0]?.extensions?.code }).toEqual({ bad, code: 'BAD_USER_INPUT' });
+          expectCleanError(card);
+        }
       }
       expect((await stack.stripe.checkout.sessions.list({ limit: 100 })).data.length).toBe(before);
+      // The same calls on allowed URLs pass: the refusals above are the URLs'.
+      const allowed = { success: 'http://localhost:3000/ok', cancel: 'http://localhost:3000/no' };
+      const pack = await gql(
+        'acct_redirects',
+        'mutation($success: String!, $cancel: String!) { createCreditCheckoutSession(input: { packKey: "credits_10k", successUrl: $success, cancelUrl: $cancel }) { sessionId } }',
+        allowed,
+      );
+      const card = await gql(
+        'acct_redirects',
+        'mutation($success: String!, $cancel: String!) { createPaymentMethodSetupSession(input: { successUrl: $success, cancelUrl: $cancel }) { id } }',
+        allowed,
+      );
+      expect([pack.errors, card.errors]).toEqual([undefined, undefined]);
     });
 
     it('refuses unknown plan keys with BAD_USER_INPUT on planKey, everywhere a plan is named', async () => {
