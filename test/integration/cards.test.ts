@@ -214,6 +214,30 @@ describe('cards: add on the hosted page, choose the default, remove', () => {
     expect(again.data?.resumeSubscription.cancelAtPeriodEnd).toBe(false);
   });
 
+  it('both cards of a renewing subscription removed at once: one at most goes, the subscription keeps a card', async () => {
+    const account = 'acct_cards_remove_race';
+    const gql = await stack.as(account);
+    const subscribed = await gql(
+      'mutation { createSubscription(input: { planKey: "starter", paymentMethodId: "pm_card_visa" }) { id } }',
+    );
+    expect(subscribed.errors).toBeUndefined();
+    await addCard(account, '5555555555554444');
+    const cards = await cardsOf(account);
+    expect(cards).toHaveLength(2);
+    const answers = await Promise.all(
+      cards.map((card) => gql(`mutation { removePaymentMethod(id: "${card.id}") { id } }`)),
+    );
+    const codes = answers.map((answer) => answer.errors?.[0]?.extensions?.code ?? 'OK');
+    expect(codes.filter((code) => code === 'OK').length).toBeLessThanOrEqual(1);
+    await stack.flushWebhooks();
+    const left = await stack.stripe.customers.listPaymentMethods(await stripeCustomerOf(account), {
+      type: 'card',
+    });
+    expect(left.data.length).toBeGreaterThanOrEqual(1);
+    const charged = await stripeDefaultOf(account);
+    expect(left.data.map((card) => card.id)).toContain(charged);
+  });
+
   it('a card without a subscription can be removed, last or not', async () => {
     const account = 'acct_cards_free';
     await addCard(account, '4242424242424242');
