@@ -63,8 +63,8 @@ export function buildCreditServices(
     logger,
     async (accountId) => (await ledger.balanceOf(accountId)).available,
   );
-  events.onBalanceChanged((accountId, available) =>
-    lowBalanceAlerts.afterBalanceChange(accountId, available),
+  events.onBalanceChanged((accountId, available, lowBalance) =>
+    lowBalanceAlerts.afterBalanceChange(accountId, available, lowBalance),
   );
   return {
     ledger,

@@ -3,6 +3,7 @@ import { ErrorCode, NotFoundError } from '../../src/errors';
 import { silentLogger } from '../../src/logging/logger';
 import { type BalanceUpdatedPayload, Topic } from '../../src/pubsub/topics';
 import { CreditEvents } from '../../src/services/credits/credit-events';
+import { laneOf } from '../../src/services/credits/credit-groups';
 import { CreditLedger } from '../../src/services/credits/credit-ledger';
 import type { OverageTerms, SpendWatcher } from '../../src/services/credits/credit-overage';
 import { type LedgerHarness, type LedgerSums, openLedger } from '../support/credit-ledger';
@@ -209,8 +210,12 @@ it('rolls back a group one of whose requests failed after writing, and runs each
     unitAmountDecimal: '0.5',
     currency: 'usd',
   };
-  const accounts = ['acct_fail_a', 'acct_fail_b', 'acct_fail_c'];
-  failingWatcher.add('acct_fail_b');
+  // Three accounts of one lane (a lane's groups are what share a transaction).
+  const candidates = Array.from({ length: 40 }, (_, index) => `acct_fail_${index}`);
+  const accounts = candidates.filter((account) => laneOf(account) === laneOf('acct_fail_0')).slice(0, 3);
+  expect(accounts).toHaveLength(3);
+  const [first, failing, last] = accounts as [string, string, string];
+  failingWatcher.add(failing);
   const holdIds = new Map<string, string>();
   for (const accountId of accounts) {
     const holdId = randomUUID();
@@ -225,14 +230,15 @@ it('rolls back a group one of whose requests failed after writing, and runs each
     ),
   );
   expect(answers.map((answer) => answer.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
-  // The first went alone (the committer was idle); b and c shared a group, rolled back and run again alone.
+  // The first went alone (its lane was idle); the other two shared a group, rolled back and run again alone.
   expect(ledger.groupStats().rerun - before.rerun).toBe(2);
   expect(answers[0]).toMatchObject({ value: { outcome: 'settled', burned: 0, uncovered: 5, billed: 5 } });
   for (const accountId of accounts) expectInvariants(await harness.sums(accountId));
-  expect(await harness.sums('acct_fail_b')).toMatchObject({ billed: 0, overageSpent: 0, overageCounted: 0 });
-  expect(await ledger.findHold('acct_fail_b', holdIds.get('acct_fail_b') as string)).toMatchObject({
+  expect(await harness.sums(failing)).toMatchObject({ billed: 0, overageSpent: 0, overageCounted: 0 });
+  expect(await ledger.findHold(failing, holdIds.get(failing) as string)).toMatchObject({
     state: 'held',
   });
-  expect(await harness.sums('acct_fail_c')).toMatchObject({ billed: 5, overageSpent: 5 });
+  expect(await harness.sums(first)).toMatchObject({ billed: 5, overageSpent: 5 });
+  expect(await harness.sums(last)).toMatchObject({ billed: 5, overageSpent: 5 });
   failingWatcher.clear();
 });

@@ -4,6 +4,7 @@ import { inPreparedTransaction, type PreparedSql } from '../../database/prepared
 import type { CreditEntryKind } from '../../entities';
 import type { CreditBalanceView, CreditSource, ExpiringCredits } from './credit-ledger.types';
 import { EXPIRING_SOON_DAYS } from './credit-reads';
+import { armedSql, type LowBalanceState, thresholdSql } from './low-balance-alerts';
 
 const DAY_MS = 86_400_000;
 
@@ -69,9 +70,14 @@ export class LockedAccount {
      * Read with the lock: the balance row's `next_expiry_at` (no live hold or lot of the account expires before
      * it), and whether the account has automatic top-up on (its listener is told of the change after the commit).
      */
-    private readonly locked: { nextExpiry: Date | null; autoTopUp: boolean } = {
+    private readonly locked: {
+      nextExpiry: Date | null;
+      autoTopUp: boolean;
+      lowBalance: LowBalanceState | null;
+    } = {
       nextExpiry: null,
       autoTopUp: false,
+      lowBalance: null,
     },
   ) {}
 
@@ -128,6 +134,11 @@ export class LockedAccount {
     this.writes.length = mark.writes;
     this.dirty = mark.dirty;
     this.touched = mark.touched;
+  }
+
+  /** The low-balance mail's threshold and whether it is armed, read with the lock (null: not read). */
+  get lowBalance(): LowBalanceState | null {
+    return this.locked.lowBalance;
   }
 
   /** The account has automatic top-up on (read with the lock). */
@@ -279,6 +290,8 @@ export interface LockedResult<T> {
   figures: CreditBalanceView | null;
   /** Whether the account had automatic top-up on (read with the lock): only then is its listener told. */
   autoTopUp: boolean;
+  /** The low-balance mail's state, read with the lock (its check after the commit reads nothing more). */
+  lowBalance: LowBalanceState | null;
 }
 
 /** How a transaction treats expired holds and lots. */
@@ -307,7 +320,8 @@ export async function inLockedAccount<T>(
     const value = await work(account);
     const changed = account.changed;
     await account.save();
-    return { value, changed, figures: changed ? account.figures() : null, autoTopUp: account.autoTopUp };
+    const figures = changed ? account.figures() : null;
+    return { value, changed, figures, autoTopUp: account.autoTopUp, lowBalance: account.lowBalance };
   });
 }
 
@@ -320,7 +334,9 @@ export async function inLockedAccount<T>(
 const LOCK = `select balance.account_id, balance.balance, balance.held, balance.spend_limit_cents,
                      balance.overage_held, balance.next_expiry_at,
                      exists (select 1 from credit_auto_top_up top_up
-                              where top_up.account_id = balance.account_id and top_up.enabled) as auto_top_up
+                              where top_up.account_id = balance.account_id and top_up.enabled) as auto_top_up,
+                     ${thresholdSql('balance.account_id', '?')}::bigint as low_below,
+                     ${armedSql('balance.account_id')} as low_armed
                 from credit_balance balance where balance.account_id = any(?)
                order by balance.account_id collate "C" for update of balance`;
 
@@ -337,6 +353,8 @@ interface LockRow {
   overage_held: string;
   next_expiry_at: Date | null;
   auto_top_up: boolean;
+  low_below: string;
+  low_armed: boolean;
 }
 
 /**
@@ -350,13 +368,13 @@ export async function lockAccounts(
   em: EntityManager,
   options: LockOptions = {},
 ): Promise<Map<string, LockedAccount>> {
-  const rows = await sql<LockRow>(LOCK, [accountIds]);
+  const rows = await sql<LockRow>(LOCK, [now, accountIds]);
   const missing = accountIds.filter((id) => !rows.some((row) => row.account_id === id));
   if (missing.length > 0) {
     // The missing rows after the others: locks are taken in byte order within each statement, and a group of a
     // new account waits for no row after making it but the other new ones, made in the same order.
     await sql(MAKE_ROWS, [now, missing]);
-    rows.push(...(await sql<LockRow>(LOCK, [missing])));
+    rows.push(...(await sql<LockRow>(LOCK, [now, missing])));
   }
   const accounts = new Map<string, LockedAccount>();
   for (const row of rows) accounts.set(row.account_id, accountOf(sql, row, now, em));
@@ -375,6 +393,7 @@ function accountOf(sql: Sql, row: LockRow, now: Date, em: EntityManager): Locked
   const locked = {
     nextExpiry: row.next_expiry_at ? new Date(row.next_expiry_at) : null,
     autoTopUp: row.auto_top_up,
+    lowBalance: { below: Number(row.low_below), armed: row.low_armed },
   };
   return new LockedAccount(
     sql,

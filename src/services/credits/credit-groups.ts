@@ -8,6 +8,14 @@ import type { CreditEvents } from './credit-events';
 /** The most requests one group carries: a bound on how many accounts one transaction holds locked. */
 export const MAX_CREDIT_GROUP = 128;
 
+/**
+ * Groups in flight at once, each over its own accounts (an account always goes to the same lane): a group runs
+ * its requests' statements one after another on one connection, so one lane would leave the pool's other
+ * connections idle while the next group waits (profiled 2026-12-06: the service idle half the time at 50
+ * connections). Lanes never share an account, so they never wait for each other's locks.
+ */
+export const CREDIT_LANES = 4;
+
 /** One change of an account's credits: `placeHold`, `settleHold`, `releaseHeld` or a burn, as they are. */
 export interface GroupedChange {
   accountId: string;
@@ -40,7 +48,7 @@ class FailedAfterWriting extends Error {
  * once per account per group, with the figures the group left it at.
  */
 export class CreditGroups {
-  private readonly committer: GroupCommitter<GroupedChange, unknown>;
+  private readonly lanes: Array<GroupCommitter<GroupedChange, unknown>>;
   /** Requests run again in a group of their own after their group was rolled back. */
   private rerun = 0;
 
@@ -51,12 +59,16 @@ export class CreditGroups {
     /** Told each group's size (the `billing_usage_group_commit_size{kind="credit"}` metric). */
     onGroup: (size: number) => void = () => undefined,
   ) {
-    this.committer = new GroupCommitter((group) => this.flush(group), MAX_CREDIT_GROUP, onGroup);
+    this.lanes = Array.from(
+      { length: CREDIT_LANES },
+      () => new GroupCommitter((group) => this.flush(group), MAX_CREDIT_GROUP, onGroup),
+    );
   }
 
   /** Runs `work` on the account in the next group; answers what it answered, after the group's COMMIT. */
   run<T>(accountId: string, work: (account: LockedAccount) => Promise<T>): Promise<T> {
-    return this.committer.submit({ accountId, work }) as Promise<T>;
+    const lane = this.lanes[laneOf(accountId)] as GroupCommitter<GroupedChange, unknown>;
+    return lane.submit({ accountId, work }) as Promise<T>;
   }
 
   /**
@@ -64,7 +76,9 @@ export class CreditGroups {
    * was rolled back (the tests' proof of grouping; a `rerun` that grows under load is worth a look).
    */
   stats(): { groups: number; requests: number; rerun: number } {
-    return { ...this.committer.stats(), rerun: this.rerun };
+    const lanes = this.lanes.map((lane) => lane.stats());
+    const groups = lanes.reduce((sum, lane) => sum + lane.groups, 0);
+    return { groups, requests: lanes.reduce((sum, lane) => sum + lane.requests, 0), rerun: this.rerun };
   }
 
   private async flush(group: GroupedChange[]): Promise<Array<Settled<unknown>>> {
@@ -79,7 +93,12 @@ export class CreditGroups {
     // After the commit: one publish per changed account, with the figures the group left it at.
     await Promise.all(
       written.changed.map((account) =>
-        this.events.balanceChanged(account.accountId, account.figures(), account.autoTopUp),
+        this.events.balanceChanged(
+          account.accountId,
+          account.figures(),
+          account.autoTopUp,
+          account.lowBalance,
+        ),
       ),
     );
     return written.settled;
@@ -127,4 +146,14 @@ export class CreditGroups {
       return { settled, changed };
     });
   }
+}
+
+/** The account's lane: FNV-1a of its id (stable, so an account's requests stay in order in one lane). */
+export function laneOf(accountId: string): number {
+  let hash = 0x811c9dc5;
+  for (let index = 0; index < accountId.length; index++) {
+    hash ^= accountId.charCodeAt(index);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % CREDIT_LANES;
 }

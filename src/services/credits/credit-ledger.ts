@@ -290,8 +290,14 @@ export class CreditLedger {
     work: (account: LockedAccount) => Promise<T>,
     options: LockOptions = {},
   ): Promise<T> {
-    const { value, figures, autoTopUp } = await inLockedAccount(this.orm, accountId, now, work, options);
-    if (figures) await this.events.balanceChanged(accountId, figures, autoTopUp);
+    const { value, figures, autoTopUp, lowBalance } = await inLockedAccount(
+      this.orm,
+      accountId,
+      now,
+      work,
+      options,
+    );
+    if (figures) await this.events.balanceChanged(accountId, figures, autoTopUp, lowBalance);
     return value;
   }
 }
