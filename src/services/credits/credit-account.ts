@@ -340,7 +340,7 @@ const LOCK = `select balance.account_id, balance.balance, balance.held, balance.
                 from credit_balance balance where balance.account_id = any(?)
                order by balance.account_id collate "C" for update of balance`;
 
-/** The rows of accounts never used before, made in the same byte order (two groups making them cannot deadlock). */
+/** The rows of accounts never used before, made in byte order (after the others were locked: see `lockAccounts`). */
 const MAKE_ROWS = `insert into credit_balance (account_id, balance, held, updated_at)
                    select id, 0, 0, ? from unnest(?::varchar[]) as id order by id collate "C"
                    on conflict do nothing`;
@@ -371,8 +371,9 @@ export async function lockAccounts(
   const rows = await sql<LockRow>(LOCK, [now, accountIds]);
   const missing = accountIds.filter((id) => !rows.some((row) => row.account_id === id));
   if (missing.length > 0) {
-    // The missing rows after the others: locks are taken in byte order within each statement, and a group of a
-    // new account waits for no row after making it but the other new ones, made in the same order.
+    // The missing rows after the others, so an account's first use breaks the byte order: two groups making and
+    // locking each other's rows can deadlock (rare: only on first use); PostgreSQL ends one, and that group runs
+    // its requests one by one (credit-groups.ts).
     await sql(MAKE_ROWS, [now, missing]);
     rows.push(...(await sql<LockRow>(LOCK, [now, missing])));
   }
