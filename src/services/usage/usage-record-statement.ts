@@ -18,7 +18,7 @@ import {
   type RecordMode,
   type RecordOutcome,
 } from './usage-recording';
-import { runStatement } from './usage-statement';
+import { arrayLiteral, runStatement } from './usage-statement';
 import type { UsageWriting } from './usage-writing';
 
 /**
@@ -64,12 +64,19 @@ export async function recordInOneStatement(
       index + 1,
     ]),
   );
+  const records = recordsOf(planned, slots, now);
   const rows = await runStatement<StatementRow>(
     writing.orm,
-    'select * from usage_record_group(?::jsonb, ?::jsonb, ?, ?)',
+    'select * from usage_record_group(?::jsonb, ?::int[], ?::int[], ?::bigint[], ?::varchar[], ?::timestamptz[], ?, ?)',
     [
-      JSON.stringify(counters.map((counter, index) => ({ slot: index + 1, ...counter }))),
-      JSON.stringify(recordsOf(planned, slots)),
+      JSON.stringify(
+        counters.map((counter, index) => ({ slot: index + 1, ...counter, ...records.rules[index] })),
+      ),
+      arrayLiteral(records.slot),
+      arrayLiteral(records.prev),
+      arrayLiteral(records.quantity),
+      arrayLiteral(records.key),
+      arrayLiteral(records.occurredAt),
       now,
       mode === 'all-or-none',
     ],
@@ -77,30 +84,35 @@ export async function recordInOneStatement(
   return resultOf(planned, rows, mode);
 }
 
-/** The records as the function takes them: each with its counter's slot and the item of its key's previous use. */
-function recordsOf(planned: PlannedEvent[], slots: Map<string, number>) {
+/**
+ * The records as the function takes them: one array per column, in arrival order (what a record shares with its
+ * counter, its account, metric, period and allowance's rule, is sent once, with the counter). `prev` is the item
+ * before it in this call with the same account and key (null if none); `occurredAt` is null for a use dated now.
+ */
+function recordsOf(planned: PlannedEvent[], slots: Map<string, number>, now: Date) {
   const lastOfKey = new Map<string, number>();
-  return planned.map(({ event, allowance, period, late }, item) => {
+  const rules: Array<{ enabled: boolean; rule: string; late: boolean }> = [];
+  const columns = {
+    slot: [] as number[],
+    prev: [] as Array<number | null>,
+    quantity: [] as number[],
+    key: [] as string[],
+    occurredAt: [] as Array<Date | null>,
+  };
+  const nowTime = now.getTime();
+  planned.forEach(({ event, allowance, period, late }, item) => {
     const recordKey = recordKeyOf(event.accountId, event.idempotencyKey);
-    const prev = lastOfKey.get(recordKey) ?? null;
+    columns.prev.push(lastOfKey.get(recordKey) ?? null);
     lastOfKey.set(recordKey, item);
-    return {
-      item,
-      slot: slots.get(counterKeyOf(event.accountId, event.metric, period.start)),
-      prev,
-      id: crypto.randomUUID(),
-      account_id: event.accountId,
-      metric: event.metric,
-      quantity: event.quantity,
-      idempotency_key: event.idempotencyKey,
-      occurred_at: event.occurredAt.toISOString(),
-      period_start: period.start.toISOString(),
-      kind: allowance.kind,
-      enabled: allowance.enabled,
-      over_limit: allowance.overLimit,
-      late,
-    };
+    const slot = slots.get(counterKeyOf(event.accountId, event.metric, period.start)) as number;
+    // Every record of a counter has the same account and metric (so allowance) and period (so lateness).
+    rules[slot - 1] ??= { enabled: allowance.enabled, rule: allowance.overLimit, late };
+    columns.slot.push(slot);
+    columns.quantity.push(event.quantity);
+    columns.key.push(event.idempotencyKey);
+    columns.occurredAt.push(event.occurredAt.getTime() === nowTime ? null : event.occurredAt);
   });
+  return { ...columns, rules };
 }
 
 function resultOf(planned: PlannedEvent[], rows: StatementRow[], mode: RecordMode): RecordingResult {
