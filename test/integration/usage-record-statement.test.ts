@@ -180,6 +180,36 @@ describe('usage_record_group', () => {
     expect(keys).toEqual({ records: '3', keys: '3' });
   });
 
+  it('keeps every printable key as sent, whatever it means in an array literal, and its time of use', async () => {
+    // The records go to PostgreSQL as array literals: quotes, backslashes, braces, commas and NULL must stay keys.
+    const accountId = newAccount('literal');
+    await withLimit(accountId, null);
+    const keys = ['a"b', 'c\\d', '{e,f}', 'NULL', 'g\\"h'];
+    const now = writing.clock.now();
+    const earlier = new Date(now.getTime() - 30_000);
+    const events = keys.map((key, index) => ({
+      ...use(accountId, index + 1, key),
+      occurredAt: index ? now : earlier,
+    }));
+    const first = await recordInOneStatement(writing, await plan(events, now), 'all-or-none', now);
+    expect(answersOf(first).map((answer) => ('duplicate' in answer ? answer.duplicate : answer))).toEqual(
+      keys.map(() => false),
+    );
+    const again = await recordInOneStatement(writing, await plan(events, now), 'all-or-none', now);
+    expect(answersOf(again).map((answer) => ('duplicate' in answer ? answer.duplicate : answer))).toEqual(
+      keys.map(() => true),
+    );
+    const rows = await service.app.orm.em
+      .getConnection()
+      .execute<Array<{ idempotency_key: string; quantity: string; occurred_at: Date }>>(
+        'select idempotency_key, quantity, occurred_at from usage_record where account_id = ? order by quantity',
+        [accountId],
+      );
+    expect(
+      rows.map((row) => [row.idempotency_key, Number(row.quantity), new Date(row.occurred_at).getTime()]),
+    ).toEqual(keys.map((key, index) => [key, index + 1, (index ? now : earlier).getTime()]));
+  });
+
   it('writes nothing of a batch with a refused record, and says which', async () => {
     const accountId = newAccount('batch');
     await withLimit(accountId, 5);

@@ -22,7 +22,7 @@ import { arrayLiteral, runStatement } from './usage-statement';
 import type { UsageWriting } from './usage-writing';
 
 /**
- * `usage_record_group` (migration `Migration20261206051000_usage_record_statement`) raises this when a counter
+ * `usage_record_group` (migration `Migration20261207210000_usage_record_columns`) raises this when a counter
  * crosses a threshold the account is mailed about: nothing was written, and the group takes the transactional
  * path, which queues the mail in the same transaction as the records.
  */
