@@ -15,6 +15,10 @@ import { Migration } from '@mikro-orm/migrations';
  * `enable_seqscan = off` and `plan_cache_mode = force_generic_plan`, and probes the primary key of
  * `usage_record_key` once per record (a lateral lookup), whatever the table's statistics were when it was planned.
  *
+ * A key another transaction recorded since the lookup now fails the call with `unique_violation` on
+ * `usage_record_key_pkey` (a plain INSERT: ON CONFLICT DO NOTHING probed the index twice per row) instead of
+ * `UB002`; the service runs the call again either way (`usage-record-retries.ts`).
+ *
  * The previous signature stays (instances still running the previous release call it during a rolling deploy); a
  * later migration may drop it.
  */
@@ -64,7 +68,6 @@ declare
   k_metric varchar[]; k_quantity bigint[];
   -- By item + 1: whether the item is recorded.
   accepted boolean[];
-  n_accepted int := 0;
   i int;
   q bigint;
   level_time timestamptz;
@@ -77,7 +80,6 @@ declare
   e_metric varchar; e_quantity bigint;
   n_used bigint; n_peak bigint; n_level_at timestamptz; limit_passed boolean; refused varchar;
   crossed int;
-  n_inserted int;
   held_dropped bigint[];
 begin
   with wanted as (
@@ -200,7 +202,6 @@ begin
       if p_all_or_none then
         -- Nothing of the call is recorded; counters whose expired holds were dropped are still saved below.
         accepted := '{}';
-        n_accepted := 0;
         c_changed := array_fill(false, array[cardinality(c_id)]);
         exit;
       end if;
@@ -209,7 +210,6 @@ begin
     c_used[s] := n_used; c_peak[s] := n_peak; c_level_at[s] := n_level_at; c_changed[s] := true;
     k_metric[i] := c_metric[s]; k_quantity[i] := q;
     accepted[i] := true;
-    n_accepted := n_accepted + 1;
     n := n + 1;
     o_item[n] := i - 1; o_outcome[n] := 'recorded'; o_used[n] := n_used; o_peak[n] := n_peak;
     o_reserved[n] := c_reserved[s]; o_included[n] := c_included[s]; o_metric[n] := null; o_quantity[n] := null;
@@ -226,8 +226,11 @@ begin
     end if;
   end loop;
 
-  -- The key is the guarantee (usage_record is partitioned by day): a key another transaction claimed since the
-  -- lookup makes the count short, and the whole call is rolled back and run again. A record's id is made here.
+  -- The key is the guarantee (usage_record is partitioned by day). A key another transaction claimed since the
+  -- lookup fails the insert with unique_violation on usage_record_key_pkey, which rolls the whole call back; the
+  -- service runs it again (usage-record-retries.ts), and then sees the key. A plain INSERT, not ON CONFLICT DO
+  -- NOTHING and a count: a speculative insertion probes the index twice per row (measured: 0.35-0.55 ms of a
+  -- 2.9 ms call of 100 records). A record's id is made here.
   with new_records as (
     select gen_random_uuid() as id, c_account[x.slot] as account_id, c_metric[x.slot] as metric, x.quantity,
            x.idempotency_key, coalesce(x.occurred_at, p_now) as occurred_at,
@@ -236,22 +239,14 @@ begin
       as x(slot, quantity, idempotency_key, occurred_at, accepted)
     where x.accepted
   ),
-  inserted as (
+  keys as (
     insert into usage_record_key (account_id, idempotency_key, metric, quantity, created_at)
     select account_id, idempotency_key, metric, quantity, p_now from new_records
-    on conflict (account_id, idempotency_key) do nothing
-    returning 1
-  ),
-  written as (
-    insert into usage_record (id, created_at, updated_at, account_id, metric, quantity, idempotency_key,
-                              occurred_at, period_start)
-    select id, p_now, p_now, account_id, metric, quantity, idempotency_key, occurred_at, period_start
-    from new_records
   )
-  select count(*) into n_inserted from inserted;
-  if n_inserted <> n_accepted then
-    raise exception 'an idempotency key was recorded by another transaction' using errcode = 'UB002';
-  end if;
+  insert into usage_record (id, created_at, updated_at, account_id, metric, quantity, idempotency_key,
+                            occurred_at, period_start)
+  select id, p_now, p_now, account_id, metric, quantity, idempotency_key, occurred_at, period_start
+  from new_records;
 
   return query select o.*, null::json
     from unnest(o_item, o_outcome, o_used, o_peak, o_reserved, o_included, o_metric, o_quantity) as o;

@@ -227,6 +227,30 @@ describe('usage_record_group', () => {
     expect(await counterOf(accountId)).toMatchObject({ used: 0 });
   });
 
+  it('runs a batch again when another transaction records one of its keys after the lookup: a duplicate then', async () => {
+    const accountId = newAccount('raced');
+    await withLimit(accountId, null);
+    const now = writing.clock.now();
+    const planned = await plan([use(accountId, 1, 'raced'), use(accountId, 1, 'own')], now);
+    // Another instance's transaction has claimed the key but not committed: the lookup cannot see it, the insert
+    // waits for it, and fails once it commits.
+    const other = await service.app.orm.em.getConnection().getKnex().transaction();
+    await other.raw(
+      `insert into usage_record_key (account_id, idempotency_key, metric, quantity, created_at)
+       values (?, 'raced', 'ai_requests', 1, now())`,
+      [accountId],
+    );
+    const call = recordWithRetries(writing, planned, 'all-or-none', now);
+    await waitUntil(async () => (await blockedCalls()) > 0, 'the insert waits on the other key', 10_000);
+    await other.commit();
+    expect(answersOf(await call)).toEqual([
+      // The other transaction counted its use in its own counter (not made here): this one counts only its own.
+      { duplicate: true, used: 0, remaining: null, overage: 0 },
+      { duplicate: false, used: 1, remaining: null, overage: 0 },
+    ]);
+    expect(await counterOf(accountId)).toMatchObject({ used: 1 });
+  });
+
   it('leaves nothing of a call killed in PostgreSQL mid-group, and its retry counts each use once', async () => {
     const accountId = newAccount('killed');
     await withLimit(accountId, null);

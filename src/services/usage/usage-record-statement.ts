@@ -27,8 +27,13 @@ import type { UsageWriting } from './usage-writing';
  * path, which queues the mail in the same transaction as the records.
  */
 export const THRESHOLD_TO_TELL = 'UB001';
-/** …and this when another transaction recorded one of the keys since the lookup: rolled back, run it again. */
+/**
+ * …and (its previous, JSON version) this when another transaction recorded one of the keys since the lookup:
+ * rolled back, run it again. The current version fails with `unique_violation` on `KEY_INDEX` instead.
+ */
 export const KEY_RACE = 'UB002';
+/** The index that keeps a key once per account: a call whose key it refuses was raced, and runs again. */
+export const KEY_INDEX = 'usage_record_key_pkey';
 
 /** One row of `usage_record_group`: a record's outcome (`item` set) or a saved counter (`counter` set). */
 interface StatementRow {
