@@ -18,6 +18,17 @@ describe('idempotencyKey', () => {
     expect(idempotencyKey('customer.create:a', { email: 'z' })).not.toBe(base);
     expect(idempotencyKey('x'.repeat(400)).length).toBeLessThanOrEqual(255);
   });
+
+  it('tells apart long intents that differ only past Stripe’s 255 characters (a caller’s long key after an id)', () => {
+    const shared = `refund:in_123:acct_42:${'k'.repeat(260)}`;
+    const first = idempotencyKey(`${shared}1`, { amount: 500 });
+    const second = idempotencyKey(`${shared}2`, { amount: 500 });
+    expect(first).not.toBe(second);
+    expect(first.length).toBeLessThanOrEqual(255);
+    expect(second.length).toBeLessThanOrEqual(255);
+    // Short intents keep the key they always had, so a retry across a deploy still replays Stripe's answer.
+    expect(idempotencyKey('customer.create:a', { email: 'x' })).toMatch(/^customer\.create:a:[0-9a-f]{24}$/);
+  });
 });
 
 describe('RateLimiter', () => {

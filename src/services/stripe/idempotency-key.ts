@@ -7,7 +7,24 @@ import { createHash } from 'node:crypto';
  */
 export function idempotencyKey(intent: string, params: unknown = {}): string {
   const digest = createHash('sha256').update(stableJson(params)).digest('hex').slice(0, 24);
-  return `${intent}:${digest}`.slice(0, 255);
+  return `${boundedIntent(intent)}:${digest}`;
+}
+
+/** Stripe's limit on an idempotency key ("up to 255 characters"). */
+const STRIPE_KEY_LIMIT = 255;
+/** The intent's readable start kept when it is too long; the rest is told apart by a hash of the whole. */
+const READABLE_PREFIX = 180;
+
+/**
+ * An intent short enough that the key stays within Stripe's limit. Cutting the key at 255 characters lost the
+ * end of a long intent (a caller's own 200-character idempotency key comes after the account or invoice id), so
+ * two intents that shared their first ~210 characters got one key: Stripe replayed the first answer. A long
+ * intent keeps its start and adds a hash of all of it; short ones are unchanged, so their keys stay as they were.
+ */
+function boundedIntent(intent: string): string {
+  if (intent.length + 1 + 24 <= STRIPE_KEY_LIMIT) return intent;
+  const whole = createHash('sha256').update(intent).digest('hex').slice(0, 40);
+  return `${intent.slice(0, READABLE_PREFIX)}~${whole}`;
 }
 
 /** JSON with sorted object keys, so the same parameters always hash the same. */
