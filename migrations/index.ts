@@ -7,6 +7,7 @@ import { Migration20261207150000_credit_low_balance_alert } from './Migration202
 import { Migration20261207160000_credit_spend_limit } from './Migration20261207160000_credit_spend_limit';
 import { Migration20261207170000_credit_next_expiry } from './Migration20261207170000_credit_next_expiry';
 import { Migration20261207180000_credit_hold_overage_price } from './Migration20261207180000_credit_hold_overage_price';
+import { Migration20261207190000_credit_hold_max_output } from './Migration20261207190000_credit_hold_max_output';
 import { Migration20261206020100_webhook_payload_retention } from './Migration20261206020100_webhook_payload_retention';
 import { Migration20261206020000_usage_record_partitions } from './Migration20261206020000_usage_record_partitions';
 import { Migration20261205032711_checkout_sessions_disputes } from './Migration20261205032711_checkout_sessions_disputes';
@@ -116,5 +117,9 @@ export const MIGRATIONS: MigrationObject[] = [
   {
     name: 'Migration20261207180000_credit_hold_overage_price',
     class: Migration20261207180000_credit_hold_overage_price,
+  },
+  {
+    name: 'Migration20261207190000_credit_hold_max_output',
+    class: Migration20261207190000_credit_hold_max_output,
   },
 ];

@@ -18,7 +18,7 @@ export type CreditHoldState = 'held' | 'settled' | 'released' | 'expired';
   expression: 'overage_credits >= 0 and overage_credits <= credits',
 })
 export class CreditHold extends BaseEntity<
-  'state' | 'settledCredits' | 'memberId' | 'model' | 'pricedAt' | 'overageCredits'
+  'state' | 'settledCredits' | 'memberId' | 'model' | 'pricedAt' | 'overageCredits' | 'maxOutputTokens'
 > {
   @Property({ type: 'string', length: 255 })
   accountId!: string;
@@ -58,4 +58,8 @@ export class CreditHold extends BaseEntity<
   /** When the call was priced: its commit uses the rate card's version in effect at this moment. */
   @Property({ type: 'datetime', nullable: true })
   pricedAt: Date | null = null;
+
+  /** A model call's most output (`maxOutputTokens`): a commit of more is refused (RESERVATION_EXCEEDED). */
+  @Property({ type: new BigIntType('number'), nullable: true })
+  maxOutputTokens: number | null = null;
 }

@@ -23,6 +23,7 @@ export interface HoldRow {
   overage_credits: string;
   overage_price: string | null;
   overage_currency: string | null;
+  max_output_tokens: string | null;
 }
 
 /**
@@ -30,7 +31,7 @@ export interface HoldRow {
  * prepared `select *` fails once a migration adds a column ("cached plan must not change result type").
  */
 export const HOLD_COLUMNS =
-  'id, account_id, member_id, credits, expires_at, state, model, priced_at, overage_credits, overage_price, overage_currency';
+  'id, account_id, member_id, credits, expires_at, state, model, priced_at, overage_credits, overage_price, overage_currency, max_output_tokens';
 
 export function holdOf(row: HoldRow): CreditHoldView {
   return {
@@ -43,6 +44,7 @@ export function holdOf(row: HoldRow): CreditHoldView {
     model: row.model,
     pricedAt: row.priced_at ? new Date(row.priced_at) : null,
     overageCredits: Number(row.overage_credits ?? 0),
+    maxOutputTokens: row.max_output_tokens == null ? null : Number(row.max_output_tokens),
   };
 }
 
@@ -81,12 +83,13 @@ export async function placeHold(account: LockedAccount, input: HoldCredits): Pro
     model: input.model ?? null,
     pricedAt: input.pricedAt ?? null,
     overageCredits: beyond,
+    maxOutputTokens: input.maxOutputTokens ?? null,
   };
   // Written with the balance row, in one statement (nothing in this transaction reads the new hold again).
   account.writeWithSave(
     `insert into credit_hold (id, created_at, updated_at, account_id, member_id, credits, expires_at, state,
-                              model, priced_at, overage_credits, overage_price, overage_currency)
-     values (?, ?, ?, ?, ?, ?, ?, 'held', ?, ?, ?, ?, ?)`,
+                              model, priced_at, overage_credits, overage_price, overage_currency, max_output_tokens)
+     values (?, ?, ?, ?, ?, ?, ?, 'held', ?, ?, ?, ?, ?, ?)`,
     [
       hold.id,
       account.now,
@@ -100,6 +103,7 @@ export async function placeHold(account: LockedAccount, input: HoldCredits): Pro
       hold.overageCredits,
       beyond > 0 ? (input.overage?.unitAmountDecimal ?? null) : null,
       beyond > 0 ? (input.overage?.currency ?? null) : null,
+      hold.maxOutputTokens,
     ],
   );
   account.changeHeld(input.credits - beyond);
