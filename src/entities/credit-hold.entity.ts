@@ -13,6 +13,7 @@ export type CreditHoldState = 'held' | 'settled' | 'released' | 'expired';
 @Entity({ tableName: 'credit_hold' })
 @Index({ properties: ['accountId', 'state', 'expiresAt'] })
 @Check({ name: 'credit_hold_credits_check', expression: 'credits >= 0' })
+@Check({ name: 'credit_hold_max_output_tokens_check', expression: 'max_output_tokens >= 0' })
 @Check({
   name: 'credit_hold_overage_credits_check',
   expression: 'overage_credits >= 0 and overage_credits <= credits',
