@@ -182,6 +182,38 @@ describe('automatic top-up', () => {
     expect(spend.data?.viewer.spendLimit.topUpCents).toBe(0);
   });
 
+  it('a charge resumed after a stopped process claims its pack against the spend limit once', async () => {
+    const accountId = 'acct_auto_top_up_resumed';
+    const stripeCustomerId = await customerWithCard(accountId, 'pm_card_visa');
+    const gql = await stack.as(accountId);
+    // $15.00 may be spent beyond the plan: one $10.00 pack fits, two do not.
+    expect(
+      (await gql('mutation { setSpendLimit(input: { monthlyCents: 1500 }) { monthlyCents } }')).errors,
+    ).toBeUndefined();
+    const start = await available(accountId);
+    const set = await gql(SET, { input: { enabled: true, belowCredits: start + 1, packKey: 'credits_10k' } });
+    expect(set.errors).toBeUndefined();
+    await waitUntil(async () => (await available(accountId)) === start + 10_000, 'the pack is granted');
+    await waitUntil(async () => (await autoTopUp(accountId))?.charging === false, 'the charge is over');
+
+    // The process stopped after Stripe charged and before it said so: its claim is left, stale, and resumed (the
+    // same attempt: Stripe answers the first charge). The pack was counted once already.
+    await em()
+      .getConnection()
+      .execute('update credit_auto_top_up set charging_since = ? where account_id = ?', [
+        new Date(stack.app.clock.now().getTime() - 11 * 60 * 1000),
+        accountId,
+      ]);
+    await stack.app.services.creditPurchases?.autoTopUps.resumeStale();
+    expect(await autoTopUp(accountId)).toEqual({ enabled: true, charging: false, lastFailure: null });
+    expect(await packInvoices(stripeCustomerId)).toEqual([['paid', 1000]]);
+    expect(await available(accountId)).toBe(start + 10_000);
+    const spend = await gql<{ viewer: { spendLimit: { topUpCents: number } } }>(
+      '{ viewer { spendLimit { topUpCents } } }',
+    );
+    expect(spend.data?.viewer.spendLimit.topUpCents).toBe(1000);
+  });
+
   it('refuses an unknown pack or threshold, writing nothing', async () => {
     const gql = await stack.as('acct_auto_top_up_refused');
     const unknownPack = await gql(SET, {

@@ -245,21 +245,39 @@ describe('the spend limit', () => {
     await limits.set({ accountId: account, monthlyCents: 2000 });
     // 16,600 credits beyond the balance held: 1,992 ¢ if billed; a $10.00 pack would pass the $20.00 limit.
     expect(await hold(16_600)).toMatchObject({ ok: true });
-    expect(await limits.claimTopUp(account, 1000)).toBe(false);
-    expect(await limits.claimTopUp(account, 8)).toBe(true);
+    expect(await limits.claimTopUp({ accountId: account, attempt: 1, cents: 1000 })).toBe(false);
+    expect(await limits.claimTopUp({ accountId: account, attempt: 2, cents: 8 })).toBe(true);
   });
 
   it('counts automatic top-ups in the same limit, never two past it at once, and gives a declined one back', async () => {
     await limits.set({ accountId: account, monthlyCents: 1500 });
-    const claims = await Promise.all([1, 2, 3].map(() => limits.claimTopUp(account, 1000)));
+    const claims = await Promise.all(
+      [1, 2, 3].map((attempt) => limits.claimTopUp({ accountId: account, attempt, cents: 1000 })),
+    );
     expect(claims.filter(Boolean)).toHaveLength(1);
     expect(await limits.viewOf(account)).toMatchObject({ topUpCents: 1000, spentCents: 1000 });
-    // The top-up was declined: nothing owed, so it leaves the spend and the next one fits again.
-    await limits.giveBackTopUp(account, 1000);
-    expect(await limits.claimTopUp(account, 1000)).toBe(true);
+    // The top-up was declined: nothing owed, so it leaves the spend (once) and the next one fits again.
+    const claimed = claims.indexOf(true) + 1;
+    await limits.giveBackTopUp(account, claimed);
+    await limits.giveBackTopUp(account, claimed);
+    expect(await limits.viewOf(account)).toMatchObject({ topUpCents: 0 });
+    expect(await limits.claimTopUp({ accountId: account, attempt: 4, cents: 1000 })).toBe(true);
     // 1,000 of 1,500 is 66 %: no mail; 500 more credits' worth would pass it.
     expect(await mails()).toEqual([]);
     expect(await hold(5000)).toMatchObject({ ok: false, reason: 'spend_limit', overageRoom: 4170 });
+  });
+
+  it('claims a top-up attempt once: a resumed charge of the same attempt counts its amount no second time', async () => {
+    await limits.set({ accountId: account, monthlyCents: 1500 });
+    const claim = { accountId: account, attempt: 7, cents: 1000 };
+    expect(await limits.claimTopUp(claim)).toBe(true);
+    // The process stopped mid-charge; the claim is charged again with the same attempt (Stripe answers the first
+    // charge): it was counted already, so it still fits and the spend is the one pack.
+    expect(await limits.claimTopUp(claim)).toBe(true);
+    expect(await Promise.all([limits.claimTopUp(claim), limits.claimTopUp(claim)])).toEqual([true, true]);
+    expect(await limits.viewOf(account)).toMatchObject({ topUpCents: 1000, spentCents: 1000 });
+    // Another attempt is another pack: $20.00 would pass the $15.00 limit.
+    expect(await limits.claimTopUp({ ...claim, attempt: 8 })).toBe(false);
   });
 
   it('refuses a limit that is not whole cents from 0 to 1,000,000,000, changing nothing', async () => {

@@ -26,8 +26,9 @@ export interface PackCharger {
 
 /** The spend limit's part in a top-up (spend-limits.ts): its amount claimed before the charge, given back on a decline. */
 export interface TopUpSpend {
-  claimTopUp(accountId: string, cents: number): Promise<boolean>;
-  giveBackTopUp(accountId: string, cents: number): Promise<void>;
+  /** Once per attempt: a resumed charge (the same attempt) finds its claim and counts nothing more. */
+  claimTopUp(claim: { accountId: string; attempt: number; cents: number }): Promise<boolean>;
+  giveBackTopUp(accountId: string, attempt: number): Promise<void>;
 }
 
 export interface AutoTopUpSettings {
@@ -146,7 +147,7 @@ export class AutoTopUps {
     const pack = this.catalog.findCreditPack(packKey);
     const cents = pack ? await this.packCents(accountId, pack) : 0;
     // Counted against the spend limit before the charge (claims under the account's lock never pass it together).
-    if (pack && this.spend && !(await this.spend.claimTopUp(accountId, cents))) {
+    if (pack && this.spend && !(await this.spend.claimTopUp({ accountId, attempt, cents }))) {
       await this.stop(
         accountId,
         pack,
@@ -184,7 +185,7 @@ export class AutoTopUps {
       return;
     }
     // Declined (nothing owed: its amount leaves the spend), or waiting for the bank (it may still be paid: kept).
-    if (outcome instanceof BillingError && pack) await this.spend?.giveBackTopUp(accountId, cents);
+    if (outcome instanceof BillingError && pack) await this.spend?.giveBackTopUp(accountId, attempt);
     await this.stop(accountId, pack, attempt, outcome);
   }
 
