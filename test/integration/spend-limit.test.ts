@@ -217,6 +217,42 @@ describe('the spend limit', () => {
     expect(await limits.viewOf(account)).toMatchObject({ overageCredits: 1000, overageCents: 120 });
   });
 
+  it('bills what a call was admitted beyond the balance when its commit comes after the reservation expired', async () => {
+    await limits.set({ accountId: account, monthlyCents: 6 });
+    // 40 credits beyond the balance admitted (54 fit under 6 ¢), for 60 s.
+    const late = await hold(40, TERMS, 60);
+    if (!late.ok) throw new Error('held');
+    harness.clock.advance(61_000);
+    await ledger.sweepHolds();
+    // The expiry gave its room back: another call takes 40 of the 54.
+    const next = await hold(40);
+    expect(next).toMatchObject({ ok: true });
+    // The late commit: the call ran and used its 40 credits. They are billed as a live hold's would be, whatever
+    // room is left (14); what it used beyond its hold (5) only as far as the limit leaves room (none now).
+    const settled = await ledger.settle({
+      accountId: account,
+      holdId: late.hold.id,
+      credits: 45,
+      overage: TERMS,
+    });
+    expect(settled).toEqual({ outcome: 'settled', burned: 0, uncovered: 45, billed: 40, duplicate: false });
+    expect(await harness.sums(account)).toMatchObject({ billed: 40, overageCounted: 40, overageHeld: 40 });
+    // The terms stopped billing overage before the late commit: the admitted part at its price, as a live hold.
+    await limits.set({ accountId: account, monthlyCents: null });
+    const other = await hold(10, TERMS, 60);
+    if (!other.ok) throw new Error('held');
+    harness.clock.advance(61_000);
+    expect(
+      await ledger.settle({
+        accountId: account,
+        holdId: other.hold.id,
+        credits: 10,
+        overage: null,
+        period: PERIOD,
+      }),
+    ).toMatchObject({ billed: 10 });
+  });
+
   it('bills what a live call was admitted at its price when the terms stopped billing overage during it', async () => {
     const held = await hold(1000);
     if (!held.ok) throw new Error('held');

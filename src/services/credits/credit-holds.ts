@@ -153,9 +153,9 @@ export async function settleHold(
   if (hold.state === 'settled') return { outcome: 'settled', ...(await settledBefore(account, hold.id)) };
   const credits = typeof input.credits === 'function' ? input.credits(holdOf(hold)) : input.credits;
   if (hold.state === 'held') freeHold(account, hold);
-  // A live hold's part beyond the balance was admitted under the limit when it was held: the work it paid for is
-  // billed whatever the limit is now (a limit lowered during the call applies to new calls). An expired hold's
-  // part was given back to the limit at its expiry: a late commit is billed as far as the limit then allows.
+  // A hold's part beyond the balance was admitted under the limit when it was held: the work it paid for is billed
+  // whatever the limit is now (a limit lowered during the call applies to new calls), also when the commit comes
+  // after the hold expired (the call ran and its tokens were used: the expiry only gave its room to new calls).
   const burned = await burn(credits, admittedOf(hold));
   // The member's month counts what the work used, overrun included (member-limits-check.ts says why).
   countMemberUse(account, hold.member_id, credits);
@@ -166,7 +166,7 @@ export async function settleHold(
   return { outcome: 'settled', ...burned };
 }
 
-/** What a hold beyond the balance was admitted: its credits and price while it is live, else nothing. */
+/** What a hold beyond the balance was admitted: its credits and price, live or expired (a late commit). */
 export interface AdmittedOverage {
   credits: number;
   /** The price and currency it was admitted at (null for holds made before they were kept). */
@@ -174,7 +174,7 @@ export interface AdmittedOverage {
 }
 
 function admittedOf(hold: HoldRow): AdmittedOverage {
-  if (hold.state !== 'held') return { credits: 0, price: null };
+  if (hold.state !== 'held' && hold.state !== 'expired') return { credits: 0, price: null };
   const price =
     hold.overage_price && hold.overage_currency
       ? { unitAmountDecimal: hold.overage_price, currency: hold.overage_currency }
