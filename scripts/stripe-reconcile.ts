@@ -41,7 +41,7 @@ async function main(): Promise<void> {
     const metrics = new BillingMetrics({ usageMetricKeys: METRIC_KEYS });
     const stripe = buildStripeServices(config, orm, core, metrics, logger);
     if (!stripe) throw new ConfigError(['STRIPE_SECRET_KEY is required']);
-    const credits = buildCreditServices(orm, pubSub, core.clock, logger, core.catalog);
+    const credits = buildCreditServices({ orm, pubSub, logger }, core);
     const { reconciler } = buildWebhookPipeline(config, orm, { ...core, credits }, stripe, metrics, logger);
     if (accountId) {
       const summary = await reconciler.resyncAccount(accountId);

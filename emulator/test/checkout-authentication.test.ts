@@ -212,4 +212,34 @@ describe('SetupIntents', () => {
   it('a card that does not ask is set up at once', async () => {
     expect((await confirmed('pm_card_visa')).status).toBe('succeeded');
   });
+
+  // "If you use the SetupIntent with a Customer, it automatically attaches the resulting payment method to that
+  // Customer after successful setup" (https://docs.stripe.com/api/setup_intents): not while the bank is asked, not
+  // after a failed challenge, and not for a declined card.
+  it('the card is attached to the customer only once set up: not while asked, not after a failure or a decline', async () => {
+    const setup = await confirmed('pm_card_authenticationRequired');
+    const customer = String(setup.customer);
+    const cards = async () =>
+      (await stripe.customers.listPaymentMethods(customer)).data.map((card) => card.id);
+    expect(await cards()).toEqual([]);
+    await emulator.control(`/_emulator/setup_intents/${setup.id}/authenticate`, { outcome: 'fail' });
+    expect(await cards()).toEqual([]);
+    await expect(
+      stripe.setupIntents.confirm(setup.id, { payment_method: 'pm_card_chargeDeclined' }),
+    ).rejects.toMatchObject({ code: 'card_declined' });
+    expect(await cards()).toEqual([]);
+    const again = await stripe.setupIntents.confirm(setup.id, {
+      payment_method: 'pm_card_authenticationRequired',
+    });
+    expect(again.status).toBe('requires_action');
+    expect(await cards()).toEqual([]);
+    await emulator.control(`/_emulator/setup_intents/${setup.id}/authenticate`, { outcome: 'succeed' });
+    expect(await cards()).toEqual([again.payment_method]);
+    const events = (await stripe.events.list({ limit: 100 })).data
+      .filter((event) => (event.data.object as { customer?: string }).customer === customer)
+      .map((event) => event.type)
+      .filter((type) => type === 'payment_method.attached' || type === 'setup_intent.succeeded')
+      .reverse();
+    expect(events).toEqual(['payment_method.attached', 'setup_intent.succeeded']);
+  });
 });

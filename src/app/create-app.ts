@@ -86,7 +86,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       metrics: metrics.usage,
     });
     await usage.start();
-    const credits = buildCreditServices(orm, pubSub, core.clock, logger, core.catalog, usage.gate);
+    const credits = buildCreditServices({ orm, pubSub, logger, metrics: metrics.usage }, core, usage.gate);
     const { pipeline, purchases } = stripeWork(config, orm, core, credits, stripe, metrics, logger);
     const resolvers = buildResolvers(core, stripe, usage, credits, purchases, webhookAdmin(orm, pipeline));
     const http = await createHttpServer({

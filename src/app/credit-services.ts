@@ -1,3 +1,4 @@
+import type { UsageMetrics } from '../observability/metric-types';
 import type { Orm } from '../database/database';
 import type { Logger } from '../logging/logger';
 import type { BillingPubSub } from '../pubsub/pubsub';
@@ -37,17 +38,22 @@ export interface CreditServices {
   spendLimits: SpendLimits;
 }
 
+/** What the credits are built on; `metrics` is told each credit group commit's size (ADR 0028), if given. */
+export interface CreditInfrastructure {
+  orm: Orm;
+  pubSub: BillingPubSub;
+  logger: Logger;
+  metrics?: Pick<UsageMetrics, 'grouped'>;
+}
+
 export function buildCreditServices(
-  orm: Orm,
-  pubSub: BillingPubSub,
-  clock: Clock,
-  logger: Logger,
-  catalog: PlanCatalog,
+  { orm, pubSub, logger, metrics }: CreditInfrastructure,
+  { clock, catalog }: { clock: Clock; catalog: PlanCatalog },
   plans: PlanPeriodSource = NO_PLAN_PERIODS,
 ): CreditServices {
   const events = new CreditEvents(pubSub, logger);
   const alerts = new SpendAlerts(new Notifier(logger));
-  const ledger = new CreditLedger(orm, clock, events, alerts);
+  const ledger = new CreditLedger(orm, clock, events, alerts, (size) => metrics?.grouped('credit', size));
   const overagePrice = catalog.meteredPrice(CREDITS_OVERAGE);
   const included = new IncludedCredits(ledger, plans, clock, overagePrice);
   const lowBalanceAlerts = new LowBalanceAlerts(
@@ -57,8 +63,8 @@ export function buildCreditServices(
     logger,
     async (accountId) => (await ledger.balanceOf(accountId)).available,
   );
-  events.onBalanceChanged((accountId, available) =>
-    lowBalanceAlerts.afterBalanceChange(accountId, available),
+  events.onBalanceChanged((accountId, available, lowBalance) =>
+    lowBalanceAlerts.afterBalanceChange(accountId, available, lowBalance),
   );
   return {
     ledger,

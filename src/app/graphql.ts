@@ -29,6 +29,7 @@ import {
   RevenueResolver,
   ServiceInfoResolver,
   SubscriptionPendingActionResolver,
+  PendingActionSecretResolver,
   SubscriptionResolver,
   PromotionCodeResolver,
   AddonResolver,
@@ -89,6 +90,7 @@ export function buildResolvers(
     revenue: new RevenueResolver(core.catalog, core.clock),
     accountPendingAction: new AccountPendingActionResolver(pendingActions),
     subscriptionPendingAction: new SubscriptionPendingActionResolver(pendingActions),
+    pendingActionSecret: new PendingActionSecretResolver(stripe?.invoiceDetails ?? null),
   };
 }
 

@@ -1,7 +1,11 @@
 import { Arg, Ctx, ID, Mutation, Resolver } from 'type-graphql';
 import type { RequestContext } from '../graphql/context';
 import { accountOf, Account } from '../schema/account.type';
-import { CreatePaymentMethodSetupSessionInput, PaymentMethodSetupSession } from '../schema/card.type';
+import {
+  CreatePaymentMethodSetupSessionInput,
+  PaymentMethodSetupIntent,
+  PaymentMethodSetupSession,
+} from '../schema/card.type';
 import type { CardChoices } from '../services/cards/card-choices';
 import type { CardSetupSessions } from '../services/cards/card-setup-sessions';
 import { stripeRequired } from './stripe-required';
@@ -24,6 +28,15 @@ export class CardResolver {
   ): Promise<PaymentMethodSetupSession> {
     const accountId = context.requireCaller().accountId;
     return stripeRequired(this.setups).create(context.em, context.profileOf(accountId), input);
+  }
+
+  @Mutation(() => PaymentMethodSetupIntent, {
+    description:
+      'For a page using Stripe Elements instead of the hosted page: a SetupIntent (cards, for later payments) to confirm with Stripe.js; the card shows in viewer.paymentMethods once saved (accountUpdated tells the page). The same intent again within 10 minutes while it can be confirmed',
+  })
+  async createPaymentMethodSetupIntent(@Ctx() context: RequestContext): Promise<PaymentMethodSetupIntent> {
+    const accountId = context.requireCaller().accountId;
+    return stripeRequired(this.setups).createIntent(context.em, context.profileOf(accountId));
   }
 
   @Mutation(() => Account, {

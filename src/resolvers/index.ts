@@ -25,7 +25,11 @@ import { ServiceInfoResolver } from './service-info.resolver';
 import { SubscriptionResolver } from './subscription.resolver';
 import { UsageResolver } from './usage.resolver';
 import { WebhookEventResolver } from './webhook-event.resolver';
-import { AccountPendingActionResolver, SubscriptionPendingActionResolver } from './pending-action.resolver';
+import {
+  AccountPendingActionResolver,
+  PendingActionSecretResolver,
+  SubscriptionPendingActionResolver,
+} from './pending-action.resolver';
 
 export {
   AccountResolver,
@@ -54,6 +58,7 @@ export {
   WebhookEventResolver,
   AccountPendingActionResolver,
   SubscriptionPendingActionResolver,
+  PendingActionSecretResolver,
 };
 
 /** One built instance of every resolver of the API: the composition root makes them with their services. */
@@ -84,6 +89,7 @@ export interface Resolvers {
   revenue: RevenueResolver;
   accountPendingAction: AccountPendingActionResolver;
   subscriptionPendingAction: SubscriptionPendingActionResolver;
+  pendingActionSecret: PendingActionSecretResolver;
 }
 
 /** Every resolver class of the API, listed once. */
@@ -114,6 +120,7 @@ const RESOLVER_CLASSES: NonEmptyArray<Function> = [
   RevenueResolver,
   AccountPendingActionResolver,
   SubscriptionPendingActionResolver,
+  PendingActionSecretResolver,
 ];
 
 /**

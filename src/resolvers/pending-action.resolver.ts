@@ -4,7 +4,9 @@ import type { RequestContext } from '../graphql/context';
 import { Account } from '../schema/account.type';
 import { PendingAction, PendingActionKind } from '../schema/pending-action.type';
 import { BillingSubscription } from '../schema/subscription.type';
+import type { InvoiceDetails } from '../services/invoices/invoice-details';
 import type { PendingActions, PendingAuthentication } from '../services/invoices/pending-actions';
+import { stripeRequired } from './stripe-required';
 
 type PendingLoader = DataLoader<string, PendingAuthentication | null>;
 
@@ -76,5 +78,24 @@ export class SubscriptionPendingActionResolver {
   ): Promise<PendingAction | null> {
     const loader = loaderOf(bySubscription, context, (ids) => this.pending.ofSubscriptions(context.em, ids));
     return toPendingAction(await loader.load(subscription.id));
+  }
+}
+
+/**
+ * What a team that confirms payments with Stripe.js (Elements) needs instead of `url`. Read from Stripe when asked
+ * (never stored: a client secret is a credential of one payment), so a page that follows `url` costs no Stripe call.
+ * The action was reached through an account or subscription the caller may read.
+ */
+@Resolver(() => PendingAction)
+export class PendingActionSecretResolver {
+  constructor(private readonly details: InvoiceDetails | null) {}
+
+  @FieldResolver(() => String, {
+    nullable: true,
+    description:
+      "For a page that uses Stripe.js (Elements) rather than `url`: the client secret of the invoice's payment intent, to confirm it with `stripe.confirmCardPayment` (or `handleNextAction`); read from Stripe when asked; null once the invoice is no longer open",
+  })
+  async clientSecret(@Root() action: PendingAction): Promise<string | null> {
+    return stripeRequired(this.details).clientSecretOf(action.invoiceId);
   }
 }

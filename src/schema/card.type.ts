@@ -13,6 +13,21 @@ export class PaymentMethodSetupSession {
   url!: string;
 }
 
+@ObjectType({
+  description:
+    'A Stripe SetupIntent that saves a card to the account, for a page that collects the card with Stripe Elements instead of the hosted page',
+})
+export class PaymentMethodSetupIntent {
+  @Field(() => ID, { description: 'The SetupIntent id (seti_…)' })
+  id!: string;
+
+  @Field(() => String, {
+    description:
+      'What Stripe.js takes to confirm it (`stripe.confirmSetup` / `confirmCardSetup`); a credential of this one intent: do not log or store it',
+  })
+  clientSecret!: string;
+}
+
 const URL_OPTIONS = { require_tld: false, require_protocol: true, protocols: ['http', 'https'] };
 
 @InputType()

@@ -56,6 +56,13 @@ export interface EffectResult {
   provision: string[];
   /** Run once the event's transaction committed (never on a rollback): counting what it did, in metrics. */
   afterCommit?: Array<() => void>;
+  /**
+   * When the change the effect applied took effect, where the effect knows it better than the event's time: a
+   * plan change scheduled for a renewal took effect at the renewal, whichever of the renewal's events brings it
+   * first (an invoice finalized and paid an hour later, delivered before the subscription's own event). The
+   * provisioning weighs the allowances from the earlier of the two.
+   */
+  changedAt?: Date | null;
 }
 
 /** The calls on our services an event makes, run in the event's transaction `tx` (see `EffectResult`). */

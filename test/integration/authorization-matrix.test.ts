@@ -130,6 +130,10 @@ const MATRIX: Record<string, MatrixEntry> = {
       `mutation { createPaymentMethodSetupSession(input: { successUrl: "${ALLOWED}/ok", cancelUrl: "${ALLOWED}/no" }) { id } }`,
     expect: SIGNED_IN,
   },
+  'Mutation.createPaymentMethodSetupIntent': {
+    document: () => 'mutation { createPaymentMethodSetupIntent { id } }',
+    expect: SIGNED_IN,
+  },
   'Mutation.setDefaultPaymentMethod': {
     // A's card: only A reaches it; for everyone else it is not a card of theirs.
     document: (fixture) => `mutation { setDefaultPaymentMethod(id: "${fixture.cardId}") { id } }`,

@@ -1,5 +1,6 @@
 import { BillingCustomer, PaymentMethod } from '../../src/entities';
 import { type BillingStack, startBillingStack } from '../support/billing-stack';
+import { fakeEvent } from '../support/webhook-harness';
 
 /**
  * Cards (issue 15, item 1; docs/billing-rules.md, "cards"): added on Stripe's hosted Checkout page in setup mode,
@@ -220,6 +221,79 @@ describe('cards: add on the hosted page, choose the default, remove', () => {
     await stack.flushWebhooks();
     expect(await cardsOf(account)).toEqual([
       expect.objectContaining({ id: card.id, expMonth: 7, expYear: 2039 }),
+    ]);
+  });
+
+  it('a page using Stripe Elements gets a SetupIntent to confirm; the card it saves shows, a 3-D Secure one once approved', async () => {
+    const account = 'acct_cards_elements';
+    const gql = await stack.as(account);
+    const INTENT = 'mutation { createPaymentMethodSetupIntent { id clientSecret } }';
+    const created = await gql<{ createPaymentMethodSetupIntent: { id: string; clientSecret: string } }>(
+      INTENT,
+    );
+    expect(created.errors).toBeUndefined();
+    const intent = created.data?.createPaymentMethodSetupIntent as { id: string; clientSecret: string };
+    const setupIntent = await stack.stripe.setupIntents.retrieve(intent.id);
+    expect(setupIntent).toMatchObject({
+      customer: await stripeCustomerOf(account),
+      usage: 'off_session',
+      status: 'requires_payment_method',
+      client_secret: intent.clientSecret,
+    });
+    // A double click: the same intent while it can still be confirmed.
+    const again = await gql<{ createPaymentMethodSetupIntent: { id: string } }>(INTENT);
+    expect(again.data?.createPaymentMethodSetupIntent.id).toBe(intent.id);
+
+    // What Stripe.js does with the secret: confirm the intent with the card the customer typed.
+    await stack.stripe.setupIntents.confirm(intent.id, { payment_method: 'pm_card_mastercard' });
+    await stack.flushWebhooks();
+    expect(await cardsOf(account)).toEqual([expect.objectContaining({ brand: 'mastercard', last4: '4444' })]);
+
+    // That intent is used up: the next ask is a new one, and a card whose bank asks is saved once approved.
+    const next = await gql<{ createPaymentMethodSetupIntent: { id: string } }>(INTENT);
+    const nextId = next.data?.createPaymentMethodSetupIntent.id as string;
+    expect(nextId).not.toBe(intent.id);
+    const asked = await stack.stripe.setupIntents.confirm(nextId, {
+      payment_method: 'pm_card_authenticationRequired',
+      return_url: `${ALLOWED}/cards`,
+    });
+    expect(asked.status).toBe('requires_action');
+    await stack.flushWebhooks();
+    expect(await cardsOf(account)).toHaveLength(1);
+    const approved = await fetch(`${stack.emulator.url}/_emulator/setup_intents/${nextId}/authenticate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ outcome: 'succeed' }),
+    });
+    expect(approved.status).toBe(200);
+    await stack.flushWebhooks();
+    expect((await cardsOf(account)).map((card) => card.last4).sort()).toEqual(['3184', '4444']);
+  });
+
+  it('a card the network renewed (payment_method.automatically_updated) is read again from Stripe', async () => {
+    // Stripe's card account updater sends this event alone when the network replaces a saved card's expiry
+    // (https://docs.stripe.com/api/events/types#event_types-payment_method.automatically_updated); the emulator
+    // does not emulate the updater, so the row is made stale and the event is delivered as Stripe would send it.
+    const account = 'acct_cards_network_update';
+    await addCard(account, '4242424242424242');
+    const [card] = await cardsOf(account);
+    const stripeCard = await stack.stripe.paymentMethods.retrieve(card.id);
+    await em().nativeUpdate(
+      PaymentMethod,
+      { stripePaymentMethodId: card.id },
+      { expMonth: 1, expYear: 2001 },
+    );
+    expect(await cardsOf(account)).toEqual([expect.objectContaining({ expMonth: 1, expYear: 2001 })]);
+    const delivered = await stack.deliverWebhook(
+      fakeEvent('payment_method.automatically_updated', stripeCard),
+    );
+    expect(delivered).toMatchObject({ status: 200, settled: 'processed' });
+    expect(await cardsOf(account)).toEqual([
+      expect.objectContaining({
+        id: card.id,
+        expMonth: stripeCard.card?.exp_month,
+        expYear: stripeCard.card?.exp_year,
+      }),
     ]);
   });
 });

@@ -1,11 +1,22 @@
 import { MikroORM } from '@mikro-orm/postgresql';
+import type Stripe from 'stripe';
 import { ormOptions } from '../../src/database/orm-options';
 import { BillingCustomer } from '../../src/entities';
 import { CustomerManager } from '../../src/services/accounts/customer-manager';
+import { CustomerSync } from '../../src/services/accounts/customer-sync';
 import { silentLogger } from '../../src/logging/logger';
 import { StripeClient } from '../../src/services/stripe/stripe-client';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { startTestEmulator, type TestEmulator, TEST_STRIPE_KEY } from '../support/emulator';
+
+const GERMAN_ADDRESS = {
+  line1: '1 Main St',
+  line2: null,
+  city: 'Berlin',
+  state: null,
+  postalCode: '10115',
+  country: 'DE',
+};
 
 describe('CustomerManager against the Stripe emulator and PostgreSQL', () => {
   let database: TestDatabase;
@@ -121,6 +132,59 @@ describe('CustomerManager against the Stripe emulator and PostgreSQL', () => {
     expect(updated.email).toBe('new@x.io');
     const stored = await orm.em.fork().findOneOrFail(BillingCustomer, { accountId: 'acct_clock_ahead' });
     expect(stored).toMatchObject({ email: 'new@x.io', stripeUpdatedAt: billingNow });
+  });
+
+  /**
+   * A new customer's `customer.created` refetch that read Stripe while the address update was in flight (the
+   * old details), processed after the update's start: its read is stamped later than the update's start, yet
+   * older than the update's answer. `commitStale` says when it commits: during the call (before the update's
+   * own write) or after the update returned. Billing's clock ticks a millisecond per reading, so no two stamps tie.
+   */
+  async function raceStaleCreated(accountId: string, commitStale: 'during' | 'after') {
+    let tick = Date.now();
+    const ticking = {
+      now: () => {
+        tick += 1;
+        return new Date(tick);
+      },
+    };
+    const manager = new CustomerManager(client, silentLogger, null, ticking);
+    const sync = new CustomerSync(manager);
+    const created = await manager.ensure(orm.em.fork(), { accountId, email: 'race@x.io' });
+    const stripeCustomerId = created.stripeCustomerId as string;
+    let stale: { customer: Stripe.Customer; observedAt: Date } | null = null;
+    const applyStale = async () => {
+      const read = stale as unknown as { customer: Stripe.Customer; observedAt: Date };
+      await orm.em.fork().transactional((tx) => sync.applyCustomer(tx, read.customer, read.observedAt));
+    };
+    const call = client.call.bind(client);
+    const spy = jest.spyOn(client, 'call').mockImplementation(async (operation, send, intent) => {
+      if (operation === 'customers.update') {
+        // The webhook handler's read: stamped as it starts, answered before Stripe applies the update.
+        const observedAt = ticking.now();
+        const customer = (await stripeEmulator.stripe.customers.retrieve(
+          stripeCustomerId,
+        )) as Stripe.Customer;
+        stale = { customer, observedAt };
+        if (commitStale === 'during') await applyStale();
+      }
+      return call(operation, send, intent);
+    });
+    try {
+      await manager.update(orm.em.fork(), accountId, { address: GERMAN_ADDRESS });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(stale).not.toBeNull();
+    if (commitStale === 'after') await applyStale();
+    return orm.em.fork().findOneOrFail(BillingCustomer, { accountId });
+  }
+
+  it('a customer.created refetch that raced an address update never puts the old address back', async () => {
+    // Committed after the update wrote: it must not overwrite the newer local write.
+    expect((await raceStaleCreated('acct_stale_after', 'after')).address).toEqual(GERMAN_ADDRESS);
+    // Committed before the update wrote: the update's answer must still apply over it.
+    expect((await raceStaleCreated('acct_stale_during', 'during')).address).toEqual(GERMAN_ADDRESS);
   });
 
   it('syncs email and name from the app user record, and only calls Stripe when they changed', async () => {

@@ -22,6 +22,15 @@ interface Line {
   periodEnd: string;
 }
 
+interface HistoryPage {
+  viewer: {
+    invoices: {
+      nodes: Array<{ id: string; subscriptionId: string | null; createdAt: string }>;
+      pageInfo: { hasNextPage: boolean; endCursor: string | null };
+    };
+  };
+}
+
 describe('the next bill and invoices in full', () => {
   let stack: BillingStack;
 
@@ -119,6 +128,49 @@ describe('the next bill and invoices in full', () => {
     );
     expect(foreign.errors).toBeUndefined();
     expect(foreign.data?.viewer.invoice).toBeNull();
+  });
+
+  it('viewer.invoices pages the whole history, a cancelled subscription’s invoices included, newest first', async () => {
+    const { gql, subscription: first } = await subscribe('acct_bills_history');
+    const cancelled = await gql('mutation { cancelSubscription(input: { atPeriodEnd: false }) { id } }');
+    expect(cancelled.errors).toBeUndefined();
+    await stack.flushWebhooks();
+    const again = await gql<{ createSubscription: { id: string } }>(
+      'mutation { createSubscription(input: { planKey: "professional", paymentMethodId: "pm_card_visa" }) { id } }',
+    );
+    expect(again.errors).toBeUndefined();
+    await stack.flushWebhooks();
+    const second = again.data?.createSubscription.id as string;
+    expect(second).not.toBe(first.id);
+
+    // One invoice a page, following endCursor to the end: every invoice once, in order.
+    const seen: Array<{ id: string; subscriptionId: string | null; createdAt: string }> = [];
+    let after: string | null = null;
+    for (let page = 0; page < 10; page++) {
+      const answer = await gql<HistoryPage>(
+        `query ($after: String) { viewer { invoices(first: 1, after: $after) { nodes { id subscriptionId createdAt } pageInfo { hasNextPage endCursor } } } }`,
+        { after },
+      );
+      expect(answer.errors).toBeUndefined();
+      const connection = answer.data?.viewer.invoices as HistoryPage['viewer']['invoices'];
+      seen.push(...connection.nodes);
+      if (!connection.pageInfo.hasNextPage) break;
+      after = connection.pageInfo.endCursor;
+    }
+    expect(new Set(seen.map((invoice) => invoice.id)).size).toBe(seen.length);
+    // The new subscription's first invoice leads; the cancelled one's (its first, and its final one) follow.
+    expect(seen[0]?.subscriptionId).toBe(second);
+    expect(seen.filter((invoice) => invoice.subscriptionId === first.id).length).toBeGreaterThanOrEqual(1);
+    expect(seen.map((invoice) => invoice.subscriptionId)).toEqual(expect.arrayContaining([first.id, second]));
+    const times = seen.map((invoice) => Date.parse(invoice.createdAt));
+    expect(times).toEqual([...times].sort((a, b) => b - a));
+    // The cancelled subscription's invoices open in full as any other.
+    const old = seen.find((invoice) => invoice.subscriptionId === first.id) as { id: string };
+    const details = await gql<{ viewer: { invoice: { invoice: { id: string }; total: number } } }>(
+      `{ viewer { invoice(id: "${old.id}") { invoice { id } total } } }`,
+    );
+    expect(details.errors).toBeUndefined();
+    expect(details.data?.viewer.invoice.invoice.id).toBe(old.id);
   });
 
   it('invoice(id) lists every line, past Stripe’s first page of ten', async () => {

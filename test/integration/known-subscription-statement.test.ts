@@ -231,6 +231,7 @@ it('writes what the ORM path writes and answers what it answers, for random rows
   let provisions = 0;
   let removalsKept = 0;
   let unitsKept = 0;
+  let scheduledReached = 0;
   await fc.assert(
     fc.asyncProperty(storedRow, stripeRead, async (stored, read) => {
       runs += 1;
@@ -240,8 +241,13 @@ it('writes what the ORM path writes and answers what it answers, for random rows
       const viaOrm = await orm.em.fork().transactional(async (tx) => {
         const subscription = subscriptionOf(ormId, read);
         const customer = await customers.ownerOfSubscription(tx, subscription);
-        const { entitlementsMayChange } = await sync.applyLocked(tx, customer, subscription, read.observedAt);
-        return { accountId: customer.accountId, entitlementsMayChange };
+        const { entitlementsMayChange, changedAt } = await sync.applyLocked(
+          tx,
+          customer,
+          subscription,
+          read.observedAt,
+        );
+        return { accountId: customer.accountId, entitlementsMayChange, changedAt };
       });
       const viaStatement = await orm.em
         .fork()
@@ -253,6 +259,7 @@ it('writes what the ORM path writes and answers what it answers, for random rows
       if ((ormRow.addon_removals as string[]).length > 0) removalsKept += 1;
       if (Object.keys(ormRow.addon_units_at_period_end as object).length > 0) unitsKept += 1;
       if (viaOrm.entitlementsMayChange) provisions += 1;
+      if (viaOrm.changedAt) scheduledReached += 1;
     }),
     { numRuns: 120 },
   );
@@ -264,6 +271,8 @@ it('writes what the ORM path writes and answers what it answers, for random rows
   // Add-on removals were both kept and settled.
   expect(removalsKept).toBeGreaterThan(5);
   expect(unitsKept).toBeGreaterThan(3);
+  // A scheduled change was found reached (answered with its moment) in some draws.
+  expect(scheduledReached).toBeGreaterThan(0);
 }, 240_000);
 
 it('answers null, writing nothing, for a customer or a subscription we do not store yet', async () => {

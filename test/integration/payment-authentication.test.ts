@@ -2,6 +2,7 @@ import type Stripe from 'stripe';
 import { Notification } from '../../src/entities';
 import { type BillingStack, type GraphQLCaller, startBillingStack } from '../support/billing-stack';
 import { connectSocket, subscribe } from '../support/ws-client';
+import { stripeServicesOf } from '../support/service';
 import { waitUntil } from '../support/wait';
 
 /**
@@ -120,6 +121,37 @@ describe('payment authentication (3-D Secure)', () => {
     });
     const charges = await stack.stripe.charges.list({ customer: String(invoice.customer) });
     expect(charges.data.map((charge) => [charge.amount, charge.status])).toEqual([[1900, 'succeeded']]);
+  });
+
+  it('a page that uses Stripe.js (Elements) gets the client secret of the payment to confirm, read from Stripe', async () => {
+    const gql = await stack.as('acct_sca_elements');
+    const created = await subscribeWith(gql, 'pm_card_authenticationRequired');
+    expect(created.errors).toBeUndefined();
+    const invoiceId = created.data?.createSubscription.pendingAction?.invoiceId as string;
+    await stack.flushWebhooks();
+    const paymentIntent = await stack.stripe.paymentIntents.retrieve(await intentOf(invoiceId));
+    expect(paymentIntent.status).toBe('requires_action');
+    const secretOf = async () => {
+      const answer = await gql<{ viewer: { pendingAction: { clientSecret: string | null } | null } }>(
+        '{ viewer { pendingAction { clientSecret } } }',
+      );
+      expect(answer.errors).toBeUndefined();
+      return answer.data?.viewer.pendingAction?.clientSecret;
+    };
+    expect(await secretOf()).toBe(paymentIntent.client_secret);
+    expect(paymentIntent.client_secret).toMatch(new RegExp(`^${paymentIntent.id}_secret_`));
+    // Still open after a failed try: the same payment, the same secret, for the next try.
+    await authenticate(invoiceId, 'fail');
+    await stack.flushWebhooks();
+    expect(await secretOf()).toBe(paymentIntent.client_secret);
+    // Once the invoice is no longer open (here voided) nothing is pending, and the service hands no secret out.
+    expect(await stripeServicesOf(stack.app).invoiceDetails.clientSecretOf(invoiceId)).toBe(
+      paymentIntent.client_secret,
+    );
+    await stack.stripe.invoices.voidInvoice(invoiceId);
+    await stack.flushWebhooks();
+    expect(await secretOf()).toBeUndefined();
+    expect(await stripeServicesOf(stack.app).invoiceDetails.clientSecretOf(invoiceId)).toBeNull();
   });
 
   it('a failed approval keeps the account free; unanswered for 23 hours the subscription expires and another card subscribes', async () => {

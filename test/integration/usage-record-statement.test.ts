@@ -180,6 +180,36 @@ describe('usage_record_group', () => {
     expect(keys).toEqual({ records: '3', keys: '3' });
   });
 
+  it('keeps every printable key as sent, whatever it means in an array literal, and its time of use', async () => {
+    // The records go to PostgreSQL as array literals: quotes, backslashes, braces, commas and NULL must stay keys.
+    const accountId = newAccount('literal');
+    await withLimit(accountId, null);
+    const keys = ['a"b', 'c\\d', '{e,f}', 'NULL', 'g\\"h'];
+    const now = writing.clock.now();
+    const earlier = new Date(now.getTime() - 30_000);
+    const events = keys.map((key, index) => ({
+      ...use(accountId, index + 1, key),
+      occurredAt: index ? now : earlier,
+    }));
+    const first = await recordInOneStatement(writing, await plan(events, now), 'all-or-none', now);
+    expect(answersOf(first).map((answer) => ('duplicate' in answer ? answer.duplicate : answer))).toEqual(
+      keys.map(() => false),
+    );
+    const again = await recordInOneStatement(writing, await plan(events, now), 'all-or-none', now);
+    expect(answersOf(again).map((answer) => ('duplicate' in answer ? answer.duplicate : answer))).toEqual(
+      keys.map(() => true),
+    );
+    const rows = await service.app.orm.em
+      .getConnection()
+      .execute<Array<{ idempotency_key: string; quantity: string; occurred_at: Date }>>(
+        'select idempotency_key, quantity, occurred_at from usage_record where account_id = ? order by quantity',
+        [accountId],
+      );
+    expect(
+      rows.map((row) => [row.idempotency_key, Number(row.quantity), new Date(row.occurred_at).getTime()]),
+    ).toEqual(keys.map((key, index) => [key, index + 1, (index ? now : earlier).getTime()]));
+  });
+
   it('writes nothing of a batch with a refused record, and says which', async () => {
     const accountId = newAccount('batch');
     await withLimit(accountId, 5);
@@ -195,6 +225,30 @@ describe('usage_record_group', () => {
     });
     // The counter exists (it was locked) but nothing was recorded in it.
     expect(await counterOf(accountId)).toMatchObject({ used: 0 });
+  });
+
+  it('runs a batch again when another transaction records one of its keys after the lookup: a duplicate then', async () => {
+    const accountId = newAccount('raced');
+    await withLimit(accountId, null);
+    const now = writing.clock.now();
+    const planned = await plan([use(accountId, 1, 'raced'), use(accountId, 1, 'own')], now);
+    // Another instance's transaction has claimed the key but not committed: the lookup cannot see it, the insert
+    // waits for it, and fails once it commits.
+    const other = await service.app.orm.em.getConnection().getKnex().transaction();
+    await other.raw(
+      `insert into usage_record_key (account_id, idempotency_key, metric, quantity, created_at)
+       values (?, 'raced', 'ai_requests', 1, now())`,
+      [accountId],
+    );
+    const call = recordWithRetries(writing, planned, 'all-or-none', now);
+    await waitUntil(async () => (await blockedCalls()) > 0, 'the insert waits on the other key', 10_000);
+    await other.commit();
+    expect(answersOf(await call)).toEqual([
+      // The other transaction counted its use in its own counter (not made here): this one counts only its own.
+      { duplicate: true, used: 0, remaining: null, overage: 0 },
+      { duplicate: false, used: 1, remaining: null, overage: 0 },
+    ]);
+    expect(await counterOf(accountId)).toMatchObject({ used: 1 });
   });
 
   it('leaves nothing of a call killed in PostgreSQL mid-group, and its retry counts each use once', async () => {

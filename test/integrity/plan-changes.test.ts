@@ -1,3 +1,5 @@
+import { UsageCounter } from '../../src/entities';
+import { setWebhookMode } from '../support/webhook-harness';
 import {
   codeOf,
   DAY,
@@ -158,6 +160,34 @@ describe('plan and interval changes', () => {
     await world.advance(12 * DAY + FINALIZATION_GRACE);
     expect((await liam.viewer()).subscription).toMatchObject({ status: 'ACTIVE', plan: { key: 'starter' } });
     expect(await liam.totalCharged()).toBe(1900);
+  });
+
+  it('a downgrade reached at the renewal gives the new period the new plan’s whole allowance, whichever renewal event comes first', async () => {
+    // The randomized property's seed 603501303: with shuffled webhooks the renewal's invoice, finalized and paid an
+    // hour after the renewal, was processed before the subscription's own event and brought the new plan first;
+    // the change was weighed from its time, and the month kept an hour of the professional allowance (1,012).
+    const nina = await world.customer(`acct_downgrade_late_event_${run}`);
+    expect((await nina.subscribe('professional')).errors).toBeUndefined();
+    expect((await nina.change({ planKey: 'starter' })).errors).toBeUndefined();
+    const { end: renewal } = await nina.period();
+    // Every event of the renewal held, then delivered newest first: the invoice's before the subscription's.
+    await world.stack.flushWebhooks();
+    await setWebhookMode(world.stack.emulator.url, { order: 'reverse', window: 10_000, window_ms: 600_000 });
+    try {
+      await world.advance(31 * DAY + FINALIZATION_GRACE);
+    } finally {
+      await setWebhookMode(world.stack.emulator.url, { reset: true });
+    }
+    expect((await nina.viewer()).subscription).toMatchObject({ plan: { key: 'starter' } });
+    const counter = await world.stack.app.orm.em.fork().findOneOrFail(UsageCounter, {
+      accountId: nina.accountId,
+      metric: 'ai_requests',
+      periodStart: new Date(renewal),
+    });
+    expect({ included: counter.included, planIncluded: counter.planIncluded }).toEqual({
+      included: 1000,
+      planIncluded: 1000,
+    });
   });
 
   it('a cancellation keeps a scheduled downgrade for a resume: the renewal is at the lower price', async () => {

@@ -27,16 +27,10 @@ describe('tax (Stripe Tax on)', () => {
   type Caller = Awaited<ReturnType<World['customer']>>;
 
   async function setAddress(customer: Caller, country: string, postalCode: string | null = null) {
-    const answer = await customer.gql<{ updateCustomer: { address: { country: string } } }>(
+    return customer.gql<{ updateCustomer: { address: { country: string } } }>(
       'mutation($input: UpdateCustomerInput!) { updateCustomer(input: $input) { address { country } } }',
       { input: { address: { line1: '1 Main Street', city: 'Town', country, postalCode } } },
     );
-    // The new customer's own events (customer.created, customer.updated) processed before the next step: a
-    // customer.created whose refetch raced the update can put the old address back for a moment, until the
-    // update's own customer.updated restores it (a known race, on the stop note of 2026-12-06: ADR 0005's stamp is
-    // taken before the update call); these rows are about tax, not that moment.
-    await world.stack.flushWebhooks();
-    return answer;
   }
 
   async function stripeInvoices(customer: Caller): Promise<Stripe.Invoice[]> {

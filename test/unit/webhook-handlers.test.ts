@@ -17,7 +17,12 @@ describe('the handled event types', () => {
       passes.map((_, index) => (index === 0 ? EVENTS_CURSOR : `${EVENTS_CURSOR}:${index + 1}`)),
     );
     // The second listing holds the types added since; the first is still the one its cursor walked before.
-    expect(passes[1]?.types).toEqual(['setup_intent.succeeded', 'credit_note.created', 'credit_note.voided']);
+    expect(passes[1]?.types).toEqual([
+      'setup_intent.succeeded',
+      'credit_note.created',
+      'credit_note.voided',
+      'payment_method.automatically_updated',
+    ]);
   });
 
   it('cut in order: a type appended to the map goes to the last listing and moves no other', () => {
@@ -50,6 +55,7 @@ describe('the handled event types', () => {
         'setup_intent.succeeded',
         'credit_note.created',
         'credit_note.voided',
+        'payment_method.automatically_updated',
       ]),
     );
   });

@@ -132,16 +132,19 @@ export class CustomerManager {
       params.address = changes.address ? toStripeAddress(changes.address) : '';
       Object.assign(params, this.tax.customerUpdate());
     }
-    // Stamped before the call, as webhook reads are, and by the same clock: a read that started later (a
-    // webhook's refetch) is newer. With Stripe's test time ahead of the wall, a wall-clock stamp lost to every
-    // webhook's and the mutation answered the old details.
-    const observedAt = this.clock.now();
     const updated = await this.stripe.call(
       'customers.update',
       (sdk, options) => sdk.customers.update(customer.stripeCustomerId as string, params, options),
       // Versioned by our row: email A, then B, then A again are three updates, not a replay of the first.
       { name: `customer.update:${accountId}:${customer.updatedAt.getTime()}`, params },
     );
+    // Stamped when the answer came back, as `SubscriptionStore.storeWritten` stamps a subscription's: the answer
+    // holds the change itself, so a webhook's refetch that started while the update was in flight (a new
+    // customer's `customer.created`) read the details before it and must lose to it. Stamped at the start of the
+    // call, the update lost to such a read, which put the old address back until `customer.updated` came.
+    // Billing's clock, as webhook reads use: with Stripe's test time ahead of the wall, a wall-clock stamp lost
+    // to every webhook's and the mutation answered the old details.
+    const observedAt = this.clock.now();
     // Newest read wins (ADR 0005), under the row lock a webhook handler takes too: a webhook that read Stripe
     // before this update and commits after it must not put the old details back, nor this answer over a
     // newer webhook's.

@@ -4,11 +4,24 @@ import { inPreparedTransaction, type PreparedSql } from '../../database/prepared
 import type { CreditEntryKind } from '../../entities';
 import type { CreditBalanceView, CreditSource, ExpiringCredits } from './credit-ledger.types';
 import { EXPIRING_SOON_DAYS } from './credit-reads';
+import { armedSql, type LowBalanceState, thresholdSql } from './low-balance-alerts';
 
 const DAY_MS = 86_400_000;
 
 /** One SQL statement in the account's transaction; PostgreSQL's bigints come back as strings. */
 export type Sql = PreparedSql;
+
+/** A LockedAccount's figures and unsaved writes at one moment (`mark`, `restore`). */
+export interface AccountMark {
+  balance: number;
+  held: number;
+  overageHeld: number;
+  nextExpiry: Date | null;
+  entries: number;
+  writes: number;
+  dirty: boolean;
+  touched: boolean;
+}
 
 /** An entry to append, its `balance_after` fixed when it is added (entries are written in that order). */
 interface NewEntry {
@@ -57,9 +70,14 @@ export class LockedAccount {
      * Read with the lock: the balance row's `next_expiry_at` (no live hold or lot of the account expires before
      * it), and whether the account has automatic top-up on (its listener is told of the change after the commit).
      */
-    private readonly locked: { nextExpiry: Date | null; autoTopUp: boolean } = {
+    private readonly locked: {
+      nextExpiry: Date | null;
+      autoTopUp: boolean;
+      lowBalance: LowBalanceState | null;
+    } = {
       nextExpiry: null,
       autoTopUp: false,
+      lowBalance: null,
     },
   ) {}
 
@@ -83,6 +101,44 @@ export class LockedAccount {
 
   get changed(): boolean {
     return this.touched;
+  }
+
+  /** Something waits for `save` (a group runs it before the account's next request reads what was written). */
+  get unsaved(): boolean {
+    return this.dirty;
+  }
+
+  /**
+   * Where the account's figures stand, to go back to when one request of a group fails before it wrote anything
+   * (credit-groups.ts): what it changed in memory is forgotten, and the requests after it decide without it.
+   */
+  mark(): AccountMark {
+    return {
+      balance: this.balanceNow,
+      held: this.heldNow,
+      overageHeld: this.spend.overageHeld,
+      nextExpiry: this.locked.nextExpiry,
+      entries: this.entries.length,
+      writes: this.writes.length,
+      dirty: this.dirty,
+      touched: this.touched,
+    };
+  }
+
+  restore(mark: AccountMark): void {
+    this.balanceNow = mark.balance;
+    this.heldNow = mark.held;
+    this.spend.overageHeld = mark.overageHeld;
+    this.locked.nextExpiry = mark.nextExpiry;
+    this.entries.length = mark.entries;
+    this.writes.length = mark.writes;
+    this.dirty = mark.dirty;
+    this.touched = mark.touched;
+  }
+
+  /** The low-balance mail's threshold and whether it is armed, read with the lock (null: not read). */
+  get lowBalance(): LowBalanceState | null {
+    return this.locked.lowBalance;
   }
 
   /** The account has automatic top-up on (read with the lock). */
@@ -234,6 +290,8 @@ export interface LockedResult<T> {
   figures: CreditBalanceView | null;
   /** Whether the account had automatic top-up on (read with the lock): only then is its listener told. */
   autoTopUp: boolean;
+  /** The low-balance mail's state, read with the lock (its check after the commit reads nothing more). */
+  lowBalance: LowBalanceState | null;
 }
 
 /** How a transaction treats expired holds and lots. */
@@ -258,45 +316,77 @@ export async function inLockedAccount<T>(
   options: LockOptions = {},
 ): Promise<LockedResult<T>> {
   return inPreparedTransaction(orm, async (sql, em) => {
-    const account = await lock(sql, accountId, now, em);
-    if (account.expiryDue || options.dropExpired === 'always') await dropExpired(account);
+    const account = (await lockAccounts(sql, [accountId], now, em, options)).get(accountId) as LockedAccount;
     const value = await work(account);
     const changed = account.changed;
     await account.save();
-    return { value, changed, figures: changed ? account.figures() : null, autoTopUp: account.autoTopUp };
+    const figures = changed ? account.figures() : null;
+    return { value, changed, figures, autoTopUp: account.autoTopUp, lowBalance: account.lowBalance };
   });
 }
 
 /**
- * The row, locked, and whether automatic top-up is on (read with it: otherwise a statement after every change
- * would find nothing to do; one turned on meanwhile checks the balance itself, auto-top-up.ts `configure`).
+ * The rows, locked in one statement in the byte order of their ids (`collate "C"`: every transaction that locks
+ * more than one account, a group commit's (credit-groups.ts), locks them in that order, so none can deadlock), and
+ * whether automatic top-up is on (read with them: otherwise a statement after every change would find nothing to
+ * do; one turned on meanwhile checks the balance itself, auto-top-up.ts `configure`).
  */
-const LOCK = `select balance.balance, balance.held, balance.spend_limit_cents, balance.overage_held,
-                     balance.next_expiry_at,
+const LOCK = `select balance.account_id, balance.balance, balance.held, balance.spend_limit_cents,
+                     balance.overage_held, balance.next_expiry_at,
                      exists (select 1 from credit_auto_top_up top_up
-                              where top_up.account_id = balance.account_id and top_up.enabled) as auto_top_up
-                from credit_balance balance where balance.account_id = ? for update of balance`;
+                              where top_up.account_id = balance.account_id and top_up.enabled) as auto_top_up,
+                     ${thresholdSql('balance.account_id', '?')}::bigint as low_below,
+                     ${armedSql('balance.account_id')} as low_armed
+                from credit_balance balance where balance.account_id = any(?)
+               order by balance.account_id collate "C" for update of balance`;
+
+/** The rows of accounts never used before, made in byte order (after the others were locked: see `lockAccounts`). */
+const MAKE_ROWS = `insert into credit_balance (account_id, balance, held, updated_at)
+                   select id, 0, 0, ? from unnest(?::varchar[]) as id order by id collate "C"
+                   on conflict do nothing`;
 
 interface LockRow {
+  account_id: string;
   balance: string;
   held: string;
   spend_limit_cents: string | null;
   overage_held: string;
   next_expiry_at: Date | null;
   auto_top_up: boolean;
+  low_below: string;
+  low_armed: boolean;
 }
 
-/** The account's row, locked: one statement, except the first time (the row is made, then locked). */
-async function lock(sql: Sql, accountId: string, now: Date, em: EntityManager): Promise<LockedAccount> {
-  let [row] = await sql<LockRow>(LOCK, [accountId]);
-  if (!row) {
-    await sql(
-      'insert into credit_balance (account_id, balance, held, updated_at) values (?, 0, 0, ?) on conflict do nothing',
-      [accountId, now],
-    );
-    [row] = await sql<LockRow>(LOCK, [accountId]);
+/**
+ * The accounts' rows, locked, each with its expired holds and lots dropped when any can be due: one statement,
+ * except the first time an account is used (its row is made, then locked).
+ */
+export async function lockAccounts(
+  sql: Sql,
+  accountIds: readonly string[],
+  now: Date,
+  em: EntityManager,
+  options: LockOptions = {},
+): Promise<Map<string, LockedAccount>> {
+  const rows = await sql<LockRow>(LOCK, [now, accountIds]);
+  const missing = accountIds.filter((id) => !rows.some((row) => row.account_id === id));
+  if (missing.length > 0) {
+    // The missing rows after the others, so an account's first use breaks the byte order: two groups making and
+    // locking each other's rows can deadlock (rare: only on first use); PostgreSQL ends one, and that group runs
+    // its requests one by one (credit-groups.ts).
+    await sql(MAKE_ROWS, [now, missing]);
+    rows.push(...(await sql<LockRow>(LOCK, [now, missing])));
   }
-  if (!row) throw new Error(`credit_balance of ${accountId} vanished under its lock`);
+  const accounts = new Map<string, LockedAccount>();
+  for (const row of rows) accounts.set(row.account_id, accountOf(sql, row, now, em));
+  for (const id of accountIds)
+    if (!accounts.has(id)) throw new Error(`credit_balance of ${id} vanished under its lock`);
+  for (const account of accounts.values())
+    if (account.expiryDue || options.dropExpired === 'always') await dropExpired(account);
+  return accounts;
+}
+
+function accountOf(sql: Sql, row: LockRow, now: Date, em: EntityManager): LockedAccount {
   const spend = {
     limitCents: row.spend_limit_cents === null ? null : Number(row.spend_limit_cents),
     overageHeld: Number(row.overage_held),
@@ -304,8 +394,18 @@ async function lock(sql: Sql, accountId: string, now: Date, em: EntityManager): 
   const locked = {
     nextExpiry: row.next_expiry_at ? new Date(row.next_expiry_at) : null,
     autoTopUp: row.auto_top_up,
+    lowBalance: { below: Number(row.low_below), armed: row.low_armed },
   };
-  return new LockedAccount(sql, accountId, now, Number(row.balance), Number(row.held), spend, em, locked);
+  return new LockedAccount(
+    sql,
+    row.account_id,
+    now,
+    Number(row.balance),
+    Number(row.held),
+    spend,
+    em,
+    locked,
+  );
 }
 
 /**

@@ -2,8 +2,10 @@ import type { Logger } from '../../logging/logger';
 import type { BillingPubSub } from '../../pubsub/pubsub';
 import { type BalanceUpdatedPayload, Topic } from '../../pubsub/topics';
 import type { CreditBalanceView } from './credit-ledger.types';
+import type { LowBalanceState } from './low-balance-alerts';
 
-type BalanceListener = (accountId: string, available: number) => Promise<void>;
+/** `lowBalance`: the low-balance mail's state as the change read it with the account's lock, when it did. */
+type BalanceListener = (accountId: string, available: number, lowBalance?: LowBalanceState) => Promise<void>;
 
 /**
  * Publishes `BALANCE_UPDATED` on the account's own channel, after a change of its balance or held was committed,
@@ -39,11 +41,16 @@ export class CreditEvents {
    * After the commit of a change of the account's credits: `figures` are those its transaction ended with;
    * `autoTopUp` whether the account had automatic top-up on (else its listener would find nothing to do).
    */
-  async balanceChanged(accountId: string, figures: CreditBalanceView, autoTopUp: boolean): Promise<void> {
+  async balanceChanged(
+    accountId: string,
+    figures: CreditBalanceView,
+    autoTopUp: boolean,
+    lowBalance?: LowBalanceState | null,
+  ): Promise<void> {
     try {
       const payload: BalanceUpdatedPayload = { accountId, ...figures };
       for (const { listener, autoTopUpOnly } of this.listeners)
-        if (autoTopUp || !autoTopUpOnly) void listener(accountId, figures.available);
+        if (autoTopUp || !autoTopUpOnly) void listener(accountId, figures.available, lowBalance ?? undefined);
       await this.pubSub.publish(Topic.BALANCE_UPDATED, accountId, payload);
     } catch (error) {
       this.logger.warn({ accountId, err: error }, 'could not publish balanceUpdated');

@@ -33,6 +33,7 @@ import type {
   SettlePricedHold,
   SettleResult,
 } from './credit-ledger.types';
+import { CreditGroups } from './credit-groups';
 import { chargingOf, type OverageCharging, type OverageTerms, type SpendWatcher } from './credit-overage';
 import { LOT_COLUMNS, type LotRow, lotOf, readBalance, readEntries } from './credit-reads';
 import { wholeCredits } from './credit-validation';
@@ -41,17 +42,30 @@ import { type OpenPeriod, type OpenPeriodResult, openPeriodIn } from './period-c
 /**
  * The one place an account's credits change (docs/credits.md, ADR 0025). Each method is one transaction under
  * the account's credit_balance row lock, idempotent on its source, and publishes `balanceUpdated` after it
- * commits when the balance or held changed. Purchases, included credits, rollover and token reservations are
+ * commits when the balance or held changed; a hold, settle, release or burn shares its transaction with the
+ * others in flight on this instance (a group commit, ADR 0028), with its own outcome. Purchases, included credits, rollover and token reservations are
  * calls of `grant`, `hold` and `settle`.
  */
 export class CreditLedger {
+  /** A model call's hold and settle, releases and burns: group commits (credit-groups.ts, ADR 0028). */
+  private readonly groups: CreditGroups;
+
   constructor(
     private readonly orm: Orm,
     private readonly clock: Clock,
     private readonly events: CreditEvents,
     /** Mails at 80 and 100 % of a spend limit, in the transaction that crossed (none: no mails). */
     private readonly spendWatcher: SpendWatcher | null = null,
-  ) {}
+    /** Told each credit group commit's size (the metric), as `CreditGroups` takes it. */
+    onGroup?: (size: number) => void,
+  ) {
+    this.groups = new CreditGroups(orm, clock, events, onGroup);
+  }
+
+  /** Credit group commits written and requests in them so far (monitoring, and the tests' proof of grouping). */
+  groupStats(): { groups: number; requests: number; rerun: number } {
+    return this.groups.stats();
+  }
 
   /** Adds a lot and its entry; a grant from a source the account already has answers that lot (`duplicate`). */
   async grant(input: GrantCredits): Promise<GrantResult> {
@@ -101,7 +115,7 @@ export class CreditLedger {
    */
   async burn(input: BurnCredits): Promise<BurnResult> {
     wholeCredits(input.credits, 0, 'credits');
-    return this.change(input.accountId, this.clock.now(), async (account) => {
+    return this.groups.run(input.accountId, async (account) => {
       const earlier = await burnOf(account, 'burn', input.source);
       if (earlier) return earlier;
       return burnNow(account, input.credits, {
@@ -117,7 +131,7 @@ export class CreditLedger {
   async hold(input: HoldCredits): Promise<HoldResult> {
     wholeCredits(input.credits, 0, 'credits');
     wholeCredits(input.ttlSeconds, 1, 'ttlSeconds');
-    return this.change(input.accountId, this.clock.now(), (account) => placeHold(account, input));
+    return this.groups.run(input.accountId, (account) => placeHold(account, input));
   }
 
   /** Burns what the work used (from the hold first, then what else is available) and frees the hold. */
@@ -153,7 +167,7 @@ export class CreditLedger {
       admitted.credits > 0 && admitted.price && period
         ? chargingOf({ period, ...admitted.price }, this.spendWatcher, false)
         : null;
-    return this.change(accountId, this.clock.now(), (account) =>
+    return this.groups.run(accountId, (account) =>
       settleHold(account, input, (credits, admitted) =>
         burnNow(
           account,
@@ -173,7 +187,7 @@ export class CreditLedger {
 
   /** Gives a live hold back unused; false when it was settled, released or expired already (or is unknown). */
   async releaseHold(accountId: string, holdId: string): Promise<boolean> {
-    return this.change(accountId, this.clock.now(), (account) => releaseHeld(account, holdId));
+    return this.groups.run(accountId, (account) => releaseHeld(account, holdId));
   }
 
   /** Drops every hold past its time (writes do it for their own account as they go; this for the idle ones). */
@@ -276,8 +290,14 @@ export class CreditLedger {
     work: (account: LockedAccount) => Promise<T>,
     options: LockOptions = {},
   ): Promise<T> {
-    const { value, figures, autoTopUp } = await inLockedAccount(this.orm, accountId, now, work, options);
-    if (figures) await this.events.balanceChanged(accountId, figures, autoTopUp);
+    const { value, figures, autoTopUp, lowBalance } = await inLockedAccount(
+      this.orm,
+      accountId,
+      now,
+      work,
+      options,
+    );
+    if (figures) await this.events.balanceChanged(accountId, figures, autoTopUp, lowBalance);
     return value;
   }
 }

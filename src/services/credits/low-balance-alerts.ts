@@ -19,25 +19,40 @@ const MAX_BELOW_CREDITS = 1_000_000_000;
 export const DEFAULT_PERCENT_OF_INCLUDED = 20;
 
 /**
- * The account's threshold now (parameters: account, account, now): its own when it set one (0: off), else 20 % of
- * the included lot of its current period, rounded down (no included credits: 0, off). The included lot is the
- * plan's `credits.included` as the ledger granted it at the period's start (docs/credits.md), so the default
- * follows the plan as included credits do.
+ * The account's threshold now (`account`: the SQL of its id, `now` of the moment): its own when it set one (0: off),
+ * else 20 % of the included lot of its current period, rounded down (no included credits: 0, off). The included
+ * lot is the plan's `credits.included` as the ledger granted it at the period's start (docs/credits.md), so the
+ * default follows the plan as included credits do. Also read with the balance row's lock (credit-account.ts).
  */
-const THRESHOLD = `coalesce(
-    (select below_credits from credit_low_balance_alert where account_id = ?),
+export function thresholdSql(account: string, now: string): string {
+  return `coalesce(
+    (select below_credits from credit_low_balance_alert where account_id = ${account}),
     (select lot.credits * ${DEFAULT_PERCENT_OF_INCLUDED} / 100 from credit_lot lot
-      where lot.account_id = ? and lot.kind = 'included' and lot.expires_at > ?
+      where lot.account_id = ${account} and lot.kind = 'included' and lot.expires_at > ${now}
       order by lot.created_at desc limit 1),
     0)`;
+}
+
+/** Whether the mail is armed (a fall below the threshold would be a new crossing): true until one is taken. */
+export function armedSql(account: string): string {
+  return `coalesce((select armed from credit_low_balance_alert where account_id = ${account}), true)`;
+}
+
+/** The threshold and whether it is armed, as a change read them with the account's lock (before the change). */
+export interface LowBalanceState {
+  below: number;
+  armed: boolean;
+}
+
+/** Parameters: account, account, now. */
+const THRESHOLD = thresholdSql('?', '?');
 
 /**
  * What the check reads after every change of every account's credits (parameters: account, account, now,
  * account): the threshold now and whether a fall below it would be a new crossing. One plain read: an account
  * above its threshold, or still below it after the mail, writes and locks nothing.
  */
-const STATE = `select ${THRESHOLD}::bigint as below,
-  coalesce((select armed from credit_low_balance_alert where account_id = ?), true) as armed`;
+const STATE = `select ${THRESHOLD}::bigint as below, ${armedSql('?')} as armed`;
 
 /**
  * The claim of a crossing, as automatic top-up's: `on conflict … where armed` takes the row's lock and re-checks
@@ -106,8 +121,14 @@ export class LowBalanceAlerts {
     return { belowCredits: below > 0 ? below : null, isDefault: row?.own == null };
   }
 
-  /** After a committed change of the account's credits (`available` read after it): mails if they crossed. */
-  async afterBalanceChange(accountId: string, available: number): Promise<void> {
+  /**
+   * After a committed change of the account's credits (`available` read after it): mails if they crossed.
+   * `locked`: the state as the change read it with the account's lock; armed and still at or above the threshold
+   * there is nothing to do, and nothing is read (the common case: a model call's hold and settle). Anything else
+   * reads the state again, as it is now.
+   */
+  async afterBalanceChange(accountId: string, available: number, locked?: LowBalanceState): Promise<void> {
+    if (locked?.armed && available >= locked.below) return;
     try {
       const now = this.clock.now();
       const connection = this.orm.em.getConnection();

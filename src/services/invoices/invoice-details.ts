@@ -131,6 +131,22 @@ export class InvoiceDetails {
   }
 
   /**
+   * The client secret of the payment Stripe made for an open invoice, for a page that confirms it with Stripe.js
+   * (Elements) instead of sending the browser to the hosted invoice page. Stripe includes the invoice's
+   * `confirmation_secret` only when it is expanded ("The confirmation secret associated with this invoice. Currently,
+   * this contains the client_secret of the PaymentIntent that Stripe creates during invoice finalization",
+   * https://docs.stripe.com/api/invoices/object#invoice_object-confirmation_secret); null once the invoice is no
+   * longer open (paid or voided: nothing is left to confirm).
+   */
+  async clientSecretOf(stripeInvoiceId: string): Promise<string | null> {
+    const invoice = await this.stripe.call('invoices.retrieve', (sdk) =>
+      sdk.invoices.retrieve(stripeInvoiceId, { expand: ['confirmation_secret'] }),
+    );
+    if (invoice.status !== 'open') return null;
+    return invoice.confirmation_secret?.client_secret ?? null;
+  }
+
+  /**
    * Every line: the invoice carries its first page (ten), `GET /v1/invoices/:id/lines` the rest
    * (https://docs.stripe.com/api/invoices/invoice_lines).
    */

@@ -35,6 +35,7 @@ export const MUTATION_CLASSES: Readonly<Record<string, MutationClass>> = {
   addTaxId: 'stripe',
   removeTaxId: 'stripe',
   createPaymentMethodSetupSession: 'stripe',
+  createPaymentMethodSetupIntent: 'stripe',
   setDefaultPaymentMethod: 'stripe',
   removePaymentMethod: 'stripe',
   recordUsage: 'usage',
@@ -51,6 +52,7 @@ export const STRIPE_READ_FIELDS: readonly string[] = [
   'BillingSubscription.discount',
   'Customer.taxIds',
   'Customer.taxExempt',
+  'PendingAction.clientSecret',
 ];
 
 export interface RateLimitSettings {

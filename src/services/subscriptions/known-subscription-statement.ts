@@ -63,7 +63,11 @@ next as (
          -- Seats removed at the period end: over once the subscription holds that number, or its schedule is gone.
          locked.scheduled_extra_seats is not null
            and (incoming.extra_seats = locked.scheduled_extra_seats or incoming.schedule_id is null)
-           as seats_schedule_over
+           as seats_schedule_over,
+         -- The scheduled change this read finds the subscription on took effect when it was scheduled to (the
+         -- renewal), not when this read happened: the provisioning weighs it from then.
+         case when incoming.plan_key = locked.scheduled_plan_key and incoming.interval = locked.scheduled_interval
+              then locked.scheduled_change_at end as scheduled_change_reached_at
     from locked, owner, incoming
    where locked.stripe_updated_at <= incoming.observed_at
 ),
@@ -96,7 +100,7 @@ select owner.account_id as owner_account_id, locked.id is not null as known,
        locked.extra_seats as seats_before, locked.credits_overage_item as overage_item_before,
        next.account_id as account_after, next.status as status_after, next.plan_key as plan_after,
        next.past_due_since as past_due_after, next.addons as addons_after, next.extra_seats as seats_after,
-       next.credits_overage_item as overage_item_after
+       next.credits_overage_item as overage_item_after, next.scheduled_change_reached_at
   from owner left join locked on true left join next on true`;
 
 /** Stripe's subscription as our row's columns (what `SubscriptionSync` copies), read at `observedAt`. */
@@ -144,6 +148,8 @@ export interface KnownSubscriptionOutcome {
   before: PlanInputs;
   /** The row as written; null when the row holds a later read (nothing was written). */
   after: PlanInputs | null;
+  /** When the scheduled change this write found reached was to take effect (`scheduledChangeReachedAt`), or null. */
+  scheduledChangeReachedAt: Date | null;
 }
 
 interface StatementRow {
@@ -164,6 +170,7 @@ interface StatementRow {
   addons_after: SubscriptionAddon[] | null;
   seats_after: number | null;
   overage_item_after: boolean | null;
+  scheduled_change_reached_at: Date | string | null;
 }
 
 /** Runs the statement in `em`'s transaction (the event's): see `APPLY_TO_KNOWN_SUBSCRIPTION`. */
@@ -221,6 +228,8 @@ export async function applyToKnownSubscription(
           row.overage_item_after,
         )
       : null,
+    scheduledChangeReachedAt:
+      row.scheduled_change_reached_at === null ? null : new Date(row.scheduled_change_reached_at),
   };
 }
 

@@ -63,7 +63,7 @@ export class SubscriptionSync {
     customer: BillingCustomer,
     subscription: Stripe.Subscription,
     observedAt: Date,
-  ): Promise<{ subscription: Subscription; entitlementsMayChange: boolean }> {
+  ): Promise<{ subscription: Subscription; entitlementsMayChange: boolean; changedAt: Date | null }> {
     const existing = await em.findOne(
       Subscription,
       { stripeSubscriptionId: subscription.id },
@@ -74,11 +74,17 @@ export class SubscriptionSync {
       return {
         subscription: await this.apply(em, customer, subscription, observedAt),
         entitlementsMayChange: true,
+        changedAt: null,
       };
     const overdue = existing.status === 'past_due' || existing.status === 'unpaid';
     if (!isNoOlderThan(existing, observedAt))
-      return { subscription: existing, entitlementsMayChange: overdue };
+      return { subscription: existing, entitlementsMayChange: overdue, changedAt: null };
     const before = planInputsKey(existing);
+    const scheduled = {
+      planKey: existing.scheduledPlanKey,
+      interval: existing.scheduledInterval,
+      at: existing.scheduledChangeAt,
+    };
     const {
       customer: _customerId,
       stripeSubscriptionId: _id,
@@ -91,7 +97,11 @@ export class SubscriptionSync {
     await em.flush();
     const after = planInputsKey(existing);
     const overdueNow = existing.status === 'past_due' || existing.status === 'unpaid';
-    return { subscription: existing, entitlementsMayChange: overdueNow || overdue || before !== after };
+    return {
+      subscription: existing,
+      entitlementsMayChange: overdueNow || overdue || before !== after,
+      changedAt: scheduledChangeReachedAt(scheduled, existing),
+    };
   }
 
   /**
@@ -104,7 +114,7 @@ export class SubscriptionSync {
     em: EntityManager,
     subscription: Stripe.Subscription,
     observedAt: Date,
-  ): Promise<{ accountId: string; entitlementsMayChange: boolean } | null> {
+  ): Promise<{ accountId: string; entitlementsMayChange: boolean; changedAt: Date | null } | null> {
     const stripeCustomerId = idOf(subscription.customer);
     if (!stripeCustomerId) return null;
     const fields = this.fieldsOf(subscription, observedAt);
@@ -114,7 +124,11 @@ export class SubscriptionSync {
     const entitlementsMayChange =
       isOverdue(before.status) ||
       (after !== null && (isOverdue(after.status) || planInputsKey(before) !== planInputsKey(after)));
-    return { accountId: outcome.accountId, entitlementsMayChange };
+    return {
+      accountId: outcome.accountId,
+      entitlementsMayChange,
+      changedAt: outcome.scheduledChangeReachedAt,
+    };
   }
 
   /** Our row's columns for Stripe's subscription, as read at `observedAt`. */
@@ -241,6 +255,20 @@ function planInputsKey(row: PlanInputs): string {
 
 function isOverdue(status: SubscriptionStatus): boolean {
   return status === 'past_due' || status === 'unpaid';
+}
+
+/**
+ * When the change scheduled on the row (`scheduled`, as it was before this write) took effect, if this write finds
+ * the subscription on it: the moment it was scheduled for (the renewal), whichever later read brings it. Weighed
+ * from the read's event instead (a renewal's invoice paid an hour after the renewal, processed before the renewal's
+ * own event), the period kept an hour of the old plan's allowance. Null when no scheduled change was reached.
+ */
+function scheduledChangeReachedAt(
+  scheduled: { planKey: string | null; interval: BillingInterval | null; at: Date | null },
+  written: Pick<Subscription, 'planKey' | 'interval'>,
+): Date | null {
+  if (!scheduled.planKey || scheduled.planKey !== written.planKey) return null;
+  return scheduled.interval === written.interval ? scheduled.at : null;
 }
 
 /** Fields we derive from the stored state rather than copy from Stripe. */

@@ -33,9 +33,10 @@ interface PendingLoad {
 
 /**
  * Answers "what may this account do?" from a per-instance cache, so a feature check on the hot path costs no
- * database round trip. Every instance drops an account's entry the moment any instance publishes that the
- * account's billing changed (`Topic.ENTITLEMENTS_CHANGED`, sent after commit by `AccountEvents`), so a check is
- * never served from before an upgrade, a downgrade or a cancellation.
+ * database round trip. Every instance drops an account's entry when it hears that the account's billing changed
+ * (`Topic.ENTITLEMENTS_CHANGED`, sent after commit by `AccountEvents`): the instance that made the change at once,
+ * the others when Redis delivers the message, which is before they deliver the `accountUpdated` that follows it
+ * on the same connection, so a client told of a change is never served from before it.
  */
 export class FeatureGate {
   private readonly cache = new Map<string, CacheEntry>();

@@ -119,8 +119,16 @@ export class UsageMeter {
     const accounts = new Map<string, AccountAllowances>();
     for (const accountId of new Set(events.map((event) => event.accountId)))
       accounts.set(accountId, await this.writing.gate.allowances(accountId));
+    // Each account's current period once: most uses of a batch fall in it (and need no lookup).
+    const current = new Map<string, UsagePeriod>();
+    for (const [accountId, allowances] of accounts)
+      current.set(accountId, usagePeriodAt(allowances.billingPeriod, now));
     const periods = await Promise.all(
-      events.map((event) => this.periodOf(accounts.get(event.accountId) as AccountAllowances, event, now)),
+      events.map((event) => {
+        const period = current.get(event.accountId) as UsagePeriod;
+        if (event.occurredAt >= period.start && event.occurredAt < period.end) return period;
+        return this.periodOf(accounts.get(event.accountId) as AccountAllowances, event, now);
+      }),
     );
     return events.map((event, index) => {
       const allowances = accounts.get(event.accountId) as AccountAllowances;

@@ -1,5 +1,5 @@
 import { BillingError, ErrorCode } from '../../errors';
-import { KEY_RACE, recordInOneStatement, THRESHOLD_TO_TELL } from './usage-record-statement';
+import { KEY_INDEX, KEY_RACE, recordInOneStatement, THRESHOLD_TO_TELL } from './usage-record-statement';
 import {
   KeyRace,
   type PlannedEvent,
@@ -70,12 +70,14 @@ async function recordOneByOne(writing: UsageWriting, planned: PlannedEvent[]): P
 }
 
 /**
- * A key race (the transactional path's KeyRace, the statement's KEY_RACE) or PostgreSQL's deadlock_detected
- * (40P01): everything was rolled back, and it may simply be run again.
+ * A key race (the transactional path's KeyRace; the statement's unique_violation on the key index, or KEY_RACE
+ * from its previous version) or PostgreSQL's deadlock_detected (40P01): everything was rolled back, and it may
+ * simply be run again.
  */
 function isRetryable(error: unknown): boolean {
   const code = codeOf(error);
-  return error instanceof KeyRace || code === KEY_RACE || code === '40P01';
+  const keyTaken = code === '23505' && (error as { constraint?: unknown }).constraint === KEY_INDEX;
+  return error instanceof KeyRace || keyTaken || code === KEY_RACE || code === '40P01';
 }
 
 function codeOf(error: unknown): unknown {

@@ -18,17 +18,22 @@ import {
   type RecordMode,
   type RecordOutcome,
 } from './usage-recording';
-import { runStatement } from './usage-statement';
+import { arrayLiteral, runStatement } from './usage-statement';
 import type { UsageWriting } from './usage-writing';
 
 /**
- * `usage_record_group` (migration `Migration20261206051000_usage_record_statement`) raises this when a counter
+ * `usage_record_group` (migration `Migration20261207210000_usage_record_columns`) raises this when a counter
  * crosses a threshold the account is mailed about: nothing was written, and the group takes the transactional
  * path, which queues the mail in the same transaction as the records.
  */
 export const THRESHOLD_TO_TELL = 'UB001';
-/** …and this when another transaction recorded one of the keys since the lookup: rolled back, run it again. */
+/**
+ * …and (its previous, JSON version) this when another transaction recorded one of the keys since the lookup:
+ * rolled back, run it again. The current version fails with `unique_violation` on `KEY_INDEX` instead.
+ */
 export const KEY_RACE = 'UB002';
+/** The index that keeps a key once per account: a call whose key it refuses was raced, and runs again. */
+export const KEY_INDEX = 'usage_record_key_pkey';
 
 /** One row of `usage_record_group`: a record's outcome (`item` set) or a saved counter (`counter` set). */
 interface StatementRow {
@@ -64,12 +69,19 @@ export async function recordInOneStatement(
       index + 1,
     ]),
   );
+  const records = recordsOf(planned, slots, now);
   const rows = await runStatement<StatementRow>(
     writing.orm,
-    'select * from usage_record_group(?::jsonb, ?::jsonb, ?, ?)',
+    'select * from usage_record_group(?::jsonb, ?::int[], ?::int[], ?::bigint[], ?::varchar[], ?::timestamptz[], ?, ?)',
     [
-      JSON.stringify(counters.map((counter, index) => ({ slot: index + 1, ...counter }))),
-      JSON.stringify(recordsOf(planned, slots)),
+      JSON.stringify(
+        counters.map((counter, index) => ({ slot: index + 1, ...counter, ...records.rules[index] })),
+      ),
+      arrayLiteral(records.slot),
+      arrayLiteral(records.prev),
+      arrayLiteral(records.quantity),
+      arrayLiteral(records.key),
+      arrayLiteral(records.occurredAt),
       now,
       mode === 'all-or-none',
     ],
@@ -77,30 +89,35 @@ export async function recordInOneStatement(
   return resultOf(planned, rows, mode);
 }
 
-/** The records as the function takes them: each with its counter's slot and the item of its key's previous use. */
-function recordsOf(planned: PlannedEvent[], slots: Map<string, number>) {
+/**
+ * The records as the function takes them: one array per column, in arrival order (what a record shares with its
+ * counter, its account, metric, period and allowance's rule, is sent once, with the counter). `prev` is the item
+ * before it in this call with the same account and key (null if none); `occurredAt` is null for a use dated now.
+ */
+function recordsOf(planned: PlannedEvent[], slots: Map<string, number>, now: Date) {
   const lastOfKey = new Map<string, number>();
-  return planned.map(({ event, allowance, period, late }, item) => {
+  const rules: Array<{ enabled: boolean; rule: string; late: boolean }> = [];
+  const columns = {
+    slot: [] as number[],
+    prev: [] as Array<number | null>,
+    quantity: [] as number[],
+    key: [] as string[],
+    occurredAt: [] as Array<Date | null>,
+  };
+  const nowTime = now.getTime();
+  planned.forEach(({ event, allowance, period, late }, item) => {
     const recordKey = recordKeyOf(event.accountId, event.idempotencyKey);
-    const prev = lastOfKey.get(recordKey) ?? null;
+    columns.prev.push(lastOfKey.get(recordKey) ?? null);
     lastOfKey.set(recordKey, item);
-    return {
-      item,
-      slot: slots.get(counterKeyOf(event.accountId, event.metric, period.start)),
-      prev,
-      id: crypto.randomUUID(),
-      account_id: event.accountId,
-      metric: event.metric,
-      quantity: event.quantity,
-      idempotency_key: event.idempotencyKey,
-      occurred_at: event.occurredAt.toISOString(),
-      period_start: period.start.toISOString(),
-      kind: allowance.kind,
-      enabled: allowance.enabled,
-      over_limit: allowance.overLimit,
-      late,
-    };
+    const slot = slots.get(counterKeyOf(event.accountId, event.metric, period.start)) as number;
+    // Every record of a counter has the same account and metric (so allowance) and period (so lateness).
+    rules[slot - 1] ??= { enabled: allowance.enabled, rule: allowance.overLimit, late };
+    columns.slot.push(slot);
+    columns.quantity.push(event.quantity);
+    columns.key.push(event.idempotencyKey);
+    columns.occurredAt.push(event.occurredAt.getTime() === nowTime ? null : event.occurredAt);
   });
+  return { ...columns, rules };
 }
 
 function resultOf(planned: PlannedEvent[], rows: StatementRow[], mode: RecordMode): RecordingResult {

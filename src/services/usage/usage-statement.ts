@@ -15,3 +15,22 @@ export async function runStatement<Row>(
   const result = await orm.em.getConnection().getKnex().raw<{ rows: Row[] }>(sql, values);
   return result.rows;
 }
+
+/**
+ * A PostgreSQL array literal of `values` (bound as one text parameter, cast in the SQL, e.g. `?::int[]`): a column
+ * of a group's records costs PostgreSQL far less to read than the same values in JSON (measured 2026-12-06: three
+ * `jsonb_to_recordset` over 100 records were a quarter of a batch's statement). Knex's bindings take no array
+ * with nulls; strings are quoted and escaped, dates sent as ISO 8601 with their zone, null as NULL.
+ */
+export function arrayLiteral(values: ReadonlyArray<string | number | Date | null>): string {
+  let literal = '{';
+  for (let index = 0; index < values.length; index++) {
+    const value = values[index];
+    if (index > 0) literal += ',';
+    if (value === null || value === undefined) literal += 'NULL';
+    else if (typeof value === 'number') literal += String(value);
+    else if (value instanceof Date) literal += value.toISOString();
+    else literal += `"${value.replace(/[\\"]/g, '\\$&')}"`;
+  }
+  return `${literal}}`;
+}

@@ -46,6 +46,10 @@ export const HANDLERS: Readonly<Record<string, WebhookHandler>> = {
   'setup_intent.succeeded': setupIntentSucceeded,
   'credit_note.created': creditNoteChanged,
   'credit_note.voided': creditNoteChanged,
+  // The card network replaced a saved card's number or expiry (Stripe's card account updater: "Occurs whenever a
+  // payment method's details are automatically updated by the network",
+  // https://docs.stripe.com/api/events/types#event_types-payment_method.automatically_updated): read it again.
+  'payment_method.automatically_updated': paymentMethodChanged,
 };
 
 /** The events to register the webhook endpoint for. */

@@ -76,6 +76,10 @@ function applyInvoice(
     await tools.invoices.apply(tx, customer, invoice, observedAt);
     // An invoice alone decides no plan; its subscription (now active, or past due) may.
     const fromSubscription = applyToSubscription ? await applyToSubscription(tx, observedAt) : null;
-    return { accounts: [customer.accountId], provision: fromSubscription?.provision ?? [] };
+    return {
+      accounts: [customer.accountId],
+      provision: fromSubscription?.provision ?? [],
+      changedAt: fromSubscription?.changedAt,
+    };
   };
 }

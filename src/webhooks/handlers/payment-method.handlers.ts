@@ -4,8 +4,9 @@ import { chargedCardOf } from '../../services/invoices/charged-card';
 import { idOf } from '../../services/stripe/expandable';
 
 /**
- * payment_method.attached, .updated and .detached: the card as Stripe has it now (a detached card has no customer
- * and is removed; an updated one carries its new expiry), with the customer's default card marked.
+ * payment_method.attached, .updated, .automatically_updated and .detached: the card as Stripe has it now (a detached
+ * card has no customer and is removed; an updated one, by the API or by the card network, carries its new expiry),
+ * with the customer's default card marked.
  */
 export const paymentMethodChanged: WebhookHandler = async (event, tools) =>
   cardAsStripeHasIt((event.data.object as Stripe.PaymentMethod).id, tools);

@@ -32,6 +32,7 @@ export const subscriptionChanged: WebhookHandler = async (event, tools) => {
       accounts: applied.accounts,
       provision: [...applied.provision, ...settled.provision],
       afterCommit: settled.afterCommit,
+      changedAt: applied.changedAt,
     };
   };
 };
@@ -104,9 +105,10 @@ export function applySubscription(subscription: Stripe.Subscription, tools: Hand
       return {
         accounts: [known.accountId],
         provision: known.entitlementsMayChange ? [known.accountId] : [],
+        changedAt: known.changedAt,
       };
     const customer = await tools.customers.ownerOfSubscription(tx, subscription);
-    const { entitlementsMayChange } = await tools.subscriptions.applyLocked(
+    const { entitlementsMayChange, changedAt } = await tools.subscriptions.applyLocked(
       tx,
       customer,
       subscription,
@@ -115,6 +117,7 @@ export function applySubscription(subscription: Stripe.Subscription, tools: Hand
     return {
       accounts: [customer.accountId],
       provision: entitlementsMayChange ? [customer.accountId] : [],
+      changedAt,
     };
   };
 }

@@ -132,9 +132,11 @@ export class WebhookProcessor {
       if (!(await this.inbox.claim(tx, event.id))) return null;
       const result = effectResultOf(await effect(tx, observedAt));
       // Now, not the read stamp (it orders reads; the usage period is today's); an allowance that changed is
-      // weighed from when Stripe made the change (the event's time), however late it arrives.
+      // weighed from when Stripe made the change (the event's time), however late it arrives, or from an earlier
+      // moment the effect knows it was made at (a scheduled change reached at the renewal, brought by a later event).
+      const effectiveAt = result.changedAt && result.changedAt < changedAt ? result.changedAt : changedAt;
       for (const accountId of new Set(result.provision))
-        await this.tools.provisioner.provision(tx, accountId, this.tools.clock.now(), changedAt);
+        await this.tools.provisioner.provision(tx, accountId, this.tools.clock.now(), effectiveAt);
       return { accounts: [...new Set(result.accounts)], afterCommit: result.afterCommit ?? [] };
     });
   }

@@ -63,13 +63,23 @@ export class AccountResync {
     const summary = await this.orm.em.fork().transactional(async (tx) => {
       await this.applyCustomer(tx, accountId, stripeCustomerId, snapshot, observedAt);
       const customer = await tx.findOneOrFail(BillingCustomer, { accountId });
-      // Oldest first, so the newest subscription is the one written last.
-      for (const subscription of [...snapshot.subscriptions].reverse())
-        await this.services.stripe.subscriptionSync.apply(tx, customer, subscription, observedAt);
+      // Oldest first, so the newest subscription is the one written last. A scheduled change found reached took
+      // effect at the renewal, however long ago: the allowances are weighed from then, not from this resync.
+      const now = this.services.clock.now();
+      let changedAt = now;
+      for (const subscription of [...snapshot.subscriptions].reverse()) {
+        const written = await this.services.stripe.subscriptionSync.applyLocked(
+          tx,
+          customer,
+          subscription,
+          observedAt,
+        );
+        if (written.changedAt && written.changedAt < changedAt) changedAt = written.changedAt;
+      }
       for (const invoice of snapshot.invoices)
         await this.services.invoices.apply(tx, customer, invoice, observedAt);
       await this.applyCards(tx, customer, snapshot, observedAt);
-      const plan = await this.services.provisioner.provision(tx, accountId, this.services.clock.now());
+      const plan = await this.services.provisioner.provision(tx, accountId, now, changedAt);
       return {
         accountId,
         subscriptions: snapshot.subscriptions.length,

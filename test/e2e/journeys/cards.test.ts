@@ -1,13 +1,13 @@
 /**
- * Journey: a subscriber adds a second card on Stripe's hosted page (Checkout in setup mode) and makes it the
- * default on the billing page; the next bill shows the plan fee with its date, and an invoice opens in full.
+ * Journey: a subscriber adds a second card on Stripe's hosted page (Checkout in setup mode), makes it the
+ * default on the billing page and removes the first (the last card of a renewing subscription cannot go); the next bill shows the plan fee with its date, and an invoice opens in full.
  * A card whose bank asks (3-D Secure) is added once the challenge on the hosted page is passed, and not when failed.
  */
 import { BillingCustomer, PaymentMethod } from '../../../src/entities';
 import { describeJourney, payOnCheckoutPage, waitForText } from './journey';
 
 describeJourney('journey: cards and bills', (journey) => {
-  it('adds a second card, makes it the default, and shows the next bill and an invoice in full', async () => {
+  it('adds a second card, makes it the default, removes the first (not the last), and shows the next bill and an invoice', async () => {
     const accountId = 'acct_journey_cards';
     const page = await journey.newPage();
     await journey.signUp(page, accountId);
@@ -45,6 +45,18 @@ describeJourney('journey: cards and bills', (journey) => {
       String(inStripe.invoice_settings.default_payment_method),
     );
     expect(chosen.card?.last4).toBe('4444');
+
+    // Remove the old Visa: gone from the page and from Stripe. The Mastercard, now the only card of a subscription
+    // that renews, cannot be removed: the page says why (LAST_PAYMENT_METHOD) and keeps it.
+    await page.click('[data-card="4242"] .remove-card');
+    await page.locator('[data-card="4242"]').waitFor({ state: 'detached' });
+    const saved = await journey.stack.stripe.customers.listPaymentMethods(
+      customer.stripeCustomerId as string,
+    );
+    expect(saved.data.map((card) => card.card?.last4)).toEqual(['4444']);
+    await page.click('[data-card="4444"] .remove-card');
+    await waitForText(page, '#error', /only card of a subscription that renews: add another card first/);
+    expect(await page.getAttribute('[data-card="4444"]', 'data-default')).toBe('true');
 
     // The first invoice in full.
     await page.click('#invoices .show-invoice');

@@ -9,7 +9,7 @@ import type { ApiRequest, Route } from '../../core/http';
 import { learnOrigin } from '../urls';
 import { paginate } from '../../core/list';
 import { requireCustomer } from '../../resources/common';
-import { attachPaymentMethod, resolvePaymentMethod } from '../../resources/payment-methods';
+import { resolvePaymentMethod } from '../../resources/payment-methods';
 import { type Emulator, emit, idOf } from '../context';
 import { invoicePaidByIntent, invoicePaymentFailedByIntent } from '../invoices/invoices';
 import { AUTHENTICATION_REQUIRED, needsAuthentication, requireAuthentication } from './authentication';
@@ -33,19 +33,15 @@ function requireSi(emulator: Emulator, setupIntentId: string): Stripe.SetupInten
 }
 
 /**
- * A payment intent's `payment_method` param: test ids become a new pm. It is not attached to the intent's customer
- * here: a payment intent attaches its card only after a successful confirmation with `setup_future_usage`
- * (https://docs.stripe.com/payments/save-during-payment; `setup_future_usage` in the SDK's PaymentIntent params).
+ * A payment or setup intent's `payment_method` param: test ids become a new pm. It is not attached to the intent's
+ * customer here: a payment intent attaches its card only after a successful confirmation with `setup_future_usage`
+ * (https://docs.stripe.com/payments/save-during-payment; `setup_future_usage` in the SDK's PaymentIntent params), and
+ * a setup intent "automatically attaches the resulting payment method to that Customer after successful setup"
+ * (https://docs.stripe.com/api/setup_intents): `markSetupSucceeded` does, so a card whose setup waits for 3-D Secure,
+ * fails it, or is declined is not on the customer.
  */
 function paymentMethodFor(emulator: Emulator, value: string): string {
   return resolvePaymentMethod(emulator, value, 'payment_method').id;
-}
-
-/** A setup intent's `payment_method` param: attached to its customer (setting it up is what a setup intent is for). */
-function paymentMethodIdFor(emulator: Emulator, value: string, customer: string | null): string {
-  const paymentMethod = resolvePaymentMethod(emulator, value, 'payment_method');
-  if (customer && !paymentMethod.customer) attachPaymentMethod(emulator, paymentMethod.id, customer);
-  return paymentMethod.id;
 }
 
 /** `off_session` and `return_url` of a confirmation (create with `confirm=true`, or `/confirm`). */
@@ -129,9 +125,8 @@ function confirmSi(
       'setup_intent_unexpected_state',
     );
   }
-  const customer = idOf(setupIntent.customer);
   const paymentMethod = paymentMethodParam
-    ? paymentMethodIdFor(emulator, paymentMethodParam, customer)
+    ? paymentMethodFor(emulator, paymentMethodParam)
     : idOf(setupIntent.payment_method);
   if (!paymentMethod)
     throw invalidRequest(
@@ -254,7 +249,7 @@ export const routes: Route[] = [
       const paymentMethodParam = input.str('payment_method');
       const setupIntent = newSetupIntent(emulator, {
         customer,
-        paymentMethod: paymentMethodParam ? paymentMethodIdFor(emulator, paymentMethodParam, customer) : null,
+        paymentMethod: paymentMethodParam ? paymentMethodFor(emulator, paymentMethodParam) : null,
         metadata: input.metadata({}),
         usage: input.str('usage'),
       });

@@ -287,6 +287,12 @@ export function markSetupSucceeded(
   setupIntent: Stripe.SetupIntent,
   paymentMethod: string,
 ): Stripe.SetupIntent {
+  // Only now is the card the customer's ("it automatically attaches the resulting payment method to that Customer
+  // after successful setup", https://docs.stripe.com/api/setup_intents): `payment_method.attached`, then
+  // `setup_intent.succeeded`. A card already attached (the hosted Checkout page attaches its own) stays as it is.
+  const customer = typeof setupIntent.customer === 'string' ? setupIntent.customer : setupIntent.customer?.id;
+  if (customer && !emulator.store.get(COLLECTIONS.paymentMethod, paymentMethod)?.customer)
+    attachPaymentMethod(emulator, paymentMethod, customer);
   setupIntent.status = 'succeeded';
   setupIntent.payment_method = paymentMethod;
   setupIntent.last_setup_error = null;
