@@ -7,6 +7,8 @@ import { Migration20261207150000_credit_low_balance_alert } from './Migration202
 import { Migration20261207160000_credit_spend_limit } from './Migration20261207160000_credit_spend_limit';
 import { Migration20261207170000_credit_next_expiry } from './Migration20261207170000_credit_next_expiry';
 import { Migration20261207180000_credit_hold_overage_price } from './Migration20261207180000_credit_hold_overage_price';
+import { Migration20261207190000_credit_hold_max_output } from './Migration20261207190000_credit_hold_max_output';
+import { Migration20261207191000_credit_top_up_claim } from './Migration20261207191000_credit_top_up_claim';
 import { Migration20261207210000_usage_record_columns } from './Migration20261207210000_usage_record_columns';
 import { Migration20261206020100_webhook_payload_retention } from './Migration20261206020100_webhook_payload_retention';
 import { Migration20261206020000_usage_record_partitions } from './Migration20261206020000_usage_record_partitions';
@@ -117,6 +119,14 @@ export const MIGRATIONS: MigrationObject[] = [
   {
     name: 'Migration20261207180000_credit_hold_overage_price',
     class: Migration20261207180000_credit_hold_overage_price,
+  },
+  {
+    name: 'Migration20261207190000_credit_hold_max_output',
+    class: Migration20261207190000_credit_hold_max_output,
+  },
+  {
+    name: 'Migration20261207191000_credit_top_up_claim',
+    class: Migration20261207191000_credit_top_up_claim,
   },
   {
     name: 'Migration20261207210000_usage_record_columns',

@@ -67,6 +67,12 @@ export const ErrorCode = {
    * `requested`, `overageRoom` (credits that still fit). Nothing was reserved.
    */
   SPEND_LIMIT_REACHED: 'SPEND_LIMIT_REACHED',
+  /**
+   * A commit of a model call reporting more output tokens than its reservation's `maxOutputTokens`
+   * (`extensions.maxOutputTokens`, `outputTokens`): the reservation is what was admitted. Nothing was written; the
+   * reservation is still live (commit the call as reserved, or reserve for the real size first).
+   */
+  RESERVATION_EXCEEDED: 'RESERVATION_EXCEEDED',
   /** A document over a limit of src/graphql/query-limits.ts (depth, aliases, fields, tokens): refused unrun. */
   QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',
   /** The HTTP body is over GRAPHQL_MAX_BODY_BYTES (HTTP 413). */

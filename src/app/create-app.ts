@@ -44,6 +44,8 @@ export interface App {
     stripe: StripeServices | null;
     usage: UsageServices;
     credits: CreditServices;
+    /** Credit packs and automatic top-ups (null without Stripe). */
+    creditPurchases: CreditPurchaseServices | null;
   };
   /** Catches up with Stripe's events and sweeps grace periods (null without Stripe). */
   reconciler: Reconciler | null;
@@ -110,7 +112,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       credits,
       logger,
     );
-    const services = { ...core, stripe, usage, credits };
+    const services = { ...core, stripe, usage, credits, creditPurchases: purchases };
     return {
       http,
       orm,

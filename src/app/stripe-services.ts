@@ -110,7 +110,7 @@ export function buildStripeServices(
       core.currencies,
     ),
     changes,
-    cancellation: new SubscriptionCancellation(stripe, store, changes, rules, core.events, overageReporter),
+    cancellation: cancellationOf(stripe, store, changes, rules, core, overageReporter),
   });
   const promotionCodeCheck = new PromotionCodeCheck(stripe, core.clock);
   const refunds = new InvoiceRefunds(stripe);
@@ -150,6 +150,26 @@ export function buildStripeServices(
     seats,
     taxIds: new CustomerTaxIds(stripe, customers, core.events),
   };
+}
+
+/** Cancelling and resuming: the overage reported before a cancel now, on billing's clock (calls in flight). */
+function cancellationOf(
+  stripe: StripeClient,
+  store: SubscriptionStore,
+  changes: PlanChanges,
+  rules: PlanRules,
+  core: CoreServices,
+  overageReporter: OverageReporter,
+): SubscriptionCancellation {
+  return new SubscriptionCancellation(
+    stripe,
+    store,
+    changes,
+    rules,
+    core.events,
+    overageReporter,
+    core.clock,
+  );
 }
 
 function overageReporterOf(

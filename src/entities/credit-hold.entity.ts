@@ -13,12 +13,13 @@ export type CreditHoldState = 'held' | 'settled' | 'released' | 'expired';
 @Entity({ tableName: 'credit_hold' })
 @Index({ properties: ['accountId', 'state', 'expiresAt'] })
 @Check({ name: 'credit_hold_credits_check', expression: 'credits >= 0' })
+@Check({ name: 'credit_hold_max_output_tokens_check', expression: 'max_output_tokens >= 0' })
 @Check({
   name: 'credit_hold_overage_credits_check',
   expression: 'overage_credits >= 0 and overage_credits <= credits',
 })
 export class CreditHold extends BaseEntity<
-  'state' | 'settledCredits' | 'memberId' | 'model' | 'pricedAt' | 'overageCredits'
+  'state' | 'settledCredits' | 'memberId' | 'model' | 'pricedAt' | 'overageCredits' | 'maxOutputTokens'
 > {
   @Property({ type: 'string', length: 255 })
   accountId!: string;
@@ -58,4 +59,8 @@ export class CreditHold extends BaseEntity<
   /** When the call was priced: its commit uses the rate card's version in effect at this moment. */
   @Property({ type: 'datetime', nullable: true })
   pricedAt: Date | null = null;
+
+  /** A model call's most output (`maxOutputTokens`): a commit of more is refused (RESERVATION_EXCEEDED). */
+  @Property({ type: new BigIntType('number'), nullable: true })
+  maxOutputTokens: number | null = null;
 }

@@ -9,6 +9,7 @@ import { CreditLot } from './credit-lot.entity';
 import { CreditMemberLimit } from './credit-member-limit.entity';
 import { CreditMemberPeriod } from './credit-member-period.entity';
 import { CreditSpend } from './credit-spend.entity';
+import { CreditTopUpClaim } from './credit-top-up-claim.entity';
 import { Dispute } from './dispute.entity';
 import { DuplicateSubscription } from './duplicate-subscription.entity';
 import { Entitlement } from './entitlement.entity';
@@ -53,6 +54,7 @@ export const ENTITIES = [
   CreditMemberLimit,
   CreditMemberPeriod,
   CreditSpend,
+  CreditTopUpClaim,
 ];
 
 export {
@@ -67,6 +69,7 @@ export {
   CreditMemberLimit,
   CreditMemberPeriod,
   CreditSpend,
+  CreditTopUpClaim,
   Dispute,
   DuplicateSubscription,
   Entitlement,

@@ -55,6 +55,7 @@ export class Subscription extends BaseEntity<
   | 'addons'
   | 'addonRemovals'
   | 'extraSeats'
+  | 'creditsOverageItem'
 > {
   @Unique()
   @Property({ type: 'string', length: 255 })
@@ -146,6 +147,13 @@ export class Subscription extends BaseEntity<
   /** The add-on items, as synced from Stripe's items (what entitlements add to the plan's). */
   @Property({ type: 'json', default: '[]' })
   addons: SubscriptionAddon[] = [];
+
+  /**
+   * Whether Stripe's subscription carries the `ai_credits` metered item (credits beyond the balance are billed on
+   * it): one made before that price existed does not, and refuses them until it does (credit-terms.ts).
+   */
+  @Property({ type: 'boolean', default: false })
+  creditsOverageItem = false;
 
   /**
    * Add-ons the customer removed: they stay until the period end, when the subscription schedule's next phase

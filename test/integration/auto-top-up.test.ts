@@ -182,6 +182,92 @@ describe('automatic top-up', () => {
     expect(spend.data?.viewer.spendLimit.topUpCents).toBe(0);
   });
 
+  it('a charge resumed after a stopped process claims its pack against the spend limit once', async () => {
+    const accountId = 'acct_auto_top_up_resumed';
+    const stripeCustomerId = await customerWithCard(accountId, 'pm_card_visa');
+    const gql = await stack.as(accountId);
+    // $15.00 may be spent beyond the plan: one $10.00 pack fits, two do not.
+    expect(
+      (await gql('mutation { setSpendLimit(input: { monthlyCents: 1500 }) { monthlyCents } }')).errors,
+    ).toBeUndefined();
+    const start = await available(accountId);
+    const set = await gql(SET, { input: { enabled: true, belowCredits: start + 1, packKey: 'credits_10k' } });
+    expect(set.errors).toBeUndefined();
+    await waitUntil(async () => (await available(accountId)) === start + 10_000, 'the pack is granted');
+    await waitUntil(async () => (await autoTopUp(accountId))?.charging === false, 'the charge is over');
+
+    // The process stopped after Stripe charged and before it said so: its claim is left, stale, and resumed (the
+    // same attempt: Stripe answers the first charge). The pack was counted once already.
+    await em()
+      .getConnection()
+      .execute('update credit_auto_top_up set charging_since = ? where account_id = ?', [
+        new Date(stack.app.clock.now().getTime() - 11 * 60 * 1000),
+        accountId,
+      ]);
+    await stack.app.services.creditPurchases?.autoTopUps.resumeStale();
+    expect(await autoTopUp(accountId)).toEqual({ enabled: true, charging: false, lastFailure: null });
+    expect(await packInvoices(stripeCustomerId)).toEqual([['paid', 1000]]);
+    expect(await available(accountId)).toBe(start + 10_000);
+    const spend = await gql<{ viewer: { spendLimit: { topUpCents: number } } }>(
+      '{ viewer { spendLimit { topUpCents } } }',
+    );
+    expect(spend.data?.viewer.spendLimit.topUpCents).toBe(1000);
+  });
+
+  it('never charges nor claims a pack that has no amount in the account’s currency (0 ¢): refused, said why', async () => {
+    const accountId = 'acct_auto_top_up_unpriced';
+    const stripeCustomerId = await customerWithCard(accountId, 'pm_card_visa');
+    const gql = await stack.as(accountId);
+    expect(
+      (await gql('mutation { setSpendLimit(input: { monthlyCents: 5000 }) { monthlyCents } }')).errors,
+    ).toBeUndefined();
+    await ledger().grant({
+      accountId,
+      kind: 'grant',
+      credits: 100,
+      expiresAt: null,
+      reason: 'test',
+      source: { type: 'admin', id: 'auto-top-up-unpriced' },
+      actor: 'admin:test',
+    });
+    const start = await available(accountId);
+    const set = await gql(SET, {
+      input: { enabled: true, belowCredits: start - 50, packKey: 'credits_10k' },
+    });
+    expect(set.errors).toBeUndefined();
+    // The account pays in a currency the pack has no amount in (a customer Stripe knew before, a catalog that
+    // dropped the currency): setting it is refused, and a crossing charges nothing, claims nothing and says why.
+    const setCurrency = (currency: string) =>
+      em()
+        .getConnection()
+        .execute('update billing_customer set currency = ? where account_id = ?', [currency, accountId]);
+    await setCurrency('gbp');
+    const refused = await gql(SET, { input: { enabled: true, belowCredits: 10, packKey: 'credits_10k' } });
+    expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'packKey' });
+    await ledger().burn({
+      accountId,
+      credits: 60,
+      source: { type: 'usage', id: 'unpriced-1' },
+      reason: 'calls',
+    });
+    await waitUntil(async () => (await autoTopUp(accountId))?.enabled === false, 'auto top-up is turned off');
+    expect(await autoTopUp(accountId)).toEqual({
+      enabled: false,
+      charging: false,
+      lastFailure: 'pack_not_sold_in_currency',
+    });
+    await setCurrency('usd');
+    expect(await packInvoices(stripeCustomerId)).toEqual([]);
+    const claims = await em()
+      .getConnection()
+      .execute('select * from credit_top_up_claim where account_id = ?', [accountId]);
+    expect(claims).toEqual([]);
+    const spend = await gql<{ viewer: { spendLimit: { topUpCents: number } } }>(
+      '{ viewer { spendLimit { topUpCents } } }',
+    );
+    expect(spend.data?.viewer.spendLimit.topUpCents).toBe(0);
+  });
+
   it('refuses an unknown pack or threshold, writing nothing', async () => {
     const gql = await stack.as('acct_auto_top_up_refused');
     const unknownPack = await gql(SET, {

@@ -23,6 +23,8 @@ let ledger: CreditLedger;
 let limits: SpendLimits;
 let account: string;
 let sequence = 0;
+/** The account's overage terms now (null: a plan that blocks, a subscription past due) and its currency. */
+let termsNow: { overage: OverageTerms | null; currency: string } = { overage: TERMS, currency: 'usd' };
 
 beforeAll(async () => {
   harness = await openLedger(new Date('2026-12-07T10:00:00Z'));
@@ -36,8 +38,7 @@ beforeAll(async () => {
         credits: { included: 0, rollover: { kind: 'none' as const }, overLimit: 'bill_overage' as const },
       },
       period: PERIOD,
-      overage: TERMS,
-      currency: 'usd',
+      ...termsNow,
     }),
   };
   limits = new SpendLimits(
@@ -53,6 +54,7 @@ beforeAll(async () => {
 afterAll(() => harness.close());
 
 beforeEach(async () => {
+  termsNow = { overage: TERMS, currency: 'usd' };
   sequence += 1;
   account = `acct_spend_${sequence}`;
   const now = new Date();
@@ -215,6 +217,42 @@ describe('the spend limit', () => {
     expect(await limits.viewOf(account)).toMatchObject({ overageCredits: 1000, overageCents: 120 });
   });
 
+  it('bills what a call was admitted beyond the balance when its commit comes after the reservation expired', async () => {
+    await limits.set({ accountId: account, monthlyCents: 6 });
+    // 40 credits beyond the balance admitted (54 fit under 6 ¢), for 60 s.
+    const late = await hold(40, TERMS, 60);
+    if (!late.ok) throw new Error('held');
+    harness.clock.advance(61_000);
+    await ledger.sweepHolds();
+    // The expiry gave its room back: another call takes 40 of the 54.
+    const next = await hold(40);
+    expect(next).toMatchObject({ ok: true });
+    // The late commit: the call ran and used its 40 credits. They are billed as a live hold's would be, whatever
+    // room is left (14); what it used beyond its hold (5) only as far as the limit leaves room (none now).
+    const settled = await ledger.settle({
+      accountId: account,
+      holdId: late.hold.id,
+      credits: 45,
+      overage: TERMS,
+    });
+    expect(settled).toEqual({ outcome: 'settled', burned: 0, uncovered: 45, billed: 40, duplicate: false });
+    expect(await harness.sums(account)).toMatchObject({ billed: 40, overageCounted: 40, overageHeld: 40 });
+    // The terms stopped billing overage before the late commit: the admitted part at its price, as a live hold.
+    await limits.set({ accountId: account, monthlyCents: null });
+    const other = await hold(10, TERMS, 60);
+    if (!other.ok) throw new Error('held');
+    harness.clock.advance(61_000);
+    expect(
+      await ledger.settle({
+        accountId: account,
+        holdId: other.hold.id,
+        credits: 10,
+        overage: null,
+        period: PERIOD,
+      }),
+    ).toMatchObject({ billed: 10 });
+  });
+
   it('bills what a live call was admitted at its price when the terms stopped billing overage during it', async () => {
     const held = await hold(1000);
     if (!held.ok) throw new Error('held');
@@ -245,21 +283,67 @@ describe('the spend limit', () => {
     await limits.set({ accountId: account, monthlyCents: 2000 });
     // 16,600 credits beyond the balance held: 1,992 ¢ if billed; a $10.00 pack would pass the $20.00 limit.
     expect(await hold(16_600)).toMatchObject({ ok: true });
-    expect(await limits.claimTopUp(account, 1000)).toBe(false);
-    expect(await limits.claimTopUp(account, 8)).toBe(true);
+    expect(await limits.claimTopUp({ accountId: account, attempt: 1, cents: 1000 })).toBe(
+      'spend_limit_reached',
+    );
+    expect(await limits.claimTopUp({ accountId: account, attempt: 2, cents: 8 })).toBe('claimed');
   });
 
   it('counts automatic top-ups in the same limit, never two past it at once, and gives a declined one back', async () => {
     await limits.set({ accountId: account, monthlyCents: 1500 });
-    const claims = await Promise.all([1, 2, 3].map(() => limits.claimTopUp(account, 1000)));
-    expect(claims.filter(Boolean)).toHaveLength(1);
+    const claims = await Promise.all(
+      [1, 2, 3].map((attempt) => limits.claimTopUp({ accountId: account, attempt, cents: 1000 })),
+    );
+    expect(claims.filter((claim) => claim === 'claimed')).toHaveLength(1);
     expect(await limits.viewOf(account)).toMatchObject({ topUpCents: 1000, spentCents: 1000 });
-    // The top-up was declined: nothing owed, so it leaves the spend and the next one fits again.
-    await limits.giveBackTopUp(account, 1000);
-    expect(await limits.claimTopUp(account, 1000)).toBe(true);
+    // The top-up was declined: nothing owed, so it leaves the spend (once) and the next one fits again.
+    const claimed = claims.indexOf('claimed') + 1;
+    await limits.giveBackTopUp(account, claimed);
+    await limits.giveBackTopUp(account, claimed);
+    expect(await limits.viewOf(account)).toMatchObject({ topUpCents: 0 });
+    expect(await limits.claimTopUp({ accountId: account, attempt: 4, cents: 1000 })).toBe('claimed');
     // 1,000 of 1,500 is 66 %: no mail; 500 more credits' worth would pass it.
     expect(await mails()).toEqual([]);
     expect(await hold(5000)).toMatchObject({ ok: false, reason: 'spend_limit', overageRoom: 4170 });
+  });
+
+  it('claims a top-up attempt once: a resumed charge of the same attempt counts its amount no second time', async () => {
+    await limits.set({ accountId: account, monthlyCents: 1500 });
+    const claim = { accountId: account, attempt: 7, cents: 1000 };
+    expect(await limits.claimTopUp(claim)).toBe('claimed');
+    // The process stopped mid-charge; the claim is charged again with the same attempt (Stripe answers the first
+    // charge): it was counted already, so it still fits and the spend is the one pack.
+    expect(await limits.claimTopUp(claim)).toBe('claimed');
+    expect(await Promise.all([limits.claimTopUp(claim), limits.claimTopUp(claim)])).toEqual([
+      'claimed',
+      'claimed',
+    ]);
+    expect(await limits.viewOf(account)).toMatchObject({ topUpCents: 1000, spentCents: 1000 });
+    // Another attempt is another pack: $20.00 would pass the $15.00 limit.
+    expect(await limits.claimTopUp({ ...claim, attempt: 8 })).toBe('spend_limit_reached');
+  });
+
+  it('prices the period’s overage for a top-up claim also when overage is no longer billed, and never claims 0', async () => {
+    await limits.set({ accountId: account, monthlyCents: 1500 });
+    const held = await hold(10_000);
+    if (!held.ok) throw new Error('held');
+    await ledger.settle({ accountId: account, holdId: held.hold.id, credits: 10_000, overage: TERMS });
+    // $12.00 billed as overage; then the plan stops billing overage (a downgrade, a subscription past due). The
+    // $12.00 are still owed: a $10.00 pack would take the period to $22.00.
+    termsNow = { overage: null, currency: 'usd' };
+    expect(await limits.claimTopUp({ accountId: account, attempt: 1, cents: 1000 })).toBe(
+      'spend_limit_reached',
+    );
+    expect(await limits.claimTopUp({ accountId: account, attempt: 2, cents: 300 })).toBe('claimed');
+    // A currency the `ai_credits` price has no amount in: the overage cannot be priced, so nothing is claimed.
+    termsNow = { overage: null, currency: 'jpy' };
+    expect(await limits.claimTopUp({ accountId: account, attempt: 3, cents: 1 })).toBe('spend_not_priced');
+    // A pack without an amount is never claimed as 0 ¢.
+    for (const cents of [0, -5, 1.5])
+      await expect(limits.claimTopUp({ accountId: account, attempt: 4, cents })).rejects.toMatchObject({
+        extensions: { code: 'BAD_USER_INPUT', field: 'cents' },
+      });
+    expect(await limits.viewOf(account)).toMatchObject({ topUpCents: 300 });
   });
 
   it('refuses a limit that is not whole cents from 0 to 1,000,000,000, changing nothing', async () => {

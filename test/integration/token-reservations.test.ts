@@ -201,6 +201,26 @@ it('releases a hold unused, and a released reservation cannot be committed', asy
   });
 });
 
+it('refuses a commit of more output than its reservation admitted, writing nothing; the reservation stays live', async () => {
+  // 1,000 included credits on a plan that blocks; 10 output tokens reserved on test-flat: 1 credit held.
+  const reservation = await reserve(0, 10, undefined, 'test-flat');
+  expect(reservation.credits).toBe(1);
+  const commit = { accountId: account, reservationId: reservation.id, inputTokens: 0 };
+  // 100,000 output tokens are 1,500 credits: 1,000 would burn and 500 go unbilled (the plan blocks), for free.
+  await expect(reservations.commit({ ...commit, outputTokens: 100_000 })).rejects.toMatchObject({
+    extensions: { code: 'RESERVATION_EXCEEDED', maxOutputTokens: 10, outputTokens: 100_000 },
+  });
+  expect(await harness.ledger.balanceOf(account)).toMatchObject({ balance: 1000, held: 1 });
+  // The reservation is live: the call committed as reserved settles once, for what it used.
+  expect(await reservations.commit({ ...commit, outputTokens: 10 })).toMatchObject({
+    credits: 1,
+    burned: 1,
+    uncovered: 0,
+    duplicate: false,
+  });
+  expect(await harness.ledger.balanceOf(account)).toMatchObject({ balance: 999, held: 0 });
+});
+
 it('answers a repeated reserve (same key) with the same hold and a repeated commit with the first commit', async () => {
   const [first, second] = await Promise.all([reserve(1000, 1000, 'call-1'), reserve(1000, 1000, 'call-1')]);
   expect(second.id).toBe(first.id);
@@ -270,6 +290,14 @@ it('never takes the balance below zero nor pays a call twice, whatever concurren
             inputTokens: 0,
             outputTokens: planned.used,
           };
+          if (planned.used > planned.maxOutput) {
+            // More output than reserved is refused and writes nothing: the reservation is still there to release.
+            await expect(reservations.commit(commit)).rejects.toMatchObject({
+              extensions: { code: 'RESERVATION_EXCEEDED' },
+            });
+            expect(await reservations.release(account, reservation.id)).toBe(true);
+            return 0;
+          }
           const results = await Promise.all(
             planned.ending === 'commitTwice'
               ? [reservations.commit(commit), reservations.commit(commit)]

@@ -57,4 +57,46 @@ describe('cancelling', () => {
     expect(last && linesOf(last, 'price_starter_monthly')).toEqual([]);
     expect(await grace.totalCharged()).toBe(1900 + 300);
   });
+
+  it('cancel now waits for model calls holding credits beyond the balance, so the final invoice bills them', async () => {
+    const mona = await world.customer(`acct_cancel_in_flight_${run}`);
+    expect((await mona.subscribe('starter')).errors).toBeUndefined();
+    // claude-sonnet-4: 1,000,000 output tokens are 15,000 credits. 30,000 reserved with 20,000 included: 10,000
+    // beyond the balance, admitted (no spend limit), the call still running.
+    const reserved = await mona.service<{ reserveUsage: { id: string } }>(
+      'mutation($input: ReserveUsageInput!) { reserveUsage(input: $input) { id } }',
+      {
+        input: {
+          accountId: mona.accountId,
+          model: 'claude-sonnet-4',
+          inputTokens: 0,
+          maxOutputTokens: 2_000_000,
+        },
+      },
+    );
+    const reservationId = reserved.data?.reserveUsage.id;
+    expect(reservationId).toBeDefined();
+    // Cancelling now would end the subscription before the call's overage could be billed on it: refused.
+    const refused = await mona.cancel(false);
+    expect(refused.errors?.[0]?.extensions).toMatchObject({
+      code: 'CONFLICT',
+      reason: 'CALLS_IN_FLIGHT',
+      heldOverageCredits: 10_000,
+      retryAfterSeconds: 300,
+    });
+    expect((await mona.viewer()).subscription?.status).toBe('ACTIVE');
+
+    // The call ends and is committed; cancelling now bills its overage on the final invoice, to the cent.
+    const committed = await mona.service<{ commitUsage: { credits: { billed: number } } }>(
+      'mutation($input: CommitUsageInput!) { commitUsage(input: $input) { credits { billed } } }',
+      { input: { accountId: mona.accountId, reservationId, inputTokens: 0, outputTokens: 2_000_000 } },
+    );
+    expect(committed.data?.commitUsage.credits.billed).toBe(10_000);
+    const canceled = await mona.cancel(false);
+    expect(canceled.errors).toBeUndefined();
+    await world.advance(0);
+    const final = lastInvoice(await mona.invoices(), 'subscription_cycle');
+    expect(linesOf(final, 'price_ai_credits_overage')).toEqual([[10_000, 1200]]);
+    expect(await mona.totalCharged()).toBe(1900 + 1200);
+  });
 });

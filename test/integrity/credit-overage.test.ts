@@ -147,6 +147,32 @@ describe('credits beyond the balance, billed within the spend limit', () => {
     });
   }, 120_000);
 
+  it('refuses credits beyond the balance while the subscription lacks the ai_credits item, and bills them once it has it', async () => {
+    const omar = await world.customer(`acct_credit_no_item_${run}`);
+    expect((await omar.subscribe('starter')).errors).toBeUndefined();
+    // A subscription made before the `ai_credits` price existed: no item to bill credits beyond the balance on.
+    const stripe = world.stack.stripe;
+    const [subscription] = (await stripe.subscriptions.list({ customer: await omar.stripeCustomerId() }))
+      .data;
+    if (!subscription) throw new Error('subscribed');
+    const itemOf = (lookupKey: string) =>
+      subscription.items.data.find((item) => item.price.lookup_key === lookupKey);
+    const creditsItem = itemOf('price_ai_credits_overage');
+    if (!creditsItem) throw new Error('the ai_credits item');
+    await stripe.subscriptionItems.del(creditsItem.id);
+    await world.advance(1);
+    expect((await call(omar, 1_000_000)).committed).toMatchObject({ burned: 15_000, billed: 0 });
+    // Beyond the balance: refused as on a plan that blocks (Stripe has no line to bill it on), nothing held.
+    expect(codeOf((await call(omar, 1_000_000)).reserved)).toBe('USAGE_LIMIT_EXCEEDED');
+    expect((await spendOf(omar))?.spendLimit).toMatchObject({ overageBilled: false, heldOverageCredits: 0 });
+
+    // The item is added (a plan change or resume rebuilds the items): billed again from the next read of it.
+    await stripe.subscriptionItems.create({ subscription: subscription.id, price: creditsItem.price.id });
+    await world.advance(1);
+    expect((await call(omar, 1_000_000)).committed).toMatchObject({ burned: 5000, billed: 10_000 });
+    expect((await spendOf(omar))?.spendLimit).toMatchObject({ overageBilled: true, spentCents: 1200 });
+  }, 60_000);
+
   it('refuses credits beyond the balance on a trial (its usage is not billed) and on the free plan', async () => {
     const tara = await world.customer(`acct_credit_trial_${run}`);
     expect((await tara.subscribe('starter', { trial: true })).errors).toBeUndefined();

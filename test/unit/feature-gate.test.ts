@@ -28,6 +28,7 @@ function allowancesOf(
     plan,
     subscriptionStatus: null,
     currency: null,
+    creditsOverageItem: false,
     billingPeriod: null,
     features: new Map(Object.entries(plan.features)),
     metrics: new Map(

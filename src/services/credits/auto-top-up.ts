@@ -7,6 +7,7 @@ import type { Notifier } from '../notifications/notifier';
 import type { PlanCatalog } from '../plans/plan-catalog';
 import type { CreditPack } from '../plans/credit.types';
 import type { Clock } from '../time/clock';
+import type { TopUpClaimResult } from './spend-limits';
 
 /** What charging a pack to the saved card answers (`CreditPurchases.purchase`); a decline throws. */
 export interface PackCharge {
@@ -26,8 +27,9 @@ export interface PackCharger {
 
 /** The spend limit's part in a top-up (spend-limits.ts): its amount claimed before the charge, given back on a decline. */
 export interface TopUpSpend {
-  claimTopUp(accountId: string, cents: number): Promise<boolean>;
-  giveBackTopUp(accountId: string, cents: number): Promise<void>;
+  /** Once per attempt: a resumed charge (the same attempt) finds its claim and counts nothing more. */
+  claimTopUp(claim: { accountId: string; attempt: number; cents: number }): Promise<TopUpClaimResult>;
+  giveBackTopUp(accountId: string, attempt: number): Promise<void>;
 }
 
 export interface AutoTopUpSettings {
@@ -77,6 +79,10 @@ export class AutoTopUps {
         `belowCredits must be a whole number from 1 to ${MAX_BELOW_CREDITS}`,
         'belowCredits',
       );
+    // A pack the account could not be charged in would fail at every crossing: refused now, at the form.
+    const { currency, cents } = await this.packAmount(accountId, pack);
+    if (cents === undefined)
+      throw new BadUserInputError(`The pack ${pack.key} is not sold in ${currency.toUpperCase()}`, 'packKey');
     const now = this.clock.now();
     // A new setting starts afresh: armed, no failure (a customer turning it on again after a decline).
     await this.sql(
@@ -144,17 +150,10 @@ export class AutoTopUps {
 
   private async charge(accountId: string, packKey: string, attempt: number): Promise<void> {
     const pack = this.catalog.findCreditPack(packKey);
-    const cents = pack ? await this.packCents(accountId, pack) : 0;
     // Counted against the spend limit before the charge (claims under the account's lock never pass it together).
-    if (pack && this.spend && !(await this.spend.claimTopUp(accountId, cents))) {
-      await this.stop(
-        accountId,
-        pack,
-        attempt,
-        new BillingError(ErrorCode.SPEND_LIMIT_REACHED, 'The pack would pass the spend limit', {
-          reason: 'spend_limit_reached',
-        }),
-      );
+    const refusal = pack ? await this.claim(accountId, pack, attempt) : null;
+    if (pack && refusal) {
+      await this.stop(accountId, pack, attempt, refusal);
       return;
     }
     let outcome: PackCharge | BillingError;
@@ -184,16 +183,44 @@ export class AutoTopUps {
       return;
     }
     // Declined (nothing owed: its amount leaves the spend), or waiting for the bank (it may still be paid: kept).
-    if (outcome instanceof BillingError && pack) await this.spend?.giveBackTopUp(accountId, cents);
+    if (outcome instanceof BillingError && pack) await this.spend?.giveBackTopUp(accountId, attempt);
     await this.stop(accountId, pack, attempt, outcome);
   }
 
+  /**
+   * Claims the pack's amount against the spend limit before it is charged: null when it may charge, else why not
+   * (a pack without an amount in the account's currency is never charged nor claimed as 0; past the limit; a
+   * period's spend that cannot be priced).
+   */
+  private async claim(accountId: string, pack: CreditPack, attempt: number): Promise<BillingError | null> {
+    const { currency, cents } = await this.packAmount(accountId, pack);
+    if (cents === undefined)
+      return new BillingError(
+        ErrorCode.BAD_USER_INPUT,
+        `The pack ${pack.key} is not sold in ${currency.toUpperCase()}`,
+        { field: 'packKey', reason: 'pack_not_sold_in_currency' },
+      );
+    const claimed = this.spend ? await this.spend.claimTopUp({ accountId, attempt, cents }) : 'claimed';
+    if (claimed === 'claimed') return null;
+    return new BillingError(
+      ErrorCode.SPEND_LIMIT_REACHED,
+      claimed === 'spend_limit_reached'
+        ? 'The pack would pass the spend limit'
+        : "This period's credits beyond the balance have no price in the account's currency",
+      { reason: claimed },
+    );
+  }
+
   /** The pack's amount in the account's currency (before tax): what a top-up adds to the period's spend. */
-  private async packCents(accountId: string, pack: CreditPack): Promise<number> {
+  private async packAmount(
+    accountId: string,
+    pack: CreditPack,
+  ): Promise<{ currency: string; cents?: number }> {
     const customer = await this.orm.em
       .fork()
       .findOne(BillingCustomer, { accountId }, { fields: ['currency'] });
-    return pack.amounts[customer?.currency ?? this.catalog.baseCurrency] ?? 0;
+    const currency = customer?.currency ?? this.catalog.baseCurrency;
+    return { currency, cents: pack.amounts[currency] };
   }
 
   /** A decline, or the bank asking to approve: off, and the customer told (in the same transaction). */

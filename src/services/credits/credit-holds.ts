@@ -23,6 +23,7 @@ export interface HoldRow {
   overage_credits: string;
   overage_price: string | null;
   overage_currency: string | null;
+  max_output_tokens: string | null;
 }
 
 /**
@@ -30,7 +31,7 @@ export interface HoldRow {
  * prepared `select *` fails once a migration adds a column ("cached plan must not change result type").
  */
 export const HOLD_COLUMNS =
-  'id, account_id, member_id, credits, expires_at, state, model, priced_at, overage_credits, overage_price, overage_currency';
+  'id, account_id, member_id, credits, expires_at, state, model, priced_at, overage_credits, overage_price, overage_currency, max_output_tokens';
 
 export function holdOf(row: HoldRow): CreditHoldView {
   return {
@@ -43,6 +44,7 @@ export function holdOf(row: HoldRow): CreditHoldView {
     model: row.model,
     pricedAt: row.priced_at ? new Date(row.priced_at) : null,
     overageCredits: Number(row.overage_credits ?? 0),
+    maxOutputTokens: row.max_output_tokens == null ? null : Number(row.max_output_tokens),
   };
 }
 
@@ -81,12 +83,13 @@ export async function placeHold(account: LockedAccount, input: HoldCredits): Pro
     model: input.model ?? null,
     pricedAt: input.pricedAt ?? null,
     overageCredits: beyond,
+    maxOutputTokens: input.maxOutputTokens ?? null,
   };
   // Written with the balance row, in one statement (nothing in this transaction reads the new hold again).
   account.writeWithSave(
     `insert into credit_hold (id, created_at, updated_at, account_id, member_id, credits, expires_at, state,
-                              model, priced_at, overage_credits, overage_price, overage_currency)
-     values (?, ?, ?, ?, ?, ?, ?, 'held', ?, ?, ?, ?, ?)`,
+                              model, priced_at, overage_credits, overage_price, overage_currency, max_output_tokens)
+     values (?, ?, ?, ?, ?, ?, ?, 'held', ?, ?, ?, ?, ?, ?)`,
     [
       hold.id,
       account.now,
@@ -100,6 +103,7 @@ export async function placeHold(account: LockedAccount, input: HoldCredits): Pro
       hold.overageCredits,
       beyond > 0 ? (input.overage?.unitAmountDecimal ?? null) : null,
       beyond > 0 ? (input.overage?.currency ?? null) : null,
+      hold.maxOutputTokens,
     ],
   );
   account.changeHeld(input.credits - beyond);
@@ -149,9 +153,9 @@ export async function settleHold(
   if (hold.state === 'settled') return { outcome: 'settled', ...(await settledBefore(account, hold.id)) };
   const credits = typeof input.credits === 'function' ? input.credits(holdOf(hold)) : input.credits;
   if (hold.state === 'held') freeHold(account, hold);
-  // A live hold's part beyond the balance was admitted under the limit when it was held: the work it paid for is
-  // billed whatever the limit is now (a limit lowered during the call applies to new calls). An expired hold's
-  // part was given back to the limit at its expiry: a late commit is billed as far as the limit then allows.
+  // A hold's part beyond the balance was admitted under the limit when it was held: the work it paid for is billed
+  // whatever the limit is now (a limit lowered during the call applies to new calls), also when the commit comes
+  // after the hold expired (the call ran and its tokens were used: the expiry only gave its room to new calls).
   const burned = await burn(credits, admittedOf(hold));
   // The member's month counts what the work used, overrun included (member-limits-check.ts says why).
   countMemberUse(account, hold.member_id, credits);
@@ -162,7 +166,7 @@ export async function settleHold(
   return { outcome: 'settled', ...burned };
 }
 
-/** What a hold beyond the balance was admitted: its credits and price while it is live, else nothing. */
+/** What a hold beyond the balance was admitted: its credits and price, live or expired (a late commit). */
 export interface AdmittedOverage {
   credits: number;
   /** The price and currency it was admitted at (null for holds made before they were kept). */
@@ -170,7 +174,7 @@ export interface AdmittedOverage {
 }
 
 function admittedOf(hold: HoldRow): AdmittedOverage {
-  if (hold.state !== 'held') return { credits: 0, price: null };
+  if (hold.state !== 'held' && hold.state !== 'expired') return { credits: 0, price: null };
   const price =
     hold.overage_price && hold.overage_currency
       ? { unitAmountDecimal: hold.overage_price, currency: hold.overage_currency }

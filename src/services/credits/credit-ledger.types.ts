@@ -72,6 +72,8 @@ export interface HoldCredits {
   /** A model call's hold: the model and the moment it was priced (its commit is priced at that moment). */
   model?: string | null;
   pricedAt?: Date | null;
+  /** A model call's most output tokens: its commit may not report more (token-reservations.ts). */
+  maxOutputTokens?: number | null;
   /** On a plan that bills credits beyond the balance: what they cost and in which period (credit-overage.ts). */
   overage?: OverageTerms | null;
 }
@@ -88,6 +90,8 @@ export interface CreditHoldView {
   pricedAt: Date | null;
   /** The part of `credits` beyond the balance when it was held, kept against the spend limit. */
   overageCredits: number;
+  /** A model call's most output tokens (null: not kept, or not a model call's hold). */
+  maxOutputTokens: number | null;
 }
 
 /**

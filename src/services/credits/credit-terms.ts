@@ -13,6 +13,11 @@ export interface PlanPeriodSource {
     subscriptionStatus?: SubscriptionStatus | null;
     /** The live subscription's currency (null or left out: none, so no overage can be billed). */
     currency?: string | null;
+    /**
+     * Whether the live subscription carries the `ai_credits` metered item (false: Stripe has no line to bill
+     * credits beyond the balance on, so they are refused; left out: carried, as a test's plan source says).
+     */
+    creditsOverageItem?: boolean;
   }>;
 }
 
@@ -29,7 +34,9 @@ export interface CreditTerms {
 /**
  * The terms of an account now. Credits beyond the balance are billed only where the plan says `bill_overage`, the
  * subscription is active (a trial's usage is not billed and a past-due one is not being paid: over-limit-rule.ts)
- * and the `ai_credits` metered price has an amount in the subscription's currency; anywhere else they are refused.
+ * the `ai_credits` metered price has an amount in the subscription's currency, and the subscription carries that
+ * price as an item (one made before the price existed does not: Stripe would have no line to bill them on, so they
+ * are refused until a plan change or resume adds it); anywhere else they are refused.
  */
 export async function termsOf(
   plans: PlanPeriodSource,
@@ -37,12 +44,13 @@ export async function termsOf(
   accountId: string,
   now: Date,
 ): Promise<CreditTerms> {
-  const { plan, billingPeriod, subscriptionStatus, currency } = await plans.allowances(accountId);
+  const { plan, billingPeriod, subscriptionStatus, currency, creditsOverageItem } =
+    await plans.allowances(accountId);
   const period = usagePeriodAt(billingPeriod, now);
   const rule = overLimitRuleOf(plan.credits.overLimit, subscriptionStatus ?? null);
   const unitAmountDecimal = currency ? overagePrice?.unitAmountsDecimal[currency] : undefined;
   const overage =
-    rule === 'bill_overage' && currency && unitAmountDecimal !== undefined
+    rule === 'bill_overage' && currency && unitAmountDecimal !== undefined && creditsOverageItem !== false
       ? { period, unitAmountDecimal, currency }
       : null;
   return { plan, period, overage, currency: currency ?? null };

@@ -40,6 +40,20 @@ export interface SpendLimitView {
   unitAmountDecimal: string | null;
 }
 
+/** An automatic top-up's amount, claimed against the limit once per attempt (`credit_auto_top_up.attempt`). */
+export interface TopUpClaim {
+  accountId: string;
+  attempt: number;
+  cents: number;
+}
+
+/**
+ * A top-up claim's answer: `spend_limit_reached` (it would pass the limit), `spend_not_priced` (this period has
+ * credits beyond the balance and the `ai_credits` price has no amount in the account's currency, so what they cost
+ * cannot be known: refused rather than counted as 0).
+ */
+export type TopUpClaimResult = 'claimed' | 'spend_limit_reached' | 'spend_not_priced';
+
 export interface SetSpendLimit {
   accountId: string;
   monthlyCents: number | null;
@@ -130,39 +144,69 @@ export class SpendLimits {
 
   /**
    * An automatic top-up of `cents` about to be charged: counted in this period's spend when it fits under the limit
-   * (true), refused when it would pass it (false: the top-up does not charge). Under the account's lock, so two
-   * claims never pass the limit together.
+   * (`claimed`), refused when it would pass it or the spend cannot be priced (the top-up does not charge). Under the
+   * account's lock, so two claims never pass the limit together. Once per attempt: a charge resumed after a crash
+   * (the same attempt, the same idempotency key at Stripe) finds its claim and counts nothing more (`claimed`).
    */
-  async claimTopUp(accountId: string, cents: number): Promise<boolean> {
+  async claimTopUp(claim: TopUpClaim): Promise<TopUpClaimResult> {
+    const { accountId, attempt, cents } = claim;
+    // A pack without an amount (0 ¢) would be charged and counted as nothing: refused, never claimed as 0.
+    if (!Number.isSafeInteger(cents) || cents <= 0)
+      throw new BadUserInputError('A top-up is claimed for a whole number of minor units above 0', 'cents');
     const terms = await this.terms.terms(accountId);
-    const decimal = terms.overage?.unitAmountDecimal ?? '0';
+    // The period's overage is priced as its invoice line will be, also when the terms bill none now (a plan that
+    // blocks, a subscription past due): what was billed before still counts, never at 0.
+    const currency = terms.overage?.currency ?? terms.currency ?? this.baseCurrency;
+    const decimal =
+      terms.overage?.unitAmountDecimal ?? this.overagePrice?.unitAmountsDecimal[currency] ?? null;
     const { value } = await inLockedAccount(this.orm, accountId, this.clock.now(), async (account) => {
+      const [earlier] = await account.sql(
+        'select 1 from credit_top_up_claim where account_id = ? and attempt = ?',
+        [accountId, attempt],
+      );
+      if (earlier) return 'claimed';
       const limit = account.spend.limitCents;
       // What calls in progress hold beyond the balance may still be billed: it counts as spent here.
       const spend = await periodSpendOf(account, terms.period);
       const committed = { ...spend, overageCredits: spend.overageCredits + account.overageHeld };
-      if (limit !== null && spentCents(committed, decimal) + cents > limit) return false;
+      if (limit !== null && decimal === null && committed.overageCredits > 0) return 'spend_not_priced';
+      if (limit !== null && spentCents(committed, decimal ?? '0') + cents > limit)
+        return 'spend_limit_reached';
+      await account.sql(
+        `insert into credit_top_up_claim (account_id, attempt, period_start, cents, created_at, updated_at)
+         values (?, ?, ?, ?, ?, ?)`,
+        [accountId, attempt, terms.period.start, cents, account.now, account.now],
+      );
       await this.alert(
         account,
         terms,
-        decimal,
+        decimal ?? '0',
         await addSpend(account, terms.period, { overageCredits: 0, topUpCents: cents }),
       );
-      return true;
+      return 'claimed' as const;
     });
     return value;
   }
 
-  /** A claimed top-up that was declined: nothing is owed, so it leaves the period's spend. */
-  async giveBackTopUp(accountId: string, cents: number): Promise<void> {
-    const { period } = await this.terms.terms(accountId);
-    await inLockedAccount(this.orm, accountId, this.clock.now(), (account) =>
-      account.sql(
+  /**
+   * A claimed top-up that was declined: nothing is owed, so its amount leaves the spend of the period it was claimed
+   * in, once (a second give-back of the attempt finds it given back).
+   */
+  async giveBackTopUp(accountId: string, attempt: number): Promise<void> {
+    await inLockedAccount(this.orm, accountId, this.clock.now(), async (account) => {
+      const [claim] = await account.sql<{ period_start: Date; cents: string }>(
+        `update credit_top_up_claim set given_back = true, updated_at = ?
+          where account_id = ? and attempt = ? and not given_back
+          returning period_start, cents`,
+        [account.now, accountId, attempt],
+      );
+      if (!claim) return;
+      await account.sql(
         `update credit_spend set top_up_cents = greatest(0, top_up_cents - ?), updated_at = ?
           where account_id = ? and period_start = ?`,
-        [cents, account.now, account.accountId, period.start],
-      ),
-    );
+        [Number(claim.cents), account.now, accountId, claim.period_start],
+      );
+    });
   }
 
   private async alert(account: LockedAccount, terms: CreditTerms, decimal: string, spend: PeriodSpend) {

@@ -89,6 +89,7 @@ export class TokenReservations {
       holdId: holdIdOf(request.accountId, request.idempotencyKey ?? null),
       model: request.model,
       pricedAt: now,
+      maxOutputTokens: request.maxOutputTokens,
       overage,
     });
     if (!result.ok)
@@ -139,9 +140,15 @@ export class TokenReservations {
     };
   }
 
-  /** The tokens at the rate in effect when the hold was priced; a hold that is not a model call's is unknown. */
+  /**
+   * The tokens at the rate in effect when the hold was priced; a hold that is not a model call's is unknown. More
+   * output than reserved is refused (thrown in the settle's transaction, so nothing is written): the reservation is
+   * what the balance, the spend limit and the member's limit admitted, and an overrun past them would be free.
+   */
   private priceOf(hold: CreditHoldView, input: TokenCommit): number {
     if (!hold.model || !hold.pricedAt) throw new NotFoundError('The reservation');
+    if (hold.maxOutputTokens !== null && input.outputTokens > hold.maxOutputTokens)
+      throw reservationExceeded(hold.maxOutputTokens, input.outputTokens);
     return this.rateCard.quote({
       model: hold.model,
       inputTokens: input.inputTokens,
@@ -207,6 +214,15 @@ function spendLimitReached(
       currency,
       remedy: 'RAISE_SPEND_LIMIT',
     },
+  );
+}
+
+/** More output committed than reserved: what was reserved, what was reported, and what the caller can do. */
+function reservationExceeded(maxOutputTokens: number, outputTokens: number): BillingError {
+  return new BillingError(
+    ErrorCode.RESERVATION_EXCEEDED,
+    `The call reports ${outputTokens} output tokens and its reservation admitted at most ${maxOutputTokens}: pass the reservation's maxOutputTokens as the model's max_tokens, and reserve for the real size`,
+    { field: 'outputTokens', maxOutputTokens, outputTokens },
   );
 }
 

@@ -30,7 +30,7 @@ incoming as (
          ?::timestamptz as ended_at, ?::timestamptz as trial_start, ?::timestamptz as trial_end,
          ?::varchar as schedule_id, ?::varchar as pending_plan_key, ?::billing_interval as pending_interval,
          ?::timestamptz as pending_change_expires_at, ?::jsonb as addons, ?::int as extra_seats,
-         ?::timestamptz as observed_at,
+         ?::boolean as credits_overage_item, ?::timestamptz as observed_at,
          ?::timestamptz as written_at
 ),
 next as (
@@ -82,7 +82,7 @@ updated as (
          pending_interval = next.pending_interval, pending_change_expires_at = next.pending_change_expires_at,
          past_due_since = next.past_due_since, addons = next.addons, addon_removals = next.addon_removals,
          addon_units_at_period_end = next.addon_units_at_period_end,
-         extra_seats = next.extra_seats,
+         extra_seats = next.extra_seats, credits_overage_item = next.credits_overage_item,
          scheduled_extra_seats = case when next.seats_schedule_over then null
                                       else target.scheduled_extra_seats end,
          scheduled_plan_key = case when next.schedule_over then null else target.scheduled_plan_key end,
@@ -97,10 +97,10 @@ select owner.account_id as owner_account_id, locked.id is not null as known,
        exists (select 1 from updated) as written,
        locked.account_id as account_before, locked.status as status_before, locked.plan_key as plan_before,
        locked.past_due_since as past_due_before, locked.addons as addons_before,
-       locked.extra_seats as seats_before,
+       locked.extra_seats as seats_before, locked.credits_overage_item as overage_item_before,
        next.account_id as account_after, next.status as status_after, next.plan_key as plan_after,
        next.past_due_since as past_due_after, next.addons as addons_after, next.extra_seats as seats_after,
-       next.scheduled_change_reached_at
+       next.credits_overage_item as overage_item_after, next.scheduled_change_reached_at
   from owner left join locked on true left join next on true`;
 
 /** Stripe's subscription as our row's columns (what `SubscriptionSync` copies), read at `observedAt`. */
@@ -123,6 +123,8 @@ export interface SubscriptionFields {
   addons: SubscriptionAddon[];
   /** The extra-seats item's quantity (0 without one). */
   extraSeats: number;
+  /** Whether it carries the `ai_credits` metered item (credits beyond the balance are billed on it). */
+  creditsOverageItem: boolean;
   stripeUpdatedAt: Date;
 }
 
@@ -136,6 +138,8 @@ export interface PlanInputs {
   pastDueSince: Date | null;
   /** The add-ons and their units: their grants are part of the entitlements. */
   addons: Array<Pick<SubscriptionAddon, 'key' | 'quantity'>>;
+  /** Whether credits beyond the balance can be billed (the `ai_credits` item): cached allowances say so. */
+  creditsOverageItem: boolean;
 }
 
 /** What the statement found and did: null when the customer or the row is not ours yet (take the ORM path). */
@@ -158,12 +162,14 @@ interface StatementRow {
   past_due_before: Date | string | null;
   addons_before: SubscriptionAddon[] | null;
   seats_before: number | null;
+  overage_item_before: boolean | null;
   account_after: string | null;
   status_after: SubscriptionStatus | null;
   plan_after: string | null;
   past_due_after: Date | string | null;
   addons_after: SubscriptionAddon[] | null;
   seats_after: number | null;
+  overage_item_after: boolean | null;
   scheduled_change_reached_at: Date | string | null;
 }
 
@@ -195,6 +201,7 @@ export async function applyToKnownSubscription(
     fields.pendingChangeExpiresAt,
     JSON.stringify(fields.addons),
     fields.extraSeats,
+    fields.creditsOverageItem,
     fields.stripeUpdatedAt,
     writtenAt,
   ]);
@@ -208,6 +215,7 @@ export async function applyToKnownSubscription(
       row.seats_before,
       row.past_due_before,
       row.addons_before,
+      row.overage_item_before,
     ),
     after: row.written
       ? planInputsOf(
@@ -217,6 +225,7 @@ export async function applyToKnownSubscription(
           row.seats_after,
           row.past_due_after,
           row.addons_after,
+          row.overage_item_after,
         )
       : null,
     scheduledChangeReachedAt:
@@ -231,6 +240,7 @@ function planInputsOf(
   extraSeats: number | null,
   pastDueSince: Date | string | null,
   addons: SubscriptionAddon[] | null,
+  creditsOverageItem: boolean | null,
 ): PlanInputs {
   return {
     accountId: accountId ?? '',
@@ -239,5 +249,6 @@ function planInputsOf(
     extraSeats: Number(extraSeats ?? 0),
     pastDueSince: pastDueSince === null ? null : new Date(pastDueSince),
     addons: (addons ?? []).map(({ key, quantity }) => ({ key, quantity })),
+    creditsOverageItem: creditsOverageItem === true,
   };
 }

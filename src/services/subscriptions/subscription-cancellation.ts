@@ -7,6 +7,7 @@ import { withAccountLock } from '../accounts/account-lock';
 import { chargedCardOf } from '../invoices/charged-card';
 import { idOf } from '../stripe/expandable';
 import type { StripeClient } from '../stripe/stripe-client';
+import type { Clock } from '../time/clock';
 import type { PlanChanges } from './plan-changes';
 import { type PlanRules, versionOf } from './plan-rules';
 import type { SubscriptionStore } from './subscription-store';
@@ -31,6 +32,8 @@ export class SubscriptionCancellation {
     private readonly rules: PlanRules,
     private readonly events: AccountEvents,
     private readonly overage: OverageFlusher | null = null,
+    /** Billing's "now" (a hold past its time no longer counts as a call in flight). */
+    private readonly clock: Clock = { now: () => new Date() },
   ) {}
 
   /**
@@ -50,6 +53,7 @@ export class SubscriptionCancellation {
       const stripeSubscription = await this.store.retrieve(current.stripeSubscriptionId);
       // Stripe refuses cancellation settings on a subscription a schedule manages: the schedule is released,
       // and our row keeps the scheduled downgrade so that a resume puts it back.
+      if (!atPeriodEnd) await refuseWithCallsInFlight(em, accountId, this.clock.now());
       await this.changes.releaseSchedule(stripeSubscription);
       if (!atPeriodEnd) await this.overage?.flushAccount(accountId);
       const subscription = atPeriodEnd
@@ -162,4 +166,31 @@ export class SubscriptionCancellation {
     await this.events.accountUpdated(accountId, 'subscription.trial_ended');
     return updated;
   }
+}
+
+/**
+ * Cancelling now while model calls hold credits beyond the balance is refused (billing-rules row 76): their commits
+ * bill that overage after the final invoice (Stripe's `invoice_now` bills the metered usage reported by then), with
+ * no subscription left to bill it on. The customer may cancel at the period end, or again once the calls are
+ * committed or their holds expire (`retryAfterSeconds`). Read in the cancellation's transaction, under the account's
+ * lock (the ledger's table, read only: this module does not change credits).
+ */
+async function refuseWithCallsInFlight(em: EntityManager, accountId: string, now: Date): Promise<void> {
+  const [row] = await em.execute<Array<{ credits: string; until: Date | null }>>(
+    `select coalesce(sum(overage_credits), 0) as credits, max(expires_at) as until from credit_hold
+      where account_id = ? and state = 'held' and overage_credits > 0 and expires_at > ?`,
+    [accountId, now],
+  );
+  const credits = Number(row?.credits ?? 0);
+  if (credits === 0) return;
+  const until = row?.until ? new Date(row.until).getTime() : now.getTime();
+  throw new BillingError(
+    ErrorCode.CONFLICT,
+    `Model calls in progress hold ${credits} credits beyond the balance: they are billed on this subscription, so it can be cancelled now once they are done (or cancel at the period end)`,
+    {
+      reason: 'CALLS_IN_FLIGHT',
+      heldOverageCredits: credits,
+      retryAfterSeconds: Math.max(1, Math.ceil((until - now.getTime()) / 1000)),
+    },
+  );
 }

@@ -10,6 +10,7 @@ import {
   type SubscriptionStatus,
 } from '../../entities';
 import type { PlanCatalog } from '../plans/plan-catalog';
+import { CREDITS_OVERAGE } from '../plans/plan.types';
 import { idOf } from '../stripe/expandable';
 import { PLAN_PRICE_METADATA } from '../stripe/metadata-keys';
 import {
@@ -165,8 +166,17 @@ export class SubscriptionSync {
       addons: this.addonsOf(subscription),
       // The seats bought beyond the plan's: what the `seats` limit of a per-seat plan adds to its included ones.
       extraSeats: seatsItemOf(subscription)?.quantity ?? 0,
+      creditsOverageItem: this.carriesCreditsOverage(subscription),
       stripeUpdatedAt: observedAt,
     };
+  }
+
+  /** Whether an item is the `ai_credits` metered price (its lookup key, of either interval). */
+  private carriesCreditsOverage(subscription: Stripe.Subscription): boolean {
+    const price = this.catalog.meteredPrice(CREDITS_OVERAGE);
+    if (!price) return false;
+    const keys = new Set([price.lookupKey, price.yearlyLookupKey]);
+    return subscription.items.data.some((item) => keys.has(item.price.lookup_key ?? ''));
   }
 
   /** The subscription's add-on items of the catalog's add-ons (ADR 0024: the price's `coditect_addon` says). */
@@ -240,7 +250,7 @@ export class SubscriptionSync {
 /** What `FeatureProvisioner.effectivePlan` reads from a subscription row (besides the clock), as one key. */
 function planInputsKey(row: PlanInputs): string {
   const addons = row.addons.map((addon) => `${addon.key}x${addon.quantity}`).join(',');
-  return `${row.accountId}|${row.status}|${row.planKey}|${row.extraSeats}|${row.pastDueSince?.getTime() ?? ''}|${addons}`;
+  return `${row.accountId}|${row.status}|${row.planKey}|${row.extraSeats}|${row.pastDueSince?.getTime() ?? ''}|${addons}|${row.creditsOverageItem}`;
 }
 
 function isOverdue(status: SubscriptionStatus): boolean {

@@ -53,6 +53,8 @@ export interface AccountAllowances {
   subscriptionStatus: SubscriptionStatus | null;
   /** The live subscription's currency (what overage is billed in), or null on the free plan without one. */
   currency: string | null;
+  /** Whether the live subscription carries the `ai_credits` metered item (credits beyond the balance bill on it). */
+  creditsOverageItem: boolean;
   billingPeriod: BillingPeriodSource | null;
   features: ReadonlyMap<string, boolean>;
   metrics: ReadonlyMap<MetricKey, MetricAllowance>;
@@ -170,6 +172,7 @@ function allowancesOf(
     plan,
     subscriptionStatus: subscription?.status ?? null,
     currency: subscription ? currency : null,
+    creditsOverageItem: subscription?.creditsOverageItem ?? false,
     billingPeriod,
     features,
     metrics,
