@@ -57,6 +57,16 @@ describe('cards: add on the hosted page, choose the default, remove', () => {
     return answer.data?.viewer.paymentMethods ?? [];
   }
 
+  /** The account subscribed to Starter with one card (the default); its GraphQL client. */
+  async function subscribedToStarter(accountId: string) {
+    const gql = await stack.as(accountId);
+    const subscribed = await gql(
+      'mutation { createSubscription(input: { planKey: "starter", paymentMethodId: "pm_card_visa" }) { id } }',
+    );
+    expect(subscribed.errors).toBeUndefined();
+    return gql;
+  }
+
   async function stripeDefaultOf(accountId: string): Promise<string | null> {
     const customer = await stack.stripe.customers.retrieve(await stripeCustomerOf(accountId));
     if (customer.deleted) throw new Error('customer deleted');
@@ -144,11 +154,7 @@ describe('cards: add on the hosted page, choose the default, remove', () => {
 
   it('the only card of a renewing subscription cannot be removed; with two, removing the default moves it', async () => {
     const account = 'acct_cards_subscribed';
-    const gql = await stack.as(account);
-    const subscribed = await gql(
-      'mutation { createSubscription(input: { planKey: "starter", paymentMethodId: "pm_card_visa" }) { id } }',
-    );
-    expect(subscribed.errors).toBeUndefined();
+    const gql = await subscribedToStarter(account);
     await stack.flushWebhooks();
     const [only] = await cardsOf(account);
     expect(only).toMatchObject({ isDefault: true });
@@ -180,11 +186,7 @@ describe('cards: add on the hosted page, choose the default, remove', () => {
 
   it('row 86: the last card removed while the subscription was set to cancel; resuming it then is LAST_PAYMENT_METHOD', async () => {
     const account = 'acct_cards_cancel_remove_resume';
-    const gql = await stack.as(account);
-    const subscribed = await gql(
-      'mutation { createSubscription(input: { planKey: "starter", paymentMethodId: "pm_card_visa" }) { id } }',
-    );
-    expect(subscribed.errors).toBeUndefined();
+    const gql = await subscribedToStarter(account);
     await stack.flushWebhooks();
     const [only] = await cardsOf(account);
     const cancelled = await gql('mutation { cancelSubscription(input: { atPeriodEnd: true }) { id } }');
@@ -216,11 +218,7 @@ describe('cards: add on the hosted page, choose the default, remove', () => {
 
   it('both cards of a renewing subscription removed at once: one at most goes, the subscription keeps a card', async () => {
     const account = 'acct_cards_remove_race';
-    const gql = await stack.as(account);
-    const subscribed = await gql(
-      'mutation { createSubscription(input: { planKey: "starter", paymentMethodId: "pm_card_visa" }) { id } }',
-    );
-    expect(subscribed.errors).toBeUndefined();
+    const gql = await subscribedToStarter(account);
     await addCard(account, '5555555555554444');
     const cards = await cardsOf(account);
     expect(cards).toHaveLength(2);
