@@ -44,6 +44,7 @@ export function buildCreditPurchaseServices(
   const autoTopUps = new AutoTopUps(
     orm,
     core.catalog,
+    core.currencies,
     purchases,
     new Notifier(logger),
     core.clock,

@@ -1,4 +1,4 @@
-import { Notification } from '../../src/entities';
+import { BillingCustomer, Notification } from '../../src/entities';
 import { type BillingStack, startBillingStack } from '../support/billing-stack';
 import { waitUntil } from '../support/wait';
 
@@ -212,6 +212,39 @@ describe('automatic top-up', () => {
       '{ viewer { spendLimit { topUpCents } } }',
     );
     expect(spend.data?.viewer.spendLimit.topUpCents).toBe(1000);
+  });
+
+  it('claims a euro-area customer’s first pack in the currency it is charged in (€9.00, not $10.00)', async () => {
+    const accountId = 'acct_auto_top_up_euro_first';
+    const stripeCustomerId = await customerWithCard(accountId, 'pm_card_visa');
+    // A German billing address and nothing paid yet: no currency kept, so the sale chooses EUR by country.
+    await stack.stripe.customers.update(stripeCustomerId, {
+      address: { line1: 'Unter den Linden 1', city: 'Berlin', postal_code: '10117', country: 'DE' },
+    });
+    await stack.flushWebhooks();
+    await waitUntil(
+      async () => (await em().findOneOrFail(BillingCustomer, { accountId })).address?.country === 'DE',
+      'the address is stored',
+    );
+    const gql = await stack.as(accountId);
+    // €9.50 may be spent beyond the plan: the €9.00 pack fits (claimed as $10.00 it would not).
+    expect(
+      (await gql('mutation { setSpendLimit(input: { monthlyCents: 950 }) { monthlyCents } }')).errors,
+    ).toBeUndefined();
+    const start = await available(accountId);
+    const set = await gql(SET, { input: { enabled: true, belowCredits: start + 1, packKey: 'credits_10k' } });
+    expect(set.errors).toBeUndefined();
+    await waitUntil(async () => (await available(accountId)) === start + 10_000, 'the pack is granted');
+    await waitUntil(async () => (await autoTopUp(accountId))?.charging === false, 'the charge is over');
+    const invoices = await stack.stripe.invoices.list({ customer: stripeCustomerId, limit: 10 });
+    expect(invoices.data.map((invoice) => [invoice.status, invoice.currency, invoice.total])).toEqual([
+      ['paid', 'eur', 900],
+    ]);
+    const spend = await gql<{ viewer: { spendLimit: { topUpCents: number } } }>(
+      '{ viewer { spendLimit { topUpCents } } }',
+    );
+    expect(spend.data?.viewer.spendLimit.topUpCents).toBe(900);
+    expect(await autoTopUp(accountId)).toEqual({ enabled: true, charging: false, lastFailure: null });
   });
 
   it('never charges nor claims a pack that has no amount in the account’s currency (0 ¢): refused, said why', async () => {

@@ -4,6 +4,7 @@ import { BillingCustomer, CreditAutoTopUp } from '../../entities';
 import { BadUserInputError, BillingError, ErrorCode } from '../../errors';
 import type { Logger } from '../../logging/logger';
 import type { Notifier } from '../notifications/notifier';
+import type { CustomerCurrency } from '../accounts/customer-currency';
 import type { PlanCatalog } from '../plans/plan-catalog';
 import type { CreditPack } from '../plans/credit.types';
 import type { Clock } from '../time/clock';
@@ -60,6 +61,7 @@ export class AutoTopUps {
   constructor(
     private readonly orm: Orm,
     private readonly catalog: PlanCatalog,
+    private readonly currencies: Pick<CustomerCurrency, 'of'>,
     private readonly charger: PackCharger,
     private readonly notifier: Notifier,
     private readonly clock: Clock,
@@ -211,15 +213,19 @@ export class AutoTopUps {
     );
   }
 
-  /** The pack's amount in the account's currency (before tax): what a top-up adds to the period's spend. */
+  /**
+   * The pack's amount in the currency the charge will be in (before tax): what a top-up adds to the period's
+   * spend. Decided as the sale decides it (`CustomerCurrency.of`: the kept currency, else the billing country's),
+   * so a customer in the euro area who has not paid yet is claimed €9.00 for the €9.00 pack, not $10.00.
+   */
   private async packAmount(
     accountId: string,
     pack: CreditPack,
   ): Promise<{ currency: string; cents?: number }> {
     const customer = await this.orm.em
       .fork()
-      .findOne(BillingCustomer, { accountId }, { fields: ['currency'] });
-    const currency = customer?.currency ?? this.catalog.baseCurrency;
+      .findOne(BillingCustomer, { accountId }, { fields: ['currency', 'address'] });
+    const currency = this.currencies.of(customer);
     return { currency, cents: pack.amounts[currency] };
   }
 
@@ -251,7 +257,7 @@ export class AutoTopUps {
       );
       const customer = await em.findOne(BillingCustomer, { accountId });
       if (!pack) return;
-      const currency = outcome instanceof BillingError ? (customer?.currency ?? 'usd') : outcome.currency;
+      const currency = outcome instanceof BillingError ? this.currencies.of(customer) : outcome.currency;
       await this.notifier.enqueue(em, {
         kind: 'auto_top_up_failed',
         accountId,
