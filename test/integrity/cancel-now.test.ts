@@ -61,6 +61,9 @@ describe('cancelling', () => {
   it('cancel now waits for model calls holding credits beyond the balance, so the final invoice bills them', async () => {
     const mona = await world.customer(`acct_cancel_in_flight_${run}`);
     expect((await mona.subscribe('starter')).errors).toBeUndefined();
+    // A day into the period: a cancellation in the very second the period began ends a window of no length
+    // (Stripe bills `start ≤ timestamp < end`), so nothing reported in it could be billed, whatever the service did.
+    await world.advance(DAY);
     // claude-sonnet-4: 1,000,000 output tokens are 15,000 credits. 30,000 reserved with 20,000 included: 10,000
     // beyond the balance, admitted (no spend limit), the call still running.
     const reserved = await mona.service<{ reserveUsage: { id: string } }>(
