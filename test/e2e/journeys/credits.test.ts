@@ -164,6 +164,8 @@ describeJourney('journey: AI credits', (journey) => {
     const page = await journey.newPage();
     await subscribeToStarter(journey, page, accountId);
     await waitForText(page, '#spend-status', /^\$0\.00 spent beyond your plan this period \(no limit\)$/);
+    // Starter's credits are on the page (its provisioning pushed): no update redraws the form while the limit is typed.
+    await waitForText(page, '#credits-available', /^21,000$/);
     await page.fill('#spend-limit-amount', '20');
     await page.click('#spend-limit-save');
     await waitForText(page, '#spend-status', /^\$0\.00 of \$20\.00 spent beyond your plan this period$/);
