@@ -51,6 +51,21 @@ describeJourney('journey: a live page', (journey) => {
     expect(await page.inputValue('#promotion-code')).toBe('LAUNCH20');
   });
 
+  it('keeps what was typed into a field drawn from the server’s figures (the spend limit) when the page is drawn again', async () => {
+    const accountId = 'acct_journey_live_typed_value';
+    const page = await journey.newPage();
+    const updates = countAccountUpdates(page);
+    await journey.signUp(page, accountId);
+
+    await page.waitForSelector('#spend-limit-amount');
+    await page.fill('#spend-limit-amount', '25');
+    await mark(page, '#spend-limit-amount');
+    await pushAccountUpdate(page, accountId, updates, 'Limit Typist');
+    // Drawn anew from the stored limit (none), yet the 25 typed before Save is still there to save.
+    await page.waitForSelector('#spend-limit-amount:not([data-drawn-before])');
+    expect(await page.inputValue('#spend-limit-amount')).toBe('25');
+  });
+
   it('does not lose a click whose press and release straddle a live update', async () => {
     const accountId = 'acct_journey_live_click';
     const page = await journey.newPage();
