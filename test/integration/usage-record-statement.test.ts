@@ -63,6 +63,24 @@ async function counterOf(accountId: string, metric = 'ai_requests') {
   return service.app.orm.em.fork().findOne(UsageCounter, { accountId, metric });
 }
 
+/**
+ * The killed backend's connection goes back to the pool when its query fails, a moment before its socket's close
+ * marks it disposed; a query taking it in that moment fails "Connection terminated unexpectedly" (CI saw it once).
+ * Queries until one passes, by which time the close has been seen and the pool drops the connection on acquire.
+ */
+async function untilPoolDropsKilledConnection(): Promise<void> {
+  const connection = service.app.orm.em.getConnection();
+  await waitUntil(
+    () =>
+      connection.execute('select 1').then(
+        () => true,
+        () => false,
+      ),
+    'a pooled connection that answers',
+    5_000,
+  );
+}
+
 /** Each answer without what names the account: an outcome's figures, or a refusal's code and figures. */
 function answersOf(result: RecordingResult) {
   return result.settled.map((settled) => {
@@ -270,6 +288,7 @@ describe('usage_record_group', () => {
     );
     await holder.commit();
     expect(await call).toBeInstanceOf(Error);
+    await untilPoolDropsKilledConnection();
     expect(await counterOf(accountId)).toMatchObject({ used: 1 });
     // The callers retry with the same keys (and one retries twice): each use is counted once.
     const retried = await recordWithRetries(
