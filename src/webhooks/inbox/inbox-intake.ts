@@ -1,13 +1,14 @@
+import type { Client } from 'pg';
 import type Stripe from 'stripe';
 import type { Orm } from '../../database/database';
 import { GroupCommitter, type Settled } from '../../database/group-committer';
 import { STUCK_AFTER_MS } from './inbox-retry-policy';
 import { inboxRowValues } from './inbox-row';
 
-/** One delivery to store: the verified event and the bytes it was verified from. */
+/** One delivery to store: the verified event and the text of the bytes it was verified from. */
 export interface Delivery {
   event: Stripe.Event;
-  rawBody?: Buffer;
+  body?: string;
 }
 
 /** The most deliveries one statement stores (a bound on its parameters and on the group's latency). */
@@ -21,17 +22,32 @@ export const MAX_INTAKE_GROUP = 64;
  * to process for.
  */
 function insertStatement(rows: number): string {
-  const row = `(?, ?, ?, ?::jsonb, ?, ?, ?, 'received', 0, ?, clock_timestamp(),
-     clock_timestamp() + ${STUCK_AFTER_MS} * interval '1 millisecond', clock_timestamp(), clock_timestamp())`;
+  const COLUMNS = 8;
+  const row = (index: number) => {
+    const at = (column: number) => `$${index * COLUMNS + column}`;
+    return `(${at(1)}, ${at(2)}, ${at(3)}, ${at(4)}::jsonb, ${at(5)}, ${at(6)}, ${at(7)}, 'received', 0, ${at(8)},
+     clock_timestamp(), clock_timestamp() + ${STUCK_AFTER_MS} * interval '1 millisecond', clock_timestamp(),
+     clock_timestamp())`;
+  };
   return `insert into webhook_event
     (id, stripe_event_id, type, payload, object_id, ordering_key, source, status, attempts, stripe_created_at,
      received_at, next_attempt_at, created_at, updated_at)
-  values ${Array.from({ length: rows }, () => row).join(',\n         ')}
+  values ${Array.from({ length: rows }, (_, index) => row(index)).join(',\n         ')}
   on conflict (stripe_event_id) do update
     set status = 'failed', next_attempt_at = excluded.received_at, updated_at = excluded.updated_at
     where webhook_event.status in ('failed', 'dead')
   returning stripe_event_id, xmax = 0 as inserted`;
 }
+
+/**
+ * The statement for each group size, written once and prepared on each connection the first time it runs there
+ * (issue 14: PostgreSQL parses and plans a group's insert once per connection, and Node does not rewrite its
+ * placeholders per group).
+ */
+const STATEMENTS = Array.from({ length: MAX_INTAKE_GROUP + 1 }, (_, rows) => ({
+  name: `webhook_intake_${rows}`,
+  text: rows === 0 ? '' : insertStatement(rows),
+}));
 
 /**
  * The webhook endpoint's writes (ADR 0020), with group commit (as ADR 0019's for usage): deliveries that arrive
@@ -92,13 +108,21 @@ export class InboxIntake {
     const unique = [...new Map(group.map((delivery) => [delivery.event.id, delivery])).values()].sort(
       (first, second) => (first.event.id < second.event.id ? -1 : first.event.id > second.event.id ? 1 : 0),
     );
-    const result = await this.orm.em
-      .getKnex()
-      .raw<{ rows: Array<{ stripe_event_id: string; inserted: boolean }> }>(
-        insertStatement(unique.length),
-        unique.flatMap(({ event, rawBody }) => inboxRowValues(event, 'webhook', rawBody)),
-      );
-    return new Map(result.rows.map((row) => [row.stripe_event_id, row.inserted]));
+    const statement = STATEMENTS[unique.length];
+    const values = unique.flatMap(({ event, body }) => inboxRowValues(event, 'webhook', body));
+    // On a connection of the ORM's pool, autocommit: the statement is its own transaction.
+    const knex = this.orm.em.getKnex();
+    const client = (await knex.client.acquireConnection()) as Client;
+    try {
+      const result = await client.query<{ stripe_event_id: string; inserted: boolean }>({
+        name: statement.name,
+        text: statement.text,
+        values,
+      });
+      return new Map(result.rows.map((row) => [row.stripe_event_id, row.inserted]));
+    } finally {
+      await knex.client.releaseConnection(client);
+    }
   }
 }
 

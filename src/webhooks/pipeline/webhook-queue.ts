@@ -40,13 +40,13 @@ export class WebhookQueue {
   ) {}
 
   /**
-   * The endpoint's step: the event (and the body it was verified from) durable in the inbox, then the pool told.
+   * The endpoint's step: the event (and the text of the body it was verified from) durable in the inbox, then the pool told.
    * Concurrent deliveries share one statement (`InboxIntake`: group commit), each answered once it committed.
    */
-  async accept(event: Stripe.Event, rawBody?: Buffer): Promise<DeliveryOutcome> {
+  async accept(event: Stripe.Event, body?: string): Promise<DeliveryOutcome> {
     let queued: boolean;
     try {
-      queued = await this.intake.accept({ event, rawBody });
+      queued = await this.intake.accept({ event, body });
     } catch (error) {
       this.metrics?.delivered('failed');
       throw error;
