@@ -214,6 +214,8 @@ interface PhaseCost {
   cpuMs: number;
   /** The emulator's CPU time in the phase (Stripe's side of the refetches), when measured. */
   emulatorCpuMs?: number;
+  /** PostgreSQL's: the CPU time of the backends connected to the bench's database, when measured. */
+  postgresCpuMs?: number;
 }
 
 function phaseCost(name: string, events: number, before: ChildStats, after: ChildStats): PhaseCost {
@@ -240,15 +242,39 @@ function cpuMsOf(pid: number | undefined): number {
 function formatCosts(costs: PhaseCost[]): string {
   const per = (count: number, events: number) => (events > 0 ? (count / events).toFixed(2) : '–');
   return [
-    '| phase (instance) | events | CPU ms/event | emulator CPU ms/event | SQL statements/event | Stripe calls/event | statements/event by kind |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | --- |',
+    '| phase (instance) | events | CPU ms/event | emulator CPU ms/event | PostgreSQL CPU ms/event | SQL statements/event | Stripe calls/event | statements/event by kind |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
     ...costs.map(
       (cost) =>
-        `| ${cost.name} | ${cost.events} | ${per(cost.cpuMs, cost.events)} | ${cost.emulatorCpuMs === undefined ? '–' : per(cost.emulatorCpuMs, cost.events)} | ${per(cost.sql.total, cost.events)} | ${per(cost.stripe.total, cost.events)} | ${cost.sql.counts
+        `| ${cost.name} | ${cost.events} | ${per(cost.cpuMs, cost.events)} | ${cost.emulatorCpuMs === undefined ? '–' : per(cost.emulatorCpuMs, cost.events)} | ${cost.postgresCpuMs === undefined ? '–' : per(cost.postgresCpuMs, cost.events)} | ${per(cost.sql.total, cost.events)} | ${per(cost.stripe.total, cost.events)} | ${cost.sql.counts
           .map(([key, count]) => `${key} ${per(count, cost.events)}`)
           .join(', ')} |`,
     ),
   ].join('\n');
+}
+
+/**
+ * CPU ms so far of every backend connected to the bench's database, by pid (PostgreSQL runs on this machine; the
+ * services' pools keep their connections, so a phase's figure is after − before; a backend that started in the
+ * phase counts from zero). The asking connection's own backend is left out.
+ */
+async function postgresCpuMs(databaseUrl: string): Promise<Map<number, number>> {
+  const db = new PgClient({ connectionString: databaseUrl });
+  await db.connect();
+  try {
+    const { rows } = await db.query<{ pid: number }>(
+      'select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()',
+    );
+    return new Map(rows.map(({ pid }) => [pid, cpuMsOf(pid)]));
+  } finally {
+    await db.end();
+  }
+}
+
+function postgresCpuSince(before: Map<number, number>, after: Map<number, number>): number {
+  let total = 0;
+  for (const [pid, ms] of after) if (Number.isFinite(ms)) total += ms - (before.get(pid) ?? 0);
+  return total;
 }
 
 /** The peak resident set (VmHWM) of a process, in MiB, from /proc (Linux); NaN elsewhere. */
@@ -549,6 +575,7 @@ async function measureIngestion(
   );
   const [beforeA, beforeB, beforeC] = [await stats.a(), await stats.b(), await stats.c()];
   const emulatorBefore = cpuMsOf(emulator.process.pid);
+  const postgresBefore = await postgresCpuMs(databaseUrl);
   const events = Array.from({ length: INGEST_EVENTS }, (_, index) =>
     signedEvent(subscriptions[index % subscriptions.length]),
   );
@@ -575,6 +602,7 @@ async function measureIngestion(
   const done = await waitProcessed(databaseUrl, ids, 300_000);
   const [afterA, afterB] = [await stats.a(), await stats.b()];
   const emulatorCpuMs = cpuMsOf(emulator.process.pid) - emulatorBefore;
+  const postgresCpu = postgresCpuSince(postgresBefore, await postgresCpuMs(databaseUrl));
   const processingSeconds = (done.lastProcessedMs - startedAtMs) / 1000;
   // Exactly once: one row per event, each processed, with one attempt (a second processing would count two).
   const processingErrors =
@@ -602,7 +630,12 @@ async function measureIngestion(
     ],
     costs: [
       phaseCost('ingestion (C: store and answer)', events.length, beforeC, answeredC),
-      { ...phaseCost('processing (A)', events.length, beforeA, afterA), emulatorCpuMs },
+      // PostgreSQL's CPU is the phase's whole: C's inserts, A's and B's claims and transactions (they overlap).
+      {
+        ...phaseCost('processing (A)', events.length, beforeA, afterA),
+        emulatorCpuMs,
+        postgresCpuMs: postgresCpu,
+      },
       phaseCost('processing (B)', events.length, beforeB, afterB),
     ],
   };
