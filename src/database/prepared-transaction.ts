@@ -28,22 +28,27 @@ export async function inPreparedTransaction<T>(
   orm: Orm,
   work: (sql: PreparedSql, em: EntityManager) => Promise<T>,
 ): Promise<T> {
-  return orm.em.fork().transactional(async (em) => {
-    const transaction = em.getTransactionContext<Knex.Transaction>();
-    if (!transaction) throw new Error('inPreparedTransaction: no transaction context');
-    // Inside a knex transaction, acquiring answers the transaction's own connection: the driver's client.
-    const client = (await transaction.client.acquireConnection()) as Client;
-    const sql: PreparedSql = async <Row extends object>(text: string, params: readonly unknown[] = []) => {
-      const prepared = preparedOf(text);
-      const result = await client.query<Row>({
-        name: prepared.name,
-        text: prepared.text,
-        values: [...params],
-      });
-      return result.rows;
-    };
-    return work(sql, em);
-  });
+  return orm.em.fork().transactional(async (em) => work(await preparedSqlIn(em), em));
+}
+
+/**
+ * The prepared statements of `em`'s transaction (which must be open): for a hot statement run inside a
+ * transaction the ORM opened (the webhook worker's inbox claim and subscription statement, issue 14).
+ */
+export async function preparedSqlIn(em: EntityManager): Promise<PreparedSql> {
+  const transaction = em.getTransactionContext<Knex.Transaction>();
+  if (!transaction) throw new Error('preparedSqlIn: no transaction context');
+  // Inside a knex transaction, acquiring answers the transaction's own connection: the driver's client.
+  const client = (await transaction.client.acquireConnection()) as Client;
+  return async <Row extends object>(text: string, params: readonly unknown[] = []) => {
+    const prepared = preparedOf(text);
+    const result = await client.query<Row>({
+      name: prepared.name,
+      text: prepared.text,
+      values: [...params],
+    });
+    return result.rows;
+  };
 }
 
 function preparedOf(text: string): Prepared {
@@ -51,7 +56,7 @@ function preparedOf(text: string): Prepared {
   if (known) return known;
   let position = 0;
   const prepared = {
-    name: `ledger_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`,
+    name: `prepared_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`,
     text: text.replace(/\?/g, () => `$${++position}`),
   };
   if (preparedByText.size < MAX_REMEMBERED) preparedByText.set(text, prepared);

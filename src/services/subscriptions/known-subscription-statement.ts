@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { preparedSqlIn } from '../../database/prepared-transaction';
 import type { BillingInterval, SubscriptionAddon, SubscriptionStatus } from '../../entities';
 
 /**
@@ -6,7 +7,8 @@ import type { BillingInterval, SubscriptionAddon, SubscriptionStatus } from '../
  * subscription we already store is the webhook path's commonest work, and through MikroORM it cost three
  * statements (the customer; the row, locked; the changed columns) and a quarter of a worker's CPU in query
  * building, hydration and the unit of work. Here it is ONE statement and one round trip, with every value bound
- * as a parameter. It does what `CustomerSync.ownerOf` and `SubscriptionSync.applyLocked` do for a row that
+ * as a parameter, prepared on its connection the first time (PostgreSQL plans it once per connection, not per
+ * event). It does what `CustomerSync.ownerOf` and `SubscriptionSync.applyLocked` do for a row that
  * exists, and nothing else: the customer by its Stripe id; the subscription locked (`for update`: the latest
  * committed row, which a concurrent event may just have written); written only when this read is no older than
  * the row's (ADR 0005, `isNoOlderThan`), with the fields `settleDerivedFields` derives (the past-due start, the
@@ -173,7 +175,7 @@ interface StatementRow {
   scheduled_change_reached_at: Date | string | null;
 }
 
-/** Runs the statement in `em`'s transaction (the event's): see `APPLY_TO_KNOWN_SUBSCRIPTION`. */
+/** Runs the statement in `em`'s transaction (the event's, which must be open): see `APPLY_TO_KNOWN_SUBSCRIPTION`. */
 export async function applyToKnownSubscription(
   em: EntityManager,
   stripeCustomerId: string,
@@ -181,7 +183,8 @@ export async function applyToKnownSubscription(
   fields: SubscriptionFields,
   writtenAt: Date,
 ): Promise<KnownSubscriptionOutcome | null> {
-  const [row] = await em.execute<StatementRow[]>(APPLY_TO_KNOWN_SUBSCRIPTION, [
+  const sql = await preparedSqlIn(em);
+  const [row] = await sql<StatementRow>(APPLY_TO_KNOWN_SUBSCRIPTION, [
     stripeCustomerId,
     stripeSubscriptionId,
     fields.status,

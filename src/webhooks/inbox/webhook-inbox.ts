@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
 import type { Orm } from '../../database/database';
+import { preparedSqlIn } from '../../database/prepared-transaction';
 import { WebhookEvent, type WebhookEventStatus } from '../../entities';
 import type { Logger } from '../../logging/logger';
 import { isDead, retryDelaySeconds, STUCK_AFTER_MS } from './inbox-retry-policy';
@@ -103,11 +104,13 @@ export class WebhookInbox {
    * transaction (ADR 0020): whatever path an event comes by (a queue worker, the reconciler, a replay), the
    * effects of two events of one key never commit interleaved. And it brings the failed events of the key
    * forward (due now, with this commit): what this event changed (a customer linked to its account, say) may be
-   * what they were waiting for, as the reconciler's second chance assumes too.
+   * what they were waiting for, as the reconciler's second chance assumes too. Prepared on the transaction's
+   * connection (planned once per connection: it runs for every event, issue 14).
    */
   async claim(tx: EntityManager, stripeEventId: string): Promise<boolean> {
     const claimedAt = new Date();
-    const claimed = await tx.execute<Array<{ id: string }>>(
+    const sql = await preparedSqlIn(tx);
+    const claimed = await sql<{ id: string }>(
       `with claimed as (
          update webhook_event
             set status = 'processed', attempts = attempts + 1, processed_at = ?, last_error = null,
