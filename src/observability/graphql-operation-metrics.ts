@@ -1,6 +1,5 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { LATENCY_BUCKETS_SECONDS } from './metric-families';
-import { type HistogramChild, PlainHistogram } from './plain-histogram';
 import type { GraphQLMetrics } from './metric-types';
 
 /** Operation names become a label only if they look like names; anything else, and names past the cap, are `other`. */
@@ -10,39 +9,19 @@ const OPERATION_TYPES: ReadonlySet<string> = new Set(['query', 'mutation', 'subs
 
 /** GraphQL operations over HTTP and live subscriptions (the Apollo plugin and graphql-ws hooks report them). */
 export function graphqlMetrics(registers: Registry[]): GraphQLMetrics {
-  // Every operation is counted in a plain number (`PendingCount`), added to the counter when it is scraped:
-  // prom-client's `inc` hashes and validates the label set on every call, even through a labelled child.
-  const pendingCounts: PendingCount[] = [];
-  // Registered on the registries; read only at scrape, where `collect` brings it up to date.
-  new Counter({
+  const operations = new Counter({
     name: 'billing_graphql_operations_total',
     help: 'GraphQL operations over HTTP, by operation name (anonymous, other), type and error code (OK without errors)',
     labelNames: ['operation', 'type', 'code'] as const,
     registers,
-    collect() {
-      for (const pending of pendingCounts) {
-        if (pending.count === 0) continue;
-        this.inc(pending.labels, pending.count);
-        pending.count = 0;
-      }
-    },
   });
-  const operationSeconds = new PlainHistogram(
-    'billing_graphql_operation_duration_seconds',
-    'Duration of one GraphQL operation over HTTP, by operation name and type',
-    LATENCY_BUCKETS_SECONDS,
+  const operationSeconds = new Histogram({
+    name: 'billing_graphql_operation_duration_seconds',
+    help: 'Duration of one GraphQL operation over HTTP, by operation name and type',
+    labelNames: ['operation', 'type'] as const,
+    buckets: LATENCY_BUCKETS_SECONDS,
     registers,
-  );
-  const secondsChildren = new Map<string, Map<string, HistogramChild>>();
-  const secondsOf = (operation: string, type: string): HistogramChild => {
-    const byType = mapAt(secondsChildren, operation);
-    let child = byType.get(type);
-    if (!child) {
-      child = operationSeconds.child({ operation, type });
-      byType.set(type, child);
-    }
-    return child;
-  };
+  });
   const subscriptions = new Gauge({
     name: 'billing_graphql_subscriptions_active',
     help: 'GraphQL subscriptions live on this instance (graphql-ws)',
@@ -51,17 +30,18 @@ export function graphqlMetrics(registers: Registry[]): GraphQLMetrics {
   subscriptions.set(0);
   const operationLabel = boundedOperationNames();
   // Bounded: operation labels are capped (MAX_OPERATION_NAMES), types and codes are fixed sets. The labelled
-  // children are kept, keyed by operation, then type, then code: three lookups, and no key string built for
-  // every request.
+  // children are kept (prom-client would otherwise look up and validate the label set again on every request), keyed by operation,
+  // then type, then code: three lookups, and no key string built for every request.
   const operationChildren = new Map<string, Map<string, Map<string, OperationChildren>>>();
   const childrenOf = (operation: string, type: string, code: string): OperationChildren => {
     const byType = mapAt(operationChildren, operation);
     const byCode = mapAt(byType, type);
     let children = byCode.get(code);
     if (!children) {
-      const count: PendingCount = { labels: { operation, type, code }, count: 0 };
-      pendingCounts.push(count);
-      children = { count, seconds: secondsOf(operation, type) };
+      children = {
+        count: operations.labels({ operation, type, code }),
+        seconds: operationSeconds.labels({ operation, type }),
+      };
       byCode.set(code, children);
     }
     return children;
@@ -69,7 +49,7 @@ export function graphqlMetrics(registers: Registry[]): GraphQLMetrics {
   return {
     operation: (name, type, code, seconds) => {
       const children = childrenOf(operationLabel(name), OPERATION_TYPES.has(type) ? type : 'unknown', code);
-      children.count.count += 1;
+      children.count.inc();
       children.seconds.observe(seconds);
     },
     subscriptionStarted: () => subscriptions.inc(),
@@ -77,15 +57,9 @@ export function graphqlMetrics(registers: Registry[]): GraphQLMetrics {
   };
 }
 
-/** Operations of one label set counted since the last scrape. */
-interface PendingCount {
-  readonly labels: { operation: string; type: string; code: string };
-  count: number;
-}
-
 interface OperationChildren {
-  count: PendingCount;
-  seconds: HistogramChild;
+  count: { inc(): void };
+  seconds: { observe(value: number): void };
 }
 
 function mapAt<Value>(maps: Map<string, Map<string, Value>>, key: string): Map<string, Value> {

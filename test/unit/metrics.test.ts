@@ -1,7 +1,4 @@
-import { Histogram, Registry } from 'prom-client';
-import { LATENCY_BUCKETS_SECONDS } from '../../src/observability/metric-families';
 import { BillingMetrics } from '../../src/observability/metrics';
-import { PlainHistogram } from '../../src/observability/plain-histogram';
 import { METRIC_KEYS } from '../../src/services/plans/plan.types';
 
 /** The registry's bounded labels and the inbox read at scrape time, without a running service. */
@@ -100,67 +97,6 @@ describe('BillingMetrics', () => {
     expect(body).toContain(
       'billing_stripe_request_duration_seconds_bucket{le="0.5",method="customers.create"} 1',
     );
-  });
-
-  it('exposes the plain histogram exactly as prom-client’s histogram, and operations counted since the last scrape', async () => {
-    const theirs = new Registry();
-    const ours = new Registry();
-    const reference = new Histogram({
-      name: 'h_seconds',
-      help: 'help',
-      labelNames: ['operation', 'type'] as const,
-      buckets: LATENCY_BUCKETS_SECONDS,
-      registers: [theirs],
-    });
-    const plain = new PlainHistogram('h_seconds', 'help', LATENCY_BUCKETS_SECONDS, [ours]);
-    const children = {
-      a: plain.child({ operation: 'A', type: 'query' }),
-      b: plain.child({ operation: 'B', type: 'mutation' }),
-    };
-    const observations: Array<['a' | 'b', number]> = [
-      ['a', 0.001],
-      ['a', 0.005],
-      ['a', 0.0051],
-      ['b', 0.7],
-      ['a', 30],
-      ['a', 31],
-      ['b', 0],
-      ['b', 2.5],
-    ];
-    for (const [key, seconds] of observations) {
-      reference.observe(
-        key === 'a' ? { operation: 'A', type: 'query' } : { operation: 'B', type: 'mutation' },
-        seconds,
-      );
-      children[key].observe(seconds);
-    }
-    const exposed = await ours.metrics();
-    expect(exposed).toBe(await theirs.metrics());
-    expect(exposed).toContain('h_seconds_bucket{le="0.005",operation="A",type="query"} 2');
-    expect(exposed).toContain('h_seconds_bucket{le="+Inf",operation="A",type="query"} 5');
-    // The same values, labels merged in (prom-client adds its exemplars, none here).
-    const withoutExemplars = (await theirs.getMetricsAsJSON()).map((metric) => ({
-      ...metric,
-      values: metric.values.map((entry) => {
-        const { exemplar: _dropped, ...value } = entry as typeof entry & { exemplar?: unknown };
-        return value;
-      }),
-    }));
-    expect(await ours.getMetricsAsJSON()).toEqual(withoutExemplars);
-
-    const metrics = new BillingMetrics({ usageMetricKeys: METRIC_KEYS });
-    metrics.graphql.operation('Op', 'query', 'OK', 0.02);
-    metrics.graphql.operation('Op', 'query', 'OK', 0.02);
-    expect(await text(metrics)).toContain(
-      'billing_graphql_operations_total{operation="Op",type="query",code="OK"} 2',
-    );
-    metrics.graphql.operation('Op', 'query', 'OK', 0.02);
-    const body = await text(metrics);
-    expect(body).toContain('billing_graphql_operations_total{operation="Op",type="query",code="OK"} 3');
-    expect(body).toContain(
-      'billing_graphql_operation_duration_seconds_bucket{le="0.025",operation="Op",type="query"} 3',
-    );
-    expect(body).toContain('billing_graphql_operation_duration_seconds_count{operation="Op",type="query"} 3');
   });
 
   it('keeps two instances apart', async () => {
