@@ -47,7 +47,7 @@ function ours(body: Buffer, signature: string, secrets: string[]): boolean {
   }
 }
 
-describe('verifyWebhook (Stripe-Signature checked on the raw bytes)', () => {
+describe('verifyWebhook (the SDK’s check of each configured secret, the body’s text kept)', () => {
   it('answers the event and the exact text of the body it was signed over', () => {
     const body = eventBody();
     const verified = verifyWebhook(Buffer.from(body), header(body, SECRET), [SECRET], NOW_MS);
