@@ -65,12 +65,30 @@ interface Scenario {
   eventsPerRequest?: number;
   /** Connections of the load generator (default CONNECTIONS). */
   connections?: number;
+  /**
+   * Load offered at a fixed rate instead of as fast as the server answers: `share` of the req/s the scenario named
+   * `of` reached in its latest round (measured before this one in every round). Latency at saturation is a queue
+   * (Little's law: mean latency = connections / throughput); at a rate under it, latency is the service's own.
+   */
+  offered?: { share: number; of: string };
+}
+
+/** Each scenario's latest measured round, by name (a fixed-rate scenario's rate is read from it). */
+const latest = new Map<string, Row>();
+
+/** The fixed rate a scenario is offered (req/s, across its connections); undefined: as fast as answered. */
+function offeredRate(scenario: Scenario): number | undefined {
+  if (!scenario.offered) return undefined;
+  const saturated = latest.get(scenario.offered.of);
+  if (!saturated) throw new Error(`${scenario.name}: measure ${scenario.offered.of} first`);
+  return Math.max(1, Math.round(saturated.requestsPerSecond * scenario.offered.share));
 }
 
 async function measure(scenario: Scenario, seconds: number): Promise<Row> {
   const { body } = scenario;
   const cpuBefore = cpuSecondsOf(scenario.pid());
   const backendsBefore = await backendCpuOf(scenario.database);
+  const rate = offeredRate(scenario);
   const result = await autocannon({
     url: `${scenario.url()}/graphql`,
     method: 'POST',
@@ -82,6 +100,7 @@ async function measure(scenario: Scenario, seconds: number): Promise<Row> {
         : { body: JSON.stringify(body) }),
     connections: scenario.connections ?? CONNECTIONS,
     duration: seconds,
+    ...(rate === undefined ? {} : { overallRate: rate }),
   });
   const cpuSeconds = cpuSecondsOf(scenario.pid()) - cpuBefore;
   const backendsAfter = await backendCpuOf(scenario.database);
@@ -90,7 +109,7 @@ async function measure(scenario: Scenario, seconds: number): Promise<Row> {
   for (const [pid, seconds] of backendsAfter) postgresSeconds += seconds - (backendsBefore.get(pid) ?? 0);
   const perRequest = (total: number) =>
     result.requests.total > 0 ? (total * 1e6) / result.requests.total : 0;
-  return {
+  const row: Row = {
     name: scenario.name,
     cpuMicrosPerRequest: perRequest(cpuSeconds),
     postgresMicrosPerRequest: perRequest(postgresSeconds),
@@ -100,6 +119,8 @@ async function measure(scenario: Scenario, seconds: number): Promise<Row> {
     p99: result.latency.p99,
     errors: result.errors + result.non2xx,
   };
+  latest.set(scenario.name, row);
+  return row;
 }
 
 /**
@@ -232,6 +253,11 @@ const MODEL_CALL = {
   },
 };
 
+const MODEL_CALL_SATURATED =
+  'billing service: a model call, `reserveUsage(model, tokens)` then `commitUsage(tokens)`, 50 connections (credits ledger; req/s counts both)';
+/** The fixed-rate model call's share of the saturated one's req/s (measured just before it, each round). */
+const MODEL_CALL_OFFERED_SHARE = 0.45;
+
 /** Request bodies with a fresh idempotency key each (a repeated key would measure the duplicate path). */
 function usageBodies(accounts: string[]) {
   const run = randomBytes(4).toString('hex');
@@ -325,13 +351,24 @@ async function serviceScenarios(service: Child, prefix: string, database: string
     },
     {
       ...on,
-      name: `${prefix}billing service: a model call, \`reserveUsage(model, tokens)\` then \`commitUsage(tokens)\`, 50 connections (credits ledger; req/s counts both)`,
+      name: `${prefix}${MODEL_CALL_SATURATED}`,
       body: {},
       requests: reserveAndCommit(usageAccounts, MODEL_CALL.reserve, MODEL_CALL.commit),
       headers: asGateway,
       eventsPerRequest: 0.5,
       // Both checkouts know model calls (a `--before` from 5bb6e17 on): measured for each, in the same run.
       connections: 50,
+    },
+    {
+      ...on,
+      // Issue 17's p99 at 50 connections, read where it means something: under saturation (bench/README.md).
+      name: `${prefix}billing service: a model call at ${MODEL_CALL_OFFERED_SHARE * 100} % of its saturated req/s, 50 connections (fixed offered rate: its p99)`,
+      body: {},
+      requests: reserveAndCommit(usageAccounts, MODEL_CALL.reserve, MODEL_CALL.commit),
+      headers: asGateway,
+      eventsPerRequest: 0.5,
+      connections: 50,
+      offered: { share: MODEL_CALL_OFFERED_SHARE, of: `${prefix}${MODEL_CALL_SATURATED}` },
     },
     {
       ...on,
@@ -352,6 +389,12 @@ function chosen(scenario: Scenario): boolean {
   return (
     scenario.name.includes(NO_OP) || ONLY.length === 0 || ONLY.some((part) => scenario.name.includes(part))
   );
+}
+
+/** The chosen scenarios, with the saturated ones a chosen fixed-rate scenario takes its rate from. */
+function chosenOf(scenarios: Scenario[]): Scenario[] {
+  const needed = new Set(scenarios.filter(chosen).flatMap((scenario) => scenario.offered?.of ?? []));
+  return scenarios.filter((scenario) => chosen(scenario) || needed.has(scenario.name));
 }
 
 /** A connection of the bench's own (to the server's `postgres` database) to find the services' backends. */
@@ -389,10 +432,8 @@ async function main(): Promise<void> {
       ? await startService(resolve(BEFORE), (databases[1] as { url: string }).url, 'before')
       : null;
     if (before) targets.push(before);
-    const after = (await serviceScenarios(service, '', nameOf(databases[0]))).filter(chosen);
-    const older = before
-      ? (await serviceScenarios(before, 'before: ', nameOf(databases[1]))).filter(chosen)
-      : [];
+    const after = chosenOf(await serviceScenarios(service, '', nameOf(databases[0])));
+    const older = before ? chosenOf(await serviceScenarios(before, 'before: ', nameOf(databases[1]))) : [];
     const baseline: Scenario = {
       name: 'bare Apollo on Fastify: `{ __typename }` (baseline)',
       url: () => bare.url,
