@@ -291,3 +291,42 @@ it('reads its requests’ holds and members ahead in one statement, and answers 
   expect(sums).toMatchObject({ balance: 100, held: 56 });
   expect((await harness.sums(other)).held).toBe(10);
 });
+
+it('saves the accounts of a group in one statement: holds, settles with a member, entries and balances as saved alone (ADR 0029)', async () => {
+  // Accounts of one lane, so they share groups (lanes never share an account).
+  const accounts = Array.from({ length: 40 }, (_, index) => `acct_batch_${index}`)
+    .filter((accountId) => laneOf(accountId) === laneOf('acct_batch_0'))
+    .slice(0, 6);
+  expect(accounts.length).toBeGreaterThanOrEqual(4);
+  for (const accountId of accounts) await grant(accountId, 100);
+  const holds = await Promise.all(
+    accounts.map(async (accountId) => {
+      const holdId = randomUUID();
+      const held = await ledger.hold({ accountId, credits: 30, ttlSeconds: 300, holdId, memberId: 'm' });
+      return { accountId, holdId, held };
+    }),
+  );
+  const before = ledger.groupStats();
+  const counts = await published(accounts, async () => {
+    const settled = await Promise.all(
+      holds.map(({ accountId, holdId }) => ledger.settle({ accountId, holdId, credits: 25 })),
+    );
+    for (const result of settled) expect(result).toMatchObject({ outcome: 'settled', burned: 25 });
+  });
+  expect(ledger.groupStats().groups - before.groups).toBeLessThan(accounts.length);
+  expect(ledger.groupStats().rerun).toBe(before.rerun);
+  for (const { held } of holds) expect(held).toMatchObject({ ok: true, duplicate: false });
+  for (const accountId of accounts) {
+    expect(counts.get(accountId)).toBeGreaterThanOrEqual(1);
+    const sums = await harness.sums(accountId);
+    expectInvariants(sums);
+    expect(sums).toMatchObject({ balance: 75, held: 0 });
+    const [month] = await harness.orm.em
+      .getConnection()
+      .execute<Array<{ burned: string }>>(
+        `select burned from credit_member_period where account_id = ? and member_id = 'm'`,
+        [accountId],
+      );
+    expect(Number(month?.burned)).toBe(25);
+  }
+});

@@ -5,6 +5,7 @@ import type { Clock } from '../time/clock';
 import { type LockedAccount, lockAccounts, type Sql } from './credit-account';
 import type { CreditEvents } from './credit-events';
 import { HOLD_COLUMNS, type HoldRow } from './credit-holds';
+import { saveAccounts } from './credit-save-batch';
 import { attachReads, GroupReads, type ReadsAhead } from './group-reads';
 
 /** The most requests one group carries: a bound on how many accounts one transaction holds locked. */
@@ -151,7 +152,8 @@ export class CreditGroups {
           settled.push({ ok: false, error });
         }
       }
-      for (const account of accounts.values()) await account.save();
+      // The accounts' last writes, in one statement for all of them (credit-save-batch.ts, ADR 0029).
+      await saveAccounts(tracked, accounts.values(), now);
       const changed = [...accounts.values()].filter((account) => account.changed);
       return { settled, changed };
     });

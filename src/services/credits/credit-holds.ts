@@ -110,6 +110,22 @@ export async function placeHold(account: LockedAccount, input: HoldCredits): Pro
       beyond > 0 ? (input.overage?.currency ?? null) : null,
       hold.maxOutputTokens,
     ],
+    {
+      kind: 'hold_insert',
+      row: [
+        hold.id,
+        hold.accountId,
+        hold.memberId,
+        hold.credits,
+        hold.expiresAt,
+        hold.model,
+        hold.pricedAt,
+        hold.overageCredits,
+        beyond > 0 ? (input.overage?.unitAmountDecimal ?? null) : null,
+        beyond > 0 ? (input.overage?.currency ?? null) : null,
+        hold.maxOutputTokens,
+      ],
+    },
   );
   account.changeHeld(input.credits - beyond);
   account.changeOverageHeld(beyond);
@@ -168,6 +184,7 @@ export async function settleHold(
   account.writeWithSave(
     `update credit_hold set state = 'settled', settled_credits = ?, updated_at = ? where id = ?`,
     [credits, account.now, hold.id],
+    { kind: 'hold_settle', row: [hold.id, credits] },
   );
   return { outcome: 'settled', ...burned };
 }
