@@ -22,6 +22,7 @@ import {
   RECORD_USAGE,
   shippedEnvironment,
 } from './load';
+import { type PacedOptions, pacedLoad, quantile } from './paced-load';
 
 const ROOT = resolve(__dirname, '..');
 const QUICK = process.argv.includes('--quick');
@@ -65,16 +66,56 @@ interface Scenario {
   eventsPerRequest?: number;
   /** Connections of the load generator (default CONNECTIONS). */
   connections?: number;
+  /**
+   * Load offered at a fixed rate instead of as fast as the server answers (bench/paced-load.ts): `share` of the
+   * req/s the scenario named `of` reached in its latest round (measured before this one in every round), in uses
+   * of `requestsPerUse` requests each. Latency at saturation is a queue (Little's law: mean latency = connections /
+   * throughput); at a rate under it, latency is the service's own.
+   */
+  offered?: { share: number; of: string; requestsPerUse: number; use: PacedOptions['use'] };
 }
 
-async function measure(scenario: Scenario, seconds: number): Promise<Row> {
-  const { body } = scenario;
-  const cpuBefore = cpuSecondsOf(scenario.pid());
-  const backendsBefore = await backendCpuOf(scenario.database);
+/** Each scenario's latest measured round, by name (a fixed-rate scenario's rate is read from it). */
+const latest = new Map<string, Row>();
+
+interface Load {
+  requests: number;
+  requestsPerSecond: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+/** The scenario's load for `seconds`: autocannon as fast as answered, or paced at its offered rate. */
+async function load(scenario: Scenario, seconds: number): Promise<Load> {
+  const { body, offered } = scenario;
+  const headers = { 'content-type': 'application/json', ...scenario.headers };
+  if (offered) {
+    const saturated = latest.get(offered.of);
+    if (!saturated) throw new Error(`${scenario.name}: measure ${offered.of} first`);
+    const usesPerSecond = Math.max(1, (saturated.requestsPerSecond * offered.share) / offered.requestsPerUse);
+    const { url, connections = CONNECTIONS } = scenario;
+    const paced = await pacedLoad({
+      url: url(),
+      headers,
+      usesPerSecond,
+      seconds,
+      connections,
+      use: offered.use,
+    });
+    const round = (ms: number) => Math.round(ms * 10) / 10;
+    return {
+      requests: paced.requests,
+      requestsPerSecond: paced.requests / seconds,
+      p50: round(quantile(paced.latencies, 0.5)),
+      p99: round(quantile(paced.latencies, 0.99)),
+      errors: paced.errors,
+    };
+  }
   const result = await autocannon({
     url: `${scenario.url()}/graphql`,
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...scenario.headers },
+    headers,
     ...(scenario.requests
       ? { requests: scenario.requests }
       : typeof body === 'function'
@@ -83,23 +124,37 @@ async function measure(scenario: Scenario, seconds: number): Promise<Row> {
     connections: scenario.connections ?? CONNECTIONS,
     duration: seconds,
   });
+  return {
+    requests: result.requests.total,
+    requestsPerSecond: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.non2xx,
+  };
+}
+
+async function measure(scenario: Scenario, seconds: number): Promise<Row> {
+  const cpuBefore = cpuSecondsOf(scenario.pid());
+  const backendsBefore = await backendCpuOf(scenario.database);
+  const result = await load(scenario, seconds);
   const cpuSeconds = cpuSecondsOf(scenario.pid()) - cpuBefore;
   const backendsAfter = await backendCpuOf(scenario.database);
   // A backend that started during the round counts from zero; one that ended is lost (pools keep theirs).
   let postgresSeconds = 0;
   for (const [pid, seconds] of backendsAfter) postgresSeconds += seconds - (backendsBefore.get(pid) ?? 0);
-  const perRequest = (total: number) =>
-    result.requests.total > 0 ? (total * 1e6) / result.requests.total : 0;
-  return {
+  const perRequest = (total: number) => (result.requests > 0 ? (total * 1e6) / result.requests : 0);
+  const row: Row = {
     name: scenario.name,
     cpuMicrosPerRequest: perRequest(cpuSeconds),
     postgresMicrosPerRequest: perRequest(postgresSeconds),
-    requestsPerSecond: result.requests.average,
+    requestsPerSecond: result.requestsPerSecond,
     eventsPerRequest: scenario.eventsPerRequest ?? 0,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    errors: result.errors + result.non2xx,
+    p50: result.p50,
+    p99: result.p99,
+    errors: result.errors,
   };
+  latest.set(scenario.name, row);
+  return row;
 }
 
 /**
@@ -232,6 +287,28 @@ const MODEL_CALL = {
   },
 };
 
+const MODEL_CALL_SATURATED =
+  'billing service: a model call, `reserveUsage(model, tokens)` then `commitUsage(tokens)`, 50 connections (credits ledger; req/s counts both)';
+/** The fixed-rate model call's share of the saturated one's req/s (measured just before it, each round). */
+const MODEL_CALL_OFFERED_SHARE = 0.45;
+
+/** A model call as the paced load makes one (bench/paced-load.ts): the reserve, then the commit naming it. */
+function modelCallUse(accounts: string[]): PacedOptions['use'] {
+  let sequence = 0;
+  return async (post) => {
+    const accountId = accounts[sequence++ % accounts.length] as string;
+    const reserved = JSON.parse(
+      await post({ query: RESERVE_USAGE, variables: { input: { accountId, ...MODEL_CALL.reserve } } }),
+    ) as { data?: { reserveUsage?: { id: string } } };
+    const reservationId = reserved.data?.reserveUsage?.id;
+    if (!reservationId) throw new Error('the reservation failed');
+    await post({
+      query: MODEL_CALL.commit.query,
+      variables: { input: { accountId, reservationId, ...MODEL_CALL.commit.input } },
+    });
+  };
+}
+
 /** Request bodies with a fresh idempotency key each (a repeated key would measure the duplicate path). */
 function usageBodies(accounts: string[]) {
   const run = randomBytes(4).toString('hex');
@@ -333,13 +410,28 @@ async function serviceScenarios(service: Child, prefix: string, database: string
     },
     {
       ...on,
-      name: `${prefix}billing service: a model call, \`reserveUsage(model, tokens)\` then \`commitUsage(tokens)\`, 50 connections (credits ledger; req/s counts both)`,
+      name: `${prefix}${MODEL_CALL_SATURATED}`,
       body: {},
       requests: reserveAndCommit(usageAccounts, MODEL_CALL.reserve, MODEL_CALL.commit),
       headers: asGateway,
       eventsPerRequest: 0.5,
       // Both checkouts know model calls (a `--before` from 5bb6e17 on): measured for each, in the same run.
       connections: 50,
+    },
+    {
+      ...on,
+      // Issue 17's p99 at 50 connections, read where it means something: under saturation (bench/README.md).
+      name: `${prefix}billing service: a model call at ${MODEL_CALL_OFFERED_SHARE * 100} % of its saturated req/s, 50 connections (fixed offered rate: its p99)`,
+      body: {},
+      headers: asGateway,
+      eventsPerRequest: 0.5,
+      connections: 50,
+      offered: {
+        share: MODEL_CALL_OFFERED_SHARE,
+        of: `${prefix}${MODEL_CALL_SATURATED}`,
+        requestsPerUse: 2,
+        use: modelCallUse(usageAccounts),
+      },
     },
     {
       ...on,
@@ -360,6 +452,12 @@ function chosen(scenario: Scenario): boolean {
   return (
     scenario.name.includes(NO_OP) || ONLY.length === 0 || ONLY.some((part) => scenario.name.includes(part))
   );
+}
+
+/** The chosen scenarios, with the saturated ones a chosen fixed-rate scenario takes its rate from. */
+function chosenOf(scenarios: Scenario[]): Scenario[] {
+  const needed = new Set(scenarios.filter(chosen).flatMap((scenario) => scenario.offered?.of ?? []));
+  return scenarios.filter((scenario) => chosen(scenario) || needed.has(scenario.name));
 }
 
 /** A connection of the bench's own (to the server's `postgres` database) to find the services' backends. */
@@ -404,10 +502,8 @@ async function main(): Promise<void> {
       ? await startService(resolve(BEFORE), (databases[1] as { url: string }).url, 'before')
       : null;
     if (before) targets.push(before);
-    const after = (await serviceScenarios(service, '', nameOf(databases[0]))).filter(chosen);
-    const older = before
-      ? (await serviceScenarios(before, 'before: ', nameOf(databases[1]))).filter(chosen)
-      : [];
+    const after = chosenOf(await serviceScenarios(service, '', nameOf(databases[0])));
+    const older = before ? chosenOf(await serviceScenarios(before, 'before: ', nameOf(databases[1]))) : [];
     const baseline: Scenario = {
       name: 'bare Apollo on Fastify: `{ __typename }` (baseline)',
       url: () => bare.url,

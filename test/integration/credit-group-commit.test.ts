@@ -242,3 +242,91 @@ it('rolls back a group one of whose requests failed after writing, and runs each
   expect(await harness.sums(last)).toMatchObject({ billed: 5, overageSpent: 5 });
   failingWatcher.clear();
 });
+
+it('reads its requests’ holds and members ahead in one statement, and answers as if each had read them itself (ADR 0029)', async () => {
+  const [mine, other] = ['acct_ahead_a', 'acct_ahead_b'];
+  await grant(mine, 100);
+  await grant(other, 100);
+  await harness.orm.em.getConnection().execute(
+    `insert into credit_member_limit (account_id, member_id, monthly_credits, updated_at, updated_by)
+       values (?, 'capped', 15, now(), 'test')`,
+    [mine],
+  );
+  const released = randomUUID();
+  const othersHold = randomUUID();
+  await ledger.hold({ accountId: mine, credits: 10, ttlSeconds: 300, holdId: released });
+  await ledger.hold({ accountId: other, credits: 10, ttlSeconds: 300, holdId: othersHold });
+  const retried = randomUUID();
+  const before = ledger.groupStats();
+  // All at once, behind a first request that takes the lane alone, so the rest share a group: each must see what
+  // the requests before it in its group wrote.
+  const [, first, again, release, afterRelease, foreign, capped, cappedOver, free] = await Promise.all([
+    ledger.hold({ accountId: mine, credits: 1, ttlSeconds: 300, holdId: randomUUID() }),
+    ledger.hold({ accountId: mine, credits: 5, ttlSeconds: 300, holdId: retried }),
+    ledger.hold({ accountId: mine, credits: 5, ttlSeconds: 300, holdId: retried }),
+    ledger.releaseHold(mine, released),
+    ledger.settle({ accountId: mine, holdId: released, credits: 3 }),
+    ledger.settle({ accountId: mine, holdId: othersHold, credits: 3 }),
+    ledger.hold({ accountId: mine, credits: 10, ttlSeconds: 300, holdId: randomUUID(), memberId: 'capped' }),
+    ledger
+      .hold({ accountId: mine, credits: 10, ttlSeconds: 300, holdId: randomUUID(), memberId: 'capped' })
+      .then(
+        () => 'held',
+        (error: unknown) => codeOf(error),
+      ),
+    ledger.hold({ accountId: mine, credits: 40, ttlSeconds: 300, holdId: randomUUID(), memberId: 'free' }),
+  ]);
+  expect(ledger.groupStats().groups - before.groups).toBeLessThan(5);
+  expect(ledger.groupStats().rerun).toBe(before.rerun);
+  expect(first).toMatchObject({ ok: true, duplicate: false });
+  expect(again).toMatchObject({ ok: true, duplicate: true });
+  expect(release).toBe(true);
+  expect(afterRelease).toEqual({ outcome: 'released' });
+  expect(foreign).toEqual({ outcome: 'unknown' });
+  expect(capped).toMatchObject({ ok: true });
+  expect(cappedOver).toBe(ErrorCode.MEMBER_LIMIT_REACHED);
+  expect(free).toMatchObject({ ok: true });
+  const sums = await harness.sums(mine);
+  expectInvariants(sums);
+  expect(sums).toMatchObject({ balance: 100, held: 56 });
+  expect((await harness.sums(other)).held).toBe(10);
+});
+
+it('saves the accounts of a group in one statement: holds, settles with a member, entries and balances as saved alone (ADR 0029)', async () => {
+  // Accounts of one lane, so they share groups (lanes never share an account).
+  const accounts = Array.from({ length: 40 }, (_, index) => `acct_batch_${index}`)
+    .filter((accountId) => laneOf(accountId) === laneOf('acct_batch_0'))
+    .slice(0, 6);
+  expect(accounts.length).toBeGreaterThanOrEqual(4);
+  for (const accountId of accounts) await grant(accountId, 100);
+  const holds = await Promise.all(
+    accounts.map(async (accountId) => {
+      const holdId = randomUUID();
+      const held = await ledger.hold({ accountId, credits: 30, ttlSeconds: 300, holdId, memberId: 'm' });
+      return { accountId, holdId, held };
+    }),
+  );
+  const before = ledger.groupStats();
+  const counts = await published(accounts, async () => {
+    const settled = await Promise.all(
+      holds.map(({ accountId, holdId }) => ledger.settle({ accountId, holdId, credits: 25 })),
+    );
+    for (const result of settled) expect(result).toMatchObject({ outcome: 'settled', burned: 25 });
+  });
+  expect(ledger.groupStats().groups - before.groups).toBeLessThan(accounts.length);
+  expect(ledger.groupStats().rerun).toBe(before.rerun);
+  for (const { held } of holds) expect(held).toMatchObject({ ok: true, duplicate: false });
+  for (const accountId of accounts) {
+    expect(counts.get(accountId)).toBeGreaterThanOrEqual(1);
+    const sums = await harness.sums(accountId);
+    expectInvariants(sums);
+    expect(sums).toMatchObject({ balance: 75, held: 0 });
+    const [month] = await harness.orm.em
+      .getConnection()
+      .execute<Array<{ burned: string }>>(
+        `select burned from credit_member_period where account_id = ? and member_id = 'm'`,
+        [accountId],
+      );
+    expect(Number(month?.burned)).toBe(25);
+  }
+});

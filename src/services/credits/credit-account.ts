@@ -23,8 +23,35 @@ export interface AccountMark {
   touched: boolean;
 }
 
+/**
+ * A deferred write as values, so a group's last saves go out as one statement over arrays (credit-save-batch.ts):
+ * a new hold, a settled hold, a member's month.
+ */
+export type BatchedWrite =
+  | {
+      kind: 'hold_insert';
+      /** id, account, member, credits, expires, model, priced at, overage credits, price, currency, max output. */
+      row: readonly unknown[];
+    }
+  | { kind: 'hold_settle'; row: readonly [id: string, credits: number] }
+  | {
+      kind: 'member_use';
+      row: readonly [accountId: string, memberId: string, periodStart: Date, burned: number];
+    };
+
+/** What a LockedAccount would save, as values (null when one of its writes has none: it saves alone). */
+export interface PendingSave {
+  accountId: string;
+  balance: number;
+  held: number;
+  overageHeld: number;
+  nextExpiry: Date | null;
+  entries: readonly NewEntry[];
+  writes: readonly BatchedWrite[];
+}
+
 /** An entry to append, its `balance_after` fixed when it is added (entries are written in that order). */
-interface NewEntry {
+export interface NewEntry {
   kind: CreditEntryKind;
   credits: number;
   balanceAfter: number;
@@ -48,7 +75,7 @@ export type EntryDraft = Omit<NewEntry, 'balanceAfter'>;
 export class LockedAccount {
   private readonly entries: NewEntry[] = [];
   /** Writes nothing in this transaction reads again: sent with the next `save`, in its one statement. */
-  private readonly writes: Array<{ text: string; params: readonly unknown[] }> = [];
+  private readonly writes: Array<{ text: string; params: readonly unknown[]; batched?: BatchedWrite }> = [];
   /** Changed since the last `save`. */
   private dirty = false;
   /** Changed at all in this transaction: `balanceUpdated` is due after the commit. */
@@ -183,9 +210,34 @@ export class LockedAccount {
    * A write (one `insert` or `update`, no `returning`) sent with the next `save`, in its statement: a round trip
    * fewer. Only for rows nothing reads again before that `save`, and none of the rows `save` writes.
    */
-  writeWithSave(text: string, params: readonly unknown[]): void {
-    this.writes.push({ text, params });
+  writeWithSave(text: string, params: readonly unknown[], batched?: BatchedWrite): void {
+    this.writes.push({ text, params, ...(batched ? { batched } : {}) });
     this.dirty = true;
+  }
+
+  /** What `save` would write, as values; null when a write has none (credit-save-batch.ts then calls `save`). */
+  pendingSave(): PendingSave | null {
+    const writes = this.writes.flatMap((write) => (write.batched ? [write.batched] : []));
+    if (writes.length < this.writes.length) return null;
+    const { balanceNow: balance, heldNow: held, accountId } = this;
+    const { overageHeld } = this.spend;
+    return {
+      accountId,
+      balance,
+      held,
+      overageHeld,
+      nextExpiry: this.locked.nextExpiry,
+      entries: this.entries,
+      writes,
+    };
+  }
+
+  /** `pendingSave` was written with others' (credit-save-batch.ts): as after `save`, with the soonest it read. */
+  savedWith(soonest: ExpiringCredits | null): void {
+    this.soonest = soonest;
+    this.entries.length = 0;
+    this.writes.length = 0;
+    this.dirty = false;
   }
 
   /** Changes the balance by the entry's credits and appends the entry (written by `save`). */

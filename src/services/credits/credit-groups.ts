@@ -4,6 +4,9 @@ import { inPreparedTransaction } from '../../database/prepared-transaction';
 import type { Clock } from '../time/clock';
 import { type LockedAccount, lockAccounts, type Sql } from './credit-account';
 import type { CreditEvents } from './credit-events';
+import { HOLD_COLUMNS, type HoldRow } from './credit-holds';
+import { saveAccounts } from './credit-save-batch';
+import { attachReads, GroupReads, type ReadsAhead } from './group-reads';
 
 /** The most requests one group carries: a bound on how many accounts one transaction holds locked. */
 export const MAX_CREDIT_GROUP = 128;
@@ -20,6 +23,8 @@ export const CREDIT_LANES = 4;
 export interface GroupedChange {
   accountId: string;
   work: (account: LockedAccount) => Promise<unknown>;
+  /** What the work will look up, read for the whole group in one statement after its lock (group-reads.ts). */
+  reads?: ReadsAhead;
 }
 
 /** A statement that writes (an `insert`, `update … set` or `delete`, alone or in a `with`); a `for update` reads. */
@@ -65,10 +70,13 @@ export class CreditGroups {
     );
   }
 
-  /** Runs `work` on the account in the next group; answers what it answered, after the group's COMMIT. */
-  run<T>(accountId: string, work: (account: LockedAccount) => Promise<T>): Promise<T> {
+  /**
+   * Runs `work` on the account in the next group; answers what it answered, after the group's COMMIT. `reads`
+   * names the hold (and a new hold's member) it will look up: read ahead with the group's others.
+   */
+  run<T>(accountId: string, work: (account: LockedAccount) => Promise<T>, reads?: ReadsAhead): Promise<T> {
     const lane = this.lanes[laneOf(accountId)] as GroupCommitter<GroupedChange, unknown>;
-    return lane.submit({ accountId, work }) as Promise<T>;
+    return lane.submit({ accountId, work, ...(reads ? { reads } : {}) }) as Promise<T>;
   }
 
   /**
@@ -126,6 +134,9 @@ export class CreditGroups {
       };
       const ids = [...new Set(group.map((request) => request.accountId))];
       const accounts = await lockAccounts(tracked, ids, now, em);
+      // The holds and members the requests name, in one statement rather than one per request (ADR 0029).
+      const reads = await GroupReads.read<HoldRow>(tracked, HOLD_COLUMNS, group);
+      for (const account of accounts.values()) attachReads(account, reads);
       const settled: Array<Settled<unknown>> = [];
       for (const request of group) {
         const account = accounts.get(request.accountId) as LockedAccount;
@@ -141,7 +152,8 @@ export class CreditGroups {
           settled.push({ ok: false, error });
         }
       }
-      for (const account of accounts.values()) await account.save();
+      // The accounts' last writes, in one statement for all of them (credit-save-batch.ts, ADR 0029).
+      await saveAccounts(tracked, accounts.values(), now);
       const changed = [...accounts.values()].filter((account) => account.changed);
       return { settled, changed };
     });

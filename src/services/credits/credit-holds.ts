@@ -8,6 +8,7 @@ import type {
   SettleResult,
 } from './credit-ledger.types';
 import { roomUnderLimit } from './credit-overage';
+import { readsOf } from './group-reads';
 import { readHoldInputs } from './hold-inputs';
 import { countMemberUse, enforceMemberLimit } from './member-limits-check';
 
@@ -49,6 +50,9 @@ export function holdOf(row: HoldRow): CreditHoldView {
 }
 
 async function holdById(account: LockedAccount, holdId: string): Promise<HoldRow | undefined> {
+  // Read with the group's other holds after its lock (group-reads.ts), unless the group changed it since.
+  const known = readsOf<HoldRow>(account)?.hold(holdId);
+  if (known !== undefined) return known?.account_id === account.accountId ? known : undefined;
   const [row] = await account.sql<HoldRow>(
     `select ${HOLD_COLUMNS} from credit_hold where id = ? and account_id = ?`,
     [holdId, account.accountId],
@@ -86,6 +90,7 @@ export async function placeHold(account: LockedAccount, input: HoldCredits): Pro
     maxOutputTokens: input.maxOutputTokens ?? null,
   };
   // Written with the balance row, in one statement (nothing in this transaction reads the new hold again).
+  readsOf(account)?.holdChanged(hold.id);
   account.writeWithSave(
     `insert into credit_hold (id, created_at, updated_at, account_id, member_id, credits, expires_at, state,
                               model, priced_at, overage_credits, overage_price, overage_currency, max_output_tokens)
@@ -105,6 +110,22 @@ export async function placeHold(account: LockedAccount, input: HoldCredits): Pro
       beyond > 0 ? (input.overage?.currency ?? null) : null,
       hold.maxOutputTokens,
     ],
+    {
+      kind: 'hold_insert',
+      row: [
+        hold.id,
+        hold.accountId,
+        hold.memberId,
+        hold.credits,
+        hold.expiresAt,
+        hold.model,
+        hold.pricedAt,
+        hold.overageCredits,
+        beyond > 0 ? (input.overage?.unitAmountDecimal ?? null) : null,
+        beyond > 0 ? (input.overage?.currency ?? null) : null,
+        hold.maxOutputTokens,
+      ],
+    },
   );
   account.changeHeld(input.credits - beyond);
   account.changeOverageHeld(beyond);
@@ -159,9 +180,11 @@ export async function settleHold(
   const burned = await burn(credits, admittedOf(hold));
   // The member's month counts what the work used, overrun included (member-limits-check.ts says why).
   countMemberUse(account, hold.member_id, credits);
+  readsOf(account)?.holdChanged(hold.id);
   account.writeWithSave(
     `update credit_hold set state = 'settled', settled_credits = ?, updated_at = ? where id = ?`,
     [credits, account.now, hold.id],
+    { kind: 'hold_settle', row: [hold.id, credits] },
   );
   return { outcome: 'settled', ...burned };
 }
@@ -210,6 +233,7 @@ export async function releaseHeld(account: LockedAccount, holdId: string): Promi
   const hold = await holdById(account, holdId);
   if (!hold || hold.state !== 'held') return false;
   freeHold(account, hold);
+  readsOf(account)?.holdChanged(hold.id);
   await account.sql(`update credit_hold set state = 'released', updated_at = ? where id = ?`, [
     account.now,
     hold.id,

@@ -131,7 +131,10 @@ export class CreditLedger {
   async hold(input: HoldCredits): Promise<HoldResult> {
     wholeCredits(input.credits, 0, 'credits');
     wholeCredits(input.ttlSeconds, 1, 'ttlSeconds');
-    return this.groups.run(input.accountId, (account) => placeHold(account, input));
+    return this.groups.run(input.accountId, (account) => placeHold(account, input), {
+      holdId: input.holdId,
+      memberId: input.memberId ?? null,
+    });
   }
 
   /** Burns what the work used (from the hold first, then what else is available) and frees the hold. */
@@ -167,27 +170,30 @@ export class CreditLedger {
       admitted.credits > 0 && admitted.price && period
         ? chargingOf({ period, ...admitted.price }, this.spendWatcher, false)
         : null;
-    return this.groups.run(accountId, (account) =>
-      settleHold(account, input, (credits, admitted) =>
-        burnNow(
-          account,
-          credits,
-          {
-            kind: 'burn',
-            reason: 'Settled hold',
-            source: { type: 'credit_hold', id: input.holdId },
-            actor: 'system',
-          },
-          overage ?? admittedOnly(admitted),
-          admitted.credits,
+    return this.groups.run(
+      accountId,
+      (account) =>
+        settleHold(account, input, (credits, admitted) =>
+          burnNow(
+            account,
+            credits,
+            {
+              kind: 'burn',
+              reason: 'Settled hold',
+              source: { type: 'credit_hold', id: input.holdId },
+              actor: 'system',
+            },
+            overage ?? admittedOnly(admitted),
+            admitted.credits,
+          ),
         ),
-      ),
+      { holdId: input.holdId },
     );
   }
 
   /** Gives a live hold back unused; false when it was settled, released or expired already (or is unknown). */
   async releaseHold(accountId: string, holdId: string): Promise<boolean> {
-    return this.groups.run(accountId, (account) => releaseHeld(account, holdId));
+    return this.groups.run(accountId, (account) => releaseHeld(account, holdId), { holdId });
   }
 
   /** Drops every hold past its time (writes do it for their own account as they go; this for the idle ones). */

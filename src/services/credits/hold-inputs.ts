@@ -1,4 +1,5 @@
 import type { LockedAccount } from './credit-account';
+import { readsOf } from './group-reads';
 import { MEMBER_HELD_SQL, MEMBER_USED_SQL, type MemberLimitNow } from './member-limits-check';
 import { memberPeriodAt } from './member-period';
 
@@ -28,6 +29,11 @@ export async function readHoldInputs<HoldRow>(
   memberId: string | null,
 ): Promise<HoldInputs<HoldRow>> {
   const { accountId, now } = account;
+  // Both read ahead with the group's others after its lock (group-reads.ts): a member with a limit is read here.
+  const reads = readsOf<HoldRow>(account);
+  const known = reads?.hold(holdId);
+  if (known !== undefined && (memberId === null || reads?.memberUnlimited(accountId, memberId)))
+    return { earlier: known ?? undefined, memberLimit: null };
   const [row] = await account.sql<InputsRow<HoldRow>>(
     `select (select to_jsonb(hold) from credit_hold hold where hold.id = ?) as earlier,
             member_limit.monthly_credits,

@@ -79,5 +79,6 @@ export function countMemberUse(account: LockedAccount, memberId: string | null, 
      on conflict (account_id, member_id, period_start)
      do update set burned = credit_member_period.burned + excluded.burned, updated_at = excluded.updated_at`,
     [account.accountId, memberId, memberPeriodAt(account.now).start, credits, account.now],
+    { kind: 'member_use', row: [account.accountId, memberId, memberPeriodAt(account.now).start, credits] },
   );
 }

@@ -1,0 +1,88 @@
+import type { LockedAccount, Sql } from './credit-account';
+
+/** What a grouped request will look up, named before its group runs: its hold's id, and a new hold's member. */
+export interface ReadsAhead {
+  holdId?: string;
+  /** The member a new hold is for (null or left out: none). */
+  memberId?: string | null;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The holds a credit group's requests name and whether their members have a limit, read in ONE statement after
+ * the group's lock (credit-groups.ts, ADR 0029) instead of one statement per request: every statement of a group
+ * is a round trip its other requests wait behind. Valid under the lock: holds change only under their account's
+ * lock, so only the group's own requests change them, and a hold one of them wrote is forgotten here
+ * (`holdChanged`: the next look-up reads the row). A member with a limit is read in full by the request itself
+ * (its limit row locked, its month's spend), as before; one without is known to have none.
+ */
+export class GroupReads<Row> {
+  /** Holds by id (PostgreSQL's lower-case form) as the group's lock found them; null: no hold has the id. */
+  private readonly holds = new Map<string, Row | null>();
+  /** Account and member pairs looked up, and those with a limit row. */
+  private readonly members = new Set<string>();
+  private readonly limited = new Set<string>();
+
+  static async read<Row extends { id: string }>(
+    sql: Sql,
+    holdColumns: string,
+    requests: ReadonlyArray<{ accountId: string; reads?: ReadsAhead }>,
+  ): Promise<GroupReads<Row>> {
+    const reads = new GroupReads<Row>();
+    const holdIds = [
+      ...new Set(
+        requests.flatMap(({ reads }) =>
+          reads?.holdId && UUID.test(reads.holdId) ? [reads.holdId.toLowerCase()] : [],
+        ),
+      ),
+    ];
+    const pairs = requests.flatMap(({ accountId, reads }) =>
+      reads?.memberId ? [{ accountId, memberId: reads.memberId }] : [],
+    );
+    if (holdIds.length === 0 && pairs.length === 0) return reads;
+    const [row] = await sql<{ holds: Row[] | null; limited: Array<{ a: string; m: string }> | null }>(
+      `select (select json_agg(hold) from (select ${holdColumns} from credit_hold where id = any(?::uuid[])) hold)
+                as holds,
+              (select json_agg(json_build_object('a', account_id, 'm', member_id)) from credit_member_limit
+                where (account_id, member_id) in (select * from unnest(?::varchar[], ?::varchar[]))) as limited`,
+      [holdIds, pairs.map((pair) => pair.accountId), pairs.map((pair) => pair.memberId)],
+    );
+    for (const id of holdIds) reads.holds.set(id, null);
+    for (const hold of row?.holds ?? []) reads.holds.set(hold.id, hold);
+    for (const pair of pairs) reads.members.add(memberKey(pair.accountId, pair.memberId));
+    for (const pair of row?.limited ?? []) reads.limited.add(memberKey(pair.a, pair.m));
+    return reads;
+  }
+
+  /** The hold as read ahead (null: none has the id); undefined when not read ahead or changed since: read it. */
+  hold(holdId: string): Row | null | undefined {
+    return this.holds.get(holdId.toLowerCase());
+  }
+
+  /** The group wrote the hold (or is about to): later look-ups read the row. */
+  holdChanged(holdId: string): void {
+    this.holds.delete(holdId.toLowerCase());
+  }
+
+  /** True when the member was looked up ahead and has no limit (false: unknown, or limited). */
+  memberUnlimited(accountId: string, memberId: string): boolean {
+    const key = memberKey(accountId, memberId);
+    return this.members.has(key) && !this.limited.has(key);
+  }
+}
+
+function memberKey(accountId: string, memberId: string): string {
+  return `${accountId}\n${memberId}`;
+}
+
+/** Each locked account of a group, with its group's reads (none outside a group: everything is read). */
+const readsOfAccount = new WeakMap<LockedAccount, GroupReads<unknown>>();
+
+export function attachReads(account: LockedAccount, reads: GroupReads<unknown>): void {
+  readsOfAccount.set(account, reads);
+}
+
+export function readsOf<Row>(account: LockedAccount): GroupReads<Row> | undefined {
+  return readsOfAccount.get(account) as GroupReads<Row> | undefined;
+}
