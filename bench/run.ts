@@ -65,6 +65,8 @@ interface Scenario {
   eventsPerRequest?: number;
   /** Connections of the load generator (default CONNECTIONS). */
   connections?: number;
+  /** The path requested (default `/graphql`). */
+  path?: string;
 }
 
 async function measure(scenario: Scenario, seconds: number): Promise<Row> {
@@ -72,7 +74,7 @@ async function measure(scenario: Scenario, seconds: number): Promise<Row> {
   const cpuBefore = cpuSecondsOf(scenario.pid());
   const backendsBefore = await backendCpuOf(scenario.database);
   const result = await autocannon({
-    url: `${scenario.url()}/graphql`,
+    url: `${scenario.url()}${scenario.path ?? '/graphql'}`,
     method: 'POST',
     headers: { 'content-type': 'application/json', ...scenario.headers },
     ...(scenario.requests
@@ -340,7 +342,31 @@ async function serviceScenarios(service: Child, prefix: string, database: string
       headers: asGateway,
       eventsPerRequest: 100,
     },
+    // The same batches over the JSON route (ADR 0030), when the checkout has it (a `--before` may not).
+    ...((await hasUsageBatchRoute(service.url))
+      ? [
+          {
+            ...on,
+            name: `${prefix}billing service: \`POST /usage/batch\` of 100 (the same batches without GraphQL)`,
+            body: () => ({ input: usage.batch().variables.input }),
+            headers: asGateway,
+            eventsPerRequest: 100,
+            path: '/usage/batch',
+          },
+        ]
+      : []),
   ];
+}
+
+/** Whether the service answers `POST /usage/batch` (401 without a token) rather than 404. */
+async function hasUsageBatchRoute(url: string): Promise<boolean> {
+  const response = await fetch(`${url}/usage/batch`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{"input":[]}',
+  });
+  await response.text();
+  return response.status !== 404;
 }
 
 const TYPENAME = { query: '{ __typename }' };
