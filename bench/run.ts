@@ -342,9 +342,17 @@ async function serviceScenarios(service: Child, prefix: string, database: string
       headers: asGateway,
       eventsPerRequest: 100,
     },
-    // The same batches over the JSON route (ADR 0030), when the checkout has it (a `--before` may not).
+    // The same records and batches over the JSON routes (ADR 0030), when the checkout has them (a `--before` may not).
     ...((await hasUsageBatchRoute(service.url))
       ? [
+          {
+            ...on,
+            name: `${prefix}billing service: \`POST /usage/record\` (the same records without GraphQL)`,
+            body: () => ({ input: usage.single().variables.input }),
+            headers: asGateway,
+            eventsPerRequest: 1,
+            path: '/usage/record',
+          },
           {
             ...on,
             name: `${prefix}billing service: \`POST /usage/batch\` of 100 (the same batches without GraphQL)`,

@@ -13,7 +13,6 @@ import {
   type FeatureAccessFieldsFragment,
   FeatureAccessFieldsFragmentDoc,
   RecordUsageBatchDocument,
-  type RecordUsageBatchMutation,
   RecordUsageDocument,
   type RecordUsageInput as RecordUsageWireInput,
   ReleaseUsageDocument,
@@ -196,11 +195,12 @@ export interface BillingClientOptions {
   /** Default: the global `fetch` (Node ≥ 20). */
   fetch?: typeof fetch;
   /**
-   * `recordUsageBatch` posts to the service's JSON route `POST /usage/batch` (same answers, less of the service's
-   * CPU: ADR 0030), found beside `url` (`…/graphql` → `…/usage/batch`). `false` sends the GraphQL mutation
-   * instead. A service too old to have the route (404) is asked over GraphQL from then on.
+   * `recordUsage` and `recordUsageBatch` post to the service's JSON routes `POST /usage/record` and
+   * `/usage/batch` (the same answers, less of the service's CPU: ADR 0030), found beside `url` (`…/graphql` →
+   * `…/usage/batch`). `false` sends the GraphQL mutations instead. A service too old to have the routes (404) is
+   * asked over GraphQL from then on.
    */
-  usageBatchRoute?: boolean;
+  usageRoutes?: boolean;
 }
 
 interface GraphQLErrorBody {
@@ -222,15 +222,15 @@ export class BillingClient {
   private readonly token: BillingClientOptions['token'];
   private readonly timeoutMs: number;
   private readonly fetch: typeof fetch;
-  /** `POST /usage/batch`, or null to send `recordUsageBatch` over GraphQL. */
-  private usageBatchUrl: string | null;
+  /** Where `POST /usage/record` and `/usage/batch` are, or null to send the mutations over GraphQL. */
+  private usageRoutesUrl: string | null;
 
   constructor(options: BillingClientOptions) {
     this.url = options.url;
     this.token = options.token;
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.fetch = options.fetch ?? globalThis.fetch;
-    this.usageBatchUrl = options.usageBatchRoute === false ? null : new URL('usage/batch', options.url).href;
+    this.usageRoutesUrl = options.usageRoutes === false ? null : new URL('usage', options.url).href;
   }
 
   /** Whether `accountId` may use `key` (a feature such as `api_access`, or a metric such as `ai_requests`). */
@@ -255,28 +255,34 @@ export class BillingClient {
 
   /** Records one use. A repeat of an idempotency key answers `duplicate: true` and adds nothing. */
   async recordUsage(input: RecordUsageInput): Promise<UsageRecordResult> {
-    const data = await this.request(RecordUsageDocument, { input: toWireInput(input) });
+    const variables = { input: toWireInput(input) };
+    const data = await this.viaRoute('record', RecordUsageDocument, variables);
     return fromWireResult(data.recordUsage);
   }
 
   /** Records several uses in one request; the results are in the order of `inputs`. */
   async recordUsageBatch(inputs: readonly RecordUsageInput[]): Promise<UsageRecordResult[]> {
     if (inputs.length === 0) return [];
-    const variables = { input: inputs.map(toWireInput) };
-    const routeUrl = this.usageBatchUrl;
-    if (routeUrl) {
+    const data = await this.viaRoute('batch', RecordUsageBatchDocument, { input: inputs.map(toWireInput) });
+    return data.recordUsageBatch.map(fromWireResult);
+  }
+
+  /**
+   * The usage API's JSON route for a mutation (`POST /usage/record`, `/usage/batch`: the same variables in, the
+   * same answer out, ADR 0030), or the mutation itself when routes are off or the service has none (404).
+   */
+  private async viaRoute<T, V>(route: 'record' | 'batch', document: TypedDocumentString<T, V>, variables: V) {
+    const base = this.usageRoutesUrl;
+    if (base) {
       try {
-        // The route answers what the mutation answers, in the same shape (ADR 0030).
-        const data = await this.post<RecordUsageBatchMutation>(routeUrl, JSON.stringify(variables));
-        return data.recordUsageBatch.map(fromWireResult);
+        return await this.post<T>(`${base}/${route}`, JSON.stringify(variables));
       } catch (error) {
         if (!(error instanceof BillingClientError && error.code === 'HTTP_ERROR' && error.status === 404))
           throw error;
-        this.usageBatchUrl = null;
+        this.usageRoutesUrl = null;
       }
     }
-    const data = await this.request(RecordUsageBatchDocument, variables);
-    return data.recordUsageBatch.map(fromWireResult);
+    return this.request(document, variables);
   }
 
   /**

@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GraphQLError, GraphQLID, GraphQLInt, type GraphQLScalarType, GraphQLString } from 'graphql';
 import { GraphQLISODateTime } from 'type-graphql';
-import type { Caller } from '../auth/caller';
+import type { AuthenticatedCaller, Caller } from '../auth/caller';
 import type { TokenVerifier } from '../auth/token-verifier';
 import {
   BadUserInputError,
@@ -36,7 +36,8 @@ const STATUS_OF: Readonly<Record<string, number>> = {
 };
 
 /**
- * `POST /usage/batch`: `recordUsageBatch` without GraphQL (ADR 0030). The body is the mutation's variables,
+ * `POST /usage/batch`: `recordUsageBatch` without GraphQL (ADR 0030); `POST /usage/record` likewise for
+ * `recordUsage` (`{"input": RecordUsageInput}` in, `{"data": {"recordUsage": …}}` out). The body is the mutation's variables,
  * `{"input": [RecordUsageInput, …]}`, and a 200 answers what `recordUsageBatch { duplicate usage { … } }` answers,
  * `{"data": {"recordUsageBatch": [...]}}`; a refusal answers `{"errors": [{message, extensions: {code, …}}]}` with
  * the same codes (and an HTTP status: 400, 401, 402, 403, 409, 429). Same bearer token, same scoping
@@ -44,14 +45,38 @@ const STATUS_OF: Readonly<Record<string, number>> = {
  * the meter's rules), same all-or-none transaction and idempotency: only GraphQL's per-item work is skipped.
  */
 export function registerUsageBatchRoute(app: FastifyInstance, parts: UsageBatchRouteParts): void {
+  usageRoute(app, parts, '/usage/batch', async (body, caller) => {
+    const inputs = inputsOf(body);
+    await spendBudget(parts.limiter, caller);
+    const outcomes = await parts.meter.recordBatch(inputs.map((input) => usageEventFor(caller, input)));
+    return { recordUsageBatch: outcomes.map(wireOutcome) };
+  });
+  // One record (what the usage middleware sends per request): `recordUsage`'s variables in, its answer out.
+  usageRoute(app, parts, '/usage/record', async (body, caller) => {
+    const input = inputOf(isObject(body) ? body.input : undefined, 'input');
+    await spendBudget(parts.limiter, caller);
+    return { recordUsage: wireOutcome(await parts.meter.record(usageEventFor(caller, input))) };
+  });
+}
+
+/** A POST route of the usage API: the caller authenticated first, the answer `{"data": …}` or a refusal. */
+function usageRoute(
+  app: FastifyInstance,
+  parts: UsageBatchRouteParts,
+  url: string,
+  record: (body: unknown, caller: AuthenticatedCaller) => Promise<Record<string, unknown>>,
+): void {
   app.route({
-    url: '/usage/batch',
+    url,
     method: 'POST',
     errorHandler: requestErrors(parts.logger),
     handler: async (request, reply) => {
       try {
-        const answer = await recordBatch(request, parts);
-        return reply.type('application/json; charset=utf-8').send(answer);
+        const caller = await callerOf(parts.verifier, request.headers.authorization);
+        if (caller.kind !== 'authenticated') throw new UnauthenticatedError();
+        request.accountId = caller.accountId;
+        const data = await record(request.body, caller);
+        return reply.type('application/json; charset=utf-8').send(JSON.stringify({ data }));
       } catch (error) {
         return sendRefusal(reply, error, parts.logger);
       }
@@ -59,15 +84,9 @@ export function registerUsageBatchRoute(app: FastifyInstance, parts: UsageBatchR
   });
 }
 
-async function recordBatch(request: FastifyRequest, parts: UsageBatchRouteParts): Promise<string> {
-  const caller = await callerOf(parts.verifier, request.headers.authorization);
-  if (caller.kind !== 'authenticated') throw new UnauthenticatedError();
-  request.accountId = caller.accountId;
-  const inputs = inputsOf(request.body);
-  const refusal = await parts.limiter.take(caller, 'usage');
+async function spendBudget(limiter: MutationRateLimiter, caller: AuthenticatedCaller): Promise<void> {
+  const refusal = await limiter.take(caller, 'usage');
   if (refusal) throw new RateLimitedError(refusal.retryAfterSeconds, refusal.mutationClass);
-  const outcomes = await parts.meter.recordBatch(inputs.map((input) => usageEventFor(caller, input)));
-  return JSON.stringify({ data: { recordUsageBatch: outcomes.map(wireOutcome) } });
 }
 
 async function callerOf(verifier: TokenVerifier, authorization: string | undefined): Promise<Caller> {

@@ -37,8 +37,8 @@ function newAccountId(): string {
   return `acct_route_${accountSequence}_${Date.now()}`;
 }
 
-async function route(body: unknown, token: string | null): Promise<RouteAnswer> {
-  const response = await fetch(`${app.url}/usage/batch`, {
+async function route(body: unknown, token: string | null, path = '/usage/batch'): Promise<RouteAnswer> {
+  const response = await fetch(`${app.url}${path}`, {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
@@ -229,6 +229,50 @@ describe('POST /usage/batch is scoped to the caller', () => {
   });
 });
 
+const RECORD = `mutation($input: RecordUsageInput!) {
+  recordUsage(input: $input) { duplicate usage { metric used included remaining overage periodStart periodEnd } }
+}`;
+
+describe('POST /usage/record answers what recordUsage answers', () => {
+  it('gives the same answers for the same records, duplicates included', async () => {
+    const [overGraphQL, overRoute] = [newAccountId(), newAccountId()];
+    const gateway = await app.token('ai-gateway', { roles: ['service'] });
+    for (const input of sampleBatch()) {
+      const viaGraphQL = await app.graphql(RECORD, {
+        token: gateway,
+        variables: { input: { ...input, accountId: overGraphQL } },
+      });
+      const viaRoute = await route({ input: { ...input, accountId: overRoute } }, gateway, '/usage/record');
+      expect(viaGraphQL.errors).toBeUndefined();
+      expect(viaRoute.status).toBe(200);
+      expect(viaRoute.body).toEqual({ data: viaGraphQL.data });
+    }
+    expect(await recordsOf(overRoute)).toBe(3);
+  });
+
+  it('refuses as recordUsage does: bad input, another account, no token', async () => {
+    const [mine, theirs] = [newAccountId(), newAccountId()];
+    const token = await app.token(mine);
+    const negative = { metric: 'ai_requests', quantity: -1, idempotencyKey: 'neg-1' };
+    const viaGraphQL = await app.graphql(RECORD, { token, variables: { input: negative } });
+    const bad = await route({ input: negative }, token, '/usage/record');
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors?.[0]).toEqual({
+      message: viaGraphQL.errors?.[0]?.message,
+      extensions: viaGraphQL.errors?.[0]?.extensions,
+    });
+    const stolen = { metric: 'ai_requests', quantity: 1, idempotencyKey: 's-1', accountId: theirs };
+    const forbidden = await route({ input: stolen }, token, '/usage/record');
+    expect(forbidden.status).toBe(403);
+    expect(forbidden.body.errors?.[0]?.extensions.code).toBe('FORBIDDEN');
+    const anonymous = await route({ input: { ...stolen, accountId: undefined } }, null, '/usage/record');
+    expect(anonymous.status).toBe(401);
+    const notOne = await route({ input: [negative] }, token, '/usage/record');
+    expect(notOne.body.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'input' });
+    expect((await recordsOf(theirs)) + (await recordsOf(mine))).toBe(0);
+  });
+});
+
 describe('the typed client', () => {
   it('sends recordUsageBatch to the route and answers as over GraphQL', async () => {
     const accountId = newAccountId();
@@ -251,5 +295,33 @@ describe('the typed client', () => {
       [true, 3],
     ]);
     expect(results[0]?.usage.periodStart).toBeInstanceOf(Date);
+    const single = await client.recordUsage({
+      accountId,
+      metric: 'ai_requests',
+      quantity: 2,
+      idempotencyKey: 't-2',
+    });
+    expect(urls[1]).toBe(`${app.url}/usage/record`);
+    expect(single).toMatchObject({ duplicate: false, usage: { used: 5 } });
+  });
+
+  it('falls back to the mutations when the service has no routes (404), and with usageRoutes: false', async () => {
+    const accountId = newAccountId();
+    const urls: string[] = [];
+    const token = await app.token('ai-gateway', { roles: ['service'] });
+    const recording = (url: string | URL | Request, init?: RequestInit) => {
+      urls.push(String(url));
+      // An older service: no usage routes.
+      if (String(url).includes('/usage/')) return Promise.resolve(new Response('Not Found', { status: 404 }));
+      return fetch(url, init);
+    };
+    const client = new BillingClient({ url: `${app.url}/graphql`, token, fetch: recording });
+    const record = { accountId, metric: 'ai_requests', quantity: 1, idempotencyKey: 'f-1' };
+    expect(await client.recordUsage(record)).toMatchObject({ duplicate: false, usage: { used: 1 } });
+    expect(await client.recordUsageBatch([record])).toMatchObject([{ duplicate: true }]);
+    expect(urls).toEqual([`${app.url}/usage/record`, `${app.url}/graphql`, `${app.url}/graphql`]);
+    const off = new BillingClient({ url: `${app.url}/graphql`, token, fetch: recording, usageRoutes: false });
+    await off.recordUsageBatch([{ ...record, idempotencyKey: 'f-2' }]);
+    expect(urls.slice(3)).toEqual([`${app.url}/graphql`]);
   });
 });
