@@ -93,7 +93,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       readinessChecks: infrastructure.readinessChecks,
       metrics,
       webhooks: pipeline ? { secrets: config.stripe.webhookSecrets, queue: pipeline.queue } : null,
-      usageBatch: { meter: usage.meter, limiter },
+      usageRoutes: { meter: usage.meter, limiter },
     });
     watchBacklogs(infrastructure, logger);
     const maintenance = buildDataMaintenance(config, orm, core.clock, metrics.maintenance, logger);

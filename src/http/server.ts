@@ -16,7 +16,7 @@ import { registerBillingPageRoutes } from './billing-page.routes';
 import { type ContextFactory, serveGraphQLOverHttp } from './graphql-http';
 import { serveGraphQLOverWebSocket } from './graphql-websocket';
 import { type ReadinessCheck, registerHealthRoutes } from './health.routes';
-import { registerUsageBatchRoute, type UsageBatchRouteParts } from './usage-batch.routes';
+import { registerUsageRoutes, type UsageRouteParts } from './usage.routes';
 
 export interface HttpServerParts {
   config: Config;
@@ -31,8 +31,8 @@ export interface HttpServerParts {
   accessLogger: AccessLogger | null;
   /** The Stripe webhook endpoint's queue (stores, then processes behind the answer), when Stripe is configured. */
   webhooks: { secrets: readonly string[]; queue: WebhookQueue } | null;
-  /** `POST /usage/batch`, recordUsageBatch without GraphQL's per-record work (ADR 0030). */
-  usageBatch: Omit<UsageBatchRouteParts, 'verifier' | 'logger'>;
+  /** `POST /usage/record` and `/usage/batch`: the usage mutations without GraphQL (ADR 0030). */
+  usageRoutes: Omit<UsageRouteParts, 'verifier' | 'logger'>;
 }
 
 export interface HttpServer {
@@ -47,7 +47,8 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 /**
  * The HTTP side: `/graphql` (Apollo for queries and mutations, graphql-ws for subscriptions on the same path and
- * port), `POST /usage/batch`, the Stripe webhook endpoint, health, metrics and (when enabled) the billing page.
+ * port), `POST /usage/record` and `/usage/batch`, the Stripe webhook endpoint, health, metrics and (when
+ * enabled) the billing page.
  */
 export async function createHttpServer(parts: HttpServerParts): Promise<HttpServer> {
   const { config } = parts;
@@ -66,7 +67,7 @@ export async function createHttpServer(parts: HttpServerParts): Promise<HttpServ
   const context = { contextFor: parts.contextFor, metrics: parts.metrics.graphql };
   const disposeSockets = serveGraphQLOverWebSocket(app, { ...graphql, ...context });
   const stopGraphQL = await serveGraphQLOverHttp(app, { ...graphql, ...context, disposeSockets });
-  registerUsageBatchRoute(app, { ...parts.usageBatch, verifier: parts.verifier, logger: parts.logger });
+  registerUsageRoutes(app, { ...parts.usageRoutes, verifier: parts.verifier, logger: parts.logger });
   registerHealthRoutes(app, parts.readinessChecks);
   registerMetricsRoute(app, parts.metrics, config.metrics.token);
   if (config.billingPage.enabled) registerBillingPageRoutes(app, config);

@@ -17,7 +17,7 @@ import type { UsageFigures } from '../services/usage/usage-reader';
 import type { RecordOutcome, UsageMeter } from '../services/usage/usage-meter';
 import { type UsageInput, usageEventFor } from '../services/usage/usage-scope';
 
-export interface UsageBatchRouteParts {
+export interface UsageRouteParts {
   verifier: TokenVerifier;
   meter: UsageMeter;
   /** The per-account budgets GraphQL's usage mutations spend (`usage` class; the service role is exempt). */
@@ -44,7 +44,7 @@ const STATUS_OF: Readonly<Record<string, number>> = {
  * (usage-scope.ts), same rate limit, same validation (the records' fields coerced by GraphQL's own scalars, then
  * the meter's rules), same all-or-none transaction and idempotency: only GraphQL's per-item work is skipped.
  */
-export function registerUsageBatchRoute(app: FastifyInstance, parts: UsageBatchRouteParts): void {
+export function registerUsageRoutes(app: FastifyInstance, parts: UsageRouteParts): void {
   usageRoute(app, parts, '/usage/batch', async (body, caller) => {
     const inputs = inputsOf(body);
     await spendBudget(parts.limiter, caller);
@@ -62,7 +62,7 @@ export function registerUsageBatchRoute(app: FastifyInstance, parts: UsageBatchR
 /** A POST route of the usage API: the caller authenticated first, the answer `{"data": …}` or a refusal. */
 function usageRoute(
   app: FastifyInstance,
-  parts: UsageBatchRouteParts,
+  parts: UsageRouteParts,
   url: string,
   record: (body: unknown, caller: AuthenticatedCaller) => Promise<Record<string, unknown>>,
 ): void {
