@@ -273,6 +273,40 @@ describe('POST /usage/record answers what recordUsage answers', () => {
   });
 });
 
+describe("the usage routes spend the mutations' rate limit", () => {
+  it("refuses a user's third call in a minute (429, Retry-After) whichever way it came; the service role is exempt", async () => {
+    const limited = await startTestService({ env: { RATE_LIMIT_USAGE_PER_MINUTE: '2' } });
+    try {
+      const accountId = newAccountId();
+      const token = await limited.token(accountId);
+      const one = (key: string) => ({ metric: 'ai_requests', quantity: 1, idempotencyKey: key });
+      const viaGraphQL = await limited.graphql(BATCH, { token, variables: { input: [one('l-1')] } });
+      expect(viaGraphQL.errors).toBeUndefined();
+      const post = (path: string, body: unknown, bearer: string) =>
+        fetch(`${limited.url}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}` },
+          body: JSON.stringify(body),
+        });
+      expect((await post('/usage/record', { input: one('l-2') }, token)).status).toBe(200);
+      const refused = await post('/usage/batch', { input: [one('l-3')] }, token);
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(((await refused.json()) as RouteAnswer['body']).errors?.[0]?.extensions).toMatchObject({
+        code: 'RATE_LIMITED',
+        limit: 'usage',
+      });
+      const gateway = await limited.token('ai-gateway', { roles: ['service'] });
+      for (const key of ['g-1', 'g-2', 'g-3'])
+        expect((await post('/usage/batch', { input: [{ ...one(key), accountId }] }, gateway)).status).toBe(
+          200,
+        );
+    } finally {
+      await limited.stop();
+    }
+  });
+});
+
 describe('the typed client', () => {
   it('sends recordUsageBatch to the route and answers as over GraphQL', async () => {
     const accountId = newAccountId();
