@@ -272,14 +272,22 @@ async function startService(root: string, databaseUrl: string, label: string): P
     [],
     { ...shippedEnvironment(databaseUrl, JWT_SECRET), BENCH_SERVICE_ROOT: root },
     /READY (\S+)/,
-    [
-      ...PRODUCTION_NODE_OPTIONS,
-      ...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${resolve(ROOT, '.prof')}`] : []),
-    ],
+    [...PRODUCTION_NODE_OPTIONS, ...profileArguments(label)],
     logFile,
   );
   console.log(`${label}: the service (${process.version}, ${built ? 'compiled' : 'swc'}) logs to ${logFile}`);
   return service;
+}
+
+/** Node's arguments that profile a target under --profile: `.prof/<label>-<pid>.cpuprofile`. */
+function profileArguments(label: string): string[] {
+  return PROFILE
+    ? [
+        '--cpu-prof',
+        `--cpu-prof-dir=${resolve(ROOT, '.prof')}`,
+        `--cpu-prof-name=${label}-\${pid}.cpuprofile`,
+      ]
+    : [];
 }
 
 /** The service's scenarios; `prefix` names which service ("before: " for the `--before` checkout). */
@@ -415,7 +423,14 @@ async function main(): Promise<void> {
   let rows: Row[] = [];
   const peakRss: string[] = [];
   try {
-    const bare = await startChild('bench/targets/bare-apollo.ts', [], {}, /READY (\S+)/);
+    // Profiled too with --profile (`bare-*.cpuprofile`): the service's profile read against the baseline's.
+    const bare = await startChild(
+      'bench/targets/bare-apollo.ts',
+      [],
+      {},
+      /READY (\S+)/,
+      profileArguments('bare'),
+    );
     targets.push(bare);
     const service = await startService(ROOT, (databases[0] as { url: string }).url, 'after');
     targets.push(service);

@@ -15,7 +15,9 @@ import { retryAfterSecondsOf } from './rate-limit';
  *   (`billing_graphql_operations_total`, `billing_graphql_operation_duration_seconds`). Requests refused before
  *   Apollo runs an operation (a bad token answered 401, a malformed HTTP request) are not operations;
  * - error logging: each failed operation's errors once, through the request's own logger (request-scope.ts);
- * - `Retry-After` on an answer that carries RATE_LIMITED errors (the longest wait among them).
+ * - `Retry-After` on an answer that carries RATE_LIMITED errors (the longest wait among them);
+ * - `Cache-Control: no-store` on every answer, as Apollo's cache-control plugin set it for a schema without cache
+ *   hints (that plugin is off: it hooked every resolved field to find none). An answer is the caller's own data.
  *
  * One plugin, not three: Apollo runs every hook of a request over every listener, each through a promise
  * (`Promise.all` of the listeners, an `await` per listener for the hooks that may answer), so each listener
@@ -60,6 +62,7 @@ class OperationListener<Context extends LoggingContext> implements GraphQLReques
       this.code,
       (performance.now() - this.started) / 1000,
     );
+    response.http.headers.set('cache-control', 'no-store');
     if (response.body.kind !== 'single') return;
     const seconds = retryAfterSecondsOf(response.body.singleResult.errors);
     if (seconds > 0) response.http.headers.set('retry-after', String(seconds));

@@ -1,5 +1,9 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -49,6 +53,12 @@ export async function serveGraphQLOverHttp(
       fastifyApolloDrainPlugin(app),
       operationPlugin<RequestContext>(parts.metrics),
       onDrain(parts.disposeSockets),
+      // Apollo installs these two unless told not to, and each is a listener on every request: cache control
+      // computes a policy from `@cacheControl` hints (the schema has none: every answer was `no-store`, which
+      // operationPlugin now sets) and hooks every resolved field to do it; the inline trace serves federation
+      // gateways (this is no subgraph) and only checked so per request.
+      ApolloServerPluginCacheControlDisabled(),
+      ApolloServerPluginInlineTraceDisabled(),
       graphql.sandbox
         ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
         : ApolloServerPluginLandingPageDisabled(),

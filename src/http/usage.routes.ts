@@ -71,6 +71,8 @@ function usageRoute(
     method: 'POST',
     errorHandler: requestErrors(parts.logger),
     handler: async (request, reply) => {
+      // As every GraphQL answer (operationPlugin): usage figures are the caller's own, never for a cache.
+      void reply.header('cache-control', 'no-store');
       try {
         const caller = await callerOf(parts.verifier, request.headers.authorization);
         if (caller.kind !== 'authenticated') throw new UnauthenticatedError();

@@ -1,4 +1,5 @@
 import { BillingCustomer, Notification } from '../../src/entities';
+import { customerWithCard } from '../support/stripe-customer';
 import { type BillingStack, startBillingStack } from '../support/billing-stack';
 import { waitUntil } from '../support/wait';
 
@@ -19,21 +20,6 @@ describe('automatic top-up', () => {
   const ledger = () => stack.app.services.credits.ledger;
   const SET = `mutation($input: SetAutoTopUpInput!) { setAutoTopUp(input: $input) { enabled belowCredits packKey charging lastFailure } }`;
 
-  async function customerWithCard(accountId: string, card: string): Promise<string> {
-    const stripeServices = stack.app.services.stripe;
-    if (!stripeServices) throw new Error('the stack has Stripe');
-    const customer = await stripeServices.customers.ensure(em(), {
-      accountId,
-      email: `${accountId}@example.com`,
-    });
-    const stripeCustomerId = customer.stripeCustomerId as string;
-    const attached = await stack.stripe.paymentMethods.attach(card, { customer: stripeCustomerId });
-    await stack.stripe.customers.update(stripeCustomerId, {
-      invoice_settings: { default_payment_method: attached.id },
-    });
-    return stripeCustomerId;
-  }
-
   async function packInvoices(stripeCustomerId: string) {
     const invoices = await stack.stripe.invoices.list({ customer: stripeCustomerId, limit: 100 });
     return invoices.data.map((invoice) => [invoice.status, invoice.total]);
@@ -50,7 +36,7 @@ describe('automatic top-up', () => {
 
   it('charges the pack once per crossing: below the threshold, again only after the balance was back above it', async () => {
     const accountId = 'acct_auto_top_up';
-    const stripeCustomerId = await customerWithCard(accountId, 'pm_card_visa');
+    const stripeCustomerId = await customerWithCard(stack, accountId, 'pm_card_visa');
     const start = await available(accountId);
     await ledger().grant({
       accountId,
@@ -102,7 +88,7 @@ describe('automatic top-up', () => {
 
   it('a declined card turns it off, says why, charges nothing and mails the customer once', async () => {
     const accountId = 'acct_auto_top_up_declined';
-    const stripeCustomerId = await customerWithCard(accountId, 'pm_card_chargeCustomerFail');
+    const stripeCustomerId = await customerWithCard(stack, accountId, 'pm_card_chargeCustomerFail');
     const start = await available(accountId);
     const set = await (await stack.as(accountId))(SET, {
       input: { enabled: true, belowCredits: start + 1, packKey: 'credits_10k' },
@@ -134,7 +120,7 @@ describe('automatic top-up', () => {
 
   it('a card asking to approve turns it off with one mail, the auto top-up’s, carrying the page to approve on', async () => {
     const accountId = 'acct_auto_top_up_approval';
-    const stripeCustomerId = await customerWithCard(accountId, 'pm_card_authenticationRequired');
+    const stripeCustomerId = await customerWithCard(stack, accountId, 'pm_card_authenticationRequired');
     const start = await available(accountId);
     const set = await (await stack.as(accountId))(SET, {
       input: { enabled: true, belowCredits: start + 1, packKey: 'credits_10k' },
@@ -155,7 +141,7 @@ describe('automatic top-up', () => {
 
   it('charges nothing past the spend limit: a pack that would pass it turns auto top-up off and says so', async () => {
     const accountId = 'acct_auto_top_up_limited';
-    const stripeCustomerId = await customerWithCard(accountId, 'pm_card_visa');
+    const stripeCustomerId = await customerWithCard(stack, accountId, 'pm_card_visa');
     const gql = await stack.as(accountId);
     // $5.00 may be spent beyond the plan this period; the pack is $10.00.
     expect(
@@ -184,7 +170,7 @@ describe('automatic top-up', () => {
 
   it('a charge resumed after a stopped process claims its pack against the spend limit once', async () => {
     const accountId = 'acct_auto_top_up_resumed';
-    const stripeCustomerId = await customerWithCard(accountId, 'pm_card_visa');
+    const stripeCustomerId = await customerWithCard(stack, accountId, 'pm_card_visa');
     const gql = await stack.as(accountId);
     // $15.00 may be spent beyond the plan: one $10.00 pack fits, two do not.
     expect(
@@ -216,7 +202,7 @@ describe('automatic top-up', () => {
 
   it('claims a euro-area customer’s first pack in the currency it is charged in (€9.00, not $10.00)', async () => {
     const accountId = 'acct_auto_top_up_euro_first';
-    const stripeCustomerId = await customerWithCard(accountId, 'pm_card_visa');
+    const stripeCustomerId = await customerWithCard(stack, accountId, 'pm_card_visa');
     // A German billing address and nothing paid yet: no currency kept, so the sale chooses EUR by country.
     await stack.stripe.customers.update(stripeCustomerId, {
       address: { line1: 'Unter den Linden 1', city: 'Berlin', postal_code: '10117', country: 'DE' },
@@ -249,7 +235,7 @@ describe('automatic top-up', () => {
 
   it('never charges nor claims a pack that has no amount in the account’s currency (0 ¢): refused, said why', async () => {
     const accountId = 'acct_auto_top_up_unpriced';
-    const stripeCustomerId = await customerWithCard(accountId, 'pm_card_visa');
+    const stripeCustomerId = await customerWithCard(stack, accountId, 'pm_card_visa');
     const gql = await stack.as(accountId);
     expect(
       (await gql('mutation { setSpendLimit(input: { monthlyCents: 5000 }) { monthlyCents } }')).errors,

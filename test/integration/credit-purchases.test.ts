@@ -1,5 +1,6 @@
 import type Stripe from 'stripe';
 import { BillingCustomer } from '../../src/entities';
+import { customerWithCard } from '../support/stripe-customer';
 import { type BillingStack, type GraphQLCaller, startBillingStack } from '../support/billing-stack';
 import { emulatorPost } from '../support/webhook-harness';
 
@@ -36,24 +37,6 @@ describe('buying credits', () => {
 
   const em = () => stack.app.orm.em.fork();
   const ledger = () => stack.app.services.credits.ledger;
-
-  /** The account's Stripe customer (made as every flow makes it), with `card` attached as its default. */
-  async function customerWithCard(accountId: string, card: string | null): Promise<string> {
-    const stripeServices = stack.app.services.stripe;
-    if (!stripeServices) throw new Error('the stack has Stripe');
-    const customer = await stripeServices.customers.ensure(em(), {
-      accountId,
-      email: `${accountId}@example.com`,
-    });
-    const stripeCustomerId = customer.stripeCustomerId as string;
-    if (card) {
-      const attached = await stack.stripe.paymentMethods.attach(card, { customer: stripeCustomerId });
-      await stack.stripe.customers.update(stripeCustomerId, {
-        invoice_settings: { default_payment_method: attached.id },
-      });
-    }
-    return stripeCustomerId;
-  }
 
   async function purchase(
     gql: GraphQLCaller,
@@ -134,7 +117,7 @@ describe('buying credits', () => {
 
   it('row 65: purchaseCredits charges the saved card: PAID with the balance at once, one invoice of $10.00, granted once', async () => {
     const accountId = 'acct_credits_card';
-    const stripeCustomerId = await customerWithCard(accountId, 'pm_card_visa');
+    const stripeCustomerId = await customerWithCard(stack, accountId, 'pm_card_visa');
     const bought = await purchase(await stack.as(accountId), { packKey: 'credits_10k' });
     expect(bought.code).toBeUndefined();
     expect(bought.data).toMatchObject({
@@ -158,7 +141,7 @@ describe('buying credits', () => {
 
   it('row 65: an account that pays in euros is charged €9.00 for the same pack', async () => {
     const accountId = 'acct_credits_eur';
-    const stripeCustomerId = await customerWithCard(accountId, 'pm_card_visa');
+    const stripeCustomerId = await customerWithCard(stack, accountId, 'pm_card_visa');
     await em().nativeUpdate(BillingCustomer, { accountId }, { currency: 'eur' });
     const bought = await purchase(await stack.as(accountId), { packKey: 'credits_10k' });
     expect(bought.data).toMatchObject({ status: 'PAID', amount: 900, currency: 'eur' });
@@ -174,7 +157,7 @@ describe('buying credits', () => {
 
   it('row 66: a 3-D Secure card waits for the approval (nothing granted); approved on the hosted page, granted once', async () => {
     const accountId = 'acct_credits_sca';
-    await customerWithCard(accountId, 'pm_card_authenticationRequired');
+    await customerWithCard(stack, accountId, 'pm_card_authenticationRequired');
     const gql = await stack.as(accountId);
     const bought = await purchase(gql, { packKey: 'credits_10k' });
     expect(bought.code).toBeUndefined();
@@ -224,7 +207,7 @@ describe('buying credits', () => {
 
   it('row 66: a declined card is CARD_DECLINED with the reason; its invoice is voided and nothing is granted', async () => {
     const accountId = 'acct_credits_declined';
-    const stripeCustomerId = await customerWithCard(accountId, 'pm_card_chargeCustomerFail');
+    const stripeCustomerId = await customerWithCard(stack, accountId, 'pm_card_chargeCustomerFail');
     const bought = await purchase(await stack.as(accountId), { packKey: 'credits_10k' });
     expect(bought.code).toBe('CARD_DECLINED');
     expect(bought.extensions?.declineCode).toBe('generic_decline');
@@ -237,14 +220,14 @@ describe('buying credits', () => {
 
   it('refuses a purchase without a saved card, naming the ways to add one, and an unknown pack', async () => {
     const accountId = 'acct_credits_no_card';
-    await customerWithCard(accountId, null);
+    await customerWithCard(stack, accountId, null);
     const gql = await stack.as(accountId);
     const noCard = await purchase(gql, { packKey: 'credits_10k' });
     expect(noCard.code).toBe('BAD_USER_INPUT');
     expect(noCard.extensions?.reason).toBe('NO_SAVED_CARD');
     const fresh = await purchase(await stack.as('acct_credits_never_seen'), { packKey: 'credits_10k' });
     expect(fresh.extensions?.reason).toBe('NO_SAVED_CARD');
-    await customerWithCard('acct_credits_unknown_pack', 'pm_card_visa');
+    await customerWithCard(stack, 'acct_credits_unknown_pack', 'pm_card_visa');
     const unknown = await purchase(await stack.as('acct_credits_unknown_pack'), { packKey: 'credits_1' });
     expect(unknown.code).toBe('BAD_USER_INPUT');
     expect(await balanceOf(accountId)).toBe(0);
@@ -252,7 +235,7 @@ describe('buying credits', () => {
 
   it('the same idempotency key, twice at once and once more after: one invoice, one charge, one grant', async () => {
     const accountId = 'acct_credits_twice';
-    const stripeCustomerId = await customerWithCard(accountId, 'pm_card_visa');
+    const stripeCustomerId = await customerWithCard(stack, accountId, 'pm_card_visa');
     const gql = await stack.as(accountId);
     const input = { packKey: 'credits_10k', idempotencyKey: 'buy-once-1' };
     const answers = await Promise.all([purchase(gql, input), purchase(gql, input)]);
@@ -268,7 +251,7 @@ describe('buying credits', () => {
 
   it('row 67: a full refund removes what is left of the pack; what was spent stays spent', async () => {
     const accountId = 'acct_credits_refund';
-    await customerWithCard(accountId, 'pm_card_visa');
+    await customerWithCard(stack, accountId, 'pm_card_visa');
     const bought = await purchase(await stack.as(accountId), { packKey: 'credits_10k' });
     const invoiceId = bought.data?.invoiceId as string;
     await ledger().burn({
@@ -297,7 +280,7 @@ describe('buying credits', () => {
 
   it('row 67: a partial refund removes floor(credits × refunded / paid) of what is left, cumulatively', async () => {
     const accountId = 'acct_credits_partial';
-    await customerWithCard(accountId, 'pm_card_visa');
+    await customerWithCard(stack, accountId, 'pm_card_visa');
     const bought = await purchase(await stack.as(accountId), { packKey: 'credits_10k' });
     const paymentIntent = await paymentIntentOf(bought.data?.invoiceId as string);
     await stack.stripe.refunds.create({ payment_intent: paymentIntent, amount: 333 });
@@ -312,7 +295,7 @@ describe('buying credits', () => {
 
   it('row 85: an admin who credits a pack invoice to the balance (refundInvoice to CUSTOMER_BALANCE) takes its unspent credits back too', async () => {
     const accountId = 'acct_credits_to_balance';
-    const stripeCustomerId = await customerWithCard(accountId, 'pm_card_visa');
+    const stripeCustomerId = await customerWithCard(stack, accountId, 'pm_card_visa');
     const bought = await purchase(await stack.as(accountId), { packKey: 'credits_10k' });
     const invoiceId = bought.data?.invoiceId as string;
     await ledger().burn({
@@ -357,7 +340,7 @@ describe('buying credits', () => {
     const reconciler = stack.app.reconciler;
     if (!reconciler) throw new Error('the stack has a reconciler');
     const accountId = 'acct_credits_lost_event';
-    const stripeCustomerId = await customerWithCard(accountId, null);
+    const stripeCustomerId = await customerWithCard(stack, accountId, null);
     const [endpoint] = (await stack.stripe.webhookEndpoints.list()).data;
     await stack.stripe.webhookEndpoints.update(endpoint?.id as string, { disabled: true });
     let invoiceId: string;

@@ -16,6 +16,28 @@ describe('the HTTP server', () => {
     expect(response.data).toEqual({ __typename: 'Query' });
   });
 
+  it('answers GraphQL with cache-control: no-store, over POST and GET, with errors too', async () => {
+    const post = await fetch(`${running.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ __typename }' }),
+    });
+    expect(post.status).toBe(200);
+    expect(post.headers.get('cache-control')).toBe('no-store');
+    const get = await fetch(`${running.url}/graphql?query=${encodeURIComponent('{ __typename }')}`, {
+      headers: { 'apollo-require-preflight': 'true' },
+    });
+    expect(await get.json()).toEqual({ data: { __typename: 'Query' } });
+    expect(get.headers.get('cache-control')).toBe('no-store');
+    const failed = await fetch(`${running.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ noSuchField }' }),
+    });
+    expect(failed.status).toBe(400);
+    expect(failed.headers.get('cache-control')).toBe('no-store');
+  });
+
   it('reports the pinned Stripe API version', async () => {
     const response = await running.graphql<{ serviceInfo: { stripeApiVersion: string } }>(
       '{ serviceInfo { name stripeApiVersion } }',

@@ -19,6 +19,7 @@ interface RouteAnswer {
     errors?: Array<{ message: string; extensions: Record<string, unknown> }>;
   };
   retryAfter: string | null;
+  cacheControl: string | null;
 }
 
 let app: TestService;
@@ -50,6 +51,7 @@ async function route(body: unknown, token: string | null, path = '/usage/batch')
     status: response.status,
     body: (await response.json()) as RouteAnswer['body'],
     retryAfter: response.headers.get('retry-after'),
+    cacheControl: response.headers.get('cache-control'),
   };
 }
 
@@ -79,6 +81,7 @@ describe('POST /usage/batch answers what recordUsageBatch answers', () => {
     const viaRoute = await route({ input: sampleBatch() }, await app.token(overRoute));
     expect(viaGraphQL.errors).toBeUndefined();
     expect(viaRoute.status).toBe(200);
+    expect(viaRoute.cacheControl).toBe('no-store');
     expect(viaRoute.body).toEqual({ data: viaGraphQL.data });
     expect(viaRoute.body.data?.recordUsageBatch[3]).toMatchObject({
       duplicate: false,

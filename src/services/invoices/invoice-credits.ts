@@ -90,8 +90,9 @@ export class InvoiceCredits {
     const invoice = await this.stripe.call('invoices.retrieve', (sdk) =>
       sdk.invoices.retrieve(stripeInvoiceId),
     );
-    const givenBack = await this.refunds.givenBackOfInvoice(invoice, notes);
-    const chargedBack = await this.refunds.chargedBackOfInvoice(stripeInvoiceId);
+    const paidIntents = await this.refunds.paidIntentsOf(stripeInvoiceId);
+    const givenBack = await this.refunds.givenBackOfInvoice(invoice, { notes, paidIntents });
+    const chargedBack = await this.refunds.chargedBackOf(paidIntents);
     return Math.max(0, invoice.amount_paid - givenBack - chargedBack);
   }
 }

@@ -49,12 +49,18 @@ export class InvoiceRefunds {
   /**
    * What was given back of the invoice's payments in all: its credit notes after payment, to the card, to the
    * customer's balance or out of band (`post_payment_credit_notes_amount`), plus refunds made outside credit notes
-   * (the Dashboard, a duplicate's refund). `invoice` must be read fresh from Stripe.
+   * (the Dashboard, a duplicate's refund). `invoice` must be read fresh from Stripe; `known` passes what the
+   * caller has already read of it (its credit notes, its paid payment intents), so a check reads each list once.
    */
-  async givenBackOfInvoice(invoice: Stripe.Invoice, notes?: readonly Stripe.CreditNote[]): Promise<number> {
+  async givenBackOfInvoice(
+    invoice: Stripe.Invoice,
+    known: { notes?: readonly Stripe.CreditNote[]; paidIntents?: readonly string[] } = {},
+  ): Promise<number> {
     const invoiceId = invoice.id as string;
-    const refundedOnCharges = await this.refundedOfInvoice(invoiceId);
-    const refundedByNotes = (notes ?? (await this.creditNotesOf(invoiceId)))
+    const refundedOnCharges = await this.refundedOf(
+      known.paidIntents ?? (await this.paidIntentsOf(invoiceId)),
+    );
+    const refundedByNotes = (known.notes ?? (await this.creditNotesOf(invoiceId)))
       .flatMap((note) => note.refunds ?? [])
       .reduce((total, refund) => total + refund.amount_refunded, 0);
     return invoice.post_payment_credit_notes_amount + Math.max(0, refundedOnCharges - refundedByNotes);
@@ -75,11 +81,12 @@ export class InvoiceRefunds {
 
   /**
    * What chargebacks withdrew from the invoice's payments (row 87): money the bank took back for the customer is
-   * not the invoice's to give a second time, to the card or to the balance.
+   * not the invoice's to give a second time, to the card or to the balance. `paidIntents`: `paidIntentsOf` the
+   * invoice.
    */
-  async chargedBackOfInvoice(invoiceId: string): Promise<number> {
+  async chargedBackOf(paidIntents: readonly string[]): Promise<number> {
     let withdrawn = 0;
-    for (const paymentIntent of await this.paidIntentsOf(invoiceId)) {
+    for (const paymentIntent of paidIntents) {
       const disputes = await this.stripe.call('disputes.list', (sdk) =>
         sdk.disputes.list({ payment_intent: paymentIntent, limit: 100 }),
       );
@@ -91,8 +98,13 @@ export class InvoiceRefunds {
 
   /** Σ `amount_refunded` of the charges of the invoice's paid payments (usually one). */
   async refundedOfInvoice(invoiceId: string): Promise<number> {
+    return this.refundedOf(await this.paidIntentsOf(invoiceId));
+  }
+
+  /** Σ `amount_refunded` of the charges of these payment intents. */
+  private async refundedOf(paidIntents: readonly string[]): Promise<number> {
     let refunded = 0;
-    for (const paymentIntent of await this.paidIntentsOf(invoiceId)) {
+    for (const paymentIntent of paidIntents) {
       const charges = await this.stripe.call('charges.list', (sdk) =>
         sdk.charges.list({ payment_intent: paymentIntent, limit: 100 }),
       );
@@ -102,7 +114,7 @@ export class InvoiceRefunds {
   }
 
   /** The payment intents of the invoice's paid payments (usually one). */
-  private async paidIntentsOf(invoiceId: string): Promise<string[]> {
+  async paidIntentsOf(invoiceId: string): Promise<string[]> {
     const payments = await this.stripe.call('invoicePayments.list', (sdk) =>
       sdk.invoicePayments.list({ invoice: invoiceId, status: 'paid', limit: 100 }),
     );

@@ -31,9 +31,10 @@ export class SubscriptionCancellation {
     private readonly changes: PlanChanges,
     private readonly rules: PlanRules,
     private readonly events: AccountEvents,
-    private readonly overage: OverageFlusher | null = null,
-    /** Billing's "now" (a hold past its time no longer counts as a call in flight). */
-    private readonly clock: Clock = { now: () => new Date() },
+    /** Null: no overage to report before a cancel now (nothing flushed). */
+    private readonly overage: OverageFlusher | null,
+    /** Billing's "now" (a hold past its time no longer counts as a call in flight): the composition root's. */
+    private readonly clock: Clock,
   ) {}
 
   /**
