@@ -73,6 +73,8 @@ interface Scenario {
    * throughput); at a rate under it, latency is the service's own.
    */
   offered?: { share: number; of: string; requestsPerUse: number; use: PacedOptions['use'] };
+  /** The path requested (default `/graphql`). */
+  path?: string;
 }
 
 /** Each scenario's latest measured round, by name (a fixed-rate scenario's rate is read from it). */
@@ -113,7 +115,7 @@ async function load(scenario: Scenario, seconds: number): Promise<Load> {
     };
   }
   const result = await autocannon({
-    url: `${scenario.url()}/graphql`,
+    url: `${scenario.url()}${scenario.path ?? '/graphql'}`,
     method: 'POST',
     headers,
     ...(scenario.requests
@@ -440,7 +442,39 @@ async function serviceScenarios(service: Child, prefix: string, database: string
       headers: asGateway,
       eventsPerRequest: 100,
     },
+    // The same records and batches over the JSON routes (ADR 0030), when the checkout has them (a `--before` may not).
+    ...((await hasUsageBatchRoute(service.url))
+      ? [
+          {
+            ...on,
+            name: `${prefix}billing service: \`POST /usage/record\` (the same records without GraphQL)`,
+            body: () => ({ input: usage.single().variables.input }),
+            headers: asGateway,
+            eventsPerRequest: 1,
+            path: '/usage/record',
+          },
+          {
+            ...on,
+            name: `${prefix}billing service: \`POST /usage/batch\` of 100 (the same batches without GraphQL)`,
+            body: () => ({ input: usage.batch().variables.input }),
+            headers: asGateway,
+            eventsPerRequest: 100,
+            path: '/usage/batch',
+          },
+        ]
+      : []),
   ];
+}
+
+/** Whether the service answers `POST /usage/batch` (401 without a token) rather than 404. */
+async function hasUsageBatchRoute(url: string): Promise<boolean> {
+  const response = await fetch(`${url}/usage/batch`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{"input":[]}',
+  });
+  await response.text();
+  return response.status !== 404;
 }
 
 const TYPENAME = { query: '{ __typename }' };

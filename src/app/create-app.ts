@@ -17,6 +17,7 @@ import { STUCK_REPORT } from '../services/usage/overage-report';
 import { readInboxBacklog } from '../observability/inbox-backlog';
 import type { OverageReporter } from '../services/usage/overage-reporter';
 import { UsageServices } from '../services/usage/usage-services';
+import { MutationRateLimiter } from '../services/rate-limit/mutation-rate-limiter';
 import type { DataMaintenance } from '../webhooks/reconciler/data-maintenance';
 import { BackgroundWork } from './background-work';
 import { buildDataMaintenance } from './data-maintenance';
@@ -76,22 +77,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     core = buildCoreServices(config, pubSub, logger);
     if (isFollowing(core.clock)) await core.clock.start();
     const stripe = buildStripeServices(config, orm, core, metrics, logger);
-    const usage = new UsageServices({
-      ...core,
-      orm,
-      redis: fastRedis,
-      pubSub,
-      logger,
-      namespace: databaseNameOf(config.database.url),
-      metrics: metrics.usage,
-    });
-    await usage.start();
+    const usage = await startUsage(config, core, infrastructure, logger);
     const credits = buildCreditServices({ orm, pubSub, logger, metrics: metrics.usage }, core, usage.gate);
     const { pipeline, purchases } = stripeWork(config, orm, core, credits, stripe, metrics, logger);
     const resolvers = buildResolvers(core, stripe, usage, credits, purchases, webhookAdmin(orm, pipeline));
+    // One set of per-account budgets for GraphQL's usage mutations and POST /usage/batch.
+    const limiter = new MutationRateLimiter(config.rateLimit, fastRedis, logger);
     const http = await createHttpServer({
       config,
-      schema: await buildGraphQLSchema(config, pubSub, resolvers, fastRedis, logger),
+      schema: await buildGraphQLSchema(pubSub, resolvers, limiter),
       logger,
       accessLogger,
       verifier: new TokenVerifier(config.auth),
@@ -99,6 +93,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       readinessChecks: infrastructure.readinessChecks,
       metrics,
       webhooks: pipeline ? { secrets: config.stripe.webhookSecrets, queue: pipeline.queue } : null,
+      usageRoutes: { meter: usage.meter, limiter },
     });
     watchBacklogs(infrastructure, logger);
     const maintenance = buildDataMaintenance(config, orm, core.clock, metrics.maintenance, logger);
@@ -146,6 +141,26 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     logOutput?.close();
     throw error;
   }
+}
+
+/** Usage metering and feature gating, started (the feature gate listening for changes to its accounts). */
+async function startUsage(
+  config: Config,
+  core: CoreServices,
+  { orm, fastRedis, pubSub, metrics }: Infrastructure,
+  logger: ReturnType<typeof openLogs>['logger'],
+): Promise<UsageServices> {
+  const usage = new UsageServices({
+    ...core,
+    orm,
+    redis: fastRedis,
+    pubSub,
+    logger,
+    namespace: databaseNameOf(config.database.url),
+    metrics: metrics.usage,
+  });
+  await usage.start();
+  return usage;
 }
 
 /** What only an instance with Stripe has: the webhook pipeline, and buying credits. */

@@ -1,10 +1,8 @@
 import type { GraphQLSchema } from 'graphql';
-import type { Config } from '../config';
 import type { Orm } from '../database/database';
 import { RequestContext } from '../graphql/context';
 import { limitMutations } from '../graphql/rate-limit';
 import type { ContextFactory } from '../http/graphql-http';
-import type { Logger } from '../logging/logger';
 import type { BillingPubSub } from '../pubsub/pubsub';
 import {
   AccountPendingActionResolver,
@@ -38,9 +36,8 @@ import {
   WebhookEventResolver,
 } from '../resolvers';
 import { PendingActions } from '../services/invoices/pending-actions';
-import { MutationRateLimiter } from '../services/rate-limit/mutation-rate-limiter';
+import type { MutationRateLimiter } from '../services/rate-limit/mutation-rate-limiter';
 import type { UsageServices } from '../services/usage/usage-services';
-import type Redis from 'ioredis';
 import type { CoreServices } from './core-services';
 import type { CreditPurchaseServices } from './credit-purchase-services';
 import type { CreditServices } from './credit-services';
@@ -96,16 +93,11 @@ export function buildResolvers(
 
 /** The executable schema, its mutations held to the per-caller rate limits. */
 export async function buildGraphQLSchema(
-  config: Config,
   pubSub: BillingPubSub,
   resolvers: Resolvers,
-  fastRedis: Redis | null,
-  logger: Logger,
+  limiter: MutationRateLimiter,
 ): Promise<GraphQLSchema> {
-  return limitMutations(
-    await buildBillingSchema(pubSub, resolvers),
-    new MutationRateLimiter(config.rateLimit, fastRedis, logger),
-  );
+  return limitMutations(await buildBillingSchema(pubSub, resolvers), limiter);
 }
 
 /** Every operation's context: its caller, and what its loaders read with. */

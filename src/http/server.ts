@@ -16,6 +16,7 @@ import { registerBillingPageRoutes } from './billing-page.routes';
 import { type ContextFactory, serveGraphQLOverHttp } from './graphql-http';
 import { serveGraphQLOverWebSocket } from './graphql-websocket';
 import { type ReadinessCheck, registerHealthRoutes } from './health.routes';
+import { registerUsageRoutes, type UsageRouteParts } from './usage.routes';
 
 export interface HttpServerParts {
   config: Config;
@@ -30,6 +31,8 @@ export interface HttpServerParts {
   accessLogger: AccessLogger | null;
   /** The Stripe webhook endpoint's queue (stores, then processes behind the answer), when Stripe is configured. */
   webhooks: { secrets: readonly string[]; queue: WebhookQueue } | null;
+  /** `POST /usage/record` and `/usage/batch`: the usage mutations without GraphQL (ADR 0030). */
+  usageRoutes: Omit<UsageRouteParts, 'verifier' | 'logger'>;
 }
 
 export interface HttpServer {
@@ -44,7 +47,8 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 /**
  * The HTTP side: `/graphql` (Apollo for queries and mutations, graphql-ws for subscriptions on the same path and
- * port), the Stripe webhook endpoint, health, metrics and (when enabled) the billing page.
+ * port), `POST /usage/record` and `/usage/batch`, the Stripe webhook endpoint, health, metrics and (when
+ * enabled) the billing page.
  */
 export async function createHttpServer(parts: HttpServerParts): Promise<HttpServer> {
   const { config } = parts;
@@ -63,6 +67,7 @@ export async function createHttpServer(parts: HttpServerParts): Promise<HttpServ
   const context = { contextFor: parts.contextFor, metrics: parts.metrics.graphql };
   const disposeSockets = serveGraphQLOverWebSocket(app, { ...graphql, ...context });
   const stopGraphQL = await serveGraphQLOverHttp(app, { ...graphql, ...context, disposeSockets });
+  registerUsageRoutes(app, { ...parts.usageRoutes, verifier: parts.verifier, logger: parts.logger });
   registerHealthRoutes(app, parts.readinessChecks);
   registerMetricsRoute(app, parts.metrics, config.metrics.token);
   if (config.billingPage.enabled) registerBillingPageRoutes(app, config);

@@ -16,6 +16,7 @@ import type { TokenReservations } from '../services/credits/token-reservations';
 import type { EntitlementOverrides } from '../services/usage/entitlement-overrides';
 import type { UsageMeter } from '../services/usage/usage-meter';
 import type { UsageReservations } from '../services/usage/usage-reservations';
+import { usageAccountFor, usageEventFor } from '../services/usage/usage-scope';
 import type { UsageEvent } from '../services/usage/usage-validation';
 
 @Resolver(() => UsageSummary)
@@ -196,36 +197,15 @@ function required<T>(value: T | null | undefined, field: string, what: string): 
   return value;
 }
 
-/**
- * Whose usage it is: a user records for its own account only; the `service` role (the AI gateway) names the
- * account, and must. A user's idempotency keys are kept in a namespace of their own.
- */
+/** The caller's use, scoped by the rule every way in shares (usage-scope.ts). */
 function usageEventOf(input: RecordUsageInput, context: RequestContext): UsageEvent {
-  const { accountId, trusted } = usageAccountOf(input.accountId, context);
-  return {
-    accountId,
-    metric: input.metric,
-    quantity: input.quantity,
-    // A user's own keys live apart from the gateway's: a user who guessed the gateway's keys and recorded them
-    // first could otherwise have the gateway's records of its real usage refused.
-    idempotencyKey: trusted || !input.idempotencyKey ? input.idempotencyKey : `user:${input.idempotencyKey}`,
-    occurredAt: input.occurredAt ?? null,
-  };
+  return usageEventFor(context.requireCaller(), input);
 }
 
-/**
- * Whose usage it is: a user's own account only; the `service` role (the AI gateway) and admins name the account.
- * `trusted` callers' idempotency keys are their own; a user's are kept under `user:`.
- */
+/** Whose usage it is (usage-scope.ts): the caller's own account, or the one a service or admin names. */
 function usageAccountOf(
   named: string | undefined,
   context: RequestContext,
 ): { accountId: string; trusted: boolean } {
-  const caller = context.requireCaller();
-  let accountId = caller.accountId;
-  if (named && named !== caller.accountId) {
-    context.requireRole('service', 'admin');
-    accountId = named;
-  }
-  return { accountId, trusted: caller.roles.has('service') || caller.roles.has('admin') };
+  return usageAccountFor(context.requireCaller(), named);
 }

@@ -62,13 +62,16 @@ class UnreliableNetwork {
     let body = '';
     for await (const chunk of req) body += chunk;
     if (this.down) return null;
-    const answer = await fetch(this.target, {
+    // The path as asked: `/graphql`, or the usage routes the client posts records to (ADR 0030).
+    const answer = await fetch(new URL(req.url ?? '/graphql', this.target), {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: req.headers.authorization ?? '' },
       body,
     });
     const text = await answer.text();
-    if ((body.includes('commitUsage') || body.includes('recordUsage')) && this.loseRecordAnswers > 0) {
+    const records =
+      body.includes('commitUsage') || body.includes('recordUsage') || req.url === '/usage/record';
+    if (records && this.loseRecordAnswers > 0) {
       this.loseRecordAnswers -= 1;
       return null;
     }

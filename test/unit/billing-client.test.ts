@@ -106,7 +106,8 @@ describe('BillingClient', () => {
       })(_req, res);
     };
     let issued = 0;
-    const client = new BillingClient({ url, token: async () => `token-${++issued}` });
+    // The mutation's wire format (the JSON route's is in test/integration/usage-batch-route.test.ts).
+    const client = new BillingClient({ url, token: async () => `token-${++issued}`, usageRoutes: false });
     const occurredAt = new Date('2026-11-27T08:00:00Z');
     const result = await client.recordUsage({
       metric: 'ai_requests',
