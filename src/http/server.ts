@@ -32,7 +32,7 @@ export interface HttpServerParts {
   /** The Stripe webhook endpoint's queue (stores, then processes behind the answer), when Stripe is configured. */
   webhooks: { secrets: readonly string[]; queue: WebhookQueue } | null;
   /** `POST /usage/record` and `/usage/batch`: the usage mutations without GraphQL (ADR 0030). */
-  usageRoutes: Omit<UsageRouteParts, 'verifier' | 'logger'>;
+  usageRoutes: Omit<UsageRouteParts, 'schema' | 'verifier' | 'logger'>;
 }
 
 export interface HttpServer {
@@ -67,7 +67,12 @@ export async function createHttpServer(parts: HttpServerParts): Promise<HttpServ
   const context = { contextFor: parts.contextFor, metrics: parts.metrics.graphql };
   const disposeSockets = serveGraphQLOverWebSocket(app, { ...graphql, ...context });
   const stopGraphQL = await serveGraphQLOverHttp(app, { ...graphql, ...context, disposeSockets });
-  registerUsageRoutes(app, { ...parts.usageRoutes, verifier: parts.verifier, logger: parts.logger });
+  registerUsageRoutes(app, {
+    ...parts.usageRoutes,
+    schema: parts.schema,
+    verifier: parts.verifier,
+    logger: parts.logger,
+  });
   registerHealthRoutes(app, parts.readinessChecks);
   registerMetricsRoute(app, parts.metrics, config.metrics.token);
   if (config.billingPage.enabled) registerBillingPageRoutes(app, config);

@@ -1,6 +1,12 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { GraphQLError, GraphQLID, GraphQLInt, type GraphQLScalarType, GraphQLString } from 'graphql';
-import { GraphQLISODateTime } from 'type-graphql';
+import {
+  coerceInputValue,
+  type GraphQLInputType,
+  GraphQLList,
+  GraphQLNonNull,
+  type GraphQLSchema,
+  isInputObjectType,
+} from 'graphql';
 import type { AuthenticatedCaller, Caller } from '../auth/caller';
 import type { TokenVerifier } from '../auth/token-verifier';
 import {
@@ -18,6 +24,8 @@ import type { RecordOutcome, UsageMeter } from '../services/usage/usage-meter';
 import { type UsageInput, usageEventFor } from '../services/usage/usage-scope';
 
 export interface UsageRouteParts {
+  /** The GraphQL schema: the routes coerce their input with its `RecordUsageInput`, so they cannot drift from it. */
+  schema: GraphQLSchema;
   verifier: TokenVerifier;
   meter: UsageMeter;
   /** The per-account budgets GraphQL's usage mutations spend (`usage` class; the service role is exempt). */
@@ -45,15 +53,17 @@ const STATUS_OF: Readonly<Record<string, number>> = {
  * the meter's rules), same all-or-none transaction and idempotency: only GraphQL's per-item work is skipped.
  */
 export function registerUsageRoutes(app: FastifyInstance, parts: UsageRouteParts): void {
+  const one = recordUsageInputOf(parts.schema);
+  const many = new GraphQLNonNull(new GraphQLList(one));
   usageRoute(app, parts, '/usage/batch', async (body, caller) => {
-    const inputs = inputsOf(body);
+    const inputs = coerced<UsageInput[]>(body, many);
     await spendBudget(parts.limiter, caller);
     const outcomes = await parts.meter.recordBatch(inputs.map((input) => usageEventFor(caller, input)));
     return { recordUsageBatch: outcomes.map(wireOutcome) };
   });
   // One record (what the usage middleware sends per request): `recordUsage`'s variables in, its answer out.
   usageRoute(app, parts, '/usage/record', async (body, caller) => {
-    const input = inputOf(isObject(body) ? body.input : undefined, 'input');
+    const input = coerced<UsageInput>(body, one);
     await spendBudget(parts.limiter, caller);
     return { recordUsage: wireOutcome(await parts.meter.record(usageEventFor(caller, input))) };
   });
@@ -112,51 +122,27 @@ function wireUsage(usage: UsageFigures) {
   };
 }
 
-/** `RecordUsageInput`'s fields and the scalar GraphQL coerces each with; `!` marks the required ones. */
-const FIELDS: ReadonlyArray<{ name: keyof UsageInput; scalar: GraphQLScalarType; required: boolean }> = [
-  { name: 'metric', scalar: GraphQLString, required: true },
-  { name: 'quantity', scalar: GraphQLInt, required: true },
-  { name: 'idempotencyKey', scalar: GraphQLString, required: true },
-  { name: 'accountId', scalar: GraphQLID, required: false },
-  { name: 'occurredAt', scalar: GraphQLISODateTime, required: false },
-];
-const FIELD_NAMES = new Set<string>(FIELDS.map(({ name }) => name));
-
-/**
- * The body's records, each field coerced as GraphQL coerces the mutation's variables (the same scalars: an Int
- * is a 32-bit whole number, an ID a string or whole number, a date an RFC 3339 string), unknown fields refused.
- * The meter then applies the rules every caller shares (usage-validation.ts).
- */
-function inputsOf(body: unknown): UsageInput[] {
-  const input = isObject(body) ? body.input : undefined;
-  if (!Array.isArray(input))
-    throw new BadUserInputError('The body must be {"input": [RecordUsageInput, …]}', 'input');
-  return input.map((item: unknown, index) => inputOf(item, `input[${index}]`));
+function recordUsageInputOf(schema: GraphQLSchema): GraphQLNonNull<GraphQLInputType> {
+  const type = schema.getType('RecordUsageInput');
+  if (!isInputObjectType(type)) throw new Error('the GraphQL schema has no RecordUsageInput input type');
+  return new GraphQLNonNull(type);
 }
 
-function inputOf(item: unknown, at: string): UsageInput {
-  if (!isObject(item)) throw new BadUserInputError(`${at} must be a RecordUsageInput object`, at);
-  for (const name of Object.keys(item))
-    if (!FIELD_NAMES.has(name))
-      throw new BadUserInputError(
-        `${at}: field "${name.slice(0, 64)}" is not defined by RecordUsageInput`,
-        `${at}.${name.slice(0, 64)}`,
-      );
-  const coerced: Record<string, unknown> = {};
-  for (const { name, scalar, required } of FIELDS) {
-    const value = item[name];
-    if (value === undefined || value === null) {
-      if (required) throw new BadUserInputError(`${at}.${name} is required`, `${at}.${name}`);
-      continue;
-    }
-    try {
-      coerced[name] = scalar.parseValue(value);
-    } catch (error) {
-      const reason = error instanceof GraphQLError ? error.message : 'invalid value';
-      throw new BadUserInputError(`${at}.${name}: ${reason.slice(0, 200)}`, `${at}.${name}`);
-    }
-  }
-  return coerced as unknown as UsageInput;
+/**
+ * The body's `input`, coerced by GraphQL's own `coerceInputValue` with the schema's type, exactly as GraphQL
+ * coerces the mutation's variables (an Int a 32-bit whole number, a date RFC 3339, unknown fields refused, one
+ * object where a list is expected taken as a list of one); the first error is a BAD_USER_INPUT naming where.
+ * The meter then applies the rules every caller shares (usage-validation.ts).
+ */
+function coerced<T>(body: unknown, type: GraphQLInputType): T {
+  if (!isObject(body)) throw new BadUserInputError('The body must be a JSON object {"input": …}', 'input');
+  let refusal: BadUserInputError | undefined;
+  const value = coerceInputValue(body.input, type, (path, _invalid, error) => {
+    const at = `input${path.map((key) => (typeof key === 'number' ? `[${key}]` : `.${key}`)).join('')}`;
+    refusal ??= new BadUserInputError(`${at}: ${error.message.slice(0, 200)}`, at);
+  });
+  if (refusal) throw refusal;
+  return value as T;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -155,14 +155,15 @@ describe('POST /usage/batch answers what recordUsageBatch answers', () => {
 
 describe('POST /usage/batch coerces the records as GraphQL does', () => {
   it.each([
-    ['a fractional quantity', { quantity: 1.5 }, 'input[0].quantity'],
-    ['a quantity as a string', { quantity: '3' }, 'input[0].quantity'],
-    ['a date that is not RFC 3339', { occurredAt: 'yesterday' }, 'input[0].occurredAt'],
-    ['a field RecordUsageInput lacks', { priority: 1 }, 'input[0].priority'],
-    ['no idempotency key', { idempotencyKey: undefined }, 'input[0].idempotencyKey'],
+    // GraphQL's coerceInputValue places a field it does not know, or one missing, at the object holding it.
+    ['a fractional quantity', { quantity: 1.5 }, 'input[0].quantity', 'Int'],
+    ['a quantity as a string', { quantity: '3' }, 'input[0].quantity', 'Int'],
+    ['a date that is not RFC 3339', { occurredAt: 'yesterday' }, 'input[0].occurredAt', 'date-time'],
+    ['a field RecordUsageInput lacks', { priority: 1 }, 'input[0]', '"priority"'],
+    ['no idempotency key', { idempotencyKey: undefined }, 'input[0]', '"idempotencyKey"'],
   ])(
     'refuses %s with BAD_USER_INPUT naming the field, as GraphQL refuses it',
-    async (_what, change, field) => {
+    async (_what, change, field, named) => {
       const accountId = newAccountId();
       const token = await app.token(accountId);
       const input = [{ metric: 'ai_requests', quantity: 1, idempotencyKey: 'c-1', ...change }];
@@ -170,6 +171,7 @@ describe('POST /usage/batch coerces the records as GraphQL does', () => {
       const viaGraphQL = await graphqlBatch(input, token);
       expect(viaRoute.status).toBe(400);
       expect(viaRoute.body.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', field });
+      expect(viaRoute.body.errors?.[0]?.message).toContain(named);
       expect(viaGraphQL.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
       expect(await recordsOf(accountId)).toBe(0);
     },
