@@ -4,6 +4,7 @@ import { WebhookEvent } from '../../src/entities';
 import { createWebhookProcessor } from '../../src/app/webhook-pipeline';
 import { silentLogger } from '../../src/logging/logger';
 import { InboxClaims } from '../../src/webhooks/inbox/inbox-claims';
+import { WebhookInbox } from '../../src/webhooks/inbox/webhook-inbox';
 import { WebhookProcessor } from '../../src/webhooks/pipeline/webhook-processor';
 import { type BillingStack, startBillingStack } from '../support/billing-stack';
 import { stripeServicesOf } from '../support/service';
@@ -42,6 +43,30 @@ describe('webhook queue', () => {
     const answer = await postWebhook(stack.url, signEvent(event, stack.webhookSecret as string));
     expect(answer).toEqual({ status: 200, outcome: 'queued' });
   }
+
+  it('leaves an event an admin replays to the replay: no worker claims it while the replay holds it', async () => {
+    const unhandled = fakeEvent(
+      'radar.early_fraud_warning.created',
+      { id: 'issfr_queue' },
+      'evt_queue_replayed',
+    );
+    await post(unhandled);
+    await stack.drainWebhooks();
+    expect(await row(unhandled.id)).toMatchObject({ status: 'ignored' });
+    // The replay reopens the row and processes it itself; a worker's claim in that moment passes it over (a
+    // `received` row was claimed at once: an unhandled type then counted and logged twice).
+    await new WebhookInbox(stack.app.orm, silentLogger).reopen(unhandled.id);
+    const claimed = await new InboxClaims(stack.app.orm).claim(10, 60_000);
+    expect(claimed.map((event) => event.stripeEventId)).not.toContain(unhandled.id);
+    expect(await row(unhandled.id)).toMatchObject({ status: 'processing' });
+    await stack.app.orm.em
+      .fork()
+      .nativeUpdate(
+        WebhookEvent,
+        { stripeEventId: unhandled.id },
+        { status: 'ignored', nextAttemptAt: null },
+      );
+  });
 
   it('processes a claim a dead instance abandoned once its lease ends, exactly once, with the events behind it in order', async () => {
     const [customer] = customers;

@@ -207,8 +207,11 @@ export class WebhookInbox {
   }
 
   /**
-   * Puts a stored event back to `received` for a forced replay (a processed or dead one too), due as a fresh
-   * arrival: if this instance dies mid-replay, the reconciler takes the row up again.
+   * Reopens a stored event for a forced replay (a processed or dead one too) as `processing` under the replay's
+   * own lease: the queue's workers claim a `received` row at once, so a row reopened as `received` was also
+   * processed by a worker beside the replay (an unhandled type then counted and logged twice; a handled one
+   * kept once by the inbox claim, the other attempt a `duplicate`). If this instance dies mid-replay, the lease
+   * runs out and a worker or the reconciler takes the row up again.
    */
   async reopen(stripeEventId: string): Promise<void> {
     const now = new Date();
@@ -217,7 +220,7 @@ export class WebhookInbox {
       .nativeUpdate(
         WebhookEvent,
         { stripeEventId },
-        { status: 'received', nextAttemptAt: new Date(now.getTime() + STUCK_AFTER_MS), updatedAt: now },
+        { status: 'processing', nextAttemptAt: new Date(now.getTime() + STUCK_AFTER_MS), updatedAt: now },
       );
   }
 
