@@ -307,14 +307,9 @@ export class LockedAccount {
   }
 }
 
-/** The insert of the entries, in order (a `with` part of `save`'s statement). */
-function insertEntries(
-  accountId: string,
-  now: Date,
-  entries: readonly NewEntry[],
-): { text: string; params: unknown[] } {
-  const values = entries.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
-  const params = entries.flatMap((entry) => [
+/** A ledger entry's columns up to its time, as the account's save and the group's batched save write them. */
+export function entryColumns(accountId: string, entry: NewEntry): unknown[] {
+  return [
     accountId,
     entry.kind,
     entry.credits,
@@ -326,8 +321,17 @@ function insertEntries(
     entry.source.type,
     entry.source.id,
     entry.actor,
-    now,
-  ]);
+  ];
+}
+
+/** The insert of the entries, in order (a `with` part of `save`'s statement). */
+function insertEntries(
+  accountId: string,
+  now: Date,
+  entries: readonly NewEntry[],
+): { text: string; params: unknown[] } {
+  const values = entries.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
+  const params = entries.flatMap((entry) => [...entryColumns(accountId, entry), now]);
   const text = `insert into credit_ledger_entry
        (account_id, kind, credits, balance_after, uncovered, billed, lot_id, reason, source_type, source_id, actor,
         created_at)

@@ -91,41 +91,25 @@ export async function placeHold(account: LockedAccount, input: HoldCredits): Pro
   };
   // Written with the balance row, in one statement (nothing in this transaction reads the new hold again).
   readsOf(account)?.holdChanged(hold.id);
+  // The hold's columns after its id, as the single statement and the group's batched save both write them.
+  const columns = [
+    hold.accountId,
+    hold.memberId,
+    hold.credits,
+    hold.expiresAt,
+    hold.model,
+    hold.pricedAt,
+    hold.overageCredits,
+    beyond > 0 ? (input.overage?.unitAmountDecimal ?? null) : null,
+    beyond > 0 ? (input.overage?.currency ?? null) : null,
+    hold.maxOutputTokens,
+  ];
   account.writeWithSave(
     `insert into credit_hold (id, created_at, updated_at, account_id, member_id, credits, expires_at, state,
                               model, priced_at, overage_credits, overage_price, overage_currency, max_output_tokens)
      values (?, ?, ?, ?, ?, ?, ?, 'held', ?, ?, ?, ?, ?, ?)`,
-    [
-      hold.id,
-      account.now,
-      account.now,
-      hold.accountId,
-      hold.memberId,
-      hold.credits,
-      hold.expiresAt,
-      hold.model,
-      hold.pricedAt,
-      hold.overageCredits,
-      beyond > 0 ? (input.overage?.unitAmountDecimal ?? null) : null,
-      beyond > 0 ? (input.overage?.currency ?? null) : null,
-      hold.maxOutputTokens,
-    ],
-    {
-      kind: 'hold_insert',
-      row: [
-        hold.id,
-        hold.accountId,
-        hold.memberId,
-        hold.credits,
-        hold.expiresAt,
-        hold.model,
-        hold.pricedAt,
-        hold.overageCredits,
-        beyond > 0 ? (input.overage?.unitAmountDecimal ?? null) : null,
-        beyond > 0 ? (input.overage?.currency ?? null) : null,
-        hold.maxOutputTokens,
-      ],
-    },
+    [hold.id, account.now, account.now, ...columns],
+    { kind: 'hold_insert', row: [hold.id, ...columns] },
   );
   account.changeHeld(input.credits - beyond);
   account.changeOverageHeld(beyond);

@@ -1,4 +1,4 @@
-import type { LockedAccount, PendingSave, Sql } from './credit-account';
+import { entryColumns, type LockedAccount, type PendingSave, type Sql } from './credit-account';
 import { EXPIRING_SOON_DAYS } from './credit-reads';
 
 const DAY_MS = 86_400_000;
@@ -63,21 +63,7 @@ function columns(rows: ReadonlyArray<readonly unknown[]>, count: number): unknow
 function paramsOf(pending: PendingSave[], now: Date): unknown[] {
   const writes = pending.flatMap((save) => save.writes);
   const rowsOf = (kind: string) => writes.flatMap((write) => (write.kind === kind ? [write.row] : []));
-  const entries = pending.flatMap((save) =>
-    save.entries.map((entry) => [
-      save.accountId,
-      entry.kind,
-      entry.credits,
-      entry.balanceAfter,
-      entry.uncovered,
-      entry.billed ?? 0,
-      entry.lotId,
-      entry.reason,
-      entry.source.type,
-      entry.source.id,
-      entry.actor,
-    ]),
-  );
+  const entries = pending.flatMap((save) => save.entries.map((entry) => entryColumns(save.accountId, entry)));
   const balances = pending.map((save) => [
     save.accountId,
     save.balance,
