@@ -1,6 +1,6 @@
 import { BillingCustomer, Notification } from '../../src/entities';
 import { customerWithCard } from '../support/stripe-customer';
-import { type BillingStack, startBillingStack } from '../support/billing-stack';
+import { type BillingStack, type GraphQLCaller, startBillingStack } from '../support/billing-stack';
 import { waitUntil } from '../support/wait';
 
 /**
@@ -33,6 +33,35 @@ describe('automatic top-up', () => {
   }
 
   const available = async (accountId: string) => (await ledger().balanceOf(accountId)).available;
+
+  /** Caps what the account may spend beyond its plan this period (the mutation must succeed). */
+  async function setSpendLimit(gql: GraphQLCaller, monthlyCents: number): Promise<void> {
+    const answer = await gql(
+      `mutation { setSpendLimit(input: { monthlyCents: ${monthlyCents} }) { monthlyCents } }`,
+    );
+    expect(answer.errors).toBeUndefined();
+  }
+
+  /** This period's automatic top-ups counted against the spend limit, as the customer reads them. */
+  async function topUpCents(gql: GraphQLCaller): Promise<number | undefined> {
+    const spend = await gql<{ viewer: { spendLimit: { topUpCents: number } } }>(
+      '{ viewer { spendLimit { topUpCents } } }',
+    );
+    return spend.data?.viewer.spendLimit.topUpCents;
+  }
+
+  /** Turns auto top-up on with the threshold just above the balance: the first use crosses it. */
+  async function enableAboveBalance(gql: GraphQLCaller, accountId: string): Promise<number> {
+    const start = await available(accountId);
+    const set = await gql(SET, { input: { enabled: true, belowCredits: start + 1, packKey: 'credits_10k' } });
+    expect(set.errors).toBeUndefined();
+    return start;
+  }
+
+  async function untilPackGranted(accountId: string, start: number): Promise<void> {
+    await waitUntil(async () => (await available(accountId)) === start + 10_000, 'the pack is granted');
+    await waitUntil(async () => (await autoTopUp(accountId))?.charging === false, 'the charge is over');
+  }
 
   it('charges the pack once per crossing: below the threshold, again only after the balance was back above it', async () => {
     const accountId = 'acct_auto_top_up';
@@ -144,12 +173,8 @@ describe('automatic top-up', () => {
     const stripeCustomerId = await customerWithCard(stack, accountId, 'pm_card_visa');
     const gql = await stack.as(accountId);
     // $5.00 may be spent beyond the plan this period; the pack is $10.00.
-    expect(
-      (await gql('mutation { setSpendLimit(input: { monthlyCents: 500 }) { monthlyCents } }')).errors,
-    ).toBeUndefined();
-    const start = await available(accountId);
-    const set = await gql(SET, { input: { enabled: true, belowCredits: start + 1, packKey: 'credits_10k' } });
-    expect(set.errors).toBeUndefined();
+    await setSpendLimit(gql, 500);
+    const start = await enableAboveBalance(gql, accountId);
     await waitUntil(async () => (await autoTopUp(accountId))?.enabled === false, 'auto top-up is turned off');
     expect(await autoTopUp(accountId)).toEqual({
       enabled: false,
@@ -162,10 +187,7 @@ describe('automatic top-up', () => {
     expect(mails.map((mail) => mail.data)).toEqual([
       expect.objectContaining({ reason: 'spend_limit_reached' }),
     ]);
-    const spend = await gql<{ viewer: { spendLimit: { topUpCents: number } } }>(
-      '{ viewer { spendLimit { topUpCents } } }',
-    );
-    expect(spend.data?.viewer.spendLimit.topUpCents).toBe(0);
+    expect(await topUpCents(gql)).toBe(0);
   });
 
   it('a charge resumed after a stopped process claims its pack against the spend limit once', async () => {
@@ -173,14 +195,9 @@ describe('automatic top-up', () => {
     const stripeCustomerId = await customerWithCard(stack, accountId, 'pm_card_visa');
     const gql = await stack.as(accountId);
     // $15.00 may be spent beyond the plan: one $10.00 pack fits, two do not.
-    expect(
-      (await gql('mutation { setSpendLimit(input: { monthlyCents: 1500 }) { monthlyCents } }')).errors,
-    ).toBeUndefined();
-    const start = await available(accountId);
-    const set = await gql(SET, { input: { enabled: true, belowCredits: start + 1, packKey: 'credits_10k' } });
-    expect(set.errors).toBeUndefined();
-    await waitUntil(async () => (await available(accountId)) === start + 10_000, 'the pack is granted');
-    await waitUntil(async () => (await autoTopUp(accountId))?.charging === false, 'the charge is over');
+    await setSpendLimit(gql, 1500);
+    const start = await enableAboveBalance(gql, accountId);
+    await untilPackGranted(accountId, start);
 
     // The process stopped after Stripe charged and before it said so: its claim is left, stale, and resumed (the
     // same attempt: Stripe answers the first charge). The pack was counted once already.
@@ -194,10 +211,7 @@ describe('automatic top-up', () => {
     expect(await autoTopUp(accountId)).toEqual({ enabled: true, charging: false, lastFailure: null });
     expect(await packInvoices(stripeCustomerId)).toEqual([['paid', 1000]]);
     expect(await available(accountId)).toBe(start + 10_000);
-    const spend = await gql<{ viewer: { spendLimit: { topUpCents: number } } }>(
-      '{ viewer { spendLimit { topUpCents } } }',
-    );
-    expect(spend.data?.viewer.spendLimit.topUpCents).toBe(1000);
+    expect(await topUpCents(gql)).toBe(1000);
   });
 
   it('claims a euro-area customer’s first pack in the currency it is charged in (€9.00, not $10.00)', async () => {
@@ -214,22 +228,14 @@ describe('automatic top-up', () => {
     );
     const gql = await stack.as(accountId);
     // €9.50 may be spent beyond the plan: the €9.00 pack fits (claimed as $10.00 it would not).
-    expect(
-      (await gql('mutation { setSpendLimit(input: { monthlyCents: 950 }) { monthlyCents } }')).errors,
-    ).toBeUndefined();
-    const start = await available(accountId);
-    const set = await gql(SET, { input: { enabled: true, belowCredits: start + 1, packKey: 'credits_10k' } });
-    expect(set.errors).toBeUndefined();
-    await waitUntil(async () => (await available(accountId)) === start + 10_000, 'the pack is granted');
-    await waitUntil(async () => (await autoTopUp(accountId))?.charging === false, 'the charge is over');
+    await setSpendLimit(gql, 950);
+    const start = await enableAboveBalance(gql, accountId);
+    await untilPackGranted(accountId, start);
     const invoices = await stack.stripe.invoices.list({ customer: stripeCustomerId, limit: 10 });
     expect(invoices.data.map((invoice) => [invoice.status, invoice.currency, invoice.total])).toEqual([
       ['paid', 'eur', 900],
     ]);
-    const spend = await gql<{ viewer: { spendLimit: { topUpCents: number } } }>(
-      '{ viewer { spendLimit { topUpCents } } }',
-    );
-    expect(spend.data?.viewer.spendLimit.topUpCents).toBe(900);
+    expect(await topUpCents(gql)).toBe(900);
     expect(await autoTopUp(accountId)).toEqual({ enabled: true, charging: false, lastFailure: null });
   });
 
@@ -237,9 +243,7 @@ describe('automatic top-up', () => {
     const accountId = 'acct_auto_top_up_unpriced';
     const stripeCustomerId = await customerWithCard(stack, accountId, 'pm_card_visa');
     const gql = await stack.as(accountId);
-    expect(
-      (await gql('mutation { setSpendLimit(input: { monthlyCents: 5000 }) { monthlyCents } }')).errors,
-    ).toBeUndefined();
+    await setSpendLimit(gql, 5000);
     await ledger().grant({
       accountId,
       kind: 'grant',
@@ -281,10 +285,7 @@ describe('automatic top-up', () => {
       .getConnection()
       .execute('select * from credit_top_up_claim where account_id = ?', [accountId]);
     expect(claims).toEqual([]);
-    const spend = await gql<{ viewer: { spendLimit: { topUpCents: number } } }>(
-      '{ viewer { spendLimit { topUpCents } } }',
-    );
-    expect(spend.data?.viewer.spendLimit.topUpCents).toBe(0);
+    expect(await topUpCents(gql)).toBe(0);
   });
 
   it('refuses an unknown pack or threshold, writing nothing', async () => {
