@@ -158,7 +158,7 @@ function sendRefusal(reply: FastifyReply, error: unknown, logger: Logger): Fasti
     const body = { errors: [{ message: error.message, extensions: { ...error.extensions } }] };
     return reply.code(STATUS_OF[code] ?? 400).send(body);
   }
-  logger.error({ err: error }, 'unexpected error on /usage/batch');
+  logger.error({ err: error }, 'unexpected error on a usage route (/usage/record, /usage/batch)');
   return reply.code(500).send(errorBody('Internal server error', ErrorCode.INTERNAL_SERVER_ERROR));
 }
 

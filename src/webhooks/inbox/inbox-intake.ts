@@ -40,14 +40,20 @@ function insertStatement(rows: number): string {
 }
 
 /**
- * The statement for each group size, written once and prepared on each connection the first time it runs there
- * (issue 14: PostgreSQL parses and plans a group's insert once per connection, and Node does not rewrite its
- * placeholders per group).
+ * The statement for a group size, written the first time a group of that size comes (not at start-up: most sizes
+ * up to 64 never do) and prepared on each connection the first time it runs there (issue 14: PostgreSQL parses
+ * and plans a group's insert once per connection, and Node does not rewrite its placeholders per group).
  */
-const STATEMENTS = Array.from({ length: MAX_INTAKE_GROUP + 1 }, (_, rows) => ({
-  name: `webhook_intake_${rows}`,
-  text: rows === 0 ? '' : insertStatement(rows),
-}));
+const statements = new Map<number, { name: string; text: string }>();
+
+function statementFor(rows: number): { name: string; text: string } {
+  let statement = statements.get(rows);
+  if (!statement) {
+    statement = { name: `webhook_intake_${rows}`, text: insertStatement(rows) };
+    statements.set(rows, statement);
+  }
+  return statement;
+}
 
 /**
  * The webhook endpoint's writes (ADR 0020), with group commit (as ADR 0019's for usage): deliveries that arrive
@@ -108,7 +114,7 @@ export class InboxIntake {
     const unique = [...new Map(group.map((delivery) => [delivery.event.id, delivery])).values()].sort(
       (first, second) => (first.event.id < second.event.id ? -1 : first.event.id > second.event.id ? 1 : 0),
     );
-    const statement = STATEMENTS[unique.length];
+    const statement = statementFor(unique.length);
     const values = unique.flatMap(({ event, body }) => inboxRowValues(event, 'webhook', body));
     // On a connection of the ORM's pool, autocommit: the statement is its own transaction.
     const knex = this.orm.em.getKnex();
