@@ -73,6 +73,9 @@ describe('webhook inbox administration', () => {
         status,
         attempts: 1,
         lastError: status === 'failed' ? 'seeded failure' : null,
+        // A failed row always has its next attempt due later (the retry policy); without one it is due at once,
+        // and a queue worker's poll took it mid-test (CI: attempts 2, another error).
+        nextAttemptAt: status === 'failed' ? new Date(Date.now() + 3_600_000) : null,
         stripeCreatedAt: receivedAt,
         receivedAt,
         processedAt: status === 'failed' ? null : receivedAt,
