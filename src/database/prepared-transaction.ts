@@ -12,7 +12,7 @@ interface Prepared {
   text: string;
 }
 
-/** Statement texts seen (few: each is written once in the code; the entries' insert varies by count). */
+/** Statement texts seen (few: each is written once in the code; the entries' insert and the intake's vary by count). */
 const preparedByText = new Map<string, Prepared>();
 const MAX_REMEMBERED = 1000;
 
@@ -40,15 +40,37 @@ export async function preparedSqlIn(em: EntityManager): Promise<PreparedSql> {
   if (!transaction) throw new Error('preparedSqlIn: no transaction context');
   // Inside a knex transaction, acquiring answers the transaction's own connection: the driver's client.
   const client = (await transaction.client.acquireConnection()) as Client;
-  return async <Row extends object>(text: string, params: readonly unknown[] = []) => {
-    const prepared = preparedOf(text);
-    const result = await client.query<Row>({
-      name: prepared.name,
-      text: prepared.text,
-      values: [...params],
-    });
-    return result.rows;
-  };
+  return <Row extends object>(text: string, params: readonly unknown[] = []) =>
+    queryPrepared<Row>(client, text, params);
+}
+
+/**
+ * One prepared statement in autocommit, no BEGIN/COMMIT (the statement is its own transaction), on a connection of
+ * the ORM's pool: for a hot statement that needs no transaction around it (the webhook intake's grouped insert,
+ * ADR 0031). Prepared on its connection the first time it runs there, as the transactions' statements are.
+ */
+export async function preparedAutocommit<Row extends object>(
+  orm: Orm,
+  text: string,
+  params: readonly unknown[] = [],
+): Promise<Row[]> {
+  const knex = orm.em.getKnex();
+  const client = (await knex.client.acquireConnection()) as Client;
+  try {
+    return await queryPrepared<Row>(client, text, params);
+  } finally {
+    await knex.client.releaseConnection(client);
+  }
+}
+
+async function queryPrepared<Row extends object>(
+  client: Client,
+  text: string,
+  params: readonly unknown[],
+): Promise<Row[]> {
+  const prepared = preparedOf(text);
+  const result = await client.query<Row>({ name: prepared.name, text: prepared.text, values: [...params] });
+  return result.rows;
 }
 
 function preparedOf(text: string): Prepared {
