@@ -32,19 +32,6 @@ export async function inPreparedTransaction<T>(
 }
 
 /**
- * The prepared statements of `em`'s transaction (which must be open): for a hot statement run inside a
- * transaction the ORM opened (the webhook worker's inbox claim and subscription statement, issue 14).
- */
-export async function preparedSqlIn(em: EntityManager): Promise<PreparedSql> {
-  const transaction = em.getTransactionContext<Knex.Transaction>();
-  if (!transaction) throw new Error('preparedSqlIn: no transaction context');
-  // Inside a knex transaction, acquiring answers the transaction's own connection: the driver's client.
-  const client = (await transaction.client.acquireConnection()) as Client;
-  return <Row extends object>(text: string, params: readonly unknown[] = []) =>
-    queryPrepared<Row>(client, text, params);
-}
-
-/**
  * One prepared statement in autocommit, no BEGIN/COMMIT (the statement is its own transaction), on a connection of
  * the ORM's pool: for a hot statement that needs no transaction around it (the webhook intake's grouped insert,
  * ADR 0031). Prepared on its connection the first time it runs there, as the transactions' statements are.
@@ -57,20 +44,35 @@ export async function preparedAutocommit<Row extends object>(
   const knex = orm.em.getKnex();
   const client = (await knex.client.acquireConnection()) as Client;
   try {
-    return await queryPrepared<Row>(client, text, params);
+    return await preparedSqlOn(client)<Row>(text, params);
   } finally {
     await knex.client.releaseConnection(client);
   }
 }
 
-async function queryPrepared<Row extends object>(
-  client: Client,
-  text: string,
-  params: readonly unknown[],
-): Promise<Row[]> {
-  const prepared = preparedOf(text);
-  const result = await client.query<Row>({ name: prepared.name, text: prepared.text, values: [...params] });
-  return result.rows;
+/**
+ * The prepared statements of `em`'s transaction (which must be open): for a hot statement run inside a
+ * transaction the ORM opened (the webhook worker's inbox claim and subscription statement, issue 14).
+ */
+export async function preparedSqlIn(em: EntityManager): Promise<PreparedSql> {
+  const transaction = em.getTransactionContext<Knex.Transaction>();
+  if (!transaction) throw new Error('preparedSqlIn: no transaction context');
+  // Inside a knex transaction, acquiring answers the transaction's own connection: the driver's client.
+  const client = (await transaction.client.acquireConnection()) as Client;
+  return preparedSqlOn(client);
+}
+
+/** The prepared statements of `client`, a connection in a transaction opened below the ORM (`bare-transaction.ts`). */
+export function preparedSqlOn(client: Client): PreparedSql {
+  return async <Row extends object>(text: string, params: readonly unknown[] = []) => {
+    const prepared = preparedOf(text);
+    const result = await client.query<Row>({
+      name: prepared.name,
+      text: prepared.text,
+      values: [...params],
+    });
+    return result.rows;
+  };
 }
 
 function preparedOf(text: string): Prepared {
