@@ -12,7 +12,7 @@ interface Prepared {
   text: string;
 }
 
-/** Statement texts seen (few: each is written once in the code; the entries' insert varies by count). */
+/** Statement texts seen (few: each is written once in the code; the entries' insert and the intake's vary by count). */
 const preparedByText = new Map<string, Prepared>();
 const MAX_REMEMBERED = 1000;
 
@@ -32,6 +32,25 @@ export async function inPreparedTransaction<T>(
 }
 
 /**
+ * One prepared statement in autocommit, no BEGIN/COMMIT (the statement is its own transaction), on a connection of
+ * the ORM's pool: for a hot statement that needs no transaction around it (the webhook intake's grouped insert,
+ * ADR 0031). Prepared on its connection the first time it runs there, as the transactions' statements are.
+ */
+export async function preparedAutocommit<Row extends object>(
+  orm: Orm,
+  text: string,
+  params: readonly unknown[] = [],
+): Promise<Row[]> {
+  const knex = orm.em.getKnex();
+  const client = (await knex.client.acquireConnection()) as Client;
+  try {
+    return await preparedSqlOn(client)<Row>(text, params);
+  } finally {
+    await knex.client.releaseConnection(client);
+  }
+}
+
+/**
  * The prepared statements of `em`'s transaction (which must be open): for a hot statement run inside a
  * transaction the ORM opened (the webhook worker's inbox claim and subscription statement, issue 14).
  */
@@ -40,6 +59,11 @@ export async function preparedSqlIn(em: EntityManager): Promise<PreparedSql> {
   if (!transaction) throw new Error('preparedSqlIn: no transaction context');
   // Inside a knex transaction, acquiring answers the transaction's own connection: the driver's client.
   const client = (await transaction.client.acquireConnection()) as Client;
+  return preparedSqlOn(client);
+}
+
+/** The prepared statements of `client`, a connection in a transaction opened below the ORM (`bare-transaction.ts`). */
+export function preparedSqlOn(client: Client): PreparedSql {
   return async <Row extends object>(text: string, params: readonly unknown[] = []) => {
     const prepared = preparedOf(text);
     const result = await client.query<Row>({

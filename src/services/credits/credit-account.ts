@@ -4,6 +4,8 @@ import { inPreparedTransaction, type PreparedSql } from '../../database/prepared
 import type { CreditEntryKind } from '../../entities';
 import type { CreditBalanceView, CreditSource, ExpiringCredits } from './credit-ledger.types';
 import { EXPIRING_SOON_DAYS } from './credit-reads';
+import { type DeferredWrite, deferredWriteSql } from './deferred-writes';
+import type { GroupReads } from './group-reads';
 import { armedSql, type LowBalanceState, thresholdSql } from './low-balance-alerts';
 
 const DAY_MS = 86_400_000;
@@ -23,23 +25,7 @@ export interface AccountMark {
   touched: boolean;
 }
 
-/**
- * A deferred write as values, so a group's last saves go out as one statement over arrays (credit-save-batch.ts):
- * a new hold, a settled hold, a member's month.
- */
-export type BatchedWrite =
-  | {
-      kind: 'hold_insert';
-      /** id, account, member, credits, expires, model, priced at, overage credits, price, currency, max output. */
-      row: readonly unknown[];
-    }
-  | { kind: 'hold_settle'; row: readonly [id: string, credits: number] }
-  | {
-      kind: 'member_use';
-      row: readonly [accountId: string, memberId: string, periodStart: Date, burned: number];
-    };
-
-/** What a LockedAccount would save, as values (null when one of its writes has none: it saves alone). */
+/** What a LockedAccount would save, as values (a group's batched save writes it with others'). */
 export interface PendingSave {
   accountId: string;
   balance: number;
@@ -47,7 +33,7 @@ export interface PendingSave {
   overageHeld: number;
   nextExpiry: Date | null;
   entries: readonly NewEntry[];
-  writes: readonly BatchedWrite[];
+  writes: readonly DeferredWrite[];
 }
 
 /** An entry to append, its `balance_after` fixed when it is added (entries are written in that order). */
@@ -75,7 +61,12 @@ export type EntryDraft = Omit<NewEntry, 'balanceAfter'>;
 export class LockedAccount {
   private readonly entries: NewEntry[] = [];
   /** Writes nothing in this transaction reads again: sent with the next `save`, in its one statement. */
-  private readonly writes: Array<{ text: string; params: readonly unknown[]; batched?: BatchedWrite }> = [];
+  private readonly writes: DeferredWrite[] = [];
+  /**
+   * The holds and members its group's requests name, read once after the group's lock (group-reads.ts, ADR 0029)
+   * and set here by the group; null outside a group: every look-up reads the row.
+   */
+  readsAhead: GroupReads | null = null;
   /** Changed since the last `save`. */
   private dirty = false;
   /** Changed at all in this transaction: `balanceUpdated` is due after the commit. */
@@ -207,18 +198,16 @@ export class LockedAccount {
   }
 
   /**
-   * A write (one `insert` or `update`, no `returning`) sent with the next `save`, in its statement: a round trip
-   * fewer. Only for rows nothing reads again before that `save`, and none of the rows `save` writes.
+   * A write sent with the next `save`, in its statement: a round trip fewer. Only for rows nothing reads again
+   * before that `save`, and none of the rows `save` writes.
    */
-  writeWithSave(text: string, params: readonly unknown[], batched?: BatchedWrite): void {
-    this.writes.push({ text, params, ...(batched ? { batched } : {}) });
+  writeWithSave(write: DeferredWrite): void {
+    this.writes.push(write);
     this.dirty = true;
   }
 
-  /** What `save` would write, as values; null when a write has none (credit-save-batch.ts then calls `save`). */
-  pendingSave(): PendingSave | null {
-    const writes = this.writes.flatMap((write) => (write.batched ? [write.batched] : []));
-    if (writes.length < this.writes.length) return null;
+  /** What `save` would write, as values (credit-save-batch.ts writes it with other accounts'). */
+  pendingSave(): PendingSave {
     const { balanceNow: balance, heldNow: held, accountId } = this;
     const { overageHeld } = this.spend;
     return {
@@ -228,7 +217,7 @@ export class LockedAccount {
       overageHeld,
       nextExpiry: this.locked.nextExpiry,
       entries: this.entries,
-      writes,
+      writes: [...this.writes],
     };
   }
 
@@ -269,7 +258,8 @@ export class LockedAccount {
   async save(): Promise<number[]> {
     if (!this.dirty) return [];
     const entries = this.entries.length > 0 ? insertEntries(this.accountId, this.now, this.entries) : null;
-    const writes = this.writes.map((write, index) => `written_${index} as (${write.text}),`).join('\n');
+    const statements = this.writes.map((write) => deferredWriteSql(write, this.now));
+    const writes = statements.map((write, index) => `written_${index} as (${write.text}),`).join('\n');
     const soon = new Date(this.now.getTime() + EXPIRING_SOON_DAYS * DAY_MS);
     const [row] = await this.sql<{ entry_ids: number[]; expires_at: Date | null; credits: string | null }>(
       `with ${writes}
@@ -286,7 +276,7 @@ export class LockedAccount {
             where account_id = ? and remaining > 0 and expires_at > ? and expires_at <= ?
             group by expires_at order by expires_at limit 1) soonest on true`,
       [
-        ...this.writes.flatMap((write) => write.params),
+        ...statements.flatMap((write) => write.params),
         ...(entries?.params ?? []),
         ...[
           this.balanceNow,

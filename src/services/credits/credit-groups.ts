@@ -4,9 +4,8 @@ import { inPreparedTransaction } from '../../database/prepared-transaction';
 import type { Clock } from '../time/clock';
 import { type LockedAccount, lockAccounts, type Sql } from './credit-account';
 import type { CreditEvents } from './credit-events';
-import { HOLD_COLUMNS, type HoldRow } from './credit-holds';
 import { saveAccounts } from './credit-save-batch';
-import { attachReads, GroupReads, type ReadsAhead } from './group-reads';
+import { GroupReads, type ReadsAhead } from './group-reads';
 
 /** The most requests one group carries: a bound on how many accounts one transaction holds locked. */
 export const MAX_CREDIT_GROUP = 128;
@@ -135,8 +134,8 @@ export class CreditGroups {
       const ids = [...new Set(group.map((request) => request.accountId))];
       const accounts = await lockAccounts(tracked, ids, now, em);
       // The holds and members the requests name, in one statement rather than one per request (ADR 0029).
-      const reads = await GroupReads.read<HoldRow>(tracked, HOLD_COLUMNS, group);
-      for (const account of accounts.values()) attachReads(account, reads);
+      const reads = await GroupReads.read(tracked, group);
+      for (const account of accounts.values()) account.readsAhead = reads;
       const settled: Array<Settled<unknown>> = [];
       for (const request of group) {
         const account = accounts.get(request.accountId) as LockedAccount;

@@ -8,50 +8,13 @@ import type {
   SettleResult,
 } from './credit-ledger.types';
 import { roomUnderLimit } from './credit-overage';
-import { readsOf } from './group-reads';
 import { readHoldInputs } from './hold-inputs';
+import { HOLD_COLUMNS, type HoldRow, holdOf } from './hold-row';
 import { countMemberUse, enforceMemberLimit } from './member-limits-check';
-
-export interface HoldRow {
-  id: string;
-  account_id: string;
-  member_id: string | null;
-  credits: string;
-  expires_at: Date;
-  state: CreditHoldView['state'];
-  model: string | null;
-  priced_at: Date | null;
-  overage_credits: string;
-  overage_price: string | null;
-  overage_currency: string | null;
-  max_output_tokens: string | null;
-}
-
-/**
- * HoldRow's columns, named: the ledger's statements are prepared per connection (prepared-transaction.ts), and a
- * prepared `select *` fails once a migration adds a column ("cached plan must not change result type").
- */
-export const HOLD_COLUMNS =
-  'id, account_id, member_id, credits, expires_at, state, model, priced_at, overage_credits, overage_price, overage_currency, max_output_tokens';
-
-export function holdOf(row: HoldRow): CreditHoldView {
-  return {
-    id: row.id,
-    accountId: row.account_id,
-    memberId: row.member_id,
-    credits: Number(row.credits),
-    expiresAt: new Date(row.expires_at),
-    state: row.state,
-    model: row.model,
-    pricedAt: row.priced_at ? new Date(row.priced_at) : null,
-    overageCredits: Number(row.overage_credits ?? 0),
-    maxOutputTokens: row.max_output_tokens == null ? null : Number(row.max_output_tokens),
-  };
-}
 
 async function holdById(account: LockedAccount, holdId: string): Promise<HoldRow | undefined> {
   // Read with the group's other holds after its lock (group-reads.ts), unless the group changed it since.
-  const known = readsOf<HoldRow>(account)?.hold(holdId);
+  const known = account.readsAhead?.hold(holdId);
   if (known !== undefined) return known?.account_id === account.accountId ? known : undefined;
   const [row] = await account.sql<HoldRow>(
     `select ${HOLD_COLUMNS} from credit_hold where id = ? and account_id = ?`,
@@ -63,11 +26,7 @@ async function holdById(account: LockedAccount, holdId: string): Promise<HoldRow
 /** A new hold when `available` covers it; the same hold again for an id already used by this account. */
 export async function placeHold(account: LockedAccount, input: HoldCredits): Promise<HoldResult> {
   // The hold's id used before, and the member's limit and spend: one statement (hold-inputs.ts).
-  const { earlier, memberLimit } = await readHoldInputs<HoldRow>(
-    account,
-    input.holdId,
-    input.memberId ?? null,
-  );
+  const { earlier, memberLimit } = await readHoldInputs(account, input.holdId, input.memberId ?? null);
   // Hold ids are the callers' UUIDs: one another account used is a caller's mistake, refused and never shared.
   if (earlier && earlier.account_id !== account.accountId)
     throw new ConflictError(`Hold ${input.holdId} belongs to another account: use a new id`);
@@ -90,8 +49,8 @@ export async function placeHold(account: LockedAccount, input: HoldCredits): Pro
     maxOutputTokens: input.maxOutputTokens ?? null,
   };
   // Written with the balance row, in one statement (nothing in this transaction reads the new hold again).
-  readsOf(account)?.holdChanged(hold.id);
-  // The hold's columns after its id, as the single statement and the group's batched save both write them.
+  account.readsAhead?.holdChanged(hold.id);
+  // The hold's columns after its id (deferred-writes.ts: the account's save and the group's batched save).
   const columns = [
     hold.accountId,
     hold.memberId,
@@ -104,13 +63,7 @@ export async function placeHold(account: LockedAccount, input: HoldCredits): Pro
     beyond > 0 ? (input.overage?.currency ?? null) : null,
     hold.maxOutputTokens,
   ];
-  account.writeWithSave(
-    `insert into credit_hold (id, created_at, updated_at, account_id, member_id, credits, expires_at, state,
-                              model, priced_at, overage_credits, overage_price, overage_currency, max_output_tokens)
-     values (?, ?, ?, ?, ?, ?, ?, 'held', ?, ?, ?, ?, ?, ?)`,
-    [hold.id, account.now, account.now, ...columns],
-    { kind: 'hold_insert', row: [hold.id, ...columns] },
-  );
+  account.writeWithSave({ kind: 'hold_insert', row: [hold.id, ...columns] });
   account.changeHeld(input.credits - beyond);
   account.changeOverageHeld(beyond);
   account.expiring(expiresAt);
@@ -164,12 +117,8 @@ export async function settleHold(
   const burned = await burn(credits, admittedOf(hold));
   // The member's month counts what the work used, overrun included (member-limits-check.ts says why).
   countMemberUse(account, hold.member_id, credits);
-  readsOf(account)?.holdChanged(hold.id);
-  account.writeWithSave(
-    `update credit_hold set state = 'settled', settled_credits = ?, updated_at = ? where id = ?`,
-    [credits, account.now, hold.id],
-    { kind: 'hold_settle', row: [hold.id, credits] },
-  );
+  account.readsAhead?.holdChanged(hold.id);
+  account.writeWithSave({ kind: 'hold_settle', row: [hold.id, credits] });
   return { outcome: 'settled', ...burned };
 }
 
@@ -217,7 +166,7 @@ export async function releaseHeld(account: LockedAccount, holdId: string): Promi
   const hold = await holdById(account, holdId);
   if (!hold || hold.state !== 'held') return false;
   freeHold(account, hold);
-  readsOf(account)?.holdChanged(hold.id);
+  account.readsAhead?.holdChanged(hold.id);
   await account.sql(`update credit_hold set state = 'released', updated_at = ? where id = ?`, [
     account.now,
     hold.id,

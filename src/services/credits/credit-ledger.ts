@@ -5,15 +5,7 @@ import type { UsagePeriod } from '../usage/usage-period';
 import { inLockedAccount, type LockedAccount, type LockOptions } from './credit-account';
 import { takeFromLots } from './credit-burning';
 import type { CreditEvents } from './credit-events';
-import {
-  type AdmittedOverage,
-  type HoldRow,
-  holdOf,
-  type SettleInput,
-  settleHold,
-  placeHold,
-  releaseHeld,
-} from './credit-holds';
+import { type AdmittedOverage, type SettleInput, settleHold, placeHold, releaseHeld } from './credit-holds';
 import type {
   AdjustCredits,
   CreditHoldView,
@@ -33,6 +25,7 @@ import type {
   SettlePricedHold,
   SettleResult,
 } from './credit-ledger.types';
+import { type HoldRow, holdOf } from './hold-row';
 import { CreditGroups } from './credit-groups';
 import { chargingOf, type OverageCharging, type OverageTerms, type SpendWatcher } from './credit-overage';
 import { LOT_COLUMNS, type LotRow, lotOf, readBalance, readEntries } from './credit-reads';

@@ -83,19 +83,19 @@ function paramsOf(pending: PendingSave[], now: Date): unknown[] {
 }
 
 /**
- * Saves the group's accounts that wait for it: in one statement when two or more do and every one of their writes
- * has its values (`BatchedWrite`), else one `save` each, as before.
+ * Saves the group's accounts that wait for it: in one statement when two or more do, else the one account's own
+ * `save`. Both write the same deferred writes (deferred-writes.ts), the first over arrays, the second one by one.
  */
 export async function saveAccounts(sql: Sql, accounts: Iterable<LockedAccount>, now: Date): Promise<void> {
   const waiting = [...accounts].filter((account) => account.unsaved);
-  const pending = waiting.map((account) => account.pendingSave());
-  if (waiting.length < 2 || pending.some((save) => save === null)) {
+  if (waiting.length < 2) {
     for (const account of waiting) await account.save();
     return;
   }
+  const pending = waiting.map((account) => account.pendingSave());
   const rows = await sql<{ account_id: string; expires_at: Date | null; credits: string | null }>(
     SAVE_MANY,
-    paramsOf(pending as PendingSave[], now),
+    paramsOf(pending, now),
   );
   const soonest = new Map(rows.map((row) => [row.account_id, row]));
   for (const account of waiting) {

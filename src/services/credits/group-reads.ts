@@ -1,4 +1,5 @@
-import type { LockedAccount, Sql } from './credit-account';
+import type { PreparedSql } from '../../database/prepared-transaction';
+import { HOLD_COLUMNS, type HoldRow } from './hold-row';
 
 /** What a grouped request will look up, named before its group runs: its hold's id, and a new hold's member. */
 export interface ReadsAhead {
@@ -17,19 +18,18 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * (`holdChanged`: the next look-up reads the row). A member with a limit is read in full by the request itself
  * (its limit row locked, its month's spend), as before; one without is known to have none.
  */
-export class GroupReads<Row> {
+export class GroupReads {
   /** Holds by id (PostgreSQL's lower-case form) as the group's lock found them; null: no hold has the id. */
-  private readonly holds = new Map<string, Row | null>();
+  private readonly holds = new Map<string, HoldRow | null>();
   /** Account and member pairs looked up, and those with a limit row. */
   private readonly members = new Set<string>();
   private readonly limited = new Set<string>();
 
-  static async read<Row extends { id: string }>(
-    sql: Sql,
-    holdColumns: string,
+  static async read(
+    sql: PreparedSql,
     requests: ReadonlyArray<{ accountId: string; reads?: ReadsAhead }>,
-  ): Promise<GroupReads<Row>> {
-    const reads = new GroupReads<Row>();
+  ): Promise<GroupReads> {
+    const reads = new GroupReads();
     const holdIds = [
       ...new Set(
         requests.flatMap(({ reads }) =>
@@ -41,8 +41,8 @@ export class GroupReads<Row> {
       reads?.memberId ? [{ accountId, memberId: reads.memberId }] : [],
     );
     if (holdIds.length === 0 && pairs.length === 0) return reads;
-    const [row] = await sql<{ holds: Row[] | null; limited: Array<{ a: string; m: string }> | null }>(
-      `select (select json_agg(hold) from (select ${holdColumns} from credit_hold where id = any(?::uuid[])) hold)
+    const [row] = await sql<{ holds: HoldRow[] | null; limited: Array<{ a: string; m: string }> | null }>(
+      `select (select json_agg(hold) from (select ${HOLD_COLUMNS} from credit_hold where id = any(?::uuid[])) hold)
                 as holds,
               (select json_agg(json_build_object('a', account_id, 'm', member_id)) from credit_member_limit
                 where (account_id, member_id) in (select * from unnest(?::varchar[], ?::varchar[]))) as limited`,
@@ -56,7 +56,7 @@ export class GroupReads<Row> {
   }
 
   /** The hold as read ahead (null: none has the id); undefined when not read ahead or changed since: read it. */
-  hold(holdId: string): Row | null | undefined {
+  hold(holdId: string): HoldRow | null | undefined {
     return this.holds.get(holdId.toLowerCase());
   }
 
@@ -74,15 +74,4 @@ export class GroupReads<Row> {
 
 function memberKey(accountId: string, memberId: string): string {
   return `${accountId}\n${memberId}`;
-}
-
-/** Each locked account of a group, with its group's reads (none outside a group: everything is read). */
-const readsOfAccount = new WeakMap<LockedAccount, GroupReads<unknown>>();
-
-export function attachReads(account: LockedAccount, reads: GroupReads<unknown>): void {
-  readsOfAccount.set(account, reads);
-}
-
-export function readsOf<Row>(account: LockedAccount): GroupReads<Row> | undefined {
-  return readsOfAccount.get(account) as GroupReads<Row> | undefined;
 }

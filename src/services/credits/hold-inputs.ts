@@ -1,17 +1,17 @@
 import type { LockedAccount } from './credit-account';
-import { readsOf } from './group-reads';
+import type { HoldRow } from './hold-row';
 import { MEMBER_HELD_SQL, MEMBER_USED_SQL, type MemberLimitNow } from './member-limits-check';
 import { memberPeriodAt } from './member-period';
 
-/** What a new hold is decided on, besides the account's figures; `HoldRow` is credit_hold's row (credit-holds.ts). */
-export interface HoldInputs<HoldRow> {
+/** What a new hold is decided on, besides the account's figures. */
+export interface HoldInputs {
   /** The hold this id names already (a retry; or another account's, refused), if any. */
   earlier: HoldRow | undefined;
   /** The member's monthly limit with what the member used and holds; null without a member or a limit. */
   memberLimit: MemberLimitNow | null;
 }
 
-interface InputsRow<HoldRow> {
+interface InputsRow {
   earlier: HoldRow | null;
   monthly_credits: string | null;
   used: string;
@@ -23,18 +23,18 @@ interface InputsRow<HoldRow> {
  * account's lock: the account's holds and members' spend cannot change under it, and the member's limit row is
  * locked here (`for update`: a limit being changed waits, or is waited for and read as committed).
  */
-export async function readHoldInputs<HoldRow>(
+export async function readHoldInputs(
   account: LockedAccount,
   holdId: string,
   memberId: string | null,
-): Promise<HoldInputs<HoldRow>> {
+): Promise<HoldInputs> {
   const { accountId, now } = account;
   // Both read ahead with the group's others after its lock (group-reads.ts): a member with a limit is read here.
-  const reads = readsOf<HoldRow>(account);
+  const reads = account.readsAhead;
   const known = reads?.hold(holdId);
   if (known !== undefined && (memberId === null || reads?.memberUnlimited(accountId, memberId)))
     return { earlier: known ?? undefined, memberLimit: null };
-  const [row] = await account.sql<InputsRow<HoldRow>>(
+  const [row] = await account.sql<InputsRow>(
     `select (select to_jsonb(hold) from credit_hold hold where hold.id = ?) as earlier,
             member_limit.monthly_credits,
             case when member_limit.monthly_credits is null then 0 else ${MEMBER_USED_SQL} end as used,

@@ -73,12 +73,8 @@ export function enforceMemberLimit(
 export function countMemberUse(account: LockedAccount, memberId: string | null, credits: number): void {
   if (memberId === null || credits === 0) return;
   // Written with the balance row (nothing reads the member's month again in the settle's transaction).
-  account.writeWithSave(
-    `insert into credit_member_period (account_id, member_id, period_start, burned, updated_at)
-     values (?, ?, ?, ?, ?)
-     on conflict (account_id, member_id, period_start)
-     do update set burned = credit_member_period.burned + excluded.burned, updated_at = excluded.updated_at`,
-    [account.accountId, memberId, memberPeriodAt(account.now).start, credits, account.now],
-    { kind: 'member_use', row: [account.accountId, memberId, memberPeriodAt(account.now).start, credits] },
-  );
+  account.writeWithSave({
+    kind: 'member_use',
+    row: [account.accountId, memberId, memberPeriodAt(account.now).start, credits],
+  });
 }

@@ -1,7 +1,7 @@
-import type { Client } from 'pg';
 import type Stripe from 'stripe';
 import type { Orm } from '../../database/database';
 import { GroupCommitter, type Settled } from '../../database/group-committer';
+import { preparedAutocommit } from '../../database/prepared-transaction';
 import { STUCK_AFTER_MS } from './inbox-retry-policy';
 import { inboxRowValues } from './inbox-row';
 
@@ -22,17 +22,13 @@ export const MAX_INTAKE_GROUP = 64;
  * to process for.
  */
 function insertStatement(rows: number): string {
-  const COLUMNS = 8;
-  const row = (index: number) => {
-    const at = (column: number) => `$${index * COLUMNS + column}`;
-    return `(${at(1)}, ${at(2)}, ${at(3)}, ${at(4)}::jsonb, ${at(5)}, ${at(6)}, ${at(7)}, 'received', 0, ${at(8)},
+  const row = `(?, ?, ?, ?::jsonb, ?, ?, ?, 'received', 0, ?,
      clock_timestamp(), clock_timestamp() + ${STUCK_AFTER_MS} * interval '1 millisecond', clock_timestamp(),
      clock_timestamp())`;
-  };
   return `insert into webhook_event
     (id, stripe_event_id, type, payload, object_id, ordering_key, source, status, attempts, stripe_created_at,
      received_at, next_attempt_at, created_at, updated_at)
-  values ${Array.from({ length: rows }, (_, index) => row(index)).join(',\n         ')}
+  values ${Array.from({ length: rows }, () => row).join(',\n         ')}
   on conflict (stripe_event_id) do update
     set status = 'failed', next_attempt_at = excluded.received_at, updated_at = excluded.updated_at
     where webhook_event.status in ('failed', 'dead')
@@ -41,15 +37,16 @@ function insertStatement(rows: number): string {
 
 /**
  * The statement for a group size, written the first time a group of that size comes (not at start-up: most sizes
- * up to 64 never do) and prepared on each connection the first time it runs there (issue 14: PostgreSQL parses
- * and plans a group's insert once per connection, and Node does not rewrite its placeholders per group).
+ * up to 64 never do) and prepared on each connection the first time it runs there (prepared-transaction.ts
+ * `preparedAutocommit`; issue 14: PostgreSQL parses and plans a group's insert once per connection, and Node does
+ * not rewrite its placeholders per group).
  */
-const statements = new Map<number, { name: string; text: string }>();
+const statements = new Map<number, string>();
 
-function statementFor(rows: number): { name: string; text: string } {
+function statementFor(rows: number): string {
   let statement = statements.get(rows);
   if (!statement) {
-    statement = { name: `webhook_intake_${rows}`, text: insertStatement(rows) };
+    statement = insertStatement(rows);
     statements.set(rows, statement);
   }
   return statement;
@@ -114,21 +111,14 @@ export class InboxIntake {
     const unique = [...new Map(group.map((delivery) => [delivery.event.id, delivery])).values()].sort(
       (first, second) => (first.event.id < second.event.id ? -1 : first.event.id > second.event.id ? 1 : 0),
     );
-    const statement = statementFor(unique.length);
     const values = unique.flatMap(({ event, body }) => inboxRowValues(event, 'webhook', body));
     // On a connection of the ORM's pool, autocommit: the statement is its own transaction.
-    const knex = this.orm.em.getKnex();
-    const client = (await knex.client.acquireConnection()) as Client;
-    try {
-      const result = await client.query<{ stripe_event_id: string; inserted: boolean }>({
-        name: statement.name,
-        text: statement.text,
-        values,
-      });
-      return new Map(result.rows.map((row) => [row.stripe_event_id, row.inserted]));
-    } finally {
-      await knex.client.releaseConnection(client);
-    }
+    const rows = await preparedAutocommit<{ stripe_event_id: string; inserted: boolean }>(
+      this.orm,
+      statementFor(unique.length),
+      values,
+    );
+    return new Map(rows.map((row) => [row.stripe_event_id, row.inserted]));
   }
 }
 
