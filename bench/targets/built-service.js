@@ -11,11 +11,15 @@ process.chdir(root);
 require(resolve(root, 'node_modules/reflect-metadata'));
 const { loadProcessConfig } = require(resolve(root, 'dist/src/config'));
 const { createApp } = require(resolve(root, 'dist/src/app/create-app'));
+// BENCH_STATS=1 (bench:webhooks): the statements this process sends, printed on SIGUSR2 (service-stats.js).
+const stats = process.env.BENCH_STATS === '1' ? require('./service-stats') : null;
+stats?.countStatements(require(resolve(root, 'node_modules/pg')));
 
 async function main() {
   const app = await createApp(loadProcessConfig(), { migrate: true });
   // With its stdout going to a log file (bench/child-process.ts), the ready line goes to stderr instead.
   (process.env.READY_ON_STDERR ? console.error : console.log)(`READY ${await app.start()}`);
+  stats?.printStatsOnSignal(app);
   process.once('SIGTERM', () => void app.stop().then(() => process.exit(0)));
 }
 
