@@ -40,6 +40,11 @@ export async function preparedSqlIn(em: EntityManager): Promise<PreparedSql> {
   if (!transaction) throw new Error('preparedSqlIn: no transaction context');
   // Inside a knex transaction, acquiring answers the transaction's own connection: the driver's client.
   const client = (await transaction.client.acquireConnection()) as Client;
+  return preparedSqlOn(client);
+}
+
+/** The prepared statements of `client`, a connection in a transaction opened below the ORM (`bare-transaction.ts`). */
+export function preparedSqlOn(client: Client): PreparedSql {
   return async <Row extends object>(text: string, params: readonly unknown[] = []) => {
     const prepared = preparedOf(text);
     const result = await client.query<Row>({
