@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
+import type { PreparedSql } from '../database/prepared-transaction';
 import type { CustomerSync } from '../services/accounts/customer-sync';
 import type { CheckoutSync } from '../services/checkout/checkout-sync';
 import type { Clock } from '../services/time/clock';
@@ -65,8 +66,21 @@ export interface EffectResult {
   changedAt?: Date | null;
 }
 
-/** The calls on our services an event makes, run in the event's transaction `tx` (see `EffectResult`). */
-export type Effect = (tx: EntityManager, observedAt: Date) => Promise<string[] | EffectResult>;
+/**
+ * The calls on our services an event makes, run in the event's transaction `tx` (see `EffectResult`). An effect
+ * may carry a `bare` form of itself, for the commonest case of its event (issue 14: the queue worker's hot path).
+ */
+export type Effect = ((tx: EntityManager, observedAt: Date) => Promise<string[] | EffectResult>) & {
+  bare?: BareEffect;
+};
+
+/**
+ * The same effect through statements of the event's transaction below the ORM (`sql`), when the services can
+ * apply it so (a subscription we store, of a customer we know): its result, or null when it needs the ORM
+ * after all. The processor then rolls the transaction back and runs the effect itself, as it would have; it
+ * also does so when the result asks for provisioning, which is the ORM's.
+ */
+export type BareEffect = (sql: PreparedSql, observedAt: Date) => Promise<EffectResult | null>;
 
 /** An effect that always answers an `EffectResult` (the parts handlers compose theirs of). */
 export type DetailedEffect = (tx: EntityManager, observedAt: Date) => Promise<EffectResult>;

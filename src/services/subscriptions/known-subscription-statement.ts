@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { preparedSqlIn } from '../../database/prepared-transaction';
+import { type PreparedSql, preparedSqlIn } from '../../database/prepared-transaction';
 import type { BillingInterval, SubscriptionAddon, SubscriptionStatus } from '../../entities';
 
 /**
@@ -177,13 +177,14 @@ interface StatementRow {
 
 /** Runs the statement in `em`'s transaction (the event's, which must be open): see `APPLY_TO_KNOWN_SUBSCRIPTION`. */
 export async function applyToKnownSubscription(
-  em: EntityManager,
+  em: EntityManager | PreparedSql,
   stripeCustomerId: string,
   stripeSubscriptionId: string,
   fields: SubscriptionFields,
   writtenAt: Date,
 ): Promise<KnownSubscriptionOutcome | null> {
-  const sql = await preparedSqlIn(em);
+  // The event's transaction: the ORM's, or one opened below it (`WebhookInbox.inClaimedTransaction`).
+  const sql = typeof em === 'function' ? em : await preparedSqlIn(em);
   const [row] = await sql<StatementRow>(APPLY_TO_KNOWN_SUBSCRIPTION, [
     stripeCustomerId,
     stripeSubscriptionId,

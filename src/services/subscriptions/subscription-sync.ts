@@ -2,6 +2,7 @@ import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
 import { isNoOlderThan, readNoLaterThan } from '../../database/newest-read';
+import type { PreparedSql } from '../../database/prepared-transaction';
 import {
   type BillingCustomer,
   type BillingInterval,
@@ -109,9 +110,10 @@ export class SubscriptionSync {
    * statement below the ORM (`known-subscription-statement.ts`: why, and the test that holds the two paths
    * equal). Answers the account and whether its plan may have changed, exactly as `applyLocked` would; null
    * when the customer or the row is not ours yet: then the caller takes `CustomerSync.ownerOf` and `applyLocked`.
+   * `em` is the event's transaction: the ORM's, or the statements of one opened below it (the queue's hot path).
    */
   async applyToKnownRow(
-    em: EntityManager,
+    em: EntityManager | PreparedSql,
     subscription: Stripe.Subscription,
     observedAt: Date,
   ): Promise<{ accountId: string; entitlementsMayChange: boolean; changedAt: Date | null } | null> {

@@ -2,6 +2,7 @@ import type Stripe from 'stripe';
 import type { CustomerListing } from '../../services/subscriptions/duplicate-subscriptions';
 import {
   type DetailedEffect,
+  type Effect,
   effectResultOf,
   type HandlerTools,
   type WebhookHandler,
@@ -24,9 +25,9 @@ export const subscriptionChanged: WebhookHandler = async (event, tools) => {
   const apply = applySubscription(subscription, tools);
   // A second live subscription of the account is cancelled and refunded here, before the transaction.
   const duplicates = await settleDuplicates(subscription, tools, listing);
+  if (!duplicates) return withBare(apply, subscription, tools);
   return async (tx, observedAt) => {
     const applied = await apply(tx, observedAt);
-    if (!duplicates) return applied;
     const settled = await duplicates(tx, observedAt);
     return {
       accounts: applied.accounts,
@@ -85,6 +86,21 @@ export async function settleDuplicates(
     }
     return { accounts: [customer.accountId], provision: [customer.accountId], afterCommit };
   };
+}
+
+/**
+ * `apply`, with its bare form (`BareEffect`): the row we store, of a customer we know, in its one statement on
+ * the event's transaction below the ORM; a new row, an unknown customer or a plan that may have changed (to
+ * provision) take `apply` itself.
+ */
+function withBare(apply: DetailedEffect, subscription: Stripe.Subscription, tools: HandlerTools): Effect {
+  const effect: Effect = (tx, observedAt) => apply(tx, observedAt);
+  effect.bare = async (sql, observedAt) => {
+    const known = await tools.subscriptions.applyToKnownRow(sql, subscription, observedAt);
+    if (!known || known.entitlementsMayChange) return null;
+    return { accounts: [known.accountId], provision: [], changedAt: known.changedAt };
+  };
+  return effect;
 }
 
 function refetch(event: Stripe.Event, tools: HandlerTools): Promise<Stripe.Subscription> {

@@ -1,7 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
 import type { Orm } from '../../database/database';
-import { preparedSqlIn } from '../../database/prepared-transaction';
+import { type BareOutcome, inBareTransaction } from '../../database/bare-transaction';
+import { type PreparedSql, preparedSqlIn } from '../../database/prepared-transaction';
 import { WebhookEvent, type WebhookEventStatus } from '../../entities';
 import type { Logger } from '../../logging/logger';
 import { isDead, retryDelaySeconds, STUCK_AFTER_MS } from './inbox-retry-policy';
@@ -42,6 +43,25 @@ const INSERT_EVENT = `insert into webhook_event
      received_at, next_attempt_at, created_at, updated_at)
   values (?, ?, ?, ?, ?, ?, ?, 'received', 0, ?, clock_timestamp(),
           clock_timestamp() + ${STUCK_AFTER_MS} * interval '1 millisecond', clock_timestamp(), clock_timestamp())`;
+
+/** `WebhookInbox.claim`'s statement (why, there); its values are `claimValues`. */
+const CLAIM_EVENT = `with claimed as (
+     update webhook_event
+        set status = 'processed', attempts = attempts + 1, processed_at = ?, last_error = null,
+            next_attempt_at = null, updated_at = ?
+      where stripe_event_id = ? and status <> 'processed'
+        and (ordering_key is null or pg_advisory_xact_lock(hashtextextended(ordering_key, 0)) is not null)
+      returning id, ordering_key),
+   brought_forward as (
+     update webhook_event waiting set next_attempt_at = ?
+       from claimed
+      where waiting.ordering_key = claimed.ordering_key and waiting.status = 'failed'
+        and waiting.next_attempt_at > ?)
+   select id from claimed`;
+
+function claimValues(stripeEventId: string, claimedAt: Date): [Date, Date, string, Date, Date] {
+  return [claimedAt, claimedAt, stripeEventId, claimedAt, claimedAt];
+}
 
 /** A row as the inbox answers it to the processor. */
 export function storedEventOf(row: StoredEventRow): StoredEvent {
@@ -110,23 +130,25 @@ export class WebhookInbox {
   async claim(tx: EntityManager, stripeEventId: string): Promise<boolean> {
     const claimedAt = new Date();
     const sql = await preparedSqlIn(tx);
-    const claimed = await sql<{ id: string }>(
-      `with claimed as (
-         update webhook_event
-            set status = 'processed', attempts = attempts + 1, processed_at = ?, last_error = null,
-                next_attempt_at = null, updated_at = ?
-          where stripe_event_id = ? and status <> 'processed'
-            and (ordering_key is null or pg_advisory_xact_lock(hashtextextended(ordering_key, 0)) is not null)
-          returning id, ordering_key),
-       brought_forward as (
-         update webhook_event waiting set next_attempt_at = ?
-           from claimed
-          where waiting.ordering_key = claimed.ordering_key and waiting.status = 'failed'
-            and waiting.next_attempt_at > ?)
-       select id from claimed`,
-      [claimedAt, claimedAt, stripeEventId, claimedAt, claimedAt],
-    );
+    const claimed = await sql<{ id: string }>(CLAIM_EVENT, claimValues(stripeEventId, claimedAt));
     return claimed.length > 0;
+  }
+
+  /**
+   * `claim`, and then `work`, in one transaction below the ORM whose `BEGIN` goes out with the claim in one
+   * round trip (`inBareTransaction`, issue 14): the queue worker's hot path, for an effect that needs no entity
+   * (`BareEffect`). Null when a concurrent delivery processed the event first (nothing is run), or when `work`
+   * rolls back; the same statement, so the same guarantees as `claim`.
+   */
+  async inClaimedTransaction<T>(
+    stripeEventId: string,
+    work: (sql: PreparedSql) => Promise<BareOutcome<T>>,
+  ): Promise<T | null> {
+    return inBareTransaction<{ id: string }, T>(
+      this.orm,
+      { text: CLAIM_EVENT, values: claimValues(stripeEventId, new Date()) },
+      async (claimed, sql) => (claimed.length > 0 ? work(sql) : { commit: false }),
+    );
   }
 
   /** An event of a type we do not handle: kept, as `ignored`, and never retried. */

@@ -3,7 +3,7 @@ import type { Orm } from '../../database/database';
 import type { PaymentMetrics, WebhookMetrics } from '../../observability/metrics';
 import type { AccountEvents } from '../../services/accounts/account-events';
 import type { Logger } from '../../logging/logger';
-import type { HandlerTools, WebhookHandler } from '../handler.types';
+import type { BareEffect, HandlerTools, WebhookHandler } from '../handler.types';
 import { effectResultOf, NotOursError, RetryLaterError } from '../handler.types';
 import { HANDLERS } from '../handlers';
 import { UNLINKED_GIVE_UP_MS } from '../inbox/inbox-retry-policy';
@@ -13,6 +13,9 @@ import { nowAfter } from '../../services/time/clock';
 import { paymentOutcomeOf } from './payment-outcome';
 
 export type ProcessingOutcome = 'processed' | 'duplicate' | 'ignored';
+
+/** `applyBare`'s answer when the effect has to run through the ORM. */
+const NEEDS_THE_ORM = Symbol('needs the ORM');
 
 /** What a committed event leaves to do: the accounts to tell, and what to count. */
 interface Committed {
@@ -128,6 +131,10 @@ export class WebhookProcessor {
     const changedAt = new Date(event.created * 1000);
     const observedAt = await nowAfter(this.tools.clock, changedAt, this.logger);
     const effect = await handler(event, this.tools);
+    if (effect.bare) {
+      const bare = await this.applyBare(event.id, effect.bare, observedAt);
+      if (bare !== NEEDS_THE_ORM) return bare;
+    }
     return this.orm.em.fork().transactional(async (tx) => {
       if (!(await this.inbox.claim(tx, event.id))) return null;
       const result = effectResultOf(await effect(tx, observedAt));
@@ -139,6 +146,32 @@ export class WebhookProcessor {
         await this.tools.provisioner.provision(tx, accountId, this.tools.clock.now(), effectiveAt);
       return { accounts: [...new Set(result.accounts)], afterCommit: result.afterCommit ?? [] };
     });
+  }
+
+  /**
+   * The hot path (issue 14): the inbox claim and the effect's bare form in one transaction below the ORM, its
+   * `BEGIN` sent with the claim (`WebhookInbox.inClaimedTransaction`). Null when the event was processed first
+   * elsewhere; `NEEDS_THE_ORM` when the effect cannot be applied so (a new row, an unknown customer) or asks for
+   * provisioning: that transaction is rolled back, and the caller runs the effect through the ORM as before.
+   */
+  private async applyBare(
+    eventId: string,
+    bare: BareEffect,
+    observedAt: Date,
+  ): Promise<Committed | null | typeof NEEDS_THE_ORM> {
+    const decided = { needsTheOrm: false };
+    const committed = await this.inbox.inClaimedTransaction<Committed>(eventId, async (sql) => {
+      const result = await bare(sql, observedAt);
+      if (!result || result.provision.length > 0) {
+        decided.needsTheOrm = true;
+        return { commit: false };
+      }
+      return {
+        commit: true,
+        value: { accounts: [...new Set(result.accounts)], afterCommit: result.afterCommit ?? [] },
+      };
+    });
+    return decided.needsTheOrm ? NEEDS_THE_ORM : committed;
   }
 
   /** Once committed (never on a rollback): what the effect counted is counted, and subscribers are told. */

@@ -1,0 +1,71 @@
+import { inBareTransaction } from '../../src/database/bare-transaction';
+import type { Orm } from '../../src/database/database';
+import { startTestService, type TestService } from '../support/service';
+
+/**
+ * `inBareTransaction` (issue 14, the webhook worker's hot path): `BEGIN` and the opening statement in one round
+ * trip, and the rest of the transaction below the ORM. What it commits is there; what it rolls back, or what an
+ * error interrupts, is not, and the connection goes back to the pool usable (no transaction left open on it).
+ */
+let service: TestService;
+let orm: Orm;
+
+const OPENING = 'insert into bare_transaction_probe (label, at) values (?, ?) returning label';
+
+beforeAll(async () => {
+  service = await startTestService();
+  orm = service.app.orm;
+  await orm.em
+    .getConnection()
+    .execute('create table bare_transaction_probe (label text primary key, at timestamptz not null)');
+});
+afterAll(() => service.stop());
+
+async function labels(): Promise<string[]> {
+  const rows = await orm.em
+    .getConnection()
+    .execute<Array<{ label: string }>>('select label from bare_transaction_probe order by label');
+  return rows.map((row) => row.label);
+}
+
+function opening(label: string) {
+  return { text: OPENING, values: [label, new Date()] };
+}
+
+it('commits the opening and the statements after it, together; a rollback keeps neither; values are literals', async () => {
+  const committed = await inBareTransaction<{ label: string }, string>(
+    orm,
+    opening("o'brien"),
+    async (rows, sql) => {
+      await sql('insert into bare_transaction_probe (label, at) values (?, now())', ['after commit']);
+      return { commit: true, value: rows[0].label };
+    },
+  );
+  expect(committed).toBe("o'brien");
+  const rolledBack = await inBareTransaction(orm, opening('rolled back'), async (_rows, sql) => {
+    await sql('insert into bare_transaction_probe (label, at) values (?, now())', ['after rollback']);
+    return { commit: false };
+  });
+  expect(rolledBack).toBeNull();
+  expect(await labels()).toEqual(['after commit', "o'brien"]);
+});
+
+it('an error rolls the whole transaction back, is rethrown, and leaves every connection usable', async () => {
+  // More attempts than the pool has connections: each one must come back out of its transaction.
+  for (let attempt = 0; attempt < 12; attempt++) {
+    await expect(
+      inBareTransaction(orm, opening(`failed ${attempt}`), async () => {
+        throw new Error('the work failed');
+      }),
+    ).rejects.toThrow('the work failed');
+    // The opening itself failing (a duplicate key) rolls back too.
+    await expect(
+      inBareTransaction(orm, opening("o'brien"), async () => ({ commit: true, value: 1 })),
+    ).rejects.toThrow(/duplicate key/);
+  }
+  expect(await labels()).toEqual(['after commit', "o'brien"]);
+  const inTransaction = await orm.em
+    .getConnection()
+    .execute<Array<{ open: boolean }>>('select now() <> statement_timestamp() as open');
+  expect(inTransaction[0].open).toBe(false);
+});
