@@ -32,7 +32,16 @@ const ONLY = (process.argv.find((arg) => arg.startsWith('--only='))?.slice('--on
   .filter(Boolean);
 /** `--profile`: the service runs under `--cpu-prof`; the profile lands in .prof/ when the bench stops it. */
 const PROFILE = process.argv.includes('--profile');
-const ROUNDS = QUICK ? 1 : 5;
+/**
+ * `--rate=N`: the fixed-rate model call is offered N req/s (N / 2 calls: a reserve and a commit each), the same
+ * for both builds all run long; without it, 45 % of the lower of the two builds' saturated req/s in the round.
+ */
+const RATE = Number(process.argv.find((arg) => arg.startsWith('--rate='))?.slice('--rate='.length) ?? 0);
+if (!(Number.isFinite(RATE) && RATE >= 0)) throw new Error('--rate: requests per second, a positive number');
+/** `--rounds=N`: more rounds than 5, for a median steadier against other processes' bursts. */
+const ROUNDS = QUICK
+  ? 1
+  : Number(process.argv.find((arg) => arg.startsWith('--rounds='))?.slice('--rounds='.length) ?? 5);
 const ROUND_SECONDS = QUICK ? 1 : 3;
 const CONNECTIONS = 32;
 const JWT_SECRET = randomBytes(32).toString('hex');
@@ -67,12 +76,14 @@ interface Scenario {
   /** Connections of the load generator (default CONNECTIONS). */
   connections?: number;
   /**
-   * Load offered at a fixed rate instead of as fast as the server answers (bench/paced-load.ts): `share` of the
-   * req/s the scenario named `of` reached in its latest round (measured before this one in every round), in uses
-   * of `requestsPerUse` requests each. Latency at saturation is a queue (Little's law: mean latency = connections /
-   * throughput); at a rate under it, latency is the service's own.
+   * Load offered at a fixed rate instead of as fast as the server answers (bench/paced-load.ts): `--rate` req/s,
+   * else `share` of the LOWEST req/s the scenarios named `of` (one per build) reached in their latest round
+   * (measured before this one in every round), so that both builds are offered the same rate; in uses of
+   * `requestsPerUse` requests each. Latency at saturation is a queue (Little's law: mean latency = connections /
+   * throughput); at a rate under it, latency is the service's own. Each build paced at a share of its OWN rate
+   * was offered more the faster it was, and its latency read higher (bench/README.md, 2026-12-07 03:00).
    */
-  offered?: { share: number; of: string; requestsPerUse: number; use: PacedOptions['use'] };
+  offered?: { share: number; of: string[]; requestsPerUse: number; use: PacedOptions['use'] };
   /** The path requested (default `/graphql`). */
   path?: string;
 }
@@ -93,9 +104,10 @@ async function load(scenario: Scenario, seconds: number): Promise<Load> {
   const { body, offered } = scenario;
   const headers = { 'content-type': 'application/json', ...scenario.headers };
   if (offered) {
-    const saturated = latest.get(offered.of);
-    if (!saturated) throw new Error(`${scenario.name}: measure ${offered.of} first`);
-    const usesPerSecond = Math.max(1, (saturated.requestsPerSecond * offered.share) / offered.requestsPerUse);
+    const usesPerSecond = Math.max(
+      1,
+      offeredRequestsPerSecond(scenario.name, offered) / offered.requestsPerUse,
+    );
     const { url, connections = CONNECTIONS } = scenario;
     const paced = await pacedLoad({
       url: url(),
@@ -133,6 +145,14 @@ async function load(scenario: Scenario, seconds: number): Promise<Load> {
     p99: result.latency.p99,
     errors: result.errors + result.non2xx,
   };
+}
+
+/** `--rate`, else `share` of the lowest latest req/s of the saturated scenarios `of` (those measured). */
+function offeredRequestsPerSecond(name: string, offered: NonNullable<Scenario['offered']>): number {
+  if (RATE > 0) return RATE;
+  const saturated = offered.of.flatMap((of) => latest.get(of)?.requestsPerSecond ?? []);
+  if (saturated.length === 0) throw new Error(`${name}: measure ${offered.of.join(' or ')} first`);
+  return Math.min(...saturated) * offered.share;
 }
 
 async function measure(scenario: Scenario, seconds: number): Promise<Row> {
@@ -293,6 +313,10 @@ const MODEL_CALL_SATURATED =
   'billing service: a model call, `reserveUsage(model, tokens)` then `commitUsage(tokens)`, 50 connections (credits ledger; req/s counts both)';
 /** The fixed-rate model call's share of the saturated one's req/s (measured just before it, each round). */
 const MODEL_CALL_OFFERED_SHARE = 0.45;
+const MODEL_CALL_OFFERED =
+  RATE > 0
+    ? `${RATE} req/s offered to each build`
+    : `${MODEL_CALL_OFFERED_SHARE * 100} % of the lower saturated req/s of the builds`;
 
 /** A model call as the paced load makes one (bench/paced-load.ts): the reserve, then the commit naming it. */
 function modelCallUse(accounts: string[]): PacedOptions['use'] {
@@ -423,14 +447,15 @@ async function serviceScenarios(service: Child, prefix: string, database: string
     {
       ...on,
       // Issue 17's p99 at 50 connections, read where it means something: under saturation (bench/README.md).
-      name: `${prefix}billing service: a model call at ${MODEL_CALL_OFFERED_SHARE * 100} % of its saturated req/s, 50 connections (fixed offered rate: its p99)`,
+      name: `${prefix}billing service: a model call at ${MODEL_CALL_OFFERED}, 50 connections (fixed offered rate: its p99)`,
       body: {},
       headers: asGateway,
       eventsPerRequest: 0.5,
       connections: 50,
       offered: {
         share: MODEL_CALL_OFFERED_SHARE,
-        of: `${prefix}${MODEL_CALL_SATURATED}`,
+        // Both builds' saturated model calls: the lower sets the rate, the same for both.
+        of: [MODEL_CALL_SATURATED, `before: ${MODEL_CALL_SATURATED}`],
         requestsPerUse: 2,
         use: modelCallUse(usageAccounts),
       },
@@ -481,6 +506,8 @@ const TYPENAME = { query: '{ __typename }' };
 const NO_OP = 'billing service: `{ __typename }` with a bearer token (the no-op)';
 /** `--before=DIR`: also run the service built in DIR (an older checkout), interleaved, for a same-run before/after. */
 const BEFORE = process.argv.find((arg) => arg.startsWith('--before='))?.slice('--before='.length);
+/** `--after=DIR`: the "after" service is the one built in DIR instead of this checkout (two older builds compared). */
+const AFTER = process.argv.find((arg) => arg.startsWith('--after='))?.slice('--after='.length);
 
 function chosen(scenario: Scenario): boolean {
   return (
@@ -491,6 +518,8 @@ function chosen(scenario: Scenario): boolean {
 /** The chosen scenarios, with the saturated ones a chosen fixed-rate scenario takes its rate from. */
 function chosenOf(scenarios: Scenario[]): Scenario[] {
   const needed = new Set(scenarios.filter(chosen).flatMap((scenario) => scenario.offered?.of ?? []));
+  // The rate is given: the saturated scenarios are measured only when chosen themselves.
+  if (RATE > 0) needed.clear();
   return scenarios.filter((scenario) => chosen(scenario) || needed.has(scenario.name));
 }
 
@@ -530,7 +559,11 @@ async function main(): Promise<void> {
       profileArguments('bare'),
     );
     targets.push(bare);
-    const service = await startService(ROOT, (databases[0] as { url: string }).url, 'after');
+    const service = await startService(
+      AFTER ? resolve(AFTER) : ROOT,
+      (databases[0] as { url: string }).url,
+      'after',
+    );
     targets.push(service);
     const before = BEFORE
       ? await startService(resolve(BEFORE), (databases[1] as { url: string }).url, 'before')

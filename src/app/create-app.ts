@@ -130,6 +130,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         await http.close();
         await usage.stop();
         await background.finish();
+        // The credit groups' `balanceUpdated` publishes not waited for by their callers (ADR 0032), sent first.
+        await credits.events.published();
         await infrastructure.close();
         stopClock(services.clock);
         logOutput?.close();

@@ -49,7 +49,8 @@ class FailedAfterWriting extends Error {
  * request that throws after writing, or a group that fails as a whole (a deadlock on a new account's row, the
  * database away), rolls the group back, and each of its requests then runs in a group of its own. Every caller is
  * answered after its group's COMMIT; `balanceUpdated` (with the low-balance and auto top-up listeners) follows
- * once per account per group, with the figures the group left it at.
+ * once per account per group, with the figures the group left it at, in order per account but not waited for
+ * (`CreditEvents.announce`, ADR 0032).
  */
 export class CreditGroups {
   private readonly lanes: Array<GroupCommitter<GroupedChange, unknown>>;
@@ -97,17 +98,10 @@ export class CreditGroups {
       if (error instanceof FailedAfterWriting) return [{ ok: false, error: error.failure }];
       throw error;
     }
-    // After the commit: one publish per changed account, with the figures the group left it at.
-    await Promise.all(
-      written.changed.map((account) =>
-        this.events.balanceChanged(
-          account.accountId,
-          account.figures(),
-          account.autoTopUp,
-          account.lowBalance,
-        ),
-      ),
-    );
+    // After the commit: one publish per changed account, with the figures the group left it at, not waited for:
+    // the callers' changes are committed, and the lane's next group need not wait for Redis either (ADR 0032).
+    for (const account of written.changed)
+      this.events.announce(account.accountId, account.figures(), account.autoTopUp, account.lowBalance);
     return written.settled;
   }
 
