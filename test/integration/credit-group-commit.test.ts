@@ -6,7 +6,7 @@ import { CreditEvents } from '../../src/services/credits/credit-events';
 import { laneOf } from '../../src/services/credits/credit-groups';
 import { CreditLedger } from '../../src/services/credits/credit-ledger';
 import type { OverageTerms, SpendWatcher } from '../../src/services/credits/credit-overage';
-import { type LedgerHarness, type LedgerSums, openLedger } from '../support/credit-ledger';
+import { type LedgerHarness, type LedgerSums, grantForTest, openLedger } from '../support/credit-ledger';
 
 /**
  * Credit holds and settles as group commits (ADR 0028) against real PostgreSQL: many concurrent requests on a few
@@ -39,15 +39,7 @@ afterAll(async () => {
 });
 
 function grant(accountId: string, credits: number) {
-  return ledger.grant({
-    accountId,
-    kind: 'grant',
-    credits,
-    expiresAt: null,
-    reason: 'grant',
-    source: { type: 'test', id: `${accountId}-grant` },
-    actor: 'test',
-  });
+  return grantForTest(ledger, accountId, credits);
 }
 
 /** A BillingError's `extensions.code`. */

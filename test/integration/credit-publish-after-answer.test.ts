@@ -5,7 +5,7 @@ import { InMemoryPubSub } from '../../src/pubsub/in-memory-pubsub';
 import type { BalanceUpdatedPayload } from '../../src/pubsub/topics';
 import { CreditEvents } from '../../src/services/credits/credit-events';
 import { CreditLedger } from '../../src/services/credits/credit-ledger';
-import { type LedgerHarness, openLedger } from '../support/credit-ledger';
+import { grantForTest, type LedgerHarness, openLedger } from '../support/credit-ledger';
 
 /**
  * A credit group answers its callers after its COMMIT without waiting for `balanceUpdated` (ADR 0032): with a
@@ -57,15 +57,7 @@ function ledgerOver(pubSub: HeldPubSub, logger: Logger = silentLogger) {
 }
 
 async function granted(accountId: string, credits: number): Promise<void> {
-  await harness.ledger.grant({
-    accountId,
-    kind: 'grant',
-    credits,
-    expiresAt: null,
-    reason: 'grant',
-    source: { type: 'test', id: `${accountId}-grant` },
-    actor: 'test',
-  });
+  await grantForTest(harness.ledger, accountId, credits);
 }
 
 it('answers a hold and its settle while their publishes hang, then publishes both in order once let go', async () => {

@@ -130,3 +130,16 @@ export function ledgerPerTest(prefix: string, use: (harness: LedgerHarness, acco
     expect(sums.liveHolds).toBe(sums.held);
   });
 }
+
+/** A plain grant of `credits` to `accountId` (no expiry), its source named after the account: a test's set-up. */
+export function grantForTest(ledger: CreditLedger, accountId: string, credits: number) {
+  return ledger.grant({
+    accountId,
+    kind: 'grant',
+    credits,
+    expiresAt: null,
+    reason: 'grant',
+    source: { type: 'test', id: `${accountId}-grant` },
+    actor: 'test',
+  });
+}
