@@ -49,6 +49,11 @@ export async function openInfrastructure(
   const readinessChecks: ReadinessCheck[] = [{ name: 'database', check: () => isDatabaseReachable(orm) }];
   if (redisPubSub) readinessChecks.push({ name: 'redis', check: () => pingRedis(redisPubSub.client) });
   const fastRedis = config.redis ? fastRedisClient(config.redis.url) : null;
+  if (fastRedis && !(await connectedWithin(fastRedis, FAST_REDIS_CONNECT_MS)))
+    logger.warn(
+      { waitedMs: FAST_REDIS_CONNECT_MS },
+      'Redis (usage copies, rate limits) is not connected yet: both run from this instance until it is',
+    );
   if (config.isProduction && !config.metrics.token)
     logger.warn({}, 'METRICS_TOKEN is unset: GET /metrics is open to anyone who can reach this port');
   return {
@@ -78,6 +83,30 @@ function fastRedisClient(url: string): Redis {
   });
   client.on('error', () => undefined);
   return client;
+}
+
+/**
+ * How long start-up waits for the fail-fast connection. Without the wait, requests served in the first moments
+ * after start (before the connection is up) found it unwritable, and the instance counted rate limits on its own
+ * for the next 5 s (CI saw two instances each let an account's budget through).
+ */
+const FAST_REDIS_CONNECT_MS = 5_000;
+
+/** True once `client` is connected, false if `ms` pass first (Redis away: the service starts without it). */
+function connectedWithin(client: Redis, ms: number): Promise<boolean> {
+  if (client.status === 'ready') return Promise.resolve(true);
+  return new Promise((done) => {
+    const timer = setTimeout(() => {
+      client.off('ready', onReady);
+      done(false);
+    }, ms);
+    timer.unref();
+    const onReady = () => {
+      clearTimeout(timer);
+      done(true);
+    };
+    client.once('ready', onReady);
+  });
 }
 
 async function pingRedis(client: Redis): Promise<boolean> {
