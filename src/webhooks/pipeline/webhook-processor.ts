@@ -3,7 +3,7 @@ import type { Orm } from '../../database/database';
 import type { PaymentMetrics, WebhookMetrics } from '../../observability/metrics';
 import type { AccountEvents } from '../../services/accounts/account-events';
 import type { Logger } from '../../logging/logger';
-import type { BareEffect, HandlerTools, WebhookHandler } from '../handler.types';
+import type { BareEffect, EffectResult, HandlerTools, WebhookHandler } from '../handler.types';
 import { effectResultOf, NotOursError, RetryLaterError } from '../handler.types';
 import { HANDLERS } from '../handlers';
 import { UNLINKED_GIVE_UP_MS } from '../inbox/inbox-retry-policy';
@@ -21,6 +21,11 @@ const NEEDS_THE_ORM = Symbol('needs the ORM');
 interface Committed {
   accounts: string[];
   afterCommit: Array<() => void>;
+}
+
+/** What an effect's result leaves to do once its transaction commits (the ORM's or the one below it). */
+function committedOf(result: EffectResult): Committed {
+  return { accounts: [...new Set(result.accounts)], afterCommit: result.afterCommit ?? [] };
 }
 
 /**
@@ -144,7 +149,7 @@ export class WebhookProcessor {
       const effectiveAt = result.changedAt && result.changedAt < changedAt ? result.changedAt : changedAt;
       for (const accountId of new Set(result.provision))
         await this.tools.provisioner.provision(tx, accountId, this.tools.clock.now(), effectiveAt);
-      return { accounts: [...new Set(result.accounts)], afterCommit: result.afterCommit ?? [] };
+      return committedOf(result);
     });
   }
 
@@ -166,10 +171,7 @@ export class WebhookProcessor {
         decided.needsTheOrm = true;
         return { commit: false };
       }
-      return {
-        commit: true,
-        value: { accounts: [...new Set(result.accounts)], afterCommit: result.afterCommit ?? [] },
-      };
+      return { commit: true, value: committedOf(result) };
     });
     return decided.needsTheOrm ? NEEDS_THE_ORM : committed;
   }
