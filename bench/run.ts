@@ -42,6 +42,8 @@ if (!(Number.isFinite(RATE) && RATE >= 0)) throw new Error('--rate: requests per
 const ROUNDS = QUICK
   ? 1
   : Number(process.argv.find((arg) => arg.startsWith('--rounds='))?.slice('--rounds='.length) ?? 5);
+if (!(Number.isInteger(ROUNDS) && ROUNDS >= 1))
+  throw new Error('--rounds: how many rounds, a whole number ≥ 1');
 const ROUND_SECONDS = QUICK ? 1 : 3;
 const CONNECTIONS = 32;
 const JWT_SECRET = randomBytes(32).toString('hex');
