@@ -10,6 +10,7 @@ import { createLogger } from '../src/logging/pino-logger';
 import { InMemoryPubSub } from '../src/pubsub/in-memory-pubsub';
 import type { BillingPubSub } from '../src/pubsub/pubsub';
 import { RedisBillingPubSub } from '../src/pubsub/redis-pubsub';
+import { databaseNameOf } from '../src/app/infrastructure';
 import { buildCoreServices } from '../src/app/core-services';
 import { buildStripeServices } from '../src/app/stripe-services';
 import { buildCreditServices } from '../src/app/credit-services';
@@ -34,7 +35,7 @@ async function main(): Promise<void> {
   const orm = await openDatabase({ url: config.database.url, poolMax: 2 });
   // Redis when configured, so subscribers of the running service see the accounts this run changes.
   const pubSub: BillingPubSub = config.redis
-    ? new RedisBillingPubSub(config.redis.url)
+    ? new RedisBillingPubSub(config.redis.url, databaseNameOf(config.database.url))
     : new InMemoryPubSub();
   try {
     const core = buildCoreServices(config, pubSub, logger);

@@ -82,7 +82,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const { pipeline, purchases } = stripeWork(config, orm, core, credits, stripe, metrics, logger);
     const resolvers = buildResolvers(core, stripe, usage, credits, purchases, webhookAdmin(orm, pipeline));
     // One set of per-account budgets for GraphQL's usage mutations and POST /usage/batch.
-    const limiter = new MutationRateLimiter(config.rateLimit, fastRedis, logger);
+    const namespace = databaseNameOf(config.database.url);
+    const limiter = new MutationRateLimiter(config.rateLimit, fastRedis, logger, namespace);
     const http = await createHttpServer({
       config,
       schema: await buildGraphQLSchema(pubSub, resolvers, limiter),

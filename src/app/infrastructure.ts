@@ -44,7 +44,9 @@ export async function openInfrastructure(
     },
     { migrate: options.migrate ?? false },
   );
-  const redisPubSub = config.redis ? new RedisBillingPubSub(config.redis.url) : null;
+  const redisPubSub = config.redis
+    ? new RedisBillingPubSub(config.redis.url, databaseNameOf(config.database.url))
+    : null;
   const pubSub: BillingPubSub = redisPubSub ?? new InMemoryPubSub();
   const readinessChecks: ReadinessCheck[] = [{ name: 'database', check: () => isDatabaseReachable(orm) }];
   if (redisPubSub) readinessChecks.push({ name: 'redis', check: () => pingRedis(redisPubSub.client) });

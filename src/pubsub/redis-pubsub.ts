@@ -2,7 +2,12 @@ import { RedisPubSub } from 'graphql-redis-subscriptions';
 import Redis from 'ioredis';
 import { type BillingPubSub, channelOf, publishArguments, reviveDates } from './pubsub';
 
-/** Across instances: an event published on one instance reaches subscribers connected to any other. */
+/**
+ * Across instances: an event published on one instance reaches subscribers connected to any other. Every channel
+ * is named under `namespace` (the database's name, as the usage copies' keys are): two deployments sharing one
+ * Redis (staging beside production, two test runs, two benches) have the same account ids, and without it a
+ * subscriber of one would be pushed the other's changes and its caches dropped by the other's.
+ */
 export class RedisBillingPubSub implements BillingPubSub {
   private readonly engine: RedisPubSub;
   private readonly publisher: Redis;
@@ -10,7 +15,10 @@ export class RedisBillingPubSub implements BillingPubSub {
   /** The publisher lost its connection and has not got it back: publishing fails at once instead of waiting. */
   private publisherDown = false;
 
-  constructor(url: string) {
+  constructor(
+    url: string,
+    private readonly namespace: string,
+  ) {
     const options = { maxRetriesPerRequest: 3, lazyConnect: false };
     // Publishes issued in the same tick (the webhook workers' and mutations' announcements) share one write.
     this.publisher = new Redis(url, { ...options, enableAutoPipelining: true });
@@ -40,15 +48,15 @@ export class RedisBillingPubSub implements BillingPubSub {
     // gives a queued command up only after several reconnect attempts); pub/sub keeps nothing anyway.
     if (this.publisherDown) throw new Error('Redis is unreachable: not published');
     const { channel, payload } = publishArguments(topic, args);
-    await this.engine.publish(channel, payload);
+    await this.engine.publish(this.named(channel), payload);
   }
 
   subscribe(topic: string, id?: unknown): AsyncIterable<unknown> {
-    return this.engine.asyncIterableIterator(channelOf(topic, id)) as AsyncIterable<unknown>;
+    return this.engine.asyncIterableIterator(this.named(channelOf(topic, id))) as AsyncIterable<unknown>;
   }
 
   async listen(topic: string, onMessage: (payload: unknown) => void): Promise<() => Promise<void>> {
-    const id = await this.engine.subscribe(topic, onMessage);
+    const id = await this.engine.subscribe(this.named(topic), onMessage);
     return async () => this.engine.unsubscribe(id);
   }
 
@@ -62,6 +70,10 @@ export class RedisBillingPubSub implements BillingPubSub {
       if (lost) listener();
       lost = false;
     });
+  }
+
+  private named(channel: string): string {
+    return redisChannelName(this.namespace, channel);
   }
 
   /** The Redis client used for health checks. */
@@ -78,6 +90,11 @@ export class RedisBillingPubSub implements BillingPubSub {
       ),
     );
   }
+}
+
+/** A channel's name in Redis: `billing:<namespace>:<channel>` (`billing:billing:ACCOUNT_UPDATED:acct_1`). */
+export function redisChannelName(namespace: string, channel: string): string {
+  return `billing:${namespace}:${channel}`;
 }
 
 /**

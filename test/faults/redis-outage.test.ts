@@ -1,5 +1,6 @@
 import Redis from 'ioredis';
 import { Topic } from '../../src/pubsub/topics';
+import { redisChannelName } from '../../src/pubsub/redis-pubsub';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { startTestEmulator, type TestEmulator } from '../support/emulator';
 import { type PrivateRedis, startPrivateRedis } from '../support/private-redis';
@@ -80,11 +81,14 @@ describeWithRedis('Redis down under two instances', () => {
       client,
       'subscription { accountUpdated { id customer { email } } }',
     );
-    const channel = `${Topic.ACCOUNT_UPDATED}:${accountId}`;
+    const channel = redisChannelName(database.name, `${Topic.ACCOUNT_UPDATED}:${accountId}`);
     const leaving = connectSocket(b.url, `Bearer ${await b.token('acct_redis_leaving')}`);
     const left = subscribe<AccountUpdate>(leaving, 'subscription { accountUpdated { id } }');
     await waitForRedisSubscribers(observer, channel);
-    await waitForRedisSubscribers(observer, `${Topic.ACCOUNT_UPDATED}:acct_redis_leaving`);
+    await waitForRedisSubscribers(
+      observer,
+      redisChannelName(database.name, `${Topic.ACCOUNT_UPDATED}:acct_redis_leaving`),
+    );
     // Before: a change on A reaches the subscriber on B.
     expect(
       (await a.graphql(UPDATE_CUSTOMER, { token, variables: { email: 'before@example.com' } })).errors,

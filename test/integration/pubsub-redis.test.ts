@@ -1,4 +1,5 @@
 import Redis from 'ioredis';
+import { redisChannelName } from '../../src/pubsub/redis-pubsub';
 import { Topic } from '../../src/pubsub/topics';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { describeWithRedis, testRedisUrl } from '../support/redis';
@@ -48,8 +49,14 @@ describeWithRedis('live updates across instances through Redis', () => {
       await subscriberOn(instanceB, 'acct_bob'),
       ACCOUNT_UPDATED,
     );
-    await waitForRedisSubscribers(redis, `${Topic.ACCOUNT_UPDATED}:acct_alice`);
-    await waitForRedisSubscribers(redis, `${Topic.ACCOUNT_UPDATED}:acct_bob`);
+    await waitForRedisSubscribers(
+      redis,
+      redisChannelName(database.name, `${Topic.ACCOUNT_UPDATED}:acct_alice`),
+    );
+    await waitForRedisSubscribers(
+      redis,
+      redisChannelName(database.name, `${Topic.ACCOUNT_UPDATED}:acct_bob`),
+    );
 
     await instanceA.app.pubSub.publish(Topic.ACCOUNT_UPDATED, 'acct_alice', {
       accountId: 'acct_alice',
@@ -69,6 +76,48 @@ describeWithRedis('live updates across instances through Redis', () => {
     bob.close();
   });
 
+  it('keeps a deployment on another database apart, though it shares the Redis and the account ids', async () => {
+    const otherDatabase = await createTestDatabase();
+    const other = await startTestService({ database: otherDatabase, env: { REDIS_URL: testRedisUrl } });
+    try {
+      const here = subscribe<{ accountUpdated: { id: string } }>(
+        await subscriberOn(instanceB, 'acct_dave'),
+        ACCOUNT_UPDATED,
+      );
+      const there = subscribe<{ accountUpdated: { id: string } }>(
+        await subscriberOn(other, 'acct_dave'),
+        ACCOUNT_UPDATED,
+      );
+      await waitForRedisSubscribers(
+        redis,
+        redisChannelName(database.name, `${Topic.ACCOUNT_UPDATED}:acct_dave`),
+      );
+      await waitForRedisSubscribers(
+        redis,
+        redisChannelName(otherDatabase.name, `${Topic.ACCOUNT_UPDATED}:acct_dave`),
+      );
+
+      await instanceA.app.pubSub.publish(Topic.ACCOUNT_UPDATED, 'acct_dave', {
+        accountId: 'acct_dave',
+        reason: 'test',
+      });
+      expect(await here.next()).toEqual({ accountUpdated: { id: 'acct_dave' } });
+      expect(await there.staysQuiet(500)).toBe(true);
+
+      await other.app.pubSub.publish(Topic.ACCOUNT_UPDATED, 'acct_dave', {
+        accountId: 'acct_dave',
+        reason: 'test',
+      });
+      expect(await there.next()).toEqual({ accountUpdated: { id: 'acct_dave' } });
+      expect(await here.staysQuiet(500)).toBe(true);
+      here.close();
+      there.close();
+    } finally {
+      await other.stop();
+      await otherDatabase.drop();
+    }
+  });
+
   it("lets an admin follow another account, and forbids a user to follow someone else's", async () => {
     const admin = subscribe<{ accountUpdated: { id: string } }>(
       await subscriberOn(instanceB, 'acct_ops', ['admin']),
@@ -77,7 +126,10 @@ describeWithRedis('live updates across instances through Redis', () => {
         accountId: 'acct_carol',
       },
     );
-    await waitForRedisSubscribers(redis, `${Topic.ACCOUNT_UPDATED}:acct_carol`);
+    await waitForRedisSubscribers(
+      redis,
+      redisChannelName(database.name, `${Topic.ACCOUNT_UPDATED}:acct_carol`),
+    );
     await instanceA.app.pubSub.publish(Topic.ACCOUNT_UPDATED, 'acct_carol', {
       accountId: 'acct_carol',
       reason: 'test',
@@ -110,7 +162,10 @@ describeWithRedis('live updates across instances through Redis', () => {
       await subscriberOn(instanceB, 'acct_usage'),
       'subscription { usageUpdated(metric: "ai_requests") { metric used included remaining overage periodEnd } }',
     );
-    await waitForRedisSubscribers(redis, `${Topic.USAGE_UPDATED}:acct_usage`);
+    await waitForRedisSubscribers(
+      redis,
+      redisChannelName(database.name, `${Topic.USAGE_UPDATED}:acct_usage`),
+    );
     const base = {
       included: 1000,
       remaining: 0,

@@ -101,6 +101,21 @@ describeWithRedis('rate limits in Redis, shared by every instance', () => {
     expect(refused.retryAfter).toBe(String(retryAfterSeconds));
   });
 
+  it('counts a deployment on another database apart, though it shares the Redis and the account ids', async () => {
+    const accountId = account('other_deployment');
+    for (let index = 0; index < 3; index++)
+      expect(await updateCustomer(first, accountId)).toBe('STRIPE_ERROR');
+    expect(await updateCustomer(second, accountId)).toBe('RATE_LIMITED');
+    const otherDatabase = await createTestDatabase();
+    const other = await startTestService({ database: otherDatabase, env });
+    try {
+      expect(await updateCustomer(other, accountId)).toBe('STRIPE_ERROR');
+    } finally {
+      await other.stop();
+      await otherDatabase.drop();
+    }
+  });
+
   it('leaves other accounts, queries and the other class of mutations alone', async () => {
     const accountId = account('busy');
     for (let i = 0; i < 3; i++) await updateCustomer(first, accountId);

@@ -94,6 +94,8 @@ export class MutationRateLimiter {
     private readonly settings: RateLimitSettings,
     redis: Redis | null,
     private readonly logger: Logger,
+    /** Names the budgets' keys in Redis (the database's name): deployments sharing a Redis count apart. */
+    private readonly namespace: string,
   ) {
     this.redis = redis && settings.enabled ? new RedisTokenBuckets(redis) : null;
     this.limits = {
@@ -120,7 +122,7 @@ export class MutationRateLimiter {
   async take(caller: Caller, mutationClass: MutationClass): Promise<RateLimitRefusal | null> {
     if (caller.kind !== 'authenticated') return null;
     if (mutationClass === 'usage' && caller.roles.has('service')) return null;
-    const key = `rate-limit:{${caller.accountId}}:${mutationClass}`;
+    const key = `rate-limit:${this.namespace}:{${caller.accountId}}:${mutationClass}`;
     const limit = this.limits[mutationClass];
     const result = await this.takeFromStore(key, limit);
     if (result.allowed) return null;

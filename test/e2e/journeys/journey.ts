@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import Redis from 'ioredis';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { Entitlement, Subscription } from '../../../src/entities';
+import { redisChannelName } from '../../../src/pubsub/redis-pubsub';
 import { type BillingStack, startBillingStack } from '../../support/billing-stack';
 import { freePort } from '../../support/free-port';
 import { describeWithRedis, testRedisUrl } from '../../support/redis';
@@ -97,8 +98,14 @@ export async function startJourney(env: Record<string, string> = {}): Promise<Jo
       // The page is connected; its subscriptions reach Redis a moment later (seconds on a loaded machine).
       // Until then a change would be published to nobody, so a journey waits for them as a person never has to.
       // (One instance subscribes to a channel once, however many of its pages follow the account.)
-      await waitForRedisSubscribers(redis, `ACCOUNT_UPDATED:${accountId}`);
-      await waitForRedisSubscribers(redis, `USAGE_UPDATED:${accountId}`);
+      await waitForRedisSubscribers(
+        redis,
+        redisChannelName(stack.database.name, `ACCOUNT_UPDATED:${accountId}`),
+      );
+      await waitForRedisSubscribers(
+        redis,
+        redisChannelName(stack.database.name, `USAGE_UPDATED:${accountId}`),
+      );
     },
     stored: async (accountId) => {
       const em = stack.app.orm.em.fork();
