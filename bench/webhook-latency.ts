@@ -15,6 +15,9 @@
  * - Processing (issue 14: ≥ 500 events/s sustained, exactly once): the same events, processed behind the answers
  *   by the queues of A and B; from the first POST until the last event's commit (the inbox's timestamps), and
  *   checked in the inbox: each event processed once (one row, `processed`, one attempt).
+ * - The two halves apart (the two above share this machine's 2 cores, which cannot run both at their targets at
+ *   once): the same number of new events POSTed to C while A and B are stopped (SIGSTOP), the answer path's own
+ *   capacity; then A and B resumed (SIGCONT) on the backlog, processing's own rate, exactly once as above.
  * - Steady load (issue 8): 100 events/s, open loop, spread over the ingestion accounts, each watched by its own
  *   graphql-ws subscriber on B; the time from the POST to A until B pushes. Target: p99 ≤ 100 ms.
  * - Cost per event: the service targets run with BENCH_STATS=1 and print their SQL statements (by verb and
@@ -570,6 +573,103 @@ async function waitProcessed(
   }
 }
 
+/** INGEST_EVENTS distinct signed events, spread over the accounts' subscriptions. */
+function ingestionEvents(subscriptions: Stripe.Subscription[]) {
+  return Array.from({ length: INGEST_EVENTS }, (_, index) =>
+    signedEvent(subscriptions[index % subscriptions.length]),
+  );
+}
+
+/** Sends `events` to `url` from INGEST_CONCURRENCY senders, each the next event once its last was answered. */
+async function sendConcurrently(url: string, events: Array<{ id: string; body: string; signature: string }>) {
+  const latencies: number[] = [];
+  let errors = 0;
+  let next = 0;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: INGEST_CONCURRENCY }, async () => {
+      while (next < events.length) {
+        const signed = events[next++];
+        const sent = performance.now();
+        const outcome = await deliver(url, signed);
+        latencies.push(performance.now() - sent);
+        if (outcome !== QUEUED) errors++;
+      }
+    }),
+  );
+  const seconds = (performance.now() - start) / 1000;
+  return { latencies, errors, perSecond: (events.length - errors) / seconds };
+}
+
+/**
+ * The two halves apart: ingestion into C while A and B are stopped (SIGSTOP: as when the processing instances run
+ * on other machines, the answer path's own capacity, with only PostgreSQL and this load generator beside it),
+ * then A and B resumed on the backlog it left (processing's own rate, with no answers competing for the CPU).
+ * This 2-core machine cannot run both at their targets at once (about 3 ms of CPU per event in all, issue 14);
+ * the phase before measures them together.
+ */
+async function measureHalvesApart(
+  instances: { a: Child; b: Child; c: Child },
+  subscriptions: Stripe.Subscription[],
+  stats: { a: () => Promise<ChildStats>; b: () => Promise<ChildStats>; c: () => Promise<ChildStats> },
+  databaseUrl: string,
+): Promise<{ rows: Row[]; costs: PhaseCost[] }> {
+  const events = ingestionEvents(subscriptions);
+  const [beforeA, beforeB, beforeC] = [await stats.a(), await stats.b(), await stats.c()];
+  const postgresBefore = await postgresCpuMs(databaseUrl);
+  for (const child of [instances.a, instances.b]) child.process.kill('SIGSTOP');
+  let sent: Awaited<ReturnType<typeof sendConcurrently>>;
+  let postgresAnswering: number;
+  try {
+    sent = await sendConcurrently(instances.c.url, events);
+    postgresAnswering = postgresCpuSince(postgresBefore, await postgresCpuMs(databaseUrl));
+  } finally {
+    for (const child of [instances.a, instances.b]) child.process.kill('SIGCONT');
+  }
+  const answeredC = await stats.c();
+  const resumedAtMs = Date.now();
+  const postgresResumed = await postgresCpuMs(databaseUrl);
+  const ids = events.map((signed) => signed.id);
+  const done = await waitProcessed(databaseUrl, ids, 300_000);
+  const postgresProcessing = postgresCpuSince(postgresResumed, await postgresCpuMs(databaseUrl));
+  const [afterA, afterB] = [await stats.a(), await stats.b()];
+  const processingErrors =
+    ids.length - done.processed + Math.abs(done.rows - ids.length) + Math.abs(done.attempts - ids.length);
+  const over = `${subscriptions.length} accounts`;
+  return {
+    rows: [
+      row(
+        `ingestion on C alone (A and B stopped): distinct signed events over ${over}, ${INGEST_CONCURRENCY} senders`,
+        sent.latencies,
+        `${sent.perSecond.toFixed(0)} events/s`,
+        sent.errors,
+        '≥ 1,000/s, p99 ≤ 50 ms (issue 14)',
+      ),
+      {
+        ...row(
+          `processing alone: A and B resumed on that backlog → last commit, ${done.processed} processed, ${done.attempts} attempts`,
+          [],
+          `${(done.processed / ((done.lastProcessedMs - resumedAtMs) / 1000)).toFixed(0)} events/s`,
+          processingErrors,
+          '≥ 500/s, exactly once (issue 14)',
+        ),
+        count: done.processed,
+      },
+    ],
+    costs: [
+      {
+        ...phaseCost('ingestion alone (C)', events.length, beforeC, answeredC),
+        postgresCpuMs: postgresAnswering,
+      },
+      {
+        ...phaseCost('processing alone (A)', events.length, beforeA, afterA),
+        postgresCpuMs: postgresProcessing,
+      },
+      phaseCost('processing alone (B)', events.length, beforeB, afterB),
+    ],
+  };
+}
+
 /**
  * Ingestion into C, an instance that only stores and answers (`WEBHOOK_WORKERS=0`), so its CPU per event is the
  * answer's alone; A and B process behind the answers.
@@ -592,27 +692,9 @@ async function measureIngestion(
   const [beforeA, beforeB, beforeC] = [await stats.a(), await stats.b(), await stats.c()];
   const emulatorBefore = cpuMsOf(emulator.process.pid);
   const postgresBefore = await postgresCpuMs(databaseUrl);
-  const events = Array.from({ length: INGEST_EVENTS }, (_, index) =>
-    signedEvent(subscriptions[index % subscriptions.length]),
-  );
-  const latencies: number[] = [];
-  let errors = 0;
-  let next = 0;
+  const events = ingestionEvents(subscriptions);
   const startedAtMs = Date.now();
-  const start = performance.now();
-  await Promise.all(
-    Array.from({ length: INGEST_CONCURRENCY }, async () => {
-      while (next < events.length) {
-        const signed = events[next++];
-        const sent = performance.now();
-        const outcome = await deliver(c.url, signed);
-        latencies.push(performance.now() - sent);
-        if (outcome !== QUEUED) errors++;
-      }
-    }),
-  );
-  const seconds = (performance.now() - start) / 1000;
-  const perSecond = (events.length - errors) / seconds;
+  const { latencies, errors, perSecond } = await sendConcurrently(c.url, events);
   const answeredC = await stats.c();
   const ids = events.map((signed) => signed.id);
   const done = await waitProcessed(databaseUrl, ids, 300_000);
@@ -765,6 +847,15 @@ async function main(): Promise<void> {
     );
     rows.push(...ingestion.rows);
     costs.push(...ingestion.costs);
+    progress('ingestion and processing apart');
+    const apart = await measureHalvesApart(
+      { a, b, c },
+      many,
+      { a: statsOfA, b: statsOfB, c: statsOfC },
+      database.url,
+    );
+    rows.push(...apart.rows);
+    costs.push(...apart.costs);
     for (const [name, child] of [
       ['emulator', emulator],
       ['instance A', a],
