@@ -1,5 +1,6 @@
 import Redis from 'ioredis';
 import { UsageCounter, UsageRecord } from '../../src/entities';
+import { redisChannelName } from '../../src/pubsub/redis-pubsub';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { createCustomer, createSubscription } from '../support/factories';
 import { type PrivateRedis, startPrivateRedis } from '../support/private-redis';
@@ -149,7 +150,10 @@ describeWithRedis('usage with Redis copies and the entitlement cache, across two
       'subscription { usageUpdated(metric: "ai_requests") { metric used included } }',
     );
     await waitUntil(
-      async () => Number((await redis.pubsub('NUMSUB', `USAGE_UPDATED:${accountId}`))[1]) > 0,
+      async () =>
+        Number(
+          (await redis.pubsub('NUMSUB', redisChannelName(database.name, `USAGE_UPDATED:${accountId}`)))[1],
+        ) > 0,
       'subscribed',
     );
     for (let i = 1; i <= 20; i += 1) await record(a, accountId, 1, `u${i}`);
