@@ -572,6 +572,13 @@ async function processedSummary(databaseUrl: string, ids: string[]): Promise<Pro
   }
 }
 
+/** Exactly once: one row per event, each processed, with one attempt (a second processing would count two). */
+function exactlyOnceErrors(ids: string[], done: ProcessedSummary): number {
+  return (
+    ids.length - done.processed + Math.abs(done.rows - ids.length) + Math.abs(done.attempts - ids.length)
+  );
+}
+
 /** Waits until every one of `ids` is processed (or fails after `timeoutMs`), and answers the summary. */
 async function waitProcessed(
   databaseUrl: string,
@@ -645,8 +652,7 @@ async function measureHalvesApart(
   const done = await waitProcessed(databaseUrl, ids, 300_000);
   const postgresProcessing = postgresCpuSince(postgresResumed, await postgresCpuMs(databaseUrl));
   const [afterA, afterB] = [await stats.a(), await stats.b()];
-  const processingErrors =
-    ids.length - done.processed + Math.abs(done.rows - ids.length) + Math.abs(done.attempts - ids.length);
+  const processingErrors = exactlyOnceErrors(ids, done);
   const over = `${subscriptions.length} accounts`;
   return {
     rows: [
@@ -715,9 +721,7 @@ async function measureIngestion(
   const emulatorCpuMs = cpuMsOf(emulator.process.pid) - emulatorBefore;
   const postgresCpu = postgresCpuSince(postgresBefore, await postgresCpuMs(databaseUrl));
   const processingSeconds = (done.lastProcessedMs - startedAtMs) / 1000;
-  // Exactly once: one row per event, each processed, with one attempt (a second processing would count two).
-  const processingErrors =
-    ids.length - done.processed + Math.abs(done.rows - ids.length) + Math.abs(done.attempts - ids.length);
+  const processingErrors = exactlyOnceErrors(ids, done);
   const over = `${subscriptions.length} accounts`;
   return {
     rows: [
