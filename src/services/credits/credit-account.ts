@@ -53,6 +53,19 @@ export interface NewEntry {
 export type EntryDraft = Omit<NewEntry, 'balanceAfter'>;
 
 /**
+ * A LockedAccount of a group run below the ORM (credit-groups.ts, issue 17) has no EntityManager: a request that
+ * asks for it (a spend alert's mail) throws `NeedsOrm`, and the group is rolled back and run again on the ORM's
+ * transaction.
+ */
+export const BELOW_ORM = 'below the ORM';
+
+export class NeedsOrm extends Error {
+  constructor() {
+    super('A grouped credit change needs the ORM');
+  }
+}
+
+/**
  * An account's credit_balance row, locked (`FOR UPDATE`) for one transaction: every change of the account's
  * lots, entries and holds happens under it, so concurrent changes of one account run one after another and
  * each decides on what the one before left. Holds and lots past their expiry are dropped first, in the same
@@ -83,7 +96,7 @@ export class LockedAccount {
     /** The account's spend limit and the overage its live holds keep (credit-overage.ts). */
     readonly spend: { limitCents: number | null; overageHeld: number } = { limitCents: null, overageHeld: 0 },
     /** The transaction's EntityManager: a mail queued here commits or rolls back with the change. */
-    readonly em: EntityManager | null = null,
+    private readonly entityManager: EntityManager | null | typeof BELOW_ORM = null,
     /**
      * Read with the lock: the balance row's `next_expiry_at` (no live hold or lot of the account expires before
      * it), and whether the account has automatic top-up on (its listener is told of the change after the commit).
@@ -98,6 +111,12 @@ export class LockedAccount {
       lowBalance: null,
     },
   ) {}
+
+  /** The transaction's EntityManager (null: none); throws `NeedsOrm` in a group run below the ORM. */
+  get em(): EntityManager | null {
+    if (this.entityManager === BELOW_ORM) throw new NeedsOrm();
+    return this.entityManager;
+  }
 
   get balance(): number {
     return this.balanceNow;
@@ -377,7 +396,7 @@ export async function inLockedAccount<T>(
  * whether automatic top-up is on (read with them: otherwise a statement after every change would find nothing to
  * do; one turned on meanwhile checks the balance itself, auto-top-up.ts `configure`).
  */
-const LOCK = `select balance.account_id, balance.balance, balance.held, balance.spend_limit_cents,
+export const LOCK = `select balance.account_id, balance.balance, balance.held, balance.spend_limit_cents,
                      balance.overage_held, balance.next_expiry_at,
                      exists (select 1 from credit_auto_top_up top_up
                               where top_up.account_id = balance.account_id and top_up.enabled) as auto_top_up,
@@ -391,7 +410,7 @@ const MAKE_ROWS = `insert into credit_balance (account_id, balance, held, update
                    select id, 0, 0, ? from unnest(?::varchar[]) as id order by id collate "C"
                    on conflict do nothing`;
 
-interface LockRow {
+export interface LockRow {
   account_id: string;
   balance: string;
   held: string;
@@ -411,10 +430,12 @@ export async function lockAccounts(
   sql: Sql,
   accountIds: readonly string[],
   now: Date,
-  em: EntityManager,
+  em: EntityManager | typeof BELOW_ORM,
   options: LockOptions = {},
+  /** LOCK's rows when it ran already (a group below the ORM sends it with its `BEGIN`). */
+  lockedRows?: readonly LockRow[],
 ): Promise<Map<string, LockedAccount>> {
-  const rows = await sql<LockRow>(LOCK, [now, accountIds]);
+  const rows = lockedRows ? [...lockedRows] : await sql<LockRow>(LOCK, [now, accountIds]);
   const missing = accountIds.filter((id) => !rows.some((row) => row.account_id === id));
   if (missing.length > 0) {
     // The missing rows after the others, so an account's first use breaks the byte order: two groups making and
@@ -432,7 +453,7 @@ export async function lockAccounts(
   return accounts;
 }
 
-function accountOf(sql: Sql, row: LockRow, now: Date, em: EntityManager): LockedAccount {
+function accountOf(sql: Sql, row: LockRow, now: Date, em: EntityManager | typeof BELOW_ORM): LockedAccount {
   const spend = {
     limitCents: row.spend_limit_cents === null ? null : Number(row.spend_limit_cents),
     overageHeld: Number(row.overage_held),
