@@ -276,12 +276,17 @@ export class LockedAccount {
    */
   async save(): Promise<number[]> {
     if (!this.dirty) return [];
+    const statement = this.saveStatement();
+    return this.savedFrom((await this.sql<SavedRow>(statement.text, statement.params))[0]);
+  }
+
+  /** `save`'s statement (a group below the ORM sends it with its COMMIT: credit-save-batch.ts); `savedFrom` its row. */
+  saveStatement(): { text: string; params: unknown[] } {
     const entries = this.entries.length > 0 ? insertEntries(this.accountId, this.now, this.entries) : null;
     const statements = this.writes.map((write) => deferredWriteSql(write, this.now));
     const writes = statements.map((write, index) => `written_${index} as (${write.text}),`).join('\n');
     const soon = new Date(this.now.getTime() + EXPIRING_SOON_DAYS * DAY_MS);
-    const [row] = await this.sql<{ entry_ids: number[]; expires_at: Date | null; credits: string | null }>(
-      `with ${writes}
+    const text = `with ${writes}
             ${entries ? `written_entries as (${entries.text}),` : ''}
             written_balance as (
               update credit_balance set balance = ?, held = ?, overage_held = ?, next_expiry_at = ?,
@@ -293,27 +298,38 @@ export class LockedAccount {
          left join lateral (
            select expires_at, sum(remaining) as credits from credit_lot
             where account_id = ? and remaining > 0 and expires_at > ? and expires_at <= ?
-            group by expires_at order by expires_at limit 1) soonest on true`,
-      [
-        ...statements.flatMap((write) => write.params),
-        ...(entries?.params ?? []),
-        ...[
-          this.balanceNow,
-          this.heldNow,
-          this.spend.overageHeld,
-          this.locked.nextExpiry,
-          this.now,
-          this.accountId,
-        ],
-        ...[this.accountId, this.now, soon],
+            group by expires_at order by expires_at limit 1) soonest on true`;
+    const params = [
+      ...statements.flatMap((write) => write.params),
+      ...(entries?.params ?? []),
+      ...[
+        this.balanceNow,
+        this.heldNow,
+        this.spend.overageHeld,
+        this.locked.nextExpiry,
+        this.now,
+        this.accountId,
       ],
-    );
+      ...[this.accountId, this.now, soon],
+    ];
+    return { text, params };
+  }
+
+  /** `saveStatement` was written: as after `save`, with the soonest credits it read; answers the entries' ids. */
+  savedFrom(row: SavedRow | undefined): number[] {
     this.soonest = row?.expires_at ? { credits: Number(row.credits), at: new Date(row.expires_at) } : null;
     this.entries.length = 0;
     this.writes.length = 0;
     this.dirty = false;
     return (row?.entry_ids ?? []).map(Number);
   }
+}
+
+/** The row `LockedAccount.save`'s statement answers. */
+export interface SavedRow {
+  entry_ids: number[] | null;
+  expires_at: Date | null;
+  credits: string | null;
 }
 
 /** A ledger entry's columns up to its time, as the account's save and the group's batched save write them. */

@@ -1,5 +1,11 @@
 import type { BareStatement, BareValue } from '../../database/bare-transaction';
-import { entryColumns, type LockedAccount, type PendingSave, type Sql } from './credit-account';
+import {
+  entryColumns,
+  type LockedAccount,
+  type PendingSave,
+  type SavedRow,
+  type Sql,
+} from './credit-account';
 import { EXPIRING_SOON_DAYS } from './credit-reads';
 
 const DAY_MS = 86_400_000;
@@ -99,15 +105,25 @@ export async function saveAccounts(sql: Sql, accounts: Iterable<LockedAccount>, 
 
 /**
  * The group's last saves as one statement for a group below the ORM to send with its COMMIT in one round trip
- * (credit-groups.ts, issue 17): SAVE_MANY whatever the number of accounts waiting, one included (its text is the
- * same, so it is prepared once per connection); `read` takes its rows. Null when no account waits.
+ * (credit-groups.ts, issue 17): what `saveAccounts` would send (SAVE_MANY, or one account's own `save`); `read`
+ * takes its rows. Null when no account waits.
  */
 export function savingStatement(
   accounts: Iterable<LockedAccount>,
   now: Date,
 ): (BareStatement & { read: (rows: object[]) => void }) | null {
   const waiting = [...accounts].filter((account) => account.unsaved);
-  if (waiting.length === 0) return null;
+  const [only] = waiting;
+  if (!only) return null;
+  if (waiting.length === 1) {
+    // One account (most groups): its own `save`'s statement, simpler for PostgreSQL than the one over arrays.
+    const statement = only.saveStatement();
+    return {
+      text: statement.text,
+      values: statement.params as BareValue[],
+      read: (rows) => only.savedFrom((rows as SavedRow[])[0]),
+    };
+  }
   const pending = waiting.map((account) => account.pendingSave());
   return {
     text: SAVE_MANY,
