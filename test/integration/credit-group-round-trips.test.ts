@@ -158,3 +158,21 @@ it('a settle whose spend alert needs the ORM is rolled back below it and run on 
     overageSpent: 40,
   });
 });
+
+it('reads ahead again when the lock dropped expired holds: a late settle of an expired hold frees it once', async () => {
+  const accountId = 'acct_round_trips_expired';
+  await grant(accountId, 500);
+  const expiring = await ledger.hold({ accountId, credits: 30, ttlSeconds: 60, holdId: randomUUID() });
+  const live = await ledger.hold({ accountId, credits: 20, ttlSeconds: 3_600, holdId: randomUUID() });
+  if (!expiring.ok || !live.ok) throw new Error('a hold was refused');
+  harness.clock.advance(61_000);
+  // Read ahead with the lock the hold is still live; the lock then drops it as expired (held 50 → 20), and the
+  // settle must see it expired, or it would free its 30 a second time.
+  const settle = await queriesOf(() => ledger.settle({ accountId, holdId: expiring.hold.id, credits: 25 }));
+  expect(settle.value).toMatchObject({ outcome: 'settled', burned: 25, uncovered: 0 });
+  expect(await ledger.findHold(accountId, expiring.hold.id)).toMatchObject({ state: 'settled' });
+  expect(await harness.sums(accountId)).toMatchObject({ balance: 475, held: 20, liveHolds: 20 });
+  expect(await ledger.balanceOf(accountId)).toMatchObject({ balance: 475, held: 20, available: 455 });
+  // The reads ahead read again after the expired holds were dropped: one statement more than a settle's three.
+  expect(settle.sent.filter((text) => /from credit_hold where id = any/.test(text))).toHaveLength(1);
+});
