@@ -4,54 +4,90 @@ import { type Client, escapeLiteral } from 'pg';
 import type { Orm } from './database';
 import { type PreparedSql, preparedSqlOn } from './prepared-transaction';
 
-/** A value of the opening statement: written into the `EXECUTE` as a literal. */
-export type OpeningValue = string | Date | number | boolean | null;
+/**
+ * A value of a statement sent as `EXECUTE`: written into it as a literal. Arrays go as PostgreSQL array literals
+ * (the text pg itself sends for an array parameter), so the statement casts them as it would a bound parameter.
+ */
+export type BareValue = string | Date | number | boolean | null | readonly BareValue[];
 
-/** What `work` decides: commit with `value`, or roll back (then the answer is null). */
-export type BareOutcome<T> = { commit: true; value: T } | { commit: false };
+/** A statement sent as `EXECUTE name(literals)` in a simple query: `?` for each value. */
+export interface BareStatement {
+  text: string;
+  values: readonly BareValue[];
+}
+
+/**
+ * What `work` decides: commit with `value`, or roll back (then the answer is null). A commit may carry a last
+ * statement (`closing`) sent with it as `EXECUTE …; COMMIT` in one round trip; its rows go to `read` before the
+ * answer (a failure of it rolls everything back and is thrown, as an error of `work` is).
+ */
+export type BareOutcome<T> =
+  | { commit: true; value: T; closing?: BareStatement & { read: (rows: object[]) => void } }
+  | { commit: false };
 
 /** SQL-level prepared statements known to be on a connection (by name); a new connection starts empty. */
 const preparedOn = new WeakMap<Client, Set<string>>();
 
 /**
- * Runs a transaction below the ORM on a connection of its pool, opened by `BEGIN` and its first statement in
+ * Runs a transaction below the ORM on a connection of its pool, opened by `BEGIN` and its first statements in
  * **one round trip** (issue 14: the webhook worker's hot path, where each round trip is a socket write in Node
- * and a wake-up of the backend, and MikroORM's and knex's transaction objects cost a third of the worker's CPU).
- * The first statement (`opening`, `?` for each value) is prepared at the SQL level once per connection
- * (`PREPARE`, planned once) and then sent as `BEGIN; EXECUTE name(literals)`, a simple query that PostgreSQL
- * runs as one transaction that stays open after it (a multi-statement query holding `BEGIN`). Its values are
- * written as literals by pg's `escapeLiteral`. `work` gets the opening's rows and the transaction's prepared
- * statements, and decides to commit or roll back; an error rolls back and is rethrown.
+ * and a wake-up of the backend, and MikroORM's and knex's transaction objects cost a third of the worker's CPU;
+ * issue 17: a credit group's lock and reads ahead). Each opening statement (`?` for each value) is prepared at the
+ * SQL level once per connection (`PREPARE`, planned once) and then sent as `BEGIN; EXECUTE a(literals); EXECUTE
+ * b(literals)`, a simple query that PostgreSQL runs statement after statement in one transaction that stays open
+ * after it (a multi-statement query holding `BEGIN`). Values are written as literals by pg's `escapeLiteral`.
+ * `work` gets each opening statement's rows (in order) and the transaction's prepared statements, and decides to
+ * commit or roll back; an error rolls back and is rethrown.
  */
-export async function inBareTransaction<Row extends object, T>(
+export async function inBareTransaction<Opened extends object[][], T>(
   orm: Orm,
-  opening: { text: string; values: readonly OpeningValue[] },
-  work: (opened: Row[], sql: PreparedSql) => Promise<BareOutcome<T>>,
+  openings: readonly BareStatement[],
+  work: (opened: Opened, sql: PreparedSql) => Promise<BareOutcome<T>>,
 ): Promise<T | null> {
   const knexClient = orm.em.getConnection().getKnex().client as Knex.Client;
   const client = (await knexClient.acquireConnection()) as Client;
   try {
-    const name = await preparedAtSqlLevel(client, opening.text);
-    const args = opening.values.map(literalOf).join(', ');
-    const results = (await client.query(`BEGIN; EXECUTE ${name}(${args})`)) as unknown as Array<{
-      rows: Row[];
+    const executes = [];
+    for (const statement of openings) executes.push(await executeOf(client, statement));
+    const results = (await client.query(['BEGIN', ...executes].join('; '))) as unknown as Array<{
+      rows: object[];
     }>;
     let outcome: BareOutcome<T>;
     try {
-      outcome = await work(results[1]?.rows ?? [], preparedSqlOn(client));
+      outcome = await work(results.slice(1).map((result) => result.rows) as Opened, preparedSqlOn(client));
     } catch (error) {
       await client.query('ROLLBACK');
       throw error;
     }
-    await client.query(outcome.commit ? 'COMMIT' : 'ROLLBACK');
-    return outcome.commit ? outcome.value : null;
+    if (!outcome.commit) {
+      await client.query('ROLLBACK');
+      return null;
+    }
+    const { closing } = outcome;
+    if (!closing) {
+      await client.query('COMMIT');
+      return outcome.value;
+    }
+    // A failing statement skips the COMMIT after it: the transaction is left aborted, rolled back below.
+    const closed = (await client.query(`${await executeOf(client, closing)}; COMMIT`)) as unknown as Array<{
+      rows: object[];
+    }>;
+    closing.read(closed[0]?.rows ?? []);
+    return outcome.value;
   } catch (error) {
-    // A failure of BEGIN's query itself leaves an aborted transaction open: close it before the connection goes back.
+    // A failure of a query that opened or closed it leaves an aborted transaction: close it before the connection
+    // goes back (a ROLLBACK outside a transaction only warns).
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   } finally {
     await knexClient.releaseConnection(client);
   }
+}
+
+/** `EXECUTE name(literals)` of the statement, prepared at the SQL level on `client` first if it is not yet. */
+async function executeOf(client: Client, statement: BareStatement): Promise<string> {
+  const name = await preparedAtSqlLevel(client, statement.text);
+  return `EXECUTE ${name}(${statement.values.map(literalOf).join(', ')})`;
 }
 
 /** The statement's SQL-level name on `client`, prepared there first if it is not yet (one round trip, once). */
@@ -81,8 +117,19 @@ function sqlLevelNameOf(text: string): string {
   return name;
 }
 
-function literalOf(value: OpeningValue): string {
+function literalOf(value: BareValue): string {
   if (value === null) return 'NULL';
-  if (value instanceof Date) return escapeLiteral(value.toISOString());
-  return escapeLiteral(String(value));
+  return escapeLiteral(textOf(value));
+}
+
+/** The value's text as PostgreSQL reads it: an array as an array literal, each element quoted (NULL bare). */
+function textOf(value: Exclude<BareValue, null>): string {
+  if (value instanceof Date) return value.toISOString();
+  if (Array.isArray(value)) return `{${value.map(elementOf).join(',')}}`;
+  return String(value);
+}
+
+function elementOf(value: BareValue): string {
+  if (value === null || value === undefined) return 'NULL';
+  return `"${textOf(value).replace(/[\\"]/g, (character) => `\\${character}`)}"`;
 }

@@ -29,14 +29,14 @@ async function labels(): Promise<string[]> {
 }
 
 function opening(label: string) {
-  return { text: OPENING, values: [label, new Date()] };
+  return [{ text: OPENING, values: [label, new Date()] }];
 }
 
 it('commits the opening and the statements after it, together; a rollback keeps neither; values are literals', async () => {
-  const committed = await inBareTransaction<{ label: string }, string>(
+  const committed = await inBareTransaction<[Array<{ label: string }>], string>(
     orm,
     opening("o'brien"),
-    async (rows, sql) => {
+    async ([rows], sql) => {
       await sql('insert into bare_transaction_probe (label, at) values (?, now())', ['after commit']);
       return { commit: true, value: rows[0].label };
     },
@@ -68,4 +68,51 @@ it('an error rolls the whole transaction back, is rethrown, and leaves every con
     .getConnection()
     .execute<Array<{ open: boolean }>>('select now() <> statement_timestamp() as open');
   expect(inTransaction[0].open).toBe(false);
+});
+
+it('opens with several statements, writes arrays as literals, and sends a closing statement with its COMMIT', async () => {
+  const awkward = ['a "quoted", {braced}', 'back\\slash', "it's", null];
+  let closedWith: object[] = [];
+  const answered = await inBareTransaction<[Array<{ label: string }>, Array<{ labels: string[] }>], number>(
+    orm,
+    [
+      ...opening('opened first'),
+      {
+        text: 'select array_agg(label order by n) as labels from unnest(?::text[]) with ordinality as t(label, n)',
+        values: [awkward],
+      },
+    ],
+    async ([first, [arrays]]) => {
+      expect(first).toEqual([{ label: 'opened first' }]);
+      expect(arrays?.labels).toEqual(awkward);
+      return {
+        commit: true,
+        value: 7,
+        closing: {
+          text: 'insert into bare_transaction_probe (label, at) select unnest(?::text[]), ? returning label',
+          values: [['closed one', 'closed two'], new Date()],
+          read: (rows) => {
+            closedWith = rows;
+          },
+        },
+      };
+    },
+  );
+  expect(answered).toBe(7);
+  expect(closedWith).toEqual([{ label: 'closed one' }, { label: 'closed two' }]);
+  expect(await labels()).toEqual(expect.arrayContaining(['closed one', 'closed two', 'opened first']));
+
+  // A closing statement that fails (a duplicate key) skips its COMMIT: nothing of the transaction stays.
+  await expect(
+    inBareTransaction(orm, opening('never kept'), async () => ({
+      commit: true,
+      value: 1,
+      closing: {
+        text: 'insert into bare_transaction_probe (label, at) values (?, ?)',
+        values: ['closed one', new Date()],
+        read: () => undefined,
+      },
+    })),
+  ).rejects.toThrow(/duplicate key/);
+  expect(await labels()).not.toContain('never kept');
 });

@@ -53,6 +53,19 @@ export interface NewEntry {
 export type EntryDraft = Omit<NewEntry, 'balanceAfter'>;
 
 /**
+ * A LockedAccount of a group run below the ORM (credit-groups.ts, issue 17) has no EntityManager: a request that
+ * asks for it (a spend alert's mail) throws `NeedsOrm`, and the group is rolled back and run again on the ORM's
+ * transaction.
+ */
+export const BELOW_ORM = 'below the ORM';
+
+export class NeedsOrm extends Error {
+  constructor() {
+    super('A grouped credit change needs the ORM');
+  }
+}
+
+/**
  * An account's credit_balance row, locked (`FOR UPDATE`) for one transaction: every change of the account's
  * lots, entries and holds happens under it, so concurrent changes of one account run one after another and
  * each decides on what the one before left. Holds and lots past their expiry are dropped first, in the same
@@ -83,7 +96,7 @@ export class LockedAccount {
     /** The account's spend limit and the overage its live holds keep (credit-overage.ts). */
     readonly spend: { limitCents: number | null; overageHeld: number } = { limitCents: null, overageHeld: 0 },
     /** The transaction's EntityManager: a mail queued here commits or rolls back with the change. */
-    readonly em: EntityManager | null = null,
+    private readonly entityManager: EntityManager | null | typeof BELOW_ORM = null,
     /**
      * Read with the lock: the balance row's `next_expiry_at` (no live hold or lot of the account expires before
      * it), and whether the account has automatic top-up on (its listener is told of the change after the commit).
@@ -98,6 +111,12 @@ export class LockedAccount {
       lowBalance: null,
     },
   ) {}
+
+  /** The transaction's EntityManager (null: none); throws `NeedsOrm` in a group run below the ORM. */
+  get em(): EntityManager | null {
+    if (this.entityManager === BELOW_ORM) throw new NeedsOrm();
+    return this.entityManager;
+  }
 
   get balance(): number {
     return this.balanceNow;
@@ -257,12 +276,17 @@ export class LockedAccount {
    */
   async save(): Promise<number[]> {
     if (!this.dirty) return [];
+    const statement = this.saveStatement();
+    return this.savedFrom((await this.sql<SavedRow>(statement.text, statement.params))[0]);
+  }
+
+  /** `save`'s statement (a group below the ORM sends it with its COMMIT: credit-save-batch.ts); `savedFrom` its row. */
+  saveStatement(): { text: string; params: unknown[] } {
     const entries = this.entries.length > 0 ? insertEntries(this.accountId, this.now, this.entries) : null;
     const statements = this.writes.map((write) => deferredWriteSql(write, this.now));
     const writes = statements.map((write, index) => `written_${index} as (${write.text}),`).join('\n');
     const soon = new Date(this.now.getTime() + EXPIRING_SOON_DAYS * DAY_MS);
-    const [row] = await this.sql<{ entry_ids: number[]; expires_at: Date | null; credits: string | null }>(
-      `with ${writes}
+    const text = `with ${writes}
             ${entries ? `written_entries as (${entries.text}),` : ''}
             written_balance as (
               update credit_balance set balance = ?, held = ?, overage_held = ?, next_expiry_at = ?,
@@ -274,27 +298,38 @@ export class LockedAccount {
          left join lateral (
            select expires_at, sum(remaining) as credits from credit_lot
             where account_id = ? and remaining > 0 and expires_at > ? and expires_at <= ?
-            group by expires_at order by expires_at limit 1) soonest on true`,
-      [
-        ...statements.flatMap((write) => write.params),
-        ...(entries?.params ?? []),
-        ...[
-          this.balanceNow,
-          this.heldNow,
-          this.spend.overageHeld,
-          this.locked.nextExpiry,
-          this.now,
-          this.accountId,
-        ],
-        ...[this.accountId, this.now, soon],
+            group by expires_at order by expires_at limit 1) soonest on true`;
+    const params = [
+      ...statements.flatMap((write) => write.params),
+      ...(entries?.params ?? []),
+      ...[
+        this.balanceNow,
+        this.heldNow,
+        this.spend.overageHeld,
+        this.locked.nextExpiry,
+        this.now,
+        this.accountId,
       ],
-    );
+      ...[this.accountId, this.now, soon],
+    ];
+    return { text, params };
+  }
+
+  /** `saveStatement` was written: as after `save`, with the soonest credits it read; answers the entries' ids. */
+  savedFrom(row: SavedRow | undefined): number[] {
     this.soonest = row?.expires_at ? { credits: Number(row.credits), at: new Date(row.expires_at) } : null;
     this.entries.length = 0;
     this.writes.length = 0;
     this.dirty = false;
     return (row?.entry_ids ?? []).map(Number);
   }
+}
+
+/** The row `LockedAccount.save`'s statement answers. */
+export interface SavedRow {
+  entry_ids: number[] | null;
+  expires_at: Date | null;
+  credits: string | null;
 }
 
 /** A ledger entry's columns up to its time, as the account's save and the group's batched save write them. */
@@ -377,7 +412,7 @@ export async function inLockedAccount<T>(
  * whether automatic top-up is on (read with them: otherwise a statement after every change would find nothing to
  * do; one turned on meanwhile checks the balance itself, auto-top-up.ts `configure`).
  */
-const LOCK = `select balance.account_id, balance.balance, balance.held, balance.spend_limit_cents,
+export const LOCK = `select balance.account_id, balance.balance, balance.held, balance.spend_limit_cents,
                      balance.overage_held, balance.next_expiry_at,
                      exists (select 1 from credit_auto_top_up top_up
                               where top_up.account_id = balance.account_id and top_up.enabled) as auto_top_up,
@@ -391,7 +426,7 @@ const MAKE_ROWS = `insert into credit_balance (account_id, balance, held, update
                    select id, 0, 0, ? from unnest(?::varchar[]) as id order by id collate "C"
                    on conflict do nothing`;
 
-interface LockRow {
+export interface LockRow {
   account_id: string;
   balance: string;
   held: string;
@@ -411,10 +446,12 @@ export async function lockAccounts(
   sql: Sql,
   accountIds: readonly string[],
   now: Date,
-  em: EntityManager,
+  em: EntityManager | typeof BELOW_ORM,
   options: LockOptions = {},
+  /** LOCK's rows when it ran already (a group below the ORM sends it with its `BEGIN`). */
+  lockedRows?: readonly LockRow[],
 ): Promise<Map<string, LockedAccount>> {
-  const rows = await sql<LockRow>(LOCK, [now, accountIds]);
+  const rows = lockedRows ? [...lockedRows] : await sql<LockRow>(LOCK, [now, accountIds]);
   const missing = accountIds.filter((id) => !rows.some((row) => row.account_id === id));
   if (missing.length > 0) {
     // The missing rows after the others, so an account's first use breaks the byte order: two groups making and
@@ -432,7 +469,7 @@ export async function lockAccounts(
   return accounts;
 }
 
-function accountOf(sql: Sql, row: LockRow, now: Date, em: EntityManager): LockedAccount {
+function accountOf(sql: Sql, row: LockRow, now: Date, em: EntityManager | typeof BELOW_ORM): LockedAccount {
   const spend = {
     limitCents: row.spend_limit_cents === null ? null : Number(row.spend_limit_cents),
     overageHeld: Number(row.overage_held),

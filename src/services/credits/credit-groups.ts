@@ -1,11 +1,20 @@
 import type { Orm } from '../../database/database';
 import { GroupCommitter, type Settled } from '../../database/group-committer';
+import { inBareTransaction } from '../../database/bare-transaction';
 import { inPreparedTransaction } from '../../database/prepared-transaction';
 import type { Clock } from '../time/clock';
-import { type LockedAccount, lockAccounts, type Sql } from './credit-account';
+import {
+  BELOW_ORM,
+  LOCK,
+  type LockedAccount,
+  type LockRow,
+  lockAccounts,
+  NeedsOrm,
+  type Sql,
+} from './credit-account';
 import type { CreditEvents } from './credit-events';
-import { saveAccounts } from './credit-save-batch';
-import { GroupReads, type ReadsAhead } from './group-reads';
+import { saveAccounts, savingStatement } from './credit-save-batch';
+import { GroupReads, type ReadsAhead, type ReadsRow } from './group-reads';
 
 /** The most requests one group carries: a bound on how many accounts one transaction holds locked. */
 export const MAX_CREDIT_GROUP = 128;
@@ -56,6 +65,8 @@ export class CreditGroups {
   private readonly lanes: Array<GroupCommitter<GroupedChange, unknown>>;
   /** Requests run again in a group of their own after their group was rolled back. */
   private rerun = 0;
+  /** Groups run again on the ORM's transaction after a request asked for it below the ORM (`NeedsOrm`). */
+  private ormFallbacks = 0;
 
   constructor(
     private readonly orm: Orm,
@@ -83,14 +94,15 @@ export class CreditGroups {
    * Groups written and requests answered so far, and how many requests were run again alone after their group
    * was rolled back (the tests' proof of grouping; a `rerun` that grows under load is worth a look).
    */
-  stats(): { groups: number; requests: number; rerun: number } {
+  stats(): { groups: number; requests: number; rerun: number; ormFallbacks: number } {
     const lanes = this.lanes.map((lane) => lane.stats());
     const groups = lanes.reduce((sum, lane) => sum + lane.groups, 0);
-    return { groups, requests: lanes.reduce((sum, lane) => sum + lane.requests, 0), rerun: this.rerun };
+    const requests = lanes.reduce((sum, lane) => sum + lane.requests, 0);
+    return { groups, requests, rerun: this.rerun, ormFallbacks: this.ormFallbacks };
   }
 
   private async flush(group: GroupedChange[]): Promise<Array<Settled<unknown>>> {
-    let written: { settled: Array<Settled<unknown>>; changed: LockedAccount[] };
+    let written: Written;
     try {
       written = await this.write(group);
     } catch (error) {
@@ -116,41 +128,116 @@ export class CreditGroups {
     return settled;
   }
 
-  private write(group: GroupedChange[]) {
+  /**
+   * The group's transaction below the ORM (issue 17, ADR 0028's amendment): `BEGIN`, the lock and the reads ahead
+   * go out in one round trip, and the last saves with `COMMIT` in one; when a request needs the ORM (`NeedsOrm`)
+   * that attempt is rolled back and the group runs on the ORM's transaction, as before.
+   */
+  private async write(group: GroupedChange[]): Promise<Written> {
     const now = this.clock.now();
+    try {
+      return await this.writeBelowOrm(group, now);
+    } catch (error) {
+      if (!(error instanceof NeedsOrm)) throw error;
+      this.ormFallbacks++;
+    }
     return inPreparedTransaction(this.orm, async (sql, em) => {
-      // Which request a statement is part of has written (else its failure is undone in memory alone).
       const wrote = { now: false };
-      const tracked: Sql = (text, params) => {
-        if (WRITES.test(text)) wrote.now = true;
-        return sql(text, params);
-      };
-      const ids = [...new Set(group.map((request) => request.accountId))];
+      const tracked = trackingWrites(sql, wrote);
+      const ids = accountIdsOf(group);
       const accounts = await lockAccounts(tracked, ids, now, em);
       // The holds and members the requests name, in one statement rather than one per request (ADR 0029).
       const reads = await GroupReads.read(tracked, group);
-      for (const account of accounts.values()) account.readsAhead = reads;
-      const settled: Array<Settled<unknown>> = [];
-      for (const request of group) {
-        const account = accounts.get(request.accountId) as LockedAccount;
-        // What the requests before it on this account wrote, saved: it reads the rows, not the memory.
-        if (account.unsaved) await account.save();
-        wrote.now = false;
-        const mark = account.mark();
-        try {
-          settled.push({ ok: true, value: await request.work(account) });
-        } catch (error) {
-          if (wrote.now) throw new FailedAfterWriting(error);
-          account.restore(mark);
-          settled.push({ ok: false, error });
-        }
-      }
+      const settled = await runRequests(group, accounts, reads, wrote);
       // The accounts' last writes, in one statement for all of them (credit-save-batch.ts, ADR 0029).
       await saveAccounts(tracked, accounts.values(), now);
-      const changed = [...accounts.values()].filter((account) => account.changed);
-      return { settled, changed };
+      return { settled, changed: changedOf(accounts) };
     });
   }
+
+  private async writeBelowOrm(group: GroupedChange[], now: Date): Promise<Written> {
+    const ids = accountIdsOf(group);
+    const readsAhead = GroupReads.statementOf(group);
+    const openings = [{ text: LOCK, values: [now, ids] }, ...(readsAhead ? [readsAhead] : [])];
+    const written = await inBareTransaction<[LockRow[], ReadsRow[]], Written>(
+      this.orm,
+      openings,
+      async ([locked, read], sql) => {
+        const wrote = { now: false };
+        const tracked = trackingWrites(sql, wrote);
+        const accounts = await lockAccounts(tracked, ids, now, BELOW_ORM, {}, locked);
+        // Read with the lock, unless the lock changed holds (expired ones dropped) or locked rows it made after
+        // the read (an account's first use): then read again, under every lock, as the ORM path reads.
+        const reads =
+          readsAhead && !lockChangedReads(ids, locked, now)
+            ? GroupReads.of(group, read)
+            : await GroupReads.read(tracked, group);
+        const settled = await runRequests(group, accounts, reads, wrote);
+        const closing = savingStatement(accounts.values(), now);
+        const value = { settled, changed: changedOf(accounts) };
+        return { commit: true, value, ...(closing ? { closing } : {}) };
+      },
+    );
+    if (!written) throw new Error('The credit group’s transaction was rolled back');
+    return written;
+  }
+}
+
+interface Written {
+  settled: Array<Settled<unknown>>;
+  changed: LockedAccount[];
+}
+
+function accountIdsOf(group: GroupedChange[]): string[] {
+  return [...new Set(group.map((request) => request.accountId))];
+}
+
+function changedOf(accounts: Map<string, LockedAccount>): LockedAccount[] {
+  return [...accounts.values()].filter((account) => account.changed);
+}
+
+/** The statements, noting in `wrote` when one writes (a request's failure after it cannot be undone in memory). */
+function trackingWrites(sql: Sql, wrote: { now: boolean }): Sql {
+  return (text, params) => {
+    if (WRITES.test(text)) wrote.now = true;
+    return sql(text, params);
+  };
+}
+
+/**
+ * Whether `lockAccounts` did more than lock the rows LOCK answered: made a missing row (locked after the reads
+ * ahead ran) or dropped expired holds (the reads ahead may hold them as live).
+ */
+function lockChangedReads(ids: readonly string[], locked: readonly LockRow[], now: Date): boolean {
+  if (locked.length < ids.length) return true;
+  return locked.some((row) => row.next_expiry_at !== null && new Date(row.next_expiry_at) <= now);
+}
+
+/** Each request in arrival order on its locked account (the class comment says how a failure is kept apart). */
+async function runRequests(
+  group: GroupedChange[],
+  accounts: Map<string, LockedAccount>,
+  reads: GroupReads,
+  wrote: { now: boolean },
+): Promise<Array<Settled<unknown>>> {
+  for (const account of accounts.values()) account.readsAhead = reads;
+  const settled: Array<Settled<unknown>> = [];
+  for (const request of group) {
+    const account = accounts.get(request.accountId) as LockedAccount;
+    // What the requests before it on this account wrote, saved: it reads the rows, not the memory.
+    if (account.unsaved) await account.save();
+    wrote.now = false;
+    const mark = account.mark();
+    try {
+      settled.push({ ok: true, value: await request.work(account) });
+    } catch (error) {
+      if (error instanceof NeedsOrm) throw error;
+      if (wrote.now) throw new FailedAfterWriting(error);
+      account.restore(mark);
+      settled.push({ ok: false, error });
+    }
+  }
+  return settled;
 }
 
 /** The account's lane: FNV-1a of its id (stable, so an account's requests stay in order in one lane). */

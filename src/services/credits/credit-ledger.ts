@@ -55,8 +55,11 @@ export class CreditLedger {
     this.groups = new CreditGroups(orm, clock, events, onGroup);
   }
 
-  /** Credit group commits written and requests in them so far (monitoring, and the tests' proof of grouping). */
-  groupStats(): { groups: number; requests: number; rerun: number } {
+  /**
+   * Credit group commits written and requests in them so far (monitoring, and the tests' proof of grouping), and
+   * groups run again on the ORM's transaction (`ormFallbacks`: a request below the ORM needed it).
+   */
+  groupStats(): { groups: number; requests: number; rerun: number; ormFallbacks: number } {
     return this.groups.stats();
   }
 

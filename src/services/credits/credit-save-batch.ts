@@ -1,4 +1,11 @@
-import { entryColumns, type LockedAccount, type PendingSave, type Sql } from './credit-account';
+import type { BareStatement, BareValue } from '../../database/bare-transaction';
+import {
+  entryColumns,
+  type LockedAccount,
+  type PendingSave,
+  type SavedRow,
+  type Sql,
+} from './credit-account';
 import { EXPIRING_SOON_DAYS } from './credit-reads';
 
 const DAY_MS = 86_400_000;
@@ -93,10 +100,45 @@ export async function saveAccounts(sql: Sql, accounts: Iterable<LockedAccount>, 
     return;
   }
   const pending = waiting.map((account) => account.pendingSave());
-  const rows = await sql<{ account_id: string; expires_at: Date | null; credits: string | null }>(
-    SAVE_MANY,
-    paramsOf(pending, now),
-  );
+  savedAll(waiting, await sql<SoonestRow>(SAVE_MANY, paramsOf(pending, now)));
+}
+
+/**
+ * The group's last saves as one statement for a group below the ORM to send with its COMMIT in one round trip
+ * (credit-groups.ts, issue 17): what `saveAccounts` would send (SAVE_MANY, or one account's own `save`); `read`
+ * takes its rows. Null when no account waits.
+ */
+export function savingStatement(
+  accounts: Iterable<LockedAccount>,
+  now: Date,
+): (BareStatement & { read: (rows: object[]) => void }) | null {
+  const waiting = [...accounts].filter((account) => account.unsaved);
+  const [only] = waiting;
+  if (!only) return null;
+  if (waiting.length === 1) {
+    // One account (most groups): its own `save`'s statement, simpler for PostgreSQL than the one over arrays.
+    const statement = only.saveStatement();
+    return {
+      text: statement.text,
+      values: statement.params as BareValue[],
+      read: (rows) => only.savedFrom((rows as SavedRow[])[0]),
+    };
+  }
+  const pending = waiting.map((account) => account.pendingSave());
+  return {
+    text: SAVE_MANY,
+    values: paramsOf(pending, now) as BareValue[],
+    read: (rows) => savedAll(waiting, rows as SoonestRow[]),
+  };
+}
+
+interface SoonestRow {
+  account_id: string;
+  expires_at: Date | null;
+  credits: string | null;
+}
+
+function savedAll(waiting: readonly LockedAccount[], rows: readonly SoonestRow[]): void {
   const soonest = new Map(rows.map((row) => [row.account_id, row]));
   for (const account of waiting) {
     const row = soonest.get(account.accountId);

@@ -10,6 +10,36 @@ export interface ReadsAhead {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** The holds by id and the limits of (account, member) pairs that a group's requests name. */
+const READ_AHEAD = `select (select json_agg(hold) from (select ${HOLD_COLUMNS} from credit_hold where id = any(?::uuid[])) hold)
+         as holds,
+       (select json_agg(json_build_object('a', account_id, 'm', member_id)) from credit_member_limit
+         where (account_id, member_id) in (select * from unnest(?::varchar[], ?::varchar[]))) as limited`;
+
+/** A row of READ_AHEAD (one). */
+export interface ReadsRow {
+  holds: HoldRow[] | null;
+  limited: Array<{ a: string; m: string }> | null;
+}
+
+/** The valid hold ids (lower case, once each) and the members of new holds that `requests` name. */
+function namedBy(requests: ReadonlyArray<{ accountId: string; reads?: ReadsAhead }>): {
+  holdIds: string[];
+  pairs: Array<{ accountId: string; memberId: string }>;
+} {
+  const holdIds = [
+    ...new Set(
+      requests.flatMap(({ reads }) =>
+        reads?.holdId && UUID.test(reads.holdId) ? [reads.holdId.toLowerCase()] : [],
+      ),
+    ),
+  ];
+  const pairs = requests.flatMap(({ accountId, reads }) =>
+    reads?.memberId ? [{ accountId, memberId: reads.memberId }] : [],
+  );
+  return { holdIds, pairs };
+}
+
 /**
  * The holds a credit group's requests name and whether their members have a limit, read in ONE statement after
  * the group's lock (credit-groups.ts, ADR 0029) instead of one statement per request: every statement of a group
@@ -29,25 +59,35 @@ export class GroupReads {
     sql: PreparedSql,
     requests: ReadonlyArray<{ accountId: string; reads?: ReadsAhead }>,
   ): Promise<GroupReads> {
+    const statement = GroupReads.statementOf(requests);
+    if (!statement) return new GroupReads();
+    return GroupReads.of(requests, await sql<ReadsRow>(statement.text, statement.values));
+  }
+
+  /**
+   * The one statement that reads what `requests` name (null: nothing to read), for a group that sends it itself
+   * (below the ORM, with its `BEGIN` and lock: credit-groups.ts); `of` takes its rows. Everything it reads is
+   * named by the requests, so it is known before the lock.
+   */
+  static statementOf(
+    requests: ReadonlyArray<{ accountId: string; reads?: ReadsAhead }>,
+  ): { text: string; values: [string[], string[], string[]] } | null {
+    const { holdIds, pairs } = namedBy(requests);
+    if (holdIds.length === 0 && pairs.length === 0) return null;
+    return {
+      text: READ_AHEAD,
+      values: [holdIds, pairs.map((pair) => pair.accountId), pairs.map((pair) => pair.memberId)],
+    };
+  }
+
+  /** What `statementOf`'s statement answered for `requests`. */
+  static of(
+    requests: ReadonlyArray<{ accountId: string; reads?: ReadsAhead }>,
+    rows: readonly ReadsRow[],
+  ): GroupReads {
     const reads = new GroupReads();
-    const holdIds = [
-      ...new Set(
-        requests.flatMap(({ reads }) =>
-          reads?.holdId && UUID.test(reads.holdId) ? [reads.holdId.toLowerCase()] : [],
-        ),
-      ),
-    ];
-    const pairs = requests.flatMap(({ accountId, reads }) =>
-      reads?.memberId ? [{ accountId, memberId: reads.memberId }] : [],
-    );
-    if (holdIds.length === 0 && pairs.length === 0) return reads;
-    const [row] = await sql<{ holds: HoldRow[] | null; limited: Array<{ a: string; m: string }> | null }>(
-      `select (select json_agg(hold) from (select ${HOLD_COLUMNS} from credit_hold where id = any(?::uuid[])) hold)
-                as holds,
-              (select json_agg(json_build_object('a', account_id, 'm', member_id)) from credit_member_limit
-                where (account_id, member_id) in (select * from unnest(?::varchar[], ?::varchar[]))) as limited`,
-      [holdIds, pairs.map((pair) => pair.accountId), pairs.map((pair) => pair.memberId)],
-    );
+    const { holdIds, pairs } = namedBy(requests);
+    const [row] = rows;
     for (const id of holdIds) reads.holds.set(id, null);
     for (const hold of row?.holds ?? []) reads.holds.set(hold.id, hold);
     for (const pair of pairs) reads.members.add(memberKey(pair.accountId, pair.memberId));

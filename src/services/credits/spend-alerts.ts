@@ -14,18 +14,21 @@ export class SpendAlerts implements SpendWatcher {
   async afterSpend(account: LockedAccount, terms: OverageTerms, spend: PeriodSpend): Promise<void> {
     const limit = account.spend.limitCents;
     // No limit, or a limit of 0 (nothing may be spent: there is nothing to warn of).
-    if (limit === null || limit === 0 || !account.em) return;
+    if (limit === null || limit === 0) return;
     const spent = spentCents(spend, terms.unitAmountDecimal);
     const threshold = spent >= limit ? 100 : spent * 100 >= limit * 80 ? 80 : null;
     if (threshold === null || threshold <= spend.alertedPercent) return;
+    // Only a crossing asks for the ORM (the mail's outbox row): a group below it is run again on it (NeedsOrm).
+    const em = account.em;
+    if (!em) return;
     const [claimed] = await account.sql<{ alerted_percent: number }>(
       `update credit_spend set alerted_percent = ?
         where account_id = ? and period_start = ? and alerted_percent < ? returning alerted_percent`,
       [threshold, account.accountId, terms.period.start, threshold],
     );
     if (!claimed) return;
-    const customer = await account.em.findOne(BillingCustomer, { accountId: account.accountId });
-    await this.notifier.enqueue(account.em, {
+    const customer = await em.findOne(BillingCustomer, { accountId: account.accountId });
+    await this.notifier.enqueue(em, {
       kind: 'spend_limit_alert',
       accountId: account.accountId,
       recipient: customer?.email ?? null,

@@ -144,10 +144,10 @@ export class WebhookInbox {
     stripeEventId: string,
     work: (sql: PreparedSql) => Promise<BareOutcome<T>>,
   ): Promise<T | null> {
-    return inBareTransaction<{ id: string }, T>(
+    return inBareTransaction<[Array<{ id: string }>], T>(
       this.orm,
-      { text: CLAIM_EVENT, values: claimValues(stripeEventId, new Date()) },
-      async (claimed, sql) => (claimed.length > 0 ? work(sql) : { commit: false }),
+      [{ text: CLAIM_EVENT, values: claimValues(stripeEventId, new Date()) }],
+      async ([claimed], sql) => (claimed.length > 0 ? work(sql) : { commit: false }),
     );
   }
 

@@ -1,0 +1,178 @@
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { BillingCustomer, Notification } from '../../src/entities';
+import { silentLogger } from '../../src/logging/logger';
+import { CreditEvents } from '../../src/services/credits/credit-events';
+import { CreditLedger } from '../../src/services/credits/credit-ledger';
+import type { OverageTerms } from '../../src/services/credits/credit-overage';
+import { SpendAlerts } from '../../src/services/credits/spend-alerts';
+import { SpendLimits } from '../../src/services/credits/spend-limits';
+import { Notifier } from '../../src/services/notifications/notifier';
+import { type LedgerHarness, openLedger } from '../support/credit-ledger';
+
+/**
+ * A model call's hold and settle in round trips (issue 17, ADR 0028's 2026-12-07 amendment): a credit group runs
+ * below the ORM, `BEGIN` sent with its lock and its reads ahead, its last saves with `COMMIT`. A request that
+ * needs the ORM (a spend alert's mail) rolls that attempt back and the group runs on the ORM's transaction,
+ * with the same outcome. Queries are counted at the `pg` client (the `PREPARE`s once per connection left out).
+ */
+const PERIOD = { start: new Date('2026-12-01T00:00:00Z'), end: new Date('2027-01-01T00:00:00Z') };
+const TERMS: OverageTerms = { period: PERIOD, unitAmountDecimal: '0.12', currency: 'usd' };
+
+let harness: LedgerHarness;
+let ledger: CreditLedger;
+let limits: SpendLimits;
+const queries: string[] = [];
+let counting = false;
+const query = pg.Client.prototype.query as (...args: unknown[]) => unknown;
+
+beforeAll(async () => {
+  pg.Client.prototype.query = function countedQuery(this: pg.Client, ...args: unknown[]) {
+    const [first] = args;
+    const text = typeof first === 'string' ? first : (first as { text?: string } | null)?.text;
+    if (counting && typeof text === 'string') queries.push(text);
+    return query.apply(this, args);
+  } as typeof pg.Client.prototype.query;
+  harness = await openLedger(new Date('2026-12-07T10:00:00Z'));
+  const events = new CreditEvents(harness.pubSub, silentLogger);
+  const alerts = new SpendAlerts(new Notifier(silentLogger));
+  ledger = new CreditLedger(harness.orm, harness.clock, events, alerts);
+  const plan = {
+    key: 'starter',
+    credits: { included: 0, rollover: { kind: 'none' as const }, overLimit: 'bill_overage' as const },
+  };
+  const terms = { terms: async () => ({ plan, period: PERIOD, overage: TERMS, currency: 'usd' }) };
+  limits = new SpendLimits(
+    harness.orm,
+    harness.clock,
+    terms,
+    { unitAmountsDecimal: { usd: '0.12' } },
+    'usd',
+    events,
+    alerts,
+  );
+});
+afterAll(async () => {
+  pg.Client.prototype.query = query as typeof pg.Client.prototype.query;
+  await harness.close();
+});
+
+async function customer(accountId: string): Promise<void> {
+  const now = new Date();
+  await harness.orm.em.fork().insert(BillingCustomer, {
+    id: randomUUID(),
+    accountId,
+    email: `${accountId}@example.com`,
+    createdAt: now,
+    updatedAt: now,
+  });
+}
+
+function grant(accountId: string, credits: number) {
+  return ledger.grant({
+    accountId,
+    kind: 'purchase',
+    credits,
+    expiresAt: null,
+    reason: 'test',
+    source: { type: 'test', id: randomUUID() },
+    actor: 'test',
+  });
+}
+
+/** The queries `step` sent, `PREPARE`s left out (once per connection and statement). */
+async function queriesOf<T>(step: () => Promise<T>): Promise<{ value: T; sent: string[] }> {
+  queries.length = 0;
+  counting = true;
+  try {
+    const value = await step();
+    return { value, sent: queries.filter((text) => !/^PREPARE /.test(text)) };
+  } finally {
+    counting = false;
+  }
+}
+
+it('a hold is two round trips and its settle three: BEGIN with the lock and reads, the save with COMMIT', async () => {
+  const accountId = 'acct_round_trips';
+  await grant(accountId, 1_000);
+  // Every pool connection warmed: each prepares the statements once, and that is left out anyway.
+  for (let warm = 0; warm < 10; warm++) {
+    const held = await ledger.hold({ accountId, credits: 5, ttlSeconds: 300, holdId: randomUUID() });
+    if (!held.ok) throw new Error('the hold was refused');
+    await ledger.settle({ accountId, holdId: held.hold.id, credits: 3 });
+  }
+  const holdId = randomUUID();
+  const hold = await queriesOf(() => ledger.hold({ accountId, credits: 10, ttlSeconds: 300, holdId }));
+  expect(hold.value).toMatchObject({ ok: true, duplicate: false });
+  expect(hold.sent).toHaveLength(2);
+  expect(hold.sent[0]).toMatch(/^BEGIN; EXECUTE bare_\w+\(.*\); EXECUTE bare_\w+\(/s);
+  expect(hold.sent[1]).toMatch(/^EXECUTE bare_\w+\(.*\); COMMIT$/s);
+
+  const settle = await queriesOf(() => ledger.settle({ accountId, holdId, credits: 7 }));
+  expect(settle.value).toEqual({ outcome: 'settled', burned: 7, uncovered: 0, billed: 0, duplicate: false });
+  // The third: the lots burned in the burn order (what each gave decides the entries).
+  expect(settle.sent).toHaveLength(3);
+  expect(settle.sent[1]).toMatch(/update credit_lot/);
+  expect(await harness.sums(accountId)).toMatchObject({ balance: 1_000 - 10 * 3 - 7, held: 0 });
+  expect(await ledger.balanceOf(accountId)).toMatchObject({ balance: 963, held: 0, available: 963 });
+  expect(ledger.groupStats().ormFallbacks).toBe(0);
+});
+
+it('a settle whose spend alert needs the ORM is rolled back below it and run on the ORM, with the same outcome', async () => {
+  const accountId = 'acct_round_trips_alert';
+  await customer(accountId);
+  await limits.set({ accountId, monthlyCents: 6 });
+  const held = await ledger.hold({
+    accountId,
+    credits: 40,
+    ttlSeconds: 300,
+    holdId: randomUUID(),
+    overage: TERMS,
+  });
+  if (!held.ok) throw new Error('the hold was refused');
+  const before = ledger.groupStats();
+  // 40 beyond the balance: 5 ¢ of a 6 ¢ limit, past 80 %: the mail is queued in the settle's transaction.
+  const settle = await queriesOf(() =>
+    ledger.settle({ accountId, holdId: held.hold.id, credits: 40, overage: TERMS }),
+  );
+  expect(settle.value).toEqual({
+    outcome: 'settled',
+    burned: 0,
+    uncovered: 40,
+    billed: 40,
+    duplicate: false,
+  });
+  expect(ledger.groupStats().ormFallbacks - before.ormFallbacks).toBe(1);
+  expect(ledger.groupStats().rerun).toBe(before.rerun);
+  expect(settle.sent[0]).toMatch(/^BEGIN; EXECUTE/);
+  expect(settle.sent).toContain('ROLLBACK');
+  const mails = await harness.orm.em.fork().find(Notification, { accountId, kind: 'spend_limit_alert' });
+  expect(mails.map((mail) => mail.data)).toEqual([
+    expect.objectContaining({ thresholdPercent: 80, spentCents: 5, limitCents: 6 }),
+  ]);
+  // Billed once: the attempt below the ORM left nothing behind.
+  expect(await harness.sums(accountId)).toMatchObject({
+    held: 0,
+    overageHeld: 0,
+    billed: 40,
+    overageSpent: 40,
+  });
+});
+
+it('reads ahead again when the lock dropped expired holds: a late settle of an expired hold frees it once', async () => {
+  const accountId = 'acct_round_trips_expired';
+  await grant(accountId, 500);
+  const expiring = await ledger.hold({ accountId, credits: 30, ttlSeconds: 60, holdId: randomUUID() });
+  const live = await ledger.hold({ accountId, credits: 20, ttlSeconds: 3_600, holdId: randomUUID() });
+  if (!expiring.ok || !live.ok) throw new Error('a hold was refused');
+  harness.clock.advance(61_000);
+  // Read ahead with the lock the hold is still live; the lock then drops it as expired (held 50 → 20), and the
+  // settle must see it expired, or it would free its 30 a second time.
+  const settle = await queriesOf(() => ledger.settle({ accountId, holdId: expiring.hold.id, credits: 25 }));
+  expect(settle.value).toMatchObject({ outcome: 'settled', burned: 25, uncovered: 0 });
+  expect(await ledger.findHold(accountId, expiring.hold.id)).toMatchObject({ state: 'settled' });
+  expect(await harness.sums(accountId)).toMatchObject({ balance: 475, held: 20, liveHolds: 20 });
+  expect(await ledger.balanceOf(accountId)).toMatchObject({ balance: 475, held: 20, available: 455 });
+  // The reads ahead read again after the expired holds were dropped: one statement more than a settle's three.
+  expect(settle.sent.filter((text) => /from credit_hold where id = any/.test(text))).toHaveLength(1);
+});
