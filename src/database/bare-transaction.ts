@@ -118,7 +118,8 @@ function sqlLevelNameOf(text: string): string {
 }
 
 function literalOf(value: BareValue): string {
-  if (value === null) return 'NULL';
+  // A closing statement's values are cast from `unknown[]` (credit-save-batch.ts): undefined is NULL, as pg binds it.
+  if (value === null || value === undefined) return 'NULL';
   return escapeLiteral(textOf(value));
 }
 
@@ -131,5 +132,7 @@ function textOf(value: Exclude<BareValue, null>): string {
 
 function elementOf(value: BareValue): string {
   if (value === null || value === undefined) return 'NULL';
+  // A nested array is a dimension, not a quoted element (`{{1,2},{3,4}}`, as pg's own `arrayString` writes it).
+  if (Array.isArray(value)) return textOf(value);
   return `"${textOf(value).replace(/[\\"]/g, (character) => `\\${character}`)}"`;
 }

@@ -116,3 +116,44 @@ it('opens with several statements, writes arrays as literals, and sends a closin
   ).rejects.toThrow(/duplicate key/);
   expect(await labels()).not.toContain('never kept');
 });
+
+it('writes a nested array as a multidimensional array literal, and an undefined value as NULL (as pg binds them)', async () => {
+  const answered = await inBareTransaction<
+    [Array<{ grid: number[][]; words: string[][]; missing: null }>],
+    true
+  >(
+    orm,
+    [
+      {
+        text: 'select ?::int[][] as grid, ?::text[][] as words, ?::text as missing',
+        // A closing statement's values come from `unknown[]` (credit-save-batch.ts): undefined is possible there.
+        values: [
+          [
+            [1, 2],
+            [3, 4],
+          ],
+          [
+            ['a "q"', '{b}'],
+            ['c\\d', 'NULL'],
+          ],
+          undefined as unknown as null,
+        ],
+      },
+    ],
+    async ([[row]]) => {
+      expect(row).toEqual({
+        grid: [
+          [1, 2],
+          [3, 4],
+        ],
+        words: [
+          ['a "q"', '{b}'],
+          ['c\\d', 'NULL'],
+        ],
+        missing: null,
+      });
+      return { commit: false };
+    },
+  );
+  expect(answered).toBeNull();
+});
