@@ -157,3 +157,40 @@ it('writes a nested array as a multidimensional array literal, and an undefined 
   );
   expect(answered).toBeNull();
 });
+
+it('a closing statement prepared in a transaction that rolled back stays prepared (PREPARE is not transactional)', async () => {
+  const closingText = 'insert into bare_transaction_probe (label, at) values (?, ?) returning label';
+  const closing = (label: string) => ({
+    text: closingText,
+    values: [label, new Date()],
+    read: () => undefined,
+  });
+  // More rounds than the pool has connections: each connection prepares the statement inside a transaction whose
+  // closing fails (a duplicate key) and rolls back, then runs it again from its cache, and must find it there.
+  for (let round = 0; round < 12; round++) {
+    await expect(
+      inBareTransaction(orm, opening(`cached fails ${round}`), async () => ({
+        commit: true,
+        value: 1,
+        closing: closing("o'brien"),
+      })),
+    ).rejects.toThrow(/duplicate key/);
+    await inBareTransaction(orm, opening(`cached opening ${round}`), async () => ({
+      commit: true,
+      value: 1,
+      closing: closing(`cached closing ${round}`),
+    }));
+  }
+  // A closing statement PostgreSQL cannot prepare is not remembered, and rolls its transaction back.
+  await expect(
+    inBareTransaction(orm, opening('unpreparable'), async () => ({
+      commit: true,
+      value: 1,
+      closing: { text: 'insert into no_such_table values (?)', values: ['x'], read: () => undefined },
+    })),
+  ).rejects.toThrow(/no_such_table/);
+  const kept = await labels();
+  expect(kept.filter((label) => /^cached (opening|closing)/.test(label))).toHaveLength(24);
+  expect(kept).not.toContain('unpreparable');
+  expect(kept.filter((label) => label.startsWith('cached fails'))).toEqual([]);
+});
