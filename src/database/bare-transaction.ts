@@ -52,13 +52,11 @@ export async function inBareTransaction<Opened extends object[][], T>(
     const results = (await client.query(['BEGIN', ...executes].join('; '))) as unknown as Array<{
       rows: object[];
     }>;
-    let outcome: BareOutcome<T>;
-    try {
-      outcome = await work(results.slice(1).map((result) => result.rows) as Opened, preparedSqlOn(client));
-    } catch (error) {
-      await client.query('ROLLBACK');
-      throw error;
-    }
+    // An error of `work` is rolled back by the catch below, once (a second ROLLBACK only warns in the server's log).
+    const outcome = await work(
+      results.slice(1).map((result) => result.rows) as Opened,
+      preparedSqlOn(client),
+    );
     if (!outcome.commit) {
       await client.query('ROLLBACK');
       return null;
@@ -75,8 +73,9 @@ export async function inBareTransaction<Opened extends object[][], T>(
     closing.read(closed[0]?.rows ?? []);
     return outcome.value;
   } catch (error) {
-    // A failure of a query that opened or closed it leaves an aborted transaction: close it before the connection
-    // goes back (a ROLLBACK outside a transaction only warns).
+    // A failure of `work` leaves the transaction open, and one of a query that opened or closed it an aborted one:
+    // close it before the connection goes back (a ROLLBACK outside a transaction only warns), and throw the failure
+    // itself (a `NeedsOrm` stays one even when the ROLLBACK fails).
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   } finally {

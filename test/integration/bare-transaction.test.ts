@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { inBareTransaction } from '../../src/database/bare-transaction';
 import type { Orm } from '../../src/database/database';
 import { startTestService, type TestService } from '../support/service';
@@ -193,4 +194,23 @@ it('a closing statement prepared in a transaction that rolled back stays prepare
   expect(kept.filter((label) => /^cached (opening|closing)/.test(label))).toHaveLength(24);
   expect(kept).not.toContain('unpreparable');
   expect(kept.filter((label) => label.startsWith('cached fails'))).toEqual([]);
+});
+
+it('rolls back once when the work fails: no second ROLLBACK outside the transaction (a warning in the server’s log)', async () => {
+  const sent: string[] = [];
+  const query = pg.Client.prototype.query as (...args: unknown[]) => unknown;
+  pg.Client.prototype.query = function countedQuery(this: pg.Client, ...args: unknown[]) {
+    if (typeof args[0] === 'string') sent.push(args[0]);
+    return query.apply(this, args);
+  } as typeof pg.Client.prototype.query;
+  try {
+    await expect(
+      inBareTransaction(orm, opening('failed once'), async () => {
+        throw new Error('the work failed');
+      }),
+    ).rejects.toThrow('the work failed');
+  } finally {
+    pg.Client.prototype.query = query as typeof pg.Client.prototype.query;
+  }
+  expect(sent.filter((text) => text === 'ROLLBACK')).toHaveLength(1);
 });
