@@ -3,6 +3,7 @@ import pg from 'pg';
 import { BillingCustomer, Notification } from '../../src/entities';
 import { silentLogger } from '../../src/logging/logger';
 import { CreditEvents } from '../../src/services/credits/credit-events';
+import { laneOf } from '../../src/services/credits/credit-groups';
 import { CreditLedger } from '../../src/services/credits/credit-ledger';
 import type { OverageTerms } from '../../src/services/credits/credit-overage';
 import { SpendAlerts } from '../../src/services/credits/spend-alerts';
@@ -175,4 +176,46 @@ it('reads ahead again when the lock dropped expired holds: a late settle of an e
   expect(await ledger.balanceOf(accountId)).toMatchObject({ balance: 475, held: 20, available: 455 });
   // The reads ahead read again after the expired holds were dropped: one statement more than a settle's three.
   expect(settle.sent.filter((text) => /from credit_hold where id = any/.test(text))).toHaveLength(1);
+});
+
+it('a group run again on the ORM writes each of its requests once: burns beside a settle that needs the ORM', async () => {
+  const accountId = 'acct_round_trips_alert_grouped';
+  let other = 0;
+  while (laneOf(`acct_round_trips_beside_${other}`) !== laneOf(accountId)) other++;
+  const beside = `acct_round_trips_beside_${other}`;
+  await customer(accountId);
+  await limits.set({ accountId, monthlyCents: 6 });
+  await grant(beside, 100);
+  const held = await ledger.hold({
+    accountId,
+    credits: 40,
+    ttlSeconds: 300,
+    holdId: randomUUID(),
+    overage: TERMS,
+  });
+  if (!held.ok) throw new Error('the hold was refused');
+  const before = ledger.groupStats();
+  const burn = (credits: number) =>
+    ledger.burn({ accountId: beside, credits, reason: 'beside', source: { type: 'test', id: randomUUID() } });
+  // The first burn goes out alone; the settle and the burns after it wait for it and go out as one group.
+  const first = burn(1);
+  const settle = ledger.settle({ accountId, holdId: held.hold.id, credits: 40, overage: TERMS });
+  const burns = [burn(10), burn(10), burn(10)];
+  expect(await first).toMatchObject({ burned: 1 });
+  expect(await settle).toMatchObject({ outcome: 'settled', billed: 40 });
+  for (const burned of await Promise.all(burns)) expect(burned).toMatchObject({ burned: 10, uncovered: 0 });
+  const after = ledger.groupStats();
+  expect(after.groups - before.groups).toBe(2);
+  expect(after.ormFallbacks - before.ormFallbacks).toBe(1);
+  expect(after.rerun).toBe(before.rerun);
+  // Each burn once, the overage billed once, one mail: the attempt below the ORM left nothing behind.
+  expect(await harness.sums(beside)).toMatchObject({ balance: 69, entries: 69, lots: 69 });
+  expect(await harness.sums(accountId)).toMatchObject({
+    held: 0,
+    overageHeld: 0,
+    billed: 40,
+    overageSpent: 40,
+  });
+  const mails = await harness.orm.em.fork().find(Notification, { accountId, kind: 'spend_limit_alert' });
+  expect(mails).toHaveLength(1);
 });
