@@ -14,37 +14,71 @@ export type BareOutcome<T> = { commit: true; value: T } | { commit: false };
 const preparedOn = new WeakMap<Client, Set<string>>();
 
 /**
- * Runs a transaction below the ORM on a connection of its pool, opened by `BEGIN` and its first statement in
- * **one round trip** (issue 14: the webhook worker's hot path, where each round trip is a socket write in Node
- * and a wake-up of the backend, and MikroORM's and knex's transaction objects cost a third of the worker's CPU).
- * The first statement (`opening`, `?` for each value) is prepared at the SQL level once per connection
- * (`PREPARE`, planned once) and then sent as `BEGIN; EXECUTE name(literals)`, a simple query that PostgreSQL
- * runs as one transaction that stays open after it (a multi-statement query holding `BEGIN`). Its values are
- * written as literals by pg's `escapeLiteral`. `work` gets the opening's rows and the transaction's prepared
- * statements, and decides to commit or roll back; an error rolls back and is rethrown.
+ * The statement that opens a bare transaction (`?` for each value) and whether the work goes on after it: `proceeds`
+ * gets its rows (the webhook inbox's claim: a row when this attempt holds the event, none when it was processed
+ * elsewhere first).
+ */
+export interface BareOpening<Row extends object> {
+  text: string;
+  values: readonly OpeningValue[];
+  proceeds: (opened: Row[]) => boolean;
+}
+
+/** The first statement's answer when the opening said not to proceed: work stops there and everything rolls back. */
+class NotProceeding extends Error {
+  constructor() {
+    super('the opening of this bare transaction said not to proceed');
+  }
+}
+
+/**
+ * Runs a transaction below the ORM on a connection of its pool, opened by `BEGIN`, its opening statement and the
+ * work's first statement in **one round trip** (issue 14: the webhook worker's hot path, where each round trip is
+ * a socket write in Node and a wake-up of the backend, and MikroORM's and knex's transaction objects cost a third
+ * of the worker's CPU). Both statements are prepared at the SQL level once per connection (`PREPARE`, planned
+ * once) and then sent as `BEGIN; EXECUTE opening(literals); EXECUTE first(literals)`, a simple query that
+ * PostgreSQL runs statement after statement, each with its own snapshot (read committed), in one transaction
+ * that stays open after it (a multi-statement query holding `BEGIN`). Values are written as literals by pg's
+ * `escapeLiteral`. The first statement is sent before the opening's rows are seen: when `proceeds` says no, work
+ * never gets that statement's answer (its call rejects), and the transaction, with whatever the statement did, is
+ * rolled back (null). Otherwise `work` decides to commit or roll back; an error rolls back and is rethrown. A
+ * work that sends no statement gets its opening sent alone.
  */
 export async function inBareTransaction<Row extends object, T>(
   orm: Orm,
-  opening: { text: string; values: readonly OpeningValue[] },
-  work: (opened: Row[], sql: PreparedSql) => Promise<BareOutcome<T>>,
+  opening: BareOpening<Row>,
+  work: (sql: PreparedSql) => Promise<BareOutcome<T>>,
 ): Promise<T | null> {
   const knexClient = orm.em.getConnection().getKnex().client as Knex.Client;
   const client = (await knexClient.acquireConnection()) as Client;
+  const state = { opened: false, declined: false };
   try {
-    const name = await preparedAtSqlLevel(client, opening.text);
-    const args = opening.values.map(literalOf).join(', ');
-    const results = (await client.query(`BEGIN; EXECUTE ${name}(${args})`)) as unknown as Array<{
-      rows: Row[];
-    }>;
+    const openingSql = `BEGIN; ${await executeOf(client, opening.text, opening.values)}`;
+    const prepared = preparedSqlOn(client);
+    const open = (results: Array<{ rows: object[] }>) => {
+      state.opened = true;
+      state.declined = !opening.proceeds((results[1]?.rows ?? []) as Row[]);
+      if (state.declined) throw new NotProceeding();
+    };
+    const sql: PreparedSql = async <Result extends object>(text: string, params: readonly unknown[] = []) => {
+      if (state.opened) return prepared<Result>(text, params);
+      const first = await executeOf(client, text, params as readonly OpeningValue[]);
+      const results = (await client.query(`${openingSql}; ${first}`)) as unknown as Array<{ rows: Result[] }>;
+      open(results);
+      return results[2]?.rows ?? [];
+    };
     let outcome: BareOutcome<T>;
     try {
-      outcome = await work(results[1]?.rows ?? [], preparedSqlOn(client));
+      outcome = await work(sql);
+      if (!state.opened) open((await client.query(openingSql)) as unknown as Array<{ rows: object[] }>);
     } catch (error) {
       await client.query('ROLLBACK');
+      if (error instanceof NotProceeding || state.declined) return null;
       throw error;
     }
-    await client.query(outcome.commit ? 'COMMIT' : 'ROLLBACK');
-    return outcome.commit ? outcome.value : null;
+    const commit = outcome.commit && !state.declined;
+    await client.query(commit ? 'COMMIT' : 'ROLLBACK');
+    return commit && outcome.commit ? outcome.value : null;
   } catch (error) {
     // A failure of BEGIN's query itself leaves an aborted transaction open: close it before the connection goes back.
     await client.query('ROLLBACK').catch(() => undefined);
@@ -52,6 +86,12 @@ export async function inBareTransaction<Row extends object, T>(
   } finally {
     await knexClient.releaseConnection(client);
   }
+}
+
+/** `EXECUTE name(literals)` of a statement prepared at the SQL level on `client` (there first if it is not yet). */
+async function executeOf(client: Client, text: string, values: readonly OpeningValue[]): Promise<string> {
+  const name = await preparedAtSqlLevel(client, text);
+  return `EXECUTE ${name}(${values.map(literalOf).join(', ')})`;
 }
 
 /** The statement's SQL-level name on `client`, prepared there first if it is not yet (one round trip, once). */

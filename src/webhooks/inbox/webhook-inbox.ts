@@ -135,10 +135,12 @@ export class WebhookInbox {
   }
 
   /**
-   * `claim`, and then `work`, in one transaction below the ORM whose `BEGIN` goes out with the claim in one
-   * round trip (`inBareTransaction`, issue 14): the queue worker's hot path, for an effect that needs no entity
-   * (`BareEffect`). Null when a concurrent delivery processed the event first (nothing is run), or when `work`
-   * rolls back; the same statement, so the same guarantees as `claim`.
+   * `claim`, and then `work`, in one transaction below the ORM whose `BEGIN` goes out with the claim and work's
+   * first statement in one round trip (`inBareTransaction`, issue 14): the queue worker's hot path, for an effect
+   * that needs no entity (`BareEffect`). Null when a concurrent delivery processed the event first (work's first
+   * statement, already run behind the claim, is rolled back and work goes no further), or when `work` rolls back;
+   * the same statement, so the same guarantees as `claim`: the first statement runs after the claim, with the
+   * claim's row and key locks held.
    */
   async inClaimedTransaction<T>(
     stripeEventId: string,
@@ -146,8 +148,12 @@ export class WebhookInbox {
   ): Promise<T | null> {
     return inBareTransaction<{ id: string }, T>(
       this.orm,
-      { text: CLAIM_EVENT, values: claimValues(stripeEventId, new Date()) },
-      async (claimed, sql) => (claimed.length > 0 ? work(sql) : { commit: false }),
+      {
+        text: CLAIM_EVENT,
+        values: claimValues(stripeEventId, new Date()),
+        proceeds: (claimed) => claimed.length > 0,
+      },
+      work,
     );
   }
 
