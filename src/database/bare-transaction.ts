@@ -51,26 +51,43 @@ export async function inBareTransaction<Row extends object, T>(
 ): Promise<T | null> {
   const knexClient = orm.em.getConnection().getKnex().client as Knex.Client;
   const client = (await knexClient.acquireConnection()) as Client;
-  const state = { opened: false, declined: false };
+  const state = { declined: false };
+  // The first statement's sending: every later statement waits for it (work may not await one before the next).
+  let first: Promise<unknown> | null = null;
   try {
     const openingSql = `BEGIN; ${await executeOf(client, opening.text, opening.values)}`;
     const prepared = preparedSqlOn(client);
     const open = (results: Array<{ rows: object[] }>) => {
-      state.opened = true;
       state.declined = !opening.proceeds((results[1]?.rows ?? []) as Row[]);
       if (state.declined) throw new NotProceeding();
     };
-    const sql: PreparedSql = async <Result extends object>(text: string, params: readonly unknown[] = []) => {
-      if (state.opened) return prepared<Result>(text, params);
-      const first = await executeOf(client, text, params as readonly OpeningValue[]);
-      const results = (await client.query(`${openingSql}; ${first}`)) as unknown as Array<{ rows: Result[] }>;
+    const sendFirst = async <Result extends object>(text: string, params: readonly unknown[]) => {
+      // A value with no literal form here (an array, an object) goes bound: the opening first, on its own.
+      if (!params.every(isOpeningValue)) {
+        open((await client.query(openingSql)) as unknown as Array<{ rows: object[] }>);
+        return prepared<Result>(text, params);
+      }
+      const statement = await executeOf(client, text, params);
+      const results = (await client.query(`${openingSql}; ${statement}`)) as unknown as Array<{
+        rows: Result[];
+      }>;
       open(results);
       return results[2]?.rows ?? [];
+    };
+    const sql: PreparedSql = async <Result extends object>(text: string, params: readonly unknown[] = []) => {
+      if (!first) {
+        const sending = sendFirst<Result>(text, params);
+        first = sending;
+        return sending;
+      }
+      await first.catch(() => undefined);
+      if (state.declined) throw new NotProceeding();
+      return prepared<Result>(text, params);
     };
     let outcome: BareOutcome<T>;
     try {
       outcome = await work(sql);
-      if (!state.opened) open((await client.query(openingSql)) as unknown as Array<{ rows: object[] }>);
+      if (!first) open((await client.query(openingSql)) as unknown as Array<{ rows: object[] }>);
     } catch (error) {
       await client.query('ROLLBACK');
       if (error instanceof NotProceeding || state.declined) return null;
@@ -89,7 +106,11 @@ export async function inBareTransaction<Row extends object, T>(
 }
 
 /** `EXECUTE name(literals)` of a statement prepared at the SQL level on `client` (there first if it is not yet). */
-async function executeOf(client: Client, text: string, values: readonly OpeningValue[]): Promise<string> {
+async function executeOf(
+  client: Client,
+  text: string,
+  values: ReadonlyArray<OpeningValue | undefined>,
+): Promise<string> {
   const name = await preparedAtSqlLevel(client, text);
   return `EXECUTE ${name}(${values.map(literalOf).join(', ')})`;
 }
@@ -121,8 +142,14 @@ function sqlLevelNameOf(text: string): string {
   return name;
 }
 
-function literalOf(value: OpeningValue): string {
-  if (value === null) return 'NULL';
+/** Whether `value` is written as a literal by `literalOf` (undefined is NULL, as pg binds it). */
+function isOpeningValue(value: unknown): value is OpeningValue | undefined {
+  if (value === null || value === undefined || value instanceof Date) return true;
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
+}
+
+function literalOf(value: OpeningValue | undefined): string {
+  if (value === null || value === undefined) return 'NULL';
   if (value instanceof Date) return escapeLiteral(value.toISOString());
   return escapeLiteral(String(value));
 }

@@ -148,3 +148,36 @@ it('when the opening says not to proceed, what the first statement did is rolled
   for (const label of ['declined', 'declined first', 'declined again', 'swallowed', 'alone declined'])
     expect(kept).not.toContain(label);
 });
+
+it('a first statement with a value that has no literal form is bound, after the opening sent alone', async () => {
+  const labels = await inBareTransaction(orm, opening('bound'), async (sql) => {
+    const [row] = await sql<{ labels: string[] }>('select ?::text[] as labels', [["it's", 'bound']]);
+    return { commit: true, value: row.labels };
+  });
+  expect(labels).toEqual(["it's", 'bound']);
+  expect(
+    await inBareTransaction(
+      orm,
+      opening('bound declined', () => false),
+      async (sql) => {
+        await sql('select ?::text[] as labels', [['never']]);
+        return { commit: true, value: 'committed anyway' };
+      },
+    ),
+  ).toBeNull();
+  const kept = await orm.em
+    .getConnection()
+    .execute<Array<{ label: string }>>("select label from bare_transaction_probe where label like 'bound%'");
+  expect(kept.map((row) => row.label)).toEqual(['bound']);
+});
+
+it('statements sent before the first one is answered wait for it: the opening goes out once', async () => {
+  const counts = await inBareTransaction(orm, opening('together'), async (sql) => {
+    const count = (label: string) =>
+      sql<{ count: string }>('select count(*) as count from bare_transaction_probe where label = ?', [label]);
+    const [first, second] = await Promise.all([count('together'), count('together')]);
+    return { commit: true, value: [first[0].count, second[0].count] };
+  });
+  // Sent twice, the opening's insert would have failed on its key.
+  expect(counts).toEqual(['1', '1']);
+});
