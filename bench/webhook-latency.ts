@@ -883,7 +883,9 @@ async function main(): Promise<void> {
     peaks.push({ name: 'bench (load generator)', mib: peakRssMiB(undefined) });
   } finally {
     for (const child of children.reverse()) await stopChild(child);
-    await database.drop();
+    // BENCH_KEEP_DATABASE=1 leaves the database for a look at its tables and statements (EXPLAIN, pg_stat_*).
+    if (process.env.BENCH_KEEP_DATABASE === '1') progress(`database kept: ${database.url}`);
+    else await database.drop();
   }
 
   console.log(

@@ -19,7 +19,12 @@ export type WebhookEventStatus = (typeof WEBHOOK_EVENT_STATUSES)[number];
 @Entity({ tableName: 'webhook_event' })
 @Index({ properties: ['status', 'receivedAt'] })
 @Index({ properties: ['objectId'] })
-@Index({ properties: ['nextAttemptAt'] })
+// The retry index: only the rows still in line too (`InboxReads.dueForRetry` asks for nothing else), so marking an
+// event processed adds no entry to it (migrations/…_webhook_waiting_retry_index.ts).
+@Index({
+  name: 'webhook_event_next_attempt_at_index',
+  expression: `create index "webhook_event_next_attempt_at_index" on "webhook_event" ("next_attempt_at") where "status" in ('received', 'processing', 'failed')`,
+})
 // The queue's line (ADR 0020): partial, only the rows not done yet (migrations/…_webhook_queue.ts has the SQL).
 @Index({
   name: 'webhook_event_line_index',

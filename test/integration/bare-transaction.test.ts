@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { inBareTransaction } from '../../src/database/bare-transaction';
+import { inBareTransaction, inBareTransactionWithFirst } from '../../src/database/bare-transaction';
 import type { Orm } from '../../src/database/database';
 import { startTestService, type TestService } from '../support/service';
 
@@ -31,6 +31,11 @@ async function labels(): Promise<string[]> {
 
 function opening(label: string) {
   return [{ text: OPENING, values: [label, new Date()] }];
+}
+
+/** The opening of `inBareTransactionWithFirst`: sent with work's first statement. */
+function firstOpening(label: string, proceeds: (rows: Array<{ label: string }>) => boolean = () => true) {
+  return { text: OPENING, values: [label, new Date()], proceeds };
 }
 
 it('commits the opening and the statements after it, together; a rollback keeps neither; values are literals', async () => {
@@ -213,4 +218,120 @@ it('rolls back once when the work fails: no second ROLLBACK outside the transact
     pg.Client.prototype.query = query as typeof pg.Client.prototype.query;
   }
   expect(sent.filter((text) => text === 'ROLLBACK')).toHaveLength(1);
+});
+
+it('sends BEGIN, the opening and the first statement as one query, which sees the opening’s write', async () => {
+  const queries: string[] = [];
+  const originalQuery = pg.Client.prototype.query as (...args: unknown[]) => unknown;
+  const query = jest.spyOn(pg.Client.prototype, 'query');
+  query.mockImplementation(function (this: pg.Client, ...args: unknown[]) {
+    const first = args[0];
+    queries.push(typeof first === 'string' ? first : String((first as { text?: string }).text));
+    return originalQuery.apply(this, args) as never;
+  });
+  try {
+    // Twice: the first time on a connection also prepares the statements (once per connection).
+    for (const label of ['first', 'second']) {
+      queries.length = 0;
+      const seen = await inBareTransactionWithFirst(orm, firstOpening(`pipelined ${label}`), async (sql) => {
+        const [row] = await sql<{ count: string }>(
+          'select count(*) as count from bare_transaction_probe where label = ?',
+          [`pipelined ${label}`],
+        );
+        await sql('update bare_transaction_probe set at = now() where label = ?', [`pipelined ${label}`]);
+        return { commit: true, value: row.count };
+      });
+      expect(seen).toBe('1');
+    }
+    // Opening and first statement in one query; the second statement; COMMIT: three, not four.
+    const sent = queries.filter((text) => !text.startsWith('PREPARE'));
+    expect(sent).toHaveLength(3);
+    expect(sent[0]).toMatch(
+      /^BEGIN; EXECUTE bare_\w+\('pipelined second', '[^']+'\); EXECUTE bare_\w+\('pipelined second'\)$/,
+    );
+    expect(sent[2]).toBe('COMMIT');
+  } finally {
+    query.mockRestore();
+  }
+  expect(await labels()).toEqual(expect.arrayContaining(['pipelined first', 'pipelined second']));
+});
+
+it('when the opening says not to proceed, what the first statement did is rolled back and work goes no further', async () => {
+  let reachedSecond = false;
+  const answer = await inBareTransactionWithFirst(
+    orm,
+    firstOpening('declined', () => false),
+    async (sql) => {
+      await sql('insert into bare_transaction_probe (label, at) values (?, now())', ['declined first']);
+      reachedSecond = true;
+      return { commit: true, value: 'committed anyway' };
+    },
+  );
+  expect(answer).toBeNull();
+  expect(reachedSecond).toBe(false);
+  // A work that swallows the refusal still commits nothing.
+  const swallowed = await inBareTransactionWithFirst(
+    orm,
+    firstOpening('declined again', () => false),
+    async (sql) => {
+      await sql('insert into bare_transaction_probe (label, at) values (?, now())', ['swallowed']).catch(
+        () => undefined,
+      );
+      return { commit: true, value: 'committed anyway' };
+    },
+  );
+  expect(swallowed).toBeNull();
+  // A work with no statement gets its opening sent alone, and the refusal holds there too.
+  expect(
+    await inBareTransactionWithFirst(orm, firstOpening('alone'), async () => ({
+      commit: true,
+      value: 'alone',
+    })),
+  ).toBe('alone');
+  expect(
+    await inBareTransactionWithFirst(
+      orm,
+      firstOpening('alone declined', () => false),
+      async () => ({ commit: true, value: 1 }),
+    ),
+  ).toBeNull();
+  const kept = await labels();
+  expect(kept).toContain('alone');
+  for (const label of ['declined', 'declined first', 'declined again', 'swallowed', 'alone declined'])
+    expect(kept).not.toContain(label);
+});
+
+it('a first statement with a value that has no literal form (an object) is bound, after the opening sent alone', async () => {
+  const value = await inBareTransactionWithFirst(orm, firstOpening('bound'), async (sql) => {
+    const [row] = await sql<{ value: { name: string } }>('select ?::jsonb as value', [
+      { name: "it's bound" },
+    ]);
+    return { commit: true, value: row.value };
+  });
+  expect(value).toEqual({ name: "it's bound" });
+  expect(
+    await inBareTransactionWithFirst(
+      orm,
+      firstOpening('bound declined', () => false),
+      async (sql) => {
+        await sql('select ?::jsonb as value', [{ name: 'never' }]);
+        return { commit: true, value: 'committed anyway' };
+      },
+    ),
+  ).toBeNull();
+  const kept = await orm.em
+    .getConnection()
+    .execute<Array<{ label: string }>>("select label from bare_transaction_probe where label like 'bound%'");
+  expect(kept.map((row) => row.label)).toEqual(['bound']);
+});
+
+it('statements sent before the first one is answered wait for it: the opening goes out once', async () => {
+  const counts = await inBareTransactionWithFirst(orm, firstOpening('together'), async (sql) => {
+    const count = (label: string) =>
+      sql<{ count: string }>('select count(*) as count from bare_transaction_probe where label = ?', [label]);
+    const [first, second] = await Promise.all([count('together'), count('together')]);
+    return { commit: true, value: [first[0].count, second[0].count] };
+  });
+  // Sent twice, the opening's insert would have failed on its key.
+  expect(counts).toEqual(['1', '1']);
 });

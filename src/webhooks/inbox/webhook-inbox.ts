@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
 import type { Orm } from '../../database/database';
-import { type BareOutcome, inBareTransaction } from '../../database/bare-transaction';
+import { type BareOutcome, inBareTransactionWithFirst } from '../../database/bare-transaction';
 import { type PreparedSql, preparedSqlIn } from '../../database/prepared-transaction';
 import { WebhookEvent, type WebhookEventStatus } from '../../entities';
 import type { Logger } from '../../logging/logger';
@@ -135,19 +135,25 @@ export class WebhookInbox {
   }
 
   /**
-   * `claim`, and then `work`, in one transaction below the ORM whose `BEGIN` goes out with the claim in one
-   * round trip (`inBareTransaction`, issue 14): the queue worker's hot path, for an effect that needs no entity
-   * (`BareEffect`). Null when a concurrent delivery processed the event first (nothing is run), or when `work`
-   * rolls back; the same statement, so the same guarantees as `claim`.
+   * `claim`, and then `work`, in one transaction below the ORM whose `BEGIN` goes out with the claim and work's
+   * first statement in one round trip (`inBareTransactionWithFirst`, issue 14): the queue worker's hot path, for an effect
+   * that needs no entity (`BareEffect`). Null when a concurrent delivery processed the event first (work's first
+   * statement, already run behind the claim, is rolled back and work goes no further), or when `work` rolls back;
+   * the same statement, so the same guarantees as `claim`: the first statement runs after the claim, with the
+   * claim's row and key locks held.
    */
   async inClaimedTransaction<T>(
     stripeEventId: string,
     work: (sql: PreparedSql) => Promise<BareOutcome<T>>,
   ): Promise<T | null> {
-    return inBareTransaction<[Array<{ id: string }>], T>(
+    return inBareTransactionWithFirst<{ id: string }, T>(
       this.orm,
-      [{ text: CLAIM_EVENT, values: claimValues(stripeEventId, new Date()) }],
-      async ([claimed], sql) => (claimed.length > 0 ? work(sql) : { commit: false }),
+      {
+        text: CLAIM_EVENT,
+        values: claimValues(stripeEventId, new Date()),
+        proceeds: (claimed) => claimed.length > 0,
+      },
+      work,
     );
   }
 
