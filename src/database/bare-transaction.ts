@@ -211,14 +211,18 @@ async function preparedAtSqlLevel(client: Client, text: string): Promise<string>
   return name;
 }
 
-/** Names by statement text (few: each is written once in the code). */
+/**
+ * Names by statement text: few but for the credit save's, whose text has one shape per count of writes and
+ * entries; capped as `prepared-transaction.ts` caps its own (a name not remembered is hashed again, the same).
+ */
 const namesByText = new Map<string, string>();
+const MAX_REMEMBERED = 1000;
 
 function sqlLevelNameOf(text: string): string {
   let name = namesByText.get(text);
   if (!name) {
     name = `bare_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
-    namesByText.set(text, name);
+    if (namesByText.size < MAX_REMEMBERED) namesByText.set(text, name);
   }
   return name;
 }
