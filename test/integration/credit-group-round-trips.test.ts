@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
 import { BillingCustomer, Notification } from '../../src/entities';
 import { silentLogger } from '../../src/logging/logger';
 import { CreditEvents } from '../../src/services/credits/credit-events';
@@ -10,6 +9,7 @@ import { SpendAlerts } from '../../src/services/credits/spend-alerts';
 import { SpendLimits } from '../../src/services/credits/spend-limits';
 import { Notifier } from '../../src/services/notifications/notifier';
 import { type LedgerHarness, openLedger } from '../support/credit-ledger';
+import { countQueries, type QueryCounter } from '../support/query-counter';
 
 /**
  * A model call's hold and settle in round trips (issue 17, ADR 0028's 2026-12-07 amendment): a credit group runs
@@ -23,17 +23,10 @@ const TERMS: OverageTerms = { period: PERIOD, unitAmountDecimal: '0.12', currenc
 let harness: LedgerHarness;
 let ledger: CreditLedger;
 let limits: SpendLimits;
-const queries: string[] = [];
-let counting = false;
-const query = pg.Client.prototype.query as (...args: unknown[]) => unknown;
+let counter: QueryCounter;
 
 beforeAll(async () => {
-  pg.Client.prototype.query = function countedQuery(this: pg.Client, ...args: unknown[]) {
-    const [first] = args;
-    const text = typeof first === 'string' ? first : (first as { text?: string } | null)?.text;
-    if (counting && typeof text === 'string') queries.push(text);
-    return query.apply(this, args);
-  } as typeof pg.Client.prototype.query;
+  counter = countQueries();
   harness = await openLedger(new Date('2026-12-07T10:00:00Z'));
   const events = new CreditEvents(harness.pubSub, silentLogger);
   const alerts = new SpendAlerts(new Notifier(silentLogger));
@@ -54,7 +47,7 @@ beforeAll(async () => {
   );
 });
 afterAll(async () => {
-  pg.Client.prototype.query = query as typeof pg.Client.prototype.query;
+  counter.restore();
   await harness.close();
 });
 
@@ -83,13 +76,13 @@ function grant(accountId: string, credits: number) {
 
 /** The queries `step` sent, `PREPARE`s left out (once per connection and statement). */
 async function queriesOf<T>(step: () => Promise<T>): Promise<{ value: T; sent: string[] }> {
-  queries.length = 0;
-  counting = true;
+  counter.texts.length = 0;
+  counter.counting = true;
   try {
     const value = await step();
-    return { value, sent: queries.filter((text) => !/^PREPARE /.test(text)) };
+    return { value, sent: counter.texts.filter((text) => !/^PREPARE /.test(text)) };
   } finally {
-    counting = false;
+    counter.counting = false;
   }
 }
 

@@ -1,7 +1,7 @@
-import pg from 'pg';
 import Stripe from 'stripe';
 import { Entitlement, WebhookEvent } from '../../src/entities';
 import { type BillingStack, startBillingStack } from '../support/billing-stack';
+import { countQueries, type QueryCounter } from '../support/query-counter';
 
 /**
  * What one webhook costs in SQL (issue 8), and that the work it now skips (provisioning when nothing that decides
@@ -9,22 +9,15 @@ import { type BillingStack, startBillingStack } from '../support/billing-stack';
  */
 describe('webhook cost per event', () => {
   let stack: BillingStack;
-  const statements: string[] = [];
-  let counting = false;
-  const query = pg.Client.prototype.query as (...args: unknown[]) => unknown;
+  let counter: QueryCounter;
 
   beforeAll(async () => {
-    pg.Client.prototype.query = function countedQuery(this: pg.Client, ...args: unknown[]) {
-      const [first] = args;
-      const text = typeof first === 'string' ? first : (first as { text?: string } | null)?.text;
-      if (counting && typeof text === 'string') statements.push(text);
-      return query.apply(this, args);
-    } as typeof pg.Client.prototype.query;
+    counter = countQueries();
     // No background worker may run a statement while one delivery is counted.
     stack = await startBillingStack({ MAIL_WORKER_INTERVAL_MS: '3600000' }, { webhooks: true });
   });
   afterAll(async () => {
-    pg.Client.prototype.query = query as typeof pg.Client.prototype.query;
+    counter.restore();
     await stack.stop();
   });
 
@@ -81,27 +74,27 @@ describe('webhook cost per event', () => {
 
     // This instance's workers stop, so each statement below is the delivery's or the drain's, in order.
     await stack.app.webhookQueue?.stop();
-    statements.length = 0;
-    counting = true;
+    counter.texts.length = 0;
+    counter.counting = true;
     expect(await deliver(subscription)).toEqual({ received: true, outcome: 'queued' });
     // The answer costs one statement: the inbox insert (ADR 0020).
-    expect(statements).toHaveLength(1);
-    expect(statements[0]).toMatch(
+    expect(counter.texts).toHaveLength(1);
+    expect(counter.texts[0]).toMatch(
       /^insert into webhook_event\s.* on conflict \(stripe_event_id\) do update/s,
     );
-    statements.length = 0;
+    counter.texts.length = 0;
     await stack.drainWebhooks();
-    counting = false;
+    counter.counting = false;
     // Processing: the claim (lock and claim, one round trip); begin sent with the lock-and-mark and the
     // statement of the customer, the subscription locked and its read time (one round trip, issue 14; both
     // prepared at the SQL level once per connection, which this count leaves out); commit; then the drain's
     // claim that finds nothing more.
-    const sent = statements.filter((sql) => !/^PREPARE /.test(sql));
+    const sent = counter.texts.filter((sql) => !/^PREPARE /.test(sql));
     expect(sent).toHaveLength(4);
     expect(sent[0]).toMatch(/^select pg_advisory_xact_lock.*;\s*update webhook_event claimed/s);
     expect(sent[1]).toMatch(/^BEGIN; EXECUTE bare_\w+\([^;]*\); EXECUTE bare_\w+\('cus_/);
     expect(sent[2]).toBe('COMMIT');
-    expect(statements.filter((sql) => /entitlement/.test(sql))).toEqual([]);
+    expect(counter.texts.filter((sql) => /entitlement/.test(sql))).toEqual([]);
     stack.app.webhookQueue?.start();
 
     // Upgraded in Stripe directly: only the webhook can provision it, and it must.
@@ -120,15 +113,15 @@ describe('webhook cost per event', () => {
     await stack.flushWebhooks();
     await stack.app.webhookQueue?.stop();
     expect(await deliver(missing)).toEqual({ received: true, outcome: 'queued' });
-    statements.length = 0;
-    counting = true;
+    counter.texts.length = 0;
+    counter.counting = true;
     await stack.drainWebhooks();
-    counting = false;
+    counter.counting = false;
     stack.app.webhookQueue?.start();
-    // The claim; then `failed` and the attempt together, never over `processed` (with two statements, a failure
+    // The claim; then `failed` and the attempt together, never over `processed` (with two counter.texts, a failure
     // between them left a failed event with an attempt uncounted); then the drain's claim that finds nothing.
-    expect(statements).toHaveLength(3);
-    expect(statements[1]).toMatch(
+    expect(counter.texts).toHaveLength(3);
+    expect(counter.texts[1]).toMatch(
       /^\s*update webhook_event\s+set status = 'failed', attempts = attempts \+ 1, .*where stripe_event_id = '\w+' and status <> 'processed'/s,
     );
     const [row] = await stack.app.orm.em.fork().find(WebhookEvent, { objectId: missing.id });
