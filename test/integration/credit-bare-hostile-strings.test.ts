@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ErrorCode } from '../../src/errors';
 import { MemberLimits } from '../../src/services/credits/member-limits';
-import { type LedgerHarness, openLedger } from '../support/credit-ledger';
+import { grantForTest, type LedgerHarness, openLedger } from '../support/credit-ledger';
 
 /**
  * Customer-controlled strings through a credit group run below the ORM (issue 17): account ids, member ids,
@@ -54,16 +54,8 @@ async function burnEntries(accountId: string) {
   );
 }
 
-async function grant(accountId: string, credits: number) {
-  await harness.ledger.grant({
-    accountId,
-    kind: 'purchase',
-    credits,
-    expiresAt: null,
-    reason: 'test',
-    source: { type: 'test', id: randomUUID() },
-    actor: 'test',
-  });
+function grant(accountId: string, credits: number) {
+  return grantForTest(harness.ledger, accountId, credits);
 }
 
 /** A hold, a settle and a burn on the account, each naming `hostile` where a customer may. */

@@ -8,7 +8,7 @@ import type { OverageTerms } from '../../src/services/credits/credit-overage';
 import { SpendAlerts } from '../../src/services/credits/spend-alerts';
 import { SpendLimits } from '../../src/services/credits/spend-limits';
 import { Notifier } from '../../src/services/notifications/notifier';
-import { type LedgerHarness, openLedger } from '../support/credit-ledger';
+import { grantForTest, type LedgerHarness, openLedger } from '../support/credit-ledger';
 import { countQueries, type QueryCounter } from '../support/query-counter';
 
 /**
@@ -63,15 +63,22 @@ async function customer(accountId: string): Promise<void> {
 }
 
 function grant(accountId: string, credits: number) {
-  return ledger.grant({
+  return grantForTest(ledger, accountId, credits);
+}
+
+/** A customer under a 6 ¢ spend limit holding 40 credits beyond a balance of none (the spend alert's case). */
+async function heldPastTheBalance(accountId: string) {
+  await customer(accountId);
+  await limits.set({ accountId, monthlyCents: 6 });
+  const held = await ledger.hold({
     accountId,
-    kind: 'purchase',
-    credits,
-    expiresAt: null,
-    reason: 'test',
-    source: { type: 'test', id: randomUUID() },
-    actor: 'test',
+    credits: 40,
+    ttlSeconds: 300,
+    holdId: randomUUID(),
+    overage: TERMS,
   });
+  if (!held.ok) throw new Error('the hold was refused');
+  return held.hold;
 }
 
 /** The queries `step` sent, `PREPARE`s left out (once per connection and statement). */
@@ -114,20 +121,11 @@ it('a hold is two round trips and its settle three: BEGIN with the lock and read
 
 it('a settle whose spend alert needs the ORM is rolled back below it and run on the ORM, with the same outcome', async () => {
   const accountId = 'acct_round_trips_alert';
-  await customer(accountId);
-  await limits.set({ accountId, monthlyCents: 6 });
-  const held = await ledger.hold({
-    accountId,
-    credits: 40,
-    ttlSeconds: 300,
-    holdId: randomUUID(),
-    overage: TERMS,
-  });
-  if (!held.ok) throw new Error('the hold was refused');
+  const hold = await heldPastTheBalance(accountId);
   const before = ledger.groupStats();
   // 40 beyond the balance: 5 ¢ of a 6 ¢ limit, past 80 %: the mail is queued in the settle's transaction.
   const settle = await queriesOf(() =>
-    ledger.settle({ accountId, holdId: held.hold.id, credits: 40, overage: TERMS }),
+    ledger.settle({ accountId, holdId: hold.id, credits: 40, overage: TERMS }),
   );
   expect(settle.value).toEqual({
     outcome: 'settled',
@@ -176,23 +174,14 @@ it('a group run again on the ORM writes each of its requests once: burns beside 
   let other = 0;
   while (laneOf(`acct_round_trips_beside_${other}`) !== laneOf(accountId)) other++;
   const beside = `acct_round_trips_beside_${other}`;
-  await customer(accountId);
-  await limits.set({ accountId, monthlyCents: 6 });
   await grant(beside, 100);
-  const held = await ledger.hold({
-    accountId,
-    credits: 40,
-    ttlSeconds: 300,
-    holdId: randomUUID(),
-    overage: TERMS,
-  });
-  if (!held.ok) throw new Error('the hold was refused');
+  const hold = await heldPastTheBalance(accountId);
   const before = ledger.groupStats();
   const burn = (credits: number) =>
     ledger.burn({ accountId: beside, credits, reason: 'beside', source: { type: 'test', id: randomUUID() } });
   // The first burn goes out alone; the settle and the burns after it wait for it and go out as one group.
   const first = burn(1);
-  const settle = ledger.settle({ accountId, holdId: held.hold.id, credits: 40, overage: TERMS });
+  const settle = ledger.settle({ accountId, holdId: hold.id, credits: 40, overage: TERMS });
   const burns = [burn(10), burn(10), burn(10)];
   expect(await first).toMatchObject({ burned: 1 });
   expect(await settle).toMatchObject({ outcome: 'settled', billed: 40 });
