@@ -94,13 +94,8 @@ function paramsOf(pending: PendingSave[], now: Date): unknown[] {
  * `save`. Both write the same deferred writes (deferred-writes.ts), the first over arrays, the second one by one.
  */
 export async function saveAccounts(sql: Sql, accounts: Iterable<LockedAccount>, now: Date): Promise<void> {
-  const waiting = [...accounts].filter((account) => account.unsaved);
-  if (waiting.length < 2) {
-    for (const account of waiting) await account.save();
-    return;
-  }
-  const pending = waiting.map((account) => account.pendingSave());
-  savedAll(waiting, await sql<SoonestRow>(SAVE_MANY, paramsOf(pending, now)));
+  const statement = savingStatement(accounts, now);
+  if (statement) statement.read(await sql<object>(statement.text, statement.values));
 }
 
 /**
