@@ -176,6 +176,40 @@ describe('GET /metrics', () => {
     expect(delta('billing_stripe_request_duration_seconds_count', { method: 'customers.retrieve' })).toBe(1);
   });
 
+  it('counts an event we do not handle once when the reconciler and a queue worker both hold it', async () => {
+    await stack.flushWebhooks();
+    const { orm, services, metrics } = stack.app;
+    const processor = createWebhookProcessor(
+      orm,
+      services,
+      stripeServicesOf(stack.app),
+      metrics,
+      silentLogger,
+    );
+    const event = fakeEvent('radar.early_fraud_warning.updated', { id: 'issfr_twice' }, 'evt_metrics_twice');
+    const before = await scrape();
+    // The reconciler's direct path stores the event `received` and marks it ignored; a queue worker that claimed
+    // the row in between (a CI run counted it twice so) comes to the same mark second.
+    await processor.process(event as Stripe.Event, 'reconciler');
+    const row = await orm.em.fork().findOneOrFail(WebhookEvent, { stripeEventId: 'evt_metrics_twice' });
+    const claimedLate = await processor.processClaimed({
+      rowId: row.id,
+      stripeEventId: row.stripeEventId,
+      type: row.type,
+      event: event as Stripe.Event,
+      stored: { status: 'processing', source: 'reconciler', receivedAt: row.receivedAt, attempts: 0 },
+    });
+    expect(claimedLate).toBe('duplicate');
+    const after = await scrape();
+    const labels = { type: 'other', outcome: 'ignored', source: 'reconciler' };
+    expect(
+      sampleValue(after, 'billing_webhook_events_total', labels) -
+        sampleValue(before, 'billing_webhook_events_total', labels),
+    ).toBe(1);
+    const stored = await orm.em.fork().findOneOrFail(WebhookEvent, { stripeEventId: 'evt_metrics_twice' });
+    expect(stored.status).toBe('ignored');
+  });
+
   it('counts a paid invoice as a payment success and invoice.payment_failed as a failure', async () => {
     await stack.flushWebhooks();
     const before = await scrape();
@@ -304,6 +338,10 @@ describe('GET /metrics', () => {
   it('reads the inbox backlog from the webhook_event table at each scrape', async () => {
     await stack.flushWebhooks();
     const em = stack.app.orm.em.fork();
+    // The worker runs beside the test: the waiting rows carry a next attempt an hour away (a live lease, a
+    // scheduled retry), and the `received` one waits behind the leased one of its key, so no claim takes them
+    // while the test reads them (a `received` row was claimed and processed before the scrape in one run of five).
+    const inAnHour = new Date(Date.now() + 3_600_000);
     const row = (stripeEventId: string, status: WebhookEvent['status'], ageSeconds: number) =>
       em.create(WebhookEvent, {
         stripeEventId,
@@ -312,8 +350,11 @@ describe('GET /metrics', () => {
         status,
         stripeCreatedAt: new Date(),
         receivedAt: new Date(Date.now() - ageSeconds * 1000),
+        nextAttemptAt: status === 'dead' ? null : inAnHour,
+        orderingKey: 'cus_metrics_backlog',
       });
-    row('evt_metrics_backlog_pending', 'received', 900);
+    row('evt_metrics_backlog_pending', 'processing', 900);
+    row('evt_metrics_backlog_received', 'received', 60);
     row('evt_metrics_backlog_failed', 'failed', 300);
     row('evt_metrics_backlog_dead', 'dead', 4 * 86_400);
     await em.flush();

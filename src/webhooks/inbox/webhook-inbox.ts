@@ -158,14 +158,18 @@ export class WebhookInbox {
   }
 
   /** An event of a type we do not handle: kept, as `ignored`, and never retried. */
-  async markUnhandled(stripeEventId: string): Promise<void> {
-    await this.orm.em
+  async markUnhandled(stripeEventId: string): Promise<boolean> {
+    // Only from a waiting row: the reconciler's direct path and a queue worker can both hold the event (the
+    // reconciler stores it `received`, a worker claims it before the reconciler marks it), and the second to get
+    // here finds it ignored already and answers `duplicate` instead of counting and logging it a second time.
+    const marked = await this.orm.em
       .fork()
       .nativeUpdate(
         WebhookEvent,
-        { stripeEventId },
+        { stripeEventId, status: { $in: ['received', 'processing', 'failed'] } },
         { status: 'ignored', processedAt: new Date(), nextAttemptAt: null },
       );
+    return marked > 0;
   }
 
   /**

@@ -120,7 +120,7 @@ export class WebhookProcessor {
   }
 
   private async ignoreUnhandled(event: Stripe.Event): Promise<ProcessingOutcome> {
-    await this.inbox.markUnhandled(event.id);
+    if (!(await this.inbox.markUnhandled(event.id))) return 'duplicate';
     this.logger.info({ eventId: event.id, type: event.type }, 'stored an event type we do not handle');
     return 'ignored';
   }
