@@ -67,6 +67,7 @@ export class UsageResolver {
       const call = tokenCallOf(input);
       const reservation = await this.tokens.reserve({
         accountId,
+        caller: trusted ? 'service' : 'user',
         ...call,
         memberId: input.memberId ?? null,
         ttlSeconds: input.ttlSeconds ?? null,
@@ -92,12 +93,14 @@ export class UsageResolver {
     @Arg('input', () => CommitUsageInput, { validate: false }) input: CommitUsageInput,
     @Ctx() context: RequestContext,
   ): Promise<UsageRecordResult> {
-    const { accountId } = usageAccountOf(input.accountId, context);
+    const { accountId, trusted } = usageAccountOf(input.accountId, context);
     if (input.inputTokens != null || input.outputTokens != null) {
       if (input.quantity != null)
         throw new BadUserInputError('A model call commits tokens, not a quantity', 'quantity');
       const outcome = await this.tokens.commit({
         accountId,
+        // A user settles only its own reservations; the gateway's on the user's account are the gateway's.
+        caller: trusted ? 'service' : 'user',
         reservationId: input.reservationId,
         inputTokens: required(input.inputTokens, 'inputTokens', 'the input tokens the call used'),
         outputTokens: required(input.outputTokens, 'outputTokens', 'the output tokens the call produced'),
@@ -115,11 +118,11 @@ export class UsageResolver {
     @Arg('input', () => ReleaseUsageInput, { validate: false }) input: ReleaseUsageInput,
     @Ctx() context: RequestContext,
   ): Promise<boolean> {
-    const { accountId } = usageAccountOf(input.accountId, context);
+    const { accountId, trusted } = usageAccountOf(input.accountId, context);
     // The metric release first: it is one statement, and an id it does not know may be a model call's token hold
     // (whose release answers NOT_FOUND for an id that is neither).
     const released = await this.reservations.releaseIfKnown(accountId, input.reservationId);
-    return released ?? this.tokens.release(accountId, input.reservationId);
+    return released ?? this.tokens.release(accountId, input.reservationId, trusted ? 'service' : 'user');
   }
 
   @Mutation(() => Boolean, {

@@ -86,7 +86,11 @@ export class CreditPurchases {
       request.autoTopUpAttempt,
     );
     const name = `credits.purchase:${accountId}:${request.idempotencyKey?.trim() || crypto.randomUUID()}`;
-    const invoiceId = await this.finalizedInvoice(name, customer.stripeCustomerId, card, sale);
+    const invoiceId = await this.finalizedInvoice(name, customer.stripeCustomerId, card, sale).catch(
+      (error: unknown) => {
+        throw keyUsedForAnotherPurchase(error) ?? error;
+      },
+    );
     let paid: Stripe.Invoice;
     try {
       const params: Stripe.InvoicePayParams = { off_session: true };
@@ -127,10 +131,13 @@ export class CreditPurchases {
       metadata: sale.metadata,
       ...this.tax.automaticTax(),
     };
+    // The caller's key alone names the invoice (not its parameters, as ADR 0008's keys otherwise do): the same key
+    // with another pack, or after the default card changed, is then refused by Stripe (idempotency_error,
+    // https://docs.stripe.com/api/idempotent_requests) instead of making a second invoice and a second charge.
     const draft = await this.stripe.call(
       'invoices.create',
       (sdk, options) => sdk.invoices.create(invoiceParams, options),
-      { name: `${name}:invoice`, params: invoiceParams },
+      { name: `${name}:invoice`, params: {} },
     );
     const invoiceId = draft.id as string;
     // `pricing[price]` (the API version pinned by the SDK: InvoiceItemCreateParams.pricing); `currency` picks the
@@ -215,6 +222,22 @@ function asksForApproval(error: unknown): boolean {
     stripeCode === 'authentication_required' ||
     declineCode === 'authentication_required' ||
     stripeCode === REQUIRES_ACTION
+  );
+}
+
+/**
+ * Stripe refused the purchase's key because an earlier request used it with other parameters (a 400
+ * `idempotency_error`; a 409 `idempotency_key_in_use` is a twin still running, which the SDK retries): the caller
+ * reused its idempotency key for another purchase. Null for any other failure.
+ */
+function keyUsedForAnotherPurchase(error: unknown): BillingError | null {
+  if (!(error instanceof BillingError)) return null;
+  const { stripeType, stripeCode } = error.extensions as Record<string, unknown>;
+  if (stripeType !== 'idempotency_error' || stripeCode === 'idempotency_key_in_use') return null;
+  return new BillingError(
+    ErrorCode.CONFLICT,
+    'This idempotencyKey was used for another purchase (another pack, or another card): use a new key for a new purchase',
+    { reason: 'IDEMPOTENCY_KEY_REUSED', field: 'idempotencyKey' },
   );
 }
 

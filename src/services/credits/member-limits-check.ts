@@ -61,7 +61,9 @@ export function enforceMemberLimit(
   validMemberId(memberId);
   if (!memberLimit) return;
   const { monthlyCredits, used, held } = memberLimit;
-  if (used + held + requested > monthlyCredits)
+  // A hold of 0 credits (a call reserved with no tokens) is still work started: a member at the limit (or with a
+  // limit of 0) starts nothing, or the call's commit, which may report more input than reserved, passes the limit.
+  if (used + held + Math.max(requested, 1) > monthlyCredits)
     throw new MemberLimitReachedError({ memberId, limit: monthlyCredits, used, held, requested });
 }
 

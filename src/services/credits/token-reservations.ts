@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { BadUserInputError, BillingError, ConflictError, ErrorCode, NotFoundError } from '../../errors';
 import type { RateCard } from '../plans/rate-card';
 import type { Clock } from '../time/clock';
@@ -6,8 +6,17 @@ import type { CreditLedger } from './credit-ledger';
 import type { CreditHoldView } from './credit-ledger.types';
 import type { IncludedCredits } from './included-credits';
 
+/**
+ * Who reserves or settles a model call: the calling service (the `service` role, or an admin), or a user for its own
+ * account. A user settles only the reservations a user made: the gateway's holds on the user's account are the
+ * gateway's to commit (else a user could commit them at 0 tokens, or release them, and the call would be free).
+ */
+export type TokenCaller = 'service' | 'user';
+
 export interface TokenReserveRequest {
   accountId: string;
+  /** Who reserves (default the calling service): a user's hold is marked so that only it is a user's to settle. */
+  caller?: TokenCaller;
   /** A model of the rate card (plans.yaml `models:`); any other is refused, never priced at 0. */
   model: string;
   inputTokens: number;
@@ -33,6 +42,8 @@ export interface TokenReservation {
 
 export interface TokenCommit {
   accountId: string;
+  /** Who commits (default the calling service): a user commits only reservations a user made. */
+  caller?: TokenCaller;
   reservationId: string;
   inputTokens: number;
   outputTokens: number;
@@ -86,7 +97,7 @@ export class TokenReservations {
       memberId: request.memberId ?? null,
       credits,
       ttlSeconds,
-      holdId: holdIdOf(request.accountId, request.idempotencyKey ?? null),
+      holdId: holdIdOf(request.accountId, request.idempotencyKey ?? null, request.caller ?? 'service'),
       model: request.model,
       pricedAt: now,
       maxOutputTokens: request.maxOutputTokens,
@@ -112,7 +123,8 @@ export class TokenReservations {
    * hold is read once, in the settle's transaction, and priced there.
    */
   async commit(input: TokenCommit): Promise<TokenCommitOutcome> {
-    if (!UUID.test(input.reservationId)) throw new NotFoundError('The reservation');
+    if (!settleable(input.reservationId, input.caller ?? 'service'))
+      throw new NotFoundError('The reservation');
     const { overage, period } = await this.included.ensure(input.accountId);
     let credits = 0;
     const settled = await this.ledger.settlePriced({
@@ -158,7 +170,8 @@ export class TokenReservations {
   }
 
   /** Gives the hold back; false when it was committed, released or expired already. */
-  async release(accountId: string, reservationId: string): Promise<boolean> {
+  async release(accountId: string, reservationId: string, caller: TokenCaller = 'service'): Promise<boolean> {
+    if (!settleable(reservationId, caller)) throw new NotFoundError('The reservation');
     await this.tokenHold(accountId, reservationId);
     return this.ledger.releaseHold(accountId, reservationId);
   }
@@ -172,14 +185,27 @@ export class TokenReservations {
 
 /**
  * The hold's id: from the caller's idempotency key (a retry finds the same hold; the account is part of it, so
- * two accounts' keys never meet), else a new one.
+ * two accounts' keys never meet), else random. Its UUID version says who made it: 4 the calling service, 8 (RFC
+ * 9562's custom version) a user. The id of a key can be derived by anyone who knows the key (a request id the
+ * user's own client sent), so who may settle a hold is decided by its mark, not by the id being secret.
  */
-function holdIdOf(accountId: string, idempotencyKey: string | null): string {
-  if (!idempotencyKey) return crypto.randomUUID();
-  const hex = createHash('sha256').update(`token-reservation\n${accountId}\n${idempotencyKey}`).digest('hex');
-  // A version-4-shaped UUID from the hash (the version and variant bits set), so it is a valid `uuid` value.
+function holdIdOf(accountId: string, idempotencyKey: string | null, caller: TokenCaller): string {
+  if (!idempotencyKey && caller === 'service') return crypto.randomUUID();
+  const hex = idempotencyKey
+    ? createHash('sha256').update(`token-reservation\n${accountId}\n${idempotencyKey}`).digest('hex')
+    : randomBytes(16).toString('hex');
+  // The version and variant bits set, so it is a valid `uuid` value of the caller's version.
   const variant = ((Number.parseInt(hex.slice(16, 17), 16) & 0x3) | 0x8).toString(16);
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+  const version = caller === 'user' ? USER_HOLD_VERSION : '4';
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${version}${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+/** The UUID version of the holds users make (holdIdOf). */
+const USER_HOLD_VERSION = '8';
+
+/** Whether `caller` may commit or release the hold `holdId`: the calling service any, a user only a user's. */
+function settleable(holdId: string, caller: TokenCaller): boolean {
+  return UUID.test(holdId) && (caller === 'service' || holdId.charAt(14) === USER_HOLD_VERSION);
 }
 
 function validateReserve(request: TokenReserveRequest, ttlSeconds: number): void {
