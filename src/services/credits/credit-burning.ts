@@ -7,7 +7,7 @@ import type { CreditSource } from './credit-ledger.types';
  * never expire (purchased packs), oldest first. Only as many lots as cover `credits` are read: a running sum.
  * Each lot is answered with what it gives and what the lots before it gave (`before`: the order).
  */
-export const LOTS_IN_BURN_ORDER = `
+const LOTS_IN_BURN_ORDER = `
   select id, take, before from (
     select id, least(remaining, ? - before) as take, before from (
       select id, remaining,
