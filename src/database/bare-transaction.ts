@@ -22,7 +22,12 @@ export interface BareStatement {
  * answer (a failure of it rolls everything back and is thrown, as an error of `work` is).
  */
 export type BareOutcome<T> =
-  | { commit: true; value: T; closing?: BareStatement & { read: (rows: object[]) => void } }
+  | {
+      commit: true;
+      value: T;
+      /** `preceding`: statements sent before it in the same round trip (`EXECUTE p(…); EXECUTE c(…); COMMIT`). */
+      closing?: BareStatement & { preceding?: readonly BareStatement[]; read: (rows: object[]) => void };
+    }
   | { commit: false };
 
 /** SQL-level prepared statements known to be on a connection (by name); a new connection starts empty. */
@@ -173,10 +178,11 @@ async function finish<T>(client: Client, outcome: BareOutcome<T>): Promise<T | n
     return outcome.value;
   }
   // A failing statement skips the COMMIT after it: the transaction is left aborted, rolled back by onConnection.
-  const closed = (await client.query(
-    `${await executeOf(client, closing)}; COMMIT`,
-  )) as unknown as QueryResults;
-  closing.read(closed[0]?.rows ?? []);
+  const statements = [...(closing.preceding ?? []), closing];
+  const executes = [];
+  for (const statement of statements) executes.push(await executeOf(client, statement));
+  const closed = (await client.query(`${executes.join('; ')}; COMMIT`)) as unknown as QueryResults;
+  closing.read(closed[statements.length - 1]?.rows ?? []);
   return outcome.value;
 }
 

@@ -5,7 +5,8 @@ import type { CreditEntryKind } from '../../entities';
 import type { CreditBalanceView, CreditSource, ExpiringCredits } from './credit-ledger.types';
 import { EXPIRING_SOON_DAYS } from './credit-reads';
 import { type DeferredWrite, deferredWriteSql } from './deferred-writes';
-import type { GroupReads } from './group-reads';
+import type { GroupReads, LotAhead } from './group-reads';
+import { type LotTake, LotsAhead } from './lots-ahead';
 import { armedSql, type LowBalanceState, thresholdSql } from './low-balance-alerts';
 
 const DAY_MS = 86_400_000;
@@ -21,6 +22,8 @@ export interface AccountMark {
   nextExpiry: Date | null;
   entries: number;
   writes: number;
+  /** Lots taken in memory so far (`LotsAhead.mark`), undone back to this many. */
+  lotTakes: number;
   dirty: boolean;
   touched: boolean;
 }
@@ -80,6 +83,8 @@ export class LockedAccount {
    * and set here by the group; null outside a group: every look-up reads the row.
    */
   readsAhead: GroupReads | null = null;
+  /** The account's lots read ahead by its group (lots-ahead.ts); null: not read, burns send their statement. */
+  private lots: LotsAhead | null = null;
   /** Changed since the last `save`. */
   private dirty = false;
   /** Changed at all in this transaction: `balanceUpdated` is due after the commit. */
@@ -157,6 +162,7 @@ export class LockedAccount {
       nextExpiry: this.locked.nextExpiry,
       entries: this.entries.length,
       writes: this.writes.length,
+      lotTakes: this.lots?.mark() ?? 0,
       dirty: this.dirty,
       touched: this.touched,
     };
@@ -169,6 +175,7 @@ export class LockedAccount {
     this.locked.nextExpiry = mark.nextExpiry;
     this.entries.length = mark.entries;
     this.writes.length = mark.writes;
+    this.lots?.restore(mark.lotTakes);
     this.dirty = mark.dirty;
     this.touched = mark.touched;
   }
@@ -225,6 +232,28 @@ export class LockedAccount {
     this.dirty = true;
   }
 
+  /** The group read all the account's live lots ahead (group-reads.ts): burns take from them in memory. */
+  set lotsAhead(lots: LotAhead[] | undefined) {
+    this.lots = lots ? new LotsAhead(this.accountId, lots) : null;
+  }
+
+  /** `LotsAhead.take` on the lots read ahead (null: not read); their new `remaining` goes before the next save. */
+  takeFromLotsAhead(wanted: number): Array<{ id: string; take: number }> | null {
+    if (!this.lots) return null;
+    const taken = this.lots.take(wanted);
+    if (taken.length > 0) this.dirty = true;
+    return taken;
+  }
+
+  /** The burns from the lots read ahead that wait to be written (before the save: it reads the lots). */
+  pendingLotTakes(): readonly LotTake[] {
+    return this.lots?.pending() ?? [];
+  }
+
+  lotTakesWritten(): void {
+    this.lots?.written();
+  }
+
   /** What `save` would write, as values (credit-save-batch.ts writes it with other accounts'). */
   pendingSave(): PendingSave {
     const { balanceNow: balance, heldNow: held, accountId } = this;
@@ -276,6 +305,9 @@ export class LockedAccount {
    */
   async save(): Promise<number[]> {
     if (!this.dirty) return [];
+    const taking = lotTakesStatement([this], this.now);
+    if (taking) await this.sql(taking.text, taking.values);
+    this.lotTakesWritten();
     const statement = this.saveStatement();
     return this.savedFrom((await this.sql<SavedRow>(statement.text, statement.params))[0]);
   }
@@ -323,6 +355,31 @@ export class LockedAccount {
     this.dirty = false;
     return (row?.entry_ids ?? []).map(Number);
   }
+}
+
+/**
+ * The burns decided in memory from lots read ahead (`takeFromLotsAhead`), of one account or a group's, written as
+ * one statement over arrays (null: none). Sent before the save's statement, which reads the lots left.
+ */
+export function lotTakesStatement(
+  accounts: Iterable<LockedAccount>,
+  now: Date,
+): { text: string; values: [Date, string[], number[], string[]] } | null {
+  const takes = [...accounts].flatMap((account) => account.pendingLotTakes());
+  if (takes.length === 0) return null;
+  return {
+    text: `update credit_lot lot set remaining = lot.remaining - t.take, updated_at = ?
+             from (select id, account_id, sum(take) as take
+                     from unnest(?::uuid[], ?::bigint[], ?::varchar[]) as taken(id, take, account_id)
+                    group by id, account_id) t
+            where lot.id = t.id and lot.account_id = t.account_id`,
+    values: [
+      now,
+      takes.map((taken) => taken.lotId),
+      takes.map((taken) => taken.take),
+      takes.map((taken) => taken.accountId),
+    ],
+  };
 }
 
 /** The row `LockedAccount.save`'s statement answers. */

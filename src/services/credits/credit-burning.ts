@@ -32,6 +32,9 @@ export interface Taking {
 export async function takeFromLots(account: LockedAccount, credits: number, taking: Taking): Promise<number> {
   const wanted = Math.min(credits, account.available);
   if (wanted <= 0) return 0;
+  // In a group whose lock read the account's lots ahead: chosen in memory, written with the group's last saves.
+  const ahead = account.takeFromLotsAhead(wanted);
+  if (ahead) return recordTakes(account, ahead, taking);
   // Chosen and taken in one statement (the lots cannot change otherwise: every change holds the account's lock).
   const taken = await account.sql<{ id: string; take: string; before: string }>(
     `with taking as (${LOTS_IN_BURN_ORDER})
@@ -44,6 +47,15 @@ export async function takeFromLots(account: LockedAccount, credits: number, taki
   const takes = taken
     .map((lot) => ({ id: lot.id, take: Number(lot.take), before: Number(lot.before) }))
     .sort((a, b) => a.before - b.before);
+  return recordTakes(account, takes, taking);
+}
+
+/** One entry per lot taken from, in the burn order; answers what they took together. */
+function recordTakes(
+  account: LockedAccount,
+  takes: ReadonlyArray<{ id: string; take: number }>,
+  taking: Taking,
+): number {
   for (const lot of takes) account.record({ ...taking, credits: -lot.take, uncovered: 0, lotId: lot.id });
   return takes.reduce((sum, lot) => sum + lot.take, 0);
 }

@@ -150,7 +150,7 @@ export class CreditGroups {
       const ids = accountIdsOf(group);
       const accounts = await lockAccounts(tracked, ids, now, em);
       // The holds and members the requests name, in one statement rather than one per request (ADR 0029).
-      const reads = await GroupReads.read(tracked, group);
+      const reads = await GroupReads.read(tracked, group, now);
       const settled = await runRequests(group, accounts, reads, wrote);
       // The accounts' last writes, in one statement for all of them (credit-save-batch.ts, ADR 0029).
       await saveAccounts(tracked, accounts.values(), now);
@@ -160,7 +160,7 @@ export class CreditGroups {
 
   private async writeBelowOrm(group: GroupedChange[], now: Date): Promise<Written> {
     const ids = accountIdsOf(group);
-    const readsAhead = GroupReads.statementOf(group);
+    const readsAhead = GroupReads.statementOf(group, now);
     const openings = [{ text: LOCK, values: [now, ids] }, ...(readsAhead ? [readsAhead] : [])];
     const written = await inBareTransaction<[LockRow[], ReadsRow[]], Written>(
       this.orm,
@@ -174,7 +174,7 @@ export class CreditGroups {
         const reads =
           readsAhead && !lockChangedReads(ids, locked, now)
             ? GroupReads.of(group, read)
-            : await GroupReads.read(tracked, group);
+            : await GroupReads.read(tracked, group, now);
         const settled = await runRequests(group, accounts, reads, wrote);
         const closing = savingStatement(accounts.values(), now);
         const value = { settled, changed: changedOf(accounts) };
@@ -223,7 +223,10 @@ async function runRequests(
   reads: GroupReads,
   wrote: { now: boolean },
 ): Promise<Array<Settled<unknown>>> {
-  for (const account of accounts.values()) account.readsAhead = reads;
+  for (const account of accounts.values()) {
+    account.readsAhead = reads;
+    account.lotsAhead = reads.lotsOf(account.accountId);
+  }
   const settled: Array<Settled<unknown>> = [];
   for (const request of group) {
     const account = accounts.get(request.accountId) as LockedAccount;

@@ -111,16 +111,20 @@ export class CreditLedger {
    */
   async burn(input: BurnCredits): Promise<BurnResult> {
     wholeCredits(input.credits, 0, 'credits');
-    return this.groups.run(input.accountId, async (account) => {
-      const earlier = await burnOf(account, 'burn', input.source);
-      if (earlier) return earlier;
-      return burnNow(account, input.credits, {
-        kind: 'burn',
-        reason: input.reason,
-        source: input.source,
-        actor: input.actor ?? 'system',
-      });
-    });
+    return this.groups.run(
+      input.accountId,
+      async (account) => {
+        const earlier = await burnOf(account, 'burn', input.source);
+        if (earlier) return earlier;
+        return burnNow(account, input.credits, {
+          kind: 'burn',
+          reason: input.reason,
+          source: input.source,
+          actor: input.actor ?? 'system',
+        });
+      },
+      { burns: true },
+    );
   }
 
   /** Sets credits aside from `available`; refused (an outcome, not a throw) when fewer are available. */
@@ -183,7 +187,7 @@ export class CreditLedger {
             admitted.credits,
           ),
         ),
-      { holdId: input.holdId },
+      { holdId: input.holdId, burns: true },
     );
   }
 

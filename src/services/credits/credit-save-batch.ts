@@ -1,6 +1,7 @@
 import type { BareStatement, BareValue } from '../../database/bare-transaction';
 import {
   entryColumns,
+  lotTakesStatement,
   type LockedAccount,
   type PendingSave,
   type SavedRow,
@@ -95,7 +96,9 @@ function paramsOf(pending: PendingSave[], now: Date): unknown[] {
  */
 export async function saveAccounts(sql: Sql, accounts: Iterable<LockedAccount>, now: Date): Promise<void> {
   const statement = savingStatement(accounts, now);
-  if (statement) statement.read(await sql<object>(statement.text, statement.values));
+  if (!statement) return;
+  for (const preceding of statement.preceding ?? []) await sql(preceding.text, preceding.values);
+  statement.read(await sql<object>(statement.text, statement.values));
 }
 
 /**
@@ -103,29 +106,46 @@ export async function saveAccounts(sql: Sql, accounts: Iterable<LockedAccount>, 
  * (credit-groups.ts, issue 17): what `saveAccounts` would send (SAVE_MANY, or one account's own `save`); `read`
  * takes its rows. Null when no account waits.
  */
-export function savingStatement(
-  accounts: Iterable<LockedAccount>,
-  now: Date,
-): (BareStatement & { read: (rows: object[]) => void }) | null {
+export function savingStatement(accounts: Iterable<LockedAccount>, now: Date): SavingStatement | null {
   const waiting = [...accounts].filter((account) => account.unsaved);
   const [only] = waiting;
   if (!only) return null;
+  // The burns decided from lots read ahead go first, in the same round trip: the save reads the lots left.
+  const taking = lotTakesStatement(waiting, now);
+  const preceding = taking ? [taking] : [];
+  const lotTakesWritten = () => {
+    for (const account of waiting) account.lotTakesWritten();
+  };
   if (waiting.length === 1) {
     // One account (most groups): its own `save`'s statement, simpler for PostgreSQL than the one over arrays.
     const statement = only.saveStatement();
     return {
+      preceding,
       text: statement.text,
       values: statement.params as BareValue[],
-      read: (rows) => only.savedFrom((rows as SavedRow[])[0]),
+      read: (rows) => {
+        lotTakesWritten();
+        only.savedFrom((rows as SavedRow[])[0]);
+      },
     };
   }
   const pending = waiting.map((account) => account.pendingSave());
   return {
+    preceding,
     text: SAVE_MANY,
     values: paramsOf(pending, now) as BareValue[],
-    read: (rows) => savedAll(waiting, rows as SoonestRow[]),
+    read: (rows) => {
+      lotTakesWritten();
+      savedAll(waiting, rows as SoonestRow[]);
+    },
   };
 }
+
+/** The group's last saves, after the statements that must run first (the lots' burns), and how to read its rows. */
+export type SavingStatement = BareStatement & {
+  preceding?: readonly BareStatement[];
+  read: (rows: object[]) => void;
+};
 
 interface SoonestRow {
   account_id: string;
