@@ -1,5 +1,11 @@
 import { BillingError, ErrorCode } from '../../errors';
-import { KEY_INDEX, KEY_RACE, recordInOneStatement, THRESHOLD_TO_TELL } from './usage-record-statement';
+import {
+  KEY_INDEX,
+  KEY_RACE,
+  type KeyLookup,
+  recordInOneStatement,
+  THRESHOLD_TO_TELL,
+} from './usage-record-statement';
 import {
   KeyRace,
   type PlannedEvent,
@@ -10,8 +16,10 @@ import {
 import type { UsageWriting } from './usage-writing';
 
 /**
- * Records, again once after a key race or a deadlock (both roll everything back). Past a second race a group is
- * split into its records, each recorded on its own, so only the record that races answers CONFLICT.
+ * Records, first saying the keys are new (ADR 0034: nothing to look up when nothing can be refused), again with
+ * the keys looked up when one of them was recorded before (a retry: its duplicate is answered as such), and again
+ * once after a key race or a deadlock (both roll everything back). Past a second race a group is split into its
+ * records, each recorded on its own, so only the record that races answers CONFLICT.
  */
 export async function recordWithRetries(
   writing: UsageWriting,
@@ -20,10 +28,15 @@ export async function recordWithRetries(
   now: Date = writing.clock.now(),
 ): Promise<RecordingResult> {
   try {
-    return await recordOnce(writing, planned, mode, now).catch((error: unknown) => {
-      if (!isRetryable(error)) throw error;
-      return recordOnce(writing, planned, mode, writing.clock.now());
-    });
+    return await recordOnce(writing, planned, mode, now, 'unseen')
+      .catch((error: unknown) => {
+        if (!isRetryable(error)) throw error;
+        return recordOnce(writing, planned, mode, now, 'look-up');
+      })
+      .catch((error: unknown) => {
+        if (!isRetryable(error)) throw error;
+        return recordOnce(writing, planned, mode, writing.clock.now(), 'look-up');
+      });
   } catch (error) {
     if (!isRetryable(error)) throw error;
     if (mode === 'each-own' && planned.length > 1) return recordOneByOne(writing, planned);
@@ -44,9 +57,10 @@ async function recordOnce(
   planned: PlannedEvent[],
   mode: RecordMode,
   now: Date,
+  keys: KeyLookup,
 ): Promise<RecordingResult> {
   try {
-    return await recordInOneStatement(writing, planned, mode, now);
+    return await recordInOneStatement(writing, planned, mode, now, keys);
   } catch (error) {
     if (codeOf(error) !== THRESHOLD_TO_TELL) throw error;
     return recordInTransaction(writing, planned, mode, now);
