@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { UsageCounter } from '../../src/entities';
 import { BillingError } from '../../src/errors';
 import { recordWithRetries } from '../../src/services/usage/usage-record-retries';
+import * as usageRecordStatement from '../../src/services/usage/usage-record-statement';
 import { recordInOneStatement } from '../../src/services/usage/usage-record-statement';
 import {
   type PlannedEvent,
@@ -362,6 +363,24 @@ describe('usage_record_group', () => {
     expect(rows).toEqual({ records: '3', keys: '3' });
   });
 
+  it('looks keys up first for a while after a call failed on a key said to be new: a burst of retries is not written twice', async () => {
+    const accountId = newAccount('burst');
+    await withLimit(accountId, null);
+    const own = { ...writing };
+    const now = writing.clock.now();
+    await recordWithRetries(own, await plan([use(accountId, 1, 'r1')], now), 'all-or-none', now);
+    const calls = jest.spyOn(usageRecordStatement, 'recordInOneStatement');
+    try {
+      await recordWithRetries(own, await plan([use(accountId, 1, 'r1')], now), 'all-or-none', now);
+      await recordWithRetries(own, await plan([use(accountId, 1, 'r2')], now), 'all-or-none', now);
+      // The retry fails unseen and runs again with the lookup; the next call, within the second, looks up first.
+      expect(calls.mock.calls.map((call) => call[4])).toEqual(['unseen', 'look-up', 'look-up']);
+    } finally {
+      calls.mockRestore();
+    }
+    expect(await counterOf(accountId)).toMatchObject({ used: 2 });
+  });
+
   it('answers calls without a limit, keys new or repeated within and across calls, as the transactional path does (fast-check)', async () => {
     // No limit: nothing can be refused, so a call whose keys are all new takes the path without lookup or loop.
     const record = fc.record({ key: fc.nat({ max: 11 }), quantity: fc.integer({ min: 1, max: 6 }) });
@@ -380,8 +399,9 @@ describe('usage_record_group', () => {
             // A batch that reuses a key for another use is refused as a whole, by both.
             const outcome = (recording: Promise<RecordingResult>) =>
               recording.then(answersOf, (error: BillingError) => error.extensions.code);
+            // Its own memory of keys seen (a copy of `writing`): every call starts saying its keys are new.
             expect(
-              await outcome(recordWithRetries(writing, await plan(events(shipped), now), mode, now)),
+              await outcome(recordWithRetries({ ...writing }, await plan(events(shipped), now), mode, now)),
             ).toEqual(
               await outcome(recordInTransaction(writing, await plan(events(reference), now), mode, now)),
             );

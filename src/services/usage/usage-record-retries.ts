@@ -27,10 +27,12 @@ export async function recordWithRetries(
   mode: RecordMode,
   now: Date = writing.clock.now(),
 ): Promise<RecordingResult> {
+  const first = keysSeenLately(writing) ? 'look-up' : 'unseen';
   try {
-    return await recordOnce(writing, planned, mode, now, 'unseen')
+    return await recordOnce(writing, planned, mode, now, first)
       .catch((error: unknown) => {
         if (!isRetryable(error)) throw error;
+        if (first === 'unseen') seenKeys.set(writing, performance.now());
         return recordOnce(writing, planned, mode, now, 'look-up');
       })
       .catch((error: unknown) => {
@@ -45,6 +47,20 @@ export async function recordWithRetries(
       'Another record with one of these idempotency keys is being made at the same moment: retry',
     );
   }
+}
+
+/**
+ * When a call whose keys were said to be new last failed on one recorded before (monotonic ms), per service: for
+ * a while after, calls look their keys up first. Clients retry in bursts (after a timeout, an outage), and in a
+ * burst most calls would otherwise be written twice, failing first on a retried key (ADR 0034).
+ */
+const seenKeys = new WeakMap<UsageWriting, number>();
+/** How long after such a failure calls look their keys up first. */
+export const LOOK_UP_AFTER_SEEN_KEY_MS = 1_000;
+
+function keysSeenLately(writing: UsageWriting): boolean {
+  const seenAt = seenKeys.get(writing);
+  return seenAt !== undefined && performance.now() - seenAt < LOOK_UP_AFTER_SEEN_KEY_MS;
 }
 
 /**
