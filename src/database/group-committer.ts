@@ -20,6 +20,8 @@ interface Waiting<Request, Result> {
 export class GroupCommitter<Request, Result> {
   private readonly queue: Array<Waiting<Request, Result>> = [];
   private flushing = false;
+  /** The size of the group being written (0 when none). */
+  private inFlight = 0;
   private groups = 0;
   private requests = 0;
 
@@ -39,6 +41,11 @@ export class GroupCommitter<Request, Result> {
     });
   }
 
+  /** Requests waiting or in the group being written: how busy this committer is (to pick the least busy of several). */
+  load(): number {
+    return this.queue.length + this.inFlight;
+  }
+
   /** Groups written and requests answered so far (monitoring, and the tests' proof of grouping). */
   stats(): { groups: number; requests: number } {
     return { groups: this.groups, requests: this.requests };
@@ -53,7 +60,9 @@ export class GroupCommitter<Request, Result> {
         this.groups += 1;
         this.requests += group.length;
         this.onGroup(group.length);
+        this.inFlight = group.length;
         await this.write(group);
+        this.inFlight = 0;
       }
     } finally {
       this.flushing = false;

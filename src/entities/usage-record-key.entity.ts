@@ -7,7 +7,9 @@ import { BigIntType, Entity, Index, PrimaryKey, PrimaryKeyProp, Property } from 
  * job. `metric` and `quantity` tell a retry (the same use) from a key reused for another use.
  */
 @Entity({ tableName: 'usage_record_key' })
-@Index({ properties: ['createdAt'] })
+// BRIN (migration Migration20261208142300_usage_batch_unseen_keys): keys are written in time order, and only the
+// retention's delete of keys past the window reads by `createdAt`; an insert then descends no B-tree for it.
+@Index({ properties: ['createdAt'], type: 'brin' })
 export class UsageRecordKey {
   [PrimaryKeyProp]?: ['accountId', 'idempotencyKey'];
 

@@ -1,21 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import {
-  BigIntType,
-  Entity,
-  Index,
-  OptionalProps,
-  PrimaryKey,
-  PrimaryKeyProp,
-  Property,
-} from '@mikro-orm/core';
+import { BigIntType, Entity, OptionalProps, PrimaryKey, PrimaryKeyProp, Property } from '@mikro-orm/core';
 
 /**
  * One usage event, durable before it counts. The table is partitioned by day on `createdAt` (when the record
  * was written: ADR 0021), so its primary key includes it, and whole days are dropped past the retention. The
- * caller's idempotency key is unique per account through `UsageRecordKey`, for the idempotency window.
+ * caller's idempotency key is unique per account through `UsageRecordKey`, for the idempotency window. No index by
+ * account: nothing reads records by account (ADR 0034), and each index is a write per record.
  */
 @Entity({ tableName: 'usage_record' })
-@Index({ properties: ['accountId', 'metric', 'occurredAt'] })
 export class UsageRecord {
   [OptionalProps]?: 'id' | 'createdAt' | 'updatedAt' | 'occurredAt';
   [PrimaryKeyProp]?: ['createdAt', 'id'];

@@ -135,7 +135,7 @@ export function usageMetrics(registers: Registry[], metricKeys: readonly string[
   });
   const groups = new Histogram({
     name: 'billing_usage_group_commit_size',
-    help: "Requests per usage group commit (one transaction each), by kind: record, reserve, commit, release, credit (a model call's hold and settle)",
+    help: "Requests per usage group commit (one transaction each), by kind: record, batch (a batch is one request), reserve, commit, release, credit (a model call's hold and settle)",
     labelNames: ['kind'] as const,
     buckets: [1, 2, 4, 8, 16, 32, 64, 128],
     registers,

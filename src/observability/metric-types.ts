@@ -72,8 +72,8 @@ export interface UsageMetrics {
   grouped(kind: UsageGroupKind, size: number): void;
 }
 
-/** What a usage group commit carries: single records, reservation calls, or credit changes (ADR 0028). */
-export type UsageGroupKind = 'record' | 'reserve' | 'commit' | 'release' | 'credit';
+/** What a usage group commit carries: single records, batches (ADR 0034), reservation calls, or credit changes (ADR 0028). */
+export type UsageGroupKind = 'record' | 'batch' | 'reserve' | 'commit' | 'release' | 'credit';
 
 export interface WebhookMetrics {
   /** One event went through the processor; `type` must already be bounded (handled types, else `other`). */

@@ -300,3 +300,61 @@ describe('reservations in groups', () => {
     );
   });
 });
+
+describe('batches in groups (ADR 0034)', () => {
+  const batchOf = (accountId: string, keys: string[], quantity = 1) =>
+    keys.map((idempotencyKey) => ({ accountId, metric: 'ai_requests', quantity, idempotencyKey }));
+  const keysOf = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
+
+  it('turns 12 concurrent batches into a few transactions, each batch answered its own figures', async () => {
+    const accounts = [newAccount('batches'), newAccount('batches'), newAccount('batches')];
+    for (const accountId of accounts) await withLimit(accountId, null);
+    const before = usage.meter.batchGroupStats();
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        usage.meter.recordBatch(batchOf(accounts[i % 3] as string, keysOf(`b${i}`, 10))),
+      ),
+    );
+    // Each account's four batches, in arrival order: the counter's figures after each batch's records.
+    const usedAfter = answers.map((outcomes) => outcomes.map((outcome) => outcome.usage.used));
+    for (let account = 0; account < 3; account++) {
+      const seen = [account, account + 3, account + 6, account + 9].flatMap((i) => usedAfter[i] as number[]);
+      expect([...seen].sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+      expect(await counterOf(accounts[account] as string)).toMatchObject({ used: 40 });
+    }
+    expect(answers.flat().every((outcome) => !outcome.duplicate)).toBe(true);
+    // Two lanes: each one's first batch alone, the rest queued behind it and written together.
+    const after = usage.meter.batchGroupStats();
+    expect(after.requests - before.requests).toBe(12);
+    expect(after.groups - before.groups).toBeLessThanOrEqual(4);
+    expect(await transactionsOf('usage_record', accounts)).toBeLessThanOrEqual(4);
+  });
+
+  it('fails a batch over its hard limit alone, records the batches grouped with it, and counts a key sent in two once', async () => {
+    const [open, limited] = [newAccount('open'), newAccount('limited')];
+    await withLimit(open, null);
+    await withLimit(limited, 5);
+    const before = usage.meter.batchGroupStats();
+    const sent = [
+      batchOf(open, keysOf('o1', 3)),
+      batchOf(open, keysOf('o2', 3)),
+      batchOf(open, keysOf('o3', 3)),
+      batchOf(limited, keysOf('l1', 6)),
+      batchOf(open, keysOf('o4', 3)),
+      // A client's retry of o4 while o4 is still in flight: a duplicate, counted once.
+      batchOf(open, keysOf('o4', 3)),
+    ];
+    const answers = await Promise.all(
+      sent.map((batch) => usage.meter.recordBatch(batch).catch((error: unknown) => codeOf(error))),
+    );
+    expect(answers[3]).toBe('USAGE_LIMIT_EXCEEDED');
+    expect(await counterOf(limited)).toMatchObject({ used: 0 });
+    expect(await counterOf(open)).toMatchObject({ used: 12 });
+    const recorded = answers.filter((answer): answer is Array<{ duplicate: boolean }> =>
+      Array.isArray(answer),
+    );
+    expect(recorded.flat().filter((outcome) => outcome.duplicate)).toHaveLength(3);
+    const after = usage.meter.batchGroupStats();
+    expect(after.groups - before.groups).toBeLessThan(sent.length);
+  });
+});

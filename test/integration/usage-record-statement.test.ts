@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { UsageCounter } from '../../src/entities';
 import { BillingError } from '../../src/errors';
 import { recordWithRetries } from '../../src/services/usage/usage-record-retries';
+import * as usageRecordStatement from '../../src/services/usage/usage-record-statement';
 import { recordInOneStatement } from '../../src/services/usage/usage-record-statement';
 import {
   type PlannedEvent,
@@ -331,6 +332,85 @@ describe('usage_record_group', () => {
         },
       ),
       { numRuns: 20 },
+    );
+  });
+
+  it('skips the key lookup of keys said to be new: one recorded before fails the call, nothing written, and the retry answers it a duplicate', async () => {
+    const accountId = newAccount('unseen');
+    await withLimit(accountId, null);
+    const now = writing.clock.now();
+    const first = await plan([use(accountId, 2, 'u1'), use(accountId, 3, 'u2')], now);
+    expect(answersOf(await recordInOneStatement(writing, first, 'all-or-none', now, 'unseen'))).toEqual([
+      { duplicate: false, used: 2, remaining: null, overage: 0 },
+      { duplicate: false, used: 5, remaining: null, overage: 0 },
+    ]);
+    // A client's retry of u2 beside a new use: unseen, the call is not decided against the key but fails on it.
+    const retried = await plan([use(accountId, 3, 'u2'), use(accountId, 4, 'u3')], now);
+    const failure = await recordInOneStatement(writing, retried, 'all-or-none', now, 'unseen').catch(
+      (error: unknown) => error,
+    );
+    expect(failure).toMatchObject({ code: '23505', constraint: 'usage_record_key_pkey' });
+    expect(await counterOf(accountId)).toMatchObject({ used: 5 });
+    expect(answersOf(await recordWithRetries(writing, retried, 'all-or-none', now))).toEqual([
+      { duplicate: true, used: 5, remaining: null, overage: 0 },
+      { duplicate: false, used: 9, remaining: null, overage: 0 },
+    ]);
+    const [rows] = await service.app.orm.em.getConnection().execute<Array<{ records: string; keys: string }>>(
+      `select (select count(*) from usage_record where account_id = ?) as records,
+                (select count(*) from usage_record_key where account_id = ?) as keys`,
+      [accountId, accountId],
+    );
+    expect(rows).toEqual({ records: '3', keys: '3' });
+  });
+
+  it('looks keys up first for a while after a call failed on a key said to be new: a burst of retries is not written twice', async () => {
+    const accountId = newAccount('burst');
+    await withLimit(accountId, null);
+    const own = { ...writing };
+    const now = writing.clock.now();
+    await recordWithRetries(own, await plan([use(accountId, 1, 'r1')], now), 'all-or-none', now);
+    const calls = jest.spyOn(usageRecordStatement, 'recordInOneStatement');
+    try {
+      await recordWithRetries(own, await plan([use(accountId, 1, 'r1')], now), 'all-or-none', now);
+      await recordWithRetries(own, await plan([use(accountId, 1, 'r2')], now), 'all-or-none', now);
+      // The retry fails unseen and runs again with the lookup; the next call, within the second, looks up first.
+      expect(calls.mock.calls.map((call) => call[4])).toEqual(['unseen', 'look-up', 'look-up']);
+    } finally {
+      calls.mockRestore();
+    }
+    expect(await counterOf(accountId)).toMatchObject({ used: 2 });
+  });
+
+  it('answers calls without a limit, keys new or repeated within and across calls, as the transactional path does (fast-check)', async () => {
+    // No limit: nothing can be refused, so a call whose keys are all new takes the path without lookup or loop.
+    const record = fc.record({ key: fc.nat({ max: 11 }), quantity: fc.integer({ min: 1, max: 6 }) });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(record, { minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 6 }),
+        fc.boolean(),
+        async (groups, batches) => {
+          const mode = batches ? 'all-or-none' : 'each-own';
+          const [shipped, reference] = [newAccount('fast'), newAccount('fast_reference')];
+          await withLimit(shipped, null);
+          await withLimit(reference, null);
+          for (const group of groups) {
+            const now = writing.clock.now();
+            const events = (accountId: string) => group.map((r) => use(accountId, r.quantity, `f${r.key}`));
+            // A batch that reuses a key for another use is refused as a whole, by both.
+            const outcome = (recording: Promise<RecordingResult>) =>
+              recording.then(answersOf, (error: BillingError) => error.extensions.code);
+            // Its own memory of keys seen (a copy of `writing`): every call starts saying its keys are new.
+            expect(
+              await outcome(recordWithRetries({ ...writing }, await plan(events(shipped), now), mode, now)),
+            ).toEqual(
+              await outcome(recordInTransaction(writing, await plan(events(reference), now), mode, now)),
+            );
+          }
+          const [left, right] = [await counterOf(shipped), await counterOf(reference)];
+          expect(left).toMatchObject({ used: right?.used, peak: right?.peak });
+        },
+      ),
+      { numRuns: 25 },
     );
   });
 });

@@ -2,6 +2,7 @@ import { UsageCounter } from '../../entities';
 import { BadUserInputError, BillingError, ErrorCode } from '../../errors';
 import type { AccountAllowances } from './account-allowances';
 import { GroupCommitter, type Settled } from '../../database/group-committer';
+import { MAX_BATCH_GROUP, recordBatches } from './usage-batch-groups';
 import { type UsagePeriod, usagePeriodAt } from './usage-period';
 import { usageFiguresOf } from './usage-reader';
 import {
@@ -20,9 +21,21 @@ export type { RecordOutcome };
 /** The most single records one group commit carries: a bound on one transaction's locks and statement size. */
 export const MAX_RECORD_GROUP = 128;
 
+/**
+ * Batch groups written at the same time (ADR 0034): one alone would leave PostgreSQL one core of two while its
+ * group is in flight; two keep both busy. Groups of any lane lock their counters in one order (ADR 0019).
+ */
+export const BATCH_LANES = 2;
+
 /** A grouped record's answer: its outcome, and the group's copies and publishes, shared by its members. */
 interface GroupedOutcome {
   outcome: RecordOutcome;
+  shared: Promise<void>;
+}
+
+/** A grouped batch's answer: its outcomes, and the group's copies and publishes. */
+interface GroupedBatch {
+  outcomes: RecordOutcome[];
   shared: Promise<void>;
 }
 
@@ -44,12 +57,22 @@ interface GroupedOutcome {
  */
 export class UsageMeter {
   private readonly group: GroupCommitter<PlannedEvent, GroupedOutcome>;
+  private readonly batchLanes: Array<GroupCommitter<PlannedEvent[], GroupedBatch>>;
 
   constructor(private readonly writing: UsageWriting) {
     this.group = new GroupCommitter(
       (planned) => this.recordGroup(planned),
       MAX_RECORD_GROUP,
       (size) => writing.metrics?.grouped('record', size),
+    );
+    this.batchLanes = Array.from(
+      { length: BATCH_LANES },
+      () =>
+        new GroupCommitter(
+          (batches: PlannedEvent[][]) => this.recordBatchGroup(batches),
+          MAX_BATCH_GROUP,
+          (size) => writing.metrics?.grouped('batch', size),
+        ),
     );
   }
 
@@ -67,24 +90,35 @@ export class UsageMeter {
     }
   }
 
-  /** Records every event or none (a bad or over-limit one fails the call); outcomes in the order given. */
+  /**
+   * Records every event or none (a bad or over-limit one fails the call); outcomes in the order given. Batches
+   * arriving together share a statement and its commit (ADR 0034), each still all or none, answered after it.
+   */
   async recordBatch(events: readonly UsageEvent[]): Promise<RecordOutcome[]> {
-    const now = this.writing.clock.now();
-    const planned = await this.validateAndPlan(events, now);
-    let result: RecordingResult;
+    const planned = await this.validateAndPlan(events, this.writing.clock.now());
+    const lane = this.batchLanes.reduce((least, next) => (next.load() < least.load() ? next : least));
     try {
-      result = await recordWithRetries(this.writing, planned, 'all-or-none', now);
+      const { outcomes, shared } = await lane.submit(planned);
+      await shared;
+      return outcomes;
     } catch (error) {
       this.countRefusal(error);
       throw error;
     }
-    await this.share(result);
-    return result.settled.map((settled) => (settled as { value: RecordOutcome }).value);
   }
 
   /** Groups written and records answered through the group commit so far. */
   groupStats(): { groups: number; requests: number } {
     return this.group.stats();
+  }
+
+  /** Batch groups written and batches answered through them so far. */
+  batchGroupStats(): { groups: number; requests: number } {
+    const lanes = this.batchLanes.map((lane) => lane.stats());
+    return {
+      groups: lanes.reduce((sum, lane) => sum + lane.groups, 0),
+      requests: lanes.reduce((sum, lane) => sum + lane.requests, 0),
+    };
   }
 
   private async validateAndPlan(events: readonly UsageEvent[], now: Date): Promise<PlannedEvent[]> {
@@ -107,6 +141,16 @@ export class UsageMeter {
     shared.catch(() => undefined);
     return result.settled.map((settled) =>
       settled.ok ? { ok: true, value: { outcome: settled.value, shared } } : settled,
+    );
+  }
+
+  /** One group of batches: each answered on its own, the group's copies and publishes sent once per result. */
+  private async recordBatchGroup(batches: PlannedEvent[][]): Promise<Array<Settled<GroupedBatch>>> {
+    const { settled, results } = await recordBatches(this.writing, batches);
+    const shared = Promise.all(results.map((result) => this.share(result))).then(() => undefined);
+    shared.catch(() => undefined);
+    return settled.map((answer) =>
+      answer.ok ? { ok: true, value: { outcomes: answer.value, shared } } : answer,
     );
   }
 

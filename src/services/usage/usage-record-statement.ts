@@ -51,16 +51,26 @@ interface StatementRow {
 type SavedCounterRow = Parameters<typeof lockedCounterOf>[0] & { reserved: string | number };
 
 /**
+ * Whether the call looks its keys up (`look-up`), or says they are new (`unseen`: a first attempt's). An unseen
+ * call in which nothing can be refused skips the lookup and the per-record decisions in PostgreSQL (ADR 0034); a
+ * key recorded before then fails it with `unique_violation` on `KEY_INDEX`, nothing written, and the caller runs
+ * it again with `look-up` (`usage-record-retries.ts`).
+ */
+export type KeyLookup = 'look-up' | 'unseen';
+
+/**
  * Records a group of single records (`each-own`) or a batch (`all-or-none`) in one round trip: one call of
  * `usage_record_group`, its own implicit transaction, no BEGIN/COMMIT around it. The function decides each record
  * as `decide()` would (ADR 0019) and answers it with its own row; this turns the rows into the same result the
- * transactional path gives. Throws the function's errors (a threshold to tell, a key race, a deadlock) as they are.
+ * transactional path gives. Throws the function's errors (a threshold to tell, a key race or an unseen key
+ * already recorded, a deadlock) as they are.
  */
 export async function recordInOneStatement(
   writing: UsageWriting,
   planned: PlannedEvent[],
   mode: RecordMode,
   now: Date,
+  keys: KeyLookup = 'look-up',
 ): Promise<RecordingResult> {
   const counters = wantedCountersOf(counterKeysOf(planned));
   const slots = new Map(
@@ -72,7 +82,7 @@ export async function recordInOneStatement(
   const records = recordsOf(planned, slots, now);
   const rows = await runStatement<StatementRow>(
     writing.orm,
-    'select * from usage_record_group(?::jsonb, ?::int[], ?::int[], ?::bigint[], ?::varchar[], ?::timestamptz[], ?, ?)',
+    'select * from usage_record_group(?::jsonb, ?::int[], ?::int[], ?::bigint[], ?::varchar[], ?::timestamptz[], ?, ?, ?)',
     [
       JSON.stringify(
         counters.map((counter, index) => ({ slot: index + 1, ...counter, ...records.rules[index] })),
@@ -84,6 +94,7 @@ export async function recordInOneStatement(
       arrayLiteral(records.occurredAt),
       now,
       mode === 'all-or-none',
+      keys === 'unseen',
     ],
   );
   return resultOf(planned, rows, mode);
