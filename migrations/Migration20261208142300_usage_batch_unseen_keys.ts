@@ -27,10 +27,19 @@ export class Migration20261208142300_usage_batch_unseen_keys extends Migration {
   override async up(): Promise<void> {
     this.addSql(RECORD_GROUP_UNSEEN_KEYS);
     this.addSql('drop index if exists "usage_record_account_id_metric_occurred_at_index";');
-    this.addSql('drop index if exists "usage_record_key_created_at_index";');
-    this.addSql(
-      'create index "usage_record_key_created_at_index" on "usage_record_key" using brin ("created_at");',
-    );
+    // Skipped when the index is a BRIN index already: a deployment with a large key table builds it by hand
+    // first, without blocking recording (docs/deployment.md: `drop index concurrently`, then `create index
+    // concurrently … using brin`), since a migration runs in the all-or-nothing transaction, where
+    // CONCURRENTLY cannot, and a plain build holds the key table's inserts for as long as it reads the table.
+    this.addSql(`do $$
+begin
+  if not exists (select 1 from pg_indexes
+                  where tablename = 'usage_record_key' and indexname = 'usage_record_key_created_at_index'
+                    and indexdef like '%USING brin%') then
+    drop index if exists "usage_record_key_created_at_index";
+    create index "usage_record_key_created_at_index" on "usage_record_key" using brin ("created_at");
+  end if;
+end $$;`);
   }
 
   override async down(): Promise<void> {

@@ -356,3 +356,43 @@ describe('the migration to partitions', () => {
     }
   });
 });
+
+describe('the migration to a BRIN index on the keys’ creation time', () => {
+  it('keeps a BRIN index built by hand beforehand (concurrently) and builds one where there is none', async () => {
+    const serverUrl = process.env.TEST_POSTGRES_SERVER_URL as string;
+    const name = `billing_brin_migration_${process.env.JEST_WORKER_ID ?? '0'}_${Date.now()}`;
+    await withAdminClient(serverUrl, (client) => client.query(`create database "${name}"`));
+    const orm = await openDatabase({ url: databaseUrl(serverUrl, name), poolMax: 2 });
+    const connection = () => orm.em.getConnection();
+    const keyIndex = async () =>
+      (
+        await connection().execute<Array<{ oid: number; def: string }>>(
+          `select c.oid::int as oid, pg_get_indexdef(c.oid) as def from pg_class c
+            where c.relname = 'usage_record_key_created_at_index'`,
+        )
+      )[0];
+    try {
+      await orm.getMigrator().up({ to: 'Migration20261208142100_webhook_waiting_retry_index' });
+      expect((await keyIndex())?.def).not.toContain('USING brin');
+      // What docs/deployment.md tells a large deployment to run before the release.
+      await connection().execute('drop index concurrently if exists usage_record_key_created_at_index');
+      await connection().execute(
+        'create index concurrently usage_record_key_created_at_index on usage_record_key using brin (created_at)',
+      );
+      const byHand = await keyIndex();
+      await orm.getMigrator().up();
+      expect(await keyIndex()).toEqual(byHand);
+      expect(byHand?.def).toContain('USING brin');
+      // Down and up again without the hand-built one: the migration builds it.
+      await orm.getMigrator().down({ to: 'Migration20261208142100_webhook_waiting_retry_index' });
+      expect((await keyIndex())?.def).not.toContain('USING brin');
+      await orm.getMigrator().up();
+      expect((await keyIndex())?.def).toContain('USING brin');
+    } finally {
+      await orm.close();
+      await withAdminClient(serverUrl, (client) =>
+        client.query(`drop database if exists "${name}" with (force)`),
+      );
+    }
+  });
+});
