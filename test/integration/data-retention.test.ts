@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import type Stripe from 'stripe';
 import { UsageCounter, UsageRecord, UsageRecordKey } from '../../src/entities';
 import type { Logger } from '../../src/logging/logger';
-import { openDatabase } from '../../src/database/database';
+import { openDatabase, type Orm } from '../../src/database/database';
 import { Notifier } from '../../src/services/notifications/notifier';
 import { NotificationRetention } from '../../src/services/notifications/notification-retention';
 import type { Clock } from '../../src/services/time/clock';
@@ -317,13 +317,25 @@ describe('the maintenance job', () => {
   });
 });
 
+/** A database of its own with no migration applied, for a test that migrates step by step; dropped after. */
+async function withUnmigratedDatabase(prefix: string, work: (orm: Orm) => Promise<void>): Promise<void> {
+  const serverUrl = process.env.TEST_POSTGRES_SERVER_URL as string;
+  const name = `${prefix}_${process.env.JEST_WORKER_ID ?? '0'}_${Date.now()}`;
+  await withAdminClient(serverUrl, (client) => client.query(`create database "${name}"`));
+  const orm = await openDatabase({ url: databaseUrl(serverUrl, name), poolMax: 2 });
+  try {
+    await work(orm);
+  } finally {
+    await orm.close();
+    await withAdminClient(serverUrl, (client) =>
+      client.query(`drop database if exists "${name}" with (force)`),
+    );
+  }
+}
+
 describe('the migration to partitions', () => {
   it('moves existing records into daily partitions and copies the idempotency keys of the last 7 days', async () => {
-    const serverUrl = process.env.TEST_POSTGRES_SERVER_URL as string;
-    const name = `billing_partition_migration_${process.env.JEST_WORKER_ID ?? '0'}_${Date.now()}`;
-    await withAdminClient(serverUrl, (client) => client.query(`create database "${name}"`));
-    const orm = await openDatabase({ url: databaseUrl(serverUrl, name), poolMax: 2 });
-    try {
+    await withUnmigratedDatabase('billing_partition_migration', async (orm) => {
       await orm.getMigrator().up({ to: 'Migration20261205034840_usage_integrity' });
       const yesterday = new Date(Date.now() - DAY);
       const longAgo = new Date(Date.now() - 20 * DAY);
@@ -348,30 +360,21 @@ describe('the migration to partitions', () => {
         .execute<Array<{ key: string }>>('select idempotency_key as key from usage_record_key');
       // The last 7 days' keys: the longest window allowed.
       expect(keys).toEqual([{ key: 'recent' }]);
-    } finally {
-      await orm.close();
-      await withAdminClient(serverUrl, (client) =>
-        client.query(`drop database if exists "${name}" with (force)`),
-      );
-    }
+    });
   });
 });
 
 describe('the migration to a BRIN index on the keys’ creation time', () => {
   it('keeps a BRIN index built by hand beforehand (concurrently) and builds one where there is none', async () => {
-    const serverUrl = process.env.TEST_POSTGRES_SERVER_URL as string;
-    const name = `billing_brin_migration_${process.env.JEST_WORKER_ID ?? '0'}_${Date.now()}`;
-    await withAdminClient(serverUrl, (client) => client.query(`create database "${name}"`));
-    const orm = await openDatabase({ url: databaseUrl(serverUrl, name), poolMax: 2 });
-    const connection = () => orm.em.getConnection();
-    const keyIndex = async () =>
-      (
-        await connection().execute<Array<{ oid: number; def: string }>>(
-          `select c.oid::int as oid, pg_get_indexdef(c.oid) as def from pg_class c
+    await withUnmigratedDatabase('billing_brin_migration', async (orm) => {
+      const connection = () => orm.em.getConnection();
+      const keyIndex = async () =>
+        (
+          await connection().execute<Array<{ oid: number; def: string }>>(
+            `select c.oid::int as oid, pg_get_indexdef(c.oid) as def from pg_class c
             where c.relname = 'usage_record_key_created_at_index'`,
-        )
-      )[0];
-    try {
+          )
+        )[0];
       await orm.getMigrator().up({ to: 'Migration20261208142100_webhook_waiting_retry_index' });
       expect((await keyIndex())?.def).not.toContain('USING brin');
       // What docs/deployment.md tells a large deployment to run before the release.
@@ -388,11 +391,6 @@ describe('the migration to a BRIN index on the keys’ creation time', () => {
       expect((await keyIndex())?.def).not.toContain('USING brin');
       await orm.getMigrator().up();
       expect((await keyIndex())?.def).toContain('USING brin');
-    } finally {
-      await orm.close();
-      await withAdminClient(serverUrl, (client) =>
-        client.query(`drop database if exists "${name}" with (force)`),
-      );
-    }
+    });
   });
 });
