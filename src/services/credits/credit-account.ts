@@ -5,6 +5,7 @@ import type { CreditEntryKind } from '../../entities';
 import type { CreditBalanceView, CreditSource, ExpiringCredits } from './credit-ledger.types';
 import { EXPIRING_SOON_DAYS } from './credit-reads';
 import { type DeferredWrite, deferredWriteSql } from './deferred-writes';
+import { expireDueLots } from './expiring-lots';
 import type { GroupReads, LotAhead } from './group-reads';
 import { type LotTake, LotsAhead } from './lots-ahead';
 import { armedSql, type LowBalanceState, thresholdSql } from './low-balance-alerts';
@@ -549,8 +550,9 @@ function accountOf(sql: Sql, row: LockRow, now: Date, em: EntityManager | typeof
 }
 
 /**
- * Holds past their time stop counting; lots past their expiry lose what is left (an `expiry` entry each). Then
- * the soonest expiry of what is left is kept on the balance row (the next time this is due).
+ * Holds past their time stop counting; lots past their expiry lose what is left, less what live holds made before
+ * the expiry keep (expiring-lots.ts). Then the soonest expiry of what is left is kept on the balance row (the next
+ * time this is due).
  */
 async function dropExpired(account: LockedAccount): Promise<void> {
   const { sql, accountId, now } = account;
@@ -563,25 +565,8 @@ async function dropExpired(account: LockedAccount): Promise<void> {
   const overage = holds.reduce((sum, hold) => sum + Number(hold.overage_credits), 0);
   account.changeHeld(overage - holds.reduce((sum, hold) => sum + Number(hold.credits), 0));
   account.changeOverageHeld(-overage);
-  const lots = await sql<{ id: string; expired: string; source_type: string; source_id: string }>(
-    `with due as (
-       select id, remaining from credit_lot
-        where account_id = ? and remaining > 0 and expires_at <= ?
-        order by expires_at, created_at, id)
-     update credit_lot lot set remaining = 0, updated_at = ? from due where lot.id = due.id
-     returning lot.id, due.remaining as expired, lot.source_type, lot.source_id`,
-    [accountId, now, now],
-  );
-  for (const lot of lots)
-    account.record({
-      kind: 'expiry',
-      credits: -Number(lot.expired),
-      uncovered: 0,
-      lotId: lot.id,
-      reason: 'Expired unspent',
-      source: { type: lot.source_type, id: lot.source_id },
-      actor: 'system',
-    });
+  await expireDueLots(account);
+  // A lot a live hold keeps past its expiry stays due: every lock looks again until its holds are done.
   const [next] = await sql<{ next_expiry_at: Date | null }>(
     `select least((select min(expires_at) from credit_hold where account_id = ? and state = 'held'),
                   (select min(expires_at) from credit_lot where account_id = ? and remaining > 0)) as next_expiry_at`,

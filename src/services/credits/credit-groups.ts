@@ -225,7 +225,9 @@ async function runRequests(
 ): Promise<Array<Settled<unknown>>> {
   for (const account of accounts.values()) {
     account.readsAhead = reads;
-    account.lotsAhead = reads.lotsOf(account.accountId);
+    // Lots kept past their expiry for holds (expiring-lots.ts) are not read ahead: such an account burns through
+    // its statement (credit-burning.ts), which knows them. Its next expiry stays due until they are gone.
+    account.lotsAhead = account.expiryDue ? undefined : reads.lotsOf(account.accountId);
   }
   const settled: Array<Settled<unknown>> = [];
   for (const request of group) {

@@ -8,6 +8,7 @@ import type {
   SettleResult,
 } from './credit-ledger.types';
 import { roomUnderLimit } from './credit-overage';
+import { expireWhatHoldsLeft } from './expiring-lots';
 import { readHoldInputs } from './hold-inputs';
 import { HOLD_COLUMNS, type HoldRow, holdOf } from './hold-row';
 import { countMemberUse, enforceMemberLimit } from './member-limits-check';
@@ -103,7 +104,7 @@ async function beyondBalance(account: LockedAccount, input: HoldCredits): Promis
 export async function settleHold(
   account: LockedAccount,
   input: SettleInput,
-  burn: (credits: number, admitted: AdmittedOverage) => Promise<BurnResult>,
+  burn: (credits: number, admitted: AdmittedOverage, heldSince: Date) => Promise<BurnResult>,
 ): Promise<SettleResult> {
   const hold = await holdById(account, input.holdId);
   if (!hold) return { outcome: 'unknown' };
@@ -114,11 +115,13 @@ export async function settleHold(
   // A hold's part beyond the balance was admitted under the limit when it was held: the work it paid for is billed
   // whatever the limit is now (a limit lowered during the call applies to new calls), also when the commit comes
   // after the hold expired (the call ran and its tokens were used: the expiry only gave its room to new calls).
-  const burned = await burn(credits, admittedOf(hold));
+  // Lots that expired after the hold was made may pay for it (expiring-lots.ts): the call was admitted on them.
+  const burned = await burn(credits, admittedOf(hold), new Date(hold.created_at));
   // The member's month counts what the work used, overrun included (member-limits-check.ts says why).
   countMemberUse(account, hold.member_id, credits);
   account.readsAhead?.holdChanged(hold.id);
   account.writeWithSave({ kind: 'hold_settle', row: [hold.id, credits] });
+  await expireWhatHoldsLeft(account);
   return { outcome: 'settled', ...burned };
 }
 
@@ -171,5 +174,6 @@ export async function releaseHeld(account: LockedAccount, holdId: string): Promi
     account.now,
     hold.id,
   ]);
+  await expireWhatHoldsLeft(account);
   return true;
 }

@@ -173,7 +173,7 @@ export class CreditLedger {
     return this.groups.run(
       accountId,
       (account) =>
-        settleHold(account, input, (credits, admitted) =>
+        settleHold(account, input, (credits, admitted, heldSince) =>
           burnNow(
             account,
             credits,
@@ -185,6 +185,7 @@ export class CreditLedger {
             },
             overage ?? admittedOnly(admitted),
             admitted.credits,
+            heldSince,
           ),
         ),
       { holdId: input.holdId, burns: true },
@@ -375,8 +376,9 @@ async function burnNow(
   taking: { kind: 'burn'; reason: string; source: CreditSource; actor: string },
   overage: OverageCharging | null = null,
   admitted = 0,
+  heldSince?: Date,
 ): Promise<BurnResult> {
-  const burned = await takeFromLots(account, credits, taking);
+  const burned = await takeFromLots(account, credits, taking, heldSince);
   const uncovered = credits - burned;
   const billed = uncovered > 0 && overage ? await overage.bill(account, uncovered, admitted) : 0;
   if (uncovered > 0 || burned === 0)

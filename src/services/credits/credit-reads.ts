@@ -1,5 +1,6 @@
 import type { Orm } from '../../database/database';
 import type { CreditEntryKind, CreditLotKind } from '../../entities';
+import { keptForHolds } from './expiring-lots';
 import type {
   CreditBalanceView,
   CreditEntryPage,
@@ -40,11 +41,18 @@ export function lotOf(row: LotRow): CreditLotView {
   };
 }
 
+interface StaleLot {
+  id: string;
+  remaining: number | string;
+  claimed: number | string;
+}
+
 interface BalanceRow {
   balance: string | null;
   held: string | null;
   stale_held: string;
-  stale_lots: string;
+  /** Lots past their expiry not dropped yet, in expiry order, with their live holds' claims (JSON). */
+  stale_lots: StaleLot[] | null;
   expiring_at: Date | null;
   expiring_credits: string | null;
 }
@@ -75,8 +83,13 @@ export async function readBalance(orm: Orm, accountId: string, now: Date): Promi
     `select b.balance, b.held,
             (select coalesce(sum(credits - overage_credits), 0) from credit_hold
               where account_id = ? and state = 'held' and expires_at <= ?) as stale_held,
-            (select coalesce(sum(remaining), 0) from credit_lot
-              where account_id = ? and remaining > 0 and expires_at <= ?) as stale_lots,
+            (select json_agg(json_build_object('id', lot.id, 'remaining', lot.remaining, 'claimed',
+                      (select coalesce(sum(hold.credits - hold.overage_credits), 0) from credit_hold hold
+                        where hold.account_id = lot.account_id and hold.state = 'held' and hold.expires_at > ?
+                          and hold.created_at < lot.expires_at))
+                      order by lot.expires_at, lot.created_at, lot.id)
+               from credit_lot lot
+              where lot.account_id = ? and lot.remaining > 0 and lot.expires_at <= ?) as stale_lots,
             soonest.expires_at as expiring_at, soonest.credits as expiring_credits
        from (select ?::varchar as account_id) wanted
        left join credit_balance b on b.account_id = wanted.account_id
@@ -84,9 +97,9 @@ export async function readBalance(orm: Orm, accountId: string, now: Date): Promi
          select expires_at, sum(remaining) as credits from credit_lot
           where account_id = wanted.account_id and remaining > 0 and expires_at > ? and expires_at <= ?
           group by expires_at order by expires_at limit 1) soonest on true`,
-    [accountId, now, accountId, now, accountId, now, soon],
+    [accountId, now, now, accountId, now, accountId, now, soon],
   );
-  const balance = Math.max(0, Number(row?.balance ?? 0) - Number(row?.stale_lots ?? 0));
+  const balance = Math.max(0, Number(row?.balance ?? 0) - expiredOf(row?.stale_lots ?? null));
   const held = Math.max(0, Number(row?.held ?? 0) - Number(row?.stale_held ?? 0));
   return {
     balance,
@@ -96,6 +109,18 @@ export async function readBalance(orm: Orm, accountId: string, now: Date): Promi
       ? { credits: Number(row.expiring_credits), at: new Date(row.expiring_at) }
       : null,
   };
+}
+
+/** What lots past their expiry lose at the next change: all but what live holds keep (expiring-lots.ts). */
+function expiredOf(stale: StaleLot[] | null): number {
+  if (!stale) return 0;
+  const due = stale.map((lot) => ({
+    id: lot.id,
+    remaining: Number(lot.remaining),
+    claimed: Number(lot.claimed),
+  }));
+  const kept = keptForHolds(due);
+  return due.reduce((sum, lot, index) => sum + lot.remaining - (kept[index] ?? 0), 0);
 }
 
 /** The account's entries newest first, `first` of them after the entry `afterId` (keyset: by id). */

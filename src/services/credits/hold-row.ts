@@ -14,6 +14,8 @@ export interface HoldRow {
   overage_price: string | null;
   overage_currency: string | null;
   max_output_tokens: string | null;
+  /** When it was made (a string when read ahead as JSON): lots that expire after it are kept for it. */
+  created_at: Date | string;
 }
 
 /**
@@ -21,7 +23,7 @@ export interface HoldRow {
  * prepared `select *` fails once a migration adds a column ("cached plan must not change result type").
  */
 export const HOLD_COLUMNS =
-  'id, account_id, member_id, credits, expires_at, state, model, priced_at, overage_credits, overage_price, overage_currency, max_output_tokens';
+  'id, account_id, member_id, credits, expires_at, state, model, priced_at, overage_credits, overage_price, overage_currency, max_output_tokens, created_at';
 
 export function holdOf(row: HoldRow): CreditHoldView {
   return {
