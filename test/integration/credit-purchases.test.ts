@@ -383,4 +383,102 @@ describe('buying credits', () => {
     expect(second.granted).toEqual([]);
     expect(await balanceOf(accountId)).toBe(50_000 + 5);
   });
+  const RESERVE = `mutation($input: ReserveUsageInput!) { reserveUsage(input: $input) { id quantity } }`;
+  const COMMIT = `mutation($input: CommitUsageInput!) { commitUsage(input: $input) {
+    credits { credits burned uncovered billed } } }`;
+  const BALANCE = '{ viewer { balance { credits held available } } }';
+  /** claude-sonnet-4 at 3,000 credits a million input tokens: `credits` credits, no output. */
+  const tokensFor = (credits: number) => (credits * 1_000_000) / 3000;
+
+  async function reserveModelCall(gql: GraphQLCaller, credits: number): Promise<string> {
+    const input = {
+      model: 'claude-sonnet-4',
+      inputTokens: tokensFor(credits),
+      maxOutputTokens: 0,
+      ttlSeconds: 600,
+    };
+    const reserved = await gql<{ reserveUsage: { id: string; quantity: number } }>(RESERVE, { input });
+    expect(reserved.errors).toEqual(undefined);
+    expect(reserved.data?.reserveUsage.quantity).toBe(credits);
+    return reserved.data?.reserveUsage.id as string;
+  }
+
+  async function commitModelCall(gql: GraphQLCaller, reservationId: string, credits: number) {
+    const input = { reservationId, inputTokens: tokensFor(credits), outputTokens: 0 };
+    const committed = await gql<{ commitUsage: { credits: Record<string, number> } }>(COMMIT, { input });
+    expect(committed.errors).toEqual(undefined);
+    return committed.data?.commitUsage.credits;
+  }
+
+  async function balanceView(gql: GraphQLCaller) {
+    const answer = await gql<{ viewer: { balance: { credits: number; held: number; available: number } } }>(
+      BALANCE,
+    );
+    expect(answer.errors).toEqual(undefined);
+    return answer.data?.viewer.balance;
+  }
+
+  it('row 106: credits that expire during a model call pay for it; the others stay', async () => {
+    const accountId = 'acct_credits_held_promo';
+    const gql = await stack.as(accountId);
+    // The plan's own credits for the period (the read opens it), burned first by the usual order.
+    const included = (await balanceView(gql))?.credits as number;
+    const admin = await stack.as('acct_credits_admin', ['admin']);
+    const grantCredits = (credits: number, expiresAt: string | null) =>
+      admin('mutation($input: GrantCreditsInput!) { grantCredits(input: $input) { duplicate } }', {
+        input: {
+          accountId,
+          credits,
+          expiresAt,
+          reason: 'promotion',
+          idempotencyKey: `${accountId}:${credits}`,
+        },
+      });
+    expect((await grantCredits(10_000, null)).errors).toBeUndefined();
+    const inAMinute = new Date(stack.app.clock.now().getTime() + 60_000).toISOString();
+    expect((await grantCredits(3000, inAMinute)).errors).toBeUndefined();
+    const reservationId = await reserveModelCall(gql, 3000);
+    await stack.advanceClock(120);
+    // The promotion expired a minute ago; the call reserved before keeps its 3,000.
+    expect(await balanceView(gql)).toEqual({
+      credits: included + 13_000,
+      held: 3000,
+      available: included + 10_000,
+    });
+    expect(await commitModelCall(gql, reservationId, 3000)).toEqual({
+      credits: 3000,
+      burned: 3000,
+      uncovered: 0,
+      billed: 0,
+    });
+    expect(await balanceView(gql)).toEqual({
+      credits: included + 10_000,
+      held: 0,
+      available: included + 10_000,
+    });
+  });
+
+  it('row 107: a pack refunded during a model call pays for nothing more; the commit burns what else there is', async () => {
+    const accountId = 'acct_credits_held_refund';
+    await customerWithCard(stack, accountId, 'pm_card_visa');
+    const gql = await stack.as(accountId);
+    const included = (await balanceView(gql))?.credits as number;
+    const bought = await purchase(gql, { packKey: 'credits_10k' });
+    // The call holds 9,000: the plan's credits first, the rest of the pack's.
+    expect(included).toBeLessThan(9000);
+    const reservationId = await reserveModelCall(gql, 9000);
+    await stack.stripe.refunds.create({
+      payment_intent: await paymentIntentOf(bought.data?.invoiceId as string),
+    });
+    await stack.flushWebhooks();
+    expect(await balanceView(gql)).toEqual({ credits: included, held: 9000, available: 0 });
+    // The free plan bills no overage: the part nothing covers is written off, recorded as uncovered.
+    expect(await commitModelCall(gql, reservationId, 9000)).toEqual({
+      credits: 9000,
+      burned: included,
+      uncovered: 9000 - included,
+      billed: 0,
+    });
+    expect(await balanceView(gql)).toEqual({ credits: 0, held: 0, available: 0 });
+  });
 });
