@@ -2,6 +2,7 @@ import { IsDate, IsInt, IsOptional, IsString, Length, Max, MaxLength, Min, MinLe
 import { GraphQLSafeInt } from 'graphql-scalars';
 import { Field, ID, InputType, ObjectType, registerEnumType } from 'type-graphql';
 import { PageInfo } from './invoice.type';
+import { IsAccountIdInput } from './account-id';
 
 /** What a ledger entry records (upper-cased as GraphQL enums are). */
 export enum CreditEntryKind {
@@ -106,6 +107,7 @@ export class GrantCreditsInput {
   @Field(() => ID)
   @IsString()
   @Length(1, 255)
+  @IsAccountIdInput()
   accountId!: string;
 
   @Field(() => GraphQLSafeInt, { description: 'Whole credits, 1 to 1,000,000,000' })

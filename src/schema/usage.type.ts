@@ -2,6 +2,7 @@ import { IsOptional, MaxLength } from 'class-validator';
 import { GraphQLSafeInt } from 'graphql-scalars';
 import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { UsageSummary } from './entitlement.type';
+import { IsAccountIdInput } from './account-id';
 
 /** Checked by the usage meter (`validateUsageEvents`), not class-validator: one set of rules for every caller. */
 @InputType({ description: 'One use of a metric: a counter adds `quantity`, a gauge sets its level to it' })
@@ -72,6 +73,7 @@ export class UsageRecordResult {
 export class EntitlementOverrideInput {
   @Field(() => ID)
   @MaxLength(255)
+  @IsAccountIdInput()
   accountId!: string;
 
   @Field(() => String, { description: 'A feature or metric key of the plan catalog' })

@@ -512,6 +512,8 @@ describe('granting credits', () => {
   it.each([
     ['past 2^53', { credits: 2 ** 53 + 2 }],
     ['an empty account id', { accountId: '' }],
+    ['an account id with a space at its end', { accountId: 'acct_hostile_grant ' }],
+    ['an account id with a line break', { accountId: 'acct_hostile\ngrant' }],
     ['an empty idempotency key', { idempotencyKey: '' }],
     ['an expiry that is not a date', { expiresAt: 'tomorrow' }],
   ])('refuses a grant %s (BAD_USER_INPUT)', async (_name, extra) => {
@@ -528,5 +530,9 @@ describe('granting credits', () => {
       },
     );
     expect(codeOf(answer)).toBe('BAD_USER_INPUT');
+    const ledger = stack.app.services.credits.ledger;
+    expect(
+      (await ledger.balanceOf('accountId' in extra ? extra.accountId : 'acct_hostile_grant')).balance,
+    ).toBe(0);
   });
 });
