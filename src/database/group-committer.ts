@@ -11,36 +11,17 @@ interface Waiting<Request, Result> {
 }
 
 /**
- * A second group allowed in flight when the one in flight is late, over keys it does not hold (issue 17, ADR
- * 0029 amended 2026-12-07): with one group at a time a slow one (a backend not scheduled, a commit's flush)
- * delays every request queued behind it, though most of them are of other accounts.
- */
-export interface LateOverlap<Request> {
-  /** What must stay in order (an account): a request whose key is in a group in flight waits for that group. */
-  keyOf: (request: Request) => string;
-  /** How long the group in flight may take before a second one starts beside it (ms). */
-  lateAfterMs: number;
-}
-
-interface InFlight {
-  size: number;
-  keys: ReadonlySet<string>;
-  startedAt: number;
-}
-
-/**
  * Group commit: requests that arrive while a group is being written wait and go out together in the next one,
  * so N concurrent writers share one transaction (one fsync) instead of paying one each. There is no timer: an
  * idle committer writes the first request at once, alone, and groups form only under load, as large as the
  * load makes them (bounded by `maxGroup`). Each caller is answered when its group's flush returns, that is after
- * its COMMIT: a crash loses only requests nobody was answered for, which their callers retry. One group is in
- * flight at a time, or two with `overlap` while the first is late (`LateOverlap`).
+ * its COMMIT: a crash loses only requests nobody was answered for, which their callers retry.
  */
 export class GroupCommitter<Request, Result> {
   private readonly queue: Array<Waiting<Request, Result>> = [];
-  private readonly inFlight: InFlight[] = [];
-  /** Wakes `pump` when the group in flight becomes late (only with `overlap`, only while requests wait). */
-  private lateTimer: NodeJS.Timeout | null = null;
+  private flushing = false;
+  /** The size of the group being written (0 when none). */
+  private inFlight = 0;
   private groups = 0;
   private requests = 0;
 
@@ -49,7 +30,6 @@ export class GroupCommitter<Request, Result> {
     private readonly flush: GroupFlush<Request, Result>,
     private readonly maxGroup: number,
     private readonly onGroup: (size: number) => void = () => undefined,
-    private readonly overlap?: LateOverlap<Request>,
   ) {
     if (!Number.isSafeInteger(maxGroup) || maxGroup < 1) throw new Error('maxGroup must be at least 1');
   }
@@ -57,13 +37,13 @@ export class GroupCommitter<Request, Result> {
   submit(request: Request): Promise<Result> {
     return new Promise<Result>((resolve, reject) => {
       this.queue.push({ request, resolve, reject });
-      this.pump();
+      if (!this.flushing) void this.drain();
     });
   }
 
-  /** Requests waiting or in the groups being written: how busy this committer is (to pick the least busy of several). */
+  /** Requests waiting or in the group being written: how busy this committer is (to pick the least busy of several). */
   load(): number {
-    return this.queue.length + this.inFlight.reduce((sum, group) => sum + group.size, 0);
+    return this.queue.length + this.inFlight;
   }
 
   /** Groups written and requests answered so far (monitoring, and the tests' proof of grouping). */
@@ -71,60 +51,22 @@ export class GroupCommitter<Request, Result> {
     return { groups: this.groups, requests: this.requests };
   }
 
-  /** Starts a group if none is in flight, or a second one if the one in flight is late (else wakes up then). */
-  private pump(): void {
-    if (this.queue.length === 0) return;
-    if (this.inFlight.length === 0) {
-      this.start();
-      return;
+  /** Writes groups one after another until nobody waits: one transaction in flight per committer. */
+  private async drain(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.queue.length > 0) {
+        const group = this.queue.splice(0, this.maxGroup);
+        this.groups += 1;
+        this.requests += group.length;
+        this.onGroup(group.length);
+        this.inFlight = group.length;
+        await this.write(group);
+        this.inFlight = 0;
+      }
+    } finally {
+      this.flushing = false;
     }
-    const [first] = this.inFlight;
-    if (!this.overlap || !first || this.inFlight.length > 1 || this.lateTimer) return;
-    const age = performance.now() - first.startedAt;
-    if (age >= this.overlap.lateAfterMs) {
-      this.start();
-      return;
-    }
-    this.lateTimer = setTimeout(() => {
-      this.lateTimer = null;
-      this.pump();
-    }, this.overlap.lateAfterMs - age);
-    this.lateTimer.unref();
-  }
-
-  private start(): void {
-    const group = this.take();
-    if (group.length === 0) return;
-    const keyOf = this.overlap?.keyOf;
-    const keys = new Set(keyOf ? group.map((waiting) => keyOf(waiting.request)) : []);
-    const running: InFlight = { size: group.length, keys, startedAt: performance.now() };
-    this.inFlight.push(running);
-    this.groups += 1;
-    this.requests += group.length;
-    this.onGroup(group.length);
-    void this.write(group).finally(() => {
-      this.inFlight.splice(this.inFlight.indexOf(running), 1);
-      if (this.lateTimer) clearTimeout(this.lateTimer);
-      this.lateTimer = null;
-      this.pump();
-    });
-    this.pump();
-  }
-
-  /**
-   * The next group, in arrival order: every waiting request (up to `maxGroup`), except, beside a group in flight,
-   * those whose key it holds (they, and so every later request of their key, wait for it: a key stays in order).
-   */
-  private take(): Array<Waiting<Request, Result>> {
-    const keyOf = this.overlap?.keyOf;
-    if (!keyOf || this.inFlight.length === 0) return this.queue.splice(0, this.maxGroup);
-    const held = new Set(this.inFlight.flatMap((group) => [...group.keys]));
-    const taken: Array<Waiting<Request, Result>> = [];
-    const left: Array<Waiting<Request, Result>> = [];
-    for (const waiting of this.queue)
-      (taken.length < this.maxGroup && !held.has(keyOf(waiting.request)) ? taken : left).push(waiting);
-    this.queue.splice(0, this.queue.length, ...left);
-    return taken;
   }
 
   private async write(group: Array<Waiting<Request, Result>>): Promise<void> {

@@ -30,13 +30,6 @@ export const MAX_CREDIT_GROUP = 128;
  */
 export const CREDIT_LANES = 1;
 
-/**
- * How long a credit group may be in flight before a second one starts beside it, over the waiting requests of
- * accounts it does not hold (`LateOverlap`; ADR 0029 amended 2026-12-07). A group of a few model calls takes 2–7
- * ms; a slow one (50–100 ms: a backend not scheduled, a commit's flush) no longer holds back every other account.
- */
-export const CREDIT_GROUP_LATE_MS = 15;
-
 /** One change of an account's credits: `placeHold`, `settleHold`, `releaseHeld` or a burn, as they are. */
 export interface GroupedChange {
   accountId: string;
@@ -87,11 +80,7 @@ export class CreditGroups {
   ) {
     this.lanes = Array.from(
       { length: CREDIT_LANES },
-      () =>
-        new GroupCommitter((group) => this.flush(group), MAX_CREDIT_GROUP, onGroup, {
-          keyOf: (change) => change.accountId,
-          lateAfterMs: CREDIT_GROUP_LATE_MS,
-        }),
+      () => new GroupCommitter((group) => this.flush(group), MAX_CREDIT_GROUP, onGroup),
     );
   }
 
