@@ -5,7 +5,7 @@
  */
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import autocannon from 'autocannon';
@@ -59,6 +59,8 @@ interface Row {
   eventsPerRequest: number;
   p50: number;
   p99: number;
+  /** A fixed-rate round's p99 in the service (its access log's `responseTime`), beside the client's `p99`. */
+  serviceP99?: number;
   errors: number;
 }
 
@@ -88,6 +90,8 @@ interface Scenario {
   offered?: { share: number; of: string[]; requestsPerUse: number; use: PacedOptions['use'] };
   /** The path requested (default `/graphql`). */
   path?: string;
+  /** The service's access log, where a fixed-rate round reads its p99 in the service. */
+  accessLog?: string;
 }
 
 /** Each scenario's latest measured round, by name (a fixed-rate scenario's rate is read from it). */
@@ -98,6 +102,7 @@ interface Load {
   requestsPerSecond: number;
   p50: number;
   p99: number;
+  serviceP99?: number;
   errors: number;
 }
 
@@ -111,6 +116,7 @@ async function load(scenario: Scenario, seconds: number): Promise<Load> {
       offeredRequestsPerSecond(scenario.name, offered) / offered.requestsPerUse,
     );
     const { url, connections = CONNECTIONS } = scenario;
+    const from = Date.now();
     const paced = await pacedLoad({
       url: url(),
       headers,
@@ -120,13 +126,19 @@ async function load(scenario: Scenario, seconds: number): Promise<Load> {
       use: offered.use,
     });
     const round = (ms: number) => Math.round(ms * 10) / 10;
-    return {
+    const inService = scenario.accessLog ? responseTimesOf(scenario.accessLog, from, Date.now()) : [];
+    const result = {
       requests: paced.requests,
       requestsPerSecond: paced.requests / seconds,
       p50: round(quantile(paced.latencies, 0.5)),
       p99: round(quantile(paced.latencies, 0.99)),
+      ...(inService.length > 0 ? { serviceP99: round(quantile(inService, 0.99)) } : {}),
       errors: paced.errors,
     };
+    console.log(
+      `${scenario.name.slice(0, 40)}…: p99 ${result.p99} ms at the client, ${result.serviceP99 ?? '?'} ms in the service; the load generator's event-loop delay p99 ${round(paced.loopDelayP99)} ms`,
+    );
+    return result;
   }
   const result = await autocannon({
     url: `${scenario.url()}${scenario.path ?? '/graphql'}`,
@@ -147,6 +159,21 @@ async function load(scenario: Scenario, seconds: number): Promise<Load> {
     p99: result.latency.p99,
     errors: result.errors + result.non2xx,
   };
+}
+
+/**
+ * The `responseTime` (ms: from the request read to the answer written, Fastify's) of the requests the service's
+ * access log shows answered from `from` to `to` (epoch ms): the latency without the load generator's own delays.
+ */
+function responseTimesOf(accessLog: string, from: number, to: number): number[] {
+  const times: number[] = [];
+  for (const line of readFileSync(accessLog, 'utf8').split('\n')) {
+    // A line still being written when read has no closing brace yet: its request counts in the next round.
+    if (!line.includes('"responseTime"') || !line.endsWith('}')) continue;
+    const entry = JSON.parse(line) as { time: number; responseTime: number };
+    if (entry.time >= from && entry.time <= to) times.push(entry.responseTime);
+  }
+  return times;
 }
 
 /** `--rate`, else `share` of the lowest latest req/s of the saturated scenarios `of` (those measured). */
@@ -175,6 +202,7 @@ async function measure(scenario: Scenario, seconds: number): Promise<Row> {
     eventsPerRequest: scenario.eventsPerRequest ?? 0,
     p50: result.p50,
     p99: result.p99,
+    ...(result.serviceP99 === undefined ? {} : { serviceP99: result.serviceP99 }),
     errors: result.errors,
   };
   latest.set(scenario.name, row);
@@ -198,6 +226,7 @@ async function runInterleaved(groups: Scenario[][]): Promise<Row[]> {
   }
   return scenarios.map((scenario) => {
     const rows = rounds.get(scenario.name) ?? [];
+    const inService = rows.flatMap((row) => row.serviceP99 ?? []);
     return {
       name: scenario.name,
       cpuMicrosPerRequest: median(rows.map((row) => row.cpuMicrosPerRequest)),
@@ -206,6 +235,7 @@ async function runInterleaved(groups: Scenario[][]): Promise<Row[]> {
       requestsPerSecond: median(rows.map((row) => row.requestsPerSecond)),
       p50: median(rows.map((row) => row.p50)),
       p99: median(rows.map((row) => row.p99)),
+      ...(inService.length > 0 ? { serviceP99: median(inService) } : {}),
       errors: rows.reduce((sum, row) => sum + row.errors, 0),
     };
   });
@@ -368,7 +398,7 @@ function usageBodies(accounts: string[]) {
  */
 async function startService(root: string, databaseUrl: string, label: string): Promise<Child> {
   const built = existsSync(resolve(root, 'dist/src/app/create-app.js'));
-  const logFile = resolve(tmpdir(), `coditect-bench-${label}-${process.pid}.log`);
+  const logFile = accessLogOf(label);
   if (!built && root !== ROOT) throw new Error(`--before: build ${root} first (npm ci && npm run build)`);
   const service = await startChild(
     built ? 'bench/targets/built-service.js' : 'bench/targets/billing-service.ts',
@@ -380,6 +410,11 @@ async function startService(root: string, databaseUrl: string, label: string): P
   );
   console.log(`${label}: the service (${process.version}, ${built ? 'compiled' : 'swc'}) logs to ${logFile}`);
   return service;
+}
+
+/** The file a service's stdout (its access log) goes to: `label` is `after` or `before`. */
+function accessLogOf(label: string): string {
+  return resolve(tmpdir(), `coditect-bench-${label}-${process.pid}.log`);
 }
 
 /** Node's arguments that profile a target under --profile: `.prof/<label>-<pid>.cpuprofile`. */
@@ -404,6 +439,7 @@ async function serviceScenarios(service: Child, prefix: string, database: string
   const usageAccounts = await prepareUsageAccounts(service.url, JWT_SECRET, USAGE_ACCOUNTS);
   const usage = usageBodies(usageAccounts);
   const on = { url: () => service.url, pid: () => service.process.pid as number, database };
+  const accessLog = accessLogOf(prefix ? 'before' : 'after');
   const asUser = { authorization: `Bearer ${token}` };
   const asGateway = { authorization: `Bearer ${gateway}` };
   return [
@@ -454,6 +490,7 @@ async function serviceScenarios(service: Child, prefix: string, database: string
       headers: asGateway,
       eventsPerRequest: 0.5,
       connections: 50,
+      accessLog,
       offered: {
         share: MODEL_CALL_OFFERED_SHARE,
         // Both builds' saturated model calls: the lower sets the rate, the same for both.
@@ -602,6 +639,10 @@ function report(rows: Row[], peakRss: string[]): void {
     `\n${QUICK ? 'QUICK run: checks that every scenario works; the figures mean nothing' : `${ROUNDS} interleaved rounds of ${ROUND_SECONDS} s per scenario (medians)`}, ${CONNECTIONS} connections, ${process.version}\n`,
   );
   console.log(format(rows, baseline));
+  for (const row of rows.filter((candidate) => candidate.serviceP99 !== undefined))
+    console.log(
+      `\n${row.name}: p99 ${row.p99} ms at the client, ${row.serviceP99} ms in the service (its access log's responseTime, medians of the rounds)`,
+    );
   console.log(`\nThe billing service's peak RSS over the run: ${peakRss.join(', ')}`);
   const failures = rows.filter((row) => row.errors > 0 || row.requestsPerSecond === 0);
   if (failures.length > 0) {

@@ -14,6 +14,8 @@ const { createApp } = require(resolve(root, 'dist/src/app/create-app'));
 // BENCH_STATS=1 (bench:webhooks): the statements this process sends, printed on SIGUSR2 (service-stats.js).
 const stats = process.env.BENCH_STATS === '1' ? require('./service-stats') : null;
 stats?.countStatements(require(resolve(root, 'node_modules/pg')));
+// BENCH_PROBE=/tmp/prefix: where a credit request's time goes, a line a second (credit-probe.js).
+if (process.env.BENCH_PROBE) require('./credit-probe').probeCreditGroups(root, process.env.BENCH_PROBE);
 
 async function main() {
   const app = await createApp(loadProcessConfig(), { migrate: true });
