@@ -61,8 +61,9 @@ export type KeyLookup = 'look-up' | 'unseen';
 /**
  * Records a group of single records (`each-own`) or a batch (`all-or-none`) in one round trip: one call of
  * `usage_record_group`, its own implicit transaction, no BEGIN/COMMIT around it. The function decides each record
- * as `decide()` would (ADR 0019) and answers it with its own row; this turns the rows into the same result the
- * transactional path gives. Throws the function's errors (a threshold to tell, a key race or an unseen key
+ * as `decide()` would (ADR 0019) and answers it with its own row, or, when it went the fast way (every record
+ * recorded, ADR 0034), answers only the saved counters, from which each record's figures follow; this turns the
+ * rows into the same result the transactional path gives. Throws the function's errors (a threshold to tell, a key race or an unseen key
  * already recorded, a deadlock) as they are.
  */
 export async function recordInOneStatement(
@@ -82,7 +83,7 @@ export async function recordInOneStatement(
   const records = recordsOf(planned, slots, now);
   const rows = await runStatement<StatementRow>(
     writing.orm,
-    'select * from usage_record_group(?::jsonb, ?::int[], ?::int[], ?::bigint[], ?::varchar[], ?::timestamptz[], ?, ?, ?)',
+    'select * from usage_record_group(?::jsonb, ?::int[], ?::int[], ?::bigint[], ?::varchar[], ?::timestamptz[], ?, ?, ?, ?)',
     [
       JSON.stringify(
         counters.map((counter, index) => ({ slot: index + 1, ...counter, ...records.rules[index] })),
@@ -95,6 +96,8 @@ export async function recordInOneStatement(
       now,
       mode === 'all-or-none',
       keys === 'unseen',
+      // A call that goes the fast way answers its counters, not a row per record (recordedByCounter).
+      true,
     ],
   );
   return resultOf(planned, rows, mode);
@@ -136,28 +139,71 @@ function resultOf(planned: PlannedEvent[], rows: StatementRow[], mode: RecordMod
   for (const row of rows)
     if (row.counter)
       saved.set(
-        row.counter.id,
+        counterKeyOf(row.counter.account_id, row.counter.metric, new Date(row.counter.period_start)),
         lockedCounterOf({ ...row.counter, live_reserved: row.counter.reserved, dropped: 0 }),
       );
-  const settled: Array<Settled<RecordOutcome>> = [];
+  // No row per record: the call went the fast way, every record recorded (the function's `p_fast_by_counter`).
+  const { settled, recordedItems } = rows.some((row) => row.item !== null)
+    ? decidedByRow(planned, rows, mode)
+    : recordedByCounter(planned, saved);
   const recorded: NewUsageRecord[] = [];
   const lastChange = new Map<string, PlannedEvent>();
+  for (const item of recordedItems) {
+    recorded.push({ ...item.event, periodStart: item.period.start });
+    lastChange.set(counterKeyOf(item.event.accountId, item.event.metric, item.period.start), item);
+  }
+  const changed: ChangedCounter[] = [];
+  for (const [key, counter] of saved) {
+    const item = lastChange.get(key);
+    if (item) changed.push({ counter, item });
+  }
+  return { settled, changed, recorded, notifications: 0 };
+}
+
+interface Decided {
+  settled: Array<Settled<RecordOutcome>>;
+  recordedItems: PlannedEvent[];
+}
+
+/** Each record's answer from its own row (the lookup and the decision loop ran); a refusal fails all-or-none. */
+function decidedByRow(planned: PlannedEvent[], rows: StatementRow[], mode: RecordMode): Decided {
+  const decided: Decided = { settled: [], recordedItems: [] };
   for (const row of rows) {
     if (row.item === null) continue;
     const item = planned[row.item] as PlannedEvent;
     const answer = answerOf(item, row);
     if (!answer.ok && mode === 'all-or-none') throw answer.error;
-    settled.push(answer);
-    if (row.outcome !== 'recorded') continue;
-    recorded.push({ ...item.event, periodStart: item.period.start });
-    lastChange.set(counterKeyOf(item.event.accountId, item.event.metric, item.period.start), item);
+    decided.settled.push(answer);
+    if (row.outcome === 'recorded') decided.recordedItems.push(item);
   }
-  const changed: ChangedCounter[] = [];
-  for (const counter of saved.values()) {
-    const item = lastChange.get(counterKeyOf(counter.accountId, counter.metric, counter.periodStart));
-    if (item) changed.push({ counter, item });
-  }
-  return { settled, changed, recorded, notifications: 0 };
+  return decided;
+}
+
+/**
+ * The answers of a call that went the fast way: every record recorded, and a record's figures are its counter's
+ * before the call plus the running sum of the counter's quantities up to it (what the function's previous version
+ * computed with a window and sent as a row per record, ADR 0034's amendment). The counter before the call is the
+ * saved one less every quantity the call recorded in it: the fast way is taken only for counters that add up.
+ */
+function recordedByCounter(planned: PlannedEvent[], saved: Map<string, LockedCounter>): Decided {
+  const running = new Map<string, { counter: LockedCounter; used: number; peak: number }>();
+  for (const [key, counter] of saved) running.set(key, { counter, used: counter.used, peak: counter.peak });
+  const counters = planned.map(({ event, period }) => {
+    const figures = running.get(counterKeyOf(event.accountId, event.metric, period.start));
+    if (!figures) throw new Error("usage_record_group answered without a record's counter");
+    figures.used -= event.quantity;
+    figures.peak -= event.quantity;
+    return figures;
+  });
+  const settled = planned.map((item, index): Settled<RecordOutcome> => {
+    const figures = counters[index] as { counter: LockedCounter; used: number; peak: number };
+    figures.used += item.event.quantity;
+    figures.peak += item.event.quantity;
+    const counter = { used: figures.used, peak: figures.peak };
+    const usage = usageFiguresOf(item.allowance, counter, item.period, figures.counter.included);
+    return { ok: true, value: { duplicate: false, usage } };
+  });
+  return { settled, recordedItems: planned };
 }
 
 /** A record's row as its own answer: its outcome with the counter's figures, or its refusal. */

@@ -156,20 +156,20 @@ async function queueThresholdMails(
 }
 
 export function counterKeysOf(planned: PlannedEvent[]): CounterKey[] {
-  const keys = new Map<string, CounterKey>();
-  for (const { event, allowance, period, late } of planned) {
-    keys.set(counterKeyOf(event.accountId, event.metric, period.start), {
-      accountId: event.accountId,
-      metric: event.metric,
-      periodStart: period.start,
-      periodEnd: period.end,
-      kind: allowance.kind,
-      included: allowance.included,
-      // A past period keeps the rule it had (a trial's use past its allowance is never made billable later).
-      overLimit: late ? 'block' : allowance.overLimit,
-    });
-  }
-  return [...keys.values()];
+  // The last record of each counter describes it (its key's first place kept: the Map's order), made once.
+  const lastOf = new Map<string, PlannedEvent>();
+  for (const item of planned)
+    lastOf.set(counterKeyOf(item.event.accountId, item.event.metric, item.period.start), item);
+  return [...lastOf.values()].map(({ event, allowance, period, late }) => ({
+    accountId: event.accountId,
+    metric: event.metric,
+    periodStart: period.start,
+    periodEnd: period.end,
+    kind: allowance.kind,
+    included: allowance.included,
+    // A past period keeps the rule it had (a trial's use past its allowance is never made billable later).
+    overLimit: late ? 'block' : allowance.overLimit,
+  }));
 }
 
 /**
