@@ -4,13 +4,13 @@ import {
   type LockedCounter,
   lockedCounterOf,
   type NewUsageRecord,
-  recordKeyOf,
   wantedCountersOf,
 } from './usage-ledger';
 import { limitExceeded, metricNotAvailable } from './usage-limits';
 import { usageFiguresOf } from './usage-reader';
 import {
   type ChangedCounter,
+  counterKeysByRecord,
   counterKeysOf,
   type PlannedEvent,
   keyReused,
@@ -63,8 +63,8 @@ export type KeyLookup = 'look-up' | 'unseen';
  * `usage_record_group`, its own implicit transaction, no BEGIN/COMMIT around it. The function decides each record
  * as `decide()` would (ADR 0019) and answers it with its own row, or, when it went the fast way (every record
  * recorded, ADR 0034), answers only the saved counters, from which each record's figures follow; this turns the
- * rows into the same result the transactional path gives. Throws the function's errors (a threshold to tell, a key race or an unseen key
- * already recorded, a deadlock) as they are.
+ * rows into the same result the transactional path gives. Throws the function's errors (a threshold to tell, a
+ * key race or an unseen key already recorded, a deadlock) as they are.
  */
 export async function recordInOneStatement(
   writing: UsageWriting,
@@ -73,14 +73,19 @@ export async function recordInOneStatement(
   now: Date,
   keys: KeyLookup = 'look-up',
 ): Promise<RecordingResult> {
-  const counters = wantedCountersOf(counterKeysOf(planned));
+  const counterOfRecord = counterKeysByRecord(planned);
+  const counters = wantedCountersOf(counterKeysOf(planned, counterOfRecord));
   const slots = new Map(
     counters.map((row, index) => [
       counterKeyOf(row.account_id, row.metric, new Date(row.period_start)),
       index + 1,
     ]),
   );
-  const records = recordsOf(planned, slots, now);
+  const records = recordsOf(
+    planned,
+    counterOfRecord.map((key) => slots.get(key) as number),
+    now,
+  );
   const rows = await runStatement<StatementRow>(
     writing.orm,
     'select * from usage_record_group(?::jsonb, ?::int[], ?::int[], ?::bigint[], ?::varchar[], ?::timestamptz[], ?, ?, ?, ?)',
@@ -100,7 +105,7 @@ export async function recordInOneStatement(
       true,
     ],
   );
-  return resultOf(planned, rows, mode);
+  return resultOf(planned, counterOfRecord, rows, mode);
 }
 
 /**
@@ -108,8 +113,9 @@ export async function recordInOneStatement(
  * counter, its account, metric, period and allowance's rule, is sent once, with the counter). `prev` is the item
  * before it in this call with the same account and key (null if none); `occurredAt` is null for a use dated now.
  */
-function recordsOf(planned: PlannedEvent[], slots: Map<string, number>, now: Date) {
-  const lastOfKey = new Map<string, number>();
+function recordsOf(planned: PlannedEvent[], slotOfRecord: number[], now: Date) {
+  // By account, then key (a key is its account's): no string made per record to find an earlier use of it.
+  const lastOfKey = new Map<string, Map<string, number>>();
   const rules: Array<{ enabled: boolean; rule: string; late: boolean }> = [];
   const columns = {
     slot: [] as number[],
@@ -119,11 +125,15 @@ function recordsOf(planned: PlannedEvent[], slots: Map<string, number>, now: Dat
     occurredAt: [] as Array<Date | null>,
   };
   const nowTime = now.getTime();
-  planned.forEach(({ event, allowance, period, late }, item) => {
-    const recordKey = recordKeyOf(event.accountId, event.idempotencyKey);
-    columns.prev.push(lastOfKey.get(recordKey) ?? null);
-    lastOfKey.set(recordKey, item);
-    const slot = slots.get(counterKeyOf(event.accountId, event.metric, period.start)) as number;
+  planned.forEach(({ event, allowance, late }, item) => {
+    let accountKeys = lastOfKey.get(event.accountId);
+    if (!accountKeys) {
+      accountKeys = new Map();
+      lastOfKey.set(event.accountId, accountKeys);
+    }
+    columns.prev.push(accountKeys.get(event.idempotencyKey) ?? null);
+    accountKeys.set(event.idempotencyKey, item);
+    const slot = slotOfRecord[item] as number;
     // Every record of a counter has the same account and metric (so allowance) and period (so lateness).
     rules[slot - 1] ??= { enabled: allowance.enabled, rule: allowance.overLimit, late };
     columns.slot.push(slot);
@@ -134,7 +144,12 @@ function recordsOf(planned: PlannedEvent[], slots: Map<string, number>, now: Dat
   return { ...columns, rules };
 }
 
-function resultOf(planned: PlannedEvent[], rows: StatementRow[], mode: RecordMode): RecordingResult {
+function resultOf(
+  planned: PlannedEvent[],
+  counterOfRecord: string[],
+  rows: StatementRow[],
+  mode: RecordMode,
+): RecordingResult {
   const saved = new Map<string, LockedCounter>();
   for (const row of rows)
     if (row.counter)
@@ -145,12 +160,13 @@ function resultOf(planned: PlannedEvent[], rows: StatementRow[], mode: RecordMod
   // No row per record: the call went the fast way, every record recorded (the function's `p_fast_by_counter`).
   const { settled, recordedItems } = rows.some((row) => row.item !== null)
     ? decidedByRow(planned, rows, mode)
-    : recordedByCounter(planned, saved);
+    : recordedByCounter(planned, counterOfRecord, saved);
   const recorded: NewUsageRecord[] = [];
   const lastChange = new Map<string, PlannedEvent>();
-  for (const item of recordedItems) {
+  for (const index of recordedItems) {
+    const item = planned[index] as PlannedEvent;
     recorded.push({ ...item.event, periodStart: item.period.start });
-    lastChange.set(counterKeyOf(item.event.accountId, item.event.metric, item.period.start), item);
+    lastChange.set(counterOfRecord[index] as string, item);
   }
   const changed: ChangedCounter[] = [];
   for (const [key, counter] of saved) {
@@ -162,7 +178,8 @@ function resultOf(planned: PlannedEvent[], rows: StatementRow[], mode: RecordMod
 
 interface Decided {
   settled: Array<Settled<RecordOutcome>>;
-  recordedItems: PlannedEvent[];
+  /** The recorded records' places in the call. */
+  recordedItems: number[];
 }
 
 /** Each record's answer from its own row (the lookup and the decision loop ran); a refusal fails all-or-none. */
@@ -174,7 +191,7 @@ function decidedByRow(planned: PlannedEvent[], rows: StatementRow[], mode: Recor
     const answer = answerOf(item, row);
     if (!answer.ok && mode === 'all-or-none') throw answer.error;
     decided.settled.push(answer);
-    if (row.outcome === 'recorded') decided.recordedItems.push(item);
+    if (row.outcome === 'recorded') decided.recordedItems.push(row.item);
   }
   return decided;
 }
@@ -185,11 +202,15 @@ function decidedByRow(planned: PlannedEvent[], rows: StatementRow[], mode: Recor
  * computed with a window and sent as a row per record, ADR 0034's amendment). The counter before the call is the
  * saved one less every quantity the call recorded in it: the fast way is taken only for counters that add up.
  */
-function recordedByCounter(planned: PlannedEvent[], saved: Map<string, LockedCounter>): Decided {
+function recordedByCounter(
+  planned: PlannedEvent[],
+  counterOfRecord: string[],
+  saved: Map<string, LockedCounter>,
+): Decided {
   const running = new Map<string, { counter: LockedCounter; used: number; peak: number }>();
   for (const [key, counter] of saved) running.set(key, { counter, used: counter.used, peak: counter.peak });
-  const counters = planned.map(({ event, period }) => {
-    const figures = running.get(counterKeyOf(event.accountId, event.metric, period.start));
+  const counters = planned.map(({ event }, index) => {
+    const figures = running.get(counterOfRecord[index] as string);
     if (!figures) throw new Error("usage_record_group answered without a record's counter");
     figures.used -= event.quantity;
     figures.peak -= event.quantity;
@@ -203,7 +224,7 @@ function recordedByCounter(planned: PlannedEvent[], saved: Map<string, LockedCou
     const usage = usageFiguresOf(item.allowance, counter, item.period, figures.counter.included);
     return { ok: true, value: { duplicate: false, usage } };
   });
-  return { settled, recordedItems: planned };
+  return { settled, recordedItems: planned.map((_, index) => index) };
 }
 
 /** A record's row as its own answer: its outcome with the counter's figures, or its refusal. */

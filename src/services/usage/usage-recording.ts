@@ -155,11 +155,38 @@ async function queueThresholdMails(
   return queued;
 }
 
-export function counterKeysOf(planned: PlannedEvent[]): CounterKey[] {
+/**
+ * Each record's counter (`counterKeyOf`), the key made once for a run of records of one counter: a batch is one
+ * account's, mostly of one metric, and a key made per record was a part of a batch's CPU (ADR 0034's amendment).
+ */
+export function counterKeysByRecord(planned: PlannedEvent[]): string[] {
+  const keys: string[] = [];
+  let previous: PlannedEvent | undefined;
+  let key = '';
+  for (const item of planned) {
+    const { event, period } = item;
+    if (
+      previous === undefined ||
+      event.accountId !== previous.event.accountId ||
+      event.metric !== previous.event.metric ||
+      period.start.getTime() !== previous.period.start.getTime()
+    )
+      key = counterKeyOf(event.accountId, event.metric, period.start);
+    keys.push(key);
+    previous = item;
+  }
+  return keys;
+}
+
+export function counterKeysOf(
+  planned: PlannedEvent[],
+  keysByRecord: string[] = counterKeysByRecord(planned),
+): CounterKey[] {
   // The last record of each counter describes it (its key's first place kept: the Map's order), made once.
   const lastOf = new Map<string, PlannedEvent>();
-  for (const item of planned)
-    lastOf.set(counterKeyOf(item.event.accountId, item.event.metric, item.period.start), item);
+  planned.forEach((item, index) => {
+    lastOf.set(keysByRecord[index] as string, item);
+  });
   return [...lastOf.values()].map(({ event, allowance, period, late }) => ({
     accountId: event.accountId,
     metric: event.metric,
