@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   coerceInputValue,
+  type GraphQLInputObjectType,
   type GraphQLInputType,
   GraphQLList,
   GraphQLNonNull,
@@ -22,6 +23,7 @@ import type { MutationRateLimiter } from '../services/rate-limit/mutation-rate-l
 import type { UsageFigures } from '../services/usage/usage-reader';
 import type { RecordOutcome, UsageMeter } from '../services/usage/usage-meter';
 import { type UsageInput, usageEventFor } from '../services/usage/usage-scope';
+import { compileScalarObjectCoercion, type FastCoercion, listCoercion } from './usage-input';
 
 export interface UsageRouteParts {
   /** The GraphQL schema: the routes coerce their input with its `RecordUsageInput`, so they cannot drift from it. */
@@ -55,17 +57,22 @@ const STATUS_OF: Readonly<Record<string, number>> = {
 export function registerUsageRoutes(app: FastifyInstance, parts: UsageRouteParts): void {
   const one = recordUsageInputOf(parts.schema);
   const many = new GraphQLNonNull(new GraphQLList(one));
+  const fastOne = compileScalarObjectCoercion(one.ofType);
+  const fastMany = fastOne && listCoercion(fastOne);
   usageRoute(app, parts, '/usage/batch', async (body, caller) => {
-    const inputs = coerced<UsageInput[]>(body, many);
+    const inputs = coerced<UsageInput[]>(body, many, fastMany);
     await spendBudget(parts.limiter, caller);
     const outcomes = await parts.meter.recordBatch(inputs.map((input) => usageEventFor(caller, input)));
-    return { recordUsageBatch: outcomes.map(wireOutcome) };
+    const dates = new IsoDates();
+    return { recordUsageBatch: outcomes.map((outcome) => wireOutcome(outcome, dates)) };
   });
   // One record (what the usage middleware sends per request): `recordUsage`'s variables in, its answer out.
   usageRoute(app, parts, '/usage/record', async (body, caller) => {
-    const input = coerced<UsageInput>(body, one);
+    const input = coerced<UsageInput>(body, one, fastOne);
     await spendBudget(parts.limiter, caller);
-    return { recordUsage: wireOutcome(await parts.meter.record(usageEventFor(caller, input))) };
+    return {
+      recordUsage: wireOutcome(await parts.meter.record(usageEventFor(caller, input)), new IsoDates()),
+    };
   });
 }
 
@@ -106,23 +113,41 @@ async function callerOf(verifier: TokenVerifier, authorization: string | undefin
 }
 
 /** What `UsageRecordResult { duplicate usage { … } }` serializes to: the schema's fields, dates in ISO 8601. */
-function wireOutcome(outcome: RecordOutcome) {
-  return { duplicate: outcome.duplicate, usage: wireUsage(outcome.usage) };
+function wireOutcome(outcome: RecordOutcome, dates: IsoDates) {
+  return { duplicate: outcome.duplicate, usage: wireUsage(outcome.usage, dates) };
 }
 
-function wireUsage(usage: UsageFigures) {
+function wireUsage(usage: UsageFigures, dates: IsoDates) {
   return {
     metric: usage.metric,
     used: usage.used,
     included: usage.included,
     remaining: usage.remaining,
     overage: usage.overage,
-    periodStart: usage.periodStart.toISOString(),
-    periodEnd: usage.periodEnd.toISOString(),
+    periodStart: dates.of(usage.periodStart),
+    periodEnd: dates.of(usage.periodEnd),
   };
 }
 
-function recordUsageInputOf(schema: GraphQLSchema): GraphQLNonNull<GraphQLInputType> {
+/**
+ * An answer's dates in ISO 8601, each written once: a batch's records share their counters' periods, and 200
+ * `toISOString` calls were 6 % of the service's CPU on `POST /usage/batch` of 100 (profiled 2026-12-07).
+ */
+class IsoDates {
+  private readonly written = new Map<number, string>();
+
+  of(date: Date): string {
+    const time = date.getTime();
+    let iso = this.written.get(time);
+    if (iso === undefined) {
+      iso = date.toISOString();
+      this.written.set(time, iso);
+    }
+    return iso;
+  }
+}
+
+function recordUsageInputOf(schema: GraphQLSchema): GraphQLNonNull<GraphQLInputObjectType> {
   const type = schema.getType('RecordUsageInput');
   if (!isInputObjectType(type)) throw new Error('the GraphQL schema has no RecordUsageInput input type');
   return new GraphQLNonNull(type);
@@ -132,10 +157,13 @@ function recordUsageInputOf(schema: GraphQLSchema): GraphQLNonNull<GraphQLInputT
  * The body's `input`, coerced by GraphQL's own `coerceInputValue` with the schema's type, exactly as GraphQL
  * coerces the mutation's variables (an Int a 32-bit whole number, a date RFC 3339, unknown fields refused, one
  * object where a list is expected taken as a list of one); the first error is a BAD_USER_INPUT naming where.
- * The meter then applies the rules every caller shares (usage-validation.ts).
+ * The meter then applies the rules every caller shares (usage-validation.ts). `fast` answers the same for the
+ * values it takes as they are (usage-input.ts), at a fraction of the cost; the rest is GraphQL's to coerce or refuse.
  */
-function coerced<T>(body: unknown, type: GraphQLInputType): T {
+function coerced<T>(body: unknown, type: GraphQLInputType, fast: FastCoercion<unknown> | null): T {
   if (!isObject(body)) throw new BadUserInputError('The body must be a JSON object {"input": …}', 'input');
+  const quick = fast?.(body.input);
+  if (quick !== undefined) return quick as T;
   let refusal: BadUserInputError | undefined;
   const value = coerceInputValue(body.input, type, (path, _invalid, error) => {
     const at = `input${path.map((key) => (typeof key === 'number' ? `[${key}]` : `.${key}`)).join('')}`;

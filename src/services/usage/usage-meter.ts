@@ -167,13 +167,13 @@ export class UsageMeter {
     const current = new Map<string, UsagePeriod>();
     for (const [accountId, allowances] of accounts)
       current.set(accountId, usagePeriodAt(allowances.billingPeriod, now));
-    const periods = await Promise.all(
-      events.map((event) => {
-        const period = current.get(event.accountId) as UsagePeriod;
-        if (event.occurredAt >= period.start && event.occurredAt < period.end) return period;
-        return this.periodOf(accounts.get(event.accountId) as AccountAllowances, event, now);
-      }),
-    );
+    const found = events.map((event) => {
+      const period = current.get(event.accountId) as UsagePeriod;
+      if (event.occurredAt >= period.start && event.occurredAt < period.end) return period;
+      return this.periodOf(accounts.get(event.accountId) as AccountAllowances, event, now);
+    });
+    // Awaited only when a use needed a lookup: a promise per record was a part of a batch's CPU (ADR 0034).
+    const periods = found.some((period) => period instanceof Promise) ? await Promise.all(found) : found;
     return events.map((event, index) => {
       const allowances = accounts.get(event.accountId) as AccountAllowances;
       const allowance = allowances.metrics.get(event.metric);

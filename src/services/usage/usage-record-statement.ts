@@ -4,13 +4,13 @@ import {
   type LockedCounter,
   lockedCounterOf,
   type NewUsageRecord,
-  recordKeyOf,
   wantedCountersOf,
 } from './usage-ledger';
 import { limitExceeded, metricNotAvailable } from './usage-limits';
 import { usageFiguresOf } from './usage-reader';
 import {
   type ChangedCounter,
+  counterKeysByRecord,
   counterKeysOf,
   type PlannedEvent,
   keyReused,
@@ -61,9 +61,10 @@ export type KeyLookup = 'look-up' | 'unseen';
 /**
  * Records a group of single records (`each-own`) or a batch (`all-or-none`) in one round trip: one call of
  * `usage_record_group`, its own implicit transaction, no BEGIN/COMMIT around it. The function decides each record
- * as `decide()` would (ADR 0019) and answers it with its own row; this turns the rows into the same result the
- * transactional path gives. Throws the function's errors (a threshold to tell, a key race or an unseen key
- * already recorded, a deadlock) as they are.
+ * as `decide()` would (ADR 0019) and answers it with its own row, or, when it went the fast way (every record
+ * recorded, ADR 0034), answers only the saved counters, from which each record's figures follow; this turns the
+ * rows into the same result the transactional path gives. Throws the function's errors (a threshold to tell, a
+ * key race or an unseen key already recorded, a deadlock) as they are.
  */
 export async function recordInOneStatement(
   writing: UsageWriting,
@@ -72,17 +73,22 @@ export async function recordInOneStatement(
   now: Date,
   keys: KeyLookup = 'look-up',
 ): Promise<RecordingResult> {
-  const counters = wantedCountersOf(counterKeysOf(planned));
+  const counterOfRecord = counterKeysByRecord(planned);
+  const counters = wantedCountersOf(counterKeysOf(planned, counterOfRecord));
   const slots = new Map(
     counters.map((row, index) => [
       counterKeyOf(row.account_id, row.metric, new Date(row.period_start)),
       index + 1,
     ]),
   );
-  const records = recordsOf(planned, slots, now);
+  const records = recordsOf(
+    planned,
+    counterOfRecord.map((key) => slots.get(key) as number),
+    now,
+  );
   const rows = await runStatement<StatementRow>(
     writing.orm,
-    'select * from usage_record_group(?::jsonb, ?::int[], ?::int[], ?::bigint[], ?::varchar[], ?::timestamptz[], ?, ?, ?)',
+    'select * from usage_record_group(?::jsonb, ?::int[], ?::int[], ?::bigint[], ?::varchar[], ?::timestamptz[], ?, ?, ?, ?)',
     [
       JSON.stringify(
         counters.map((counter, index) => ({ slot: index + 1, ...counter, ...records.rules[index] })),
@@ -95,9 +101,11 @@ export async function recordInOneStatement(
       now,
       mode === 'all-or-none',
       keys === 'unseen',
+      // A call that goes the fast way answers its counters, not a row per record (recordedByCounter).
+      true,
     ],
   );
-  return resultOf(planned, rows, mode);
+  return resultOf(planned, counterOfRecord, rows, mode);
 }
 
 /**
@@ -105,8 +113,9 @@ export async function recordInOneStatement(
  * counter, its account, metric, period and allowance's rule, is sent once, with the counter). `prev` is the item
  * before it in this call with the same account and key (null if none); `occurredAt` is null for a use dated now.
  */
-function recordsOf(planned: PlannedEvent[], slots: Map<string, number>, now: Date) {
-  const lastOfKey = new Map<string, number>();
+function recordsOf(planned: PlannedEvent[], slotOfRecord: number[], now: Date) {
+  // By account, then key (a key is its account's): no string made per record to find an earlier use of it.
+  const lastOfKey = new Map<string, Map<string, number>>();
   const rules: Array<{ enabled: boolean; rule: string; late: boolean }> = [];
   const columns = {
     slot: [] as number[],
@@ -116,11 +125,15 @@ function recordsOf(planned: PlannedEvent[], slots: Map<string, number>, now: Dat
     occurredAt: [] as Array<Date | null>,
   };
   const nowTime = now.getTime();
-  planned.forEach(({ event, allowance, period, late }, item) => {
-    const recordKey = recordKeyOf(event.accountId, event.idempotencyKey);
-    columns.prev.push(lastOfKey.get(recordKey) ?? null);
-    lastOfKey.set(recordKey, item);
-    const slot = slots.get(counterKeyOf(event.accountId, event.metric, period.start)) as number;
+  planned.forEach(({ event, allowance, late }, item) => {
+    let accountKeys = lastOfKey.get(event.accountId);
+    if (!accountKeys) {
+      accountKeys = new Map();
+      lastOfKey.set(event.accountId, accountKeys);
+    }
+    columns.prev.push(accountKeys.get(event.idempotencyKey) ?? null);
+    accountKeys.set(event.idempotencyKey, item);
+    const slot = slotOfRecord[item] as number;
     // Every record of a counter has the same account and metric (so allowance) and period (so lateness).
     rules[slot - 1] ??= { enabled: allowance.enabled, rule: allowance.overLimit, late };
     columns.slot.push(slot);
@@ -131,33 +144,87 @@ function recordsOf(planned: PlannedEvent[], slots: Map<string, number>, now: Dat
   return { ...columns, rules };
 }
 
-function resultOf(planned: PlannedEvent[], rows: StatementRow[], mode: RecordMode): RecordingResult {
+function resultOf(
+  planned: PlannedEvent[],
+  counterOfRecord: string[],
+  rows: StatementRow[],
+  mode: RecordMode,
+): RecordingResult {
   const saved = new Map<string, LockedCounter>();
   for (const row of rows)
     if (row.counter)
       saved.set(
-        row.counter.id,
+        counterKeyOf(row.counter.account_id, row.counter.metric, new Date(row.counter.period_start)),
         lockedCounterOf({ ...row.counter, live_reserved: row.counter.reserved, dropped: 0 }),
       );
-  const settled: Array<Settled<RecordOutcome>> = [];
+  // No row per record: the call went the fast way, every record recorded (the function's `p_fast_by_counter`).
+  const { settled, recordedItems } = rows.some((row) => row.item !== null)
+    ? decidedByRow(planned, rows, mode)
+    : recordedByCounter(planned, counterOfRecord, saved);
   const recorded: NewUsageRecord[] = [];
   const lastChange = new Map<string, PlannedEvent>();
+  for (const index of recordedItems) {
+    const item = planned[index] as PlannedEvent;
+    recorded.push({ ...item.event, periodStart: item.period.start });
+    lastChange.set(counterOfRecord[index] as string, item);
+  }
+  const changed: ChangedCounter[] = [];
+  for (const [key, counter] of saved) {
+    const item = lastChange.get(key);
+    if (item) changed.push({ counter, item });
+  }
+  return { settled, changed, recorded, notifications: 0 };
+}
+
+interface Decided {
+  settled: Array<Settled<RecordOutcome>>;
+  /** The recorded records' places in the call. */
+  recordedItems: number[];
+}
+
+/** Each record's answer from its own row (the lookup and the decision loop ran); a refusal fails all-or-none. */
+function decidedByRow(planned: PlannedEvent[], rows: StatementRow[], mode: RecordMode): Decided {
+  const decided: Decided = { settled: [], recordedItems: [] };
   for (const row of rows) {
     if (row.item === null) continue;
     const item = planned[row.item] as PlannedEvent;
     const answer = answerOf(item, row);
     if (!answer.ok && mode === 'all-or-none') throw answer.error;
-    settled.push(answer);
-    if (row.outcome !== 'recorded') continue;
-    recorded.push({ ...item.event, periodStart: item.period.start });
-    lastChange.set(counterKeyOf(item.event.accountId, item.event.metric, item.period.start), item);
+    decided.settled.push(answer);
+    if (row.outcome === 'recorded') decided.recordedItems.push(row.item);
   }
-  const changed: ChangedCounter[] = [];
-  for (const counter of saved.values()) {
-    const item = lastChange.get(counterKeyOf(counter.accountId, counter.metric, counter.periodStart));
-    if (item) changed.push({ counter, item });
-  }
-  return { settled, changed, recorded, notifications: 0 };
+  return decided;
+}
+
+/**
+ * The answers of a call that went the fast way: every record recorded, and a record's figures are its counter's
+ * before the call plus the running sum of the counter's quantities up to it (what the function's previous version
+ * computed with a window and sent as a row per record, ADR 0034's amendment). The counter before the call is the
+ * saved one less every quantity the call recorded in it: the fast way is taken only for counters that add up.
+ */
+function recordedByCounter(
+  planned: PlannedEvent[],
+  counterOfRecord: string[],
+  saved: Map<string, LockedCounter>,
+): Decided {
+  const running = new Map<string, { counter: LockedCounter; used: number; peak: number }>();
+  for (const [key, counter] of saved) running.set(key, { counter, used: counter.used, peak: counter.peak });
+  const counters = planned.map(({ event }, index) => {
+    const figures = running.get(counterOfRecord[index] as string);
+    if (!figures) throw new Error("usage_record_group answered without a record's counter");
+    figures.used -= event.quantity;
+    figures.peak -= event.quantity;
+    return figures;
+  });
+  const settled = planned.map((item, index): Settled<RecordOutcome> => {
+    const figures = counters[index] as { counter: LockedCounter; used: number; peak: number };
+    figures.used += item.event.quantity;
+    figures.peak += item.event.quantity;
+    const counter = { used: figures.used, peak: figures.peak };
+    const usage = usageFiguresOf(item.allowance, counter, item.period, figures.counter.included);
+    return { ok: true, value: { duplicate: false, usage } };
+  });
+  return { settled, recordedItems: planned.map((_, index) => index) };
 }
 
 /** A record's row as its own answer: its outcome with the counter's figures, or its refusal. */

@@ -155,21 +155,48 @@ async function queueThresholdMails(
   return queued;
 }
 
-export function counterKeysOf(planned: PlannedEvent[]): CounterKey[] {
-  const keys = new Map<string, CounterKey>();
-  for (const { event, allowance, period, late } of planned) {
-    keys.set(counterKeyOf(event.accountId, event.metric, period.start), {
-      accountId: event.accountId,
-      metric: event.metric,
-      periodStart: period.start,
-      periodEnd: period.end,
-      kind: allowance.kind,
-      included: allowance.included,
-      // A past period keeps the rule it had (a trial's use past its allowance is never made billable later).
-      overLimit: late ? 'block' : allowance.overLimit,
-    });
+/**
+ * Each record's counter (`counterKeyOf`), the key made once for a run of records of one counter: a batch is one
+ * account's, mostly of one metric, and a key made per record was a part of a batch's CPU (ADR 0034's amendment).
+ */
+export function counterKeysByRecord(planned: PlannedEvent[]): string[] {
+  const keys: string[] = [];
+  let previous: PlannedEvent | undefined;
+  let key = '';
+  for (const item of planned) {
+    const { event, period } = item;
+    if (
+      previous === undefined ||
+      event.accountId !== previous.event.accountId ||
+      event.metric !== previous.event.metric ||
+      period.start.getTime() !== previous.period.start.getTime()
+    )
+      key = counterKeyOf(event.accountId, event.metric, period.start);
+    keys.push(key);
+    previous = item;
   }
-  return [...keys.values()];
+  return keys;
+}
+
+export function counterKeysOf(
+  planned: PlannedEvent[],
+  keysByRecord: string[] = counterKeysByRecord(planned),
+): CounterKey[] {
+  // The last record of each counter describes it (its key's first place kept: the Map's order), made once.
+  const lastOf = new Map<string, PlannedEvent>();
+  planned.forEach((item, index) => {
+    lastOf.set(keysByRecord[index] as string, item);
+  });
+  return [...lastOf.values()].map(({ event, allowance, period, late }) => ({
+    accountId: event.accountId,
+    metric: event.metric,
+    periodStart: period.start,
+    periodEnd: period.end,
+    kind: allowance.kind,
+    included: allowance.included,
+    // A past period keeps the rule it had (a trial's use past its allowance is never made billable later).
+    overLimit: late ? 'block' : allowance.overLimit,
+  }));
 }
 
 /**

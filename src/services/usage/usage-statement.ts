@@ -30,7 +30,9 @@ export function arrayLiteral(values: ReadonlyArray<string | number | Date | null
     if (value === null || value === undefined) literal += 'NULL';
     else if (typeof value === 'number') literal += String(value);
     else if (value instanceof Date) literal += value.toISOString();
-    else literal += `"${value.replace(/[\\"]/g, '\\$&')}"`;
+    // Most keys need no escape: the test is cheaper than a replace that finds nothing (a batch has 100 keys).
+    else if (value.includes('"') || value.includes('\\')) literal += `"${value.replace(/[\\"]/g, '\\$&')}"`;
+    else literal += `"${value}"`;
   }
   return `${literal}}`;
 }
