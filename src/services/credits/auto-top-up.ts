@@ -86,13 +86,16 @@ export class AutoTopUps {
     if (cents === undefined)
       throw new BadUserInputError(`The pack ${pack.key} is not sold in ${currency.toUpperCase()}`, 'packKey');
     const now = this.clock.now();
-    // A new setting starts afresh: armed, no failure (a customer turning it on again after a decline).
+    // Turning it on starts afresh: armed, no failure (a customer turning it on again after a decline). A setting
+    // sent while it is on (the same form again, another pack) keeps the crossing's state: re-arming there charged
+    // a second pack for a fall already topped up (billing-rules row 108).
     await this.sql(
       `insert into credit_auto_top_up (account_id, enabled, below_credits, pack_key, armed, updated_at)
        values (?, ?, ?, ?, true, ?)
        on conflict (account_id) do update
           set enabled = excluded.enabled, below_credits = excluded.below_credits, pack_key = excluded.pack_key,
-              armed = true, last_failure = null, last_failure_at = null, updated_at = excluded.updated_at`,
+              armed = credit_auto_top_up.armed or not credit_auto_top_up.enabled,
+              last_failure = null, last_failure_at = null, updated_at = excluded.updated_at`,
       [accountId, settings.enabled, settings.belowCredits, pack.key, now],
     );
     // Already below the new threshold: that is a crossing too.

@@ -1,0 +1,131 @@
+import { randomUUID } from 'node:crypto';
+import { customerWithCard } from '../support/stripe-customer';
+import { type BillingStack, type GraphQLCaller, startBillingStack } from '../support/billing-stack';
+import { waitUntil } from '../support/wait';
+
+/**
+ * Issue 17 from outside, second pass (the first: credits-hostile-review.test.ts): automatic top-up, the spend limit,
+ * Checkout for packs and the ledger's pages, as a hostile customer or a careless admin would try them, through the
+ * public GraphQL API against the Stripe emulator. Each test names what it tries and what docs/credits.md promises.
+ */
+const ALLOWED = 'http://localhost:3000';
+
+let stack: BillingStack;
+let admin: GraphQLCaller;
+let gateway: GraphQLCaller;
+
+beforeAll(async () => {
+  stack = await startBillingStack({ BILLING_ALLOWED_REDIRECT_ORIGINS: ALLOWED }, { webhooks: true });
+  admin = await stack.as('acct_hostile2_ops', ['admin']);
+  gateway = await stack.as('svc_hostile2_gateway', ['service']);
+});
+afterAll(() => stack.stop());
+
+const SET_AUTO_TOP_UP = `mutation($input: SetAutoTopUpInput!) {
+  setAutoTopUp(input: $input) { enabled belowCredits packKey charging lastFailure } }`;
+const RESERVE = `mutation($input: ReserveUsageInput!) { reserveUsage(input: $input) { id } }`;
+
+async function available(gql: GraphQLCaller): Promise<number> {
+  const answer = await gql<{ viewer: { balance: { available: number } } }>(
+    '{ viewer { balance { available } } }',
+  );
+  expect(answer.errors).toBeUndefined();
+  return answer.data?.viewer.balance.available as number;
+}
+
+async function grant(accountId: string, credits: number, reason = 'review'): Promise<void> {
+  const answer = await admin(
+    'mutation($input: GrantCreditsInput!) { grantCredits(input: $input) { duplicate } }',
+    { input: { accountId, credits, reason, idempotencyKey: randomUUID() } },
+  );
+  expect(answer.errors).toBeUndefined();
+}
+
+/** The Stripe invoices of the customer: [status, total] each. */
+async function invoicesOf(stripeCustomerId: string): Promise<Array<[string | null, number]>> {
+  const invoices = await stack.stripe.invoices.list({ customer: stripeCustomerId, limit: 100 });
+  return invoices.data.map((invoice) => [invoice.status, invoice.total]);
+}
+
+describe('automatic top-up', () => {
+  it('charges one pack when the same setting is sent again after it topped up (a double click, a retried form)', async () => {
+    const account = 'acct_hostile2_resave';
+    const stripeCustomerId = await customerWithCard(stack, account, 'pm_card_visa');
+    const gql = await stack.as(account);
+    // A threshold far above what one pack brings: after the pack the account is still below it.
+    const setting = { enabled: true, belowCredits: 1_000_000, packKey: 'credits_10k' };
+    const start = await available(gql);
+    const first = await gql(SET_AUTO_TOP_UP, { input: setting });
+    expect(first.errors).toBeUndefined();
+    expect(await invoicesOf(stripeCustomerId)).toEqual([['paid', 1000]]);
+    expect(await available(gql)).toBe(start + 10_000);
+
+    // The same form sent again, and once more with only the pack changed: not a new crossing, nothing charged.
+    for (const again of [setting, { ...setting, packKey: 'credits_50k' }]) {
+      const answer = await gql(SET_AUTO_TOP_UP, { input: again });
+      expect(answer.errors).toBeUndefined();
+    }
+    expect(await invoicesOf(stripeCustomerId)).toEqual([['paid', 1000]]);
+    expect(await available(gql)).toBe(start + 10_000);
+
+    // Turned off and on again is the customer starting afresh (docs/credits.md): below it, that tops up at once.
+    await gql(SET_AUTO_TOP_UP, { input: { ...setting, enabled: false } });
+    const again = await gql(SET_AUTO_TOP_UP, { input: setting });
+    expect(again.errors).toBeUndefined();
+    expect(await invoicesOf(stripeCustomerId)).toEqual([
+      ['paid', 1000],
+      ['paid', 1000],
+    ]);
+  });
+
+  it('charges exactly once when 20 reservations cross the threshold at once', async () => {
+    const account = 'acct_hostile2_burst';
+    const stripeCustomerId = await customerWithCard(stack, account, 'pm_card_visa');
+    const gql = await stack.as(account);
+    await grant(account, 1000);
+    const start = await available(gql);
+    // 50 below the start: 20 reservations of 3 credits (60) cross it, each seeing the fall.
+    const set = await gql(SET_AUTO_TOP_UP, {
+      input: { enabled: true, belowCredits: start - 50, packKey: 'credits_10k' },
+    });
+    expect(set.errors).toBeUndefined();
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        gateway(RESERVE, {
+          input: { accountId: account, model: 'claude-sonnet-4', inputTokens: 1000, maxOutputTokens: 0 },
+        }),
+      ),
+    );
+    expect(answers.map((answer) => answer.errors)).toEqual(Array(20).fill(undefined));
+    await waitUntil(async () => (await available(gql)) === start - 60 + 10_000, 'the pack is granted');
+    await waitUntil(async () => {
+      const view = await gql<{ viewer: { autoTopUp: { charging: boolean } } }>(
+        '{ viewer { autoTopUp { charging } } }',
+      );
+      return view.data?.viewer.autoTopUp.charging === false;
+    }, 'the charge is over');
+    expect(await invoicesOf(stripeCustomerId)).toEqual([['paid', 1000]]);
+  });
+});
+
+describe('the ledger’s pages', () => {
+  it('shows only the caller’s entries, whatever cursor it sends', async () => {
+    const victim = await stack.as('acct_hostile2_victim');
+    const snoop = await stack.as('acct_hostile2_snoop');
+    await grant('acct_hostile2_victim', 777, 'victim secret');
+    await grant('acct_hostile2_snoop', 5, 'snoop own');
+    const page = `query($after: String) { viewer { creditLedger(first: 100, after: $after) {
+      nodes { reason credits } pageInfo { endCursor } } } }`;
+    type Page = { viewer: { creditLedger: { nodes: Array<{ reason: string | null; credits: number }> } } };
+    const victims = await victim<Page>(page);
+    expect(victims.data?.viewer.creditLedger.nodes.map((node) => node.reason)).toContain('victim secret');
+    // A cursor past every entry there is: the snoop's page may only hold the snoop's own.
+    const pastAll = Buffer.from(JSON.stringify({ entry: 2 ** 52 })).toString('base64url');
+    const snooped = await snoop<Page>(page, { after: pastAll });
+    expect(snooped.errors).toBeUndefined();
+    const reasons = snooped.data?.viewer.creditLedger.nodes.map((node) => node.reason);
+    expect(reasons).toContain('snoop own');
+    expect(reasons).not.toContain('victim secret');
+    expect(snooped.data?.viewer.creditLedger.nodes.some((node) => node.credits === 777)).toBe(false);
+  });
+});
