@@ -129,3 +129,95 @@ describe('the ledger’s pages', () => {
     expect(snooped.data?.viewer.creditLedger.nodes.some((node) => node.credits === 777)).toBe(false);
   });
 });
+
+describe('a reservation’s idempotency key used again for another model call', () => {
+  // The gateway passes a request id the user's client sent as its key (billing-rules row 103): the user chooses it.
+  const COMMIT = `mutation($input: CommitUsageInput!) { commitUsage(input: $input) {
+    duplicate credits { burned uncovered } } }`;
+  const reserveAs = (
+    account: string,
+    key: string,
+    inputTokens: number,
+    extra: Record<string, unknown> = {},
+  ) =>
+    gateway<{ reserveUsage: { id: string; duplicate: boolean } }>(
+      'mutation($input: ReserveUsageInput!) { reserveUsage(input: $input) { id duplicate } }',
+      {
+        input: {
+          accountId: account,
+          model: 'claude-sonnet-4',
+          inputTokens,
+          maxOutputTokens: 0,
+          idempotencyKey: key,
+          ...extra,
+        },
+      },
+    );
+  const commitAs = (account: string, reservationId: string | undefined, inputTokens: number) =>
+    gateway<{ commitUsage: { duplicate: boolean; credits: { burned: number } } }>(COMMIT, {
+      input: { accountId: account, reservationId, inputTokens, outputTokens: 0 },
+    });
+
+  it('refuses the key of a committed call for a new, larger call, which would run and burn nothing', async () => {
+    const account = 'acct_hostile2_key_reuse';
+    await grant(account, 100_000);
+    const gql = await stack.as(account);
+    const small = await reserveAs(account, 'req-1', 1000); // 3 credits
+    expect(small.errors).toBeUndefined();
+    expect((await commitAs(account, small.data?.reserveUsage.id, 1000)).errors).toBeUndefined();
+    const before = await available(gql);
+
+    // 1,000,000 input tokens: 3,000 credits, under the old key.
+    const big = await reserveAs(account, 'req-1', 1_000_000);
+    expect(big.errors?.[0]?.extensions).toMatchObject({
+      code: 'CONFLICT',
+      reason: 'IDEMPOTENCY_KEY_REUSED',
+      field: 'idempotencyKey',
+    });
+    // Had it been answered, the call would run and its commit answer the first, burning nothing more.
+    expect(await available(gql)).toBe(before);
+  });
+
+  it('refuses the key of a live call for another call, and still answers a retry of the same call', async () => {
+    const account = 'acct_hostile2_key_live';
+    await grant(account, 100_000);
+    const first = await reserveAs(account, 'req-2', 1000);
+    const retry = await reserveAs(account, 'req-2', 1000);
+    expect(retry.data?.reserveUsage).toEqual({ id: first.data?.reserveUsage.id, duplicate: true });
+    for (const other of [
+      { inputTokens: 1_000_000 },
+      { inputTokens: 1000, model: 'gpt-5-mini' },
+      { inputTokens: 1000, maxOutputTokens: 4000 },
+      { inputTokens: 1000, memberId: 'someone-else' },
+    ]) {
+      const answer = await reserveAs(account, 'req-2', other.inputTokens, other);
+      expect(answer.errors?.[0]?.extensions).toMatchObject({
+        code: 'CONFLICT',
+        reason: 'IDEMPOTENCY_KEY_REUSED',
+      });
+    }
+    // The first call's commit still burns what it used.
+    const committed = await commitAs(account, first.data?.reserveUsage.id, 1000);
+    expect(committed.data?.commitUsage).toMatchObject({ duplicate: false, credits: { burned: 3 } });
+  });
+
+  it('refuses the key of a released or expired call: its price and hold are not a new call’s', async () => {
+    const account = 'acct_hostile2_key_spent';
+    await grant(account, 100_000);
+    const released = await reserveAs(account, 'req-3', 1000);
+    const release = await gateway('mutation($input: ReleaseUsageInput!) { releaseUsage(input: $input) }', {
+      input: { accountId: account, reservationId: released.data?.reserveUsage.id },
+    });
+    expect(release.errors).toBeUndefined();
+    expect(codeOf(await reserveAs(account, 'req-3', 1000))).toBe('CONFLICT');
+
+    const expiring = await reserveAs(account, 'req-4', 1000, { ttlSeconds: 1 });
+    expect(expiring.errors).toBeUndefined();
+    await stack.advanceClock(5);
+    expect(codeOf(await reserveAs(account, 'req-4', 1000))).toBe('CONFLICT');
+  });
+});
+
+function codeOf(answer: { errors?: Array<{ extensions?: Record<string, unknown> }> }): unknown {
+  return answer.errors?.[0]?.extensions?.code;
+}
