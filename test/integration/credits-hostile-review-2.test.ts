@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Notification } from '../../src/entities';
 import { customerWithCard } from '../support/stripe-customer';
 import type { BillingStack, GraphQLCaller } from '../support/billing-stack';
 import { waitUntil } from '../support/wait';
@@ -106,6 +107,38 @@ describe('automatic top-up', () => {
       return view.data?.viewer.autoTopUp.charging === false;
     }, 'the charge is over');
     expect(await invoicesOf(stripeCustomerId)).toEqual([['paid', 1000]]);
+  });
+});
+
+describe('automatic top-up waiting for the bank', () => {
+  it('charges no second pack when turned on again while the first still waits for the customer’s approval', async () => {
+    const account = 'acct_hostile2_3ds_again';
+    const stripeCustomerId = await customerWithCard(stack, account, 'pm_card_authenticationRequired');
+    const gql = await stack.as(account);
+    const setting = { enabled: true, belowCredits: (await available(gql)) + 1, packKey: 'credits_10k' };
+    const first = await gql(SET_AUTO_TOP_UP, { input: setting });
+    expect(first.data?.setAutoTopUp).toMatchObject({
+      enabled: false,
+      lastFailure: 'authentication_required',
+    });
+    expect(await invoicesOf(stripeCustomerId)).toEqual([['open', 1000]]);
+
+    // Turned on again without approving: the fall's pack is the open invoice, not a second one to approve.
+    const again = await gql(SET_AUTO_TOP_UP, { input: setting });
+    expect(again.data?.setAutoTopUp).toMatchObject({
+      enabled: false,
+      lastFailure: 'authentication_required',
+    });
+    expect(await invoicesOf(stripeCustomerId)).toEqual([['open', 1000]]);
+    // Both mails point at the one invoice to approve.
+    const mails = await stack.app.orm.em
+      .fork()
+      .find(Notification, { accountId: account, kind: 'auto_top_up_failed' });
+    const [open] = (await stack.stripe.invoices.list({ customer: stripeCustomerId })).data;
+    expect(mails.map((mail) => mail.data.hostedInvoiceUrl)).toEqual([
+      open?.hosted_invoice_url,
+      open?.hosted_invoice_url,
+    ]);
   });
 });
 
