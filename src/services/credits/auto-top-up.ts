@@ -24,6 +24,8 @@ export interface PackCharger {
     accountId: string,
     request: { packKey: string; idempotencyKey: string; autoTopUpAttempt: number },
   ): Promise<PackCharge>;
+  /** An earlier top-up's invoice still waiting for the bank's approval, as its charge answered; else null. */
+  waitingAutoTopUp(em: EntityManager, accountId: string): Promise<PackCharge | null>;
 }
 
 /** The spend limit's part in a top-up (spend-limits.ts): its amount claimed before the charge, given back on a decline. */
@@ -86,13 +88,16 @@ export class AutoTopUps {
     if (cents === undefined)
       throw new BadUserInputError(`The pack ${pack.key} is not sold in ${currency.toUpperCase()}`, 'packKey');
     const now = this.clock.now();
-    // A new setting starts afresh: armed, no failure (a customer turning it on again after a decline).
+    // Turning it on starts afresh: armed, no failure (a customer turning it on again after a decline). A setting
+    // sent while it is on (the same form again, another pack) keeps the crossing's state: re-arming there charged
+    // a second pack for a fall already topped up (billing-rules row 108).
     await this.sql(
       `insert into credit_auto_top_up (account_id, enabled, below_credits, pack_key, armed, updated_at)
        values (?, ?, ?, ?, true, ?)
        on conflict (account_id) do update
           set enabled = excluded.enabled, below_credits = excluded.below_credits, pack_key = excluded.pack_key,
-              armed = true, last_failure = null, last_failure_at = null, updated_at = excluded.updated_at`,
+              armed = credit_auto_top_up.armed or not credit_auto_top_up.enabled,
+              last_failure = null, last_failure_at = null, updated_at = excluded.updated_at`,
       [accountId, settings.enabled, settings.belowCredits, pack.key, now],
     );
     // Already below the new threshold: that is a crossing too.
@@ -152,6 +157,14 @@ export class AutoTopUps {
 
   private async charge(accountId: string, packKey: string, attempt: number): Promise<void> {
     const pack = this.catalog.findCreditPack(packKey);
+    // A pack still waiting for the bank's approval is this fall's top-up: a second invoice to approve would have the
+    // customer pay twice for one fall (billing-rules row 110). Stopped again, pointing at the waiting one.
+    const waiting = await this.waitingApproval(accountId, attempt);
+    if (waiting !== null) {
+      // undefined: Stripe did not answer; the claim stays and is charged again once it is stale.
+      if (waiting) await this.stop(accountId, pack, attempt, waiting);
+      return;
+    }
     // Counted against the spend limit before the charge (claims under the account's lock never pass it together).
     const refusal = pack ? await this.claim(accountId, pack, attempt) : null;
     if (pack && refusal) {
@@ -187,6 +200,16 @@ export class AutoTopUps {
     // Declined (nothing owed: its amount leaves the spend), or waiting for the bank (it may still be paid: kept).
     if (outcome instanceof BillingError && pack) await this.spend?.giveBackTopUp(accountId, attempt);
     await this.stop(accountId, pack, attempt, outcome);
+  }
+
+  /** An earlier top-up still waiting for the bank's approval; null when none, undefined when Stripe did not answer. */
+  private async waitingApproval(accountId: string, attempt: number): Promise<PackCharge | null | undefined> {
+    try {
+      return await this.charger.waitingAutoTopUp(this.orm.em.fork(), accountId);
+    } catch (error) {
+      this.logger.error({ accountId, attempt, err: error }, 'auto top-up charge did not complete');
+      return undefined;
+    }
   }
 
   /**

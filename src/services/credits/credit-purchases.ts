@@ -15,6 +15,7 @@ import type { TaxPolicy } from '../tax/tax-policy';
 import type { Clock } from '../time/clock';
 import type { CreditLedger } from './credit-ledger';
 import type { CreditBalanceView } from './credit-ledger.types';
+import type { PackCharge } from './auto-top-up';
 import type { CreditPackInvoices } from './credit-pack-invoices';
 import { type PackSale, packSaleOf } from './credit-pack-sale';
 
@@ -111,6 +112,26 @@ export class CreditPurchases {
     await this.packInvoices.grantPaid(paid, accountId);
     await this.invoices.apply(em.fork(), customer, paid, this.clock.now());
     return this.view(paid, sale, null, accountId);
+  }
+
+  /**
+   * An automatic top-up's invoice still waiting for the customer's bank approval (open: its payment asked for 3-D
+   * Secure; `auto_advance` is off, so only the approval pays it), as its charge answered; null when there is none.
+   */
+  async waitingAutoTopUp(em: EntityManager, accountId: string): Promise<PackCharge | null> {
+    const customer = await this.customers.find(em, accountId);
+    if (!customer?.stripeCustomerId) return null;
+    const open = await this.stripe.call('invoices.list', (sdk) =>
+      sdk.invoices.list({ customer: customer.stripeCustomerId as string, status: 'open', limit: 100 }),
+    );
+    const waiting = open.data.find((invoice) => invoice.metadata?.[AUTO_TOP_UP_METADATA] !== undefined);
+    if (!waiting) return null;
+    return {
+      status: 'requires_action',
+      amount: waiting.amount_remaining,
+      currency: waiting.currency,
+      pendingAction: waiting.hosted_invoice_url ? { url: waiting.hosted_invoice_url } : null,
+    };
   }
 
   /** The draft with the pack's one item (pending items of the customer stay out of it), finalized. */

@@ -108,6 +108,7 @@ export class TokenReservations {
         ? spendLimitReached(result, overage.currency)
         : creditsExhausted(result.available, result.requested);
     const { hold } = result;
+    if (result.duplicate && !this.isRetryOf(hold, request, now)) throw keyReused();
     return {
       id: hold.id,
       accountId: hold.accountId,
@@ -167,6 +168,25 @@ export class TokenReservations {
       outputTokens: input.outputTokens,
       at: hold.pricedAt,
     }).credits;
+  }
+
+  /**
+   * Whether a reserve that found its key's hold is a retry of that same call: the hold is still live and was made
+   * for the same model, member, most output and input tokens (priced at the hold's moment, so a retry across a rate
+   * change still matches). Anything else is another call under an old key (billing-rules row 109): answering it
+   * with the old hold let the call run and its commit answer the first one's, burning nothing.
+   */
+  private isRetryOf(hold: CreditHoldView, request: TokenReserveRequest, now: Date): boolean {
+    if (hold.state !== 'held' || hold.expiresAt <= now || !hold.model || !hold.pricedAt) return false;
+    if (hold.model !== request.model || hold.memberId !== (request.memberId ?? null)) return false;
+    if (hold.maxOutputTokens !== null && hold.maxOutputTokens !== request.maxOutputTokens) return false;
+    const { credits } = this.rateCard.quote({
+      model: request.model,
+      inputTokens: request.inputTokens,
+      outputTokens: request.maxOutputTokens,
+      at: hold.pricedAt,
+    });
+    return credits === hold.credits;
   }
 
   /** Gives the hold back; false when it was committed, released or expired already. */
@@ -258,5 +278,13 @@ function creditsExhausted(available: number, requested: number): BillingError {
     ErrorCode.USAGE_LIMIT_EXCEEDED,
     `This call needs up to ${requested} credits and ${available} are available: buy credits (on a plan that bills overage, calls go past the balance while its subscription is active)`,
     { metric: 'credits', available, requested, remedy: 'BUY_CREDITS' },
+  );
+}
+
+function keyReused(): BillingError {
+  return new BillingError(
+    ErrorCode.CONFLICT,
+    'This idempotencyKey was used for another model call, or for one already committed, released or expired: use a new key for a new call',
+    { reason: 'IDEMPOTENCY_KEY_REUSED', field: 'idempotencyKey' },
   );
 }
