@@ -71,12 +71,12 @@ describe('keptForHolds', () => {
     expect(keptForHolds([])).toEqual([]);
     expect(
       keptForHolds([
-        { id: 'a', remaining: 300, claimed: 500 },
-        { id: 'b', remaining: 400, claimed: 500 },
-        { id: 'c', remaining: 100, claimed: 900 },
+        { remaining: 300, claimed: 500 },
+        { remaining: 400, claimed: 500 },
+        { remaining: 100, claimed: 900 },
       ]),
     ).toEqual([300, 200, 100]);
-    expect(keptForHolds([{ id: 'a', remaining: 300, claimed: 0 }])).toEqual([0]);
+    expect(keptForHolds([{ remaining: 300, claimed: 0 }])).toEqual([0]);
   });
 });
 

@@ -1,6 +1,6 @@
 import type { Orm } from '../../database/database';
 import type { CreditEntryKind, CreditLotKind } from '../../entities';
-import { keptForHolds } from './expiring-lots';
+import { CLAIMED_BY_HOLDS, keptForHolds } from './expiring-lots';
 import type {
   CreditBalanceView,
   CreditEntryPage,
@@ -42,7 +42,6 @@ export function lotOf(row: LotRow): CreditLotView {
 }
 
 interface StaleLot {
-  id: string;
   remaining: number | string;
   claimed: number | string;
 }
@@ -83,10 +82,7 @@ export async function readBalance(orm: Orm, accountId: string, now: Date): Promi
     `select b.balance, b.held,
             (select coalesce(sum(credits - overage_credits), 0) from credit_hold
               where account_id = ? and state = 'held' and expires_at <= ?) as stale_held,
-            (select json_agg(json_build_object('id', lot.id, 'remaining', lot.remaining, 'claimed',
-                      (select coalesce(sum(hold.credits - hold.overage_credits), 0) from credit_hold hold
-                        where hold.account_id = lot.account_id and hold.state = 'held' and hold.expires_at > ?
-                          and hold.created_at < lot.expires_at))
+            (select json_agg(json_build_object('remaining', lot.remaining, 'claimed', ${CLAIMED_BY_HOLDS})
                       order by lot.expires_at, lot.created_at, lot.id)
                from credit_lot lot
               where lot.account_id = ? and lot.remaining > 0 and lot.expires_at <= ?) as stale_lots,
@@ -115,7 +111,6 @@ export async function readBalance(orm: Orm, accountId: string, now: Date): Promi
 function expiredOf(stale: StaleLot[] | null): number {
   if (!stale) return 0;
   const due = stale.map((lot) => ({
-    id: lot.id,
     remaining: Number(lot.remaining),
     claimed: Number(lot.claimed),
   }));

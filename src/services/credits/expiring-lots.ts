@@ -28,10 +28,17 @@ export interface ExpiringAccount {
  * an expiry").
  */
 export interface DueLot {
-  id: string;
   remaining: number;
   claimed: number;
 }
+
+/**
+ * `claimed` of the lot `lot` in SQL: the covered credits of its account's holds live at `?` (the clock reading)
+ * and made before the lot expired. The lock's expiry (below) and the balance read (credit-reads.ts) both use it.
+ */
+export const CLAIMED_BY_HOLDS = `(select coalesce(sum(hold.credits - hold.overage_credits), 0) from credit_hold hold
+   where hold.account_id = lot.account_id and hold.state = 'held' and hold.expires_at > ?
+     and hold.created_at < lot.expires_at)`;
 
 /**
  * What each due lot (in expiry order) keeps for the live holds made before it expired: up to what those holds
@@ -49,10 +56,7 @@ export function keptForHolds(due: readonly DueLot[]): number[] {
 
 /** The account's lots past their expiry with credits left, in expiry order, with their holds' claims. */
 const DUE_LOTS = `
-  select lot.id, lot.remaining, lot.source_type, lot.source_id,
-         (select coalesce(sum(hold.credits - hold.overage_credits), 0) from credit_hold hold
-           where hold.account_id = lot.account_id and hold.state = 'held' and hold.created_at < lot.expires_at)
-           as claimed
+  select lot.id, lot.remaining, lot.source_type, lot.source_id, ${CLAIMED_BY_HOLDS} as claimed
     from credit_lot lot
    where lot.account_id = ? and lot.remaining > 0 and lot.expires_at <= ?
    order by lot.expires_at, lot.created_at, lot.id`;
@@ -69,10 +73,10 @@ export async function expireDueLots(account: ExpiringAccount): Promise<void> {
     source_type: string;
     source_id: string;
     claimed: string;
-  }>(DUE_LOTS, [accountId, now]);
+  }>(DUE_LOTS, [now, accountId, now]);
   if (rows.length === 0) return;
   const kept = keptForHolds(
-    rows.map((row) => ({ id: row.id, remaining: Number(row.remaining), claimed: Number(row.claimed) })),
+    rows.map((row) => ({ remaining: Number(row.remaining), claimed: Number(row.claimed) })),
   );
   const expiring = rows
     .map((row, index) => ({ row, expired: Number(row.remaining) - (kept[index] ?? 0) }))
