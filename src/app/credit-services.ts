@@ -66,16 +66,25 @@ export function buildCreditServices(
   events.onBalanceChanged((accountId, available, lowBalance) =>
     lowBalanceAlerts.afterBalanceChange(accountId, available, lowBalance),
   );
+  const spendLimits = new SpendLimits(
+    orm,
+    clock,
+    included,
+    overagePrice,
+    catalog.baseCurrency,
+    events,
+    alerts,
+  );
   return {
     ledger,
     events,
     sweep: new CreditSweep(ledger, logger),
     memberLimits: new MemberLimits(orm, clock),
-    packInvoices: new CreditPackInvoices(orm, clock, ledger, events, catalog, logger),
+    packInvoices: new CreditPackInvoices(orm, clock, ledger, events, catalog, logger, spendLimits),
     included,
     tokenReservations: new TokenReservations(ledger, catalog.rateCard, included, clock),
     lowBalanceAlerts,
-    spendLimits: new SpendLimits(orm, clock, included, overagePrice, catalog.baseCurrency, events, alerts),
+    spendLimits,
   };
 }
 

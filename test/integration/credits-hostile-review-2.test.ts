@@ -1,9 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { Notification } from '../../src/entities';
 import { customerWithCard } from '../support/stripe-customer';
+import type { StripeClient } from '../../src/services/stripe/stripe-client';
+import { voidUnpaidTopUp } from '../../src/services/credits/waiting-top-ups';
 import type { BillingStack, GraphQLCaller } from '../support/billing-stack';
 import { waitUntil } from '../support/wait';
-import { FINALIZATION_GRACE, lastInvoice, linesOf, startWorld, type World } from '../integrity/world';
+import {
+  type Customer,
+  FINALIZATION_GRACE,
+  lastInvoice,
+  linesOf,
+  startWorld,
+  type World,
+} from '../integrity/world';
 
 /**
  * Issue 17 from outside, second pass (the first: credits-hostile-review.test.ts): automatic top-up, the spend limit
@@ -139,6 +148,120 @@ describe('automatic top-up waiting for the bank', () => {
       open?.hosted_invoice_url,
       open?.hosted_invoice_url,
     ]);
+  });
+});
+
+describe('an automatic top-up that waits for the bank and is never approved (row 111)', () => {
+  const SPEND = '{ viewer { spendLimit { topUpCents remainingCents } } }';
+  async function spendOf(gql: GraphQLCaller) {
+    const answer = await gql<{ viewer: { spendLimit: Record<string, number> } }>(SPEND);
+    expect(answer.errors).toBeUndefined();
+    return answer.data?.viewer.spendLimit;
+  }
+
+  /** A $15.00 limit and a top-up whose bank asks to approve: its $10.00 invoice waits, counted against the limit. */
+  async function waitingTopUp(account: string) {
+    const stripeCustomerId = await customerWithCard(stack, account, 'pm_card_authenticationRequired');
+    const gql = await stack.as(account);
+    const limit = await gql('mutation { setSpendLimit(input: { monthlyCents: 1500 }) { monthlyCents } }');
+    expect(limit.errors).toBeUndefined();
+    const setting = { enabled: true, belowCredits: (await available(gql)) + 1, packKey: 'credits_10k' };
+    const first = await gql(SET_AUTO_TOP_UP, { input: setting });
+    expect(first.data?.setAutoTopUp).toMatchObject({
+      enabled: false,
+      lastFailure: 'authentication_required',
+    });
+    await stack.flushWebhooks();
+    expect(await invoicesOf(stripeCustomerId)).toEqual([['open', 1000]]);
+    expect(await spendOf(gql)).toEqual({ topUpCents: 1000, remainingCents: 500 });
+    const [open] = (await stack.stripe.invoices.list({ customer: stripeCustomerId })).data;
+    return { stripeCustomerId, gql, setting, invoiceId: open?.id as string, start: await available(gql) };
+  }
+
+  /** Paying the invoice now (the customer's late approval, or anyone's) is refused by Stripe: it is void. */
+  async function expectUnpayable(invoiceId: string): Promise<void> {
+    await expect(stack.stripe.invoices.pay(invoiceId)).rejects.toMatchObject({
+      code: 'invoice_not_editable',
+    });
+  }
+
+  it('voids the waiting invoice in Stripe when the customer turns automatic top-up off, giving its amount back', async () => {
+    const account = 'acct_hostile2_3ds_off';
+    const { stripeCustomerId, gql, setting, invoiceId, start } = await waitingTopUp(account);
+
+    const off = await gql(SET_AUTO_TOP_UP, { input: { ...setting, enabled: false } });
+    expect(off.errors).toBeUndefined();
+    expect(off.data?.setAutoTopUp).toMatchObject({ enabled: false });
+    expect(await invoicesOf(stripeCustomerId)).toEqual([['void', 1000]]);
+    expect(await spendOf(gql)).toEqual({ topUpCents: 0, remainingCents: 1500 });
+    // Stripe's invoice.voided that follows gives nothing back twice; the late approval cannot pay it.
+    await stack.flushWebhooks();
+    expect(await spendOf(gql)).toEqual({ topUpCents: 0, remainingCents: 1500 });
+    await expectUnpayable(invoiceId);
+    await stack.flushWebhooks();
+    expect(await available(gql)).toBe(start);
+
+    // Turned on again with a card that pays: one new pack, paid, granted once, counted once.
+    await customerWithCard(stack, account, 'pm_card_visa');
+    const on = await gql(SET_AUTO_TOP_UP, { input: setting });
+    expect(on.data?.setAutoTopUp).toMatchObject({ enabled: true, lastFailure: null });
+    await stack.flushWebhooks();
+    expect(await invoicesOf(stripeCustomerId)).toEqual([
+      ['paid', 1000],
+      ['void', 1000],
+    ]);
+    expect(await available(gql)).toBe(start + 10_000);
+    expect(await spendOf(gql)).toEqual({ topUpCents: 1000, remainingCents: 500 });
+  });
+
+  it('gives the amount back once when the waiting invoice is voided in Stripe (the Dashboard)', async () => {
+    const { stripeCustomerId, gql, invoiceId, start } = await waitingTopUp('acct_hostile2_3ds_voided');
+    await stack.stripe.invoices.voidInvoice(invoiceId);
+    await stack.flushWebhooks();
+    expect(await invoicesOf(stripeCustomerId)).toEqual([['void', 1000]]);
+    expect(await spendOf(gql)).toEqual({ topUpCents: 0, remainingCents: 1500 });
+    await expectUnpayable(invoiceId);
+    expect(await available(gql)).toBe(start);
+  });
+
+  it('voids a waiting invoice marked uncollectible in Stripe, so that it is never paid late, and gives the amount back', async () => {
+    const { stripeCustomerId, gql, invoiceId, start } = await waitingTopUp('acct_hostile2_3ds_bad_debt');
+    await stack.stripe.invoices.markUncollectible(invoiceId);
+    await stack.flushWebhooks();
+    expect(await invoicesOf(stripeCustomerId)).toEqual([['void', 1000]]);
+    expect(await spendOf(gql)).toEqual({ topUpCents: 0, remainingCents: 1500 });
+    await expectUnpayable(invoiceId);
+    expect(await available(gql)).toBe(start);
+  });
+
+  it('keeps a pack the customer approved just before the void: paid, granted once, still counted', async () => {
+    const { stripeCustomerId, gql, setting, invoiceId, start } = await waitingTopUp('acct_hostile2_3ds_race');
+    // The customer approves (pays) on the hosted page as the service is about to void the invoice it saw open.
+    await stack.stripe.invoices.pay(invoiceId, { payment_method: 'pm_card_visa' });
+    await stack.flushWebhooks();
+    const stripe = stack.app.services.stripe?.stripe as StripeClient;
+    expect((await voidUnpaidTopUp(stripe, invoiceId)).status).toBe('paid');
+    const off = await gql(SET_AUTO_TOP_UP, { input: { ...setting, enabled: false } });
+    expect(off.errors).toBeUndefined();
+    await stack.flushWebhooks();
+    expect(await invoicesOf(stripeCustomerId)).toEqual([['paid', 1000]]);
+    expect(await available(gql)).toBe(start + 10_000);
+    expect(await spendOf(gql)).toEqual({ topUpCents: 1000, remainingCents: 500 });
+  });
+
+  it('leaves a waiting pack the customer bought by hand alone when automatic top-up is turned off', async () => {
+    const account = 'acct_hostile2_3ds_manual';
+    const stripeCustomerId = await customerWithCard(stack, account, 'pm_card_authenticationRequired');
+    const gql = await stack.as(account);
+    const bought = await gql<{ purchaseCredits: { status: string } }>(
+      `mutation { purchaseCredits(input: { packKey: "credits_10k", idempotencyKey: "${randomUUID()}" }) { status } }`,
+    );
+    expect(bought.data?.purchaseCredits.status).toBe('REQUIRES_ACTION');
+    const off = await gql(SET_AUTO_TOP_UP, {
+      input: { enabled: false, belowCredits: 1000, packKey: 'credits_10k' },
+    });
+    expect(off.errors).toBeUndefined();
+    expect(await invoicesOf(stripeCustomerId)).toEqual([['open', 1000]]);
   });
 });
 
@@ -329,5 +452,93 @@ describe('the spend limit over overage and automatic top-ups together', () => {
     const renewal = lastInvoice(invoices, 'subscription_cycle');
     expect(linesOf(renewal, 'price_ai_credits_overage')).toEqual([[4170, 500]]);
     expect(renewal.total).toBe(1900 + 500);
+  }, 120_000);
+
+  /**
+   * Row 107 on a plan that bills overage: a starter customer with `limitCents` buys a $10.00 pack, a call holds 27,000
+   * (the 20,000 included credits and 7,000 of the pack), the pack is refunded in full in Stripe, and the call commits
+   * what it held. Answers the commit's credits and the pack's payment intent.
+   */
+  async function refundUnderCall(customer: Customer, limitCents: number) {
+    expect((await customer.subscribe('starter')).errors).toBeUndefined();
+    const limit = await customer.gql(
+      `mutation { setSpendLimit(input: { monthlyCents: ${limitCents} }) { monthlyCents } }`,
+    );
+    expect(limit.errors).toBeUndefined();
+    const bought = await customer.gql<{ purchaseCredits: { status: string; invoiceId: string } }>(
+      `mutation { purchaseCredits(input: { packKey: "credits_10k", idempotencyKey: "${randomUUID()}" }) {
+        status invoiceId } }`,
+    );
+    expect(bought.data?.purchaseCredits.status).toBe('PAID');
+    expect(await available(customer.gql)).toBe(30_000);
+    const call = await reserveOutput(customer.accountId, 1_800_000);
+    expect(call.errors).toBeUndefined();
+    const invoice = await stack.stripe.invoices.retrieve(bought.data?.purchaseCredits.invoiceId as string, {
+      expand: ['payments'],
+    });
+    const intent = invoice.payments?.data[0]?.payment.payment_intent;
+    const paymentIntent = typeof intent === 'string' ? intent : String(intent?.id);
+    await stack.stripe.refunds.create({ payment_intent: paymentIntent });
+    await stack.flushWebhooks();
+    const balance = await customer.gql<{ viewer: { balance: Record<string, number> } }>(
+      '{ viewer { balance { credits held available } } }',
+    );
+    // The refund took the pack's 10,000, the 7,000 held ones included: nothing is available until the commit.
+    expect(balance.data?.viewer.balance).toEqual({ credits: 20_000, held: 27_000, available: 0 });
+    const committed = await commitOutput(customer.accountId, call.data?.reserveUsage.id, 1_800_000);
+    return { committed, paymentIntent };
+  }
+
+  async function spendOf(customer: Customer) {
+    const spend = await customer.gql<{ viewer: { spendLimit: Record<string, number> } }>(
+      '{ viewer { spendLimit { spentCents overageCredits overageCents topUpCents remainingCents } } }',
+    );
+    return spend.data?.viewer.spendLimit;
+  }
+
+  it('row 107: bills a pack refunded under a live call, on a plan with overage, exactly the uncovered credits’ overage', async () => {
+    // Room for all of it ($20.00), and a limit it passes ($5.00: 4,170 credits).
+    const rita = await world.customer('acct_hostile2_refund_held');
+    const rolf = await world.customer('acct_hostile2_refund_capped');
+    const roomy = await refundUnderCall(rita, 2000);
+    const capped = await refundUnderCall(rolf, 500);
+    // The 7,000 of the pack the call used are overage now: billed in full, or as far as the limit leaves room.
+    expect(roomy.committed).toEqual({ credits: 27_000, burned: 20_000, uncovered: 7000, billed: 7000 });
+    expect(capped.committed).toEqual({ credits: 27_000, burned: 20_000, uncovered: 7000, billed: 4170 });
+    expect(await spendOf(rita)).toEqual({
+      spentCents: 840,
+      overageCredits: 7000,
+      overageCents: 840,
+      topUpCents: 0,
+      remainingCents: 1160,
+    });
+    expect(await spendOf(rolf)).toEqual({
+      spentCents: 500,
+      overageCredits: 4170,
+      overageCents: 500,
+      topUpCents: 0,
+      remainingCents: 0,
+    });
+
+    // Stripe: each pack paid and refunded in full; the renewal bills 7,000 × 0.12 ¢ = $8.40 (4,170: $5.00) beside
+    // the $19.00 fee; no other invoice bills the refunded credits.
+    const period = await rita.period();
+    await world.reportOverage();
+    await world.advance(Math.ceil((period.end - period.start) / 1000) + FINALIZATION_GRACE);
+    for (const [customer, { paymentIntent }, credits, cents] of [
+      [rita, roomy, 7000, 840],
+      [rolf, capped, 4170, 500],
+    ] as const) {
+      const invoices = await customer.invoices();
+      const charges = await stack.stripe.charges.list({ payment_intent: paymentIntent });
+      expect(charges.data.map((one) => [one.amount, one.amount_refunded])).toEqual([[1000, 1000]]);
+      const renewal = lastInvoice(invoices, 'subscription_cycle');
+      expect(linesOf(renewal, 'price_ai_credits_overage')).toEqual([[credits, cents]]);
+      expect(invoices.map((one) => [one.status, one.total])).toEqual([
+        ['paid', 1900],
+        ['paid', 1000],
+        ['paid', 1900 + cents],
+      ]);
+    }
   }, 120_000);
 });

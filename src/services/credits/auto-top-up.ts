@@ -26,6 +26,8 @@ export interface PackCharger {
   ): Promise<PackCharge>;
   /** An earlier top-up's invoice still waiting for the bank's approval, as its charge answered; else null. */
   waitingAutoTopUp(em: EntityManager, accountId: string): Promise<PackCharge | null>;
+  /** Voids the top-ups' invoices still waiting for the bank's approval; answers their attempts (row 111). */
+  voidWaitingAutoTopUps(em: EntityManager, accountId: string): Promise<number[]>;
 }
 
 /** The spend limit's part in a top-up (spend-limits.ts): its amount claimed before the charge, given back on a decline. */
@@ -102,7 +104,18 @@ export class AutoTopUps {
     );
     // Already below the new threshold: that is a crossing too.
     if (settings.enabled) await this.afterBalanceChange(accountId, await this.availableOf(accountId));
+    else await this.cancelWaiting(accountId);
     return (await this.settingsOf(accountId)) as AutoTopUpView;
+  }
+
+  /**
+   * Turned off: a top-up still waiting for the bank's approval is given up on (billing-rules row 111). Its invoice
+   * is voided at Stripe (never payable after) and its amount leaves the period's spend, once (`invoice.voided`
+   * finds it given back). Stripe not answering fails the setting's answer; sent again, it voids then.
+   */
+  private async cancelWaiting(accountId: string): Promise<void> {
+    const voided = await this.charger.voidWaitingAutoTopUps(this.orm.em.fork(), accountId);
+    for (const attempt of voided) await this.spend?.giveBackTopUp(accountId, attempt);
   }
 
   async settingsOf(accountId: string): Promise<AutoTopUpView | null> {

@@ -10,6 +10,8 @@ import type { CreditLedger } from './credit-ledger';
 import type { CreditSource, GrantResult } from './credit-ledger.types';
 import { type PackInvoice, packInvoiceOf } from './credit-pack-sale';
 import { type PackRefundResult, removeRefundedShare } from './credit-pack-refunds';
+import { topUpAttemptOf, voidUnpaidTopUp } from './waiting-top-ups';
+import type { StripeClient } from '../stripe/stripe-client';
 
 const DAY_MS = 24 * 3600 * 1000;
 
@@ -27,6 +29,10 @@ export class CreditPackInvoices {
     private readonly events: CreditEvents,
     private readonly catalog: PlanCatalog,
     private readonly logger: Logger,
+    /** The spend limit's part: a top-up's invoice voided unpaid gives its amount back (spend-limits.ts). */
+    private readonly topUps: {
+      giveBackTopUp(accountId: string, attempt: number): Promise<void>;
+    } | null = null,
   ) {}
 
   /**
@@ -104,6 +110,24 @@ export class CreditPackInvoices {
     if (!packInvoiceOf(invoice.metadata)) return null;
     const accountId = await this.ownerOf(invoice);
     return accountId ? this.refunded(invoice, accountId, await givenBack()) : null;
+  }
+
+  /**
+   * The webhooks' way in for `invoice.voided` and `invoice.marked_uncollectible` (billing-rules row 111): an
+   * automatic top-up's invoice closed unpaid gives its amount back to the spend limit, once per attempt (the
+   * purchase's own void of a declined pack, or `setAutoTopUp` off, gave it back already: nothing more). One marked
+   * uncollectible is voided at Stripe first: it could otherwise still be paid late, its credits granted beyond
+   * the spend it no longer counts in. Answers the invoice as it is now.
+   */
+  async closedUnpaid(invoice: Stripe.Invoice, stripe: StripeClient): Promise<Stripe.Invoice> {
+    const attempt = topUpAttemptOf(invoice);
+    if (attempt === null || !this.topUps || !packInvoiceOf(invoice.metadata)) return invoice;
+    const accountId = await this.ownerOf(invoice);
+    if (!accountId || !this.soldTo(invoice, accountId)) return invoice;
+    const now =
+      invoice.status === 'uncollectible' ? await voidUnpaidTopUp(stripe, invoice.id as string) : invoice;
+    if (now.status === 'void') await this.topUps.giveBackTopUp(accountId, attempt);
+    return now;
   }
 
   private async ownerOf(invoice: Stripe.Invoice): Promise<string | null> {

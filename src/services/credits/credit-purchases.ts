@@ -18,6 +18,7 @@ import type { CreditBalanceView } from './credit-ledger.types';
 import type { PackCharge } from './auto-top-up';
 import type { CreditPackInvoices } from './credit-pack-invoices';
 import { type PackSale, packSaleOf } from './credit-pack-sale';
+import { topUpAttemptOf, voidUnpaidTopUp } from './waiting-top-ups';
 
 export interface CreditPurchaseRequest {
   packKey: string;
@@ -119,12 +120,7 @@ export class CreditPurchases {
    * Secure; `auto_advance` is off, so only the approval pays it), as its charge answered; null when there is none.
    */
   async waitingAutoTopUp(em: EntityManager, accountId: string): Promise<PackCharge | null> {
-    const customer = await this.customers.find(em, accountId);
-    if (!customer?.stripeCustomerId) return null;
-    const open = await this.stripe.call('invoices.list', (sdk) =>
-      sdk.invoices.list({ customer: customer.stripeCustomerId as string, status: 'open', limit: 100 }),
-    );
-    const waiting = open.data.find((invoice) => invoice.metadata?.[AUTO_TOP_UP_METADATA] !== undefined);
+    const [waiting] = await this.waitingAutoTopUps(em, accountId);
     if (!waiting) return null;
     return {
       status: 'requires_action',
@@ -132,6 +128,30 @@ export class CreditPurchases {
       currency: waiting.currency,
       pendingAction: waiting.hosted_invoice_url ? { url: waiting.hosted_invoice_url } : null,
     };
+  }
+
+  /**
+   * Voids the automatic top-ups' invoices still waiting for the bank's approval (the customer turned automatic
+   * top-up off: billing-rules row 111); answers the attempts voided, whose amounts leave the spend. One the customer
+   * approved meanwhile stays paid, and is not among them.
+   */
+  async voidWaitingAutoTopUps(em: EntityManager, accountId: string): Promise<number[]> {
+    const voided: number[] = [];
+    for (const waiting of await this.waitingAutoTopUps(em, accountId)) {
+      const attempt = topUpAttemptOf(waiting);
+      const now = await voidUnpaidTopUp(this.stripe, waiting.id as string);
+      if (attempt !== null && now.status === 'void') voided.push(attempt);
+    }
+    return voided;
+  }
+
+  private async waitingAutoTopUps(em: EntityManager, accountId: string): Promise<Stripe.Invoice[]> {
+    const customer = await this.customers.find(em, accountId);
+    if (!customer?.stripeCustomerId) return [];
+    const open = await this.stripe.call('invoices.list', (sdk) =>
+      sdk.invoices.list({ customer: customer.stripeCustomerId as string, status: 'open', limit: 100 }),
+    );
+    return open.data.filter((invoice) => invoice.metadata?.[AUTO_TOP_UP_METADATA] !== undefined);
   }
 
   /** The draft with the pack's one item (pending items of the customer stay out of it), finalized. */

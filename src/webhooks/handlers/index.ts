@@ -4,6 +4,7 @@ import { checkoutCompleted } from './checkout.handlers';
 import { customerChanged, customerDeleted } from './customer.handlers';
 import {
   invoiceChanged,
+  invoiceClosedUnpaid,
   invoicePaid,
   invoicePaymentActionRequired,
   invoicePaymentFailed,
@@ -33,8 +34,8 @@ export const HANDLERS: Readonly<Record<string, WebhookHandler>> = {
   'invoice.finalized': invoiceChanged,
   'invoice.payment_failed': invoicePaymentFailed,
   'invoice.payment_action_required': invoicePaymentActionRequired,
-  'invoice.voided': invoiceChanged,
-  'invoice.marked_uncollectible': invoiceChanged,
+  'invoice.voided': invoiceClosedUnpaid,
+  'invoice.marked_uncollectible': invoiceClosedUnpaid,
   'charge.refunded': chargeRefunded,
   'charge.dispute.created': disputeChanged,
   'charge.dispute.closed': disputeChanged,

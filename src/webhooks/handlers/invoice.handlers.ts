@@ -23,6 +23,16 @@ export const invoicePaid: WebhookHandler = async (event, tools) => {
   return applyInvoice(invoice, subscription, tools);
 };
 
+/**
+ * invoice.voided and invoice.marked_uncollectible: as `invoiceChanged`, and an automatic top-up's pack closed unpaid
+ * gives its amount back to the spend limit (one marked uncollectible is voided first, so it is never paid late:
+ * billing-rules row 111), outside the event's transaction as `invoicePaid`'s grant (a retry gives nothing more).
+ */
+export const invoiceClosedUnpaid: WebhookHandler = async (event, tools) => {
+  const { invoice, subscription } = await refetch(event, tools);
+  return applyInvoice(await tools.creditPacks.closedUnpaid(invoice, tools.stripe), subscription, tools);
+};
+
 /** invoice.payment_failed: stored, the subscription is refreshed (past due), and the customer is told. */
 export const invoicePaymentFailed: WebhookHandler = async (event, tools) => {
   const { invoice, subscription } = await refetch(event, tools);
