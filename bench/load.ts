@@ -10,10 +10,11 @@ import { signToken } from '../src/auth/token-signer';
  * The heap settings the image runs with (Dockerfile `NODE_OPTIONS`): V8 otherwise lets the heap grow lazily
  * under load (about 300 MB of RSS for a service that needs 160). Node 24's V8 also lets the young generation
  * grow larger than Node 20's under allocation pressure: semi-spaces capped at 16 MB took 65 MB off the no-op's
- * peak (274 → 207 MB), and at 8 MB the webhook-processing instances of bench:webhooks stay under 256 MB
- * (266 → 232 MiB) at the same rates (669 → 626 events/s ingested, 237 → 231 processed, one run each).
+ * peak (274 → 207 MB). 8 MB (until 2026-12-07) cost the usage paths 9-22 % more CPU in scavenges and
+ * promotions for ~25 MB less RSS (bench/README.md, 2026-12-07 14:42). The service sets its collector's growing
+ * factor itself (src/app/heap-tuning.ts).
  */
-export const PRODUCTION_NODE_OPTIONS = ['--max-old-space-size=256', '--max-semi-space-size=8'];
+export const PRODUCTION_NODE_OPTIONS = ['--max-old-space-size=256', '--max-semi-space-size=16'];
 
 /**
  * The service's environment as it ships (production mode, Redis, the default log level and its access log) on a

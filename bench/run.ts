@@ -405,11 +405,22 @@ async function startService(root: string, databaseUrl: string, label: string): P
     [],
     { ...shippedEnvironment(databaseUrl, JWT_SECRET), BENCH_SERVICE_ROOT: root },
     /READY (\S+)/,
-    [...PRODUCTION_NODE_OPTIONS, ...profileArguments(label)],
+    [...(await productionNodeOptionsOf(root)), ...profileArguments(label)],
     logFile,
   );
   console.log(`${label}: the service (${process.version}, ${built ? 'compiled' : 'swc'}) logs to ${logFile}`);
   return service;
+}
+
+/**
+ * The heap settings `root`'s checkout ships with (its `bench/load.ts`): a `--before` build runs with its own, so a
+ * change to them is measured as the change it is.
+ */
+async function productionNodeOptionsOf(root: string): Promise<string[]> {
+  const theirs = resolve(root, 'bench/load.ts');
+  if (resolve(root) === ROOT || !existsSync(theirs)) return PRODUCTION_NODE_OPTIONS;
+  const load = (await import(theirs)) as { PRODUCTION_NODE_OPTIONS?: string[] };
+  return load.PRODUCTION_NODE_OPTIONS ?? PRODUCTION_NODE_OPTIONS;
 }
 
 /** The file a service's stdout (its access log) goes to: `label` is `after` or `before`. */

@@ -39,6 +39,7 @@ import { loadPlanCatalog } from '../src/services/plans/plan-catalog';
 import { syncCatalog } from '../src/catalog/catalog-sync';
 import { benchDatabase } from './bench-database';
 import { type Child, startChild, stopChild } from './child-process';
+import { PRODUCTION_NODE_OPTIONS } from './load';
 
 const ROOT = resolve(__dirname, '..');
 /**
@@ -814,15 +815,10 @@ async function main(): Promise<void> {
     };
     // One after the other: each migrates the shared database at start.
     const target = serviceTarget();
-    // The image's heap limit (Dockerfile NODE_OPTIONS): it decides when V8 collects, so the RSS it leads to.
-    // BENCH_NODE_ARGS adds V8 flags to try against it (e.g. `--heap-growing-percent=20`), measured like the rest.
+    // The image's heap limits (Dockerfile NODE_OPTIONS): they decide when V8 collects, so the RSS it leads to.
+    // BENCH_NODE_ARGS adds V8 flags to try against them (e.g. `--max-semi-space-size=8`), measured like the rest.
     const extraNodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const serviceNodeArgs = [
-      '--max-old-space-size=256',
-      '--max-semi-space-size=8',
-      ...extraNodeArgs,
-      ...CPU_PROFILE_ARGS,
-    ];
+    const serviceNodeArgs = [...PRODUCTION_NODE_OPTIONS, ...extraNodeArgs, ...CPU_PROFILE_ARGS];
     const a = await startChild(target, [], env, /READY (\S+)/, serviceNodeArgs);
     children.push(a);
     const b = await startChild(target, [], env, /READY (\S+)/, serviceNodeArgs);

@@ -1,12 +1,14 @@
 import 'reflect-metadata';
 import { ConfigError, loadProcessConfig } from './config';
 import { createApp } from './app/create-app';
+import { tuneHeap } from './app/heap-tuning';
 
 /** The runtime the image ships and the bench figures are measured on. */
 const PRODUCTION_NODE_MAJOR = 24;
 
 /** Entry point: `node dist/src/main.js` in production, `npm run dev` in development. */
 async function main(): Promise<void> {
+  tuneHeap();
   const config = loadProcessConfig();
   const app = await createApp(config, { migrate: !config.isProduction });
   const url = await app.start();

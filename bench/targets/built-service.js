@@ -4,6 +4,7 @@
  * BENCH_SERVICE_ROOT runs another checkout's build instead (`npm run bench -- --before=DIR`), from that
  * checkout's directory (it reads its own plans/plans.yaml).
  */
+const { existsSync } = require('node:fs');
 const { resolve } = require('node:path');
 
 const root = process.env.BENCH_SERVICE_ROOT ?? resolve(__dirname, '../..');
@@ -11,6 +12,9 @@ process.chdir(root);
 require(resolve(root, 'node_modules/reflect-metadata'));
 const { loadProcessConfig } = require(resolve(root, 'dist/src/config'));
 const { createApp } = require(resolve(root, 'dist/src/app/create-app'));
+// The collector's tuning main.ts sets, where that build has it (an older checkout under --before may not).
+const heapTuning = resolve(root, 'dist/src/app/heap-tuning.js');
+if (existsSync(heapTuning)) require(heapTuning).tuneHeap();
 // BENCH_STATS=1 (bench:webhooks): the statements this process sends, printed on SIGUSR2 (service-stats.js).
 const stats = process.env.BENCH_STATS === '1' ? require('./service-stats') : null;
 stats?.countStatements(require(resolve(root, 'node_modules/pg')));
