@@ -154,6 +154,19 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('runs the maintenance job at least daily: a longer interval outruns the partitions made ahead (and Node’s timer)', () => {
+    expect(loadConfig({ ...VALID, DATA_MAINTENANCE_INTERVAL_MS: '0' }).retention.intervalMs).toBe(0);
+    expect(loadConfig({ ...VALID, DATA_MAINTENANCE_INTERVAL_MS: '86400000' }).retention.intervalMs).toBe(
+      86_400_000,
+    );
+    // Two days: the least USAGE_RECORD_PARTITIONS_AHEAD_DAYS allows, so records would reach the default partition.
+    // 30 days: past setTimeout's 2^31 − 1 ms, which Node turns into 1 ms (the job would run back to back).
+    for (const interval of ['172800000', '2592000000'])
+      expect(problemsOf({ ...VALID, DATA_MAINTENANCE_INTERVAL_MS: interval })).toEqual([
+        'DATA_MAINTENANCE_INTERVAL_MS must be at most 86400000 (a day; 0 turns it off): each run makes usage_record’s partitions ahead, and USAGE_RECORD_PARTITIONS_AHEAD_DAYS may be as few as 2',
+      ]);
+  });
+
   it('keeps Stripe Tax off by default, turns it on with STRIPE_TAX=on, and names the variable for anything else', () => {
     expect(loadConfig(VALID).tax).toEqual({ automatic: false });
     expect(loadConfig({ ...VALID, STRIPE_TAX: 'on' }).tax).toEqual({ automatic: true });
