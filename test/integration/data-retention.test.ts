@@ -134,6 +134,22 @@ describe('usage_record partitions', () => {
     expect((await retention().dropPartitions(new Date(today + 3600 * 1000))).dropped).toEqual([]);
   });
 
+  it('keeps the counters when a day’s partition is dropped: the totals outlive their records', async () => {
+    const today = startOfUtcDay(Date.now());
+    const day = today - (SETTINGS.keepDays + 2) * DAY;
+    await retention({ ...SETTINGS, aheadDays: 0 }).ensurePartitions(new Date(day));
+    const accountId = `acct_counter_kept_${Date.now()}`;
+    const meter = meterAt(new Date(day + 3600 * 1000));
+    for (const key of ['a', 'b', 'c']) expect(await recordRetrying(meter, accountId, key)).toBe(false);
+    const used = async () =>
+      (await app.app.orm.em.fork().find(UsageCounter, { accountId })).reduce((sum, row) => sum + row.used, 0);
+    expect(await used()).toBe(3);
+    const { dropped } = await retention().dropPartitions(new Date(today + 3600 * 1000));
+    expect(dropped).toContain(nameOf(day));
+    expect(await app.app.orm.em.fork().count(UsageRecord, { accountId })).toBe(0);
+    expect(await used()).toBe(3);
+  });
+
   it('a record no partition covers lands in the default partition; the next run moves it into its own', async () => {
     const far = startOfUtcDay(Date.now()) + 45 * DAY;
     await insertRecord(new Date(far + 5000), 'in-default');
@@ -173,6 +189,32 @@ describe('the idempotency key across partitions', () => {
       [accountId],
     );
     expect(records).toEqual([{ partition: nameOf(midnight - DAY) }]);
+    const counters = await app.app.orm.em.fork().find(UsageCounter, { accountId });
+    expect(counters.reduce((sum, counter) => sum + counter.used, 0)).toBe(1);
+  });
+
+  it('lasts as long as a repeat can be accepted: a key is forgotten only once its repeat is refused as too late', async () => {
+    const HOUR = 3600 * 1000;
+    const at = startOfUtcDay(Date.now()) + 12 * HOUR;
+    const accountId = `acct_window_${Date.now()}`;
+    const record = (clock: number, occurredAt: number) =>
+      meterAt(new Date(clock)).record({
+        accountId,
+        metric: 'ai_requests',
+        quantity: 1,
+        idempotencyKey: 'k-window',
+        occurredAt: new Date(occurredAt),
+      });
+    // Dated as far ahead as allowed (5 min), so a repeat is accepted for the longest: until 1 h 5 min later.
+    expect((await record(at, at + 5 * 60 * 1000)).duplicate).toBe(false);
+    // The shortest window (2 h) still holds the key at the last moment a repeat is accepted.
+    await retention({ ...SETTINGS, idempotencyWindowHours: 2 }).pruneKeys(new Date(at + 65 * 60 * 1000));
+    expect((await record(at + 65 * 60 * 1000, at + 5 * 60 * 1000)).duplicate).toBe(true);
+    // Past the window the key is gone, and the repeat, carrying its time, is refused rather than counted again.
+    expect(await retention().pruneKeys(new Date(at + 25 * HOUR))).toBeGreaterThanOrEqual(1);
+    await expect(record(at + 25 * HOUR, at + 5 * 60 * 1000)).rejects.toMatchObject({
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
     const counters = await app.app.orm.em.fork().find(UsageCounter, { accountId });
     expect(counters.reduce((sum, counter) => sum + counter.used, 0)).toBe(1);
   });
