@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { Registry } from 'prom-client';
 import type Stripe from 'stripe';
 import { UsageCounter, UsageRecord, UsageRecordKey } from '../../src/entities';
 import type { Logger } from '../../src/logging/logger';
@@ -10,7 +11,9 @@ import { UsageMeter } from '../../src/services/usage/usage-meter';
 import { UsageRecordRetention } from '../../src/services/usage/usage-record-retention';
 import { InboxRetention } from '../../src/webhooks/inbox/inbox-retention';
 import { WebhookInbox } from '../../src/webhooks/inbox/webhook-inbox';
+import { DataMaintenance } from '../../src/webhooks/reconciler/data-maintenance';
 import { ReconcileLock } from '../../src/webhooks/reconciler/reconcile-lock';
+import { maintenanceMetrics } from '../../src/observability/maintenance-metrics';
 import { databaseUrl, withAdminClient } from '../support/postgres-server';
 import { startTestService, type TestService } from '../support/service';
 
@@ -356,6 +359,34 @@ describe('the maintenance job', () => {
     expect(counterValue((await app.app.metrics.exposition()).body, skipped)).toBe(
       counterValue(after, skipped) + 1,
     );
+  });
+});
+
+describe('a maintenance run that fails', () => {
+  it('is counted as failed, leaves the last success alone and releases the lock for the reconciler', async () => {
+    const registry = new Registry();
+    const lock = new ReconcileLock(app.config.database.url);
+    const broken = {
+      usageRecords: { run: () => Promise.reject(new Error('disk full')) },
+      inbox: new InboxRetention(app.app.orm, { payloadDays: 3, rowDays: 30 }),
+      notifications: new NotificationRetention(app.app.orm, 90),
+    } as unknown as ConstructorParameters<typeof DataMaintenance>[0];
+    const job = new DataMaintenance(
+      broken,
+      lock,
+      0,
+      { now: () => new Date() },
+      maintenanceMetrics([registry]),
+      quiet,
+    );
+    await expect(job.runScheduled()).rejects.toThrow('disk full');
+    const body = await registry.metrics();
+    expect(body).toContain('billing_maintenance_runs_total{outcome="failed"} 1');
+    expect(body).toContain('billing_maintenance_runs_total{outcome="succeeded"} 0');
+    expect(body).toContain('billing_maintenance_last_success_timestamp_seconds 0');
+    expect(body).toMatch(/^billing_maintenance_duration_seconds_count 1$/m);
+    // The lock was let go: the next holder (a reconciliation) takes it at once.
+    expect(await lock.withLock(async () => 'reconciled')).toEqual({ result: 'reconciled' });
   });
 });
 
