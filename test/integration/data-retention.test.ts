@@ -113,7 +113,13 @@ describe('usage_record partitions', () => {
     expect(await partitionNames()).toEqual(expect.arrayContaining(wanted));
     const before = await partitionNames();
     const second = await retention().run(new Date(now));
-    expect(second).toEqual({ created: [], dropped: [], defaultRowsDeleted: 0, keysPruned: 0 });
+    expect(second).toEqual({
+      created: [],
+      dropped: [],
+      defaultRowsDeleted: 0,
+      keysPruned: 0,
+      reservationsPruned: 0,
+    });
     expect(await partitionNames()).toEqual(before);
   });
 
@@ -166,6 +172,31 @@ describe('usage_record partitions', () => {
       `select tableoid::regclass::text as partition from usage_record where idempotency_key = 'in-default'`,
     );
     expect(moved?.partition).toBe(nameOf(far));
+  });
+
+  it('deletes finished reservations past the retention, never a held one', async () => {
+    const accountId = `acct_reservations_${Date.now()}`;
+    const old = new Date(startOfUtcDay(Date.now()) - (SETTINGS.keepDays + 1) * DAY);
+    const recent = new Date(Date.now() - DAY);
+    for (const [key, status, createdAt] of [
+      ['committed_old', 'committed', old],
+      ['released_old', 'released', old],
+      ['expired_old', 'expired', old],
+      ['held_old', 'held', old],
+      ['committed_recent', 'committed', recent],
+    ] as const)
+      await sql(
+        `insert into usage_reservation (id, created_at, updated_at, account_id, counter_id, metric, quantity, status,
+           expires_at, idempotency_key)
+         values (gen_random_uuid(), ?, ?, ?, gen_random_uuid(), 'ai_requests', 1, ?, ?, ?)`,
+        [createdAt, createdAt, accountId, status, createdAt, key],
+      );
+    expect((await retention().run(new Date())).reservationsPruned).toBe(3);
+    const left = await sql<{ idempotency_key: string }>(
+      'select idempotency_key from usage_reservation where account_id = ? order by 1',
+      [accountId],
+    );
+    expect(left.map((row) => row.idempotency_key)).toEqual(['committed_recent', 'held_old']);
   });
 
   it('forgets idempotency keys older than the window, keeps the ones inside it', async () => {
