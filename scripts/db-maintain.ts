@@ -39,7 +39,8 @@ async function main(): Promise<void> {
       `db:maintain: usage_record partitions created ${usageRecords.created.length} ` +
         `(${usageRecords.created.join(', ') || 'none'}), dropped ${usageRecords.dropped.length} ` +
         `(${usageRecords.dropped.join(', ') || 'none'}); default-partition rows past retention deleted ` +
-        `${usageRecords.defaultRowsDeleted}; idempotency keys pruned ${usageRecords.keysPruned}; webhook payloads ` +
+        `${usageRecords.defaultRowsDeleted}; idempotency keys pruned ${usageRecords.keysPruned}; finished ` +
+        `reservations deleted ${usageRecords.reservationsPruned}; webhook payloads ` +
         `pruned ${summary.webhookPayloadsPruned}, events deleted ${summary.webhookEventsDeleted}; sent mails ` +
         `deleted ${summary.notificationsDeleted}`,
     );

@@ -89,7 +89,17 @@ const environmentSchema = z
     WEBHOOK_POLL_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
     WEBHOOK_LEASE_MS: z.coerce.number().int().min(5000).max(3_600_000).default(120_000),
     USAGE_REPORT_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
-    DATA_MAINTENANCE_INTERVAL_MS: z.coerce.number().int().min(0).default(3_600_000),
+    // At most 2 h: the BillingMaintenanceNotRunning alert (ops/alerts.yml) expects a finished run every 3 h, a run
+    // makes usage_record's partitions ahead, and Node runs a timer longer than 2^31 − 1 ms after 1 ms.
+    DATA_MAINTENANCE_INTERVAL_MS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(7_200_000, {
+        message:
+          'must be at most 7200000 (2 h; 0 turns it off): the BillingMaintenanceNotRunning alert expects a finished run every 3 h, and each run makes usage_record’s partitions ahead',
+      })
+      .default(3_600_000),
     // A usage period is at most 31 days (yearly plans are cut into months): every record of an open one is kept.
     USAGE_RECORD_RETENTION_DAYS: z.coerce
       .number()

@@ -17,6 +17,9 @@ export type UsageReservationStatus = 'held' | 'committed' | 'released' | 'expire
 @Entity({ tableName: 'usage_reservation' })
 @Unique({ properties: ['accountId', 'idempotencyKey'] })
 @Index({ properties: ['counterId', 'status'] })
+// BRIN (migration Migration20261208175000_usage_reservation_retention): rows are written in time order, and only
+// the maintenance job's delete of finished reservations past the retention reads by `createdAt`.
+@Index({ properties: ['createdAt'], type: 'brin' })
 export class UsageReservation extends BaseEntity<'committedQuantity' | 'idempotencyKey' | 'status'> {
   @Property({ type: 'string', length: 255 })
   accountId!: string;

@@ -4,6 +4,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 export const PRUNED_KINDS = [
   'usage_record_key',
   'usage_record_default',
+  'usage_reservation',
   'webhook_payload',
   'webhook_event',
   'notification',

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { Registry } from 'prom-client';
 import type Stripe from 'stripe';
 import { UsageCounter, UsageRecord, UsageRecordKey } from '../../src/entities';
 import type { Logger } from '../../src/logging/logger';
@@ -10,7 +11,9 @@ import { UsageMeter } from '../../src/services/usage/usage-meter';
 import { UsageRecordRetention } from '../../src/services/usage/usage-record-retention';
 import { InboxRetention } from '../../src/webhooks/inbox/inbox-retention';
 import { WebhookInbox } from '../../src/webhooks/inbox/webhook-inbox';
+import { DataMaintenance } from '../../src/webhooks/reconciler/data-maintenance';
 import { ReconcileLock } from '../../src/webhooks/reconciler/reconcile-lock';
+import { maintenanceMetrics } from '../../src/observability/maintenance-metrics';
 import { databaseUrl, withAdminClient } from '../support/postgres-server';
 import { startTestService, type TestService } from '../support/service';
 
@@ -110,7 +113,13 @@ describe('usage_record partitions', () => {
     expect(await partitionNames()).toEqual(expect.arrayContaining(wanted));
     const before = await partitionNames();
     const second = await retention().run(new Date(now));
-    expect(second).toEqual({ created: [], dropped: [], defaultRowsDeleted: 0, keysPruned: 0 });
+    expect(second).toEqual({
+      created: [],
+      dropped: [],
+      defaultRowsDeleted: 0,
+      keysPruned: 0,
+      reservationsPruned: 0,
+    });
     expect(await partitionNames()).toEqual(before);
   });
 
@@ -134,6 +143,22 @@ describe('usage_record partitions', () => {
     expect((await retention().dropPartitions(new Date(today + 3600 * 1000))).dropped).toEqual([]);
   });
 
+  it('keeps the counters when a day’s partition is dropped: the totals outlive their records', async () => {
+    const today = startOfUtcDay(Date.now());
+    const day = today - (SETTINGS.keepDays + 2) * DAY;
+    await retention({ ...SETTINGS, aheadDays: 0 }).ensurePartitions(new Date(day));
+    const accountId = `acct_counter_kept_${Date.now()}`;
+    const meter = meterAt(new Date(day + 3600 * 1000));
+    for (const key of ['a', 'b', 'c']) expect(await recordRetrying(meter, accountId, key)).toBe(false);
+    const used = async () =>
+      (await app.app.orm.em.fork().find(UsageCounter, { accountId })).reduce((sum, row) => sum + row.used, 0);
+    expect(await used()).toBe(3);
+    const { dropped } = await retention().dropPartitions(new Date(today + 3600 * 1000));
+    expect(dropped).toContain(nameOf(day));
+    expect(await app.app.orm.em.fork().count(UsageRecord, { accountId })).toBe(0);
+    expect(await used()).toBe(3);
+  });
+
   it('a record no partition covers lands in the default partition; the next run moves it into its own', async () => {
     const far = startOfUtcDay(Date.now()) + 45 * DAY;
     await insertRecord(new Date(far + 5000), 'in-default');
@@ -147,6 +172,31 @@ describe('usage_record partitions', () => {
       `select tableoid::regclass::text as partition from usage_record where idempotency_key = 'in-default'`,
     );
     expect(moved?.partition).toBe(nameOf(far));
+  });
+
+  it('deletes finished reservations past the retention, never a held one', async () => {
+    const accountId = `acct_reservations_${Date.now()}`;
+    const old = new Date(startOfUtcDay(Date.now()) - (SETTINGS.keepDays + 1) * DAY);
+    const recent = new Date(Date.now() - DAY);
+    for (const [key, status, createdAt] of [
+      ['committed_old', 'committed', old],
+      ['released_old', 'released', old],
+      ['expired_old', 'expired', old],
+      ['held_old', 'held', old],
+      ['committed_recent', 'committed', recent],
+    ] as const)
+      await sql(
+        `insert into usage_reservation (id, created_at, updated_at, account_id, counter_id, metric, quantity, status,
+           expires_at, idempotency_key)
+         values (gen_random_uuid(), ?, ?, ?, gen_random_uuid(), 'ai_requests', 1, ?, ?, ?)`,
+        [createdAt, createdAt, accountId, status, createdAt, key],
+      );
+    expect((await retention().run(new Date())).reservationsPruned).toBe(3);
+    const left = await sql<{ idempotency_key: string }>(
+      'select idempotency_key from usage_reservation where account_id = ? order by 1',
+      [accountId],
+    );
+    expect(left.map((row) => row.idempotency_key)).toEqual(['committed_recent', 'held_old']);
   });
 
   it('forgets idempotency keys older than the window, keeps the ones inside it', async () => {
@@ -173,6 +223,32 @@ describe('the idempotency key across partitions', () => {
       [accountId],
     );
     expect(records).toEqual([{ partition: nameOf(midnight - DAY) }]);
+    const counters = await app.app.orm.em.fork().find(UsageCounter, { accountId });
+    expect(counters.reduce((sum, counter) => sum + counter.used, 0)).toBe(1);
+  });
+
+  it('lasts as long as a repeat can be accepted: a key is forgotten only once its repeat is refused as too late', async () => {
+    const HOUR = 3600 * 1000;
+    const at = startOfUtcDay(Date.now()) + 12 * HOUR;
+    const accountId = `acct_window_${Date.now()}`;
+    const record = (clock: number, occurredAt: number) =>
+      meterAt(new Date(clock)).record({
+        accountId,
+        metric: 'ai_requests',
+        quantity: 1,
+        idempotencyKey: 'k-window',
+        occurredAt: new Date(occurredAt),
+      });
+    // Dated as far ahead as allowed (5 min), so a repeat is accepted for the longest: until 1 h 5 min later.
+    expect((await record(at, at + 5 * 60 * 1000)).duplicate).toBe(false);
+    // The shortest window (2 h) still holds the key at the last moment a repeat is accepted.
+    await retention({ ...SETTINGS, idempotencyWindowHours: 2 }).pruneKeys(new Date(at + 65 * 60 * 1000));
+    expect((await record(at + 65 * 60 * 1000, at + 5 * 60 * 1000)).duplicate).toBe(true);
+    // Past the window the key is gone, and the repeat, carrying its time, is refused rather than counted again.
+    expect(await retention().pruneKeys(new Date(at + 25 * HOUR))).toBeGreaterThanOrEqual(1);
+    await expect(record(at + 25 * HOUR, at + 5 * 60 * 1000)).rejects.toMatchObject({
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
     const counters = await app.app.orm.em.fork().find(UsageCounter, { accountId });
     expect(counters.reduce((sum, counter) => sum + counter.used, 0)).toBe(1);
   });
@@ -314,6 +390,34 @@ describe('the maintenance job', () => {
     expect(counterValue((await app.app.metrics.exposition()).body, skipped)).toBe(
       counterValue(after, skipped) + 1,
     );
+  });
+});
+
+describe('a maintenance run that fails', () => {
+  it('is counted as failed, leaves the last success alone and releases the lock for the reconciler', async () => {
+    const registry = new Registry();
+    const lock = new ReconcileLock(app.config.database.url);
+    const broken = {
+      usageRecords: { run: () => Promise.reject(new Error('disk full')) },
+      inbox: new InboxRetention(app.app.orm, { payloadDays: 3, rowDays: 30 }),
+      notifications: new NotificationRetention(app.app.orm, 90),
+    } as unknown as ConstructorParameters<typeof DataMaintenance>[0];
+    const job = new DataMaintenance(
+      broken,
+      lock,
+      0,
+      { now: () => new Date() },
+      maintenanceMetrics([registry]),
+      quiet,
+    );
+    await expect(job.runScheduled()).rejects.toThrow('disk full');
+    const body = await registry.metrics();
+    expect(body).toContain('billing_maintenance_runs_total{outcome="failed"} 1');
+    expect(body).toContain('billing_maintenance_runs_total{outcome="succeeded"} 0');
+    expect(body).toContain('billing_maintenance_last_success_timestamp_seconds 0');
+    expect(body).toMatch(/^billing_maintenance_duration_seconds_count 1$/m);
+    // The lock was let go: the next holder (a reconciliation) takes it at once.
+    expect(await lock.withLock(async () => 'reconciled')).toEqual({ result: 'reconciled' });
   });
 });
 

@@ -109,6 +109,11 @@ describe('GET /metrics', () => {
       '# TYPE billing_usage_events_rejected_total counter',
       '# TYPE billing_graphql_operations_total counter',
       '# TYPE billing_graphql_subscriptions_active gauge',
+      '# TYPE billing_maintenance_runs_total counter',
+      '# TYPE billing_maintenance_duration_seconds histogram',
+      '# TYPE billing_maintenance_last_success_timestamp_seconds gauge',
+      '# TYPE billing_maintenance_partitions_total counter',
+      '# TYPE billing_maintenance_rows_pruned_total counter',
       '# TYPE process_cpu_user_seconds_total counter',
       '# TYPE nodejs_eventloop_lag_p99_seconds gauge',
     ])

@@ -154,6 +154,20 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('runs the maintenance job at least every 2 hours, as its alert expects, or not at all', () => {
+    expect(loadConfig({ ...VALID, DATA_MAINTENANCE_INTERVAL_MS: '0' }).retention.intervalMs).toBe(0);
+    expect(loadConfig({ ...VALID, DATA_MAINTENANCE_INTERVAL_MS: '7200000' }).retention.intervalMs).toBe(
+      7_200_000,
+    );
+    // 6 h: BillingMaintenanceNotRunning (no success in 3 h) would fire between runs. 3 days: past the partitions
+    // made ahead (as few as 2 days), records reach the default partition. 30 days: past setTimeout's 2^31 − 1 ms,
+    // which Node turns into 1 ms (the job would run back to back).
+    for (const interval of ['21600000', '259200000', '2592000000'])
+      expect(problemsOf({ ...VALID, DATA_MAINTENANCE_INTERVAL_MS: interval })).toEqual([
+        'DATA_MAINTENANCE_INTERVAL_MS must be at most 7200000 (2 h; 0 turns it off): the BillingMaintenanceNotRunning alert expects a finished run every 3 h, and each run makes usage_record’s partitions ahead',
+      ]);
+  });
+
   it('keeps Stripe Tax off by default, turns it on with STRIPE_TAX=on, and names the variable for anything else', () => {
     expect(loadConfig(VALID).tax).toEqual({ automatic: false });
     expect(loadConfig({ ...VALID, STRIPE_TAX: 'on' }).tax).toEqual({ automatic: true });

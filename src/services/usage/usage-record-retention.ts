@@ -6,7 +6,7 @@ const DAY_MS = 24 * 3600 * 1000;
 const PARTITION_NAME = /^usage_record_(\d{4})(\d{2})(\d{2})$/;
 /** A partition is dropped only if this lock on `usage_record` comes quickly; else on the next run. */
 const DROP_LOCK_TIMEOUT = '5s';
-/** Keys deleted per statement, and statements per run: a run stays short whatever piled up. */
+/** Keys (and reservations) deleted per statement, and statements per run: a run stays short whatever piled up. */
 const KEY_BATCH = 10_000;
 const MAX_KEY_BATCHES = 200;
 
@@ -17,6 +17,8 @@ export interface UsageRecordUpkeep {
   /** Rows past the retention deleted from the default partition (only there if no partition covered them). */
   defaultRowsDeleted: number;
   keysPruned: number;
+  /** Committed, released or expired reservations past the retention deleted (`usage_reservation`). */
+  reservationsPruned: number;
 }
 
 export interface UsageRecordRetentionSettings {
@@ -42,7 +44,8 @@ export class UsageRecordRetention {
     const created = await this.ensurePartitions(now);
     const { dropped, defaultRowsDeleted } = await this.dropPartitions(now);
     const keysPruned = await this.pruneKeys(now);
-    return { created, dropped, defaultRowsDeleted, keysPruned };
+    const reservationsPruned = await this.pruneReservations(now);
+    return { created, dropped, defaultRowsDeleted, keysPruned, reservationsPruned };
   }
 
   /**
@@ -104,6 +107,32 @@ export class UsageRecordRetention {
         `with gone as (
            delete from usage_record_key where ctid = any(array(
              select ctid from usage_record_key where created_at < ? limit ${KEY_BATCH}))
+           returning 1)
+         select count(*) from gone`,
+        [before],
+      );
+      const count = Number(rows[0]?.count ?? 0);
+      pruned += count;
+      if (count < KEY_BATCH) break;
+    }
+    return pruned;
+  }
+
+  /**
+   * Deletes reservations (one per model call: a table as fast-growing as `usage_record`) made before the oldest
+   * day kept, once they are over (committed, released or expired): their uses are in `usage_counter` and
+   * `usage_record`, and a retry of their key comes minutes later, not weeks. A held one stays, whatever its age,
+   * until the ledger expires it. In batches, read by the BRIN index on `created_at` (migration 20261208175000).
+   */
+  async pruneReservations(now: Date): Promise<number> {
+    const before = new Date(this.cutoff(now));
+    let pruned = 0;
+    for (let batch = 0; batch < MAX_KEY_BATCHES; batch++) {
+      const rows = await this.orm.em.fork().execute<Array<{ count: string }>>(
+        `with gone as (
+           delete from usage_reservation where ctid = any(array(
+             select ctid from usage_reservation
+              where created_at < ? and status in ('committed', 'released', 'expired') limit ${KEY_BATCH}))
            returning 1)
          select count(*) from gone`,
         [before],

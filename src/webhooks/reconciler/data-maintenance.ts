@@ -89,6 +89,7 @@ export class DataMaintenance {
     this.metrics?.partitions('dropped', usageRecords.dropped.length);
     this.metrics?.pruned('usage_record_key', usageRecords.keysPruned);
     this.metrics?.pruned('usage_record_default', usageRecords.defaultRowsDeleted);
+    this.metrics?.pruned('usage_reservation', usageRecords.reservationsPruned);
     const wallNow = new Date();
     const inbox = await this.parts.inbox.run(wallNow);
     this.metrics?.pruned('webhook_payload', inbox.payloadsPruned);
