@@ -14,6 +14,7 @@ import { Migration20261208142100_webhook_waiting_retry_index } from './Migration
 import { Migration20261208142300_usage_batch_unseen_keys } from './Migration20261208142300_usage_batch_unseen_keys';
 import { Migration20261208150000_usage_batch_answers_by_counter } from './Migration20261208150000_usage_batch_answers_by_counter';
 import { Migration20261208175000_usage_reservation_retention } from './Migration20261208175000_usage_reservation_retention';
+import { Migration20261208176000_credit_hold_retention } from './Migration20261208176000_credit_hold_retention';
 import { Migration20261206020100_webhook_payload_retention } from './Migration20261206020100_webhook_payload_retention';
 import { Migration20261206020000_usage_record_partitions } from './Migration20261206020000_usage_record_partitions';
 import { Migration20261205032711_checkout_sessions_disputes } from './Migration20261205032711_checkout_sessions_disputes';
@@ -151,5 +152,9 @@ export const MIGRATIONS: MigrationObject[] = [
   {
     name: 'Migration20261208175000_usage_reservation_retention',
     class: Migration20261208175000_usage_reservation_retention,
+  },
+  {
+    name: 'Migration20261208176000_credit_hold_retention',
+    class: Migration20261208176000_credit_hold_retention,
   },
 ];

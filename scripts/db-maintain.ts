@@ -40,7 +40,8 @@ async function main(): Promise<void> {
         `(${usageRecords.created.join(', ') || 'none'}), dropped ${usageRecords.dropped.length} ` +
         `(${usageRecords.dropped.join(', ') || 'none'}); default-partition rows past retention deleted ` +
         `${usageRecords.defaultRowsDeleted}; idempotency keys pruned ${usageRecords.keysPruned}; finished ` +
-        `reservations deleted ${usageRecords.reservationsPruned}; webhook payloads ` +
+        `reservations deleted ${usageRecords.reservationsPruned}; finished credit holds deleted ` +
+        `${summary.creditHoldsPruned}; webhook payloads ` +
         `pruned ${summary.webhookPayloadsPruned}, events deleted ${summary.webhookEventsDeleted}; sent mails ` +
         `deleted ${summary.notificationsDeleted}`,
     );

@@ -2,6 +2,7 @@ import type { Config } from '../config';
 import type { Orm } from '../database/database';
 import type { Logger } from '../logging/logger';
 import type { MaintenanceMetrics } from '../observability/metrics';
+import { CreditHoldRetention } from '../services/credits/credit-hold-retention';
 import { NotificationRetention } from '../services/notifications/notification-retention';
 import type { Clock } from '../services/time/clock';
 import { UsageRecordRetention } from '../services/usage/usage-record-retention';
@@ -29,6 +30,8 @@ export function buildDataMaintenance(
         },
         logger,
       ),
+      // Finished holds for as long as usage records (ADR 0021's amendment): nothing reads them longer.
+      creditHolds: new CreditHoldRetention(orm, retention.usageRecordDays),
       inbox: new InboxRetention(orm, {
         payloadDays: retention.webhookPayloadDays,
         rowDays: retention.webhookEventDays,

@@ -12,6 +12,9 @@ export type CreditHoldState = 'held' | 'settled' | 'released' | 'expired';
 /** Credits set aside for work in progress: taken from `available = balance - held`, burned or given back after. */
 @Entity({ tableName: 'credit_hold' })
 @Index({ properties: ['accountId', 'state', 'expiresAt'] })
+// BRIN (migration Migration20261208176000_credit_hold_retention): rows are written in time order, and only the
+// maintenance job's delete of finished holds past the retention reads by `createdAt` (credit-hold-retention.ts).
+@Index({ properties: ['createdAt'], type: 'brin' })
 @Check({ name: 'credit_hold_credits_check', expression: 'credits >= 0' })
 @Check({ name: 'credit_hold_max_output_tokens_check', expression: 'max_output_tokens >= 0' })
 @Check({

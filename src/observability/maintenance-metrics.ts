@@ -5,6 +5,7 @@ export const PRUNED_KINDS = [
   'usage_record_key',
   'usage_record_default',
   'usage_reservation',
+  'credit_hold',
   'webhook_payload',
   'webhook_event',
   'notification',

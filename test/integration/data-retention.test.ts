@@ -373,11 +373,22 @@ describe('the maintenance job', () => {
   it('runs under the reconciler lock, skips while another holds it, and its metrics move', async () => {
     const before = (await app.app.metrics.exposition()).body;
     await insertEvent(`evt_job_${Date.now()}`, 'processed', 5);
+    // A model call's credit hold settled long ago (credit-hold-retention.test.ts has the rules).
+    const old = new Date(Date.now() - (SETTINGS.keepDays + 2) * DAY);
+    await sql(
+      `insert into credit_hold (id, created_at, updated_at, account_id, credits, expires_at, state, settled_credits)
+       values (gen_random_uuid(), ?, ?, 'acct_job_hold', 3, ?, 'settled', 3)`,
+      [old, old, old],
+    );
     const summary = await app.app.maintenance.runScheduled();
     expect(summary?.webhookPayloadsPruned).toBeGreaterThanOrEqual(1);
+    expect(summary?.creditHoldsPruned).toBeGreaterThanOrEqual(1);
+    expect(await sql(`select id from credit_hold where account_id = 'acct_job_hold'`)).toEqual([]);
     const after = (await app.app.metrics.exposition()).body;
     const payloads = 'billing_maintenance_rows_pruned_total{kind="webhook_payload"}';
     expect(counterValue(after, payloads)).toBeGreaterThan(counterValue(before, payloads));
+    const holds = 'billing_maintenance_rows_pruned_total{kind="credit_hold"}';
+    expect(counterValue(after, holds)).toBeGreaterThanOrEqual(counterValue(before, holds) + 1);
     const succeeded = 'billing_maintenance_runs_total{outcome="succeeded"}';
     expect(counterValue(after, succeeded)).toBe(counterValue(before, succeeded) + 1);
     expect(counterValue(after, 'billing_maintenance_last_success_timestamp_seconds')).toBeGreaterThan(0);

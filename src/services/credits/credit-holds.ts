@@ -109,7 +109,7 @@ export async function settleHold(
   const hold = await holdById(account, input.holdId);
   if (!hold) return { outcome: 'unknown' };
   if (hold.state === 'released') return { outcome: 'released' };
-  if (hold.state === 'settled') return { outcome: 'settled', ...(await settledBefore(account, hold.id)) };
+  if (hold.state === 'settled') return { outcome: 'settled', ...(await settledBefore(account, hold)) };
   const credits = typeof input.credits === 'function' ? input.credits(holdOf(hold)) : input.credits;
   if (hold.state === 'held') freeHold(account, hold);
   // A hold's part beyond the balance was admitted under the limit when it was held: the work it paid for is billed
@@ -148,13 +148,20 @@ function freeHold(account: LockedAccount, hold: HoldRow): void {
   account.changeOverageHeld(-overage);
 }
 
-async function settledBefore(account: LockedAccount, holdId: string): Promise<BurnResult> {
+/**
+ * What the first settle of `hold` burned, from its entries. Only those made since the hold (a day's slack for a
+ * clock set back): the id of a key's hold is the key's, and once a finished hold is deleted past the retention
+ * (credit-hold-retention.ts, after at least 32 days) its key makes a new hold of the same id, whose repeated
+ * settle must not answer the old one's burns too.
+ */
+async function settledBefore(account: LockedAccount, hold: HoldRow): Promise<BurnResult> {
   const [row] = await account.sql<{ burned: string; uncovered: string; billed: string }>(
     `select coalesce(-sum(credits), 0) as burned, coalesce(sum(uncovered), 0) as uncovered,
             coalesce(sum(billed), 0) as billed
        from credit_ledger_entry
-      where account_id = ? and kind = 'burn' and source_type = 'credit_hold' and source_id = ?`,
-    [account.accountId, holdId],
+      where account_id = ? and kind = 'burn' and source_type = 'credit_hold' and source_id = ?
+        and created_at > ?::timestamptz - interval '1 day'`,
+    [account.accountId, hold.id, new Date(hold.created_at)],
   );
   return {
     burned: Number(row?.burned ?? 0),

@@ -1,4 +1,5 @@
 import type { Logger } from '../../logging/logger';
+import type { CreditHoldRetention } from '../../services/credits/credit-hold-retention';
 import type { MaintenanceMetrics } from '../../observability/metrics';
 import type { NotificationRetention } from '../../services/notifications/notification-retention';
 import type { Clock } from '../../services/time/clock';
@@ -10,6 +11,8 @@ import type { ReconcileLock } from './reconcile-lock';
 /** What one maintenance run did. */
 export interface MaintenanceSummary {
   usageRecords: UsageRecordUpkeep;
+  /** Settled, released and expired credit holds past the retention deleted (`credit_hold`). */
+  creditHoldsPruned: number;
   webhookPayloadsPruned: number;
   webhookEventsDeleted: number;
   notificationsDeleted: number;
@@ -18,13 +21,15 @@ export interface MaintenanceSummary {
 /** The parts a run goes through, each owning its table's SQL. */
 export interface MaintenanceParts {
   usageRecords: UsageRecordRetention;
+  creditHolds: CreditHoldRetention;
   inbox: InboxRetention;
   notifications: NotificationRetention;
 }
 
 /**
  * Keeps the tables that grow with traffic bounded (ADR 0021): `usage_record`'s partitions made ahead and
- * dropped past the retention, idempotency keys past their window, webhook payloads and rows, sent mails. Every
+ * dropped past the retention, idempotency keys past their window, finished reservations and credit holds,
+ * webhook payloads and rows, sent mails. Every
  * `intervalMs`, on one instance at a time: it takes the reconciler's advisory lock (`ReconcileLock`), so it
  * never runs beside a reconciliation either, and an instance that finds the lock taken skips its turn. The
  * first run comes one interval after start, as the reconciler's (partitions exist `aheadDays` ahead already).
@@ -80,8 +85,8 @@ export class DataMaintenance {
   }
 
   /**
-   * The work, without the lock (the caller holds it). Usage records follow billing's clock, which stamped them;
-   * the inbox and the outbox the wall clock, which stamped theirs.
+   * The work, without the lock (the caller holds it). Usage records and credit holds follow billing's clock, which
+   * stamped them; the inbox and the outbox the wall clock, which stamped theirs.
    */
   async run(): Promise<MaintenanceSummary> {
     const usageRecords = await this.parts.usageRecords.run(this.clock.now());
@@ -90,6 +95,8 @@ export class DataMaintenance {
     this.metrics?.pruned('usage_record_key', usageRecords.keysPruned);
     this.metrics?.pruned('usage_record_default', usageRecords.defaultRowsDeleted);
     this.metrics?.pruned('usage_reservation', usageRecords.reservationsPruned);
+    const creditHoldsPruned = await this.parts.creditHolds.run(this.clock.now());
+    this.metrics?.pruned('credit_hold', creditHoldsPruned);
     const wallNow = new Date();
     const inbox = await this.parts.inbox.run(wallNow);
     this.metrics?.pruned('webhook_payload', inbox.payloadsPruned);
@@ -98,6 +105,7 @@ export class DataMaintenance {
     this.metrics?.pruned('notification', notificationsDeleted);
     return {
       usageRecords,
+      creditHoldsPruned,
       webhookPayloadsPruned: inbox.payloadsPruned,
       webhookEventsDeleted: inbox.rowsDeleted,
       notificationsDeleted,
