@@ -84,7 +84,17 @@ const environmentSchema = z
       .string()
       .regex(/^clock_\w+$/, { message: 'must be a Stripe test clock id (clock_…)' })
       .optional(),
-    RECONCILE_INTERVAL_MS: z.coerce.number().int().min(0).default(300_000),
+    // At most an hour: the reconciler applies the Stripe events no webhook delivered (docs/webhooks.md), which the
+    // BillingWebhooksMissed alert counts per hour; and Node runs a timer longer than 2^31 − 1 ms after 1 ms.
+    RECONCILE_INTERVAL_MS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(3_600_000, {
+        message:
+          'must be at most 3600000 (1 h; 0 turns it off): the reconciler applies the Stripe events no webhook delivered, and the BillingWebhooksMissed alert counts them per hour',
+      })
+      .default(300_000),
     WEBHOOK_WORKERS: z.coerce.number().int().min(0).max(64).default(16),
     WEBHOOK_POLL_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
     WEBHOOK_LEASE_MS: z.coerce.number().int().min(5000).max(3_600_000).default(120_000),

@@ -168,6 +168,21 @@ describe('loadConfig', () => {
       ]);
   });
 
+  it('runs the reconciler at least hourly, or not at all: a longer interval leaves missed events unapplied for hours', () => {
+    expect(loadConfig(VALID).billing.reconcileIntervalMs).toBe(300_000);
+    expect(loadConfig({ ...VALID, RECONCILE_INTERVAL_MS: '0' }).billing.reconcileIntervalMs).toBe(0);
+    expect(loadConfig({ ...VALID, RECONCILE_INTERVAL_MS: '3600000' }).billing.reconcileIntervalMs).toBe(
+      3_600_000,
+    );
+    // 2 h: a missed webhook's change (a payment, a cancellation) waits hours, and BillingWebhooksMissed counts the
+    // reconciler's finds per hour. 30 days: past setTimeout's 2^31 − 1 ms, which Node turns into 1 ms (the
+    // reconciler would list Stripe's events back to back), and past the 30 days of events Stripe keeps.
+    for (const interval of ['7200000', '2592000000'])
+      expect(problemsOf({ ...VALID, RECONCILE_INTERVAL_MS: interval })).toEqual([
+        'RECONCILE_INTERVAL_MS must be at most 3600000 (1 h; 0 turns it off): the reconciler applies the Stripe events no webhook delivered, and the BillingWebhooksMissed alert counts them per hour',
+      ]);
+  });
+
   it('keeps Stripe Tax off by default, turns it on with STRIPE_TAX=on, and names the variable for anything else', () => {
     expect(loadConfig(VALID).tax).toEqual({ automatic: false });
     expect(loadConfig({ ...VALID, STRIPE_TAX: 'on' }).tax).toEqual({ automatic: true });
