@@ -249,6 +249,45 @@ describe('an automatic top-up that waits for the bank and is never approved (row
     expect(await spendOf(gql)).toEqual({ topUpCents: 1000, remainingCents: 500 });
   });
 
+  it('voids a top-up whose bank asks to approve when the customer turned automatic top-up off while it was charged', async () => {
+    const account = 'acct_hostile2_3ds_off_mid_charge';
+    const stripeCustomerId = await customerWithCard(stack, account, 'pm_card_authenticationRequired');
+    const gql = await stack.as(account);
+    const limit = await gql('mutation { setSpendLimit(input: { monthlyCents: 1500 }) { monthlyCents } }');
+    expect(limit.errors).toBeUndefined();
+    const start = await available(gql);
+    const setting = { enabled: true, belowCredits: start + 1, packKey: 'credits_10k' };
+    // The customer turns it off while the charge runs, before its invoice exists: the off finds nothing to void.
+    const purchases = stack.app.services.creditPurchases?.purchases;
+    if (!purchases) throw new Error('no purchases');
+    const original = purchases.purchase.bind(purchases);
+    const spy = jest.spyOn(purchases, 'purchase').mockImplementationOnce(async (...args) => {
+      const off = await gql(SET_AUTO_TOP_UP, { input: { ...setting, enabled: false } });
+      expect(off.errors).toBeUndefined();
+      return original(...args);
+    });
+    try {
+      const on = await gql(SET_AUTO_TOP_UP, { input: setting });
+      expect(on.errors).toBeUndefined();
+    } finally {
+      spy.mockRestore();
+    }
+    await stack.flushWebhooks();
+    // Off is off: the pack it no longer wants is voided (never payable later), its $10.00 back in the limit.
+    expect(await invoicesOf(stripeCustomerId)).toEqual([['void', 1000]]);
+    expect(await spendOf(gql)).toEqual({ topUpCents: 0, remainingCents: 1500 });
+    expect(await available(gql)).toBe(start);
+    const view = await gql<{ viewer: { autoTopUp: Record<string, unknown> } }>(
+      '{ viewer { autoTopUp { enabled charging lastFailure } } }',
+    );
+    expect(view.data?.viewer.autoTopUp).toEqual({ enabled: false, charging: false, lastFailure: null });
+    // No mail asking to approve a pack the customer turned off.
+    const mails = await stack.app.orm.em
+      .fork()
+      .find(Notification, { accountId: account, kind: 'auto_top_up_failed' });
+    expect(mails).toHaveLength(0);
+  });
+
   it('leaves a waiting pack the customer bought by hand alone when automatic top-up is turned off', async () => {
     const account = 'acct_hostile2_3ds_manual';
     const stripeCustomerId = await customerWithCard(stack, account, 'pm_card_authenticationRequired');

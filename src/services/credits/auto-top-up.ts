@@ -118,6 +118,24 @@ export class AutoTopUps {
     for (const attempt of voided) await this.spend?.giveBackTopUp(accountId, attempt);
   }
 
+  /**
+   * A top-up whose bank asks to approve, charged while the customer turned automatic top-up off (billing-rules row
+   * 112): that turn-off looked for a waiting invoice before this one was open, and found none. Read after the
+   * charge answered: off now, its invoice is voided here and its amount leaves the spend (once per attempt, as
+   * `cancelWaiting`); still on, a turn-off after this read lists the invoice, open by then, and voids it itself.
+   * Answers whether it was off (the charge is then over: no failure, no mail).
+   */
+  private async turnedOffMeanwhile(accountId: string): Promise<boolean> {
+    const [row] = await this.sql<{ enabled: boolean }>(
+      `update credit_auto_top_up set charging_since = null, updated_at = ?
+        where account_id = ? and not enabled returning enabled`,
+      [this.clock.now(), accountId],
+    );
+    if (!row) return false;
+    await this.cancelWaiting(accountId);
+    return true;
+  }
+
   async settingsOf(accountId: string): Promise<AutoTopUpView | null> {
     const row = await this.orm.em
       .fork()
@@ -210,6 +228,8 @@ export class AutoTopUps {
       );
       return;
     }
+    // Waiting for the bank, but the customer turned it off while it was charged (row 112): given up on, unmailed.
+    if (!(outcome instanceof BillingError) && (await this.turnedOffMeanwhile(accountId))) return;
     // Declined (nothing owed: its amount leaves the spend), or waiting for the bank (it may still be paid: kept).
     if (outcome instanceof BillingError && pack) await this.spend?.giveBackTopUp(accountId, attempt);
     await this.stop(accountId, pack, attempt, outcome);
