@@ -288,6 +288,28 @@ describe('an automatic top-up that waits for the bank and is never approved (row
     expect(mails).toHaveLength(0);
   });
 
+  it('grants nothing when the customer confirms the voided top-up’s payment intent (the 3-D Secure page) after the off', async () => {
+    const { stripeCustomerId, gql, setting, invoiceId, start } =
+      await waitingTopUp('acct_hostile2_3ds_pi_late');
+    const waiting = await stack.stripe.invoices.retrieve(invoiceId, { expand: ['payments'] });
+    const intent = waiting.payments?.data[0]?.payment.payment_intent;
+    const paymentIntent = typeof intent === 'string' ? intent : String(intent?.id);
+    const off = await gql(SET_AUTO_TOP_UP, { input: { ...setting, enabled: false } });
+    expect(off.errors).toBeUndefined();
+    // Voiding cancelled the invoice's payment intent: the bank's approval arriving now cannot confirm it.
+    await expect(
+      stack.stripe.paymentIntents.confirm(paymentIntent, { payment_method: 'pm_card_visa' }),
+    ).rejects.toMatchObject({ type: 'StripeInvalidRequestError' });
+    // Stripe redelivers the void; it gives nothing back twice and grants nothing.
+    await stack.flushWebhooks();
+    expect(await invoicesOf(stripeCustomerId)).toEqual([['void', 1000]]);
+    expect(
+      (await stack.stripe.charges.list({ customer: stripeCustomerId })).data.map((c) => c.paid),
+    ).not.toContain(true);
+    expect(await available(gql)).toBe(start);
+    expect(await spendOf(gql)).toEqual({ topUpCents: 0, remainingCents: 1500 });
+  });
+
   it('leaves a waiting pack the customer bought by hand alone when automatic top-up is turned off', async () => {
     const account = 'acct_hostile2_3ds_manual';
     const stripeCustomerId = await customerWithCard(stack, account, 'pm_card_authenticationRequired');
