@@ -132,7 +132,13 @@ export class AutoTopUps {
       [this.clock.now(), accountId],
     );
     if (!row) return false;
-    await this.cancelWaiting(accountId);
+    // Stripe not answering: logged, not thrown (the sweep's resumed charges go on); the customer's next off voids it.
+    await this.cancelWaiting(accountId).catch((error: unknown) =>
+      this.logger.error(
+        { accountId, err: error },
+        'auto top-up turned off: the waiting invoice was not voided',
+      ),
+    );
     return true;
   }
 
