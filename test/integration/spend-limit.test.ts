@@ -323,6 +323,24 @@ describe('the spend limit', () => {
     expect(await limits.claimTopUp({ ...claim, attempt: 8 })).toBe('spend_limit_reached');
   });
 
+  it('claims again an attempt whose amount was given back: charged again, it counts again, within the limit (row 113)', async () => {
+    await limits.set({ accountId: account, monthlyCents: 1500 });
+    const claim = { accountId: account, attempt: 9, cents: 1000 };
+    expect(await limits.claimTopUp(claim)).toBe('claimed');
+    // Given back (a decline, a void), then the same attempt is charged again (a charge resumed after Stripe forgot
+    // its key): what may be paid counts against the limit, once.
+    await limits.giveBackTopUp(account, 9);
+    expect(await limits.viewOf(account)).toMatchObject({ topUpCents: 0 });
+    expect(await limits.claimTopUp(claim)).toBe('claimed');
+    expect(await limits.claimTopUp(claim)).toBe('claimed');
+    expect(await limits.viewOf(account)).toMatchObject({ topUpCents: 1000, spentCents: 1000 });
+    // Given back again, and another pack claimed meanwhile: the attempt no longer fits, and is refused.
+    await limits.giveBackTopUp(account, 9);
+    expect(await limits.claimTopUp({ ...claim, attempt: 10 })).toBe('claimed');
+    expect(await limits.claimTopUp(claim)).toBe('spend_limit_reached');
+    expect(await limits.viewOf(account)).toMatchObject({ topUpCents: 1000 });
+  });
+
   it('prices the period’s overage for a top-up claim also when overage is no longer billed, and never claims 0', async () => {
     await limits.set({ accountId: account, monthlyCents: 1500 });
     const held = await hold(10_000);

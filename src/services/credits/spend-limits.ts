@@ -146,7 +146,8 @@ export class SpendLimits {
    * An automatic top-up of `cents` about to be charged: counted in this period's spend when it fits under the limit
    * (`claimed`), refused when it would pass it or the spend cannot be priced (the top-up does not charge). Under the
    * account's lock, so two claims never pass the limit together. Once per attempt: a charge resumed after a crash
-   * (the same attempt, the same idempotency key at Stripe) finds its claim and counts nothing more (`claimed`).
+   * (the same attempt, the same idempotency key at Stripe) finds its claim and counts nothing more (`claimed`); an
+   * attempt whose amount was given back and is charged again is claimed again, against the limit (row 113).
    */
   async claimTopUp(claim: TopUpClaim): Promise<TopUpClaimResult> {
     const { accountId, attempt, cents } = claim;
@@ -160,11 +161,12 @@ export class SpendLimits {
     const decimal =
       terms.overage?.unitAmountDecimal ?? this.overagePrice?.unitAmountsDecimal[currency] ?? null;
     const { value } = await inLockedAccount(this.orm, accountId, this.clock.now(), async (account) => {
-      const [earlier] = await account.sql(
-        'select 1 from credit_top_up_claim where account_id = ? and attempt = ?',
+      const [earlier] = await account.sql<{ given_back: boolean }>(
+        'select given_back from credit_top_up_claim where account_id = ? and attempt = ?',
         [accountId, attempt],
       );
-      if (earlier) return 'claimed';
+      // Given back (declined, voided) and charged again: it may be paid now, so it counts again (row 113).
+      if (earlier && !earlier.given_back) return 'claimed';
       const limit = account.spend.limitCents;
       // What calls in progress hold beyond the balance may still be billed: it counts as spent here.
       const spend = await periodSpendOf(account, terms.period);
@@ -174,7 +176,10 @@ export class SpendLimits {
         return 'spend_limit_reached';
       await account.sql(
         `insert into credit_top_up_claim (account_id, attempt, period_start, cents, created_at, updated_at)
-         values (?, ?, ?, ?, ?, ?)`,
+         values (?, ?, ?, ?, ?, ?)
+         on conflict (account_id, attempt) do update
+            set given_back = false, period_start = excluded.period_start, cents = excluded.cents,
+                updated_at = excluded.updated_at`,
         [accountId, attempt, terms.period.start, cents, account.now, account.now],
       );
       await this.alert(
