@@ -1,3 +1,4 @@
+import { deleteInBatches } from '../../database/batched-delete';
 import type { Orm } from '../../database/database';
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -28,24 +29,13 @@ export class CreditHoldRetention {
   /** Deletes the finished holds past the retention; answers how many. */
   async run(now: Date): Promise<number> {
     const before = new Date(startOfUtcDay(now) - this.keepDays * DAY_MS);
-    let pruned = 0;
-    for (let batch = 0; batch < MAX_BATCHES; batch++) {
-      // By `ctid`: a row a settle changed meanwhile is a new version with another ctid, left for the next run.
-      const rows = await this.orm.em.fork().execute<Array<{ count: string }>>(
-        `with gone as (
-           delete from credit_hold where ctid = any(array(
-             select ctid from credit_hold
-              where created_at < ? and updated_at < ? and state in ('settled', 'released', 'expired')
-              limit ${this.batch}))
-           returning 1)
-         select count(*) from gone`,
-        [before, before],
-      );
-      const count = Number(rows[0]?.count ?? 0);
-      pruned += count;
-      if (count < this.batch) break;
-    }
-    return pruned;
+    // By `ctid`: a row a settle changed meanwhile is a new version with another ctid, left for the next run.
+    const finished = "created_at < ? and updated_at < ? and state in ('settled', 'released', 'expired')";
+    return deleteInBatches(
+      this.orm,
+      { table: 'credit_hold', key: 'ctid', where: finished, params: [before, before] },
+      { batch: this.batch, maxBatches: MAX_BATCHES },
+    );
   }
 }
 

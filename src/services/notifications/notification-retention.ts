@@ -1,3 +1,4 @@
+import { deleteInBatches } from '../../database/batched-delete';
 import type { Orm } from '../../database/database';
 
 const BATCH = 10_000;
@@ -17,20 +18,10 @@ export class NotificationRetention {
   /** Answers how many mails were deleted. */
   async run(now: Date): Promise<number> {
     const before = new Date(now.getTime() - this.keepDays * 24 * 3600 * 1000);
-    let deleted = 0;
-    for (let batch = 0; batch < MAX_BATCHES; batch++) {
-      const rows = await this.orm.em.fork().execute<Array<{ count: string }>>(
-        `with gone as (
-           delete from notification where id = any(array(
-             select id from notification where status = 'sent' and sent_at < ? limit ${BATCH}))
-           returning 1)
-         select count(*) from gone`,
-        [before],
-      );
-      const count = Number(rows[0]?.count ?? 0);
-      deleted += count;
-      if (count < BATCH) break;
-    }
-    return deleted;
+    return deleteInBatches(
+      this.orm,
+      { table: 'notification', key: 'id', where: "status = 'sent' and sent_at < ?", params: [before] },
+      { batch: BATCH, maxBatches: MAX_BATCHES },
+    );
   }
 }

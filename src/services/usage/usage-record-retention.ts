@@ -1,3 +1,4 @@
+import { deleteInBatches } from '../../database/batched-delete';
 import type { Orm } from '../../database/database';
 import type { Logger } from '../../logging/logger';
 
@@ -7,8 +8,7 @@ const PARTITION_NAME = /^usage_record_(\d{4})(\d{2})(\d{2})$/;
 /** A partition is dropped only if this lock on `usage_record` comes quickly; else on the next run. */
 const DROP_LOCK_TIMEOUT = '5s';
 /** Keys (and reservations) deleted per statement, and statements per run: a run stays short whatever piled up. */
-const KEY_BATCH = 10_000;
-const MAX_KEY_BATCHES = 200;
+const KEY_LIMITS = { batch: 10_000, maxBatches: 200 };
 
 /** What one pass over `usage_record` did. */
 export interface UsageRecordUpkeep {
@@ -101,21 +101,11 @@ export class UsageRecordRetention {
   /** Deletes idempotency keys older than the window, in batches; answers how many. */
   async pruneKeys(now: Date): Promise<number> {
     const before = new Date(now.getTime() - this.settings.idempotencyWindowHours * 3600 * 1000);
-    let pruned = 0;
-    for (let batch = 0; batch < MAX_KEY_BATCHES; batch++) {
-      const rows = await this.orm.em.fork().execute<Array<{ count: string }>>(
-        `with gone as (
-           delete from usage_record_key where ctid = any(array(
-             select ctid from usage_record_key where created_at < ? limit ${KEY_BATCH}))
-           returning 1)
-         select count(*) from gone`,
-        [before],
-      );
-      const count = Number(rows[0]?.count ?? 0);
-      pruned += count;
-      if (count < KEY_BATCH) break;
-    }
-    return pruned;
+    return deleteInBatches(
+      this.orm,
+      { table: 'usage_record_key', key: 'ctid', where: 'created_at < ?', params: [before] },
+      KEY_LIMITS,
+    );
   }
 
   /**
@@ -126,22 +116,12 @@ export class UsageRecordRetention {
    */
   async pruneReservations(now: Date): Promise<number> {
     const before = new Date(this.cutoff(now));
-    let pruned = 0;
-    for (let batch = 0; batch < MAX_KEY_BATCHES; batch++) {
-      const rows = await this.orm.em.fork().execute<Array<{ count: string }>>(
-        `with gone as (
-           delete from usage_reservation where ctid = any(array(
-             select ctid from usage_reservation
-              where created_at < ? and status in ('committed', 'released', 'expired') limit ${KEY_BATCH}))
-           returning 1)
-         select count(*) from gone`,
-        [before],
-      );
-      const count = Number(rows[0]?.count ?? 0);
-      pruned += count;
-      if (count < KEY_BATCH) break;
-    }
-    return pruned;
+    const finished = "created_at < ? and status in ('committed', 'released', 'expired')";
+    return deleteInBatches(
+      this.orm,
+      { table: 'usage_reservation', key: 'ctid', where: finished, params: [before] },
+      KEY_LIMITS,
+    );
   }
 
   /** The daily partitions that exist, oldest first. */
