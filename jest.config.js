@@ -22,6 +22,11 @@ module.exports = {
   // One worker per core, not Jest's default of one fewer: the suites mostly wait (PostgreSQL, the emulator, Chromium),
   // so on CI's 2 cores two workers run the suite in 420 s where one took 1,140 s (2026-12-06, same commit).
   maxWorkers: '100%',
+  // A worker keeps ~100 MB of every test file it ran (the module registries of the app it loaded stay reachable), so
+  // over ~100 files a worker neared Node's 4 GB heap and spent its time collecting: the full suite on Node 20 took
+  // 711 s (1,038 s of CPU, 3.9 GB peak) and one gateway test that takes 6 s alone took 82 s late in the run. Jest
+  // starts a fresh worker once one is past this limit after a file: 548 s (743 s of CPU, 1.5 GB peak), same machine.
+  workerIdleMemoryLimit: '1GB',
   collectCoverageFrom: ['src/**/*.ts', '!src/main.ts'],
   coverageThreshold: { global: { lines: 90 } },
   coverageReporters: ['text-summary', 'lcov'],
