@@ -214,6 +214,27 @@ describe('an automatic top-up that waits for the bank and is never approved (row
     expect(await spendOf(gql)).toEqual({ topUpCents: 1000, remainingCents: 500 });
   });
 
+  it('voids a waiting top-up that more than a hundred newer open invoices of the customer push off the first page', async () => {
+    const { stripeCustomerId, gql, setting, invoiceId } = await waitingTopUp('acct_hostile2_3ds_many_open');
+    // Stripe lists newest first, 100 at most a page: these put the top-up's invoice on the second page.
+    for (let i = 0; i < 100; i++) {
+      await stack.stripe.invoiceItems.create({ customer: stripeCustomerId, amount: 100, currency: 'usd' });
+      const draft = await stack.stripe.invoices.create({
+        customer: stripeCustomerId,
+        collection_method: 'send_invoice',
+        days_until_due: 30,
+        pending_invoice_items_behavior: 'include',
+        auto_advance: false,
+      });
+      await stack.stripe.invoices.finalizeInvoice(draft.id as string);
+    }
+
+    const off = await gql(SET_AUTO_TOP_UP, { input: { ...setting, enabled: false } });
+    expect(off.errors).toBeUndefined();
+    expect((await stack.stripe.invoices.retrieve(invoiceId)).status).toBe('void');
+    expect(await spendOf(gql)).toEqual({ topUpCents: 0, remainingCents: 1500 });
+  });
+
   it('gives the amount back once when the waiting invoice is voided in Stripe (the Dashboard)', async () => {
     const { stripeCustomerId, gql, invoiceId, start } = await waitingTopUp('acct_hostile2_3ds_voided');
     await stack.stripe.invoices.voidInvoice(invoiceId);

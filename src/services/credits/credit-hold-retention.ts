@@ -1,7 +1,7 @@
 import { deleteInBatches } from '../../database/batched-delete';
 import type { Orm } from '../../database/database';
+import { DAY_MS, startOfUtcDay } from '../time/utc-days';
 
-const DAY_MS = 24 * 3600 * 1000;
 /** Holds deleted per statement by default, and statements per run: a run stays short whatever piled up. */
 const BATCH = 10_000;
 const MAX_BATCHES = 200;
@@ -37,8 +37,4 @@ export class CreditHoldRetention {
       { batch: this.batch, maxBatches: MAX_BATCHES },
     );
   }
-}
-
-function startOfUtcDay(at: Date): number {
-  return Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), at.getUTCDate());
 }

@@ -20,6 +20,9 @@ import type { CreditPackInvoices } from './credit-pack-invoices';
 import { type PackSale, packSaleOf } from './credit-pack-sale';
 import { topUpAttemptOf, voidUnpaidTopUp } from './waiting-top-ups';
 
+/** The SDK's own ceiling for `autoPagingToArray`: far more open invoices than a customer of ours ever has. */
+const MAX_OPEN_INVOICES_READ = 10_000;
+
 export interface CreditPurchaseRequest {
   packKey: string;
   /** The same key again (within Stripe's 24 hours) is the same purchase: one invoice, one charge. */
@@ -148,10 +151,14 @@ export class CreditPurchases {
   private async waitingAutoTopUps(em: EntityManager, accountId: string): Promise<Stripe.Invoice[]> {
     const customer = await this.customers.find(em, accountId);
     if (!customer?.stripeCustomerId) return [];
+    // Every page, not the first 100: a customer with more open invoices (unpaid renewals, packs) would otherwise
+    // keep a waiting top-up out of sight, charged against the spend limit after it was turned off.
     const open = await this.stripe.call('invoices.list', (sdk) =>
-      sdk.invoices.list({ customer: customer.stripeCustomerId as string, status: 'open', limit: 100 }),
+      sdk.invoices
+        .list({ customer: customer.stripeCustomerId as string, status: 'open', limit: 100 })
+        .autoPagingToArray({ limit: MAX_OPEN_INVOICES_READ }),
     );
-    return open.data.filter((invoice) => invoice.metadata?.[AUTO_TOP_UP_METADATA] !== undefined);
+    return open.filter((invoice) => invoice.metadata?.[AUTO_TOP_UP_METADATA] !== undefined);
   }
 
   /** The draft with the pack's one item (pending items of the customer stay out of it), finalized. */

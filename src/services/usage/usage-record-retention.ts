@@ -1,8 +1,8 @@
 import { deleteInBatches } from '../../database/batched-delete';
 import type { Orm } from '../../database/database';
 import type { Logger } from '../../logging/logger';
+import { DAY_MS, startOfUtcDay } from '../time/utc-days';
 
-const DAY_MS = 24 * 3600 * 1000;
 /** The daily partitions' names (`usage_record_ensure_partition`, migration 20261206020000): the day in UTC. */
 const PARTITION_NAME = /^usage_record_(\d{4})(\d{2})(\d{2})$/;
 /** A partition is dropped only if this lock on `usage_record` comes quickly; else on the next run. */
@@ -157,10 +157,6 @@ export class UsageRecordRetention {
     );
     return rows.map(({ day }) => Date.parse(`${day}T00:00:00Z`));
   }
-}
-
-function startOfUtcDay(at: Date): number {
-  return Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), at.getUTCDate());
 }
 
 function partitionNameOf(day: number): string {
