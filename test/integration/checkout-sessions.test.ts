@@ -56,6 +56,52 @@ describe('createCheckoutSession: one paid subscription per account', () => {
     expect(stored).toMatchObject({ stripeSubscriptionId: subscription.id, status: 'trialing' });
   });
 
+  /** A live subscription in Stripe only, pushed to the list's second page by 100 newer ended ones. */
+  async function liveBehindEnded(account: string) {
+    const gql = await stack.as(account);
+    expect((await gql<Created>(CREATE)).errors).toBeUndefined();
+    const customer = await customerOf(account);
+    const price = (await starterPrice()).id;
+    const live = await stack.stripe.subscriptions.create({
+      customer,
+      items: [{ price }],
+      trial_period_days: 14,
+      metadata: { account_id: account },
+    });
+    // Stripe lists newest first, 100 at most a page.
+    for (let i = 0; i < 100; i++) {
+      const ended = await stack.stripe.subscriptions.create({
+        customer,
+        items: [{ price }],
+        trial_period_days: 14,
+      });
+      await stack.stripe.subscriptions.cancel(ended.id);
+    }
+    return { gql, live };
+  }
+
+  it('finds the live subscription behind a hundred newer ended ones in Stripe: checkout refuses CONFLICT', async () => {
+    const { gql, live } = await liveBehindEnded('acct_checkout_behind_ended');
+    const second = await gql<Created>(CREATE);
+    expect(second.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+    expect(await em().findOneOrFail(Subscription, { accountId: 'acct_checkout_behind_ended' })).toMatchObject(
+      {
+        stripeSubscriptionId: live.id,
+      },
+    );
+  });
+
+  it('finds the live subscription behind a hundred newer ended ones in Stripe: createSubscription refuses CONFLICT', async () => {
+    const { gql, live } = await liveBehindEnded('acct_create_behind_ended');
+    const direct = await gql(
+      'mutation { createSubscription(input: { planKey: "starter", interval: MONTH, paymentMethodId: "pm_card_visa" }) { id } }',
+    );
+    expect(direct.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+    expect(await em().findOneOrFail(Subscription, { accountId: 'acct_create_behind_ended' })).toMatchObject({
+      stripeSubscriptionId: live.id,
+    });
+  });
+
   it('refuses CONFLICT while another change of the account holds its lock', async () => {
     const gql = await stack.as('acct_checkout_locked');
     expect((await gql<Created>(CREATE)).errors).toBeUndefined();

@@ -20,6 +20,7 @@ import type { SubscriptionStore } from '../subscriptions/subscription-store';
 import { newSubscriptionItems, type SeatsTarget } from '../subscriptions/subscription-items';
 import { PLAN_KEY_METADATA } from '../subscriptions/subscription-sync';
 import type { TaxPolicy } from '../tax/tax-policy';
+import { allPages } from '../stripe/all-pages';
 
 export interface CheckoutRequest {
   planKey: string;
@@ -243,12 +244,14 @@ export class CheckoutSessions {
     customer: BillingCustomer,
   ): Promise<Stripe.Subscription[]> {
     const inStripe = await this.stripe.call('subscriptions.list', (sdk) =>
-      sdk.subscriptions.list({ customer: customer.stripeCustomerId as string, status: 'all', limit: 100 }),
+      allPages(
+        sdk.subscriptions.list({ customer: customer.stripeCustomerId as string, status: 'all', limit: 100 }),
+      ),
     );
-    const live = inStripe.data.find((subscription) =>
+    const live = inStripe.find((subscription) =>
       (LIVE_STATUSES as readonly string[]).includes(subscription.status),
     );
-    if (!live) return inStripe.data;
+    if (!live) return inStripe;
     await this.subscriptions.refresh(em, customer, live.id);
     throw alreadySubscribed();
   }

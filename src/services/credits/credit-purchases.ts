@@ -19,9 +19,7 @@ import type { PackCharge } from './auto-top-up';
 import type { CreditPackInvoices } from './credit-pack-invoices';
 import { type PackSale, packSaleOf } from './credit-pack-sale';
 import { topUpAttemptOf, voidUnpaidTopUp } from './waiting-top-ups';
-
-/** The SDK's own ceiling for `autoPagingToArray`: far more open invoices than a customer of ours ever has. */
-const MAX_OPEN_INVOICES_READ = 10_000;
+import { allPages } from '../stripe/all-pages';
 
 export interface CreditPurchaseRequest {
   packKey: string;
@@ -151,12 +149,12 @@ export class CreditPurchases {
   private async waitingAutoTopUps(em: EntityManager, accountId: string): Promise<Stripe.Invoice[]> {
     const customer = await this.customers.find(em, accountId);
     if (!customer?.stripeCustomerId) return [];
-    // Every page, not the first 100: a customer with more open invoices (unpaid renewals, packs) would otherwise
-    // keep a waiting top-up out of sight, charged against the spend limit after it was turned off.
+    // Every page: a customer with more than 100 open invoices (unpaid renewals, packs) would otherwise keep a
+    // waiting top-up out of sight, charged against the spend limit after it was turned off.
     const open = await this.stripe.call('invoices.list', (sdk) =>
-      sdk.invoices
-        .list({ customer: customer.stripeCustomerId as string, status: 'open', limit: 100 })
-        .autoPagingToArray({ limit: MAX_OPEN_INVOICES_READ }),
+      allPages(
+        sdk.invoices.list({ customer: customer.stripeCustomerId as string, status: 'open', limit: 100 }),
+      ),
     );
     return open.filter((invoice) => invoice.metadata?.[AUTO_TOP_UP_METADATA] !== undefined);
   }

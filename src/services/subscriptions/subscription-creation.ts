@@ -16,6 +16,7 @@ import { newSubscriptionItems } from './subscription-items';
 import type { SubscriptionStore } from './subscription-store';
 import { fingerprintOf, type TrialPolicy } from './trial-policy';
 import type { TaxPolicy } from '../tax/tax-policy';
+import { allPages } from '../stripe/all-pages';
 
 /**
  * Expires a customer's open Checkout Sessions (`checkout/open-checkouts.ts`): an account that subscribes directly
@@ -222,16 +223,18 @@ export class SubscriptionCreation {
       throw new ConflictError('The account already has a subscription: change it with changeSubscription');
     }
     const inStripe = await this.stripe.call('subscriptions.list', (sdk) =>
-      sdk.subscriptions.list({ customer: customer.stripeCustomerId as string, status: 'all', limit: 100 }),
+      allPages(
+        sdk.subscriptions.list({ customer: customer.stripeCustomerId as string, status: 'all', limit: 100 }),
+      ),
     );
-    const live = inStripe.data.find((subscription) =>
+    const live = inStripe.find((subscription) =>
       (LIVE_STATUSES as readonly string[]).includes(subscription.status),
     );
     if (live) {
       await this.store.store(em, customer, live, observedAt);
       throw new ConflictError('The account already has a subscription: change it with changeSubscription');
     }
-    return inStripe.data;
+    return inStripe;
   }
 
   /** Attaches the card and makes it the customer's default; returns it (with its fingerprint). */
