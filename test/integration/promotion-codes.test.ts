@@ -1,3 +1,4 @@
+import { idOf } from '../../src/services/stripe/expandable';
 import type Stripe from 'stripe';
 import { type BillingStack, startBillingStack } from '../support/billing-stack';
 import { emulatorPost } from '../support/webhook-harness';
@@ -277,6 +278,37 @@ describe('promotion codes', () => {
       // A new customer may use it.
       const { answer: fresh } = await checkout('acct_promo_new', ', promotionCode: "WELCOME50"');
       expect(fresh.errors).toBeUndefined();
+    });
+
+    it('already_customer: a payment hidden behind a hundred $0 invoices and a hundred declined charges', async () => {
+      await codeOver(
+        { percent_off: 50, duration: 'once' },
+        { code: 'WELCOMEBACK', restrictions: { first_time_transaction: true } },
+      );
+      const { gql: returning, subscriptionId } = await subscribe('acct_promo_hidden_payment', 'starter');
+      const cancelled = await returning(
+        'mutation { cancelSubscription(input: { atPeriodEnd: false }) { status } }',
+      );
+      expect(cancelled.errors).toBeUndefined();
+      await stack.flushWebhooks();
+      const customer = idOf((await stack.stripe.subscriptions.retrieve(subscriptionId)).customer) as string;
+      // Stripe lists newest first, 100 at most a page: the $19.00 invoice and its charge go to the second pages.
+      for (let i = 0; i < 100; i++) {
+        const draft = await stack.stripe.invoices.create({ customer, auto_advance: false });
+        expect((await stack.stripe.invoices.finalizeInvoice(draft.id as string)).status).toBe('paid');
+        await expect(
+          stack.stripe.paymentIntents.create({
+            customer,
+            amount: 100,
+            currency: 'usd',
+            payment_method: 'pm_card_chargeDeclined',
+            confirm: true,
+          }),
+        ).rejects.toMatchObject({ code: 'card_declined' });
+      }
+
+      const { answer } = await checkout('acct_promo_hidden_payment', ', promotionCode: "WELCOMEBACK"');
+      expectRefusal(answer.errors?.[0], 'already_customer');
     });
 
     it('max_redemptions: a code for one customer only, used', async () => {

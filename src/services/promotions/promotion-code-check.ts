@@ -4,6 +4,7 @@ import type { Plan } from '../plans/plan.types';
 import { idOf } from '../stripe/expandable';
 import type { StripeClient } from '../stripe/stripe-client';
 import type { Clock } from '../time/clock';
+import { someListed } from '../stripe/all-pages';
 
 /** What a code would be redeemed for: the plan, the customer, and the first invoice before discounts. */
 export interface RedemptionContext {
@@ -89,14 +90,21 @@ export class PromotionCodeCheck {
    * object's `restrictions.first_time_transaction`): a paid invoice with money on it, or a succeeded charge.
    */
   private async hasPaidBefore(stripeCustomerId: string): Promise<boolean> {
-    const invoices = await this.stripe.call('invoices.list', (sdk) =>
-      sdk.invoices.list({ customer: stripeCustomerId, status: 'paid', limit: 100 }),
+    // Page after page until one is found, not the first 100 alone: $0 invoices (trials) and declined charges,
+    // which a customer can make at will, would otherwise hide an old payment and make the code first-time again.
+    const paidInvoice = await this.stripe.call('invoices.list', (sdk) =>
+      someListed(
+        sdk.invoices.list({ customer: stripeCustomerId, status: 'paid', limit: 100 }),
+        (invoice) => invoice.amount_paid > 0,
+      ),
     );
-    if (invoices.data.some((invoice) => invoice.amount_paid > 0)) return true;
-    const charges = await this.stripe.call('charges.list', (sdk) =>
-      sdk.charges.list({ customer: stripeCustomerId, limit: 100 }),
+    if (paidInvoice) return true;
+    return this.stripe.call('charges.list', (sdk) =>
+      someListed(
+        sdk.charges.list({ customer: stripeCustomerId, limit: 100 }),
+        (charge) => charge.status === 'succeeded',
+      ),
     );
-    return charges.data.some((charge) => charge.status === 'succeeded');
   }
 }
 

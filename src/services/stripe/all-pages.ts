@@ -12,3 +12,12 @@ const MAX_LISTED = 10_000;
 export function allPages<T>(list: Stripe.ApiListPromise<T>): Promise<T[]> {
   return list.autoPagingToArray({ limit: MAX_LISTED });
 }
+
+/** True at the first item of a Stripe list (read page by page, newest first, only as far as needed) `test` holds for. */
+export async function someListed<T>(
+  list: Stripe.ApiListPromise<T>,
+  test: (item: T) => boolean,
+): Promise<boolean> {
+  for await (const item of list) if (test(item)) return true;
+  return false;
+}
