@@ -20,7 +20,7 @@ import type { SubscriptionStore } from '../subscriptions/subscription-store';
 import { newSubscriptionItems, type SeatsTarget } from '../subscriptions/subscription-items';
 import { PLAN_KEY_METADATA } from '../subscriptions/subscription-sync';
 import type { TaxPolicy } from '../tax/tax-policy';
-import { allPages } from '../stripe/all-pages';
+import { listAll } from '../stripe/all-pages';
 
 export interface CheckoutRequest {
   planKey: string;
@@ -243,9 +243,14 @@ export class CheckoutSessions {
     em: EntityManager,
     customer: BillingCustomer,
   ): Promise<Stripe.Subscription[]> {
-    const inStripe = await this.stripe.call('subscriptions.list', (sdk) =>
-      allPages(
-        sdk.subscriptions.list({ customer: customer.stripeCustomerId as string, status: 'all', limit: 100 }),
+    const { items: inStripe } = await listAll((startingAfter) =>
+      this.stripe.call('subscriptions.list', (sdk) =>
+        sdk.subscriptions.list({
+          customer: customer.stripeCustomerId as string,
+          status: 'all',
+          limit: 100,
+          starting_after: startingAfter,
+        }),
       ),
     );
     const live = inStripe.find((subscription) =>

@@ -19,7 +19,7 @@ import type { PackCharge } from './auto-top-up';
 import type { CreditPackInvoices } from './credit-pack-invoices';
 import { type PackSale, packSaleOf } from './credit-pack-sale';
 import { topUpAttemptOf, voidUnpaidTopUp } from './waiting-top-ups';
-import { allPages } from '../stripe/all-pages';
+import { listAll } from '../stripe/all-pages';
 
 export interface CreditPurchaseRequest {
   packKey: string;
@@ -151,12 +151,17 @@ export class CreditPurchases {
     if (!customer?.stripeCustomerId) return [];
     // Every page: a customer with more than 100 open invoices (unpaid renewals, packs) would otherwise keep a
     // waiting top-up out of sight, charged against the spend limit after it was turned off.
-    const open = await this.stripe.call('invoices.list', (sdk) =>
-      allPages(
-        sdk.invoices.list({ customer: customer.stripeCustomerId as string, status: 'open', limit: 100 }),
+    const open = await listAll((startingAfter) =>
+      this.stripe.call('invoices.list', (sdk) =>
+        sdk.invoices.list({
+          customer: customer.stripeCustomerId as string,
+          status: 'open',
+          limit: 100,
+          starting_after: startingAfter,
+        }),
       ),
     );
-    return open.filter((invoice) => invoice.metadata?.[AUTO_TOP_UP_METADATA] !== undefined);
+    return open.items.filter((invoice) => invoice.metadata?.[AUTO_TOP_UP_METADATA] !== undefined);
   }
 
   /** The draft with the pack's one item (pending items of the customer stay out of it), finalized. */

@@ -92,18 +92,25 @@ export class PromotionCodeCheck {
   private async hasPaidBefore(stripeCustomerId: string): Promise<boolean> {
     // Page after page until one is found, not the first 100 alone: $0 invoices (trials) and declined charges,
     // which a customer can make at will, would otherwise hide an old payment and make the code first-time again.
-    const paidInvoice = await this.stripe.call('invoices.list', (sdk) =>
-      someListed(
-        sdk.invoices.list({ customer: stripeCustomerId, status: 'paid', limit: 100 }),
-        (invoice) => invoice.amount_paid > 0,
-      ),
+    const paidInvoice = await someListed(
+      (startingAfter) =>
+        this.stripe.call('invoices.list', (sdk) =>
+          sdk.invoices.list({
+            customer: stripeCustomerId,
+            status: 'paid',
+            limit: 100,
+            starting_after: startingAfter,
+          }),
+        ),
+      (invoice) => invoice.amount_paid > 0,
     );
     if (paidInvoice) return true;
-    return this.stripe.call('charges.list', (sdk) =>
-      someListed(
-        sdk.charges.list({ customer: stripeCustomerId, limit: 100 }),
-        (charge) => charge.status === 'succeeded',
-      ),
+    return someListed(
+      (startingAfter) =>
+        this.stripe.call('charges.list', (sdk) =>
+          sdk.charges.list({ customer: stripeCustomerId, limit: 100, starting_after: startingAfter }),
+        ),
+      (charge) => charge.status === 'succeeded',
     );
   }
 }

@@ -7,7 +7,7 @@ import type { BillingMails } from '../notifications/billing-mails';
 import type { StripeClient } from '../stripe/stripe-client';
 import { idOf } from '../stripe/expandable';
 import { DUPLICATE_OF_METADATA } from '../stripe/metadata-keys';
-import { allPages } from '../stripe/all-pages';
+import { listAll } from '../stripe/all-pages';
 
 /** Beside `DUPLICATE_OF_METADATA`: what was refunded of the duplicate, in minor units (a later event records it without asking Stripe). */
 const DUPLICATE_REFUNDED_METADATA = 'duplicate_refunded';
@@ -104,10 +104,17 @@ export class DuplicateSubscriptions {
     const accountId = subscription.metadata?.account_id;
     const customerId = idOf(subscription.customer);
     if (!accountId || !customerId) return null;
-    const listed = await this.stripe.call('subscriptions.list', (sdk) =>
-      allPages(sdk.subscriptions.list({ customer: customerId, status: 'all', limit: 100 })),
+    const listed = await listAll((startingAfter) =>
+      this.stripe.call('subscriptions.list', (sdk) =>
+        sdk.subscriptions.list({
+          customer: customerId,
+          status: 'all',
+          limit: 100,
+          starting_after: startingAfter,
+        }),
+      ),
     );
-    return { accountId, customerId, subscriptions: listed };
+    return { accountId, customerId, subscriptions: listed.items };
   }
 
   /**
@@ -229,11 +236,13 @@ export class DuplicateSubscriptions {
    * (https://docs.stripe.com/api/invoice-payment/list); the charge is the payment intent's.
    */
   private async chargesOf(subscription: Stripe.Subscription): Promise<Stripe.Charge[]> {
-    const invoices = await this.stripe.call('invoices.list', (sdk) =>
-      allPages(sdk.invoices.list({ subscription: subscription.id, limit: 100 })),
+    const invoices = await listAll((startingAfter) =>
+      this.stripe.call('invoices.list', (sdk) =>
+        sdk.invoices.list({ subscription: subscription.id, limit: 100, starting_after: startingAfter }),
+      ),
     );
     const charges: Stripe.Charge[] = [];
-    for (const invoice of invoices.filter((candidate) => candidate.amount_paid > 0)) {
+    for (const invoice of invoices.items.filter((candidate) => candidate.amount_paid > 0)) {
       const payments = await this.stripe.call('invoicePayments.list', (sdk) =>
         sdk.invoicePayments.list({ invoice: invoice.id as string, status: 'paid', limit: 100 }),
       );

@@ -16,7 +16,7 @@ import { newSubscriptionItems } from './subscription-items';
 import type { SubscriptionStore } from './subscription-store';
 import { fingerprintOf, type TrialPolicy } from './trial-policy';
 import type { TaxPolicy } from '../tax/tax-policy';
-import { allPages } from '../stripe/all-pages';
+import { listAll } from '../stripe/all-pages';
 
 /**
  * Expires a customer's open Checkout Sessions (`checkout/open-checkouts.ts`): an account that subscribes directly
@@ -222,9 +222,14 @@ export class SubscriptionCreation {
     if (await this.store.live(em, customer.accountId)) {
       throw new ConflictError('The account already has a subscription: change it with changeSubscription');
     }
-    const inStripe = await this.stripe.call('subscriptions.list', (sdk) =>
-      allPages(
-        sdk.subscriptions.list({ customer: customer.stripeCustomerId as string, status: 'all', limit: 100 }),
+    const { items: inStripe } = await listAll((startingAfter) =>
+      this.stripe.call('subscriptions.list', (sdk) =>
+        sdk.subscriptions.list({
+          customer: customer.stripeCustomerId as string,
+          status: 'all',
+          limit: 100,
+          starting_after: startingAfter,
+        }),
       ),
     );
     const live = inStripe.find((subscription) =>

@@ -5,7 +5,7 @@ import type { CreditPackInvoices } from '../../services/credits/credit-pack-invo
 import { packInvoiceOf } from '../../services/credits/credit-pack-sale';
 import { idOf } from '../../services/stripe/expandable';
 import type { StripeClient } from '../../services/stripe/stripe-client';
-import { listAll } from './reconcile-account';
+import { listAll } from '../../services/stripe/all-pages';
 
 /** How far back the check looks: paid pack invoices created, and purchase lots granted, within it. */
 export const CREDIT_CHECK_WINDOW_DAYS = 30;

@@ -1,11 +1,11 @@
 import type Stripe from 'stripe';
 import type { StripeClient } from '../../services/stripe/stripe-client';
 import { chargedCardOf } from '../../services/invoices/charged-card';
+import { listAll } from '../../services/stripe/all-pages';
 
 /** How many of an account's latest invoices a resync re-applies. */
 export const RESYNC_INVOICE_COUNT = 24;
 const PAGE = 100;
-const MAX_PAGES = 20;
 
 /** Everything Stripe holds about one customer that we keep a copy of, read before any transaction opens. */
 export interface StripeAccountSnapshot {
@@ -60,24 +60,4 @@ export async function readStripeAccount(
     paymentMethodsComplete: !paymentMethods.has_more,
     defaultPaymentMethodId: chargedCardOf(customer, live),
   };
-}
-
-/**
- * Pages through a Stripe list (newest first) with `starting_after`, one rate-limited call per page, up to a
- * bound that no real customer reaches. `complete` is false if the bound cut the list short.
- */
-export async function listAll<T extends { id: string }>(
-  page: (startingAfter: string | undefined) => Promise<Stripe.ApiList<T>>,
-  maxPages = MAX_PAGES,
-): Promise<{ items: T[]; complete: boolean }> {
-  const items: T[] = [];
-  let startingAfter: string | undefined;
-  for (let pages = 0; pages < maxPages; pages++) {
-    const result = await page(startingAfter);
-    items.push(...result.data);
-    const last = result.data.at(-1);
-    if (!result.has_more || !last) return { items, complete: true };
-    startingAfter = last.id;
-  }
-  return { items, complete: false };
 }
