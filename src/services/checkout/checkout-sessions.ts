@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
-import { type BillingCustomer, type BillingInterval, LIVE_STATUSES, type Subscription } from '../../entities';
+import { type BillingCustomer, type BillingInterval, type Subscription } from '../../entities';
 import { BadUserInputError, ConflictError, ForbiddenError, NotFoundError } from '../../errors';
 import type { AccountEvents } from '../accounts/account-events';
 import { withAccountLock } from '../accounts/account-lock';
@@ -19,8 +19,8 @@ import type { StripeClient } from '../stripe/stripe-client';
 import type { SubscriptionStore } from '../subscriptions/subscription-store';
 import { newSubscriptionItems, type SeatsTarget } from '../subscriptions/subscription-items';
 import { PLAN_KEY_METADATA } from '../subscriptions/subscription-sync';
+import { subscriptionsInStripe } from '../subscriptions/subscriptions-in-stripe';
 import type { TaxPolicy } from '../tax/tax-policy';
-import { listAll } from '../stripe/all-pages';
 
 export interface CheckoutRequest {
   planKey: string;
@@ -243,20 +243,8 @@ export class CheckoutSessions {
     em: EntityManager,
     customer: BillingCustomer,
   ): Promise<Stripe.Subscription[]> {
-    const { items: inStripe } = await listAll((startingAfter) =>
-      this.stripe.call('subscriptions.list', (sdk) =>
-        sdk.subscriptions.list({
-          customer: customer.stripeCustomerId as string,
-          status: 'all',
-          limit: 100,
-          starting_after: startingAfter,
-        }),
-      ),
-    );
-    const live = inStripe.find((subscription) =>
-      (LIVE_STATUSES as readonly string[]).includes(subscription.status),
-    );
-    if (!live) return inStripe;
+    const { all, live } = await subscriptionsInStripe(this.stripe, customer.stripeCustomerId as string);
+    if (!live) return all;
     await this.subscriptions.refresh(em, customer, live.id);
     throw alreadySubscribed();
   }

@@ -8,6 +8,7 @@ import type { StripeClient } from '../stripe/stripe-client';
 import { idOf } from '../stripe/expandable';
 import { DUPLICATE_OF_METADATA } from '../stripe/metadata-keys';
 import { listAll } from '../stripe/all-pages';
+import { subscriptionsInStripe } from './subscriptions-in-stripe';
 
 /** Beside `DUPLICATE_OF_METADATA`: what was refunded of the duplicate, in minor units (a later event records it without asking Stripe). */
 const DUPLICATE_REFUNDED_METADATA = 'duplicate_refunded';
@@ -104,17 +105,8 @@ export class DuplicateSubscriptions {
     const accountId = subscription.metadata?.account_id;
     const customerId = idOf(subscription.customer);
     if (!accountId || !customerId) return null;
-    const listed = await listAll((startingAfter) =>
-      this.stripe.call('subscriptions.list', (sdk) =>
-        sdk.subscriptions.list({
-          customer: customerId,
-          status: 'all',
-          limit: 100,
-          starting_after: startingAfter,
-        }),
-      ),
-    );
-    return { accountId, customerId, subscriptions: listed.items };
+    const { all } = await subscriptionsInStripe(this.stripe, customerId);
+    return { accountId, customerId, subscriptions: all };
   }
 
   /**

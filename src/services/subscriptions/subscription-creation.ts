@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
-import { type BillingCustomer, type BillingInterval, LIVE_STATUSES, Subscription } from '../../entities';
+import { type BillingCustomer, type BillingInterval, Subscription } from '../../entities';
 import { BadUserInputError, BillingError, ConflictError, ErrorCode, ForbiddenError } from '../../errors';
 import type { InvoiceSync } from '../invoices/invoice-sync';
 import type { AccountEvents } from '../accounts/account-events';
@@ -16,7 +16,7 @@ import { newSubscriptionItems } from './subscription-items';
 import type { SubscriptionStore } from './subscription-store';
 import { fingerprintOf, type TrialPolicy } from './trial-policy';
 import type { TaxPolicy } from '../tax/tax-policy';
-import { listAll } from '../stripe/all-pages';
+import { subscriptionsInStripe } from './subscriptions-in-stripe';
 
 /**
  * Expires a customer's open Checkout Sessions (`checkout/open-checkouts.ts`): an account that subscribes directly
@@ -222,24 +222,12 @@ export class SubscriptionCreation {
     if (await this.store.live(em, customer.accountId)) {
       throw new ConflictError('The account already has a subscription: change it with changeSubscription');
     }
-    const { items: inStripe } = await listAll((startingAfter) =>
-      this.stripe.call('subscriptions.list', (sdk) =>
-        sdk.subscriptions.list({
-          customer: customer.stripeCustomerId as string,
-          status: 'all',
-          limit: 100,
-          starting_after: startingAfter,
-        }),
-      ),
-    );
-    const live = inStripe.find((subscription) =>
-      (LIVE_STATUSES as readonly string[]).includes(subscription.status),
-    );
+    const { all, live } = await subscriptionsInStripe(this.stripe, customer.stripeCustomerId as string);
     if (live) {
       await this.store.store(em, customer, live, observedAt);
       throw new ConflictError('The account already has a subscription: change it with changeSubscription');
     }
-    return inStripe;
+    return all;
   }
 
   /** Attaches the card and makes it the customer's default; returns it (with its fingerprint). */
