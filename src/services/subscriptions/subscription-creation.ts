@@ -110,9 +110,12 @@ export class SubscriptionCreation {
       ? await this.makeDefaultPaymentMethod(stripeCustomerId, request.paymentMethodId)
       : null;
     const trialDays = request.withTrial ? plan.trialDays : 0;
-    if (trialDays > 0)
-      await this.trials.requireAvailable(em, profile.accountId, inStripe, fingerprintOf(card));
     const defaultCard = card?.id ?? (await this.defaultPaymentMethodOf(stripeCustomerId));
+    // The card a trial ends on is the one it is checked by: without paymentMethodId that is the customer's default
+    // (Stripe charges it at the trial's end), which a refused attempt with a used card has just made it (row 114).
+    const trialCard = trialDays > 0 && !card && defaultCard ? await this.paymentMethodOf(defaultCard) : card;
+    if (trialDays > 0)
+      await this.trials.requireAvailable(em, profile.accountId, inStripe, fingerprintOf(trialCard));
     if (!defaultCard && trialDays === 0) {
       throw new BadUserInputError(
         'A paid subscription without a trial needs a payment method: pass paymentMethodId or use createCheckoutSession',
@@ -149,7 +152,7 @@ export class SubscriptionCreation {
       await this.invoices.apply(em, customer, waiting, now);
       await this.invoices.markActionRequired(em, waiting.id as string, now);
     }
-    if (trialDays > 0) await this.trials.remember(em, profile.accountId, fingerprintOf(card));
+    if (trialDays > 0) await this.trials.remember(em, profile.accountId, fingerprintOf(trialCard));
     return stored;
   }
 
@@ -253,6 +256,11 @@ export class SubscriptionCreation {
       { name: `customer.default-payment-method:${customerId}:${attached.id}:${this.clock.now().getTime()}` },
     );
     return attached;
+  }
+
+  /** A payment method as Stripe has it (with its card's fingerprint). */
+  private paymentMethodOf(paymentMethodId: string): Promise<Stripe.PaymentMethod> {
+    return this.stripe.call('paymentMethods.retrieve', (sdk) => sdk.paymentMethods.retrieve(paymentMethodId));
   }
 
   /** The customer's default card, or null. */
