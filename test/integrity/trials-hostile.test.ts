@@ -29,4 +29,17 @@ describe('trials, hostile', () => {
     );
     expect(await second.totalCharged()).toBe(1900);
   });
+
+  it('row 115: one trial per card also when several accounts ask for it with the same card at once', async () => {
+    const accounts = await Promise.all(
+      ['a', 'b', 'c', 'd'].map((name) => world.customer(`acct_trial_race_${name}_${run}`)),
+    );
+    const answers = await Promise.all(
+      accounts.map((account) => account.subscribe('starter', { trial: true, card: 'pm_card_mastercard' })),
+    );
+    const started = answers.filter((answer) => answer.data?.createSubscription.status === 'TRIALING');
+    expect(started).toHaveLength(1);
+    for (const answer of answers.filter((candidate) => !started.includes(candidate)))
+      expect(answer.errors?.[0]?.extensions).toMatchObject({ code: 'TRIAL_NOT_AVAILABLE', reason: 'CARD' });
+  });
 });

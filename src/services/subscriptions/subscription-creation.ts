@@ -139,12 +139,18 @@ export class SubscriptionCreation {
           }
         : {}),
     };
+    const unclaim =
+      trialDays > 0 ? await this.trials.claim(em, profile.accountId, fingerprintOf(trialCard)) : null;
     const { subscription, waiting } = await this.createInStripe(
       params,
       // The card is part of the intent: after a decline, the same call with another card is a new attempt,
       // not a replay of the first one's 402.
       `subscription.create:${profile.accountId}:${previous?.stripeSubscriptionId ?? 'none'}:${defaultCard ?? 'no-card'}`,
-    );
+    ).catch(async (error: unknown) => {
+      // No trial was made: the card is free for one.
+      await unclaim?.();
+      throw error;
+    });
     const stored = await this.store.storeWritten(em, customer, subscription);
     if (waiting) {
       // The invoice the customer approves is the subscription's `pendingAction`, from this answer on.
@@ -152,7 +158,6 @@ export class SubscriptionCreation {
       await this.invoices.apply(em, customer, waiting, now);
       await this.invoices.markActionRequired(em, waiting.id as string, now);
     }
-    if (trialDays > 0) await this.trials.remember(em, profile.accountId, fingerprintOf(trialCard));
     return stored;
   }
 

@@ -45,6 +45,39 @@ export class TrialPolicy {
       );
   }
 
+  /**
+   * Claims the card for the account's trial before the trial is made in Stripe, so that of accounts asking at the
+   * same moment with one card only the first gets a trial (the others: TRIAL_NOT_AVAILABLE, CARD; the account lock
+   * is per account, and the check above reads before any of them wrote). Returns how to give the claim back when
+   * the trial is then not made.
+   */
+  async claim(
+    em: EntityManager,
+    accountId: string,
+    cardFingerprint: string | null,
+  ): Promise<() => Promise<void>> {
+    const unclaimed = async () => {};
+    if (!cardFingerprint) return unclaimed;
+    const inserted = await em
+      .createQueryBuilder(TrialFingerprint)
+      .insert({ fingerprint: cardFingerprint, accountId, createdAt: new Date() })
+      .onConflict('fingerprint')
+      .ignore()
+      .execute('run');
+    if (inserted.affectedRows > 0)
+      return async () => {
+        await em.nativeDelete(TrialFingerprint, { fingerprint: cardFingerprint, accountId });
+      };
+    const owner = await em.findOne(TrialFingerprint, { fingerprint: cardFingerprint }, { refresh: true });
+    if (owner && owner.accountId !== accountId)
+      throw new BillingError(
+        ErrorCode.TRIAL_NOT_AVAILABLE,
+        'This card has already been used for a trial: subscribe without one, or with another card',
+        { reason: 'CARD' },
+      );
+    return unclaimed;
+  }
+
   /** Records the card of a trial that started (the first account to use it keeps it); returns its owner. */
   async remember(
     em: EntityManager,
