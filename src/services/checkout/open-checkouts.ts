@@ -1,8 +1,9 @@
 import { BillingError } from '../../errors';
+import { listAll } from '../stripe/all-pages';
 import type { StripeClient } from '../stripe/stripe-client';
 
 /**
- * Expires a customer's other open Checkout Sessions. Two open sessions could both be paid, leaving two billed
+ * Expires a customer's other open subscription Checkout Sessions. Two open sessions could both be paid, leaving two billed
  * subscriptions; so only the newest way to subscribe stays open (and none once the account subscribes directly).
  * A session that stopped being open between the list and its expiry (paid or expired that very moment) is left
  * as it is: Stripe refuses to expire anything but an open session
@@ -14,11 +15,22 @@ export async function expireOpenCheckouts(
   customerId: string,
   keep?: string,
 ): Promise<number> {
-  const open = await stripe.call('checkout.sessions.list', (sdk) =>
-    sdk.checkout.sessions.list({ customer: customerId, status: 'open', limit: 100 }),
+  // Every page (row 116): a subscription Checkout behind a hundred newer open sessions (credit packs' Checkouts,
+  // cards' setup pages, left open for their 24 hours) stayed payable beside the new subscription.
+  const { items: open } = await listAll((startingAfter) =>
+    stripe.call('checkout.sessions.list', (sdk) =>
+      sdk.checkout.sessions.list({
+        customer: customerId,
+        status: 'open',
+        limit: 100,
+        starting_after: startingAfter,
+      }),
+    ),
   );
   let expired = 0;
-  for (const session of open.data.filter((candidate) => candidate.id !== keep)) {
+  // Only a way to subscribe: a credit pack's Checkout or a card's setup page makes no second subscription.
+  const subscribing = open.filter((candidate) => candidate.mode === 'subscription' && candidate.id !== keep);
+  for (const session of subscribing) {
     if (await expire(stripe, session.id)) expired += 1;
   }
   return expired;
