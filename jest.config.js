@@ -26,6 +26,11 @@ module.exports = {
   // over ~100 files a worker neared Node's 4 GB heap and spent its time collecting: the full suite on Node 20 took
   // 711 s (1,038 s of CPU, 3.9 GB peak) and one gateway test that takes 6 s alone took 82 s late in the run. Jest
   // starts a fresh worker once one is past this limit after a file: 548 s (743 s of CPU, 1.5 GB peak), same machine.
+  // The cause was found on 2026-12-07: prom-client's process metrics (a gc PerformanceObserver, an event-loop-delay
+  // monitor) outlived `app.stop()` and held each file's app; `BillingMetrics.close()` now stops them. Heap after
+  // each of 10 integration files, one worker, forced GC (`-w 1 --logHeapUsage --workerIdleMemoryLimit=100GB`):
+  // before 94 120 176 213 231 277 278 324 351 348 MB (growing ~28 MB a file), after 97 123 179 215 253 299 213 177
+  // 204 170 MB (flat: old files are collected). The limit stays as a guard against the next such leak.
   workerIdleMemoryLimit: '1GB',
   collectCoverageFrom: ['src/**/*.ts', '!src/main.ts'],
   coverageThreshold: { global: { lines: 90 } },

@@ -58,15 +58,17 @@ export async function openInfrastructure(
     );
   if (config.isProduction && !config.metrics.token)
     logger.warn({}, 'METRICS_TOKEN is unset: GET /metrics is open to anyone who can reach this port');
+  const metrics = new BillingMetrics({ usageMetricKeys: METRIC_KEYS, defaultMetrics: true });
   return {
     orm,
     pubSub,
     fastRedis,
-    metrics: new BillingMetrics({ usageMetricKeys: METRIC_KEYS, defaultMetrics: true }),
+    metrics,
     readinessChecks,
     close: async () => {
       fastRedis?.disconnect();
       await Promise.allSettled([orm.close(), pubSub.close()]);
+      metrics.close();
     },
   };
 }

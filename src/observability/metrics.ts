@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { Registry } from 'prom-client';
 import { inboxBacklogGauges, overageBacklogGauges } from './backlog-gauges';
 import { graphqlMetrics } from './graphql-operation-metrics';
 import { type MaintenanceMetrics, maintenanceMetrics } from './maintenance-metrics';
@@ -21,6 +21,7 @@ import type {
   UsageMetrics,
   WebhookMetrics,
 } from './metric-types';
+import { collectProcessMetrics } from './process-metrics';
 import type { ScrapeRead } from './scrape-read';
 
 /**
@@ -61,10 +62,11 @@ export class BillingMetrics {
   readonly maintenance: MaintenanceMetrics;
   private readonly inbox: ScrapeRead<InboxBacklog[]>;
   private readonly overageReports: ScrapeRead<OverageReportBacklog>;
+  private readonly stopProcessMetrics: () => void;
 
   constructor(options: BillingMetricsOptions) {
     const registers = [this.registry];
-    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+    this.stopProcessMetrics = options.defaultMetrics ? collectProcessMetrics(this.registry) : () => undefined;
     // In this order on the registry, and so in the exposition.
     this.webhooks = webhookMetrics(registers);
     this.inbox = inboxBacklogGauges(registers);
@@ -95,6 +97,11 @@ export class BillingMetrics {
     onError: (error: unknown) => void,
   ): void {
     this.overageReports.use(reader, onError);
+  }
+
+  /** Stops watching the process (the gc observer, the event-loop monitor): the service is stopping. */
+  close(): void {
+    this.stopProcessMetrics();
   }
 
   /** The Prometheus text exposition of everything in this registry. */

@@ -56,6 +56,7 @@ function exposedNames(): Set<string> {
     if (type === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) names.add(name + suffix);
     if (type === 'summary') for (const suffix of ['_sum', '_count']) names.add(name + suffix);
   }
+  metrics.close();
   return names;
 }
 
