@@ -8,11 +8,17 @@ import { METRIC_KEYS } from '../../src/services/plans/plan.types';
  * every stopped app reachable: in one Jest worker each test file's app, ~30 MB a file.
  */
 describe('BillingMetrics.close', () => {
+  const probe = monitorEventLoopDelay();
   afterEach(() => jest.restoreAllMocks());
 
   it('disconnects the gc observer and disables the event-loop monitor it started', () => {
     const disconnect = jest.spyOn(PerformanceObserver.prototype, 'disconnect');
-    const histogramPrototype = Object.getPrototypeOf(monitorEventLoopDelay()) as { disable(): boolean };
+    // The prototype from a monitor enabled once: a monitor never enabled keeps its libuv timer referenced, and once
+    // collected it crashes Node 20 and 24 in `process._getActiveHandles()` (prom-client's process_active_handles:
+    // "Assertion failed: !obj.IsEmpty()"), which took down a Jest worker in CI on 2026-12-07.
+    probe.enable();
+    probe.disable();
+    const histogramPrototype = Object.getPrototypeOf(probe) as { disable(): boolean };
     const disable = jest.spyOn(histogramPrototype, 'disable');
 
     const metrics = new BillingMetrics({ usageMetricKeys: METRIC_KEYS, defaultMetrics: true });
