@@ -323,11 +323,13 @@ describe('batches in groups (ADR 0034)', () => {
       expect(await counterOf(accounts[account] as string)).toMatchObject({ used: 40 });
     }
     expect(answers.flat().every((outcome) => !outcome.duplicate)).toBe(true);
-    // Two lanes: each one's first batch alone, the rest queued behind it and written together.
+    // Two lanes: each one's first batch alone, the rest queued behind it and written together: 4 groups when all
+    // 12 arrive before the first group is written. On a loaded machine a batch has arrived after it (5 groups, CI on
+    // Node 24, 2026-12-07), so the bound is half the batches: one transaction per batch would be 12.
     const after = usage.meter.batchGroupStats();
     expect(after.requests - before.requests).toBe(12);
-    expect(after.groups - before.groups).toBeLessThanOrEqual(4);
-    expect(await transactionsOf('usage_record', accounts)).toBeLessThanOrEqual(4);
+    expect(after.groups - before.groups).toBeLessThanOrEqual(6);
+    expect(await transactionsOf('usage_record', accounts)).toBeLessThanOrEqual(6);
   });
 
   it('fails a batch over its hard limit alone, records the batches grouped with it, and counts a key sent in two once', async () => {

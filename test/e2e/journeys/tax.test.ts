@@ -88,6 +88,8 @@ describeJourney('journey: tax', { env: { STRIPE_TAX: 'on' }, timeoutMs: 150_000 
     // Removing the ID: Stripe taxes the next bill again (19 % of €18.00 = €3.42).
     await page.locator('#vat .remove-vat-id').first().click();
     await waitForText(page, '#next-bill [data-tax="next-bill"]', /VAT \(DE, 19 %\)\s*€3\.42/);
+    // The bill and the VAT list are redrawn from separate answers: wait for the list too, not only the bill.
+    await page.locator('#vat [data-vat]').first().waitFor({ state: 'detached' });
     expect(await page.locator('#vat [data-vat]').count()).toBe(0);
     await journey.screenshot(page, 'tax-germany');
   });
