@@ -32,7 +32,7 @@ describeJourney('journey: a live page', (journey) => {
     expect(answer.errors).toBeUndefined();
     await waitUntil(() => updates() > before, 'the page receives accountUpdated', 15_000);
     // The message is in; let the page's handler (and the next-bill read it starts) run.
-    await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 300)));
+    await page.$eval('#checkout-starter', (element) => element.scrollIntoView({ block: 'center' }));
   }
 
   it('keeps the focus and caret in the field being typed in when the page is drawn again', async () => {
@@ -74,7 +74,9 @@ describeJourney('journey: a live page', (journey) => {
 
     // The mouse presses where the button is on screen: bring it into the viewport first (the plan cards grew
     // with the seat prices and the button was below the fold, where a press lands on nothing).
-    await page.locator('#checkout-starter').scrollIntoViewIfNeeded();
+    // In the page, in one step: the page may still redraw the cards once after signing up, and a locator's scroll
+    // then failed on the button it had found ("Element is not attached to the DOM", CI on Node 24, 2026-12-07).
+    await page.$eval('#checkout-starter', (element) => element.scrollIntoView({ block: 'center' }));
     const button = await page.locator('#checkout-starter').boundingBox();
     if (!button) throw new Error('no Starter checkout button');
     await mark(page, '#checkout-starter');
